@@ -1,0 +1,224 @@
+use tyto_packet::{Addr, Decoded, Transport};
+
+/// Which side of a session sent a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the side that opened the session.
+    ToServer,
+    /// From the side that answered.
+    ToClient,
+}
+
+impl Direction {
+    pub fn index(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ToServer => Direction::ToClient,
+            Direction::ToClient => Direction::ToServer,
+        }
+    }
+}
+
+/// A session's identity, the same for both directions: the endpoints are stored
+/// in a fixed order (`lo` before `hi`), and `flipped` in [`KeyedPacket`] says which
+/// of them sent a given packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub lo: Addr,
+    pub hi: Addr,
+    pub lo_port: u16,
+    pub hi_port: u16,
+    /// IP protocol, or 0 for frames without IP (then `ethertype` and the MACs in
+    /// `lo`/`hi` identify the session).
+    pub proto: u8,
+    pub ethertype: u16,
+}
+
+/// A packet's key and which endpoint sent it.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyedPacket {
+    pub key: FlowKey,
+    /// The sender is `key.hi`.
+    pub flipped: bool,
+    /// The key is not an endpoint pair: many senders share the session (link-layer
+    /// chatter, multicast control), and every packet counts as the source's.
+    pub shared: bool,
+}
+
+impl FlowKey {
+    /// The key of a decoded frame. Frames without IP are keyed by their MAC pair
+    /// and ethertype; IP packets by addresses, protocol and ports (ports are 0
+    /// for protocols without them, and for fragments and cut headers).
+    pub fn of(d: &Decoded, frame: &[u8]) -> KeyedPacket {
+        match &d.ip {
+            // IGMP and PIM are multicast control chatter: one session per protocol
+            // (as Arkime keeps them), not one per router pair.
+            Some(ip) if ip.protocol == 2 || ip.protocol == 103 => {
+                Self::shared(Addr::default(), ip.protocol, 0)
+            }
+            Some(ip) => {
+                let (sp, dp) = match ip.transport {
+                    Transport::Icmp { .. } | Transport::None => (0, 0),
+                    t => t.ports(),
+                };
+                Self::ordered(ip.src, sp, ip.dst, dp, ip.protocol, 0)
+            }
+            None => Self::link_layer(d, frame),
+        }
+    }
+
+    /// Frames without IP, keyed as Arkime keys them: LLDP and IS-IS in one session
+    /// each, ARP by the address asked about, anything else by its MACs (in the
+    /// order sent) and ethertype.
+    fn link_layer(d: &Decoded, frame: &[u8]) -> KeyedPacket {
+        const LLDP: u16 = 0x88cc;
+        let payload = frame.get(d.l2_payload_offset as usize..).unwrap_or(&[]);
+        let llc_isis = d.ethertype < 0x0600 && payload.starts_with(&[0xfe, 0xfe]);
+        if d.ethertype == LLDP {
+            return Self::shared(Addr::default(), 0, LLDP);
+        }
+        if llc_isis {
+            // An 802.3 length field, not a type: key on the LLC SAPs instead.
+            return Self::shared(Addr::default(), 0, 0xfefe);
+        }
+        if d.ethertype == tyto_packet::ethertype::ARP && payload.len() >= 28 {
+            let at = if payload[7] == 1 { 24 } else { 14 };
+            let mut a = [0u8; 4];
+            a.copy_from_slice(&payload[at..at + 4]);
+            return Self::shared(Addr::from_v4(a), 0, d.ethertype);
+        }
+        let mac = |m: Option<tyto_packet::MacAddr>| {
+            let mut a = [0u8; 16];
+            if let Some(m) = m {
+                a[..6].copy_from_slice(&m.0);
+            }
+            Addr(a)
+        };
+        let key = FlowKey {
+            lo: mac(d.mac_src),
+            hi: mac(d.mac_dst),
+            lo_port: 0,
+            hi_port: 0,
+            proto: 0,
+            ethertype: d.ethertype,
+        };
+        KeyedPacket {
+            key,
+            flipped: false,
+            shared: true,
+        }
+    }
+
+    fn shared(addr: Addr, proto: u8, ethertype: u16) -> KeyedPacket {
+        let key = FlowKey {
+            lo: addr,
+            hi: addr,
+            lo_port: 0,
+            hi_port: 0,
+            proto,
+            ethertype,
+        };
+        KeyedPacket {
+            key,
+            flipped: false,
+            shared: true,
+        }
+    }
+
+    fn ordered(src: Addr, sp: u16, dst: Addr, dp: u16, proto: u8, ethertype: u16) -> KeyedPacket {
+        if (src, sp) <= (dst, dp) {
+            let key = FlowKey {
+                lo: src,
+                hi: dst,
+                lo_port: sp,
+                hi_port: dp,
+                proto,
+                ethertype,
+            };
+            KeyedPacket {
+                key,
+                flipped: false,
+                shared: false,
+            }
+        } else {
+            let key = FlowKey {
+                lo: dst,
+                hi: src,
+                lo_port: dp,
+                hi_port: sp,
+                proto,
+                ethertype,
+            };
+            KeyedPacket {
+                key,
+                flipped: true,
+                shared: false,
+            }
+        }
+    }
+
+    /// A hash that is the same whichever way the packet travels and on every run,
+    /// so the same flow always goes to the same worker.
+    pub fn stable_hash(&self) -> u64 {
+        dispatch_hasher().hash_one(self)
+    }
+}
+
+/// Fixed seeds: worker assignment must not change between runs.
+fn dispatch_hasher() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(0x7479_746f, 0x666c_6f77, 0x6861_7368, 0x2024_1122)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_packet::{Ip, Transport};
+
+    fn ip(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16) -> Decoded {
+        Decoded {
+            ip: Some(Ip {
+                src: Addr::from_v4(src),
+                dst: Addr::from_v4(dst),
+                v6: false,
+                protocol: 6,
+                ttl: 64,
+                dscp: 0,
+                header_offset: 0,
+                ip_payload_offset: 20,
+                fragment: None,
+                transport: Transport::Tcp {
+                    src_port: sp,
+                    dst_port: dp,
+                    seq: 0,
+                    ack: 0,
+                    flags: 0,
+                    window: 0,
+                },
+                payload_offset: 40,
+                payload_len: 0,
+                truncated: false,
+            }),
+            ..Decoded::default()
+        }
+    }
+
+    #[test]
+    fn both_directions_share_a_key_and_a_hash() {
+        let a = FlowKey::of(&ip([10, 0, 0, 1], 1234, [10, 0, 0, 2], 80), &[]);
+        let b = FlowKey::of(&ip([10, 0, 0, 2], 80, [10, 0, 0, 1], 1234), &[]);
+        assert_eq!(a.key, b.key);
+        assert_ne!(a.flipped, b.flipped);
+        assert_eq!(a.key.stable_hash(), b.key.stable_hash());
+        // Same address both sides: the ports decide.
+        let c = FlowKey::of(&ip([1, 1, 1, 1], 5, [1, 1, 1, 1], 6), &[]);
+        let d = FlowKey::of(&ip([1, 1, 1, 1], 6, [1, 1, 1, 1], 5), &[]);
+        assert_eq!(c.key, d.key);
+        assert_ne!(c.flipped, d.flipped);
+    }
+}

@@ -1,0 +1,22 @@
+//! From packets to sessions.
+//!
+//! The reader decodes each frame, rebuilds fragmented datagrams, and hands the packet
+//! to the worker that owns its flow (a symmetric hash of the session key, so both
+//! directions meet in one worker and no lock is taken on the packet path). A worker
+//! keeps a bounded table of sessions, reassembles TCP into ordered streams for the
+//! protocol analyzers, stores every packet in its pcap files, and writes a
+//! [`SessionRecord`](tyto_schema::SessionRecord) when a session closes, idles out,
+//! or grows past its row limits (the session then continues in a linked row).
+
+pub mod analyzer;
+mod config;
+pub mod defrag;
+mod key;
+pub mod pipeline;
+pub mod tcp;
+mod worker;
+
+pub use config::FlowConfig;
+pub use key::{Direction, FlowKey, KeyedPacket};
+pub use pipeline::{run, FileOutcome, PipelineConfig, Progress, RunReport};
+pub use worker::{session_id, PacketIn, PieceIn, Worker, WorkerStats};

@@ -1,0 +1,576 @@
+//! The run of a list of capture files through decode, defrag, workers and out.
+
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use tyto_capture::{FileReader, ReadError};
+use tyto_packet::{decode, DecodeError, Decoded, LinkType};
+use tyto_pcapstore::{PcapDir, RotationPolicy, WrittenFile};
+use tyto_schema::SessionRecord;
+
+use crate::analyzer::AnalyzerFactory;
+use crate::config::FlowConfig;
+use crate::defrag::{Defragmenter, Piece};
+use crate::key::{FlowKey, KeyedPacket};
+use crate::worker::{PacketIn, PieceIn, Worker, WorkerStats};
+
+/// Packets per batch handed to a worker thread.
+const BATCH_PACKETS: usize = 512;
+/// Batches queued per worker before the reader waits (bounds memory: ~64 × 512 packets).
+const QUEUE_BATCHES: usize = 64;
+/// Rows per message to the record consumer.
+const RECORD_BATCH: usize = 256;
+
+/// Everything a run needs besides its inputs.
+#[derive(Clone)]
+pub struct PipelineConfig {
+    pub flow: FlowConfig,
+    /// Worker threads; 1 runs the worker on the reading thread.
+    pub workers: usize,
+    pub node: String,
+    /// Where packets are stored, if anywhere.
+    pub pcap: Option<(PcapDir, RotationPolicy)>,
+    pub analyzers: Arc<dyn AnalyzerFactory>,
+}
+
+/// Live counters for a progress display, updated as the run goes.
+#[derive(Default, Debug)]
+pub struct Progress {
+    pub packets: AtomicU64,
+    /// Capture bytes read (record headers and data).
+    pub bytes: AtomicU64,
+    pub sessions: AtomicU64,
+    pub files_done: AtomicU64,
+}
+
+/// How one input file went.
+#[derive(Debug)]
+pub struct FileOutcome {
+    pub path: PathBuf,
+    pub packets: u64,
+    pub error: Option<ReadError>,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    pub files: Vec<FileOutcome>,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Frames that could not be decoded, by reason (first few reasons kept).
+    pub decode_errors: u64,
+    pub decode_error_examples: Vec<String>,
+    pub unsupported_link_types: u64,
+    pub fragments: u64,
+    pub datagrams_reassembled: u64,
+    pub fragments_abandoned: u64,
+    pub workers: Vec<WorkerStats>,
+    pub pcap_files: Vec<WrittenFile>,
+}
+
+impl RunReport {
+    pub fn sessions(&self) -> u64 {
+        self.workers.iter().map(|w| w.sessions_written).sum()
+    }
+    pub fn rows(&self) -> u64 {
+        self.workers.iter().map(|w| w.rows_written).sum()
+    }
+}
+
+/// Runs `inputs` through the pipeline. Rows go to `records` in batches as sessions are
+/// written; the caller consumes them on another thread. Bad files are reported in
+/// the result and skipped; the run goes on.
+pub fn run(
+    inputs: &[PathBuf],
+    cfg: &PipelineConfig,
+    records: Sender<Vec<SessionRecord>>,
+    progress: &Progress,
+) -> RunReport {
+    let workers = cfg.workers.max(1);
+    let per_worker = (cfg.flow.max_sessions / workers).max(1);
+    let make_worker = |records: Sender<Vec<SessionRecord>>| {
+        let mut batcher = RecordBatcher {
+            pending: Vec::new(),
+            tx: records,
+        };
+        Worker::new(
+            cfg.flow.clone(),
+            cfg.node.clone(),
+            per_worker,
+            cfg.analyzers.clone(),
+            cfg.pcap.as_ref().map(|(dir, policy)| dir.writer(*policy)),
+            Box::new(move |rec| batcher.push(rec)),
+        )
+    };
+    let mut reader = Reader::new(&cfg.flow);
+    let mut report = RunReport::default();
+    if workers == 1 {
+        let mut worker = make_worker(records.clone());
+        for path in inputs {
+            let outcome = reader.read_file(path, progress, &mut |item| {
+                worker.packet(&item.as_packet_in())
+            });
+            report.files.push(outcome);
+            progress.files_done.fetch_add(1, Ordering::Relaxed);
+        }
+        for orphan in reader.drain_fragments() {
+            worker.packet(&orphan.as_item().as_packet_in());
+        }
+        let (stats, pcap) = worker.finish();
+        progress
+            .sessions
+            .fetch_add(stats.sessions_written, Ordering::Relaxed);
+        report.workers.push(stats);
+        collect_files(&mut report, pcap);
+    } else {
+        let mut txs: Vec<Sender<Batch>> = Vec::new();
+        let mut recycle_rxs = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
+            let (recycle_tx, recycle_rx) = bounded::<Batch>(QUEUE_BATCHES + 2);
+            let worker = make_worker(records.clone());
+            handles.push(thread::spawn(move || worker_thread(worker, rx, recycle_tx)));
+            txs.push(tx);
+            recycle_rxs.push(recycle_rx);
+        }
+        let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::default()).collect();
+        let mut last_tick = i64::MIN;
+        {
+            let mut dispatch = |item: Item<'_>| {
+                let w = (item.keyed.key.stable_hash() % workers as u64) as usize;
+                batches[w].push(&item);
+                if batches[w].items.len() >= BATCH_PACKETS {
+                    let fresh = recycle_rxs[w]
+                        .try_recv()
+                        .map(Batch::reset)
+                        .unwrap_or_default();
+                    let full = std::mem::replace(&mut batches[w], fresh);
+                    let _ = txs[w].send(full);
+                }
+                // Once a second of packet time, every worker hears the time (so idle
+                // sessions expire even in a worker that gets no packets).
+                if item.ts_ns.saturating_sub(last_tick) >= 1_000_000_000 {
+                    last_tick = item.ts_ns;
+                    for (w, b) in batches.iter_mut().enumerate() {
+                        b.now_ns = b.now_ns.max(item.ts_ns);
+                        if !b.items.is_empty() {
+                            let fresh = recycle_rxs[w]
+                                .try_recv()
+                                .map(Batch::reset)
+                                .unwrap_or_default();
+                            let _ = txs[w].send(std::mem::replace(b, fresh));
+                        }
+                    }
+                }
+            };
+            for path in inputs {
+                let outcome = reader.read_file(path, progress, &mut dispatch);
+                report.files.push(outcome);
+                progress.files_done.fetch_add(1, Ordering::Relaxed);
+            }
+            for item in reader.drain_fragments() {
+                dispatch(item.as_item());
+            }
+        }
+        // Every worker hears the final time, so each expires what had idled out.
+        for (w, mut b) in batches.into_iter().enumerate() {
+            b.now_ns = b.now_ns.max(reader.now_ns);
+            let _ = txs[w].send(b);
+        }
+        drop(txs);
+        for h in handles {
+            match h.join() {
+                Ok((stats, pcap)) => {
+                    progress
+                        .sessions
+                        .fetch_add(stats.sessions_written, Ordering::Relaxed);
+                    report.workers.push(stats);
+                    collect_files(&mut report, pcap);
+                }
+                Err(_) => report.workers.push(WorkerStats {
+                    first_pcap_error: Some("a worker thread failed".into()),
+                    ..WorkerStats::default()
+                }),
+            }
+        }
+    }
+    report.packets = reader.packets;
+    report.bytes = reader.bytes;
+    report.decode_errors = reader.decode_errors;
+    report.decode_error_examples = reader.error_examples;
+    report.unsupported_link_types = reader.unsupported_link;
+    report.fragments = reader.defrag.stats.fragments;
+    report.datagrams_reassembled = reader.defrag.stats.reassembled;
+    report.fragments_abandoned = reader.defrag.stats.abandoned;
+    report.pcap_files.sort_by_key(|f| f.id);
+    report
+}
+
+fn collect_files(report: &mut RunReport, pcap: Option<tyto_pcapstore::PcapWriter>) {
+    if let Some(w) = pcap {
+        match w.finish() {
+            Ok(files) => report.pcap_files.extend(files),
+            Err(e) => report.workers.push(WorkerStats {
+                pcap_write_errors: 1,
+                first_pcap_error: Some(e.to_string()),
+                ..WorkerStats::default()
+            }),
+        }
+    }
+}
+
+/// Groups rows for the consumer; sends what is left when the worker is dropped.
+struct RecordBatcher {
+    pending: Vec<SessionRecord>,
+    tx: Sender<Vec<SessionRecord>>,
+}
+
+impl RecordBatcher {
+    fn push(&mut self, rec: SessionRecord) {
+        self.pending.push(rec);
+        if self.pending.len() >= RECORD_BATCH {
+            let _ = self.tx.send(std::mem::take(&mut self.pending));
+        }
+    }
+}
+
+impl Drop for RecordBatcher {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = self.tx.send(std::mem::take(&mut self.pending));
+        }
+    }
+}
+
+fn worker_thread(
+    mut worker: Worker,
+    rx: Receiver<Batch>,
+    recycle: Sender<Batch>,
+) -> (WorkerStats, Option<tyto_pcapstore::PcapWriter>) {
+    for batch in rx {
+        for it in &batch.items {
+            let data = &batch.data[it.data.0 as usize..(it.data.0 + it.data.1) as usize];
+            let pieces: Vec<PieceIn<'_>> = batch.pieces
+                [it.pieces.0 as usize..(it.pieces.0 + it.pieces.1) as usize]
+                .iter()
+                .map(|p| PieceIn {
+                    ts_ns: p.ts_ns,
+                    wire_len: p.wire_len,
+                    link: p.link,
+                    data: &batch.data[p.data.0 as usize..(p.data.0 + p.data.1) as usize],
+                })
+                .collect();
+            worker.packet(&PacketIn {
+                ts_ns: it.ts_ns,
+                wire_len: it.wire_len,
+                link: it.link,
+                data,
+                decoded: &it.decoded,
+                keyed: it.keyed,
+                origin: it.origin,
+                pieces: &pieces,
+            });
+        }
+        worker.advance(batch.now_ns);
+        let _ = recycle.try_send(batch);
+    }
+    worker.finish()
+}
+
+/// A packet on its way to a worker, borrowed from the reader.
+pub(crate) struct Item<'a> {
+    ts_ns: i64,
+    wire_len: u32,
+    link: LinkType,
+    data: &'a [u8],
+    decoded: Decoded,
+    keyed: KeyedPacket,
+    origin: u64,
+    pieces: Vec<PieceIn<'a>>,
+}
+
+impl Item<'_> {
+    fn as_packet_in(&self) -> PacketIn<'_> {
+        PacketIn {
+            ts_ns: self.ts_ns,
+            wire_len: self.wire_len,
+            link: self.link,
+            data: self.data,
+            decoded: &self.decoded,
+            keyed: self.keyed,
+            origin: self.origin,
+            pieces: &self.pieces,
+        }
+    }
+}
+
+/// Packets copied for a worker thread: one byte arena, fixed-size entries.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    items: Vec<BatchItem>,
+    pieces: Vec<BatchPiece>,
+    now_ns: i64,
+}
+
+struct BatchItem {
+    ts_ns: i64,
+    wire_len: u32,
+    link: LinkType,
+    /// (start, len) in `data`.
+    data: (u32, u32),
+    decoded: Decoded,
+    keyed: KeyedPacket,
+    origin: u64,
+    /// (start, count) in `pieces`.
+    pieces: (u32, u32),
+}
+
+struct BatchPiece {
+    ts_ns: i64,
+    wire_len: u32,
+    link: LinkType,
+    data: (u32, u32),
+}
+
+impl Batch {
+    fn reset(mut self) -> Batch {
+        self.data.clear();
+        self.items.clear();
+        self.pieces.clear();
+        self.now_ns = i64::MIN;
+        self
+    }
+
+    fn push(&mut self, it: &Item<'_>) {
+        let start = self.pieces.len() as u32;
+        for p in &it.pieces {
+            let at = self.data.len() as u32;
+            self.data.extend_from_slice(p.data);
+            self.pieces.push(BatchPiece {
+                ts_ns: p.ts_ns,
+                wire_len: p.wire_len,
+                link: p.link,
+                data: (at, p.data.len() as u32),
+            });
+        }
+        let at = self.data.len() as u32;
+        self.data.extend_from_slice(it.data);
+        self.items.push(BatchItem {
+            ts_ns: it.ts_ns,
+            wire_len: it.wire_len,
+            link: it.link,
+            data: (at, it.data.len() as u32),
+            decoded: it.decoded,
+            keyed: it.keyed,
+            origin: it.origin,
+            pieces: (start, it.pieces.len() as u32),
+        });
+        self.now_ns = self.now_ns.max(it.ts_ns);
+    }
+}
+
+/// The reading side: files in, decoded and keyed packets out.
+struct Reader {
+    defrag: Defragmenter,
+    packets: u64,
+    bytes: u64,
+    decode_errors: u64,
+    unsupported_link: u64,
+    error_examples: Vec<String>,
+    last_expire_ns: i64,
+    now_ns: i64,
+    /// Fragments whose datagram never completed, waiting to be handed on.
+    orphan_origin: u64,
+}
+
+/// Distinct decode-error messages kept for the report.
+const MAX_ERROR_EXAMPLES: usize = 10;
+
+impl Reader {
+    fn new(cfg: &FlowConfig) -> Reader {
+        Reader {
+            defrag: Defragmenter::new(cfg.frag_max_datagrams, cfg.frag_timeout_s),
+            packets: 0,
+            bytes: 0,
+            decode_errors: 0,
+            unsupported_link: 0,
+            error_examples: Vec::new(),
+            last_expire_ns: i64::MIN,
+            now_ns: i64::MIN,
+            orphan_origin: 0,
+        }
+    }
+
+    fn read_file(
+        &mut self,
+        path: &Path,
+        progress: &Progress,
+        emit: &mut dyn FnMut(Item<'_>),
+    ) -> FileOutcome {
+        let reader = match FileReader::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                return FileOutcome {
+                    path: path.to_path_buf(),
+                    packets: 0,
+                    error: Some(e),
+                }
+            }
+        };
+        let mut h = ahash::RandomState::with_seeds(9, 10, 11, 12).build_hasher();
+        h.write(
+            path.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or(b""),
+        );
+        let file_seed = h.finish();
+        let mut index: u64 = 0;
+        let (summary, error) = reader.for_each_packet(|pkt| {
+            index += 1;
+            self.packets += 1;
+            self.bytes += pkt.data.len() as u64;
+            progress.packets.fetch_add(1, Ordering::Relaxed);
+            progress
+                .bytes
+                .fetch_add(pkt.data.len() as u64 + 16, Ordering::Relaxed);
+            let origin = file_seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.now_ns = self.now_ns.max(pkt.ts_ns);
+            let decoded = match decode(pkt.link, pkt.data) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.note_error(&e);
+                    return;
+                }
+            };
+            if decoded.ip.is_some_and(|ip| ip.fragment.is_some()) {
+                let piece = Piece {
+                    ts_ns: pkt.ts_ns,
+                    wire_len: pkt.wire_len,
+                    link: pkt.link,
+                    frame: pkt.data.to_vec(),
+                    decoded,
+                };
+                if let Some(whole) = self.defrag.add(piece) {
+                    let keyed = FlowKey::of(&whole.decoded, &whole.frame);
+                    let pieces = whole
+                        .pieces
+                        .iter()
+                        .map(|p| PieceIn {
+                            ts_ns: p.ts_ns,
+                            wire_len: p.wire_len,
+                            link: p.link,
+                            data: &p.frame,
+                        })
+                        .collect();
+                    emit(Item {
+                        ts_ns: pkt.ts_ns,
+                        wire_len: whole.frame.len() as u32,
+                        link: whole.link,
+                        data: &whole.frame,
+                        decoded: whole.decoded,
+                        keyed,
+                        origin,
+                        pieces,
+                    });
+                }
+            } else {
+                emit(Item {
+                    ts_ns: pkt.ts_ns,
+                    wire_len: pkt.wire_len,
+                    link: pkt.link,
+                    data: pkt.data,
+                    decoded,
+                    keyed: FlowKey::of(&decoded, pkt.data),
+                    origin,
+                    pieces: Vec::new(),
+                });
+            }
+            if self.now_ns.saturating_sub(self.last_expire_ns) >= 1_000_000_000 {
+                self.last_expire_ns = self.now_ns;
+                self.defrag.expire(self.now_ns);
+                for orphan in self.defrag.take_orphans() {
+                    self.orphan_origin += 1;
+                    emit_orphan(&orphan, self.orphan_origin, emit);
+                }
+            }
+        });
+        FileOutcome {
+            path: path.to_path_buf(),
+            packets: summary.packets,
+            error,
+        }
+    }
+
+    fn note_error(&mut self, e: &DecodeError) {
+        if matches!(e, DecodeError::UnsupportedLinkType(_)) {
+            self.unsupported_link += 1;
+        } else {
+            self.decode_errors += 1;
+        }
+        let msg = e.to_string();
+        if self.error_examples.len() < MAX_ERROR_EXAMPLES && !self.error_examples.contains(&msg) {
+            self.error_examples.push(msg);
+        }
+    }
+
+    /// Fragments still waiting when the input ends.
+    fn drain_fragments(&mut self) -> Vec<OrphanItem> {
+        self.defrag.abandon_all();
+        self.defrag
+            .take_orphans()
+            .into_iter()
+            .map(|p| {
+                self.orphan_origin += 1;
+                OrphanItem {
+                    piece: p,
+                    origin: self.orphan_origin,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A fragment whose datagram never completed: it becomes a packet of the session
+/// between its two addresses (no ports are known).
+fn orphan_item(p: &Piece, origin: u64) -> Item<'_> {
+    let mut decoded = p.decoded;
+    if let Some(ip) = decoded.ip.as_mut() {
+        ip.transport = tyto_packet::Transport::None;
+        if let Some(f) = ip.fragment {
+            let end = ip.payload_offset + ip.payload_len;
+            ip.payload_offset = f.data_offset.min(end);
+            ip.payload_len = end - ip.payload_offset;
+        }
+    }
+    Item {
+        ts_ns: p.ts_ns,
+        wire_len: p.wire_len,
+        link: p.link,
+        data: &p.frame,
+        keyed: FlowKey::of(&decoded, &p.frame),
+        decoded,
+        origin,
+        pieces: Vec::new(),
+    }
+}
+
+fn emit_orphan(p: &Piece, origin: u64, emit: &mut dyn FnMut(Item<'_>)) {
+    emit(orphan_item(p, origin));
+}
+
+struct OrphanItem {
+    piece: Piece,
+    origin: u64,
+}
+
+impl OrphanItem {
+    fn as_item(&self) -> Item<'_> {
+        orphan_item(&self.piece, self.origin)
+    }
+}

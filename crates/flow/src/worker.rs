@@ -1,0 +1,761 @@
+//! One worker: the sessions of the flows hashed to it, with nothing shared.
+//!
+//! Sessions live in a slab; a hash map finds them by key; per-timeout-class lists in
+//! least-recently-seen order make idle expiry and eviction O(1) per session.
+
+use std::collections::HashMap;
+
+use tyto_packet::{tcpflag, Decoded, LinkType, Transport};
+use tyto_pcapstore::PcapWriter;
+use tyto_schema::{CloseReason, SessionRecord};
+
+use crate::analyzer::{AnalyzerFactory, SessionAnalyzer};
+use crate::config::FlowConfig;
+use crate::key::{Direction, FlowKey, KeyedPacket};
+use crate::tcp::{Delivery, HoldLimits, TcpDirection};
+
+/// Distinct values kept per multi-valued link field (MACs, TTLs, VLANs…).
+const MAX_LIST_VALUES: usize = 16;
+const NIL: u32 = u32::MAX;
+
+/// A packet handed to a worker.
+pub struct PacketIn<'a> {
+    pub ts_ns: i64,
+    pub wire_len: u32,
+    pub link: LinkType,
+    pub data: &'a [u8],
+    pub decoded: &'a Decoded,
+    pub keyed: KeyedPacket,
+    /// Identifies the packet's origin (file and index) for stable session ids.
+    pub origin: u64,
+    /// For a datagram rebuilt from fragments: the original frames, which are stored
+    /// and counted in its place.
+    pub pieces: &'a [PieceIn<'a>],
+}
+
+/// An original fragment frame of a rebuilt datagram.
+pub struct PieceIn<'a> {
+    pub ts_ns: i64,
+    pub wire_len: u32,
+    pub link: LinkType,
+    pub data: &'a [u8],
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Class {
+    Tcp = 0,
+    Udp = 1,
+    Icmp = 2,
+    Other = 3,
+    Closing = 4,
+}
+
+const CLASSES: usize = 5;
+
+struct TcpState {
+    dirs: [TcpDirection; 2],
+    fin: [bool; 2],
+    rst: bool,
+    /// A SYN or SYN-ACK was seen: the connection's start is known.
+    handshake: bool,
+    /// Sequence number of the first SYN (without ACK).
+    syn_seq: Option<u32>,
+}
+
+struct Session {
+    key: FlowKey,
+    rec: SessionRecord,
+    /// The source (the side that opened the session) is `key.hi`.
+    src_is_hi: bool,
+    last_ns: i64,
+    class: Class,
+    prev: u32,
+    next: u32,
+    tcp: Option<Box<TcpState>>,
+    analyzer: Option<Box<dyn SessionAnalyzer>>,
+    cur_file: u32,
+    id_seed: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+/// What a worker counted.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub sessions_written: u64,
+    pub rows_written: u64,
+    pub evicted: u64,
+    pub pcap_write_errors: u64,
+    pub first_pcap_error: Option<String>,
+}
+
+/// The sessions of one worker.
+pub struct Worker {
+    cfg: FlowConfig,
+    node: String,
+    max_sessions: usize,
+    map: HashMap<FlowKey, u32, ahash::RandomState>,
+    slots: Vec<Option<Session>>,
+    free: Vec<u32>,
+    lists: [List; CLASSES],
+    timeouts_ns: [i64; CLASSES],
+    analyzers: std::sync::Arc<dyn AnalyzerFactory>,
+    pcap: Option<PcapWriter>,
+    out: Box<dyn FnMut(SessionRecord) + Send>,
+    last_sweep_ns: i64,
+    now_ns: i64,
+    pub stats: WorkerStats,
+}
+
+impl Worker {
+    pub fn new(
+        cfg: FlowConfig,
+        node: String,
+        max_sessions: usize,
+        analyzers: std::sync::Arc<dyn AnalyzerFactory>,
+        pcap: Option<PcapWriter>,
+        out: Box<dyn FnMut(SessionRecord) + Send>,
+    ) -> Worker {
+        let s = |x: u32| x as i64 * 1_000_000_000;
+        let timeouts_ns = [
+            s(cfg.tcp_idle_s),
+            s(cfg.udp_idle_s),
+            s(cfg.icmp_idle_s),
+            s(cfg.other_idle_s),
+            s(cfg.tcp_closing_s),
+        ];
+        Worker {
+            cfg,
+            node,
+            max_sessions: max_sessions.max(1),
+            map: HashMap::with_hasher(ahash::RandomState::new()),
+            slots: Vec::new(),
+            free: Vec::new(),
+            lists: [List {
+                head: NIL,
+                tail: NIL,
+            }; CLASSES],
+            timeouts_ns,
+            analyzers,
+            pcap,
+            out,
+            last_sweep_ns: i64::MIN,
+            now_ns: i64::MIN,
+            stats: WorkerStats::default(),
+        }
+    }
+
+    /// Sessions held now.
+    pub fn live_sessions(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Takes one packet (or one rebuilt datagram with its fragments).
+    pub fn packet(&mut self, p: &PacketIn<'_>) {
+        self.advance(p.ts_ns);
+        let key = p.keyed.key;
+        let tcp = match p.decoded.ip.map(|ip| ip.transport) {
+            Some(Transport::Tcp {
+                seq, ack, flags, ..
+            }) => Some((seq, ack, flags)),
+            _ => None,
+        };
+        let mut idx = self.map.get(&key).copied();
+        if let Some(i) = idx {
+            let s = self.slots[i as usize]
+                .as_ref()
+                .expect("mapped slots are used");
+            // A closed TCP session takes packets for `tcp_closing_s` more (late ACKs,
+            // resets); after that, or after idling, the key starts a new session. So
+            // does a new connection reusing the ports: a SYN, after FIN or RST, that
+            // is not a copy of the first SYN.
+            let idle = p.ts_ns.saturating_sub(s.last_ns) > self.timeouts_ns[s.class as usize];
+            let reused = match (tcp, s.tcp.as_ref()) {
+                (Some((seq, _, f)), Some(t)) => {
+                    f & tcpflag::SYN != 0
+                        && f & tcpflag::ACK == 0
+                        && (t.rst || t.fin[0] || t.fin[1])
+                        && t.syn_seq != Some(seq)
+                }
+                _ => false,
+            };
+            if idle || reused {
+                let reason = if s.class == Class::Closing || reused {
+                    CloseReason::TcpClose
+                } else {
+                    CloseReason::Idle
+                };
+                self.close(i, reason);
+                idx = None;
+            }
+        }
+        let i = match idx {
+            Some(i) => i,
+            None => self.create(p, tcp.map(|t| t.2)),
+        };
+        self.add_packet(i, p, tcp);
+        let s = self.slots[i as usize].as_mut().expect("used");
+        if let Some(t) = &s.tcp {
+            if (t.rst || (t.fin[0] && t.fin[1])) && s.class != Class::Closing {
+                self.relist(i, Class::Closing);
+            }
+        }
+        // A row that reached its packet limit or its age is written with this
+        // packet in it; the next packet starts the linked row.
+        let s = self.slots[i as usize].as_ref().expect("used");
+        let max_age = if s.key.proto == 6 {
+            self.cfg.max_row_age_s
+        } else {
+            self.cfg.max_row_age_other_s
+        };
+        let max_age = max_age as i64 * 1_000_000_000;
+        if s.rec.src.packets + s.rec.dst.packets >= self.cfg.max_packets_per_row as u64 {
+            self.write_row(i, CloseReason::MaxPackets);
+        } else if p.ts_ns.saturating_sub(s.rec.start_ns) >= max_age {
+            self.write_row(i, CloseReason::MaxAge);
+        }
+    }
+
+    /// Moves packet time forward; expires idle sessions about once a second.
+    pub fn advance(&mut self, now_ns: i64) {
+        if now_ns > self.now_ns {
+            self.now_ns = now_ns;
+        }
+        if self.now_ns.saturating_sub(self.last_sweep_ns) >= 1_000_000_000 {
+            self.last_sweep_ns = self.now_ns;
+            self.expire(self.now_ns);
+        }
+    }
+
+    fn expire(&mut self, now_ns: i64) {
+        for c in 0..CLASSES {
+            loop {
+                let head = self.lists[c].head;
+                if head == NIL {
+                    break;
+                }
+                let s = self.slots[head as usize]
+                    .as_ref()
+                    .expect("listed slots are used");
+                if now_ns.saturating_sub(s.last_ns) <= self.timeouts_ns[c] {
+                    break;
+                }
+                let reason = if c == Class::Closing as usize {
+                    CloseReason::TcpClose
+                } else {
+                    CloseReason::Idle
+                };
+                self.close(head, reason);
+            }
+        }
+    }
+
+    /// Writes every session out (end of input or shutdown).
+    pub fn finish(mut self) -> (WorkerStats, Option<PcapWriter>) {
+        // What had idled out by the last packet's time closes as idle, whichever
+        // moment the periodic sweep last ran: results must not depend on it.
+        self.expire(self.now_ns);
+        for i in 0..self.slots.len() {
+            if self.slots[i].is_some() {
+                self.close(i as u32, CloseReason::EndOfInput);
+            }
+        }
+        if let Some(w) = self.pcap.as_mut() {
+            if let Err(e) = w.flush() {
+                self.stats.pcap_write_errors += 1;
+                self.stats.first_pcap_error.get_or_insert(e.to_string());
+            }
+        }
+        (self.stats, self.pcap)
+    }
+
+    fn create(&mut self, p: &PacketIn<'_>, tcp_flags: Option<u16>) -> u32 {
+        if self.map.len() >= self.max_sessions {
+            self.evict_one();
+        }
+        let key = p.keyed.key;
+        let sender_is_hi = p.keyed.flipped;
+        // The opener is the SYN's sender; a SYN-ACK seen first was sent by the server.
+        let syn_ack = tcp_flags.is_some_and(|f| f & tcpflag::SYN != 0 && f & tcpflag::ACK != 0);
+        let src_is_hi = if syn_ack && !p.keyed.shared {
+            !sender_is_hi
+        } else {
+            sender_is_hi
+        };
+        let (class, tcp) = match (key.proto, p.decoded.ip.map(|ip| ip.transport)) {
+            (6, Some(Transport::Tcp { .. })) => (
+                Class::Tcp,
+                Some(Box::new(TcpState {
+                    dirs: Default::default(),
+                    fin: [false; 2],
+                    rst: false,
+                    handshake: false,
+                    syn_seq: None,
+                })),
+            ),
+            (6, _) => (Class::Tcp, None),
+            (17, _) => (Class::Udp, None),
+            (1, _) | (58, _) => (Class::Icmp, None),
+            _ => (Class::Other, None),
+        };
+        let (src_addr, dst_addr, src_port, dst_port) = match p.decoded.ip {
+            // A shared session names the first packet's endpoints.
+            Some(ip) if p.keyed.shared => (ip.src, ip.dst, 0, 0),
+            _ if src_is_hi => (key.hi, key.lo, key.hi_port, key.lo_port),
+            _ => (key.lo, key.hi, key.lo_port, key.hi_port),
+        };
+        let id_seed = ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one((p.origin, key));
+        let mut rec = SessionRecord {
+            node: self.node.clone(),
+            segment: 1,
+            ip_protocol: key.proto,
+            ethertype: p.decoded.ethertype,
+            start_ns: p.ts_ns,
+            stop_ns: p.ts_ns,
+            ..SessionRecord::default()
+        };
+        if p.decoded.ip.is_some() {
+            rec.src_ip = Some(src_addr);
+            rec.dst_ip = Some(dst_addr);
+            rec.src_port = src_port;
+            rec.dst_port = dst_port;
+            if let Some(name) = tyto_packet::ipproto::name(key.proto) {
+                rec.protocols.push(name.to_string());
+            }
+        } else {
+            rec.protocols
+                .push(ether_protocol_name(p.decoded, p.data).to_string());
+        }
+        rec.id = session_id(p.ts_ns, id_seed, 1);
+        rec.root_id = rec.id.clone();
+        let analyzer = self.analyzers.create(&key);
+        let s = Session {
+            key,
+            rec,
+            src_is_hi,
+            last_ns: p.ts_ns,
+            class,
+            prev: NIL,
+            next: NIL,
+            tcp,
+            analyzer,
+            cur_file: NIL,
+            id_seed,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(s);
+                i
+            }
+            None => {
+                self.slots.push(Some(s));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.map.insert(key, i);
+        self.push_tail(class, i);
+        i
+    }
+
+    fn evict_one(&mut self) {
+        let oldest = (0..CLASSES)
+            .filter_map(|c| {
+                let h = self.lists[c].head;
+                (h != NIL).then(|| (self.slots[h as usize].as_ref().expect("used").last_ns, h))
+            })
+            .min();
+        if let Some((_, i)) = oldest {
+            self.stats.evicted += 1;
+            self.close(i, CloseReason::Evicted);
+        }
+    }
+
+    fn add_packet(&mut self, i: u32, p: &PacketIn<'_>, tcp: Option<(u32, u32, u16)>) {
+        let mut limits = HoldLimits {
+            hold: true,
+            max_bytes: self.cfg.tcp_max_held_bytes,
+            max_segments: self.cfg.tcp_max_held_segments,
+        };
+        // Store the frames first: the positions go into the record.
+        let mut positions: [(u32, u64); 1] = [(NIL, 0)];
+        let mut piece_positions = Vec::new();
+        if let Some(w) = self.pcap.as_mut() {
+            let mut write =
+                |link: LinkType, ts, wl, data: &[u8]| match w.write(link.0, ts, wl, data) {
+                    Ok(pos) => Some((pos.file, pos.offset)),
+                    Err(e) => {
+                        self.stats.pcap_write_errors += 1;
+                        self.stats.first_pcap_error.get_or_insert(e.to_string());
+                        None
+                    }
+                };
+            if p.pieces.is_empty() {
+                if let Some(pos) = write(p.link, p.ts_ns, p.wire_len, p.data) {
+                    positions[0] = pos;
+                }
+            } else {
+                for piece in p.pieces {
+                    if let Some(pos) = write(piece.link, piece.ts_ns, piece.wire_len, piece.data) {
+                        piece_positions.push(pos);
+                    }
+                }
+            }
+        }
+        let s = self.slots[i as usize].as_mut().expect("used");
+        s.last_ns = s.last_ns.max(p.ts_ns);
+        let sender_is_hi = p.keyed.flipped;
+        let dir = if p.keyed.shared || sender_is_hi == s.src_is_hi {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let rec = &mut s.rec;
+        rec.start_ns = rec.start_ns.min(p.ts_ns);
+        rec.stop_ns = rec.stop_ns.max(p.ts_ns);
+        let stats = if dir == Direction::ToServer {
+            &mut rec.src
+        } else {
+            &mut rec.dst
+        };
+        // A datagram rebuilt from fragments counts as one packet of its rebuilt
+        // length (as Arkime counts it); its original frames are what is stored.
+        stats.packets += 1;
+        stats.bytes += p.wire_len as u64;
+        for piece in p.pieces {
+            rec.start_ns = rec.start_ns.min(piece.ts_ns);
+            rec.stop_ns = rec.stop_ns.max(piece.ts_ns);
+        }
+        self.stats.packets += 1;
+        self.stats.bytes += p.wire_len as u64;
+        let d = p.decoded;
+        let payload = match d.ip {
+            Some(ip) => {
+                let start = ip.payload_offset as usize;
+                p.data
+                    .get(start..start + ip.payload_len as usize)
+                    .unwrap_or(&[])
+            }
+            None => &[],
+        };
+        // Payload bytes, counted as Arkime counts them: TCP's as reassembly delivers
+        // them (below: retransmitted bytes once), UDP/SCTP/ICMP/ESP/AH's as carried,
+        // and none for other protocols (routing and multicast control).
+        if matches!(rec.ip_protocol, 1 | 17 | 50 | 51 | 58 | 132) {
+            stats.databytes += payload.len() as u64;
+        }
+        for (file, offset) in positions.iter().chain(piece_positions.iter()) {
+            if *file == NIL {
+                continue;
+            }
+            if *file != s.cur_file {
+                s.cur_file = *file;
+                rec.packet_pos.push(-(*file as i64));
+            }
+            rec.packet_pos.push(*offset as i64);
+        }
+        // Link-level facts, each value once.
+        if let Some(m) = d.mac_src {
+            let list = if dir == Direction::ToServer {
+                &mut rec.mac_src
+            } else {
+                &mut rec.mac_dst
+            };
+            push_distinct(list, m);
+        }
+        if let Some(m) = d.mac_dst {
+            let list = if dir == Direction::ToServer {
+                &mut rec.mac_dst
+            } else {
+                &mut rec.mac_src
+            };
+            push_distinct(list, m);
+        }
+        for v in &d.vlans[..(d.vlan_count as usize).min(d.vlans.len())] {
+            push_distinct(&mut rec.vlans, *v);
+        }
+        if let Some(v) = d.vni {
+            push_distinct(&mut rec.vnis, v);
+        }
+        if let Some((a, b)) = d.outer_ip {
+            let (os, od) = if dir == Direction::ToServer {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            push_distinct(&mut rec.outer_ip_src, os);
+            push_distinct(&mut rec.outer_ip_dst, od);
+        }
+        for name in d.encap.names() {
+            if !rec.tunnels.iter().any(|t| t == name) && rec.tunnels.len() < MAX_LIST_VALUES {
+                rec.tunnels.push(name.to_string());
+            }
+        }
+        if let Some(ip) = d.ip {
+            let ttls = if dir == Direction::ToServer {
+                &mut rec.ttl_src
+            } else {
+                &mut rec.ttl_dst
+            };
+            if ttls.len() < 4 {
+                push_distinct(ttls, ip.ttl);
+            }
+            match ip.transport {
+                Transport::Icmp { kind, code } => {
+                    push_distinct(&mut rec.icmp_types, kind);
+                    push_distinct(&mut rec.icmp_codes, code);
+                }
+                Transport::Tcp { .. } => {}
+                _ => {
+                    if let Some(a) = s.analyzer.as_mut() {
+                        if !payload.is_empty() {
+                            a.datagram(dir, payload, rec);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((seq, ack_num, flags)) = tcp {
+            let f = &mut rec.tcp_flags;
+            let syn = flags & tcpflag::SYN != 0;
+            let ack = flags & tcpflag::ACK != 0;
+            if syn && !ack {
+                f.syn += 1;
+            }
+            if syn && ack {
+                f.syn_ack += 1;
+            }
+            if flags & 0x3f == tcpflag::ACK {
+                f.ack += 1;
+            }
+            f.psh += (flags & tcpflag::PSH != 0) as u32;
+            f.fin += (flags & tcpflag::FIN != 0) as u32;
+            f.rst += (flags & tcpflag::RST != 0) as u32;
+            f.urg += (flags & tcpflag::URG != 0) as u32;
+            f.ece += (flags & tcpflag::ECE != 0) as u32;
+            f.cwr += (flags & tcpflag::CWR != 0) as u32;
+            f.ae += (flags & tcpflag::AE != 0) as u32;
+            if let Some(t) = s.tcp.as_mut() {
+                // Without an analyzer the stream is still reassembled, so its
+                // anomaly counters mean the same with or without dissectors.
+                limits.hold = s.analyzer.as_ref().is_none_or(|a| a.wants_more());
+                let analyzer = &mut s.analyzer;
+                t.handshake |= syn;
+                if t.syn_seq.is_none() && syn {
+                    // The opener's first sequence number, from its SYN or the SYN-ACK.
+                    t.syn_seq = Some(if ack { ack_num.wrapping_sub(1) } else { seq });
+                }
+                // Payload bytes count from a connection whose start was seen, as in
+                // Arkime; a stream picked up mid-way is still reassembled and analyzed.
+                let counted = t.handshake;
+                let mut tstats = rec.tcp_stream;
+                // A reset's payload is not data the receiver would see; data on a SYN
+                // (TCP Fast Open) is left out as Arkime leaves it.
+                let data = if flags & tcpflag::RST != 0 || syn {
+                    &[][..]
+                } else {
+                    payload
+                };
+                t.dirs[dir.index()].segment(
+                    seq,
+                    syn,
+                    data,
+                    limits,
+                    &mut tstats,
+                    &mut |d| match d {
+                        Delivery::Data(b) => {
+                            let st = if dir == Direction::ToServer {
+                                &mut rec.src
+                            } else {
+                                &mut rec.dst
+                            };
+                            if counted {
+                                st.databytes += b.len() as u64;
+                            }
+                            if let Some(a) = analyzer.as_mut() {
+                                a.stream(dir, b, rec);
+                            }
+                        }
+                        Delivery::Gap(n) => {
+                            if let Some(a) = analyzer.as_mut() {
+                                a.gap(dir, n, rec);
+                            }
+                        }
+                    },
+                );
+                rec.tcp_stream = tstats;
+                if flags & tcpflag::RST != 0 {
+                    t.rst = true;
+                }
+                if flags & tcpflag::FIN != 0 {
+                    t.fin[dir.index()] = true;
+                }
+            }
+        }
+        if s.class != Class::Closing {
+            let class = s.class;
+            self.relist(i, class); // move to the tail: most recently seen
+        } else {
+            self.relist(i, Class::Closing);
+        }
+    }
+
+    /// Writes the current row; the session continues in a linked row.
+    fn write_row(&mut self, i: u32, reason: CloseReason) {
+        let s = self.slots[i as usize].as_mut().expect("used");
+        let mut rec = std::mem::take(&mut s.rec);
+        if let Some(a) = s.analyzer.as_mut() {
+            a.flush(&mut rec);
+        }
+        rec.close_reason = reason;
+        let next_segment = rec.segment + 1;
+        let next = SessionRecord {
+            id: session_id(s.last_ns, s.id_seed, next_segment),
+            root_id: rec.root_id.clone(),
+            segment: next_segment,
+            node: rec.node.clone(),
+            ip_protocol: rec.ip_protocol,
+            ethertype: rec.ethertype,
+            src_ip: rec.src_ip,
+            dst_ip: rec.dst_ip,
+            src_port: rec.src_port,
+            dst_port: rec.dst_port,
+            start_ns: i64::MAX,
+            stop_ns: i64::MIN,
+            protocols: rec.protocols.clone(),
+            vlans: rec.vlans.clone(),
+            vnis: rec.vnis.clone(),
+            mac_src: rec.mac_src.clone(),
+            mac_dst: rec.mac_dst.clone(),
+            outer_ip_src: rec.outer_ip_src.clone(),
+            outer_ip_dst: rec.outer_ip_dst.clone(),
+            tunnels: rec.tunnels.clone(),
+            tags: rec.tags.clone(),
+            ..SessionRecord::default()
+        };
+        s.rec = next;
+        s.cur_file = NIL;
+        self.stats.rows_written += 1;
+        (self.out)(rec);
+    }
+
+    /// Writes the session's last row and forgets it.
+    fn close(&mut self, i: u32, reason: CloseReason) {
+        self.unlink(i);
+        let mut s = self.slots[i as usize].take().expect("used");
+        self.free.push(i);
+        self.map.remove(&s.key);
+        let rec = &mut s.rec;
+        if let Some(t) = s.tcp.as_mut() {
+            for (d, dir) in [(0usize, Direction::ToServer), (1, Direction::ToClient)] {
+                let analyzer = &mut s.analyzer;
+                let mut tstats = rec.tcp_stream;
+                t.dirs[d].finish(&mut tstats, &mut |del| {
+                    if let Some(a) = analyzer.as_mut() {
+                        match del {
+                            Delivery::Data(b) => a.stream(dir, b, rec),
+                            Delivery::Gap(n) => a.gap(dir, n, rec),
+                        }
+                    }
+                });
+                rec.tcp_stream = tstats;
+            }
+        }
+        if let Some(a) = s.analyzer.as_mut() {
+            a.flush(rec);
+        }
+        // A row opened for a continuation that never got a packet is not written.
+        if rec.src.packets + rec.dst.packets == 0 {
+            return;
+        }
+        rec.close_reason = reason;
+        self.stats.sessions_written += 1;
+        self.stats.rows_written += 1;
+        (self.out)(std::mem::take(rec));
+    }
+
+    fn push_tail(&mut self, class: Class, i: u32) {
+        let c = class as usize;
+        let tail = self.lists[c].tail;
+        {
+            let s = self.slots[i as usize].as_mut().expect("used");
+            s.class = class;
+            s.prev = tail;
+            s.next = NIL;
+        }
+        if tail == NIL {
+            self.lists[c].head = i;
+        } else {
+            self.slots[tail as usize].as_mut().expect("used").next = i;
+        }
+        self.lists[c].tail = i;
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next, c) = {
+            let s = self.slots[i as usize].as_ref().expect("used");
+            (s.prev, s.next, s.class as usize)
+        };
+        if prev == NIL {
+            self.lists[c].head = next;
+        } else {
+            self.slots[prev as usize].as_mut().expect("used").next = next;
+        }
+        if next == NIL {
+            self.lists[c].tail = prev;
+        } else {
+            self.slots[next as usize].as_mut().expect("used").prev = prev;
+        }
+    }
+
+    fn relist(&mut self, i: u32, class: Class) {
+        self.unlink(i);
+        self.push_tail(class, i);
+    }
+}
+
+fn push_distinct<T: PartialEq>(list: &mut Vec<T>, v: T) {
+    if list.len() < MAX_LIST_VALUES && !list.contains(&v) {
+        list.push(v);
+    }
+}
+
+/// `YYMMDD-` and 24 hex digits: the day lets a store find a session's partition
+/// from its id alone, the rest is a hash of where the session began.
+pub fn session_id(ts_ns: i64, seed: u64, segment: u32) -> String {
+    let day = tyto_schema::time::format_rfc3339(ts_ns);
+    let lo = ahash::RandomState::with_seeds(5, 6, 7, 8).hash_one((seed, segment));
+    format!(
+        "{}{}{}-{:016x}{:08x}",
+        &day[2..4],
+        &day[5..7],
+        &day[8..10],
+        seed,
+        lo as u32
+    )
+}
+
+/// The `protocols` value of a session of frames that carry no IP.
+fn ether_protocol_name(d: &Decoded, frame: &[u8]) -> &'static str {
+    let payload = frame.get(d.l2_payload_offset as usize..).unwrap_or(&[]);
+    if d.ethertype < 0x0600 && payload.starts_with(&[0xfe, 0xfe]) {
+        return "isis";
+    }
+    match d.ethertype {
+        0x0806 => "arp",
+        0x8035 => "rarp",
+        0x88cc => "lldp",
+        0x888e => "eapol",
+        0x88f7 => "ptp",
+        0x8863 => "pppoe-discovery",
+        0x8809 => "lacp",
+        0x22f0..=0x22f3 => "avb",
+        t if t < 0x0600 => "llc",
+        _ => "unknown-ether",
+    }
+}

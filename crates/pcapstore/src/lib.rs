@@ -1,0 +1,549 @@
+//! Tyto's own packet files: every packet a worker sees is appended to a classic pcap
+//! file (nanosecond timestamps; one file per link type, rotated by size and age), and
+//! the writer returns the packet's place so a session can find its packets again
+//! without scanning. The reader fetches packets back by that place, and
+//! [`ExportWriter`] writes a pcap that Wireshark and tshark open.
+//!
+//! Files are named `{node}-{id:08}.pcap`; ids come from one counter per data
+//! directory, so a file id alone says which file to open.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// Nanosecond-resolution classic pcap.
+const MAGIC_NS: u32 = 0xa1b2_3c4d;
+const MAGIC_US: u32 = 0xa1b2_c3d4;
+const FILE_HEADER_LEN: u64 = 24;
+const RECORD_HEADER_LEN: u64 = 16;
+/// The snap length written into headers, and the largest record read back.
+pub const MAX_PACKET_LEN: u32 = 1 << 20;
+/// Link types open at once per writer; a mix beyond this closes the least used.
+const MAX_OPEN_LINK_TYPES: usize = 8;
+/// Write buffer per open file.
+const WRITE_BUFFER: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PcapStoreError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: not a pcap file written by Tyto (bad header)")]
+    BadHeader { path: PathBuf },
+    #[error("{path}: no packet record at byte {offset} ({why})")]
+    BadRecord {
+        path: PathBuf,
+        offset: u64,
+        why: &'static str,
+    },
+    #[error("pcap file {id} is gone from {dir} (deleted by retention?)")]
+    Missing { dir: PathBuf, id: u32 },
+    #[error("these packets mix link types {0} and {1}, which one pcap file cannot hold")]
+    MixedLinkTypes(u32, u32),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PcapStoreError + '_ {
+    move |source| PcapStoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Where a stored packet is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PacketPos {
+    pub file: u32,
+    pub offset: u64,
+}
+
+/// When to start a new file.
+#[derive(Clone, Copy, Debug)]
+pub struct RotationPolicy {
+    /// Bytes per file before rotating.
+    pub max_file_bytes: u64,
+    /// Packet-time seconds per file before rotating (0: never by age).
+    pub max_file_age_s: u64,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        RotationPolicy {
+            max_file_bytes: 1 << 30,
+            max_file_age_s: 0,
+        }
+    }
+}
+
+/// The pcap folder of a data directory, and its file-id counter shared by workers.
+#[derive(Clone, Debug)]
+pub struct PcapDir {
+    dir: PathBuf,
+    node: String,
+    next_id: Arc<AtomicU32>,
+}
+
+impl PcapDir {
+    /// Opens (creating) the folder; new files get ids after the highest present.
+    pub fn open(dir: &Path, node: &str) -> Result<PcapDir, PcapStoreError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let mut max = 0;
+        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+            let entry = entry.map_err(io_err(dir))?;
+            if let Some(id) = parse_file_id(&entry.file_name().to_string_lossy()) {
+                max = max.max(id);
+            }
+        }
+        Ok(PcapDir {
+            dir: dir.to_owned(),
+            node: node.to_owned(),
+            next_id: Arc::new(AtomicU32::new(max + 1)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of file `id`, whichever node wrote it.
+    pub fn file_path(&self, id: u32) -> Result<PathBuf, PcapStoreError> {
+        let own = self.dir.join(file_name(&self.node, id));
+        if own.exists() {
+            return Ok(own);
+        }
+        for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
+            let entry = entry.map_err(io_err(&self.dir))?;
+            if parse_file_id(&entry.file_name().to_string_lossy()) == Some(id) {
+                return Ok(entry.path());
+            }
+        }
+        Err(PcapStoreError::Missing {
+            dir: self.dir.clone(),
+            id,
+        })
+    }
+
+    /// A writer for one worker.
+    pub fn writer(&self, policy: RotationPolicy) -> PcapWriter {
+        PcapWriter {
+            dir: self.clone(),
+            policy,
+            open: Vec::new(),
+            finished: Vec::new(),
+        }
+    }
+}
+
+fn file_name(node: &str, id: u32) -> String {
+    format!("{node}-{id:08}.pcap")
+}
+
+/// `anything-00000042.pcap` → 42.
+pub fn parse_file_id(name: &str) -> Option<u32> {
+    let stem = name.strip_suffix(".pcap")?;
+    let (_, id) = stem.rsplit_once('-')?;
+    if id.len() != 8 {
+        return None;
+    }
+    id.parse().ok()
+}
+
+/// A file this writer produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub id: u32,
+    pub path: PathBuf,
+    pub link_type: u32,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ns: i64,
+    pub last_ns: i64,
+}
+
+struct OpenFile {
+    info: WrittenFile,
+    out: BufWriter<File>,
+}
+
+/// Appends packets to rotated pcap files. One per worker: no locking.
+pub struct PcapWriter {
+    dir: PcapDir,
+    policy: RotationPolicy,
+    /// Most recently used last.
+    open: Vec<OpenFile>,
+    finished: Vec<WrittenFile>,
+}
+
+impl PcapWriter {
+    /// Writes one packet and says where it went.
+    pub fn write(
+        &mut self,
+        link_type: u32,
+        ts_ns: i64,
+        wire_len: u32,
+        data: &[u8],
+    ) -> Result<PacketPos, PcapStoreError> {
+        let data = &data[..data.len().min(MAX_PACKET_LEN as usize)];
+        let idx = match self.open.iter().position(|f| f.info.link_type == link_type) {
+            Some(i) => {
+                let f = &self.open[i];
+                let too_big = f.info.bytes + RECORD_HEADER_LEN + data.len() as u64
+                    > self.policy.max_file_bytes
+                    && f.info.packets > 0;
+                let too_old = self.policy.max_file_age_s > 0
+                    && ts_ns.saturating_sub(f.info.first_ns)
+                        >= (self.policy.max_file_age_s as i64).saturating_mul(1_000_000_000);
+                if too_big || too_old {
+                    let f = self.open.remove(i);
+                    self.close(f)?;
+                    self.create(link_type, ts_ns)?
+                } else {
+                    i
+                }
+            }
+            None => {
+                if self.open.len() >= MAX_OPEN_LINK_TYPES {
+                    let f = self.open.remove(0);
+                    self.close(f)?;
+                }
+                self.create(link_type, ts_ns)?
+            }
+        };
+        let f = &mut self.open[idx];
+        let offset = f.info.bytes;
+        let secs = ts_ns.div_euclid(1_000_000_000) as u32;
+        let nanos = ts_ns.rem_euclid(1_000_000_000) as u32;
+        let mut hdr = [0u8; 16];
+        hdr[0..4].copy_from_slice(&secs.to_le_bytes());
+        hdr[4..8].copy_from_slice(&nanos.to_le_bytes());
+        hdr[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        hdr[12..16].copy_from_slice(&wire_len.max(data.len() as u32).to_le_bytes());
+        let path = &f.info.path;
+        f.out.write_all(&hdr).map_err(io_err(path))?;
+        f.out.write_all(data).map_err(io_err(path))?;
+        f.info.bytes += RECORD_HEADER_LEN + data.len() as u64;
+        f.info.packets += 1;
+        f.info.last_ns = f.info.last_ns.max(ts_ns);
+        let pos = PacketPos {
+            file: f.info.id,
+            offset,
+        };
+        if idx + 1 != self.open.len() {
+            let f = self.open.remove(idx);
+            self.open.push(f);
+        }
+        Ok(pos)
+    }
+
+    fn create(&mut self, link_type: u32, ts_ns: i64) -> Result<usize, PcapStoreError> {
+        let id = self.dir.next_id.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.dir.join(file_name(&self.dir.node, id));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        out.write_all(&file_header(MAGIC_NS, link_type))
+            .map_err(io_err(&path))?;
+        self.open.push(OpenFile {
+            info: WrittenFile {
+                id,
+                path,
+                link_type,
+                packets: 0,
+                bytes: FILE_HEADER_LEN,
+                first_ns: ts_ns,
+                last_ns: ts_ns,
+            },
+            out,
+        });
+        Ok(self.open.len() - 1)
+    }
+
+    fn close(&mut self, mut f: OpenFile) -> Result<(), PcapStoreError> {
+        f.out.flush().map_err(io_err(&f.info.path))?;
+        self.finished.push(f.info);
+        Ok(())
+    }
+
+    /// Pushes buffered packets to the files (they stay open).
+    pub fn flush(&mut self) -> Result<(), PcapStoreError> {
+        for f in &mut self.open {
+            f.out.flush().map_err(io_err(&f.info.path))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes every file; returns all files written.
+    pub fn finish(mut self) -> Result<Vec<WrittenFile>, PcapStoreError> {
+        while let Some(f) = self.open.pop() {
+            self.close(f)?;
+        }
+        self.finished.sort_by_key(|f| f.id);
+        Ok(std::mem::take(&mut self.finished))
+    }
+}
+
+fn file_header(magic: u32, link_type: u32) -> [u8; 24] {
+    let mut h = [0u8; 24];
+    h[0..4].copy_from_slice(&magic.to_le_bytes());
+    h[4..6].copy_from_slice(&2u16.to_le_bytes());
+    h[6..8].copy_from_slice(&4u16.to_le_bytes());
+    h[16..20].copy_from_slice(&MAX_PACKET_LEN.to_le_bytes());
+    h[20..24].copy_from_slice(&link_type.to_le_bytes());
+    h
+}
+
+/// A packet read back from a stored file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPacket {
+    pub pos: PacketPos,
+    pub link_type: u32,
+    pub ts_ns: i64,
+    pub wire_len: u32,
+    pub data: Vec<u8>,
+}
+
+/// Reads packets back by position, keeping a few files open.
+pub struct PacketReader {
+    dir: PcapDir,
+    files: HashMap<u32, (File, u32, bool)>,
+}
+
+/// Files held open by one reader.
+const MAX_READER_FILES: usize = 64;
+
+impl PacketReader {
+    pub fn new(dir: PcapDir) -> PacketReader {
+        PacketReader {
+            dir,
+            files: HashMap::new(),
+        }
+    }
+
+    pub fn read(&mut self, pos: PacketPos) -> Result<StoredPacket, PcapStoreError> {
+        if !self.files.contains_key(&pos.file) {
+            if self.files.len() >= MAX_READER_FILES {
+                self.files.clear();
+            }
+            let path = self.dir.file_path(pos.file)?;
+            let mut f = File::open(&path).map_err(io_err(&path))?;
+            let mut h = [0u8; 24];
+            f.read_exact(&mut h)
+                .map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
+            let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+            if magic != MAGIC_NS && magic != MAGIC_US {
+                return Err(PcapStoreError::BadHeader { path });
+            }
+            let link = u32::from_le_bytes([h[20], h[21], h[22], h[23]]);
+            self.files.insert(pos.file, (f, link, magic == MAGIC_NS));
+        }
+        let (f, link, nanos) = self.files.get_mut(&pos.file).expect("inserted above");
+        let bad = |why| PcapStoreError::BadRecord {
+            path: PathBuf::from(format!("file {}", pos.file)),
+            offset: pos.offset,
+            why,
+        };
+        if pos.offset < FILE_HEADER_LEN {
+            return Err(bad("offset inside the file header"));
+        }
+        f.seek(SeekFrom::Start(pos.offset))
+            .map_err(|_| bad("cannot seek"))?;
+        let mut h = [0u8; 16];
+        f.read_exact(&mut h)
+            .map_err(|_| bad("the file ends there"))?;
+        let secs = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as i64;
+        let frac = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as i64;
+        let caplen = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+        let wire_len = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
+        if caplen > MAX_PACKET_LEN {
+            return Err(bad("the record's length is impossible"));
+        }
+        let mut data = vec![0u8; caplen as usize];
+        f.read_exact(&mut data)
+            .map_err(|_| bad("the file ends inside the packet"))?;
+        let ts_ns = secs * 1_000_000_000 + if *nanos { frac } else { frac * 1000 };
+        Ok(StoredPacket {
+            pos,
+            link_type: *link,
+            ts_ns,
+            wire_len,
+            data,
+        })
+    }
+}
+
+/// Writes packets to a new pcap file for Wireshark (nanosecond timestamps).
+pub struct ExportWriter<W: Write> {
+    out: W,
+    link_type: Option<u32>,
+    pub packets: u64,
+}
+
+impl<W: Write> ExportWriter<W> {
+    pub fn new(out: W) -> ExportWriter<W> {
+        ExportWriter {
+            out,
+            link_type: None,
+            packets: 0,
+        }
+    }
+
+    pub fn write(&mut self, p: &StoredPacket) -> Result<(), PcapStoreError> {
+        let io = |source| PcapStoreError::Io {
+            path: PathBuf::from("export"),
+            source,
+        };
+        match self.link_type {
+            None => {
+                self.out
+                    .write_all(&file_header(MAGIC_NS, p.link_type))
+                    .map_err(io)?;
+                self.link_type = Some(p.link_type);
+            }
+            Some(l) if l != p.link_type => {
+                return Err(PcapStoreError::MixedLinkTypes(l, p.link_type))
+            }
+            Some(_) => {}
+        }
+        let mut h = [0u8; 16];
+        h[0..4].copy_from_slice(&(p.ts_ns.div_euclid(1_000_000_000) as u32).to_le_bytes());
+        h[4..8].copy_from_slice(&(p.ts_ns.rem_euclid(1_000_000_000) as u32).to_le_bytes());
+        h[8..12].copy_from_slice(&(p.data.len() as u32).to_le_bytes());
+        h[12..16].copy_from_slice(&p.wire_len.to_le_bytes());
+        self.out.write_all(&h).map_err(io)?;
+        self.out.write_all(&p.data).map_err(io)?;
+        self.packets += 1;
+        Ok(())
+    }
+
+    /// Ends the file; an export of no packet still gets a valid (Ethernet) header.
+    pub fn finish(mut self) -> Result<W, PcapStoreError> {
+        let io = |source| PcapStoreError::Io {
+            path: PathBuf::from("export"),
+            source,
+        };
+        if self.link_type.is_none() {
+            self.out.write_all(&file_header(MAGIC_NS, 1)).map_err(io)?;
+        }
+        self.out.flush().map_err(io)?;
+        Ok(self.out)
+    }
+}
+
+/// Turns a session's stored positions (Arkime's scheme: `-file`, then offsets) into places.
+pub fn decode_positions(encoded: &[i64]) -> Vec<PacketPos> {
+    let mut out = Vec::with_capacity(encoded.len());
+    let mut file = None;
+    for &v in encoded {
+        if v < 0 {
+            file = u32::try_from(-v).ok();
+        } else if let Some(file) = file {
+            out.push(PacketPos {
+                file,
+                offset: v as u64,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_rotate_and_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PcapDir::open(tmp.path(), "test").unwrap();
+        let mut w = dir.writer(RotationPolicy {
+            max_file_bytes: 200,
+            max_file_age_s: 0,
+        });
+        let mut places = Vec::new();
+        for i in 0..10u8 {
+            places.push(
+                w.write(1, 1_000_000_000 * i as i64 + 7, 100, &[i; 60])
+                    .unwrap(),
+            );
+        }
+        places.push(w.write(101, 5, 20, &[0x45; 20]).unwrap());
+        let files = w.finish().unwrap();
+        assert!(files.len() >= 4, "rotation by size: {files:?}");
+        assert_eq!(files.iter().map(|f| f.packets).sum::<u64>(), 11);
+        let mut r = PacketReader::new(PcapDir::open(tmp.path(), "test").unwrap());
+        for (i, pos) in places.iter().take(10).enumerate() {
+            let p = r.read(*pos).unwrap();
+            assert_eq!(p.data, vec![i as u8; 60]);
+            assert_eq!(p.ts_ns, 1_000_000_000 * i as i64 + 7);
+            assert_eq!(p.wire_len, 100);
+            assert_eq!(p.link_type, 1);
+        }
+        assert_eq!(r.read(places[10]).unwrap().link_type, 101);
+        // A new writer on the same folder continues the ids.
+        let dir2 = PcapDir::open(tmp.path(), "test").unwrap();
+        let mut w2 = dir2.writer(RotationPolicy::default());
+        let p = w2.write(1, 0, 60, &[0; 60]).unwrap();
+        assert!(p.file > files.last().unwrap().id);
+    }
+
+    #[test]
+    fn bad_positions_are_errors_not_panics() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PcapDir::open(tmp.path(), "n").unwrap();
+        let mut w = dir.writer(RotationPolicy::default());
+        let pos = w.write(1, 0, 60, &[1; 60]).unwrap();
+        w.finish().unwrap();
+        let mut r = PacketReader::new(dir);
+        assert!(r
+            .read(PacketPos {
+                file: pos.file,
+                offset: 3
+            })
+            .is_err());
+        assert!(r
+            .read(PacketPos {
+                file: pos.file,
+                offset: 10_000
+            })
+            .is_err());
+        assert!(matches!(
+            r.read(PacketPos {
+                file: 999,
+                offset: 24
+            }),
+            Err(PcapStoreError::Missing { .. })
+        ));
+    }
+
+    #[test]
+    fn positions_decode_arkime_style() {
+        assert_eq!(
+            decode_positions(&[-3, 24, 100, -4, 24]),
+            vec![
+                PacketPos {
+                    file: 3,
+                    offset: 24
+                },
+                PacketPos {
+                    file: 3,
+                    offset: 100
+                },
+                PacketPos {
+                    file: 4,
+                    offset: 24
+                }
+            ]
+        );
+        assert!(decode_positions(&[24, 25]).is_empty());
+    }
+
+    #[test]
+    fn file_ids_parse_from_names() {
+        assert_eq!(parse_file_id("sensor-a-00000042.pcap"), Some(42));
+        assert_eq!(parse_file_id("notes.txt"), None);
+        assert_eq!(parse_file_id("x-42.pcap"), None);
+    }
+}

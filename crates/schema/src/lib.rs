@@ -1,0 +1,29 @@
+//! The session record and the field catalogue.
+//!
+//! [`SessionRecord`] is what the flow pipeline produces for each session (or each
+//! segment of a long one). [`FIELDS`] describes every field once: the name analysts
+//! type (Arkime's), its type, whether it holds many values, the store column, the ECS
+//! name used on export, and how to read it from a record. The `dump` output, the
+//! store's table and (later) the query compiler and the viewer all read this list, so
+//! a field is added in one place.
+
+mod catalogue;
+mod record;
+pub mod time;
+
+pub use catalogue::{field, FieldDef, FieldKind, FieldValue, FIELDS, SCHEMA_VERSION};
+pub use record::{CloseReason, DirStats, SessionRecord, TcpFlagCounts, TcpStreamStats};
+
+use serde_json::{Map, Value};
+
+/// The session as one JSON object keyed by field name: what `tyto dump` prints.
+/// Empty multi-valued fields and absent values are left out.
+pub fn record_to_json(rec: &SessionRecord) -> Value {
+    let mut obj = Map::new();
+    for f in FIELDS.iter().filter(|f| f.in_dump) {
+        if let Some(v) = (f.get)(rec).to_json() {
+            obj.insert(f.name.to_string(), v);
+        }
+    }
+    Value::Object(obj)
+}

@@ -1,0 +1,154 @@
+use tyto_packet::{Addr, MacAddr};
+
+/// Packets and bytes one side of a session sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirStats {
+    pub packets: u64,
+    /// Bytes on the wire, link-layer headers included.
+    pub bytes: u64,
+    /// Transport payload bytes (TCP/UDP/SCTP data; for other protocols the IP payload).
+    pub databytes: u64,
+}
+
+/// Packets seen with each TCP flag, counted as Arkime counts them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlagCounts {
+    /// SYN without ACK.
+    pub syn: u32,
+    pub syn_ack: u32,
+    /// ACK alone (no other flag).
+    pub ack: u32,
+    pub psh: u32,
+    pub fin: u32,
+    pub rst: u32,
+    pub urg: u32,
+    pub ece: u32,
+    pub cwr: u32,
+    pub ae: u32,
+}
+
+/// What TCP reassembly saw, both directions together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpStreamStats {
+    /// Segments whose bytes had all been delivered already.
+    pub retransmissions: u32,
+    /// Segments that arrived ahead of a hole and were held.
+    pub out_of_order: u32,
+    /// Segments that overlapped delivered bytes with different content.
+    pub overlaps: u32,
+    /// Bytes never seen: holes skipped when the buffer bound was hit or the session ended.
+    pub gap_bytes: u64,
+    /// Segments not buffered because the per-direction bound was reached.
+    pub dropped_segments: u32,
+}
+
+/// Why a session (or segment) was written out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CloseReason {
+    /// FIN seen both ways, or RST.
+    TcpClose,
+    /// No packet for the protocol's idle timeout.
+    #[default]
+    Idle,
+    /// The packet limit per segment was reached; the session continues.
+    MaxPackets,
+    /// The segment reached its maximum age; the session continues.
+    MaxAge,
+    /// The session table was full and this was the least recently seen session.
+    Evicted,
+    /// The input ended (end of the files, or shutdown).
+    EndOfInput,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TcpClose => "tcp-close",
+            CloseReason::Idle => "idle",
+            CloseReason::MaxPackets => "max-packets",
+            CloseReason::MaxAge => "max-age",
+            CloseReason::Evicted => "evicted",
+            CloseReason::EndOfInput => "end-of-input",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CloseReason> {
+        Some(match s {
+            "tcp-close" => CloseReason::TcpClose,
+            "idle" => CloseReason::Idle,
+            "max-packets" => CloseReason::MaxPackets,
+            "max-age" => CloseReason::MaxAge,
+            "evicted" => CloseReason::Evicted,
+            "end-of-input" => CloseReason::EndOfInput,
+            _ => return None,
+        })
+    }
+
+    /// Whether the session goes on in a linked segment after this one.
+    pub fn continues(self) -> bool {
+        matches!(self, CloseReason::MaxPackets | CloseReason::MaxAge)
+    }
+}
+
+/// One session, or one segment of a long session (segments share `root_id`).
+///
+/// "Source" is the side that opened the session: the sender of the SYN for TCP,
+/// otherwise the sender of the first packet seen.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionRecord {
+    pub id: String,
+    /// The id of the session's first segment (equal to `id` for the first).
+    pub root_id: String,
+    /// 1 for the first segment.
+    pub segment: u32,
+    pub node: String,
+    /// 0 for sessions of frames that carry no IP (ARP, LLDP, …).
+    pub ip_protocol: u8,
+    pub ethertype: u16,
+    pub src_ip: Option<Addr>,
+    pub dst_ip: Option<Addr>,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// First and last packet times, nanoseconds since the epoch.
+    pub start_ns: i64,
+    pub stop_ns: i64,
+    pub src: DirStats,
+    pub dst: DirStats,
+    pub tcp_flags: TcpFlagCounts,
+    pub tcp_stream: TcpStreamStats,
+    /// Application and transport protocols seen (`tcp`, `udp`, `http`, …).
+    pub protocols: Vec<String>,
+    pub vlans: Vec<u16>,
+    pub vnis: Vec<u32>,
+    pub mac_src: Vec<MacAddr>,
+    pub mac_dst: Vec<MacAddr>,
+    pub outer_ip_src: Vec<Addr>,
+    pub outer_ip_dst: Vec<Addr>,
+    /// Encapsulations the packets travelled in (`vlan`, `gre`, `vxlan`, …).
+    pub tunnels: Vec<String>,
+    /// IP TTLs (hop limits) seen, distinct, first few.
+    pub ttl_src: Vec<u8>,
+    pub ttl_dst: Vec<u8>,
+    pub icmp_types: Vec<u8>,
+    pub icmp_codes: Vec<u8>,
+    pub tags: Vec<String>,
+    pub close_reason: CloseReason,
+    /// Where the packets are kept: a negative value `-n` switches to pcap file `n`,
+    /// the values after it are byte offsets of packet records in that file (Arkime's
+    /// scheme). Empty when nothing was stored.
+    pub packet_pos: Vec<i64>,
+}
+
+impl SessionRecord {
+    pub fn packets(&self) -> u64 {
+        self.src.packets + self.dst.packets
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.src.bytes + self.dst.bytes
+    }
+
+    pub fn databytes(&self) -> u64 {
+        self.src.databytes + self.dst.databytes
+    }
+}

@@ -1,0 +1,397 @@
+//! Where session rows live. The rest of the program sees [`SessionStore`]; today its
+//! one backend is embedded DuckDB (a single file in the data directory). The table
+//! is laid out from the field catalogue, so a new field is a new column with no
+//! change here, and the layout's version is recorded and checked on open.
+
+use std::path::{Path, PathBuf};
+
+use duckdb::types::{TimeUnit, Value};
+use duckdb::{params, Connection};
+use serde_json::{Map, Value as Json};
+use tyto_packet::Addr;
+use tyto_schema::{
+    time::format_rfc3339, FieldDef, FieldKind, FieldValue, SessionRecord, FIELDS, SCHEMA_VERSION,
+};
+
+/// The database file inside a data directory.
+pub const DB_FILE: &str = "sessions.duckdb";
+/// Rows a listing returns at most, whatever is asked.
+pub const MAX_LIST_ROWS: usize = 1_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: duckdb::Error,
+    },
+    #[error(
+        "{path} holds sessions in layout version {found}; this Tyto reads version {SCHEMA_VERSION}"
+    )]
+    Version { path: PathBuf, found: u32 },
+    #[error("session store: {0}")]
+    Db(#[from] duckdb::Error),
+}
+
+/// A pcap file written during ingest, recorded beside the sessions.
+#[derive(Clone, Debug)]
+pub struct FileRow {
+    pub id: u32,
+    pub node: String,
+    pub path: String,
+    pub link_type: u32,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ns: i64,
+    pub last_ns: i64,
+}
+
+/// Which rows a listing wants.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    /// Only sessions whose last packet is at or after this (ns).
+    pub start_ns: Option<i64>,
+    /// Only sessions whose first packet is at or before this (ns).
+    pub stop_ns: Option<i64>,
+    pub limit: usize,
+}
+
+/// What every backend offers.
+pub trait SessionStore {
+    /// Appends rows (one batch, one transaction).
+    fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError>;
+    /// Records pcap files written.
+    fn add_files(&mut self, files: &[FileRow]) -> Result<(), StoreError>;
+    /// Rows newest first, as JSON objects keyed by field name (catalogue order).
+    fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError>;
+    /// The stored packet positions of each id found (Arkime's encoding).
+    fn packet_positions(&self, ids: &[String]) -> Result<Vec<(String, Vec<i64>)>, StoreError>;
+    /// Rows stored.
+    fn count(&self) -> Result<u64, StoreError>;
+}
+
+/// The embedded store.
+pub struct DuckStore {
+    conn: Connection,
+}
+
+fn sql_type(f: &FieldDef) -> &'static str {
+    let base = match f.kind {
+        FieldKind::Ip => "UHUGEINT",
+        FieldKind::Integer => "BIGINT",
+        FieldKind::Date => "TIMESTAMP",
+        FieldKind::Text | FieldKind::LowerText => "VARCHAR",
+    };
+    match (f.multi, base) {
+        (false, b) => b,
+        (true, "UHUGEINT") => "UHUGEINT[]",
+        (true, "BIGINT") => "BIGINT[]",
+        (true, _) => "VARCHAR[]",
+    }
+}
+
+impl DuckStore {
+    /// Opens (creating) the store in a data directory.
+    pub fn open(data_dir: &Path) -> Result<DuckStore, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let store = DuckStore { conn };
+        store.init(&path)?;
+        Ok(store)
+    }
+
+    /// An in-memory store (tests, `dump`-like uses).
+    pub fn in_memory() -> Result<DuckStore, StoreError> {
+        let store = DuckStore {
+            conn: Connection::open_in_memory()?,
+        };
+        store.init(Path::new(":memory:"))?;
+        Ok(store)
+    }
+
+    fn init(&self, path: &Path) -> Result<(), StoreError> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS tyto_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        )?;
+        let found: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM tyto_meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        match found {
+            Some(v) => {
+                let v: u32 = v.parse().unwrap_or(0);
+                if v != SCHEMA_VERSION {
+                    return Err(StoreError::Version {
+                        path: path.to_owned(),
+                        found: v,
+                    });
+                }
+            }
+            None => {
+                let cols: Vec<String> = FIELDS
+                    .iter()
+                    .map(|f| format!("\"{}\" {}", f.column, sql_type(f)))
+                    .collect();
+                self.conn.execute_batch(&format!(
+                    "BEGIN;
+                     CREATE TABLE sessions ({});
+                     CREATE TABLE files (id UINTEGER, node VARCHAR, path VARCHAR, link_type UINTEGER,
+                        packets UBIGINT, bytes UBIGINT, first_time TIMESTAMP, last_time TIMESTAMP);
+                     INSERT INTO tyto_meta VALUES ('schema_version', '{SCHEMA_VERSION}');
+                     COMMIT;",
+                    cols.join(", ")
+                ))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The connection, for the query layer and benchmarks.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn ts(ns: i64) -> Value {
+    Value::Timestamp(TimeUnit::Microsecond, ns.div_euclid(1000))
+}
+
+fn to_duck(v: FieldValue<'_>) -> Value {
+    match v {
+        FieldValue::Null => Value::Null,
+        FieldValue::Int(i) => Value::BigInt(i),
+        FieldValue::Time(ns) => ts(ns),
+        FieldValue::Ip(a) => Value::UHugeInt(a.as_u128()),
+        FieldValue::Str(s) => Value::Text(s.to_string()),
+        FieldValue::Strs(v) => Value::List(v.iter().map(|s| Value::Text(s.clone())).collect()),
+        FieldValue::Ints(v) => Value::List(v.into_iter().map(Value::BigInt).collect()),
+        FieldValue::Ips(v) => Value::List(v.iter().map(|a| Value::UHugeInt(a.as_u128())).collect()),
+        FieldValue::Macs(v) => Value::List(v.iter().map(|m| Value::Text(m.to_string())).collect()),
+    }
+}
+
+fn from_duck(kind: FieldKind, v: Value) -> Option<Json> {
+    Some(match v {
+        Value::Null => return None,
+        Value::List(items) => {
+            if items.is_empty() {
+                return None;
+            }
+            Json::Array(
+                items
+                    .into_iter()
+                    .filter_map(|i| from_duck(kind, i))
+                    .collect(),
+            )
+        }
+        Value::UHugeInt(u) => Json::from(Addr(u.to_be_bytes()).to_string()),
+        Value::HugeInt(i) => Json::from(Addr((i as u128).to_be_bytes()).to_string()),
+        Value::BigInt(i) => Json::from(i),
+        Value::Int(i) => Json::from(i),
+        Value::UInt(i) => Json::from(i),
+        Value::UBigInt(i) => Json::from(i),
+        Value::Timestamp(unit, t) => {
+            let ns = match unit {
+                TimeUnit::Second => t.saturating_mul(1_000_000_000),
+                TimeUnit::Millisecond => t.saturating_mul(1_000_000),
+                TimeUnit::Microsecond => t.saturating_mul(1000),
+                TimeUnit::Nanosecond => t,
+            };
+            Json::from(format_rfc3339(ns))
+        }
+        Value::Text(s) if s.is_empty() => return None,
+        Value::Text(s) => Json::from(s),
+        other => Json::from(format!("{other:?}")),
+    })
+}
+
+impl SessionStore for DuckStore {
+    fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut app = tx.appender("sessions")?;
+            let mut values: Vec<Value> = Vec::with_capacity(FIELDS.len());
+            for rec in rows {
+                values.clear();
+                values.extend(FIELDS.iter().map(|f| to_duck((f.get)(rec))));
+                app.append_row(duckdb::appender_params_from_iter(values.iter()))?;
+            }
+            app.flush()?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn add_files(&mut self, files: &[FileRow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut app = tx.appender("files")?;
+            for f in files {
+                app.append_row(params![
+                    f.id,
+                    f.node,
+                    f.path,
+                    f.link_type,
+                    f.packets,
+                    f.bytes,
+                    ts(f.first_ns),
+                    ts(f.last_ns)
+                ])?;
+            }
+            app.flush()?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError> {
+        let cols: Vec<String> = FIELDS
+            .iter()
+            .filter(|f| f.in_dump)
+            .map(|f| format!("\"{}\"", f.column))
+            .collect();
+        let fields: Vec<&FieldDef> = FIELDS.iter().filter(|f| f.in_dump).collect();
+        let mut sql = format!("SELECT {} FROM sessions WHERE true", cols.join(", "));
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(s) = q.start_ns {
+            sql.push_str(" AND stop_time >= ?");
+            args.push(ts(s));
+        }
+        if let Some(s) = q.stop_ns {
+            sql.push_str(" AND start_time <= ?");
+            args.push(ts(s));
+        }
+        let limit = q.limit.clamp(1, MAX_LIST_ROWS);
+        sql.push_str(&format!(" ORDER BY start_time DESC, id LIMIT {limit}"));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(duckdb::params_from_iter(args.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut obj = Map::new();
+            for (i, f) in fields.iter().enumerate() {
+                let v: Value = row.get(i)?;
+                if let Some(j) = from_duck(f.kind, v) {
+                    obj.insert(f.name.to_string(), j);
+                }
+            }
+            out.push(obj);
+        }
+        Ok(out)
+    }
+
+    fn packet_positions(&self, ids: &[String]) -> Result<Vec<(String, Vec<i64>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, packet_pos FROM sessions WHERE id = ?")?;
+        let mut out = Vec::new();
+        for id in ids {
+            let mut rows = stmt.query(params![id])?;
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let pos = match row.get::<_, Value>(1)? {
+                    Value::List(items) => items
+                        .into_iter()
+                        .filter_map(|v| match v {
+                            Value::BigInt(i) => Some(i),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                out.push((id, pos));
+            }
+        }
+        Ok(out)
+    }
+
+    fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_packet::MacAddr;
+
+    fn sample(id: &str, start_s: i64) -> SessionRecord {
+        SessionRecord {
+            id: id.into(),
+            root_id: id.into(),
+            segment: 1,
+            node: "test".into(),
+            ip_protocol: 6,
+            src_ip: Some(Addr::from_v4([10, 0, 0, 1])),
+            dst_ip: Some("2001:db8::1".parse::<std::net::IpAddr>().unwrap().into()),
+            src_port: 1234,
+            dst_port: 80,
+            start_ns: start_s * 1_000_000_000 + 123_456_000,
+            stop_ns: start_s * 1_000_000_000 + 999_000_000,
+            protocols: vec!["tcp".into()],
+            mac_src: vec![MacAddr([0, 1, 2, 3, 4, 5])],
+            packet_pos: vec![-1, 24, 100],
+            ..SessionRecord::default()
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_through_duckdb() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        store.append(&[sample("a", 100), sample("b", 200)]).unwrap();
+        assert_eq!(store.count().unwrap(), 2);
+        drop(store);
+        let store = DuckStore::open(tmp.path()).unwrap();
+        let rows = store
+            .list(&ListQuery {
+                limit: 10,
+                ..ListQuery::default()
+            })
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["id"], "b", "newest first");
+        assert_eq!(rows[0]["ip.src"], "10.0.0.1");
+        assert_eq!(rows[0]["ip.dst"], "2001:db8::1");
+        assert_eq!(rows[0]["starttime"], "1970-01-01T00:03:20.123456Z");
+        assert_eq!(rows[0]["mac.src"], serde_json::json!(["00:01:02:03:04:05"]));
+        assert!(rows[0].get("vlan").is_none(), "empty lists are left out");
+        let only_old = store
+            .list(&ListQuery {
+                stop_ns: Some(150 * 1_000_000_000),
+                limit: 10,
+                ..ListQuery::default()
+            })
+            .unwrap();
+        assert_eq!(only_old.len(), 1);
+        assert_eq!(
+            store.packet_positions(&["a".into()]).unwrap(),
+            vec![("a".to_string(), vec![-1, 24, 100])]
+        );
+    }
+
+    #[test]
+    fn a_store_of_another_layout_version_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(DuckStore::open(tmp.path()).unwrap());
+        {
+            let conn = Connection::open(tmp.path().join(DB_FILE)).unwrap();
+            conn.execute(
+                "UPDATE tyto_meta SET value = '999' WHERE key = 'schema_version'",
+                [],
+            )
+            .unwrap();
+        }
+        let err = DuckStore::open(tmp.path()).err().unwrap();
+        assert!(err.to_string().contains("version 999"), "{err}");
+    }
+}

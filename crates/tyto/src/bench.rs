@@ -1,0 +1,263 @@
+//! `tyto bench`: builds a large corpus by replicating real captures with rewritten
+//! addresses and shifted times (so the copies are distinct sessions), then measures
+//! the pipeline on it: decode + sessions, + pcap write, + the session store.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use tyto_capture::FileReader;
+use tyto_flow::analyzer::NoAnalysis;
+use tyto_flow::{FlowConfig, PipelineConfig, Progress};
+use tyto_packet::{decode, LinkType};
+use tyto_pcapstore::{PcapDir, RotationPolicy};
+use tyto_store::{DuckStore, SessionStore};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// The corpus file (built when missing or with --rebuild).
+    #[arg(long, default_value = "/tmp/tyto-bench-corpus.pcap")]
+    corpus: PathBuf,
+    /// Captures to replicate (Ethernet ones are used).
+    #[arg(long, default_value = "../shared/pcaps")]
+    source: PathBuf,
+    /// Corpus size in MiB.
+    #[arg(long, default_value_t = 512)]
+    size_mb: u64,
+    #[arg(long)]
+    rebuild: bool,
+    /// Worker threads (1 measures one core's worth of pipeline, plus the reading thread's share).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Skip the run with the session store.
+    #[arg(long)]
+    skip_store: bool,
+}
+
+pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    if args.rebuild || !args.corpus.exists() {
+        build_corpus(&args.source, &args.corpus, args.size_mb << 20)?;
+    }
+    // Read the file once so the runs measure the pipeline, not the disk.
+    let mut f = File::open(&args.corpus)?;
+    let mut buf = vec![0u8; 1 << 20];
+    while f.read(&mut buf)? > 0 {}
+    let size = std::fs::metadata(&args.corpus)?.len();
+    println!(
+        "corpus: {} ({} MiB), workers: {}",
+        args.corpus.display(),
+        size >> 20,
+        args.workers
+    );
+    let tmp = tempdir()?;
+    let inputs = vec![args.corpus.clone()];
+    let cfg = |pcap| PipelineConfig {
+        flow: FlowConfig::default(),
+        workers: args.workers,
+        node: "bench".into(),
+        pcap,
+        analyzers: Arc::new(NoAnalysis),
+    };
+
+    let (report, rows, t) = measure(&inputs, &cfg(None), |_| Ok(()))?;
+    print_line(
+        "decode + sessions (dump)",
+        report.packets,
+        report.bytes,
+        rows,
+        t,
+    );
+
+    let pcap = PcapDir::open(&tmp.join("pcap-a"), "bench")?;
+    let (report, rows, t) = measure(
+        &inputs,
+        &cfg(Some((pcap, RotationPolicy::default()))),
+        |_| Ok(()),
+    )?;
+    print_line(
+        "decode + sessions + pcap write",
+        report.packets,
+        report.bytes,
+        rows,
+        t,
+    );
+
+    if !args.skip_store {
+        let pcap = PcapDir::open(&tmp.join("pcap-b"), "bench")?;
+        let mut store = DuckStore::open(&tmp)?;
+        let (report, rows, t) = measure(
+            &inputs,
+            &cfg(Some((pcap, RotationPolicy::default()))),
+            move |batch| store.append(batch).map_err(Into::into),
+        )?;
+        print_line("ingest (+ DuckDB)", report.packets, report.bytes, rows, t);
+    }
+    println!("peak memory (VmHWM): {} MiB", peak_rss_kib() / 1024);
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn measure(
+    inputs: &[PathBuf],
+    cfg: &PipelineConfig,
+    mut sink: impl FnMut(&[tyto_schema::SessionRecord]) -> Result<()> + Send + 'static,
+) -> Result<(tyto_flow::RunReport, u64, Duration)> {
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<tyto_schema::SessionRecord>>(64);
+    let consumer = std::thread::spawn(move || -> Result<u64> {
+        let mut n = 0u64;
+        let mut pending = Vec::new();
+        for batch in rx {
+            n += batch.len() as u64;
+            pending.extend(batch);
+            if pending.len() >= 20_000 {
+                sink(&pending)?;
+                pending.clear();
+            }
+        }
+        sink(&pending)?;
+        Ok(n)
+    });
+    let started = Instant::now();
+    let report = tyto_flow::run(inputs, cfg, tx, &Progress::default());
+    let rows = consumer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the consumer failed"))??;
+    Ok((report, rows, started.elapsed()))
+}
+
+fn print_line(what: &str, packets: u64, bytes: u64, rows: u64, t: Duration) {
+    let s = t.as_secs_f64().max(1e-9);
+    println!(
+        "{what:<32} {packets} packets in {s:.2}s: {:.2} M packets/s, {:.2} Gbit/s, {:.0} sessions/s ({rows} rows)",
+        packets as f64 / s / 1e6,
+        bytes as f64 * 8.0 / s / 1e9,
+        rows as f64 / s
+    );
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn tempdir() -> Result<PathBuf> {
+    let p = std::env::temp_dir().join(format!("tyto-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&p)?;
+    Ok(p)
+}
+
+struct SourcePacket {
+    rel_ns: i64,
+    wire_len: u32,
+    data: Vec<u8>,
+    /// Where the innermost IP addresses sit (v4: 4 bytes each, v6: 16).
+    addrs: Option<(usize, usize, usize)>,
+}
+
+/// Replicates every Ethernet capture under `source` until the corpus reaches `target`
+/// bytes; copy `k` has its addresses changed in the second and third bytes and its
+/// times moved past the previous copy.
+fn build_corpus(source: &Path, out: &Path, target: u64) -> Result<()> {
+    let files = tyto_capture::expand_inputs(&[source.to_path_buf()])
+        .with_context(|| format!("listing {} (pass --source)", source.display()))?;
+    let mut sources: Vec<(i64, Vec<SourcePacket>)> = Vec::new();
+    for path in files {
+        let Ok(reader) = FileReader::open(&path) else {
+            continue;
+        };
+        let mut pkts = Vec::new();
+        let mut first = None;
+        let mut last = 0i64;
+        let _ = reader.for_each_packet(|p| {
+            if p.link != LinkType::ETHERNET {
+                return;
+            }
+            let t0 = *first.get_or_insert(p.ts_ns);
+            last = last.max(p.ts_ns - t0);
+            let addrs = decode(p.link, p.data).ok().and_then(|d| d.ip).map(|ip| {
+                let h = ip.header_offset as usize;
+                if ip.v6 {
+                    (h + 8, h + 24, 16)
+                } else {
+                    (h + 12, h + 16, 4)
+                }
+            });
+            pkts.push(SourcePacket {
+                rel_ns: (p.ts_ns - t0).max(0),
+                wire_len: p.wire_len,
+                data: p.data.to_vec(),
+                addrs,
+            });
+        });
+        if !pkts.is_empty() {
+            sources.push((last, pkts));
+        }
+    }
+    if sources.is_empty() {
+        bail!("no Ethernet captures under {}", source.display());
+    }
+    let mut w = BufWriter::with_capacity(
+        1 << 20,
+        File::create(out).with_context(|| format!("creating {}", out.display()))?,
+    );
+    let mut hdr = Vec::new();
+    hdr.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes());
+    hdr.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    hdr.extend_from_slice(&262_144u32.to_le_bytes());
+    hdr.extend_from_slice(&1u32.to_le_bytes());
+    w.write_all(&hdr)?;
+    let mut written = hdr.len() as u64;
+    let mut base: i64 = 1_700_000_000_000_000_000;
+    let mut copy: u32 = 0;
+    let mut frame = Vec::new();
+    'outer: loop {
+        let (x, y) = ((copy & 0xff) as u8, ((copy >> 8) & 0xff) as u8);
+        for (span, pkts) in &sources {
+            for p in pkts {
+                frame.clear();
+                frame.extend_from_slice(&p.data);
+                if let Some((s, d, len)) = p.addrs {
+                    for at in [s, d] {
+                        if at + len <= frame.len() {
+                            frame[at + 1] ^= x;
+                            frame[at + 2] ^= y;
+                        }
+                    }
+                }
+                let ts = base + p.rel_ns;
+                w.write_all(&(ts.div_euclid(1_000_000_000) as u32).to_le_bytes())?;
+                w.write_all(&(ts.rem_euclid(1_000_000_000) as u32).to_le_bytes())?;
+                w.write_all(&(frame.len() as u32).to_le_bytes())?;
+                w.write_all(&p.wire_len.to_le_bytes())?;
+                w.write_all(&frame)?;
+                written += 16 + frame.len() as u64;
+            }
+            // Past every session's idle timeout, so the next capture starts fresh.
+            base += span.min(&(3600 * 1_000_000_000)) + 600 * 1_000_000_000;
+            if written >= target {
+                break 'outer;
+            }
+        }
+        copy += 1;
+    }
+    w.flush()?;
+    println!(
+        "built corpus {} ({} MiB, {} copies)",
+        out.display(),
+        written >> 20,
+        copy + 1
+    );
+    Ok(())
+}

@@ -1,0 +1,494 @@
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use crossbeam_channel::{bounded, Receiver};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+use tyto_flow::analyzer::NoAnalysis;
+use tyto_flow::{PipelineConfig, Progress, RunReport};
+use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, PcapDir, RotationPolicy};
+use tyto_schema::{record_to_json, time::parse_time, SessionRecord, FIELDS};
+use tyto_store::{DuckStore, FileRow, ListQuery, SessionStore};
+
+use crate::FlowArgs;
+
+/// Rows appended to the store per transaction.
+const STORE_BATCH: usize = 20_000;
+/// Row batches queued between the workers and the store.
+const RECORD_QUEUE: usize = 64;
+
+/// Runs the pipeline over `inputs` with a progress bar; rows go to `consume` on
+/// its own thread, whose result comes back with the run's report.
+pub fn run_with_progress<T: Send + 'static>(
+    inputs: &[PathBuf],
+    cfg: &PipelineConfig,
+    consume: impl FnOnce(Receiver<Vec<SessionRecord>>) -> T + Send + 'static,
+) -> Result<(RunReport, T, Duration)> {
+    let files = tyto_capture::expand_inputs(inputs).context("listing the inputs")?;
+    if files.is_empty() {
+        bail!(
+            "no capture files found in {}",
+            inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let (tx, rx) = bounded(RECORD_QUEUE);
+    let consumer = thread::spawn(move || consume(rx));
+    let progress = Arc::new(Progress::default());
+    let bar = if io::stderr().is_terminal() {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {msg} [{elapsed_precise}, ETA {eta}]",
+        )
+        .expect("valid template"),
+    );
+    let started = Instant::now();
+    let report = thread::scope(|s| {
+        let p = progress.clone();
+        let bar2 = bar.clone();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done2 = done.clone();
+        s.spawn(move || {
+            while !done2.load(Ordering::Relaxed) {
+                let packets = p.packets.load(Ordering::Relaxed);
+                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                bar2.set_position(p.bytes.load(Ordering::Relaxed).min(total));
+                bar2.set_message(format!(
+                    "{packets} packets ({:.0}/s), {} files",
+                    packets as f64 / secs,
+                    p.files_done.load(Ordering::Relaxed)
+                ));
+                thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let report = tyto_flow::run(&files, cfg, tx, &progress);
+        done.store(true, Ordering::Relaxed);
+        report
+    });
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    let out = consumer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the session writer failed"))?;
+    Ok((report, out, elapsed))
+}
+
+fn pipeline_config(
+    node: &str,
+    flow: &FlowArgs,
+    pcap: Option<(PcapDir, RotationPolicy)>,
+) -> PipelineConfig {
+    PipelineConfig {
+        flow: flow.flow_config(),
+        workers: flow.workers.max(1),
+        node: node.to_string(),
+        pcap,
+        analyzers: Arc::new(NoAnalysis),
+    }
+}
+
+/// Prints what went wrong per file and overall; true when every file read cleanly.
+fn report_problems(report: &RunReport) -> bool {
+    let mut clean = true;
+    for f in &report.files {
+        if let Some(e) = &f.error {
+            clean = false;
+            eprintln!("tyto: warning: {e}");
+        }
+    }
+    if report.decode_errors > 0 {
+        eprintln!(
+            "tyto: note: {} frames could not be decoded and were skipped (e.g. {})",
+            report.decode_errors,
+            report.decode_error_examples.join("; ")
+        );
+    }
+    if report.unsupported_link_types > 0 {
+        eprintln!(
+            "tyto: note: {} frames of unsupported link types were skipped",
+            report.unsupported_link_types
+        );
+    }
+    for w in &report.workers {
+        if let Some(e) = &w.first_pcap_error {
+            clean = false;
+            eprintln!(
+                "tyto: warning: {} packets could not be stored: {e}",
+                w.pcap_write_errors.max(1)
+            );
+        }
+    }
+    clean
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+pub fn ingest(
+    inputs: &[PathBuf],
+    data_dir: &Path,
+    node: &str,
+    flow: &FlowArgs,
+) -> Result<ExitCode> {
+    validate_node(node)?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let pcap_dir =
+        PcapDir::open(&data_dir.join("pcap"), node).context("opening the pcap folder")?;
+    let mut store = DuckStore::open(data_dir).context("opening the session store")?;
+    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())));
+    let (report, (store_result, mut store), elapsed) =
+        run_with_progress(inputs, &cfg, move |rx| {
+            let mut pending: Vec<SessionRecord> = Vec::new();
+            let mut result: Result<u64> = Ok(0);
+            let mut written = 0u64;
+            for batch in rx {
+                if result.is_err() {
+                    continue; // keep draining so the workers never block
+                }
+                pending.extend(batch);
+                if pending.len() >= STORE_BATCH {
+                    result = store
+                        .append(&pending)
+                        .map(|()| written + pending.len() as u64)
+                        .map_err(Into::into);
+                    written += pending.len() as u64;
+                    pending.clear();
+                }
+            }
+            if result.is_ok() && !pending.is_empty() {
+                result = store
+                    .append(&pending)
+                    .map(|()| written + pending.len() as u64)
+                    .map_err(Into::into);
+            }
+            (result, store)
+        })?;
+    let rows = store_result.context("writing sessions to the store")?;
+    let files: Vec<FileRow> = report
+        .pcap_files
+        .iter()
+        .map(|f| FileRow {
+            id: f.id,
+            node: node.to_string(),
+            path: f.path.display().to_string(),
+            link_type: f.link_type,
+            packets: f.packets,
+            bytes: f.bytes,
+            first_ns: f.first_ns,
+            last_ns: f.last_ns,
+        })
+        .collect();
+    store
+        .add_files(&files)
+        .context("recording the pcap files")?;
+    let clean = report_problems(&report);
+    eprintln!(
+        "ingested {} packets ({} bytes) from {} files into {} session rows in {:.2}s ({:.0} packets/s); data in {}",
+        report.packets,
+        report.bytes,
+        report.files.len(),
+        rows,
+        elapsed.as_secs_f64(),
+        rate(report.packets, elapsed),
+        data_dir.display()
+    );
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn dump(inputs: &[PathBuf], node: &str, flow: &FlowArgs) -> Result<ExitCode> {
+    validate_node(node)?;
+    let cfg = pipeline_config(node, flow, None);
+    let (report, result, _) = run_with_progress(inputs, &cfg, |rx| -> io::Result<()> {
+        let stdout = io::stdout();
+        let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+        let mut failed = None;
+        for batch in rx {
+            if failed.is_some() {
+                continue;
+            }
+            for rec in batch {
+                let line = record_to_json(&rec);
+                if let Err(e) = serde_json::to_writer(&mut out, &line)
+                    .map_err(io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"))
+                {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => out.flush(),
+        }
+    })?;
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing to standard output")?,
+    }
+    Ok(if report_problems(&report) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Ndjson,
+    Csv,
+}
+
+fn open_existing(data_dir: &Path) -> Result<DuckStore> {
+    if !data_dir.join(tyto_store::DB_FILE).exists() {
+        bail!(
+            "no session store in {} (run `tyto ingest` first, or pass --data-dir)",
+            data_dir.display()
+        );
+    }
+    DuckStore::open(data_dir)
+        .with_context(|| format!("opening the session store in {}", data_dir.display()))
+}
+
+fn parse_time_arg(name: &str, v: Option<&str>) -> Result<Option<i64>> {
+    match v {
+        None => Ok(None),
+        Some(s) => match parse_time(s) {
+            Some(t) => Ok(Some(t)),
+            None => bail!("--{name} {s:?} is not a time: use 2024-05-01, 2024-05-01T13:00:00 (UTC) or epoch seconds"),
+        },
+    }
+}
+
+pub fn sessions(
+    data_dir: &Path,
+    start: Option<&str>,
+    stop: Option<&str>,
+    limit: usize,
+    format: Format,
+) -> Result<ExitCode> {
+    let start_ns = parse_time_arg("start", start)?;
+    let stop_ns = parse_time_arg("stop", stop)?;
+    let store = open_existing(data_dir)?;
+    let rows = store.list(&ListQuery {
+        start_ns,
+        stop_ns,
+        limit,
+    })?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = match format {
+        Format::Ndjson => rows
+            .iter()
+            .try_for_each(|r| writeln!(out, "{}", Value::Object(r.clone()))),
+        Format::Csv => write_csv(&mut out, &rows),
+        Format::Table => write_table(&mut out, &rows),
+    };
+    match result.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| cell(Some(x)))
+            .collect::<Vec<_>>()
+            .join(";"),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn write_csv(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<()> {
+    let names: Vec<&str> = FIELDS
+        .iter()
+        .filter(|f| f.in_dump)
+        .map(|f| f.name)
+        .collect();
+    writeln!(out, "{}", names.join(","))?;
+    for r in rows {
+        let cells: Vec<String> = names
+            .iter()
+            .map(|n| {
+                let c = cell(r.get(*n));
+                if c.contains([',', '"', '\n']) {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c
+                }
+            })
+            .collect();
+        writeln!(out, "{}", cells.join(","))?;
+    }
+    Ok(())
+}
+
+fn write_table(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<()> {
+    let cols = [
+        ("Start", "starttime"),
+        ("Stop", "stoptime"),
+        ("Src IP", "ip.src"),
+        ("Sport", "port.src"),
+        ("Dst IP", "ip.dst"),
+        ("Dport", "port.dst"),
+        ("Packets", "packets"),
+        ("Bytes", "bytes"),
+        ("Protocols", "protocols"),
+        ("ID", "id"),
+    ];
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            cols.iter()
+                .map(|(_, f)| {
+                    let c = cell(r.get(*f));
+                    // Times to the second in the table; the full value is in ndjson/csv.
+                    if f.ends_with("time") && c.len() > 19 {
+                        c[..19].replace('T', " ")
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (h, _))| {
+            table
+                .iter()
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+                .max(h.len())
+        })
+        .collect();
+    let line = |cells: Vec<&str>| -> String {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(cols.iter().map(|(h, _)| *h).collect()))?;
+    for r in &table {
+        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+pub fn export(data_dir: &Path, ids: &[String], output: &Path) -> Result<ExitCode> {
+    let store = open_existing(data_dir)?;
+    let found = store.packet_positions(ids)?;
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !found.iter().any(|(f, _)| f == *id))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "no session with id {}",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let node_dir = PcapDir::open(&data_dir.join("pcap"), "local")?;
+    let mut reader = PacketReader::new(node_dir);
+    let mut packets = Vec::new();
+    for (_, pos) in &found {
+        for p in decode_positions(pos) {
+            packets.push(reader.read(p).with_context(|| {
+                format!("reading a packet of the session from file {}", p.file)
+            })?);
+        }
+    }
+    // Capture order: by time, ties in the order they were stored.
+    packets.sort_by_key(|p| (p.ts_ns, p.pos));
+    packets.dedup_by_key(|p| p.pos);
+    let tmp = output.with_extension("pcap.partial");
+    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut w = ExportWriter::new(BufWriter::new(file));
+    for p in &packets {
+        w.write(p)?;
+    }
+    w.finish()?;
+    std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
+    eprintln!(
+        "wrote {} packets of {} sessions to {}",
+        packets.len(),
+        found.len(),
+        output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn fields() -> Result<ExitCode> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    for f in FIELDS.iter().filter(|f| f.in_dump) {
+        let kind = format!("{:?}{}", f.kind, if f.multi { "[]" } else { "" }).to_lowercase();
+        let r = writeln!(
+            out,
+            "{:<22} {:<13} {:<20} {}",
+            f.name,
+            kind,
+            f.ecs.unwrap_or("-"),
+            f.description
+        );
+        if r.is_err() {
+            break;
+        }
+    }
+    let _ = out.flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Node names go into file names: keep them to a safe alphabet.
+fn validate_node(node: &str) -> Result<()> {
+    if node.is_empty()
+        || node.len() > 64
+        || !node
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        bail!("--node {node:?}: use 1 to 64 letters, digits, '-' or '_'");
+    }
+    Ok(())
+}

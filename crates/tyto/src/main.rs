@@ -1,0 +1,194 @@
+//! The `tyto` command: ingest captures, dump sessions, list and export them.
+
+mod bench;
+mod commands;
+mod sample;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tyto_flow::FlowConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "tyto",
+    version,
+    about = "Network forensics: packets to indexed sessions, search and PCAP export"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read pcap/pcapng files (also .gz/.zst) into the data directory: packets into
+    /// Tyto's pcap files, one row per session into the embedded store.
+    Ingest {
+        /// Capture files, or folders searched for them.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+        /// Name of this sensor, stored with every session.
+        #[arg(long, default_value = "local")]
+        node: String,
+        #[command(flatten)]
+        flow: FlowArgs,
+    },
+    /// Run the pipeline without storing anything; print each session as one JSON
+    /// object per line, keyed by field name (see `tyto fields`).
+    Dump {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(long, default_value = "local")]
+        node: String,
+        #[command(flatten)]
+        flow: FlowArgs,
+    },
+    /// List stored sessions, newest first.
+    Sessions {
+        #[command(flatten)]
+        data: DataDir,
+        /// Sessions active at or after this time (UTC: 2024-05-01, 2024-05-01T13:00:00, or epoch seconds).
+        #[arg(long)]
+        start: Option<String>,
+        /// Sessions active at or before this time.
+        #[arg(long)]
+        stop: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = commands::Format::Table)]
+        format: commands::Format,
+    },
+    /// Write the packets of sessions to a pcap file, in capture order.
+    Export {
+        /// Session ids (from `tyto sessions`).
+        #[arg(long = "session", required = true, num_args = 1..)]
+        sessions: Vec<String>,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Print the field catalogue: every field's name, type and meaning.
+    Fields,
+    /// Write a sample capture of synthetic traffic (HTTP, DNS, ICMP, tunnels, fragments).
+    Sample {
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        /// Number of client hosts (each makes a handful of sessions).
+        #[arg(long, default_value_t = 50)]
+        hosts: u32,
+    },
+    /// Measure throughput on a large corpus built from real captures.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args, Clone)]
+struct DataDir {
+    /// Where Tyto keeps its pcap files and session store.
+    #[arg(long, env = "TYTO_DATA_DIR", default_value = "tyto-data")]
+    data_dir: PathBuf,
+}
+
+/// Session cutting and memory bounds (defaults as Arkime's).
+#[derive(Args, Clone)]
+pub struct FlowArgs {
+    /// Worker threads (sessions are shared out by a symmetric flow hash).
+    #[arg(long, default_value_t = default_workers())]
+    workers: usize,
+    /// Idle seconds before a TCP session is written.
+    #[arg(long, default_value_t = 480)]
+    tcp_timeout: u32,
+    /// Idle seconds for UDP.
+    #[arg(long, default_value_t = 60)]
+    udp_timeout: u32,
+    /// Idle seconds for ICMP.
+    #[arg(long, default_value_t = 10)]
+    icmp_timeout: u32,
+    /// Idle seconds for other protocols and non-IP frames.
+    #[arg(long, default_value_t = 60)]
+    other_timeout: u32,
+    /// Packets per row before the session continues in a linked row.
+    #[arg(long, default_value_t = 10_000)]
+    max_packets: u32,
+    /// Seconds per row before the session continues in a linked row.
+    #[arg(long, default_value_t = 180)]
+    max_age: u32,
+    /// Sessions held at once; the least recently seen is written out past this.
+    #[arg(long, default_value_t = 1_000_000)]
+    max_sessions: usize,
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+}
+
+impl FlowArgs {
+    pub fn flow_config(&self) -> FlowConfig {
+        FlowConfig {
+            tcp_idle_s: self.tcp_timeout,
+            udp_idle_s: self.udp_timeout,
+            icmp_idle_s: self.icmp_timeout,
+            other_idle_s: self.other_timeout,
+            max_packets_per_row: self.max_packets.max(1),
+            max_row_age_s: self.max_age.max(1),
+            max_row_age_other_s: self.max_age.max(1),
+            max_sessions: self.max_sessions.max(1),
+            ..FlowConfig::default()
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ingest {
+            inputs,
+            data,
+            node,
+            flow,
+        } => commands::ingest(&inputs, &data.data_dir, &node, &flow),
+        Command::Dump { inputs, node, flow } => commands::dump(&inputs, &node, &flow),
+        Command::Sessions {
+            data,
+            start,
+            stop,
+            limit,
+            format,
+        } => commands::sessions(
+            &data.data_dir,
+            start.as_deref(),
+            stop.as_deref(),
+            limit,
+            format,
+        ),
+        Command::Export {
+            sessions,
+            output,
+            data,
+        } => commands::export(&data.data_dir, &sessions, &output),
+        Command::Fields => commands::fields(),
+        Command::Sample { output, hosts } => {
+            sample::write_sample(&output, hosts).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tyto: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

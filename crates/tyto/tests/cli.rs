@@ -1,0 +1,367 @@
+//! End to end through the `tyto` binary: sample → ingest → sessions → export → re-read,
+//! dump, damaged inputs, linked rows, and thread-count independence.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+use tyto_capture::FileReader;
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn sample(dir: &Path, hosts: u32) -> PathBuf {
+    let path = dir.join("sample.pcap");
+    ok(common::tyto()
+        .args(["sample", "--hosts", &hosts.to_string(), "-o"])
+        .arg(&path)
+        .output()
+        .unwrap());
+    path
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn packets_of(path: &Path) -> Vec<(i64, Vec<u8>)> {
+    let mut v = Vec::new();
+    let (_, err) = FileReader::open(path)
+        .unwrap()
+        .for_each_packet(|p| v.push((p.ts_ns, p.data.to_vec())));
+    assert!(err.is_none(), "{err:?}");
+    v
+}
+
+#[test]
+fn ingest_list_export_and_reread_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = sample(tmp.path(), 20);
+    let data = tmp.path().join("data");
+    ok(common::tyto()
+        .arg("ingest")
+        .arg(&pcap)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap());
+
+    let out = ok(common::tyto()
+        .args([
+            "sessions",
+            "--format",
+            "ndjson",
+            "--limit",
+            "1000",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap());
+    let rows = lines(&out);
+    // Per host: DNS, HTTP, ping; plus the fragmented datagram and the GRE ping.
+    assert_eq!(rows.len(), 20 * 3 + 2);
+    let http: Vec<&Value> = rows.iter().filter(|r| r["port.dst"] == 80).collect();
+    assert_eq!(http.len(), 20);
+    for r in &http {
+        assert_eq!(r["packets.src"], 5, "{r}");
+        assert_eq!(r["packets.dst"], 3, "{r}");
+        assert_eq!(r["tcpflags.syn"], 1);
+        assert_eq!(r["tcpflags.syn-ack"], 1);
+        assert_eq!(r["tcpflags.fin"], 2);
+        assert_eq!(r["session.closereason"], "tcp-close");
+        assert!(r["databytes.src"].as_u64().unwrap() > 80);
+    }
+    let frag = rows
+        .iter()
+        .find(|r| r["port.dst"] == 9999)
+        .expect("the fragmented datagram is one session");
+    assert_eq!(frag["packets.src"], 3, "three fragments: {frag}");
+    assert_eq!(frag["databytes.src"], 3000);
+    let gre = rows
+        .iter()
+        .find(|r| {
+            r["tunnel"]
+                .as_array()
+                .is_some_and(|t| t.contains(&Value::from("gre")))
+        })
+        .unwrap();
+    assert_eq!(gre["ip.src"], "172.16.0.1");
+    assert_eq!(gre["outerip.src"][0], "198.51.100.1");
+    let vlan = rows.iter().filter(|r| r.get("vlan").is_some()).count();
+    assert!(vlan > 0, "some sample flows ride a VLAN");
+
+    // Export one HTTP session and compare with the original capture's packets.
+    let pick = http[3];
+    let id = pick["id"].as_str().unwrap();
+    let exported = tmp.path().join("one.pcap");
+    ok(common::tyto()
+        .args(["export", "--session", id, "-o"])
+        .arg(&exported)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap());
+    let got = packets_of(&exported);
+    let port = pick["port.src"].as_u64().unwrap() as u16;
+    let want: Vec<(i64, Vec<u8>)> = packets_of(&pcap)
+        .into_iter()
+        .filter(|(_, f)| {
+            f.len() > 38 && f[23] == 6 && {
+                let (sp, dp) = (
+                    u16::from_be_bytes([f[34], f[35]]),
+                    u16::from_be_bytes([f[36], f[37]]),
+                );
+                sp == port || dp == port
+            }
+        })
+        .collect();
+    assert_eq!(want.len(), 8);
+    assert_eq!(
+        got, want,
+        "the exported packets are the original ones, byte for byte, in order"
+    );
+
+    // And the fragmented datagram exports all three original fragments.
+    let frag_out = tmp.path().join("frag.pcap");
+    ok(common::tyto()
+        .args(["export", "--session", frag["id"].as_str().unwrap(), "-o"])
+        .arg(&frag_out)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap());
+    assert_eq!(packets_of(&frag_out).len(), 3);
+
+    // Wireshark's reader agrees, where it is installed.
+    if let Ok(out) = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&exported)
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "tshark: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 8);
+    } else {
+        eprintln!("tshark not installed: skipped reading the export with Wireshark's reader");
+    }
+
+    // The table and CSV views, a time window, and errors.
+    let table = ok(common::tyto()
+        .args(["sessions", "--limit", "5", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap());
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("Start"), "{text}");
+    assert_eq!(text.lines().count(), 6);
+    let csv = ok(common::tyto()
+        .args(["sessions", "--format", "csv", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap());
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("id,rootId,"));
+    let window = ok(common::tyto()
+        .args([
+            "sessions",
+            "--format",
+            "ndjson",
+            "--start",
+            "2024-05-01T12:00:05",
+            "--stop",
+            "2024-05-01T12:00:06",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap());
+    let in_window = lines(&window);
+    assert!(!in_window.is_empty() && in_window.len() < rows.len());
+    let bad = common::tyto()
+        .args(["sessions", "--start", "yesterday-ish", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--start"));
+    let missing = common::tyto()
+        .args(["export", "--session", "nope", "-o"])
+        .arg(tmp.path().join("x.pcap"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no session with id nope"));
+}
+
+#[test]
+fn dump_prints_the_same_sessions_as_ingest_stores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = sample(tmp.path(), 10);
+    let out = ok(common::tyto()
+        .args(["dump", "--workers", "1"])
+        .arg(&pcap)
+        .output()
+        .unwrap());
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 32);
+    for key in [
+        "ip.src",
+        "port.src",
+        "ip.dst",
+        "port.dst",
+        "ip.protocol",
+        "protocols",
+        "starttime",
+        "stoptime",
+        "packets.src",
+        "packets.dst",
+        "bytes.src",
+        "bytes.dst",
+        "databytes.src",
+        "mac.src",
+        "mac.dst",
+        "node",
+        "id",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.get(key).is_some()),
+            "no row has {key}"
+        );
+    }
+    assert!(
+        rows.iter().all(|r| r.get("packetPos").is_none()),
+        "dump stores nothing, so has no packet positions"
+    );
+}
+
+#[test]
+fn damaged_inputs_keep_what_was_read_and_name_file_and_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = sample(tmp.path(), 5);
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = tmp.path().join("truncated.pcap");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 30]).unwrap();
+    let text = tmp.path().join("notes.pcap");
+    std::fs::write(&text, b"these are not packets\n").unwrap();
+    let mut absurd = bytes[..24].to_vec();
+    absurd.extend_from_slice(&[
+        0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f,
+    ]);
+    absurd.extend_from_slice(&[0u8; 64]);
+    let absurd_path = tmp.path().join("absurd.pcap");
+    std::fs::write(&absurd_path, absurd).unwrap();
+    let data = tmp.path().join("data");
+    let out = common::tyto()
+        .arg("ingest")
+        .args([&text, &truncated, &absurd_path, &good])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("notes.pcap: not a pcap or pcapng file"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "truncated.pcap: the file ends inside the record that starts at byte"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("absurd.pcap") && stderr.contains("byte 24"),
+        "{stderr}"
+    );
+    let rows = lines(&ok(common::tyto()
+        .args([
+            "sessions",
+            "--format",
+            "ndjson",
+            "--limit",
+            "1000",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap()));
+    // The good file's sessions and the truncated copy's (all but its last packet).
+    let total: u64 = rows.iter().map(|r| r["packets"].as_u64().unwrap()).sum();
+    let sample_packets = packets_of(&good).len() as u64;
+    assert_eq!(total, 2 * sample_packets - 1);
+}
+
+#[test]
+fn long_sessions_continue_in_linked_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = sample(tmp.path(), 3);
+    let out = ok(common::tyto()
+        .args(["dump", "--workers", "1", "--max-packets", "3"])
+        .arg(&pcap)
+        .output()
+        .unwrap());
+    let rows = lines(&out);
+    let http: Vec<&Value> = rows.iter().filter(|r| r["port.dst"] == 80).collect();
+    // 8 packets per HTTP session in rows of at most 3: 3 + 3 + 2.
+    assert_eq!(http.len(), 9);
+    let roots: BTreeSet<&str> = http.iter().map(|r| r["rootId"].as_str().unwrap()).collect();
+    assert_eq!(roots.len(), 3);
+    for root in roots {
+        let mut segs: Vec<u64> = http
+            .iter()
+            .filter(|r| r["rootId"] == root)
+            .map(|r| r["session.segments"].as_u64().unwrap())
+            .collect();
+        segs.sort();
+        assert_eq!(segs, vec![1, 2, 3]);
+        let pk: u64 = http
+            .iter()
+            .filter(|r| r["rootId"] == root)
+            .map(|r| r["packets"].as_u64().unwrap())
+            .sum();
+        assert_eq!(pk, 8);
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_number_of_workers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inputs = vec![sample(tmp.path(), 40)];
+    if let Some(dir) = common::pcaps_dir() {
+        inputs.push(dir.join("arkime"));
+    }
+    let run = |workers: &str| -> BTreeSet<String> {
+        let out = ok(common::tyto()
+            .args(["dump", "--workers", workers])
+            .args(&inputs)
+            .output()
+            .unwrap());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let one = run("1");
+    assert!(one.len() > 100);
+    assert_eq!(one, run("3"));
+}

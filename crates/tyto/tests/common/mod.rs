@@ -1,0 +1,48 @@
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tyto_flow::analyzer::NoAnalysis;
+use tyto_flow::{FlowConfig, PipelineConfig, Progress, RunReport};
+use tyto_schema::SessionRecord;
+
+/// The shared captures: `$TYTO_PCAPS`, or `shared/pcaps` beside the repository.
+pub fn pcaps_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("TYTO_PCAPS") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps"),
+    };
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: no shared captures at {} (set TYTO_PCAPS)",
+            dir.display()
+        );
+        None
+    }
+}
+
+pub fn config(workers: usize, flow: FlowConfig) -> PipelineConfig {
+    PipelineConfig {
+        flow,
+        workers,
+        node: "test".into(),
+        pcap: None,
+        analyzers: Arc::new(NoAnalysis),
+    }
+}
+
+/// Runs files through the pipeline and collects every row.
+pub fn run(files: &[PathBuf], cfg: &PipelineConfig) -> (RunReport, Vec<SessionRecord>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let report = tyto_flow::run(files, cfg, tx, &Progress::default());
+    let rows = rx.into_iter().flatten().collect();
+    (report, rows)
+}
+
+/// The `tyto` binary built for these tests.
+pub fn tyto() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tyto"))
+}

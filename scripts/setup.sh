@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what Tyto's build and tests need on a fresh Debian machine.
+# Rust (cargo) must be present; everything else comes from Debian's packages.
+set -euo pipefail
+
+need=()
+command -v cc >/dev/null || need+=(gcc)
+command -v c++ >/dev/null || need+=(g++)
+# tshark: the tests check that exported pcaps open in Wireshark's reader.
+command -v tshark >/dev/null || need+=(tshark)
+if ((${#need[@]})); then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: please install: ${need[*]} (needs root)" >&2
+        exit 1
+    fi
+    echo "setup: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 1; }
