@@ -41,33 +41,16 @@ pub enum ReadError {
     Open { path: PathBuf, source: io::Error },
     #[error("{path}: not a pcap or pcapng file (it starts with bytes {magic})")]
     NotPcap { path: PathBuf, magic: String },
-    #[error("{path}: the file ends inside the record that starts at byte {offset}{where_}; the packets before it were kept")]
-    Truncated {
-        path: PathBuf,
-        offset: u64,
-        where_: &'static str,
-    },
+    #[error(
+        "{path}: the file ends inside the record that starts at byte {offset}{where_}; the packets before it were kept"
+    )]
+    Truncated { path: PathBuf, offset: u64, where_: &'static str },
     #[error("{path}: the record at byte {offset}{where_} claims {len} bytes, more than the {MAX_RECORD_LEN}-byte limit; the packets before it were kept")]
-    RecordTooLarge {
-        path: PathBuf,
-        offset: u64,
-        len: u64,
-        where_: &'static str,
-    },
+    RecordTooLarge { path: PathBuf, offset: u64, len: u64, where_: &'static str },
     #[error("{path}: corrupt {what} at byte {offset}{where_}; the packets before it were kept")]
-    Corrupt {
-        path: PathBuf,
-        offset: u64,
-        what: &'static str,
-        where_: &'static str,
-    },
+    Corrupt { path: PathBuf, offset: u64, what: &'static str, where_: &'static str },
     #[error("{path}: read error at byte {offset}{where_}: {source}")]
-    Io {
-        path: PathBuf,
-        offset: u64,
-        where_: &'static str,
-        source: io::Error,
-    },
+    Io { path: PathBuf, offset: u64, where_: &'static str, source: io::Error },
 }
 
 /// How the file's bytes were stored.
@@ -96,50 +79,27 @@ pub struct FileReader {
 impl FileReader {
     /// Opens a file and recognises its compression (by content, not by name).
     pub fn open(path: &Path) -> Result<FileReader, ReadError> {
-        let file = File::open(path).map_err(|source| ReadError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        let file = File::open(path).map_err(|source| ReadError::Open { path: path.to_owned(), source })?;
         Self::from_reader(path, file)
     }
 
     /// Reads from any byte stream; `path` names it in errors.
-    pub fn from_reader(
-        path: &Path,
-        reader: impl Read + Send + 'static,
-    ) -> Result<FileReader, ReadError> {
+    pub fn from_reader(path: &Path, reader: impl Read + Send + 'static) -> Result<FileReader, ReadError> {
         let mut buffered = BufReader::with_capacity(256 * 1024, reader);
-        let magic = peek4(&mut buffered).map_err(|source| ReadError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        let magic = peek4(&mut buffered).map_err(|source| ReadError::Open { path: path.to_owned(), source })?;
         let (compression, inner): (Compression, Box<dyn Read + Send>) = match magic {
             [0x1f, 0x8b, _, _] => (
                 Compression::Gzip,
-                Box::new(BufReader::with_capacity(
-                    256 * 1024,
-                    flate2::read::MultiGzDecoder::new(buffered),
-                )),
+                Box::new(BufReader::with_capacity(256 * 1024, flate2::read::MultiGzDecoder::new(buffered))),
             ),
             [0x28, 0xb5, 0x2f, 0xfd] => {
-                let dec = zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| {
-                    ReadError::Open {
-                        path: path.to_owned(),
-                        source,
-                    }
-                })?;
-                (
-                    Compression::Zstd,
-                    Box::new(BufReader::with_capacity(256 * 1024, dec)),
-                )
+                let dec = zstd::stream::read::Decoder::with_buffer(buffered)
+                    .map_err(|source| ReadError::Open { path: path.to_owned(), source })?;
+                (Compression::Zstd, Box::new(BufReader::with_capacity(256 * 1024, dec)))
             }
             _ => (Compression::None, Box::new(buffered)),
         };
-        Ok(FileReader {
-            path: path.to_owned(),
-            compression,
-            inner,
-        })
+        Ok(FileReader { path: path.to_owned(), compression, inner })
     }
 
     pub fn compression(&self) -> Compression {
@@ -148,35 +108,14 @@ impl FileReader {
 
     /// Delivers every packet to `each`, in file order. On damage, the packets before
     /// it have been delivered and the error says where reading stopped.
-    pub fn for_each_packet(
-        self,
-        mut each: impl FnMut(Packet<'_>),
-    ) -> (ReadSummary, Option<ReadError>) {
-        let FileReader {
-            path,
-            compression,
-            inner,
-        } = self;
-        let where_ = if compression == Compression::None {
-            ""
-        } else {
-            " of the decompressed stream"
-        };
+    pub fn for_each_packet(self, mut each: impl FnMut(Packet<'_>)) -> (ReadSummary, Option<ReadError>) {
+        let FileReader { path, compression, inner } = self;
+        let where_ = if compression == Compression::None { "" } else { " of the decompressed stream" };
         let mut summary = ReadSummary::default();
         let mut stream = BufReader::with_capacity(64 * 1024, inner);
         let magic = match peek4(&mut stream) {
             Ok(m) => m,
-            Err(source) => {
-                return (
-                    summary,
-                    Some(ReadError::Io {
-                        path,
-                        offset: 0,
-                        where_,
-                        source,
-                    }),
-                )
-            }
+            Err(source) => return (summary, Some(ReadError::Io { path, offset: 0, where_, source })),
         };
         let is_legacy = matches!(
             u32::from_le_bytes(magic),
@@ -184,31 +123,15 @@ impl FileReader {
         );
         let is_ng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
         if !is_legacy && !is_ng {
-            let magic = magic
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let magic = magic.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
             return (summary, Some(ReadError::NotPcap { path, magic }));
         }
-        let err = |what: &'static str, offset: u64| ReadError::Corrupt {
-            path: path.clone(),
-            offset,
-            what,
-            where_,
-        };
+        let err = |what: &'static str, offset: u64| ReadError::Corrupt { path: path.clone(), offset, what, where_ };
         let mut reader: Box<dyn PcapReaderIterator> = if is_legacy {
             match LegacyPcapReader::new(READ_BUFFER_LEN, ReadFull(stream)) {
                 Ok(r) => Box::new(r),
                 Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
-                    return (
-                        summary,
-                        Some(ReadError::Truncated {
-                            path,
-                            offset: 0,
-                            where_,
-                        }),
-                    )
+                    return (summary, Some(ReadError::Truncated { path, offset: 0, where_ }))
                 }
                 Err(_) => return (summary, Some(err("pcap file header", 0))),
             }
@@ -216,14 +139,7 @@ impl FileReader {
             match PcapNGReader::new(READ_BUFFER_LEN, ReadFull(stream)) {
                 Ok(r) => Box::new(r),
                 Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
-                    return (
-                        summary,
-                        Some(ReadError::Truncated {
-                            path,
-                            offset: 0,
-                            where_,
-                        }),
-                    )
+                    return (summary, Some(ReadError::Truncated { path, offset: 0, where_ }))
                 }
                 Err(_) => return (summary, Some(err("pcapng section header", 0))),
             }
@@ -243,11 +159,7 @@ impl FileReader {
                             legacy_nanos = h.is_nanosecond_precision();
                         }
                         PcapBlockOwned::Legacy(b) => {
-                            let frac = if legacy_nanos {
-                                b.ts_usec as i64
-                            } else {
-                                b.ts_usec as i64 * 1000
-                            };
+                            let frac = if legacy_nanos { b.ts_usec as i64 } else { b.ts_usec as i64 * 1000 };
                             let data = &b.data[..(b.caplen as usize).min(b.data.len())];
                             summary.packets += 1;
                             each(Packet {
@@ -260,30 +172,18 @@ impl FileReader {
                         PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                             if interfaces.len() >= MAX_INTERFACES {
-                                return (
-                                    summary,
-                                    Some(err("pcapng file: too many interfaces", offset)),
-                                );
+                                return (summary, Some(err("pcapng file: too many interfaces", offset)));
                             }
                             let ticks = idb.ts_resolution().unwrap_or(1_000_000).max(1);
-                            interfaces.push((
-                                LinkType(idb.linktype.0 as u32),
-                                ticks,
-                                idb.ts_offset(),
-                            ));
+                            interfaces.push((LinkType(idb.linktype.0 as u32), ticks, idb.ts_offset()));
                         }
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                            let Some(&(link, ticks, ts_off)) = interfaces.get(epb.if_id as usize)
-                            else {
-                                return (
-                                    summary,
-                                    Some(err("pcapng packet block (unknown interface)", offset)),
-                                );
+                            let Some(&(link, ticks, ts_off)) = interfaces.get(epb.if_id as usize) else {
+                                return (summary, Some(err("pcapng packet block (unknown interface)", offset)));
                             };
                             let raw = ((epb.ts_high as u64) << 32) | epb.ts_low as u64;
                             let secs = (raw / ticks) as i64 + ts_off;
-                            let frac_ns =
-                                ((raw % ticks) as u128 * 1_000_000_000 / ticks as u128) as i64;
+                            let frac_ns = ((raw % ticks) as u128 * 1_000_000_000 / ticks as u128) as i64;
                             let data = &epb.data[..(epb.caplen as usize).min(epb.data.len())];
                             summary.packets += 1;
                             each(Packet {
@@ -295,10 +195,7 @@ impl FileReader {
                         }
                         PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                             let Some(&(link, _, _)) = interfaces.first() else {
-                                return (
-                                    summary,
-                                    Some(err("pcapng simple packet block (no interface)", offset)),
-                                );
+                                return (summary, Some(err("pcapng simple packet block (no interface)", offset)));
                             };
                             summary.packets += 1;
                             each(Packet {
@@ -317,63 +214,23 @@ impl FileReader {
                 Err(PcapError::Incomplete(_)) => {
                     if let Err(e) = reader.refill() {
                         let source = match e {
-                            PcapError::ReadError => {
-                                io::Error::other("the stream could not be read (bad compression?)")
-                            }
+                            PcapError::ReadError => io::Error::other("the stream could not be read (bad compression?)"),
                             _ => io::Error::other("refill failed"),
                         };
-                        return (
-                            summary,
-                            Some(ReadError::Io {
-                                path,
-                                offset,
-                                where_,
-                                source,
-                            }),
-                        );
+                        return (summary, Some(ReadError::Io { path, offset, where_, source }));
                     }
                 }
-                Err(PcapError::UnexpectedEof) => {
-                    return (
-                        summary,
-                        Some(ReadError::Truncated {
-                            path,
-                            offset,
-                            where_,
-                        }),
-                    )
-                }
+                Err(PcapError::UnexpectedEof) => return (summary, Some(ReadError::Truncated { path, offset, where_ })),
                 Err(PcapError::BufferTooSmall) => {
                     let len = claimed_len(reader.data(), is_legacy);
-                    return (
-                        summary,
-                        Some(ReadError::RecordTooLarge {
-                            path,
-                            offset,
-                            len,
-                            where_,
-                        }),
-                    );
+                    return (summary, Some(ReadError::RecordTooLarge { path, offset, len, where_ }));
                 }
                 Err(PcapError::ReadError) => {
-                    let source =
-                        io::Error::other("the stream could not be read (bad compression?)");
-                    return (
-                        summary,
-                        Some(ReadError::Io {
-                            path,
-                            offset,
-                            where_,
-                            source,
-                        }),
-                    );
+                    let source = io::Error::other("the stream could not be read (bad compression?)");
+                    return (summary, Some(ReadError::Io { path, offset, where_, source }));
                 }
                 Err(_) => {
-                    let what = if is_legacy {
-                        "pcap record"
-                    } else {
-                        "pcapng block"
-                    };
+                    let what = if is_legacy { "pcap record" } else { "pcapng block" };
                     return (summary, Some(err(what, offset)));
                 }
             }
@@ -459,15 +316,8 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> io::Result<()> 
 }
 
 fn looks_like_capture(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let name = name
-        .strip_suffix(".gz")
-        .or_else(|| name.strip_suffix(".zst"))
-        .unwrap_or(&name);
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".zst")).unwrap_or(&name);
     name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap")
 }
 

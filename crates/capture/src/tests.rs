@@ -93,11 +93,7 @@ fn an_absurd_capture_length_is_refused_without_allocating_it() {
     assert_eq!(seen.len(), 3);
     let err = err.expect("an error");
     assert!(
-        matches!(
-            err,
-            ReadError::RecordTooLarge { offset: 252, .. }
-                | ReadError::Truncated { offset: 252, .. }
-        ),
+        matches!(err, ReadError::RecordTooLarge { offset: 252, .. } | ReadError::Truncated { offset: 252, .. }),
         "{err}"
     );
     assert!(err.to_string().contains("test.pcap"));

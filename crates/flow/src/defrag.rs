@@ -92,29 +92,14 @@ impl Defragmenter {
         let ip = piece.decoded.ip?;
         let frag = ip.fragment?;
         self.stats.fragments += 1;
-        let key = FragKey {
-            src: ip.src,
-            dst: ip.dst,
-            id: frag.id,
-            proto: if ip.v6 { 0 } else { ip.protocol },
-        };
+        let key = FragKey { src: ip.src, dst: ip.dst, id: frag.id, proto: if ip.v6 { 0 } else { ip.protocol } };
         if !self.pending.contains_key(&key) {
-            while self.pending.len() >= self.max_datagrams
-                || self.held_bytes + piece.frame.len() > MAX_HELD_BYTES
-            {
+            while self.pending.len() >= self.max_datagrams || self.held_bytes + piece.frame.len() > MAX_HELD_BYTES {
                 if !self.abandon_oldest() {
                     break;
                 }
             }
-            self.pending.insert(
-                key,
-                Pending {
-                    first_ns: piece.ts_ns,
-                    pieces: Vec::new(),
-                    total: None,
-                    bytes: 0,
-                },
-            );
+            self.pending.insert(key, Pending { first_ns: piece.ts_ns, pieces: Vec::new(), total: None, bytes: 0 });
             self.order.push_back(key);
         }
         let p = self.pending.get_mut(&key).expect("inserted above");
@@ -139,12 +124,7 @@ impl Defragmenter {
         match rebuild(&p.pieces, total) {
             Some((frame, decoded, link)) => {
                 self.stats.reassembled += 1;
-                Some(Reassembled {
-                    frame,
-                    decoded,
-                    link,
-                    pieces: p.pieces,
-                })
+                Some(Reassembled { frame, decoded, link, pieces: p.pieces })
             }
             None => {
                 self.stats.abandoned += 1;
@@ -213,11 +193,7 @@ fn covers(pieces: &[Piece], total: u32) -> bool {
     let mut spans: Vec<(u32, u32)> = pieces
         .iter()
         .map(|p| {
-            let off = p
-                .decoded
-                .ip
-                .and_then(|ip| ip.fragment)
-                .map_or(0, |f| f.offset);
+            let off = p.decoded.ip.and_then(|ip| ip.fragment).map_or(0, |f| f.offset);
             (off, off + data_len(p))
         })
         .collect();
@@ -235,18 +211,9 @@ fn covers(pieces: &[Piece], total: u32) -> bool {
 /// Builds the whole datagram: the first fragment's headers, then every fragment's
 /// data in place (the first copy of overlapping bytes wins).
 fn rebuild(pieces: &[Piece], total: u32) -> Option<(Vec<u8>, Decoded, LinkType)> {
-    let first = pieces.iter().find(|p| {
-        p.decoded
-            .ip
-            .and_then(|i| i.fragment)
-            .is_some_and(|f| f.offset == 0)
-    })?;
+    let first = pieces.iter().find(|p| p.decoded.ip.and_then(|i| i.fragment).is_some_and(|f| f.offset == 0))?;
     let ip = first.decoded.ip?;
-    let hdr_end = if ip.v6 {
-        ip.header_offset as usize + 40
-    } else {
-        ip.fragment?.data_offset as usize
-    };
+    let hdr_end = if ip.v6 { ip.header_offset as usize + 40 } else { ip.fragment?.data_offset as usize };
     let mut frame = Vec::with_capacity(hdr_end + total as usize);
     frame.extend_from_slice(first.frame.get(..hdr_end)?);
     let h = ip.header_offset as usize;
@@ -265,9 +232,7 @@ fn rebuild(pieces: &[Piece], total: u32) -> Option<(Vec<u8>, Decoded, LinkType)>
     for p in pieces {
         let pip = p.decoded.ip?;
         let f = pip.fragment?;
-        let data = p
-            .frame
-            .get(f.data_offset as usize..(pip.payload_offset + pip.payload_len) as usize)?;
+        let data = p.frame.get(f.data_offset as usize..(pip.payload_offset + pip.payload_len) as usize)?;
         for (i, b) in data.iter().enumerate() {
             let at = f.offset as usize + i;
             if at < total as usize && !filled[at] {
@@ -312,13 +277,7 @@ mod tests {
 
     fn piece(frame: Vec<u8>) -> Piece {
         let decoded = decode(LinkType::RAW, &frame).unwrap();
-        Piece {
-            ts_ns: 0,
-            wire_len: frame.len() as u32,
-            link: LinkType::RAW,
-            frame,
-            decoded,
-        }
+        Piece { ts_ns: 0, wire_len: frame.len() as u32, link: LinkType::RAW, frame, decoded }
     }
 
     #[test]

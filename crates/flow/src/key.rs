@@ -59,9 +59,7 @@ impl FlowKey {
         match &d.ip {
             // IGMP and PIM are multicast control chatter: one session per protocol
             // (as Arkime keeps them), not one per router pair.
-            Some(ip) if ip.protocol == 2 || ip.protocol == 103 => {
-                Self::shared(Addr::default(), ip.protocol, 0)
-            }
+            Some(ip) if ip.protocol == 2 || ip.protocol == 103 => Self::shared(Addr::default(), ip.protocol, 0),
             Some(ip) => {
                 let (sp, dp) = match ip.transport {
                     Transport::Icmp { .. } | Transport::None => (0, 0),
@@ -108,58 +106,21 @@ impl FlowKey {
             proto: 0,
             ethertype: d.ethertype,
         };
-        KeyedPacket {
-            key,
-            flipped: false,
-            shared: true,
-        }
+        KeyedPacket { key, flipped: false, shared: true }
     }
 
     fn shared(addr: Addr, proto: u8, ethertype: u16) -> KeyedPacket {
-        let key = FlowKey {
-            lo: addr,
-            hi: addr,
-            lo_port: 0,
-            hi_port: 0,
-            proto,
-            ethertype,
-        };
-        KeyedPacket {
-            key,
-            flipped: false,
-            shared: true,
-        }
+        let key = FlowKey { lo: addr, hi: addr, lo_port: 0, hi_port: 0, proto, ethertype };
+        KeyedPacket { key, flipped: false, shared: true }
     }
 
     fn ordered(src: Addr, sp: u16, dst: Addr, dp: u16, proto: u8, ethertype: u16) -> KeyedPacket {
         if (src, sp) <= (dst, dp) {
-            let key = FlowKey {
-                lo: src,
-                hi: dst,
-                lo_port: sp,
-                hi_port: dp,
-                proto,
-                ethertype,
-            };
-            KeyedPacket {
-                key,
-                flipped: false,
-                shared: false,
-            }
+            let key = FlowKey { lo: src, hi: dst, lo_port: sp, hi_port: dp, proto, ethertype };
+            KeyedPacket { key, flipped: false, shared: false }
         } else {
-            let key = FlowKey {
-                lo: dst,
-                hi: src,
-                lo_port: dp,
-                hi_port: sp,
-                proto,
-                ethertype,
-            };
-            KeyedPacket {
-                key,
-                flipped: true,
-                shared: false,
-            }
+            let key = FlowKey { lo: dst, hi: src, lo_port: dp, hi_port: sp, proto, ethertype };
+            KeyedPacket { key, flipped: true, shared: false }
         }
     }
 
@@ -192,14 +153,7 @@ mod tests {
                 header_offset: 0,
                 ip_payload_offset: 20,
                 fragment: None,
-                transport: Transport::Tcp {
-                    src_port: sp,
-                    dst_port: dp,
-                    seq: 0,
-                    ack: 0,
-                    flags: 0,
-                    window: 0,
-                },
+                transport: Transport::Tcp { src_port: sp, dst_port: dp, seq: 0, ack: 0, flags: 0, window: 0 },
                 payload_offset: 40,
                 payload_len: 0,
                 truncated: false,

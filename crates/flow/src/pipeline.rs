@@ -1,6 +1,5 @@
 //! The run of a list of capture files through decode, defrag, workers and out.
 
-use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +21,10 @@ use crate::worker::{PacketIn, PieceIn, Worker, WorkerStats};
 const BATCH_PACKETS: usize = 512;
 /// Batches queued per worker before the reader waits (bounds memory: ~64 × 512 packets).
 const QUEUE_BATCHES: usize = 64;
+/// Idle sessions and stale fragments are looked for once a second of packet time.
+const SWEEP_EVERY_NS: i64 = 1_000_000_000;
+/// Packets between updates of the shared progress counters.
+const PROGRESS_EVERY: u64 = 4096;
 /// Rows per message to the record consumer.
 const RECORD_BATCH: usize = 256;
 
@@ -93,10 +96,7 @@ pub fn run(
     let workers = cfg.workers.max(1);
     let per_worker = (cfg.flow.max_sessions / workers).max(1);
     let make_worker = |records: Sender<Vec<SessionRecord>>| {
-        let mut batcher = RecordBatcher {
-            pending: Vec::new(),
-            tx: records,
-        };
+        let mut batcher = RecordBatcher { pending: Vec::new(), tx: records };
         Worker::new(
             cfg.flow.clone(),
             cfg.node.clone(),
@@ -110,20 +110,17 @@ pub fn run(
     let mut report = RunReport::default();
     if workers == 1 {
         let mut worker = make_worker(records.clone());
+        let mut deliver = |event: Event<'_>| match event {
+            Event::Packet(item) => worker.packet(&item.as_packet_in()),
+            Event::Sweep(now) => worker.sweep(now),
+        };
         for path in inputs {
-            let outcome = reader.read_file(path, progress, &mut |item| {
-                worker.packet(&item.as_packet_in())
-            });
-            report.files.push(outcome);
+            report.files.push(reader.read_file(path, progress, &mut deliver));
             progress.files_done.fetch_add(1, Ordering::Relaxed);
         }
-        for orphan in reader.drain_fragments() {
-            worker.packet(&orphan.as_item().as_packet_in());
-        }
+        reader.finish(&mut deliver);
         let (stats, pcap) = worker.finish();
-        progress
-            .sessions
-            .fetch_add(stats.sessions_written, Ordering::Relaxed);
+        progress.sessions.fetch_add(stats.sessions_written, Ordering::Relaxed);
         report.workers.push(stats);
         collect_files(&mut report, pcap);
     } else {
@@ -139,56 +136,45 @@ pub fn run(
             recycle_rxs.push(recycle_rx);
         }
         let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::default()).collect();
-        let mut last_tick = i64::MIN;
         {
-            let mut dispatch = |item: Item<'_>| {
-                let w = (item.keyed.key.stable_hash() % workers as u64) as usize;
-                batches[w].push(&item);
-                if batches[w].items.len() >= BATCH_PACKETS {
-                    let fresh = recycle_rxs[w]
-                        .try_recv()
-                        .map(Batch::reset)
-                        .unwrap_or_default();
-                    let full = std::mem::replace(&mut batches[w], fresh);
-                    let _ = txs[w].send(full);
+            let send = |w: usize, batches: &mut Vec<Batch>| {
+                let fresh = recycle_rxs[w].try_recv().map(Batch::reset).unwrap_or_default();
+                let full = std::mem::replace(&mut batches[w], fresh);
+                let _ = txs[w].send(full);
+            };
+            let mut dispatch = |event: Event<'_>| match event {
+                Event::Packet(item) => {
+                    let w = (item.keyed.key.stable_hash() % workers as u64) as usize;
+                    batches[w].push(&item);
+                    if batches[w].entries.len() >= BATCH_PACKETS {
+                        send(w, &mut batches);
+                    }
                 }
-                // Once a second of packet time, every worker hears the time (so idle
-                // sessions expire even in a worker that gets no packets).
-                if item.ts_ns.saturating_sub(last_tick) >= 1_000_000_000 {
-                    last_tick = item.ts_ns;
-                    for (w, b) in batches.iter_mut().enumerate() {
-                        b.now_ns = b.now_ns.max(item.ts_ns);
-                        if !b.items.is_empty() {
-                            let fresh = recycle_rxs[w]
-                                .try_recv()
-                                .map(Batch::reset)
-                                .unwrap_or_default();
-                            let _ = txs[w].send(std::mem::replace(b, fresh));
-                        }
+                // Every worker sweeps at the same point of the packet stream as a
+                // single worker would, so results do not depend on the thread count.
+                Event::Sweep(now) => {
+                    for w in 0..workers {
+                        batches[w].entries.push(Entry::Sweep(now));
+                        send(w, &mut batches);
                     }
                 }
             };
             for path in inputs {
-                let outcome = reader.read_file(path, progress, &mut dispatch);
-                report.files.push(outcome);
+                report.files.push(reader.read_file(path, progress, &mut dispatch));
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
             }
-            for item in reader.drain_fragments() {
-                dispatch(item.as_item());
-            }
+            reader.finish(&mut dispatch);
         }
-        // Every worker hears the final time, so each expires what had idled out.
-        for (w, mut b) in batches.into_iter().enumerate() {
-            b.now_ns = b.now_ns.max(reader.now_ns);
-            let _ = txs[w].send(b);
+        for (w, b) in batches.into_iter().enumerate() {
+            if !b.entries.is_empty() {
+                let _ = txs[w].send(b);
+            }
         }
         drop(txs);
         for h in handles {
             match h.join() {
                 Ok((stats, pcap)) => {
-                    progress
-                        .sessions
-                        .fetch_add(stats.sessions_written, Ordering::Relaxed);
+                    progress.sessions.fetch_add(stats.sessions_written, Ordering::Relaxed);
                     report.workers.push(stats);
                     collect_files(&mut report, pcap);
                 }
@@ -253,18 +239,26 @@ fn worker_thread(
     recycle: Sender<Batch>,
 ) -> (WorkerStats, Option<tyto_pcapstore::PcapWriter>) {
     for batch in rx {
-        for it in &batch.items {
+        // Fragments of rebuilt datagrams (rare): no allocation unless there are some.
+        let mut pieces: Vec<PieceIn<'_>> = Vec::new();
+        for entry in &batch.entries {
+            let it = match entry {
+                Entry::Sweep(now) => {
+                    worker.sweep(*now);
+                    continue;
+                }
+                Entry::Packet(it) => it,
+            };
             let data = &batch.data[it.data.0 as usize..(it.data.0 + it.data.1) as usize];
-            let pieces: Vec<PieceIn<'_>> = batch.pieces
-                [it.pieces.0 as usize..(it.pieces.0 + it.pieces.1) as usize]
-                .iter()
-                .map(|p| PieceIn {
+            pieces.clear();
+            pieces.extend(batch.pieces[it.pieces.0 as usize..(it.pieces.0 + it.pieces.1) as usize].iter().map(|p| {
+                PieceIn {
                     ts_ns: p.ts_ns,
                     wire_len: p.wire_len,
                     link: p.link,
                     data: &batch.data[p.data.0 as usize..(p.data.0 + p.data.1) as usize],
-                })
-                .collect();
+                }
+            }));
             worker.packet(&PacketIn {
                 ts_ns: it.ts_ns,
                 wire_len: it.wire_len,
@@ -276,7 +270,7 @@ fn worker_thread(
                 pieces: &pieces,
             });
         }
-        worker.advance(batch.now_ns);
+        drop(pieces);
         let _ = recycle.try_send(batch);
     }
     worker.finish()
@@ -313,9 +307,24 @@ impl Item<'_> {
 #[derive(Default)]
 struct Batch {
     data: Vec<u8>,
-    items: Vec<BatchItem>,
+    entries: Vec<Entry>,
     pieces: Vec<BatchPiece>,
-    now_ns: i64,
+}
+
+// Packets are nearly every entry: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Entry {
+    Packet(BatchItem),
+    /// Expire what idled out by this packet time.
+    Sweep(i64),
+}
+
+/// What the reader hands on: packets, and the moments to expire idle sessions.
+// As above: an event is almost always a packet, passed by value without allocating.
+#[allow(clippy::large_enum_variant)]
+enum Event<'a> {
+    Packet(Item<'a>),
+    Sweep(i64),
 }
 
 struct BatchItem {
@@ -341,9 +350,8 @@ struct BatchPiece {
 impl Batch {
     fn reset(mut self) -> Batch {
         self.data.clear();
-        self.items.clear();
+        self.entries.clear();
         self.pieces.clear();
-        self.now_ns = i64::MIN;
         self
     }
 
@@ -361,7 +369,7 @@ impl Batch {
         }
         let at = self.data.len() as u32;
         self.data.extend_from_slice(it.data);
-        self.items.push(BatchItem {
+        self.entries.push(Entry::Packet(BatchItem {
             ts_ns: it.ts_ns,
             wire_len: it.wire_len,
             link: it.link,
@@ -370,8 +378,7 @@ impl Batch {
             keyed: it.keyed,
             origin: it.origin,
             pieces: (start, it.pieces.len() as u32),
-        });
-        self.now_ns = self.now_ns.max(it.ts_ns);
+        }));
     }
 }
 
@@ -383,7 +390,7 @@ struct Reader {
     decode_errors: u64,
     unsupported_link: u64,
     error_examples: Vec<String>,
-    last_expire_ns: i64,
+    last_sweep_ns: i64,
     now_ns: i64,
     /// Fragments whose datagram never completed, waiting to be handed on.
     orphan_origin: u64,
@@ -401,44 +408,37 @@ impl Reader {
             decode_errors: 0,
             unsupported_link: 0,
             error_examples: Vec::new(),
-            last_expire_ns: i64::MIN,
+            last_sweep_ns: i64::MIN,
             now_ns: i64::MIN,
             orphan_origin: 0,
         }
     }
 
-    fn read_file(
-        &mut self,
-        path: &Path,
-        progress: &Progress,
-        emit: &mut dyn FnMut(Item<'_>),
-    ) -> FileOutcome {
+    fn read_file(&mut self, path: &Path, progress: &Progress, emit: &mut dyn FnMut(Event<'_>)) -> FileOutcome {
         let reader = match FileReader::open(path) {
             Ok(r) => r,
-            Err(e) => {
-                return FileOutcome {
-                    path: path.to_path_buf(),
-                    packets: 0,
-                    error: Some(e),
-                }
-            }
+            Err(e) => return FileOutcome { path: path.to_path_buf(), packets: 0, error: Some(e) },
         };
-        let mut h = ahash::RandomState::with_seeds(9, 10, 11, 12).build_hasher();
-        h.write(
-            path.file_name()
-                .map(|n| n.as_encoded_bytes())
-                .unwrap_or(b""),
-        );
-        let file_seed = h.finish();
+        let file_seed =
+            ahash::RandomState::with_seeds(9, 10, 11, 12).hash_one(path.file_name().map(|n| n.as_encoded_bytes()));
+        // Each file keeps its own clock: captures of other days, read one after the
+        // other, must not expire each other's sessions.
+        self.now_ns = i64::MIN;
+        self.last_sweep_ns = i64::MIN;
         let mut index: u64 = 0;
+        let mut unpublished = (0u64, 0u64);
         let (summary, error) = reader.for_each_packet(|pkt| {
             index += 1;
             self.packets += 1;
             self.bytes += pkt.data.len() as u64;
-            progress.packets.fetch_add(1, Ordering::Relaxed);
-            progress
-                .bytes
-                .fetch_add(pkt.data.len() as u64 + 16, Ordering::Relaxed);
+            // Progress is shared with another thread: publish it now and then, not per packet.
+            unpublished.0 += 1;
+            unpublished.1 += pkt.data.len() as u64 + 16;
+            if unpublished.0 >= PROGRESS_EVERY {
+                progress.packets.fetch_add(unpublished.0, Ordering::Relaxed);
+                progress.bytes.fetch_add(unpublished.1, Ordering::Relaxed);
+                unpublished = (0, 0);
+            }
             let origin = file_seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
             self.now_ns = self.now_ns.max(pkt.ts_ns);
             let decoded = match decode(pkt.link, pkt.data) {
@@ -461,14 +461,9 @@ impl Reader {
                     let pieces = whole
                         .pieces
                         .iter()
-                        .map(|p| PieceIn {
-                            ts_ns: p.ts_ns,
-                            wire_len: p.wire_len,
-                            link: p.link,
-                            data: &p.frame,
-                        })
+                        .map(|p| PieceIn { ts_ns: p.ts_ns, wire_len: p.wire_len, link: p.link, data: &p.frame })
                         .collect();
-                    emit(Item {
+                    emit(Event::Packet(Item {
                         ts_ns: pkt.ts_ns,
                         wire_len: whole.frame.len() as u32,
                         link: whole.link,
@@ -477,10 +472,10 @@ impl Reader {
                         keyed,
                         origin,
                         pieces,
-                    });
+                    }));
                 }
             } else {
-                emit(Item {
+                emit(Event::Packet(Item {
                     ts_ns: pkt.ts_ns,
                     wire_len: pkt.wire_len,
                     link: pkt.link,
@@ -489,22 +484,16 @@ impl Reader {
                     keyed: FlowKey::of(&decoded, pkt.data),
                     origin,
                     pieces: Vec::new(),
-                });
+                }));
             }
-            if self.now_ns.saturating_sub(self.last_expire_ns) >= 1_000_000_000 {
-                self.last_expire_ns = self.now_ns;
-                self.defrag.expire(self.now_ns);
-                for orphan in self.defrag.take_orphans() {
-                    self.orphan_origin += 1;
-                    emit_orphan(&orphan, self.orphan_origin, emit);
-                }
+            if self.now_ns.saturating_sub(self.last_sweep_ns) >= SWEEP_EVERY_NS {
+                self.last_sweep_ns = self.now_ns;
+                self.sweep(emit);
             }
         });
-        FileOutcome {
-            path: path.to_path_buf(),
-            packets: summary.packets,
-            error,
-        }
+        progress.packets.fetch_add(unpublished.0, Ordering::Relaxed);
+        progress.bytes.fetch_add(unpublished.1, Ordering::Relaxed);
+        FileOutcome { path: path.to_path_buf(), packets: summary.packets, error }
     }
 
     fn note_error(&mut self, e: &DecodeError) {
@@ -519,20 +508,28 @@ impl Reader {
         }
     }
 
-    /// Fragments still waiting when the input ends.
-    fn drain_fragments(&mut self) -> Vec<OrphanItem> {
+    /// Expires pending fragments and idle sessions at the current packet time.
+    fn sweep(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
+        self.defrag.expire(self.now_ns);
+        self.emit_orphans(emit);
+        emit(Event::Sweep(self.now_ns));
+    }
+
+    fn emit_orphans(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
+        for orphan in self.defrag.take_orphans() {
+            self.orphan_origin += 1;
+            emit(Event::Packet(orphan_item(&orphan, self.orphan_origin)));
+        }
+    }
+
+    /// The input ended: fragments still waiting become packets, and one last sweep
+    /// at the last packet's time.
+    fn finish(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
         self.defrag.abandon_all();
-        self.defrag
-            .take_orphans()
-            .into_iter()
-            .map(|p| {
-                self.orphan_origin += 1;
-                OrphanItem {
-                    piece: p,
-                    origin: self.orphan_origin,
-                }
-            })
-            .collect()
+        self.emit_orphans(emit);
+        if self.now_ns != i64::MIN {
+            emit(Event::Sweep(self.now_ns));
+        }
     }
 }
 
@@ -557,20 +554,5 @@ fn orphan_item(p: &Piece, origin: u64) -> Item<'_> {
         decoded,
         origin,
         pieces: Vec::new(),
-    }
-}
-
-fn emit_orphan(p: &Piece, origin: u64, emit: &mut dyn FnMut(Item<'_>)) {
-    emit(orphan_item(p, origin));
-}
-
-struct OrphanItem {
-    piece: Piece,
-    origin: u64,
-}
-
-impl OrphanItem {
-    fn as_item(&self) -> Item<'_> {
-        orphan_item(&self.piece, self.origin)
     }
 }

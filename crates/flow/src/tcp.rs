@@ -147,13 +147,7 @@ impl TcpDirection {
             }
         }
         self.held_bytes += payload.len() as u32;
-        self.held.insert(
-            at,
-            Held {
-                seq,
-                data: payload.to_vec(),
-            },
-        );
+        self.held.insert(at, Held { seq, data: payload.to_vec() });
     }
 
     /// Delivers held segments that now follow on.
@@ -205,17 +199,9 @@ impl TcpDirection {
 mod tests {
     use super::*;
 
-    const LIMITS: HoldLimits = HoldLimits {
-        hold: true,
-        max_bytes: 1 << 16,
-        max_segments: 64,
-    };
+    const LIMITS: HoldLimits = HoldLimits { hold: true, max_bytes: 1 << 16, max_segments: 64 };
 
-    fn run(
-        dir: &mut TcpDirection,
-        stats: &mut TcpStreamStats,
-        segs: &[(u32, &[u8])],
-    ) -> (Vec<u8>, u64) {
+    fn run(dir: &mut TcpDirection, stats: &mut TcpStreamStats, segs: &[(u32, &[u8])]) -> (Vec<u8>, u64) {
         let mut bytes = Vec::new();
         let mut gaps = 0;
         for (seq, data) in segs {
@@ -236,11 +222,8 @@ mod tests {
         let text: &[u8] = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
         let isn = u32::MAX - 10; // the sequence space wraps inside the stream
         for size in 1..=text.len() {
-            let chunks: Vec<(u32, &[u8])> = text
-                .chunks(size)
-                .enumerate()
-                .map(|(i, c)| (isn.wrapping_add((i * size) as u32), c))
-                .collect();
+            let chunks: Vec<(u32, &[u8])> =
+                text.chunks(size).enumerate().map(|(i, c)| (isn.wrapping_add((i * size) as u32), c)).collect();
             for order in [false, true] {
                 let mut segs = chunks.clone();
                 if order {
@@ -262,14 +245,7 @@ mod tests {
         let (bytes, _) = run(
             &mut dir,
             &mut stats,
-            &[
-                (100, b"abcd"),
-                (100, b"abcd"),
-                (102, b"cdef"),
-                (110, b"XY"),
-                (110, b"ZZ"),
-                (106, b"ghij"),
-            ],
+            &[(100, b"abcd"), (100, b"abcd"), (102, b"cdef"), (110, b"XY"), (110, b"ZZ"), (106, b"ghij")],
         );
         assert_eq!(bytes, b"abcdefghijXY");
         assert_eq!(stats.retransmissions, 2);
@@ -291,11 +267,7 @@ mod tests {
     fn the_bound_on_held_bytes_holds() {
         let mut dir = TcpDirection::default();
         let mut stats = TcpStreamStats::default();
-        let limits = HoldLimits {
-            hold: true,
-            max_bytes: 10,
-            max_segments: 3,
-        };
+        let limits = HoldLimits { hold: true, max_bytes: 10, max_segments: 3 };
         let mut delivered = 0usize;
         dir.segment(0, false, b"a", limits, &mut stats, &mut |_| {});
         for i in 0..100u32 {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use tyto_packet::{tcpflag, Decoded, LinkType, Transport};
+use tyto_packet::{tcpflag, Decoded, Encap, LinkType, Transport};
 use tyto_pcapstore::PcapWriter;
 use tyto_schema::{CloseReason, SessionRecord};
 
@@ -108,7 +108,6 @@ pub struct Worker {
     analyzers: std::sync::Arc<dyn AnalyzerFactory>,
     pcap: Option<PcapWriter>,
     out: Box<dyn FnMut(SessionRecord) + Send>,
-    last_sweep_ns: i64,
     now_ns: i64,
     pub stats: WorkerStats,
 }
@@ -123,13 +122,8 @@ impl Worker {
         out: Box<dyn FnMut(SessionRecord) + Send>,
     ) -> Worker {
         let s = |x: u32| x as i64 * 1_000_000_000;
-        let timeouts_ns = [
-            s(cfg.tcp_idle_s),
-            s(cfg.udp_idle_s),
-            s(cfg.icmp_idle_s),
-            s(cfg.other_idle_s),
-            s(cfg.tcp_closing_s),
-        ];
+        let timeouts_ns =
+            [s(cfg.tcp_idle_s), s(cfg.udp_idle_s), s(cfg.icmp_idle_s), s(cfg.other_idle_s), s(cfg.tcp_closing_s)];
         Worker {
             cfg,
             node,
@@ -137,15 +131,11 @@ impl Worker {
             map: HashMap::with_hasher(ahash::RandomState::new()),
             slots: Vec::new(),
             free: Vec::new(),
-            lists: [List {
-                head: NIL,
-                tail: NIL,
-            }; CLASSES],
+            lists: [List { head: NIL, tail: NIL }; CLASSES],
             timeouts_ns,
             analyzers,
             pcap,
             out,
-            last_sweep_ns: i64::MIN,
             now_ns: i64::MIN,
             stats: WorkerStats::default(),
         }
@@ -158,19 +148,14 @@ impl Worker {
 
     /// Takes one packet (or one rebuilt datagram with its fragments).
     pub fn packet(&mut self, p: &PacketIn<'_>) {
-        self.advance(p.ts_ns);
         let key = p.keyed.key;
         let tcp = match p.decoded.ip.map(|ip| ip.transport) {
-            Some(Transport::Tcp {
-                seq, ack, flags, ..
-            }) => Some((seq, ack, flags)),
+            Some(Transport::Tcp { seq, ack, flags, .. }) => Some((seq, ack, flags)),
             _ => None,
         };
         let mut idx = self.map.get(&key).copied();
         if let Some(i) = idx {
-            let s = self.slots[i as usize]
-                .as_ref()
-                .expect("mapped slots are used");
+            let s = self.slots[i as usize].as_ref().expect("mapped slots are used");
             // A closed TCP session takes packets for `tcp_closing_s` more (late ACKs,
             // resets); after that, or after idling, the key starts a new session. So
             // does a new connection reusing the ports: a SYN, after FIN or RST, that
@@ -186,11 +171,8 @@ impl Worker {
                 _ => false,
             };
             if idle || reused {
-                let reason = if s.class == Class::Closing || reused {
-                    CloseReason::TcpClose
-                } else {
-                    CloseReason::Idle
-                };
+                let reason =
+                    if s.class == Class::Closing || reused { CloseReason::TcpClose } else { CloseReason::Idle };
                 self.close(i, reason);
                 idx = None;
             }
@@ -209,11 +191,7 @@ impl Worker {
         // A row that reached its packet limit or its age is written with this
         // packet in it; the next packet starts the linked row.
         let s = self.slots[i as usize].as_ref().expect("used");
-        let max_age = if s.key.proto == 6 {
-            self.cfg.max_row_age_s
-        } else {
-            self.cfg.max_row_age_other_s
-        };
+        let max_age = if s.key.proto == 6 { self.cfg.max_row_age_s } else { self.cfg.max_row_age_other_s };
         let max_age = max_age as i64 * 1_000_000_000;
         if s.rec.src.packets + s.rec.dst.packets >= self.cfg.max_packets_per_row as u64 {
             self.write_row(i, CloseReason::MaxPackets);
@@ -222,15 +200,12 @@ impl Worker {
         }
     }
 
-    /// Moves packet time forward; expires idle sessions about once a second.
-    pub fn advance(&mut self, now_ns: i64) {
-        if now_ns > self.now_ns {
-            self.now_ns = now_ns;
-        }
-        if self.now_ns.saturating_sub(self.last_sweep_ns) >= 1_000_000_000 {
-            self.last_sweep_ns = self.now_ns;
-            self.expire(self.now_ns);
-        }
+    /// Writes out the sessions idle at packet time `now_ns`. The reader calls this
+    /// at fixed points of the packet stream (once a second of packet time), the same
+    /// for every worker, so results do not depend on the number of workers.
+    pub fn sweep(&mut self, now_ns: i64) {
+        self.now_ns = now_ns;
+        self.expire(now_ns);
     }
 
     fn expire(&mut self, now_ns: i64) {
@@ -240,17 +215,11 @@ impl Worker {
                 if head == NIL {
                     break;
                 }
-                let s = self.slots[head as usize]
-                    .as_ref()
-                    .expect("listed slots are used");
+                let s = self.slots[head as usize].as_ref().expect("listed slots are used");
                 if now_ns.saturating_sub(s.last_ns) <= self.timeouts_ns[c] {
                     break;
                 }
-                let reason = if c == Class::Closing as usize {
-                    CloseReason::TcpClose
-                } else {
-                    CloseReason::Idle
-                };
+                let reason = if c == Class::Closing as usize { CloseReason::TcpClose } else { CloseReason::Idle };
                 self.close(head, reason);
             }
         }
@@ -258,12 +227,10 @@ impl Worker {
 
     /// Writes every session out (end of input or shutdown).
     pub fn finish(mut self) -> (WorkerStats, Option<PcapWriter>) {
-        // What had idled out by the last packet's time closes as idle, whichever
-        // moment the periodic sweep last ran: results must not depend on it.
-        self.expire(self.now_ns);
         for i in 0..self.slots.len() {
-            if self.slots[i].is_some() {
-                self.close(i as u32, CloseReason::EndOfInput);
+            if let Some(s) = &self.slots[i] {
+                let reason = if s.class == Class::Closing { CloseReason::TcpClose } else { CloseReason::EndOfInput };
+                self.close(i as u32, reason);
             }
         }
         if let Some(w) = self.pcap.as_mut() {
@@ -283,11 +250,7 @@ impl Worker {
         let sender_is_hi = p.keyed.flipped;
         // The opener is the SYN's sender; a SYN-ACK seen first was sent by the server.
         let syn_ack = tcp_flags.is_some_and(|f| f & tcpflag::SYN != 0 && f & tcpflag::ACK != 0);
-        let src_is_hi = if syn_ack && !p.keyed.shared {
-            !sender_is_hi
-        } else {
-            sender_is_hi
-        };
+        let src_is_hi = if syn_ack && !p.keyed.shared { !sender_is_hi } else { sender_is_hi };
         let (class, tcp) = match (key.proto, p.decoded.ip.map(|ip| ip.transport)) {
             (6, Some(Transport::Tcp { .. })) => (
                 Class::Tcp,
@@ -329,8 +292,7 @@ impl Worker {
                 rec.protocols.push(name.to_string());
             }
         } else {
-            rec.protocols
-                .push(ether_protocol_name(p.decoded, p.data).to_string());
+            rec.protocols.push(ether_protocol_name(p.decoded, p.data).to_string());
         }
         rec.id = session_id(p.ts_ns, id_seed, 1);
         rec.root_id = rec.id.clone();
@@ -386,15 +348,14 @@ impl Worker {
         let mut positions: [(u32, u64); 1] = [(NIL, 0)];
         let mut piece_positions = Vec::new();
         if let Some(w) = self.pcap.as_mut() {
-            let mut write =
-                |link: LinkType, ts, wl, data: &[u8]| match w.write(link.0, ts, wl, data) {
-                    Ok(pos) => Some((pos.file, pos.offset)),
-                    Err(e) => {
-                        self.stats.pcap_write_errors += 1;
-                        self.stats.first_pcap_error.get_or_insert(e.to_string());
-                        None
-                    }
-                };
+            let mut write = |link: LinkType, ts, wl, data: &[u8]| match w.write(link.0, ts, wl, data) {
+                Ok(pos) => Some((pos.file, pos.offset)),
+                Err(e) => {
+                    self.stats.pcap_write_errors += 1;
+                    self.stats.first_pcap_error.get_or_insert(e.to_string());
+                    None
+                }
+            };
             if p.pieces.is_empty() {
                 if let Some(pos) = write(p.link, p.ts_ns, p.wire_len, p.data) {
                     positions[0] = pos;
@@ -410,19 +371,11 @@ impl Worker {
         let s = self.slots[i as usize].as_mut().expect("used");
         s.last_ns = s.last_ns.max(p.ts_ns);
         let sender_is_hi = p.keyed.flipped;
-        let dir = if p.keyed.shared || sender_is_hi == s.src_is_hi {
-            Direction::ToServer
-        } else {
-            Direction::ToClient
-        };
+        let dir = if p.keyed.shared || sender_is_hi == s.src_is_hi { Direction::ToServer } else { Direction::ToClient };
         let rec = &mut s.rec;
         rec.start_ns = rec.start_ns.min(p.ts_ns);
         rec.stop_ns = rec.stop_ns.max(p.ts_ns);
-        let stats = if dir == Direction::ToServer {
-            &mut rec.src
-        } else {
-            &mut rec.dst
-        };
+        let stats = if dir == Direction::ToServer { &mut rec.src } else { &mut rec.dst };
         // A datagram rebuilt from fragments counts as one packet of its rebuilt
         // length (as Arkime counts it); its original frames are what is stored.
         stats.packets += 1;
@@ -437,9 +390,7 @@ impl Worker {
         let payload = match d.ip {
             Some(ip) => {
                 let start = ip.payload_offset as usize;
-                p.data
-                    .get(start..start + ip.payload_len as usize)
-                    .unwrap_or(&[])
+                p.data.get(start..start + ip.payload_len as usize).unwrap_or(&[])
             }
             None => &[],
         };
@@ -461,19 +412,11 @@ impl Worker {
         }
         // Link-level facts, each value once.
         if let Some(m) = d.mac_src {
-            let list = if dir == Direction::ToServer {
-                &mut rec.mac_src
-            } else {
-                &mut rec.mac_dst
-            };
+            let list = if dir == Direction::ToServer { &mut rec.mac_src } else { &mut rec.mac_dst };
             push_distinct(list, m);
         }
         if let Some(m) = d.mac_dst {
-            let list = if dir == Direction::ToServer {
-                &mut rec.mac_dst
-            } else {
-                &mut rec.mac_src
-            };
+            let list = if dir == Direction::ToServer { &mut rec.mac_dst } else { &mut rec.mac_src };
             push_distinct(list, m);
         }
         for v in &d.vlans[..(d.vlan_count as usize).min(d.vlans.len())] {
@@ -483,25 +426,19 @@ impl Worker {
             push_distinct(&mut rec.vnis, v);
         }
         if let Some((a, b)) = d.outer_ip {
-            let (os, od) = if dir == Direction::ToServer {
-                (a, b)
-            } else {
-                (b, a)
-            };
+            let (os, od) = if dir == Direction::ToServer { (a, b) } else { (b, a) };
             push_distinct(&mut rec.outer_ip_src, os);
             push_distinct(&mut rec.outer_ip_dst, od);
         }
-        for name in d.encap.names() {
-            if !rec.tunnels.iter().any(|t| t == name) && rec.tunnels.len() < MAX_LIST_VALUES {
-                rec.tunnels.push(name.to_string());
+        if d.encap != Encap::default() {
+            for name in d.encap.names() {
+                if !rec.tunnels.iter().any(|t| t == name) && rec.tunnels.len() < MAX_LIST_VALUES {
+                    rec.tunnels.push(name.to_string());
+                }
             }
         }
         if let Some(ip) = d.ip {
-            let ttls = if dir == Direction::ToServer {
-                &mut rec.ttl_src
-            } else {
-                &mut rec.ttl_dst
-            };
+            let ttls = if dir == Direction::ToServer { &mut rec.ttl_src } else { &mut rec.ttl_dst };
             if ttls.len() < 4 {
                 push_distinct(ttls, ip.ttl);
             }
@@ -556,38 +493,23 @@ impl Worker {
                 let mut tstats = rec.tcp_stream;
                 // A reset's payload is not data the receiver would see; data on a SYN
                 // (TCP Fast Open) is left out as Arkime leaves it.
-                let data = if flags & tcpflag::RST != 0 || syn {
-                    &[][..]
-                } else {
-                    payload
-                };
-                t.dirs[dir.index()].segment(
-                    seq,
-                    syn,
-                    data,
-                    limits,
-                    &mut tstats,
-                    &mut |d| match d {
-                        Delivery::Data(b) => {
-                            let st = if dir == Direction::ToServer {
-                                &mut rec.src
-                            } else {
-                                &mut rec.dst
-                            };
-                            if counted {
-                                st.databytes += b.len() as u64;
-                            }
-                            if let Some(a) = analyzer.as_mut() {
-                                a.stream(dir, b, rec);
-                            }
+                let data = if flags & tcpflag::RST != 0 || syn { &[][..] } else { payload };
+                t.dirs[dir.index()].segment(seq, syn, data, limits, &mut tstats, &mut |d| match d {
+                    Delivery::Data(b) => {
+                        let st = if dir == Direction::ToServer { &mut rec.src } else { &mut rec.dst };
+                        if counted {
+                            st.databytes += b.len() as u64;
                         }
-                        Delivery::Gap(n) => {
-                            if let Some(a) = analyzer.as_mut() {
-                                a.gap(dir, n, rec);
-                            }
+                        if let Some(a) = analyzer.as_mut() {
+                            a.stream(dir, b, rec);
                         }
-                    },
-                );
+                    }
+                    Delivery::Gap(n) => {
+                        if let Some(a) = analyzer.as_mut() {
+                            a.gap(dir, n, rec);
+                        }
+                    }
+                });
                 rec.tcp_stream = tstats;
                 if flags & tcpflag::RST != 0 {
                     t.rst = true;
@@ -730,14 +652,7 @@ fn push_distinct<T: PartialEq>(list: &mut Vec<T>, v: T) {
 pub fn session_id(ts_ns: i64, seed: u64, segment: u32) -> String {
     let day = tyto_schema::time::format_rfc3339(ts_ns);
     let lo = ahash::RandomState::with_seeds(5, 6, 7, 8).hash_one((seed, segment));
-    format!(
-        "{}{}{}-{:016x}{:08x}",
-        &day[2..4],
-        &day[5..7],
-        &day[8..10],
-        seed,
-        lo as u32
-    )
+    format!("{}{}{}-{:016x}{:08x}", &day[2..4], &day[5..7], &day[8..10], seed, lo as u32)
 }
 
 /// The `protocols` value of a session of frames that carry no IP.

@@ -21,9 +21,7 @@ impl Addr {
 
     pub fn to_ip(self) -> IpAddr {
         if self.is_v4() {
-            IpAddr::V4(Ipv4Addr::new(
-                self.0[12], self.0[13], self.0[14], self.0[15],
-            ))
+            IpAddr::V4(Ipv4Addr::new(self.0[12], self.0[13], self.0[14], self.0[15]))
         } else {
             IpAddr::V6(Ipv6Addr::from(self.0))
         }
@@ -62,11 +60,7 @@ pub struct MacAddr(pub [u8; 6]);
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = &self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
+        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
     }
 }
 

@@ -80,10 +80,7 @@ impl Encap {
 
     /// The names of the encapsulations present, in a fixed order.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES
-            .iter()
-            .filter(move |(bit, _)| self.contains(*bit))
-            .map(|(_, n)| *n)
+        Self::NAMES.iter().filter(move |(bit, _)| self.contains(*bit)).map(|(_, n)| *n)
     }
 }
 
@@ -131,9 +128,7 @@ pub enum Transport {
 impl Transport {
     pub fn ports(&self) -> (u16, u16) {
         match *self {
-            Transport::Tcp {
-                src_port, dst_port, ..
-            }
+            Transport::Tcp { src_port, dst_port, .. }
             | Transport::Udp { src_port, dst_port }
             | Transport::Sctp { src_port, dst_port } => (src_port, dst_port),
             _ => (0, 0),
@@ -237,17 +232,11 @@ fn need(b: &[u8], at: usize, len: usize, layer: &'static str) -> Result<(), Deco
 }
 
 fn trunc(layer: &'static str, offset: usize) -> DecodeError {
-    DecodeError::Truncated {
-        layer,
-        offset: offset as u32,
-    }
+    DecodeError::Truncated { layer, offset: offset as u32 }
 }
 
 fn malformed(layer: &'static str, offset: usize) -> DecodeError {
-    DecodeError::Malformed {
-        layer,
-        offset: offset as u32,
-    }
+    DecodeError::Malformed { layer, offset: offset as u32 }
 }
 
 fn mac_at(b: &[u8], at: usize) -> MacAddr {
@@ -338,9 +327,7 @@ fn frame_relay(b: &[u8]) -> Result<Step, DecodeError> {
         0xcc => Ok(Step::Ipv4(at + 1)),
         0x8e => Ok(Step::Ipv6(at + 1)),
         0x80 => Ok(Step::EtherType(be16(b, at + 4, "frame relay")?, at + 6)),
-        0x00 if b.get(at + 1) == Some(&0x80) => {
-            Ok(Step::EtherType(be16(b, at + 5, "frame relay")?, at + 7))
-        }
+        0x00 if b.get(at + 1) == Some(&0x80) => Ok(Step::EtherType(be16(b, at + 5, "frame relay")?, at + 7)),
         _ => Ok(Step::Done),
     }
 }
@@ -441,11 +428,7 @@ fn walk(mut step: Step, b: &[u8], d: &mut Decoded, depth: u8) -> Result<(), Deco
                             d.vlans[d.vlan_count as usize] = tci & 0x0fff;
                         }
                         d.vlan_count = d.vlan_count.saturating_add(1);
-                        d.encap.insert(if t == et::VLAN {
-                            Encap::VLAN
-                        } else {
-                            Encap::QINQ
-                        });
+                        d.encap.insert(if t == et::VLAN { Encap::VLAN } else { Encap::QINQ });
                         if d.vlan_count > MAX_ENCAP_DEPTH {
                             return Err(malformed("vlan", at));
                         }
@@ -554,11 +537,7 @@ fn ipv6(b: &[u8], at: usize, d: &mut Decoded, depth: u8) -> Result<(), DecodeErr
         return Err(malformed("ipv6", at));
     }
     let plen = be16(b, at + 4, "ipv6")? as usize;
-    let end = if plen == 0 {
-        b.len()
-    } else {
-        (at + 40 + plen).min(b.len())
-    };
+    let end = if plen == 0 { b.len() } else { (at + 40 + plen).min(b.len()) };
     let mut next = b[at + 6];
     let mut src = [0u8; 16];
     let mut dst = [0u8; 16];
@@ -583,12 +562,7 @@ fn ipv6(b: &[u8], at: usize, d: &mut Decoded, depth: u8) -> Result<(), DecodeErr
                 let id = be32(b, off + 4, "ipv6 fragment")?;
                 off += 8;
                 if more || offset != 0 {
-                    fragment = Some(Fragment {
-                        id,
-                        offset,
-                        more,
-                        data_offset: off as u32,
-                    });
+                    fragment = Some(Fragment { id, offset, more, data_offset: off as u32 });
                 }
                 if offset != 0 {
                     break; // a later fragment holds no headers, only data
@@ -620,13 +594,7 @@ fn ipv6(b: &[u8], at: usize, d: &mut Decoded, depth: u8) -> Result<(), DecodeErr
 
 /// Decodes the transport header of `ip` (whose payload ends at `end`) and follows
 /// tunnels carried inside it.
-fn transport(
-    b: &[u8],
-    mut ip: Ip,
-    end: usize,
-    d: &mut Decoded,
-    depth: u8,
-) -> Result<(), DecodeError> {
+fn transport(b: &[u8], mut ip: Ip, end: usize, d: &mut Decoded, depth: u8) -> Result<(), DecodeError> {
     let at = ip.ip_payload_offset as usize;
     if ip.fragment.is_some_and(|f| f.offset != 0) {
         d.ip = Some(ip);
@@ -683,10 +651,7 @@ fn transport(
                 ip.truncated = true;
             } else {
                 // The whole ICMP message is the payload (as Arkime counts it).
-                ip.transport = Transport::Icmp {
-                    kind: seg[at],
-                    code: seg[at + 1],
-                };
+                ip.transport = Transport::Icmp { kind: seg[at], code: seg[at + 1] };
             }
         }
         ipproto::ESP | ipproto::AH if avail >= 8 => {
@@ -697,10 +662,8 @@ fn transport(
             if avail < 12 {
                 ip.truncated = true;
             } else {
-                ip.transport = Transport::Sctp {
-                    src_port: be16(seg, at, "sctp")?,
-                    dst_port: be16(seg, at + 2, "sctp")?,
-                };
+                ip.transport =
+                    Transport::Sctp { src_port: be16(seg, at, "sctp")?, dst_port: be16(seg, at + 2, "sctp")? };
                 set_payload(&mut ip, 12);
             }
         }
@@ -714,11 +677,7 @@ fn transport(
             }
         }
         ipproto::IPIP | ipproto::IPV6 if ip.fragment.is_none() && depth < MAX_ENCAP_DEPTH => {
-            let step = if ip.protocol == ipproto::IPIP {
-                Step::Ipv4(at)
-            } else {
-                Step::Ipv6(at)
-            };
+            let step = if ip.protocol == ipproto::IPIP { Step::Ipv4(at) } else { Step::Ipv6(at) };
             let mut inner = *d;
             inner.encap.insert(Encap::IP_IN_IP);
             if enter_tunnel(b, step, &ip, &mut inner, depth, end) {
@@ -735,14 +694,7 @@ fn transport(
 /// Tries the inner packet of a tunnel into `inner` (a copy of the outer state). When
 /// it does not decode to IP the caller keys the session on the outer packet instead,
 /// so nothing is lost to a wrong guess.
-fn enter_tunnel(
-    b: &[u8],
-    step: Step,
-    outer: &Ip,
-    inner: &mut Decoded,
-    depth: u8,
-    end: usize,
-) -> bool {
+fn enter_tunnel(b: &[u8], step: Step, outer: &Ip, inner: &mut Decoded, depth: u8, end: usize) -> bool {
     if inner.outer_ip.is_none() {
         inner.outer_ip = Some((outer.src, outer.dst));
     }

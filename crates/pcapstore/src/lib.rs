@@ -33,11 +33,7 @@ pub enum PcapStoreError {
     #[error("{path}: not a pcap file written by Tyto (bad header)")]
     BadHeader { path: PathBuf },
     #[error("{path}: no packet record at byte {offset} ({why})")]
-    BadRecord {
-        path: PathBuf,
-        offset: u64,
-        why: &'static str,
-    },
+    BadRecord { path: PathBuf, offset: u64, why: &'static str },
     #[error("pcap file {id} is gone from {dir} (deleted by retention?)")]
     Missing { dir: PathBuf, id: u32 },
     #[error("these packets mix link types {0} and {1}, which one pcap file cannot hold")]
@@ -45,10 +41,7 @@ pub enum PcapStoreError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PcapStoreError + '_ {
-    move |source| PcapStoreError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| PcapStoreError::Io { path: path.to_owned(), source }
 }
 
 /// Where a stored packet is.
@@ -69,10 +62,7 @@ pub struct RotationPolicy {
 
 impl Default for RotationPolicy {
     fn default() -> Self {
-        RotationPolicy {
-            max_file_bytes: 1 << 30,
-            max_file_age_s: 0,
-        }
+        RotationPolicy { max_file_bytes: 1 << 30, max_file_age_s: 0 }
     }
 }
 
@@ -95,11 +85,7 @@ impl PcapDir {
                 max = max.max(id);
             }
         }
-        Ok(PcapDir {
-            dir: dir.to_owned(),
-            node: node.to_owned(),
-            next_id: Arc::new(AtomicU32::new(max + 1)),
-        })
+        Ok(PcapDir { dir: dir.to_owned(), node: node.to_owned(), next_id: Arc::new(AtomicU32::new(max + 1)) })
     }
 
     pub fn path(&self) -> &Path {
@@ -118,20 +104,12 @@ impl PcapDir {
                 return Ok(entry.path());
             }
         }
-        Err(PcapStoreError::Missing {
-            dir: self.dir.clone(),
-            id,
-        })
+        Err(PcapStoreError::Missing { dir: self.dir.clone(), id })
     }
 
     /// A writer for one worker.
     pub fn writer(&self, policy: RotationPolicy) -> PcapWriter {
-        PcapWriter {
-            dir: self.clone(),
-            policy,
-            open: Vec::new(),
-            finished: Vec::new(),
-        }
+        PcapWriter { dir: self.clone(), policy, open: Vec::new(), finished: Vec::new() }
     }
 }
 
@@ -188,8 +166,7 @@ impl PcapWriter {
         let idx = match self.open.iter().position(|f| f.info.link_type == link_type) {
             Some(i) => {
                 let f = &self.open[i];
-                let too_big = f.info.bytes + RECORD_HEADER_LEN + data.len() as u64
-                    > self.policy.max_file_bytes
+                let too_big = f.info.bytes + RECORD_HEADER_LEN + data.len() as u64 > self.policy.max_file_bytes
                     && f.info.packets > 0;
                 let too_old = self.policy.max_file_age_s > 0
                     && ts_ns.saturating_sub(f.info.first_ns)
@@ -225,10 +202,7 @@ impl PcapWriter {
         f.info.bytes += RECORD_HEADER_LEN + data.len() as u64;
         f.info.packets += 1;
         f.info.last_ns = f.info.last_ns.max(ts_ns);
-        let pos = PacketPos {
-            file: f.info.id,
-            offset,
-        };
+        let pos = PacketPos { file: f.info.id, offset };
         if idx + 1 != self.open.len() {
             let f = self.open.remove(idx);
             self.open.push(f);
@@ -239,14 +213,9 @@ impl PcapWriter {
     fn create(&mut self, link_type: u32, ts_ns: i64) -> Result<usize, PcapStoreError> {
         let id = self.dir.next_id.fetch_add(1, Ordering::Relaxed);
         let path = self.dir.dir.join(file_name(&self.dir.node, id));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(io_err(&path))?;
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-        out.write_all(&file_header(MAGIC_NS, link_type))
-            .map_err(io_err(&path))?;
+        out.write_all(&file_header(MAGIC_NS, link_type)).map_err(io_err(&path))?;
         self.open.push(OpenFile {
             info: WrittenFile {
                 id,
@@ -317,10 +286,7 @@ const MAX_READER_FILES: usize = 64;
 
 impl PacketReader {
     pub fn new(dir: PcapDir) -> PacketReader {
-        PacketReader {
-            dir,
-            files: HashMap::new(),
-        }
+        PacketReader { dir, files: HashMap::new() }
     }
 
     pub fn read(&mut self, pos: PacketPos) -> Result<StoredPacket, PcapStoreError> {
@@ -331,8 +297,7 @@ impl PacketReader {
             let path = self.dir.file_path(pos.file)?;
             let mut f = File::open(&path).map_err(io_err(&path))?;
             let mut h = [0u8; 24];
-            f.read_exact(&mut h)
-                .map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
+            f.read_exact(&mut h).map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
             let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
             if magic != MAGIC_NS && magic != MAGIC_US {
                 return Err(PcapStoreError::BadHeader { path });
@@ -349,11 +314,9 @@ impl PacketReader {
         if pos.offset < FILE_HEADER_LEN {
             return Err(bad("offset inside the file header"));
         }
-        f.seek(SeekFrom::Start(pos.offset))
-            .map_err(|_| bad("cannot seek"))?;
+        f.seek(SeekFrom::Start(pos.offset)).map_err(|_| bad("cannot seek"))?;
         let mut h = [0u8; 16];
-        f.read_exact(&mut h)
-            .map_err(|_| bad("the file ends there"))?;
+        f.read_exact(&mut h).map_err(|_| bad("the file ends there"))?;
         let secs = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as i64;
         let frac = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as i64;
         let caplen = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
@@ -362,16 +325,9 @@ impl PacketReader {
             return Err(bad("the record's length is impossible"));
         }
         let mut data = vec![0u8; caplen as usize];
-        f.read_exact(&mut data)
-            .map_err(|_| bad("the file ends inside the packet"))?;
+        f.read_exact(&mut data).map_err(|_| bad("the file ends inside the packet"))?;
         let ts_ns = secs * 1_000_000_000 + if *nanos { frac } else { frac * 1000 };
-        Ok(StoredPacket {
-            pos,
-            link_type: *link,
-            ts_ns,
-            wire_len,
-            data,
-        })
+        Ok(StoredPacket { pos, link_type: *link, ts_ns, wire_len, data })
     }
 }
 
@@ -384,28 +340,17 @@ pub struct ExportWriter<W: Write> {
 
 impl<W: Write> ExportWriter<W> {
     pub fn new(out: W) -> ExportWriter<W> {
-        ExportWriter {
-            out,
-            link_type: None,
-            packets: 0,
-        }
+        ExportWriter { out, link_type: None, packets: 0 }
     }
 
     pub fn write(&mut self, p: &StoredPacket) -> Result<(), PcapStoreError> {
-        let io = |source| PcapStoreError::Io {
-            path: PathBuf::from("export"),
-            source,
-        };
+        let io = |source| PcapStoreError::Io { path: PathBuf::from("export"), source };
         match self.link_type {
             None => {
-                self.out
-                    .write_all(&file_header(MAGIC_NS, p.link_type))
-                    .map_err(io)?;
+                self.out.write_all(&file_header(MAGIC_NS, p.link_type)).map_err(io)?;
                 self.link_type = Some(p.link_type);
             }
-            Some(l) if l != p.link_type => {
-                return Err(PcapStoreError::MixedLinkTypes(l, p.link_type))
-            }
+            Some(l) if l != p.link_type => return Err(PcapStoreError::MixedLinkTypes(l, p.link_type)),
             Some(_) => {}
         }
         let mut h = [0u8; 16];
@@ -421,10 +366,7 @@ impl<W: Write> ExportWriter<W> {
 
     /// Ends the file; an export of no packet still gets a valid (Ethernet) header.
     pub fn finish(mut self) -> Result<W, PcapStoreError> {
-        let io = |source| PcapStoreError::Io {
-            path: PathBuf::from("export"),
-            source,
-        };
+        let io = |source| PcapStoreError::Io { path: PathBuf::from("export"), source };
         if self.link_type.is_none() {
             self.out.write_all(&file_header(MAGIC_NS, 1)).map_err(io)?;
         }
@@ -441,10 +383,7 @@ pub fn decode_positions(encoded: &[i64]) -> Vec<PacketPos> {
         if v < 0 {
             file = u32::try_from(-v).ok();
         } else if let Some(file) = file {
-            out.push(PacketPos {
-                file,
-                offset: v as u64,
-            });
+            out.push(PacketPos { file, offset: v as u64 });
         }
     }
     out
@@ -458,16 +397,10 @@ mod tests {
     fn write_rotate_and_read_back() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = PcapDir::open(tmp.path(), "test").unwrap();
-        let mut w = dir.writer(RotationPolicy {
-            max_file_bytes: 200,
-            max_file_age_s: 0,
-        });
+        let mut w = dir.writer(RotationPolicy { max_file_bytes: 200, max_file_age_s: 0 });
         let mut places = Vec::new();
         for i in 0..10u8 {
-            places.push(
-                w.write(1, 1_000_000_000 * i as i64 + 7, 100, &[i; 60])
-                    .unwrap(),
-            );
+            places.push(w.write(1, 1_000_000_000 * i as i64 + 7, 100, &[i; 60]).unwrap());
         }
         places.push(w.write(101, 5, 20, &[0x45; 20]).unwrap());
         let files = w.finish().unwrap();
@@ -497,25 +430,9 @@ mod tests {
         let pos = w.write(1, 0, 60, &[1; 60]).unwrap();
         w.finish().unwrap();
         let mut r = PacketReader::new(dir);
-        assert!(r
-            .read(PacketPos {
-                file: pos.file,
-                offset: 3
-            })
-            .is_err());
-        assert!(r
-            .read(PacketPos {
-                file: pos.file,
-                offset: 10_000
-            })
-            .is_err());
-        assert!(matches!(
-            r.read(PacketPos {
-                file: 999,
-                offset: 24
-            }),
-            Err(PcapStoreError::Missing { .. })
-        ));
+        assert!(r.read(PacketPos { file: pos.file, offset: 3 }).is_err());
+        assert!(r.read(PacketPos { file: pos.file, offset: 10_000 }).is_err());
+        assert!(matches!(r.read(PacketPos { file: 999, offset: 24 }), Err(PcapStoreError::Missing { .. })));
     }
 
     #[test]
@@ -523,18 +440,9 @@ mod tests {
         assert_eq!(
             decode_positions(&[-3, 24, 100, -4, 24]),
             vec![
-                PacketPos {
-                    file: 3,
-                    offset: 24
-                },
-                PacketPos {
-                    file: 3,
-                    offset: 100
-                },
-                PacketPos {
-                    file: 4,
-                    offset: 24
-                }
+                PacketPos { file: 3, offset: 24 },
+                PacketPos { file: 3, offset: 100 },
+                PacketPos { file: 4, offset: 24 }
             ]
         );
         assert!(decode_positions(&[24, 25]).is_empty());

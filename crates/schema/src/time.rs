@@ -8,12 +8,7 @@ pub fn format_rfc3339(ns: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", sod / 3600, (sod / 60) % 60, sod % 60)
 }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.frac]][Z]` (also with a space), or
@@ -32,11 +27,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
     let y: i64 = dp.next()?.parse().ok()?;
     let m: u32 = dp.next()?.parse().ok()?;
     let d: u32 = dp.next()?.parse().ok()?;
-    if dp.next().is_some()
-        || !(1..=12).contains(&m)
-        || !(1..=31).contains(&d)
-        || !(1..=9999).contains(&y)
-    {
+    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1..=9999).contains(&y) {
         return None;
     }
     let mut ns_of_day: i64 = 0;
@@ -105,13 +96,7 @@ mod tests {
         assert_eq!(parse_time("1385391358"), Some(1_385_391_358_000_000_000));
         assert_eq!(parse_time("1970-01-01"), Some(0));
         assert_eq!(format_rfc3339(-1_000), "1969-12-31T23:59:59.999999Z");
-        for bad in [
-            "",
-            "2013-13-01",
-            "yesterday",
-            "2013-11-25T25:00",
-            "2013-11-25T10:00:00.1234567890",
-        ] {
+        for bad in ["", "2013-13-01", "yesterday", "2013-11-25T25:00", "2013-11-25T10:00:00.1234567890"] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
     }

@@ -9,9 +9,7 @@ use duckdb::types::{TimeUnit, Value};
 use duckdb::{params, Connection};
 use serde_json::{Map, Value as Json};
 use tyto_packet::Addr;
-use tyto_schema::{
-    time::format_rfc3339, FieldDef, FieldKind, FieldValue, SessionRecord, FIELDS, SCHEMA_VERSION,
-};
+use tyto_schema::{time::format_rfc3339, FieldDef, FieldKind, FieldValue, SessionRecord, FIELDS, SCHEMA_VERSION};
 
 /// The database file inside a data directory.
 pub const DB_FILE: &str = "sessions.duckdb";
@@ -21,13 +19,8 @@ pub const MAX_LIST_ROWS: usize = 1_000_000;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: duckdb::Error,
-    },
-    #[error(
-        "{path} holds sessions in layout version {found}; this Tyto reads version {SCHEMA_VERSION}"
-    )]
+    Open { path: PathBuf, source: duckdb::Error },
+    #[error("{path} holds sessions in layout version {found}; this Tyto reads version {SCHEMA_VERSION}")]
     Version { path: PathBuf, found: u32 },
     #[error("session store: {0}")]
     Db(#[from] duckdb::Error),
@@ -94,10 +87,7 @@ impl DuckStore {
     /// Opens (creating) the store in a data directory.
     pub fn open(data_dir: &Path) -> Result<DuckStore, StoreError> {
         let path = data_dir.join(DB_FILE);
-        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source,
-        })?;
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
         let store = DuckStore { conn };
         store.init(&path)?;
         Ok(store)
@@ -105,40 +95,24 @@ impl DuckStore {
 
     /// An in-memory store (tests, `dump`-like uses).
     pub fn in_memory() -> Result<DuckStore, StoreError> {
-        let store = DuckStore {
-            conn: Connection::open_in_memory()?,
-        };
+        let store = DuckStore { conn: Connection::open_in_memory()? };
         store.init(Path::new(":memory:"))?;
         Ok(store)
     }
 
     fn init(&self, path: &Path) -> Result<(), StoreError> {
-        self.conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS tyto_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
-        )?;
-        let found: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM tyto_meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .ok();
+        self.conn.execute_batch("CREATE TABLE IF NOT EXISTS tyto_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")?;
+        let found: Option<String> =
+            self.conn.query_row("SELECT value FROM tyto_meta WHERE key = 'schema_version'", [], |r| r.get(0)).ok();
         match found {
             Some(v) => {
                 let v: u32 = v.parse().unwrap_or(0);
                 if v != SCHEMA_VERSION {
-                    return Err(StoreError::Version {
-                        path: path.to_owned(),
-                        found: v,
-                    });
+                    return Err(StoreError::Version { path: path.to_owned(), found: v });
                 }
             }
             None => {
-                let cols: Vec<String> = FIELDS
-                    .iter()
-                    .map(|f| format!("\"{}\" {}", f.column, sql_type(f)))
-                    .collect();
+                let cols: Vec<String> = FIELDS.iter().map(|f| format!("\"{}\" {}", f.column, sql_type(f))).collect();
                 self.conn.execute_batch(&format!(
                     "BEGIN;
                      CREATE TABLE sessions ({});
@@ -177,19 +151,14 @@ fn to_duck(v: FieldValue<'_>) -> Value {
     }
 }
 
-fn from_duck(kind: FieldKind, v: Value) -> Option<Json> {
+fn from_duck(v: Value) -> Option<Json> {
     Some(match v {
         Value::Null => return None,
         Value::List(items) => {
             if items.is_empty() {
                 return None;
             }
-            Json::Array(
-                items
-                    .into_iter()
-                    .filter_map(|i| from_duck(kind, i))
-                    .collect(),
-            )
+            Json::Array(items.into_iter().filter_map(from_duck).collect())
         }
         Value::UHugeInt(u) => Json::from(Addr(u.to_be_bytes()).to_string()),
         Value::HugeInt(i) => Json::from(Addr((i as u128).to_be_bytes()).to_string()),
@@ -252,11 +221,7 @@ impl SessionStore for DuckStore {
     }
 
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError> {
-        let cols: Vec<String> = FIELDS
-            .iter()
-            .filter(|f| f.in_dump)
-            .map(|f| format!("\"{}\"", f.column))
-            .collect();
+        let cols: Vec<String> = FIELDS.iter().filter(|f| f.in_dump).map(|f| format!("\"{}\"", f.column)).collect();
         let fields: Vec<&FieldDef> = FIELDS.iter().filter(|f| f.in_dump).collect();
         let mut sql = format!("SELECT {} FROM sessions WHERE true", cols.join(", "));
         let mut args: Vec<Value> = Vec::new();
@@ -277,7 +242,7 @@ impl SessionStore for DuckStore {
             let mut obj = Map::new();
             for (i, f) in fields.iter().enumerate() {
                 let v: Value = row.get(i)?;
-                if let Some(j) = from_duck(f.kind, v) {
+                if let Some(j) = from_duck(v) {
                     obj.insert(f.name.to_string(), j);
                 }
             }
@@ -287,9 +252,7 @@ impl SessionStore for DuckStore {
     }
 
     fn packet_positions(&self, ids: &[String]) -> Result<Vec<(String, Vec<i64>)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, packet_pos FROM sessions WHERE id = ?")?;
+        let mut stmt = self.conn.prepare("SELECT id, packet_pos FROM sessions WHERE id = ?")?;
         let mut out = Vec::new();
         for id in ids {
             let mut rows = stmt.query(params![id])?;
@@ -312,9 +275,7 @@ impl SessionStore for DuckStore {
     }
 
     fn count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 }
@@ -352,12 +313,7 @@ mod tests {
         assert_eq!(store.count().unwrap(), 2);
         drop(store);
         let store = DuckStore::open(tmp.path()).unwrap();
-        let rows = store
-            .list(&ListQuery {
-                limit: 10,
-                ..ListQuery::default()
-            })
-            .unwrap();
+        let rows = store.list(&ListQuery { limit: 10, ..ListQuery::default() }).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["id"], "b", "newest first");
         assert_eq!(rows[0]["ip.src"], "10.0.0.1");
@@ -365,18 +321,10 @@ mod tests {
         assert_eq!(rows[0]["starttime"], "1970-01-01T00:03:20.123456Z");
         assert_eq!(rows[0]["mac.src"], serde_json::json!(["00:01:02:03:04:05"]));
         assert!(rows[0].get("vlan").is_none(), "empty lists are left out");
-        let only_old = store
-            .list(&ListQuery {
-                stop_ns: Some(150 * 1_000_000_000),
-                limit: 10,
-                ..ListQuery::default()
-            })
-            .unwrap();
+        let only_old =
+            store.list(&ListQuery { stop_ns: Some(150 * 1_000_000_000), limit: 10, ..ListQuery::default() }).unwrap();
         assert_eq!(only_old.len(), 1);
-        assert_eq!(
-            store.packet_positions(&["a".into()]).unwrap(),
-            vec![("a".to_string(), vec![-1, 24, 100])]
-        );
+        assert_eq!(store.packet_positions(&["a".into()]).unwrap(), vec![("a".to_string(), vec![-1, 24, 100])]);
     }
 
     #[test]
@@ -385,11 +333,7 @@ mod tests {
         drop(DuckStore::open(tmp.path()).unwrap());
         {
             let conn = Connection::open(tmp.path().join(DB_FILE)).unwrap();
-            conn.execute(
-                "UPDATE tyto_meta SET value = '999' WHERE key = 'schema_version'",
-                [],
-            )
-            .unwrap();
+            conn.execute("UPDATE tyto_meta SET value = '999' WHERE key = 'schema_version'", []).unwrap();
         }
         let err = DuckStore::open(tmp.path()).err().unwrap();
         assert!(err.to_string().contains("version 999"), "{err}");

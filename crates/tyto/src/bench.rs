@@ -48,12 +48,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let mut buf = vec![0u8; 1 << 20];
     while f.read(&mut buf)? > 0 {}
     let size = std::fs::metadata(&args.corpus)?.len();
-    println!(
-        "corpus: {} ({} MiB), workers: {}",
-        args.corpus.display(),
-        size >> 20,
-        args.workers
-    );
+    println!("corpus: {} ({} MiB), workers: {}", args.corpus.display(), size >> 20, args.workers);
     let tmp = tempdir()?;
     let inputs = vec![args.corpus.clone()];
     let cfg = |pcap| PipelineConfig {
@@ -65,36 +60,18 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     };
 
     let (report, rows, t) = measure(&inputs, &cfg(None), |_| Ok(()))?;
-    print_line(
-        "decode + sessions (dump)",
-        report.packets,
-        report.bytes,
-        rows,
-        t,
-    );
+    print_line("decode + sessions (dump)", report.packets, report.bytes, rows, t);
 
     let pcap = PcapDir::open(&tmp.join("pcap-a"), "bench")?;
-    let (report, rows, t) = measure(
-        &inputs,
-        &cfg(Some((pcap, RotationPolicy::default()))),
-        |_| Ok(()),
-    )?;
-    print_line(
-        "decode + sessions + pcap write",
-        report.packets,
-        report.bytes,
-        rows,
-        t,
-    );
+    let (report, rows, t) = measure(&inputs, &cfg(Some((pcap, RotationPolicy::default()))), |_| Ok(()))?;
+    print_line("decode + sessions + pcap write", report.packets, report.bytes, rows, t);
 
     if !args.skip_store {
         let pcap = PcapDir::open(&tmp.join("pcap-b"), "bench")?;
         let mut store = DuckStore::open(&tmp)?;
-        let (report, rows, t) = measure(
-            &inputs,
-            &cfg(Some((pcap, RotationPolicy::default()))),
-            move |batch| store.append(batch).map_err(Into::into),
-        )?;
+        let (report, rows, t) = measure(&inputs, &cfg(Some((pcap, RotationPolicy::default()))), move |batch| {
+            store.append(batch).map_err(Into::into)
+        })?;
         print_line("ingest (+ DuckDB)", report.packets, report.bytes, rows, t);
     }
     println!("peak memory (VmHWM): {} MiB", peak_rss_kib() / 1024);
@@ -124,9 +101,7 @@ fn measure(
     });
     let started = Instant::now();
     let report = tyto_flow::run(inputs, cfg, tx, &Progress::default());
-    let rows = consumer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the consumer failed"))??;
+    let rows = consumer.join().map_err(|_| anyhow::anyhow!("the consumer failed"))??;
     Ok((report, rows, started.elapsed()))
 }
 
@@ -143,11 +118,7 @@ fn print_line(what: &str, packets: u64, bytes: u64, rows: u64, t: Duration) {
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l.to_string())
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
@@ -208,10 +179,8 @@ fn build_corpus(source: &Path, out: &Path, target: u64) -> Result<()> {
     if sources.is_empty() {
         bail!("no Ethernet captures under {}", source.display());
     }
-    let mut w = BufWriter::with_capacity(
-        1 << 20,
-        File::create(out).with_context(|| format!("creating {}", out.display()))?,
-    );
+    let mut w =
+        BufWriter::with_capacity(1 << 20, File::create(out).with_context(|| format!("creating {}", out.display()))?);
     let mut hdr = Vec::new();
     hdr.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes());
     hdr.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -253,11 +222,6 @@ fn build_corpus(source: &Path, out: &Path, target: u64) -> Result<()> {
         copy += 1;
     }
     w.flush()?;
-    println!(
-        "built corpus {} ({} MiB, {} copies)",
-        out.display(),
-        written >> 20,
-        copy + 1
-    );
+    println!("built corpus {} ({} MiB, {} copies)", out.display(), written >> 20, copy + 1);
     Ok(())
 }

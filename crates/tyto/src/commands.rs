@@ -35,31 +35,17 @@ pub fn run_with_progress<T: Send + 'static>(
     if files.is_empty() {
         bail!(
             "no capture files found in {}",
-            inputs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    let total: u64 = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let (tx, rx) = bounded(RECORD_QUEUE);
     let consumer = thread::spawn(move || consume(rx));
     let progress = Arc::new(Progress::default());
-    let bar = if io::stderr().is_terminal() {
-        ProgressBar::new(total)
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = if io::stderr().is_terminal() { ProgressBar::new(total) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {bytes}/{total_bytes} {msg} [{elapsed_precise}, ETA {eta}]",
-        )
-        .expect("valid template"),
+        ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} [{elapsed_precise}, ETA {eta}]")
+            .expect("valid template"),
     );
     let started = Instant::now();
     let report = thread::scope(|s| {
@@ -86,17 +72,11 @@ pub fn run_with_progress<T: Send + 'static>(
     });
     bar.finish_and_clear();
     let elapsed = started.elapsed();
-    let out = consumer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the session writer failed"))?;
+    let out = consumer.join().map_err(|_| anyhow::anyhow!("the session writer failed"))?;
     Ok((report, out, elapsed))
 }
 
-fn pipeline_config(
-    node: &str,
-    flow: &FlowArgs,
-    pcap: Option<(PcapDir, RotationPolicy)>,
-) -> PipelineConfig {
+fn pipeline_config(node: &str, flow: &FlowArgs, pcap: Option<(PcapDir, RotationPolicy)>) -> PipelineConfig {
     PipelineConfig {
         flow: flow.flow_config(),
         workers: flow.workers.max(1),
@@ -123,18 +103,12 @@ fn report_problems(report: &RunReport) -> bool {
         );
     }
     if report.unsupported_link_types > 0 {
-        eprintln!(
-            "tyto: note: {} frames of unsupported link types were skipped",
-            report.unsupported_link_types
-        );
+        eprintln!("tyto: note: {} frames of unsupported link types were skipped", report.unsupported_link_types);
     }
     for w in &report.workers {
         if let Some(e) = &w.first_pcap_error {
             clean = false;
-            eprintln!(
-                "tyto: warning: {} packets could not be stored: {e}",
-                w.pcap_write_errors.max(1)
-            );
+            eprintln!("tyto: warning: {} packets could not be stored: {e}", w.pcap_write_errors.max(1));
         }
     }
     clean
@@ -144,46 +118,32 @@ fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-pub fn ingest(
-    inputs: &[PathBuf],
-    data_dir: &Path,
-    node: &str,
-    flow: &FlowArgs,
-) -> Result<ExitCode> {
+pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs) -> Result<ExitCode> {
     validate_node(node)?;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let pcap_dir =
-        PcapDir::open(&data_dir.join("pcap"), node).context("opening the pcap folder")?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let pcap_dir = PcapDir::open(&data_dir.join("pcap"), node).context("opening the pcap folder")?;
     let mut store = DuckStore::open(data_dir).context("opening the session store")?;
     let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())));
-    let (report, (store_result, mut store), elapsed) =
-        run_with_progress(inputs, &cfg, move |rx| {
-            let mut pending: Vec<SessionRecord> = Vec::new();
-            let mut result: Result<u64> = Ok(0);
-            let mut written = 0u64;
-            for batch in rx {
-                if result.is_err() {
-                    continue; // keep draining so the workers never block
-                }
-                pending.extend(batch);
-                if pending.len() >= STORE_BATCH {
-                    result = store
-                        .append(&pending)
-                        .map(|()| written + pending.len() as u64)
-                        .map_err(Into::into);
-                    written += pending.len() as u64;
-                    pending.clear();
-                }
+    let (report, (store_result, mut store), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
+        let mut pending: Vec<SessionRecord> = Vec::new();
+        let mut result: Result<u64> = Ok(0);
+        let mut written = 0u64;
+        for batch in rx {
+            if result.is_err() {
+                continue; // keep draining so the workers never block
             }
-            if result.is_ok() && !pending.is_empty() {
-                result = store
-                    .append(&pending)
-                    .map(|()| written + pending.len() as u64)
-                    .map_err(Into::into);
+            pending.extend(batch);
+            if pending.len() >= STORE_BATCH {
+                result = store.append(&pending).map(|()| written + pending.len() as u64).map_err(Into::into);
+                written += pending.len() as u64;
+                pending.clear();
             }
-            (result, store)
-        })?;
+        }
+        if result.is_ok() && !pending.is_empty() {
+            result = store.append(&pending).map(|()| written + pending.len() as u64).map_err(Into::into);
+        }
+        (result, store)
+    })?;
     let rows = store_result.context("writing sessions to the store")?;
     let files: Vec<FileRow> = report
         .pcap_files
@@ -199,9 +159,7 @@ pub fn ingest(
             last_ns: f.last_ns,
         })
         .collect();
-    store
-        .add_files(&files)
-        .context("recording the pcap files")?;
+    store.add_files(&files).context("recording the pcap files")?;
     let clean = report_problems(&report);
     eprintln!(
         "ingested {} packets ({} bytes) from {} files into {} session rows in {:.2}s ({:.0} packets/s); data in {}",
@@ -213,11 +171,7 @@ pub fn ingest(
         rate(report.packets, elapsed),
         data_dir.display()
     );
-    Ok(if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 pub fn dump(inputs: &[PathBuf], node: &str, flow: &FlowArgs) -> Result<ExitCode> {
@@ -233,9 +187,8 @@ pub fn dump(inputs: &[PathBuf], node: &str, flow: &FlowArgs) -> Result<ExitCode>
             }
             for rec in batch {
                 let line = record_to_json(&rec);
-                if let Err(e) = serde_json::to_writer(&mut out, &line)
-                    .map_err(io::Error::from)
-                    .and_then(|()| out.write_all(b"\n"))
+                if let Err(e) =
+                    serde_json::to_writer(&mut out, &line).map_err(io::Error::from).and_then(|()| out.write_all(b"\n"))
                 {
                     failed = Some(e);
                     break;
@@ -251,11 +204,7 @@ pub fn dump(inputs: &[PathBuf], node: &str, flow: &FlowArgs) -> Result<ExitCode>
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         other => other.context("writing to standard output")?,
     }
-    Ok(if report_problems(&report) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if report_problems(&report) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -267,13 +216,9 @@ pub enum Format {
 
 fn open_existing(data_dir: &Path) -> Result<DuckStore> {
     if !data_dir.join(tyto_store::DB_FILE).exists() {
-        bail!(
-            "no session store in {} (run `tyto ingest` first, or pass --data-dir)",
-            data_dir.display()
-        );
+        bail!("no session store in {} (run `tyto ingest` first, or pass --data-dir)", data_dir.display());
     }
-    DuckStore::open(data_dir)
-        .with_context(|| format!("opening the session store in {}", data_dir.display()))
+    DuckStore::open(data_dir).with_context(|| format!("opening the session store in {}", data_dir.display()))
 }
 
 fn parse_time_arg(name: &str, v: Option<&str>) -> Result<Option<i64>> {
@@ -296,17 +241,11 @@ pub fn sessions(
     let start_ns = parse_time_arg("start", start)?;
     let stop_ns = parse_time_arg("stop", stop)?;
     let store = open_existing(data_dir)?;
-    let rows = store.list(&ListQuery {
-        start_ns,
-        stop_ns,
-        limit,
-    })?;
+    let rows = store.list(&ListQuery { start_ns, stop_ns, limit })?;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let result = match format {
-        Format::Ndjson => rows
-            .iter()
-            .try_for_each(|r| writeln!(out, "{}", Value::Object(r.clone()))),
+        Format::Ndjson => rows.iter().try_for_each(|r| writeln!(out, "{}", Value::Object(r.clone()))),
         Format::Csv => write_csv(&mut out, &rows),
         Format::Table => write_table(&mut out, &rows),
     };
@@ -321,21 +260,13 @@ fn cell(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| cell(Some(x)))
-            .collect::<Vec<_>>()
-            .join(";"),
+        Some(Value::Array(a)) => a.iter().map(|x| cell(Some(x))).collect::<Vec<_>>().join(";"),
         Some(other) => other.to_string(),
     }
 }
 
 fn write_csv(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<()> {
-    let names: Vec<&str> = FIELDS
-        .iter()
-        .filter(|f| f.in_dump)
-        .map(|f| f.name)
-        .collect();
+    let names: Vec<&str> = FIELDS.iter().filter(|f| f.in_dump).map(|f| f.name).collect();
     writeln!(out, "{}", names.join(","))?;
     for r in rows {
         let cells: Vec<String> = names
@@ -386,24 +317,10 @@ fn write_table(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<
     let widths: Vec<usize> = cols
         .iter()
         .enumerate()
-        .map(|(i, (h, _))| {
-            table
-                .iter()
-                .map(|r| r[i].len())
-                .max()
-                .unwrap_or(0)
-                .max(h.len())
-        })
+        .map(|(i, (h, _))| table.iter().map(|r| r[i].len()).max().unwrap_or(0).max(h.len()))
         .collect();
     let line = |cells: Vec<&str>| -> String {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
+        cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
     };
     writeln!(out, "{}", line(cols.iter().map(|(h, _)| *h).collect()))?;
     for r in &table {
@@ -415,28 +332,17 @@ fn write_table(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<
 pub fn export(data_dir: &Path, ids: &[String], output: &Path) -> Result<ExitCode> {
     let store = open_existing(data_dir)?;
     let found = store.packet_positions(ids)?;
-    let missing: Vec<&String> = ids
-        .iter()
-        .filter(|id| !found.iter().any(|(f, _)| f == *id))
-        .collect();
+    let missing: Vec<&String> = ids.iter().filter(|id| !found.iter().any(|(f, _)| f == *id)).collect();
     if !missing.is_empty() {
-        bail!(
-            "no session with id {}",
-            missing
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        bail!("no session with id {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
     }
     let node_dir = PcapDir::open(&data_dir.join("pcap"), "local")?;
     let mut reader = PacketReader::new(node_dir);
     let mut packets = Vec::new();
     for (_, pos) in &found {
         for p in decode_positions(pos) {
-            packets.push(reader.read(p).with_context(|| {
-                format!("reading a packet of the session from file {}", p.file)
-            })?);
+            packets
+                .push(reader.read(p).with_context(|| format!("reading a packet of the session from file {}", p.file))?);
         }
     }
     // Capture order: by time, ties in the order they were stored.
@@ -450,12 +356,7 @@ pub fn export(data_dir: &Path, ids: &[String], output: &Path) -> Result<ExitCode
     }
     w.finish()?;
     std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
-    eprintln!(
-        "wrote {} packets of {} sessions to {}",
-        packets.len(),
-        found.len(),
-        output.display()
-    );
+    eprintln!("wrote {} packets of {} sessions to {}", packets.len(), found.len(), output.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -464,14 +365,7 @@ pub fn fields() -> Result<ExitCode> {
     let mut out = BufWriter::new(stdout.lock());
     for f in FIELDS.iter().filter(|f| f.in_dump) {
         let kind = format!("{:?}{}", f.kind, if f.multi { "[]" } else { "" }).to_lowercase();
-        let r = writeln!(
-            out,
-            "{:<22} {:<13} {:<20} {}",
-            f.name,
-            kind,
-            f.ecs.unwrap_or("-"),
-            f.description
-        );
+        let r = writeln!(out, "{:<22} {:<13} {:<20} {}", f.name, kind, f.ecs.unwrap_or("-"), f.description);
         if r.is_err() {
             break;
         }
@@ -482,11 +376,7 @@ pub fn fields() -> Result<ExitCode> {
 
 /// Node names go into file names: keep them to a safe alphabet.
 fn validate_node(node: &str) -> Result<()> {
-    if node.is_empty()
-        || node.len() > 64
-        || !node
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    if node.is_empty() || node.len() > 64 || !node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         bail!("--node {node:?}: use 1 to 64 letters, digits, '-' or '_'");
     }

@@ -11,11 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use tyto_flow::FlowConfig;
 
 #[derive(Parser)]
-#[command(
-    name = "tyto",
-    version,
-    about = "Network forensics: packets to indexed sessions, search and PCAP export"
-)]
+#[command(name = "tyto", version, about = "Network forensics: packets to indexed sessions, search and PCAP export")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -123,9 +119,7 @@ pub struct FlowArgs {
 }
 
 fn default_workers() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8)
 }
 
 impl FlowArgs {
@@ -146,42 +140,19 @@ impl FlowArgs {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Ingest {
-            inputs,
-            data,
-            node,
-            flow,
-        } => commands::ingest(&inputs, &data.data_dir, &node, &flow),
+        Command::Ingest { inputs, data, node, flow } => commands::ingest(&inputs, &data.data_dir, &node, &flow),
         Command::Dump { inputs, node, flow } => commands::dump(&inputs, &node, &flow),
-        Command::Sessions {
-            data,
-            start,
-            stop,
-            limit,
-            format,
-        } => commands::sessions(
-            &data.data_dir,
-            start.as_deref(),
-            stop.as_deref(),
-            limit,
-            format,
-        ),
-        Command::Export {
-            sessions,
-            output,
-            data,
-        } => commands::export(&data.data_dir, &sessions, &output),
-        Command::Fields => commands::fields(),
-        Command::Sample { output, hosts } => {
-            sample::write_sample(&output, hosts).map(|()| ExitCode::SUCCESS)
+        Command::Sessions { data, start, stop, limit, format } => {
+            commands::sessions(&data.data_dir, start.as_deref(), stop.as_deref(), limit, format)
         }
+        Command::Export { sessions, output, data } => commands::export(&data.data_dir, &sessions, &output),
+        Command::Fields => commands::fields(),
+        Command::Sample { output, hosts } => sample::write_sample(&output, hosts).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(&args),
     };
     match result {

@@ -19,11 +19,7 @@ struct Pkt {
 
 fn checksum(data: &[u8], mut sum: u32) -> u16 {
     for chunk in data.chunks(2) {
-        let word = if chunk.len() == 2 {
-            u16::from_be_bytes([chunk[0], chunk[1]])
-        } else {
-            (chunk[0] as u16) << 8
-        };
+        let word = if chunk.len() == 2 { u16::from_be_bytes([chunk[0], chunk[1]]) } else { (chunk[0] as u16) << 8 };
         sum += word as u32;
     }
     while sum > 0xffff {
@@ -55,16 +51,7 @@ fn pseudo_sum(src: [u8; 4], dst: [u8; 4], proto: u8, len: usize) -> u32 {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn tcp(
-    src: [u8; 4],
-    dst: [u8; 4],
-    sport: u16,
-    dport: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    data: &[u8],
-) -> Vec<u8> {
+fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, data: &[u8]) -> Vec<u8> {
     let mut t = Vec::with_capacity(20 + data.len());
     t.extend_from_slice(&sport.to_be_bytes());
     t.extend_from_slice(&dport.to_be_bytes());
@@ -108,11 +95,7 @@ fn eth(src: [u8; 6], dst: [u8; 6], vlan: Option<u16>, ip: &[u8]) -> Vec<u8> {
 fn dns_query(id: u16, name: &str, answer: Option<[u8; 4]>) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&id.to_be_bytes());
-    m.extend_from_slice(if answer.is_some() {
-        &[0x81, 0x80]
-    } else {
-        &[0x01, 0x00]
-    });
+    m.extend_from_slice(if answer.is_some() { &[0x81, 0x80] } else { &[0x01, 0x00] });
     m.extend_from_slice(&[0, 1, 0, answer.is_some() as u8, 0, 0, 0, 0]);
     for label in name.split('.') {
         m.push(label.len() as u8);
@@ -146,70 +129,27 @@ fn traffic(hosts: u32) -> Vec<Pkt> {
         // DNS, then HTTP to the answer.
         let name = format!("www{}.example.com", h % 5);
         let dport = 40_000 + (h % 20_000) as u16;
-        out.push(Pkt {
-            ts_ns: ms(0),
-            frame: to_srv(udp(ip, dns, dport, 53, &dns_query(h as u16, &name, None))),
-        });
-        out.push(Pkt {
-            ts_ns: ms(3),
-            frame: to_cli(udp(
-                dns,
-                ip,
-                53,
-                dport,
-                &dns_query(h as u16, &name, Some(web)),
-            )),
-        });
+        out.push(Pkt { ts_ns: ms(0), frame: to_srv(udp(ip, dns, dport, 53, &dns_query(h as u16, &name, None))) });
+        out.push(Pkt { ts_ns: ms(3), frame: to_cli(udp(dns, ip, 53, dport, &dns_query(h as u16, &name, Some(web)))) });
         let sport = 50_000 + (h % 15_000) as u16;
         let (c, s) = (1_000_000 * (h + 1), 2_000_000 * (h + 1));
-        let req = format!("GET /page/{h} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: tyto-sample/1.0\r\nAccept: */*\r\n\r\n");
+        let req =
+            format!("GET /page/{h} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: tyto-sample/1.0\r\nAccept: */*\r\n\r\n");
         let body = format!("<html><body>page {h}</body></html>");
-        let resp = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let resp =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         let (rq, rs) = (req.len() as u32, resp.len() as u32);
-        out.push(Pkt {
-            ts_ns: ms(10),
-            frame: to_srv(tcp(ip, web, sport, 80, c, 0, 0x02, b"")),
-        });
-        out.push(Pkt {
-            ts_ns: ms(11),
-            frame: to_cli(tcp(web, ip, 80, sport, s, c + 1, 0x12, b"")),
-        });
-        out.push(Pkt {
-            ts_ns: ms(12),
-            frame: to_srv(tcp(ip, web, sport, 80, c + 1, s + 1, 0x10, b"")),
-        });
-        out.push(Pkt {
-            ts_ns: ms(13),
-            frame: to_srv(tcp(ip, web, sport, 80, c + 1, s + 1, 0x18, req.as_bytes())),
-        });
+        out.push(Pkt { ts_ns: ms(10), frame: to_srv(tcp(ip, web, sport, 80, c, 0, 0x02, b"")) });
+        out.push(Pkt { ts_ns: ms(11), frame: to_cli(tcp(web, ip, 80, sport, s, c + 1, 0x12, b"")) });
+        out.push(Pkt { ts_ns: ms(12), frame: to_srv(tcp(ip, web, sport, 80, c + 1, s + 1, 0x10, b"")) });
+        out.push(Pkt { ts_ns: ms(13), frame: to_srv(tcp(ip, web, sport, 80, c + 1, s + 1, 0x18, req.as_bytes())) });
         out.push(Pkt {
             ts_ns: ms(20),
-            frame: to_cli(tcp(
-                web,
-                ip,
-                80,
-                sport,
-                s + 1,
-                c + 1 + rq,
-                0x18,
-                resp.as_bytes(),
-            )),
+            frame: to_cli(tcp(web, ip, 80, sport, s + 1, c + 1 + rq, 0x18, resp.as_bytes())),
         });
-        out.push(Pkt {
-            ts_ns: ms(21),
-            frame: to_srv(tcp(ip, web, sport, 80, c + 1 + rq, s + 1 + rs, 0x11, b"")),
-        });
-        out.push(Pkt {
-            ts_ns: ms(22),
-            frame: to_cli(tcp(web, ip, 80, sport, s + 1 + rs, c + 2 + rq, 0x11, b"")),
-        });
-        out.push(Pkt {
-            ts_ns: ms(23),
-            frame: to_srv(tcp(ip, web, sport, 80, c + 2 + rq, s + 2 + rs, 0x10, b"")),
-        });
+        out.push(Pkt { ts_ns: ms(21), frame: to_srv(tcp(ip, web, sport, 80, c + 1 + rq, s + 1 + rs, 0x11, b"")) });
+        out.push(Pkt { ts_ns: ms(22), frame: to_cli(tcp(web, ip, 80, sport, s + 1 + rs, c + 2 + rq, 0x11, b"")) });
+        out.push(Pkt { ts_ns: ms(23), frame: to_srv(tcp(ip, web, sport, 80, c + 2 + rq, s + 2 + rs, 0x10, b"")) });
         // A ping.
         let echo = |kind: u8| {
             let mut m = vec![kind, 0, 0, 0, 0, 1, 0, (h % 256) as u8];
@@ -218,14 +158,8 @@ fn traffic(hosts: u32) -> Vec<Pkt> {
             m[2..4].copy_from_slice(&c.to_be_bytes());
             m
         };
-        out.push(Pkt {
-            ts_ns: ms(100),
-            frame: to_srv(ipv4(1, ip, gw, h as u16, 0, &echo(8))),
-        });
-        out.push(Pkt {
-            ts_ns: ms(101),
-            frame: to_cli(ipv4(1, gw, ip, h as u16, 0, &echo(0))),
-        });
+        out.push(Pkt { ts_ns: ms(100), frame: to_srv(ipv4(1, ip, gw, h as u16, 0, &echo(8))) });
+        out.push(Pkt { ts_ns: ms(101), frame: to_cli(ipv4(1, gw, ip, h as u16, 0, &echo(0))) });
     }
     // A UDP datagram too large for one frame, sent as three fragments, last first.
     let (ip, mac) = host(0);
@@ -235,38 +169,15 @@ fn traffic(hosts: u32) -> Vec<Pkt> {
     for (n, chunk) in payload.chunks(1480).enumerate().rev() {
         let more = (n + 1) * 1480 < payload.len();
         let frag = ((n * 1480 / 8) as u16) | if more { 0x2000 } else { 0 };
-        let frame = eth(
-            mac,
-            SERVER_MAC,
-            None,
-            &ipv4(17, ip, [192, 0, 2, 99], 0x7777, frag, chunk),
-        );
-        out.push(Pkt {
-            ts_ns: START_NS + 2_000_000_000 - n as i64 * 1000,
-            frame,
-        });
+        let frame = eth(mac, SERVER_MAC, None, &ipv4(17, ip, [192, 0, 2, 99], 0x7777, frag, chunk));
+        out.push(Pkt { ts_ns: START_NS + 2_000_000_000 - n as i64 * 1000, frame });
     }
     // A ping carried in GRE between two routers.
-    let inner = ipv4(
-        1,
-        [172, 16, 0, 1],
-        [172, 16, 0, 2],
-        1,
-        0,
-        &[8, 0, 0xf7, 0xfe, 0, 1, 0, 1],
-    );
+    let inner = ipv4(1, [172, 16, 0, 1], [172, 16, 0, 2], 1, 0, &[8, 0, 0xf7, 0xfe, 0, 1, 0, 1]);
     let mut gre = vec![0, 0, 0x08, 0x00];
     gre.extend_from_slice(&inner);
-    let frame = eth(
-        mac,
-        SERVER_MAC,
-        None,
-        &ipv4(47, [198, 51, 100, 1], [198, 51, 100, 2], 9, 0, &gre),
-    );
-    out.push(Pkt {
-        ts_ns: START_NS + 3_000_000_000,
-        frame,
-    });
+    let frame = eth(mac, SERVER_MAC, None, &ipv4(47, [198, 51, 100, 1], [198, 51, 100, 2], 9, 0, &gre));
+    out.push(Pkt { ts_ns: START_NS + 3_000_000_000, frame });
     out.sort_by_key(|p| p.ts_ns);
     out
 }
@@ -292,11 +203,6 @@ pub fn write_sample(path: &Path, hosts: u32) -> Result<()> {
         w.write_all(&p.frame)?;
     }
     w.flush()?;
-    eprintln!(
-        "wrote {} packets ({} client hosts) to {}",
-        packets.len(),
-        hosts,
-        path.display()
-    );
+    eprintln!("wrote {} packets ({} client hosts) to {}", packets.len(), hosts, path.display());
     Ok(())
 }

@@ -15,22 +15,46 @@ use tyto_schema::SessionRecord;
 
 /// Captures whose sessions differ from Arkime's, and why.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    ("arkime_synthetic", "some 80 protocols in one capture; Arkime keys several by protocol-specific rules \
-        (4in6 kept as the outer packet, SCTP and ICMP variants, empty continuation rows) that Tyto does not copy"),
-    ("bacnet-stack-services", "Arkime splits 802.3 (LLC) frames of one MAC pair into several 'corrupt-ether' \
-        sessions on its wall-clock timeouts; Tyto keys them by MAC pair and length field, without timeouts here"),
-    ("cloudshark-bgp-md5", "Arkime writes a BGP session's row after a 60 s pause and continues it in a second row; \
-        Tyto keeps one row (the pause is far below TCP's idle timeout)"),
-    ("nbns", "Arkime counts Ethernet padding as ICMP payload and splits one UDP 137 flow in two on its \
-        wall-clock timeout; Tyto counts the IP payload and keeps the flow whole"),
-    ("single-packets", "for a lone mid-stream packet from port 80 Arkime names the receiver as source yet counts \
-        the packet as the source's; Tyto names the sender"),
-    ("vxlan", "two VXLAN packets whose inner frame is not IP: Arkime makes a port-less UDP session of them, \
-        Tyto keeps them as the outer UDP flows they are"),
-    ("wireshark-dhcpv6", "Arkime pairs a DHCPv6 client's multicast request with the server's unicast reply in one \
-        session; Tyto keys sessions by addresses, so they stay apart"),
-    ("y2038-bgp", "one packet is stamped in 2038: Arkime cuts the row before it, Tyto after it (rows are cut \
-        once they pass their age, with the packet that passed it)"),
+    (
+        "arkime_synthetic",
+        "some 80 protocols in one capture; Arkime keys several by protocol-specific rules \
+        (4in6 kept as the outer packet, SCTP and ICMP variants, empty continuation rows) that Tyto does not copy",
+    ),
+    (
+        "bacnet-stack-services",
+        "Arkime splits 802.3 (LLC) frames of one MAC pair into several 'corrupt-ether' \
+        sessions on its wall-clock timeouts; Tyto keys them by MAC pair and length field, without timeouts here",
+    ),
+    (
+        "cloudshark-bgp-md5",
+        "Arkime writes a BGP session's row after a 60 s pause and continues it in a second row; \
+        Tyto keeps one row (the pause is far below TCP's idle timeout)",
+    ),
+    (
+        "nbns",
+        "Arkime counts Ethernet padding as ICMP payload and splits one UDP 137 flow in two on its \
+        wall-clock timeout; Tyto counts the IP payload and keeps the flow whole",
+    ),
+    (
+        "single-packets",
+        "for a lone mid-stream packet from port 80 Arkime names the receiver as source yet counts \
+        the packet as the source's; Tyto names the sender",
+    ),
+    (
+        "vxlan",
+        "two VXLAN packets whose inner frame is not IP: Arkime makes a port-less UDP session of them, \
+        Tyto keeps them as the outer UDP flows they are",
+    ),
+    (
+        "wireshark-dhcpv6",
+        "Arkime pairs a DHCPv6 client's multicast request with the server's unicast reply in one \
+        session; Tyto keys sessions by addresses, so they stay apart",
+    ),
+    (
+        "y2038-bgp",
+        "one packet is stamped in 2038: Arkime cuts the row before it, Tyto after it (rows are cut \
+        once they pass their age, with the packet that passed it)",
+    ),
 ];
 
 /// One session as both sides describe it.
@@ -47,11 +71,7 @@ fn golden(path: &Path) -> Option<Vec<Summary>> {
         let port = |v: &Value| v.as_u64().unwrap_or(0) as u16;
         let proto = b["ipProtocol"].as_u64().unwrap_or(0) as u8;
         let (src, dst) = (&b["source"], &b["destination"]);
-        let (srcip, dstip) = if proto == 0 {
-            (String::new(), String::new())
-        } else {
-            (ip(&src["ip"]), ip(&dst["ip"]))
-        };
+        let (srcip, dstip) = if proto == 0 { (String::new(), String::new()) } else { (ip(&src["ip"]), ip(&dst["ip"])) };
         out.push((
             proto,
             srcip,
@@ -77,17 +97,9 @@ fn ours(rows: &[SessionRecord]) -> Vec<Summary> {
             let ip = |a: Option<tyto_packet::Addr>| a.map(|a| a.to_string()).unwrap_or_default();
             (
                 r.ip_protocol,
-                if r.ip_protocol == 0 {
-                    String::new()
-                } else {
-                    ip(r.src_ip)
-                },
+                if r.ip_protocol == 0 { String::new() } else { ip(r.src_ip) },
                 r.src_port,
-                if r.ip_protocol == 0 {
-                    String::new()
-                } else {
-                    ip(r.dst_ip)
-                },
+                if r.ip_protocol == 0 { String::new() } else { ip(r.dst_ip) },
                 r.dst_port,
                 r.src.packets,
                 r.dst.packets,
@@ -133,11 +145,7 @@ fn sessions_match_arkime_on_its_capture_suite() {
         .filter(|p| p.extension().is_some_and(|x| x == "pcap") && p.with_extension("test").exists())
         .collect();
     captures.sort();
-    assert!(
-        captures.len() > 100,
-        "the Arkime suite is incomplete: {}",
-        captures.len()
-    );
+    assert!(captures.len() > 100, "the Arkime suite is incomplete: {}", captures.len());
     let cfg = common::config(1, arkime_test_config());
     let mut differ: BTreeMap<String, String> = BTreeMap::new();
     for pcap in &captures {
@@ -162,11 +170,7 @@ fn sessions_match_arkime_on_its_capture_suite() {
     }
     let matched = captures.len() - differ.len();
     let ratio = matched as f64 / captures.len() as f64;
-    eprintln!(
-        "{matched}/{} captures match Arkime ({:.1}%)",
-        captures.len(),
-        ratio * 100.0
-    );
+    eprintln!("{matched}/{} captures match Arkime ({:.1}%)", captures.len(), ratio * 100.0);
     let mut unexplained = Vec::new();
     for (name, why) in &differ {
         match KNOWN_DIFFERENCES.iter().find(|(n, _)| n == name) {
@@ -174,23 +178,9 @@ fn sessions_match_arkime_on_its_capture_suite() {
             None => unexplained.push(format!("{name}: {why}")),
         }
     }
-    let now_matching: Vec<_> = KNOWN_DIFFERENCES
-        .iter()
-        .filter(|(n, _)| !differ.contains_key(*n))
-        .map(|(n, _)| *n)
-        .collect();
-    assert!(
-        unexplained.is_empty(),
-        "unexplained differences from Arkime:\n{}",
-        unexplained.join("\n")
-    );
-    assert!(
-        now_matching.is_empty(),
-        "listed as different but now matching: {now_matching:?}"
-    );
-    assert!(
-        ratio >= 0.95,
-        "only {:.1}% of captures match Arkime",
-        ratio * 100.0
-    );
+    let now_matching: Vec<_> =
+        KNOWN_DIFFERENCES.iter().filter(|(n, _)| !differ.contains_key(*n)).map(|(n, _)| *n).collect();
+    assert!(unexplained.is_empty(), "unexplained differences from Arkime:\n{}", unexplained.join("\n"));
+    assert!(now_matching.is_empty(), "listed as different but now matching: {now_matching:?}");
+    assert!(ratio >= 0.95, "only {:.1}% of captures match Arkime", ratio * 100.0);
 }

@@ -48,10 +48,7 @@ fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
 #[test]
 fn ethernet_ipv4_tcp_with_padding() {
     // A bare SYN is 54 bytes; Ethernet pads it to 60. The padding is not payload.
-    let mut f = eth(
-        0x0800,
-        &ipv4(6, [10, 0, 0, 1], [10, 0, 0, 2], &tcp(61450, 80, 0x02, b"")),
-    );
+    let mut f = eth(0x0800, &ipv4(6, [10, 0, 0, 1], [10, 0, 0, 2], &tcp(61450, 80, 0x02, b"")));
     f.extend_from_slice(&[0u8; 6]);
     let d = decode(LinkType::ETHERNET, &f).unwrap();
     assert_eq!(d.mac_src, Some(MacAddr(MAC_A)));
@@ -60,12 +57,7 @@ fn ethernet_ipv4_tcp_with_padding() {
     assert_eq!(ip.src.to_string(), "10.0.0.1");
     assert_eq!(ip.payload_len, 0);
     match ip.transport {
-        Transport::Tcp {
-            src_port,
-            dst_port,
-            flags,
-            ..
-        } => {
+        Transport::Tcp { src_port, dst_port, flags, .. } => {
             assert_eq!((src_port, dst_port), (61450, 80));
             assert_eq!(flags, tcpflag::SYN);
         }
@@ -87,21 +79,10 @@ fn qinq_and_vlan_tags_are_recorded() {
 
 #[test]
 fn vxlan_keys_on_the_inner_packet() {
-    let inner = eth(
-        0x0800,
-        &ipv4(
-            6,
-            [192, 168, 0, 1],
-            [192, 168, 0, 2],
-            &tcp(1234, 443, 0x18, b"hello"),
-        ),
-    );
+    let inner = eth(0x0800, &ipv4(6, [192, 168, 0, 1], [192, 168, 0, 2], &tcp(1234, 443, 0x18, b"hello")));
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
     vx.extend_from_slice(&inner);
-    let outer = eth(
-        0x0800,
-        &ipv4(17, [10, 0, 0, 1], [10, 0, 0, 2], &udp(50000, 4789, &vx)),
-    );
+    let outer = eth(0x0800, &ipv4(17, [10, 0, 0, 1], [10, 0, 0, 2], &udp(50000, 4789, &vx)));
     let d = decode(LinkType::ETHERNET, &outer).unwrap();
     let ip = d.ip.unwrap();
     assert_eq!(ip.src.to_string(), "192.168.0.1");
@@ -109,51 +90,25 @@ fn vxlan_keys_on_the_inner_packet() {
     assert_eq!(d.vni, Some(42));
     assert!(d.encap.contains(Encap::VXLAN));
     let (osrc, odst) = d.outer_ip.unwrap();
-    assert_eq!(
-        (osrc.to_string(), odst.to_string()),
-        ("10.0.0.1".into(), "10.0.0.2".into())
-    );
+    assert_eq!((osrc.to_string(), odst.to_string()), ("10.0.0.1".into(), "10.0.0.2".into()));
 }
 
 #[test]
 fn a_tunnel_that_does_not_parse_falls_back_to_the_outer_packet() {
     // UDP to port 4789 whose payload is not VXLAN (the I flag is clear).
-    let outer = eth(
-        0x0800,
-        &ipv4(
-            17,
-            [10, 0, 0, 1],
-            [10, 0, 0, 2],
-            &udp(50000, 4789, &[0u8; 30]),
-        ),
-    );
+    let outer = eth(0x0800, &ipv4(17, [10, 0, 0, 1], [10, 0, 0, 2], &udp(50000, 4789, &[0u8; 30])));
     let d = decode(LinkType::ETHERNET, &outer).unwrap();
-    assert_eq!(
-        d.ip.unwrap().transport,
-        Transport::Udp {
-            src_port: 50000,
-            dst_port: 4789
-        }
-    );
+    assert_eq!(d.ip.unwrap().transport, Transport::Udp { src_port: 50000, dst_port: 4789 });
     assert_eq!(d.encap, Encap::default());
     assert_eq!(d.outer_ip, None);
 }
 
 #[test]
 fn gre_carries_ipv4() {
-    let inner = ipv4(
-        1,
-        [172, 16, 0, 1],
-        [172, 16, 0, 2],
-        &[8, 0, 0, 0, 0, 1, 0, 1],
-    );
+    let inner = ipv4(1, [172, 16, 0, 1], [172, 16, 0, 2], &[8, 0, 0, 0, 0, 1, 0, 1]);
     let mut g = vec![0x00, 0x00, 0x08, 0x00];
     g.extend_from_slice(&inner);
-    let d = decode(
-        LinkType::ETHERNET,
-        &eth(0x0800, &ipv4(47, [1, 0, 0, 1], [1, 0, 0, 2], &g)),
-    )
-    .unwrap();
+    let d = decode(LinkType::ETHERNET, &eth(0x0800, &ipv4(47, [1, 0, 0, 1], [1, 0, 0, 2], &g))).unwrap();
     let ip = d.ip.unwrap();
     assert_eq!(ip.protocol, 1);
     assert_eq!(ip.transport, Transport::Icmp { kind: 8, code: 0 });
@@ -167,15 +122,7 @@ fn ipv4_fragments_are_flagged() {
     p[7] = 0x02; // offset 2 * 8 = 16 bytes
     let d = decode(LinkType::RAW, &p).unwrap();
     let ip = d.ip.unwrap();
-    assert_eq!(
-        ip.fragment,
-        Some(Fragment {
-            id: 0x1234,
-            offset: 16,
-            more: false,
-            data_offset: 20
-        })
-    );
+    assert_eq!(ip.fragment, Some(Fragment { id: 0x1234, offset: 16, more: false, data_offset: 20 }));
     assert_eq!(ip.transport, Transport::None);
     assert_eq!(ip.payload_len, 16);
 }
@@ -195,22 +142,8 @@ fn ipv6_with_extension_and_fragment_header() {
     let ip = d.ip.unwrap();
     assert!(ip.v6);
     assert_eq!(ip.protocol, 17);
-    assert_eq!(
-        ip.fragment,
-        Some(Fragment {
-            id: 7,
-            offset: 0,
-            more: true,
-            data_offset: 56
-        })
-    );
-    assert_eq!(
-        ip.transport,
-        Transport::Udp {
-            src_port: 53,
-            dst_port: 5353
-        }
-    );
+    assert_eq!(ip.fragment, Some(Fragment { id: 7, offset: 0, more: true, data_offset: 56 }));
+    assert_eq!(ip.transport, Transport::Udp { src_port: 53, dst_port: 5353 });
 }
 
 #[test]
@@ -226,14 +159,7 @@ fn linux_cooked_and_loopback_link_types() {
 
     let mut null = 2u32.to_le_bytes().to_vec();
     null.extend_from_slice(&ip);
-    assert_eq!(
-        decode(LinkType::NULL, &null)
-            .unwrap()
-            .ip
-            .unwrap()
-            .payload_len,
-        1
-    );
+    assert_eq!(decode(LinkType::NULL, &null).unwrap().ip.unwrap().payload_len, 1);
 }
 
 #[test]
@@ -246,17 +172,8 @@ fn non_ip_frames_keep_their_ethertype() {
 #[test]
 fn truncated_headers_are_errors_with_offsets() {
     let f = eth(0x0800, &[0x45, 0x00, 0x00]);
-    assert_eq!(
-        decode(LinkType::ETHERNET, &f),
-        Err(DecodeError::Truncated {
-            layer: "ipv4",
-            offset: 14
-        })
-    );
-    assert_eq!(
-        decode(LinkType(9999), &f),
-        Err(DecodeError::UnsupportedLinkType(9999))
-    );
+    assert_eq!(decode(LinkType::ETHERNET, &f), Err(DecodeError::Truncated { layer: "ipv4", offset: 14 }));
+    assert_eq!(decode(LinkType(9999), &f), Err(DecodeError::UnsupportedLinkType(9999)));
     assert!(decode(LinkType::ETHERNET, &[]).is_err());
 }
 
@@ -271,25 +188,12 @@ fn a_cut_tcp_header_is_flagged_not_dropped() {
 
 #[test]
 fn every_prefix_of_a_tunnelled_frame_decodes_without_panic() {
-    let inner = eth(
-        0x0800,
-        &ipv4(
-            6,
-            [192, 168, 0, 1],
-            [192, 168, 0, 2],
-            &tcp(1234, 443, 0x18, b"hello"),
-        ),
-    );
+    let inner = eth(0x0800, &ipv4(6, [192, 168, 0, 1], [192, 168, 0, 2], &tcp(1234, 443, 0x18, b"hello")));
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
     vx.extend_from_slice(&inner);
     let outer = eth(0x8100, &{
         let mut v = vec![0, 5, 0x08, 0x00];
-        v.extend_from_slice(&ipv4(
-            17,
-            [10, 0, 0, 1],
-            [10, 0, 0, 2],
-            &udp(50000, 4789, &vx),
-        ));
+        v.extend_from_slice(&ipv4(17, [10, 0, 0, 1], [10, 0, 0, 2], &udp(50000, 4789, &vx)));
         v
     });
     for n in 0..=outer.len() {

@@ -16,22 +16,13 @@ pub fn pcaps_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "skipping: no shared captures at {} (set TYTO_PCAPS)",
-            dir.display()
-        );
+        eprintln!("skipping: no shared captures at {} (set TYTO_PCAPS)", dir.display());
         None
     }
 }
 
 pub fn config(workers: usize, flow: FlowConfig) -> PipelineConfig {
-    PipelineConfig {
-        flow,
-        workers,
-        node: "test".into(),
-        pcap: None,
-        analyzers: Arc::new(NoAnalysis),
-    }
+    PipelineConfig { flow, workers, node: "test".into(), pcap: None, analyzers: Arc::new(NoAnalysis) }
 }
 
 /// Runs files through the pipeline and collects every row.
