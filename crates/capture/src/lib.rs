@@ -18,6 +18,9 @@ use tyto_packet::LinkType;
 /// some captures (USB, D-Bus) go beyond, so allow 1 MiB. Anything larger is corruption,
 /// and reading on would mean an attacker picks our allocation size.
 pub const MAX_RECORD_LEN: usize = 1 << 20;
+/// The largest original length believed: snap lengths stop at 256 KiB, and TSO/GRO
+/// captures reach 64 KiB. A larger claim is a corrupt field; the captured length stands.
+const MAX_WIRE_LEN: u32 = 256 * 1024;
 /// The read buffer: room for the largest record plus its block framing.
 const READ_BUFFER_LEN: usize = 2 * MAX_RECORD_LEN + 4096;
 /// pcapng files name their interfaces; more than this many is not a real capture.
@@ -164,7 +167,7 @@ impl FileReader {
                             summary.packets += 1;
                             each(Packet {
                                 ts_ns: b.ts_sec as i64 * 1_000_000_000 + frac,
-                                wire_len: b.origlen.max(data.len() as u32),
+                                wire_len: wire_len(b.origlen, data.len()),
                                 link: legacy_link,
                                 data,
                             });
@@ -188,7 +191,7 @@ impl FileReader {
                             summary.packets += 1;
                             each(Packet {
                                 ts_ns: secs.saturating_mul(1_000_000_000).saturating_add(frac_ns),
-                                wire_len: epb.origlen.max(data.len() as u32),
+                                wire_len: wire_len(epb.origlen, data.len()),
                                 link,
                                 data,
                             });
@@ -200,7 +203,7 @@ impl FileReader {
                             summary.packets += 1;
                             each(Packet {
                                 ts_ns: 0,
-                                wire_len: spb.origlen.max(spb.data.len() as u32),
+                                wire_len: wire_len(spb.origlen, spb.data.len()),
                                 link,
                                 data: spb.data,
                             });
@@ -235,6 +238,15 @@ impl FileReader {
                 }
             }
         }
+    }
+}
+
+fn wire_len(original: u32, captured: usize) -> u32 {
+    let captured = captured as u32;
+    if original > MAX_WIRE_LEN {
+        captured
+    } else {
+        original.max(captured)
     }
 }
 

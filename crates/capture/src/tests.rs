@@ -47,6 +47,17 @@ fn reads_classic_pcap_with_times_and_lengths() {
 }
 
 #[test]
+fn an_absurd_original_length_is_not_believed() {
+    let mut f = pcap_header(false, 1);
+    let mut r = record(1, 0, &[0u8; 60]);
+    r[12..16].copy_from_slice(&0xf000_0000u32.to_le_bytes());
+    f.extend(r);
+    let (seen, _, err) = read_all(f);
+    assert!(err.is_none());
+    assert_eq!(seen[0].1, 60);
+}
+
+#[test]
 fn nanosecond_pcap_keeps_nanoseconds() {
     let mut f = pcap_header(true, 101);
     f.extend(record(5, 123_456_789, &[0x45; 20]));

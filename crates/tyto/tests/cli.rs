@@ -262,3 +262,32 @@ fn results_do_not_depend_on_the_number_of_workers() {
     assert!(one.len() > 100);
     assert_eq!(one, run("3"));
 }
+
+#[test]
+fn every_shared_capture_goes_through_without_a_crash() {
+    let Some(dir) = common::pcaps_dir() else { return };
+    let out = common::tyto().args(["dump", "--workers", "2"]).arg(&dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 0, or 1 when some file was damaged (the suites hold deliberately broken ones).
+    assert!(matches!(out.status.code(), Some(0) | Some(1)), "status {:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let rows = lines(&out);
+    assert!(rows.len() > 5000, "{} sessions", rows.len());
+    for r in &rows {
+        let b = r["bytes"].as_u64().unwrap();
+        assert!(b <= r["packets"].as_u64().unwrap() * 256 * 1024, "impossible byte count: {r}");
+    }
+}
+
+#[test]
+fn a_full_session_table_writes_out_the_oldest_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = sample(tmp.path(), 30);
+    let total = |rows: &[Value]| rows.iter().map(|r| r["packets"].as_u64().unwrap()).sum::<u64>();
+    let free = lines(&ok(common::tyto().args(["dump", "--workers", "1"]).arg(&pcap).output().unwrap()));
+    let tight =
+        lines(&ok(common::tyto().args(["dump", "--workers", "1", "--max-sessions", "4"]).arg(&pcap).output().unwrap()));
+    assert_eq!(total(&free), total(&tight));
+    assert!(tight.iter().any(|r| r["session.closereason"] == "evicted"));
+    assert!(free.iter().all(|r| r["session.closereason"] != "evicted"));
+}

@@ -202,3 +202,89 @@ fn every_prefix_of_a_tunnelled_frame_decodes_without_panic() {
         }
     }
 }
+
+#[test]
+fn mpls_pppoe_and_erspan_lead_to_the_inner_packet() {
+    let inner = ipv4(17, [10, 9, 9, 9], [10, 8, 8, 8], &udp(1000, 2000, b"x"));
+    // Two MPLS labels, the second with bottom-of-stack.
+    let mut mpls = vec![0x00, 0x01, 0x00, 0x40, 0x00, 0x02, 0x01, 0x40];
+    mpls.extend_from_slice(&inner);
+    let d = decode(LinkType::ETHERNET, &eth(0x8847, &mpls)).unwrap();
+    assert!(d.encap.contains(Encap::MPLS));
+    assert_eq!(d.ip.unwrap().transport.ports(), (1000, 2000));
+
+    let mut pppoe = vec![0x11, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x21];
+    pppoe.extend_from_slice(&inner);
+    let d = decode(LinkType::ETHERNET, &eth(0x8864, &pppoe)).unwrap();
+    assert!(d.encap.contains(Encap::PPPOE));
+    assert_eq!(d.ip.unwrap().src.to_string(), "10.9.9.9");
+
+    // ERSPAN type II: GRE with a sequence number, an 8-byte header, then Ethernet.
+    let mut gre = vec![0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 1, 0x10, 0, 0, 1, 0, 0, 0, 0];
+    gre.extend_from_slice(&eth(0x0800, &inner));
+    let d = decode(LinkType::ETHERNET, &eth(0x0800, &ipv4(47, [1, 1, 1, 1], [2, 2, 2, 2], &gre))).unwrap();
+    assert!(d.encap.contains(Encap::ERSPAN));
+    assert_eq!(d.ip.unwrap().src.to_string(), "10.9.9.9");
+    assert_eq!(d.outer_mac_src, Some(MacAddr(MAC_A)));
+}
+
+#[test]
+fn geneve_gtp_and_ipv6_in_ipv4() {
+    let inner = ipv4(6, [172, 16, 1, 1], [172, 16, 1, 2], &tcp(5555, 22, 0x02, b""));
+    let mut geneve = vec![0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x07, 0x00];
+    geneve.extend_from_slice(&inner);
+    let d = decode(LinkType::ETHERNET, &eth(0x0800, &ipv4(17, [1, 1, 1, 1], [2, 2, 2, 2], &udp(1, 6081, &geneve))))
+        .unwrap();
+    assert!(d.encap.contains(Encap::GENEVE));
+    assert_eq!(d.vni, Some(7));
+    assert_eq!(d.ip.unwrap().transport.ports(), (5555, 22));
+
+    let mut gtp = vec![0x30, 0xff, 0x00, inner.len() as u8, 0, 0, 0, 9];
+    gtp.extend_from_slice(&inner);
+    let d = decode(LinkType::ETHERNET, &eth(0x0800, &ipv4(17, [1, 1, 1, 1], [2, 2, 2, 2], &udp(2152, 2152, &gtp))))
+        .unwrap();
+    assert!(d.encap.contains(Encap::GTPU));
+    assert_eq!(d.ip.unwrap().src.to_string(), "172.16.1.1");
+
+    let mut v6 = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    v6.extend_from_slice(&udp(7, 8, b""));
+    let d = decode(LinkType::ETHERNET, &eth(0x0800, &ipv4(41, [1, 1, 1, 1], [2, 2, 2, 2], &v6))).unwrap();
+    assert!(d.encap.contains(Encap::IP_IN_IP));
+    assert!(d.ip.unwrap().v6);
+}
+
+#[test]
+fn sll2_nflog_and_radiotap_wifi() {
+    let ip = ipv4(17, [10, 0, 0, 1], [10, 0, 0, 2], &udp(53, 53, b"abcd"));
+    let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6];
+    sll2.extend_from_slice(&MAC_A);
+    sll2.extend_from_slice(&[0, 0]);
+    sll2.extend_from_slice(&ip);
+    let d = decode(LinkType::LINUX_SLL2, &sll2).unwrap();
+    assert_eq!(d.mac_src, Some(MacAddr(MAC_A)));
+    assert_eq!(d.ip.unwrap().payload_len, 4);
+
+    // NFLOG: header, a prefix TLV (padded to 4), then the payload TLV.
+    let mut nflog = vec![2, 0, 0, 0];
+    nflog.extend_from_slice(&[7, 0, 10, 0, b'a', b'b', b'c', 0]);
+    nflog.extend_from_slice(&((4 + ip.len()) as u16).to_le_bytes());
+    nflog.extend_from_slice(&9u16.to_le_bytes());
+    nflog.extend_from_slice(&ip);
+    assert_eq!(decode(LinkType::NFLOG, &nflog).unwrap().ip.unwrap().transport.ports(), (53, 53));
+
+    // Radiotap (8 bytes), an 802.11 data frame to the AP, LLC/SNAP, IPv4.
+    let mut wifi = vec![0, 0, 8, 0, 0, 0, 0, 0];
+    wifi.extend_from_slice(&[0x08, 0x01, 0, 0]); // data, to-DS
+    wifi.extend_from_slice(&MAC_B); // BSSID
+    wifi.extend_from_slice(&MAC_A); // source
+    wifi.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x99]); // destination
+    wifi.extend_from_slice(&[0, 0]);
+    wifi.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+    wifi.extend_from_slice(&ip);
+    let d = decode(LinkType::IEEE802_11_RADIOTAP, &wifi).unwrap();
+    assert_eq!(d.mac_src, Some(MacAddr(MAC_A)));
+    assert_eq!(d.mac_dst, Some(MacAddr([0x02, 0, 0, 0, 0, 0x99])));
+    assert_eq!(d.ip.unwrap().dst.to_string(), "10.0.0.2");
+}
