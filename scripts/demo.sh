@@ -7,6 +7,7 @@ scripts/setup.sh
 echo "demo: building (the first build compiles DuckDB: about 20 minutes on 2 cores)" >&2
 tyto_build --quiet
 work="${TYTO_DEMO_DIR:-$PWD/tyto-demo}"
+rm -rf "$work/data"
 mkdir -p "$work"
 "$TYTO_BIN" sample -o "$work/sample.pcap"
 "$TYTO_BIN" ingest "$work/sample.pcap" --data-dir "$work/data"

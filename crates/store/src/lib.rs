@@ -39,6 +39,29 @@ pub struct FileRow {
     pub last_ns: i64,
 }
 
+/// A capture file as ingest saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputFile {
+    /// Canonical path.
+    pub path: String,
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub modified: i64,
+}
+
+impl InputFile {
+    pub fn of(path: &Path) -> std::io::Result<InputFile> {
+        let canonical = std::fs::canonicalize(path)?;
+        let meta = std::fs::metadata(&canonical)?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64);
+        Ok(InputFile { path: canonical.display().to_string(), size: meta.len(), modified })
+    }
+}
+
 /// Which rows a listing wants.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
@@ -55,6 +78,10 @@ pub trait SessionStore {
     fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError>;
     /// Records pcap files written.
     fn add_files(&mut self, files: &[FileRow]) -> Result<(), StoreError>;
+    /// Records a capture file read in full, so it is not ingested twice.
+    fn add_input(&mut self, input: &InputFile, packets: u64) -> Result<(), StoreError>;
+    /// Whether this capture file (same path, size and time) was ingested already.
+    fn has_input(&self, input: &InputFile) -> Result<bool, StoreError>;
     /// Rows newest first, as JSON objects keyed by field name (catalogue order).
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError>;
     /// The stored packet positions of each id found (Arkime's encoding).
@@ -118,6 +145,8 @@ impl DuckStore {
                      CREATE TABLE sessions ({});
                      CREATE TABLE files (id UINTEGER, node VARCHAR, path VARCHAR, link_type UINTEGER,
                         packets UBIGINT, bytes UBIGINT, first_time TIMESTAMP, last_time TIMESTAMP);
+                     CREATE TABLE inputs (path VARCHAR, size UBIGINT, modified BIGINT, packets UBIGINT,
+                        ingested TIMESTAMP DEFAULT current_timestamp);
                      INSERT INTO tyto_meta VALUES ('schema_version', '{SCHEMA_VERSION}');
                      COMMIT;",
                     cols.join(", ")
@@ -218,6 +247,23 @@ impl SessionStore for DuckStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn add_input(&mut self, input: &InputFile, packets: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO inputs (path, size, modified, packets) VALUES (?, ?, ?, ?)",
+            params![input.path, input.size, input.modified, packets],
+        )?;
+        Ok(())
+    }
+
+    fn has_input(&self, input: &InputFile) -> Result<bool, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM inputs WHERE path = ? AND size = ? AND modified = ?",
+            params![input.path, input.size, input.modified],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
     }
 
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError> {
@@ -325,6 +371,12 @@ mod tests {
             store.list(&ListQuery { stop_ns: Some(150 * 1_000_000_000), limit: 10, ..ListQuery::default() }).unwrap();
         assert_eq!(only_old.len(), 1);
         assert_eq!(store.packet_positions(&["a".into()]).unwrap(), vec![("a".to_string(), vec![-1, 24, 100])]);
+        let mut store = store;
+        let input = InputFile { path: "/x.pcap".into(), size: 10, modified: 5 };
+        assert!(!store.has_input(&input).unwrap());
+        store.add_input(&input, 3).unwrap();
+        assert!(store.has_input(&input).unwrap());
+        assert!(!store.has_input(&InputFile { size: 11, ..input }).unwrap());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tyto_flow::analyzer::NoAnalysis;
 use tyto_flow::{PipelineConfig, Progress, RunReport};
 use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, PcapDir, RotationPolicy};
 use tyto_schema::{record_to_json, time::parse_time, SessionRecord, FIELDS};
-use tyto_store::{DuckStore, FileRow, ListQuery, SessionStore};
+use tyto_store::{DuckStore, FileRow, InputFile, ListQuery, SessionStore};
 
 use crate::FlowArgs;
 
@@ -118,11 +118,30 @@ fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs) -> Result<ExitCode> {
+pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs, force: bool) -> Result<ExitCode> {
     validate_node(node)?;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let pcap_dir = PcapDir::open(&data_dir.join("pcap"), node).context("opening the pcap folder")?;
     let mut store = DuckStore::open(data_dir).context("opening the session store")?;
+    // The same file twice would store its sessions twice: skip what was ingested.
+    let mut todo = Vec::new();
+    let mut identities = Vec::new();
+    for path in tyto_capture::expand_inputs(inputs).context("listing the inputs")? {
+        let identity = InputFile::of(&path).ok();
+        if let (false, Some(id)) = (force, &identity) {
+            if store.has_input(id)? {
+                eprintln!("tyto: skipping {} (ingested already; --force ingests it again)", path.display());
+                continue;
+            }
+        }
+        identities.push(identity);
+        todo.push(path);
+    }
+    if todo.is_empty() {
+        eprintln!("tyto: nothing new to ingest");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let inputs = &todo[..];
     let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())));
     let (report, (store_result, mut store), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
         let mut pending: Vec<SessionRecord> = Vec::new();
@@ -160,6 +179,11 @@ pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs) 
         })
         .collect();
     store.add_files(&files).context("recording the pcap files")?;
+    for (outcome, identity) in report.files.iter().zip(&identities) {
+        if let (None, Some(id)) = (&outcome.error, identity) {
+            store.add_input(id, outcome.packets).context("recording the input file")?;
+        }
+    }
     let clean = report_problems(&report);
     eprintln!(
         "ingested {} packets ({} bytes) from {} files into {} session rows in {:.2}s ({:.0} packets/s); data in {}",

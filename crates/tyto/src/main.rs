@@ -30,6 +30,9 @@ enum Command {
         /// Name of this sensor, stored with every session.
         #[arg(long, default_value = "local")]
         node: String,
+        /// Ingest files even if they were ingested before (their sessions are stored again).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         flow: FlowArgs,
     },
@@ -145,7 +148,9 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Ingest { inputs, data, node, flow } => commands::ingest(&inputs, &data.data_dir, &node, &flow),
+        Command::Ingest { inputs, data, node, force, flow } => {
+            commands::ingest(&inputs, &data.data_dir, &node, &flow, force)
+        }
         Command::Dump { inputs, node, flow } => commands::dump(&inputs, &node, &flow),
         Command::Sessions { data, start, stop, limit, format } => {
             commands::sessions(&data.data_dir, start.as_deref(), stop.as_deref(), limit, format)

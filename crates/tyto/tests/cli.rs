@@ -51,6 +51,15 @@ fn ingest_list_export_and_reread_byte_for_byte() {
         .output()
         .unwrap());
     let rows = lines(&out);
+    // The same file again is skipped, so nothing is stored twice.
+    let again = ok(common::tyto().arg("ingest").arg(&pcap).arg("--data-dir").arg(&data).output().unwrap());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("ingested already"));
+    let after = common::tyto()
+        .args(["sessions", "--format", "ndjson", "--limit", "1000", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(lines(&ok(after)).len(), rows.len());
     // Per host: DNS, HTTP, ping; plus the fragmented datagram and the GRE ping.
     assert_eq!(rows.len(), 20 * 3 + 2);
     let http: Vec<&Value> = rows.iter().filter(|r| r["port.dst"] == 80).collect();
