@@ -189,13 +189,7 @@ impl PcapWriter {
         };
         let f = &mut self.open[idx];
         let offset = f.info.bytes;
-        let secs = ts_ns.div_euclid(1_000_000_000) as u32;
-        let nanos = ts_ns.rem_euclid(1_000_000_000) as u32;
-        let mut hdr = [0u8; 16];
-        hdr[0..4].copy_from_slice(&secs.to_le_bytes());
-        hdr[4..8].copy_from_slice(&nanos.to_le_bytes());
-        hdr[8..12].copy_from_slice(&(data.len() as u32).to_le_bytes());
-        hdr[12..16].copy_from_slice(&wire_len.max(data.len() as u32).to_le_bytes());
+        let hdr = record_header(ts_ns, data.len() as u32, wire_len);
         let path = &f.info.path;
         f.out.write_all(&hdr).map_err(io_err(path))?;
         f.out.write_all(data).map_err(io_err(path))?;
@@ -253,6 +247,21 @@ impl PcapWriter {
         self.finished.sort_by_key(|f| f.id);
         Ok(std::mem::take(&mut self.finished))
     }
+}
+
+/// The header of a nanosecond-resolution classic pcap file of `link_type`.
+pub fn pcap_file_header(link_type: u32) -> [u8; 24] {
+    file_header(MAGIC_NS, link_type)
+}
+
+/// A packet record's header in a nanosecond pcap file.
+pub fn record_header(ts_ns: i64, captured: u32, wire_len: u32) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    h[0..4].copy_from_slice(&(ts_ns.div_euclid(1_000_000_000) as u32).to_le_bytes());
+    h[4..8].copy_from_slice(&(ts_ns.rem_euclid(1_000_000_000) as u32).to_le_bytes());
+    h[8..12].copy_from_slice(&captured.to_le_bytes());
+    h[12..16].copy_from_slice(&wire_len.max(captured).to_le_bytes());
+    h
 }
 
 fn file_header(magic: u32, link_type: u32) -> [u8; 24] {
@@ -353,11 +362,7 @@ impl<W: Write> ExportWriter<W> {
             Some(l) if l != p.link_type => return Err(PcapStoreError::MixedLinkTypes(l, p.link_type)),
             Some(_) => {}
         }
-        let mut h = [0u8; 16];
-        h[0..4].copy_from_slice(&(p.ts_ns.div_euclid(1_000_000_000) as u32).to_le_bytes());
-        h[4..8].copy_from_slice(&(p.ts_ns.rem_euclid(1_000_000_000) as u32).to_le_bytes());
-        h[8..12].copy_from_slice(&(p.data.len() as u32).to_le_bytes());
-        h[12..16].copy_from_slice(&p.wire_len.to_le_bytes());
+        let h = record_header(p.ts_ns, p.data.len() as u32, p.wire_len);
         self.out.write_all(&h).map_err(io)?;
         self.out.write_all(&p.data).map_err(io)?;
         self.packets += 1;

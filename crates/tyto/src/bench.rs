@@ -15,7 +15,7 @@ use tyto_capture::FileReader;
 use tyto_flow::analyzer::NoAnalysis;
 use tyto_flow::{FlowConfig, PipelineConfig, Progress};
 use tyto_packet::{decode, LinkType};
-use tyto_pcapstore::{PcapDir, RotationPolicy};
+use tyto_pcapstore::{pcap_file_header, record_header, PcapDir, RotationPolicy};
 use tyto_store::{DuckStore, SessionStore};
 
 #[derive(Args)]
@@ -181,11 +181,7 @@ fn build_corpus(source: &Path, out: &Path, target: u64) -> Result<()> {
     }
     let mut w =
         BufWriter::with_capacity(1 << 20, File::create(out).with_context(|| format!("creating {}", out.display()))?);
-    let mut hdr = Vec::new();
-    hdr.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes());
-    hdr.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    hdr.extend_from_slice(&262_144u32.to_le_bytes());
-    hdr.extend_from_slice(&1u32.to_le_bytes());
+    let hdr = pcap_file_header(1);
     w.write_all(&hdr)?;
     let mut written = hdr.len() as u64;
     let mut base: i64 = 1_700_000_000_000_000_000;
@@ -206,10 +202,7 @@ fn build_corpus(source: &Path, out: &Path, target: u64) -> Result<()> {
                     }
                 }
                 let ts = base + p.rel_ns;
-                w.write_all(&(ts.div_euclid(1_000_000_000) as u32).to_le_bytes())?;
-                w.write_all(&(ts.rem_euclid(1_000_000_000) as u32).to_le_bytes())?;
-                w.write_all(&(frame.len() as u32).to_le_bytes())?;
-                w.write_all(&p.wire_len.to_le_bytes())?;
+                w.write_all(&record_header(ts, frame.len() as u32, p.wire_len))?;
                 w.write_all(&frame)?;
                 written += 16 + frame.len() as u64;
             }

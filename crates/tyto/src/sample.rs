@@ -7,6 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use tyto_pcapstore::{pcap_file_header, record_header};
 
 /// 2024-05-01T12:00:00Z.
 const START_NS: i64 = 1_714_564_800_000_000_000;
@@ -186,20 +187,10 @@ pub fn write_sample(path: &Path, hosts: u32) -> Result<()> {
     let hosts = hosts.clamp(1, 60_000);
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut w = BufWriter::new(file);
-    let mut hdr = Vec::with_capacity(24);
-    hdr.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    hdr.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    hdr.extend_from_slice(&65535u32.to_le_bytes());
-    hdr.extend_from_slice(&1u32.to_le_bytes());
-    w.write_all(&hdr)?;
+    w.write_all(&pcap_file_header(1))?;
     let packets = traffic(hosts);
     for p in &packets {
-        let secs = p.ts_ns.div_euclid(1_000_000_000) as u32;
-        let usecs = (p.ts_ns.rem_euclid(1_000_000_000) / 1000) as u32;
-        w.write_all(&secs.to_le_bytes())?;
-        w.write_all(&usecs.to_le_bytes())?;
-        w.write_all(&(p.frame.len() as u32).to_le_bytes())?;
-        w.write_all(&(p.frame.len() as u32).to_le_bytes())?;
+        w.write_all(&record_header(p.ts_ns, p.frame.len() as u32, p.frame.len() as u32))?;
         w.write_all(&p.frame)?;
     }
     w.flush()?;
