@@ -168,6 +168,10 @@ fn ts(ns: i64) -> Value {
 
 fn to_duck(v: FieldValue<'_>) -> Value {
     match v {
+        // Most multi-valued fields are empty in most sessions: NULL costs the
+        // appender nothing, an empty list costs it a list value (and means the same).
+        FieldValue::Strs([]) | FieldValue::Ips([]) | FieldValue::Macs([]) => Value::Null,
+        FieldValue::Ints(v) if v.is_empty() => Value::Null,
         FieldValue::Null => Value::Null,
         FieldValue::Int(i) => Value::BigInt(i),
         FieldValue::Time(ns) => ts(ns),
@@ -389,5 +393,41 @@ mod tests {
         }
         let err = DuckStore::open(tmp.path()).err().unwrap();
         assert!(err.to_string().contains("version 999"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    /// Rows appended per second (run with `--ignored --nocapture`; a figure, not a test).
+    #[test]
+    #[ignore]
+    fn append_rate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        let rec = SessionRecord {
+            id: "240501-0011223344556677889900aa".into(),
+            root_id: "240501-0011223344556677889900aa".into(),
+            segment: 1,
+            node: "bench".into(),
+            ip_protocol: 6,
+            src_ip: Some(Addr::from_v4([10, 0, 0, 1])),
+            dst_ip: Some(Addr::from_v4([10, 0, 0, 2])),
+            protocols: vec!["tcp".into()],
+            mac_src: vec![tyto_packet::MacAddr([0, 1, 2, 3, 4, 5])],
+            mac_dst: vec![tyto_packet::MacAddr([0, 1, 2, 3, 4, 6])],
+            ttl_src: vec![64],
+            packet_pos: vec![-1, 24, 100, 200, 300],
+            ..SessionRecord::default()
+        };
+        let rows: Vec<SessionRecord> = (0..100_000).map(|_| rec.clone()).collect();
+        let t = std::time::Instant::now();
+        let t = std::time::Instant::now();
+        for chunk in rows.chunks(20_000) {
+            store.append(chunk).unwrap();
+        }
+        let s = t.elapsed().as_secs_f64();
+        eprintln!("appended {} rows in {s:.2}s: {:.0} rows/s", rows.len(), rows.len() as f64 / s);
     }
 }
