@@ -423,7 +423,6 @@ mod speed {
         };
         let rows: Vec<SessionRecord> = (0..100_000).map(|_| rec.clone()).collect();
         let t = std::time::Instant::now();
-        let t = std::time::Instant::now();
         for chunk in rows.chunks(20_000) {
             store.append(chunk).unwrap();
         }
