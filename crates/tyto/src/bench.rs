@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// Skip the run with the session store.
     #[arg(long)]
     skip_store: bool,
+    /// Where the runs write pcap files and the store (a tmpfs such as /dev/shm
+    /// measures the CPU's cost; a disk measures the disk).
+    #[arg(long, default_value_os_t = std::env::temp_dir())]
+    out: PathBuf,
 }
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
@@ -48,8 +52,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let mut buf = vec![0u8; 1 << 20];
     while f.read(&mut buf)? > 0 {}
     let size = std::fs::metadata(&args.corpus)?.len();
-    println!("corpus: {} ({} MiB), workers: {}", args.corpus.display(), size >> 20, args.workers);
-    let tmp = tempdir()?;
+    println!(
+        "corpus: {} ({} MiB), workers: {}, output under {}",
+        args.corpus.display(),
+        size >> 20,
+        args.workers,
+        args.out.display()
+    );
+    let tmp = scratch_dir(&args.out)?;
     let inputs = vec![args.corpus.clone()];
     let cfg = |pcap| PipelineConfig {
         flow: FlowConfig::default(),
@@ -123,8 +133,8 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn tempdir() -> Result<PathBuf> {
-    let p = std::env::temp_dir().join(format!("tyto-bench-{}", std::process::id()));
+fn scratch_dir(under: &Path) -> Result<PathBuf> {
+    let p = under.join(format!("tyto-bench-{}", std::process::id()));
     std::fs::create_dir_all(&p)?;
     Ok(p)
 }

@@ -105,6 +105,16 @@ fn report_problems(report: &RunReport) -> bool {
     if report.unsupported_link_types > 0 {
         eprintln!("tyto: note: {} frames of unsupported link types were skipped", report.unsupported_link_types);
     }
+    let evicted: u64 = report.workers.iter().map(|w| w.evicted).sum();
+    if evicted > 0 {
+        eprintln!("tyto: note: the session table was full {evicted} times; the least recently seen sessions were written early (--max-sessions)");
+    }
+    if report.fragments_abandoned > 0 {
+        eprintln!(
+            "tyto: note: {} fragmented datagrams never completed; their fragments were kept as packets of their address pair",
+            report.fragments_abandoned
+        );
+    }
     for w in &report.workers {
         if let Some(e) = &w.first_pcap_error {
             clean = false;
