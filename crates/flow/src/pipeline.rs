@@ -79,9 +79,6 @@ impl RunReport {
     pub fn sessions(&self) -> u64 {
         self.workers.iter().map(|w| w.sessions_written).sum()
     }
-    pub fn rows(&self) -> u64 {
-        self.workers.iter().map(|w| w.rows_written).sum()
-    }
 }
 
 /// Runs `inputs` through the pipeline. Rows go to `records` in batches as sessions are

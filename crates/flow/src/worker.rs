@@ -141,11 +141,6 @@ impl Worker {
         }
     }
 
-    /// Sessions held now.
-    pub fn live_sessions(&self) -> usize {
-        self.map.len()
-    }
-
     /// Takes one packet (or one rebuilt datagram with its fragments).
     pub fn packet(&mut self, p: &PacketIn<'_>) {
         let key = p.keyed.key;

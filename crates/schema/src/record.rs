@@ -71,23 +71,6 @@ impl CloseReason {
             CloseReason::EndOfInput => "end-of-input",
         }
     }
-
-    pub fn parse(s: &str) -> Option<CloseReason> {
-        Some(match s {
-            "tcp-close" => CloseReason::TcpClose,
-            "idle" => CloseReason::Idle,
-            "max-packets" => CloseReason::MaxPackets,
-            "max-age" => CloseReason::MaxAge,
-            "evicted" => CloseReason::Evicted,
-            "end-of-input" => CloseReason::EndOfInput,
-            _ => return None,
-        })
-    }
-
-    /// Whether the session goes on in a linked segment after this one.
-    pub fn continues(self) -> bool {
-        matches!(self, CloseReason::MaxPackets | CloseReason::MaxAge)
-    }
 }
 
 /// One session, or one segment of a long session (segments share `root_id`).
