@@ -339,28 +339,15 @@ impl Worker {
             max_bytes: self.cfg.tcp_max_held_bytes,
             max_segments: self.cfg.tcp_max_held_segments,
         };
-        // Store the frames first: the positions go into the record.
-        let mut positions: [(u32, u64); 1] = [(NIL, 0)];
-        let mut piece_positions = Vec::new();
+        // Store the frames (a rebuilt datagram's original fragments in its place);
+        // their positions go into the record.
         if let Some(w) = self.pcap.as_mut() {
-            let mut write = |link: LinkType, ts, wl, data: &[u8]| match w.write(link.0, ts, wl, data) {
-                Ok(pos) => Some((pos.file, pos.offset)),
-                Err(e) => {
-                    self.stats.pcap_write_errors += 1;
-                    self.stats.first_pcap_error.get_or_insert(e.to_string());
-                    None
-                }
-            };
+            let s = self.slots[i as usize].as_mut().expect("used");
             if p.pieces.is_empty() {
-                if let Some(pos) = write(p.link, p.ts_ns, p.wire_len, p.data) {
-                    positions[0] = pos;
-                }
-            } else {
-                for piece in p.pieces {
-                    if let Some(pos) = write(piece.link, piece.ts_ns, piece.wire_len, piece.data) {
-                        piece_positions.push(pos);
-                    }
-                }
+                store_frame(w, &mut self.stats, s, p.link, p.ts_ns, p.wire_len, p.data);
+            }
+            for piece in p.pieces {
+                store_frame(w, &mut self.stats, s, piece.link, piece.ts_ns, piece.wire_len, piece.data);
             }
         }
         let s = self.slots[i as usize].as_mut().expect("used");
@@ -394,16 +381,6 @@ impl Worker {
         // and none for other protocols (routing and multicast control).
         if matches!(rec.ip_protocol, 1 | 17 | 50 | 51 | 58 | 132) {
             stats.databytes += payload.len() as u64;
-        }
-        for (file, offset) in positions.iter().chain(piece_positions.iter()) {
-            if *file == NIL {
-                continue;
-            }
-            if *file != s.cur_file {
-                s.cur_file = *file;
-                rec.packet_pos.push(-(*file as i64));
-            }
-            rec.packet_pos.push(*offset as i64);
         }
         // Link-level facts, each value once.
         if let Some(m) = d.mac_src {
@@ -633,6 +610,32 @@ impl Worker {
     fn relist(&mut self, i: u32, class: Class) {
         self.unlink(i);
         self.push_tail(class, i);
+    }
+}
+
+/// Writes one frame to the worker's pcap files and notes its place in the session.
+#[allow(clippy::too_many_arguments)]
+fn store_frame(
+    w: &mut PcapWriter,
+    stats: &mut WorkerStats,
+    s: &mut Session,
+    link: LinkType,
+    ts_ns: i64,
+    wire_len: u32,
+    data: &[u8],
+) {
+    match w.write(link.0, ts_ns, wire_len, data) {
+        Ok(pos) => {
+            if pos.file != s.cur_file {
+                s.cur_file = pos.file;
+                s.rec.packet_pos.push(-(pos.file as i64));
+            }
+            s.rec.packet_pos.push(pos.offset as i64);
+        }
+        Err(e) => {
+            stats.pcap_write_errors += 1;
+            stats.first_pcap_error.get_or_insert(e.to_string());
+        }
     }
 }
 
