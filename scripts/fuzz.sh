@@ -19,6 +19,22 @@ run)
     if [ -d ../shared/pcaps ] && [ "$target" = read_capture ]; then
         find ../shared/pcaps -name '*.pcap*' ! -name '*.out' -size -64k -exec cp -n {} "$corpus/" \;
     fi
+    if [ "$target" = query ]; then
+        # Seeds: the forms of the language, so mutation starts from valid expressions.
+        i=0
+        while IFS= read -r expr; do
+            i=$((i + 1))
+            printf '%s' "$expr" >"$corpus/seed-$i"
+        done <<'SEEDS'
+port.dst == 3389 && protocols == rdp
+ip.src == 10.1.1.3 && protocols == ftp && country.dst != JPN && bytes > 100000
+packets == 1 && ip.protocol == tcp && ip.src != 131.206.0.0/16 && ip.dst != 131.206.0.0/16
+http.user-agent == Acunetix || http.user-agent == pangolin
+ip.src == 10.1.1.2 && http.uri == *
+!(host == [a.com, "b\"c", /x.*y/] || tags == ]a,b[) && starttime > -1d
+ip == 2001:db8::1.443 || ip == 10.0.0.1:80 || port == 1-1023 || vlan != EXISTS!
+SEEDS
+    fi
     # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable compiler take them.
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$secs" -rss_limit_mb=2048
     ;;

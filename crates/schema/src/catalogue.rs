@@ -1,6 +1,9 @@
 use serde_json::Value;
 use tyto_packet::{Addr, MacAddr};
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use crate::time::format_rfc3339;
 use crate::SessionRecord;
 
@@ -33,6 +36,8 @@ pub enum FieldValue<'a> {
     Ints(Vec<i64>),
     Ips(&'a [Addr]),
     Macs(&'a [MacAddr]),
+    /// Times (nanoseconds) of a multi-valued date field.
+    Times(Vec<i64>),
 }
 
 impl FieldValue<'_> {
@@ -53,14 +58,43 @@ impl FieldValue<'_> {
             FieldValue::Ips(v) => Value::from(v.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
             FieldValue::Macs([]) => return None,
             FieldValue::Macs(v) => Value::from(v.iter().map(|m| m.to_string()).collect::<Vec<_>>()),
+            FieldValue::Times(v) if v.is_empty() => return None,
+            FieldValue::Times(v) => Value::from(v.iter().map(|t| format_rfc3339(*t)).collect::<Vec<_>>()),
         })
     }
+}
+
+/// How a query value (and a stored value) is normalised for a field, beyond its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transform {
+    None,
+    /// `tcp`, `udp`, `icmp`… stand for their protocol numbers.
+    IpProtocol,
+    /// A URI given with a scheme (`http://x/y`) is matched without it, as stored.
+    Uri,
+    /// A host given as a URL (`https://x/y`) is matched as its host part.
+    Host,
+    /// Stored and compared upper-cased (country codes).
+    Upper,
+    /// `00-11-22-33-44-55` is read as `00:11:22:33:44:55`.
+    Mac,
+}
+
+/// Where a field's value comes from in a [`SessionRecord`].
+#[derive(Clone, Copy)]
+pub enum Source {
+    /// A member of the record, read by this function.
+    Record(for<'a> fn(&'a SessionRecord) -> FieldValue<'a>),
+    /// The record's [`crate::Extra`] values, filled by dissectors and enrichment.
+    Extra,
 }
 
 /// One field, described once.
 pub struct FieldDef {
     /// The expression name analysts type (Arkime's where Arkime has the field).
     pub name: &'static str,
+    /// Other names the query language accepts for it.
+    pub aliases: &'static [&'static str],
     pub kind: FieldKind,
     /// Holds a list of values; `==` matches when any of them does.
     pub multi: bool,
@@ -72,12 +106,83 @@ pub struct FieldDef {
     pub description: &'static str,
     /// Printed by `dump` (internal bookkeeping such as packet positions is not).
     pub in_dump: bool,
-    pub get: for<'a> fn(&'a SessionRecord) -> FieldValue<'a>,
+    pub transform: Transform,
+    pub source: Source,
 }
 
-/// Looks a field up by its expression name.
+impl std::fmt::Debug for FieldDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl FieldDef {
+    /// This field's value in a record.
+    pub fn value<'a>(&self, rec: &'a SessionRecord) -> FieldValue<'a> {
+        match self.source {
+            Source::Record(get) => get(rec),
+            Source::Extra => rec.extra.value(self.name, self.kind, self.multi),
+        }
+    }
+}
+
+/// A name that stands for several fields (`ip`, `host`, `country`…): `==` matches
+/// when any member does, `!=` when none does.
+pub struct FieldSet {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub group: &'static str,
+    pub description: &'static str,
+    pub members: &'static [&'static str],
+}
+
+/// What a name in an expression refers to.
+#[derive(Clone, Copy)]
+pub enum Named {
+    Field(&'static FieldDef),
+    Set(&'static FieldSet),
+}
+
+fn names() -> &'static HashMap<&'static str, Named> {
+    static NAMES: OnceLock<HashMap<&'static str, Named>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut m = HashMap::new();
+        for s in FIELD_SETS {
+            m.insert(s.name, Named::Set(s));
+        }
+        for f in FIELDS {
+            // ECS names are accepted too, for analysts coming from Kibana; an explicit
+            // name or alias wins over an ECS name.
+            if let Some(ecs) = f.ecs {
+                m.entry(ecs).or_insert(Named::Field(f));
+            }
+        }
+        for f in FIELDS {
+            for a in f.aliases {
+                m.insert(a, Named::Field(f));
+            }
+            m.insert(f.name, Named::Field(f));
+        }
+        m
+    })
+}
+
+/// Looks a field up by its expression name or an alias.
 pub fn field(name: &str) -> Option<&'static FieldDef> {
-    FIELDS.iter().find(|f| f.name == name)
+    match names().get(name) {
+        Some(Named::Field(f)) => Some(f),
+        _ => None,
+    }
+}
+
+/// Looks a name up: a field (by name, alias or ECS name) or a set of fields.
+pub fn lookup(name: &str) -> Option<Named> {
+    names().get(name).copied()
+}
+
+/// Every name the query language accepts, for suggestions and completion.
+pub fn all_names() -> impl Iterator<Item = &'static str> {
+    names().keys().copied()
 }
 
 fn ints<T: Copy + Into<i64>>(v: &[T]) -> FieldValue<'static> {
@@ -97,11 +202,17 @@ fn u(v: u64) -> FieldValue<'static> {
 }
 
 macro_rules! fields {
-    ($( $name:literal, $kind:ident, $multi:literal, $column:literal, $ecs:expr, $group:literal, $dump:literal, $desc:literal, |$r:ident| $get:expr; )*) => {
+    (
+        record { $( $name:literal, [$($alias:literal),*], $kind:ident, $multi:literal, $column:literal, $ecs:expr,
+            $group:literal, $dump:literal, $tr:ident, $desc:literal, |$r:ident| $get:expr; )* }
+        extra { $( $xname:literal, [$($xalias:literal),*], $xkind:ident, $xmulti:ident, $xcolumn:literal, $xecs:expr,
+            $xgroup:literal, $xtr:ident, $xdesc:literal; )* }
+    ) => {
         /// Every field of a session record, in display order.
         pub static FIELDS: &[FieldDef] = &[
             $( FieldDef {
                 name: $name,
+                aliases: &[$($alias),*],
                 kind: FieldKind::$kind,
                 multi: $multi,
                 column: $column,
@@ -109,114 +220,248 @@ macro_rules! fields {
                 group: $group,
                 description: $desc,
                 in_dump: $dump,
-                get: |$r| $get,
+                transform: Transform::$tr,
+                source: Source::Record(|$r| $get),
+            }, )*
+            $( FieldDef {
+                name: $xname,
+                aliases: &[$($xalias),*],
+                kind: FieldKind::$xkind,
+                multi: fields!(@multi $xmulti),
+                column: $xcolumn,
+                ecs: $xecs,
+                group: $xgroup,
+                description: $xdesc,
+                in_dump: true,
+                transform: Transform::$xtr,
+                source: Source::Extra,
             }, )*
         ];
     };
+    (@multi many) => { true };
+    (@multi one) => { false };
 }
 
 fields! {
-    "id", Text, false, "id", Some("event.id"), "general", true,
-        "Tyto's id for the session (segment)", |r| FieldValue::Str(&r.id);
-    "rootId", Text, false, "root_id", None, "general", true,
-        "Id of the first segment of a session written in several", |r| FieldValue::Str(&r.root_id);
-    "session.segments", Integer, false, "segment", None, "general", true,
-        "Which segment of its session this row is (1 for the first)", |r| int(r.segment);
-    "node", Text, false, "node", Some("observer.name"), "general", true,
-        "Name of the sensor that recorded the session", |r| FieldValue::Str(&r.node);
-    "ip.protocol", Integer, false, "ip_protocol", Some("network.iana_number"), "general", true,
-        "IP protocol number (0 for frames that carry no IP)", |r| int(r.ip_protocol);
-    "ethertype", Integer, false, "ethertype", None, "general", true,
-        "The ethernet protocol type of the innermost link layer", |r| int(r.ethertype);
-    "ip.src", Ip, false, "src_ip", Some("source.ip"), "general", true,
-        "Source IP: the side that opened the session", |r| opt_ip(r.src_ip);
-    "port.src", Integer, false, "src_port", Some("source.port"), "general", true,
-        "Source port", |r| int(r.src_port);
-    "ip.dst", Ip, false, "dst_ip", Some("destination.ip"), "general", true,
-        "Destination IP", |r| opt_ip(r.dst_ip);
-    "port.dst", Integer, false, "dst_port", Some("destination.port"), "general", true,
-        "Destination port", |r| int(r.dst_port);
-    "starttime", Date, false, "start_time", Some("event.start"), "general", true,
-        "Time of the session's first packet", |r| FieldValue::Time(r.start_ns);
-    "stoptime", Date, false, "stop_time", Some("event.end"), "general", true,
-        "Time of the session's last packet", |r| FieldValue::Time(r.stop_ns);
-    "packets", Integer, false, "packets", Some("network.packets"), "general", true,
-        "Packets sent and received", |r| u(r.packets());
-    "packets.src", Integer, false, "src_packets", Some("source.packets"), "general", true,
-        "Packets sent by the source", |r| u(r.src.packets);
-    "packets.dst", Integer, false, "dst_packets", Some("destination.packets"), "general", true,
-        "Packets sent by the destination", |r| u(r.dst.packets);
-    "bytes", Integer, false, "bytes", Some("network.bytes"), "general", true,
-        "Bytes on the wire sent and received, link-layer headers included", |r| u(r.bytes());
-    "bytes.src", Integer, false, "src_bytes", Some("source.bytes"), "general", true,
-        "Bytes on the wire sent by the source", |r| u(r.src.bytes);
-    "bytes.dst", Integer, false, "dst_bytes", Some("destination.bytes"), "general", true,
-        "Bytes on the wire sent by the destination", |r| u(r.dst.bytes);
-    "databytes", Integer, false, "databytes", None, "general", true,
-        "Payload bytes sent and received", |r| u(r.databytes());
-    "databytes.src", Integer, false, "src_databytes", None, "general", true,
-        "Payload bytes sent by the source", |r| u(r.src.databytes);
-    "databytes.dst", Integer, false, "dst_databytes", None, "general", true,
-        "Payload bytes sent by the destination", |r| u(r.dst.databytes);
-    "protocols", LowerText, true, "protocols", Some("network.protocol"), "general", true,
-        "Protocols seen in the session", |r| FieldValue::Strs(&r.protocols);
-    "tcpflags.syn", Integer, false, "tcpflags_syn", None, "general", true,
-        "Packets with SYN and no ACK", |r| int(r.tcp_flags.syn);
-    "tcpflags.syn-ack", Integer, false, "tcpflags_syn_ack", None, "general", true,
-        "Packets with SYN and ACK", |r| int(r.tcp_flags.syn_ack);
-    "tcpflags.ack", Integer, false, "tcpflags_ack", None, "general", true,
-        "Packets with only the ACK flag", |r| int(r.tcp_flags.ack);
-    "tcpflags.psh", Integer, false, "tcpflags_psh", None, "general", true,
-        "Packets with PSH", |r| int(r.tcp_flags.psh);
-    "tcpflags.fin", Integer, false, "tcpflags_fin", None, "general", true,
-        "Packets with FIN", |r| int(r.tcp_flags.fin);
-    "tcpflags.rst", Integer, false, "tcpflags_rst", None, "general", true,
-        "Packets with RST", |r| int(r.tcp_flags.rst);
-    "tcpflags.urg", Integer, false, "tcpflags_urg", None, "general", true,
-        "Packets with URG", |r| int(r.tcp_flags.urg);
-    "tcpflags.ece", Integer, false, "tcpflags_ece", None, "general", true,
-        "Packets with ECE", |r| int(r.tcp_flags.ece);
-    "tcpflags.cwr", Integer, false, "tcpflags_cwr", None, "general", true,
-        "Packets with CWR", |r| int(r.tcp_flags.cwr);
-    "tcpflags.ae", Integer, false, "tcpflags_ae", None, "general", true,
-        "Packets with AE (accurate ECN)", |r| int(r.tcp_flags.ae);
-    "tcp.retransmissions", Integer, false, "tcp_retransmissions", None, "general", true,
-        "TCP segments whose bytes had been seen already", |r| int(r.tcp_stream.retransmissions);
-    "tcp.outoforder", Integer, false, "tcp_out_of_order", None, "general", true,
-        "TCP segments that arrived ahead of a hole", |r| int(r.tcp_stream.out_of_order);
-    "tcp.overlaps", Integer, false, "tcp_overlaps", None, "general", true,
-        "TCP segments that overlapped seen bytes with different content", |r| int(r.tcp_stream.overlaps);
-    "tcp.gapbytes", Integer, false, "tcp_gap_bytes", None, "general", true,
-        "TCP payload bytes never seen (holes in the stream)", |r| u(r.tcp_stream.gap_bytes);
-    "vlan", Integer, true, "vlan", Some("network.vlan.id"), "general", true,
-        "VLAN ids", |r| ints(&r.vlans);
-    "vni", Integer, true, "vni", None, "general", true,
-        "VXLAN/Geneve network identifiers", |r| ints(&r.vnis);
-    "mac.src", LowerText, true, "mac_src", Some("source.mac"), "general", true,
-        "Source ethernet addresses", |r| FieldValue::Macs(&r.mac_src);
-    "mac.dst", LowerText, true, "mac_dst", Some("destination.mac"), "general", true,
-        "Destination ethernet addresses", |r| FieldValue::Macs(&r.mac_dst);
-    "outerip.src", Ip, true, "outer_ip_src", None, "general", true,
-        "Source IP of the outermost tunnel header", |r| FieldValue::Ips(&r.outer_ip_src);
-    "outerip.dst", Ip, true, "outer_ip_dst", None, "general", true,
-        "Destination IP of the outermost tunnel header", |r| FieldValue::Ips(&r.outer_ip_dst);
-    "tunnel", LowerText, true, "tunnels", None, "general", true,
-        "Encapsulations the packets travelled in (vlan, mpls, gre, vxlan, gtp, …)", |r| FieldValue::Strs(&r.tunnels);
-    "ttl.src", Integer, true, "ttl_src", None, "general", true,
-        "Source IP TTLs seen", |r| ints(&r.ttl_src);
-    "ttl.dst", Integer, true, "ttl_dst", None, "general", true,
-        "Destination IP TTLs seen", |r| ints(&r.ttl_dst);
-    "icmp.type", Integer, true, "icmp_type", Some("icmp.type"), "general", true,
-        "ICMP types seen", |r| ints(&r.icmp_types);
-    "icmp.code", Integer, true, "icmp_code", Some("icmp.code"), "general", true,
-        "ICMP codes seen", |r| ints(&r.icmp_codes);
-    "tags", Text, true, "tags", Some("tags"), "general", true,
-        "Tags set on the session", |r| FieldValue::Strs(&r.tags);
-    "session.closereason", LowerText, false, "close_reason", None, "general", true,
-        "Why the row was written: tcp-close, idle, max-packets, max-age, evicted, end-of-input", |r| FieldValue::Str(r.close_reason.as_str());
-    "packetPos", Integer, true, "packet_pos", None, "general", false,
-        "Where the packets are stored (file switches as negative ids, then byte offsets)", |r| ints(&r.packet_pos);
+record {
+    "id", [], Text, false, "id", Some("event.id"), "general", true, None, "Tyto's id for the session (segment)", |r| FieldValue::Str(&r.id);
+    "rootId", [], Text, false, "root_id", None, "general", true, None, "Id of the first segment of a session written in several", |r| FieldValue::Str(&r.root_id);
+    "session.segments", [], Integer, false, "segment", None, "general", true, None, "Which segment of its session this row is (1 for the first)", |r| int(r.segment);
+    "node", [], Text, false, "node", Some("observer.name"), "general", true, None, "Name of the sensor that recorded the session", |r| FieldValue::Str(&r.node);
+    "ip.protocol", [], Integer, false, "ip_protocol", Some("network.iana_number"), "general", true, IpProtocol, "IP protocol number (0 for frames that carry no IP)", |r| int(r.ip_protocol);
+    "ethertype", [], Integer, false, "ethertype", None, "general", true, None, "The ethernet protocol type of the innermost link layer", |r| int(r.ethertype);
+    "ip.src", [], Ip, false, "src_ip", Some("source.ip"), "general", true, None, "Source IP: the side that opened the session", |r| opt_ip(r.src_ip);
+    "port.src", [], Integer, false, "src_port", Some("source.port"), "general", true, None, "Source port", |r| int(r.src_port);
+    "ip.dst", [], Ip, false, "dst_ip", Some("destination.ip"), "general", true, None, "Destination IP", |r| opt_ip(r.dst_ip);
+    "port.dst", [], Integer, false, "dst_port", Some("destination.port"), "general", true, None, "Destination port", |r| int(r.dst_port);
+    "starttime", [], Date, false, "start_time", Some("event.start"), "general", true, None, "Time of the session's first packet", |r| FieldValue::Time(r.start_ns);
+    "stoptime", [], Date, false, "stop_time", Some("event.end"), "general", true, None, "Time of the session's last packet", |r| FieldValue::Time(r.stop_ns);
+    "packets", [], Integer, false, "packets", Some("network.packets"), "general", true, None, "Packets sent and received", |r| u(r.packets());
+    "packets.src", [], Integer, false, "src_packets", Some("source.packets"), "general", true, None, "Packets sent by the source", |r| u(r.src.packets);
+    "packets.dst", [], Integer, false, "dst_packets", Some("destination.packets"), "general", true, None, "Packets sent by the destination", |r| u(r.dst.packets);
+    "bytes", [], Integer, false, "bytes", Some("network.bytes"), "general", true, None, "Bytes on the wire sent and received, link-layer headers included", |r| u(r.bytes());
+    "bytes.src", [], Integer, false, "src_bytes", Some("source.bytes"), "general", true, None, "Bytes on the wire sent by the source", |r| u(r.src.bytes);
+    "bytes.dst", [], Integer, false, "dst_bytes", Some("destination.bytes"), "general", true, None, "Bytes on the wire sent by the destination", |r| u(r.dst.bytes);
+    "databytes", [], Integer, false, "databytes", None, "general", true, None, "Payload bytes sent and received", |r| u(r.databytes());
+    "databytes.src", [], Integer, false, "src_databytes", None, "general", true, None, "Payload bytes sent by the source", |r| u(r.src.databytes);
+    "databytes.dst", [], Integer, false, "dst_databytes", None, "general", true, None, "Payload bytes sent by the destination", |r| u(r.dst.databytes);
+    "protocols", [], LowerText, true, "protocols", Some("network.protocol"), "general", true, None, "Protocols seen in the session", |r| FieldValue::Strs(&r.protocols);
+    "tcpflags.syn", [], Integer, false, "tcpflags_syn", None, "general", true, None, "Packets with SYN and no ACK", |r| int(r.tcp_flags.syn);
+    "tcpflags.syn-ack", [], Integer, false, "tcpflags_syn_ack", None, "general", true, None, "Packets with SYN and ACK", |r| int(r.tcp_flags.syn_ack);
+    "tcpflags.ack", [], Integer, false, "tcpflags_ack", None, "general", true, None, "Packets with only the ACK flag", |r| int(r.tcp_flags.ack);
+    "tcpflags.psh", [], Integer, false, "tcpflags_psh", None, "general", true, None, "Packets with PSH", |r| int(r.tcp_flags.psh);
+    "tcpflags.fin", [], Integer, false, "tcpflags_fin", None, "general", true, None, "Packets with FIN", |r| int(r.tcp_flags.fin);
+    "tcpflags.rst", [], Integer, false, "tcpflags_rst", None, "general", true, None, "Packets with RST", |r| int(r.tcp_flags.rst);
+    "tcpflags.urg", [], Integer, false, "tcpflags_urg", None, "general", true, None, "Packets with URG", |r| int(r.tcp_flags.urg);
+    "tcpflags.ece", [], Integer, false, "tcpflags_ece", None, "general", true, None, "Packets with ECE", |r| int(r.tcp_flags.ece);
+    "tcpflags.cwr", [], Integer, false, "tcpflags_cwr", None, "general", true, None, "Packets with CWR", |r| int(r.tcp_flags.cwr);
+    "tcpflags.ae", [], Integer, false, "tcpflags_ae", None, "general", true, None, "Packets with AE (accurate ECN)", |r| int(r.tcp_flags.ae);
+    "tcp.retransmissions", [], Integer, false, "tcp_retransmissions", None, "general", true, None, "TCP segments whose bytes had been seen already", |r| int(r.tcp_stream.retransmissions);
+    "tcp.outoforder", [], Integer, false, "tcp_out_of_order", None, "general", true, None, "TCP segments that arrived ahead of a hole", |r| int(r.tcp_stream.out_of_order);
+    "tcp.overlaps", [], Integer, false, "tcp_overlaps", None, "general", true, None, "TCP segments that overlapped seen bytes with different content", |r| int(r.tcp_stream.overlaps);
+    "tcp.gapbytes", [], Integer, false, "tcp_gap_bytes", None, "general", true, None, "TCP payload bytes never seen (holes in the stream)", |r| u(r.tcp_stream.gap_bytes);
+    "vlan", [], Integer, true, "vlan", Some("network.vlan.id"), "general", true, None, "VLAN ids", |r| ints(&r.vlans);
+    "vni", [], Integer, true, "vni", None, "general", true, None, "VXLAN/Geneve network identifiers", |r| ints(&r.vnis);
+    "mac.src", [], LowerText, true, "mac_src", Some("source.mac"), "general", true, Mac, "Source ethernet addresses", |r| FieldValue::Macs(&r.mac_src);
+    "mac.dst", [], LowerText, true, "mac_dst", Some("destination.mac"), "general", true, Mac, "Destination ethernet addresses", |r| FieldValue::Macs(&r.mac_dst);
+    "outerip.src", [], Ip, true, "outer_ip_src", None, "general", true, None, "Source IP of the outermost tunnel header", |r| FieldValue::Ips(&r.outer_ip_src);
+    "outerip.dst", [], Ip, true, "outer_ip_dst", None, "general", true, None, "Destination IP of the outermost tunnel header", |r| FieldValue::Ips(&r.outer_ip_dst);
+    "tunnel", [], LowerText, true, "tunnels", None, "general", true, None, "Encapsulations the packets travelled in (vlan, mpls, gre, vxlan, gtp, …)", |r| FieldValue::Strs(&r.tunnels);
+    "ttl.src", [], Integer, true, "ttl_src", None, "general", true, None, "Source IP TTLs seen", |r| ints(&r.ttl_src);
+    "ttl.dst", [], Integer, true, "ttl_dst", None, "general", true, None, "Destination IP TTLs seen", |r| ints(&r.ttl_dst);
+    "icmp.type", [], Integer, true, "icmp_type", Some("icmp.type"), "general", true, None, "ICMP types seen", |r| ints(&r.icmp_types);
+    "icmp.code", [], Integer, true, "icmp_code", Some("icmp.code"), "general", true, None, "ICMP codes seen", |r| ints(&r.icmp_codes);
+    "tags", [], Text, true, "tags", Some("tags"), "general", true, None, "Tags set on the session", |r| FieldValue::Strs(&r.tags);
+    "session.closereason", [], LowerText, false, "close_reason", None, "general", true, None, "Why the row was written: tcp-close, idle, max-packets, max-age, evicted, end-of-input", |r| FieldValue::Str(r.close_reason.as_str());
+    "packetPos", [], Integer, true, "packet_pos", None, "general", false, None, "Where the packets are stored (file switches as negative ids, then byte offsets)", |r| ints(&r.packet_pos);
 }
+// Filled by dissectors and enrichment; empty (and matching nothing) until those run.
+extra {
+    "user", [], LowerText, many, "user", Some("user.name"), "general", None, "User names seen in the session (any protocol)";
+    "country.src", [], Text, one, "country_src", Some("source.geo.country_iso_code"), "general", Upper, "Source country (ISO 3166 alpha-3, as Arkime)";
+    "country.dst", [], Text, one, "country_dst", Some("destination.geo.country_iso_code"), "general", Upper, "Destination country (ISO 3166 alpha-3, as Arkime)";
+    "asn.src", [], Text, one, "asn_src", Some("source.as.organization.name"), "general", None, "Source AS number and organisation (`AS15169 Google LLC`)";
+    "asn.dst", [], Text, one, "asn_dst", Some("destination.as.organization.name"), "general", None, "Destination AS number and organisation";
+    "rir.src", [], Text, one, "rir_src", None, "general", Upper, "Regional registry of the source IP";
+    "rir.dst", [], Text, one, "rir_dst", None, "general", Upper, "Regional registry of the destination IP";
+    "oui.src", [], Text, many, "oui_src", None, "general", None, "Manufacturers of the source ethernet addresses";
+    "oui.dst", [], Text, many, "oui_dst", None, "general", None, "Manufacturers of the destination ethernet addresses";
+    "protocols.how", [], LowerText, many, "protocols_how", None, "general", None, "How each application protocol was decided: `protocol:payload` or `protocol:port` (a guess)";
+    "host.http", ["http.host"], LowerText, many, "http_host", Some("url.domain"), "http", Host, "HTTP Host header values";
+    "http.uri", [], Text, many, "http_uri", Some("url.original"), "http", Uri, "Request URIs, host then path (`example.com/index.html`)";
+    "http.uri.path", [], Text, many, "http_path", Some("url.path"), "http", None, "Path part of the request URIs";
+    "http.method", [], Text, many, "http_method", Some("http.request.method"), "http", None, "Request methods";
+    "http.statuscode", [], Integer, many, "http_statuscode", Some("http.response.status_code"), "http", None, "Response status codes";
+    "http.user-agent", ["http.useragent"], Text, many, "http_user_agent", Some("user_agent.original"), "http", None, "User-Agent header values";
+    "http.content-type", [], LowerText, many, "http_content_type", Some("http.response.mime_type"), "http", None, "Content-Type header values";
+    "http.hasheader.src", [], LowerText, many, "http_request_headers", None, "http", None, "Request header names";
+    "http.hasheader.dst", [], LowerText, many, "http_response_headers", None, "http", None, "Response header names";
+    "http.md5", [], LowerText, many, "http_md5", None, "http", None, "MD5 of HTTP bodies";
+    "http.sha256", [], LowerText, many, "http_sha256", Some("file.hash.sha256"), "http", None, "SHA-256 of HTTP bodies";
+    "http.user", [], Text, many, "http_user", None, "http", None, "HTTP authentication users";
+    "http.version", [], Text, many, "http_version", Some("http.version"), "http", None, "HTTP versions";
+    "ip.xff", [], Ip, many, "http_xff_ip", None, "http", None, "X-Forwarded-For addresses";
+    "host.dns", ["dns.host"], LowerText, many, "dns_host", Some("dns.question.name"), "dns", Host, "DNS names looked up and answered";
+    "dns.query.type", [], Text, many, "dns_qtype", Some("dns.question.type"), "dns", Upper, "DNS query types (A, AAAA, MX…)";
+    "dns.query.class", [], Text, many, "dns_qclass", Some("dns.question.class"), "dns", Upper, "DNS query classes";
+    "dns.status", [], Text, many, "dns_status", Some("dns.response_code"), "dns", Upper, "DNS response codes (NOERROR, NXDOMAIN…)";
+    "dns.opcode", [], Text, many, "dns_opcode", Some("dns.op_code"), "dns", Upper, "DNS opcodes";
+    "ip.dns", [], Ip, many, "dns_ip", Some("dns.resolved_ip"), "dns", None, "Addresses in DNS answers (A/AAAA)";
+    "dns.answer.cname", [], LowerText, many, "dns_cname", None, "dns", None, "CNAME answers";
+    "host.dns.nameserver", [], LowerText, many, "dns_ns", None, "dns", None, "NS answers";
+    "host.dns.mailserver", [], LowerText, many, "dns_mx", None, "dns", None, "MX answers";
+    "dns.answer.txt", [], Text, many, "dns_txt", None, "dns", None, "TXT answers";
+    "host.tls", ["tls.sni"], LowerText, many, "tls_sni", Some("tls.client.server_name"), "tls", Host, "TLS server names (SNI)";
+    "tls.version", [], Text, many, "tls_version", Some("tls.version"), "tls", None, "TLS/DTLS versions (`TLSv1.2`, `TLSv1.3`…)";
+    "tls.cipher", [], Text, many, "tls_cipher", Some("tls.cipher"), "tls", Upper, "Cipher suites chosen";
+    "tls.alpn", [], Text, many, "tls_alpn", Some("tls.client.alpn"), "tls", None, "ALPN protocols offered";
+    "tls.ja3", [], LowerText, many, "tls_ja3", Some("tls.client.ja3"), "tls", None, "JA3 client fingerprints";
+    "tls.ja3s", [], LowerText, many, "tls_ja3s", Some("tls.server.ja3s"), "tls", None, "JA3S server fingerprints";
+    "tls.ja4", [], LowerText, many, "tls_ja4", None, "tls", None, "JA4 client fingerprints";
+    "cert.subject.cn", [], LowerText, many, "cert_subject_cn", Some("tls.server.x509.subject.common_name"), "cert", None, "Certificate subject common names";
+    "cert.subject.on", [], Text, many, "cert_subject_on", Some("tls.server.x509.subject.organization"), "cert", None, "Certificate subject organisations";
+    "cert.issuer.cn", [], LowerText, many, "cert_issuer_cn", Some("tls.server.x509.issuer.common_name"), "cert", None, "Certificate issuer common names";
+    "cert.issuer.on", [], Text, many, "cert_issuer_on", Some("tls.server.x509.issuer.organization"), "cert", None, "Certificate issuer organisations";
+    "cert.serial", [], LowerText, many, "cert_serial", Some("tls.server.x509.serial_number"), "cert", None, "Certificate serial numbers (hex)";
+    "cert.alt", [], LowerText, many, "cert_alt", Some("tls.server.x509.alternative_names"), "cert", None, "Certificate subject alternative names";
+    "cert.notbefore", [], Date, many, "cert_not_before", Some("tls.server.x509.not_before"), "cert", None, "Certificates not valid before";
+    "cert.notafter", [], Date, many, "cert_not_after", Some("tls.server.x509.not_after"), "cert", None, "Certificates not valid after";
+    "cert.hash", [], LowerText, many, "cert_sha1", Some("tls.server.hash.sha1"), "cert", None, "SHA-1 fingerprints of certificates";
+    "cert.sha256", [], LowerText, many, "cert_sha256", Some("tls.server.hash.sha256"), "cert", None, "SHA-256 fingerprints of certificates";
+    "host.quic", [], LowerText, many, "quic_host", None, "quic", Host, "QUIC server names (SNI of the Initial packet)";
+    "quic.version", [], Text, many, "quic_version", None, "quic", None, "QUIC versions";
+    "quic.user-agent", [], Text, many, "quic_user_agent", None, "quic", None, "QUIC user agents";
+    "ssh.ver", [], LowerText, many, "ssh_version", None, "ssh", None, "SSH version strings";
+    "ssh.hassh", [], LowerText, many, "ssh_hassh", None, "ssh", None, "HASSH client fingerprints";
+    "ssh.hasshServer", [], LowerText, many, "ssh_hassh_server", None, "ssh", None, "HASSH server fingerprints";
+    "rdp.cookie", [], Text, many, "rdp_cookie", None, "rdp", None, "RDP cookies (mstshash user)";
+    "rdp.requested-protocols", [], Text, many, "rdp_requested_protocols", None, "rdp", None, "RDP security protocols requested";
+    "smb.dialect", [], Text, many, "smb_dialect", None, "smb", None, "SMB dialects";
+    "smb.share", [], Text, many, "smb_share", None, "smb", None, "SMB shares connected to";
+    "smb.fn", [], Text, many, "smb_filename", None, "smb", None, "SMB files opened, created or deleted";
+    "host.smb", [], LowerText, many, "smb_host", None, "smb", None, "SMB/NTLMSSP host names";
+    "smb.user", [], Text, many, "smb_user", None, "smb", None, "SMB/NTLMSSP users";
+    "smb.domain", [], Text, many, "smb_domain", None, "smb", None, "SMB/NTLMSSP domains";
+    "krb5.cname", [], Text, many, "krb5_cname", None, "krb5", None, "Kerberos client names";
+    "krb5.realm", [], Text, many, "krb5_realm", None, "krb5", None, "Kerberos realms";
+    "krb5.sname", [], Text, many, "krb5_sname", None, "krb5", None, "Kerberos service names";
+    "ldap.bindname", [], Text, many, "ldap_bindname", None, "ldap", None, "LDAP bind DNs";
+    "dcerpc.interface", [], LowerText, many, "dcerpc_interface", None, "dcerpc", None, "DCE/RPC interface UUIDs and names";
+    "ftp.command", [], Text, many, "ftp_command", None, "ftp", Upper, "FTP commands";
+    "ftp.filename", [], Text, many, "ftp_filename", None, "ftp", None, "FTP file names";
+    "email.smtp-hello", [], LowerText, many, "smtp_hello", None, "email", None, "SMTP HELO/EHLO names";
+    "email.src", [], LowerText, many, "email_src", None, "email", None, "Mail senders (MAIL FROM, From)";
+    "email.dst", [], LowerText, many, "email_dst", None, "email", None, "Mail recipients (RCPT TO, To)";
+    "email.subject", [], Text, many, "email_subject", None, "email", None, "Mail subjects";
+    "dhcp.host", [], LowerText, many, "dhcp_host", None, "dhcp", None, "DHCP client host names";
+    "dhcp.mac", [], LowerText, many, "dhcp_mac", None, "dhcp", Mac, "DHCP client hardware addresses";
+    "dhcp.classId", [], Text, many, "dhcp_class_id", None, "dhcp", None, "DHCP vendor class identifiers";
+    "dhcp.requestIp", [], Ip, many, "dhcp_request_ip", None, "dhcp", None, "DHCP requested addresses";
+    "bittorrent.infohash", [], LowerText, many, "bittorrent_infohash", None, "bittorrent", None, "BitTorrent info hashes";
+    "bittorrent.peerid", [], Text, many, "bittorrent_peerid", None, "bittorrent", None, "BitTorrent peer ids";
+    "snmp.version", [], Integer, many, "snmp_version", None, "snmp", None, "SNMP versions";
+    "snmp.community", [], Text, many, "snmp_community", None, "snmp", None, "SNMP community strings";
+    "host.socks", [], LowerText, many, "socks_host", None, "socks", None, "SOCKS destination host names";
+    "ip.socks", [], Ip, many, "socks_ip", None, "socks", None, "SOCKS destination addresses";
+    "sip.user-agent", [], Text, many, "sip_user_agent", None, "sip", None, "SIP User-Agent values";
+    "mysql.user", [], LowerText, many, "mysql_user", None, "mysql", None, "MySQL users";
+    "postgresql.user", [], Text, many, "postgresql_user", None, "postgresql", None, "PostgreSQL users";
+    "postgresql.db", [], Text, many, "postgresql_db", None, "postgresql", None, "PostgreSQL databases";
+}
+}
+
+/// IP fields that have a port beside them, for `ip.src == 10.0.0.1:80` and `ip == a:port`.
+pub static IP_PORT_PAIRS: &[(&str, &str)] = &[("ip.src", "port.src"), ("ip.dst", "port.dst")];
+
+/// Names that stand for several fields.
+pub static FIELD_SETS: &[FieldSet] = &[
+    FieldSet {
+        name: "ip",
+        kind: FieldKind::Ip,
+        group: "general",
+        description: "Any IP of the session: source, destination and the addresses protocols carry (DNS answers, X-Forwarded-For…); `ip == a:port` checks source and destination with their ports",
+        members: &["ip.src", "ip.dst", "ip.dns", "ip.xff", "ip.socks", "dhcp.requestIp"],
+    },
+    FieldSet {
+        name: "port",
+        kind: FieldKind::Integer,
+        group: "general",
+        description: "Source or destination port",
+        members: &["port.src", "port.dst"],
+    },
+    FieldSet {
+        name: "host",
+        kind: FieldKind::LowerText,
+        group: "general",
+        description: "Every host name field: HTTP Host, DNS names, TLS and QUIC server names, SMB, DHCP, SOCKS",
+        members: &[
+            "host.http",
+            "host.dns",
+            "host.dns.nameserver",
+            "host.dns.mailserver",
+            "host.tls",
+            "host.quic",
+            "host.smb",
+            "dhcp.host",
+            "host.socks",
+        ],
+    },
+    FieldSet {
+        name: "country",
+        kind: FieldKind::Text,
+        group: "general",
+        description: "Source or destination country",
+        members: &["country.src", "country.dst"],
+    },
+    FieldSet {
+        name: "asn",
+        kind: FieldKind::Text,
+        group: "general",
+        description: "Source or destination AS",
+        members: &["asn.src", "asn.dst"],
+    },
+    FieldSet {
+        name: "rir",
+        kind: FieldKind::Text,
+        group: "general",
+        description: "Source or destination regional registry",
+        members: &["rir.src", "rir.dst"],
+    },
+    FieldSet {
+        name: "mac",
+        kind: FieldKind::LowerText,
+        group: "general",
+        description: "Source or destination ethernet address",
+        members: &["mac.src", "mac.dst"],
+    },
+    FieldSet {
+        name: "http.hasheader",
+        kind: FieldKind::LowerText,
+        group: "http",
+        description: "A request or response header name",
+        members: &["http.hasheader.src", "http.hasheader.dst"],
+    },
+];
 
 #[cfg(test)]
 mod tests {
@@ -229,6 +474,67 @@ mod tests {
         let columns: HashSet<_> = FIELDS.iter().map(|f| f.column).collect();
         assert_eq!(names.len(), FIELDS.len());
         assert_eq!(columns.len(), FIELDS.len());
+        for f in FIELDS {
+            assert!(
+                f.column.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}",
+                f.column
+            );
+            for a in f.aliases {
+                assert!(!names.contains(a), "alias {a} of {} is another field's name", f.name);
+            }
+        }
+    }
+
+    /// Every name is Arkime's, except fields Arkime does not have (listed, so a
+    /// misspelt Arkime name cannot slip in).
+    #[test]
+    fn names_are_arkimes_unless_arkime_lacks_the_field() {
+        let tsv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/arkime_fields.tsv");
+        let Ok(text) = std::fs::read_to_string(&tsv) else {
+            eprintln!("skipping: {} not found", tsv.display());
+            return;
+        };
+        let arkime: HashSet<&str> = text.lines().filter_map(|l| l.split('\t').next()).collect();
+        let tyto_only = [
+            "tcp.retransmissions",
+            "tcp.outoforder",
+            "tcp.overlaps",
+            "tcp.gapbytes",
+            "tunnel",
+            "session.closereason",
+            "packetPos",
+            "protocols.how",
+            "http.content-type",
+            "host.tls",
+            "tls.alpn",
+            "cert.sha256",
+            "rdp.cookie",
+            "bittorrent.infohash",
+            "bittorrent.peerid",
+        ];
+        let names = FIELDS.iter().map(|f| f.name).chain(FIELD_SETS.iter().map(|s| s.name));
+        let foreign: Vec<&str> = names.filter(|n| !arkime.contains(n) && !tyto_only.contains(n)).collect();
+        assert!(foreign.is_empty(), "not Arkime's names: {foreign:?}");
+    }
+
+    #[test]
+    fn sets_name_real_fields_of_their_kind() {
+        for s in FIELD_SETS {
+            for m in s.members {
+                let f = field(m).unwrap_or_else(|| panic!("{}: {m}", s.name));
+                let same = f.kind == s.kind
+                    || matches!(
+                        (f.kind, s.kind),
+                        (FieldKind::Text | FieldKind::LowerText, FieldKind::Text | FieldKind::LowerText)
+                    );
+                assert!(same, "{}: {m}", s.name);
+            }
+        }
+        for (ip, port) in IP_PORT_PAIRS {
+            assert_eq!(field(ip).map(|f| f.kind), Some(FieldKind::Ip));
+            assert_eq!(field(port).map(|f| f.kind), Some(FieldKind::Integer));
+        }
     }
 
     #[test]

@@ -8,10 +8,15 @@
 //! a field is added in one place.
 
 mod catalogue;
+mod extra;
 mod record;
 pub mod time;
 
-pub use catalogue::{field, FieldDef, FieldKind, FieldValue, FIELDS, SCHEMA_VERSION};
+pub use catalogue::{
+    all_names, field, lookup, FieldDef, FieldKind, FieldSet, FieldValue, Named, Source, Transform, FIELDS, FIELD_SETS,
+    IP_PORT_PAIRS, SCHEMA_VERSION,
+};
+pub use extra::{Extra, ExtraError, Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
 pub use record::{CloseReason, DirStats, SessionRecord, TcpFlagCounts, TcpStreamStats};
 
 use serde_json::{Map, Value};
@@ -21,7 +26,7 @@ use serde_json::{Map, Value};
 pub fn record_to_json(rec: &SessionRecord) -> Value {
     let mut obj = Map::new();
     for f in FIELDS.iter().filter(|f| f.in_dump) {
-        if let Some(v) = (f.get)(rec).to_json() {
+        if let Some(v) = f.value(rec).to_json() {
             obj.insert(f.name.to_string(), v);
         }
     }

@@ -1,5 +1,7 @@
 use tyto_packet::{Addr, MacAddr};
 
+use crate::Extra;
+
 /// Packets and bytes one side of a session sent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DirStats {
@@ -115,6 +117,8 @@ pub struct SessionRecord {
     pub icmp_types: Vec<u8>,
     pub icmp_codes: Vec<u8>,
     pub tags: Vec<String>,
+    /// Values of the catalogue's dissector-filled fields (HTTP, DNS, TLS, GeoIP…).
+    pub extra: Extra,
     pub close_reason: CloseReason,
     /// Where the packets are kept: a negative value `-n` switches to pcap file `n`,
     /// the values after it are byte offsets of packet records in that file (Arkime's

@@ -11,7 +11,8 @@ pub fn format_rfc3339(ns: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z", sod / 3600, (sod / 60) % 60, sod % 60)
 }
 
-/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.frac]][Z]` (also with a space), or
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.frac]][Z]` (also with a space, and
+/// `/` between the date's parts as Arkime writes it), or
 /// a number of epoch seconds. Times are UTC.
 pub fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -23,7 +24,8 @@ pub fn parse_time(s: &str) -> Option<i64> {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, ""),
     };
-    let mut dp = date.split('-');
+    // Arkime's own form is `YYYY/MM/DD HH:MM:SS`; both separators are read.
+    let mut dp = date.split(['-', '/']);
     let y: i64 = dp.next()?.parse().ok()?;
     let m: u32 = dp.next()?.parse().ok()?;
     let d: u32 = dp.next()?.parse().ok()?;

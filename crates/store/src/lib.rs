@@ -9,6 +9,7 @@ use duckdb::types::{TimeUnit, Value};
 use duckdb::{params, Connection};
 use serde_json::{Map, Value as Json};
 use tyto_packet::Addr;
+use tyto_query::{Dialect, Filter};
 use tyto_schema::{time::format_rfc3339, FieldDef, FieldKind, FieldValue, SessionRecord, FIELDS, SCHEMA_VERSION};
 
 /// The database file inside a data directory.
@@ -62,14 +63,37 @@ impl InputFile {
     }
 }
 
-/// Which rows a listing wants.
+/// Which rows a listing or a count wants.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
     /// Only sessions whose last packet is at or after this (ns).
     pub start_ns: Option<i64>,
     /// Only sessions whose first packet is at or before this (ns).
     pub stop_ns: Option<i64>,
+    /// Only sessions that match this expression.
+    pub filter: Option<Filter>,
     pub limit: usize,
+}
+
+impl ListQuery {
+    /// The `WHERE` clause (without the keyword) and its parameters.
+    fn where_clause(&self) -> (String, Vec<Value>) {
+        let mut sql = String::from("true");
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(s) = self.start_ns {
+            sql.push_str(" AND stop_time >= ?");
+            args.push(ts(s));
+        }
+        if let Some(s) = self.stop_ns {
+            sql.push_str(" AND start_time <= ?");
+            args.push(ts(s));
+        }
+        if let Some(f) = &self.filter {
+            sql.push_str(" AND ");
+            sql.push_str(&f.to_sql(Dialect::DuckDb));
+        }
+        (sql, args)
+    }
 }
 
 /// What every backend offers.
@@ -88,6 +112,8 @@ pub trait SessionStore {
     fn packet_positions(&self, ids: &[String]) -> Result<Vec<(String, Vec<i64>)>, StoreError>;
     /// Rows stored.
     fn count(&self) -> Result<u64, StoreError>;
+    /// Rows in the query's time range that match its filter (its limit is ignored).
+    fn count_matching(&self, q: &ListQuery) -> Result<u64, StoreError>;
 }
 
 /// The embedded store.
@@ -106,6 +132,7 @@ fn sql_type(f: &FieldDef) -> &'static str {
         (false, b) => b,
         (true, "UHUGEINT") => "UHUGEINT[]",
         (true, "BIGINT") => "BIGINT[]",
+        (true, "TIMESTAMP") => "TIMESTAMP[]",
         (true, _) => "VARCHAR[]",
     }
 }
@@ -137,6 +164,7 @@ impl DuckStore {
                 if v != SCHEMA_VERSION {
                     return Err(StoreError::Version { path: path.to_owned(), found: v });
                 }
+                self.add_missing_columns()?;
             }
             None => {
                 let cols: Vec<String> = FIELDS.iter().map(|f| format!("\"{}\" {}", f.column, sql_type(f))).collect();
@@ -156,6 +184,19 @@ impl DuckStore {
         Ok(())
     }
 
+    /// Fields added to the catalogue since the store was made become new (empty)
+    /// columns: adding a field never needs a new layout version.
+    fn add_missing_columns(&self) -> Result<(), StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT column_name FROM information_schema.columns WHERE table_name = 'sessions'")?;
+        let have: std::collections::HashSet<String> =
+            stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<_, _>>()?;
+        for f in FIELDS.iter().filter(|f| !have.contains(f.column)) {
+            self.conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN \"{}\" {}", f.column, sql_type(f)))?;
+        }
+        Ok(())
+    }
+
     /// The connection, for the query layer and benchmarks.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -171,7 +212,7 @@ fn to_duck(v: FieldValue<'_>) -> Value {
         // Most multi-valued fields are empty in most sessions: NULL costs the
         // appender nothing, an empty list costs it a list value (and means the same).
         FieldValue::Strs([]) | FieldValue::Ips([]) | FieldValue::Macs([]) => Value::Null,
-        FieldValue::Ints(v) if v.is_empty() => Value::Null,
+        FieldValue::Ints(v) | FieldValue::Times(v) if v.is_empty() => Value::Null,
         FieldValue::Null => Value::Null,
         FieldValue::Int(i) => Value::BigInt(i),
         FieldValue::Time(ns) => ts(ns),
@@ -179,6 +220,7 @@ fn to_duck(v: FieldValue<'_>) -> Value {
         FieldValue::Str(s) => Value::Text(s.to_string()),
         FieldValue::Strs(v) => Value::List(v.iter().map(|s| Value::Text(s.clone())).collect()),
         FieldValue::Ints(v) => Value::List(v.into_iter().map(Value::BigInt).collect()),
+        FieldValue::Times(v) => Value::List(v.into_iter().map(ts).collect()),
         FieldValue::Ips(v) => Value::List(v.iter().map(|a| Value::UHugeInt(a.as_u128())).collect()),
         FieldValue::Macs(v) => Value::List(v.iter().map(|m| Value::Text(m.to_string())).collect()),
     }
@@ -222,7 +264,7 @@ impl SessionStore for DuckStore {
             let mut values: Vec<Value> = Vec::with_capacity(FIELDS.len());
             for rec in rows {
                 values.clear();
-                values.extend(FIELDS.iter().map(|f| to_duck((f.get)(rec))));
+                values.extend(FIELDS.iter().map(|f| to_duck(f.value(rec))));
                 app.append_row(duckdb::appender_params_from_iter(values.iter()))?;
             }
             app.flush()?;
@@ -273,16 +315,8 @@ impl SessionStore for DuckStore {
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError> {
         let cols: Vec<String> = FIELDS.iter().filter(|f| f.in_dump).map(|f| format!("\"{}\"", f.column)).collect();
         let fields: Vec<&FieldDef> = FIELDS.iter().filter(|f| f.in_dump).collect();
-        let mut sql = format!("SELECT {} FROM sessions WHERE true", cols.join(", "));
-        let mut args: Vec<Value> = Vec::new();
-        if let Some(s) = q.start_ns {
-            sql.push_str(" AND stop_time >= ?");
-            args.push(ts(s));
-        }
-        if let Some(s) = q.stop_ns {
-            sql.push_str(" AND start_time <= ?");
-            args.push(ts(s));
-        }
+        let (cond, args) = q.where_clause();
+        let mut sql = format!("SELECT {} FROM sessions WHERE {cond}", cols.join(", "));
         let limit = q.limit.clamp(1, MAX_LIST_ROWS);
         sql.push_str(&format!(" ORDER BY start_time DESC, id LIMIT {limit}"));
         let mut stmt = self.conn.prepare(&sql)?;
@@ -326,6 +360,13 @@ impl SessionStore for DuckStore {
 
     fn count(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    fn count_matching(&self, q: &ListQuery) -> Result<u64, StoreError> {
+        let (cond, args) = q.where_clause();
+        let mut stmt = self.conn.prepare(&format!("SELECT count(*) FROM sessions WHERE {cond}"))?;
+        let n: i64 = stmt.query_row(duckdb::params_from_iter(args.iter()), |r| r.get(0))?;
         Ok(n as u64)
     }
 }
@@ -428,5 +469,80 @@ mod speed {
         }
         let s = t.elapsed().as_secs_f64();
         eprintln!("appended {} rows in {s:.2}s: {:.0} rows/s", rows.len(), rows.len() as f64 / s);
+    }
+
+    /// Filtered queries over 10 million synthetic sessions (`--ignored --nocapture`;
+    /// figures, not a test). Rows are made by DuckDB itself from `range()`, so the
+    /// set-up takes seconds rather than the appender's minutes; `TYTO_QUERY_ROWS`
+    /// changes the count.
+    #[test]
+    #[ignore]
+    fn query_10m() {
+        let rows: u64 = std::env::var("TYTO_QUERY_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+        let tmp = tempfile::tempdir().unwrap();
+        let store = DuckStore::open(tmp.path()).unwrap();
+        let t = std::time::Instant::now();
+        store
+            .conn
+            .execute_batch(&format!(
+                "INSERT INTO sessions (id, root_id, segment, node, ip_protocol, src_ip, dst_ip, src_port, dst_port,
+                    start_time, stop_time, packets, src_packets, dst_packets, bytes, src_bytes, dst_bytes,
+                    protocols, http_host, http_uri, dns_host, country_dst, tcpflags_syn)
+                 SELECT 'syn-' || i, 'syn-' || i, 1, 'bench',
+                    CASE WHEN i % 10 < 7 THEN 6 WHEN i % 10 < 9 THEN 17 ELSE 1 END,
+                    (281470681743360 + 167772160 + hash(i) % 65536)::UHUGEINT,
+                    (281470681743360 + hash(i * 7) % 4294967296)::UHUGEINT,
+                    1024 + hash(i * 3) % 60000,
+                    [80, 443, 53, 22, 3389, 445, 8080, 25][1 + hash(i * 5) % 8],
+                    make_timestamp(1700000000000000 + i * 8640),
+                    make_timestamp(1700000000000000 + i * 8640 + hash(i) % 60000000),
+                    1 + hash(i * 11) % 200, 1 + hash(i * 11) % 100, hash(i * 11) % 100,
+                    hash(i * 13) % 1000000, hash(i * 13) % 500000, hash(i * 13) % 500000,
+                    CASE WHEN i % 10 < 4 THEN ['tcp', 'http'] WHEN i % 10 < 7 THEN ['tcp', 'tls']
+                         WHEN i % 10 < 9 THEN ['udp', 'dns'] ELSE ['icmp'] END,
+                    CASE WHEN i % 10 < 4 THEN ['host' || hash(i) % 10000 || '.example.com'] END,
+                    CASE WHEN i % 10 < 4 THEN ['host' || hash(i) % 10000 || '.example.com/p/' || i % 100] END,
+                    CASE WHEN i % 10 BETWEEN 7 AND 8 THEN ['q' || hash(i) % 50000 || '.example.net'] END,
+                    ['USA', 'JPN', 'DEU', 'FRA', 'BRA'][1 + hash(i * 17) % 5],
+                    hash(i) % 3
+                 FROM range({rows}) t(i);
+                 CHECKPOINT;"
+            ))
+            .unwrap();
+        let size = std::fs::metadata(tmp.path().join(DB_FILE)).map_or(0, |m| m.len());
+        eprintln!(
+            "{rows} synthetic sessions made in {:.1}s, {:.0} MB on disk",
+            t.elapsed().as_secs_f64(),
+            size as f64 / 1e6
+        );
+        let day = 1_700_000_000_000_000_000i64;
+        for (expr, window) in [
+            ("port.dst == 443", None),
+            ("ip.src == 10.0.1.0/24 && port.dst == [80, 443]", None),
+            ("protocols == http && country.dst != JPN && bytes > 100000", None),
+            ("host == host123.example.com", None),
+            ("host == *.example.net", None),
+            ("http.uri == /host1[0-9]+\\.example\\.com\\/p\\/4.*/", None),
+            ("packets == 1 && ip.protocol == tcp && ip.src != 131.206.0.0/16 && ip.dst != 131.206.0.0/16", None),
+            ("port.dst == 3389 && tcpflags.syn > 0", Some((day + 3_600_000_000_000, day + 7_200_000_000_000))),
+        ] {
+            let filter = tyto_query::compile(expr, 0).unwrap();
+            let mut q = ListQuery { filter: Some(filter), limit: 100, ..ListQuery::default() };
+            if let Some((a, b)) = window {
+                q.start_ns = Some(a);
+                q.stop_ns = Some(b);
+            }
+            let t = std::time::Instant::now();
+            let n = store.count_matching(&q).unwrap();
+            let count_ms = t.elapsed().as_secs_f64() * 1000.0;
+            let t = std::time::Instant::now();
+            let page = store.list(&q).unwrap();
+            let list_ms = t.elapsed().as_secs_f64() * 1000.0;
+            eprintln!(
+                "{count_ms:>8.1} ms count ({n:>8} rows) {list_ms:>8.1} ms first {:>3} newest  {expr}{}",
+                page.len(),
+                if window.is_some() { "  [1 h window]" } else { "" }
+            );
+        }
     }
 }

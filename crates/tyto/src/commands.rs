@@ -14,10 +14,11 @@ use serde_json::{Map, Value};
 use tyto_flow::analyzer::NoAnalysis;
 use tyto_flow::{PipelineConfig, Progress, RunReport};
 use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, PcapDir, RotationPolicy};
-use tyto_schema::{record_to_json, time::parse_time, SessionRecord, FIELDS};
+use tyto_query::{compile, parse_when};
+use tyto_schema::{record_to_json, FieldKind, SessionRecord, FIELDS, FIELD_SETS};
 use tyto_store::{DuckStore, FileRow, InputFile, ListQuery, SessionStore};
 
-use crate::FlowArgs;
+use crate::{FilterArgs, FlowArgs};
 
 /// Rows appended to the store per transaction.
 const STORE_BATCH: usize = 20_000;
@@ -255,27 +256,49 @@ fn open_existing(data_dir: &Path) -> Result<DuckStore> {
     DuckStore::open(data_dir).with_context(|| format!("opening the session store in {}", data_dir.display()))
 }
 
-fn parse_time_arg(name: &str, v: Option<&str>) -> Result<Option<i64>> {
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+fn parse_time_arg(name: &str, v: Option<&str>, now: i64) -> Result<Option<i64>> {
     match v {
         None => Ok(None),
-        Some(s) => match parse_time(s) {
+        Some(s) => match parse_when(s, now) {
             Some(t) => Ok(Some(t)),
-            None => bail!("--{name} {s:?} is not a time: use 2024-05-01, 2024-05-01T13:00:00 (UTC) or epoch seconds"),
+            None => bail!(
+                "--{name} {s:?} is not a time: use 2024-05-01, 2024-05-01T13:00:00 (UTC), epoch seconds, or -1d, -2h, -30m"
+            ),
         },
     }
 }
 
-pub fn sessions(
-    data_dir: &Path,
-    start: Option<&str>,
-    stop: Option<&str>,
-    limit: usize,
-    format: Format,
-) -> Result<ExitCode> {
-    let start_ns = parse_time_arg("start", start)?;
-    let stop_ns = parse_time_arg("stop", stop)?;
+/// The time range and compiled expression of `sessions` and `count`.
+fn list_query(filter: &FilterArgs, limit: usize) -> Result<ListQuery> {
+    let now = now_ns();
+    let start_ns = parse_time_arg("start", filter.start.as_deref(), now)?;
+    let stop_ns = parse_time_arg("stop", filter.stop.as_deref(), now)?;
+    let filter = match filter.expr.as_deref() {
+        None => None,
+        Some(text) => {
+            Some(compile(text, now).map_err(|e| anyhow::anyhow!("bad expression: {e}\n{}", e.pointer(text)))?)
+        }
+    };
+    Ok(ListQuery { start_ns, stop_ns, filter, limit })
+}
+
+pub fn count(data_dir: &Path, filter: &FilterArgs) -> Result<ExitCode> {
+    let q = list_query(filter, 0)?;
     let store = open_existing(data_dir)?;
-    let rows = store.list(&ListQuery { start_ns, stop_ns, limit })?;
+    println!("{}", store.count_matching(&q)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn sessions(data_dir: &Path, filter: &FilterArgs, limit: usize, format: Format) -> Result<ExitCode> {
+    let q = list_query(filter, limit)?;
+    let store = open_existing(data_dir)?;
+    let rows = store.list(&q)?;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let result = match format {
@@ -394,13 +417,66 @@ pub fn export(data_dir: &Path, ids: &[String], output: &Path) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn fields() -> Result<ExitCode> {
+fn kind_name(k: FieldKind) -> &'static str {
+    match k {
+        FieldKind::Ip => "ip",
+        FieldKind::Integer => "integer",
+        FieldKind::Date => "date",
+        FieldKind::Text => "text",
+        FieldKind::LowerText => "lowertext",
+    }
+}
+
+/// The catalogue, as a table or as JSON (one object per field, then per field set).
+pub fn fields(json: bool) -> Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    for f in FIELDS.iter().filter(|f| f.in_dump) {
-        let kind = format!("{:?}{}", f.kind, if f.multi { "[]" } else { "" }).to_lowercase();
-        let r = writeln!(out, "{:<22} {:<13} {:<20} {}", f.name, kind, f.ecs.unwrap_or("-"), f.description);
-        if r.is_err() {
+    let mut lines: Vec<String> = Vec::new();
+    if json {
+        for f in FIELDS.iter().filter(|f| f.in_dump) {
+            let v = serde_json::json!({
+                "name": f.name, "aliases": f.aliases, "type": kind_name(f.kind), "multi": f.multi,
+                "column": f.column, "ecs": f.ecs, "group": f.group, "description": f.description,
+            });
+            lines.push(v.to_string());
+        }
+        for s in FIELD_SETS {
+            let v = serde_json::json!({
+                "name": s.name, "type": kind_name(s.kind), "group": s.group, "description": s.description,
+                "members": s.members,
+            });
+            lines.push(v.to_string());
+        }
+    } else {
+        lines.push(format!("{:<24} {:<12} {:<10} {:<36} DESCRIPTION", "NAME", "TYPE", "GROUP", "ECS"));
+        for f in FIELDS.iter().filter(|f| f.in_dump) {
+            let kind = format!("{}{}", kind_name(f.kind), if f.multi { "[]" } else { "" });
+            let aliases =
+                if f.aliases.is_empty() { String::new() } else { format!(" (also: {})", f.aliases.join(", ")) };
+            lines.push(format!(
+                "{:<24} {:<12} {:<10} {:<36} {}{aliases}",
+                f.name,
+                kind,
+                f.group,
+                f.ecs.unwrap_or("-"),
+                f.description
+            ));
+        }
+        lines.push(String::new());
+        lines.push("Names for several fields (== matches when any does, != when none does):".into());
+        for s in FIELD_SETS {
+            lines.push(format!(
+                "{:<24} {:<12} {:<10} {}: {}",
+                s.name,
+                kind_name(s.kind),
+                s.group,
+                s.description,
+                s.members.join(", ")
+            ));
+        }
+    }
+    for l in lines {
+        if writeln!(out, "{l}").is_err() {
             break;
         }
     }

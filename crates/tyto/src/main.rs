@@ -50,16 +50,19 @@ enum Command {
     Sessions {
         #[command(flatten)]
         data: DataDir,
-        /// Sessions active at or after this time (UTC: 2024-05-01, 2024-05-01T13:00:00, or epoch seconds).
-        #[arg(long)]
-        start: Option<String>,
-        /// Sessions active at or before this time.
-        #[arg(long)]
-        stop: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
         #[arg(long, default_value_t = 100)]
         limit: usize,
         #[arg(long, value_enum, default_value_t = commands::Format::Table)]
         format: commands::Format,
+    },
+    /// Count stored sessions that match an expression.
+    Count {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Write the packets of sessions to a pcap file, in capture order.
     Export {
@@ -72,7 +75,11 @@ enum Command {
         data: DataDir,
     },
     /// Print the field catalogue: every field's name, type and meaning.
-    Fields,
+    Fields {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a sample capture of synthetic traffic (HTTP, DNS, ICMP, tunnels, fragments).
     Sample {
         #[arg(short = 'o', long)]
@@ -83,6 +90,21 @@ enum Command {
     },
     /// Measure throughput on a large corpus built from real captures.
     Bench(bench::BenchArgs),
+}
+
+/// Which sessions: a time range and an expression.
+#[derive(Args, Clone)]
+pub struct FilterArgs {
+    /// Arkime search expression, e.g. 'ip.src == 10.0.0.0/8 && port.dst == 443' (see `tyto fields`).
+    #[arg(short = 'e', long, visible_alias = "expression")]
+    pub expr: Option<String>,
+    /// Sessions active at or after this time (UTC: 2024-05-01, 2024-05-01T13:00:00,
+    /// 2024/05/01 13:00:00, epoch seconds, or relative: -1d, -2h, -30m).
+    #[arg(long, allow_hyphen_values = true)]
+    pub start: Option<String>,
+    /// Sessions active at or before this time (same forms as --start).
+    #[arg(long, allow_hyphen_values = true)]
+    pub stop: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -152,11 +174,10 @@ fn main() -> ExitCode {
             commands::ingest(&inputs, &data.data_dir, &node, &flow, force)
         }
         Command::Dump { inputs, node, flow } => commands::dump(&inputs, &node, &flow),
-        Command::Sessions { data, start, stop, limit, format } => {
-            commands::sessions(&data.data_dir, start.as_deref(), stop.as_deref(), limit, format)
-        }
+        Command::Sessions { data, filter, limit, format } => commands::sessions(&data.data_dir, &filter, limit, format),
+        Command::Count { data, filter } => commands::count(&data.data_dir, &filter),
         Command::Export { sessions, output, data } => commands::export(&data.data_dir, &sessions, &output),
-        Command::Fields => commands::fields(),
+        Command::Fields { json } => commands::fields(json),
         Command::Sample { output, hosts } => sample::write_sample(&output, hosts).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(&args),
     };

@@ -1,0 +1,486 @@
+//! The syntax tree checked against the field catalogue: every name resolved, every
+//! value parsed into the field's type. What comes out can only be turned into SQL.
+
+use tyto_schema::{lookup, time::parse_time, FieldDef, FieldKind, Named, Transform, IP_PORT_PAIRS};
+
+use crate::ast::{CmpOp, Expr, Span, Term, Value};
+use crate::ip::{parse_ip_value, IpValue};
+use crate::suggest::nearest_name;
+use crate::QueryError;
+
+/// How text values are matched.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TextMatch {
+    Exact(String),
+    AnyOf(Vec<String>),
+    /// A whole-value pattern: `*` any run of characters, `?` one character.
+    Wildcard(String),
+    /// A whole-value regular expression (RE2 syntax).
+    Regex {
+        pattern: String,
+        case_insensitive: bool,
+    },
+}
+
+/// Range operators on ordered values (integers, times, addresses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A checked expression. On a multi-valued field a leaf is true when any value
+/// satisfies it; `!=` is `Not` of `==`, so it holds when none does (and when the field
+/// is empty), as Arkime's `must_not` does.
+#[derive(Clone, Debug)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    /// The field has a value.
+    Exists(&'static FieldDef),
+    IntIn {
+        field: &'static FieldDef,
+        values: Vec<i64>,
+    },
+    IntRange {
+        field: &'static FieldDef,
+        lo: i64,
+        hi: i64,
+    },
+    IntCmp {
+        field: &'static FieldDef,
+        order: Order,
+        value: i64,
+    },
+    /// Address within `lo..=hi` (IPv4 held as IPv4-mapped IPv6).
+    IpRange {
+        field: &'static FieldDef,
+        lo: u128,
+        hi: u128,
+    },
+    IpCmp {
+        field: &'static FieldDef,
+        order: Order,
+        value: u128,
+    },
+    Text {
+        field: &'static FieldDef,
+        m: TextMatch,
+    },
+    /// Times in nanoseconds, `lo..hi` (end excluded).
+    TimeRange {
+        field: &'static FieldDef,
+        lo: i64,
+        hi: i64,
+    },
+    TimeCmp {
+        field: &'static FieldDef,
+        order: Order,
+        ns: i64,
+    },
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    now_ns: i64,
+}
+
+fn order(op: CmpOp) -> Option<Order> {
+    Some(match op {
+        CmpOp::Lt => Order::Lt,
+        CmpOp::Le => Order::Le,
+        CmpOp::Gt => Order::Gt,
+        CmpOp::Ge => Order::Ge,
+        CmpOp::Eq | CmpOp::Ne => return None,
+    })
+}
+
+fn kind_name(k: FieldKind) -> &'static str {
+    match k {
+        FieldKind::Ip => "IP addresses",
+        FieldKind::Integer => "integers",
+        FieldKind::Date => "times",
+        FieldKind::Text | FieldKind::LowerText => "text",
+    }
+}
+
+/// Lists combine their items' filters: any (`[…]`) or all (`]…[`).
+fn combine(all: bool, mut parts: Vec<Filter>) -> Filter {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or(Filter::Or(Vec::new()));
+    }
+    if all {
+        Filter::And(parts)
+    } else {
+        Filter::Or(parts)
+    }
+}
+
+impl Checker<'_> {
+    fn err(&self, span: Span, msg: impl Into<String>) -> QueryError {
+        QueryError::span(self.text, span, msg)
+    }
+
+    fn expr(&self, e: &Expr) -> Result<Filter, QueryError> {
+        Ok(match e {
+            Expr::And(v) => Filter::And(v.iter().map(|e| self.expr(e)).collect::<Result<_, _>>()?),
+            Expr::Or(v) => Filter::Or(v.iter().map(|e| self.expr(e)).collect::<Result<_, _>>()?),
+            Expr::Not(e) => Filter::Not(Box::new(self.expr(e)?)),
+            Expr::Term(t) => self.term(t)?,
+        })
+    }
+
+    fn term(&self, t: &Term) -> Result<Filter, QueryError> {
+        let named = lookup(&t.field).ok_or_else(|| {
+            let hint = nearest_name(&t.field).map(|n| format!(" (did you mean '{n}'?)")).unwrap_or_default();
+            self.err(t.field_span, format!("unknown field '{}'{hint}", t.field))
+        })?;
+        if t.value == Value::Exists && order(t.op).is_some() {
+            return Err(self.err(t.op_span, format!("EXISTS! takes == or !=, not '{}'", t.op.as_str())));
+        }
+        let positive = match named {
+            Named::Field(f) => self.field_term(f, t)?,
+            Named::Set(set) => {
+                let mut parts = Vec::new();
+                if set.kind == FieldKind::Ip && t.value != Value::Exists {
+                    // `ip == a:port` pairs each address field with its own port.
+                    return self.ip_set_term(set.members, t);
+                }
+                for m in set.members {
+                    let f = tyto_schema::field(m).ok_or_else(|| {
+                        self.err(t.field_span, format!("catalogue: '{m}' of '{}' is missing", set.name))
+                    })?;
+                    parts.push(self.field_term(f, t)?);
+                }
+                Filter::Or(parts)
+            }
+        };
+        Ok(if t.op == CmpOp::Ne { Filter::Not(Box::new(positive)) } else { positive })
+    }
+
+    /// The filter for `==` (or an order) on one field; the caller negates for `!=`.
+    fn field_term(&self, f: &'static FieldDef, t: &Term) -> Result<Filter, QueryError> {
+        if t.value == Value::Exists {
+            return Ok(Filter::Exists(f));
+        }
+        // `field == *` means the field has a value (Arkime asks for EXISTS! instead;
+        // the seeds' recipes write `*`).
+        if t.value == Value::Word("*".into()) && order(t.op).is_none() {
+            return Ok(Filter::Exists(f));
+        }
+        match f.kind {
+            FieldKind::Integer => self.int_value(f, t, &t.value, t.value_span),
+            FieldKind::Ip => self.ip_value(f, None, t, &t.value, t.value_span),
+            FieldKind::Date => self.time_value(f, t, &t.value, t.value_span),
+            FieldKind::Text | FieldKind::LowerText => {
+                if order(t.op).is_some() {
+                    return Err(self.err(
+                        t.op_span,
+                        format!("'{}' does not apply to {} (text); use == or !=", t.op.as_str(), f.name),
+                    ));
+                }
+                self.text_value(f, &t.value, t.value_span)
+            }
+        }
+    }
+
+    fn no_regex_or_list_order(&self, f: &FieldDef, t: &Term, v: &Value, span: Span) -> Result<(), QueryError> {
+        if let Value::Regex(_) = v {
+            return Err(
+                self.err(span, format!("{} holds {}: regular expressions apply to text", f.name, kind_name(f.kind)))
+            );
+        }
+        if let (Value::List { .. }, Some(_)) = (v, order(t.op)) {
+            return Err(self.err(span, format!("a list takes == or !=, not '{}'", t.op.as_str())));
+        }
+        Ok(())
+    }
+
+    fn int_value(&self, f: &'static FieldDef, t: &Term, v: &Value, span: Span) -> Result<Filter, QueryError> {
+        self.no_regex_or_list_order(f, t, v, span)?;
+        let word = match v {
+            Value::List { all, items } => {
+                let parts = items.iter().map(|(v, s)| self.int_value(f, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
+                if !all && parts.iter().all(|p| matches!(p, Filter::IntIn { .. })) {
+                    let values = parts
+                        .into_iter()
+                        .flat_map(|p| match p {
+                            Filter::IntIn { values, .. } => values,
+                            _ => Vec::new(),
+                        })
+                        .collect();
+                    return Ok(Filter::IntIn { field: f, values });
+                }
+                return Ok(combine(*all, parts));
+            }
+            Value::Word(w) | Value::Quoted(w) => w.trim(),
+            Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
+        };
+        let bad = || self.err(span, format!("'{word}' is not a number ({} holds integers)", f.name));
+        if f.transform == Transform::IpProtocol {
+            if let Some(n) = ip_protocol_number(word) {
+                return Ok(self.int_filter(f, t.op, n));
+            }
+        }
+        if let Ok(n) = word.parse::<i64>() {
+            return Ok(self.int_filter(f, t.op, n));
+        }
+        // `1024-65535`: a range, for == and != only.
+        if let Some((a, b)) = word.get(1..).and_then(|w| w.split_once('-')).map(|(a, b)| (&word[..a.len() + 1], b)) {
+            if let (Ok(lo), Ok(hi)) = (a.parse::<i64>(), b.parse::<i64>()) {
+                if order(t.op).is_some() {
+                    return Err(self.err(span, "a range takes == or !="));
+                }
+                if lo > hi {
+                    return Err(self.err(span, format!("empty range {lo}-{hi}")));
+                }
+                return Ok(Filter::IntRange { field: f, lo, hi });
+            }
+        }
+        Err(bad())
+    }
+
+    fn int_filter(&self, f: &'static FieldDef, op: CmpOp, n: i64) -> Filter {
+        match order(op) {
+            Some(order) => Filter::IntCmp { field: f, order, value: n },
+            None => Filter::IntIn { field: f, values: vec![n] },
+        }
+    }
+
+    fn ip_value(
+        &self,
+        f: &'static FieldDef,
+        port_field: Option<&'static FieldDef>,
+        t: &Term,
+        v: &Value,
+        span: Span,
+    ) -> Result<Filter, QueryError> {
+        self.no_regex_or_list_order(f, t, v, span)?;
+        let word = match v {
+            Value::List { all, items } => {
+                let parts =
+                    items.iter().map(|(v, s)| self.ip_value(f, port_field, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
+                return Ok(combine(*all, parts));
+            }
+            Value::Word(w) | Value::Quoted(w) => w.trim(),
+            Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
+        };
+        if word.contains(['*', '?']) {
+            return Err(self.err(
+                span,
+                format!("wildcards do not apply to {} (an IP field); use a CIDR such as 10.0.0.0/8", f.name),
+            ));
+        }
+        let ip = parse_ip_value(word).map_err(|why| self.err(span, format!("'{word}' is not an IP value: {why}")))?;
+        if let Some(order) = order(t.op) {
+            return match ip {
+                IpValue { range: Some((lo, hi)), port: None } if lo == hi => {
+                    Ok(Filter::IpCmp { field: f, order, value: lo })
+                }
+                _ => Err(self.err(span, format!("'{}' takes a single address", t.op.as_str()))),
+            };
+        }
+        let port_field = port_field.or_else(|| port_of(f));
+        let mut parts = Vec::new();
+        if let Some((lo, hi)) = ip.range {
+            parts.push(Filter::IpRange { field: f, lo, hi });
+        }
+        if let Some(port) = ip.port {
+            let pf = port_field.ok_or_else(|| self.err(span, format!("{} has no port to match", f.name)))?;
+            parts.push(Filter::IntIn { field: pf, values: vec![i64::from(port)] });
+        }
+        Ok(combine(true, parts))
+    }
+
+    /// `ip == …`: any address field; with a port, only the fields that have one.
+    fn ip_set_term(&self, members: &[&str], t: &Term) -> Result<Filter, QueryError> {
+        if let Value::Regex(_) = t.value {
+            return Err(self.err(t.value_span, "regular expressions do not apply to IP fields"));
+        }
+        let has_port = value_words(&t.value).iter().any(|w| parse_ip_value(w).is_ok_and(|ip| ip.port.is_some()));
+        let mut parts = Vec::new();
+        for m in members {
+            let Some(f) = tyto_schema::field(m) else { continue };
+            if has_port && port_of(f).is_none() {
+                continue;
+            }
+            parts.push(self.ip_value(f, None, t, &t.value, t.value_span)?);
+        }
+        let positive = Filter::Or(parts);
+        Ok(if t.op == CmpOp::Ne { Filter::Not(Box::new(positive)) } else { positive })
+    }
+
+    fn time_value(&self, f: &'static FieldDef, t: &Term, v: &Value, span: Span) -> Result<Filter, QueryError> {
+        self.no_regex_or_list_order(f, t, v, span)?;
+        let word = match v {
+            Value::List { all, items } => {
+                let parts = items.iter().map(|(v, s)| self.time_value(f, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
+                return Ok(combine(*all, parts));
+            }
+            Value::Word(w) | Value::Quoted(w) => w.trim(),
+            Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
+        };
+        let ns = parse_when(word, self.now_ns).ok_or_else(|| {
+            self.err(
+                span,
+                format!("'{word}' is not a time: use 2024-05-01T10:00:00Z, 2024/05/01 10:00:00, epoch seconds, or -1d, -2h, -30m"),
+            )
+        })?;
+        Ok(match order(t.op) {
+            Some(order) => Filter::TimeCmp { field: f, order, ns },
+            // `==` a time means within that second, as Arkime.
+            None => Filter::TimeRange { field: f, lo: ns, hi: ns.saturating_add(1_000_000_000) },
+        })
+    }
+
+    fn text_value(&self, f: &'static FieldDef, v: &Value, span: Span) -> Result<Filter, QueryError> {
+        let norm = |s: &str| normalise(f, s);
+        let m = match v {
+            Value::List { all, items } => {
+                let parts = items.iter().map(|(v, s)| self.text_value(f, v, *s)).collect::<Result<Vec<_>, _>>()?;
+                if !all && parts.iter().all(|p| matches!(p, Filter::Text { m: TextMatch::Exact(_), .. })) {
+                    let values = parts
+                        .into_iter()
+                        .filter_map(|p| match p {
+                            Filter::Text { m: TextMatch::Exact(s), .. } => Some(s),
+                            _ => None,
+                        })
+                        .collect();
+                    return Ok(Filter::Text { field: f, m: TextMatch::AnyOf(values) });
+                }
+                return Ok(combine(*all, parts));
+            }
+            Value::Quoted(s) => TextMatch::Exact(norm(s)),
+            Value::Word(w) if w == "*" => return Ok(Filter::Exists(f)),
+            Value::Word(w) if w.contains(['*', '?']) => TextMatch::Wildcard(norm(w)),
+            Value::Word(w) => TextMatch::Exact(norm(w)),
+            Value::Regex(r) => {
+                check_regex(r).map_err(|why| self.err(span, format!("bad regular expression: {why}")))?;
+                let case_insensitive = f.kind == FieldKind::LowerText || f.transform == Transform::Upper;
+                TextMatch::Regex { pattern: r.clone(), case_insensitive }
+            }
+            Value::Exists => return Ok(Filter::Exists(f)),
+        };
+        Ok(Filter::Text { field: f, m })
+    }
+}
+
+/// The words of a value (items of a list), for deciding how to expand `ip`.
+fn value_words(v: &Value) -> Vec<&str> {
+    match v {
+        Value::Word(w) | Value::Quoted(w) => vec![w.as_str()],
+        Value::List { items, .. } => items.iter().flat_map(|(v, _)| value_words(v)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn port_of(f: &FieldDef) -> Option<&'static FieldDef> {
+    IP_PORT_PAIRS.iter().find(|(ip, _)| *ip == f.name).and_then(|(_, port)| tyto_schema::field(port))
+}
+
+/// A text value as the field stores it: case folded, URL parts removed.
+fn normalise(f: &FieldDef, s: &str) -> String {
+    let mut s = s.to_string();
+    if matches!(f.transform, Transform::Uri | Transform::Host) {
+        if let Some(i) = s.find("://") {
+            if i > 0 && s[..i].bytes().all(|b| b.is_ascii_alphabetic()) {
+                s.drain(..i + 3);
+            }
+        }
+        if f.transform == Transform::Host {
+            if let Some(i) = s.find('/') {
+                s.truncate(i);
+            }
+        }
+    }
+    if f.transform == Transform::Mac {
+        s = s.replace('-', ":");
+    }
+    if f.kind == FieldKind::LowerText {
+        s = s.to_lowercase();
+    }
+    if f.transform == Transform::Upper {
+        s = s.to_uppercase();
+    }
+    s
+}
+
+fn check_regex(r: &str) -> Result<(), String> {
+    if r.len() > 4096 {
+        return Err("longer than 4096 bytes".into());
+    }
+    regex_syntax::ParserBuilder::new().nest_limit(64).build().parse(r).map(|_| ()).map_err(|e| {
+        // The crate's message spans several lines with a drawing; the last line says why.
+        e.to_string().lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid").trim().to_string()
+    })
+}
+
+/// IP protocol names Arkime accepts for `ip.protocol`.
+fn ip_protocol_number(word: &str) -> Option<i64> {
+    Some(match word.to_ascii_lowercase().as_str() {
+        "icmp" => 1,
+        "igmp" => 2,
+        "tcp" => 6,
+        "udp" => 17,
+        "gre" => 47,
+        "esp" => 50,
+        "ah" => 51,
+        "icmp6" | "icmpv6" => 58,
+        "ospf" => 89,
+        "pim" => 103,
+        "sctp" => 132,
+        _ => return None,
+    })
+}
+
+/// Absolute times, epoch seconds, and Arkime's relative forms: `-1d`, `+2h`, `-30m`,
+/// `-1w`, with an optional snap to the start of a unit (`-1d@d`, `@h`).
+pub fn parse_when(word: &str, now_ns: i64) -> Option<i64> {
+    if let Some(ns) = parse_time(word) {
+        return Some(ns);
+    }
+    let (sign, rest) = match word.as_bytes().first()? {
+        b'-' => (-1i64, &word[1..]),
+        b'+' => (1, &word[1..]),
+        b'@' => (0, word),
+        _ => return None,
+    };
+    let (amount, snap) = match rest.split_once('@') {
+        Some((a, s)) => (a, Some(s)),
+        None => (rest, None),
+    };
+    let mut t = now_ns;
+    if let Some(snap) = snap {
+        let unit = unit_ns(snap)?;
+        t = t.div_euclid(unit) * unit;
+    }
+    if sign != 0 {
+        let digits = amount.bytes().take_while(u8::is_ascii_digit).count();
+        let n: i64 = if digits == 0 { 1 } else { amount[..digits].parse().ok()? };
+        let unit = unit_ns(&amount[digits..])?;
+        t = t.checked_add(sign.checked_mul(n)?.checked_mul(unit)?)?;
+    }
+    Some(t)
+}
+
+fn unit_ns(u: &str) -> Option<i64> {
+    const S: i64 = 1_000_000_000;
+    Some(match u {
+        "s" | "sec" | "secs" | "second" | "seconds" => S,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60 * S,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3600 * S,
+        "d" | "day" | "days" => 86_400 * S,
+        "w" | "week" | "weeks" => 7 * 86_400 * S,
+        "M" | "mon" | "mons" | "month" | "months" => 30 * 86_400 * S,
+        "y" | "yr" | "yrs" | "year" | "years" => 365 * 86_400 * S,
+        _ => return None,
+    })
+}
+
+/// Checks a syntax tree against the catalogue. `now_ns` anchors relative times.
+pub fn check(text: &str, expr: &Expr, now_ns: i64) -> Result<Filter, QueryError> {
+    Checker { text, now_ns }.expr(expr)
+}

@@ -1,0 +1,29 @@
+//! Arkime's search expressions, compiled to SQL.
+//!
+//! text → [`parse`] → syntax tree with byte spans ([`ast`]) → [`check`] against the
+//! field catalogue → [`Filter`] (typed) → [`Filter::to_sql`] for a [`Dialect`].
+//! Every failure is a [`QueryError`] with the column where the expression went wrong.
+
+pub mod ast;
+mod check;
+mod error;
+mod ip;
+mod parser;
+mod sql;
+mod suggest;
+
+pub use check::{parse_when, Filter, Order, TextMatch};
+pub use error::QueryError;
+pub use ip::{parse_ip_value, IpValue};
+pub use parser::{parse, MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_LIST_ITEMS};
+pub use sql::{string_literal, Dialect};
+pub use suggest::nearest_name;
+
+/// Parses and checks an expression. `now_ns` anchors relative times such as `-1d`.
+pub fn compile(text: &str, now_ns: i64) -> Result<Filter, QueryError> {
+    let expr = parse(text)?;
+    check::check(text, &expr, now_ns)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+//! Values of the catalogue fields that dissectors and enrichment fill (HTTP hosts,
+//! DNS names, certificates, countries…). The session record keeps them by field name
+//! rather than as one struct member each, so a protocol adds fields to the catalogue
+//! alone; the store, `dump` and the query compiler find them there.
+
+use tyto_packet::Addr;
+
+use crate::catalogue::{FieldValue, Source};
+use crate::{field, FieldKind};
+
+/// Values kept per field at most; a hostile session cannot grow a record without bound.
+pub const MAX_VALUES_PER_FIELD: usize = 256;
+/// Bytes kept of one text value at most (cut on a character boundary).
+pub const MAX_TEXT_LEN: usize = 4096;
+
+/// The values of one field, distinct, in the order first seen.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Values {
+    Text(Vec<String>),
+    /// Integers, and times in nanoseconds for date fields.
+    Int(Vec<i64>),
+    Ip(Vec<Addr>),
+}
+
+/// Why a value was not added: a programming error in the dissector that sent it,
+/// reported rather than panicking in the capture path.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExtraError {
+    #[error("no field {0} is filled by dissectors")]
+    UnknownField(String),
+    #[error("field {field} does not hold {wanted} values")]
+    WrongKind { field: &'static str, wanted: &'static str },
+}
+
+/// The dissector-filled fields of one session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Extra {
+    /// Few fields per session: a vector searched in order beats a map here.
+    entries: Vec<(&'static str, Values)>,
+}
+
+impl Extra {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Fields set, with their values.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Values)> {
+        self.entries.iter().map(|(n, v)| (*n, v))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Values> {
+        self.entries.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    fn slot(&mut self, name: &str, wanted: &'static str) -> Result<&mut Values, ExtraError> {
+        let def = field(name).ok_or_else(|| ExtraError::UnknownField(name.to_string()))?;
+        if !matches!(def.source, Source::Extra) {
+            return Err(ExtraError::UnknownField(name.to_string()));
+        }
+        let fits = matches!(
+            (def.kind, wanted),
+            (FieldKind::Text | FieldKind::LowerText, "text")
+                | (FieldKind::Integer, "integer")
+                | (FieldKind::Date, "date")
+                | (FieldKind::Ip, "ip")
+        );
+        if !fits {
+            return Err(ExtraError::WrongKind { field: def.name, wanted });
+        }
+        let i = match self.entries.iter().position(|(n, _)| *n == def.name) {
+            Some(i) => i,
+            None => {
+                let empty = match wanted {
+                    "text" => Values::Text(Vec::new()),
+                    "ip" => Values::Ip(Vec::new()),
+                    _ => Values::Int(Vec::new()),
+                };
+                self.entries.push((def.name, empty));
+                self.entries.len() - 1
+            }
+        };
+        Ok(&mut self.entries[i].1)
+    }
+
+    /// Adds a text value, normalised as the field wants (lower-cased, upper-cased,
+    /// cut to [`MAX_TEXT_LEN`]). Duplicates and values past the bound are dropped.
+    pub fn add_text(&mut self, name: &str, value: &str) -> Result<(), ExtraError> {
+        let def = field(name).ok_or_else(|| ExtraError::UnknownField(name.to_string()))?;
+        let mut v = cut(value, MAX_TEXT_LEN).to_string();
+        if def.kind == FieldKind::LowerText {
+            v.make_ascii_lowercase();
+            if !v.is_ascii() {
+                v = v.to_lowercase();
+            }
+        }
+        if def.transform == crate::Transform::Upper {
+            v = v.to_uppercase();
+        }
+        let multi = def.multi;
+        if let Values::Text(list) = self.slot(name, "text")? {
+            push_bounded(list, v, multi);
+        }
+        Ok(())
+    }
+
+    pub fn add_int(&mut self, name: &str, value: i64) -> Result<(), ExtraError> {
+        let multi = field(name).is_some_and(|d| d.multi);
+        if let Values::Int(list) = self.slot(name, "integer")? {
+            push_bounded(list, value, multi);
+        }
+        Ok(())
+    }
+
+    /// Adds a time (nanoseconds since the epoch) to a date field.
+    pub fn add_time(&mut self, name: &str, ns: i64) -> Result<(), ExtraError> {
+        let multi = field(name).is_some_and(|d| d.multi);
+        if let Values::Int(list) = self.slot(name, "date")? {
+            push_bounded(list, ns, multi);
+        }
+        Ok(())
+    }
+
+    pub fn add_ip(&mut self, name: &str, value: Addr) -> Result<(), ExtraError> {
+        let multi = field(name).is_some_and(|d| d.multi);
+        if let Values::Ip(list) = self.slot(name, "ip")? {
+            push_bounded(list, value, multi);
+        }
+        Ok(())
+    }
+
+    /// The field's value as the catalogue presents it.
+    pub(crate) fn value(&self, name: &str, kind: FieldKind, multi: bool) -> FieldValue<'_> {
+        match (self.get(name), multi) {
+            (None, _) => FieldValue::Null,
+            (Some(Values::Text(v)), true) => FieldValue::Strs(v),
+            (Some(Values::Text(v)), false) => v.first().map_or(FieldValue::Null, |s| FieldValue::Str(s)),
+            (Some(Values::Int(v)), true) if kind == FieldKind::Date => FieldValue::Times(v.clone()),
+            (Some(Values::Int(v)), true) => FieldValue::Ints(v.clone()),
+            (Some(Values::Int(v)), false) if kind == FieldKind::Date => {
+                v.first().map_or(FieldValue::Null, |t| FieldValue::Time(*t))
+            }
+            (Some(Values::Int(v)), false) => v.first().map_or(FieldValue::Null, |i| FieldValue::Int(*i)),
+            (Some(Values::Ip(v)), true) => FieldValue::Ips(v),
+            (Some(Values::Ip(v)), false) => v.first().map_or(FieldValue::Null, |a| FieldValue::Ip(*a)),
+        }
+    }
+}
+
+/// A single-valued field keeps its first value; a list keeps distinct values up to the bound.
+fn push_bounded<T: PartialEq>(list: &mut Vec<T>, v: T, multi: bool) {
+    let bound = if multi { MAX_VALUES_PER_FIELD } else { 1 };
+    if list.len() < bound && !list.contains(&v) {
+        list.push(v);
+    }
+}
+
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_normalised_deduplicated_and_bounded() {
+        let mut x = Extra::default();
+        x.add_text("host.http", "WWW.Example.COM").unwrap();
+        x.add_text("host.http", "www.example.com").unwrap();
+        x.add_text("country.src", "us").unwrap();
+        x.add_text("country.src", "FR").unwrap();
+        assert_eq!(x.get("host.http"), Some(&Values::Text(vec!["www.example.com".into()])));
+        assert_eq!(x.get("country.src"), Some(&Values::Text(vec!["US".into()])), "single-valued keeps the first");
+        for i in 0..1000 {
+            x.add_text("http.uri", &format!("/{i}")).unwrap();
+        }
+        assert!(matches!(x.get("http.uri"), Some(Values::Text(v)) if v.len() == MAX_VALUES_PER_FIELD));
+        let long = "é".repeat(MAX_TEXT_LEN);
+        x.add_text("http.user-agent", &long).unwrap();
+        assert!(matches!(x.get("http.user-agent"), Some(Values::Text(v)) if v[0].len() <= MAX_TEXT_LEN));
+    }
+
+    #[test]
+    fn misuse_is_an_error_not_a_panic() {
+        let mut x = Extra::default();
+        assert_eq!(x.add_text("no.such.field", "x"), Err(ExtraError::UnknownField("no.such.field".into())));
+        assert!(matches!(x.add_int("host.http", 1), Err(ExtraError::WrongKind { .. })));
+        assert!(x.add_text("ip.src", "1.2.3.4").is_err(), "core fields are not filled through here");
+        assert!(x.is_empty());
+    }
+}

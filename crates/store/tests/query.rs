@@ -1,0 +1,187 @@
+//! Expressions over fields that dissectors and enrichment fill (HTTP, DNS, TLS,
+//! countries…): records carrying such values are stored, and every expression must
+//! find exactly the records a plain-Rust predicate over the same records picks.
+
+use tyto_packet::Addr;
+use tyto_query::compile;
+use tyto_schema::{SessionRecord, Values};
+use tyto_store::{DuckStore, ListQuery, SessionStore};
+
+fn texts<'a>(r: &'a SessionRecord, f: &str) -> &'a [String] {
+    match r.extra.get(f) {
+        Some(Values::Text(v)) => v,
+        _ => &[],
+    }
+}
+
+fn ints(r: &SessionRecord, f: &str) -> Vec<i64> {
+    match r.extra.get(f) {
+        Some(Values::Int(v)) => v.clone(),
+        _ => Vec::new(),
+    }
+}
+
+fn v4(a: [u8; 4]) -> Addr {
+    Addr::from_v4(a)
+}
+
+const HOSTILE: &[&str] = &["'; DROP TABLE sessions; --", "back\\slash", "nul\u{0}byte", "100%_*?", "quote\"d", "é ü"];
+
+/// Deterministic variety: every combination appears, none is hand-placed for a query.
+fn records(n: u64) -> Vec<SessionRecord> {
+    let hosts = ["nhnent.com", "WWW.Example.COM", "mail.example.com", "evil.test"];
+    let agents = ["Acunetix", "pangolin", "Mozilla/5.0 (X11; Linux)", "curl/8.5.0"];
+    let uris = ["malware_site.com", "malware_site.com/x.php", "a.org/index.html", "b.net/login.php?u=1"];
+    let countries = [Some("JPN"), Some("usa"), None];
+    let v6: Addr = "2001:db8::5".parse::<std::net::IpAddr>().unwrap().into();
+    let srcs = [v4([10, 1, 1, 2]), v4([10, 1, 1, 3]), v4([192, 168, 1, 1]), v6];
+    let dsts = [v4([10, 9, 8, 7]), v4([8, 8, 8, 8]), v4([131, 206, 1, 1])];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |m: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % m as u64) as usize
+    };
+    (0..n)
+        .map(|i| {
+            let mut r = SessionRecord {
+                id: format!("s{i}"),
+                root_id: format!("s{i}"),
+                segment: 1,
+                node: "t".into(),
+                ip_protocol: 6,
+                src_ip: Some(srcs[next(srcs.len())]),
+                dst_ip: Some(dsts[next(dsts.len())]),
+                src_port: 40000 + next(100) as u16,
+                dst_port: [80, 443, 21, 3389, 53][next(5)],
+                start_ns: 1_700_000_000_000_000_000 + i as i64 * 1_000_000_000,
+                stop_ns: 1_700_000_000_000_000_000 + i as i64 * 1_000_000_000 + 500_000_000,
+                protocols: vec!["tcp".into(), ["http", "ftp", "rdp", "bittorrent", "dns"][next(5)].into()],
+                ..SessionRecord::default()
+            };
+            r.src.packets = 1 + next(3) as u64;
+            r.src.bytes = [60, 5_000, 200_000][next(3)];
+            if next(2) == 0 {
+                r.extra.add_text("host.http", hosts[next(hosts.len())]).unwrap();
+                r.extra.add_text("http.user-agent", agents[next(agents.len())]).unwrap();
+                r.extra.add_text("http.uri", uris[next(uris.len())]).unwrap();
+                r.extra.add_text("http.uri", uris[next(uris.len())]).unwrap();
+                r.extra.add_int("http.statuscode", [200, 404, 500][next(3)]).unwrap();
+            }
+            if next(3) == 0 {
+                r.extra.add_text("host.dns", hosts[next(hosts.len())]).unwrap();
+                r.extra.add_ip("ip.dns", v4([10, 0, next(3) as u8, 1])).unwrap();
+            }
+            if next(4) == 0 {
+                r.extra.add_text("host.tls", hosts[next(hosts.len())]).unwrap();
+                let t = 1_500_000_000_000_000_000 + next(3) as i64 * 100_000_000_000_000_000;
+                r.extra.add_time("cert.notafter", t).unwrap();
+            }
+            if let Some(c) = countries[next(countries.len())] {
+                r.extra.add_text("country.dst", c).unwrap();
+            }
+            if let Some(c) = countries[next(countries.len())] {
+                r.extra.add_text("country.src", c).unwrap();
+            }
+            r.tags.push(HOSTILE[next(HOSTILE.len())].into());
+            r
+        })
+        .collect()
+}
+
+type Pred = fn(&SessionRecord) -> bool;
+
+fn any_host(r: &SessionRecord, h: &str) -> bool {
+    ["host.http", "host.dns", "host.tls"].iter().any(|f| texts(r, f).iter().any(|x| x == h))
+}
+
+fn country(r: &SessionRecord, f: &str) -> Option<String> {
+    texts(r, f).first().cloned()
+}
+
+const CASES: &[(&str, Pred)] = &[
+    ("port.dst == 3389 && protocols == rdp", |r| r.dst_port == 3389 && r.protocols.iter().any(|p| p == "rdp")),
+    ("protocols == ftp && country.dst != JPN", |r| {
+        r.protocols.iter().any(|p| p == "ftp") && country(r, "country.dst").as_deref() != Some("JPN")
+    }),
+    ("ip.src == 10.1.1.3 && protocols == ftp && country.dst != JPN && bytes > 100000", |r| {
+        r.src_ip == Some(v4([10, 1, 1, 3]))
+            && r.protocols.iter().any(|p| p == "ftp")
+            && country(r, "country.dst").as_deref() != Some("JPN")
+            && r.bytes() > 100_000
+    }),
+    ("protocols == bittorrent", |r| r.protocols.iter().any(|p| p == "bittorrent")),
+    ("http.user-agent == Acunetix || http.user-agent == pangolin", |r| {
+        texts(r, "http.user-agent").iter().any(|a| a == "Acunetix" || a == "pangolin")
+    }),
+    ("ip.src == 10.1.1.2 && http.uri == *", |r| {
+        r.src_ip == Some(v4([10, 1, 1, 2])) && !texts(r, "http.uri").is_empty()
+    }),
+    ("http.uri == malware_site.com && ip.dst != 10.0.0.0/8", |r| {
+        texts(r, "http.uri").iter().any(|u| u == "malware_site.com") && r.dst_ip != Some(v4([10, 9, 8, 7]))
+    }),
+    ("packets == 1 && ip.protocol == tcp && ip.src != 131.206.0.0/16 && ip.dst != 131.206.0.0/16", |r| {
+        r.packets() == 1 && r.ip_protocol == 6 && r.dst_ip != Some(v4([131, 206, 1, 1]))
+    }),
+    ("host == nhnent.com", |r| any_host(r, "nhnent.com")),
+    ("host == WWW.EXAMPLE.com", |r| any_host(r, "www.example.com")),
+    ("host != [nhnent.com, evil.test]", |r| !any_host(r, "nhnent.com") && !any_host(r, "evil.test")),
+    ("host.http == *.example.com", |r| texts(r, "host.http").iter().any(|h| h.ends_with(".example.com"))),
+    ("http.uri == *.php*", |r| texts(r, "http.uri").iter().any(|u| u.contains(".php"))),
+    ("http.uri == /.*\\.php/", |r| texts(r, "http.uri").iter().any(|u| u.ends_with(".php"))),
+    ("http.uri == http://malware_site.com/x.php", |r| {
+        texts(r, "http.uri").iter().any(|u| u == "malware_site.com/x.php")
+    }),
+    ("http.user-agent == /moz.*/", |_| false),
+    ("http.user-agent == Mozilla*", |r| texts(r, "http.user-agent").iter().any(|a| a.starts_with("Mozilla"))),
+    ("http.user-agent == \"curl/8.5.0\"", |r| texts(r, "http.user-agent").iter().any(|a| a == "curl/8.5.0")),
+    ("http.statuscode >= 400", |r| ints(r, "http.statuscode").iter().any(|&c| c >= 400)),
+    ("http.statuscode != 200 && http.statuscode == EXISTS!", |r| {
+        let c = ints(r, "http.statuscode");
+        !c.is_empty() && !c.contains(&200)
+    }),
+    (
+        "ip.dns == 10.0.1.0/24",
+        |r| matches!(r.extra.get("ip.dns"), Some(Values::Ip(v)) if v.contains(&v4([10, 0, 1, 1]))),
+    ),
+    ("ip == 10.0.2", |r| matches!(r.extra.get("ip.dns"), Some(Values::Ip(v)) if v.contains(&v4([10, 0, 2, 1])))),
+    ("cert.notafter < 2020-01-01", |r| ints(r, "cert.notafter").iter().any(|&t| t < 1_577_836_800_000_000_000)),
+    ("country == usa", |r| ["country.src", "country.dst"].iter().any(|f| country(r, f).as_deref() == Some("USA"))),
+    ("country != USA", |r| !["country.src", "country.dst"].iter().any(|f| country(r, f).as_deref() == Some("USA"))),
+    ("country.src == EXISTS! && country.dst != EXISTS!", |r| {
+        country(r, "country.src").is_some() && country(r, "country.dst").is_none()
+    }),
+    ("tags == \"'; DROP TABLE sessions; --\"", |r| r.tags.iter().any(|t| t == HOSTILE[0])),
+    ("tags == \"back\\\\slash\"", |r| r.tags.iter().any(|t| t == HOSTILE[1])),
+    ("tags == \"nul\u{0}byte\"", |r| r.tags.iter().any(|t| t == HOSTILE[2])),
+    ("tags == \"100%_*?\"", |r| r.tags.iter().any(|t| t == HOSTILE[3])),
+    ("tags == 100%_*", |r| r.tags.iter().any(|t| t.starts_with("100%_"))),
+    ("tags == \"quote\\\"d\" || tags == \"é ü\"", |r| r.tags.iter().any(|t| t == HOSTILE[4] || t == HOSTILE[5])),
+    ("ip.src == 2001:db8::/32 && port.dst == [80,443]", |r| {
+        r.src_ip.is_some_and(|a| a.as_u128() >> 96 == 0x2001_0db8) && [80, 443].contains(&r.dst_port)
+    }),
+];
+
+#[test]
+fn dissector_fields_are_searchable_and_hostile_values_stay_values() {
+    let recs = records(3000);
+    let mut store = DuckStore::in_memory().unwrap();
+    store.append(&recs).unwrap();
+    let mut nonzero = 0;
+    for (expr, pred) in CASES {
+        let filter = compile(expr, 0).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let q = ListQuery { filter: Some(filter), limit: 10_000, ..ListQuery::default() };
+        let want: Vec<&SessionRecord> = recs.iter().filter(|r| pred(r)).collect();
+        assert_eq!(store.count_matching(&q).unwrap(), want.len() as u64, "{expr}");
+        let mut got: Vec<String> =
+            store.list(&q).unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+        let mut want_ids: Vec<String> = want.iter().map(|r| r.id.clone()).collect();
+        got.sort();
+        want_ids.sort();
+        assert_eq!(got, want_ids, "{expr}");
+        nonzero += usize::from(!want.is_empty());
+    }
+    assert!(nonzero >= CASES.len() - 2, "the records no longer exercise the cases");
+    assert_eq!(store.count().unwrap(), 3000, "nothing was dropped by a hostile value");
+}
