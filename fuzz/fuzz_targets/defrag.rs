@@ -15,7 +15,13 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         fed += 1;
-        let piece = Piece { ts_ns: i as i64 * 1_000_000_000, wire_len: frame.len() as u32, link: LinkType::RAW, frame: frame.to_vec(), decoded };
+        let piece = Piece {
+            ts_ns: i as i64 * 1_000_000_000,
+            wire_len: frame.len() as u32,
+            link: LinkType::RAW,
+            frame: frame.to_vec(),
+            decoded,
+        };
         if let Some(whole) = d.add(piece) {
             out += whole.pieces.len();
         }
