@@ -10,7 +10,9 @@ use duckdb::{params, Connection};
 use serde_json::{Map, Value as Json};
 use tyto_packet::Addr;
 use tyto_query::{Dialect, Filter};
-use tyto_schema::{time::format_rfc3339, FieldDef, FieldKind, FieldValue, SessionRecord, FIELDS, SCHEMA_VERSION};
+use tyto_schema::{
+    time::format_rfc3339, FieldDef, FieldKind, FieldValue, SessionRecord, Source, FIELDS, SCHEMA_VERSION,
+};
 
 /// The database file inside a data directory.
 pub const DB_FILE: &str = "sessions.duckdb";
@@ -258,13 +260,28 @@ fn from_duck(v: Value) -> Option<Json> {
 
 impl SessionStore for DuckStore {
     fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+        // Dissector fields that no row of the batch has are left out of the appender
+        // (they take their NULL default): most of the catalogue is empty in most
+        // sessions, and each value appended costs the same whether NULL or not.
+        let active: Vec<&FieldDef> = FIELDS
+            .iter()
+            .filter(|f| match f.source {
+                Source::Record(_) => true,
+                Source::Extra => rows.iter().any(|r| r.extra.get(f.name).is_some()),
+            })
+            .collect();
         let tx = self.conn.transaction()?;
         {
             let mut app = tx.appender("sessions")?;
-            let mut values: Vec<Value> = Vec::with_capacity(FIELDS.len());
+            if active.len() < FIELDS.len() {
+                for f in &active {
+                    app.add_column(f.column)?;
+                }
+            }
+            let mut values: Vec<Value> = Vec::with_capacity(active.len());
             for rec in rows {
                 values.clear();
-                values.extend(FIELDS.iter().map(|f| to_duck(f.value(rec))));
+                values.extend(active.iter().map(|f| to_duck(f.value(rec))));
                 app.append_row(duckdb::appender_params_from_iter(values.iter()))?;
             }
             app.flush()?;
@@ -316,9 +333,17 @@ impl SessionStore for DuckStore {
         let cols: Vec<String> = FIELDS.iter().filter(|f| f.in_dump).map(|f| format!("\"{}\"", f.column)).collect();
         let fields: Vec<&FieldDef> = FIELDS.iter().filter(|f| f.in_dump).collect();
         let (cond, args) = q.where_clause();
-        let mut sql = format!("SELECT {} FROM sessions WHERE {cond}", cols.join(", "));
         let limit = q.limit.clamp(1, MAX_LIST_ROWS);
-        sql.push_str(&format!(" ORDER BY start_time DESC, id LIMIT {limit}"));
+        // Late materialisation: find the page's rows reading only the filtered and
+        // sorted columns, then fetch the ~150 displayed columns for those rows alone.
+        // A filter DuckDB cannot push into its scan (ORs over lists) otherwise makes
+        // it read every column of every row (measured 1.7 s against 0.25 s on 10 M rows).
+        let sql = format!(
+            "SELECT {} FROM sessions WHERE rowid IN \
+             (SELECT rowid FROM sessions WHERE {cond} ORDER BY start_time DESC, id LIMIT {limit}) \
+             ORDER BY start_time DESC, id",
+            cols.join(", ")
+        );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(duckdb::params_from_iter(args.iter()))?;
         let mut out = Vec::new();
@@ -493,9 +518,9 @@ mod speed {
                     (281470681743360 + 167772160 + hash(i) % 65536)::UHUGEINT,
                     (281470681743360 + hash(i * 7) % 4294967296)::UHUGEINT,
                     1024 + hash(i * 3) % 60000,
-                    [80, 443, 53, 22, 3389, 445, 8080, 25][1 + hash(i * 5) % 8],
+                    [80, 443, 53, 22, 3389, 445, 8080, 25][(1 + hash(i * 5) % 8)::BIGINT],
                     make_timestamp(1700000000000000 + i * 8640),
-                    make_timestamp(1700000000000000 + i * 8640 + hash(i) % 60000000),
+                    make_timestamp((1700000000000000 + i * 8640 + hash(i) % 60000000)::BIGINT),
                     1 + hash(i * 11) % 200, 1 + hash(i * 11) % 100, hash(i * 11) % 100,
                     hash(i * 13) % 1000000, hash(i * 13) % 500000, hash(i * 13) % 500000,
                     CASE WHEN i % 10 < 4 THEN ['tcp', 'http'] WHEN i % 10 < 7 THEN ['tcp', 'tls']
@@ -503,7 +528,7 @@ mod speed {
                     CASE WHEN i % 10 < 4 THEN ['host' || hash(i) % 10000 || '.example.com'] END,
                     CASE WHEN i % 10 < 4 THEN ['host' || hash(i) % 10000 || '.example.com/p/' || i % 100] END,
                     CASE WHEN i % 10 BETWEEN 7 AND 8 THEN ['q' || hash(i) % 50000 || '.example.net'] END,
-                    ['USA', 'JPN', 'DEU', 'FRA', 'BRA'][1 + hash(i * 17) % 5],
+                    ['USA', 'JPN', 'DEU', 'FRA', 'BRA'][(1 + hash(i * 17) % 5)::BIGINT],
                     hash(i) % 3
                  FROM range({rows}) t(i);
                  CHECKPOINT;"
