@@ -22,6 +22,13 @@ pub enum Values {
     Ip(Vec<Addr>),
 }
 
+/// One value on its way into a list.
+enum Value {
+    Text(String),
+    Int(i64),
+    Ip(Addr),
+}
+
 /// Why a value was not added: a programming error in the dissector that sent it,
 /// reported rather than panicking in the capture path.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -97,34 +104,30 @@ impl Extra {
         if def.transform == crate::Transform::Upper {
             v = v.to_uppercase();
         }
-        let multi = def.multi;
-        if let Values::Text(list) = self.slot(name, "text")? {
-            push_bounded(list, v, multi);
-        }
-        Ok(())
+        self.push(name, "text", Value::Text(v))
     }
 
     pub fn add_int(&mut self, name: &str, value: i64) -> Result<(), ExtraError> {
-        let multi = field(name).is_some_and(|d| d.multi);
-        if let Values::Int(list) = self.slot(name, "integer")? {
-            push_bounded(list, value, multi);
-        }
-        Ok(())
+        self.push(name, "integer", Value::Int(value))
     }
 
     /// Adds a time (nanoseconds since the epoch) to a date field.
     pub fn add_time(&mut self, name: &str, ns: i64) -> Result<(), ExtraError> {
-        let multi = field(name).is_some_and(|d| d.multi);
-        if let Values::Int(list) = self.slot(name, "date")? {
-            push_bounded(list, ns, multi);
-        }
-        Ok(())
+        self.push(name, "date", Value::Int(ns))
     }
 
     pub fn add_ip(&mut self, name: &str, value: Addr) -> Result<(), ExtraError> {
+        self.push(name, "ip", Value::Ip(value))
+    }
+
+    fn push(&mut self, name: &str, wanted: &'static str, v: Value) -> Result<(), ExtraError> {
         let multi = field(name).is_some_and(|d| d.multi);
-        if let Values::Ip(list) = self.slot(name, "ip")? {
-            push_bounded(list, value, multi);
+        match (self.slot(name, wanted)?, v) {
+            (Values::Text(list), Value::Text(v)) => push_bounded(list, v, multi),
+            (Values::Int(list), Value::Int(v)) => push_bounded(list, v, multi),
+            (Values::Ip(list), Value::Ip(v)) => push_bounded(list, v, multi),
+            // `slot` made the list for `wanted`, which matches the value's variant.
+            _ => {}
         }
         Ok(())
     }

@@ -3,23 +3,14 @@
 
 mod common;
 
+use common::ok;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
 use tyto_capture::FileReader;
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn sample(dir: &Path, hosts: u32) -> PathBuf {
     let path = dir.join("sample.pcap");

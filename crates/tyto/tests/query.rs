@@ -5,25 +5,15 @@
 
 mod common;
 
+use common::ok;
+
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::Value;
 
 type Pred = fn(&Value) -> bool;
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn num(r: &Value, f: &str) -> i64 {
     r.get(f).and_then(Value::as_i64).unwrap_or(0)

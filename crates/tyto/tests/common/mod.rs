@@ -37,3 +37,15 @@ pub fn run(files: &[PathBuf], cfg: &PipelineConfig) -> (RunReport, Vec<SessionRe
 pub fn tyto() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_tyto"))
 }
+
+/// The command's output, after asserting it succeeded (showing its output if not).
+pub fn ok(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
