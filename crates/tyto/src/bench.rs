@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use tyto_capture::FileReader;
+use tyto_dissect::Dissectors;
 use tyto_flow::analyzer::NoAnalysis;
 use tyto_flow::{FlowConfig, PipelineConfig, Progress};
 use tyto_packet::{decode, LinkType};
@@ -61,20 +62,23 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     );
     let tmp = scratch_dir(&args.out)?;
     let inputs = vec![args.corpus.clone()];
-    let cfg = |pcap| PipelineConfig {
+    let plain = |pcap| PipelineConfig {
         flow: FlowConfig::default(),
         workers: args.workers,
         node: "bench".into(),
         pcap,
         analyzers: Arc::new(NoAnalysis),
     };
+    let cfg = |pcap| PipelineConfig { analyzers: Arc::new(Dissectors), ..plain(pcap) };
 
+    let (report, rows, t) = measure(&inputs, &plain(None), |_| Ok(()))?;
+    print_line("decode + sessions", report.packets, report.bytes, rows, t);
     let (report, rows, t) = measure(&inputs, &cfg(None), |_| Ok(()))?;
-    print_line("decode + sessions (dump)", report.packets, report.bytes, rows, t);
+    print_line("+ dissectors (dump)", report.packets, report.bytes, rows, t);
 
     let pcap = PcapDir::open(&tmp.join("pcap-a"), "bench")?;
     let (report, rows, t) = measure(&inputs, &cfg(Some((pcap, RotationPolicy::default()))), |_| Ok(()))?;
-    print_line("decode + sessions + pcap write", report.packets, report.bytes, rows, t);
+    print_line("+ dissectors + pcap write", report.packets, report.bytes, rows, t);
 
     if !args.skip_store {
         let pcap = PcapDir::open(&tmp.join("pcap-b"), "bench")?;

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use crossbeam_channel::{bounded, Receiver};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
-use tyto_flow::analyzer::NoAnalysis;
+use tyto_dissect::Dissectors;
 use tyto_flow::{PipelineConfig, Progress, RunReport};
 use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, PcapDir, RotationPolicy};
 use tyto_query::{compile, parse_when};
@@ -83,7 +83,7 @@ fn pipeline_config(node: &str, flow: &FlowArgs, pcap: Option<(PcapDir, RotationP
         workers: flow.workers.max(1),
         node: node.to_string(),
         pcap,
-        analyzers: Arc::new(NoAnalysis),
+        analyzers: Arc::new(Dissectors),
     }
 }
 

@@ -1,0 +1,354 @@
+//! DNS over UDP and TCP (RFC 1035; TCP messages carry a two-byte length): query
+//! names, types and classes, response codes, and answers (A/AAAA addresses, CNAME,
+//! NS, MX names). A pure, bounded parser of one message.
+
+use tyto_packet::Addr;
+use tyto_schema::SessionRecord;
+
+use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "dns",
+    transports: &[Transport::Udp, Transport::Tcp],
+    ports: &[53, 5353, 5355],
+    probe,
+    new: || Box::new(Dns::default()),
+};
+
+/// Compression pointers followed per name: more is a loop.
+const MAX_POINTERS: usize = 16;
+/// A name's length in presentation form (RFC 1035 limit, with dots).
+const MAX_NAME: usize = 255;
+/// Questions and records read per message.
+const MAX_RECORDS: usize = 64;
+/// A TCP message held while incomplete (the length field allows 65535).
+const MAX_TCP_MESSAGE: usize = 65_537;
+
+/// One message, as far as it parsed.
+#[derive(Debug, Default, PartialEq)]
+pub struct Message {
+    pub response: bool,
+    pub opcode: u8,
+    pub rcode: u8,
+    pub questions: Vec<(String, u16, u16)>,
+    /// (name, type, data): addresses for A/AAAA, a name for CNAME/NS/MX.
+    pub answers: Vec<(String, u16, Answer)>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Answer {
+    Addr(Addr),
+    Name(String),
+    Other,
+}
+
+fn u16_at(m: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*m.get(at)?, *m.get(at + 1)?]))
+}
+
+/// Reads a (possibly compressed) name at `at`; returns it and where the record goes on.
+fn name(m: &[u8], mut at: usize) -> Option<(String, usize)> {
+    let mut out = String::new();
+    let mut next = None;
+    let mut jumps = 0;
+    loop {
+        let len = *m.get(at)? as usize;
+        match len & 0xc0 {
+            0x00 if len == 0 => {
+                return Some((if out.is_empty() { ".".into() } else { out }, next.unwrap_or(at + 1)));
+            }
+            0x00 => {
+                let label = m.get(at + 1..at + 1 + len)?;
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                for &b in label {
+                    // Printable ASCII as is, anything else escaped as \DDD (as dig does).
+                    if b.is_ascii_graphic() && b != b'.' && b != b'\\' {
+                        out.push(b as char);
+                    } else {
+                        out.push_str(&format!("\\{b:03}"));
+                    }
+                }
+                if out.len() > MAX_NAME * 4 {
+                    return None;
+                }
+                at += 1 + len;
+            }
+            0xc0 => {
+                jumps += 1;
+                if jumps > MAX_POINTERS {
+                    return None;
+                }
+                let target = (u16_at(m, at)? & 0x3fff) as usize;
+                next.get_or_insert(at + 2);
+                at = target;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Parses one DNS message; `None` if its header or questions do not parse.
+pub fn parse(m: &[u8]) -> Option<Message> {
+    let flags = u16_at(m, 2)?;
+    let qd = u16_at(m, 4)? as usize;
+    // Answer, authority and additional records alike: name servers and their
+    // addresses often come in the latter two.
+    let an = [u16_at(m, 6)?, u16_at(m, 8)?, u16_at(m, 10)?].iter().map(|n| *n as usize).sum::<usize>();
+    let mut msg = Message {
+        response: flags & 0x8000 != 0,
+        opcode: ((flags >> 11) & 0xf) as u8,
+        rcode: (flags & 0xf) as u8,
+        ..Message::default()
+    };
+    let mut at = 12;
+    for _ in 0..qd.min(MAX_RECORDS) {
+        let (n, next) = name(m, at)?;
+        msg.questions.push((n, u16_at(m, next)?, u16_at(m, next + 2)?));
+        at = next + 4;
+    }
+    for _ in 0..an.min(MAX_RECORDS) {
+        let Some((n, next)) = name(m, at) else { break };
+        let (Some(rtype), Some(rdlen)) = (u16_at(m, next), u16_at(m, next + 8)) else { break };
+        let start = next + 10;
+        let Some(rdata) = m.get(start..start + rdlen as usize) else { break };
+        let answer = match (rtype, rdata.len()) {
+            (1, 4) => Answer::Addr(Addr::from_v4([rdata[0], rdata[1], rdata[2], rdata[3]])),
+            (28, 16) => Answer::Addr(Addr(rdata.try_into().ok()?)),
+            (5 | 2, _) => name(m, start).map_or(Answer::Other, |(n, _)| Answer::Name(n)),
+            (15, _) => name(m, start + 2).map_or(Answer::Other, |(n, _)| Answer::Name(n)),
+            _ => Answer::Other,
+        };
+        msg.answers.push((n, rtype, answer));
+        at = start + rdlen as usize;
+    }
+    Some(msg)
+}
+
+/// A datagram (or TCP message) looks like DNS when its header is sane and its
+/// questions parse to the end of the question section.
+fn looks_like_dns(m: &[u8]) -> bool {
+    let (Some(flags), Some(qd)) = (u16_at(m, 2), u16_at(m, 4)) else { return false };
+    let opcode = (flags >> 11) & 0xf;
+    // Z bit clear, a known opcode, one to a few questions.
+    if flags & 0x0040 != 0 || opcode > 6 || opcode == 3 || qd == 0 || qd > 4 {
+        return false;
+    }
+    parse(m)
+        .is_some_and(|msg| msg.questions.iter().all(|(_, _, class)| matches!(class & 0x7fff, 1 | 3 | 4 | 254 | 255)))
+}
+
+pub fn probe(_side: Side, data: &[u8]) -> Probe {
+    if data.len() >= 12 && looks_like_dns(data) {
+        return Probe::Match;
+    }
+    if data.len() < 2 {
+        return Probe::NeedMore;
+    }
+    // DNS over TCP: a length, then the message. A session's first message is a
+    // query or a short answer: a larger length is taken as not DNS, so text
+    // protocols ("GE" = 18245) are not held waiting.
+    let Some(len) = u16_at(data, 0).map(usize::from) else { return Probe::NoMatch };
+    let body = &data[2..];
+    if !(12..=4096).contains(&len) {
+        return Probe::NoMatch;
+    }
+    if body.len() >= len {
+        return if looks_like_dns(&body[..len]) { Probe::Match } else { Probe::NoMatch };
+    }
+    match (u16_at(body, 2), u16_at(body, 4)) {
+        (Some(flags), Some(qd)) if flags & 0x0040 == 0 && (1..=4).contains(&qd) => Probe::NeedMore,
+        (Some(_), Some(_)) => Probe::NoMatch,
+        _ => Probe::NeedMore,
+    }
+}
+
+fn type_name(t: u16) -> String {
+    match t {
+        1 => "A".into(),
+        2 => "NS".into(),
+        5 => "CNAME".into(),
+        6 => "SOA".into(),
+        12 => "PTR".into(),
+        15 => "MX".into(),
+        16 => "TXT".into(),
+        28 => "AAAA".into(),
+        33 => "SRV".into(),
+        35 => "NAPTR".into(),
+        41 => "OPT".into(),
+        43 => "DS".into(),
+        46 => "RRSIG".into(),
+        47 => "NSEC".into(),
+        48 => "DNSKEY".into(),
+        64 => "SVCB".into(),
+        65 => "HTTPS".into(),
+        252 => "AXFR".into(),
+        255 => "ANY".into(),
+        257 => "CAA".into(),
+        n => format!("TYPE{n}"),
+    }
+}
+
+fn rcode_name(r: u8) -> String {
+    match r {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        n => format!("RCODE{n}"),
+    }
+}
+
+fn opcode_name(o: u8) -> String {
+    match o {
+        0 => "QUERY".into(),
+        1 => "IQUERY".into(),
+        2 => "STATUS".into(),
+        4 => "NOTIFY".into(),
+        5 => "UPDATE".into(),
+        n => format!("OPCODE{n}"),
+    }
+}
+
+fn record(msg: &Message, rec: &mut SessionRecord) {
+    put_text(rec, "dns.opcode", &opcode_name(msg.opcode));
+    if msg.response {
+        put_text(rec, "dns.status", &rcode_name(msg.rcode));
+    }
+    for (n, qtype, qclass) in &msg.questions {
+        // The root (".", as in DNSKEY or NS queries for the root) names no host.
+        if n != "." {
+            put_text(rec, "host.dns", n);
+        }
+        put_text(rec, "dns.query.type", &type_name(*qtype));
+        let class = match qclass & 0x7fff {
+            1 => "IN".to_string(),
+            3 => "CH".into(),
+            4 => "HS".into(),
+            255 => "ANY".into(),
+            c => format!("CLASS{c}"),
+        };
+        put_text(rec, "dns.query.class", &class);
+    }
+    for (_, rtype, a) in &msg.answers {
+        match (rtype, a) {
+            (_, Answer::Addr(ip)) => {
+                let r = rec.extra.add_ip("ip.dns", *ip);
+                debug_assert!(r.is_ok());
+            }
+            (5, Answer::Name(n)) => {
+                put_text(rec, "dns.answer.cname", n);
+                // As Arkime: a CNAME's target is a host the session looked up too.
+                put_text(rec, "host.dns", n);
+            }
+            (2, Answer::Name(n)) => put_text(rec, "host.dns.nameserver", n),
+            (15, Answer::Name(n)) => put_text(rec, "host.dns.mailserver", n),
+            _ => {}
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Dns {
+    /// TCP: bytes of an incomplete message per side.
+    tcp: [Vec<u8>; 2],
+    /// Whether this session's messages come length-prefixed (decided by the first).
+    framed: Option<bool>,
+}
+
+impl Dissector for Dns {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        if self.framed.is_none() {
+            self.framed = Some(!looks_like_dns(data));
+        }
+        if self.framed == Some(false) {
+            if let Some(msg) = parse(data) {
+                record(&msg, rec);
+            }
+            return;
+        }
+        let buf = &mut self.tcp[side as usize];
+        if buf.len() + data.len() > MAX_TCP_MESSAGE + 2 {
+            buf.clear();
+            return;
+        }
+        buf.extend_from_slice(data);
+        while let Some(len) = u16_at(buf, 0) {
+            let end = 2 + len as usize;
+            if buf.len() < end {
+                break;
+            }
+            if let Some(msg) = parse(&buf[2..end]) {
+                record(&msg, rec);
+            }
+            buf.drain(..end);
+        }
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        self.tcp[side as usize].clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    /// A response for www.example.com: CNAME to example.com (compressed), then A.
+    fn response() -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+        m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 16]);
+        m.extend_from_slice(&[0xc0, 16, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 93, 184, 216, 34]);
+        m
+    }
+
+    #[test]
+    fn names_types_codes_and_answers() {
+        let msg = parse(&response()).unwrap();
+        assert!(msg.response);
+        assert_eq!(msg.questions, [("www.example.com".to_string(), 1, 1)]);
+        assert_eq!(msg.answers[0], ("www.example.com".into(), 5, Answer::Name("example.com".into())));
+        assert_eq!(msg.answers[1], ("example.com".into(), 1, Answer::Addr(Addr::from_v4([93, 184, 216, 34]))));
+        let mut d = Dns::default();
+        let mut rec = SessionRecord::default();
+        d.feed(Side::Server, &response(), &mut rec);
+        assert_eq!(
+            rec.extra.get("host.dns"),
+            Some(&Values::Text(vec!["www.example.com".into(), "example.com".into()])),
+            "the name asked and the CNAME's target"
+        );
+        assert_eq!(rec.extra.get("dns.status"), Some(&Values::Text(vec!["NOERROR".into()])));
+        assert_eq!(rec.extra.get("ip.dns"), Some(&Values::Ip(vec![Addr::from_v4([93, 184, 216, 34])])));
+    }
+
+    #[test]
+    fn tcp_messages_in_every_segmentation() {
+        let m = response();
+        let mut stream = (m.len() as u16).to_be_bytes().to_vec();
+        stream.extend_from_slice(&m);
+        stream.extend_from_slice(&stream.clone());
+        assert_eq!(probe(Side::Server, &stream), Probe::Match);
+        for split in [1, 3, 13, 100] {
+            let mut d = Dns::default();
+            let mut rec = SessionRecord::default();
+            for part in stream.chunks(split) {
+                d.feed(Side::Server, part, &mut rec);
+            }
+            assert_eq!(rec.extra.get("dns.answer.cname"), Some(&Values::Text(vec!["example.com".into()])), "{split}");
+        }
+    }
+
+    #[test]
+    fn loops_and_truncation_are_refused() {
+        let mut m = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1];
+        assert!(parse(&m).is_none(), "a pointer to itself");
+        m.truncate(13);
+        assert!(parse(&m).is_none());
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\n\r\n"), Probe::NoMatch);
+    }
+}

@@ -1,0 +1,378 @@
+//! HTTP/1.x: requests and responses on a kept-alive connection, bodies skipped by
+//! Content-Length or chunked framing. Headers are parsed by `httparse`.
+
+use tyto_schema::SessionRecord;
+
+use crate::{put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "http",
+    transports: &[Transport::Tcp],
+    ports: &[80, 8000, 8008, 8080, 8081, 3128],
+    probe,
+    new: || Box::new(Http::default()),
+};
+
+const METHODS: &[&[u8]] = &[
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"TRACE ",
+    b"PATCH ",
+    b"PROPFIND ",
+    b"PROPPATCH ",
+    b"MKCOL ",
+    b"COPY ",
+    b"MOVE ",
+    b"LOCK ",
+    b"UNLOCK ",
+    b"SEARCH ",
+    b"REPORT ",
+];
+
+/// A header block larger than this is not HTTP we can follow; parsing stops.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Headers read per message (more are ignored by httparse's error; parsing stops).
+const MAX_HEADERS: usize = 96;
+/// Request methods remembered to pair responses with (a HEAD response has no body).
+const MAX_PENDING: usize = 64;
+
+fn starts(data: &[u8], token: &[u8]) -> Probe {
+    let n = data.len().min(token.len());
+    if data[..n] != token[..n] {
+        Probe::NoMatch
+    } else if n < token.len() {
+        Probe::NeedMore
+    } else {
+        Probe::Match
+    }
+}
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    match side {
+        Side::Client => {
+            let mut best = Probe::NoMatch;
+            for m in METHODS {
+                match starts(data, m) {
+                    Probe::Match => return Probe::Match,
+                    Probe::NeedMore => best = Probe::NeedMore,
+                    Probe::NoMatch => {}
+                }
+            }
+            best
+        }
+        Side::Server => starts(data, b"HTTP/1."),
+    }
+}
+
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+enum Body {
+    /// Reading a header block.
+    #[default]
+    Headers,
+    Length(u64),
+    /// Chunked: reading a size line.
+    ChunkSize,
+    /// Chunk data, then its CRLF.
+    ChunkData(u64),
+    /// After the last chunk: trailer lines up to an empty one.
+    Trailer,
+    /// The body runs to the end of the connection.
+    ToEnd,
+    /// Lost track (gap, oversized or malformed headers).
+    Stopped,
+}
+
+#[derive(Default)]
+struct Direction {
+    buf: Vec<u8>,
+    body: Body,
+}
+
+#[derive(Default)]
+pub struct Http {
+    dirs: [Direction; 2],
+    /// Methods of requests not yet answered.
+    pending: std::collections::VecDeque<String>,
+}
+
+fn header<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .map(str::trim)
+}
+
+/// The body framing a message's headers announce.
+fn framing(headers: &[httparse::Header<'_>]) -> Option<Body> {
+    if header(headers, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        return Some(Body::ChunkSize);
+    }
+    header(headers, "content-length").map(|v| match v.parse::<u64>() {
+        Ok(0) => Body::Headers,
+        Ok(n) => Body::Length(n),
+        Err(_) => Body::Stopped,
+    })
+}
+
+impl Http {
+    fn request(
+        &mut self,
+        headers: &[httparse::Header<'_>],
+        req: &httparse::Request<'_, '_>,
+        rec: &mut SessionRecord,
+    ) -> Body {
+        let method = req.method.unwrap_or("");
+        let path = req.path.unwrap_or("");
+        let host = header(headers, "host");
+        put_text(rec, "http.method", method);
+        if let Some(v) = req.version {
+            put_text(rec, "http.version", &format!("1.{v}"));
+        }
+        if let Some(h) = host {
+            put_text(rec, "host.http", h);
+            // As Arkime: `name:port` is also searchable as the bare name.
+            if let Some((name, port)) = h.rsplit_once(':') {
+                if !name.is_empty() && !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) {
+                    put_text(rec, "host.http", name.trim_start_matches('[').trim_end_matches(']'));
+                }
+            }
+        }
+        // As Arkime: the URI is the host followed by the path (absolute-form requests,
+        // as sent to proxies, are stored without their scheme).
+        let uri = match path.split_once("://") {
+            Some((_, rest)) => rest.to_string(),
+            None => format!("{}{path}", host.unwrap_or("")),
+        };
+        put_text(rec, "http.uri", &uri);
+        let plain_path = path.split(['?', '#']).next().unwrap_or(path);
+        put_text(rec, "http.uri.path", plain_path);
+        if let Some(ua) = header(headers, "user-agent") {
+            put_text(rec, "http.user-agent", ua);
+        }
+        for h in headers {
+            put_text(rec, "http.hasheader.src", h.name);
+        }
+        if self.pending.len() < MAX_PENDING {
+            self.pending.push_back(method.to_string());
+        }
+        framing(headers).unwrap_or(Body::Headers)
+    }
+
+    fn response(&mut self, headers: &[httparse::Header<'_>], code: u16, rec: &mut SessionRecord) -> Body {
+        put_int(rec, "http.statuscode", i64::from(code));
+        if let Some(ct) = header(headers, "content-type") {
+            put_text(rec, "http.content-type", ct.split(';').next().unwrap_or(ct).trim());
+        }
+        for h in headers {
+            put_text(rec, "http.hasheader.dst", h.name);
+        }
+        // Interim responses (1xx) answer no request yet.
+        let method = if code >= 200 { self.pending.pop_front() } else { None };
+        if method.as_deref() == Some("HEAD") || code < 200 || code == 204 || code == 304 {
+            return Body::Headers;
+        }
+        if method.as_deref() == Some("CONNECT") && (200..300).contains(&code) {
+            return Body::Stopped;
+        }
+        framing(headers).unwrap_or(Body::ToEnd)
+    }
+
+    /// Parses one header block from the front of the buffer; returns the bytes used.
+    fn headers(&mut self, side: Side, rec: &mut SessionRecord) -> Option<usize> {
+        let i = side as usize;
+        let buf = std::mem::take(&mut self.dirs[i].buf);
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let (used, next) = match side {
+            Side::Client => {
+                let mut req = httparse::Request::new(&mut storage);
+                match req.parse(&buf) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let hs: Vec<httparse::Header<'_>> = req.headers.to_vec();
+                        (Some(n), self.request(&hs, &req, rec))
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() < MAX_HEADER_BYTES => (None, Body::Headers),
+                    _ => (None, Body::Stopped),
+                }
+            }
+            Side::Server => {
+                let mut resp = httparse::Response::new(&mut storage);
+                match resp.parse(&buf) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let code = resp.code.unwrap_or(0);
+                        (Some(n), self.response(resp.headers, code, rec))
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() < MAX_HEADER_BYTES => (None, Body::Headers),
+                    _ => (None, Body::Stopped),
+                }
+            }
+        };
+        self.dirs[i].buf = buf;
+        self.dirs[i].body = next;
+        used
+    }
+}
+
+impl Dissector for Http {
+    fn feed(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
+        let i = side as usize;
+        while !data.is_empty() {
+            match self.dirs[i].body {
+                Body::Stopped | Body::ToEnd => return,
+                Body::Length(n) => {
+                    let skip = (data.len() as u64).min(n);
+                    data = &data[skip as usize..];
+                    self.dirs[i].body = if skip == n { Body::Headers } else { Body::Length(n - skip) };
+                }
+                Body::ChunkData(n) => {
+                    let skip = (data.len() as u64).min(n);
+                    data = &data[skip as usize..];
+                    // The chunk's trailing CRLF is read as an empty size line.
+                    self.dirs[i].body = if skip == n { Body::ChunkSize } else { Body::ChunkData(n - skip) };
+                }
+                Body::ChunkSize | Body::Trailer => {
+                    // One line at a time, through the buffer.
+                    let d = &mut self.dirs[i];
+                    let Some(nl) = data.iter().position(|b| *b == b'\n') else {
+                        if d.buf.len() + data.len() > MAX_HEADER_BYTES {
+                            d.body = Body::Stopped;
+                        } else {
+                            d.buf.extend_from_slice(data);
+                        }
+                        return;
+                    };
+                    d.buf.extend_from_slice(&data[..nl]);
+                    data = &data[nl + 1..];
+                    let line = String::from_utf8_lossy(&d.buf).trim().to_string();
+                    d.buf.clear();
+                    d.body = match (d.body, line.is_empty()) {
+                        (Body::ChunkSize, true) => Body::ChunkSize,
+                        (Body::ChunkSize, false) => {
+                            let hex = line.split(';').next().unwrap_or("").trim();
+                            match u64::from_str_radix(hex, 16) {
+                                Ok(0) => Body::Trailer,
+                                Ok(n) => Body::ChunkData(n),
+                                Err(_) => Body::Stopped,
+                            }
+                        }
+                        (_, true) => Body::Headers,
+                        (_, false) => Body::Trailer,
+                    };
+                }
+                Body::Headers => {
+                    let d = &mut self.dirs[i];
+                    let before = d.buf.len();
+                    let room = MAX_HEADER_BYTES.saturating_sub(before).max(1);
+                    let take = data.len().min(room);
+                    d.buf.extend_from_slice(&data[..take]);
+                    match self.headers(side, rec) {
+                        Some(used) => {
+                            // The buffer held no complete block before, so the block
+                            // ends inside the new bytes; what follows it is body or the
+                            // next message, read on from `data` without copying.
+                            data = &data[used.saturating_sub(before).min(take)..];
+                            self.dirs[i].buf.clear();
+                        }
+                        None => {
+                            data = &data[take..];
+                            if self.dirs[i].body == Body::Stopped {
+                                self.dirs[i].buf = Vec::new();
+                            }
+                            if data.is_empty() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        let d = &mut self.dirs[side as usize];
+        d.body = Body::Stopped;
+        d.buf = Vec::new();
+    }
+
+    fn wants_more(&self) -> bool {
+        self.dirs.iter().any(|d| !matches!(d.body, Body::Stopped | Body::ToEnd))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
+        match rec.extra.get(f) {
+            Some(Values::Text(v)) => v.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    const REQS: &[u8] = b"GET /index.html?q=1 HTTP/1.1\r\nHost: WWW.Example.com\r\nUser-Agent: curl/8.5.0\r\n\r\n\
+POST /form HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 5\r\n\r\nhello\
+HEAD /h HTTP/1.1\r\nHost: www.example.com\r\n\r\n\
+GET /c HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+    const RESPS: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 3\r\n\r\nabc\
+HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n\
+HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n\
+HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
+
+    fn run(split: usize) -> SessionRecord {
+        let mut h = Http::default();
+        let mut rec = SessionRecord::default();
+        for part in REQS.chunks(split) {
+            h.feed(Side::Client, part, &mut rec);
+        }
+        for part in RESPS.chunks(split) {
+            h.feed(Side::Server, part, &mut rec);
+        }
+        rec
+    }
+
+    #[test]
+    fn keep_alive_messages_in_every_segmentation() {
+        for split in [1, 2, 3, 7, 16, 64, 1000] {
+            let rec = run(split);
+            assert_eq!(texts(&rec, "http.method"), ["GET", "POST", "HEAD"], "split {split}");
+            assert_eq!(texts(&rec, "host.http"), ["www.example.com"]);
+            assert_eq!(
+                texts(&rec, "http.uri"),
+                ["WWW.Example.com/index.html?q=1", "www.example.com/form", "www.example.com/h", "www.example.com/c"]
+            );
+            assert_eq!(texts(&rec, "http.uri.path"), ["/index.html", "/form", "/h", "/c"]);
+            assert_eq!(texts(&rec, "http.user-agent"), ["curl/8.5.0"]);
+            assert_eq!(texts(&rec, "http.content-type"), ["text/html"]);
+            // 200, then 404 (chunked, after a 100), then the HEAD's 200 without its
+            // announced body, then 500.
+            assert_eq!(rec.extra.get("http.statuscode"), Some(&Values::Int(vec![200, 100, 404, 500])), "split {split}");
+        }
+    }
+
+    #[test]
+    fn probes_look_at_the_first_bytes_only() {
+        assert_eq!(probe(Side::Client, b"GE"), Probe::NeedMore);
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.0"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"SSH-2.0-x"), Probe::NoMatch);
+        assert_eq!(probe(Side::Server, b"HTTP/1.1 200"), Probe::Match);
+        assert_eq!(probe(Side::Server, b"220 ftp"), Probe::NoMatch);
+    }
+
+    #[test]
+    fn garbage_and_huge_headers_stop_quietly() {
+        let mut h = Http::default();
+        let mut rec = SessionRecord::default();
+        h.feed(Side::Client, b"GET / HTTP/1.1\r\nBad Header\x00\r\n\r\n", &mut rec);
+        let big = vec![b'a'; 100_000];
+        h.feed(Side::Server, b"HTTP/1.1 200 OK\r\nX: ", &mut rec);
+        h.feed(Side::Server, &big, &mut rec);
+        assert!(!h.wants_more());
+    }
+}

@@ -1,0 +1,122 @@
+//! Dissector values against Arkime's golden output for the same captures: HTTP
+//! (host, URIs, methods, status codes, user agents), DNS (host names, query types)
+//! and SSH (version strings). Prints the share of sessions whose values equal
+//! Arkime's per protocol, and the differences; fails when a share drops below the
+//! floor measured when the dissector landed (raise the floors as dissectors improve).
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+fn strings(v: Option<&Value>, lower: bool) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if let Some(Value::Array(a)) = v {
+        for x in a {
+            let s = match x {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            out.insert(if lower { s.to_lowercase() } else { s });
+        }
+    }
+    out
+}
+
+type Key = (String, i64, String, i64);
+
+fn key(src: &str, sport: i64, dst: &str, dport: i64) -> Key {
+    (src.to_string(), sport, dst.to_string(), dport)
+}
+
+#[test]
+fn dissector_values_match_arkime() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let out = common::ok(common::tyto().args(["dump", "--workers", "1"]).arg(&dir).output().unwrap());
+    let mut ours: HashMap<Key, Value> = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let s = |f: &str| r.get(f).and_then(Value::as_str).unwrap_or("").to_string();
+        let n = |f: &str| r.get(f).and_then(Value::as_i64).unwrap_or(0);
+        let k = key(&s("ip.src"), n("port.src"), &s("ip.dst"), n("port.dst"));
+        let back = key(&k.2, k.3, &k.0, k.1);
+        ours.entry(k).or_insert_with(|| r.clone());
+        ours.entry(back).or_insert(r);
+    }
+    let mut tally: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut misses = Vec::new();
+    let mut tests: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .collect();
+    tests.sort();
+    for path in tests {
+        let Ok(golden) = serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap()) else { continue };
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        for s in golden["sessions3"].as_array().into_iter().flatten() {
+            let b = &s["body"];
+            let (src, dst) = (&b["source"], &b["destination"]);
+            let k = key(
+                src["ip"].as_str().unwrap_or(""),
+                src["port"].as_i64().unwrap_or(0),
+                dst["ip"].as_str().unwrap_or(""),
+                dst["port"].as_i64().unwrap_or(0),
+            );
+            let Some(r) = ours.get(&k) else { continue };
+            let mut check = |proto: &'static str, pairs: Vec<(BTreeSet<String>, BTreeSet<String>)>| {
+                let t = tally.entry(proto).or_default();
+                t.1 += 1;
+                if pairs.iter().all(|(want, got)| want == got) {
+                    t.0 += 1;
+                } else {
+                    misses.push(format!(
+                        "{name} {proto}: {:?}",
+                        pairs.iter().filter(|(w, g)| w != g).collect::<Vec<_>>()
+                    ));
+                }
+            };
+            let h = &b["http"];
+            if h.is_object() && strings(b.get("protocol"), false).contains("http") {
+                check(
+                    "http",
+                    vec![
+                        (strings(h.get("host"), true), strings(r.get("host.http"), true)),
+                        (strings(h.get("uri"), false), strings(r.get("http.uri"), false)),
+                        (strings(h.get("method"), false), strings(r.get("http.method"), false)),
+                        (strings(h.get("statuscode"), false), strings(r.get("http.statuscode"), false)),
+                        (strings(h.get("useragent"), false), strings(r.get("http.user-agent"), false)),
+                    ],
+                );
+            }
+            if let Some(msgs) = b["dns"].as_array() {
+                let mut hosts = BTreeSet::new();
+                let mut types = BTreeSet::new();
+                for m in msgs {
+                    hosts.extend(strings(m.get("host"), true));
+                    if let Some(t) = m["qt"].as_str() {
+                        types.insert(t.to_string());
+                    }
+                }
+                check(
+                    "dns",
+                    vec![(hosts, strings(r.get("host.dns"), true)), (types, strings(r.get("dns.query.type"), false))],
+                );
+            }
+            if b["ssh"]["version"].is_array() {
+                check("ssh", vec![(strings(b["ssh"].get("version"), true), strings(r.get("ssh.ver"), true))]);
+            }
+        }
+    }
+    for m in &misses {
+        eprintln!("differs: {m:.300}");
+    }
+    // Floors as measured when these dissectors landed; see the README for what is missing.
+    for (proto, floor) in [("http", 0.80), ("dns", 0.90), ("ssh", 1.0)] {
+        let (ok, total) = tally.get(proto).copied().unwrap_or((0, 0));
+        let share = ok as f64 / total.max(1) as f64;
+        eprintln!("{proto}: {ok}/{total} sessions equal Arkime's ({:.1}%)", share * 100.0);
+        assert!(total > 0 && share >= floor, "{proto}: {share:.3} below {floor}");
+    }
+}

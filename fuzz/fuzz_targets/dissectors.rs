@@ -1,0 +1,49 @@
+//! Arbitrary bytes through the classifier and through every dissector directly, both
+//! directions, cut into arbitrary segments with gaps: no panic, and the record stays
+//! within its bounds.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use tyto_dissect::{Classifier, Side, Transport, PROTOCOLS};
+use tyto_flow::analyzer::SessionAnalyzer;
+use tyto_flow::Direction;
+use tyto_schema::{SessionRecord, Values, MAX_VALUES_PER_FIELD};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let transport = if mode & 1 == 0 { Transport::Tcp } else { Transport::Udp };
+    // Segments: a control byte (direction, gap) before each piece cut at 0xff.
+    let pieces: Vec<(bool, bool, &[u8])> = rest
+        .split(|b| *b == 0xff)
+        .filter_map(|p| p.split_first().map(|(c, body)| (c & 1 == 1, c & 2 == 2, body)))
+        .collect();
+    let mut rec = SessionRecord::default();
+    let mut c = Classifier::new(transport);
+    for &(to_client, gap, body) in &pieces {
+        let dir = if to_client { Direction::ToClient } else { Direction::ToServer };
+        match (transport, gap) {
+            (Transport::Tcp, true) => c.gap(dir, body.len() as u64, &mut rec),
+            (Transport::Tcp, false) => c.stream(dir, body, &mut rec),
+            (Transport::Udp, _) => c.datagram(dir, body, &mut rec),
+        }
+    }
+    c.flush(&mut rec);
+    for p in PROTOCOLS {
+        let mut d = (p.new)();
+        for &(to_client, gap, body) in &pieces {
+            let side = if to_client { Side::Server } else { Side::Client };
+            if gap {
+                d.gap(side, body.len() as u64);
+            } else {
+                d.feed(side, body, &mut rec);
+            }
+        }
+    }
+    for (_, v) in rec.extra.iter() {
+        let n = match v {
+            Values::Text(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Ip(v) => v.len(),
+        };
+        assert!(n <= MAX_VALUES_PER_FIELD);
+    }
+});
