@@ -52,13 +52,27 @@ fn starts(data: &[u8], token: &[u8]) -> Probe {
     }
 }
 
+/// A request line must end in an HTTP version: SIP and RTSP share the method names
+/// (`OPTIONS sip:… SIP/2.0`).
+fn request_line(data: &[u8]) -> Probe {
+    let Some(end) = data.iter().position(|b| *b == b'\n') else {
+        return if data.len() < MAX_HEADER_BYTES { Probe::NeedMore } else { Probe::NoMatch };
+    };
+    let line = data[..end].strip_suffix(b"\r").unwrap_or(&data[..end]);
+    if line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     match side {
         Side::Client => {
             let mut best = Probe::NoMatch;
             for m in METHODS {
                 match starts(data, m) {
-                    Probe::Match => return Probe::Match,
+                    Probe::Match => return request_line(data),
                     Probe::NeedMore => best = Probe::NeedMore,
                     Probe::NoMatch => {}
                 }
@@ -359,7 +373,9 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
     #[test]
     fn probes_look_at_the_first_bytes_only() {
         assert_eq!(probe(Side::Client, b"GE"), Probe::NeedMore);
-        assert_eq!(probe(Side::Client, b"GET / HTTP/1.0"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.0"), Probe::NeedMore, "the line is not complete yet");
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.0\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"OPTIONS sip:bob@example.com SIP/2.0\r\n"), Probe::NoMatch);
         assert_eq!(probe(Side::Client, b"SSH-2.0-x"), Probe::NoMatch);
         assert_eq!(probe(Side::Server, b"HTTP/1.1 200"), Probe::Match);
         assert_eq!(probe(Side::Server, b"220 ftp"), Probe::NoMatch);
