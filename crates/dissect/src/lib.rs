@@ -12,6 +12,7 @@ mod classify;
 pub mod dns;
 pub mod http;
 pub mod ssh;
+pub mod tls;
 
 use tyto_schema::SessionRecord;
 
@@ -71,7 +72,7 @@ pub trait Dissector: Send {
 }
 
 /// Every protocol Tyto recognises. Adding one is a module and a line here.
-pub static PROTOCOLS: &[&Protocol] = &[&http::PROTOCOL, &ssh::PROTOCOL, &dns::PROTOCOL];
+pub static PROTOCOLS: &[&Protocol] = &[&http::PROTOCOL, &tls::PROTOCOL, &ssh::PROTOCOL, &dns::PROTOCOL];
 
 /// Adds a value to a dissector field. The names are the catalogue's and fixed in the
 /// code; a mismatch is a bug the unit tests catch, so it is ignored at run time

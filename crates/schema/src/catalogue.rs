@@ -337,7 +337,7 @@ extra {
     "tls.alpn", [], Text, many, "tls_alpn", Some("tls.client.alpn"), "tls", None, "ALPN protocols offered";
     "tls.ja3", [], LowerText, many, "tls_ja3", Some("tls.client.ja3"), "tls", None, "JA3 client fingerprints";
     "tls.ja3s", [], LowerText, many, "tls_ja3s", Some("tls.server.ja3s"), "tls", None, "JA3S server fingerprints";
-    "tls.ja4", [], LowerText, many, "tls_ja4", None, "tls", None, "JA4 client fingerprints";
+    "tls.ja4", [], Text, many, "tls_ja4", None, "tls", None, "JA4 client fingerprints";
     "cert.subject.cn", [], LowerText, many, "cert_subject_cn", Some("tls.server.x509.subject.common_name"), "cert", None, "Certificate subject common names";
     "cert.subject.on", [], Text, many, "cert_subject_on", Some("tls.server.x509.subject.organization"), "cert", None, "Certificate subject organisations";
     "cert.issuer.cn", [], LowerText, many, "cert_issuer_cn", Some("tls.server.x509.issuer.common_name"), "cert", None, "Certificate issuer common names";

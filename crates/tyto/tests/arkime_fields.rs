@@ -1,6 +1,6 @@
 //! Dissector values against Arkime's golden output for the same captures: HTTP
-//! (host, URIs, methods, status codes, user agents), DNS (host names, query types)
-//! and SSH (version strings). Prints the share of sessions whose values equal
+//! (host, URIs, methods, status codes, user agents), DNS (host names, query types),
+//! TLS (server name, version, cipher, JA3, JA3S, JA4) and SSH (version strings). Prints the share of sessions whose values equal
 //! Arkime's per protocol, and the differences; fails when a share drops below the
 //! floor measured when the dissector landed (raise the floors as dissectors improve).
 
@@ -113,6 +113,26 @@ fn dissector_values_match_arkime() {
                     vec![(hosts, strings(r.get("host.dns"), true)), (types, strings(r.get("dns.query.type"), false))],
                 );
             }
+            let t = &b["tls"];
+            if t.is_object() {
+                // Arkime files the server name under the HTTP host.
+                let sni = if strings(b.get("protocol"), false).contains("http") {
+                    strings(r.get("host.tls"), true)
+                } else {
+                    strings(b["http"].get("host"), true)
+                };
+                check(
+                    "tls",
+                    vec![
+                        (sni, strings(r.get("host.tls"), true)),
+                        (strings(t.get("version"), false), strings(r.get("tls.version"), false)),
+                        (strings(t.get("cipher"), false), strings(r.get("tls.cipher"), false)),
+                        (strings(t.get("ja3"), false), strings(r.get("tls.ja3"), false)),
+                        (strings(t.get("ja3s"), false), strings(r.get("tls.ja3s"), false)),
+                        (strings(t.get("ja4"), false), strings(r.get("tls.ja4"), false)),
+                    ],
+                );
+            }
             if b["ssh"]["version"].is_array() {
                 check("ssh", vec![(strings(b["ssh"].get("version"), true), strings(r.get("ssh.ver"), true))]);
             }
@@ -122,7 +142,7 @@ fn dissector_values_match_arkime() {
         eprintln!("differs: {m:.300}");
     }
     // Floors as measured when these dissectors landed; see the README for what is missing.
-    for (proto, floor) in [("http", 0.80), ("dns", 0.90), ("ssh", 1.0)] {
+    for (proto, floor) in [("http", 0.80), ("dns", 0.90), ("tls", 0.50), ("ssh", 1.0)] {
         let (ok, total) = tally.get(proto).copied().unwrap_or((0, 0));
         let share = ok as f64 / total.max(1) as f64;
         eprintln!("{proto}: {ok}/{total} sessions equal Arkime's ({:.1}%)", share * 100.0);

@@ -1,0 +1,465 @@
+//! TLS handshakes: the ClientHello (server name, ALPN, versions, JA3, JA4) and the
+//! ServerHello (version, cipher, JA3S). Records and handshake messages are
+//! reassembled across segments within a bound; nothing after the handshake is read.
+//! Hand-written rather than tls-parser: JA3/JA4 need the raw order of every list,
+//! GREASE values included, which a typed parse normalises away.
+
+use md5::{Digest, Md5};
+use sha2::Sha256;
+use tyto_schema::SessionRecord;
+
+use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "tls",
+    transports: &[Transport::Tcp],
+    ports: &[443, 465, 636, 853, 993, 995, 8443],
+    probe,
+    new: || Box::new(Tls::default()),
+};
+
+/// Handshake bytes held per direction: a ClientHello is a few hundred bytes, a
+/// certificate chain a few KiB; larger is not followed.
+pub const MAX_HANDSHAKE: usize = 64 * 1024;
+const CONTENT_HANDSHAKE: u8 = 22;
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    let want_type = match side {
+        Side::Client => 1,
+        Side::Server => 2,
+    };
+    let checks: [Option<bool>; 4] = [
+        data.first().map(|b| *b == CONTENT_HANDSHAKE),
+        data.get(1).map(|b| *b == 3),
+        data.get(2).map(|b| *b <= 4),
+        data.get(5).map(|b| *b == want_type),
+    ];
+    if checks.contains(&Some(false)) {
+        Probe::NoMatch
+    } else if checks.iter().any(Option::is_none) {
+        Probe::NeedMore
+    } else {
+        Probe::Match
+    }
+}
+
+/// GREASE values (RFC 8701) are left out of fingerprints.
+fn grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
+}
+
+fn version_name(v: u16) -> String {
+    match v {
+        0x0300 => "SSLv3".into(),
+        0x0301 => "TLSv1".into(),
+        0x0302 => "TLSv1.1".into(),
+        0x0303 => "TLSv1.2".into(),
+        0x0304 => "TLSv1.3".into(),
+        0x7f00..=0x7fff => format!("TLSv1.3-draft-{:02}", v & 0xff),
+        v => format!("0x{v:04x}"),
+    }
+}
+
+fn cipher_name(c: u16) -> String {
+    let name = match c {
+        0x0004 => "TLS_RSA_WITH_RC4_128_MD5",
+        0x0005 => "TLS_RSA_WITH_RC4_128_SHA",
+        0x000a => "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+        0x002f => "TLS_RSA_WITH_AES_128_CBC_SHA",
+        0x0033 => "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+        0x0035 => "TLS_RSA_WITH_AES_256_CBC_SHA",
+        0x0039 => "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+        0x003c => "TLS_RSA_WITH_AES_128_CBC_SHA256",
+        0x003d => "TLS_RSA_WITH_AES_256_CBC_SHA256",
+        0x009c => "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        0x009d => "TLS_RSA_WITH_AES_256_GCM_SHA384",
+        0x009e => "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+        0x009f => "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+        0x1301 => "TLS_AES_128_GCM_SHA256",
+        0x1302 => "TLS_AES_256_GCM_SHA384",
+        0x1303 => "TLS_CHACHA20_POLY1305_SHA256",
+        0xc009 => "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+        0xc00a => "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+        0xc011 => "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+        0xc012 => "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+        0xc013 => "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+        0xc014 => "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+        0xc023 => "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+        0xc024 => "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+        0xc027 => "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+        0xc028 => "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+        0xc02b => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        0xc02c => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        0xc02f => "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        0xc030 => "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        0xcca8 => "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        0xcca9 => "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        0xccaa => "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        c => return format!("0x{c:04X}"),
+    };
+    name.to_string()
+}
+
+/// A cursor over untrusted bytes: every read is checked.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn vec8(&mut self) -> Option<&'a [u8]> {
+        let n = self.u8()? as usize;
+        self.take(n)
+    }
+    fn vec16(&mut self) -> Option<&'a [u8]> {
+        let n = self.u16()? as usize;
+        self.take(n)
+    }
+}
+
+fn u16s(b: &[u8]) -> Vec<u16> {
+    b.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()
+}
+
+/// What a ClientHello offers, in wire order.
+#[derive(Debug, Default, PartialEq)]
+pub struct ClientHello {
+    pub version: u16,
+    pub ciphers: Vec<u16>,
+    pub extensions: Vec<u16>,
+    pub groups: Vec<u16>,
+    pub point_formats: Vec<u8>,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub supported_versions: Vec<u16>,
+    pub sig_algs: Vec<u16>,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct ServerHello {
+    pub version: u16,
+    pub cipher: u16,
+    pub extensions: Vec<u16>,
+    pub selected_version: Option<u16>,
+}
+
+pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello> {
+    let mut r = Reader(body);
+    let mut ch = ClientHello { version: r.u16()?, ..ClientHello::default() };
+    r.take(32)?;
+    r.vec8()?;
+    ch.ciphers = u16s(r.vec16()?);
+    r.vec8()?;
+    let Some(exts) = r.vec16() else { return Some(ch) };
+    let mut e = Reader(exts);
+    while let (Some(t), Some(data)) = (e.u16(), e.vec16()) {
+        ch.extensions.push(t);
+        let mut d = Reader(data);
+        match t {
+            0x0000 => {
+                // server_name list: type 0 is a host name.
+                let mut list = Reader(d.vec16().unwrap_or(&[]));
+                while let (Some(kind), Some(name)) = (list.u8(), list.vec16()) {
+                    if kind == 0 && ch.sni.is_none() {
+                        ch.sni = Some(String::from_utf8_lossy(name).into_owned());
+                    }
+                }
+            }
+            0x000a => ch.groups = u16s(d.vec16().unwrap_or(&[])),
+            0x000b => ch.point_formats = d.vec8().unwrap_or(&[]).to_vec(),
+            0x000d => ch.sig_algs = u16s(d.vec16().unwrap_or(&[])),
+            0x0010 => {
+                let mut list = Reader(d.vec16().unwrap_or(&[]));
+                while let Some(p) = list.vec8() {
+                    ch.alpn.push(String::from_utf8_lossy(p).into_owned());
+                }
+            }
+            0x002b => ch.supported_versions = u16s(d.vec8().unwrap_or(&[])),
+            _ => {}
+        }
+    }
+    Some(ch)
+}
+
+pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
+    let mut r = Reader(body);
+    let mut sh = ServerHello { version: r.u16()?, ..ServerHello::default() };
+    r.take(32)?;
+    // TLS 1.3 drafts before 22 dropped the session id from the ServerHello.
+    if !(0x7f00..0x7f16).contains(&sh.version) {
+        r.vec8()?;
+    }
+    sh.cipher = r.u16()?;
+    r.u8()?;
+    let Some(exts) = r.vec16() else { return Some(sh) };
+    let mut e = Reader(exts);
+    while let (Some(t), Some(data)) = (e.u16(), e.vec16()) {
+        sh.extensions.push(t);
+        if t == 0x002b && data.len() == 2 {
+            sh.selected_version = Some(u16::from_be_bytes([data[0], data[1]]));
+        }
+    }
+    Some(sh)
+}
+
+fn dashed<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
+    v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+}
+
+fn hex_md5(s: &str) -> String {
+    Md5::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha12(s: &str) -> String {
+    if s.is_empty() {
+        return "000000000000".into();
+    }
+    Sha256::digest(s.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+impl ClientHello {
+    pub fn ja3_string(&self) -> String {
+        format!(
+            "{},{},{},{},{}",
+            self.version,
+            dashed(self.ciphers.iter().filter(|c| !grease(**c))),
+            dashed(self.extensions.iter().filter(|c| !grease(**c))),
+            dashed(self.groups.iter().filter(|c| !grease(**c))),
+            dashed(self.point_formats.iter())
+        )
+    }
+
+    pub fn ja4(&self) -> String {
+        let version = self.supported_versions.iter().copied().filter(|v| !grease(*v)).max().unwrap_or(self.version);
+        let v = match version {
+            0x0304 => "13",
+            0x0303 => "12",
+            0x0302 => "11",
+            0x0301 => "10",
+            0x0300 => "s3",
+            _ => "00",
+        };
+        let ciphers: Vec<u16> = self.ciphers.iter().copied().filter(|c| !grease(*c)).collect();
+        let exts: Vec<u16> = self.extensions.iter().copied().filter(|c| !grease(*c)).collect();
+        let alpn = match self.alpn.first().map(|a| a.as_bytes()) {
+            Some([first, .., last]) if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() => {
+                format!("{}{}", *first as char, *last as char)
+            }
+            Some([only]) if only.is_ascii_alphanumeric() => format!("{0}{0}", *only as char),
+            Some(a) if !a.is_empty() => {
+                let hex: String = a.iter().map(|b| format!("{b:02x}")).collect();
+                format!("{}{}", &hex[..1], &hex[hex.len() - 1..])
+            }
+            _ => "00".into(),
+        };
+        let mut sorted_c: Vec<String> = ciphers.iter().map(|c| format!("{c:04x}")).collect();
+        sorted_c.sort();
+        let mut sorted_e: Vec<String> =
+            exts.iter().filter(|e| **e != 0x0000 && **e != 0x0010).map(|e| format!("{e:04x}")).collect();
+        sorted_e.sort();
+        let sigs: Vec<String> = self.sig_algs.iter().map(|s| format!("{s:04x}")).collect();
+        let ext_part = if sorted_e.is_empty() {
+            String::new()
+        } else if sigs.is_empty() {
+            sorted_e.join(",")
+        } else {
+            format!("{}_{}", sorted_e.join(","), sigs.join(","))
+        };
+        format!(
+            "t{v}{}{:02}{:02}{alpn}_{}_{}",
+            if self.sni.is_some() { 'd' } else { 'i' },
+            ciphers.len().min(99),
+            exts.len().min(99),
+            sha12(&sorted_c.join(",")),
+            sha12(&ext_part)
+        )
+    }
+}
+
+impl ServerHello {
+    pub fn ja3s_string(&self) -> String {
+        format!("{},{},{}", self.version, self.cipher, dashed(self.extensions.iter().filter(|c| !grease(**c))))
+    }
+}
+
+#[derive(Default)]
+struct Direction {
+    /// Record bytes not yet parsed.
+    records: Vec<u8>,
+    /// Handshake bytes (record payloads joined) not yet parsed.
+    handshake: Vec<u8>,
+    done: bool,
+}
+
+#[derive(Default)]
+pub struct Tls {
+    dirs: [Direction; 2],
+}
+
+fn handshake_message(side: Side, kind: u8, body: &[u8], rec: &mut SessionRecord) {
+    match (side, kind) {
+        (Side::Client, 1) => {
+            let Some(ch) = parse_client_hello(body) else { return };
+            if let Some(sni) = &ch.sni {
+                put_text(rec, "host.tls", sni);
+            }
+            for a in &ch.alpn {
+                put_text(rec, "tls.alpn", a);
+            }
+            put_text(rec, "tls.ja3", &hex_md5(&ch.ja3_string()));
+            put_text(rec, "tls.ja4", &ch.ja4());
+        }
+        (Side::Server, 2) => {
+            let Some(sh) = parse_server_hello(body) else { return };
+            put_text(rec, "tls.version", &version_name(sh.selected_version.unwrap_or(sh.version)));
+            put_text(rec, "tls.cipher", &cipher_name(sh.cipher));
+            put_text(rec, "tls.ja3s", &hex_md5(&sh.ja3s_string()));
+        }
+        _ => {}
+    }
+}
+
+impl Dissector for Tls {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        let d = &mut self.dirs[side as usize];
+        if d.done {
+            return;
+        }
+        if d.records.len() + data.len() > MAX_HANDSHAKE {
+            d.done = true;
+            d.records = Vec::new();
+            return;
+        }
+        d.records.extend_from_slice(data);
+        let mut at = 0;
+        while let Some(header) = d.records.get(at..at + 5) {
+            let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+            let Some(payload) = d.records.get(at + 5..at + 5 + len) else { break };
+            if header[0] != CONTENT_HANDSHAKE {
+                // ChangeCipherSpec, alerts or application data: the clear part is over.
+                d.done = true;
+                break;
+            }
+            if d.handshake.len() + payload.len() > MAX_HANDSHAKE {
+                d.done = true;
+                break;
+            }
+            d.handshake.extend_from_slice(payload);
+            at += 5 + len;
+            // Whole handshake messages out of the joined payloads.
+            let mut h = 0;
+            while let Some(hh) = d.handshake.get(h..h + 4) {
+                let mlen = u32::from_be_bytes([0, hh[1], hh[2], hh[3]]) as usize;
+                let Some(body) = d.handshake.get(h + 4..h + 4 + mlen) else { break };
+                handshake_message(side, hh[0], body, rec);
+                // After its hello, a TLS 1.3 server encrypts the rest.
+                h += 4 + mlen;
+            }
+            d.handshake.drain(..h);
+        }
+        d.records.drain(..at.min(d.records.len()));
+        if d.done {
+            d.records = Vec::new();
+            d.handshake = Vec::new();
+        }
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        let d = &mut self.dirs[side as usize];
+        d.done = true;
+        d.records = Vec::new();
+        d.handshake = Vec::new();
+    }
+
+    fn wants_more(&self) -> bool {
+        !self.dirs.iter().all(|d| d.done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    /// A ClientHello: GREASE cipher, two real ones, SNI, ALPN h2, groups, formats,
+    /// signature algorithms, supported versions.
+    fn client_hello() -> Vec<u8> {
+        let mut exts = Vec::new();
+        let mut ext = |t: u16, body: &[u8]| {
+            exts.extend_from_slice(&t.to_be_bytes());
+            exts.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            exts.extend_from_slice(body);
+        };
+        ext(0x0a0a, &[]);
+        ext(0x0000, b"\x00\x0e\x00\x00\x0bexample.com");
+        ext(0x0010, b"\x00\x03\x02h2");
+        ext(0x000a, b"\x00\x04\x00\x1d\x00\x17");
+        ext(0x000b, b"\x01\x00");
+        ext(0x000d, b"\x00\x04\x04\x03\x08\x04");
+        ext(0x002b, b"\x04\x03\x04\x03\x03");
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0);
+        body.extend_from_slice(&[0, 6, 0x1a, 0x1a, 0x13, 0x01, 0xc0, 0x2f]);
+        body.extend_from_slice(&[1, 0]);
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(&exts);
+        let mut hs = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
+        hs.extend_from_slice(&body);
+        let mut rec = vec![22, 3, 1, (hs.len() >> 8) as u8, hs.len() as u8];
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    #[test]
+    fn client_hello_fields_and_fingerprints_in_every_segmentation() {
+        let bytes = client_hello();
+        assert_eq!(probe(Side::Client, &bytes), Probe::Match);
+        assert_eq!(probe(Side::Client, &bytes[..3]), Probe::NeedMore);
+        let ch = parse_client_hello(&bytes[9..]).unwrap();
+        assert_eq!(ch.ja3_string(), "771,4865-49199,0-16-10-11-13-43,29-23,0");
+        // t, TLS 1.3 offered, SNI, 2 ciphers, 6 extensions, ALPN h2 (as written: JA4 keeps case).
+        assert!(ch.ja4().starts_with("t13d0206h2_"), "{}", ch.ja4());
+        assert_eq!(ch.ja4().len(), "t13d0206h2_".len() + 12 + 1 + 12);
+        for split in [1, 5, 9, 40, 1000] {
+            let mut t = Tls::default();
+            let mut rec = SessionRecord::default();
+            for part in bytes.chunks(split) {
+                t.feed(Side::Client, part, &mut rec);
+            }
+            assert_eq!(rec.extra.get("host.tls"), Some(&Values::Text(vec!["example.com".into()])), "{split}");
+            assert_eq!(rec.extra.get("tls.alpn"), Some(&Values::Text(vec!["h2".into()])));
+            assert!(matches!(rec.extra.get("tls.ja3"), Some(Values::Text(v)) if v[0].len() == 32));
+        }
+    }
+
+    #[test]
+    fn arkime_ja4_examples() {
+        // From Arkime's golden output: no extensions, one cipher (0x002f), TLS 1.2.
+        let ch = ClientHello { version: 0x0303, ciphers: vec![0x002f], ..ClientHello::default() };
+        assert_eq!(ch.ja4(), "t12i010000_ba72b8082249_000000000000");
+        assert_eq!(ch.ja3_string(), "771,47,,,");
+        assert_eq!(hex_md5(&ch.ja3_string()), "fde4273625b2ac63bd01d9c500dac91b");
+    }
+
+    #[test]
+    fn truncated_and_hostile_records_stop_quietly() {
+        let mut t = Tls::default();
+        let mut rec = SessionRecord::default();
+        t.feed(Side::Client, &[22, 3, 1, 0xff, 0xff], &mut rec);
+        t.feed(Side::Client, &vec![0u8; 70_000], &mut rec);
+        assert!(rec.extra.is_empty());
+        assert!(parse_client_hello(&[3, 3, 1]).is_none());
+    }
+}
