@@ -1,0 +1,115 @@
+//! Classification against nDPI's labels for its own regression captures
+//! (`../shared/pcaps/ndpi/`): of the flows nDPI decided from the payload
+//! (`Confidence: DPI`), the share whose protocol Tyto's `protocols` carries, per
+//! protocol and overall, with the confusions. Fails if a protocol Tyto dissects
+//! falls below its floor (raise the floors as dissectors improve).
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+/// nDPI's master protocol names to Tyto's `protocols` values.
+const ALIASES: &[(&str, &str)] = &[("HTTP", "http"), ("TLS", "tls"), ("DNS", "dns"), ("SSH", "ssh")];
+
+type Key = (String, String, u64, String, u64);
+
+/// `192.168.1.2:80` or `[2001:db8::1]:443`.
+fn endpoint(s: &str) -> Option<(String, u64)> {
+    let (ip, port) = s.rsplit_once(':')?;
+    Some((ip.trim_start_matches('[').trim_end_matches(']').to_string(), port.parse().ok()?))
+}
+
+/// (transport, endpoints, nDPI master protocol) of each flow nDPI decided by payload.
+fn labels(out: &str) -> Vec<(Key, String)> {
+    let mut v = Vec::new();
+    for line in out.lines() {
+        if !line.contains("[Confidence: DPI]") {
+            continue;
+        }
+        let mut words = line.split_whitespace().skip(1);
+        let (Some(proto), Some(a), Some("<->"), Some(b)) = (words.next(), words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
+        let (Some(a), Some(b)) = (endpoint(a), endpoint(b)) else { continue };
+        let Some(label) = line.split("[proto: ").nth(1).and_then(|r| r.split(']').next()) else { continue };
+        // `7.295/HTTP.1kxun`, `VXLAN:91.119/TLS.Facebook`: the master follows the '/'.
+        let master = label.rsplit('/').next().unwrap_or("").split('.').next().unwrap_or("").to_string();
+        v.push(((proto.to_lowercase(), a.0, a.1, b.0, b.1), master));
+    }
+    v
+}
+
+#[test]
+fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("ndpi")) else { return };
+    let mut outs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".pcap.out"))
+        .collect();
+    outs.sort();
+    // per nDPI protocol: (flows, found by Tyto); and what Tyto said instead.
+    let mut tally: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for out in outs {
+        let pcap = out.with_extension("");
+        let Ok(text) = std::fs::read(&out) else { continue };
+        let flows = labels(&String::from_utf8_lossy(&text));
+        if flows.is_empty() || !pcap.exists() {
+            continue;
+        }
+        let dump = common::tyto().args(["dump", "--workers", "1"]).arg(&pcap).output().unwrap();
+        let mut ours: HashMap<Key, Vec<String>> = HashMap::new();
+        for line in String::from_utf8_lossy(&dump.stdout).lines() {
+            let Ok(r) = serde_json::from_str::<Value>(line) else { continue };
+            let t = match r["ip.protocol"].as_i64() {
+                Some(6) => "tcp",
+                Some(17) => "udp",
+                _ => continue,
+            };
+            let s = |f: &str| r[f].as_str().unwrap_or("").to_string();
+            let n = |f: &str| r[f].as_u64().unwrap_or(0);
+            let protos: Vec<String> =
+                r["protocols"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(String::from)).collect();
+            for k in [
+                (t.to_string(), s("ip.src"), n("port.src"), s("ip.dst"), n("port.dst")),
+                (t.to_string(), s("ip.dst"), n("port.dst"), s("ip.src"), n("port.src")),
+            ] {
+                ours.entry(k).or_default().extend(protos.iter().cloned());
+            }
+        }
+        for (key, master) in flows {
+            let t = tally.entry(master.clone()).or_default();
+            t.0 += 1;
+            let got = ours.get(&key).cloned().unwrap_or_default();
+            let want = ALIASES.iter().find(|(n, _)| *n == master).map(|(_, ours)| *ours);
+            if want.is_some_and(|w| got.iter().any(|g| g == w)) {
+                t.1 += 1;
+            } else {
+                let said = got.iter().find(|g| !matches!(g.as_str(), "tcp" | "udp")).cloned().unwrap_or("-".into());
+                *confusion.entry((master, said)).or_default() += 1;
+            }
+        }
+    }
+    let total: usize = tally.values().map(|t| t.0).sum();
+    let found: usize = tally.values().map(|t| t.1).sum();
+    let mut rows: Vec<_> = tally.iter().collect();
+    rows.sort_by_key(|(_, t)| std::cmp::Reverse(t.0));
+    for (name, (n, ok)) in rows.iter().take(25) {
+        eprintln!("{name:>28}: {ok:>5}/{n:<5} {:5.1}%", 100.0 * *ok as f64 / (*n).max(1) as f64);
+    }
+    let mut conf: Vec<_> = confusion.iter().filter(|((m, _), _)| ALIASES.iter().any(|(n, _)| n == m)).collect();
+    conf.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+    for ((m, said), n) in conf.iter().take(10) {
+        eprintln!("confused: nDPI {m}, Tyto {said}: {n}");
+    }
+    eprintln!("all DPI flows: {found}/{total} ({:.1}%)", 100.0 * found as f64 / total.max(1) as f64);
+    for (name, floor) in [("HTTP", 0.85), ("TLS", 0.85), ("DNS", 0.85), ("SSH", 0.85)] {
+        let (n, ok) = tally.get(name).copied().unwrap_or((0, 0));
+        let share = ok as f64 / n.max(1) as f64;
+        assert!(n > 0 && share >= floor, "{name}: {ok}/{n} below {floor}");
+    }
+}
