@@ -110,6 +110,7 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
     for (name, floor) in [("HTTP", 0.85), ("TLS", 0.85), ("DNS", 0.85), ("SSH", 0.85)] {
         let (n, ok) = tally.get(name).copied().unwrap_or((0, 0));
         let share = ok as f64 / n.max(1) as f64;
+        eprintln!("dissected {name}: {ok}/{n} ({:.1}%)", share * 100.0);
         assert!(n > 0 && share >= floor, "{name}: {ok}/{n} below {floor}");
     }
 }
