@@ -15,4 +15,6 @@ mkdir -p "$work"
 echo
 echo "demo: data in $work/data. Try:"
 echo "  $TYTO_BIN sessions --data-dir $work/data --format ndjson --limit 3"
+echo "  $TYTO_BIN sessions --data-dir $work/data --expr 'protocols == http && host.http == *.example.com'"
+echo "  $TYTO_BIN count --data-dir $work/data --expr 'ip.src == 10.1.0.0/16 && protocols == dns'"
 echo "  $TYTO_BIN export --data-dir $work/data --session <ID> -o session.pcap && tshark -r session.pcap"
