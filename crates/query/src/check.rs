@@ -274,6 +274,19 @@ impl Checker<'_> {
                 format!("wildcards do not apply to {} (an IP field); use a CIDR such as 10.0.0.0/8", f.name),
             ));
         }
+        // Arkime's family keywords: IPv4 is the IPv4-mapped block, IPv6 everything else.
+        if order(t.op).is_none() && (word.eq_ignore_ascii_case("ipv4") || word.eq_ignore_ascii_case("ipv6")) {
+            const V4_LO: u128 = 0xffff_0000_0000;
+            const V4_HI: u128 = 0xffff_ffff_ffff;
+            return Ok(if word.eq_ignore_ascii_case("ipv4") {
+                Filter::IpRange { field: f, lo: V4_LO, hi: V4_HI }
+            } else {
+                Filter::Or(vec![
+                    Filter::IpRange { field: f, lo: 0, hi: V4_LO - 1 },
+                    Filter::IpRange { field: f, lo: V4_HI + 1, hi: u128::MAX },
+                ])
+            });
+        }
         let ip = parse_ip_value(word).map_err(|why| self.err(span, format!("'{word}' is not an IP value: {why}")))?;
         if let Some(order) = order(t.op) {
             return match ip {

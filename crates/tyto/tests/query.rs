@@ -132,6 +132,10 @@ const QUERIES: &[(&str, Pred)] = &[
             })
         })
     }),
+    ("ip.src == ipv6 && ip.dst != ipv6", |r| {
+        matches!(ip(r, "ip.src"), Some(IpAddr::V6(_))) && !matches!(ip(r, "ip.dst"), Some(IpAddr::V6(_)))
+    }),
+    ("ip == ipv4 && ip.protocol == udp", |r| num(r, "ip.protocol") == 17 && any_ip(r).any(|a| a.is_ipv4())),
     ("ip.src == 2000::/3", |r| matches!(ip(r, "ip.src"), Some(IpAddr::V6(a)) if a.octets()[0] & 0xe0 == 0x20)),
     ("ip.dst == [224.0.0.0/4, ff00::/8]", |r| match ip(r, "ip.dst") {
         Some(IpAddr::V4(a)) => a.octets()[0] >= 224 && a.octets()[0] < 240,
