@@ -490,7 +490,9 @@ mod tests {
     /// misspelt Arkime name cannot slip in).
     #[test]
     fn names_are_arkimes_unless_arkime_lacks_the_field() {
-        let tsv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/arkime_fields.tsv");
+        // At run time: a cached build reused from another checkout keeps a stale `env!`.
+        let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+        let tsv = std::path::Path::new(&dir).join("../../../shared/reference/arkime_fields.tsv");
         let Ok(text) = std::fs::read_to_string(&tsv) else {
             eprintln!("skipping: {} not found", tsv.display());
             return;

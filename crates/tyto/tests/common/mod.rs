@@ -11,7 +11,7 @@ use tyto_schema::SessionRecord;
 pub fn pcaps_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("TYTO_PCAPS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps"),
+        None => manifest_dir().join("../../../shared/pcaps"),
     };
     if dir.is_dir() {
         Some(dir)
@@ -19,6 +19,12 @@ pub fn pcaps_dir() -> Option<PathBuf> {
         eprintln!("skipping: no shared captures at {} (set TYTO_PCAPS)", dir.display());
         None
     }
+}
+
+/// This crate's directory as cargo gives it when running the test: the compiled-in
+/// `env!` value goes stale when a cached build is reused from another checkout path.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }
 
 pub fn config(workers: usize, flow: FlowConfig) -> PipelineConfig {
