@@ -14,6 +14,8 @@ use crate::{add_protocol, put_text, Dissector, Probe, Protocol, Side, Transport,
 pub const PROBE_BYTES: usize = 4096;
 /// Datagrams looked at before a UDP session is left unknown.
 pub const PROBE_DATAGRAMS: usize = 8;
+/// Protocols one connection may hand over to (SOCKS → HTTP CONNECT → TLS is two).
+const MAX_HANDOFFS: usize = 4;
 
 /// The dissectors, as the flow layer's analyzer factory.
 pub struct Dissectors;
@@ -46,6 +48,8 @@ pub struct Classifier {
     /// Protocols whose probe said "not this" (bit per index in `PROTOCOLS`).
     rejected: u64,
     saw_payload: bool,
+    /// Protocols decided before a handoff, oldest first: every row names them all.
+    earlier: Vec<&'static Protocol>,
 }
 
 fn side_of(dir: Direction) -> Side {
@@ -72,6 +76,7 @@ impl Classifier {
             datagrams: 0,
             rejected: 0,
             saw_payload: false,
+            earlier: Vec::new(),
         }
     }
 
@@ -104,33 +109,50 @@ impl Classifier {
     fn decide(&mut self, p: &'static Protocol, rec: &mut SessionRecord) {
         add_protocol(rec, p.name);
         put_text(rec, "protocols.how", &format!("{}:payload", p.name));
-        let mut d = (p.new)();
-        // Replay what was held, in the order it came.
+        self.state = State::Decided(p, (p.new)());
+        // Replay what was held, in the order it came (a stream may hand over again
+        // while replaying: `stream_side` takes care of that).
+        let held = std::mem::take(&mut self.held);
+        let order = std::mem::take(&mut self.order);
         let mut at = [0usize, 0];
-        for &(side, len) in &self.order {
+        for (side, len) in order {
             let i = idx(side);
-            if let Some(chunk) = self.held[i].get(at[i]..at[i] + len) {
-                d.feed(side, chunk, rec);
+            if let Some(chunk) = held[i].get(at[i]..at[i] + len) {
+                match self.transport {
+                    Transport::Tcp => self.stream_side(side, chunk, rec),
+                    Transport::Udp => {
+                        if let State::Decided(_, d) = &mut self.state {
+                            d.feed(side, chunk, rec);
+                        }
+                    }
+                }
             }
             at[i] += len;
         }
-        self.held = [Vec::new(), Vec::new()];
-        self.order = Vec::new();
-        self.state = State::Decided(p, d);
     }
 
-    fn give_up(&mut self) {
-        self.held = [Vec::new(), Vec::new()];
-        self.order = Vec::new();
-        self.state = State::Unknown;
+    /// The decided protocol ended and another follows: probe afresh.
+    fn hand_over(&mut self) {
+        let State::Decided(p, _) = std::mem::replace(&mut self.state, State::Unknown) else { return };
+        self.earlier.push(p);
+        if self.earlier.len() <= MAX_HANDOFFS {
+            self.state = State::Probing;
+            self.rejected = 0;
+        }
     }
-}
 
-impl SessionAnalyzer for Classifier {
-    fn stream(&mut self, dir: Direction, data: &[u8], rec: &mut SessionRecord) {
-        let side = side_of(dir);
+    fn stream_side(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         match &mut self.state {
-            State::Decided(_, d) => d.feed(side, data, rec),
+            State::Decided(_, d) => {
+                d.feed(side, data, rec);
+                if let Some(used) = d.handoff() {
+                    self.hand_over();
+                    let rest = data.get(used..).unwrap_or(&[]);
+                    if !rest.is_empty() {
+                        self.stream_side(side, rest, rec);
+                    }
+                }
+            }
             State::Unknown => {}
             State::Probing => {
                 self.saw_payload = true;
@@ -146,10 +168,8 @@ impl SessionAnalyzer for Classifier {
                     Some(p) => {
                         self.decide(p, rec);
                         // Bytes past the probe window go straight on.
-                        if let State::Decided(_, d) = &mut self.state {
-                            if take < data.len() {
-                                d.feed(side, &data[take..], rec);
-                            }
+                        if take < data.len() {
+                            self.stream_side(side, &data[take..], rec);
                         }
                     }
                     None if full => self.give_up(),
@@ -157,6 +177,18 @@ impl SessionAnalyzer for Classifier {
                 }
             }
         }
+    }
+
+    fn give_up(&mut self) {
+        self.held = [Vec::new(), Vec::new()];
+        self.order = Vec::new();
+        self.state = State::Unknown;
+    }
+}
+
+impl SessionAnalyzer for Classifier {
+    fn stream(&mut self, dir: Direction, data: &[u8], rec: &mut SessionRecord) {
+        self.stream_side(side_of(dir), data, rec);
     }
 
     fn gap(&mut self, dir: Direction, len: u64, _rec: &mut SessionRecord) {
@@ -202,6 +234,10 @@ impl SessionAnalyzer for Classifier {
     }
 
     fn flush(&mut self, rec: &mut SessionRecord) {
+        for p in &self.earlier {
+            add_protocol(rec, p.name);
+            put_text(rec, "protocols.how", &format!("{}:payload", p.name));
+        }
         match &self.state {
             // Every row of a long session names its protocol.
             State::Decided(p, _) => {
@@ -227,5 +263,64 @@ impl SessionAnalyzer for Classifier {
             State::Probing => true,
             State::Unknown => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
+        match rec.extra.get(f) {
+            Some(Values::Text(v)) => v.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A SOCKS5 tunnel carrying HTTP, then SMTP upgraded by STARTTLS: each protocol
+    /// hands the connection on and every one of them is named.
+    #[test]
+    fn handoffs_name_every_protocol_on_the_connection() {
+        let mut c = Classifier::new(Transport::Tcp);
+        let mut rec = SessionRecord::default();
+        c.stream(Direction::ToServer, &[5, 1, 0], &mut rec);
+        c.stream(Direction::ToClient, &[5, 0], &mut rec);
+        c.stream(Direction::ToServer, &[5, 1, 0, 1, 10, 0, 0, 2, 0, 80], &mut rec);
+        // The reply and the first response bytes of the tunnel in one segment.
+        c.stream(Direction::ToClient, &[5, 0, 0, 1, 10, 0, 0, 2, 0, 80], &mut rec);
+        c.stream(Direction::ToServer, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n", &mut rec);
+        c.stream(Direction::ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, vec!["socks", "http"]);
+        assert_eq!(texts(&rec, "host.http"), vec!["a.example"]);
+        assert_eq!(texts(&rec, "protocols.how"), vec!["socks:payload", "http:payload"]);
+
+        let mut c = Classifier::new(Transport::Tcp);
+        let mut rec = SessionRecord::default();
+        c.stream(Direction::ToClient, b"220 mx ESMTP\r\n", &mut rec);
+        c.stream(Direction::ToServer, b"EHLO me\r\nSTARTTLS\r\n", &mut rec);
+        c.stream(Direction::ToClient, b"220 go\r\n", &mut rec);
+        let hello = crate::tls::tests::client_hello();
+        c.stream(Direction::ToServer, &hello, &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, vec!["smtp", "tls"]);
+        assert_eq!(texts(&rec, "email.smtp-hello"), vec!["me"]);
+        assert!(!texts(&rec, "tls.ja3").is_empty());
+    }
+
+    /// A handoff loop (a tunnel inside a tunnel inside…) stops after a few.
+    #[test]
+    fn handoffs_are_bounded() {
+        let mut c = Classifier::new(Transport::Tcp);
+        let mut rec = SessionRecord::default();
+        for _ in 0..10 {
+            c.stream(Direction::ToServer, &[5, 1, 0], &mut rec);
+            c.stream(Direction::ToClient, &[5, 0], &mut rec);
+            c.stream(Direction::ToServer, &[5, 1, 0, 1, 10, 0, 0, 2, 0, 80], &mut rec);
+            c.stream(Direction::ToClient, &[5, 0, 0, 1, 10, 0, 0, 2, 0, 80], &mut rec);
+        }
+        assert_eq!(c.earlier.len(), MAX_HANDOFFS + 1);
+        assert!(!c.wants_more());
     }
 }

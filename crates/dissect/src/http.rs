@@ -112,6 +112,9 @@ pub struct Http {
     dirs: [Direction; 2],
     /// Methods of requests not yet answered.
     pending: std::collections::VecDeque<String>,
+    /// A CONNECT was accepted: the connection becomes the tunnel after this response.
+    tunnel: bool,
+    handoff: Option<usize>,
 }
 
 fn header<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
@@ -192,6 +195,7 @@ impl Http {
             return Body::Headers;
         }
         if method.as_deref() == Some("CONNECT") && (200..300).contains(&code) {
+            self.tunnel = true;
             return Body::Stopped;
         }
         framing(headers).unwrap_or(Body::ToEnd)
@@ -235,6 +239,7 @@ impl Http {
 impl Dissector for Http {
     fn feed(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
         let i = side as usize;
+        let total = data.len();
         while !data.is_empty() {
             match self.dirs[i].body {
                 Body::Stopped | Body::ToEnd => return,
@@ -291,6 +296,14 @@ impl Dissector for Http {
                             // next message, read on from `data` without copying.
                             data = &data[used.saturating_sub(before).min(take)..];
                             self.dirs[i].buf.clear();
+                            if self.tunnel {
+                                // Whatever follows the accepting response is the tunnel's.
+                                self.handoff = Some(total - data.len());
+                                self.dirs = Default::default();
+                                self.dirs[0].body = Body::Stopped;
+                                self.dirs[1].body = Body::Stopped;
+                                return;
+                            }
                         }
                         None => {
                             data = &data[take..];
@@ -315,6 +328,10 @@ impl Dissector for Http {
 
     fn wants_more(&self) -> bool {
         self.dirs.iter().any(|d| !matches!(d.body, Body::Stopped | Body::ToEnd))
+    }
+
+    fn handoff(&mut self) -> Option<usize> {
+        self.handoff.take()
     }
 }
 

@@ -10,7 +10,13 @@
 
 mod classify;
 pub mod dns;
+pub mod ftp;
 pub mod http;
+pub mod imap;
+mod lines;
+pub mod pop3;
+pub mod smtp;
+pub mod socks;
 pub mod ssh;
 pub mod tls;
 
@@ -69,10 +75,26 @@ pub trait Dissector: Send {
     fn wants_more(&self) -> bool {
         true
     }
+    /// Asked after every stream feed: `Some(n)` when this protocol ended after the
+    /// first `n` bytes of that feed and another one follows on the same connection
+    /// (STARTTLS, a proxy's tunnel). The session is then classified afresh from there.
+    fn handoff(&mut self) -> Option<usize> {
+        None
+    }
 }
 
 /// Every protocol Tyto recognises. Adding one is a module and a line here.
-pub static PROTOCOLS: &[&Protocol] = &[&http::PROTOCOL, &tls::PROTOCOL, &ssh::PROTOCOL, &dns::PROTOCOL];
+pub static PROTOCOLS: &[&Protocol] = &[
+    &http::PROTOCOL,
+    &tls::PROTOCOL,
+    &ssh::PROTOCOL,
+    &dns::PROTOCOL,
+    &socks::PROTOCOL,
+    &smtp::PROTOCOL,
+    &ftp::PROTOCOL,
+    &imap::PROTOCOL,
+    &pop3::PROTOCOL,
+];
 
 /// Adds a value to a dissector field. The names are the catalogue's and fixed in the
 /// code; a mismatch is a bug the unit tests catch, so it is ignored at run time

@@ -388,13 +388,13 @@ impl Dissector for Tls {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tyto_schema::Values;
 
     /// A ClientHello: GREASE cipher, two real ones, SNI, ALPN h2, groups, formats,
     /// signature algorithms, supported versions.
-    fn client_hello() -> Vec<u8> {
+    pub(crate) fn client_hello() -> Vec<u8> {
         let mut exts = Vec::new();
         let mut ext = |t: u16, body: &[u8]| {
             exts.extend_from_slice(&t.to_be_bytes());

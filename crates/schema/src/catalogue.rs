@@ -373,6 +373,10 @@ extra {
     "email.src", [], LowerText, many, "email_src", None, "email", None, "Mail senders (MAIL FROM, From)";
     "email.dst", [], LowerText, many, "email_dst", None, "email", None, "Mail recipients (RCPT TO, To)";
     "email.subject", [], Text, many, "email_subject", None, "email", None, "Mail subjects";
+    "email.message-id", [], Text, many, "email_message_id", None, "email", None, "Mail Message-ID values";
+    "email.x-mailer", [], Text, many, "email_x_mailer", None, "email", None, "Mail clients (X-Mailer, User-Agent)";
+    "email.content-type", [], Text, many, "email_content_type", None, "email", None, "Mail content types";
+    "email.has-header", [], LowerText, many, "email_header", None, "email", None, "Mail header names";
     "dhcp.host", [], LowerText, many, "dhcp_host", None, "dhcp", None, "DHCP client host names";
     "dhcp.mac", [], LowerText, many, "dhcp_mac", None, "dhcp", Mac, "DHCP client hardware addresses";
     "dhcp.classId", [], Text, many, "dhcp_class_id", None, "dhcp", None, "DHCP vendor class identifiers";
@@ -383,6 +387,8 @@ extra {
     "snmp.community", [], Text, many, "snmp_community", None, "snmp", None, "SNMP community strings";
     "host.socks", [], LowerText, many, "socks_host", None, "socks", None, "SOCKS destination host names";
     "ip.socks", [], Ip, many, "socks_ip", None, "socks", None, "SOCKS destination addresses";
+    "port.socks", [], Integer, many, "socks_port", None, "socks", None, "SOCKS destination ports";
+    "socks.user", [], Text, many, "socks_user", None, "socks", None, "SOCKS user names";
     "sip.user-agent", [], Text, many, "sip_user_agent", None, "sip", None, "SIP User-Agent values";
     "mysql.user", [], LowerText, many, "mysql_user", None, "mysql", None, "MySQL users";
     "postgresql.user", [], Text, many, "postgresql_user", None, "postgresql", None, "PostgreSQL users";
