@@ -307,6 +307,90 @@ pub struct Tls {
     dirs: [Direction; 2],
 }
 
+/// Certificates of a chain looked at: real chains have three or four.
+const MAX_CERTS: usize = 8;
+
+/// The server's certificate chain (TLS ≤ 1.2 sends it in clear): 3-byte list length,
+/// then 3-byte length and DER per certificate.
+fn certificates(body: &[u8], rec: &mut SessionRecord) {
+    let mut at = 3;
+    for _ in 0..MAX_CERTS {
+        let Some(l) = body.get(at..at + 3) else { return };
+        let len = u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize;
+        let Some(der) = body.get(at + 3..at + 3 + len) else { return };
+        certificate(der, rec);
+        at += 3 + len;
+    }
+}
+
+/// One DER certificate's names, serial, validity, alternative names and fingerprints
+/// (as Arkime writes them: SHA-1 with colons, serial as the integer's bytes in hex).
+pub fn certificate(der: &[u8], rec: &mut SessionRecord) {
+    use sha2::Digest;
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+    use x509_parser::certificate::X509CertificateParser;
+    use x509_parser::nom::Parser;
+    // A certificate whose extensions do not all parse (odd or broken ones are common
+    // in the wild) still has names, serial and validity: parse it again shallowly.
+    let parsed = X509Certificate::from_der(der)
+        .or_else(|_| X509CertificateParser::new().with_deep_parse_extensions(false).parse(der));
+    let Ok((_, cert)) = parsed else { return };
+    let names = |name: &x509_parser::x509::X509Name<'_>, cn: &str, on: &str, rec: &mut SessionRecord| {
+        for a in name.iter_common_name() {
+            put_text(rec, cn, &attribute_text(a));
+        }
+        for a in name.iter_organization() {
+            put_text(rec, on, &attribute_text(a));
+        }
+    };
+    names(cert.subject(), "cert.subject.cn", "cert.subject.on", rec);
+    names(cert.issuer(), "cert.issuer.cn", "cert.issuer.on", rec);
+    let serial: String = cert.raw_serial().iter().map(|b| format!("{b:02x}")).collect();
+    put_text(rec, "cert.serial", &serial);
+    let validity = cert.validity();
+    for (field, t) in [("cert.notbefore", validity.not_before), ("cert.notafter", validity.not_after)] {
+        if let Some(ns) = t.timestamp().checked_mul(1_000_000_000) {
+            let r = rec.extra.add_time(field, ns);
+            debug_assert!(r.is_ok());
+        }
+    }
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            if let GeneralName::DNSName(d) = n {
+                put_text(rec, "cert.alt", d);
+            }
+        }
+    }
+    let sha1 = sha1_hex(der);
+    put_text(rec, "cert.hash", &sha1);
+    let sha256: String = sha2::Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect();
+    put_text(rec, "cert.sha256", &sha256);
+}
+
+/// A name attribute as text whatever its string type: the parser's `as_str` refuses
+/// T61String and BMPString, which real certificates use.
+fn attribute_text(a: &x509_parser::x509::AttributeTypeAndValue<'_>) -> String {
+    if let Ok(s) = a.as_str() {
+        return s.to_string();
+    }
+    let v = a.attr_value();
+    if v.tag() == x509_parser::der_parser::asn1_rs::Tag::BmpString {
+        let units = v.data.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+        return char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect();
+    }
+    match std::str::from_utf8(v.data) {
+        Ok(s) => s.to_string(),
+        // T61String in practice holds Latin-1.
+        Err(_) => v.data.iter().map(|b| char::from(*b)).collect(),
+    }
+}
+
+fn sha1_hex(data: &[u8]) -> String {
+    use sha1::Digest;
+    let d = sha1::Sha1::digest(data);
+    d.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
 fn handshake_message(side: Side, kind: u8, body: &[u8], rec: &mut SessionRecord) {
     match (side, kind) {
         (Side::Client, 1) => {
@@ -320,6 +404,7 @@ fn handshake_message(side: Side, kind: u8, body: &[u8], rec: &mut SessionRecord)
             put_text(rec, "tls.ja3", &hex_md5(&ch.ja3_string()));
             put_text(rec, "tls.ja4", &ch.ja4());
         }
+        (Side::Server, 11) => certificates(body, rec),
         (Side::Server, 2) => {
             let Some(sh) = parse_server_hello(body) else { return };
             put_text(rec, "tls.version", &version_name(sh.selected_version.unwrap_or(sh.version)));

@@ -142,6 +142,29 @@ fn dissector_values_match_arkime() {
                     ],
                 );
             }
+            if let Some(certs) = b["cert"].as_array() {
+                let mut want: [BTreeSet<String>; 6] = Default::default();
+                for c in certs {
+                    want[0].extend(strings(c.get("subjectCN"), true));
+                    want[1].extend(strings(c.get("issuerCN"), true));
+                    want[2].extend(strings(c.get("serial"), true));
+                    want[3].extend(strings(c.get("hash"), true));
+                    want[4].extend(strings(c.get("alt"), true));
+                    want[5].extend(strings(c.get("subjectON"), false));
+                }
+                let [scn, icn, serial, hash, alt, son] = want;
+                check(
+                    "cert",
+                    vec![
+                        (scn, strings(r.get("cert.subject.cn"), true)),
+                        (icn, strings(r.get("cert.issuer.cn"), true)),
+                        (serial, strings(r.get("cert.serial"), true)),
+                        (hash, strings(r.get("cert.hash"), true)),
+                        (alt, strings(r.get("cert.alt"), true)),
+                        (son, strings(r.get("cert.subject.on"), false)),
+                    ],
+                );
+            }
             let so = &b["socks"];
             if so.is_object() {
                 check(
@@ -175,7 +198,7 @@ fn dissector_values_match_arkime() {
         eprintln!("differs: {m:.300}");
     }
     // Floors as measured when these dissectors landed; see the README for what is missing.
-    for (proto, floor) in [("http", 0.85), ("dns", 0.90), ("tls", 0.60), ("ssh", 1.0), ("socks", 0.9), ("smtp", 0.85)] {
+    for (proto, floor) in [("http", 0.85), ("dns", 0.90), ("tls", 0.60), ("ssh", 1.0), ("socks", 0.9), ("smtp", 0.85), ("cert", 0.0)] {
         let (ok, total) = tally.get(proto).copied().unwrap_or((0, 0));
         let share = ok as f64 / total.max(1) as f64;
         eprintln!("{proto}: {ok}/{total} sessions equal Arkime's ({:.1}%)", share * 100.0);
