@@ -10,10 +10,12 @@
 
 mod classify;
 pub mod dns;
+pub mod dtls;
 pub mod ftp;
 pub mod http;
 pub mod imap;
 mod lines;
+pub mod mysql;
 pub mod pop3;
 pub mod smtp;
 pub mod socks;
@@ -94,6 +96,8 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &ftp::PROTOCOL,
     &imap::PROTOCOL,
     &pop3::PROTOCOL,
+    &mysql::PROTOCOL,
+    &dtls::PROTOCOL,
 ];
 
 /// Adds a value to a dissector field. The names are the catalogue's and fixed in the

@@ -56,6 +56,11 @@ fn version_name(v: u16) -> String {
         0x0303 => "TLSv1.2".into(),
         0x0304 => "TLSv1.3".into(),
         0x7f00..=0x7fff => format!("TLSv1.3-draft-{:02}", v & 0xff),
+        0xfeff => "DTLSv1.0".into(),
+        0xfefd => "DTLSv1.2".into(),
+        0xfefc => "DTLSv1.3".into(),
+        // OpenSSL's DTLS before RFC 4347's number was fixed.
+        0x0100 => "DTLSv1.0-openssl".into(),
         v => format!("0x{v:04x}"),
     }
 }
@@ -154,11 +159,27 @@ pub struct ServerHello {
     pub selected_version: Option<u16>,
 }
 
+/// Which handshake carries the hello: the JA4 prefix and the DTLS cookie depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    Tls,
+    Dtls,
+    Quic,
+}
+
 pub fn parse_client_hello(body: &[u8]) -> Option<ClientHello> {
+    parse_hello(body, Flavor::Tls)
+}
+
+pub fn parse_hello(body: &[u8], flavor: Flavor) -> Option<ClientHello> {
     let mut r = Reader(body);
     let mut ch = ClientHello { version: r.u16()?, ..ClientHello::default() };
     r.take(32)?;
     r.vec8()?;
+    if flavor == Flavor::Dtls {
+        // The cookie of a HelloVerifyRequest exchange.
+        r.vec8()?;
+    }
     ch.ciphers = u16s(r.vec16()?);
     r.vec8()?;
     let Some(exts) = r.vec16() else { return Some(ch) };
@@ -241,8 +262,15 @@ impl ClientHello {
     }
 
     pub fn ja4(&self) -> String {
+        self.ja4_for(Flavor::Tls)
+    }
+
+    pub fn ja4_for(&self, flavor: Flavor) -> String {
         let version = self.supported_versions.iter().copied().filter(|v| !grease(*v)).max().unwrap_or(self.version);
         let v = match version {
+            0xfeff => "d1",
+            0xfefd => "d2",
+            0xfefc => "d3",
             0x0304 => "13",
             0x0303 => "12",
             0x0302 => "11",
@@ -276,8 +304,13 @@ impl ClientHello {
         } else {
             format!("{}_{}", sorted_e.join(","), sigs.join(","))
         };
+        let kind = match flavor {
+            Flavor::Tls => 't',
+            Flavor::Dtls => 'd',
+            Flavor::Quic => 'q',
+        };
         format!(
-            "t{v}{}{:02}{:02}{alpn}_{}_{}",
+            "{kind}{v}{}{:02}{:02}{alpn}_{}_{}",
             if self.sni.is_some() { 'd' } else { 'i' },
             ciphers.len().min(99),
             exts.len().min(99),
@@ -327,9 +360,9 @@ fn certificates(body: &[u8], rec: &mut SessionRecord) {
 /// (as Arkime writes them: SHA-1 with colons, serial as the integer's bytes in hex).
 pub fn certificate(der: &[u8], rec: &mut SessionRecord) {
     use sha2::Digest;
-    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
     use x509_parser::certificate::X509CertificateParser;
     use x509_parser::nom::Parser;
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
     // A certificate whose extensions do not all parse (odd or broken ones are common
     // in the wild) still has names, serial and validity: parse it again shallowly.
     let parsed = X509Certificate::from_der(der)
@@ -391,10 +424,11 @@ fn sha1_hex(data: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
-fn handshake_message(side: Side, kind: u8, body: &[u8], rec: &mut SessionRecord) {
+/// One whole handshake message of either side, from TLS, DTLS or QUIC.
+pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8], rec: &mut SessionRecord) {
     match (side, kind) {
         (Side::Client, 1) => {
-            let Some(ch) = parse_client_hello(body) else { return };
+            let Some(ch) = parse_hello(body, flavor) else { return };
             if let Some(sni) = &ch.sni {
                 put_text(rec, "host.tls", sni);
             }
@@ -402,7 +436,7 @@ fn handshake_message(side: Side, kind: u8, body: &[u8], rec: &mut SessionRecord)
                 put_text(rec, "tls.alpn", a);
             }
             put_text(rec, "tls.ja3", &hex_md5(&ch.ja3_string()));
-            put_text(rec, "tls.ja4", &ch.ja4());
+            put_text(rec, "tls.ja4", &ch.ja4_for(flavor));
         }
         (Side::Server, 11) => certificates(body, rec),
         (Side::Server, 2) => {
@@ -447,7 +481,7 @@ impl Dissector for Tls {
             while let Some(hh) = d.handshake.get(h..h + 4) {
                 let mlen = u32::from_be_bytes([0, hh[1], hh[2], hh[3]]) as usize;
                 let Some(body) = d.handshake.get(h + 4..h + 4 + mlen) else { break };
-                handshake_message(side, hh[0], body, rec);
+                handshake_message(Flavor::Tls, side, hh[0], body, rec);
                 // After its hello, a TLS 1.3 server encrypts the rest.
                 h += 4 + mlen;
             }

@@ -391,6 +391,7 @@ extra {
     "socks.user", [], Text, many, "socks_user", None, "socks", None, "SOCKS user names";
     "sip.user-agent", [], Text, many, "sip_user_agent", None, "sip", None, "SIP User-Agent values";
     "mysql.user", [], LowerText, many, "mysql_user", None, "mysql", None, "MySQL users";
+    "mysql.ver", [], Text, many, "mysql_version", None, "mysql", None, "MySQL server versions";
     "postgresql.user", [], Text, many, "postgresql_user", None, "postgresql", None, "PostgreSQL users";
     "postgresql.db", [], Text, many, "postgresql_db", None, "postgresql", None, "PostgreSQL databases";
 }
