@@ -17,6 +17,7 @@ pub mod imap;
 mod lines;
 pub mod mysql;
 pub mod pop3;
+pub mod quic;
 pub mod smtp;
 pub mod socks;
 pub mod ssh;
@@ -98,6 +99,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &pop3::PROTOCOL,
     &mysql::PROTOCOL,
     &dtls::PROTOCOL,
+    &quic::PROTOCOL,
 ];
 
 /// Adds a value to a dissector field. The names are the catalogue's and fixed in the

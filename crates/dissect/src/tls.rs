@@ -431,6 +431,9 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             let Some(ch) = parse_hello(body, flavor) else { return };
             if let Some(sni) = &ch.sni {
                 put_text(rec, "host.tls", sni);
+                if flavor == Flavor::Quic {
+                    put_text(rec, "host.quic", sni);
+                }
             }
             for a in &ch.alpn {
                 put_text(rec, "tls.alpn", a);

@@ -126,7 +126,7 @@ fn dissector_values_match_arkime() {
             if t.is_object() && strings(b.get("protocol"), false).contains("dtls") {
                 // Arkime records only JA4 of a DTLS handshake.
                 check("tls", vec![(strings(t.get("ja4"), false), strings(r.get("tls.ja4"), false))]);
-            } else if t.is_object() {
+            } else if t.is_object() && !strings(b.get("protocol"), false).contains("quic") {
                 // Arkime files the server name under the HTTP host.
                 let sni = if strings(b.get("protocol"), false).contains("http") {
                     strings(r.get("host.tls"), true)
@@ -165,6 +165,28 @@ fn dissector_values_match_arkime() {
                         (hash, strings(r.get("cert.hash"), true)),
                         (alt, strings(r.get("cert.alt"), true)),
                         (son, strings(r.get("cert.subject.on"), false)),
+                    ],
+                );
+            }
+            if strings(b.get("protocol"), false).contains("quic") {
+                let q = &b["quic"];
+                // Arkime files an IETF QUIC server name under the HTTP host.
+                let mut hosts = strings(q.get("host"), true);
+                hosts.extend(strings(b["http"].get("host"), true));
+                check(
+                    "quic",
+                    vec![
+                        (hosts, strings(r.get("host.quic"), true)),
+                        // Arkime records the version of Google QUIC only.
+                        (
+                            strings(q.get("version"), false),
+                            strings(r.get("quic.version"), false)
+                                .into_iter()
+                                .filter(|v| v.starts_with('Q') || q.get("version").is_some())
+                                .collect(),
+                        ),
+                        (strings(q.get("useragent"), false), strings(r.get("quic.user-agent"), false)),
+                        (strings(b["tls"].get("ja4"), false), strings(r.get("tls.ja4"), false)),
                     ],
                 );
             }
@@ -214,12 +236,13 @@ fn dissector_values_match_arkime() {
     for (proto, floor) in [
         ("http", 0.85),
         ("dns", 0.90),
-        ("tls", 0.60),
+        ("tls", 0.75),
         ("ssh", 1.0),
         ("socks", 0.9),
         ("smtp", 0.85),
-        ("cert", 0.0),
-        ("mysql", 0.0),
+        ("cert", 0.6),
+        ("mysql", 1.0),
+        ("quic", 0.6),
     ] {
         let (ok, total) = tally.get(proto).copied().unwrap_or((0, 0));
         let share = ok as f64 / total.max(1) as f64;
