@@ -263,6 +263,13 @@ impl Dissector for Dns {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         if self.framed.is_none() {
             self.framed = Some(!looks_like_dns(data));
+            // DNS's message format on the ports of its local-network relatives: the
+            // payload said DNS, the port says which of them.
+            for (port, name) in [(5353, "mdns"), (5355, "llmnr"), (137, "nbns")] {
+                if rec.src_port == port || rec.dst_port == port {
+                    crate::add_protocol(rec, name);
+                }
+            }
         }
         if self.framed == Some(false) {
             if let Some(msg) = parse(data) {

@@ -71,16 +71,12 @@ pub struct Dtls {
 }
 
 impl Dtls {
-    fn fragment(
-        &mut self,
-        side: Side,
-        kind: u8,
-        len: usize,
-        seq: u16,
-        offset: usize,
-        frag: &[u8],
-        rec: &mut SessionRecord,
-    ) {
+    /// One fragment: `hh` is its 12-byte handshake header.
+    fn fragment(&mut self, side: Side, hh: &[u8], frag: &[u8], rec: &mut SessionRecord) {
+        let kind = hh[0];
+        let len = u32::from_be_bytes([0, hh[1], hh[2], hh[3]]) as usize;
+        let seq = u16::from_be_bytes([hh[4], hh[5]]);
+        let offset = u32::from_be_bytes([0, hh[6], hh[7], hh[8]]) as usize;
         let st = &mut self.sides[side as usize];
         if seq < st.next_seq || len > MAX_MESSAGE {
             return;
@@ -126,12 +122,9 @@ impl Dissector for Dtls {
             }
             let mut p = 0;
             while let Some(hh) = payload.get(p..p + HANDSHAKE_HEADER) {
-                let mlen = u32::from_be_bytes([0, hh[1], hh[2], hh[3]]) as usize;
-                let seq = u16::from_be_bytes([hh[4], hh[5]]);
-                let offset = u32::from_be_bytes([0, hh[6], hh[7], hh[8]]) as usize;
                 let flen = u32::from_be_bytes([0, hh[9], hh[10], hh[11]]) as usize;
                 let Some(frag) = payload.get(p + HANDSHAKE_HEADER..p + HANDSHAKE_HEADER + flen) else { break };
-                self.fragment(side, hh[0], mlen, seq, offset, frag, rec);
+                self.fragment(side, hh, frag, rec);
                 p += HANDSHAKE_HEADER + flen;
             }
         }

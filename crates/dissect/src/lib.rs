@@ -9,6 +9,7 @@
 //! well-known port gives a guess that is labelled as one (`protocols.how`).
 
 mod classify;
+pub mod dhcp;
 pub mod dns;
 pub mod dtls;
 pub mod ftp;
@@ -16,11 +17,17 @@ pub mod http;
 pub mod imap;
 mod lines;
 pub mod mysql;
+pub mod ntp;
 pub mod pop3;
 pub mod quic;
+pub mod sip;
 pub mod smtp;
+pub mod snmp;
 pub mod socks;
+pub mod ssdp;
 pub mod ssh;
+pub mod stun;
+pub mod syslog;
 pub mod tls;
 
 use tyto_schema::SessionRecord;
@@ -100,6 +107,14 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &mysql::PROTOCOL,
     &dtls::PROTOCOL,
     &quic::PROTOCOL,
+    &stun::PROTOCOL,
+    &snmp::PROTOCOL,
+    &sip::PROTOCOL,
+    &dhcp::PROTOCOL,
+    &ssdp::PROTOCOL,
+    &syslog::PROTOCOL,
+    // Last: its header has no magic, so every other protocol is asked first.
+    &ntp::PROTOCOL,
 ];
 
 /// Adds a value to a dissector field. The names are the catalogue's and fixed in the

@@ -394,7 +394,7 @@ impl Dissector for Quic {
     }
 
     fn wants_more(&self) -> bool {
-        !(self.streams[0].done && self.streams[1].done) && !self.gquic_done
+        !(self.gquic_done || self.streams[0].done && self.streams[1].done)
     }
 }
 

@@ -22,8 +22,37 @@ pub static PROTOCOL: Protocol = Protocol {
 /// certificate chain a few KiB; larger is not followed.
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
 const CONTENT_HANDSHAKE: u8 = 22;
+const CONTENT_APPLICATION_DATA: u8 = 23;
+
+/// A record header: content type 20–23, version 3.x, a length TLS allows.
+fn record_header(h: &[u8]) -> bool {
+    (20..=23).contains(&h[0]) && h[1] == 3 && h[2] <= 4 && u16::from_be_bytes([h[3], h[4]]) <= 18 * 1024
+}
+
+/// A connection seen from its middle (capture started late) opens on application
+/// data records: one whose end is the end of what was sent, or is followed by another
+/// record header, is TLS.
+fn probe_records(data: &[u8]) -> Probe {
+    let Some(h) = data.get(..5) else { return Probe::NeedMore };
+    if !record_header(h) {
+        return Probe::NoMatch;
+    }
+    let end = 5 + u16::from_be_bytes([h[3], h[4]]) as usize;
+    match data.get(end..end + 5) {
+        Some(next) if record_header(next) => Probe::Match,
+        Some(_) => Probe::NoMatch,
+        None if data.len() == end => Probe::Match,
+        // A long record: the header alone, over a kilobyte of bytes, has to do.
+        None if data.len() >= 1024 && data.len() < end => Probe::Match,
+        None if data.len() < end => Probe::NeedMore,
+        None => Probe::NoMatch,
+    }
+}
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
+    if data.first() == Some(&CONTENT_APPLICATION_DATA) {
+        return probe_records(data);
+    }
     let want_type = match side {
         Side::Client => 1,
         Side::Server => 2,
@@ -564,6 +593,21 @@ pub(crate) mod tests {
             assert_eq!(rec.extra.get("tls.alpn"), Some(&Values::Text(vec!["h2".into()])));
             assert!(matches!(rec.extra.get("tls.ja3"), Some(Values::Text(v)) if v[0].len() == 32));
         }
+    }
+
+    /// A connection caught in its middle: application data records.
+    #[test]
+    fn mid_stream_records() {
+        let mut d = vec![23, 3, 3, 0, 4, 1, 2, 3, 4, 23, 3, 3, 0x40, 0];
+        assert_eq!(probe(Side::Client, &d), Probe::Match);
+        assert_eq!(probe(Side::Client, &d[..9]), Probe::Match);
+        assert_eq!(probe(Side::Client, &d[..7]), Probe::NeedMore);
+        d[9] = b'G';
+        assert_eq!(probe(Side::Client, &d), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, &[23, 3, 3, 0xff, 0xff]), Probe::NoMatch);
+        let mut long = vec![23, 3, 3, 0x30, 0];
+        long.resize(1100, 0);
+        assert_eq!(probe(Side::Server, &long), Probe::Match);
     }
 
     #[test]

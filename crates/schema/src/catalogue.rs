@@ -377,6 +377,7 @@ extra {
     "email.x-mailer", [], Text, many, "email_x_mailer", None, "email", None, "Mail clients (X-Mailer, User-Agent)";
     "email.content-type", [], Text, many, "email_content_type", None, "email", None, "Mail content types";
     "email.has-header", [], LowerText, many, "email_header", None, "email", None, "Mail header names";
+    "dhcp.type", [], Text, many, "dhcp_type", None, "dhcp", Upper, "DHCP message types (DISCOVER, OFFER…)";
     "dhcp.host", [], LowerText, many, "dhcp_host", None, "dhcp", None, "DHCP client host names";
     "dhcp.mac", [], LowerText, many, "dhcp_mac", None, "dhcp", Mac, "DHCP client hardware addresses";
     "dhcp.classId", [], Text, many, "dhcp_class_id", None, "dhcp", None, "DHCP vendor class identifiers";
@@ -390,6 +391,12 @@ extra {
     "port.socks", [], Integer, many, "socks_port", None, "socks", None, "SOCKS destination ports";
     "socks.user", [], Text, many, "socks_user", None, "socks", None, "SOCKS user names";
     "sip.user-agent", [], Text, many, "sip_user_agent", None, "sip", None, "SIP User-Agent values";
+    "sip.method", [], Text, many, "sip_method", None, "sip", Upper, "SIP request methods";
+    "sip.statuscode", [], Integer, many, "sip_statuscode", None, "sip", None, "SIP response codes";
+    "sip.callid", [], Text, many, "sip_callid", None, "sip", None, "SIP Call-ID values";
+    "ntp.version", [], Integer, many, "ntp_version", None, "ntp", None, "NTP versions";
+    "ntp.mode", [], Text, many, "ntp_mode", None, "ntp", None, "NTP modes (client, server, broadcast…)";
+    "ntp.stratum", [], Integer, many, "ntp_stratum", None, "ntp", None, "NTP strata";
     "mysql.user", [], LowerText, many, "mysql_user", None, "mysql", None, "MySQL users";
     "mysql.ver", [], Text, many, "mysql_version", None, "mysql", None, "MySQL server versions";
     "postgresql.user", [], Text, many, "postgresql_user", None, "postgresql", None, "PostgreSQL users";

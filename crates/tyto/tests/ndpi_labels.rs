@@ -11,7 +11,30 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 /// nDPI's master protocol names to Tyto's `protocols` values.
-const ALIASES: &[(&str, &str)] = &[("HTTP", "http"), ("TLS", "tls"), ("DNS", "dns"), ("SSH", "ssh")];
+const ALIASES: &[(&str, &str)] = &[
+    ("HTTP", "http"),
+    ("TLS", "tls"),
+    ("DNS", "dns"),
+    ("SSH", "ssh"),
+    ("QUIC", "quic"),
+    ("DTLS", "dtls"),
+    ("SOCKS", "socks"),
+    ("SMTP", "smtp"),
+    ("IMAP", "imap"),
+    ("POP3", "pop3"),
+    ("FTP_CONTROL", "ftp"),
+    ("MySQL", "mysql"),
+    ("MDNS", "mdns"),
+    ("LLMNR", "llmnr"),
+    ("NetBIOS", "nbns"),
+    ("STUN", "stun"),
+    ("NTP", "ntp"),
+    ("SNMP", "snmp"),
+    ("Syslog", "syslog"),
+    ("SIP", "sip"),
+    ("DHCP", "dhcp"),
+    ("SSDP", "ssdp"),
+];
 
 type Key = (String, String, u64, String, u64);
 
@@ -90,6 +113,10 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
                 t.1 += 1;
             } else {
                 let said = got.iter().find(|g| !matches!(g.as_str(), "tcp" | "udp")).cloned().unwrap_or("-".into());
+                // `TYTO_SHOW_MISSES=TLS` lists the flows of one protocol Tyto missed.
+                if std::env::var("TYTO_SHOW_MISSES").is_ok_and(|p| p == master) {
+                    eprintln!("missed {master}: {} {key:?} (Tyto: {got:?})", pcap.display());
+                }
                 *confusion.entry((master, said)).or_default() += 1;
             }
         }
@@ -98,16 +125,30 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
     let found: usize = tally.values().map(|t| t.1).sum();
     let mut rows: Vec<_> = tally.iter().collect();
     rows.sort_by_key(|(_, t)| std::cmp::Reverse(t.0));
-    for (name, (n, ok)) in rows.iter().take(25) {
+    for (name, (n, ok)) in rows.iter().take(40) {
         eprintln!("{name:>28}: {ok:>5}/{n:<5} {:5.1}%", 100.0 * *ok as f64 / (*n).max(1) as f64);
     }
     let mut conf: Vec<_> = confusion.iter().filter(|((m, _), _)| ALIASES.iter().any(|(n, _)| n == m)).collect();
     conf.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
-    for ((m, said), n) in conf.iter().take(10) {
+    for ((m, said), n) in conf.iter().take(25) {
         eprintln!("confused: nDPI {m}, Tyto {said}: {n}");
     }
     eprintln!("all DPI flows: {found}/{total} ({:.1}%)", 100.0 * found as f64 / total.max(1) as f64);
-    for (name, floor) in [("HTTP", 0.85), ("TLS", 0.85), ("DNS", 0.85), ("SSH", 0.85)] {
+    // Floors as measured when each dissector landed (STUN: classic STUN inside
+    // proprietary framings is not followed yet).
+    for (name, floor) in [
+        ("HTTP", 0.95),
+        ("TLS", 0.93),
+        ("DNS", 0.95),
+        ("SSH", 1.0),
+        ("QUIC", 0.6),
+        ("DTLS", 0.75),
+        ("SNMP", 0.95),
+        ("NTP", 0.95),
+        ("SIP", 0.8),
+        ("STUN", 0.3),
+        ("POP3", 0.95),
+    ] {
         let (n, ok) = tally.get(name).copied().unwrap_or((0, 0));
         let share = ok as f64 / n.max(1) as f64;
         eprintln!("dissected {name}: {ok}/{n} ({:.1}%)", share * 100.0);
