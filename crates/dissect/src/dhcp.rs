@@ -1,12 +1,10 @@
 //! DHCP (RFC 2131, RFC 2132) over UDP: message type, client hardware address, host
 //! name, vendor class and requested address, from BOOTP messages with the magic cookie.
 
-use std::net::Ipv4Addr;
-
 use tyto_packet::Addr;
 use tyto_schema::SessionRecord;
 
-use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{put_ip, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "dhcp",
@@ -46,11 +44,7 @@ fn is_dhcp(d: &[u8]) -> bool {
 }
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
-    if is_dhcp(data) {
-        Probe::Match
-    } else {
-        Probe::NoMatch
-    }
+    Probe::from(is_dhcp(data))
 }
 
 pub struct Dhcp {
@@ -85,9 +79,7 @@ impl Dissector for Dhcp {
                 (12, name) => put_text(rec, "dhcp.host", &String::from_utf8_lossy(name)),
                 (60, class) => put_text(rec, "dhcp.classId", &String::from_utf8_lossy(class)),
                 (50, [a, b, c, e]) => {
-                    let ip = Addr::from_v4(Ipv4Addr::new(*a, *b, *c, *e).octets());
-                    let r = rec.extra.add_ip("dhcp.requestIp", ip);
-                    debug_assert!(r.is_ok());
+                    put_ip(rec, "dhcp.requestIp", Addr::from_v4([*a, *b, *c, *e]));
                 }
                 _ => {}
             }

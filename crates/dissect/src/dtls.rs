@@ -40,11 +40,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         Side::Client => data[13] == 1,
         Side::Server => data[13] == 2 || data[13] == 3,
     };
-    if data[0] == CONTENT_HANDSHAKE && dtls_version(data[1], data[2]) && epoch0 && kind_ok {
-        Probe::Match
-    } else {
-        Probe::NoMatch
-    }
+    Probe::from(data[0] == CONTENT_HANDSHAKE && dtls_version(data[1], data[2]) && epoch0 && kind_ok)
 }
 
 /// A handshake message being put together from in-order fragments.

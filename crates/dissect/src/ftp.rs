@@ -32,11 +32,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         Side::Server => Probe::NeedMore,
         Side::Client => {
             let first = [&b"USER "[..], b"AUTH TLS", b"AUTH SSL", b"FEAT", b"SYST", b"OPTS "];
-            if first.iter().any(|c| starts_with_ci(line, c)) {
-                Probe::Match
-            } else {
-                Probe::NoMatch
-            }
+            Probe::from(first.iter().any(|c| starts_with_ci(line, c)))
         }
     }
 }

@@ -27,11 +27,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             _ => false,
         },
     };
-    if ok {
-        Probe::Match
-    } else {
-        Probe::NoMatch
-    }
+    Probe::from(ok)
 }
 
 #[derive(Default)]

@@ -52,6 +52,17 @@ pub enum Probe {
     NeedMore,
 }
 
+/// A probe that can always tell from what it has: yes or no.
+impl From<bool> for Probe {
+    fn from(matches: bool) -> Probe {
+        if matches {
+            Probe::Match
+        } else {
+            Probe::NoMatch
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     /// Reassembled byte streams.
@@ -128,6 +139,27 @@ fn put_text(rec: &mut SessionRecord, field: &str, value: &str) {
 fn put_int(rec: &mut SessionRecord, field: &str, value: i64) {
     let r = rec.extra.add_int(field, value);
     debug_assert!(r.is_ok(), "{field}: {r:?}");
+}
+
+fn put_ip(rec: &mut SessionRecord, field: &str, value: tyto_packet::Addr) {
+    let r = rec.extra.add_ip(field, value);
+    debug_assert!(r.is_ok(), "{field}: {r:?}");
+}
+
+fn put_time(rec: &mut SessionRecord, field: &str, ns: i64) {
+    let r = rec.extra.add_time(field, ns);
+    debug_assert!(r.is_ok(), "{field}: {r:?}");
+}
+
+/// The dissector of a protocol whose name is all that is recorded so far.
+struct NameOnly;
+
+impl Dissector for NameOnly {
+    fn feed(&mut self, _side: Side, _data: &[u8], _rec: &mut SessionRecord) {}
+
+    fn wants_more(&self) -> bool {
+        false
+    }
 }
 
 fn add_protocol(rec: &mut SessionRecord, name: &str) {

@@ -31,11 +31,7 @@ fn plausible(d: &[u8]) -> bool {
 }
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
-    if plausible(data) {
-        Probe::Match
-    } else {
-        Probe::NoMatch
-    }
+    Probe::from(plausible(data))
 }
 
 pub struct Ntp {

@@ -19,11 +19,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         Side::Server => starts_with_ci(line, b"+OK ") && line.len() > 4,
         Side::Client => [&b"USER "[..], b"CAPA", b"STLS", b"APOP "].iter().any(|c| starts_with_ci(line, c)),
     };
-    if ok {
-        Probe::Match
-    } else {
-        Probe::NoMatch
-    }
+    Probe::from(ok)
 }
 
 #[derive(Default)]

@@ -38,11 +38,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
                 let known = [&b"EHLO "[..], b"HELO "].iter().any(|w| w[..n].eq_ignore_ascii_case(line));
                 return if known { Probe::NeedMore } else { Probe::NoMatch };
             }
-            if starts_with_ci(line, b"EHLO ") || starts_with_ci(line, b"HELO ") {
-                Probe::Match
-            } else {
-                Probe::NoMatch
-            }
+            Probe::from(starts_with_ci(line, b"EHLO ") || starts_with_ci(line, b"HELO "))
         }
     }
 }

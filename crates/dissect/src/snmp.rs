@@ -55,11 +55,7 @@ fn header(d: &[u8]) -> Option<(i64, Option<&[u8]>)> {
 }
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
-    if header(data).is_some() {
-        Probe::Match
-    } else {
-        Probe::NoMatch
-    }
+    Probe::from(header(data).is_some())
 }
 
 pub struct Snmp {

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use tyto_packet::Addr;
 use tyto_schema::SessionRecord;
 
-use crate::{put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{put_int, put_ip, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "socks",
@@ -37,11 +37,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             let Some(methods) = data.get(2..2 + n as usize) else { return Probe::NeedMore };
             // Methods: 0 none, 1 GSSAPI, 2 user/password, 3–9 IANA, 0x80–0xFE private.
             let valid = |m: &u8| *m <= 9 || (0x80..=0xfe).contains(m);
-            if n > 0 && data.len() == 2 + n as usize && methods.iter().all(valid) {
-                Probe::Match
-            } else {
-                Probe::NoMatch
-            }
+            Probe::from(n > 0 && data.len() == 2 + n as usize && methods.iter().all(valid))
         }
         Some(_) => Probe::NoMatch,
     }
@@ -145,8 +141,7 @@ pub struct Socks {
 
 fn record_target(t: &Target, rec: &mut SessionRecord) {
     if let Some(ip) = t.ip {
-        let r = rec.extra.add_ip("ip.socks", ip);
-        debug_assert!(r.is_ok());
+        put_ip(rec, "ip.socks", ip);
     }
     if let Some(h) = &t.host {
         put_text(rec, "host.socks", h);

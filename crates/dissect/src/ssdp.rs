@@ -1,14 +1,11 @@
 //! SSDP (UPnP discovery) over UDP: HTTP-formatted `M-SEARCH` and `NOTIFY` requests to
-//! `*` and their answers; the server's description goes to `http.user-agent`'s
-//! sibling fields only when the HTTP dissector sees it over TCP.
-
-use tyto_schema::SessionRecord;
+//! `*` and their answers. Only the protocol is recorded so far.
 
 use crate::lines::starts_with_ci;
-use crate::{Dissector, Probe, Protocol, Side, Transport};
+use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
-    Protocol { name: "ssdp", transports: &[Transport::Udp], ports: &[1900], probe, new: || Box::new(Ssdp) };
+    Protocol { name: "ssdp", transports: &[Transport::Udp], ports: &[1900], probe, new: || Box::new(NameOnly) };
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     let request = starts_with_ci(data, b"M-SEARCH * HTTP/1.1") || starts_with_ci(data, b"NOTIFY * HTTP/1.1");
@@ -17,22 +14,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         let head = String::from_utf8_lossy(&data[..data.len().min(1024)]).to_ascii_lowercase();
         head.contains("\nst:") || head.contains("\nusn:")
     };
-    if request || answer {
-        Probe::Match
-    } else {
-        Probe::NoMatch
-    }
-}
-
-/// Nothing is recorded yet beyond the protocol.
-pub struct Ssdp;
-
-impl Dissector for Ssdp {
-    fn feed(&mut self, _side: Side, _data: &[u8], _rec: &mut SessionRecord) {}
-
-    fn wants_more(&self) -> bool {
-        false
-    }
+    Probe::from(request || answer)
 }
 
 #[cfg(test)]

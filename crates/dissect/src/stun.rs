@@ -1,16 +1,14 @@
 //! STUN and TURN (RFC 5389, RFC 8656, and RFC 3489's classic STUN) over UDP and TCP:
 //! the 20-byte header whose length and (since RFC 5389) magic cookie make it sure.
 
-use tyto_schema::SessionRecord;
-
-use crate::{Dissector, Probe, Protocol, Side, Transport};
+use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "stun",
     transports: &[Transport::Udp, Transport::Tcp],
     ports: &[3478, 5349, 19302],
     probe,
-    new: || Box::new(Stun),
+    new: || Box::new(NameOnly),
 };
 
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
@@ -43,17 +41,6 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
         Probe::Match
     } else {
         Probe::NoMatch
-    }
-}
-
-/// Nothing is recorded yet beyond the protocol.
-pub struct Stun;
-
-impl Dissector for Stun {
-    fn feed(&mut self, _side: Side, _data: &[u8], _rec: &mut SessionRecord) {}
-
-    fn wants_more(&self) -> bool {
-        false
     }
 }
 

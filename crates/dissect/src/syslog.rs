@@ -1,12 +1,10 @@
 //! Syslog (RFC 3164, RFC 5424) over UDP: a message opens with `<PRI>`, a priority of
 //! at most 191, followed by a version digit or a timestamp.
 
-use tyto_schema::SessionRecord;
-
-use crate::{Dissector, Probe, Protocol, Side, Transport};
+use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
-    Protocol { name: "syslog", transports: &[Transport::Udp], ports: &[514], probe, new: || Box::new(Syslog) };
+    Protocol { name: "syslog", transports: &[Transport::Udp], ports: &[514], probe, new: || Box::new(NameOnly) };
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     // Syslog over UDP is one-way: the sender is the client.
@@ -24,17 +22,6 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             Probe::Match
         }
         _ => Probe::NoMatch,
-    }
-}
-
-/// Nothing is recorded yet beyond the protocol.
-pub struct Syslog;
-
-impl Dissector for Syslog {
-    fn feed(&mut self, _side: Side, _data: &[u8], _rec: &mut SessionRecord) {}
-
-    fn wants_more(&self) -> bool {
-        false
     }
 }
 

@@ -8,7 +8,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 use tyto_schema::SessionRecord;
 
-use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{put_text, put_time, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "tls",
@@ -267,15 +267,20 @@ fn dashed<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
     v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
 }
 
+/// Lower-case hex, as fingerprints and serials are written.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn hex_md5(s: &str) -> String {
-    Md5::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Md5::digest(s.as_bytes()))
 }
 
 fn sha12(s: &str) -> String {
     if s.is_empty() {
         return "000000000000".into();
     }
-    Sha256::digest(s.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(s.as_bytes())[..6])
 }
 
 impl ClientHello {
@@ -315,8 +320,8 @@ impl ClientHello {
             }
             Some([only]) if only.is_ascii_alphanumeric() => format!("{0}{0}", *only as char),
             Some(a) if !a.is_empty() => {
-                let hex: String = a.iter().map(|b| format!("{b:02x}")).collect();
-                format!("{}{}", &hex[..1], &hex[hex.len() - 1..])
+                let h = hex(a);
+                format!("{}{}", &h[..1], &h[h.len() - 1..])
             }
             _ => "00".into(),
         };
@@ -407,13 +412,11 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) {
     };
     names(cert.subject(), "cert.subject.cn", "cert.subject.on", rec);
     names(cert.issuer(), "cert.issuer.cn", "cert.issuer.on", rec);
-    let serial: String = cert.raw_serial().iter().map(|b| format!("{b:02x}")).collect();
-    put_text(rec, "cert.serial", &serial);
+    put_text(rec, "cert.serial", &hex(cert.raw_serial()));
     let validity = cert.validity();
     for (field, t) in [("cert.notbefore", validity.not_before), ("cert.notafter", validity.not_after)] {
         if let Some(ns) = t.timestamp().checked_mul(1_000_000_000) {
-            let r = rec.extra.add_time(field, ns);
-            debug_assert!(r.is_ok());
+            put_time(rec, field, ns);
         }
     }
     if let Ok(Some(san)) = cert.subject_alternative_name() {
@@ -425,8 +428,7 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) {
     }
     let sha1 = sha1_hex(der);
     put_text(rec, "cert.hash", &sha1);
-    let sha256: String = sha2::Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect();
-    put_text(rec, "cert.sha256", &sha256);
+    put_text(rec, "cert.sha256", &hex(&sha2::Sha256::digest(der)));
 }
 
 /// A name attribute as text whatever its string type: the parser's `as_str` refuses
