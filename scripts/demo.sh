@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds Tyto, makes a sample capture, ingests it and lists its sessions.
+# Builds Tyto, makes a sample capture, ingests it, lists its sessions and serves the
+# viewer and API on http://127.0.0.1:8005/ (user "demo", password "demo-tyto") until
+# Ctrl-C. TYTO_DEMO_LISTEN changes the address; TYTO_DEMO_NO_SERVE=1 stops after listing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -12,9 +14,15 @@ mkdir -p "$work"
 "$TYTO_BIN" sample -o "$work/sample.pcap"
 "$TYTO_BIN" ingest "$work/sample.pcap" --data-dir "$work/data"
 "$TYTO_BIN" sessions --data-dir "$work/data" --limit 20
+echo "demo-tyto" | "$TYTO_BIN" user add demo --admin --data-dir "$work/data"
 echo
-echo "demo: data in $work/data. Try:"
-echo "  $TYTO_BIN sessions --data-dir $work/data --format ndjson --limit 3"
+echo "demo: data in $work/data. Try, in another terminal:"
+echo "  curl --anyauth -u demo:demo-tyto 'http://127.0.0.1:8005/sessions.json?length=3'"
+echo "  curl --anyauth -u demo:demo-tyto 'http://127.0.0.1:8005/api/spiview?spi=protocols:10,ip.dst:10'"
+echo "  curl --anyauth -u demo:demo-tyto -o dns.pcap 'http://127.0.0.1:8005/api/sessions.pcap?expression=protocols==dns'"
+echo "  (stop the server first for CLI commands on the same data: DuckDB has one writer)"
 echo "  $TYTO_BIN sessions --data-dir $work/data --expr 'protocols == http && host.http == *.example.com'"
-echo "  $TYTO_BIN count --data-dir $work/data --expr 'ip.src == 10.1.0.0/16 && protocols == dns'"
-echo "  $TYTO_BIN export --data-dir $work/data --session <ID> -o session.pcap && tshark -r session.pcap"
+[ "${TYTO_DEMO_NO_SERVE:-}" = 1 ] && exit 0
+echo
+echo "demo: viewer at http://${TYTO_DEMO_LISTEN:-127.0.0.1:8005}/ (user demo, password demo-tyto); Ctrl-C stops it"
+exec "$TYTO_BIN" serve --data-dir "$work/data" --listen "${TYTO_DEMO_LISTEN:-127.0.0.1:8005}"

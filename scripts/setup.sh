@@ -8,6 +8,10 @@ command -v cc >/dev/null || need+=(gcc)
 command -v c++ >/dev/null || need+=(g++)
 # tshark: the tests check that exported pcaps open in Wireshark's reader.
 command -v tshark >/dev/null || need+=(tshark)
+# curl and openssl: the API tests log in with curl (Digest, as scripts do) and serve
+# HTTPS with a certificate made by openssl.
+command -v curl >/dev/null || need+=(curl ca-certificates)
+command -v openssl >/dev/null || need+=(openssl)
 if ((${#need[@]})); then
     if [ "$(id -u)" -ne 0 ]; then
         echo "setup: please install: ${need[*]} (needs root)" >&2

@@ -340,42 +340,111 @@ impl PacketReader {
     }
 }
 
-/// Writes packets to a new pcap file for Wireshark (nanosecond timestamps).
+/// Writes packets to a new capture file for Wireshark: classic pcap with nanosecond
+/// timestamps, or pcapng when the packets may mix link types (one interface block
+/// per link type; classic pcap has one link type per file).
 pub struct ExportWriter<W: Write> {
     out: W,
     link_type: Option<u32>,
+    /// pcapng: the link type of each interface declared so far.
+    ng_interfaces: Option<Vec<u32>>,
     pub packets: u64,
 }
 
+/// pcapng block types and the byte-order magic (pcapng spec, section 4).
+const NG_SECTION_HEADER: u32 = 0x0A0D_0D0A;
+const NG_INTERFACE: u32 = 1;
+const NG_ENHANCED_PACKET: u32 = 6;
+const NG_BYTE_ORDER: u32 = 0x1A2B_3C4D;
+/// Interfaces one export may declare (a link type each).
+const NG_MAX_INTERFACES: usize = 256;
+
 impl<W: Write> ExportWriter<W> {
     pub fn new(out: W) -> ExportWriter<W> {
-        ExportWriter { out, link_type: None, packets: 0 }
+        ExportWriter { out, link_type: None, ng_interfaces: None, packets: 0 }
+    }
+
+    /// A pcapng writer, which takes packets of any link type.
+    pub fn pcapng(out: W) -> Result<ExportWriter<W>, PcapStoreError> {
+        let mut w = ExportWriter { out, link_type: None, ng_interfaces: Some(Vec::new()), packets: 0 };
+        let mut shb = Vec::with_capacity(28);
+        for v in [NG_SECTION_HEADER, 28, NG_BYTE_ORDER] {
+            shb.extend_from_slice(&v.to_le_bytes());
+        }
+        shb.extend_from_slice(&1u16.to_le_bytes());
+        shb.extend_from_slice(&0u16.to_le_bytes());
+        shb.extend_from_slice(&(-1i64).to_le_bytes()); // section length unknown
+        shb.extend_from_slice(&28u32.to_le_bytes());
+        w.put(&shb)?;
+        Ok(w)
+    }
+
+    fn put(&mut self, b: &[u8]) -> Result<(), PcapStoreError> {
+        self.out.write_all(b).map_err(|source| PcapStoreError::Io { path: PathBuf::from("export"), source })
     }
 
     pub fn write(&mut self, p: &StoredPacket) -> Result<(), PcapStoreError> {
-        let io = |source| PcapStoreError::Io { path: PathBuf::from("export"), source };
+        if self.ng_interfaces.is_some() {
+            return self.write_ng(p);
+        }
         match self.link_type {
             None => {
-                self.out.write_all(&file_header(MAGIC_NS, p.link_type)).map_err(io)?;
+                self.put(&file_header(MAGIC_NS, p.link_type))?;
                 self.link_type = Some(p.link_type);
             }
             Some(l) if l != p.link_type => return Err(PcapStoreError::MixedLinkTypes(l, p.link_type)),
             Some(_) => {}
         }
-        let h = record_header(p.ts_ns, p.data.len() as u32, p.wire_len);
-        self.out.write_all(&h).map_err(io)?;
-        self.out.write_all(&p.data).map_err(io)?;
+        self.put(&record_header(p.ts_ns, p.data.len() as u32, p.wire_len))?;
+        self.put(&p.data)?;
         self.packets += 1;
         Ok(())
     }
 
-    /// Ends the file; an export of no packet still gets a valid (Ethernet) header.
-    pub fn finish(mut self) -> Result<W, PcapStoreError> {
-        let io = |source| PcapStoreError::Io { path: PathBuf::from("export"), source };
-        if self.link_type.is_none() {
-            self.out.write_all(&file_header(MAGIC_NS, 1)).map_err(io)?;
+    fn write_ng(&mut self, p: &StoredPacket) -> Result<(), PcapStoreError> {
+        let interfaces = self.ng_interfaces.as_mut().expect("pcapng writer");
+        let iface = match interfaces.iter().position(|&l| l == p.link_type) {
+            Some(i) => i,
+            None if interfaces.len() < NG_MAX_INTERFACES => {
+                interfaces.push(p.link_type);
+                let iface = interfaces.len() - 1;
+                let mut idb = Vec::with_capacity(32);
+                idb.extend_from_slice(&NG_INTERFACE.to_le_bytes());
+                idb.extend_from_slice(&32u32.to_le_bytes());
+                idb.extend_from_slice(&(p.link_type as u16).to_le_bytes());
+                idb.extend_from_slice(&0u16.to_le_bytes());
+                idb.extend_from_slice(&MAX_PACKET_LEN.to_le_bytes());
+                // if_tsresol = 9: timestamps in nanoseconds; then the end of options.
+                idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+                idb.extend_from_slice(&32u32.to_le_bytes());
+                self.put(&idb)?;
+                iface
+            }
+            None => return Err(PcapStoreError::MixedLinkTypes(interfaces[0], p.link_type)),
+        };
+        let caplen = p.data.len() as u32;
+        let padded = (p.data.len() + 3) & !3;
+        let total = 32 + padded as u32;
+        let ts = p.ts_ns.max(0) as u64;
+        let mut h = Vec::with_capacity(28);
+        for v in [NG_ENHANCED_PACKET, total, iface as u32, (ts >> 32) as u32, ts as u32, caplen, p.wire_len.max(caplen)]
+        {
+            h.extend_from_slice(&v.to_le_bytes());
         }
-        self.out.flush().map_err(io)?;
+        self.put(&h)?;
+        self.put(&p.data)?;
+        self.put(&[0u8; 3][..padded - p.data.len()])?;
+        self.put(&total.to_le_bytes())?;
+        self.packets += 1;
+        Ok(())
+    }
+
+    /// Ends the file; a classic pcap of no packet still gets a valid (Ethernet) header.
+    pub fn finish(mut self) -> Result<W, PcapStoreError> {
+        if self.link_type.is_none() && self.ng_interfaces.is_none() {
+            self.put(&file_header(MAGIC_NS, 1))?;
+        }
+        self.out.flush().map_err(|source| PcapStoreError::Io { path: PathBuf::from("export"), source })?;
         Ok(self.out)
     }
 }
@@ -397,6 +466,30 @@ pub fn decode_positions(encoded: &[i64]) -> Vec<PacketPos> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pcapng_export_holds_mixed_link_types_and_reads_back() {
+        let packets =
+            [(1u32, 1_500_000_000_123_456_789i64, vec![1u8; 60]), (101, 1_500_000_001_000_000_001, vec![2; 41])];
+        let mut w = ExportWriter::pcapng(Vec::new()).unwrap();
+        for (link, ts, data) in &packets {
+            let p = StoredPacket {
+                pos: PacketPos { file: 1, offset: 24 },
+                link_type: *link,
+                ts_ns: *ts,
+                wire_len: data.len() as u32 + 10,
+                data: data.clone(),
+            };
+            w.write(&p).unwrap();
+        }
+        assert_eq!(w.packets, 2);
+        let bytes = w.finish().unwrap();
+        let reader = tyto_capture::FileReader::from_reader(Path::new("export.pcapng"), io::Cursor::new(bytes)).unwrap();
+        let mut seen = Vec::new();
+        let (_, err) = reader.for_each_packet(|p| seen.push((p.link.0, p.ts_ns, p.data.to_vec(), p.wire_len)));
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(seen, packets.iter().map(|(l, t, d)| (*l, *t, d.clone(), d.len() as u32 + 10)).collect::<Vec<_>>());
+    }
 
     #[test]
     fn write_rotate_and_read_back() {

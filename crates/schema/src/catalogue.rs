@@ -24,6 +24,19 @@ pub enum FieldKind {
     LowerText,
 }
 
+impl FieldKind {
+    /// The type's name in the catalogue listings.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldKind::Ip => "ip",
+            FieldKind::Integer => "integer",
+            FieldKind::Date => "date",
+            FieldKind::Text => "text",
+            FieldKind::LowerText => "lowertext",
+        }
+    }
+}
+
 /// A field's value in one record, borrowed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldValue<'a> {
@@ -134,6 +147,25 @@ pub struct FieldSet {
     pub group: &'static str,
     pub description: &'static str,
     pub members: &'static [&'static str],
+}
+
+impl FieldDef {
+    /// The field's catalogue entry as JSON (for `tyto fields --json` and the API).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name, "aliases": self.aliases, "type": self.kind.name(), "multi": self.multi,
+            "column": self.column, "ecs": self.ecs, "group": self.group, "description": self.description,
+        })
+    }
+}
+
+impl FieldSet {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name, "type": self.kind.name(), "group": self.group, "description": self.description,
+            "members": self.members,
+        })
+    }
 }
 
 /// What a name in an expression refers to.

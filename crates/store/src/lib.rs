@@ -3,6 +3,8 @@
 //! is laid out from the field catalogue, so a new field is a new column with no
 //! change here, and the layout's version is recorded and checked on open.
 
+mod aggregate;
+
 use std::path::{Path, PathBuf};
 
 use duckdb::types::{TimeUnit, Value};
@@ -75,6 +77,19 @@ pub struct ListQuery {
     /// Only sessions that match this expression.
     pub filter: Option<Filter>,
     pub limit: usize,
+    /// Rows of the ordered result skipped before the page.
+    pub offset: usize,
+    /// Sort keys; empty means newest first. The id always breaks ties, so pages are stable.
+    pub order: Vec<SortKey>,
+    /// The fields a listing returns; `None` means every field `dump` prints.
+    pub fields: Option<Vec<&'static FieldDef>>,
+}
+
+/// One sort key of a listing.
+#[derive(Clone, Copy, Debug)]
+pub struct SortKey {
+    pub field: &'static FieldDef,
+    pub descending: bool,
 }
 
 impl ListQuery {
@@ -96,6 +111,19 @@ impl ListQuery {
         }
         (sql, args)
     }
+
+    fn order_clause(&self) -> String {
+        if self.order.is_empty() {
+            return "start_time DESC, id".into();
+        }
+        let mut keys: Vec<String> = self
+            .order
+            .iter()
+            .map(|k| format!("\"{}\" {} NULLS LAST", k.field.column, if k.descending { "DESC" } else { "ASC" }))
+            .collect();
+        keys.push("id".into());
+        keys.join(", ")
+    }
 }
 
 /// What every backend offers.
@@ -108,7 +136,8 @@ pub trait SessionStore {
     fn add_input(&mut self, input: &InputFile, packets: u64) -> Result<(), StoreError>;
     /// Whether this capture file (same path, size and time) was ingested already.
     fn has_input(&self, input: &InputFile) -> Result<bool, StoreError>;
-    /// Rows newest first, as JSON objects keyed by field name (catalogue order).
+    /// A page of rows in the query's order (newest first by default), as JSON objects
+    /// keyed by field name (catalogue order).
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError>;
     /// The stored packet positions of each id found (Arkime's encoding).
     fn packet_positions(&self, ids: &[String]) -> Result<Vec<(String, Vec<i64>)>, StoreError>;
@@ -116,6 +145,34 @@ pub trait SessionStore {
     fn count(&self) -> Result<u64, StoreError>;
     /// Rows in the query's time range that match its filter (its limit is ignored).
     fn count_matching(&self, q: &ListQuery) -> Result<u64, StoreError>;
+    /// Every field of one session row, or `None` when there is no such id.
+    fn session(&self, id: &str) -> Result<Option<Map<String, Json>>, StoreError>;
+    /// The `n` most frequent values of a field among matching sessions (a session
+    /// counts once per distinct value it holds), most frequent first.
+    fn top_values(&self, q: &ListQuery, field: &FieldDef, n: usize) -> Result<Vec<ValueCount>, StoreError>;
+    /// Sessions, packets and bytes of matching sessions per time bucket (by start time).
+    fn histogram(&self, q: &ListQuery, bucket_ns: i64) -> Result<Vec<Bucket>, StoreError>;
+    /// The `n` most frequent values of a field, each with its sessions per time bucket.
+    fn value_histogram(
+        &self,
+        q: &ListQuery,
+        field: &FieldDef,
+        n: usize,
+        bucket_ns: i64,
+    ) -> Result<Vec<ValueSeries>, StoreError>;
+    /// Pairs of values (source field, destination field) of matching sessions, the
+    /// heaviest `n` by sessions.
+    fn connections(&self, q: &ListQuery, src: &FieldDef, dst: &FieldDef, n: usize) -> Result<Vec<Link>, StoreError>;
+    /// Matching sessions' packet positions in start-time order, `n` at a time: pass the
+    /// last row of a page as `after` for the next one.
+    fn positions_in_order(
+        &self,
+        q: &ListQuery,
+        after: Option<&SessionPositions>,
+        n: usize,
+    ) -> Result<Vec<SessionPositions>, StoreError>;
+    /// Totals of the store: sessions, their time span, pcap files and bytes per node.
+    fn stats(&self) -> Result<StoreStats, StoreError>;
 }
 
 /// The embedded store.
@@ -199,11 +256,37 @@ impl DuckStore {
         Ok(())
     }
 
+    /// Runs a query whose columns are `fields`, one JSON object per row.
+    fn json_rows(&self, sql: &str, args: &[Value], fields: &[&FieldDef]) -> Result<Vec<Map<String, Json>>, StoreError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.query(duckdb::params_from_iter(args.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut obj = Map::new();
+            for (i, f) in fields.iter().enumerate() {
+                let v: Value = row.get(i)?;
+                if let Some(j) = from_duck(v) {
+                    obj.insert(f.name.to_string(), j);
+                }
+            }
+            out.push(obj);
+        }
+        Ok(out)
+    }
+
+    /// Another handle on the same database, for another thread (DuckDB connections
+    /// are not shared between threads; clones are cheap).
+    pub fn try_clone(&self) -> Result<DuckStore, StoreError> {
+        Ok(DuckStore { conn: self.conn.try_clone()? })
+    }
+
     /// The connection, for the query layer and benchmarks.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
 }
+
+pub use aggregate::{Bucket, Link, NodeFiles, SessionPositions, StoreStats, ValueCount, ValueSeries};
 
 fn ts(ns: i64) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, ns.div_euclid(1000))
@@ -330,34 +413,26 @@ impl SessionStore for DuckStore {
     }
 
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError> {
-        let cols: Vec<String> = FIELDS.iter().filter(|f| f.in_dump).map(|f| format!("\"{}\"", f.column)).collect();
-        let fields: Vec<&FieldDef> = FIELDS.iter().filter(|f| f.in_dump).collect();
+        let fields: Vec<&FieldDef> = match &q.fields {
+            Some(f) => f.clone(),
+            None => FIELDS.iter().filter(|f| f.in_dump).collect(),
+        };
+        let cols: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
         let (cond, args) = q.where_clause();
         let limit = q.limit.clamp(1, MAX_LIST_ROWS);
+        let order = q.order_clause();
         // Late materialisation: find the page's rows reading only the filtered and
         // sorted columns, then fetch the ~150 displayed columns for those rows alone.
         // A filter DuckDB cannot push into its scan (ORs over lists) otherwise makes
         // it read every column of every row (measured 1.7 s against 0.25 s on 10 M rows).
         let sql = format!(
             "SELECT {} FROM sessions WHERE rowid IN \
-             (SELECT rowid FROM sessions WHERE {cond} ORDER BY start_time DESC, id LIMIT {limit}) \
-             ORDER BY start_time DESC, id",
-            cols.join(", ")
+             (SELECT rowid FROM sessions WHERE {cond} ORDER BY {order} LIMIT {limit} OFFSET {}) \
+             ORDER BY {order}",
+            cols.join(", "),
+            q.offset
         );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query(duckdb::params_from_iter(args.iter()))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let mut obj = Map::new();
-            for (i, f) in fields.iter().enumerate() {
-                let v: Value = row.get(i)?;
-                if let Some(j) = from_duck(v) {
-                    obj.insert(f.name.to_string(), j);
-                }
-            }
-            out.push(obj);
-        }
-        Ok(out)
+        self.json_rows(&sql, &args, &fields)
     }
 
     fn packet_positions(&self, ids: &[String]) -> Result<Vec<(String, Vec<i64>)>, StoreError> {
@@ -393,6 +468,48 @@ impl SessionStore for DuckStore {
         let mut stmt = self.conn.prepare(&format!("SELECT count(*) FROM sessions WHERE {cond}"))?;
         let n: i64 = stmt.query_row(duckdb::params_from_iter(args.iter()), |r| r.get(0))?;
         Ok(n as u64)
+    }
+
+    fn session(&self, id: &str) -> Result<Option<Map<String, Json>>, StoreError> {
+        let fields: Vec<&FieldDef> = FIELDS.iter().filter(|f| f.in_dump).collect();
+        let cols: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
+        let sql = format!("SELECT {} FROM sessions WHERE id = ? LIMIT 1", cols.join(", "));
+        Ok(self.json_rows(&sql, &[Value::Text(id.to_string())], &fields)?.pop())
+    }
+
+    fn top_values(&self, q: &ListQuery, field: &FieldDef, n: usize) -> Result<Vec<ValueCount>, StoreError> {
+        aggregate::top_values(self, q, field, n)
+    }
+
+    fn histogram(&self, q: &ListQuery, bucket_ns: i64) -> Result<Vec<Bucket>, StoreError> {
+        aggregate::histogram(self, q, bucket_ns)
+    }
+
+    fn value_histogram(
+        &self,
+        q: &ListQuery,
+        field: &FieldDef,
+        n: usize,
+        bucket_ns: i64,
+    ) -> Result<Vec<ValueSeries>, StoreError> {
+        aggregate::value_histogram(self, q, field, n, bucket_ns)
+    }
+
+    fn connections(&self, q: &ListQuery, src: &FieldDef, dst: &FieldDef, n: usize) -> Result<Vec<Link>, StoreError> {
+        aggregate::connections(self, q, src, dst, n)
+    }
+
+    fn positions_in_order(
+        &self,
+        q: &ListQuery,
+        after: Option<&SessionPositions>,
+        n: usize,
+    ) -> Result<Vec<SessionPositions>, StoreError> {
+        aggregate::positions_in_order(self, q, after, n)
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        aggregate::stats(self)
     }
 }
 
@@ -499,13 +616,16 @@ mod speed {
     /// Filtered queries over 10 million synthetic sessions (`--ignored --nocapture`;
     /// figures, not a test). Rows are made by DuckDB itself from `range()`, so the
     /// set-up takes seconds rather than the appender's minutes; `TYTO_QUERY_ROWS`
-    /// changes the count.
+    /// changes the count; `TYTO_QUERY_DIR` keeps the store in that data directory
+    /// (to time the HTTP API over it with `tyto serve`).
     #[test]
     #[ignore]
     fn query_10m() {
         let rows: u64 = std::env::var("TYTO_QUERY_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
         let tmp = tempfile::tempdir().unwrap();
-        let store = DuckStore::open(tmp.path()).unwrap();
+        let dir = std::env::var_os("TYTO_QUERY_DIR").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = DuckStore::open(&dir).unwrap();
         let t = std::time::Instant::now();
         store
             .conn
@@ -534,7 +654,7 @@ mod speed {
                  CHECKPOINT;"
             ))
             .unwrap();
-        let size = std::fs::metadata(tmp.path().join(DB_FILE)).map_or(0, |m| m.len());
+        let size = std::fs::metadata(dir.join(DB_FILE)).map_or(0, |m| m.len());
         eprintln!(
             "{rows} synthetic sessions made in {:.1}s, {:.0} MB on disk",
             t.elapsed().as_secs_f64(),
@@ -567,6 +687,19 @@ mod speed {
                 "{count_ms:>8.1} ms count ({n:>8} rows) {list_ms:>8.1} ms first {:>3} newest  {expr}{}",
                 page.len(),
                 if window.is_some() { "  [1 h window]" } else { "" }
+            );
+        }
+        // What an SPI view asks: the top values of several fields under an expression.
+        let q =
+            ListQuery { filter: Some(tyto_query::compile("protocols == http", 0).unwrap()), ..ListQuery::default() };
+        for name in ["ip.dst", "port.dst", "host.http", "protocols", "country.dst"] {
+            let f = tyto_schema::field(name).unwrap();
+            let t = std::time::Instant::now();
+            let top = store.top_values(&q, f, 100).unwrap();
+            eprintln!(
+                "{:>8.1} ms top 100 {name} (protocols == http): {} values",
+                t.elapsed().as_secs_f64() * 1000.0,
+                top.len()
             );
         }
     }

@@ -185,3 +185,131 @@ fn dissector_fields_are_searchable_and_hostile_values_stay_values() {
     assert!(nonzero >= CASES.len() - 2, "the records no longer exercise the cases");
     assert_eq!(store.count().unwrap(), 3000, "nothing was dropped by a hostile value");
 }
+
+fn expected_counts<K: Ord + Clone>(items: impl Iterator<Item = K>) -> std::collections::BTreeMap<K, u64> {
+    let mut m = std::collections::BTreeMap::new();
+    for k in items {
+        *m.entry(k).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Value counts, histograms, connections and ordered walks agree with counts made
+/// here over the same records.
+#[test]
+fn aggregations_agree_with_counts_made_by_hand() {
+    use tyto_schema::field;
+    use tyto_store::SortKey;
+    let recs = records(2000);
+    let mut store = DuckStore::in_memory().unwrap();
+    store.append(&recs).unwrap();
+    let all = ListQuery::default();
+
+    // Single-valued field.
+    let want = expected_counts(recs.iter().map(|r| r.dst_port as i64));
+    let top = store.top_values(&all, field("port.dst").unwrap(), 100).unwrap();
+    assert_eq!(top.len(), want.len());
+    for t in &top {
+        assert_eq!(t.count, want[&t.value.as_i64().unwrap()], "{:?}", t.value);
+    }
+    assert!(top.windows(2).all(|w| w[0].count >= w[1].count), "most frequent first");
+
+    // Multi-valued field, under an expression: a session counts once per distinct value.
+    let q = ListQuery { filter: Some(compile("port.dst == 80", 0).unwrap()), ..ListQuery::default() };
+    let want = expected_counts(recs.iter().filter(|r| r.dst_port == 80).flat_map(|r| {
+        let mut u: Vec<String> = texts(r, "http.uri").to_vec();
+        u.sort();
+        u.dedup();
+        u
+    }));
+    let top = store.top_values(&q, field("http.uri").unwrap(), 2).unwrap();
+    assert_eq!(top.len(), 2, "n is a limit");
+    for t in &top {
+        assert_eq!(t.count, want[t.value.as_str().unwrap()]);
+    }
+    assert_eq!(top[0].count, *want.values().max().unwrap());
+
+    // Addresses come back as text.
+    let top = store.top_values(&all, field("ip.src").unwrap(), 10).unwrap();
+    let want = expected_counts(recs.iter().map(|r| r.src_ip.unwrap().to_string()));
+    for t in &top {
+        assert_eq!(t.count, want[t.value.as_str().unwrap()]);
+    }
+
+    // Histogram: 60 s buckets of start times.
+    let minute = 60_000_000_000i64;
+    let hist = store.histogram(&all, minute).unwrap();
+    let want = expected_counts(recs.iter().map(|r| r.start_ns.div_euclid(minute) * minute));
+    assert_eq!(hist.len(), want.len());
+    for b in &hist {
+        assert_eq!(b.sessions, want[&b.start_ns]);
+        let in_bucket = recs.iter().filter(|r| r.start_ns.div_euclid(minute) * minute == b.start_ns);
+        assert_eq!(b.bytes, in_bucket.map(|r| r.bytes()).sum::<u64>());
+    }
+
+    // Value series: per bucket counts sum to the value's total.
+    let series = store.value_histogram(&all, field("port.dst").unwrap(), 3, minute).unwrap();
+    assert_eq!(series.len(), 3);
+    for s in &series {
+        assert_eq!(s.buckets.iter().map(|b| b.1).sum::<u64>(), s.count);
+        let port = s.value.as_i64().unwrap();
+        for (start, n) in &s.buckets {
+            let want = recs
+                .iter()
+                .filter(|r| r.dst_port as i64 == port && r.start_ns.div_euclid(minute) * minute == *start)
+                .count() as u64;
+            assert_eq!(*n, want);
+        }
+    }
+
+    // Connections between addresses.
+    let links = store.connections(&all, field("ip.src").unwrap(), field("ip.dst").unwrap(), 1000).unwrap();
+    let want = expected_counts(recs.iter().map(|r| (r.src_ip.unwrap().to_string(), r.dst_ip.unwrap().to_string())));
+    assert_eq!(links.len(), want.len());
+    for l in &links {
+        let key = (l.src.as_str().unwrap().to_string(), l.dst.as_str().unwrap().to_string());
+        assert_eq!(l.sessions, want[&key]);
+    }
+    assert_eq!(links.iter().map(|l| l.sessions).sum::<u64>(), recs.len() as u64);
+
+    // Paging and sorting: pages of a sorted listing put together are the whole listing.
+    let order = vec![SortKey { field: field("bytes").unwrap(), descending: false }];
+    let fields = Some(vec![field("id").unwrap(), field("bytes").unwrap()]);
+    let mut paged = Vec::new();
+    for page in 0..4 {
+        let q =
+            ListQuery { limit: 500, offset: page * 500, order: order.clone(), fields: fields.clone(), ..all.clone() };
+        let rows = store.list(&q).unwrap();
+        assert!(rows.iter().all(|r| r.len() == 2), "only the fields asked for");
+        paged.extend(rows);
+    }
+    assert_eq!(paged.len(), recs.len());
+    let bytes: Vec<i64> = paged.iter().map(|r| r["bytes"].as_i64().unwrap()).collect();
+    assert!(bytes.windows(2).all(|w| w[0] <= w[1]), "ascending by bytes");
+    let mut ids: Vec<&str> = paged.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), recs.len(), "no row twice, none left out");
+
+    // The ordered walk visits every matching row once, oldest first.
+    let q = ListQuery { filter: Some(compile("protocols == http", 0).unwrap()), ..ListQuery::default() };
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.positions_in_order(&q, after.as_ref(), 37).unwrap();
+        let Some(last) = page.last().cloned() else { break };
+        walked.extend(page);
+        after = Some(last);
+    }
+    let want: Vec<&str> =
+        recs.iter().filter(|r| r.protocols.iter().any(|p| p == "http")).map(|r| r.id.as_str()).collect();
+    assert_eq!(walked.len(), want.len());
+    assert!(walked.windows(2).all(|w| w[0].start_ns <= w[1].start_ns));
+
+    let one = store.session(&recs[7].id).unwrap().unwrap();
+    assert_eq!(one["port.dst"], recs[7].dst_port as i64);
+    assert!(store.session("no-such-id").unwrap().is_none());
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.sessions, 2000);
+    assert_eq!(stats.first_ns, Some(recs[0].start_ns));
+}

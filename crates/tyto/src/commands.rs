@@ -15,7 +15,8 @@ use tyto_dissect::Dissectors;
 use tyto_flow::{PipelineConfig, Progress, RunReport};
 use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, PcapDir, RotationPolicy};
 use tyto_query::{compile, parse_when};
-use tyto_schema::{record_to_json, FieldKind, SessionRecord, FIELDS, FIELD_SETS};
+use tyto_schema::{record_to_json, FieldDef, SessionRecord, FIELDS, FIELD_SETS};
+use tyto_server::csv;
 use tyto_store::{DuckStore, FileRow, InputFile, ListQuery, SessionStore};
 
 use crate::{FilterArgs, FlowArgs};
@@ -285,7 +286,7 @@ fn list_query(filter: &FilterArgs, limit: usize) -> Result<ListQuery> {
             Some(compile(text, now).map_err(|e| anyhow::anyhow!("bad expression: {e}\n{}", e.pointer(text)))?)
         }
     };
-    Ok(ListQuery { start_ns, stop_ns, filter, limit })
+    Ok(ListQuery { start_ns, stop_ns, filter, limit, ..ListQuery::default() })
 }
 
 pub fn count(data_dir: &Path, filter: &FilterArgs) -> Result<ExitCode> {
@@ -313,33 +314,13 @@ pub fn sessions(data_dir: &Path, filter: &FilterArgs, limit: usize, format: Form
     Ok(ExitCode::SUCCESS)
 }
 
-fn cell(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a.iter().map(|x| cell(Some(x))).collect::<Vec<_>>().join(";"),
-        Some(other) => other.to_string(),
-    }
-}
-
 fn write_csv(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<()> {
-    let names: Vec<&str> = FIELDS.iter().filter(|f| f.in_dump).map(|f| f.name).collect();
-    writeln!(out, "{}", names.join(","))?;
+    let fields: Vec<&FieldDef> = FIELDS.iter().filter(|f| f.in_dump).collect();
+    let mut text = csv::header(&fields);
     for r in rows {
-        let cells: Vec<String> = names
-            .iter()
-            .map(|n| {
-                let c = cell(r.get(*n));
-                if c.contains([',', '"', '\n']) {
-                    format!("\"{}\"", c.replace('"', "\"\""))
-                } else {
-                    c
-                }
-            })
-            .collect();
-        writeln!(out, "{}", cells.join(","))?;
+        csv::push_row(&mut text, &fields, r);
     }
-    Ok(())
+    out.write_all(text.as_bytes())
 }
 
 fn write_table(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<()> {
@@ -360,7 +341,7 @@ fn write_table(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<
         .map(|r| {
             cols.iter()
                 .map(|(_, f)| {
-                    let c = cell(r.get(*f));
+                    let c = csv::cell(r.get(*f));
                     // Times to the second in the table; the full value is in ndjson/csv.
                     if f.ends_with("time") && c.len() > 19 {
                         c[..19].replace('T', " ")
@@ -407,7 +388,10 @@ pub fn export(data_dir: &Path, ids: &[String], output: &Path) -> Result<ExitCode
     packets.dedup_by_key(|p| p.pos);
     let tmp = output.with_extension("pcap.partial");
     let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let mut w = ExportWriter::new(BufWriter::new(file));
+    // Classic pcap holds one link type; a mix goes out as pcapng (Wireshark reads both).
+    let mixed = packets.windows(2).any(|w| w[0].link_type != w[1].link_type);
+    let mut w =
+        if mixed { ExportWriter::pcapng(BufWriter::new(file))? } else { ExportWriter::new(BufWriter::new(file)) };
     for p in &packets {
         w.write(p)?;
     }
@@ -417,40 +401,18 @@ pub fn export(data_dir: &Path, ids: &[String], output: &Path) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-fn kind_name(k: FieldKind) -> &'static str {
-    match k {
-        FieldKind::Ip => "ip",
-        FieldKind::Integer => "integer",
-        FieldKind::Date => "date",
-        FieldKind::Text => "text",
-        FieldKind::LowerText => "lowertext",
-    }
-}
-
 /// The catalogue, as a table or as JSON (one object per field, then per field set).
 pub fn fields(json: bool) -> Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut lines: Vec<String> = Vec::new();
     if json {
-        for f in FIELDS.iter().filter(|f| f.in_dump) {
-            let v = serde_json::json!({
-                "name": f.name, "aliases": f.aliases, "type": kind_name(f.kind), "multi": f.multi,
-                "column": f.column, "ecs": f.ecs, "group": f.group, "description": f.description,
-            });
-            lines.push(v.to_string());
-        }
-        for s in FIELD_SETS {
-            let v = serde_json::json!({
-                "name": s.name, "type": kind_name(s.kind), "group": s.group, "description": s.description,
-                "members": s.members,
-            });
-            lines.push(v.to_string());
-        }
+        lines.extend(FIELDS.iter().filter(|f| f.in_dump).map(|f| f.to_json().to_string()));
+        lines.extend(FIELD_SETS.iter().map(|s| s.to_json().to_string()));
     } else {
         lines.push(format!("{:<24} {:<12} {:<10} {:<36} DESCRIPTION", "NAME", "TYPE", "GROUP", "ECS"));
         for f in FIELDS.iter().filter(|f| f.in_dump) {
-            let kind = format!("{}{}", kind_name(f.kind), if f.multi { "[]" } else { "" });
+            let kind = format!("{}{}", f.kind.name(), if f.multi { "[]" } else { "" });
             let aliases =
                 if f.aliases.is_empty() { String::new() } else { format!(" (also: {})", f.aliases.join(", ")) };
             lines.push(format!(
@@ -468,7 +430,7 @@ pub fn fields(json: bool) -> Result<ExitCode> {
             lines.push(format!(
                 "{:<24} {:<12} {:<10} {}: {}",
                 s.name,
-                kind_name(s.kind),
+                s.kind.name(),
                 s.group,
                 s.description,
                 s.members.join(", ")

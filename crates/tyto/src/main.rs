@@ -3,6 +3,7 @@
 mod bench;
 mod commands;
 mod sample;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +91,66 @@ enum Command {
     },
     /// Measure throughput on a large corpus built from real captures.
     Bench(bench::BenchArgs),
+    /// Serve the web viewer and the HTTP API (Arkime's routes: /api/sessions,
+    /// /sessions.json, /api/sessions.pcap…) over the data directory. Every route
+    /// asks for a login: add users with `tyto user add`.
+    Serve {
+        #[command(flatten)]
+        data: DataDir,
+        /// Address and port to listen on.
+        #[arg(long, env = "TYTO_LISTEN", default_value = "0.0.0.0:8005")]
+        listen: std::net::SocketAddr,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, env = "TYTO_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, env = "TYTO_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Users of the viewer and the API (kept in users.json in the data directory; a
+    /// running server sees changes at once).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserAction {
+    /// Add a user. The password comes from --password, else a prompt, else standard
+    /// input (one line) when it is not a terminal.
+    Add {
+        name: String,
+        /// May do everything, including listing users.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        password: Option<String>,
+        /// May not download PCAP.
+        #[arg(long)]
+        no_pcap: bool,
+        /// May not see packet bytes in a session's detail.
+        #[arg(long)]
+        no_packets: bool,
+        /// An expression AND-ed to every search the user makes (e.g. 'ip.src == 10.1.0.0/16').
+        #[arg(long)]
+        expression: Option<String>,
+        /// The longest time range the user may search, in hours.
+        #[arg(long)]
+        time_limit: Option<u32>,
+    },
+    /// Set a user's password (same sources as `add`).
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// List users and what they may do.
+    List,
+    /// Remove a user.
+    Remove { name: String },
 }
 
 /// Which sessions: a time range and an expression.
@@ -110,7 +171,7 @@ pub struct FilterArgs {
 #[derive(Args, Clone)]
 struct DataDir {
     /// Where Tyto keeps its pcap files and session store.
-    #[arg(long, env = "TYTO_DATA_DIR", default_value = "tyto-data")]
+    #[arg(long, env = "TYTO_DATA_DIR", default_value = "tyto-data", global = true)]
     data_dir: PathBuf,
 }
 
@@ -180,6 +241,11 @@ fn main() -> ExitCode {
         Command::Fields { json } => commands::fields(json),
         Command::Sample { output, hosts } => sample::write_sample(&output, hosts).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve { data, listen, tls_cert, tls_key } => {
+            let config = tyto_server::ServerConfig { listen, data_dir: data.data_dir, tls: tls_cert.zip(tls_key) };
+            tyto_server::run(&config).map(|()| ExitCode::SUCCESS)
+        }
+        Command::User { action, data } => users::run(action, &data.data_dir),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,371 @@
+//! Search and aggregation routes: sessions (JSON, CSV), SPI view, SPI graph,
+//! connections, unique values, histogram, the field catalogue, stats.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{json, Map, Value};
+use tyto_schema::{FieldDef, FIELDS};
+use tyto_store::{ListQuery, SessionStore};
+
+use crate::auth::Authed;
+use crate::params::{field_named, Params, MAX_PAGE};
+use crate::stores::StoreBox;
+use crate::{csv, ApiError, AppState};
+
+/// Rows a CSV export holds at most.
+const MAX_CSV_ROWS: usize = 1_000_000;
+/// Rows fetched from the store per CSV chunk.
+const CSV_CHUNK: usize = 5_000;
+/// Values per field in an SPI view, and fields per request.
+const MAX_SPI_VALUES: usize = 1_000;
+const MAX_SPI_FIELDS: usize = 32;
+/// Values listed by `unique` at most.
+const MAX_UNIQUE: usize = 1_000_000;
+/// Buckets a histogram aims for when no interval is given.
+const TARGET_BUCKETS: i64 = 240;
+
+/// `GET /api/sessions`: a page of matching sessions, the number matched and the
+/// number in the time range.
+pub async fn sessions(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let q = params.page(&authed.user, MAX_PAGE)?;
+    let out = state
+        .stores
+        .run(move |store| {
+            let rows = store.list(&q)?;
+            let matched = store.count_matching(&q)?;
+            let in_range = store.count_matching(&ListQuery { filter: None, ..q.clone() })?;
+            Ok(json!({ "data": rows, "recordsFiltered": matched, "recordsTotal": in_range }))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Columns of a CSV export when none are asked for (Arkime's default set, our names).
+const CSV_DEFAULT: &[&str] = &[
+    "id",
+    "ip.protocol",
+    "starttime",
+    "stoptime",
+    "ip.src",
+    "port.src",
+    "ip.dst",
+    "port.dst",
+    "packets",
+    "bytes",
+    "databytes",
+    "protocols",
+    "node",
+];
+
+/// Sends `chunks` produced on a blocking thread as a response body. The channel is
+/// small, so a slow client slows the producer instead of filling memory; a client
+/// that goes away ends the producer at its next send.
+pub fn stream_body<F>(produce: F) -> Body
+where
+    F: FnOnce(&tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>) + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || produce(&tx));
+    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }))
+}
+
+/// `GET /api/sessions.csv`: the same search as `sessions`, as CSV (one row per session).
+pub async fn sessions_csv(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let mut q = params.page(&authed.user, MAX_CSV_ROWS)?;
+    let fields: Vec<&'static FieldDef> = match q.fields.take() {
+        Some(f) => f,
+        None => CSV_DEFAULT.iter().filter_map(|n| tyto_schema::field(n)).collect(),
+    };
+    q.fields = Some(fields.clone());
+    let handle = state.stores.for_export()?;
+    let body = stream_body(move |tx| {
+        let store: StoreBox = handle.store;
+        let header = csv::header(&fields);
+        if tx.blocking_send(Ok(header.into())).is_err() {
+            return;
+        }
+        let total = q.limit;
+        let mut done = 0;
+        while done < total {
+            let page = ListQuery { limit: CSV_CHUNK.min(total - done), offset: q.offset + done, ..q.clone() };
+            let rows = match store.list(&page) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    return;
+                }
+            };
+            let mut chunk = String::new();
+            for r in &rows {
+                csv::push_row(&mut chunk, &fields, r);
+            }
+            if tx.blocking_send(Ok(chunk.into())).is_err() || rows.len() < page.limit {
+                return;
+            }
+            done += rows.len();
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"sessions.csv\""),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /api/spiview?spi=field:N,field2:N`: the N most frequent values of each field.
+pub async fn spiview(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let q = params.search(&authed.user)?;
+    let spec = params.get("spi").ok_or_else(|| ApiError::bad_request("spi: missing (field:count,field:count…)"))?;
+    let mut wanted: Vec<(&'static FieldDef, usize)> = Vec::new();
+    for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
+        let (name, n) = part.split_once(':').unwrap_or((part, "100"));
+        let f = field_named("spi", name)?;
+        let n: usize = n.trim().parse().ok().filter(|n| (1..=MAX_SPI_VALUES).contains(n)).ok_or_else(|| {
+            ApiError::bad_request(format!("spi: {n:?} after {name}: a count from 1 to {MAX_SPI_VALUES}"))
+        })?;
+        wanted.push((f, n));
+    }
+    if wanted.is_empty() || wanted.len() > MAX_SPI_FIELDS {
+        return Err(ApiError::bad_request(format!("spi: from 1 to {MAX_SPI_FIELDS} fields")));
+    }
+    let out = state
+        .stores
+        .run(move |store| {
+            let mut spi = Map::new();
+            for (f, n) in wanted {
+                let values = store.top_values(&q, f, n)?;
+                spi.insert(f.name.to_string(), json!(values));
+            }
+            Ok(json!({ "recordsFiltered": store.count_matching(&q)?, "spi": spi }))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// A bucket width near `span / TARGET_BUCKETS`, rounded up to one a person reads easily.
+pub fn nice_interval_s(span_ns: i64) -> i64 {
+    const STEPS: &[i64] =
+        &[1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 7 * 86_400, 30 * 86_400];
+    let want = (span_ns / 1_000_000_000 / TARGET_BUCKETS).max(1);
+    STEPS.iter().copied().find(|s| *s >= want).unwrap_or(365 * 86_400)
+}
+
+fn interval_for(params: &Params, store: &dyn SessionStore, q: &ListQuery) -> Result<i64, ApiError> {
+    if let Some(v) = params.get("interval") {
+        return v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (1..=365 * 86_400).contains(s))
+            .ok_or_else(|| ApiError::bad_request(format!("interval={v:?}: seconds per bucket, 1 to 31536000")));
+    }
+    let (a, b) = match (q.start_ns, q.stop_ns) {
+        (Some(a), Some(b)) => (a, b),
+        _ => {
+            let s = store.stats()?;
+            (q.start_ns.or(s.first_ns).unwrap_or(0), q.stop_ns.or(s.last_ns).unwrap_or(0))
+        }
+    };
+    Ok(nice_interval_s(b.saturating_sub(a)))
+}
+
+/// `GET /api/histogram`: sessions, packets and bytes per time bucket (`interval`
+/// seconds, or chosen so the range makes about 240 buckets).
+pub async fn histogram(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let q = params.search(&authed.user)?;
+    let out = state
+        .stores
+        .run(move |store| {
+            let interval = interval_for(&params, store, &q)?;
+            let buckets = store.histogram(&q, interval * 1_000_000_000)?;
+            Ok(json!({ "interval": interval, "buckets": buckets }))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /api/spigraph?field=F&size=N`: the N most frequent values of F, each with its
+/// sessions per time bucket, plus the totals per bucket.
+pub async fn spigraph(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let q = params.search(&authed.user)?;
+    let f = params.field("field", Some("node"))?;
+    let size = params.number("size", 20, 100)?.max(1);
+    let out = state
+        .stores
+        .run(move |store| {
+            let interval = interval_for(&params, store, &q)?;
+            let series = store.value_histogram(&q, f, size, interval * 1_000_000_000)?;
+            let totals = store.histogram(&q, interval * 1_000_000_000)?;
+            Ok(json!({ "field": f.name, "interval": interval, "items": series, "totals": totals }))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /api/connections`: the heaviest links between values of `srcField` and
+/// `dstField` (default source and destination IP), and the nodes they join.
+pub async fn connections(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let q = params.search(&authed.user)?;
+    let src = params.field("srcField", Some("ip.src"))?;
+    let dst = params.field("dstField", Some("ip.dst"))?;
+    let n = params.number("length", 100, 10_000)?.max(1);
+    let out = state
+        .stores
+        .run(move |store| {
+            let links = store.connections(&q, src, dst, n)?;
+            // Nodes: each value once, with the side(s) it was seen on and its totals.
+            let mut index: HashMap<String, usize> = HashMap::new();
+            let mut nodes: Vec<Value> = Vec::new();
+            let mut node = |v: &Value, side: u8, l: &tyto_store::Link| {
+                let key = v.to_string();
+                let i = *index.entry(key).or_insert_with(|| {
+                    nodes.push(json!({ "id": v, "type": 0, "sessions": 0, "packets": 0, "bytes": 0 }));
+                    nodes.len() - 1
+                });
+                let n = &mut nodes[i];
+                n["type"] = (n["type"].as_u64().unwrap_or(0) | u64::from(side)).into();
+                for k in ["sessions", "packets", "bytes"] {
+                    let add = match k {
+                        "sessions" => l.sessions,
+                        "packets" => l.packets,
+                        _ => l.bytes,
+                    };
+                    n[k] = (n[k].as_u64().unwrap_or(0) + add).into();
+                }
+            };
+            for l in &links {
+                node(&l.src, 1, l);
+                node(&l.dst, 2, l);
+            }
+            Ok(json!({
+                "srcField": src.name,
+                "dstField": dst.name,
+                "recordsFiltered": store.count_matching(&q)?,
+                "nodes": nodes,
+                "links": links,
+            }))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /api/unique?field=F[&counts=1]`: the distinct values of F among matching
+/// sessions, most frequent first, one per line (`value, count` with counts).
+pub async fn unique(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let q = params.search(&authed.user)?;
+    let f = params.field(if params.get("exp").is_some() { "exp" } else { "field" }, None)?;
+    let n = params.number("length", 100_000, MAX_UNIQUE)?.max(1);
+    let counts = params.flag("counts");
+    let values = state.stores.run(move |store| Ok(store.top_values(&q, f, n)?)).await?;
+    let mut text = String::new();
+    for v in values {
+        let shown = match &v.value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        text.push_str(&shown);
+        if counts {
+            text.push_str(&format!(", {}", v.count));
+        }
+        text.push('\n');
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// `GET /api/fields`: the catalogue, for completion and column choosers: every
+/// field, then the names that stand for several fields (they carry `members`).
+pub async fn fields() -> Json<Value> {
+    let list: Vec<Value> = FIELDS
+        .iter()
+        .filter(|f| f.in_dump)
+        .map(|f| f.to_json())
+        .chain(tyto_schema::FIELD_SETS.iter().map(|s| s.to_json()))
+        .collect();
+    Json(Value::Array(list))
+}
+
+/// Free and total bytes of the file system holding `path`.
+fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `s` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return None;
+    }
+    let frsize = s.f_frsize as u64;
+    Some((s.f_bavail as u64 * frsize, s.f_blocks as u64 * frsize))
+}
+
+/// `GET /api/stats`: what the store holds, disk space, uptime.
+pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let data_dir = state.data_dir.clone();
+    let uptime = state.started.elapsed().as_secs();
+    let out = state
+        .stores
+        .run(move |store| {
+            let s = store.stats()?;
+            let db_bytes = std::fs::metadata(data_dir.join(tyto_store::DB_FILE)).map_or(0, |m| m.len());
+            let (free, total) = disk_space(&data_dir).unwrap_or((0, 0));
+            Ok(json!({
+                "version": env!("CARGO_PKG_VERSION"),
+                "uptime_s": uptime,
+                "store": s,
+                "db_bytes": db_bytes,
+                "disk_free_bytes": free,
+                "disk_total_bytes": total,
+            }))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_make_a_readable_number_of_buckets() {
+        assert_eq!(nice_interval_s(0), 1);
+        assert_eq!(nice_interval_s(60 * 1_000_000_000), 1);
+        assert_eq!(nice_interval_s(3600 * 1_000_000_000), 30);
+        assert_eq!(nice_interval_s(86_400 * 1_000_000_000), 600);
+        assert_eq!(nice_interval_s(i64::MAX), 365 * 86_400);
+    }
+}

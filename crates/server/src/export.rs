@@ -1,0 +1,512 @@
+//! Packets out: one session's PCAP, every matching session's packets as one PCAP
+//! (streamed, in time order), and a session's detail with its packets decoded.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::Write;
+use std::path::Path;
+
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc::Sender;
+use tyto_packet::{decode, LinkType, Transport};
+use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, PcapDir, StoredPacket};
+use tyto_store::{SessionPositions, SessionStore};
+
+use crate::api::stream_body;
+use crate::auth::Authed;
+use crate::params::Params;
+use crate::{ApiError, AppState};
+
+/// Bytes of packets held to put them in time order before they are sent; past it,
+/// the oldest go out first even if a later session might hold an older packet.
+const ORDER_BUFFER: usize = 64 << 20;
+/// Sessions fetched per step of a query-wide export.
+const SESSIONS_PER_STEP: usize = 1_000;
+/// Bytes gathered before a chunk goes to the client.
+const CHUNK: usize = 256 << 10;
+/// A session's detail: packets listed, bytes shown per packet, packet bytes read,
+/// and reassembled bytes kept per direction.
+const DETAIL_PACKETS: usize = 500;
+const DETAIL_PACKET_BYTES: usize = 4096;
+const DETAIL_READ_BYTES: usize = 64 << 20;
+const DETAIL_PAYLOAD_BYTES: usize = 256 << 10;
+
+fn reader(data_dir: &Path) -> Result<PacketReader, ApiError> {
+    let dir = PcapDir::open(&data_dir.join("pcap"), "local")
+        .map_err(|e| ApiError::internal(format!("opening the pcap folder: {e}")))?;
+    Ok(PacketReader::new(dir))
+}
+
+/// Session ids are ours (letters, digits, `-`, `_`, `@`, `.`, `:`); anything else is
+/// refused before it reaches the store.
+fn check_id(id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("{id:?} is not a session id")))
+    }
+}
+
+fn may_export(authed: &Authed) -> Result<(), ApiError> {
+    if authed.user.export_pcap {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("user {} may not download PCAP", authed.user.name)))
+    }
+}
+
+/// A `Write` that sends what it is given to the response in chunks.
+struct ChunkSender<'a> {
+    tx: &'a Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChunkSender<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::other("the client went away"))
+    }
+}
+
+fn attachment(name: &str, pcapng: bool, body: Body) -> Response {
+    let ext = if pcapng { "pcapng" } else { "pcap" };
+    (
+        [
+            (header::CONTENT_TYPE, "application/vnd.tcpdump.pcap".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{ext}\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Reads a session's packets, in capture order (time, then storage order).
+fn read_session(reader: &mut PacketReader, positions: &[i64]) -> Result<Vec<StoredPacket>, ApiError> {
+    let mut packets = Vec::new();
+    for p in decode_positions(positions) {
+        packets.push(reader.read(p).map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))?);
+    }
+    packets.sort_by_key(|p| (p.ts_ns, p.pos));
+    packets.dedup_by_key(|p| p.pos);
+    Ok(packets)
+}
+
+/// `GET /api/session/ID.pcap`: the packets of one session.
+pub async fn session_pcap(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    UrlPath(file): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let id = file
+        .strip_suffix(".pcap")
+        .ok_or_else(|| ApiError::not_found(format!("/api/session/{file}: ask for ID.pcap or ID/detail")))?
+        .to_string();
+    check_id(&id)?;
+    may_export(&authed)?;
+    let data_dir = state.data_dir.clone();
+    let (bytes, pcapng) = state
+        .stores
+        .run(move |store| {
+            let found = store.packet_positions(std::slice::from_ref(&id))?;
+            let Some((_, positions)) = found.into_iter().next() else {
+                return Err(ApiError::not_found(format!("no session with id {id}")));
+            };
+            let packets = read_session(&mut reader(&data_dir)?, &positions)?;
+            let pcapng = packets.windows(2).any(|w| w[0].link_type != w[1].link_type);
+            let mut w = if pcapng {
+                ExportWriter::pcapng(Vec::new()).map_err(|e| ApiError::internal(e.to_string()))?
+            } else {
+                ExportWriter::new(Vec::new())
+            };
+            for p in &packets {
+                w.write(p).map_err(|e| ApiError::internal(e.to_string()))?;
+            }
+            Ok((w.finish().map_err(|e| ApiError::internal(e.to_string()))?, pcapng))
+        })
+        .await?;
+    Ok(attachment("session", pcapng, Body::from(bytes)))
+}
+
+/// Packets waiting to go out in time order.
+struct OrderedPackets {
+    heap: BinaryHeap<Reverse<(i64, u32, u64, usize)>>,
+    packets: Vec<Option<StoredPacket>>,
+    free: Vec<usize>,
+    bytes: usize,
+    /// Packets sent before an older one (when the buffer overflowed).
+    pub out_of_order: u64,
+    last_sent: i64,
+}
+
+impl OrderedPackets {
+    fn new() -> OrderedPackets {
+        OrderedPackets {
+            heap: BinaryHeap::new(),
+            packets: Vec::new(),
+            free: Vec::new(),
+            bytes: 0,
+            out_of_order: 0,
+            last_sent: i64::MIN,
+        }
+    }
+
+    fn push(&mut self, p: StoredPacket) {
+        self.bytes += p.data.len() + 64;
+        let key = (p.ts_ns, p.pos.file, p.pos.offset);
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.packets[i] = Some(p);
+                i
+            }
+            None => {
+                self.packets.push(Some(p));
+                self.packets.len() - 1
+            }
+        };
+        self.heap.push(Reverse((key.0, key.1, key.2, slot)));
+    }
+
+    /// Takes the oldest packet if it is at or before `until`.
+    fn pop_until(&mut self, until: i64) -> Option<StoredPacket> {
+        let Reverse((ts, _, _, slot)) = *self.heap.peek()?;
+        if ts > until {
+            return None;
+        }
+        self.heap.pop();
+        let p = self.packets[slot].take()?;
+        self.free.push(slot);
+        self.bytes -= p.data.len() + 64;
+        if ts < self.last_sent {
+            self.out_of_order += 1;
+        }
+        self.last_sent = self.last_sent.max(ts);
+        Some(p)
+    }
+}
+
+/// Walks matching sessions in start order and writes their packets in time order.
+/// Every later session starts at or after the current one, so every buffered packet
+/// older than the current session's start can go out.
+fn export_matching<W: Write>(
+    store: &dyn SessionStore,
+    q: &tyto_store::ListQuery,
+    reader: &mut PacketReader,
+    w: &mut ExportWriter<W>,
+) -> Result<OrderedPackets, String> {
+    let mut buffered = OrderedPackets::new();
+    let mut after: Option<SessionPositions> = None;
+    loop {
+        let page = store.positions_in_order(q, after.as_ref(), SESSIONS_PER_STEP).map_err(|e| e.to_string())?;
+        let Some(last) = page.last().cloned() else { break };
+        for s in &page {
+            for pos in decode_positions(&s.positions) {
+                match reader.read(pos) {
+                    Ok(p) => buffered.push(p),
+                    Err(e) => tracing::warn!("export: session {}: {e}", s.id),
+                }
+            }
+            let mut until = s.start_ns.saturating_sub(1);
+            loop {
+                if buffered.bytes > ORDER_BUFFER {
+                    until = i64::MAX;
+                } else if until == i64::MAX {
+                    until = s.start_ns.saturating_sub(1);
+                }
+                let Some(p) = buffered.pop_until(until) else { break };
+                w.write(&p).map_err(|e| e.to_string())?;
+            }
+        }
+        after = Some(last);
+        if page.len() < SESSIONS_PER_STEP {
+            break;
+        }
+    }
+    while let Some(p) = buffered.pop_until(i64::MAX) {
+        w.write(&p).map_err(|e| e.to_string())?;
+    }
+    Ok(buffered)
+}
+
+/// `GET /api/sessions.pcap`: every packet of every matching session (or of the
+/// sessions listed in `ids`), in time order, streamed.
+pub async fn sessions_pcap(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    may_export(&authed)?;
+    let mut q = params.search(&authed.user)?;
+    if let Some(ids) = params.get("ids") {
+        let ids: Vec<&str> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        if ids.len() > tyto_query::MAX_LIST_ITEMS {
+            return Err(ApiError::bad_request(format!("ids: at most {} sessions", tyto_query::MAX_LIST_ITEMS)));
+        }
+        for id in &ids {
+            check_id(id)?;
+        }
+        let list = ids.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(",");
+        let text = match params.get("expression") {
+            Some(e) => format!("id == [{list}] && ({e})"),
+            None => format!("id == [{list}]"),
+        };
+        let mut with_ids = std::collections::HashMap::new();
+        with_ids.insert("expression".to_string(), text);
+        for k in ["date", "startTime", "stopTime"] {
+            if let Some(v) = params.get(k) {
+                with_ids.insert(k.to_string(), v.to_string());
+            }
+        }
+        q = Params::from_map(with_ids).search(&authed.user)?;
+    }
+    let pcapng = state.stores.run(|store| Ok(store.stats()?.link_types.len() > 1)).await?;
+    let handle = state.stores.for_export()?;
+    let data_dir = state.data_dir.clone();
+    let body = stream_body(move |tx| {
+        let mut reader = match reader(&data_dir) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.message)));
+                return;
+            }
+        };
+        let out = ChunkSender { tx, buf: Vec::with_capacity(CHUNK) };
+        let Ok(mut w) = (if pcapng { ExportWriter::pcapng(out) } else { Ok(ExportWriter::new(out)) }) else {
+            return;
+        };
+        match export_matching(handle.store.as_ref(), &q, &mut reader, &mut w) {
+            Ok(b) if b.out_of_order > 0 => {
+                tracing::warn!("export: {} packets left the order buffer early", b.out_of_order);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("export stopped: {e}");
+                let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+                return;
+            }
+        }
+        // Sends the last chunk (and a header, when no packet matched).
+        let _ = w.finish();
+    });
+    Ok(attachment("sessions", pcapng, body))
+}
+
+/// Bytes as text a person can read: printable ASCII and line breaks kept, the rest dots.
+fn printable(b: &[u8]) -> String {
+    b.iter()
+        .filter(|&&c| c != b'\r')
+        .map(|&c| if c == b'\n' || c == b'\t' || (0x20..0x7f).contains(&c) { c as char } else { '.' })
+        .collect()
+}
+
+fn hex(b: &[u8]) -> String {
+    crate::users::hex(b)
+}
+
+/// One direction's payload put back in order: TCP by sequence number (retransmitted
+/// bytes once, holes counted), other transports datagram after datagram.
+#[derive(Default)]
+struct Stream {
+    base: Option<u32>,
+    segments: Vec<(i64, Vec<u8>)>,
+    kept: usize,
+}
+
+impl Stream {
+    fn add(&mut self, seq: Option<u32>, payload: &[u8]) {
+        if payload.is_empty() || self.kept >= DETAIL_PAYLOAD_BYTES * 2 {
+            return;
+        }
+        let rel = match seq {
+            Some(s) => {
+                let base = *self.base.get_or_insert(s);
+                i64::from(s.wrapping_sub(base) as i32)
+            }
+            None => self.segments.last().map_or(0, |(o, d)| o + d.len() as i64),
+        };
+        self.kept += payload.len();
+        self.segments.push((rel, payload.to_vec()));
+    }
+
+    fn assemble(mut self) -> Value {
+        self.segments.sort_by_key(|(o, _)| *o);
+        let mut out: Vec<u8> = Vec::new();
+        let mut next: Option<i64> = None;
+        let (mut gaps, mut gap_bytes) = (0u64, 0i64);
+        for (off, data) in &self.segments {
+            let end = off + data.len() as i64;
+            let from = match next {
+                None => *off,
+                Some(n) if end <= n => continue,
+                Some(n) if *off > n => {
+                    gaps += 1;
+                    gap_bytes += off - n;
+                    *off
+                }
+                Some(n) => n,
+            };
+            out.extend_from_slice(&data[(from - off) as usize..]);
+            next = Some(end);
+            if out.len() >= DETAIL_PAYLOAD_BYTES {
+                break;
+            }
+        }
+        let total = out.len();
+        out.truncate(DETAIL_PAYLOAD_BYTES);
+        json!({
+            "bytes": total,
+            "shown": out.len(),
+            "gaps": gaps,
+            "gap_bytes": gap_bytes,
+            "text": printable(&out),
+            "hex": hex(&out),
+        })
+    }
+}
+
+/// Packets of a session decoded for its detail view, and each direction's payload.
+fn decode_packets(session: &Map<String, Value>, packets: &[StoredPacket]) -> (Vec<Value>, Value) {
+    let src_ip = session.get("ip.src").and_then(Value::as_str).unwrap_or("");
+    let src_port = session.get("port.src").and_then(Value::as_u64).unwrap_or(0);
+    let mut shown = Vec::new();
+    let (mut up, mut down) = (Stream::default(), Stream::default());
+    let first_ts = packets.first().map_or(0, |p| p.ts_ns);
+    for p in packets {
+        let decoded = decode(LinkType(p.link_type), &p.data).ok();
+        let ip = decoded.as_ref().and_then(|d| d.ip.as_ref());
+        let (mut from_src, mut seq, mut payload): (bool, Option<u32>, &[u8]) = (true, None, &[]);
+        if let Some(ip) = ip {
+            let (sport, _) = ip.transport.ports();
+            from_src = ip.src.to_string() == src_ip && (src_port == 0 || u64::from(sport) == src_port);
+            if let Transport::Tcp { seq: s, .. } = ip.transport {
+                seq = Some(s);
+            }
+            let start = ip.payload_offset as usize;
+            let end = start.saturating_add(ip.payload_len as usize).min(p.data.len());
+            payload = p.data.get(start..end).unwrap_or(&[]);
+        }
+        if from_src { &mut up } else { &mut down }.add(seq, payload);
+        if shown.len() < DETAIL_PACKETS {
+            let bytes = &p.data[..p.data.len().min(DETAIL_PACKET_BYTES)];
+            shown.push(json!({
+                "ts": tyto_schema::time::format_rfc3339(p.ts_ns),
+                "relative_us": (p.ts_ns - first_ts) / 1000,
+                "direction": if from_src { "src" } else { "dst" },
+                "len": p.wire_len,
+                "caplen": p.data.len(),
+                "payload_len": payload.len(),
+                "hex": hex(bytes),
+                "text": printable(bytes),
+                "truncated": bytes.len() < p.data.len(),
+            }));
+        }
+    }
+    (shown, json!({ "src": up.assemble(), "dst": down.assemble() }))
+}
+
+/// `GET /api/session/ID/detail`: every field, and (if the user may see packets)
+/// the packets decoded and the payload of each direction reassembled.
+pub async fn detail(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_id(&id)?;
+    let see_packets = authed.user.see_packets;
+    let data_dir = state.data_dir.clone();
+    let out = state
+        .stores
+        .run(move |store| {
+            let Some(session) = store.session(&id)? else {
+                return Err(ApiError::not_found(format!("no session with id {id}")));
+            };
+            if !see_packets {
+                return Ok(json!({ "session": session, "packets": Value::Null, "payload": Value::Null }));
+            }
+            let positions = store.packet_positions(std::slice::from_ref(&id))?.pop().map(|p| p.1).unwrap_or_default();
+            let mut reader = reader(&data_dir)?;
+            let mut packets = Vec::new();
+            let mut read = 0usize;
+            let all = decode_positions(&positions);
+            for pos in &all {
+                if read >= DETAIL_READ_BYTES {
+                    break;
+                }
+                let p = reader.read(*pos).map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))?;
+                read += p.data.len();
+                packets.push(p);
+            }
+            packets.sort_by_key(|p| (p.ts_ns, p.pos));
+            let (shown, payload) = decode_packets(&session, &packets);
+            Ok(json!({
+                "session": session,
+                "packets": shown,
+                "packets_total": all.len(),
+                "packets_read": packets.len(),
+                "payload": payload,
+            }))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_payload_is_reassembled_by_sequence() {
+        let mut s = Stream::default();
+        s.add(Some(u32::MAX - 1), b"GE");
+        s.add(Some(5), b"ST"); // beyond a one-byte hole
+        s.add(Some(u32::MAX - 1), b"GE"); // retransmitted
+        s.add(Some(0), b"T /");
+        s.add(Some(1), b" /x"); // overlaps what was seen
+        let v = s.assemble();
+        assert_eq!(v["text"], "GET /xST");
+        assert_eq!(v["gaps"], 1);
+        assert_eq!(v["gap_bytes"], 1);
+        assert_eq!(printable(b"a\r\nb\x00"), "a\nb.");
+    }
+
+    #[test]
+    fn ordered_packets_come_out_oldest_first() {
+        let mut o = OrderedPackets::new();
+        let p = |ts, off| StoredPacket {
+            pos: tyto_pcapstore::PacketPos { file: 1, offset: off },
+            link_type: 1,
+            ts_ns: ts,
+            wire_len: 1,
+            data: vec![0],
+        };
+        o.push(p(30, 1));
+        o.push(p(10, 2));
+        o.push(p(20, 3));
+        assert_eq!(o.pop_until(15).map(|p| p.ts_ns), Some(10));
+        assert!(o.pop_until(15).is_none());
+        assert_eq!(o.pop_until(i64::MAX).map(|p| p.ts_ns), Some(20));
+        o.push(p(5, 4));
+        assert_eq!(o.pop_until(i64::MAX).map(|p| p.ts_ns), Some(5));
+        assert_eq!(o.out_of_order, 1);
+        assert_eq!(o.bytes, 65);
+    }
+}

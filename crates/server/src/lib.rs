@@ -1,0 +1,237 @@
+//! `tyto serve`: the HTTP API (Arkime's routes and parameters where Arkime has them)
+//! and the web viewer, behind a login.
+//!
+//! Every answer is computed in the session store (pages, counts, aggregations) and
+//! every reply is bounded: pages and value lists are capped, PCAP and CSV are
+//! streamed through a small channel, and store work runs on blocking threads, a few
+//! at a time.
+
+mod api;
+mod auth;
+#[doc(hidden)]
+pub mod auth_header;
+pub mod csv;
+mod export;
+mod login;
+mod params;
+mod stores;
+mod ui;
+pub mod users;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::{middleware, Json, Router};
+use tyto_store::{DuckStore, StoreError};
+
+pub use auth::{is_public, Auth, COOKIE, CSRF_HEADER, UI_HEADER};
+pub use stores::Stores;
+pub use users::{new_user, User, UserError, Users};
+
+/// The port Arkime's viewer listens on, which scripts already know.
+pub const DEFAULT_PORT: u16 = 8005;
+
+/// What `tyto serve` was told.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Certificate chain and private key (PEM) to serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub users: Arc<Users>,
+    pub auth: Arc<Auth>,
+    pub stores: Arc<Stores>,
+    pub data_dir: Arc<PathBuf>,
+    pub started: Instant,
+}
+
+impl AppState {
+    /// Opens the data directory's store, users and secret.
+    pub fn open(data_dir: &Path, secure_cookies: bool) -> anyhow::Result<AppState> {
+        if !data_dir.join(tyto_store::DB_FILE).exists() {
+            anyhow::bail!("no session store in {} (run `tyto ingest` first, or pass --data-dir)", data_dir.display());
+        }
+        let store = DuckStore::open(data_dir)
+            .with_context(|| format!("opening the session store in {}", data_dir.display()))?;
+        let secret = auth::load_secret(data_dir)
+            .with_context(|| format!("reading or making {}", data_dir.join("server.key").display()))?;
+        Ok(AppState {
+            users: Arc::new(Users::new(data_dir)),
+            auth: Arc::new(Auth::new(secret, secure_cookies)),
+            stores: Arc::new(Stores::duckdb(store)),
+            data_dir: Arc::new(data_dir.to_path_buf()),
+            started: Instant::now(),
+        })
+    }
+}
+
+/// An error answer: a status and a message saying what was wrong.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Where in the expression, for expression errors (1-based, in characters).
+    pub column: Option<usize>,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::BAD_REQUEST, message: message.into(), column: None }
+    }
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::FORBIDDEN, message: message.into(), column: None }
+    }
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::NOT_FOUND, message: message.into(), column: None }
+    }
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into(), column: None }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::warn!("store: {e}");
+        ApiError::internal(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "error": self.message });
+        if let Some(c) = self.column {
+            body["column"] = c.into();
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+pub fn error_response(status: StatusCode, message: &str) -> Response {
+    ApiError { status, message: message.to_string(), column: None }.into_response()
+}
+
+/// Every route, as (path, handlers): the router is built from this list, and the
+/// test that proves no route answers without a login walks it.
+pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/login", get(login::page)),
+        ("/api/login", post(login::login)),
+        ("/api/logout", post(login::logout)),
+        ("/api/user/current", get(login::current)),
+        ("/api/users", get(login::list_users)),
+        ("/api/sessions", get(api::sessions)),
+        ("/sessions.json", get(api::sessions)),
+        ("/api/sessions.csv", get(api::sessions_csv)),
+        ("/sessions.csv", get(api::sessions_csv)),
+        ("/api/sessions.pcap", get(export::sessions_pcap)),
+        ("/sessions.pcap", get(export::sessions_pcap)),
+        ("/api/session/{file}", get(export::session_pcap)),
+        ("/api/session/{id}/detail", get(export::detail)),
+        ("/api/spiview", get(api::spiview)),
+        ("/api/spigraph", get(api::spigraph)),
+        ("/api/connections", get(api::connections)),
+        ("/api/unique", get(api::unique)),
+        ("/unique.txt", get(api::unique)),
+        ("/api/histogram", get(api::histogram)),
+        ("/api/fields", get(api::fields)),
+        ("/api/stats", get(api::stats)),
+        ("/", get(ui::index)),
+        ("/favicon.ico", get(ui::favicon)),
+        ("/assets/{*path}", get(ui::asset)),
+    ]
+}
+
+/// The whole application: every route of [`routes`] and the fallback, all behind
+/// the login gate ([`is_public`] says which pass without a user).
+pub fn router(state: AppState) -> Router {
+    routes()
+        .into_iter()
+        .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
+        .fallback(ui::fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_user))
+        .with_state(state)
+}
+
+/// Serves on an open listener until `shutdown` completes.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// `tyto serve`: runs until Ctrl-C or SIGTERM.
+pub fn run(config: &ServerConfig) -> anyhow::Result<()> {
+    let state = AppState::open(&config.data_dir, config.tls.is_some())?;
+    if state.users.all().map(|u| u.is_empty()).unwrap_or(true) {
+        eprintln!(
+            "tyto: no users yet: add one with `tyto user add NAME --admin --data-dir {}`",
+            config.data_dir.display()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match &config.tls {
+            None => {
+                let listener = tokio::net::TcpListener::bind(config.listen)
+                    .await
+                    .with_context(|| format!("listening on {}", config.listen))?;
+                eprintln!("tyto: viewer at http://{}/", listener.local_addr()?);
+                serve_on(listener, state, shutdown_signal()).await?;
+            }
+            Some((cert, key)) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| format!("reading TLS certificate {} and key {}", cert.display(), key.display()))?;
+                let handle = axum_server::Handle::new();
+                let h = handle.clone();
+                tokio::spawn(async move {
+                    shutdown_signal().await;
+                    h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+                });
+                let listener = std::net::TcpListener::bind(config.listen)
+                    .with_context(|| format!("listening on {}", config.listen))?;
+                listener.set_nonblocking(true)?;
+                eprintln!("tyto: viewer at https://{}/", listener.local_addr()?);
+                axum_server::from_tcp_rustls(listener, tls)
+                    .handle(handle)
+                    .serve(router(state).into_make_service_with_connect_info::<SocketAddr>())
+                    .await
+                    .with_context(|| format!("serving HTTPS on {}", config.listen))?;
+            }
+        }
+        Ok(())
+    })
+}

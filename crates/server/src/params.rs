@@ -1,0 +1,278 @@
+//! Reading a request's parameters (Arkime's names) into a store query, with a 400
+//! that names the parameter and says what was wrong.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, RawQuery};
+use axum::http::request::Parts;
+use tyto_query::{compile, nearest_name, parse_when, MAX_EXPRESSION_LEN};
+use tyto_schema::{field, FieldDef};
+use tyto_store::{ListQuery, SortKey};
+
+use crate::users::User;
+use crate::ApiError;
+
+/// Parameters a request may carry; more is refused (a query string is not a store).
+const MAX_PARAMS: usize = 64;
+/// Rows a page of `sessions` holds at most.
+pub const MAX_PAGE: usize = 10_000;
+/// Sessions skipped at most before a page.
+const MAX_START: usize = 10_000_000;
+const NS_PER_S: i64 = 1_000_000_000;
+
+/// The query string, decoded. A repeated name keeps its last value.
+pub struct Params(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Params, ApiError> {
+        let RawQuery(raw) = RawQuery::from_request_parts(parts, state).await.unwrap_or(RawQuery(None));
+        Params::parse(raw.as_deref().unwrap_or(""))
+    }
+}
+
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// A field by name or alias, or a 400 that suggests the nearest name.
+pub fn field_named(param: &str, name: &str) -> Result<&'static FieldDef, ApiError> {
+    let name = name.trim();
+    field(name).ok_or_else(|| {
+        let hint = nearest_name(name).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+        ApiError::bad_request(format!("{param}: no field named {name:?}{hint}; GET /api/fields lists them"))
+    })
+}
+
+impl Params {
+    pub fn parse(raw: &str) -> Result<Params, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|e| ApiError::bad_request(format!("the query string cannot be decoded: {e}")))?;
+        if pairs.len() > MAX_PARAMS {
+            return Err(ApiError::bad_request(format!("too many parameters ({}; at most {MAX_PARAMS})", pairs.len())));
+        }
+        Ok(Params(pairs.into_iter().collect()))
+    }
+
+    pub fn from_map(map: HashMap<String, String>) -> Params {
+        Params(map)
+    }
+
+    /// A parameter's value; an empty value counts as absent (as forms send them).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.get(name), Some("1" | "true" | "yes" | "on"))
+    }
+
+    /// A whole number within `0..=max`, or `default` when absent.
+    pub fn number(&self, name: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n <= max => Ok(n),
+                Ok(_) => Err(ApiError::bad_request(format!("{name}={v}: at most {max}"))),
+                Err(_) => Err(ApiError::bad_request(format!("{name}={v:?}: not a whole number"))),
+            },
+        }
+    }
+
+    pub fn field(&self, name: &str, default: Option<&str>) -> Result<&'static FieldDef, ApiError> {
+        match self.get(name).or(default) {
+            Some(v) => field_named(name, v),
+            None => Err(ApiError::bad_request(format!("{name}: missing (a field name)"))),
+        }
+    }
+
+    /// A time: epoch seconds (fractions allowed) or the forms expressions accept
+    /// (`2024-05-01T13:00:00`, `-2h`).
+    fn time(&self, name: &str, now: i64) -> Result<Option<i64>, ApiError> {
+        let Some(v) = self.get(name) else { return Ok(None) };
+        let v = v.trim();
+        if let Ok(s) = v.parse::<f64>() {
+            if s.is_finite() && s.abs() < 1e11 {
+                return Ok(Some((s * NS_PER_S as f64) as i64));
+            }
+        }
+        parse_when(v, now).map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name}={v:?}: not a time (epoch seconds, 2024-05-01T13:00:00 in UTC, or -2h)"
+            ))
+        })
+    }
+
+    /// The time range, the expression (with the user's forced expression and time
+    /// limit applied) of a search; no paging.
+    pub fn search(&self, user: &User) -> Result<ListQuery, ApiError> {
+        let now = now_ns();
+        let mut start = self.time("startTime", now)?;
+        let mut stop = self.time("stopTime", now)?;
+        if let Some(d) = self.get("date") {
+            let hours: f64 = d
+                .trim()
+                .parse()
+                .ok()
+                .filter(|h: &f64| h.is_finite() && (*h == -1.0 || (*h > 0.0 && *h < 1e6)))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("date={d:?}: hours back from now (a positive number), or -1 for all"))
+                })?;
+            if hours > 0.0 && start.is_none() && stop.is_none() {
+                start = Some(now - (hours * 3600.0 * NS_PER_S as f64) as i64);
+                stop = Some(now);
+            }
+        }
+        if let (Some(a), Some(b)) = (start, stop) {
+            if a > b {
+                return Err(ApiError::bad_request("startTime is after stopTime"));
+            }
+        }
+        if let Some(limit) = user.time_limit_hours {
+            let limit_ns = i64::from(limit) * 3600 * NS_PER_S;
+            match (start, stop) {
+                (None, None) if self.get("date").is_none() => {
+                    start = Some(now - limit_ns);
+                    stop = Some(now);
+                }
+                (Some(a), b) if b.unwrap_or(now).saturating_sub(a) <= limit_ns => {}
+                _ => {
+                    return Err(ApiError::forbidden(format!(
+                        "user {} may search at most {limit} hours at a time; give startTime and stopTime or date",
+                        user.name
+                    )))
+                }
+            }
+        }
+        let text = self.get("expression").map(str::trim).filter(|t| !t.is_empty());
+        if text.is_some_and(|t| t.len() > MAX_EXPRESSION_LEN) {
+            return Err(ApiError::bad_request(format!("expression: longer than {MAX_EXPRESSION_LEN} bytes")));
+        }
+        // The user's own expression is checked alone first, so its error columns are
+        // its own; then the forced expression is AND-ed in.
+        let own = match text {
+            Some(t) => Some(compile(t, now).map_err(|e| ApiError {
+                status: axum::http::StatusCode::BAD_REQUEST,
+                message: format!("expression: column {}: {}", e.column, e.message),
+                column: Some(e.column),
+            })?),
+            None => None,
+        };
+        let filter = match user.expression.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            None => own,
+            Some(forced) => {
+                let combined = match text {
+                    Some(t) => format!("({forced}) && ({t})"),
+                    None => forced.to_string(),
+                };
+                Some(compile(&combined, now).map_err(|e| {
+                    ApiError::internal(format!(
+                        "user {}'s forced expression {forced:?} does not compile ({}); an admin must fix it",
+                        user.name, e.message
+                    ))
+                })?)
+            }
+        };
+        Ok(ListQuery { start_ns: start, stop_ns: stop, filter, ..ListQuery::default() })
+    }
+
+    /// `order=field:asc,field2:desc` (Arkime's form; `firstPacket`-style names are
+    /// aliases of ours).
+    pub fn order(&self) -> Result<Vec<SortKey>, ApiError> {
+        let Some(v) = self.get("order") else { return Ok(Vec::new()) };
+        let mut keys = Vec::new();
+        for part in v.split(',').filter(|p| !p.trim().is_empty()) {
+            let (name, dir) = part.split_once(':').unwrap_or((part, "asc"));
+            let f = field_named("order", name)?;
+            if f.multi {
+                return Err(ApiError::bad_request(format!(
+                    "order: {} holds a list of values; sort by a single-valued field",
+                    f.name
+                )));
+            }
+            let descending = match dir.trim() {
+                "asc" => false,
+                "desc" => true,
+                other => return Err(ApiError::bad_request(format!("order: {other:?} after {name}: asc or desc"))),
+            };
+            keys.push(SortKey { field: f, descending });
+            if keys.len() > 8 {
+                return Err(ApiError::bad_request("order: at most 8 sort keys"));
+            }
+        }
+        Ok(keys)
+    }
+
+    /// `fields=a,b,c`: which columns a listing returns (`id` always).
+    pub fn fields(&self) -> Result<Option<Vec<&'static FieldDef>>, ApiError> {
+        let Some(v) = self.get("fields") else { return Ok(None) };
+        let mut out: Vec<&'static FieldDef> = vec![field("id").expect("the catalogue has id")];
+        for name in v.split(',').filter(|p| !p.trim().is_empty()) {
+            let f = field_named("fields", name)?;
+            if !f.in_dump {
+                return Err(ApiError::bad_request(format!("fields: {} is internal and not listed", f.name)));
+            }
+            if !out.iter().any(|o| std::ptr::eq(*o, f)) {
+                out.push(f);
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// A whole search with paging, order and columns.
+    pub fn page(&self, user: &User, max_length: usize) -> Result<ListQuery, ApiError> {
+        let mut q = self.search(user)?;
+        q.offset = self.number("start", 0, MAX_START)?;
+        q.limit = self.number("length", 100, max_length)?.max(1);
+        q.order = self.order()?;
+        q.fields = self.fields()?;
+        Ok(q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        crate::users::new_user("ann", false)
+    }
+
+    #[test]
+    fn bad_parameters_say_which_and_why() {
+        let err = |q: &str| Params::parse(q).and_then(|p| p.page(&user(), MAX_PAGE)).unwrap_err().message;
+        assert!(err("length=abc").starts_with("length=\"abc\": not a whole number"));
+        assert!(err("length=20000").contains("at most 10000"));
+        assert!(err("date=yesterday").starts_with("date="));
+        assert!(err("startTime=10&stopTime=5").contains("after"));
+        assert!(err("order=ip.sr:desc").contains("did you mean ip.src"), "{}", err("order=ip.sr:desc"));
+        assert!(err("order=ip.src:up").contains("asc or desc"));
+        assert!(err("fields=bogus").contains("fields: no field named"));
+        let e = Params::parse("expression=ip.src%20%3D%3D").and_then(|p| p.search(&user())).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.column.is_some() && e.message.starts_with("expression: column"), "{}", e.message);
+        assert!(Params::parse("a=%ZZ&b").is_ok(), "lenient decoding like browsers");
+        let many: String = (0..100).map(|i| format!("p{i}=1&")).collect();
+        assert!(Params::parse(&many).is_err());
+    }
+
+    #[test]
+    fn forced_expression_and_time_limit_apply() {
+        let mut u = user();
+        u.expression = Some("port.dst == 53".into());
+        let q = Params::parse("expression=ip.src%20%3D%3D%2010.0.0.1").unwrap().search(&u).unwrap();
+        let sql = q.filter.unwrap().to_sql(tyto_query::Dialect::DuckDb);
+        assert!(sql.contains("53") && sql.contains("AND"), "{sql}");
+        u.time_limit_hours = Some(2);
+        let q = Params::parse("").unwrap().search(&u).unwrap();
+        assert_eq!(q.stop_ns.unwrap() - q.start_ns.unwrap(), 2 * 3600 * NS_PER_S);
+        let e = Params::parse("date=-1").unwrap().search(&u).unwrap_err();
+        assert_eq!(e.status, 403);
+        assert!(Params::parse("date=1").unwrap().search(&u).is_ok());
+        u.expression = Some("ip.src ==".into());
+        assert_eq!(Params::parse("").unwrap().search(&u).unwrap_err().status, 500);
+    }
+}

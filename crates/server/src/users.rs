@@ -1,0 +1,300 @@
+//! Users of the viewer, kept in `users.json` in the data directory (mode 0600).
+//!
+//! A file rather than a table of the session store: `tyto user add` must work while a
+//! server holds the store open (DuckDB allows one writing process), and the server
+//! sees changes on the next request because it re-reads the file when it changes.
+//!
+//! Each user has an argon2id hash for logins and HTTP Basic, and the HTTP Digest
+//! `HA1` (MD5 of `name:realm:password`), which Digest needs on the server side; the
+//! HA1 is worth the password on this realm only, which is why the file is private.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use md5::{Digest as _, Md5};
+use serde::{Deserialize, Serialize};
+
+/// The HTTP authentication realm (part of every stored Digest HA1).
+pub const REALM: &str = "Tyto";
+pub const USERS_FILE: &str = "users.json";
+/// Users a file may hold (the whole file is read on a change).
+const MAX_USERS: usize = 10_000;
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub name: String,
+    #[serde(default)]
+    pub admin: bool,
+    /// May download PCAP (a session's, a page's, a query's).
+    #[serde(default = "yes")]
+    pub export_pcap: bool,
+    /// May see packet bytes in a session's detail.
+    #[serde(default = "yes")]
+    pub see_packets: bool,
+    /// An expression AND-ed to every search this user makes (Arkime's forced expression).
+    #[serde(default)]
+    pub expression: Option<String>,
+    /// The longest time range this user may search, in hours.
+    #[serde(default)]
+    pub time_limit_hours: Option<u32>,
+    pub argon2: String,
+    pub digest_ha1: String,
+    #[serde(default)]
+    pub created: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a listing shows of a user (no secrets).
+#[derive(Clone, Debug, Serialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub admin: bool,
+    pub export_pcap: bool,
+    pub see_packets: bool,
+    pub expression: Option<String>,
+    pub time_limit_hours: Option<u32>,
+}
+
+impl User {
+    pub fn info(&self) -> UserInfo {
+        UserInfo {
+            name: self.name.clone(),
+            admin: self.admin,
+            export_pcap: self.export_pcap,
+            see_packets: self.see_packets,
+            expression: self.expression.clone(),
+            time_limit_hours: self.time_limit_hours,
+        }
+    }
+
+    /// Whether `password` is this user's (argon2 verification: slow on purpose).
+    pub fn check_password(&self, password: &str) -> bool {
+        match PasswordHash::new(&self.argon2) {
+            Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a users file: {why}")]
+    Format { path: PathBuf, why: String },
+    #[error("user name {0:?}: use 1 to 64 letters, digits, '.', '_', '-' or '@'")]
+    BadName(String),
+    #[error("the password is empty")]
+    EmptyPassword,
+    #[error("there is already a user {0:?}")]
+    Exists(String),
+    #[error("there is no user {0:?}")]
+    Missing(String),
+    #[error("hashing the password: {0}")]
+    Hash(String),
+    #[error("the forced expression does not compile: {0}")]
+    Expression(String),
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct UsersFile {
+    users: Vec<User>,
+}
+
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+pub fn hash_password(name: &str, password: &str) -> Result<(String, String), UserError> {
+    if password.is_empty() {
+        return Err(UserError::EmptyPassword);
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| UserError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| UserError::Hash(e.to_string()))?;
+    let hash =
+        Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| UserError::Hash(e.to_string()))?;
+    Ok((hash.to_string(), digest_ha1(name, password)))
+}
+
+pub fn digest_ha1(name: &str, password: &str) -> String {
+    hex(&Md5::digest(format!("{name}:{REALM}:{password}").as_bytes()))
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The users file of a data directory.
+pub struct Users {
+    path: PathBuf,
+    /// The users as last read, and the file's modification time then.
+    cache: Mutex<(Option<SystemTime>, Vec<User>)>,
+}
+
+impl Users {
+    pub fn new(data_dir: &Path) -> Users {
+        Users { path: data_dir.join(USERS_FILE), cache: Mutex::new((None, Vec::new())) }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self) -> Result<Vec<User>, UserError> {
+        let io = |source| UserError::Io { path: self.path.clone(), source };
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(UserError::Format { path: self.path.clone(), why: "larger than 16 MiB".into() });
+        }
+        let text = std::fs::read_to_string(&self.path).map_err(io)?;
+        let file: UsersFile = serde_json::from_str(&text)
+            .map_err(|e| UserError::Format { path: self.path.clone(), why: e.to_string() })?;
+        if file.users.len() > MAX_USERS {
+            return Err(UserError::Format { path: self.path.clone(), why: format!("more than {MAX_USERS} users") });
+        }
+        Ok(file.users)
+    }
+
+    /// Every user, re-read when the file changed since the last call.
+    pub fn all(&self) -> Result<Vec<User>, UserError> {
+        let modified = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.0.is_none() || cache.0 != modified {
+            let users = self.read()?;
+            *cache = (modified, users);
+        }
+        Ok(cache.1.clone())
+    }
+
+    pub fn get(&self, name: &str) -> Result<Option<User>, UserError> {
+        Ok(self.all()?.into_iter().find(|u| u.name == name))
+    }
+
+    /// Writes the whole file anew (to a temporary file, then renamed: a reader never
+    /// sees half a file).
+    fn write(&self, users: &[User]) -> Result<(), UserError> {
+        let io = |source| UserError::Io { path: self.path.clone(), source };
+        let tmp = self.path.with_extension("json.partial");
+        let text = serde_json::to_string_pretty(&UsersFile { users: users.to_vec() }).expect("users serialise");
+        {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&tmp).map_err(io)?;
+            f.write_all(text.as_bytes()).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = (None, Vec::new());
+        Ok(())
+    }
+
+    pub fn add(&self, mut user: User, password: &str) -> Result<(), UserError> {
+        if !valid_name(&user.name) {
+            return Err(UserError::BadName(user.name));
+        }
+        if let Some(e) = &user.expression {
+            tyto_query::compile(e, 0).map_err(|err| UserError::Expression(err.to_string()))?;
+        }
+        let mut users = self.read()?;
+        if users.iter().any(|u| u.name == user.name) {
+            return Err(UserError::Exists(user.name));
+        }
+        let (argon2, ha1) = hash_password(&user.name, password)?;
+        user.argon2 = argon2;
+        user.digest_ha1 = ha1;
+        user.created = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        users.push(user);
+        self.write(&users)
+    }
+
+    pub fn set_password(&self, name: &str, password: &str) -> Result<(), UserError> {
+        let mut users = self.read()?;
+        let u = users.iter_mut().find(|u| u.name == name).ok_or_else(|| UserError::Missing(name.into()))?;
+        let (argon2, ha1) = hash_password(name, password)?;
+        u.argon2 = argon2;
+        u.digest_ha1 = ha1;
+        self.write(&users)
+    }
+
+    pub fn remove(&self, name: &str) -> Result<(), UserError> {
+        let mut users = self.read()?;
+        let before = users.len();
+        users.retain(|u| u.name != name);
+        if users.len() == before {
+            return Err(UserError::Missing(name.into()));
+        }
+        self.write(&users)
+    }
+}
+
+/// A new user's settings before the password is hashed.
+pub fn new_user(name: &str, admin: bool) -> User {
+    User {
+        name: name.into(),
+        admin,
+        export_pcap: true,
+        see_packets: true,
+        expression: None,
+        time_limit_hours: None,
+        argon2: String::new(),
+        digest_ha1: String::new(),
+        created: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_added_checked_changed_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = Users::new(dir.path());
+        assert!(users.all().unwrap().is_empty());
+        users.add(new_user("alice", true), "s3cret").unwrap();
+        assert!(matches!(users.add(new_user("alice", false), "x"), Err(UserError::Exists(_))));
+        assert!(matches!(users.add(new_user("bad name", false), "x"), Err(UserError::BadName(_))));
+        assert!(matches!(users.add(new_user("bob", false), ""), Err(UserError::EmptyPassword)));
+        let mut bad = new_user("carol", false);
+        bad.expression = Some("ip.src ==".into());
+        assert!(matches!(users.add(bad, "x"), Err(UserError::Expression(_))));
+        let alice = users.get("alice").unwrap().unwrap();
+        assert!(alice.check_password("s3cret"));
+        assert!(!alice.check_password("s3cret "));
+        assert_eq!(alice.digest_ha1, hex(&Md5::digest(b"alice:Tyto:s3cret")));
+        users.set_password("alice", "new").unwrap();
+        assert!(users.get("alice").unwrap().unwrap().check_password("new"));
+        users.remove("alice").unwrap();
+        assert!(users.get("alice").unwrap().is_none());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(users.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the users file is private");
+        }
+    }
+
+    #[test]
+    fn a_damaged_users_file_is_an_error_not_an_empty_list() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(USERS_FILE), "{not json").unwrap();
+        let err = Users::new(dir.path()).all().unwrap_err();
+        assert!(err.to_string().contains("not a users file"), "{err}");
+    }
+}

@@ -1,0 +1,419 @@
+//! The HTTP API end to end: Arkime's captures are ingested, `tyto serve` runs on
+//! loopback, and curl asks what scripts ask (Digest via `--anyauth`, as the seed
+//! does). Every answer is checked against counts made here from `tyto dump` of the
+//! same captures, which never touches the store or the server.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `tyto serve` on a free loopback port; returns once it listens.
+fn serve(data: &Path, extra: &[&str]) -> (Child, String) {
+    let mut child = common::tyto()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("tyto serve ended before listening").unwrap();
+        if let Some(url) = line.strip_prefix("tyto: viewer at ") {
+            break url.trim_end_matches('/').to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+fn captures() -> Option<Vec<PathBuf>> {
+    let dir = common::pcaps_dir()?.join("arkime");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+fn start(files: &[PathBuf]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::ok(
+        common::tyto().args(["ingest", "--workers", "1", "--data-dir"]).arg(&data).args(files).output().unwrap(),
+    );
+    let add = |args: &[&str], password: &str| {
+        let mut c = common::tyto()
+            .args(["user", "add"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(c.stdin.as_mut().unwrap(), format!("{password}\n").as_bytes()).unwrap();
+        assert!(c.wait().unwrap().success());
+    };
+    add(&["ann", "--admin"], "ann-secret");
+    add(&["bob", "--no-pcap", "--no-packets", "--expression", "protocols == dns"], "bob-secret");
+    let (child, base) = serve(&data, &[]);
+    Server { child, base, _dir: dir, data }
+}
+
+/// curl's answer: status and body.
+fn curl(user: &str, url: &str, extra: &[&str]) -> (u16, Vec<u8>) {
+    let out = Command::new("curl")
+        .args(["-s", "-g", "--anyauth", "-u", user, "-w", "\n%{http_code}"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("curl (scripts/setup.sh installs it)");
+    let body = out.stdout;
+    let cut = body.iter().rposition(|&b| b == b'\n').unwrap();
+    let status = String::from_utf8_lossy(&body[cut + 1..]).parse().unwrap();
+    (status, body[..cut].to_vec())
+}
+
+fn get_json(s: &Server, user: &str, path: &str) -> Value {
+    let (status, body) = curl(user, &format!("{}{path}", s.base), &[]);
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Values of a field in a row, as the API shows them (a session counts once per distinct value).
+fn values(row: &Value, field: &str) -> BTreeSet<String> {
+    match row.get(field) {
+        Some(Value::Array(a)) => a.iter().map(show).collect(),
+        Some(Value::Null) | None => BTreeSet::new(),
+        Some(v) => [show(v)].into(),
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn dump(files: &[PathBuf]) -> Vec<Value> {
+    let out = common::ok(common::tyto().args(["dump", "--workers", "1"]).args(files).output().unwrap());
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn has(row: &Value, field: &str, value: &str) -> bool {
+    values(row, field).contains(value)
+}
+
+fn num(row: &Value, field: &str) -> u64 {
+    row.get(field).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn time_ns(row: &Value, field: &str) -> i64 {
+    tyto_query::parse_when(row[field].as_str().unwrap(), 0).unwrap()
+}
+
+/// Packets of a capture file as (time, link type), read by Tyto's own reader.
+fn read_capture(bytes: &[u8]) -> Vec<(i64, u32)> {
+    let reader =
+        tyto_capture::FileReader::from_reader(Path::new("download"), std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut out = Vec::new();
+    let (_, err) = reader.for_each_packet(|p| out.push((p.ts_ns, p.link.0)));
+    assert!(err.is_none(), "{err:?}");
+    out
+}
+
+#[test]
+fn api_answers_agree_with_counts_made_independently() {
+    let Some(files) = captures() else { return };
+    let rows = dump(&files);
+    let s = start(&files);
+    let ann = "ann:ann-secret";
+
+    // The seed's command, as written.
+    let out =
+        Command::new("curl").args(["--anyauth", "-u", ann, &format!("{}/sessions.json", s.base)]).output().unwrap();
+    let page: Value = serde_json::from_slice(&out.stdout).expect("curl --anyauth gets JSON");
+    assert_eq!(page["recordsTotal"], rows.len());
+    assert_eq!(page["recordsFiltered"], rows.len());
+    assert_eq!(page["data"].as_array().unwrap().len(), 100.min(rows.len()), "the default page");
+
+    // Search, counts, paging, order, columns.
+    let dns: Vec<&Value> = rows.iter().filter(|r| has(r, "protocols", "dns")).collect();
+    assert!(dns.len() > 20);
+    let p = get_json(&s, ann, &format!("/api/sessions?expression={}&length=10000", enc("protocols == dns")));
+    assert_eq!(p["recordsFiltered"], dns.len());
+    assert_eq!(p["data"].as_array().unwrap().len(), dns.len());
+    let ids =
+        |p: &Value| -> BTreeSet<String> { p["data"].as_array().unwrap().iter().map(|r| show(&r["id"])).collect() };
+    let first = get_json(&s, ann, "/api/sessions?length=7&order=bytes:desc");
+    let second = get_json(&s, ann, "/api/sessions?length=7&start=7&order=bytes:desc");
+    assert!(ids(&first).is_disjoint(&ids(&second)));
+    let max_bytes = rows.iter().map(|r| num(r, "bytes")).max().unwrap();
+    assert_eq!(num(&first["data"][0], "bytes"), max_bytes);
+    let last_first = num(&first["data"][6], "bytes");
+    assert!(second["data"].as_array().unwrap().iter().all(|r| num(r, "bytes") <= last_first));
+    let narrow = get_json(&s, ann, "/sessions.json?length=3&fields=ip.src,port.dst");
+    for r in narrow["data"].as_array().unwrap() {
+        let keys: BTreeSet<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+        assert!(keys.is_subset(&["id", "ip.src", "port.dst"].into()), "{keys:?}");
+    }
+    // A time range: only sessions active in it.
+    let t0 = rows.iter().map(|r| time_ns(r, "starttime")).min().unwrap();
+    let t_mid = t0 + 86_400 * 1_000_000_000;
+    let in_range = rows.iter().filter(|r| time_ns(r, "stoptime") >= t0 && time_ns(r, "starttime") <= t_mid).count();
+    let p = get_json(
+        &s,
+        ann,
+        &format!("/api/sessions?startTime={}&stopTime={}&length=1", t0 / 1_000_000_000, t_mid / 1_000_000_000),
+    );
+    assert_eq!(p["recordsTotal"], in_range);
+
+    // SPI view: value counts per field.
+    let spi = get_json(&s, ann, "/api/spiview?spi=ip.dst:10,protocols:100,port.dst:5");
+    for field in ["ip.dst", "protocols", "port.dst"] {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for r in &rows {
+            for v in values(r, field) {
+                *counts.entry(v).or_default() += 1;
+            }
+        }
+        let got = spi["spi"][field].as_array().unwrap();
+        assert!(!got.is_empty());
+        for vc in got {
+            assert_eq!(vc["count"].as_u64(), counts.get(&show(&vc["value"])).copied(), "{field} {vc}");
+        }
+        let top = counts.values().max().unwrap();
+        assert_eq!(got[0]["count"].as_u64(), Some(*top), "{field}: most frequent first");
+    }
+
+    // Connections: sessions per (source, destination) pair.
+    let conn = get_json(&s, ann, "/api/connections?length=20");
+    let mut pairs: HashMap<(String, String), (u64, u64)> = HashMap::new();
+    for r in &rows {
+        let e = pairs.entry((show(&r["ip.src"]), show(&r["ip.dst"]))).or_default();
+        e.0 += 1;
+        e.1 += num(r, "bytes");
+    }
+    let links = conn["links"].as_array().unwrap();
+    assert_eq!(links.len(), 20.min(pairs.len()));
+    for l in links {
+        let want = pairs[&(show(&l["src"]), show(&l["dst"]))];
+        assert_eq!((l["sessions"].as_u64().unwrap(), l["bytes"].as_u64().unwrap()), want);
+    }
+    let node_ids: BTreeSet<String> = conn["nodes"].as_array().unwrap().iter().map(|n| show(&n["id"])).collect();
+    assert!(links.iter().all(|l| node_ids.contains(&show(&l["src"])) && node_ids.contains(&show(&l["dst"]))));
+
+    // Unique values with counts.
+    let (status, text) = curl(ann, &format!("{}/api/unique?field=protocols&counts=1", s.base), &[]);
+    assert_eq!(status, 200);
+    let mut proto_counts: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &rows {
+        for v in values(r, "protocols") {
+            *proto_counts.entry(v).or_default() += 1;
+        }
+    }
+    let listed: BTreeMap<String, u64> = String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (v, c) = l.rsplit_once(", ").unwrap();
+            (v.to_string(), c.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(listed, proto_counts);
+
+    // Histogram: per-minute buckets add up to the totals, bucket by bucket.
+    let h = get_json(&s, ann, "/api/histogram?interval=60");
+    assert_eq!(h["interval"], 60);
+    let mut per_minute: BTreeMap<i64, (u64, u64, u64)> = BTreeMap::new();
+    for r in &rows {
+        let e = per_minute.entry(time_ns(r, "starttime").div_euclid(60_000_000_000) * 60_000_000_000).or_default();
+        e.0 += 1;
+        e.1 += num(r, "packets");
+        e.2 += num(r, "bytes");
+    }
+    let got: BTreeMap<i64, (u64, u64, u64)> = h["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["start_ns"].as_i64().unwrap(), (num(b, "sessions"), num(b, "packets"), num(b, "bytes"))))
+        .collect();
+    assert_eq!(got, per_minute);
+    let auto = get_json(&s, ann, "/api/histogram");
+    assert!(auto["buckets"].as_array().unwrap().len() <= 400, "auto interval {}", auto["interval"]);
+
+    // SPI graph: each value's series adds up to its count.
+    let g = get_json(&s, ann, "/api/spigraph?field=protocols&size=5&interval=3600");
+    for item in g["items"].as_array().unwrap() {
+        let sum: u64 = item["buckets"].as_array().unwrap().iter().map(|b| b[1].as_u64().unwrap()).sum();
+        assert_eq!(sum, item["count"].as_u64().unwrap());
+        assert_eq!(Some(&item["count"].as_u64().unwrap()), proto_counts.get(&show(&item["value"])));
+    }
+
+    // CSV: one line per matching session, plus the header.
+    let (status, csv) =
+        curl(ann, &format!("{}/api/sessions.csv?expression={}&length=100000", s.base, enc("protocols == dns")), &[]);
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.starts_with("id,ip.protocol,starttime"), "{}", &csv[..80]);
+    assert_eq!(csv.lines().count(), dns.len() + 1);
+
+    // PCAP of every matching session: every packet, in time order, readable.
+    let (status, pcap) =
+        curl(ann, &format!("{}/api/sessions.pcap?expression={}", s.base, enc("protocols == dns")), &[]);
+    assert_eq!(status, 200);
+    let packets = read_capture(&pcap);
+    assert_eq!(packets.len() as u64, dns.iter().map(|r| num(r, "packets")).sum::<u64>());
+    assert!(packets.windows(2).all(|w| w[0].0 <= w[1].0), "time order");
+    let tmp = s.data.join("dns.pcap");
+    std::fs::write(&tmp, &pcap).unwrap();
+    let tshark = Command::new("tshark").arg("-r").arg(&tmp).output().expect("tshark (scripts/setup.sh installs it)");
+    assert!(tshark.status.success(), "{}", String::from_utf8_lossy(&tshark.stderr));
+    assert_eq!(String::from_utf8_lossy(&tshark.stdout).lines().count(), packets.len());
+
+    // One session's PCAP and its detail.
+    let http = rows
+        .iter()
+        .find(|r| has(r, "protocols", "http") && has(r, "http.method", "GET") && num(r, "packets.dst") > 0)
+        .expect("an HTTP session");
+    let endpoints = format!(
+        "ip.src == {} && port.src == {} && ip.dst == {} && port.dst == {}",
+        show(&http["ip.src"]),
+        http["port.src"],
+        show(&http["ip.dst"]),
+        http["port.dst"]
+    );
+    let p = get_json(&s, ann, &format!("/api/sessions?length=1000&expression={}", enc(&endpoints)));
+    let found =
+        p["data"].as_array().unwrap().iter().find(|r| r["starttime"] == http["starttime"]).expect("the session");
+    let id = show(&found["id"]);
+    let (status, one) = curl(ann, &format!("{}/api/session/{id}.pcap", s.base), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(read_capture(&one).len() as u64, num(http, "packets"));
+    let d = get_json(&s, ann, &format!("/api/session/{id}/detail"));
+    assert_eq!(d["session"]["id"], id.as_str());
+    let shown = d["packets"].as_array().unwrap();
+    assert_eq!(shown.len() as u64, num(http, "packets").min(500));
+    let from_src = shown.iter().filter(|p| p["direction"] == "src").count() as u64;
+    assert_eq!(from_src, num(http, "packets.src").min(shown.len() as u64));
+    assert!(d["payload"]["src"]["text"].as_str().unwrap().starts_with("GET "), "{}", d["payload"]["src"]["text"]);
+    assert!(d["payload"]["dst"]["text"].as_str().unwrap().starts_with("HTTP/1."));
+    assert!(shown[0]["hex"].as_str().unwrap().len() >= 2 * 14);
+
+    // Catalogue and stats.
+    let fields = get_json(&s, ann, "/api/fields");
+    assert!(fields.as_array().unwrap().iter().any(|f| f["name"] == "ip.src"));
+    let stats = get_json(&s, ann, "/api/stats");
+    assert_eq!(stats["store"]["sessions"], rows.len());
+    assert!(stats["disk_total_bytes"].as_u64().unwrap() > 0);
+
+    // A restricted user: the forced expression narrows every search; no PCAP, no bytes.
+    let bob = "bob:bob-secret";
+    let p = get_json(&s, bob, "/api/sessions?length=1");
+    assert_eq!(p["recordsFiltered"], dns.len());
+    let p = get_json(&s, bob, &format!("/api/sessions?length=1&expression={}", enc("protocols == http")));
+    assert_eq!(p["recordsFiltered"], 0);
+    assert_eq!(curl(bob, &format!("{}/api/session/{id}.pcap", s.base), &[]).0, 403);
+    assert_eq!(curl(bob, &format!("{}/api/sessions.pcap", s.base), &[]).0, 403);
+    assert!(get_json(&s, bob, &format!("/api/session/{id}/detail"))["packets"].is_null());
+
+    // Bad requests say which parameter and why; nothing escapes the data directory.
+    let bad = |path: &str| -> (u16, Value) {
+        let (status, body) = curl(ann, &format!("{}{path}", s.base), &[]);
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    };
+    let (st, e) = bad(&format!("/api/sessions?expression={}", enc("ip.src == 10.0.0.0/33")));
+    assert_eq!(st, 400);
+    assert!(e["column"].as_u64().is_some() && e["error"].as_str().unwrap().starts_with("expression: column"), "{e}");
+    let (st, e) = bad("/api/spiview?spi=ip.dstt:10");
+    assert_eq!(st, 400);
+    assert!(e["error"].as_str().unwrap().contains("did you mean ip.dst"), "{e}");
+    assert_eq!(bad("/api/sessions?length=-1").0, 400);
+    assert_eq!(bad("/api/sessions?length=99999999").0, 400);
+    assert_eq!(bad("/api/histogram?interval=0").0, 400);
+    assert_eq!(bad("/api/session/..%2F..%2Fetc%2Fpasswd.pcap").0, 400);
+    assert_eq!(bad("/api/session/nosuchsession.pcap").0, 404);
+    assert_eq!(bad("/api/session/nosuchsession/detail").0, 404);
+    assert_eq!(curl("ann:wrong", &format!("{}/sessions.json", s.base), &[]).0, 401);
+}
+
+#[test]
+fn tls_serves_the_same_api() {
+    let Some(files) = captures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&files[0]).output().unwrap());
+    common::ok(
+        common::tyto().args(["user", "add", "ann", "--password", "pw", "--data-dir"]).arg(&data).output().unwrap(),
+    );
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (scripts/setup.sh installs it)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let mut child = common::tyto()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line =
+        BufReader::new(child.stderr.take().unwrap()).lines().map(Result::unwrap).find(|l| l.contains("viewer at"));
+    let _guard = Server { child, base: String::new(), _dir: tempfile::tempdir().unwrap(), data: data.clone() };
+    let base = line.expect("listening").split("viewer at ").nth(1).unwrap().trim_end_matches('/').to_string();
+    assert!(base.starts_with("https://127.0.0.1:") && !base.ends_with(":0"), "{base}");
+    let (status, body) = curl("ann:pw", &format!("{base}/api/user/current"), &["-k"]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    // The login cookie is marked Secure over HTTPS.
+    let out = Command::new("curl")
+        .args(["-s", "-k", "-D", "-", "-o", "/dev/null", "-H", "Content-Type: application/json", "--data"])
+        .arg(r#"{"username":"ann","password":"pw"}"#)
+        .arg(format!("{base}/api/login"))
+        .output()
+        .unwrap();
+    let headers = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(headers.contains("set-cookie: tyto_sid=") && headers.contains("; secure"), "{headers}");
+}
