@@ -47,17 +47,6 @@ fn serve(data: &Path, extra: &[&str]) -> (Child, String) {
     (child, base)
 }
 
-fn captures() -> Option<Vec<PathBuf>> {
-    let dir = common::pcaps_dir()?.join("arkime");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
-        .collect();
-    files.sort();
-    Some(files)
-}
-
 fn start(files: &[PathBuf]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -159,7 +148,7 @@ fn read_capture(bytes: &[u8]) -> Vec<(i64, u32)> {
 
 #[test]
 fn api_answers_agree_with_counts_made_independently() {
-    let Some(files) = captures() else { return };
+    let Some(files) = common::arkime_captures() else { return };
     let rows = dump(&files);
     let s = start(&files);
     let ann = "ann:ann-secret";
@@ -374,7 +363,7 @@ fn api_answers_agree_with_counts_made_independently() {
 
 #[test]
 fn tls_serves_the_same_api() {
-    let Some(files) = captures() else { return };
+    let Some(files) = common::arkime_captures() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&files[0]).output().unwrap());

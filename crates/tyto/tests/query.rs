@@ -189,17 +189,6 @@ fn ingest(data: &Path, inputs: &[PathBuf]) {
     ok(common::tyto().args(["ingest", "--workers", "2", "--data-dir"]).arg(data).args(inputs).output().unwrap());
 }
 
-fn arkime_captures() -> Option<Vec<PathBuf>> {
-    let dir = common::pcaps_dir()?.join("arkime");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
-        .collect();
-    v.sort();
-    Some(v)
-}
-
 fn ids(rows: &[Value]) -> BTreeSet<String> {
     rows.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
 }
@@ -224,7 +213,7 @@ fn count(data: &Path, args: &[&str]) -> usize {
 
 #[test]
 fn expressions_find_exactly_the_sessions_they_describe() {
-    let Some(files) = arkime_captures() else { return };
+    let Some(files) = common::arkime_captures() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     ingest(&data, &files);

@@ -21,6 +21,18 @@ pub fn pcaps_dir() -> Option<PathBuf> {
     }
 }
 
+/// The `.pcap` files of the Arkime suite, sorted.
+pub fn arkime_captures() -> Option<Vec<PathBuf>> {
+    let dir = pcaps_dir()?.join("arkime");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    v.sort();
+    Some(v)
+}
+
 /// This crate's directory as cargo gives it when running the test: the compiled-in
 /// `env!` value goes stale when a cached build is reused from another checkout path.
 pub fn manifest_dir() -> PathBuf {
