@@ -364,6 +364,16 @@ impl<W: Write> ExportWriter<W> {
         ExportWriter { out, link_type: None, ng_interfaces: None, packets: 0 }
     }
 
+    /// Classic pcap when the packets share one link type, pcapng when they mix
+    /// (classic pcap holds one link type per file; Wireshark reads both).
+    pub fn for_link_types(out: W, mixed: bool) -> Result<ExportWriter<W>, PcapStoreError> {
+        if mixed {
+            ExportWriter::pcapng(out)
+        } else {
+            Ok(ExportWriter::new(out))
+        }
+    }
+
     /// A pcapng writer, which takes packets of any link type.
     pub fn pcapng(out: W) -> Result<ExportWriter<W>, PcapStoreError> {
         let mut w = ExportWriter { out, link_type: None, ng_interfaces: Some(Vec::new()), packets: 0 };
@@ -447,6 +457,18 @@ impl<W: Write> ExportWriter<W> {
         self.out.flush().map_err(|source| PcapStoreError::Io { path: PathBuf::from("export"), source })?;
         Ok(self.out)
     }
+}
+
+/// Puts packets read back in capture order: by time, ties in the order they were
+/// stored; a packet listed twice is kept once.
+pub fn capture_order(packets: &mut Vec<StoredPacket>) {
+    packets.sort_by_key(|p| (p.ts_ns, p.pos));
+    packets.dedup_by_key(|p| p.pos);
+}
+
+/// Whether packets mix link types (and so need pcapng, see [`ExportWriter::for_link_types`]).
+pub fn mixed_link_types(packets: &[StoredPacket]) -> bool {
+    packets.windows(2).any(|w| w[0].link_type != w[1].link_type)
 }
 
 /// Turns a session's stored positions (Arkime's scheme: `-file`, then offsets) into places.

@@ -1,6 +1,13 @@
 //! Time formatting and parsing for record times (nanoseconds since the Unix epoch).
 //! Small enough to keep here rather than pull a calendar crate into every layer.
 
+/// The clock now, in nanoseconds since the epoch (what relative times such as `-1d` count from).
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// `2013-11-25T14:55:58.382123Z`: UTC, to the microsecond.
 pub fn format_rfc3339(ns: i64) -> String {
     let secs = ns.div_euclid(1_000_000_000);

@@ -256,12 +256,7 @@ pub async fn connections(
                 });
                 let n = &mut nodes[i];
                 n["type"] = (n["type"].as_u64().unwrap_or(0) | u64::from(side)).into();
-                for k in ["sessions", "packets", "bytes"] {
-                    let add = match k {
-                        "sessions" => l.sessions,
-                        "packets" => l.packets,
-                        _ => l.bytes,
-                    };
+                for (k, add) in [("sessions", l.sessions), ("packets", l.packets), ("bytes", l.bytes)] {
                     n[k] = (n[k].as_u64().unwrap_or(0) + add).into();
                 }
             };

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -103,6 +103,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn now_s() -> u64 {
+    (tyto_schema::time::now_ns() / 1_000_000_000).max(0) as u64
+}
+
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -125,8 +129,7 @@ impl Auth {
     }
 
     pub fn new_nonce(&self) -> String {
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let t = format!("{now:x}");
+        let t = format!("{:x}", now_s());
         format!("{t}.{}", hex(&self.hmac(t.as_bytes())[..16]))
     }
 
@@ -137,7 +140,7 @@ impl Auth {
             return None;
         }
         let then = u64::from_str_radix(t, 16).ok()?;
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = now_s();
         Some(now.saturating_sub(then) <= NONCE_LIFE.as_secs() && then <= now + 5)
     }
 

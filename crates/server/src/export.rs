@@ -15,12 +15,15 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::Sender;
 use tyto_packet::{decode, LinkType, Transport};
-use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, PcapDir, StoredPacket};
+use tyto_pcapstore::{
+    capture_order, decode_positions, mixed_link_types, ExportWriter, PacketReader, PcapDir, StoredPacket,
+};
 use tyto_store::{SessionPositions, SessionStore};
 
 use crate::api::stream_body;
 use crate::auth::Authed;
 use crate::params::Params;
+use crate::users::hex;
 use crate::{ApiError, AppState};
 
 /// Bytes of packets held to put them in time order before they are sent; past it,
@@ -106,8 +109,7 @@ fn read_session(reader: &mut PacketReader, positions: &[i64]) -> Result<Vec<Stor
     for p in decode_positions(positions) {
         packets.push(reader.read(p).map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))?);
     }
-    packets.sort_by_key(|p| (p.ts_ns, p.pos));
-    packets.dedup_by_key(|p| p.pos);
+    capture_order(&mut packets);
     Ok(packets)
 }
 
@@ -132,12 +134,9 @@ pub async fn session_pcap(
                 return Err(ApiError::not_found(format!("no session with id {id}")));
             };
             let packets = read_session(&mut reader(&data_dir)?, &positions)?;
-            let pcapng = packets.windows(2).any(|w| w[0].link_type != w[1].link_type);
-            let mut w = if pcapng {
-                ExportWriter::pcapng(Vec::new()).map_err(|e| ApiError::internal(e.to_string()))?
-            } else {
-                ExportWriter::new(Vec::new())
-            };
+            let pcapng = mixed_link_types(&packets);
+            let mut w =
+                ExportWriter::for_link_types(Vec::new(), pcapng).map_err(|e| ApiError::internal(e.to_string()))?;
             for p in &packets {
                 w.write(p).map_err(|e| ApiError::internal(e.to_string()))?;
             }
@@ -225,13 +224,9 @@ fn export_matching<W: Write>(
                     Err(e) => tracing::warn!("export: session {}: {e}", s.id),
                 }
             }
-            let mut until = s.start_ns.saturating_sub(1);
             loop {
-                if buffered.bytes > ORDER_BUFFER {
-                    until = i64::MAX;
-                } else if until == i64::MAX {
-                    until = s.start_ns.saturating_sub(1);
-                }
+                // Past the buffer's bound the oldest go out whatever their time.
+                let until = if buffered.bytes > ORDER_BUFFER { i64::MAX } else { s.start_ns.saturating_sub(1) };
                 let Some(p) = buffered.pop_until(until) else { break };
                 w.write(&p).map_err(|e| e.to_string())?;
             }
@@ -255,29 +250,24 @@ pub async fn sessions_pcap(
     params: Params,
 ) -> Result<Response, ApiError> {
     may_export(&authed)?;
-    let mut q = params.search(&authed.user)?;
-    if let Some(ids) = params.get("ids") {
-        let ids: Vec<&str> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-        if ids.len() > tyto_query::MAX_LIST_ITEMS {
-            return Err(ApiError::bad_request(format!("ids: at most {} sessions", tyto_query::MAX_LIST_ITEMS)));
-        }
-        for id in &ids {
-            check_id(id)?;
-        }
-        let list = ids.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(",");
-        let text = match params.get("expression") {
-            Some(e) => format!("id == [{list}] && ({e})"),
-            None => format!("id == [{list}]"),
-        };
-        let mut with_ids = std::collections::HashMap::new();
-        with_ids.insert("expression".to_string(), text);
-        for k in ["date", "startTime", "stopTime"] {
-            if let Some(v) = params.get(k) {
-                with_ids.insert(k.to_string(), v.to_string());
+    let q = match params.get("ids") {
+        None => params.search(&authed.user)?,
+        Some(ids) => {
+            let ids: Vec<&str> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            if ids.len() > tyto_query::MAX_LIST_ITEMS {
+                return Err(ApiError::bad_request(format!("ids: at most {} sessions", tyto_query::MAX_LIST_ITEMS)));
             }
+            for id in &ids {
+                check_id(id)?;
+            }
+            let list = ids.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(",");
+            let text = match params.get("expression") {
+                Some(e) => format!("id == [{list}] && ({e})"),
+                None => format!("id == [{list}]"),
+            };
+            params.with("expression", text).search(&authed.user)?
         }
-        q = Params::from_map(with_ids).search(&authed.user)?;
-    }
+    };
     let pcapng = state.stores.run(|store| Ok(store.stats()?.link_types.len() > 1)).await?;
     let handle = state.stores.for_export()?;
     let data_dir = state.data_dir.clone();
@@ -290,7 +280,7 @@ pub async fn sessions_pcap(
             }
         };
         let out = ChunkSender { tx, buf: Vec::with_capacity(CHUNK) };
-        let Ok(mut w) = (if pcapng { ExportWriter::pcapng(out) } else { Ok(ExportWriter::new(out)) }) else {
+        let Ok(mut w) = ExportWriter::for_link_types(out, pcapng) else {
             return;
         };
         match export_matching(handle.store.as_ref(), &q, &mut reader, &mut w) {
@@ -316,10 +306,6 @@ fn printable(b: &[u8]) -> String {
         .filter(|&&c| c != b'\r')
         .map(|&c| if c == b'\n' || c == b'\t' || (0x20..0x7f).contains(&c) { c as char } else { '.' })
         .collect()
-}
-
-fn hex(b: &[u8]) -> String {
-    crate::users::hex(b)
 }
 
 /// One direction's payload put back in order: TCP by sequence number (retransmitted
@@ -455,7 +441,7 @@ pub async fn detail(
                 read += p.data.len();
                 packets.push(p);
             }
-            packets.sort_by_key(|p| (p.ts_ns, p.pos));
+            capture_order(&mut packets);
             let (shown, payload) = decode_packets(&session, &packets);
             Ok(json!({
                 "session": session,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use axum::extract::{FromRequestParts, RawQuery};
 use axum::http::request::Parts;
 use tyto_query::{compile, nearest_name, parse_when, MAX_EXPRESSION_LEN};
+use tyto_schema::time::now_ns;
 use tyto_schema::{field, FieldDef};
 use tyto_store::{ListQuery, SortKey};
 
@@ -32,12 +33,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
-pub fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 /// A field by name or alias, or a 400 that suggests the nearest name.
 pub fn field_named(param: &str, name: &str) -> Result<&'static FieldDef, ApiError> {
     let name = name.trim();
@@ -57,7 +52,10 @@ impl Params {
         Ok(Params(pairs.into_iter().collect()))
     }
 
-    pub fn from_map(map: HashMap<String, String>) -> Params {
+    /// These parameters with one of them set to another value.
+    pub fn with(&self, name: &str, value: String) -> Params {
+        let mut map = self.0.clone();
+        map.insert(name.to_string(), value);
         Params(map)
     }
 

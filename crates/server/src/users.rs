@@ -218,7 +218,7 @@ impl Users {
         let (argon2, ha1) = hash_password(&user.name, password)?;
         user.argon2 = argon2;
         user.digest_ha1 = ha1;
-        user.created = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        user.created = tyto_schema::time::now_ns() / 1_000_000_000;
         users.push(user);
         self.write(&users)
     }

@@ -288,6 +288,16 @@ impl DuckStore {
 
 pub use aggregate::{Bucket, Link, NodeFiles, SessionPositions, StoreStats, ValueCount, ValueSeries};
 
+/// The fields a row shows when none are chosen: every field `dump` prints.
+fn dump_fields() -> Vec<&'static FieldDef> {
+    FIELDS.iter().filter(|f| f.in_dump).collect()
+}
+
+/// The quoted columns of `fields`, for a `SELECT` list.
+fn columns(fields: &[&FieldDef]) -> String {
+    fields.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ")
+}
+
 fn ts(ns: i64) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, ns.div_euclid(1000))
 }
@@ -413,11 +423,7 @@ impl SessionStore for DuckStore {
     }
 
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError> {
-        let fields: Vec<&FieldDef> = match &q.fields {
-            Some(f) => f.clone(),
-            None => FIELDS.iter().filter(|f| f.in_dump).collect(),
-        };
-        let cols: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
+        let fields = q.fields.clone().unwrap_or_else(dump_fields);
         let (cond, args) = q.where_clause();
         let limit = q.limit.clamp(1, MAX_LIST_ROWS);
         let order = q.order_clause();
@@ -429,7 +435,7 @@ impl SessionStore for DuckStore {
             "SELECT {} FROM sessions WHERE rowid IN \
              (SELECT rowid FROM sessions WHERE {cond} ORDER BY {order} LIMIT {limit} OFFSET {}) \
              ORDER BY {order}",
-            cols.join(", "),
+            columns(&fields),
             q.offset
         );
         self.json_rows(&sql, &args, &fields)
@@ -471,9 +477,8 @@ impl SessionStore for DuckStore {
     }
 
     fn session(&self, id: &str) -> Result<Option<Map<String, Json>>, StoreError> {
-        let fields: Vec<&FieldDef> = FIELDS.iter().filter(|f| f.in_dump).collect();
-        let cols: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
-        let sql = format!("SELECT {} FROM sessions WHERE id = ? LIMIT 1", cols.join(", "));
+        let fields = dump_fields();
+        let sql = format!("SELECT {} FROM sessions WHERE id = ? LIMIT 1", columns(&fields));
         Ok(self.json_rows(&sql, &[Value::Text(id.to_string())], &fields)?.pop())
     }
 

@@ -13,8 +13,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use tyto_dissect::Dissectors;
 use tyto_flow::{PipelineConfig, Progress, RunReport};
-use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, PcapDir, RotationPolicy};
+use tyto_pcapstore::{
+    capture_order, decode_positions, mixed_link_types, ExportWriter, PacketReader, PcapDir, RotationPolicy,
+};
 use tyto_query::{compile, parse_when};
+use tyto_schema::time::now_ns;
 use tyto_schema::{record_to_json, FieldDef, SessionRecord, FIELDS, FIELD_SETS};
 use tyto_server::csv;
 use tyto_store::{DuckStore, FileRow, InputFile, ListQuery, SessionStore};
@@ -257,12 +260,6 @@ fn open_existing(data_dir: &Path) -> Result<DuckStore> {
     DuckStore::open(data_dir).with_context(|| format!("opening the session store in {}", data_dir.display()))
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 fn parse_time_arg(name: &str, v: Option<&str>, now: i64) -> Result<Option<i64>> {
     match v {
         None => Ok(None),
@@ -383,15 +380,10 @@ pub fn export(data_dir: &Path, ids: &[String], output: &Path) -> Result<ExitCode
                 .push(reader.read(p).with_context(|| format!("reading a packet of the session from file {}", p.file))?);
         }
     }
-    // Capture order: by time, ties in the order they were stored.
-    packets.sort_by_key(|p| (p.ts_ns, p.pos));
-    packets.dedup_by_key(|p| p.pos);
+    capture_order(&mut packets);
     let tmp = output.with_extension("pcap.partial");
     let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    // Classic pcap holds one link type; a mix goes out as pcapng (Wireshark reads both).
-    let mixed = packets.windows(2).any(|w| w[0].link_type != w[1].link_type);
-    let mut w =
-        if mixed { ExportWriter::pcapng(BufWriter::new(file))? } else { ExportWriter::new(BufWriter::new(file)) };
+    let mut w = ExportWriter::for_link_types(BufWriter::new(file), mixed_link_types(&packets))?;
     for p in &packets {
         w.write(p)?;
     }
