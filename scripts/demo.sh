@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
+scripts/build-ui.sh
 echo "demo: building (the first build compiles DuckDB: about 20 minutes on 2 cores)" >&2
 tyto_build --quiet
 work="${TYTO_DEMO_DIR:-$PWD/tyto-demo}"

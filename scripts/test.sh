@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints, unit and end-to-end tests (the
-# end-to-end ones read ../shared/pcaps when it is there), and the fuzz targets' build.
+# Runs every check and test: formatting, lints, the UI's type check and build, unit
+# and end-to-end tests (the end-to-end ones read ../shared/pcaps when it is there;
+# the browser test drives the UI in headless Chromium, screenshots in artifacts/),
+# and the fuzz targets' build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 scripts/setup.sh
+# The UI first, so that the binary the tests build embeds it; then the browser test
+# (crates/tyto/tests/browser.rs) must run, not skip.
+scripts/build-ui.sh --browser
+export TYTO_BROWSER_TESTS=1
+export TYTO_ARTIFACTS="${TYTO_ARTIFACTS:-$PWD/artifacts/browser}"
 echo "== cargo fmt --check" >&2
 cargo fmt --all --check
 echo "== cargo clippy -D warnings" >&2

@@ -18,5 +18,5 @@ mod worker;
 
 pub use config::FlowConfig;
 pub use key::{Direction, FlowKey, KeyedPacket};
-pub use pipeline::{run, FileOutcome, PipelineConfig, Progress, RunReport};
+pub use pipeline::{run, Enrich, FileOutcome, PipelineConfig, Progress, RunReport};
 pub use worker::{session_id, PacketIn, PieceIn, Worker, WorkerStats};

@@ -38,6 +38,14 @@ pub struct PipelineConfig {
     /// Where packets are stored, if anywhere.
     pub pcap: Option<(PcapDir, RotationPolicy)>,
     pub analyzers: Arc<dyn AnalyzerFactory>,
+    /// Adds what is known about a session's addresses (GeoIP, ASN) as it is written.
+    pub enrich: Option<Arc<dyn Enrich>>,
+}
+
+/// Fills fields from outside knowledge (country, AS) into a finished session, on the
+/// worker's thread, before it is batched for the store.
+pub trait Enrich: Send + Sync {
+    fn enrich(&self, rec: &mut SessionRecord);
 }
 
 /// Live counters for a progress display, updated as the run goes.
@@ -100,7 +108,13 @@ pub fn run(
             per_worker,
             cfg.analyzers.clone(),
             cfg.pcap.as_ref().map(|(dir, policy)| dir.writer(*policy)),
-            Box::new(move |rec| batcher.push(rec)),
+            match cfg.enrich.clone() {
+                Some(e) => Box::new(move |mut rec: SessionRecord| {
+                    e.enrich(&mut rec);
+                    batcher.push(rec);
+                }) as Box<dyn FnMut(SessionRecord) + Send>,
+                None => Box::new(move |rec| batcher.push(rec)),
+            },
         )
     };
     let mut reader = Reader::new(&cfg.flow);

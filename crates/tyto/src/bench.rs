@@ -68,6 +68,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         node: "bench".into(),
         pcap,
         analyzers: Arc::new(NoAnalysis),
+        enrich: None,
     };
     let cfg = |pcap| PipelineConfig { analyzers: Arc::new(Dissectors), ..plain(pcap) };
 

@@ -81,14 +81,16 @@ pub fn run_with_progress<T: Send + 'static>(
     Ok((report, out, elapsed))
 }
 
-fn pipeline_config(node: &str, flow: &FlowArgs, pcap: Option<(PcapDir, RotationPolicy)>) -> PipelineConfig {
-    PipelineConfig {
+fn pipeline_config(node: &str, flow: &FlowArgs, pcap: Option<(PcapDir, RotationPolicy)>) -> Result<PipelineConfig> {
+    let enrich = flow.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>);
+    Ok(PipelineConfig {
         flow: flow.flow_config(),
         workers: flow.workers.max(1),
         node: node.to_string(),
         pcap,
         analyzers: Arc::new(Dissectors),
-    }
+        enrich,
+    })
 }
 
 /// Prints what went wrong per file and overall; true when every file read cleanly.
@@ -157,7 +159,7 @@ pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs, 
         return Ok(ExitCode::SUCCESS);
     }
     let inputs = &todo[..];
-    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())));
+    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())))?;
     let (report, (store_result, mut store), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
         let mut pending: Vec<SessionRecord> = Vec::new();
         let mut result: Result<u64> = Ok(0);
@@ -215,7 +217,7 @@ pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs, 
 
 pub fn dump(inputs: &[PathBuf], node: &str, flow: &FlowArgs) -> Result<ExitCode> {
     validate_node(node)?;
-    let cfg = pipeline_config(node, flow, None);
+    let cfg = pipeline_config(node, flow, None)?;
     let (report, result, _) = run_with_progress(inputs, &cfg, |rx| -> io::Result<()> {
         let stdout = io::stdout();
         let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

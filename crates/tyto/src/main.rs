@@ -202,6 +202,30 @@ pub struct FlowArgs {
     /// Sessions held at once; the least recently seen is written out past this.
     #[arg(long, default_value_t = 1_000_000)]
     max_sessions: usize,
+    #[command(flatten)]
+    geoip: GeoIpArgs,
+}
+
+/// MaxMind-format databases for the `country.*` and `asn.*` fields (GeoLite2 or
+/// GeoIP2 Country/City, and ASN). Without them those fields stay empty.
+#[derive(Args, Clone)]
+pub struct GeoIpArgs {
+    /// Country or City database (`.mmdb`).
+    #[arg(long, env = "TYTO_GEOIP_COUNTRY", value_name = "MMDB")]
+    geoip_country: Option<PathBuf>,
+    /// ASN database (`.mmdb`).
+    #[arg(long, env = "TYTO_GEOIP_ASN", value_name = "MMDB")]
+    geoip_asn: Option<PathBuf>,
+}
+
+impl GeoIpArgs {
+    /// The databases opened, or `None` when none is given.
+    pub fn open(&self) -> anyhow::Result<Option<tyto_enrich::GeoIp>> {
+        if self.geoip_country.is_none() && self.geoip_asn.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(tyto_enrich::GeoIp::open(self.geoip_country.as_deref(), self.geoip_asn.as_deref())?))
+    }
 }
 
 fn default_workers() -> usize {

@@ -6,9 +6,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use serde_json::Value;
 
@@ -26,48 +25,16 @@ impl Drop for Server {
     }
 }
 
-/// Starts `tyto serve` on a free loopback port; returns once it listens.
-fn serve(data: &Path, extra: &[&str]) -> (Child, String) {
-    let mut child = common::tyto()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .args(extra)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("tyto serve ended before listening").unwrap();
-        if let Some(url) = line.strip_prefix("tyto: viewer at ") {
-            break url.trim_end_matches('/').to_string();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
-
 fn start(files: &[PathBuf]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     common::ok(
         common::tyto().args(["ingest", "--workers", "1", "--data-dir"]).arg(&data).args(files).output().unwrap(),
     );
-    let add = |args: &[&str], password: &str| {
-        let mut c = common::tyto()
-            .args(["user", "add"])
-            .args(args)
-            .arg("--data-dir")
-            .arg(&data)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(c.stdin.as_mut().unwrap(), format!("{password}\n").as_bytes()).unwrap();
-        assert!(c.wait().unwrap().success());
-    };
+    let add = |args: &[&str], password: &str| common::add_user(&data, args, password);
     add(&["ann", "--admin"], "ann-secret");
     add(&["bob", "--no-pcap", "--no-packets", "--expression", "protocols == dns"], "bob-secret");
-    let (child, base) = serve(&data, &[]);
+    let (child, base) = common::serve(&data, &[]);
     Server { child, base, _dir: dir, data }
 }
 
@@ -379,20 +346,9 @@ fn tls_serves_the_same_api() {
         .output()
         .expect("openssl (scripts/setup.sh installs it)");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let mut child = common::tyto()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line =
-        BufReader::new(child.stderr.take().unwrap()).lines().map(Result::unwrap).find(|l| l.contains("viewer at"));
-    let _guard = Server { child, base: String::new(), _dir: tempfile::tempdir().unwrap(), data: data.clone() };
-    let base = line.expect("listening").split("viewer at ").nth(1).unwrap().trim_end_matches('/').to_string();
+    let (child, base) =
+        common::serve(&data, &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let _guard = Server { child, base: base.clone(), _dir: tempfile::tempdir().unwrap(), data: data.clone() };
     assert!(base.starts_with("https://127.0.0.1:") && !base.ends_with(":0"), "{base}");
     let (status, body) = curl("ann:pw", &format!("{base}/api/user/current"), &["-k"]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));

@@ -40,7 +40,7 @@ pub fn manifest_dir() -> PathBuf {
 }
 
 pub fn config(workers: usize, flow: FlowConfig) -> PipelineConfig {
-    PipelineConfig { flow, workers, node: "test".into(), pcap: None, analyzers: Arc::new(NoAnalysis) }
+    PipelineConfig { flow, workers, node: "test".into(), pcap: None, analyzers: Arc::new(NoAnalysis), enrich: None }
 }
 
 /// Runs files through the pipeline and collects every row.
@@ -66,4 +66,41 @@ pub fn ok(out: std::process::Output) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Starts `tyto serve` on a free loopback port; returns once it listens, with its
+/// address (`http://127.0.0.1:PORT`).
+pub fn serve(data: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = tyto()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("tyto serve ended before listening").unwrap();
+        if let Some(url) = line.strip_prefix("tyto: viewer at ") {
+            break url.trim_end_matches('/').to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+/// `tyto user add` with the password on standard input.
+pub fn add_user(data: &std::path::Path, args: &[&str], password: &str) {
+    let mut c = tyto()
+        .args(["user", "add"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(c.stdin.as_mut().unwrap(), format!("{password}\n").as_bytes()).unwrap();
+    assert!(c.wait().unwrap().success());
 }

@@ -1,0 +1,142 @@
+//! The web UI end to end in headless Chromium: Arkime's captures and the sample are
+//! ingested with a small GeoIP database built here, `tyto serve` runs on loopback, and
+//! `ui/tests/browser.mjs` (playwright-core) drives the pages and checks them against
+//! the API. It needs Node.js, `ui/node_modules` and Chromium (`scripts/build-ui.sh`
+//! installs them) and a binary built after the UI; without them it says so and
+//! passes, unless `TYTO_BROWSER_TESTS=1` (set by `scripts/test.sh`) makes them required.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mmdb_writer::{ipnet::IpNet, Value, Writer};
+
+fn repo_root() -> PathBuf {
+    common::manifest_dir().join("../..")
+}
+
+/// What stops the browser test from running here, if anything.
+fn missing_piece(root: &Path, chromium: &Path) -> Option<String> {
+    if Command::new("node").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        return Some("node is not installed (scripts/build-ui.sh installs it)".into());
+    }
+    if !root.join("ui/node_modules/playwright-core").is_dir() {
+        return Some("ui/node_modules is missing (run scripts/build-ui.sh)".into());
+    }
+    if !chromium.is_file() {
+        return Some(format!("{} is missing (scripts/build-ui.sh installs Debian's chromium)", chromium.display()));
+    }
+    None
+}
+
+/// A country database covering every IPv4 address in eight blocks (so every public
+/// and private address of the captures gets one), and the sample's documentation
+/// networks on their own; and an ASN database for a few of them.
+fn geoip(dir: &Path) -> (PathBuf, PathBuf) {
+    let mut country = Writer::builder("Tyto-Test-Country").build();
+    let codes = ["US", "DE", "FR", "JP", "BR", "IN", "AU", "ZA"];
+    for (i, code) in codes.iter().enumerate() {
+        let net: IpNet = format!("{}.0.0.0/3", i * 32).parse().unwrap();
+        country.insert_value(net, Value::map([("country", Value::map([("iso_code", Value::from(*code))]))])).unwrap();
+    }
+    for (net, code) in [("192.0.2.0/24", "NL"), ("10.1.0.0/16", "CA")] {
+        country
+            .insert_value(
+                net.parse::<IpNet>().unwrap(),
+                Value::map([("country", Value::map([("iso_code", Value::from(code))]))]),
+            )
+            .unwrap();
+    }
+    let mut asn = Writer::builder("Tyto-Test-ASN").build();
+    asn.insert_value(
+        "192.0.2.0/24".parse::<IpNet>().unwrap(),
+        Value::map([
+            ("autonomous_system_number", Value::from(64_496u32)),
+            ("autonomous_system_organization", Value::from("Documentation Net")),
+        ]),
+    )
+    .unwrap();
+    let (c, a) = (dir.join("country.mmdb"), dir.join("asn.mmdb"));
+    std::fs::write(&c, country.to_bytes().unwrap()).unwrap();
+    std::fs::write(&a, asn.to_bytes().unwrap()).unwrap();
+    (c, a)
+}
+
+#[test]
+fn viewer_in_a_browser() {
+    let root = repo_root();
+    let chromium = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let required = std::env::var("TYTO_BROWSER_TESTS").is_ok_and(|v| v == "1");
+    if let Some(why) = missing_piece(&root, &chromium) {
+        assert!(!required, "browser tests required (TYTO_BROWSER_TESTS=1) but {why}");
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (country, asn) = geoip(dir.path());
+    let sample = dir.path().join("sample.pcap");
+    common::ok(common::tyto().arg("sample").arg("-o").arg(&sample).output().unwrap());
+    let mut inputs = vec![sample];
+    inputs.extend(common::arkime_captures().unwrap_or_default());
+    common::ok(
+        common::tyto()
+            .args(["ingest", "--data-dir"])
+            .arg(&data)
+            .arg("--geoip-country")
+            .arg(&country)
+            .arg("--geoip-asn")
+            .arg(&asn)
+            .args(&inputs)
+            .output()
+            .unwrap(),
+    );
+    // GeoIP reached the store: the sample's servers are in the documentation network.
+    let out = common::ok(
+        common::tyto()
+            .args(["sessions", "--data-dir"])
+            .arg(&data)
+            .args(["--expr", "country.dst == NLD && asn.dst == \"AS64496 Documentation Net\"", "--limit", "1"])
+            .output()
+            .unwrap(),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("192.0.2."), "{}", String::from_utf8_lossy(&out.stdout));
+
+    common::add_user(&data, &["ann", "--admin"], "ann-secret");
+    common::add_user(&data, &["bob", "--no-pcap", "--no-packets"], "bob-secret");
+    let (mut server, base) = common::serve(&data, &[]);
+    let front = Command::new("curl").args(["-s", "-u", "ann:ann-secret", &format!("{base}/")]).output().unwrap();
+    let front = String::from_utf8_lossy(&front.stdout).to_string();
+    if front.contains("built without the web UI") {
+        let _ = server.kill();
+        let why = "this tyto was built before the UI (run scripts/build-ui.sh, then build again)";
+        assert!(!required, "browser tests required but {why}");
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let artifacts = std::env::var_os("TYTO_ARTIFACTS")
+        .map_or_else(|| std::env::temp_dir().join("tyto-browser-artifacts"), PathBuf::from);
+    let run = Command::new("node")
+        .arg(root.join("ui/tests/browser.mjs"))
+        .current_dir(root.join("ui"))
+        .env("TYTO_URL", &base)
+        .env("TYTO_USER", "ann")
+        .env("TYTO_PASSWORD", "ann-secret")
+        .env("TYTO_LIMITED_USER", "bob")
+        .env("TYTO_LIMITED_PASSWORD", "bob-secret")
+        .env("TYTO_ARTIFACTS", &artifacts)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        run.status.success(),
+        "browser checks failed (screenshots in {}):\n{}\n{}",
+        artifacts.display(),
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&run.stdout));
+}

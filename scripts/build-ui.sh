@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the web UI from source into ui/dist, which the next `cargo build` embeds in
+# the tyto binary. Installs Node.js and npm from Debian when they are missing, and
+# with --browser also Debian's Chromium, which the browser tests drive.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+if [ "${1:-}" = --browser ] && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+    need+=(chromium)
+fi
+if ((${#need[@]})); then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "build-ui: please install: ${need[*]} (needs root)" >&2
+        exit 1
+    fi
+    echo "build-ui: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cd ui
+# The lock file pins every package; reinstall only when it changed.
+if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.tyto-lock; then
+    echo "build-ui: npm ci" >&2
+    npm ci --no-audit --no-fund --loglevel=error
+    cp package-lock.json node_modules/.tyto-lock
+fi
+echo "build-ui: type check and bundle" >&2
+npm run --silent build -- --logLevel warn

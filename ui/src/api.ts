@@ -1,0 +1,90 @@
+// Calls to Tyto's API. Every call carries `X-Tyto-UI` (so a lapsed login answers 401
+// without the browser's password dialog) and, on changes, the session's CSRF token.
+
+export interface User {
+  name: string;
+  admin: boolean;
+  export_pcap: boolean;
+  see_packets: boolean;
+  expression: string | null;
+  time_limit_hours: number | null;
+}
+
+export interface Field {
+  name: string;
+  type: string;
+  multi?: boolean;
+  group?: string;
+  description: string;
+  aliases?: string[];
+  members?: string[];
+}
+
+/** An error from the API: its message and, for an expression, the column (1-based). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    public status: number,
+    public column?: number,
+  ) {
+    super(message);
+  }
+}
+
+let csrf: string | null = null;
+
+export function setCsrf(token: string | null) {
+  csrf = token;
+}
+
+export type Params = Record<string, string | number | undefined | null>;
+
+export function queryString(params: Params): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+function toLogin() {
+  const next = location.pathname + location.search;
+  location.assign(`/login?next=${encodeURIComponent(next)}`);
+}
+
+async function call(method: string, path: string, params: Params = {}, signal?: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = { "X-Tyto-UI": "1", Accept: "application/json" };
+  if (method !== "GET" && csrf) headers["X-Tyto-CSRF"] = csrf;
+  const resp = await fetch(path + queryString(params), { method, headers, signal, credentials: "same-origin" });
+  if (resp.status === 401) {
+    toLogin();
+    throw new ApiError("not logged in", 401);
+  }
+  if (!resp.ok) {
+    let message = `${resp.status} ${resp.statusText}`;
+    let column: number | undefined;
+    try {
+      const body = await resp.json();
+      if (body && typeof body.error === "string") message = body.error;
+      if (body && typeof body.column === "number") column = body.column;
+    } catch {
+      // Not JSON: the status line says enough.
+    }
+    throw new ApiError(message, resp.status, column);
+  }
+  return resp;
+}
+
+export async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+  return (await call("GET", path, params, signal)).json() as Promise<T>;
+}
+
+export async function post(path: string): Promise<void> {
+  await call("POST", path);
+}
+
+/** Whether an error is only a fetch cancelled because a newer one replaced it. */
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === "AbortError";
+}

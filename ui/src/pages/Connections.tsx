@@ -1,0 +1,309 @@
+// Connections: who talks to whom under the search, as a node-link graph laid out by
+// a small force simulation (own code: a few hundred nodes need no library). Nodes
+// can be dragged, the view panned and zoomed; a click on a node shows its totals and
+// adds it to the search.
+
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useApp } from "../context";
+import { formatBytes, formatCount } from "../format";
+import { searchParams } from "../search";
+import { useApi } from "../useApi";
+import { useWidth } from "../components/useWidth";
+
+interface NodeIn {
+  id: unknown;
+  type: number;
+  sessions: number;
+  packets: number;
+  bytes: number;
+}
+interface LinkIn {
+  src: unknown;
+  dst: unknown;
+  sessions: number;
+  packets: number;
+  bytes: number;
+}
+interface ConnectionsReply {
+  srcField: string;
+  dstField: string;
+  recordsFiltered: number;
+  nodes: NodeIn[];
+  links: LinkIn[];
+}
+
+interface SimNode extends NodeIn {
+  key: string;
+  x: number;
+  y: number;
+  vx: number;
+  vy: number;
+  pinned: boolean;
+}
+
+type Weight = "sessions" | "packets" | "bytes";
+
+const HEIGHT = 620;
+const TYPE_CLASS = ["", "src", "dst", "both"];
+
+/** Places nodes on a circle, then lets links pull and nodes push until it settles. */
+function useSimulation(reply: ConnectionsReply | null, width: number) {
+  const [, setFrame] = useState(0);
+  const nodes = useRef<SimNode[]>([]);
+  const links = useRef<[number, number, LinkIn][]>([]);
+  const alpha = useRef(0);
+
+  useEffect(() => {
+    if (!reply) return;
+    const n = reply.nodes.length;
+    nodes.current = reply.nodes.map((node, i) => {
+      const a = (2 * Math.PI * i) / Math.max(n, 1);
+      const r = 40 + 8 * Math.sqrt(n);
+      return { ...node, key: JSON.stringify(node.id), x: width / 2 + r * Math.cos(a), y: HEIGHT / 2 + r * Math.sin(a), vx: 0, vy: 0, pinned: false };
+    });
+    const index = new Map(nodes.current.map((nd, i) => [nd.key, i]));
+    links.current = reply.links
+      .map((l) => [index.get(JSON.stringify(l.src)), index.get(JSON.stringify(l.dst)), l] as [number, number, LinkIn])
+      .filter(([a, b]) => a !== undefined && b !== undefined);
+    alpha.current = 1;
+  }, [reply]);
+
+  useEffect(() => {
+    let raf = 0;
+    const step = () => {
+      if (alpha.current > 0.01) {
+        for (let i = 0; i < 3; i++) tick(nodes.current, links.current, alpha.current, width);
+        alpha.current *= 0.985;
+        setFrame((f) => f + 1);
+      }
+      raf = requestAnimationFrame(step);
+    };
+    raf = requestAnimationFrame(step);
+    return () => cancelAnimationFrame(raf);
+  }, [width]);
+
+  return { nodes: nodes.current, links: links.current, reheat: () => (alpha.current = Math.max(alpha.current, 0.3)) };
+}
+
+function tick(nodes: SimNode[], links: [number, number, LinkIn][], alpha: number, width: number) {
+  const n = nodes.length;
+  // Every pair pushes apart (n² is fine for the few hundred nodes asked for).
+  for (let i = 0; i < n; i++) {
+    const a = nodes[i];
+    for (let j = i + 1; j < n; j++) {
+      const b = nodes[j];
+      let dx = b.x - a.x;
+      let dy = b.y - a.y;
+      let d2 = dx * dx + dy * dy;
+      if (d2 < 0.01) {
+        dx = Math.random() - 0.5;
+        dy = Math.random() - 0.5;
+        d2 = 0.5;
+      }
+      if (d2 > 250000) continue;
+      const f = (900 * alpha) / d2;
+      a.vx -= dx * f;
+      a.vy -= dy * f;
+      b.vx += dx * f;
+      b.vy += dy * f;
+    }
+  }
+  // Links pull their ends towards a rest length.
+  for (const [i, j] of links) {
+    const a = nodes[i];
+    const b = nodes[j];
+    const dx = b.x - a.x;
+    const dy = b.y - a.y;
+    const d = Math.sqrt(dx * dx + dy * dy) || 1;
+    const f = ((d - 60) / d) * 0.06 * alpha;
+    a.vx += dx * f;
+    a.vy += dy * f;
+    b.vx -= dx * f;
+    b.vy -= dy * f;
+  }
+  for (const nd of nodes) {
+    // A weak pull to the middle keeps separate groups on screen.
+    nd.vx += (width / 2 - nd.x) * 0.004 * alpha;
+    nd.vy += (HEIGHT / 2 - nd.y) * 0.004 * alpha;
+    if (nd.pinned) {
+      nd.vx = nd.vy = 0;
+      continue;
+    }
+    nd.vx *= 0.6;
+    nd.vy *= 0.6;
+    nd.x += Math.max(-20, Math.min(20, nd.vx));
+    nd.y += Math.max(-20, Math.min(20, nd.vy));
+  }
+}
+
+export function Connections() {
+  const { search, fields, addClause, fieldByName } = useApp();
+  const [srcField, setSrcField] = useState("ip.src");
+  const [dstField, setDstField] = useState("ip.dst");
+  const [length, setLength] = useState(200);
+  const [weight, setWeight] = useState<Weight>("sessions");
+  const [picked, setPicked] = useState<SimNode | null>(null);
+  const [view, setView] = useState({ x: 0, y: 0, k: 1 });
+  const drag = useRef<{ node?: SimNode; panFrom?: [number, number, number, number] } | null>(null);
+  const svg = useRef<SVGSVGElement>(null);
+  const { ref, width } = useWidth<HTMLDivElement>(1000);
+  const r = useApi<ConnectionsReply>("/api/connections", { ...searchParams(search), srcField, dstField, length });
+  const sim = useSimulation(r.data, width);
+
+  const maxNode = useMemo(() => Math.max(1, ...(r.data?.nodes ?? []).map((n) => n[weight])), [r.data, weight]);
+  const maxLink = useMemo(() => Math.max(1, ...(r.data?.links ?? []).map((l) => l[weight])), [r.data, weight]);
+  const radius = (nd: SimNode) => 4 + 14 * Math.sqrt(nd[weight] / maxNode);
+  const fieldOptions = fields.filter((f) => !f.members && !f.multi);
+
+  const toGraph = (e: PointerEvent): [number, number] => {
+    const box = svg.current!.getBoundingClientRect();
+    return [(e.clientX - box.left - view.x) / view.k, (e.clientY - box.top - view.y) / view.k];
+  };
+
+  return (
+    <div class="page connections">
+      <div class="toolbar">
+        <label>
+          Source{" "}
+          <select value={srcField} aria-label="Source field" onChange={(e) => setSrcField((e.currentTarget as HTMLSelectElement).value)}>
+            {fieldOptions.map((f) => (
+              <option value={f.name}>{f.name}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Destination{" "}
+          <select value={dstField} aria-label="Destination field" onChange={(e) => setDstField((e.currentTarget as HTMLSelectElement).value)}>
+            {fieldOptions.map((f) => (
+              <option value={f.name}>{f.name}</option>
+            ))}
+          </select>
+        </label>
+        <select value={String(length)} aria-label="Links" onChange={(e) => setLength(Number((e.currentTarget as HTMLSelectElement).value))}>
+          {[50, 100, 200, 500, 1000].map((n) => (
+            <option value={String(n)}>{n} heaviest links</option>
+          ))}
+        </select>
+        <span class="segmented">
+          {(["sessions", "packets", "bytes"] as Weight[]).map((w) => (
+            <button class={w === weight ? "on" : ""} onClick={() => setWeight(w)}>
+              {w}
+            </button>
+          ))}
+        </span>
+        <button onClick={() => setView({ x: 0, y: 0, k: 1 })}>Reset view</button>
+        <span class="muted" id="connections-count">
+          {r.data ? `${r.data.nodes.length} nodes, ${r.data.links.length} links` : r.loading ? "…" : ""}
+        </span>
+      </div>
+      <div class="graph-wrap" ref={ref}>
+        <svg
+          ref={svg}
+          class="graph"
+          width={width}
+          height={HEIGHT}
+          role="img"
+          aria-label="Connections graph"
+          onWheel={(e) => {
+            e.preventDefault();
+            const box = svg.current!.getBoundingClientRect();
+            const mx = e.clientX - box.left;
+            const my = e.clientY - box.top;
+            const k = Math.min(8, Math.max(0.2, view.k * (e.deltaY < 0 ? 1.15 : 1 / 1.15)));
+            setView({ k, x: mx - ((mx - view.x) * k) / view.k, y: my - ((my - view.y) * k) / view.k });
+          }}
+          onPointerDown={(e) => {
+            if ((e.target as Element).tagName === "svg") drag.current = { panFrom: [e.clientX, e.clientY, view.x, view.y] };
+          }}
+          onPointerMove={(e) => {
+            const d = drag.current;
+            if (!d) return;
+            if (d.node) {
+              [d.node.x, d.node.y] = toGraph(e);
+              sim.reheat();
+            } else if (d.panFrom) {
+              const [cx, cy, vx, vy] = d.panFrom;
+              setView({ ...view, x: vx + e.clientX - cx, y: vy + e.clientY - cy });
+            }
+          }}
+          onPointerUp={() => {
+            if (drag.current?.node) drag.current.node.pinned = false;
+            drag.current = null;
+          }}
+          onPointerLeave={() => (drag.current = null)}
+        >
+          <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>
+            {sim.links.map(([i, j, l]) => {
+              const a = sim.nodes[i];
+              const b = sim.nodes[j];
+              return (
+                <line class="link" x1={a.x} y1={a.y} x2={b.x} y2={b.y} stroke-width={1 + 5 * Math.sqrt(l[weight] / maxLink)}>
+                  <title>
+                    {String(l.src)} → {String(l.dst)}: {formatCount(l.sessions)} sessions, {formatCount(l.packets)} packets,{" "}
+                    {formatBytes(l.bytes)}
+                  </title>
+                </line>
+              );
+            })}
+            {sim.nodes.map((nd) => (
+              <g class={`node ${TYPE_CLASS[nd.type] ?? ""}${picked?.key === nd.key ? " picked" : ""}`} data-id={String(nd.id)}>
+                <circle
+                  cx={nd.x}
+                  cy={nd.y}
+                  r={radius(nd)}
+                  onPointerDown={(e) => {
+                    e.stopPropagation();
+                    (e.currentTarget as Element).setPointerCapture?.(e.pointerId);
+                    nd.pinned = true;
+                    drag.current = { node: nd };
+                    setPicked(nd);
+                  }}
+                >
+                  <title>{String(nd.id)}</title>
+                </circle>
+                {(sim.nodes.length <= 60 || nd[weight] / maxNode > 0.2 || picked?.key === nd.key) && (
+                  <text x={nd.x + radius(nd) + 3} y={nd.y + 4}>
+                    {String(nd.id)}
+                  </text>
+                )}
+              </g>
+            ))}
+          </g>
+        </svg>
+        {picked && (
+          <div class="node-info panel" role="dialog" aria-label="Node">
+            <div class="panel-head">
+              <strong>{String(picked.id)}</strong>
+              <button class="link" onClick={() => setPicked(null)} aria-label="close">
+                ✕
+              </button>
+            </div>
+            <div class="muted">
+              {picked.type === 3 ? "source and destination" : picked.type === 1 ? "source" : "destination"}
+            </div>
+            <div>
+              {formatCount(picked.sessions)} sessions · {formatCount(picked.packets)} packets · {formatBytes(picked.bytes)}
+            </div>
+            <div class="node-actions">
+              {(picked.type & 1) !== 0 && (
+                <button onClick={() => addClause(srcField, picked.id)}>
+                  {srcField} == {String(picked.id)}
+                </button>
+              )}
+              {(picked.type & 2) !== 0 && (
+                <button onClick={() => addClause(dstField, picked.id)}>
+                  {dstField} == {String(picked.id)}
+                </button>
+              )}
+            </div>
+            {fieldByName.get(srcField)?.description && <div class="muted small">{fieldByName.get(srcField)!.description}</div>}
+          </div>
+        )}
+      </div>
+      <p class="legend">
+        <span class="dot src" /> source only <span class="dot dst" /> destination only <span class="dot both" /> both · size and width by {weight} ·
+        drag nodes, drag the background to pan, scroll to zoom
+      </p>
+    </div>
+  );
+}

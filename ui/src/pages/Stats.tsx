@@ -1,0 +1,135 @@
+// Stats: what the store holds per capture node, sessions per second (over the data's
+// own time span, and live between refreshes while something writes), disk use.
+
+import { useEffect, useRef, useState } from "preact/hooks";
+import { getJson, isAbort } from "../api";
+import { formatBytes, formatCount, formatDuration, formatTime } from "../format";
+
+interface StatsReply {
+  version: string;
+  uptime_s: number;
+  db_bytes: number;
+  disk_free_bytes: number;
+  disk_total_bytes: number;
+  store: {
+    sessions: number;
+    first_ns: number | null;
+    last_ns: number | null;
+    link_types: number[];
+    nodes: { node: string; packets: number; bytes: number; files: number }[];
+  };
+  /** Present while capturing live: per interface counters. */
+  capture?: Record<string, number>;
+}
+
+const REFRESH_MS = 5000;
+
+export function Stats() {
+  const [stats, setStats] = useState<StatsReply | null>(null);
+  const [error, setError] = useState("");
+  const [rate, setRate] = useState<number | null>(null);
+  const last = useRef<{ at: number; sessions: number } | null>(null);
+
+  useEffect(() => {
+    const abort = new AbortController();
+    const load = () =>
+      getJson<StatsReply>("/api/stats", {}, abort.signal).then(
+        (s) => {
+          const now = performance.now();
+          if (last.current) {
+            const dt = (now - last.current.at) / 1000;
+            setRate(dt > 0 ? (s.store.sessions - last.current.sessions) / dt : null);
+          }
+          last.current = { at: now, sessions: s.store.sessions };
+          setStats(s);
+          setError("");
+        },
+        (e) => !isAbort(e) && setError(String(e.message ?? e)),
+      );
+    load();
+    const timer = setInterval(load, REFRESH_MS);
+    return () => {
+      clearInterval(timer);
+      abort.abort();
+    };
+  }, []);
+
+  if (error) return <div class="page error-text">{error}</div>;
+  if (!stats) return <div class="page muted">Loading…</div>;
+  const st = stats.store;
+  const span = st.first_ns !== null && st.last_ns !== null ? (st.last_ns - st.first_ns) / 1e9 : 0;
+  const packets = st.nodes.reduce((a, n) => a + n.packets, 0);
+  const bytes = st.nodes.reduce((a, n) => a + n.bytes, 0);
+  const used = stats.disk_total_bytes - stats.disk_free_bytes;
+  const usedPct = stats.disk_total_bytes ? (100 * used) / stats.disk_total_bytes : 0;
+
+  return (
+    <div class="page stats">
+      <div class="stat-cards">
+        <Card label="Sessions" value={formatCount(st.sessions)} id="stat-sessions" />
+        <Card label="Packets" value={formatCount(packets)} id="stat-packets" />
+        <Card label="Bytes" value={formatBytes(bytes)} />
+        <Card
+          label="Sessions/s in the data"
+          value={span > 0 ? (st.sessions / span).toFixed(1) : "—"}
+          note={span > 0 ? `over ${formatDuration(span)}` : ""}
+        />
+        <Card label="Sessions/s now" value={rate === null ? "…" : rate.toFixed(1)} note={`refreshed every ${REFRESH_MS / 1000} s`} />
+        <Card label="Drops" value={stats.capture ? formatCount(stats.capture.drops ?? 0) : "—"} note={stats.capture ? "" : "no live capture"} />
+      </div>
+      <section class="panel">
+        <div class="panel-head">
+          <strong>Disk</strong>
+          <span class="muted">database {formatBytes(stats.db_bytes)}</span>
+        </div>
+        <div class="disk-bar" title={`${usedPct.toFixed(1)}% used`}>
+          <span style={{ width: `${usedPct}%` }} />
+        </div>
+        <div class="muted">
+          {formatBytes(stats.disk_free_bytes)} free of {formatBytes(stats.disk_total_bytes)}
+        </div>
+      </section>
+      <section class="panel">
+        <div class="panel-head">
+          <strong>Nodes</strong>
+        </div>
+        <table class="nodes">
+          <thead>
+            <tr>
+              <th>Node</th>
+              <th>Packets</th>
+              <th>Bytes</th>
+              <th>PCAP files</th>
+            </tr>
+          </thead>
+          <tbody>
+            {st.nodes.map((n) => (
+              <tr>
+                <td>{n.node}</td>
+                <td>{formatCount(n.packets)}</td>
+                <td>{formatBytes(n.bytes)}</td>
+                <td>{formatCount(n.files)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+      <p class="muted">
+        Data from {st.first_ns !== null ? formatTime(st.first_ns) : "—"} to {st.last_ns !== null ? formatTime(st.last_ns) : "—"} UTC ·
+        Tyto {stats.version}, up {formatDuration(stats.uptime_s)}
+      </p>
+    </div>
+  );
+}
+
+function Card({ label, value, note, id }: { label: string; value: string; note?: string; id?: string }) {
+  return (
+    <div class="stat-card">
+      <div class="muted">{label}</div>
+      <div class="stat-value" id={id}>
+        {value}
+      </div>
+      {note && <div class="muted small">{note}</div>}
+    </div>
+  );
+}

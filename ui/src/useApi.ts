@@ -1,0 +1,37 @@
+import { useEffect, useState } from "preact/hooks";
+import { ApiError, getJson, isAbort, type Params } from "./api";
+import { useApp } from "./context";
+
+export interface Loaded<T> {
+  data: T | null;
+  loading: boolean;
+  error: ApiError | null;
+}
+
+/** Fetches `path` with `params` whenever they change; a newer call cancels an older one.
+ *  Errors go to the application's error display as well as to the caller. */
+export function useApi<T>(path: string | null, params: Params): Loaded<T> {
+  const { reportError } = useApp();
+  const [state, setState] = useState<Loaded<T>>({ data: null, loading: path !== null, error: null });
+  const key = path === null ? "" : path + JSON.stringify(params);
+  useEffect(() => {
+    if (path === null) return;
+    const abort = new AbortController();
+    setState((s) => ({ ...s, loading: true }));
+    getJson<T>(path, params, abort.signal).then(
+      (data) => {
+        reportError(null);
+        setState({ data, loading: false, error: null });
+      },
+      (e) => {
+        if (isAbort(e)) return;
+        const err = e instanceof ApiError ? e : new ApiError(String(e), 0);
+        reportError(err);
+        setState({ data: null, loading: false, error: err });
+      },
+    );
+    return () => abort.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  return state;
+}

@@ -1,0 +1,286 @@
+// The viewer in headless Chromium, against a running `tyto serve`: log in, search
+// (with completion and an error shown in place), sort, open a session and its
+// packets, download PCAPs and count their packets, zoom by dragging the histogram,
+// SPI View, SPI Graph, Connections, the map, Stats, a user without PCAP rights, and
+// logging out. What the page shows is checked against the API's own answers.
+//
+// TYTO_URL, TYTO_USER/TYTO_PASSWORD (an admin), TYTO_LIMITED_USER/_PASSWORD (a user
+// who may neither export PCAP nor see packets), TYTO_ARTIFACTS (screenshots and
+// downloads), CHROMIUM (default /usr/bin/chromium).
+
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.TYTO_URL ?? "http://127.0.0.1:8005";
+const admin = [process.env.TYTO_USER ?? "demo", process.env.TYTO_PASSWORD ?? "demo-tyto"];
+const limited = [process.env.TYTO_LIMITED_USER, process.env.TYTO_LIMITED_PASSWORD];
+const artifacts = process.env.TYTO_ARTIFACTS ?? "browser-artifacts";
+mkdirSync(artifacts, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+const page = await context.newPage();
+const problems = [];
+page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+page.on("console", (m) => m.type() === "error" && !/status of 4\d\d/.test(m.text()) && problems.push(`console: ${m.text()}`));
+page.setDefaultTimeout(20_000);
+
+let step = 0;
+async function shot(name) {
+  await page.screenshot({ path: join(artifacts, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+/** The API, with the browser's cookie. */
+async function api(path, params = {}) {
+  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== ""));
+  const r = await context.request.get(`${base}${path}?${q}`, { headers: { "X-Tyto-UI": "1" } });
+  assert.equal(r.status(), 200, `${path}?${q}: ${await r.text()}`);
+  return r.json();
+}
+
+/** Packets in a pcap or pcapng file. */
+function countPackets(buf) {
+  const magic = buf.readUInt32LE(0);
+  if (magic === 0x0a0d0d0a) {
+    let n = 0;
+    for (let off = 0; off + 12 <= buf.length; ) {
+      const type = buf.readUInt32LE(off);
+      const len = buf.readUInt32LE(off + 4);
+      assert.ok(len >= 12 && off + len <= buf.length, `pcapng block at ${off} of length ${len}`);
+      if (type === 6 || type === 3) n++;
+      off += len;
+    }
+    return n;
+  }
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  assert.ok(le || magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1, `pcap magic ${magic.toString(16)}`);
+  let n = 0;
+  for (let off = 24; off < buf.length; n++) {
+    assert.ok(off + 16 <= buf.length, `record header at ${off} cut short`);
+    const incl = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
+    off += 16 + incl;
+    assert.ok(off <= buf.length, `record data cut short`);
+  }
+  return n;
+}
+
+async function download(click, name) {
+  const [dl] = await Promise.all([page.waitForEvent("download"), click()]);
+  const path = join(artifacts, name);
+  await dl.saveAs(path);
+  return countPackets(readFileSync(path));
+}
+
+
+/** Waits until the table says it answers `n` sessions (the page renders asynchronously). */
+async function expectCount(n) {
+  await page.locator("#session-count").filter({ hasText: ` of ${n.toLocaleString("en-US")} sessions` }).waitFor();
+}
+
+/** Runs an expression from the search bar and waits for the table to answer it. */
+async function searchFor(expression) {
+  await page.fill("#expression", expression);
+  await page.press("#expression", "Enter");
+  await page.waitForURL((u) => (new URL(u).searchParams.get("expression") ?? "") === expression);
+  // The address changes before the page re-renders with the new search: wait for that.
+  await page.waitForFunction(() => document.querySelector("nav a")?.getAttribute("href") === `/sessions${location.search}`);
+}
+
+async function login([user, password]) {
+  await page.goto(`${base}/`);
+  await page.waitForURL(/\/login/);
+  await page.fill("#username", user);
+  await page.fill("#password", password);
+  await page.click("button[type=submit]");
+}
+
+// ---- log in (a wrong password first)
+await page.goto(`${base}/sessions`);
+await page.waitForURL(/\/login/);
+await page.fill("#username", admin[0]);
+await page.fill("#password", "not-the-password");
+await page.click("button[type=submit]");
+await page.locator(".error").filter({ hasText: "Wrong user or password" }).waitFor();
+await shot("login-refused");
+await login(admin);
+await page.locator(".sessions-table tbody tr.session-row").first().waitFor();
+const all = await api("/api/sessions", { date: -1, length: 1 });
+await expectCount(all.recordsFiltered);
+assert.equal(await page.locator(".sessions-table tbody tr.session-row").count(), Math.min(100, all.recordsFiltered));
+await shot("sessions");
+
+// ---- field-name completion, then value completion, then search
+await page.click("#expression");
+await page.keyboard.type("protoc");
+await page.locator(".suggestions li").first().filter({ hasText: "protocols" }).waitFor();
+await page.keyboard.press("Tab");
+assert.equal(await page.inputValue("#expression"), "protocols ");
+await page.keyboard.type("== d");
+await page.locator(".suggestions li").filter({ hasText: /^dns/ }).first().waitFor();
+await shot("completion");
+await page.keyboard.press("Escape");
+await page.keyboard.type("ns");
+await page.keyboard.press("Enter");
+await page.waitForURL(/expression=protocols/);
+const dns = await api("/api/sessions", { date: -1, expression: "protocols == dns", length: 10000, fields: "protocols,packets" });
+assert.ok(dns.recordsFiltered > 0, "the data has DNS sessions");
+await expectCount(dns.recordsFiltered);
+for (const text of await page.locator(".sessions-table td.col-protocols").allInnerTexts()) assert.match(text, /\bdns\b/);
+
+// ---- errors shown in place, with the column
+await searchFor("protocols == dns && (").catch(() => {});
+await page.locator(".expression-error").filter({ hasText: /column \d+/ }).waitFor();
+assert.equal(await page.locator(".expression-error .caret").count(), 1, "a caret under the column");
+assert.equal(await page.getAttribute("#expression", "aria-invalid"), "true");
+await shot("expression-error");
+await page.fill("#expression", "prtocols == dns");
+await page.press("#expression", "Enter");
+await page.locator(".expression-error").filter({ hasText: /unknown field/ }).waitFor();
+
+// ---- sort by bytes: the table shows the store's order
+await searchFor("protocols == dns");
+await expectCount(dns.recordsFiltered);
+const bytesById = new Map(dns.data.map((r) => [r.id, r]));
+const [sortedReply] = await Promise.all([
+  page.waitForResponse((r) => r.url().includes("/api/sessions?") && r.url().includes("order=bytes%3Aasc")),
+  page.click(".sessions-table th:has-text('Bytes')"),
+]);
+const sorted = (await sortedReply.json()).data;
+await page.waitForFunction((id) => document.querySelector(".sessions-table tr.session-row")?.dataset.id === id, sorted[0].id);
+assert.equal(await page.getAttribute(".sessions-table th:has-text('Bytes')", "aria-sort"), "ascending");
+const sortedIds = await page.locator(".sessions-table tr.session-row").evaluateAll((rows) => rows.map((r) => r.dataset.id));
+assert.deepEqual(sortedIds, sorted.map((r) => r.id));
+for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i - 1].bytes <= sorted[i].bytes, "rows in ascending bytes");
+for (const i of sortedIds) assert.ok(bytesById.has(i), `row ${i} matches the search`);
+await shot("sorted");
+
+// ---- a session opened: fields, packets, its PCAP
+const first = page.locator(".sessions-table tr.session-row").first();
+const id = await first.getAttribute("data-id");
+await first.click();
+const detail = page.locator(`.session-detail[data-id="${id}"]`);
+await detail.locator("table.packets tbody tr").first().waitFor();
+const one = (await api(`/api/session/${id}/detail`)).session;
+assert.equal(await detail.locator("table.packets tbody tr").count(), Math.min(one.packets, 500));
+assert.ok((await detail.locator("table.fields th").allInnerTexts()).includes("ip.dst"));
+await detail.locator(".payloads pre").first().waitFor();
+await shot("session-detail");
+assert.equal(await download(() => detail.locator("a:has-text('Download PCAP')").click(), "session.pcap"), one.packets, "session PCAP packets");
+
+// ---- PCAP of the page and of every match
+const pagePackets = sortedIds.reduce((a, i) => a + bytesById.get(i).packets, 0);
+assert.equal(await download(() => page.click("#pcap-page"), "page.pcap"), pagePackets, "page PCAP packets");
+const allPackets = dns.data.reduce((a, r) => a + r.packets, 0);
+assert.equal(await download(() => page.click("#pcap-all"), "all.pcap"), allPackets, "all-matches PCAP packets");
+
+// ---- a click on a field value adds it to the search
+const dst = one["ip.dst"];
+await detail.locator(`table.fields tr:has(th:text-is("ip.dst")) button.value`).first().click();
+await page.waitForURL((u) => (new URL(u).searchParams.get("expression") ?? "").includes(`ip.dst == ${dst}`));
+assert.equal(await page.inputValue("#expression"), `protocols == dns && ip.dst == ${dst}`);
+
+// ---- drag across the histogram to zoom
+await searchFor("");
+await expectCount(all.recordsFiltered);
+await page.locator(".histogram rect.bar").first().waitFor();
+const chart = page.locator(".histogram svg");
+const box = await chart.boundingBox();
+await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+await page.mouse.down();
+await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 });
+await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 5 });
+await page.mouse.up();
+await page.waitForURL(/startTime=\d+.*stopTime=\d+/);
+const url = new URL(page.url());
+assert.equal(url.searchParams.get("expression"), null, "zooming keeps the (empty) expression");
+const zoomed = await api("/api/sessions", { ...Object.fromEntries(url.searchParams), length: 1 });
+assert.ok(zoomed.recordsFiltered < all.recordsFiltered, "zooming narrows the sessions");
+await expectCount(zoomed.recordsFiltered);
+assert.equal(await page.inputValue("#time-range"), "custom");
+await shot("zoomed");
+await page.selectOption("#time-range", "-1");
+await page.waitForURL((u) => new URL(u).searchParams.get("date") === "-1");
+
+// ---- SPI View: counts per value; a click adds the value
+await page.click("nav a:has-text('SPI View')");
+const protocolsCard = page.locator('.spi-field[data-field="protocols"]');
+await protocolsCard.locator("li").first().waitFor();
+const spi = await api("/api/spiview", { date: -1, spi: "protocols:10" });
+const shownValues = await protocolsCard.locator("li button.value").allInnerTexts();
+assert.deepEqual(shownValues, spi.spi.protocols.map((v) => String(v.value)));
+await shot("spiview");
+await protocolsCard.locator("li button.value", { hasText: /^dns$/ }).click();
+await page.waitForURL(/\/spiview\?.*expression=protocols/);
+assert.equal(await page.inputValue("#expression"), "protocols == dns");
+
+// ---- SPI Graph
+await page.click("nav a:has-text('SPI Graph')");
+await page.locator(".spigraph-item").first().waitFor();
+const graph = await api("/api/spigraph", { date: -1, expression: "protocols == dns", field: "protocols", size: 10 });
+assert.equal(await page.locator(".spigraph-item").count(), graph.items.length);
+await shot("spigraph");
+
+// ---- Connections: the graph's nodes, a click on one adds it
+await searchFor("");
+await page.click("nav a:has-text('Connections')");
+await page.locator("svg.graph .node").first().waitFor();
+const conn = await api("/api/connections", { date: -1, srcField: "ip.src", dstField: "ip.dst", length: 200 });
+assert.equal(await page.locator("svg.graph .node").count(), conn.nodes.length);
+assert.equal(await page.locator("svg.graph line.link").count(), conn.links.length);
+await page.waitForTimeout(1500); // let the layout settle for the picture
+await shot("connections");
+const heaviest = [...conn.nodes].sort((a, b) => b.sessions - a.sessions)[0];
+await page.locator(`svg.graph .node[data-id="${heaviest.id}"] circle`).click({ force: true });
+await page.locator(".node-info").filter({ hasText: String(heaviest.id) }).waitFor();
+await page.locator(".node-info .node-actions button").first().click();
+await page.waitForURL((u) => (new URL(u).searchParams.get("expression") ?? "").includes(String(heaviest.id)));
+
+// ---- the map: countries coloured by sessions, a click adds the country
+await searchFor("");
+await page.click("nav a:has-text('Map')");
+await page.locator("svg.map path.country-shape").first().waitFor();
+const geo = await api("/api/spiview", { date: -1, spi: "country.src:300,country.dst:300" });
+const countries = new Set([...geo.spi["country.src"], ...geo.spi["country.dst"]].map((v) => v.value));
+assert.ok(countries.size > 0, "the data has countries (GeoIP)");
+await page.locator("svg.map path.country-shape.has").first().waitFor();
+const coloured = await page.locator("svg.map path.country-shape.has").evaluateAll((ps) => ps.map((p) => p.dataset.country));
+for (const c of coloured) assert.ok(countries.has(c), `${c} has sessions`);
+assert.equal(await page.locator(".country-table tbody tr").count(), Math.min(30, countries.size));
+await shot("map");
+const top = await page.locator(".country-table tbody tr").first().getAttribute("data-country");
+await page.locator(".country-table tbody tr").first().click();
+await page.waitForURL((u) => new URL(u).searchParams.get("expression") === `country == ${top}`);
+
+// ---- Stats
+await page.click("nav a:has-text('Stats')");
+const stats = await api("/api/stats");
+await page.locator("#stat-sessions").filter({ hasText: stats.store.sessions.toLocaleString("en-US") }).waitFor();
+await shot("stats");
+
+// ---- a user who may not export PCAP nor see packets
+if (limited[0]) {
+  await page.click("header button:has-text('Log out')");
+  await page.waitForURL(/\/login/);
+  await login(limited);
+  await page.locator(".sessions-table tbody tr.session-row").first().waitFor();
+  assert.equal(await page.locator("#pcap-all").count(), 0, "no PCAP download offered");
+  await page.locator(".sessions-table tr.session-row").first().click();
+  await page.locator(".session-detail").filter({ hasText: "may not see packet contents" }).waitFor();
+  assert.equal(await page.locator(".session-detail a:has-text('Download PCAP')").count(), 0);
+  await shot("limited-user");
+}
+
+// ---- log out: the API answers 401 again
+await page.click("header button:has-text('Log out')");
+await page.waitForURL(/\/login/);
+const after = await context.request.get(`${base}/api/sessions`, { headers: { "X-Tyto-UI": "1" } });
+assert.equal(after.status(), 401);
+
+await browser.close();
+assert.deepEqual(problems, [], "no script errors in the page");
+console.log(`browser: every check passed; screenshots in ${artifacts}`);
