@@ -28,7 +28,7 @@ const page = await context.newPage();
 const problems = [];
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 page.on("console", (m) => m.type() === "error" && !/status of 4\d\d/.test(m.text()) && problems.push(`console: ${m.text()}`));
-page.setDefaultTimeout(20_000);
+page.setDefaultTimeout(30_000);
 
 let step = 0;
 async function shot(name) {

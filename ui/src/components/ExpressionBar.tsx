@@ -2,7 +2,7 @@
 // values after an operator), Enter to search, and an expression error shown under
 // the column where the expression went wrong.
 
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { getJson, isAbort, type ApiError, type Field } from "../api";
 import { useApp } from "../context";
 import { quoteValue, searchParams } from "../search";
@@ -57,7 +57,18 @@ export function ExpressionBar() {
   const [active, setActive] = useState(0);
   const [values, setValues] = useState<Suggestion[]>([]);
   const input = useRef<HTMLInputElement>(null);
+  // Where the caret goes once an accepted suggestion is in the input: set right after
+  // that render, before the next key is handled, so fast typing never lands elsewhere.
+  const pendingCaret = useRef<number | null>(null);
   const { error } = useExpressionError();
+
+  useLayoutEffect(() => {
+    const pos = pendingCaret.current;
+    if (pos === null || !input.current) return;
+    pendingCaret.current = null;
+    input.current.focus();
+    input.current.setSelectionRange(pos, pos);
+  }, [text]);
 
   useEffect(() => setText(search.expression), [search.expression]);
 
@@ -105,13 +116,10 @@ export function ExpressionBar() {
     const spacer = word.valueFor ? "" : " ";
     const next = text.slice(0, word.start) + s.insert + (tail.startsWith(" ") ? "" : spacer) + tail;
     const pos = word.start + s.insert.length + (tail.startsWith(" ") ? 1 : spacer.length);
+    pendingCaret.current = pos;
     setText(next);
+    setCursor(pos);
     setOpen(false);
-    requestAnimationFrame(() => {
-      input.current?.focus();
-      input.current?.setSelectionRange(pos, pos);
-      setCursor(pos);
-    });
   }
 
   function submit() {
