@@ -132,6 +132,30 @@ assert.ok(dns.recordsFiltered > 0, "the data has DNS sessions");
 await expectCount(dns.recordsFiltered);
 for (const text of await page.locator(".sessions-table td.col-protocols").allInnerTexts()) assert.match(text, /\bdns\b/);
 
+// ---- the seed documents' queries, typed into the search bar as written
+const SEED_QUERIES = [
+  "port.dst == 3389 && protocols == rdp",
+  "protocols == ftp && country.dst != JPN",
+  "protocols == bittorrent",
+  "http.user-agent == Acunetix || http.user-agent == pangolin",
+  "http.uri == malware_site.com && ip.dst != 10.0.0.0/8",
+  "packets == 1 && ip.protocol == tcp && ip.src != 131.206.0.0/16 && ip.dst != 131.206.0.0/16",
+  "host == nhnent.com",
+  "ip.dst == 10.0.0.0/8 && port.dst == [53, 80, 443]",
+  "protocols == udp && !(port.dst == 53 || port.src == 53)",
+  "protocols == ssh && port.dst != 22",
+];
+const seen = [];
+for (const q of SEED_QUERIES) {
+  await searchFor(q);
+  const want = (await api("/api/sessions", { date: -1, expression: q, length: 1 })).recordsFiltered;
+  await expectCount(want);
+  seen.push(`${want} × ${q}`);
+}
+assert.ok(seen.some((l) => !l.startsWith("0 ")), "some seed query finds sessions");
+console.log(`seed queries (sessions × expression):\n  ${seen.join("\n  ")}`);
+await shot("seed-query");
+
 // ---- errors shown in place, with the column
 await searchFor("protocols == dns && (").catch(() => {});
 await page.locator(".expression-error").filter({ hasText: /column \d+/ }).waitFor();
