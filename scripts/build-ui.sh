@@ -4,6 +4,7 @@
 # with --browser also Debian's Chromium, which the browser tests drive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 
 need=()
 command -v node >/dev/null || need+=(nodejs)
@@ -11,16 +12,7 @@ command -v npm >/dev/null || need+=(npm)
 if [ "${1:-}" = --browser ] && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
     need+=(chromium)
 fi
-if ((${#need[@]})); then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "build-ui: please install: ${need[*]} (needs root)" >&2
-        exit 1
-    fi
-    echo "build-ui: installing ${need[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+tyto_apt_install build-ui "${need[@]}"
 
 cd ui
 # The lock file pins every package; reinstall only when it changed.

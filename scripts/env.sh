@@ -9,3 +9,19 @@ tyto_build() {
     cargo build --workspace --all-targets "$@"
 }
 TYTO_BIN="$CARGO_TARGET_DIR/debug/tyto"
+
+# Installs the Debian packages given (as root; otherwise names them and fails).
+# The first argument is the script's name for its messages.
+tyto_apt_install() {
+    local who=$1
+    shift
+    (($#)) || return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "$who: please install: $* (needs root)" >&2
+        return 1
+    fi
+    echo "$who: installing $*" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}

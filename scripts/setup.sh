@@ -2,6 +2,7 @@
 # Installs what Tyto's build and tests need on a fresh Debian machine.
 # Rust (cargo) must be present; everything else comes from Debian's packages.
 set -euo pipefail
+source "$(dirname "$0")/env.sh"
 
 need=()
 command -v cc >/dev/null || need+=(gcc)
@@ -12,14 +13,5 @@ command -v tshark >/dev/null || need+=(tshark)
 # HTTPS with a certificate made by openssl.
 command -v curl >/dev/null || need+=(curl ca-certificates)
 command -v openssl >/dev/null || need+=(openssl)
-if ((${#need[@]})); then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "setup: please install: ${need[*]} (needs root)" >&2
-        exit 1
-    fi
-    echo "setup: installing ${need[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+tyto_apt_install setup "${need[@]}"
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 1; }

@@ -21,6 +21,12 @@ export interface Field {
 }
 
 /** An error from the API: its message and, for an expression, the column (1-based). */
+/** `/api/spiview`: the top values of each field asked for, with session counts. */
+export interface SpiReply {
+  recordsFiltered: number;
+  spi: Record<string, { value: unknown; count: number }[]>;
+}
+
 export class ApiError extends Error {
   constructor(
     message: string,

@@ -14,6 +14,8 @@ export interface AppContext {
   setSearch: (s: Search) => void;
   /** ANDs `field == value` to the expression and runs it. */
   addClause: (field: string, value: unknown, op?: "==" | "!=") => void;
+  /** The last search's expression error, shown in the expression bar. */
+  expressionError: ApiError | null;
   /** Shows an API error: an expression error in the expression bar, others in a banner. */
   reportError: (e: ApiError | null) => void;
   /** Switches page, keeping the search. */

@@ -4,7 +4,7 @@
 import { render } from "preact";
 import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, getJson, post, queryString, setCsrf, type Field, type User } from "./api";
-import { ExpressionBar, setExpressionError } from "./components/ExpressionBar";
+import { ExpressionBar } from "./components/ExpressionBar";
 import { TimeRange } from "./components/TimeRange";
 import { Ctx, type AppContext } from "./context";
 import { Connections } from "./pages/Connections";
@@ -34,6 +34,7 @@ function App() {
   const [fields, setFields] = useState<Field[]>([]);
   const [fatal, setFatal] = useState("");
   const [banner, setBanner] = useState<string>("");
+  const [expressionError, setExpressionError] = useState<ApiError | null>(null);
   const [path, setPath] = useState(location.pathname);
   const [search, setSearchState] = useState<Search>(() => readSearch(location.search));
 
@@ -73,6 +74,7 @@ function App() {
       fields,
       fieldByName,
       search,
+      expressionError,
       setSearch: (s) => navigate(pageFor(path).path, s),
       addClause: (field, value, op = "==") =>
         navigate(pageFor(path).path, { ...search, expression: andClause(search.expression, `${field} ${op} ${quoteValue(value)}`) }),
@@ -83,7 +85,7 @@ function App() {
       },
       go: (p) => navigate(p, search),
     };
-  }, [user, fields, fieldByName, search, path, navigate]);
+  }, [user, fields, fieldByName, search, expressionError, path, navigate]);
 
   if (fatal) return <div class="fatal">Tyto could not start: {fatal}</div>;
   if (!ctx) return <div class="loading">Loading…</div>;

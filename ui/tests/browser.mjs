@@ -87,7 +87,11 @@ async function searchFor(expression) {
   await page.fill("#expression", expression);
   await page.press("#expression", "Enter");
   await page.waitForURL((u) => (new URL(u).searchParams.get("expression") ?? "") === expression);
-  // The address changes before the page re-renders with the new search: wait for that.
+  await rendered();
+}
+
+/** The address changes before the page re-renders with the new search: waits for that. */
+async function rendered() {
   await page.waitForFunction(() => document.querySelector("nav a")?.getAttribute("href") === `/sessions${location.search}`);
 }
 
@@ -206,6 +210,7 @@ assert.equal(await download(() => page.click("#pcap-all"), "all.pcap"), allPacke
 const dst = one["ip.dst"];
 await detail.locator(`table.fields tr:has(th:text-is("ip.dst")) button.value`).first().click();
 await page.waitForURL((u) => (new URL(u).searchParams.get("expression") ?? "").includes(`ip.dst == ${dst}`));
+await rendered();
 assert.equal(await page.inputValue("#expression"), `protocols == dns && ip.dst == ${dst}`);
 
 // ---- drag across the histogram to zoom
@@ -240,6 +245,7 @@ assert.deepEqual(shownValues, spi.spi.protocols.map((v) => String(v.value)));
 await shot("spiview");
 await protocolsCard.locator("li button.value", { hasText: /^dns$/ }).click();
 await page.waitForURL(/\/spiview\?.*expression=protocols/);
+await rendered();
 assert.equal(await page.inputValue("#expression"), "protocols == dns");
 
 // ---- SPI Graph

@@ -34,19 +34,15 @@ fn missing_piece(root: &Path, chromium: &Path) -> Option<String> {
 /// and private address of the captures gets one), and the sample's documentation
 /// networks on their own; and an ASN database for a few of them.
 fn geoip(dir: &Path) -> (PathBuf, PathBuf) {
+    let record = |code: &str| Value::map([("country", Value::map([("iso_code", Value::from(code))]))]);
     let mut country = Writer::builder("Tyto-Test-Country").build();
-    let codes = ["US", "DE", "FR", "JP", "BR", "IN", "AU", "ZA"];
-    for (i, code) in codes.iter().enumerate() {
-        let net: IpNet = format!("{}.0.0.0/3", i * 32).parse().unwrap();
-        country.insert_value(net, Value::map([("country", Value::map([("iso_code", Value::from(*code))]))])).unwrap();
-    }
-    for (net, code) in [("192.0.2.0/24", "NL"), ("10.1.0.0/16", "CA")] {
-        country
-            .insert_value(
-                net.parse::<IpNet>().unwrap(),
-                Value::map([("country", Value::map([("iso_code", Value::from(code))]))]),
-            )
-            .unwrap();
+    let blocks = ["US", "DE", "FR", "JP", "BR", "IN", "AU", "ZA"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("{}.0.0.0/3", i * 32), *c));
+    // The broad blocks first: a narrower network inserted later takes its part.
+    for (net, code) in blocks.chain([("192.0.2.0/24".to_string(), "NL"), ("10.1.0.0/16".to_string(), "CA")]) {
+        country.insert_value(net.parse::<IpNet>().unwrap(), record(code)).unwrap();
     }
     let mut asn = Writer::builder("Tyto-Test-ASN").build();
     asn.insert_value(

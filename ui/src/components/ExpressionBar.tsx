@@ -3,7 +3,7 @@
 // the column where the expression went wrong.
 
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import { getJson, isAbort, type ApiError, type Field } from "../api";
+import { getJson, isAbort, type Field, type SpiReply } from "../api";
 import { useApp } from "../context";
 import { quoteValue, searchParams } from "../search";
 
@@ -50,7 +50,7 @@ function fieldSuggestions(fields: Field[], prefix: string): Suggestion[] {
 }
 
 export function ExpressionBar() {
-  const { fields, fieldByName, search, setSearch, user } = useApp();
+  const { fields, fieldByName, search, setSearch, user, expressionError: error } = useApp();
   const [text, setText] = useState(search.expression);
   const [cursor, setCursor] = useState(0);
   const [open, setOpen] = useState(false);
@@ -60,7 +60,6 @@ export function ExpressionBar() {
   // Where the caret goes once an accepted suggestion is in the input: set right after
   // that render, before the next key is handled, so fast typing never lands elsewhere.
   const pendingCaret = useRef<number | null>(null);
-  const { error } = useExpressionError();
 
   useLayoutEffect(() => {
     const pos = pendingCaret.current;
@@ -70,7 +69,8 @@ export function ExpressionBar() {
     input.current.setSelectionRange(pos, pos);
   }, [text]);
 
-  useEffect(() => setText(search.expression), [search.expression]);
+  // In the same render as the new search, so the input never shows the old one.
+  useLayoutEffect(() => setText(search.expression), [search.expression]);
 
   const word = useMemo(() => wordAt(text, cursor), [text, cursor]);
 
@@ -83,7 +83,7 @@ export function ExpressionBar() {
     const abort = new AbortController();
     const timer = setTimeout(() => {
       const { expression: _, ...range } = searchParams(search);
-      getJson<{ spi: Record<string, { value: unknown; count: number }[]> }>(
+      getJson<SpiReply>(
         "/api/spiview",
         { ...range, spi: `${f.name}:20` },
         abort.signal,
@@ -219,23 +219,4 @@ export function ExpressionBar() {
       {user.expression && <div class="forced">Your searches are limited to: {user.expression}</div>}
     </div>
   );
-}
-
-// The expression error is set by whichever page ran the search.
-let current: ApiError | null = null;
-const listeners = new Set<() => void>();
-
-export function setExpressionError(e: ApiError | null) {
-  current = e;
-  listeners.forEach((l) => l());
-}
-
-function useExpressionError(): { error: ApiError | null } {
-  const [, tick] = useState(0);
-  useEffect(() => {
-    const l = () => tick((n) => n + 1);
-    listeners.add(l);
-    return () => void listeners.delete(l);
-  }, []);
-  return { error: current };
 }

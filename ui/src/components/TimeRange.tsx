@@ -56,26 +56,26 @@ export function TimeRange() {
       </select>
       {(custom || editing) && (
         <span class="custom-range">
-          <input
-            type="datetime-local"
-            step="1"
-            aria-label="Start (UTC)"
-            value={start}
-            onInput={(e) => setStart((e.currentTarget as HTMLInputElement).value)}
-          />
+          <UtcInput label="Start (UTC)" value={start} onInput={setStart} />
           <span>to</span>
-          <input
-            type="datetime-local"
-            step="1"
-            aria-label="Stop (UTC)"
-            value={stop}
-            onInput={(e) => setStop((e.currentTarget as HTMLInputElement).value)}
-          />
+          <UtcInput label="Stop (UTC)" value={stop} onInput={setStop} />
           <span class="muted">UTC</span>
           <button onClick={apply}>Apply</button>
           {problem && <span class="error-text">{problem}</span>}
         </span>
       )}
     </div>
+  );
+}
+
+function UtcInput({ label, value, onInput }: { label: string; value: string; onInput: (v: string) => void }) {
+  return (
+    <input
+      type="datetime-local"
+      step="1"
+      aria-label={label}
+      value={value}
+      onInput={(e) => onInput((e.currentTarget as HTMLInputElement).value)}
+    />
   );
 }

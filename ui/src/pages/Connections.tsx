@@ -8,6 +8,7 @@ import { useApp } from "../context";
 import { formatBytes, formatCount } from "../format";
 import { searchParams } from "../search";
 import { useApi } from "../useApi";
+import { FieldSelect } from "../components/FieldPicker";
 import { useWidth } from "../components/useWidth";
 
 interface NodeIn {
@@ -137,7 +138,7 @@ function tick(nodes: SimNode[], links: [number, number, LinkIn][], alpha: number
 }
 
 export function Connections() {
-  const { search, fields, addClause, fieldByName } = useApp();
+  const { search, addClause, fieldByName } = useApp();
   const [srcField, setSrcField] = useState("ip.src");
   const [dstField, setDstField] = useState("ip.dst");
   const [length, setLength] = useState(200);
@@ -153,7 +154,6 @@ export function Connections() {
   const maxNode = useMemo(() => Math.max(1, ...(r.data?.nodes ?? []).map((n) => n[weight])), [r.data, weight]);
   const maxLink = useMemo(() => Math.max(1, ...(r.data?.links ?? []).map((l) => l[weight])), [r.data, weight]);
   const radius = (nd: SimNode) => 4 + 14 * Math.sqrt(nd[weight] / maxNode);
-  const fieldOptions = fields.filter((f) => !f.members && !f.multi);
 
   const toGraph = (e: PointerEvent): [number, number] => {
     const box = svg.current!.getBoundingClientRect();
@@ -165,19 +165,11 @@ export function Connections() {
       <div class="toolbar">
         <label>
           Source{" "}
-          <select value={srcField} aria-label="Source field" onChange={(e) => setSrcField((e.currentTarget as HTMLSelectElement).value)}>
-            {fieldOptions.map((f) => (
-              <option value={f.name}>{f.name}</option>
-            ))}
-          </select>
+          <FieldSelect value={srcField} label="Source field" onChange={setSrcField} />
         </label>
         <label>
           Destination{" "}
-          <select value={dstField} aria-label="Destination field" onChange={(e) => setDstField((e.currentTarget as HTMLSelectElement).value)}>
-            {fieldOptions.map((f) => (
-              <option value={f.name}>{f.name}</option>
-            ))}
-          </select>
+          <FieldSelect value={dstField} label="Destination field" onChange={setDstField} />
         </label>
         <select value={String(length)} aria-label="Links" onChange={(e) => setLength(Number((e.currentTarget as HTMLSelectElement).value))}>
           {[50, 100, 200, 500, 1000].map((n) => (

@@ -2,6 +2,7 @@
 // the total; a click on a value adds it to the search.
 
 import { useState } from "preact/hooks";
+import { FieldNames } from "../components/FieldPicker";
 import { TimeChart } from "../components/TimeChart";
 import { useApp } from "../context";
 import { formatCount, formatValue } from "../format";
@@ -19,7 +20,7 @@ interface SpiGraphReply {
 const PALETTE = ["#60a5fa", "#f59e0b", "#34d399", "#f472b6", "#a78bfa", "#f87171", "#22d3ee", "#facc15"];
 
 export function SpiGraph() {
-  const { search, setSearch, fields, addClause, fieldByName } = useApp();
+  const { search, setSearch, addClause, fieldByName } = useApp();
   const [field, setField] = useState(() => new URLSearchParams(location.search).get("field") ?? "protocols");
   const [typed, setTyped] = useState(field);
   const [size, setSize] = useState(10);
@@ -41,11 +42,7 @@ export function SpiGraph() {
             onKeyDown={(e) => e.key === "Enter" && fieldByName.has(typed) && setField(typed)}
           />
         </label>
-        <datalist id="spigraph-fields">
-          {fields.filter((f) => !f.members).map((f) => (
-            <option value={f.name}>{f.description}</option>
-          ))}
-        </datalist>
+        <FieldNames id="spigraph-fields" />
         <select value={String(size)} aria-label="Values" onChange={(e) => setSize(Number((e.currentTarget as HTMLSelectElement).value))}>
           {[5, 10, 20, 50, 100].map((n) => (
             <option value={String(n)}>top {n}</option>

@@ -3,15 +3,12 @@
 // is its own request, so they load side by side and a slow one holds up no other.
 
 import { useState } from "preact/hooks";
+import type { SpiReply } from "../api";
+import { FieldNames } from "../components/FieldPicker";
 import { useApp } from "../context";
 import { formatCount, formatValue } from "../format";
 import { searchParams } from "../search";
 import { useApi } from "../useApi";
-
-interface SpiReply {
-  recordsFiltered: number;
-  spi: Record<string, { value: unknown; count: number }[]>;
-}
 
 const DEFAULT_FIELDS = ["protocols", "ip.src", "ip.dst", "port.dst", "host.http", "host.dns", "host.tls", "http.user-agent", "country.dst"];
 const KEY = "tyto.spiview";
@@ -95,11 +92,7 @@ export function SpiView() {
             }}
           />
         </label>
-        <datalist id="spi-field-names">
-          {fields.filter((f) => !f.members).map((f) => (
-            <option value={f.name}>{f.description}</option>
-          ))}
-        </datalist>
+        <FieldNames id="spi-field-names" />
         <button class="link" onClick={() => update(DEFAULT_FIELDS)}>
           reset fields
         </button>

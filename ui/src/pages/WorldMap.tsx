@@ -8,6 +8,7 @@ import english from "i18n-iso-countries/langs/en.json";
 import { feature } from "topojson-client";
 import type { Topology, GeometryCollection } from "topojson-specification";
 import type { Feature, Geometry } from "geojson";
+import type { SpiReply } from "../api";
 import { useApp } from "../context";
 import { formatCount } from "../format";
 import { searchParams } from "../search";
@@ -15,11 +16,6 @@ import { useApi } from "../useApi";
 import { useWidth } from "../components/useWidth";
 
 countries.registerLocale(english);
-
-interface SpiReply {
-  recordsFiltered: number;
-  spi: Record<string, { value: unknown; count: number }[]>;
-}
 
 type Side = "both" | "src" | "dst";
 
