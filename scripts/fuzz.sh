@@ -35,6 +35,14 @@ ip.src == 10.1.1.2 && http.uri == *
 ip == 2001:db8::1.443 || ip == 10.0.0.1:80 || port == 1-1023 || vlan != EXISTS!
 SEEDS
     fi
+    if [ "$target" = capture_filter ]; then
+        i=0
+        for f in 'not port 22' 'host 10.0.0.1 and tcp' 'net 192.168.0.0/16 or ip6' 'tcp dst portrange 6000-6100' \
+            'ether src 00:11:22:33:44:55 && !(udp port 53)' 'less 128 or greater 1500' 'ip6 proto 58'; do
+            i=$((i + 1))
+            printf '%s' "$f" >"$corpus/seed-$i"
+        done
+    fi
     # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable compiler take them.
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$secs" -rss_limit_mb=2048
     ;;

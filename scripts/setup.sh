@@ -13,5 +13,9 @@ command -v tshark >/dev/null || need+=(tshark)
 # HTTPS with a certificate made by openssl.
 command -v curl >/dev/null || need+=(curl ca-certificates)
 command -v openssl >/dev/null || need+=(openssl)
+# ip (network namespaces and veth pairs) and kill: the live-capture tests build their
+# own network and stop the capture with signals.
+command -v ip >/dev/null || need+=(iproute2)
+[ -x /bin/kill ] || [ -x /usr/bin/kill ] || need+=(procps)
 tyto_apt_install setup "${need[@]}"
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 1; }

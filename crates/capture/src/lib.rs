@@ -1,5 +1,7 @@
-//! Packet sources. Today: pcap and pcapng files, plain or compressed with gzip or
-//! zstd, read as a stream with `pcap-parser` (zero-copy into a bounded buffer).
+//! Packet sources: pcap and pcapng files, plain or compressed with gzip or zstd, read
+//! as a stream with `pcap-parser` (zero-copy into a bounded buffer); and, on Linux,
+//! live interfaces through an AF_PACKET ring ([`afpacket`]) with capture filters in
+//! tcpdump's syntax ([`filter`]).
 //!
 //! A damaged file is the normal case: every packet before the damage is delivered,
 //! then the reader stops with an error that names the file and the byte offset
@@ -13,6 +15,10 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 use tyto_packet::LinkType;
+
+#[cfg(target_os = "linux")]
+pub mod afpacket;
+pub mod filter;
 
 /// The largest record accepted. Wireshark's limit for ordinary link types is 256 KiB;
 /// some captures (USB, D-Bus) go beyond, so allow 1 MiB. Anything larger is corruption,

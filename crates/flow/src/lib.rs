@@ -12,11 +12,13 @@ pub mod analyzer;
 mod config;
 pub mod defrag;
 mod key;
+pub mod live;
 pub mod pipeline;
 pub mod tcp;
 mod worker;
 
 pub use config::FlowConfig;
 pub use key::{Direction, FlowKey, KeyedPacket};
+pub use live::{run_live, LiveCounters, LiveSource, SourceCounters, WorkerCounters};
 pub use pipeline::{run, Enrich, FileOutcome, PipelineConfig, Progress, RunReport};
-pub use worker::{session_id, PacketIn, PieceIn, Worker, WorkerStats};
+pub use worker::{session_id, PacketIn, PieceIn, RecordSink, Worker, WorkerStats};

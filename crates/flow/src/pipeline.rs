@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use tyto_capture::{FileReader, ReadError};
+use tyto_capture::{FileReader, Packet, ReadError};
 use tyto_packet::{decode, DecodeError, Decoded, LinkType};
 use tyto_pcapstore::{PcapDir, RotationPolicy, WrittenFile};
 use tyto_schema::SessionRecord;
@@ -15,7 +15,7 @@ use crate::analyzer::AnalyzerFactory;
 use crate::config::FlowConfig;
 use crate::defrag::{Defragmenter, Piece};
 use crate::key::{FlowKey, KeyedPacket};
-use crate::worker::{PacketIn, PieceIn, Worker, WorkerStats};
+use crate::worker::{PacketIn, PieceIn, RecordSink, Worker, WorkerStats};
 
 /// Packets per batch handed to a worker thread.
 const BATCH_PACKETS: usize = 512;
@@ -100,23 +100,7 @@ pub fn run(
 ) -> RunReport {
     let workers = cfg.workers.max(1);
     let per_worker = (cfg.flow.max_sessions / workers).max(1);
-    let make_worker = |records: Sender<Vec<SessionRecord>>| {
-        let mut batcher = RecordBatcher { pending: Vec::new(), tx: records };
-        Worker::new(
-            cfg.flow.clone(),
-            cfg.node.clone(),
-            per_worker,
-            cfg.analyzers.clone(),
-            cfg.pcap.as_ref().map(|(dir, policy)| dir.writer(*policy)),
-            match cfg.enrich.clone() {
-                Some(e) => Box::new(move |mut rec: SessionRecord| {
-                    e.enrich(&mut rec);
-                    batcher.push(rec);
-                }) as Box<dyn FnMut(SessionRecord) + Send>,
-                None => Box::new(move |rec| batcher.push(rec)),
-            },
-        )
-    };
+    let make_worker = |records: Sender<Vec<SessionRecord>>| make_worker(cfg, per_worker, records);
     let mut reader = Reader::new(&cfg.flow);
     let mut report = RunReport::default();
     if workers == 1 {
@@ -135,66 +119,19 @@ pub fn run(
         report.workers.push(stats);
         collect_files(&mut report, pcap);
     } else {
-        let mut txs: Vec<Sender<Batch>> = Vec::new();
-        let mut recycle_rxs = Vec::new();
-        let mut handles = Vec::new();
-        for _ in 0..workers {
-            let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
-            let (recycle_tx, recycle_rx) = bounded::<Batch>(QUEUE_BATCHES + 2);
-            let worker = make_worker(records.clone());
-            handles.push(thread::spawn(move || worker_thread(worker, rx, recycle_tx)));
-            txs.push(tx);
-            recycle_rxs.push(recycle_rx);
-        }
-        let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::default()).collect();
+        let pool = WorkerPool::start(workers, |_| (make_worker(records.clone()), None));
+        let mut dispatcher = pool.dispatcher(false);
         {
-            let send = |w: usize, batches: &mut Vec<Batch>| {
-                let fresh = recycle_rxs[w].try_recv().map(Batch::reset).unwrap_or_default();
-                let full = std::mem::replace(&mut batches[w], fresh);
-                let _ = txs[w].send(full);
-            };
-            let mut dispatch = |event: Event<'_>| match event {
-                Event::Packet(item) => {
-                    let w = (item.keyed.key.stable_hash() % workers as u64) as usize;
-                    batches[w].push(&item);
-                    if batches[w].entries.len() >= BATCH_PACKETS {
-                        send(w, &mut batches);
-                    }
-                }
-                // Every worker sweeps at the same point of the packet stream as a
-                // single worker would, so results do not depend on the thread count.
-                Event::Sweep(now) => {
-                    for w in 0..workers {
-                        batches[w].entries.push(Entry::Sweep(now));
-                        send(w, &mut batches);
-                    }
-                }
-            };
+            let mut dispatch = |event: Event<'_>| dispatcher.event(event);
             for path in inputs {
                 report.files.push(reader.read_file(path, progress, &mut dispatch));
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
             }
             reader.finish(&mut dispatch);
         }
-        for (w, b) in batches.into_iter().enumerate() {
-            if !b.entries.is_empty() {
-                let _ = txs[w].send(b);
-            }
-        }
-        drop(txs);
-        for h in handles {
-            match h.join() {
-                Ok((stats, pcap)) => {
-                    progress.sessions.fetch_add(stats.sessions_written, Ordering::Relaxed);
-                    report.workers.push(stats);
-                    collect_files(&mut report, pcap);
-                }
-                Err(_) => report.workers.push(WorkerStats {
-                    first_pcap_error: Some("a worker thread failed".into()),
-                    ..WorkerStats::default()
-                }),
-            }
-        }
+        dispatcher.flush();
+        drop(dispatcher);
+        pool.join(&mut report, progress);
     }
     report.packets = reader.packets;
     report.bytes = reader.bytes;
@@ -208,7 +145,7 @@ pub fn run(
     report
 }
 
-fn collect_files(report: &mut RunReport, pcap: Option<tyto_pcapstore::PcapWriter>) {
+pub(crate) fn collect_files(report: &mut RunReport, pcap: Option<tyto_pcapstore::PcapWriter>) {
     if let Some(w) = pcap {
         match w.finish() {
             Ok(files) => report.pcap_files.extend(files),
@@ -221,16 +158,38 @@ fn collect_files(report: &mut RunReport, pcap: Option<tyto_pcapstore::PcapWriter
     }
 }
 
-/// Groups rows for the consumer; sends what is left when the worker is dropped.
+pub(crate) fn make_worker(cfg: &PipelineConfig, max_sessions: usize, records: Sender<Vec<SessionRecord>>) -> Worker {
+    Worker::new(
+        cfg.flow.clone(),
+        cfg.node.clone(),
+        max_sessions,
+        cfg.analyzers.clone(),
+        cfg.pcap.as_ref().map(|(dir, policy)| dir.writer(*policy)),
+        Box::new(RecordBatcher { pending: Vec::new(), tx: records, enrich: cfg.enrich.clone() }),
+    )
+}
+
+/// Enriches rows and groups them for the consumer; sends what is left when the
+/// worker is dropped.
 struct RecordBatcher {
     pending: Vec<SessionRecord>,
     tx: Sender<Vec<SessionRecord>>,
+    enrich: Option<Arc<dyn Enrich>>,
 }
 
-impl RecordBatcher {
-    fn push(&mut self, rec: SessionRecord) {
+impl RecordSink for RecordBatcher {
+    fn push(&mut self, mut rec: SessionRecord) {
+        if let Some(e) = &self.enrich {
+            e.enrich(&mut rec);
+        }
         self.pending.push(rec);
         if self.pending.len() >= RECORD_BATCH {
+            let _ = self.tx.send(std::mem::take(&mut self.pending));
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
             let _ = self.tx.send(std::mem::take(&mut self.pending));
         }
     }
@@ -238,16 +197,136 @@ impl RecordBatcher {
 
 impl Drop for RecordBatcher {
     fn drop(&mut self) {
-        if !self.pending.is_empty() {
-            let _ = self.tx.send(std::mem::take(&mut self.pending));
+        self.flush();
+    }
+}
+
+/// The threads of the workers and their queues.
+pub(crate) struct WorkerPool {
+    txs: Vec<Sender<Batch>>,
+    recycle: Vec<Receiver<Batch>>,
+    handles: Vec<thread::JoinHandle<(WorkerStats, Option<tyto_pcapstore::PcapWriter>)>>,
+}
+
+impl WorkerPool {
+    /// Starts `n` worker threads; `make(i)` builds worker `i` and, for live capture,
+    /// the hooks it reports through.
+    pub(crate) fn start(n: usize, mut make: impl FnMut(usize) -> (Worker, Option<LiveHooks>)) -> WorkerPool {
+        let mut pool = WorkerPool { txs: Vec::new(), recycle: Vec::new(), handles: Vec::new() };
+        for i in 0..n {
+            let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
+            let (recycle_tx, recycle_rx) = bounded::<Batch>(QUEUE_BATCHES + 2);
+            let (worker, hooks) = make(i);
+            pool.handles.push(thread::spawn(move || worker_thread(worker, rx, recycle_tx, hooks)));
+            pool.txs.push(tx);
+            pool.recycle.push(recycle_rx);
+        }
+        pool
+    }
+
+    /// A feeder of the workers' queues; one per reading thread.
+    pub(crate) fn dispatcher(&self, drop_when_full: bool) -> Dispatcher {
+        Dispatcher {
+            txs: self.txs.clone(),
+            recycle: self.recycle.clone(),
+            batches: (0..self.txs.len()).map(|_| Batch::default()).collect(),
+            drop_when_full,
+            dropped_packets: 0,
         }
     }
+
+    /// Waits for every worker to drain its queue and finish (every dispatcher must
+    /// have been dropped), and adds their results to `report`.
+    pub(crate) fn join(self, report: &mut RunReport, progress: &Progress) {
+        drop(self.txs);
+        for h in self.handles {
+            match h.join() {
+                Ok((stats, pcap)) => {
+                    progress.sessions.fetch_add(stats.sessions_written, Ordering::Relaxed);
+                    report.workers.push(stats);
+                    collect_files(report, pcap);
+                }
+                Err(_) => report.workers.push(WorkerStats {
+                    first_pcap_error: Some("a worker thread failed".into()),
+                    ..WorkerStats::default()
+                }),
+            }
+        }
+    }
+}
+
+/// Shares packets out to the workers by flow hash, in batches.
+pub(crate) struct Dispatcher {
+    txs: Vec<Sender<Batch>>,
+    recycle: Vec<Receiver<Batch>>,
+    batches: Vec<Batch>,
+    /// Live capture never waits for a busy worker: a full queue drops the batch
+    /// (counted), as the kernel would drop packets if the ring were not read.
+    drop_when_full: bool,
+    pub(crate) dropped_packets: u64,
+}
+
+impl Dispatcher {
+    pub(crate) fn event(&mut self, event: Event<'_>) {
+        let workers = self.txs.len();
+        match event {
+            Event::Packet(item) => {
+                let w = (item.keyed.key.stable_hash() % workers as u64) as usize;
+                self.batches[w].push(&item);
+                if self.batches[w].entries.len() >= BATCH_PACKETS {
+                    self.send(w);
+                }
+            }
+            // Every worker sweeps at the same point of the packet stream as a
+            // single worker would, so results do not depend on the thread count.
+            Event::Sweep(now) => {
+                for w in 0..workers {
+                    self.batches[w].entries.push(Entry::Sweep(now));
+                    self.send(w);
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, w: usize) {
+        let fresh = self.recycle[w].try_recv().map(Batch::reset).unwrap_or_default();
+        let full = std::mem::replace(&mut self.batches[w], fresh);
+        if self.drop_when_full {
+            if let Err(crossbeam_channel::TrySendError::Full(lost)) = self.txs[w].try_send(full) {
+                self.dropped_packets += lost.entries.iter().filter(|e| matches!(e, Entry::Packet(_))).count() as u64;
+            }
+        } else {
+            let _ = self.txs[w].send(full);
+        }
+    }
+
+    /// From now on a full queue is waited for, not dropped (shutdown: nothing is lost).
+    pub(crate) fn wait_when_full(&mut self) {
+        self.drop_when_full = false;
+    }
+
+    /// Sends every partly filled batch.
+    pub(crate) fn flush(&mut self) {
+        for w in 0..self.txs.len() {
+            if !self.batches[w].entries.is_empty() {
+                self.send(w);
+            }
+        }
+    }
+}
+
+/// What a worker of a live capture reports, and where.
+pub(crate) struct LiveHooks {
+    pub(crate) counters: Arc<crate::live::LiveCounters>,
+    pub(crate) index: usize,
+    pub(crate) files: Sender<Vec<WrittenFile>>,
 }
 
 fn worker_thread(
     mut worker: Worker,
     rx: Receiver<Batch>,
     recycle: Sender<Batch>,
+    live: Option<LiveHooks>,
 ) -> (WorkerStats, Option<tyto_pcapstore::PcapWriter>) {
     for batch in rx {
         // Fragments of rebuilt datagrams (rare): no allocation unless there are some.
@@ -256,6 +335,15 @@ fn worker_thread(
             let it = match entry {
                 Entry::Sweep(now) => {
                     worker.sweep(*now);
+                    if let Some(h) = &live {
+                        // Live capture: packets to disk and rows on their way each second.
+                        worker.flush();
+                        h.counters.workers[h.index].publish(&worker);
+                        let closed = worker.take_closed_files();
+                        if !closed.is_empty() {
+                            let _ = h.files.send(closed);
+                        }
+                    }
                     continue;
                 }
                 Entry::Packet(it) => it,
@@ -284,7 +372,11 @@ fn worker_thread(
         drop(pieces);
         let _ = recycle.try_send(batch);
     }
-    worker.finish()
+    let out = worker.finish();
+    if let Some(h) = &live {
+        h.counters.workers[h.index].publish_final(&out.0);
+    }
+    out
 }
 
 /// A packet on its way to a worker, borrowed from the reader.
@@ -316,7 +408,7 @@ impl Item<'_> {
 
 /// Packets copied for a worker thread: one byte arena, fixed-size entries.
 #[derive(Default)]
-struct Batch {
+pub(crate) struct Batch {
     data: Vec<u8>,
     entries: Vec<Entry>,
     pieces: Vec<BatchPiece>,
@@ -333,7 +425,7 @@ enum Entry {
 /// What the reader hands on: packets, and the moments to expire idle sessions.
 // As above: an event is almost always a packet, passed by value without allocating.
 #[allow(clippy::large_enum_variant)]
-enum Event<'a> {
+pub(crate) enum Event<'a> {
     Packet(Item<'a>),
     Sweep(i64),
 }
@@ -394,12 +486,12 @@ impl Batch {
 }
 
 /// The reading side: files in, decoded and keyed packets out.
-struct Reader {
+pub(crate) struct Reader {
     defrag: Defragmenter,
-    packets: u64,
-    bytes: u64,
-    decode_errors: u64,
-    unsupported_link: u64,
+    pub(crate) packets: u64,
+    pub(crate) bytes: u64,
+    pub(crate) decode_errors: u64,
+    pub(crate) unsupported_link: u64,
     error_examples: Vec<String>,
     last_sweep_ns: i64,
     now_ns: i64,
@@ -411,7 +503,7 @@ struct Reader {
 const MAX_ERROR_EXAMPLES: usize = 10;
 
 impl Reader {
-    fn new(cfg: &FlowConfig) -> Reader {
+    pub(crate) fn new(cfg: &FlowConfig) -> Reader {
         Reader {
             defrag: Defragmenter::new(cfg.frag_max_datagrams, cfg.frag_timeout_s),
             packets: 0,
@@ -440,8 +532,6 @@ impl Reader {
         let mut unpublished = (0u64, 0u64);
         let (summary, error) = reader.for_each_packet(|pkt| {
             index += 1;
-            self.packets += 1;
-            self.bytes += pkt.data.len() as u64;
             // Progress is shared with another thread: publish it now and then, not per packet.
             unpublished.0 += 1;
             unpublished.1 += pkt.data.len() as u64 + 16;
@@ -450,61 +540,73 @@ impl Reader {
                 progress.bytes.fetch_add(unpublished.1, Ordering::Relaxed);
                 unpublished = (0, 0);
             }
-            let origin = file_seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            self.now_ns = self.now_ns.max(pkt.ts_ns);
-            let decoded = match decode(pkt.link, pkt.data) {
-                Ok(d) => d,
-                Err(e) => {
-                    self.note_error(&e);
-                    return;
-                }
-            };
-            if decoded.ip.is_some_and(|ip| ip.fragment.is_some()) {
-                let piece = Piece {
-                    ts_ns: pkt.ts_ns,
-                    wire_len: pkt.wire_len,
-                    link: pkt.link,
-                    frame: pkt.data.to_vec(),
-                    decoded,
-                };
-                if let Some(whole) = self.defrag.add(piece) {
-                    let keyed = FlowKey::of(&whole.decoded, &whole.frame);
-                    let pieces = whole
-                        .pieces
-                        .iter()
-                        .map(|p| PieceIn { ts_ns: p.ts_ns, wire_len: p.wire_len, link: p.link, data: &p.frame })
-                        .collect();
-                    emit(Event::Packet(Item {
-                        ts_ns: pkt.ts_ns,
-                        wire_len: whole.frame.len() as u32,
-                        link: whole.link,
-                        data: &whole.frame,
-                        decoded: whole.decoded,
-                        keyed,
-                        origin,
-                        pieces,
-                    }));
-                }
-            } else {
-                emit(Event::Packet(Item {
-                    ts_ns: pkt.ts_ns,
-                    wire_len: pkt.wire_len,
-                    link: pkt.link,
-                    data: pkt.data,
-                    decoded,
-                    keyed: FlowKey::of(&decoded, pkt.data),
-                    origin,
-                    pieces: Vec::new(),
-                }));
-            }
-            if self.now_ns.saturating_sub(self.last_sweep_ns) >= SWEEP_EVERY_NS {
-                self.last_sweep_ns = self.now_ns;
-                self.sweep(emit);
-            }
+            self.packet(pkt, file_seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15), emit);
         });
         progress.packets.fetch_add(unpublished.0, Ordering::Relaxed);
         progress.bytes.fetch_add(unpublished.1, Ordering::Relaxed);
         FileOutcome { path: path.to_path_buf(), packets: summary.packets, error }
+    }
+
+    /// Decodes one packet, rebuilds fragmented datagrams, hands the result on, and
+    /// sweeps when a second of packet time has passed.
+    pub(crate) fn packet(&mut self, pkt: Packet<'_>, origin: u64, emit: &mut dyn FnMut(Event<'_>)) {
+        self.packets += 1;
+        self.bytes += pkt.data.len() as u64;
+        self.now_ns = self.now_ns.max(pkt.ts_ns);
+        let decoded = match decode(pkt.link, pkt.data) {
+            Ok(d) => d,
+            Err(e) => {
+                self.note_error(&e);
+                return;
+            }
+        };
+        if decoded.ip.is_some_and(|ip| ip.fragment.is_some()) {
+            let piece =
+                Piece { ts_ns: pkt.ts_ns, wire_len: pkt.wire_len, link: pkt.link, frame: pkt.data.to_vec(), decoded };
+            if let Some(whole) = self.defrag.add(piece) {
+                let keyed = FlowKey::of(&whole.decoded, &whole.frame);
+                let pieces = whole
+                    .pieces
+                    .iter()
+                    .map(|p| PieceIn { ts_ns: p.ts_ns, wire_len: p.wire_len, link: p.link, data: &p.frame })
+                    .collect();
+                emit(Event::Packet(Item {
+                    ts_ns: pkt.ts_ns,
+                    wire_len: whole.frame.len() as u32,
+                    link: whole.link,
+                    data: &whole.frame,
+                    decoded: whole.decoded,
+                    keyed,
+                    origin,
+                    pieces,
+                }));
+            }
+        } else {
+            emit(Event::Packet(Item {
+                ts_ns: pkt.ts_ns,
+                wire_len: pkt.wire_len,
+                link: pkt.link,
+                data: pkt.data,
+                decoded,
+                keyed: FlowKey::of(&decoded, pkt.data),
+                origin,
+                pieces: Vec::new(),
+            }));
+        }
+        if self.now_ns.saturating_sub(self.last_sweep_ns) >= SWEEP_EVERY_NS {
+            self.last_sweep_ns = self.now_ns;
+            self.sweep(emit);
+        }
+    }
+
+    /// Live capture: time goes on even when no packet comes, so idle sessions are
+    /// written by the clock too.
+    pub(crate) fn tick(&mut self, now_ns: i64, emit: &mut dyn FnMut(Event<'_>)) {
+        self.now_ns = self.now_ns.max(now_ns);
+        if self.now_ns.saturating_sub(self.last_sweep_ns) >= SWEEP_EVERY_NS {
+            self.last_sweep_ns = self.now_ns;
+            self.sweep(emit);
+        }
     }
 
     fn note_error(&mut self, e: &DecodeError) {
@@ -535,7 +637,7 @@ impl Reader {
 
     /// The input ended: fragments still waiting become packets, and one last sweep
     /// at the last packet's time.
-    fn finish(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
+    pub(crate) fn finish(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
         self.defrag.abandon_all();
         self.emit_orphans(emit);
         if self.now_ns != i64::MIN {

@@ -95,6 +95,14 @@ pub struct WorkerStats {
     pub first_pcap_error: Option<String>,
 }
 
+/// Where a worker's finished rows go.
+pub trait RecordSink: Send {
+    fn push(&mut self, rec: SessionRecord);
+    /// Hands on whatever is held back for batching (live capture does this each
+    /// second, so rows are searchable soon after their sessions end).
+    fn flush(&mut self) {}
+}
+
 /// The sessions of one worker.
 pub struct Worker {
     cfg: FlowConfig,
@@ -107,7 +115,7 @@ pub struct Worker {
     timeouts_ns: [i64; CLASSES],
     analyzers: std::sync::Arc<dyn AnalyzerFactory>,
     pcap: Option<PcapWriter>,
-    out: Box<dyn FnMut(SessionRecord) + Send>,
+    out: Box<dyn RecordSink>,
     now_ns: i64,
     pub stats: WorkerStats,
 }
@@ -119,7 +127,7 @@ impl Worker {
         max_sessions: usize,
         analyzers: std::sync::Arc<dyn AnalyzerFactory>,
         pcap: Option<PcapWriter>,
-        out: Box<dyn FnMut(SessionRecord) + Send>,
+        out: Box<dyn RecordSink>,
     ) -> Worker {
         let s = |x: u32| x as i64 * 1_000_000_000;
         let timeouts_ns =
@@ -218,6 +226,29 @@ impl Worker {
                 self.close(head, reason);
             }
         }
+    }
+
+    /// Sessions held now.
+    pub fn live_sessions(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Pushes stored packets to their files, then rows to the sink: a row is handed on
+    /// only once its packets are in the files (so even a killed process leaves no row
+    /// pointing at packets that were never written).
+    pub fn flush(&mut self) {
+        if let Some(w) = self.pcap.as_mut() {
+            if let Err(e) = w.flush() {
+                self.stats.pcap_write_errors += 1;
+                self.stats.first_pcap_error.get_or_insert(e.to_string());
+            }
+        }
+        self.out.flush();
+    }
+
+    /// Files the worker closed since the last call (rotation).
+    pub fn take_closed_files(&mut self) -> Vec<tyto_pcapstore::WrittenFile> {
+        self.pcap.as_mut().map(|w| w.take_finished()).unwrap_or_default()
     }
 
     /// Writes every session out (end of input or shutdown).
@@ -535,7 +566,7 @@ impl Worker {
         s.rec = next;
         s.cur_file = NIL;
         self.stats.rows_written += 1;
-        (self.out)(rec);
+        self.out.push(rec);
     }
 
     /// Writes the session's last row and forgets it.
@@ -570,7 +601,7 @@ impl Worker {
         rec.close_reason = reason;
         self.stats.sessions_written += 1;
         self.stats.rows_written += 1;
-        (self.out)(std::mem::take(rec));
+        self.out.push(std::mem::take(rec));
     }
 
     fn push_tail(&mut self, class: Class, i: u32) {

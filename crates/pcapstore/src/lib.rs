@@ -7,12 +7,13 @@
 //! Files are named `{node}-{id:08}.pcap`; ids come from one counter per data
 //! directory, so a file id alone says which file to open.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 /// Nanosecond-resolution classic pcap.
 const MAGIC_NS: u32 = 0xa1b2_3c4d;
@@ -72,6 +73,8 @@ pub struct PcapDir {
     dir: PathBuf,
     node: String,
     next_id: Arc<AtomicU32>,
+    /// Files being written now: retention never deletes these.
+    open: Arc<Mutex<BTreeSet<u32>>>,
 }
 
 impl PcapDir {
@@ -85,7 +88,12 @@ impl PcapDir {
                 max = max.max(id);
             }
         }
-        Ok(PcapDir { dir: dir.to_owned(), node: node.to_owned(), next_id: Arc::new(AtomicU32::new(max + 1)) })
+        Ok(PcapDir {
+            dir: dir.to_owned(),
+            node: node.to_owned(),
+            next_id: Arc::new(AtomicU32::new(max + 1)),
+            open: Arc::default(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -107,6 +115,25 @@ impl PcapDir {
         Err(PcapStoreError::Missing { dir: self.dir.clone(), id })
     }
 
+    /// Tyto's files in the folder (any node's), lowest id (oldest) first.
+    pub fn files(&self) -> Result<Vec<StoredFile>, PcapStoreError> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
+            let entry = entry.map_err(io_err(&self.dir))?;
+            let Some(id) = parse_file_id(&entry.file_name().to_string_lossy()) else { continue };
+            let Ok(meta) = entry.metadata() else { continue };
+            out.push(StoredFile {
+                id,
+                path: entry.path(),
+                bytes: meta.len(),
+                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                open: self.open.lock().unwrap_or_else(|p| p.into_inner()).contains(&id),
+            });
+        }
+        out.sort_by_key(|f| f.id);
+        Ok(out)
+    }
+
     /// A writer for one worker.
     pub fn writer(&self, policy: RotationPolicy) -> PcapWriter {
         PcapWriter { dir: self.clone(), policy, open: Vec::new(), finished: Vec::new() }
@@ -115,6 +142,80 @@ impl PcapDir {
 
 fn file_name(node: &str, id: u32) -> String {
     format!("{node}-{id:08}.pcap")
+}
+
+/// A pcap file in the folder.
+#[derive(Clone, Debug)]
+pub struct StoredFile {
+    pub id: u32,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub modified: SystemTime,
+    /// Being written now.
+    pub open: bool,
+}
+
+/// When old pcap files go.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RetentionPolicy {
+    /// Delete the oldest files while the file system has less free than this.
+    pub min_free_bytes: u64,
+    /// Delete files last written longer ago than this.
+    pub max_age: Option<Duration>,
+}
+
+/// What one pass of retention did.
+#[derive(Debug, Default)]
+pub struct RetentionOutcome {
+    pub deleted: Vec<StoredFile>,
+    /// Free space is still under the limit and only files being written are left.
+    pub still_short: bool,
+}
+
+/// Deletes the oldest files, never one being written, until the policy holds.
+/// `free_bytes` says how much the file system has free (statvfs in production).
+pub fn enforce_retention(
+    dir: &PcapDir,
+    policy: &RetentionPolicy,
+    now: SystemTime,
+    free_bytes: &mut dyn FnMut() -> Option<u64>,
+) -> Result<RetentionOutcome, PcapStoreError> {
+    let mut out = RetentionOutcome::default();
+    let files = dir.files()?;
+    let mut remaining = Vec::new();
+    for f in files {
+        let too_old = policy.max_age.is_some_and(|age| now.duration_since(f.modified).is_ok_and(|d| d > age));
+        if too_old && !f.open {
+            remove(&f)?;
+            out.deleted.push(f);
+        } else {
+            remaining.push(f);
+        }
+    }
+    if policy.min_free_bytes > 0 {
+        let mut candidates = remaining.into_iter().filter(|f| !f.open);
+        while free_bytes().is_some_and(|free| free < policy.min_free_bytes) {
+            match candidates.next() {
+                Some(f) => {
+                    remove(&f)?;
+                    out.deleted.push(f);
+                }
+                None => {
+                    out.still_short = true;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn remove(f: &StoredFile) -> Result<(), PcapStoreError> {
+    match fs::remove_file(&f.path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(PcapStoreError::Io { path: f.path.clone(), source: e }),
+    }
 }
 
 /// `anything-00000042.pcap` → 42.
@@ -208,6 +309,7 @@ impl PcapWriter {
         let id = self.dir.next_id.fetch_add(1, Ordering::Relaxed);
         let path = self.dir.dir.join(file_name(&self.dir.node, id));
         let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(io_err(&path))?;
+        self.dir.open.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
         out.write_all(&file_header(MAGIC_NS, link_type)).map_err(io_err(&path))?;
         self.open.push(OpenFile {
@@ -226,7 +328,9 @@ impl PcapWriter {
     }
 
     fn close(&mut self, mut f: OpenFile) -> Result<(), PcapStoreError> {
-        f.out.flush().map_err(io_err(&f.info.path))?;
+        let flushed = f.out.flush().map_err(io_err(&f.info.path));
+        self.dir.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&f.info.id);
+        flushed?;
         self.finished.push(f.info);
         Ok(())
     }
@@ -237,6 +341,11 @@ impl PcapWriter {
             f.out.flush().map_err(io_err(&f.info.path))?;
         }
         Ok(())
+    }
+
+    /// The files closed since the last call, oldest first.
+    pub fn take_finished(&mut self) -> Vec<WrittenFile> {
+        std::mem::take(&mut self.finished)
     }
 
     /// Flushes and closes every file; returns all files written.
@@ -252,6 +361,28 @@ impl PcapWriter {
 /// The header of a nanosecond-resolution classic pcap file of `link_type`.
 pub fn pcap_file_header(link_type: u32) -> [u8; 24] {
     file_header(MAGIC_NS, link_type)
+}
+
+/// What [`PacketReader::read_kept`] found.
+#[derive(Debug, Default)]
+pub struct KeptPackets {
+    pub packets: Vec<StoredPacket>,
+    /// Packets whose files are gone (deleted by retention).
+    pub gone: u64,
+    pub gone_files: BTreeSet<u32>,
+}
+
+impl KeptPackets {
+    /// "packets of pcap files 3, 4 were deleted by retention".
+    pub fn gone_message(&self) -> String {
+        let ids: Vec<String> = self.gone_files.iter().map(|i| i.to_string()).collect();
+        format!(
+            "{} packets are gone: pcap file{} {} deleted by retention",
+            self.gone,
+            if ids.len() == 1 { "" } else { "s" },
+            ids.join(", ")
+        )
+    }
 }
 
 /// A packet record's header in a nanosecond pcap file.
@@ -296,6 +427,32 @@ const MAX_READER_FILES: usize = 64;
 impl PacketReader {
     pub fn new(dir: PcapDir) -> PacketReader {
         PacketReader { dir, files: HashMap::new() }
+    }
+
+    /// Reads the packets at `positions` that are still stored, in capture order;
+    /// packets whose file retention deleted are counted, not an error. `max_bytes`
+    /// bounds how much is read.
+    pub fn read_kept(&mut self, positions: &[PacketPos], max_bytes: usize) -> Result<KeptPackets, PcapStoreError> {
+        let mut out = KeptPackets::default();
+        let mut bytes = 0usize;
+        for pos in positions {
+            if bytes >= max_bytes {
+                break;
+            }
+            match self.read(*pos) {
+                Ok(p) => {
+                    bytes += p.data.len();
+                    out.packets.push(p);
+                }
+                Err(PcapStoreError::Missing { id, .. }) => {
+                    out.gone += 1;
+                    out.gone_files.insert(id);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        capture_order(&mut out.packets);
+        Ok(out)
     }
 
     pub fn read(&mut self, pos: PacketPos) -> Result<StoredPacket, PcapStoreError> {
@@ -483,6 +640,20 @@ pub fn decode_positions(encoded: &[i64]) -> Vec<PacketPos> {
         }
     }
     out
+}
+
+/// Free and total bytes of the file system holding `path` (free as an unprivileged
+/// user sees it).
+pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated path and `s` a writable statvfs.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return None;
+    }
+    let frsize = s.f_frsize as u64;
+    Some((s.f_bavail as u64 * frsize, s.f_blocks as u64 * frsize))
 }
 
 #[cfg(test)]

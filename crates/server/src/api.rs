@@ -316,28 +316,17 @@ pub async fn fields() -> Json<Value> {
 }
 
 /// Free and total bytes of the file system holding `path`.
-fn disk_space(path: &std::path::Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `s` a writable statvfs.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-        return None;
-    }
-    let frsize = s.f_frsize as u64;
-    Some((s.f_bavail as u64 * frsize, s.f_blocks as u64 * frsize))
-}
-
 /// `GET /api/stats`: what the store holds, disk space, uptime.
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let data_dir = state.data_dir.clone();
     let uptime = state.started.elapsed().as_secs();
+    let capture = state.live.as_deref().map(crate::metrics::capture_json);
     let out = state
         .stores
         .run(move |store| {
             let s = store.stats()?;
             let db_bytes = std::fs::metadata(data_dir.join(tyto_store::DB_FILE)).map_or(0, |m| m.len());
-            let (free, total) = disk_space(&data_dir).unwrap_or((0, 0));
+            let (free, total) = tyto_pcapstore::disk_space(&data_dir).unwrap_or((0, 0));
             Ok(json!({
                 "version": env!("CARGO_PKG_VERSION"),
                 "uptime_s": uptime,
@@ -345,6 +334,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
                 "db_bytes": db_bytes,
                 "disk_free_bytes": free,
                 "disk_total_bytes": total,
+                "capture": capture,
             }))
         })
         .await?;

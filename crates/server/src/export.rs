@@ -15,9 +15,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::Sender;
 use tyto_packet::{decode, LinkType, Transport};
-use tyto_pcapstore::{
-    capture_order, decode_positions, mixed_link_types, ExportWriter, PacketReader, PcapDir, StoredPacket,
-};
+use tyto_pcapstore::{decode_positions, mixed_link_types, ExportWriter, PacketReader, PcapDir, StoredPacket};
 use tyto_store::{SessionPositions, SessionStore};
 
 use crate::api::stream_body;
@@ -103,14 +101,16 @@ fn attachment(name: &str, pcapng: bool, body: Body) -> Response {
         .into_response()
 }
 
-/// Reads a session's packets, in capture order (time, then storage order).
+/// Reads a session's packets, in capture order (time, then storage order); when
+/// retention deleted every one of them, says so (410 Gone).
 fn read_session(reader: &mut PacketReader, positions: &[i64]) -> Result<Vec<StoredPacket>, ApiError> {
-    let mut packets = Vec::new();
-    for p in decode_positions(positions) {
-        packets.push(reader.read(p).map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))?);
+    let kept = reader
+        .read_kept(&decode_positions(positions), usize::MAX)
+        .map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))?;
+    if kept.packets.is_empty() && kept.gone > 0 {
+        return Err(ApiError { status: axum::http::StatusCode::GONE, message: kept.gone_message(), column: None });
     }
-    capture_order(&mut packets);
-    Ok(packets)
+    Ok(kept.packets)
 }
 
 /// `GET /api/session/ID.pcap`: the packets of one session.
@@ -429,25 +429,18 @@ pub async fn detail(
                 return Ok(json!({ "session": session, "packets": Value::Null, "payload": Value::Null }));
             }
             let positions = store.packet_positions(std::slice::from_ref(&id))?.pop().map(|p| p.1).unwrap_or_default();
-            let mut reader = reader(&data_dir)?;
-            let mut packets = Vec::new();
-            let mut read = 0usize;
             let all = decode_positions(&positions);
-            for pos in &all {
-                if read >= DETAIL_READ_BYTES {
-                    break;
-                }
-                let p = reader.read(*pos).map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))?;
-                read += p.data.len();
-                packets.push(p);
-            }
-            capture_order(&mut packets);
-            let (shown, payload) = decode_packets(&session, &packets);
+            let kept = reader(&data_dir)?
+                .read_kept(&all, DETAIL_READ_BYTES)
+                .map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))?;
+            let (shown, payload) = decode_packets(&session, &kept.packets);
             Ok(json!({
                 "session": session,
                 "packets": shown,
                 "packets_total": all.len(),
-                "packets_read": packets.len(),
+                "packets_read": kept.packets.len(),
+                "packets_gone": kept.gone,
+                "packets_gone_message": (kept.gone > 0).then(|| kept.gone_message()),
                 "payload": payload,
             }))
         })

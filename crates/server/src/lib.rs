@@ -13,6 +13,7 @@ pub mod auth_header;
 pub mod csv;
 mod export;
 mod login;
+mod metrics;
 mod params;
 mod stores;
 mod ui;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub stores: Arc<Stores>,
     pub data_dir: Arc<PathBuf>,
     pub started: Instant,
+    /// The counters of a live capture running in this process (`tyto run`).
+    pub live: Option<Arc<tyto_flow::LiveCounters>>,
 }
 
 impl AppState {
@@ -64,6 +67,12 @@ impl AppState {
         }
         let store = DuckStore::open(data_dir)
             .with_context(|| format!("opening the session store in {}", data_dir.display()))?;
+        AppState::with_store(data_dir, store, secure_cookies)
+    }
+
+    /// The same over a store this process already holds open (DuckDB allows one
+    /// writing process: a capture and its viewer share one database).
+    pub fn with_store(data_dir: &Path, store: DuckStore, secure_cookies: bool) -> anyhow::Result<AppState> {
         let secret = auth::load_secret(data_dir)
             .with_context(|| format!("reading or making {}", data_dir.join("server.key").display()))?;
         Ok(AppState {
@@ -72,6 +81,7 @@ impl AppState {
             stores: Arc::new(Stores::duckdb(store)),
             data_dir: Arc::new(data_dir.to_path_buf()),
             started: Instant::now(),
+            live: None,
         })
     }
 }
@@ -146,6 +156,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/histogram", get(api::histogram)),
         ("/api/fields", get(api::fields)),
         ("/api/stats", get(api::stats)),
+        ("/metrics", get(metrics::prometheus)),
         ("/", get(ui::index)),
         ("/favicon.ico", get(ui::favicon)),
         ("/assets/{*path}", get(ui::asset)),
@@ -191,9 +202,26 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
+/// Completes once `flag` is set (checked every 100 ms): the shutdown of a viewer that
+/// runs beside a capture, which owns the signals.
+pub async fn until_set(flag: Arc<std::sync::atomic::AtomicBool>) {
+    while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// `tyto serve`: runs until Ctrl-C or SIGTERM.
 pub fn run(config: &ServerConfig) -> anyhow::Result<()> {
     let state = AppState::open(&config.data_dir, config.tls.is_some())?;
+    serve(config, state, shutdown_signal())
+}
+
+/// Serves `state` as `config` says until `shutdown` completes.
+pub fn serve(
+    config: &ServerConfig,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     if state.users.all().map(|u| u.is_empty()).unwrap_or(true) {
         eprintln!(
             "tyto: no users yet: add one with `tyto user add NAME --admin --data-dir {}`",
@@ -208,7 +236,7 @@ pub fn run(config: &ServerConfig) -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("listening on {}", config.listen))?;
                 eprintln!("tyto: viewer at http://{}/", listener.local_addr()?);
-                serve_on(listener, state, shutdown_signal()).await?;
+                serve_on(listener, state, shutdown).await?;
             }
             Some((cert, key)) => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
@@ -218,7 +246,7 @@ pub fn run(config: &ServerConfig) -> anyhow::Result<()> {
                 let handle = axum_server::Handle::new();
                 let h = handle.clone();
                 tokio::spawn(async move {
-                    shutdown_signal().await;
+                    shutdown.await;
                     h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
                 });
                 let listener = std::net::TcpListener::bind(config.listen)

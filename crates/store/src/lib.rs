@@ -132,6 +132,10 @@ pub trait SessionStore {
     fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError>;
     /// Records pcap files written.
     fn add_files(&mut self, files: &[FileRow]) -> Result<(), StoreError>;
+    /// Forgets pcap files that retention deleted.
+    fn remove_files(&mut self, node: &str, ids: &[u32]) -> Result<(), StoreError>;
+    /// Deletes the rows of sessions that ended before `before_ns`; returns how many.
+    fn expire_sessions(&mut self, before_ns: i64) -> Result<u64, StoreError>;
     /// Records a capture file read in full, so it is not ingested twice.
     fn add_input(&mut self, input: &InputFile, packets: u64) -> Result<(), StoreError>;
     /// Whether this capture file (same path, size and time) was ingested already.
@@ -403,6 +407,20 @@ impl SessionStore for DuckStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn remove_files(&mut self, node: &str, ids: &[u32]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.execute("DELETE FROM files WHERE node = ? AND id = ?", params![node, id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn expire_sessions(&mut self, before_ns: i64) -> Result<u64, StoreError> {
+        let n = self.conn.execute("DELETE FROM sessions WHERE \"stop_time\" < ?", params![ts(before_ns)])?;
+        Ok(n as u64)
     }
 
     fn add_input(&mut self, input: &InputFile, packets: u64) -> Result<(), StoreError> {

@@ -13,9 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use tyto_dissect::Dissectors;
 use tyto_flow::{PipelineConfig, Progress, RunReport};
-use tyto_pcapstore::{
-    capture_order, decode_positions, mixed_link_types, ExportWriter, PacketReader, PcapDir, RotationPolicy,
-};
+use tyto_pcapstore::{decode_positions, mixed_link_types, ExportWriter, PacketReader, PcapDir, RotationPolicy};
 use tyto_query::{compile, parse_when};
 use tyto_schema::time::now_ns;
 use tyto_schema::{record_to_json, FieldDef, SessionRecord, FIELDS, FIELD_SETS};
@@ -375,14 +373,16 @@ pub fn export(data_dir: &Path, ids: &[String], output: &Path) -> Result<ExitCode
     }
     let node_dir = PcapDir::open(&data_dir.join("pcap"), "local")?;
     let mut reader = PacketReader::new(node_dir);
-    let mut packets = Vec::new();
-    for (_, pos) in &found {
-        for p in decode_positions(pos) {
-            packets
-                .push(reader.read(p).with_context(|| format!("reading a packet of the session from file {}", p.file))?);
+    let positions: Vec<_> = found.iter().flat_map(|(_, pos)| decode_positions(pos)).collect();
+    let kept = reader.read_kept(&positions, usize::MAX).context("reading the sessions' packets")?;
+    if kept.gone > 0 {
+        if kept.packets.is_empty() {
+            eprintln!("tyto: {}; nothing left to export", kept.gone_message());
+            return Ok(ExitCode::from(1));
         }
+        eprintln!("tyto: warning: {}; exporting the {} that remain", kept.gone_message(), kept.packets.len());
     }
-    capture_order(&mut packets);
+    let packets = kept.packets;
     let tmp = output.with_extension("pcap.partial");
     let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let mut w = ExportWriter::for_link_types(BufWriter::new(file), mixed_link_types(&packets))?;
@@ -441,7 +441,7 @@ pub fn fields(json: bool) -> Result<ExitCode> {
 }
 
 /// Node names go into file names: keep them to a safe alphabet.
-fn validate_node(node: &str) -> Result<()> {
+pub fn validate_node(node: &str) -> Result<()> {
     if node.is_empty() || node.len() > 64 || !node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         bail!("--node {node:?}: use 1 to 64 letters, digits, '-' or '_'");

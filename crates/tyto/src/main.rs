@@ -1,7 +1,9 @@
 //! The `tyto` command: ingest captures, dump sessions, list and export them.
 
 mod bench;
+mod capture;
 mod commands;
+mod config;
 mod sample;
 mod users;
 
@@ -107,6 +109,17 @@ enum Command {
         #[arg(long, env = "TYTO_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
+    /// Capture live from network interfaces (AF_PACKET) into the data directory until
+    /// Ctrl-C or SIGTERM, which write every open session and flush the pcap files.
+    /// Settings come from --config (see tyto.example.toml); flags override them.
+    Capture(capture::CaptureArgs),
+    /// `capture` and `serve` in one process sharing one store: the sensor's service.
+    Run(capture::CaptureArgs),
+    /// The configuration file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Users of the viewer and the API (kept in users.json in the data directory; a
     /// running server sees changes at once).
     User {
@@ -115,6 +128,15 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigAction {
+    /// Validate a configuration file and print the effective configuration (every
+    /// option, defaults filled in).
+    Check { file: PathBuf },
+    /// Print the default configuration.
+    Default,
 }
 
 #[derive(Subcommand)]
@@ -270,6 +292,13 @@ fn main() -> ExitCode {
             tyto_server::run(&config).map(|()| ExitCode::SUCCESS)
         }
         Command::User { action, data } => users::run(action, &data.data_dir),
+        Command::Capture(args) => capture::run(&args, false),
+        Command::Run(args) => capture::run(&args, true),
+        Command::Config { action: ConfigAction::Check { file } } => capture::check_config(&file),
+        Command::Config { action: ConfigAction::Default } => {
+            print!("{}", config::Config::default().to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -33,6 +33,9 @@ interface DetailReply {
   packets: PacketView[] | null;
   packets_total?: number;
   packets_read?: number;
+  /** Packets whose pcap files retention deleted, and a sentence saying so. */
+  packets_gone?: number;
+  packets_gone_message?: string | null;
   payload: { src: Payload; dst: Payload } | null;
 }
 
@@ -118,6 +121,7 @@ export function SessionDetail({ id }: { id: string }) {
         <p class="muted">Your account may not see packet contents.</p>
       ) : (
         <>
+          {d.data.packets_gone_message && <p class="muted">{d.data.packets_gone_message}.</p>}
           <div class="detail-head">
             <strong>
               Packets ({packets.length} shown of {d.data.packets_total})

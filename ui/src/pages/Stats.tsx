@@ -18,8 +18,33 @@ interface StatsReply {
     link_types: number[];
     nodes: { node: string; packets: number; bytes: number; files: number }[];
   };
-  /** Present while capturing live: per interface counters. */
-  capture?: Record<string, number>;
+  /** Present while this process captures live (`tyto run`). */
+  capture?: CaptureStats | null;
+}
+
+interface SourceStats {
+  interface: string;
+  packets: number;
+  bytes: number;
+  kernel_packets: number;
+  kernel_drops: number;
+  queue_drops: number;
+  decode_errors: number;
+}
+
+interface CaptureStats {
+  node: string;
+  started_ns: number;
+  interfaces: SourceStats[];
+  threads: (SourceStats & { thread: number; error: string | null })[];
+  workers: {
+    worker: number;
+    packets: number;
+    sessions_live: number;
+    sessions_written: number;
+    evicted: number;
+    pcap_write_errors: number;
+  }[];
 }
 
 const REFRESH_MS = 5000;
@@ -62,6 +87,7 @@ export function Stats() {
   const bytes = st.nodes.reduce((a, n) => a + n.bytes, 0);
   const used = stats.disk_total_bytes - stats.disk_free_bytes;
   const usedPct = stats.disk_total_bytes ? (100 * used) / stats.disk_total_bytes : 0;
+  const capture = stats.capture ?? null;
 
   return (
     <div class="page stats">
@@ -75,8 +101,14 @@ export function Stats() {
           note={span > 0 ? `over ${formatDuration(span)}` : ""}
         />
         <Card label="Sessions/s now" value={rate === null ? "…" : rate.toFixed(1)} note={`refreshed every ${REFRESH_MS / 1000} s`} />
-        <Card label="Drops" value={stats.capture ? formatCount(stats.capture.drops ?? 0) : "—"} note={stats.capture ? "" : "no live capture"} />
+        <Card
+          label="Drops"
+          value={capture ? formatCount(drops(capture.interfaces)) : "—"}
+          note={capture ? "kernel + queue, since the capture started" : "no live capture"}
+          id="stat-drops"
+        />
       </div>
+      {capture && <Capture capture={capture} />}
       <section class="panel">
         <div class="panel-head">
           <strong>Disk</strong>
@@ -119,6 +151,75 @@ export function Stats() {
         Tyto {stats.version}, up {formatDuration(stats.uptime_s)}
       </p>
     </div>
+  );
+}
+
+function drops(rows: SourceStats[]): number {
+  return rows.reduce((a, r) => a + r.kernel_drops + r.queue_drops, 0);
+}
+
+/** Live capture: per interface, per reading thread and per worker. */
+function Capture({ capture }: { capture: CaptureStats }) {
+  const sourceRow = (r: SourceStats, name: string, error?: string | null) => (
+    <tr>
+      <td>{name}</td>
+      <td>{formatCount(r.packets)}</td>
+      <td>{formatBytes(r.bytes)}</td>
+      <td>{formatCount(r.kernel_drops)}</td>
+      <td>{formatCount(r.queue_drops)}</td>
+      <td>{formatCount(r.decode_errors)}</td>
+      <td class="error-text">{error ?? ""}</td>
+    </tr>
+  );
+  return (
+    <section class="panel" id="capture-stats">
+      <div class="panel-head">
+        <strong>Live capture on {capture.node}</strong>
+        <span class="muted">since {formatTime(capture.started_ns)} UTC</span>
+      </div>
+      <table class="nodes">
+        <thead>
+          <tr>
+            <th>Interface / thread</th>
+            <th>Packets</th>
+            <th>Bytes</th>
+            <th>Kernel drops</th>
+            <th>Queue drops</th>
+            <th>Undecodable</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          {capture.interfaces.map((r) => sourceRow(r, r.interface))}
+          {capture.threads.length > capture.interfaces.length &&
+            capture.threads.map((t) => sourceRow(t, `${t.interface} #${t.thread}`, t.error))}
+        </tbody>
+      </table>
+      <table class="nodes">
+        <thead>
+          <tr>
+            <th>Worker</th>
+            <th>Packets</th>
+            <th>Sessions live</th>
+            <th>Sessions written</th>
+            <th>Evicted early</th>
+            <th>PCAP write errors</th>
+          </tr>
+        </thead>
+        <tbody>
+          {capture.workers.map((w) => (
+            <tr>
+              <td>{w.worker}</td>
+              <td>{formatCount(w.packets)}</td>
+              <td>{formatCount(w.sessions_live)}</td>
+              <td>{formatCount(w.sessions_written)}</td>
+              <td>{formatCount(w.evicted)}</td>
+              <td>{formatCount(w.pcap_write_errors)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }
 

@@ -1,0 +1,317 @@
+//! The configuration file of `tyto run` and `tyto capture` (TOML). Every option has a
+//! default; a unit, where there is one, is in its name. `tyto.example.toml` at the
+//! top of the repository lists them all with their defaults, and a test keeps it
+//! equal to [`Config::default`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tyto_flow::FlowConfig;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// This sensor's name, stored with every session.
+    pub node: String,
+    /// Where pcap files and the session store live.
+    pub data_dir: PathBuf,
+    pub capture: CaptureConfig,
+    pub flow: FlowSection,
+    pub pcap: PcapSection,
+    pub retention: RetentionSection,
+    pub viewer: ViewerSection,
+    pub geoip: GeoIpSection,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// Interfaces to capture on (`["eth1", "eth2"]`).
+    pub interfaces: Vec<String>,
+    /// Capture filter in tcpdump's syntax, applied in the kernel ("" keeps everything).
+    pub filter: String,
+    /// Reading threads per interface, sharing it by flow hash (AF_PACKET fanout).
+    pub threads_per_interface: u32,
+    /// Bytes kept of each packet.
+    pub snaplen: u32,
+    /// Receive every frame on the wire (a mirror port needs this).
+    pub promiscuous: bool,
+    /// Size of one ring block, KiB (a power of two, at least 4).
+    pub block_size_kib: u32,
+    /// Blocks per ring (the ring holds block_size_kib × blocks).
+    pub blocks: u32,
+    /// Milliseconds before a block that is not full is handed over anyway.
+    pub block_timeout_ms: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlowSection {
+    /// Worker threads (sessions are shared out by a symmetric flow hash).
+    pub workers: u32,
+    pub tcp_timeout_s: u32,
+    pub udp_timeout_s: u32,
+    pub icmp_timeout_s: u32,
+    pub other_timeout_s: u32,
+    /// Packets per row before the session continues in a linked row.
+    pub max_packets: u32,
+    /// Seconds per row before the session continues in a linked row (long sessions
+    /// become searchable while they last).
+    pub max_age_s: u32,
+    /// Sessions held at once; the least recently seen is written out past this.
+    pub max_sessions: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PcapSection {
+    /// A pcap file is closed and a new one started past this size, MiB.
+    pub max_file_mib: u64,
+    /// ... or past this age, seconds (0: by size only).
+    pub max_file_age_s: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Delete the oldest pcap files while the data directory's file system has less
+    /// than this percentage free (0: no percentage limit).
+    pub min_free_percent: f64,
+    /// ... or less than this many GiB free (Arkime's `freeSpaceG`; 0: no limit).
+    pub min_free_gib: f64,
+    /// Delete pcap files older than this, days (0: keep).
+    pub max_pcap_age_days: f64,
+    /// Delete session rows that ended longer ago than this, days (0: keep).
+    pub max_session_age_days: f64,
+    /// How often the limits are checked, seconds.
+    pub check_every_s: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViewerSection {
+    /// `tyto run` serves the viewer and API too.
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// Certificate chain and key (PEM) to serve HTTPS ("": HTTP).
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeoIpSection {
+    /// MaxMind-format Country or City database ("": none).
+    pub country: PathBuf,
+    /// MaxMind-format ASN database ("": none).
+    pub asn: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            node: "local".into(),
+            data_dir: "tyto-data".into(),
+            capture: CaptureConfig::default(),
+            flow: FlowSection::default(),
+            pcap: PcapSection::default(),
+            retention: RetentionSection::default(),
+            viewer: ViewerSection::default(),
+            geoip: GeoIpSection::default(),
+        }
+    }
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            interfaces: Vec::new(),
+            filter: String::new(),
+            threads_per_interface: 1,
+            snaplen: 65535,
+            promiscuous: true,
+            block_size_kib: 1024,
+            blocks: 64,
+            block_timeout_ms: 100,
+        }
+    }
+}
+
+impl Default for FlowSection {
+    fn default() -> Self {
+        let f = FlowConfig::default();
+        FlowSection {
+            workers: 2,
+            tcp_timeout_s: f.tcp_idle_s,
+            udp_timeout_s: f.udp_idle_s,
+            icmp_timeout_s: f.icmp_idle_s,
+            other_timeout_s: f.other_idle_s,
+            max_packets: f.max_packets_per_row,
+            max_age_s: f.max_row_age_s,
+            max_sessions: f.max_sessions as u64,
+        }
+    }
+}
+
+impl Default for PcapSection {
+    fn default() -> Self {
+        PcapSection { max_file_mib: 1024, max_file_age_s: 3600 }
+    }
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        RetentionSection {
+            min_free_percent: 5.0,
+            min_free_gib: 0.0,
+            max_pcap_age_days: 0.0,
+            max_session_age_days: 0.0,
+            check_every_s: 60,
+        }
+    }
+}
+
+impl Default for ViewerSection {
+    fn default() -> Self {
+        ViewerSection {
+            enabled: true,
+            listen: SocketAddr::from(([0, 0, 0, 0], tyto_server::DEFAULT_PORT)),
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; unknown keys and wrong types are errors that name the line.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg.validate().with_context(|| format!("in {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Checks what the types alone cannot.
+    pub fn validate(&self) -> Result<()> {
+        crate::commands::validate_node(&self.node)?;
+        let c = &self.capture;
+        if c.block_size_kib < 4 || !c.block_size_kib.is_power_of_two() {
+            bail!("capture.block_size_kib = {}: a power of two, at least 4", c.block_size_kib);
+        }
+        if c.blocks == 0 || c.block_size_kib as u64 * c.blocks as u64 > 16 << 20 {
+            bail!("capture.blocks = {}: at least 1, and a ring of at most 16 GiB", c.blocks);
+        }
+        if !(1..=64).contains(&c.threads_per_interface) {
+            bail!("capture.threads_per_interface = {}: between 1 and 64", c.threads_per_interface);
+        }
+        if !(64..=262_144).contains(&c.snaplen) {
+            bail!("capture.snaplen = {}: between 64 and 262144 bytes", c.snaplen);
+        }
+        tyto_capture::filter::compile(&c.filter, c.snaplen).map_err(|e| anyhow::anyhow!("capture.filter: {e}"))?;
+        if !(1..=256).contains(&self.flow.workers) {
+            bail!("flow.workers = {}: between 1 and 256", self.flow.workers);
+        }
+        if self.pcap.max_file_mib == 0 {
+            bail!("pcap.max_file_mib must be at least 1");
+        }
+        let r = &self.retention;
+        if !(0.0..100.0).contains(&r.min_free_percent) {
+            bail!("retention.min_free_percent = {}: from 0 to under 100", r.min_free_percent);
+        }
+        for (name, v) in [
+            ("retention.min_free_gib", r.min_free_gib),
+            ("retention.max_pcap_age_days", r.max_pcap_age_days),
+            ("retention.max_session_age_days", r.max_session_age_days),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                bail!("{name} = {v}: a number of zero or more");
+            }
+        }
+        if r.check_every_s == 0 {
+            bail!("retention.check_every_s must be at least 1");
+        }
+        if self.viewer.tls_cert.as_os_str().is_empty() != self.viewer.tls_key.as_os_str().is_empty() {
+            bail!("viewer.tls_cert and viewer.tls_key go together");
+        }
+        Ok(())
+    }
+
+    pub fn flow_config(&self) -> FlowConfig {
+        let f = &self.flow;
+        FlowConfig {
+            tcp_idle_s: f.tcp_timeout_s,
+            udp_idle_s: f.udp_timeout_s,
+            icmp_idle_s: f.icmp_timeout_s,
+            other_idle_s: f.other_timeout_s,
+            max_packets_per_row: f.max_packets.max(1),
+            max_row_age_s: f.max_age_s.max(1),
+            max_row_age_other_s: f.max_age_s.max(1),
+            max_sessions: (f.max_sessions as usize).max(1),
+            ..FlowConfig::default()
+        }
+    }
+
+    /// The effective configuration, as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("the configuration serialises")
+    }
+}
+
+fn some_path(p: &Path) -> Option<&Path> {
+    (!p.as_os_str().is_empty()).then_some(p)
+}
+
+impl GeoIpSection {
+    pub fn open(&self) -> Result<Option<tyto_enrich::GeoIp>> {
+        let (country, asn) = (some_path(&self.country), some_path(&self.asn));
+        if country.is_none() && asn.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(tyto_enrich::GeoIp::open(country, asn)?))
+    }
+}
+
+impl ViewerSection {
+    pub fn tls(&self) -> Option<(PathBuf, PathBuf)> {
+        Some((some_path(&self.tls_cert)?.to_path_buf(), some_path(&self.tls_key)?.to_path_buf()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_lists_every_option_with_its_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tyto.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let parsed: Config = toml::from_str(&text).unwrap();
+        assert_eq!(parsed, Config::default());
+        // Every key of the effective configuration appears in the example.
+        let effective = Config::default().to_toml();
+        for line in effective.lines().filter(|l| l.contains(" = ")) {
+            let key = line.split(" = ").next().unwrap();
+            assert!(text.lines().any(|l| l.starts_with(&format!("{key} = "))), "{key} is not in {}", path.display());
+        }
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let bad = |text: &str| {
+            let cfg: Result<Config, _> = toml::from_str(text);
+            match cfg {
+                Err(e) => e.to_string(),
+                Ok(c) => format!("{:#}", c.validate().unwrap_err()),
+            }
+        };
+        assert!(bad("[capture]\nintrefaces = [\"eth0\"]").contains("unknown field `intrefaces`"));
+        assert!(bad("[capture]\nsnaplen = \"big\"").contains("invalid type"));
+        assert!(bad("[capture]\nfilter = \"port 99999\"").contains("capture.filter"));
+        assert!(bad("[capture]\nblock_size_kib = 1000").contains("power of two"));
+        assert!(bad("[retention]\nmin_free_percent = 150").contains("min_free_percent"));
+        assert!(bad("node = \"a b\"").contains("node"));
+        assert!(bad("[viewer]\ntls_cert = \"x.pem\"").contains("go together"));
+    }
+}
