@@ -13,6 +13,8 @@ command -v tshark >/dev/null || need+=(tshark)
 # HTTPS with a certificate made by openssl.
 command -v curl >/dev/null || need+=(curl ca-certificates)
 command -v openssl >/dev/null || need+=(openssl)
+# tcpdump: the capture-filter compiler is checked against libpcap's on real captures.
+command -v tcpdump >/dev/null || need+=(tcpdump)
 # ip (network namespaces and veth pairs) and kill: the live-capture tests build their
 # own network and stop the capture with signals.
 command -v ip >/dev/null || need+=(iproute2)

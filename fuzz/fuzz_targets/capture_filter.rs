@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
                 let longest = if ins.code == 0x05 { ins.k as usize } else { ins.jt.max(ins.jf) as usize };
                 assert!(i + 1 + longest < p.insns.len(), "jump out of the program at {i}");
             }
-            assert!(p.run(frame) <= 96);
+            assert!(p.run(frame, frame.len() as u32) <= 96);
         }
         Err(e) => assert!(e.at >= 1 && e.at <= text.chars().count() + 1, "{e} in {text:?}"),
     }

@@ -87,9 +87,10 @@ pub fn compile(text: &str, snaplen: u32) -> Result<BpfProgram, FilterError> {
 }
 
 impl BpfProgram {
-    /// Runs the program on a frame as the kernel would; the result is how many bytes
-    /// to keep (0: drop). For tests and for filtering packets read from files.
-    pub fn run(&self, frame: &[u8]) -> u32 {
+    /// Runs the program on a frame as the kernel would (`wire_len` is the packet's
+    /// length on the wire, what `len` loads); the result is how many bytes to keep
+    /// (0: drop). For tests and for filtering packets read from files.
+    pub fn run(&self, frame: &[u8], wire_len: u32) -> u32 {
         let (mut a, mut x): (u32, u32) = (0, 0);
         let mut pc = 0usize;
         let load = |at: u32, n: usize| -> Option<u32> {
@@ -115,7 +116,7 @@ impl BpfProgram {
                     Some(v) => a = v,
                     None => return 0,
                 },
-                LD_W_LEN => a = frame.len() as u32,
+                LD_W_LEN => a = wire_len,
                 LDX_B_MSH => match load(i.k, 1) {
                     Some(v) => x = (v & 0xf) * 4,
                     None => return 0,
@@ -931,7 +932,7 @@ mod tests {
     }
 
     fn keeps(filter: &str, frame: &[u8]) -> bool {
-        compile(filter, 65535).unwrap_or_else(|e| panic!("{filter}: {e}")).run(frame) > 0
+        compile(filter, 65535).unwrap_or_else(|e| panic!("{filter}: {e}")).run(frame, frame.len() as u32) > 0
     }
 
     #[test]
@@ -991,8 +992,8 @@ mod tests {
     #[test]
     fn accepted_packets_are_cut_to_the_snap_length() {
         let dns = v4(17, [10, 0, 0, 2], [8, 8, 8, 8], 5353, 53);
-        assert_eq!(compile("udp", 40).unwrap().run(&dns), 40);
-        assert_eq!(compile("", 1000).unwrap().run(&dns), dns.len() as u32);
+        assert_eq!(compile("udp", 40).unwrap().run(&dns, dns.len() as u32), 40);
+        assert_eq!(compile("", 1000).unwrap().run(&dns, dns.len() as u32), dns.len() as u32);
     }
 
     #[test]
@@ -1000,7 +1001,7 @@ mod tests {
         for f in ["port 22", "host 2001:db8::1", "ether host 00:01:02:03:04:05", "tcp"] {
             let p = compile(f, 65535).unwrap();
             for n in 0..20 {
-                assert_eq!(p.run(&vec![0x86; n]), 0, "{f} on {n} bytes");
+                assert_eq!(p.run(&vec![0x86; n], n as u32), 0, "{f} on {n} bytes");
             }
         }
     }

@@ -59,11 +59,13 @@ pub struct RotationPolicy {
     pub max_file_bytes: u64,
     /// Packet-time seconds per file before rotating (0: never by age).
     pub max_file_age_s: u64,
+    /// zstd level to compress files with (`.pcap.zst`), or none.
+    pub zstd_level: Option<i32>,
 }
 
 impl Default for RotationPolicy {
     fn default() -> Self {
-        RotationPolicy { max_file_bytes: 1 << 30, max_file_age_s: 0 }
+        RotationPolicy { max_file_bytes: 1 << 30, max_file_age_s: 0, zstd_level: None }
     }
 }
 
@@ -102,9 +104,11 @@ impl PcapDir {
 
     /// The path of file `id`, whichever node wrote it.
     pub fn file_path(&self, id: u32) -> Result<PathBuf, PcapStoreError> {
-        let own = self.dir.join(file_name(&self.node, id));
-        if own.exists() {
-            return Ok(own);
+        for compressed in [false, true] {
+            let own = self.dir.join(file_name(&self.node, id, compressed));
+            if own.exists() {
+                return Ok(own);
+            }
         }
         for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
             let entry = entry.map_err(io_err(&self.dir))?;
@@ -140,8 +144,8 @@ impl PcapDir {
     }
 }
 
-fn file_name(node: &str, id: u32) -> String {
-    format!("{node}-{id:08}.pcap")
+fn file_name(node: &str, id: u32, compressed: bool) -> String {
+    format!("{node}-{id:08}.pcap{}", if compressed { ".zst" } else { "" })
 }
 
 /// A pcap file in the folder.
@@ -218,9 +222,9 @@ fn remove(f: &StoredFile) -> Result<(), PcapStoreError> {
     }
 }
 
-/// `anything-00000042.pcap` → 42.
+/// `anything-00000042.pcap` (or `.pcap.zst`) → 42.
 pub fn parse_file_id(name: &str) -> Option<u32> {
-    let stem = name.strip_suffix(".pcap")?;
+    let stem = name.strip_suffix(".pcap").or_else(|| name.strip_suffix(".pcap.zst"))?;
     let (_, id) = stem.rsplit_once('-')?;
     if id.len() != 8 {
         return None;
@@ -243,6 +247,38 @@ pub struct WrittenFile {
 struct OpenFile {
     info: WrittenFile,
     out: BufWriter<File>,
+    zstd: Option<ZstdFrames>,
+}
+
+/// A compressed file is a run of independent zstd frames, each holding whole packet
+/// records (up to [`ZSTD_FRAME`] bytes of pcap before compression), so one packet is
+/// read by decompressing one frame; the whole file is still an ordinary `.zst` of a
+/// pcap. A packet's offset is `frame start << 20 | offset inside the frame`.
+struct ZstdFrames {
+    level: i32,
+    /// The frame being filled (uncompressed).
+    frame: Vec<u8>,
+    /// Compressed bytes written before it: where it will start.
+    start: u64,
+}
+
+/// Uncompressed bytes per zstd frame of a stored file.
+const ZSTD_FRAME: usize = 256 * 1024;
+/// Bits of a compressed file's packet offset that hold the offset inside the frame.
+const ZSTD_WITHIN_BITS: u32 = 20;
+
+impl ZstdFrames {
+    /// Compresses the frame being filled and writes it out.
+    fn end_frame(&mut self, out: &mut BufWriter<File>, path: &Path) -> Result<(), PcapStoreError> {
+        if self.frame.is_empty() {
+            return Ok(());
+        }
+        let packed = zstd::bulk::compress(&self.frame, self.level).map_err(io_err(path))?;
+        out.write_all(&packed).map_err(io_err(path))?;
+        self.start += packed.len() as u64;
+        self.frame.clear();
+        Ok(())
+    }
 }
 
 /// Appends packets to rotated pcap files. One per worker: no locking.
@@ -289,11 +325,23 @@ impl PcapWriter {
             }
         };
         let f = &mut self.open[idx];
-        let offset = f.info.bytes;
+        let mut offset = f.info.bytes;
         let hdr = record_header(ts_ns, data.len() as u32, wire_len);
         let path = &f.info.path;
-        f.out.write_all(&hdr).map_err(io_err(path))?;
-        f.out.write_all(data).map_err(io_err(path))?;
+        match f.zstd.as_mut() {
+            None => {
+                f.out.write_all(&hdr).map_err(io_err(path))?;
+                f.out.write_all(data).map_err(io_err(path))?;
+            }
+            Some(z) => {
+                if !z.frame.is_empty() && z.frame.len() + hdr.len() + data.len() > ZSTD_FRAME {
+                    z.end_frame(&mut f.out, path)?;
+                }
+                offset = (z.start << ZSTD_WITHIN_BITS) | z.frame.len() as u64;
+                z.frame.extend_from_slice(&hdr);
+                z.frame.extend_from_slice(data);
+            }
+        }
         f.info.bytes += RECORD_HEADER_LEN + data.len() as u64;
         f.info.packets += 1;
         f.info.last_ns = f.info.last_ns.max(ts_ns);
@@ -307,11 +355,18 @@ impl PcapWriter {
 
     fn create(&mut self, link_type: u32, ts_ns: i64) -> Result<usize, PcapStoreError> {
         let id = self.dir.next_id.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.dir.join(file_name(&self.dir.node, id));
+        let path = self.dir.dir.join(file_name(&self.dir.node, id, self.policy.zstd_level.is_some()));
         let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(io_err(&path))?;
         self.dir.open.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-        out.write_all(&file_header(MAGIC_NS, link_type)).map_err(io_err(&path))?;
+        let header = file_header(MAGIC_NS, link_type);
+        let zstd = match self.policy.zstd_level {
+            Some(level) => Some(ZstdFrames { level, frame: header.to_vec(), start: 0 }),
+            None => {
+                out.write_all(&header).map_err(io_err(&path))?;
+                None
+            }
+        };
         self.open.push(OpenFile {
             info: WrittenFile {
                 id,
@@ -323,12 +378,13 @@ impl PcapWriter {
                 last_ns: ts_ns,
             },
             out,
+            zstd,
         });
         Ok(self.open.len() - 1)
     }
 
     fn close(&mut self, mut f: OpenFile) -> Result<(), PcapStoreError> {
-        let flushed = f.out.flush().map_err(io_err(&f.info.path));
+        let flushed = flush_file(&mut f);
         self.dir.open.lock().unwrap_or_else(|p| p.into_inner()).remove(&f.info.id);
         flushed?;
         self.finished.push(f.info);
@@ -336,9 +392,11 @@ impl PcapWriter {
     }
 
     /// Pushes buffered packets to the files (they stay open).
+    /// A compressed file's frame is ended there (live capture flushes each second, so
+    /// frames are smaller at low rates).
     pub fn flush(&mut self) -> Result<(), PcapStoreError> {
         for f in &mut self.open {
-            f.out.flush().map_err(io_err(&f.info.path))?;
+            flush_file(f)?;
         }
         Ok(())
     }
@@ -356,6 +414,13 @@ impl PcapWriter {
         self.finished.sort_by_key(|f| f.id);
         Ok(std::mem::take(&mut self.finished))
     }
+}
+
+fn flush_file(f: &mut OpenFile) -> Result<(), PcapStoreError> {
+    if let Some(z) = f.zstd.as_mut() {
+        z.end_frame(&mut f.out, &f.info.path)?;
+    }
+    f.out.flush().map_err(io_err(&f.info.path))
 }
 
 /// The header of a nanosecond-resolution classic pcap file of `link_type`.
@@ -418,7 +483,25 @@ pub struct StoredPacket {
 /// Reads packets back by position, keeping a few files open.
 pub struct PacketReader {
     dir: PcapDir,
-    files: HashMap<u32, (File, u32, bool)>,
+    files: HashMap<u32, OpenedFile>,
+}
+
+struct OpenedFile {
+    file: File,
+    link: u32,
+    nanos: bool,
+    /// A compressed file: the last frame read (its start, its bytes).
+    frames: Option<Option<(u64, Vec<u8>)>>,
+}
+
+/// Decompresses the zstd frame at `start` (bounded: a frame holds at most one block
+/// plus one largest record).
+fn read_frame(file: &mut File, start: u64) -> io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(start))?;
+    let dec = zstd::stream::read::Decoder::new(&mut *file)?.single_frame();
+    let mut out = Vec::new();
+    dec.take((ZSTD_FRAME + MAX_PACKET_LEN as usize + 16) as u64).read_to_end(&mut out)?;
+    Ok(out)
 }
 
 /// Files held open by one reader.
@@ -462,27 +545,54 @@ impl PacketReader {
             }
             let path = self.dir.file_path(pos.file)?;
             let mut f = File::open(&path).map_err(io_err(&path))?;
+            let compressed = path.to_string_lossy().ends_with(".zst");
             let mut h = [0u8; 24];
-            f.read_exact(&mut h).map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
+            if compressed {
+                let first = read_frame(&mut f, 0).map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
+                let head = first.get(..24).ok_or_else(|| PcapStoreError::BadHeader { path: path.clone() })?;
+                h.copy_from_slice(head);
+            } else {
+                f.read_exact(&mut h).map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
+            }
             let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
             if magic != MAGIC_NS && magic != MAGIC_US {
                 return Err(PcapStoreError::BadHeader { path });
             }
             let link = u32::from_le_bytes([h[20], h[21], h[22], h[23]]);
-            self.files.insert(pos.file, (f, link, magic == MAGIC_NS));
+            let frames = compressed.then_some(None);
+            self.files.insert(pos.file, OpenedFile { file: f, link, nanos: magic == MAGIC_NS, frames });
         }
-        let (f, link, nanos) = self.files.get_mut(&pos.file).expect("inserted above");
+        let opened = self.files.get_mut(&pos.file).expect("inserted above");
+        let (link, nanos) = (&opened.link, &opened.nanos);
         let bad = |why| PcapStoreError::BadRecord {
             path: PathBuf::from(format!("file {}", pos.file)),
             offset: pos.offset,
             why,
         };
-        if pos.offset < FILE_HEADER_LEN {
-            return Err(bad("offset inside the file header"));
-        }
-        f.seek(SeekFrom::Start(pos.offset)).map_err(|_| bad("cannot seek"))?;
         let mut h = [0u8; 16];
-        f.read_exact(&mut h).map_err(|_| bad("the file ends there"))?;
+        // Where the record is: in the file, or in one decompressed frame.
+        let mut in_frame: Option<&[u8]> = None;
+        match opened.frames.as_mut() {
+            None => {
+                if pos.offset < FILE_HEADER_LEN {
+                    return Err(bad("offset inside the file header"));
+                }
+                opened.file.seek(SeekFrom::Start(pos.offset)).map_err(|_| bad("cannot seek"))?;
+                opened.file.read_exact(&mut h).map_err(|_| bad("the file ends there"))?;
+            }
+            Some(cache) => {
+                let start = pos.offset >> ZSTD_WITHIN_BITS;
+                let within = (pos.offset & ((1 << ZSTD_WITHIN_BITS) - 1)) as usize;
+                if cache.as_ref().is_none_or(|(s, _)| *s != start) {
+                    let frame = read_frame(&mut opened.file, start).map_err(|_| bad("no zstd frame starts there"))?;
+                    *cache = Some((start, frame));
+                }
+                let frame = &cache.as_ref().expect("filled above").1[..];
+                let rest = frame.get(within..).ok_or_else(|| bad("the frame ends there"))?;
+                h.copy_from_slice(rest.get(..16).ok_or_else(|| bad("the frame ends there"))?);
+                in_frame = Some(&rest[16..]);
+            }
+        }
         let secs = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as i64;
         let frac = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as i64;
         let caplen = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
@@ -490,8 +600,14 @@ impl PacketReader {
         if caplen > MAX_PACKET_LEN {
             return Err(bad("the record's length is impossible"));
         }
-        let mut data = vec![0u8; caplen as usize];
-        f.read_exact(&mut data).map_err(|_| bad("the file ends inside the packet"))?;
+        let data = match in_frame {
+            Some(rest) => rest.get(..caplen as usize).ok_or_else(|| bad("the frame ends inside the packet"))?.to_vec(),
+            None => {
+                let mut data = vec![0u8; caplen as usize];
+                opened.file.read_exact(&mut data).map_err(|_| bad("the file ends inside the packet"))?;
+                data
+            }
+        };
         let ts_ns = secs * 1_000_000_000 + if *nanos { frac } else { frac * 1000 };
         Ok(StoredPacket { pos, link_type: *link, ts_ns, wire_len, data })
     }
@@ -688,7 +804,7 @@ mod tests {
     fn write_rotate_and_read_back() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = PcapDir::open(tmp.path(), "test").unwrap();
-        let mut w = dir.writer(RotationPolicy { max_file_bytes: 200, max_file_age_s: 0 });
+        let mut w = dir.writer(RotationPolicy { max_file_bytes: 200, ..RotationPolicy::default() });
         let mut places = Vec::new();
         for i in 0..10u8 {
             places.push(w.write(1, 1_000_000_000 * i as i64 + 7, 100, &[i; 60]).unwrap());
@@ -711,6 +827,75 @@ mod tests {
         let mut w2 = dir2.writer(RotationPolicy::default());
         let p = w2.write(1, 0, 60, &[0; 60]).unwrap();
         assert!(p.file > files.last().unwrap().id);
+    }
+
+    #[test]
+    fn zstd_files_read_back_by_position_and_decompress_to_pcap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PcapDir::open(tmp.path(), "z").unwrap();
+        let policy = RotationPolicy { zstd_level: Some(3), ..RotationPolicy::default() };
+        let mut w = dir.writer(policy);
+        let mut places = Vec::new();
+        // Enough to span several frames, with a flush (a frame ended early) midway.
+        for i in 0..3000u32 {
+            let data: Vec<u8> = (0..(100 + i % 1400)).map(|j| (i + j) as u8).collect();
+            places.push((w.write(1, i as i64 * 1000, data.len() as u32, &data).unwrap(), data));
+            if i == 1000 {
+                w.flush().unwrap();
+            }
+        }
+        let files = w.finish().unwrap();
+        assert_eq!(files.len(), 1);
+        let path = &files[0].path;
+        assert!(path.to_string_lossy().ends_with("-00000001.pcap.zst"), "{path:?}");
+        let on_disk = fs::metadata(path).unwrap().len();
+        assert!(on_disk * 4 < files[0].bytes, "compressed: {on_disk} of {}", files[0].bytes);
+        let mut r = PacketReader::new(PcapDir::open(tmp.path(), "z").unwrap());
+        for (i, (pos, data)) in places.iter().enumerate().rev().step_by(7) {
+            let p = r.read(*pos).unwrap();
+            assert_eq!(&p.data, data, "packet {i}");
+            assert_eq!(p.ts_ns, i as i64 * 1000);
+        }
+        // The file is an ordinary .zst of a pcap that the capture reader opens.
+        let mut n = 0;
+        let (_, err) = tyto_capture::FileReader::open(path).unwrap().for_each_packet(|_| n += 1);
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(n, 3000);
+        assert!(r.read(PacketPos { file: 1, offset: 5 << ZSTD_WITHIN_BITS }).is_err());
+    }
+
+    #[test]
+    fn retention_deletes_oldest_first_and_never_an_open_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PcapDir::open(tmp.path(), "r").unwrap();
+        let mut closed = dir.writer(RotationPolicy { max_file_bytes: 100, ..RotationPolicy::default() });
+        for i in 0..5 {
+            closed.write(1, i, 60, &[0; 60]).unwrap();
+        }
+        let mut open = dir.writer(RotationPolicy::default());
+        open.write(1, 9, 60, &[0; 60]).unwrap();
+        open.flush().unwrap();
+        assert_eq!(closed.finish().unwrap().len(), 5);
+        // "Free space" grows 100 bytes per file deleted; ask for 350.
+        let policy = RetentionPolicy { min_free_bytes: 350, max_age: None };
+        let out = enforce_retention(&dir, &policy, SystemTime::now(), &mut || {
+            Some((6 - dir.files().unwrap().len() as u64) * 100)
+        })
+        .unwrap();
+        assert_eq!(out.deleted.iter().map(|f| f.id).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert!(!out.still_short);
+        let ids = |dir: &PcapDir| dir.files().unwrap().iter().map(|f| f.id).collect::<Vec<u32>>();
+        assert_eq!(ids(&dir), vec![5, 6], "oldest first");
+        // Files past their age go, but never the one being written.
+        let policy = RetentionPolicy { min_free_bytes: 0, max_age: Some(Duration::from_secs(1)) };
+        let later = SystemTime::now() + Duration::from_secs(5);
+        let out = enforce_retention(&dir, &policy, later, &mut || None).unwrap();
+        assert_eq!(out.deleted.iter().map(|f| f.id).collect::<Vec<_>>(), vec![5]);
+        let policy = RetentionPolicy { min_free_bytes: u64::MAX, max_age: None };
+        let out = enforce_retention(&dir, &policy, SystemTime::now(), &mut || Some(0)).unwrap();
+        assert!(out.deleted.is_empty() && out.still_short, "only the open file is left");
+        assert_eq!(ids(&dir), vec![6]);
+        drop(open);
     }
 
     #[test]

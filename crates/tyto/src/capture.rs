@@ -135,8 +135,11 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     let (sources, names) = open_sources(cfg)?;
     let workers = cfg.flow.workers as usize;
     let counters = LiveCounters::new(&cfg.node, &names, workers);
-    let rotation =
-        RotationPolicy { max_file_bytes: cfg.pcap.max_file_mib << 20, max_file_age_s: cfg.pcap.max_file_age_s };
+    let rotation = RotationPolicy {
+        max_file_bytes: cfg.pcap.max_file_mib << 20,
+        max_file_age_s: cfg.pcap.max_file_age_s,
+        zstd_level: (cfg.pcap.zstd_level > 0).then_some(cfg.pcap.zstd_level),
+    };
     let pipeline = PipelineConfig {
         flow: cfg.flow_config(),
         workers,

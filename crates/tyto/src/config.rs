@@ -71,6 +71,9 @@ pub struct PcapSection {
     pub max_file_mib: u64,
     /// ... or past this age, seconds (0: by size only).
     pub max_file_age_s: u64,
+    /// Compress files with zstd at this level, 1–19 (`.pcap.zst`, still read by
+    /// position); 0 keeps plain pcap.
+    pub zstd_level: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -157,7 +160,7 @@ impl Default for FlowSection {
 
 impl Default for PcapSection {
     fn default() -> Self {
-        PcapSection { max_file_mib: 1024, max_file_age_s: 3600 }
+        PcapSection { max_file_mib: 1024, max_file_age_s: 3600, zstd_level: 0 }
     }
 }
 
@@ -215,6 +218,9 @@ impl Config {
         }
         if self.pcap.max_file_mib == 0 {
             bail!("pcap.max_file_mib must be at least 1");
+        }
+        if !(0..=19).contains(&self.pcap.zstd_level) {
+            bail!("pcap.zstd_level = {}: from 0 (no compression) to 19", self.pcap.zstd_level);
         }
         let r = &self.retention;
         if !(0.0..100.0).contains(&r.min_free_percent) {

@@ -432,7 +432,10 @@ fn kill_9_leaves_readable_files_and_a_restart_carries_on_in_new_ones() {
     export.args(stored.iter().map(|s| s["id"].as_str().unwrap().to_string()));
     ok(export.output().unwrap());
 
-    let (child, _) = start(&net, &data, "capture", &[]);
+    // The restart stores zstd-compressed files, read back by position as well.
+    let config = dir.path().join("zstd.toml");
+    std::fs::write(&config, "[pcap]\nzstd_level = 3\n").unwrap();
+    let (child, _) = start(&net, &data, "capture", &["--config", config.to_str().unwrap()]);
     net.within(&net.b, || ping(Ipv4Addr::new(10, 77, 0, 1), 2)).join().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     signal(&child, "-TERM");
@@ -448,6 +451,20 @@ fn kill_9_leaves_readable_files_and_a_restart_carries_on_in_new_ones() {
     for f in &before {
         assert!(after.contains(f), "{f:?} is kept");
     }
+    assert!(new.iter().all(|f| f.to_string_lossy().ends_with(".pcap.zst")), "{new:?}");
+    let pings = sessions(&data, "ip.protocol == icmp && packets == 4");
+    assert_eq!(pings.len(), 1, "{pings:?}");
+    let pcap = dir.path().join("from-zstd.pcap");
+    ok(tyto()
+        .args(["export", "-o"])
+        .arg(&pcap)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--session", pings[0]["id"].as_str().unwrap()])
+        .output()
+        .unwrap());
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert_eq!(bytes.windows(17).filter(|w| *w == b"tyto-ping-payload").count(), 4);
 }
 
 /// A small file system of its own for the data directory (tmpfs), unmounted on drop.
