@@ -590,6 +590,35 @@ mod tests {
     }
 
     #[test]
+    fn expiry_deletes_sessions_that_ended_before_the_limit_and_files_are_forgotten() {
+        let mut store = DuckStore::in_memory().unwrap();
+        store.append(&[sample("old", 100), sample("edge", 200), sample("new", 300)]).unwrap();
+        // "edge" ended at 200.999 s: kept by a limit at 200.5 s, as is "new".
+        assert_eq!(store.expire_sessions(200_500_000_000).unwrap(), 1);
+        let ids: Vec<_> = store
+            .list(&ListQuery { limit: 10, ..ListQuery::default() })
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["new", "edge"]);
+        let file = |id| FileRow {
+            id,
+            node: "n".into(),
+            path: format!("n-{id:08}.pcap"),
+            link_type: 1,
+            packets: 1,
+            bytes: 100,
+            first_ns: 0,
+            last_ns: 0,
+        };
+        store.add_files(&[file(1), file(2)]).unwrap();
+        store.remove_files("n", &[1]).unwrap();
+        let left: i64 = store.connection().query_row("SELECT count(*) FROM files", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 1);
+    }
+
+    #[test]
     fn a_store_of_another_layout_version_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         drop(DuckStore::open(tmp.path()).unwrap());

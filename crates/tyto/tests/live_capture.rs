@@ -499,10 +499,11 @@ fn retention_deletes_the_oldest_files_and_nothing_else() {
     let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), 48) else { return };
     let data = disk.0.join("data");
     let config = dir.path().join("tyto.toml");
-    // Files of 1 MiB, checked every second; keep half the 48 MiB free.
+    // Files of 1 MiB, checked every second; keep half the 48 MiB free. Two rings share
+    // the interface by flow hash: every flow must still be whole in one session.
     std::fs::write(
         &config,
-        "[pcap]\nmax_file_mib = 1\n[retention]\nmin_free_percent = 50.0\ncheck_every_s = 1\n[capture]\nblocks = 16\n",
+        "[pcap]\nmax_file_mib = 1\n[retention]\nmin_free_percent = 50.0\ncheck_every_s = 1\n[capture]\nblocks = 16\nthreads_per_interface = 2\n",
     )
     .unwrap();
     let (child, _) = start(&net, &data, "capture", &["--config", config.to_str().unwrap()]);
