@@ -334,6 +334,8 @@ fn live_capture_records_what_was_sent() {
     assert!(line.rsplit(' ').next().unwrap().parse::<u64>().unwrap() >= captured);
     assert!(metrics.contains("tyto_worker_sessions_live{node=\"live\",worker=\"0\"}"));
 
+    live_stats_page(&net, &url);
+
     signal(&child, "-INT");
     let status = wait(child, Duration::from_secs(30));
     assert!(status.success(), "SIGINT ends with status 0, not {status:?}");
@@ -377,6 +379,36 @@ fn live_capture_records_what_was_sent() {
     let found = |needle: &[u8]| bytes.windows(needle.len()).filter(|w| *w == needle).count();
     assert_eq!(found(REQUEST), HTTP_CONNECTIONS);
     assert_eq!(found(RESPONSE), HTTP_CONNECTIONS);
+}
+
+/// The Stats page in headless Chromium shows the live counters (when the browser
+/// tests are on: TYTO_BROWSER_TESTS=1, as scripts/test.sh sets).
+fn live_stats_page(net: &Net, url: &str) {
+    if std::env::var("TYTO_BROWSER_TESTS").map_or(true, |v| v != "1") {
+        eprintln!("skipping the live Stats page in Chromium (TYTO_BROWSER_TESTS is not 1)");
+        return;
+    }
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui");
+    let artifacts = std::env::var_os("TYTO_ARTIFACTS")
+        .map_or_else(|| std::env::temp_dir().join("tyto-browser-artifacts"), PathBuf::from);
+    let out = net
+        .command(&net.a, "node")
+        .arg(ui.join("tests/live-stats.mjs"))
+        .current_dir(&ui)
+        .env("TYTO_URL", url)
+        .env("TYTO_USER", "ann")
+        .env("TYTO_PASSWORD", "ann-secret")
+        .env("TYTO_INTERFACE", "va")
+        .env("TYTO_ARTIFACTS", &artifacts)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "live Stats page:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
 }
 
 fn wait(mut running: Running, limit: Duration) -> std::process::ExitStatus {
