@@ -15,6 +15,8 @@ command -v curl >/dev/null || need+=(curl ca-certificates)
 command -v openssl >/dev/null || need+=(openssl)
 # tcpdump: the capture-filter compiler is checked against libpcap's on real captures.
 command -v tcpdump >/dev/null || need+=(tcpdump)
+# nmap: the detection tests scan a test network and expect the alerts.
+command -v nmap >/dev/null || need+=(nmap)
 # ip (network namespaces and veth pairs) and kill: the live-capture tests build their
 # own network and stop the capture with signals.
 command -v ip >/dev/null || need+=(iproute2)

@@ -7,11 +7,13 @@
 //! store's table and (later) the query compiler and the viewer all read this list, so
 //! a field is added in one place.
 
+pub mod alert;
 mod catalogue;
 mod extra;
 mod record;
 pub mod time;
 
+pub use alert::{AlertRecord, Severity};
 pub use catalogue::{
     all_names, field, lookup, FieldDef, FieldKind, FieldSet, FieldValue, Named, Source, Transform, FIELDS, FIELD_SETS,
     IP_PORT_PAIRS, SCHEMA_VERSION,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 use tyto_packet::Addr;
 use tyto_query::{Dialect, Filter};
 use tyto_schema::{
-    time::format_rfc3339, FieldDef, FieldKind, FieldValue, SessionRecord, Source, FIELDS, SCHEMA_VERSION,
+    time::format_rfc3339, AlertRecord, FieldDef, FieldKind, FieldValue, SessionRecord, Source, FIELDS, SCHEMA_VERSION,
 };
 
 /// The database file inside a data directory.
@@ -177,6 +177,10 @@ pub trait SessionStore {
     ) -> Result<Vec<SessionPositions>, StoreError>;
     /// Totals of the store: sessions, their time span, pcap files and bytes per node.
     fn stats(&self) -> Result<StoreStats, StoreError>;
+    /// Stores alerts.
+    fn add_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError>;
+    /// Alerts raised in `[start_ns, stop_ns]`, oldest first, at most `limit`.
+    fn alerts(&self, start_ns: Option<i64>, stop_ns: Option<i64>, limit: usize) -> Result<Vec<Json>, StoreError>;
 }
 
 /// The embedded store.
@@ -218,7 +222,12 @@ impl DuckStore {
     }
 
     fn init(&self, path: &Path) -> Result<(), StoreError> {
-        self.conn.execute_batch("CREATE TABLE IF NOT EXISTS tyto_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")?;
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS tyto_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+             CREATE TABLE IF NOT EXISTS alerts (time TIMESTAMP, node VARCHAR, detector VARCHAR,
+                severity VARCHAR, source VARCHAR, targets VARCHAR[], message VARCHAR,
+                expression VARCHAR, first_time TIMESTAMP, last_time TIMESTAMP)",
+        )?;
         let found: Option<String> =
             self.conn.query_row("SELECT value FROM tyto_meta WHERE key = 'schema_version'", [], |r| r.get(0)).ok();
         match found {
@@ -533,6 +542,59 @@ impl SessionStore for DuckStore {
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
         aggregate::stats(self)
+    }
+
+    fn add_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for a in alerts {
+            let targets = Value::List(a.targets.iter().map(|t| Value::Text(t.clone())).collect());
+            tx.execute(
+                "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    ts(a.time_ns),
+                    a.node,
+                    a.detector,
+                    a.severity.as_str(),
+                    a.source,
+                    targets,
+                    a.message,
+                    a.expression,
+                    ts(a.first_ns),
+                    ts(a.last_ns)
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn alerts(&self, start_ns: Option<i64>, stop_ns: Option<i64>, limit: usize) -> Result<Vec<Json>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT epoch_ns(time), node, detector, severity, source, targets, message, expression
+             FROM alerts WHERE time >= ? AND time <= ? ORDER BY time, detector, source LIMIT ?",
+        )?;
+        let rows = stmt.query_map(
+            params![ts(start_ns.unwrap_or(0)), ts(stop_ns.unwrap_or(i64::MAX / 2)), limit as i64],
+            |r| {
+                let targets: Value = r.get(5)?;
+                let targets: Vec<Json> = match targets {
+                    Value::List(v) => v.into_iter().filter_map(from_duck).collect(),
+                    _ => Vec::new(),
+                };
+                let time_ns: i64 = r.get(0)?;
+                Ok(serde_json::json!({
+                    "time": format_rfc3339(time_ns),
+                    "node": r.get::<_, String>(1)?,
+                    "detector": r.get::<_, String>(2)?,
+                    "severity": r.get::<_, String>(3)?,
+                    "source": r.get::<_, String>(4)?,
+                    "targets": targets,
+                    "message": r.get::<_, String>(6)?,
+                    "expression": r.get::<_, String>(7)?,
+                }))
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

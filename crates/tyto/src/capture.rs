@@ -174,7 +174,13 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     let (rec_tx, rec_rx) = bounded::<Vec<SessionRecord>>(RECORD_QUEUE);
     let (file_tx, file_rx) = bounded::<Vec<WrittenFile>>(RECORD_QUEUE);
     let writer = {
-        let w = StoreWriter { store, node: cfg.node.clone(), pcap_dir: pcap_dir.clone(), cfg: cfg.clone() };
+        let w = StoreWriter {
+            store,
+            detectors: tyto_detect::Detectors::new(cfg.detect.scan_config()),
+            node: cfg.node.clone(),
+            pcap_dir: pcap_dir.clone(),
+            cfg: cfg.clone(),
+        };
         thread::spawn(move || w.run(rec_rx, file_rx))
     };
     let started = Instant::now();
@@ -204,10 +210,12 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// The one thread that writes to the store: session rows as they come, pcap files
-/// as they close, and retention on its schedule.
+/// The one thread that writes to the store: session rows as they come (through the
+/// detectors, whose alerts are stored too), pcap files as they close, and retention
+/// on its schedule.
 struct StoreWriter {
     store: DuckStore,
+    detectors: tyto_detect::Detectors,
     node: String,
     pcap_dir: PcapDir,
     cfg: Config,
@@ -236,6 +244,15 @@ impl StoreWriter {
                             match records.try_recv() {
                                 Ok(more) => rows.extend(more),
                                 Err(_) => break,
+                            }
+                        }
+                        let alerts: Vec<_> = rows.iter().flat_map(|r| self.detectors.session(r)).collect();
+                        if !alerts.is_empty() {
+                            for a in &alerts {
+                                eprintln!("tyto: alert: {} {}: {}", a.detector, a.source, a.message);
+                            }
+                            if let Err(e) = self.store.add_alerts(&alerts) {
+                                eprintln!("tyto: error: storing {} alerts: {e}", alerts.len());
                             }
                         }
                         match self.store.append(&rows) {

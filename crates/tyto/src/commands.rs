@@ -162,10 +162,14 @@ pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs, 
         let mut pending: Vec<SessionRecord> = Vec::new();
         let mut result: Result<u64> = Ok(0);
         let mut written = 0u64;
+        // Detectors see every session as it is written, in packet time.
+        let mut detectors = tyto_detect::Detectors::new(tyto_detect::ScanConfig::default());
+        let mut alerts = Vec::new();
         for batch in rx {
             if result.is_err() {
                 continue; // keep draining so the workers never block
             }
+            alerts.extend(batch.iter().flat_map(|r| detectors.session(r)));
             pending.extend(batch);
             if pending.len() >= STORE_BATCH {
                 result = store.append(&pending).map(|()| written + pending.len() as u64).map_err(Into::into);
@@ -175,6 +179,10 @@ pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs, 
         }
         if result.is_ok() && !pending.is_empty() {
             result = store.append(&pending).map(|()| written + pending.len() as u64).map_err(Into::into);
+        }
+        if result.is_ok() && !alerts.is_empty() {
+            eprintln!("tyto: {} alerts raised (`tyto alerts` lists them)", alerts.len());
+            result = result.and_then(|rows| store.add_alerts(&alerts).map(|()| rows).map_err(Into::into));
         }
         (result, store)
     })?;
@@ -284,6 +292,46 @@ fn list_query(filter: &FilterArgs, limit: usize) -> Result<ListQuery> {
         }
     };
     Ok(ListQuery { start_ns, stop_ns, filter, limit, ..ListQuery::default() })
+}
+
+/// `tyto alerts`: alerts raised in a time range, oldest first.
+pub fn alerts(
+    data_dir: &Path,
+    start: Option<&str>,
+    stop: Option<&str>,
+    limit: usize,
+    format: Format,
+) -> Result<ExitCode> {
+    let q = list_query(&FilterArgs { expr: None, start: start.map(Into::into), stop: stop.map(Into::into) }, limit)?;
+    let store = open_existing(data_dir)?;
+    let rows = store.alerts(q.start_ns, q.stop_ns, limit)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match format {
+        Format::Table => {
+            writeln!(out, "{:<28} {:<16} {:<7} {:<40} MESSAGE", "TIME", "DETECTOR", "LEVEL", "SOURCE")?;
+            for a in &rows {
+                let text = |k: &str| a[k].as_str().unwrap_or("").to_string();
+                writeln!(
+                    out,
+                    "{:<28} {:<16} {:<7} {:<40} {}",
+                    text("time"),
+                    text("detector"),
+                    text("severity"),
+                    text("source"),
+                    text("message")
+                )?;
+                writeln!(out, "{:<28} evidence: {}", "", text("expression"))?;
+            }
+        }
+        Format::Ndjson | Format::Csv => {
+            for a in &rows {
+                writeln!(out, "{a}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn count(data_dir: &Path, filter: &FilterArgs) -> Result<ExitCode> {

@@ -60,6 +60,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = commands::Format::Table)]
         format: commands::Format,
     },
+    /// List the alerts detectors raised (scans…), oldest first, each with the
+    /// expression that shows its evidence sessions.
+    Alerts {
+        #[command(flatten)]
+        data: DataDir,
+        /// Alerts raised at or after this time (same forms as `sessions --start`).
+        #[arg(long, allow_hyphen_values = true)]
+        start: Option<String>,
+        #[arg(long, allow_hyphen_values = true)]
+        stop: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// table or ndjson.
+        #[arg(long, value_enum, default_value_t = commands::Format::Table)]
+        format: commands::Format,
+    },
     /// Count stored sessions that match an expression.
     Count {
         #[command(flatten)]
@@ -282,6 +298,9 @@ fn main() -> ExitCode {
         }
         Command::Dump { inputs, node, flow } => commands::dump(&inputs, &node, &flow),
         Command::Sessions { data, filter, limit, format } => commands::sessions(&data.data_dir, &filter, limit, format),
+        Command::Alerts { data, start, stop, limit, format } => {
+            commands::alerts(&data.data_dir, start.as_deref(), stop.as_deref(), limit, format)
+        }
         Command::Count { data, filter } => commands::count(&data.data_dir, &filter),
         Command::Export { sessions, output, data } => commands::export(&data.data_dir, &sessions, &output),
         Command::Fields { json } => commands::fields(json),
