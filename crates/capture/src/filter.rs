@@ -477,19 +477,11 @@ impl Parser<'_> {
             };
             return Ok(ethertype(n));
         }
-        let n = match word.as_str() {
-            "icmp" => 1,
-            "igmp" => 2,
-            "tcp" => 6,
-            "udp" => 17,
-            "gre" => 47,
-            "esp" => 50,
-            "ah" => 51,
-            "icmp6" => 58,
-            "sctp" => 132,
-            w => parse_number(w).filter(|n| *n <= 255).ok_or(FilterError {
+        let n = match tyto_packet::ipproto::number(&word) {
+            Some(n) => n as u32,
+            None => parse_number(&word).filter(|n| *n <= 255).ok_or(FilterError {
                 at,
-                message: format!("'{w}' is not an IP protocol (a number up to 255, or a name such as tcp)"),
+                message: format!("'{word}' is not an IP protocol (a number up to 255, or a name such as tcp)"),
             })?,
         };
         Ok(match proto {

@@ -194,13 +194,7 @@ fn probe_clause(p: u8) -> &'static str {
 }
 
 fn proto_name(p: u8) -> &'static str {
-    match p {
-        6 => "tcp",
-        17 => "udp",
-        1 => "icmp",
-        58 => "icmpv6",
-        _ => "ip",
-    }
+    tyto_packet::ipproto::name(p).unwrap_or("ip")
 }
 
 /// A host as a window's target (FNV-1a of its 16 bytes: distinct enough to count).

@@ -159,10 +159,8 @@ pub fn run_live(
         report.bytes += bytes;
         report.decode_errors += decode_errors;
     }
+    // Each worker published its final counters as it finished.
     pool.join(&mut report, &Progress::default());
-    for (c, w) in counters.workers.iter().zip(&report.workers) {
-        c.publish_final(w);
-    }
     report.pcap_files.sort_by_key(|f| f.id);
     report
 }

@@ -78,6 +78,25 @@ pub mod ipproto {
     pub const ICMPV6: u8 = 58;
     pub const SCTP: u8 = 132;
 
+    /// The protocol a typed name means, for searches (`ip.protocol == tcp`, Arkime's
+    /// names) and capture filters (`proto udp`). `name` must be lower-case.
+    pub fn number(name: &str) -> Option<u8> {
+        Some(match name {
+            "icmp" => 1,
+            "igmp" => 2,
+            "tcp" => 6,
+            "udp" => 17,
+            "gre" => 47,
+            "esp" => 50,
+            "ah" => 51,
+            "icmp6" | "icmpv6" => 58,
+            "ospf" => 89,
+            "pim" => 103,
+            "sctp" => 132,
+            _ => return None,
+        })
+    }
+
     /// The name analysts type for a protocol number (`ip.protocol == tcp`).
     pub fn name(p: u8) -> Option<&'static str> {
         Some(match p {

@@ -122,6 +122,7 @@ impl PcapDir {
     /// Tyto's files in the folder (any node's), lowest id (oldest) first.
     pub fn files(&self) -> Result<Vec<StoredFile>, PcapStoreError> {
         let mut out = Vec::new();
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
             let entry = entry.map_err(io_err(&self.dir))?;
             let Some(id) = parse_file_id(&entry.file_name().to_string_lossy()) else { continue };
@@ -131,7 +132,7 @@ impl PcapDir {
                 path: entry.path(),
                 bytes: meta.len(),
                 modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                open: self.open.lock().unwrap_or_else(|p| p.into_inner()).contains(&id),
+                open: open.contains(&id),
             });
         }
         out.sort_by_key(|f| f.id);

@@ -433,20 +433,7 @@ fn check_regex(r: &str) -> Result<(), String> {
 
 /// IP protocol names Arkime accepts for `ip.protocol`.
 fn ip_protocol_number(word: &str) -> Option<i64> {
-    Some(match word.to_ascii_lowercase().as_str() {
-        "icmp" => 1,
-        "igmp" => 2,
-        "tcp" => 6,
-        "udp" => 17,
-        "gre" => 47,
-        "esp" => 50,
-        "ah" => 51,
-        "icmp6" | "icmpv6" => 58,
-        "ospf" => 89,
-        "pim" => 103,
-        "sctp" => 132,
-        _ => return None,
-    })
+    tyto_packet::ipproto::number(&word.to_ascii_lowercase()).map(i64::from)
 }
 
 /// Absolute times, epoch seconds, and Arkime's relative forms: `-1d`, `+2h`, `-30m`,

@@ -2,66 +2,90 @@
 //! (behind the same login as every route; Prometheus scrapes with `basic_auth`).
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
-use tyto_flow::LiveCounters;
+use serde_json::{json, Map, Value};
+use tyto_flow::{LiveCounters, SourceCounters, WorkerCounters};
 
 use crate::{ApiError, AppState};
 
+/// Where a counter is kept.
+type SourceCounter = fn(&SourceCounters) -> &AtomicU64;
+type WorkerCounter = fn(&WorkerCounters) -> &AtomicU64;
+
+/// Each counter of a reading thread once: its key (JSON, and the Prometheus name
+/// `tyto_capture_KEY_total`), its meaning, where it is.
+const SOURCE_COUNTERS: [(&str, &str, SourceCounter); 6] = [
+    ("packets", "Packets read from the capture ring.", |s| &s.packets),
+    ("bytes", "Bytes of packets read from the capture ring.", |s| &s.bytes),
+    ("kernel_packets", "Packets that passed the capture filter, as the kernel counts them.", |s| &s.kernel_packets),
+    ("kernel_drops", "Packets the kernel dropped because the ring was full.", |s| &s.kernel_drops),
+    ("queue_drops", "Packets dropped because a worker's queue was full.", |s| &s.queue_drops),
+    ("decode_errors", "Frames that could not be decoded.", |s| &s.decode_errors),
+];
+
+/// Each counter of a worker once: key (`tyto_worker_KEY`, `_total` for counters),
+/// whether it is a gauge, meaning, where it is.
+const WORKER_COUNTERS: [(&str, bool, &str, WorkerCounter); 7] = [
+    ("packets", false, "Packets processed by the worker.", |w| &w.packets),
+    ("bytes", false, "Bytes of packets processed by the worker.", |w| &w.bytes),
+    ("sessions_live", true, "Sessions held open by the worker.", |w| &w.sessions_live),
+    ("sessions_written", false, "Sessions written to the store.", |w| &w.sessions_written),
+    ("rows_written", false, "Session rows written (long sessions span several).", |w| &w.rows_written),
+    ("evicted", false, "Sessions written early because the session table was full.", |w| &w.evicted),
+    ("pcap_write_errors", false, "Packets that could not be written to pcap files.", |w| &w.pcap_write_errors),
+];
+
+fn load(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
 /// Per interface (summed over its reading threads) and per thread.
 pub fn capture_json(live: &LiveCounters) -> Value {
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let mut interfaces: Vec<(String, [u64; 6])> = Vec::new();
+    let mut interfaces: Vec<Map<String, Value>> = Vec::new();
     let mut threads = Vec::new();
     for (i, s) in live.sources.iter().enumerate() {
-        let v = [
-            load(&s.packets),
-            load(&s.bytes),
-            load(&s.kernel_packets),
-            load(&s.kernel_drops),
-            load(&s.queue_drops),
-            load(&s.decode_errors),
-        ];
-        match interfaces.iter_mut().find(|(n, _)| *n == s.interface) {
-            Some((_, sum)) => sum.iter_mut().zip(v).for_each(|(a, b)| *a += b),
-            None => interfaces.push((s.interface.clone(), v)),
+        let mut thread = Map::new();
+        thread.insert("thread".into(), json!(i));
+        thread.insert("interface".into(), json!(s.interface));
+        let at = match interfaces.iter().position(|m| m["interface"] == s.interface.as_str()) {
+            Some(at) => at,
+            None => {
+                let mut m = Map::new();
+                m.insert("interface".into(), json!(s.interface));
+                interfaces.push(m);
+                interfaces.len() - 1
+            }
+        };
+        for (key, _, counter) in SOURCE_COUNTERS {
+            let v = load(counter(s));
+            thread.insert(key.into(), json!(v));
+            let sum = interfaces[at].get(key).and_then(Value::as_u64).unwrap_or(0) + v;
+            interfaces[at].insert(key.into(), json!(sum));
         }
-        threads.push(json!({
-            "thread": i,
-            "interface": s.interface,
-            "packets": v[0], "bytes": v[1], "kernel_packets": v[2], "kernel_drops": v[3],
-            "queue_drops": v[4], "decode_errors": v[5],
-            "error": s.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-        }));
+        thread.insert("error".into(), json!(s.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()));
+        threads.push(Value::Object(thread));
     }
     let workers: Vec<Value> = live
         .workers
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            json!({
-                "worker": i,
-                "packets": load(&w.packets),
-                "bytes": load(&w.bytes),
-                "sessions_live": load(&w.sessions_live),
-                "sessions_written": load(&w.sessions_written),
-                "rows_written": load(&w.rows_written),
-                "evicted": load(&w.evicted),
-                "pcap_write_errors": load(&w.pcap_write_errors),
-            })
+            let mut m = Map::new();
+            m.insert("worker".into(), json!(i));
+            for (key, _, _, counter) in WORKER_COUNTERS {
+                m.insert(key.into(), json!(load(counter(w))));
+            }
+            Value::Object(m)
         })
         .collect();
     json!({
         "node": live.node,
         "started_ns": live.started_ns,
-        "interfaces": interfaces.iter().map(|(name, v)| json!({
-            "interface": name, "packets": v[0], "bytes": v[1], "kernel_packets": v[2],
-            "kernel_drops": v[3], "queue_drops": v[4], "decode_errors": v[5],
-        })).collect::<Vec<_>>(),
+        "interfaces": interfaces,
         "threads": threads,
         "workers": workers,
     })
@@ -79,81 +103,34 @@ pub fn prometheus_text(live: Option<&LiveCounters>, sessions: u64, disk: Option<
     };
     if let Some(live) = live {
         let node = escape(&live.node);
-        let per_thread = |f: &dyn Fn(&tyto_flow::SourceCounters) -> u64| -> Vec<(String, u64)> {
-            live.sources
+        for (key, help, counter) in SOURCE_COUNTERS {
+            let samples: Vec<(String, u64)> = live
+                .sources
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    (format!("{{node=\"{node}\",interface=\"{}\",thread=\"{i}\"}}", escape(&s.interface)), f(s))
+                    (
+                        format!("{{node=\"{node}\",interface=\"{}\",thread=\"{i}\"}}", escape(&s.interface)),
+                        load(counter(s)),
+                    )
                 })
-                .collect()
-        };
-        let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        for (name, help, get) in [
-            (
-                "tyto_capture_packets_total",
-                "Packets read from the capture ring.",
-                &(|s: &tyto_flow::SourceCounters| l(&s.packets)) as &dyn Fn(&tyto_flow::SourceCounters) -> u64,
-            ),
-            ("tyto_capture_bytes_total", "Bytes of packets read from the capture ring.", &|s| l(&s.bytes)),
-            (
-                "tyto_capture_kernel_packets_total",
-                "Packets that passed the capture filter, as the kernel counts them.",
-                &|s| l(&s.kernel_packets),
-            ),
-            ("tyto_capture_kernel_drops_total", "Packets the kernel dropped because the ring was full.", &|s| {
-                l(&s.kernel_drops)
-            }),
-            ("tyto_capture_queue_drops_total", "Packets dropped because a worker's queue was full.", &|s| {
-                l(&s.queue_drops)
-            }),
-            ("tyto_capture_decode_errors_total", "Frames that could not be decoded.", &|s| l(&s.decode_errors)),
-        ] {
-            family(name, "counter", help, &per_thread(get));
+                .collect();
+            family(&format!("tyto_capture_{key}_total"), "counter", help, &samples);
         }
-        let per_worker = |f: &dyn Fn(&tyto_flow::WorkerCounters) -> u64| -> Vec<(String, u64)> {
-            live.workers
+        for (key, gauge, help, counter) in WORKER_COUNTERS {
+            let samples: Vec<(String, u64)> = live
+                .workers
                 .iter()
                 .enumerate()
-                .map(|(i, w)| (format!("{{node=\"{node}\",worker=\"{i}\"}}"), f(w)))
-                .collect()
-        };
-        family(
-            "tyto_worker_packets_total",
-            "counter",
-            "Packets processed by the worker.",
-            &per_worker(&|w| l(&w.packets)),
-        );
-        family(
-            "tyto_worker_sessions_live",
-            "gauge",
-            "Sessions held open by the worker.",
-            &per_worker(&|w| l(&w.sessions_live)),
-        );
-        family(
-            "tyto_worker_sessions_written_total",
-            "counter",
-            "Sessions written to the store.",
-            &per_worker(&|w| l(&w.sessions_written)),
-        );
-        family(
-            "tyto_worker_rows_written_total",
-            "counter",
-            "Session rows written (long sessions span several).",
-            &per_worker(&|w| l(&w.rows_written)),
-        );
-        family(
-            "tyto_worker_evicted_total",
-            "counter",
-            "Sessions written early because the session table was full.",
-            &per_worker(&|w| l(&w.evicted)),
-        );
-        family(
-            "tyto_worker_pcap_write_errors_total",
-            "counter",
-            "Packets that could not be written to pcap files.",
-            &per_worker(&|w| l(&w.pcap_write_errors)),
-        );
+                .map(|(i, w)| (format!("{{node=\"{node}\",worker=\"{i}\"}}"), load(counter(w))))
+                .collect();
+            let (name, kind) = if gauge {
+                (format!("tyto_worker_{key}"), "gauge")
+            } else {
+                (format!("tyto_worker_{key}_total"), "counter")
+            };
+            family(&name, kind, help, &samples);
+        }
     }
     family("tyto_store_sessions", "gauge", "Session rows in the store.", &[(String::new(), sessions)]);
     if let Some((free, total)) = disk {

@@ -21,7 +21,7 @@ use tyto_flow::{LiveCounters, LiveSource, PipelineConfig};
 use tyto_pcapstore::{PcapDir, RetentionPolicy, RotationPolicy, WrittenFile};
 use tyto_schema::time::now_ns;
 use tyto_schema::SessionRecord;
-use tyto_store::{DuckStore, FileRow, SessionStore};
+use tyto_store::{DuckStore, SessionStore};
 
 use crate::config::Config;
 
@@ -126,7 +126,7 @@ fn open_sources(cfg: &Config) -> Result<Sources> {
     }
 }
 
-/// The whole run, stopped by `stop` (signals in production, the tests' own flag).
+/// The whole run, until `stop` is set (by SIGINT/SIGTERM, or by the viewer failing).
 pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<ExitCode> {
     let data_dir = &cfg.data_dir;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
@@ -184,9 +184,9 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         thread::spawn(move || w.run(rec_rx, file_rx))
     };
     let started = Instant::now();
-    let report = tyto_flow::run_live(sources, &pipeline, rec_tx, file_tx.clone(), counters.clone(), &stop);
+    let mut report = tyto_flow::run_live(sources, &pipeline, rec_tx, file_tx.clone(), counters.clone(), &stop);
     // Files closed at the end come with the report.
-    let _ = file_tx.send(report.pcap_files.clone());
+    let _ = file_tx.send(std::mem::take(&mut report.pcap_files));
     drop(file_tx);
     let written = writer.join().map_err(|_| anyhow::anyhow!("the store writer failed"))??;
     let viewer_result = viewer.map(|v| v.join());
@@ -282,19 +282,7 @@ impl StoreWriter {
         if done.is_empty() {
             return;
         }
-        let rows: Vec<FileRow> = done
-            .iter()
-            .map(|f| FileRow {
-                id: f.id,
-                node: self.node.clone(),
-                path: f.path.display().to_string(),
-                link_type: f.link_type,
-                packets: f.packets,
-                bytes: f.bytes,
-                first_ns: f.first_ns,
-                last_ns: f.last_ns,
-            })
-            .collect();
+        let rows = crate::commands::file_rows(&self.node, done);
         if let Err(e) = self.store.add_files(&rows) {
             eprintln!("tyto: error: recording pcap files: {e}");
         }

@@ -129,6 +129,23 @@ fn report_problems(report: &RunReport) -> bool {
     clean
 }
 
+/// The store's records of pcap files a run wrote.
+pub fn file_rows(node: &str, files: &[tyto_pcapstore::WrittenFile]) -> Vec<FileRow> {
+    files
+        .iter()
+        .map(|f| FileRow {
+            id: f.id,
+            node: node.to_string(),
+            path: f.path.display().to_string(),
+            link_type: f.link_type,
+            packets: f.packets,
+            bytes: f.bytes,
+            first_ns: f.first_ns,
+            last_ns: f.last_ns,
+        })
+        .collect()
+}
+
 fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
@@ -187,20 +204,7 @@ pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs, 
         (result, store)
     })?;
     let rows = store_result.context("writing sessions to the store")?;
-    let files: Vec<FileRow> = report
-        .pcap_files
-        .iter()
-        .map(|f| FileRow {
-            id: f.id,
-            node: node.to_string(),
-            path: f.path.display().to_string(),
-            link_type: f.link_type,
-            packets: f.packets,
-            bytes: f.bytes,
-            first_ns: f.first_ns,
-            last_ns: f.last_ns,
-        })
-        .collect();
+    let files = file_rows(node, &report.pcap_files);
     store.add_files(&files).context("recording the pcap files")?;
     for (outcome, identity) in report.files.iter().zip(&identities) {
         if let (None, Some(id)) = (&outcome.error, identity) {

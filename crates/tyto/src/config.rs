@@ -180,6 +180,23 @@ impl Default for CaptureConfig {
     }
 }
 
+impl FlowSection {
+    /// The flow layer's settings (the one mapping, for the file and the command line).
+    pub fn flow_config(&self) -> FlowConfig {
+        FlowConfig {
+            tcp_idle_s: self.tcp_timeout_s,
+            udp_idle_s: self.udp_timeout_s,
+            icmp_idle_s: self.icmp_timeout_s,
+            other_idle_s: self.other_timeout_s,
+            max_packets_per_row: self.max_packets.max(1),
+            max_row_age_s: self.max_age_s.max(1),
+            max_row_age_other_s: self.max_age_s.max(1),
+            max_sessions: (self.max_sessions as usize).max(1),
+            ..FlowConfig::default()
+        }
+    }
+}
+
 impl Default for FlowSection {
     fn default() -> Self {
         let f = FlowConfig::default();
@@ -290,18 +307,7 @@ impl Config {
     }
 
     pub fn flow_config(&self) -> FlowConfig {
-        let f = &self.flow;
-        FlowConfig {
-            tcp_idle_s: f.tcp_timeout_s,
-            udp_idle_s: f.udp_timeout_s,
-            icmp_idle_s: f.icmp_timeout_s,
-            other_idle_s: f.other_timeout_s,
-            max_packets_per_row: f.max_packets.max(1),
-            max_row_age_s: f.max_age_s.max(1),
-            max_row_age_other_s: f.max_age_s.max(1),
-            max_sessions: (f.max_sessions as usize).max(1),
-            ..FlowConfig::default()
-        }
+        self.flow.flow_config()
     }
 
     /// The effective configuration, as TOML.

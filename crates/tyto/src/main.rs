@@ -272,17 +272,17 @@ fn default_workers() -> usize {
 
 impl FlowArgs {
     pub fn flow_config(&self) -> FlowConfig {
-        FlowConfig {
-            tcp_idle_s: self.tcp_timeout,
-            udp_idle_s: self.udp_timeout,
-            icmp_idle_s: self.icmp_timeout,
-            other_idle_s: self.other_timeout,
-            max_packets_per_row: self.max_packets.max(1),
-            max_row_age_s: self.max_age.max(1),
-            max_row_age_other_s: self.max_age.max(1),
-            max_sessions: self.max_sessions.max(1),
-            ..FlowConfig::default()
+        config::FlowSection {
+            tcp_timeout_s: self.tcp_timeout,
+            udp_timeout_s: self.udp_timeout,
+            icmp_timeout_s: self.icmp_timeout,
+            other_timeout_s: self.other_timeout,
+            max_packets: self.max_packets,
+            max_age_s: self.max_age,
+            max_sessions: self.max_sessions as u64,
+            ..config::FlowSection::default()
         }
+        .flow_config()
     }
 }
 
