@@ -17,6 +17,8 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 # nmap: the detection tests scan a test network and expect the alerts.
 command -v nmap >/dev/null || need+=(nmap)
+# rsyslog: the alert sinks' syslog test sends to a private rsyslogd on loopback.
+[ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
 # ip (network namespaces and veth pairs) and kill: the live-capture tests build their
 # own network and stop the capture with signals.
 command -v ip >/dev/null || need+=(iproute2)

@@ -20,6 +20,8 @@ export interface AppContext {
   reportError: (e: ApiError | null) => void;
   /** Switches page, keeping the search. */
   go: (page: string) => void;
+  /** Switches page with a new search. */
+  openSearch: (page: string, s: Search) => void;
 }
 
 export const Ctx = createContext<AppContext | null>(null);

@@ -11,6 +11,7 @@ import { Connections } from "./pages/Connections";
 import { Sessions } from "./pages/Sessions";
 import { SpiGraph } from "./pages/SpiGraph";
 import { SpiView } from "./pages/SpiView";
+import { Alerts } from "./pages/Alerts";
 import { Stats } from "./pages/Stats";
 import { WorldMap } from "./pages/WorldMap";
 import { andClause, quoteValue, readSearch, searchParams, type Search } from "./search";
@@ -22,6 +23,7 @@ const PAGES: { path: string; title: string; view: () => preact.JSX.Element; sear
   { path: "/spigraph", title: "SPI Graph", view: SpiGraph, searches: true },
   { path: "/connections", title: "Connections", view: Connections, searches: true },
   { path: "/map", title: "Map", view: WorldMap, searches: true },
+  { path: "/alerts", title: "Alerts", view: Alerts, searches: false },
   { path: "/stats", title: "Stats", view: Stats, searches: false },
 ];
 
@@ -84,6 +86,7 @@ function App() {
         setBanner(e && !isExpression ? e.message : "");
       },
       go: (p) => navigate(p, search),
+      openSearch: (p, s) => navigate(p, s),
     };
   }, [user, fields, fieldByName, search, expressionError, path, navigate]);
 

@@ -1,7 +1,7 @@
 // The viewer in headless Chromium, against a running `tyto serve`: log in, search
 // (with completion and an error shown in place), sort, open a session and its
 // packets, download PCAPs and count their packets, zoom by dragging the histogram,
-// SPI View, SPI Graph, Connections, the map, Stats, a user without PCAP rights, and
+// SPI View, SPI Graph, Connections, the map, Alerts, Stats, a user without PCAP rights, and
 // logging out. What the page shows is checked against the API's own answers.
 //
 // TYTO_URL, TYTO_USER/TYTO_PASSWORD (an admin), TYTO_LIMITED_USER/_PASSWORD (a user
@@ -285,6 +285,30 @@ await shot("map");
 const top = await page.locator(".country-table tbody tr").first().getAttribute("data-country");
 await page.locator(".country-table tbody tr").first().click();
 await page.waitForURL((u) => new URL(u).searchParams.get("expression") === `country == ${top}`);
+
+// ---- Alerts: the sample's incidents, narrowed by severity, and a link to the evidence
+await page.click("nav a:has-text('Alerts')");
+const raised = await api("/api/alerts", { date: -1 });
+assert.ok(raised.recordsFiltered >= 7, `the sample's incidents raise alerts (${raised.recordsFiltered})`);
+await page.locator("#alert-count").filter({ hasText: `${raised.recordsFiltered} alerts` }).waitFor();
+assert.equal(await page.locator("table.alert-list tbody tr").count(), raised.recordsFiltered);
+const shownFirst = await page.locator("table.alert-list tbody tr").first().getAttribute("data-detector");
+assert.equal(shownFirst, raised.data[0].detector, "newest first, as the API");
+await page.selectOption("#alert-severity", "high");
+const high = await api("/api/alerts", { date: -1, severity: "high" });
+assert.ok(high.recordsFiltered > 0 && high.recordsFiltered < raised.recordsFiltered);
+await page.locator("#alert-count").filter({ hasText: `${high.recordsFiltered} alerts` }).waitFor();
+assert.equal(await page.locator("table.alert-list tbody tr.sev-high").count(), high.recordsFiltered);
+assert.equal(await page.locator("table.alert-list tbody tr:not(.sev-high)").count(), 0);
+await shot("alerts");
+await page.selectOption("#alert-severity", "");
+const scan = raised.data.find((a) => a.detector === "vertical-scan");
+await page.locator("tr[data-detector=vertical-scan] a.evidence").click();
+await page.waitForURL((u) => new URL(u).searchParams.get("expression") === scan.expression);
+const evidence = await api("/api/sessions", { expression: scan.expression, date: -1, length: 1 });
+assert.ok(evidence.recordsFiltered >= 50, `the scan's evidence: ${evidence.recordsFiltered} sessions`);
+await expectCount(evidence.recordsFiltered);
+await shot("alert-evidence");
 
 // ---- Stats
 await page.click("nav a:has-text('Stats')");

@@ -1,217 +1,328 @@
 //! Detectors over the stream of finished sessions, in packet time (so a capture of
-//! last week's incident raises last week's alerts).
+//! last week's incident raises last week's alerts), and the sinks alerts are sent to.
 //!
-//! So far: scans. A *probe* is a session that exchanged no payload: a TCP session with
-//! no data either way (SYN scans, connect scans, closed ports), a UDP datagram that got
-//! no answer, an ICMP echo. Counting probes rather than sessions keeps busy clients
-//! (resolvers, crawlers, P2P) out of it: they exchange data.
-//! - Vertical scan: one source probing many distinct ports of one host in a window.
-//! - Horizontal scan (sweep): one source probing many hosts on one port (or with ICMP
-//!   echo) in a window.
+//! - [`scan`]: vertical and horizontal scans from probe sessions; ARP sweeps.
+//! - [`lateral`]: an internal host talking to many internal hosts on administrative
+//!   services, counted on pairs not seen before.
+//! - [`spike`]: sessions per source (and overall) far above their own baseline
+//!   (median and MAD of the previous buckets).
+//! - [`dns`]: long or high-entropy names, NXDOMAIN bursts, many subdomains of one
+//!   domain, heavy TXT lookups.
+//! - [`rules`]: any search expression, evaluated on each session as it is written.
 //!
-//! Memory is bounded: per key at most `threshold` distinct targets are remembered
-//! (enough to decide), and keys idle for a window are dropped once the table passes
-//! its bound. An alert for the same detector and key is raised again only after
-//! `realert_s`.
+//! Every detector keeps bounded state. An alert for the same detector and key is
+//! raised again only after `realert_s`; past `max_alerts_per_minute` (of packet time)
+//! alerts are counted as suppressed instead of raised.
+
+pub mod dns;
+pub mod lateral;
+pub mod rules;
+pub mod scan;
+pub mod sinks;
+pub mod spike;
+mod window;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::hash::{BuildHasher, Hash};
 
+use serde::{Deserialize, Serialize};
 use tyto_schema::{AlertRecord, SessionRecord, Severity};
 
-/// Thresholds (each documented with its unit; defaults in [`ScanConfig::default`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScanConfig {
-    /// Seconds of packet time a scan is counted over.
-    pub window_s: u32,
-    /// Distinct ports of one host probed by one source in the window.
-    pub vertical_ports: u32,
-    /// Distinct hosts probed on one port (or pinged) by one source in the window.
-    pub horizontal_hosts: u32,
-    /// Seconds before the same source raises the same alert again.
+pub use rules::Rule;
+pub use sinks::{AlertSinks, SinkCounters, SinksConfig};
+
+const NS: i64 = 1_000_000_000;
+
+/// The detectors' settings: the `[detect]` section of the configuration file, where
+/// each is documented with its default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Seconds before the same detector raises the same alert (same source…) again.
     pub realert_s: u32,
+    /// Alerts raised per minute of packet time at most; the rest are counted.
+    pub max_alerts_per_minute: u32,
+    /// The networks that are "internal" (CIDRs), for lateral movement.
+    pub internal_networks: Vec<String>,
+    pub scan_window_s: u32,
+    pub vertical_scan_ports: u32,
+    pub horizontal_scan_hosts: u32,
+    pub lateral_window_s: u32,
+    pub lateral_hosts: u32,
+    pub lateral_ports: Vec<u16>,
+    pub lateral_learning_s: u32,
+    pub spike_bucket_s: u32,
+    pub spike_history: u32,
+    pub spike_min_history: u32,
+    pub spike_mads: f64,
+    pub spike_min_sessions: u32,
+    pub spike_total_min_sessions: u32,
+    pub dns_window_s: u32,
+    pub dns_long_name: u32,
+    pub dns_entropy_bits: f64,
+    pub dns_odd_names: u32,
+    pub dns_nxdomain: u32,
+    pub dns_subdomains: u32,
+    pub dns_txt: u32,
+    pub rules: Vec<Rule>,
 }
 
-impl Default for ScanConfig {
+impl Default for DetectConfig {
     fn default() -> Self {
-        ScanConfig { window_s: 60, vertical_ports: 50, horizontal_hosts: 30, realert_s: 600 }
+        DetectConfig {
+            realert_s: 600,
+            max_alerts_per_minute: 100,
+            internal_networks: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"].map(String::from).to_vec(),
+            scan_window_s: 60,
+            vertical_scan_ports: 50,
+            horizontal_scan_hosts: 30,
+            lateral_window_s: 3600,
+            lateral_hosts: 10,
+            lateral_ports: vec![22, 135, 139, 445, 3389, 5985, 5986],
+            lateral_learning_s: 0,
+            spike_bucket_s: 60,
+            spike_history: 60,
+            spike_min_history: 10,
+            spike_mads: 10.0,
+            spike_min_sessions: 300,
+            spike_total_min_sessions: 3000,
+            dns_window_s: 300,
+            dns_long_name: 100,
+            dns_entropy_bits: 3.8,
+            dns_odd_names: 10,
+            dns_nxdomain: 30,
+            dns_subdomains: 150,
+            dns_txt: 30,
+            rules: Vec::new(),
+        }
     }
 }
 
-/// Keys (source and target pairs, source and port) held at once before idle ones go.
-const MAX_KEYS: usize = 200_000;
+impl DetectConfig {
+    /// Checks the settings; the message names the setting that is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        Detectors::new(self.clone()).map(|_| ())
+    }
+}
 
-/// Distinct targets seen for one key, with when each was last probed.
+/// What every detector needs besides the session: the configuration, the internal
+/// networks, and the record of alerts already raised.
+pub(crate) struct Context<'a> {
+    pub cfg: &'a DetectConfig,
+    pub internal: &'a [(u128, u128)],
+    dedup: &'a mut Dedup,
+    pub out: &'a mut Vec<AlertRecord>,
+}
+
+impl Context<'_> {
+    /// True (and remembered) when no alert for `key` was raised in the last
+    /// `realert_s` seconds before `t_ns`: the caller then builds and pushes its alert.
+    pub fn fresh(&mut self, key: impl Hash, t_ns: i64) -> bool {
+        self.dedup.fresh(key, t_ns, self.cfg.realert_s as i64 * NS)
+    }
+
+    pub fn is_internal(&self, a: std::net::IpAddr) -> bool {
+        let v = addr_u128(a);
+        self.internal.iter().any(|(lo, hi)| (*lo..=*hi).contains(&v))
+    }
+}
+
+/// When each (detector, key) last raised an alert. Bounded: past `MAX_KEYS` keys,
+/// those older than the realert period are forgotten.
 #[derive(Default)]
-struct Window {
-    seen: HashMap<u64, i64>,
-    first_ns: i64,
-    last_ns: i64,
+struct Dedup {
+    last: HashMap<u64, i64>,
 }
 
-impl Window {
-    /// Adds a probe; returns the number of distinct targets inside the window.
-    fn add(&mut self, target: u64, t: i64, window_ns: i64, cap: usize) -> usize {
-        if self.seen.is_empty() {
-            self.first_ns = t;
+const MAX_DEDUP_KEYS: usize = 100_000;
+
+impl Dedup {
+    fn fresh(&mut self, key: impl Hash, t: i64, realert_ns: i64) -> bool {
+        let k = fixed_hasher().hash_one(key);
+        if self.last.get(&k).is_some_and(|at| (t - at).abs() < realert_ns) {
+            return false;
         }
-        self.last_ns = self.last_ns.max(t);
-        let horizon = self.last_ns - window_ns;
-        if self.seen.len() >= cap || self.seen.len() % 64 == 63 {
-            self.seen.retain(|_, at| *at >= horizon);
-            self.first_ns = self.seen.values().copied().min().unwrap_or(t).min(t);
+        if self.last.len() >= MAX_DEDUP_KEYS {
+            self.last.retain(|_, at| t - *at < realert_ns);
+            if self.last.len() >= MAX_DEDUP_KEYS {
+                self.last.clear();
+            }
         }
-        if self.seen.len() < cap || self.seen.contains_key(&target) {
-            let at = self.seen.entry(target).or_insert(t);
-            *at = (*at).max(t);
-        }
-        self.seen.values().filter(|at| **at >= horizon).count()
+        self.last.insert(k, t);
+        true
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
-    Vertical { src: IpAddr, dst: IpAddr, proto: u8 },
-    Horizontal { src: IpAddr, proto: u8, port: u16 },
+/// Hashes with fixed seeds: the same keys hash the same on every run.
+pub(crate) fn fixed_hasher() -> std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher> {
+    std::hash::BuildHasherDefault::default()
 }
 
-/// The detection engine: feed it every finished session.
+/// The detection engine: feed it every session row as it is written.
 pub struct Detectors {
-    scan: ScanConfig,
-    windows: HashMap<Key, Window>,
-    last_alert: HashMap<Key, i64>,
+    cfg: DetectConfig,
+    internal: Vec<(u128, u128)>,
+    scans: scan::Scans,
+    lateral: lateral::Lateral,
+    spikes: spike::Spikes,
+    dns: dns::DnsWatch,
+    rules: rules::Rules,
+    dedup: Dedup,
+    minute: i64,
+    in_minute: u32,
+    suppressed: u64,
 }
 
 impl Detectors {
-    pub fn new(scan: ScanConfig) -> Detectors {
-        Detectors { scan, windows: HashMap::new(), last_alert: HashMap::new() }
-    }
-
-    /// Looks at one finished session; returns the alerts it raises.
-    pub fn session(&mut self, rec: &SessionRecord) -> Vec<AlertRecord> {
-        let mut out = Vec::new();
-        let (Some(src), Some(dst)) = (rec.src_ip, rec.dst_ip) else { return out };
-        if !is_probe(rec) || rec.segment > 1 {
-            return out;
-        }
-        let (src, dst) = (src.to_ip(), dst.to_ip());
-        let t = rec.start_ns;
-        let window_ns = self.scan.window_s as i64 * 1_000_000_000;
-        if rec.ip_protocol == 6 || rec.ip_protocol == 17 {
-            let cap = self.scan.vertical_ports as usize;
-            let key = Key::Vertical { src, dst, proto: rec.ip_protocol };
-            let n = self.windows.entry(key).or_default().add(rec.dst_port as u64, t, window_ns, cap);
-            if n >= cap {
-                self.raise(&mut out, key, rec, n);
+    /// Fails with a message naming the setting when the configuration is unusable.
+    pub fn new(cfg: DetectConfig) -> Result<Detectors, String> {
+        let positive = [
+            ("realert_s", cfg.realert_s),
+            ("max_alerts_per_minute", cfg.max_alerts_per_minute),
+            ("scan_window_s", cfg.scan_window_s),
+            ("lateral_window_s", cfg.lateral_window_s),
+            ("spike_bucket_s", cfg.spike_bucket_s),
+            ("dns_window_s", cfg.dns_window_s),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
             }
         }
-        let port = if matches!(rec.ip_protocol, 6 | 17) { rec.dst_port } else { 0 };
-        let cap = self.scan.horizontal_hosts as usize;
-        let key = Key::Horizontal { src, proto: rec.ip_protocol, port };
-        let n = self.windows.entry(key).or_default().add(addr_key(dst), t, window_ns, cap);
-        if n >= cap {
-            self.raise(&mut out, key, rec, n);
+        let thresholds = [
+            ("vertical_scan_ports", cfg.vertical_scan_ports, 65_536),
+            ("horizontal_scan_hosts", cfg.horizontal_scan_hosts, 1_000_000),
+            ("lateral_hosts", cfg.lateral_hosts, 100_000),
+            ("spike_history", cfg.spike_history, 10_000),
+            ("spike_min_sessions", cfg.spike_min_sessions, u32::MAX),
+            ("spike_total_min_sessions", cfg.spike_total_min_sessions, u32::MAX),
+            ("dns_odd_names", cfg.dns_odd_names, 100_000),
+            ("dns_nxdomain", cfg.dns_nxdomain, 100_000),
+            ("dns_subdomains", cfg.dns_subdomains, 100_000),
+            ("dns_txt", cfg.dns_txt, 100_000),
+        ];
+        for (name, v, max) in thresholds {
+            if v < 2 || v > max {
+                return Err(format!("{name} must be between 2 and {max} (it is {v})"));
+            }
         }
-        if self.windows.len() > MAX_KEYS {
-            let horizon = t - window_ns;
-            self.windows.retain(|_, w| w.last_ns >= horizon);
-            self.last_alert.retain(|_, at| *at >= t - self.scan.realert_s as i64 * 1_000_000_000);
+        if cfg.spike_min_history >= cfg.spike_history {
+            return Err("spike_min_history must be less than spike_history".into());
         }
+        if !(cfg.spike_mads.is_finite() && cfg.spike_mads > 0.0) {
+            return Err("spike_mads must be a positive number".into());
+        }
+        if !(cfg.dns_entropy_bits.is_finite() && cfg.dns_entropy_bits > 0.0) {
+            return Err("dns_entropy_bits must be a positive number".into());
+        }
+        let mut internal = Vec::new();
+        for net in &cfg.internal_networks {
+            match tyto_query::parse_ip_value(net) {
+                Ok(tyto_query::IpValue { range: Some(r), port: None }) => internal.push(r),
+                Ok(_) => return Err(format!("internal_networks: '{net}' is not an address or CIDR")),
+                Err(why) => return Err(format!("internal_networks: '{net}': {why}")),
+            }
+        }
+        Ok(Detectors {
+            scans: scan::Scans::default(),
+            lateral: lateral::Lateral::default(),
+            spikes: spike::Spikes::default(),
+            dns: dns::DnsWatch::default(),
+            rules: rules::Rules::new(&cfg.rules)?,
+            internal,
+            cfg,
+            dedup: Dedup::default(),
+            minute: i64::MIN,
+            in_minute: 0,
+            suppressed: 0,
+        })
+    }
+
+    /// Looks at one session row; returns the alerts it raises.
+    pub fn session(&mut self, rec: &SessionRecord) -> Vec<AlertRecord> {
+        let mut out = Vec::new();
+        let mut ctx = Context { cfg: &self.cfg, internal: &self.internal, dedup: &mut self.dedup, out: &mut out };
+        self.scans.session(rec, &mut ctx);
+        self.lateral.session(rec, &mut ctx);
+        self.spikes.session(rec, &mut ctx);
+        self.dns.session(rec, &mut ctx);
+        self.rules.session(rec, &mut ctx);
+        out.retain(|a| {
+            let minute = a.time_ns.div_euclid(60 * NS);
+            if minute != self.minute {
+                (self.minute, self.in_minute) = (minute, 0);
+            }
+            self.in_minute += 1;
+            let keep = self.in_minute <= self.cfg.max_alerts_per_minute;
+            self.suppressed += u64::from(!keep);
+            keep
+        });
         out
     }
 
-    fn raise(&mut self, out: &mut Vec<AlertRecord>, key: Key, rec: &SessionRecord, n: usize) {
-        let t = rec.start_ns;
-        let realert_ns = self.scan.realert_s as i64 * 1_000_000_000;
-        if self.last_alert.get(&key).is_some_and(|at| t - at < realert_ns) {
-            return;
-        }
-        self.last_alert.insert(key, t);
-        let w = &self.windows[&key];
-        let secs = (w.last_ns - w.first_ns).max(0) as f64 / 1e9;
-        let proto = proto_name(rec.ip_protocol);
-        let (first_ns, last_ns) = (w.first_ns, w.last_ns);
-        let when = format!(
-            "starttime >= {} && starttime <= {}",
-            tyto_schema::time::format_rfc3339(first_ns - first_ns.rem_euclid(1_000_000_000)),
-            tyto_schema::time::format_rfc3339(last_ns + 1_000_000_000 - last_ns.rem_euclid(1_000_000_000))
-        );
-        let probes = probe_clause(rec.ip_protocol);
-        let (detector, src, target, message, expression) = match key {
-            Key::Vertical { src, dst, .. } => (
-                "vertical-scan",
-                src,
-                dst.to_string(),
-                format!("{src} probed {n} {proto} ports of {dst} in {secs:.0} s without exchanging data (threshold {} in {} s)", self.scan.vertical_ports, self.scan.window_s),
-                format!("ip.src == {src} && ip.dst == {dst} && ip.protocol == {proto}{probes} && {when}"),
-            ),
-            Key::Horizontal { src, port, .. } => {
-                let ported = matches!(rec.ip_protocol, 6 | 17);
-                let what = if ported { format!("{proto} port {port}") } else { proto.to_string() };
-                let port_clause = if ported { format!(" && port.dst == {port}") } else { String::new() };
-                (
-                    "horizontal-scan",
-                    src,
-                    what.clone(),
-                    format!("{src} probed {n} hosts on {what} in {secs:.0} s without exchanging data (threshold {} in {} s)", self.scan.horizontal_hosts, self.scan.window_s),
-                    format!("ip.src == {src} && ip.protocol == {proto}{port_clause}{probes} && {when}"),
-                )
-            }
-        };
+    /// Alerts not raised because of `max_alerts_per_minute`.
+    pub fn suppressed(&self) -> u64 {
+        self.suppressed
+    }
+}
+
+pub(crate) fn addr_u128(a: std::net::IpAddr) -> u128 {
+    match a {
+        std::net::IpAddr::V4(v4) => u128::from_be_bytes(v4.to_ipv6_mapped().octets()),
+        std::net::IpAddr::V6(v6) => u128::from_be_bytes(v6.octets()),
+    }
+}
+
+/// `starttime` bounds that take in every session from `first_ns` to `last_ns`
+/// (whole seconds, outward).
+pub(crate) fn time_clause(first_ns: i64, last_ns: i64) -> String {
+    format!(
+        "starttime >= {} && starttime <= {}",
+        tyto_schema::time::format_rfc3339(first_ns - first_ns.rem_euclid(NS)),
+        tyto_schema::time::format_rfc3339(last_ns + NS - last_ns.rem_euclid(NS))
+    )
+}
+
+pub(crate) fn proto_name(p: u8) -> &'static str {
+    tyto_packet::ipproto::name(p).unwrap_or("ip")
+}
+
+/// The parts every alert shares, filled from the session that crossed the line.
+pub(crate) struct AlertText {
+    pub detector: &'static str,
+    pub severity: Severity,
+    pub source: String,
+    pub targets: Vec<String>,
+    pub message: String,
+    pub expression: String,
+    pub first_ns: i64,
+    pub last_ns: i64,
+}
+
+impl AlertText {
+    pub fn raise(self, rec: &SessionRecord, out: &mut Vec<AlertRecord>) {
         out.push(AlertRecord {
-            time_ns: t,
+            time_ns: rec.start_ns,
             node: rec.node.clone(),
-            detector: detector.into(),
-            severity: Severity::Medium,
-            source: src.to_string(),
-            targets: vec![target],
-            message,
-            expression,
-            first_ns,
-            last_ns,
+            detector: self.detector.into(),
+            severity: self.severity,
+            source: self.source,
+            targets: self.targets,
+            message: self.message,
+            expression: self.expression,
+            first_ns: self.first_ns,
+            last_ns: self.last_ns,
         });
     }
 }
 
-/// A session that exchanged no payload: what scanners leave behind.
-fn is_probe(rec: &SessionRecord) -> bool {
-    match rec.ip_protocol {
-        6 => rec.databytes() == 0,
-        17 => rec.dst.packets == 0,
-        // ICMP / ICMPv6 echo requests (type 8 / 128) from the source.
-        1 | 58 => rec.icmp_types.iter().any(|t| *t == 8 || *t == 128),
-        _ => false,
-    }
-}
-
-/// The search terms that pick probes of protocol `p`, as [`is_probe`] defines them.
-fn probe_clause(p: u8) -> &'static str {
-    match p {
-        6 => " && databytes == 0",
-        17 => " && packets.dst == 0",
-        _ => "",
-    }
-}
-
-fn proto_name(p: u8) -> &'static str {
-    tyto_packet::ipproto::name(p).unwrap_or("ip")
-}
-
-/// A host as a window's target (FNV-1a of its 16 bytes: distinct enough to count).
-fn addr_key(a: IpAddr) -> u64 {
-    let bytes = match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
-    };
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
     use tyto_packet::Addr;
+    use tyto_schema::SessionRecord;
 
-    fn probe(src: [u8; 4], dst: [u8; 4], port: u16, t_s: i64) -> SessionRecord {
+    /// A TCP session of `src` to `dst:port` at `t_s` that carried no data.
+    pub fn probe(src: [u8; 4], dst: [u8; 4], port: u16, t_s: i64) -> SessionRecord {
         SessionRecord {
             segment: 1,
             node: "n".into(),
@@ -226,50 +337,54 @@ mod tests {
         }
     }
 
-    #[test]
-    fn many_ports_of_one_host_make_one_vertical_alert() {
-        let mut d = Detectors::new(ScanConfig::default());
-        let mut alerts = Vec::new();
-        for p in 1..=1000u16 {
-            alerts.extend(d.session(&probe([10, 0, 0, 2], [10, 0, 0, 1], p, 100 + p as i64 / 100)));
-        }
-        assert_eq!(alerts.len(), 1, "deduplicated: {alerts:?}");
-        let a = &alerts[0];
-        assert_eq!((a.detector.as_str(), a.source.as_str()), ("vertical-scan", "10.0.0.2"));
-        assert_eq!(a.targets, ["10.0.0.1"]);
-        assert!(a.message.contains("probed 50 tcp ports of 10.0.0.1"), "{}", a.message);
-        assert!(tyto_query_free_check(&a.expression));
+    /// The same with data both ways.
+    pub fn talk(src: [u8; 4], dst: [u8; 4], port: u16, t_s: i64) -> SessionRecord {
+        let mut s = probe(src, dst, port, t_s);
+        s.src.packets = 5;
+        s.src.databytes = 300;
+        s.dst.packets = 5;
+        s.dst.databytes = 900;
+        s
     }
+}
 
-    /// The expression names the source and is plain text (the CLI tests run it).
-    fn tyto_query_free_check(e: &str) -> bool {
-        e.starts_with("ip.src == 10.0.0.2") && e.contains("databytes == 0")
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
-    fn sweeps_and_slow_or_talkative_traffic() {
-        let mut d = Detectors::new(ScanConfig::default());
-        let mut alerts = Vec::new();
-        for h in 1..=40u8 {
-            alerts.extend(d.session(&probe([10, 0, 0, 2], [10, 0, 1, h], 22, 100)));
+    fn settings_are_checked_by_name() {
+        let bad = |f: fn(&mut DetectConfig)| {
+            let mut c = DetectConfig::default();
+            f(&mut c);
+            Detectors::new(c).err().unwrap()
+        };
+        assert!(bad(|c| c.internal_networks.push("10.0.0.0/33".into())).contains("internal_networks"));
+        assert!(bad(|c| c.lateral_hosts = 1).contains("lateral_hosts"));
+        assert!(bad(|c| c.spike_min_history = 60).contains("spike_min_history"));
+        assert!(bad(|c| c.rules.push(Rule {
+            name: "x".into(),
+            expression: "port.dst == ".into(),
+            severity: "high".into()
+        }))
+        .contains("rule 'x'"));
+        assert!(Detectors::new(DetectConfig::default()).is_ok());
+    }
+
+    #[test]
+    fn alerts_past_the_minute_limit_are_counted_not_raised() {
+        let cfg = DetectConfig {
+            max_alerts_per_minute: 3,
+            rules: vec![Rule { name: "any-ssh".into(), expression: "port.dst == 22".into(), severity: "low".into() }],
+            ..DetectConfig::default()
+        };
+        let mut d = Detectors::new(cfg).unwrap();
+        let mut n = 0;
+        for h in 1..=10u8 {
+            n += d.session(&testing::talk([10, 0, 0, h], [192, 0, 2, 1], 22, 100)).len();
         }
-        assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].detector, "horizontal-scan");
-        assert_eq!(alerts[0].targets, ["tcp port 22"]);
-        // The same number of ports, but one a minute: never 50 in a window.
-        let mut d = Detectors::new(ScanConfig::default());
-        for p in 1..=200u16 {
-            assert!(d.session(&probe([10, 0, 0, 3], [10, 0, 0, 1], p, p as i64 * 61)).is_empty());
-        }
-        // Sessions that carried data are not probes: a resolver asking 100 servers.
-        let mut d = Detectors::new(ScanConfig::default());
-        for h in 1..=100u8 {
-            let mut s = probe([10, 0, 0, 53], [192, 0, 2, h], 53, 100);
-            s.ip_protocol = 17;
-            s.src.databytes = 40;
-            s.dst.packets = 1;
-            s.dst.databytes = 120;
-            assert!(d.session(&s).is_empty());
-        }
+        assert_eq!((n, d.suppressed()), (3, 7));
+        // The next minute starts afresh.
+        assert_eq!(d.session(&testing::talk([10, 0, 0, 99], [192, 0, 2, 1], 22, 200)).len(), 1);
     }
 }

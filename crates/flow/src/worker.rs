@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use tyto_packet::{tcpflag, Decoded, Encap, LinkType, Transport};
+use tyto_packet::{tcpflag, Addr, Decoded, Encap, LinkType, Transport};
 use tyto_pcapstore::PcapWriter;
 use tyto_schema::{CloseReason, SessionRecord};
 
@@ -318,6 +318,10 @@ impl Worker {
                 rec.protocols.push(name.to_string());
             }
         } else {
+            if let Some((sender, target)) = arp_addresses(p.decoded, p.data) {
+                rec.src_ip = Some(sender);
+                rec.dst_ip = Some(target);
+            }
             rec.protocols.push(ether_protocol_name(p.decoded, p.data).to_string());
         }
         rec.id = session_id(p.ts_ns, id_seed, 1);
@@ -682,6 +686,17 @@ pub fn session_id(ts_ns: i64, seed: u64, segment: u32) -> String {
     let day = tyto_schema::time::format_rfc3339(ts_ns);
     let lo = ahash::RandomState::with_seeds(5, 6, 7, 8).hash_one((seed, segment));
     format!("{}{}{}-{:016x}{:08x}", &day[2..4], &day[5..7], &day[8..10], seed, lo as u32)
+}
+
+/// The sender's and the target's IPv4 addresses of an ARP frame (Ethernet and IPv4
+/// only), so ARP sessions are found by address (`ip.dst` is the address asked about).
+fn arp_addresses(d: &Decoded, frame: &[u8]) -> Option<(Addr, Addr)> {
+    let arp = frame.get(d.l2_payload_offset as usize..)?;
+    if d.ethertype != tyto_packet::ethertype::ARP || arp.len() < 28 || arp[..6] != [0, 1, 8, 0, 6, 4] {
+        return None;
+    }
+    let v4 = |at: usize| Addr::from_v4([arp[at], arp[at + 1], arp[at + 2], arp[at + 3]]);
+    Some((v4(14), v4(24)))
 }
 
 /// The `protocols` value of a session of frames that carry no IP.

@@ -3,10 +3,12 @@
 //! text → [`parse`] → syntax tree with byte spans ([`ast`]) → [`check`] against the
 //! field catalogue → [`Filter`] (typed) → [`Filter::to_sql`] for a [`Dialect`].
 //! Every failure is a [`QueryError`] with the column where the expression went wrong.
+//! [`Matcher`] evaluates a filter on one record in memory, as the SQL would.
 
 pub mod ast;
 mod check;
 mod error;
+mod eval;
 mod ip;
 mod parser;
 mod sql;
@@ -14,6 +16,7 @@ mod suggest;
 
 pub use check::{parse_when, Filter, Order, TextMatch};
 pub use error::QueryError;
+pub use eval::Matcher;
 pub use ip::{parse_ip_value, IpValue};
 pub use parser::{parse, MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_LIST_ITEMS};
 pub use sql::{string_literal, Dialect};

@@ -9,6 +9,11 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// `low`, `medium` or `high`.
+    pub fn parse(s: &str) -> Option<Severity> {
+        [Severity::Low, Severity::Medium, Severity::High].into_iter().find(|v| v.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",
@@ -38,4 +43,23 @@ pub struct AlertRecord {
     /// The evidence's time span (ns), to search with.
     pub first_ns: i64,
     pub last_ns: i64,
+}
+
+impl AlertRecord {
+    /// The alert as JSON, as listed by `tyto alerts`, the API and the sinks.
+    pub fn to_json(&self) -> serde_json::Value {
+        use crate::time::format_rfc3339;
+        serde_json::json!({
+            "time": format_rfc3339(self.time_ns),
+            "node": self.node,
+            "detector": self.detector,
+            "severity": self.severity.as_str(),
+            "source": self.source,
+            "targets": self.targets,
+            "message": self.message,
+            "expression": self.expression,
+            "first": format_rfc3339(self.first_ns),
+            "last": format_rfc3339(self.last_ns),
+        })
+    }
 }

@@ -315,12 +315,58 @@ pub async fn fields() -> Json<Value> {
     Json(Value::Array(list))
 }
 
-/// Free and total bytes of the file system holding `path`.
+/// `GET /api/alerts`: alerts raised by the detectors, newest first (`order=asc` for
+/// oldest first), a page at a time (`start`, `length`), within the time range of
+/// `startTime`/`stopTime` or `date` (as for sessions), narrowed by `detector` (`rule:*`
+/// for every rule), `source`, `severity` (that or higher) and `text` (in the message,
+/// source or targets). Each alert carries the expression that finds its evidence.
+pub async fn alerts(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    if authed.user.expression.as_deref().is_some_and(|e| !e.trim().is_empty()) {
+        // Alerts are about hosts the user's forced expression may hide.
+        return Err(ApiError::forbidden(format!(
+            "user {} sees sessions through a forced expression, and alerts are not filtered by it",
+            authed.user.name
+        )));
+    }
+    let range = params.search(&authed.user)?;
+    let min_severity = match params.get("severity").filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            tyto_schema::Severity::parse(s)
+                .ok_or_else(|| ApiError::bad_request(format!("severity={s:?}: low, medium or high")))?,
+        ),
+        None => None,
+    };
+    let newest_first = match params.get("order").unwrap_or("desc") {
+        "desc" => true,
+        "asc" => false,
+        other => return Err(ApiError::bad_request(format!("order={other:?}: asc or desc"))),
+    };
+    let text = |name: &str| params.get(name).map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+    let q = tyto_store::AlertQuery {
+        start_ns: range.start_ns,
+        stop_ns: range.stop_ns,
+        detector: text("detector"),
+        source: text("source"),
+        min_severity,
+        text: text("text"),
+        offset: params.number("start", 0, 1_000_000)?,
+        limit: params.number("length", 100, MAX_PAGE)?,
+        newest_first,
+    };
+    let (total, rows) = state.stores.run(move |store| Ok(store.alerts(&q)?)).await?;
+    Ok(Json(json!({ "data": rows, "recordsFiltered": total })))
+}
+
 /// `GET /api/stats`: what the store holds, disk space, uptime.
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let data_dir = state.data_dir.clone();
     let uptime = state.started.elapsed().as_secs();
     let capture = state.live.as_deref().map(crate::metrics::capture_json);
+    let alert_sinks = crate::metrics::sinks_json(&state.alert_sinks);
     let out = state
         .stores
         .run(move |store| {
@@ -335,6 +381,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
                 "disk_free_bytes": free,
                 "disk_total_bytes": total,
                 "capture": capture,
+                "alert_sinks": alert_sinks,
             }))
         })
         .await?;

@@ -57,6 +57,8 @@ pub struct AppState {
     pub started: Instant,
     /// The counters of a live capture running in this process (`tyto run`).
     pub live: Option<Arc<tyto_flow::LiveCounters>>,
+    /// The alert sinks of the detectors running in this process (`tyto run`).
+    pub alert_sinks: Vec<Arc<tyto_detect::SinkCounters>>,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
             data_dir: Arc::new(data_dir.to_path_buf()),
             started: Instant::now(),
             live: None,
+            alert_sinks: Vec::new(),
         })
     }
 }
@@ -156,6 +159,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/histogram", get(api::histogram)),
         ("/api/fields", get(api::fields)),
         ("/api/stats", get(api::stats)),
+        ("/api/alerts", get(api::alerts)),
         ("/metrics", get(metrics::prometheus)),
         ("/", get(ui::index)),
         ("/favicon.ico", get(ui::favicon)),

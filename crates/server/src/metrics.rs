@@ -3,11 +3,13 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
+use tyto_detect::SinkCounters;
 use tyto_flow::{LiveCounters, SourceCounters, WorkerCounters};
 
 use crate::{ApiError, AppState};
@@ -38,6 +40,31 @@ const WORKER_COUNTERS: [(&str, bool, &str, WorkerCounter); 7] = [
     ("evicted", false, "Sessions written early because the session table was full.", |w| &w.evicted),
     ("pcap_write_errors", false, "Packets that could not be written to pcap files.", |w| &w.pcap_write_errors),
 ];
+
+type SinkCounter = fn(&SinkCounters) -> &AtomicU64;
+
+/// Each counter of an alert sink once: key (`tyto_alert_sink_KEY_total`), meaning, where.
+const SINK_COUNTERS: [(&str, &str, SinkCounter); 4] = [
+    ("sent", "Alerts delivered.", |c| &c.sent),
+    ("retries", "Deliveries that failed and were tried again.", |c| &c.retries),
+    ("failed", "Alerts given up after every attempt failed.", |c| &c.failed),
+    ("dropped", "Alerts dropped because the sink's queue was full.", |c| &c.dropped),
+];
+
+/// One object per alert sink.
+pub fn sinks_json(sinks: &[Arc<SinkCounters>]) -> Value {
+    sinks
+        .iter()
+        .map(|c| {
+            let mut m = Map::new();
+            m.insert("sink".into(), json!(c.name));
+            for (key, _, counter) in SINK_COUNTERS {
+                m.insert(key.into(), json!(load(counter(c))));
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
 
 fn load(a: &AtomicU64) -> u64 {
     a.load(Ordering::Relaxed)
@@ -92,7 +119,13 @@ pub fn capture_json(live: &LiveCounters) -> Value {
 }
 
 /// The Prometheus text exposition of the same counters.
-pub fn prometheus_text(live: Option<&LiveCounters>, sessions: u64, disk: Option<(u64, u64)>, uptime_s: u64) -> String {
+pub fn prometheus_text(
+    live: Option<&LiveCounters>,
+    sinks: &[Arc<SinkCounters>],
+    sessions: u64,
+    disk: Option<(u64, u64)>,
+    uptime_s: u64,
+) -> String {
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -132,6 +165,13 @@ pub fn prometheus_text(live: Option<&LiveCounters>, sessions: u64, disk: Option<
             family(&name, kind, help, &samples);
         }
     }
+    if !sinks.is_empty() {
+        for (key, help, counter) in SINK_COUNTERS {
+            let samples: Vec<(String, u64)> =
+                sinks.iter().map(|c| (format!("{{sink=\"{}\"}}", escape(c.name)), load(counter(c)))).collect();
+            family(&format!("tyto_alert_sink_{key}_total"), "counter", help, &samples);
+        }
+    }
     family("tyto_store_sessions", "gauge", "Session rows in the store.", &[(String::new(), sessions)]);
     if let Some((free, total)) = disk {
         family(
@@ -161,6 +201,7 @@ pub async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiEr
     let data_dir = state.data_dir.clone();
     let sessions = state.stores.run(|store| Ok(store.count()?)).await?;
     let disk = tyto_pcapstore::disk_space(&data_dir);
-    let text = prometheus_text(state.live.as_deref(), sessions, disk, state.started.elapsed().as_secs());
+    let uptime = state.started.elapsed().as_secs();
+    let text = prometheus_text(state.live.as_deref(), &state.alert_sinks, sessions, disk, uptime);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }

@@ -13,7 +13,8 @@ use serde_json::{Map, Value as Json};
 use tyto_packet::Addr;
 use tyto_query::{Dialect, Filter};
 use tyto_schema::{
-    time::format_rfc3339, AlertRecord, FieldDef, FieldKind, FieldValue, SessionRecord, Source, FIELDS, SCHEMA_VERSION,
+    time::format_rfc3339, AlertRecord, FieldDef, FieldKind, FieldValue, SessionRecord, Severity, Source, FIELDS,
+    SCHEMA_VERSION,
 };
 
 /// The database file inside a data directory.
@@ -179,8 +180,26 @@ pub trait SessionStore {
     fn stats(&self) -> Result<StoreStats, StoreError>;
     /// Stores alerts.
     fn add_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError>;
-    /// Alerts raised in `[start_ns, stop_ns]`, oldest first, at most `limit`.
-    fn alerts(&self, start_ns: Option<i64>, stop_ns: Option<i64>, limit: usize) -> Result<Vec<Json>, StoreError>;
+    /// Alerts that match `q`, oldest first (newest first with `q.newest_first`), one
+    /// page of them, with how many match in all.
+    fn alerts(&self, q: &AlertQuery) -> Result<(u64, Vec<Json>), StoreError>;
+}
+
+/// Which alerts a listing wants. Text conditions are exact, except `detector`
+/// (a trailing `*` matches any rest: `rule:*`) and `text` (a case-insensitive
+/// substring of the message, source and targets).
+#[derive(Clone, Debug, Default)]
+pub struct AlertQuery {
+    pub start_ns: Option<i64>,
+    pub stop_ns: Option<i64>,
+    pub detector: Option<String>,
+    pub source: Option<String>,
+    /// This severity or higher.
+    pub min_severity: Option<Severity>,
+    pub text: Option<String>,
+    pub offset: usize,
+    pub limit: usize,
+    pub newest_first: bool,
 }
 
 /// The embedded store.
@@ -568,33 +587,85 @@ impl SessionStore for DuckStore {
         Ok(())
     }
 
-    fn alerts(&self, start_ns: Option<i64>, stop_ns: Option<i64>, limit: usize) -> Result<Vec<Json>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT epoch_ns(time), node, detector, severity, source, targets, message, expression
-             FROM alerts WHERE time >= ? AND time <= ? ORDER BY time, detector, source LIMIT ?",
+    fn alerts(&self, q: &AlertQuery) -> Result<(u64, Vec<Json>), StoreError> {
+        // Every value is a bound parameter; only fixed SQL text is assembled here.
+        let mut conds = vec!["time >= ?".to_string(), "time <= ?".to_string()];
+        let mut args: Vec<Value> = vec![ts(q.start_ns.unwrap_or(0)), ts(q.stop_ns.unwrap_or(i64::MAX / 2))];
+        if let Some(d) = &q.detector {
+            match d.strip_suffix('*') {
+                Some(prefix) => {
+                    conds.push("starts_with(detector, ?)".into());
+                    args.push(Value::Text(prefix.into()));
+                }
+                None => {
+                    conds.push("detector = ?".into());
+                    args.push(Value::Text(d.clone()));
+                }
+            }
+        }
+        if let Some(src) = &q.source {
+            conds.push("source = ?".into());
+            args.push(Value::Text(src.clone()));
+        }
+        if let Some(min) = q.min_severity {
+            let allowed: Vec<&str> = [Severity::Low, Severity::Medium, Severity::High]
+                .into_iter()
+                .filter(|s| *s >= min)
+                .map(Severity::as_str)
+                .collect();
+            conds.push(format!("severity IN ({})", vec!["?"; allowed.len()].join(", ")));
+            args.extend(allowed.into_iter().map(|s| Value::Text(s.into())));
+        }
+        if let Some(t) = &q.text {
+            conds.push(
+                "(contains(lower(message), ?) OR contains(lower(source), ?) OR contains(lower(array_to_string(targets, ' ')), ?))"
+                    .into(),
+            );
+            let t = t.to_lowercase();
+            args.extend([Value::Text(t.clone()), Value::Text(t.clone()), Value::Text(t)]);
+        }
+        let wher = conds.join(" AND ");
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM alerts WHERE {wher}"),
+            duckdb::params_from_iter(args.iter()),
+            |r| r.get(0),
         )?;
-        let rows = stmt.query_map(
-            params![ts(start_ns.unwrap_or(0)), ts(stop_ns.unwrap_or(i64::MAX / 2)), limit as i64],
-            |r| {
-                let targets: Value = r.get(5)?;
-                let targets: Vec<Json> = match targets {
-                    Value::List(v) => v.into_iter().filter_map(from_duck).collect(),
-                    _ => Vec::new(),
-                };
-                let time_ns: i64 = r.get(0)?;
-                Ok(serde_json::json!({
-                    "time": format_rfc3339(time_ns),
-                    "node": r.get::<_, String>(1)?,
-                    "detector": r.get::<_, String>(2)?,
-                    "severity": r.get::<_, String>(3)?,
-                    "source": r.get::<_, String>(4)?,
-                    "targets": targets,
-                    "message": r.get::<_, String>(6)?,
-                    "expression": r.get::<_, String>(7)?,
-                }))
-            },
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let dir = if q.newest_first { "DESC" } else { "ASC" };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT epoch_ns(time), node, detector, severity, source, targets, message, expression,
+                    epoch_ns(first_time), epoch_ns(last_time)
+             FROM alerts WHERE {wher} ORDER BY time {dir}, detector, source LIMIT ? OFFSET ?"
+        ))?;
+        args.push(Value::BigInt(q.limit as i64));
+        args.push(Value::BigInt(q.offset as i64));
+        let rows = stmt.query_map(duckdb::params_from_iter(args.iter()), |r| {
+            let targets: Value = r.get(5)?;
+            let targets: Vec<String> = match targets {
+                Value::List(v) => v
+                    .into_iter()
+                    .filter_map(|t| match t {
+                        Value::Text(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let severity = Severity::parse(&r.get::<_, String>(3)?).unwrap_or(Severity::Medium);
+            let alert = AlertRecord {
+                time_ns: r.get(0)?,
+                node: r.get(1)?,
+                detector: r.get(2)?,
+                severity,
+                source: r.get(4)?,
+                targets,
+                message: r.get(6)?,
+                expression: r.get(7)?,
+                first_ns: r.get(8)?,
+                last_ns: r.get(9)?,
+            };
+            Ok(alert.to_json())
+        })?;
+        Ok((total as u64, rows.collect::<Result<_, _>>()?))
     }
 }
 

@@ -148,9 +148,11 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         analyzers: Arc::new(Dissectors),
         enrich: cfg.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>),
     };
+    let alerting = crate::commands::Alerting::start(&cfg.detect, &cfg.alerts)?;
     let viewer = if serve && cfg.viewer.enabled {
         let mut state = tyto_server::AppState::with_store(data_dir, store.try_clone()?, cfg.viewer.tls().is_some())?;
         state.live = Some(counters.clone());
+        state.alert_sinks = alerting.sink_counters();
         let server_cfg =
             tyto_server::ServerConfig { listen: cfg.viewer.listen, data_dir: data_dir.clone(), tls: cfg.viewer.tls() };
         let stop_viewer = stop.clone();
@@ -176,7 +178,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     let writer = {
         let w = StoreWriter {
             store,
-            detectors: tyto_detect::Detectors::new(cfg.detect.scan_config()),
+            alerts: alerting,
             node: cfg.node.clone(),
             pcap_dir: pcap_dir.clone(),
             cfg: cfg.clone(),
@@ -215,7 +217,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
 /// on its schedule.
 struct StoreWriter {
     store: DuckStore,
-    detectors: tyto_detect::Detectors,
+    alerts: crate::commands::Alerting,
     node: String,
     pcap_dir: PcapDir,
     cfg: Config,
@@ -246,14 +248,9 @@ impl StoreWriter {
                                 Err(_) => break,
                             }
                         }
-                        let alerts: Vec<_> = rows.iter().flat_map(|r| self.detectors.session(r)).collect();
-                        if !alerts.is_empty() {
-                            for a in &alerts {
-                                eprintln!("tyto: alert: {} {}: {}", a.detector, a.source, a.message);
-                            }
-                            if let Err(e) = self.store.add_alerts(&alerts) {
-                                eprintln!("tyto: error: storing {} alerts: {e}", alerts.len());
-                            }
+                        let alerts = self.alerts.sessions(&rows, true);
+                        if let Err(e) = self.store.add_alerts(&alerts).or_else(|e| if alerts.is_empty() { Ok(()) } else { Err(e) }) {
+                            eprintln!("tyto: error: storing {} alerts: {e}", alerts.len());
                         }
                         match self.store.append(&rows) {
                             Ok(()) => written += rows.len() as u64,
@@ -272,6 +269,7 @@ impl StoreWriter {
                 default(wait) => {}
             }
         }
+        self.alerts.finish();
         if failed_batches > 0 {
             bail!("{failed_batches} batches of session rows could not be stored");
         }

@@ -129,6 +129,60 @@ fn report_problems(report: &RunReport) -> bool {
     clean
 }
 
+/// The detectors and the alert sinks, as one: rows in, alerts out (logged, sent).
+pub struct Alerting {
+    detectors: tyto_detect::Detectors,
+    sinks: tyto_detect::AlertSinks,
+}
+
+/// How long sinks may keep retrying at the end of a run.
+const SINK_GRACE: Duration = Duration::from_secs(20);
+
+impl Alerting {
+    pub fn start(detect: &tyto_detect::DetectConfig, sinks: &tyto_detect::SinksConfig) -> Result<Alerting> {
+        let detectors = tyto_detect::Detectors::new(detect.clone()).map_err(|e| anyhow::anyhow!("detect: {e}"))?;
+        let sinks = tyto_detect::AlertSinks::start(sinks).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Alerting { detectors, sinks })
+    }
+
+    /// The alerts these rows raise, already queued for the sinks; `log` prints each.
+    pub fn sessions(&mut self, rows: &[SessionRecord], log: bool) -> Vec<tyto_schema::AlertRecord> {
+        let alerts: Vec<_> = rows.iter().flat_map(|r| self.detectors.session(r)).collect();
+        for a in &alerts {
+            if log {
+                eprintln!("tyto: alert: {} {}: {}", a.detector, a.source, a.message);
+            }
+            self.sinks.send(a);
+        }
+        alerts
+    }
+
+    pub fn sink_counters(&self) -> Vec<Arc<tyto_detect::SinkCounters>> {
+        self.sinks.counters()
+    }
+
+    /// Lets the sinks deliver what is queued (within a grace period) and says what
+    /// could not be delivered.
+    pub fn finish(self) {
+        let counters = self.sinks.counters();
+        let suppressed = self.detectors.suppressed();
+        self.sinks.close(SINK_GRACE);
+        if suppressed > 0 {
+            eprintln!("tyto: note: {suppressed} alerts over detect.max_alerts_per_minute were not raised");
+        }
+        for c in counters {
+            let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            let (sent, failed, dropped) = (load(&c.sent), load(&c.failed), load(&c.dropped));
+            if failed + dropped > 0 {
+                eprintln!(
+                    "tyto: warning: alert sink {}: {sent} alerts sent, {failed} failed after retries, {dropped} dropped (queue full)",
+                    c.name
+                );
+            }
+        }
+    }
+}
+
 /// The store's records of pcap files a run wrote.
 pub fn file_rows(node: &str, files: &[tyto_pcapstore::WrittenFile]) -> Vec<FileRow> {
     files
@@ -150,7 +204,14 @@ fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs, force: bool) -> Result<ExitCode> {
+pub fn ingest(
+    inputs: &[PathBuf],
+    data_dir: &Path,
+    node: &str,
+    flow: &FlowArgs,
+    force: bool,
+    detect: &crate::config::Config,
+) -> Result<ExitCode> {
     validate_node(node)?;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let pcap_dir = PcapDir::open(&data_dir.join("pcap"), node).context("opening the pcap folder")?;
@@ -175,18 +236,18 @@ pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs, 
     }
     let inputs = &todo[..];
     let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())))?;
+    let mut alerting = Alerting::start(&detect.detect, &detect.alerts)?;
     let (report, (store_result, mut store), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
         let mut pending: Vec<SessionRecord> = Vec::new();
         let mut result: Result<u64> = Ok(0);
         let mut written = 0u64;
         // Detectors see every session as it is written, in packet time.
-        let mut detectors = tyto_detect::Detectors::new(tyto_detect::ScanConfig::default());
         let mut alerts = Vec::new();
         for batch in rx {
             if result.is_err() {
                 continue; // keep draining so the workers never block
             }
-            alerts.extend(batch.iter().flat_map(|r| detectors.session(r)));
+            alerts.extend(alerting.sessions(&batch, false));
             pending.extend(batch);
             if pending.len() >= STORE_BATCH {
                 result = store.append(&pending).map(|()| written + pending.len() as u64).map_err(Into::into);
@@ -201,6 +262,7 @@ pub fn ingest(inputs: &[PathBuf], data_dir: &Path, node: &str, flow: &FlowArgs, 
             eprintln!("tyto: {} alerts raised (`tyto alerts` lists them)", alerts.len());
             result = result.and_then(|rows| store.add_alerts(&alerts).map(|()| rows).map_err(Into::into));
         }
+        alerting.finish();
         (result, store)
     })?;
     let rows = store_result.context("writing sessions to the store")?;
@@ -303,22 +365,40 @@ pub fn alerts(
     data_dir: &Path,
     start: Option<&str>,
     stop: Option<&str>,
+    filter: &crate::AlertFilterArgs,
     limit: usize,
     format: Format,
 ) -> Result<ExitCode> {
     let q = list_query(&FilterArgs { expr: None, start: start.map(Into::into), stop: stop.map(Into::into) }, limit)?;
+    let min_severity = match filter.severity.as_deref() {
+        Some(s) => Some(
+            tyto_schema::Severity::parse(s)
+                .ok_or_else(|| anyhow::anyhow!("--severity is low, medium or high, not '{s}'"))?,
+        ),
+        None => None,
+    };
     let store = open_existing(data_dir)?;
-    let rows = store.alerts(q.start_ns, q.stop_ns, limit)?;
+    let (_, rows) = store.alerts(&tyto_store::AlertQuery {
+        start_ns: q.start_ns,
+        stop_ns: q.stop_ns,
+        detector: filter.detector.clone(),
+        source: filter.source.clone(),
+        min_severity,
+        text: filter.text.clone(),
+        offset: 0,
+        limit,
+        newest_first: false,
+    })?;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match format {
         Format::Table => {
-            writeln!(out, "{:<28} {:<16} {:<7} {:<40} MESSAGE", "TIME", "DETECTOR", "LEVEL", "SOURCE")?;
+            writeln!(out, "{:<28} {:<18} {:<7} {:<40} MESSAGE", "TIME", "DETECTOR", "LEVEL", "SOURCE")?;
             for a in &rows {
                 let text = |k: &str| a[k].as_str().unwrap_or("").to_string();
                 writeln!(
                     out,
-                    "{:<28} {:<16} {:<7} {:<40} {}",
+                    "{:<28} {:<18} {:<7} {:<40} {}",
                     text("time"),
                     text("detector"),
                     text("severity"),

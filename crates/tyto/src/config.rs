@@ -23,43 +23,8 @@ pub struct Config {
     pub retention: RetentionSection,
     pub viewer: ViewerSection,
     pub geoip: GeoIpSection,
-    pub detect: DetectSection,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DetectSection {
-    /// Seconds of packet time scans are counted over.
-    pub scan_window_s: u32,
-    /// Distinct ports of one host one source probes in the window: a vertical scan.
-    pub vertical_scan_ports: u32,
-    /// Distinct hosts one source probes on one port (or pings) in the window: a sweep.
-    pub horizontal_scan_hosts: u32,
-    /// Seconds before the same source raises the same alert again.
-    pub realert_s: u32,
-}
-
-impl Default for DetectSection {
-    fn default() -> Self {
-        let d = tyto_detect::ScanConfig::default();
-        DetectSection {
-            scan_window_s: d.window_s,
-            vertical_scan_ports: d.vertical_ports,
-            horizontal_scan_hosts: d.horizontal_hosts,
-            realert_s: d.realert_s,
-        }
-    }
-}
-
-impl DetectSection {
-    pub fn scan_config(&self) -> tyto_detect::ScanConfig {
-        tyto_detect::ScanConfig {
-            window_s: self.scan_window_s,
-            vertical_ports: self.vertical_scan_ports,
-            horizontal_hosts: self.horizontal_scan_hosts,
-            realert_s: self.realert_s,
-        }
-    }
+    pub detect: tyto_detect::DetectConfig,
+    pub alerts: tyto_detect::SinksConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -160,7 +125,8 @@ impl Default for Config {
             retention: RetentionSection::default(),
             viewer: ViewerSection::default(),
             geoip: GeoIpSection::default(),
-            detect: DetectSection::default(),
+            detect: tyto_detect::DetectConfig::default(),
+            alerts: tyto_detect::SinksConfig::default(),
         }
     }
 }
@@ -290,13 +256,8 @@ impl Config {
                 bail!("{name} = {v}: a number of zero or more");
             }
         }
-        let d = &self.detect;
-        if d.scan_window_s == 0 || d.vertical_scan_ports < 2 || d.horizontal_scan_hosts < 2 {
-            bail!("detect: scan_window_s must be at least 1, and the scan thresholds at least 2");
-        }
-        if d.vertical_scan_ports > 65_536 || d.horizontal_scan_hosts > 1_000_000 {
-            bail!("detect: thresholds up to 65536 ports and 1000000 hosts");
-        }
+        self.detect.check().map_err(|e| anyhow::anyhow!("detect: {e}"))?;
+        self.alerts.check().map_err(anyhow::Error::msg)?;
         if r.check_every_s == 0 {
             bail!("retention.check_every_s must be at least 1");
         }

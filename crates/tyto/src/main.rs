@@ -36,6 +36,10 @@ enum Command {
         /// Ingest files even if they were ingested before (their sessions are stored again).
         #[arg(long)]
         force: bool,
+        /// Configuration file: its [detect] and [alerts] sections apply (the other
+        /// settings of ingest come from its flags).
+        #[arg(short = 'c', long, env = "TYTO_CONFIG")]
+        config: Option<PathBuf>,
         #[command(flatten)]
         flow: FlowArgs,
     },
@@ -70,6 +74,8 @@ enum Command {
         start: Option<String>,
         #[arg(long, allow_hyphen_values = true)]
         stop: Option<String>,
+        #[command(flatten)]
+        filter: AlertFilterArgs,
         #[arg(long, default_value_t = 1000)]
         limit: usize,
         /// table or ndjson.
@@ -106,6 +112,10 @@ enum Command {
         /// Number of client hosts (each makes a handful of sessions).
         #[arg(long, default_value_t = 50)]
         hosts: u32,
+        /// Add what the detectors look for: a port scan, lateral movement, an ARP
+        /// sweep, a DNS tunnel, NXDOMAIN bursts, a session spike, a scanner's requests.
+        #[arg(long)]
+        incidents: bool,
     },
     /// Measure throughput on a large corpus built from real captures.
     Bench(bench::BenchArgs),
@@ -192,6 +202,23 @@ pub enum UserAction {
 }
 
 /// Which sessions: a time range and an expression.
+/// Which alerts `tyto alerts` lists.
+#[derive(Args, Clone, Debug, Default)]
+pub struct AlertFilterArgs {
+    /// Only this detector (`vertical-scan`, `lateral-movement`, …; `rule:*` for every rule).
+    #[arg(long)]
+    pub detector: Option<String>,
+    /// Only alerts about this source (an address, or a MAC for ARP sweeps).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only this severity or higher: low, medium or high.
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Only alerts whose message, source or targets contain this text (any case).
+    #[arg(long)]
+    pub text: Option<String>,
+}
+
 #[derive(Args, Clone)]
 pub struct FilterArgs {
     /// Arkime search expression, e.g. 'ip.src == 10.0.0.0/8 && port.dst == 443' (see `tyto fields`).
@@ -293,18 +320,23 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Ingest { inputs, data, node, force, flow } => {
-            commands::ingest(&inputs, &data.data_dir, &node, &flow, force)
+        Command::Ingest { inputs, data, node, force, config, flow } => {
+            match config.as_deref().map(config::Config::load).transpose() {
+                Ok(cfg) => commands::ingest(&inputs, &data.data_dir, &node, &flow, force, &cfg.unwrap_or_default()),
+                Err(e) => Err(e),
+            }
         }
         Command::Dump { inputs, node, flow } => commands::dump(&inputs, &node, &flow),
         Command::Sessions { data, filter, limit, format } => commands::sessions(&data.data_dir, &filter, limit, format),
-        Command::Alerts { data, start, stop, limit, format } => {
-            commands::alerts(&data.data_dir, start.as_deref(), stop.as_deref(), limit, format)
+        Command::Alerts { data, start, stop, filter, limit, format } => {
+            commands::alerts(&data.data_dir, start.as_deref(), stop.as_deref(), &filter, limit, format)
         }
         Command::Count { data, filter } => commands::count(&data.data_dir, &filter),
         Command::Export { sessions, output, data } => commands::export(&data.data_dir, &sessions, &output),
         Command::Fields { json } => commands::fields(json),
-        Command::Sample { output, hosts } => sample::write_sample(&output, hosts).map(|()| ExitCode::SUCCESS),
+        Command::Sample { output, hosts, incidents } => {
+            sample::write_sample(&output, hosts, incidents).map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench(args) => bench::run(&args),
         Command::Serve { data, listen, tls_cert, tls_key } => {
             let config = tyto_server::ServerConfig { listen, data_dir: data.data_dir, tls: tls_cert.zip(tls_key) };

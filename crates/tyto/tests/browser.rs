@@ -73,7 +73,7 @@ fn viewer_in_a_browser() {
     let data = dir.path().join("data");
     let (country, asn) = geoip(dir.path());
     let sample = dir.path().join("sample.pcap");
-    common::ok(common::tyto().arg("sample").arg("-o").arg(&sample).output().unwrap());
+    common::ok(common::tyto().args(["sample", "--incidents", "-o"]).arg(&sample).output().unwrap());
     let mut inputs = vec![sample];
     inputs.extend(common::arkime_captures().unwrap_or_default());
     common::ok(

@@ -601,9 +601,10 @@ fn retention_deletes_the_oldest_files_and_nothing_else() {
 }
 
 /// nmap (Debian's) from the client's namespace while Tyto captures: a SYN scan, a
-/// connect scan and a UDP scan of one host, and a ping sweep and a connect sweep of 40
-/// addresses; each raises its alert with the right source, and each alert's
-/// expression finds its evidence sessions.
+/// connect scan and a UDP scan of one host, a ping sweep and a connect sweep of 40
+/// addresses, an ARP sweep of 50; then SMB-like conversations with 12 hosts. Each
+/// raises its alert with the right source, and each alert's expression finds its
+/// evidence sessions.
 #[test]
 fn nmap_scans_raise_alerts() {
     if Command::new("nmap").arg("--version").output().is_err() {
@@ -627,6 +628,29 @@ fn nmap_scans_raise_alerts() {
     // --send-ip: on one link nmap would otherwise ping with ARP only.
     nmap(&["-sn", "--send-ip", "10.77.0.100-139"]);
     nmap(&["-sT", "-Pn", "-p", "3389", "10.77.0.100-139"]);
+    // Without --send-ip, on its own link, nmap pings with ARP: an ARP sweep.
+    nmap(&["-sn", "10.77.0.150-199"]);
+    // Lateral movement: SMB-like conversations (data both ways) with 12 hosts.
+    let listener = net.within(&net.a, || TcpListener::bind("0.0.0.0:445").unwrap()).join().unwrap();
+    let server = std::thread::spawn(move || {
+        for conn in listener.incoming().take(12) {
+            let mut conn = conn.unwrap();
+            let mut request = [0u8; 72];
+            conn.read_exact(&mut request).unwrap();
+            conn.write_all(&[0u8; 132]).unwrap();
+        }
+    });
+    net.within(&net.b, || {
+        for h in 100..112 {
+            let mut c = TcpStream::connect((Ipv4Addr::new(10, 77, 0, h), 445)).unwrap();
+            c.write_all(&[0u8; 72]).unwrap();
+            let mut reply = [0u8; 132];
+            c.read_exact(&mut reply).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    server.join().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     signal(&child, "-INT");
     assert!(wait(child, Duration::from_secs(60)).success());
@@ -652,11 +676,23 @@ fn nmap_scans_raise_alerts() {
     );
     assert!(has("horizontal-scan", "icmp"), "ping sweep: {alerts:#?}");
     assert!(has("horizontal-scan", "tcp port 3389"), "connect sweep: {alerts:#?}");
-    assert!(alerts.iter().all(|a| a["source"] == "10.77.0.2"), "no other source: {alerts:#?}");
+    let lateral = alerts.iter().find(|a| a["detector"] == "lateral-movement").expect("lateral movement");
+    assert_eq!(lateral["source"], "10.77.0.2");
+    assert_eq!(lateral["targets"].as_array().unwrap().len(), 10, "{lateral}");
+    let link = Command::new("ip").args(["-n", &net.b, "-o", "link", "show", "vb"]).output().unwrap();
+    let link = String::from_utf8(link.stdout).unwrap();
+    let mac = link.split("link/ether ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+    let sweep = alerts.iter().find(|a| a["detector"] == "arp-sweep").expect("ARP sweep");
+    assert_eq!(sweep["source"], mac.as_str());
+    assert!(
+        alerts.iter().all(|a| a["source"] == "10.77.0.2" || a["source"] == mac.as_str()),
+        "no other source: {alerts:#?}"
+    );
     for a in &alerts {
         let expr = a["expression"].as_str().unwrap();
         let out = ok(tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
         let n: u64 = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
-        assert!(n >= 30, "{expr} finds {n} sessions");
+        let least = if a["detector"] == "lateral-movement" { 10 } else { 30 };
+        assert!(n >= least, "{expr} finds {n} sessions");
     }
 }

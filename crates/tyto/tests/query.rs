@@ -234,6 +234,20 @@ fn expressions_find_exactly_the_sessions_they_describe() {
     }
     assert!(nonzero >= 26, "only {nonzero} expressions matched anything: the captures no longer exercise the language");
 
+    // The in-memory evaluation detectors run on each new session selects what the SQL does.
+    let cfg = tyto_flow::PipelineConfig {
+        analyzers: std::sync::Arc::new(tyto_dissect::Dissectors),
+        ..common::config(2, tyto_flow::FlowConfig::default())
+    };
+    let (_, records) = common::run(&files, &cfg);
+    assert_eq!(records.len(), rows.len());
+    for (expr, _) in QUERIES {
+        let filter = tyto_query::compile(expr, 0).unwrap();
+        let matcher = tyto_query::Matcher::new(&filter).unwrap();
+        let got: BTreeSet<String> = records.iter().filter(|r| matcher.matches(r)).map(|r| r.id.clone()).collect();
+        assert_eq!(got, stored_ids(&data, &["--expr", expr]), "in memory: {expr}");
+    }
+
     // Time ranges: flags and expressions agree with the records' times.
     let mut starts: Vec<&str> = rows.iter().map(|r| r["starttime"].as_str().unwrap()).collect();
     starts.sort();

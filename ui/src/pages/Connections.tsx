@@ -86,6 +86,9 @@ function useSimulation(reply: ConnectionsReply | null, width: number) {
   return { nodes: nodes.current, links: links.current, reheat: () => (alpha.current = Math.max(alpha.current, 0.3)) };
 }
 
+/** Room kept between a node's centre and the drawing's edge. */
+const MARGIN = 24;
+
 function tick(nodes: SimNode[], links: [number, number, LinkIn][], alpha: number, width: number) {
   const n = nodes.length;
   // Every pair pushes apart (n² is fine for the few hundred nodes asked for).
@@ -134,6 +137,10 @@ function tick(nodes: SimNode[], links: [number, number, LinkIn][], alpha: number
     nd.vy *= 0.6;
     nd.x += Math.max(-20, Math.min(20, nd.vx));
     nd.y += Math.max(-20, Math.min(20, nd.vy));
+    // A crowded graph (hundreds of nodes) would push its edges out of sight: keep
+    // every node inside the drawing.
+    nd.x = Math.max(MARGIN, Math.min(width - MARGIN, nd.x));
+    nd.y = Math.max(MARGIN, Math.min(HEIGHT - MARGIN, nd.y));
   }
 }
 
