@@ -244,8 +244,13 @@ export function Connections() {
                 </line>
               );
             })}
-            {sim.nodes.map((nd) => (
-              <g class={`node ${TYPE_CLASS[nd.type] ?? ""}${picked?.key === nd.key ? " picked" : ""}`} data-id={String(nd.id)}>
+            {/* The heaviest drawn last, on top: where nodes overlap, the one that matters is the one shown and clicked. */}
+            {[...sim.nodes].sort((a, b) => a[weight] - b[weight]).map((nd) => (
+              <g
+                key={nd.key}
+                class={`node ${TYPE_CLASS[nd.type] ?? ""}${picked?.key === nd.key ? " picked" : ""}`}
+                data-id={String(nd.id)}
+              >
                 <circle
                   cx={nd.x}
                   cy={nd.y}
