@@ -262,7 +262,7 @@ await page.locator("svg.graph .node").first().waitFor();
 const conn = await api("/api/connections", { date: -1, srcField: "ip.src", dstField: "ip.dst", length: 200 });
 assert.equal(await page.locator("svg.graph .node").count(), conn.nodes.length);
 assert.equal(await page.locator("svg.graph line.link").count(), conn.links.length);
-await page.waitForTimeout(1500); // let the layout settle for the picture
+await page.locator("svg.graph[data-settled=true]").waitFor(); // nodes stop moving before one is clicked
 await shot("connections");
 const heaviest = [...conn.nodes].sort((a, b) => b.sessions - a.sessions)[0];
 await page.locator(`svg.graph .node[data-id="${heaviest.id}"] circle`).click({ force: true });

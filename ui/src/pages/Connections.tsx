@@ -83,7 +83,13 @@ function useSimulation(reply: ConnectionsReply | null, width: number) {
     return () => cancelAnimationFrame(raf);
   }, [width]);
 
-  return { nodes: nodes.current, links: links.current, reheat: () => (alpha.current = Math.max(alpha.current, 0.3)) };
+  return {
+    nodes: nodes.current,
+    links: links.current,
+    /** The layout has stopped moving (tests wait for it before clicking a node). */
+    settled: alpha.current <= 0.01,
+    reheat: () => (alpha.current = Math.max(alpha.current, 0.3)),
+  };
 }
 
 /** Room kept between a node's centre and the drawing's edge. */
@@ -91,7 +97,9 @@ const MARGIN = 24;
 
 function tick(nodes: SimNode[], links: [number, number, LinkIn][], alpha: number, width: number) {
   const n = nodes.length;
-  // Every pair pushes apart (n² is fine for the few hundred nodes asked for).
+  // Every pair pushes apart (n² is fine for the few hundred nodes asked for), less
+  // hard when there are many, or a crowded graph piles up against the edges.
+  const push = 900 * Math.min(1, 120 / Math.max(n, 1));
   for (let i = 0; i < n; i++) {
     const a = nodes[i];
     for (let j = i + 1; j < n; j++) {
@@ -105,7 +113,7 @@ function tick(nodes: SimNode[], links: [number, number, LinkIn][], alpha: number
         d2 = 0.5;
       }
       if (d2 > 250000) continue;
-      const f = (900 * alpha) / d2;
+      const f = (push * alpha) / d2;
       a.vx -= dx * f;
       a.vy -= dy * f;
       b.vx += dx * f;
@@ -199,6 +207,7 @@ export function Connections() {
         <svg
           ref={svg}
           class="graph"
+          data-settled={String(sim.settled)}
           width={width}
           height={HEIGHT}
           role="img"
