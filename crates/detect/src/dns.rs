@@ -121,7 +121,7 @@ impl DnsWatch {
                 if span.n >= cap && ctx.fresh(("dns-nxdomain", src), t) {
                     let Span { n, first_ns, last_ns } = span;
                     AlertText {
-                        detector: "dns-nxdomain",
+                        detector: "dns-nxdomain".into(),
                         severity: Severity::Medium,
                         source: src.to_string(),
                         targets: vec![name.clone()],
@@ -176,7 +176,7 @@ fn domain_alert(ctx: &mut Context, rec: &SessionRecord, kind: Kind, src: IpAddr,
         ),
     };
     AlertText {
-        detector,
+        detector: detector.into(),
         severity,
         source: src.to_string(),
         targets: vec![base.to_string()],

@@ -98,7 +98,7 @@ impl Lateral {
         let admin_ports = list(&cfg.lateral_ports.iter().map(u16::to_string).collect::<Vec<_>>());
         let protos = list(&ADMIN_PROTOCOLS.iter().map(|p| p.to_string()).collect::<Vec<_>>());
         AlertText {
-            detector: "lateral-movement",
+            detector: "lateral-movement".into(),
             severity: Severity::High,
             source: src.to_string(),
             targets: targets.iter().map(|(a, _)| a.to_string()).collect(),

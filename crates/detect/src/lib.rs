@@ -289,7 +289,7 @@ pub(crate) fn proto_name(p: u8) -> &'static str {
 
 /// The parts every alert shares, filled from the session that crossed the line.
 pub(crate) struct AlertText {
-    pub detector: &'static str,
+    pub detector: String,
     pub severity: Severity,
     pub source: String,
     pub targets: Vec<String>,
@@ -304,7 +304,7 @@ impl AlertText {
         out.push(AlertRecord {
             time_ns: rec.start_ns,
             node: rec.node.clone(),
-            detector: self.detector.into(),
+            detector: self.detector,
             severity: self.severity,
             source: self.source,
             targets: self.targets,

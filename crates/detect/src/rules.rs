@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 use tyto_query::Matcher;
-use tyto_schema::{AlertRecord, SessionRecord, Severity};
+use tyto_schema::{SessionRecord, Severity};
 
-use crate::{time_clause, Context};
+use crate::{time_clause, AlertText, Context};
 
 /// One rule of the `[detect]` section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -93,9 +93,7 @@ impl Rules {
             let protocols =
                 if rec.protocols.is_empty() { String::new() } else { format!(" ({})", rec.protocols.join(", ")) };
             let who = src.map(|a| format!(" && ip.src == {a}")).unwrap_or_default();
-            ctx.out.push(AlertRecord {
-                time_ns: rec.start_ns,
-                node: rec.node.clone(),
+            AlertText {
                 detector: rule.detector.clone(),
                 severity: rule.severity,
                 source,
@@ -109,7 +107,8 @@ impl Rules {
                 expression: format!("({}){who} && {}", rule.expression, time_clause(rec.start_ns, rec.stop_ns)),
                 first_ns: rec.start_ns,
                 last_ns: rec.stop_ns,
-            });
+            }
+            .raise(rec, ctx.out);
         }
     }
 }

@@ -53,7 +53,7 @@ impl Scans {
                 if n >= cap && ctx.fresh(("arp-sweep", mac.0), t) {
                     let secs = (last_ns - first_ns) as f64 / 1e9;
                     AlertText {
-                        detector: "arp-sweep",
+                        detector: "arp-sweep".into(),
                         severity: Severity::Medium,
                         source: mac.to_string(),
                         targets: vec!["arp".into()],
@@ -108,7 +108,7 @@ fn raise(ctx: &mut Context, k: Key, rec: &SessionRecord, span: Span) {
     let cfg = ctx.cfg;
     let text = match k {
         Key::Vertical { src, dst, .. } => AlertText {
-            detector: "vertical-scan",
+            detector: "vertical-scan".into(),
             severity: Severity::Medium,
             source: src.to_string(),
             targets: vec![dst.to_string()],
@@ -125,7 +125,7 @@ fn raise(ctx: &mut Context, k: Key, rec: &SessionRecord, span: Span) {
             let what = if ported { format!("{proto} port {port}") } else { proto.to_string() };
             let port_clause = if ported { format!(" && port.dst == {port}") } else { String::new() };
             AlertText {
-                detector: "horizontal-scan",
+                detector: "horizontal-scan".into(),
                 severity: Severity::Medium,
                 source: src.to_string(),
                 targets: vec![what.clone()],

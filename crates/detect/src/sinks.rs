@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 use tyto_schema::{AlertRecord, Severity};
 
@@ -375,10 +375,8 @@ impl AlertSinks {
     pub fn send(&self, alert: &AlertRecord) {
         let alert = Arc::new(alert.clone());
         for w in &self.workers {
-            if let Some(tx) = &w.tx {
-                if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(alert.clone()) {
-                    w.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                }
+            if w.tx.as_ref().is_some_and(|tx| tx.try_send(alert.clone()).is_err()) {
+                w.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -389,28 +387,29 @@ impl AlertSinks {
 
     /// Delivers what is queued, retrying for at most `grace`; then stops the threads.
     pub fn close(mut self, grace: Duration) {
-        if let Ok(mut d) = self.deadline.lock() {
-            *d = Some(Instant::now() + grace);
-        }
-        for w in &mut self.workers {
-            w.tx = None;
-        }
+        self.hang_up(Instant::now() + grace);
         for w in &mut self.workers {
             if let Some(t) = w.thread.take() {
                 let _ = t.join();
             }
         }
     }
-}
 
-impl Drop for AlertSinks {
-    fn drop(&mut self) {
+    /// No more alerts, and no retries past `deadline` (an earlier one stands): each
+    /// thread ends once its queue is worked off.
+    fn hang_up(&mut self, deadline: Instant) {
         if let Ok(mut d) = self.deadline.lock() {
-            d.get_or_insert_with(Instant::now);
+            d.get_or_insert(deadline);
         }
         for w in &mut self.workers {
             w.tx = None;
         }
+    }
+}
+
+impl Drop for AlertSinks {
+    fn drop(&mut self) {
+        self.hang_up(Instant::now());
     }
 }
 

@@ -132,20 +132,21 @@ fn check(s: &mut Series, src: Option<IpAddr>, b: i64, keep: usize, min: u32, rec
     if n < threshold || !ctx.fresh(("spike", src), rec.start_ns) {
         return;
     }
-    let (m, mad) = median_mad(&s.baseline(b, history));
+    let baseline = s.baseline(b, history);
+    let (m, mad) = median_mad(&baseline);
     let bucket_ns = cfg.spike_bucket_s as i64 * NS;
     let (from, to) = (b * bucket_ns, (b + 1) * bucket_ns);
     let who = src.map(|a| a.to_string()).unwrap_or_else(|| "all sources".into());
-    let baseline_len = s.baseline(b, history).len();
     AlertText {
-        detector: "session-spike",
+        detector: "session-spike".into(),
         severity: Severity::Medium,
         source: src.map(|a| a.to_string()).unwrap_or_else(|| "*".into()),
         targets: Vec::new(),
         message: format!(
-            "{who} started {n} sessions in the {} s from {}, against a baseline of {m:.0} (median of the previous {baseline_len} buckets, MAD {mad:.0}; threshold {threshold})",
+            "{who} started {n} sessions in the {} s from {}, against a baseline of {m:.0} (median of the previous {} buckets, MAD {mad:.0}; threshold {threshold})",
             cfg.spike_bucket_s,
             format_rfc3339(from),
+            baseline.len(),
         ),
         expression: format!(
             "{}starttime >= {} && starttime < {}",

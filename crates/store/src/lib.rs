@@ -353,6 +353,14 @@ fn to_duck(v: FieldValue<'_>) -> Value {
     }
 }
 
+/// The items of a list value that `pick` takes (none when the value is not a list).
+fn list_of<T>(v: Value, pick: impl FnMut(Value) -> Option<T>) -> Vec<T> {
+    match v {
+        Value::List(items) => items.into_iter().filter_map(pick).collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn from_duck(v: Value) -> Option<Json> {
     Some(match v {
         Value::Null => return None,
@@ -494,16 +502,10 @@ impl SessionStore for DuckStore {
             let mut rows = stmt.query(params![id])?;
             while let Some(row) = rows.next()? {
                 let id: String = row.get(0)?;
-                let pos = match row.get::<_, Value>(1)? {
-                    Value::List(items) => items
-                        .into_iter()
-                        .filter_map(|v| match v {
-                            Value::BigInt(i) => Some(i),
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => Vec::new(),
-                };
+                let pos = list_of(row.get(1)?, |v| match v {
+                    Value::BigInt(i) => Some(i),
+                    _ => None,
+                });
                 out.push((id, pos));
             }
         }
@@ -564,6 +566,9 @@ impl SessionStore for DuckStore {
     }
 
     fn add_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
         let tx = self.conn.transaction()?;
         for a in alerts {
             let targets = Value::List(a.targets.iter().map(|t| Value::Text(t.clone())).collect());
@@ -608,11 +613,7 @@ impl SessionStore for DuckStore {
             args.push(Value::Text(src.clone()));
         }
         if let Some(min) = q.min_severity {
-            let allowed: Vec<&str> = [Severity::Low, Severity::Medium, Severity::High]
-                .into_iter()
-                .filter(|s| *s >= min)
-                .map(Severity::as_str)
-                .collect();
+            let allowed: Vec<&str> = Severity::ALL.into_iter().filter(|s| *s >= min).map(Severity::as_str).collect();
             conds.push(format!("severity IN ({})", vec!["?"; allowed.len()].join(", ")));
             args.extend(allowed.into_iter().map(|s| Value::Text(s.into())));
         }
@@ -639,17 +640,10 @@ impl SessionStore for DuckStore {
         args.push(Value::BigInt(q.limit as i64));
         args.push(Value::BigInt(q.offset as i64));
         let rows = stmt.query_map(duckdb::params_from_iter(args.iter()), |r| {
-            let targets: Value = r.get(5)?;
-            let targets: Vec<String> = match targets {
-                Value::List(v) => v
-                    .into_iter()
-                    .filter_map(|t| match t {
-                        Value::Text(s) => Some(s),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let targets = list_of(r.get(5)?, |t| match t {
+                Value::Text(s) => Some(s),
+                _ => None,
+            });
             let severity = Severity::parse(&r.get::<_, String>(3)?).unwrap_or(Severity::Medium);
             let alert = AlertRecord {
                 time_ns: r.get(0)?,

@@ -249,7 +249,7 @@ impl StoreWriter {
                             }
                         }
                         let alerts = self.alerts.sessions(&rows, true);
-                        if let Err(e) = self.store.add_alerts(&alerts).or_else(|e| if alerts.is_empty() { Ok(()) } else { Err(e) }) {
+                        if let Err(e) = self.store.add_alerts(&alerts) {
                             eprintln!("tyto: error: storing {} alerts: {e}", alerts.len());
                         }
                         match self.store.append(&rows) {

@@ -210,7 +210,7 @@ pub fn ingest(
     node: &str,
     flow: &FlowArgs,
     force: bool,
-    detect: &crate::config::Config,
+    config: &crate::config::Config,
 ) -> Result<ExitCode> {
     validate_node(node)?;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
@@ -236,7 +236,7 @@ pub fn ingest(
     }
     let inputs = &todo[..];
     let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())))?;
-    let mut alerting = Alerting::start(&detect.detect, &detect.alerts)?;
+    let mut alerting = Alerting::start(&config.detect, &config.alerts)?;
     let (report, (store_result, mut store), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
         let mut pending: Vec<SessionRecord> = Vec::new();
         let mut result: Result<u64> = Ok(0);
