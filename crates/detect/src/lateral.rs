@@ -61,7 +61,9 @@ impl Lateral {
         if self.known.len() < MAX_PAIRS {
             self.known.insert(pair);
         }
-        if t < since + cfg.lateral_learning_s as i64 * NS {
+        // Rows come in the order sessions end, so a later row may have begun before
+        // the first one seen: without a learning period nothing is held back.
+        if cfg.lateral_learning_s > 0 && t < since + cfg.lateral_learning_s as i64 * NS {
             return;
         }
         let window_ns = cfg.lateral_window_s as i64 * NS;
@@ -139,6 +141,17 @@ mod tests {
         assert_eq!(a.targets.len(), 10);
         assert!(a.message.contains("port 445 ×7, port 3389 ×3"), "{}", a.message);
         assert!(tyto_query::compile(&a.expression, 0).is_ok(), "{}", a.expression);
+    }
+
+    #[test]
+    fn rows_out_of_start_order_all_count() {
+        // Written in the order the sessions ended: the first row began last.
+        let mut d = Detectors::new(DetectConfig::default()).unwrap();
+        let mut alerts = d.session(&talk([10, 1, 0, 5], [10, 1, 2, 1], 445, 200));
+        for h in 2..=10u8 {
+            alerts.extend(d.session(&talk([10, 1, 0, 5], [10, 1, 2, h], 445, 100 + h as i64)));
+        }
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
     }
 
     #[test]
