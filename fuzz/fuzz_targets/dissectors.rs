@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
         .split(|b| *b == 0xff)
         .filter_map(|p| p.split_first().map(|(c, body)| (c & 1 == 1, c & 2 == 2, body)))
         .collect();
-    let mut rec = SessionRecord::default();
+    // Transactions on, as when an exporter wants them: they must stay bounded too.
+    let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
     let mut c = Classifier::new(transport);
     for &(to_client, gap, body) in &pieces {
         let dir = if to_client { Direction::ToClient } else { Direction::ToServer };

@@ -18,7 +18,11 @@ pub const PROBE_DATAGRAMS: usize = 8;
 const MAX_HANDOFFS: usize = 4;
 
 /// The dissectors, as the flow layer's analyzer factory.
-pub struct Dissectors;
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dissectors {
+    /// File DNS and HTTP transactions with each row (for the exporters).
+    pub transactions: bool,
+}
 
 impl AnalyzerFactory for Dissectors {
     fn create(&self, key: &FlowKey) -> Option<Box<dyn SessionAnalyzer>> {
@@ -27,7 +31,9 @@ impl AnalyzerFactory for Dissectors {
             17 => Transport::Udp,
             _ => return None,
         };
-        Some(Box::new(Classifier::new(transport)))
+        let mut c = Classifier::new(transport);
+        c.transactions = self.transactions;
+        Some(Box::new(c))
     }
 }
 
@@ -50,6 +56,7 @@ pub struct Classifier {
     saw_payload: bool,
     /// Protocols decided before a handoff, oldest first: every row names them all.
     earlier: Vec<&'static Protocol>,
+    transactions: bool,
 }
 
 fn side_of(dir: Direction) -> Side {
@@ -77,6 +84,14 @@ impl Classifier {
             rejected: 0,
             saw_payload: false,
             earlier: Vec::new(),
+            transactions: false,
+        }
+    }
+
+    /// A new row starts without a transaction list: it gets one before any feed.
+    fn keep_transactions(&self, rec: &mut SessionRecord) {
+        if self.transactions && rec.transactions.is_none() {
+            rec.transactions = Some(Default::default());
         }
     }
 
@@ -188,6 +203,7 @@ impl Classifier {
 
 impl SessionAnalyzer for Classifier {
     fn stream(&mut self, dir: Direction, data: &[u8], rec: &mut SessionRecord) {
+        self.keep_transactions(rec);
         self.stream_side(side_of(dir), data, rec);
     }
 
@@ -201,6 +217,7 @@ impl SessionAnalyzer for Classifier {
     }
 
     fn datagram(&mut self, dir: Direction, data: &[u8], rec: &mut SessionRecord) {
+        self.keep_transactions(rec);
         let side = side_of(dir);
         match &mut self.state {
             State::Decided(_, d) => d.feed(side, data, rec),
@@ -238,9 +255,10 @@ impl SessionAnalyzer for Classifier {
             add_protocol(rec, p.name);
             put_text(rec, "protocols.how", &format!("{}:payload", p.name));
         }
-        match &self.state {
+        match &mut self.state {
             // Every row of a long session names its protocol.
-            State::Decided(p, _) => {
+            State::Decided(p, d) => {
+                d.end(rec);
                 add_protocol(rec, p.name);
                 put_text(rec, "protocols.how", &format!("{}:payload", p.name));
             }

@@ -3,9 +3,9 @@
 //! NS, MX names). A pure, bounded parser of one message.
 
 use tyto_packet::Addr;
-use tyto_schema::SessionRecord;
+use tyto_schema::{Extra, SessionRecord, Transaction};
 
-use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{file_transaction, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "dns",
@@ -23,10 +23,14 @@ const MAX_NAME: usize = 255;
 const MAX_RECORDS: usize = 64;
 /// A TCP message held while incomplete (the length field allows 65535).
 const MAX_TCP_MESSAGE: usize = 65_537;
+/// Queries waiting for their answer, per session (a resolver's shared socket can
+/// have many in flight); the oldest goes out unanswered past this.
+const MAX_PENDING: usize = 32;
 
 /// One message, as far as it parsed.
 #[derive(Debug, Default, PartialEq)]
 pub struct Message {
+    pub id: u16,
     pub response: bool,
     pub opcode: u8,
     pub rcode: u8,
@@ -97,6 +101,7 @@ pub fn parse(m: &[u8]) -> Option<Message> {
     // addresses often come in the latter two.
     let an = [u16_at(m, 6)?, u16_at(m, 8)?, u16_at(m, 10)?].iter().map(|n| *n as usize).sum::<usize>();
     let mut msg = Message {
+        id: u16_at(m, 0)?,
         response: flags & 0x8000 != 0,
         opcode: ((flags >> 11) & 0xf) as u8,
         rcode: (flags & 0xf) as u8,
@@ -213,17 +218,24 @@ fn opcode_name(o: u8) -> String {
     }
 }
 
-fn record(msg: &Message, rec: &mut SessionRecord) {
-    put_text(rec, "dns.opcode", &opcode_name(msg.opcode));
+/// Writes what a message says into a session's (or a transaction's) values.
+fn record(msg: &Message, extra: &mut Extra) {
+    // The names are the catalogue's and fixed here: a mismatch is a bug the unit
+    // tests catch, ignored at run time rather than allowed to disturb capture.
+    fn put_text(extra: &mut Extra, f: &str, v: &str) {
+        let r = extra.add_text(f, v);
+        debug_assert!(r.is_ok(), "{f}: {r:?}");
+    }
+    put_text(extra, "dns.opcode", &opcode_name(msg.opcode));
     if msg.response {
-        put_text(rec, "dns.status", &rcode_name(msg.rcode));
+        put_text(extra, "dns.status", &rcode_name(msg.rcode));
     }
     for (n, qtype, qclass) in &msg.questions {
         // The root (".", as in DNSKEY or NS queries for the root) names no host.
         if n != "." {
-            put_text(rec, "host.dns", n);
+            put_text(extra, "host.dns", n);
         }
-        put_text(rec, "dns.query.type", &type_name(*qtype));
+        put_text(extra, "dns.query.type", &type_name(*qtype));
         let class = match qclass & 0x7fff {
             1 => "IN".to_string(),
             3 => "CH".into(),
@@ -231,21 +243,21 @@ fn record(msg: &Message, rec: &mut SessionRecord) {
             255 => "ANY".into(),
             c => format!("CLASS{c}"),
         };
-        put_text(rec, "dns.query.class", &class);
+        put_text(extra, "dns.query.class", &class);
     }
     for (_, rtype, a) in &msg.answers {
         match (rtype, a) {
             (_, Answer::Addr(ip)) => {
-                let r = rec.extra.add_ip("ip.dns", *ip);
+                let r = extra.add_ip("ip.dns", *ip);
                 debug_assert!(r.is_ok());
             }
             (5, Answer::Name(n)) => {
-                put_text(rec, "dns.answer.cname", n);
+                put_text(extra, "dns.answer.cname", n);
                 // As Arkime: a CNAME's target is a host the session looked up too.
-                put_text(rec, "host.dns", n);
+                put_text(extra, "host.dns", n);
             }
-            (2, Answer::Name(n)) => put_text(rec, "host.dns.nameserver", n),
-            (15, Answer::Name(n)) => put_text(rec, "host.dns.mailserver", n),
+            (2, Answer::Name(n)) => put_text(extra, "host.dns.nameserver", n),
+            (15, Answer::Name(n)) => put_text(extra, "host.dns.mailserver", n),
             _ => {}
         }
     }
@@ -257,6 +269,51 @@ pub struct Dns {
     tcp: [Vec<u8>; 2],
     /// Whether this session's messages come length-prefixed (decided by the first).
     framed: Option<bool>,
+    /// Queries not answered yet, by message id, oldest first.
+    pending: std::collections::VecDeque<(u16, Transaction)>,
+}
+
+impl Dns {
+    fn message(&mut self, msg: &Message, len: usize, rec: &mut SessionRecord) {
+        record(msg, &mut rec.extra);
+        if rec.transactions.is_none() {
+            return;
+        }
+        // The newest packet's time is the one that carried this message.
+        let now = rec.stop_ns;
+        if !msg.response {
+            let mut t = Transaction::new("dns");
+            t.request_ns = Some(now);
+            t.request_bytes = len as u64;
+            record(msg, &mut t.values);
+            if self.pending.len() >= MAX_PENDING {
+                if let Some((_, old)) = self.pending.pop_front() {
+                    file_transaction(rec, old);
+                }
+            }
+            self.pending.push_back((msg.id, t));
+            return;
+        }
+        // An answer goes with the oldest query of its id and first question.
+        let question = msg.questions.first().map(|(n, ..)| n.as_str());
+        let asked = self.pending.iter().position(|(id, t)| {
+            *id == msg.id
+                && match (question, t.values.get("host.dns")) {
+                    (Some(q), Some(tyto_schema::Values::Text(names))) => {
+                        names.iter().any(|n| n.eq_ignore_ascii_case(q))
+                    }
+                    _ => true,
+                }
+        });
+        let mut t = match asked.and_then(|i| self.pending.remove(i)) {
+            Some((_, t)) => t,
+            None => Transaction::new("dns"),
+        };
+        t.response_ns = Some(now);
+        t.response_bytes = len as u64;
+        record(msg, &mut t.values);
+        file_transaction(rec, t);
+    }
 }
 
 impl Dissector for Dns {
@@ -273,25 +330,35 @@ impl Dissector for Dns {
         }
         if self.framed == Some(false) {
             if let Some(msg) = parse(data) {
-                record(&msg, rec);
+                self.message(&msg, data.len(), rec);
             }
             return;
         }
-        let buf = &mut self.tcp[side as usize];
+        // Taken out while messages are handled, which needs `self`.
+        let mut buf = std::mem::take(&mut self.tcp[side as usize]);
         if buf.len() + data.len() > MAX_TCP_MESSAGE + 2 {
-            buf.clear();
             return;
         }
         buf.extend_from_slice(data);
-        while let Some(len) = u16_at(buf, 0) {
-            let end = 2 + len as usize;
+        let mut used = 0;
+        while let Some(len) = u16_at(&buf, used) {
+            let end = used + 2 + len as usize;
             if buf.len() < end {
                 break;
             }
-            if let Some(msg) = parse(&buf[2..end]) {
-                record(&msg, rec);
+            if let Some(msg) = parse(&buf[used + 2..end]) {
+                self.message(&msg, len as usize, rec);
             }
-            buf.drain(..end);
+            used = end;
+        }
+        buf.drain(..used);
+        self.tcp[side as usize] = buf;
+    }
+
+    fn end(&mut self, rec: &mut SessionRecord) {
+        // Queries never answered go out as they are.
+        while let Some((_, t)) = self.pending.pop_front() {
+            file_transaction(rec, t);
         }
     }
 
@@ -348,6 +415,51 @@ mod tests {
             }
             assert_eq!(rec.extra.get("dns.answer.cname"), Some(&Values::Text(vec!["example.com".into()])), "{split}");
         }
+    }
+
+    fn query(id: u16, name: &[u8]) -> Vec<u8> {
+        let mut m = id.to_be_bytes().to_vec();
+        m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        m.extend_from_slice(name);
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        m
+    }
+
+    /// Each query is paired with its answer by id (two in flight at once, answered
+    /// out of order); a query never answered is filed when the row is written; nothing
+    /// is filed when the row keeps no transactions.
+    #[test]
+    fn queries_pair_with_their_answers() {
+        let mut d = Dns::default();
+        let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
+        rec.stop_ns = 1_000;
+        d.feed(Side::Client, &query(0x1234, b"\x03www\x07example\x03com\x00"), &mut rec);
+        rec.stop_ns = 2_000;
+        d.feed(Side::Client, &query(7, b"\x05other\x07example\x00"), &mut rec);
+        rec.stop_ns = 3_000;
+        d.feed(Side::Server, &response(), &mut rec);
+        rec.stop_ns = 4_000;
+        d.feed(Side::Client, &query(8, b"\x04lost\x07example\x00"), &mut rec);
+        d.end(&mut rec);
+        let list = &rec.transactions.as_ref().unwrap().list;
+        assert_eq!(list.len(), 3, "{list:#?}");
+        let answered = &list[0];
+        assert_eq!((answered.request_ns, answered.response_ns), (Some(1_000), Some(3_000)));
+        assert_eq!(answered.response_bytes, response().len() as u64);
+        assert_eq!(answered.values.get("dns.status"), Some(&Values::Text(vec!["NOERROR".into()])));
+        assert_eq!(answered.values.get("ip.dns"), Some(&Values::Ip(vec![Addr::from_v4([93, 184, 216, 34])])));
+        for (t, name) in [(&list[1], "other.example"), (&list[2], "lost.example")] {
+            assert_eq!(t.response_ns, None);
+            assert_eq!(t.values.get("host.dns"), Some(&Values::Text(vec![name.into()])));
+            assert_eq!(t.values.get("dns.status"), None);
+        }
+
+        let mut rec = SessionRecord::default();
+        let mut d = Dns::default();
+        d.feed(Side::Client, &query(1, b"\x01a\x00"), &mut rec);
+        d.feed(Side::Server, &response(), &mut rec);
+        d.end(&mut rec);
+        assert!(rec.transactions.is_none());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! HTTP/1.x: requests and responses on a kept-alive connection, bodies skipped by
 //! Content-Length or chunked framing. Headers are parsed by `httparse`.
 
-use tyto_schema::SessionRecord;
+use tyto_schema::{Extra, SessionRecord, Transaction};
 
-use crate::{put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{file_transaction, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "http",
@@ -107,11 +107,20 @@ struct Direction {
     body: Body,
 }
 
+/// A request not answered yet.
+struct Pending {
+    method: String,
+    /// Its transaction, when the row keeps them.
+    txn: Option<Transaction>,
+}
+
 #[derive(Default)]
 pub struct Http {
     dirs: [Direction; 2],
-    /// Methods of requests not yet answered.
-    pending: std::collections::VecDeque<String>,
+    /// Requests not yet answered, oldest first.
+    pending: std::collections::VecDeque<Pending>,
+    /// The filed transaction whose response body is being read (its index in the row).
+    answering: Option<usize>,
     /// A CONNECT was accepted: the connection becomes the tunnel after this response.
     tunnel: bool,
     handoff: Option<usize>,
@@ -137,60 +146,121 @@ fn framing(headers: &[httparse::Header<'_>]) -> Option<Body> {
     })
 }
 
+/// What a request says, into a session's or a transaction's values.
+fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, '_>, extra: &mut Extra) {
+    // The names are the catalogue's and fixed here: a mismatch is a bug the unit
+    // tests catch, ignored at run time rather than allowed to disturb capture.
+    let mut put = |f: &str, v: &str| {
+        let r = extra.add_text(f, v);
+        debug_assert!(r.is_ok(), "{f}: {r:?}");
+    };
+    let method = req.method.unwrap_or("");
+    let path = req.path.unwrap_or("");
+    let host = header(headers, "host");
+    put("http.method", method);
+    if let Some(v) = req.version {
+        put("http.version", &format!("1.{v}"));
+    }
+    if let Some(h) = host {
+        put("host.http", h);
+        // As Arkime: `name:port` is also searchable as the bare name.
+        if let Some((name, port)) = h.rsplit_once(':') {
+            if !name.is_empty() && !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) {
+                put("host.http", name.trim_start_matches('[').trim_end_matches(']'));
+            }
+        }
+    }
+    // As Arkime: the URI is the host followed by the path (absolute-form requests,
+    // as sent to proxies, are stored without their scheme).
+    let uri = match path.split_once("://") {
+        Some((_, rest)) => rest.to_string(),
+        None => format!("{}{path}", host.unwrap_or("")),
+    };
+    put("http.uri", &uri);
+    let plain_path = path.split(['?', '#']).next().unwrap_or(path);
+    put("http.uri.path", plain_path);
+    if let Some(ua) = header(headers, "user-agent") {
+        put("http.user-agent", ua);
+    }
+    for h in headers {
+        put("http.hasheader.src", h.name);
+    }
+}
+
+/// What a response says, into a session's or a transaction's values.
+fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extra) {
+    let r = extra.add_int("http.statuscode", i64::from(code));
+    debug_assert!(r.is_ok());
+    let mut put = |f: &str, v: &str| {
+        let r = extra.add_text(f, v);
+        debug_assert!(r.is_ok(), "{f}: {r:?}");
+    };
+    if let Some(ct) = header(headers, "content-type") {
+        put("http.content-type", ct.split(';').next().unwrap_or(ct).trim());
+    }
+    for h in headers {
+        put("http.hasheader.dst", h.name);
+    }
+}
+
 impl Http {
+    /// Body bytes read: counted into the transaction of the message they belong to.
+    fn body_bytes(&mut self, side: Side, n: u64, rec: &mut SessionRecord) {
+        let Some(list) = rec.transactions.as_mut() else { return };
+        let t = match side {
+            Side::Client => self.pending.back_mut().and_then(|p| p.txn.as_mut()),
+            // The row may have been written since (a long session): the index is then gone.
+            Side::Server => self.answering.and_then(|i| list.list.get_mut(i)),
+        };
+        if let Some(t) = t {
+            match side {
+                Side::Client => t.request_bytes += n,
+                Side::Server => t.response_bytes += n,
+            }
+        }
+    }
+
     fn request(
         &mut self,
         headers: &[httparse::Header<'_>],
         req: &httparse::Request<'_, '_>,
+        header_len: usize,
         rec: &mut SessionRecord,
     ) -> Body {
         let method = req.method.unwrap_or("");
-        let path = req.path.unwrap_or("");
-        let host = header(headers, "host");
-        put_text(rec, "http.method", method);
-        if let Some(v) = req.version {
-            put_text(rec, "http.version", &format!("1.{v}"));
-        }
-        if let Some(h) = host {
-            put_text(rec, "host.http", h);
-            // As Arkime: `name:port` is also searchable as the bare name.
-            if let Some((name, port)) = h.rsplit_once(':') {
-                if !name.is_empty() && !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) {
-                    put_text(rec, "host.http", name.trim_start_matches('[').trim_end_matches(']'));
-                }
-            }
-        }
-        // As Arkime: the URI is the host followed by the path (absolute-form requests,
-        // as sent to proxies, are stored without their scheme).
-        let uri = match path.split_once("://") {
-            Some((_, rest)) => rest.to_string(),
-            None => format!("{}{path}", host.unwrap_or("")),
-        };
-        put_text(rec, "http.uri", &uri);
-        let plain_path = path.split(['?', '#']).next().unwrap_or(path);
-        put_text(rec, "http.uri.path", plain_path);
-        if let Some(ua) = header(headers, "user-agent") {
-            put_text(rec, "http.user-agent", ua);
-        }
-        for h in headers {
-            put_text(rec, "http.hasheader.src", h.name);
-        }
+        request_values(headers, req, &mut rec.extra);
         if self.pending.len() < MAX_PENDING {
-            self.pending.push_back(method.to_string());
+            let txn = rec.transactions.is_some().then(|| {
+                let mut t = Transaction::new("http");
+                t.request_ns = Some(rec.stop_ns);
+                t.request_bytes = header_len as u64;
+                request_values(headers, req, &mut t.values);
+                t
+            });
+            self.pending.push_back(Pending { method: method.to_string(), txn });
         }
         framing(headers).unwrap_or(Body::Headers)
     }
 
-    fn response(&mut self, headers: &[httparse::Header<'_>], code: u16, rec: &mut SessionRecord) -> Body {
-        put_int(rec, "http.statuscode", i64::from(code));
-        if let Some(ct) = header(headers, "content-type") {
-            put_text(rec, "http.content-type", ct.split(';').next().unwrap_or(ct).trim());
-        }
-        for h in headers {
-            put_text(rec, "http.hasheader.dst", h.name);
-        }
+    fn response(
+        &mut self,
+        headers: &[httparse::Header<'_>],
+        code: u16,
+        header_len: usize,
+        rec: &mut SessionRecord,
+    ) -> Body {
+        response_values(headers, code, &mut rec.extra);
+        self.answering = None;
         // Interim responses (1xx) answer no request yet.
-        let method = if code >= 200 { self.pending.pop_front() } else { None };
+        let answered = if code >= 200 { self.pending.pop_front() } else { None };
+        if code >= 200 && rec.transactions.is_some() {
+            let mut t = answered.as_ref().and_then(|p| p.txn.clone()).unwrap_or_else(|| Transaction::new("http"));
+            t.response_ns = Some(rec.stop_ns);
+            t.response_bytes = header_len as u64;
+            response_values(headers, code, &mut t.values);
+            self.answering = file_transaction(rec, t);
+        }
+        let method = answered.map(|p| p.method);
         if method.as_deref() == Some("HEAD") || code < 200 || code == 204 || code == 304 {
             return Body::Headers;
         }
@@ -212,7 +282,7 @@ impl Http {
                 match req.parse(&buf) {
                     Ok(httparse::Status::Complete(n)) => {
                         let hs: Vec<httparse::Header<'_>> = req.headers.to_vec();
-                        (Some(n), self.request(&hs, &req, rec))
+                        (Some(n), self.request(&hs, &req, n, rec))
                     }
                     Ok(httparse::Status::Partial) if buf.len() < MAX_HEADER_BYTES => (None, Body::Headers),
                     _ => (None, Body::Stopped),
@@ -223,7 +293,7 @@ impl Http {
                 match resp.parse(&buf) {
                     Ok(httparse::Status::Complete(n)) => {
                         let code = resp.code.unwrap_or(0);
-                        (Some(n), self.response(resp.headers, code, rec))
+                        (Some(n), self.response(resp.headers, code, n, rec))
                     }
                     Ok(httparse::Status::Partial) if buf.len() < MAX_HEADER_BYTES => (None, Body::Headers),
                     _ => (None, Body::Stopped),
@@ -246,11 +316,13 @@ impl Dissector for Http {
                 Body::Length(n) => {
                     let skip = (data.len() as u64).min(n);
                     data = &data[skip as usize..];
+                    self.body_bytes(side, skip, rec);
                     self.dirs[i].body = if skip == n { Body::Headers } else { Body::Length(n - skip) };
                 }
                 Body::ChunkData(n) => {
                     let skip = (data.len() as u64).min(n);
                     data = &data[skip as usize..];
+                    self.body_bytes(side, skip, rec);
                     // The chunk's trailing CRLF is read as an empty size line.
                     self.dirs[i].body = if skip == n { Body::ChunkSize } else { Body::ChunkData(n - skip) };
                 }
@@ -320,6 +392,17 @@ impl Dissector for Http {
         }
     }
 
+    fn end(&mut self, rec: &mut SessionRecord) {
+        // Requests not answered yet go out as they are; their methods stay to
+        // frame the responses if the session goes on in another row.
+        for p in &mut self.pending {
+            if let Some(t) = p.txn.take() {
+                file_transaction(rec, t);
+            }
+        }
+        self.answering = None;
+    }
+
     fn gap(&mut self, side: Side, _len: u64) {
         let d = &mut self.dirs[side as usize];
         d.body = Body::Stopped;
@@ -384,6 +467,58 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
             // 200, then 404 (chunked, after a 100), then the HEAD's 200 without its
             // announced body, then 500.
             assert_eq!(rec.extra.get("http.statuscode"), Some(&Values::Int(vec![200, 100, 404, 500])), "split {split}");
+        }
+    }
+
+    /// One transaction per request with its own response (the 100 Continue answers
+    /// nothing), sizes with bodies, in every segmentation; the last request, never
+    /// answered, is filed when the row is written.
+    #[test]
+    fn each_request_is_a_transaction_with_its_response() {
+        for split in [1, 7, 1000] {
+            let mut h = Http::default();
+            let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
+            rec.stop_ns = 10;
+            for part in REQS.chunks(split) {
+                h.feed(Side::Client, part, &mut rec);
+            }
+            rec.stop_ns = 20;
+            // All but the last response.
+            let cut = RESPS.windows(12).position(|w| w == b"HTTP/1.1 500").unwrap();
+            for part in RESPS[..cut].chunks(split) {
+                h.feed(Side::Server, part, &mut rec);
+            }
+            h.end(&mut rec);
+            let list = &rec.transactions.as_ref().unwrap().list;
+            let summary: Vec<_> = list
+                .iter()
+                .map(|t| {
+                    let text = |f| match t.values.get(f) {
+                        Some(Values::Text(v)) => v.join(","),
+                        _ => String::new(),
+                    };
+                    let code = match t.values.get("http.statuscode") {
+                        Some(Values::Int(v)) => v[0],
+                        _ => 0,
+                    };
+                    (text("http.method"), text("http.uri.path"), code, t.response_ns)
+                })
+                .collect();
+            assert_eq!(
+                summary,
+                [
+                    ("GET".into(), "/index.html".into(), 200, Some(20)),
+                    ("POST".into(), "/form".into(), 404, Some(20)),
+                    ("HEAD".into(), "/h".into(), 200, Some(20)),
+                    ("GET".into(), "/c".into(), 0, None),
+                ],
+                "split {split}"
+            );
+            let get_len = REQS.windows(4).position(|w| w == b"POST").unwrap() as u64;
+            assert_eq!(list[0].request_bytes, get_len);
+            assert_eq!(list[0].response_bytes, 78 + 3, "headers and the 3-byte body");
+            assert_eq!(list[1].request_bytes, 65 + 5);
+            assert!(list.iter().all(|t| t.request_ns == Some(10)));
         }
     }
 

@@ -87,9 +87,16 @@ pub struct Protocol {
 /// One session's parser for one protocol. It writes what it learns into the record
 /// through the catalogue (`rec.extra`), and never fails: malformed input is recorded
 /// as an anomaly or ignored, and parsing goes on or stops.
+///
+/// When `rec.transactions` is `Some`, a request/answer protocol also files one
+/// [`tyto_schema::Transaction`] per pair; `rec.stop_ns` is then the time of the
+/// packet that delivered the bytes being fed.
 pub trait Dissector: Send {
     /// In-order stream bytes (TCP) or one datagram's payload (UDP).
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord);
+    /// The row is about to be written: what is pending (a request not answered yet)
+    /// is filed with it.
+    fn end(&mut self, _rec: &mut SessionRecord) {}
     /// `len` bytes of a direction are lost; a stream parser resynchronises or stops.
     fn gap(&mut self, _side: Side, _len: u64) {}
     /// Whether more bytes could still teach anything.
@@ -160,6 +167,11 @@ impl Dissector for NameOnly {
     fn wants_more(&self) -> bool {
         false
     }
+}
+
+/// Files a finished transaction with the row; its index, while the row lasts.
+fn file_transaction(rec: &mut SessionRecord, t: tyto_schema::Transaction) -> Option<usize> {
+    rec.transactions.as_mut().and_then(|list| list.push(t))
 }
 
 fn add_protocol(rec: &mut SessionRecord, name: &str) {

@@ -321,8 +321,8 @@ record {
     "tunnel", [], LowerText, true, "tunnels", None, "general", true, None, "Encapsulations the packets travelled in (vlan, mpls, gre, vxlan, gtp, …)", |r| FieldValue::Strs(&r.tunnels);
     "ttl.src", [], Integer, true, "ttl_src", None, "general", true, None, "Source IP TTLs seen", |r| ints(&r.ttl_src);
     "ttl.dst", [], Integer, true, "ttl_dst", None, "general", true, None, "Destination IP TTLs seen", |r| ints(&r.ttl_dst);
-    "icmp.type", [], Integer, true, "icmp_type", Some("icmp.type"), "general", true, None, "ICMP types seen", |r| ints(&r.icmp_types);
-    "icmp.code", [], Integer, true, "icmp_code", Some("icmp.code"), "general", true, None, "ICMP codes seen", |r| ints(&r.icmp_codes);
+    "icmp.type", [], Integer, true, "icmp_type", None, "general", true, None, "ICMP types seen", |r| ints(&r.icmp_types);
+    "icmp.code", [], Integer, true, "icmp_code", None, "general", true, None, "ICMP codes seen", |r| ints(&r.icmp_codes);
     "tags", [], Text, true, "tags", Some("tags"), "general", true, None, "Tags set on the session", |r| FieldValue::Strs(&r.tags);
     "session.closereason", [], LowerText, false, "close_reason", None, "general", true, None, "Why the row was written: tcp-close, idle, max-packets, max-age, evicted, end-of-input", |r| FieldValue::Str(r.close_reason.as_str());
     "packetPos", [], Integer, true, "packet_pos", None, "general", false, None, "Where the packets are stored (file switches as negative ids, then byte offsets)", |r| ints(&r.packet_pos);
@@ -366,7 +366,7 @@ extra {
     "host.tls", ["tls.sni"], LowerText, many, "tls_sni", Some("tls.client.server_name"), "tls", Host, "TLS server names (SNI)";
     "tls.version", [], Text, many, "tls_version", Some("tls.version"), "tls", None, "TLS/DTLS versions (`TLSv1.2`, `TLSv1.3`…)";
     "tls.cipher", [], Text, many, "tls_cipher", Some("tls.cipher"), "tls", Upper, "Cipher suites chosen";
-    "tls.alpn", [], Text, many, "tls_alpn", Some("tls.client.alpn"), "tls", None, "ALPN protocols offered";
+    "tls.alpn", [], Text, many, "tls_alpn", None, "tls", None, "ALPN protocols offered";
     "tls.ja3", [], LowerText, many, "tls_ja3", Some("tls.client.ja3"), "tls", None, "JA3 client fingerprints";
     "tls.ja3s", [], LowerText, many, "tls_ja3s", Some("tls.server.ja3s"), "tls", None, "JA3S server fingerprints";
     "tls.ja4", [], Text, many, "tls_ja4", None, "tls", None, "JA4 client fingerprints";

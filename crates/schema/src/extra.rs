@@ -132,6 +132,11 @@ impl Extra {
         Ok(())
     }
 
+    /// A dissector field's value in these values (a session's or a transaction's).
+    pub fn field_value(&self, f: &crate::FieldDef) -> FieldValue<'_> {
+        self.value(f.name, f.kind, f.multi)
+    }
+
     /// The field's value as the catalogue presents it.
     pub(crate) fn value(&self, name: &str, kind: FieldKind, multi: bool) -> FieldValue<'_> {
         match (self.get(name), multi) {

@@ -12,6 +12,7 @@ mod catalogue;
 mod extra;
 mod record;
 pub mod time;
+mod transaction;
 
 pub use alert::{AlertRecord, Severity};
 pub use catalogue::{
@@ -20,6 +21,7 @@ pub use catalogue::{
 };
 pub use extra::{Extra, ExtraError, Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
 pub use record::{CloseReason, DirStats, SessionRecord, TcpFlagCounts, TcpStreamStats};
+pub use transaction::{Transaction, Transactions, MAX_TRANSACTIONS};
 
 use serde_json::{Map, Value};
 

@@ -1,6 +1,6 @@
 use tyto_packet::{Addr, MacAddr};
 
-use crate::Extra;
+use crate::{Extra, Transactions};
 
 /// Packets and bytes one side of a session sent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -124,6 +124,9 @@ pub struct SessionRecord {
     /// the values after it are byte offsets of packet records in that file (Arkime's
     /// scheme). Empty when nothing was stored.
     pub packet_pos: Vec<i64>,
+    /// The row's DNS and HTTP transactions: `None` unless an exporter wants them,
+    /// so the dissectors spend nothing on them otherwise.
+    pub transactions: Option<Transactions>,
 }
 
 impl SessionRecord {

@@ -367,6 +367,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
     let uptime = state.started.elapsed().as_secs();
     let capture = state.live.as_deref().map(crate::metrics::capture_json);
     let alert_sinks = crate::metrics::sinks_json(&state.alert_sinks);
+    let exports = crate::metrics::exports_json(&state.exports);
     let out = state
         .stores
         .run(move |store| {
@@ -382,6 +383,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
                 "disk_total_bytes": total,
                 "capture": capture,
                 "alert_sinks": alert_sinks,
+                "exports": exports,
             }))
         })
         .await?;

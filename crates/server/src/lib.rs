@@ -59,6 +59,8 @@ pub struct AppState {
     pub live: Option<Arc<tyto_flow::LiveCounters>>,
     /// The alert sinks of the detectors running in this process (`tyto run`).
     pub alert_sinks: Vec<Arc<tyto_detect::SinkCounters>>,
+    /// Counters of the flow and protocol-log outputs, when this process feeds them.
+    pub exports: Vec<Arc<tyto_export::OutputCounters>>,
 }
 
 impl AppState {
@@ -85,6 +87,7 @@ impl AppState {
             started: Instant::now(),
             live: None,
             alert_sinks: Vec::new(),
+            exports: Vec::new(),
         })
     }
 }

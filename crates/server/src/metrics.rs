@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use tyto_detect::SinkCounters;
+use tyto_export::OutputCounters;
 use tyto_flow::{LiveCounters, SourceCounters, WorkerCounters};
 
 use crate::{ApiError, AppState};
@@ -64,6 +65,32 @@ pub fn sinks_json(sinks: &[Arc<SinkCounters>]) -> Value {
             Value::Object(m)
         })
         .collect()
+}
+
+/// One object per exporter output, with its counters (`OutputCounters::get`).
+pub fn exports_json(outputs: &[Arc<OutputCounters>]) -> Value {
+    outputs
+        .iter()
+        .map(|c| {
+            let mut m = Map::new();
+            m.insert("output".into(), json!(c.label));
+            for (key, v) in c.get() {
+                m.insert(key.into(), json!(v));
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+/// What each exporter counter means, by its key in `OutputCounters::get`.
+fn export_help(key: &str) -> &'static str {
+    match key {
+        "sent" => "Records the receiver took (acknowledged where the protocol acknowledges).",
+        "retries" => "Deliveries that failed and were tried again.",
+        "rejected" => "Records the receiver refused for good.",
+        "dropped" => "Records dropped: the queue was full, or the run ended before they went.",
+        _ => "Records waiting in the queue.",
+    }
 }
 
 fn load(a: &AtomicU64) -> u64 {
@@ -122,6 +149,7 @@ pub fn capture_json(live: &LiveCounters) -> Value {
 pub fn prometheus_text(
     live: Option<&LiveCounters>,
     sinks: &[Arc<SinkCounters>],
+    exports: &[Arc<OutputCounters>],
     sessions: u64,
     disk: Option<(u64, u64)>,
     uptime_s: u64,
@@ -172,6 +200,18 @@ pub fn prometheus_text(
             family(&format!("tyto_alert_sink_{key}_total"), "counter", help, &samples);
         }
     }
+    if let Some(first) = exports.first() {
+        for (i, (key, _)) in first.get().into_iter().enumerate() {
+            let samples: Vec<(String, u64)> =
+                exports.iter().map(|c| (format!("{{output=\"{}\"}}", escape(&c.label)), c.get()[i].1)).collect();
+            let (name, kind) = if key == "queued" {
+                ("tyto_export_queued".to_string(), "gauge")
+            } else {
+                (format!("tyto_export_{key}_total"), "counter")
+            };
+            family(&name, kind, export_help(key), &samples);
+        }
+    }
     family("tyto_store_sessions", "gauge", "Session rows in the store.", &[(String::new(), sessions)]);
     if let Some((free, total)) = disk {
         family(
@@ -202,6 +242,6 @@ pub async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiEr
     let sessions = state.stores.run(|store| Ok(store.count()?)).await?;
     let disk = tyto_pcapstore::disk_space(&data_dir);
     let uptime = state.started.elapsed().as_secs();
-    let text = prometheus_text(state.live.as_deref(), &state.alert_sinks, sessions, disk, uptime);
+    let text = prometheus_text(state.live.as_deref(), &state.alert_sinks, &state.exports, sessions, disk, uptime);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }

@@ -70,7 +70,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         analyzers: Arc::new(NoAnalysis),
         enrich: None,
     };
-    let cfg = |pcap| PipelineConfig { analyzers: Arc::new(Dissectors), ..plain(pcap) };
+    let cfg = |pcap| PipelineConfig { analyzers: Arc::new(Dissectors::default()), ..plain(pcap) };
 
     let (report, rows, t) = measure(&inputs, &plain(None), |_| Ok(()))?;
     print_line("decode + sessions", report.packets, report.bytes, rows, t);

@@ -140,19 +140,20 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         max_file_age_s: cfg.pcap.max_file_age_s,
         zstd_level: (cfg.pcap.zstd_level > 0).then_some(cfg.pcap.zstd_level),
     };
+    let outputs = crate::commands::Outputs::start(cfg)?;
     let pipeline = PipelineConfig {
         flow: cfg.flow_config(),
         workers,
         node: cfg.node.clone(),
         pcap: Some((pcap_dir.clone(), rotation)),
-        analyzers: Arc::new(Dissectors),
+        analyzers: Arc::new(Dissectors { transactions: outputs.wants_transactions() }),
         enrich: cfg.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>),
     };
-    let alerting = crate::commands::Alerting::start(&cfg.detect, &cfg.alerts)?;
     let viewer = if serve && cfg.viewer.enabled {
         let mut state = tyto_server::AppState::with_store(data_dir, store.try_clone()?, cfg.viewer.tls().is_some())?;
         state.live = Some(counters.clone());
-        state.alert_sinks = alerting.sink_counters();
+        state.alert_sinks = outputs.sink_counters();
+        state.exports = outputs.export_counters();
         let server_cfg =
             tyto_server::ServerConfig { listen: cfg.viewer.listen, data_dir: data_dir.clone(), tls: cfg.viewer.tls() };
         let stop_viewer = stop.clone();
@@ -176,13 +177,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     let (rec_tx, rec_rx) = bounded::<Vec<SessionRecord>>(RECORD_QUEUE);
     let (file_tx, file_rx) = bounded::<Vec<WrittenFile>>(RECORD_QUEUE);
     let writer = {
-        let w = StoreWriter {
-            store,
-            alerts: alerting,
-            node: cfg.node.clone(),
-            pcap_dir: pcap_dir.clone(),
-            cfg: cfg.clone(),
-        };
+        let w = StoreWriter { store, outputs, node: cfg.node.clone(), pcap_dir: pcap_dir.clone(), cfg: cfg.clone() };
         thread::spawn(move || w.run(rec_rx, file_rx))
     };
     let started = Instant::now();
@@ -217,7 +212,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
 /// on its schedule.
 struct StoreWriter {
     store: DuckStore,
-    alerts: crate::commands::Alerting,
+    outputs: crate::commands::Outputs,
     node: String,
     pcap_dir: PcapDir,
     cfg: Config,
@@ -248,7 +243,7 @@ impl StoreWriter {
                                 Err(_) => break,
                             }
                         }
-                        let alerts = self.alerts.sessions(&rows, true);
+                        let alerts = self.outputs.sessions(&rows, true);
                         if let Err(e) = self.store.add_alerts(&alerts) {
                             eprintln!("tyto: error: storing {} alerts: {e}", alerts.len());
                         }
@@ -269,7 +264,7 @@ impl StoreWriter {
                 default(wait) => {}
             }
         }
-        self.alerts.finish();
+        self.outputs.finish();
         if failed_batches > 0 {
             bail!("{failed_batches} batches of session rows could not be stored");
         }

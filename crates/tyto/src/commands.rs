@@ -79,14 +79,19 @@ pub fn run_with_progress<T: Send + 'static>(
     Ok((report, out, elapsed))
 }
 
-fn pipeline_config(node: &str, flow: &FlowArgs, pcap: Option<(PcapDir, RotationPolicy)>) -> Result<PipelineConfig> {
+fn pipeline_config(
+    node: &str,
+    flow: &FlowArgs,
+    pcap: Option<(PcapDir, RotationPolicy)>,
+    transactions: bool,
+) -> Result<PipelineConfig> {
     let enrich = flow.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>);
     Ok(PipelineConfig {
         flow: flow.flow_config(),
         workers: flow.workers.max(1),
         node: node.to_string(),
         pcap,
-        analyzers: Arc::new(Dissectors),
+        analyzers: Arc::new(Dissectors { transactions }),
         enrich,
     })
 }
@@ -129,23 +134,33 @@ fn report_problems(report: &RunReport) -> bool {
     clean
 }
 
-/// The detectors and the alert sinks, as one: rows in, alerts out (logged, sent).
-pub struct Alerting {
+/// What every written row goes through besides the store: the detectors (their
+/// alerts logged and handed to the alert sinks) and the exporters.
+pub struct Outputs {
     detectors: tyto_detect::Detectors,
     sinks: tyto_detect::AlertSinks,
+    exporters: tyto_export::Exporters,
 }
 
-/// How long sinks may keep retrying at the end of a run.
+/// How long alert sinks may keep retrying at the end of a run.
 const SINK_GRACE: Duration = Duration::from_secs(20);
 
-impl Alerting {
-    pub fn start(detect: &tyto_detect::DetectConfig, sinks: &tyto_detect::SinksConfig) -> Result<Alerting> {
-        let detectors = tyto_detect::Detectors::new(detect.clone()).map_err(|e| anyhow::anyhow!("detect: {e}"))?;
-        let sinks = tyto_detect::AlertSinks::start(sinks).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Alerting { detectors, sinks })
+impl Outputs {
+    pub fn start(config: &crate::config::Config) -> Result<Outputs> {
+        let detectors =
+            tyto_detect::Detectors::new(config.detect.clone()).map_err(|e| anyhow::anyhow!("detect: {e}"))?;
+        let sinks = tyto_detect::AlertSinks::start(&config.alerts).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let exporters = tyto_export::Exporters::start(&config.export).map_err(anyhow::Error::msg)?;
+        Ok(Outputs { detectors, sinks, exporters })
     }
 
-    /// The alerts these rows raise, already queued for the sinks; `log` prints each.
+    /// Whether the dissectors should file DNS and HTTP transactions for the exporters.
+    pub fn wants_transactions(&self) -> bool {
+        self.exporters.wants_transactions()
+    }
+
+    /// The alerts these rows raise, already queued for the sinks (`log` prints each);
+    /// the rows are queued for the exporters.
     pub fn sessions(&mut self, rows: &[SessionRecord], log: bool) -> Vec<tyto_schema::AlertRecord> {
         let alerts: Vec<_> = rows.iter().flat_map(|r| self.detectors.session(r)).collect();
         for a in &alerts {
@@ -154,6 +169,11 @@ impl Alerting {
             }
             self.sinks.send(a);
         }
+        if !self.exporters.is_empty() {
+            for r in rows {
+                self.exporters.session(r);
+            }
+        }
         alerts
     }
 
@@ -161,12 +181,17 @@ impl Alerting {
         self.sinks.counters()
     }
 
-    /// Lets the sinks deliver what is queued (within a grace period) and says what
-    /// could not be delivered.
-    pub fn finish(self) {
+    pub fn export_counters(&self) -> Vec<Arc<tyto_export::OutputCounters>> {
+        self.exporters.counters()
+    }
+
+    /// Lets the sinks and exporters deliver what is queued (within a grace period)
+    /// and says what could not be delivered.
+    pub fn finish(mut self) {
         let counters = self.sinks.counters();
         let suppressed = self.detectors.suppressed();
         self.sinks.close(SINK_GRACE);
+        self.exporters.close();
         if suppressed > 0 {
             eprintln!("tyto: note: {suppressed} alerts over detect.max_alerts_per_minute were not raised");
         }
@@ -179,6 +204,13 @@ impl Alerting {
                     c.name
                 );
             }
+        }
+        for c in self.exporters.counters() {
+            let [sent, retries, rejected, dropped, _] = c.get().map(|(_, v)| v);
+            eprintln!(
+                "tyto: export to {}: {sent} records sent, {rejected} refused, {dropped} dropped, {retries} retries",
+                c.label
+            );
         }
     }
 }
@@ -235,8 +267,8 @@ pub fn ingest(
         return Ok(ExitCode::SUCCESS);
     }
     let inputs = &todo[..];
-    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())))?;
-    let mut alerting = Alerting::start(&config.detect, &config.alerts)?;
+    let mut outputs = Outputs::start(config)?;
+    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())), outputs.wants_transactions())?;
     let (report, (store_result, mut store), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
         let mut pending: Vec<SessionRecord> = Vec::new();
         let mut result: Result<u64> = Ok(0);
@@ -247,7 +279,7 @@ pub fn ingest(
             if result.is_err() {
                 continue; // keep draining so the workers never block
             }
-            alerts.extend(alerting.sessions(&batch, false));
+            alerts.extend(outputs.sessions(&batch, false));
             pending.extend(batch);
             if pending.len() >= STORE_BATCH {
                 result = store.append(&pending).map(|()| written + pending.len() as u64).map_err(Into::into);
@@ -262,7 +294,7 @@ pub fn ingest(
             eprintln!("tyto: {} alerts raised (`tyto alerts` lists them)", alerts.len());
             result = result.and_then(|rows| store.add_alerts(&alerts).map(|()| rows).map_err(Into::into));
         }
-        alerting.finish();
+        outputs.finish();
         (result, store)
     })?;
     let rows = store_result.context("writing sessions to the store")?;
@@ -289,7 +321,7 @@ pub fn ingest(
 
 pub fn dump(inputs: &[PathBuf], node: &str, flow: &FlowArgs) -> Result<ExitCode> {
     validate_node(node)?;
-    let cfg = pipeline_config(node, flow, None)?;
+    let cfg = pipeline_config(node, flow, None, false)?;
     let (report, result, _) = run_with_progress(inputs, &cfg, |rx| -> io::Result<()> {
         let stdout = io::stdout();
         let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -36,7 +36,7 @@ enum Command {
         /// Ingest files even if they were ingested before (their sessions are stored again).
         #[arg(long)]
         force: bool,
-        /// Configuration file: its [detect] and [alerts] sections apply (the other
+        /// Configuration file: its [detect], [alerts] and [[export]] sections apply (the other
         /// settings of ingest come from its flags).
         #[arg(short = 'c', long, env = "TYTO_CONFIG")]
         config: Option<PathBuf>,

@@ -136,7 +136,9 @@ fn traffic(hosts: u32) -> Vec<Pkt> {
         out.push(Pkt { ts_ns: ms(0), frame: to_srv(udp(ip, dns, dport, 53, &dns_query(h as u16, &name, None))) });
         out.push(Pkt { ts_ns: ms(3), frame: to_cli(udp(dns, ip, 53, dport, &dns_query(h as u16, &name, Some(web)))) });
         let sport = 50_000 + (h % 15_000) as u16;
-        let (c, s) = (1_000_000 * (h + 1), 2_000_000 * (h + 1));
+        // Initial sequence numbers spread out, with room below 2^32 for the bytes sent.
+        let isn = |step: u64| ((step * (h as u64 + 1)) % 4_000_000_000) as u32;
+        let (c, s) = (isn(1_000_000), isn(2_000_000));
         let req =
             format!("GET /page/{h} HTTP/1.1\r\nHost: {name}\r\nUser-Agent: tyto-sample/1.0\r\nAccept: */*\r\n\r\n");
         let body = format!("<html><body>page {h}</body></html>");

@@ -236,7 +236,7 @@ fn expressions_find_exactly_the_sessions_they_describe() {
 
     // The in-memory evaluation detectors run on each new session selects what the SQL does.
     let cfg = tyto_flow::PipelineConfig {
-        analyzers: std::sync::Arc::new(tyto_dissect::Dissectors),
+        analyzers: std::sync::Arc::new(tyto_dissect::Dissectors::default()),
         ..common::config(2, tyto_flow::FlowConfig::default())
     };
     let (_, records) = common::run(&files, &cfg);
