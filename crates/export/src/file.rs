@@ -1,6 +1,6 @@
 //! JSON-lines files, one record a line, rotated by size and age. The file being
 //! written keeps its configured name; a rotated one gets the time it was closed
-//! (`flows.jsonl` → `flows-20261123T101500.123Z.jsonl`), and the oldest past `keep`
+//! (`flows.jsonl` → `flows-20261123T101500.123Z-0001.jsonl`), and the oldest past `keep`
 //! are deleted.
 
 use std::fs::{File, OpenOptions};
@@ -18,6 +18,7 @@ pub struct JsonLines {
     rotate_bytes: u64,
     rotate_after: Option<Duration>,
     keep: usize,
+    rotations: u32,
 }
 
 impl JsonLines {
@@ -30,6 +31,7 @@ impl JsonLines {
             rotate_bytes: c.rotate_mib.saturating_mul(1 << 20),
             rotate_after: (c.rotate_s > 0).then(|| Duration::from_secs(c.rotate_s)),
             keep: c.keep as usize,
+            rotations: 0,
         }
     }
 
@@ -64,11 +66,14 @@ impl JsonLines {
         self.file = None;
         let stamp = compact_time(std::time::SystemTime::now());
         let (stem, ext) = stem_and_extension(&self.path);
-        let mut target = self.path.with_file_name(format!("{stem}-{stamp}{ext}"));
-        let mut n = 1;
-        while target.exists() {
-            n += 1;
-            target = self.path.with_file_name(format!("{stem}-{stamp}-{n:04}{ext}"));
+        // A number after the time keeps rotations of one millisecond in order.
+        let mut target;
+        loop {
+            self.rotations += 1;
+            target = self.path.with_file_name(format!("{stem}-{stamp}-{:04}{ext}", self.rotations % 10_000));
+            if !target.exists() {
+                break;
+            }
         }
         std::fs::rename(&self.path, &target).map_err(|e| format!("{}: {e}", self.path.display()))?;
         // Names sort by time: the oldest come first.
