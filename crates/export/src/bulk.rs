@@ -12,7 +12,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::documents::index_template;
-use crate::{day, Attempt, Deliver, Document, OutputConfig};
+use crate::{day, Attempt, Deliver, OutputConfig, Shared};
 
 /// Bytes of an answer read at most (a bulk answer lists every item).
 const MAX_ANSWER_BYTES: u64 = 64 << 20;
@@ -80,7 +80,7 @@ impl Bulk {
         Err(format!("index template refused: HTTP {status}: {}", first_line(&text)))
     }
 
-    fn body(&self, batch: &[Document]) -> String {
+    fn body(&self, batch: &[Shared]) -> String {
         let mut out = String::with_capacity(batch.len() * 512);
         for d in batch {
             let action = serde_json::json!({ "create": { "_index": format!("{}-{}", self.index, day(d.time_ns)), "_id": d.id } });
@@ -134,7 +134,7 @@ pub fn read_answer(n: usize, answer: &Value) -> Attempt {
 }
 
 impl Deliver for Bulk {
-    fn deliver(&mut self, batch: &[Document]) -> Attempt {
+    fn deliver(&mut self, batch: &[Shared]) -> Attempt {
         if !self.template_installed {
             if let Err(e) = self.install_template() {
                 return Attempt::all_again(batch.len(), e);

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::{Attempt, Deliver, Document, OutputConfig};
+use crate::{Attempt, Deliver, OutputConfig, Shared};
 
 pub struct JsonLines {
     path: PathBuf,
@@ -127,7 +127,7 @@ fn compact_time(t: std::time::SystemTime) -> String {
 }
 
 impl Deliver for JsonLines {
-    fn deliver(&mut self, batch: &[Document]) -> Attempt {
+    fn deliver(&mut self, batch: &[Shared]) -> Attempt {
         let path = self.path.display().to_string();
         // The batch goes in one write, so a failure can be undone whole.
         let mut buf = Vec::with_capacity(batch.len() * 512);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine;
 
 use crate::msgpack::{write_event_time, write_str, write_value};
-use crate::{Attempt, Deliver, Document, OutputConfig};
+use crate::{Attempt, Deliver, OutputConfig, Shared};
 
 /// An acknowledgement is a small map; a receiver sending more is not followed.
 const MAX_ACK_BYTES: u64 = 4096;
@@ -69,7 +69,7 @@ impl Forward {
     }
 
     /// Sends one message and, with acknowledgements, waits for its own.
-    fn send(&mut self, tag: &str, docs: &[Document]) -> Result<(), String> {
+    fn send(&mut self, tag: &str, docs: &[Shared]) -> Result<(), String> {
         let chunk = self.chunk_id();
         let message = message(tag, docs, self.ack.then_some(chunk.as_str()));
         let ack = self.ack;
@@ -101,7 +101,7 @@ impl Forward {
 }
 
 /// One Forward-mode message.
-pub fn message(tag: &str, docs: &[Document], chunk: Option<&str>) -> Vec<u8> {
+pub fn message(tag: &str, docs: &[Shared], chunk: Option<&str>) -> Vec<u8> {
     let mut out = Vec::with_capacity(docs.len() * 256 + 64);
     let _ = rmp::encode::write_array_len(&mut out, 3);
     write_str(&mut out, tag);
@@ -122,7 +122,7 @@ pub fn message(tag: &str, docs: &[Document], chunk: Option<&str>) -> Vec<u8> {
 }
 
 impl Deliver for Forward {
-    fn deliver(&mut self, batch: &[Document]) -> Attempt {
+    fn deliver(&mut self, batch: &[Shared]) -> Attempt {
         // Runs of one kind keep the batch's order across tags.
         let mut start = 0;
         while start < batch.len() {

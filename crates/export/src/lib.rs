@@ -206,6 +206,20 @@ impl OutputCounters {
     }
 }
 
+/// A record as the queues carry it: built once, shared by every output that sends it.
+type Shared = Arc<Document>;
+
+/// The records of `kind` a row yields: a flat flow record, or ECS documents.
+fn build(rec: &SessionRecord, kind: RecordKind, flat: bool) -> Vec<Shared> {
+    if flat {
+        let body = documents::flow_record(rec);
+        return vec![Arc::new(Document { kind, time_ns: rec.start_ns, id: rec.id.clone(), body })];
+    }
+    let mut docs = Vec::new();
+    documents::ecs_documents(rec, kind, &mut docs);
+    docs.into_iter().map(Arc::new).collect()
+}
+
 /// What one attempt at delivering a batch came to.
 #[derive(Debug, Default)]
 struct Attempt {
@@ -226,12 +240,12 @@ impl Attempt {
 
 /// A way of delivering a batch of records.
 trait Deliver: Send {
-    fn deliver(&mut self, batch: &[Document]) -> Attempt;
+    fn deliver(&mut self, batch: &[Shared]) -> Attempt;
 }
 
 struct Output {
     config: OutputConfig,
-    tx: Option<Sender<Document>>,
+    tx: Option<Sender<Shared>>,
     counters: Arc<OutputCounters>,
     thread: Option<JoinHandle<()>>,
 }
@@ -268,43 +282,36 @@ impl Exporters {
         Ok(Exporters { outputs, give_up })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.outputs.is_empty()
-    }
-
     /// Whether any output wants DNS or HTTP transactions (the dissectors then file them).
     pub fn wants_transactions(&self) -> bool {
         self.outputs.iter().any(|o| o.config.records.iter().any(|r| matches!(r, RecordKind::Dns | RecordKind::Http)))
     }
 
     /// Queues the records of one row for every output that wants them; never blocks.
+    /// Each kind of record is built once per row and shared by the outputs that want it.
     pub fn session(&self, rec: &SessionRecord) {
-        let mut docs = Vec::new();
+        let mut built: Vec<(RecordKind, bool, Vec<Shared>)> = Vec::new();
         for o in &self.outputs {
             let Some(tx) = &o.tx else { continue };
-            docs.clear();
-            for kind in &o.config.records {
-                match kind {
-                    RecordKind::Flow
-                        if o.config.kind != OutputKind::Elasticsearch && o.config.flow_format == FlowFormat::Flat =>
-                    {
-                        docs.push(Document {
-                            kind: RecordKind::Flow,
-                            time_ns: rec.start_ns,
-                            id: rec.id.clone(),
-                            body: documents::flow_record(rec),
-                        });
+            for &kind in &o.config.records {
+                let flat = kind == RecordKind::Flow
+                    && o.config.kind != OutputKind::Elasticsearch
+                    && o.config.flow_format == FlowFormat::Flat;
+                let i = match built.iter().position(|(k, f, _)| *k == kind && *f == flat) {
+                    Some(i) => i,
+                    None => {
+                        built.push((kind, flat, build(rec, kind, flat)));
+                        built.len() - 1
                     }
-                    k => documents::ecs_documents(rec, *k, &mut docs),
-                }
-            }
-            for d in docs.drain(..) {
-                match tx.try_send(d) {
-                    Ok(()) => {
-                        o.counters.queued.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                        o.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                };
+                for d in &built[i].2 {
+                    match tx.try_send(d.clone()) {
+                        Ok(()) => {
+                            o.counters.queued.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                            o.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }
@@ -348,7 +355,7 @@ impl Drop for Exporters {
 
 struct Worker {
     config: OutputConfig,
-    rx: Receiver<Document>,
+    rx: Receiver<Shared>,
     counters: Arc<OutputCounters>,
     give_up: Arc<AtomicBool>,
 }
@@ -357,7 +364,7 @@ impl Worker {
     fn run(self, mut deliver: Box<dyn Deliver>) {
         let max = self.config.batch as usize;
         let flush = Duration::from_millis(u64::from(self.config.flush_ms));
-        let mut batch: Vec<Document> = Vec::with_capacity(max.min(4096));
+        let mut batch: Vec<Shared> = Vec::with_capacity(max.min(4096));
         let mut open = true;
         while open || !batch.is_empty() {
             // Fill the batch: up to `batch` records, or what came within `flush_ms`.
@@ -386,7 +393,7 @@ impl Worker {
 
     /// Delivers a batch, retrying what failed until it goes or the run gives up;
     /// returns the emptied vector for reuse.
-    fn send(&self, deliver: &mut dyn Deliver, mut batch: Vec<Document>) -> Vec<Document> {
+    fn send(&self, deliver: &mut dyn Deliver, mut batch: Vec<Shared>) -> Vec<Shared> {
         let mut pause = Duration::from_millis(u64::from(self.config.retry_ms));
         let max_pause = Duration::from_millis(u64::from(self.config.max_retry_ms.max(self.config.retry_ms)));
         let mut logged = false;
@@ -411,12 +418,7 @@ impl Worker {
                 eprintln!("tyto: export to {}: {why}; retrying", self.counters.label);
                 logged = true;
             }
-            let keep: std::collections::HashSet<usize> = a.retry.into_iter().collect();
-            let mut i = 0;
-            batch.retain(|_| {
-                i += 1;
-                keep.contains(&(i - 1))
-            });
+            batch = a.retry.iter().map(|&i| batch[i].clone()).collect();
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
             // Wait, in small steps so the end of a run is noticed.
             let until = Instant::now() + pause;

@@ -1,6 +1,8 @@
 //! Unit tests of the records and the three protocols' framing; the outputs end to end
 //! (against receivers that follow each protocol) are in the `tyto` crate's tests.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 use tyto_packet::{Addr, MacAddr};
 use tyto_schema::{DirStats, SessionRecord, Transaction, Transactions};
@@ -175,8 +177,18 @@ fn bulk_answers_are_read_item_by_item() {
 #[test]
 fn a_forward_message_is_what_the_specification_describes() {
     let docs = vec![
-        Document { kind: RecordKind::Flow, time_ns: 1_700_000_000_500_000_000, id: "x".into(), body: json!({"a": 1}) },
-        Document { kind: RecordKind::Flow, time_ns: 1_700_000_001_000_000_000, id: "y".into(), body: json!({"a": 2}) },
+        Arc::new(Document {
+            kind: RecordKind::Flow,
+            time_ns: 1_700_000_000_500_000_000,
+            id: "x".into(),
+            body: json!({"a": 1}),
+        }),
+        Arc::new(Document {
+            kind: RecordKind::Flow,
+            time_ns: 1_700_000_001_000_000_000,
+            id: "y".into(),
+            body: json!({"a": 2}),
+        }),
     ];
     let m = fluent::message("tyto.flow", &docs, Some("Y2h1bms="));
     let v = rmpv::decode::read_value(&mut &m[..]).unwrap();
@@ -213,7 +225,7 @@ fn files_rotate_and_keep_the_newest() {
     };
     let mut written = 0;
     for round in 0..5 {
-        let batch: Vec<Document> = (0..2).map(|j| doc(round * 2 + j)).collect();
+        let batch: Vec<Arc<Document>> = (0..2).map(|j| Arc::new(doc(round * 2 + j))).collect();
         let a = out.deliver(&batch);
         assert!(a.retry.is_empty());
         written += 2;

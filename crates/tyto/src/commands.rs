@@ -169,10 +169,8 @@ impl Outputs {
             }
             self.sinks.send(a);
         }
-        if !self.exporters.is_empty() {
-            for r in rows {
-                self.exporters.session(r);
-            }
+        for r in rows {
+            self.exporters.session(r);
         }
         alerts
     }
