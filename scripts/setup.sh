@@ -23,5 +23,8 @@ command -v nmap >/dev/null || need+=(nmap)
 # own network and stop the capture with signals.
 command -v ip >/dev/null || need+=(iproute2)
 [ -x /bin/kill ] || [ -x /usr/bin/kill ] || need+=(procps)
+# clickhouse-server (Debian's 18.16): the ClickHouse store's tests start a private
+# server on loopback (scripts/clickhouse.sh).
+[ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
 tyto_apt_install setup "${need[@]}"
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 1; }

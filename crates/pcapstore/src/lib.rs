@@ -7,6 +7,9 @@
 //! Files are named `{node}-{id:08}.pcap`; ids come from one counter per data
 //! directory, so a file id alone says which file to open.
 
+mod wire;
+pub use wire::{frame, unframe};
+
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};

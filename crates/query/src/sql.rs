@@ -7,7 +7,7 @@
 //! | kind    | DuckDB             | ClickHouse                                  |
 //! |---------|--------------------|---------------------------------------------|
 //! | ip      | UHUGEINT (v4 mapped) | FixedString(16), IPv6 bytes (v4 mapped)   |
-//! | integer | BIGINT             | Int64                                       |
+//! | integer | BIGINT             | Int64 (Nullable when a dissector fills it)  |
 //! | date    | TIMESTAMP          | Int64 microseconds (18.16 has no DateTime64) |
 //! | text    | VARCHAR            | String                                      |
 //! | lists   | T[] (NULL if empty)| Array(T) (empty)                            |
@@ -166,7 +166,10 @@ impl Gen {
                     (false, FieldKind::Text | FieldKind::LowerText, Dialect::ClickHouse) => format!("{col} != ''"),
                     (false, FieldKind::Ip, Dialect::ClickHouse) => format!("{col} != unhex('{:032x}')", 0),
                     (false, _, Dialect::DuckDb) => format!("({col} IS NOT NULL)"),
-                    // Integers and times always hold a value in ClickHouse.
+                    // Dissectors' numbers are Nullable in ClickHouse; the record's own always hold a value.
+                    (false, _, Dialect::ClickHouse) if matches!(f.source, tyto_schema::Source::Extra) => {
+                        format!("isNotNull({col})")
+                    }
                     (false, _, Dialect::ClickHouse) => self.lit_true().into(),
                 }
             }

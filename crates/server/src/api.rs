@@ -368,11 +368,12 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
     let capture = state.live.as_deref().map(crate::metrics::capture_json);
     let alert_sinks = crate::metrics::sinks_json(&state.alert_sinks);
     let exports = crate::metrics::exports_json(&state.exports);
+    let spool = crate::metrics::spool_json(state.spool.as_deref());
     let out = state
         .stores
         .run(move |store| {
             let s = store.stats()?;
-            let db_bytes = std::fs::metadata(data_dir.join(tyto_store::DB_FILE)).map_or(0, |m| m.len());
+            let db_bytes = s.stored_bytes;
             let (free, total) = tyto_pcapstore::disk_space(&data_dir).unwrap_or((0, 0));
             Ok(json!({
                 "version": env!("CARGO_PKG_VERSION"),
@@ -384,6 +385,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
                 "capture": capture,
                 "alert_sinks": alert_sinks,
                 "exports": exports,
+                "spool": spool,
             }))
         })
         .await?;

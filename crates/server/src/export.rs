@@ -20,6 +20,7 @@ use tyto_store::{SessionPositions, SessionStore};
 
 use crate::api::stream_body;
 use crate::auth::Authed;
+use crate::nodes::Nodes;
 use crate::params::Params;
 use crate::users::hex;
 use crate::{ApiError, AppState};
@@ -101,12 +102,11 @@ fn attachment(name: &str, pcapng: bool, body: Body) -> Response {
         .into_response()
 }
 
-/// Reads a session's packets, in capture order (time, then storage order); when
-/// retention deleted every one of them, says so (410 Gone).
-fn read_session(reader: &mut PacketReader, positions: &[i64]) -> Result<Vec<StoredPacket>, ApiError> {
-    let kept = reader
-        .read_kept(&decode_positions(positions), usize::MAX)
-        .map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))?;
+/// Reads a session's packets, in capture order (time, then storage order), from
+/// whichever node holds them; when retention deleted every one of them, says so
+/// (410 Gone).
+fn read_session(state: &AppState, s: &SessionPositions) -> Result<Vec<StoredPacket>, ApiError> {
+    let kept = state.nodes.read(&state.data_dir, &s.node, &s.positions, usize::MAX)?;
     if kept.packets.is_empty() && kept.gone > 0 {
         return Err(ApiError { status: axum::http::StatusCode::GONE, message: kept.gone_message(), column: None });
     }
@@ -125,15 +125,15 @@ pub async fn session_pcap(
         .to_string();
     check_id(&id)?;
     may_export(&authed)?;
-    let data_dir = state.data_dir.clone();
+    let st = state.clone();
     let (bytes, pcapng) = state
         .stores
         .run(move |store| {
             let found = store.packet_positions(std::slice::from_ref(&id))?;
-            let Some((_, positions)) = found.into_iter().next() else {
+            let Some(session) = found.into_iter().next() else {
                 return Err(ApiError::not_found(format!("no session with id {id}")));
             };
-            let packets = read_session(&mut reader(&data_dir)?, &positions)?;
+            let packets = read_session(&st, &session)?;
             let pcapng = mixed_link_types(&packets);
             let mut w =
                 ExportWriter::for_link_types(Vec::new(), pcapng).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -209,6 +209,7 @@ impl OrderedPackets {
 fn export_matching<W: Write>(
     store: &dyn SessionStore,
     q: &tyto_store::ListQuery,
+    nodes: &Nodes,
     reader: &mut PacketReader,
     w: &mut ExportWriter<W>,
 ) -> Result<OrderedPackets, String> {
@@ -217,7 +218,13 @@ fn export_matching<W: Write>(
     loop {
         let page = store.positions_in_order(q, after.as_ref(), SESSIONS_PER_STEP).map_err(|e| e.to_string())?;
         let Some(last) = page.last().cloned() else { break };
+        // Other sensors' packets of the page, asked of each node at once; buffered
+        // early, they still go out in order (none is older than its session's start).
+        fetch_remote(&page, nodes, &mut buffered);
         for s in &page {
+            if nodes.is_remote(&s.node) {
+                continue;
+            }
             for pos in decode_positions(&s.positions) {
                 match reader.read(pos) {
                     Ok(p) => buffered.push(p),
@@ -240,6 +247,31 @@ fn export_matching<W: Write>(
         w.write(&p).map_err(|e| e.to_string())?;
     }
     Ok(buffered)
+}
+
+/// Positions asked of a node per request.
+const REMOTE_POSITIONS_PER_REQUEST: usize = 50_000;
+
+fn fetch_remote(page: &[SessionPositions], nodes: &Nodes, buffered: &mut OrderedPackets) {
+    let mut by_node: std::collections::BTreeMap<&str, Vec<i64>> = std::collections::BTreeMap::new();
+    for s in page.iter().filter(|s| nodes.is_remote(&s.node)) {
+        by_node.entry(&s.node).or_default().extend_from_slice(&s.positions);
+    }
+    for (node, positions) in by_node {
+        // Cut only at a file marker, so each request's positions decode alone.
+        let mut start = 0;
+        while start < positions.len() {
+            let mut end = (start + REMOTE_POSITIONS_PER_REQUEST).min(positions.len());
+            while end < positions.len() && positions[end] >= 0 {
+                end += 1;
+            }
+            match nodes.read(Path::new(""), node, &positions[start..end], usize::MAX) {
+                Ok(kept) => kept.packets.into_iter().for_each(|p| buffered.push(p)),
+                Err(e) => tracing::warn!("export: {}", e.message),
+            }
+            start = end;
+        }
+    }
 }
 
 /// `GET /api/sessions.pcap`: every packet of every matching session (or of the
@@ -271,6 +303,7 @@ pub async fn sessions_pcap(
     let pcapng = state.stores.run(|store| Ok(store.stats()?.link_types.len() > 1)).await?;
     let handle = state.stores.for_export()?;
     let data_dir = state.data_dir.clone();
+    let nodes = state.nodes.clone();
     let body = stream_body(move |tx| {
         let mut reader = match reader(&data_dir) {
             Ok(r) => r,
@@ -283,7 +316,7 @@ pub async fn sessions_pcap(
         let Ok(mut w) = ExportWriter::for_link_types(out, pcapng) else {
             return;
         };
-        match export_matching(handle.store.as_ref(), &q, &mut reader, &mut w) {
+        match export_matching(handle.store.as_ref(), &q, &nodes, &mut reader, &mut w) {
             Ok(b) if b.out_of_order > 0 => {
                 tracing::warn!("export: {} packets left the order buffer early", b.out_of_order);
             }
@@ -418,7 +451,7 @@ pub async fn detail(
 ) -> Result<Json<Value>, ApiError> {
     check_id(&id)?;
     let see_packets = authed.user.see_packets;
-    let data_dir = state.data_dir.clone();
+    let st = state.clone();
     let out = state
         .stores
         .run(move |store| {
@@ -428,11 +461,11 @@ pub async fn detail(
             if !see_packets {
                 return Ok(json!({ "session": session, "packets": Value::Null, "payload": Value::Null }));
             }
-            let positions = store.packet_positions(std::slice::from_ref(&id))?.pop().map(|p| p.1).unwrap_or_default();
-            let all = decode_positions(&positions);
-            let kept = reader(&data_dir)?
-                .read_kept(&all, DETAIL_READ_BYTES)
-                .map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))?;
+            let Some(at) = store.packet_positions(std::slice::from_ref(&id))?.pop() else {
+                return Err(ApiError::not_found(format!("no session with id {id}")));
+            };
+            let all = decode_positions(&at.positions);
+            let kept = st.nodes.read(&st.data_dir, &at.node, &at.positions, DETAIL_READ_BYTES)?;
             let (shown, payload) = decode_packets(&session, &kept.packets);
             Ok(json!({
                 "session": session,

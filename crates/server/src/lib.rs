@@ -14,6 +14,7 @@ pub mod csv;
 mod export;
 mod login;
 mod metrics;
+pub mod nodes;
 mod params;
 mod stores;
 mod ui;
@@ -29,9 +30,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{middleware, Json, Router};
-use tyto_store::{DuckStore, StoreError};
+use tyto_store::{StoreBox, StoreError, StoreUrl};
 
 pub use auth::{is_public, Auth, COOKIE, CSRF_HEADER, UI_HEADER};
+pub use nodes::{Nodes, NodesConfig};
 pub use stores::Stores;
 pub use users::{new_user, User, UserError, Users};
 
@@ -43,8 +45,12 @@ pub const DEFAULT_PORT: u16 = 8005;
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where the sessions are.
+    pub store: StoreUrl,
     /// Certificate chain and private key (PEM) to serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// This node's name and where other nodes' packets are fetched from.
+    pub nodes: NodesConfig,
 }
 
 /// What every handler can reach.
@@ -61,33 +67,50 @@ pub struct AppState {
     pub alert_sinks: Vec<Arc<tyto_detect::SinkCounters>>,
     /// Counters of the flow and protocol-log outputs, when this process feeds them.
     pub exports: Vec<Arc<tyto_export::OutputCounters>>,
+    /// Where each node's packets are.
+    pub nodes: Arc<Nodes>,
+    /// Rows held back for ClickHouse by the capture in this process.
+    pub spool: Option<Arc<tyto_store::SpoolCounters>>,
 }
 
 impl AppState {
-    /// Opens the data directory's store, users and secret.
-    pub fn open(data_dir: &Path, secure_cookies: bool) -> anyhow::Result<AppState> {
-        if !data_dir.join(tyto_store::DB_FILE).exists() {
+    /// Opens the configured store and the data directory's users and secret.
+    pub fn open(config: &ServerConfig) -> anyhow::Result<AppState> {
+        let data_dir = &config.data_dir;
+        if !config.store.exists(data_dir) {
             anyhow::bail!("no session store in {} (run `tyto ingest` first, or pass --data-dir)", data_dir.display());
         }
-        let store = DuckStore::open(data_dir)
-            .with_context(|| format!("opening the session store in {}", data_dir.display()))?;
-        AppState::with_store(data_dir, store, secure_cookies)
+        let store = config
+            .store
+            .open_reader(data_dir)
+            .with_context(|| format!("opening the session store {}", config.store.display(data_dir)))?;
+        let mut nodes = config.nodes.clone();
+        nodes.all_local = config.store.is_embedded();
+        AppState::with_store(data_dir, store, nodes, config.tls.is_some())
     }
 
     /// The same over a store this process already holds open (DuckDB allows one
     /// writing process: a capture and its viewer share one database).
-    pub fn with_store(data_dir: &Path, store: DuckStore, secure_cookies: bool) -> anyhow::Result<AppState> {
+    pub fn with_store(
+        data_dir: &Path,
+        store: StoreBox,
+        nodes: NodesConfig,
+        secure_cookies: bool,
+    ) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         let secret = auth::load_secret(data_dir)
             .with_context(|| format!("reading or making {}", data_dir.join("server.key").display()))?;
         Ok(AppState {
             users: Arc::new(Users::new(data_dir)),
             auth: Arc::new(Auth::new(secret, secure_cookies)),
-            stores: Arc::new(Stores::duckdb(store)),
+            stores: Arc::new(Stores::over(store)),
             data_dir: Arc::new(data_dir.to_path_buf()),
             started: Instant::now(),
             live: None,
             alert_sinks: Vec::new(),
             exports: Vec::new(),
+            nodes: Arc::new(Nodes::new(nodes)),
+            spool: None,
         })
     }
 }
@@ -163,6 +186,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/fields", get(api::fields)),
         ("/api/stats", get(api::stats)),
         ("/api/alerts", get(api::alerts)),
+        (nodes::NODE_PATH, post(nodes::packets)),
         ("/metrics", get(metrics::prometheus)),
         ("/", get(ui::index)),
         ("/favicon.ico", get(ui::favicon)),
@@ -219,7 +243,7 @@ pub async fn until_set(flag: Arc<std::sync::atomic::AtomicBool>) {
 
 /// `tyto serve`: runs until Ctrl-C or SIGTERM.
 pub fn run(config: &ServerConfig) -> anyhow::Result<()> {
-    let state = AppState::open(&config.data_dir, config.tls.is_some())?;
+    let state = AppState::open(config)?;
     serve(config, state, shutdown_signal())
 }
 

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use tyto_detect::SinkCounters;
 use tyto_export::OutputCounters;
 use tyto_flow::{LiveCounters, SourceCounters, WorkerCounters};
+use tyto_store::SpoolCounters;
 
 use crate::{ApiError, AppState};
 
@@ -150,6 +151,7 @@ pub fn prometheus_text(
     live: Option<&LiveCounters>,
     sinks: &[Arc<SinkCounters>],
     exports: &[Arc<OutputCounters>],
+    spool: Option<&SpoolCounters>,
     sessions: u64,
     disk: Option<(u64, u64)>,
     uptime_s: u64,
@@ -213,6 +215,16 @@ pub fn prometheus_text(
         }
     }
     family("tyto_store_sessions", "gauge", "Session rows in the store.", &[(String::new(), sessions)]);
+    if let Some(s) = spool {
+        for (key, gauge, help, v) in spool_values(s) {
+            let (name, kind) = if gauge {
+                (format!("tyto_store_spool_{key}"), "gauge")
+            } else {
+                (format!("tyto_store_spool_{key}_total"), "counter")
+            };
+            family(&name, kind, help, &[(String::new(), v)]);
+        }
+    }
     if let Some((free, total)) = disk {
         family(
             "tyto_disk_free_bytes",
@@ -231,6 +243,26 @@ pub fn prometheus_text(
     out
 }
 
+/// The ClickHouse spool's counters: (name, gauge?, help, value).
+fn spool_values(s: &SpoolCounters) -> [(&'static str, bool, &'static str, u64); 6] {
+    [
+        ("batches", true, "Batches held on disk while ClickHouse does not take them.", load(&s.batches)),
+        ("rows", true, "Session rows held on disk while ClickHouse does not take them.", load(&s.rows)),
+        ("bytes", true, "Bytes the spool holds.", load(&s.bytes)),
+        ("replayed_rows", false, "Rows sent from the spool once ClickHouse was back.", load(&s.replayed_rows)),
+        ("dropped_rows", false, "Rows dropped because the spool was full.", load(&s.dropped_rows)),
+        ("refused_rows", false, "Rows ClickHouse refused outright (kept in spool/refused).", load(&s.refused_rows)),
+    ]
+}
+
+/// The spool's counters for `/api/stats`.
+pub fn spool_json(s: Option<&SpoolCounters>) -> Value {
+    match s {
+        None => Value::Null,
+        Some(s) => Value::Object(spool_values(s).into_iter().map(|(k, _, _, v)| (k.to_string(), v.into())).collect()),
+    }
+}
+
 /// A label value as Prometheus wants it.
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -242,6 +274,14 @@ pub async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiEr
     let sessions = state.stores.run(|store| Ok(store.count()?)).await?;
     let disk = tyto_pcapstore::disk_space(&data_dir);
     let uptime = state.started.elapsed().as_secs();
-    let text = prometheus_text(state.live.as_deref(), &state.alert_sinks, &state.exports, sessions, disk, uptime);
+    let text = prometheus_text(
+        state.live.as_deref(),
+        &state.alert_sinks,
+        &state.exports,
+        state.spool.as_deref(),
+        sessions,
+        disk,
+        uptime,
+    );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }

@@ -6,11 +6,11 @@
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tyto_store::{DuckStore, SessionStore, StoreError};
+use tyto_store::{SessionStore, StoreError};
 
 use crate::ApiError;
 
-pub type StoreBox = Box<dyn SessionStore + Send>;
+pub use tyto_store::StoreBox;
 type Factory = Box<dyn Fn() -> Result<StoreBox, StoreError> + Send + Sync>;
 
 /// Queries running at once; more wait their turn.
@@ -32,11 +32,12 @@ pub struct ExportHandle {
 }
 
 impl Stores {
-    pub fn duckdb(base: DuckStore) -> Stores {
+    /// Handles made from `base` ([`SessionStore::another`]).
+    pub fn over(base: StoreBox) -> Stores {
         let base = Mutex::new(base);
         Stores::new(Box::new(move || {
             let b = base.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(Box::new(b.try_clone()?) as StoreBox)
+            b.another()
         }))
     }
 

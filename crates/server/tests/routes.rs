@@ -13,7 +13,14 @@ use tyto_server::{is_public, new_user, router, routes, AppState};
 fn app() -> (tempfile::TempDir, AppState, Router) {
     let dir = tempfile::tempdir().unwrap();
     drop(tyto_store::DuckStore::open(dir.path()).unwrap());
-    let state = AppState::open(dir.path(), false).unwrap();
+    let config = tyto_server::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        store: tyto_store::StoreUrl::default(),
+        tls: None,
+        nodes: tyto_server::NodesConfig::default(),
+    };
+    let state = AppState::open(&config).unwrap();
     state.users.add(new_user("ann", true), "ann's password").unwrap();
     let mut bob = new_user("bob", false);
     bob.export_pcap = false;

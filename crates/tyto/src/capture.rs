@@ -21,7 +21,7 @@ use tyto_flow::{LiveCounters, LiveSource, PipelineConfig};
 use tyto_pcapstore::{PcapDir, RetentionPolicy, RotationPolicy, WrittenFile};
 use tyto_schema::time::now_ns;
 use tyto_schema::SessionRecord;
-use tyto_store::{DuckStore, SessionStore};
+use tyto_store::StoreBox;
 
 use crate::config::Config;
 
@@ -45,6 +45,9 @@ pub struct CaptureArgs {
     /// Overrides `node`.
     #[arg(long)]
     pub node: Option<String>,
+    /// Overrides `store` (duckdb://…, clickhouse://…).
+    #[arg(long, env = "TYTO_STORE")]
+    pub store: Option<String>,
     /// Overrides `viewer.listen` (`tyto run`).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
@@ -68,6 +71,9 @@ impl CaptureArgs {
         }
         if let Some(n) = &self.node {
             cfg.node = n.clone();
+        }
+        if let Some(s) = &self.store {
+            cfg.store = s.clone();
         }
         if let Some(l) = self.listen {
             cfg.viewer.listen = l;
@@ -131,7 +137,10 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     let data_dir = &cfg.data_dir;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let pcap_dir = PcapDir::open(&data_dir.join("pcap"), &cfg.node).context("opening the pcap folder")?;
-    let store = DuckStore::open(data_dir).context("opening the session store")?;
+    let store_url = cfg.store_url()?;
+    let store = store_url
+        .open_writer(data_dir, &cfg.node)
+        .with_context(|| format!("opening the session store {}", store_url.display(data_dir)))?;
     let (sources, names) = open_sources(cfg)?;
     let workers = cfg.flow.workers as usize;
     let counters = LiveCounters::new(&cfg.node, &names, workers);
@@ -150,12 +159,21 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         enrich: cfg.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>),
     };
     let viewer = if serve && cfg.viewer.enabled {
-        let mut state = tyto_server::AppState::with_store(data_dir, store.try_clone()?, cfg.viewer.tls().is_some())?;
+        let mut nodes = cfg.nodes_config();
+        nodes.all_local = store_url.is_embedded();
+        let mut state =
+            tyto_server::AppState::with_store(data_dir, store.another()?, nodes.clone(), cfg.viewer.tls().is_some())?;
         state.live = Some(counters.clone());
+        state.spool = store.spool();
         state.alert_sinks = outputs.sink_counters();
         state.exports = outputs.export_counters();
-        let server_cfg =
-            tyto_server::ServerConfig { listen: cfg.viewer.listen, data_dir: data_dir.clone(), tls: cfg.viewer.tls() };
+        let server_cfg = tyto_server::ServerConfig {
+            listen: cfg.viewer.listen,
+            data_dir: data_dir.clone(),
+            store: store_url.clone(),
+            tls: cfg.viewer.tls(),
+            nodes,
+        };
         let stop_viewer = stop.clone();
         Some(thread::spawn(move || {
             let out = tyto_server::serve(&server_cfg, state, tyto_server::until_set(stop_viewer.clone()));
@@ -207,11 +225,14 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+/// How long a stopping capture waits for ClickHouse to take the rows it spooled.
+const STOP_SPOOL_WAIT: Duration = Duration::from_secs(30);
+
 /// The one thread that writes to the store: session rows as they come (through the
 /// detectors, whose alerts are stored too), pcap files as they close, and retention
 /// on its schedule.
 struct StoreWriter {
-    store: DuckStore,
+    store: StoreBox,
     outputs: crate::commands::Outputs,
     node: String,
     pcap_dir: PcapDir,
@@ -231,7 +252,11 @@ impl StoreWriter {
                 next_check = Instant::now() + every;
                 self.retention();
             }
-            let wait = next_check.saturating_duration_since(Instant::now());
+            // Rows held while ClickHouse was away go as soon as it answers, traffic or not.
+            if let Err(e) = self.store.deliver_pending(Duration::ZERO) {
+                eprintln!("tyto: error: sending the spool: {e}");
+            }
+            let wait = next_check.saturating_duration_since(Instant::now()).min(Duration::from_secs(1));
             let (no_rows, no_files) = (crossbeam_channel::never(), crossbeam_channel::never());
             select! {
                 recv(if records_open { &records } else { &no_rows }) -> batch => match batch {
@@ -265,6 +290,14 @@ impl StoreWriter {
             }
         }
         self.outputs.finish();
+        match self.store.deliver_pending(STOP_SPOOL_WAIT) {
+            Ok(0) => {}
+            Ok(held) => eprintln!(
+                "tyto: {held} session rows still wait in the spool for {}; the next start sends them first",
+                self.store.describe()
+            ),
+            Err(e) => eprintln!("tyto: error: sending the spool: {e}"),
+        }
         if failed_batches > 0 {
             bail!("{failed_batches} batches of session rows could not be stored");
         }

@@ -18,7 +18,7 @@ use tyto_query::{compile, parse_when};
 use tyto_schema::time::now_ns;
 use tyto_schema::{record_to_json, FieldDef, SessionRecord, FIELDS, FIELD_SETS};
 use tyto_server::csv;
-use tyto_store::{DuckStore, FileRow, InputFile, ListQuery, SessionStore};
+use tyto_store::{FileRow, InputFile, ListQuery, SessionStore, StoreBox, StoreUrl};
 
 use crate::{FilterArgs, FlowArgs};
 
@@ -237,6 +237,7 @@ fn rate(n: u64, d: Duration) -> f64 {
 pub fn ingest(
     inputs: &[PathBuf],
     data_dir: &Path,
+    store_url: &StoreUrl,
     node: &str,
     flow: &FlowArgs,
     force: bool,
@@ -245,7 +246,9 @@ pub fn ingest(
     validate_node(node)?;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let pcap_dir = PcapDir::open(&data_dir.join("pcap"), node).context("opening the pcap folder")?;
-    let mut store = DuckStore::open(data_dir).context("opening the session store")?;
+    let mut store = store_url
+        .open_writer(data_dir, node)
+        .with_context(|| format!("opening the session store {}", store_url.display(data_dir)))?;
     // The same file twice would store its sessions twice: skip what was ingested.
     let mut todo = Vec::new();
     let mut identities = Vec::new();
@@ -296,6 +299,7 @@ pub fn ingest(
         (result, store)
     })?;
     let rows = store_result.context("writing sessions to the store")?;
+    deliver_spool(store.as_mut())?;
     let files = file_rows(node, &report.pcap_files);
     store.add_files(&files).context("recording the pcap files")?;
     for (outcome, identity) in report.files.iter().zip(&identities) {
@@ -312,7 +316,7 @@ pub fn ingest(
         rows,
         elapsed.as_secs_f64(),
         rate(report.packets, elapsed),
-        data_dir.display()
+        store_url.display(data_dir)
     );
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -357,11 +361,67 @@ pub enum Format {
     Csv,
 }
 
-fn open_existing(data_dir: &Path) -> Result<DuckStore> {
-    if !data_dir.join(tyto_store::DB_FILE).exists() {
+/// How long `ingest` waits at its end for ClickHouse to take rows it spooled.
+const INGEST_SPOOL_WAIT: Duration = Duration::from_secs(600);
+
+/// Waits (bounded) for rows held back while ClickHouse was away to be delivered.
+fn deliver_spool(store: &mut dyn SessionStore) -> Result<()> {
+    let held = store.deliver_pending(Duration::ZERO)?;
+    if held == 0 {
+        return Ok(());
+    }
+    eprintln!(
+        "tyto: {held} session rows wait for {} in the spool; waiting up to {} s for it (Ctrl-C leaves them for the next run)",
+        store.describe(),
+        INGEST_SPOOL_WAIT.as_secs()
+    );
+    let held = store.deliver_pending(INGEST_SPOOL_WAIT)?;
+    if held > 0 {
+        bail!("{held} session rows still wait in the spool: they are sent first by the next ingest or capture");
+    }
+    eprintln!("tyto: the spool is delivered");
+    Ok(())
+}
+
+fn open_existing(data_dir: &Path, store: &StoreUrl) -> Result<StoreBox> {
+    if !store.exists(data_dir) {
         bail!("no session store in {} (run `tyto ingest` first, or pass --data-dir)", data_dir.display());
     }
-    DuckStore::open(data_dir).with_context(|| format!("opening the session store in {}", data_dir.display()))
+    store.open_reader(data_dir).with_context(|| format!("opening the session store {}", store.display(data_dir)))
+}
+
+/// The node a pcap file's name (`NODE-00000001.pcap`) says wrote it.
+fn node_of(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    tyto_pcapstore::parse_file_id(name)?;
+    Some(name.rsplit_once('-')?.0.to_string())
+}
+
+/// `tyto db init|upgrade|info`.
+pub fn db(action: crate::DbAction, data_dir: &Path, store: &StoreUrl) -> Result<ExitCode> {
+    match action {
+        crate::DbAction::Init | crate::DbAction::Upgrade => {
+            let upgrade = matches!(action, crate::DbAction::Upgrade);
+            for line in store.migrate(data_dir, upgrade)? {
+                println!("{line}");
+            }
+        }
+        crate::DbAction::Expire { before } => {
+            let before_ns = parse_time_arg("before", Some(&before), now_ns())?.context("--before: a time")?;
+            let mut s = open_existing(data_dir, store)?;
+            let n = s.expire_sessions(before_ns)?;
+            println!("deleted {n} session rows that ended before {}", tyto_schema::time::format_rfc3339(before_ns));
+        }
+        crate::DbAction::Info => {
+            let s = open_existing(data_dir, store)?;
+            let info = s.info()?;
+            let width = info.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            for (k, v) in info {
+                println!("{k:<width$}  {v}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_time_arg(name: &str, v: Option<&str>, now: i64) -> Result<Option<i64>> {
@@ -393,6 +453,7 @@ fn list_query(filter: &FilterArgs, limit: usize) -> Result<ListQuery> {
 /// `tyto alerts`: alerts raised in a time range, oldest first.
 pub fn alerts(
     data_dir: &Path,
+    store_url: &StoreUrl,
     start: Option<&str>,
     stop: Option<&str>,
     filter: &crate::AlertFilterArgs,
@@ -407,7 +468,7 @@ pub fn alerts(
         ),
         None => None,
     };
-    let store = open_existing(data_dir)?;
+    let store = open_existing(data_dir, store_url)?;
     let (_, rows) = store.alerts(&tyto_store::AlertQuery {
         start_ns: q.start_ns,
         stop_ns: q.stop_ns,
@@ -448,16 +509,22 @@ pub fn alerts(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn count(data_dir: &Path, filter: &FilterArgs) -> Result<ExitCode> {
+pub fn count(data_dir: &Path, store_url: &StoreUrl, filter: &FilterArgs) -> Result<ExitCode> {
     let q = list_query(filter, 0)?;
-    let store = open_existing(data_dir)?;
+    let store = open_existing(data_dir, store_url)?;
     println!("{}", store.count_matching(&q)?);
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn sessions(data_dir: &Path, filter: &FilterArgs, limit: usize, format: Format) -> Result<ExitCode> {
+pub fn sessions(
+    data_dir: &Path,
+    store_url: &StoreUrl,
+    filter: &FilterArgs,
+    limit: usize,
+    format: Format,
+) -> Result<ExitCode> {
     let q = list_query(filter, limit)?;
-    let store = open_existing(data_dir)?;
+    let store = open_existing(data_dir, store_url)?;
     let rows = store.list(&q)?;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -526,16 +593,27 @@ fn write_table(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<
     Ok(())
 }
 
-pub fn export(data_dir: &Path, ids: &[String], output: &Path) -> Result<ExitCode> {
-    let store = open_existing(data_dir)?;
+pub fn export(data_dir: &Path, store_url: &StoreUrl, ids: &[String], output: &Path) -> Result<ExitCode> {
+    let store = open_existing(data_dir, store_url)?;
     let found = store.packet_positions(ids)?;
-    let missing: Vec<&String> = ids.iter().filter(|id| !found.iter().any(|(f, _)| f == *id)).collect();
+    let missing: Vec<&String> = ids.iter().filter(|id| !found.iter().any(|f| &f.id == *id)).collect();
     if !missing.is_empty() {
         bail!("no session with id {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
     }
     let node_dir = PcapDir::open(&data_dir.join("pcap"), "local")?;
     let mut reader = PacketReader::new(node_dir);
-    let positions: Vec<_> = found.iter().flat_map(|(_, pos)| decode_positions(pos)).collect();
+    if !store_url.is_embedded() {
+        let here: std::collections::BTreeSet<String> =
+            PcapDir::open(&data_dir.join("pcap"), "local")?.files()?.iter().filter_map(|f| node_of(&f.path)).collect();
+        if let Some(s) = found.iter().find(|s| !here.contains(&s.node)) {
+            bail!(
+                "the packets of session {} are on node {}: export them from a viewer (`/api/sessions.pcap?ids=…`), which fetches them",
+                s.id,
+                s.node
+            );
+        }
+    }
+    let positions: Vec<_> = found.iter().flat_map(|s| decode_positions(&s.positions)).collect();
     let kept = reader.read_kept(&positions, usize::MAX).context("reading the sessions' packets")?;
     if kept.gone > 0 {
         if kept.packets.is_empty() {

@@ -17,11 +17,14 @@ pub struct Config {
     pub node: String,
     /// Where pcap files and the session store live.
     pub data_dir: PathBuf,
+    /// The sessions store's URL ("": DuckDB in the data directory).
+    pub store: String,
     pub capture: CaptureConfig,
     pub flow: FlowSection,
     pub pcap: PcapSection,
     pub retention: RetentionSection,
     pub viewer: ViewerSection,
+    pub nodes: NodesSection,
     pub geoip: GeoIpSection,
     pub detect: tyto_detect::DetectConfig,
     pub alerts: tyto_detect::SinksConfig,
@@ -109,6 +112,17 @@ pub struct ViewerSection {
     pub tls_key: PathBuf,
 }
 
+/// Sensors and viewers sharing one ClickHouse: where each node's packets are fetched.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodesSection {
+    /// The secret every node shares; node-to-node requests are signed with it ("":
+    /// this node neither asks nor answers).
+    pub secret: String,
+    /// Node name → the URL its viewer/API answers on.
+    pub peers: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GeoIpSection {
@@ -123,11 +137,13 @@ impl Default for Config {
         Config {
             node: "local".into(),
             data_dir: "tyto-data".into(),
+            store: String::new(),
             capture: CaptureConfig::default(),
             flow: FlowSection::default(),
             pcap: PcapSection::default(),
             retention: RetentionSection::default(),
             viewer: ViewerSection::default(),
+            nodes: NodesSection::default(),
             geoip: GeoIpSection::default(),
             detect: tyto_detect::DetectConfig::default(),
             alerts: tyto_detect::SinksConfig::default(),
@@ -214,6 +230,24 @@ impl Default for ViewerSection {
 }
 
 impl Config {
+    /// The store `store` names (DuckDB in the data directory when empty).
+    pub fn store_url(&self) -> Result<tyto_store::StoreUrl> {
+        if self.store.is_empty() {
+            return Ok(tyto_store::StoreUrl::default());
+        }
+        Ok(tyto_store::StoreUrl::parse(&self.store)?)
+    }
+
+    /// This node and its peers, for the viewer.
+    pub fn nodes_config(&self) -> tyto_server::NodesConfig {
+        tyto_server::NodesConfig {
+            own: self.node.clone(),
+            all_local: false,
+            peers: self.nodes.peers.clone(),
+            secret: self.nodes.secret.clone(),
+        }
+    }
+
     /// Reads `path`; unknown keys and wrong types are errors that name the line.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -225,6 +259,13 @@ impl Config {
     /// Checks what the types alone cannot.
     pub fn validate(&self) -> Result<()> {
         crate::commands::validate_node(&self.node)?;
+        self.store_url()?;
+        for (node, url) in &self.nodes.peers {
+            crate::commands::validate_node(node).with_context(|| format!("nodes.peers.{node}"))?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("nodes.peers.{node} = {url:?}: an http:// or https:// URL");
+            }
+        }
         let c = &self.capture;
         if c.block_size_kib < 4 || !c.block_size_kib.is_power_of_two() {
             bail!("capture.block_size_kib = {}: a power of two, at least 4", c.block_size_kib);

@@ -1,6 +1,7 @@
 //! The `tyto` command: ingest captures, dump sessions, list and export them.
 
 mod bench;
+mod bench_store;
 mod capture;
 mod commands;
 mod config;
@@ -119,6 +120,9 @@ enum Command {
     },
     /// Measure throughput on a large corpus built from real captures.
     Bench(bench::BenchArgs),
+    /// Measure a session store alone: inserts/s of synthetic rows, then search, SPI
+    /// view and histogram latency over them (run once per --store to compare).
+    BenchStore(bench_store::BenchStoreArgs),
     /// Serve the web viewer and the HTTP API (Arkime's routes: /api/sessions,
     /// /sessions.json, /api/sessions.pcap…) over the data directory. Every route
     /// asks for a login: add users with `tyto user add`.
@@ -128,6 +132,13 @@ enum Command {
         /// Address and port to listen on.
         #[arg(long, env = "TYTO_LISTEN", default_value = "0.0.0.0:8005")]
         listen: std::net::SocketAddr,
+        /// This node's name: its own packets are read from the data directory, other
+        /// nodes' fetched from them ([nodes] of --config).
+        #[arg(long)]
+        node: Option<String>,
+        /// Configuration file: its `node`, `store` and [nodes] apply (flags override).
+        #[arg(short = 'c', long, env = "TYTO_CONFIG")]
+        config: Option<PathBuf>,
         /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
         #[arg(long, env = "TYTO_TLS_CERT", requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -146,6 +157,13 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// The sessions store's tables: make them, bring them up to date, describe them.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Users of the viewer and the API (kept in users.json in the data directory; a
     /// running server sees changes at once).
     User {
@@ -163,6 +181,23 @@ pub enum ConfigAction {
     Check { file: PathBuf },
     /// Print the default configuration.
     Default,
+}
+
+#[derive(Subcommand)]
+pub enum DbAction {
+    /// Make the tables (a ClickHouse database and its tables; the DuckDB file).
+    Init,
+    /// Bring the tables to this Tyto's layout (new fields become new columns).
+    Upgrade,
+    /// Layout version, tables, rows, partitions and size.
+    Info,
+    /// Delete sessions that ended before a time (what a capture's retention does on its
+    /// schedule). In ClickHouse whole days go: a day's partition once all of it is older.
+    Expire {
+        /// Sessions that ended before this (a date, a time or -30d; see `sessions --start`).
+        #[arg(long, allow_hyphen_values = true)]
+        before: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -238,6 +273,20 @@ struct DataDir {
     /// Where Tyto keeps its pcap files and session store.
     #[arg(long, env = "TYTO_DATA_DIR", default_value = "tyto-data", global = true)]
     data_dir: PathBuf,
+    /// The sessions store: duckdb:// (the data directory's, the default),
+    /// duckdb:///DIR, or clickhouse://USER:PASSWORD@HOST:8123/DB[?cluster=NAME]
+    /// (clickhouse+https:// for TLS).
+    #[arg(long, env = "TYTO_STORE", global = true)]
+    store: Option<String>,
+}
+
+impl DataDir {
+    fn store_url(&self) -> anyhow::Result<tyto_store::StoreUrl> {
+        match &self.store {
+            None => Ok(tyto_store::StoreUrl::default()),
+            Some(s) => Ok(tyto_store::StoreUrl::parse(s)?),
+        }
+    }
 }
 
 /// Session cutting and memory bounds (defaults as Arkime's).
@@ -313,6 +362,28 @@ impl FlowArgs {
     }
 }
 
+/// `tyto serve`: the store and nodes from the flags, else the configuration file.
+fn serve(
+    data: DataDir,
+    listen: std::net::SocketAddr,
+    tls: Option<(PathBuf, PathBuf)>,
+    node: Option<String>,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let cfg = config.map(config::Config::load).transpose()?.unwrap_or_default();
+    let store = match &data.store {
+        Some(_) => data.store_url()?,
+        None => cfg.store_url()?,
+    };
+    let mut nodes = cfg.nodes_config();
+    if let Some(n) = node {
+        commands::validate_node(&n)?;
+        nodes.own = n;
+    }
+    let config = tyto_server::ServerConfig { listen, data_dir: data.data_dir, store, tls, nodes };
+    tyto_server::run(&config)
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
@@ -321,26 +392,33 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ingest { inputs, data, node, force, config, flow } => {
-            match config.as_deref().map(config::Config::load).transpose() {
-                Ok(cfg) => commands::ingest(&inputs, &data.data_dir, &node, &flow, force, &cfg.unwrap_or_default()),
-                Err(e) => Err(e),
+            match (config.as_deref().map(config::Config::load).transpose(), data.store_url()) {
+                (Ok(cfg), Ok(store)) => {
+                    commands::ingest(&inputs, &data.data_dir, &store, &node, &flow, force, &cfg.unwrap_or_default())
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
             }
         }
         Command::Dump { inputs, node, flow } => commands::dump(&inputs, &node, &flow),
-        Command::Sessions { data, filter, limit, format } => commands::sessions(&data.data_dir, &filter, limit, format),
-        Command::Alerts { data, start, stop, filter, limit, format } => {
-            commands::alerts(&data.data_dir, start.as_deref(), stop.as_deref(), &filter, limit, format)
+        Command::Sessions { data, filter, limit, format } => {
+            data.store_url().and_then(|s| commands::sessions(&data.data_dir, &s, &filter, limit, format))
         }
-        Command::Count { data, filter } => commands::count(&data.data_dir, &filter),
-        Command::Export { sessions, output, data } => commands::export(&data.data_dir, &sessions, &output),
+        Command::Alerts { data, start, stop, filter, limit, format } => data.store_url().and_then(|s| {
+            commands::alerts(&data.data_dir, &s, start.as_deref(), stop.as_deref(), &filter, limit, format)
+        }),
+        Command::Count { data, filter } => data.store_url().and_then(|s| commands::count(&data.data_dir, &s, &filter)),
+        Command::Export { sessions, output, data } => {
+            data.store_url().and_then(|s| commands::export(&data.data_dir, &s, &sessions, &output))
+        }
+        Command::Db { action, data } => data.store_url().and_then(|s| commands::db(action, &data.data_dir, &s)),
         Command::Fields { json } => commands::fields(json),
         Command::Sample { output, hosts, incidents } => {
             sample::write_sample(&output, hosts, incidents).map(|()| ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench::run(&args),
-        Command::Serve { data, listen, tls_cert, tls_key } => {
-            let config = tyto_server::ServerConfig { listen, data_dir: data.data_dir, tls: tls_cert.zip(tls_key) };
-            tyto_server::run(&config).map(|()| ExitCode::SUCCESS)
+        Command::BenchStore(args) => bench_store::run(&args),
+        Command::Serve { data, listen, tls_cert, tls_key, node, config } => {
+            serve(data, listen, tls_cert.zip(tls_key), node, config.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::User { action, data } => users::run(action, &data.data_dir),
         Command::Capture(args) => capture::run(&args, false),

@@ -16,6 +16,8 @@ struct Server {
     base: String,
     _dir: tempfile::TempDir,
     data: PathBuf,
+    /// The ClickHouse the sessions are in, when not the embedded store.
+    _clickhouse: Option<common::ClickHouse>,
 }
 
 impl Drop for Server {
@@ -25,17 +27,25 @@ impl Drop for Server {
     }
 }
 
-fn start(files: &[PathBuf]) -> Server {
+/// Ingests `files` into the embedded store, or into a ClickHouse started here, and
+/// serves them.
+fn start(files: &[PathBuf], clickhouse: Option<common::ClickHouse>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let store = clickhouse.as_ref().map_or_else(|| "duckdb://".to_string(), |c| c.url("api"));
     common::ok(
-        common::tyto().args(["ingest", "--workers", "1", "--data-dir"]).arg(&data).args(files).output().unwrap(),
+        common::tyto()
+            .args(["ingest", "--workers", "1", "--store", &store, "--data-dir"])
+            .arg(&data)
+            .args(files)
+            .output()
+            .unwrap(),
     );
     let add = |args: &[&str], password: &str| common::add_user(&data, args, password);
     add(&["ann", "--admin"], "ann-secret");
     add(&["bob", "--no-pcap", "--no-packets", "--expression", "protocols == dns"], "bob-secret");
-    let (child, base) = common::serve(&data, &[]);
-    Server { child, base, _dir: dir, data }
+    let (child, base) = common::serve(&data, &["--store", &store]);
+    Server { child, base, _dir: dir, data, _clickhouse: clickhouse }
 }
 
 /// curl's answer: status and body.
@@ -116,8 +126,19 @@ fn read_capture(bytes: &[u8]) -> Vec<(i64, u32)> {
 #[test]
 fn api_answers_agree_with_counts_made_independently() {
     let Some(files) = common::arkime_captures() else { return };
-    let rows = dump(&files);
-    let s = start(&files);
+    check_api(&files, start(&files, None));
+}
+
+/// The same test, every answer, with the sessions in ClickHouse.
+#[test]
+fn api_answers_agree_with_counts_made_independently_from_clickhouse() {
+    let Some(files) = common::arkime_captures() else { return };
+    let Some(ch) = common::ClickHouse::start() else { return };
+    check_api(&files, start(&files, Some(ch)));
+}
+
+fn check_api(files: &[PathBuf], s: Server) {
+    let rows = dump(files);
     let ann = "ann:ann-secret";
 
     // The seed's command, as written.
@@ -348,7 +369,8 @@ fn tls_serves_the_same_api() {
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let (child, base) =
         common::serve(&data, &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
-    let _guard = Server { child, base: base.clone(), _dir: tempfile::tempdir().unwrap(), data: data.clone() };
+    let _guard =
+        Server { child, base: base.clone(), _dir: tempfile::tempdir().unwrap(), data: data.clone(), _clickhouse: None };
     assert!(base.starts_with("https://127.0.0.1:") && !base.ends_with(":0"), "{base}");
     let (status, body) = curl("ann:pw", &format!("{base}/api/user/current"), &["-k"]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));

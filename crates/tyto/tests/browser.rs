@@ -61,6 +61,22 @@ fn geoip(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn viewer_in_a_browser() {
+    check_viewer(None);
+}
+
+/// The same pages over sessions in ClickHouse.
+#[test]
+fn viewer_in_a_browser_from_clickhouse() {
+    let required = std::env::var("TYTO_BROWSER_TESTS").is_ok_and(|v| v == "1");
+    if !required && missing_piece(&repo_root(), Path::new("/usr/bin/chromium")).is_some() {
+        return; // said by the other test
+    }
+    let Some(ch) = common::ClickHouse::start() else { return };
+    check_viewer(Some(ch));
+}
+
+fn check_viewer(clickhouse: Option<common::ClickHouse>) {
+    let store = clickhouse.as_ref().map_or_else(|| "duckdb://".to_string(), |c| c.url("browser"));
     let root = repo_root();
     let chromium = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     let required = std::env::var("TYTO_BROWSER_TESTS").is_ok_and(|v| v == "1");
@@ -78,7 +94,7 @@ fn viewer_in_a_browser() {
     inputs.extend(common::arkime_captures().unwrap_or_default());
     common::ok(
         common::tyto()
-            .args(["ingest", "--data-dir"])
+            .args(["ingest", "--store", &store, "--data-dir"])
             .arg(&data)
             .arg("--geoip-country")
             .arg(&country)
@@ -91,7 +107,7 @@ fn viewer_in_a_browser() {
     // GeoIP reached the store: the sample's servers are in the documentation network.
     let out = common::ok(
         common::tyto()
-            .args(["sessions", "--data-dir"])
+            .args(["sessions", "--store", &store, "--data-dir"])
             .arg(&data)
             .args(["--expr", "country.dst == NLD && asn.dst == \"AS64496 Documentation Net\"", "--limit", "1"])
             .output()
@@ -101,7 +117,7 @@ fn viewer_in_a_browser() {
 
     common::add_user(&data, &["ann", "--admin"], "ann-secret");
     common::add_user(&data, &["bob", "--no-pcap", "--no-packets"], "bob-secret");
-    let (mut server, base) = common::serve(&data, &[]);
+    let (mut server, base) = common::serve(&data, &["--store", &store]);
     let front = Command::new("curl").args(["-s", "-u", "ann:ann-secret", &format!("{base}/")]).output().unwrap();
     let front = String::from_utf8_lossy(&front.stdout).to_string();
     if front.contains("built without the web UI") {
@@ -112,7 +128,8 @@ fn viewer_in_a_browser() {
         return;
     }
     let artifacts = std::env::var_os("TYTO_ARTIFACTS")
-        .map_or_else(|| std::env::temp_dir().join("tyto-browser-artifacts"), PathBuf::from);
+        .map_or_else(|| std::env::temp_dir().join("tyto-browser-artifacts"), PathBuf::from)
+        .join(if clickhouse.is_some() { "clickhouse" } else { "duckdb" });
     let run = Command::new("node")
         .arg(root.join("ui/tests/browser.mjs"))
         .current_dir(root.join("ui"))

@@ -291,3 +291,36 @@ fn a_full_session_table_writes_out_the_oldest_and_loses_nothing() {
     assert!(tight.iter().any(|r| r["session.closereason"] == "evicted"));
     assert!(free.iter().all(|r| r["session.closereason"] != "evicted"));
 }
+
+#[test]
+fn the_embedded_store_answers_db_init_info_and_expire_and_bad_store_urls_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tmp.path().join("sessions-here");
+    let url = format!("duckdb://{}", elsewhere.display());
+    let init = ok(common::tyto().args(["db", "init", "--store", &url]).output().unwrap());
+    assert!(String::from_utf8_lossy(&init.stdout).contains("created"), "{init:?}");
+    let again = ok(common::tyto().args(["db", "upgrade", "--store", &url]).output().unwrap());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"), "{again:?}");
+    let pcap = sample(tmp.path(), 30);
+    let data = tmp.path().join("data");
+    ok(common::tyto().arg("ingest").arg(&pcap).args(["--store", &url, "--data-dir"]).arg(&data).output().unwrap());
+    assert!(!data.join("sessions.duckdb").exists(), "the sessions went to the store's folder");
+    let info = ok(common::tyto().args(["db", "info", "--store", &url]).output().unwrap());
+    let info = String::from_utf8_lossy(&info.stdout).to_string();
+    assert!(info.contains("sessions rows") && info.contains("92") && info.contains("DuckDB"), "{info}");
+    // The sample's sessions are of 2024-05-01: a limit the day after takes them all.
+    let out = ok(common::tyto().args(["db", "expire", "--before", "2024-05-01", "--store", &url]).output().unwrap());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deleted 0 session rows"));
+    let out = ok(common::tyto().args(["db", "expire", "--before", "2024-05-02", "--store", &url]).output().unwrap());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deleted 92 session rows"), "{out:?}");
+    for (bad, says) in [
+        ("sqlite:///x", "unknown kind of store"),
+        ("clickhouse://u:hunter2@127.0.0.1:1/db", "unreachable"),
+        ("clickhouse://h?replicas=3", "unknown option"),
+    ] {
+        let out = common::tyto().args(["count", "--store", bad]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains(says) && !err.contains("hunter2"), "{bad}: {err}");
+    }
+}

@@ -104,3 +104,101 @@ pub fn add_user(data: &std::path::Path, args: &[&str], password: &str) {
     std::io::Write::write_all(c.stdin.as_mut().unwrap(), format!("{password}\n").as_bytes()).unwrap();
     assert!(c.wait().unwrap().success());
 }
+
+/// A private ClickHouse server on loopback (`scripts/clickhouse.sh`), stopped when
+/// dropped. Its data lives in a temporary folder (in /dev/shm when there is one).
+pub struct ClickHouse {
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+/// Three free consecutive loopback ports (HTTP, native, interserver).
+fn free_ports() -> u16 {
+    for _ in 0..200 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if port > 65_000 {
+            continue;
+        }
+        if (1..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok()) {
+            return port;
+        }
+    }
+    panic!("no three free consecutive ports on loopback");
+}
+
+impl ClickHouse {
+    /// Starts one, or says why not and gives `None` when clickhouse-server is not
+    /// installed, unless `TYTO_CLICKHOUSE_TESTS=1` (set by scripts/test.sh, whose set-up
+    /// installs it) makes it required.
+    pub fn start() -> Option<ClickHouse> {
+        if !std::path::Path::new("/usr/sbin/clickhouse-server").exists() {
+            assert!(
+                std::env::var_os("TYTO_CLICKHOUSE_TESTS").is_none(),
+                "clickhouse-server is missing (scripts/setup.sh installs it)"
+            );
+            eprintln!("skipped: clickhouse-server is not installed (scripts/setup.sh installs it)");
+            return None;
+        }
+        // In memory where there is a tmpfs: ClickHouse 18.16 writes a file per column
+        // per part, and the Arkime captures span 139 days (one part each).
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
+        let port = free_ports();
+        let ch = ClickHouse { dir, port };
+        ch.run_script("start");
+        Some(ch)
+    }
+
+    fn run_script(&self, what: &str) {
+        let out = std::process::Command::new(manifest_dir().join("../../scripts/clickhouse.sh"))
+            .arg(what)
+            .arg(self.dir.path())
+            .arg(self.port.to_string())
+            .output()
+            .unwrap();
+        ok(out);
+    }
+
+    /// `clickhouse://127.0.0.1:PORT/DATABASE`.
+    pub fn url(&self, database: &str) -> String {
+        format!("clickhouse://127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn stop(&self) {
+        self.run_script("stop");
+    }
+
+    /// Stops it the hard way (SIGKILL): inserts in flight lose their answers.
+    pub fn kill(&self) {
+        let pid = std::fs::read_to_string(self.dir.path().join("server.pid")).unwrap();
+        let pid = pid.trim();
+        assert!(std::process::Command::new("kill").args(["-9", pid]).status().unwrap().success());
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Starts it again on the same data.
+    pub fn restart(&self) {
+        self.run_script("start");
+    }
+
+    /// Runs a query over HTTP; its text answer.
+    pub fn query(&self, sql: &str) -> String {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--fail-with-body", "--data-binary", sql])
+            .arg(format!("http://127.0.0.1:{}/", self.port))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&ok(out).stdout).into_owned()
+    }
+}
+
+impl Drop for ClickHouse {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(manifest_dir().join("../../scripts/clickhouse.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}

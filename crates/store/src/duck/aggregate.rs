@@ -1,78 +1,12 @@
-//! Aggregations for the viewer (value counts, histograms, connection graphs) and the
+//! DuckDB's aggregations for the viewer (value counts, histograms, connection graphs) and the
 //! ordered walk that query-wide PCAP export needs, done in DuckDB so that only the
 //! answer, never the matching rows, leaves the store.
 
 use duckdb::types::Value;
-use serde_json::Value as Json;
 use tyto_schema::FieldDef;
 
-use crate::{from_duck, DuckStore, ListQuery, StoreError};
-
-/// A value and the number of sessions that hold it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct ValueCount {
-    pub value: Json,
-    pub count: u64,
-}
-
-/// Totals of one time bucket.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Bucket {
-    /// Start of the bucket, ns since the epoch.
-    pub start_ns: i64,
-    pub sessions: u64,
-    pub packets: u64,
-    pub bytes: u64,
-    pub databytes: u64,
-}
-
-/// One value of a field and its sessions per time bucket.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct ValueSeries {
-    pub value: Json,
-    pub count: u64,
-    /// (bucket start in ns, sessions), buckets with no session left out.
-    pub buckets: Vec<(i64, u64)>,
-}
-
-/// Traffic between two values (addresses, hosts…).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Link {
-    pub src: Json,
-    pub dst: Json,
-    pub sessions: u64,
-    pub packets: u64,
-    pub bytes: u64,
-}
-
-/// A session row's id, start and stored packet positions.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionPositions {
-    pub id: String,
-    pub start_ns: i64,
-    pub positions: Vec<i64>,
-}
-
-/// The pcap files one node wrote.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct NodeFiles {
-    pub node: String,
-    pub files: u64,
-    pub packets: u64,
-    pub bytes: u64,
-}
-
-/// What the store holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct StoreStats {
-    pub sessions: u64,
-    /// First packet of the oldest session and last packet of the newest (ns).
-    pub first_ns: Option<i64>,
-    pub last_ns: Option<i64>,
-    pub nodes: Vec<NodeFiles>,
-    /// Link types of the stored pcap files.
-    pub link_types: Vec<u32>,
-}
+use super::{from_duck, where_clause, DuckStore};
+use crate::{Bucket, Link, ListQuery, NodeFiles, SessionPositions, StoreError, StoreStats, ValueCount, ValueSeries};
 
 /// Values of `field` (one row per distinct value a session holds) beside `extra`
 /// columns, for matching sessions: the SQL of a sub-select with columns `v`, then the
@@ -119,7 +53,7 @@ pub(crate) fn top_values(
     field: &FieldDef,
     n: usize,
 ) -> Result<Vec<ValueCount>, StoreError> {
-    let (cond, args) = q.where_clause();
+    let (cond, args) = where_clause(q);
     let sql = format!(
         "SELECT v, count(*) AS c FROM ({}) WHERE v IS NOT NULL GROUP BY v ORDER BY c DESC, v LIMIT {}",
         values_of(field, &[], &cond),
@@ -137,7 +71,7 @@ pub(crate) fn top_values(
 }
 
 pub(crate) fn histogram(store: &DuckStore, q: &ListQuery, bucket_ns: i64) -> Result<Vec<Bucket>, StoreError> {
-    let (cond, args) = q.where_clause();
+    let (cond, args) = where_clause(q);
     let sql = format!(
         "SELECT b, count(*), sum(packets), sum(bytes), sum(databytes) FROM \
          (SELECT {}, packets, bytes, databytes FROM sessions WHERE {cond}) GROUP BY b ORDER BY b",
@@ -169,7 +103,7 @@ pub(crate) fn value_histogram(
     if top.is_empty() {
         return Ok(Vec::new());
     }
-    let (cond, args) = q.where_clause();
+    let (cond, args) = where_clause(q);
     let b = bucket_expr(bucket_ns);
     // The top values are chosen again inside the query rather than passed back as
     // literals: a value's SQL form depends on its column type (addresses are numbers).
@@ -199,7 +133,7 @@ pub(crate) fn connections(
     dst: &FieldDef,
     n: usize,
 ) -> Result<Vec<Link>, StoreError> {
-    let (cond, args) = q.where_clause();
+    let (cond, args) = where_clause(q);
     // Source values first, then destination values unnested over them: a session
     // with two hosts and one address gives two links.
     let inner = values_of(src, &[&format!("\"{}\" AS d", dst.column), "packets", "bytes"], &cond);
@@ -232,28 +166,33 @@ pub(crate) fn positions_in_order(
     after: Option<&SessionPositions>,
     n: usize,
 ) -> Result<Vec<SessionPositions>, StoreError> {
-    let (mut cond, mut args) = q.where_clause();
+    let (mut cond, mut args) = where_clause(q);
     // Keyset paging: each page starts after the last row of the one before, so a
     // walk over millions of rows never re-reads what it skipped.
     if let Some(a) = after {
         cond.push_str(" AND (start_time > ? OR (start_time = ? AND id > ?))");
-        args.push(crate::ts(a.start_ns));
-        args.push(crate::ts(a.start_ns));
+        args.push(super::ts(a.start_ns));
+        args.push(super::ts(a.start_ns));
         args.push(Value::Text(a.id.clone()));
     }
     let sql = format!(
-        "SELECT id, epoch_us(start_time), packet_pos FROM sessions WHERE {cond} ORDER BY start_time, id LIMIT {}",
+        "SELECT id, node, epoch_us(start_time), packet_pos FROM sessions WHERE {cond} ORDER BY start_time, id LIMIT {}",
         n.max(1)
     );
     let mut stmt = store.conn.prepare(&sql)?;
     let mut rows = stmt.query(duckdb::params_from_iter(args.iter()))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let positions = match row.get::<_, Value>(2)? {
+        let positions = match row.get::<_, Value>(3)? {
             Value::List(items) => items.into_iter().map(int).collect(),
             _ => Vec::new(),
         };
-        out.push(SessionPositions { id: row.get(0)?, start_ns: int(row.get(1)?).saturating_mul(1000), positions });
+        out.push(SessionPositions {
+            id: row.get(0)?,
+            node: row.get(1)?,
+            start_ns: int(row.get(2)?).saturating_mul(1000),
+            positions,
+        });
     }
     Ok(out)
 }
@@ -286,5 +225,6 @@ pub(crate) fn stats(store: &DuckStore) -> Result<StoreStats, StoreError> {
         last_ns: last.map(|t| t.saturating_mul(1000)),
         nodes,
         link_types,
+        stored_bytes: std::fs::metadata(&store.path).map_or(0, |m| m.len()),
     })
 }

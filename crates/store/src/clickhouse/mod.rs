@@ -1,0 +1,988 @@
+//! ClickHouse as the sessions store, for many sensors and one viewer.
+//!
+//! Tables (in the URL's database): `sessions`, `files`, `inputs`, `alerts`, and
+//! `tyto_schema_version`. Sessions are a MergeTree partitioned by the day they
+//! started and ordered by start time, so a time range reads few parts and retention
+//! drops whole days. With a cluster name, each table is `<name>_local` on every shard
+//! under a Distributed `<name>` that inserts and queries go through.
+//!
+//! Written for ClickHouse 18.16 (Debian 12's package) as much as for current
+//! releases: no TTL, skipping indexes, IPv4/IPv6 or LowCardinality types; addresses
+//! are FixedString(16), times Int64 microseconds, lists Arrays.
+//!
+//! A writing handle sends each batch over HTTP in RowBinary, retrying briefly; when
+//! the server stays away the batch goes to an on-disk spool, and every later batch
+//! after it, so rows arrive in the order they were written. The spool is replayed
+//! from the oldest batch when the server answers again; a batch that may have landed
+//! before its answer was lost is first checked by session id, so nothing is stored
+//! twice.
+
+mod aggregate;
+mod http;
+mod rowbinary;
+mod spool;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value as Json};
+use tyto_packet::Addr;
+use tyto_query::{string_literal, Dialect};
+use tyto_schema::{time::format_rfc3339, AlertRecord, FieldDef, FieldKind, SessionRecord, Severity, FIELDS};
+
+use crate::{
+    dump_fields, AlertQuery, Bucket, FileRow, InputFile, Link, ListQuery, SessionPositions, SessionStore, StoreBox,
+    StoreError, StoreStats, ValueCount, ValueSeries, MAX_LIST_ROWS,
+};
+use http::{Failure, Http};
+pub use spool::SpoolCounters;
+use spool::{Batch, Spool};
+
+/// The layout of Tyto's ClickHouse tables; `tyto db upgrade` moves older ones here.
+pub const CLICKHOUSE_LAYOUT: u32 = 1;
+/// Session ids looked up per query when checking what a batch left behind (each
+/// id is ~36 bytes of SQL; the server takes 256 KiB of query text).
+const IDS_PER_CHECK: usize = 2_000;
+/// Quick tries of a batch before it goes to the spool, and the pauses between them.
+const QUICK_TRIES: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(800)];
+/// How long a try whose answer was lost may still run on the server before the
+/// batch is checked and sent again.
+const LOST_TRY_WAIT: Duration = Duration::from_secs(600);
+/// Pauses between replays of the spool while the server is away.
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
+const LONGEST_PAUSE: Duration = Duration::from_secs(15);
+
+/// Where and how to reach ClickHouse (from a `clickhouse://` URL).
+#[derive(Clone, Debug)]
+pub struct ClickConfig {
+    /// `http://host:port` or `https://host:port`.
+    pub base: String,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    /// Cluster (of the server's `remote_servers`) for Distributed tables.
+    pub cluster: Option<String>,
+    /// Bytes the spool holds at most.
+    pub spool_bytes: u64,
+    pub timeout: Duration,
+}
+
+impl ClickConfig {
+    /// The URL again, without the password.
+    pub fn display(&self) -> String {
+        let (scheme, host) = self.base.split_once("://").unwrap_or(("http", &self.base));
+        let scheme = if scheme == "https" { "clickhouse+https" } else { "clickhouse" };
+        let cluster = self.cluster.as_ref().map(|c| format!("?cluster={c}")).unwrap_or_default();
+        format!("{scheme}://{}@{host}/{}{cluster}", self.user, self.database)
+    }
+}
+
+pub(crate) enum Mode {
+    Read,
+    Write { node: String, spool_dir: PathBuf },
+}
+
+/// What a writing handle keeps: its node, the spool and when to try it next.
+struct Writer {
+    node: String,
+    spool: Spool,
+    next_try: Instant,
+    pause: Duration,
+    /// The server is away: said once, until it is back.
+    away: bool,
+    /// The tables were checked (not yet when the server was away at start).
+    ready: bool,
+}
+
+pub struct ClickStore {
+    cfg: Arc<ClickConfig>,
+    http: Http,
+    writer: Option<Writer>,
+}
+
+/// The tables, as (name, columns, engine clause of the local MergeTree).
+fn tables() -> Vec<(&'static str, String, &'static str)> {
+    let session_columns: Vec<String> =
+        FIELDS.iter().map(|f| format!("\"{}\" {}", f.column, rowbinary::column_type(f))).collect();
+    vec![
+        (
+            "sessions",
+            session_columns.join(", "),
+            "MergeTree PARTITION BY toYYYYMMDD(toDateTime(intDiv(start_time, 1000000))) ORDER BY (start_time, id)",
+        ),
+        (
+            "files",
+            "id UInt32, node String, path String, link_type UInt32, packets UInt64, bytes UInt64, \
+             first_time Int64, last_time Int64"
+                .into(),
+            "MergeTree ORDER BY (node, id)",
+        ),
+        (
+            "inputs",
+            "node String, path String, size UInt64, modified Int64, packets UInt64, ingested DateTime DEFAULT now()"
+                .into(),
+            "MergeTree ORDER BY (node, path)",
+        ),
+        (
+            "alerts",
+            "time Int64, node String, detector String, severity String, source String, targets Array(String), \
+             message String, expression String, first_time Int64, last_time Int64"
+                .into(),
+            "MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(time, 1000000))) ORDER BY (time, detector, source)",
+        ),
+    ]
+}
+
+fn micros(ns: i64) -> i64 {
+    ns.div_euclid(1000)
+}
+
+fn lit(s: &str) -> String {
+    string_literal(Dialect::ClickHouse, s)
+}
+
+/// What a query selects for a field: addresses as hex, the rest as stored.
+fn select_expr(f: &FieldDef) -> String {
+    match (f.kind, f.multi) {
+        (FieldKind::Ip, false) => format!("hex(\"{}\")", f.column),
+        (FieldKind::Ip, true) => format!("arrayMap(x -> hex(x), \"{}\")", f.column),
+        _ => format!("\"{}\"", f.column),
+    }
+}
+
+/// One value as the API shows it; `None` for "none" (empty text, zero address, null).
+fn scalar(kind: FieldKind, v: Json) -> Option<Json> {
+    match (kind, v) {
+        (_, Json::Null) => None,
+        (FieldKind::Ip, Json::String(h)) => {
+            let mut b = [0u8; 16];
+            if h.len() != 32 {
+                return None;
+            }
+            for (i, byte) in b.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
+            }
+            (b != [0; 16]).then(|| Json::from(Addr(b).to_string()))
+        }
+        (FieldKind::Date, v) => Some(Json::from(format_rfc3339(v.as_i64()?.saturating_mul(1000)))),
+        (FieldKind::Text | FieldKind::LowerText, Json::String(s)) if s.is_empty() => None,
+        (_, v) => Some(v),
+    }
+}
+
+/// A column's value as the API shows it (lists without their "none" items).
+fn from_ch(f: &FieldDef, v: Json) -> Option<Json> {
+    match v {
+        Json::Array(items) => {
+            let items: Vec<Json> = items.into_iter().filter_map(|i| scalar(f.kind, i)).collect();
+            (!items.is_empty()).then_some(Json::Array(items))
+        }
+        v => scalar(f.kind, v),
+    }
+}
+
+/// The condition that a value of `f` (named `v`) is there.
+fn present(f: &FieldDef, v: &str) -> String {
+    match f.kind {
+        FieldKind::Ip => format!("{v} != unhex('{:032x}')", 0),
+        FieldKind::Text | FieldKind::LowerText => format!("{v} != ''"),
+        FieldKind::Integer | FieldKind::Date if rowbinary::nullable(f) => format!("isNotNull({v})"),
+        FieldKind::Integer | FieldKind::Date => "1".into(),
+    }
+}
+
+/// `WHERE` for a listing: time range, then the expression.
+fn where_clause(q: &ListQuery) -> String {
+    let mut sql = String::from("1");
+    if let Some(s) = q.start_ns {
+        sql.push_str(&format!(" AND stop_time >= {}", micros(s)));
+    }
+    if let Some(s) = q.stop_ns {
+        sql.push_str(&format!(" AND start_time <= {}", micros(s)));
+    }
+    if let Some(f) = &q.filter {
+        sql.push_str(" AND ");
+        sql.push_str(&f.to_sql(Dialect::ClickHouse));
+    }
+    sql
+}
+
+fn order_clause(q: &ListQuery) -> String {
+    if q.order.is_empty() {
+        return "start_time DESC, id".into();
+    }
+    let mut keys: Vec<String> = q
+        .order
+        .iter()
+        .map(|k| {
+            // Text "none" is '' here, NULL in DuckDB: sorted last in both.
+            let col = format!("\"{}\"", k.field.column);
+            let dir = if k.descending { "DESC" } else { "ASC" };
+            match (k.field.kind, k.field.multi) {
+                (FieldKind::Text | FieldKind::LowerText, false) => format!("{col} = '', {col} {dir}"),
+                (_, true) => format!("empty({col}), {col} {dir}"),
+                _ => format!("{col} {dir} NULLS LAST"),
+            }
+        })
+        .collect();
+    keys.push("id".into());
+    keys.join(", ")
+}
+
+fn json_u64(v: &Json) -> u64 {
+    v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)).or_else(|| v.as_str()?.parse().ok()).unwrap_or(0)
+}
+
+fn json_i64(v: &Json) -> i64 {
+    v.as_i64().or_else(|| v.as_str()?.parse().ok()).unwrap_or(0)
+}
+
+fn json_str(v: &Json) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+impl ClickStore {
+    pub(crate) fn open(cfg: ClickConfig, mode: Mode) -> Result<ClickStore, StoreError> {
+        let http = Http::new(&cfg.base, &cfg.user, &cfg.password, &cfg.database, cfg.timeout);
+        let mut store = ClickStore { cfg: Arc::new(cfg), http, writer: None };
+        let writing = matches!(mode, Mode::Write { .. });
+        let ready = match store.prepare(writing) {
+            Ok(()) => true,
+            // A sensor starts while ClickHouse is away: rows wait in the spool, and the
+            // tables are checked (or made) once it answers.
+            Err(StoreError::Unreachable { message, .. }) if writing => {
+                tracing::error!(
+                    "ClickHouse at {} unreachable ({message}); rows wait in the spool until it answers",
+                    store.http.base
+                );
+                false
+            }
+            Err(e) => return Err(e),
+        };
+        if let Mode::Write { node, spool_dir } = mode {
+            let spool = Spool::open(&spool_dir, store.cfg.spool_bytes)?;
+            if !spool.is_empty() {
+                tracing::warn!(
+                    "{} batches ({} rows) wait in {} from an earlier run; they go to ClickHouse first",
+                    SpoolCounters::get(&spool.counters.batches),
+                    SpoolCounters::get(&spool.counters.rows),
+                    spool_dir.display()
+                );
+            }
+            store.writer =
+                Some(Writer { node, spool, next_try: Instant::now(), pause: FIRST_PAUSE, away: !ready, ready });
+        }
+        Ok(store)
+    }
+
+    /// Checks the tables hold this Tyto's layout (making them first when `create` and
+    /// there are none).
+    fn prepare(&self, create: bool) -> Result<(), StoreError> {
+        match self.layout()? {
+            None if create => {
+                // A sensor's first start makes the tables, as the embedded store does.
+                ClickStore::migrate((*self.cfg).clone(), false)?;
+            }
+            None => return Err(StoreError::NotInitialised { place: self.cfg.display() }),
+            Some(v) if v != CLICKHOUSE_LAYOUT => {
+                return Err(StoreError::Version { place: self.cfg.display(), found: v, wanted: CLICKHOUSE_LAYOUT })
+            }
+            Some(_) => {}
+        }
+        let missing = self.missing_columns()?;
+        if !missing.is_empty() {
+            return Err(StoreError::Outdated { place: self.cfg.display(), missing: missing.join(", ") });
+        }
+        Ok(())
+    }
+
+    /// Whether a writer's tables were checked; checks them when they were not (the
+    /// server was away at start). `Ok(false)`: still away.
+    fn ensure_ready(&mut self) -> Result<bool, StoreError> {
+        match self.writer.as_ref() {
+            None => return Ok(true),
+            Some(w) if w.ready => return Ok(true),
+            Some(_) => {}
+        }
+        match self.prepare(true) {
+            Ok(()) => {
+                if let Some(w) = self.writer.as_mut() {
+                    w.ready = true;
+                }
+                Ok(true)
+            }
+            Err(StoreError::Unreachable { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The layout version recorded, or `None` when the database has no Tyto tables.
+    fn layout(&self) -> Result<Option<u32>, StoreError> {
+        let db = lit(&self.cfg.database);
+        let rows = self.http.in_database("system").rows(&format!(
+            "SELECT count() FROM system.tables WHERE database = {db} AND name = 'tyto_schema_version'"
+        ))?;
+        if rows.first().and_then(|r| r.first()).map_or(0, json_u64) == 0 {
+            return Ok(None);
+        }
+        let v = self.http.number("SELECT max(version) FROM tyto_schema_version")?;
+        Ok(Some(v as u32))
+    }
+
+    /// Catalogue fields that the sessions table (every copy of it) lacks.
+    fn missing_columns(&self) -> Result<Vec<String>, StoreError> {
+        let db = lit(&self.cfg.database);
+        let mut names = vec!["sessions".to_string()];
+        if self.cfg.cluster.is_some() {
+            names.push("sessions_local".into());
+        }
+        let mut missing = Vec::new();
+        for t in names {
+            let rows = self
+                .http
+                .in_database("system")
+                .rows(&format!("SELECT name FROM system.columns WHERE database = {db} AND table = {}", lit(&t)))?;
+            let have: std::collections::HashSet<String> = rows.iter().filter_map(|r| r.first()).map(json_str).collect();
+            for f in FIELDS.iter().filter(|f| !have.contains(f.column)) {
+                if !missing.iter().any(|m: &String| m == f.column) {
+                    missing.push(f.column.to_string());
+                }
+            }
+        }
+        Ok(missing)
+    }
+
+    /// `tyto db init` (make what is missing) and `tyto db upgrade` (also add the
+    /// catalogue's new columns and apply newer layouts).
+    pub(crate) fn migrate(cfg: ClickConfig, upgrade: bool) -> Result<Vec<String>, StoreError> {
+        let http = Http::new(&cfg.base, &cfg.user, &cfg.password, &cfg.database, cfg.timeout);
+        let store = ClickStore { cfg: Arc::new(cfg), http, writer: None };
+        let cfg = &store.cfg;
+        let mut done = Vec::new();
+        store.http.in_database("system").execute(&format!("CREATE DATABASE IF NOT EXISTS \"{}\"", cfg.database))?;
+        match store.layout()? {
+            Some(v) if v > CLICKHOUSE_LAYOUT => {
+                return Err(StoreError::Version { place: cfg.display(), found: v, wanted: CLICKHOUSE_LAYOUT })
+            }
+            Some(v) if v < CLICKHOUSE_LAYOUT && !upgrade => {
+                return Err(StoreError::Version { place: cfg.display(), found: v, wanted: CLICKHOUSE_LAYOUT })
+            }
+            Some(v) => done.push(format!("{} holds layout {v}", cfg.display())),
+            None => {
+                for (name, columns, engine) in tables() {
+                    let local = match &cfg.cluster {
+                        Some(_) => format!("{name}_local"),
+                        None => name.to_string(),
+                    };
+                    store.http.execute(&format!("CREATE TABLE IF NOT EXISTS {local} ({columns}) ENGINE = {engine}"))?;
+                    if let Some(cluster) = &cfg.cluster {
+                        store.http.execute(&format!(
+                            "CREATE TABLE IF NOT EXISTS {name} AS {local} ENGINE = Distributed({cluster}, {}, {local}, rand())",
+                            cfg.database
+                        ))?;
+                    }
+                    done.push(format!("created table {name}"));
+                }
+                store.http.execute(
+                    "CREATE TABLE IF NOT EXISTS tyto_schema_version (version UInt32, applied DateTime DEFAULT now(), \
+                     tyto String) ENGINE = TinyLog",
+                )?;
+                store.http.execute(&format!(
+                    "INSERT INTO tyto_schema_version (version, tyto) VALUES ({CLICKHOUSE_LAYOUT}, {})",
+                    lit(env!("CARGO_PKG_VERSION"))
+                ))?;
+                done.push(format!("{} holds layout {CLICKHOUSE_LAYOUT}", cfg.display()));
+            }
+        }
+        let missing = store.missing_columns()?;
+        if !missing.is_empty() && !upgrade {
+            return Err(StoreError::Outdated { place: cfg.display(), missing: missing.join(", ") });
+        }
+        for col in &missing {
+            let Some(f) = FIELDS.iter().find(|f| f.column == col) else { continue };
+            let ty = rowbinary::column_type(f);
+            // The shards' tables first: the Distributed one only describes them.
+            let mut targets = vec![];
+            if cfg.cluster.is_some() {
+                targets.push("sessions_local");
+            }
+            targets.push("sessions");
+            for t in targets {
+                let have = store.http.in_database("system").number(&format!(
+                    "SELECT count() FROM system.columns WHERE database = {} AND table = {} AND name = {}",
+                    lit(&cfg.database),
+                    lit(t),
+                    lit(col)
+                ))?;
+                if have == 0 {
+                    store.http.execute(&format!("ALTER TABLE {t} ADD COLUMN \"{col}\" {ty}"))?;
+                }
+            }
+            done.push(format!("added column {col} {ty}"));
+        }
+        Ok(done)
+    }
+
+    fn local(&self, table: &str) -> String {
+        match self.cfg.cluster {
+            Some(_) => format!("{table}_local"),
+            None => table.to_string(),
+        }
+    }
+
+    /// Rows of a query whose columns are `fields`, as JSON objects by field name.
+    fn json_rows(&self, sql: &str, fields: &[&FieldDef]) -> Result<Vec<Map<String, Json>>, StoreError> {
+        let rows = self.http.rows(sql)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let mut obj = Map::new();
+                for (f, v) in fields.iter().zip(row) {
+                    if let Some(j) = from_ch(f, v) {
+                        obj.insert(f.name.to_string(), j);
+                    }
+                }
+                obj
+            })
+            .collect())
+    }
+
+    fn select_list(fields: &[&FieldDef]) -> String {
+        fields.iter().map(|f| select_expr(f)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Which of a batch's session ids the server holds already.
+    fn ids_present(&self, b: &Batch) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in b.ids.chunks(IDS_PER_CHECK) {
+            let list = chunk.iter().map(|i| lit(i)).collect::<Vec<_>>().join(", ");
+            let rows = self.http.rows(&format!(
+                "SELECT id FROM sessions WHERE start_time >= {} AND start_time <= {} AND id IN ({list})",
+                b.min_us, b.max_us
+            ))?;
+            found.extend(rows.iter().filter_map(|r| r.first()).map(json_str));
+        }
+        Ok(found)
+    }
+
+    /// Waits while an earlier try of this batch still runs on the server (its answer
+    /// was lost, but the insert goes on): what it stores must be seen before the
+    /// batch is checked.
+    fn wait_for_lost_try(&self, query_id: &str) -> Result<(), Failure> {
+        let until = Instant::now() + LOST_TRY_WAIT;
+        while self.http.running(query_id).map_err(|e| Failure::NotSent(e.to_string()))? {
+            if Instant::now() >= until {
+                return Err(Failure::Unknown(format!("an earlier try ({query_id}) still runs on the server")));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(())
+    }
+
+    /// Sends a batch. `maybe_landed`: an earlier try may have been stored though its
+    /// answer was lost, so the rows already there are left out first.
+    fn send(&self, b: &Batch, maybe_landed: bool) -> Result<(), Failure> {
+        if maybe_landed {
+            self.wait_for_lost_try(&b.query_id)?;
+        }
+        let cut;
+        let b = if maybe_landed && !b.ids.is_empty() {
+            let there = self.ids_present(b).map_err(|e| Failure::NotSent(e.to_string()))?;
+            if there.len() >= b.ids.len() {
+                return Ok(());
+            }
+            cut = b.only(|i| !there.contains(&b.ids[i]));
+            &cut
+        } else {
+            b
+        };
+        self.http.insert(&b.table, &b.columns, b.body.clone(), self.cfg.cluster.is_some(), &b.query_id)
+    }
+
+    /// Sends a batch now, or puts it in the spool behind those already waiting.
+    fn deliver(&mut self, b: Batch) -> Result<(), StoreError> {
+        self.replay(false)?;
+        let Some(w) = self.writer.as_ref() else {
+            // A reading handle writes (alerts from a viewer's detectors) without a spool.
+            return self.send(&b, false).map_err(|f| self.http.error(f));
+        };
+        let spool_empty = w.spool.is_empty();
+        if spool_empty && !self.ensure_ready()? {
+            self.server_away("not answering since the start");
+        } else if spool_empty {
+            let mut maybe_landed = false;
+            let mut last = None;
+            for pause in std::iter::once(None).chain(QUICK_TRIES.iter().map(Some)) {
+                if let Some(p) = pause {
+                    std::thread::sleep(*p);
+                }
+                match self.send(&b, maybe_landed) {
+                    Ok(()) => return Ok(()),
+                    Err(Failure::Refused(m)) => {
+                        let w = self.writer.as_mut().expect("a writer");
+                        w.spool.refuse(&b);
+                        return Err(StoreError::ClickHouse {
+                            server: self.http.base.clone(),
+                            message: format!("{m} ({} rows kept in {}/refused)", b.rows(), w.spool.dir().display()),
+                        });
+                    }
+                    Err(f) => {
+                        tracing::info!(
+                            "ClickHouse insert of {} rows into {} failed: {}",
+                            b.rows(),
+                            b.table,
+                            f.message()
+                        );
+                        maybe_landed |= matches!(f, Failure::Unknown(_));
+                        last = Some(f);
+                    }
+                }
+            }
+            let why = last.map(|f| f.message().to_string()).unwrap_or_default();
+            self.server_away(&why);
+        }
+        let w = self.writer.as_mut().expect("a writer");
+        if !w.spool.push(&b)? {
+            tracing::error!(
+                "ClickHouse spool {} is full ({} MiB): {} rows dropped ({} dropped in all)",
+                w.spool.dir().display(),
+                self.cfg.spool_bytes >> 20,
+                b.rows(),
+                SpoolCounters::get(&w.spool.counters.dropped_rows)
+            );
+        }
+        Ok(())
+    }
+
+    fn server_away(&mut self, why: &str) {
+        let base = self.http.base.clone();
+        let w = self.writer.as_mut().expect("a writer");
+        if !w.away {
+            tracing::error!(
+                "ClickHouse at {base} does not take rows ({why}); holding them in {} until it does",
+                w.spool.dir().display()
+            );
+            w.away = true;
+        }
+        w.next_try = Instant::now() + w.pause;
+        w.pause = (w.pause * 2).min(LONGEST_PAUSE);
+    }
+
+    /// Sends what the spool holds, oldest first, while the server takes it (not before
+    /// the next try is due unless `now`).
+    fn replay(&mut self, now: bool) -> Result<(), StoreError> {
+        loop {
+            let Some(w) = self.writer.as_mut() else { return Ok(()) };
+            if w.spool.is_empty() || (!now && Instant::now() < w.next_try) {
+                return Ok(());
+            }
+            if !self.ensure_ready()? {
+                self.server_away("not answering since the start");
+                return Ok(());
+            }
+            let Some(w) = self.writer.as_mut() else { return Ok(()) };
+            let Some(b) = w.spool.front() else { return Ok(()) };
+            match self.send(&b, true) {
+                Ok(()) => {
+                    let base = self.http.base.clone();
+                    let w = self.writer.as_mut().expect("a writer");
+                    w.spool.pop();
+                    w.spool.counters.replayed_rows.fetch_add(b.rows() as u64, std::sync::atomic::Ordering::Relaxed);
+                    w.pause = FIRST_PAUSE;
+                    if w.away && w.spool.is_empty() {
+                        tracing::warn!(
+                            "ClickHouse at {base} is back; the spool is sent ({} rows in all)",
+                            SpoolCounters::get(&w.spool.counters.replayed_rows)
+                        );
+                        w.away = false;
+                    }
+                }
+                Err(Failure::Refused(m)) => {
+                    let w = self.writer.as_mut().expect("a writer");
+                    tracing::error!("ClickHouse refused a spooled batch of {} rows: {m}; kept in refused/", b.rows());
+                    w.spool.refuse(&b);
+                    w.spool.pop();
+                }
+                Err(f) => {
+                    self.server_away(f.message());
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn insert_rows(&mut self, table: &str, columns: &str, enc: rowbinary::Encoded) -> Result<(), StoreError> {
+        if enc.row_ends.is_empty() {
+            return Ok(());
+        }
+        let b = Batch {
+            table: table.into(),
+            columns: columns.into(),
+            ids: Vec::new(),
+            min_us: 0,
+            max_us: 0,
+            query_id: query_id(),
+            row_ends: enc.row_ends,
+            body: enc.body,
+        };
+        self.deliver(b)
+    }
+}
+
+impl SessionStore for ClickStore {
+    fn another(&self) -> Result<StoreBox, StoreError> {
+        Ok(Box::new(ClickStore { cfg: self.cfg.clone(), http: self.http.clone(), writer: None }))
+    }
+
+    fn describe(&self) -> String {
+        self.cfg.display()
+    }
+
+    fn info(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let version = self.http.rows("SELECT version()")?;
+        let mut out = vec![
+            ("store".to_string(), self.cfg.display()),
+            (
+                "engine".to_string(),
+                format!("ClickHouse {}", version.first().and_then(|r| r.first()).map(json_str).unwrap_or_default()),
+            ),
+            ("layout version".to_string(), self.layout()?.map_or("none".into(), |v| v.to_string())),
+        ];
+        if let Some(c) = &self.cfg.cluster {
+            out.push(("cluster".into(), format!("{c} (Distributed tables over <name>_local)")));
+        }
+        let db = lit(&self.cfg.database);
+        for t in ["sessions", "files", "inputs", "alerts"] {
+            let local = self.local(t);
+            let rows = self.http.in_database("system").rows(&format!(
+                "SELECT count(), sum(rows), sum(bytes) FROM system.parts WHERE database = {db} AND table = {} AND active",
+                lit(&local)
+            ))?;
+            let r = rows.first().cloned().unwrap_or_default();
+            out.push((
+                format!("{t} rows"),
+                format!(
+                    "{} in {} parts, {} bytes",
+                    r.get(1).map_or(0, json_u64),
+                    r.first().map_or(0, json_u64),
+                    r.get(2).map_or(0, json_u64)
+                ),
+            ));
+        }
+        let parts = self.http.in_database("system").rows(&format!(
+            "SELECT min(partition), max(partition), uniqExact(partition) FROM system.parts \
+             WHERE database = {db} AND table = {} AND active",
+            lit(&self.local("sessions"))
+        ))?;
+        if let Some(r) = parts.first().filter(|r| r.get(2).map_or(0, json_u64) > 0) {
+            out.push((
+                "session days".into(),
+                format!("{} from {} to {}", json_u64(&r[2]), json_str(&r[0]), json_str(&r[1])),
+            ));
+        }
+        if let Some(w) = &self.writer {
+            out.push((
+                "spool".into(),
+                format!("{} rows in {}", SpoolCounters::get(&w.spool.counters.rows), w.spool.dir().display()),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn deliver_pending(&mut self, wait: Duration) -> Result<u64, StoreError> {
+        let until = Instant::now() + wait;
+        loop {
+            self.replay(false)?;
+            let Some(w) = self.writer.as_ref() else { return Ok(0) };
+            let held = SpoolCounters::get(&w.spool.counters.rows);
+            if w.spool.is_empty() || Instant::now() >= until {
+                return Ok(held);
+            }
+            let next = w.next_try.min(until);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()).max(Duration::from_millis(50)));
+        }
+    }
+
+    fn spool(&self) -> Option<Arc<SpoolCounters>> {
+        self.writer.as_ref().map(|w| w.spool.counters.clone())
+    }
+
+    fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let fields: Vec<&FieldDef> = FIELDS.iter().collect();
+        let columns = fields.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ");
+        // One insert per day: each lands as one part of one partition, whole or not at
+        // all, which the check after a lost answer relies on (and current releases
+        // refuse inserts that span over 100 partitions).
+        let mut days: Vec<(i64, Vec<SessionRecord>)> = Vec::new();
+        for r in rows {
+            let day = r.start_ns.div_euclid(86_400_000_000_000);
+            match days.iter_mut().find(|(d, _)| *d == day) {
+                Some((_, v)) => v.push(r.clone()),
+                None => days.push((day, vec![r.clone()])),
+            }
+        }
+        for (_, day_rows) in days {
+            let enc = rowbinary::sessions(&day_rows, &fields);
+            let b = Batch {
+                table: "sessions".into(),
+                columns: columns.clone(),
+                ids: day_rows.iter().map(|r| r.id.clone()).collect(),
+                min_us: day_rows.iter().map(|r| micros(r.start_ns)).min().unwrap_or(0),
+                max_us: day_rows.iter().map(|r| micros(r.start_ns)).max().unwrap_or(0),
+                query_id: query_id(),
+                row_ends: enc.row_ends,
+                body: enc.body,
+            };
+            self.deliver(b)?;
+        }
+        Ok(())
+    }
+
+    fn add_files(&mut self, files: &[FileRow]) -> Result<(), StoreError> {
+        self.insert_rows("files", rowbinary::FILE_COLUMNS, rowbinary::files(files))
+    }
+
+    fn remove_files(&mut self, node: &str, ids: &[u32]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+        self.http.execute(&format!(
+            "ALTER TABLE {} DELETE WHERE node = {} AND id IN ({list})",
+            self.local("files"),
+            lit(node)
+        ))
+    }
+
+    fn expire_sessions(&mut self, before_ns: i64) -> Result<u64, StoreError> {
+        // Whole days go: a day's partition is dropped once its last microsecond is
+        // before the limit (sessions that began that day and ended minutes into the
+        // next go with it).
+        let table = self.local("sessions");
+        let rows = self.http.in_database("system").rows(&format!(
+            "SELECT partition, sum(rows) FROM system.parts WHERE database = {} AND table = {} AND active \
+             GROUP BY partition ORDER BY partition",
+            lit(&self.cfg.database),
+            lit(&table)
+        ))?;
+        let mut dropped = 0;
+        for r in rows {
+            let (Some(p), Some(n)) = (r.first(), r.get(1)) else { continue };
+            let day = json_str(p);
+            let Some(end_ns) = day_end_ns(&day) else { continue };
+            if end_ns <= before_ns {
+                // The key is toYYYYMMDD(…), a number (checked all digits above).
+                self.http.execute(&format!("ALTER TABLE {table} DROP PARTITION {day}"))?;
+                dropped += json_u64(n);
+            }
+        }
+        Ok(dropped)
+    }
+
+    fn add_input(&mut self, input: &InputFile, packets: u64) -> Result<(), StoreError> {
+        let node = self.writer.as_ref().map_or("", |w| w.node.as_str());
+        self.http.execute(&format!(
+            "INSERT INTO inputs (node, path, size, modified, packets) VALUES ({}, {}, {}, {}, {packets})",
+            lit(node),
+            lit(&input.path),
+            input.size,
+            input.modified
+        ))
+    }
+
+    fn has_input(&self, input: &InputFile) -> Result<bool, StoreError> {
+        let node = self.writer.as_ref().map_or("", |w| w.node.as_str());
+        let n = self.http.number(&format!(
+            "SELECT count() FROM inputs WHERE node = {} AND path = {} AND size = {} AND modified = {}",
+            lit(node),
+            lit(&input.path),
+            input.size,
+            input.modified
+        ))?;
+        Ok(n > 0)
+    }
+
+    fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError> {
+        let fields = q.fields.clone().unwrap_or_else(dump_fields);
+        let cond = where_clause(q);
+        let limit = q.limit.clamp(1, MAX_LIST_ROWS);
+        let order = order_clause(q);
+        // The page's ids first, reading only the filtered and sorted columns; then
+        // the shown columns of those rows alone.
+        let sql = format!(
+            "SELECT {} FROM sessions WHERE {cond} AND id IN \
+             (SELECT id FROM sessions WHERE {cond} ORDER BY {order} LIMIT {}, {limit}) ORDER BY {order}",
+            ClickStore::select_list(&fields),
+            q.offset
+        );
+        self.json_rows(&sql, &fields)
+    }
+
+    fn packet_positions(&self, ids: &[String]) -> Result<Vec<SessionPositions>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IDS_PER_CHECK) {
+            let list = chunk.iter().map(|i| lit(i)).collect::<Vec<_>>().join(", ");
+            let rows = self.http.rows(&format!(
+                "SELECT id, node, start_time, packet_pos FROM sessions WHERE id IN ({list}) ORDER BY start_time, id"
+            ))?;
+            out.extend(rows.iter().map(|r| aggregate::positions_of(r)));
+        }
+        Ok(out)
+    }
+
+    fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.http.number("SELECT count() FROM sessions")?.max(0) as u64)
+    }
+
+    fn count_matching(&self, q: &ListQuery) -> Result<u64, StoreError> {
+        Ok(self.http.number(&format!("SELECT count() FROM sessions WHERE {}", where_clause(q)))?.max(0) as u64)
+    }
+
+    fn session(&self, id: &str) -> Result<Option<Map<String, Json>>, StoreError> {
+        let fields = dump_fields();
+        let sql = format!("SELECT {} FROM sessions WHERE id = {} LIMIT 1", ClickStore::select_list(&fields), lit(id));
+        Ok(self.json_rows(&sql, &fields)?.pop())
+    }
+
+    fn top_values(&self, q: &ListQuery, field: &FieldDef, n: usize) -> Result<Vec<ValueCount>, StoreError> {
+        aggregate::top_values(self, q, field, n)
+    }
+
+    fn histogram(&self, q: &ListQuery, bucket_ns: i64) -> Result<Vec<Bucket>, StoreError> {
+        aggregate::histogram(self, q, bucket_ns)
+    }
+
+    fn value_histogram(
+        &self,
+        q: &ListQuery,
+        field: &FieldDef,
+        n: usize,
+        bucket_ns: i64,
+    ) -> Result<Vec<ValueSeries>, StoreError> {
+        aggregate::value_histogram(self, q, field, n, bucket_ns)
+    }
+
+    fn connections(&self, q: &ListQuery, src: &FieldDef, dst: &FieldDef, n: usize) -> Result<Vec<Link>, StoreError> {
+        aggregate::connections(self, q, src, dst, n)
+    }
+
+    fn positions_in_order(
+        &self,
+        q: &ListQuery,
+        after: Option<&SessionPositions>,
+        n: usize,
+    ) -> Result<Vec<SessionPositions>, StoreError> {
+        aggregate::positions_in_order(self, q, after, n)
+    }
+
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        aggregate::stats(self)
+    }
+
+    fn add_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError> {
+        self.insert_rows("alerts", rowbinary::ALERT_COLUMNS, rowbinary::alerts(alerts))
+    }
+
+    fn alerts(&self, q: &AlertQuery) -> Result<(u64, Vec<Json>), StoreError> {
+        let mut conds = vec![
+            format!("time >= {}", micros(q.start_ns.unwrap_or(0))),
+            format!("time <= {}", micros(q.stop_ns.unwrap_or(i64::MAX / 2))),
+        ];
+        if let Some(d) = &q.detector {
+            match d.strip_suffix('*') {
+                Some(prefix) => conds.push(format!("substring(detector, 1, {}) = {}", prefix.len(), lit(prefix))),
+                None => conds.push(format!("detector = {}", lit(d))),
+            }
+        }
+        if let Some(src) = &q.source {
+            conds.push(format!("source = {}", lit(src)));
+        }
+        if let Some(min) = q.min_severity {
+            let allowed: Vec<String> =
+                Severity::ALL.into_iter().filter(|s| *s >= min).map(|s| lit(s.as_str())).collect();
+            conds.push(format!("severity IN ({})", allowed.join(", ")));
+        }
+        if let Some(t) = &q.text {
+            let t = lit(&t.to_lowercase());
+            conds.push(format!(
+                "(position(lowerUTF8(message), {t}) > 0 OR position(lowerUTF8(source), {t}) > 0 \
+                 OR position(lowerUTF8(arrayStringConcat(targets, ' ')), {t}) > 0)"
+            ));
+        }
+        let wher = conds.join(" AND ");
+        let total = self.http.number(&format!("SELECT count() FROM alerts WHERE {wher}"))?.max(0) as u64;
+        let dir = if q.newest_first { "DESC" } else { "ASC" };
+        let rows = self.http.rows(&format!(
+            "SELECT time, node, detector, severity, source, targets, message, expression, first_time, last_time \
+             FROM alerts WHERE {wher} ORDER BY time {dir}, detector, source LIMIT {}, {}",
+            q.offset,
+            q.limit.max(1)
+        ))?;
+        let alerts = rows
+            .iter()
+            .map(|r| {
+                let at = |i: usize| r.get(i).cloned().unwrap_or(Json::Null);
+                AlertRecord {
+                    time_ns: json_i64(&at(0)).saturating_mul(1000),
+                    node: json_str(&at(1)),
+                    detector: json_str(&at(2)),
+                    severity: Severity::parse(&json_str(&at(3))).unwrap_or(Severity::Medium),
+                    source: json_str(&at(4)),
+                    targets: at(5).as_array().map(|a| a.iter().map(json_str).collect()).unwrap_or_default(),
+                    message: json_str(&at(6)),
+                    expression: json_str(&at(7)),
+                    first_ns: json_i64(&at(8)).saturating_mul(1000),
+                    last_ns: json_i64(&at(9)).saturating_mul(1000),
+                }
+                .to_json()
+            })
+            .collect();
+        Ok((total, alerts))
+    }
+}
+
+/// A query id no other insert has: process, time and a counter.
+fn query_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("tyto-{}-{}-{n}", std::process::id(), tyto_schema::time::now_ns())
+}
+
+/// The end of a `YYYYMMDD` partition's day (UTC), in ns.
+fn day_end_ns(day: &str) -> Option<i64> {
+    if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let start = tyto_schema::time::parse_time(&format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..]))?;
+    Some(start + 86_400 * 1_000_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_days_end_at_utc_midnight() {
+        assert_eq!(day_end_ns("19700101"), Some(86_400_000_000_000));
+        assert_eq!(day_end_ns("20240229"), Some(1_709_251_200_000_000_000));
+        assert_eq!(day_end_ns("2024"), None);
+        assert_eq!(day_end_ns("20241399"), None);
+    }
+
+    #[test]
+    fn values_read_back_as_the_embedded_store_shows_them() {
+        let ip = tyto_schema::field("ip.src").unwrap();
+        assert_eq!(from_ch(ip, Json::from("00000000000000000000FFFF0A000001")), Some(Json::from("10.0.0.1")));
+        assert_eq!(from_ch(ip, Json::from("00000000000000000000000000000000")), None);
+        assert_eq!(from_ch(ip, Json::from("zz")), None);
+        let start = tyto_schema::field("starttime").unwrap();
+        assert_eq!(from_ch(start, Json::from(200_123_456)), Some(Json::from("1970-01-01T00:03:20.123456Z")));
+        let hosts = tyto_schema::field("host.http").unwrap();
+        assert_eq!(from_ch(hosts, serde_json::json!([])), None);
+        assert_eq!(from_ch(hosts, serde_json::json!(["a", ""])), Some(serde_json::json!(["a"])));
+    }
+}

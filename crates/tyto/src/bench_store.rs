@@ -1,0 +1,174 @@
+//! `tyto bench-store`: the session store alone, any backend. Synthetic session rows
+//! (the mix of protocols, hosts, ports and countries the viewer's searches meet) go
+//! in through the store's own write path, batch by batch, then the searches an
+//! analyst makes and the SPI view's value counts are timed on them. Run it with
+//! `--store duckdb:///DIR` and `--store clickhouse://…` to set the two side by side.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tyto_packet::Addr;
+use tyto_schema::{DirStats, SessionRecord};
+use tyto_store::{ListQuery, StoreUrl};
+
+#[derive(Args)]
+pub struct BenchStoreArgs {
+    /// The store to fill and search (an empty one: its rows are counted).
+    #[arg(long)]
+    store: String,
+    /// Session rows to write.
+    #[arg(long, default_value_t = 10_000_000)]
+    rows: u64,
+    /// Rows per append (what a sensor's writer hands the store at once).
+    #[arg(long, default_value_t = 50_000)]
+    batch: usize,
+    /// Days the rows' start times spread over.
+    #[arg(long, default_value_t = 10)]
+    days: u64,
+    /// Where the spool (ClickHouse) goes.
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("tyto-bench-store"))]
+    data_dir: std::path::PathBuf,
+}
+
+/// A cheap, well-mixed hash (splitmix64): the same rows on every run.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+const START_NS: i64 = 1_700_000_000_000_000_000;
+
+fn row(i: u64, spacing_ns: i64) -> SessionRecord {
+    let h = mix(i);
+    let kind = i % 10;
+    let (proto, protocols): (u8, &[&str]) = match kind {
+        0..=3 => (6, &["tcp", "http"]),
+        4..=6 => (6, &["tcp", "tls"]),
+        7..=8 => (17, &["udp", "dns"]),
+        _ => (1, &["icmp"]),
+    };
+    let start = START_NS + i as i64 * spacing_ns;
+    let packets = 1 + mix(i * 11) % 200;
+    let bytes = mix(i * 13) % 1_000_000;
+    let mut r = SessionRecord {
+        id: format!("{:06}-{:024x}", 231114 + i / 8_640_000, h as u128 * 31 + i as u128),
+        node: "bench".into(),
+        segment: 1,
+        ip_protocol: proto,
+        ethertype: 0x0800,
+        src_ip: Some(Addr::from_v4([10, 0, (h % 256) as u8, ((h >> 8) % 256) as u8])),
+        dst_ip: Some(Addr::from_v4(((mix(i * 7) % (1 << 32)) as u32).to_be_bytes())),
+        src_port: (1024 + mix(i * 3) % 60_000) as u16,
+        dst_port: [80, 443, 53, 22, 3389, 445, 8080, 25][(mix(i * 5) % 8) as usize],
+        start_ns: start,
+        stop_ns: start + (h % 60_000_000_000) as i64,
+        src: DirStats { packets: packets / 2 + 1, bytes: bytes / 2, databytes: bytes / 3 },
+        dst: DirStats { packets: packets / 2, bytes: bytes / 2, databytes: bytes / 3 },
+        protocols: protocols.iter().map(|s| s.to_string()).collect(),
+        packet_pos: vec![-1, 24 + (i % 1000) as i64 * 100, 124 + (i % 1000) as i64 * 100],
+        ..SessionRecord::default()
+    };
+    r.root_id = r.id.clone();
+    let country = ["USA", "JPN", "DEU", "FRA", "BRA"][(mix(i * 17) % 5) as usize];
+    let _ = r.extra.add_text("country.dst", country);
+    if kind <= 3 {
+        let host = format!("host{}.example.com", h % 10_000);
+        let _ = r.extra.add_text("http.uri", &format!("{host}/p/{}", i % 100));
+        let _ = r.extra.add_text("host.http", &host);
+    } else if (7..=8).contains(&kind) {
+        let _ = r.extra.add_text("host.dns", &format!("q{}.example.net", h % 50_000));
+    }
+    r
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The best of three runs (the first warms caches), in ms, and its answer.
+fn best<T>(mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let mut best: Option<(f64, T)> = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let out = f()?;
+        let took = ms(t);
+        if best.as_ref().is_none_or(|(b, _)| took < *b) {
+            best = Some((took, out));
+        }
+    }
+    best.context("no run")
+}
+
+pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
+    let url = StoreUrl::parse(&args.store)?;
+    std::fs::create_dir_all(&args.data_dir)?;
+    let mut store = url.open_writer(&args.data_dir, "bench")?;
+    let before = store.count()?;
+    println!("store: {}; {} rows there before", store.describe(), before);
+    let spacing_ns = (args.days as i64 * 86_400_000_000_000) / args.rows.max(1) as i64;
+    let t = Instant::now();
+    let mut written = 0u64;
+    let mut make_s = 0.0;
+    while written < args.rows {
+        let n = (args.rows - written).min(args.batch as u64);
+        let tm = Instant::now();
+        let rows: Vec<SessionRecord> = (written..written + n).map(|i| row(i, spacing_ns)).collect();
+        make_s += tm.elapsed().as_secs_f64();
+        store.append(&rows)?;
+        written += n;
+    }
+    let held = store.deliver_pending(std::time::Duration::from_secs(600))?;
+    let total_s = t.elapsed().as_secs_f64();
+    let store_s = (total_s - make_s).max(1e-9);
+    let stats = store.stats()?;
+    println!(
+        "inserted {written} rows in {store_s:.1} s of store time: {:.0} rows/s ({} MB on disk{})",
+        written as f64 / store_s,
+        stats.stored_bytes / 1_000_000,
+        if held > 0 { format!(", {held} rows still spooled") } else { String::new() }
+    );
+    let day = START_NS;
+    let searches: [(&str, Option<(i64, i64)>); 8] = [
+        ("port.dst == 443", None),
+        ("ip.src == 10.0.1.0/24 && port.dst == [80, 443]", None),
+        ("protocols == http && country.dst != JPN && bytes > 100000", None),
+        ("host == host123.example.com", None),
+        ("host == *.example.net", None),
+        ("http.uri == /host1[0-9]+\\.example\\.com\\/p\\/4.*/", None),
+        ("port.dst == 3389 && ip.protocol == tcp", Some((day + 3_600_000_000_000, day + 7_200_000_000_000))),
+        ("ip.dst == 1.2.3.0/24", Some((day, day + 86_400_000_000_000))),
+    ];
+    println!("{:>10} {:>10} {:>10}  search", "count ms", "rows", "page ms");
+    for (expr, window) in searches {
+        let filter = tyto_query::compile(expr, 0).with_context(|| expr.to_string())?;
+        let mut q = ListQuery { filter: Some(filter), limit: 100, ..ListQuery::default() };
+        if let Some((a, b)) = window {
+            q.start_ns = Some(a);
+            q.stop_ns = Some(b);
+        }
+        let (count_ms, n) = best(|| Ok(store.count_matching(&q)?))?;
+        let (page_ms, _) = best(|| Ok(store.list(&q)?))?;
+        println!(
+            "{count_ms:>10.1} {n:>10} {page_ms:>10.1}  {expr}{}",
+            if window.is_some() { "  [time window]" } else { "" }
+        );
+    }
+    // The SPI view: the top values of several fields under an expression, in turn.
+    let q = ListQuery { filter: Some(tyto_query::compile("protocols == http", 0)?), ..ListQuery::default() };
+    let fields = ["ip.dst", "port.dst", "host.http", "protocols", "country.dst"];
+    let (spi_ms, _) = best(|| {
+        for name in fields {
+            let f = tyto_schema::field(name).context("a catalogue field")?;
+            store.top_values(&q, f, 100)?;
+        }
+        Ok(())
+    })?;
+    println!("{spi_ms:>10.1} ms SPI view: top 100 of {} (protocols == http)", fields.join(", "));
+    let (hist_ms, buckets) = best(|| Ok(store.histogram(&ListQuery::default(), 3_600_000_000_000)?))?;
+    println!("{hist_ms:>10.1} ms histogram by hour ({} buckets)", buckets.len());
+    Ok(ExitCode::SUCCESS)
+}
