@@ -48,36 +48,10 @@ fn start(files: &[PathBuf], clickhouse: Option<common::ClickHouse>) -> Server {
     Server { child, base, _dir: dir, data, _clickhouse: clickhouse }
 }
 
-/// curl's answer: status and body.
-fn curl(user: &str, url: &str, extra: &[&str]) -> (u16, Vec<u8>) {
-    let out = Command::new("curl")
-        .args(["-s", "-g", "--anyauth", "-u", user, "-w", "\n%{http_code}"])
-        .args(extra)
-        .arg(url)
-        .output()
-        .expect("curl (scripts/setup.sh installs it)");
-    let body = out.stdout;
-    let cut = body.iter().rposition(|&b| b == b'\n').unwrap();
-    let status = String::from_utf8_lossy(&body[cut + 1..]).parse().unwrap();
-    (status, body[..cut].to_vec())
-}
-
 fn get_json(s: &Server, user: &str, path: &str) -> Value {
-    let (status, body) = curl(user, &format!("{}{path}", s.base), &[]);
+    let (status, body) = common::curl(user, &format!("{}{path}", s.base), &[]);
     assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
     serde_json::from_slice(&body).unwrap()
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Values of a field in a row, as the API shows them (a session counts once per distinct value).
@@ -152,7 +126,7 @@ fn check_api(files: &[PathBuf], s: Server) {
     // Search, counts, paging, order, columns.
     let dns: Vec<&Value> = rows.iter().filter(|r| has(r, "protocols", "dns")).collect();
     assert!(dns.len() > 20);
-    let p = get_json(&s, ann, &format!("/api/sessions?expression={}&length=10000", enc("protocols == dns")));
+    let p = get_json(&s, ann, &format!("/api/sessions?expression={}&length=10000", common::enc("protocols == dns")));
     assert_eq!(p["recordsFiltered"], dns.len());
     assert_eq!(p["data"].as_array().unwrap().len(), dns.len());
     let ids =
@@ -216,7 +190,7 @@ fn check_api(files: &[PathBuf], s: Server) {
     assert!(links.iter().all(|l| node_ids.contains(&show(&l["src"])) && node_ids.contains(&show(&l["dst"]))));
 
     // Unique values with counts.
-    let (status, text) = curl(ann, &format!("{}/api/unique?field=protocols&counts=1", s.base), &[]);
+    let (status, text) = common::curl(ann, &format!("{}/api/unique?field=protocols&counts=1", s.base), &[]);
     assert_eq!(status, 200);
     let mut proto_counts: BTreeMap<String, u64> = BTreeMap::new();
     for r in &rows {
@@ -263,8 +237,11 @@ fn check_api(files: &[PathBuf], s: Server) {
     }
 
     // CSV: one line per matching session, plus the header.
-    let (status, csv) =
-        curl(ann, &format!("{}/api/sessions.csv?expression={}&length=100000", s.base, enc("protocols == dns")), &[]);
+    let (status, csv) = common::curl(
+        ann,
+        &format!("{}/api/sessions.csv?expression={}&length=100000", s.base, common::enc("protocols == dns")),
+        &[],
+    );
     assert_eq!(status, 200);
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.starts_with("id,ip.protocol,starttime"), "{}", &csv[..80]);
@@ -272,7 +249,7 @@ fn check_api(files: &[PathBuf], s: Server) {
 
     // PCAP of every matching session: every packet, in time order, readable.
     let (status, pcap) =
-        curl(ann, &format!("{}/api/sessions.pcap?expression={}", s.base, enc("protocols == dns")), &[]);
+        common::curl(ann, &format!("{}/api/sessions.pcap?expression={}", s.base, common::enc("protocols == dns")), &[]);
     assert_eq!(status, 200);
     let packets = read_capture(&pcap);
     assert_eq!(packets.len() as u64, dns.iter().map(|r| num(r, "packets")).sum::<u64>());
@@ -295,11 +272,11 @@ fn check_api(files: &[PathBuf], s: Server) {
         show(&http["ip.dst"]),
         http["port.dst"]
     );
-    let p = get_json(&s, ann, &format!("/api/sessions?length=1000&expression={}", enc(&endpoints)));
+    let p = get_json(&s, ann, &format!("/api/sessions?length=1000&expression={}", common::enc(&endpoints)));
     let found =
         p["data"].as_array().unwrap().iter().find(|r| r["starttime"] == http["starttime"]).expect("the session");
     let id = show(&found["id"]);
-    let (status, one) = curl(ann, &format!("{}/api/session/{id}.pcap", s.base), &[]);
+    let (status, one) = common::curl(ann, &format!("{}/api/session/{id}.pcap", s.base), &[]);
     assert_eq!(status, 200);
     assert_eq!(read_capture(&one).len() as u64, num(http, "packets"));
     let d = get_json(&s, ann, &format!("/api/session/{id}/detail"));
@@ -323,18 +300,18 @@ fn check_api(files: &[PathBuf], s: Server) {
     let bob = "bob:bob-secret";
     let p = get_json(&s, bob, "/api/sessions?length=1");
     assert_eq!(p["recordsFiltered"], dns.len());
-    let p = get_json(&s, bob, &format!("/api/sessions?length=1&expression={}", enc("protocols == http")));
+    let p = get_json(&s, bob, &format!("/api/sessions?length=1&expression={}", common::enc("protocols == http")));
     assert_eq!(p["recordsFiltered"], 0);
-    assert_eq!(curl(bob, &format!("{}/api/session/{id}.pcap", s.base), &[]).0, 403);
-    assert_eq!(curl(bob, &format!("{}/api/sessions.pcap", s.base), &[]).0, 403);
+    assert_eq!(common::curl(bob, &format!("{}/api/session/{id}.pcap", s.base), &[]).0, 403);
+    assert_eq!(common::curl(bob, &format!("{}/api/sessions.pcap", s.base), &[]).0, 403);
     assert!(get_json(&s, bob, &format!("/api/session/{id}/detail"))["packets"].is_null());
 
     // Bad requests say which parameter and why; nothing escapes the data directory.
     let bad = |path: &str| -> (u16, Value) {
-        let (status, body) = curl(ann, &format!("{}{path}", s.base), &[]);
+        let (status, body) = common::curl(ann, &format!("{}{path}", s.base), &[]);
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     };
-    let (st, e) = bad(&format!("/api/sessions?expression={}", enc("ip.src == 10.0.0.0/33")));
+    let (st, e) = bad(&format!("/api/sessions?expression={}", common::enc("ip.src == 10.0.0.0/33")));
     assert_eq!(st, 400);
     assert!(e["column"].as_u64().is_some() && e["error"].as_str().unwrap().starts_with("expression: column"), "{e}");
     let (st, e) = bad("/api/spiview?spi=ip.dstt:10");
@@ -346,7 +323,7 @@ fn check_api(files: &[PathBuf], s: Server) {
     assert_eq!(bad("/api/session/..%2F..%2Fetc%2Fpasswd.pcap").0, 400);
     assert_eq!(bad("/api/session/nosuchsession.pcap").0, 404);
     assert_eq!(bad("/api/session/nosuchsession/detail").0, 404);
-    assert_eq!(curl("ann:wrong", &format!("{}/sessions.json", s.base), &[]).0, 401);
+    assert_eq!(common::curl("ann:wrong", &format!("{}/sessions.json", s.base), &[]).0, 401);
 }
 
 #[test]
@@ -372,7 +349,7 @@ fn tls_serves_the_same_api() {
     let _guard =
         Server { child, base: base.clone(), _dir: tempfile::tempdir().unwrap(), data: data.clone(), _clickhouse: None };
     assert!(base.starts_with("https://127.0.0.1:") && !base.ends_with(":0"), "{base}");
-    let (status, body) = curl("ann:pw", &format!("{base}/api/user/current"), &["-k"]);
+    let (status, body) = common::curl("ann:pw", &format!("{base}/api/user/current"), &["-k"]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     // The login cookie is marked Secure over HTTPS.
     let out = Command::new("curl")

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -23,26 +23,10 @@ impl Drop for Killed {
     }
 }
 
-fn curl(user: &str, url: &str, extra: &[&str]) -> (u16, Vec<u8>) {
-    let out = Command::new("curl")
-        .args(["-s", "-g", "-u", user, "-w", "\n%{http_code}"])
-        .args(extra)
-        .arg(url)
-        .output()
-        .expect("curl (scripts/setup.sh installs it)");
-    let body = out.stdout;
-    let cut = body.iter().rposition(|&b| b == b'\n').unwrap();
-    (String::from_utf8_lossy(&body[cut + 1..]).parse().unwrap(), body[..cut].to_vec())
-}
-
 fn get_json(base: &str, path: &str) -> Value {
-    let (status, body) = curl("ann:pw", &format!("{base}{path}"), &[]);
+    let (status, body) = common::curl("ann:pw", &format!("{base}{path}"), &[]);
     assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
     serde_json::from_slice(&body).unwrap()
-}
-
-fn enc(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 /// Sessions of captures as `tyto dump` sees them (no store involved).
@@ -139,9 +123,9 @@ fn two_sensors_write_one_clickhouse_and_one_viewer_searches_and_exports_both() {
                 })
                 .count()
         };
-        let p = get_json(&v_base, &format!("/api/sessions?length=1&expression={}", enc(expr)));
+        let p = get_json(&v_base, &format!("/api/sessions?length=1&expression={}", common::enc(expr)));
         assert_eq!(p["recordsFiltered"], want(&a_rows) + want(&b_rows), "{expr}");
-        let n = get_json(&v_base, &format!("/api/spiview?spi=node:10&expression={}", enc(expr)));
+        let n = get_json(&v_base, &format!("/api/spiview?spi=node:10&expression={}", common::enc(expr)));
         let nodes: BTreeSet<String> =
             n["spi"]["node"].as_array().unwrap().iter().map(|v| v["value"].as_str().unwrap().to_string()).collect();
         let expected: BTreeSet<String> = [("sensor-a", want(&a_rows)), ("sensor-b", want(&b_rows))]
@@ -155,7 +139,8 @@ fn two_sensors_write_one_clickhouse_and_one_viewer_searches_and_exports_both() {
     // A query-wide PCAP export holds every packet of both sensors' matching sessions,
     // in time order.
     let expr = "protocols == dns";
-    let (status, pcap) = curl("ann:pw", &format!("{v_base}/api/sessions.pcap?expression={}", enc(expr)), &[]);
+    let (status, pcap) =
+        common::curl("ann:pw", &format!("{v_base}/api/sessions.pcap?expression={}", common::enc(expr)), &[]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pcap));
     let got = packets_in(&pcap);
     let dns_packets = |rows: &[Value]| -> u64 {
@@ -173,11 +158,14 @@ fn two_sensors_write_one_clickhouse_and_one_viewer_searches_and_exports_both() {
     for (node, rows) in [("sensor-a", &a_rows), ("sensor-b", &b_rows)] {
         let p = get_json(
             &v_base,
-            &format!("/api/sessions?length=1&order=packets:desc&expression={}", enc(&format!("node == {node}"))),
+            &format!(
+                "/api/sessions?length=1&order=packets:desc&expression={}",
+                common::enc(&format!("node == {node}"))
+            ),
         );
         let row = &p["data"][0];
         let id = row["id"].as_str().unwrap();
-        let (status, one) = curl("ann:pw", &format!("{v_base}/api/session/{id}.pcap"), &[]);
+        let (status, one) = common::curl("ann:pw", &format!("{v_base}/api/session/{id}.pcap"), &[]);
         assert_eq!(status, 200, "{node}: {}", String::from_utf8_lossy(&one));
         assert_eq!(packets_in(&one).len() as u64, row["packets"].as_u64().unwrap(), "{node}");
         let max = rows.iter().map(|r| r["packets"].as_u64().unwrap()).max().unwrap();
@@ -187,14 +175,17 @@ fn two_sensors_write_one_clickhouse_and_one_viewer_searches_and_exports_both() {
     }
 
     // The node endpoint answers only signed requests.
-    let (status, body) =
-        curl("", &format!("{a_base}/api/node/packets"), &["--data", r#"{"positions":[-1,24],"max_bytes":100}"#]);
+    let (status, body) = common::curl(
+        "",
+        &format!("{a_base}/api/node/packets"),
+        &["--data", r#"{"positions":[-1,24],"max_bytes":100}"#],
+    );
     assert_eq!(status, 401, "{}", String::from_utf8_lossy(&body));
     let forged = format!(
         "X-Tyto-Node-Auth: t={}, node=x, mac=00",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
     );
-    let (status, body) = curl(
+    let (status, body) = common::curl(
         "",
         &format!("{a_base}/api/node/packets"),
         &["-H", &forged, "--data", r#"{"positions":[],"max_bytes":1}"#],
@@ -204,9 +195,9 @@ fn two_sensors_write_one_clickhouse_and_one_viewer_searches_and_exports_both() {
     // A viewer with another secret is refused by the sensors, and says so.
     let (_w, w_base) =
         serve(&dir.path().join("w"), &store, &config(dir.path(), "w", "other-viewer", "not the secret", &peers));
-    let p = get_json(&w_base, &format!("/api/sessions?length=1&expression={}", enc("node == sensor-a")));
+    let p = get_json(&w_base, &format!("/api/sessions?length=1&expression={}", common::enc("node == sensor-a")));
     let id = p["data"][0]["id"].as_str().unwrap();
-    let (status, body) = curl("ann:pw", &format!("{w_base}/api/session/{id}.pcap"), &[]);
+    let (status, body) = common::curl("ann:pw", &format!("{w_base}/api/session/{id}.pcap"), &[]);
     assert_eq!(status, 502);
     assert!(String::from_utf8_lossy(&body).contains("401"), "{}", String::from_utf8_lossy(&body));
 }

@@ -20,6 +20,15 @@ interface StatsReply {
   };
   /** Present while this process captures live (`tyto run`). */
   capture?: CaptureStats | null;
+  /** Rows held on disk while ClickHouse is away (a capture writing to ClickHouse). */
+  spool?: {
+    batches: number;
+    rows: number;
+    bytes: number;
+    replayed_rows: number;
+    dropped_rows: number;
+    refused_rows: number;
+  } | null;
 }
 
 interface SourceStats {
@@ -109,6 +118,20 @@ export function Stats() {
         />
       </div>
       {capture && <Capture capture={capture} />}
+      {stats.spool && (
+        <section class="panel" id="spool-stats">
+          <div class="panel-head">
+            <strong>ClickHouse spool</strong>
+            <span class="muted">rows held while ClickHouse does not take them</span>
+          </div>
+          <div class={stats.spool.rows > 0 || stats.spool.dropped_rows > 0 ? "error-text" : ""}>
+            {formatCount(stats.spool.rows)} rows held ({formatBytes(stats.spool.bytes)} in{" "}
+            {formatCount(stats.spool.batches)} batches) · {formatCount(stats.spool.replayed_rows)} sent after an
+            outage · {formatCount(stats.spool.dropped_rows)} dropped (spool full) ·{" "}
+            {formatCount(stats.spool.refused_rows)} refused
+          </div>
+        </section>
+      )}
       <section class="panel">
         <div class="panel-head">
           <strong>Disk</strong>

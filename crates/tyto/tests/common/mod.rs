@@ -202,3 +202,30 @@ impl Drop for ClickHouse {
             .output();
     }
 }
+
+/// curl's answer: status and body.
+pub fn curl(user: &str, url: &str, extra: &[&str]) -> (u16, Vec<u8>) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-g", "--anyauth", "-u", user, "-w", "\n%{http_code}"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("curl (scripts/setup.sh installs it)");
+    let body = out.stdout;
+    let cut = body.iter().rposition(|&b| b == b'\n').unwrap();
+    let status = String::from_utf8_lossy(&body[cut + 1..]).parse().unwrap();
+    (status, body[..cut].to_vec())
+}
+
+/// A query-string value, percent-encoded.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
