@@ -276,6 +276,9 @@ pub struct Dns {
 impl Dns {
     fn message(&mut self, msg: &Message, len: usize, rec: &mut SessionRecord) {
         record(msg, &mut rec.extra);
+        if msg.questions.iter().any(|(n, ..)| crate::dnscrypt::is_certificate_query(n)) {
+            crate::add_protocol(rec, "dnscrypt");
+        }
         if rec.transactions.is_none() {
             return;
         }

@@ -8,13 +8,18 @@
 //! The port decides nothing while payload can; when no payload settles it, the
 //! well-known port gives a guess that is labelled as one (`protocols.how`).
 
+pub mod bittorrent;
 mod classify;
 pub mod dhcp;
 pub mod dns;
+pub mod dnscrypt;
 pub mod dtls;
 pub mod ftp;
+pub mod gnutella;
 pub mod http;
 pub mod imap;
+pub mod isakmp;
+pub mod kerberos;
 mod lines;
 pub mod mysql;
 pub mod ntp;
@@ -117,6 +122,11 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &tls::PROTOCOL,
     &ssh::PROTOCOL,
     &dns::PROTOCOL,
+    &dnscrypt::PROTOCOL,
+    &bittorrent::PROTOCOL,
+    &kerberos::PROTOCOL,
+    &isakmp::PROTOCOL,
+    &gnutella::PROTOCOL,
     &socks::PROTOCOL,
     &smtp::PROTOCOL,
     &ftp::PROTOCOL,
@@ -156,6 +166,11 @@ fn put_ip(rec: &mut SessionRecord, field: &str, value: tyto_packet::Addr) {
 fn put_time(rec: &mut SessionRecord, field: &str, ns: i64) {
     let r = rec.extra.add_time(field, ns);
     debug_assert!(r.is_ok(), "{field}: {r:?}");
+}
+
+/// Lower-case hex, as fingerprints, hashes and SPIs are recorded.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The dissector of a protocol whose name is all that is recorded so far.

@@ -8,7 +8,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 use tyto_schema::SessionRecord;
 
-use crate::{put_text, put_time, Dissector, Probe, Protocol, Side, Transport};
+use crate::{hex, put_text, put_time, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "tls",
@@ -265,11 +265,6 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
 
 fn dashed<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
     v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
-}
-
-/// Lower-case hex, as fingerprints and serials are written.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hex_md5(s: &str) -> String {

@@ -394,6 +394,10 @@ extra {
     "host.smb", [], LowerText, many, "smb_host", None, "smb", None, "SMB/NTLMSSP host names";
     "smb.user", [], Text, many, "smb_user", None, "smb", None, "SMB/NTLMSSP users";
     "smb.domain", [], Text, many, "smb_domain", None, "smb", None, "SMB/NTLMSSP domains";
+    "isakmp.version", [], Text, many, "isakmp_version", None, "isakmp", None, "ISAKMP/IKE versions (1.0, 2.0)";
+    "isakmp.exchange-type", [], LowerText, many, "isakmp_exchange_type", None, "isakmp", None, "ISAKMP/IKE exchange types (identity-protection, ike-sa-init…)";
+    "isakmp.initiator-spi", [], LowerText, many, "isakmp_initiator_spi", None, "isakmp", None, "ISAKMP/IKE initiator security parameter indexes (hex)";
+    "isakmp.responder-spi", [], LowerText, many, "isakmp_responder_spi", None, "isakmp", None, "ISAKMP/IKE responder security parameter indexes (hex)";
     "krb5.cname", [], Text, many, "krb5_cname", None, "krb5", None, "Kerberos client names";
     "krb5.realm", [], Text, many, "krb5_realm", None, "krb5", None, "Kerberos realms";
     "krb5.sname", [], Text, many, "krb5_sname", None, "krb5", None, "Kerberos service names";
@@ -414,8 +418,8 @@ extra {
     "dhcp.mac", [], LowerText, many, "dhcp_mac", None, "dhcp", Mac, "DHCP client hardware addresses";
     "dhcp.classId", [], Text, many, "dhcp_class_id", None, "dhcp", None, "DHCP vendor class identifiers";
     "dhcp.requestIp", [], Ip, many, "dhcp_request_ip", None, "dhcp", None, "DHCP requested addresses";
-    "bittorrent.infohash", [], LowerText, many, "bittorrent_infohash", None, "bittorrent", None, "BitTorrent info hashes";
-    "bittorrent.peerid", [], Text, many, "bittorrent_peerid", None, "bittorrent", None, "BitTorrent peer ids";
+    "bittorrent.infohash", [], LowerText, many, "bittorrent_infohash", None, "bittorrent", None, "BitTorrent info hashes (hex), from handshakes and DHT lookups";
+    "bittorrent.peerid", [], Text, many, "bittorrent_peerid", None, "bittorrent", None, "BitTorrent peer ids: the client tag of Azureus-style ids (`-qB4250-`), else hex";
     "snmp.version", [], Integer, many, "snmp_version", None, "snmp", None, "SNMP versions";
     "snmp.community", [], Text, many, "snmp_community", None, "snmp", None, "SNMP community strings";
     "host.socks", [], LowerText, many, "socks_host", None, "socks", None, "SOCKS destination host names";

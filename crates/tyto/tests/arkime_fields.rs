@@ -224,6 +224,29 @@ fn dissector_values_match_arkime() {
                     ],
                 );
             }
+            let k = &b["krb5"];
+            if k.is_object() {
+                check(
+                    "krb5",
+                    vec![
+                        (strings(k.get("cname"), false), strings(r.get("krb5.cname"), false)),
+                        (strings(k.get("realm"), false), strings(r.get("krb5.realm"), false)),
+                        (strings(k.get("sname"), false), strings(r.get("krb5.sname"), false)),
+                    ],
+                );
+            }
+            let ik = &b["isakmp"];
+            if ik.is_object() {
+                check(
+                    "isakmp",
+                    vec![
+                        (strings(ik.get("version"), false), strings(r.get("isakmp.version"), false)),
+                        (strings(ik.get("exchangeType"), true), strings(r.get("isakmp.exchange-type"), true)),
+                        (strings(ik.get("initiatorSpi"), true), strings(r.get("isakmp.initiator-spi"), true)),
+                        (strings(ik.get("responderSpi"), true), strings(r.get("isakmp.responder-spi"), true)),
+                    ],
+                );
+            }
             if b["ssh"]["version"].is_array() {
                 check("ssh", vec![(strings(b["ssh"].get("version"), true), strings(r.get("ssh.ver"), true))]);
             }
@@ -243,6 +266,8 @@ fn dissector_values_match_arkime() {
         ("cert", 0.6),
         ("mysql", 1.0),
         ("quic", 0.6),
+        ("krb5", 0.9),
+        ("isakmp", 0.85),
     ] {
         let (ok, total) = tally.get(proto).copied().unwrap_or((0, 0));
         let share = ok as f64 / total.max(1) as f64;

@@ -34,6 +34,11 @@ const ALIASES: &[(&str, &str)] = &[
     ("SIP", "sip"),
     ("DHCP", "dhcp"),
     ("SSDP", "ssdp"),
+    ("DNScrypt", "dnscrypt"),
+    ("BitTorrent", "bittorrent"),
+    ("Kerberos", "krb5"),
+    ("IPSec", "isakmp"),
+    ("Gnutella", "gnutella"),
 ];
 
 type Key = (String, String, u64, String, u64);
@@ -148,6 +153,11 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         ("SIP", 0.8),
         ("STUN", 0.3),
         ("POP3", 0.95),
+        ("DNScrypt", 0.9),
+        ("Kerberos", 0.95),
+        ("IPSec", 0.95),
+        ("BitTorrent", 0.9),
+        ("Gnutella", 0.75),
     ] {
         let (n, ok) = tally.get(name).copied().unwrap_or((0, 0));
         let share = ok as f64 / n.max(1) as f64;

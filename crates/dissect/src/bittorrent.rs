@@ -1,0 +1,133 @@
+//! BitTorrent: the peer wire handshake over TCP (`\x13BitTorrent protocol`, 8
+//! reserved bytes, the torrent's 20-byte info hash, the peer's 20-byte id), and the
+//! DHT's bencoded KRPC messages over UDP (`d1:ad2:id20:…1:q9:get_peers1:t…1:y1:qe`).
+//! Encrypted (MSE) connections have no plain text to recognise and are left alone.
+
+use tyto_schema::SessionRecord;
+
+use crate::{hex, put_text, Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "bittorrent",
+    transports: &[Transport::Tcp, Transport::Udp],
+    ports: &[6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889, 6969],
+    probe,
+    new: || Box::new(BitTorrent { seen: 0 }),
+};
+
+const HANDSHAKE: &[u8; 20] = b"\x13BitTorrent protocol";
+const HANDSHAKE_LEN: usize = 68;
+/// Values kept per session, and messages looked at.
+const MAX_MESSAGES: usize = 8;
+
+/// A DHT message: a bencoded dictionary whose keys include `y` (the kind: query,
+/// response or error) and `t` (the transaction id).
+fn is_dht(d: &[u8]) -> bool {
+    d.len() >= 12
+        && d.len() <= 2048
+        && d[0] == b'd'
+        && d.last() == Some(&b'e')
+        && matches!(&d[1..3], b"1:" | b"2:")
+        && find(d, b"1:y1:").is_some_and(|i| matches!(d.get(i + 5), Some(b'q' | b'r' | b'e')))
+        && find(d, b"1:t").is_some()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+pub fn probe(_side: Side, data: &[u8]) -> Probe {
+    if data.len() < HANDSHAKE.len() {
+        // A stream that has begun like the handshake waits for the rest.
+        return if !data.is_empty() && HANDSHAKE.starts_with(data) {
+            Probe::NeedMore
+        } else {
+            Probe::from(is_dht(data))
+        };
+    }
+    Probe::from(data.starts_with(HANDSHAKE) || is_dht(data))
+}
+
+/// The client's tag in an Azureus-style peer id (`-qB4250-…`), if it has one.
+fn client_tag(peer_id: &[u8]) -> Option<&str> {
+    let tag = peer_id.get(..8)?;
+    let ok = tag[0] == b'-' && tag[7] == b'-' && tag[1..7].iter().all(|b| b.is_ascii_alphanumeric());
+    if ok {
+        std::str::from_utf8(tag).ok()
+    } else {
+        None
+    }
+}
+
+pub struct BitTorrent {
+    seen: usize,
+}
+
+impl BitTorrent {
+    /// The 20 bytes after a bencoded key such as `9:info_hash20:`.
+    fn bencoded_20<'a>(d: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+        let at = find(d, key)? + key.len();
+        d.get(at..at + 20)
+    }
+}
+
+impl Dissector for BitTorrent {
+    fn feed(&mut self, _side: Side, data: &[u8], rec: &mut SessionRecord) {
+        self.seen += 1;
+        if data.len() >= HANDSHAKE_LEN && data.starts_with(HANDSHAKE) {
+            put_text(rec, "bittorrent.infohash", &hex(&data[28..48]));
+            let peer = &data[48..68];
+            match client_tag(peer) {
+                Some(tag) => put_text(rec, "bittorrent.peerid", tag),
+                None => put_text(rec, "bittorrent.peerid", &hex(peer)),
+            }
+        } else if is_dht(data) {
+            if let Some(h) = BitTorrent::bencoded_20(data, b"9:info_hash20:") {
+                put_text(rec, "bittorrent.infohash", &hex(h));
+            }
+        }
+    }
+
+    fn wants_more(&self) -> bool {
+        self.seen < MAX_MESSAGES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    fn handshake() -> Vec<u8> {
+        let mut h = HANDSHAKE.to_vec();
+        h.extend_from_slice(&[0, 0, 0, 0, 0, 0x10, 0, 5]);
+        h.extend_from_slice(&[0xdc; 20]);
+        h.extend_from_slice(b"-qB4250-abcdefghijkl");
+        h
+    }
+
+    #[test]
+    fn handshakes_and_dht_messages() {
+        let h = handshake();
+        assert_eq!(probe(Side::Client, &h), Probe::Match);
+        assert_eq!(probe(Side::Client, &h[..10]), Probe::NeedMore);
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\n\r\n"), Probe::NoMatch);
+        let mut b = BitTorrent { seen: 0 };
+        let mut rec = SessionRecord::default();
+        b.feed(Side::Client, &h, &mut rec);
+        assert_eq!(rec.extra.get("bittorrent.infohash"), Some(&Values::Text(vec!["dc".repeat(20)])));
+        assert_eq!(rec.extra.get("bittorrent.peerid"), Some(&Values::Text(vec!["-qB4250-".into()])));
+
+        let mut q = b"d1:ad2:id20:".to_vec();
+        q.extend_from_slice(&[1; 20]);
+        q.extend_from_slice(b"9:info_hash20:");
+        q.extend_from_slice(&[0xab; 20]);
+        q.extend_from_slice(b"e1:q9:get_peers1:t2:aa1:y1:qe");
+        assert_eq!(probe(Side::Client, &q), Probe::Match);
+        let mut rec = SessionRecord::default();
+        BitTorrent { seen: 0 }.feed(Side::Client, &q, &mut rec);
+        assert_eq!(rec.extra.get("bittorrent.infohash"), Some(&Values::Text(vec!["ab".repeat(20)])));
+        assert_eq!(probe(Side::Client, b"d1:ad2:id20:xe"), Probe::NoMatch);
+        assert_eq!(probe(Side::Server, b"d8:intervali1800e5:peers0:e"), Probe::NoMatch);
+    }
+}
