@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::Sender;
 use tyto_packet::{decode, LinkType, Transport};
-use tyto_pcapstore::{decode_positions, mixed_link_types, ExportWriter, PacketReader, PcapDir, StoredPacket};
+use tyto_pcapstore::{decode_positions, mixed_link_types, ExportWriter, PacketReader, StoredPacket};
 use tyto_store::{SessionPositions, SessionStore};
 
 use crate::api::stream_body;
@@ -38,12 +38,6 @@ const DETAIL_PACKETS: usize = 500;
 const DETAIL_PACKET_BYTES: usize = 4096;
 const DETAIL_READ_BYTES: usize = 64 << 20;
 const DETAIL_PAYLOAD_BYTES: usize = 256 << 10;
-
-fn reader(data_dir: &Path) -> Result<PacketReader, ApiError> {
-    let dir = PcapDir::open(&data_dir.join("pcap"), "local")
-        .map_err(|e| ApiError::internal(format!("opening the pcap folder: {e}")))?;
-    Ok(PacketReader::new(dir))
-}
 
 /// Session ids are ours (letters, digits, `-`, `_`, `@`, `.`, `:`); anything else is
 /// refused before it reaches the store.
@@ -305,7 +299,7 @@ pub async fn sessions_pcap(
     let data_dir = state.data_dir.clone();
     let nodes = state.nodes.clone();
     let body = stream_body(move |tx| {
-        let mut reader = match reader(&data_dir) {
+        let mut reader = match crate::nodes::local_reader(&data_dir) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx.blocking_send(Err(std::io::Error::other(e.message)));

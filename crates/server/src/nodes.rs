@@ -185,10 +185,15 @@ impl Nodes {
     }
 }
 
-fn read_local(data_dir: &Path, positions: &[PacketPos], max_bytes: usize) -> Result<KeptPackets, ApiError> {
+/// A reader of this node's pcap folder.
+pub(crate) fn local_reader(data_dir: &Path) -> Result<PacketReader, ApiError> {
     let dir = PcapDir::open(&data_dir.join("pcap"), "local")
         .map_err(|e| ApiError::internal(format!("opening the pcap folder: {e}")))?;
-    PacketReader::new(dir)
+    Ok(PacketReader::new(dir))
+}
+
+fn read_local(data_dir: &Path, positions: &[PacketPos], max_bytes: usize) -> Result<KeptPackets, ApiError> {
+    local_reader(data_dir)?
         .read_kept(positions, max_bytes)
         .map_err(|e| ApiError::internal(format!("reading a stored packet: {e}")))
 }

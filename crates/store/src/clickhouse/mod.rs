@@ -36,6 +36,7 @@ use crate::{
     StoreError, StoreStats, ValueCount, ValueSeries, MAX_LIST_ROWS,
 };
 use http::{Failure, Http};
+use rowbinary::micros;
 pub use spool::SpoolCounters;
 use spool::{Batch, Spool};
 
@@ -132,10 +133,6 @@ fn tables() -> Vec<(&'static str, String, &'static str)> {
             "MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(time, 1000000))) ORDER BY (time, detector, source)",
         ),
     ]
-}
-
-fn micros(ns: i64) -> i64 {
-    ns.div_euclid(1000)
 }
 
 fn lit(s: &str) -> String {
@@ -728,12 +725,12 @@ impl SessionStore for ClickStore {
         // One insert per day: each lands as one part of one partition, whole or not at
         // all, which the check after a lost answer relies on (and current releases
         // refuse inserts that span over 100 partitions).
-        let mut days: Vec<(i64, Vec<SessionRecord>)> = Vec::new();
+        let mut days: Vec<(i64, Vec<&SessionRecord>)> = Vec::new();
         for r in rows {
             let day = r.start_ns.div_euclid(86_400_000_000_000);
             match days.iter_mut().find(|(d, _)| *d == day) {
-                Some((_, v)) => v.push(r.clone()),
-                None => days.push((day, vec![r.clone()])),
+                Some((_, v)) => v.push(r),
+                None => days.push((day, vec![r])),
             }
         }
         for (_, day_rows) in days {

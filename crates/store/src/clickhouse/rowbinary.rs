@@ -49,7 +49,8 @@ fn string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn micros(ns: i64) -> i64 {
+/// Times are stored in microseconds.
+pub(crate) fn micros(ns: i64) -> i64 {
     ns.div_euclid(1000)
 }
 
@@ -106,7 +107,7 @@ pub(crate) struct Encoded {
 }
 
 /// Session rows, every catalogue field in catalogue order.
-pub(crate) fn sessions(rows: &[SessionRecord], fields: &[&FieldDef]) -> Encoded {
+pub(crate) fn sessions(rows: &[&SessionRecord], fields: &[&FieldDef]) -> Encoded {
     let mut body = Vec::with_capacity(rows.len() * 256);
     let mut row_ends = Vec::with_capacity(rows.len());
     for r in rows {

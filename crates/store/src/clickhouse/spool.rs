@@ -46,7 +46,16 @@ impl Batch {
 
     /// The same batch with only the rows `keep` says.
     pub fn only(&self, keep: impl Fn(usize) -> bool) -> Batch {
-        let mut out = Batch { body: Vec::new(), row_ends: Vec::new(), ids: Vec::new(), ..self.clone_head() };
+        let mut out = Batch {
+            table: self.table.clone(),
+            columns: self.columns.clone(),
+            ids: Vec::new(),
+            min_us: self.min_us,
+            max_us: self.max_us,
+            query_id: self.query_id.clone(),
+            row_ends: Vec::new(),
+            body: Vec::new(),
+        };
         let mut start = 0;
         for (i, &end) in self.row_ends.iter().enumerate() {
             if keep(i) {
@@ -59,19 +68,6 @@ impl Batch {
             start = end;
         }
         out
-    }
-
-    fn clone_head(&self) -> Batch {
-        Batch {
-            table: self.table.clone(),
-            columns: self.columns.clone(),
-            ids: Vec::new(),
-            min_us: self.min_us,
-            max_us: self.max_us,
-            query_id: self.query_id.clone(),
-            row_ends: Vec::new(),
-            body: Vec::new(),
-        }
     }
 }
 
@@ -171,15 +167,11 @@ impl Spool {
         &self.dir
     }
 
-    fn held_bytes(&self) -> u64 {
-        self.entries.iter().map(|e| e.bytes).sum()
-    }
-
     /// Keeps a batch at the end; `false` when the spool is full and it was dropped.
     pub fn push(&mut self, b: &Batch) -> Result<bool, StoreError> {
         let header = serde_json::to_vec(b).map_err(|e| corrupt(&self.dir, &e.to_string()))?;
         let size = (MAGIC.len() + 4 + header.len() + b.body.len()) as u64;
-        if self.held_bytes() + size > self.max_bytes {
+        if SpoolCounters::get(&self.counters.bytes) + size > self.max_bytes {
             self.counters.dropped_rows.fetch_add(b.rows() as u64, Ordering::Relaxed);
             return Ok(false);
         }
