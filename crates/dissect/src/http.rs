@@ -3,7 +3,9 @@
 
 use tyto_schema::{Extra, SessionRecord, Transaction};
 
-use crate::{file_transaction, Dissector, Probe, Protocol, Side, Transport};
+use base64::Engine;
+
+use crate::{file_transaction, ntlm, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "http",
@@ -203,6 +205,32 @@ fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extr
     }
 }
 
+/// Who authenticates: the user of Basic credentials, and NTLM tokens (raw, or
+/// inside SPNEGO after `Negotiate`) in either direction.
+fn authentication(headers: &[httparse::Header<'_>], rec: &mut SessionRecord) {
+    for h in headers {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization") {
+            let value = String::from_utf8_lossy(h.value);
+            let mut words = value.split_whitespace();
+            if words.next().is_some_and(|s| s.eq_ignore_ascii_case("basic")) {
+                let decoded = words.next().and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok());
+                if let Some(user) = decoded.as_deref().and_then(|d| d.split(|b| *b == b':').next()) {
+                    let user = String::from_utf8_lossy(user);
+                    if !user.is_empty() {
+                        put_text(rec, "http.user", &user);
+                        put_text(rec, "user", &user);
+                    }
+                }
+                continue;
+            }
+        } else if !name.eq_ignore_ascii_case("www-authenticate") && !name.eq_ignore_ascii_case("proxy-authenticate") {
+            continue;
+        }
+        ntlm::record_line(rec, h.value);
+    }
+}
+
 impl Http {
     /// Body bytes read: counted into the transaction of the message they belong to.
     fn body_bytes(&mut self, side: Side, n: u64, rec: &mut SessionRecord) {
@@ -229,6 +257,7 @@ impl Http {
     ) -> Body {
         let method = req.method.unwrap_or("");
         request_values(headers, req, &mut rec.extra);
+        authentication(headers, rec);
         if self.pending.len() < MAX_PENDING {
             let txn = rec.transactions.is_some().then(|| {
                 let mut t = Transaction::new("http");
@@ -250,6 +279,7 @@ impl Http {
         rec: &mut SessionRecord,
     ) -> Body {
         response_values(headers, code, &mut rec.extra);
+        authentication(headers, rec);
         self.answering = None;
         // Interim responses (1xx) answer no request yet.
         let answered = if code >= 200 { self.pending.pop_front() } else { None };

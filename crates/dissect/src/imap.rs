@@ -4,7 +4,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::lines::{starts_with_ci, trim, LineReader};
-use crate::{Dissector, Probe, Protocol, Side, Transport};
+use crate::{ntlm, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
     Protocol { name: "imap", transports: &[Transport::Tcp], ports: &[143], probe, new: || Box::new(Imap::default()) };
@@ -40,7 +40,7 @@ pub struct Imap {
 }
 
 impl Dissector for Imap {
-    fn feed(&mut self, side: Side, data: &[u8], _rec: &mut SessionRecord) {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         if self.done {
             return;
         }
@@ -48,6 +48,7 @@ impl Dissector for Imap {
         match side {
             Side::Client => {
                 self.lines[0].feed(data, |l| {
+                    ntlm::record_line(rec, l);
                     let mut words = l.splitn(2, |b| *b == b' ');
                     if let (Some(t), Some(cmd)) = (words.next(), words.next()) {
                         if trim(cmd).eq_ignore_ascii_case(b"STARTTLS") {
@@ -59,6 +60,8 @@ impl Dissector for Imap {
             }
             Side::Server => {
                 let used = self.lines[1].feed(data, |l| {
+                    // `AUTHENTICATE NTLM` tokens: the server's continuations (`+ TlRM…`).
+                    ntlm::record_line(rec, l);
                     let Some(t) = tag.as_deref() else { return true };
                     let answered = l.len() > t.len() && l.starts_with(t) && l[t.len()] == b' ';
                     if answered && !starts_with_ci(&l[t.len() + 1..], b"OK") {

@@ -1,10 +1,10 @@
 //! Kerberos 5 (RFC 4120) over UDP and TCP (where each message follows a 4-byte
 //! length): the client and service principals and the realm of AS/TGS requests and
-//! replies and KRB-ERRORs. A small DER reader is written here: the messages need a
-//! handful of tags, and every length is checked against what is left.
+//! replies and KRB-ERRORs.
 
 use tyto_schema::SessionRecord;
 
+use crate::der::tlv;
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -20,28 +20,6 @@ const MAX_MESSAGE: usize = 64 << 10;
 const MAX_MESSAGES: usize = 8;
 /// Name components kept per principal.
 const MAX_COMPONENTS: usize = 8;
-
-/// One DER element: its tag, its contents, and what follows it.
-fn tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = d.split_first()?;
-    if tag & 0x1f == 0x1f {
-        return None; // high tag numbers are not used by Kerberos
-    }
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        (rest[..n].iter().fold(0usize, |a, b| (a << 8) | *b as usize), &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    Some((tag, &rest[..len], &rest[len..]))
-}
 
 /// The contents of context tag `[n]` among a SEQUENCE's elements.
 fn field(mut seq: &[u8], n: u8) -> Option<&[u8]> {

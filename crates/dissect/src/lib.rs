@@ -10,6 +10,8 @@
 
 pub mod bittorrent;
 mod classify;
+pub mod dcerpc;
+mod der;
 pub mod dhcp;
 pub mod dns;
 pub mod dnscrypt;
@@ -20,12 +22,16 @@ pub mod http;
 pub mod imap;
 pub mod isakmp;
 pub mod kerberos;
+pub mod ldap;
 mod lines;
+mod messages;
 pub mod mysql;
+mod ntlm;
 pub mod ntp;
 pub mod pop3;
 pub mod quic;
 pub mod sip;
+pub mod smb;
 pub mod smtp;
 pub mod snmp;
 pub mod socks;
@@ -126,6 +132,9 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &bittorrent::PROTOCOL,
     &kerberos::PROTOCOL,
     &isakmp::PROTOCOL,
+    &smb::PROTOCOL,
+    &dcerpc::PROTOCOL,
+    &ldap::PROTOCOL,
     &gnutella::PROTOCOL,
     &socks::PROTOCOL,
     &smtp::PROTOCOL,

@@ -4,7 +4,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::lines::{starts_with_ci, trim, LineReader};
-use crate::{Dissector, Probe, Protocol, Side, Transport};
+use crate::{ntlm, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
     Protocol { name: "pop3", transports: &[Transport::Tcp], ports: &[110], probe, new: || Box::new(Pop3::default()) };
@@ -31,7 +31,7 @@ pub struct Pop3 {
 }
 
 impl Dissector for Pop3 {
-    fn feed(&mut self, side: Side, data: &[u8], _rec: &mut SessionRecord) {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         if self.done {
             return;
         }
@@ -39,6 +39,7 @@ impl Dissector for Pop3 {
         match side {
             Side::Client => {
                 self.lines[0].feed(data, |l| {
+                    ntlm::record_line(rec, l);
                     if trim(l).eq_ignore_ascii_case(b"STLS") {
                         *stls = true;
                     }
@@ -47,6 +48,8 @@ impl Dissector for Pop3 {
             }
             Side::Server => {
                 let used = self.lines[1].feed(data, |l| {
+                    // `AUTH NTLM` tokens: the server's continuations (`+ TlRM…`).
+                    ntlm::record_line(rec, l);
                     if *stls && starts_with_ci(l, b"-ERR") {
                         *stls = false;
                     }

@@ -6,7 +6,7 @@ use base64::Engine;
 use tyto_schema::SessionRecord;
 
 use crate::lines::{after_ci, starts_with_ci, trim, LineReader};
-use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{ntlm, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "smtp",
@@ -62,6 +62,8 @@ pub struct Smtp {
     /// The header being read, joined across folded lines.
     header: Vec<u8>,
     starttls: bool,
+    /// Inside an `AUTH NTLM` exchange: the client's next line is a token.
+    auth_ntlm: bool,
     handoff: Option<usize>,
     done: bool,
 }
@@ -190,8 +192,14 @@ impl Smtp {
                     addresses(&String::from_utf8_lossy(v)).iter().for_each(|a| put_text(rec, "email.dst", a));
                 } else if trim(line).eq_ignore_ascii_case(b"DATA") {
                     self.client = Client::Headers;
+                } else if trim(line).eq_ignore_ascii_case(b"AUTH NTLM") {
+                    self.auth_ntlm = true;
                 } else if trim(line).eq_ignore_ascii_case(b"STARTTLS") {
                     self.starttls = true;
+                } else if starts_with_ci(line, b"AUTH NTLM ") || self.auth_ntlm {
+                    // The client's tokens: on the AUTH line, then alone on lines.
+                    self.auth_ntlm = starts_with_ci(line, b"AUTH NTLM") || !line.contains(&b' ');
+                    ntlm::record_line(rec, line);
                 } else if starts_with_ci(line, b"BDAT") {
                     // Binary chunks are not lines: the rest is not followed.
                     self.client = Client::Stopped;
@@ -246,6 +254,10 @@ impl Dissector for Smtp {
             Side::Server => {
                 let starttls = &mut self.starttls;
                 let used = self.lines[1].feed(data, |l| {
+                    // The server's challenge: `334 TlRM…`.
+                    if l.starts_with(b"334 ") {
+                        ntlm::record_line(rec, l);
+                    }
                     // Multi-line replies (`250-…`) end with `code SP`.
                     let last = l.get(3).is_none_or(|b| *b == b' ');
                     !(*starttls && last && l.starts_with(b"220"))

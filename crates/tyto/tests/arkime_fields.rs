@@ -1,6 +1,7 @@
 //! Dissector values against Arkime's golden output for the same captures: HTTP
 //! (host, URIs, methods, status codes, user agents), DNS (host names, query types),
-//! TLS (server name, version, cipher, JA3, JA3S, JA4) and SSH (version strings). Prints the share of sessions whose values equal
+//! TLS (server name, version, cipher, JA3, JA3S, JA4), SSH (version strings), SMB, NTLMSSP, LDAP,
+//! DCE/RPC and more. Prints the share of sessions whose values equal
 //! Arkime's per protocol, and the differences; fails when a share drops below the
 //! floor measured when the dissector landed (raise the floors as dissectors improve).
 
@@ -58,6 +59,7 @@ fn dissector_values_match_arkime() {
         ours
     };
     let mut tally: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut exact_tally: HashMap<&str, (usize, usize)> = HashMap::new();
     let mut misses = Vec::new();
     let mut tests: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -247,6 +249,83 @@ fn dissector_values_match_arkime() {
                     ],
                 );
             }
+            // Arkime reads NTLM in SMB1 SPNEGO blobs only, and only the AUTHENTICATE
+            // message there: where it has no value, ours may hold more (the dialect
+            // it misses, the other NTLM messages, SMB2 session setups). A session
+            // agrees when Arkime's values are all ours, and every value beyond them
+            // comes from the NTLM exchange we decoded; exact agreement is printed too.
+            let ntlm_values: BTreeSet<String> =
+                ["user", "ntlm.domain", "ntlm.host"].iter().flat_map(|f| strings(r.get(*f), true)).collect();
+            let explained = |want: BTreeSet<String>, got: BTreeSet<String>, extra_ok: &dyn Fn(&str) -> bool| {
+                let covers = want.is_subset(&got) && got.difference(&want).all(|v| extra_ok(v));
+                let exact = want == got;
+                (if covers { (want.clone(), want) } else { (want, got) }, exact)
+            };
+            let sm = &b["smb"];
+            if strings(b.get("protocol"), false).contains("smb") {
+                let f = |n: &str, lower: bool| strings(sm.get(n), lower);
+                let o = |n: &str, lower: bool| strings(r.get(n), lower);
+                let from_ntlm = |v: &str| ntlm_values.contains(&v.to_lowercase());
+                let dialect_missed = |v: &str| f("dialect", false).is_empty() && v.starts_with("NT LM");
+                let pairs = [
+                    explained(f("dialect", false), o("smb.dialect", false), &dialect_missed),
+                    explained(f("share", false), o("smb.share", false), &|_| false),
+                    explained(f("filename", false), o("smb.fn", false), &|_| false),
+                    explained(f("os", false), o("smb.os", false), &|_| false),
+                    explained(f("version", false), o("smb.ver", false), &|_| false),
+                    explained(f("domain", false), o("smb.domain", false), &from_ntlm),
+                    explained(f("user", false), o("smb.user", false), &from_ntlm),
+                    explained(f("host", true), o("host.smb", true), &from_ntlm),
+                ];
+                let exact = pairs.iter().all(|(_, e)| *e);
+                let t = exact_tally.entry("smb").or_default();
+                t.1 += 1;
+                t.0 += usize::from(exact);
+                check("smb", pairs.into_iter().map(|(p, _)| p).collect());
+            }
+            let nt = &b["ntlm"];
+            if nt.is_object() {
+                let f = |n: &str| strings(nt.get(n), false);
+                let o = |n: &str| strings(r.get(n), false);
+                let pairs = [
+                    explained(f("type"), o("ntlm.type"), &|_| true),
+                    explained(f("domain"), o("ntlm.domain"), &|_| false),
+                    explained(f("host"), o("ntlm.host"), &|_| true),
+                    explained(f("targetName"), o("ntlm.targetName"), &|_| true),
+                    explained(f("version"), o("ntlm.version"), &|_| true),
+                    explained(strings(b.get("user"), true), strings(r.get("user"), true), &|_| false),
+                ];
+                let exact = pairs.iter().all(|(_, e)| *e);
+                let t = exact_tally.entry("ntlm").or_default();
+                t.1 += 1;
+                t.0 += usize::from(exact);
+                check("ntlm", pairs.into_iter().map(|(p, _)| p).collect());
+            }
+            let ld = &b["ldap"];
+            if ld.is_object() {
+                check(
+                    "ldap",
+                    vec![
+                        (strings(ld.get("authtype"), false), strings(r.get("ldap.authtype"), false)),
+                        (strings(ld.get("bindname"), false), strings(r.get("ldap.bindname"), false)),
+                    ],
+                );
+            }
+            let dc = &b["dcerpc"];
+            if dc.is_object() {
+                let f = |n: &str| strings(dc.get(n), true);
+                let o = |n: &str| strings(r.get(n), true);
+                check(
+                    "dcerpc",
+                    vec![
+                        (f("interface"), o("dcerpc.interface")),
+                        (f("uuid"), o("dcerpc.uuid")),
+                        (f("version"), o("dcerpc.version")),
+                        (f("msgType"), o("dcerpc.msgType")),
+                        (f("opnum"), o("dcerpc.opnum")),
+                    ],
+                );
+            }
             if b["ssh"]["version"].is_array() {
                 check("ssh", vec![(strings(b["ssh"].get("version"), true), strings(r.get("ssh.ver"), true))]);
             }
@@ -256,6 +335,9 @@ fn dissector_values_match_arkime() {
         eprintln!("differs: {m:.300}");
     }
     // Floors as measured when these dissectors landed; see the README for what is missing.
+    for (proto, (ok, total)) in &exact_tally {
+        eprintln!("{proto}: {ok}/{total} sessions exactly equal Arkime's (no value beyond Arkime's)");
+    }
     for (proto, floor) in [
         ("http", 0.85),
         ("dns", 0.90),
@@ -268,6 +350,10 @@ fn dissector_values_match_arkime() {
         ("quic", 0.6),
         ("krb5", 0.9),
         ("isakmp", 0.85),
+        ("smb", 0.9),
+        ("ntlm", 0.9),
+        ("ldap", 0.9),
+        ("dcerpc", 0.95),
     ] {
         let (ok, total) = tally.get(proto).copied().unwrap_or((0, 0));
         let share = ok as f64 / total.max(1) as f64;
