@@ -26,5 +26,7 @@ command -v ip >/dev/null || need+=(iproute2)
 # clickhouse-server (Debian's 18.16): the ClickHouse store's tests start a private
 # server on loopback (scripts/clickhouse.sh).
 [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
+# ndpiReader (libndpi-bin): `tyto bench` runs it on the same corpus for comparison.
+command -v ndpiReader >/dev/null || need+=(libndpi-bin)
 tyto_apt_install setup "${need[@]}"
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 1; }

@@ -8,28 +8,40 @@
 //! The port decides nothing while payload can; when no payload settles it, the
 //! well-known port gives a guess that is labelled as one (`protocols.how`).
 
+pub mod bgp;
+pub mod bitcoin;
 pub mod bittorrent;
 mod classify;
 pub mod dcerpc;
 mod der;
 pub mod dhcp;
+pub mod dnp3;
 pub mod dns;
 pub mod dnscrypt;
 pub mod dtls;
+pub mod fix;
 pub mod ftp;
 pub mod gnutella;
 pub mod http;
 pub mod imap;
+pub mod irc;
 pub mod isakmp;
 pub mod kerberos;
 pub mod ldap;
 mod lines;
 mod messages;
+pub mod modbus;
+pub mod mqtt;
 pub mod mysql;
 mod ntlm;
 pub mod ntp;
+pub mod oracle;
 pub mod pop3;
+pub mod postgres;
 pub mod quic;
+pub mod radius;
+pub mod rdp;
+pub mod rtsp;
 pub mod sip;
 pub mod smb;
 pub mod smtp;
@@ -39,7 +51,11 @@ pub mod ssdp;
 pub mod ssh;
 pub mod stun;
 pub mod syslog;
+pub mod tds;
+pub mod tftp;
 pub mod tls;
+pub mod xmpp;
+pub mod zabbix;
 
 use tyto_schema::SessionRecord;
 
@@ -135,6 +151,22 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &smb::PROTOCOL,
     &dcerpc::PROTOCOL,
     &ldap::PROTOCOL,
+    &rdp::PROTOCOL,
+    &tds::PROTOCOL,
+    &postgres::PROTOCOL,
+    &mqtt::PROTOCOL,
+    &modbus::PROTOCOL,
+    &dnp3::PROTOCOL,
+    &oracle::PROTOCOL,
+    &bgp::PROTOCOL,
+    &irc::PROTOCOL,
+    &radius::PROTOCOL,
+    &tftp::PROTOCOL,
+    &zabbix::PROTOCOL,
+    &fix::PROTOCOL,
+    &xmpp::PROTOCOL,
+    &rtsp::PROTOCOL,
+    &bitcoin::PROTOCOL,
     &gnutella::PROTOCOL,
     &socks::PROTOCOL,
     &smtp::PROTOCOL,

@@ -387,7 +387,11 @@ extra {
     "ssh.hassh", [], LowerText, many, "ssh_hassh", None, "ssh", None, "HASSH client fingerprints";
     "ssh.hasshServer", [], LowerText, many, "ssh_hassh_server", None, "ssh", None, "HASSH server fingerprints";
     "rdp.cookie", [], Text, many, "rdp_cookie", None, "rdp", None, "RDP cookies (mstshash user)";
-    "rdp.requested-protocols", [], Text, many, "rdp_requested_protocols", None, "rdp", None, "RDP security protocols requested";
+    "rdp.requested-protocols", [], Text, many, "rdp_requested_protocols", None, "rdp", None, "RDP security protocols requested (rdp, ssl, nla, rdstls, nla-ext)";
+    "rdp.selected-protocol", [], Text, many, "rdp_selected_protocol", None, "rdp", None, "RDP security protocol the server selected";
+    "rdp.client-name", [], Text, many, "rdp_client_name", None, "rdp", None, "RDP client computer names (standard RDP security only)";
+    "rdp.keyboard-layout", [], Text, many, "rdp_keyboard_layout", None, "rdp", None, "RDP client keyboard layouts";
+    "rdp.client-build", [], Integer, many, "rdp_client_build", None, "rdp", None, "RDP client build numbers";
     "smb.dialect", [], Text, many, "smb_dialect", None, "smb", None, "SMB dialects";
     "smb.share", [], Text, many, "smb_share", None, "smb", None, "SMB shares connected to";
     "smb.fn", [], Text, many, "smb_filename", None, "smb", None, "SMB files opened, created or deleted";
@@ -415,6 +419,41 @@ extra {
     "dcerpc.version", [], Text, many, "dcerpc_version", None, "dcerpc", None, "DCE/RPC interface major versions";
     "dcerpc.msgType", [], LowerText, many, "dcerpc_msg_type", None, "dcerpc", None, "DCE/RPC packet types (bind, bind-ack, request…)";
     "dcerpc.opnum", [], Integer, many, "dcerpc_opnum", None, "dcerpc", None, "DCE/RPC operation numbers requested";
+    "postgresql.user", [], Text, many, "postgresql_user", None, "postgresql", None, "PostgreSQL user names";
+    "postgresql.db", [], Text, many, "postgresql_db", None, "postgresql", None, "PostgreSQL databases";
+    "postgresql.app", [], Text, many, "postgresql_app", None, "postgresql", None, "PostgreSQL application names";
+    "modbus.unitid", [], Integer, many, "modbus_unit_id", None, "modbus", None, "Modbus unit ids";
+    "modbus.transactionid", [], Integer, many, "modbus_transaction_id", None, "modbus", None, "Modbus transaction ids";
+    "modbus.protocolid", [], Integer, many, "modbus_protocol_id", None, "modbus", None, "Modbus protocol ids (always 0)";
+    "modbus.funccode", [], Integer, many, "modbus_function", None, "modbus", None, "Modbus function codes";
+    "modbus.exccode", [], Integer, many, "modbus_exception", None, "modbus", None, "Modbus exception codes";
+    "dnp3.src", [], Integer, many, "dnp3_src", None, "dnp3", None, "DNP3 source addresses";
+    "dnp3.dst", [], Integer, many, "dnp3_dst", None, "dnp3", None, "DNP3 destination addresses";
+    "dnp3.func", [], Integer, many, "dnp3_function", None, "dnp3", None, "DNP3 application function codes";
+    "dnp3.funcName", [], Text, many, "dnp3_function_name", None, "dnp3", None, "DNP3 function names (Read, Write, DirectOperate, Response…)";
+    "mqtt.clientId", [], Text, many, "mqtt_client_id", None, "mqtt", None, "MQTT client identifiers";
+    "mqtt.topic", [], Text, many, "mqtt_topic", None, "mqtt", None, "MQTT topics published, subscribed or unsubscribed";
+    "mqtt.version", [], Text, many, "mqtt_version", None, "mqtt", None, "MQTT protocol versions";
+    "mqtt.type", [], Text, many, "mqtt_type", None, "mqtt", None, "MQTT packet types";
+    "mqtt.willTopic", [], Text, many, "mqtt_will_topic", None, "mqtt", None, "MQTT last will topics";
+    "mqtt.qos", [], Integer, many, "mqtt_qos", None, "mqtt", None, "MQTT quality of service levels";
+    "mqtt.flags", [], Text, many, "mqtt_flags", None, "mqtt", None, "MQTT connect flags (cleanSession, hasWill, willRetain, hasPassword)";
+    "mqtt.connackCode", [], Integer, many, "mqtt_connack_code", None, "mqtt", None, "MQTT CONNACK return codes (0 accepted)";
+    "irc.nick", [], Text, many, "irc_nick", None, "irc", None, "IRC nicknames set";
+    "irc.channel", [], Text, many, "irc_channel", None, "irc", None, "IRC channels joined";
+    "tftp.opcode", [], Text, many, "tftp_opcode", None, "tftp", None, "TFTP opcodes (rrq, wrq, data, ack, error)";
+    "tftp.filename", [], Text, many, "tftp_filename", None, "tftp", None, "TFTP file names";
+    "bgp.type", [], Text, many, "bgp_type", None, "bgp", Upper, "BGP message types (OPEN, UPDATE, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH)";
+    "radius.user", [], Text, many, "radius_user", None, "radius", None, "RADIUS user names";
+    "radius.mac", [], LowerText, many, "radius_mac", None, "radius", None, "RADIUS calling station MACs";
+    "radius.endpoint-ip", [], Ip, many, "radius_endpoint_ip", None, "radius", None, "RADIUS tunnel client endpoint addresses";
+    "radius.framed-ip", [], Ip, many, "radius_framed_ip", None, "radius", None, "RADIUS framed (assigned) addresses";
+    "radius.msgType", [], LowerText, many, "radius_msg_type", None, "radius", None, "RADIUS message types (access-request, accounting-request…)";
+    "radius.nasIp", [], Ip, many, "radius_nas_ip", None, "radius", None, "RADIUS NAS addresses";
+    "radius.nasPort", [], Integer, many, "radius_nas_port", None, "radius", None, "RADIUS NAS ports";
+    "oracle.user", [], LowerText, many, "oracle_user", None, "oracle", None, "Oracle client OS users (connect descriptor)";
+    "oracle.host", [], LowerText, many, "oracle_host", None, "oracle", None, "Oracle client hosts (connect descriptor)";
+    "oracle.service", [], LowerText, many, "oracle_service", None, "oracle", None, "Oracle services (SERVICE_NAME or SID)";
     "ftp.command", [], Text, many, "ftp_command", None, "ftp", Upper, "FTP commands";
     "ftp.filename", [], Text, many, "ftp_filename", None, "ftp", None, "FTP file names";
     "email.smtp-hello", [], LowerText, many, "smtp_hello", None, "email", None, "SMTP HELO/EHLO names";
@@ -447,8 +486,6 @@ extra {
     "ntp.stratum", [], Integer, many, "ntp_stratum", None, "ntp", None, "NTP strata";
     "mysql.user", [], LowerText, many, "mysql_user", None, "mysql", None, "MySQL users";
     "mysql.ver", [], Text, many, "mysql_version", None, "mysql", None, "MySQL server versions";
-    "postgresql.user", [], Text, many, "postgresql_user", None, "postgresql", None, "PostgreSQL users";
-    "postgresql.db", [], Text, many, "postgresql_db", None, "postgresql", None, "PostgreSQL databases";
 }
 }
 

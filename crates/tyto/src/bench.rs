@@ -1,6 +1,7 @@
 //! `tyto bench`: builds a large corpus by replicating real captures with rewritten
 //! addresses and shifted times (so the copies are distinct sessions), then measures
-//! the pipeline on it: decode + sessions, + pcap write, + the session store.
+//! the pipeline on it: decode + sessions, + dissectors, + pcap write, + the session
+//! store; and nDPI's `ndpiReader` on the same file, for comparison.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -42,6 +43,10 @@ pub struct BenchArgs {
     /// measures the CPU's cost; a disk measures the disk).
     #[arg(long, default_value_os_t = std::env::temp_dir())]
     out: PathBuf,
+    /// nDPI's `ndpiReader` (Debian's libndpi-bin), run on the same corpus in the same
+    /// run for comparison; skipped when it is not installed.
+    #[arg(long, default_value = "ndpiReader")]
+    ndpi_reader: PathBuf,
 }
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
@@ -76,6 +81,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     print_line("decode + sessions", report.packets, report.bytes, rows, t);
     let (report, rows, t) = measure(&inputs, &cfg(None), |_| Ok(()))?;
     print_line("+ dissectors (dump)", report.packets, report.bytes, rows, t);
+    let ours = (report.packets, t);
 
     let pcap = PcapDir::open(&tmp.join("pcap-a"), "bench")?;
     let (report, rows, t) = measure(&inputs, &cfg(Some((pcap, RotationPolicy::default()))), |_| Ok(()))?;
@@ -90,15 +96,88 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         print_line("ingest (+ DuckDB)", report.packets, report.bytes, rows, t);
     }
     println!("peak memory (VmHWM): {} MiB", peak_rss_kib() / 1024);
+    ndpi_reader(&args.ndpi_reader, &args.corpus, ours);
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs nDPI's reader on the same corpus: packets/s by the wall clock and per CPU
+/// second (user + system, all its threads), next to ours with dissectors.
+fn ndpi_reader(program: &Path, corpus: &Path, (our_packets, our_time): (u64, Timed)) {
+    let before = children_cpu();
+    let started = Instant::now();
+    let out = match std::process::Command::new(program).arg("-i").arg(corpus).output() {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => {
+            println!("{} failed ({}): {}", program.display(), o.status, String::from_utf8_lossy(&o.stderr).trim());
+            return;
+        }
+        Err(e) => {
+            println!("{} not run ({e}); `apt-get install libndpi-bin` to compare", program.display());
+            return;
+        }
+    };
+    let wall = started.elapsed();
+    let cpu = children_cpu() - before;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |key: &str| text.lines().find(|l| l.trim_start().starts_with(key)).map(|l| l.trim().to_string());
+    // `IP packets:   34   of 34 packets total`
+    let packets =
+        line("IP packets:").and_then(|l| l.split_whitespace().nth(2).and_then(|n| n.parse::<u64>().ok())).unwrap_or(0);
+    // `Using nDPI (4.2.0) [1 thread(s)]`
+    let version =
+        text.lines().find_map(|l| l.strip_prefix("Using nDPI ")).and_then(|l| l.split(['(', ')']).nth(1)).unwrap_or("");
+    let per = |n: u64, s: f64| n as f64 / s.max(1e-9) / 1e6;
+    println!(
+        "ndpiReader {version}: {packets} packets in {:.2}s: {:.2} M packets/s, {:.2} M packets per CPU second; \
+         its own figure: {}; peak memory {} MiB",
+        wall.as_secs_f64(),
+        per(packets, wall.as_secs_f64()),
+        per(packets, cpu),
+        line("nDPI throughput:").unwrap_or_default(),
+        children_peak_kib() / 1024
+    );
+    println!(
+        "tyto with dissectors: {:.2} M packets/s, {:.2} M packets per CPU second",
+        per(our_packets, our_time.wall.as_secs_f64()),
+        per(our_packets, our_time.cpu)
+    );
+}
+
+fn rusage(who: libc::c_int) -> libc::rusage {
+    // SAFETY: getrusage fills the struct it is given; a zeroed rusage is valid.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut u);
+        u
+    }
+}
+
+fn cpu_of(u: &libc::rusage) -> f64 {
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn children_cpu() -> f64 {
+    cpu_of(&rusage(libc::RUSAGE_CHILDREN))
+}
+
+fn children_peak_kib() -> i64 {
+    rusage(libc::RUSAGE_CHILDREN).ru_maxrss
+}
+
+/// How long a run took by the wall clock, and the CPU seconds this process spent on it.
+#[derive(Clone, Copy)]
+struct Timed {
+    wall: Duration,
+    cpu: f64,
 }
 
 fn measure(
     inputs: &[PathBuf],
     cfg: &PipelineConfig,
     mut sink: impl FnMut(&[tyto_schema::SessionRecord]) -> Result<()> + Send + 'static,
-) -> Result<(tyto_flow::RunReport, u64, Duration)> {
+) -> Result<(tyto_flow::RunReport, u64, Timed)> {
     let (tx, rx) = crossbeam_channel::bounded::<Vec<tyto_schema::SessionRecord>>(64);
     let consumer = std::thread::spawn(move || -> Result<u64> {
         let mut n = 0u64;
@@ -115,15 +194,17 @@ fn measure(
         Ok(n)
     });
     let started = Instant::now();
+    let cpu = cpu_of(&rusage(libc::RUSAGE_SELF));
     let report = tyto_flow::run(inputs, cfg, tx, &Progress::default());
     let rows = consumer.join().map_err(|_| anyhow::anyhow!("the consumer failed"))??;
-    Ok((report, rows, started.elapsed()))
+    Ok((report, rows, Timed { wall: started.elapsed(), cpu: cpu_of(&rusage(libc::RUSAGE_SELF)) - cpu }))
 }
 
-fn print_line(what: &str, packets: u64, bytes: u64, rows: u64, t: Duration) {
-    let s = t.as_secs_f64().max(1e-9);
+fn print_line(what: &str, packets: u64, bytes: u64, rows: u64, t: Timed) {
+    let s = t.wall.as_secs_f64().max(1e-9);
     println!(
-        "{what:<32} {packets} packets in {s:.2}s: {:.2} M packets/s, {:.2} Gbit/s, {:.0} sessions/s ({rows} rows)",
+        "{what:<32} {packets} packets in {s:.2}s ({:.2} CPU s): {:.2} M packets/s, {:.2} Gbit/s, {:.0} sessions/s ({rows} rows)",
+        t.cpu,
         packets as f64 / s / 1e6,
         bytes as f64 * 8.0 / s / 1e9,
         rows as f64 / s

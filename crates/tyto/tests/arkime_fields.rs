@@ -35,6 +35,8 @@ fn strings(v: Option<&Value>, lower: bool) -> BTreeSet<String> {
 }
 
 type Key = (String, i64, String, i64);
+/// Arkime's field name in a protocol's object, and ours.
+type FieldPairs = &'static [(&'static str, &'static str)];
 
 fn key(src: &str, sport: i64, dst: &str, dport: i64) -> Key {
     (src.to_string(), sport, dst.to_string(), dport)
@@ -44,17 +46,22 @@ fn key(src: &str, sport: i64, dst: &str, dport: i64) -> Key {
 fn dissector_values_match_arkime() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
     // Sessions by capture and endpoints (several captures reuse the same addresses).
-    let dump = |pcap: &std::path::Path| -> HashMap<Key, Value> {
+    // Sessions by capture and endpoints (several captures reuse the same addresses,
+    // and some the same endpoints for several sessions: those pair up in time order).
+    let dump = |pcap: &std::path::Path| -> HashMap<Key, Vec<Value>> {
         let out = common::ok(common::tyto().args(["dump", "--workers", "1"]).arg(pcap).output().unwrap());
-        let mut ours = HashMap::new();
+        let mut ours: HashMap<Key, Vec<Value>> = HashMap::new();
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let r: Value = serde_json::from_str(line).unwrap();
             let s = |f: &str| r.get(f).and_then(Value::as_str).unwrap_or("").to_string();
             let n = |f: &str| r.get(f).and_then(Value::as_i64).unwrap_or(0);
             let k = key(&s("ip.src"), n("port.src"), &s("ip.dst"), n("port.dst"));
             let back = key(&k.2, k.3, &k.0, k.1);
-            ours.entry(k).or_insert_with(|| r.clone());
-            ours.entry(back).or_insert(r);
+            ours.entry(k).or_default().push(r.clone());
+            ours.entry(back).or_default().push(r);
+        }
+        for list in ours.values_mut() {
+            list.sort_by_key(|r| r["starttime"].as_str().unwrap_or("").to_string());
         }
         ours
     };
@@ -75,16 +82,24 @@ fn dissector_values_match_arkime() {
             continue;
         }
         let ours = dump(&pcap);
-        for s in golden["sessions3"].as_array().into_iter().flatten() {
-            let b = &s["body"];
+        let mut sessions = golden["sessions3"].as_array().cloned().unwrap_or_default();
+        sessions.sort_by_key(|s| s["body"]["firstPacket"].as_i64().unwrap_or(0));
+        let key_of = |b: &Value| {
             let (src, dst) = (&b["source"], &b["destination"]);
-            let k = key(
+            key(
                 src["ip"].as_str().unwrap_or(""),
                 src["port"].as_i64().unwrap_or(0),
                 dst["ip"].as_str().unwrap_or(""),
                 dst["port"].as_i64().unwrap_or(0),
-            );
-            let Some(r) = ours.get(&k) else { continue };
+            )
+        };
+        let mut used: HashMap<Key, usize> = HashMap::new();
+        for s in &sessions {
+            let b = &s["body"];
+            let k = key_of(b);
+            let nth = used.entry(k.clone()).or_default();
+            *nth += 1;
+            let Some(r) = ours.get(&k).and_then(|list| list.get(*nth - 1)) else { continue };
             let mut check = |proto: &'static str, pairs: Vec<(BTreeSet<String>, BTreeSet<String>)>| {
                 let t = tally.entry(proto).or_default();
                 t.1 += 1;
@@ -326,6 +341,84 @@ fn dissector_values_match_arkime() {
                     ],
                 );
             }
+            // Protocols whose Arkime fields map one to one onto ours (Arkime's name in
+            // the body, then our catalogue's), plus `user` where the protocol sets it.
+            let simple: &[(&str, &str, FieldPairs)] = &[
+                (
+                    "rdp",
+                    "rdp",
+                    &[("requestedProtocols", "rdp.requested-protocols"), ("selectedProtocol", "rdp.selected-protocol")],
+                ),
+                (
+                    "postgresql",
+                    "postgresql",
+                    &[("user", "postgresql.user"), ("db", "postgresql.db"), ("app", "postgresql.app")],
+                ),
+                ("tds", "tds", &[]),
+                (
+                    "mqtt",
+                    "mqtt",
+                    &[
+                        ("clientId", "mqtt.clientId"),
+                        ("topic", "mqtt.topic"),
+                        ("version", "mqtt.version"),
+                        ("type", "mqtt.type"),
+                        ("willTopic", "mqtt.willTopic"),
+                        ("qos", "mqtt.qos"),
+                        ("flags", "mqtt.flags"),
+                        ("connackCode", "mqtt.connackCode"),
+                    ],
+                ),
+                (
+                    "modbus",
+                    "modbus",
+                    &[
+                        ("unitid", "modbus.unitid"),
+                        ("transactionid", "modbus.transactionid"),
+                        ("protocolid", "modbus.protocolid"),
+                        ("funccode", "modbus.funccode"),
+                        ("exccode", "modbus.exccode"),
+                    ],
+                ),
+                (
+                    "dnp3",
+                    "dnp3",
+                    &[("src", "dnp3.src"), ("dst", "dnp3.dst"), ("func", "dnp3.func"), ("funcName", "dnp3.funcName")],
+                ),
+                ("irc", "irc", &[("nick", "irc.nick"), ("channel", "irc.channel")]),
+                ("tftp", "tftp", &[("filename", "tftp.filename"), ("opcode", "tftp.opcode")]),
+                ("bgp", "bgp", &[("type", "bgp.type")]),
+                (
+                    "radius",
+                    "radius",
+                    &[
+                        ("user", "radius.user"),
+                        ("mac", "radius.mac"),
+                        ("endpointIp", "radius.endpoint-ip"),
+                        ("framedIp", "radius.framed-ip"),
+                        ("msgType", "radius.msgType"),
+                        ("nasIp", "radius.nasIp"),
+                        ("nasPort", "radius.nasPort"),
+                    ],
+                ),
+                (
+                    "oracle",
+                    "oracle",
+                    &[("user", "oracle.user"), ("host", "oracle.host"), ("service", "oracle.service")],
+                ),
+            ];
+            for (proto, key, fields) in simple {
+                if !strings(b.get("protocol"), false).contains(*proto) {
+                    continue;
+                }
+                let mut pairs: Vec<_> =
+                    fields.iter().map(|(a, o)| (strings(b[*key].get(*a), false), strings(r.get(*o), false))).collect();
+                // Arkime files PostgreSQL users under its own field only; ours also under `user`.
+                if *proto != "postgresql" {
+                    pairs.push((strings(b.get("user"), true), strings(r.get("user"), true)));
+                }
+                check(proto, pairs);
+            }
             if b["ssh"]["version"].is_array() {
                 check("ssh", vec![(strings(b["ssh"].get("version"), true), strings(r.get("ssh.ver"), true))]);
             }
@@ -354,6 +447,17 @@ fn dissector_values_match_arkime() {
         ("ntlm", 0.9),
         ("ldap", 0.9),
         ("dcerpc", 0.95),
+        ("rdp", 0.9),
+        ("postgresql", 0.9),
+        ("tds", 0.9),
+        ("mqtt", 0.85),
+        ("modbus", 0.5),
+        ("dnp3", 0.9),
+        ("irc", 0.9),
+        ("tftp", 0.9),
+        ("bgp", 0.55),
+        ("radius", 0.7),
+        ("oracle", 0.9),
     ] {
         let (ok, total) = tally.get(proto).copied().unwrap_or((0, 0));
         let share = ok as f64 / total.max(1) as f64;

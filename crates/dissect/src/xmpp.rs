@@ -1,0 +1,41 @@
+//! XMPP (Jabber) client and server streams: an XML stream opened with
+//! `<stream:stream`, after an optional XML declaration. Only the protocol is recorded
+//! so far; STARTTLS is not followed yet.
+
+use crate::{NameOnly, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol =
+    Protocol { name: "xmpp", transports: &[Transport::Tcp], ports: &[5222, 5269], probe, new: || Box::new(NameOnly) };
+
+/// The stream header is within the first few hundred bytes.
+const LOOK: usize = 512;
+
+pub fn probe(_side: Side, data: &[u8]) -> Probe {
+    let head = &data[..data.len().min(LOOK)];
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start();
+    let opens = ["<?xml", "<stream:stream"];
+    if !opens.iter().any(|o| t.starts_with(o) || o.starts_with(t)) {
+        return Probe::NoMatch;
+    }
+    if t.contains("<stream:stream") && (t.contains("jabber:") || t.contains("xmpp")) {
+        Probe::Match
+    } else if data.len() < LOOK {
+        Probe::NeedMore
+    } else {
+        Probe::NoMatch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_headers() {
+        let s = b"<?xml version='1.0'?><stream:stream to='example.com' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+        assert_eq!(probe(Side::Client, s), Probe::Match);
+        assert_eq!(probe(Side::Client, b"<?xml version='1.0'?>"), Probe::NeedMore);
+        assert_eq!(probe(Side::Client, b"<html><body>"), Probe::NoMatch);
+    }
+}
