@@ -4,6 +4,8 @@
 use tyto_schema::{Extra, SessionRecord, Transaction};
 
 use base64::Engine;
+use md5::Md5;
+use sha2::{Digest, Sha256};
 
 use crate::{file_transaction, ntlm, put_text, Dissector, Probe, Protocol, Side, Transport};
 
@@ -107,6 +109,30 @@ enum Body {
 struct Direction {
     buf: Vec<u8>,
     body: Body,
+    /// MD5 and SHA-256 of the body being read (after chunked framing, before any
+    /// content decoding, as Arkime hashes them), and its length so far.
+    hash: Option<Box<(Md5, Sha256, u64)>>,
+}
+
+impl Direction {
+    fn hash(&mut self, bytes: &[u8]) {
+        if let Some(h) = &mut self.hash {
+            h.0.update(bytes);
+            h.1.update(bytes);
+            h.2 += bytes.len() as u64;
+        }
+    }
+
+    /// The body ended: its hashes go into the session (empty bodies have none).
+    fn hash_done(&mut self, rec: &mut SessionRecord) {
+        if let Some(h) = self.hash.take() {
+            let (md5, sha256, len) = *h;
+            if len > 0 {
+                put_text(rec, "http.md5", &crate::hex(&md5.finalize()));
+                put_text(rec, "http.sha256", &crate::hex(&sha256.finalize()));
+            }
+        }
+    }
 }
 
 /// A request not answered yet.
@@ -281,7 +307,13 @@ impl Http {
         response_values(headers, code, &mut rec.extra);
         authentication(headers, rec);
         self.answering = None;
-        // Interim responses (1xx) answer no request yet.
+        // Switching protocols (h2c, WebSocket): what follows is the new protocol's.
+        if code == 101 {
+            self.pending.pop_front();
+            self.tunnel = true;
+            return Body::Stopped;
+        }
+        // Other interim responses (1xx) answer no request yet.
         let answered = if code >= 200 { self.pending.pop_front() } else { None };
         if code >= 200 && rec.transactions.is_some() {
             let mut t = answered.as_ref().and_then(|p| p.txn.clone()).unwrap_or_else(|| Transaction::new("http"));
@@ -332,6 +364,9 @@ impl Http {
         };
         self.dirs[i].buf = buf;
         self.dirs[i].body = next;
+        if used.is_some() && matches!(next, Body::Length(_) | Body::ChunkSize | Body::ToEnd) {
+            self.dirs[i].hash = Some(Box::new((Md5::new(), Sha256::new(), 0)));
+        }
         used
     }
 }
@@ -342,15 +377,24 @@ impl Dissector for Http {
         let total = data.len();
         while !data.is_empty() {
             match self.dirs[i].body {
-                Body::Stopped | Body::ToEnd => return,
+                Body::Stopped => return,
+                Body::ToEnd => {
+                    self.dirs[i].hash(data);
+                    return;
+                }
                 Body::Length(n) => {
                     let skip = (data.len() as u64).min(n);
+                    self.dirs[i].hash(&data[..skip as usize]);
                     data = &data[skip as usize..];
                     self.body_bytes(side, skip, rec);
                     self.dirs[i].body = if skip == n { Body::Headers } else { Body::Length(n - skip) };
+                    if skip == n {
+                        self.dirs[i].hash_done(rec);
+                    }
                 }
                 Body::ChunkData(n) => {
                     let skip = (data.len() as u64).min(n);
+                    self.dirs[i].hash(&data[..skip as usize]);
                     data = &data[skip as usize..];
                     self.body_bytes(side, skip, rec);
                     // The chunk's trailing CRLF is read as an empty size line.
@@ -376,7 +420,10 @@ impl Dissector for Http {
                         (Body::ChunkSize, false) => {
                             let hex = line.split(';').next().unwrap_or("").trim();
                             match u64::from_str_radix(hex, 16) {
-                                Ok(0) => Body::Trailer,
+                                Ok(0) => {
+                                    d.hash_done(rec);
+                                    Body::Trailer
+                                }
                                 Ok(n) => Body::ChunkData(n),
                                 Err(_) => Body::Stopped,
                             }
@@ -423,6 +470,12 @@ impl Dissector for Http {
     }
 
     fn end(&mut self, rec: &mut SessionRecord) {
+        // A body that runs to the end of the connection ends with it.
+        for d in &mut self.dirs {
+            if d.body == Body::ToEnd {
+                d.hash_done(rec);
+            }
+        }
         // Requests not answered yet go out as they are; their methods stay to
         // frame the responses if the session goes on in another row.
         for p in &mut self.pending {
@@ -437,10 +490,16 @@ impl Dissector for Http {
         let d = &mut self.dirs[side as usize];
         d.body = Body::Stopped;
         d.buf = Vec::new();
+        d.hash = None;
     }
 
     fn wants_more(&self) -> bool {
-        self.dirs.iter().any(|d| !matches!(d.body, Body::Stopped | Body::ToEnd))
+        // A body to the end of the connection is read on while it is being hashed.
+        self.dirs.iter().any(|d| match d.body {
+            Body::Stopped => false,
+            Body::ToEnd => d.hash.is_some(),
+            _ => true,
+        })
     }
 
     fn handoff(&mut self) -> Option<usize> {

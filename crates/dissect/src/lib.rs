@@ -15,14 +15,18 @@ mod classify;
 pub mod dcerpc;
 mod der;
 pub mod dhcp;
+pub mod dhcpv6;
+pub mod discord;
 pub mod dnp3;
 pub mod dns;
 pub mod dnscrypt;
 pub mod dtls;
+pub mod ethereum;
 pub mod fix;
 pub mod ftp;
 pub mod gnutella;
 pub mod http;
+pub mod http2;
 pub mod imap;
 pub mod irc;
 pub mod isakmp;
@@ -31,16 +35,19 @@ pub mod ldap;
 mod lines;
 mod messages;
 pub mod modbus;
+pub mod mongodb;
 pub mod mqtt;
 pub mod mysql;
 mod ntlm;
 pub mod ntp;
+pub mod openvpn;
 pub mod oracle;
 pub mod pop3;
 pub mod postgres;
 pub mod quic;
 pub mod radius;
 pub mod rdp;
+pub mod redis;
 pub mod rtsp;
 pub mod sip;
 pub mod smb;
@@ -52,8 +59,11 @@ pub mod ssh;
 pub mod stun;
 pub mod syslog;
 pub mod tds;
+pub mod telnet;
 pub mod tftp;
 pub mod tls;
+pub mod vnc;
+pub mod wireguard;
 pub mod xmpp;
 pub mod zabbix;
 
@@ -141,6 +151,7 @@ pub trait Dissector: Send {
 /// Every protocol Tyto recognises. Adding one is a module and a line here.
 pub static PROTOCOLS: &[&Protocol] = &[
     &http::PROTOCOL,
+    &http2::PROTOCOL,
     &tls::PROTOCOL,
     &ssh::PROTOCOL,
     &dns::PROTOCOL,
@@ -167,6 +178,15 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &xmpp::PROTOCOL,
     &rtsp::PROTOCOL,
     &bitcoin::PROTOCOL,
+    &redis::PROTOCOL,
+    &mongodb::PROTOCOL,
+    &telnet::PROTOCOL,
+    &vnc::PROTOCOL,
+    &openvpn::PROTOCOL,
+    &wireguard::PROTOCOL,
+    &dhcpv6::PROTOCOL,
+    &ethereum::PROTOCOL,
+    &discord::PROTOCOL,
     &gnutella::PROTOCOL,
     &socks::PROTOCOL,
     &smtp::PROTOCOL,

@@ -28,16 +28,19 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let len = u16::from_be_bytes([h[2], h[3]]) as usize;
     // The length covers the attributes, which are padded to four bytes; a TCP stream
     // may already hold the next message, a datagram holds exactly one.
-    let fits = len.is_multiple_of(4) && data.len() >= 20 + len;
+    // Some implementations (WhatsApp's) count unpadded attributes: with the magic
+    // cookie, any length that the bytes hold will do.
+    let cookie = h[4..8] == MAGIC_COOKIE;
+    let fits = (len.is_multiple_of(4) || cookie) && data.len() >= 20 + len;
     let exact = data.len() == 20 + len;
     if kind & 0xc000 != 0 || !fits {
-        return if kind & 0xc000 == 0 && len.is_multiple_of(4) && len < 4096 {
+        return if kind & 0xc000 == 0 && (len.is_multiple_of(4) || cookie) && len < 4096 {
             Probe::NeedMore
         } else {
             Probe::NoMatch
         };
     }
-    if h[4..8] == MAGIC_COOKIE || (exact && CLASSIC_TYPES.contains(&kind)) {
+    if cookie || (exact && CLASSIC_TYPES.contains(&kind)) {
         Probe::Match
     } else {
         Probe::NoMatch

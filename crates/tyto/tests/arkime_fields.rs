@@ -122,6 +122,8 @@ fn dissector_values_match_arkime() {
                         (strings(h.get("method"), false), strings(r.get("http.method"), false)),
                         (strings(h.get("statuscode"), false), strings(r.get("http.statuscode"), false)),
                         (strings(h.get("useragent"), false), strings(r.get("http.user-agent"), false)),
+                        (strings(h.get("md5"), false), strings(r.get("http.md5"), false)),
+                        (strings(h.get("sha256"), false), strings(r.get("http.sha256"), false)),
                     ],
                 );
             }
@@ -420,7 +422,15 @@ fn dissector_values_match_arkime() {
                 check(proto, pairs);
             }
             if b["ssh"]["version"].is_array() {
-                check("ssh", vec![(strings(b["ssh"].get("version"), true), strings(r.get("ssh.ver"), true))]);
+                let sh = &b["ssh"];
+                check(
+                    "ssh",
+                    vec![
+                        (strings(sh.get("version"), true), strings(r.get("ssh.ver"), true)),
+                        (strings(sh.get("hassh"), true), strings(r.get("ssh.hassh"), true)),
+                        (strings(sh.get("hasshServer"), true), strings(r.get("ssh.hasshServer"), true)),
+                    ],
+                );
             }
         }
     }
