@@ -8,6 +8,7 @@
 //! The port decides nothing while payload can; when no payload settles it, the
 //! well-known port gives a guess that is labelled as one (`protocols.how`).
 
+pub mod alicloud;
 pub mod bgp;
 pub mod bitcoin;
 pub mod bittorrent;
@@ -38,6 +39,7 @@ pub mod modbus;
 pub mod mongodb;
 pub mod mqtt;
 pub mod mysql;
+pub mod nfs;
 mod ntlm;
 pub mod ntp;
 pub mod openvpn;
@@ -49,6 +51,7 @@ pub mod radius;
 pub mod rdp;
 pub mod redis;
 pub mod rtsp;
+pub mod sdrtn;
 pub mod sip;
 pub mod smb;
 pub mod smtp;
@@ -187,6 +190,9 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &dhcpv6::PROTOCOL,
     &ethereum::PROTOCOL,
     &discord::PROTOCOL,
+    &sdrtn::PROTOCOL,
+    &alicloud::PROTOCOL,
+    &nfs::PROTOCOL,
     &gnutella::PROTOCOL,
     &socks::PROTOCOL,
     &smtp::PROTOCOL,

@@ -40,12 +40,22 @@ fn version_keys(v: u32) -> Option<(&'static [u8; 20], &'static str)> {
     const SALT_D29: [u8; 20] = hex20("afbfec289993d24c9e9786f19c6111e04390a899");
     const SALT_D23: [u8; 20] = hex20("c3eef712c72ebb5a11a7d2432bb46365bef9f502");
     const SALT_D22: [u8; 20] = hex20("7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a");
+    // Google QUIC over IETF packets: Q050 (its own handshake inside), T050 and T051 (TLS).
+    const SALT_Q050: [u8; 20] = hex20("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45");
+    const SALT_T050: [u8; 20] = hex20("7ff579e5acd072915580304c43a2367c60488310");
+    const SALT_T051: [u8; 20] = hex20("7a4edef4e7ccee5fa4506c19124fc8ccda6e033d");
     match v {
         V1 => Some((&SALT_V1, "quic")),
         V2 => Some((&SALT_V2, "quicv2")),
         0xff00_001d..=0xff00_0022 => Some((&SALT_D29, "quic")),
-        0xff00_0017..=0xff00_001c => Some((&SALT_D23, "quic")),
-        0xff00_0016 => Some((&SALT_D22, "quic")),
+        // Facebook's mvfst: its draft-27 based and experimental versions.
+        0xff00_0017..=0xff00_001c | 0xface_b002 | 0xface_b00e | 0xface_b010 | 0xface_b011 | 0xface_b013 => {
+            Some((&SALT_D23, "quic"))
+        }
+        0xff00_0016 | 0xface_b001 => Some((&SALT_D22, "quic")),
+        0x5130_3530 => Some((&SALT_Q050, "quic")),
+        0x5430_3530 => Some((&SALT_T050, "quic")),
+        0x5430_3531 => Some((&SALT_T051, "quic")),
         _ => None,
     }
 }
@@ -306,11 +316,15 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 /// clear CHLO message somewhere in the first packet.
 fn gquic_chlo(data: &[u8]) -> Option<(u32, usize)> {
     let flags = *data.first()?;
-    // Public flags: version present (0x01), 8-byte connection id (0x08).
-    if flags & 0x09 != 0x09 || flags & 0x80 != 0 {
+    let v = if flags & 0x80 != 0 {
+        // Q046 to Q049 use IETF's long header, with the CHLO still in clear.
+        data.get(1..5)?
+    } else if flags & 0x09 == 0x09 {
+        // Public flags: version present (0x01), 8-byte connection id (0x08).
+        data.get(9..13)?
+    } else {
         return None;
-    }
-    let v = data.get(9..13)?;
+    };
     if v[0] != b'Q' || !v[1..].iter().all(u8::is_ascii_digit) {
         return None;
     }

@@ -21,6 +21,8 @@ pub static PROTOCOL: Protocol = Protocol {
 /// Handshake bytes held per direction: a ClientHello is a few hundred bytes, a
 /// certificate chain a few KiB; larger is not followed.
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
+const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
+const CONTENT_ALERT: u8 = 21;
 const CONTENT_HANDSHAKE: u8 = 22;
 const CONTENT_APPLICATION_DATA: u8 = 23;
 
@@ -29,8 +31,8 @@ fn record_header(h: &[u8]) -> bool {
     (20..=23).contains(&h[0]) && h[1] == 3 && h[2] <= 4 && u16::from_be_bytes([h[3], h[4]]) <= 18 * 1024
 }
 
-/// A connection seen from its middle (capture started late) opens on application
-/// data records: one whose end is the end of what was sent, or is followed by another
+/// A connection seen from its middle (capture started late) opens on records other
+/// than a hello: one whose end is the end of what was sent, or is followed by another
 /// record header, is TLS.
 fn probe_records(data: &[u8]) -> Probe {
     let Some(h) = data.get(..5) else { return Probe::NeedMore };
@@ -50,7 +52,9 @@ fn probe_records(data: &[u8]) -> Probe {
 }
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
-    if data.first() == Some(&CONTENT_APPLICATION_DATA) {
+    // Mid-connection: application data, an alert (a server closing), or a change of
+    // cipher spec (a resumed handshake's tail).
+    if matches!(data.first(), Some(&(CONTENT_CHANGE_CIPHER_SPEC | CONTENT_ALERT | CONTENT_APPLICATION_DATA))) {
         return probe_records(data);
     }
     let want_type = match side {

@@ -1,5 +1,6 @@
 //! XMPP (Jabber) client and server streams: an XML stream opened with
-//! `<stream:stream`, after an optional XML declaration. Only the protocol is recorded
+//! `<stream:stream`, after an optional XML declaration, or stanzas (`<presence`,
+//! `<message`, `<iq`) naming Jabber's namespaces. Only the protocol is recorded
 //! so far; STARTTLS is not followed yet.
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
@@ -14,11 +15,13 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let head = &data[..data.len().min(LOOK)];
     let text = String::from_utf8_lossy(head);
     let t = text.trim_start();
-    let opens = ["<?xml", "<stream:stream"];
+    // A stream header, or (a connection caught in its middle) a stanza.
+    let opens = ["<?xml", "<stream:stream", "<presence", "<message", "<iq "];
     if !opens.iter().any(|o| t.starts_with(o) || o.starts_with(t)) {
         return Probe::NoMatch;
     }
-    if t.contains("<stream:stream") && (t.contains("jabber:") || t.contains("xmpp")) {
+    let stanza = opens[2..].iter().any(|o| t.starts_with(o));
+    if (t.contains("<stream:stream") || stanza) && (t.contains("jabber") || t.contains("xmpp")) {
         Probe::Match
     } else if data.len() < LOOK {
         Probe::NeedMore
@@ -37,5 +40,10 @@ mod tests {
         assert_eq!(probe(Side::Client, s), Probe::Match);
         assert_eq!(probe(Side::Client, b"<?xml version='1.0'?>"), Probe::NeedMore);
         assert_eq!(probe(Side::Client, b"<html><body>"), Probe::NoMatch);
+        assert_eq!(
+            probe(Side::Client, b"<presence to='room@conference.example'><c xmlns='http://jabber.org/protocol/caps'/>"),
+            Probe::Match
+        );
+        assert_eq!(probe(Side::Client, b"<message><body>hi</body></message>"), Probe::NeedMore);
     }
 }
