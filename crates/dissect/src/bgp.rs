@@ -3,7 +3,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::messages::{Length, Messages};
+use crate::messages::{Length, Streams};
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
@@ -38,14 +38,14 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
 
 #[derive(Default)]
 pub struct Bgp {
-    streams: [Messages; 2],
+    streams: Streams,
     messages: u32,
 }
 
 impl Dissector for Bgp {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let messages = &mut self.messages;
-        self.streams[side as usize].push(data, MAX_MESSAGE, message, |m, _| {
+        self.streams.push(side, data, MAX_MESSAGE, message, |m, _| {
             if *messages < MAX_MESSAGES {
                 *messages += 1;
                 put_text(rec, "bgp.type", TYPES[usize::from(m[18])]);
@@ -54,11 +54,11 @@ impl Dissector for Bgp {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.streams[side as usize].lose();
+        self.streams.lose(side);
     }
 
     fn wants_more(&self) -> bool {
-        self.messages < MAX_MESSAGES && !(self.streams[0].broken() && self.streams[1].broken())
+        self.messages < MAX_MESSAGES && !self.streams.broken()
     }
 }
 

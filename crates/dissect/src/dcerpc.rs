@@ -5,7 +5,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::messages::{Length, Messages};
+use crate::messages::{Length, Streams};
 use crate::{add_protocol, ntlm, put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
@@ -134,7 +134,7 @@ fn uuid(b: &[u8], le: bool) -> String {
 
 #[derive(Default)]
 pub struct DceRpc {
-    streams: [Messages; 2],
+    streams: Streams,
     pdus: u32,
 }
 
@@ -182,7 +182,7 @@ fn pdu(p: &[u8], rec: &mut SessionRecord) {
 impl Dissector for DceRpc {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let pdus = &mut self.pdus;
-        self.streams[side as usize].push(data, MAX_FRAGMENT, fragment, |p, _cut| {
+        self.streams.push(side, data, MAX_FRAGMENT, fragment, |p, _cut| {
             if *pdus < MAX_PDUS {
                 *pdus += 1;
                 pdu(p, rec);
@@ -191,11 +191,11 @@ impl Dissector for DceRpc {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.streams[side as usize].lose();
+        self.streams.lose(side);
     }
 
     fn wants_more(&self) -> bool {
-        self.pdus < MAX_PDUS && !(self.streams[0].broken() && self.streams[1].broken())
+        self.pdus < MAX_PDUS && !self.streams.broken()
     }
 }
 

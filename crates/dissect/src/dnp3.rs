@@ -3,7 +3,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::messages::{Length, Messages};
+use crate::messages::{Length, Streams};
 use crate::{put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -90,14 +90,14 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
 
 #[derive(Default)]
 pub struct Dnp3 {
-    streams: [Messages; 2],
+    streams: Streams,
     frames: u32,
 }
 
 impl Dissector for Dnp3 {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let frames = &mut self.frames;
-        self.streams[side as usize].push(data, MAX_FRAME, frame, |f, _| {
+        self.streams.push(side, data, MAX_FRAME, frame, |f, _| {
             if *frames >= MAX_FRAMES || f.len() < 10 {
                 return;
             }
@@ -117,11 +117,11 @@ impl Dissector for Dnp3 {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.streams[side as usize].lose();
+        self.streams.lose(side);
     }
 
     fn wants_more(&self) -> bool {
-        self.frames < MAX_FRAMES && !(self.streams[0].broken() && self.streams[1].broken())
+        self.frames < MAX_FRAMES && !self.streams.broken()
     }
 }
 

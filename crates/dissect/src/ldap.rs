@@ -6,7 +6,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::der::{tlv, tlv_cut};
-use crate::messages::{Length, Messages};
+use crate::messages::{Length, Streams};
 use crate::{ntlm, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -86,7 +86,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 
 #[derive(Default)]
 pub struct Ldap {
-    streams: [Messages; 2],
+    streams: Streams,
     messages: u32,
     starttls: bool,
     handoff: Option<usize>,
@@ -115,10 +115,10 @@ impl Dissector for Ldap {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let (messages, starttls) = (&mut self.messages, &mut self.starttls);
         // Bytes of earlier feeds held in the buffer: the handoff counts from this feed.
-        let before = self.streams[side as usize].held();
+        let before = self.streams.held(side);
         let mut used = 0usize;
         let mut handoff = None;
-        self.streams[side as usize].push(data, MAX_MESSAGE, element, |m, cut| {
+        self.streams.push(side, data, MAX_MESSAGE, element, |m, cut| {
             used += m.len();
             if *messages >= MAX_MESSAGES || handoff.is_some() {
                 return;
@@ -152,19 +152,19 @@ impl Dissector for Ldap {
 
     fn end(&mut self, rec: &mut SessionRecord) {
         // A bind the capture cut short still names who binds (whole elements only).
-        for s in &self.streams {
-            if let Some((0x60, contents)) = operation(s.partial()) {
+        for partial in self.streams.partials() {
+            if let Some((0x60, contents)) = operation(partial) {
                 bind(contents, rec);
             }
         }
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.streams[side as usize].lose();
+        self.streams.lose(side);
     }
 
     fn wants_more(&self) -> bool {
-        self.messages < MAX_MESSAGES && !(self.streams[0].broken() && self.streams[1].broken())
+        self.messages < MAX_MESSAGES && !self.streams.broken()
     }
 
     fn handoff(&mut self) -> Option<usize> {

@@ -235,6 +235,12 @@ fn put_time(rec: &mut SessionRecord, field: &str, ns: i64) {
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 
+/// UTF-16LE text (SMB, NTLMSSP, TDS, RDP), bad units replaced.
+fn utf16le(bytes: &[u8]) -> String {
+    let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+    char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect()
+}
+
 /// Lower-case hex, as fingerprints, hashes and SPIs are recorded.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -3,6 +3,8 @@
 //! bytes: a longer message (a file read or write) is given by its head, and the rest
 //! of it is skipped without being buffered.
 
+use crate::Side;
+
 /// What a framing says of the bytes at the start of a message.
 pub(crate) enum Length {
     /// The header is not complete yet.
@@ -93,6 +95,41 @@ impl Messages {
 
     pub(crate) fn broken(&self) -> bool {
         self.broken
+    }
+}
+
+/// Both directions of a connection, each cut into messages.
+#[derive(Default)]
+pub(crate) struct Streams([Messages; 2]);
+
+impl Streams {
+    pub(crate) fn push(
+        &mut self,
+        side: Side,
+        data: &[u8],
+        max: usize,
+        length: impl Fn(&[u8]) -> Length,
+        each: impl FnMut(&[u8], bool),
+    ) {
+        self.0[side as usize].push(data, max, length, each);
+    }
+
+    pub(crate) fn lose(&mut self, side: Side) {
+        self.0[side as usize].lose();
+    }
+
+    pub(crate) fn held(&self, side: Side) -> usize {
+        self.0[side as usize].held()
+    }
+
+    /// The starts of the messages not complete yet, each side's.
+    pub(crate) fn partials(&self) -> [&[u8]; 2] {
+        [self.0[0].partial(), self.0[1].partial()]
+    }
+
+    /// Neither direction can be followed any more.
+    pub(crate) fn broken(&self) -> bool {
+        self.0[0].broken() && self.0[1].broken()
     }
 }
 

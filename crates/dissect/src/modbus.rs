@@ -4,7 +4,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::messages::{Length, Messages};
+use crate::messages::{Length, Streams};
 use crate::{put_int, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
@@ -46,14 +46,14 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
 
 #[derive(Default)]
 pub struct Modbus {
-    streams: [Messages; 2],
+    streams: Streams,
     adus: u32,
 }
 
 impl Dissector for Modbus {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let adus = &mut self.adus;
-        self.streams[side as usize].push(data, MAX_ADU, adu, |a, _| {
+        self.streams.push(side, data, MAX_ADU, adu, |a, _| {
             if *adus >= MAX_ADUS || a.len() < 8 {
                 return;
             }
@@ -73,11 +73,11 @@ impl Dissector for Modbus {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.streams[side as usize].lose();
+        self.streams.lose(side);
     }
 
     fn wants_more(&self) -> bool {
-        self.adus < MAX_ADUS && !(self.streams[0].broken() && self.streams[1].broken())
+        self.adus < MAX_ADUS && !self.streams.broken()
     }
 }
 

@@ -4,7 +4,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::messages::{Length, Messages};
+use crate::messages::{Length, Streams};
 use crate::{put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
@@ -95,7 +95,7 @@ fn string(b: &[u8]) -> Option<(&[u8], &[u8])> {
 
 #[derive(Default)]
 pub struct Mqtt {
-    streams: [Messages; 2],
+    streams: Streams,
     version: u8,
     packets: u32,
 }
@@ -189,7 +189,7 @@ impl Dissector for Mqtt {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let mut packets = Vec::new();
         let budget = MAX_PACKETS.saturating_sub(self.packets) as usize;
-        self.streams[side as usize].push(data, MAX_HEAD, packet, |p, _| {
+        self.streams.push(side, data, MAX_HEAD, packet, |p, _| {
             if packets.len() < budget {
                 packets.push(p.to_vec());
             }
@@ -201,11 +201,11 @@ impl Dissector for Mqtt {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.streams[side as usize].lose();
+        self.streams.lose(side);
     }
 
     fn wants_more(&self) -> bool {
-        self.packets < MAX_PACKETS && !(self.streams[0].broken() && self.streams[1].broken())
+        self.packets < MAX_PACKETS && !self.streams.broken()
     }
 }
 

@@ -8,7 +8,7 @@
 use base64::Engine;
 use tyto_schema::SessionRecord;
 
-use crate::{add_protocol, put_int, put_text};
+use crate::{add_protocol, put_int, put_text, utf16le};
 
 const SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
 /// `NTLMSSP` in base64, as every token that carries one begins.
@@ -54,12 +54,7 @@ fn text(bytes: &[u8], unicode: bool) -> Option<String> {
     if bytes.is_empty() {
         return None;
     }
-    let s = if unicode {
-        let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-        char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect()
-    } else {
-        String::from_utf8_lossy(bytes).into_owned()
-    };
+    let s = if unicode { utf16le(bytes) } else { String::from_utf8_lossy(bytes).into_owned() };
     let s = s.trim_end_matches('\0').to_string();
     (!s.is_empty()).then_some(s)
 }

@@ -6,8 +6,8 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::messages::{Length, Messages};
-use crate::{put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::messages::{Length, Streams};
+use crate::{put_int, put_text, utf16le, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
     Protocol { name: "rdp", transports: &[Transport::Tcp], ports: &[3389], probe, new: || Box::<Rdp>::default() };
@@ -93,7 +93,7 @@ fn protocols(rec: &mut SessionRecord, field: &str, bits: u32) {
 
 #[derive(Default)]
 pub struct Rdp {
-    streams: [Messages; 2],
+    streams: Streams,
     /// The server chose a TLS-based protocol: TLS follows the confirm.
     handoff: Option<usize>,
     done: bool,
@@ -126,8 +126,7 @@ fn client_core(pdu: &[u8], rec: &mut SessionRecord) {
             if build != 0 {
                 put_int(rec, "rdp.client-build", i64::from(build));
             }
-            let units = block[20..52].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-            let name: String = char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect();
+            let name = utf16le(&block[20..52]);
             let name = name.trim_end_matches('\0');
             if !name.is_empty() {
                 put_text(rec, "rdp.client-name", name);
@@ -143,9 +142,9 @@ impl Dissector for Rdp {
         if self.done {
             return;
         }
-        let before = self.streams[side as usize].held();
+        let before = self.streams.held(side);
         let (mut used, mut handoff, mut done) = (0usize, None, false);
-        self.streams[side as usize].push(data, MAX_PDU, tpkt, |pdu, _cut| {
+        self.streams.push(side, data, MAX_PDU, tpkt, |pdu, _cut| {
             used += pdu.len();
             if handoff.is_some() || done || pdu.len() < 7 {
                 return;
@@ -199,11 +198,11 @@ impl Dissector for Rdp {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.streams[side as usize].lose();
+        self.streams.lose(side);
     }
 
     fn wants_more(&self) -> bool {
-        !(self.done || self.streams[0].broken() && self.streams[1].broken())
+        !(self.done || self.streams.broken())
     }
 
     fn handoff(&mut self) -> Option<usize> {

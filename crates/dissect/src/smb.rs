@@ -6,8 +6,8 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::messages::{Length, Messages};
-use crate::{ntlm, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::messages::{Length, Streams};
+use crate::{ntlm, put_text, utf16le, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
     Protocol { name: "smb", transports: &[Transport::Tcp], ports: &[445, 139], probe, new: || Box::<Smb>::default() };
@@ -55,11 +55,6 @@ fn u32_at(m: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(m.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn utf16(bytes: &[u8]) -> String {
-    let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-    char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect()
-}
-
 /// NUL-terminated strings from `at`, UTF-16LE (aligned to 2 from the SMB header) or
 /// 8-bit; at most `n`.
 fn strings(smb: &[u8], mut at: usize, unicode: bool, n: usize) -> Vec<String> {
@@ -71,7 +66,7 @@ fn strings(smb: &[u8], mut at: usize, unicode: bool, n: usize) -> Vec<String> {
         let rest = &smb[at..];
         let (s, used) = if unicode {
             let end = rest.chunks_exact(2).position(|c| c == [0, 0]).map_or(rest.len() & !1, |i| i * 2);
-            (utf16(&rest[..end]), end + 2)
+            (utf16le(&rest[..end]), end + 2)
         } else {
             let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
             (String::from_utf8_lossy(&rest[..end]).into_owned(), end + 1)
@@ -84,7 +79,7 @@ fn strings(smb: &[u8], mut at: usize, unicode: bool, n: usize) -> Vec<String> {
 
 #[derive(Default)]
 pub struct Smb {
-    streams: [Messages; 2],
+    streams: Streams,
     /// SMB1 dialects the client offered, in order: the server answers with an index.
     dialects: Vec<String>,
     encrypted: bool,
@@ -233,12 +228,12 @@ fn smb2(m: &[u8], found: &mut Found) {
             }
             (3, false) => {
                 if let Some(path) = field(4, 6) {
-                    found.put("smb.share", utf16(path));
+                    found.put("smb.share", utf16le(path));
                 }
             }
             (5, false) => {
                 if let Some(name) = field(44, 46) {
-                    found.put("smb.fn", utf16(name));
+                    found.put("smb.fn", utf16le(name));
                 }
             }
             _ => {}
@@ -254,7 +249,7 @@ impl Dissector for Smb {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let mut found = Found::default();
         let dialects = &self.dialects;
-        self.streams[side as usize].push(data, MAX_MESSAGE, netbios, |msg, _cut| {
+        self.streams.push(side, data, MAX_MESSAGE, netbios, |msg, _cut| {
             // Other NetBIOS session packets (session request, keep-alive) carry no SMB.
             let Some(smb) = msg.get(4..).filter(|_| msg[0] == 0) else { return };
             match smb.get(..4) {
@@ -278,11 +273,11 @@ impl Dissector for Smb {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.streams[side as usize].lose();
+        self.streams.lose(side);
     }
 
     fn wants_more(&self) -> bool {
-        !(self.encrypted || self.streams[0].broken() && self.streams[1].broken())
+        !(self.encrypted || self.streams.broken())
     }
 }
 

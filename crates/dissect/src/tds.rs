@@ -4,8 +4,8 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::messages::{Length, Messages};
-use crate::{ntlm, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::messages::{Length, Streams};
+use crate::{ntlm, put_text, utf16le, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
     Protocol { name: "tds", transports: &[Transport::Tcp], ports: &[1433], probe, new: || Box::<Tds>::default() };
@@ -66,13 +66,8 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 
 #[derive(Default)]
 pub struct Tds {
-    streams: [Messages; 2],
+    streams: Streams,
     packets: u32,
-}
-
-fn utf16(b: &[u8]) -> String {
-    let units = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-    char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).collect()
 }
 
 fn login(kind: u8, p: &[u8], rec: &mut SessionRecord) {
@@ -82,7 +77,7 @@ fn login(kind: u8, p: &[u8], rec: &mut SessionRecord) {
             // user name is the second.
             let off = usize::from(u16::from_le_bytes([p[40], p[41]]));
             let len = usize::from(u16::from_le_bytes([p[42], p[43]])) * 2;
-            p.get(off..off + len).map(utf16)
+            p.get(off..off + len).map(utf16le)
         }
         LOGIN_LEGACY if p.len() >= 62 => {
             let len = usize::from(p[61]).min(30);
@@ -98,7 +93,7 @@ fn login(kind: u8, p: &[u8], rec: &mut SessionRecord) {
 impl Dissector for Tds {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let packets = &mut self.packets;
-        self.streams[side as usize].push(data, MAX_PACKET, packet, |p, _cut| {
+        self.streams.push(side, data, MAX_PACKET, packet, |p, _cut| {
             if *packets >= MAX_PACKETS {
                 return;
             }
@@ -123,11 +118,11 @@ impl Dissector for Tds {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.streams[side as usize].lose();
+        self.streams.lose(side);
     }
 
     fn wants_more(&self) -> bool {
-        self.packets < MAX_PACKETS && !(self.streams[0].broken() && self.streams[1].broken())
+        self.packets < MAX_PACKETS && !self.streams.broken()
     }
 }
 
