@@ -444,11 +444,11 @@ fn dissector_values_match_arkime() {
     for (proto, floor) in [
         ("http", 0.85),
         ("dns", 0.90),
-        ("tls", 0.75),
+        ("tls", 0.85),
         ("ssh", 1.0),
         ("socks", 0.9),
         ("smtp", 0.85),
-        ("cert", 0.6),
+        ("cert", 0.75),
         ("mysql", 1.0),
         ("quic", 0.6),
         ("krb5", 0.9),
