@@ -21,6 +21,7 @@ pub mod discord;
 pub mod dnp3;
 pub mod dns;
 pub mod dnscrypt;
+pub mod dropbox;
 pub mod dtls;
 pub mod ethereum;
 pub mod fix;
@@ -66,6 +67,7 @@ pub mod telnet;
 pub mod tftp;
 pub mod tls;
 pub mod vnc;
+pub mod whatsapp;
 pub mod wireguard;
 pub mod xmpp;
 pub mod zabbix;
@@ -193,6 +195,8 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &sdrtn::PROTOCOL,
     &alicloud::PROTOCOL,
     &nfs::PROTOCOL,
+    &whatsapp::PROTOCOL,
+    &dropbox::PROTOCOL,
     &gnutella::PROTOCOL,
     &socks::PROTOCOL,
     &smtp::PROTOCOL,

@@ -74,6 +74,10 @@ const ALIASES: &[(&str, &str)] = &[
     ("SD-RTN", "sd-rtn"),
     ("AliCloud", "alicloud"),
     ("NFS", "nfs"),
+    ("WhatsApp", "whatsapp"),
+    ("Dropbox", "dropbox"),
+    // HTTP sent to a proxy is HTTP.
+    ("HTTP_Proxy", "http"),
 ];
 
 type Key = (String, String, u64, String, u64);
@@ -204,6 +208,8 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         ("SD-RTN", 0.95),
         ("AliCloud", 0.95),
         ("NFS", 0.6),
+        ("WhatsApp", 0.95),
+        ("HTTP_Proxy", 0.95),
     ] {
         let (n, ok) = tally.get(name).copied().unwrap_or((0, 0));
         let share = ok as f64 / n.max(1) as f64;
