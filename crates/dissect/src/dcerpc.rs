@@ -6,7 +6,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::messages::{Length, Streams};
-use crate::{add_protocol, ntlm, put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{add_protocol, hex, ntlm, put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
     Protocol { name: "dcerpc", transports: &[Transport::Tcp], ports: &[135], probe, new: || Box::<DceRpc>::default() };
@@ -128,7 +128,7 @@ fn uuid(b: &[u8], le: bool) -> String {
         }
     };
     let u16_of = |x: &[u8]| if le { u16::from_le_bytes([x[0], x[1]]) } else { u16::from_be_bytes([x[0], x[1]]) };
-    let tail: String = b[8..16].iter().map(|x| format!("{x:02x}")).collect();
+    let tail = hex(&b[8..16]);
     format!("{:08x}-{:04x}-{:04x}-{}-{}", u32_of(&b[0..4]), u16_of(&b[4..6]), u16_of(&b[6..8]), &tail[..4], &tail[4..])
 }
 

@@ -3,26 +3,39 @@
 //! left, and nothing is allocated, where a general ASN.1 crate would decode whole
 //! structures the dissectors do not need.
 
+/// What the start of an element says, before its contents are all there.
+pub(crate) enum Header {
+    /// The tag or the length is not complete yet.
+    NeedMore,
+    /// A high tag number or an indefinite or over-long length: not read here.
+    Bad,
+    /// The tag, the size of tag and length, and the contents' length.
+    Is { tag: u8, size: usize, len: usize },
+}
+
+pub(crate) fn header(d: &[u8]) -> Header {
+    let (Some(&tag), Some(&first)) = (d.first(), d.get(1)) else { return Header::NeedMore };
+    if tag & 0x1f == 0x1f {
+        return Header::Bad; // high tag numbers are not used by these protocols
+    }
+    if first < 0x80 {
+        return Header::Is { tag, size: 2, len: usize::from(first) };
+    }
+    let n = usize::from(first & 0x7f);
+    if n == 0 || n > 4 {
+        return Header::Bad;
+    }
+    match d.get(2..2 + n) {
+        None => Header::NeedMore,
+        Some(len) => Header::Is { tag, size: 2 + n, len: len.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)) },
+    }
+}
+
 /// One DER element: its tag, its contents, and what follows it.
 pub(crate) fn tlv(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = d.split_first()?;
-    if tag & 0x1f == 0x1f {
-        return None; // high tag numbers are not used by these protocols
-    }
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        (rest[..n].iter().fold(0usize, |a, b| (a << 8) | *b as usize), &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    Some((tag, &rest[..len], &rest[len..]))
+    let Header::Is { tag, size, len } = header(d) else { return None };
+    let contents = d.get(size..size.checked_add(len)?)?;
+    Some((tag, contents, &d[size + len..]))
 }
 
 /// As [`tlv`], for a message cut short (a truncated capture): contents run to the

@@ -4,7 +4,7 @@
 use tyto_packet::Addr;
 use tyto_schema::SessionRecord;
 
-use crate::{put_ip, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{mac_text, put_ip, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "dhcp",
@@ -59,8 +59,7 @@ impl Dissector for Dhcp {
         }
         // Ethernet addresses only (htype 1, hlen 6).
         if d[1] == 1 && d[2] == 6 {
-            let mac: Vec<String> = d[28..34].iter().map(|b| format!("{b:02x}")).collect();
-            put_text(rec, "dhcp.mac", &mac.join(":"));
+            put_text(rec, "dhcp.mac", &mac_text(&d[28..34]));
         }
         let mut at = OPTIONS_AT;
         while let Some(&code) = d.get(at) {

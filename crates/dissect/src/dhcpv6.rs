@@ -4,7 +4,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{mac_text, put_text, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "dhcpv6",
@@ -97,8 +97,7 @@ fn record(data: &[u8], depth: usize, rec: &mut SessionRecord) {
                     _ => None,
                 };
                 if let Some(m) = mac {
-                    let text: Vec<String> = m.iter().map(|b| format!("{b:02x}")).collect();
-                    put_text(rec, "dhcp.mac", &text.join(":"));
+                    put_text(rec, "dhcp.mac", &mac_text(m));
                 }
             }
             // Flags, then the name in DNS wire format.

@@ -7,7 +7,7 @@ use base64::Engine;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-use crate::{file_transaction, ntlm, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{file_transaction, ntlm, put_text, starts_with, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "http",
@@ -45,17 +45,6 @@ const MAX_HEADERS: usize = 96;
 /// Request methods remembered to pair responses with (a HEAD response has no body).
 const MAX_PENDING: usize = 64;
 
-fn starts(data: &[u8], token: &[u8]) -> Probe {
-    let n = data.len().min(token.len());
-    if data[..n] != token[..n] {
-        Probe::NoMatch
-    } else if n < token.len() {
-        Probe::NeedMore
-    } else {
-        Probe::Match
-    }
-}
-
 /// A request line must end in an HTTP version: SIP and RTSP share the method names
 /// (`OPTIONS sip:… SIP/2.0`).
 fn request_line(data: &[u8]) -> Probe {
@@ -75,7 +64,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         Side::Client => {
             let mut best = Probe::NoMatch;
             for m in METHODS {
-                match starts(data, m) {
+                match starts_with(data, m) {
                     Probe::Match => return request_line(data),
                     Probe::NeedMore => best = Probe::NeedMore,
                     Probe::NoMatch => {}
@@ -83,7 +72,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             }
             best
         }
-        Side::Server => starts(data, b"HTTP/1."),
+        Side::Server => starts_with(data, b"HTTP/1."),
     }
 }
 

@@ -3,7 +3,7 @@
 //! HTTP dissector hands on. Only the protocol is recorded so far (headers are HPACK
 //! compressed).
 
-use crate::{NameOnly, Probe, Protocol, Side, Transport};
+use crate::{starts_with, NameOnly, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
     Protocol { name: "http2", transports: &[Transport::Tcp], ports: &[], probe, new: || Box::new(NameOnly) };
@@ -12,9 +12,7 @@ const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     match side {
-        Side::Client if data.len() >= PREFACE.len() => Probe::from(data.starts_with(PREFACE)),
-        Side::Client if PREFACE.starts_with(data) => Probe::NeedMore,
-        Side::Client => Probe::NoMatch,
+        Side::Client => starts_with(data, PREFACE),
         // The server's first frame is a SETTINGS frame (type 4, stream 0); the
         // client's preface decides.
         Side::Server => Probe::NeedMore,

@@ -35,6 +35,8 @@ pub struct Imap {
     lines: [LineReader; 2],
     /// Tag of a STARTTLS the server has not answered yet.
     starttls: Option<Vec<u8>>,
+    /// `AUTHENTICATE NTLM`: tokens after `+`.
+    ntlm: ntlm::TextExchange,
     handoff: Option<usize>,
     done: bool,
 }
@@ -47,10 +49,12 @@ impl Dissector for Imap {
         let tag = &mut self.starttls;
         match side {
             Side::Client => {
+                let exchange = &mut self.ntlm;
                 self.lines[0].feed(data, |l| {
-                    ntlm::record_line(rec, l);
                     let mut words = l.splitn(2, |b| *b == b' ');
-                    if let (Some(t), Some(cmd)) = (words.next(), words.next()) {
+                    let (t, cmd) = (words.next(), words.next());
+                    exchange.client(rec, l, cmd.is_some_and(|c| starts_with_ci(c, b"AUTHENTICATE NTLM")));
+                    if let (Some(t), Some(cmd)) = (t, cmd) {
                         if trim(cmd).eq_ignore_ascii_case(b"STARTTLS") {
                             *tag = Some(t.to_vec());
                         }
@@ -59,9 +63,9 @@ impl Dissector for Imap {
                 });
             }
             Side::Server => {
+                let exchange = &mut self.ntlm;
                 let used = self.lines[1].feed(data, |l| {
-                    // `AUTHENTICATE NTLM` tokens: the server's continuations (`+ TlRM…`).
-                    ntlm::record_line(rec, l);
+                    exchange.server(rec, l, b"+ ");
                     let Some(t) = tag.as_deref() else { return true };
                     let answered = l.len() > t.len() && l.starts_with(t) && l[t.len()] == b' ';
                     if answered && !starts_with_ci(&l[t.len() + 1..], b"OK") {

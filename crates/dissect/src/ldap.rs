@@ -5,7 +5,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::der::{tlv, tlv_cut};
+use crate::der::{header, tlv, tlv_cut, Header};
 use crate::messages::{Length, Streams};
 use crate::{ntlm, put_text, Dissector, Probe, Protocol, Side, Transport};
 
@@ -22,22 +22,13 @@ const MAX_MESSAGE: usize = 16 << 10;
 const MAX_MESSAGES: u32 = 256;
 const STARTTLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 
-/// The length of the BER element at the start, header included, once the header is whole.
+/// The length of the LDAPMessage (a SEQUENCE) at the start, header included, once
+/// its header is whole. Indefinite lengths are not allowed in LDAP.
 fn element(b: &[u8]) -> Length {
-    let (Some(&tag), Some(&first)) = (b.first(), b.get(1)) else { return Length::NeedMore };
-    if tag != 0x30 {
-        return Length::Bad;
-    }
-    if first < 0x80 {
-        return Length::Is(2 + usize::from(first));
-    }
-    let n = usize::from(first & 0x7f);
-    if n == 0 || n > 4 {
-        return Length::Bad; // indefinite lengths are not allowed in LDAP
-    }
-    match b.get(2..2 + n) {
-        None => Length::NeedMore,
-        Some(len) => Length::Is(2 + n + len.iter().fold(0usize, |a, x| (a << 8) | usize::from(*x))),
+    match header(b) {
+        Header::NeedMore => Length::NeedMore,
+        Header::Is { tag: 0x30, size, len } => Length::Is(size + len),
+        _ => Length::Bad,
     }
 }
 
@@ -70,8 +61,8 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         Length::Is(n) if n > MAX_MESSAGE * 64 => Probe::NoMatch,
         // The header of the id and the operation is enough to tell.
         Length::Is(_) => {
-            let hdr = if data[1] < 0x80 { 2 } else { 2 + usize::from(data[1] & 0x7f) };
-            let Some(rest) = data.get(hdr..) else { return Probe::NeedMore };
+            let Header::Is { size, .. } = header(data) else { return Probe::NoMatch };
+            let Some(rest) = data.get(size..) else { return Probe::NeedMore };
             match rest {
                 [0x02, len @ 1..=4, ..] => match rest.get(2 + usize::from(*len)) {
                     Some(op) => Probe::from(op_of(side, *op)),

@@ -239,6 +239,33 @@ fn put_time(rec: &mut SessionRecord, field: &str, ns: i64) {
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 
+/// A probe for a fixed opening: `Match` once the bytes start with `token`,
+/// `NeedMore` while they are a prefix of it.
+fn starts_with(data: &[u8], token: &[u8]) -> Probe {
+    let n = data.len().min(token.len());
+    if data[..n] != token[..n] {
+        Probe::NoMatch
+    } else if n < token.len() {
+        Probe::NeedMore
+    } else {
+        Probe::Match
+    }
+}
+
+/// Little-endian integers at an offset, when the bytes are there (SMB, NTLMSSP).
+fn le16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// An Ethernet address as the catalogue keeps them: `00:1a:2b:03:04:05`.
+fn mac_text(mac: &[u8]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
 /// UTF-16LE text (SMB, NTLMSSP, TDS, RDP), bad units replaced.
 fn utf16le(bytes: &[u8]) -> String {
     let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));

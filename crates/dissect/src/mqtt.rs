@@ -106,98 +106,94 @@ fn topic(rec: &mut SessionRecord, t: &[u8]) {
     }
 }
 
-impl Mqtt {
-    fn connect(&mut self, body: &[u8], rec: &mut SessionRecord) -> Option<()> {
-        let (_, rest) = string(body)?;
-        let (&level, rest) = rest.split_first()?;
-        let (&flags, rest) = rest.split_first()?;
-        self.version = level;
-        let version = match level {
-            3 => "3.1",
-            4 => "3.1.1",
-            5 => "5.0",
-            _ => return None,
-        };
-        put_text(rec, "mqtt.version", version);
-        for (bit, name) in [(0x02, "cleanSession"), (0x04, "hasWill"), (0x20, "willRetain"), (0x40, "hasPassword")] {
-            if flags & bit != 0 {
-                put_text(rec, "mqtt.flags", name);
-            }
+/// A CONNECT's body; the protocol level it names is kept for later packets.
+fn connect(body: &[u8], version: &mut u8, rec: &mut SessionRecord) -> Option<()> {
+    let (_, rest) = string(body)?;
+    let (&level, rest) = rest.split_first()?;
+    let (&flags, rest) = rest.split_first()?;
+    *version = level;
+    let name = match level {
+        3 => "3.1",
+        4 => "3.1.1",
+        5 => "5.0",
+        _ => return None,
+    };
+    put_text(rec, "mqtt.version", name);
+    for (bit, name) in [(0x02, "cleanSession"), (0x04, "hasWill"), (0x20, "willRetain"), (0x40, "hasPassword")] {
+        if flags & bit != 0 {
+            put_text(rec, "mqtt.flags", name);
         }
-        let mut rest = rest.get(2..)?; // keep alive
+    }
+    let mut rest = rest.get(2..)?; // keep alive
+    if level == 5 {
+        rest = skip_properties(rest)?;
+    }
+    let (client, mut rest) = string(rest)?;
+    put_text(rec, "mqtt.clientId", &String::from_utf8_lossy(client));
+    if flags & 0x04 != 0 {
+        put_int(rec, "mqtt.qos", i64::from((flags >> 3) & 3));
         if level == 5 {
             rest = skip_properties(rest)?;
         }
-        let (client, mut rest) = string(rest)?;
-        put_text(rec, "mqtt.clientId", &String::from_utf8_lossy(client));
-        if flags & 0x04 != 0 {
-            put_int(rec, "mqtt.qos", i64::from((flags >> 3) & 3));
-            if level == 5 {
-                rest = skip_properties(rest)?;
-            }
-            let (will, r) = string(rest)?;
-            put_text(rec, "mqtt.willTopic", &String::from_utf8_lossy(will));
-            rest = string(r)?.1; // the will message
-        }
-        if flags & 0x80 != 0 {
-            let (user, _) = string(rest)?;
-            if !user.is_empty() {
-                put_text(rec, "user", &String::from_utf8_lossy(user));
-            }
-        }
-        Some(())
+        let (will, r) = string(rest)?;
+        put_text(rec, "mqtt.willTopic", &String::from_utf8_lossy(will));
+        rest = string(r)?.1; // the will message
     }
-
-    fn packet(&mut self, p: &[u8], rec: &mut SessionRecord) {
-        let kind = p[0] >> 4;
-        put_text(rec, "mqtt.type", TYPES[usize::from(kind)]);
-        let Some(Some((_, size))) = varint(&p[1..]) else { return };
-        let body = &p[1 + size..];
-        match kind {
-            1 => {
-                self.connect(body, rec);
-            }
-            2 => {
-                if let Some(code) = body.get(1) {
-                    put_int(rec, "mqtt.connackCode", i64::from(*code));
-                }
-            }
-            3 => {
-                put_int(rec, "mqtt.qos", i64::from((p[0] >> 1) & 3));
-                if let Some((t, _)) = string(body) {
-                    topic(rec, t);
-                }
-            }
-            8 | 10 => {
-                // Packet id, (v5) properties, then topics (with options when subscribing).
-                let Some(mut rest) = body.get(2..) else { return };
-                if self.version == 5 {
-                    let Some(Some((len, size))) = varint(rest) else { return };
-                    rest = rest.get(size + len..).unwrap_or(&[]);
-                }
-                while let Some((t, r)) = string(rest) {
-                    topic(rec, t);
-                    rest = if kind == 8 { r.get(1..).unwrap_or(&[]) } else { r };
-                }
-            }
-            _ => {}
+    if flags & 0x80 != 0 {
+        let (user, _) = string(rest)?;
+        if !user.is_empty() {
+            put_text(rec, "user", &String::from_utf8_lossy(user));
         }
+    }
+    Some(())
+}
+
+/// One packet (or the head of a long one).
+fn read_packet(p: &[u8], version: &mut u8, rec: &mut SessionRecord) {
+    let kind = p[0] >> 4;
+    put_text(rec, "mqtt.type", TYPES[usize::from(kind)]);
+    let Some(Some((_, size))) = varint(&p[1..]) else { return };
+    let body = &p[1 + size..];
+    match kind {
+        1 => {
+            connect(body, version, rec);
+        }
+        2 => {
+            if let Some(code) = body.get(1) {
+                put_int(rec, "mqtt.connackCode", i64::from(*code));
+            }
+        }
+        3 => {
+            put_int(rec, "mqtt.qos", i64::from((p[0] >> 1) & 3));
+            if let Some((t, _)) = string(body) {
+                topic(rec, t);
+            }
+        }
+        8 | 10 => {
+            // Packet id, (v5) properties, then topics (with options when subscribing).
+            let Some(mut rest) = body.get(2..) else { return };
+            if *version == 5 {
+                let Some(after) = skip_properties(rest) else { return };
+                rest = after;
+            }
+            while let Some((t, r)) = string(rest) {
+                topic(rec, t);
+                rest = if kind == 8 { r.get(1..).unwrap_or(&[]) } else { r };
+            }
+        }
+        _ => {}
     }
 }
 
 impl Dissector for Mqtt {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
-        let mut packets = Vec::new();
-        let budget = MAX_PACKETS.saturating_sub(self.packets) as usize;
+        let (version, packets) = (&mut self.version, &mut self.packets);
         self.streams.push(side, data, MAX_HEAD, packet, |p, _| {
-            if packets.len() < budget {
-                packets.push(p.to_vec());
+            if *packets < MAX_PACKETS {
+                *packets += 1;
+                read_packet(p, version, rec);
             }
         });
-        for p in packets {
-            self.packets += 1;
-            self.packet(&p, rec);
-        }
     }
 
     fn gap(&mut self, side: Side, _len: u64) {

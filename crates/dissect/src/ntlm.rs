@@ -8,7 +8,7 @@
 use base64::Engine;
 use tyto_schema::SessionRecord;
 
-use crate::{add_protocol, put_int, put_text, utf16le};
+use crate::{add_protocol, le16, le32, put_int, put_text, utf16le};
 
 const SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
 /// `NTLMSSP` in base64, as every token that carries one begins.
@@ -34,19 +34,11 @@ pub(crate) struct Message {
     pub version: Option<String>,
 }
 
-fn u16_at(m: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(m.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(m: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(m.get(at..at + 4)?.try_into().ok()?))
-}
-
 /// A field's `(length, max length, offset)` record at `at`: its bytes and where they
 /// start (a field's bytes must lie within the message).
 fn payload(m: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let len = usize::from(u16_at(m, at)?);
-    let offset = u32_at(m, at + 4)? as usize;
+    let len = usize::from(le16(m, at)?);
+    let offset = le32(m, at + 4)? as usize;
     Some((m.get(offset..offset.checked_add(len)?)?, offset))
 }
 
@@ -64,7 +56,7 @@ pub(crate) fn parse(m: &[u8]) -> Option<Message> {
     if !m.starts_with(SIGNATURE) {
         return None;
     }
-    let kind = u32_at(m, 8)?;
+    let kind = le32(m, 8)?;
     // The Version structure sits before the payload, when the flags say it is there
     // and the first payload field starts after it.
     let version = |flags: u32, at: usize, fields: &[usize]| -> Option<String> {
@@ -81,7 +73,7 @@ pub(crate) fn parse(m: &[u8]) -> Option<Message> {
     let mut out = Message { kind, ..Message::default() };
     match kind {
         1 => {
-            let flags = u32_at(m, 12)?;
+            let flags = le32(m, 12)?;
             // Domain and workstation are OEM text. Clients fill them without setting
             // the "supplied" flags too (Samba does), so a field in bounds is read.
             out.domain = payload(m, 16).and_then(|(b, _)| text(b, false));
@@ -89,12 +81,12 @@ pub(crate) fn parse(m: &[u8]) -> Option<Message> {
             out.version = version(flags, 32, &[16, 24]);
         }
         2 => {
-            let flags = u32_at(m, 20)?;
+            let flags = le32(m, 20)?;
             out.target = payload(m, 12).and_then(|(b, _)| text(b, flags & NEGOTIATE_UNICODE != 0));
             out.version = version(flags, 48, &[12, 40]);
         }
         3 => {
-            let flags = u32_at(m, 60)?;
+            let flags = le32(m, 60)?;
             let unicode = flags & NEGOTIATE_UNICODE != 0;
             out.domain = payload(m, 28).and_then(|(b, _)| text(b, unicode));
             out.user = payload(m, 36).and_then(|(b, _)| text(b, unicode));
@@ -145,6 +137,39 @@ pub(crate) fn record_line(rec: &mut SessionRecord, line: &[u8]) {
     if line.len() <= MAX_TOKEN + 64 {
         if let Some(m) = find_base64(line) {
             record(rec, &m);
+        }
+    }
+}
+
+/// The `AUTH NTLM` exchange of a text protocol (SMTP, IMAP, POP3): from the
+/// client's command on, its lines are tokens; the server's continuations (`334 …`,
+/// `+ …`) carry the challenge, and any other server line ends the exchange. Lines
+/// outside one are not looked at, so mail bodies cost nothing here.
+#[derive(Default)]
+pub(crate) struct TextExchange {
+    active: bool,
+}
+
+impl TextExchange {
+    /// A client line; `opens` when it is the protocol's `AUTH NTLM` command.
+    pub(crate) fn client(&mut self, rec: &mut SessionRecord, line: &[u8], opens: bool) {
+        self.active |= opens;
+        if self.active {
+            record_line(rec, line);
+        }
+    }
+
+    /// A server line; `continuation` is how the protocol's continuations begin
+    /// (`334 `, `+ `).
+    pub(crate) fn server(&mut self, rec: &mut SessionRecord, line: &[u8], continuation: &[u8]) {
+        if !self.active {
+            return;
+        }
+        let bare = &continuation[..continuation.len() - 1];
+        if line.starts_with(continuation) || line == bare {
+            record_line(rec, line);
+        } else {
+            self.active = false;
         }
     }
 }
@@ -262,5 +287,22 @@ pub(crate) mod tests {
         assert_eq!(rec.protocols, ["ntlm"]);
         assert_eq!(rec.extra.get("user"), Some(&Values::Text(vec!["bob".into()])));
         assert_eq!(rec.extra.get("ntlm.type"), Some(&Values::Int(vec![3])));
+    }
+
+    #[test]
+    fn text_exchanges_read_only_their_own_lines() {
+        let e = base64::engine::general_purpose::STANDARD;
+        let auth = e.encode(authenticate("D", "kate", "H"));
+        let mut rec = SessionRecord::default();
+        let mut x = TextExchange::default();
+        // A token outside an exchange is not looked at.
+        x.client(&mut rec, auth.as_bytes(), false);
+        x.client(&mut rec, b"a1 AUTHENTICATE NTLM", true);
+        x.server(&mut rec, format!("+ {}", e.encode(challenge("SRV"))).as_bytes(), b"+ ");
+        x.client(&mut rec, auth.as_bytes(), false);
+        x.server(&mut rec, b"a1 OK done", b"+ ");
+        x.client(&mut rec, e.encode(authenticate("D", "late", "H")).as_bytes(), false);
+        assert_eq!(rec.extra.get("user"), Some(&Values::Text(vec!["kate".into()])));
+        assert_eq!(rec.extra.get("ntlm.targetName"), Some(&Values::Text(vec!["SRV".into()])));
     }
 }

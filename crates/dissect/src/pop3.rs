@@ -26,6 +26,8 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 pub struct Pop3 {
     lines: [LineReader; 2],
     stls: bool,
+    /// `AUTH NTLM`: tokens after `+`.
+    ntlm: ntlm::TextExchange,
     handoff: Option<usize>,
     done: bool,
 }
@@ -38,8 +40,9 @@ impl Dissector for Pop3 {
         let stls = &mut self.stls;
         match side {
             Side::Client => {
+                let exchange = &mut self.ntlm;
                 self.lines[0].feed(data, |l| {
-                    ntlm::record_line(rec, l);
+                    exchange.client(rec, l, starts_with_ci(l, b"AUTH NTLM"));
                     if trim(l).eq_ignore_ascii_case(b"STLS") {
                         *stls = true;
                     }
@@ -47,9 +50,9 @@ impl Dissector for Pop3 {
                 });
             }
             Side::Server => {
+                let exchange = &mut self.ntlm;
                 let used = self.lines[1].feed(data, |l| {
-                    // `AUTH NTLM` tokens: the server's continuations (`+ TlRM…`).
-                    ntlm::record_line(rec, l);
+                    exchange.server(rec, l, b"+ ");
                     if *stls && starts_with_ci(l, b"-ERR") {
                         *stls = false;
                     }

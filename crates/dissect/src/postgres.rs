@@ -55,12 +55,12 @@ pub struct Postgres {
 
 impl Postgres {
     fn startup(&mut self, rec: &mut SessionRecord) {
-        let Some((len, code)) = head(&self.client) else { return };
-        if len == 8 && code == SSL_REQUEST {
+        // SSL requests come first (the startup follows in clear when refused).
+        while let Some((8, SSL_REQUEST)) = head(&self.client) {
             self.ssl_requested = true;
             self.client.drain(..8);
-            return self.startup(rec);
         }
+        let Some((len, code)) = head(&self.client) else { return };
         if code != PROTOCOL_3 || !(8..=MAX_STARTUP).contains(&len) {
             self.done = true;
             return;

@@ -83,11 +83,19 @@ impl Dissector for Redis {
         let room = MAX_BUFFER.saturating_sub(self.buf.len());
         self.buf.extend_from_slice(&data[..data.len().min(room)]);
         while self.commands < MAX_COMMANDS && !self.buf.is_empty() {
-            let Some(Some((args, used))) = command(&self.buf) else {
-                if command(&self.buf).is_none() || self.buf.len() >= MAX_BUFFER {
+            let (args, used) = match command(&self.buf) {
+                Some(Some(c)) => c,
+                // Not RESP, or a command longer than the buffer: nothing more to read.
+                None => {
                     self.commands = MAX_COMMANDS;
+                    return;
                 }
-                return;
+                Some(None) => {
+                    if self.buf.len() >= MAX_BUFFER {
+                        self.commands = MAX_COMMANDS;
+                    }
+                    return;
+                }
             };
             self.commands += 1;
             let name = String::from_utf8_lossy(args[0]).to_ascii_uppercase();

@@ -7,7 +7,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::messages::{Length, Streams};
-use crate::{ntlm, put_text, utf16le, Dissector, Probe, Protocol, Side, Transport};
+use crate::{le16, le32, ntlm, put_text, utf16le, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
     Protocol { name: "smb", transports: &[Transport::Tcp], ports: &[445, 139], probe, new: || Box::<Smb>::default() };
@@ -45,14 +45,6 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
     }
     // A session message whose payload is an SMB header.
     Probe::from(data[0] == 0 && is_smb(&data[4..8]))
-}
-
-fn u16_at(m: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(m.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(m: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(m.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// NUL-terminated strings from `at`, UTF-16LE (aligned to 2 from the SMB header) or
@@ -117,7 +109,7 @@ impl Found {
 
 /// One SMB1 message (header at 0): the commands of its AndX chain.
 fn smb1(m: &[u8], dialects: &[String], found: &mut Found) {
-    let (Some(&cmd), Some(&flags), Some(flags2)) = (m.get(4), m.get(9), u16_at(m, 10)) else { return };
+    let (Some(&cmd), Some(&flags), Some(flags2)) = (m.get(4), m.get(9), le16(m, 10)) else { return };
     let reply = flags & SMB1_FLAGS_REPLY != 0;
     let unicode = flags2 & SMB1_FLAGS2_UNICODE != 0;
     let (mut cmd, mut at) = (cmd, 32usize);
@@ -125,9 +117,9 @@ fn smb1(m: &[u8], dialects: &[String], found: &mut Found) {
         let Some(&wc) = m.get(at) else { return };
         let words = at + 1;
         let bytes_at = words + 2 * usize::from(wc) + 2;
-        let Some(byte_count) = u16_at(m, bytes_at - 2) else { return };
+        let Some(byte_count) = le16(m, bytes_at - 2) else { return };
         let bytes = m.get(bytes_at..(bytes_at + usize::from(byte_count)).min(m.len())).unwrap_or(&[]);
-        let word = |i: usize| u16_at(m, words + 2 * i).unwrap_or(0);
+        let word = |i: usize| le16(m, words + 2 * i).unwrap_or(0);
         match (cmd, reply) {
             // Negotiate: the dialects offered, then the index of the one chosen.
             (0x72, false) => {
@@ -201,18 +193,18 @@ fn smb2(m: &[u8], found: &mut Found) {
         if h.len() < 64 || !h.starts_with(b"\xfeSMB") {
             return;
         }
-        let (cmd, flags, next) = (u16_at(h, 12).unwrap_or(0xffff), u32_at(h, 16).unwrap_or(0), u32_at(h, 20));
+        let (cmd, flags, next) = (le16(h, 12).unwrap_or(0xffff), le32(h, 16).unwrap_or(0), le32(h, 20));
         let reply = flags & SMB2_FLAGS_SERVER_TO_REDIR != 0;
         let body = &h[64..];
         // Offsets in bodies count from the start of this message's header.
         let field = |off_at: usize, len_at: usize| -> Option<&[u8]> {
-            let off = usize::from(u16_at(body, off_at)?);
-            let len = usize::from(u16_at(body, len_at)?);
+            let off = usize::from(le16(body, off_at)?);
+            let len = usize::from(le16(body, len_at)?);
             h.get(off..off.checked_add(len)?)
         };
         match (cmd, reply) {
             (0, true) => {
-                if let Some(d) = u16_at(body, 4).filter(|d| *d != 0 && *d != 0x02ff) {
+                if let Some(d) = le16(body, 4).filter(|d| *d != 0 && *d != 0x02ff) {
                     found.put("smb.dialect", format!("SMB {}.{}.{}", (d >> 8) & 0xf, (d >> 4) & 0xf, d & 0xf));
                 }
             }

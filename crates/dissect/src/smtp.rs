@@ -62,8 +62,8 @@ pub struct Smtp {
     /// The header being read, joined across folded lines.
     header: Vec<u8>,
     starttls: bool,
-    /// Inside an `AUTH NTLM` exchange: the client's next line is a token.
-    auth_ntlm: bool,
+    /// `AUTH NTLM`: tokens after `334`.
+    ntlm: ntlm::TextExchange,
     handoff: Option<usize>,
     done: bool,
 }
@@ -182,6 +182,7 @@ impl Smtp {
     fn client_line(&mut self, line: &[u8], rec: &mut SessionRecord) {
         match self.client {
             Client::Commands => {
+                self.ntlm.client(rec, line, starts_with_ci(line, b"AUTH NTLM"));
                 if let Some(name) = after_ci(line, b"EHLO").or_else(|| after_ci(line, b"HELO")) {
                     if !name.is_empty() {
                         put_text(rec, "email.smtp-hello", &String::from_utf8_lossy(name));
@@ -192,14 +193,8 @@ impl Smtp {
                     addresses(&String::from_utf8_lossy(v)).iter().for_each(|a| put_text(rec, "email.dst", a));
                 } else if trim(line).eq_ignore_ascii_case(b"DATA") {
                     self.client = Client::Headers;
-                } else if trim(line).eq_ignore_ascii_case(b"AUTH NTLM") {
-                    self.auth_ntlm = true;
                 } else if trim(line).eq_ignore_ascii_case(b"STARTTLS") {
                     self.starttls = true;
-                } else if starts_with_ci(line, b"AUTH NTLM ") || self.auth_ntlm {
-                    // The client's tokens: on the AUTH line, then alone on lines.
-                    self.auth_ntlm = starts_with_ci(line, b"AUTH NTLM") || !line.contains(&b' ');
-                    ntlm::record_line(rec, line);
                 } else if starts_with_ci(line, b"BDAT") {
                     // Binary chunks are not lines: the rest is not followed.
                     self.client = Client::Stopped;
@@ -252,12 +247,9 @@ impl Dissector for Smtp {
                 }
             }
             Side::Server => {
-                let starttls = &mut self.starttls;
+                let (starttls, exchange) = (&mut self.starttls, &mut self.ntlm);
                 let used = self.lines[1].feed(data, |l| {
-                    // The server's challenge: `334 TlRM…`.
-                    if l.starts_with(b"334 ") {
-                        ntlm::record_line(rec, l);
-                    }
+                    exchange.server(rec, l, b"334 ");
                     // Multi-line replies (`250-…`) end with `code SP`.
                     let last = l.get(3).is_none_or(|b| *b == b' ');
                     !(*starttls && last && l.starts_with(b"220"))

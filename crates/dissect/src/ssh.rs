@@ -6,7 +6,7 @@
 use md5::{Digest, Md5};
 use tyto_schema::SessionRecord;
 
-use crate::{hex, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{hex, put_text, starts_with, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "ssh",
@@ -24,14 +24,7 @@ const MSG_KEXINIT: u8 = 20;
 const MAX_LINES_BEFORE_BANNER: u32 = 32;
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
-    let n = data.len().min(4);
-    if data[..n] != b"SSH-"[..n] {
-        Probe::NoMatch
-    } else if n < 4 {
-        Probe::NeedMore
-    } else {
-        Probe::Match
-    }
+    starts_with(data, b"SSH-")
 }
 
 #[derive(Clone, Copy, Default, PartialEq)]
