@@ -29,6 +29,7 @@ impl AnalyzerFactory for Dissectors {
         let transport = match key.proto {
             6 => Transport::Tcp,
             17 => Transport::Udp,
+            50 => Transport::Esp,
             _ => return None,
         };
         let mut c = Classifier::new(transport);
@@ -51,8 +52,9 @@ pub struct Classifier {
     /// Arrival order of what is held: (side, length).
     order: Vec<(Side, usize)>,
     datagrams: usize,
-    /// Protocols whose probe said "not this" (bit per index in `PROTOCOLS`).
-    rejected: u64,
+    /// Protocols whose probe said "not this" (bit per index in `PROTOCOLS`; a test
+    /// keeps the registry within its width).
+    rejected: u128,
     saw_payload: bool,
     /// Protocols decided before a handoff, oldest first: every row names them all.
     earlier: Vec<&'static Protocol>,
@@ -100,7 +102,7 @@ impl Classifier {
             .iter()
             .copied()
             .enumerate()
-            .filter(move |(i, p)| self.rejected & (1 << i) == 0 && p.transports.contains(&self.transport))
+            .filter(move |(i, p)| self.rejected & (1u128 << i) == 0 && p.transports.contains(&self.transport))
     }
 
     /// Runs the probes on `data` (one side's stream so far, or one datagram).
@@ -110,7 +112,7 @@ impl Classifier {
         for (i, p) in self.candidates() {
             match (p.probe)(side, data) {
                 Probe::Match => return Some(p),
-                Probe::NoMatch => rejected |= 1 << i,
+                Probe::NoMatch => rejected |= 1u128 << i,
                 Probe::NeedMore => undecided = true,
             }
         }
@@ -135,7 +137,7 @@ impl Classifier {
             if let Some(chunk) = held[i].get(at[i]..at[i] + len) {
                 match self.transport {
                     Transport::Tcp => self.stream_side(side, chunk, rec),
-                    Transport::Udp => {
+                    Transport::Udp | Transport::Esp => {
                         if let State::Decided(_, d) = &mut self.state {
                             d.feed(side, chunk, rec);
                         }
@@ -328,6 +330,11 @@ mod tests {
     }
 
     /// A handoff loop (a tunnel inside a tunnel inside…) stops after a few.
+    #[test]
+    fn every_protocol_has_a_rejection_bit() {
+        assert!(PROTOCOLS.len() <= u128::BITS as usize, "widen `Classifier::rejected`");
+    }
+
     #[test]
     fn handoffs_are_bounded() {
         let mut c = Classifier::new(Transport::Tcp);

@@ -62,7 +62,11 @@ fn request_line(data: &[u8]) -> Probe {
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     match side {
         Side::Client => {
-            let mut best = Probe::NoMatch;
+            // A response first: the connection was picked up after its request.
+            let mut best = starts_with(data, b"HTTP/1.");
+            if best == Probe::Match {
+                return best;
+            }
             for m in METHODS {
                 match starts_with(data, m) {
                     Probe::Match => return request_line(data),
@@ -141,6 +145,10 @@ pub struct Http {
     /// A CONNECT was accepted: the connection becomes the tunnel after this response.
     tunnel: bool,
     handoff: Option<usize>,
+    /// The first bytes seen decide which side answers: a connection picked up
+    /// mid-way (or opened by the server, as reverse proxies do) may show a response
+    /// from the side that seems to have opened it.
+    roles: Option<bool>,
 }
 
 fn header<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
@@ -360,8 +368,21 @@ impl Http {
     }
 }
 
+impl Http {
+    /// The side as HTTP sees it: the one that sends requests is the client.
+    fn role(&mut self, side: Side, first: &[u8]) -> Side {
+        let swapped = *self.roles.get_or_insert_with(|| side == Side::Client && first.starts_with(b"HTTP/1."));
+        match (swapped, side) {
+            (false, s) => s,
+            (true, Side::Client) => Side::Server,
+            (true, Side::Server) => Side::Client,
+        }
+    }
+}
+
 impl Dissector for Http {
     fn feed(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
+        let side = self.role(side, data);
         let i = side as usize;
         let total = data.len();
         while !data.is_empty() {
@@ -476,6 +497,7 @@ impl Dissector for Http {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
+        let side = self.role(side, &[]);
         let d = &mut self.dirs[side as usize];
         d.body = Body::Stopped;
         d.buf = Vec::new();
@@ -607,8 +629,19 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(probe(Side::Client, b"GET / HTTP/1.0\r\n"), Probe::Match);
         assert_eq!(probe(Side::Client, b"OPTIONS sip:bob@example.com SIP/2.0\r\n"), Probe::NoMatch);
         assert_eq!(probe(Side::Client, b"SSH-2.0-x"), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, b"HTTP/1.0 403 Forbidden\r\n"), Probe::Match, "picked up mid-way");
         assert_eq!(probe(Side::Server, b"HTTP/1.1 200"), Probe::Match);
         assert_eq!(probe(Side::Server, b"220 ftp"), Probe::NoMatch);
+    }
+
+    #[test]
+    fn a_response_first_makes_its_sender_the_server() {
+        let mut h = Http::default();
+        let mut rec = SessionRecord::default();
+        h.feed(Side::Client, b"HTTP/1.0 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope", &mut rec);
+        h.feed(Side::Server, b"GET /again HTTP/1.0\r\n\r\n", &mut rec);
+        assert_eq!(rec.extra.get("http.statuscode"), Some(&Values::Int(vec![403])));
+        assert_eq!(rec.extra.get("http.method"), Some(&Values::Text(vec!["GET".into()])));
     }
 
     #[test]

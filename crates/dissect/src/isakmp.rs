@@ -1,18 +1,21 @@
 //! ISAKMP / IKE (IKEv1, RFC 2408/2409; IKEv2, RFC 7296) over UDP 500, and over 4500
 //! after NAT traversal's four-zero-byte non-ESP marker: the version and exchange
 //! types and SPIs of the 28-byte header, whose length field must equal the
-//! datagram's. Field names and values as Arkime's.
+//! datagram's. Field names and values as Arkime's. Certificates sent in clear
+//! (IKEv1 payloads before encryption starts, IKEv2 payloads before its encrypted
+//! one) are read as TLS's are. On port 4500 the same datagrams carry ESP (no zero
+//! marker): their SPIs are recorded as ESP's.
 
 use tyto_schema::SessionRecord;
 
-use crate::{hex, put_text, Dissector, Probe, Protocol, Side, Transport};
+use crate::{esp, hex, put_text, tls, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "isakmp",
     transports: &[Transport::Udp],
     ports: &[500, 4500],
     probe,
-    new: || Box::new(Isakmp { seen: 0 }),
+    new: || Box::new(Isakmp { seen: 0, esp: esp::Esp::default() }),
 };
 
 const HEADER: usize = 28;
@@ -29,7 +32,7 @@ fn header(d: &[u8]) -> Option<(&[u8], u8, u8)> {
     let exchange = m[18];
     let length = u32::from_be_bytes([m[24], m[25], m[26], m[27]]) as usize;
     let ok = match version {
-        0x10 => matches!(exchange, 1..=6 | 32 | 33) && matches!(next_payload, 1..=13 | 20 | 21 | 130..=132),
+        0x10 => matches!(exchange, 1..=6 | 32 | 33) && matches!(next_payload, 0..=13 | 20 | 21 | 130..=132),
         0x20 => matches!(exchange, 34..=37 | 43) && matches!(next_payload, 0 | 33..=48 | 53),
         _ => false,
     };
@@ -37,7 +40,61 @@ fn header(d: &[u8]) -> Option<(&[u8], u8, u8)> {
 }
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
-    Probe::from(header(data).is_some())
+    if header(data).is_some() {
+        Probe::Match
+    } else if esp_in_udp(data) {
+        // NAT-T shares the port between IKE and ESP: the IKE message may come next.
+        Probe::NeedMore
+    } else {
+        Probe::NoMatch
+    }
+}
+
+/// A NAT-T ESP packet: no zero marker, an SPI negotiated by IKE (not one of the
+/// reserved 1–255), a sequence number that starts at 1 and an encrypted payload of
+/// at least a block; or the one-byte NAT keepalive.
+fn esp_in_udp(d: &[u8]) -> bool {
+    if d == [0xff] {
+        return true;
+    }
+    let seq = d.get(4..8).map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+    d.len() >= 16 && esp::spi(d).is_some_and(|spi| spi > 255) && (1..1 << 24).contains(&seq)
+}
+
+/// Payloads looked at per message.
+const MAX_PAYLOADS: usize = 32;
+/// IKEv1's Certificate payload, IKEv2's, and IKEv2's Encrypted payload (the end of
+/// what is clear).
+const CERT_V1: u8 = 6;
+const CERT_V2: u8 = 37;
+const ENCRYPTED_V2: u8 = 46;
+/// Certificate encoding "X.509 Certificate - Signature" (RFC 2408 3.9, RFC 7296 3.6).
+const X509_SIGNATURE: u8 = 4;
+
+/// The clear payloads of a message: a chain of (next payload, flags, length) headers.
+fn certificates(m: &[u8], rec: &mut SessionRecord) {
+    // IKEv1's flag bit 0: everything after the header is encrypted.
+    if m[17] >> 4 == 1 && m[19] & 1 != 0 {
+        return;
+    }
+    let mut next = m[16];
+    let mut at = HEADER;
+    for _ in 0..MAX_PAYLOADS {
+        if next == 0 || next == ENCRYPTED_V2 {
+            return;
+        }
+        let Some(h) = m.get(at..at + 4) else { return };
+        let len = u16::from_be_bytes([h[2], h[3]]) as usize;
+        let Some(body) = m.get(at + 4..at + len.max(4)) else { return };
+        if matches!(next, CERT_V1 | CERT_V2) && body.first() == Some(&X509_SIGNATURE) {
+            tls::certificate(&body[1..], rec);
+        }
+        if len < 4 {
+            return;
+        }
+        next = h[0];
+        at += len;
+    }
 }
 
 /// Exchange types named as Arkime names them.
@@ -62,6 +119,7 @@ fn exchange_name(version: u8, e: u8) -> String {
 
 pub struct Isakmp {
     seen: usize,
+    esp: esp::Esp,
 }
 
 impl Dissector for Isakmp {
@@ -75,6 +133,9 @@ impl Dissector for Isakmp {
             if m[8..16] != [0; 8] {
                 put_text(rec, "isakmp.responder-spi", &hex(&m[8..16]));
             }
+            certificates(m, rec);
+        } else if esp_in_udp(data) {
+            self.esp.record(data, rec);
         }
     }
 
@@ -112,7 +173,7 @@ mod tests {
         assert_eq!(probe(Side::Client, &wrong_len), Probe::NoMatch);
         assert_eq!(probe(Side::Client, &ike(0x30, 34, 33, 10)), Probe::NoMatch);
         assert_eq!(probe(Side::Client, &[0u8; 60]), Probe::NoMatch);
-        let mut s = Isakmp { seen: 0 };
+        let mut s = Isakmp { seen: 0, esp: esp::Esp::default() };
         let mut rec = SessionRecord::default();
         s.feed(Side::Client, &natt, &mut rec);
         assert_eq!(rec.extra.get("isakmp.version"), Some(&Values::Text(vec!["2.0".into()])));

@@ -23,12 +23,14 @@ pub mod dns;
 pub mod dnscrypt;
 pub mod dropbox;
 pub mod dtls;
+pub mod esp;
 pub mod ethereum;
 pub mod fix;
 pub mod ftp;
 pub mod gnutella;
 pub mod http;
 pub mod http2;
+pub mod iec104;
 pub mod imap;
 pub mod irc;
 pub mod isakmp;
@@ -43,6 +45,7 @@ pub mod mysql;
 pub mod nfs;
 mod ntlm;
 pub mod ntp;
+pub mod opcua;
 pub mod openvpn;
 pub mod oracle;
 pub mod pop3;
@@ -52,6 +55,7 @@ pub mod radius;
 pub mod rdp;
 pub mod redis;
 pub mod rtsp;
+pub mod s7comm;
 pub mod sdrtn;
 pub mod sip;
 pub mod smb;
@@ -64,6 +68,7 @@ pub mod stun;
 pub mod syslog;
 pub mod tds;
 pub mod telnet;
+pub mod teredo;
 pub mod tftp;
 pub mod tls;
 pub mod vnc;
@@ -111,6 +116,8 @@ pub enum Transport {
     Tcp,
     /// One payload at a time.
     Udp,
+    /// IP protocol 50's payloads, one packet at a time.
+    Esp,
 }
 
 /// One protocol, described once.
@@ -164,6 +171,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &bittorrent::PROTOCOL,
     &kerberos::PROTOCOL,
     &isakmp::PROTOCOL,
+    &esp::PROTOCOL,
     &smb::PROTOCOL,
     &dcerpc::PROTOCOL,
     &ldap::PROTOCOL,
@@ -172,6 +180,11 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &postgres::PROTOCOL,
     &mqtt::PROTOCOL,
     &modbus::PROTOCOL,
+    &opcua::PROTOCOL,
+    &s7comm::PROTOCOL,
+    &s7comm::PLUS,
+    &iec104::PROTOCOL,
+    &teredo::PROTOCOL,
     &dnp3::PROTOCOL,
     &oracle::PROTOCOL,
     &bgp::PROTOCOL,

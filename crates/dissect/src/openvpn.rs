@@ -93,7 +93,7 @@ pub struct OpenVpn {
     auth: Option<usize>,
     /// The next control message id each side sends, to feed TLS in order.
     next: [u32; 2],
-    tls: Box<dyn Dissector>,
+    tls: tls::Tls,
     packets: u32,
 }
 
@@ -104,7 +104,7 @@ impl OpenVpn {
             streams: Streams::default(),
             auth: None,
             next: [0; 2],
-            tls: (tls::PROTOCOL.new)(),
+            tls: tls::Tls::default(),
             packets: 0,
         }
     }
@@ -146,6 +146,9 @@ impl Dissector for OpenVpn {
         // A datagram starts with the opcode; a TCP stream with a length.
         let tcp = *self.tcp.get_or_insert_with(|| !data.first().is_some_and(|op| client_reset(*op)));
         if !tcp {
+            if self.packets == 0 {
+                self.tls = tls::Tls::carried(tls::Flavor::TlsOverUdp);
+            }
             return self.packet(side, data, rec);
         }
         let mut packets = Vec::new();

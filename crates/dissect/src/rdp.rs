@@ -51,7 +51,7 @@ const KEYBOARDS: &[(u32, &str)] = &[
 ];
 
 /// TPKT: version 3, reserved 0, a 16-bit length counting the header.
-fn tpkt(b: &[u8]) -> Length {
+pub(crate) fn tpkt(b: &[u8]) -> Length {
     match b.get(..4) {
         None if b.first().is_none_or(|v| *v == 3) => Length::NeedMore,
         Some([3, 0, hi, lo]) if u16::from_be_bytes([*hi, *lo]) >= 7 => {

@@ -196,6 +196,9 @@ pub struct ServerHello {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
     Tls,
+    /// TLS records carried in another protocol's UDP datagrams (OpenVPN's control
+    /// channel): JA4 marks them `q`, as Arkime does, so fingerprints compare.
+    TlsOverUdp,
     Dtls,
     Quic,
 }
@@ -340,7 +343,7 @@ impl ClientHello {
         let kind = match flavor {
             Flavor::Tls => 't',
             Flavor::Dtls => 'd',
-            Flavor::Quic => 'q',
+            Flavor::Quic | Flavor::TlsOverUdp => 'q',
         };
         format!(
             "{kind}{v}{}{:02}{:02}{alpn}_{}_{}",
@@ -368,9 +371,22 @@ struct Direction {
     done: bool,
 }
 
-#[derive(Default)]
 pub struct Tls {
     dirs: [Direction; 2],
+    flavor: Flavor,
+}
+
+impl Default for Tls {
+    fn default() -> Tls {
+        Tls { dirs: Default::default(), flavor: Flavor::Tls }
+    }
+}
+
+impl Tls {
+    /// A TLS reader for records another protocol carries (`Tls` or `TlsOverUdp`).
+    pub fn carried(flavor: Flavor) -> Tls {
+        Tls { flavor, ..Tls::default() }
+    }
 }
 
 /// Certificates of a chain looked at: real chains have three or four.
@@ -514,7 +530,7 @@ impl Dissector for Tls {
             while let Some(hh) = d.handshake.get(h..h + 4) {
                 let mlen = u32::from_be_bytes([0, hh[1], hh[2], hh[3]]) as usize;
                 let Some(body) = d.handshake.get(h + 4..h + 4 + mlen) else { break };
-                handshake_message(Flavor::Tls, side, hh[0], body, rec);
+                handshake_message(self.flavor, side, hh[0], body, rec);
                 // After its hello, a TLS 1.3 server encrypts the rest.
                 h += 4 + mlen;
             }

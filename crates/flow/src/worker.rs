@@ -456,9 +456,17 @@ impl Worker {
                 }
                 Transport::Tcp { .. } => {}
                 _ => {
+                    // ESP's analyzer reads the SPI and sequence number, which are
+                    // header to the byte counts above.
+                    let datagram = if ip.protocol == tyto_packet::ipproto::ESP {
+                        let start = ip.ip_payload_offset as usize;
+                        p.data.get(start..start + 8).unwrap_or(payload)
+                    } else {
+                        payload
+                    };
                     if let Some(a) = s.analyzer.as_mut() {
-                        if !payload.is_empty() {
-                            a.datagram(dir, payload, rec);
+                        if !datagram.is_empty() {
+                            a.datagram(dir, datagram, rec);
                         }
                     }
                 }

@@ -409,6 +409,22 @@ extra {
     "isakmp.exchange-type", [], LowerText, many, "isakmp_exchange_type", None, "isakmp", None, "ISAKMP/IKE exchange types (identity-protection, ike-sa-init…)";
     "isakmp.initiator-spi", [], LowerText, many, "isakmp_initiator_spi", None, "isakmp", None, "ISAKMP/IKE initiator security parameter indexes (hex)";
     "isakmp.responder-spi", [], LowerText, many, "isakmp_responder_spi", None, "isakmp", None, "ISAKMP/IKE responder security parameter indexes (hex)";
+    "esp.spi", [], LowerText, many, "esp_spi", None, "esp", None, "ESP security parameter indexes, one per direction and SA (hex), also of ESP in UDP";
+    "opcua.endpointUrl", [], Text, many, "opcua_endpoint_url", None, "opcua", None, "OPC UA endpoint URLs from Hello messages";
+    "opcua.securityPolicyUri", [], Text, many, "opcua_security_policy_uri", None, "opcua", None, "OPC UA security policy URIs from OpenSecureChannel messages";
+    "s7comm.rosctr", [], Integer, many, "s7comm_rosctr", None, "s7comm", None, "S7comm ROSCTRs (1 job, 2 ack, 3 ack-data, 7 user data)";
+    "s7comm.func", [], Integer, many, "s7comm_func", None, "s7comm", None, "S7comm function codes (first parameter byte)";
+    "s7comm.funcName", [], Text, many, "s7comm_func_name", None, "s7comm", None, "S7comm function names (Read Var, PLC Stop…), user data by function group";
+    "s7comm.pduref", [], Integer, many, "s7comm_pduref", None, "s7comm", None, "S7comm PDU references";
+    "s7comm.errorClass", [], Integer, many, "s7comm_error_class", None, "s7comm", None, "S7comm error classes of acknowledgements";
+    "s7comm.errorCode", [], Integer, many, "s7comm_error_code", None, "s7comm", None, "S7comm error codes of acknowledgements";
+    "s7comm.opcode", [], Integer, many, "s7comm_opcode", None, "s7comm", None, "S7comm-plus opcodes (0x31 request, 0x32 response, 0x33 notification)";
+    "iec104.apciType", [], Text, many, "iec104_apci_type", None, "iec104", None, "IEC 60870-5-104 frame formats seen (I, S, U)";
+    "iec104.uFunction", [], Text, many, "iec104_u_function", None, "iec104", None, "IEC 60870-5-104 U-frame functions (STARTDT act, TESTFR con…)";
+    "iec104.typeId", [], Integer, many, "iec104_type_id", None, "iec104", None, "IEC 60870-5-104 ASDU type identifications";
+    "iec104.typeName", [], Text, many, "iec104_type_name", None, "iec104", None, "IEC 60870-5-104 ASDU type names (M_ME_NC_1, C_IC_NA_1…)";
+    "iec104.cot", [], Integer, many, "iec104_cot", None, "iec104", None, "IEC 60870-5-104 causes of transmission";
+    "iec104.commonAddress", [], Integer, many, "iec104_common_address", None, "iec104", None, "IEC 60870-5-104 common addresses (stations)";
     "krb5.cname", [], Text, many, "krb5_cname", None, "krb5", None, "Kerberos client names";
     "krb5.realm", [], Text, many, "krb5_realm", None, "krb5", None, "Kerberos realms";
     "krb5.sname", [], Text, many, "krb5_sname", None, "krb5", None, "Kerberos service names";
@@ -613,6 +629,13 @@ mod tests {
             "rdp.cookie",
             "bittorrent.infohash",
             "bittorrent.peerid",
+            "esp.spi",
+            "iec104.apciType",
+            "iec104.uFunction",
+            "iec104.typeId",
+            "iec104.typeName",
+            "iec104.cot",
+            "iec104.commonAddress",
         ];
         let names = FIELDS.iter().map(|f| f.name).chain(FIELD_SETS.iter().map(|s| s.name));
         let foreign: Vec<&str> = names.filter(|n| !arkime.contains(n) && !tyto_only.contains(n)).collect();

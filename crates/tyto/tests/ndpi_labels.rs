@@ -76,6 +76,12 @@ const ALIASES: &[(&str, &str)] = &[
     ("NFS", "nfs"),
     ("WhatsApp", "whatsapp"),
     ("Dropbox", "dropbox"),
+    ("OPC-UA", "opcua"),
+    ("S7CommPlus", "s7comm-plus"),
+    ("IEC60870", "iec104"),
+    ("Teredo", "teredo"),
+    // TLS on IMAP's port: nDPI names the service, Tyto the TLS it reads.
+    ("IMAPS", "tls"),
     // HTTP sent to a proxy is HTTP.
     ("HTTP_Proxy", "http"),
 ];
@@ -210,6 +216,11 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         ("NFS", 0.6),
         ("WhatsApp", 0.95),
         ("HTTP_Proxy", 0.95),
+        ("OPC-UA", 1.0),
+        ("S7CommPlus", 1.0),
+        ("IEC60870", 1.0),
+        ("Teredo", 1.0),
+        ("IMAPS", 0.95),
     ] {
         let (n, ok) = tally.get(name).copied().unwrap_or((0, 0));
         let share = ok as f64 / n.max(1) as f64;
