@@ -7,7 +7,7 @@ use tyto_flow::analyzer::{AnalyzerFactory, SessionAnalyzer};
 use tyto_flow::{Direction, FlowKey};
 use tyto_schema::SessionRecord;
 
-use crate::{add_protocol, put_text, Dissector, Probe, Protocol, Side, Transport, PROTOCOLS};
+use crate::{add_protocol, expect, ftp, put_text, Dissector, Probe, Protocol, Side, Transport, PROTOCOLS};
 
 /// Stream bytes held per direction while no probe has decided: enough for any
 /// protocol's greeting or first request line; past it the session stays unknown.
@@ -16,6 +16,8 @@ pub const PROBE_BYTES: usize = 4096;
 pub const PROBE_DATAGRAMS: usize = 8;
 /// Protocols one connection may hand over to (SOCKS → HTTP CONNECT → TLS is two).
 const MAX_HANDOFFS: usize = 4;
+/// Datagrams in a row a probe must find plausible to decide (see [`Probe::Plausible`]).
+pub const PLAUSIBLE_RUN: u8 = 3;
 
 /// The dissectors, as the flow layer's analyzer factory.
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,6 +36,12 @@ impl AnalyzerFactory for Dissectors {
         };
         let mut c = Classifier::new(transport);
         c.transactions = self.transactions;
+        if transport == Transport::Tcp {
+            if let Some(link) = expect::take((key.lo, key.lo_port), (key.hi, key.hi_port)) {
+                c.state = State::Decided(&ftp::DATA, Box::new(ftp::FtpData::linked(link)));
+                c.how = "ftp";
+            }
+        }
         Some(Box::new(c))
     }
 }
@@ -56,6 +64,11 @@ pub struct Classifier {
     /// keeps the registry within its width).
     rejected: u128,
     saw_payload: bool,
+    /// Per protocol index, the datagrams in a row its probe found plausible.
+    plausible: Vec<(usize, u8)>,
+    /// How the protocol was decided: by its `payload`, or by the session that
+    /// announced this one (`ftp`).
+    how: &'static str,
     /// Protocols decided before a handoff, oldest first: every row names them all.
     earlier: Vec<&'static Protocol>,
     transactions: bool,
@@ -85,6 +98,8 @@ impl Classifier {
             datagrams: 0,
             rejected: 0,
             saw_payload: false,
+            plausible: Vec::new(),
+            how: "payload",
             earlier: Vec::new(),
             transactions: false,
         }
@@ -109,14 +124,37 @@ impl Classifier {
     fn probe(&mut self, side: Side, data: &[u8]) -> Option<&'static Protocol> {
         let mut undecided = false;
         let mut rejected = self.rejected;
+        let mut plausible = Vec::new();
         for (i, p) in self.candidates() {
             match (p.probe)(side, data) {
                 Probe::Match => return Some(p),
                 Probe::NoMatch => rejected |= 1u128 << i,
                 Probe::NeedMore => undecided = true,
+                Probe::Plausible => {
+                    undecided = true;
+                    plausible.push((i, p));
+                }
             }
         }
         self.rejected = rejected;
+        // A stream is re-probed whole each time: only datagrams make a run.
+        if self.transport != Transport::Tcp {
+            for (i, p) in plausible {
+                let run = match self.plausible.iter_mut().find(|(j, _)| *j == i) {
+                    Some((_, n)) => {
+                        *n += 1;
+                        *n
+                    }
+                    None => {
+                        self.plausible.push((i, 1));
+                        1
+                    }
+                };
+                if run >= PLAUSIBLE_RUN {
+                    return Some(p);
+                }
+            }
+        }
         if !undecided && self.candidates().next().is_none() {
             self.state = State::Unknown;
         }
@@ -155,6 +193,7 @@ impl Classifier {
         if self.earlier.len() <= MAX_HANDOFFS {
             self.state = State::Probing;
             self.rejected = 0;
+            self.plausible.clear();
         }
     }
 
@@ -253,6 +292,16 @@ impl SessionAnalyzer for Classifier {
     }
 
     fn flush(&mut self, rec: &mut SessionRecord) {
+        // An announcement filed after this connection opened: the worker that holds
+        // the control connection read its answer later than this one read the SYN.
+        if self.transport == Transport::Tcp && !matches!(self.state, State::Decided(..)) {
+            if let (Some(a), Some(b)) = (rec.src_ip, rec.dst_ip) {
+                if let Some(link) = expect::take((a, rec.src_port), (b, rec.dst_port)) {
+                    self.state = State::Decided(&ftp::DATA, Box::new(ftp::FtpData::linked(link)));
+                    self.how = "ftp";
+                }
+            }
+        }
         for p in &self.earlier {
             add_protocol(rec, p.name);
             put_text(rec, "protocols.how", &format!("{}:payload", p.name));
@@ -262,7 +311,7 @@ impl SessionAnalyzer for Classifier {
             State::Decided(p, d) => {
                 d.end(rec);
                 add_protocol(rec, p.name);
-                put_text(rec, "protocols.how", &format!("{}:payload", p.name));
+                put_text(rec, "protocols.how", &format!("{}:{}", p.name, self.how));
             }
             // No payload said what this is: the port's protocol, labelled as a guess,
             // unless the payload already ruled that protocol out.

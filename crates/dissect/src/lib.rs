@@ -25,6 +25,7 @@ pub mod dropbox;
 pub mod dtls;
 pub mod esp;
 pub mod ethereum;
+pub mod expect;
 pub mod fix;
 pub mod ftp;
 pub mod gnutella;
@@ -54,6 +55,7 @@ pub mod quic;
 pub mod radius;
 pub mod rdp;
 pub mod redis;
+pub mod rtp;
 pub mod rtsp;
 pub mod s7comm;
 pub mod sdrtn;
@@ -97,6 +99,9 @@ pub enum Probe {
     NoMatch,
     /// Too few bytes to tell.
     NeedMore,
+    /// One datagram that could be the protocol, whose header has too little magic
+    /// for one to prove it (RTP): a run of such datagrams decides.
+    Plausible,
 }
 
 /// A probe that can always tell from what it has: yes or no.
@@ -214,6 +219,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &socks::PROTOCOL,
     &smtp::PROTOCOL,
     &ftp::PROTOCOL,
+    &ftp::DATA,
     &imap::PROTOCOL,
     &pop3::PROTOCOL,
     &mysql::PROTOCOL,
@@ -225,7 +231,9 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &dhcp::PROTOCOL,
     &ssdp::PROTOCOL,
     &syslog::PROTOCOL,
-    // Last: its header has no magic, so every other protocol is asked first.
+    &rtp::RTCP,
+    // Last: their headers have no magic, so every other protocol is asked first.
+    &rtp::PROTOCOL,
     &ntp::PROTOCOL,
 ];
 

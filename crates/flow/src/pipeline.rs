@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use tyto_capture::{FileReader, Packet, ReadError};
@@ -213,11 +214,13 @@ impl WorkerPool {
     /// the hooks it reports through.
     pub(crate) fn start(n: usize, mut make: impl FnMut(usize) -> (Worker, Option<LiveHooks>)) -> WorkerPool {
         let mut pool = WorkerPool { txs: Vec::new(), recycle: Vec::new(), handles: Vec::new() };
+        let finish_line = Arc::new(FinishLine { arrived: Mutex::new(0), all: Condvar::new(), workers: n });
         for i in 0..n {
             let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
             let (recycle_tx, recycle_rx) = bounded::<Batch>(QUEUE_BATCHES + 2);
             let (worker, hooks) = make(i);
-            pool.handles.push(thread::spawn(move || worker_thread(worker, rx, recycle_tx, hooks)));
+            let line = Arc::clone(&finish_line);
+            pool.handles.push(thread::spawn(move || worker_thread(worker, rx, recycle_tx, hooks, &line)));
             pool.txs.push(tx);
             pool.recycle.push(recycle_rx);
         }
@@ -322,11 +325,33 @@ pub(crate) struct LiveHooks {
     pub(crate) files: Sender<Vec<WrittenFile>>,
 }
 
+/// Where the workers wait for each other before writing their last rows: a session
+/// may learn about itself from one another worker holds (an FTP data connection
+/// from its control connection's announcement), which must have been read first.
+struct FinishLine {
+    arrived: Mutex<usize>,
+    all: Condvar,
+    workers: usize,
+}
+
+/// A worker that never arrives (it died) holds the others up this long at most.
+const FINISH_LINE_WAIT: Duration = Duration::from_secs(10);
+
+impl FinishLine {
+    fn arrive(&self) {
+        let mut n = self.arrived.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        self.all.notify_all();
+        let _ = self.all.wait_timeout_while(n, FINISH_LINE_WAIT, |n| *n < self.workers);
+    }
+}
+
 fn worker_thread(
     mut worker: Worker,
     rx: Receiver<Batch>,
     recycle: Sender<Batch>,
     live: Option<LiveHooks>,
+    finish_line: &FinishLine,
 ) -> (WorkerStats, Option<tyto_pcapstore::PcapWriter>) {
     for batch in rx {
         // Fragments of rebuilt datagrams (rare): no allocation unless there are some.
@@ -372,6 +397,7 @@ fn worker_thread(
         drop(pieces);
         let _ = recycle.try_send(batch);
     }
+    finish_line.arrive();
     let out = worker.finish();
     if let Some(h) = &live {
         h.counters.workers[h.index].publish_final(&out.0);

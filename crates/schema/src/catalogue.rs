@@ -425,6 +425,10 @@ extra {
     "iec104.typeName", [], Text, many, "iec104_type_name", None, "iec104", None, "IEC 60870-5-104 ASDU type names (M_ME_NC_1, C_IC_NA_1…)";
     "iec104.cot", [], Integer, many, "iec104_cot", None, "iec104", None, "IEC 60870-5-104 causes of transmission";
     "iec104.commonAddress", [], Integer, many, "iec104_common_address", None, "iec104", None, "IEC 60870-5-104 common addresses (stations)";
+    "rtp.payloadType", [], Integer, many, "rtp_payload_type", None, "rtp", None, "RTP payload types (0–34 static, 96–127 dynamic)";
+    "rtp.codec", [], Text, many, "rtp_codec", None, "rtp", None, "RTP codecs of static payload types (PCMU, PCMA, G722, G729…)";
+    "rtp.ssrc", [], LowerText, many, "rtp_ssrc", None, "rtp", None, "RTP synchronization sources (hex)";
+    "rtcp.cname", [], Text, many, "rtcp_cname", None, "rtcp", None, "RTCP SDES canonical names (often user@host)";
     "krb5.cname", [], Text, many, "krb5_cname", None, "krb5", None, "Kerberos client names";
     "krb5.realm", [], Text, many, "krb5_realm", None, "krb5", None, "Kerberos realms";
     "krb5.sname", [], Text, many, "krb5_sname", None, "krb5", None, "Kerberos service names";
@@ -472,6 +476,7 @@ extra {
     "oracle.service", [], LowerText, many, "oracle_service", None, "oracle", None, "Oracle services (SERVICE_NAME or SID)";
     "ftp.command", [], Text, many, "ftp_command", None, "ftp", Upper, "FTP commands";
     "ftp.filename", [], Text, many, "ftp_filename", None, "ftp", None, "FTP file names";
+    "ftp.control", [], Text, many, "ftp_control", None, "ftp", None, "Of an FTP data connection: the id of the control session that announced it";
     "email.smtp-hello", [], LowerText, many, "smtp_hello", None, "email", None, "SMTP HELO/EHLO names";
     "email.src", [], LowerText, many, "email_src", None, "email", None, "Mail senders (MAIL FROM, From)";
     "email.dst", [], LowerText, many, "email_dst", None, "email", None, "Mail recipients (RCPT TO, To)";
@@ -636,6 +641,11 @@ mod tests {
             "iec104.typeName",
             "iec104.cot",
             "iec104.commonAddress",
+            "rtp.payloadType",
+            "rtp.codec",
+            "rtp.ssrc",
+            "rtcp.cname",
+            "ftp.control",
         ];
         let names = FIELDS.iter().map(|f| f.name).chain(FIELD_SETS.iter().map(|s| s.name));
         let foreign: Vec<&str> = names.filter(|n| !arkime.contains(n) && !tyto_only.contains(n)).collect();

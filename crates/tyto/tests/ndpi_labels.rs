@@ -80,6 +80,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("S7CommPlus", "s7comm-plus"),
     ("IEC60870", "iec104"),
     ("Teredo", "teredo"),
+    ("RTP", "rtp"),
+    ("RTCP", "rtcp"),
+    ("FTP_DATA", "ftp-data"),
     // TLS on IMAP's port: nDPI names the service, Tyto the TLS it reads.
     ("IMAPS", "tls"),
     // HTTP sent to a proxy is HTTP.
@@ -220,11 +223,45 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         ("S7CommPlus", 1.0),
         ("IEC60870", 1.0),
         ("Teredo", 1.0),
+        ("RTP", 1.0),
+        ("RTCP", 1.0),
+        ("FTP_DATA", 1.0),
         ("IMAPS", 0.95),
     ] {
         let (n, ok) = tally.get(name).copied().unwrap_or((0, 0));
         let share = ok as f64 / n.max(1) as f64;
         eprintln!("dissected {name}: {ok}/{n} ({:.1}%)", share * 100.0);
         assert!(n > 0 && share >= floor, "{name}: {ok}/{n} below {floor}");
+    }
+}
+
+/// A passive-mode listing (`PASV`, `227 … (90,130,70,73,100,85)`, `LIST`): its data
+/// connection is named from the control connection's announcement and linked to it.
+#[test]
+fn ftp_data_connections_are_linked_to_their_control_session() {
+    let Some(pcap) = common::pcaps_dir().map(|d| d.join("ndpi/ftp.pcap")) else { return };
+    // With two workers the control and data connections may sit in different ones.
+    for workers in ["1", "2"] {
+        let out = common::ok(common::tyto().args(["dump", "--workers", workers]).arg(&pcap).output().unwrap());
+        let rows: Vec<Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        check_ftp_links(&rows);
+    }
+}
+
+fn check_ftp_links(rows: &[Value]) {
+    let port = |r: &Value, p: u64| r["port.src"].as_u64() == Some(p) || r["port.dst"].as_u64() == Some(p);
+    let control = rows.iter().find(|r| port(r, 21)).expect("the control session");
+    let texts = |r: &Value, f: &str| -> Vec<String> {
+        r[f].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+    };
+    // The listing, then `RETR 1MB.zip` after a second PASV.
+    for (data_port, command, file) in [(25685, "LIST", None), (24523, "RETR", Some("1MB.zip"))] {
+        let data = rows.iter().find(|r| port(r, data_port)).expect("the data session");
+        assert!(texts(data, "protocols").contains(&"ftp-data".to_string()), "{data}");
+        assert_eq!(texts(data, "protocols.how"), ["ftp-data:ftp"]);
+        assert_eq!(texts(data, "ftp.control"), [control["id"].as_str().unwrap().to_string()]);
+        assert_eq!(texts(data, "ftp.command"), [command]);
+        assert_eq!(texts(data, "ftp.filename"), file.map(String::from).into_iter().collect::<Vec<_>>());
     }
 }
