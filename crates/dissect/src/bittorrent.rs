@@ -1,7 +1,9 @@
 //! BitTorrent: the peer wire handshake over TCP (`\x13BitTorrent protocol`, 8
 //! reserved bytes, the torrent's 20-byte info hash, the peer's 20-byte id), and the
 //! DHT's bencoded KRPC messages over UDP (`d1:ad2:id20:…1:q9:get_peers1:t…1:y1:qe`).
-//! Encrypted (MSE) connections have no plain text to recognise and are left alone.
+//! Over UDP also uTP (BEP 29), BitTorrent's own transport, whose data packets carry
+//! the same handshake. Encrypted (MSE) connections have no plain text to recognise
+//! and are left alone.
 
 use tyto_schema::SessionRecord;
 
@@ -32,11 +34,66 @@ fn is_dht(d: &[u8]) -> bool {
         && find(d, b"1:t").is_some()
 }
 
+/// uTP's packet types: data, fin, state (an acknowledgement), reset, syn.
+const UTP_DATA: u8 = 0;
+const UTP_STATE: u8 = 2;
+const UTP_SYN: u8 = 4;
+const UTP_HEADER: usize = 20;
+/// Extensions followed per packet (selective acks and extension bits are defined).
+const UTP_EXTENSIONS: usize = 4;
+
+/// A uTP packet's type and payload: a 20-byte header (type and version 1, first
+/// extension, connection id, timestamps, window, sequence and ack numbers), then a
+/// chain of extensions (next type, length, bytes).
+fn utp(d: &[u8]) -> Option<(u8, &[u8])> {
+    let h = d.get(..UTP_HEADER)?;
+    let kind = h[0] >> 4;
+    if h[0] & 0x0f != 1 || kind > UTP_SYN {
+        return None;
+    }
+    let mut next = h[1];
+    let mut at = UTP_HEADER;
+    for _ in 0..UTP_EXTENSIONS {
+        if next == 0 {
+            return Some((kind, &d[at..]));
+        }
+        if next > 3 {
+            return None;
+        }
+        let e = d.get(at..at + 2)?;
+        next = e[0];
+        at += 2 + usize::from(e[1]);
+        d.get(at..)?;
+    }
+    None
+}
+
+/// Whether a datagram holds together as uTP: a syn or state packet carries nothing,
+/// a data packet something.
+fn plausible_utp(d: &[u8]) -> bool {
+    match utp(d) {
+        Some((UTP_SYN | UTP_STATE, payload)) => payload.is_empty(),
+        Some((UTP_DATA, payload)) => !payload.is_empty(),
+        Some(_) => true,
+        None => false,
+    }
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
+    // uTP has no magic of its own: a run of well-formed packets, or the handshake.
+    if let Some((_, payload)) = utp(data) {
+        if payload.starts_with(HANDSHAKE) {
+            return Probe::Match;
+        }
+        // The sender's connection id changes after the syn; its sequence number does not.
+        if plausible_utp(data) {
+            return Probe::Plausible { stream: 0, seq: u16::from_be_bytes([data[16], data[17]]) };
+        }
+    }
     if data.len() < HANDSHAKE.len() {
         // A stream that has begun like the handshake waits for the rest.
         return if !data.is_empty() && HANDSHAKE.starts_with(data) {
@@ -74,6 +131,10 @@ impl BitTorrent {
 impl Dissector for BitTorrent {
     fn feed(&mut self, _side: Side, data: &[u8], rec: &mut SessionRecord) {
         self.seen += 1;
+        let data = match utp(data) {
+            Some((UTP_DATA, payload)) if payload.starts_with(HANDSHAKE) => payload,
+            _ => data,
+        };
         if data.len() >= HANDSHAKE_LEN && data.starts_with(HANDSHAKE) {
             put_text(rec, "bittorrent.infohash", &hex(&data[28..48]));
             let peer = &data[48..68];
@@ -104,6 +165,31 @@ mod tests {
         h.extend_from_slice(&[0xdc; 20]);
         h.extend_from_slice(b"-qB4250-abcdefghijkl");
         h
+    }
+
+    fn utp_packet(kind: u8, extension: bool, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![kind << 4 | 1, u8::from(extension) * 2];
+        p.extend_from_slice(&[0x5a; 18]);
+        if extension {
+            p.extend_from_slice(&[0, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        p.extend_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn utp_runs_and_the_handshake_inside() {
+        assert!(matches!(probe(Side::Client, &utp_packet(UTP_SYN, false, &[])), Probe::Plausible { .. }));
+        assert!(matches!(probe(Side::Server, &utp_packet(UTP_STATE, true, &[])), Probe::Plausible { .. }));
+        assert_eq!(probe(Side::Client, &utp_packet(UTP_SYN, false, b"x")), Probe::NoMatch, "a syn carries nothing");
+        let data = utp_packet(UTP_DATA, true, &handshake());
+        assert_eq!(probe(Side::Client, &data), Probe::Match);
+        let mut rec = SessionRecord::default();
+        BitTorrent { seen: 0 }.feed(Side::Client, &data, &mut rec);
+        assert_eq!(rec.extra.get("bittorrent.peerid"), Some(&Values::Text(vec!["-qB4250-".into()])));
+        let mut bad_version = utp_packet(UTP_SYN, false, &[]);
+        bad_version[0] = 0x42;
+        assert_eq!(probe(Side::Client, &bad_version), Probe::NoMatch);
     }
 
     #[test]

@@ -16,8 +16,20 @@ pub const PROBE_BYTES: usize = 4096;
 pub const PROBE_DATAGRAMS: usize = 8;
 /// Protocols one connection may hand over to (SOCKS → HTTP CONNECT → TLS is two).
 const MAX_HANDOFFS: usize = 4;
-/// Datagrams in a row a probe must find plausible to decide (see [`Probe::Plausible`]).
-pub const PLAUSIBLE_RUN: u8 = 3;
+/// Datagrams that must continue their side's stream (same stream, sequence number
+/// 1 to [`MAX_SEQ_STEP`] ahead of the last) to decide a [`Probe::Plausible`]
+/// protocol: with the first of each side, three datagrams at least.
+pub const PLAUSIBLE_RUN: u8 = 2;
+/// Sequence numbers may skip what was lost or reordered, not more.
+const MAX_SEQ_STEP: u16 = 64;
+
+/// A plausible protocol's progress: each side's last (stream, sequence number), and
+/// how many datagrams continued one.
+struct Run {
+    protocol: usize,
+    last: [Option<(u32, u16)>; 2],
+    continued: u8,
+}
 
 /// The dissectors, as the flow layer's analyzer factory.
 #[derive(Clone, Copy, Debug, Default)]
@@ -64,8 +76,8 @@ pub struct Classifier {
     /// keeps the registry within its width).
     rejected: u128,
     saw_payload: bool,
-    /// Per protocol index, the datagrams in a row its probe found plausible.
-    plausible: Vec<(usize, u8)>,
+    /// The runs of the protocols whose probes found the datagrams plausible.
+    plausible: Vec<Run>,
     /// How the protocol was decided: by its `payload`, or by the session that
     /// announced this one (`ftp`).
     how: &'static str,
@@ -130,27 +142,32 @@ impl Classifier {
                 Probe::Match => return Some(p),
                 Probe::NoMatch => rejected |= 1u128 << i,
                 Probe::NeedMore => undecided = true,
-                Probe::Plausible => {
+                Probe::Plausible { stream, seq } => {
                     undecided = true;
-                    plausible.push((i, p));
+                    plausible.push((i, p, stream, seq));
                 }
             }
         }
         self.rejected = rejected;
         // A stream is re-probed whole each time: only datagrams make a run.
         if self.transport != Transport::Tcp {
-            for (i, p) in plausible {
-                let run = match self.plausible.iter_mut().find(|(j, _)| *j == i) {
-                    Some((_, n)) => {
-                        *n += 1;
-                        *n
-                    }
+            for (i, p, stream, seq) in plausible {
+                let at = match self.plausible.iter().position(|r| r.protocol == i) {
+                    Some(at) => at,
                     None => {
-                        self.plausible.push((i, 1));
-                        1
+                        self.plausible.push(Run { protocol: i, last: [None; 2], continued: 0 });
+                        self.plausible.len() - 1
                     }
                 };
-                if run >= PLAUSIBLE_RUN {
+                let run = &mut self.plausible[at];
+                let last = &mut run.last[idx(side)];
+                if let Some((s, q)) = *last {
+                    if s == stream && (1..=MAX_SEQ_STEP).contains(&seq.wrapping_sub(q)) {
+                        run.continued += 1;
+                    }
+                }
+                *last = Some((stream, seq));
+                if run.continued >= PLAUSIBLE_RUN {
                     return Some(p);
                 }
             }
@@ -382,6 +399,34 @@ mod tests {
     #[test]
     fn every_protocol_has_a_rejection_bit() {
         assert!(PROTOCOLS.len() <= u128::BITS as usize, "widen `Classifier::rejected`");
+    }
+
+    /// RTP-looking datagrams: version 2, PCMU, a sequence number and an SSRC.
+    fn rtp_like(seq: u16, ssrc: u32) -> Vec<u8> {
+        let mut d = vec![0x80, 0];
+        d.extend_from_slice(&seq.to_be_bytes());
+        d.extend_from_slice(&[0, 0, 0, 160]);
+        d.extend_from_slice(&ssrc.to_be_bytes());
+        d.extend_from_slice(&[0x2a; 40]);
+        d
+    }
+
+    #[test]
+    fn plausible_datagrams_decide_only_as_one_advancing_stream() {
+        let run = |datagrams: &[Vec<u8>]| {
+            let mut c = Classifier::new(Transport::Udp);
+            let mut rec = SessionRecord::default();
+            for d in datagrams {
+                c.datagram(Direction::ToServer, d, &mut rec);
+            }
+            c.flush(&mut rec);
+            rec.protocols
+        };
+        assert_eq!(run(&[rtp_like(7, 1), rtp_like(8, 1), rtp_like(10, 1)]), ["rtp"]);
+        // A header that never moves (Omron FINS reads as RTP version 2, PCMU).
+        assert!(run(&[rtp_like(0x0200, 1), rtp_like(0x0200, 1), rtp_like(0x0200, 1), rtp_like(0x0200, 1)]).is_empty());
+        // Or whose "SSRC" changes each time.
+        assert!(run(&[rtp_like(1, 1), rtp_like(2, 2), rtp_like(3, 3), rtp_like(4, 4)]).is_empty());
     }
 
     #[test]

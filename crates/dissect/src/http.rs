@@ -70,7 +70,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             for m in METHODS {
                 match starts_with(data, m) {
                     Probe::Match => return request_line(data),
-                    Probe::NeedMore | Probe::Plausible => best = Probe::NeedMore,
+                    Probe::NeedMore | Probe::Plausible { .. } => best = Probe::NeedMore,
                     Probe::NoMatch => {}
                 }
             }

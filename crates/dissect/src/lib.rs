@@ -81,7 +81,7 @@ pub mod zabbix;
 
 use tyto_schema::SessionRecord;
 
-pub use classify::{Classifier, Dissectors, PROBE_BYTES, PROBE_DATAGRAMS};
+pub use classify::{Classifier, Dissectors, PLAUSIBLE_RUN, PROBE_BYTES, PROBE_DATAGRAMS};
 
 /// Which side sent the bytes: the side that opened the session is the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,8 +100,10 @@ pub enum Probe {
     /// Too few bytes to tell.
     NeedMore,
     /// One datagram that could be the protocol, whose header has too little magic
-    /// for one to prove it (RTP): a run of such datagrams decides.
-    Plausible,
+    /// for one to prove it (RTP, uTP): `stream` names the stream it belongs to (RTP's
+    /// SSRC) and `seq` its place in it. Datagrams of one side that keep to one stream
+    /// with advancing sequence numbers decide (see [`PLAUSIBLE_RUN`]).
+    Plausible { stream: u32, seq: u16 },
 }
 
 /// A probe that can always tell from what it has: yes or no.

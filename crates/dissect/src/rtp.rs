@@ -85,8 +85,17 @@ fn rtp_header(d: &[u8]) -> Option<u8> {
 /// The packets of an RTCP compound datagram: (type, whole packet), or `None` when
 /// it is not one.
 fn compound(d: &[u8]) -> Option<Vec<(u8, &[u8])>> {
-    let first = *d.get(1)?;
-    if !matches!(first, SR | RR) {
+    // The first packet is a report, unpadded, whose length is that of its report
+    // blocks (six words each) after a sender's info (five) or none.
+    let h = d.get(..4)?;
+    let blocks = u16::from(h[0] & 0x1f);
+    let words = u16::from_be_bytes([h[2], h[3]]);
+    let fits = match h[1] {
+        SR => words == 6 + 6 * blocks,
+        RR => words == 1 + 6 * blocks,
+        _ => false,
+    };
+    if !fits || h[0] & 0x20 != 0 {
         return None;
     }
     let mut packets = Vec::new();
@@ -104,9 +113,11 @@ fn compound(d: &[u8]) -> Option<Vec<(u8, &[u8])>> {
     matches!(d.len() - at, 0 | 4 | 8 | 14 | 20).then_some(packets)
 }
 
+/// A stream is its SSRC; its sequence numbers advance by one per packet.
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
     if rtp_header(data).is_some() {
-        Probe::Plausible
+        let stream = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
+        Probe::Plausible { stream, seq: u16::from_be_bytes([data[2], data[3]]) }
     } else {
         Probe::NoMatch
     }
@@ -185,8 +196,8 @@ mod tests {
 
     #[test]
     fn rtp_needs_a_run_rtcp_walks_its_compound() {
-        assert_eq!(probe(Side::Client, &rtp(0, 1)), Probe::Plausible);
-        assert_eq!(probe(Side::Client, &rtp(111, 1)), Probe::Plausible);
+        assert_eq!(probe(Side::Client, &rtp(0, 1)), Probe::Plausible { stream: 0x1234_5678, seq: 1 });
+        assert_eq!(probe(Side::Client, &rtp(111, 2)), Probe::Plausible { stream: 0x1234_5678, seq: 2 });
         assert_eq!(probe(Side::Client, &rtp(72, 1)), Probe::NoMatch, "RTCP's range");
         assert_eq!(probe(Side::Client, &[0x45, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Probe::NoMatch);
         // Receiver report (one block) and SDES with a CNAME.

@@ -6,9 +6,9 @@
 
 use md5::{Digest, Md5};
 use sha2::Sha256;
-use tyto_schema::SessionRecord;
+use tyto_schema::{SessionRecord, Values};
 
-use crate::{hex, put_text, put_time, Dissector, Probe, Protocol, Side, Transport};
+use crate::{add_protocol, hex, put_text, put_time, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "tls",
@@ -396,18 +396,40 @@ const MAX_CERTS: usize = 8;
 /// then 3-byte length and DER per certificate.
 fn certificates(body: &[u8], rec: &mut SessionRecord) {
     let mut at = 3;
-    for _ in 0..MAX_CERTS {
+    for i in 0..MAX_CERTS {
         let Some(l) = body.get(at..at + 3) else { return };
         let len = u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize;
         let Some(der) = body.get(at + 3..at + 3 + len) else { return };
-        certificate(der, rec);
+        let names = certificate(der, rec);
+        if i == 0 && names.is_some_and(|(subject, issuer)| tor_link(rec, &subject, &issuer)) {
+            add_protocol(rec, "tor");
+        }
         at += 3 + len;
     }
 }
 
+/// `www.` and a random base32 label of a Tor relay's link certificates.
+fn tor_name(name: &str, tld: &str) -> bool {
+    let Some(label) = name.strip_prefix("www.").and_then(|n| n.strip_suffix(tld)) else { return false };
+    (4..=32).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+}
+
+/// A Tor relay's TLS: the client names a random `www.X.com`, and the relay's
+/// certificate is issued to a random `www.Y.net` by a random `www.Z.com` (tor's
+/// link certificates, in clear before TLS 1.3). All three together, not the server
+/// name alone, which any site can resemble.
+fn tor_link(rec: &SessionRecord, subject: &str, issuer: &str) -> bool {
+    let sni_ok = match rec.extra.get("host.tls") {
+        Some(Values::Text(names)) => names.iter().any(|n| tor_name(n, ".com")),
+        _ => false,
+    };
+    sni_ok && tor_name(subject, ".net") && tor_name(issuer, ".com") && subject != issuer
+}
+
 /// One DER certificate's names, serial, validity, alternative names and fingerprints
-/// (as Arkime writes them: SHA-1 with colons, serial as the integer's bytes in hex).
-pub fn certificate(der: &[u8], rec: &mut SessionRecord) {
+/// (as Arkime writes them: SHA-1 with colons, serial as the integer's bytes in hex);
+/// its subject's and issuer's first common names.
+pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<(String, String)> {
     use sha2::Digest;
     use x509_parser::certificate::X509CertificateParser;
     use x509_parser::nom::Parser;
@@ -416,7 +438,9 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) {
     // in the wild) still has names, serial and validity: parse it again shallowly.
     let parsed = X509Certificate::from_der(der)
         .or_else(|_| X509CertificateParser::new().with_deep_parse_extensions(false).parse(der));
-    let Ok((_, cert)) = parsed else { return };
+    let Ok((_, cert)) = parsed else { return None };
+    let first_cn = |name: &x509_parser::x509::X509Name<'_>| name.iter_common_name().next().map(attribute_text);
+    let cns = (first_cn(cert.subject()).unwrap_or_default(), first_cn(cert.issuer()).unwrap_or_default());
     let names = |name: &x509_parser::x509::X509Name<'_>, cn: &str, on: &str, rec: &mut SessionRecord| {
         for a in name.iter_common_name() {
             put_text(rec, cn, &attribute_text(a));
@@ -444,6 +468,7 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) {
     let sha1 = sha1_hex(der);
     put_text(rec, "cert.hash", &sha1);
     put_text(rec, "cert.sha256", &hex(&sha2::Sha256::digest(der)));
+    Some(cns)
 }
 
 /// A name attribute as text whatever its string type: the parser's `as_str` refuses
@@ -483,6 +508,12 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             }
             for a in &ch.alpn {
                 put_text(rec, "tls.alpn", a);
+            }
+            // DNS over TLS (RFC 7858: port 853, ALPN `dot`) and over QUIC (RFC 9250).
+            if ch.alpn.iter().any(|a| a == "doq") && flavor == Flavor::Quic {
+                add_protocol(rec, "doq");
+            } else if ch.alpn.iter().any(|a| a == "dot") || (rec.dst_port == 853 && flavor == Flavor::Tls) {
+                add_protocol(rec, "dot");
             }
             put_text(rec, "tls.ja3", &hex_md5(&ch.ja3_string()));
             put_text(rec, "tls.ja4", &ch.ja4_for(flavor));
@@ -558,7 +589,6 @@ impl Dissector for Tls {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use tyto_schema::Values;
 
     /// A ClientHello: GREASE cipher, two real ones, SNI, ALPN h2, groups, formats,
     /// signature algorithms, supported versions.
@@ -609,10 +639,28 @@ pub(crate) mod tests {
             assert_eq!(rec.extra.get("host.tls"), Some(&Values::Text(vec!["example.com".into()])), "{split}");
             assert_eq!(rec.extra.get("tls.alpn"), Some(&Values::Text(vec!["h2".into()])));
             assert!(matches!(rec.extra.get("tls.ja3"), Some(Values::Text(v)) if v[0].len() == 32));
+            assert!(rec.protocols.is_empty());
         }
+        // The same hello to DNS over TLS's port.
+        let mut rec = SessionRecord { dst_port: 853, ..SessionRecord::default() };
+        Tls::default().feed(Side::Client, &bytes, &mut rec);
+        assert_eq!(rec.protocols, ["dot"]);
     }
 
     /// A connection caught in its middle: application data records.
+    #[test]
+    fn tor_link_certificates_with_their_server_name() {
+        assert!(tor_name("www.ct7ctrgb6cr7.com", ".com"));
+        assert!(!tor_name("www.example1.com", ".com"), "1 is not base32");
+        assert!(!tor_name("www.abc.com", ".com"), "too short");
+        let mut rec = SessionRecord::default();
+        assert!(!tor_link(&rec, "www.g6ghvisevf3ibuu5.net", "www.xkgk7fdx362yyyxib.com"), "no server name");
+        put_text(&mut rec, "host.tls", "www.ct7ctrgb6cr7.com");
+        assert!(tor_link(&rec, "www.g6ghvisevf3ibuu5.net", "www.xkgk7fdx362yyyxib.com"));
+        assert!(!tor_link(&rec, "www.google.com", "www.xkgk7fdx362yyyxib.com"));
+        assert!(!tor_link(&rec, "www.g6ghvisevf3ibuu5.net", "R3"));
+    }
+
     #[test]
     fn mid_stream_records() {
         let mut d = vec![23, 3, 3, 0, 4, 1, 2, 3, 4, 23, 3, 3, 0x40, 0];

@@ -141,6 +141,10 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         let mut ours: HashMap<Key, Vec<String>> = HashMap::new();
         for line in String::from_utf8_lossy(&dump.stdout).lines() {
             let Ok(r) = serde_json::from_str::<Value>(line) else { continue };
+            // Tor is named from relay certificates only: never outside the Tor capture.
+            if r["protocols"].as_array().is_some_and(|p| p.iter().any(|p| p == "tor")) {
+                assert!(pcap.ends_with("tor.pcap"), "tor in {}: {r}", pcap.display());
+            }
             let t = match r["ip.protocol"].as_i64() {
                 Some(6) => "tcp",
                 Some(17) => "udp",
@@ -203,7 +207,7 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         ("DNScrypt", 0.9),
         ("Kerberos", 0.95),
         ("IPSec", 0.95),
-        ("BitTorrent", 0.9),
+        ("BitTorrent", 0.95),
         ("Gnutella", 0.75),
         ("Zabbix", 0.95),
         ("DNP3", 0.95),
@@ -264,4 +268,31 @@ fn check_ftp_links(rows: &[Value]) {
         assert_eq!(texts(data, "ftp.command"), [command]);
         assert_eq!(texts(data, "ftp.filename"), file.map(String::from).into_iter().collect::<Vec<_>>());
     }
+}
+
+/// Tor relays' link handshakes are named `tor` wherever nDPI names them from the
+/// payload (`TLS.Tor`), and also on the capture's four other connections to relays
+/// (the same relay certificates; nDPI calls those plain TLS). The main test checks
+/// that no other capture has any `tor`.
+#[test]
+fn tor_where_ndpi_reads_tor_and_only_there() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("ndpi")) else { return };
+    let out = std::fs::read_to_string(dir.join("tor.pcap.out")).unwrap();
+    let mut ndpi: Vec<u64> = out
+        .lines()
+        .filter(|l| l.contains("/TLS.Tor]") && l.contains("Confidence: DPI"))
+        .filter_map(|l| l.split_whitespace().nth(2)?.rsplit(':').next()?.parse().ok())
+        .collect();
+    let dump = common::ok(common::tyto().args(["dump", "--workers", "1"]).arg(dir.join("tor.pcap")).output().unwrap());
+    let mut ours: Vec<u64> = String::from_utf8_lossy(&dump.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["protocols"].as_array().is_some_and(|p| p.iter().any(|p| p == "tor")))
+        .filter_map(|r| r["port.src"].as_u64())
+        .collect();
+    ndpi.sort();
+    ours.sort();
+    assert!(ndpi.len() >= 3, "{ndpi:?}");
+    assert!(ndpi.iter().all(|p| ours.contains(p)), "nDPI {ndpi:?}, Tyto {ours:?}");
+    assert_eq!(ours, [51110, 51111, 51112, 51174, 51175, 51176, 51185]);
 }
