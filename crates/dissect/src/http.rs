@@ -59,6 +59,21 @@ fn request_line(data: &[u8]) -> Probe {
     }
 }
 
+/// The longest extension method taken (`RPC_IN_DATA`, `VERSION-CONTROL`).
+const MAX_METHOD: usize = 24;
+
+/// A method outside the list (Outlook Anywhere's `RPC_IN_DATA`, WebDAV's
+/// extensions): an upper-case token and a request line that ends in an HTTP version.
+fn extension_method(data: &[u8]) -> Probe {
+    let token =
+        data.iter().take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-')).count();
+    match data.get(token) {
+        None if token <= MAX_METHOD => Probe::NeedMore,
+        Some(b' ') if (1..=MAX_METHOD).contains(&token) => request_line(data),
+        _ => Probe::NoMatch,
+    }
+}
+
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     match side {
         Side::Client => {
@@ -73,6 +88,9 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
                     Probe::NeedMore | Probe::Plausible { .. } => best = Probe::NeedMore,
                     Probe::NoMatch => {}
                 }
+            }
+            if best == Probe::NoMatch {
+                best = extension_method(data);
             }
             best
         }
@@ -630,6 +648,9 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(probe(Side::Client, b"OPTIONS sip:bob@example.com SIP/2.0\r\n"), Probe::NoMatch);
         assert_eq!(probe(Side::Client, b"SSH-2.0-x"), Probe::NoMatch);
         assert_eq!(probe(Side::Client, b"HTTP/1.0 403 Forbidden\r\n"), Probe::Match, "picked up mid-way");
+        assert_eq!(probe(Side::Client, b"RPC_IN_DATA /rpc/rpcproxy.dll?mail:6001 HTTP/1.1\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"RPC_IN"), Probe::NeedMore);
+        assert_eq!(probe(Side::Client, b"EHLO mail.example.com\r\n"), Probe::NoMatch);
         assert_eq!(probe(Side::Server, b"HTTP/1.1 200"), Probe::Match);
         assert_eq!(probe(Side::Server, b"220 ftp"), Probe::NoMatch);
     }

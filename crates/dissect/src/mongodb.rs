@@ -1,11 +1,47 @@
 //! MongoDB's wire protocol: a message header (length, request id, response-to,
-//! opcode) that a client opens with a query or an OP_MSG. Only the protocol is
-//! recorded so far.
+//! opcode) that a client opens with a query or an OP_MSG. From each command the
+//! client sends (the BSON body of an OP_MSG, or a legacy OP_QUERY on `db.$cmd`): the
+//! command name, the collection it names, the database (`$db`, or the query's
+//! namespace), and the user of SCRAM's first message or of `authenticate`.
+//! Compressed messages are not read.
 
-use crate::{NameOnly, Probe, Protocol, Side, Transport};
+use tyto_schema::SessionRecord;
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "mongodb", transports: &[Transport::Tcp], ports: &[27017], probe, new: || Box::new(NameOnly) };
+use crate::messages::{Length, Streams};
+use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "mongodb",
+    transports: &[Transport::Tcp],
+    ports: &[27017],
+    probe,
+    new: || Box::<MongoDb>::default(),
+};
+
+/// Commands are small; a bulk insert is read from its head.
+const MAX_HELD: usize = 64 * 1024;
+const MAX_COMMANDS: u32 = 256;
+/// Top-level elements of a document looked at.
+const MAX_ELEMENTS: usize = 64;
+/// Commands whose value is the collection they work on.
+const COLLECTION_COMMANDS: &[&str] = &[
+    "find",
+    "insert",
+    "update",
+    "delete",
+    "aggregate",
+    "count",
+    "distinct",
+    "findAndModify",
+    "create",
+    "drop",
+    "listIndexes",
+    "createIndexes",
+    "dropIndexes",
+    "getMore",
+    "collMod",
+    "renameCollection",
+];
 
 const OP_QUERY: i32 = 2004;
 const OP_COMPRESSED: i32 = 2012;
@@ -51,9 +87,212 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     Probe::from(ok)
 }
 
+fn message(b: &[u8]) -> Length {
+    match b.get(..4) {
+        None => Length::NeedMore,
+        Some(l) => match i32::from_le_bytes([l[0], l[1], l[2], l[3]]) {
+            n @ 16..=MAX_MESSAGE => Length::Is(n as usize),
+            _ => Length::Bad,
+        },
+    }
+}
+
+/// The top-level elements of a BSON document: (type, key, value bytes).
+fn elements(doc: &[u8]) -> Vec<(u8, &[u8], &[u8])> {
+    let mut out = Vec::new();
+    let Some(len) = doc.get(..4).map(|l| i32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize) else { return out };
+    let doc = &doc[..len.min(doc.len())];
+    let mut at = 4;
+    let i32_at = |at: usize| doc.get(at..at + 4).map(|l| i32::from_le_bytes([l[0], l[1], l[2], l[3]]).max(0) as usize);
+    while out.len() < MAX_ELEMENTS {
+        let Some(&kind) = doc.get(at) else { break };
+        let Some(key_len) = doc.get(at + 1..).and_then(|k| k.iter().position(|b| *b == 0)) else { break };
+        let key = &doc[at + 1..at + 1 + key_len];
+        let v = at + 2 + key_len;
+        let size = match kind {
+            0x00 => break,
+            0x01 | 0x09 | 0x11 | 0x12 => Some(8),
+            0x02 | 0x0d | 0x0e => i32_at(v).map(|n| 4 + n),
+            0x03 | 0x04 | 0x0f => i32_at(v),
+            0x05 => i32_at(v).map(|n| 5 + n),
+            0x06 | 0x0a | 0x7f | 0xff => Some(0),
+            0x07 => Some(12),
+            0x08 => Some(1),
+            0x10 => Some(4),
+            0x13 => Some(16),
+            _ => None,
+        };
+        let Some(value) = size.and_then(|n| doc.get(v..v + n)) else { break };
+        out.push((kind, key, value));
+        at = v + value.len();
+    }
+    out
+}
+
+/// A BSON string's text (length, bytes, NUL).
+fn string(value: &[u8]) -> Option<String> {
+    let text = value.get(4..)?.strip_suffix(&[0])?;
+    Some(String::from_utf8_lossy(text).into_owned())
+}
+
+/// SCRAM's client-first message, `n,,n=user,r=nonce` (`=2C` and `=3D` escape `,` and `=`).
+fn scram_user(payload: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let user = text.strip_prefix("n,")?.split_once(",n=")?.1.split(',').next()?;
+    Some(user.replace("=2C", ",").replace("=3D", "="))
+}
+
+/// One command document, and the database its message names outside it.
+fn command(doc: &[u8], db: Option<&str>, rec: &mut SessionRecord) {
+    let elements = elements(doc);
+    let Some(&(kind, name, value)) = elements.first() else { return };
+    let name = String::from_utf8_lossy(name).into_owned();
+    put_text(rec, "mongodb.command", &name);
+    if kind == 0x02 && COLLECTION_COMMANDS.contains(&name.as_str()) {
+        if let Some(c) = string(value) {
+            put_text(rec, "mongodb.collection", &c);
+        }
+    }
+    for &(kind, key, value) in &elements {
+        match (kind, key) {
+            (0x02, b"$db") => {
+                if let Some(d) = string(value) {
+                    put_text(rec, "mongodb.db", &d);
+                }
+            }
+            (0x02, b"user") if name == "authenticate" => {
+                if let Some(u) = string(value) {
+                    put_text(rec, "user", &u);
+                }
+            }
+            // Binary: length, subtype, bytes.
+            (0x05, b"payload") if name == "saslStart" => {
+                if let Some(u) = value.get(5..).and_then(scram_user) {
+                    put_text(rec, "user", &u);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(d) = db {
+        put_text(rec, "mongodb.db", d);
+    }
+}
+
+fn client_message(m: &[u8], rec: &mut SessionRecord) {
+    let opcode = i32::from_le_bytes([m[12], m[13], m[14], m[15]]);
+    let body = &m[16..];
+    match opcode {
+        // Flags, then sections; the body is the one of kind 0.
+        OP_MSG if body.get(4) == Some(&0) => command(&body[5..], None, rec),
+        // Flags, the `db.collection` namespace, skip and return counts, the query.
+        OP_QUERY => {
+            let Some(ns_len) = body.get(4..).and_then(|n| n.iter().position(|b| *b == 0)) else { return };
+            let ns = String::from_utf8_lossy(&body[4..4 + ns_len]).into_owned();
+            let db = ns.split('.').next().filter(|d| !d.is_empty());
+            if let Some(query) = body.get(4 + ns_len + 1 + 8..) {
+                command(query, db, rec);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Default)]
+pub struct MongoDb {
+    streams: Streams,
+    commands: u32,
+}
+
+impl Dissector for MongoDb {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        let commands = &mut self.commands;
+        self.streams.push(side, data, MAX_HELD, message, |m, _cut| {
+            if side == Side::Client && *commands < MAX_COMMANDS && m.len() >= 16 {
+                *commands += 1;
+                client_message(m, rec);
+            }
+        });
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        self.streams.lose(side);
+    }
+
+    fn wants_more(&self) -> bool {
+        self.commands < MAX_COMMANDS && !self.streams.broken()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tyto_schema::Values;
+
+    fn doc(elements: &[(u8, &str, Vec<u8>)]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (kind, key, value) in elements {
+            body.push(*kind);
+            body.extend_from_slice(key.as_bytes());
+            body.push(0);
+            body.extend_from_slice(value);
+        }
+        let mut d = ((body.len() + 5) as i32).to_le_bytes().to_vec();
+        d.extend(body);
+        d.push(0);
+        d
+    }
+
+    fn bson_string(s: &str) -> Vec<u8> {
+        let mut v = ((s.len() + 1) as i32).to_le_bytes().to_vec();
+        v.extend_from_slice(s.as_bytes());
+        v.push(0);
+        v
+    }
+
+    fn op_msg(body: &[u8]) -> Vec<u8> {
+        let mut m = ((16 + 5 + body.len()) as i32).to_le_bytes().to_vec();
+        m.extend_from_slice(&1i32.to_le_bytes());
+        m.extend_from_slice(&0i32.to_le_bytes());
+        m.extend_from_slice(&OP_MSG.to_le_bytes());
+        m.extend_from_slice(&[0, 0, 0, 0, 0]);
+        m.extend_from_slice(body);
+        m
+    }
+
+    #[test]
+    fn commands_databases_and_scram_users() {
+        let mut payload = vec![0, 0, 0, 0, 0];
+        payload.extend_from_slice(b"n,,n=app=2Cuser,r=fyko+d2lbbFgONRv9qkxdawL");
+        let n = (payload.len() - 5) as i32;
+        payload[..4].copy_from_slice(&n.to_le_bytes());
+        let sasl = doc(&[
+            (0x10, "saslStart", 1i32.to_le_bytes().to_vec()),
+            (0x02, "mechanism", bson_string("SCRAM-SHA-256")),
+            (0x05, "payload", payload),
+            (0x02, "$db", bson_string("admin")),
+        ]);
+        let find = doc(&[
+            (0x02, "find", bson_string("orders")),
+            (0x03, "filter", doc(&[(0x10, "qty", 5i32.to_le_bytes().to_vec())])),
+            (0x08, "singleBatch", vec![1]),
+            (0x02, "$db", bson_string("shop")),
+        ]);
+        let mut stream = op_msg(&sasl);
+        stream.extend(op_msg(&find));
+        assert_eq!(probe(Side::Client, &stream), Probe::Match);
+        let mut rec = SessionRecord::default();
+        let mut m = MongoDb::default();
+        for c in stream.chunks(7) {
+            m.feed(Side::Client, c, &mut rec);
+        }
+        assert_eq!(rec.extra.get("user"), Some(&Values::Text(vec!["app,user".into()])));
+        assert_eq!(rec.extra.get("mongodb.command"), Some(&Values::Text(vec!["saslStart".into(), "find".into()])));
+        assert_eq!(rec.extra.get("mongodb.collection"), Some(&Values::Text(vec!["orders".into()])));
+        assert_eq!(rec.extra.get("mongodb.db"), Some(&Values::Text(vec!["admin".into(), "shop".into()])));
+        // Hostile lengths inside a document stop the walk.
+        assert!(elements(&[0xff, 0xff, 0xff, 0x7f, 0x02, b'a', 0, 0xff, 0xff, 0xff, 0x7f]).is_empty());
+    }
 
     #[test]
     fn hello_as_op_msg_and_legacy_query() {

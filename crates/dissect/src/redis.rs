@@ -1,5 +1,6 @@
 //! Redis (RESP 2 and 3): commands sent as arrays of bulk strings. The user of
-//! `AUTH user password` or `HELLO 3 AUTH user password` goes into `user`.
+//! `AUTH user password` or `HELLO 3 AUTH user password` goes into `user`, the
+//! database of `SELECT n` into `redis.db`.
 
 use tyto_schema::SessionRecord;
 
@@ -110,6 +111,10 @@ impl Dissector for Redis {
             if let Some(u) = user {
                 put_text(rec, "user", &String::from_utf8_lossy(u));
             }
+            // The database a connection switches to (0 until it does).
+            if name == "SELECT" && args.len() == 2 && args[1].iter().all(u8::is_ascii_digit) && args[1].len() <= 5 {
+                put_text(rec, "redis.db", &String::from_utf8_lossy(args[1]));
+            }
             self.buf.drain(..used);
         }
     }
@@ -130,7 +135,8 @@ mod tests {
 
     #[test]
     fn auth_user() {
-        let auth = b"*3\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n$6\r\nsecret\r\n*1\r\n$4\r\nPING\r\n";
+        let auth =
+            b"*3\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n$6\r\nsecret\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*1\r\n$4\r\nPING\r\n";
         assert_eq!(probe(Side::Client, auth), Probe::Match);
         assert_eq!(probe(Side::Client, &auth[..7]), Probe::NeedMore);
         assert_eq!(probe(Side::Client, b"*3\r\nGET"), Probe::NoMatch);
@@ -141,6 +147,7 @@ mod tests {
             r.feed(Side::Client, c, &mut rec);
         }
         assert_eq!(rec.extra.get("user"), Some(&Values::Text(vec!["alice".into()])));
-        assert_eq!(r.commands, 2);
+        assert_eq!(rec.extra.get("redis.db"), Some(&Values::Text(vec!["3".into()])));
+        assert_eq!(r.commands, 3);
     }
 }

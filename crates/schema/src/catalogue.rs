@@ -429,6 +429,10 @@ extra {
     "rtp.codec", [], Text, many, "rtp_codec", None, "rtp", None, "RTP codecs of static payload types (PCMU, PCMA, G722, G729…)";
     "rtp.ssrc", [], LowerText, many, "rtp_ssrc", None, "rtp", None, "RTP synchronization sources (hex)";
     "rtcp.cname", [], Text, many, "rtcp_cname", None, "rtcp", None, "RTCP SDES canonical names (often user@host)";
+    "mongodb.command", [], Text, many, "mongodb_command", None, "mongodb", None, "MongoDB commands the client sent (find, insert, saslStart…)";
+    "mongodb.collection", [], Text, many, "mongodb_collection", None, "mongodb", None, "MongoDB collections named by commands";
+    "mongodb.db", [], Text, many, "mongodb_db", None, "mongodb", None, "MongoDB databases of commands";
+    "redis.db", [], Text, many, "redis_db", None, "redis", None, "Redis databases selected (SELECT n)";
     "krb5.cname", [], Text, many, "krb5_cname", None, "krb5", None, "Kerberos client names";
     "krb5.realm", [], Text, many, "krb5_realm", None, "krb5", None, "Kerberos realms";
     "krb5.sname", [], Text, many, "krb5_sname", None, "krb5", None, "Kerberos service names";
@@ -646,6 +650,10 @@ mod tests {
             "rtp.ssrc",
             "rtcp.cname",
             "ftp.control",
+            "mongodb.command",
+            "mongodb.collection",
+            "mongodb.db",
+            "redis.db",
         ];
         let names = FIELDS.iter().map(|f| f.name).chain(FIELD_SETS.iter().map(|s| s.name));
         let foreign: Vec<&str> = names.filter(|n| !arkime.contains(n) && !tyto_only.contains(n)).collect();
