@@ -64,7 +64,7 @@ fn codec(pt: u8) -> Option<&'static str> {
 
 /// An RTP header that holds together: version 2, its CSRCs, extension and padding
 /// inside the datagram, an assigned payload type.
-fn rtp_header(d: &[u8]) -> Option<u8> {
+pub(crate) fn rtp_header(d: &[u8]) -> Option<u8> {
     let h = d.get(..HEADER)?;
     if h[0] >> 6 != 2 {
         return None;
@@ -84,7 +84,7 @@ fn rtp_header(d: &[u8]) -> Option<u8> {
 
 /// The packets of an RTCP compound datagram: (type, whole packet), or `None` when
 /// it is not one.
-fn compound(d: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+pub(crate) fn compound(d: &[u8]) -> Option<Vec<(u8, &[u8])>> {
     // The first packet is a report, unpadded, whose length is that of its report
     // blocks (six words each) after a sender's info (five) or none.
     let h = d.get(..4)?;
@@ -149,6 +149,16 @@ fn sdes(p: &[u8], rec: &mut SessionRecord) {
     }
 }
 
+/// What an RTP header shows, encrypted payload or not (SRTP keeps it in clear).
+pub(crate) fn header_values(data: &[u8], rec: &mut SessionRecord) {
+    let Some(pt) = rtp_header(data) else { return };
+    put_int(rec, "rtp.payloadType", i64::from(pt));
+    if let Some(c) = codec(pt) {
+        put_text(rec, "rtp.codec", c);
+    }
+    put_text(rec, "rtp.ssrc", &format!("{:08x}", u32::from_be_bytes([data[8], data[9], data[10], data[11]])));
+}
+
 #[derive(Default)]
 pub struct Rtp {
     datagrams: u32,
@@ -166,13 +176,9 @@ impl Dissector for Rtp {
                     sdes(p, rec);
                 }
             }
-        } else if let Some(pt) = rtp_header(data) {
+        } else if rtp_header(data).is_some() {
             add_protocol(rec, "rtp");
-            put_int(rec, "rtp.payloadType", i64::from(pt));
-            if let Some(c) = codec(pt) {
-                put_text(rec, "rtp.codec", c);
-            }
-            put_text(rec, "rtp.ssrc", &format!("{:08x}", u32::from_be_bytes([data[8], data[9], data[10], data[11]])));
+            header_values(data, rec);
         }
     }
 

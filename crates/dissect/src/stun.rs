@@ -1,15 +1,57 @@
 //! STUN and TURN (RFC 5389, RFC 8656, and RFC 3489's classic STUN) over UDP and TCP:
 //! the 20-byte header whose length and (since RFC 5389) magic cookie make it sure.
+//! ICE (WebRTC, WhatsApp and other calls) multiplexes the media on the same UDP
+//! ports, told apart by the first byte (RFC 7983): DTLS records go to the DTLS
+//! dissector (`dtls`, its JA3/JA4 and certificates), RTP and RTCP packets are the
+//! call's SRTP (`srtp`, with their payload types and SSRCs, which stay in clear).
 
-use crate::{NameOnly, Probe, Protocol, Side, Transport};
+use tyto_schema::SessionRecord;
+
+use crate::dtls::Dtls;
+use crate::{add_protocol, rtp, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "stun",
     transports: &[Transport::Udp, Transport::Tcp],
     ports: &[3478, 5349, 19302],
     probe,
-    new: || Box::new(NameOnly),
+    new: || Box::<Stun>::default(),
 };
+
+/// Datagrams looked at: the ICE checks, the DTLS handshake and the media's first.
+const MAX_DATAGRAMS: u32 = 64;
+
+#[derive(Default)]
+pub struct Stun {
+    dtls: Option<Box<Dtls>>,
+    datagrams: u32,
+}
+
+impl Dissector for Stun {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        // A TCP stream is STUN alone (RFC 7983's demultiplexing is for datagrams).
+        if rec.ip_protocol != 17 {
+            self.datagrams = MAX_DATAGRAMS;
+            return;
+        }
+        self.datagrams += 1;
+        match data.first() {
+            Some(20..=63) => {
+                add_protocol(rec, "dtls");
+                self.dtls.get_or_insert_with(Box::default).feed(side, data, rec);
+            }
+            Some(128..=191) if rtp::rtp_header(data).is_some() || rtp::compound(data).is_some() => {
+                add_protocol(rec, "srtp");
+                rtp::header_values(data, rec);
+            }
+            _ => {}
+        }
+    }
+
+    fn wants_more(&self) -> bool {
+        self.datagrams < MAX_DATAGRAMS
+    }
+}
 
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
 
@@ -50,6 +92,24 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tyto_schema::Values;
+
+    #[test]
+    fn dtls_and_srtp_on_the_ice_flow() {
+        let mut rec = SessionRecord { ip_protocol: 17, ..SessionRecord::default() };
+        let mut s = Stun::default();
+        // A DTLS 1.2 record (handshake, epoch 0) and a WebRTC Opus packet (PT 111).
+        s.feed(Side::Client, &[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], &mut rec);
+        let mut media = vec![0x90, 111, 0, 1, 0, 0, 0, 160, 0xca, 0xfe, 0xba, 0xbe, 0xbe, 0xde, 0, 1, 0x10, 0x2a, 0, 0];
+        media.extend_from_slice(&[0x77; 60]);
+        s.feed(Side::Server, &media, &mut rec);
+        assert_eq!(rec.protocols, ["dtls", "srtp"]);
+        assert_eq!(rec.extra.get("rtp.ssrc"), Some(&Values::Text(vec!["cafebabe".into()])));
+        // Over TCP the stream is STUN's alone.
+        let mut tcp = Stun::default();
+        tcp.feed(Side::Client, &media, &mut SessionRecord { ip_protocol: 6, ..SessionRecord::default() });
+        assert!(!tcp.wants_more());
+    }
 
     #[test]
     fn binding_request_with_and_without_cookie() {

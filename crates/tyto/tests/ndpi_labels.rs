@@ -83,6 +83,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("RTP", "rtp"),
     ("RTCP", "rtcp"),
     ("FTP_DATA", "ftp-data"),
+    // Media on an ICE (STUN) flow: encrypted RTP.
+    ("SRTP", "srtp"),
     // TLS on IMAP's port: nDPI names the service, Tyto the TLS it reads.
     ("IMAPS", "tls"),
     // HTTP sent to a proxy is HTTP.
@@ -198,7 +200,7 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         ("DNS", 0.95),
         ("SSH", 1.0),
         ("QUIC", 0.85),
-        ("DTLS", 0.75),
+        ("DTLS", 0.95),
         ("SNMP", 0.95),
         ("NTP", 0.95),
         ("SIP", 0.8),
@@ -230,6 +232,7 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         ("RTP", 1.0),
         ("RTCP", 1.0),
         ("FTP_DATA", 1.0),
+        ("SRTP", 1.0),
         ("IMAPS", 0.95),
     ] {
         let (n, ok) = tally.get(name).copied().unwrap_or((0, 0));
