@@ -50,8 +50,7 @@ impl AnalyzerFactory for Dissectors {
         c.transactions = self.transactions;
         if transport == Transport::Tcp {
             if let Some(link) = expect::take((key.lo, key.lo_port), (key.hi, key.hi_port)) {
-                c.state = State::Decided(&ftp::DATA, Box::new(ftp::FtpData::linked(link)));
-                c.how = "ftp";
+                c.announced(link);
             }
         }
         Some(Box::new(c))
@@ -115,6 +114,12 @@ impl Classifier {
             earlier: Vec::new(),
             transactions: false,
         }
+    }
+
+    /// This connection is one an FTP control connection announced: decided by that.
+    fn announced(&mut self, link: expect::SharedLink) {
+        self.state = State::Decided(&ftp::DATA, Box::new(ftp::FtpData::linked(link)));
+        self.how = "ftp";
     }
 
     /// A new row starts without a transaction list: it gets one before any feed.
@@ -314,8 +319,7 @@ impl SessionAnalyzer for Classifier {
         if self.transport == Transport::Tcp && !matches!(self.state, State::Decided(..)) {
             if let (Some(a), Some(b)) = (rec.src_ip, rec.dst_ip) {
                 if let Some(link) = expect::take((a, rec.src_port), (b, rec.dst_port)) {
-                    self.state = State::Decided(&ftp::DATA, Box::new(ftp::FtpData::linked(link)));
-                    self.how = "ftp";
+                    self.announced(link);
                 }
             }
         }
