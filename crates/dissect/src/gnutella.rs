@@ -1,6 +1,7 @@
 //! Gnutella: the TCP handshake (`GNUTELLA CONNECT/0.6`, answered `GNUTELLA/0.6 200`)
 //! and UDP descriptors, whose 23-byte header (16-byte id, type, TTL, hops, payload
-//! length) must count the datagram exactly.
+//! length) must count the datagram exactly, and the `GND` fragments of Gnutella 2
+//! and GTKG's semi-reliable UDP.
 
 use crate::lines::starts_with_ci;
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
@@ -27,7 +28,17 @@ fn descriptor(d: &[u8]) -> bool {
     ttl <= 16 && hops <= 16 && ttl + hops <= 16 && len == d.len() - HEADER && d[..16] != [0; 16]
 }
 
+/// A `GND` fragment: the magic, flags, a sequence number, the part number and the
+/// count of parts (an acknowledgement counts none).
+fn fragment(d: &[u8]) -> bool {
+    const FRAGMENT_HEADER: usize = 8;
+    d.len() >= FRAGMENT_HEADER && d.starts_with(b"GND") && (d[7] == 0 || (1..=d[7]).contains(&d[6]))
+}
+
 pub fn probe(side: Side, data: &[u8]) -> Probe {
+    if fragment(data) {
+        return Probe::Match;
+    }
     const CONNECT: &[u8] = b"GNUTELLA CONNECT/";
     const ANSWER: &[u8] = b"GNUTELLA/0.";
     if data.len() < CONNECT.len() {
@@ -64,5 +75,8 @@ mod tests {
             (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
         assert_eq!(gtkg.len(), 81);
         assert_eq!(probe(Side::Client, &gtkg), Probe::Match);
+        let gnd = crate::unhex("474e44103e8f0101540b514b525006524e415d2fe2350970");
+        assert_eq!(probe(Side::Client, &gnd), Probe::Match);
+        assert_eq!(probe(Side::Client, &crate::unhex("474e44103e8f0301540b514b525006524e41")), Probe::NoMatch);
     }
 }

@@ -8,11 +8,19 @@
 //! The port decides nothing while payload can; when no payload settles it, the
 //! well-known port gives a guess that is labelled as one (`protocols.how`).
 
+pub mod ajp;
 pub mod alicloud;
+pub mod amqp;
+pub mod avast;
 pub mod bgp;
 pub mod bitcoin;
 pub mod bittorrent;
+pub mod c37118;
+pub mod capwap;
+pub mod cassandra;
 mod classify;
+pub mod coap;
+pub mod crynet;
 pub mod dcerpc;
 mod der;
 pub mod dhcp;
@@ -23,12 +31,20 @@ pub mod dns;
 pub mod dnscrypt;
 pub mod dropbox;
 pub mod dtls;
+pub mod eaq;
+pub mod enip;
 pub mod esp;
 pub mod ethereum;
 pub mod expect;
+pub mod fins;
 pub mod fix;
 pub mod ftp;
+pub mod genshin;
 pub mod gnutella;
+pub mod h323;
+pub mod hartip;
+pub mod hislip;
+pub mod hpvirtgrp;
 pub mod http;
 pub mod http2;
 pub mod iec104;
@@ -38,12 +54,18 @@ pub mod isakmp;
 pub mod kerberos;
 pub mod ldap;
 mod lines;
+pub mod lisp;
 mod messages;
+pub mod mgcp;
 pub mod modbus;
+pub mod monero;
 pub mod mongodb;
 pub mod mqtt;
+pub mod munin;
 pub mod mysql;
+pub mod nats;
 pub mod nfs;
+pub mod nintendo;
 mod ntlm;
 pub mod ntp;
 pub mod opcua;
@@ -51,15 +73,20 @@ pub mod openvpn;
 pub mod oracle;
 pub mod pop3;
 pub mod postgres;
+pub mod ptp;
 pub mod quic;
 pub mod radius;
 pub mod rdp;
 pub mod redis;
+pub mod riotgames;
+pub mod rsh;
+pub mod rtmp;
 pub mod rtp;
 pub mod rtsp;
 pub mod s7comm;
 pub mod sdrtn;
 pub mod sip;
+pub mod skinny;
 pub mod smb;
 pub mod smtp;
 pub mod snmp;
@@ -69,13 +96,17 @@ pub mod ssh;
 pub mod stun;
 pub mod syslog;
 pub mod tds;
+pub mod telegram;
 pub mod telnet;
 pub mod teredo;
 pub mod tftp;
 pub mod tls;
+pub mod viber;
 pub mod vnc;
+pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
+pub mod xiaomi;
 pub mod xmpp;
 pub mod zabbix;
 
@@ -233,6 +264,40 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &dhcp::PROTOCOL,
     &ssdp::PROTOCOL,
     &syslog::PROTOCOL,
+    // Industrial, voice, messaging and network services with their own framing.
+    &h323::PROTOCOL,
+    &enip::PROTOCOL,
+    &hislip::PROTOCOL,
+    &c37118::PROTOCOL,
+    &skinny::PROTOCOL,
+    &mgcp::PROTOCOL,
+    &cassandra::PROTOCOL,
+    &amqp::PROTOCOL,
+    &nats::PROTOCOL,
+    &munin::PROTOCOL,
+    &ajp::PROTOCOL,
+    &rsh::PROTOCOL,
+    &coap::PROTOCOL,
+    &capwap::PROTOCOL,
+    &lisp::PROTOCOL,
+    &fins::PROTOCOL,
+    &hartip::PROTOCOL,
+    &ptp::PROTOCOL,
+    // Applications known by their own framing or markers.
+    &weave::PROTOCOL,
+    &avast::PROTOCOL,
+    &hpvirtgrp::PROTOCOL,
+    &monero::PROTOCOL,
+    &xiaomi::PROTOCOL,
+    &viber::PROTOCOL,
+    &genshin::PROTOCOL,
+    &nintendo::PROTOCOL,
+    &telegram::PROTOCOL,
+    &crynet::PROTOCOL,
+    &riotgames::PROTOCOL,
+    &eaq::PROTOCOL,
+    // A version byte and a long random block: only after everything else.
+    &rtmp::PROTOCOL,
     &rtp::RTCP,
     // Last: their headers have no magic, so every other protocol is asked first.
     &rtp::PROTOCOL,
@@ -314,6 +379,13 @@ impl Dissector for NameOnly {
 /// Files a finished transaction with the row; its index, while the row lasts.
 fn file_transaction(rec: &mut SessionRecord, t: tyto_schema::Transaction) -> Option<usize> {
     rec.transactions.as_mut().and_then(|list| list.push(t))
+}
+
+/// Bytes from a hex dump (tests quote captures this way).
+#[cfg(test)]
+fn unhex(s: &str) -> Vec<u8> {
+    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+    digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect()
 }
 
 fn add_protocol(rec: &mut SessionRecord, name: &str) {
