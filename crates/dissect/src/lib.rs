@@ -73,6 +73,7 @@ pub mod openvpn;
 pub mod oracle;
 pub mod pop3;
 pub mod postgres;
+mod psiphon;
 pub mod ptp;
 pub mod quic;
 pub mod radius;

@@ -401,8 +401,12 @@ fn certificates(body: &[u8], rec: &mut SessionRecord) {
         let len = u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize;
         let Some(der) = body.get(at + 3..at + 3 + len) else { return };
         let names = certificate(der, rec);
-        if i == 0 && names.is_some_and(|(subject, issuer)| tor_link(rec, &subject, &issuer)) {
+        if i == 0 && names.as_ref().is_some_and(|(subject, issuer)| tor_link(rec, subject, issuer)) {
             add_protocol(rec, "tor");
+        }
+        // Only a self-signed server certificate is looked at again.
+        if i == 0 && names.is_some_and(|(subject, issuer)| subject == issuer) && crate::psiphon::meek_certificate(der) {
+            add_protocol(rec, "psiphon");
         }
         at += 3 + len;
     }
