@@ -36,10 +36,7 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
     if !(7..=8).contains(&h[5]) || h[6..8] != [0, 0] || len < 16 {
         return Probe::NoMatch;
     }
-    if d.len() < len {
-        return Probe::NeedMore;
-    }
-    Probe::Match
+    crate::once_whole(d, len)
 }
 
 #[cfg(test)]

@@ -25,10 +25,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     if h[1] == 0x03 || h[3] != 0 || len < 8 {
         return Probe::NoMatch;
     }
-    if data.len() < len {
-        return Probe::NeedMore;
-    }
-    Probe::Match
+    crate::once_whole(data, len)
 }
 
 #[cfg(test)]

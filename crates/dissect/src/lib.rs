@@ -341,6 +341,16 @@ fn starts_with(data: &[u8], token: &[u8]) -> Probe {
     }
 }
 
+/// A probe whose checks passed on a message of `len` bytes: `Match` once it is all
+/// there.
+fn once_whole(data: &[u8], len: usize) -> Probe {
+    if data.len() < len {
+        Probe::NeedMore
+    } else {
+        Probe::Match
+    }
+}
+
 /// Little-endian integers at an offset, when the bytes are there (SMB, NTLMSSP).
 fn le16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))

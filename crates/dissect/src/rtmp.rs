@@ -24,10 +24,7 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
             return Probe::NoMatch;
         }
     }
-    if d.len() < OPENING {
-        return Probe::NeedMore;
-    }
-    Probe::Match
+    crate::once_whole(d, OPENING)
 }
 
 #[cfg(test)]

@@ -32,10 +32,7 @@ pub fn probe(side: Side, d: &[u8]) -> Probe {
     if !header {
         return Probe::NoMatch;
     }
-    if d.len() < len {
-        return Probe::NeedMore;
-    }
-    Probe::Match
+    crate::once_whole(d, len)
 }
 
 #[cfg(test)]

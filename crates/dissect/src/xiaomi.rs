@@ -20,10 +20,7 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
     if len > 1 << 20 {
         return Probe::NoMatch;
     }
-    if d.len() < HEADER + len {
-        return Probe::NeedMore;
-    }
-    Probe::Match
+    crate::once_whole(d, HEADER + len)
 }
 
 #[cfg(test)]
