@@ -1,6 +1,6 @@
 //! XMPP (Jabber) client and server streams: an XML stream opened with
 //! `<stream:stream`, after an optional XML declaration, or stanzas (`<presence`,
-//! `<message`, `<iq`) naming Jabber's namespaces. Only the protocol is recorded
+//! `<message`, `<iq`) naming Jabber's namespaces, or the stream's closing tag. Only the protocol is recorded
 //! so far; STARTTLS is not followed yet.
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
@@ -15,6 +15,15 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let head = &data[..data.len().min(LOOK)];
     let text = String::from_utf8_lossy(head);
     let t = text.trim_start();
+    // A connection seen only at its end: the stream's closing tag, which names the
+    // stream namespace's prefix as XMPP defines it.
+    const CLOSE: &str = "</stream:stream>";
+    if t.starts_with(CLOSE) {
+        return Probe::Match;
+    }
+    if !t.is_empty() && CLOSE.starts_with(t) {
+        return Probe::NeedMore;
+    }
     // A stream header, or (a connection caught in its middle) a stanza.
     let opens = ["<?xml", "<stream:stream", "<presence", "<message", "<iq "];
     if !opens.iter().any(|o| t.starts_with(o) || o.starts_with(t)) {
@@ -40,6 +49,9 @@ mod tests {
         assert_eq!(probe(Side::Client, s), Probe::Match);
         assert_eq!(probe(Side::Client, b"<?xml version='1.0'?>"), Probe::NeedMore);
         assert_eq!(probe(Side::Client, b"<html><body>"), Probe::NoMatch);
+        // `jabber.pcap`: a connection whose only payload is the client closing it.
+        assert_eq!(probe(Side::Client, b"</stream:stream>"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"</stream:"), Probe::NeedMore);
         assert_eq!(
             probe(Side::Client, b"<presence to='room@conference.example'><c xmlns='http://jabber.org/protocol/caps'/>"),
             Probe::Match

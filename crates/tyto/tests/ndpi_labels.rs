@@ -126,10 +126,14 @@ const ALIASES: &[(&str, &str)] = &[
 
 type Key = (String, String, u64, String, u64);
 
-/// `192.168.1.2:80` or `[2001:db8::1]:443`.
+/// `192.168.1.2:80` or `[2001:db8::1]:443`. Addresses are rewritten in the standard
+/// text form Tyto writes (RFC 5952): nDPI compresses a single zero group too
+/// (`b00c::3` for `b00c:0:3`).
 fn endpoint(s: &str) -> Option<(String, u64)> {
     let (ip, port) = s.rsplit_once(':')?;
-    Some((ip.trim_start_matches('[').trim_end_matches(']').to_string(), port.parse().ok()?))
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    let ip = ip.parse::<std::net::IpAddr>().map_or_else(|_| ip.to_string(), |a| a.to_string());
+    Some((ip, port.parse().ok()?))
 }
 
 /// (transport, endpoints, nDPI master protocol) of each flow nDPI decided by payload.
