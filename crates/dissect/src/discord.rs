@@ -1,6 +1,8 @@
 //! Discord voice over UDP: the IP discovery exchange that opens each voice
 //! connection (74 bytes: type 1 or 2, length 70, SSRC, the address as NUL-padded
-//! text, port), before the RTP media. Only the protocol is recorded so far.
+//! text, port), before the RTP media; and the keep-alive pings a client sends its
+//! voice servers, echoed back (8 bytes: `13 37 CA FE` and a little-endian counter).
+//! Only the protocol is recorded so far.
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
@@ -8,8 +10,13 @@ pub static PROTOCOL: Protocol =
     Protocol { name: "discord", transports: &[Transport::Udp], ports: &[], probe, new: || Box::new(NameOnly) };
 
 const SIZE: usize = 74;
+const PING_MAGIC: [u8; 4] = [0x13, 0x37, 0xca, 0xfe];
+const PING: usize = 8;
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
+    if data.len() == PING && data.starts_with(&PING_MAGIC) {
+        return Probe::Match;
+    }
     if data.len() != SIZE || data[2..4] != [0, 70] || data[0] != 0 {
         return Probe::NoMatch;
     }
@@ -28,6 +35,13 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keep_alive_ping() {
+        // `discord.pcap`: a ping and its echo are the same 8 bytes.
+        assert_eq!(probe(Side::Client, &[0x13, 0x37, 0xca, 0xfe, 5, 0, 0, 0]), Probe::Match);
+        assert_eq!(probe(Side::Client, &[0x13, 0x37, 0xca, 0xfe, 5, 0, 0, 0, 0]), Probe::NoMatch);
+    }
 
     #[test]
     fn ip_discovery() {

@@ -268,7 +268,7 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         ("FIX", 0.6),
         ("Jabber", 0.45),
         ("ETHEREUM", 0.95),
-        ("Discord", 0.7),
+        ("Discord", 0.95),
         ("OpenVPN", 0.7),
         ("SD-RTN", 0.95),
         ("AliCloud", 0.95),
