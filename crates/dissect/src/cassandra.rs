@@ -39,12 +39,8 @@ pub fn probe(side: Side, d: &[u8]) -> Probe {
     if !ok {
         return Probe::NoMatch;
     }
-    let end = HEADER + len as usize;
-    match d.len() {
-        n if n < end => Probe::NeedMore,
-        n if n == end => Probe::Match,
-        _ => Probe::from(d[end] == h[0]),
-    }
+    // The next frame speaks the same version.
+    crate::framed(d, HEADER + len as usize, |next| next[0] == h[0])
 }
 
 #[cfg(test)]

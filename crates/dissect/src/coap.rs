@@ -55,7 +55,7 @@ fn extended(nibble: u8, d: &[u8], at: &mut usize) -> Option<usize> {
             Some(usize::from(v) + 13)
         }
         14 => {
-            let v = u16::from_be_bytes(d.get(*at..*at + 2)?.try_into().ok()?);
+            let v = crate::be16(d, *at)?;
             *at += 2;
             Some(usize::from(v) + 269)
         }

@@ -5,7 +5,7 @@
 //! probe wants a known command whose length frames the message exactly and zero
 //! options. Only the protocol is recorded so far.
 
-use crate::{le16, le32, NameOnly, Probe, Protocol, Side, Transport};
+use crate::{framed, le16, le32, NameOnly, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "enip",
@@ -29,13 +29,8 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
     if options != 0 || (command == 0 && len == 0) {
         return Probe::NoMatch;
     }
-    let end = HEADER + usize::from(len);
-    match d.len() {
-        n if n < end => Probe::NeedMore,
-        // The next message must start right after this one.
-        n if n == end => Probe::Match,
-        _ => Probe::from(le16(d, end).is_none_or(|c| COMMANDS.contains(&c))),
-    }
+    // The next message must start right after this one.
+    framed(d, HEADER + usize::from(len), |next| le16(next, 0).is_none_or(|c| COMMANDS.contains(&c)))
 }
 
 #[cfg(test)]

@@ -25,10 +25,8 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
     if h[0] != 1 || !matches!(h[1], 0..=3 | 15) || !matches!(h[2], 0..=3 | 128) || len < HEADER {
         return Probe::NoMatch;
     }
-    match d.len() {
-        n if n < len => Probe::NeedMore,
-        n => Probe::from(n == len || d[len] == 1),
-    }
+    // Another message follows with the same version.
+    crate::framed(d, len, |next| next[0] == 1)
 }
 
 #[cfg(test)]

@@ -344,16 +344,29 @@ fn starts_with(data: &[u8], token: &[u8]) -> Probe {
 /// A probe whose checks passed on a message of `len` bytes: `Match` once it is all
 /// there.
 fn once_whole(data: &[u8], len: usize) -> Probe {
-    if data.len() < len {
-        Probe::NeedMore
-    } else {
-        Probe::Match
+    framed(data, len, |_| true)
+}
+
+/// A probe whose checks passed on a first message of `len` bytes, in a framing where
+/// messages follow one another: `NeedMore` until it is all there, `Match` when the
+/// stream ends with it, and when more bytes follow, whether `next` accepts them as
+/// the start of another message.
+fn framed(data: &[u8], len: usize, next: impl FnOnce(&[u8]) -> bool) -> Probe {
+    match data.get(len..) {
+        None => Probe::NeedMore,
+        Some([]) => Probe::Match,
+        Some(rest) => Probe::from(next(rest)),
     }
 }
 
 /// Little-endian integers at an offset, when the bytes are there (SMB, NTLMSSP).
 fn le16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// Big-endian (network order) ones, where a parser reads many.
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
 fn le32(b: &[u8], at: usize) -> Option<u32> {

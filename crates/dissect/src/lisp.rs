@@ -5,7 +5,7 @@
 //! 16-bit length that counts the whole message, types 17 to 22. Only the protocol is
 //! recorded so far.
 
-use crate::{NameOnly, Probe, Protocol, Side, Transport};
+use crate::{be16, framed, NameOnly, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "lisp",
@@ -20,10 +20,6 @@ const MAP_NOTIFY: u8 = 4;
 /// Type, flags, record count, nonce, key id, authentication data length.
 const REGISTER_HEADER: usize = 16;
 const RELIABLE_TYPES: std::ops::RangeInclusive<u16> = 17..=22;
-
-fn be16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(d.get(at..at + 2)?.try_into().ok()?))
-}
 
 /// A Map-Register or Map-Notify datagram whose authentication fits its key id.
 fn register(d: &[u8]) -> bool {
@@ -50,11 +46,7 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
     if !RELIABLE_TYPES.contains(&kind) || len < 8 {
         return Probe::NoMatch;
     }
-    match d.len() {
-        n if n < usize::from(len) => Probe::NeedMore,
-        n if n == usize::from(len) => Probe::Match,
-        n => Probe::from(be16(d, usize::from(len)).is_none_or(|k| RELIABLE_TYPES.contains(&k)) && n > 0),
-    }
+    framed(d, usize::from(len), |next| be16(next, 0).is_none_or(|k| RELIABLE_TYPES.contains(&k)))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! message that frames exactly and a known header version. Only the protocol is
 //! recorded so far.
 
-use crate::{le32, NameOnly, Probe, Protocol, Side, Transport};
+use crate::{framed, le32, NameOnly, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
     Protocol { name: "skinny", transports: &[Transport::Tcp], ports: &[2000], probe, new: || Box::new(NameOnly) };
@@ -22,15 +22,10 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
     if !VERSIONS.contains(&version) || id > LAST_MESSAGE || !(4..=8192).contains(&len) || (id == 0 && len != 4) {
         return Probe::NoMatch;
     }
-    let end = 8 + len as usize;
-    match d.len() {
-        n if n < end => Probe::NeedMore,
-        n if n == end => Probe::Match,
-        // The next message must frame the same way.
-        _ => Probe::from(
-            le32(d, end).is_none_or(|l| (4..=8192).contains(&l)) && le32(d, end + 4).is_none_or(|v| v == version),
-        ),
-    }
+    // The next message must frame the same way.
+    framed(d, 8 + len as usize, |next| {
+        le32(next, 0).is_none_or(|l| (4..=8192).contains(&l)) && le32(next, 4).is_none_or(|v| v == version)
+    })
 }
 
 #[cfg(test)]
