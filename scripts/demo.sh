@@ -17,7 +17,7 @@ mkdir -p "$work"
 "$TYTO_BIN" sessions --data-dir "$work/data" --limit 20
 "$TYTO_BIN" alerts --data-dir "$work/data"
 listen="${TYTO_DEMO_LISTEN:-127.0.0.1:8005}"
-echo "demo-tyto" | "$TYTO_BIN" user add demo --admin --data-dir "$work/data"
+echo "demo-tyto" | "$TYTO_BIN" user add demo --admin --digest --data-dir "$work/data"
 echo
 echo "demo: data in $work/data. Try, in another terminal:"
 echo "  curl --anyauth -u demo:demo-tyto 'http://$listen/sessions.json?length=3'"

@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # Fuzz targets (fuzz/): `fuzz.sh check` builds them with the stable toolchain;
 # `fuzz.sh run TARGET [SECONDS]` fuzzes one with cargo-fuzz (installed on demand),
-# seeded with the shared captures.
+# seeded with the shared captures; `fuzz.sh soak [SECONDS]` runs every target that
+# long (default 600 s each) and prints each one's executions and findings (crash
+# inputs are kept in fuzz/artifacts/TARGET/). Soaks are run by hand or on a
+# schedule, not by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
-case "${1:-check}" in
-check)
-    cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
-    ;;
-run)
-    target="${2:?usage: fuzz.sh run TARGET [SECONDS]}"
-    secs="${3:-60}"
-    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
-    corpus="fuzz/corpus/$target"
+captures="${TYTO_PCAPS:-../shared/pcaps}"
+
+# Fills fuzz/corpus/TARGET with seeds (kept between runs; the fuzzer adds to them).
+seed() {
+    local target=$1 corpus="fuzz/corpus/$1"
     mkdir -p "$corpus"
-    if [ -d ../shared/pcaps ] && [ "$target" = read_capture ]; then
-        find ../shared/pcaps -name '*.pcap*' ! -name '*.out' -size -64k -exec cp -n {} "$corpus/" \;
+    if [ -d "$captures" ] && [ "$target" = read_capture ]; then
+        find "$captures" -name '*.pcap*' ! -name '*.out' -size -64k -exec cp -n {} "$corpus/" \;
+    fi
+    if [ -d "$captures" ] && [ ! -e "fuzz/corpus/.captures-cut" ]; then
+        case "$target" in
+        decode_packet | defrag | tcp_reassembly | dissectors)
+            python3 scripts/fuzz-seeds.py "$captures" fuzz/corpus >&2 && touch fuzz/corpus/.captures-cut
+            ;;
+        esac
     fi
     if [ "$target" = query ]; then
         # Seeds: the forms of the language, so mutation starts from valid expressions.
@@ -43,11 +49,45 @@ SEEDS
             printf '%s' "$f" >"$corpus/seed-$i"
         done
     fi
+}
+
+# Fuzzes one target for SECONDS; libFuzzer's output goes to stderr.
+run_target() {
+    local target=$1 secs=$2
+    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+    seed "$target"
     # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable compiler take them.
-    RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$secs" -rss_limit_mb=2048
+    RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" -- \
+        -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1
+}
+
+case "${1:-check}" in
+check)
+    cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
+    ;;
+run)
+    run_target "${2:?usage: fuzz.sh run TARGET [SECONDS]}" "${3:-60}"
+    ;;
+soak)
+    secs="${2:-600}"
+    logs="fuzz/artifacts/soak-$(date -u +%Y%m%dT%H%M%SZ)"
+    mkdir -p "$logs"
+    targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^tyto-fuzz$')
+    failed=0
+    printf '%-16s %12s %10s %8s %s\n' TARGET EXECS EXECS/S CORPUS FINDINGS
+    for t in $targets; do
+        if run_target "$t" "$secs" >"$logs/$t.log" 2>&1; then status=none; else status="see $logs/$t.log"; failed=1; fi
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -1)
+        speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logs/$t.log" | tail -1)
+        corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
+        crashes=$(find "fuzz/artifacts/$t" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) 2>/dev/null | wc -l)
+        [ "$crashes" -gt 0 ] && status="$crashes inputs in fuzz/artifacts/$t" && failed=1
+        printf '%-16s %12s %10s %8s %s\n' "$t" "${execs:-?}" "${speed:-?}" "$corpus" "$status"
+    done
+    exit "$failed"
     ;;
 *)
-    echo "usage: fuzz.sh check | run TARGET [SECONDS]" >&2
+    echo "usage: fuzz.sh check | run TARGET [SECONDS] | soak [SECONDS]" >&2
     exit 2
     ;;
 esac

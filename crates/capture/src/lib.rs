@@ -183,7 +183,7 @@ impl FileReader {
                             if interfaces.len() >= MAX_INTERFACES {
                                 return (summary, Some(err("pcapng file: too many interfaces", offset)));
                             }
-                            let ticks = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+                            let ticks = ticks_per_second(idb.if_tsresol).unwrap_or(1_000_000);
                             interfaces.push((LinkType(idb.linktype.0 as u32), ticks, idb.ts_offset()));
                         }
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
@@ -337,6 +337,16 @@ fn looks_like_capture(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
     let name = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".zst")).unwrap_or(&name);
     name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".cap")
+}
+
+/// Timestamp units per second of a pcapng interface: `if_tsresol` is 10^-n, or 2^-n
+/// when its high bit is set. Read here because pcap-parser 0.17 checks the flag bit
+/// against the exponent's limit and so refuses every binary resolution (which then
+/// read as microseconds: 2026 for a 2023 capture).
+fn ticks_per_second(if_tsresol: u8) -> Option<u64> {
+    let n = u32::from(if_tsresol & 0x7f);
+    if if_tsresol & 0x80 == 0 { 10u64.checked_pow(n) } else { 1u64.checked_shl(n).filter(|_| n < 64) }
+        .filter(|t| *t > 0)
 }
 
 #[cfg(test)]

@@ -132,6 +132,59 @@ fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
     b
 }
 
+/// A pcapng file of one interface whose `if_tsresol` is `resol`, one packet at `ts` units.
+fn pcapng_one_packet(resol: u8, ts: u64) -> Vec<u8> {
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1a2b3c4du32.to_le_bytes());
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    let mut idb = Vec::new();
+    idb.extend_from_slice(&1u16.to_le_bytes());
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&0u32.to_le_bytes());
+    idb.extend_from_slice(&[9, 0, 1, 0, resol, 0, 0, 0]);
+    idb.extend_from_slice(&[0, 0, 0, 0]);
+    let mut epb = Vec::new();
+    epb.extend_from_slice(&0u32.to_le_bytes());
+    epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+    epb.extend_from_slice(&(ts as u32).to_le_bytes());
+    epb.extend_from_slice(&14u32.to_le_bytes());
+    epb.extend_from_slice(&14u32.to_le_bytes());
+    epb.extend_from_slice(&[0xab; 14]);
+    let mut f = ng_block(0x0a0d0d0a, &shb);
+    f.extend(ng_block(1, &idb));
+    f.extend(ng_block(6, &epb));
+    f
+}
+
+#[test]
+fn pcapng_binary_timestamp_resolutions_are_powers_of_two() {
+    // if_tsresol 0x80|20: 2^-20 s per unit. 2023-06-01T00:00:00Z plus half a second.
+    let secs: u64 = 1_685_577_600;
+    let (seen, _, err) = read_all(pcapng_one_packet(0x80 | 20, (secs << 20) + (1 << 19)));
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(seen[0].0, secs as i64 * 1_000_000_000 + 500_000_000);
+    assert_eq!(year_of(seen[0].0), 2023);
+    assert_eq!(ticks_per_second(0x80 | 63), Some(1 << 63));
+    assert_eq!(ticks_per_second(0x80 | 64), None);
+    assert_eq!(ticks_per_second(6), Some(1_000_000));
+    assert_eq!(ticks_per_second(20), None);
+}
+
+/// The year of a time in ns (days from the epoch, civil calendar), without a date crate.
+fn year_of(ns: i64) -> i64 {
+    let days = ns.div_euclid(86_400_000_000_000);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    yoe + era * 400 + i64::from(m <= 2)
+}
+
 #[test]
 fn pcapng_with_nanosecond_interface() {
     let mut shb = Vec::new();

@@ -25,6 +25,10 @@ pub struct FlowConfig {
     pub tcp_max_held_bytes: u32,
     /// Out-of-order TCP segments held per direction.
     pub tcp_max_held_segments: u32,
+    /// Out-of-order TCP bytes one worker holds over all its sessions: past it, a
+    /// direction may hold nothing more and gives its holes up as gaps (counted),
+    /// so traffic made of holes cannot take more memory than this.
+    pub tcp_max_held_total: u64,
     /// IP datagrams being reassembled from fragments at once.
     pub frag_max_datagrams: usize,
     /// Seconds a datagram's fragments wait for the rest.
@@ -45,6 +49,7 @@ impl Default for FlowConfig {
             max_sessions: 1_000_000,
             tcp_max_held_bytes: 256 * 1024,
             tcp_max_held_segments: 256,
+            tcp_max_held_total: 64 << 20,
             frag_max_datagrams: 4096,
             frag_timeout_s: 30,
         }

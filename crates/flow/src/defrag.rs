@@ -93,24 +93,31 @@ impl Defragmenter {
         let frag = ip.fragment?;
         self.stats.fragments += 1;
         let key = FragKey { src: ip.src, dst: ip.dst, id: frag.id, proto: if ip.v6 { 0 } else { ip.protocol } };
-        if !self.pending.contains_key(&key) {
-            while self.pending.len() >= self.max_datagrams || self.held_bytes + piece.frame.len() > MAX_HELD_BYTES {
-                if !self.abandon_oldest() {
-                    break;
-                }
+        // Every fragment is held within the bound, not only a datagram's first: the
+        // oldest datagrams are given up (their fragments become packets) to make room.
+        let cost = held_cost(&piece);
+        while self.held_bytes + cost > MAX_HELD_BYTES
+            || (!self.pending.contains_key(&key) && self.pending.len() >= self.max_datagrams)
+        {
+            if !self.abandon_oldest() {
+                break;
             }
-            self.pending.insert(key, Pending { first_ns: piece.ts_ns, pieces: Vec::new(), total: None, bytes: 0 });
-            self.order.push_back(key);
         }
-        let p = self.pending.get_mut(&key).expect("inserted above");
+        let p = match self.pending.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.order.push_back(key);
+                e.insert(Pending { first_ns: piece.ts_ns, pieces: Vec::new(), total: None, bytes: 0 })
+            }
+        };
         let len = data_len(&piece);
         let end = frag.offset.saturating_add(len);
         if !frag.more {
             p.total = Some(end);
         }
         let bad = end > MAX_DATAGRAM || p.pieces.len() >= MAX_FRAGMENTS_PER_DATAGRAM;
-        p.bytes += piece.frame.len();
-        self.held_bytes += piece.frame.len();
+        p.bytes += cost;
+        self.held_bytes += cost;
         p.pieces.push(piece);
         if bad {
             self.abandon(key);
@@ -178,6 +185,18 @@ impl Defragmenter {
         let p = self.pending.remove(&key)?;
         self.held_bytes -= p.bytes;
         Some(p)
+    }
+}
+
+/// What holding a fragment costs: its bytes and its bookkeeping.
+fn held_cost(p: &Piece) -> usize {
+    p.frame.len() + std::mem::size_of::<Piece>()
+}
+
+/// Bytes held now (for tests and accounting).
+impl Defragmenter {
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
     }
 }
 
@@ -300,6 +319,28 @@ mod tests {
             assert_eq!(&r.frame[28..31], &[0, 1, 2]);
             assert!(d.take_orphans().is_empty());
         }
+    }
+
+    #[test]
+    fn every_fragment_is_held_within_the_byte_bound() {
+        // Datagrams that never complete, each of many fragments: before, only a
+        // datagram's first fragment was checked against the bound (163 MB held).
+        let frags = fragments(60_000, 1480);
+        let mut d = Defragmenter::new(4096, 30);
+        let mut orphans = 0;
+        for id in 0..1000u16 {
+            for f in &frags[..frags.len() - 1] {
+                let mut f = f.clone();
+                f[4..6].copy_from_slice(&id.to_be_bytes());
+                assert!(d.add(piece(f)).is_none());
+                assert!(d.held_bytes() <= MAX_HELD_BYTES, "{}", d.held_bytes());
+            }
+            orphans += d.take_orphans().len();
+        }
+        assert!(orphans > 0, "the oldest were given up to make room");
+        d.abandon_all();
+        orphans += d.take_orphans().len();
+        assert_eq!(orphans, 1000 * (frags.len() - 1), "no fragment lost");
     }
 
     #[test]

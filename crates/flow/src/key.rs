@@ -51,7 +51,20 @@ pub struct KeyedPacket {
     pub shared: bool,
 }
 
+/// The ethertype a session of undecodable frames is keyed with: 0xFFFF is reserved
+/// (IEEE 802) and never on the wire as a type, so no real session shares the key.
+pub const UNDECODED: u16 = 0xffff;
+
 impl FlowKey {
+    /// The session of every frame of one link type that could not be decoded (cut
+    /// short, unknown link type, too deeply nested…): such frames are stored and
+    /// found (`protocols == undecoded`) like any other, never dropped.
+    pub fn undecoded(link: tyto_packet::LinkType) -> KeyedPacket {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&link.0.to_be_bytes());
+        Self::shared(Addr(a), 0, UNDECODED)
+    }
+
     /// The key of a decoded frame. Frames without IP are keyed by their MAC pair
     /// and ethertype; IP packets by addresses, protocol and ports (ports are 0
     /// for protocols without them, and for fragments and cut headers).

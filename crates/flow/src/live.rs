@@ -63,7 +63,8 @@ pub struct SourceCounters {
     pub kernel_drops: AtomicU64,
     /// Packets dropped because a worker's queue was full.
     pub queue_drops: AtomicU64,
-    /// Frames that could not be decoded (kept in the pcap files, not in a session).
+    /// Frames that could not be decoded (stored all the same, in a session of their
+    /// own per link type: `protocols == undecoded`).
     pub decode_errors: AtomicU64,
     /// The last read error, if the source had one.
     pub last_error: Mutex<Option<String>>,

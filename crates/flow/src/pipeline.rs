@@ -582,14 +582,31 @@ impl Reader {
         let decoded = match decode(pkt.link, pkt.data) {
             Ok(d) => d,
             Err(e) => {
+                // Counted, and still stored: traffic must not hide from the sensor by
+                // being malformed.
                 self.note_error(&e);
+                let decoded = undecoded(pkt.link, pkt.data);
+                emit(Event::Packet(Item {
+                    ts_ns: pkt.ts_ns,
+                    wire_len: pkt.wire_len,
+                    link: pkt.link,
+                    data: pkt.data,
+                    decoded,
+                    keyed: FlowKey::undecoded(pkt.link),
+                    origin,
+                    pieces: Vec::new(),
+                }));
                 return;
             }
         };
         if decoded.ip.is_some_and(|ip| ip.fragment.is_some()) {
             let piece =
                 Piece { ts_ns: pkt.ts_ns, wire_len: pkt.wire_len, link: pkt.link, frame: pkt.data.to_vec(), decoded };
-            if let Some(whole) = self.defrag.add(piece) {
+            let whole = self.defrag.add(piece);
+            // Fragments pushed out to make room go on at once, not at the next sweep:
+            // held until then, they would be the memory the bound was to save.
+            self.emit_orphans(emit);
+            if let Some(whole) = whole {
                 let keyed = FlowKey::of(&whole.decoded, &whole.frame);
                 let pieces = whole
                     .pieces
@@ -670,6 +687,22 @@ impl Reader {
             emit(Event::Sweep(self.now_ns));
         }
     }
+}
+
+/// What is known of a frame that could not be decoded: its Ethernet addresses when
+/// it has them, so its session can be found by MAC.
+fn undecoded(link: tyto_packet::LinkType, frame: &[u8]) -> tyto_packet::Decoded {
+    let mut d = tyto_packet::Decoded { ethertype: crate::key::UNDECODED, ..Default::default() };
+    if link == tyto_packet::LinkType::ETHERNET && frame.len() >= 12 {
+        let mac = |at: usize| {
+            let mut m = [0u8; 6];
+            m.copy_from_slice(&frame[at..at + 6]);
+            tyto_packet::MacAddr(m)
+        };
+        d.mac_dst = Some(mac(0));
+        d.mac_src = Some(mac(6));
+    }
+    d
 }
 
 /// A fragment whose datagram never completed: it becomes a packet of the session

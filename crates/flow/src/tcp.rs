@@ -106,6 +106,15 @@ impl TcpDirection {
                 self.next = Some(seq.wrapping_add(payload.len() as u32));
                 return;
             }
+            if self.held.is_empty() {
+                // Nothing of this direction's own to give up (its share of the
+                // worker's budget is spent): the hole is given up at once.
+                stats.gap_bytes += d as u64;
+                out(Delivery::Gap(d as u64));
+                out(Delivery::Data(payload));
+                self.next = Some(seq.wrapping_add(payload.len() as u32));
+                return;
+            }
             // Give up on the oldest hole to make room, then try again.
             self.skip_first_hole(stats, out);
             if self.held.is_empty() || ahead(seq, self.next.unwrap_or(seq)) <= 0 {
@@ -261,6 +270,23 @@ mod tests {
         assert_eq!(bytes, b"abfg");
         assert_eq!(gaps, 3);
         assert_eq!(stats.gap_bytes, 3);
+    }
+
+    #[test]
+    fn a_direction_allowed_nothing_gives_its_hole_up_at_once() {
+        let mut dir = TcpDirection::default();
+        let mut stats = TcpStreamStats::default();
+        let none = HoldLimits { hold: true, max_bytes: 0, max_segments: 64 };
+        let mut got = Vec::new();
+        let mut gaps = 0;
+        for (seq, data) in [(0u32, &b"ab"[..]), (5, b"fg"), (3, b"de")] {
+            dir.segment(seq, false, data, none, &mut stats, &mut |d| match d {
+                Delivery::Data(b) => got.extend_from_slice(b),
+                Delivery::Gap(n) => gaps += n,
+            });
+        }
+        assert_eq!((got.as_slice(), gaps), (&b"abfg"[..], 3));
+        assert_eq!(dir.held_bytes(), 0);
     }
 
     #[test]

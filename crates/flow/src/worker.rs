@@ -93,6 +93,9 @@ pub struct WorkerStats {
     pub evicted: u64,
     pub pcap_write_errors: u64,
     pub first_pcap_error: Option<String>,
+    /// TCP segments that could not be held because the worker's budget for
+    /// out-of-order bytes was spent (their holes became gaps early).
+    pub held_budget_full: u64,
 }
 
 /// Where a worker's finished rows go.
@@ -117,6 +120,8 @@ pub struct Worker {
     pcap: Option<PcapWriter>,
     out: Box<dyn RecordSink>,
     now_ns: i64,
+    /// Out-of-order TCP bytes held by all sessions ([`FlowConfig::tcp_max_held_total`]).
+    held_total: u64,
     pub stats: WorkerStats,
 }
 
@@ -145,6 +150,7 @@ impl Worker {
             pcap,
             out,
             now_ns: i64::MIN,
+            held_total: 0,
             stats: WorkerStats::default(),
         }
     }
@@ -509,6 +515,19 @@ impl Worker {
                 // A reset's payload is not data the receiver would see; data on a SYN
                 // (TCP Fast Open) is left out as Arkime leaves it.
                 let data = if flags & tcpflag::RST != 0 || syn { &[][..] } else { payload };
+                // The worker's budget for held bytes is shared: this direction may grow
+                // by what is left of it.
+                let held_before = t.dirs[dir.index()].held_bytes();
+                let left = self.cfg.tcp_max_held_total.saturating_sub(self.held_total);
+                if left < data.len() as u64 {
+                    limits.max_bytes = limits.max_bytes.min(held_before);
+                    if !data.is_empty() && limits.hold {
+                        self.stats.held_budget_full += 1;
+                    }
+                } else {
+                    limits.max_bytes =
+                        limits.max_bytes.min(held_before.saturating_add(left.min(u32::MAX as u64) as u32));
+                }
                 t.dirs[dir.index()].segment(seq, syn, data, limits, &mut tstats, &mut |d| match d {
                     Delivery::Data(b) => {
                         let st = if dir == Direction::ToServer { &mut rec.src } else { &mut rec.dst };
@@ -526,6 +545,8 @@ impl Worker {
                     }
                 });
                 rec.tcp_stream = tstats;
+                let held_after = t.dirs[dir.index()].held_bytes();
+                self.held_total = (self.held_total + u64::from(held_after)).saturating_sub(u64::from(held_before));
                 if flags & tcpflag::RST != 0 {
                     t.rst = true;
                 }
@@ -589,6 +610,8 @@ impl Worker {
         self.map.remove(&s.key);
         let rec = &mut s.rec;
         if let Some(t) = s.tcp.as_mut() {
+            let held = u64::from(t.dirs[0].held_bytes()) + u64::from(t.dirs[1].held_bytes());
+            self.held_total = self.held_total.saturating_sub(held);
             for (d, dir) in [(0usize, Direction::ToServer), (1, Direction::ToClient)] {
                 let analyzer = &mut s.analyzer;
                 let mut tstats = rec.tcp_stream;
@@ -714,6 +737,7 @@ fn ether_protocol_name(d: &Decoded, frame: &[u8]) -> &'static str {
         return "isis";
     }
     match d.ethertype {
+        crate::key::UNDECODED => "undecoded",
         0x0806 => "arp",
         0x8035 => "rarp",
         0x88cc => "lldp",

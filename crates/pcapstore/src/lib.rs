@@ -8,7 +8,7 @@
 //! directory, so a file id alone says which file to open.
 
 mod wire;
-pub use wire::{frame, unframe};
+pub use wire::{frame, frame_end, frame_packet, frame_start, unframe, unframe_each};
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};

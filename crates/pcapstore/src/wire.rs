@@ -1,56 +1,110 @@
 //! Stored packets on the wire between nodes: what one sensor answers when a viewer
-//! asks for packets it holds.
+//! asks for packets it holds. The answer is a stream: each packet goes out as it is
+//! read and is used as it arrives, so neither side holds a whole answer; the number
+//! of packets whose files are gone comes last, once it is known.
+
+use std::io::Read;
 
 use crate::{KeptPackets, PacketPos, StoredPacket};
 
-const MAGIC: &[u8; 8] = b"TYTOPKT1";
+/// Version 2: packets first, the count of missing ones in a trailer.
+const MAGIC: &[u8; 8] = b"TYTOPKT2";
+/// What starts a packet record, and the trailer.
+const PACKET: u8 = b'P';
+const END: u8 = b'E';
+/// Bytes one packet may claim: a pcap record is never larger (Tyto's files cap records at 256 KiB).
+const MAX_PACKET_BYTES: usize = 1 << 20;
 
-/// Packets as the endpoint answers: a magic, the number of packets whose files are
-/// gone (u64), then per packet: file id (u32), offset (u64), link type (u32),
-/// time (i64 ns), wire length (u32), captured length (u32), bytes. Little-endian.
+/// The answer's first bytes.
+pub fn frame_start() -> &'static [u8] {
+    MAGIC
+}
+
+/// Appends one packet: a tag, file id (u32), offset (u64), link type (u32), time
+/// (i64 ns), wire length (u32), captured length (u32), bytes. Little-endian.
+pub fn frame_packet(out: &mut Vec<u8>, p: &StoredPacket) {
+    out.push(PACKET);
+    out.extend_from_slice(&p.pos.file.to_le_bytes());
+    out.extend_from_slice(&p.pos.offset.to_le_bytes());
+    out.extend_from_slice(&p.link_type.to_le_bytes());
+    out.extend_from_slice(&p.ts_ns.to_le_bytes());
+    out.extend_from_slice(&p.wire_len.to_le_bytes());
+    out.extend_from_slice(&(p.data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&p.data);
+}
+
+/// Appends the trailer: the number of packets whose files are gone (u64).
+pub fn frame_end(out: &mut Vec<u8>, gone: u64) {
+    out.push(END);
+    out.extend_from_slice(&gone.to_le_bytes());
+}
+
+/// A whole answer at once (tests, small answers).
 pub fn frame(kept: &KeptPackets) -> Vec<u8> {
-    let size: usize = kept.packets.iter().map(|p| 32 + p.data.len()).sum();
-    let mut out = Vec::with_capacity(16 + size);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&kept.gone.to_le_bytes());
+    let mut out = MAGIC.to_vec();
     for p in &kept.packets {
-        out.extend_from_slice(&p.pos.file.to_le_bytes());
-        out.extend_from_slice(&p.pos.offset.to_le_bytes());
-        out.extend_from_slice(&p.link_type.to_le_bytes());
-        out.extend_from_slice(&p.ts_ns.to_le_bytes());
-        out.extend_from_slice(&p.wire_len.to_le_bytes());
-        out.extend_from_slice(&(p.data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&p.data);
+        frame_packet(&mut out, p);
     }
+    frame_end(&mut out, kept.gone);
     out
 }
 
-/// Reads what [`frame`] wrote; an answer cut or malformed is an error, not a panic.
-pub fn unframe(b: &[u8]) -> Result<KeptPackets, String> {
-    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
-        if b.len() < n {
-            return Err("the answer is cut short".into());
+/// Reads an answer as it arrives, giving each packet to `each`; returns the number of
+/// packets gone. An answer cut short or malformed is an error, not a panic, and
+/// nothing larger than one packet is held.
+pub fn unframe_each(mut r: impl Read, mut each: impl FnMut(StoredPacket)) -> Result<u64, String> {
+    let cut = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "the answer is cut short".to_string()
+        } else {
+            format!("reading the answer: {e}")
         }
-        let (head, rest) = b.split_at(n);
-        *b = rest;
-        Ok(head)
+    };
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic).map_err(cut)?;
+    if &magic != MAGIC {
+        return Err("the answer is not a packet list (or from a Tyto of another version)".into());
     }
-    let mut b = b;
-    if take(&mut b, 8)? != MAGIC {
-        return Err("the answer is not a packet list".into());
+    loop {
+        let mut tag = [0u8; 1];
+        r.read_exact(&mut tag).map_err(cut)?;
+        match tag[0] {
+            END => {
+                let mut gone = [0u8; 8];
+                r.read_exact(&mut gone).map_err(cut)?;
+                return Ok(u64::from_le_bytes(gone));
+            }
+            PACKET => {
+                let mut head = [0u8; 32];
+                r.read_exact(&mut head).map_err(cut)?;
+                let u32_at = |i: usize| u32::from_le_bytes(head[i..i + 4].try_into().unwrap_or_default());
+                let u64_at = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().unwrap_or_default());
+                let len = u32_at(28) as usize;
+                if len > MAX_PACKET_BYTES {
+                    return Err(format!("a packet of {len} bytes (at most {MAX_PACKET_BYTES})"));
+                }
+                let mut data = vec![0u8; len];
+                r.read_exact(&mut data).map_err(cut)?;
+                each(StoredPacket {
+                    pos: PacketPos { file: u32_at(0), offset: u64_at(4) },
+                    link_type: u32_at(12),
+                    ts_ns: u64_at(16) as i64,
+                    wire_len: u32_at(24),
+                    data,
+                });
+            }
+            other => return Err(format!("unexpected record tag {other:#04x} in the answer")),
+        }
     }
-    let u64_of = |s: &[u8]| u64::from_le_bytes(s.try_into().unwrap_or_default());
-    let u32_of = |s: &[u8]| u32::from_le_bytes(s.try_into().unwrap_or_default());
-    let mut kept = KeptPackets { gone: u64_of(take(&mut b, 8)?), ..KeptPackets::default() };
-    while !b.is_empty() {
-        let file = u32_of(take(&mut b, 4)?);
-        let offset = u64_of(take(&mut b, 8)?);
-        let link_type = u32_of(take(&mut b, 4)?);
-        let ts_ns = u64_of(take(&mut b, 8)?) as i64;
-        let wire_len = u32_of(take(&mut b, 4)?);
-        let len = u32_of(take(&mut b, 4)?) as usize;
-        let data = take(&mut b, len)?.to_vec();
-        kept.packets.push(StoredPacket { pos: PacketPos { file, offset }, link_type, ts_ns, wire_len, data });
+}
+
+/// Reads a whole answer; bytes after its trailer are an error too.
+pub fn unframe(b: &[u8]) -> Result<KeptPackets, String> {
+    let mut kept = KeptPackets::default();
+    let mut rest = b;
+    kept.gone = unframe_each(&mut rest, |p| kept.packets.push(p))?;
+    if !rest.is_empty() {
+        return Err(format!("{} bytes after the end of the answer", rest.len()));
     }
     Ok(kept)
 }
@@ -77,10 +131,18 @@ mod tests {
         assert_eq!((back.gone, back.packets.len()), (2, 1));
         assert_eq!(back.packets[0].data, [1, 2, 3]);
         assert_eq!(back.packets[0].ts_ns, 1_700_000_000_123_456_000);
+        assert_eq!(back.packets[0].pos, PacketPos { file: 3, offset: 24 });
         for cut in 0..b.len() {
-            if cut != 16 {
-                assert!(unframe(&b[..cut]).is_err(), "cut at {cut}");
-            }
+            assert!(unframe(&b[..cut]).is_err(), "cut at {cut}");
         }
+        let mut huge = MAGIC.to_vec();
+        huge.push(PACKET);
+        huge.extend_from_slice(&[0; 28]);
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(unframe(&huge).unwrap_err().contains("at most"));
+        assert!(unframe(b"TYTOPKT1\0\0\0\0\0\0\0\0").unwrap_err().contains("another version"));
+        let mut longer = b.clone();
+        longer.push(0);
+        assert!(unframe(&longer).unwrap_err().contains("after the end"));
     }
 }

@@ -66,6 +66,12 @@ pub enum Filter {
         order: Order,
         value: u128,
     },
+    /// The address is one of these (sorted, no repeats): a list of single addresses
+    /// becomes one set test instead of one comparison per address.
+    IpIn {
+        field: &'static FieldDef,
+        values: Vec<u128>,
+    },
     Text {
         field: &'static FieldDef,
         m: TextMatch,
@@ -142,6 +148,11 @@ impl Checker<'_> {
             return Err(self.err(t.op_span, format!("EXISTS! takes == or !=, not '{}'", t.op.as_str())));
         }
         let positive = match named {
+            Named::Field(f) if !f.in_dump => {
+                return Err(
+                    self.err(t.field_span, format!("'{}' is internal to the store and cannot be searched", f.name))
+                )
+            }
             Named::Field(f) => self.field_term(f, t)?,
             Named::Set(set) => {
                 let mut parts = Vec::new();
@@ -263,7 +274,7 @@ impl Checker<'_> {
             Value::List { all, items } => {
                 let parts =
                     items.iter().map(|(v, s)| self.ip_value(f, port_field, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
-                return Ok(combine(*all, parts));
+                return Ok(if *all { combine(true, parts) } else { any_address(f, parts) });
             }
             Value::Word(w) | Value::Quoted(w) => w.trim(),
             Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
@@ -381,6 +392,46 @@ impl Checker<'_> {
     }
 }
 
+/// `[a, b, …]` on an address field: the single addresses gathered into one set test,
+/// the ranges (CIDRs, address:port pairs) kept beside it.
+fn any_address(f: &'static FieldDef, parts: Vec<Filter>) -> Filter {
+    let mut singles = Vec::new();
+    let mut rest = Vec::new();
+    for p in parts {
+        match p {
+            Filter::IpRange { lo, hi, .. } if lo == hi => singles.push(lo),
+            Filter::IpIn { values, .. } => singles.extend(values),
+            other => rest.push(other),
+        }
+    }
+    singles.sort_unstable();
+    singles.dedup();
+    match singles.len() {
+        0 => {}
+        1 => rest.push(Filter::IpRange { field: f, lo: singles[0], hi: singles[0] }),
+        _ => rest.push(Filter::IpIn { field: f, values: singles }),
+    }
+    combine(false, rest)
+}
+
+/// Comparisons an expression may expand to once field sets and lists are spread over
+/// their fields (`ip == [CIDR, …]` is one per address field and range). Each is a
+/// predicate the store evaluates on every row in range: past a few thousand, one
+/// request can hold the store for minutes (Elasticsearch, under Arkime, stops at
+/// 1,024 clauses by default).
+pub const MAX_COMPARISONS: usize = 4_096;
+
+impl Filter {
+    /// Leaf comparisons in the filter (a set test counts once).
+    pub fn comparisons(&self) -> usize {
+        match self {
+            Filter::And(v) | Filter::Or(v) => v.iter().map(Filter::comparisons).sum(),
+            Filter::Not(inner) => inner.comparisons(),
+            _ => 1,
+        }
+    }
+}
+
 /// The words of a value (items of a list), for deciding how to expand `ip`.
 fn value_words(v: &Value) -> Vec<&str> {
     match v {
@@ -421,14 +472,52 @@ fn normalise(f: &FieldDef, s: &str) -> String {
     s
 }
 
+/// RE2 (DuckDB's and ClickHouse's engine) refuses repetition counts above this.
+const RE2_MAX_REPEAT: u32 = 1000;
+/// Compiled size allowed: RE2 gives up past ~8 MiB of program by default; the regex
+/// crate's measure of the same pattern stays well under this when RE2 accepts it.
+const COMPILED_LIMIT: usize = 4 << 20;
+
+/// Checks a pattern as the stores' engine (RE2) will: a pattern accepted here must
+/// not fail there (which would be the store's error, not the user's).
 fn check_regex(r: &str) -> Result<(), String> {
     if r.len() > 4096 {
         return Err("longer than 4096 bytes".into());
     }
-    regex_syntax::ParserBuilder::new().nest_limit(64).build().parse(r).map(|_| ()).map_err(|e| {
-        // The crate's message spans several lines with a drawing; the last line says why.
-        e.to_string().lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid").trim().to_string()
+    let last_line = |e: String| e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid").trim().to_string();
+    // The crate's message spans several lines with a drawing; the last line says why.
+    let ast = regex_syntax::ast::parse::ParserBuilder::new()
+        .nest_limit(64)
+        .build()
+        .parse(r)
+        .map_err(|e| last_line(e.to_string()))?;
+    if let Some(n) = largest_repeat(&ast).filter(|n| *n > RE2_MAX_REPEAT) {
+        return Err(format!("a repetition count of {n} (at most {RE2_MAX_REPEAT})"));
+    }
+    regex_syntax::ParserBuilder::new().nest_limit(64).build().parse(r).map_err(|e| last_line(e.to_string()))?;
+    regex::RegexBuilder::new(r).size_limit(COMPILED_LIMIT).build().map(|_| ()).map_err(|e| match e {
+        regex::Error::CompiledTooBig(_) => "the pattern is too large once compiled".to_string(),
+        other => last_line(other.to_string()),
     })
+}
+
+/// The largest `{n}`, `{n,}` or `{n,m}` count in a pattern.
+fn largest_repeat(ast: &regex_syntax::ast::Ast) -> Option<u32> {
+    use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange};
+    match ast {
+        Ast::Repetition(rep) => {
+            let own = match &rep.op.kind {
+                RepetitionKind::Range(RepetitionRange::Exactly(n) | RepetitionRange::AtLeast(n)) => Some(*n),
+                RepetitionKind::Range(RepetitionRange::Bounded(a, b)) => Some((*a).max(*b)),
+                _ => None,
+            };
+            own.max(largest_repeat(&rep.ast))
+        }
+        Ast::Group(g) => largest_repeat(&g.ast),
+        Ast::Alternation(a) => a.asts.iter().filter_map(largest_repeat).max(),
+        Ast::Concat(c) => c.asts.iter().filter_map(largest_repeat).max(),
+        _ => None,
+    }
 }
 
 /// IP protocol names Arkime accepts for `ip.protocol`.
@@ -482,5 +571,17 @@ fn unit_ns(u: &str) -> Option<i64> {
 
 /// Checks a syntax tree against the catalogue. `now_ns` anchors relative times.
 pub fn check(text: &str, expr: &Expr, now_ns: i64) -> Result<Filter, QueryError> {
-    Checker { text, now_ns }.expr(expr)
+    let filter = Checker { text, now_ns }.expr(expr)?;
+    let n = filter.comparisons();
+    if n > MAX_COMPARISONS {
+        return Err(QueryError::at(
+            text,
+            0,
+            format!(
+                "the expression expands to {n} comparisons (at most {MAX_COMPARISONS}): field sets such as `ip` \
+                 and `host` test each of their fields; name one field, or use fewer ranges"
+            ),
+        ));
+    }
+    Ok(filter)
 }

@@ -24,10 +24,29 @@ enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Exists(&'static FieldDef),
-    Ints { field: &'static FieldDef, test: IntTest },
-    Ips { field: &'static FieldDef, lo: u128, hi: u128 },
-    Times { field: &'static FieldDef, lo_us: i64, hi_us: i64 },
-    Text { field: &'static FieldDef, test: TextTest },
+    Ints {
+        field: &'static FieldDef,
+        test: IntTest,
+    },
+    Ips {
+        field: &'static FieldDef,
+        lo: u128,
+        hi: u128,
+    },
+    /// Sorted addresses.
+    IpSet {
+        field: &'static FieldDef,
+        values: Vec<u128>,
+    },
+    Times {
+        field: &'static FieldDef,
+        lo_us: i64,
+        hi_us: i64,
+    },
+    Text {
+        field: &'static FieldDef,
+        test: TextTest,
+    },
 }
 
 #[derive(Debug)]
@@ -97,6 +116,7 @@ fn compile(f: &Filter) -> Result<Node, String> {
             Node::Ints { field, test: IntTest::Range(lo, hi) }
         }
         Filter::IpRange { field, lo, hi } => Node::Ips { field, lo: *lo, hi: *hi },
+        Filter::IpIn { field, values } => Node::IpSet { field, values: values.clone() },
         Filter::IpCmp { field, order, value } => {
             let (lo, hi) = ip_range(*order, *value);
             Node::Ips { field, lo, hi }
@@ -182,6 +202,9 @@ impl Node {
                 IntTest::Range(lo, hi) => (*lo..=*hi).contains(&x),
             }),
             Node::Ips { field, lo, hi } => ips(&field.value(rec)).into_iter().any(|x| (*lo..=*hi).contains(&x)),
+            Node::IpSet { field, values } => {
+                ips(&field.value(rec)).into_iter().any(|x| values.binary_search(&x).is_ok())
+            }
             Node::Times { field, lo_us, hi_us } => {
                 ints(&field.value(rec)).into_iter().any(|ns| (*lo_us..=*hi_us).contains(&ns.div_euclid(1000)))
             }

@@ -196,6 +196,14 @@ impl Gen {
                 let v = ip_literal(d, *value);
                 self.each(field, |x| format!("{x} {} {v}", order_op(*order)))
             }
+            Filter::IpIn { field, values } => {
+                let list = values.iter().map(|v| ip_literal(d, *v)).collect::<Vec<_>>().join(", ");
+                match (field.multi, d) {
+                    (true, Dialect::DuckDb) => format!("coalesce(list_has_any({}, [{list}]), false)", ident(field)),
+                    // FixedString(16) and unhex()'s String share no array supertype on 18.16.
+                    _ => self.each(field, |x| format!("{x} IN ({list})")),
+                }
+            }
             Filter::TimeRange { field, lo, hi } => {
                 let (l, h) = (time_literal(d, *lo), time_literal(d, *hi));
                 self.each(field, |x| format!("({x} >= {l} AND {x} < {h})"))

@@ -37,12 +37,14 @@ pub async fn sessions(
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let q = params.page(&authed.user, MAX_PAGE)?;
+    // The total in range is what the user may see there, not what the store holds.
+    let visible = params.visible(&authed.user)?;
     let out = state
         .stores
         .run(move |store| {
             let rows = store.list(&q)?;
             let matched = store.count_matching(&q)?;
-            let in_range = store.count_matching(&ListQuery { filter: None, ..q.clone() })?;
+            let in_range = store.count_matching(&visible)?;
             Ok(json!({ "data": rows, "recordsFiltered": matched, "recordsTotal": in_range }))
         })
         .await?;
@@ -361,10 +363,25 @@ pub async fn alerts(
     Ok(Json(json!({ "data": rows, "recordsFiltered": total })))
 }
 
-/// `GET /api/stats`: what the store holds, disk space, uptime.
-pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let data_dir = state.data_dir.clone();
+/// `GET /api/stats`: what the store holds, disk space, uptime. A user who sees part
+/// of the sessions gets the number they can see and nothing of the whole.
+pub async fn stats(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
     let uptime = state.started.elapsed().as_secs();
+    if authed.user.is_restricted() {
+        let visible = params.visible(&authed.user)?;
+        let sessions = state.stores.run(move |store| Ok(store.count_matching(&visible)?)).await?;
+        return Ok(Json(json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": uptime,
+            "store": { "sessions": sessions },
+            "restricted": true,
+        })));
+    }
+    let data_dir = state.data_dir.clone();
     let capture = state.live.as_deref().map(crate::metrics::capture_json);
     let alert_sinks = crate::metrics::sinks_json(&state.alert_sinks);
     let exports = crate::metrics::exports_json(&state.exports);

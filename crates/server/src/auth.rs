@@ -4,18 +4,24 @@
 //!
 //! - Cookie sessions live in memory (bounded, expiring); the cookie is HttpOnly and
 //!   SameSite=Strict, and requests that change state with a cookie must also carry
-//!   the session's CSRF token in `X-Tyto-CSRF`.
-//! - Digest nonces carry their time and an HMAC of it under the server's secret, so
-//!   no nonce table is kept; they last [`NONCE_LIFE`] and a stale one is answered
-//!   with `stale=true`, which clients retry silently.
-//! - Basic checks argon2 (slow on purpose); a correct check is remembered briefly so
-//!   a script's every request does not pay it again.
-//! - Failed logins are counted per address and per name; past a few, logins from
-//!   there are refused for a while.
+//!   the session's CSRF token in `X-Tyto-CSRF`. A session ends when its user's
+//!   password changes.
+//! - Digest nonces carry their time and an HMAC of it under the server's secret; they
+//!   last [`NONCE_LIFE`] and a stale one is answered with `stale=true`, which clients
+//!   retry silently. Each nonce's highest `nc` is remembered, so a header cannot be
+//!   replayed. Digest works only for users who chose it (`tyto user add --digest`):
+//!   its stored HA1 is as good as the password on this realm.
+//! - Passwords (logins, Basic) are checked with argon2, slow and memory-hungry on
+//!   purpose: at most [`CHECKS_AT_ONCE`] run at a time and [`CHECKS_WAITING`] wait, so a
+//!   flood of guesses costs a fixed amount of memory; an unknown name costs the same
+//!   check as a known one, so names cannot be told apart by time. A correct Basic check
+//!   is remembered briefly so a script's every request does not pay it again.
+//! - Failed logins are counted before the check ([`crate::throttle`]).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -28,6 +34,7 @@ use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
 use crate::auth_header::auth_params;
+use crate::throttle::{Attempt, Throttle};
 use crate::users::{hex, User, REALM};
 use crate::{error_response, AppState};
 
@@ -36,13 +43,17 @@ pub const CSRF_HEADER: &str = "x-tyto-csrf";
 /// The web UI sends this so that a 401 does not make the browser pop up its own dialog.
 pub const UI_HEADER: &str = "x-tyto-ui";
 const NONCE_LIFE: Duration = Duration::from_secs(300);
+/// Nonces whose `nc` is remembered; past it the oldest are forgotten (and a client
+/// holding one is asked for a new nonce).
+const MAX_NONCES: usize = 10_000;
 const COOKIE_IDLE: Duration = Duration::from_secs(8 * 3600);
 const MAX_COOKIE_SESSIONS: usize = 10_000;
 const BASIC_CACHE_LIFE: Duration = Duration::from_secs(300);
 const MAX_BASIC_CACHE: usize = 1_000;
-const MAX_FAILURES: u32 = 5;
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-const MAX_THROTTLE_KEYS: usize = 10_000;
+/// argon2 checks running at once (each takes ~19 MiB and tens of ms of one core).
+pub const CHECKS_AT_ONCE: usize = 2;
+/// Checks waiting for their turn; past this a login is answered 503 at once.
+pub const CHECKS_WAITING: usize = 64;
 
 /// The server's secret: signs Digest nonces. Made once per data directory.
 pub fn load_secret(data_dir: &Path) -> std::io::Result<[u8; 32]> {
@@ -74,7 +85,17 @@ pub fn random_token() -> String {
 struct CookieSession {
     user: String,
     csrf: String,
+    /// Which password the session was opened with ([`password_tag`]).
+    password: [u8; 8],
     last_used: Instant,
+}
+
+/// A short fingerprint of a user's stored hash: it changes with the password.
+fn password_tag(user: &User) -> [u8; 8] {
+    let d = <Sha256 as sha2::Digest>::digest(user.argon2.as_bytes());
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&d[..8]);
+    t
 }
 
 /// How a request proved who it is.
@@ -91,12 +112,64 @@ pub struct Authed {
     pub via: Via,
 }
 
+/// Why a login was not let in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Wrong user or password (or a header not ours).
+    Wrong,
+    /// Too many wrong passwords from there lately.
+    Throttled,
+    /// Too many checks waiting already.
+    Busy,
+}
+
 pub struct Auth {
     secret: [u8; 32],
     cookies: Mutex<HashMap<String, CookieSession>>,
     basic_ok: Mutex<HashMap<[u8; 32], Instant>>,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    pub throttle: Throttle,
+    /// Digest nonce → the highest `nc` used with it, and when it was first used.
+    nonce_counts: Mutex<HashMap<String, (u64, Instant)>>,
+    checks: PasswordChecks,
     pub secure_cookies: bool,
+}
+
+/// A password check to run: the stored hash, the password given, where the answer goes.
+type CheckJob = (String, String, tokio::sync::oneshot::Sender<bool>);
+
+/// argon2 checks on [`CHECKS_AT_ONCE`] threads of their own, fed by a queue of
+/// [`CHECKS_WAITING`]. Threads of their own, not the runtime's blocking pool: each
+/// check takes 19 MiB, and the C allocator keeps freed blocks in a per-thread arena,
+/// so checks spread over many threads kept hundreds of MB (measured: 726 MB after
+/// 150 wrong logins); two long-lived threads keep two blocks.
+struct PasswordChecks {
+    jobs: std::sync::mpsc::SyncSender<CheckJob>,
+}
+
+impl PasswordChecks {
+    fn start() -> PasswordChecks {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<CheckJob>(CHECKS_WAITING);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..CHECKS_AT_ONCE {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("tyto-login-{i}")).spawn(move || loop {
+                let job = lock(&queue).recv();
+                let Ok((hash, password, answer)) = job else { return };
+                let _ = answer.send(crate::users::verify_password(&hash, &password));
+            });
+            if let Err(e) = spawned {
+                tracing::error!("starting a password check thread: {e}");
+            }
+        }
+        PasswordChecks { jobs }
+    }
+
+    /// Whether `password` matches `hash`; `Busy` when the queue is full.
+    async fn check(&self, hash: String, password: String) -> Result<bool, Refusal> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs.try_send((hash, password, tx)).map_err(|_| Refusal::Busy)?;
+        rx.await.map_err(|_| Refusal::Busy)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -111,13 +184,25 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A hash no password matches, checked for unknown names so they take as long as known ones.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        let mut pw = [0u8; 32];
+        let _ = getrandom::fill(&mut pw);
+        crate::users::hash_password("", &hex(&pw)).map(|(h, _)| h).unwrap_or_default()
+    })
+}
+
 impl Auth {
     pub fn new(secret: [u8; 32], secure_cookies: bool) -> Auth {
         Auth {
             secret,
             cookies: Mutex::new(HashMap::new()),
             basic_ok: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            throttle: Throttle::default(),
+            nonce_counts: Mutex::new(HashMap::new()),
+            checks: PasswordChecks::start(),
             secure_cookies,
         }
     }
@@ -129,7 +214,9 @@ impl Auth {
     }
 
     pub fn new_nonce(&self) -> String {
-        let t = format!("{:x}", now_s());
+        let mut r = [0u8; 8];
+        let _ = getrandom::fill(&mut r);
+        let t = format!("{:x}-{}", now_s(), hex(&r));
         format!("{t}.{}", hex(&self.hmac(t.as_bytes())[..16]))
     }
 
@@ -139,13 +226,35 @@ impl Auth {
         if !ct_eq(mac.as_bytes(), hex(&self.hmac(t.as_bytes())[..16]).as_bytes()) {
             return None;
         }
-        let then = u64::from_str_radix(t, 16).ok()?;
+        let then = u64::from_str_radix(t.split('-').next()?, 16).ok()?;
         let now = now_s();
         Some(now.saturating_sub(then) <= NONCE_LIFE.as_secs() && then <= now + 5)
     }
 
+    /// Takes `nc` for `nonce` if it is higher than any used with it before.
+    fn nonce_count_ok(&self, nonce: &str, nc: u64) -> bool {
+        let mut map = lock(&self.nonce_counts);
+        if let Some((last, _)) = map.get_mut(nonce) {
+            if nc <= *last {
+                return false;
+            }
+            *last = nc;
+            return true;
+        }
+        if map.len() >= MAX_NONCES {
+            map.retain(|_, (_, first)| first.elapsed() <= NONCE_LIFE);
+            if map.len() >= MAX_NONCES {
+                // Forgetting a nonce would let its headers be replayed: refuse it instead
+                // (the client is asked for a new one).
+                return false;
+            }
+        }
+        map.insert(nonce.to_string(), (nc, Instant::now()));
+        true
+    }
+
     /// Starts a cookie session; returns (token, csrf).
-    pub fn start_session(&self, user: &str) -> (String, String) {
+    pub fn start_session(&self, user: &User) -> (String, String) {
         let token = random_token();
         let csrf = random_token();
         let mut map = lock(&self.cookies);
@@ -157,7 +266,13 @@ impl Auth {
                 }
             }
         }
-        map.insert(token.clone(), CookieSession { user: user.into(), csrf: csrf.clone(), last_used: Instant::now() });
+        let session = CookieSession {
+            user: user.name.clone(),
+            csrf: csrf.clone(),
+            password: password_tag(user),
+            last_used: Instant::now(),
+        };
+        map.insert(token.clone(), session);
         (token, csrf)
     }
 
@@ -165,7 +280,8 @@ impl Auth {
         lock(&self.cookies).remove(token);
     }
 
-    fn cookie_user(&self, token: &str) -> Option<(String, String)> {
+    /// The session's user name, CSRF token and password tag.
+    fn cookie_user(&self, token: &str) -> Option<(String, String, [u8; 8])> {
         let mut map = lock(&self.cookies);
         let s = map.get_mut(token)?;
         if s.last_used.elapsed() > COOKIE_IDLE {
@@ -173,56 +289,61 @@ impl Auth {
             return None;
         }
         s.last_used = Instant::now();
-        Some((s.user.clone(), s.csrf.clone()))
+        Some((s.user.clone(), s.csrf.clone(), s.password))
     }
 
-    /// Whether logins for this key (an address or a name) are refused for now.
-    pub fn throttled(&self, key: &str) -> bool {
-        let map = lock(&self.failures);
-        map.get(key).is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW)
-    }
-
-    pub fn failed(&self, key: &str) {
-        let mut map = lock(&self.failures);
-        if map.len() >= MAX_THROTTLE_KEYS {
-            map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
-            if map.len() >= MAX_THROTTLE_KEYS {
-                map.clear();
+    /// A password check of `name` (the user as `lookup` finds it), within the throttle
+    /// and the bound on concurrent checks. The same work is done whether the name
+    /// exists or not.
+    pub async fn check_password(
+        self: &Arc<Self>,
+        lookup: impl FnOnce() -> Option<User> + Send + 'static,
+        name: &str,
+        password: String,
+        peer: Option<IpAddr>,
+    ) -> Result<User, Refusal> {
+        let attempt = Attempt::new(peer, name);
+        let user = tokio::task::spawn_blocking(lookup).await.ok().flatten();
+        let cache_key = user.as_ref().map(|u| basic_key(u, &password));
+        if let (Some(u), Some(k)) = (&user, &cache_key) {
+            if lock(&self.basic_ok).get(k).is_some_and(|t| t.elapsed() < BASIC_CACHE_LIFE) {
+                return Ok(u.clone());
             }
         }
-        let e = map.entry(key.into()).or_insert((0, Instant::now()));
-        if e.1.elapsed() >= FAILURE_WINDOW {
-            *e = (0, Instant::now());
+        if !self.throttle.begin(&attempt) {
+            return Err(Refusal::Throttled);
         }
-        e.0 += 1;
+        let hash = user.as_ref().map_or_else(|| decoy_hash().to_string(), |u| u.argon2.clone());
+        let ok = self.checks.check(hash, password).await?;
+        match (ok, user) {
+            (true, Some(u)) => {
+                self.throttle.succeeded(&attempt);
+                let mut map = lock(&self.basic_ok);
+                if map.len() >= MAX_BASIC_CACHE {
+                    map.retain(|_, t| t.elapsed() < BASIC_CACHE_LIFE);
+                    if map.len() >= MAX_BASIC_CACHE {
+                        map.clear();
+                    }
+                }
+                if let Some(k) = cache_key {
+                    map.insert(k, Instant::now());
+                }
+                Ok(u)
+            }
+            _ => Err(Refusal::Wrong),
+        }
     }
+}
 
-    pub fn succeeded(&self, key: &str) {
-        lock(&self.failures).remove(key);
+/// What a correct Basic check is remembered by: the user, the password and the hash
+/// it matched (so a new password forgets it).
+fn basic_key(user: &User, password: &str) -> [u8; 32] {
+    let mut h = <Sha256 as sha2::Digest>::new();
+    for part in [user.name.as_bytes(), password.as_bytes(), user.argon2.as_bytes()] {
+        sha2::Digest::update(&mut h, (part.len() as u64).to_le_bytes());
+        sha2::Digest::update(&mut h, part);
     }
-
-    /// A password check (argon2), remembered for a few minutes when it succeeds.
-    pub fn password_ok(&self, user: &User, password: &str) -> bool {
-        let mut h = Sha256::new();
-        sha2::Digest::update(&mut h, user.name.as_bytes());
-        sha2::Digest::update(&mut h, [0]);
-        sha2::Digest::update(&mut h, password.as_bytes());
-        sha2::Digest::update(&mut h, [0]);
-        sha2::Digest::update(&mut h, user.argon2.as_bytes());
-        let key: [u8; 32] = sha2::Digest::finalize(h).into();
-        if lock(&self.basic_ok).get(&key).is_some_and(|t| t.elapsed() < BASIC_CACHE_LIFE) {
-            return true;
-        }
-        if !user.check_password(password) {
-            return false;
-        }
-        let mut map = lock(&self.basic_ok);
-        if map.len() >= MAX_BASIC_CACHE {
-            map.clear();
-        }
-        map.insert(key, Instant::now());
-        true
-    }
+    sha2::Digest::finalize(h).into()
 }
 
 fn md5_hex(s: &str) -> String {
@@ -232,61 +353,71 @@ fn md5_hex(s: &str) -> String {
 enum HeaderCheck {
     Ok(User),
     Stale,
-    Refused,
+    Refused(Refusal),
 }
 
-fn check_authorization(state: &AppState, value: &str, method: &Method, uri: &str, peer: &str) -> HeaderCheck {
+/// A Digest header (RFC 7616, MD5, qop=auth) checked against the user's HA1.
+fn check_digest(state: &AppState, rest: &str, method: &Method, uri: &str, peer: Option<IpAddr>) -> HeaderCheck {
+    let p = auth_params(rest);
+    let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
+    if get("realm") != REALM
+        || !matches!(get("algorithm"), "" | "MD5" | "md5")
+        || get("uri") != uri
+        || get("qop") != "auth"
+    {
+        return HeaderCheck::Refused(Refusal::Wrong);
+    }
+    let Ok(nc) = u64::from_str_radix(get("nc"), 16) else { return HeaderCheck::Refused(Refusal::Wrong) };
+    let name = get("username");
+    let attempt = Attempt::new(peer, name);
+    if state.auth.throttle.refused(&attempt) {
+        return HeaderCheck::Refused(Refusal::Throttled);
+    }
+    let user = match state.users.get(name) {
+        Ok(Some(u)) if !u.digest_ha1.is_empty() => Some(u),
+        _ => None,
+    };
+    let ha1 = user.as_ref().map_or("", |u| u.digest_ha1.as_str());
+    let ha2 = md5_hex(&format!("{}:{}", method.as_str(), get("uri")));
+    let expected = md5_hex(&format!("{ha1}:{}:{}:{}:auth:{ha2}", get("nonce"), get("nc"), get("cnonce")));
+    let Some(user) = user.filter(|_| ct_eq(expected.as_bytes(), get("response").to_ascii_lowercase().as_bytes()))
+    else {
+        state.auth.throttle.begin(&attempt);
+        return HeaderCheck::Refused(Refusal::Wrong);
+    };
+    match state.auth.nonce_fresh(get("nonce")) {
+        Some(true) if state.auth.nonce_count_ok(get("nonce"), nc) => HeaderCheck::Ok(user),
+        // A replayed count, or a nonce too old: the client asks for a new one.
+        Some(_) => HeaderCheck::Stale,
+        None => HeaderCheck::Refused(Refusal::Wrong),
+    }
+}
+
+async fn check_authorization(
+    state: &AppState,
+    value: &str,
+    method: &Method,
+    uri: &str,
+    peer: Option<IpAddr>,
+) -> HeaderCheck {
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if scheme.eq_ignore_ascii_case("basic") {
         let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(rest.trim()) else {
-            return HeaderCheck::Refused;
+            return HeaderCheck::Refused(Refusal::Wrong);
         };
-        let Ok(text) = String::from_utf8(raw) else { return HeaderCheck::Refused };
-        let Some((name, password)) = text.split_once(':') else { return HeaderCheck::Refused };
-        if state.auth.throttled(peer) || state.auth.throttled(name) {
-            return HeaderCheck::Refused;
-        }
-        match state.users.get(name) {
-            Ok(Some(u)) if state.auth.password_ok(&u, password) => HeaderCheck::Ok(u),
-            _ => {
-                state.auth.failed(peer);
-                state.auth.failed(name);
-                HeaderCheck::Refused
-            }
+        let Ok(text) = String::from_utf8(raw) else { return HeaderCheck::Refused(Refusal::Wrong) };
+        let Some((name, password)) = text.split_once(':') else { return HeaderCheck::Refused(Refusal::Wrong) };
+        let users = state.users.clone();
+        let who = name.to_string();
+        match state.auth.check_password(move || users.get(&who).ok().flatten(), name, password.to_string(), peer).await
+        {
+            Ok(u) => HeaderCheck::Ok(u),
+            Err(r) => HeaderCheck::Refused(r),
         }
     } else if scheme.eq_ignore_ascii_case("digest") {
-        let p = auth_params(rest);
-        let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
-        if get("realm") != REALM || !matches!(get("algorithm"), "" | "MD5" | "md5") || get("uri") != uri {
-            return HeaderCheck::Refused;
-        }
-        let name = get("username");
-        if state.auth.throttled(peer) {
-            return HeaderCheck::Refused;
-        }
-        let Ok(Some(user)) = state.users.get(name) else {
-            state.auth.failed(peer);
-            return HeaderCheck::Refused;
-        };
-        let ha2 = md5_hex(&format!("{}:{}", method.as_str(), get("uri")));
-        let expected = match get("qop") {
-            "auth" => {
-                md5_hex(&format!("{}:{}:{}:{}:auth:{ha2}", user.digest_ha1, get("nonce"), get("nc"), get("cnonce")))
-            }
-            "" => md5_hex(&format!("{}:{}:{ha2}", user.digest_ha1, get("nonce"))),
-            _ => return HeaderCheck::Refused,
-        };
-        if !ct_eq(expected.as_bytes(), get("response").to_ascii_lowercase().as_bytes()) {
-            state.auth.failed(peer);
-            return HeaderCheck::Refused;
-        }
-        match state.auth.nonce_fresh(get("nonce")) {
-            Some(true) => HeaderCheck::Ok(user),
-            Some(false) => HeaderCheck::Stale,
-            None => HeaderCheck::Refused,
-        }
+        check_digest(state, rest, method, uri, peer)
     } else {
-        HeaderCheck::Refused
+        HeaderCheck::Refused(Refusal::Wrong)
     }
 }
 
@@ -315,24 +446,43 @@ pub fn is_public(method: &Method, path: &str) -> bool {
 fn unauthorized(state: &AppState, headers: &HeaderMap, stale: bool) -> Response {
     let mut r = error_response(StatusCode::UNAUTHORIZED, "log in first: a session cookie, HTTP Digest or Basic");
     // The UI asks with its own header and gets no challenge, so the browser does not
-    // pop up its password dialog; scripts get both schemes (curl --anyauth picks Digest).
+    // pop up its password dialog; scripts get Basic, and Digest when some user chose it
+    // (curl --anyauth picks Digest whenever it is offered).
     if !headers.contains_key(UI_HEADER) {
-        let digest = format!(
-            "Digest realm=\"{REALM}\", qop=\"auth\", algorithm=MD5, nonce=\"{}\"{}",
-            state.auth.new_nonce(),
-            if stale { ", stale=true" } else { "" }
-        );
         let h = r.headers_mut();
-        h.append(header::WWW_AUTHENTICATE, HeaderValue::from_str(&digest).expect("ascii"));
+        if state.users.all().is_ok_and(|users| users.iter().any(|u| !u.digest_ha1.is_empty())) {
+            let digest = format!(
+                "Digest realm=\"{REALM}\", qop=\"auth\", algorithm=MD5, nonce=\"{}\"{}",
+                state.auth.new_nonce(),
+                if stale { ", stale=true" } else { "" }
+            );
+            h.append(header::WWW_AUTHENTICATE, HeaderValue::from_str(&digest).expect("ascii"));
+        }
         h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Tyto\", charset=\"UTF-8\""));
     }
     r
 }
 
-pub fn peer(req: &Request) -> String {
-    req.extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
+/// The answer to a refused login: 401 (with challenges), 429 or 503.
+pub fn refused(state: &AppState, headers: &HeaderMap, why: Refusal) -> Response {
+    match why {
+        Refusal::Wrong => unauthorized(state, headers, false),
+        Refusal::Throttled => {
+            let mut r =
+                error_response(StatusCode::TOO_MANY_REQUESTS, "too many failed logins from here; wait a minute");
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            r
+        }
+        Refusal::Busy => {
+            let mut r = error_response(StatusCode::SERVICE_UNAVAILABLE, "too many logins at once; try again shortly");
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+    }
+}
+
+pub fn peer(req: &Request) -> Option<IpAddr> {
+    req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
 }
 
 /// The gate in front of every route.
@@ -346,25 +496,24 @@ pub async fn require_user(State(state): State<AppState>, mut req: Request, next:
     let mut authed = None;
     let mut stale = false;
     if let Some(token) = cookie_value(&headers, COOKIE) {
-        if let Some((name, csrf)) = state.auth.cookie_user(&token) {
-            if let Ok(Some(user)) = state.users.get(&name) {
-                authed = Some(Authed { user, via: Via::Cookie { csrf } });
+        if let Some((name, csrf, tag)) = state.auth.cookie_user(&token) {
+            match state.users.get(&name) {
+                Ok(Some(user)) if password_tag(&user) == tag => {
+                    authed = Some(Authed { user, via: Via::Cookie { csrf } })
+                }
+                // The user is gone or has a new password: the session ends.
+                _ => state.auth.end_session(&token),
             }
         }
     }
     if authed.is_none() {
         if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
             let uri = req.uri().path_and_query().map_or(path.clone(), |p| p.as_str().to_string());
-            let value = value.to_string();
-            let peer = peer(&req);
-            let st = state.clone();
-            let m = method.clone();
-            // argon2 takes tens of milliseconds: off the async threads.
-            let checked = tokio::task::spawn_blocking(move || check_authorization(&st, &value, &m, &uri, &peer)).await;
-            match checked {
-                Ok(HeaderCheck::Ok(user)) => authed = Some(Authed { user, via: Via::Header }),
-                Ok(HeaderCheck::Stale) => stale = true,
-                _ => {}
+            match check_authorization(&state, value, &method, &uri, peer(&req)).await {
+                HeaderCheck::Ok(user) => authed = Some(Authed { user, via: Via::Header }),
+                HeaderCheck::Stale => stale = true,
+                HeaderCheck::Refused(Refusal::Wrong) => {}
+                HeaderCheck::Refused(why) => return refused(&state, &headers, why),
             }
         }
     }
@@ -399,10 +548,21 @@ mod tests {
         let a = Auth::new([7; 32], false);
         let n = a.new_nonce();
         assert_eq!(a.nonce_fresh(&n), Some(true));
+        assert_ne!(a.new_nonce(), n, "two nonces of one second differ");
         assert_eq!(Auth::new([8; 32], false).nonce_fresh(&n), None, "another server's nonce");
-        let old = format!("{:x}", 1_000_000u64);
+        let old = format!("{:x}-00", 1_000_000u64);
         let forged = format!("{old}.{}", hex(&a.hmac(old.as_bytes())[..16]));
         assert_eq!(a.nonce_fresh(&forged), Some(false));
         assert_eq!(a.nonce_fresh("zz.zz"), None);
+    }
+
+    #[test]
+    fn a_nonce_count_is_taken_once_and_only_upwards() {
+        let a = Auth::new([7; 32], false);
+        assert!(a.nonce_count_ok("n1", 1));
+        assert!(!a.nonce_count_ok("n1", 1), "replayed");
+        assert!(a.nonce_count_ok("n1", 2));
+        assert!(!a.nonce_count_ok("n1", 1));
+        assert!(a.nonce_count_ok("n2", 1));
     }
 }

@@ -13,11 +13,20 @@ pub fn cell(v: Option<&Value>) -> String {
     }
 }
 
+/// Characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection
+/// list). Quoting alone does not stop it: the quotes are CSV's, not the cell's.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 fn push_cell(out: &mut String, text: &str) {
-    // Quoted when it must be; a leading = + - @ is quoted too, so spreadsheets do not
-    // take a captured value for a formula.
-    if text.contains([',', '"', '\n', '\r']) || text.starts_with(['=', '+', '@']) {
+    // A captured value that could start a formula is prefixed with `'`, which a
+    // spreadsheet shows as text and never evaluates (OWASP's recommendation), and
+    // quoted; other cells are quoted when CSV needs it.
+    let formula = text.starts_with(FORMULA_START);
+    if formula || text.contains([',', '"', '\n', '\r', ';']) {
         out.push('"');
+        if formula {
+            out.push('\'');
+        }
         out.push_str(&text.replace('"', "\"\""));
         out.push('"');
     } else {
@@ -61,9 +70,19 @@ mod tests {
             serde_json::json!({"ip.src": "10.0.0.1", "protocols": ["tcp", "http"], "http.uri": ["/a,\"b\"", "=cmd"]});
         let mut out = header(&f);
         push_row(&mut out, &f, row.as_object().unwrap());
-        assert_eq!(out, "ip.src,protocols,http.uri\r\n10.0.0.1,tcp;http,\"/a,\"\"b\"\";=cmd\"\r\n");
-        let mut out = String::new();
-        push_row(&mut out, &f[2..], serde_json::json!({"http.uri": "=1+1"}).as_object().unwrap());
-        assert_eq!(out, "\"=1+1\"\r\n");
+        assert_eq!(out, "ip.src,protocols,http.uri\r\n10.0.0.1,\"tcp;http\",\"/a,\"\"b\"\";=cmd\"\r\n");
+        for (value, cell) in [
+            ("=1+1", "\"'=1+1\""),
+            ("-2+3+cmd|' /C calc'!A0", "\"'-2+3+cmd|' /C calc'!A0\""),
+            ("+1", "\"'+1\""),
+            ("@SUM(1)", "\"'@SUM(1)\""),
+            ("\t=1", "\"'\t=1\""),
+            ("=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""),
+            ("a-b", "a-b"),
+        ] {
+            let mut out = String::new();
+            push_row(&mut out, &f[2..], serde_json::json!({ "http.uri": value }).as_object().unwrap());
+            assert_eq!(out, format!("{cell}\r\n"), "{value}");
+        }
     }
 }

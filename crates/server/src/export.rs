@@ -4,24 +4,23 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::Write;
-use std::path::Path;
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::Sender;
 use tyto_packet::{decode, LinkType, Transport};
-use tyto_pcapstore::{decode_positions, mixed_link_types, ExportWriter, PacketReader, StoredPacket};
-use tyto_store::{SessionPositions, SessionStore};
+use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, StoredPacket};
+use tyto_store::{ListQuery, SessionPositions, SessionStore};
 
 use crate::api::stream_body;
 use crate::auth::Authed;
 use crate::nodes::Nodes;
-use crate::params::Params;
+use crate::params::{check_id, Params};
 use crate::users::hex;
 use crate::{ApiError, AppState};
 
@@ -38,19 +37,6 @@ const DETAIL_PACKETS: usize = 500;
 const DETAIL_PACKET_BYTES: usize = 4096;
 const DETAIL_READ_BYTES: usize = 64 << 20;
 const DETAIL_PAYLOAD_BYTES: usize = 256 << 10;
-
-/// Session ids are ours (letters, digits, `-`, `_`, `@`, `.`, `:`); anything else is
-/// refused before it reaches the store.
-fn check_id(id: &str) -> Result<(), ApiError> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@' | b'.' | b':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!("{id:?} is not a session id")))
-    }
-}
 
 fn may_export(authed: &Authed) -> Result<(), ApiError> {
     if authed.user.export_pcap {
@@ -96,48 +82,40 @@ fn attachment(name: &str, pcapng: bool, body: Body) -> Response {
         .into_response()
 }
 
-/// Reads a session's packets, in capture order (time, then storage order), from
-/// whichever node holds them; when retention deleted every one of them, says so
-/// (410 Gone).
-fn read_session(state: &AppState, s: &SessionPositions) -> Result<Vec<StoredPacket>, ApiError> {
-    let kept = state.nodes.read(&state.data_dir, &s.node, &s.positions, usize::MAX)?;
-    if kept.packets.is_empty() && kept.gone > 0 {
-        return Err(ApiError { status: axum::http::StatusCode::GONE, message: kept.gone_message(), column: None });
-    }
-    Ok(kept.packets)
-}
-
-/// `GET /api/session/ID.pcap`: the packets of one session.
+/// `GET /api/session/ID.pcap`: the packets of one session (if the user may see it),
+/// streamed; when retention deleted every one of them, says so (410 Gone).
 pub async fn session_pcap(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
     UrlPath(file): UrlPath<String>,
+    params: Params,
 ) -> Result<Response, ApiError> {
     let id = file
         .strip_suffix(".pcap")
         .ok_or_else(|| ApiError::not_found(format!("/api/session/{file}: ask for ID.pcap or ID/detail")))?
         .to_string();
-    check_id(&id)?;
+    let q = params.one_session(&authed.user, &id)?;
     may_export(&authed)?;
     let st = state.clone();
-    let (bytes, pcapng) = state
+    let found = q.clone();
+    state
         .stores
         .run(move |store| {
-            let found = store.packet_positions(std::slice::from_ref(&id))?;
-            let Some(session) = found.into_iter().next() else {
+            let Some(s) = store.positions_in_order(&found, None, 1)?.pop() else {
                 return Err(ApiError::not_found(format!("no session with id {id}")));
             };
-            let packets = read_session(&st, &session)?;
-            let pcapng = mixed_link_types(&packets);
-            let mut w =
-                ExportWriter::for_link_types(Vec::new(), pcapng).map_err(|e| ApiError::internal(e.to_string()))?;
-            for p in &packets {
-                w.write(p).map_err(|e| ApiError::internal(e.to_string()))?;
+            // One packet read first says whether any is left and whether the node that
+            // holds them answers; the stream cannot change its status once it started.
+            let first = st.nodes.read(&st.data_dir, &s.node, &s.positions, 1)?;
+            if first.packets.is_empty() && first.gone > 0 {
+                let all = decode_positions(&s.positions).len() as u64;
+                let gone = tyto_pcapstore::KeptPackets { gone: all, ..first };
+                return Err(ApiError { status: StatusCode::GONE, message: gone.gone_message(), column: None });
             }
-            Ok((w.finish().map_err(|e| ApiError::internal(e.to_string()))?, pcapng))
+            Ok(())
         })
         .await?;
-    Ok(attachment("session", pcapng, Body::from(bytes)))
+    stream_pcap(&state, q, "session").await
 }
 
 /// Packets waiting to go out in time order.
@@ -214,7 +192,7 @@ fn export_matching<W: Write>(
         let Some(last) = page.last().cloned() else { break };
         // Other sensors' packets of the page, asked of each node at once; buffered
         // early, they still go out in order (none is older than its session's start).
-        fetch_remote(&page, nodes, &mut buffered);
+        fetch_remote(&page, nodes, &mut buffered, w)?;
         for s in &page {
             if nodes.is_remote(&s.node) {
                 continue;
@@ -246,11 +224,17 @@ fn export_matching<W: Write>(
 /// Positions asked of a node per request.
 const REMOTE_POSITIONS_PER_REQUEST: usize = 50_000;
 
-fn fetch_remote(page: &[SessionPositions], nodes: &Nodes, buffered: &mut OrderedPackets) {
+fn fetch_remote<W: Write>(
+    page: &[SessionPositions],
+    nodes: &Nodes,
+    buffered: &mut OrderedPackets,
+    w: &mut ExportWriter<W>,
+) -> Result<(), String> {
     let mut by_node: std::collections::BTreeMap<&str, Vec<i64>> = std::collections::BTreeMap::new();
     for s in page.iter().filter(|s| nodes.is_remote(&s.node)) {
         by_node.entry(&s.node).or_default().extend_from_slice(&s.positions);
     }
+    let mut failed: Option<String> = None;
     for (node, positions) in by_node {
         // Cut only at a file marker, so each request's positions decode alone.
         let mut start = 0;
@@ -259,13 +243,27 @@ fn fetch_remote(page: &[SessionPositions], nodes: &Nodes, buffered: &mut Ordered
             while end < positions.len() && positions[end] >= 0 {
                 end += 1;
             }
-            match nodes.read(Path::new(""), node, &positions[start..end], usize::MAX) {
-                Ok(kept) => kept.packets.into_iter().for_each(|p| buffered.push(p)),
-                Err(e) => tracing::warn!("export: {}", e.message),
+            // Packets arrive one at a time; past the order buffer's bound the oldest go out.
+            let mut each = |p: StoredPacket| {
+                buffered.push(p);
+                while failed.is_none() && buffered.bytes > ORDER_BUFFER {
+                    match buffered.pop_until(i64::MAX).map(|p| w.write(&p)) {
+                        Some(Err(e)) => failed = Some(e.to_string()),
+                        Some(Ok(())) => {}
+                        None => break,
+                    }
+                }
+            };
+            if let Err(e) = nodes.read_remote(node, &positions[start..end], usize::MAX, &mut each) {
+                tracing::warn!("export: {}", e.message);
+            }
+            if let Some(e) = failed.take() {
+                return Err(e);
             }
             start = end;
         }
     }
+    Ok(())
 }
 
 /// `GET /api/sessions.pcap`: every packet of every matching session (or of the
@@ -294,6 +292,12 @@ pub async fn sessions_pcap(
             params.with("expression", text).search(&authed.user)?
         }
     };
+    stream_pcap(&state, q, "sessions").await
+}
+
+/// Every packet of the sessions `q` selects, in time order, streamed as `NAME.pcap`
+/// (pcapng when the store holds more than one link type).
+async fn stream_pcap(state: &AppState, q: tyto_store::ListQuery, name: &str) -> Result<Response, ApiError> {
     let pcapng = state.stores.run(|store| Ok(store.stats()?.link_types.len() > 1)).await?;
     let handle = state.stores.for_export()?;
     let data_dir = state.data_dir.clone();
@@ -324,7 +328,7 @@ pub async fn sessions_pcap(
         // Sends the last chunk (and a header, when no packet matched).
         let _ = w.finish();
     });
-    Ok(attachment("sessions", pcapng, body))
+    Ok(attachment(name, pcapng, body))
 }
 
 /// Bytes as text a person can read: printable ASCII and line breaks kept, the rest dots.
@@ -437,27 +441,26 @@ fn decode_packets(session: &Map<String, Value>, packets: &[StoredPacket]) -> (Ve
 }
 
 /// `GET /api/session/ID/detail`: every field, and (if the user may see packets)
-/// the packets decoded and the payload of each direction reassembled.
+/// the packets decoded and the payload of each direction reassembled. Only a session
+/// the user may see (forced expression, time limit) is found.
 pub async fn detail(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
     UrlPath(id): UrlPath<String>,
+    params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    check_id(&id)?;
+    let q = params.one_session(&authed.user, &id)?;
     let see_packets = authed.user.see_packets;
     let st = state.clone();
     let out = state
         .stores
         .run(move |store| {
-            let Some(session) = store.session(&id)? else {
-                return Err(ApiError::not_found(format!("no session with id {id}")));
-            };
+            let not_found = || ApiError::not_found(format!("no session with id {id}"));
+            let session = store.list(&ListQuery { limit: 1, ..q.clone() })?.pop().ok_or_else(not_found)?;
             if !see_packets {
                 return Ok(json!({ "session": session, "packets": Value::Null, "payload": Value::Null }));
             }
-            let Some(at) = store.packet_positions(std::slice::from_ref(&id))?.pop() else {
-                return Err(ApiError::not_found(format!("no session with id {id}")));
-            };
+            let at = store.positions_in_order(&q, None, 1)?.pop().ok_or_else(not_found)?;
             let all = decode_positions(&at.positions);
             let kept = st.nodes.read(&st.data_dir, &at.node, &at.positions, DETAIL_READ_BYTES)?;
             let (shown, payload) = decode_packets(&session, &kept.packets);

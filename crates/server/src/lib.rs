@@ -12,11 +12,13 @@ mod auth;
 pub mod auth_header;
 pub mod csv;
 mod export;
+mod listen;
 mod login;
 mod metrics;
 pub mod nodes;
 mod params;
 mod stores;
+mod throttle;
 mod ui;
 pub mod users;
 
@@ -33,6 +35,7 @@ use axum::{middleware, Json, Router};
 use tyto_store::{StoreBox, StoreError, StoreUrl};
 
 pub use auth::{is_public, Auth, COOKIE, CSRF_HEADER, UI_HEADER};
+pub use listen::Limits;
 pub use nodes::{Nodes, NodesConfig};
 pub use stores::Stores;
 pub use users::{new_user, User, UserError, Users};
@@ -51,6 +54,8 @@ pub struct ServerConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// This node's name and where other nodes' packets are fetched from.
     pub nodes: NodesConfig,
+    /// Connections, timeouts.
+    pub limits: Limits,
 }
 
 /// What every handler can reach.
@@ -115,6 +120,17 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// How long a query may run before it is interrupted.
+    pub fn set_query_timeout(&mut self, timeout: std::time::Duration) {
+        if let Some(stores) = Arc::get_mut(&mut self.stores) {
+            stores.set_timeout(timeout);
+        } else {
+            tracing::warn!("the query timeout could not be set: the store pool is shared already");
+        }
+    }
+}
+
 /// An error answer: a status and a message saying what was wrong.
 #[derive(Debug)]
 pub struct ApiError {
@@ -141,6 +157,13 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if e.is_interrupted() {
+            return ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "the query was stopped (out of time, or the server is stopping)".into(),
+                column: None,
+            };
+        }
         tracing::warn!("store: {e}");
         ApiError::internal(e.to_string())
     }
@@ -205,14 +228,35 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves on an open listener until `shutdown` completes.
-pub async fn serve_on(
+async fn serve_listener(
     listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let stores = state.stores.clone();
+    // Queries running when the server stops are interrupted, so it stops now rather
+    // than when the slowest of them ends.
+    listen::serve(listener, tls, router(state), limits, move || stores.interrupt_all(), shutdown).await
+}
+
+/// The certificate chain and key of `tls`, ready to accept connections.
+fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading the TLS certificate chain {}", cert.display()))?;
+    anyhow::ensure!(!chain.is_empty(), "{} holds no certificate", cert.display());
+    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading the TLS key {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the TLS certificate and key do not make a server configuration")?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 async fn shutdown_signal() {
@@ -250,7 +294,7 @@ pub fn run(config: &ServerConfig) -> anyhow::Result<()> {
 /// Serves `state` as `config` says until `shutdown` completes.
 pub fn serve(
     config: &ServerConfig,
-    state: AppState,
+    mut state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     if state.users.all().map(|u| u.is_empty()).unwrap_or(true) {
@@ -259,38 +303,28 @@ pub fn serve(
             config.data_dir.display()
         );
     }
+    state.set_query_timeout(config.limits.query_timeout);
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        match &config.tls {
-            None => {
-                let listener = tokio::net::TcpListener::bind(config.listen)
-                    .await
-                    .with_context(|| format!("listening on {}", config.listen))?;
-                eprintln!("tyto: viewer at http://{}/", listener.local_addr()?);
-                serve_on(listener, state, shutdown).await?;
-            }
-            Some((cert, key)) => {
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                    .await
-                    .with_context(|| format!("reading TLS certificate {} and key {}", cert.display(), key.display()))?;
-                let handle = axum_server::Handle::new();
-                let h = handle.clone();
-                tokio::spawn(async move {
-                    shutdown.await;
-                    h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-                });
-                let listener = std::net::TcpListener::bind(config.listen)
-                    .with_context(|| format!("listening on {}", config.listen))?;
-                listener.set_nonblocking(true)?;
-                eprintln!("tyto: viewer at https://{}/", listener.local_addr()?);
-                axum_server::from_tcp_rustls(listener, tls)
-                    .handle(handle)
-                    .serve(router(state).into_make_service_with_connect_info::<SocketAddr>())
-                    .await
-                    .with_context(|| format!("serving HTTPS on {}", config.listen))?;
-            }
+    let out = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!("tyto: viewer at {}", listen::describe(addr, tls.is_some()));
+        if tls.is_none() && !addr.ip().is_loopback() {
+            eprintln!(
+                "tyto: warning: plain HTTP on {addr}: passwords and sessions cross the network in clear; \
+                 give --tls-cert and --tls-key"
+            );
         }
-        Ok(())
-    })
+        serve_listener(listener, tls, state, config.limits, shutdown).await?;
+        anyhow::Ok(())
+    });
+    // Blocking threads still inside the store were interrupted; do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    out
 }

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
-use crate::auth::{cookie_value, peer, Authed, Via, COOKIE};
+use crate::auth::{cookie_value, peer, Authed, Refusal, Via, COOKIE};
 use crate::params::Params;
 use crate::{ApiError, AppState};
 
@@ -35,10 +35,20 @@ fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// Only a path of this site may follow a login (no `//host` or `scheme:` open redirect).
+/// Only a path of this site may follow a login (no `//host` or `scheme:` open
+/// redirect). Browsers drop tabs and line breaks from a location and read `\` as `/`,
+/// so `/<tab>/evil.example` would be `//evil.example`: no control character, space or
+/// backslash passes.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 2048 => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.len() < 2048
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -47,6 +57,7 @@ fn safe_next(next: Option<&str>) -> String {
 pub async fn page(params: Params) -> Response {
     let error = match params.get("failed") {
         Some("throttled") => "<p class=\"error\">Too many failed logins; wait a minute.</p>",
+        Some("busy") => "<p class=\"error\">Too many logins at once; try again shortly.</p>",
         Some(_) => "<p class=\"error\">Wrong user or password.</p>",
         None => "",
     };
@@ -107,26 +118,19 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             Redirect::to(&format!("/login?failed={what}")).into_response()
         }
     };
-    if state.auth.throttled(&who) || state.auth.throttled(&name) {
-        return fail(StatusCode::TOO_MANY_REQUESTS, "too many failed logins; wait a minute", "throttled");
-    }
-    let st = state.clone();
-    let (n, p) = (name.clone(), password);
-    let user = tokio::task::spawn_blocking(move || match st.users.get(&n) {
-        Ok(Some(u)) if st.auth.password_ok(&u, &p) => Some(u),
-        _ => None,
-    })
-    .await
-    .ok()
-    .flatten();
-    let Some(user) = user else {
-        state.auth.failed(&who);
-        state.auth.failed(&name);
-        return fail(StatusCode::UNAUTHORIZED, "wrong user or password", "1");
+    let users = state.users.clone();
+    let n = name.clone();
+    let user = match state.auth.check_password(move || users.get(&n).ok().flatten(), &name, password, who).await {
+        Ok(u) => u,
+        Err(Refusal::Throttled) => {
+            return fail(StatusCode::TOO_MANY_REQUESTS, "too many failed logins; wait a minute", "throttled")
+        }
+        Err(Refusal::Busy) => {
+            return fail(StatusCode::SERVICE_UNAVAILABLE, "too many logins at once; try again shortly", "busy")
+        }
+        Err(Refusal::Wrong) => return fail(StatusCode::UNAUTHORIZED, "wrong user or password", "1"),
     };
-    state.auth.succeeded(&who);
-    state.auth.succeeded(&name);
-    let (token, csrf) = state.auth.start_session(&user.name);
+    let (token, csrf) = state.auth.start_session(&user);
     let cookie = session_cookie(&state, &token, None);
     let mut resp = if is_json {
         Json(json!({ "user": user.info(), "csrf": csrf })).into_response()
@@ -176,7 +180,7 @@ mod tests {
     #[test]
     fn only_local_paths_follow_a_login() {
         assert_eq!(safe_next(Some("/sessions?x=1")), "/sessions?x=1");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil"] {
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil", "/\t/evil.example", "/\n/x", "/ /x"] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(escape_html("\"><script>"), "&quot;&gt;&lt;script&gt;");

@@ -269,7 +269,16 @@ fn escape(s: &str) -> String {
 }
 
 /// `GET /metrics`.
-pub async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn prometheus(
+    State(state): State<AppState>,
+    axum::Extension(authed): axum::Extension<crate::auth::Authed>,
+) -> Result<Response, ApiError> {
+    if authed.user.is_restricted() {
+        return Err(ApiError::forbidden(format!(
+            "user {} sees part of the sessions; the capture's totals are not theirs to read",
+            authed.user.name
+        )));
+    }
     let data_dir = state.data_dir.clone();
     let sessions = state.stores.run(|store| Ok(store.count()?)).await?;
     let disk = tyto_pcapstore::disk_space(&data_dir);

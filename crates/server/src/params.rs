@@ -33,10 +33,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
+/// Session ids are ours (letters, digits, `-`, `_`, `@`, `.`, `:`); anything else is
+/// refused before it reaches an expression or the store.
+pub fn check_id(id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("{id:?} is not a session id")))
+    }
+}
+
 /// A field by name or alias, or a 400 that suggests the nearest name.
+/// Internal columns (packet positions) are not fields a request may name.
 pub fn field_named(param: &str, name: &str) -> Result<&'static FieldDef, ApiError> {
     let name = name.trim();
-    field(name).ok_or_else(|| {
+    field(name).filter(|f| f.in_dump).ok_or_else(|| {
         let hint = nearest_name(name).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
         ApiError::bad_request(format!("{param}: no field named {name:?}{hint}; GET /api/fields lists them"))
     })
@@ -57,6 +71,27 @@ impl Params {
         let mut map = self.0.clone();
         map.insert(name.to_string(), value);
         Params(map)
+    }
+
+    /// These parameters without one of them.
+    pub fn without(&self, name: &str) -> Params {
+        let mut map = self.0.clone();
+        map.remove(name);
+        Params(map)
+    }
+
+    /// What this user may see in the request's time range, whatever the request's own
+    /// expression: the forced expression and the time limit alone.
+    pub fn visible(&self, user: &User) -> Result<ListQuery, ApiError> {
+        self.without("expression").search(user)
+    }
+
+    /// One session by id, if this user may see it: the single place where a route that
+    /// reads one session (its detail, its PCAP) applies the forced expression and the
+    /// time limit, with the request's time range as a search has it.
+    pub fn one_session(&self, user: &User, id: &str) -> Result<ListQuery, ApiError> {
+        check_id(id)?;
+        self.with("expression", format!("id == \"{id}\"")).search(user)
     }
 
     /// A parameter's value; an empty value counts as absent (as forms send them).
@@ -136,7 +171,8 @@ impl Params {
                     start = Some(now - limit_ns);
                     stop = Some(now);
                 }
-                (Some(a), b) if b.unwrap_or(now).saturating_sub(a) <= limit_ns => {}
+                // An open end is now: sessions dated in the future stay out of reach.
+                (Some(a), b) if b.unwrap_or(now).saturating_sub(a) <= limit_ns => stop = Some(b.unwrap_or(now)),
                 _ => {
                     return Err(ApiError::forbidden(format!(
                         "user {} may search at most {limit} hours at a time; give startTime and stopTime or date",
@@ -210,9 +246,6 @@ impl Params {
         let mut out: Vec<&'static FieldDef> = vec![field("id").expect("the catalogue has id")];
         for name in v.split(',').filter(|p| !p.trim().is_empty()) {
             let f = field_named("fields", name)?;
-            if !f.in_dump {
-                return Err(ApiError::bad_request(format!("fields: {} is internal and not listed", f.name)));
-            }
             if !out.iter().any(|o| std::ptr::eq(*o, f)) {
                 out.push(f);
             }

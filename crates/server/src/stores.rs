@@ -2,11 +2,20 @@
 //! time (DuckDB connections are not shared), so handlers borrow one from a small
 //! pool on a blocking thread; a semaphore bounds how many queries run at once, and a
 //! second, smaller one how many long exports (PCAP, CSV) stream at once.
+//!
+//! No query outlives its reason to run: each has a time limit, and is interrupted in
+//! the store when the limit passes, when its client goes away (the request's future
+//! is dropped) or when the server stops ([`Stores::interrupt_all`]). A query's slot is
+//! given back only when the store has really stopped working on it.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use axum::http::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tyto_store::{SessionStore, StoreError};
+use tyto_store::{Interrupter, SessionStore, StoreError};
 
 use crate::ApiError;
 
@@ -17,28 +26,70 @@ type Factory = Box<dyn Fn() -> Result<StoreBox, StoreError> + Send + Sync>;
 const QUERIES_AT_ONCE: usize = 4;
 /// Streamed exports running at once; more are refused with 503.
 const EXPORTS_AT_ONCE: usize = 2;
+/// How long a query may run (and wait for a slot) unless configured otherwise.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Stores {
     factory: Factory,
     idle: Mutex<Vec<StoreBox>>,
     queries: Arc<Semaphore>,
     exports: Arc<Semaphore>,
+    timeout: Duration,
+    /// The interrupters of the queries and exports running now, by a number of their own.
+    running: Arc<Mutex<HashMap<u64, Interrupter>>>,
+    next: AtomicU64,
 }
 
 /// A store handle held by one export for as long as it streams.
 pub struct ExportHandle {
     pub store: StoreBox,
+    _running: Running,
     _permit: OwnedSemaphorePermit,
+}
+
+/// A query's entry in [`Stores::running`]; leaving removes it.
+struct Running {
+    id: u64,
+    running: Arc<Mutex<HashMap<u64, Interrupter>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        lock(&self.running).remove(&self.id);
+    }
+}
+
+/// Interrupts the query unless disarmed: dropped with a request whose client left.
+struct InterruptOnDrop(Option<Interrupter>);
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        if let Some(i) = self.0.take() {
+            i.interrupt();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn timed_out(limit: Duration) -> ApiError {
+    ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: format!(
+            "the query was stopped after {} s (the viewer's query_timeout_s); narrow the time range or the expression",
+            limit.as_secs_f64()
+        ),
+        column: None,
+    }
 }
 
 impl Stores {
     /// Handles made from `base` ([`SessionStore::another`]).
     pub fn over(base: StoreBox) -> Stores {
         let base = Mutex::new(base);
-        Stores::new(Box::new(move || {
-            let b = base.lock().unwrap_or_else(|p| p.into_inner());
-            b.another()
-        }))
+        Stores::new(Box::new(move || lock(&base).another()))
     }
 
     pub fn new(factory: Factory) -> Stores {
@@ -47,48 +98,98 @@ impl Stores {
             idle: Mutex::new(Vec::new()),
             queries: Arc::new(Semaphore::new(QUERIES_AT_ONCE)),
             exports: Arc::new(Semaphore::new(EXPORTS_AT_ONCE)),
+            timeout: DEFAULT_QUERY_TIMEOUT,
+            running: Arc::default(),
+            next: AtomicU64::new(0),
         }
     }
 
+    /// Another time limit per query.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout.max(Duration::from_millis(1));
+    }
+
     fn take(&self) -> Result<StoreBox, StoreError> {
-        if let Some(s) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+        if let Some(s) = lock(&self.idle).pop() {
             return Ok(s);
         }
         (self.factory)()
     }
 
     fn give_back(&self, s: StoreBox) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = lock(&self.idle);
         if idle.len() < QUERIES_AT_ONCE {
             idle.push(s);
         }
     }
 
-    /// Runs `f` with a store handle on a blocking thread.
+    fn register(&self, interrupter: Interrupter) -> Running {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.running).insert(id, interrupter);
+        Running { id, running: self.running.clone() }
+    }
+
+    /// Stops every query and export running now (the server is stopping).
+    pub fn interrupt_all(&self) {
+        for i in lock(&self.running).values() {
+            i.interrupt();
+        }
+    }
+
+    /// Runs `f` with a store handle on a blocking thread, within the time limit.
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&dyn SessionStore) -> Result<T, ApiError> + Send + 'static,
     {
-        let _permit = self.queries.acquire().await.map_err(|_| ApiError::internal("the server is stopping"))?;
+        let limit = self.timeout;
+        let permit = match tokio::time::timeout(limit, self.queries.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(ApiError::internal("the server is stopping")),
+            Err(_) => return Err(timed_out(limit)),
+        };
+        let store = self.take()?;
+        let interrupter = store.interrupter();
+        let running = self.register(interrupter.clone());
+        let mut on_drop = InterruptOnDrop(Some(interrupter.clone()));
         let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let store = me.take()?;
+        let task = tokio::task::spawn_blocking(move || {
+            // The slot and the entry go only when the store is done with the query.
+            let _permit = permit;
+            let _running = running;
             let out = f(store.as_ref());
             me.give_back(store);
             out
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("a query failed: {e}")))?
+        });
+        let out = match tokio::time::timeout(limit, task).await {
+            Ok(joined) => joined.map_err(|e| ApiError::internal(format!("a query failed: {e}")))?,
+            Err(_) => {
+                interrupter.interrupt();
+                on_drop.0 = None;
+                tracing::warn!("a query ran past {limit:?} and was interrupted");
+                return Err(timed_out(limit));
+            }
+        };
+        on_drop.0 = None;
+        out
     }
 
     /// A handle of its own for a streamed export, or an error when too many stream already.
     pub fn for_export(&self) -> Result<ExportHandle, ApiError> {
         let permit = self.exports.clone().try_acquire_owned().map_err(|_| ApiError {
-            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            status: StatusCode::SERVICE_UNAVAILABLE,
             message: format!("{EXPORTS_AT_ONCE} exports are already streaming; try again when one ends"),
             column: None,
         })?;
-        Ok(ExportHandle { store: (self.factory)()?, _permit: permit })
+        let store = (self.factory)()?;
+        let running = self.register(store.interrupter());
+        Ok(ExportHandle { store, _running: running, _permit: permit })
+    }
+}
+
+impl ExportHandle {
+    /// What stops this export's store query (its client went away).
+    pub fn interrupter(&self) -> Interrupter {
+        self.store.interrupter()
     }
 }

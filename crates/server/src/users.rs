@@ -43,6 +43,8 @@ pub struct User {
     #[serde(default)]
     pub time_limit_hours: Option<u32>,
     pub argon2: String,
+    /// HTTP Digest's HA1, for users who chose Digest ("": Digest refused).
+    #[serde(default)]
     pub digest_ha1: String,
     #[serde(default)]
     pub created: i64,
@@ -75,12 +77,15 @@ impl User {
         }
     }
 
+    /// Whether this user sees only part of the sessions (a forced expression or a time
+    /// limit): totals of the whole store are not theirs to read.
+    pub fn is_restricted(&self) -> bool {
+        self.expression.as_deref().is_some_and(|e| !e.trim().is_empty()) || self.time_limit_hours.is_some()
+    }
+
     /// Whether `password` is this user's (argon2 verification: slow on purpose).
     pub fn check_password(&self, password: &str) -> bool {
-        match PasswordHash::new(&self.argon2) {
-            Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
-            Err(_) => false,
-        }
+        verify_password(&self.argon2, password)
     }
 }
 
@@ -114,6 +119,15 @@ pub fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
+/// Whether `password` matches an argon2 hash (slow on purpose).
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The argon2 hash of a password, and its HTTP Digest HA1.
 pub fn hash_password(name: &str, password: &str) -> Result<(String, String), UserError> {
     if password.is_empty() {
         return Err(UserError::EmptyPassword);
@@ -204,7 +218,9 @@ impl Users {
         Ok(())
     }
 
-    pub fn add(&self, mut user: User, password: &str) -> Result<(), UserError> {
+    /// Adds a user; `digest`: also keep the HA1 that HTTP Digest needs (worth the
+    /// password on this realm if the file leaks, which is why it is a choice).
+    pub fn add(&self, mut user: User, password: &str, digest: bool) -> Result<(), UserError> {
         if !valid_name(&user.name) {
             return Err(UserError::BadName(user.name));
         }
@@ -217,18 +233,21 @@ impl Users {
         }
         let (argon2, ha1) = hash_password(&user.name, password)?;
         user.argon2 = argon2;
-        user.digest_ha1 = ha1;
+        user.digest_ha1 = if digest { ha1 } else { String::new() };
         user.created = tyto_schema::time::now_ns() / 1_000_000_000;
         users.push(user);
         self.write(&users)
     }
 
-    pub fn set_password(&self, name: &str, password: &str) -> Result<(), UserError> {
+    /// A new password; `digest` says whether HTTP Digest stays (or becomes) possible
+    /// (`None`: as it was).
+    pub fn set_password(&self, name: &str, password: &str, digest: Option<bool>) -> Result<(), UserError> {
         let mut users = self.read()?;
         let u = users.iter_mut().find(|u| u.name == name).ok_or_else(|| UserError::Missing(name.into()))?;
         let (argon2, ha1) = hash_password(name, password)?;
+        let digest = digest.unwrap_or(!u.digest_ha1.is_empty());
         u.argon2 = argon2;
-        u.digest_ha1 = ha1;
+        u.digest_ha1 = if digest { ha1 } else { String::new() };
         self.write(&users)
     }
 
@@ -267,19 +286,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let users = Users::new(dir.path());
         assert!(users.all().unwrap().is_empty());
-        users.add(new_user("alice", true), "s3cret").unwrap();
-        assert!(matches!(users.add(new_user("alice", false), "x"), Err(UserError::Exists(_))));
-        assert!(matches!(users.add(new_user("bad name", false), "x"), Err(UserError::BadName(_))));
-        assert!(matches!(users.add(new_user("bob", false), ""), Err(UserError::EmptyPassword)));
+        users.add(new_user("alice", true), "s3cret", true).unwrap();
+        assert!(matches!(users.add(new_user("alice", false), "x", false), Err(UserError::Exists(_))));
+        assert!(matches!(users.add(new_user("bad name", false), "x", false), Err(UserError::BadName(_))));
+        assert!(matches!(users.add(new_user("bob", false), "", false), Err(UserError::EmptyPassword)));
         let mut bad = new_user("carol", false);
         bad.expression = Some("ip.src ==".into());
-        assert!(matches!(users.add(bad, "x"), Err(UserError::Expression(_))));
+        assert!(matches!(users.add(bad, "x", false), Err(UserError::Expression(_))));
         let alice = users.get("alice").unwrap().unwrap();
         assert!(alice.check_password("s3cret"));
         assert!(!alice.check_password("s3cret "));
         assert_eq!(alice.digest_ha1, hex(&Md5::digest(b"alice:Tyto:s3cret")));
-        users.set_password("alice", "new").unwrap();
-        assert!(users.get("alice").unwrap().unwrap().check_password("new"));
+        users.set_password("alice", "new", None).unwrap();
+        let alice = users.get("alice").unwrap().unwrap();
+        assert!(alice.check_password("new"));
+        assert_eq!(alice.digest_ha1, hex(&Md5::digest(b"alice:Tyto:new")), "Digest kept");
+        users.set_password("alice", "new", Some(false)).unwrap();
+        assert!(users.get("alice").unwrap().unwrap().digest_ha1.is_empty(), "Digest given up");
+        users.add(new_user("dave", false), "pw", false).unwrap();
+        assert!(users.get("dave").unwrap().unwrap().digest_ha1.is_empty(), "no HA1 unless asked");
         users.remove("alice").unwrap();
         assert!(users.get("alice").unwrap().is_none());
         #[cfg(unix)]

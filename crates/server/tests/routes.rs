@@ -19,12 +19,13 @@ fn app() -> (tempfile::TempDir, AppState, Router) {
         store: tyto_store::StoreUrl::default(),
         tls: None,
         nodes: tyto_server::NodesConfig::default(),
+        limits: tyto_server::Limits::default(),
     };
     let state = AppState::open(&config).unwrap();
-    state.users.add(new_user("ann", true), "ann's password").unwrap();
+    state.users.add(new_user("ann", true), "ann's password", true).unwrap();
     let mut bob = new_user("bob", false);
     bob.export_pcap = false;
-    state.users.add(bob, "bob's password").unwrap();
+    state.users.add(bob, "bob's password", false).unwrap();
     let app = router(state.clone());
     (dir, state, app)
 }
@@ -214,5 +215,5 @@ async fn password_guessing_is_slowed_down() {
             .unwrap(),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "Basic is throttled too");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "Basic is throttled too");
 }

@@ -45,6 +45,27 @@ pub enum StoreError {
     Unreachable { server: String, message: String },
     #[error("spool {path}: {source}")]
     Spool { path: PathBuf, source: std::io::Error },
+    /// Rows could not be put in the store's format (a bug, not the input's fault).
+    #[error("encoding rows: {0}")]
+    Encode(String),
+}
+
+impl StoreError {
+    /// Whether the store stopped the query because it was told to (an [`Interrupter`])
+    /// or ran out of time, rather than failing.
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            StoreError::Db(e) => {
+                let text = e.to_string();
+                text.contains("INTERRUPT") || text.contains("Interrupted")
+            }
+            // 394 QUERY_WAS_CANCELLED, 159 TIMEOUT_EXCEEDED.
+            StoreError::ClickHouse { message, .. } | StoreError::Unreachable { message, .. } => {
+                message.contains("Code: 394") || message.contains("Code: 159")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A pcap file written during ingest, recorded beside the sessions.
@@ -111,6 +132,28 @@ pub struct SortKey {
 /// A handle on a store, for one thread at a time.
 pub type StoreBox = Box<dyn SessionStore + Send>;
 
+/// Stops the query a store handle is running, from another thread: when a request's
+/// time is up, its client went away, or the server stops. A handle that runs nothing
+/// is not affected (its next query starts afresh).
+#[derive(Clone)]
+pub struct Interrupter(Arc<dyn Fn() + Send + Sync>);
+
+impl Interrupter {
+    pub fn new(stop: impl Fn() + Send + Sync + 'static) -> Interrupter {
+        Interrupter(Arc::new(stop))
+    }
+
+    pub fn interrupt(&self) {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Interrupter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Interrupter")
+    }
+}
+
 /// What every backend offers.
 pub trait SessionStore {
     /// Another handle on the same store, for another thread (reads only: rows held
@@ -118,6 +161,8 @@ pub trait SessionStore {
     fn another(&self) -> Result<StoreBox, StoreError>;
     /// Which backend and where, for messages (`duckdb:///var/lib/tyto`).
     fn describe(&self) -> String;
+    /// What stops this handle's running query from another thread.
+    fn interrupter(&self) -> Interrupter;
     /// The layout: version, tables and what they hold, for `tyto db info`.
     fn info(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// Tries to deliver rows written but held back (ClickHouse's spool while the

@@ -173,6 +173,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
             store: store_url.clone(),
             tls: cfg.viewer.tls(),
             nodes,
+            limits: cfg.viewer.limits(),
         };
         let stop_viewer = stop.clone();
         Some(thread::spawn(move || {

@@ -107,13 +107,22 @@ fn report_problems(report: &RunReport) -> bool {
     }
     if report.decode_errors > 0 {
         eprintln!(
-            "tyto: note: {} frames could not be decoded and were skipped (e.g. {})",
+            "tyto: note: {} frames could not be decoded (e.g. {}); they are stored in sessions of their own (protocols == undecoded)",
             report.decode_errors,
             report.decode_error_examples.join("; ")
         );
     }
     if report.unsupported_link_types > 0 {
-        eprintln!("tyto: note: {} frames of unsupported link types were skipped", report.unsupported_link_types);
+        eprintln!(
+            "tyto: note: {} frames of unsupported link types are stored undecoded (protocols == undecoded)",
+            report.unsupported_link_types
+        );
+    }
+    let budget: u64 = report.workers.iter().map(|w| w.held_budget_full).sum();
+    if budget > 0 {
+        eprintln!(
+            "tyto: note: {budget} out-of-order TCP segments found the workers' budget for held data spent; their holes were given up as gaps ([flow] tcp_max_held_total_mib)"
+        );
     }
     let evicted: u64 = report.workers.iter().map(|w| w.evicted).sum();
     if evicted > 0 {

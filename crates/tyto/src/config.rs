@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,9 @@ pub struct FlowSection {
     pub max_age_s: u32,
     /// Sessions held at once; the least recently seen is written out past this.
     pub max_sessions: u64,
+    /// Out-of-order TCP data one worker holds, all sessions together, in MiB (past
+    /// it, holes are given up as gaps and counted).
+    pub tcp_max_held_total_mib: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,6 +114,13 @@ pub struct ViewerSection {
     /// Certificate chain and key (PEM) to serve HTTPS ("": HTTP).
     pub tls_cert: PathBuf,
     pub tls_key: PathBuf,
+    /// Seconds a search or aggregation may run in the store before it is stopped.
+    pub query_timeout_s: f64,
+    /// Seconds a client has to send a request's headers (and a TLS handshake); an idle
+    /// keep-alive connection is closed after as long.
+    pub header_timeout_s: f64,
+    /// Connections open at once; more are answered 503 and closed.
+    pub max_connections: u32,
 }
 
 /// Sensors and viewers sharing one ClickHouse: where each node's packets are fetched.
@@ -179,6 +190,7 @@ impl FlowSection {
             max_row_age_s: self.max_age_s.max(1),
             max_row_age_other_s: self.max_age_s.max(1),
             max_sessions: (self.max_sessions as usize).max(1),
+            tcp_max_held_total: self.tcp_max_held_total_mib.max(1) << 20,
             ..FlowConfig::default()
         }
     }
@@ -196,6 +208,7 @@ impl Default for FlowSection {
             max_packets: f.max_packets_per_row,
             max_age_s: f.max_row_age_s,
             max_sessions: f.max_sessions as u64,
+            tcp_max_held_total_mib: f.tcp_max_held_total >> 20,
         }
     }
 }
@@ -222,9 +235,29 @@ impl Default for ViewerSection {
     fn default() -> Self {
         ViewerSection {
             enabled: true,
-            listen: SocketAddr::from(([0, 0, 0, 0], tyto_server::DEFAULT_PORT)),
+            listen: SocketAddr::from(([127, 0, 0, 1], tyto_server::DEFAULT_PORT)),
             tls_cert: PathBuf::new(),
             tls_key: PathBuf::new(),
+            query_timeout_s: tyto_server::Limits::default().query_timeout.as_secs_f64(),
+            header_timeout_s: tyto_server::Limits::default().header_timeout.as_secs_f64(),
+            max_connections: tyto_server::Limits::default().max_connections as u32,
+        }
+    }
+}
+
+/// A positive number of seconds (at least a millisecond; absurd values capped at a day).
+fn seconds(s: f64) -> Duration {
+    Duration::from_secs_f64(if s.is_finite() { s.clamp(0.001, 86_400.0) } else { 86_400.0 })
+}
+
+impl ViewerSection {
+    /// The server's bounds from this section.
+    pub fn limits(&self) -> tyto_server::Limits {
+        tyto_server::Limits {
+            max_connections: (self.max_connections as usize).max(1),
+            header_timeout: seconds(self.header_timeout_s),
+            query_timeout: seconds(self.query_timeout_s),
+            ..tyto_server::Limits::default()
         }
     }
 }
@@ -285,6 +318,19 @@ impl Config {
         }
         if self.pcap.max_file_mib == 0 {
             bail!("pcap.max_file_mib must be at least 1");
+        }
+        for (key, v) in
+            [("query_timeout_s", self.viewer.query_timeout_s), ("header_timeout_s", self.viewer.header_timeout_s)]
+        {
+            if !(v.is_finite() && v > 0.0) {
+                bail!("viewer.{key} = {v}: a positive number of seconds");
+            }
+        }
+        if self.viewer.max_connections == 0 {
+            bail!("viewer.max_connections must be at least 1");
+        }
+        if self.flow.tcp_max_held_total_mib == 0 {
+            bail!("flow.tcp_max_held_total_mib must be at least 1");
         }
         if !(0..=19).contains(&self.pcap.zstd_level) {
             bail!("pcap.zstd_level = {}: from 0 (no compression) to 19", self.pcap.zstd_level);

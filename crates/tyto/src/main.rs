@@ -130,7 +130,7 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
         /// Address and port to listen on.
-        #[arg(long, env = "TYTO_LISTEN", default_value = "0.0.0.0:8005")]
+        #[arg(long, env = "TYTO_LISTEN", default_value = "127.0.0.1:8005")]
         listen: std::net::SocketAddr,
         /// This node's name: its own packets are read from the data directory, other
         /// nodes' fetched from them ([nodes] of --config).
@@ -223,12 +223,23 @@ pub enum UserAction {
         /// The longest time range the user may search, in hours.
         #[arg(long)]
         time_limit: Option<u32>,
+        /// Also allow HTTP Digest (what `curl --anyauth` picks): keeps an MD5 key of the
+        /// password in users.json, worth the password to whoever reads that file.
+        #[arg(long)]
+        digest: bool,
     },
-    /// Set a user's password (same sources as `add`).
+    /// Set a user's password (same sources as `add`); the user's open viewer
+    /// sessions end.
     Passwd {
         name: String,
         #[arg(long)]
         password: Option<String>,
+        /// Allow HTTP Digest from now on.
+        #[arg(long, conflicts_with = "no_digest")]
+        digest: bool,
+        /// Refuse HTTP Digest from now on (and forget its key).
+        #[arg(long)]
+        no_digest: bool,
     },
     /// List users and what they may do.
     List,
@@ -316,6 +327,9 @@ pub struct FlowArgs {
     /// Sessions held at once; the least recently seen is written out past this.
     #[arg(long, default_value_t = 1_000_000)]
     max_sessions: usize,
+    /// Out-of-order TCP data one worker holds for all its sessions, MiB.
+    #[arg(long, default_value_t = 64)]
+    tcp_max_held_total_mib: u64,
     #[command(flatten)]
     geoip: GeoIpArgs,
 }
@@ -356,6 +370,7 @@ impl FlowArgs {
             max_packets: self.max_packets,
             max_age_s: self.max_age,
             max_sessions: self.max_sessions as u64,
+            tcp_max_held_total_mib: self.tcp_max_held_total_mib,
             ..config::FlowSection::default()
         }
         .flow_config()
@@ -380,7 +395,8 @@ fn serve(
         commands::validate_node(&n)?;
         nodes.own = n;
     }
-    let config = tyto_server::ServerConfig { listen, data_dir: data.data_dir, store, tls, nodes };
+    let limits = cfg.viewer.limits();
+    let config = tyto_server::ServerConfig { listen, data_dir: data.data_dir, store, tls, nodes, limits };
     tyto_server::run(&config)
 }
 
@@ -389,6 +405,13 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    // Everything Tyto writes (sessions, packets, users, keys, spool, exports) holds
+    // captured traffic or secrets: private to its owner unless made otherwise.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ingest { inputs, data, node, force, config, flow } => {

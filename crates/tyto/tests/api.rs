@@ -304,7 +304,10 @@ fn check_api(files: &[PathBuf], s: Server) {
     assert_eq!(p["recordsFiltered"], 0);
     assert_eq!(common::curl(bob, &format!("{}/api/session/{id}.pcap", s.base), &[]).0, 403);
     assert_eq!(common::curl(bob, &format!("{}/api/sessions.pcap", s.base), &[]).0, 403);
-    assert!(get_json(&s, bob, &format!("/api/session/{id}/detail"))["packets"].is_null());
+    // bob opens a DNS session without its bytes, and no other session at all.
+    let dns_id = show(&dns[0]["id"]);
+    assert!(get_json(&s, bob, &format!("/api/session/{dns_id}/detail"))["packets"].is_null());
+    assert_eq!(common::curl(bob, &format!("{}/api/session/{id}/detail", s.base), &[]).0, 404);
 
     // Bad requests say which parameter and why; nothing escapes the data directory.
     let bad = |path: &str| -> (u16, Value) {

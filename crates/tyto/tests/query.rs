@@ -100,6 +100,13 @@ const QUERIES: &[(&str, Pred)] = &[
     }),
     ("ip == 192.168", |r| any_ip(r).any(|a| in_v4(Some(a), [192, 168, 0, 0], 16))),
     ("ip != 192.168", |r| !any_ip(r).any(|a| in_v4(Some(a), [192, 168, 0, 0], 16))),
+    // A list of single addresses is one set test per field, beside its ranges.
+    ("ip == [10.0.0.1, 192.168.1.1, 8.8.8.8, 10.0.0.1, 10.1.1.0/30]", |r| {
+        any_ip(r).any(|a| {
+            ["10.0.0.1", "192.168.1.1", "8.8.8.8"].iter().any(|s| is(Some(a), s)) || in_v4(Some(a), [10, 1, 1, 0], 30)
+        })
+    }),
+    ("ip.dst != [10.0.0.1, 10.0.0.2]", |r| !is(ip(r, "ip.dst"), "10.0.0.1") && !is(ip(r, "ip.dst"), "10.0.0.2")),
     ("ip == 10.0.0.1:80 || ip.dst == 10.0.0.2:53", |r| {
         (is(ip(r, "ip.src"), "10.0.0.1") && num(r, "port.src") == 80)
             || (is(ip(r, "ip.dst"), "10.0.0.1") && num(r, "port.dst") == 80)

@@ -3,6 +3,7 @@
 // payload, and the session's PCAP.
 
 import { useMemo, useState } from "preact/hooks";
+import { queryString, type Params } from "../api";
 import { useApp } from "../context";
 import { formatValue } from "../format";
 import { useApi } from "../useApi";
@@ -96,9 +97,10 @@ function FieldTable({ session }: { session: Record<string, unknown> }) {
   );
 }
 
-export function SessionDetail({ id }: { id: string }) {
+/** `range`: the search's time range, within which a time-limited user may open a session. */
+export function SessionDetail({ id, range }: { id: string; range: Params }) {
   const { user } = useApp();
-  const d = useApi<DetailReply>(`/api/session/${encodeURIComponent(id)}/detail`, {});
+  const d = useApi<DetailReply>(`/api/session/${encodeURIComponent(id)}/detail`, range);
   const [view, setView] = useState<"text" | "hex">("text");
   const [showPackets, setShowPackets] = useState(true);
 
@@ -111,7 +113,11 @@ export function SessionDetail({ id }: { id: string }) {
       <div class="detail-head">
         <strong>Session {id}</strong>
         {user.export_pcap && (
-          <a class="button" href={`/api/session/${encodeURIComponent(id)}.pcap`} download={`${id}.pcap`}>
+          <a
+            class="button"
+            href={`/api/session/${encodeURIComponent(id)}.pcap${queryString(range)}`}
+            download={`${id}.pcap`}
+          >
             Download PCAP
           </a>
         )}

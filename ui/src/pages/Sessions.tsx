@@ -280,7 +280,7 @@ export function Sessions() {
                   {isOpen && (
                     <tr class="detail-row">
                       <td colSpan={columns.length + 1}>
-                        <SessionDetail id={r.id} />
+                        <SessionDetail id={r.id} range={{ ...base, expression: undefined }} />
                       </td>
                     </tr>
                   )}

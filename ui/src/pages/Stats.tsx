@@ -8,6 +8,8 @@ import { formatBytes, formatCount, formatDuration, formatTime } from "../format"
 interface StatsReply {
   version: string;
   uptime_s: number;
+  /** A user who sees part of the sessions gets only how many of them they can see. */
+  restricted?: boolean;
   db_bytes: number;
   disk_free_bytes: number;
   disk_total_bytes: number;
@@ -90,6 +92,15 @@ export function Stats() {
 
   if (error) return <div class="page error-text">{error}</div>;
   if (!stats) return <div class="page muted">Loading…</div>;
+  if (stats.restricted) {
+    return (
+      <div class="page stats">
+        <div class="stat-cards">
+          <Card label="Sessions you can see" value={formatCount(stats.store.sessions)} id="stat-sessions" />
+        </div>
+      </div>
+    );
+  }
   const st = stats.store;
   const span = st.first_ns !== null && st.last_ns !== null ? (st.last_ns - st.first_ns) / 1e9 : 0;
   const packets = st.nodes.reduce((a, n) => a + n.packets, 0);

@@ -11,6 +11,9 @@ use serde_json::Value as Json;
 
 use crate::StoreError;
 
+/// Numbers the reads of this process, for their query ids.
+static READS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Bytes of an answer read at most: a page of a million rows of every field fits.
 const MAX_ANSWER_BYTES: u64 = 1 << 30;
 
@@ -64,6 +67,8 @@ pub(crate) struct Http {
     pub(crate) base: String,
     pub(crate) database: String,
     auth: String,
+    /// The id of the read this handle runs now, for `KILL QUERY` ([`Http::interrupter`]).
+    reading: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Http {
@@ -75,7 +80,31 @@ impl Http {
             .build()
             .new_agent();
         let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
-        Http { agent, base: base.to_string(), database: database.to_string(), auth }
+        Http { agent, base: base.to_string(), database: database.to_string(), auth, reading: Default::default() }
+    }
+
+    /// The same server for another thread: its reads are its own to interrupt.
+    pub(crate) fn for_another_thread(&self) -> Http {
+        Http { reading: Default::default(), ..self.clone() }
+    }
+
+    /// Kills the read this handle runs (if any) on the server, from another thread.
+    pub(crate) fn interrupter(&self) -> crate::Interrupter {
+        let me = self.clone();
+        crate::Interrupter::new(move || {
+            let Some(id) = me.reading.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+            let killer = me.in_database("system");
+            // Off the caller's thread: the caller may be an async runtime.
+            std::thread::spawn(move || {
+                let sql = format!(
+                    "KILL QUERY WHERE query_id = {} ASYNC",
+                    tyto_query::string_literal(tyto_query::Dialect::ClickHouse, &id)
+                );
+                if let Err(e) = killer.post(None, &[], sql.into_bytes()) {
+                    tracing::warn!("ClickHouse at {}: stopping query {id}: {}", killer.base, e.message());
+                }
+            });
+        })
     }
 
     /// The same server, another database (`system` for what exists).
@@ -146,9 +175,16 @@ impl Http {
 
     /// Runs a query; its rows as arrays of JSON values (64-bit integers as numbers).
     pub(crate) fn rows(&self, sql: &str) -> Result<Vec<Vec<Json>>, StoreError> {
-        let text = self
-            .post(None, &[("output_format_json_quote_64bit_integers", "0")], format!("{sql} FORMAT JSONCompact").into())
-            .map_err(|f| self.error(f))?;
+        let id =
+            format!("tyto-read-{}-{}", std::process::id(), READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        *self.reading.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+        let answer = self.post(
+            None,
+            &[("output_format_json_quote_64bit_integers", "0"), ("query_id", &id)],
+            format!("{sql} FORMAT JSONCompact").into(),
+        );
+        *self.reading.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let text = answer.map_err(|f| self.error(f))?;
         let mut answer: Json = serde_json::from_str(&text).map_err(|e| StoreError::ClickHouse {
             server: self.base.clone(),
             message: format!("an answer that is not JSON ({e})"),

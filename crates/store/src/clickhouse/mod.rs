@@ -640,11 +640,15 @@ impl ClickStore {
 
 impl SessionStore for ClickStore {
     fn another(&self) -> Result<StoreBox, StoreError> {
-        Ok(Box::new(ClickStore { cfg: self.cfg.clone(), http: self.http.clone(), writer: None }))
+        Ok(Box::new(ClickStore { cfg: self.cfg.clone(), http: self.http.for_another_thread(), writer: None }))
     }
 
     fn describe(&self) -> String {
         self.cfg.display()
+    }
+
+    fn interrupter(&self) -> crate::Interrupter {
+        self.http.interrupter()
     }
 
     fn info(&self) -> Result<Vec<(String, String)>, StoreError> {

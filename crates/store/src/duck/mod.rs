@@ -246,6 +246,11 @@ impl SessionStore for DuckStore {
         format!("duckdb://{}", self.path.parent().unwrap_or(Path::new("")).display())
     }
 
+    fn interrupter(&self) -> crate::Interrupter {
+        let handle = self.conn.interrupt_handle();
+        crate::Interrupter::new(move || handle.interrupt())
+    }
+
     fn info(&self) -> Result<Vec<(String, String)>, StoreError> {
         let version: String =
             self.conn.query_row("SELECT value FROM tyto_meta WHERE key = 'schema_version'", [], |r| r.get(0))?;
@@ -626,6 +631,25 @@ mod tests {
         store.remove_files("n", &[1]).unwrap();
         let left: i64 = store.connection().query_row("SELECT count(*) FROM files", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 1);
+    }
+
+    #[test]
+    fn a_running_query_stops_when_interrupted_and_the_handle_works_on() {
+        let store = DuckStore::in_memory().unwrap();
+        let stop = store.interrupter();
+        let t0 = std::time::Instant::now();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            stop.interrupt();
+        });
+        // Minutes of work if left alone.
+        let r: Result<i64, _> =
+            store.conn.query_row("SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3", [], |r| r.get(0));
+        stopper.join().unwrap();
+        let err = StoreError::from(r.unwrap_err());
+        assert!(err.is_interrupted(), "{err}");
+        assert!(t0.elapsed() < std::time::Duration::from_secs(10), "{:?}", t0.elapsed());
+        assert_eq!(store.count().unwrap(), 0, "the next query runs");
     }
 
     #[test]

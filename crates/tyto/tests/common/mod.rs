@@ -91,10 +91,11 @@ pub fn serve(data: &std::path::Path, extra: &[&str]) -> (std::process::Child, St
     (child, base)
 }
 
-/// `tyto user add` with the password on standard input.
+/// `tyto user add` with the password on standard input; HTTP Digest allowed, as
+/// `curl --anyauth` uses it.
 pub fn add_user(data: &std::path::Path, args: &[&str], password: &str) {
     let mut c = tyto()
-        .args(["user", "add"])
+        .args(["user", "add", "--digest"])
         .args(args)
         .arg("--data-dir")
         .arg(data)
