@@ -250,12 +250,52 @@ struct Output {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Every configured output, fed with each session row as it is written.
+/// Queues the records of one row for every output that wants them; never blocks.
+/// Each kind of record is built once per row and shared by the outputs that want it.
+fn queue_documents(outputs: &[Output], rec: &SessionRecord) {
+    let mut built: Vec<(RecordKind, bool, Vec<Shared>)> = Vec::new();
+    for o in outputs {
+        let Some(tx) = &o.tx else { continue };
+        for &kind in &o.config.records {
+            let flat = kind == RecordKind::Flow
+                && o.config.kind != OutputKind::Elasticsearch
+                && o.config.flow_format == FlowFormat::Flat;
+            let i = match built.iter().position(|(k, f, _)| *k == kind && *f == flat) {
+                Some(i) => i,
+                None => {
+                    built.push((kind, flat, build(rec, kind, flat)));
+                    built.len() - 1
+                }
+            };
+            for d in &built[i].2 {
+                match tx.try_send(d.clone()) {
+                    Ok(()) => {
+                        o.counters.queued.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                        o.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every configured output, fed with each session row as it is written. The rows'
+/// documents are built on a thread of the exporters' own, not the caller's: the
+/// caller is the store's writer, which must keep up with capture.
 pub struct Exporters {
-    outputs: Vec<Output>,
+    outputs: Arc<Vec<Output>>,
+    /// Batches of rows for the document builder.
+    rows: Option<Sender<Arc<Vec<SessionRecord>>>>,
+    builder: Option<JoinHandle<()>>,
     /// Set when the end-of-run grace period is over: workers stop retrying.
     give_up: Arc<AtomicBool>,
 }
+
+/// Batches of rows waiting for the document builder; past this they are dropped
+/// (counted on every output).
+const ROW_BATCHES_QUEUED: usize = 256;
 
 impl Exporters {
     /// Checks every output and starts its thread. Nothing connects yet: a receiver
@@ -279,43 +319,47 @@ impl Exporters {
                 .map_err(|e| format!("export: cannot start a thread: {e}"))?;
             outputs.push(Output { config: c.clone(), tx: Some(tx), counters, thread: Some(thread) });
         }
-        Ok(Exporters { outputs, give_up })
+        let outputs = Arc::new(outputs);
+        let (rows, builder) = if outputs.is_empty() {
+            (None, None)
+        } else {
+            let (tx, rx) = crossbeam_channel::bounded::<Arc<Vec<SessionRecord>>>(ROW_BATCHES_QUEUED);
+            let outs = outputs.clone();
+            let thread = std::thread::Builder::new()
+                .name("export-build".into())
+                .spawn(move || {
+                    for batch in rx {
+                        for rec in batch.iter() {
+                            queue_documents(&outs, rec);
+                        }
+                    }
+                })
+                .map_err(|e| format!("export: cannot start a thread: {e}"))?;
+            (Some(tx), Some(thread))
+        };
+        Ok(Exporters { outputs, rows, builder, give_up })
+    }
+
+    /// Queues a batch of rows for every output; never blocks (a full queue drops the
+    /// batch, counted on every output).
+    pub fn sessions(&self, rows: Arc<Vec<SessionRecord>>) {
+        let Some(tx) = &self.rows else { return };
+        let n = rows.len() as u64;
+        if tx.try_send(rows).is_err() {
+            for o in self.outputs.iter() {
+                o.counters.dropped.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether any output is configured.
+    pub fn is_empty(&self) -> bool {
+        self.outputs.is_empty()
     }
 
     /// Whether any output wants DNS or HTTP transactions (the dissectors then file them).
     pub fn wants_transactions(&self) -> bool {
         self.outputs.iter().any(|o| o.config.records.iter().any(|r| matches!(r, RecordKind::Dns | RecordKind::Http)))
-    }
-
-    /// Queues the records of one row for every output that wants them; never blocks.
-    /// Each kind of record is built once per row and shared by the outputs that want it.
-    pub fn session(&self, rec: &SessionRecord) {
-        let mut built: Vec<(RecordKind, bool, Vec<Shared>)> = Vec::new();
-        for o in &self.outputs {
-            let Some(tx) = &o.tx else { continue };
-            for &kind in &o.config.records {
-                let flat = kind == RecordKind::Flow
-                    && o.config.kind != OutputKind::Elasticsearch
-                    && o.config.flow_format == FlowFormat::Flat;
-                let i = match built.iter().position(|(k, f, _)| *k == kind && *f == flat) {
-                    Some(i) => i,
-                    None => {
-                        built.push((kind, flat, build(rec, kind, flat)));
-                        built.len() - 1
-                    }
-                };
-                for d in &built[i].2 {
-                    match tx.try_send(d.clone()) {
-                        Ok(()) => {
-                            o.counters.queued.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                            o.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-            }
-        }
     }
 
     pub fn counters(&self) -> Vec<Arc<OutputCounters>> {
@@ -325,7 +369,13 @@ impl Exporters {
     /// Ends the run: outputs deliver what they hold for up to their `end_wait_s`,
     /// then give up and count the rest as dropped. Returns when every thread has finished.
     pub fn close(&mut self) {
-        for o in &mut self.outputs {
+        // The builder first, so every row given is queued before the queues close.
+        self.rows = None;
+        if let Some(b) = self.builder.take() {
+            let _ = b.join();
+        }
+        let Some(outputs) = Arc::get_mut(&mut self.outputs) else { return };
+        for o in outputs.iter_mut() {
             o.tx = None;
         }
         let grace = self.outputs.iter().map(|o| o.config.end_wait_s).max().unwrap_or(0);
@@ -336,9 +386,11 @@ impl Exporters {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        for o in &mut self.outputs {
-            if let Some(t) = o.thread.take() {
-                let _ = t.join();
+        if let Some(outputs) = Arc::get_mut(&mut self.outputs) {
+            for o in outputs.iter_mut() {
+                if let Some(t) = o.thread.take() {
+                    let _ = t.join();
+                }
             }
         }
     }
@@ -347,8 +399,14 @@ impl Exporters {
 impl Drop for Exporters {
     fn drop(&mut self) {
         self.give_up.store(true, Ordering::Relaxed);
-        for o in &mut self.outputs {
-            o.tx = None;
+        self.rows = None;
+        if let Some(b) = self.builder.take() {
+            let _ = b.join();
+        }
+        if let Some(outputs) = Arc::get_mut(&mut self.outputs) {
+            for o in outputs.iter_mut() {
+                o.tx = None;
+            }
         }
     }
 }

@@ -7,10 +7,6 @@ use std::sync::OnceLock;
 use crate::time::format_rfc3339;
 use crate::SessionRecord;
 
-/// Version of the session table's layout; stores record it and refuse what they do
-/// not understand.
-pub const SCHEMA_VERSION: u32 = 1;
-
 /// The type of a field's values, as a query or a column sees them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {

@@ -9,6 +9,7 @@
 
 pub mod alert;
 mod catalogue;
+pub mod codec;
 mod extra;
 mod record;
 pub mod time;
@@ -17,7 +18,7 @@ mod transaction;
 pub use alert::{AlertRecord, Severity};
 pub use catalogue::{
     all_names, field, lookup, FieldDef, FieldKind, FieldSet, FieldValue, Named, Source, Transform, FIELDS, FIELD_SETS,
-    IP_PORT_PAIRS, SCHEMA_VERSION,
+    IP_PORT_PAIRS,
 };
 pub use extra::{Extra, ExtraError, Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
 pub use record::{CloseReason, DirStats, SessionRecord, TcpFlagCounts, TcpStreamStats};

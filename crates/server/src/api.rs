@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 use tyto_schema::{FieldDef, FIELDS};
-use tyto_store::{ListQuery, SessionStore};
+use tyto_store::{ListQuery, SessionReader};
 
 use crate::auth::Authed;
 use crate::params::{field_named, Params, MAX_PAGE};
@@ -172,7 +172,7 @@ pub fn nice_interval_s(span_ns: i64) -> i64 {
     STEPS.iter().copied().find(|s| *s >= want).unwrap_or(365 * 86_400)
 }
 
-fn interval_for(params: &Params, store: &dyn SessionStore, q: &ListQuery) -> Result<i64, ApiError> {
+fn interval_for(params: &Params, store: &dyn SessionReader, q: &ListQuery) -> Result<i64, ApiError> {
     if let Some(v) = params.get("interval") {
         return v
             .trim()
@@ -386,6 +386,7 @@ pub async fn stats(
     let alert_sinks = crate::metrics::sinks_json(&state.alert_sinks);
     let exports = crate::metrics::exports_json(&state.exports);
     let spool = crate::metrics::spool_json(state.spool.as_deref());
+    let queue = crate::metrics::queue_json(state.queue.as_deref());
     let out = state
         .stores
         .run(move |store| {
@@ -403,6 +404,7 @@ pub async fn stats(
                 "alert_sinks": alert_sinks,
                 "exports": exports,
                 "spool": spool,
+                "queue": queue,
             }))
         })
         .await?;

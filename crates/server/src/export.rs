@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::Sender;
 use tyto_packet::{decode, LinkType, Transport};
 use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, StoredPacket};
-use tyto_store::{ListQuery, SessionPositions, SessionStore};
+use tyto_store::{ListQuery, SessionPositions, SessionReader};
 
 use crate::api::stream_body;
 use crate::auth::Authed;
@@ -179,7 +179,7 @@ impl OrderedPackets {
 /// Every later session starts at or after the current one, so every buffered packet
 /// older than the current session's start can go out.
 fn export_matching<W: Write>(
-    store: &dyn SessionStore,
+    store: &dyn SessionReader,
     q: &tyto_store::ListQuery,
     nodes: &Nodes,
     reader: &mut PacketReader,

@@ -32,7 +32,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{middleware, Json, Router};
-use tyto_store::{StoreBox, StoreError, StoreUrl};
+use tyto_store::{ReaderBox as StoreBox, StoreError, StoreUrl};
 
 pub use auth::{is_public, Auth, COOKIE, CSRF_HEADER, UI_HEADER};
 pub use listen::Limits;
@@ -76,6 +76,8 @@ pub struct AppState {
     pub nodes: Arc<Nodes>,
     /// Rows held back for ClickHouse by the capture in this process.
     pub spool: Option<Arc<tyto_store::SpoolCounters>>,
+    /// Rows on their way to the store from the capture in this process.
+    pub queue: Option<Arc<tyto_store::QueueCounters>>,
 }
 
 impl AppState {
@@ -116,6 +118,7 @@ impl AppState {
             exports: Vec::new(),
             nodes: Arc::new(Nodes::new(nodes)),
             spool: None,
+            queue: None,
         })
     }
 }

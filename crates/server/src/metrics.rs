@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use tyto_detect::SinkCounters;
 use tyto_export::OutputCounters;
 use tyto_flow::{LiveCounters, SourceCounters, WorkerCounters};
-use tyto_store::SpoolCounters;
+use tyto_store::{QueueCounters, SpoolCounters};
 
 use crate::{ApiError, AppState};
 
@@ -146,16 +146,21 @@ pub fn capture_json(live: &LiveCounters) -> Value {
     })
 }
 
-/// The Prometheus text exposition of the same counters.
-pub fn prometheus_text(
-    live: Option<&LiveCounters>,
-    sinks: &[Arc<SinkCounters>],
-    exports: &[Arc<OutputCounters>],
-    spool: Option<&SpoolCounters>,
+/// What `/metrics` reports.
+struct Snapshot<'a> {
+    live: Option<&'a LiveCounters>,
+    sinks: &'a [Arc<SinkCounters>],
+    exports: &'a [Arc<OutputCounters>],
+    spool: Option<&'a SpoolCounters>,
+    queue: Option<&'a QueueCounters>,
     sessions: u64,
     disk: Option<(u64, u64)>,
     uptime_s: u64,
-) -> String {
+}
+
+/// The Prometheus text exposition of the same counters.
+fn prometheus_text(m: &Snapshot<'_>) -> String {
+    let Snapshot { live, sinks, exports, spool, queue, sessions, disk, uptime_s } = *m;
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -225,6 +230,16 @@ pub fn prometheus_text(
             family(&name, kind, help, &[(String::new(), v)]);
         }
     }
+    if let Some(q) = queue {
+        for (key, gauge, help, v) in queue_values(q) {
+            let (name, kind) = if gauge {
+                (format!("tyto_store_queue_{key}"), "gauge")
+            } else {
+                (format!("tyto_store_queue_{key}_total"), "counter")
+            };
+            family(&name, kind, help, &[(String::new(), v)]);
+        }
+    }
     if let Some((free, total)) = disk {
         family(
             "tyto_disk_free_bytes",
@@ -255,6 +270,28 @@ fn spool_values(s: &SpoolCounters) -> [(&'static str, bool, &'static str, u64); 
     ]
 }
 
+/// The row queue's counters: (name, gauge?, help, value).
+fn queue_values(q: &QueueCounters) -> [(&'static str, bool, &'static str, u64); 7] {
+    let load = QueueCounters::get;
+    [
+        ("waiting_rows", true, "Session rows waiting for the store, in memory and on disk.", load(&q.waiting_rows)),
+        ("spooled_rows", true, "Of those, rows in the row spool on disk.", load(&q.spooled_rows)),
+        ("spooled_bytes", true, "Bytes the row spool holds.", load(&q.spooled_bytes)),
+        ("stored_rows", false, "Session rows the store took.", load(&q.stored_rows)),
+        ("replayed_rows", false, "Rows that went through the row spool to the store.", load(&q.replayed_rows)),
+        ("dropped_rows", false, "Rows dropped because the row spool was full (packets kept).", load(&q.dropped_rows)),
+        ("failed_appends", false, "Writes the store refused.", load(&q.failed_appends)),
+    ]
+}
+
+/// The row queue's counters for `/api/stats`.
+pub fn queue_json(q: Option<&QueueCounters>) -> Value {
+    match q {
+        None => Value::Null,
+        Some(q) => Value::Object(queue_values(q).into_iter().map(|(k, _, _, v)| (k.to_string(), v.into())).collect()),
+    }
+}
+
 /// The spool's counters for `/api/stats`.
 pub fn spool_json(s: Option<&SpoolCounters>) -> Value {
     match s {
@@ -283,14 +320,15 @@ pub async fn prometheus(
     let sessions = state.stores.run(|store| Ok(store.count()?)).await?;
     let disk = tyto_pcapstore::disk_space(&data_dir);
     let uptime = state.started.elapsed().as_secs();
-    let text = prometheus_text(
-        state.live.as_deref(),
-        &state.alert_sinks,
-        &state.exports,
-        state.spool.as_deref(),
+    let text = prometheus_text(&Snapshot {
+        live: state.live.as_deref(),
+        sinks: &state.alert_sinks,
+        exports: &state.exports,
+        spool: state.spool.as_deref(),
+        queue: state.queue.as_deref(),
         sessions,
         disk,
-        uptime,
-    );
+        uptime_s: uptime,
+    });
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }

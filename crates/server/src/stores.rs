@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tyto_store::{Interrupter, SessionStore, StoreError};
+use tyto_store::{Interrupter, SessionReader, StoreError};
 
 use crate::ApiError;
 
-pub use tyto_store::StoreBox;
+pub use tyto_store::ReaderBox as StoreBox;
 type Factory = Box<dyn Fn() -> Result<StoreBox, StoreError> + Send + Sync>;
 
 /// Queries running at once; more wait their turn.
@@ -86,10 +86,10 @@ fn timed_out(limit: Duration) -> ApiError {
 }
 
 impl Stores {
-    /// Handles made from `base` ([`SessionStore::another`]).
+    /// Handles made from `base` ([`tyto_store::StoreHandle::reader`]).
     pub fn over(base: StoreBox) -> Stores {
         let base = Mutex::new(base);
-        Stores::new(Box::new(move || lock(&base).another()))
+        Stores::new(Box::new(move || lock(&base).reader()))
     }
 
     pub fn new(factory: Factory) -> Stores {
@@ -140,7 +140,7 @@ impl Stores {
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn SessionStore) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&dyn SessionReader) -> Result<T, ApiError> + Send + 'static,
     {
         let limit = self.timeout;
         let permit = match tokio::time::timeout(limit, self.queries.clone().acquire_owned()).await {

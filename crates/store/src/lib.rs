@@ -1,11 +1,19 @@
-//! Where session rows live. The rest of the program sees [`SessionStore`], chosen by
-//! a URL ([`StoreUrl`]): embedded DuckDB (one file in the data directory, the
-//! default) or a ClickHouse server or cluster that many sensors write to. Tables are
-//! laid out from the field catalogue, so a new field is a new column with no change
-//! here, and the layout's version is recorded and checked on open.
+//! Where session rows live. The rest of the program sees a [`SessionWriter`] (what
+//! a sensor or an ingest appends) and [`SessionReader`]s (what the viewer and the
+//! command line ask), chosen by a URL ([`StoreUrl`]): embedded DuckDB (one file in
+//! the data directory, the default) or a ClickHouse server or cluster that many
+//! sensors write to. Tables are laid out from the field catalogue, so a new field is
+//! a new column with no change here, and the layout's version is recorded and
+//! checked on open.
+//!
+//! Each backend owns its SQL (`duck/sql.rs`, `clickhouse/sql.rs`: tables, literals,
+//! how a filter leaf reads a column); the filter walk and the aggregate queries are
+//! written once over them (`sql/`).
 
 mod clickhouse;
 mod duck;
+mod queue;
+mod sql;
 mod url;
 
 use std::path::{Path, PathBuf};
@@ -17,8 +25,15 @@ use tyto_query::Filter;
 use tyto_schema::{AlertRecord, FieldDef, SessionRecord, Severity, FIELDS};
 
 pub use clickhouse::{ClickConfig, ClickStore, SpoolCounters};
-pub use duck::{DuckStore, DB_FILE};
+pub use duck::{DuckStore, DB_FILE, DUCKDB_LAYOUT};
+pub use queue::{QueueConfig, QueueCounters, RowQueue};
 pub use url::StoreUrl;
+
+/// Literals as each store's SQL writes them (for tools that build their own SQL).
+pub mod literal {
+    pub use crate::clickhouse::string_literal as clickhouse;
+    pub use crate::duck::string_literal as duckdb;
+}
 
 /// Rows a listing returns at most, whatever is asked.
 pub const MAX_LIST_ROWS: usize = 1_000_000;
@@ -129,8 +144,10 @@ pub struct SortKey {
     pub descending: bool,
 }
 
-/// A handle on a store, for one thread at a time.
-pub type StoreBox = Box<dyn SessionStore + Send>;
+/// A reading handle on a store, for one thread at a time.
+pub type ReaderBox = Box<dyn SessionReader + Send>;
+/// The writing handle on a store.
+pub type WriterBox = Box<dyn SessionWriter + Send>;
 
 /// Stops the query a store handle is running, from another thread: when a request's
 /// time is up, its client went away, or the server stops. A handle that runs nothing
@@ -154,38 +171,21 @@ impl std::fmt::Debug for Interrupter {
     }
 }
 
-/// What every backend offers.
-pub trait SessionStore {
-    /// Another handle on the same store, for another thread (reads only: rows held
-    /// back for delivery stay with the handle that wrote them).
-    fn another(&self) -> Result<StoreBox, StoreError>;
+/// What every handle on a store offers.
+pub trait StoreHandle {
+    /// A reading handle on the same store, for another thread (rows a writer holds
+    /// back for delivery stay with the writer).
+    fn reader(&self) -> Result<ReaderBox, StoreError>;
     /// Which backend and where, for messages (`duckdb:///var/lib/tyto`).
     fn describe(&self) -> String;
+}
+
+/// What a store answers: searches, aggregations, the packets' places, totals.
+pub trait SessionReader: StoreHandle {
     /// What stops this handle's running query from another thread.
     fn interrupter(&self) -> Interrupter;
     /// The layout: version, tables and what they hold, for `tyto db info`.
     fn info(&self) -> Result<Vec<(String, String)>, StoreError>;
-    /// Tries to deliver rows written but held back (ClickHouse's spool while the
-    /// server is away), for at most `wait`; returns the rows still held back.
-    fn deliver_pending(&mut self, _wait: Duration) -> Result<u64, StoreError> {
-        Ok(0)
-    }
-    /// The counters of rows held back, when this backend holds any back.
-    fn spool(&self) -> Option<Arc<SpoolCounters>> {
-        None
-    }
-    /// Appends rows (one batch, one transaction).
-    fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError>;
-    /// Records pcap files written.
-    fn add_files(&mut self, files: &[FileRow]) -> Result<(), StoreError>;
-    /// Forgets pcap files that retention deleted.
-    fn remove_files(&mut self, node: &str, ids: &[u32]) -> Result<(), StoreError>;
-    /// Deletes the rows of sessions that ended before `before_ns`; returns how many.
-    fn expire_sessions(&mut self, before_ns: i64) -> Result<u64, StoreError>;
-    /// Records a capture file read in full, so it is not ingested twice.
-    fn add_input(&mut self, input: &InputFile, packets: u64) -> Result<(), StoreError>;
-    /// Whether this capture file (same path, size and time) was ingested already.
-    fn has_input(&self, input: &InputFile) -> Result<bool, StoreError>;
     /// A page of rows in the query's order (newest first by default), as JSON objects
     /// keyed by field name (catalogue order).
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError>;
@@ -195,8 +195,6 @@ pub trait SessionStore {
     fn count(&self) -> Result<u64, StoreError>;
     /// Rows in the query's time range that match its filter (its limit is ignored).
     fn count_matching(&self, q: &ListQuery) -> Result<u64, StoreError>;
-    /// Every field of one session row, or `None` when there is no such id.
-    fn session(&self, id: &str) -> Result<Option<Map<String, Json>>, StoreError>;
     /// The `n` most frequent values of a field among matching sessions (a session
     /// counts once per distinct value it holds), most frequent first.
     fn top_values(&self, q: &ListQuery, field: &FieldDef, n: usize) -> Result<Vec<ValueCount>, StoreError>;
@@ -223,11 +221,38 @@ pub trait SessionStore {
     ) -> Result<Vec<SessionPositions>, StoreError>;
     /// Totals of the store: sessions, their time span, pcap files and bytes per node.
     fn stats(&self) -> Result<StoreStats, StoreError>;
-    /// Stores alerts.
-    fn add_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError>;
     /// Alerts that match `q`, oldest first (newest first with `q.newest_first`), one
     /// page of them, with how many match in all.
     fn alerts(&self, q: &AlertQuery) -> Result<(u64, Vec<Json>), StoreError>;
+}
+
+/// What a store takes: session rows, the pcap files they point into, alerts, and
+/// what retention removes. One writing handle per store.
+pub trait SessionWriter: StoreHandle {
+    /// Appends rows (one batch, one transaction).
+    fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError>;
+    /// Tries to deliver rows written but held back (ClickHouse's spool while the
+    /// server is away), for at most `wait`; returns the rows still held back.
+    fn deliver_pending(&mut self, _wait: Duration) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    /// The counters of rows held back, when this backend holds any back.
+    fn spool(&self) -> Option<Arc<SpoolCounters>> {
+        None
+    }
+    /// Records pcap files written.
+    fn add_files(&mut self, files: &[FileRow]) -> Result<(), StoreError>;
+    /// Forgets pcap files that retention deleted.
+    fn remove_files(&mut self, node: &str, ids: &[u32]) -> Result<(), StoreError>;
+    /// Deletes the rows of sessions that ended before `before_ns`; returns how many.
+    fn expire_sessions(&mut self, before_ns: i64) -> Result<u64, StoreError>;
+    /// Records a capture file read in full, so it is not ingested twice.
+    fn add_input(&mut self, input: &InputFile, packets: u64) -> Result<(), StoreError>;
+    /// Whether this capture file (same path, size and time) was ingested already (by
+    /// this node).
+    fn has_input(&self, input: &InputFile) -> Result<bool, StoreError>;
+    /// Stores alerts.
+    fn add_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError>;
 }
 
 /// Which alerts a listing wants. Text conditions are exact, except `detector`
@@ -320,9 +345,4 @@ pub struct StoreStats {
 /// The fields a row shows when none are chosen: every field `dump` prints.
 fn dump_fields() -> Vec<&'static FieldDef> {
     FIELDS.iter().filter(|f| f.in_dump).collect()
-}
-
-/// The quoted columns of `fields`, for a `SELECT` list.
-fn columns(fields: &[&FieldDef]) -> String {
-    fields.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ")
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::clickhouse::{ClickConfig, ClickStore, Mode};
-use crate::{DuckStore, StoreBox, StoreError, DB_FILE};
+use crate::{DuckStore, ReaderBox, StoreError, WriterBox, DB_FILE};
 
 /// Default spool bound: what a sensor holds on disk while ClickHouse is away.
 const DEFAULT_SPOOL_MIB: u64 = 1024;
@@ -176,13 +176,13 @@ impl StoreUrl {
 
     /// Opens the store to write sessions of `node`, making its tables when there are
     /// none; rows ClickHouse cannot take wait in `<data_dir>/spool`.
-    pub fn open_writer(&self, data_dir: &Path, node: &str) -> Result<StoreBox, StoreError> {
+    pub fn open_writer(&self, data_dir: &Path, node: &str) -> Result<WriterBox, StoreError> {
         match self {
             StoreUrl::DuckDb { .. } => {
                 let dir = self.duck_dir(data_dir);
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError::Url(format!("creating {}: {e}", dir.display())))?;
-                Ok(Box::new(DuckStore::open(dir)?))
+                Ok(Box::new(DuckStore::open(dir)?.for_writing()?))
             }
             StoreUrl::ClickHouse(c) => Ok(Box::new(ClickStore::open(
                 c.clone(),
@@ -192,7 +192,7 @@ impl StoreUrl {
     }
 
     /// Opens an existing store to search.
-    pub fn open_reader(&self, data_dir: &Path) -> Result<StoreBox, StoreError> {
+    pub fn open_reader(&self, data_dir: &Path) -> Result<ReaderBox, StoreError> {
         match self {
             StoreUrl::DuckDb { .. } => {
                 let dir = self.duck_dir(data_dir);

@@ -18,7 +18,7 @@ use tyto_flow::analyzer::NoAnalysis;
 use tyto_flow::{FlowConfig, PipelineConfig, Progress};
 use tyto_packet::{decode, LinkType};
 use tyto_pcapstore::{pcap_file_header, record_header, PcapDir, RotationPolicy};
-use tyto_store::{DuckStore, SessionStore};
+use tyto_store::{DuckStore, QueueConfig, QueueCounters, RowQueue};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -88,12 +88,26 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     print_line("+ dissectors + pcap write", report.packets, report.bytes, rows, t);
 
     if !args.skip_store {
+        // As `tyto ingest` writes: through the row queue, on the store's own thread.
         let pcap = PcapDir::open(&tmp.join("pcap-b"), "bench")?;
-        let mut store = DuckStore::open(&tmp)?;
-        let (report, rows, t) = measure(&inputs, &cfg(Some((pcap, RotationPolicy::default()))), move |batch| {
-            store.append(batch).map_err(Into::into)
+        let store = DuckStore::open(&tmp)?.for_writing()?;
+        let queue = RowQueue::start(Box::new(store), QueueConfig::new(tmp.join("spool")))?;
+        let counters = queue.counters();
+        let queue = std::sync::Mutex::new(Some(queue));
+        let (report, _, t) = measure(&inputs, &cfg(Some((pcap, RotationPolicy::default()))), move |batch| {
+            if batch.is_empty() {
+                // The end: wait for the store to take everything.
+                if let Some(q) = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.take() {
+                    q.flush(Duration::from_secs(3600));
+                    q.finish()?;
+                }
+            } else if let Some(q) = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.as_mut() {
+                q.push(batch.to_vec());
+            }
+            Ok(())
         })?;
-        print_line("ingest (+ DuckDB)", report.packets, report.bytes, rows, t);
+        let stored = QueueCounters::get(&counters.stored_rows);
+        print_line("ingest (+ DuckDB)", report.packets, report.bytes, stored, t);
     }
     println!("peak memory (VmHWM): {} MiB", peak_rss_kib() / 1024);
     ndpi_reader(&args.ndpi_reader, &args.corpus, ours);
@@ -179,18 +193,16 @@ fn measure(
     mut sink: impl FnMut(&[tyto_schema::SessionRecord]) -> Result<()> + Send + 'static,
 ) -> Result<(tyto_flow::RunReport, u64, Timed)> {
     let (tx, rx) = crossbeam_channel::bounded::<Vec<tyto_schema::SessionRecord>>(64);
+    // Each batch as it comes, then an empty one for the end.
     let consumer = std::thread::spawn(move || -> Result<u64> {
         let mut n = 0u64;
-        let mut pending = Vec::new();
         for batch in rx {
             n += batch.len() as u64;
-            pending.extend(batch);
-            if pending.len() >= 20_000 {
-                sink(&pending)?;
-                pending.clear();
+            if !batch.is_empty() {
+                sink(&batch)?;
             }
         }
-        sink(&pending)?;
+        sink(&[])?;
         Ok(n)
     });
     let started = Instant::now();

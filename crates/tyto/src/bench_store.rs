@@ -106,7 +106,8 @@ fn best<T>(mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
 pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
     let url = StoreUrl::parse(&args.store)?;
     std::fs::create_dir_all(&args.data_dir)?;
-    let mut store = url.open_writer(&args.data_dir, "bench")?;
+    let mut writer = url.open_writer(&args.data_dir, "bench")?;
+    let store = writer.reader()?;
     let before = store.count()?;
     println!("store: {}; {} rows there before", store.describe(), before);
     let spacing_ns = (args.days as i64 * 86_400_000_000_000) / args.rows.max(1) as i64;
@@ -118,10 +119,10 @@ pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
         let tm = Instant::now();
         let rows: Vec<SessionRecord> = (written..written + n).map(|i| row(i, spacing_ns)).collect();
         make_s += tm.elapsed().as_secs_f64();
-        store.append(&rows)?;
+        writer.append(&rows)?;
         written += n;
     }
-    let held = store.deliver_pending(std::time::Duration::from_secs(600))?;
+    let held = writer.deliver_pending(std::time::Duration::from_secs(600))?;
     let total_s = t.elapsed().as_secs_f64();
     let store_s = (total_s - make_s).max(1e-9);
     let stats = store.stats()?;

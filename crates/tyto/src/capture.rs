@@ -21,7 +21,7 @@ use tyto_flow::{LiveCounters, LiveSource, PipelineConfig};
 use tyto_pcapstore::{PcapDir, RetentionPolicy, RotationPolicy, WrittenFile};
 use tyto_schema::time::now_ns;
 use tyto_schema::SessionRecord;
-use tyto_store::StoreBox;
+use tyto_store::{QueueCounters, RowQueue};
 
 use crate::config::Config;
 
@@ -142,6 +142,10 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         .open_writer(data_dir, &cfg.node)
         .with_context(|| format!("opening the session store {}", store_url.display(data_dir)))?;
     let (sources, names) = open_sources(cfg)?;
+    let spool = store.spool();
+    let viewer_store = store.reader()?;
+    let queue = RowQueue::start(store, cfg.queue_config())?;
+    let queue_counters = queue.counters();
     let workers = cfg.flow.workers as usize;
     let counters = LiveCounters::new(&cfg.node, &names, workers);
     let rotation = RotationPolicy {
@@ -162,9 +166,10 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         let mut nodes = cfg.nodes_config();
         nodes.all_local = store_url.is_embedded();
         let mut state =
-            tyto_server::AppState::with_store(data_dir, store.another()?, nodes.clone(), cfg.viewer.tls().is_some())?;
+            tyto_server::AppState::with_store(data_dir, viewer_store, nodes.clone(), cfg.viewer.tls().is_some())?;
         state.live = Some(counters.clone());
-        state.spool = store.spool();
+        state.spool = spool;
+        state.queue = Some(queue_counters.clone());
         state.alert_sinks = outputs.sink_counters();
         state.exports = outputs.export_counters();
         let server_cfg = tyto_server::ServerConfig {
@@ -196,7 +201,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     let (rec_tx, rec_rx) = bounded::<Vec<SessionRecord>>(RECORD_QUEUE);
     let (file_tx, file_rx) = bounded::<Vec<WrittenFile>>(RECORD_QUEUE);
     let writer = {
-        let w = StoreWriter { store, outputs, node: cfg.node.clone(), pcap_dir: pcap_dir.clone(), cfg: cfg.clone() };
+        let w = StoreWriter { queue, outputs, node: cfg.node.clone(), pcap_dir: pcap_dir.clone(), cfg: cfg.clone() };
         thread::spawn(move || w.run(rec_rx, file_rx))
     };
     let started = Instant::now();
@@ -226,14 +231,16 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// How long a stopping capture waits for ClickHouse to take the rows it spooled.
+/// How long a stopping capture waits for the store to take the rows still waiting.
 const STOP_SPOOL_WAIT: Duration = Duration::from_secs(30);
 
-/// The one thread that writes to the store: session rows as they come (through the
-/// detectors, whose alerts are stored too), pcap files as they close, and retention
-/// on its schedule.
+/// The thread between the workers and the store: session rows as they come (through
+/// the detectors and exporters), pcap files as they close, and retention on its
+/// schedule. It never waits on the store: everything goes into the store's
+/// [`RowQueue`], whose own thread writes it (spilling rows to disk while the store
+/// is behind), so a slow store costs rows in a spool, never packets.
 struct StoreWriter {
-    store: StoreBox,
+    queue: RowQueue,
     outputs: crate::commands::Outputs,
     node: String,
     pcap_dir: PcapDir,
@@ -241,10 +248,8 @@ struct StoreWriter {
 }
 
 impl StoreWriter {
-    /// Runs until both channels close; returns the rows written.
+    /// Runs until both channels close; returns the rows stored.
     fn run(mut self, records: Receiver<Vec<SessionRecord>>, files: Receiver<Vec<WrittenFile>>) -> Result<u64> {
-        let mut written = 0u64;
-        let mut failed_batches = 0u64;
         let every = Duration::from_secs(self.cfg.retention.check_every_s);
         let mut next_check = Instant::now();
         let (mut records_open, mut files_open) = (true, true);
@@ -253,66 +258,50 @@ impl StoreWriter {
                 next_check = Instant::now() + every;
                 self.retention();
             }
-            // Rows held while ClickHouse was away go as soon as it answers, traffic or not.
-            if let Err(e) = self.store.deliver_pending(Duration::ZERO) {
-                eprintln!("tyto: error: sending the spool: {e}");
-            }
             let wait = next_check.saturating_duration_since(Instant::now()).min(Duration::from_secs(1));
             let (no_rows, no_files) = (crossbeam_channel::never(), crossbeam_channel::never());
             select! {
                 recv(if records_open { &records } else { &no_rows }) -> batch => match batch {
-                    Ok(mut rows) => {
-                        // Whatever else is waiting goes in the same transaction.
-                        while rows.len() < 50_000 {
-                            match records.try_recv() {
-                                Ok(more) => rows.extend(more),
-                                Err(_) => break,
-                            }
-                        }
+                    Ok(rows) => {
                         let alerts = self.outputs.sessions(&rows, true);
-                        if let Err(e) = self.store.add_alerts(&alerts) {
-                            eprintln!("tyto: error: storing {} alerts: {e}", alerts.len());
-                        }
-                        match self.store.append(&rows) {
-                            Ok(()) => written += rows.len() as u64,
-                            Err(e) => {
-                                failed_batches += 1;
-                                eprintln!("tyto: error: writing {} session rows: {e}", rows.len());
-                            }
-                        }
+                        self.queue.add_alerts(alerts);
+                        self.queue.push(rows);
                     }
                     Err(_) => records_open = false,
                 },
                 recv(if files_open { &files } else { &no_files }) -> batch => match batch {
-                    Ok(done) => self.record_files(&done),
+                    Ok(done) => self.queue.add_files(crate::commands::file_rows(&self.node, &done)),
                     Err(_) => files_open = false,
                 },
                 default(wait) => {}
             }
         }
         self.outputs.finish();
-        match self.store.deliver_pending(STOP_SPOOL_WAIT) {
+        let counters = self.queue.counters();
+        let left = self.queue.flush(STOP_SPOOL_WAIT);
+        let mut store = self.queue.finish()?;
+        if left > 0 {
+            eprintln!("tyto: {left} session rows still wait in the row spool; the next start stores them first");
+        }
+        match store.deliver_pending(STOP_SPOOL_WAIT) {
             Ok(0) => {}
             Ok(held) => eprintln!(
                 "tyto: {held} session rows still wait in the spool for {}; the next start sends them first",
-                self.store.describe()
+                store.describe()
             ),
             Err(e) => eprintln!("tyto: error: sending the spool: {e}"),
         }
-        if failed_batches > 0 {
-            bail!("{failed_batches} batches of session rows could not be stored");
+        let get = QueueCounters::get;
+        if get(&counters.dropped_rows) > 0 {
+            eprintln!(
+                "tyto: warning: {} session rows were dropped because the row spool was full (their packets are kept)",
+                get(&counters.dropped_rows)
+            );
         }
-        Ok(written)
-    }
-
-    fn record_files(&mut self, done: &[WrittenFile]) {
-        if done.is_empty() {
-            return;
+        if get(&counters.failed_appends) > 0 {
+            bail!("{} writes to the store failed (see the errors above)", get(&counters.failed_appends));
         }
-        let rows = crate::commands::file_rows(&self.node, done);
-        if let Err(e) = self.store.add_files(&rows) {
-            eprintln!("tyto: error: recording pcap files: {e}");
-        }
+        Ok(get(&counters.stored_rows))
     }
 
     fn retention(&mut self) {
@@ -335,10 +324,7 @@ impl StoreWriter {
                         out.deleted.len(),
                         bytes >> 20
                     );
-                    let ids: Vec<u32> = out.deleted.iter().map(|f| f.id).collect();
-                    if let Err(e) = self.store.remove_files(&self.node, &ids) {
-                        eprintln!("tyto: error: forgetting deleted pcap files: {e}");
-                    }
+                    self.queue.remove_files(&self.node, out.deleted.iter().map(|f| f.id).collect());
                 }
                 if out.still_short {
                     eprintln!(
@@ -350,14 +336,7 @@ impl StoreWriter {
             Err(e) => eprintln!("tyto: error: retention: {e}"),
         }
         if r.max_session_age_days > 0.0 {
-            let before = now_ns().saturating_sub((r.max_session_age_days * 86_400e9) as i64);
-            match self.store.expire_sessions(before) {
-                Ok(0) => {}
-                Ok(n) => {
-                    eprintln!("tyto: retention deleted {n} session rows older than {} days", r.max_session_age_days)
-                }
-                Err(e) => eprintln!("tyto: error: expiring sessions: {e}"),
-            }
+            self.queue.expire_sessions(now_ns().saturating_sub((r.max_session_age_days * 86_400e9) as i64));
         }
     }
 }

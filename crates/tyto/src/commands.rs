@@ -18,12 +18,10 @@ use tyto_query::{compile, parse_when};
 use tyto_schema::time::now_ns;
 use tyto_schema::{record_to_json, FieldDef, SessionRecord, FIELDS, FIELD_SETS};
 use tyto_server::csv;
-use tyto_store::{FileRow, InputFile, ListQuery, SessionStore, StoreBox, StoreUrl};
+use tyto_store::{FileRow, InputFile, ListQuery, QueueCounters, ReaderBox, RowQueue, SessionWriter, StoreUrl};
 
 use crate::{FilterArgs, FlowArgs};
 
-/// Rows appended to the store per transaction.
-const STORE_BATCH: usize = 20_000;
 /// Row batches queued between the workers and the store.
 const RECORD_QUEUE: usize = 64;
 
@@ -178,8 +176,9 @@ impl Outputs {
             }
             self.sinks.send(a);
         }
-        for r in rows {
-            self.exporters.session(r);
+        if !self.exporters.is_empty() {
+            // Their documents are built on the exporters' own thread.
+            self.exporters.sessions(Arc::new(rows.to_vec()));
         }
         alerts
     }
@@ -255,7 +254,7 @@ pub fn ingest(
     validate_node(node)?;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let pcap_dir = PcapDir::open(&data_dir.join("pcap"), node).context("opening the pcap folder")?;
-    let mut store = store_url
+    let store = store_url
         .open_writer(data_dir, node)
         .with_context(|| format!("opening the session store {}", store_url.display(data_dir)))?;
     // The same file twice would store its sessions twice: skip what was ingested.
@@ -279,35 +278,39 @@ pub fn ingest(
     let inputs = &todo[..];
     let mut outputs = Outputs::start(config)?;
     let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())), outputs.wants_transactions())?;
-    let (report, (store_result, mut store), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
-        let mut pending: Vec<SessionRecord> = Vec::new();
-        let mut result: Result<u64> = Ok(0);
-        let mut written = 0u64;
+    // The store writes on its own thread, taking whatever waits at once, so the
+    // pipeline never waits on it and the last rows are not a long tail.
+    let queue_cfg = config.queue_config_in(data_dir);
+    let mut queue = RowQueue::start(store, queue_cfg)?;
+    let counters = queue.counters();
+    let (report, (alerts, queue), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
         // Detectors see every session as it is written, in packet time.
-        let mut alerts = Vec::new();
+        let mut alerts = 0usize;
         for batch in rx {
-            if result.is_err() {
-                continue; // keep draining so the workers never block
-            }
-            alerts.extend(outputs.sessions(&batch, false));
-            pending.extend(batch);
-            if pending.len() >= STORE_BATCH {
-                result = store.append(&pending).map(|()| written + pending.len() as u64).map_err(Into::into);
-                written += pending.len() as u64;
-                pending.clear();
-            }
-        }
-        if result.is_ok() && !pending.is_empty() {
-            result = store.append(&pending).map(|()| written + pending.len() as u64).map_err(Into::into);
-        }
-        if result.is_ok() && !alerts.is_empty() {
-            eprintln!("tyto: {} alerts raised (`tyto alerts` lists them)", alerts.len());
-            result = result.and_then(|rows| store.add_alerts(&alerts).map(|()| rows).map_err(Into::into));
+            let raised = outputs.sessions(&batch, false);
+            alerts += raised.len();
+            queue.add_alerts(raised);
+            queue.push(batch);
         }
         outputs.finish();
-        (result, store)
+        (alerts, queue)
     })?;
-    let rows = store_result.context("writing sessions to the store")?;
+    queue.flush(Duration::from_secs(u64::MAX / 4));
+    let mut store = queue.finish()?;
+    let get = QueueCounters::get;
+    if get(&counters.failed_appends) > 0 {
+        bail!("writing sessions to the store: {} writes failed (see the errors above)", get(&counters.failed_appends));
+    }
+    if get(&counters.dropped_rows) > 0 {
+        eprintln!(
+            "tyto: warning: {} session rows were dropped because the row spool was full ([queue] spool_mib)",
+            get(&counters.dropped_rows)
+        );
+    }
+    if alerts > 0 {
+        eprintln!("tyto: {alerts} alerts raised (`tyto alerts` lists them)");
+    }
+    let rows = get(&counters.stored_rows);
     deliver_spool(store.as_mut())?;
     let files = file_rows(node, &report.pcap_files);
     store.add_files(&files).context("recording the pcap files")?;
@@ -374,7 +377,7 @@ pub enum Format {
 const INGEST_SPOOL_WAIT: Duration = Duration::from_secs(600);
 
 /// Waits (bounded) for rows held back while ClickHouse was away to be delivered.
-fn deliver_spool(store: &mut dyn SessionStore) -> Result<()> {
+fn deliver_spool(store: &mut dyn SessionWriter) -> Result<()> {
     let held = store.deliver_pending(Duration::ZERO)?;
     if held == 0 {
         return Ok(());
@@ -392,7 +395,7 @@ fn deliver_spool(store: &mut dyn SessionStore) -> Result<()> {
     Ok(())
 }
 
-fn open_existing(data_dir: &Path, store: &StoreUrl) -> Result<StoreBox> {
+fn open_existing(data_dir: &Path, store: &StoreUrl) -> Result<ReaderBox> {
     if !store.exists(data_dir) {
         bail!("no session store in {} (run `tyto ingest` first, or pass --data-dir)", data_dir.display());
     }
@@ -417,7 +420,12 @@ pub fn db(action: crate::DbAction, data_dir: &Path, store: &StoreUrl) -> Result<
         }
         crate::DbAction::Expire { before } => {
             let before_ns = parse_time_arg("before", Some(&before), now_ns())?.context("--before: a time")?;
-            let mut s = open_existing(data_dir, store)?;
+            if !store.exists(data_dir) {
+                bail!("no session store in {} (run `tyto ingest` first, or pass --data-dir)", data_dir.display());
+            }
+            let mut s = store
+                .open_writer(data_dir, "")
+                .with_context(|| format!("opening the session store {}", store.display(data_dir)))?;
             let n = s.expire_sessions(before_ns)?;
             println!("deleted {n} session rows that ended before {}", tyto_schema::time::format_rfc3339(before_ns));
         }

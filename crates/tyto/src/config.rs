@@ -25,6 +25,7 @@ pub struct Config {
     pub pcap: PcapSection,
     pub retention: RetentionSection,
     pub viewer: ViewerSection,
+    pub queue: QueueSection,
     pub nodes: NodesSection,
     pub geoip: GeoIpSection,
     pub detect: tyto_detect::DetectConfig,
@@ -123,6 +124,23 @@ pub struct ViewerSection {
     pub max_connections: u32,
 }
 
+/// Session rows on their way to the store: capture never waits on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueSection {
+    /// Rows held in memory while the store is busy; past this they go to the spool.
+    pub memory_rows: u64,
+    /// MiB of rows the spool (`<data_dir>/spool/rows`) holds while the store is
+    /// behind; past this rows are dropped (counted; their packets are kept).
+    pub spool_mib: u64,
+}
+
+impl Default for QueueSection {
+    fn default() -> Self {
+        QueueSection { memory_rows: 200_000, spool_mib: 1024 }
+    }
+}
+
 /// Sensors and viewers sharing one ClickHouse: where each node's packets are fetched.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -154,6 +172,7 @@ impl Default for Config {
             pcap: PcapSection::default(),
             retention: RetentionSection::default(),
             viewer: ViewerSection::default(),
+            queue: QueueSection::default(),
             nodes: NodesSection::default(),
             geoip: GeoIpSection::default(),
             detect: tyto_detect::DetectConfig::default(),
@@ -364,6 +383,23 @@ impl Config {
 
     pub fn flow_config(&self) -> FlowConfig {
         self.flow.flow_config()
+    }
+
+    /// The row queue's bounds. `TYTO_TEST_STORE_DELAY_MS` makes every store write
+    /// that much slower: the tests' way to show capture does not wait on the store.
+    pub fn queue_config(&self) -> tyto_store::QueueConfig {
+        self.queue_config_in(&self.data_dir)
+    }
+
+    /// The same for a data directory given apart (`tyto ingest --data-dir`).
+    pub fn queue_config_in(&self, data_dir: &Path) -> tyto_store::QueueConfig {
+        let mut q = tyto_store::QueueConfig::new(data_dir.join("spool").join("rows"));
+        q.memory_rows = (self.queue.memory_rows as usize).max(1);
+        q.spool_bytes = self.queue.spool_mib << 20;
+        if let Some(ms) = std::env::var("TYTO_TEST_STORE_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
+            q.test_delay = Duration::from_millis(ms);
+        }
+        q
     }
 
     /// The effective configuration, as TOML.

@@ -550,13 +550,16 @@ fn big_store(dir: &Path, rows: u64) -> PathBuf {
     store
         .connection()
         .execute_batch(&format!(
-            "INSERT INTO sessions (id, root_id, segment, node, ip_protocol, start_time, stop_time, src_ip, dst_ip,
-                src_port, dst_port, packets, bytes, protocols, http_host, http_uri, http_user_agent)
-             SELECT 'b' || i, 'b' || i, 1, 'local', 6, make_timestamp(1700000000000000 + i * 1000),
+            "INSERT INTO sessions (rk, id, segment, node, ip_protocol, start_time, stop_time, src_ip, dst_ip,
+                src_port, dst_port, packets, bytes, protocols)
+             SELECT i + 1, 'b' || i, 1, 'local', 6, make_timestamp(1700000000000000 + i * 1000),
                 make_timestamp(1700000000000000 + i * 1000 + 500), (281470849515520 + (i % 65536))::UHUGEINT,
                 (281473913978880 + (i % 251))::UHUGEINT, 1024 + i % 60000, [80, 443, 53, 22][1 + i % 4], 10, 1000,
-                ['tcp', ['http', 'tls', 'dns', 'ssh'][1 + i % 4]], ['h' || (i % 5000) || '.example'],
-                ['h' || (i % 5000) || '.example/' || i], ['agent/' || (i % 97)]
+                ['tcp', ['http', 'tls', 'dns', 'ssh'][1 + i % 4]]
+             FROM range({rows}) t(i);
+             INSERT INTO sessions_http (rk, side_start, side_stop, http_host, http_uri, http_user_agent)
+             SELECT i + 1, make_timestamp(1700000000000000 + i * 1000), make_timestamp(1700000000000000 + i * 1000 + 500),
+                ['h' || (i % 5000) || '.example'], ['h' || (i % 5000) || '.example/' || i], ['agent/' || (i % 97)]
              FROM range({rows}) t(i)"
         ))
         .unwrap();

@@ -103,12 +103,24 @@ impl Drop for Running {
 /// `tyto run` (or `capture`) in the sensor's namespace; returns once it captures
 /// (and, for `run`, serves).
 fn start(net: &Net, data: &Path, command: &str, extra: &[&str]) -> (Running, Option<String>) {
+    start_with(net, data, command, extra, &[])
+}
+
+/// The same with environment variables set for tyto.
+fn start_with(
+    net: &Net,
+    data: &Path,
+    command: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Running, Option<String>) {
     use std::io::{BufRead, BufReader};
     let mut child = net
         .command(&net.a, env!("CARGO_BIN_EXE_tyto"))
         .args([command, "-i", "va", "--node", "live", "--data-dir"])
         .arg(data)
         .args(extra)
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -285,7 +297,7 @@ fn send_traffic(net: &Net) {
 
 fn sessions(data: &Path, expr: &str) -> Vec<Value> {
     let out = ok(tyto()
-        .args(["sessions", "--format", "ndjson", "--limit", "1000", "--expr", expr, "--data-dir"])
+        .args(["sessions", "--format", "ndjson", "--limit", "10000", "--expr", expr, "--data-dir"])
         .arg(data)
         .output()
         .unwrap());
@@ -695,4 +707,59 @@ fn nmap_scans_raise_alerts() {
         let least = if a["detector"] == "lateral-movement" { 10 } else { 30 };
         assert!(n >= least, "{expr} finds {n} sessions");
     }
+}
+
+#[test]
+fn a_slow_store_costs_no_packet_and_no_session() {
+    let Some(net) = Net::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::add_user(&data, &["ann", "--admin"], "ann-secret");
+    let config = dir.path().join("tyto.toml");
+    // Every write to the store takes half a second more, and only 200 rows wait in
+    // memory: the backlog goes to the row spool on disk and comes back in order.
+    std::fs::write(&config, "[queue]\nmemory_rows = 200\n[flow]\nudp_timeout_s = 1\n").unwrap();
+    let (child, url) = start_with(
+        &net,
+        &data,
+        "run",
+        &["--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()],
+        &[("TYTO_TEST_STORE_DELAY_MS", "500")],
+    );
+    let url = url.expect("tyto run serves the viewer");
+    const FLOWS: u16 = 3000;
+    let started = Instant::now();
+    net.within(&net.b, || {
+        // 3,000 sessions (one datagram each, from as many ports) in about three seconds.
+        for f in 0..FLOWS {
+            let s = UdpSocket::bind(("10.77.0.2", 30000 + f)).unwrap();
+            s.send_to(b"one datagram, one session", "10.77.0.1:7200").unwrap();
+            if f % 100 == 99 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    })
+    .join()
+    .unwrap();
+    let sent = started.elapsed();
+    // Sessions close after a second idle: the store, slowed down, is now behind.
+    std::thread::sleep(Duration::from_millis(2500));
+    let stats: Value = serde_json::from_str(&get(&net, &format!("{url}/api/stats"))).unwrap();
+    eprintln!("queue while the store is slow: {}", stats["queue"]);
+    assert!(num(&stats["queue"], "spooled_rows") + num(&stats["queue"], "replayed_rows") > 0, "{stats}");
+    let iface = &stats["capture"]["interfaces"][0];
+    assert_eq!(num(iface, "kernel_drops"), 0, "{iface}");
+    assert_eq!(num(iface, "queue_drops"), 0, "{iface}");
+    let metrics = get(&net, &format!("{url}/metrics"));
+    assert!(metrics.contains("tyto_store_queue_waiting_rows "), "{metrics}");
+    signal(&child, "-INT");
+    assert!(wait(child, Duration::from_secs(60)).success());
+    let rows = sessions(&data, "ip.src == 10.77.0.2 && port.dst == 7200");
+    let ids: std::collections::BTreeSet<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let ports: std::collections::BTreeSet<u64> = rows.iter().map(|r| num(r, "port.src")).collect();
+    eprintln!("{FLOWS} sessions sent in {sent:?}, {} stored, {} distinct", rows.len(), ids.len());
+    assert_eq!(ports.len(), FLOWS as usize, "every session stored");
+    assert_eq!(rows.len(), FLOWS as usize, "and stored once");
+    assert_eq!(ids.len(), rows.len());
+    assert!(std::fs::read_dir(data.join("spool").join("rows")).unwrap().next().is_none(), "the spool is empty");
 }

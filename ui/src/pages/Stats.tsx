@@ -22,6 +22,16 @@ interface StatsReply {
   };
   /** Present while this process captures live (`tyto run`). */
   capture?: CaptureStats | null;
+  /** Rows on their way to the store from a capture in this process. */
+  queue?: {
+    waiting_rows: number;
+    spooled_rows: number;
+    spooled_bytes: number;
+    stored_rows: number;
+    replayed_rows: number;
+    dropped_rows: number;
+    failed_appends: number;
+  } | null;
   /** Rows held on disk while ClickHouse is away (a capture writing to ClickHouse). */
   spool?: {
     batches: number;
@@ -129,6 +139,20 @@ export function Stats() {
         />
       </div>
       {capture && <Capture capture={capture} />}
+      {stats.queue && (
+        <section class="panel" id="queue-stats">
+          <div class="panel-head">
+            <strong>Rows to the store</strong>
+            <span class="muted">capture never waits on the store: a backlog waits here</span>
+          </div>
+          <div class={stats.queue.dropped_rows > 0 || stats.queue.failed_appends > 0 ? "error-text" : ""}>
+            {formatCount(stats.queue.stored_rows)} stored · {formatCount(stats.queue.waiting_rows)} waiting (
+            {formatCount(stats.queue.spooled_rows)} on disk, {formatBytes(stats.queue.spooled_bytes)}) ·{" "}
+            {formatCount(stats.queue.replayed_rows)} stored from disk · {formatCount(stats.queue.dropped_rows)} dropped
+            (spool full; packets kept) · {formatCount(stats.queue.failed_appends)} failed writes
+          </div>
+        </section>
+      )}
       {stats.spool && (
         <section class="panel" id="spool-stats">
           <div class="panel-head">

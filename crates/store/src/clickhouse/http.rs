@@ -96,10 +96,7 @@ impl Http {
             let killer = me.in_database("system");
             // Off the caller's thread: the caller may be an async runtime.
             std::thread::spawn(move || {
-                let sql = format!(
-                    "KILL QUERY WHERE query_id = {} ASYNC",
-                    tyto_query::string_literal(tyto_query::Dialect::ClickHouse, &id)
-                );
+                let sql = format!("KILL QUERY WHERE query_id = {} ASYNC", super::sql::string_literal(&id));
                 if let Err(e) = killer.post(None, &[], sql.into_bytes()) {
                     tracing::warn!("ClickHouse at {}: stopping query {id}: {}", killer.base, e.message());
                 }
@@ -231,10 +228,8 @@ impl Http {
 
     /// Whether the server still runs query `query_id` (an insert whose answer was lost).
     pub(crate) fn running(&self, query_id: &str) -> Result<bool, StoreError> {
-        let sql = format!(
-            "SELECT count() FROM system.processes WHERE query_id = {}",
-            tyto_query::string_literal(tyto_query::Dialect::ClickHouse, query_id)
-        );
+        let sql =
+            format!("SELECT count() FROM system.processes WHERE query_id = {}", super::sql::string_literal(query_id));
         Ok(self.in_database("system").number(&sql)? > 0)
     }
 }
