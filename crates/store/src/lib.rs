@@ -13,6 +13,7 @@
 mod clickhouse;
 mod duck;
 mod queue;
+mod rows;
 mod sql;
 mod url;
 

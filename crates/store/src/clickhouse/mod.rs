@@ -840,8 +840,6 @@ impl SessionWriter for ClickStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let fields: Vec<&FieldDef> = FIELDS.iter().collect();
-        let columns = fields.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ");
         // One insert per day: each lands as one part of one partition, whole or not at
         // all, which the check after a lost answer relies on (and current releases
         // refuse inserts that span over 100 partitions).
@@ -854,10 +852,14 @@ impl SessionWriter for ClickStore {
             }
         }
         for (_, day_rows) in days {
+            // Only the columns some row fills: the server fills the others' default
+            // (none), which costs it far less than reading ~240 values a row.
+            let fields = crate::rows::fields_held(&day_rows);
+            let columns = fields.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ");
             let enc = rowbinary::sessions(&day_rows, &fields);
             let b = Batch {
                 table: "sessions".into(),
-                columns: columns.clone(),
+                columns,
                 ids: day_rows.iter().map(|r| r.id.clone()).collect(),
                 min_us: day_rows.iter().map(|r| micros(r.start_ns)).min().unwrap_or(0),
                 max_us: day_rows.iter().map(|r| micros(r.start_ns)).max().unwrap_or(0),

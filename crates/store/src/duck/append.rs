@@ -25,19 +25,9 @@ use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord, Source, FIELDS
 
 use super::sql::side_table;
 
-use crate::StoreError;
+use crate::rows::holds;
 
-/// Whether `f` holds a value in `r` (an empty list is none).
-fn holds(f: &FieldDef, r: &SessionRecord) -> bool {
-    match f.value(r) {
-        FieldValue::Null => false,
-        FieldValue::Strs(v) => !v.is_empty(),
-        FieldValue::Ips(v) => !v.is_empty(),
-        FieldValue::Macs(v) => !v.is_empty(),
-        FieldValue::Ints(v) | FieldValue::Times(v) => !v.is_empty(),
-        _ => true,
-    }
-}
+use crate::StoreError;
 
 /// The fields of the sessions table worth a column in this batch: every single
 /// value of the record itself, and the lists and enrichment fields some row holds.
