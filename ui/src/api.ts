@@ -6,6 +6,7 @@ export interface User {
   admin: boolean;
   export_pcap: boolean;
   see_packets: boolean;
+  upload: boolean;
   expression: string | null;
   time_limit_hours: number | null;
 }
@@ -93,4 +94,48 @@ export async function post(path: string): Promise<void> {
 /** Whether an error is only a fetch cancelled because a newer one replaced it. */
 export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === "AbortError";
+}
+
+/** An upload as `/api/uploads` lists it. */
+export interface UploadJob {
+  id: number;
+  name: string;
+  user: string;
+  tags: string[];
+  state: "receiving" | "waiting" | "ingesting" | "done" | "failed";
+  created: string;
+  finished: string | null;
+  bytes: number;
+  read_bytes: number;
+  packets: number;
+  sessions: number;
+  error: string | null;
+}
+
+/**
+ * Sends a capture file to `/api/upload`. XMLHttpRequest rather than fetch: only it
+ * reports how much of the body has gone, which a large capture needs.
+ */
+export function uploadFile(file: File, tags: string, onSent: (sent: number) => void): Promise<UploadJob> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/upload" + queryString({ name: file.name, tags }));
+    xhr.setRequestHeader("X-Tyto-UI", "1");
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    if (csrf) xhr.setRequestHeader("X-Tyto-CSRF", csrf);
+    xhr.upload.onprogress = (e) => onSent(e.loaded);
+    xhr.onload = () => {
+      let body: { error?: string } & Partial<UploadJob> = {};
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        // Not JSON: the status says enough.
+      }
+      if (xhr.status === 401) toLogin();
+      if (xhr.status === 202) resolve(body as UploadJob);
+      else reject(new ApiError(body.error ?? `${xhr.status} ${xhr.statusText}`, xhr.status));
+    };
+    xhr.onerror = () => reject(new ApiError("the upload did not reach the server", 0));
+    xhr.send(file);
+  });
 }

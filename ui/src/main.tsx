@@ -13,6 +13,7 @@ import { SpiGraph } from "./pages/SpiGraph";
 import { SpiView } from "./pages/SpiView";
 import { Alerts } from "./pages/Alerts";
 import { Stats } from "./pages/Stats";
+import { Upload } from "./pages/Upload";
 import { WorldMap } from "./pages/WorldMap";
 import { andClause, quoteValue, readSearch, searchParams, type Search } from "./search";
 import "./style.css";
@@ -25,6 +26,7 @@ const PAGES: { path: string; title: string; view: () => preact.JSX.Element; sear
   { path: "/map", title: "Map", view: WorldMap, searches: true },
   { path: "/alerts", title: "Alerts", view: Alerts, searches: false },
   { path: "/stats", title: "Stats", view: Stats, searches: false },
+  { path: "/upload", title: "Upload", view: Upload, searches: false },
 ];
 
 function pageFor(path: string) {

@@ -1,11 +1,12 @@
 // The viewer in headless Chromium, against a running `tyto serve`: log in, search
 // (with completion and an error shown in place), sort, open a session and its
 // packets, download PCAPs and count their packets, zoom by dragging the histogram,
-// SPI View, SPI Graph, Connections, the map, Alerts, Stats, a user without PCAP rights, and
-// logging out. What the page shows is checked against the API's own answers.
+// SPI View, SPI Graph, Connections, the map, Alerts, Stats, an upload followed to its
+// sessions, a user without PCAP or upload rights, and logging out. What the page shows is checked against the API's own answers.
 //
 // TYTO_URL, TYTO_USER/TYTO_PASSWORD (an admin), TYTO_LIMITED_USER/_PASSWORD (a user
-// who may neither export PCAP nor see packets), TYTO_ARTIFACTS (screenshots and
+// who may neither export PCAP nor see packets), TYTO_UPLOAD_FILE (a capture to upload),
+// TYTO_ARTIFACTS (screenshots and
 // downloads), CHROMIUM (default /usr/bin/chromium).
 
 import assert from "node:assert/strict";
@@ -316,6 +317,29 @@ const stats = await api("/api/stats");
 await page.locator("#stat-sessions").filter({ hasText: stats.store.sessions.toLocaleString("en-US") }).waitFor();
 await shot("stats");
 
+// ---- Upload: a capture sent from the page, followed through its ingest to its sessions
+const toUpload = process.env.TYTO_UPLOAD_FILE;
+if (toUpload) {
+  await page.click("nav a:has-text('Upload')");
+  await page.setInputFiles("#upload-files", toUpload);
+  await page.fill("#upload-tags", "from-browser");
+  await page.click("#upload-send");
+  await page.locator(".upload-sending").filter({ hasText: "sent" }).waitFor();
+  const row = page.locator("table.upload-list tbody tr").filter({ hasText: "from-browser" }).first();
+  await row.filter({ hasText: "done" }).waitFor();
+  const jobs = await api("/api/uploads");
+  const job = jobs.data.find((j) => j.tags.includes("from-browser"));
+  assert.equal(job.state, "done");
+  assert.equal(job.read_bytes, job.bytes);
+  const sent = await api("/api/sessions", { expression: "tags == from-browser", date: -1, length: 1 });
+  assert.ok(sent.recordsFiltered > 0, "the uploaded file's sessions are searchable");
+  assert.equal(sent.recordsFiltered, job.sessions);
+  await shot("upload");
+  await row.locator("a").click();
+  await page.waitForURL((u) => new URL(u).searchParams.get("expression") === "tags == from-browser");
+  await expectCount(sent.recordsFiltered);
+}
+
 // ---- a user who may not export PCAP nor see packets
 if (limited[0]) {
   await page.click("header button:has-text('Log out')");
@@ -327,6 +351,8 @@ if (limited[0]) {
   await page.locator(".session-detail").filter({ hasText: "may not see packet contents" }).waitFor();
   assert.equal(await page.locator(".session-detail a:has-text('Download PCAP')").count(), 0);
   await shot("limited-user");
+  await page.click("nav a:has-text('Upload')");
+  await page.locator(".page").filter({ hasText: "may not upload captures" }).waitFor();
 }
 
 // ---- log out: the API answers 401 again

@@ -135,7 +135,7 @@ pub struct Auth {
 }
 
 /// A password check to run: the stored hash, the password given, where the answer goes.
-type CheckJob = (String, String, tokio::sync::oneshot::Sender<bool>);
+type CheckJob = (Option<String>, String, tokio::sync::oneshot::Sender<bool>);
 
 /// argon2 checks on [`CHECKS_AT_ONCE`] threads of their own, fed by a queue of
 /// [`CHECKS_WAITING`]. Threads of their own, not the runtime's blocking pool: each
@@ -152,10 +152,16 @@ impl PasswordChecks {
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..CHECKS_AT_ONCE {
             let queue = queue.clone();
-            let spawned = std::thread::Builder::new().name(format!("tyto-login-{i}")).spawn(move || loop {
-                let job = lock(&queue).recv();
-                let Ok((hash, password, answer)) = job else { return };
-                let _ = answer.send(crate::users::verify_password(&hash, &password));
+            let spawned = std::thread::Builder::new().name(format!("tyto-login-{i}")).spawn(move || {
+                let mut memory = Vec::new();
+                loop {
+                    let job = lock(&queue).recv();
+                    let Ok((hash, password, answer)) = job else { return };
+                    // Unknown names are checked against the decoy, made here so that
+                    // only these threads ever run argon2.
+                    let hash = hash.as_deref().unwrap_or_else(|| decoy_hash());
+                    let _ = answer.send(crate::users::verify_password_in(hash, &password, &mut memory));
+                }
             });
             if let Err(e) = spawned {
                 tracing::error!("starting a password check thread: {e}");
@@ -165,7 +171,8 @@ impl PasswordChecks {
     }
 
     /// Whether `password` matches `hash`; `Busy` when the queue is full.
-    async fn check(&self, hash: String, password: String) -> Result<bool, Refusal> {
+    /// `hash` `None`: an unknown name, checked against the decoy.
+    async fn check(&self, hash: Option<String>, password: String) -> Result<bool, Refusal> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs.try_send((hash, password, tx)).map_err(|_| Refusal::Busy)?;
         rx.await.map_err(|_| Refusal::Busy)
@@ -313,7 +320,7 @@ impl Auth {
         if !self.throttle.begin(&attempt) {
             return Err(Refusal::Throttled);
         }
-        let hash = user.as_ref().map_or_else(|| decoy_hash().to_string(), |u| u.argon2.clone());
+        let hash = user.as_ref().map(|u| u.argon2.clone());
         let ok = self.checks.check(hash, password).await?;
         match (ok, user) {
             (true, Some(u)) => {

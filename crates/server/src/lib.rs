@@ -20,6 +20,7 @@ mod params;
 mod stores;
 mod throttle;
 mod ui;
+mod upload;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -38,6 +39,7 @@ pub use auth::{is_public, Auth, COOKIE, CSRF_HEADER, UI_HEADER};
 pub use listen::Limits;
 pub use nodes::{Nodes, NodesConfig};
 pub use stores::Stores;
+pub use upload::{Ingester, JobState, UploadJob, UploadLimits, Uploads};
 pub use users::{new_user, User, UserError, Users};
 
 /// The port Arkime's viewer listens on, which scripts already know.
@@ -78,6 +80,8 @@ pub struct AppState {
     pub spool: Option<Arc<tyto_store::SpoolCounters>>,
     /// Rows on their way to the store from the capture in this process.
     pub queue: Option<Arc<tyto_store::QueueCounters>>,
+    /// Capture files sent to this process, when it owns the store.
+    pub uploads: Option<Arc<Uploads>>,
 }
 
 impl AppState {
@@ -119,6 +123,7 @@ impl AppState {
             nodes: Arc::new(Nodes::new(nodes)),
             spool: None,
             queue: None,
+            uploads: None,
         })
     }
 }
@@ -212,6 +217,9 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/fields", get(api::fields)),
         ("/api/stats", get(api::stats)),
         ("/api/alerts", get(api::alerts)),
+        ("/api/upload", post(upload::upload)),
+        ("/api/uploads", get(upload::list)),
+        ("/api/uploads/{id}", get(upload::one)),
         (nodes::NODE_PATH, post(nodes::packets)),
         ("/metrics", get(metrics::prometheus)),
         ("/", get(ui::index)),
@@ -262,7 +270,8 @@ fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcce
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

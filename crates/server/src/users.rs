@@ -36,6 +36,9 @@ pub struct User {
     /// May see packet bytes in a session's detail.
     #[serde(default = "yes")]
     pub see_packets: bool,
+    /// May send capture files to be ingested (admins always may).
+    #[serde(default)]
+    pub upload: bool,
     /// An expression AND-ed to every search this user makes (Arkime's forced expression).
     #[serde(default)]
     pub expression: Option<String>,
@@ -61,6 +64,7 @@ pub struct UserInfo {
     pub admin: bool,
     pub export_pcap: bool,
     pub see_packets: bool,
+    pub upload: bool,
     pub expression: Option<String>,
     pub time_limit_hours: Option<u32>,
 }
@@ -72,6 +76,7 @@ impl User {
             admin: self.admin,
             export_pcap: self.export_pcap,
             see_packets: self.see_packets,
+            upload: self.upload,
             expression: self.expression.clone(),
             time_limit_hours: self.time_limit_hours,
         }
@@ -125,6 +130,41 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
         Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
         Err(_) => false,
     }
+}
+
+/// The largest argon2 memory a stored hash may make a check use (64 MiB; Tyto's own
+/// hashes use 19 MiB).
+const MAX_CHECK_BLOCKS: usize = 64 * 1024;
+
+/// [`verify_password`] in `memory`, which the caller keeps from one check to the
+/// next. Why: argon2 otherwise allocates its 19 MiB for every check, and glibc keeps
+/// up to three such blocks per thread once freed (measured: 58 MB per checking
+/// thread after a flood of wrong passwords); one block reused costs 19 MiB, always.
+pub fn verify_password_in(hash: &str, password: &str, memory: &mut Vec<argon2::Block>) -> bool {
+    let Ok(h) = PasswordHash::new(hash) else { return false };
+    let (Ok(params), Ok(algorithm)) = (argon2::Params::try_from(&h), argon2::Algorithm::try_from(h.algorithm)) else {
+        return false;
+    };
+    let version = match h.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let (Some(salt), Some(expected)) = (h.salt, h.hash) else { return false };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else { return false };
+    let blocks = params.block_count();
+    if blocks > MAX_CHECK_BLOCKS {
+        return false;
+    }
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let ok = Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
+        .is_ok();
+    ok && out.len() == expected.len() && out.iter().zip(expected.as_bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
 }
 
 /// The argon2 hash of a password, and its HTTP Digest HA1.
@@ -269,6 +309,7 @@ pub fn new_user(name: &str, admin: bool) -> User {
         admin,
         export_pcap: true,
         see_packets: true,
+        upload: false,
         expression: None,
         time_limit_hours: None,
         argon2: String::new(),
@@ -280,6 +321,19 @@ pub fn new_user(name: &str, admin: bool) -> User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_in_kept_memory_agree_with_the_library() {
+        let (hash, _) = hash_password("ann", "right").unwrap();
+        let mut memory = Vec::new();
+        assert!(verify_password_in(&hash, "right", &mut memory));
+        assert!(!verify_password_in(&hash, "wrong", &mut memory));
+        assert!(verify_password_in(&hash, "right", &mut memory), "the memory is reused");
+        assert_eq!(memory.len(), 19 * 1024);
+        assert!(!verify_password_in("$argon2id$v=19$m=999999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA", "x", &mut memory));
+        assert!(!verify_password_in("not a hash", "x", &mut memory));
+        assert_eq!(verify_password(&hash, "right"), verify_password_in(&hash, "right", &mut memory));
+    }
 
     #[test]
     fn users_are_added_checked_changed_and_removed() {

@@ -69,6 +69,10 @@ pub struct QueueCounters {
     pub dropped_rows: AtomicU64,
     /// Rows the store took.
     pub stored_rows: AtomicU64,
+    /// Rows pushed in all, and rows the queue is done with (stored, dropped, or lost
+    /// with a failed append): a pusher waits for its rows by comparing the two.
+    pub pushed_rows: AtomicU64,
+    pub done_rows: AtomicU64,
     /// Appends the store refused (their rows are lost; the error is logged).
     pub failed_appends: AtomicU64,
 }
@@ -110,18 +114,34 @@ struct Shared {
     state: Mutex<State>,
     wake: Condvar,
     counters: Arc<QueueCounters>,
+    cfg: QueueConfig,
+    /// The number of the next spool file.
+    next_file: AtomicU64,
 }
 
 fn lock(s: &Shared) -> std::sync::MutexGuard<'_, State> {
     s.state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The pushing side of a queue (one thread pushes).
+/// A queue: its store thread, and the pushing side ([`RowPusher`]'s methods, which
+/// any number of threads may share through [`RowQueue::pusher`]).
 pub struct RowQueue {
-    shared: Arc<Shared>,
-    cfg: QueueConfig,
-    next_file: u64,
+    pusher: RowPusher,
     thread: Option<std::thread::JoinHandle<WriterBox>>,
+}
+
+/// The pushing side of a queue: a capture's writer and an upload's ingest push
+/// into the same queue, each never waiting for the store.
+#[derive(Clone)]
+pub struct RowPusher {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for RowQueue {
+    type Target = RowPusher;
+    fn deref(&self) -> &RowPusher {
+        &self.pusher
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -132,8 +152,13 @@ impl RowQueue {
     /// Starts the store thread with `writer`. Batches left in the spool by an earlier
     /// run go to the store first.
     pub fn start(writer: WriterBox, cfg: QueueConfig) -> Result<RowQueue, StoreError> {
-        let shared =
-            Arc::new(Shared { state: Mutex::new(State::default()), wake: Condvar::new(), counters: Arc::default() });
+        let mut shared = Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            counters: Arc::default(),
+            cfg: cfg.clone(),
+            next_file: AtomicU64::new(0),
+        };
         let mut next_file = 0;
         if cfg.spool_dir.is_dir() {
             let mut old: Vec<(u64, PathBuf)> = std::fs::read_dir(&cfg.spool_dir)
@@ -145,7 +170,7 @@ impl RowQueue {
                 })
                 .collect();
             old.sort();
-            let mut st = lock(&shared);
+            let st = shared.state.get_mut().unwrap_or_else(|p| p.into_inner());
             for (n, path) in old {
                 let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
                 let rows = spool_rows(&path).unwrap_or(0);
@@ -165,41 +190,53 @@ impl RowQueue {
                 );
             }
         }
+        shared.next_file = AtomicU64::new(next_file);
+        let shared = Arc::new(shared);
         let s = shared.clone();
         let delay = cfg.test_delay;
         let thread = std::thread::Builder::new()
             .name("tyto-store".into())
             .spawn(move || store_thread(writer, &s, delay))
             .map_err(|e| StoreError::Spool { path: cfg.spool_dir.clone(), source: e })?;
-        Ok(RowQueue { shared, cfg, next_file, thread: Some(thread) })
+        Ok(RowQueue { pusher: RowPusher { shared }, thread: Some(thread) })
     }
 
+    /// Another pushing side, for another thread.
+    pub fn pusher(&self) -> RowPusher {
+        self.pusher.clone()
+    }
+}
+
+impl RowPusher {
     pub fn counters(&self) -> Arc<QueueCounters> {
         self.shared.counters.clone()
     }
 
     fn push_job(&self, job: Job) {
         lock(&self.shared).jobs.push_back(job);
-        self.shared.wake.notify_one();
+        self.shared.wake.notify_all();
     }
 
-    /// Queues rows for the store; never waits for it.
-    pub fn push(&mut self, rows: Vec<SessionRecord>) {
-        if rows.is_empty() {
-            return;
-        }
+    /// Queues rows for the store; never waits for it. Returns the queue's mark after
+    /// these rows, for [`RowPusher::wait_done`].
+    pub fn push(&self, rows: Vec<SessionRecord>) -> u64 {
         let c = self.shared.counters.clone();
         let n = rows.len() as u64;
+        let mark = c.pushed_rows.fetch_add(n, Ordering::Relaxed) + n;
+        if rows.is_empty() {
+            return mark;
+        }
+        let cfg = &self.shared.cfg;
         {
             let mut st = lock(&self.shared);
-            if st.spool_files == 0 && st.memory_rows + rows.len() <= self.cfg.memory_rows {
+            if st.spool_files == 0 && st.memory_rows + rows.len() <= cfg.memory_rows {
                 st.memory_rows += rows.len();
                 st.oldest.get_or_insert_with(Instant::now);
                 c.waiting_rows.fetch_add(n, Ordering::Relaxed);
                 st.jobs.push_back(Job::Rows(rows));
                 drop(st);
-                self.shared.wake.notify_one();
-                return;
+                self.shared.wake.notify_all();
+                return mark;
             }
         }
         // The store is behind: to disk, in order behind what waits already.
@@ -209,15 +246,16 @@ impl RowQueue {
             tyto_schema::codec::encode(r, &mut body);
         }
         let bytes = body.len() as u64;
-        let full = lock(&self.shared).spool_bytes + bytes > self.cfg.spool_bytes;
+        let full = lock(&self.shared).spool_bytes + bytes > cfg.spool_bytes;
         if full {
             let dropped = c.dropped_rows.fetch_add(n, Ordering::Relaxed) + n;
+            c.done_rows.fetch_add(n, Ordering::Relaxed);
             tracing::error!(
                 "the row spool {} is full ({} MiB): {n} session rows dropped ({dropped} in all); their packets are kept",
-                self.cfg.spool_dir.display(),
-                self.cfg.spool_bytes >> 20
+                cfg.spool_dir.display(),
+                cfg.spool_bytes >> 20
             );
-            return;
+            return mark;
         }
         match self.write_spool(&body) {
             Ok(path) => {
@@ -229,21 +267,40 @@ impl RowQueue {
                 c.waiting_rows.fetch_add(n, Ordering::Relaxed);
                 st.jobs.push_back(Job::Spooled(path, n, bytes));
                 drop(st);
-                self.shared.wake.notify_one();
+                self.shared.wake.notify_all();
             }
             Err(e) => {
                 c.dropped_rows.fetch_add(n, Ordering::Relaxed);
+                c.done_rows.fetch_add(n, Ordering::Relaxed);
                 tracing::error!("{e}: {n} session rows dropped; their packets are kept");
             }
+        }
+        mark
+    }
+
+    /// Waits until the queue is done with every row pushed up to `mark` (stored, or
+    /// counted as lost), or `timeout` passed; true when it is.
+    pub fn wait_done(&self, mark: u64, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        let c = &self.shared.counters;
+        loop {
+            if QueueCounters::get(&c.done_rows) >= mark {
+                return true;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let st = lock(&self.shared);
+            drop(self.shared.wake.wait_timeout(st, left.min(Duration::from_millis(50))));
         }
     }
 
     /// Writes a batch whole (a temporary file renamed into place).
-    fn write_spool(&mut self, body: &[u8]) -> Result<PathBuf, StoreError> {
-        let dir = &self.cfg.spool_dir;
+    fn write_spool(&self, body: &[u8]) -> Result<PathBuf, StoreError> {
+        let dir = &self.shared.cfg.spool_dir;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let path = dir.join(format!("{:012}.rows", self.next_file));
-        self.next_file += 1;
+        let path = dir.join(format!("{:012}.rows", self.shared.next_file.fetch_add(1, Ordering::Relaxed)));
         let tmp = path.with_extension("partial");
         let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(body).map_err(io(&tmp))?;
@@ -305,13 +362,15 @@ impl RowQueue {
         drop(st);
         self.waiting()
     }
+}
 
+impl RowQueue {
     /// Sends everything waiting to the store, then stops its thread and gives the
     /// writing handle back (rows still held by the handle itself, such as
     /// ClickHouse's spool, stay with it).
     pub fn finish(mut self) -> Result<WriterBox, StoreError> {
-        lock(&self.shared).closed = true;
-        self.shared.wake.notify_all();
+        lock(&self.pusher.shared).closed = true;
+        self.pusher.shared.wake.notify_all();
         let thread = self.thread.take().expect("the store thread runs until finish");
         thread.join().map_err(|_| StoreError::Encode("the store thread failed".into()))
     }
@@ -320,8 +379,8 @@ impl RowQueue {
 impl Drop for RowQueue {
     fn drop(&mut self) {
         if let Some(t) = self.thread.take() {
-            lock(&self.shared).closed = true;
-            self.shared.wake.notify_all();
+            lock(&self.pusher.shared).closed = true;
+            self.pusher.shared.wake.notify_all();
             let _ = t.join();
         }
     }
@@ -429,6 +488,7 @@ fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration) -> Writ
                 if r.is_ok() {
                     c.stored_rows.fetch_add(n as u64, Ordering::Relaxed);
                 }
+                c.done_rows.fetch_add(n as u64, Ordering::Relaxed);
                 r
             }
             Job::Spooled(path, n, bytes) => {
@@ -455,6 +515,7 @@ fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration) -> Writ
                     c.stored_rows.fetch_add(n, Ordering::Relaxed);
                     c.replayed_rows.fetch_add(n, Ordering::Relaxed);
                 }
+                c.done_rows.fetch_add(n, Ordering::Relaxed);
                 r
             }
             Job::Files(files) => writer.add_files(&files),
@@ -510,7 +571,7 @@ mod tests {
         cfg.memory_rows = 100;
         cfg.spool_bytes = 40_000;
         cfg.test_delay = Duration::from_millis(50);
-        let mut q = RowQueue::start(Box::new(store), cfg).unwrap();
+        let q = RowQueue::start(Box::new(store), cfg).unwrap();
         let t = Instant::now();
         for b in 0..60 {
             q.push(rows(b * 50, 50));

@@ -191,6 +191,16 @@ impl StoreUrl {
         }
     }
 
+    /// The store as a viewer that also ingests uploads holds it: writing as
+    /// [`StoreUrl::open_writer`] does, but DuckDB keeps a thread per core, for the
+    /// viewer's queries rather than for a capture's workers.
+    pub fn open_owner(&self, data_dir: &Path, node: &str) -> Result<WriterBox, StoreError> {
+        match self {
+            StoreUrl::DuckDb { .. } => Ok(Box::new(DuckStore::open(self.duck_dir(data_dir))?)),
+            StoreUrl::ClickHouse(_) => self.open_writer(data_dir, node),
+        }
+    }
+
     /// Opens an existing store to search.
     pub fn open_reader(&self, data_dir: &Path) -> Result<ReaderBox, StoreError> {
         match self {

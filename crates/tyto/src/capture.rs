@@ -18,7 +18,7 @@ use clap::Args;
 use crossbeam_channel::{bounded, select, Receiver};
 use tyto_dissect::Dissectors;
 use tyto_flow::{LiveCounters, LiveSource, PipelineConfig};
-use tyto_pcapstore::{PcapDir, RetentionPolicy, RotationPolicy, WrittenFile};
+use tyto_pcapstore::{PcapDir, RetentionPolicy, WrittenFile};
 use tyto_schema::time::now_ns;
 use tyto_schema::SessionRecord;
 use tyto_store::{QueueCounters, RowQueue};
@@ -148,11 +148,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     let queue_counters = queue.counters();
     let workers = cfg.flow.workers as usize;
     let counters = LiveCounters::new(&cfg.node, &names, workers);
-    let rotation = RotationPolicy {
-        max_file_bytes: cfg.pcap.max_file_mib << 20,
-        max_file_age_s: cfg.pcap.max_file_age_s,
-        zstd_level: (cfg.pcap.zstd_level > 0).then_some(cfg.pcap.zstd_level),
-    };
+    let rotation = cfg.rotation();
     let outputs = crate::commands::Outputs::start(cfg)?;
     let pipeline = PipelineConfig {
         flow: cfg.flow_config(),
@@ -170,6 +166,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         state.live = Some(counters.clone());
         state.spool = spool;
         state.queue = Some(queue_counters.clone());
+        state.uploads = Some(crate::upload::start_uploads(data_dir, cfg, &cfg.node, pcap_dir.clone(), queue.pusher())?);
         state.alert_sinks = outputs.sink_counters();
         state.exports = outputs.export_counters();
         let server_cfg = tyto_server::ServerConfig {

@@ -254,9 +254,15 @@ pub fn ingest(
     validate_node(node)?;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let pcap_dir = PcapDir::open(&data_dir.join("pcap"), node).context("opening the pcap folder")?;
-    let store = store_url
-        .open_writer(data_dir, node)
-        .with_context(|| format!("opening the session store {}", store_url.display(data_dir)))?;
+    let store = match store_url.open_writer(data_dir, node) {
+        Ok(s) => s,
+        Err(e) if e.to_string().contains("Could not set lock") => bail!(
+            "the session store {} is held by another Tyto process (a `tyto serve` or `tyto run`); \
+             send the files to it instead: tyto ingest --server http://HOST:PORT --user NAME FILE…\n({e})",
+            store_url.display(data_dir)
+        ),
+        Err(e) => return Err(e).with_context(|| format!("opening the session store {}", store_url.display(data_dir))),
+    };
     // The same file twice would store its sessions twice: skip what was ingested.
     let mut todo = Vec::new();
     let mut identities = Vec::new();
@@ -281,7 +287,7 @@ pub fn ingest(
     // The store writes on its own thread, taking whatever waits at once, so the
     // pipeline never waits on it and the last rows are not a long tail.
     let queue_cfg = config.queue_config_in(data_dir);
-    let mut queue = RowQueue::start(store, queue_cfg)?;
+    let queue = RowQueue::start(store, queue_cfg)?;
     let counters = queue.counters();
     let (report, (alerts, queue), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
         // Detectors see every session as it is written, in packet time.

@@ -122,6 +122,8 @@ pub struct ViewerSection {
     pub header_timeout_s: f64,
     /// Connections open at once; more are answered 503 and closed.
     pub max_connections: u32,
+    /// MiB one uploaded capture file may hold (`/api/upload`, `tyto ingest --server`).
+    pub max_upload_mib: u64,
 }
 
 /// Session rows on their way to the store: capture never waits on it.
@@ -260,6 +262,7 @@ impl Default for ViewerSection {
             query_timeout_s: tyto_server::Limits::default().query_timeout.as_secs_f64(),
             header_timeout_s: tyto_server::Limits::default().header_timeout.as_secs_f64(),
             max_connections: tyto_server::Limits::default().max_connections as u32,
+            max_upload_mib: tyto_server::UploadLimits::default().max_bytes >> 20,
         }
     }
 }
@@ -271,6 +274,10 @@ fn seconds(s: f64) -> Duration {
 
 impl ViewerSection {
     /// The server's bounds from this section.
+    pub fn upload_limits(&self) -> tyto_server::UploadLimits {
+        tyto_server::UploadLimits { max_bytes: self.max_upload_mib.max(1).saturating_mul(1 << 20) }
+    }
+
     pub fn limits(&self) -> tyto_server::Limits {
         tyto_server::Limits {
             max_connections: (self.max_connections as usize).max(1),
@@ -389,6 +396,15 @@ impl Config {
     /// that much slower: the tests' way to show capture does not wait on the store.
     pub fn queue_config(&self) -> tyto_store::QueueConfig {
         self.queue_config_in(&self.data_dir)
+    }
+
+    /// When pcap files are closed and how they are compressed.
+    pub fn rotation(&self) -> tyto_pcapstore::RotationPolicy {
+        tyto_pcapstore::RotationPolicy {
+            max_file_bytes: self.pcap.max_file_mib << 20,
+            max_file_age_s: self.pcap.max_file_age_s,
+            zstd_level: (self.pcap.zstd_level > 0).then_some(self.pcap.zstd_level),
+        }
     }
 
     /// The same for a data directory given apart (`tyto ingest --data-dir`).

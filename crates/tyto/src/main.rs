@@ -6,6 +6,7 @@ mod capture;
 mod commands;
 mod config;
 mod sample;
+mod upload;
 mod users;
 
 use std::path::PathBuf;
@@ -24,13 +25,25 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Read pcap/pcapng files (also .gz/.zst) into the data directory: packets into
-    /// Tyto's pcap files, one row per session into the embedded store.
+    /// Tyto's pcap files, one row per session into the embedded store. With --server,
+    /// send them to the `tyto serve` or `tyto run` that owns the store instead.
     Ingest {
         /// Capture files, or folders searched for them.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         #[command(flatten)]
         data: DataDir,
+        /// A running viewer's address (http://HOST:8005): it ingests the files into the
+        /// store it owns, with its own configuration; the password comes from
+        /// TYTO_PASSWORD, else a prompt, else standard input.
+        #[arg(long)]
+        server: Option<String>,
+        /// The viewer's user (an admin, or one added with --upload).
+        #[arg(long, env = "TYTO_USER", requires = "server")]
+        user: Option<String>,
+        /// Tags given to every session of the files (comma-separated; with --server).
+        #[arg(long, requires = "server")]
+        tags: Option<String>,
         /// Name of this sensor, stored with every session.
         #[arg(long, default_value = "local")]
         node: String,
@@ -217,6 +230,9 @@ pub enum UserAction {
         /// May not see packet bytes in a session's detail.
         #[arg(long)]
         no_packets: bool,
+        /// May send capture files to the viewer to be ingested (admins always may).
+        #[arg(long)]
+        upload: bool,
         /// An expression AND-ed to every search the user makes (e.g. 'ip.src == 10.1.0.0/16').
         #[arg(long)]
         expression: Option<String>,
@@ -397,7 +413,7 @@ fn serve(
     }
     let limits = cfg.viewer.limits();
     let config = tyto_server::ServerConfig { listen, data_dir: data.data_dir, store, tls, nodes, limits };
-    tyto_server::run(&config)
+    upload::serve(&config, &cfg)
 }
 
 fn main() -> ExitCode {
@@ -414,7 +430,12 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Ingest { inputs, data, node, force, config, flow } => {
+        Command::Ingest { inputs, server: Some(url), user, tags, .. } => match user {
+            None => Err(anyhow::anyhow!("--server needs --user NAME (or TYTO_USER): the viewer's user to send as")),
+            Some(user) => upload::password_for(&user)
+                .and_then(|password| upload::send(&inputs, &upload::Server { url, user, password, tags })),
+        },
+        Command::Ingest { inputs, data, node, force, config, flow, .. } => {
             match (config.as_deref().map(config::Config::load).transpose(), data.store_url()) {
                 (Ok(cfg), Ok(store)) => {
                     commands::ingest(&inputs, &data.data_dir, &store, &node, &flow, force, &cfg.unwrap_or_default())

@@ -90,7 +90,9 @@ fn check_viewer(clickhouse: Option<common::ClickHouse>) {
     let (country, asn) = geoip(dir.path());
     let sample = dir.path().join("sample.pcap");
     common::ok(common::tyto().args(["sample", "--incidents", "-o"]).arg(&sample).output().unwrap());
-    let mut inputs = vec![sample];
+    let mut inputs = vec![sample.clone()];
+    // Sent again from the Upload page, tagged: its sessions are counted apart.
+    let upload = sample;
     inputs.extend(common::arkime_captures().unwrap_or_default());
     common::ok(
         common::tyto()
@@ -139,6 +141,7 @@ fn check_viewer(clickhouse: Option<common::ClickHouse>) {
         .env("TYTO_LIMITED_USER", "bob")
         .env("TYTO_LIMITED_PASSWORD", "bob-secret")
         .env("TYTO_ARTIFACTS", &artifacts)
+        .env("TYTO_UPLOAD_FILE", upload.as_os_str())
         .env("CHROMIUM", &chromium)
         .output()
         .unwrap();

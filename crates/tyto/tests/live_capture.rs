@@ -348,9 +348,30 @@ fn live_capture_records_what_was_sent() {
 
     live_stats_page(&net, &url);
 
+    // A capture file sent to the running sensor goes into the same store, beside the
+    // live traffic (one writer: the sensor's own row queue and pcap folder).
+    let uploaded = common::pcaps_dir().map(|p| p.join("arkime/imap.pcap"));
+    if let Some(file) = &uploaded {
+        let out = net
+            .command(&net.a, env!("CARGO_BIN_EXE_tyto"))
+            .args(["ingest", "--server", &url, "--user", "ann", "--tags", "uploaded"])
+            .arg(file)
+            .env("TYTO_PASSWORD", "ann-secret")
+            .output()
+            .unwrap();
+        ok(out);
+    }
+
     signal(&child, "-INT");
     let status = wait(child, Duration::from_secs(30));
     assert!(status.success(), "SIGINT ends with status 0, not {status:?}");
+    if let Some(file) = &uploaded {
+        let dumped = ok(tyto().args(["dump", "--workers", "1"]).arg(file).output().unwrap());
+        let expected = String::from_utf8_lossy(&dumped.stdout).lines().count();
+        let rows = sessions(&data, "tags == uploaded");
+        assert_eq!(rows.len(), expected, "the uploaded file's sessions are stored");
+        assert!(rows.iter().all(|r| r["node"] == "live"));
+    }
 
     // HTTP: every connection, with its host, URI, agent, and the bytes each way.
     let http = sessions(&data, "port.dst == 8080 && ip.src == 10.77.0.2");
