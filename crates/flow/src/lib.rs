@@ -10,15 +10,18 @@
 
 pub mod analyzer;
 mod config;
+mod counters;
 pub mod defrag;
 mod key;
 pub mod live;
 pub mod pipeline;
+mod table;
 pub mod tcp;
 mod worker;
 
 pub use config::FlowConfig;
+pub use counters::{LiveCounters, SourceCounters, WorkerCounters};
 pub use key::{Direction, FlowKey, KeyedPacket};
-pub use live::{run_live, LiveCounters, LiveSource, SourceCounters, WorkerCounters};
+pub use live::{run_live, LiveSource};
 pub use pipeline::{run, Enrich, FileOutcome, PipelineConfig, Progress, RunReport};
 pub use worker::{session_id, PacketIn, PieceIn, RecordSink, Worker, WorkerStats};

@@ -320,7 +320,7 @@ impl Dispatcher {
 
 /// What a worker of a live capture reports, and where.
 pub(crate) struct LiveHooks {
-    pub(crate) counters: Arc<crate::live::LiveCounters>,
+    pub(crate) counters: Arc<crate::counters::LiveCounters>,
     pub(crate) index: usize,
     pub(crate) files: Sender<Vec<WrittenFile>>,
 }

@@ -1,9 +1,8 @@
 //! One worker: the sessions of the flows hashed to it, with nothing shared.
 //!
-//! Sessions live in a slab; a hash map finds them by key; per-timeout-class lists in
-//! least-recently-seen order make idle expiry and eviction O(1) per session.
-
-use std::collections::HashMap;
+//! Sessions live in a [`SessionTable`] (by key, in idle order per timeout class); a
+//! packet finds or opens its session, is stored, counted and handed to the session's
+//! analyzer; rows are written when a session ends, idles out or reaches a row limit.
 
 use tyto_packet::{tcpflag, Addr, Decoded, Encap, LinkType, Transport};
 use tyto_pcapstore::PcapWriter;
@@ -11,12 +10,14 @@ use tyto_schema::{CloseReason, SessionRecord};
 
 use crate::analyzer::{AnalyzerFactory, SessionAnalyzer};
 use crate::config::FlowConfig;
-use crate::key::{Direction, FlowKey, KeyedPacket};
+use crate::key::{Direction, KeyedPacket};
+use crate::table::{Class, Handle, SessionTable, ALL_CLASSES, CLASSES};
 use crate::tcp::{Delivery, HoldLimits, TcpDirection};
 
 /// Distinct values kept per multi-valued link field (MACs, TTLs, VLANs…).
 const MAX_LIST_VALUES: usize = 16;
-const NIL: u32 = u32::MAX;
+/// No pcap file yet for the session's current row.
+const NO_FILE: u32 = u32::MAX;
 
 /// A packet handed to a worker.
 pub struct PacketIn<'a> {
@@ -41,17 +42,6 @@ pub struct PieceIn<'a> {
     pub data: &'a [u8],
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Class {
-    Tcp = 0,
-    Udp = 1,
-    Icmp = 2,
-    Other = 3,
-    Closing = 4,
-}
-
-const CLASSES: usize = 5;
-
 struct TcpState {
     dirs: [TcpDirection; 2],
     fin: [bool; 2],
@@ -63,24 +53,13 @@ struct TcpState {
 }
 
 struct Session {
-    key: FlowKey,
     rec: SessionRecord,
     /// The source (the side that opened the session) is `key.hi`.
     src_is_hi: bool,
-    last_ns: i64,
-    class: Class,
-    prev: u32,
-    next: u32,
     tcp: Option<Box<TcpState>>,
     analyzer: Option<Box<dyn SessionAnalyzer>>,
     cur_file: u32,
     id_seed: u64,
-}
-
-#[derive(Clone, Copy, Default)]
-struct List {
-    head: u32,
-    tail: u32,
 }
 
 /// What a worker counted.
@@ -111,10 +90,7 @@ pub struct Worker {
     cfg: FlowConfig,
     node: String,
     max_sessions: usize,
-    map: HashMap<FlowKey, u32, ahash::RandomState>,
-    slots: Vec<Option<Session>>,
-    free: Vec<u32>,
-    lists: [List; CLASSES],
+    table: SessionTable<Session>,
     timeouts_ns: [i64; CLASSES],
     analyzers: std::sync::Arc<dyn AnalyzerFactory>,
     pcap: Option<PcapWriter>,
@@ -141,10 +117,7 @@ impl Worker {
             cfg,
             node,
             max_sessions: max_sessions.max(1),
-            map: HashMap::with_hasher(ahash::RandomState::new()),
-            slots: Vec::new(),
-            free: Vec::new(),
-            lists: [List { head: NIL, tail: NIL }; CLASSES],
+            table: SessionTable::new(),
             timeouts_ns,
             analyzers,
             pcap,
@@ -162,14 +135,14 @@ impl Worker {
             Some(Transport::Tcp { seq, ack, flags, .. }) => Some((seq, ack, flags)),
             _ => None,
         };
-        let mut idx = self.map.get(&key).copied();
+        let mut idx = self.table.find(&key);
         if let Some(i) = idx {
-            let s = self.slots[i as usize].as_ref().expect("mapped slots are used");
+            let (s, class) = (self.table.get(i), self.table.class(i));
             // A closed TCP session takes packets for `tcp_closing_s` more (late ACKs,
             // resets); after that, or after idling, the key starts a new session. So
             // does a new connection reusing the ports: a SYN, after FIN or RST, that
             // is not a copy of the first SYN.
-            let idle = p.ts_ns.saturating_sub(s.last_ns) > self.timeouts_ns[s.class as usize];
+            let idle = p.ts_ns.saturating_sub(self.table.last_ns(i)) > self.timeouts_ns[class as usize];
             let reused = match (tcp, s.tcp.as_ref()) {
                 (Some((seq, _, f)), Some(t)) => {
                     f & tcpflag::SYN != 0
@@ -180,8 +153,7 @@ impl Worker {
                 _ => false,
             };
             if idle || reused {
-                let reason =
-                    if s.class == Class::Closing || reused { CloseReason::TcpClose } else { CloseReason::Idle };
+                let reason = if class == Class::Closing || reused { CloseReason::TcpClose } else { CloseReason::Idle };
                 self.close(i, reason);
                 idx = None;
             }
@@ -191,16 +163,10 @@ impl Worker {
             None => self.create(p, tcp.map(|t| t.2)),
         };
         self.add_packet(i, p, tcp);
-        let s = self.slots[i as usize].as_mut().expect("used");
-        if let Some(t) = &s.tcp {
-            if (t.rst || (t.fin[0] && t.fin[1])) && s.class != Class::Closing {
-                self.relist(i, Class::Closing);
-            }
-        }
         // A row that reached its packet limit or its age is written with this
         // packet in it; the next packet starts the linked row.
-        let s = self.slots[i as usize].as_ref().expect("used");
-        let max_age = if s.key.proto == 6 { self.cfg.max_row_age_s } else { self.cfg.max_row_age_other_s };
+        let s = self.table.get(i);
+        let max_age = if key.proto == 6 { self.cfg.max_row_age_s } else { self.cfg.max_row_age_other_s };
         let max_age = max_age as i64 * 1_000_000_000;
         if s.rec.src.packets + s.rec.dst.packets >= self.cfg.max_packets_per_row as u64 {
             self.write_row(i, CloseReason::MaxPackets);
@@ -218,25 +184,17 @@ impl Worker {
     }
 
     fn expire(&mut self, now_ns: i64) {
-        for c in 0..CLASSES {
-            loop {
-                let head = self.lists[c].head;
-                if head == NIL {
-                    break;
-                }
-                let s = self.slots[head as usize].as_ref().expect("listed slots are used");
-                if now_ns.saturating_sub(s.last_ns) <= self.timeouts_ns[c] {
-                    break;
-                }
-                let reason = if c == Class::Closing as usize { CloseReason::TcpClose } else { CloseReason::Idle };
-                self.close(head, reason);
+        for class in ALL_CLASSES {
+            while let Some(h) = self.table.idle(class, now_ns, self.timeouts_ns[class as usize]) {
+                let reason = if class == Class::Closing { CloseReason::TcpClose } else { CloseReason::Idle };
+                self.close(h, reason);
             }
         }
     }
 
     /// Sessions held now.
     pub fn live_sessions(&self) -> usize {
-        self.map.len()
+        self.table.len()
     }
 
     /// Pushes stored packets to their files, then rows to the sink: a row is handed on
@@ -259,11 +217,10 @@ impl Worker {
 
     /// Writes every session out (end of input or shutdown).
     pub fn finish(mut self) -> (WorkerStats, Option<PcapWriter>) {
-        for i in 0..self.slots.len() {
-            if let Some(s) = &self.slots[i] {
-                let reason = if s.class == Class::Closing { CloseReason::TcpClose } else { CloseReason::EndOfInput };
-                self.close(i as u32, reason);
-            }
+        for h in self.table.handles() {
+            let reason =
+                if self.table.class(h) == Class::Closing { CloseReason::TcpClose } else { CloseReason::EndOfInput };
+            self.close(h, reason);
         }
         if let Some(w) = self.pcap.as_mut() {
             if let Err(e) = w.flush() {
@@ -274,9 +231,12 @@ impl Worker {
         (self.stats, self.pcap)
     }
 
-    fn create(&mut self, p: &PacketIn<'_>, tcp_flags: Option<u16>) -> u32 {
-        if self.map.len() >= self.max_sessions {
-            self.evict_one();
+    fn create(&mut self, p: &PacketIn<'_>, tcp_flags: Option<u16>) -> Handle {
+        if self.table.len() >= self.max_sessions {
+            if let Some(oldest) = self.table.oldest() {
+                self.stats.evicted += 1;
+                self.close(oldest, CloseReason::Evicted);
+            }
         }
         let key = p.keyed.key;
         let sender_is_hi = p.keyed.flipped;
@@ -333,132 +293,30 @@ impl Worker {
         rec.id = session_id(p.ts_ns, id_seed, 1);
         rec.root_id = rec.id.clone();
         let analyzer = self.analyzers.create(&key);
-        let s = Session {
-            key,
-            rec,
-            src_is_hi,
-            last_ns: p.ts_ns,
-            class,
-            prev: NIL,
-            next: NIL,
-            tcp,
-            analyzer,
-            cur_file: NIL,
-            id_seed,
-        };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(s);
-                i
-            }
-            None => {
-                self.slots.push(Some(s));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.map.insert(key, i);
-        self.push_tail(class, i);
-        i
+        let s = Session { rec, src_is_hi, tcp, analyzer, cur_file: NO_FILE, id_seed };
+        self.table.insert(key, class, p.ts_ns, s)
     }
 
-    fn evict_one(&mut self) {
-        let oldest = (0..CLASSES)
-            .filter_map(|c| {
-                let h = self.lists[c].head;
-                (h != NIL).then(|| (self.slots[h as usize].as_ref().expect("used").last_ns, h))
-            })
-            .min();
-        if let Some((_, i)) = oldest {
-            self.stats.evicted += 1;
-            self.close(i, CloseReason::Evicted);
-        }
-    }
-
-    fn add_packet(&mut self, i: u32, p: &PacketIn<'_>, tcp: Option<(u32, u32, u16)>) {
-        let mut limits = HoldLimits {
-            hold: true,
-            max_bytes: self.cfg.tcp_max_held_bytes,
-            max_segments: self.cfg.tcp_max_held_segments,
-        };
-        // Store the frames (a rebuilt datagram's original fragments in its place);
-        // their positions go into the record.
-        if let Some(w) = self.pcap.as_mut() {
-            let s = self.slots[i as usize].as_mut().expect("used");
-            if p.pieces.is_empty() {
-                store_frame(w, &mut self.stats, s, p.link, p.ts_ns, p.wire_len, p.data);
-            }
-            for piece in p.pieces {
-                store_frame(w, &mut self.stats, s, piece.link, piece.ts_ns, piece.wire_len, piece.data);
-            }
-        }
-        let s = self.slots[i as usize].as_mut().expect("used");
-        s.last_ns = s.last_ns.max(p.ts_ns);
-        let sender_is_hi = p.keyed.flipped;
-        let dir = if p.keyed.shared || sender_is_hi == s.src_is_hi { Direction::ToServer } else { Direction::ToClient };
-        let rec = &mut s.rec;
-        rec.start_ns = rec.start_ns.min(p.ts_ns);
-        rec.stop_ns = rec.stop_ns.max(p.ts_ns);
-        let stats = if dir == Direction::ToServer { &mut rec.src } else { &mut rec.dst };
-        // A datagram rebuilt from fragments counts as one packet of its rebuilt
-        // length (as Arkime counts it); its original frames are what is stored.
-        stats.packets += 1;
-        stats.bytes += p.wire_len as u64;
-        for piece in p.pieces {
-            rec.start_ns = rec.start_ns.min(piece.ts_ns);
-            rec.stop_ns = rec.stop_ns.max(piece.ts_ns);
-        }
+    /// A packet joins session `i`: stored, counted, given to the analyzer, and the
+    /// session becomes the most recently seen.
+    fn add_packet(&mut self, i: Handle, p: &PacketIn<'_>, tcp: Option<(u32, u32, u16)>) {
+        self.store_frames(i, p);
+        let s = self.table.get_mut(i);
+        let dir =
+            if p.keyed.shared || p.keyed.flipped == s.src_is_hi { Direction::ToServer } else { Direction::ToClient };
+        let payload = count_packet(&mut s.rec, p, dir);
         self.stats.packets += 1;
         self.stats.bytes += p.wire_len as u64;
-        let d = p.decoded;
-        let payload = match d.ip {
-            Some(ip) => {
-                let start = ip.payload_offset as usize;
-                p.data.get(start..start + ip.payload_len as usize).unwrap_or(&[])
-            }
-            None => &[],
-        };
-        // Payload bytes, counted as Arkime counts them: TCP's as reassembly delivers
-        // them (below: retransmitted bytes once), UDP/SCTP/ICMP/ESP/AH's as carried,
-        // and none for other protocols (routing and multicast control).
-        if matches!(rec.ip_protocol, 1 | 17 | 50 | 51 | 58 | 132) {
-            stats.databytes += payload.len() as u64;
-        }
-        // Link-level facts, each value once.
-        if let Some(m) = d.mac_src {
-            let list = if dir == Direction::ToServer { &mut rec.mac_src } else { &mut rec.mac_dst };
-            push_distinct(list, m);
-        }
-        if let Some(m) = d.mac_dst {
-            let list = if dir == Direction::ToServer { &mut rec.mac_dst } else { &mut rec.mac_src };
-            push_distinct(list, m);
-        }
-        for v in &d.vlans[..(d.vlan_count as usize).min(d.vlans.len())] {
-            push_distinct(&mut rec.vlans, *v);
-        }
-        if let Some(v) = d.vni {
-            push_distinct(&mut rec.vnis, v);
-        }
-        if let Some((a, b)) = d.outer_ip {
-            let (os, od) = if dir == Direction::ToServer { (a, b) } else { (b, a) };
-            push_distinct(&mut rec.outer_ip_src, os);
-            push_distinct(&mut rec.outer_ip_dst, od);
-        }
-        if d.encap != Encap::default() {
-            for name in d.encap.names() {
-                if !rec.tunnels.iter().any(|t| t == name) && rec.tunnels.len() < MAX_LIST_VALUES {
-                    rec.tunnels.push(name.to_string());
-                }
-            }
-        }
-        if let Some(ip) = d.ip {
-            let ttls = if dir == Direction::ToServer { &mut rec.ttl_src } else { &mut rec.ttl_dst };
+        note_link_facts(&mut s.rec, p.decoded, dir);
+        if let Some(ip) = p.decoded.ip {
+            let ttls = if dir == Direction::ToServer { &mut s.rec.ttl_src } else { &mut s.rec.ttl_dst };
             if ttls.len() < 4 {
                 push_distinct(ttls, ip.ttl);
             }
             match ip.transport {
                 Transport::Icmp { kind, code } => {
-                    push_distinct(&mut rec.icmp_types, kind);
-                    push_distinct(&mut rec.icmp_codes, code);
+                    push_distinct(&mut s.rec.icmp_types, kind);
+                    push_distinct(&mut s.rec.icmp_codes, code);
                 }
                 Transport::Tcp { .. } => {}
                 _ => {
@@ -472,100 +330,108 @@ impl Worker {
                     };
                     if let Some(a) = s.analyzer.as_mut() {
                         if !datagram.is_empty() {
-                            a.datagram(dir, datagram, rec);
+                            a.datagram(dir, datagram, &mut s.rec);
                         }
                     }
                 }
             }
         }
-        if let Some((seq, ack_num, flags)) = tcp {
-            let f = &mut rec.tcp_flags;
-            let syn = flags & tcpflag::SYN != 0;
-            let ack = flags & tcpflag::ACK != 0;
-            if syn && !ack {
-                f.syn += 1;
+        if let Some((seq, ack, flags)) = tcp {
+            count_tcp_flags(&mut s.rec, flags);
+            self.tcp_segment(i, dir, seq, ack, flags, payload);
+        }
+        // Most recently seen now; a TCP session reset or closed both ways waits
+        // `tcp_closing_s` for its last packets.
+        let closing = self.table.get(i).tcp.as_ref().is_some_and(|t| t.rst || (t.fin[0] && t.fin[1]));
+        let class = if closing { Class::Closing } else { self.table.class(i) };
+        self.table.touch(i, class, p.ts_ns);
+    }
+
+    /// Stores the frames (a rebuilt datagram's original fragments in its place);
+    /// their positions go into the record.
+    fn store_frames(&mut self, i: Handle, p: &PacketIn<'_>) {
+        if let Some(w) = self.pcap.as_mut() {
+            let s = self.table.get_mut(i);
+            if p.pieces.is_empty() {
+                store_frame(w, &mut self.stats, s, p.link, p.ts_ns, p.wire_len, p.data);
             }
-            if syn && ack {
-                f.syn_ack += 1;
-            }
-            if flags & 0x3f == tcpflag::ACK {
-                f.ack += 1;
-            }
-            f.psh += (flags & tcpflag::PSH != 0) as u32;
-            f.fin += (flags & tcpflag::FIN != 0) as u32;
-            f.rst += (flags & tcpflag::RST != 0) as u32;
-            f.urg += (flags & tcpflag::URG != 0) as u32;
-            f.ece += (flags & tcpflag::ECE != 0) as u32;
-            f.cwr += (flags & tcpflag::CWR != 0) as u32;
-            f.ae += (flags & tcpflag::AE != 0) as u32;
-            if let Some(t) = s.tcp.as_mut() {
-                // Without an analyzer the stream is still reassembled, so its
-                // anomaly counters mean the same with or without dissectors.
-                limits.hold = s.analyzer.as_ref().is_none_or(|a| a.wants_more());
-                let analyzer = &mut s.analyzer;
-                t.handshake |= syn;
-                if t.syn_seq.is_none() && syn {
-                    // The opener's first sequence number, from its SYN or the SYN-ACK.
-                    t.syn_seq = Some(if ack { ack_num.wrapping_sub(1) } else { seq });
-                }
-                // Payload bytes count from a connection whose start was seen, as in
-                // Arkime; a stream picked up mid-way is still reassembled and analyzed.
-                let counted = t.handshake;
-                let mut tstats = rec.tcp_stream;
-                // A reset's payload is not data the receiver would see; data on a SYN
-                // (TCP Fast Open) is left out as Arkime leaves it.
-                let data = if flags & tcpflag::RST != 0 || syn { &[][..] } else { payload };
-                // The worker's budget for held bytes is shared: this direction may grow
-                // by what is left of it.
-                let held_before = t.dirs[dir.index()].held_bytes();
-                let left = self.cfg.tcp_max_held_total.saturating_sub(self.held_total);
-                if left < data.len() as u64 {
-                    limits.max_bytes = limits.max_bytes.min(held_before);
-                    if !data.is_empty() && limits.hold {
-                        self.stats.held_budget_full += 1;
-                    }
-                } else {
-                    limits.max_bytes =
-                        limits.max_bytes.min(held_before.saturating_add(left.min(u32::MAX as u64) as u32));
-                }
-                t.dirs[dir.index()].segment(seq, syn, data, limits, &mut tstats, &mut |d| match d {
-                    Delivery::Data(b) => {
-                        let st = if dir == Direction::ToServer { &mut rec.src } else { &mut rec.dst };
-                        if counted {
-                            st.databytes += b.len() as u64;
-                        }
-                        if let Some(a) = analyzer.as_mut() {
-                            a.stream(dir, b, rec);
-                        }
-                    }
-                    Delivery::Gap(n) => {
-                        if let Some(a) = analyzer.as_mut() {
-                            a.gap(dir, n, rec);
-                        }
-                    }
-                });
-                rec.tcp_stream = tstats;
-                let held_after = t.dirs[dir.index()].held_bytes();
-                self.held_total = (self.held_total + u64::from(held_after)).saturating_sub(u64::from(held_before));
-                if flags & tcpflag::RST != 0 {
-                    t.rst = true;
-                }
-                if flags & tcpflag::FIN != 0 {
-                    t.fin[dir.index()] = true;
-                }
+            for piece in p.pieces {
+                store_frame(w, &mut self.stats, s, piece.link, piece.ts_ns, piece.wire_len, piece.data);
             }
         }
-        if s.class != Class::Closing {
-            let class = s.class;
-            self.relist(i, class); // move to the tail: most recently seen
+    }
+
+    /// A TCP segment through the session's reassembly, in-order data to its
+    /// analyzer, within the worker's budget of held out-of-order bytes.
+    fn tcp_segment(&mut self, i: Handle, dir: Direction, seq: u32, ack_num: u32, flags: u16, payload: &[u8]) {
+        let s = self.table.get_mut(i);
+        let rec = &mut s.rec;
+        let Some(t) = s.tcp.as_mut() else { return };
+        let syn = flags & tcpflag::SYN != 0;
+        let ack = flags & tcpflag::ACK != 0;
+        // Without an analyzer the stream is still reassembled, so its anomaly
+        // counters mean the same with or without dissectors.
+        let mut limits = HoldLimits {
+            hold: s.analyzer.as_ref().is_none_or(|a| a.wants_more()),
+            max_bytes: self.cfg.tcp_max_held_bytes,
+            max_segments: self.cfg.tcp_max_held_segments,
+        };
+        let analyzer = &mut s.analyzer;
+        t.handshake |= syn;
+        if t.syn_seq.is_none() && syn {
+            // The opener's first sequence number, from its SYN or the SYN-ACK.
+            t.syn_seq = Some(if ack { ack_num.wrapping_sub(1) } else { seq });
+        }
+        // Payload bytes count from a connection whose start was seen, as in Arkime; a
+        // stream picked up mid-way is still reassembled and analyzed.
+        let counted = t.handshake;
+        let mut tstats = rec.tcp_stream;
+        // A reset's payload is not data the receiver would see; data on a SYN (TCP
+        // Fast Open) is left out as Arkime leaves it.
+        let data = if flags & tcpflag::RST != 0 || syn { &[][..] } else { payload };
+        // The worker's budget for held bytes is shared: this direction may grow by
+        // what is left of it.
+        let held_before = t.dirs[dir.index()].held_bytes();
+        let left = self.cfg.tcp_max_held_total.saturating_sub(self.held_total);
+        if left < data.len() as u64 {
+            limits.max_bytes = limits.max_bytes.min(held_before);
+            if !data.is_empty() && limits.hold {
+                self.stats.held_budget_full += 1;
+            }
         } else {
-            self.relist(i, Class::Closing);
+            limits.max_bytes = limits.max_bytes.min(held_before.saturating_add(left.min(u32::MAX as u64) as u32));
+        }
+        t.dirs[dir.index()].segment(seq, syn, data, limits, &mut tstats, &mut |d| match d {
+            Delivery::Data(b) => {
+                let st = if dir == Direction::ToServer { &mut rec.src } else { &mut rec.dst };
+                if counted {
+                    st.databytes += b.len() as u64;
+                }
+                if let Some(a) = analyzer.as_mut() {
+                    a.stream(dir, b, rec);
+                }
+            }
+            Delivery::Gap(n) => {
+                if let Some(a) = analyzer.as_mut() {
+                    a.gap(dir, n, rec);
+                }
+            }
+        });
+        rec.tcp_stream = tstats;
+        let held_after = t.dirs[dir.index()].held_bytes();
+        self.held_total = (self.held_total + u64::from(held_after)).saturating_sub(u64::from(held_before));
+        if flags & tcpflag::RST != 0 {
+            t.rst = true;
+        }
+        if flags & tcpflag::FIN != 0 {
+            t.fin[dir.index()] = true;
         }
     }
 
     /// Writes the current row; the session continues in a linked row.
-    fn write_row(&mut self, i: u32, reason: CloseReason) {
-        let s = self.slots[i as usize].as_mut().expect("used");
+    fn write_row(&mut self, i: Handle, reason: CloseReason) {
+        let last_ns = self.table.last_ns(i);
+        let s = self.table.get_mut(i);
         let mut rec = std::mem::take(&mut s.rec);
         if let Some(a) = s.analyzer.as_mut() {
             a.flush(&mut rec);
@@ -573,7 +439,7 @@ impl Worker {
         rec.close_reason = reason;
         let next_segment = rec.segment + 1;
         let next = SessionRecord {
-            id: session_id(s.last_ns, s.id_seed, next_segment),
+            id: session_id(last_ns, s.id_seed, next_segment),
             root_id: rec.root_id.clone(),
             segment: next_segment,
             node: rec.node.clone(),
@@ -597,17 +463,14 @@ impl Worker {
             ..SessionRecord::default()
         };
         s.rec = next;
-        s.cur_file = NIL;
+        s.cur_file = NO_FILE;
         self.stats.rows_written += 1;
         self.out.push(rec);
     }
 
     /// Writes the session's last row and forgets it.
-    fn close(&mut self, i: u32, reason: CloseReason) {
-        self.unlink(i);
-        let mut s = self.slots[i as usize].take().expect("used");
-        self.free.push(i);
-        self.map.remove(&s.key);
+    fn close(&mut self, i: Handle, reason: CloseReason) {
+        let (_, mut s) = self.table.remove(i);
         let rec = &mut s.rec;
         if let Some(t) = s.tcp.as_mut() {
             let held = u64::from(t.dirs[0].held_bytes()) + u64::from(t.dirs[1].held_bytes());
@@ -638,45 +501,88 @@ impl Worker {
         self.stats.rows_written += 1;
         self.out.push(std::mem::take(rec));
     }
+}
 
-    fn push_tail(&mut self, class: Class, i: u32) {
-        let c = class as usize;
-        let tail = self.lists[c].tail;
-        {
-            let s = self.slots[i as usize].as_mut().expect("used");
-            s.class = class;
-            s.prev = tail;
-            s.next = NIL;
-        }
-        if tail == NIL {
-            self.lists[c].head = i;
-        } else {
-            self.slots[tail as usize].as_mut().expect("used").next = i;
-        }
-        self.lists[c].tail = i;
+/// Times and counts of one packet (or rebuilt datagram) in direction `dir`; returns
+/// its IP payload.
+fn count_packet<'p>(rec: &mut SessionRecord, p: &PacketIn<'p>, dir: Direction) -> &'p [u8] {
+    rec.start_ns = rec.start_ns.min(p.ts_ns);
+    rec.stop_ns = rec.stop_ns.max(p.ts_ns);
+    for piece in p.pieces {
+        rec.start_ns = rec.start_ns.min(piece.ts_ns);
+        rec.stop_ns = rec.stop_ns.max(piece.ts_ns);
     }
+    let payload = match p.decoded.ip {
+        Some(ip) => {
+            let start = ip.payload_offset as usize;
+            p.data.get(start..start + ip.payload_len as usize).unwrap_or(&[])
+        }
+        None => &[],
+    };
+    let stats = if dir == Direction::ToServer { &mut rec.src } else { &mut rec.dst };
+    // A datagram rebuilt from fragments counts as one packet of its rebuilt length
+    // (as Arkime counts it); its original frames are what is stored.
+    stats.packets += 1;
+    stats.bytes += p.wire_len as u64;
+    // Payload bytes, counted as Arkime counts them: TCP's as reassembly delivers them
+    // (once, retransmitted or not), UDP/SCTP/ICMP/ESP/AH's as carried, and none for
+    // other protocols (routing and multicast control).
+    if matches!(rec.ip_protocol, 1 | 17 | 50 | 51 | 58 | 132) {
+        stats.databytes += payload.len() as u64;
+    }
+    payload
+}
 
-    fn unlink(&mut self, i: u32) {
-        let (prev, next, c) = {
-            let s = self.slots[i as usize].as_ref().expect("used");
-            (s.prev, s.next, s.class as usize)
-        };
-        if prev == NIL {
-            self.lists[c].head = next;
-        } else {
-            self.slots[prev as usize].as_mut().expect("used").next = next;
-        }
-        if next == NIL {
-            self.lists[c].tail = prev;
-        } else {
-            self.slots[next as usize].as_mut().expect("used").prev = prev;
+/// Link-level facts (MACs, VLANs, VNIs, outer addresses, tunnels), each value once.
+fn note_link_facts(rec: &mut SessionRecord, d: &Decoded, dir: Direction) {
+    if let Some(m) = d.mac_src {
+        let list = if dir == Direction::ToServer { &mut rec.mac_src } else { &mut rec.mac_dst };
+        push_distinct(list, m);
+    }
+    if let Some(m) = d.mac_dst {
+        let list = if dir == Direction::ToServer { &mut rec.mac_dst } else { &mut rec.mac_src };
+        push_distinct(list, m);
+    }
+    for v in &d.vlans[..(d.vlan_count as usize).min(d.vlans.len())] {
+        push_distinct(&mut rec.vlans, *v);
+    }
+    if let Some(v) = d.vni {
+        push_distinct(&mut rec.vnis, v);
+    }
+    if let Some((a, b)) = d.outer_ip {
+        let (os, od) = if dir == Direction::ToServer { (a, b) } else { (b, a) };
+        push_distinct(&mut rec.outer_ip_src, os);
+        push_distinct(&mut rec.outer_ip_dst, od);
+    }
+    if d.encap != Encap::default() {
+        for name in d.encap.names() {
+            if !rec.tunnels.iter().any(|t| t == name) && rec.tunnels.len() < MAX_LIST_VALUES {
+                rec.tunnels.push(name.to_string());
+            }
         }
     }
+}
 
-    fn relist(&mut self, i: u32, class: Class) {
-        self.unlink(i);
-        self.push_tail(class, i);
+fn count_tcp_flags(rec: &mut SessionRecord, flags: u16) {
+    let f = &mut rec.tcp_flags;
+    let syn = flags & tcpflag::SYN != 0;
+    let ack = flags & tcpflag::ACK != 0;
+    if syn && !ack {
+        f.syn += 1;
     }
+    if syn && ack {
+        f.syn_ack += 1;
+    }
+    if flags & 0x3f == tcpflag::ACK {
+        f.ack += 1;
+    }
+    f.psh += (flags & tcpflag::PSH != 0) as u32;
+    f.fin += (flags & tcpflag::FIN != 0) as u32;
+    f.rst += (flags & tcpflag::RST != 0) as u32;
+    f.urg += (flags & tcpflag::URG != 0) as u32;
+    f.ece += (flags & tcpflag::ECE != 0) as u32;
+    f.cwr += (flags & tcpflag::CWR != 0) as u32;
+    f.ae += (flags & tcpflag::AE != 0) as u32;
 }
 
 /// Writes one frame to the worker's pcap files and notes its place in the session.
@@ -748,5 +654,167 @@ fn ether_protocol_name(d: &Decoded, frame: &[u8]) -> &'static str {
         0x22f0..=0x22f3 => "avb",
         t if t < 0x0600 => "llc",
         _ => "unknown-ether",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tyto_packet::decode;
+
+    use super::*;
+    use crate::analyzer::NoAnalysis;
+    use crate::key::FlowKey;
+
+    /// Rows written, shared with the test.
+    #[derive(Clone, Default)]
+    struct Rows(Arc<Mutex<Vec<SessionRecord>>>);
+
+    impl RecordSink for Rows {
+        fn push(&mut self, rec: SessionRecord) {
+            self.0.lock().unwrap().push(rec);
+        }
+    }
+
+    impl Rows {
+        fn take(&self) -> Vec<SessionRecord> {
+            std::mem::take(&mut self.0.lock().unwrap())
+        }
+    }
+
+    fn worker(cfg: FlowConfig, max_sessions: usize) -> (Worker, Rows) {
+        let rows = Rows::default();
+        let w = Worker::new(cfg, "test".into(), max_sessions, Arc::new(NoAnalysis), None, Box::new(rows.clone()));
+        (w, rows)
+    }
+
+    /// An Ethernet/IPv4/TCP frame from 10.0.0.1:`sport` to 10.0.0.2:80 (or back when
+    /// `back`), with `payload`.
+    fn tcp_frame(sport: u16, back: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let (mut src, mut dst, mut sp, mut dp) = ([10, 0, 0, 1], [10, 0, 0, 2], sport, 80u16);
+        if back {
+            (src, dst, sp, dp) = (dst, src, dp, sp);
+        }
+        let mut f = vec![0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let total = (20 + 20 + payload.len()) as u16;
+        f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sp.to_be_bytes());
+        f.extend_from_slice(&dp.to_be_bytes());
+        f.extend_from_slice(&seq.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const FIN_ACK: u8 = 0x11;
+    const SYN_ACK: u8 = 0x12;
+    const PSH_ACK: u8 = 0x18;
+
+    fn feed(w: &mut Worker, ts_s: f64, frame: &[u8]) {
+        let decoded = decode(LinkType::ETHERNET, frame).unwrap();
+        let keyed = FlowKey::of(&decoded, frame);
+        let p = PacketIn {
+            ts_ns: (ts_s * 1e9) as i64,
+            wire_len: frame.len() as u32,
+            link: LinkType::ETHERNET,
+            data: frame,
+            decoded: &decoded,
+            keyed,
+            // As the reader numbers packets: unique per packet.
+            origin: (ts_s * 1e6) as u64,
+            pieces: &[],
+        };
+        w.packet(&p);
+    }
+
+    /// A whole connection from port `sport` starting at `t`: handshake, one request,
+    /// FIN both ways.
+    fn connection(w: &mut Worker, t: f64, sport: u16, isn: u32) {
+        feed(w, t, &tcp_frame(sport, false, isn, SYN, b""));
+        feed(w, t + 0.01, &tcp_frame(sport, true, 5000, SYN_ACK, b""));
+        feed(w, t + 0.02, &tcp_frame(sport, false, isn + 1, ACK, b""));
+        feed(w, t + 0.03, &tcp_frame(sport, false, isn + 1, PSH_ACK, b"GET / HTTP/1.0\r\n\r\n"));
+        feed(w, t + 0.04, &tcp_frame(sport, false, isn + 19, FIN_ACK, b""));
+        feed(w, t + 0.05, &tcp_frame(sport, true, 5001, FIN_ACK, b""));
+    }
+
+    #[test]
+    fn a_new_syn_on_closed_ports_starts_a_new_session_and_a_copy_does_not() {
+        let (mut w, rows) = worker(FlowConfig::default(), 100);
+        connection(&mut w, 1.0, 40000, 100);
+        // A retransmitted copy of the first SYN belongs to the closed session.
+        feed(&mut w, 1.5, &tcp_frame(40000, false, 100, SYN, b""));
+        assert_eq!(w.live_sessions(), 1);
+        assert!(rows.take().is_empty());
+        // A new connection reusing the ports (another ISN) closes the first.
+        connection(&mut w, 2.0, 40000, 9000);
+        let first = rows.take();
+        assert_eq!(first.len(), 1);
+        assert_eq!((first[0].src.packets, first[0].dst.packets), (5, 2));
+        assert_eq!(first[0].close_reason, CloseReason::TcpClose);
+        assert_eq!(first[0].src.databytes, 18);
+        let (stats, _) = w.finish();
+        let second = rows.take();
+        assert_eq!(second.len(), 1);
+        assert_ne!(second[0].id, first[0].id);
+        assert_eq!((second[0].src.packets, second[0].dst.packets), (4, 2));
+        assert_eq!((stats.sessions_written, stats.packets), (2, 13));
+    }
+
+    #[test]
+    fn sessions_idle_out_by_their_class_timeout() {
+        let cfg = FlowConfig { tcp_idle_s: 30, tcp_closing_s: 5, ..FlowConfig::default() };
+        let (mut w, rows) = worker(cfg, 100);
+        connection(&mut w, 0.0, 40001, 1); // closed: waits 5 s
+        feed(&mut w, 0.0, &tcp_frame(40002, false, 1, SYN, b"")); // open: waits 30 s
+        w.sweep(4_000_000_000);
+        assert_eq!(w.live_sessions(), 2);
+        w.sweep(6_000_000_000);
+        let closed = rows.take();
+        assert_eq!((closed.len(), closed[0].src_port, closed[0].close_reason), (1, 40001, CloseReason::TcpClose));
+        w.sweep(29_000_000_000);
+        assert_eq!(w.live_sessions(), 1);
+        w.sweep(31_000_000_000);
+        let idle = rows.take();
+        assert_eq!((idle.len(), idle[0].src_port, idle[0].close_reason), (1, 40002, CloseReason::Idle));
+        assert_eq!(w.live_sessions(), 0);
+        // A packet after the timeout, without a sweep between, starts a new row too.
+        feed(&mut w, 40.0, &tcp_frame(40003, false, 1, SYN, b""));
+        feed(&mut w, 80.0, &tcp_frame(40003, false, 2, ACK, b""));
+        assert_eq!(rows.take().len(), 1);
+        assert_eq!(w.live_sessions(), 1);
+    }
+
+    #[test]
+    fn a_full_table_writes_out_the_session_seen_longest_ago() {
+        let (mut w, rows) = worker(FlowConfig::default(), 3);
+        for (t, port) in [(1.0, 1), (2.0, 2), (3.0, 3)] {
+            feed(&mut w, t, &tcp_frame(port, false, 1, SYN, b""));
+        }
+        feed(&mut w, 4.0, &tcp_frame(1, false, 2, ACK, b"")); // port 1 seen again
+        feed(&mut w, 5.0, &tcp_frame(4, false, 1, SYN, b""));
+        let out = rows.take();
+        assert_eq!((out.len(), out[0].src_port, out[0].close_reason), (1, 2, CloseReason::Evicted));
+        assert_eq!((w.live_sessions(), w.stats.evicted), (3, 1));
+    }
+
+    #[test]
+    fn a_row_full_of_packets_continues_in_a_linked_row() {
+        let cfg = FlowConfig { max_packets_per_row: 4, ..FlowConfig::default() };
+        let (mut w, rows) = worker(cfg, 10);
+        connection(&mut w, 1.0, 40000, 100);
+        let (_, _) = w.finish();
+        let out = rows.take();
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[0].segment, out[1].segment), (1, 2));
+        assert_eq!(out[1].root_id, out[0].id);
+        assert_eq!(out[0].close_reason, CloseReason::MaxPackets);
+        let packets: Vec<u64> = out.iter().map(|r| r.src.packets + r.dst.packets).collect();
+        assert_eq!(packets, [4, 2]);
     }
 }

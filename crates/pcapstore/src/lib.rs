@@ -12,6 +12,7 @@ pub use wire::{frame, frame_end, frame_packet, frame_start, unframe, unframe_eac
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
+use std::hash::BuildHasherDefault;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -488,6 +489,98 @@ pub struct StoredPacket {
 pub struct PacketReader {
     dir: PcapDir,
     files: HashMap<u32, OpenedFile>,
+    blocks: BlockCache,
+}
+
+/// Bytes of an uncompressed file read at once, and how many such blocks a reader
+/// keeps. Why: packets of sessions that start close together lie close together in
+/// the files, so an export walking sessions in start order finds most packets in
+/// blocks it read already; reading each packet alone cost a seek and two reads.
+const BLOCK_BYTES: u64 = 256 << 10;
+const BLOCKS_KEPT: usize = 64;
+
+/// (file id, block number) → (when last used, the block's bytes).
+type Blocks = HashMap<(u32, u64), (u64, Vec<u8>), BuildHasherDefault<BlockKeyHasher>>;
+
+/// The blocks a reader read last.
+#[derive(Default)]
+struct BlockCache {
+    blocks: Blocks,
+    clock: u64,
+}
+
+/// A hash of a (file id, block number) key: two lookups per packet, and the keys
+/// are this process's own numbers, so SipHash's protection buys nothing here.
+#[derive(Default)]
+struct BlockKeyHasher(u64);
+
+impl std::hash::Hasher for BlockKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|b| self.write_u64(u64::from(*b)));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl BlockCache {
+    /// Appends `len` bytes of file `id` from `offset` to `out`; false when the file
+    /// ends before.
+    fn copy(&mut self, id: u32, file: &File, offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<bool> {
+        let end = offset + len as u64;
+        let mut at = offset;
+        while at < end {
+            let (number, within) = (at / BLOCK_BYTES, (at % BLOCK_BYTES) as usize);
+            let want = (end - at).min(BLOCK_BYTES - within as u64) as usize;
+            self.clock += 1;
+            let clock = self.clock;
+            // A block read short (the file's end, or a file still being written) is
+            // read again when more of it is wanted.
+            let fresh = match self.blocks.get_mut(&(id, number)) {
+                Some((used, bytes)) if bytes.len() >= within + want => {
+                    *used = clock;
+                    None
+                }
+                _ => Some(read_block(file, number * BLOCK_BYTES)?),
+            };
+            if let Some(bytes) = fresh {
+                if self.blocks.len() >= BLOCKS_KEPT && !self.blocks.contains_key(&(id, number)) {
+                    if let Some(oldest) = self.blocks.iter().min_by_key(|(_, (used, _))| *used).map(|(k, _)| *k) {
+                        self.blocks.remove(&oldest);
+                    }
+                }
+                self.blocks.insert((id, number), (clock, bytes));
+            }
+            let bytes = &self.blocks[&(id, number)].1;
+            let Some(piece) = bytes.get(within..within + want) else { return Ok(false) };
+            out.extend_from_slice(piece);
+            at += want as u64;
+        }
+        Ok(true)
+    }
+}
+
+/// Up to [`BLOCK_BYTES`] of `file` from `start` (fewer at its end).
+fn read_block(file: &File, start: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let mut buf = vec![0u8; BLOCK_BYTES as usize];
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], start + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
 }
 
 struct OpenedFile {
@@ -513,7 +606,7 @@ const MAX_READER_FILES: usize = 64;
 
 impl PacketReader {
     pub fn new(dir: PcapDir) -> PacketReader {
-        PacketReader { dir, files: HashMap::new() }
+        PacketReader { dir, files: HashMap::new(), blocks: BlockCache::default() }
     }
 
     /// Reads the packets at `positions` that are still stored, in capture order;
@@ -546,6 +639,7 @@ impl PacketReader {
         if !self.files.contains_key(&pos.file) {
             if self.files.len() >= MAX_READER_FILES {
                 self.files.clear();
+                self.blocks = BlockCache::default();
             }
             let path = self.dir.file_path(pos.file)?;
             let mut f = File::open(&path).map_err(io_err(&path))?;
@@ -574,15 +668,20 @@ impl PacketReader {
             why,
         };
         let mut h = [0u8; 16];
-        // Where the record is: in the file, or in one decompressed frame.
+        // Where the record is: in the file (read through the block cache), or in one
+        // decompressed frame.
         let mut in_frame: Option<&[u8]> = None;
         match opened.frames.as_mut() {
             None => {
                 if pos.offset < FILE_HEADER_LEN {
                     return Err(bad("offset inside the file header"));
                 }
-                opened.file.seek(SeekFrom::Start(pos.offset)).map_err(|_| bad("cannot seek"))?;
-                opened.file.read_exact(&mut h).map_err(|_| bad("the file ends there"))?;
+                let mut head = Vec::with_capacity(16);
+                match self.blocks.copy(pos.file, &opened.file, pos.offset, 16, &mut head) {
+                    Ok(true) => h.copy_from_slice(&head),
+                    Ok(false) => return Err(bad("the file ends there")),
+                    Err(_) => return Err(bad("cannot read there")),
+                }
             }
             Some(cache) => {
                 let start = pos.offset >> ZSTD_WITHIN_BITS;
@@ -607,9 +706,11 @@ impl PacketReader {
         let data = match in_frame {
             Some(rest) => rest.get(..caplen as usize).ok_or_else(|| bad("the frame ends inside the packet"))?.to_vec(),
             None => {
-                let mut data = vec![0u8; caplen as usize];
-                opened.file.read_exact(&mut data).map_err(|_| bad("the file ends inside the packet"))?;
-                data
+                let mut data = Vec::with_capacity(caplen as usize);
+                match self.blocks.copy(pos.file, &opened.file, pos.offset + 16, caplen as usize, &mut data) {
+                    Ok(true) => data,
+                    Ok(false) | Err(_) => return Err(bad("the file ends inside the packet")),
+                }
             }
         };
         let ts_ns = secs * 1_000_000_000 + if *nanos { frac } else { frac * 1000 };

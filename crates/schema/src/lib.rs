@@ -11,6 +11,7 @@ pub mod alert;
 mod catalogue;
 pub mod codec;
 mod extra;
+pub mod layout;
 mod record;
 pub mod time;
 mod transaction;
@@ -21,6 +22,7 @@ pub use catalogue::{
     IP_PORT_PAIRS,
 };
 pub use extra::{Extra, ExtraError, Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
+pub use layout::DataDir;
 pub use record::{CloseReason, DirStats, SessionRecord, TcpFlagCounts, TcpStreamStats};
 pub use transaction::{Transaction, Transactions, MAX_TRANSACTIONS};
 

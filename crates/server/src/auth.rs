@@ -57,7 +57,7 @@ pub const CHECKS_WAITING: usize = 64;
 
 /// The server's secret: signs Digest nonces. Made once per data directory.
 pub fn load_secret(data_dir: &Path) -> std::io::Result<[u8; 32]> {
-    let path = data_dir.join("server.key");
+    let path = tyto_schema::DataDir::new(data_dir).server_key();
     if let Ok(text) = std::fs::read_to_string(&path) {
         let bytes: Vec<u8> = (0..text.trim().len() / 2)
             .filter_map(|i| u8::from_str_radix(text.trim().get(i * 2..i * 2 + 2)?, 16).ok())

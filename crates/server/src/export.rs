@@ -28,7 +28,7 @@ use crate::{ApiError, AppState};
 /// the oldest go out first even if a later session might hold an older packet.
 const ORDER_BUFFER: usize = 64 << 20;
 /// Sessions fetched per step of a query-wide export.
-const SESSIONS_PER_STEP: usize = 1_000;
+const SESSIONS_PER_STEP: usize = 10_000;
 /// Bytes gathered before a chunk goes to the client.
 const CHUNK: usize = 256 << 10;
 /// A session's detail: packets listed, bytes shown per packet, packet bytes read,
@@ -293,6 +293,27 @@ pub async fn sessions_pcap(
         }
     };
     stream_pcap(&state, q, "sessions").await
+}
+
+/// Every packet of the sessions `q` selects, in time order, written to `out` (what
+/// `tyto export --expr` does); pcapng when `pcapng`. Returns the packets written.
+pub fn write_pcap<W: Write>(
+    store: &dyn SessionReader,
+    q: &tyto_store::ListQuery,
+    nodes: &Nodes,
+    data_dir: &std::path::Path,
+    pcapng: bool,
+    out: W,
+) -> Result<u64, String> {
+    let mut reader = crate::nodes::local_reader(data_dir).map_err(|e| e.message)?;
+    let mut w = ExportWriter::for_link_types(out, pcapng).map_err(|e| e.to_string())?;
+    let done = export_matching(store, q, nodes, &mut reader, &mut w)?;
+    if done.out_of_order > 0 {
+        tracing::warn!("export: {} packets left the order buffer early", done.out_of_order);
+    }
+    let packets = w.packets;
+    w.finish().map_err(|e| e.to_string())?;
+    Ok(packets)
 }
 
 /// Every packet of the sessions `q` selects, in time order, streamed as `NAME.pcap`

@@ -36,6 +36,7 @@ use axum::{middleware, Json, Router};
 use tyto_store::{ReaderBox as StoreBox, StoreError, StoreUrl};
 
 pub use auth::{is_public, Auth, COOKIE, CSRF_HEADER, UI_HEADER};
+pub use export::write_pcap;
 pub use listen::Limits;
 pub use nodes::{Nodes, NodesConfig};
 pub use stores::Stores;
@@ -109,8 +110,9 @@ impl AppState {
         secure_cookies: bool,
     ) -> anyhow::Result<AppState> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-        let secret = auth::load_secret(data_dir)
-            .with_context(|| format!("reading or making {}", data_dir.join("server.key").display()))?;
+        let secret = auth::load_secret(data_dir).with_context(|| {
+            format!("reading or making {}", tyto_schema::DataDir::new(data_dir).server_key().display())
+        })?;
         Ok(AppState {
             users: Arc::new(Users::new(data_dir)),
             auth: Arc::new(Auth::new(secret, secure_cookies)),

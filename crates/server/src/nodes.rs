@@ -246,7 +246,7 @@ impl Nodes {
 
 /// A reader of this node's pcap folder.
 pub(crate) fn local_reader(data_dir: &Path) -> Result<PacketReader, ApiError> {
-    let dir = PcapDir::open(&data_dir.join("pcap"), "local")
+    let dir = PcapDir::open(&tyto_schema::DataDir::new(data_dir).pcap(), "local")
         .map_err(|e| ApiError::internal(format!("opening the pcap folder: {e}")))?;
     Ok(PacketReader::new(dir))
 }

@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 
 /// The HTTP authentication realm (part of every stored Digest HA1).
 pub const REALM: &str = "Tyto";
-pub const USERS_FILE: &str = "users.json";
 /// Users a file may hold (the whole file is read on a change).
 const MAX_USERS: usize = 10_000;
 const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -197,7 +196,7 @@ pub struct Users {
 
 impl Users {
     pub fn new(data_dir: &Path) -> Users {
-        Users { path: data_dir.join(USERS_FILE), cache: Mutex::new((None, Vec::new())) }
+        Users { path: tyto_schema::DataDir::new(data_dir).users(), cache: Mutex::new((None, Vec::new())) }
     }
 
     pub fn path(&self) -> &Path {
@@ -372,7 +371,7 @@ mod tests {
     #[test]
     fn a_damaged_users_file_is_an_error_not_an_empty_list() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(USERS_FILE), "{not json").unwrap();
+        std::fs::write(tyto_schema::DataDir::new(dir.path()).users(), "{not json").unwrap();
         let err = Users::new(dir.path()).all().unwrap_err();
         assert!(err.to_string().contains("not a users file"), "{err}");
     }

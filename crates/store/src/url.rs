@@ -186,7 +186,10 @@ impl StoreUrl {
             }
             StoreUrl::ClickHouse(c) => Ok(Box::new(ClickStore::open(
                 c.clone(),
-                Mode::Write { node: node.to_string(), spool_dir: data_dir.join("spool") },
+                Mode::Write {
+                    node: node.to_string(),
+                    spool_dir: tyto_schema::DataDir::new(data_dir).clickhouse_spool(),
+                },
             )?)),
         }
     }

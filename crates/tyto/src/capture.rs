@@ -20,7 +20,7 @@ use tyto_dissect::Dissectors;
 use tyto_flow::{LiveCounters, LiveSource, PipelineConfig};
 use tyto_pcapstore::{PcapDir, RetentionPolicy, WrittenFile};
 use tyto_schema::time::now_ns;
-use tyto_schema::SessionRecord;
+use tyto_schema::{DataDir, SessionRecord};
 use tyto_store::{QueueCounters, RowQueue};
 
 use crate::config::Config;
@@ -136,7 +136,7 @@ fn open_sources(cfg: &Config) -> Result<Sources> {
 pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<ExitCode> {
     let data_dir = &cfg.data_dir;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let pcap_dir = PcapDir::open(&data_dir.join("pcap"), &cfg.node).context("opening the pcap folder")?;
+    let pcap_dir = PcapDir::open(&DataDir::new(data_dir).pcap(), &cfg.node).context("opening the pcap folder")?;
     let store_url = cfg.store_url()?;
     let store = store_url
         .open_writer(data_dir, &cfg.node)

@@ -16,7 +16,7 @@ use tyto_flow::{PipelineConfig, Progress, RunReport};
 use tyto_pcapstore::{decode_positions, mixed_link_types, ExportWriter, PacketReader, PcapDir, RotationPolicy};
 use tyto_query::{compile, parse_when};
 use tyto_schema::time::now_ns;
-use tyto_schema::{record_to_json, FieldDef, SessionRecord, FIELDS, FIELD_SETS};
+use tyto_schema::{record_to_json, DataDir, FieldDef, SessionRecord, FIELDS, FIELD_SETS};
 use tyto_server::csv;
 use tyto_store::{FileRow, InputFile, ListQuery, QueueCounters, ReaderBox, RowQueue, SessionWriter, StoreUrl};
 
@@ -251,9 +251,9 @@ pub fn ingest(
     force: bool,
     config: &crate::config::Config,
 ) -> Result<ExitCode> {
-    validate_node(node)?;
+    crate::config::validate_node(node)?;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let pcap_dir = PcapDir::open(&data_dir.join("pcap"), node).context("opening the pcap folder")?;
+    let pcap_dir = PcapDir::open(&DataDir::new(data_dir).pcap(), node).context("opening the pcap folder")?;
     let store = match store_url.open_writer(data_dir, node) {
         Ok(s) => s,
         Err(e) if e.to_string().contains("Could not set lock") => bail!(
@@ -340,7 +340,7 @@ pub fn ingest(
 }
 
 pub fn dump(inputs: &[PathBuf], node: &str, flow: &FlowArgs) -> Result<ExitCode> {
-    validate_node(node)?;
+    crate::config::validate_node(node)?;
     let cfg = pipeline_config(node, flow, None, false)?;
     let (report, result, _) = run_with_progress(inputs, &cfg, |rx| -> io::Result<()> {
         let stdout = io::stdout();
@@ -623,11 +623,14 @@ pub fn export(data_dir: &Path, store_url: &StoreUrl, ids: &[String], output: &Pa
     if !missing.is_empty() {
         bail!("no session with id {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
     }
-    let node_dir = PcapDir::open(&data_dir.join("pcap"), "local")?;
+    let node_dir = PcapDir::open(&DataDir::new(data_dir).pcap(), "local")?;
     let mut reader = PacketReader::new(node_dir);
     if !store_url.is_embedded() {
-        let here: std::collections::BTreeSet<String> =
-            PcapDir::open(&data_dir.join("pcap"), "local")?.files()?.iter().filter_map(|f| node_of(&f.path)).collect();
+        let here: std::collections::BTreeSet<String> = PcapDir::open(&DataDir::new(data_dir).pcap(), "local")?
+            .files()?
+            .iter()
+            .filter_map(|f| node_of(&f.path))
+            .collect();
         if let Some(s) = found.iter().find(|s| !here.contains(&s.node)) {
             bail!(
                 "the packets of session {} are on node {}: export them from a viewer (`/api/sessions.pcap?ids=…`), which fetches them",
@@ -655,6 +658,34 @@ pub fn export(data_dir: &Path, store_url: &StoreUrl, ids: &[String], output: &Pa
     w.finish()?;
     std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
     eprintln!("wrote {} packets of {} sessions to {}", packets.len(), found.len(), output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tyto export --expr`: every packet of every matching session, in time order, as
+/// the viewer's `/api/sessions.pcap` writes it (pcapng when link types mix).
+pub fn export_matching(data_dir: &Path, store_url: &StoreUrl, filter: &FilterArgs, output: &Path) -> Result<ExitCode> {
+    let store = open_existing(data_dir, store_url)?;
+    let q = list_query(filter, 0)?;
+    let pcapng = store.stats()?.link_types.len() > 1;
+    let nodes = tyto_server::Nodes::new(tyto_server::NodesConfig {
+        own: "local".into(),
+        all_local: store_url.is_embedded(),
+        ..tyto_server::NodesConfig::default()
+    });
+    let tmp = output.with_extension("pcap.partial");
+    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let started = Instant::now();
+    let packets =
+        tyto_server::write_pcap(store.as_ref(), &q, &nodes, data_dir, pcapng, BufWriter::with_capacity(1 << 20, file))
+            .map_err(|e| anyhow::anyhow!("exporting: {e}"))?;
+    std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
+    let bytes = std::fs::metadata(output).map_or(0, |m| m.len());
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "wrote {packets} packets ({bytes} bytes) to {} in {secs:.2} s ({:.0} MB/s)",
+        output.display(),
+        bytes as f64 / secs.max(1e-9) / 1e6
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -701,13 +732,4 @@ pub fn fields(json: bool) -> Result<ExitCode> {
     }
     let _ = out.flush();
     Ok(ExitCode::SUCCESS)
-}
-
-/// Node names go into file names: keep them to a safe alphabet.
-pub fn validate_node(node: &str) -> Result<()> {
-    if node.is_empty() || node.len() > 64 || !node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        bail!("--node {node:?}: use 1 to 64 letters, digits, '-' or '_'");
-    }
-    Ok(())
 }

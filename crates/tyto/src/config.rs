@@ -317,10 +317,10 @@ impl Config {
 
     /// Checks what the types alone cannot.
     pub fn validate(&self) -> Result<()> {
-        crate::commands::validate_node(&self.node)?;
+        validate_node(&self.node)?;
         self.store_url()?;
         for (node, url) in &self.nodes.peers {
-            crate::commands::validate_node(node).with_context(|| format!("nodes.peers.{node}"))?;
+            validate_node(node).with_context(|| format!("nodes.peers.{node}"))?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("nodes.peers.{node} = {url:?}: an http:// or https:// URL");
             }
@@ -409,7 +409,7 @@ impl Config {
 
     /// The same for a data directory given apart (`tyto ingest --data-dir`).
     pub fn queue_config_in(&self, data_dir: &Path) -> tyto_store::QueueConfig {
-        let mut q = tyto_store::QueueConfig::new(data_dir.join("spool").join("rows"));
+        let mut q = tyto_store::QueueConfig::new(tyto_schema::DataDir::new(data_dir).row_spool());
         q.memory_rows = (self.queue.memory_rows as usize).max(1);
         q.spool_bytes = self.queue.spool_mib << 20;
         if let Some(ms) = std::env::var("TYTO_TEST_STORE_DELAY_MS").ok().and_then(|v| v.parse().ok()) {
@@ -442,6 +442,15 @@ impl ViewerSection {
     pub fn tls(&self) -> Option<(PathBuf, PathBuf)> {
         Some((some_path(&self.tls_cert)?.to_path_buf(), some_path(&self.tls_key)?.to_path_buf()))
     }
+}
+
+/// Node names go into file names: keep them to a safe alphabet.
+pub fn validate_node(node: &str) -> Result<()> {
+    if node.is_empty() || node.len() > 64 || !node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        bail!("--node {node:?}: use 1 to 64 letters, digits, '-' or '_'");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

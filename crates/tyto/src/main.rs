@@ -106,12 +106,15 @@ enum Command {
     /// Write the packets of sessions to a pcap file, in capture order.
     Export {
         /// Session ids (from `tyto sessions`).
-        #[arg(long = "session", required = true, num_args = 1..)]
+        #[arg(long = "session", num_args = 1.., required_unless_present = "expr", conflicts_with = "expr")]
         sessions: Vec<String>,
         #[arg(short = 'o', long)]
         output: PathBuf,
         #[command(flatten)]
         data: DataDir,
+        /// Every packet of every session that matches, in time order (instead of --session).
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Print the field catalogue: every field's name, type and meaning.
     Fields {
@@ -408,7 +411,7 @@ fn serve(
     };
     let mut nodes = cfg.nodes_config();
     if let Some(n) = node {
-        commands::validate_node(&n)?;
+        config::validate_node(&n)?;
         nodes.own = n;
     }
     let limits = cfg.viewer.limits();
@@ -451,9 +454,13 @@ fn main() -> ExitCode {
             commands::alerts(&data.data_dir, &s, start.as_deref(), stop.as_deref(), &filter, limit, format)
         }),
         Command::Count { data, filter } => data.store_url().and_then(|s| commands::count(&data.data_dir, &s, &filter)),
-        Command::Export { sessions, output, data } => {
-            data.store_url().and_then(|s| commands::export(&data.data_dir, &s, &sessions, &output))
-        }
+        Command::Export { sessions, output, data, filter } => data.store_url().and_then(|s| {
+            if sessions.is_empty() {
+                commands::export_matching(&data.data_dir, &s, &filter, &output)
+            } else {
+                commands::export(&data.data_dir, &s, &sessions, &output)
+            }
+        }),
         Command::Db { action, data } => data.store_url().and_then(|s| commands::db(action, &data.data_dir, &s)),
         Command::Fields { json } => commands::fields(json),
         Command::Sample { output, hosts, incidents } => {

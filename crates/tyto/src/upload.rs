@@ -22,6 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use tyto_flow::{PipelineConfig, Progress};
 use tyto_pcapstore::{PcapDir, RotationPolicy};
+use tyto_schema::DataDir;
 use tyto_server::{Ingester, UploadJob};
 use tyto_store::{RowPusher, RowQueue};
 
@@ -139,7 +140,7 @@ pub fn serve(server: &tyto_server::ServerConfig, cfg: &Config) -> Result<()> {
     let mut state = tyto_server::AppState::with_store(data_dir, reader, nodes, server.tls.is_some())?;
     state.spool = spool;
     state.queue = Some(queue.counters());
-    let pcap_dir = PcapDir::open(&data_dir.join("pcap"), &node).context("opening the pcap folder")?;
+    let pcap_dir = PcapDir::open(&DataDir::new(data_dir).pcap(), &node).context("opening the pcap folder")?;
     state.uploads = Some(start_uploads(data_dir, cfg, &node, pcap_dir, queue.pusher())?);
     let out = tyto_server::serve(server, state, tyto_server::shutdown_signal());
     let left = queue.flush(Duration::from_secs(30));
@@ -160,7 +161,7 @@ pub fn start_uploads(
 ) -> Result<Arc<tyto_server::Uploads>> {
     let ingester =
         PipelineIngester { config: cfg.clone(), node: node.to_string(), pcap_dir, rotation: cfg.rotation(), rows };
-    let dir = data_dir.join("uploads");
+    let dir = DataDir::new(data_dir).uploads();
     tyto_server::Uploads::start(&dir, cfg.viewer.upload_limits(), Arc::new(ingester))
         .with_context(|| format!("preparing {}", dir.display()))
 }

@@ -111,6 +111,42 @@ fn ingest_list_export_and_reread_byte_for_byte() {
         .unwrap());
     assert_eq!(packets_of(&frag_out).len(), 3);
 
+    // By expression: every packet of every matching session, in time order; the whole
+    // store gives back every packet of the capture.
+    let http_out = tmp.path().join("http.pcap");
+    ok(common::tyto()
+        .args(["export", "--expr", "protocols == http", "-o"])
+        .arg(&http_out)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap());
+    let http_packets = packets_of(&http_out);
+    let want: u64 = http.iter().map(|r| r["packets"].as_u64().unwrap()).sum();
+    assert_eq!(http_packets.len() as u64, want, "every packet of the HTTP sessions");
+    assert!(http_packets.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
+    let all_out = tmp.path().join("all.pcap");
+    ok(common::tyto()
+        .args(["export", "--expr", "packets > 0", "-o"])
+        .arg(&all_out)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap());
+    let mut all = packets_of(&all_out);
+    let mut original = packets_of(&pcap);
+    all.sort();
+    original.sort();
+    assert_eq!(all, original, "the whole store exports the capture's packets");
+    let both = common::tyto()
+        .args(["export", "--session", id, "--expr", "port == 80", "-o"])
+        .arg(tmp.path().join("both.pcap"))
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!both.status.success(), "--session and --expr are one or the other");
+
     // Wireshark's reader agrees, where it is installed.
     if let Ok(out) = std::process::Command::new("tshark").arg("-r").arg(&exported).output() {
         assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));

@@ -205,6 +205,11 @@ fn positions_of(r: &[Json]) -> SessionPositions {
     }
 }
 
+/// The first time window a walk reads, in microseconds; it grows while windows hold
+/// fewer sessions than asked for, up to a year.
+const FIRST_WINDOW_US: i64 = 60_000_000;
+const WIDEST_WINDOW_US: i64 = 366 * 86_400_000_000;
+
 pub(crate) fn positions_in_order(
     b: &dyn Backend,
     q: &ListQuery,
@@ -212,19 +217,66 @@ pub(crate) fn positions_in_order(
     n: usize,
 ) -> Result<Vec<SessionPositions>, StoreError> {
     let s = b.shapes();
-    let mut cond = where_clause(s, q);
-    // Keyset paging: each page starts after the last row of the one before, so a
-    // walk over millions of rows never re-reads what it skipped.
-    if let Some(a) = after {
-        let t = s.time_literal(a.start_ns);
-        cond.push_str(&format!(" AND (start_time > {t} OR (start_time = {t} AND id > {}))", s.string_literal(&a.id)));
+    let n = n.max(1);
+    let cond = where_clause(s, q);
+    let select = format!("SELECT id, node, {}, packet_pos FROM sessions WHERE {cond}", s.start_us());
+    // Keyset paging over time windows: each query reads the rows of one window of
+    // start times (which the stores' per-block minimum and maximum let them find
+    // without reading the rest) after the last row given, so a walk over millions of
+    // sessions reads each row about once. A plain `ORDER BY … LIMIT` after the last
+    // row would read every later row again for every page.
+    let (mut from_us, mut key) = match after {
+        Some(a) => (a.start_ns.div_euclid(1000), Some((a.start_ns, a.id.clone()))),
+        None => {
+            let first = b.rows(&format!("{select} ORDER BY start_time, id LIMIT 1"))?;
+            match first.first().map(|r| positions_of(r)) {
+                None => return Ok(Vec::new()),
+                Some(p) => (p.start_ns.div_euclid(1000), None),
+            }
+        }
+    };
+    let mut window = FIRST_WINDOW_US;
+    let mut out: Vec<SessionPositions> = Vec::new();
+    loop {
+        let until_us = from_us.saturating_add(window);
+        let mut wher = format!(
+            "start_time >= {} AND start_time < {}",
+            s.time_literal(from_us.saturating_mul(1000)),
+            s.time_literal(until_us.saturating_mul(1000))
+        );
+        if let Some((start_ns, id)) = &key {
+            let t = s.time_literal(*start_ns);
+            wher.push_str(&format!(" AND (start_time > {t} OR (start_time = {t} AND id > {}))", s.string_literal(id)));
+        }
+        let rows = b.rows(&format!("{select} AND {wher} ORDER BY start_time, id LIMIT {}", n - out.len()))?;
+        out.extend(rows.iter().map(|r| positions_of(r)));
+        if out.len() >= n {
+            return Ok(out);
+        }
+        if let Some(last) = out.last() {
+            key = Some((last.start_ns, last.id.clone()));
+        }
+        if rows.is_empty() && window >= WIDEST_WINDOW_US {
+            // A year with nothing: on to the next session's start, wherever it is (one
+            // read of what is left), or the end.
+            let next = b.rows(&format!(
+                "{select} AND start_time >= {} ORDER BY start_time, id LIMIT 1",
+                s.time_literal(until_us.saturating_mul(1000))
+            ))?;
+            match next.first().map(|r| positions_of(r)) {
+                None => return Ok(out),
+                Some(p) => {
+                    from_us = p.start_ns.div_euclid(1000);
+                    window = FIRST_WINDOW_US;
+                    continue;
+                }
+            }
+        }
+        from_us = until_us;
+        // Empty windows grow faster: sparse data reaches a year in five steps.
+        let growth = if rows.is_empty() { 16 } else { 4 };
+        window = window.saturating_mul(growth).min(WIDEST_WINDOW_US);
     }
-    let sql = format!(
-        "SELECT id, node, {}, packet_pos FROM sessions WHERE {cond} ORDER BY start_time, id LIMIT {}",
-        s.start_us(),
-        n.max(1)
-    );
-    Ok(b.rows(&sql)?.iter().map(|r| positions_of(r)).collect())
 }
 
 /// Session ids looked up per query (each id is ~36 bytes of SQL).

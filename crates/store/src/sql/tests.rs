@@ -247,3 +247,41 @@ fn a_long_address_list_is_one_set_test_per_field() {
     let sql = duck("ip.src == [10.0.0.1, 10.0.0.1, 10.0.0.2, 10.1.0.0/16]");
     assert!(sql.contains("BETWEEN") && sql.matches("::UHUGEINT").count() == 4, "{sql}");
 }
+
+/// The query fuzzer's inputs (`fuzz/corpus/query`, grown by `scripts/fuzz.sh`, when
+/// this checkout has one) and the language's odd corners through both dialects: what
+/// compiles becomes SQL without a panic, and DuckDB's never carries a NUL (its C API
+/// would cut the statement there). The fuzz target stops at the compiler and the
+/// matcher, so that its build need not compile DuckDB.
+#[test]
+fn fuzzed_and_odd_queries_become_sql_for_both_dialects() {
+    let mut texts: Vec<String> = [
+        "!(host == [a.com, \"b\\\"c\", /x.*y/] || tags == ]a,b[) && starttime > -1d",
+        "ip == 2001:db8::1.443 || ip == 10.0.0.1:80 || port == 1-1023 || vlan != EXISTS!",
+        "tags == \"\u{0}\" || host == /\u{0}/ || http.uri == *\u{0}*",
+        "((((((((port == 1))))))))",
+        "host.dns == [\"\", \"*\", \"**\", \"a*b*c\"]",
+        "ip != [::, 0.0.0.0/0, ffff::/16, 10.0.0.1:0]",
+        "starttime == \"2024-01-01T00:00:00Z\" && stoptime <= 0 && bytes >= 18446744073709551615",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/query");
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            if let Ok(text) = std::fs::read(entry.path()).map(String::from_utf8) {
+                texts.extend(text.ok());
+            }
+        }
+    }
+    let mut compiled = 0;
+    for text in &texts {
+        let Ok(f) = compile(text, NOW) else { continue };
+        let sql = filter(&DuckSql, &f, &ListQuery::default());
+        assert!(!sql.contains('\0'), "{text:?}");
+        let _ = filter(&ClickSql { global: false }, &f, &ListQuery::default());
+        compiled += 1;
+    }
+    assert!(compiled >= 5, "only {compiled} of {} queries compile", texts.len());
+}
