@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(!p.insns.is_empty() && p.insns.len() <= 4096);
             assert_eq!(p.insns.last().map(|i| i.code), Some(0x06), "ends in a return");
             for (i, ins) in p.insns.iter().enumerate() {
+                // Only jumps (class BPF_JMP) go anywhere: `ja` by k, the others by jt/jf.
+                if ins.code & 0x07 != 0x05 {
+                    continue;
+                }
                 let longest = if ins.code == 0x05 { ins.k as usize } else { ins.jt.max(ins.jf) as usize };
                 assert!(i + 1 + longest < p.insns.len(), "jump out of the program at {i}");
             }

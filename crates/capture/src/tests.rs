@@ -187,27 +187,8 @@ fn year_of(ns: i64) -> i64 {
 
 #[test]
 fn pcapng_with_nanosecond_interface() {
-    let mut shb = Vec::new();
-    shb.extend_from_slice(&0x1a2b3c4du32.to_le_bytes());
-    shb.extend_from_slice(&[1, 0, 0, 0]);
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    let mut idb = Vec::new();
-    idb.extend_from_slice(&1u16.to_le_bytes());
-    idb.extend_from_slice(&0u16.to_le_bytes());
-    idb.extend_from_slice(&0u32.to_le_bytes());
-    idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]); // if_tsresol = 9 (ns)
-    idb.extend_from_slice(&[0, 0, 0, 0]);
-    let ts: u64 = 7_000_000_123;
-    let mut epb = Vec::new();
-    epb.extend_from_slice(&0u32.to_le_bytes());
-    epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-    epb.extend_from_slice(&(ts as u32).to_le_bytes());
-    epb.extend_from_slice(&14u32.to_le_bytes());
-    epb.extend_from_slice(&14u32.to_le_bytes());
-    epb.extend_from_slice(&[0xab; 14]);
-    let mut f = ng_block(0x0a0d0d0a, &shb);
-    f.extend(ng_block(1, &idb));
-    f.extend(ng_block(6, &epb));
+    // if_tsresol = 9 (ns)
+    let f = pcapng_one_packet(9, 7_000_000_123);
     let (seen, _, err) = read_all(f);
     assert!(err.is_none(), "{err:?}");
     assert_eq!(seen, vec![(7_000_000_123, 14, 14)]);

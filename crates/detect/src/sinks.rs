@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
+use tyto_schema::metrics::{metric_name, Family, Metrics, Sample};
 use tyto_schema::{AlertRecord, Severity};
 
 /// The `[alerts]` section of the configuration file.
@@ -97,6 +98,42 @@ pub struct SinkCounters {
     pub failed: AtomicU64,
     /// Alerts dropped because the sink's queue was full.
     pub dropped: AtomicU64,
+}
+
+type SinkCounter = fn(&SinkCounters) -> &AtomicU64;
+
+/// Each counter of an alert sink once: key (`tyto_alert_sink_KEY_total`), meaning, where.
+const SINK_COUNTERS: [(&str, &str, SinkCounter); 4] = [
+    ("sent", "Alerts delivered.", |c| &c.sent),
+    ("retries", "Deliveries that failed and were tried again.", |c| &c.retries),
+    ("failed", "Alerts given up after every attempt failed.", |c| &c.failed),
+    ("dropped", "Alerts dropped because the sink's queue was full.", |c| &c.dropped),
+];
+
+impl Metrics for SinkCounters {
+    fn json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("sink".into(), self.name.into());
+        for (key, _, counter) in SINK_COUNTERS {
+            m.insert(key.into(), counter(self).load(Ordering::Relaxed).into());
+        }
+        serde_json::Value::Object(m)
+    }
+
+    fn families(&self) -> Vec<Family> {
+        SINK_COUNTERS
+            .iter()
+            .map(|(key, help, counter)| Family {
+                name: metric_name("tyto_alert_sink", key, false),
+                gauge: false,
+                help,
+                samples: vec![Sample {
+                    labels: vec![("sink", self.name.to_string())],
+                    value: counter(self).load(Ordering::Relaxed),
+                }],
+            })
+            .collect()
+    }
 }
 
 /// One way of delivering an alert; `Err` says why, for the log.
@@ -415,6 +452,30 @@ impl Drop for AlertSinks {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sinks_counters_as_the_viewer_shows_them() {
+        let c = SinkCounters { name: "webhook", ..SinkCounters::default() };
+        c.sent.store(3, Ordering::Relaxed);
+        c.dropped.store(1, Ordering::Relaxed);
+        assert_eq!(
+            c.json(),
+            serde_json::json!({ "sink": "webhook", "sent": 3, "retries": 0, "failed": 0, "dropped": 1 })
+        );
+        let fams = c.families();
+        let names: Vec<&str> = fams.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "tyto_alert_sink_sent_total",
+                "tyto_alert_sink_retries_total",
+                "tyto_alert_sink_failed_total",
+                "tyto_alert_sink_dropped_total"
+            ]
+        );
+        assert_eq!(fams[0].samples, vec![Sample { labels: vec![("sink", "webhook".into())], value: 3 }]);
+        assert!(fams.iter().all(|f| !f.gauge));
+    }
+
     use super::*;
     use std::io::{BufRead, BufReader, Read};
     use std::net::TcpListener;

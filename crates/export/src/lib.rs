@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde::{Deserialize, Serialize};
+use tyto_schema::metrics::{metric_name, Family, Metrics, Sample};
 use tyto_schema::SessionRecord;
 
 pub use documents::{ecs_fields, index_template, Document, EcsType, RecordKind, ECS_VERSION, FLOW_FIELDS};
@@ -203,6 +204,44 @@ impl OutputCounters {
             ("dropped", self.dropped.load(Ordering::Relaxed)),
             ("queued", self.queued.load(Ordering::Relaxed)),
         ]
+    }
+}
+
+/// What each counter of [`OutputCounters::get`] means.
+fn counter_help(key: &str) -> &'static str {
+    match key {
+        "sent" => "Records the receiver took (acknowledged where the protocol acknowledges).",
+        "retries" => "Deliveries that failed and were tried again.",
+        "rejected" => "Records the receiver refused for good.",
+        "dropped" => "Records dropped: the queue was full, or the run ended before they went.",
+        _ => "Records waiting in the queue.",
+    }
+}
+
+impl Metrics for OutputCounters {
+    fn json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("output".into(), self.label.clone().into());
+        for (key, v) in self.get() {
+            m.insert(key.into(), v.into());
+        }
+        serde_json::Value::Object(m)
+    }
+
+    /// `tyto_export_KEY_total` by output, and the gauge `tyto_export_queued`.
+    fn families(&self) -> Vec<Family> {
+        self.get()
+            .into_iter()
+            .map(|(key, value)| {
+                let gauge = key == "queued";
+                Family {
+                    name: metric_name("tyto_export", key, gauge),
+                    gauge,
+                    help: counter_help(key),
+                    samples: vec![Sample { labels: vec![("output", self.label.clone())], value }],
+                }
+            })
+            .collect()
     }
 }
 

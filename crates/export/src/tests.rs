@@ -8,7 +8,9 @@ use tyto_packet::{Addr, MacAddr};
 use tyto_schema::{DirStats, SessionRecord, Transaction, Transactions};
 
 use crate::documents::{ecs_documents, ecs_fields, ecs_flow, flow_record, index_template};
-use crate::{bulk, file, fluent, Deliver, Document, OutputConfig, RecordKind};
+use crate::{bulk, file, fluent, Deliver, Document, OutputConfig, OutputCounters, RecordKind};
+use std::sync::atomic::Ordering;
+use tyto_schema::metrics::{Metrics, Sample};
 
 fn row() -> SessionRecord {
     let mut r = SessionRecord {
@@ -254,4 +256,28 @@ fn settings_are_checked_with_their_names() {
         serde_json::from_value(json!({"kind": "file", "target": "/tmp/x.jsonl", "records": ["flow", "dns"]})).unwrap();
     assert_eq!(toml_like.records, vec![RecordKind::Flow, RecordKind::Dns]);
     assert!(serde_json::from_value::<OutputConfig>(json!({"kind": "kafka"})).is_err());
+}
+
+#[test]
+fn an_outputs_counters_as_the_viewer_shows_them() {
+    let c = OutputCounters { label: "file /tmp/x".into(), ..OutputCounters::default() };
+    c.sent.store(5, Ordering::Relaxed);
+    c.queued.store(2, Ordering::Relaxed);
+    assert_eq!(
+        c.json(),
+        serde_json::json!({ "output": "file /tmp/x", "sent": 5, "retries": 0, "rejected": 0, "dropped": 0, "queued": 2 })
+    );
+    let fams = c.families();
+    let names: Vec<(&str, bool)> = fams.iter().map(|f| (f.name.as_str(), f.gauge)).collect();
+    assert_eq!(
+        names,
+        [
+            ("tyto_export_sent_total", false),
+            ("tyto_export_retries_total", false),
+            ("tyto_export_rejected_total", false),
+            ("tyto_export_dropped_total", false),
+            ("tyto_export_queued", true)
+        ]
+    );
+    assert_eq!(fams[4].samples, vec![Sample { labels: vec![("output", "file /tmp/x".into())], value: 2 }]);
 }

@@ -5,6 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use serde_json::{json, Map, Value};
+use tyto_schema::metrics::{metric_name, Family, Metrics, Sample};
+
 use crate::worker::{Worker, WorkerStats};
 
 /// Counters of one reading thread.
@@ -77,5 +80,119 @@ impl LiveCounters {
                 .collect(),
             workers: (0..workers.max(1)).map(|_| WorkerCounters::default()).collect(),
         })
+    }
+}
+
+/// Where a counter is kept.
+type SourceCounter = fn(&SourceCounters) -> &AtomicU64;
+type WorkerCounter = fn(&WorkerCounters) -> &AtomicU64;
+
+/// Each counter of a reading thread once: its key (JSON, and the Prometheus name
+/// `tyto_capture_KEY_total`), its meaning, where it is.
+const SOURCE_COUNTERS: [(&str, &str, SourceCounter); 6] = [
+    ("packets", "Packets read from the capture ring.", |s| &s.packets),
+    ("bytes", "Bytes of packets read from the capture ring.", |s| &s.bytes),
+    ("kernel_packets", "Packets that passed the capture filter, as the kernel counts them.", |s| &s.kernel_packets),
+    ("kernel_drops", "Packets the kernel dropped because the ring was full.", |s| &s.kernel_drops),
+    ("queue_drops", "Packets dropped because a worker's queue was full.", |s| &s.queue_drops),
+    ("decode_errors", "Frames that could not be decoded.", |s| &s.decode_errors),
+];
+
+/// Each counter of a worker once: key (`tyto_worker_KEY`, `_total` for counters),
+/// whether it is a gauge, meaning, where it is.
+const WORKER_COUNTERS: [(&str, bool, &str, WorkerCounter); 7] = [
+    ("packets", false, "Packets processed by the worker.", |w| &w.packets),
+    ("bytes", false, "Bytes of packets processed by the worker.", |w| &w.bytes),
+    ("sessions_live", true, "Sessions held open by the worker.", |w| &w.sessions_live),
+    ("sessions_written", false, "Sessions written to the store.", |w| &w.sessions_written),
+    ("rows_written", false, "Session rows written (long sessions span several).", |w| &w.rows_written),
+    ("evicted", false, "Sessions written early because the session table was full.", |w| &w.evicted),
+    ("pcap_write_errors", false, "Packets that could not be written to pcap files.", |w| &w.pcap_write_errors),
+];
+
+fn load(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+impl Metrics for LiveCounters {
+    /// Per interface (summed over its reading threads), per thread and per worker.
+    fn json(&self) -> Value {
+        let mut interfaces: Vec<Map<String, Value>> = Vec::new();
+        let mut threads = Vec::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let mut thread = Map::new();
+            thread.insert("thread".into(), json!(i));
+            thread.insert("interface".into(), json!(s.interface));
+            let at = match interfaces.iter().position(|m| m["interface"] == s.interface.as_str()) {
+                Some(at) => at,
+                None => {
+                    let mut m = Map::new();
+                    m.insert("interface".into(), json!(s.interface));
+                    interfaces.push(m);
+                    interfaces.len() - 1
+                }
+            };
+            for (key, _, counter) in SOURCE_COUNTERS {
+                let v = load(counter(s));
+                thread.insert(key.into(), json!(v));
+                let sum = interfaces[at].get(key).and_then(Value::as_u64).unwrap_or(0) + v;
+                interfaces[at].insert(key.into(), json!(sum));
+            }
+            thread.insert("error".into(), json!(s.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()));
+            threads.push(Value::Object(thread));
+        }
+        let workers: Vec<Value> = self
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let mut m = Map::new();
+                m.insert("worker".into(), json!(i));
+                for (key, _, _, counter) in WORKER_COUNTERS {
+                    m.insert(key.into(), json!(load(counter(w))));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        json!({
+            "node": self.node,
+            "started_ns": self.started_ns,
+            "interfaces": interfaces,
+            "threads": threads,
+            "workers": workers,
+        })
+    }
+
+    fn families(&self) -> Vec<Family> {
+        let mut out = Vec::new();
+        for (key, help, counter) in SOURCE_COUNTERS {
+            let samples = self
+                .sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Sample {
+                    labels: vec![
+                        ("node", self.node.clone()),
+                        ("interface", s.interface.clone()),
+                        ("thread", i.to_string()),
+                    ],
+                    value: load(counter(s)),
+                })
+                .collect();
+            out.push(Family { name: metric_name("tyto_capture", key, false), gauge: false, help, samples });
+        }
+        for (key, gauge, help, counter) in WORKER_COUNTERS {
+            let samples = self
+                .workers
+                .iter()
+                .enumerate()
+                .map(|(i, w)| Sample {
+                    labels: vec![("node", self.node.clone()), ("worker", i.to_string())],
+                    value: load(counter(w)),
+                })
+                .collect();
+            out.push(Family { name: metric_name("tyto_worker", key, gauge), gauge, help, samples });
+        }
+        out
     }
 }

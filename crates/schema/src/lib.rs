@@ -12,6 +12,7 @@ mod catalogue;
 pub mod codec;
 mod extra;
 pub mod layout;
+pub mod metrics;
 mod record;
 pub mod time;
 mod transaction;

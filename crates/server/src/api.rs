@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +12,7 @@ use tyto_schema::{FieldDef, FIELDS};
 use tyto_store::{ListQuery, SessionReader};
 
 use crate::auth::Authed;
+use crate::body::stream_body;
 use crate::params::{field_named, Params, MAX_PAGE};
 use crate::stores::StoreBox;
 use crate::{csv, ApiError, AppState};
@@ -67,18 +67,6 @@ const CSV_DEFAULT: &[&str] = &[
     "protocols",
     "node",
 ];
-
-/// Sends `chunks` produced on a blocking thread as a response body. The channel is
-/// small, so a slow client slows the producer instead of filling memory; a client
-/// that goes away ends the producer at its next send.
-pub fn stream_body<F>(produce: F) -> Body
-where
-    F: FnOnce(&tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>) + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || produce(&tx));
-    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }))
-}
 
 /// `GET /api/sessions.csv`: the same search as `sessions`, as CSV (one row per session).
 pub async fn sessions_csv(
@@ -382,9 +370,9 @@ pub async fn stats(
         })));
     }
     let data_dir = state.data_dir.clone();
-    let capture = state.live.as_deref().map(crate::metrics::capture_json);
-    let alert_sinks = crate::metrics::sinks_json(&state.alert_sinks);
-    let exports = crate::metrics::exports_json(&state.exports);
+    let capture = state.live.as_deref().map(|l| l.json());
+    let alert_sinks = crate::metrics::parts_json(&state.alert_sinks);
+    let exports = crate::metrics::parts_json(&state.exports);
     let spool = crate::metrics::spool_json(state.spool.as_deref());
     let queue = crate::metrics::queue_json(state.queue.as_deref());
     let out = state

@@ -17,8 +17,8 @@ use tyto_packet::{decode, LinkType, Transport};
 use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, StoredPacket};
 use tyto_store::{ListQuery, SessionPositions, SessionReader};
 
-use crate::api::stream_body;
 use crate::auth::Authed;
+use crate::body::stream_body;
 use crate::nodes::Nodes;
 use crate::params::{check_id, Params};
 use crate::users::hex;

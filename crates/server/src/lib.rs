@@ -10,6 +10,7 @@ mod api;
 mod auth;
 #[doc(hidden)]
 pub mod auth_header;
+mod body;
 pub mod csv;
 mod export;
 mod listen;
@@ -70,11 +71,11 @@ pub struct AppState {
     pub data_dir: Arc<PathBuf>,
     pub started: Instant,
     /// The counters of a live capture running in this process (`tyto run`).
-    pub live: Option<Arc<tyto_flow::LiveCounters>>,
+    pub live: Option<Arc<dyn tyto_schema::metrics::Metrics>>,
     /// The alert sinks of the detectors running in this process (`tyto run`).
-    pub alert_sinks: Vec<Arc<tyto_detect::SinkCounters>>,
+    pub alert_sinks: Vec<Arc<dyn tyto_schema::metrics::Metrics>>,
     /// Counters of the flow and protocol-log outputs, when this process feeds them.
-    pub exports: Vec<Arc<tyto_export::OutputCounters>>,
+    pub exports: Vec<Arc<dyn tyto_schema::metrics::Metrics>>,
     /// Where each node's packets are.
     pub nodes: Arc<Nodes>,
     /// Rows held back for ClickHouse by the capture in this process.

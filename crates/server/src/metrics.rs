@@ -8,149 +8,39 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
-use tyto_detect::SinkCounters;
-use tyto_export::OutputCounters;
-use tyto_flow::{LiveCounters, SourceCounters, WorkerCounters};
+use serde_json::Value;
+use tyto_schema::metrics::{Family, Metrics};
 use tyto_store::{QueueCounters, SpoolCounters};
 
 use crate::{ApiError, AppState};
 
-/// Where a counter is kept.
-type SourceCounter = fn(&SourceCounters) -> &AtomicU64;
-type WorkerCounter = fn(&WorkerCounters) -> &AtomicU64;
-
-/// Each counter of a reading thread once: its key (JSON, and the Prometheus name
-/// `tyto_capture_KEY_total`), its meaning, where it is.
-const SOURCE_COUNTERS: [(&str, &str, SourceCounter); 6] = [
-    ("packets", "Packets read from the capture ring.", |s| &s.packets),
-    ("bytes", "Bytes of packets read from the capture ring.", |s| &s.bytes),
-    ("kernel_packets", "Packets that passed the capture filter, as the kernel counts them.", |s| &s.kernel_packets),
-    ("kernel_drops", "Packets the kernel dropped because the ring was full.", |s| &s.kernel_drops),
-    ("queue_drops", "Packets dropped because a worker's queue was full.", |s| &s.queue_drops),
-    ("decode_errors", "Frames that could not be decoded.", |s| &s.decode_errors),
-];
-
-/// Each counter of a worker once: key (`tyto_worker_KEY`, `_total` for counters),
-/// whether it is a gauge, meaning, where it is.
-const WORKER_COUNTERS: [(&str, bool, &str, WorkerCounter); 7] = [
-    ("packets", false, "Packets processed by the worker.", |w| &w.packets),
-    ("bytes", false, "Bytes of packets processed by the worker.", |w| &w.bytes),
-    ("sessions_live", true, "Sessions held open by the worker.", |w| &w.sessions_live),
-    ("sessions_written", false, "Sessions written to the store.", |w| &w.sessions_written),
-    ("rows_written", false, "Session rows written (long sessions span several).", |w| &w.rows_written),
-    ("evicted", false, "Sessions written early because the session table was full.", |w| &w.evicted),
-    ("pcap_write_errors", false, "Packets that could not be written to pcap files.", |w| &w.pcap_write_errors),
-];
-
-type SinkCounter = fn(&SinkCounters) -> &AtomicU64;
-
-/// Each counter of an alert sink once: key (`tyto_alert_sink_KEY_total`), meaning, where.
-const SINK_COUNTERS: [(&str, &str, SinkCounter); 4] = [
-    ("sent", "Alerts delivered.", |c| &c.sent),
-    ("retries", "Deliveries that failed and were tried again.", |c| &c.retries),
-    ("failed", "Alerts given up after every attempt failed.", |c| &c.failed),
-    ("dropped", "Alerts dropped because the sink's queue was full.", |c| &c.dropped),
-];
-
-/// One object per alert sink.
-pub fn sinks_json(sinks: &[Arc<SinkCounters>]) -> Value {
-    sinks
-        .iter()
-        .map(|c| {
-            let mut m = Map::new();
-            m.insert("sink".into(), json!(c.name));
-            for (key, _, counter) in SINK_COUNTERS {
-                m.insert(key.into(), json!(load(counter(c))));
-            }
-            Value::Object(m)
-        })
-        .collect()
-}
-
-/// One object per exporter output, with its counters (`OutputCounters::get`).
-pub fn exports_json(outputs: &[Arc<OutputCounters>]) -> Value {
-    outputs
-        .iter()
-        .map(|c| {
-            let mut m = Map::new();
-            m.insert("output".into(), json!(c.label));
-            for (key, v) in c.get() {
-                m.insert(key.into(), json!(v));
-            }
-            Value::Object(m)
-        })
-        .collect()
-}
-
-/// What each exporter counter means, by its key in `OutputCounters::get`.
-fn export_help(key: &str) -> &'static str {
-    match key {
-        "sent" => "Records the receiver took (acknowledged where the protocol acknowledges).",
-        "retries" => "Deliveries that failed and were tried again.",
-        "rejected" => "Records the receiver refused for good.",
-        "dropped" => "Records dropped: the queue was full, or the run ended before they went.",
-        _ => "Records waiting in the queue.",
-    }
+/// Each part's JSON, in order (`/api/stats`'s `alert_sinks` and `exports`).
+pub fn parts_json(parts: &[Arc<dyn Metrics>]) -> Value {
+    parts.iter().map(|p| p.json()).collect()
 }
 
 fn load(a: &AtomicU64) -> u64 {
     a.load(Ordering::Relaxed)
 }
 
-/// Per interface (summed over its reading threads) and per thread.
-pub fn capture_json(live: &LiveCounters) -> Value {
-    let mut interfaces: Vec<Map<String, Value>> = Vec::new();
-    let mut threads = Vec::new();
-    for (i, s) in live.sources.iter().enumerate() {
-        let mut thread = Map::new();
-        thread.insert("thread".into(), json!(i));
-        thread.insert("interface".into(), json!(s.interface));
-        let at = match interfaces.iter().position(|m| m["interface"] == s.interface.as_str()) {
-            Some(at) => at,
-            None => {
-                let mut m = Map::new();
-                m.insert("interface".into(), json!(s.interface));
-                interfaces.push(m);
-                interfaces.len() - 1
-            }
-        };
-        for (key, _, counter) in SOURCE_COUNTERS {
-            let v = load(counter(s));
-            thread.insert(key.into(), json!(v));
-            let sum = interfaces[at].get(key).and_then(Value::as_u64).unwrap_or(0) + v;
-            interfaces[at].insert(key.into(), json!(sum));
+/// Families of several parts of one kind (sinks, outputs) as one family per name,
+/// their samples in the parts' order.
+fn merged(parts: impl IntoIterator<Item = Vec<Family>>) -> Vec<Family> {
+    let mut out: Vec<Family> = Vec::new();
+    for fam in parts.into_iter().flatten() {
+        match out.iter_mut().find(|f| f.name == fam.name) {
+            Some(f) => f.samples.extend(fam.samples),
+            None => out.push(fam),
         }
-        thread.insert("error".into(), json!(s.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()));
-        threads.push(Value::Object(thread));
     }
-    let workers: Vec<Value> = live
-        .workers
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let mut m = Map::new();
-            m.insert("worker".into(), json!(i));
-            for (key, _, _, counter) in WORKER_COUNTERS {
-                m.insert(key.into(), json!(load(counter(w))));
-            }
-            Value::Object(m)
-        })
-        .collect();
-    json!({
-        "node": live.node,
-        "started_ns": live.started_ns,
-        "interfaces": interfaces,
-        "threads": threads,
-        "workers": workers,
-    })
+    out
 }
 
 /// What `/metrics` reports.
 struct Snapshot<'a> {
-    live: Option<&'a LiveCounters>,
-    sinks: &'a [Arc<SinkCounters>],
-    exports: &'a [Arc<OutputCounters>],
+    live: Option<&'a dyn Metrics>,
+    sinks: &'a [Arc<dyn Metrics>],
+    exports: &'a [Arc<dyn Metrics>],
     spool: Option<&'a SpoolCounters>,
     queue: Option<&'a QueueCounters>,
     sessions: u64,
@@ -169,55 +59,20 @@ fn prometheus_text(m: &Snapshot<'_>) -> String {
             let _ = writeln!(out, "{name}{labels} {v}");
         }
     };
-    if let Some(live) = live {
-        let node = escape(&live.node);
-        for (key, help, counter) in SOURCE_COUNTERS {
-            let samples: Vec<(String, u64)> = live
-                .sources
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    (
-                        format!("{{node=\"{node}\",interface=\"{}\",thread=\"{i}\"}}", escape(&s.interface)),
-                        load(counter(s)),
-                    )
-                })
-                .collect();
-            family(&format!("tyto_capture_{key}_total"), "counter", help, &samples);
-        }
-        for (key, gauge, help, counter) in WORKER_COUNTERS {
-            let samples: Vec<(String, u64)> = live
-                .workers
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (format!("{{node=\"{node}\",worker=\"{i}\"}}"), load(counter(w))))
-                .collect();
-            let (name, kind) = if gauge {
-                (format!("tyto_worker_{key}"), "gauge")
-            } else {
-                (format!("tyto_worker_{key}_total"), "counter")
-            };
-            family(&name, kind, help, &samples);
-        }
-    }
-    if !sinks.is_empty() {
-        for (key, help, counter) in SINK_COUNTERS {
-            let samples: Vec<(String, u64)> =
-                sinks.iter().map(|c| (format!("{{sink=\"{}\"}}", escape(c.name)), load(counter(c)))).collect();
-            family(&format!("tyto_alert_sink_{key}_total"), "counter", help, &samples);
-        }
-    }
-    if let Some(first) = exports.first() {
-        for (i, (key, _)) in first.get().into_iter().enumerate() {
-            let samples: Vec<(String, u64)> =
-                exports.iter().map(|c| (format!("{{output=\"{}\"}}", escape(&c.label)), c.get()[i].1)).collect();
-            let (name, kind) = if key == "queued" {
-                ("tyto_export_queued".to_string(), "gauge")
-            } else {
-                (format!("tyto_export_{key}_total"), "counter")
-            };
-            family(&name, kind, export_help(key), &samples);
-        }
+    let parts = live
+        .map(|l| l.families())
+        .into_iter()
+        .chain([merged(sinks.iter().map(|p| p.families())), merged(exports.iter().map(|p| p.families()))]);
+    for f in parts.flatten() {
+        let samples: Vec<(String, u64)> = f
+            .samples
+            .iter()
+            .map(|s| {
+                let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+                (format!("{{{}}}", labels.join(",")), s.value)
+            })
+            .collect();
+        family(&f.name, if f.gauge { "gauge" } else { "counter" }, f.help, &samples);
     }
     family("tyto_store_sessions", "gauge", "Session rows in the store.", &[(String::new(), sessions)]);
     if let Some(s) = spool {
@@ -331,4 +186,59 @@ pub async fn prometheus(
         uptime_s: uptime,
     });
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tyto_schema::metrics::Sample;
+
+    use super::*;
+
+    /// A part that counts, as a sink or an exporter output would.
+    struct Part(&'static str, u64);
+
+    impl Metrics for Part {
+        fn json(&self) -> Value {
+            json!({ "sink": self.0, "sent": self.1 })
+        }
+
+        fn families(&self) -> Vec<Family> {
+            ["sent", "queued"]
+                .into_iter()
+                .map(|key| Family {
+                    name: tyto_schema::metrics::metric_name("tyto_test", key, key == "queued"),
+                    gauge: key == "queued",
+                    help: "A test counter.",
+                    samples: vec![Sample { labels: vec![("sink", self.0.to_string())], value: self.1 }],
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn parts_of_one_kind_share_each_family_and_labels_are_escaped() {
+        let parts: Vec<Arc<dyn Metrics>> = vec![Arc::new(Part("a", 1)), Arc::new(Part("b\"\\\n", 2))];
+        let text = prometheus_text(&Snapshot {
+            live: None,
+            sinks: &parts,
+            exports: &[],
+            spool: None,
+            queue: None,
+            sessions: 7,
+            disk: None,
+            uptime_s: 3,
+        });
+        let want = "# HELP tyto_test_sent_total A test counter.\n\
+                    # TYPE tyto_test_sent_total counter\n\
+                    tyto_test_sent_total{sink=\"a\"} 1\n\
+                    tyto_test_sent_total{sink=\"b\\\"\\\\\\n\"} 2\n\
+                    # HELP tyto_test_queued A test counter.\n\
+                    # TYPE tyto_test_queued gauge\n\
+                    tyto_test_queued{sink=\"a\"} 1\n\
+                    tyto_test_queued{sink=\"b\\\"\\\\\\n\"} 2\n";
+        assert!(text.starts_with(want), "{text}");
+        assert!(text.contains("\ntyto_store_sessions 7\n") && text.ends_with("tyto_uptime_seconds 3\n"), "{text}");
+        assert_eq!(parts_json(&parts), json!([{ "sink": "a", "sent": 1 }, { "sink": "b\"\\\n", "sent": 2 }]));
+    }
 }

@@ -291,7 +291,7 @@ pub async fn packets(State(state): State<AppState>, method: Method, headers: Hea
     tracing::debug!("node {asker}: {} positions", req.positions.len());
     // Streamed as read: a chunk at a time through a small channel, so the answer's
     // size costs this node nothing but the chunk in hand.
-    let body = crate::api::stream_body(move |tx| {
+    let body = crate::body::stream_body(move |tx| {
         let mut chunk = frame_start().to_vec();
         let (mut bytes, mut gone) = (0usize, 0u64);
         for pos in decode_positions(&req.positions) {

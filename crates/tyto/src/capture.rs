@@ -19,6 +19,7 @@ use crossbeam_channel::{bounded, select, Receiver};
 use tyto_dissect::Dissectors;
 use tyto_flow::{LiveCounters, LiveSource, PipelineConfig};
 use tyto_pcapstore::{PcapDir, RetentionPolicy, WrittenFile};
+use tyto_schema::metrics::Metrics;
 use tyto_schema::time::now_ns;
 use tyto_schema::{DataDir, SessionRecord};
 use tyto_store::{QueueCounters, RowQueue};
@@ -167,8 +168,8 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         state.spool = spool;
         state.queue = Some(queue_counters.clone());
         state.uploads = Some(crate::upload::start_uploads(data_dir, cfg, &cfg.node, pcap_dir.clone(), queue.pusher())?);
-        state.alert_sinks = outputs.sink_counters();
-        state.exports = outputs.export_counters();
+        state.alert_sinks = outputs.sink_counters().into_iter().map(|c| c as Arc<dyn Metrics>).collect();
+        state.exports = outputs.export_counters().into_iter().map(|c| c as Arc<dyn Metrics>).collect();
         let server_cfg = tyto_server::ServerConfig {
             listen: cfg.viewer.listen,
             data_dir: data_dir.clone(),
