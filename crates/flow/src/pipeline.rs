@@ -107,7 +107,7 @@ pub fn run(
     if workers == 1 {
         let mut worker = make_worker(records.clone());
         let mut deliver = |event: Event<'_>| match event {
-            Event::Packet(item) => worker.packet(&item.as_packet_in()),
+            Event::Packet(packet) => worker.packet(&packet),
             Event::Sweep(now) => worker.sweep(now),
         };
         for path in inputs {
@@ -273,9 +273,9 @@ impl Dispatcher {
     pub(crate) fn event(&mut self, event: Event<'_>) {
         let workers = self.txs.len();
         match event {
-            Event::Packet(item) => {
-                let w = (item.keyed.key.stable_hash() % workers as u64) as usize;
-                self.batches[w].push(&item);
+            Event::Packet(packet) => {
+                let w = (packet.keyed.key.stable_hash() % workers as u64) as usize;
+                self.batches[w].push(&packet);
                 if self.batches[w].entries.len() >= BATCH_PACKETS {
                     self.send(w);
                 }
@@ -284,7 +284,7 @@ impl Dispatcher {
             // single worker would, so results do not depend on the thread count.
             Event::Sweep(now) => {
                 for w in 0..workers {
-                    self.batches[w].entries.push(Entry::Sweep(now));
+                    self.batches[w].entries.push(BatchedEvent::Sweep(now));
                     self.send(w);
                 }
             }
@@ -296,7 +296,8 @@ impl Dispatcher {
         let full = std::mem::replace(&mut self.batches[w], fresh);
         if self.drop_when_full {
             if let Err(crossbeam_channel::TrySendError::Full(lost)) = self.txs[w].try_send(full) {
-                self.dropped_packets += lost.entries.iter().filter(|e| matches!(e, Entry::Packet(_))).count() as u64;
+                self.dropped_packets +=
+                    lost.entries.iter().filter(|e| matches!(e, BatchedEvent::Packet(_))).count() as u64;
             }
         } else {
             let _ = self.txs[w].send(full);
@@ -358,7 +359,7 @@ fn worker_thread(
         let mut pieces: Vec<PieceIn<'_>> = Vec::new();
         for entry in &batch.entries {
             let it = match entry {
-                Entry::Sweep(now) => {
+                BatchedEvent::Sweep(now) => {
                     worker.sweep(*now);
                     if let Some(h) = &live {
                         // Live capture: packets to disk and rows on their way each second.
@@ -371,7 +372,7 @@ fn worker_thread(
                     }
                     continue;
                 }
-                Entry::Packet(it) => it,
+                BatchedEvent::Packet(it) => it,
             };
             let data = &batch.data[it.data.0 as usize..(it.data.0 + it.data.1) as usize];
             pieces.clear();
@@ -388,7 +389,7 @@ fn worker_thread(
                 wire_len: it.wire_len,
                 link: it.link,
                 data,
-                decoded: &it.decoded,
+                decoded: it.decoded,
                 keyed: it.keyed,
                 origin: it.origin,
                 pieces: &pieces,
@@ -405,45 +406,19 @@ fn worker_thread(
     out
 }
 
-/// A packet on its way to a worker, borrowed from the reader.
-pub(crate) struct Item<'a> {
-    ts_ns: i64,
-    wire_len: u32,
-    link: LinkType,
-    data: &'a [u8],
-    decoded: Decoded,
-    keyed: KeyedPacket,
-    origin: u64,
-    pieces: Vec<PieceIn<'a>>,
-}
-
-impl Item<'_> {
-    fn as_packet_in(&self) -> PacketIn<'_> {
-        PacketIn {
-            ts_ns: self.ts_ns,
-            wire_len: self.wire_len,
-            link: self.link,
-            data: self.data,
-            decoded: &self.decoded,
-            keyed: self.keyed,
-            origin: self.origin,
-            pieces: &self.pieces,
-        }
-    }
-}
-
 /// Packets copied for a worker thread: one byte arena, fixed-size entries.
 #[derive(Default)]
 pub(crate) struct Batch {
     data: Vec<u8>,
-    entries: Vec<Entry>,
-    pieces: Vec<BatchPiece>,
+    entries: Vec<BatchedEvent>,
+    pieces: Vec<BatchedPiece>,
 }
 
+/// An [`Event`] as a batch holds it.
 // Packets are nearly every entry: boxing them would cost an allocation each.
 #[allow(clippy::large_enum_variant)]
-enum Entry {
-    Packet(BatchItem),
+enum BatchedEvent {
+    Packet(BatchedPacket),
     /// Expire what idled out by this packet time.
     Sweep(i64),
 }
@@ -452,11 +427,13 @@ enum Entry {
 // As above: an event is almost always a packet, passed by value without allocating.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Event<'a> {
-    Packet(Item<'a>),
+    Packet(PacketIn<'a>),
     Sweep(i64),
 }
 
-struct BatchItem {
+/// A [`PacketIn`] as a batch holds it: its bytes (and its pieces') in the batch's
+/// arena.
+struct BatchedPacket {
     ts_ns: i64,
     wire_len: u32,
     link: LinkType,
@@ -469,7 +446,8 @@ struct BatchItem {
     pieces: (u32, u32),
 }
 
-struct BatchPiece {
+/// A [`PieceIn`] as a batch holds it.
+struct BatchedPiece {
     ts_ns: i64,
     wire_len: u32,
     link: LinkType,
@@ -484,12 +462,12 @@ impl Batch {
         self
     }
 
-    fn push(&mut self, it: &Item<'_>) {
+    fn push(&mut self, it: &PacketIn<'_>) {
         let start = self.pieces.len() as u32;
-        for p in &it.pieces {
+        for p in it.pieces {
             let at = self.data.len() as u32;
             self.data.extend_from_slice(p.data);
-            self.pieces.push(BatchPiece {
+            self.pieces.push(BatchedPiece {
                 ts_ns: p.ts_ns,
                 wire_len: p.wire_len,
                 link: p.link,
@@ -498,7 +476,7 @@ impl Batch {
         }
         let at = self.data.len() as u32;
         self.data.extend_from_slice(it.data);
-        self.entries.push(Entry::Packet(BatchItem {
+        self.entries.push(BatchedEvent::Packet(BatchedPacket {
             ts_ns: it.ts_ns,
             wire_len: it.wire_len,
             link: it.link,
@@ -586,7 +564,7 @@ impl Reader {
                 // being malformed.
                 self.note_error(&e);
                 let decoded = undecoded(pkt.link, pkt.data);
-                emit(Event::Packet(Item {
+                emit(Event::Packet(PacketIn {
                     ts_ns: pkt.ts_ns,
                     wire_len: pkt.wire_len,
                     link: pkt.link,
@@ -594,7 +572,7 @@ impl Reader {
                     decoded,
                     keyed: FlowKey::undecoded(pkt.link),
                     origin,
-                    pieces: Vec::new(),
+                    pieces: &[],
                 }));
                 return;
             }
@@ -608,12 +586,12 @@ impl Reader {
             self.emit_orphans(emit);
             if let Some(whole) = whole {
                 let keyed = FlowKey::of(&whole.decoded, &whole.frame);
-                let pieces = whole
+                let pieces: Vec<PieceIn<'_>> = whole
                     .pieces
                     .iter()
                     .map(|p| PieceIn { ts_ns: p.ts_ns, wire_len: p.wire_len, link: p.link, data: &p.frame })
                     .collect();
-                emit(Event::Packet(Item {
+                emit(Event::Packet(PacketIn {
                     ts_ns: pkt.ts_ns,
                     wire_len: whole.frame.len() as u32,
                     link: whole.link,
@@ -621,11 +599,11 @@ impl Reader {
                     decoded: whole.decoded,
                     keyed,
                     origin,
-                    pieces,
+                    pieces: &pieces,
                 }));
             }
         } else {
-            emit(Event::Packet(Item {
+            emit(Event::Packet(PacketIn {
                 ts_ns: pkt.ts_ns,
                 wire_len: pkt.wire_len,
                 link: pkt.link,
@@ -633,7 +611,7 @@ impl Reader {
                 decoded,
                 keyed: FlowKey::of(&decoded, pkt.data),
                 origin,
-                pieces: Vec::new(),
+                pieces: &[],
             }));
         }
         if self.now_ns.saturating_sub(self.last_sweep_ns) >= SWEEP_EVERY_NS {
@@ -674,7 +652,7 @@ impl Reader {
     fn emit_orphans(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
         for orphan in self.defrag.take_orphans() {
             self.orphan_origin += 1;
-            emit(Event::Packet(orphan_item(&orphan, self.orphan_origin)));
+            emit(Event::Packet(orphan_packet(&orphan, self.orphan_origin)));
         }
     }
 
@@ -707,7 +685,7 @@ fn undecoded(link: tyto_packet::LinkType, frame: &[u8]) -> tyto_packet::Decoded 
 
 /// A fragment whose datagram never completed: it becomes a packet of the session
 /// between its two addresses (no ports are known).
-fn orphan_item(p: &Piece, origin: u64) -> Item<'_> {
+fn orphan_packet(p: &Piece, origin: u64) -> PacketIn<'_> {
     let mut decoded = p.decoded;
     if let Some(ip) = decoded.ip.as_mut() {
         ip.transport = tyto_packet::Transport::None;
@@ -717,7 +695,7 @@ fn orphan_item(p: &Piece, origin: u64) -> Item<'_> {
             ip.payload_len = end - ip.payload_offset;
         }
     }
-    Item {
+    PacketIn {
         ts_ns: p.ts_ns,
         wire_len: p.wire_len,
         link: p.link,
@@ -725,6 +703,6 @@ fn orphan_item(p: &Piece, origin: u64) -> Item<'_> {
         keyed: FlowKey::of(&decoded, &p.frame),
         decoded,
         origin,
-        pieces: Vec::new(),
+        pieces: &[],
     }
 }

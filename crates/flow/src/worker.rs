@@ -19,13 +19,14 @@ const MAX_LIST_VALUES: usize = 16;
 /// No pcap file yet for the session's current row.
 const NO_FILE: u32 = u32::MAX;
 
-/// A packet handed to a worker.
+/// A packet in flight from the reader to its session's worker (in a batch between
+/// threads it is a `pipeline::BatchedPacket`, offsets into the batch's bytes).
 pub struct PacketIn<'a> {
     pub ts_ns: i64,
     pub wire_len: u32,
     pub link: LinkType,
     pub data: &'a [u8],
-    pub decoded: &'a Decoded,
+    pub decoded: Decoded,
     pub keyed: KeyedPacket,
     /// Identifies the packet's origin (file and index) for stable session ids.
     pub origin: u64,
@@ -284,11 +285,11 @@ impl Worker {
                 rec.protocols.push(name.to_string());
             }
         } else {
-            if let Some((sender, target)) = arp_addresses(p.decoded, p.data) {
+            if let Some((sender, target)) = arp_addresses(&p.decoded, p.data) {
                 rec.src_ip = Some(sender);
                 rec.dst_ip = Some(target);
             }
-            rec.protocols.push(ether_protocol_name(p.decoded, p.data).to_string());
+            rec.protocols.push(ether_protocol_name(&p.decoded, p.data).to_string());
         }
         rec.id = session_id(p.ts_ns, id_seed, 1);
         rec.root_id = rec.id.clone();
@@ -307,7 +308,7 @@ impl Worker {
         let payload = count_packet(&mut s.rec, p, dir);
         self.stats.packets += 1;
         self.stats.bytes += p.wire_len as u64;
-        note_link_facts(&mut s.rec, p.decoded, dir);
+        note_link_facts(&mut s.rec, &p.decoded, dir);
         if let Some(ip) = p.decoded.ip {
             let ttls = if dir == Direction::ToServer { &mut s.rec.ttl_src } else { &mut s.rec.ttl_dst };
             if ttls.len() < 4 {
@@ -723,7 +724,7 @@ mod tests {
             wire_len: frame.len() as u32,
             link: LinkType::ETHERNET,
             data: frame,
-            decoded: &decoded,
+            decoded,
             keyed,
             // As the reader numbers packets: unique per packet.
             origin: (ts_s * 1e6) as u64,
