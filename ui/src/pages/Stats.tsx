@@ -1,9 +1,9 @@
 // Stats: what the store holds per capture node, sessions per second (over the data's
 // own time span, and live between refreshes while something writes), disk use.
 
-import { useEffect, useRef, useState } from "preact/hooks";
-import { getJson, isAbort } from "../api";
+import { useRef, useState } from "preact/hooks";
 import { formatBytes, formatCount, formatDuration, formatTime } from "../format";
+import { usePolling } from "../usePolling";
 
 interface StatsReply {
   version: string;
@@ -76,29 +76,21 @@ export function Stats() {
   const [rate, setRate] = useState<number | null>(null);
   const last = useRef<{ at: number; sessions: number } | null>(null);
 
-  useEffect(() => {
-    const abort = new AbortController();
-    const load = () =>
-      getJson<StatsReply>("/api/stats", {}, abort.signal).then(
-        (s) => {
-          const now = performance.now();
-          if (last.current) {
-            const dt = (now - last.current.at) / 1000;
-            setRate(dt > 0 ? (s.store.sessions - last.current.sessions) / dt : null);
-          }
-          last.current = { at: now, sessions: s.store.sessions };
-          setStats(s);
-          setError("");
-        },
-        (e) => !isAbort(e) && setError(String(e.message ?? e)),
-      );
-    load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => {
-      clearInterval(timer);
-      abort.abort();
-    };
-  }, []);
+  usePolling<StatsReply>(
+    "/api/stats",
+    REFRESH_MS,
+    (s) => {
+      const now = performance.now();
+      if (last.current) {
+        const dt = (now - last.current.at) / 1000;
+        setRate(dt > 0 ? (s.store.sessions - last.current.sessions) / dt : null);
+      }
+      last.current = { at: now, sessions: s.store.sessions };
+      setStats(s);
+      setError("");
+    },
+    setError,
+  );
 
   if (error) return <div class="page error-text">{error}</div>;
   if (!stats) return <div class="page muted">Loading…</div>;

@@ -2,11 +2,12 @@
 // owns (as `tyto ingest --server` does). Each file's sending shows as it goes; the
 // list below follows every upload through its ingest until its sessions are stored.
 
-import { useEffect, useState } from "preact/hooks";
-import { getJson, isAbort, uploadFile, type UploadJob } from "../api";
+import { useState } from "preact/hooks";
+import { uploadFile, type UploadJob } from "../api";
 import { useApp } from "../context";
 import { formatBytes, formatCount, formatTime } from "../format";
 import { quoteValue } from "../search";
+import { usePolling } from "../usePolling";
 
 const REFRESH_MS = 1000;
 
@@ -28,25 +29,17 @@ export function Upload() {
   const [error, setError] = useState("");
   const allowed = ctx.user.admin || ctx.user.upload;
 
-  useEffect(() => {
-    if (!allowed) return;
-    const abort = new AbortController();
-    const load = () =>
-      getJson<{ data: UploadJob[]; max_bytes: number }>("/api/uploads", {}, abort.signal).then(
-        (r) => {
-          setJobs(r.data);
-          setMaxBytes(r.max_bytes);
-          setError("");
-        },
-        (e) => !isAbort(e) && setError(String(e.message ?? e)),
-      );
-    load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => {
-      clearInterval(timer);
-      abort.abort();
-    };
-  }, [allowed]);
+  usePolling<{ data: UploadJob[]; max_bytes: number }>(
+    "/api/uploads",
+    REFRESH_MS,
+    (r) => {
+      setJobs(r.data);
+      setMaxBytes(r.max_bytes);
+      setError("");
+    },
+    setError,
+    allowed,
+  );
 
   if (!allowed) {
     return <div class="page muted">User {ctx.user.name} may not upload captures (an admin can allow it).</div>;
