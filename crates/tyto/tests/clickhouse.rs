@@ -51,6 +51,27 @@ fn packets_in(pcap: &[u8]) -> Vec<(i64, Vec<u8>)> {
     out
 }
 
+/// Moves every packet of a classic pcap file `secs` later.
+fn shift_pcap_seconds(path: &Path, secs: u32) {
+    let mut b = std::fs::read(path).unwrap();
+    let le = matches!(&b[..4], [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1]);
+    let read = |b: &[u8], at: usize| {
+        let w = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        if le {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        }
+    };
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let ts = read(&b, at) + secs;
+        b[at..at + 4].copy_from_slice(&if le { ts.to_le_bytes() } else { ts.to_be_bytes() });
+        at += 16 + read(&b, at + 8) as usize;
+    }
+    std::fs::write(path, b).unwrap();
+}
+
 fn config(dir: &Path, name: &str, node: &str, secret: &str, peers: &[(&str, &str)]) -> PathBuf {
     let mut text = format!("node = \"{node}\"\n\n[nodes]\nsecret = \"{secret}\"\n\n[nodes.peers]\n");
     for (n, url) in peers {
@@ -81,6 +102,8 @@ fn two_sensors_write_one_clickhouse_and_one_viewer_searches_and_exports_both() {
     let b_files = common::arkime_captures().unwrap_or_else(|| {
         let p = dir.path().join("b.pcap");
         common::ok(common::tyto().args(["sample", "--incidents", "-o"]).arg(&p).output().unwrap());
+        // The samples share packets and times: a day later, B's are told apart from A's.
+        shift_pcap_seconds(&p, 86_400);
         vec![p]
     });
     let (a_data, b_data, v_data) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("viewer"));
