@@ -12,7 +12,6 @@ pub use wire::{frame, frame_end, frame_packet, frame_start, unframe, unframe_eac
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::hash::BuildHasherDefault;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -499,34 +498,13 @@ pub struct PacketReader {
 const BLOCK_BYTES: u64 = 256 << 10;
 const BLOCKS_KEPT: usize = 64;
 
-/// (file id, block number) → (when last used, the block's bytes).
-type Blocks = HashMap<(u32, u64), (u64, Vec<u8>), BuildHasherDefault<BlockKeyHasher>>;
-
-/// The blocks a reader read last.
+/// The blocks a reader read last: at most [`BLOCKS_KEPT`], few enough to search in
+/// order.
 #[derive(Default)]
 struct BlockCache {
-    blocks: Blocks,
+    /// (file id, block number, when last used, the block's bytes).
+    blocks: Vec<(u32, u64, u64, Vec<u8>)>,
     clock: u64,
-}
-
-/// A hash of a (file id, block number) key: two lookups per packet, and the keys
-/// are this process's own numbers, so SipHash's protection buys nothing here.
-#[derive(Default)]
-struct BlockKeyHasher(u64);
-
-impl std::hash::Hasher for BlockKeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        bytes.iter().for_each(|b| self.write_u64(u64::from(*b)));
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
 }
 
 impl BlockCache {
@@ -539,26 +517,28 @@ impl BlockCache {
             let (number, within) = (at / BLOCK_BYTES, (at % BLOCK_BYTES) as usize);
             let want = (end - at).min(BLOCK_BYTES - within as u64) as usize;
             self.clock += 1;
-            let clock = self.clock;
+            let found = self.blocks.iter().position(|b| (b.0, b.1) == (id, number));
             // A block read short (the file's end, or a file still being written) is
             // read again when more of it is wanted.
-            let fresh = match self.blocks.get_mut(&(id, number)) {
-                Some((used, bytes)) if bytes.len() >= within + want => {
-                    *used = clock;
-                    None
+            let i = match found {
+                Some(i) if self.blocks[i].3.len() >= within + want => i,
+                _ => {
+                    let bytes = read_block(file, number * BLOCK_BYTES)?;
+                    let i = match found {
+                        Some(i) => i,
+                        None if self.blocks.len() < BLOCKS_KEPT => {
+                            self.blocks.push((id, number, 0, Vec::new()));
+                            self.blocks.len() - 1
+                        }
+                        // Full: the least recently used block makes room.
+                        None => (0..self.blocks.len()).min_by_key(|&i| self.blocks[i].2).unwrap_or(0),
+                    };
+                    self.blocks[i] = (id, number, 0, bytes);
+                    i
                 }
-                _ => Some(read_block(file, number * BLOCK_BYTES)?),
             };
-            if let Some(bytes) = fresh {
-                if self.blocks.len() >= BLOCKS_KEPT && !self.blocks.contains_key(&(id, number)) {
-                    if let Some(oldest) = self.blocks.iter().min_by_key(|(_, (used, _))| *used).map(|(k, _)| *k) {
-                        self.blocks.remove(&oldest);
-                    }
-                }
-                self.blocks.insert((id, number), (clock, bytes));
-            }
-            let bytes = &self.blocks[&(id, number)].1;
-            let Some(piece) = bytes.get(within..within + want) else { return Ok(false) };
+            self.blocks[i].2 = self.clock;
+            let Some(piece) = self.blocks[i].3.get(within..within + want) else { return Ok(false) };
             out.extend_from_slice(piece);
             at += want as u64;
         }

@@ -295,16 +295,23 @@ pub async fn sessions_pcap(
     stream_pcap(&state, q, "sessions").await
 }
 
+/// A query-wide export is pcapng when the store holds more than one link type
+/// (classic pcap names one per file).
+fn needs_pcapng(store: &dyn SessionReader) -> Result<bool, tyto_store::StoreError> {
+    Ok(store.stats()?.link_types.len() > 1)
+}
+
 /// Every packet of the sessions `q` selects, in time order, written to `out` (what
-/// `tyto export --expr` does); pcapng when `pcapng`. Returns the packets written.
+/// `tyto export --expr` does), as `/api/sessions.pcap` writes it. Returns the packets
+/// written.
 pub fn write_pcap<W: Write>(
     store: &dyn SessionReader,
     q: &tyto_store::ListQuery,
     nodes: &Nodes,
     data_dir: &std::path::Path,
-    pcapng: bool,
     out: W,
 ) -> Result<u64, String> {
+    let pcapng = needs_pcapng(store).map_err(|e| e.to_string())?;
     let mut reader = crate::nodes::local_reader(data_dir).map_err(|e| e.message)?;
     let mut w = ExportWriter::for_link_types(out, pcapng).map_err(|e| e.to_string())?;
     let done = export_matching(store, q, nodes, &mut reader, &mut w)?;
@@ -319,7 +326,7 @@ pub fn write_pcap<W: Write>(
 /// Every packet of the sessions `q` selects, in time order, streamed as `NAME.pcap`
 /// (pcapng when the store holds more than one link type).
 async fn stream_pcap(state: &AppState, q: tyto_store::ListQuery, name: &str) -> Result<Response, ApiError> {
-    let pcapng = state.stores.run(|store| Ok(store.stats()?.link_types.len() > 1)).await?;
+    let pcapng = state.stores.run(|store| Ok(needs_pcapng(store)?)).await?;
     let handle = state.stores.for_export()?;
     let data_dir = state.data_dir.clone();
     let nodes = state.nodes.clone();

@@ -624,13 +624,9 @@ pub fn export(data_dir: &Path, store_url: &StoreUrl, ids: &[String], output: &Pa
         bail!("no session with id {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
     }
     let node_dir = PcapDir::open(&DataDir::new(data_dir).pcap(), "local")?;
-    let mut reader = PacketReader::new(node_dir);
     if !store_url.is_embedded() {
-        let here: std::collections::BTreeSet<String> = PcapDir::open(&DataDir::new(data_dir).pcap(), "local")?
-            .files()?
-            .iter()
-            .filter_map(|f| node_of(&f.path))
-            .collect();
+        let here: std::collections::BTreeSet<String> =
+            node_dir.files()?.iter().filter_map(|f| node_of(&f.path)).collect();
         if let Some(s) = found.iter().find(|s| !here.contains(&s.node)) {
             bail!(
                 "the packets of session {} are on node {}: export them from a viewer (`/api/sessions.pcap?ids=…`), which fetches them",
@@ -639,6 +635,7 @@ pub fn export(data_dir: &Path, store_url: &StoreUrl, ids: &[String], output: &Pa
             );
         }
     }
+    let mut reader = PacketReader::new(node_dir);
     let positions: Vec<_> = found.iter().flat_map(|s| decode_positions(&s.positions)).collect();
     let kept = reader.read_kept(&positions, usize::MAX).context("reading the sessions' packets")?;
     if kept.gone > 0 {
@@ -666,7 +663,6 @@ pub fn export(data_dir: &Path, store_url: &StoreUrl, ids: &[String], output: &Pa
 pub fn export_matching(data_dir: &Path, store_url: &StoreUrl, filter: &FilterArgs, output: &Path) -> Result<ExitCode> {
     let store = open_existing(data_dir, store_url)?;
     let q = list_query(filter, 0)?;
-    let pcapng = store.stats()?.link_types.len() > 1;
     let nodes = tyto_server::Nodes::new(tyto_server::NodesConfig {
         own: "local".into(),
         all_local: store_url.is_embedded(),
@@ -676,7 +672,7 @@ pub fn export_matching(data_dir: &Path, store_url: &StoreUrl, filter: &FilterArg
     let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let started = Instant::now();
     let packets =
-        tyto_server::write_pcap(store.as_ref(), &q, &nodes, data_dir, pcapng, BufWriter::with_capacity(1 << 20, file))
+        tyto_server::write_pcap(store.as_ref(), &q, &nodes, data_dir, BufWriter::with_capacity(1 << 20, file))
             .map_err(|e| anyhow::anyhow!("exporting: {e}"))?;
     std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
     let bytes = std::fs::metadata(output).map_or(0, |m| m.len());

@@ -225,15 +225,20 @@ pub(crate) fn positions_in_order(
     // without reading the rest) after the last row given, so a walk over millions of
     // sessions reads each row about once. A plain `ORDER BY … LIMIT` after the last
     // row would read every later row again for every page.
+    // The start (µs) of the first matching session at or after `from_us`: one read of
+    // what is left, to jump over stretches with nothing.
+    let first_start_us = |from_us: Option<i64>| -> Result<Option<i64>, StoreError> {
+        let after = from_us
+            .map_or(String::new(), |us| format!(" AND start_time >= {}", s.time_literal(us.saturating_mul(1000))));
+        let rows = b.rows(&format!("{select}{after} ORDER BY start_time, id LIMIT 1"))?;
+        Ok(rows.first().map(|r| positions_of(r).start_ns.div_euclid(1000)))
+    };
     let (mut from_us, mut key) = match after {
         Some(a) => (a.start_ns.div_euclid(1000), Some((a.start_ns, a.id.clone()))),
-        None => {
-            let first = b.rows(&format!("{select} ORDER BY start_time, id LIMIT 1"))?;
-            match first.first().map(|r| positions_of(r)) {
-                None => return Ok(Vec::new()),
-                Some(p) => (p.start_ns.div_euclid(1000), None),
-            }
-        }
+        None => match first_start_us(None)? {
+            None => return Ok(Vec::new()),
+            Some(us) => (us, None),
+        },
     };
     let mut window = FIRST_WINDOW_US;
     let mut out: Vec<SessionPositions> = Vec::new();
@@ -257,16 +262,11 @@ pub(crate) fn positions_in_order(
             key = Some((last.start_ns, last.id.clone()));
         }
         if rows.is_empty() && window >= WIDEST_WINDOW_US {
-            // A year with nothing: on to the next session's start, wherever it is (one
-            // read of what is left), or the end.
-            let next = b.rows(&format!(
-                "{select} AND start_time >= {} ORDER BY start_time, id LIMIT 1",
-                s.time_literal(until_us.saturating_mul(1000))
-            ))?;
-            match next.first().map(|r| positions_of(r)) {
+            // A year with nothing: on to the next session's start, or the end.
+            match first_start_us(Some(until_us))? {
                 None => return Ok(out),
-                Some(p) => {
-                    from_us = p.start_ns.div_euclid(1000);
+                Some(us) => {
+                    from_us = us;
                     window = FIRST_WINDOW_US;
                     continue;
                 }
