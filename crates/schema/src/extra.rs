@@ -22,6 +22,16 @@ pub enum Values {
     Ip(Vec<Addr>),
 }
 
+impl Values {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Values::Text(v) => v.is_empty(),
+            Values::Int(v) => v.is_empty(),
+            Values::Ip(v) => v.is_empty(),
+        }
+    }
+}
+
 /// One value on its way into a list.
 enum Value {
     Text(String),
@@ -57,11 +67,17 @@ impl Extra {
     }
 
     pub fn get(&self, name: &str) -> Option<&Values> {
-        self.entries.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        // Names are kept as the catalogue's own text: the same address is the same name.
+        self.entries.iter().find(|(n, _)| std::ptr::eq(*n, name) || *n == name).map(|(_, v)| v)
     }
 
-    fn slot(&mut self, name: &str, wanted: &'static str) -> Result<&mut Values, ExtraError> {
-        let def = field(name).ok_or_else(|| ExtraError::UnknownField(name.to_string()))?;
+    /// The catalogue entry of a field dissectors fill.
+    fn def(name: &str) -> Result<&'static crate::FieldDef, ExtraError> {
+        field(name).ok_or_else(|| ExtraError::UnknownField(name.to_string()))
+    }
+
+    fn slot(&mut self, def: &'static crate::FieldDef, wanted: &'static str) -> Result<&mut Values, ExtraError> {
+        let name = def.name;
         if !matches!(def.source, Source::Extra) {
             return Err(ExtraError::UnknownField(name.to_string()));
         }
@@ -75,7 +91,7 @@ impl Extra {
         if !fits {
             return Err(ExtraError::WrongKind { field: def.name, wanted });
         }
-        let i = match self.entries.iter().position(|(n, _)| *n == def.name) {
+        let i = match self.entries.iter().position(|(n, _)| std::ptr::eq(*n, def.name)) {
             Some(i) => i,
             None => {
                 let empty = match wanted {
@@ -93,7 +109,7 @@ impl Extra {
     /// Adds a text value, normalised as the field wants (lower-cased, upper-cased,
     /// cut to [`MAX_TEXT_LEN`]). Duplicates and values past the bound are dropped.
     pub fn add_text(&mut self, name: &str, value: &str) -> Result<(), ExtraError> {
-        let def = field(name).ok_or_else(|| ExtraError::UnknownField(name.to_string()))?;
+        let def = Self::def(name)?;
         let mut v = cut(value, MAX_TEXT_LEN).to_string();
         if def.kind == FieldKind::LowerText {
             v.make_ascii_lowercase();
@@ -104,25 +120,25 @@ impl Extra {
         if def.transform == crate::Transform::Upper {
             v = v.to_uppercase();
         }
-        self.push(name, "text", Value::Text(v))
+        self.push(def, "text", Value::Text(v))
     }
 
     pub fn add_int(&mut self, name: &str, value: i64) -> Result<(), ExtraError> {
-        self.push(name, "integer", Value::Int(value))
+        self.push(Self::def(name)?, "integer", Value::Int(value))
     }
 
     /// Adds a time (nanoseconds since the epoch) to a date field.
     pub fn add_time(&mut self, name: &str, ns: i64) -> Result<(), ExtraError> {
-        self.push(name, "date", Value::Int(ns))
+        self.push(Self::def(name)?, "date", Value::Int(ns))
     }
 
     pub fn add_ip(&mut self, name: &str, value: Addr) -> Result<(), ExtraError> {
-        self.push(name, "ip", Value::Ip(value))
+        self.push(Self::def(name)?, "ip", Value::Ip(value))
     }
 
-    fn push(&mut self, name: &str, wanted: &'static str, v: Value) -> Result<(), ExtraError> {
-        let multi = field(name).is_some_and(|d| d.multi);
-        match (self.slot(name, wanted)?, v) {
+    fn push(&mut self, def: &'static crate::FieldDef, wanted: &'static str, v: Value) -> Result<(), ExtraError> {
+        let multi = def.multi;
+        match (self.slot(def, wanted)?, v) {
             (Values::Text(list), Value::Text(v)) => push_bounded(list, v, multi),
             (Values::Int(list), Value::Int(v)) => push_bounded(list, v, multi),
             (Values::Ip(list), Value::Ip(v)) => push_bounded(list, v, multi),

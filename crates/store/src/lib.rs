@@ -27,7 +27,7 @@ use tyto_schema::{AlertRecord, FieldDef, SessionRecord, Severity, FIELDS};
 
 pub use clickhouse::{ClickConfig, ClickStore, SpoolCounters};
 pub use duck::{DuckStore, DB_FILE, DUCKDB_LAYOUT};
-pub use queue::{QueueConfig, QueueCounters, RowPusher, RowQueue};
+pub use queue::{QueueConfig, QueueCounters, RowPusher, RowQueue, MAX_APPEND_ROWS};
 pub use url::StoreUrl;
 
 /// Literals as each store's SQL writes them (for tools that build their own SQL).

@@ -25,12 +25,13 @@ use tyto_schema::{AlertRecord, SessionRecord};
 use crate::{FileRow, InputFile, StoreError, WriterBox};
 
 const MAGIC: &[u8; 8] = b"TYTOROW1";
-/// Rows appended at once at most (larger backlogs go in several appends).
-const MAX_APPEND_ROWS: usize = 200_000;
+/// Rows appended at once at most (larger backlogs go in several appends). A store
+/// behind its rows gets appends this large, which cost it least per row.
+pub const MAX_APPEND_ROWS: usize = 200_000;
 /// Rows the store thread gathers before an append (each append has a fixed cost: a
 /// transaction, a commit, an appender per table), unless the oldest has waited
 /// [`MAX_ROW_WAIT`] or the queue is being flushed.
-const MIN_APPEND_ROWS: usize = 20_000;
+const MIN_APPEND_ROWS: usize = 122_880;
 /// How long rows wait for company at most: rows are searchable this soon.
 const MAX_ROW_WAIT: Duration = Duration::from_millis(500);
 /// How often the store thread tries rows its store holds back (ClickHouse away).
@@ -194,9 +195,11 @@ impl RowQueue {
         let shared = Arc::new(shared);
         let s = shared.clone();
         let delay = cfg.test_delay;
+        // Gathering must not push rows into the spool: at most half the memory bound.
+        let gather_rows = MIN_APPEND_ROWS.min(cfg.memory_rows / 2);
         let thread = std::thread::Builder::new()
             .name("tyto-store".into())
-            .spawn(move || store_thread(writer, &s, delay))
+            .spawn(move || store_thread(writer, &s, delay, gather_rows))
             .map_err(|e| StoreError::Spool { path: cfg.spool_dir.clone(), source: e })?;
         Ok(RowQueue { pusher: RowPusher { shared }, thread: Some(thread) })
     }
@@ -416,7 +419,7 @@ fn read_spool(path: &Path) -> Result<Vec<SessionRecord>, StoreError> {
     Ok(rows)
 }
 
-fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration) -> WriterBox {
+fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration, gather_rows: usize) -> WriterBox {
     let c = &shared.counters;
     let mut next_deliver = Instant::now() + DELIVER_EVERY;
     loop {
@@ -426,7 +429,7 @@ fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration) -> Writ
                 // Rows wait for company (a cheaper append) unless they waited long
                 // enough, the queue is closing or flushed, or something else is due.
                 let gather = matches!(st.jobs.front(), Some(Job::Rows(_)))
-                    && st.memory_rows < MIN_APPEND_ROWS
+                    && st.memory_rows < gather_rows
                     && !st.closed
                     && !st.flushing
                     && st.oldest.is_some_and(|t| t.elapsed() < MAX_ROW_WAIT);
@@ -457,6 +460,15 @@ fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration) -> Writ
                 // does not matter). Spooled batches stay where they are: behind.
                 {
                     let mut st = lock(shared);
+                    // Room for them all at once: a record is large, and growing the
+                    // vector step by step moved each one several times.
+                    let waiting: usize = st
+                        .jobs
+                        .iter()
+                        .take_while(|j| !matches!(j, Job::Spooled(..)))
+                        .map(|j| if let Job::Rows(r) = j { r.len() } else { 0 })
+                        .sum();
+                    rows.reserve(waiting.min(MAX_APPEND_ROWS.saturating_sub(rows.len())));
                     let mut i = 0;
                     while rows.len() < MAX_APPEND_ROWS && i < st.jobs.len() {
                         match &st.jobs[i] {

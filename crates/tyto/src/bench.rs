@@ -102,7 +102,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                     q.finish()?;
                 }
             } else if let Some(q) = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.as_mut() {
-                q.push(batch.to_vec());
+                q.push(batch);
             }
             Ok(())
         })?;
@@ -190,7 +190,7 @@ struct Timed {
 fn measure(
     inputs: &[PathBuf],
     cfg: &PipelineConfig,
-    mut sink: impl FnMut(&[tyto_schema::SessionRecord]) -> Result<()> + Send + 'static,
+    mut sink: impl FnMut(Vec<tyto_schema::SessionRecord>) -> Result<()> + Send + 'static,
 ) -> Result<(tyto_flow::RunReport, u64, Timed)> {
     let (tx, rx) = crossbeam_channel::bounded::<Vec<tyto_schema::SessionRecord>>(64);
     // Each batch as it comes, then an empty one for the end.
@@ -199,10 +199,10 @@ fn measure(
         for batch in rx {
             n += batch.len() as u64;
             if !batch.is_empty() {
-                sink(&batch)?;
+                sink(batch)?;
             }
         }
-        sink(&[])?;
+        sink(Vec::new())?;
         Ok(n)
     });
     let started = Instant::now();

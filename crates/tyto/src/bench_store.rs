@@ -21,8 +21,9 @@ pub struct BenchStoreArgs {
     /// Session rows to write (0: search what the store holds).
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
-    /// Rows per append (what a sensor's writer hands the store at once).
-    #[arg(long, default_value_t = 50_000)]
+    /// Rows per append: by default what a sensor's row queue hands the store at once
+    /// when the store is behind (everything waiting, up to this many).
+    #[arg(long, default_value_t = tyto_store::MAX_APPEND_ROWS)]
     batch: usize,
     /// Days the rows' start times spread over.
     #[arg(long, default_value_t = 10)]

@@ -301,6 +301,9 @@ pub fn ingest(
         outputs.finish();
         (alerts, queue)
     })?;
+    // The time reported runs until the store holds every row, not only until the
+    // last packet was read.
+    let tail = Instant::now();
     queue.flush(Duration::from_secs(u64::MAX / 4));
     let mut store = queue.finish()?;
     let get = QueueCounters::get;
@@ -325,6 +328,9 @@ pub fn ingest(
             store.add_input(id, outcome.packets).context("recording the input file")?;
         }
     }
+    // Closing the store writes what it still holds in memory (DuckDB's checkpoint).
+    drop(store);
+    let elapsed = elapsed + tail.elapsed();
     let clean = report_problems(&report);
     eprintln!(
         "ingested {} packets ({} bytes) from {} files into {} session rows in {:.2}s ({:.0} packets/s); data in {}",

@@ -9,6 +9,14 @@ mod sample;
 mod upload;
 mod users;
 
+/// Rust's allocations (session records, their strings, Arrow columns) go to mimalloc:
+/// a store batch frees 200,000 records with a dozen allocations each, which glibc's
+/// malloc took 0.8 µs a record to do (a fifth of the store's time; mimalloc 0.16 µs).
+/// DuckDB's own C++ allocations stay with the system allocator, which suits its
+/// large blocks better (measured: its appends were slower under mimalloc).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -854,7 +854,7 @@ impl SessionWriter for ClickStore {
         for (_, day_rows) in days {
             // Only the columns some row fills: the server fills the others' default
             // (none), which costs it far less than reading ~240 values a row.
-            let fields = crate::rows::fields_held(&day_rows);
+            let fields = crate::rows::fields_held(day_rows.iter().copied());
             let columns = fields.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ");
             let enc = rowbinary::sessions(&day_rows, &fields);
             let b = Batch {

@@ -9,13 +9,13 @@
 //! fills its default, NULL).
 //!
 //! Addresses are 128-bit unsigned (UHUGEINT), which Arrow has no type for: they go as
-//! their decimal text, which the appender casts exactly (it casts whatever differs
-//! from the table's type); the cast costs ~0.1 µs an address.
+//! 16-byte UUIDs, which the appender casts exactly (it casts whatever differs from
+//! the table's type).
 
 use std::sync::Arc;
 
 use duckdb::arrow::array::{
-    ArrayRef, Int64Array, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondArray,
+    ArrayRef, FixedSizeBinaryBuilder, Int64Array, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondArray,
     TimestampMicrosecondBuilder,
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -25,73 +25,71 @@ use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord, Source, FIELDS
 
 use super::sql::side_table;
 
-use crate::rows::holds;
+use crate::rows::{extra_held, holds};
 
 use crate::StoreError;
 
-/// The fields of the sessions table worth a column in this batch: every single
-/// value of the record itself, and the lists and enrichment fields some row holds.
-fn main_fields(rows: &[SessionRecord]) -> Vec<&'static FieldDef> {
-    FIELDS
-        .iter()
-        .filter(|f| side_table(f).is_none())
-        .filter(|f| match f.source {
-            Source::Record(_) if !f.multi => true,
-            _ => rows.iter().any(|r| holds(f, r)),
-        })
-        .collect()
-}
-
-/// Each side table some row of the batch has fields of: its fields the batch holds,
-/// and the rows (indexes into `rows`) that hold one. One pass over the rows' fields.
-fn side_rows(rows: &[SessionRecord]) -> Vec<(String, Vec<&'static FieldDef>, Vec<usize>)> {
-    let mut out: Vec<(String, Vec<&'static FieldDef>, Vec<usize>)> = Vec::new();
-    for (i, r) in rows.iter().enumerate() {
-        for (name, _) in r.extra.iter() {
-            let Some(f) = tyto_schema::field(name) else { continue };
-            let Some(t) = side_table_of(f) else { continue };
-            let at = match out.iter().position(|(name, _, _)| name == t) {
-                Some(at) => at,
-                None => {
-                    out.push((t.to_string(), Vec::new(), Vec::new()));
-                    out.len() - 1
+/// What a batch fills: the fields of the sessions table worth a column (every single
+/// value of the record itself, and the lists and dissector fields some row holds),
+/// and each side table some row has fields of, with those fields and the rows
+/// (indexes into `rows`) that hold one.
+#[allow(clippy::type_complexity)]
+fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<(String, Vec<&'static FieldDef>, Vec<usize>)>) {
+    let held = extra_held(rows.iter());
+    let mut main = Vec::new();
+    let mut sides: Vec<(String, Vec<&'static FieldDef>, Vec<usize>)> = Vec::new();
+    for (i, f) in FIELDS.iter().enumerate() {
+        let rows_holding = || held.iter().find(|(at, _)| *at == i).map(|(_, rows)| rows);
+        match (f.source, side_table(f)) {
+            (Source::Record(_), _) if !f.multi => main.push(f),
+            (Source::Record(_), _) => {
+                if rows.iter().any(|r| holds(f, r)) {
+                    main.push(f)
                 }
-            };
-            let (_, fields, idx) = &mut out[at];
-            if !fields.iter().any(|g| std::ptr::eq(*g, f)) {
-                fields.push(f);
             }
-            if idx.last() != Some(&i) {
-                idx.push(i);
+            (Source::Extra, None) => {
+                if rows_holding().is_some() {
+                    main.push(f)
+                }
+            }
+            (Source::Extra, Some(table)) => {
+                let Some(holding) = rows_holding() else { continue };
+                let at = match sides.iter().position(|(name, _, _)| *name == table) {
+                    Some(at) => at,
+                    None => {
+                        sides.push((table, Vec::new(), Vec::new()));
+                        sides.len() - 1
+                    }
+                };
+                sides[at].1.push(f);
+                sides[at].2.extend(holding);
             }
         }
     }
-    // Columns in catalogue order, as the tables were made.
-    for (_, fields, _) in &mut out {
-        fields.sort_by_key(|f| FIELDS.iter().position(|g| std::ptr::eq(g, *f)));
+    for (_, _, idx) in &mut sides {
+        idx.sort_unstable();
+        idx.dedup();
     }
-    out
+    (main, sides)
 }
 
-/// `side_table`, computed once per field: a batch asks it for every value.
-fn side_table_of(f: &'static FieldDef) -> Option<&'static str> {
-    static TABLES: std::sync::OnceLock<Vec<Option<String>>> = std::sync::OnceLock::new();
-    let tables = TABLES.get_or_init(|| FIELDS.iter().map(side_table).collect());
-    let i = FIELDS.iter().position(|g| std::ptr::eq(g, f))?;
-    tables[i].as_deref()
+/// An address column: its 16 bytes tagged as a UUID, which DuckDB stores as a
+/// 128-bit integer and casts to the table's UHUGEINT exactly (the UUID's flipped top
+/// bit flipped back), without the text round trip.
+fn address_field(name: &str) -> Field {
+    Field::new(name, DataType::FixedSizeBinary(16), true).with_metadata(std::collections::HashMap::from([(
+        "ARROW:extension:name".to_string(),
+        "arrow.uuid".to_string(),
+    )]))
 }
 
-/// The decimal text of an address, as the appender casts it to UHUGEINT.
-fn ip_text<'a>(a: &tyto_packet::Addr, buf: &'a mut String) -> &'a str {
-    use std::fmt::Write;
-    buf.clear();
-    let _ = write!(buf, "{}", a.as_u128());
-    buf.as_str()
+fn encode(e: duckdb::arrow::error::ArrowError) -> StoreError {
+    StoreError::Encode(format!("building a column: {e}"))
 }
 
 /// One field's column over the batch. An empty list is NULL: it means the same to
 /// every query, and costs nothing.
-fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> (Field, ArrayRef) {
+fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> Result<(Field, ArrayRef), StoreError> {
     let mut buf = String::new();
     let list_of = |item: DataType| DataType::List(Arc::new(Field::new("item", item, true)));
     let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
@@ -130,14 +128,15 @@ fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> (Field, ArrayRef) {
             }
         }
         (FieldKind::Ip, false) => {
-            let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+            let mut b = FixedSizeBinaryBuilder::with_capacity(rows.len(), 16);
             for r in rows {
                 match f.value(r) {
-                    FieldValue::Ip(a) => b.append_value(ip_text(&a, &mut buf)),
+                    FieldValue::Ip(a) => b.append_value(a.0).map_err(encode)?,
                     _ => b.append_null(),
                 }
             }
-            (DataType::Utf8, Arc::new(b.finish()))
+            let array = Arc::new(b.finish());
+            return Ok((address_field(f.column), array));
         }
         (FieldKind::Text | FieldKind::LowerText, true) => {
             let mut b = ListBuilder::new(StringBuilder::new());
@@ -188,20 +187,23 @@ fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> (Field, ArrayRef) {
             (list_of(micros.clone()), Arc::new(b.finish()))
         }
         (FieldKind::Ip, true) => {
-            let mut b = ListBuilder::new(StringBuilder::new());
+            let item = Arc::new(address_field("item"));
+            let mut b = ListBuilder::new(FixedSizeBinaryBuilder::new(16)).with_field(item.clone());
             for r in rows {
                 match f.value(r) {
                     FieldValue::Ips(v) if !v.is_empty() => {
-                        v.iter().for_each(|a| b.values().append_value(ip_text(a, &mut buf)));
+                        for a in v {
+                            b.values().append_value(a.0).map_err(encode)?;
+                        }
                         b.append(true);
                     }
                     _ => b.append_null(),
                 }
             }
-            (list_of(DataType::Utf8), Arc::new(b.finish()))
+            (DataType::List(item), Arc::new(b.finish()))
         }
     };
-    (Field::new(f.column, kind, true), array)
+    Ok((Field::new(f.column, kind, true), array))
 }
 
 /// `rows` as a record batch: their row keys (`first_rk` on), the session's times
@@ -231,7 +233,7 @@ fn record_batch(
     }
     let records: Vec<&SessionRecord> = rows.iter().map(|(_, r)| *r).collect();
     for f in fields {
-        let (field, array) = column(f, &records);
+        let (field, array) = column(f, &records)?;
         schema.push(field);
         arrays.push(array);
     }
@@ -280,8 +282,7 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
     }
     let keyed: Vec<(i64, &SessionRecord)> = rows.iter().enumerate().map(|(i, r)| (first_rk + i as i64, r)).collect();
     let tx = conn.unchecked_transaction()?;
-    let main = main_fields(rows);
-    let sides = side_rows(rows);
+    let (main, sides) = batch_layout(rows);
     let mut groups = vec![0i64; rows.len()];
     for (table, _, idx) in &sides {
         let bit = super::sql::side_bit(table) as i64;

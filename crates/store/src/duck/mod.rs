@@ -649,6 +649,39 @@ mod tests {
     }
 
     #[test]
+    fn addresses_over_the_whole_128_bit_range_are_stored_exactly_and_found() {
+        // Addresses go to DuckDB as 16-byte UUIDs and are cast to UHUGEINT: the top
+        // bit (set in fe80::, ff02::) and the lowest byte must survive both ways.
+        let v6 = |s: &str| -> Addr { s.parse::<std::net::IpAddr>().unwrap().into() };
+        let cases = ["fe80::1", "ff02::fb", "::ffff:10.0.0.1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::"];
+        let mut store = DuckStore::in_memory().unwrap();
+        let rows: Vec<SessionRecord> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let mut r = sample(&format!("s{i}"), 100 + i as i64);
+                r.src_ip = Some(v6(a));
+                r.extra.add_ip("ip.dns", v6(a)).unwrap();
+                r.extra.add_ip("ip.dns", v6("2001:db8::53")).unwrap();
+                r
+            })
+            .collect();
+        store.append(&rows).unwrap();
+        let page = store.list(&ListQuery { limit: 10, ..ListQuery::default() }).unwrap();
+        for (i, a) in cases.iter().enumerate() {
+            let row = page.iter().find(|r| r["id"] == format!("s{i}")).unwrap();
+            let shown = v6(a).to_string();
+            assert_eq!(row["ip.src"], shown.as_str(), "{a}");
+            assert_eq!(row["ip.dns"], serde_json::json!([shown, "2001:db8::53"]), "{a}");
+            for expr in [format!("ip.src == {shown}"), format!("ip.dns == {shown}")] {
+                let filter = Some(tyto_query::compile(&expr, 0).unwrap());
+                let found = store.count_matching(&ListQuery { filter, ..ListQuery::default() }).unwrap();
+                assert_eq!(found, 1, "{expr}");
+            }
+        }
+    }
+
+    #[test]
     fn expiry_deletes_sessions_that_ended_before_the_limit_and_files_are_forgotten() {
         let mut store = DuckStore::in_memory().unwrap();
         store.append(&[sample("old", 100), sample("edge", 200), sample("new", 300)]).unwrap();

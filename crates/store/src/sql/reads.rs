@@ -253,7 +253,8 @@ pub(crate) fn positions_in_order(
             let t = s.time_literal(*start_ns);
             wher.push_str(&format!(" AND (start_time > {t} OR (start_time = {t} AND id > {}))", s.string_literal(id)));
         }
-        let rows = b.rows(&format!("{select} AND {wher} ORDER BY start_time, id LIMIT {}", n - out.len()))?;
+        let wanted = n - out.len();
+        let rows = b.rows(&format!("{select} AND {wher} ORDER BY start_time, id LIMIT {wanted}"))?;
         out.extend(rows.iter().map(|r| positions_of(r)));
         if out.len() >= n {
             return Ok(out);
@@ -273,8 +274,14 @@ pub(crate) fn positions_in_order(
             }
         }
         from_us = until_us;
-        // Empty windows grow faster: sparse data reaches a year in five steps.
-        let growth = if rows.is_empty() { 16 } else { 4 };
+        // Empty windows grow faster: sparse data reaches a year in five steps. A
+        // window that held some rows says how dense the data is: the next is sized
+        // to hold what is still wanted (with room to spare), each query having a
+        // fixed cost of a few milliseconds.
+        let growth = match rows.len() {
+            0 => 16,
+            got => ((wanted - got) as i64 * 3 / 2 / got as i64).clamp(4, 1 << 20),
+        };
         window = window.saturating_mul(growth).min(WIDEST_WINDOW_US);
     }
 }
