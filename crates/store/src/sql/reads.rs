@@ -82,12 +82,30 @@ pub(crate) fn top_values(
     n: usize,
 ) -> Result<Vec<ValueCount>, StoreError> {
     let s = b.shapes();
-    let sql = format!(
-        "SELECT {}, count(*) AS c FROM ({}) GROUP BY v ORDER BY c DESC, v LIMIT {}",
-        s.shown(field, "v"),
-        values_of(s, field, &[], &[], &where_clause(s, q)),
-        n.max(1)
-    );
+    let cond = where_clause(s, q);
+    let sql = if field.multi {
+        // Sessions' lists repeat (`protocols` above all): counted as whole lists
+        // first, each distinct list is taken apart once rather than every session's.
+        format!(
+            "SELECT {}, {} AS c FROM (SELECT {} AS v, k FROM \
+             (SELECT {} AS l, count(*) AS k FROM {} WHERE {cond} GROUP BY l)) \
+             WHERE {} GROUP BY v ORDER BY c DESC, v LIMIT {}",
+            s.shown(field, "v"),
+            s.sum("k"),
+            s.unnest_distinct("l"),
+            s.column(field),
+            s.from(&[field], true),
+            s.present(field, "v"),
+            n.max(1)
+        )
+    } else {
+        format!(
+            "SELECT {}, count(*) AS c FROM ({}) GROUP BY v ORDER BY c DESC, v LIMIT {}",
+            s.shown(field, "v"),
+            values_of(s, field, &[], &[], &cond),
+            n.max(1)
+        )
+    };
     Ok(b.rows(&sql)?
         .into_iter()
         .filter_map(|mut r| {
