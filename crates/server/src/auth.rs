@@ -445,6 +445,8 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 pub fn is_public(method: &Method, path: &str) -> bool {
     matches!(path, "/login" | "/favicon.ico")
         || (path == "/api/login" && method == Method::POST)
+        // Up or down and nothing else, for load balancers (`metrics::health`).
+        || (path == "/health" && (method == Method::GET || method == Method::HEAD))
         // Nodes sign their requests with the shared secret; the handler checks it.
         || (path == crate::nodes::NODE_PATH && method == Method::POST)
         || path.starts_with("/assets/")

@@ -225,6 +225,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/uploads/{id}", get(upload::one)),
         (nodes::NODE_PATH, post(nodes::packets)),
         ("/metrics", get(metrics::prometheus)),
+        ("/health", get(metrics::health)),
         ("/", get(ui::index)),
         ("/favicon.ico", get(ui::favicon)),
         ("/assets/{*path}", get(ui::asset)),

@@ -188,6 +188,21 @@ pub async fn prometheus(
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 
+/// How long `/health` waits for the store.
+const HEALTH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /health`, for load balancers and service managers: no login, and nothing in
+/// the answer but whether this viewer can answer searches now (its store replies
+/// within [`HEALTH_WAIT`]): `200 up` or `503 down`.
+pub async fn health(State(state): State<AppState>) -> Response {
+    let probe = state.stores.run(|store| Ok(store.count()?));
+    let up = matches!(tokio::time::timeout(HEALTH_WAIT, probe).await, Ok(Ok(_)));
+    let (status, text) =
+        if up { (axum::http::StatusCode::OK, "up\n") } else { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down\n") };
+    let headers = [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-store")];
+    (status, headers, text).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

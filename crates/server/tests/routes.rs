@@ -82,6 +82,14 @@ async fn no_route_answers_without_a_login() {
     assert_eq!(r.status(), StatusCode::OK);
     let r = send(&app, Request::get("/assets/nothing.js").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The health check says up, and nothing more; other methods still need a login.
+    let r = send(&app, Request::get("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+    let b = http_body_util::BodyExt::collect(r.into_body()).await.unwrap().to_bytes();
+    assert_eq!(&b[..], b"up\n");
+    let r = send(&app, Request::post("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -24,7 +24,11 @@ use clap::{Args, Parser, Subcommand};
 use tyto_flow::FlowConfig;
 
 #[derive(Parser)]
-#[command(name = "tyto", version, about = "Network forensics: packets to indexed sessions, search and PCAP export")]
+#[command(
+    name = "tyto",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("TYTO_COMMIT"), ")"),
+    about = "Network forensics: packets to indexed sessions, search and PCAP export"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

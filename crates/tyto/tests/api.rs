@@ -327,6 +327,9 @@ fn check_api(files: &[PathBuf], s: Server) {
     assert_eq!(bad("/api/session/nosuchsession.pcap").0, 404);
     assert_eq!(bad("/api/session/nosuchsession/detail").0, 404);
     assert_eq!(common::curl("ann:wrong", &format!("{}/sessions.json", s.base), &[]).0, 401);
+    // A load balancer's check needs no login and learns only up or down.
+    let out = Command::new("curl").args(["-s", "-w", "\n%{http_code}"]).arg(format!("{}/health", s.base)).output();
+    assert_eq!(String::from_utf8_lossy(&out.unwrap().stdout), "up\n\n200");
 }
 
 #[test]

@@ -360,3 +360,19 @@ fn the_embedded_store_answers_db_init_info_and_expire_and_bad_store_urls_are_ref
         assert!(err.contains(says) && !err.contains("hunter2"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn the_version_names_the_commit_it_was_built_from() {
+    let out = ok(common::tyto().arg("--version").output().unwrap());
+    let shown = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    // Outside a git checkout (a source tarball) the build says so.
+    let commit = head.unwrap_or_else(|| "unknown".into());
+    assert_eq!(shown, format!("tyto {} (commit {commit})", env!("CARGO_PKG_VERSION")));
+}
