@@ -39,6 +39,8 @@ pub(crate) fn extra_held<'r>(rows: impl Iterator<Item = &'r SessionRecord>) -> V
     // of a name (by its address) is looked up once and the rest found among the seen.
     let mut seen: Vec<(&'static str, Option<usize>)> = Vec::new();
     let mut out: Vec<(usize, Vec<usize>)> = Vec::new();
+    // Where each catalogue field is in `out`, once it is.
+    let mut place: Vec<Option<usize>> = vec![None; FIELDS.len()];
     for (row, r) in rows.enumerate() {
         for (name, values) in r.extra.iter() {
             if values.is_empty() {
@@ -53,9 +55,12 @@ pub(crate) fn extra_held<'r>(rows: impl Iterator<Item = &'r SessionRecord>) -> V
                 }
             };
             let Some(at) = at else { continue };
-            match out.iter_mut().find(|(f, _)| *f == at) {
-                Some((_, rows)) => rows.push(row),
-                None => out.push((at, vec![row])),
+            match place[at] {
+                Some(p) => out[p].1.push(row),
+                None => {
+                    place[at] = Some(out.len());
+                    out.push((at, vec![row]));
+                }
             }
         }
     }

@@ -29,15 +29,21 @@ use crate::rows::{extra_held, holds};
 
 use crate::StoreError;
 
+/// A side table's part of a batch: the fields the batch holds of it, and the rows
+/// (indexes into the batch, ascending) that hold one.
+struct SideRows {
+    table: String,
+    fields: Vec<&'static FieldDef>,
+    rows: Vec<usize>,
+}
+
 /// What a batch fills: the fields of the sessions table worth a column (every single
 /// value of the record itself, and the lists and dissector fields some row holds),
-/// and each side table some row has fields of, with those fields and the rows
-/// (indexes into `rows`) that hold one.
-#[allow(clippy::type_complexity)]
-fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<(String, Vec<&'static FieldDef>, Vec<usize>)>) {
+/// and each side table some row has fields of.
+fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<SideRows>) {
     let held = extra_held(rows.iter());
     let mut main = Vec::new();
-    let mut sides: Vec<(String, Vec<&'static FieldDef>, Vec<usize>)> = Vec::new();
+    let mut sides: Vec<SideRows> = Vec::new();
     for (i, f) in FIELDS.iter().enumerate() {
         let rows_holding = || held.iter().find(|(at, _)| *at == i).map(|(_, rows)| rows);
         match (f.source, side_table(f)) {
@@ -54,21 +60,21 @@ fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<(String,
             }
             (Source::Extra, Some(table)) => {
                 let Some(holding) = rows_holding() else { continue };
-                let at = match sides.iter().position(|(name, _, _)| *name == table) {
+                let at = match sides.iter().position(|s| s.table == table) {
                     Some(at) => at,
                     None => {
-                        sides.push((table, Vec::new(), Vec::new()));
+                        sides.push(SideRows { table, fields: Vec::new(), rows: Vec::new() });
                         sides.len() - 1
                     }
                 };
-                sides[at].1.push(f);
-                sides[at].2.extend(holding);
+                sides[at].fields.push(f);
+                sides[at].rows.extend(holding);
             }
         }
     }
-    for (_, _, idx) in &mut sides {
-        idx.sort_unstable();
-        idx.dedup();
+    for side in &mut sides {
+        side.rows.sort_unstable();
+        side.rows.dedup();
     }
     (main, sides)
 }
@@ -284,14 +290,14 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
     let tx = conn.unchecked_transaction()?;
     let (main, sides) = batch_layout(rows);
     let mut groups = vec![0i64; rows.len()];
-    for (table, _, idx) in &sides {
-        let bit = super::sql::side_bit(table) as i64;
-        idx.iter().for_each(|i| groups[*i] |= bit);
+    for side in &sides {
+        let bit = super::sql::side_bit(&side.table) as i64;
+        side.rows.iter().for_each(|i| groups[*i] |= bit);
     }
     append_table(&tx, "sessions", &keyed, false, Some(&groups), &main)?;
-    for (table, fields, idx) in sides {
-        let mine: Vec<(i64, &SessionRecord)> = idx.iter().map(|i| keyed[*i]).collect();
-        append_table(&tx, &table, &mine, true, None, &fields)?;
+    for side in sides {
+        let mine: Vec<(i64, &SessionRecord)> = side.rows.iter().map(|i| keyed[*i]).collect();
+        append_table(&tx, &side.table, &mine, true, None, &side.fields)?;
     }
     tx.commit()?;
     Ok(())
