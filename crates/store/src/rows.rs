@@ -15,32 +15,35 @@ pub(crate) fn holds(f: &FieldDef, r: &SessionRecord) -> bool {
     }
 }
 
-/// The catalogue fields some row holds, in catalogue order. The record's own single
-/// values (addresses, ports, times, counts) always count: they are never "none".
-pub(crate) fn fields_held<'r>(rows: impl Iterator<Item = &'r SessionRecord> + Clone) -> Vec<&'static FieldDef> {
-    let extra = extra_held(rows.clone());
+/// The catalogue fields some row holds, in catalogue order, each dissector field with
+/// the rows (indexes, ascending) that hold it. The record's own single values
+/// (addresses, ports, times, counts) always count: they are never "none"; its fields
+/// come with no rows (every row has their columns).
+pub(crate) fn fields_held<'r>(
+    rows: impl Iterator<Item = &'r SessionRecord> + Clone,
+) -> Vec<(&'static FieldDef, Vec<usize>)> {
+    let mut by_field = extra_rows(rows.clone());
     FIELDS
         .iter()
-        .enumerate()
-        .filter(|(i, f)| match f.source {
-            Source::Record(_) if !f.multi => true,
-            Source::Record(_) => rows.clone().any(|r| holds(f, r)),
-            Source::Extra => extra.iter().any(|(at, _)| at == i),
+        .zip(by_field.iter_mut())
+        .filter_map(|(f, holding)| {
+            let held = match f.source {
+                Source::Record(_) => !f.multi || rows.clone().any(|r| holds(f, r)),
+                Source::Extra => !holding.is_empty(),
+            };
+            held.then(|| (f, std::mem::take(holding)))
         })
-        .map(|(_, f)| f)
         .collect()
 }
 
-/// The dissector fields some row holds: each one's place in [`FIELDS`] with the rows
-/// (indexes, ascending) that hold it, in the order first met. One pass over the rows'
-/// own fields, never over the catalogue: a batch holds a few dozen of its ~250.
-pub(crate) fn extra_held<'r>(rows: impl Iterator<Item = &'r SessionRecord>) -> Vec<(usize, Vec<usize>)> {
+/// For each field of [`FIELDS`], the rows (indexes, ascending) whose dissector
+/// fields hold a value of it. One pass over the rows' own fields, never over the
+/// catalogue: a batch holds a few dozen of its ~250.
+fn extra_rows<'r>(rows: impl Iterator<Item = &'r SessionRecord>) -> Vec<Vec<usize>> {
     // The names a record keeps are the catalogue's own text, so the first sighting
     // of a name (by its address) is looked up once and the rest found among the seen.
     let mut seen: Vec<(&'static str, Option<usize>)> = Vec::new();
-    let mut out: Vec<(usize, Vec<usize>)> = Vec::new();
-    // Where each catalogue field is in `out`, once it is.
-    let mut place: Vec<Option<usize>> = vec![None; FIELDS.len()];
+    let mut by_field: Vec<Vec<usize>> = vec![Vec::new(); FIELDS.len()];
     for (row, r) in rows.enumerate() {
         for (name, values) in r.extra.iter() {
             if values.is_empty() {
@@ -54,15 +57,10 @@ pub(crate) fn extra_held<'r>(rows: impl Iterator<Item = &'r SessionRecord>) -> V
                     at
                 }
             };
-            let Some(at) = at else { continue };
-            match place[at] {
-                Some(p) => out[p].1.push(row),
-                None => {
-                    place[at] = Some(out.len());
-                    out.push((at, vec![row]));
-                }
+            if let Some(at) = at {
+                by_field[at].push(row);
             }
         }
     }
-    out
+    by_field
 }

@@ -854,7 +854,8 @@ impl SessionWriter for ClickStore {
         for (_, day_rows) in days {
             // Only the columns some row fills: the server fills the others' default
             // (none), which costs it far less than reading ~240 values a row.
-            let fields = crate::rows::fields_held(day_rows.iter().copied());
+            let fields: Vec<_> =
+                crate::rows::fields_held(day_rows.iter().copied()).into_iter().map(|(f, _)| f).collect();
             let columns = fields.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ");
             let enc = rowbinary::sessions(&day_rows, &fields);
             let b = Batch {

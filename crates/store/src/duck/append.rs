@@ -21,11 +21,11 @@ use duckdb::arrow::array::{
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::Connection;
-use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord, Source, FIELDS};
+use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord};
 
 use super::sql::side_table;
 
-use crate::rows::{extra_held, holds};
+use crate::rows::fields_held;
 
 use crate::StoreError;
 
@@ -41,36 +41,22 @@ struct SideRows {
 /// value of the record itself, and the lists and dissector fields some row holds),
 /// and each side table some row has fields of.
 fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<SideRows>) {
-    let held = extra_held(rows.iter());
     let mut main = Vec::new();
     let mut sides: Vec<SideRows> = Vec::new();
-    for (i, f) in FIELDS.iter().enumerate() {
-        let rows_holding = || held.iter().find(|(at, _)| *at == i).map(|(_, rows)| rows);
-        match (f.source, side_table(f)) {
-            (Source::Record(_), _) if !f.multi => main.push(f),
-            (Source::Record(_), _) => {
-                if rows.iter().any(|r| holds(f, r)) {
-                    main.push(f)
-                }
+    for (f, holding) in fields_held(rows.iter()) {
+        let Some(table) = side_table(f) else {
+            main.push(f);
+            continue;
+        };
+        let at = match sides.iter().position(|s| s.table == table) {
+            Some(at) => at,
+            None => {
+                sides.push(SideRows { table, fields: Vec::new(), rows: Vec::new() });
+                sides.len() - 1
             }
-            (Source::Extra, None) => {
-                if rows_holding().is_some() {
-                    main.push(f)
-                }
-            }
-            (Source::Extra, Some(table)) => {
-                let Some(holding) = rows_holding() else { continue };
-                let at = match sides.iter().position(|s| s.table == table) {
-                    Some(at) => at,
-                    None => {
-                        sides.push(SideRows { table, fields: Vec::new(), rows: Vec::new() });
-                        sides.len() - 1
-                    }
-                };
-                sides[at].fields.push(f);
-                sides[at].rows.extend(holding);
-            }
-        }
+        };
+        sides[at].fields.push(f);
+        sides[at].rows.extend(holding);
     }
     for side in &mut sides {
         side.rows.sort_unstable();
