@@ -47,6 +47,12 @@ pub struct DetectConfig {
     pub scan_window_s: u32,
     pub vertical_scan_ports: u32,
     pub horizontal_scan_hosts: u32,
+    /// A sweep over a few ports: probes to this many (host, port) pairs…
+    pub sweep_pairs: u32,
+    /// …of at least this many hosts…
+    pub sweep_hosts: u32,
+    /// …on 2 to this many ports (more is a vertical scan's business).
+    pub sweep_max_ports: u32,
     pub lateral_window_s: u32,
     pub lateral_hosts: u32,
     pub lateral_ports: Vec<u16>,
@@ -76,6 +82,9 @@ impl Default for DetectConfig {
             scan_window_s: 60,
             vertical_scan_ports: 50,
             horizontal_scan_hosts: 30,
+            sweep_pairs: 40,
+            sweep_hosts: 10,
+            sweep_max_ports: 10,
             lateral_window_s: 3600,
             lateral_hosts: 10,
             lateral_ports: vec![22, 135, 139, 445, 3389, 5985, 5986],
@@ -192,6 +201,9 @@ impl Detectors {
         let thresholds = [
             ("vertical_scan_ports", cfg.vertical_scan_ports, 65_536),
             ("horizontal_scan_hosts", cfg.horizontal_scan_hosts, 1_000_000),
+            ("sweep_pairs", cfg.sweep_pairs, 1_000_000),
+            ("sweep_hosts", cfg.sweep_hosts, 1_000_000),
+            ("sweep_max_ports", cfg.sweep_max_ports, 1_000),
             ("lateral_hosts", cfg.lateral_hosts, 100_000),
             ("spike_history", cfg.spike_history, 10_000),
             ("spike_min_sessions", cfg.spike_min_sessions, u32::MAX),

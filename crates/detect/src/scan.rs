@@ -3,7 +3,9 @@
 //! answer, an ICMP echo. Counting probes rather than sessions keeps busy clients
 //! (resolvers, crawlers, P2P) out of it: they exchange data.
 //! - `vertical-scan`: one source probing many distinct ports of one host in a window.
-//! - `horizontal-scan`: one source probing many hosts on one port (or with ICMP echo).
+//! - `horizontal-scan`: one source probing many hosts on one port (or with ICMP echo),
+//!   or many (host, port) pairs over a few ports (a sweep of 20 hosts on 22, 3389 and
+//!   5985 stays below the per-port threshold on each).
 //! - `arp-sweep`: one Ethernet address asking ARP for many addresses (what nmap does
 //!   on its own link); an ARP session's `ip.dst` is the address asked about.
 
@@ -20,9 +22,32 @@ const MAX_KEYS: usize = 200_000;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
-    Vertical { src: IpAddr, dst: IpAddr, proto: u8 },
-    Horizontal { src: IpAddr, proto: u8, port: u16 },
-    Arp { mac: MacAddr },
+    Vertical {
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+    },
+    Horizontal {
+        src: IpAddr,
+        proto: u8,
+        port: u16,
+    },
+    /// (host, port) pairs probed by one source; its hosts and its ports apart.
+    Sweep {
+        src: IpAddr,
+        proto: u8,
+    },
+    SweepHosts {
+        src: IpAddr,
+        proto: u8,
+    },
+    SweepPorts {
+        src: IpAddr,
+        proto: u8,
+    },
+    Arp {
+        mac: MacAddr,
+    },
 }
 
 pub(crate) struct Scans {
@@ -93,6 +118,53 @@ impl Scans {
         if span.n >= cap {
             raise(ctx, k, rec, span);
         }
+        if matches!(rec.ip_protocol, 6 | 17) {
+            self.sweep(src, dst, rec, ctx);
+        }
+    }
+
+    /// Probes to many (host, port) pairs of many hosts over a few ports.
+    fn sweep(&mut self, src: IpAddr, dst: IpAddr, rec: &SessionRecord, ctx: &mut Context) {
+        let cfg = ctx.cfg;
+        let (t, window_ns, proto) = (rec.start_ns, cfg.scan_window_s as i64 * NS, rec.ip_protocol);
+        let max_ports = cfg.sweep_max_ports as usize;
+        let ports = self.windows.add(Key::SweepPorts { src, proto }, rec.dst_port as u64, t, window_ns, max_ports + 1);
+        let hosts = self.windows.add(Key::SweepHosts { src, proto }, key(dst), t, window_ns, cfg.sweep_hosts as usize);
+        let k = Key::Sweep { src, proto };
+        let span = self.windows.add(k, key((dst, rec.dst_port)), t, window_ns, cfg.sweep_pairs as usize);
+        let few_ports = (2..=max_ports).contains(&ports.n);
+        if !few_ports || hosts.n < cfg.sweep_hosts as usize || span.n < cfg.sweep_pairs as usize {
+            return;
+        }
+        if !ctx.fresh(("scan", k), t) {
+            return;
+        }
+        let mut list: Vec<u16> =
+            self.windows.targets(&Key::SweepPorts { src, proto }).iter().map(|p| *p as u16).collect();
+        list.sort_unstable();
+        let Span { n, first_ns, last_ns } = span;
+        let secs = (last_ns - first_ns).max(0) as f64 / 1e9;
+        let name = proto_name(proto);
+        let joined = list.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        AlertText {
+            detector: "horizontal-scan".into(),
+            severity: Severity::Medium,
+            source: src.to_string(),
+            targets: list.iter().map(|p| format!("{name} port {p}")).collect(),
+            message: format!(
+                "{src} probed {n} (host, port) pairs, {} hosts on {name} ports {joined}, in {secs:.0} s without exchanging data (threshold {} pairs of {} hosts on at most {} ports in {} s)",
+                hosts.n, cfg.sweep_pairs, cfg.sweep_hosts, cfg.sweep_max_ports, cfg.scan_window_s
+            ),
+            expression: format!(
+                "ip.src == {src} && ip.protocol == {name} && port.dst == [{}]{} && {}",
+                list.iter().map(u16::to_string).collect::<Vec<_>>().join(","),
+                probe_clause(proto),
+                time_clause(first_ns, last_ns)
+            ),
+            first_ns,
+            last_ns,
+        }
+        .raise(rec, ctx.out);
     }
 }
 
@@ -138,7 +210,7 @@ fn raise(ctx: &mut Context, k: Key, rec: &SessionRecord, span: Span) {
                 last_ns,
             }
         }
-        Key::Arp { .. } => return,
+        Key::Arp { .. } | Key::Sweep { .. } | Key::SweepHosts { .. } | Key::SweepPorts { .. } => return,
     };
     text.raise(rec, ctx.out);
 }
@@ -208,6 +280,43 @@ mod tests {
             s.dst.packets = 1;
             s.dst.databytes = 120;
             assert!(d.session(&s).is_empty());
+        }
+    }
+
+    /// A connect sweep of 21 hosts on three administrative ports, 63 probes in 10 ms:
+    /// below the per-port threshold on each, one alert for the sweep. Talkers to
+    /// many ports of many hosts (P2P peers that never answer) are not a few-port sweep.
+    #[test]
+    fn a_sweep_over_a_few_ports_is_a_scan() {
+        let mut d = Detectors::new(DetectConfig::default()).unwrap();
+        let mut alerts = Vec::new();
+        for h in 1..=21u8 {
+            for port in [22, 3389, 5985] {
+                let mut s = probe([10, 0, 0, 2], [10, 0, 1, h], port, 100);
+                s.start_ns += h as i64 * 150_000;
+                alerts.extend(d.session(&s));
+            }
+        }
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let a = &alerts[0];
+        assert_eq!((a.detector.as_str(), a.source.as_str()), ("horizontal-scan", "10.0.0.2"));
+        assert_eq!(a.targets, ["tcp port 22", "tcp port 3389", "tcp port 5985"]);
+        assert!(a.message.contains("probed 40 (host, port) pairs, "), "{}", a.message);
+        assert!(a.expression.contains("port.dst == [22,3389,5985]"), "{}", a.expression);
+        assert!(tyto_query::compile(&a.expression, 0).is_ok(), "{}", a.expression);
+
+        // Unanswered peers on ports of their own: no few ports to sweep.
+        let mut d = Detectors::new(DetectConfig::default()).unwrap();
+        for h in 1..=100u8 {
+            let s = probe([10, 0, 0, 3], [192, 0, 2, h], 20_000 + h as u16 * 7, 100);
+            assert!(d.session(&s).is_empty());
+        }
+        // Three hosts on many ports each stay a matter for the vertical detector.
+        let mut d = Detectors::new(DetectConfig::default()).unwrap();
+        for h in 1..=3u8 {
+            for port in [22, 80, 443, 3389, 5985, 8080] {
+                assert!(d.session(&probe([10, 0, 0, 4], [10, 0, 1, h], port, 100)).is_empty());
+            }
         }
     }
 

@@ -69,4 +69,9 @@ impl<K: Hash + Eq> Windows<K> {
         let n = w.add(target, t, window_ns, cap);
         Span { n, first_ns: w.first_ns, last_ns: w.last_ns }
     }
+
+    /// The targets `k`'s window remembers (at most its cap), in no order.
+    pub fn targets(&self, k: &K) -> Vec<u64> {
+        self.map.get(k).map(|w| w.seen.keys().copied().collect()).unwrap_or_default()
+    }
 }

@@ -730,6 +730,44 @@ fn nmap_scans_raise_alerts() {
     }
 }
 
+/// nmap connect-sweeping 20 addresses on three administrative ports (22, 3389,
+/// 5985): 20 hosts a port, below the per-port threshold (30), yet one scan alert
+/// naming the scanner and the three ports, whose expression finds the 60 probes.
+#[test]
+fn an_nmap_sweep_over_a_few_ports_raises_a_scan_alert() {
+    if Command::new("nmap").arg("--version").output().is_err() {
+        eprintln!("skipping: nmap is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    let Some(net) = Net::new() else { return };
+    for h in 100..120 {
+        sh_ok(&["-n", &net.a, "addr", "add", &format!("10.77.0.{h}/24"), "dev", "va"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (child, _) = start(&net, &data, "capture", &[]);
+    let out = net
+        .command(&net.b, "nmap")
+        .args(["-n", "-T5", "--max-retries", "0", "-sT", "-Pn", "-p", "22,3389,5985", "10.77.0.100-119"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "nmap: {}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, "-INT");
+    assert!(wait(child, Duration::from_secs(60)).success());
+    let out = ok(tyto().args(["alerts", "--format", "ndjson", "--data-dir"]).arg(&data).output().unwrap());
+    let alerts: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let sweep: Vec<&Value> = alerts.iter().filter(|a| a["detector"] == "horizontal-scan").collect();
+    assert_eq!(sweep.len(), 1, "{alerts:#?}");
+    assert_eq!(sweep[0]["source"], "10.77.0.2");
+    assert_eq!(sweep[0]["targets"], serde_json::json!(["tcp port 22", "tcp port 3389", "tcp port 5985"]));
+    let expr = sweep[0]["expression"].as_str().unwrap();
+    let out = ok(tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
+    let n: u64 = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
+    assert_eq!(n, 60, "{expr}");
+}
+
 #[test]
 fn a_slow_store_costs_no_packet_and_no_session() {
     let Some(net) = Net::new() else { return };
