@@ -1,6 +1,7 @@
-//! Arbitrary bytes through the classifier and through every dissector directly, both
-//! directions, cut into arbitrary segments with gaps: no panic, and the record stays
-//! within its bounds.
+//! Arbitrary bytes through the classifier (as a session seen from its start, or
+//! picked up part-way) and through every dissector and later-message probe
+//! directly, both directions, cut into arbitrary segments with gaps: no panic, and
+//! the record stays within its bounds.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use tyto_dissect::{Classifier, Side, Transport, PROTOCOLS};
@@ -23,6 +24,10 @@ fuzz_target!(|data: &[u8]| {
     // Transactions on, as when an exporter wants them: they must stay bounded too.
     let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
     let mut c = Classifier::new(transport);
+    // Half the runs as a session picked up part-way: roles unknown, streams resynchronised.
+    if mode & 0x80 != 0 {
+        c.opening_unseen();
+    }
     for &(to_client, gap, body) in &pieces {
         let dir = if to_client { Direction::ToClient } else { Direction::ToServer };
         match (transport, gap) {
@@ -33,6 +38,9 @@ fuzz_target!(|data: &[u8]| {
     }
     c.flush(&mut rec);
     for p in PROTOCOLS {
+        if let Some(later) = p.later {
+            let _ = (later(Side::Client, rest), later(Side::Server, rest));
+        }
         let mut d = (p.new)();
         for &(to_client, gap, body) in &pieces {
             let side = if to_client { Side::Server } else { Side::Client };

@@ -6,8 +6,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "ajp", transports: &[Transport::Tcp], ports: &[8009], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "ajp",
+    transports: &[Transport::Tcp],
+    ports: &[8009],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 pub fn probe(side: Side, d: &[u8]) -> Probe {
     let (magic, codes): (&[u8], &[u8]) = match side {

@@ -4,8 +4,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "alicloud", transports: &[Transport::Tcp], ports: &[], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "alicloud",
+    transports: &[Transport::Tcp],
+    ports: &[],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const MAGIC: [u8; 4] = [0xce, 0xfa, 0xbe, 0xba];
 

@@ -6,8 +6,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "amqp", transports: &[Transport::Tcp], ports: &[5672], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "amqp",
+    transports: &[Transport::Tcp],
+    ports: &[5672],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const FRAME_HEADER: usize = 7;
 const FRAME_END: u8 = 0xce;

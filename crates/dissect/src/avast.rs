@@ -4,8 +4,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "avast", transports: &[Transport::Tcp], ports: &[], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "avast",
+    transports: &[Transport::Tcp],
+    ports: &[],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const MAGIC: &[u8] = b"NOSA";
 /// The magic, the length and the two bytes that follow it in every message seen.

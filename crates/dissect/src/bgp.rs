@@ -6,8 +6,14 @@ use tyto_schema::SessionRecord;
 use crate::messages::{Length, Streams};
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "bgp", transports: &[Transport::Tcp], ports: &[179], probe, new: || Box::<Bgp>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "bgp",
+    transports: &[Transport::Tcp],
+    ports: &[179],
+    probe,
+    new: || Box::<Bgp>::default(),
+    later: None,
+};
 
 const MAX_MESSAGE: usize = 4096;
 const MAX_MESSAGES: u32 = 256;

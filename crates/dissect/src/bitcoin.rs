@@ -10,6 +10,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[8333, 18333],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 /// Main network, testnet3, testnet4, signet, regtest.

@@ -15,7 +15,57 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[6881, 6882, 6883, 6884, 6885, 6886, 6887, 6888, 6889, 6969],
     probe,
     new: || Box::new(BitTorrent { seen: 0 }),
+    later: Some(peer_messages),
 };
+
+/// Peer-wire messages after the handshake (BEP 3, 10): a 4-byte length, an id, its
+/// payload. Bytes that are whole messages, to the byte, of ids and sizes the
+/// protocol allows, with something besides keep-alives: two messages at least, or
+/// one extension message. A message cut off at the end waits for the rest.
+fn peer_messages(_side: Side, data: &[u8]) -> Probe {
+    let mut at = 0usize;
+    let (mut messages, mut extension) = (0, false);
+    while at < data.len() {
+        let Some(len) = data.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize) else {
+            return Probe::NeedMore;
+        };
+        if len == 0 {
+            at += 4;
+            continue;
+        }
+        let Some(&id) = data.get(at + 4) else { return Probe::NeedMore };
+        let allowed = match id {
+            // choke, unchoke, interested, not interested; have; request, cancel; port;
+            // and the fast extension's (BEP 6): have all, have none; suggest, allowed
+            // fast; reject.
+            0..=3 | 14 | 15 => len == 1,
+            4 | 13 | 17 => len == 5,
+            6 | 8 | 16 => len == 13,
+            9 => len == 3,
+            // bitfield: a bit per piece.
+            5 => len <= 1 + 8192,
+            // piece: index, offset, a block of at most 128 KiB.
+            7 => (9..=9 + (128 << 10)).contains(&len),
+            // extension: its id, then its payload; the extension handshake (id 0) is
+            // a bencoded dictionary.
+            20 => len >= 2 && (data.get(at + 5) != Some(&0) || data.get(at + 6).is_none_or(|b| *b == b'd')),
+            _ => false,
+        };
+        if !allowed {
+            return Probe::NoMatch;
+        }
+        messages += 1;
+        extension |= id == 20;
+        at += 4 + len;
+    }
+    if at > data.len() {
+        Probe::NeedMore
+    } else if messages >= 2 || extension {
+        Probe::Match
+    } else {
+        Probe::NeedMore
+    }
+}
 
 const HANDSHAKE: &[u8; 20] = b"\x13BitTorrent protocol";
 const HANDSHAKE_LEN: usize = 68;
@@ -158,6 +208,26 @@ impl Dissector for BitTorrent {
 mod tests {
     use super::*;
     use tyto_schema::Values;
+
+    /// `bittorrent.pcap`, picked up after both handshakes: a port message, an
+    /// extension message with a binary payload, interested; then a request.
+    #[test]
+    fn peer_messages_without_the_handshake() {
+        let mut d = vec![0, 0, 0, 3, 9, 0x9f, 0xff, 0, 0, 0, 3, 20, 3, 0, 0, 0, 0, 1, 2];
+        assert_eq!(peer_messages(Side::Client, &d), Probe::Match);
+        // A request cut short waits; whole, one message of a fixed size is not enough.
+        let request = [0, 0, 0, 13, 6, 0, 0, 3, 0x30, 0, 0, 0x80, 0, 0, 0, 0x40, 0];
+        assert_eq!(peer_messages(Side::Client, &request[..9]), Probe::NeedMore);
+        assert_eq!(peer_messages(Side::Client, &request), Probe::NeedMore);
+        // A size the id does not allow, or an id the protocol lacks.
+        assert_eq!(peer_messages(Side::Client, &[0, 0, 0, 2, 2, 0]), Probe::NoMatch);
+        assert_eq!(peer_messages(Side::Client, &[0, 0, 0, 1, 42]), Probe::NoMatch);
+        // Keep-alives alone prove nothing.
+        assert_eq!(peer_messages(Side::Client, &[0; 16]), Probe::NeedMore);
+        // Bytes after the last whole message that do not start another.
+        d.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 1]);
+        assert_eq!(peer_messages(Side::Client, &d), Probe::NoMatch);
+    }
 
     fn handshake() -> Vec<u8> {
         let mut h = HANDSHAKE.to_vec();

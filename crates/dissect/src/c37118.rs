@@ -11,6 +11,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[4712, 4713],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 const SYNC: u8 = 0xaa;

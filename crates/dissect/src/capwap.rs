@@ -7,8 +7,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "capwap", transports: &[Transport::Udp], ports: &[5246, 5247], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "capwap",
+    transports: &[Transport::Udp],
+    ports: &[5246, 5247],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const IEEE_80211: u32 = 1;
 /// The T flag: the payload is in the binding's native frame format.

@@ -12,6 +12,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[9042, 7000],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 const HEADER: usize = 9;

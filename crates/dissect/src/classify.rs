@@ -3,7 +3,7 @@
 //! registered probes look at them; the first protocol to recognise them gets the
 //! session, and what was held is replayed to it in arrival order.
 
-use tyto_flow::analyzer::{AnalyzerFactory, SessionAnalyzer};
+use tyto_flow::analyzer::{AnalyzerFactory, Opening, SessionAnalyzer};
 use tyto_flow::{Direction, FlowKey};
 use tyto_schema::SessionRecord;
 
@@ -22,6 +22,10 @@ const MAX_HANDOFFS: usize = 4;
 pub const PLAUSIBLE_RUN: u8 = 2;
 /// Sequence numbers may skip what was lost or reordered, not more.
 const MAX_SEQ_STEP: u16 = 64;
+/// A stream side whose bytes may begin mid-message (its start was not captured, or
+/// bytes were lost) is probed afresh from this many segment starts before it is
+/// given up: a sender starts each new message in a new segment more often than not.
+const RESYNC_SEGMENTS: u8 = 8;
 
 /// A plausible protocol's progress: each side's last (stream, sequence number), and
 /// how many datagrams continued one.
@@ -39,7 +43,7 @@ pub struct Dissectors {
 }
 
 impl AnalyzerFactory for Dissectors {
-    fn create(&self, key: &FlowKey) -> Option<Box<dyn SessionAnalyzer>> {
+    fn create(&self, key: &FlowKey, opening: Opening) -> Option<Box<dyn SessionAnalyzer>> {
         let transport = match key.proto {
             6 => Transport::Tcp,
             17 => Transport::Udp,
@@ -48,6 +52,9 @@ impl AnalyzerFactory for Dissectors {
         };
         let mut c = Classifier::new(transport);
         c.transactions = self.transactions;
+        if opening == Opening::Unseen {
+            c.opening_unseen();
+        }
         if transport == Transport::Tcp {
             if let Some(link) = expect::take((key.lo, key.lo_port), (key.hi, key.hi_port)) {
                 c.announced(link);
@@ -83,12 +90,61 @@ pub struct Classifier {
     /// Protocols decided before a handoff, oldest first: every row names them all.
     earlier: Vec<&'static Protocol>,
     transactions: bool,
+    /// Whether the protocol's client is known: the opener of a connection whose
+    /// handshake was seen, or whichever side a probe recognised as client or server.
+    roles_known: bool,
+    /// The protocol's client is the side that did not open the session (a stream
+    /// picked up after its first packets, beginning with the server's words).
+    swapped: bool,
+    /// Per side: its bytes may begin mid-message (see [`Resync`]); None while they
+    /// are known to begin the stream.
+    resync: [Option<Resync>; 2],
+}
+
+/// A stream side whose bytes may begin mid-message. Any of its first
+/// [`RESYNC_SEGMENTS`] segments may be where a message begins: each is a start the
+/// probes look at, with the bytes after it, until no protocol is left for it.
+#[derive(Default)]
+struct Resync {
+    /// Offsets into the side's held bytes still worth probing from.
+    starts: Vec<usize>,
+    /// Segments taken as starts so far.
+    tried: u8,
+}
+
+/// What the probes made of one side's bytes.
+enum Probed {
+    Found(&'static Protocol),
+    Undecided,
+    /// Every protocol said no.
+    Exhausted,
 }
 
 fn side_of(dir: Direction) -> Side {
     match dir {
         Direction::ToServer => Side::Client,
         Direction::ToClient => Side::Server,
+    }
+}
+
+/// A protocol's answer for bytes that may begin any of its messages: its probe for
+/// the stream's beginning, and its look at later messages where it has one.
+fn ask(p: &Protocol, role: Side, data: &[u8]) -> Probe {
+    let first = (p.probe)(role, data);
+    let later = match p.later {
+        Some(later) if first != Probe::Match => later(role, data),
+        _ => return first,
+    };
+    match (first, later) {
+        (_, Probe::Match) | (Probe::NoMatch, _) => later,
+        _ => first,
+    }
+}
+
+fn other(side: Side) -> Side {
+    match side {
+        Side::Client => Side::Server,
+        Side::Server => Side::Client,
     }
 }
 
@@ -113,6 +169,28 @@ impl Classifier {
             how: "payload",
             earlier: Vec::new(),
             transactions: false,
+            roles_known: true,
+            swapped: false,
+            resync: [None, None],
+        }
+    }
+
+    /// The session's first packet did not open it: either side may be the
+    /// protocol's client (datagrams have no opening at all), and on a connection
+    /// whose handshake was not captured either stream may begin mid-message.
+    pub fn opening_unseen(&mut self) {
+        self.roles_known = false;
+        if self.transport == Transport::Tcp {
+            self.resync = [Some(Resync::default()), Some(Resync::default())];
+        }
+    }
+
+    /// The protocol's role of the side that sent the bytes.
+    fn role(&self, side: Side) -> Side {
+        if self.swapped {
+            other(side)
+        } else {
+            side
         }
     }
 
@@ -137,14 +215,35 @@ impl Classifier {
             .filter(move |(i, p)| self.rejected & (1u128 << i) == 0 && p.transports.contains(&self.transport))
     }
 
-    /// Runs the probes on `data` (one side's stream so far, or one datagram).
-    fn probe(&mut self, side: Side, data: &[u8]) -> Option<&'static Protocol> {
+    /// Runs the probes on `data` (one side's stream so far, or one datagram). While
+    /// the roles are not known a probe is also asked with the sides exchanged, and
+    /// a match that way settles them.
+    fn probe(&mut self, side: Side, data: &[u8]) -> Probed {
         let mut undecided = false;
         let mut rejected = self.rejected;
         let mut plausible = Vec::new();
+        let role = self.role(side);
+        let roles_known = self.roles_known;
+        // The protocol recognised, and whether the sides had to be exchanged.
+        let mut found = None;
         for (i, p) in self.candidates() {
-            match (p.probe)(side, data) {
-                Probe::Match => return Some(p),
+            let mut said = (p.probe)(role, data);
+            if said != Probe::Match && !roles_known {
+                match (p.probe)(other(role), data) {
+                    Probe::Match => {
+                        found = Some((p, true));
+                        break;
+                    }
+                    Probe::NoMatch => {}
+                    _ if said == Probe::NoMatch => said = Probe::NeedMore,
+                    _ => {}
+                }
+            }
+            match said {
+                Probe::Match => {
+                    found = Some((p, false));
+                    break;
+                }
                 Probe::NoMatch => rejected |= 1u128 << i,
                 Probe::NeedMore => undecided = true,
                 Probe::Plausible { stream, seq } => {
@@ -152,6 +251,11 @@ impl Classifier {
                     plausible.push((i, p, stream, seq));
                 }
             }
+        }
+        if let Some((p, exchanged)) = found {
+            self.swapped ^= exchanged;
+            self.roles_known = true;
+            return Probed::Found(p);
         }
         self.rejected = rejected;
         // A stream is re-probed whole each time: only datagrams make a run.
@@ -173,20 +277,95 @@ impl Classifier {
                 }
                 *last = Some((stream, seq));
                 if run.continued >= PLAUSIBLE_RUN {
-                    return Some(p);
+                    self.roles_known = true;
+                    return Probed::Found(p);
                 }
             }
         }
         if !undecided && self.candidates().next().is_none() {
-            self.state = State::Unknown;
+            return Probed::Exhausted;
         }
-        None
+        Probed::Undecided
+    }
+
+    /// Probes each start of a side whose bytes may begin mid-message, oldest first,
+    /// with every protocol (a start one protocol rejects says nothing of the next).
+    /// Starts no protocol wants are dropped. Returns the protocol recognised, having
+    /// dropped the held bytes before its start.
+    fn probe_starts(&mut self, side: Side) -> Option<&'static Protocol> {
+        let i = idx(side);
+        let role = self.role(side);
+        let resync = self.resync[i].as_mut()?;
+        let mut found = None;
+        resync.starts.retain(|&start| {
+            if found.is_some() {
+                return true;
+            }
+            let data = self.held[i].get(start..).unwrap_or(&[]);
+            let mut alive = false;
+            for p in PROTOCOLS.iter().copied().filter(|p| p.transports.contains(&self.transport)) {
+                let mut said = ask(p, role, data);
+                if said != Probe::Match && !self.roles_known {
+                    match ask(p, other(role), data) {
+                        Probe::Match => {
+                            found = Some((p, start, true));
+                            return true;
+                        }
+                        Probe::NoMatch => {}
+                        _ => said = Probe::NeedMore,
+                    }
+                }
+                match said {
+                    Probe::Match => {
+                        found = Some((p, start, false));
+                        return true;
+                    }
+                    Probe::NoMatch => {}
+                    _ => alive = true,
+                }
+            }
+            alive
+        });
+        let (p, start, exchanged) = found?;
+        self.swapped ^= exchanged;
+        self.roles_known = true;
+        self.drop_held(side, start);
+        Some(p)
+    }
+
+    /// Forgets the first `n` held bytes of one side.
+    fn drop_held(&mut self, side: Side, mut n: usize) {
+        let i = idx(side);
+        self.held[i].drain(..n.min(self.held[i].len()));
+        self.order.retain_mut(|(s, len)| {
+            if *s != side || n == 0 {
+                return true;
+            }
+            let cut = n.min(*len);
+            n -= cut;
+            *len -= cut;
+            *len > 0
+        });
+    }
+
+    /// A side whose bytes may begin mid-message is given up on: no start is left
+    /// and no more may be taken, or its window is full. The session is unknown when
+    /// the other side has nothing left to probe either.
+    fn resync_exhausted(&self, side: Side) -> bool {
+        let i = idx(side);
+        match &self.resync[i] {
+            Some(r) => r.starts.is_empty() && (r.tried >= RESYNC_SEGMENTS || self.held[i].len() >= PROBE_BYTES),
+            None => false,
+        }
     }
 
     fn decide(&mut self, p: &'static Protocol, rec: &mut SessionRecord) {
         add_protocol(rec, p.name);
         put_text(rec, "protocols.how", &format!("{}:payload", p.name));
         self.state = State::Decided(p, (p.new)());
+        // The streams are in step with the protocol now: a handoff starts afresh at a
+        // message boundary, and bytes lost later are the dissector's to skip.
+        self.resync = [None, None];
         // Replay what was held, in the order it came (a stream may hand over again
         // while replaying: `stream_side` takes care of that).
         let held = std::mem::take(&mut self.held);
@@ -198,8 +377,9 @@ impl Classifier {
                 match self.transport {
                     Transport::Tcp => self.stream_side(side, chunk, rec),
                     Transport::Udp | Transport::Esp => {
+                        let role = self.role(side);
                         if let State::Decided(_, d) = &mut self.state {
-                            d.feed(side, chunk, rec);
+                            d.feed(role, chunk, rec);
                         }
                     }
                 }
@@ -220,9 +400,10 @@ impl Classifier {
     }
 
     fn stream_side(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        let role = self.role(side);
         match &mut self.state {
             State::Decided(_, d) => {
-                d.feed(side, data, rec);
+                d.feed(role, data, rec);
                 if let Some(used) = d.handoff() {
                     self.hand_over();
                     let rest = data.get(used..).unwrap_or(&[]);
@@ -234,24 +415,47 @@ impl Classifier {
             State::Unknown => {}
             State::Probing => {
                 self.saw_payload = true;
-                let buf = &mut self.held[idx(side)];
+                let i = idx(side);
+                let buf = &mut self.held[i];
                 let take = data.len().min(PROBE_BYTES - buf.len());
+                if let Some(r) = self.resync[i].as_mut() {
+                    if take > 0 && r.tried < RESYNC_SEGMENTS {
+                        r.starts.push(buf.len());
+                        r.tried += 1;
+                    }
+                }
                 buf.extend_from_slice(&data[..take]);
                 self.order.push((side, take));
-                let seen = std::mem::take(&mut self.held[idx(side)]);
-                let found = self.probe(side, &seen);
-                let full = seen.len() >= PROBE_BYTES;
-                self.held[idx(side)] = seen;
+                let found = if self.resync[i].is_some() {
+                    match self.probe_starts(side) {
+                        Some(p) => Probed::Found(p),
+                        None if self.resync_exhausted(side) => Probed::Exhausted,
+                        None => Probed::Undecided,
+                    }
+                } else {
+                    let seen = std::mem::take(&mut self.held[i]);
+                    let found = self.probe(side, &seen);
+                    self.held[i] = seen;
+                    found
+                };
+                let full = self.held[i].len() >= PROBE_BYTES;
                 match found {
-                    Some(p) => {
+                    Probed::Found(p) => {
                         self.decide(p, rec);
                         // Bytes past the probe window go straight on.
                         if take < data.len() {
                             self.stream_side(side, &data[take..], rec);
                         }
                     }
-                    None if full => self.give_up(),
-                    None => {}
+                    // A side picked up mid-way is given up on alone while the other
+                    // side may still say what this is.
+                    Probed::Exhausted if self.resync[i].is_some() && !self.resync_exhausted(other(side)) => {
+                        self.held[i].clear();
+                        self.order.retain(|(s, _)| *s != side);
+                    }
+                    Probed::Exhausted => self.state = State::Unknown,
+                    Probed::Undecided if full => self.give_up(),
+                    Probed::Undecided => {}
                 }
             }
         }
@@ -271,10 +475,17 @@ impl SessionAnalyzer for Classifier {
     }
 
     fn gap(&mut self, dir: Direction, len: u64, _rec: &mut SessionRecord) {
+        let side = side_of(dir);
+        let role = self.role(side);
         match &mut self.state {
-            State::Decided(_, d) => d.gap(side_of(dir), len),
-            // Bytes after a hole cannot be probed as a beginning.
-            State::Probing => self.give_up(),
+            State::Decided(_, d) => d.gap(role, len),
+            // Bytes after a hole begin mid-message: probe from the next segments on.
+            State::Probing => {
+                self.held[idx(side)].clear();
+                self.order.retain(|(s, _)| *s != side);
+                let tried = self.resync[idx(side)].as_ref().map_or(0, |r| r.tried);
+                self.resync[idx(side)] = Some(Resync { starts: Vec::new(), tried });
+            }
             State::Unknown => {}
         }
     }
@@ -282,8 +493,9 @@ impl SessionAnalyzer for Classifier {
     fn datagram(&mut self, dir: Direction, data: &[u8], rec: &mut SessionRecord) {
         self.keep_transactions(rec);
         let side = side_of(dir);
+        let role = self.role(side);
         match &mut self.state {
-            State::Decided(_, d) => d.feed(side, data, rec),
+            State::Decided(_, d) => d.feed(role, data, rec),
             State::Unknown => {}
             State::Probing => {
                 if data.is_empty() {
@@ -293,14 +505,16 @@ impl SessionAnalyzer for Classifier {
                 self.datagrams += 1;
                 let take = data.len().min(PROBE_BYTES);
                 match self.probe(side, data) {
-                    Some(p) => {
+                    Probed::Found(p) => {
                         self.decide(p, rec);
+                        let role = self.role(side);
                         if let State::Decided(_, d) = &mut self.state {
-                            d.feed(side, data, rec);
+                            d.feed(role, data, rec);
                         }
                     }
-                    None if self.datagrams >= PROBE_DATAGRAMS => self.give_up(),
-                    None => {
+                    Probed::Exhausted => self.state = State::Unknown,
+                    Probed::Undecided if self.datagrams >= PROBE_DATAGRAMS => self.give_up(),
+                    Probed::Undecided => {
                         // Held so that a later match still sees the session's first datagrams.
                         let total: usize = self.held.iter().map(Vec::len).sum();
                         if total + take <= 2 * PROBE_BYTES {
@@ -431,6 +645,78 @@ mod tests {
         assert!(run(&[rtp_like(0x0200, 1), rtp_like(0x0200, 1), rtp_like(0x0200, 1), rtp_like(0x0200, 1)]).is_empty());
         // Or whose "SSRC" changes each time.
         assert!(run(&[rtp_like(1, 1), rtp_like(2, 2), rtp_like(3, 3), rtp_like(4, 4)]).is_empty());
+    }
+
+    /// A connection picked up after its handshake and first request: the server's
+    /// words come first from the side that "opened" it, and the first bytes of each
+    /// side are the tail of a message. The protocol is still named, with its roles.
+    #[test]
+    fn a_stream_picked_up_midway_is_named_from_a_later_message_and_either_side() {
+        let mut c = Classifier::new(Transport::Tcp);
+        c.opening_unseen();
+        let mut rec = SessionRecord::default();
+        // The rest of an HTTP response body, from the server (seen first, so the opener).
+        c.stream(Direction::ToServer, b"ody of an earlier answer, no header in sight", &mut rec);
+        // The client's next request.
+        c.stream(Direction::ToClient, b"GET /next HTTP/1.1\r\nHost: b.example\r\n\r\n", &mut rec);
+        // The server's answer to it.
+        c.stream(Direction::ToServer, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, vec!["http"]);
+        assert_eq!(texts(&rec, "host.http"), vec!["b.example"]);
+        assert_eq!(texts(&rec, "http.method"), vec!["GET"]);
+
+        // SMTP whose handshake was lost: the greeting comes from the side seen first.
+        let mut c = Classifier::new(Transport::Tcp);
+        c.opening_unseen();
+        let mut rec = SessionRecord::default();
+        c.stream(Direction::ToServer, b"220 mx.example ESMTP\r\n", &mut rec);
+        c.stream(Direction::ToClient, b"EHLO me\r\n", &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, vec!["smtp"]);
+        assert_eq!(texts(&rec, "email.smtp-hello"), vec!["me"]);
+    }
+
+    /// Bytes after a hole are not a beginning; the next message is.
+    #[test]
+    fn after_lost_bytes_probing_resumes_at_a_later_segment() {
+        let mut c = Classifier::new(Transport::Tcp);
+        let mut rec = SessionRecord::default();
+        c.gap(Direction::ToServer, 1000, &mut rec);
+        c.stream(Direction::ToServer, &[0x5a; 300], &mut rec);
+        c.stream(Direction::ToServer, &crate::tls::tests::client_hello(), &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, vec!["tls"]);
+        assert!(!texts(&rec, "tls.ja3").is_empty());
+    }
+
+    /// With the handshake seen, the roles are the transport's: a server greeting sent
+    /// by the opener is not taken for one, and bytes no probe knows leave it unknown.
+    #[test]
+    fn a_stream_seen_from_its_start_keeps_its_roles_and_its_beginning() {
+        let mut c = Classifier::new(Transport::Tcp);
+        let mut rec = SessionRecord::default();
+        c.stream(Direction::ToServer, &[0x5a; 300], &mut rec);
+        c.stream(Direction::ToServer, b"GET / HTTP/1.1\r\nHost: c.example\r\n\r\n", &mut rec);
+        c.flush(&mut rec);
+        assert!(rec.protocols.is_empty(), "{:?}", rec.protocols);
+    }
+
+    /// A mid-stream side is probed from at most [`RESYNC_SEGMENTS`] segment starts,
+    /// within the probe window.
+    #[test]
+    fn resynchronising_is_bounded() {
+        let mut c = Classifier::new(Transport::Tcp);
+        c.opening_unseen();
+        let mut rec = SessionRecord::default();
+        for _ in 0..PROBE_BYTES / 200 + 1 {
+            c.stream(Direction::ToServer, &[0x5a; 200], &mut rec);
+            c.stream(Direction::ToClient, &[0xa5; 200], &mut rec);
+        }
+        assert!(matches!(c.state, State::Unknown), "still probing");
+        c.stream(Direction::ToServer, b"GET / HTTP/1.1\r\nHost: c.example\r\n\r\n", &mut rec);
+        c.flush(&mut rec);
+        assert!(rec.protocols.is_empty(), "{:?}", rec.protocols);
     }
 
     #[test]

@@ -6,8 +6,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "coap", transports: &[Transport::Udp], ports: &[5683], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "coap",
+    transports: &[Transport::Udp],
+    ports: &[5683],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const HEADER: usize = 4;
 const PAYLOAD_MARKER: u8 = 0xff;

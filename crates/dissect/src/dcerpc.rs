@@ -8,8 +8,14 @@ use tyto_schema::SessionRecord;
 use crate::messages::{Length, Streams};
 use crate::{add_protocol, hex, ntlm, put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "dcerpc", transports: &[Transport::Tcp], ports: &[135], probe, new: || Box::<DceRpc>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "dcerpc",
+    transports: &[Transport::Tcp],
+    ports: &[135],
+    probe,
+    new: || Box::<DceRpc>::default(),
+    later: None,
+};
 
 /// Binds and requests are read from their first bytes; the rest of a long fragment
 /// (request data) is skipped.

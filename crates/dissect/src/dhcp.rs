@@ -12,6 +12,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[67, 68],
     probe,
     new: || Box::new(Dhcp { messages: 0 }),
+    later: None,
 };
 
 const MAGIC_COOKIE: [u8; 4] = [0x63, 0x82, 0x53, 0x63];

@@ -12,6 +12,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[546, 547],
     probe,
     new: || Box::<Dhcpv6>::default(),
+    later: None,
 };
 
 const MAX_MESSAGES: u32 = 16;

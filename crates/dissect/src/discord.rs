@@ -6,8 +6,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "discord", transports: &[Transport::Udp], ports: &[], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "discord",
+    transports: &[Transport::Udp],
+    ports: &[],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const SIZE: usize = 74;
 const PING_MAGIC: [u8; 4] = [0x13, 0x37, 0xca, 0xfe];

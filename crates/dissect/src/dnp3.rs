@@ -12,6 +12,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[20000],
     probe,
     new: || Box::<Dnp3>::default(),
+    later: None,
 };
 
 const MAX_FRAMES: u32 = 1024;

@@ -13,6 +13,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[53, 5353, 5355],
     probe,
     new: || Box::new(Dns::default()),
+    later: None,
 };
 
 /// Compression pointers followed per name: more is a loop.

@@ -13,6 +13,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 /// What every encrypted answer begins with (over TCP, after a 2-byte length).

@@ -4,8 +4,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "dropbox", transports: &[Transport::Udp], ports: &[17500], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "dropbox",
+    transports: &[Transport::Udp],
+    ports: &[17500],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let head = &data[..data.len().min(512)];

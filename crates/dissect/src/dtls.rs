@@ -1,5 +1,6 @@
 //! DTLS (RFC 6347, RFC 9147) over UDP: the clear handshake of epoch 0, whose
-//! messages are TLS's with a cookie in the ClientHello and may come in fragments.
+//! messages are TLS's with a cookie in the ClientHello and may come in fragments;
+//! known also from any later datagram of records (a capture that missed the hellos).
 //! Fields are TLS's (`tls.*`, `cert.*`); JA4 starts with `d`.
 
 use tyto_schema::SessionRecord;
@@ -14,6 +15,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[4433, 5061, 5684, 3391],
     probe,
     new: || Box::new(Dtls::default()),
+    later: None,
 };
 
 const CONTENT_HANDSHAKE: u8 = 22;
@@ -30,7 +32,39 @@ fn dtls_version(hi: u8, lo: u8) -> bool {
     matches!((hi, lo), (0xfe, 0xff) | (0xfe, 0xfd) | (0xfe, 0xfc) | (0x01, 0x00))
 }
 
+/// Records after the hellos (the rest of the handshake, change cipher spec,
+/// alerts, application data): a datagram that is DTLS records to the byte, each of
+/// a DTLS version, a content type TLS has, a small epoch and a sequence number
+/// below 2^32, the records of a later epoch encrypted and so longer than a MAC.
+fn records(data: &[u8]) -> bool {
+    let mut at = 0usize;
+    while at < data.len() {
+        let Some(h) = data.get(at..at + RECORD_HEADER) else { return false };
+        let epoch = u16::from_be_bytes([h[3], h[4]]);
+        let len = usize::from(u16::from_be_bytes([h[11], h[12]]));
+        let ok = (20..=23).contains(&h[0])
+            && dtls_version(h[1], h[2])
+            && h[1] == 0xfe
+            && epoch < 16
+            && h[5..7] == [0, 0]
+            && len > 0
+            && (epoch == 0 || len >= 16);
+        if !ok {
+            return false;
+        }
+        at += RECORD_HEADER + len;
+    }
+    at == data.len()
+}
+
 pub fn probe(side: Side, data: &[u8]) -> Probe {
+    // A hello says which side sent it: only the other records go by their framing.
+    let hello = data.first() == Some(&CONTENT_HANDSHAKE)
+        && data.get(3..5) == Some(&[0, 0])
+        && data.get(13).is_some_and(|k| matches!(k, 1..=3));
+    if !hello && records(data) && data.len() >= RECORD_HEADER + 16 {
+        return Probe::Match;
+    }
     if data.len() < RECORD_HEADER + HANDSHAKE_HEADER {
         return Probe::NoMatch;
     }
@@ -135,6 +169,27 @@ impl Dissector for Dtls {
 mod tests {
     use super::*;
     use tyto_schema::Values;
+
+    /// A datagram of records after the hellos: change cipher spec, then an encrypted
+    /// Finished in epoch 1; application data alone.
+    #[test]
+    fn records_after_the_hellos() {
+        let rec = |kind: u8, epoch: u8, len: usize| {
+            let mut r = vec![kind, 0xfe, 0xfd, 0, epoch, 0, 0, 0, 0, 0, 5];
+            r.extend_from_slice(&(len as u16).to_be_bytes());
+            r.extend(std::iter::repeat_n(0x5c, len));
+            r
+        };
+        let flight = [rec(20, 0, 1), rec(22, 1, 48)].concat();
+        assert_eq!(probe(Side::Server, &flight), Probe::Match);
+        assert_eq!(probe(Side::Client, &rec(23, 1, 100)), Probe::Match);
+        // A record cut short, an epoch-1 record too short for its MAC, TLS's version.
+        assert_eq!(probe(Side::Client, &rec(23, 1, 100)[..90]), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, &[rec(20, 0, 1), rec(23, 1, 8)].concat()), Probe::NoMatch);
+        let mut tls = rec(23, 1, 100);
+        tls[1..3].copy_from_slice(&[3, 3]);
+        assert_eq!(probe(Side::Client, &tls), Probe::NoMatch);
+    }
 
     fn record(version: [u8; 2], kind: u8, seq: u16, body: &[u8], offset: usize, flen: usize) -> Vec<u8> {
         let frag = &body[offset..offset + flen];

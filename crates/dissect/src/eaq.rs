@@ -5,8 +5,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "eaq", transports: &[Transport::Udp], ports: &[6000], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "eaq",
+    transports: &[Transport::Udp],
+    ports: &[6000],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const SIZE: usize = 16;
 

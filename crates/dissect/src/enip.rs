@@ -13,6 +13,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[44818],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 const HEADER: usize = 24;

@@ -8,8 +8,14 @@ use tyto_schema::SessionRecord;
 
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "esp", transports: &[Transport::Esp], ports: &[], probe, new: || Box::new(Esp::default()) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "esp",
+    transports: &[Transport::Esp],
+    ports: &[],
+    probe,
+    new: || Box::new(Esp::default()),
+    later: None,
+};
 
 /// The SPI of an ESP packet: a 4-byte SPI and a 4-byte sequence number come first.
 /// Zero is never sent; 1–255 are reserved (RFC 4303 2.1) but manual keying uses them.

@@ -14,6 +14,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[30303],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 /// Hash (32), signature (65), type (1), then RLP data.

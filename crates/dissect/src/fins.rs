@@ -13,6 +13,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[9600],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 /// Main request codes: memory area, parameter area, program area, run, machine

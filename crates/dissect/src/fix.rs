@@ -5,7 +5,7 @@
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol =
-    Protocol { name: "fix", transports: &[Transport::Tcp], ports: &[], probe, new: || Box::new(NameOnly) };
+    Protocol { name: "fix", transports: &[Transport::Tcp], ports: &[], probe, new: || Box::new(NameOnly), later: None };
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
     const BEGIN: &[u8] = b"8=FIX";

@@ -13,8 +13,14 @@ use crate::expect::{self, Link, SharedLink};
 use crate::lines::{starts_with_ci, trim, LineReader};
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "ftp", transports: &[Transport::Tcp], ports: &[21], probe, new: || Box::new(Ftp::default()) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "ftp",
+    transports: &[Transport::Tcp],
+    ports: &[21],
+    probe,
+    new: || Box::new(Ftp::default()),
+    later: None,
+};
 
 /// Data connections: decided by their control connection, never by a probe; port 20
 /// (active mode's source) is only a labelled guess.
@@ -24,6 +30,7 @@ pub static DATA: Protocol = Protocol {
     ports: &[20],
     probe: |_, _| Probe::NoMatch,
     new: || Box::new(FtpData::default()),
+    later: None,
 };
 
 /// Commands that use the announced data connection.

@@ -13,6 +13,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 const HANDSHAKE: usize = 20;

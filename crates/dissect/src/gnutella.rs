@@ -12,6 +12,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[6346, 6347],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 const HEADER: usize = 23;

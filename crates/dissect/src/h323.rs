@@ -15,6 +15,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[1720, 1719],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 /// The H.225.0 object identifier's first bytes, after its length (6).

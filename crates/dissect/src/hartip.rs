@@ -12,6 +12,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[5094],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 const HEADER: usize = 8;

@@ -6,8 +6,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "hislip", transports: &[Transport::Tcp], ports: &[4880], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "hislip",
+    transports: &[Transport::Tcp],
+    ports: &[4880],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const HEADER: usize = 16;
 /// Message types 0 (Initialize) to 26 (GetSaveDescriptor) are defined.

@@ -5,8 +5,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "hpvirtgrp", transports: &[Transport::Tcp], ports: &[], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "hpvirtgrp",
+    transports: &[Transport::Tcp],
+    ports: &[],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     let opening = match side {

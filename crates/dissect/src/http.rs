@@ -15,6 +15,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[80, 8000, 8008, 8080, 8081, 3128],
     probe,
     new: || Box::new(Http::default()),
+    later: None,
 };
 
 const METHODS: &[&[u8]] = &[

@@ -10,8 +10,14 @@ use tyto_schema::SessionRecord;
 use crate::messages::{Length, Streams};
 use crate::{put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "iec104", transports: &[Transport::Tcp], ports: &[2404], probe, new: || Box::<Iec104>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "iec104",
+    transports: &[Transport::Tcp],
+    ports: &[2404],
+    probe,
+    new: || Box::<Iec104>::default(),
+    later: None,
+};
 
 const START: u8 = 0x68;
 /// The length byte counts the control field and the ASDU: at most 253.

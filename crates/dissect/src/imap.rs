@@ -6,8 +6,14 @@ use tyto_schema::SessionRecord;
 use crate::lines::{starts_with_ci, trim, LineReader};
 use crate::{ntlm, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "imap", transports: &[Transport::Tcp], ports: &[143], probe, new: || Box::new(Imap::default()) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "imap",
+    transports: &[Transport::Tcp],
+    ports: &[143],
+    probe,
+    new: || Box::new(Imap::default()),
+    later: None,
+};
 
 const COMMANDS: &[&[u8]] = &[b"CAPABILITY", b"LOGIN ", b"STARTTLS", b"AUTHENTICATE ", b"ID ", b"NOOP"];
 

@@ -6,8 +6,14 @@ use tyto_schema::SessionRecord;
 use crate::lines::{after_ci, trim, LineReader};
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "irc", transports: &[Transport::Tcp], ports: &[6667], probe, new: || Box::<Irc>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "irc",
+    transports: &[Transport::Tcp],
+    ports: &[6667],
+    probe,
+    new: || Box::<Irc>::default(),
+    later: None,
+};
 
 /// Commands read from the client; the rest of a long chat is not.
 const MAX_LINES: u32 = 2000;

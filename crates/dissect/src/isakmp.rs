@@ -16,6 +16,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[500, 4500],
     probe,
     new: || Box::new(Isakmp { seen: 0, esp: esp::Esp::default() }),
+    later: None,
 };
 
 const HEADER: usize = 28;

@@ -13,6 +13,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[88],
     probe,
     new: || Box::new(Kerberos { tcp: [Vec::new(), Vec::new()], messages: 0 }),
+    later: None,
 };
 
 /// A TCP message is buffered up to this size (tickets with PACs run to a few KiB).

@@ -15,6 +15,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[389, 3268],
     probe,
     new: || Box::<Ldap>::default(),
+    later: None,
 };
 
 /// Binds and their answers are small; search results beyond this are skipped.

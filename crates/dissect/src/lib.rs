@@ -170,6 +170,10 @@ pub struct Protocol {
     pub probe: fn(Side, &[u8]) -> Probe,
     /// A fresh per-session state.
     pub new: fn() -> Box<dyn Dissector>,
+    /// A look at bytes that may begin any message of the protocol but its first, for
+    /// a stream picked up part-way or after lost bytes; `None` where `probe` already
+    /// recognises every message, or where only the first can be told apart.
+    pub later: Option<fn(Side, &[u8]) -> Probe>,
 }
 
 /// One session's parser for one protocol. It writes what it learns into the record

@@ -13,6 +13,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[4342],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 const MAP_REGISTER: u8 = 3;

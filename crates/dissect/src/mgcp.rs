@@ -5,8 +5,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "mgcp", transports: &[Transport::Udp], ports: &[2427, 2727], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "mgcp",
+    transports: &[Transport::Udp],
+    ports: &[2427, 2727],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const VERBS: [&[u8]; 9] = [b"EPCF", b"CRCX", b"MDCX", b"DLCX", b"RQNT", b"NTFY", b"AUEP", b"AUCX", b"RSIP"];
 

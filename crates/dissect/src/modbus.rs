@@ -7,8 +7,14 @@ use tyto_schema::SessionRecord;
 use crate::messages::{Length, Streams};
 use crate::{put_int, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "modbus", transports: &[Transport::Tcp], ports: &[502], probe, new: || Box::<Modbus>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "modbus",
+    transports: &[Transport::Tcp],
+    ports: &[502],
+    probe,
+    new: || Box::<Modbus>::default(),
+    later: None,
+};
 
 /// A PDU is at most 253 bytes; the MBAP length counts the unit id too.
 const MAX_ADU: usize = 7 + 253;

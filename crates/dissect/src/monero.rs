@@ -6,8 +6,14 @@
 
 use crate::{le32, NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "monero", transports: &[Transport::Tcp], ports: &[18080], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "monero",
+    transports: &[Transport::Tcp],
+    ports: &[18080],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const SIGNATURE: [u8; 8] = [0x01, 0x21, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01];
 /// Signature, length, flag, command, return code, flags, version.

@@ -16,6 +16,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[27017],
     probe,
     new: || Box::<MongoDb>::default(),
+    later: None,
 };
 
 /// Commands are small; a bulk insert is read from its head.

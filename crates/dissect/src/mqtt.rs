@@ -7,8 +7,14 @@ use tyto_schema::SessionRecord;
 use crate::messages::{Length, Streams};
 use crate::{put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "mqtt", transports: &[Transport::Tcp], ports: &[1883], probe, new: || Box::<Mqtt>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "mqtt",
+    transports: &[Transport::Tcp],
+    ports: &[1883],
+    probe,
+    new: || Box::<Mqtt>::default(),
+    later: None,
+};
 
 /// Headers, topics and CONNECT payloads fit; the rest of a long PUBLISH is skipped.
 const MAX_HEAD: usize = 4 << 10;

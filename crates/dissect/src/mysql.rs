@@ -11,6 +11,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[3306],
     probe,
     new: || Box::new(Mysql::default()),
+    later: Some(later_packets),
 };
 
 /// `CLIENT_SSL` in the capability flags.
@@ -26,6 +27,51 @@ fn packet(data: &[u8]) -> Option<(u8, &[u8], usize)> {
     let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
     let payload = data.get(4..4 + len)?;
     Some((h[3], payload, 4 + len))
+}
+
+/// Commands and their answers after the login, from either side: whole packets to
+/// the byte whose sequence numbers count up by one from a command's 0 (two packets
+/// at least), or one query (sequence 0, COM_QUERY or COM_INIT_DB) of readable text.
+fn later_packets(_side: Side, data: &[u8]) -> Probe {
+    let mut at = 0usize;
+    let mut last: Option<u8> = None;
+    let mut packets = 0;
+    let mut command = false;
+    while at < data.len() {
+        let Some(h) = data.get(at..at + 4) else { return Probe::NeedMore };
+        let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
+        let seq = h[3];
+        let follows = match last {
+            Some(l) => seq == l.wrapping_add(1) || seq == 0,
+            None => true,
+        };
+        if len == 0 || !follows {
+            return Probe::NoMatch;
+        }
+        if seq == 0 {
+            // COM_QUIT, COM_INIT_DB, COM_QUERY, COM_PING, COM_STMT_PREPARE,
+            // COM_STMT_EXECUTE, COM_STMT_CLOSE, COM_STMT_RESET.
+            let Some(&c) = data.get(at + 4) else { return Probe::NeedMore };
+            if !matches!(c, 0x01 | 0x02 | 0x03 | 0x0e | 0x16 | 0x17 | 0x19 | 0x1a) {
+                return Probe::NoMatch;
+            }
+            // Alone, only a query (or a database name) of readable text is enough.
+            let text = data.get(at + 5..at + 4 + len).unwrap_or(&[]);
+            command |= matches!(c, 0x02 | 0x03)
+                && len >= 8
+                && text.iter().all(|b| *b >= 0x20 || matches!(b, b'\t' | b'\r' | b'\n'));
+        }
+        last = Some(seq);
+        packets += 1;
+        at += 4 + len;
+    }
+    if at > data.len() {
+        Probe::NeedMore
+    } else if packets >= 2 || command {
+        Probe::Match
+    } else {
+        Probe::NeedMore
+    }
 }
 
 /// Greeting: protocol 10, then the version as a NUL-terminated string of digits,
@@ -121,6 +167,28 @@ impl Dissector for Mysql {
 mod tests {
     use super::*;
     use tyto_schema::Values;
+
+    /// A connection picked up after the login: a query, then its answer.
+    #[test]
+    fn commands_after_the_login() {
+        let packet = |seq: u8, payload: &[u8]| {
+            let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+            p.push(seq);
+            p.extend_from_slice(payload);
+            p
+        };
+        let query = packet(0, b"\x03SELECT * FROM t WHERE id = 1");
+        assert_eq!(later_packets(Side::Client, &query), Probe::Match);
+        assert_eq!(later_packets(Side::Client, &query[..10]), Probe::NeedMore);
+        // A binary "query" alone is not enough.
+        assert_eq!(later_packets(Side::Client, &packet(0, &[3, 0, 1, 2, 0xff, 0xfe, 0, 0, 0])), Probe::NeedMore);
+        // The answer: column count, then a column definition, numbered on.
+        let answer = [packet(1, &[1]), packet(2, &[3, b'd', b'e', b'f'])].concat();
+        assert_eq!(later_packets(Side::Server, &answer), Probe::Match);
+        let skipped = [packet(1, &[1]), packet(3, &[3, b'd', b'e', b'f'])].concat();
+        assert_eq!(later_packets(Side::Server, &skipped), Probe::NoMatch);
+        assert_eq!(later_packets(Side::Client, &packet(0, b"\x42unknown command")), Probe::NoMatch);
+    }
 
     fn greeting() -> Vec<u8> {
         let mut p = vec![10];

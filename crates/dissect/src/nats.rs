@@ -4,8 +4,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "nats", transports: &[Transport::Tcp], ports: &[4222], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "nats",
+    transports: &[Transport::Tcp],
+    ports: &[4222],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 pub fn probe(side: Side, d: &[u8]) -> Probe {
     match side {

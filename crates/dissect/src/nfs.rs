@@ -11,6 +11,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[2049],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 fn u32_at(b: &[u8], i: usize) -> Option<u32> {

@@ -6,8 +6,14 @@ use tyto_schema::SessionRecord;
 
 use crate::{put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "ntp", transports: &[Transport::Udp], ports: &[123], probe, new: || Box::new(Ntp { packets: 0 }) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "ntp",
+    transports: &[Transport::Udp],
+    ports: &[123],
+    probe,
+    new: || Box::new(Ntp { packets: 0 }),
+    later: None,
+};
 
 const MAX_PACKETS: usize = 4;
 const MODES: [&str; 8] =

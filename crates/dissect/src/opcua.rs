@@ -9,8 +9,14 @@ use crate::der::{self, Header};
 use crate::messages::{Length, Streams};
 use crate::{put_text, tls, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "opcua", transports: &[Transport::Tcp], ports: &[4840], probe, new: || Box::<OpcUa>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "opcua",
+    transports: &[Transport::Tcp],
+    ports: &[4840],
+    probe,
+    new: || Box::<OpcUa>::default(),
+    later: None,
+};
 
 /// Type, chunk type and 4-byte little-endian size of every message.
 const HEADER: usize = 8;

@@ -16,6 +16,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[1194],
     probe,
     new: || Box::new(OpenVpn::new()),
+    later: None,
 };
 
 const P_CONTROL_V1: u8 = 4;

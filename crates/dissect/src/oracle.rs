@@ -5,8 +5,14 @@ use tyto_schema::SessionRecord;
 
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "oracle", transports: &[Transport::Tcp], ports: &[1521], probe, new: || Box::<Oracle>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "oracle",
+    transports: &[Transport::Tcp],
+    ports: &[1521],
+    probe,
+    new: || Box::<Oracle>::default(),
+    later: None,
+};
 
 const CONNECT: u8 = 1;
 /// A CONNECT with its descriptor (sent in the following DATA packet when long).

@@ -6,8 +6,14 @@ use tyto_schema::SessionRecord;
 use crate::lines::{starts_with_ci, trim, LineReader};
 use crate::{ntlm, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "pop3", transports: &[Transport::Tcp], ports: &[110], probe, new: || Box::new(Pop3::default()) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "pop3",
+    transports: &[Transport::Tcp],
+    ports: &[110],
+    probe,
+    new: || Box::new(Pop3::default()),
+    later: None,
+};
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     let Some(nl) = data.iter().position(|b| *b == b'\n') else {

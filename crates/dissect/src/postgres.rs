@@ -12,7 +12,50 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[5432],
     probe,
     new: || Box::<Postgres>::default(),
+    later: Some(typed_messages),
 };
+
+/// The largest typed message believed when picking a connection up: rows and COPY
+/// data are far smaller in practice.
+const MAX_MESSAGE: usize = 1 << 24;
+
+/// Typed messages after the startup (a type byte, a 4-byte length counting itself),
+/// from either side: whole messages to the byte, of types the protocol has and with
+/// the sizes their types fix, two at least. A message cut off at the end waits.
+fn typed_messages(_side: Side, data: &[u8]) -> Probe {
+    let mut at = 0usize;
+    let mut messages = 0;
+    while at < data.len() {
+        let Some(h) = data.get(at..at + 5) else { return Probe::NeedMore };
+        let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
+        let body = data.get(at + 5..at + 1 + len.max(4));
+        let allowed = match h[0] {
+            // ParseComplete, BindComplete, CloseComplete, NoData, PortalSuspended,
+            // EmptyQueryResponse, CopyDone; Flush, Terminate, Sync.
+            b'1' | b'2' | b'3' | b'n' | b's' | b'I' | b'c' | b'H' | b'X' => len == 4,
+            // ReadyForQuery: idle, in a transaction, or in a failed one.
+            b'Z' => len == 5 && body.is_none_or(|b| matches!(b.first(), Some(b'I' | b'T' | b'E'))),
+            b'K' => len == 12,
+            // Sync (4) or ParameterStatus (name and value, each ending in NUL).
+            b'S' => len == 4 || (len >= 6 && body.is_none_or(|b| b.last() == Some(&0))),
+            // A simple query's text ends in NUL.
+            b'Q' => len >= 5 && body.is_none_or(|b| b.last() == Some(&0)),
+            b'A' | b'B' | b'C' | b'D' | b'E' | b'F' | b'G' | b'N' | b'P' | b'R' | b'T' | b'V' | b'W' | b'd' | b'f'
+            | b'p' | b't' | b'v' => (4..=MAX_MESSAGE).contains(&len),
+            _ => false,
+        };
+        if !allowed {
+            return Probe::NoMatch;
+        }
+        messages += 1;
+        at += 1 + len;
+    }
+    if at == data.len() && messages >= 2 {
+        Probe::Match
+    } else {
+        Probe::NeedMore
+    }
+}
 
 const PROTOCOL_3: u32 = 0x0003_0000;
 const SSL_REQUEST: u32 = 80_877_103;
@@ -128,6 +171,27 @@ impl Dissector for Postgres {
 mod tests {
     use super::*;
     use tyto_schema::Values;
+
+    /// A connection picked up after its startup: the client's simple query, then the
+    /// server's rows and ReadyForQuery.
+    #[test]
+    fn typed_messages_after_the_startup() {
+        let mut q = vec![b'Q', 0, 0, 0, 13];
+        q.extend_from_slice(b"SELECT 1\0");
+        assert_eq!(typed_messages(Side::Client, &q), Probe::NeedMore, "one message alone");
+        let mut answer = vec![b'C', 0, 0, 0, 13];
+        answer.extend_from_slice(b"SELECT 1\0");
+        answer.extend_from_slice(&[b'Z', 0, 0, 0, 5, b'I']);
+        assert_eq!(typed_messages(Side::Server, &answer), Probe::Match);
+        // Not ready for query with a status the protocol does not have.
+        let n = answer.len();
+        answer[n - 1] = b'x';
+        assert_eq!(typed_messages(Side::Server, &answer), Probe::NoMatch);
+        assert_eq!(typed_messages(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
+        // Sync has no body.
+        assert_eq!(typed_messages(Side::Client, &[b'S', 0, 0, 0, 4, b'S', 0, 0, 0, 4]), Probe::Match);
+        assert_eq!(typed_messages(Side::Client, &[b'X', 0, 0, 0, 5, 0]), Probe::NoMatch);
+    }
 
     fn startup(params: &[(&str, &str)]) -> Vec<u8> {
         let mut body = PROTOCOL_3.to_be_bytes().to_vec();

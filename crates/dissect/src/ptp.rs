@@ -5,8 +5,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "ptp", transports: &[Transport::Udp], ports: &[319, 320], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "ptp",
+    transports: &[Transport::Udp],
+    ports: &[319, 320],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const HEADER: usize = 34;
 

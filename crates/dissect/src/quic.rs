@@ -22,6 +22,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[443, 80, 8443],
     probe,
     new: || Box::new(Quic::default()),
+    later: None,
 };
 
 /// CRYPTO bytes gathered per direction: a ClientHello with post-quantum key shares
@@ -123,10 +124,11 @@ fn long_header(d: &[u8]) -> Result<Option<Initial<'_>>, Option<usize>> {
         return Err(None);
     }
     let version = u32::from_be_bytes(d.get(1..5).ok_or(None)?.try_into().map_err(|_| None)?);
+    // Connection ids are at most 20 bytes in every version Tyto knows.
     let dlen = *d.get(5).ok_or(None)? as usize;
-    let dcid = d.get(6..6 + dlen).ok_or(None)?;
+    let dcid = d.get(6..6 + dlen).filter(|c| c.len() <= 20).ok_or(None)?;
     let mut at = 6 + dlen;
-    let slen = *d.get(at).ok_or(None)? as usize;
+    let slen = *d.get(at).filter(|l| **l <= 20).ok_or(None)? as usize;
     at += 1 + slen;
     let kind = (first >> 4) & 3;
     let initial = if version == V2 { kind == 1 } else { kind == 0 };
@@ -308,8 +310,73 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         Ok(Some(i)) if side == Side::Client && i.dcid.len() >= 8 && data.len() >= 1200 => Probe::Match,
         Ok(Some(_)) if side == Side::Server => Probe::Match,
         _ if gquic_chlo(data).is_some() => Probe::Match,
-        _ => Probe::NoMatch,
+        _ if long_header_packets(data) => Probe::Match,
+        _ => match gquic_public_header(data) {
+            Some((cid, number)) => Probe::Plausible { stream: cid, seq: number },
+            None => Probe::NoMatch,
+        },
     }
+}
+
+/// A Google QUIC packet after the handshake (Q043 and before): public flags with a
+/// connection id, no reset, and a packet number in clear. Alone it proves nothing;
+/// datagrams that keep one connection id with advancing numbers do.
+fn gquic_public_header(data: &[u8]) -> Option<(u32, u16)> {
+    let flags = *data.first()?;
+    // Reserved and multipath bits clear, no reset, an 8-byte connection id.
+    if flags & 0xc2 != 0 || flags & 0x08 == 0 {
+        return None;
+    }
+    let cid = u32::from_be_bytes(data.get(5..9)?.try_into().ok()?);
+    let mut at = 9;
+    if flags & 0x01 != 0 {
+        let v = data.get(at..at + 4)?;
+        if v[0] != b'Q' || !v[1..].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        at += 4;
+    }
+    // 0x04 with the id: before Q025 the two bits together meant an 8-byte id; later
+    // 0x04 alone announces the server's diversification nonce, which servers send
+    // only while omitting the id. Either way no nonce follows here.
+    let len = [1, 2, 4, 6][usize::from((flags >> 4) & 3)];
+    let number = data.get(at..at + len)?;
+    // Encrypted frames follow: a packet carries something after its number.
+    if data.len() <= at + len {
+        return None;
+    }
+    let low = match number {
+        [b] => u16::from(*b),
+        [.., a, b] => u16::from_be_bytes([*a, *b]),
+        [] => return None,
+    };
+    Some((cid, low))
+}
+
+/// Long-header packets (Initial, 0-RTT, Handshake) of a known version that fill the
+/// datagram to the byte, possibly followed by one short-header packet: what either
+/// side sends in its first flights. A capture that missed the client's first Initial
+/// still names QUIC from the packets after it.
+fn long_header_packets(d: &[u8]) -> bool {
+    let mut at = 0;
+    let mut packets = 0;
+    while let Some(rest) = d.get(at..).filter(|r| !r.is_empty()) {
+        // The fixed bit is set in every QUIC packet (RFC 9000 17.2).
+        if rest[0] & 0x40 == 0 {
+            return false;
+        }
+        if rest[0] & 0x80 == 0 {
+            // A coalesced short-header packet runs to the end of the datagram.
+            return packets > 0;
+        }
+        at += match long_header(rest) {
+            Ok(Some(initial)) => initial.end,
+            Err(Some(end)) => end,
+            _ => return false,
+        };
+        packets += 1;
+    }
+    packets > 0
 }
 
 /// Google QUIC: the version after the public flags and 8-byte connection id, and the
@@ -415,6 +482,37 @@ impl Dissector for Quic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Packets after the client's first Initial: a server's coalesced Initial and
+    /// Handshake, and a Google QUIC client's packets after its CHLO.
+    #[test]
+    fn later_packets_of_a_connection() {
+        let long = |kind: u8, body: usize| {
+            let mut p = vec![0xc0 | (kind << 4), 0, 0, 0, 1, 8];
+            p.extend_from_slice(&[7; 8]);
+            p.push(0);
+            if kind == 0 {
+                p.push(0); // no token
+            }
+            p.extend_from_slice(&[0x40 | (body >> 8) as u8, body as u8]);
+            p.extend(std::iter::repeat_n(0x33, body));
+            p
+        };
+        let coalesced = [long(0, 120), long(2, 900)].concat();
+        assert_eq!(probe(Side::Client, &coalesced), Probe::Match);
+        // A length that does not end the datagram, or an unknown version.
+        assert_eq!(probe(Side::Client, &coalesced[..coalesced.len() - 1]), Probe::NoMatch);
+        let mut unknown = long(2, 900);
+        unknown[4] = 9;
+        assert_eq!(probe(Side::Client, &unknown), Probe::NoMatch);
+
+        // Q024, `quic.pcap`: public flags 0x0c, the connection id, packet number 3.
+        let mut g = vec![0x0c, 0xb2, 0xde, 0x5d, 0xf1, 0x4f, 0x55, 0x45, 0xeb, 0x03];
+        g.extend_from_slice(&[0xae; 27]);
+        assert_eq!(probe(Side::Client, &g), Probe::Plausible { stream: 0x4f5545eb, seq: 3 });
+        g[0] = 0x0e; // a reset
+        assert_eq!(probe(Side::Client, &g), Probe::NoMatch);
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()

@@ -11,6 +11,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[1812, 1813, 1645, 1646, 3799],
     probe,
     new: || Box::<Radius>::default(),
+    later: None,
 };
 
 const MAX_DATAGRAMS: u32 = 64;

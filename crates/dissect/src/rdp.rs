@@ -9,8 +9,14 @@ use tyto_schema::SessionRecord;
 use crate::messages::{Length, Streams};
 use crate::{put_int, put_text, utf16le, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "rdp", transports: &[Transport::Tcp], ports: &[3389], probe, new: || Box::<Rdp>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "rdp",
+    transports: &[Transport::Tcp],
+    ports: &[3389],
+    probe,
+    new: || Box::<Rdp>::default(),
+    later: None,
+};
 
 const MAX_PDU: usize = 8 << 10;
 const COOKIE: &[u8] = b"Cookie: mstshash=";

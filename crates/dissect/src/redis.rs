@@ -6,8 +6,14 @@ use tyto_schema::SessionRecord;
 
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "redis", transports: &[Transport::Tcp], ports: &[6379], probe, new: || Box::<Redis>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "redis",
+    transports: &[Transport::Tcp],
+    ports: &[6379],
+    probe,
+    new: || Box::<Redis>::default(),
+    later: None,
+};
 
 /// Authentication comes first; a few commands are enough.
 const MAX_COMMANDS: u32 = 8;

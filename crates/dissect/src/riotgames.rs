@@ -4,8 +4,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "riotgames", transports: &[Transport::Udp], ports: &[], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "riotgames",
+    transports: &[Transport::Udp],
+    ports: &[],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const TRAILER: [u8; 8] = [0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb];
 const REQUEST_TOKEN: [u8; 8] = [0x3c, 0xb1, 0x1f, 0x2d, 0xea, 0x23, 0x46, 0x0c];

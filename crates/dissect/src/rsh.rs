@@ -8,8 +8,14 @@ use tyto_schema::SessionRecord;
 
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "rsh", transports: &[Transport::Tcp], ports: &[514], probe, new: || Box::new(Rsh::default()) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "rsh",
+    transports: &[Transport::Tcp],
+    ports: &[514],
+    probe,
+    new: || Box::new(Rsh::default()),
+    later: None,
+};
 
 /// Longest stderr port text (`65535`) and user name the probe accepts.
 const PORT_DIGITS: usize = 5;

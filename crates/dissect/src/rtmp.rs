@@ -6,8 +6,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "rtmp", transports: &[Transport::Tcp], ports: &[1935], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "rtmp",
+    transports: &[Transport::Tcp],
+    ports: &[1935],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 /// C0 (the version) and C1.
 const OPENING: usize = 1 + 1536;

@@ -11,8 +11,14 @@ use tyto_schema::SessionRecord;
 
 use crate::{add_protocol, put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "rtp", transports: &[Transport::Udp], ports: &[], probe, new: || Box::<Rtp>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "rtp",
+    transports: &[Transport::Udp],
+    ports: &[],
+    probe,
+    new: || Box::<Rtp>::default(),
+    later: None,
+};
 
 pub static RTCP: Protocol = Protocol {
     name: "rtcp",
@@ -20,6 +26,7 @@ pub static RTCP: Protocol = Protocol {
     ports: &[],
     probe: probe_rtcp,
     new: || Box::<Rtp>::default(),
+    later: None,
 };
 
 const HEADER: usize = 12;

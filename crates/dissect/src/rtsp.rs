@@ -3,8 +3,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "rtsp", transports: &[Transport::Tcp], ports: &[554, 8554], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "rtsp",
+    transports: &[Transport::Tcp],
+    ports: &[554, 8554],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     let Some(nl) = data.iter().position(|b| *b == b'\n') else {

@@ -12,8 +12,14 @@ use crate::messages::{Length, Streams};
 use crate::rdp::tpkt;
 use crate::{add_protocol, put_int, put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "s7comm", transports: &[Transport::Tcp], ports: &[102], probe, new: || Box::<S7>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "s7comm",
+    transports: &[Transport::Tcp],
+    ports: &[102],
+    probe,
+    new: || Box::<S7>::default(),
+    later: None,
+};
 
 pub static PLUS: Protocol = Protocol {
     name: "s7comm-plus",
@@ -21,6 +27,7 @@ pub static PLUS: Protocol = Protocol {
     ports: &[102],
     probe: probe_plus,
     new: || Box::<S7>::default(),
+    later: None,
 };
 
 const S7COMM: u8 = 0x32;

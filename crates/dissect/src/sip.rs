@@ -12,6 +12,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[5060, 5061],
     probe,
     new: || Box::new(Sip { messages: 0 }),
+    later: None,
 };
 
 const METHODS: &[&str] = &[

@@ -7,8 +7,14 @@
 
 use crate::{framed, le32, NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "skinny", transports: &[Transport::Tcp], ports: &[2000], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "skinny",
+    transports: &[Transport::Tcp],
+    ports: &[2000],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const VERSIONS: [u32; 8] = [0, 0x0a, 0x11, 0x12, 0x14, 0x15, 0x16, 0x17];
 /// Message ids run to 0x15x; 0x8000 and up are proprietary extensions.

@@ -9,8 +9,14 @@ use tyto_schema::SessionRecord;
 use crate::messages::{Length, Streams};
 use crate::{le16, le32, ntlm, put_text, utf16le, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "smb", transports: &[Transport::Tcp], ports: &[445, 139], probe, new: || Box::<Smb>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "smb",
+    transports: &[Transport::Tcp],
+    ports: &[445, 139],
+    probe,
+    new: || Box::<Smb>::default(),
+    later: None,
+};
 
 /// Session setups, creates and tree connects fit well within this; the rest of a
 /// longer message (file data) is skipped.

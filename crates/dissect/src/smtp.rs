@@ -14,6 +14,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[25, 587, 2525],
     probe,
     new: || Box::new(Smtp::default()),
+    later: None,
 };
 
 /// The greeting (`220`) names SMTP, or the client's first command is a HELO.

@@ -11,6 +11,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[161, 162],
     probe,
     new: || Box::new(Snmp { messages: 0 }),
+    later: None,
 };
 
 /// Messages read per session: the version and community do not change.

@@ -14,6 +14,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[1080],
     probe,
     new: || Box::new(Socks::default()),
+    later: None,
 };
 
 /// The longest negotiation message: a SOCKS5 request with a 255-byte name, or a

@@ -4,8 +4,14 @@
 use crate::lines::starts_with_ci;
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "ssdp", transports: &[Transport::Udp], ports: &[1900], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "ssdp",
+    transports: &[Transport::Udp],
+    ports: &[1900],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     let request = starts_with_ci(data, b"M-SEARCH * HTTP/1.1") || starts_with_ci(data, b"NOTIFY * HTTP/1.1");

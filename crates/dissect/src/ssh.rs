@@ -14,6 +14,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[22, 2222],
     probe,
     new: || Box::new(Ssh::default()),
+    later: None,
 };
 
 /// RFC 4253: the banner line is at most 255 bytes with its CR LF.

@@ -16,6 +16,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[3478, 5349, 19302],
     probe,
     new: || Box::<Stun>::default(),
+    later: None,
 };
 
 /// Datagrams looked at: the ICE checks, the DTLS handshake and the media's first.

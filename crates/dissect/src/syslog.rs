@@ -3,8 +3,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "syslog", transports: &[Transport::Udp], ports: &[514], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "syslog",
+    transports: &[Transport::Udp],
+    ports: &[514],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     // Syslog over UDP is one-way: the sender is the client.

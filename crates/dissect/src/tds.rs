@@ -7,8 +7,14 @@ use tyto_schema::SessionRecord;
 use crate::messages::{Length, Streams};
 use crate::{ntlm, put_text, utf16le, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "tds", transports: &[Transport::Tcp], ports: &[1433], probe, new: || Box::<Tds>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "tds",
+    transports: &[Transport::Tcp],
+    ports: &[1433],
+    probe,
+    new: || Box::<Tds>::default(),
+    later: Some(later_packets),
+};
 
 const SQL_BATCH: u8 = 0x01;
 const LOGIN_LEGACY: u8 = 0x02;
@@ -16,6 +22,10 @@ const RPC: u8 = 0x03;
 const LOGIN7: u8 = 0x10;
 const SSPI: u8 = 0x11;
 const PRELOGIN: u8 = 0x12;
+const TABULAR_RESULT: u8 = 0x04;
+const ATTENTION: u8 = 0x06;
+const BULK_LOAD: u8 = 0x07;
+const TRANSACTION_MANAGER: u8 = 0x0e;
 const MAX_PACKET: usize = 32 << 10;
 const MAX_PACKETS: u32 = 16;
 
@@ -29,6 +39,40 @@ fn packet(b: &[u8]) -> Length {
             _ => Length::Bad,
         },
         Some(_) => Length::Bad,
+    }
+}
+
+/// Packets after the login, from either side: SQL batches, RPCs, attentions, bulk
+/// loads, transaction requests and tabular results, whole to the byte, numbered one
+/// after another on each side (two packets at least, or one of over 64 bytes).
+fn later_packets(_side: Side, data: &[u8]) -> Probe {
+    let mut at = 0usize;
+    let mut last_number: Option<u8> = None;
+    let mut packets = 0;
+    while at < data.len() {
+        let len = match packet(&data[at..]) {
+            Length::NeedMore => return Probe::NeedMore,
+            Length::Bad => return Probe::NoMatch,
+            Length::Is(n) => n,
+        };
+        let h = &data[at..at + 8];
+        let number = h[6];
+        let kind_ok = matches!(h[0], SQL_BATCH | RPC | TABULAR_RESULT | ATTENTION | BULK_LOAD | TRANSACTION_MANAGER);
+        // Each message's packets count up from 1; a new message may start again.
+        let numbered = number == 1 || last_number.is_some_and(|n| number == n.wrapping_add(1));
+        if !kind_ok || !numbered || len > MAX_PACKET {
+            return Probe::NoMatch;
+        }
+        last_number = Some(number);
+        packets += 1;
+        at += len;
+    }
+    if at > data.len() {
+        Probe::NeedMore
+    } else if packets >= 2 || at > 64 {
+        Probe::Match
+    } else {
+        Probe::NeedMore
     }
 }
 
@@ -130,6 +174,21 @@ impl Dissector for Tds {
 mod tests {
     use super::*;
     use tyto_schema::Values;
+
+    /// A connection picked up after the login: an SQL batch and its result.
+    #[test]
+    fn packets_after_the_login() {
+        let mut batch = tds(SQL_BATCH, &[0x41; 80]);
+        assert_eq!(later_packets(Side::Client, &batch), Probe::Match);
+        assert_eq!(later_packets(Side::Client, &batch[..40]), Probe::NeedMore);
+        let result = tds(TABULAR_RESULT, &[0xfd, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(later_packets(Side::Server, &result), Probe::NeedMore, "short and alone");
+        assert_eq!(later_packets(Side::Server, &[result.clone(), result.clone()].concat()), Probe::Match);
+        // A login is the first probe's; a type TDS lacks is nothing.
+        assert_eq!(later_packets(Side::Client, &tds(LOGIN7, &[0; 100])), Probe::NoMatch);
+        batch[0] = 0x42;
+        assert_eq!(later_packets(Side::Client, &batch), Probe::NoMatch);
+    }
 
     fn tds(kind: u8, payload: &[u8]) -> Vec<u8> {
         let len = (payload.len() + 8) as u16;

@@ -5,8 +5,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "telegram", transports: &[Transport::Udp], ports: &[], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "telegram",
+    transports: &[Transport::Udp],
+    ports: &[],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const TAG: usize = 16;
 const MARK: usize = 12;

@@ -3,8 +3,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "telnet", transports: &[Transport::Tcp], ports: &[23], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "telnet",
+    transports: &[Transport::Tcp],
+    ports: &[23],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const IAC: u8 = 0xff;
 

@@ -6,8 +6,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "teredo", transports: &[Transport::Udp], ports: &[3544], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "teredo",
+    transports: &[Transport::Udp],
+    ports: &[3544],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const IPV6_HEADER: usize = 40;
 

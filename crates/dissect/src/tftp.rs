@@ -5,8 +5,14 @@ use tyto_schema::SessionRecord;
 
 use crate::{put_text, Dissector, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "tftp", transports: &[Transport::Udp], ports: &[69], probe, new: || Box::<Tftp>::default() };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "tftp",
+    transports: &[Transport::Udp],
+    ports: &[69],
+    probe,
+    new: || Box::<Tftp>::default(),
+    later: None,
+};
 
 const OPCODES: [&str; 6] = ["", "rrq", "wrq", "data", "ack", "error"];
 const MAX_DATAGRAMS: u32 = 16;

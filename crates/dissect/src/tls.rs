@@ -16,6 +16,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[443, 465, 636, 853, 993, 995, 8443],
     probe,
     new: || Box::new(Tls::default()),
+    later: None,
 };
 
 /// Handshake bytes held per direction: a ClientHello is a few hundred bytes, a

@@ -12,6 +12,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 /// Large enough for every header field the probe reads.

@@ -3,8 +3,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "vnc", transports: &[Transport::Tcp], ports: &[5900, 5901], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "vnc",
+    transports: &[Transport::Tcp],
+    ports: &[5900, 5901],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let shape = b"RFB 000.000\n";

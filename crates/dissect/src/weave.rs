@@ -8,8 +8,14 @@
 
 use crate::{le16, NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "weave", transports: &[Transport::Tcp], ports: &[11095], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "weave",
+    transports: &[Transport::Tcp],
+    ports: &[11095],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 /// Messages that must frame exactly before the stream is taken for Weave.
 const MESSAGES: usize = 2;

@@ -4,8 +4,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "whatsapp", transports: &[Transport::Tcp], ports: &[], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "whatsapp",
+    transports: &[Transport::Tcp],
+    ports: &[],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 /// `WA`, then the major and minor protocol versions (small numbers).
 fn prologue(d: &[u8]) -> Probe {

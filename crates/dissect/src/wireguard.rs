@@ -4,8 +4,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "wireguard", transports: &[Transport::Udp], ports: &[51820], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "wireguard",
+    transports: &[Transport::Udp],
+    ports: &[51820],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let Some(h) = data.get(..4) else { return Probe::NoMatch };

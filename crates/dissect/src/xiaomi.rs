@@ -4,8 +4,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "xiaomi", transports: &[Transport::Tcp], ports: &[], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "xiaomi",
+    transports: &[Transport::Tcp],
+    ports: &[],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 const MAGIC: [u8; 4] = [0xc2, 0xfe, 0x00, 0x05];
 const HEADER: usize = 12;

@@ -5,8 +5,14 @@
 
 use crate::{NameOnly, Probe, Protocol, Side, Transport};
 
-pub static PROTOCOL: Protocol =
-    Protocol { name: "xmpp", transports: &[Transport::Tcp], ports: &[5222, 5269], probe, new: || Box::new(NameOnly) };
+pub static PROTOCOL: Protocol = Protocol {
+    name: "xmpp",
+    transports: &[Transport::Tcp],
+    ports: &[5222, 5269],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
 
 /// The stream header is within the first few hundred bytes.
 const LOOK: usize = 512;

@@ -9,6 +9,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[10050, 10051],
     probe,
     new: || Box::new(NameOnly),
+    later: None,
 };
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {

@@ -26,16 +26,28 @@ pub trait SessionAnalyzer: Send {
     }
 }
 
+/// What the transport showed of a session's beginning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opening {
+    /// Its first packet opened it (a TCP SYN, or the SYN-ACK answering one): the
+    /// opener is the client and each stream starts at its first byte.
+    Seen,
+    /// Picked up part-way (a TCP connection whose handshake was not captured), or a
+    /// transport with no opening at all (UDP): the first sender need not be the
+    /// client, and the first bytes seen need not begin a message.
+    Unseen,
+}
+
 /// Makes an analyzer for each new session (or none, when nothing would be learned).
 pub trait AnalyzerFactory: Send + Sync {
-    fn create(&self, key: &FlowKey) -> Option<Box<dyn SessionAnalyzer>>;
+    fn create(&self, key: &FlowKey, opening: Opening) -> Option<Box<dyn SessionAnalyzer>>;
 }
 
 /// No protocol analysis: sessions carry only what the flow layer counts.
 pub struct NoAnalysis;
 
 impl AnalyzerFactory for NoAnalysis {
-    fn create(&self, _key: &FlowKey) -> Option<Box<dyn SessionAnalyzer>> {
+    fn create(&self, _key: &FlowKey, _opening: Opening) -> Option<Box<dyn SessionAnalyzer>> {
         None
     }
 }

@@ -8,7 +8,7 @@ use tyto_packet::{tcpflag, Addr, Decoded, Encap, LinkType, Transport};
 use tyto_pcapstore::PcapWriter;
 use tyto_schema::{CloseReason, SessionRecord};
 
-use crate::analyzer::{AnalyzerFactory, SessionAnalyzer};
+use crate::analyzer::{AnalyzerFactory, Opening, SessionAnalyzer};
 use crate::config::FlowConfig;
 use crate::key::{Direction, KeyedPacket};
 use crate::table::{Class, Handle, SessionTable, ALL_CLASSES, CLASSES};
@@ -293,7 +293,8 @@ impl Worker {
         }
         rec.id = session_id(p.ts_ns, id_seed, 1);
         rec.root_id = rec.id.clone();
-        let analyzer = self.analyzers.create(&key);
+        let opening = if tcp_flags.is_some_and(|f| f & tcpflag::SYN != 0) { Opening::Seen } else { Opening::Unseen };
+        let analyzer = self.analyzers.create(&key, opening);
         let s = Session { rec, src_is_hi, tcp, analyzer, cur_file: NO_FILE, id_seed };
         self.table.insert(key, class, p.ts_ns, s)
     }

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use crossbeam_channel::{bounded, Receiver};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
 use tyto_dissect::Dissectors;
@@ -52,23 +52,24 @@ pub fn run_with_progress<T: Send + 'static>(
     let report = thread::scope(|s| {
         let p = progress.clone();
         let bar2 = bar.clone();
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let done2 = done.clone();
-        s.spawn(move || {
-            while !done2.load(Ordering::Relaxed) {
-                let packets = p.packets.load(Ordering::Relaxed);
-                let secs = started.elapsed().as_secs_f64().max(1e-3);
-                bar2.set_position(p.bytes.load(Ordering::Relaxed).min(total));
-                bar2.set_message(format!(
-                    "{packets} packets ({:.0}/s), {} files",
-                    packets as f64 / secs,
-                    p.files_done.load(Ordering::Relaxed)
-                ));
-                thread::sleep(Duration::from_millis(200));
+        // The bar's thread waits on a channel rather than sleeping, so a short run
+        // ends when the pipeline does, not up to one refresh period later.
+        let (done, done_rx) = bounded::<()>(1);
+        s.spawn(move || loop {
+            let packets = p.packets.load(Ordering::Relaxed);
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            bar2.set_position(p.bytes.load(Ordering::Relaxed).min(total));
+            bar2.set_message(format!(
+                "{packets} packets ({:.0}/s), {} files",
+                packets as f64 / secs,
+                p.files_done.load(Ordering::Relaxed)
+            ));
+            if done_rx.recv_timeout(Duration::from_millis(200)) != Err(RecvTimeoutError::Timeout) {
+                break;
             }
         });
         let report = tyto_flow::run(&files, cfg, tx, &progress);
-        done.store(true, Ordering::Relaxed);
+        let _ = done.send(());
         report
     });
     bar.finish_and_clear();
