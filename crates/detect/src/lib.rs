@@ -14,6 +14,7 @@
 //! raised again only after `realert_s`; past `max_alerts_per_minute` (of packet time)
 //! alerts are counted as suppressed instead of raised.
 
+pub mod beacon;
 pub mod dns;
 pub mod lateral;
 pub mod rules;
@@ -70,6 +71,12 @@ pub struct DetectConfig {
     pub dns_nxdomain: u32,
     pub dns_subdomains: u32,
     pub dns_txt: u32,
+    /// Beacons: a client calling one destination at least this many times…
+    pub beacon_min_calls: u32,
+    /// …at a period of at least this many seconds…
+    pub beacon_min_period_s: u32,
+    /// …whose gaps spread (10th to 90th percentile) within this share of it.
+    pub beacon_max_jitter: f64,
     pub rules: Vec<Rule>,
 }
 
@@ -102,6 +109,9 @@ impl Default for DetectConfig {
             dns_nxdomain: 30,
             dns_subdomains: 150,
             dns_txt: 30,
+            beacon_min_calls: 12,
+            beacon_min_period_s: 10,
+            beacon_max_jitter: 0.15,
             rules: Vec::new(),
         }
     }
@@ -175,6 +185,7 @@ pub struct Detectors {
     lateral: lateral::Lateral,
     spikes: spike::Spikes,
     dns: dns::DnsWatch,
+    beacons: beacon::Beacons,
     rules: rules::Rules,
     dedup: Dedup,
     minute: i64,
@@ -212,6 +223,7 @@ impl Detectors {
             ("dns_nxdomain", cfg.dns_nxdomain, 100_000),
             ("dns_subdomains", cfg.dns_subdomains, 100_000),
             ("dns_txt", cfg.dns_txt, 100_000),
+            ("beacon_min_calls", cfg.beacon_min_calls, 1_000),
         ];
         for (name, v, max) in thresholds {
             if v < 2 || v > max {
@@ -227,6 +239,12 @@ impl Detectors {
         if !(cfg.dns_entropy_bits.is_finite() && cfg.dns_entropy_bits > 0.0) {
             return Err("dns_entropy_bits must be a positive number".into());
         }
+        if !(cfg.beacon_max_jitter.is_finite() && (0.0..1.0).contains(&cfg.beacon_max_jitter)) {
+            return Err("beacon_max_jitter must be at least 0 and below 1".into());
+        }
+        if cfg.beacon_min_period_s == 0 {
+            return Err("beacon_min_period_s must be at least 1".into());
+        }
         let mut internal = Vec::new();
         for net in &cfg.internal_networks {
             match tyto_query::parse_ip_value(net) {
@@ -240,6 +258,7 @@ impl Detectors {
             lateral: lateral::Lateral::default(),
             spikes: spike::Spikes::default(),
             dns: dns::DnsWatch::default(),
+            beacons: beacon::Beacons::default(),
             rules: rules::Rules::new(&cfg.rules)?,
             internal,
             cfg,
@@ -258,6 +277,7 @@ impl Detectors {
         self.lateral.session(rec, &mut ctx);
         self.spikes.session(rec, &mut ctx);
         self.dns.session(rec, &mut ctx);
+        self.beacons.session(rec, &mut ctx);
         self.rules.session(rec, &mut ctx);
         out.retain(|a| {
             let minute = a.time_ns.div_euclid(60 * NS);

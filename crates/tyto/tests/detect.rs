@@ -355,3 +355,69 @@ fn the_shared_captures_raise_only_what_they_deserve() {
             .collect();
     assert_eq!(got, want);
 }
+
+/// An hour of a client calling home every 60 s ± 2 s over TLS (a fresh connection
+/// each time, the same server name, alike sizes), beside ordinary browsing by the
+/// same client: TLS to a dozen sites at irregular times, one of them visited over
+/// and over, and plain HTTP. One `beacon` alert, for the caller, whose expression
+/// finds its calls.
+#[test]
+fn a_client_calling_home_on_a_schedule_is_a_beacon() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    let t0 = 1_700_000_000 * 1_000_000_000i64;
+    let answer = {
+        let mut a = vec![22, 3, 3, 0, 200];
+        a.extend_from_slice(&[2; 200]);
+        a
+    };
+    let mut sport = 20_000u16;
+    let mut next_port = || {
+        sport += 1;
+        sport
+    };
+    for i in 0..60i64 {
+        // A fixed pseudo-random wobble of -2…+2 s.
+        let wobble = (i * 7919 % 5 - 2) * 1_000_000_000;
+        common::connection(
+            &mut frames,
+            t0 + i * 60_000_000_000 + wobble,
+            next_port(),
+            443,
+            &common::client_hello("update.example.net"),
+            &answer,
+        );
+    }
+    let sites = ["news.example.org", "mail.example.com", "cdn.example.org", "shop.example.com", "wiki.example.org"];
+    let mut t = t0;
+    for i in 0..240i64 {
+        t += (3 + i * 7919 % 41) * 1_000_000_000;
+        let site = sites[(i * 31 % 5) as usize];
+        let size = 200 + (i * 7919 % 9000) as usize;
+        common::connection(&mut frames, t, next_port(), 443, &common::client_hello(site), &vec![7; size]);
+        if i % 4 == 0 {
+            let ask = format!("GET /page/{i} HTTP/1.1\r\nHost: {site}\r\n\r\n");
+            common::connection(
+                &mut frames,
+                t + 500_000_000,
+                next_port(),
+                80,
+                ask.as_bytes(),
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            );
+        }
+    }
+    frames.sort_by_key(|f| f.0);
+    let pcap = tmp.path().join("calls-home.pcap");
+    common::write_pcap(&pcap, &frames);
+    let data = tmp.path().join("data");
+    ok(tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    let found = alerts(&data, &[]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let a = &found[0];
+    assert_eq!((a["detector"].as_str(), a["source"].as_str()), (Some("beacon"), Some("10.9.0.1")));
+    assert_eq!(a["targets"], serde_json::json!(["update.example.net"]));
+    let expr = a["expression"].as_str().unwrap();
+    assert!(count(&data, expr) >= 12, "{expr}");
+    assert_eq!(count(&data, &format!("{expr} && host.tls != update.example.net")), 0, "{expr}");
+}
