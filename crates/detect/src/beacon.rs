@@ -17,6 +17,7 @@ use std::net::IpAddr;
 
 use tyto_schema::{SessionRecord, Severity, Values};
 
+use crate::window::key;
 use crate::{time_clause, AlertText, Context, NS};
 
 const MAX_PAIRS: usize = 50_000;
@@ -26,15 +27,14 @@ const MAX_PERIOD_S: i64 = 86_400;
 /// Service chatter that is periodic by design.
 const PERIODIC_SERVICES: &[&str] = &["ntp", "dns", "mdns", "llmnr", "nbns", "dhcp", "dhcpv6", "ssdp"];
 
-#[derive(Clone, PartialEq, Eq, Hash)]
 enum Destination {
     Name(String),
     Addr(IpAddr, u16),
 }
 
 /// One pair's recent calls, in order of start time.
-#[derive(Default)]
 struct Calls {
+    destination: Destination,
     /// (start time, bytes both ways).
     calls: Vec<(i64, u64)>,
     last_ns: i64,
@@ -43,7 +43,8 @@ struct Calls {
 
 #[derive(Default)]
 pub(crate) struct Beacons {
-    pairs: HashMap<(IpAddr, Destination), Calls>,
+    /// By a hash of (client, destination): a lookup costs no allocation.
+    pairs: HashMap<u64, Calls>,
 }
 
 fn first_text<'a>(rec: &'a SessionRecord, field: &str) -> Option<&'a str> {
@@ -68,15 +69,16 @@ impl Beacons {
             return;
         }
         let name = ["host.tls", "host.quic", "host.http"].iter().find_map(|f| first_text(rec, f));
+        let client = src.to_ip();
         // Nameless datagrams at a steady period are what keep-alives are (NAT
         // bindings, voice and game servers' heartbeats); an implant's call opens a
         // connection, or names where it goes.
         if rec.ip_protocol == 17 && name.is_none() {
             return;
         }
-        let destination = match name {
-            Some(n) => Destination::Name(n.to_string()),
-            None => Destination::Addr(dst.to_ip(), rec.dst_port),
+        let pair = match name {
+            Some(n) => key((client, n)),
+            None => key((client, dst.to_ip(), rec.dst_port)),
         };
         let t = rec.start_ns;
         if self.pairs.len() >= MAX_PAIRS {
@@ -87,11 +89,15 @@ impl Beacons {
                 self.pairs.retain(|_, c| c.last_ns > cut);
             }
         }
-        let key = (src.to_ip(), destination);
-        if !self.pairs.contains_key(&key) {
-            self.pairs.insert(key.clone(), Calls::default());
-        }
-        let Some(c) = self.pairs.get_mut(&key) else { return };
+        let c = self.pairs.entry(pair).or_insert_with(|| Calls {
+            destination: match name {
+                Some(n) => Destination::Name(n.to_string()),
+                None => Destination::Addr(dst.to_ip(), rec.dst_port),
+            },
+            calls: Vec::new(),
+            last_ns: 0,
+            alerted: false,
+        });
         // Rows come as sessions end: keep the calls in order of their start.
         let at = c.calls.partition_point(|(s, _)| *s <= t);
         c.calls.insert(at, (t, rec.src.bytes + rec.dst.bytes));
@@ -105,8 +111,7 @@ impl Beacons {
         let Some(found) = regular(&c.calls, ctx.cfg) else { return };
         c.alerted = true;
         let (first_ns, last_ns) = (c.calls[0].0, c.calls[c.calls.len() - 1].0);
-        let (client, destination) = key;
-        let (target, clause) = match &destination {
+        let (target, clause) = match &c.destination {
             Destination::Name(n) => (n.clone(), format!("host == {n}")),
             Destination::Addr(a, p) => (format!("{a}:{p}"), format!("ip.dst == {a} && port.dst == {p}")),
         };

@@ -170,6 +170,8 @@ mod tests {
         for i in 0..n {
             out.extend(d.session(&talk([10, 0, 0, src], [192, 0, 2, (i % 200) as u8], 443, minute * 60 + 1)));
         }
+        // The same pairs each minute on the second are beacons too: only spikes here.
+        out.retain(|a| a.detector == "session-spike");
         out
     }
 
