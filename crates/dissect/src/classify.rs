@@ -559,6 +559,7 @@ impl SessionAnalyzer for Classifier {
             }
             _ => {}
         }
+        crate::risk::assess(rec);
     }
 
     fn wants_more(&self) -> bool {

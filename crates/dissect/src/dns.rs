@@ -333,7 +333,12 @@ impl Dissector for Dns {
             }
         }
         if self.framed == Some(false) {
+            // Over 512 bytes in one datagram: past what DNS over UDP promised before
+            // EDNS, and what amplification and tunnels send.
             if let Some(msg) = parse(data) {
+                if data.len() > 512 {
+                    crate::risk::add(rec, crate::risk::Risk::DnsLargePacket);
+                }
                 self.message(&msg, data.len(), rec);
             }
             return;

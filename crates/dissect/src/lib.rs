@@ -80,6 +80,7 @@ pub mod radius;
 pub mod rdp;
 pub mod redis;
 pub mod riotgames;
+pub mod risk;
 pub mod rsh;
 pub mod rtmp;
 pub mod rtp;

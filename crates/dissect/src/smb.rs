@@ -27,6 +27,7 @@ const MAX_DIALECTS: usize = 16;
 const MAX_CHAIN: usize = 8;
 
 const SMB1_FLAGS_REPLY: u8 = 0x80;
+const SMB1_NEGOTIATE: u8 = 0x72;
 const SMB1_FLAGS2_UNICODE: u16 = 0x8000;
 const SMB2_FLAGS_SERVER_TO_REDIR: u32 = 0x1;
 
@@ -90,6 +91,8 @@ struct Found {
     ntlm: Vec<ntlm::Message>,
     dialects: Option<Vec<String>>,
     encrypted: bool,
+    /// An SMB1 command other than the dialect negotiation.
+    smb1: bool,
 }
 
 impl Found {
@@ -251,13 +254,20 @@ impl Dissector for Smb {
             // Other NetBIOS session packets (session request, keep-alive) carry no SMB.
             let Some(smb) = msg.get(4..).filter(|_| msg[0] == 0) else { return };
             match smb.get(..4) {
-                Some(b"\xffSMB") => smb1(smb, dialects, &mut found),
+                Some(b"\xffSMB") => {
+                    // A negotiation that offers SMB1 among newer dialects is not SMB1 in use.
+                    found.smb1 |= smb.get(4).is_some_and(|c| *c != SMB1_NEGOTIATE);
+                    smb1(smb, dialects, &mut found);
+                }
                 Some(b"\xfeSMB") => smb2(smb, &mut found),
                 // Encrypted (transform header) or compressed: nothing to read.
                 Some(b"\xfdSMB") => found.encrypted = true,
                 _ => {}
             }
         });
+        if found.smb1 {
+            crate::risk::add(rec, crate::risk::Risk::SmbInsecureVersion);
+        }
         if let Some(d) = found.dialects {
             self.dialects = d;
         }

@@ -8,6 +8,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 use tyto_schema::{SessionRecord, Values};
 
+use crate::risk::{self, Risk};
 use crate::{add_protocol, hex, put_text, put_time, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -393,6 +394,26 @@ impl Tls {
 /// Certificates of a chain looked at: real chains have three or four.
 const MAX_CERTS: usize = 8;
 
+/// The server's own certificate (the chain's first): Tor's and Psiphon's, and its risks.
+fn server_certificate(cert: &Certificate, der: &[u8], rec: &mut SessionRecord) {
+    if tor_link(rec, &cert.subject_cn, &cert.issuer_cn) {
+        add_protocol(rec, "tor");
+    }
+    // Only a self-signed server certificate is looked at again.
+    if cert.subject_cn == cert.issuer_cn && crate::psiphon::meek_certificate(der) {
+        add_protocol(rec, "psiphon");
+    }
+    // Self-signed: naming itself as its issuer. WebRTC's DTLS (inside a STUN
+    // session) uses self-signed certificates by design (RFC 8827): no risk there.
+    if cert.self_issued && !rec.protocols.iter().any(|p| p == "stun") {
+        risk::add(rec, Risk::TlsSelfsignedCertificate);
+    }
+    let (from, until) = cert.valid_ns;
+    if rec.start_ns < from || rec.start_ns > until {
+        risk::add(rec, Risk::TlsCertificateExpired);
+    }
+}
+
 /// The server's certificate chain (TLS ≤ 1.2 sends it in clear): 3-byte list length,
 /// then 3-byte length and DER per certificate.
 fn certificates(body: &[u8], rec: &mut SessionRecord) {
@@ -401,13 +422,12 @@ fn certificates(body: &[u8], rec: &mut SessionRecord) {
         let Some(l) = body.get(at..at + 3) else { return };
         let len = u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize;
         let Some(der) = body.get(at + 3..at + 3 + len) else { return };
-        let names = certificate(der, rec);
-        if i == 0 && names.as_ref().is_some_and(|(subject, issuer)| tor_link(rec, subject, issuer)) {
-            add_protocol(rec, "tor");
-        }
-        // Only a self-signed server certificate is looked at again.
-        if i == 0 && names.is_some_and(|(subject, issuer)| subject == issuer) && crate::psiphon::meek_certificate(der) {
-            add_protocol(rec, "psiphon");
+        let Some(cert) = certificate(der, rec) else {
+            at += 3 + len;
+            continue;
+        };
+        if i == 0 {
+            server_certificate(&cert, der, rec);
         }
         at += 3 + len;
     }
@@ -434,7 +454,7 @@ fn tor_link(rec: &SessionRecord, subject: &str, issuer: &str) -> bool {
 /// One DER certificate's names, serial, validity, alternative names and fingerprints
 /// (as Arkime writes them: SHA-1 with colons, serial as the integer's bytes in hex);
 /// its subject's and issuer's first common names.
-pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<(String, String)> {
+pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
     use sha2::Digest;
     use x509_parser::certificate::X509CertificateParser;
     use x509_parser::nom::Parser;
@@ -473,7 +493,24 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<(String, Strin
     let sha1 = sha1_hex(der);
     put_text(rec, "cert.hash", &sha1);
     put_text(rec, "cert.sha256", &hex(&sha2::Sha256::digest(der)));
-    Some(cns)
+    Some(Certificate {
+        subject_cn: cns.0,
+        issuer_cn: cns.1,
+        self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
+        valid_ns: (
+            validity.not_before.timestamp().saturating_mul(1_000_000_000),
+            validity.not_after.timestamp().saturating_mul(1_000_000_000),
+        ),
+    })
+}
+
+/// What a certificate's reader needs to judge it: its first common names, whether
+/// it was issued by itself (issuer and subject the same name), its validity.
+pub struct Certificate {
+    pub subject_cn: String,
+    pub issuer_cn: String,
+    pub self_issued: bool,
+    pub valid_ns: (i64, i64),
 }
 
 /// A name attribute as text whatever its string type: the parser's `as_str` refuses
@@ -500,6 +537,11 @@ fn sha1_hex(data: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
+/// SSL 3, TLS 1.0 and 1.1 (RFC 8996), DTLS 1.0 (TLS 1.1's datagram form).
+fn obsolete(version: u16) -> bool {
+    matches!(version, 0x0300..=0x0302 | 0xfeff)
+}
+
 /// One whole handshake message of either side, from TLS, DTLS or QUIC.
 pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8], rec: &mut SessionRecord) {
     match (side, kind) {
@@ -522,11 +564,26 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             }
             put_text(rec, "tls.ja3", &hex_md5(&ch.ja3_string()));
             put_text(rec, "tls.ja4", &ch.ja4_for(flavor));
+            // The best the client offers bounds what can be chosen.
+            let offered = ch.supported_versions.iter().copied().filter(|v| !grease(*v)).max().unwrap_or(ch.version);
+            if obsolete(offered) {
+                risk::add(rec, Risk::TlsObsoleteVersion);
+            }
+            // No server name where one is due (TLS 1.2 or later offered), and none
+            // hidden either (ESNI, ECH).
+            let hidden = ch.extensions.iter().any(|e| matches!(e, 0xffce | 0xfe0d));
+            if ch.sni.is_none() && !hidden && matches!(offered, 0x0303 | 0x0304 | 0xfefd | 0xfefc) {
+                risk::add(rec, Risk::TlsMissingSni);
+            }
         }
         (Side::Server, 11) => certificates(body, rec),
         (Side::Server, 2) => {
             let Some(sh) = parse_server_hello(body) else { return };
-            put_text(rec, "tls.version", &version_name(sh.selected_version.unwrap_or(sh.version)));
+            let version = sh.selected_version.unwrap_or(sh.version);
+            put_text(rec, "tls.version", &version_name(version));
+            if obsolete(version) {
+                risk::add(rec, Risk::TlsObsoleteVersion);
+            }
             put_text(rec, "tls.cipher", &cipher_name(sh.cipher));
             put_text(rec, "tls.ja3s", &hex_md5(&sh.ja3s_string()));
         }

@@ -335,6 +335,8 @@ extra {
     "oui.src", [], Text, many, "oui_src", None, "general", None, "Manufacturers of the source ethernet addresses";
     "oui.dst", [], Text, many, "oui_dst", None, "general", None, "Manufacturers of the destination ethernet addresses";
     "protocols.how", [], LowerText, many, "protocols_how", None, "general", None, "How each application protocol was decided: `protocol:payload` or `protocol:port` (a guess)";
+    "risk", [], LowerText, many, "risk", None, "general", None, "What is wrong or suspicious about the session, named as nDPI names its flow risks (`tls-selfsigned-certificate`, `unidirectional-traffic`, …)";
+    "risk.score", [], Integer, one, "risk_score", None, "general", None, "The risks' weights summed (nDPI's scale: low 10, medium 50, high 100)";
     "host.http", ["http.host"], LowerText, many, "http_host", Some("url.domain"), "http", Host, "HTTP Host header values";
     "http.uri", [], Text, many, "http_uri", Some("url.original"), "http", Uri, "Request URIs, host then path (`example.com/index.html`)";
     "http.uri.path", [], Text, many, "http_path", Some("url.path"), "http", None, "Path part of the request URIs";
@@ -627,6 +629,8 @@ mod tests {
             "session.closereason",
             "packetPos",
             "protocols.how",
+            "risk",
+            "risk.score",
             "http.content-type",
             "host.tls",
             "tls.alpn",

@@ -1,0 +1,217 @@
+//! Flow risks: what is wrong or suspicious about a session, as `risk` values named
+//! after nDPI's (its identifiers without `NDPI_`, lower-case, words joined by `-`),
+//! and `risk.score`, the sum of each risk's weight by its severity (nDPI's scale:
+//! low 10, medium 50, high 100, severe 150). Dissectors add the risks they see
+//! while parsing (a self-signed certificate, a DNS answer over 512 bytes); the
+//! rest are judged from the finished row when it is written ([`assess`]).
+
+use tyto_schema::{SessionRecord, Values};
+
+use crate::{put_int, put_text};
+
+/// The risks Tyto judges. Each agrees with nDPI where nDPI has the same risk (a test
+/// compares them flow by flow on nDPI's own captures).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Risk {
+    /// An HTTP Host, TLS or QUIC server name that is an address, not a name.
+    HttpNumericIpHost,
+    /// The server's certificate was issued by itself (issuer equal to subject).
+    TlsSelfsignedCertificate,
+    /// The server chose SSL 3, TLS 1.0 or TLS 1.1.
+    TlsObsoleteVersion,
+    /// The server chose a cipher whose key exchange gives no forward secrecy (RSA).
+    TlsWeakCipher,
+    /// The server chose a cipher with a broken algorithm: RC4, DES, NULL, export grade,
+    /// anonymous key exchange (nDPI classes these ciphers insecure, but has no risk
+    /// of its own for them).
+    TlsInsecureCipher,
+    /// The server's certificate had expired, or was not yet valid, when the session began.
+    TlsCertificateExpired,
+    /// A client hello without a server name.
+    TlsMissingSni,
+    /// A DNS message over 512 bytes in one datagram.
+    DnsLargePacket,
+    /// SMB version 1.
+    SmbInsecureVersion,
+    /// Packets one way only.
+    UnidirectionalTraffic,
+    /// A protocol that carries credentials or files in clear, or is abused more than used.
+    UnsafeProtocol,
+}
+
+impl Risk {
+    pub fn name(self) -> &'static str {
+        match self {
+            Risk::HttpNumericIpHost => "http-numeric-ip-host",
+            Risk::TlsSelfsignedCertificate => "tls-selfsigned-certificate",
+            Risk::TlsObsoleteVersion => "tls-obsolete-version",
+            Risk::TlsWeakCipher => "tls-weak-cipher",
+            Risk::TlsInsecureCipher => "tls-insecure-cipher",
+            Risk::TlsCertificateExpired => "tls-certificate-expired",
+            Risk::TlsMissingSni => "tls-missing-sni",
+            Risk::DnsLargePacket => "dns-large-packet",
+            Risk::SmbInsecureVersion => "smb-insecure-version",
+            Risk::UnidirectionalTraffic => "unidirectional-traffic",
+            Risk::UnsafeProtocol => "unsafe-protocol",
+        }
+    }
+
+    /// The weight of the risk's severity.
+    fn score(self) -> i64 {
+        const LOW: i64 = 10;
+        const MEDIUM: i64 = 50;
+        const HIGH: i64 = 100;
+        match self {
+            Risk::HttpNumericIpHost | Risk::UnidirectionalTraffic | Risk::UnsafeProtocol => LOW,
+            Risk::TlsMissingSni | Risk::DnsLargePacket => MEDIUM,
+            Risk::TlsSelfsignedCertificate
+            | Risk::TlsObsoleteVersion
+            | Risk::TlsWeakCipher
+            | Risk::TlsCertificateExpired
+            | Risk::SmbInsecureVersion => HIGH,
+            Risk::TlsInsecureCipher => 150,
+        }
+    }
+
+    const ALL: [Risk; 11] = [
+        Risk::HttpNumericIpHost,
+        Risk::TlsSelfsignedCertificate,
+        Risk::TlsObsoleteVersion,
+        Risk::TlsWeakCipher,
+        Risk::TlsInsecureCipher,
+        Risk::TlsCertificateExpired,
+        Risk::TlsMissingSni,
+        Risk::DnsLargePacket,
+        Risk::SmbInsecureVersion,
+        Risk::UnidirectionalTraffic,
+        Risk::UnsafeProtocol,
+    ];
+}
+
+fn texts<'a>(rec: &'a SessionRecord, field: &str) -> &'a [String] {
+    match rec.extra.get(field) {
+        Some(Values::Text(v)) => v,
+        _ => &[],
+    }
+}
+
+/// Marks the session with `risk` (once).
+pub fn add(rec: &mut SessionRecord, risk: Risk) {
+    if !texts(rec, "risk").iter().any(|r| r == risk.name()) {
+        put_text(rec, "risk", risk.name());
+    }
+}
+
+/// Protocols nDPI deems unsafe: credentials or files in clear, or networks abused
+/// more than used.
+const UNSAFE: &[&str] = &["ftp", "telnet", "rsh", "pop3", "imap", "irc", "gnutella", "tor"];
+
+/// A cipher with a broken algorithm: RC4, single DES, NULL encryption, export
+/// grade, or no authentication of the key exchange.
+pub fn insecure_cipher(name: &str) -> bool {
+    ["_RC4_", "_DES_", "DES40", "_NULL_", "EXPORT", "_anon_"].iter().any(|w| name.contains(w))
+}
+
+/// A cipher that is not broken but whose RSA key exchange gives no forward secrecy.
+pub fn weak_cipher(name: &str) -> bool {
+    name.starts_with("TLS_RSA_WITH_") && !insecure_cipher(name)
+}
+
+/// The risks the finished row shows, then its score. Called as the row is written.
+pub fn assess(rec: &mut SessionRecord) {
+    let numeric = ["host.http", "host.tls", "host.quic"]
+        .iter()
+        .flat_map(|f| texts(rec, f))
+        .any(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok());
+    if numeric {
+        add(rec, Risk::HttpNumericIpHost);
+    }
+    if texts(rec, "tls.version").iter().any(|v| matches!(v.as_str(), "SSLv3" | "TLSv1" | "TLSv1.1")) {
+        add(rec, Risk::TlsObsoleteVersion);
+    }
+    if texts(rec, "tls.cipher").iter().any(|c| weak_cipher(c)) {
+        add(rec, Risk::TlsWeakCipher);
+    }
+    if texts(rec, "tls.cipher").iter().any(|c| insecure_cipher(c)) {
+        add(rec, Risk::TlsInsecureCipher);
+    }
+    if rec.protocols.iter().any(|p| UNSAFE.contains(&p.as_str())) {
+        add(rec, Risk::UnsafeProtocol);
+    }
+    // To a group or a whole network, no answer is expected.
+    let to_many = rec.dst_ip.is_some_and(|a| match a.to_ip() {
+        std::net::IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast() || v4.octets()[3] == 255,
+        std::net::IpAddr::V6(v6) => v6.is_multicast(),
+    });
+    if matches!(rec.ip_protocol, 6 | 17) && rec.src.packets > 0 && rec.dst.packets == 0 && !to_many {
+        add(rec, Risk::UnidirectionalTraffic);
+    }
+    let score: i64 =
+        Risk::ALL.iter().filter(|r| texts(rec, "risk").iter().any(|v| v == r.name())).map(|r| r.score()).sum();
+    if score > 0 && rec.extra.get("risk.score").is_none() {
+        put_int(rec, "risk.score", score);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_packet::Addr;
+
+    fn risks(rec: &SessionRecord) -> Vec<String> {
+        texts(rec, "risk").to_vec()
+    }
+
+    #[test]
+    fn ciphers_weak_insecure_or_fine() {
+        assert!(weak_cipher("TLS_RSA_WITH_AES_128_CBC_SHA") && !insecure_cipher("TLS_RSA_WITH_AES_128_CBC_SHA"));
+        assert!(weak_cipher("TLS_RSA_WITH_3DES_EDE_CBC_SHA"));
+        assert!(insecure_cipher("TLS_RSA_WITH_RC4_128_MD5") && !weak_cipher("TLS_RSA_WITH_RC4_128_MD5"));
+        assert!(insecure_cipher("TLS_ECDHE_RSA_WITH_RC4_128_SHA"));
+        assert!(insecure_cipher("TLS_RSA_EXPORT_WITH_DES40_CBC_SHA") && insecure_cipher("TLS_RSA_WITH_NULL_SHA"));
+        assert!(insecure_cipher("TLS_DH_anon_WITH_AES_128_CBC_SHA"));
+        for fine in
+            ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256", "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"]
+        {
+            assert!(!weak_cipher(fine) && !insecure_cipher(fine), "{fine}");
+        }
+    }
+
+    /// The row's own risks, each once, and their weights summed.
+    #[test]
+    fn a_row_is_judged_once_and_scored() {
+        let mut rec = SessionRecord {
+            ip_protocol: 6,
+            dst_ip: Some(Addr::from_v4([192, 0, 2, 7])),
+            protocols: vec!["tcp".into(), "http".into()],
+            ..SessionRecord::default()
+        };
+        rec.src.packets = 3;
+        rec.extra.add_text("host.http", "192.0.2.7").unwrap();
+        rec.extra.add_text("tls.version", "TLSv1").unwrap();
+        add(&mut rec, Risk::TlsObsoleteVersion);
+        assess(&mut rec);
+        assert_eq!(risks(&rec), ["tls-obsolete-version", "http-numeric-ip-host", "unidirectional-traffic"]);
+        assert_eq!(rec.extra.get("risk.score"), Some(&Values::Int(vec![120])));
+    }
+
+    /// Packets one way to a group or a whole network expect no answer; and a
+    /// session that got one is not one-way.
+    #[test]
+    fn one_way_to_one_host_only() {
+        for (dst, one_way) in [([10, 0, 0, 2], true), ([239, 255, 255, 250], false), ([192, 168, 1, 255], false)] {
+            let mut rec =
+                SessionRecord { ip_protocol: 17, dst_ip: Some(Addr::from_v4(dst)), ..SessionRecord::default() };
+            rec.src.packets = 1;
+            assess(&mut rec);
+            assert_eq!(risks(&rec).contains(&"unidirectional-traffic".to_string()), one_way, "{dst:?}");
+        }
+        let mut rec =
+            SessionRecord { ip_protocol: 17, dst_ip: Some(Addr::from_v4([10, 0, 0, 2])), ..SessionRecord::default() };
+        rec.src.packets = 1;
+        rec.dst.packets = 1;
+        assess(&mut rec);
+        assert!(risks(&rec).is_empty());
+        assert!(rec.extra.get("risk.score").is_none());
+    }
+}
