@@ -633,6 +633,20 @@ fn retention_deletes_the_oldest_files_and_nothing_else() {
     assert_eq!(std::fs::metadata(&pcap).unwrap().len(), 24 + PER_FLOW as u64 * (16 + 14 + 20 + 8 + 1400));
 }
 
+/// The test network with `10.77.0.H` for each H in `hosts` on the server's side, when
+/// nmap is installed to scan it.
+fn nmap_targets(hosts: std::ops::Range<u8>) -> Option<Net> {
+    if Command::new("nmap").arg("--version").output().is_err() {
+        eprintln!("skipping: nmap is not installed (scripts/setup.sh installs it)");
+        return None;
+    }
+    let net = Net::new()?;
+    for h in hosts {
+        sh_ok(&["-n", &net.a, "addr", "add", &format!("10.77.0.{h}/24"), "dev", "va"]);
+    }
+    Some(net)
+}
+
 /// nmap (Debian's) from the client's namespace while Tyto captures: a SYN scan, a
 /// connect scan and a UDP scan of one host, a ping sweep and a connect sweep of 40
 /// addresses, an ARP sweep of 50; then SMB-like conversations with 12 hosts. Each
@@ -640,14 +654,7 @@ fn retention_deletes_the_oldest_files_and_nothing_else() {
 /// evidence sessions.
 #[test]
 fn nmap_scans_raise_alerts() {
-    if Command::new("nmap").arg("--version").output().is_err() {
-        eprintln!("skipping: nmap is not installed (scripts/setup.sh installs it)");
-        return;
-    }
-    let Some(net) = Net::new() else { return };
-    for h in 100..140 {
-        sh_ok(&["-n", &net.a, "addr", "add", &format!("10.77.0.{h}/24"), "dev", "va"]);
-    }
+    let Some(net) = nmap_targets(100..140) else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (child, _) = start(&net, &data, "capture", &[]);
@@ -735,14 +742,7 @@ fn nmap_scans_raise_alerts() {
 /// naming the scanner and the three ports, whose expression finds the 60 probes.
 #[test]
 fn an_nmap_sweep_over_a_few_ports_raises_a_scan_alert() {
-    if Command::new("nmap").arg("--version").output().is_err() {
-        eprintln!("skipping: nmap is not installed (scripts/setup.sh installs it)");
-        return;
-    }
-    let Some(net) = Net::new() else { return };
-    for h in 100..120 {
-        sh_ok(&["-n", &net.a, "addr", "add", &format!("10.77.0.{h}/24"), "dev", "va"]);
-    }
+    let Some(net) = nmap_targets(100..120) else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (child, _) = start(&net, &data, "capture", &[]);

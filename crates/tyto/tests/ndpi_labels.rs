@@ -179,23 +179,31 @@ fn labelled_captures(dir: &Path) -> Vec<(PathBuf, Vec<(Key, String)>)> {
     v
 }
 
+/// A TCP or UDP row's endpoints as a flow key, as written (source first).
+fn row_key(r: &Value) -> Option<Key> {
+    let t = match r["ip.protocol"].as_i64() {
+        Some(6) => "tcp",
+        Some(17) => "udp",
+        _ => return None,
+    };
+    let s = |f: &str| r[f].as_str().unwrap_or("").to_string();
+    let n = |f: &str| r[f].as_u64().unwrap_or(0);
+    Some((t.to_string(), s("ip.src"), n("port.src"), s("ip.dst"), n("port.dst")))
+}
+
+/// A row's text values of one field.
+fn row_texts(r: &Value, field: &str) -> Vec<String> {
+    r[field].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(String::from)).collect()
+}
+
 /// The `protocols` of each session, under both orientations of its endpoints.
 fn protocols_by_flow(rows: &[Value]) -> HashMap<Key, Vec<String>> {
     let mut ours: HashMap<Key, Vec<String>> = HashMap::new();
     for r in rows {
-        let t = match r["ip.protocol"].as_i64() {
-            Some(6) => "tcp",
-            Some(17) => "udp",
-            _ => continue,
-        };
-        let s = |f: &str| r[f].as_str().unwrap_or("").to_string();
-        let n = |f: &str| r[f].as_u64().unwrap_or(0);
-        let protos: Vec<String> =
-            r["protocols"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(String::from)).collect();
-        for k in [
-            (t.to_string(), s("ip.src"), n("port.src"), s("ip.dst"), n("port.dst")),
-            (t.to_string(), s("ip.dst"), n("port.dst"), s("ip.src"), n("port.src")),
-        ] {
+        let Some(k) = row_key(r) else { continue };
+        let protos = row_texts(r, "protocols");
+        let (t, a, ap, b, bp) = k.clone();
+        for k in [k, (t, b, bp, a, ap)] {
             ours.entry(k).or_default().extend(protos.iter().cloned());
         }
     }
@@ -718,29 +726,16 @@ fn risks_agree_with_ndpi() {
         let (_, rows) = common::run(std::slice::from_ref(&pcap), &cfg);
         let mut ours: HashMap<Key, (Vec<String>, Value)> = HashMap::new();
         for r in rows.iter().map(tyto_schema::record_to_json) {
-            let t = match r["ip.protocol"].as_i64() {
-                Some(6) => "tcp",
-                Some(17) => "udp",
-                _ => continue,
-            };
-            let s = |f: &str| r[f].as_str().unwrap_or("").to_string();
-            let n = |f: &str| r[f].as_u64().unwrap_or(0);
-            let risks: Vec<String> =
-                r["risk"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(String::from)).collect();
-            let k = canonical(&(t.to_string(), s("ip.src"), n("port.src"), s("ip.dst"), n("port.dst")));
-            let e = ours.entry(k).or_insert_with(|| (Vec::new(), r.clone()));
+            let Some(k) = row_key(&r) else { continue };
+            let risks = row_texts(&r, "risk");
+            let e = ours.entry(canonical(&k)).or_insert_with(|| (Vec::new(), r.clone()));
             e.0.extend(risks);
         }
         for (key, master, theirs) in flows {
             let Some((mine, row)) = ours.get(&canonical(&key)) else { continue };
             // Only flows the two agree on: what a flow is decides most of its risks,
             // and the protocols' agreement is the test above.
-            let protocols: Vec<String> = row["protocols"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|p| p.as_str().map(String::from))
-                .collect();
+            let protocols = row_texts(row, "protocols");
             let unknown_to_both = master == "Unknown" && protocols.iter().all(|p| p == "tcp" || p == "udp");
             if !unknown_to_both && !names(&master, &protocols) {
                 continue;
