@@ -128,6 +128,10 @@ impl Dissector for Ftp {
                         return true;
                     }
                     put_text(rec, "ftp.command", &cmd);
+                    // A login before any AUTH TLS travels in clear.
+                    if matches!(cmd.as_str(), "USER" | "PASS") && !*auth_tls {
+                        crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
+                    }
                     if FILE_COMMANDS.contains(&cmd.as_str()) && !arg.is_empty() {
                         put_text(rec, "ftp.filename", arg.trim());
                     }
@@ -283,5 +287,11 @@ mod tests {
             Some(&Values::Text(vec!["USER".into(), "PASS".into(), "RETR".into(), "AUTH".into()]))
         );
         assert_eq!(rec.extra.get("ftp.filename"), Some(&Values::Text(vec!["/pub/a file.txt".into()])));
+        assert_eq!(rec.extra.get("risk"), Some(&Values::Text(vec!["clear-text-credentials".into()])));
+        // A login after AUTH TLS is not in clear.
+        let mut s = Ftp::default();
+        let mut rec = SessionRecord::default();
+        s.feed(Side::Client, b"AUTH TLS\r\nUSER bob\r\n", &mut rec);
+        assert!(rec.extra.get("risk").is_none());
     }
 }

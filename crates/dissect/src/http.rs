@@ -263,6 +263,8 @@ fn authentication(headers: &[httparse::Header<'_>], rec: &mut SessionRecord) {
                         put_text(rec, "http.user", &user);
                         put_text(rec, "user", &user);
                     }
+                    // Basic is the password itself, base64-encoded.
+                    crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
                 }
                 continue;
             }

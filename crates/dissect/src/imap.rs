@@ -64,6 +64,10 @@ impl Dissector for Imap {
                         if trim(cmd).eq_ignore_ascii_case(b"STARTTLS") {
                             *tag = Some(t.to_vec());
                         }
+                        // LOGIN carries the password as an argument.
+                        if starts_with_ci(cmd, b"LOGIN ") {
+                            crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
+                        }
                     }
                     true
                 });

@@ -74,6 +74,8 @@ impl Dissector for Irc {
                 if !nick.is_empty() {
                     put_text(rec, "irc.nick", &String::from_utf8_lossy(nick));
                 }
+            } else if after_ci(line, b"PASS ").is_some() || after_ci(line, b"USER ").is_some() {
+                crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
             } else if let Some(channels) = after_ci(line, b"JOIN ") {
                 // The channel list as given (`#a,#b`), without keys.
                 let channels = channels.split(|b| *b == b' ').next().unwrap_or(channels);

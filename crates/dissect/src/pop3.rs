@@ -52,6 +52,10 @@ impl Dissector for Pop3 {
                     if trim(l).eq_ignore_ascii_case(b"STLS") {
                         *stls = true;
                     }
+                    // USER and PASS in clear (APOP sends a digest).
+                    if starts_with_ci(l, b"USER ") || starts_with_ci(l, b"PASS ") {
+                        crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
+                    }
                     true
                 });
             }

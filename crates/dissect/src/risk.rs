@@ -37,6 +37,9 @@ pub enum Risk {
     UnidirectionalTraffic,
     /// A protocol that carries credentials or files in clear, or is abused more than used.
     UnsafeProtocol,
+    /// A password (or an account trusted without one) sent in clear: HTTP Basic, FTP,
+    /// POP3 and IMAP logins before TLS, IRC's PASS, rsh.
+    ClearTextCredentials,
 }
 
 impl Risk {
@@ -53,6 +56,7 @@ impl Risk {
             Risk::SmbInsecureVersion => "smb-insecure-version",
             Risk::UnidirectionalTraffic => "unidirectional-traffic",
             Risk::UnsafeProtocol => "unsafe-protocol",
+            Risk::ClearTextCredentials => "clear-text-credentials",
         }
     }
 
@@ -68,12 +72,13 @@ impl Risk {
             | Risk::TlsObsoleteVersion
             | Risk::TlsWeakCipher
             | Risk::TlsCertificateExpired
-            | Risk::SmbInsecureVersion => HIGH,
+            | Risk::SmbInsecureVersion
+            | Risk::ClearTextCredentials => HIGH,
             Risk::TlsInsecureCipher => 150,
         }
     }
 
-    const ALL: [Risk; 11] = [
+    const ALL: [Risk; 12] = [
         Risk::HttpNumericIpHost,
         Risk::TlsSelfsignedCertificate,
         Risk::TlsObsoleteVersion,
@@ -85,6 +90,7 @@ impl Risk {
         Risk::SmbInsecureVersion,
         Risk::UnidirectionalTraffic,
         Risk::UnsafeProtocol,
+        Risk::ClearTextCredentials,
     ];
 }
 

@@ -79,6 +79,8 @@ impl Dissector for Rsh {
             Ok(Some((local, remote))) => {
                 put_text(rec, "user", &String::from_utf8_lossy(remote));
                 put_text(rec, "user", &String::from_utf8_lossy(local));
+                // The account and the command, trusted on the client's word.
+                crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
                 self.done = true;
             }
             Ok(None) if room > 0 => {}

@@ -669,6 +669,7 @@ const RISKS: &[(&str, &str)] = &[
     ("SMB Insecure Vers", "smb-insecure-version"),
     ("Unidirectional Traffic", "unidirectional-traffic"),
     ("Unsafe Protocol", "unsafe-protocol"),
+    ("Clear-Text Credentials", "clear-text-credentials"),
 ];
 
 /// Every TCP and UDP flow of an nDPI result file, with nDPI's master protocol and the
@@ -779,7 +780,14 @@ fn risks_agree_with_ndpi() {
         // Eight flows: nDPI leaves out one self-issued certificate (anyconnect-vpn,
         // port 4287: an issuer it exempts) and marks one WebRTC DTLS certificate
         // that RFC 8827 makes self-signed by design. One flow either way is 0.857.
-        let floor = if *name == "tls-selfsigned-certificate" { 0.85 } else { 0.9 };
+        // Nine flows: one is in a fuzzed capture whose sequence numbers jump 5.5 MB
+        // past the handshake, so reassembly never hands its request (with its Basic
+        // credentials) to a dissector; nDPI reads packets one by one.
+        let floor = match *name {
+            "tls-selfsigned-certificate" => 0.85,
+            "clear-text-credentials" => 0.88,
+            _ => 0.9,
+        };
         if both + theirs == 0 || precision < floor || recall < floor {
             low.push(*name);
         }
