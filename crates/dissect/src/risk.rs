@@ -27,6 +27,10 @@ pub enum Risk {
     TlsInsecureCipher,
     /// The server's certificate had expired, or was not yet valid, when the session began.
     TlsCertificateExpired,
+    /// The server's certificate expires within 30 days of the session.
+    TlsCertificateAboutToExpire,
+    /// The server's certificate, issued since September 2020, is valid over 398 days.
+    TlsCertValidityTooLong,
     /// A client hello without a server name.
     TlsMissingSni,
     /// A DNS message over 512 bytes in one datagram.
@@ -51,6 +55,8 @@ impl Risk {
             Risk::TlsWeakCipher => "tls-weak-cipher",
             Risk::TlsInsecureCipher => "tls-insecure-cipher",
             Risk::TlsCertificateExpired => "tls-certificate-expired",
+            Risk::TlsCertificateAboutToExpire => "tls-certificate-about-to-expire",
+            Risk::TlsCertValidityTooLong => "tls-cert-validity-too-long",
             Risk::TlsMissingSni => "tls-missing-sni",
             Risk::DnsLargePacket => "dns-large-packet",
             Risk::SmbInsecureVersion => "smb-insecure-version",
@@ -67,7 +73,10 @@ impl Risk {
         const HIGH: i64 = 100;
         match self {
             Risk::HttpNumericIpHost | Risk::UnidirectionalTraffic | Risk::UnsafeProtocol => LOW,
-            Risk::TlsMissingSni | Risk::DnsLargePacket => MEDIUM,
+            Risk::TlsMissingSni
+            | Risk::DnsLargePacket
+            | Risk::TlsCertificateAboutToExpire
+            | Risk::TlsCertValidityTooLong => MEDIUM,
             Risk::TlsSelfsignedCertificate
             | Risk::TlsObsoleteVersion
             | Risk::TlsWeakCipher
@@ -78,13 +87,15 @@ impl Risk {
         }
     }
 
-    const ALL: [Risk; 12] = [
+    const ALL: [Risk; 14] = [
         Risk::HttpNumericIpHost,
         Risk::TlsSelfsignedCertificate,
         Risk::TlsObsoleteVersion,
         Risk::TlsWeakCipher,
         Risk::TlsInsecureCipher,
         Risk::TlsCertificateExpired,
+        Risk::TlsCertificateAboutToExpire,
+        Risk::TlsCertValidityTooLong,
         Risk::TlsMissingSni,
         Risk::DnsLargePacket,
         Risk::SmbInsecureVersion,

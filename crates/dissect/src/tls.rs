@@ -394,6 +394,9 @@ impl Tls {
 /// Certificates of a chain looked at: real chains have three or four.
 const MAX_CERTS: usize = 8;
 
+/// A certificate expiring within this many days of the session is about to expire.
+const ABOUT_TO_EXPIRE_DAYS: i64 = 30;
+
 /// The server's own certificate (the chain's first): Tor's and Psiphon's, and its risks.
 fn server_certificate(cert: &Certificate, der: &[u8], rec: &mut SessionRecord) {
     if tor_link(rec, &cert.subject_cn, &cert.issuer_cn) {
@@ -409,8 +412,17 @@ fn server_certificate(cert: &Certificate, der: &[u8], rec: &mut SessionRecord) {
         risk::add(rec, Risk::TlsSelfsignedCertificate);
     }
     let (from, until) = cert.valid_ns;
+    const DAY: i64 = 86_400 * 1_000_000_000;
     if rec.start_ns < from || rec.start_ns > until {
         risk::add(rec, Risk::TlsCertificateExpired);
+    } else if until - rec.start_ns < ABOUT_TO_EXPIRE_DAYS * DAY {
+        risk::add(rec, Risk::TlsCertificateAboutToExpire);
+    }
+    // Certificates issued from 1 September 2020 on are valid 398 days at most
+    // (CA/Browser Forum ballot SC31).
+    const SC31_NS: i64 = 1_598_918_400 * 1_000_000_000;
+    if from >= SC31_NS && until - from > 398 * DAY {
+        risk::add(rec, Risk::TlsCertValidityTooLong);
     }
 }
 

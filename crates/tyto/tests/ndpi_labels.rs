@@ -664,6 +664,8 @@ const RISKS: &[(&str, &str)] = &[
     ("Obsolete TLS (v1.1 or older)", "tls-obsolete-version"),
     ("Weak TLS Cipher", "tls-weak-cipher"),
     ("TLS Cert Expired", "tls-certificate-expired"),
+    ("TLS Cert About To Expire", "tls-certificate-about-to-expire"),
+    ("TLS Cert Validity Too Long", "tls-cert-validity-too-long"),
     ("Missing SNI TLS Extn", "tls-missing-sni"),
     ("Large DNS Packet (512+ bytes)", "dns-large-packet"),
     ("SMB Insecure Vers", "smb-insecure-version"),
@@ -672,9 +674,9 @@ const RISKS: &[(&str, &str)] = &[
     ("Clear-Text Credentials", "clear-text-credentials"),
 ];
 
-/// Every TCP and UDP flow of an nDPI result file, with nDPI's master protocol and the
-/// risks it printed for the flow.
-fn ndpi_risks(out: &str) -> Vec<(Key, String, Vec<String>)> {
+/// Every TCP and UDP flow of an nDPI result file, with nDPI's master protocol, the
+/// risks it printed for the flow, and whether it read the server's certificate.
+fn ndpi_risks(out: &str) -> Vec<(Key, String, Vec<String>, bool)> {
     let mut v = Vec::new();
     for line in out.lines() {
         let mut words = line.split_whitespace().skip(1);
@@ -693,7 +695,8 @@ fn ndpi_risks(out: &str) -> Vec<(Key, String, Vec<String>)> {
             .unwrap_or_default();
         let label = line.split("[proto: ").nth(1).and_then(|r| r.split(']').next()).unwrap_or("");
         let master = label.rsplit('/').next().unwrap_or("").split('.').next().unwrap_or("").to_string();
-        v.push(((proto.to_lowercase(), a.0, a.1, b.0, b.1), master, risks));
+        let read_certificate = line.contains("[Validity: ");
+        v.push(((proto.to_lowercase(), a.0, a.1, b.0, b.1), master, risks, read_certificate));
     }
     v
 }
@@ -732,7 +735,7 @@ fn risks_agree_with_ndpi() {
             let e = ours.entry(canonical(&k)).or_insert_with(|| (Vec::new(), r.clone()));
             e.0.extend(risks);
         }
-        for (key, master, theirs) in flows {
+        for (key, master, theirs, read_certificate) in flows {
             let Some((mine, row)) = ours.get(&canonical(&key)) else { continue };
             // Only flows the two agree on: what a flow is decides most of its risks,
             // and the protocols' agreement is the test above.
@@ -743,10 +746,12 @@ fn risks_agree_with_ndpi() {
             }
             flows_compared += 1;
             // nDPI judges a protocol's risks only on flows it names that protocol:
-            // certificates of flows it names TLS or DTLS (not of TLS inside RDP,
+            // handshakes of flows it names TLS or DTLS (not of TLS inside RDP,
             // OpenVPN or STUN), DNS messages of flows it names DNS (not DNSCrypt's
-            // certificate lookups).
+            // certificate lookups); and certificates only where it read one (it
+            // stops early once a server name has named the application).
             let judged = |risk: &str| match risk.split('-').next() {
+                _ if risk.contains("-cert") => read_certificate,
                 Some("tls") => matches!(master.as_str(), "TLS" | "DTLS" | "IMAPS" | "POP3S" | "SMTPS" | "FTPS"),
                 Some("dns") => matches!(master.as_str(), "DNS" | "MDNS" | "LLMNR"),
                 _ => true,
