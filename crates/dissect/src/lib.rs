@@ -89,6 +89,7 @@ pub mod s7comm;
 pub mod sdrtn;
 pub mod sip;
 pub mod skinny;
+pub mod slp;
 pub mod smb;
 pub mod smtp;
 pub mod snmp;
@@ -270,6 +271,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &dhcp::PROTOCOL,
     &ssdp::PROTOCOL,
     &syslog::PROTOCOL,
+    &slp::PROTOCOL,
     // Industrial, voice, messaging and network services with their own framing.
     &h323::PROTOCOL,
     &enip::PROTOCOL,

@@ -124,6 +124,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("HART-IP", "hart-ip"),
     ("PTPv2", "ptp"),
     ("RTMP", "rtmp"),
+    ("Service_Location_Protocol", "slp"),
 ];
 
 type Key = (String, String, u64, String, u64);
@@ -810,4 +811,28 @@ fn risks_agree_with_ndpi() {
     assert!(insecure >= 8, "{insecure}");
     assert_eq!(count("risk == tls-insecure-cipher && risk.score < 150"), 0);
     assert_eq!(count("risk == tls-insecure-cipher && tls.cipher != *RC4*"), 0);
+}
+
+/// SLP: nDPI's captures of it are scanners' one-way requests (`->` lines, which the
+/// agreement test above does not read): every flow nDPI names SLP is named `slp`.
+#[test]
+fn slp_where_ndpi_reads_slp() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("ndpi")) else { return };
+    let mut cfg = common::config(1, tyto_flow::FlowConfig::default());
+    cfg.analyzers = Arc::new(tyto_dissect::Dissectors { transactions: false });
+    let (mut n, mut named) = (0, 0);
+    for name in ["srvloc.pcap", "srvloc-v1.pcapng"] {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.out"))).unwrap();
+        let (_, rows) = common::run(&[dir.join(name)], &cfg);
+        let rows: Vec<Value> = rows.iter().map(tyto_schema::record_to_json).collect();
+        let ours = protocols_by_flow(&rows);
+        for (key, master, _, _) in ndpi_risks(&text) {
+            if master == "Service_Location_Protocol" {
+                n += 1;
+                named += usize::from(ours.get(&key).is_some_and(|p| p.iter().any(|p| p == "slp")));
+            }
+        }
+    }
+    eprintln!("SLP: {named}/{n}");
+    assert!(n >= 600 && named == n, "{named}/{n}");
 }
