@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use tyto_schema::{SessionRecord, Severity, Values};
+use tyto_schema::{SessionRecord, Severity};
 
 use crate::window::key;
 use crate::{time_clause, AlertText, Context, NS};
@@ -47,13 +47,6 @@ pub(crate) struct Beacons {
     pairs: HashMap<u64, Calls>,
 }
 
-fn first_text<'a>(rec: &'a SessionRecord, field: &str) -> Option<&'a str> {
-    match rec.extra.get(field) {
-        Some(Values::Text(v)) => v.first().map(String::as_str),
-        _ => None,
-    }
-}
-
 /// The value at fraction `q` of sorted `v` (nearest rank).
 fn quantile<T: Copy>(v: &[T], q: f64) -> T {
     v[((v.len() - 1) as f64 * q).round() as usize]
@@ -68,7 +61,7 @@ impl Beacons {
         {
             return;
         }
-        let name = ["host.tls", "host.quic", "host.http"].iter().find_map(|f| first_text(rec, f));
+        let name = ["host.tls", "host.quic", "host.http"].iter().find_map(|f| rec.extra.texts(f).first());
         let client = src.to_ip();
         // Nameless datagrams at a steady period are what keep-alives are (NAT
         // bindings, voice and game servers' heartbeats); an implant's call opens a

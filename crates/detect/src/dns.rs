@@ -19,7 +19,7 @@
 
 use std::net::IpAddr;
 
-use tyto_schema::{SessionRecord, Severity, Values};
+use tyto_schema::{SessionRecord, Severity};
 
 use crate::window::{key, Span, Windows};
 use crate::{time_clause, AlertText, Context, NS};
@@ -43,13 +43,6 @@ pub(crate) struct DnsWatch {
 impl Default for DnsWatch {
     fn default() -> Self {
         DnsWatch { per_domain: Windows::new(MAX_KEYS), nxdomain: Windows::new(MAX_KEYS) }
-    }
-}
-
-fn texts<'a>(rec: &'a SessionRecord, field: &str) -> &'a [String] {
-    match rec.extra.get(field) {
-        Some(Values::Text(v)) => v,
-        _ => &[],
     }
 }
 
@@ -82,7 +75,7 @@ pub fn entropy(s: &str) -> f64 {
 
 impl DnsWatch {
     pub fn session(&mut self, rec: &SessionRecord, ctx: &mut Context) {
-        let names = texts(rec, "host.dns");
+        let names = rec.extra.texts("host.dns");
         if names.is_empty() || matches!(rec.dst_port, 5353 | 5355 | 137) {
             return;
         }
@@ -90,8 +83,8 @@ impl DnsWatch {
         let cfg = ctx.cfg;
         let window_ns = cfg.dns_window_s as i64 * NS;
         let t = rec.start_ns;
-        let txt = texts(rec, "dns.query.type").iter().any(|q| q.eq_ignore_ascii_case("TXT"));
-        let nx = texts(rec, "dns.status").iter().any(|q| q.eq_ignore_ascii_case("NXDOMAIN"));
+        let txt = rec.extra.texts("dns.query.type").iter().any(|q| q.eq_ignore_ascii_case("TXT"));
+        let nx = rec.extra.texts("dns.status").iter().any(|q| q.eq_ignore_ascii_case("NXDOMAIN"));
         for raw in names {
             let name = raw.trim_end_matches('.').to_ascii_lowercase();
             if !name.contains('.') || name.ends_with(".arpa") || name.ends_with(".local") {

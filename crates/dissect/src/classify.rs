@@ -141,6 +141,22 @@ fn ask(p: &Protocol, role: Side, data: &[u8]) -> Probe {
     }
 }
 
+/// A probe's answer for the side's role, or, while the roles are not known, for the
+/// other role when that one matches (then `true`: the sides are exchanged). A side
+/// that one role rejects and the other has not decided is still undecided.
+fn either_role(probe: impl Fn(Side, &[u8]) -> Probe, role: Side, roles_known: bool, data: &[u8]) -> (Probe, bool) {
+    let said = probe(role, data);
+    if said == Probe::Match || roles_known {
+        return (said, false);
+    }
+    match probe(other(role), data) {
+        Probe::Match => (Probe::Match, true),
+        Probe::NoMatch => (said, false),
+        _ if said == Probe::NoMatch => (Probe::NeedMore, false),
+        _ => (said, false),
+    }
+}
+
 fn other(side: Side) -> Side {
     match side {
         Side::Client => Side::Server,
@@ -227,21 +243,10 @@ impl Classifier {
         // The protocol recognised, and whether the sides had to be exchanged.
         let mut found = None;
         for (i, p) in self.candidates() {
-            let mut said = (p.probe)(role, data);
-            if said != Probe::Match && !roles_known {
-                match (p.probe)(other(role), data) {
-                    Probe::Match => {
-                        found = Some((p, true));
-                        break;
-                    }
-                    Probe::NoMatch => {}
-                    _ if said == Probe::NoMatch => said = Probe::NeedMore,
-                    _ => {}
-                }
-            }
+            let (said, exchanged) = either_role(p.probe, role, roles_known, data);
             match said {
                 Probe::Match => {
-                    found = Some((p, false));
+                    found = Some((p, exchanged));
                     break;
                 }
                 Probe::NoMatch => rejected |= 1u128 << i,
@@ -304,20 +309,10 @@ impl Classifier {
             let data = self.held[i].get(start..).unwrap_or(&[]);
             let mut alive = false;
             for p in PROTOCOLS.iter().copied().filter(|p| p.transports.contains(&self.transport)) {
-                let mut said = ask(p, role, data);
-                if said != Probe::Match && !self.roles_known {
-                    match ask(p, other(role), data) {
-                        Probe::Match => {
-                            found = Some((p, start, true));
-                            return true;
-                        }
-                        Probe::NoMatch => {}
-                        _ => said = Probe::NeedMore,
-                    }
-                }
+                let (said, exchanged) = either_role(|side, d| ask(p, side, d), role, self.roles_known, data);
                 match said {
                     Probe::Match => {
-                        found = Some((p, start, false));
+                        found = Some((p, start, exchanged));
                         return true;
                     }
                     Probe::NoMatch => {}
@@ -333,7 +328,7 @@ impl Classifier {
         Some(p)
     }
 
-    /// Forgets the first `n` held bytes of one side.
+    /// Forgets the first `n` held bytes of one side (`usize::MAX`: all of them).
     fn drop_held(&mut self, side: Side, mut n: usize) {
         let i = idx(side);
         self.held[i].drain(..n.min(self.held[i].len()));
@@ -450,8 +445,7 @@ impl Classifier {
                     // A side picked up mid-way is given up on alone while the other
                     // side may still say what this is.
                     Probed::Exhausted if self.resync[i].is_some() && !self.resync_exhausted(other(side)) => {
-                        self.held[i].clear();
-                        self.order.retain(|(s, _)| *s != side);
+                        self.drop_held(side, usize::MAX);
                     }
                     Probed::Exhausted => self.state = State::Unknown,
                     Probed::Undecided if full => self.give_up(),
@@ -481,8 +475,7 @@ impl SessionAnalyzer for Classifier {
             State::Decided(_, d) => d.gap(role, len),
             // Bytes after a hole begin mid-message: probe from the next segments on.
             State::Probing => {
-                self.held[idx(side)].clear();
-                self.order.retain(|(s, _)| *s != side);
+                self.drop_held(side, usize::MAX);
                 let tried = self.resync[idx(side)].as_ref().map_or(0, |r| r.tried);
                 self.resync[idx(side)] = Some(Resync { starts: Vec::new(), tried });
             }

@@ -5,7 +5,7 @@
 //! while parsing (a self-signed certificate, a DNS answer over 512 bytes); the
 //! rest are judged from the finished row when it is written ([`assess`]).
 
-use tyto_schema::{SessionRecord, Values};
+use tyto_schema::SessionRecord;
 
 use crate::{put_int, put_text};
 
@@ -105,18 +105,9 @@ impl Risk {
     ];
 }
 
-fn texts<'a>(rec: &'a SessionRecord, field: &str) -> &'a [String] {
-    match rec.extra.get(field) {
-        Some(Values::Text(v)) => v,
-        _ => &[],
-    }
-}
-
-/// Marks the session with `risk` (once).
+/// Marks the session with `risk` (a field's values are kept once each).
 pub fn add(rec: &mut SessionRecord, risk: Risk) {
-    if !texts(rec, "risk").iter().any(|r| r == risk.name()) {
-        put_text(rec, "risk", risk.name());
-    }
+    put_text(rec, "risk", risk.name());
 }
 
 /// Protocols nDPI deems unsafe: credentials or files in clear, or networks abused
@@ -138,18 +129,18 @@ pub fn weak_cipher(name: &str) -> bool {
 pub fn assess(rec: &mut SessionRecord) {
     let numeric = ["host.http", "host.tls", "host.quic"]
         .iter()
-        .flat_map(|f| texts(rec, f))
+        .flat_map(|f| rec.extra.texts(f))
         .any(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok());
     if numeric {
         add(rec, Risk::HttpNumericIpHost);
     }
-    if texts(rec, "tls.version").iter().any(|v| matches!(v.as_str(), "SSLv3" | "TLSv1" | "TLSv1.1")) {
+    if rec.extra.texts("tls.version").iter().any(|v| matches!(v.as_str(), "SSLv3" | "TLSv1" | "TLSv1.1")) {
         add(rec, Risk::TlsObsoleteVersion);
     }
-    if texts(rec, "tls.cipher").iter().any(|c| weak_cipher(c)) {
+    if rec.extra.texts("tls.cipher").iter().any(|c| weak_cipher(c)) {
         add(rec, Risk::TlsWeakCipher);
     }
-    if texts(rec, "tls.cipher").iter().any(|c| insecure_cipher(c)) {
+    if rec.extra.texts("tls.cipher").iter().any(|c| insecure_cipher(c)) {
         add(rec, Risk::TlsInsecureCipher);
     }
     if rec.protocols.iter().any(|p| UNSAFE.contains(&p.as_str())) {
@@ -164,8 +155,8 @@ pub fn assess(rec: &mut SessionRecord) {
         add(rec, Risk::UnidirectionalTraffic);
     }
     let score: i64 =
-        Risk::ALL.iter().filter(|r| texts(rec, "risk").iter().any(|v| v == r.name())).map(|r| r.score()).sum();
-    if score > 0 && rec.extra.get("risk.score").is_none() {
+        Risk::ALL.iter().filter(|r| rec.extra.texts("risk").iter().any(|v| v == r.name())).map(|r| r.score()).sum();
+    if score > 0 {
         put_int(rec, "risk.score", score);
     }
 }
@@ -174,9 +165,10 @@ pub fn assess(rec: &mut SessionRecord) {
 mod tests {
     use super::*;
     use tyto_packet::Addr;
+    use tyto_schema::Values;
 
     fn risks(rec: &SessionRecord) -> Vec<String> {
-        texts(rec, "risk").to_vec()
+        rec.extra.texts("risk").to_vec()
     }
 
     #[test]

@@ -303,8 +303,13 @@ impl ClientHello {
         self.ja4_for(Flavor::Tls)
     }
 
+    /// The highest version offered (supported_versions, else the hello's own).
+    pub fn best_version(&self) -> u16 {
+        self.supported_versions.iter().copied().filter(|v| !grease(*v)).max().unwrap_or(self.version)
+    }
+
     pub fn ja4_for(&self, flavor: Flavor) -> String {
-        let version = self.supported_versions.iter().copied().filter(|v| !grease(*v)).max().unwrap_or(self.version);
+        let version = self.best_version();
         let v = match version {
             0xfeff => "d1",
             0xfefd => "d2",
@@ -434,11 +439,8 @@ fn certificates(body: &[u8], rec: &mut SessionRecord) {
         let Some(l) = body.get(at..at + 3) else { return };
         let len = u32::from_be_bytes([0, l[0], l[1], l[2]]) as usize;
         let Some(der) = body.get(at + 3..at + 3 + len) else { return };
-        let Some(cert) = certificate(der, rec) else {
-            at += 3 + len;
-            continue;
-        };
-        if i == 0 {
+        let cert = certificate(der, rec);
+        if let Some(cert) = cert.filter(|_| i == 0) {
             server_certificate(&cert, der, rec);
         }
         at += 3 + len;
@@ -577,7 +579,7 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             put_text(rec, "tls.ja3", &hex_md5(&ch.ja3_string()));
             put_text(rec, "tls.ja4", &ch.ja4_for(flavor));
             // The best the client offers bounds what can be chosen.
-            let offered = ch.supported_versions.iter().copied().filter(|v| !grease(*v)).max().unwrap_or(ch.version);
+            let offered = ch.best_version();
             if obsolete(offered) {
                 risk::add(rec, Risk::TlsObsoleteVersion);
             }

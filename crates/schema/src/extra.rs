@@ -66,6 +66,14 @@ impl Extra {
         self.entries.iter().map(|(n, v)| (*n, v))
     }
 
+    /// A text field's values; none when absent (or not a text field).
+    pub fn texts(&self, name: &str) -> &[String] {
+        match self.get(name) {
+            Some(Values::Text(v)) => v,
+            _ => &[],
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Values> {
         // Names are kept as the catalogue's own text: the same address is the same name.
         self.entries.iter().find(|(n, _)| std::ptr::eq(*n, name) || *n == name).map(|(_, v)| v)

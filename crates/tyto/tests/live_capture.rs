@@ -647,6 +647,15 @@ fn nmap_targets(hosts: std::ops::Range<u8>) -> Option<Net> {
     Some(net)
 }
 
+/// Lets the capture see the last packets, stops it, and lists the alerts it stored.
+fn stop_and_read_alerts(child: Running, data: &Path) -> Vec<Value> {
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, "-INT");
+    assert!(wait(child, Duration::from_secs(60)).success());
+    let out = ok(tyto().args(["alerts", "--format", "ndjson", "--data-dir"]).arg(data).output().unwrap());
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// nmap (Debian's) from the client's namespace while Tyto captures: a SYN scan, a
 /// connect scan and a UDP scan of one host, a ping sweep and a connect sweep of 40
 /// addresses, an ARP sweep of 50; then SMB-like conversations with 12 hosts. Each
@@ -691,13 +700,7 @@ fn nmap_scans_raise_alerts() {
     .join()
     .unwrap();
     server.join().unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    signal(&child, "-INT");
-    assert!(wait(child, Duration::from_secs(60)).success());
-
-    let out = ok(tyto().args(["alerts", "--format", "ndjson", "--data-dir"]).arg(&data).output().unwrap());
-    let alerts: Vec<Value> =
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let alerts = stop_and_read_alerts(child, &data);
     let has = |detector: &str, target: &str| {
         alerts.iter().any(|a| {
             a["detector"] == detector
@@ -752,12 +755,7 @@ fn an_nmap_sweep_over_a_few_ports_raises_a_scan_alert() {
         .output()
         .unwrap();
     assert!(out.status.success(), "nmap: {}", String::from_utf8_lossy(&out.stderr));
-    std::thread::sleep(Duration::from_millis(1500));
-    signal(&child, "-INT");
-    assert!(wait(child, Duration::from_secs(60)).success());
-    let out = ok(tyto().args(["alerts", "--format", "ndjson", "--data-dir"]).arg(&data).output().unwrap());
-    let alerts: Vec<Value> =
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let alerts = stop_and_read_alerts(child, &data);
     let sweep: Vec<&Value> = alerts.iter().filter(|a| a["detector"] == "horizontal-scan").collect();
     assert_eq!(sweep.len(), 1, "{alerts:#?}");
     assert_eq!(sweep[0]["source"], "10.77.0.2");

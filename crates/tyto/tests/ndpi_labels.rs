@@ -139,29 +139,59 @@ fn endpoint(s: &str) -> Option<(String, u64)> {
     Some((ip, port.parse().ok()?))
 }
 
-/// (transport, endpoints, nDPI master protocol) of each flow nDPI decided by payload.
-fn labels(out: &str) -> Vec<(Key, String)> {
+/// One flow line of an nDPI result file.
+struct NdpiFlow {
+    /// (transport, endpoints) as nDPI printed them.
+    key: Key,
+    /// `<->`: packets both ways; `->`: one way only.
+    both_ways: bool,
+    /// Decided from the payload (`Confidence: DPI`).
+    by_payload: bool,
+    /// The master protocol: `7.295/HTTP.1kxun`, `VXLAN:91.119/TLS.Facebook` → `HTTP`, `TLS`.
+    master: String,
+    risks: Vec<String>,
+    /// nDPI printed the server's certificate, so it read it.
+    read_certificate: bool,
+}
+
+/// Every flow line (with a protocol label) of an nDPI result file.
+fn ndpi_flows(out: &str) -> Vec<NdpiFlow> {
     let mut v = Vec::new();
     for line in out.lines() {
-        if !line.contains("[Confidence: DPI]") {
-            continue;
-        }
         let mut words = line.split_whitespace().skip(1);
-        let (Some(proto), Some(a), Some("<->"), Some(b)) = (words.next(), words.next(), words.next(), words.next())
+        let (Some(proto), Some(a), Some(arrow @ ("<->" | "->")), Some(b)) =
+            (words.next(), words.next(), words.next(), words.next())
         else {
             continue;
         };
         let (Some(a), Some(b)) = (endpoint(a), endpoint(b)) else { continue };
         let Some(label) = line.split("[proto: ").nth(1).and_then(|r| r.split(']').next()) else { continue };
-        // `7.295/HTTP.1kxun`, `VXLAN:91.119/TLS.Facebook`: the master follows the '/'.
-        let master = label.rsplit('/').next().unwrap_or("").split('.').next().unwrap_or("").to_string();
-        v.push(((proto.to_lowercase(), a.0, a.1, b.0, b.1), master));
+        let risks = line
+            .split("[Risk: ")
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+            .map(|r| r.split("**").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+            .unwrap_or_default();
+        v.push(NdpiFlow {
+            key: (proto.to_lowercase(), a.0, a.1, b.0, b.1),
+            both_ways: arrow == "<->",
+            by_payload: line.contains("[Confidence: DPI]"),
+            master: label.rsplit('/').next().unwrap_or("").split('.').next().unwrap_or("").to_string(),
+            risks,
+            read_certificate: line.contains("[Validity: "),
+        });
     }
     v
 }
 
-/// Each capture with nDPI's results beside it, and the flows nDPI named by payload.
-fn labelled_captures(dir: &Path) -> Vec<(PathBuf, Vec<(Key, String)>)> {
+/// (transport, endpoints, nDPI master protocol) of each flow nDPI decided by payload
+/// and saw both ways.
+fn labels(out: &str) -> Vec<(Key, String)> {
+    ndpi_flows(out).into_iter().filter(|f| f.both_ways && f.by_payload).map(|f| (f.key, f.master)).collect()
+}
+
+/// Each capture with nDPI's results beside it, and those results.
+fn ndpi_results(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut outs: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -172,12 +202,16 @@ fn labelled_captures(dir: &Path) -> Vec<(PathBuf, Vec<(Key, String)>)> {
     for out in outs {
         let pcap = out.with_extension("");
         let Ok(text) = std::fs::read(&out) else { continue };
-        let flows = labels(&String::from_utf8_lossy(&text));
-        if !flows.is_empty() && pcap.exists() {
-            v.push((pcap, flows));
+        if pcap.exists() {
+            v.push((pcap, String::from_utf8_lossy(&text).into_owned()));
         }
     }
     v
+}
+
+/// Each capture with nDPI's results beside it, and the flows nDPI named by payload.
+fn labelled_captures(dir: &Path) -> Vec<(PathBuf, Vec<(Key, String)>)> {
+    ndpi_results(dir).into_iter().map(|(pcap, text)| (pcap, labels(&text))).filter(|(_, f)| !f.is_empty()).collect()
 }
 
 /// A TCP or UDP row's endpoints as a flow key, as written (source first).
@@ -675,33 +709,6 @@ const RISKS: &[(&str, &str)] = &[
     ("Clear-Text Credentials", "clear-text-credentials"),
 ];
 
-/// Every TCP and UDP flow of an nDPI result file, with nDPI's master protocol, the
-/// risks it printed for the flow, and whether it read the server's certificate.
-fn ndpi_risks(out: &str) -> Vec<(Key, String, Vec<String>, bool)> {
-    let mut v = Vec::new();
-    for line in out.lines() {
-        let mut words = line.split_whitespace().skip(1);
-        // `->` for flows nDPI saw one way only.
-        let (Some(proto @ ("TCP" | "UDP")), Some(a), Some("<->" | "->"), Some(b)) =
-            (words.next(), words.next(), words.next(), words.next())
-        else {
-            continue;
-        };
-        let (Some(a), Some(b)) = (endpoint(a), endpoint(b)) else { continue };
-        let risks = line
-            .split("[Risk: ")
-            .nth(1)
-            .and_then(|r| r.split(']').next())
-            .map(|r| r.split("**").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
-            .unwrap_or_default();
-        let label = line.split("[proto: ").nth(1).and_then(|r| r.split(']').next()).unwrap_or("");
-        let master = label.rsplit('/').next().unwrap_or("").split('.').next().unwrap_or("").to_string();
-        let read_certificate = line.contains("[Validity: ");
-        v.push(((proto.to_lowercase(), a.0, a.1, b.0, b.1), master, risks, read_certificate));
-    }
-    v
-}
-
 /// Tyto's risks against nDPI's, flow by flow, on every nDPI capture (the flows the
 /// two classify alike): for each risk Tyto judges, precision (of the flows Tyto marks, how many nDPI marks too) and
 /// recall (of the flows nDPI marks, how many Tyto marks), each at least 0.9.
@@ -709,23 +716,15 @@ fn ndpi_risks(out: &str) -> Vec<(Key, String, Vec<String>, bool)> {
 #[test]
 fn risks_agree_with_ndpi() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("ndpi")) else { return };
-    let mut outs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".pcap.out"))
-        .collect();
-    outs.sort();
     let mut cfg = common::config(1, tyto_flow::FlowConfig::default());
     cfg.analyzers = Arc::new(tyto_dissect::Dissectors { transactions: false });
     let show = std::env::var("TYTO_SHOW_RISK").ok();
     // per risk: (both, Tyto only, nDPI only)
     let mut tally: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     let mut flows_compared = 0;
-    for out in outs {
-        let pcap = out.with_extension("");
-        let Ok(text) = std::fs::read(&out) else { continue };
-        let flows = ndpi_risks(&String::from_utf8_lossy(&text));
-        if flows.is_empty() || !pcap.exists() {
+    for (pcap, text) in ndpi_results(&dir) {
+        let flows = ndpi_flows(&text);
+        if flows.is_empty() {
             continue;
         }
         let (_, rows) = common::run(std::slice::from_ref(&pcap), &cfg);
@@ -736,7 +735,7 @@ fn risks_agree_with_ndpi() {
             let e = ours.entry(canonical(&k)).or_insert_with(|| (Vec::new(), r.clone()));
             e.0.extend(risks);
         }
-        for (key, master, theirs, read_certificate) in flows {
+        for NdpiFlow { key, master, risks: theirs, read_certificate, .. } in flows {
             let Some((mine, row)) = ours.get(&canonical(&key)) else { continue };
             // Only flows the two agree on: what a flow is decides most of its risks,
             // and the protocols' agreement is the test above.
@@ -826,7 +825,7 @@ fn slp_where_ndpi_reads_slp() {
         let (_, rows) = common::run(&[dir.join(name)], &cfg);
         let rows: Vec<Value> = rows.iter().map(tyto_schema::record_to_json).collect();
         let ours = protocols_by_flow(&rows);
-        for (key, master, _, _) in ndpi_risks(&text) {
+        for NdpiFlow { key, master, .. } in ndpi_flows(&text) {
             if master == "Service_Location_Protocol" {
                 n += 1;
                 named += usize::from(ours.get(&key).is_some_and(|p| p.iter().any(|p| p == "slp")));
