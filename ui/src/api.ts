@@ -26,6 +26,8 @@ export interface Field {
 export interface SpiReply {
   recordsFiltered: number;
   spi: Record<string, { value: unknown; count: number }[]>;
+  /** Fields whose counts were estimated from a sample: the percent of sessions read. */
+  samplePercent?: Record<string, number>;
 }
 
 export class ApiError extends Error {

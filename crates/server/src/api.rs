@@ -124,7 +124,7 @@ pub async fn spiview(
     Extension(authed): Extension<Authed>,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let q = params.search(&authed.user)?;
+    let q = params.aggregate_search(&authed.user, state.sample_above)?;
     let spec = params.get("spi").ok_or_else(|| ApiError::bad_request("spi: missing (field:count,field:count…)"))?;
     let mut wanted: Vec<(&'static FieldDef, usize)> = Vec::new();
     for part in spec.split(',').filter(|p| !p.trim().is_empty()) {
@@ -142,11 +142,15 @@ pub async fn spiview(
         .stores
         .run(move |store| {
             let mut spi = Map::new();
+            let mut sampled = Map::new();
             for (f, n) in wanted {
                 let values = store.top_values(&q, f, n)?;
-                spi.insert(f.name.to_string(), json!(values));
+                spi.insert(f.name.to_string(), json!(values.rows));
+                if let Some(p) = values.sample_percent {
+                    sampled.insert(f.name.to_string(), json!(p));
+                }
             }
-            Ok(json!({ "recordsFiltered": store.count_matching(&q)?, "spi": spi }))
+            Ok(json!({ "recordsFiltered": store.count_matching(&q)?, "spi": spi, "samplePercent": sampled }))
         })
         .await?;
     Ok(Json(out))
@@ -205,7 +209,7 @@ pub async fn spigraph(
     Extension(authed): Extension<Authed>,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let q = params.search(&authed.user)?;
+    let q = params.aggregate_search(&authed.user, state.sample_above)?;
     let f = params.field("field", Some("node"))?;
     let size = params.number("size", 20, 100)?.max(1);
     let out = state
@@ -214,7 +218,13 @@ pub async fn spigraph(
             let interval = interval_for(&params, store, &q)?;
             let series = store.value_histogram(&q, f, size, interval * 1_000_000_000)?;
             let totals = store.histogram(&q, interval * 1_000_000_000)?;
-            Ok(json!({ "field": f.name, "interval": interval, "items": series, "totals": totals }))
+            Ok(json!({
+                "field": f.name,
+                "interval": interval,
+                "items": series.rows,
+                "samplePercent": series.sample_percent,
+                "totals": totals,
+            }))
         })
         .await?;
     Ok(Json(out))
@@ -227,7 +237,7 @@ pub async fn connections(
     Extension(authed): Extension<Authed>,
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let q = params.search(&authed.user)?;
+    let q = params.aggregate_search(&authed.user, state.sample_above)?;
     let src = params.field("srcField", Some("ip.src"))?;
     let dst = params.field("dstField", Some("ip.dst"))?;
     let n = params.number("length", 100, 10_000)?.max(1);
@@ -250,7 +260,7 @@ pub async fn connections(
                     n[k] = (n[k].as_u64().unwrap_or(0) + add).into();
                 }
             };
-            for l in &links {
+            for l in &links.rows {
                 node(&l.src, 1, l);
                 node(&l.dst, 2, l);
             }
@@ -259,7 +269,8 @@ pub async fn connections(
                 "dstField": dst.name,
                 "recordsFiltered": store.count_matching(&q)?,
                 "nodes": nodes,
-                "links": links,
+                "links": links.rows,
+                "samplePercent": links.sample_percent,
             }))
         })
         .await?;
@@ -279,7 +290,7 @@ pub async fn unique(
     let counts = params.flag("counts");
     let values = state.stores.run(move |store| Ok(store.top_values(&q, f, n)?)).await?;
     let mut text = String::new();
-    for v in values {
+    for v in values.rows {
         let shown = match &v.value {
             Value::String(s) => s.clone(),
             other => other.to_string(),

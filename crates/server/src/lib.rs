@@ -84,6 +84,8 @@ pub struct AppState {
     pub queue: Option<Arc<tyto_store::QueueCounters>>,
     /// Capture files sent to this process, when it owns the store.
     pub uploads: Option<Arc<Uploads>>,
+    /// See [`Limits::sample_above`].
+    pub sample_above: u64,
 }
 
 impl AppState {
@@ -127,6 +129,7 @@ impl AppState {
             spool: None,
             queue: None,
             uploads: None,
+            sample_above: tyto_store::SAMPLE_ABOVE,
         })
     }
 }
@@ -320,6 +323,7 @@ pub fn serve(
         );
     }
     state.set_query_timeout(config.limits.query_timeout);
+    state.sample_above = config.limits.sample_above;
     let tls = match &config.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key)?),
         None => None,

@@ -33,6 +33,9 @@ pub struct Limits {
     pub query_timeout: Duration,
     /// Time given to open connections to finish when the server stops.
     pub shutdown_grace: Duration,
+    /// Sessions the SPI view, SPI graph and connections count exactly: over a larger
+    /// store they estimate from a sample of about this many and say so.
+    pub sample_above: u64,
 }
 
 impl Default for Limits {
@@ -42,6 +45,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(20),
             query_timeout: crate::stores::DEFAULT_QUERY_TIMEOUT,
             shutdown_grace: Duration::from_secs(5),
+            sample_above: tyto_store::SAMPLE_ABOVE,
         }
     }
 }

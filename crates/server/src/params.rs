@@ -141,6 +141,17 @@ impl Params {
 
     /// The time range, the expression (with the user's forced expression and time
     /// limit applied) of a search; no paging.
+    /// The search of a view that counts values (SPI view, SPI graph, connections):
+    /// over a large store its counts may be estimated from a sample, which the answer
+    /// says (`samplePercent`), unless `exact=1` asks for every session to be counted.
+    pub fn aggregate_search(&self, user: &User, sample_above: u64) -> Result<ListQuery, ApiError> {
+        let mut q = self.search(user)?;
+        if !self.flag("exact") {
+            q.sample_above = Some(sample_above);
+        }
+        Ok(q)
+    }
+
     pub fn search(&self, user: &User) -> Result<ListQuery, ApiError> {
         let now = now_ns();
         let mut start = self.time("startTime", now)?;

@@ -207,7 +207,7 @@ fn aggregations_agree_with_counts_made_by_hand() {
 
     // Single-valued field.
     let want = expected_counts(recs.iter().map(|r| r.dst_port as i64));
-    let top = store.top_values(&all, field("port.dst").unwrap(), 100).unwrap();
+    let top = store.top_values(&all, field("port.dst").unwrap(), 100).unwrap().rows;
     assert_eq!(top.len(), want.len());
     for t in &top {
         assert_eq!(t.count, want[&t.value.as_i64().unwrap()], "{:?}", t.value);
@@ -222,7 +222,7 @@ fn aggregations_agree_with_counts_made_by_hand() {
         u.dedup();
         u
     }));
-    let top = store.top_values(&q, field("http.uri").unwrap(), 2).unwrap();
+    let top = store.top_values(&q, field("http.uri").unwrap(), 2).unwrap().rows;
     assert_eq!(top.len(), 2, "n is a limit");
     for t in &top {
         assert_eq!(t.count, want[t.value.as_str().unwrap()]);
@@ -230,7 +230,7 @@ fn aggregations_agree_with_counts_made_by_hand() {
     assert_eq!(top[0].count, *want.values().max().unwrap());
 
     // Addresses come back as text.
-    let top = store.top_values(&all, field("ip.src").unwrap(), 10).unwrap();
+    let top = store.top_values(&all, field("ip.src").unwrap(), 10).unwrap().rows;
     let want = expected_counts(recs.iter().map(|r| r.src_ip.unwrap().to_string()));
     for t in &top {
         assert_eq!(t.count, want[t.value.as_str().unwrap()]);
@@ -248,7 +248,7 @@ fn aggregations_agree_with_counts_made_by_hand() {
     }
 
     // Value series: per bucket counts sum to the value's total.
-    let series = store.value_histogram(&all, field("port.dst").unwrap(), 3, minute).unwrap();
+    let series = store.value_histogram(&all, field("port.dst").unwrap(), 3, minute).unwrap().rows;
     assert_eq!(series.len(), 3);
     for s in &series {
         assert_eq!(s.buckets.iter().map(|b| b.1).sum::<u64>(), s.count);
@@ -263,7 +263,7 @@ fn aggregations_agree_with_counts_made_by_hand() {
     }
 
     // Connections between addresses.
-    let links = store.connections(&all, field("ip.src").unwrap(), field("ip.dst").unwrap(), 1000).unwrap();
+    let links = store.connections(&all, field("ip.src").unwrap(), field("ip.dst").unwrap(), 1000).unwrap().rows;
     let want = expected_counts(recs.iter().map(|r| (r.src_ip.unwrap().to_string(), r.dst_ip.unwrap().to_string())));
     assert_eq!(links.len(), want.len());
     for l in &links {
@@ -317,4 +317,79 @@ fn aggregations_agree_with_counts_made_by_hand() {
     let stats = store.stats().unwrap();
     assert_eq!(stats.sessions, 2000);
     assert_eq!(stats.first_ns, Some(recs[0].start_ns));
+}
+
+/// Over a store larger than `sample_above`, top values, value series and links are
+/// estimated from a sample and say so; few matching sessions, or no `sample_above`,
+/// are counted exactly.
+#[test]
+fn large_aggregates_are_estimated_from_a_sample_and_say_so() {
+    use tyto_schema::field;
+    // 120,000 sessions: port 80 for six in ten (with an HTTP host, in a side table),
+    // 443 for three, 53 for one; one destination in a thousand is rare. One DuckDB
+    // row group, read by one thread: the sample (whole vectors of 2,048 rows, a fifth
+    // of them here) is the same on every run.
+    let recs: Vec<SessionRecord> = (0..120_000u64)
+        .map(|i| {
+            let mut r = SessionRecord {
+                id: format!("s{i}"),
+                node: "t".into(),
+                ip_protocol: 6,
+                src_ip: Some(v4([10, 0, 0, (i % 7) as u8])),
+                dst_ip: Some(if i % 1000 == 0 { v4([192, 0, 2, 1]) } else { v4([10, 1, 0, (i % 3) as u8]) }),
+                dst_port: [80, 80, 80, 80, 80, 80, 443, 443, 443, 53][(i % 10) as usize],
+                start_ns: 1_700_000_000_000_000_000 + i as i64 * 1_000_000,
+                stop_ns: 1_700_000_000_000_000_000 + i as i64 * 1_000_000 + 1,
+                protocols: vec!["tcp".into()],
+                ..SessionRecord::default()
+            };
+            if r.dst_port == 80 {
+                r.extra.add_text("host.http", ["a.example", "b.example"][(i % 4 / 3) as usize]).unwrap();
+            }
+            r
+        })
+        .collect();
+    let mut store = DuckStore::in_memory().unwrap();
+    store.append(&recs).unwrap();
+    let sampled = ListQuery { sample_above: Some(24_000), ..ListQuery::default() };
+    // Counts scaled by the share the sample held: near, not exact.
+    let near = |got: u64, want: u64| (got as f64 - want as f64).abs() <= want as f64 * 0.1;
+
+    let top = store.top_values(&sampled, field("port.dst").unwrap(), 10).unwrap();
+    // A fifth asked for; the share read is what the sample held.
+    assert!(top.sample_percent.is_some_and(|p| (5.0..50.0).contains(&p)), "{:?}", top.sample_percent);
+    let ports: Vec<i64> = top.rows.iter().map(|v| v.value.as_i64().unwrap()).collect();
+    assert_eq!(ports, [80, 443, 53], "most frequent first");
+    for (v, want) in top.rows.iter().zip([72_000, 36_000, 12_000]) {
+        assert!(near(v.count, want), "{} sessions estimated for {}, {want} held", v.count, v.value);
+    }
+
+    // A field of a side table: the sample of sessions joined with it.
+    let top = store.top_values(&sampled, field("host.http").unwrap(), 10).unwrap();
+    assert!(top.sample_percent.is_some());
+    assert_eq!(top.rows.len(), 2);
+    assert_eq!(top.rows[0].value, "a.example");
+    assert!(near(top.rows[0].count, 54_000) && near(top.rows[1].count, 18_000), "{:?}", top.rows);
+
+    let series = store.value_histogram(&sampled, field("port.dst").unwrap(), 2, 60_000_000_000).unwrap();
+    assert!(series.sample_percent.is_some());
+    for s in &series.rows {
+        assert!(near(s.buckets.iter().map(|b| b.1).sum(), s.count), "a series' buckets add up to its count");
+    }
+    let links = store.connections(&sampled, field("ip.src").unwrap(), field("port.dst").unwrap(), 100).unwrap();
+    assert!(links.sample_percent.is_some());
+    assert!(near(links.rows.iter().map(|l| l.sessions).sum(), 120_000));
+
+    // Few sessions match: counted exactly, whatever the store's size.
+    let rare = ListQuery { filter: Some(compile("ip.dst == 192.0.2.1", 0).unwrap()), ..sampled.clone() };
+    let top = store.top_values(&rare, field("port.dst").unwrap(), 10).unwrap();
+    assert_eq!(top.sample_percent, None);
+    assert_eq!(top.rows.iter().map(|v| v.count).sum::<u64>(), 120);
+    // Nothing may be estimated: every value counted.
+    let top = store.top_values(&ListQuery::default(), field("port.dst").unwrap(), 10).unwrap();
+    assert_eq!(top.sample_percent, None);
+    assert_eq!(
+        top.rows.iter().map(|v| (v.value.as_i64().unwrap(), v.count)).collect::<Vec<_>>(),
+        [(80, 72_000), (443, 36_000), (53, 12_000)]
+    );
 }

@@ -166,24 +166,86 @@ pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
             if window.is_some() { "  [time window]" } else { "" }
         );
     }
-    // The SPI view: the top values of several fields under an expression, in turn.
-    let q = ListQuery { filter: Some(tyto_query::compile("protocols == http", 0)?), ..ListQuery::default() };
+    // The SPI view: the top values of several fields under an expression, in turn,
+    // as the viewer asks (estimated from a sample over a large store), then with
+    // every session counted; the estimate's top ten are set beside the exact ones.
+    let exact = ListQuery { filter: Some(tyto_query::compile("protocols == http", 0)?), ..ListQuery::default() };
+    let viewer = ListQuery { sample_above: Some(tyto_store::SAMPLE_ABOVE), ..exact.clone() };
     let fields = ["ip.dst", "port.dst", "host.http", "protocols", "country.dst"];
-    let (spi_ms, each) = best(|| {
-        let mut each = Vec::new();
-        for name in fields {
-            let f = tyto_schema::field(name).context("a catalogue field")?;
-            let t = Instant::now();
-            store.top_values(&q, f, 100)?;
-            each.push(format!("{name} {:.0}", ms(t)));
+    let mut answers = Vec::new();
+    // Whether the store estimated anything (a store too small, or one that cannot
+    // sample, counts every session either way: the exact runs would repeat the first).
+    let mut estimated = false;
+    for (q, how) in [(&viewer, "as the viewer asks"), (&exact, "every session counted")] {
+        if answers.len() == 1 && !estimated {
+            println!("{:>10} (nothing was estimated: every session was counted)", "");
+            break;
         }
-        Ok(each)
-    })?;
-    println!(
-        "{spi_ms:>10.1} ms SPI view: top 100 of {} (protocols == http; ms each: {})",
-        fields.join(", "),
-        each.join(", ")
-    );
+        let (spi_ms, (each, tops)) = best(|| {
+            let (mut each, mut tops) = (Vec::new(), Vec::new());
+            for name in fields {
+                let f = tyto_schema::field(name).context("a catalogue field")?;
+                let t = Instant::now();
+                let top = store.top_values(q, f, 100)?;
+                estimated |= top.sample_percent.is_some();
+                let sample = top.sample_percent.map_or(String::new(), |p| format!(" ({p:.1}% sample)"));
+                each.push(format!("{name} {:.0}{sample}", ms(t)));
+                tops.push(top.rows);
+            }
+            Ok((each, tops))
+        })?;
+        println!(
+            "{spi_ms:>10.1} ms SPI view, {how}: top 100 of {} (protocols == http; ms each: {})",
+            fields.join(", "),
+            each.join(", ")
+        );
+        answers.push(tops);
+    }
+    // How near the estimate came: of each field's ten most frequent values, how many
+    // both name, and the largest error of a count among those.
+    let mut agreement = Vec::new();
+    for (i, name) in fields.iter().enumerate().filter(|_| answers.len() == 2) {
+        let (est, all) = (&answers[0][i], &answers[1][i]);
+        let top10 =
+            |v: &[tyto_store::ValueCount]| v.iter().take(10).map(|c| (c.value.clone(), c.count)).collect::<Vec<_>>();
+        let (est, all) = (top10(est), top10(all));
+        let shared: Vec<f64> = est
+            .iter()
+            .filter_map(|(v, n)| {
+                let (_, m) = all.iter().find(|(w, _)| w == v)?;
+                Some((*n as f64 - *m as f64).abs() / (*m).max(1) as f64)
+            })
+            .collect();
+        let worst = shared.iter().copied().fold(0.0, f64::max);
+        agreement.push(format!("{name} {}/{} ±{:.1}%", shared.len(), all.len(), worst * 100.0));
+    }
+    if !agreement.is_empty() {
+        println!(
+            "{:>10} estimate vs exact, top 10 named by both and the largest count error: {}",
+            "",
+            agreement.join(", ")
+        );
+    }
+    // The SPI graph and the connections graph, as the viewer asks and exactly.
+    let sampled = |p: Option<f64>| p.map_or(String::new(), |p| format!(", from a {p:.1}% sample"));
+    let port = tyto_schema::field("port.dst").context("a catalogue field")?;
+    let (src, dst) =
+        (tyto_schema::field("ip.src").context("a field")?, tyto_schema::field("ip.dst").context("a field")?);
+    for (q, how) in [(&viewer, "as the viewer asks"), (&exact, "every session counted")] {
+        if !estimated && std::ptr::eq(q, &exact) {
+            break;
+        }
+        let (graph_ms, series) = best(|| Ok(store.value_histogram(q, port, 10, 3_600_000_000_000)?))?;
+        println!(
+            "{graph_ms:>10.1} ms SPI graph, {how}: port.dst's top 10 by hour (protocols == http{})",
+            sampled(series.sample_percent)
+        );
+        let (links_ms, links) = best(|| Ok(store.connections(q, src, dst, 100)?))?;
+        println!(
+            "{links_ms:>10.1} ms connections, {how}: 100 heaviest ip.src → ip.dst links (protocols == http{})",
+            sampled(links.sample_percent)
+        );
+    }
     let (hist_ms, buckets) = best(|| Ok(store.histogram(&ListQuery::default(), 3_600_000_000_000)?))?;
     println!("{hist_ms:>10.1} ms histogram by hour ({} buckets)", buckets.len());
     Ok(ExitCode::SUCCESS)

@@ -124,6 +124,9 @@ pub struct ViewerSection {
     pub max_connections: u32,
     /// MiB one uploaded capture file may hold (`/api/upload`, `tyto ingest --server`).
     pub max_upload_mib: u64,
+    /// Sessions the SPI view, SPI graph and connections count exactly; over a larger
+    /// store they estimate from a sample of about this many and say so.
+    pub sample_above: u64,
 }
 
 /// Session rows on their way to the store: capture never waits on it.
@@ -263,6 +266,7 @@ impl Default for ViewerSection {
             header_timeout_s: tyto_server::Limits::default().header_timeout.as_secs_f64(),
             max_connections: tyto_server::Limits::default().max_connections as u32,
             max_upload_mib: tyto_server::UploadLimits::default().max_bytes >> 20,
+            sample_above: tyto_server::Limits::default().sample_above,
         }
     }
 }
@@ -283,6 +287,7 @@ impl ViewerSection {
             max_connections: (self.max_connections as usize).max(1),
             header_timeout: seconds(self.header_timeout_s),
             query_timeout: seconds(self.query_timeout_s),
+            sample_above: self.sample_above.max(1),
             ..tyto_server::Limits::default()
         }
     }

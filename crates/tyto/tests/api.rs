@@ -367,3 +367,96 @@ fn tls_serves_the_same_api() {
     let headers = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(headers.contains("set-cookie: tyto_sid=") && headers.contains("; secure"), "{headers}");
 }
+
+/// Over a store larger than `[viewer] sample_above`, the SPI view, SPI graph and
+/// connections estimate from a sample and say so (`samplePercent`); `exact=1`, value
+/// lists and a search few sessions match count every session.
+#[test]
+fn large_stores_give_estimates_that_say_so() {
+    let s = serve_many(None);
+    estimates(&s);
+}
+
+/// ClickHouse counts every session however large the store (its tables have no
+/// sampling key): the same questions get exact answers that say nothing of samples.
+#[test]
+fn clickhouse_counts_every_session_however_large() {
+    let Some(ch) = common::ClickHouse::start() else { return };
+    let s = serve_many(Some(ch));
+    let ann = "ann:ann-secret";
+    let exact = get_json(&s, ann, "/api/spiview?date=-1&spi=port.dst:5&exact=1");
+    let asked = get_json(&s, ann, "/api/spiview?date=-1&spi=port.dst:5");
+    assert_eq!(asked["samplePercent"], serde_json::json!({}));
+    assert_eq!(asked["spi"], exact["spi"]);
+    for path in ["/api/spigraph?date=-1&field=port.dst&size=3&interval=3600", "/api/connections?date=-1&length=10"] {
+        assert!(get_json(&s, ann, path)["samplePercent"].is_null(), "{path}");
+    }
+}
+
+/// 30,000 sessions (several DuckDB vectors of 2,048, in one row group) served with
+/// `[viewer] sample_above = 6000`.
+fn serve_many(clickhouse: Option<common::ClickHouse>) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, data, config) = (dir.path().join("many.pcap"), dir.path().join("data"), dir.path().join("tyto.toml"));
+    common::ok(common::tyto().args(["sample", "--hosts", "10000", "-o"]).arg(&pcap).output().unwrap());
+    let store = clickhouse.as_ref().map_or_else(|| "duckdb://".to_string(), |c| c.url("estimates"));
+    common::ok(
+        common::tyto()
+            .args(["ingest", "--workers", "1", "--store", &store, "--data-dir"])
+            .arg(&data)
+            .arg(&pcap)
+            .output()
+            .unwrap(),
+    );
+    common::add_user(&data, &["ann", "--admin"], "ann-secret");
+    std::fs::write(&config, "[viewer]\nsample_above = 6000\n").unwrap();
+    let (child, base) = common::serve(&data, &["--store", &store, "--config", config.to_str().unwrap()]);
+    Server { child, base, _dir: dir, data, _clickhouse: clickhouse }
+}
+
+fn estimates(s: &Server) {
+    let ann = "ann:ann-secret";
+
+    let exact = get_json(s, ann, "/api/spiview?date=-1&spi=protocols:5,port.dst:5&exact=1");
+    let estimate = get_json(s, ann, "/api/spiview?date=-1&spi=protocols:5,port.dst:5");
+    assert_eq!(exact["samplePercent"], serde_json::json!({}), "exact=1 counts every session");
+    for field in ["protocols", "port.dst"] {
+        let p = estimate["samplePercent"][field].as_f64().unwrap_or_else(|| panic!("{field}: {estimate}"));
+        assert!(p > 0.0 && p < 100.0, "{field}: {p}% read");
+        // The most frequent values, each near its exact count.
+        let exact_counts: HashMap<String, u64> = exact["spi"][field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (show(&v["value"]), v["count"].as_u64().unwrap()))
+            .collect();
+        let top = &estimate["spi"][field][0];
+        let want = exact_counts[&show(&top["value"])];
+        let got = top["count"].as_u64().unwrap();
+        assert!(got.abs_diff(want) * 5 <= want, "{field} {}: {got} estimated, {want} held", show(&top["value"]));
+    }
+    let graph = get_json(s, ann, "/api/spigraph?date=-1&field=port.dst&size=3&interval=3600");
+    assert!(graph["samplePercent"].as_f64().is_some(), "{graph}");
+    let graph = get_json(s, ann, "/api/spigraph?date=-1&field=port.dst&size=3&interval=3600&exact=1");
+    assert!(graph["samplePercent"].is_null());
+    let conn = get_json(s, ann, "/api/connections?date=-1&length=10");
+    assert!(conn["samplePercent"].as_f64().is_some(), "{}", conn["samplePercent"]);
+
+    // Few sessions match: counted exactly.
+    let one = get_json(s, ann, "/api/sessions?date=-1&length=1");
+    let host = show(&one["data"][0]["ip.src"]);
+    let few = get_json(
+        s,
+        ann,
+        &format!("/api/spiview?date=-1&spi=port.dst:5&expression={}", common::enc(&format!("ip.src == {host}"))),
+    );
+    assert_eq!(few["samplePercent"], serde_json::json!({}), "{few}");
+    let total: u64 = few["spi"]["port.dst"].as_array().unwrap().iter().map(|v| v["count"].as_u64().unwrap()).sum();
+    assert_eq!(total, few["recordsFiltered"].as_u64().unwrap());
+    // Value lists are never estimated.
+    let (status, text) = common::curl(ann, &format!("{}/api/unique?field=port.dst&counts=1&date=-1", s.base), &[]);
+    assert_eq!(status, 200);
+    let listed: u64 =
+        String::from_utf8(text).unwrap().lines().map(|l| l.rsplit_once(", ").unwrap().1.parse::<u64>().unwrap()).sum();
+    assert_eq!(listed, get_json(s, ann, "/api/sessions?date=-1&length=1")["recordsFiltered"].as_u64().unwrap());
+}

@@ -75,6 +75,48 @@ fn viewer_in_a_browser_from_clickhouse() {
     check_viewer(Some(ch));
 }
 
+/// Over a store larger than `[viewer] sample_above`, the pages say their counts are
+/// estimates and give the exact ones on request (`ui/tests/estimates.mjs`).
+#[test]
+fn estimates_in_a_browser() {
+    let root = repo_root();
+    let chromium = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let required = std::env::var("TYTO_BROWSER_TESTS").is_ok_and(|v| v == "1");
+    if missing_piece(&root, &chromium).is_some() {
+        assert!(!required, "browser tests required (TYTO_BROWSER_TESTS=1): see viewer_in_a_browser");
+        return; // said by the other test
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, data, config) = (dir.path().join("many.pcap"), dir.path().join("data"), dir.path().join("tyto.toml"));
+    common::ok(common::tyto().args(["sample", "--hosts", "10000", "-o"]).arg(&pcap).output().unwrap());
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    common::add_user(&data, &["ann", "--admin"], "ann-secret");
+    std::fs::write(&config, "[viewer]\nsample_above = 6000\n").unwrap();
+    let (mut server, base) = common::serve(&data, &["--config", config.to_str().unwrap()]);
+    let artifacts = std::env::var_os("TYTO_ARTIFACTS")
+        .map_or_else(|| std::env::temp_dir().join("tyto-browser-artifacts"), PathBuf::from)
+        .join("estimates");
+    let run = Command::new("node")
+        .arg(root.join("ui/tests/estimates.mjs"))
+        .current_dir(root.join("ui"))
+        .env("TYTO_URL", &base)
+        .env("TYTO_USER", "ann")
+        .env("TYTO_PASSWORD", "ann-secret")
+        .env("TYTO_ARTIFACTS", &artifacts)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        run.status.success(),
+        "estimate checks failed (screenshots in {}):\n{}\n{}",
+        artifacts.display(),
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 fn check_viewer(clickhouse: Option<common::ClickHouse>) {
     let store = clickhouse.as_ref().map_or_else(|| "duckdb://".to_string(), |c| c.url("browser"));
     let root = repo_root();

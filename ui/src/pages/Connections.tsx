@@ -9,6 +9,7 @@ import { formatBytes, formatCount } from "../format";
 import { searchParams } from "../search";
 import { useApi } from "../useApi";
 import { FieldSelect } from "../components/FieldPicker";
+import { SampleNote } from "../components/SampleNote";
 import { useWidth } from "../components/useWidth";
 
 interface NodeIn {
@@ -31,6 +32,8 @@ interface ConnectionsReply {
   recordsFiltered: number;
   nodes: NodeIn[];
   links: LinkIn[];
+  /** The percent of sessions read when the links were estimated from a sample. */
+  samplePercent: number | null;
 }
 
 interface SimNode extends NodeIn {
@@ -163,7 +166,14 @@ export function Connections() {
   const drag = useRef<{ node?: SimNode; panFrom?: [number, number, number, number] } | null>(null);
   const svg = useRef<SVGSVGElement>(null);
   const { ref, width } = useWidth<HTMLDivElement>(1000);
-  const r = useApi<ConnectionsReply>("/api/connections", { ...searchParams(search), srcField, dstField, length });
+  const [exact, setExact] = useState(false);
+  const r = useApi<ConnectionsReply>("/api/connections", {
+    ...searchParams(search),
+    srcField,
+    dstField,
+    length,
+    ...(exact ? { exact: 1 } : {}),
+  });
   const sim = useSimulation(r.data, width);
 
   const maxNode = useMemo(() => Math.max(1, ...(r.data?.nodes ?? []).map((n) => n[weight])), [r.data, weight]);
@@ -202,6 +212,7 @@ export function Connections() {
         <span class="muted" id="connections-count">
           {r.data ? `${r.data.nodes.length} nodes, ${r.data.links.length} links` : r.loading ? "…" : ""}
         </span>
+        <SampleNote percent={r.data?.samplePercent} onExact={() => setExact(true)} />
       </div>
       <div class="graph-wrap" ref={ref}>
         <svg

@@ -3,9 +3,10 @@
 
 import { useState } from "preact/hooks";
 import { FieldNames } from "../components/FieldPicker";
+import { approx, SampleNote } from "../components/SampleNote";
 import { TimeChart } from "../components/TimeChart";
 import { useApp } from "../context";
-import { formatCount, formatValue } from "../format";
+import { formatValue } from "../format";
 import { searchParams } from "../search";
 import { useApi } from "../useApi";
 import { searchDomain, type HistogramReply } from "./Sessions";
@@ -14,6 +15,8 @@ interface SpiGraphReply {
   field: string;
   interval: number;
   items: { value: unknown; count: number; buckets: [number, number][] }[];
+  /** The percent of sessions read when the items were estimated from a sample. */
+  samplePercent: number | null;
   totals: HistogramReply["buckets"];
 }
 
@@ -24,7 +27,9 @@ export function SpiGraph() {
   const [field, setField] = useState(() => new URLSearchParams(location.search).get("field") ?? "protocols");
   const [typed, setTyped] = useState(field);
   const [size, setSize] = useState(10);
-  const r = useApi<SpiGraphReply>("/api/spigraph", { ...searchParams(search), field, size });
+  const [exact, setExact] = useState(false);
+  const r = useApi<SpiGraphReply>("/api/spigraph", { ...searchParams(search), field, size, ...(exact ? { exact: 1 } : {}) });
+  const sampled = r.data?.samplePercent != null;
   const domain = searchDomain(search) ?? (r.data?.totals.length ? extent(r.data) : undefined);
   const zoom = (a: number, b: number) => setSearch({ ...search, startTime: a, stopTime: b });
 
@@ -49,6 +54,7 @@ export function SpiGraph() {
           ))}
         </select>
         {r.loading && <span class="muted">…</span>}
+        <SampleNote percent={r.data?.samplePercent} onExact={() => setExact(true)} />
       </div>
       {r.data && (
         <>
@@ -70,7 +76,7 @@ export function SpiGraph() {
                 <button class="value" onClick={() => addClause(field, it.value)}>
                   {formatValue(it.value, fieldByName.get(field)?.type)}
                 </button>
-                <span class="count">{formatCount(it.count)} sessions</span>
+                <span class="count">{approx(it.count, sampled)} sessions</span>
               </div>
               <TimeChart
                 bars={it.buckets.map(([ns, n]) => ({ start_ns: ns, value: n }))}

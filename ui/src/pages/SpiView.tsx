@@ -5,8 +5,9 @@
 import { useState } from "preact/hooks";
 import type { SpiReply } from "../api";
 import { FieldNames } from "../components/FieldPicker";
+import { approx, SampleNote } from "../components/SampleNote";
 import { useApp } from "../context";
-import { formatCount, formatValue } from "../format";
+import { formatValue } from "../format";
 import { searchParams } from "../search";
 import { useApi } from "../useApi";
 
@@ -26,8 +27,10 @@ function saved(): string[] {
 function FieldCard({ name, onRemove }: { name: string; onRemove: () => void }) {
   const { search, addClause, fieldByName } = useApp();
   const [size, setSize] = useState(10);
-  const r = useApi<SpiReply>("/api/spiview", { ...searchParams(search), spi: `${name}:${size}` });
+  const [exact, setExact] = useState(false);
+  const r = useApi<SpiReply>("/api/spiview", { ...searchParams(search), spi: `${name}:${size}`, ...(exact ? { exact: 1 } : {}) });
   const values = r.data?.spi[name] ?? [];
+  const sample = r.data?.samplePercent?.[name];
   const total = r.data?.recordsFiltered ?? 0;
   const max = Math.max(1, ...values.map((v) => v.count));
   return (
@@ -41,6 +44,7 @@ function FieldCard({ name, onRemove }: { name: string; onRemove: () => void }) {
           </button>
         </span>
       </div>
+      <SampleNote percent={sample} onExact={() => setExact(true)} />
       {r.error && <div class="error-text">{r.error.message}</div>}
       {r.data && !values.length && <div class="muted">no values</div>}
       <ul class="spi-values">
@@ -50,7 +54,7 @@ function FieldCard({ name, onRemove }: { name: string; onRemove: () => void }) {
               {formatValue(v.value, fieldByName.get(name)?.type)}
             </button>
             <span class="count" title={total ? `${((100 * v.count) / total).toFixed(1)}% of sessions` : ""}>
-              {formatCount(v.count)}
+              {approx(v.count, sample !== undefined)}
             </span>
             <span class="meter" style={{ width: `${(100 * v.count) / max}%` }} />
           </li>

@@ -14,6 +14,12 @@ use crate::StoreError;
 /// Numbers the reads of this process, for their query ids.
 static READS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Bytes a read's grouping or sorting holds in memory before ClickHouse spills it to
+/// disk. Without it the connections of 100 M sessions (some 29 M distinct pairs)
+/// outgrew a 4 GB per-query limit and failed; at most half the server's
+/// `max_memory_usage`, as ClickHouse advises (its default is 10 GB).
+const SPILL_BYTES: &str = "1000000000";
+
 /// Bytes of an answer read at most: a page of a million rows of every field fits.
 const MAX_ANSWER_BYTES: u64 = 1 << 30;
 
@@ -177,7 +183,12 @@ impl Http {
         *self.reading.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
         let answer = self.post(
             None,
-            &[("output_format_json_quote_64bit_integers", "0"), ("query_id", &id)],
+            &[
+                ("output_format_json_quote_64bit_integers", "0"),
+                ("query_id", &id),
+                ("max_bytes_before_external_group_by", SPILL_BYTES),
+                ("max_bytes_before_external_sort", SPILL_BYTES),
+            ],
             format!("{sql} FORMAT JSONCompact").into(),
         );
         *self.reading.lock().unwrap_or_else(|p| p.into_inner()) = None;

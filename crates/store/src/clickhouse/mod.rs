@@ -33,7 +33,7 @@ use tyto_schema::{time::format_rfc3339, AlertRecord, FieldDef, FieldKind, Sessio
 use crate::sql::reads::{self, json_i64, json_str, json_u64, Backend, Shapes};
 use crate::sql::where_clause;
 use crate::{
-    dump_fields, AlertQuery, Bucket, FileRow, InputFile, Interrupter, Link, ListQuery, NodeFiles, ReaderBox,
+    dump_fields, AlertQuery, Bucket, FileRow, InputFile, Interrupter, Link, ListQuery, NodeFiles, ReaderBox, Sampled,
     SessionPositions, SessionReader, SessionWriter, StoreError, StoreHandle, StoreStats, ValueCount, ValueSeries,
     MAX_LIST_ROWS,
 };
@@ -694,7 +694,7 @@ impl SessionReader for ClickStore {
         reads::count_matching(self, q)
     }
 
-    fn top_values(&self, q: &ListQuery, field: &FieldDef, n: usize) -> Result<Vec<ValueCount>, StoreError> {
+    fn top_values(&self, q: &ListQuery, field: &FieldDef, n: usize) -> Result<Sampled<Vec<ValueCount>>, StoreError> {
         reads::top_values(self, q, field, n)
     }
 
@@ -708,11 +708,17 @@ impl SessionReader for ClickStore {
         field: &FieldDef,
         n: usize,
         bucket_ns: i64,
-    ) -> Result<Vec<ValueSeries>, StoreError> {
+    ) -> Result<Sampled<Vec<ValueSeries>>, StoreError> {
         reads::value_histogram(self, q, field, n, bucket_ns)
     }
 
-    fn connections(&self, q: &ListQuery, src: &FieldDef, dst: &FieldDef, n: usize) -> Result<Vec<Link>, StoreError> {
+    fn connections(
+        &self,
+        q: &ListQuery,
+        src: &FieldDef,
+        dst: &FieldDef,
+        n: usize,
+    ) -> Result<Sampled<Vec<Link>>, StoreError> {
         reads::connections(self, q, src, dst, n)
     }
 

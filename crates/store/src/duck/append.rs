@@ -285,6 +285,7 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
         let mine: Vec<(i64, &SessionRecord)> = side.rows.iter().map(|i| keyed[*i]).collect();
         append_table(&tx, &side.table, &mine, true, None, &side.fields)?;
     }
+    super::minutes::add(&tx, rows)?;
     tx.commit()?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! are in [`sql`]; rows go in a column at a time ([`append`]).
 
 mod append;
+mod minutes;
 pub(crate) mod sql;
 
 use std::path::Path;
@@ -18,8 +19,9 @@ pub use sql::{string_literal, DUCKDB_LAYOUT};
 use crate::sql::reads::{self, Backend, Shapes};
 use crate::sql::where_clause;
 use crate::{
-    dump_fields, AlertQuery, Bucket, FileRow, InputFile, Interrupter, Link, ListQuery, ReaderBox, SessionPositions,
-    SessionReader, SessionWriter, StoreError, StoreHandle, StoreStats, ValueCount, ValueSeries, MAX_LIST_ROWS,
+    dump_fields, AlertQuery, Bucket, FileRow, InputFile, Interrupter, Link, ListQuery, ReaderBox, Sampled,
+    SessionPositions, SessionReader, SessionWriter, StoreError, StoreHandle, StoreStats, ValueCount, ValueSeries,
+    MAX_LIST_ROWS,
 };
 
 /// The database file inside a data directory.
@@ -126,7 +128,7 @@ impl DuckStore {
             }
             None => {
                 let mut sql = String::from("BEGIN;\n");
-                for stmt in sql::create_session_tables() {
+                for stmt in sql::create_session_tables().into_iter().chain([minutes::create()]) {
                     sql.push_str(&stmt);
                     sql.push_str(";\n");
                 }
@@ -152,6 +154,11 @@ impl DuckStore {
         let have: std::collections::HashSet<(String, String)> =
             stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?.collect::<Result<_, _>>()?;
         let tables: std::collections::HashSet<&str> = have.iter().map(|(t, _)| t.as_str()).collect();
+        if !tables.contains(minutes::TABLE) {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute_batch(&format!("{}; {}", minutes::create(), minutes::fill(None)))?;
+            tx.commit()?;
+        }
         for (table, fields) in side_tables() {
             if !tables.contains(table.as_str()) {
                 let cols: Vec<String> =
@@ -215,7 +222,7 @@ impl DuckStore {
         };
         let page = self.query_rows(&format!(
             "SELECT rk, side_groups FROM {} WHERE {cond} ORDER BY {order} LIMIT {limit} OFFSET {}",
-            DuckSql::from(&order_fields, false),
+            DuckSql::from(&order_fields, false, None),
             q.offset
         ))?;
         let keys: Vec<i64> = page.iter().filter_map(|r| r.first().and_then(Json::as_i64)).collect();
@@ -362,12 +369,15 @@ impl SessionReader for DuckStore {
         reads::count_matching(self, q)
     }
 
-    fn top_values(&self, q: &ListQuery, field: &FieldDef, n: usize) -> Result<Vec<ValueCount>, StoreError> {
+    fn top_values(&self, q: &ListQuery, field: &FieldDef, n: usize) -> Result<Sampled<Vec<ValueCount>>, StoreError> {
         reads::top_values(self, q, field, n)
     }
 
     fn histogram(&self, q: &ListQuery, bucket_ns: i64) -> Result<Vec<Bucket>, StoreError> {
-        reads::histogram(self, q, bucket_ns)
+        match minutes::histogram(self, q, bucket_ns)? {
+            Some(buckets) => Ok(buckets),
+            None => reads::histogram(self, q, bucket_ns),
+        }
     }
 
     fn value_histogram(
@@ -376,11 +386,17 @@ impl SessionReader for DuckStore {
         field: &FieldDef,
         n: usize,
         bucket_ns: i64,
-    ) -> Result<Vec<ValueSeries>, StoreError> {
+    ) -> Result<Sampled<Vec<ValueSeries>>, StoreError> {
         reads::value_histogram(self, q, field, n, bucket_ns)
     }
 
-    fn connections(&self, q: &ListQuery, src: &FieldDef, dst: &FieldDef, n: usize) -> Result<Vec<Link>, StoreError> {
+    fn connections(
+        &self,
+        q: &ListQuery,
+        src: &FieldDef,
+        dst: &FieldDef,
+        n: usize,
+    ) -> Result<Sampled<Vec<Link>>, StoreError> {
         reads::connections(self, q, src, dst, n)
     }
 
@@ -544,6 +560,9 @@ impl SessionWriter for DuckStore {
             tx.execute(&format!("DELETE FROM {table} WHERE side_stop < ?"), params![ts(before_ns)])?;
         }
         let n = tx.execute("DELETE FROM sessions WHERE \"stop_time\" < ?", params![ts(before_ns)])?;
+        if n > 0 {
+            minutes::refresh(&tx, before_ns)?;
+        }
         tx.commit()?;
         Ok(n as u64)
     }
@@ -616,6 +635,69 @@ mod tests {
             packet_pos: vec![-1, 24, 100],
             ..SessionRecord::default()
         }
+    }
+
+    /// The histogram read from the minutes table, for every kind of time range and
+    /// bucket, equals the one counted from the sessions (an expression that every
+    /// session matches makes the store read them) — also after an expiry, over several
+    /// batches, and in a store made before the minutes table, which opening fills.
+    #[test]
+    fn histograms_from_minutes_equal_those_counted_from_sessions() {
+        let t0 = 1_700_000_000i64;
+        // Sessions over six hours; every seventh lasts up to two hours, so many reach
+        // into a range from before it.
+        let rows: Vec<SessionRecord> = (0..20_000i64)
+            .map(|i| {
+                let mut r = sample(&format!("s{i}"), t0 + i * 1_087 % 21_600);
+                r.start_ns += i * 7_919 % 1_000_000_000 - 123_456_000;
+                r.stop_ns = r.start_ns + if i % 7 == 0 { i * 104_729 % 7_200 } else { i % 50 } * 1_000_000_000;
+                r.src.packets = (i % 13) as u64;
+                r.src.bytes = (i * 31 % 9_000) as u64;
+                r.dst.databytes = (i % 101) as u64;
+                r
+            })
+            .collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        for batch in rows.chunks(3_000) {
+            store.append(batch).unwrap();
+        }
+        let everything = tyto_query::compile("packets >= 0", 0).unwrap();
+        let check = |store: &DuckStore, what: &str| {
+            let s = 1_000_000_000i64;
+            let ranges = [
+                (None, None),
+                (Some(t0 * s), None),
+                (None, Some((t0 + 9_000) * s + 1)),
+                (Some((t0 + 3_599) * s + 500_000_000), Some((t0 + 14_400) * s - 1)),
+                (Some((t0 + 7_200) * s), Some((t0 + 10_800) * s)),
+                (Some((t0 + 100) * s + 1), Some((t0 + 130) * s)),
+            ];
+            for (start_ns, stop_ns) in ranges {
+                for bucket_s in [60, 300, 3_600, 86_400, 7] {
+                    let q = ListQuery { start_ns, stop_ns, ..ListQuery::default() };
+                    let counted = ListQuery { filter: Some(everything.clone()), ..q.clone() };
+                    let want = store.histogram(&counted, bucket_s * s).unwrap();
+                    assert!(!want.is_empty() || start_ns.is_some());
+                    let got = store.histogram(&q, bucket_s * s).unwrap();
+                    let differs = got.iter().zip(&want).find(|(g, w)| g != w);
+                    assert!(
+                        got.len() == want.len() && differs.is_none(),
+                        "{what}: range {start_ns:?}..{stop_ns:?}, buckets of {bucket_s} s: {} buckets for {}; {differs:?}",
+                        got.len(),
+                        want.len()
+                    );
+                }
+            }
+        };
+        check(&store, "appended");
+        let gone = store.expire_sessions((t0 + 5_000) * 1_000_000_000).unwrap();
+        assert!(gone > 0 && gone < rows.len() as u64);
+        check(&store, "after an expiry");
+        store.conn.execute_batch(&format!("DROP TABLE {}", minutes::TABLE)).unwrap();
+        drop(store);
+        let store = DuckStore::open(tmp.path()).unwrap();
+        check(&store, "filled when opened");
     }
 
     #[test]

@@ -158,8 +158,19 @@ impl DuckSql {
 
     /// A FROM clause reaching `sessions` and the tables of `fields` (each once), by
     /// row key: joined when every row needs the field (`inner`), else left-joined.
-    pub(crate) fn from(fields: &[&FieldDef], inner: bool) -> String {
+    /// With `sample`, about that percent of `sessions` is read: DuckDB's system
+    /// sampling takes whole vectors of 2,048 rows and skips reading the others (the
+    /// seed is fixed, but which vectors a parallel scan takes still varies), and each
+    /// row gets the sample's size.
+    pub(crate) fn from(fields: &[&FieldDef], inner: bool, sample: Option<f64>) -> String {
         let mut from = String::from("sessions");
+        if let Some(p) = sample {
+            from = format!(
+                "(SELECT *, count(*) OVER () AS {} FROM sessions TABLESAMPLE {:.4}% (system, 1)) AS sessions",
+                crate::sql::reads::SAMPLE_ROWS,
+                p.clamp(0.0001, 100.0)
+            );
+        }
         let mut joined: Vec<String> = Vec::new();
         for f in fields {
             if let Some(t) = side_table(f) {
@@ -173,7 +184,7 @@ impl DuckSql {
     }
 }
 
-fn time_literal(ns: i64) -> String {
+pub(crate) fn time_literal(ns: i64) -> String {
     format!("make_timestamp({})", ns.div_euclid(1000))
 }
 
@@ -258,8 +269,12 @@ impl Dialect for DuckSql {
 }
 
 impl crate::sql::reads::Shapes for DuckSql {
-    fn from(&self, fields: &[&FieldDef], inner: bool) -> String {
-        DuckSql::from(fields, inner)
+    fn from(&self, fields: &[&FieldDef], inner: bool, sample: Option<f64>) -> String {
+        DuckSql::from(fields, inner, sample)
+    }
+
+    fn can_sample(&self) -> bool {
+        true
     }
 
     fn unnest_distinct(&self, column: &str) -> String {

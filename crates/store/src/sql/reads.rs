@@ -7,13 +7,18 @@ use serde_json::{Map, Value as Json};
 use tyto_schema::FieldDef;
 
 use super::{where_clause, Dialect};
-use crate::{Bucket, Link, ListQuery, SessionPositions, StoreError, ValueCount, ValueSeries};
+use crate::{Bucket, Link, ListQuery, Sampled, SessionPositions, StoreError, ValueCount, ValueSeries};
 
 /// The pieces of SQL the aggregate queries are made of, per dialect.
 pub(crate) trait Shapes: Dialect {
     /// `FROM` reaching the sessions table and the tables of `fields` (joined when
-    /// every row needs the field, `inner`, else left-joined).
-    fn from(&self, fields: &[&FieldDef], inner: bool) -> String;
+    /// every row needs the field, `inner`, else left-joined), reading only about
+    /// `sample` percent of the sessions when given.
+    fn from(&self, fields: &[&FieldDef], inner: bool, sample: Option<f64>) -> String;
+    /// Whether [`Shapes::from`] can read a sample cheaply (and the dialect has window
+    /// functions, which the sampled answers use); a dialect that cannot counts every
+    /// session.
+    fn can_sample(&self) -> bool;
     /// One row per distinct element of a list column.
     fn unnest_distinct(&self, column: &str) -> String;
     /// `v`, a value of `f`, is there (not "none").
@@ -54,19 +59,82 @@ pub(crate) fn json_str(v: &Json) -> String {
 
 /// Values of `field` as `v` (a row per distinct value a session holds) beside the
 /// `extra` columns (of `sessions`, or of the tables of `with`), for sessions matching
-/// `cond`, without rows that hold none.
-fn values_of(s: &dyn Shapes, field: &FieldDef, extra: &[String], with: &[&FieldDef], cond: &str) -> String {
+/// `cond` (in a sample of about `sample` percent when given, each row then with the
+/// sample's size, [`SAMPLE_ROWS`]), without rows that hold none.
+fn values_of(
+    s: &dyn Shapes,
+    field: &FieldDef,
+    extra: &[String],
+    with: &[&FieldDef],
+    cond: &str,
+    sample: Option<f64>,
+) -> String {
     let v = if field.multi { s.unnest_distinct(&s.column(field)) } else { s.column(field) };
     let mut cols = vec![format!("{v} AS v")];
     cols.extend(extra.iter().cloned());
+    if sample.is_some() {
+        cols.push(SAMPLE_ROWS.into());
+    }
     let mut tables = vec![field];
     tables.extend(with.iter().copied());
     format!(
         "SELECT * FROM (SELECT {} FROM {} WHERE {cond}) WHERE {}",
         cols.join(", "),
-        s.from(&tables, true),
+        s.from(&tables, true, sample),
         s.present(field, "v")
     )
+}
+
+/// The column a sampled [`Shapes::from`] adds to each session: how many sessions
+/// the sample holds. A sample is drawn anew by each query (whole vectors of rows,
+/// their number varying), so each answer is scaled by its own sample's size.
+pub(crate) const SAMPLE_ROWS: &str = "tyto_sample_rows";
+
+/// The sample an aggregate over `q` may read (see [`ListQuery::sample_above`]):
+/// the percent of sessions to ask for, and the sessions stored. `None`: every one.
+fn sample_of(b: &dyn Backend, q: &ListQuery) -> Result<Option<(f64, u64)>, StoreError> {
+    let Some(above) = q.sample_above.filter(|_| b.shapes().can_sample()) else { return Ok(None) };
+    let rows = b.rows("SELECT count(*) FROM sessions")?;
+    let total = rows.first().and_then(|r| r.first()).map_or(0, json_u64);
+    Ok((total > above).then(|| ((100.0 * above.max(1) as f64 / total as f64).max(0.0001), total)))
+}
+
+/// From counts in a sample of `read` sessions to estimates for all `total`.
+#[derive(Clone, Copy, Debug)]
+struct Scale {
+    read: u64,
+    total: u64,
+}
+
+impl Scale {
+    /// The scale of an answer whose sample held `read` sessions, of which `seen`
+    /// rows were counted, when they stand for more than `q` counts exactly (else the
+    /// matching sessions are few enough to count every one).
+    fn of(q: &ListQuery, total: u64, read: u64, seen: u64) -> Option<Scale> {
+        let scale = Scale { read, total };
+        (read > 0 && scale.count(seen) > q.sample_above.unwrap_or(u64::MAX)).then_some(scale)
+    }
+
+    fn count(self, c: u64) -> u64 {
+        (c as f64 * self.total as f64 / self.read.max(1) as f64).round() as u64
+    }
+
+    fn percent(self) -> f64 {
+        100.0 * self.read as f64 / self.total.max(1) as f64
+    }
+}
+
+/// In an aggregate over the groups of a sample, each counted by `count`: the rows
+/// the sample held, all groups added up (a window over them).
+fn seen(count: &str) -> String {
+    format!("CAST(sum({count}) OVER () AS BIGINT)")
+}
+
+/// An answer's rows read back: the sample's size and the rows it counted, from the
+/// columns at `read` and `seen` of its first row.
+fn sample_sizes(rows: &[Vec<Json>], read: usize, seen: usize) -> (u64, u64) {
+    let at = |i: usize| rows.first().and_then(|r| r.get(i)).map_or(0, json_u64);
+    (at(read), at(seen))
 }
 
 pub(crate) fn count_matching(b: &dyn Backend, q: &ListQuery) -> Result<u64, StoreError> {
@@ -80,54 +148,94 @@ pub(crate) fn top_values(
     q: &ListQuery,
     field: &FieldDef,
     n: usize,
-) -> Result<Vec<ValueCount>, StoreError> {
+) -> Result<Sampled<Vec<ValueCount>>, StoreError> {
+    if let Some((percent, total)) = sample_of(b, q)? {
+        let (mut values, read, seen) = top_values_in(b, q, field, n, Some(percent))?;
+        if let Some(scale) = Scale::of(q, total, read, seen) {
+            values.iter_mut().for_each(|v| v.count = scale.count(v.count));
+            return Ok(Sampled::estimate(values, scale.percent()));
+        }
+    }
+    Ok(Sampled::exact(top_values_in(b, q, field, n, None)?.0))
+}
+
+/// The top values among all sessions or a sample of about `sample` percent of them,
+/// with, over a sample, its size and the value rows it held (else 0 and 0).
+fn top_values_in(
+    b: &dyn Backend,
+    q: &ListQuery,
+    field: &FieldDef,
+    n: usize,
+    sample: Option<f64>,
+) -> Result<(Vec<ValueCount>, u64, u64), StoreError> {
     let s = b.shapes();
     let cond = where_clause(s, q);
+    // Over a sample, every answer row also gives the sample's size and the rows it
+    // held (a window over the groups), to scale the counts and judge the sample.
+    let sizes = |read: &str, count: &str| match sample {
+        Some(_) => format!(", max({read}), {}", seen(count)),
+        None => String::new(),
+    };
     let sql = if field.multi {
         // Sessions' lists repeat (`protocols` above all): counted as whole lists
         // first, each distinct list is taken apart once rather than every session's.
+        let read = if sample.is_some() { format!(", max({SAMPLE_ROWS}) AS r") } else { String::new() };
+        let keep_read = if sample.is_some() { ", r" } else { "" };
         format!(
-            "SELECT {}, {} AS c FROM (SELECT {} AS v, k FROM \
-             (SELECT {} AS l, count(*) AS k FROM {} WHERE {cond} GROUP BY l)) \
+            "SELECT {}, {} AS c{} FROM (SELECT {} AS v, k{keep_read} FROM \
+             (SELECT {} AS l, count(*) AS k{read} FROM {} WHERE {cond} GROUP BY l)) \
              WHERE {} GROUP BY v ORDER BY c DESC, v LIMIT {}",
             s.shown(field, "v"),
             s.sum("k"),
+            sizes("r", "sum(k)"),
             s.unnest_distinct("l"),
             s.column(field),
-            s.from(&[field], true),
+            s.from(&[field], true, sample),
             s.present(field, "v"),
             n.max(1)
         )
     } else {
         format!(
-            "SELECT {}, count(*) AS c FROM ({}) GROUP BY v ORDER BY c DESC, v LIMIT {}",
+            "SELECT {}, count(*) AS c{} FROM ({}) GROUP BY v ORDER BY c DESC, v LIMIT {}",
             s.shown(field, "v"),
-            values_of(s, field, &[], &[], &cond),
+            sizes(SAMPLE_ROWS, "count(*)"),
+            values_of(s, field, &[], &[], &cond, sample),
             n.max(1)
         )
     };
-    Ok(b.rows(&sql)?
+    let rows = b.rows(&sql)?;
+    let (read, seen) = sample_sizes(&rows, 2, 3);
+    let values = rows
         .into_iter()
         .filter_map(|mut r| {
             let count = json_u64(r.get(1)?);
             Some(ValueCount { value: b.value(field, r.get_mut(0)?.take())?, count })
         })
-        .collect())
+        .collect();
+    Ok((values, read, seen))
 }
 
 pub(crate) fn histogram(b: &dyn Backend, q: &ListQuery, bucket_ns: i64) -> Result<Vec<Bucket>, StoreError> {
+    histogram_where(b, &where_clause(b.shapes(), q), bucket_ns)
+}
+
+/// The histogram of the sessions meeting `cond`, a condition on the sessions table.
+pub(crate) fn histogram_where(b: &dyn Backend, cond: &str, bucket_ns: i64) -> Result<Vec<Bucket>, StoreError> {
     let s = b.shapes();
     let us = (bucket_ns / 1000).max(1);
     let sql = format!(
-        "SELECT {} AS b, count(*), {}, {}, {} FROM sessions WHERE {} GROUP BY b ORDER BY b",
+        "SELECT {} AS b, count(*), {}, {}, {} FROM sessions WHERE {cond} GROUP BY b ORDER BY b",
         s.bucket(us),
         s.sum("packets"),
         s.sum("bytes"),
         s.sum("databytes"),
-        where_clause(s, q)
     );
-    Ok(b.rows(&sql)?
-        .iter()
+    Ok(buckets_of(b.rows(&sql)?))
+}
+
+/// Rows of `bucket start (µs), sessions, packets, bytes, databytes`.
+pub(crate) fn buckets_of(rows: Vec<Vec<Json>>) -> Vec<Bucket> {
+    rows.iter()
         .map(|r| {
             let at = |i: usize| r.get(i).map_or(0, json_u64);
             Bucket {
@@ -138,7 +246,7 @@ pub(crate) fn histogram(b: &dyn Backend, q: &ListQuery, bucket_ns: i64) -> Resul
                 databytes: at(4),
             }
         })
-        .collect())
+        .collect()
 }
 
 pub(crate) fn value_histogram(
@@ -147,34 +255,46 @@ pub(crate) fn value_histogram(
     field: &FieldDef,
     n: usize,
     bucket_ns: i64,
-) -> Result<Vec<ValueSeries>, StoreError> {
+) -> Result<Sampled<Vec<ValueSeries>>, StoreError> {
     let top = top_values(b, q, field, n)?;
-    if top.is_empty() {
-        return Ok(Vec::new());
+    let sample = match top.sample_percent {
+        Some(_) => sample_of(b, q)?,
+        None => None,
+    };
+    if top.rows.is_empty() {
+        return Ok(Sampled { rows: Vec::new(), sample_percent: top.sample_percent });
     }
     let s = b.shapes();
     let cond = where_clause(s, q);
     let us = (bucket_ns / 1000).max(1);
+    let percent = sample.map(|(p, _)| p);
+    let read = if sample.is_some() { format!(", max({SAMPLE_ROWS})") } else { String::new() };
     // The top values are chosen again inside the query rather than passed back as
     // literals: a value's SQL form depends on its column type (addresses are numbers).
     let sql = format!(
-        "SELECT {}, b, count(*) FROM ({}) WHERE v {} (SELECT v FROM ({}) GROUP BY v ORDER BY count(*) DESC, v LIMIT {}) \
+        "SELECT {}, b, count(*){read} FROM ({}) WHERE v {} (SELECT v FROM ({}) GROUP BY v ORDER BY count(*) DESC, v LIMIT {}) \
          GROUP BY v, b ORDER BY v, b",
         s.shown(field, "v"),
-        values_of(s, field, &[format!("{} AS b", s.bucket(us))], &[], &cond),
+        values_of(s, field, &[format!("{} AS b", s.bucket(us))], &[], &cond, percent),
         s.in_op(),
-        values_of(s, field, &[], &[], &cond),
+        values_of(s, field, &[], &[], &cond, percent),
         n.max(1)
     );
+    let rows = b.rows(&sql)?;
+    // The series come from a sample of their own: scaled by its size.
+    let scale = sample
+        .map(|(_, total)| Scale { read: rows.iter().filter_map(|r| r.get(3)).map(json_u64).max().unwrap_or(0), total });
     let mut out: Vec<ValueSeries> =
-        top.into_iter().map(|t| ValueSeries { value: t.value, count: t.count, buckets: Vec::new() }).collect();
-    for mut r in b.rows(&sql)? {
+        top.rows.into_iter().map(|t| ValueSeries { value: t.value, count: t.count, buckets: Vec::new() }).collect();
+    for mut r in rows {
         let Some(v) = r.get_mut(0).map(Json::take).and_then(|v| b.value(field, v)) else { continue };
         if let Some(series) = out.iter_mut().find(|s| s.value == v) {
-            series.buckets.push((r.get(1).map_or(0, json_i64).saturating_mul(1000), r.get(2).map_or(0, json_u64)));
+            let sessions = r.get(2).map_or(0, json_u64);
+            let sessions = scale.map_or(sessions, |sc| sc.count(sessions));
+            series.buckets.push((r.get(1).map_or(0, json_i64).saturating_mul(1000), sessions));
         }
     }
-    Ok(out)
+    Ok(Sampled { rows: out, sample_percent: top.sample_percent })
 }
 
 pub(crate) fn connections(
@@ -183,16 +303,44 @@ pub(crate) fn connections(
     src: &FieldDef,
     dst: &FieldDef,
     n: usize,
-) -> Result<Vec<Link>, StoreError> {
+) -> Result<Sampled<Vec<Link>>, StoreError> {
+    if let Some((percent, total)) = sample_of(b, q)? {
+        let (mut links, read, seen) = connections_in(b, q, src, dst, n, Some(percent))?;
+        if let Some(scale) = Scale::of(q, total, read, seen) {
+            for l in &mut links {
+                (l.sessions, l.packets, l.bytes) =
+                    (scale.count(l.sessions), scale.count(l.packets), scale.count(l.bytes));
+            }
+            return Ok(Sampled::estimate(links, scale.percent()));
+        }
+    }
+    Ok(Sampled::exact(connections_in(b, q, src, dst, n, None)?.0))
+}
+
+/// The heaviest links among all sessions or a sample of about `sample` percent of
+/// them, with, over a sample, its size and the links it held (else 0 and 0).
+fn connections_in(
+    b: &dyn Backend,
+    q: &ListQuery,
+    src: &FieldDef,
+    dst: &FieldDef,
+    n: usize,
+    sample: Option<f64>,
+) -> Result<(Vec<Link>, u64, u64), StoreError> {
     let s = b.shapes();
     // Source values first, then destination values unnested over them: a session
     // with two hosts and one address gives two links.
     let extra = [format!("{} AS d0", s.column(dst)), "packets".into(), "bytes".into()];
-    let inner = values_of(s, src, &extra, &[dst], &where_clause(s, q));
+    let cond = where_clause(s, q);
+    let inner = values_of(s, src, &extra, &[dst], &cond, sample);
     let d = if dst.multi { s.unnest_distinct("d0") } else { "d0".into() };
+    let (read, sizes) = match sample {
+        Some(_) => (format!(", {SAMPLE_ROWS}"), format!(", max({SAMPLE_ROWS}), {}", seen("count(*)"))),
+        None => (String::new(), String::new()),
+    };
     let sql = format!(
-        "SELECT {}, {}, count(*) AS c, {}, {} FROM \
-         (SELECT * FROM (SELECT v AS s, {d} AS d, packets, bytes FROM ({inner})) WHERE {}) \
+        "SELECT {}, {}, count(*) AS c, {}, {}{sizes} FROM \
+         (SELECT * FROM (SELECT v AS s, {d} AS d, packets, bytes{read} FROM ({inner})) WHERE {}) \
          GROUP BY s, d ORDER BY c DESC, s, d LIMIT {}",
         s.shown(src, "s"),
         s.shown(dst, "d"),
@@ -201,7 +349,9 @@ pub(crate) fn connections(
         s.present(dst, "d"),
         n.max(1)
     );
-    Ok(b.rows(&sql)?
+    let rows = b.rows(&sql)?;
+    let (read, seen) = sample_sizes(&rows, 5, 6);
+    let links = rows
         .into_iter()
         .filter_map(|mut r| {
             let at = |r: &Vec<Json>, i: usize| r.get(i).map_or(0, json_u64);
@@ -210,7 +360,8 @@ pub(crate) fn connections(
             let to = b.value(dst, r.get_mut(1)?.take())?;
             Some(Link { src: from, dst: to, sessions, packets, bytes })
         })
-        .collect())
+        .collect();
+    Ok((links, read, seen))
 }
 
 /// A row of `id, node, start (µs), packet_pos`.
