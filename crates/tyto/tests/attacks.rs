@@ -600,8 +600,9 @@ fn runaway_queries_are_bounded_interrupted_and_stop_with_the_server() {
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("at most 4096"));
 
-    // A client that leaves takes its query with it (left alone, the query runs for seconds).
-    let slow = "/api/spiview?date=-1&spi=id:1000,rootId:1000,http.uri:1000,host.http:1000,http.user-agent:100,\
+    // A client that leaves takes its query with it (left alone, the query runs for
+    // seconds: every session counted, as `exact=1` asks, not a sample).
+    let slow = "/api/spiview?date=-1&exact=1&spi=id:1000,rootId:1000,http.uri:1000,host.http:1000,http.user-agent:100,\
                 port.src:1000,ip.src:1000,ip.dst:1000,starttime:1000,stoptime:1000";
     let t0 = Instant::now();
     assert_eq!(get(&s, ANN, slow).0, 200);
