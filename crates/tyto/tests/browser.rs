@@ -92,29 +92,46 @@ fn estimates_in_a_browser() {
     common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
     common::add_user(&data, &["ann", "--admin"], "ann-secret");
     std::fs::write(&config, "[viewer]\nsample_above = 6000\n").unwrap();
-    let (mut server, base) = common::serve(&data, &["--config", config.to_str().unwrap()]);
+    let (server, base) = common::serve(&data, &["--config", config.to_str().unwrap()]);
+    run_ui_script("estimates.mjs", server, &base, &[], &chromium, "estimates");
+}
+
+/// Runs `ui/tests/SCRIPT` in node against the server at `base` (as the admin `ann`,
+/// with `env` besides), then stops the server; fails with the script's output if it
+/// failed. Screenshots go to `TYTO_ARTIFACTS/SUBDIR`.
+fn run_ui_script(
+    script: &str,
+    mut server: std::process::Child,
+    base: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+    chromium: &Path,
+    subdir: &str,
+) -> String {
+    let root = repo_root();
     let artifacts = std::env::var_os("TYTO_ARTIFACTS")
         .map_or_else(|| std::env::temp_dir().join("tyto-browser-artifacts"), PathBuf::from)
-        .join("estimates");
+        .join(subdir);
     let run = Command::new("node")
-        .arg(root.join("ui/tests/estimates.mjs"))
+        .arg(root.join("ui/tests").join(script))
         .current_dir(root.join("ui"))
-        .env("TYTO_URL", &base)
+        .env("TYTO_URL", base)
         .env("TYTO_USER", "ann")
         .env("TYTO_PASSWORD", "ann-secret")
         .env("TYTO_ARTIFACTS", &artifacts)
-        .env("CHROMIUM", &chromium)
+        .env("CHROMIUM", chromium)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let _ = server.kill();
     let _ = server.wait();
     assert!(
         run.status.success(),
-        "estimate checks failed (screenshots in {}):\n{}\n{}",
+        "{script} failed (screenshots in {}):\n{}\n{}",
         artifacts.display(),
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
+    String::from_utf8_lossy(&run.stdout).into_owned()
 }
 
 fn check_viewer(clickhouse: Option<common::ClickHouse>) {
@@ -171,30 +188,17 @@ fn check_viewer(clickhouse: Option<common::ClickHouse>) {
         eprintln!("skipping the browser test: {why}");
         return;
     }
-    let artifacts = std::env::var_os("TYTO_ARTIFACTS")
-        .map_or_else(|| std::env::temp_dir().join("tyto-browser-artifacts"), PathBuf::from)
-        .join(if clickhouse.is_some() { "clickhouse" } else { "duckdb" });
-    let run = Command::new("node")
-        .arg(root.join("ui/tests/browser.mjs"))
-        .current_dir(root.join("ui"))
-        .env("TYTO_URL", &base)
-        .env("TYTO_USER", "ann")
-        .env("TYTO_PASSWORD", "ann-secret")
-        .env("TYTO_LIMITED_USER", "bob")
-        .env("TYTO_LIMITED_PASSWORD", "bob-secret")
-        .env("TYTO_ARTIFACTS", &artifacts)
-        .env("TYTO_UPLOAD_FILE", upload.as_os_str())
-        .env("CHROMIUM", &chromium)
-        .output()
-        .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(
-        run.status.success(),
-        "browser checks failed (screenshots in {}):\n{}\n{}",
-        artifacts.display(),
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
+    let out = run_ui_script(
+        "browser.mjs",
+        server,
+        &base,
+        &[
+            ("TYTO_LIMITED_USER", "bob".as_ref()),
+            ("TYTO_LIMITED_PASSWORD", "bob-secret".as_ref()),
+            ("TYTO_UPLOAD_FILE", upload.as_os_str()),
+        ],
+        &chromium,
+        if clickhouse.is_some() { "clickhouse" } else { "duckdb" },
     );
-    eprintln!("{}", String::from_utf8_lossy(&run.stdout));
+    eprintln!("{out}");
 }
