@@ -23,6 +23,8 @@ command -v nmap >/dev/null || need+=(nmap)
 # own network and stop the capture with signals.
 command -v ip >/dev/null || need+=(iproute2)
 [ -x /bin/kill ] || [ -x /usr/bin/kill ] || need+=(procps)
+# man (and groff under it): the manual pages `tyto man` writes are rendered by a test.
+command -v man >/dev/null || need+=(man-db)
 # clickhouse-server (Debian's 18.16): the ClickHouse store's tests start a private
 # server on loopback (scripts/clickhouse.sh).
 [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)

@@ -200,6 +200,15 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Print the shell completion script for bash, zsh or fish (for example
+    /// `tyto completions bash > /etc/bash_completion.d/tyto`)
+    Completions { shell: clap_complete::Shell },
+    /// Write the manual pages, made from these same definitions: tyto.1 to standard
+    /// output, or with --dir tyto.1 and a tyto-COMMAND.1 for every command into DIR
+    Man {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -431,6 +440,20 @@ fn serve(
     upload::serve(&config, &cfg)
 }
 
+/// `tyto man`: the page of `tyto` (to standard output), or with `dir` that page and
+/// one per command (`tyto-ingest.1`, `tyto-user-add.1`…) written there.
+fn man_pages(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+        return Ok(());
+    };
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    clap_mangen::generate_to(cmd, dir).with_context(|| format!("writing the pages into {}", dir.display()))?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
@@ -491,6 +514,16 @@ fn main() -> ExitCode {
             print!("{}", config::Config::default().to_toml());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "tyto",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => man_pages(dir.as_deref()).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -376,3 +376,62 @@ fn the_version_names_the_commit_it_was_built_from() {
     let commit = head.unwrap_or_else(|| "unknown".into());
     assert_eq!(shown, format!("tyto {} (commit {commit})", env!("CARGO_PKG_VERSION")));
 }
+
+/// Bash completes commands and their options from `tyto completions bash`; zsh and
+/// fish get scripts naming the same commands.
+#[test]
+fn shell_completions_complete_commands_and_options() {
+    let script = |shell: &str| {
+        let out = common::ok(common::tyto().args(["completions", shell]).output().unwrap());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bash = dir.path().join("tyto.bash");
+    std::fs::write(&bash, script("bash")).unwrap();
+    // What bash offers after `tyto ing` and after `tyto ingest --wor`.
+    let complete = |words: &str, at: usize| {
+        let program = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={at}; _tyto tyto \"${{COMP_WORDS[$COMP_CWORD]}}\" \
+             \"${{COMP_WORDS[$COMP_CWORD-1]}}\"; echo \"${{COMPREPLY[@]}}\"",
+            bash.display()
+        );
+        let out = std::process::Command::new("bash").args(["-c", &program]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(complete("tyto ing", 1), "ingest");
+    assert_eq!(complete("tyto ingest --wor", 2), "--workers");
+    assert!(complete("tyto user ", 2).split(' ').any(|w| w == "add"), "user's commands");
+    for shell in ["zsh", "fish"] {
+        let s = script(shell);
+        assert!(s.contains("ingest") && s.contains("bench-store"), "{shell}: {}", &s[..s.len().min(200)]);
+    }
+    let out = common::tyto().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "an unknown shell is refused");
+}
+
+/// `tyto man` writes pages that man renders: the command's own, and one per
+/// command with its options.
+#[test]
+fn manual_pages_render_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    common::ok(common::tyto().args(["man", "--dir"]).arg(dir.path()).output().unwrap());
+    let render = |page: &str| {
+        let out = std::process::Command::new("man")
+            .arg("-l")
+            .arg(dir.path().join(page))
+            .env("MANWIDTH", "100")
+            .env("MANPAGER", "cat")
+            .output()
+            .expect("man (Debian's man-db)");
+        assert!(out.status.success(), "{page}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = render("tyto.1");
+    assert!(top.contains("NAME") && top.contains("ingest") && top.contains("bench-store"), "{top}");
+    let ingest = render("tyto-ingest.1");
+    assert!(ingest.contains("--workers") && ingest.contains("--data-dir"), "{ingest}");
+    assert!(dir.path().join("tyto-user-add.1").is_file(), "a page for each command, nested ones too");
+    let to_stdout = common::ok(common::tyto().arg("man").output().unwrap());
+    assert!(String::from_utf8_lossy(&to_stdout.stdout).starts_with(".ie"), "roff on standard output");
+}
