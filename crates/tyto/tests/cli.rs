@@ -435,3 +435,44 @@ fn manual_pages_render_for_every_command() {
     let to_stdout = common::ok(common::tyto().arg("man").output().unwrap());
     assert!(String::from_utf8_lossy(&to_stdout.stdout).starts_with(".ie"), "roff on standard output");
 }
+
+/// Under systemd, where `JOURNAL_STREAM` names standard error, each log line starts
+/// with its syslog priority for journald (`<4>` a warning); where it names another
+/// stream, or is absent, lines keep the usual form, without colours in a file.
+#[test]
+fn log_lines_carry_their_priority_for_the_journal() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, data) = (dir.path().join("s.pcap"), dir.path().join("data"));
+    ok(common::tyto().args(["sample", "-o"]).arg(&pcap).output().unwrap());
+    ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    // Packets gone: the export warns once per packet it cannot read.
+    for f in std::fs::read_dir(data.join("pcap")).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    let export_logging_to = |log: &Path, stream: Option<String>| {
+        let file = std::fs::File::create(log).unwrap();
+        let stream = stream.unwrap_or_else(|| {
+            let m = file.metadata().unwrap();
+            format!("{}:{}", m.dev(), m.ino())
+        });
+        let status = common::tyto()
+            .args(["export", "--expr", "packets > 0", "--data-dir"])
+            .arg(&data)
+            .arg("-o")
+            .arg(dir.path().join("out.pcap"))
+            .env("JOURNAL_STREAM", stream)
+            .stderr(file)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read_to_string(log).unwrap()
+    };
+    let journal = export_logging_to(&dir.path().join("journal.log"), None);
+    let warnings: Vec<&str> = journal.lines().filter(|l| l.contains("is gone from")).collect();
+    assert!(!warnings.is_empty(), "{journal}");
+    assert!(warnings.iter().all(|l| l.starts_with("<4>tyto_server::export: export: session ")), "{journal}");
+    let other = export_logging_to(&dir.path().join("plain.log"), Some("1:1".into()));
+    let line = other.lines().find(|l| l.contains("is gone from")).unwrap_or_else(|| panic!("{other}"));
+    assert!(line.contains(" WARN ") && !line.starts_with('<') && !line.contains('\u{1b}'), "{line}");
+}
