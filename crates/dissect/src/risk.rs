@@ -125,7 +125,9 @@ pub fn weak_cipher(name: &str) -> bool {
     name.starts_with("TLS_RSA_WITH_") && !insecure_cipher(name)
 }
 
-/// The risks the finished row shows, then its score. Called as the row is written.
+/// The risks only the finished row shows (those of one message were added as it
+/// was parsed: TLS's versions and ciphers, certificates, DNS sizes, logins), then the
+/// score of them all. Called as the row is written.
 pub fn assess(rec: &mut SessionRecord) {
     let numeric = ["host.http", "host.tls", "host.quic"]
         .iter()
@@ -133,15 +135,6 @@ pub fn assess(rec: &mut SessionRecord) {
         .any(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok());
     if numeric {
         add(rec, Risk::HttpNumericIpHost);
-    }
-    if rec.extra.texts("tls.version").iter().any(|v| matches!(v.as_str(), "SSLv3" | "TLSv1" | "TLSv1.1")) {
-        add(rec, Risk::TlsObsoleteVersion);
-    }
-    if rec.extra.texts("tls.cipher").iter().any(|c| weak_cipher(c)) {
-        add(rec, Risk::TlsWeakCipher);
-    }
-    if rec.extra.texts("tls.cipher").iter().any(|c| insecure_cipher(c)) {
-        add(rec, Risk::TlsInsecureCipher);
     }
     if rec.protocols.iter().any(|p| UNSAFE.contains(&p.as_str())) {
         add(rec, Risk::UnsafeProtocol);
@@ -154,8 +147,8 @@ pub fn assess(rec: &mut SessionRecord) {
     if matches!(rec.ip_protocol, 6 | 17) && rec.src.packets > 0 && rec.dst.packets == 0 && !to_many {
         add(rec, Risk::UnidirectionalTraffic);
     }
-    let score: i64 =
-        Risk::ALL.iter().filter(|r| rec.extra.texts("risk").iter().any(|v| v == r.name())).map(|r| r.score()).sum();
+    let held = rec.extra.texts("risk");
+    let score: i64 = Risk::ALL.iter().filter(|r| held.iter().any(|v| v == r.name())).map(|r| r.score()).sum();
     if score > 0 {
         put_int(rec, "risk.score", score);
     }

@@ -598,7 +598,14 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             if obsolete(version) {
                 risk::add(rec, Risk::TlsObsoleteVersion);
             }
-            put_text(rec, "tls.cipher", &cipher_name(sh.cipher));
+            let cipher = cipher_name(sh.cipher);
+            if risk::weak_cipher(&cipher) {
+                risk::add(rec, Risk::TlsWeakCipher);
+            }
+            if risk::insecure_cipher(&cipher) {
+                risk::add(rec, Risk::TlsInsecureCipher);
+            }
+            put_text(rec, "tls.cipher", &cipher);
             put_text(rec, "tls.ja3s", &hex_md5(&sh.ja3s_string()));
         }
         _ => {}

@@ -33,8 +33,9 @@ pub struct Limits {
     pub query_timeout: Duration,
     /// Time given to open connections to finish when the server stops.
     pub shutdown_grace: Duration,
-    /// Sessions the SPI view, SPI graph and connections count exactly: over a larger
-    /// store they estimate from a sample of about this many and say so.
+    /// Sessions the SPI view, SPI graph and connections count exactly: over a store of
+    /// more than four times as many they estimate from a sample of about this many and
+    /// say so.
     pub sample_above: u64,
 }
 

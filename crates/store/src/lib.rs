@@ -136,8 +136,8 @@ pub struct ListQuery {
     pub order: Vec<SortKey>,
     /// The fields a listing returns; `None` means every field `dump` prints.
     pub fields: Option<Vec<&'static FieldDef>>,
-    /// Top values and links over a store of more than this many sessions may be
-    /// estimated from a sample of about this many (the answer says so; see
+    /// Top values and links over a store of more than four times this many sessions
+    /// may be estimated from a sample of about this many (the answer says so; see
     /// [`SAMPLE_ABOVE`]): what the viewer's SPI view, graph and connections want.
     /// Exports and value lists (`/api/unique`) leave it `None` and get every value.
     pub sample_above: Option<u64>,
@@ -284,8 +284,8 @@ pub struct AlertQuery {
     pub newest_first: bool,
 }
 
-/// Above this many sessions, an aggregate that may be estimated reads a sample of
-/// about this many first. When what matches in the sample stands for more sessions
+/// Over a store of more than four times this many sessions (a smaller sample saves
+/// little), an aggregate that may be estimated reads a sample of about this many first. When what matches in the sample stands for more sessions
 /// than this, its counts, scaled by the share the sample held, are the answer: exact
 /// top values of tens of millions of sessions cost seconds (grouping 40 M addresses:
 /// 5–8 s on two cores), a 1 % sample of 100 M a few tenths, and the most frequent

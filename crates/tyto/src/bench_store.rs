@@ -203,23 +203,22 @@ pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
     }
     // How near the estimate came: of each field's ten most frequent values, how many
     // both name, and the largest error of a count among those.
-    let mut agreement = Vec::new();
-    for (i, name) in fields.iter().enumerate().filter(|_| answers.len() == 2) {
-        let (est, all) = (&answers[0][i], &answers[1][i]);
+    if let [estimates, counted] = answers.as_slice() {
         let top10 =
             |v: &[tyto_store::ValueCount]| v.iter().take(10).map(|c| (c.value.clone(), c.count)).collect::<Vec<_>>();
-        let (est, all) = (top10(est), top10(all));
-        let shared: Vec<f64> = est
-            .iter()
-            .filter_map(|(v, n)| {
-                let (_, m) = all.iter().find(|(w, _)| w == v)?;
-                Some((*n as f64 - *m as f64).abs() / (*m).max(1) as f64)
-            })
-            .collect();
-        let worst = shared.iter().copied().fold(0.0, f64::max);
-        agreement.push(format!("{name} {}/{} ±{:.1}%", shared.len(), all.len(), worst * 100.0));
-    }
-    if !agreement.is_empty() {
+        let mut agreement = Vec::new();
+        for (name, (est, all)) in fields.iter().zip(estimates.iter().zip(counted)) {
+            let (est, all) = (top10(est), top10(all));
+            let shared: Vec<f64> = est
+                .iter()
+                .filter_map(|(v, n)| {
+                    let (_, m) = all.iter().find(|(w, _)| w == v)?;
+                    Some((*n as f64 - *m as f64).abs() / (*m).max(1) as f64)
+                })
+                .collect();
+            let worst = shared.iter().copied().fold(0.0, f64::max);
+            agreement.push(format!("{name} {}/{} ±{:.1}%", shared.len(), all.len(), worst * 100.0));
+        }
         println!(
             "{:>10} estimate vs exact, top 10 named by both and the largest count error: {}",
             "",
@@ -231,10 +230,8 @@ pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
     let port = tyto_schema::field("port.dst").context("a catalogue field")?;
     let (src, dst) =
         (tyto_schema::field("ip.src").context("a field")?, tyto_schema::field("ip.dst").context("a field")?);
-    for (q, how) in [(&viewer, "as the viewer asks"), (&exact, "every session counted")] {
-        if !estimated && std::ptr::eq(q, &exact) {
-            break;
-        }
+    let ways = [(&viewer, "as the viewer asks"), (&exact, "every session counted")];
+    for (q, how) in ways.into_iter().take(if estimated { 2 } else { 1 }) {
         let (graph_ms, series) = best(|| Ok(store.value_histogram(q, port, 10, 3_600_000_000_000)?))?;
         println!(
             "{graph_ms:>10.1} ms SPI graph, {how}: port.dst's top 10 by hour (protocols == http{})",

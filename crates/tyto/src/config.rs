@@ -124,8 +124,9 @@ pub struct ViewerSection {
     pub max_connections: u32,
     /// MiB one uploaded capture file may hold (`/api/upload`, `tyto ingest --server`).
     pub max_upload_mib: u64,
-    /// Sessions the SPI view, SPI graph and connections count exactly; over a larger
-    /// store they estimate from a sample of about this many and say so.
+    /// Sessions the SPI view, SPI graph and connections count exactly; over a store of
+    /// more than four times as many they estimate from a sample of about this many
+    /// and say so.
     pub sample_above: u64,
 }
 

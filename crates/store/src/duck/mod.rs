@@ -124,7 +124,7 @@ impl DuckStore {
                         wanted: DUCKDB_LAYOUT,
                     });
                 }
-                self.add_missing_columns()?;
+                self.add_missing_tables_and_columns()?;
             }
             None => {
                 let mut sql = String::from("BEGIN;\n");
@@ -148,8 +148,9 @@ impl DuckStore {
 
     /// Fields added to the catalogue since the store was made become new (empty)
     /// columns, and new groups new side tables: adding a field never needs a new
-    /// layout version.
-    fn add_missing_columns(&self) -> Result<(), StoreError> {
+    /// layout version. A store made before the per-minute totals gets them, counted
+    /// from its sessions.
+    fn add_missing_tables_and_columns(&self) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare("SELECT table_name, column_name FROM information_schema.columns")?;
         let have: std::collections::HashSet<(String, String)> =
             stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?.collect::<Result<_, _>>()?;

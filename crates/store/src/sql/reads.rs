@@ -92,12 +92,19 @@ pub(crate) const SAMPLE_ROWS: &str = "tyto_sample_rows";
 
 /// The sample an aggregate over `q` may read (see [`ListQuery::sample_above`]):
 /// the percent of sessions to ask for, and the sessions stored. `None`: every one.
+/// A sample of more than a quarter of the store is not taken: it costs nearly what
+/// counting everything costs, and when few sessions match it is followed by that
+/// count anyway (1.5 M sessions, a 1 M sample: 742 ms against 249 ms counted).
 fn sample_of(b: &dyn Backend, q: &ListQuery) -> Result<Option<(f64, u64)>, StoreError> {
     let Some(above) = q.sample_above.filter(|_| b.shapes().can_sample()) else { return Ok(None) };
     let rows = b.rows("SELECT count(*) FROM sessions")?;
     let total = rows.first().and_then(|r| r.first()).map_or(0, json_u64);
-    Ok((total > above).then(|| ((100.0 * above.max(1) as f64 / total as f64).max(0.0001), total)))
+    let percent = 100.0 * above.max(1) as f64 / total.max(1) as f64;
+    Ok((percent <= MOST_SAMPLED_PERCENT).then(|| (percent.max(0.0001), total)))
 }
+
+/// The largest share of the store worth sampling (see [`sample_of`]).
+const MOST_SAMPLED_PERCENT: f64 = 25.0;
 
 /// From counts in a sample of `read` sessions to estimates for all `total`.
 #[derive(Clone, Copy, Debug)]
