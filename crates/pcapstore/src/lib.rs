@@ -505,6 +505,8 @@ struct BlockCache {
     /// (file id, block number, when last used, the block's bytes).
     blocks: Vec<(u32, u64, u64, Vec<u8>)>,
     clock: u64,
+    /// The block used last, looked at first: reads mostly go on where the last ended.
+    last: usize,
 }
 
 impl BlockCache {
@@ -514,53 +516,71 @@ impl BlockCache {
         let end = offset + len as u64;
         let mut at = offset;
         while at < end {
-            let (number, within) = (at / BLOCK_BYTES, (at % BLOCK_BYTES) as usize);
+            let within = (at % BLOCK_BYTES) as usize;
             let want = (end - at).min(BLOCK_BYTES - within as u64) as usize;
-            self.clock += 1;
-            let found = self.blocks.iter().position(|b| (b.0, b.1) == (id, number));
-            // A block read short (the file's end, or a file still being written) is
-            // read again when more of it is wanted.
-            let i = match found {
-                Some(i) if self.blocks[i].3.len() >= within + want => i,
-                _ => {
-                    let bytes = read_block(file, number * BLOCK_BYTES)?;
-                    let i = match found {
-                        Some(i) => i,
-                        None if self.blocks.len() < BLOCKS_KEPT => {
-                            self.blocks.push((id, number, 0, Vec::new()));
-                            self.blocks.len() - 1
-                        }
-                        // Full: the least recently used block makes room.
-                        None => (0..self.blocks.len()).min_by_key(|&i| self.blocks[i].2).unwrap_or(0),
-                    };
-                    self.blocks[i] = (id, number, 0, bytes);
-                    i
-                }
-            };
-            self.blocks[i].2 = self.clock;
-            let Some(piece) = self.blocks[i].3.get(within..within + want) else { return Ok(false) };
+            let Some(piece) = self.piece(id, file, at, want)? else { return Ok(false) };
             out.extend_from_slice(piece);
             at += want as u64;
         }
         Ok(true)
     }
+
+    /// The `len` bytes of file `id` from `offset`, which lie in one block; `None` when
+    /// the file ends before.
+    fn piece(&mut self, id: u32, file: &File, offset: u64, len: usize) -> io::Result<Option<&[u8]>> {
+        let (number, within) = (offset / BLOCK_BYTES, (offset % BLOCK_BYTES) as usize);
+        self.clock += 1;
+        let found = match self.blocks.get(self.last) {
+            Some(b) if (b.0, b.1) == (id, number) => Some(self.last),
+            _ => self.blocks.iter().position(|b| (b.0, b.1) == (id, number)),
+        };
+        // A block read short (the file's end, or a file still being written) is read
+        // again when more of it is wanted.
+        let i = match found {
+            Some(i) if self.blocks[i].3.len() >= within + len => i,
+            _ => {
+                let i = match found {
+                    Some(i) => i,
+                    None if self.blocks.len() < BLOCKS_KEPT => {
+                        self.blocks.push((id, number, 0, Vec::new()));
+                        self.blocks.len() - 1
+                    }
+                    // Full: the least recently used block makes room.
+                    None => (0..self.blocks.len()).min_by_key(|&i| self.blocks[i].2).unwrap_or(0),
+                };
+                let mut bytes = std::mem::take(&mut self.blocks[i].3);
+                // Forgotten first: a failed read leaves no block under this name.
+                self.blocks[i].0 = u32::MAX;
+                read_block(file, number * BLOCK_BYTES, &mut bytes)?;
+                self.blocks[i] = (id, number, 0, bytes);
+                i
+            }
+        };
+        self.blocks[i].2 = self.clock;
+        self.last = i;
+        Ok(self.blocks[i].3.get(within..within + len))
+    }
 }
 
-/// Up to [`BLOCK_BYTES`] of `file` from `start` (fewer at its end).
-fn read_block(file: &File, start: u64) -> io::Result<Vec<u8>> {
+/// Up to [`BLOCK_BYTES`] of `file` from `start` (fewer at its end) into `buf`, whose
+/// memory is used again.
+fn read_block(file: &File, start: u64, buf: &mut Vec<u8>) -> io::Result<()> {
     use std::os::unix::fs::FileExt as _;
-    let mut buf = vec![0u8; BLOCK_BYTES as usize];
+    buf.resize(BLOCK_BYTES as usize, 0);
     let mut got = 0;
     while got < buf.len() {
         match file.read_at(&mut buf[got..], start + got as u64) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                buf.clear();
+                return Err(e);
+            }
         }
     }
     buf.truncate(got);
-    Ok(buf)
+    Ok(())
 }
 
 struct OpenedFile {
@@ -616,12 +636,144 @@ impl PacketReader {
     }
 
     pub fn read(&mut self, pos: PacketPos) -> Result<StoredPacket, PcapStoreError> {
-        if !self.files.contains_key(&pos.file) {
+        let head = self.head(pos)?;
+        let opened = self.files.get_mut(&pos.file).expect("opened by head");
+        let link_type = opened.link;
+        let data = match opened.frames.as_ref() {
+            Some(cache) => {
+                let (_, within) = frame_place(pos.offset);
+                let frame = &cache.as_ref().expect("read by head").1;
+                let start = within + RECORD_HEADER_LEN as usize;
+                frame
+                    .get(start..start + head.caplen as usize)
+                    .ok_or_else(|| bad_record(pos, "the frame ends inside the packet"))?
+                    .to_vec()
+            }
+            None => {
+                let mut data = Vec::with_capacity(head.caplen as usize);
+                match self.blocks.copy(
+                    pos.file,
+                    &opened.file,
+                    pos.offset + RECORD_HEADER_LEN,
+                    head.caplen as usize,
+                    &mut data,
+                ) {
+                    Ok(true) => data,
+                    Ok(false) | Err(_) => return Err(bad_record(pos, "the file ends inside the packet")),
+                }
+            }
+        };
+        Ok(StoredPacket { pos, link_type, ts_ns: head.ts_ns, wire_len: head.wire_len, data })
+    }
+
+    /// The record header of the packet at `pos`: its time and lengths, without its bytes.
+    pub fn head(&mut self, pos: PacketPos) -> Result<RecordHead, PcapStoreError> {
+        self.open(pos.file)?;
+        let opened = self.files.get_mut(&pos.file).expect("opened above");
+        let mut h = [0u8; 16];
+        match opened.frames.as_mut() {
+            None => {
+                if pos.offset < FILE_HEADER_LEN {
+                    return Err(bad_record(pos, "offset inside the file header"));
+                }
+                // A header seldom crosses a block's end; when it does, it is put together.
+                let read = if (pos.offset % BLOCK_BYTES) + 16 <= BLOCK_BYTES {
+                    self.blocks.piece(pos.file, &opened.file, pos.offset, 16).map(|p| p.map(|p| h.copy_from_slice(p)))
+                } else {
+                    let mut head = Vec::with_capacity(16);
+                    let read = self.blocks.copy(pos.file, &opened.file, pos.offset, 16, &mut head);
+                    read.map(|whole| whole.then(|| h.copy_from_slice(&head)))
+                };
+                match read {
+                    Ok(Some(())) => {}
+                    Ok(None) => return Err(bad_record(pos, "the file ends there")),
+                    Err(_) => return Err(bad_record(pos, "cannot read there")),
+                }
+            }
+            Some(cache) => {
+                let (start, within) = frame_place(pos.offset);
+                if cache.as_ref().is_none_or(|(s, _)| *s != start) {
+                    let frame = read_frame(&mut opened.file, start)
+                        .map_err(|_| bad_record(pos, "no zstd frame starts there"))?;
+                    *cache = Some((start, frame));
+                }
+                let frame = &cache.as_ref().expect("filled above").1[..];
+                let head = frame.get(within..within + 16).ok_or_else(|| bad_record(pos, "the frame ends there"))?;
+                h.copy_from_slice(head);
+            }
+        }
+        let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let (secs, frac, caplen, wire_len) = (word(0) as i64, word(4) as i64, word(8), word(12));
+        if caplen > MAX_PACKET_LEN {
+            return Err(bad_record(pos, "the record's length is impossible"));
+        }
+        let ts_ns = secs * 1_000_000_000 + if opened.nanos { frac } else { frac * 1000 };
+        Ok(RecordHead { ts_ns, caplen, wire_len })
+    }
+
+    /// Writes the `packets` records that lie back to back from `first` on (`bytes`
+    /// long, headers included) to `w` as they are, when they already are what `w`
+    /// writes: an uncompressed file with nanosecond times, of `w`'s link type. False
+    /// (and nothing written) when they are not, or cannot all be read: the caller
+    /// then reads them one by one. Why: an export of whole captures is mostly such
+    /// runs, and one copy per run, straight from the blocks read, instead of a read
+    /// and a write per packet is what lets it go at the page cache's speed.
+    pub fn copy_records<W: Write>(
+        &mut self,
+        first: PacketPos,
+        bytes: u64,
+        packets: u64,
+        w: &mut ExportWriter<W>,
+    ) -> Result<bool, PcapStoreError> {
+        // Every block of the run is kept while it is written (see BLOCKS_KEPT).
+        if bytes > BLOCK_BYTES * (BLOCKS_KEPT as u64 / 2)
+            || first.offset < FILE_HEADER_LEN
+            || self.open(first.file).is_err()
+        {
+            return Ok(false);
+        }
+        let opened = &self.files[&first.file];
+        if opened.frames.is_some() || !opened.nanos || !w.takes_records_of(opened.link) {
+            return Ok(false);
+        }
+        let link = opened.link;
+        // Read first, so that a run that cannot be read whole writes nothing.
+        let end = first.offset + bytes;
+        let pieces = || {
+            let mut at = first.offset;
+            std::iter::from_fn(move || {
+                (at < end).then(|| {
+                    let len = (end - at).min(BLOCK_BYTES - at % BLOCK_BYTES);
+                    at += len;
+                    (at - len, len as usize)
+                })
+            })
+        };
+        for (at, len) in pieces() {
+            if !matches!(self.blocks.piece(first.file, &opened.file, at, len), Ok(Some(_))) {
+                return Ok(false);
+            }
+        }
+        w.start_records(link)?;
+        for (at, len) in pieces() {
+            match self.blocks.piece(first.file, &opened.file, at, len) {
+                Ok(Some(piece)) => w.put(piece)?,
+                // Kept since the reads above: not reached.
+                _ => return Err(bad_record(first, "a block read a moment ago is gone")),
+            }
+        }
+        w.packets += packets;
+        Ok(true)
+    }
+
+    /// The file `id`, opened (and its header checked) when first asked for.
+    fn open(&mut self, id: u32) -> Result<(), PcapStoreError> {
+        if !self.files.contains_key(&id) {
             if self.files.len() >= MAX_READER_FILES {
                 self.files.clear();
                 self.blocks = BlockCache::default();
             }
-            let path = self.dir.file_path(pos.file)?;
+            let path = self.dir.file_path(id)?;
             let mut f = File::open(&path).map_err(io_err(&path))?;
             let compressed = path.to_string_lossy().ends_with(".zst");
             let mut h = [0u8; 24];
@@ -638,64 +790,35 @@ impl PacketReader {
             }
             let link = u32::from_le_bytes([h[20], h[21], h[22], h[23]]);
             let frames = compressed.then_some(None);
-            self.files.insert(pos.file, OpenedFile { file: f, link, nanos: magic == MAGIC_NS, frames });
+            self.files.insert(id, OpenedFile { file: f, link, nanos: magic == MAGIC_NS, frames });
         }
-        let opened = self.files.get_mut(&pos.file).expect("inserted above");
-        let (link, nanos) = (&opened.link, &opened.nanos);
-        let bad = |why| PcapStoreError::BadRecord {
-            path: PathBuf::from(format!("file {}", pos.file)),
-            offset: pos.offset,
-            why,
-        };
-        let mut h = [0u8; 16];
-        // Where the record is: in the file (read through the block cache), or in one
-        // decompressed frame.
-        let mut in_frame: Option<&[u8]> = None;
-        match opened.frames.as_mut() {
-            None => {
-                if pos.offset < FILE_HEADER_LEN {
-                    return Err(bad("offset inside the file header"));
-                }
-                let mut head = Vec::with_capacity(16);
-                match self.blocks.copy(pos.file, &opened.file, pos.offset, 16, &mut head) {
-                    Ok(true) => h.copy_from_slice(&head),
-                    Ok(false) => return Err(bad("the file ends there")),
-                    Err(_) => return Err(bad("cannot read there")),
-                }
-            }
-            Some(cache) => {
-                let start = pos.offset >> ZSTD_WITHIN_BITS;
-                let within = (pos.offset & ((1 << ZSTD_WITHIN_BITS) - 1)) as usize;
-                if cache.as_ref().is_none_or(|(s, _)| *s != start) {
-                    let frame = read_frame(&mut opened.file, start).map_err(|_| bad("no zstd frame starts there"))?;
-                    *cache = Some((start, frame));
-                }
-                let frame = &cache.as_ref().expect("filled above").1[..];
-                let rest = frame.get(within..).ok_or_else(|| bad("the frame ends there"))?;
-                h.copy_from_slice(rest.get(..16).ok_or_else(|| bad("the frame ends there"))?);
-                in_frame = Some(&rest[16..]);
-            }
-        }
-        let secs = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as i64;
-        let frac = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as i64;
-        let caplen = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-        let wire_len = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
-        if caplen > MAX_PACKET_LEN {
-            return Err(bad("the record's length is impossible"));
-        }
-        let data = match in_frame {
-            Some(rest) => rest.get(..caplen as usize).ok_or_else(|| bad("the frame ends inside the packet"))?.to_vec(),
-            None => {
-                let mut data = Vec::with_capacity(caplen as usize);
-                match self.blocks.copy(pos.file, &opened.file, pos.offset + 16, caplen as usize, &mut data) {
-                    Ok(true) => data,
-                    Ok(false) | Err(_) => return Err(bad("the file ends inside the packet")),
-                }
-            }
-        };
-        let ts_ns = secs * 1_000_000_000 + if *nanos { frac } else { frac * 1000 };
-        Ok(StoredPacket { pos, link_type: *link, ts_ns, wire_len, data })
+        Ok(())
     }
+}
+
+/// A stored packet's record header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordHead {
+    pub ts_ns: i64,
+    /// Bytes of the packet kept (the record holds 16 bytes of header before them).
+    pub caplen: u32,
+    pub wire_len: u32,
+}
+
+impl RecordHead {
+    /// Bytes the whole record takes in its file.
+    pub fn record_len(&self) -> u64 {
+        RECORD_HEADER_LEN + self.caplen as u64
+    }
+}
+
+/// A compressed file's packet offset as (the frame's start, the offset inside it).
+fn frame_place(offset: u64) -> (u64, usize) {
+    (offset >> ZSTD_WITHIN_BITS, (offset & ((1 << ZSTD_WITHIN_BITS) - 1)) as usize)
+}
+
+fn bad_record(pos: PacketPos, why: &'static str) -> PcapStoreError {
+    PcapStoreError::BadRecord { path: PathBuf::from(format!("file {}", pos.file)), offset: pos.offset, why }
 }
 
 /// Writes packets to a new capture file for Wireshark: classic pcap with nanosecond
@@ -766,6 +889,24 @@ impl<W: Write> ExportWriter<W> {
         self.put(&record_header(p.ts_ns, p.data.len() as u32, p.wire_len))?;
         self.put(&p.data)?;
         self.packets += 1;
+        Ok(())
+    }
+
+    /// Whether records of classic pcap with nanosecond times and `link_type` can be
+    /// written as they are ([`PacketReader::copy_records`]).
+    pub fn takes_records_of(&self, link_type: u32) -> bool {
+        self.ng_interfaces.is_none() && self.link_type.is_none_or(|l| l == link_type)
+    }
+
+    /// Before records of `link_type` are written as they are: the file's header.
+    fn start_records(&mut self, link_type: u32) -> Result<(), PcapStoreError> {
+        if !self.takes_records_of(link_type) {
+            return Err(PcapStoreError::MixedLinkTypes(self.link_type.unwrap_or(link_type), link_type));
+        }
+        if self.link_type.is_none() {
+            self.put(&file_header(MAGIC_NS, link_type))?;
+            self.link_type = Some(link_type);
+        }
         Ok(())
     }
 
@@ -912,6 +1053,65 @@ mod tests {
         let mut w2 = dir2.writer(RotationPolicy::default());
         let p = w2.write(1, 0, 60, &[0; 60]).unwrap();
         assert!(p.file > files.last().unwrap().id);
+    }
+
+    /// Writes the packets at `places` one by one, as an export without runs would.
+    fn one_by_one(r: &mut PacketReader, places: &[PacketPos]) -> Vec<u8> {
+        let mut w = ExportWriter::new(Vec::new());
+        for pos in places {
+            w.write(&r.read(*pos).unwrap()).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn runs_of_records_are_copied_whole_only_where_they_are_what_the_export_writes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PcapDir::open(tmp.path(), "run").unwrap();
+        let mut w = dir.writer(RotationPolicy::default());
+        // Sizes that put records across the reader's block boundaries.
+        let places: Vec<PacketPos> = (0..3000u32)
+            .map(|i| {
+                let data: Vec<u8> = (0..(60 + i * 37 % 1500)).map(|j| (i ^ j) as u8).collect();
+                w.write(1, i as i64 * 1_000_003, data.len() as u32 + 4, &data).unwrap()
+            })
+            .collect();
+        w.finish().unwrap();
+        let mut r = PacketReader::new(PcapDir::open(tmp.path(), "run").unwrap());
+        let len = |pos: &PacketPos, r: &mut PacketReader| r.head(*pos).unwrap().record_len();
+        // Two runs (the second ends at the file's last packet), copied whole.
+        let (a, b) = (&places[10..1500], &places[1700..]);
+        let mut out = ExportWriter::new(Vec::new());
+        for run in [a, b] {
+            let bytes: u64 = run.iter().map(|p| len(p, &mut r)).sum();
+            assert_eq!(run[0].offset + bytes, run.last().unwrap().offset + len(run.last().unwrap(), &mut r));
+            assert!(r.copy_records(run[0], bytes, run.len() as u64, &mut out).unwrap());
+        }
+        assert_eq!(out.packets, (a.len() + b.len()) as u64);
+        let copied = out.finish().unwrap();
+        assert_eq!(copied, one_by_one(&mut r, &[a, b].concat()), "the same file as packet by packet");
+
+        // Not copied, and nothing written: past the file's end, another link type, pcapng.
+        let past_end: u64 = b.iter().map(|p| len(p, &mut r)).sum::<u64>() + 1;
+        let mut out = ExportWriter::new(Vec::new());
+        assert!(!r.copy_records(b[0], past_end, b.len() as u64, &mut out).unwrap());
+        out.write(&StoredPacket { pos: places[0], link_type: 101, ts_ns: 0, wire_len: 1, data: vec![0] }).unwrap();
+        let one = len(&a[0], &mut r);
+        assert!(!r.copy_records(a[0], one, 1, &mut out).unwrap());
+        assert_eq!(out.packets, 1);
+        let mut ng = ExportWriter::pcapng(Vec::new()).unwrap();
+        assert!(!r.copy_records(a[0], one, 1, &mut ng).unwrap());
+        assert_eq!(ng.packets, 0);
+
+        // A compressed file's records are read one by one.
+        let zdir = PcapDir::open(tmp.path(), "z").unwrap();
+        let mut zw = zdir.writer(RotationPolicy { zstd_level: Some(1), ..RotationPolicy::default() });
+        let zp = zw.write(1, 5, 60, &[7; 60]).unwrap();
+        zw.finish().unwrap();
+        let mut zr = PacketReader::new(PcapDir::open(tmp.path(), "z").unwrap());
+        let mut out = ExportWriter::new(Vec::new());
+        assert!(!zr.copy_records(zp, 76, 1, &mut out).unwrap());
+        assert_eq!(out.packets, 0);
     }
 
     #[test]

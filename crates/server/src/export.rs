@@ -1,8 +1,6 @@
 //! Packets out: one session's PCAP, every matching session's packets as one PCAP
 //! (streamed, in time order), and a session's detail with its packets decoded.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io::Write;
 
 use axum::body::Body;
@@ -14,7 +12,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::Sender;
 use tyto_packet::{decode, LinkType, Transport};
-use tyto_pcapstore::{decode_positions, ExportWriter, PacketReader, StoredPacket};
+use tyto_pcapstore::{decode_positions, ExportWriter, PacketPos, PacketReader, StoredPacket};
 use tyto_store::{ListQuery, SessionPositions, SessionReader};
 
 use crate::auth::Authed;
@@ -118,107 +116,213 @@ pub async fn session_pcap(
     stream_pcap(&state, q, "session").await
 }
 
-/// Packets waiting to go out in time order.
+/// A packet waiting to go out in time order: where it lies in this node's files (its
+/// bytes are read when it goes out), or, sent by another node, its bytes.
+struct Waiting {
+    ts_ns: i64,
+    pos: PacketPos,
+    held: Held,
+}
+
+enum Held {
+    /// Bytes of the whole record in its file (header included).
+    Local {
+        record_len: u64,
+    },
+    Remote(Box<StoredPacket>),
+}
+
+/// Memory a waiting local packet takes.
+const LOCAL_WAITING_BYTES: usize = std::mem::size_of::<Waiting>();
+
+/// Packets waiting to go out in time order (ties by place, as they were captured).
 struct OrderedPackets {
-    heap: BinaryHeap<Reverse<(i64, u32, u64, usize)>>,
-    packets: Vec<Option<StoredPacket>>,
-    free: Vec<usize>,
+    waiting: Vec<Waiting>,
+    /// Memory the waiting packets take.
     bytes: usize,
-    /// Packets sent before an older one (when the buffer overflowed).
+    /// Packets sent after a newer one (when the buffer overflowed).
     pub out_of_order: u64,
     last_sent: i64,
 }
 
 impl OrderedPackets {
     fn new() -> OrderedPackets {
-        OrderedPackets {
-            heap: BinaryHeap::new(),
-            packets: Vec::new(),
-            free: Vec::new(),
-            bytes: 0,
-            out_of_order: 0,
-            last_sent: i64::MIN,
-        }
+        OrderedPackets { waiting: Vec::new(), bytes: 0, out_of_order: 0, last_sent: i64::MIN }
     }
 
-    fn push(&mut self, p: StoredPacket) {
-        self.bytes += p.data.len() + 64;
-        let key = (p.ts_ns, p.pos.file, p.pos.offset);
-        let slot = match self.free.pop() {
-            Some(i) => {
-                self.packets[i] = Some(p);
-                i
-            }
-            None => {
-                self.packets.push(Some(p));
-                self.packets.len() - 1
-            }
-        };
-        self.heap.push(Reverse((key.0, key.1, key.2, slot)));
+    fn push_local(&mut self, ts_ns: i64, pos: PacketPos, record_len: u64) {
+        self.bytes += LOCAL_WAITING_BYTES;
+        self.waiting.push(Waiting { ts_ns, pos, held: Held::Local { record_len } });
     }
 
-    /// Takes the oldest packet if it is at or before `until`.
-    fn pop_until(&mut self, until: i64) -> Option<StoredPacket> {
-        let Reverse((ts, _, _, slot)) = *self.heap.peek()?;
-        if ts > until {
-            return None;
+    fn push_remote(&mut self, p: StoredPacket) {
+        self.bytes += LOCAL_WAITING_BYTES + p.data.len() + 64;
+        self.waiting.push(Waiting { ts_ns: p.ts_ns, pos: p.pos, held: Held::Remote(Box::new(p)) });
+    }
+
+    fn full(&self) -> bool {
+        self.bytes > ORDER_BUFFER
+    }
+
+    /// The waiting packets older than `before`, oldest first, into `going` (emptied
+    /// first); when the buffer is full, also the oldest of the rest until it is half
+    /// empty, whatever their time.
+    fn take_before(&mut self, before: i64, going: &mut Vec<Waiting>) {
+        // What was left waiting is sorted already, and the packets added since are
+        // mostly in order: the (stable) sort finds and merges those runs.
+        self.waiting.sort_by_key(|p| (p.ts_ns, p.pos));
+        let mut n = self.waiting.partition_point(|p| p.ts_ns < before);
+        let mut left: usize = self.waiting[n..].iter().map(Waiting::bytes).sum();
+        while left > ORDER_BUFFER / 2 && n < self.waiting.len() {
+            left -= self.waiting[n].bytes();
+            n += 1;
         }
-        self.heap.pop();
-        let p = self.packets[slot].take()?;
-        self.free.push(slot);
-        self.bytes -= p.data.len() + 64;
-        if ts < self.last_sent {
-            self.out_of_order += 1;
+        self.bytes = left;
+        going.clear();
+        going.extend(self.waiting.drain(..n));
+        for p in going.iter() {
+            if p.ts_ns < self.last_sent {
+                self.out_of_order += 1;
+            }
+            self.last_sent = self.last_sent.max(p.ts_ns);
         }
-        self.last_sent = self.last_sent.max(ts);
-        Some(p)
     }
 }
 
+impl Waiting {
+    fn bytes(&self) -> usize {
+        match &self.held {
+            Held::Local { .. } => LOCAL_WAITING_BYTES,
+            Held::Remote(p) => LOCAL_WAITING_BYTES + p.data.len() + 64,
+        }
+    }
+}
+
+/// Bytes of back-to-back records copied at once (at most a quarter of what the packet
+/// reader keeps, see [`PacketReader::copy_records`]).
+const RUN_BYTES: u64 = 4 << 20;
+
+/// Writes packets taken from the order buffer: runs of local records that lie back
+/// to back in one file are copied whole where the file allows it; the rest are read
+/// one by one. A packet that cannot be read is skipped and said in the log.
+fn send<W: Write>(going: &[Waiting], reader: &mut PacketReader, w: &mut ExportWriter<W>) -> Result<(), String> {
+    let mut i = 0;
+    while i < going.len() {
+        let first = &going[i];
+        let Held::Local { record_len } = first.held else {
+            if let Held::Remote(p) = &first.held {
+                w.write(p).map_err(|e| e.to_string())?;
+            }
+            i += 1;
+            continue;
+        };
+        // The run: the next packets that follow this one in its file.
+        let (mut end, mut j) = (first.pos.offset + record_len, i + 1);
+        while let Some(Waiting { pos, held: Held::Local { record_len }, .. }) = going.get(j) {
+            if pos.file != first.pos.file || pos.offset != end || end - first.pos.offset + record_len > RUN_BYTES {
+                break;
+            }
+            end += record_len;
+            j += 1;
+        }
+        let copied =
+            reader.copy_records(first.pos, end - first.pos.offset, (j - i) as u64, w).map_err(|e| e.to_string())?;
+        if !copied {
+            for p in &going[i..j] {
+                match reader.read(p.pos) {
+                    Ok(p) => w.write(&p).map_err(|e| e.to_string())?,
+                    Err(e) => tracing::warn!("export: {e}"),
+                }
+            }
+        }
+        i = j;
+    }
+    Ok(())
+}
+
 /// Walks matching sessions in start order and writes their packets in time order.
-/// Every later session starts at or after the current one, so every buffered packet
-/// older than the current session's start can go out.
-fn export_matching<W: Write>(
+/// The store is walked on this thread while the packets of the pages already found
+/// are read and written on another: on two cores the walk then costs no time.
+fn export_matching<W: Write + Send>(
     store: &dyn SessionReader,
     q: &tyto_store::ListQuery,
     nodes: &Nodes,
     reader: &mut PacketReader,
     w: &mut ExportWriter<W>,
 ) -> Result<OrderedPackets, String> {
-    let mut buffered = OrderedPackets::new();
-    let mut after: Option<SessionPositions> = None;
-    loop {
-        let page = store.positions_in_order(q, after.as_ref(), SESSIONS_PER_STEP).map_err(|e| e.to_string())?;
-        let Some(last) = page.last().cloned() else { break };
-        // Other sensors' packets of the page, asked of each node at once; buffered
-        // early, they still go out in order (none is older than its session's start).
-        fetch_remote(&page, nodes, &mut buffered, w)?;
-        for s in &page {
-            if nodes.is_remote(&s.node) {
-                continue;
+    let (pages, found) = std::sync::mpsc::sync_channel::<Vec<SessionPositions>>(1);
+    std::thread::scope(|scope| {
+        let writer = std::thread::Builder::new()
+            .name("export".into())
+            .spawn_scoped(scope, move || write_pages(found, nodes, reader, w))
+            .map_err(|e| format!("starting the export: {e}"))?;
+        let mut after: Option<SessionPositions> = None;
+        let walked = loop {
+            let page = match store.positions_in_order(q, after.as_ref(), SESSIONS_PER_STEP) {
+                Ok(page) => page,
+                Err(e) => break Err(e.to_string()),
+            };
+            let Some(last) = page.last().cloned() else { break Ok(()) };
+            // The writer stopped (its answer says why).
+            if pages.send(page).is_err() {
+                break Ok(());
             }
-            for pos in decode_positions(&s.positions) {
-                match reader.read(pos) {
-                    Ok(p) => buffered.push(p),
-                    Err(e) => tracing::warn!("export: session {}: {e}", s.id),
+            after = Some(last);
+        };
+        drop(pages);
+        let written = writer.join().map_err(|_| "the export's writer failed".to_string())?;
+        walked.and(written)
+    })
+}
+
+/// Packet places whose headers are read before the packets older than the next
+/// session's start go out: few enough that the blocks read for the headers are still
+/// in the reader's cache when the packets are copied.
+const PLACES_PER_STEP: usize = 16_384;
+
+/// Writes the packets of the pages of sessions `found` sends, in time order. Every
+/// later session starts at or after the current one, so every waiting packet older
+/// than its start can go once the packets of the sessions before it wait too.
+fn write_pages<W: Write>(
+    found: std::sync::mpsc::Receiver<Vec<SessionPositions>>,
+    nodes: &Nodes,
+    reader: &mut PacketReader,
+    w: &mut ExportWriter<W>,
+) -> Result<OrderedPackets, String> {
+    let mut waiting = OrderedPackets::new();
+    let (mut going, mut places) = (Vec::new(), Vec::new());
+    for page in found {
+        let Some(last) = page.last() else { continue };
+        // Other sensors' packets of the page, asked of each node at once; they wait
+        // with the rest (none is older than its session's start).
+        fetch_remote(&page, nodes, &mut waiting, reader, w)?;
+        let mut sessions = page.iter().filter(|s| !nodes.is_remote(&s.node)).peekable();
+        while let Some(s) = sessions.next() {
+            places.extend(decode_positions(&s.positions));
+            // Enough gathered (more when many wait, so that sorting what waits costs
+            // about as much as what is added), or the page's end.
+            let next_start = match sessions.peek() {
+                Some(_) if places.len() < PLACES_PER_STEP.max(waiting.waiting.len() / 2) => continue,
+                Some(next) => next.start_ns,
+                None => last.start_ns,
+            };
+            // Headers read in file order, then the packets go out in time order.
+            places.sort_unstable();
+            places.dedup();
+            for &pos in &places {
+                match reader.head(pos) {
+                    Ok(h) => waiting.push_local(h.ts_ns, pos, h.record_len()),
+                    Err(e) => tracing::warn!("export: {e}"),
                 }
             }
-            loop {
-                // Past the buffer's bound the oldest go out whatever their time.
-                let until = if buffered.bytes > ORDER_BUFFER { i64::MAX } else { s.start_ns.saturating_sub(1) };
-                let Some(p) = buffered.pop_until(until) else { break };
-                w.write(&p).map_err(|e| e.to_string())?;
-            }
-        }
-        after = Some(last);
-        if page.len() < SESSIONS_PER_STEP {
-            break;
+            places.clear();
+            waiting.take_before(next_start, &mut going);
+            send(&going, reader, w)?;
         }
     }
-    while let Some(p) = buffered.pop_until(i64::MAX) {
-        w.write(&p).map_err(|e| e.to_string())?;
-    }
-    Ok(buffered)
+    waiting.take_before(i64::MAX, &mut going);
+    send(&going, reader, w)?;
+    Ok(waiting)
 }
 
 /// Positions asked of a node per request.
@@ -227,7 +331,8 @@ const REMOTE_POSITIONS_PER_REQUEST: usize = 50_000;
 fn fetch_remote<W: Write>(
     page: &[SessionPositions],
     nodes: &Nodes,
-    buffered: &mut OrderedPackets,
+    waiting: &mut OrderedPackets,
+    reader: &mut PacketReader,
     w: &mut ExportWriter<W>,
 ) -> Result<(), String> {
     let mut by_node: std::collections::BTreeMap<&str, Vec<i64>> = std::collections::BTreeMap::new();
@@ -245,12 +350,12 @@ fn fetch_remote<W: Write>(
             }
             // Packets arrive one at a time; past the order buffer's bound the oldest go out.
             let mut each = |p: StoredPacket| {
-                buffered.push(p);
-                while failed.is_none() && buffered.bytes > ORDER_BUFFER {
-                    match buffered.pop_until(i64::MAX).map(|p| w.write(&p)) {
-                        Some(Err(e)) => failed = Some(e.to_string()),
-                        Some(Ok(())) => {}
-                        None => break,
+                waiting.push_remote(p);
+                if failed.is_none() && waiting.full() {
+                    let mut going = Vec::new();
+                    waiting.take_before(i64::MIN, &mut going);
+                    if let Err(e) = send(&going, reader, w) {
+                        failed = Some(e);
                     }
                 }
             };
@@ -304,7 +409,7 @@ fn needs_pcapng(store: &dyn SessionReader) -> Result<bool, tyto_store::StoreErro
 /// Every packet of the sessions `q` selects, in time order, written to `out` (what
 /// `tyto export --expr` does), as `/api/sessions.pcap` writes it. Returns the packets
 /// written.
-pub fn write_pcap<W: Write>(
+pub fn write_pcap<W: Write + Send>(
     store: &dyn SessionReader,
     q: &tyto_store::ListQuery,
     nodes: &Nodes,
@@ -528,22 +633,22 @@ mod tests {
     #[test]
     fn ordered_packets_come_out_oldest_first() {
         let mut o = OrderedPackets::new();
-        let p = |ts, off| StoredPacket {
-            pos: tyto_pcapstore::PacketPos { file: 1, offset: off },
-            link_type: 1,
-            ts_ns: ts,
-            wire_len: 1,
-            data: vec![0],
+        let pos = |offset| PacketPos { file: 1, offset };
+        let mut going = Vec::new();
+        let mut take = |o: &mut OrderedPackets, before| {
+            o.take_before(before, &mut going);
+            going.iter().map(|p| (p.ts_ns, p.pos.offset)).collect::<Vec<_>>()
         };
-        o.push(p(30, 1));
-        o.push(p(10, 2));
-        o.push(p(20, 3));
-        assert_eq!(o.pop_until(15).map(|p| p.ts_ns), Some(10));
-        assert!(o.pop_until(15).is_none());
-        assert_eq!(o.pop_until(i64::MAX).map(|p| p.ts_ns), Some(20));
-        o.push(p(5, 4));
-        assert_eq!(o.pop_until(i64::MAX).map(|p| p.ts_ns), Some(5));
+        o.push_local(30, pos(100), 20);
+        o.push_local(10, pos(200), 20);
+        o.push_remote(StoredPacket { pos: pos(50), link_type: 1, ts_ns: 20, wire_len: 1, data: vec![0] });
+        o.push_local(20, pos(40), 20);
+        assert_eq!(take(&mut o, 15), [(10, 200)]);
+        assert!(take(&mut o, 15).is_empty());
+        assert_eq!(take(&mut o, i64::MAX), [(20, 40), (20, 50), (30, 100)]);
+        assert_eq!(o.bytes, 0);
+        o.push_local(5, pos(300), 20);
+        assert_eq!(take(&mut o, i64::MAX), [(5, 300)]);
         assert_eq!(o.out_of_order, 1);
-        assert_eq!(o.bytes, 65);
     }
 }

@@ -64,6 +64,9 @@ pub enum StoreError {
     /// Rows could not be put in the store's format (a bug, not the input's fault).
     #[error("encoding rows: {0}")]
     Encode(String),
+    /// Rows read could not be turned back into values (a bug, not the input's fault).
+    #[error("reading rows: {0}")]
+    Decode(String),
 }
 
 impl StoreError {

@@ -393,3 +393,37 @@ fn large_aggregates_are_estimated_from_a_sample_and_say_so() {
         [(80, 72_000), (443, 36_000), (53, 12_000)]
     );
 }
+
+#[test]
+fn the_ordered_walk_visits_every_session_once_however_dense_or_sparse() {
+    // One a second, then a gap of five years, then 1,500 in the same microsecond,
+    // then one a millisecond: windows that grow, jump, narrow and give up narrowing.
+    let mut recs = records(3000);
+    let base = 1_700_000_000_000_000_000i64;
+    let gap = 5 * 366 * 86_400 * 1_000_000_000i64;
+    for (i, r) in recs.iter_mut().enumerate() {
+        r.start_ns = match i {
+            0..1000 => base + i as i64 * 1_000_000_000,
+            1000..2500 => base + gap,
+            _ => base + gap + 1_000 + (i as i64 - 2500) * 1_000_000,
+        };
+        r.stop_ns = r.start_ns + 1_000;
+    }
+    let mut store = DuckStore::in_memory().unwrap();
+    store.append(&recs).unwrap();
+    let mut want: Vec<(i64, String)> = recs.iter().map(|r| (r.start_ns, r.id.clone())).collect();
+    want.sort();
+    for n in [1, 37, 100, 500] {
+        let (mut walked, mut after, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let page = store.positions_in_order(&ListQuery::default(), after.as_ref(), n).unwrap();
+            let Some(last) = page.last().cloned() else { break };
+            assert!(page.len() <= 4 * n, "a page of {} for {n}", page.len());
+            walked.extend(page.into_iter().map(|s| (s.start_ns, s.id)));
+            after = Some(last);
+            pages += 1;
+            assert!(pages <= 3000, "the walk for {n} ends");
+        }
+        assert_eq!(walked, want, "pages of about {n}: every session once, in start and id order");
+    }
+}

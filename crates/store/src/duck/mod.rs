@@ -305,6 +305,44 @@ impl Backend for DuckStore {
     fn value(&self, _f: &FieldDef, raw: Json) -> Option<Json> {
         (!raw.is_null()).then_some(raw)
     }
+
+    /// Read as Arrow columns: a walk over every session's packet positions spent
+    /// most of its time turning each position into a JSON number and back.
+    fn positions(&self, sql: &str) -> Result<Vec<SessionPositions>, StoreError> {
+        use duckdb::arrow::array::{Array, AsArray};
+        use duckdb::arrow::compute::cast;
+        use duckdb::arrow::datatypes::{DataType, Field, Int64Type};
+        let bad = |e: duckdb::arrow::error::ArrowError| StoreError::Decode(format!("packet positions: {e}"));
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut out = Vec::new();
+        for batch in stmt.query_arrow([])? {
+            if batch.num_columns() < 4 {
+                return Err(StoreError::Decode("packet positions: too few columns".into()));
+            }
+            let text = |i: usize| cast(batch.column(i), &DataType::Utf8).map_err(bad);
+            let (ids, nodes) = (text(0)?, text(1)?);
+            let (ids, nodes) = (ids.as_string::<i32>(), nodes.as_string::<i32>());
+            let starts = cast(batch.column(2), &DataType::Int64).map_err(bad)?;
+            let starts = starts.as_primitive::<Int64Type>();
+            let lists = cast(batch.column(3), &DataType::List(Field::new_list_field(DataType::Int64, true).into()))
+                .map_err(bad)?;
+            let lists = lists.as_list::<i32>();
+            for row in 0..batch.num_rows() {
+                let positions = if lists.is_null(row) {
+                    Vec::new()
+                } else {
+                    lists.value(row).as_primitive::<Int64Type>().iter().flatten().collect()
+                };
+                out.push(SessionPositions {
+                    id: ids.value(row).to_string(),
+                    node: nodes.value(row).to_string(),
+                    start_ns: starts.value(row).saturating_mul(1000),
+                    positions,
+                });
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl StoreHandle for DuckStore {

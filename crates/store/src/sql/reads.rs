@@ -43,6 +43,10 @@ pub(crate) trait Backend {
     /// A value of `f`, as [`Shapes::shown`] selects it, in the form the API shows
     /// (`None` for "none").
     fn value(&self, f: &FieldDef, raw: Json) -> Option<Json>;
+    /// The rows of a `SELECT id, node, start (µs), packet_pos` query.
+    fn positions(&self, sql: &str) -> Result<Vec<SessionPositions>, StoreError> {
+        Ok(self.rows(sql)?.iter().map(|r| positions_of(r)).collect())
+    }
 }
 
 pub(crate) fn json_u64(v: &Json) -> u64 {
@@ -381,11 +385,16 @@ fn positions_of(r: &[Json]) -> SessionPositions {
     }
 }
 
-/// The first time window a walk reads, in microseconds; it grows while windows hold
-/// fewer sessions than asked for, up to a year.
+/// The first time window a walk reads, in microseconds, and the widest (a century:
+/// sparse stores are crossed in a few windows; a window too full is narrowed).
 const FIRST_WINDOW_US: i64 = 60_000_000;
-const WIDEST_WINDOW_US: i64 = 366 * 86_400_000_000;
+const WIDEST_WINDOW_US: i64 = 100 * 366 * 86_400_000_000;
+/// Walks asking for fewer sessions than this a page read each page with one sorted
+/// query (a session's packets, a first match).
+const SORTED_PAGE_BELOW: usize = 64;
 
+/// Matching sessions' positions in start order after `after`: about `n` of them (the
+/// sessions of whole windows of start time, at most 4n), none when the walk is over.
 pub(crate) fn positions_in_order(
     b: &dyn Backend,
     q: &ListQuery,
@@ -396,69 +405,75 @@ pub(crate) fn positions_in_order(
     let n = n.max(1);
     let cond = where_clause(s, q);
     let select = format!("SELECT id, node, {}, packet_pos FROM sessions WHERE {cond}", s.start_us());
-    // Keyset paging over time windows: each query reads the rows of one window of
-    // start times (which the stores' per-block minimum and maximum let them find
-    // without reading the rest) after the last row given, so a walk over millions of
-    // sessions reads each row about once. A plain `ORDER BY … LIMIT` after the last
-    // row would read every later row again for every page.
-    // The start (µs) of the first matching session at or after `from_us`: one read of
-    // what is left, to jump over stretches with nothing.
-    let first_start_us = |from_us: Option<i64>| -> Result<Option<i64>, StoreError> {
-        let after = from_us
+    let key = after.map_or(String::new(), |a| {
+        let t = s.time_literal(a.start_ns);
+        format!(" AND (start_time > {t} OR (start_time = {t} AND id > {}))", s.string_literal(&a.id))
+    });
+    let by_start =
+        |rows: &mut Vec<SessionPositions>| rows.sort_unstable_by(|x, y| (x.start_ns, &x.id).cmp(&(y.start_ns, &y.id)));
+    if n < SORTED_PAGE_BELOW {
+        return b.positions(&format!("{select}{key} ORDER BY start_time, id LIMIT {n}"));
+    }
+    // Keyset paging over windows of start time: each query reads the rows of one
+    // window (which the stores' per-block minimum and maximum let them find without
+    // reading the rest), unsorted, and they are sorted here: a walk over millions of
+    // sessions reads each row about once, and sorting in the store (to cut a page at
+    // exactly n) cost more than reading the rows.
+    // The start (µs) of the first matching session at or after `from_us`, to jump
+    // over stretches with nothing.
+    let next_start = |from_us: Option<i64>| -> Result<Option<i64>, StoreError> {
+        let from = from_us
             .map_or(String::new(), |us| format!(" AND start_time >= {}", s.time_literal(us.saturating_mul(1000))));
-        let rows = b.rows(&format!("{select}{after} ORDER BY start_time, id LIMIT 1"))?;
-        Ok(rows.first().map(|r| positions_of(r).start_ns.div_euclid(1000)))
+        let rows = b.rows(&format!("SELECT count(*), min({}) FROM sessions WHERE {cond}{key}{from}", s.start_us()))?;
+        Ok(rows.first().filter(|r| r.first().is_some_and(|c| json_u64(c) > 0)).and_then(|r| r.get(1)).map(json_i64))
     };
-    let (mut from_us, mut key) = match after {
-        Some(a) => (a.start_ns.div_euclid(1000), Some((a.start_ns, a.id.clone()))),
-        None => match first_start_us(None)? {
+    let mut from_us = match after {
+        Some(a) => a.start_ns.div_euclid(1000),
+        None => match next_start(None)? {
             None => return Ok(Vec::new()),
-            Some(us) => (us, None),
+            Some(us) => us,
         },
     };
     let mut window = FIRST_WINDOW_US;
     let mut out: Vec<SessionPositions> = Vec::new();
     loop {
+        let room = 4 * n - out.len();
         let until_us = from_us.saturating_add(window);
-        let mut wher = format!(
-            "start_time >= {} AND start_time < {}",
+        let span = format!(
+            " AND start_time >= {} AND start_time < {}",
             s.time_literal(from_us.saturating_mul(1000)),
             s.time_literal(until_us.saturating_mul(1000))
         );
-        if let Some((start_ns, id)) = &key {
-            let t = s.time_literal(*start_ns);
-            wher.push_str(&format!(" AND (start_time > {t} OR (start_time = {t} AND id > {}))", s.string_literal(id)));
+        let mut rows = b.positions(&format!("{select}{key}{span} LIMIT {}", room + 1))?;
+        if rows.len() > room {
+            // Too dense for one page: a narrower window, down to one microsecond,
+            // whose sessions are then cut in start and id order.
+            if window > 1 {
+                window = (window / 8).max(1);
+                continue;
+            }
+            by_start(&mut out);
+            out.extend(b.positions(&format!("{select}{key}{span} ORDER BY start_time, id LIMIT {room}"))?);
+            return Ok(out);
         }
-        let wanted = n - out.len();
-        let rows = b.rows(&format!("{select} AND {wher} ORDER BY start_time, id LIMIT {wanted}"))?;
-        out.extend(rows.iter().map(|r| positions_of(r)));
+        by_start(&mut rows);
+        let got = rows.len();
+        out.extend(rows);
         if out.len() >= n {
             return Ok(out);
         }
-        if let Some(last) = out.last() {
-            key = Some((last.start_ns, last.id.clone()));
-        }
-        if rows.is_empty() && window >= WIDEST_WINDOW_US {
-            // A year with nothing: on to the next session's start, or the end.
-            match first_start_us(Some(until_us))? {
+        if got == 0 {
+            match next_start(Some(until_us))? {
                 None => return Ok(out),
-                Some(us) => {
-                    from_us = us;
-                    window = FIRST_WINDOW_US;
-                    continue;
-                }
+                Some(us) => from_us = us,
             }
+            continue;
         }
+        // The next window is sized by the density this one showed, to hold what is
+        // still wanted with room to spare (each query costs a few milliseconds).
+        let wanted = (n - out.len()) as i64;
+        window = (window.saturating_mul(wanted) / got as i64 * 5 / 4).clamp(1, WIDEST_WINDOW_US);
         from_us = until_us;
-        // Empty windows grow faster: sparse data reaches a year in five steps. A
-        // window that held some rows says how dense the data is: the next is sized
-        // to hold what is still wanted (with room to spare), each query having a
-        // fixed cost of a few milliseconds.
-        let growth = match rows.len() {
-            0 => 16,
-            got => ((wanted - got) as i64 * 3 / 2 / got as i64).clamp(4, 1 << 20),
-        };
-        window = window.saturating_mul(growth).min(WIDEST_WINDOW_US);
     }
 }
 
@@ -470,11 +485,10 @@ pub(crate) fn packet_positions(b: &dyn Backend, ids: &[String]) -> Result<Vec<Se
     let mut out = Vec::new();
     for chunk in ids.chunks(IDS_PER_QUERY) {
         let list = chunk.iter().map(|i| s.string_literal(i)).collect::<Vec<_>>().join(", ");
-        let rows = b.rows(&format!(
+        out.extend(b.positions(&format!(
             "SELECT id, node, {}, packet_pos FROM sessions WHERE id IN ({list}) ORDER BY start_time, id",
             s.start_us()
-        ))?;
-        out.extend(rows.iter().map(|r| positions_of(r)));
+        ))?);
     }
     Ok(out)
 }
