@@ -296,23 +296,23 @@ fn write_pages<W: Write>(
         // Other sensors' packets of the page, asked of each node at once; they wait
         // with the rest (none is older than its session's start).
         fetch_remote(&page, nodes, &mut waiting, reader, w)?;
-        let mut sessions = page.iter().filter(|s| !nodes.is_remote(&s.node)).peekable();
-        while let Some(s) = sessions.next() {
-            places.extend(decode_positions(&s.positions));
+        let mut sessions = page.iter().enumerate().filter(|(_, s)| !nodes.is_remote(&s.node)).peekable();
+        while let Some((i, s)) = sessions.next() {
+            places.extend(decode_positions(&s.positions).into_iter().map(|pos| (pos, i)));
             // Enough gathered (more when many wait, so that sorting what waits costs
             // about as much as what is added), or the page's end.
             let next_start = match sessions.peek() {
                 Some(_) if places.len() < PLACES_PER_STEP.max(waiting.waiting.len() / 2) => continue,
-                Some(next) => next.start_ns,
+                Some((_, next)) => next.start_ns,
                 None => last.start_ns,
             };
             // Headers read in file order, then the packets go out in time order.
             places.sort_unstable();
-            places.dedup();
-            for &pos in &places {
+            places.dedup_by_key(|(pos, _)| *pos);
+            for &(pos, i) in &places {
                 match reader.head(pos) {
                     Ok(h) => waiting.push_local(h.ts_ns, pos, h.record_len()),
-                    Err(e) => tracing::warn!("export: {e}"),
+                    Err(e) => tracing::warn!("export: session {}: {e}", page[i].id),
                 }
             }
             places.clear();

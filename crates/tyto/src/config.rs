@@ -20,6 +20,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The sessions store's URL ("": DuckDB in the data directory).
     pub store: String,
+    /// Which log lines to write (`RUST_LOG`, when set, says instead).
+    pub log: String,
     pub capture: CaptureConfig,
     pub flow: FlowSection,
     pub pcap: PcapSection,
@@ -173,6 +175,7 @@ impl Default for Config {
             node: "local".into(),
             data_dir: "tyto-data".into(),
             store: String::new(),
+            log: crate::logging::DEFAULT_LEVEL.into(),
             capture: CaptureConfig::default(),
             flow: FlowSection::default(),
             pcap: PcapSection::default(),
@@ -313,11 +316,13 @@ impl Config {
         }
     }
 
-    /// Reads `path`; unknown keys and wrong types are errors that name the line.
+    /// Reads `path`; unknown keys and wrong types are errors that name the line. From
+    /// then on the logs its `log` asks for are written.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let cfg: Config = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         cfg.validate().with_context(|| format!("in {}", path.display()))?;
+        crate::logging::use_configured(&cfg.log);
         Ok(cfg)
     }
 
@@ -325,6 +330,9 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         validate_node(&self.node)?;
         self.store_url()?;
+        if let Err(e) = crate::logging::check_level(&self.log) {
+            bail!("log = {:?}: a level (error, warn, info, debug, trace) or RUST_LOG's directives: {e}", self.log);
+        }
         for (node, url) in &self.nodes.peers {
             validate_node(node).with_context(|| format!("nodes.peers.{node}"))?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {

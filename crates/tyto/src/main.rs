@@ -5,6 +5,7 @@ mod bench_store;
 mod capture;
 mod commands;
 mod config;
+mod logging;
 mod sample;
 mod upload;
 mod users;
@@ -440,51 +441,6 @@ fn serve(
     upload::serve(&config, &cfg)
 }
 
-/// Whether standard error is systemd's journal: `JOURNAL_STREAM` names its device
-/// and inode, and standard error must still be that stream (a shell under the
-/// service may have redirected it), as systemd.exec(5) advises.
-fn stderr_is_the_journal() -> bool {
-    use std::os::fd::AsFd;
-    use std::os::unix::fs::MetadataExt;
-    let Some((dev, ino)) = std::env::var("JOURNAL_STREAM").ok().and_then(|v| {
-        let (d, i) = v.split_once(':')?;
-        Some((d.parse::<u64>().ok()?, i.parse::<u64>().ok()?))
-    }) else {
-        return false;
-    };
-    let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() else { return false };
-    std::fs::File::from(fd).metadata().is_ok_and(|m| m.dev() == dev && m.ino() == ino)
-}
-
-/// A log line for the journal: the syslog priority first (`<3>` error, `<4>` warning,
-/// `<6>` info, `<7>` debug and trace), which journald takes as the entry's level
-/// (sd-daemon(3)); no time (journald stamps each entry) and no colours.
-struct JournalLine;
-
-impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JournalLine
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        let meta = event.metadata();
-        let priority = match *meta.level() {
-            tracing::Level::ERROR => 3,
-            tracing::Level::WARN => 4,
-            tracing::Level::INFO => 6,
-            _ => 7,
-        };
-        write!(writer, "<{priority}>{}: ", meta.target())?;
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
-    }
-}
-
 /// `tyto man`: the page of `tyto` (to standard output), or with `dir` that page and
 /// one per command (`tyto-ingest.1`, `tyto-user-add.1`…) written there.
 fn man_pages(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -500,14 +456,7 @@ fn man_pages(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    if stderr_is_the_journal() {
-        tracing_subscriber::fmt().with_env_filter(filter).event_format(JournalLine).with_writer(std::io::stderr).init();
-    } else {
-        // Colours only for a person at a terminal, not in files and pipes.
-        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
-    }
+    logging::start();
     // Everything Tyto writes (sessions, packets, users, keys, spool, exports) holds
     // captured traffic or secrets: private to its owner unless made otherwise.
     #[cfg(unix)]

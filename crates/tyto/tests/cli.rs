@@ -476,3 +476,62 @@ fn log_lines_carry_their_priority_for_the_journal() {
     let line = other.lines().find(|l| l.contains("is gone from")).unwrap_or_else(|| panic!("{other}"));
     assert!(line.contains(" WARN ") && !line.starts_with('<') && !line.contains('\u{1b}'), "{line}");
 }
+
+/// The configuration's `log` chooses which log lines are written, and `RUST_LOG`,
+/// when set, says instead: a viewer told `log = "error"` keeps quiet about packets it
+/// cannot read, unless `RUST_LOG` asks for warnings; a misspelt level is refused.
+#[test]
+fn the_configured_log_level_is_honoured_and_rust_log_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, data) = (dir.path().join("s.pcap"), dir.path().join("data"));
+    ok(common::tyto().args(["sample", "-o"]).arg(&pcap).output().unwrap());
+    ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    for f in std::fs::read_dir(data.join("pcap")).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    common::add_user(&data, &["alice"], "correct horse battery");
+    let logs_of_an_export = |log: Option<&str>, rust_log: Option<&str>| -> String {
+        let config = dir.path().join("tyto.toml");
+        std::fs::write(&config, log.map_or(String::new(), |l| format!("log = \"{l}\"\n"))).unwrap();
+        let log_file = dir.path().join("serve.log");
+        let mut serve = common::tyto();
+        serve.args(["serve", "--listen", "127.0.0.1:0", "--config"]).arg(&config).arg("--data-dir").arg(&data);
+        serve.env_remove("RUST_LOG").stderr(std::fs::File::create(&log_file).unwrap());
+        if let Some(r) = rust_log {
+            serve.env("RUST_LOG", r);
+        }
+        let mut child = serve.spawn().unwrap();
+        let started = std::time::Instant::now();
+        let base = loop {
+            let text = std::fs::read_to_string(&log_file).unwrap();
+            if let Some(line) = text.lines().find_map(|l| l.strip_prefix("tyto: viewer at ")) {
+                break line.trim_end_matches('/').to_string();
+            }
+            assert!(started.elapsed().as_secs() < 60, "tyto serve did not start: {text}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let (status, _) = common::curl(
+            "alice:correct horse battery",
+            &format!("{base}/api/sessions.pcap?date=-1&expression={}", common::enc("packets > 0")),
+            &[],
+        );
+        assert_eq!(status, 200);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::fs::read_to_string(&log_file).unwrap()
+    };
+    let gone = |logs: &str| logs.lines().any(|l| l.contains("is gone from"));
+    let default = logs_of_an_export(None, None);
+    assert!(gone(&default), "warnings by default: {default}");
+    let quiet = logs_of_an_export(Some("error"), None);
+    assert!(!gone(&quiet), "log = \"error\" writes no warning: {quiet}");
+    let loud = logs_of_an_export(Some("error"), Some("warn"));
+    assert!(gone(&loud), "RUST_LOG says instead: {loud}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "log = \"warning\"\n").unwrap();
+    let out = common::tyto().args(["config", "check"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("log = \"warning\"") && err.contains("is not one of"), "{err}");
+}
