@@ -10,7 +10,7 @@
 mod wire;
 pub use wire::{frame, frame_end, frame_packet, frame_start, unframe, unframe_each};
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -487,7 +487,10 @@ pub struct StoredPacket {
 /// Reads packets back by position, keeping a few files open.
 pub struct PacketReader {
     dir: PcapDir,
-    files: HashMap<u32, OpenedFile>,
+    /// The files open (at most [`MAX_READER_FILES`]), and which was used last:
+    /// nearly every read is of the file the last one read.
+    files: Vec<(u32, OpenedFile)>,
+    last_file: usize,
     blocks: BlockCache,
 }
 
@@ -606,7 +609,7 @@ const MAX_READER_FILES: usize = 64;
 
 impl PacketReader {
     pub fn new(dir: PcapDir) -> PacketReader {
-        PacketReader { dir, files: HashMap::new(), blocks: BlockCache::default() }
+        PacketReader { dir, files: Vec::new(), last_file: 0, blocks: BlockCache::default() }
     }
 
     /// Reads the packets at `positions` that are still stored, in capture order;
@@ -637,7 +640,8 @@ impl PacketReader {
 
     pub fn read(&mut self, pos: PacketPos) -> Result<StoredPacket, PcapStoreError> {
         let head = self.head(pos)?;
-        let opened = self.files.get_mut(&pos.file).expect("opened by head");
+        let i = self.open(pos.file)?;
+        let opened = &self.files[i].1;
         let link_type = opened.link;
         let data = match opened.frames.as_ref() {
             Some(cache) => {
@@ -668,8 +672,8 @@ impl PacketReader {
 
     /// The record header of the packet at `pos`: its time and lengths, without its bytes.
     pub fn head(&mut self, pos: PacketPos) -> Result<RecordHead, PcapStoreError> {
-        self.open(pos.file)?;
-        let opened = self.files.get_mut(&pos.file).expect("opened above");
+        let i = self.open(pos.file)?;
+        let opened = &mut self.files[i].1;
         let mut h = [0u8; 16];
         match opened.frames.as_mut() {
             None => {
@@ -726,13 +730,11 @@ impl PacketReader {
         w: &mut ExportWriter<W>,
     ) -> Result<bool, PcapStoreError> {
         // Every block of the run is kept while it is written (see BLOCKS_KEPT).
-        if bytes > BLOCK_BYTES * (BLOCKS_KEPT as u64 / 2)
-            || first.offset < FILE_HEADER_LEN
-            || self.open(first.file).is_err()
-        {
+        if bytes > BLOCK_BYTES * (BLOCKS_KEPT as u64 / 2) || first.offset < FILE_HEADER_LEN {
             return Ok(false);
         }
-        let opened = &self.files[&first.file];
+        let Ok(i) = self.open(first.file) else { return Ok(false) };
+        let opened = &self.files[i].1;
         if opened.frames.is_some() || !opened.nanos || !w.takes_records_of(opened.link) {
             return Ok(false);
         }
@@ -766,9 +768,17 @@ impl PacketReader {
         Ok(true)
     }
 
-    /// The file `id`, opened (and its header checked) when first asked for.
-    fn open(&mut self, id: u32) -> Result<(), PcapStoreError> {
-        if !self.files.contains_key(&id) {
+    /// Where file `id` is in `files`, opened (and its header checked) when first
+    /// asked for.
+    fn open(&mut self, id: u32) -> Result<usize, PcapStoreError> {
+        if self.files.get(self.last_file).is_some_and(|(f, _)| *f == id) {
+            return Ok(self.last_file);
+        }
+        if let Some(i) = self.files.iter().position(|(f, _)| *f == id) {
+            self.last_file = i;
+            return Ok(i);
+        }
+        {
             if self.files.len() >= MAX_READER_FILES {
                 self.files.clear();
                 self.blocks = BlockCache::default();
@@ -790,9 +800,10 @@ impl PacketReader {
             }
             let link = u32::from_le_bytes([h[20], h[21], h[22], h[23]]);
             let frames = compressed.then_some(None);
-            self.files.insert(id, OpenedFile { file: f, link, nanos: magic == MAGIC_NS, frames });
+            self.files.push((id, OpenedFile { file: f, link, nanos: magic == MAGIC_NS, frames }));
         }
-        Ok(())
+        self.last_file = self.files.len() - 1;
+        Ok(self.last_file)
     }
 }
 
