@@ -198,20 +198,25 @@ fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> Result<(Field, Array
     Ok((Field::new(f.column, kind, true), array))
 }
 
+/// Numbers of the sessions table's own, a value per row: `side_groups` and
+/// `protocol_set`.
+type OwnColumns<'a> = [(&'static str, &'a [i64])];
+
 /// `rows` as a record batch: their row keys (`first_rk` on), the session's times
-/// when `times` (a side table's), then the columns of `fields`.
+/// when `times` (a side table's), the sessions table's `own` columns, then the
+/// columns of `fields`.
 fn record_batch(
     rows: &[(i64, &SessionRecord)],
     times: bool,
-    groups: Option<&[i64]>,
+    own: &OwnColumns<'_>,
     fields: &[&'static FieldDef],
 ) -> Result<RecordBatch, StoreError> {
     let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
     let mut schema = vec![Field::new("rk", DataType::Int64, false)];
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(rows.iter().map(|(rk, _)| *rk)))];
-    if let Some(g) = groups {
-        schema.push(Field::new("side_groups", DataType::Int64, false));
-        arrays.push(Arc::new(Int64Array::from_iter_values(g.iter().copied())));
+    for (name, values) in own {
+        schema.push(Field::new(*name, DataType::Int64, false));
+        arrays.push(Arc::new(Int64Array::from_iter_values(values.iter().copied())));
     }
     if times {
         schema.push(Field::new("side_start", micros.clone(), false));
@@ -240,27 +245,26 @@ fn record_batch(
 const ROWS_PER_RECORD_BATCH: usize = 2048;
 
 /// Appends `rows` to `table` in record batches: a side table (`times`) or the
-/// sessions table with each row's `side_groups`.
+/// sessions table with its `own` columns.
 fn append_table(
     tx: &duckdb::Transaction<'_>,
     table: &str,
     rows: &[(i64, &SessionRecord)],
     times: bool,
-    groups: Option<&[i64]>,
+    own: &OwnColumns<'_>,
     fields: &[&'static FieldDef],
 ) -> Result<(), StoreError> {
     let mut columns = vec!["rk"];
     if times {
         columns.extend(["side_start", "side_stop"]);
     }
-    if groups.is_some() {
-        columns.push("side_groups");
-    }
+    columns.extend(own.iter().map(|(name, _)| *name));
     columns.extend(fields.iter().map(|f| f.column));
     let mut app = tx.appender_with_columns(table, &columns)?;
     for (i, chunk) in rows.chunks(ROWS_PER_RECORD_BATCH).enumerate() {
-        let g = groups.map(|g| &g[i * ROWS_PER_RECORD_BATCH..i * ROWS_PER_RECORD_BATCH + chunk.len()]);
-        app.append_record_batch(record_batch(chunk, times, g, fields)?)?;
+        let at = i * ROWS_PER_RECORD_BATCH..i * ROWS_PER_RECORD_BATCH + chunk.len();
+        let own: Vec<(&str, &[i64])> = own.iter().map(|(name, values)| (*name, &values[at.clone()])).collect();
+        app.append_record_batch(record_batch(chunk, times, &own, fields)?)?;
     }
     app.flush()?;
     Ok(())
@@ -280,10 +284,12 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
         let bit = super::sql::side_bit(&side.table) as i64;
         side.rows.iter().for_each(|i| groups[*i] |= bit);
     }
-    append_table(&tx, "sessions", &keyed, false, Some(&groups), &main)?;
+    let sets = super::protocol_sets::ids(&tx, rows)?;
+    let own = [("side_groups", groups.as_slice()), (super::protocol_sets::COLUMN, sets.as_slice())];
+    append_table(&tx, "sessions", &keyed, false, &own, &main)?;
     for side in sides {
         let mine: Vec<(i64, &SessionRecord)> = side.rows.iter().map(|i| keyed[*i]).collect();
-        append_table(&tx, &side.table, &mine, true, None, &side.fields)?;
+        append_table(&tx, &side.table, &mine, true, &[], &side.fields)?;
     }
     super::minutes::add(&tx, rows)?;
     tx.commit()?;

@@ -3,6 +3,7 @@
 
 mod append;
 mod minutes;
+pub(crate) mod protocol_sets;
 pub(crate) mod sql;
 
 use std::path::Path;
@@ -34,6 +35,8 @@ pub struct DuckStore {
     path: std::path::PathBuf,
     /// The next row key to give (a writing handle's; read from the table when needed).
     next_rk: Option<i64>,
+    /// How searches are written, with the lists of protocols last read.
+    sql: DuckSql,
 }
 
 fn ts(ns: i64) -> Value {
@@ -93,14 +96,19 @@ impl DuckStore {
     pub fn open(data_dir: &Path) -> Result<DuckStore, StoreError> {
         let path = data_dir.join(DB_FILE);
         let conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
-        let store = DuckStore { conn, path, next_rk: None };
+        let store = DuckStore { conn, path, next_rk: None, sql: DuckSql::default() };
         store.init()?;
         Ok(store)
     }
 
     /// An in-memory store (tests, `dump`-like uses).
     pub fn in_memory() -> Result<DuckStore, StoreError> {
-        let store = DuckStore { conn: Connection::open_in_memory()?, path: ":memory:".into(), next_rk: None };
+        let store = DuckStore {
+            conn: Connection::open_in_memory()?,
+            path: ":memory:".into(),
+            next_rk: None,
+            sql: DuckSql::default(),
+        };
         store.init()?;
         Ok(store)
     }
@@ -128,7 +136,8 @@ impl DuckStore {
             }
             None => {
                 let mut sql = String::from("BEGIN;\n");
-                for stmt in sql::create_session_tables().into_iter().chain([minutes::create()]) {
+                for stmt in sql::create_session_tables().into_iter().chain([minutes::create(), protocol_sets::create()])
+                {
                     sql.push_str(&stmt);
                     sql.push_str(";\n");
                 }
@@ -160,6 +169,13 @@ impl DuckStore {
             tx.execute_batch(&format!("{}; {}", minutes::create(), minutes::fill(None)))?;
             tx.commit()?;
         }
+        if !tables.contains(protocol_sets::TABLE) {
+            self.conn.execute_batch(&protocol_sets::create())?;
+        }
+        if !have.contains(&("sessions".to_string(), protocol_sets::COLUMN.to_string())) {
+            self.conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {} BIGINT", protocol_sets::COLUMN))?;
+        }
+        protocol_sets::fill(&self.conn)?;
         for (table, fields) in side_tables() {
             if !tables.contains(table.as_str()) {
                 let cols: Vec<String> =
@@ -192,7 +208,7 @@ impl DuckStore {
     /// Another handle on the same database, for another thread (DuckDB connections
     /// are not shared between threads; clones are cheap).
     pub fn try_clone(&self) -> Result<DuckStore, StoreError> {
-        Ok(DuckStore { conn: self.conn.try_clone()?, path: self.path.clone(), next_rk: None })
+        Ok(DuckStore { conn: self.conn.try_clone()?, path: self.path.clone(), next_rk: None, sql: DuckSql::default() })
     }
 
     /// The connection, for the query layer and benchmarks.
@@ -207,7 +223,7 @@ impl DuckStore {
     /// the filter makes DuckDB read every column of every row (1.7 s against 0.25 s on
     /// 10 M), and joining whole side tables costs a scan of each.
     fn page(&self, q: &ListQuery, fields: &[&FieldDef]) -> Result<Vec<Map<String, Json>>, StoreError> {
-        let cond = where_clause(&DuckSql, q);
+        let cond = where_clause(self.shapes(), q);
         let limit = q.limit.clamp(1, MAX_LIST_ROWS);
         let order_fields: Vec<&FieldDef> = q.order.iter().map(|k| k.field).collect();
         let order = if q.order.is_empty() {
@@ -294,8 +310,23 @@ impl DuckStore {
 }
 
 impl Backend for DuckStore {
+    /// The dialect, with the lists of protocols the store holds now.
     fn shapes(&self) -> &dyn Shapes {
-        &DuckSql
+        let known = self.sql.protocol_sets.read().map(|k| k.clone());
+        if let Ok(known) = known {
+            match protocol_sets::Known::read(&self.conn, &known) {
+                Ok(now) if !std::sync::Arc::ptr_eq(&now, &known) => {
+                    if let Ok(mut k) = self.sql.protocol_sets.write() {
+                        *k = now;
+                    }
+                }
+                Ok(_) => {}
+                // The last lists read stay: a search may then fail with the
+                // message that the store changed, never answer wrong.
+                Err(e) => tracing::warn!("reading the lists of protocols: {e}"),
+            }
+        }
+        &self.sql
     }
 
     fn rows(&self, sql: &str) -> Result<Vec<Vec<Json>>, StoreError> {
@@ -737,6 +768,81 @@ mod tests {
         drop(store);
         let store = DuckStore::open(tmp.path()).unwrap();
         check(&store, "filled when opened");
+    }
+
+    /// Tests on the protocols read each list's number: they find what the lists
+    /// hold — for every expression form, with empty lists, in a store made before
+    /// the numbers (opening gives them), and after rows appended without one.
+    #[test]
+    fn protocol_tests_by_number_find_what_the_lists_hold() {
+        let lists: [&[&str]; 6] =
+            [&["tcp", "http"], &["udp", "dns"], &[], &["tcp", "tls", "http2"], &["tcp"], &["tcp", "http", "tls"]];
+        let rows: Vec<SessionRecord> = (0..600)
+            .map(|i| {
+                let mut r = sample(&format!("p{i}"), 1_000 + i);
+                r.protocols = lists[i as usize % lists.len()].iter().map(|p| p.to_string()).collect();
+                r
+            })
+            .collect();
+        fn holds(r: &SessionRecord, any: &[&str]) -> bool {
+            r.protocols.iter().any(|p| any.contains(&p.as_str()))
+        }
+        type Holds = Box<dyn Fn(&SessionRecord) -> bool>;
+        let expressions: [(&str, Holds); 6] = [
+            ("protocols == http", Box::new(|r| holds(r, &["http"]))),
+            ("protocols != http", Box::new(|r| !holds(r, &["http"]))),
+            ("protocols == [dns, tls]", Box::new(|r| holds(r, &["dns", "tls"]))),
+            ("protocols != [dns, tls]", Box::new(|r| !holds(r, &["dns", "tls"]))),
+            ("protocols == nosuch", Box::new(|_| false)),
+            ("protocols == http && protocols != tls", Box::new(|r| holds(r, &["http"]) && !holds(r, &["tls"]))),
+        ];
+        let check = |store: &DuckStore, what: &str| {
+            for (e, want) in &expressions {
+                let q = ListQuery { filter: Some(tyto_query::compile(e, 0).unwrap()), ..ListQuery::default() };
+                let want = rows.iter().filter(|r| want(r)).count() as u64;
+                assert_eq!(store.count_matching(&q).unwrap(), want, "{what}: {e}");
+            }
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        store.append(&rows[..300]).unwrap();
+        store.append(&rows[300..]).unwrap();
+        check(&store, "appended");
+        let sets: i64 =
+            store.conn.query_row(&format!("SELECT count(*) FROM {}", protocol_sets::TABLE), [], |r| r.get(0)).unwrap();
+        assert_eq!(sets, lists.len() as i64, "each list once");
+        // A store from before the numbers.
+        store
+            .conn
+            .execute_batch(&format!(
+                "ALTER TABLE sessions DROP COLUMN {}; DROP TABLE {}",
+                protocol_sets::COLUMN,
+                protocol_sets::TABLE
+            ))
+            .unwrap();
+        drop(store);
+        let store = DuckStore::open(tmp.path()).unwrap();
+        check(&store, "numbered when opened");
+        // Rows an older Tyto appended, without their number.
+        store
+            .conn
+            .execute_batch(&format!("UPDATE sessions SET {} = NULL WHERE rk % 3 = 0", protocol_sets::COLUMN))
+            .unwrap();
+        drop(store);
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        check(&store, "rows without a number numbered when opened");
+        // A search written before a new list was stored fails, saying so, rather than
+        // answer without the rows that hold it; written again, it counts them.
+        let http =
+            ListQuery { filter: Some(tyto_query::compile("protocols == http", 0).unwrap()), ..ListQuery::default() };
+        let before = store.count_matching(&http).unwrap();
+        let written_before = format!("SELECT count(*) FROM sessions WHERE {}", where_clause(store.shapes(), &http));
+        let mut new = sample("new", 5_000);
+        new.protocols = vec!["tcp".into(), "http".into(), "quic".into()];
+        store.append(&[new]).unwrap();
+        let err = store.conn.query_row(&written_before, [], |r| r.get::<_, i64>(0)).unwrap_err();
+        assert!(err.to_string().contains(protocol_sets::CHANGED), "{err}");
+        assert_eq!(store.count_matching(&http).unwrap(), before + 1);
     }
 
     #[test]

@@ -86,10 +86,11 @@ pub(crate) fn column_def(f: &FieldDef) -> String {
 
 /// Every statement that makes the session tables.
 pub(crate) fn create_session_tables() -> Vec<String> {
-    let main: Vec<String> = ["rk BIGINT".to_string(), "side_groups BIGINT".to_string()]
-        .into_iter()
-        .chain(FIELDS.iter().filter(|f| side_table(f).is_none()).map(column_def))
-        .collect();
+    let main: Vec<String> =
+        ["rk BIGINT".to_string(), "side_groups BIGINT".to_string(), format!("{} BIGINT", super::protocol_sets::COLUMN)]
+            .into_iter()
+            .chain(FIELDS.iter().filter(|f| side_table(f).is_none()).map(column_def))
+            .collect();
     let mut out = vec![format!("CREATE TABLE sessions ({})", main.join(", "))];
     for (table, fields) in side_tables() {
         let cols: Vec<String> = ["rk BIGINT".to_string(), "side_start TIMESTAMP".into(), "side_stop TIMESTAMP".into()]
@@ -139,8 +140,12 @@ pub(crate) fn col(f: &FieldDef) -> String {
     format!("\"{}\"", f.column)
 }
 
-/// DuckDB's dialect.
-pub(crate) struct DuckSql;
+/// DuckDB's dialect, with the numbers of the lists of protocols the store held when
+/// it was last asked ([`super::protocol_sets`]).
+#[derive(Default)]
+pub(crate) struct DuckSql {
+    pub(crate) protocol_sets: std::sync::RwLock<std::sync::Arc<super::protocol_sets::Known>>,
+}
 
 impl DuckSql {
     /// A time range's condition on a table whose first and last packet times are
@@ -237,6 +242,15 @@ impl Dialect for DuckSql {
 
     fn list_has_any(&self, f: &FieldDef, list: &str) -> String {
         format!("coalesce(list_has_any({}, [{list}]), false)", col(f))
+    }
+
+    fn list_holds(&self, f: &FieldDef, values: &[String]) -> String {
+        if f.column == "protocols" {
+            if let Ok(known) = self.protocol_sets.read() {
+                return known.holding(values);
+            }
+        }
+        crate::sql::list_holds_literally(self, f, values)
     }
 
     fn ip_in(&self, f: &FieldDef, list: &str) -> String {

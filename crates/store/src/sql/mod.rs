@@ -34,6 +34,13 @@ pub(crate) trait Dialect {
     /// A list field holds this (literal) value / any of these.
     fn list_contains(&self, f: &FieldDef, v: &str) -> String;
     fn list_has_any(&self, f: &FieldDef, list: &str) -> String;
+    /// A list field of text holds one of `values` (at least one).
+    fn list_holds(&self, f: &FieldDef, values: &[String]) -> String {
+        match values {
+            [one] => self.list_contains(f, &self.string_literal(one)),
+            many => self.list_has_any(f, &many.iter().map(|s| self.string_literal(s)).collect::<Vec<_>>().join(", ")),
+        }
+    }
     /// A single value against a literal list (`x IN (…)`), for a list of addresses on
     /// a list field too.
     fn ip_in(&self, f: &FieldDef, list: &str) -> String;
@@ -86,6 +93,14 @@ pub(crate) fn where_clause(d: &dyn Dialect, q: &ListQuery) -> String {
         d.true_().to_string()
     } else {
         parts.join(" AND ")
+    }
+}
+
+/// [`Dialect::list_holds`] with the values as literals in the list tests.
+pub(crate) fn list_holds_literally<D: Dialect + ?Sized>(d: &D, f: &FieldDef, values: &[String]) -> String {
+    match values {
+        [one] => d.list_contains(f, &d.string_literal(one)),
+        many => d.list_has_any(f, &many.iter().map(|s| d.string_literal(s)).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -153,14 +168,12 @@ fn leaf_sql<'a>(d: &dyn Dialect, flt: &'a Filter) -> (&'a FieldDef, String) {
 
 fn text(d: &dyn Dialect, f: &FieldDef, m: &TextMatch) -> String {
     match m {
+        TextMatch::Exact(s) if f.multi => d.list_holds(f, std::slice::from_ref(s)),
         TextMatch::Exact(s) => {
             let v = d.string_literal(s);
-            if f.multi {
-                d.list_contains(f, &v)
-            } else {
-                d.each(f, &|x| format!("{x} = {v}"))
-            }
+            d.each(f, &|x| format!("{x} = {v}"))
         }
+        TextMatch::AnyOf(values) if f.multi && !values.is_empty() => d.list_holds(f, values),
         TextMatch::AnyOf(values) => {
             let list = values.iter().map(|s| d.string_literal(s)).collect::<Vec<_>>().join(", ");
             if f.multi {

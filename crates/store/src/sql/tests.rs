@@ -5,6 +5,7 @@ use tyto_query::compile;
 
 use super::{filter, Dialect};
 use crate::clickhouse::sql::ClickSql;
+use crate::duck::protocol_sets::Known;
 use crate::duck::sql::DuckSql;
 use crate::ListQuery;
 
@@ -12,7 +13,19 @@ const NOW: i64 = 1_700_000_000_000_000_000;
 
 fn duck(expr: &str) -> String {
     let f = compile(expr, NOW).unwrap_or_else(|e| panic!("{expr}: {e}"));
-    filter(&DuckSql, &f, &ListQuery::default())
+    filter(&known_protocols(), &f, &ListQuery::default())
+}
+
+/// DuckDB's dialect knowing three lists of protocols: 1 [tcp, rdp], 2 [tcp, ftp],
+/// 3 [udp, dns].
+fn known_protocols() -> DuckSql {
+    let known = Known::of(&[(1, &["tcp", "rdp"]), (2, &["tcp", "ftp"]), (3, &["udp", "dns"])]);
+    DuckSql { protocol_sets: std::sync::RwLock::new(std::sync::Arc::new(known)) }
+}
+
+/// The test on `protocols` of the numbers listed.
+fn protocol_sets(test: &str) -> String {
+    format!("(CASE WHEN coalesce(protocol_set, 0) <= 3 THEN {test} ELSE error('sessions with protocols never seen before were stored while the search was prepared') END)")
 }
 
 fn ch(expr: &str) -> String {
@@ -27,15 +40,23 @@ fn side(table: &str, leaf: &str) -> String {
 
 #[test]
 fn seed_queries_compile_to_golden_duckdb_sql() {
-    let cases = [
+    let cases: [(&str, &str); 10] = [
         (
             "port.dst == 3389 && protocols == rdp",
-            r#"(coalesce("dst_port" = 3389, false) AND coalesce(list_contains("protocols", 'rdp'), false))"#,
+            &format!(
+                r#"(coalesce("dst_port" = 3389, false) AND {})"#,
+                protocol_sets("coalesce(protocol_set IN (1), false)")
+            ),
         ),
         (
             "protocols == ftp && country.dst != JPN",
-            r#"(coalesce(list_contains("protocols", 'ftp'), false) AND (NOT coalesce("country_dst" = 'JPN', false)))"#,
+            &format!(
+                r#"({} AND (NOT coalesce("country_dst" = 'JPN', false)))"#,
+                protocol_sets("coalesce(protocol_set IN (2), false)")
+            ),
         ),
+        ("protocols == [tcp, dns]", &protocol_sets("coalesce(protocol_set IN (1, 2, 3), false)")),
+        ("protocols == smb", &protocol_sets("false")),
         (
             "http.user-agent == Acunetix || http.user-agent == pangolin",
             r#"((rk IN (SELECT rk FROM sessions_http WHERE coalesce(list_contains("http_user_agent", 'Acunetix'), false))) OR (rk IN (SELECT rk FROM sessions_http WHERE coalesce(list_contains("http_user_agent", 'pangolin'), false))))"#,
@@ -75,7 +96,7 @@ fn seed_queries_compile_to_golden_duckdb_sql() {
     let f = compile("host.dns == a.example", NOW).unwrap();
     let q = ListQuery { start_ns: Some(1_000_000_000), stop_ns: Some(2_000_000_000), ..ListQuery::default() };
     assert_eq!(
-        filter(&DuckSql, &f, &q),
+        filter(&DuckSql::default(), &f, &q),
         side(
             "sessions_dns",
             r#"side_stop >= make_timestamp(1000000) AND side_start <= make_timestamp(2000000) AND coalesce(list_contains("dns_host", 'a.example'), false)"#
@@ -211,7 +232,7 @@ fn hostile_strings_stay_inside_their_literals() {
     }
     assert_eq!(ch(r#"tags == "'; DROP TABLE x; --\\""#), r#"has("tags", '\'; DROP TABLE x; --\\')"#);
     assert_eq!(ch("tags == \"a\u{0}b\""), r#"has("tags", 'a\x00b')"#);
-    assert_eq!(DuckSql.string_literal(""), "''");
+    assert_eq!(DuckSql::default().string_literal(""), "''");
 }
 
 #[test]
@@ -278,7 +299,7 @@ fn fuzzed_and_odd_queries_become_sql_for_both_dialects() {
     let mut compiled = 0;
     for text in &texts {
         let Ok(f) = compile(text, NOW) else { continue };
-        let sql = filter(&DuckSql, &f, &ListQuery::default());
+        let sql = filter(&DuckSql::default(), &f, &ListQuery::default());
         assert!(!sql.contains('\0'), "{text:?}");
         let _ = filter(&ClickSql { global: false }, &f, &ListQuery::default());
         compiled += 1;
