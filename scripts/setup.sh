@@ -28,6 +28,12 @@ command -v man >/dev/null || need+=(man-db)
 # clickhouse-server (Debian's 18.16): the ClickHouse store's tests start a private
 # server on loopback (scripts/clickhouse.sh).
 [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
+# The Debian package (scripts/package.sh) and its test: objcopy compresses the
+# binary's debug sections; systemd-analyze verifies the unit; setpriv and runuser
+# run tyto as the unit's user with its capabilities alone.
+command -v objcopy >/dev/null || need+=(binutils)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v setpriv >/dev/null && command -v runuser >/dev/null || need+=(util-linux)
 # ndpiReader (libndpi-bin): `tyto bench` runs it on the same corpus for comparison.
 command -v ndpiReader >/dev/null || need+=(libndpi-bin)
 tyto_apt_install setup "${need[@]}"

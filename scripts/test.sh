@@ -2,7 +2,8 @@
 # Runs every check and test: formatting, lints, the UI's type check and build, unit
 # and end-to-end tests (the end-to-end ones read ../shared/pcaps when it is there;
 # the browser test drives the UI in headless Chromium, screenshots in artifacts/),
-# the ClickHouse tests start private servers on loopback; and the fuzz targets' build.
+# the ClickHouse tests start private servers on loopback; the Debian package is built,
+# installed, run and purged; and the fuzz targets' build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -13,6 +14,8 @@ scripts/build-ui.sh --browser
 export TYTO_BROWSER_TESTS=1
 # The ClickHouse tests must run, not skip (setup.sh installed the server).
 export TYTO_CLICKHOUSE_TESTS=1
+# The package test installs the .deb on this machine (as root), runs it, purges it.
+export TYTO_PACKAGE_TESTS=1
 export TYTO_ARTIFACTS="${TYTO_ARTIFACTS:-$PWD/artifacts/browser}"
 echo "== cargo fmt --check" >&2
 cargo fmt --all --check

@@ -125,9 +125,7 @@ impl Ring {
     pub fn open(interface: &str, cfg: &RingConfig) -> Result<Ring, RingError> {
         let fail = |what: &'static str, source: io::Error| {
             let hint = match source.raw_os_error() {
-                Some(libc::EPERM) | Some(libc::EACCES) => {
-                    " (capturing needs root or the CAP_NET_RAW and CAP_NET_ADMIN capabilities)"
-                }
+                Some(libc::EPERM) | Some(libc::EACCES) => " (capturing needs root or the CAP_NET_RAW capability)",
                 Some(libc::ENOMEM) => " (the ring is larger than the kernel allows: lower the block size or count)",
                 _ => "",
             };

@@ -302,3 +302,71 @@ pub fn client_hello(name: &str) -> Vec<u8> {
     rec.extend_from_slice(&hs);
     rec
 }
+
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Two namespaces, `a` (the sensor's) and `b` (the client's), joined by veth
+/// `va`–`vb` with 10.77.0.1/24 and 10.77.0.2/24. Deleted on drop.
+pub struct Net {
+    pub a: String,
+    pub b: String,
+}
+
+pub fn ip(args: &[&str]) -> bool {
+    std::process::Command::new("ip").args(args).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+pub fn sh_ok(args: &[&str]) {
+    let out = std::process::Command::new("ip").args(args).output().expect("ip (iproute2)");
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+impl Net {
+    pub fn new() -> Option<Net> {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("tyto{}x{n}", std::process::id());
+        let net = Net { a: format!("{tag}a"), b: format!("{tag}b") };
+        if !ip(&["netns", "add", &net.a]) {
+            eprintln!("skipping: the kernel refuses network namespaces here (`ip netns add` failed; needs root)");
+            return None;
+        }
+        sh_ok(&["netns", "add", &net.b]);
+        sh_ok(&["link", "add", "va", "netns", &net.a, "type", "veth", "peer", "name", "vb", "netns", &net.b]);
+        for (ns, dev, addr) in [(&net.a, "va", "10.77.0.1/24"), (&net.b, "vb", "10.77.0.2/24")] {
+            sh_ok(&["-n", ns, "link", "set", "lo", "up"]);
+            sh_ok(&["-n", ns, "addr", "add", addr, "dev", dev]);
+            sh_ok(&["-n", ns, "link", "set", dev, "up"]);
+        }
+        Some(net)
+    }
+
+    /// Runs `f` on a thread that lives in namespace `ns` (sockets it opens are there).
+    pub fn within<T: Send + 'static>(
+        &self,
+        ns: &str,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = format!("/var/run/netns/{ns}");
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).unwrap();
+            // SAFETY: setns on this thread only, with a namespace file descriptor.
+            let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            f()
+        })
+    }
+
+    /// A command run inside namespace `ns`.
+    pub fn command(&self, ns: &str, program: &str) -> std::process::Command {
+        let mut c = std::process::Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.a]);
+        ip(&["netns", "del", &self.b]);
+    }
+}
