@@ -436,20 +436,27 @@ fn manual_pages_render_for_every_command() {
     assert!(String::from_utf8_lossy(&to_stdout.stdout).starts_with(".ie"), "roff on standard output");
 }
 
+/// A data directory (in a temporary one) holding the sample's sessions, whose pcap
+/// files are deleted: exporting their packets warns.
+fn sessions_without_packets() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, data) = (dir.path().join("s.pcap"), dir.path().join("data"));
+    ok(common::tyto().args(["sample", "-o"]).arg(&pcap).output().unwrap());
+    ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    for f in std::fs::read_dir(data.join("pcap")).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    (dir, data)
+}
+
 /// Under systemd, where `JOURNAL_STREAM` names standard error, each log line starts
 /// with its syslog priority for journald (`<4>` a warning); where it names another
 /// stream, or is absent, lines keep the usual form, without colours in a file.
 #[test]
 fn log_lines_carry_their_priority_for_the_journal() {
     use std::os::unix::fs::MetadataExt;
-    let dir = tempfile::tempdir().unwrap();
-    let (pcap, data) = (dir.path().join("s.pcap"), dir.path().join("data"));
-    ok(common::tyto().args(["sample", "-o"]).arg(&pcap).output().unwrap());
-    ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
     // Packets gone: the export warns once per packet it cannot read.
-    for f in std::fs::read_dir(data.join("pcap")).unwrap() {
-        std::fs::remove_file(f.unwrap().path()).unwrap();
-    }
+    let (dir, data) = sessions_without_packets();
     let export_logging_to = |log: &Path, stream: Option<String>| {
         let file = std::fs::File::create(log).unwrap();
         let stream = stream.unwrap_or_else(|| {
@@ -482,13 +489,7 @@ fn log_lines_carry_their_priority_for_the_journal() {
 /// cannot read, unless `RUST_LOG` asks for warnings; a misspelt level is refused.
 #[test]
 fn the_configured_log_level_is_honoured_and_rust_log_overrides_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (pcap, data) = (dir.path().join("s.pcap"), dir.path().join("data"));
-    ok(common::tyto().args(["sample", "-o"]).arg(&pcap).output().unwrap());
-    ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
-    for f in std::fs::read_dir(data.join("pcap")).unwrap() {
-        std::fs::remove_file(f.unwrap().path()).unwrap();
-    }
+    let (dir, data) = sessions_without_packets();
     common::add_user(&data, &["alice"], "correct horse battery");
     let logs_of_an_export = |log: Option<&str>, rust_log: Option<&str>| -> String {
         let config = dir.path().join("tyto.toml");
