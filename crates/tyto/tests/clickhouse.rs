@@ -93,6 +93,17 @@ fn serve(data: &Path, store: &str, config: &Path) -> (Killed, String) {
 #[test]
 fn two_sensors_write_one_clickhouse_and_one_viewer_searches_and_exports_both() {
     let Some(ch) = common::ClickHouse::start() else { return };
+    two_sensors_one_clickhouse(ch);
+}
+
+/// The same on a current ClickHouse (26.x, chdb's engine behind its HTTP interface).
+#[test]
+fn two_sensors_write_one_current_clickhouse_and_one_viewer_searches_and_exports_both() {
+    let Some(ch) = common::ClickHouse::start_current() else { return };
+    two_sensors_one_clickhouse(ch);
+}
+
+fn two_sensors_one_clickhouse(ch: common::ClickHouse) {
     let dir = tempfile::tempdir().unwrap();
     let store = ch.url("multi");
     // Sensor A: the synthetic sample; sensor B: Arkime's captures (or the sample with

@@ -111,6 +111,9 @@ pub fn add_user(data: &std::path::Path, args: &[&str], password: &str) {
 pub struct ClickHouse {
     dir: tempfile::TempDir,
     pub port: u16,
+    /// The script that starts and stops it: `clickhouse.sh` (Debian's 18.16 server)
+    /// or `chdb.sh` (a current ClickHouse engine behind its HTTP interface).
+    script: &'static str,
 }
 
 /// Three free consecutive loopback ports (HTTP, native, interserver).
@@ -128,30 +131,42 @@ fn free_ports() -> u16 {
 }
 
 impl ClickHouse {
-    /// Starts one, or says why not and gives `None` when clickhouse-server is not
-    /// installed, unless `TYTO_CLICKHOUSE_TESTS=1` (set by scripts/test.sh, whose set-up
-    /// installs it) makes it required.
+    /// Debian's clickhouse-server 18.16 (`scripts/clickhouse.sh`).
     pub fn start() -> Option<ClickHouse> {
-        if !std::path::Path::new("/usr/sbin/clickhouse-server").exists() {
-            assert!(
-                std::env::var_os("TYTO_CLICKHOUSE_TESTS").is_none(),
-                "clickhouse-server is missing (scripts/setup.sh installs it)"
-            );
-            eprintln!("skipped: clickhouse-server is not installed (scripts/setup.sh installs it)");
+        let installed = std::path::Path::new("/usr/sbin/clickhouse-server").exists();
+        ClickHouse::launch("clickhouse.sh", installed, "clickhouse-server: scripts/setup.sh installs it")
+    }
+
+    /// A current ClickHouse (26.x: chdb's engine, `scripts/chdb.sh`), answering the
+    /// HTTP requests the store sends.
+    pub fn start_current() -> Option<ClickHouse> {
+        let venv = std::env::var_os("TYTO_CHDB_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/tyto/chdb"));
+        let installed = venv.join("bin/python").exists();
+        ClickHouse::launch("chdb.sh", installed, "chdb: scripts/chdb.sh install makes it, scripts/test.sh runs that")
+    }
+
+    /// Starts one with `script`, its data in a new temporary folder: in memory where
+    /// there is a tmpfs (ClickHouse 18.16 writes a file per column per part, and the
+    /// Arkime captures span 139 days, one part each). When it is not `installed`,
+    /// says so and gives `None`, unless `TYTO_CLICKHOUSE_TESTS=1` (set by
+    /// scripts/test.sh) makes it required.
+    fn launch(script: &'static str, installed: bool, what: &str) -> Option<ClickHouse> {
+        if !installed {
+            assert!(std::env::var_os("TYTO_CLICKHOUSE_TESTS").is_none(), "missing: {what}");
+            eprintln!("skipped: not installed: {what}");
             return None;
         }
-        // In memory where there is a tmpfs: ClickHouse 18.16 writes a file per column
-        // per part, and the Arkime captures span 139 days (one part each).
         let shm = std::path::Path::new("/dev/shm");
         let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
-        let port = free_ports();
-        let ch = ClickHouse { dir, port };
+        let ch = ClickHouse { dir, port: free_ports(), script };
         ch.run_script("start");
         Some(ch)
     }
 
     fn run_script(&self, what: &str) {
-        let out = std::process::Command::new(manifest_dir().join("../../scripts/clickhouse.sh"))
+        let out = std::process::Command::new(manifest_dir().join("../../scripts").join(self.script))
             .arg(what)
             .arg(self.dir.path())
             .arg(self.port.to_string())
@@ -197,7 +212,7 @@ impl ClickHouse {
 
 impl Drop for ClickHouse {
     fn drop(&mut self) {
-        let _ = std::process::Command::new(manifest_dir().join("../../scripts/clickhouse.sh"))
+        let _ = std::process::Command::new(manifest_dir().join("../../scripts").join(self.script))
             .arg("stop")
             .arg(self.dir.path())
             .output();
