@@ -32,8 +32,11 @@ pub const MAX_APPEND_ROWS: usize = 200_000;
 /// transaction, a commit, an appender per table), unless the oldest has waited
 /// [`MAX_ROW_WAIT`] or the queue is being flushed.
 const MIN_APPEND_ROWS: usize = 122_880;
-/// How long rows wait for company at most: rows are searchable this soon.
-const MAX_ROW_WAIT: Duration = Duration::from_millis(500);
+/// How long rows wait for company at most: rows are searchable this soon. Short
+/// enough that an ingest's appends run beside its reading rather than after it (a
+/// capture of 59,565 sessions: 1.23 s against 1.36 s with 0.5 s, for 9% more CPU in
+/// appends); a busy sensor fills its appends by count first.
+const MAX_ROW_WAIT: Duration = Duration::from_millis(200);
 /// How often the store thread tries rows its store holds back (ClickHouse away).
 const DELIVER_EVERY: Duration = Duration::from_secs(1);
 
