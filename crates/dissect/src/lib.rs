@@ -40,6 +40,7 @@ pub mod fins;
 pub mod fix;
 pub mod ftp;
 pub mod genshin;
+pub mod git;
 pub mod gnutella;
 pub mod h323;
 pub mod hartip;
@@ -272,6 +273,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &ssdp::PROTOCOL,
     &syslog::PROTOCOL,
     &slp::PROTOCOL,
+    &git::PROTOCOL,
     // Industrial, voice, messaging and network services with their own framing.
     &h323::PROTOCOL,
     &enip::PROTOCOL,

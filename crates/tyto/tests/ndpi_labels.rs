@@ -125,6 +125,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("PTPv2", "ptp"),
     ("RTMP", "rtmp"),
     ("Service_Location_Protocol", "slp"),
+    ("Git", "git"),
 ];
 
 type Key = (String, String, u64, String, u64);
