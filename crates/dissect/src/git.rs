@@ -65,11 +65,7 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let request = SERVICES.iter().any(|s| line.starts_with(s)) && line.contains(&b'/');
     let reference = object_id_first(line);
     let fetch = (line.starts_with(b"want ") || line.starts_with(b"have ")) && object_id_first(&line[5..]);
-    if request || reference || fetch || line.starts_with(b"ERR ") {
-        Probe::Match
-    } else {
-        Probe::NoMatch
-    }
+    Probe::from(request || reference || fetch || line.starts_with(b"ERR "))
 }
 
 #[cfg(test)]
