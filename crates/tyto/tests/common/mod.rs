@@ -116,14 +116,19 @@ pub struct ClickHouse {
     script: &'static str,
 }
 
-/// Three free consecutive loopback ports (HTTP, native, interserver).
+/// Three free consecutive loopback ports (HTTP, native, interserver), never given
+/// before in this process: a server stopped for a while (the outage test) must find
+/// its ports free again when it restarts, not taken by another test's server.
 fn free_ports() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
     for _ in 0..200 {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if port > 65_000 {
+        if port > 65_000 || given.iter().any(|g| g.abs_diff(port) < 3) {
             continue;
         }
         if (1..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok()) {
+            given.push(port);
             return port;
         }
     }
