@@ -778,30 +778,28 @@ impl PacketReader {
             self.last_file = i;
             return Ok(i);
         }
-        {
-            if self.files.len() >= MAX_READER_FILES {
-                self.files.clear();
-                self.blocks = BlockCache::default();
-            }
-            let path = self.dir.file_path(id)?;
-            let mut f = File::open(&path).map_err(io_err(&path))?;
-            let compressed = path.to_string_lossy().ends_with(".zst");
-            let mut h = [0u8; 24];
-            if compressed {
-                let first = read_frame(&mut f, 0).map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
-                let head = first.get(..24).ok_or_else(|| PcapStoreError::BadHeader { path: path.clone() })?;
-                h.copy_from_slice(head);
-            } else {
-                f.read_exact(&mut h).map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
-            }
-            let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-            if magic != MAGIC_NS && magic != MAGIC_US {
-                return Err(PcapStoreError::BadHeader { path });
-            }
-            let link = u32::from_le_bytes([h[20], h[21], h[22], h[23]]);
-            let frames = compressed.then_some(None);
-            self.files.push((id, OpenedFile { file: f, link, nanos: magic == MAGIC_NS, frames }));
+        if self.files.len() >= MAX_READER_FILES {
+            self.files.clear();
+            self.blocks = BlockCache::default();
         }
+        let path = self.dir.file_path(id)?;
+        let mut f = File::open(&path).map_err(io_err(&path))?;
+        let compressed = path.to_string_lossy().ends_with(".zst");
+        let mut h = [0u8; 24];
+        if compressed {
+            let first = read_frame(&mut f, 0).map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
+            let head = first.get(..24).ok_or_else(|| PcapStoreError::BadHeader { path: path.clone() })?;
+            h.copy_from_slice(head);
+        } else {
+            f.read_exact(&mut h).map_err(|_| PcapStoreError::BadHeader { path: path.clone() })?;
+        }
+        let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        if magic != MAGIC_NS && magic != MAGIC_US {
+            return Err(PcapStoreError::BadHeader { path });
+        }
+        let link = u32::from_le_bytes([h[20], h[21], h[22], h[23]]);
+        let frames = compressed.then_some(None);
+        self.files.push((id, OpenedFile { file: f, link, nanos: magic == MAGIC_NS, frames }));
         self.last_file = self.files.len() - 1;
         Ok(self.last_file)
     }

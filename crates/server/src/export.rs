@@ -150,14 +150,17 @@ impl OrderedPackets {
         OrderedPackets { waiting: Vec::new(), bytes: 0, out_of_order: 0, last_sent: i64::MIN }
     }
 
+    fn push(&mut self, p: Waiting) {
+        self.bytes += p.bytes();
+        self.waiting.push(p);
+    }
+
     fn push_local(&mut self, ts_ns: i64, pos: PacketPos, record_len: u64) {
-        self.bytes += LOCAL_WAITING_BYTES;
-        self.waiting.push(Waiting { ts_ns, pos, held: Held::Local { record_len } });
+        self.push(Waiting { ts_ns, pos, held: Held::Local { record_len } });
     }
 
     fn push_remote(&mut self, p: StoredPacket) {
-        self.bytes += LOCAL_WAITING_BYTES + p.data.len() + 64;
-        self.waiting.push(Waiting { ts_ns: p.ts_ns, pos: p.pos, held: Held::Remote(Box::new(p)) });
+        self.push(Waiting { ts_ns: p.ts_ns, pos: p.pos, held: Held::Remote(Box::new(p)) });
     }
 
     fn full(&self) -> bool {
@@ -262,9 +265,7 @@ fn export_matching<W: Write + Send>(
             .map_err(|e| format!("starting the export: {e}"))?;
         let mut after: Option<SessionPositions> = None;
         let walked = loop {
-            while let Ok(page) = done.try_recv() {
-                drop(page);
-            }
+            done.try_iter().for_each(drop);
             let page = match store.positions_in_order(q, after.as_ref(), SESSIONS_PER_STEP) {
                 Ok(page) => page,
                 Err(e) => break Err(e.to_string()),

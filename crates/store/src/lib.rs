@@ -226,8 +226,10 @@ pub trait SessionReader: StoreHandle {
         dst: &FieldDef,
         n: usize,
     ) -> Result<Sampled<Vec<Link>>, StoreError>;
-    /// Matching sessions' packet positions in start-time order, `n` at a time: pass the
-    /// last row of a page as `after` for the next one.
+    /// Matching sessions' packet positions in start-time order, a page at a time: pass
+    /// the last row of a page as `after` for the next one; an empty page ends the walk.
+    /// A page holds about `n` sessions (whole windows of start time, at most 4n;
+    /// exactly the first `n` when `n` is small).
     fn positions_in_order(
         &self,
         q: &ListQuery,

@@ -312,19 +312,12 @@ impl DuckStore {
 impl Backend for DuckStore {
     /// The dialect, with the lists of protocols the store holds now.
     fn shapes(&self) -> &dyn Shapes {
-        let known = self.sql.protocol_sets.read().map(|k| k.clone());
-        if let Ok(known) = known {
-            match protocol_sets::Known::read(&self.conn, &known) {
-                Ok(now) if !std::sync::Arc::ptr_eq(&now, &known) => {
-                    if let Ok(mut k) = self.sql.protocol_sets.write() {
-                        *k = now;
-                    }
-                }
-                Ok(_) => {}
-                // The last lists read stay: a search may then fail with the
-                // message that the store changed, never answer wrong.
-                Err(e) => tracing::warn!("reading the lists of protocols: {e}"),
-            }
+        let known = self.sql.protocol_sets.borrow().clone();
+        match protocol_sets::Known::read(&self.conn, &known) {
+            Ok(now) => *self.sql.protocol_sets.borrow_mut() = now,
+            // The last lists read stay: a search may then fail with the message that
+            // the store changed, never answer wrong.
+            Err(e) => tracing::warn!("reading the lists of protocols: {e}"),
         }
         &self.sql
     }

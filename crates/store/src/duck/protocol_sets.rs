@@ -13,6 +13,7 @@
 //! at the same moment fail, rather than mix them up.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use duckdb::types::Value;
 use duckdb::{Connection, Transaction};
@@ -41,9 +42,7 @@ fn number<'a>(
     conn: &Connection,
     lists: impl Iterator<Item = &'a [String]>,
 ) -> Result<HashMap<Vec<String>, i64>, StoreError> {
-    let mut stmt = conn.prepare(&format!("SELECT id, names FROM {TABLE}"))?;
-    let mut numbers: HashMap<Vec<String>, i64> =
-        stmt.query_map([], |r| Ok((names(r.get(1)?), r.get(0)?)))?.collect::<Result<_, _>>()?;
+    let mut numbers: HashMap<Vec<String>, i64> = stored(conn)?.into_iter().map(|(id, names)| (names, id)).collect();
     let mut next = numbers.values().max().map_or(1, |n| n + 1);
     let mut new: Vec<String> = Vec::new();
     for list in lists {
@@ -63,6 +62,13 @@ fn number<'a>(
         conn.execute_batch(&format!("INSERT INTO {TABLE} VALUES {}", new.join(", ")))?;
     }
     Ok(numbers)
+}
+
+/// Every list the table holds, with its number.
+fn stored(conn: &Connection) -> Result<Vec<(i64, Vec<String>)>, StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT id, names FROM {TABLE}"))?;
+    let lists = stmt.query_map([], |r| Ok((r.get(0)?, names(r.get(1)?))))?.collect::<Result<_, _>>()?;
+    Ok(lists)
 }
 
 /// A list of names as DuckDB gives it (NULL: none).
@@ -111,33 +117,31 @@ pub(crate) struct Known {
 pub(crate) const CHANGED: &str = "sessions with protocols never seen before were stored while the search was prepared";
 
 impl Known {
-    /// Lists given by hand (tests of the SQL written).
-    #[cfg(test)]
-    pub(crate) fn of(lists: &[(i64, &[&str])]) -> Known {
-        let mut k = Known { largest: lists.iter().map(|l| l.0).max().unwrap_or(0), holding: HashMap::new() };
+    /// What `lists` (numbers and their names) say.
+    fn from_lists(lists: impl IntoIterator<Item = (i64, Vec<String>)>) -> Known {
+        let mut k = Known::default();
         for (id, names) in lists {
-            for n in *names {
-                k.holding.entry(n.to_string()).or_default().push(*id);
+            k.largest = k.largest.max(id);
+            for n in names {
+                k.holding.entry(n).or_default().push(id);
             }
         }
         k
     }
 
+    /// Lists given by hand (tests of the SQL written).
+    #[cfg(test)]
+    pub(crate) fn of(lists: &[(i64, &[&str])]) -> Known {
+        Known::from_lists(lists.iter().map(|(id, names)| (*id, names.iter().map(|n| n.to_string()).collect())))
+    }
+
     /// The lists the store holds now (or `known` again, when none was added since).
-    pub(crate) fn read(conn: &Connection, known: &std::sync::Arc<Known>) -> Result<std::sync::Arc<Known>, StoreError> {
+    pub(crate) fn read(conn: &Connection, known: &Arc<Known>) -> Result<Arc<Known>, StoreError> {
         let largest: Option<i64> = conn.query_row(&format!("SELECT max(id) FROM {TABLE}"), [], |r| r.get(0))?;
         if largest.unwrap_or(0) == known.largest {
             return Ok(known.clone());
         }
-        let mut stmt = conn.prepare(&format!("SELECT id, names FROM {TABLE}"))?;
-        let mut out = Known { largest: largest.unwrap_or(0), holding: HashMap::new() };
-        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, names(r.get(1)?))))? {
-            let (id, names) = row?;
-            for n in names {
-                out.holding.entry(n).or_default().push(id);
-            }
-        }
-        Ok(std::sync::Arc::new(out))
+        Ok(Arc::new(Known::from_lists(stored(conn)?)))
     }
 
     /// The condition that a session's protocols hold one of `names`: its number is

@@ -452,7 +452,7 @@ pub(crate) fn positions_in_order(
                 window = (window / 8).max(1);
                 continue;
             }
-            by_start(&mut out);
+            // `out` is in order already: earlier windows, each sorted.
             out.extend(b.positions(&format!("{select}{key}{span} ORDER BY start_time, id LIMIT {room}"))?);
             return Ok(out);
         }
