@@ -42,11 +42,12 @@ export function formatDuration(seconds: number): string {
   return d ? `${d}d ${h}h ${m}m` : h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`;
 }
 
-/** A field's value as text: lists joined, times formatted. */
+/** A field's value as text: lists joined, times formatted, durations in ms. */
 export function formatValue(v: unknown, type?: string): string {
   if (Array.isArray(v)) return v.map((x) => formatValue(x, type)).join(", ");
   if (v === null || v === undefined) return "";
   if (type === "date") return formatTime(v, true);
+  if (type === "duration" && typeof v === "number") return `${v} ms`;
   if (typeof v === "number") return type === "integer" ? String(v) : formatCount(v);
   return String(v);
 }

@@ -214,6 +214,24 @@ await page.waitForURL((u) => (new URL(u).searchParams.get("expression") ?? "").i
 await rendered();
 assert.equal(await page.inputValue("#expression"), `protocols == dns && ip.dst == ${dst}`);
 
+// ---- TCP health in the session view: the handshake's round trips, in milliseconds
+const timed = await api("/api/sessions", { date: -1, expression: "tcp.rtt.server == EXISTS!", length: 1 });
+assert.ok(timed.recordsFiltered > 0, "sessions whose handshake was timed");
+await searchFor("tcp.rtt.server == EXISTS!");
+const tcpRow = page.locator(".sessions-table tr.session-row").first();
+const tcpId = await tcpRow.getAttribute("data-id");
+await tcpRow.click();
+const tcpDetail = page.locator(`.session-detail[data-id="${tcpId}"]`);
+const rtt = tcpDetail.locator(`table.fields tr:has(th:text-is("tcp.rtt.server")) button.value`);
+await rtt.waitFor();
+const tcpOne = (await api(`/api/session/${tcpId}/detail`)).session;
+assert.equal(await rtt.innerText(), `${tcpOne["tcp.rtt.server"]} ms`);
+assert.ok((await tcpDetail.locator("table.fields caption").allInnerTexts()).includes("tcp"));
+assert.equal(
+  await tcpDetail.locator(`table.fields tr:has(th:text-is("tcp.handshake")) button.value`).innerText(),
+  tcpOne["tcp.handshake"],
+);
+
 // ---- drag across the histogram to zoom
 await searchFor("");
 await expectCount(all.recordsFiltered);

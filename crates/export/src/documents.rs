@@ -115,6 +115,7 @@ pub fn flow_record(rec: &SessionRecord) -> Value {
 pub enum EcsType {
     Keyword,
     Long,
+    Float,
     Ip,
     Date,
 }
@@ -124,6 +125,7 @@ impl EcsType {
         match self {
             EcsType::Keyword => "keyword",
             EcsType::Long => "long",
+            EcsType::Float => "float",
             EcsType::Ip => "ip",
             EcsType::Date => "date",
         }
@@ -180,6 +182,7 @@ fn ecs_type(f: &FieldDef, path: &str) -> EcsType {
     match f.kind {
         FieldKind::Ip => EcsType::Ip,
         FieldKind::Integer => EcsType::Long,
+        FieldKind::Duration => EcsType::Float,
         FieldKind::Date => EcsType::Date,
         FieldKind::Text | FieldKind::LowerText => EcsType::Keyword,
     }

@@ -145,6 +145,7 @@ fn the_index_template_maps_every_field_of_every_document() {
             for x in items {
                 let fits = match t {
                     crate::EcsType::Long => x.is_i64() || x.is_u64(),
+                    crate::EcsType::Float => x.is_number(),
                     crate::EcsType::Ip => x.as_str().is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
                     crate::EcsType::Date => x.as_str().is_some_and(|s| s.ends_with('Z') && s.len() >= 20),
                     crate::EcsType::Keyword => x.is_string(),

@@ -17,6 +17,7 @@ pub mod live;
 pub mod pipeline;
 mod table;
 pub mod tcp;
+pub mod tcp_health;
 mod worker;
 
 pub use config::FlowConfig;

@@ -13,6 +13,7 @@ use crate::config::FlowConfig;
 use crate::key::{Direction, KeyedPacket};
 use crate::table::{Class, Handle, SessionTable, ALL_CLASSES, CLASSES};
 use crate::tcp::{Delivery, HoldLimits, TcpDirection};
+use crate::tcp_health::{HealthTracker, Segment};
 
 /// Distinct values kept per multi-valued link field (MACs, TTLs, VLANs…).
 const MAX_LIST_VALUES: usize = 16;
@@ -51,6 +52,7 @@ struct TcpState {
     handshake: bool,
     /// Sequence number of the first SYN (without ACK).
     syn_seq: Option<u32>,
+    health: HealthTracker,
 }
 
 struct Session {
@@ -132,10 +134,7 @@ impl Worker {
     /// Takes one packet (or one rebuilt datagram with its fragments).
     pub fn packet(&mut self, p: &PacketIn<'_>) {
         let key = p.keyed.key;
-        let tcp = match p.decoded.ip.map(|ip| ip.transport) {
-            Some(Transport::Tcp { seq, ack, flags, .. }) => Some((seq, ack, flags)),
-            _ => None,
-        };
+        let tcp = tcp_segment_of(p);
         let mut idx = self.table.find(&key);
         if let Some(i) = idx {
             let (s, class) = (self.table.get(i), self.table.class(i));
@@ -144,12 +143,12 @@ impl Worker {
             // does a new connection reusing the ports: a SYN, after FIN or RST, that
             // is not a copy of the first SYN.
             let idle = p.ts_ns.saturating_sub(self.table.last_ns(i)) > self.timeouts_ns[class as usize];
-            let reused = match (tcp, s.tcp.as_ref()) {
-                (Some((seq, _, f)), Some(t)) => {
-                    f & tcpflag::SYN != 0
-                        && f & tcpflag::ACK == 0
+            let reused = match (&tcp, s.tcp.as_ref()) {
+                (Some(seg), Some(t)) => {
+                    seg.flags & tcpflag::SYN != 0
+                        && seg.flags & tcpflag::ACK == 0
                         && (t.rst || t.fin[0] || t.fin[1])
-                        && t.syn_seq != Some(seq)
+                        && t.syn_seq != Some(seg.seq)
                 }
                 _ => false,
             };
@@ -161,9 +160,9 @@ impl Worker {
         }
         let i = match idx {
             Some(i) => i,
-            None => self.create(p, tcp.map(|t| t.2)),
+            None => self.create(p, tcp.as_ref().map(|t| t.flags)),
         };
-        self.add_packet(i, p, tcp);
+        self.add_packet(i, p, tcp.as_ref());
         // A row that reached its packet limit or its age is written with this
         // packet in it; the next packet starts the linked row.
         let s = self.table.get(i);
@@ -253,6 +252,7 @@ impl Worker {
                     rst: false,
                     handshake: false,
                     syn_seq: None,
+                    health: HealthTracker::default(),
                 })),
             ),
             (6, _) => (Class::Tcp, None),
@@ -301,7 +301,7 @@ impl Worker {
 
     /// A packet joins session `i`: stored, counted, given to the analyzer, and the
     /// session becomes the most recently seen.
-    fn add_packet(&mut self, i: Handle, p: &PacketIn<'_>, tcp: Option<(u32, u32, u16)>) {
+    fn add_packet(&mut self, i: Handle, p: &PacketIn<'_>, tcp: Option<&Segment<'_>>) {
         self.store_frames(i, p);
         let s = self.table.get_mut(i);
         let dir =
@@ -338,9 +338,13 @@ impl Worker {
                 }
             }
         }
-        if let Some((seq, ack, flags)) = tcp {
-            count_tcp_flags(&mut s.rec, flags);
-            self.tcp_segment(i, dir, seq, ack, flags, payload);
+        if let Some(seg) = tcp {
+            count_tcp_flags(&mut s.rec, seg.flags);
+            if let Some(t) = s.tcp.as_mut() {
+                let start_ns = s.rec.start_ns;
+                t.health.segment(dir, seg, start_ns, &mut s.rec.tcp_health);
+            }
+            self.tcp_segment(i, dir, seg.seq, seg.ack, seg.flags, payload);
         }
         // Most recently seen now; a TCP session reset or closed both ways waits
         // `tcp_closing_s` for its last packets.
@@ -438,6 +442,9 @@ impl Worker {
         if let Some(a) = s.analyzer.as_mut() {
             a.flush(&mut rec);
         }
+        if let Some(t) = s.tcp.as_ref() {
+            note_handshake(&mut rec, &t.health);
+        }
         rec.close_reason = reason;
         let next_segment = rec.segment + 1;
         let next = SessionRecord {
@@ -493,6 +500,9 @@ impl Worker {
         }
         if let Some(a) = s.analyzer.as_mut() {
             a.flush(rec);
+        }
+        if let Some(t) = s.tcp.as_ref() {
+            note_handshake(rec, &t.health);
         }
         // A row opened for a continuation that never got a packet is not written.
         if rec.src.packets + rec.dst.packets == 0 {
@@ -562,6 +572,26 @@ fn note_link_facts(rec: &mut SessionRecord, d: &Decoded, dir: Direction) {
                 rec.tunnels.push(name.to_string());
             }
         }
+    }
+}
+
+/// The packet's TCP segment, with its options when it is a SYN (where the window
+/// scale is offered).
+fn tcp_segment_of<'p>(p: &PacketIn<'p>) -> Option<Segment<'p>> {
+    let ip = p.decoded.ip?;
+    let Transport::Tcp { seq, ack, flags, window, .. } = ip.transport else { return None };
+    let options = if flags & tcpflag::SYN != 0 {
+        p.data.get(ip.ip_payload_offset as usize + 20..ip.payload_offset as usize).unwrap_or(&[])
+    } else {
+        &[]
+    };
+    Some(Segment { ts_ns: p.ts_ns, seq, ack, flags, window, payload_len: ip.payload_len, options })
+}
+
+/// The opening's outcome belongs to the session's first row.
+fn note_handshake(rec: &mut SessionRecord, health: &HealthTracker) {
+    if rec.segment == 1 {
+        rec.tcp_health.handshake = health.handshake_outcome();
     }
 }
 

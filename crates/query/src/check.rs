@@ -104,11 +104,34 @@ fn order(op: CmpOp) -> Option<Order> {
     })
 }
 
+/// A duration in microseconds and the span its last digit covers (both in
+/// microseconds); `None` when it is not one or finer than a microsecond.
+fn parse_duration(word: &str) -> Option<(i64, i64)> {
+    let (number, digits) = if let Some(n) = word.strip_suffix("ms") {
+        (n, 3)
+    } else if let Some(n) = word.strip_suffix("us").or_else(|| word.strip_suffix("µs")) {
+        (n, 0)
+    } else if let Some(n) = word.strip_suffix('s') {
+        (n, 6)
+    } else {
+        (word, 3)
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !all_digits(whole) || !all_digits(fraction) || fraction.len() > digits {
+        return None;
+    }
+    let width = 10i64.pow((digits - fraction.len()) as u32);
+    let value = format!("{whole}{fraction}").parse::<i64>().ok()?.checked_mul(width)?;
+    Some((value, width))
+}
+
 fn kind_name(k: FieldKind) -> &'static str {
     match k {
         FieldKind::Ip => "IP addresses",
         FieldKind::Integer => "integers",
         FieldKind::Date => "times",
+        FieldKind::Duration => "durations",
         FieldKind::Text | FieldKind::LowerText => "text",
     }
 }
@@ -186,6 +209,7 @@ impl Checker<'_> {
             FieldKind::Integer => self.int_value(f, t, &t.value, t.value_span),
             FieldKind::Ip => self.ip_value(f, None, t, &t.value, t.value_span),
             FieldKind::Date => self.time_value(f, t, &t.value, t.value_span),
+            FieldKind::Duration => self.duration_value(f, t, &t.value, t.value_span),
             FieldKind::Text | FieldKind::LowerText => {
                 if order(t.op).is_some() {
                     return Err(self.err(
@@ -357,6 +381,54 @@ impl Checker<'_> {
             Some(order) => Filter::TimeCmp { field: f, order, ns },
             // `==` a time means within that second, as Arkime.
             None => Filter::TimeRange { field: f, lo: ns, hi: ns.saturating_add(1_000_000_000) },
+        })
+    }
+
+    /// A duration typed in milliseconds (`2.5`), or with a unit (`300us`, `2ms`,
+    /// `1.5s`), held in microseconds. As a time `==` a second means within that
+    /// second, a duration means the span its last digit covers: `== 2` is 2.000 to
+    /// 2.999 ms, `<= 2` and `> 2` agree with it, `== 2.500` is exact.
+    fn duration_value(&self, f: &'static FieldDef, t: &Term, v: &Value, span: Span) -> Result<Filter, QueryError> {
+        self.no_regex_or_list_order(f, t, v, span)?;
+        let word = match v {
+            Value::List { all, items } => {
+                let parts =
+                    items.iter().map(|(v, s)| self.duration_value(f, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
+                return Ok(combine(*all, parts));
+            }
+            Value::Word(w) | Value::Quoted(w) => w.trim(),
+            Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
+        };
+        let bad = || {
+            self.err(
+                span,
+                format!(
+                    "'{word}' is not a duration ({} holds milliseconds: 2.5, or with a unit: 300us, 2ms, 1.5s; \
+                     to the microsecond)",
+                    f.name
+                ),
+            )
+        };
+        let (lo, hi) = match parse_duration(word) {
+            Some((us, width)) => (us, us.saturating_add(width - 1)),
+            None => {
+                // `1-5`: a range, for == and != only.
+                let (a, b) = word.split_once('-').ok_or_else(bad)?;
+                let ((lo, _), (b, width)) = (parse_duration(a).ok_or_else(bad)?, parse_duration(b).ok_or_else(bad)?);
+                if order(t.op).is_some() {
+                    return Err(self.err(span, "a range takes == or !="));
+                }
+                let hi = b.saturating_add(width - 1);
+                if lo > hi {
+                    return Err(self.err(span, format!("empty range {word}")));
+                }
+                (lo, hi)
+            }
+        };
+        Ok(match order(t.op) {
+            Some(order @ (Order::Lt | Order::Ge)) => Filter::IntCmp { field: f, order, value: lo },
+            Some(order) => Filter::IntCmp { field: f, order, value: hi },
+            None => Filter::IntRange { field: f, lo, hi },
         })
     }
 

@@ -165,8 +165,8 @@ fn texts(f: &FieldDef, v: &FieldValue) -> Vec<String> {
 
 fn ints(v: &FieldValue) -> Vec<i64> {
     match v {
-        FieldValue::Int(i) | FieldValue::Time(i) => vec![*i],
-        FieldValue::Ints(list) | FieldValue::Times(list) => list.clone(),
+        FieldValue::Int(i) | FieldValue::Time(i) | FieldValue::Duration(i) => vec![*i],
+        FieldValue::Ints(list) | FieldValue::Times(list) | FieldValue::Durations(list) => list.clone(),
         _ => Vec::new(),
     }
 }

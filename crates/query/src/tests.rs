@@ -55,6 +55,12 @@ fn errors_name_the_column_and_the_cause() {
     assert!(err("ip.src == *.1").message.contains("wildcards do not apply"));
     assert!(err("ip.dns == 10.0.0.1:53").message.contains("has no port"));
     assert!(err("starttime > yesterday").message.contains("is not a time"));
+    for bad in ["fast", "-2", "2.5h", "0.0005", "1.5us", "3-", "5-2", ".s"] {
+        let e = err(&format!("tcp.rtt.server == {bad}"));
+        assert!(e.message.contains("is not a duration") || e.message.contains("empty range"), "{bad}: {e}");
+    }
+    assert!(err("tcp.rtt.server > 1-2").message.contains("a range takes"));
+    assert!(err("tcp.rtt.server == /1/").message.contains("holds durations"));
     assert!(err("packets < EXISTS!").message.contains("EXISTS!"));
     assert!(err(&"(".repeat(100)).message.contains("nested"));
     // Columns count characters, not bytes.

@@ -14,6 +14,9 @@ pub enum FieldKind {
     Integer,
     /// A time, held in nanoseconds, shown and stored to the microsecond.
     Date,
+    /// A span of time, held and stored in microseconds (an integer, so compared
+    /// exactly), typed and shown in milliseconds (`tcp.rtt.server > 2.5`).
+    Duration,
     /// Text compared as written.
     Text,
     /// Text stored lower-cased and compared without case.
@@ -27,6 +30,7 @@ impl FieldKind {
             FieldKind::Ip => "ip",
             FieldKind::Integer => "integer",
             FieldKind::Date => "date",
+            FieldKind::Duration => "duration",
             FieldKind::Text => "text",
             FieldKind::LowerText => "lowertext",
         }
@@ -47,6 +51,14 @@ pub enum FieldValue<'a> {
     Macs(&'a [MacAddr]),
     /// Times (nanoseconds) of a multi-valued date field.
     Times(Vec<i64>),
+    /// A span of time in microseconds (a duration field), and a list of them.
+    Duration(i64),
+    Durations(Vec<i64>),
+}
+
+/// Microseconds as the milliseconds a duration field shows.
+pub fn micros_as_millis(us: i64) -> Value {
+    Value::from(us as f64 / 1000.0)
 }
 
 impl FieldValue<'_> {
@@ -69,6 +81,9 @@ impl FieldValue<'_> {
             FieldValue::Macs(v) => Value::from(v.iter().map(|m| m.to_string()).collect::<Vec<_>>()),
             FieldValue::Times(v) if v.is_empty() => return None,
             FieldValue::Times(v) => Value::from(v.iter().map(|t| format_rfc3339(*t)).collect::<Vec<_>>()),
+            FieldValue::Duration(us) => micros_as_millis(*us),
+            FieldValue::Durations(v) if v.is_empty() => return None,
+            FieldValue::Durations(v) => Value::from(v.iter().map(|us| micros_as_millis(*us)).collect::<Vec<_>>()),
         })
     }
 }
@@ -225,6 +240,17 @@ fn int(v: impl Into<i64>) -> FieldValue<'static> {
     FieldValue::Int(v.into())
 }
 
+fn handshake(h: crate::Handshake) -> FieldValue<'static> {
+    match h {
+        crate::Handshake::Unseen => FieldValue::Null,
+        h => FieldValue::Str(h.as_str()),
+    }
+}
+
+fn micros(v: Option<i64>) -> FieldValue<'static> {
+    v.map_or(FieldValue::Null, FieldValue::Duration)
+}
+
 fn u(v: u64) -> FieldValue<'static> {
     FieldValue::Int(v.min(i64::MAX as u64) as i64)
 }
@@ -308,6 +334,17 @@ record {
     "tcp.outoforder", [], Integer, false, "tcp_out_of_order", None, "general", true, None, "TCP segments that arrived ahead of a hole", |r| int(r.tcp_stream.out_of_order);
     "tcp.overlaps", [], Integer, false, "tcp_overlaps", None, "general", true, None, "TCP segments that overlapped seen bytes with different content", |r| int(r.tcp_stream.overlaps);
     "tcp.gapbytes", [], Integer, false, "tcp_gap_bytes", None, "general", true, None, "TCP payload bytes never seen (holes in the stream)", |r| u(r.tcp_stream.gap_bytes);
+    "tcp.handshake", [], LowerText, false, "tcp_handshake", None, "tcp", true, None, "How the TCP opening ended: ok, reset (the server refused the SYN) or failed (no answer, or the answer never acknowledged); none when the opening was not seen", |r| handshake(r.tcp_health.handshake);
+    "tcp.rtt.server", [], Duration, false, "tcp_rtt_server", None, "tcp", true, None, "Milliseconds from the SYN to the SYN-ACK: the round trip between the sensor and the server", |r| micros(r.tcp_health.rtt_server_us);
+    "tcp.rtt.client", [], Duration, false, "tcp_rtt_client", None, "tcp", true, None, "Milliseconds from the SYN-ACK to the client's ACK: the round trip between the sensor and the client", |r| micros(r.tcp_health.rtt_client_us);
+    "tcp.first-data.src", [], Duration, false, "tcp_first_data_src", None, "tcp", true, None, "Milliseconds from the session's first packet to the first payload byte the source sent (sessions whose opening was seen)", |r| micros(r.tcp_health.first_data_src_us);
+    "tcp.first-data.dst", [], Duration, false, "tcp_first_data_dst", None, "tcp", true, None, "Milliseconds from the session's first packet to the first payload byte the destination sent (sessions whose opening was seen)", |r| micros(r.tcp_health.first_data_dst_us);
+    "tcp.zerowindow.src", [], Integer, false, "tcp_zero_window_src", None, "tcp", true, None, "TCP segments from the source advertising a zero window (its receiver full)", |r| int(r.tcp_health.zero_window_src);
+    "tcp.zerowindow.dst", [], Integer, false, "tcp_zero_window_dst", None, "tcp", true, None, "TCP segments from the destination advertising a zero window", |r| int(r.tcp_health.zero_window_dst);
+    "tcp.windowfull.src", [], Integer, false, "tcp_window_full_src", None, "tcp", true, None, "TCP segments from the source that filled the window the destination advertised (sessions whose opening was seen)", |r| int(r.tcp_health.window_full_src);
+    "tcp.windowfull.dst", [], Integer, false, "tcp_window_full_dst", None, "tcp", true, None, "TCP segments from the destination that filled the window the source advertised", |r| int(r.tcp_health.window_full_dst);
+    "tcp.rst.src", [], Integer, false, "tcp_rst_src", None, "tcp", true, None, "TCP resets sent by the source", |r| int(r.tcp_health.rst_src);
+    "tcp.rst.dst", [], Integer, false, "tcp_rst_dst", None, "tcp", true, None, "TCP resets sent by the destination", |r| int(r.tcp_health.rst_dst);
     "vlan", [], Integer, true, "vlan", Some("network.vlan.id"), "general", true, None, "VLAN ids", |r| ints(&r.vlans);
     "vni", [], Integer, true, "vni", None, "general", true, None, "VXLAN/Geneve network identifiers", |r| ints(&r.vnis);
     "mac.src", [], LowerText, true, "mac_src", Some("source.mac"), "general", true, Mac, "Source ethernet addresses", |r| FieldValue::Macs(&r.mac_src);
@@ -625,6 +662,17 @@ mod tests {
             "tcp.outoforder",
             "tcp.overlaps",
             "tcp.gapbytes",
+            "tcp.handshake",
+            "tcp.rtt.server",
+            "tcp.rtt.client",
+            "tcp.first-data.src",
+            "tcp.first-data.dst",
+            "tcp.zerowindow.src",
+            "tcp.zerowindow.dst",
+            "tcp.windowfull.src",
+            "tcp.windowfull.dst",
+            "tcp.rst.src",
+            "tcp.rst.dst",
             "tunnel",
             "session.closereason",
             "packetPos",

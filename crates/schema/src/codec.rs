@@ -12,7 +12,11 @@ use tyto_packet::{Addr, MacAddr};
 
 use crate::catalogue::{field, Source};
 use crate::extra::{Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
-use crate::record::{CloseReason, DirStats, SessionRecord, TcpFlagCounts, TcpStreamStats};
+use crate::record::{CloseReason, DirStats, Handshake, SessionRecord, TcpFlagCounts, TcpHealth, TcpStreamStats};
+
+/// The layout [`encode`] writes. Layout 1 had no [`TcpHealth`]; rows waiting on
+/// disk from a version that wrote it are still read ([`decode_layout`]).
+pub const LAYOUT: u32 = 2;
 
 /// Items one list may claim (the record's own lists are far shorter).
 const MAX_ITEMS: u32 = 1 << 20;
@@ -84,6 +88,15 @@ impl W<'_> {
         self.u64(d.packets);
         self.u64(d.bytes);
         self.u64(d.databytes);
+    }
+    fn opt_i64(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => {
+                self.u8(1);
+                self.i64(v);
+            }
+            None => self.u8(0),
+        }
     }
 }
 
@@ -163,6 +176,13 @@ impl<'a> R<'a> {
     fn dir(&mut self) -> Result<DirStats, CodecError> {
         Ok(DirStats { packets: self.u64()?, bytes: self.u64()?, databytes: self.u64()? })
     }
+    fn opt_i64(&mut self) -> Result<Option<i64>, CodecError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.i64()?)),
+            t => Err(self.err(format!("an optional number tag {t}"))),
+        }
+    }
 }
 
 const REASONS: [CloseReason; 6] = [
@@ -177,6 +197,13 @@ const REASONS: [CloseReason; 6] = [
 /// Appends one record.
 pub fn encode(r: &SessionRecord, out: &mut Vec<u8>) {
     let mut w = W(out);
+    encode_head(&mut w, r);
+    encode_health(&mut w, &r.tcp_health);
+    encode_tail(&mut w, r);
+}
+
+/// What every layout begins with: the flow, its counts and TCP's stream statistics.
+fn encode_head(w: &mut W<'_>, r: &SessionRecord) {
     w.str(&r.id);
     w.str(&r.root_id);
     w.u32(r.segment);
@@ -201,6 +228,19 @@ pub fn encode(r: &SessionRecord, out: &mut Vec<u8>) {
     w.u32(t.overlaps);
     w.u64(t.gap_bytes);
     w.u32(t.dropped_segments);
+}
+
+fn encode_health(w: &mut W<'_>, h: &TcpHealth) {
+    for v in [h.rtt_server_us, h.rtt_client_us, h.first_data_src_us, h.first_data_dst_us] {
+        w.opt_i64(v);
+    }
+    w.u8(HANDSHAKES.iter().position(|k| *k == h.handshake).unwrap_or(0) as u8);
+    for v in [h.zero_window_src, h.zero_window_dst, h.window_full_src, h.window_full_dst, h.rst_src, h.rst_dst] {
+        w.u32(v);
+    }
+}
+
+fn encode_tail(w: &mut W<'_>, r: &SessionRecord) {
     w.strs(&r.protocols);
     w.len(r.vlans.len());
     r.vlans.iter().for_each(|v| w.u16(*v));
@@ -241,8 +281,15 @@ pub fn encode(r: &SessionRecord, out: &mut Vec<u8>) {
     r.packet_pos.iter().for_each(|p| w.i64(*p));
 }
 
+const HANDSHAKES: [Handshake; 4] = [Handshake::Unseen, Handshake::Ok, Handshake::Reset, Handshake::Failed];
+
 /// Reads one record from the start of `b`; returns it and the bytes it took.
 pub fn decode(b: &[u8]) -> Result<(SessionRecord, usize), CodecError> {
+    decode_layout(b, LAYOUT)
+}
+
+/// [`decode`] for bytes written in an older `layout`.
+pub fn decode_layout(b: &[u8], layout: u32) -> Result<(SessionRecord, usize), CodecError> {
     let mut r = R { b, at: 0 };
     let mut rec = SessionRecord {
         id: r.str()?,
@@ -274,6 +321,33 @@ pub fn decode(b: &[u8]) -> Result<(SessionRecord, usize), CodecError> {
         gap_bytes: r.u64()?,
         dropped_segments: r.u32()?,
     };
+    if layout >= 2 {
+        let mut times = [None; 4];
+        for t in &mut times {
+            *t = r.opt_i64()?;
+        }
+        let kind = r.u8()? as usize;
+        let handshake = *HANDSHAKES.get(kind).ok_or_else(|| r.err(format!("a handshake kind {kind}")))?;
+        let mut counts = [0u32; 6];
+        for c in &mut counts {
+            *c = r.u32()?;
+        }
+        let [rtt_server_us, rtt_client_us, first_data_src_us, first_data_dst_us] = times;
+        let [zero_window_src, zero_window_dst, window_full_src, window_full_dst, rst_src, rst_dst] = counts;
+        rec.tcp_health = TcpHealth {
+            rtt_server_us,
+            rtt_client_us,
+            first_data_src_us,
+            first_data_dst_us,
+            handshake,
+            zero_window_src,
+            zero_window_dst,
+            window_full_src,
+            window_full_dst,
+            rst_src,
+            rst_dst,
+        };
+    }
     rec.protocols = r.strs()?;
     let n = r.len(MAX_ITEMS)?;
     rec.vlans = (0..n).map(|_| r.u16()).collect::<Result<_, _>>()?;
@@ -389,5 +463,25 @@ mod tests {
         let mut huge = b.clone();
         huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(decode(&huge).unwrap_err().why.contains("at most"));
+    }
+
+    #[test]
+    fn rows_of_the_layout_without_tcp_health_still_read() {
+        let mut r = sample();
+        let mut old = Vec::new();
+        encode_head(&mut W(&mut old), &r);
+        encode_tail(&mut W(&mut old), &r);
+        assert_eq!(decode_layout(&old, 1).unwrap(), (r.clone(), old.len()));
+        assert!(decode(&old).is_err(), "layout 1 is not read as layout 2");
+        r.tcp_health = TcpHealth {
+            rtt_server_us: Some(1500),
+            first_data_dst_us: Some(-1),
+            handshake: Handshake::Failed,
+            rst_dst: 2,
+            ..TcpHealth::default()
+        };
+        let mut b = Vec::new();
+        encode(&r, &mut b);
+        assert_eq!(decode(&b).unwrap().0.tcp_health, r.tcp_health);
     }
 }

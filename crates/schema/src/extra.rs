@@ -92,7 +92,7 @@ impl Extra {
         let fits = matches!(
             (def.kind, wanted),
             (FieldKind::Text | FieldKind::LowerText, "text")
-                | (FieldKind::Integer, "integer")
+                | (FieldKind::Integer | FieldKind::Duration, "integer")
                 | (FieldKind::Date, "date")
                 | (FieldKind::Ip, "ip")
         );
@@ -168,7 +168,11 @@ impl Extra {
             (Some(Values::Text(v)), true) => FieldValue::Strs(v),
             (Some(Values::Text(v)), false) => v.first().map_or(FieldValue::Null, |s| FieldValue::Str(s)),
             (Some(Values::Int(v)), true) if kind == FieldKind::Date => FieldValue::Times(v.clone()),
+            (Some(Values::Int(v)), true) if kind == FieldKind::Duration => FieldValue::Durations(v.clone()),
             (Some(Values::Int(v)), true) => FieldValue::Ints(v.clone()),
+            (Some(Values::Int(v)), false) if kind == FieldKind::Duration => {
+                v.first().map_or(FieldValue::Null, |us| FieldValue::Duration(*us))
+            }
             (Some(Values::Int(v)), false) if kind == FieldKind::Date => {
                 v.first().map_or(FieldValue::Null, |t| FieldValue::Time(*t))
             }

@@ -19,12 +19,12 @@ mod transaction;
 
 pub use alert::{AlertRecord, Severity};
 pub use catalogue::{
-    all_names, field, lookup, FieldDef, FieldKind, FieldSet, FieldValue, Named, Source, Transform, FIELDS, FIELD_SETS,
-    IP_PORT_PAIRS,
+    all_names, field, lookup, micros_as_millis, FieldDef, FieldKind, FieldSet, FieldValue, Named, Source, Transform,
+    FIELDS, FIELD_SETS, IP_PORT_PAIRS,
 };
 pub use extra::{Extra, ExtraError, Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
 pub use layout::DataDir;
-pub use record::{CloseReason, DirStats, SessionRecord, TcpFlagCounts, TcpStreamStats};
+pub use record::{CloseReason, DirStats, Handshake, SessionRecord, TcpFlagCounts, TcpHealth, TcpStreamStats};
 pub use transaction::{Transaction, Transactions, MAX_TRANSACTIONS};
 
 use serde_json::{Map, Value};

@@ -44,6 +44,65 @@ pub struct TcpStreamStats {
     pub dropped_segments: u32,
 }
 
+/// How a TCP connection's opening ended, as the sensor saw it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Handshake {
+    /// The opening was not seen (a stream picked up mid-way), or not TCP.
+    #[default]
+    Unseen,
+    /// SYN, SYN-ACK and the client's ACK of it.
+    Ok,
+    /// The server answered the SYN with a reset.
+    Reset,
+    /// The SYN got no answer, or the client never acknowledged the SYN-ACK.
+    Failed,
+}
+
+impl Handshake {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handshake::Unseen => "",
+            Handshake::Ok => "ok",
+            Handshake::Reset => "reset",
+            Handshake::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Handshake {
+        match s {
+            "ok" => Handshake::Ok,
+            "reset" => Handshake::Reset,
+            "failed" => Handshake::Failed,
+            _ => Handshake::Unseen,
+        }
+    }
+}
+
+/// How a TCP connection opened and behaved, timed at the sensor. Durations are in
+/// microseconds; `None` where the moment was not seen. The handshake's figures are
+/// on a session's first row only; the event counts are per row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpHealth {
+    /// SYN to SYN-ACK: the round trip from the sensor to the server and back (from
+    /// the last SYN sent before the answer, as Wireshark times it).
+    pub rtt_server_us: Option<i64>,
+    /// SYN-ACK to the client's ACK: the round trip toward the client.
+    pub rtt_client_us: Option<i64>,
+    /// From the session's first packet to the first payload byte each side sent.
+    pub first_data_src_us: Option<i64>,
+    pub first_data_dst_us: Option<i64>,
+    pub handshake: Handshake,
+    /// Segments advertising a zero receive window, by sender.
+    pub zero_window_src: u32,
+    pub zero_window_dst: u32,
+    /// Segments that filled the window the other side advertised, by sender.
+    pub window_full_src: u32,
+    pub window_full_dst: u32,
+    /// Resets, by sender.
+    pub rst_src: u32,
+    pub rst_dst: u32,
+}
+
 /// Why a session (or segment) was written out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum CloseReason {
@@ -101,6 +160,7 @@ pub struct SessionRecord {
     pub dst: DirStats,
     pub tcp_flags: TcpFlagCounts,
     pub tcp_stream: TcpStreamStats,
+    pub tcp_health: TcpHealth,
     /// Application and transport protocols seen (`tcp`, `udp`, `http`, …).
     pub protocols: Vec<String>,
     pub vlans: Vec<u16>,

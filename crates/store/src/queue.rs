@@ -24,7 +24,18 @@ use tyto_schema::{AlertRecord, SessionRecord};
 
 use crate::{FileRow, InputFile, StoreError, WriterBox};
 
-const MAGIC: &[u8; 8] = b"TYTOROW1";
+/// A spool file's first bytes: `TYTOROW` and the layout digit of the rows' codec
+/// ([`tyto_schema::codec::LAYOUT`]); files of older layouts are still read.
+const MAGIC: &[u8; 8] = b"TYTOROW2";
+const MAGIC_STEM: &[u8; 7] = b"TYTOROW";
+
+/// The codec layout a spool file's magic names, if it is one of ours.
+fn spool_layout(head: &[u8]) -> Option<u32> {
+    match head.get(..8)? {
+        [stem @ .., digit] if stem == MAGIC_STEM && (b'1'..=b'2').contains(digit) => Some(u32::from(digit - b'0')),
+        _ => None,
+    }
+}
 /// Rows appended at once at most (larger backlogs go in several appends). A store
 /// behind its rows gets appends this large, which cost it least per row.
 pub const MAX_APPEND_ROWS: usize = 200_000;
@@ -397,22 +408,22 @@ fn spool_rows(path: &Path) -> Option<u64> {
     let mut head = [0u8; 16];
     let mut f = std::fs::File::open(path).ok()?;
     std::io::Read::read_exact(&mut f, &mut head).ok()?;
-    (&head[..8] == MAGIC).then(|| u64::from_le_bytes(head[8..16].try_into().unwrap_or_default()))
+    spool_layout(&head).map(|_| u64::from_le_bytes(head[8..16].try_into().unwrap_or_default()))
 }
 
 /// A spool file's rows.
 fn read_spool(path: &Path) -> Result<Vec<SessionRecord>, StoreError> {
     let bad = |why: String| StoreError::Spool { path: path.to_owned(), source: std::io::Error::other(why) };
     let b = std::fs::read(path).map_err(io(path))?;
-    if b.len() < 16 || &b[..8] != MAGIC {
+    let Some(layout) = spool_layout(&b).filter(|_| b.len() >= 16) else {
         return Err(bad("not a spool file of rows".into()));
-    }
+    };
     let n = u64::from_le_bytes(b[8..16].try_into().unwrap_or_default());
     let mut rows = Vec::new();
     let mut at = 16;
     while at < b.len() && (rows.len() as u64) < n {
-        let (r, used) =
-            tyto_schema::codec::decode(&b[at..]).map_err(|e| bad(format!("{e} (after {} rows)", rows.len())))?;
+        let (r, used) = tyto_schema::codec::decode_layout(&b[at..], layout)
+            .map_err(|e| bad(format!("{e} (after {} rows)", rows.len())))?;
         rows.push(r);
         at += used;
     }

@@ -170,6 +170,31 @@ fn two_sensors_one_clickhouse(ch: common::ClickHouse) {
         assert_eq!(nodes, expected, "{expr}");
     }
 
+    // Durations: typed in milliseconds, held in microseconds, shown in milliseconds,
+    // as the embedded store shows them.
+    let slow = |r: &&Value| r["tcp.handshake"] == "ok" && r["tcp.rtt.server"].as_f64().is_some_and(|ms| ms >= 1.0);
+    let (slow_a, slow_b): (Vec<&Value>, Vec<&Value>) =
+        (a_rows.iter().filter(slow).collect(), b_rows.iter().filter(slow).collect());
+    let expr = "tcp.handshake == ok && tcp.rtt.server >= 1";
+    let p = get_json(
+        &v_base,
+        &format!(
+            "/api/sessions?length=1&order=tcp.rtt.server:desc&fields=id,tcp.rtt.server,tcp.rtt.client&expression={}",
+            common::enc(expr)
+        ),
+    );
+    assert_eq!(p["recordsFiltered"], slow_a.len() + slow_b.len(), "{expr}");
+    let slowest = slow_a
+        .iter()
+        .chain(&slow_b)
+        .max_by(|x, y| x["tcp.rtt.server"].as_f64().unwrap().total_cmp(&y["tcp.rtt.server"].as_f64().unwrap()));
+    if let Some(slowest) = slowest {
+        let top = &p["data"][0];
+        assert_eq!(top["tcp.rtt.server"], slowest["tcp.rtt.server"], "{top}");
+        let same = a_rows.iter().chain(&b_rows).find(|r| r["id"] == top["id"]).unwrap();
+        assert_eq!(top.get("tcp.rtt.client"), same.get("tcp.rtt.client"), "{top}");
+    }
+
     // A query-wide PCAP export holds every packet of both sensors' matching sessions,
     // in time order.
     let expr = "protocols == dns";

@@ -19,6 +19,11 @@ fn num(r: &Value, f: &str) -> i64 {
     r.get(f).and_then(Value::as_i64).unwrap_or(0)
 }
 
+/// A duration field's value (shown in milliseconds) in microseconds, as held.
+fn micros(r: &Value, f: &str) -> Option<i64> {
+    r.get(f).and_then(Value::as_f64).map(|ms| (ms * 1000.0).round() as i64)
+}
+
 fn text(r: &Value, f: &str) -> Option<String> {
     r.get(f).and_then(Value::as_str).map(str::to_string)
 }
@@ -163,6 +168,26 @@ const QUERIES: &[(&str, Pred)] = &[
         t.contains(&8) && !t.contains(&0)
     }),
     ("protocols == ]tcp, udp[", |r| has(r, "protocols", "tcp") && has(r, "protocols", "udp")),
+    // TCP health: durations typed in milliseconds cover the span of their last digit.
+    ("tcp.handshake == [reset, failed]", |r| matches!(text(r, "tcp.handshake").as_deref(), Some("reset" | "failed"))),
+    ("tcp.rtt.server > 20 && tcp.rtt.client <= 1.5", |r| {
+        micros(r, "tcp.rtt.server").is_some_and(|us| us > 20_999)
+            && micros(r, "tcp.rtt.client").is_some_and(|us| us <= 1_599)
+    }),
+    ("tcp.rtt.client == 0.1-2 || tcp.first-data.dst >= 1s", |r| {
+        micros(r, "tcp.rtt.client").is_some_and(|us| (100..=2_999).contains(&us))
+            || micros(r, "tcp.first-data.dst").is_some_and(|us| us >= 1_000_000)
+    }),
+    ("(tcp.rst.src > 0 || tcp.rst.dst > 0) && tcp.handshake != ok && tcp.rtt.client != EXISTS!", |r| {
+        (num(r, "tcp.rst.src") > 0 || num(r, "tcp.rst.dst") > 0)
+            && text(r, "tcp.handshake").as_deref() != Some("ok")
+            && r.get("tcp.rtt.client").is_none()
+    }),
+    ("tcp.zerowindow.src > 0 || tcp.zerowindow.dst > 0 || tcp.windowfull.src > 0 || tcp.windowfull.dst > 0", |r| {
+        ["tcp.zerowindow.src", "tcp.zerowindow.dst", "tcp.windowfull.src", "tcp.windowfull.dst"]
+            .iter()
+            .any(|f| num(r, f) > 0)
+    }),
     // Fields the dissectors fill, on the same captures.
     ("host == www.example.com", |r| {
         ["host.http", "host.dns", "host.tls", "host.quic", "host.smb", "dhcp.host", "host.socks"]

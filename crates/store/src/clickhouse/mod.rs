@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value as Json};
 use tyto_packet::Addr;
-use tyto_schema::{time::format_rfc3339, AlertRecord, FieldDef, FieldKind, SessionRecord, Severity, FIELDS};
+use tyto_schema::{
+    micros_as_millis, time::format_rfc3339, AlertRecord, FieldDef, FieldKind, SessionRecord, Severity, FIELDS,
+};
 
 use crate::sql::reads::{self, json_i64, json_str, json_u64, Backend, Shapes};
 use crate::sql::where_clause;
@@ -168,6 +170,7 @@ fn scalar(kind: FieldKind, v: Json) -> Option<Json> {
             (b != [0; 16]).then(|| Json::from(Addr(b).to_string()))
         }
         (FieldKind::Date, v) => Some(Json::from(format_rfc3339(v.as_i64()?.saturating_mul(1000)))),
+        (FieldKind::Duration, v) => Some(micros_as_millis(v.as_i64()?)),
         (FieldKind::Text | FieldKind::LowerText, Json::String(s)) if s.is_empty() => None,
         (_, v) => Some(v),
     }

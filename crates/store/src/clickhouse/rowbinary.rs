@@ -8,25 +8,31 @@
 //! |--------------|--------------------------------------------|-----------------|
 //! | ip           | FixedString(16), v4 mapped, zeros = none   | Array(FixedString(16)) |
 //! | integer/date | Int64 (dates in µs); Nullable for fields dissectors fill | Array(Int64) |
+//! | duration     | Nullable(Int64), µs                        | Array(Int64)    |
 //! | text         | String, empty = none                       | Array(String)   |
 
 use tyto_schema::{AlertRecord, FieldDef, FieldKind, FieldValue, SessionRecord, Source};
 
 use crate::FileRow;
 
-/// Whether a single-valued number can be absent: dissector fields can, the record's
-/// own (ports, counts, times) always hold a value.
+/// Whether a single-valued number can be absent: dissector fields and durations can,
+/// the record's own others (ports, counts, times) always hold a value.
 pub(crate) fn nullable(f: &FieldDef) -> bool {
-    !f.multi && matches!(f.kind, FieldKind::Integer | FieldKind::Date) && matches!(f.source, Source::Extra)
+    !f.multi
+        && match f.kind {
+            FieldKind::Duration => true,
+            FieldKind::Integer | FieldKind::Date => matches!(f.source, Source::Extra),
+            _ => false,
+        }
 }
 
 pub(crate) fn column_type(f: &FieldDef) -> &'static str {
     match (f.kind, f.multi) {
         (FieldKind::Ip, false) => "FixedString(16)",
         (FieldKind::Ip, true) => "Array(FixedString(16))",
-        (FieldKind::Integer | FieldKind::Date, false) if nullable(f) => "Nullable(Int64)",
-        (FieldKind::Integer | FieldKind::Date, false) => "Int64",
-        (FieldKind::Integer | FieldKind::Date, true) => "Array(Int64)",
+        (FieldKind::Integer | FieldKind::Date | FieldKind::Duration, false) if nullable(f) => "Nullable(Int64)",
+        (FieldKind::Integer | FieldKind::Date | FieldKind::Duration, false) => "Int64",
+        (FieldKind::Integer | FieldKind::Date | FieldKind::Duration, true) => "Array(Int64)",
         (FieldKind::Text | FieldKind::LowerText, false) => "String",
         (FieldKind::Text | FieldKind::LowerText, true) => "Array(String)",
     }
@@ -64,7 +70,7 @@ fn value(out: &mut Vec<u8>, f: &FieldDef, v: FieldValue<'_>) {
         out.extend_from_slice(&i.to_le_bytes());
     };
     match v {
-        FieldValue::Int(i) => int(out, i),
+        FieldValue::Int(i) | FieldValue::Duration(i) => int(out, i),
         FieldValue::Time(ns) => int(out, micros(ns)),
         FieldValue::Ip(a) => out.extend_from_slice(&a.0),
         FieldValue::Str(s) => string(out, s),
@@ -72,7 +78,7 @@ fn value(out: &mut Vec<u8>, f: &FieldDef, v: FieldValue<'_>) {
             varint(out, v.len() as u64);
             v.iter().for_each(|s| string(out, s));
         }
-        FieldValue::Ints(v) => {
+        FieldValue::Ints(v) | FieldValue::Durations(v) => {
             varint(out, v.len() as u64);
             v.iter().for_each(|i| out.extend_from_slice(&i.to_le_bytes()));
         }
@@ -93,8 +99,10 @@ fn value(out: &mut Vec<u8>, f: &FieldDef, v: FieldValue<'_>) {
             (_, true) => out.push(0),
             (FieldKind::Ip, false) => out.extend_from_slice(&[0; 16]),
             (FieldKind::Text | FieldKind::LowerText, false) => out.push(0),
-            (FieldKind::Integer | FieldKind::Date, false) if null => out.push(1),
-            (FieldKind::Integer | FieldKind::Date, false) => out.extend_from_slice(&0i64.to_le_bytes()),
+            (FieldKind::Integer | FieldKind::Date | FieldKind::Duration, false) if null => out.push(1),
+            (FieldKind::Integer | FieldKind::Date | FieldKind::Duration, false) => {
+                out.extend_from_slice(&0i64.to_le_bytes())
+            }
         },
     }
 }

@@ -15,7 +15,7 @@
 //! | text    | String, empty = none                                       |
 //! | lists   | Array(T) (empty)                                           |
 
-use tyto_schema::{FieldDef, FieldKind, Source};
+use tyto_schema::{FieldDef, FieldKind};
 
 use super::rowbinary;
 use crate::sql::{is_text, Dialect};
@@ -82,8 +82,9 @@ impl Dialect for ClickSql {
             (true, _) => format!("notEmpty({c})"),
             (false, FieldKind::Text | FieldKind::LowerText) => format!("{c} != ''"),
             (false, FieldKind::Ip) => format!("{c} != unhex('{:032x}')", 0),
-            // Dissectors' numbers are Nullable; the record's own always hold a value.
-            (false, _) if matches!(f.source, Source::Extra) => format!("isNotNull({c})"),
+            // Dissectors' numbers and durations are Nullable; the record's others always
+            // hold a value.
+            (false, _) if rowbinary::nullable(f) => format!("isNotNull({c})"),
             (false, _) => "1".into(),
         }
     }
@@ -143,7 +144,9 @@ impl crate::sql::reads::Shapes for ClickSql {
         match f.kind {
             FieldKind::Ip => format!("{v} != unhex('{:032x}')", 0),
             _ if is_text(f) => format!("{v} != ''"),
-            FieldKind::Integer | FieldKind::Date if rowbinary::nullable(f) => format!("isNotNull({v})"),
+            FieldKind::Integer | FieldKind::Date | FieldKind::Duration if rowbinary::nullable(f) => {
+                format!("isNotNull({v})")
+            }
             _ => "1".into(),
         }
     }

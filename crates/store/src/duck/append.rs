@@ -98,7 +98,7 @@ fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> Result<(Field, Array
             }
             (DataType::Utf8, Arc::new(b.finish()))
         }
-        (FieldKind::Integer | FieldKind::Date, false) => {
+        (FieldKind::Integer | FieldKind::Date | FieldKind::Duration, false) => {
             if f.kind == FieldKind::Date {
                 let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len());
                 for r in rows {
@@ -112,7 +112,7 @@ fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> Result<(Field, Array
                 let mut b = Int64Builder::with_capacity(rows.len());
                 for r in rows {
                     match f.value(r) {
-                        FieldValue::Int(i) | FieldValue::Time(i) => b.append_value(i),
+                        FieldValue::Int(i) | FieldValue::Time(i) | FieldValue::Duration(i) => b.append_value(i),
                         _ => b.append_null(),
                     }
                 }
@@ -152,11 +152,11 @@ fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> Result<(Field, Array
             }
             (list_of(DataType::Utf8), Arc::new(b.finish()))
         }
-        (FieldKind::Integer, true) => {
+        (FieldKind::Integer | FieldKind::Duration, true) => {
             let mut b = ListBuilder::new(Int64Builder::new());
             for r in rows {
                 match f.value(r) {
-                    FieldValue::Ints(v) | FieldValue::Times(v) if !v.is_empty() => {
+                    FieldValue::Ints(v) | FieldValue::Times(v) | FieldValue::Durations(v) if !v.is_empty() => {
                         b.values().append_slice(&v);
                         b.append(true);
                     }

@@ -91,6 +91,18 @@ fn to_json(v: Value) -> Json {
     }
 }
 
+/// A column's JSON value as the API shows the field: durations (held in
+/// microseconds) in milliseconds, the rest as [`to_json`] made them.
+fn as_shown(f: &FieldDef, v: Json) -> Json {
+    match (f.kind, v) {
+        (tyto_schema::FieldKind::Duration, Json::Array(items)) => {
+            Json::Array(items.into_iter().map(|i| as_shown(f, i)).collect())
+        }
+        (tyto_schema::FieldKind::Duration, v) => v.as_i64().map_or(v, tyto_schema::micros_as_millis),
+        (_, v) => v,
+    }
+}
+
 impl DuckStore {
     /// Opens (creating) the store in a data directory.
     pub fn open(data_dir: &Path) -> Result<DuckStore, StoreError> {
@@ -271,7 +283,7 @@ impl DuckStore {
                 let Some(obj) = r.first().and_then(Json::as_i64).and_then(|k| rows.get_mut(&k)) else { continue };
                 for (i, v) in idx.iter().zip(r.drain(1..)) {
                     if !v.is_null() {
-                        obj.insert(fields[*i].name.to_string(), v);
+                        obj.insert(fields[*i].name.to_string(), as_shown(fields[*i], v));
                     }
                 }
             }
@@ -326,8 +338,8 @@ impl Backend for DuckStore {
         self.query_rows(sql)
     }
 
-    fn value(&self, _f: &FieldDef, raw: Json) -> Option<Json> {
-        (!raw.is_null()).then_some(raw)
+    fn value(&self, f: &FieldDef, raw: Json) -> Option<Json> {
+        (!raw.is_null()).then(|| as_shown(f, raw))
     }
 
     /// Read as Arrow columns: a walk over every session's packet positions spent

@@ -71,8 +71,8 @@ pub(crate) fn sql_type(f: &FieldDef) -> &'static str {
     match (f.kind, f.multi) {
         (FieldKind::Ip, false) => "UHUGEINT",
         (FieldKind::Ip, true) => "UHUGEINT[]",
-        (FieldKind::Integer, false) => "BIGINT",
-        (FieldKind::Integer, true) => "BIGINT[]",
+        (FieldKind::Integer | FieldKind::Duration, false) => "BIGINT",
+        (FieldKind::Integer | FieldKind::Duration, true) => "BIGINT[]",
         (FieldKind::Date, false) => "TIMESTAMP",
         (FieldKind::Date, true) => "TIMESTAMP[]",
         (FieldKind::Text | FieldKind::LowerText, false) => "VARCHAR",

@@ -209,6 +209,14 @@ fn values_of_every_kind() {
         r#"coalesce(("start_time" >= make_timestamp(1714557600000000) AND "start_time" < make_timestamp(1714557601000000)), false)"#
     );
     assert_eq!(duck("source.ip == 10.0.0.1"), duck("ip.src == 10.0.0.1"), "ECS names are aliases");
+    // Durations are typed in milliseconds and held in microseconds; a value covers
+    // the span of its last digit.
+    assert_eq!(duck("tcp.rtt.server > 2"), r#"coalesce("tcp_rtt_server" > 2999, false)"#);
+    assert_eq!(duck("tcp.rtt.server <= 2.5"), r#"coalesce("tcp_rtt_server" <= 2599, false)"#);
+    assert_eq!(duck("tcp.rtt.server < 2.5"), r#"coalesce("tcp_rtt_server" < 2500, false)"#);
+    assert_eq!(duck("tcp.rtt.client == 2.5"), r#"coalesce("tcp_rtt_client" BETWEEN 2500 AND 2599, false)"#);
+    assert_eq!(duck("tcp.rtt.client == 300us-1.5s"), r#"coalesce("tcp_rtt_client" BETWEEN 300 AND 1599999, false)"#);
+    assert_eq!(ch("tcp.first-data.dst >= 1s"), r#"ifNull("tcp_first_data_dst" >= 1000000, 0)"#);
 }
 
 #[test]
@@ -242,6 +250,7 @@ fn every_catalogue_field_compiles_for_both_dialects() {
             tyto_schema::FieldKind::Ip => "10.0.0.1",
             tyto_schema::FieldKind::Integer => "1",
             tyto_schema::FieldKind::Date => "2024-01-01",
+            tyto_schema::FieldKind::Duration => "2.5",
             _ => "x*",
         };
         for expr in [format!("{} == {value}", f.name), format!("{} != EXISTS!", f.name)] {
