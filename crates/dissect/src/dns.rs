@@ -272,19 +272,56 @@ pub struct Dns {
     framed: Option<bool>,
     /// Queries not answered yet, by message id, oldest first.
     pending: std::collections::VecDeque<(u16, Transaction)>,
+    /// When the queries not answered yet were seen, by message id, oldest first
+    /// (kept whether or not the row keeps transactions: they give the response times).
+    asked: std::collections::VecDeque<(u16, i64)>,
 }
 
+/// A query sent again with its id within this long is a copy of the first (the
+/// client's retransmission); later it is a new query (Wireshark's default too).
+const RETRANSMISSION_NS: i64 = 5_000_000_000;
+
 impl Dns {
+    /// Times a message from its header alone (id and QR), so a message whose body
+    /// does not parse is still paired: an answer times the first query of its id
+    /// (copies sent again within [`RETRANSMISSION_NS`] are answered with it), and
+    /// copies of the answer time nothing — as Wireshark pairs them.
+    fn time(&mut self, header: &[u8], rec: &mut SessionRecord) {
+        let (Some(id), Some(&flags)) = (u16_at(header, 0), header.get(2)) else { return };
+        if header.len() < 12 {
+            return;
+        }
+        let now = rec.stop_ns;
+        if flags & 0x80 == 0 {
+            match self.asked.iter().position(|(i, _)| *i == id) {
+                Some(at) if now - self.asked[at].1 < RETRANSMISSION_NS => {}
+                found => {
+                    if let Some(at) = found {
+                        self.asked.remove(at);
+                    }
+                    if self.asked.len() >= MAX_PENDING {
+                        self.asked.pop_front();
+                    }
+                    self.asked.push_back((id, now));
+                }
+            }
+        } else if let Some(at) = self.asked.iter().position(|(i, _)| *i == id) {
+            if let Some((_, asked_ns)) = self.asked.remove(at) {
+                crate::put_duration(rec, "dns.response-time", now - asked_ns);
+            }
+        }
+    }
+
     fn message(&mut self, msg: &Message, len: usize, rec: &mut SessionRecord) {
         record(msg, &mut rec.extra);
         if msg.questions.iter().any(|(n, ..)| crate::dnscrypt::is_certificate_query(n)) {
             crate::add_protocol(rec, "dnscrypt");
         }
+        // The newest packet's time is the one that carried this message.
+        let now = rec.stop_ns;
         if rec.transactions.is_none() {
             return;
         }
-        // The newest packet's time is the one that carried this message.
-        let now = rec.stop_ns;
         if !msg.response {
             let mut t = Transaction::new("dns");
             t.request_ns = Some(now);
@@ -333,6 +370,7 @@ impl Dissector for Dns {
             }
         }
         if self.framed == Some(false) {
+            self.time(data, rec);
             // Over 512 bytes in one datagram: past what DNS over UDP promised before
             // EDNS, and what amplification and tunnels send.
             if let Some(msg) = parse(data) {
@@ -355,6 +393,7 @@ impl Dissector for Dns {
             if buf.len() < end {
                 break;
             }
+            self.time(&buf[used + 2..end], rec);
             if let Some(msg) = parse(&buf[used + 2..end]) {
                 self.message(&msg, len as usize, rec);
             }
@@ -432,6 +471,40 @@ mod tests {
         m.extend_from_slice(name);
         m.extend_from_slice(&[0, 1, 0, 1]);
         m
+    }
+
+    /// Response times, with or without transactions kept: an answer times the first
+    /// query of its id when the query was sent again within 5 s, the new one when
+    /// later; a copy of the answer times nothing; a body that does not parse still
+    /// has its header timed.
+    #[test]
+    fn answers_are_timed_as_wireshark_pairs_them() {
+        let mut d = Dns::default();
+        let mut rec = SessionRecord::default();
+        let ms = |t: i64| t * 1_000_000;
+        let answer = |id: u16| {
+            let mut m = response();
+            m[..2].copy_from_slice(&id.to_be_bytes());
+            m
+        };
+        let at = |d: &mut Dns, rec: &mut SessionRecord, t: i64, side: Side, m: &[u8]| {
+            rec.stop_ns = ms(t);
+            d.feed(side, m, rec);
+        };
+        let q = query(0x1234, b"\x03www\x07example\x03com\x00");
+        at(&mut d, &mut rec, 0, Side::Client, &q);
+        at(&mut d, &mut rec, 1_000, Side::Client, &q);
+        at(&mut d, &mut rec, 1_015, Side::Server, &response());
+        at(&mut d, &mut rec, 1_020, Side::Server, &response());
+        // Sent again after 5 s: a new query.
+        at(&mut d, &mut rec, 10_000, Side::Client, &query(9, b"\x01a\x00"));
+        at(&mut d, &mut rec, 15_500, Side::Client, &query(9, b"\x01a\x00"));
+        at(&mut d, &mut rec, 15_512, Side::Server, &answer(9));
+        // A damaged answer: its header is enough.
+        at(&mut d, &mut rec, 20_000, Side::Client, &query(10, b"\x01b\x00"));
+        at(&mut d, &mut rec, 20_003, Side::Server, &answer(10)[..14]);
+        assert_eq!(rec.extra.get("dns.response-time"), Some(&Values::Int(vec![1_015_000, 12_000, 3_000])));
+        assert!(rec.transactions.is_none());
     }
 
     /// Each query is paired with its answer by id (two in flight at once, answered

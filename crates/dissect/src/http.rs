@@ -7,7 +7,7 @@ use base64::Engine;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-use crate::{file_transaction, ntlm, put_text, starts_with, Dissector, Probe, Protocol, Side, Transport};
+use crate::{file_transaction, ntlm, put_duration, put_text, starts_with, Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "http",
@@ -150,6 +150,8 @@ impl Direction {
 /// A request not answered yet.
 struct Pending {
     method: String,
+    /// When its last byte (headers, or body when it has one) was read.
+    sent_ns: Option<i64>,
     /// Its transaction, when the row keeps them.
     txn: Option<Transaction>,
 }
@@ -163,6 +165,9 @@ pub struct Http {
     answering: Option<usize>,
     /// A CONNECT was accepted: the connection becomes the tunnel after this response.
     tunnel: bool,
+    /// The response being read answers a request whose last byte was read then: its
+    /// response time is taken when its own last byte is.
+    timing: Option<i64>,
     handoff: Option<usize>,
     /// The first bytes seen decide which side answers: a connection picked up
     /// mid-way (or opened by the server, as reverse proxies do) may show a response
@@ -276,6 +281,23 @@ fn authentication(headers: &[httparse::Header<'_>], rec: &mut SessionRecord) {
 }
 
 impl Http {
+    /// A message's last byte was read (the packet that carried it is the record's
+    /// newest): a request is then sent, a response's time is taken.
+    fn message_done(&mut self, side: Side, rec: &mut SessionRecord) {
+        match side {
+            Side::Client => {
+                if let Some(p) = self.pending.back_mut() {
+                    p.sent_ns.get_or_insert(rec.stop_ns);
+                }
+            }
+            Side::Server => {
+                if let Some(sent) = self.timing.take() {
+                    put_duration(rec, "http.response-time", rec.stop_ns - sent);
+                }
+            }
+        }
+    }
+
     /// Body bytes read: counted into the transaction of the message they belong to.
     fn body_bytes(&mut self, side: Side, n: u64, rec: &mut SessionRecord) {
         let Some(list) = rec.transactions.as_mut() else { return };
@@ -310,9 +332,13 @@ impl Http {
                 request_values(headers, req, &mut t.values);
                 t
             });
-            self.pending.push_back(Pending { method: method.to_string(), txn });
+            self.pending.push_back(Pending { method: method.to_string(), sent_ns: None, txn });
         }
-        framing(headers).unwrap_or(Body::Headers)
+        let body = framing(headers).unwrap_or(Body::Headers);
+        if body == Body::Headers {
+            self.message_done(Side::Client, rec);
+        }
+        body
     }
 
     fn response(
@@ -327,12 +353,14 @@ impl Http {
         self.answering = None;
         // Switching protocols (h2c, WebSocket): what follows is the new protocol's.
         if code == 101 {
-            self.pending.pop_front();
+            self.timing = self.pending.pop_front().and_then(|p| p.sent_ns);
+            self.message_done(Side::Server, rec);
             self.tunnel = true;
             return Body::Stopped;
         }
         // Other interim responses (1xx) answer no request yet.
         let answered = if code >= 200 { self.pending.pop_front() } else { None };
+        self.timing = answered.as_ref().and_then(|p| p.sent_ns);
         if code >= 200 && rec.transactions.is_some() {
             let mut t = answered.as_ref().and_then(|p| p.txn.clone()).unwrap_or_else(|| Transaction::new("http"));
             t.response_ns = Some(rec.stop_ns);
@@ -342,13 +370,21 @@ impl Http {
         }
         let method = answered.map(|p| p.method);
         if method.as_deref() == Some("HEAD") || code < 200 || code == 204 || code == 304 {
+            self.message_done(Side::Server, rec);
             return Body::Headers;
         }
         if method.as_deref() == Some("CONNECT") && (200..300).contains(&code) {
+            self.message_done(Side::Server, rec);
             self.tunnel = true;
             return Body::Stopped;
         }
-        framing(headers).unwrap_or(Body::ToEnd)
+        let body = framing(headers).unwrap_or(Body::ToEnd);
+        // A body to the end of the connection has no last byte to wait for: its
+        // response is timed at its headers, as Wireshark times it.
+        if matches!(body, Body::Headers | Body::ToEnd) {
+            self.message_done(Side::Server, rec);
+        }
+        body
     }
 
     /// Parses one header block from the front of the buffer; returns the bytes used.
@@ -421,6 +457,7 @@ impl Dissector for Http {
                     self.dirs[i].body = if skip == n { Body::Headers } else { Body::Length(n - skip) };
                     if skip == n {
                         self.dirs[i].hash_done(rec);
+                        self.message_done(side, rec);
                     }
                 }
                 Body::ChunkData(n) => {
@@ -462,6 +499,9 @@ impl Dissector for Http {
                         (_, true) => Body::Headers,
                         (_, false) => Body::Trailer,
                     };
+                    if d.body == Body::Headers {
+                        self.message_done(side, rec);
+                    }
                 }
                 Body::Headers => {
                     let d = &mut self.dirs[i];
@@ -588,6 +628,45 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
             // 200, then 404 (chunked, after a 100), then the HEAD's 200 without its
             // announced body, then 500.
             assert_eq!(rec.extra.get("http.statuscode"), Some(&Values::Int(vec![200, 100, 404, 500])), "split {split}");
+        }
+    }
+
+    /// Each response is timed from its request's last byte to its own last byte,
+    /// whatever the segmentation: a byte read in a segment is "seen" at the time of
+    /// that segment (here, its end offset in microseconds; answers a second later).
+    #[test]
+    fn responses_are_timed_from_the_last_byte_of_the_request_to_their_own() {
+        let end = |text: &[u8], pattern: &[u8], nth: usize| {
+            let mut at = 0;
+            for _ in 0..=nth {
+                at += text[at..].windows(pattern.len()).position(|w| w == pattern).unwrap() + pattern.len();
+            }
+            at
+        };
+        // Where each request and each final answer ends.
+        let sent = [end(REQS, b"\r\n\r\n", 0), end(REQS, b"hello", 0), end(REQS, b"\r\n\r\n", 2), REQS.len()];
+        let answered = [end(RESPS, b"abc", 0), end(RESPS, b"0\r\n\r\n", 0), end(RESPS, b"999\r\n\r\n", 0), RESPS.len()];
+        for split in [1, 5, 64, 1000] {
+            let seen = |byte_end: usize, len: usize| (byte_end.div_ceil(split) * split).min(len) as i64 * 1000;
+            let mut h = Http::default();
+            let mut rec = SessionRecord::default();
+            for (i, part) in REQS.chunks(split).enumerate() {
+                rec.stop_ns = ((i + 1) * split).min(REQS.len()) as i64 * 1000;
+                h.feed(Side::Client, part, &mut rec);
+            }
+            for (i, part) in RESPS.chunks(split).enumerate() {
+                rec.stop_ns = 1_000_000_000 + ((i + 1) * split).min(RESPS.len()) as i64 * 1000;
+                h.feed(Side::Server, part, &mut rec);
+            }
+            // A field's values are distinct: equal times are kept once.
+            let mut want: Vec<i64> = Vec::new();
+            for (s, a) in sent.iter().zip(answered) {
+                let us = (1_000_000_000 + seen(a, RESPS.len()) - seen(*s, REQS.len())) / 1000;
+                if !want.contains(&us) {
+                    want.push(us);
+                }
+            }
+            assert_eq!(rec.extra.get("http.response-time"), Some(&Values::Int(want)), "split {split}");
         }
     }
 

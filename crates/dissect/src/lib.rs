@@ -95,6 +95,7 @@ pub mod smb;
 pub mod smtp;
 pub mod snmp;
 pub mod socks;
+mod sql;
 pub mod ssdp;
 pub mod ssh;
 pub mod stun;
@@ -319,6 +320,13 @@ pub static PROTOCOLS: &[&Protocol] = &[
 /// rather than allowed to disturb capture.
 fn put_text(rec: &mut SessionRecord, field: &str, value: &str) {
     let r = rec.extra.add_text(field, value);
+    debug_assert!(r.is_ok(), "{field}: {r:?}");
+}
+
+/// A span of time, from nanoseconds to the microseconds a duration field holds
+/// (rounded to the nearest, as tshark rounds its figures).
+fn put_duration(rec: &mut SessionRecord, field: &str, ns: i64) {
+    let r = rec.extra.add_int(field, (ns.max(0) + 500) / 1000);
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 

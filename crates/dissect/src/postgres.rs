@@ -1,6 +1,7 @@
 //! PostgreSQL's frontend/backend protocol: the startup message's user, database and
 //! application name, and the SSL request after which (answered `S`) the connection
-//! is TLS.
+//! is TLS; then the queries (simple, and extended-protocol batches up to their Sync),
+//! their errors, and how long each took until the server was ready again.
 
 use tyto_schema::SessionRecord;
 
@@ -88,16 +89,101 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     }
 }
 
+/// Query text kept of one message at most (the rest is skipped, not buffered).
+const MAX_QUERY: usize = 4096;
+/// Requests waiting for their ReadyForQuery at most, and prepared statements
+/// remembered by name: a hostile client cannot grow either without bound.
+const MAX_PENDING: usize = 64;
+const MAX_STATEMENTS: usize = 64;
+
+/// Typed messages of one direction, cut from the stream: the bodies of the types
+/// asked for are kept (up to a bound), the others skipped without buffering.
+#[derive(Default)]
+struct Framer {
+    buf: Vec<u8>,
+    /// Bytes of the current message still to skip.
+    skip: usize,
+}
+
+impl Framer {
+    /// Whole messages in `data` as (type, body kept); `None` once the framing is
+    /// lost (a length the protocol cannot have).
+    fn feed(&mut self, mut data: &[u8], keep: impl Fn(u8) -> usize) -> Option<Vec<(u8, Vec<u8>)>> {
+        let mut out = Vec::new();
+        loop {
+            if self.skip > 0 {
+                let n = self.skip.min(data.len());
+                self.skip -= n;
+                data = &data[n..];
+            }
+            if data.is_empty() {
+                return Some(out);
+            }
+            let need_head = 5usize.saturating_sub(self.buf.len());
+            let n = need_head.min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() < 5 {
+                return Some(out);
+            }
+            let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+            if !(4..=MAX_MESSAGE).contains(&len) {
+                return None;
+            }
+            let body_len = len - 4;
+            let kept = body_len.min(keep(self.buf[0]));
+            let n = (5 + kept - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() < 5 + kept {
+                return Some(out);
+            }
+            out.push((self.buf[0], self.buf[5..].to_vec()));
+            self.skip = body_len - kept;
+            self.buf.clear();
+        }
+    }
+}
+
+/// A request waiting for the server's ReadyForQuery.
+struct Pending {
+    sent_ns: i64,
+}
+
 #[derive(Default)]
 pub struct Postgres {
     client: Vec<u8>,
     ssl_requested: bool,
     handoff: Option<usize>,
+    /// The startup is behind (or was never seen): both sides speak typed messages.
+    typed: bool,
     done: bool,
+    framers: [Framer; 2],
+    pending: std::collections::VecDeque<Pending>,
+    /// The statement of the extended-protocol batch being sent (Parse, or Bind of a
+    /// statement parsed before), and statements parsed by name.
+    batch: Option<String>,
+    statements: Vec<(Vec<u8>, String)>,
+}
+
+/// The text of a NUL-terminated string at the start of `b`, and what follows it.
+fn cstr(b: &[u8]) -> (&[u8], &[u8]) {
+    match b.iter().position(|c| *c == 0) {
+        Some(i) => (&b[..i], &b[i + 1..]),
+        None => (b, &[]),
+    }
 }
 
 impl Postgres {
     fn startup(&mut self, rec: &mut SessionRecord) {
+        // A connection picked up after its startup: typed messages from the first byte
+        // (a startup begins with its length's zero high byte).
+        if self.client.first().is_some_and(|b| *b != 0) {
+            self.typed = true;
+            let bytes = std::mem::take(&mut self.client);
+            self.typed_messages(Side::Client, &bytes, rec);
+            return;
+        }
         // SSL requests come first (the startup follows in clear when refused).
         while let Some((8, SSL_REQUEST)) = head(&self.client) {
             self.ssl_requested = true;
@@ -127,7 +213,91 @@ impl Postgres {
                 }
             }
         }
-        self.done = true;
+        self.typed = true;
+        let rest = self.client.split_off(len);
+        self.client = Vec::new();
+        self.typed_messages(Side::Client, &rest, rec);
+    }
+
+    /// Queries and their answers: a simple query, or an extended-protocol batch up
+    /// to its Sync, is one request; the server's ReadyForQuery ends its answer.
+    fn typed_messages(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        let keep = |t: u8| match (side, t) {
+            (Side::Client, b'Q' | b'P') => MAX_QUERY,
+            // Bind: the portal's and the statement's names.
+            (Side::Client, b'B') => 256,
+            (Side::Server, b'E') => 1024,
+            _ => 0,
+        };
+        let Some(messages) = self.framers[side as usize].feed(data, keep) else {
+            self.done = true;
+            return;
+        };
+        let now = rec.stop_ns;
+        for (kind, body) in messages {
+            match (side, kind) {
+                (Side::Client, b'Q') => {
+                    self.request(now, rec);
+                    let text = String::from_utf8_lossy(cstr(&body).0);
+                    put_text(rec, "pgsql.query", &crate::sql::normalise(&text));
+                }
+                (Side::Client, b'P') => {
+                    let (name, rest) = cstr(&body);
+                    let text = crate::sql::normalise(&String::from_utf8_lossy(cstr(rest).0));
+                    if !name.is_empty() {
+                        self.statements.retain(|(n, _)| n != name);
+                        if self.statements.len() >= MAX_STATEMENTS {
+                            self.statements.remove(0);
+                        }
+                        self.statements.push((name.to_vec(), text.clone()));
+                    }
+                    self.batch = Some(text);
+                }
+                (Side::Client, b'B') if self.batch.is_none() => {
+                    let statement = cstr(cstr(&body).1).0;
+                    self.batch = self.statements.iter().find(|(n, _)| n == statement).map(|(_, t)| t.clone());
+                }
+                (Side::Client, b'S') => {
+                    self.request(now, rec);
+                    if let Some(text) = self.batch.take() {
+                        put_text(rec, "pgsql.query", &text);
+                    }
+                }
+                (Side::Server, b'E') => {
+                    // Fields: a code byte and a NUL-terminated value each; SQLSTATE is C.
+                    let (mut code, mut message) = (String::new(), String::new());
+                    let mut rest = &body[..];
+                    while let Some((&field, after)) = rest.split_first() {
+                        if field == 0 {
+                            break;
+                        }
+                        let (value, next) = cstr(after);
+                        match field {
+                            b'C' => code = String::from_utf8_lossy(value).into_owned(),
+                            b'M' => message = String::from_utf8_lossy(value).into_owned(),
+                            _ => {}
+                        }
+                        rest = next;
+                    }
+                    if !code.is_empty() {
+                        put_text(rec, "pgsql.error", &format!("{code} {message}"));
+                    }
+                }
+                (Side::Server, b'Z') => {
+                    if let Some(p) = self.pending.pop_front() {
+                        crate::put_duration(rec, "pgsql.response-time", now - p.sent_ns);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn request(&mut self, now: i64, _rec: &mut SessionRecord) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+        }
+        self.pending.push_back(Pending { sent_ns: now });
     }
 }
 
@@ -137,20 +307,26 @@ impl Dissector for Postgres {
             return;
         }
         match side {
+            Side::Client if self.typed => self.typed_messages(side, data, rec),
             Side::Client => {
-                let room = (MAX_STARTUP + 8).saturating_sub(self.client.len());
+                let room = (MAX_STARTUP + MAX_QUERY).saturating_sub(self.client.len());
                 self.client.extend_from_slice(&data[..data.len().min(room)]);
                 self.startup(rec);
             }
-            // The answer to an SSL request: `S`, then TLS once the client starts it.
+            // The answer to an SSL request: `S`, then TLS once the client starts it;
+            // `N`, and the startup follows in clear.
             Side::Server if self.ssl_requested => {
                 self.ssl_requested = false;
-                if data.first() == Some(&b'S') {
-                    self.handoff = Some(1);
-                    self.done = true;
+                match data.split_first() {
+                    Some((b'S', _)) => {
+                        self.handoff = Some(1);
+                        self.done = true;
+                    }
+                    Some((_, rest)) => self.typed_messages(side, rest, rec),
+                    None => {}
                 }
             }
-            Side::Server => {}
+            Side::Server => self.typed_messages(side, data, rec),
         }
     }
 
@@ -205,6 +381,73 @@ mod tests {
         let mut m = ((body.len() + 4) as u32).to_be_bytes().to_vec();
         m.extend_from_slice(&body);
         m
+    }
+
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![kind];
+        m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    /// Queries timed to the server's ReadyForQuery in every segmentation: a simple
+    /// query, one that fails (its SQLSTATE kept), and an extended-protocol batch of a
+    /// named statement executed twice (the second by name alone); rows are skipped.
+    #[test]
+    fn queries_errors_and_response_times() {
+        let ready = message(b'Z', b"I");
+        let mut client: Vec<(i64, Vec<u8>)> = vec![(0, startup(&[("user", "u")]))];
+        let mut server: Vec<(i64, Vec<u8>)> = vec![(1, [message(b'R', &[0, 0, 0, 0]), ready.clone()].concat())];
+        client.push((10, message(b'Q', b"SELECT pg_sleep(0.3), 'x'\0")));
+        let row = message(b'D', &[b'r'; 70_000]);
+        server.push((310, [message(b'T', b"t\0"), row.clone(), message(b'C', b"SELECT 1\0"), ready.clone()].concat()));
+        client.push((400, message(b'Q', b"SELECT * FROM nope\0")));
+        let error = message(b'E', b"SERROR\0C42P01\0Mrelation \"nope\" does not exist\0\0");
+        server.push((402, [error, ready.clone()].concat()));
+        let parse = message(b'P', b"s1\0SELECT a FROM t WHERE id = $1\0\0\0");
+        let bind = message(b'B', b"\0s1\0\0\0\0\0\0\0");
+        let batch = [parse, bind.clone(), message(b'E', b"\0\0\0\0\0"), message(b'S', b"")].concat();
+        client.push((500, batch));
+        server.push((507, [message(b'1', b""), message(b'2', b""), row, ready.clone()].concat()));
+        client.push((600, [bind, message(b'E', b"\0\0\0\0\0"), message(b'S', b"")].concat()));
+        server.push((620, ready));
+        for split in [1, 3, 64, 100_000] {
+            let mut p = Postgres::default();
+            let mut rec = SessionRecord::default();
+            for ((tc, c), (ts, s)) in client.iter().zip(&server) {
+                for (t, side, bytes) in [(tc, Side::Client, c), (ts, Side::Server, s)] {
+                    rec.stop_ns = t * 1_000_000;
+                    for part in bytes.chunks(split) {
+                        p.feed(side, part, &mut rec);
+                    }
+                }
+            }
+            assert_eq!(
+                rec.extra.get("pgsql.query"),
+                Some(&Values::Text(vec![
+                    "SELECT pg_sleep(?), ?".into(),
+                    "SELECT * FROM nope".into(),
+                    "SELECT a FROM t WHERE id = ?".into()
+                ])),
+                "split {split}"
+            );
+            assert_eq!(
+                rec.extra.get("pgsql.error"),
+                Some(&Values::Text(vec!["42P01 relation \"nope\" does not exist".into()]))
+            );
+            assert_eq!(rec.extra.get("pgsql.response-time"), Some(&Values::Int(vec![300_000, 2_000, 7_000, 20_000])));
+            assert!(p.wants_more());
+        }
+        // Picked up mid-way: typed messages from the first byte.
+        let mut p = Postgres::default();
+        let mut rec = SessionRecord::default();
+        p.feed(Side::Client, &message(b'Q', b"SELECT 2\0"), &mut rec);
+        rec.stop_ns = 3_000_000;
+        p.feed(Side::Server, &message(b'Z', b"I"), &mut rec);
+        assert_eq!(rec.extra.get("pgsql.response-time"), Some(&Values::Int(vec![3_000])));
+        // A length the protocol cannot have ends the reading.
+        p.feed(Side::Server, &[b'D', 0xff, 0xff, 0xff, 0xff], &mut rec);
+        assert!(!p.wants_more());
     }
 
     #[test]

@@ -387,6 +387,7 @@ extra {
     "http.sha256", [], LowerText, many, "http_sha256", Some("file.hash.sha256"), "http", None, "SHA-256 of HTTP bodies";
     "http.user", [], Text, many, "http_user", None, "http", None, "HTTP authentication users";
     "http.version", [], Text, many, "http_version", Some("http.version"), "http", None, "HTTP versions";
+    "http.response-time", [], Duration, many, "http_response_time", None, "http", None, "Milliseconds from each request (its last byte) to its response (its last byte), as Wireshark's http.time";
     "ip.xff", [], Ip, many, "http_xff_ip", None, "http", None, "X-Forwarded-For addresses";
     "host.dns", ["dns.host"], LowerText, many, "dns_host", Some("dns.question.name"), "dns", Host, "DNS names looked up and answered";
     "dns.query.type", [], Text, many, "dns_qtype", Some("dns.question.type"), "dns", Upper, "DNS query types (A, AAAA, MX…)";
@@ -398,6 +399,7 @@ extra {
     "host.dns.nameserver", [], LowerText, many, "dns_ns", None, "dns", None, "NS answers";
     "host.dns.mailserver", [], LowerText, many, "dns_mx", None, "dns", None, "MX answers";
     "dns.answer.txt", [], Text, many, "dns_txt", None, "dns", None, "TXT answers";
+    "dns.response-time", [], Duration, many, "dns_response_time", None, "dns", None, "Milliseconds from each query to its response (from the first query of its id when it was sent again), as Wireshark's dns.time";
     "host.tls", ["tls.sni"], LowerText, many, "tls_sni", Some("tls.client.server_name"), "tls", Host, "TLS server names (SNI)";
     "tls.version", [], Text, many, "tls_version", Some("tls.version"), "tls", None, "TLS/DTLS versions (`TLSv1.2`, `TLSv1.3`…)";
     "tls.cipher", [], Text, many, "tls_cipher", Some("tls.cipher"), "tls", Upper, "Cipher suites chosen";
@@ -481,6 +483,9 @@ extra {
     "postgresql.user", [], Text, many, "postgresql_user", None, "postgresql", None, "PostgreSQL user names";
     "postgresql.db", [], Text, many, "postgresql_db", None, "postgresql", None, "PostgreSQL databases";
     "postgresql.app", [], Text, many, "postgresql_app", None, "postgresql", None, "PostgreSQL application names";
+    "pgsql.query", [], Text, many, "pgsql_query", None, "postgresql", None, "PostgreSQL statements (simple queries and extended-protocol batches), literals as ?";
+    "pgsql.response-time", [], Duration, many, "pgsql_response_time", None, "postgresql", None, "Milliseconds from each request (a query, or a batch's Sync) to the server's ReadyForQuery";
+    "pgsql.error", [], Text, many, "pgsql_error", None, "postgresql", None, "PostgreSQL errors: SQLSTATE and message";
     "modbus.unitid", [], Integer, many, "modbus_unit_id", None, "modbus", None, "Modbus unit ids";
     "modbus.transactionid", [], Integer, many, "modbus_transaction_id", None, "modbus", None, "Modbus transaction ids";
     "modbus.protocolid", [], Integer, many, "modbus_protocol_id", None, "modbus", None, "Modbus protocol ids (always 0)";
@@ -673,6 +678,11 @@ mod tests {
             "tcp.windowfull.dst",
             "tcp.rst.src",
             "tcp.rst.dst",
+            "http.response-time",
+            "dns.response-time",
+            "pgsql.query",
+            "pgsql.response-time",
+            "pgsql.error",
             "tunnel",
             "session.closereason",
             "packetPos",

@@ -183,6 +183,13 @@ const QUERIES: &[(&str, Pred)] = &[
             && text(r, "tcp.handshake").as_deref() != Some("ok")
             && r.get("tcp.rtt.client").is_none()
     }),
+    ("http.response-time > 100 || dns.response-time == 10-50", |r| {
+        let us = |f: &str| -> Vec<i64> {
+            list(r, f).iter().filter_map(Value::as_f64).map(|ms| (ms * 1000.0).round() as i64).collect()
+        };
+        us("http.response-time").iter().any(|&t| t > 100_999)
+            || us("dns.response-time").iter().any(|t| (10_000..=50_999).contains(t))
+    }),
     ("tcp.zerowindow.src > 0 || tcp.zerowindow.dst > 0 || tcp.windowfull.src > 0 || tcp.windowfull.dst > 0", |r| {
         ["tcp.zerowindow.src", "tcp.zerowindow.dst", "tcp.windowfull.src", "tcp.windowfull.dst"]
             .iter()
