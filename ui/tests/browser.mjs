@@ -218,6 +218,7 @@ assert.equal(await page.inputValue("#expression"), `protocols == dns && ip.dst =
 const timed = await api("/api/sessions", { date: -1, expression: "tcp.rtt.server == EXISTS!", length: 1 });
 assert.ok(timed.recordsFiltered > 0, "sessions whose handshake was timed");
 await searchFor("tcp.rtt.server == EXISTS!");
+await expectCount(timed.recordsFiltered);
 const tcpRow = page.locator(".sessions-table tr.session-row").first();
 const tcpId = await tcpRow.getAttribute("data-id");
 await tcpRow.click();
@@ -226,7 +227,7 @@ const rtt = tcpDetail.locator(`table.fields tr:has(th:text-is("tcp.rtt.server"))
 await rtt.waitFor();
 const tcpOne = (await api(`/api/session/${tcpId}/detail`)).session;
 assert.equal(await rtt.innerText(), `${tcpOne["tcp.rtt.server"]} ms`);
-assert.ok((await tcpDetail.locator("table.fields caption").allInnerTexts()).includes("tcp"));
+assert.ok((await tcpDetail.locator("table.fields caption").allTextContents()).includes("tcp"));
 assert.equal(
   await tcpDetail.locator(`table.fields tr:has(th:text-is("tcp.handshake")) button.value`).innerText(),
   tcpOne["tcp.handshake"],

@@ -1,5 +1,8 @@
 //! MySQL / MariaDB client protocol: the server's version from its greeting, the user
-//! from the login packet, and the SSL request after which the connection is TLS.
+//! from the login packet, and the SSL request after which the connection is TLS; then
+//! each command (the query text of COM_QUERY and COM_STMT_PREPARE, normalised), the
+//! time to the first packet of its answer (as Packetbeat times it) and the error that
+//! answer is.
 
 use tyto_schema::SessionRecord;
 
@@ -103,59 +106,153 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     }
 }
 
+/// Bytes kept of a packet's payload: a query's text, an error's message; the rest
+/// passes without being held.
+const MAX_KEPT: usize = 4096;
+/// Commands waiting for an answer at most.
+const MAX_PENDING: usize = 64;
+
+/// MySQL packets of one direction, cut from the stream: each one's sequence number
+/// and the first bytes of its payload.
+#[derive(Default)]
+struct Framer {
+    head: Vec<u8>,
+    /// The packet being read: sequence number, payload bytes left, payload kept.
+    seq: u8,
+    left: usize,
+    kept: Vec<u8>,
+}
+
+impl Framer {
+    /// Calls `packet(seq, payload kept, where in data it ended)` for each packet ending
+    /// in `data`.
+    fn feed(&mut self, mut data: &[u8], mut packet: impl FnMut(u8, &[u8], usize)) {
+        let total = data.len();
+        while !data.is_empty() {
+            if self.left == 0 {
+                let n = (4 - self.head.len()).min(data.len());
+                self.head.extend_from_slice(&data[..n]);
+                data = &data[n..];
+                if self.head.len() < 4 {
+                    return;
+                }
+                let h = std::mem::take(&mut self.head);
+                self.seq = h[3];
+                self.left = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
+                self.kept.clear();
+                if self.left == 0 {
+                    packet(self.seq, &[], total - data.len());
+                    continue;
+                }
+            }
+            let n = self.left.min(data.len());
+            let room = MAX_KEPT.saturating_sub(self.kept.len());
+            self.kept.extend_from_slice(&data[..n.min(room)]);
+            self.left -= n;
+            data = &data[n..];
+            if self.left == 0 {
+                packet(self.seq, &self.kept, total - data.len());
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Mysql {
-    buf: [Vec<u8>; 2],
-    done: [bool; 2],
+    framers: [Framer; 2],
+    /// The login is behind (or was never seen).
+    logged_in: [bool; 2],
     handoff: Option<usize>,
+    lost: bool,
+    /// Commands sent, waiting for the first packet of their answer.
+    pending: std::collections::VecDeque<i64>,
+}
+
+impl Mysql {
+    /// `end`: where in the bytes just fed the packet ended (the TLS handoff's place).
+    fn client_packet(&mut self, seq: u8, payload: &[u8], end: usize, rec: &mut SessionRecord) {
+        // Every command begins a new sequence; the login and its exchanges do not.
+        if seq == 0 {
+            let Some((&command, text)) = payload.split_first() else { return };
+            if matches!(command, 0x03 | 0x16) {
+                let text = String::from_utf8_lossy(text);
+                put_text(rec, "mysql.query", &crate::sql::normalise(&text));
+            }
+            // Quit, closing a statement and sending its long data get no answer.
+            if !matches!(command, 0x01 | 0x18 | 0x19) {
+                if self.pending.len() >= MAX_PENDING {
+                    self.pending.pop_front();
+                }
+                self.pending.push_back(rec.stop_ns);
+            }
+            return;
+        }
+        if self.logged_in[0] || payload.len() < 32 {
+            return;
+        }
+        // The login packet (the answer to the greeting).
+        self.logged_in[0] = true;
+        let caps = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
+        if caps & CLIENT_PROTOCOL_41 != 0 {
+            if payload.len() == 32 && caps & CLIENT_SSL != 0 {
+                self.handoff = Some(end);
+                self.lost = true;
+            } else if let Some(user) = payload[32..].split(|b| *b == 0).next().filter(|u| !u.is_empty()) {
+                put_text(rec, "mysql.user", &String::from_utf8_lossy(user));
+            }
+        }
+    }
+
+    fn server_packet(&mut self, seq: u8, payload: &[u8], rec: &mut SessionRecord) {
+        if seq == 0 && !self.logged_in[1] {
+            self.logged_in[1] = true;
+            if let Some(v) = greeting_version(payload) {
+                put_text(rec, "mysql.ver", &String::from_utf8_lossy(v));
+            }
+            return;
+        }
+        // The first packet of a command's answer: its time, and the error it is.
+        if seq != 1 {
+            return;
+        }
+        let Some(sent) = self.pending.pop_front() else { return };
+        crate::put_duration(rec, "mysql.response-time", rec.stop_ns - sent);
+        if let [0xff, c0, c1, rest @ ..] = payload {
+            let code = u16::from_le_bytes([*c0, *c1]);
+            let (state, message) = match rest {
+                [b'#', state @ ..] if state.len() >= 5 => (&state[..5], &state[5..]),
+                _ => (&[][..], rest),
+            };
+            let text = format!("{code} {} {}", String::from_utf8_lossy(state), String::from_utf8_lossy(message));
+            put_text(rec, "mysql.error", &text.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
 }
 
 impl Dissector for Mysql {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
-        let i = side as usize;
-        if self.done[i] {
+        if self.lost {
             return;
         }
-        let before = self.buf[i].len();
-        let take = data.len().min(MAX_PACKET + 4 - before.min(MAX_PACKET + 4));
-        self.buf[i].extend_from_slice(&data[..take]);
-        let Some((_, payload, used)) = packet(&self.buf[i]) else {
-            if self.buf[i].len() >= MAX_PACKET + 4 {
-                self.done[i] = true;
-                self.buf[i] = Vec::new();
+        let mut packets: Vec<(u8, Vec<u8>, usize)> = Vec::new();
+        self.framers[side as usize].feed(data, |seq, payload, end| packets.push((seq, payload.to_vec(), end)));
+        for (seq, payload, end) in packets {
+            match side {
+                Side::Client => self.client_packet(seq, &payload, end, rec),
+                Side::Server => self.server_packet(seq, &payload, rec),
             }
-            return;
-        };
-        match side {
-            Side::Server => {
-                if let Some(v) = greeting_version(payload) {
-                    put_text(rec, "mysql.ver", &String::from_utf8_lossy(v));
-                }
+            if self.lost {
+                return;
             }
-            Side::Client if payload.len() >= 32 => {
-                let caps = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
-                if caps & CLIENT_PROTOCOL_41 != 0 {
-                    if payload.len() == 32 && caps & CLIENT_SSL != 0 {
-                        // SSLRequest: TLS starts right after it.
-                        self.handoff = Some(used.saturating_sub(before));
-                    } else if let Some(user) = payload[32..].split(|b| *b == 0).next().filter(|u| !u.is_empty()) {
-                        put_text(rec, "mysql.user", &String::from_utf8_lossy(user));
-                    }
-                }
-            }
-            Side::Client => {}
         }
-        // The greeting and the login are all this reads of each side.
-        self.done[i] = true;
-        self.buf[i] = Vec::new();
     }
 
-    fn gap(&mut self, side: Side, _len: u64) {
-        self.done[side as usize] = true;
+    fn gap(&mut self, _side: Side, _len: u64) {
+        self.lost = true;
     }
 
     fn wants_more(&self) -> bool {
-        !(self.done[0] && self.done[1])
+        !self.lost
     }
 
     fn handoff(&mut self) -> Option<usize> {
@@ -229,5 +326,60 @@ mod tests {
         req.extend_from_slice(b"\x16\x03\x01");
         m.feed(Side::Client, &req, &mut rec);
         assert_eq!(m.handoff(), Some(36));
+    }
+
+    /// Commands timed to the first packet of their answers in every segmentation: a
+    /// slow query with a large result, a failing one, a prepared statement, a
+    /// command that gets no answer; the result rows pass without being held.
+    #[test]
+    fn queries_errors_and_response_times() {
+        let packet = |seq: u8, payload: &[u8]| {
+            let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+            p.push(seq);
+            p.extend_from_slice(payload);
+            p
+        };
+        let row = packet(3, &[b'r'; 70_000]);
+        let exchange: Vec<(i64, Side, Vec<u8>)> = vec![
+            (0, Side::Server, greeting()),
+            (1, Side::Client, login(0x0200, b"app\0")),
+            (2, Side::Server, packet(2, &[0, 0, 0, 2, 0, 0, 0])),
+            (10, Side::Client, packet(0, b"\x03SELECT SLEEP(0.3), 'x'")),
+            (310, Side::Server, [packet(1, &[1]), packet(2, b"\x03def"), row, packet(4, &[0xfe, 0, 0, 2, 0])].concat()),
+            (400, Side::Client, packet(0, b"\x03SELECT * FROM nope")),
+            (403, Side::Server, packet(1, b"\xff\x7a\x04#42S02Table 'db.nope' doesn't exist")),
+            (
+                500,
+                Side::Client,
+                [packet(0, b"\x19\x01\x00\x00\x00"), packet(0, b"\x16SELECT a FROM t WHERE b = ?")].concat(),
+            ),
+            (506, Side::Server, packet(1, &[0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0])),
+        ];
+        for split in [1, 3, 1000, 100_000] {
+            let mut m = Mysql::default();
+            let mut rec = SessionRecord::default();
+            for (t, side, bytes) in &exchange {
+                rec.stop_ns = t * 1_000_000;
+                for part in bytes.chunks(split) {
+                    m.feed(*side, part, &mut rec);
+                }
+            }
+            assert_eq!(rec.extra.get("mysql.user"), Some(&Values::Text(vec!["app".into()])));
+            assert_eq!(
+                rec.extra.get("mysql.query"),
+                Some(&Values::Text(vec![
+                    "SELECT SLEEP(?), ?".into(),
+                    "SELECT * FROM nope".into(),
+                    "SELECT a FROM t WHERE b = ?".into()
+                ])),
+                "split {split}"
+            );
+            assert_eq!(rec.extra.get("mysql.response-time"), Some(&Values::Int(vec![300_000, 3_000, 6_000])));
+            assert_eq!(
+                rec.extra.get("mysql.error"),
+                Some(&Values::Text(vec!["1146 42S02 Table 'db.nope' doesn't exist".into()]))
+            );
+            assert!(m.framers.iter().all(|f| f.kept.capacity() <= 2 * MAX_KEPT));
+        }
     }
 }

@@ -470,6 +470,9 @@ extra {
     "mongodb.collection", [], Text, many, "mongodb_collection", None, "mongodb", None, "MongoDB collections named by commands";
     "mongodb.db", [], Text, many, "mongodb_db", None, "mongodb", None, "MongoDB databases of commands";
     "redis.db", [], Text, many, "redis_db", None, "redis", None, "Redis databases selected (SELECT n)";
+    "redis.command", [], Text, many, "redis_command", None, "redis", None, "Redis commands sent (upper case)";
+    "redis.response-time", [], Duration, many, "redis_response_time", None, "redis", None, "Milliseconds from each command to its reply";
+    "redis.error", [], Text, many, "redis_error", None, "redis", None, "Redis error replies";
     "krb5.cname", [], Text, many, "krb5_cname", None, "krb5", None, "Kerberos client names";
     "krb5.realm", [], Text, many, "krb5_realm", None, "krb5", None, "Kerberos realms";
     "krb5.sname", [], Text, many, "krb5_sname", None, "krb5", None, "Kerberos service names";
@@ -551,6 +554,9 @@ extra {
     "ntp.stratum", [], Integer, many, "ntp_stratum", None, "ntp", None, "NTP strata";
     "mysql.user", [], LowerText, many, "mysql_user", None, "mysql", None, "MySQL users";
     "mysql.ver", [], Text, many, "mysql_version", None, "mysql", None, "MySQL server versions";
+    "mysql.query", [], Text, many, "mysql_query", None, "mysql", None, "MySQL statements (COM_QUERY, COM_STMT_PREPARE), literals as ?";
+    "mysql.response-time", [], Duration, many, "mysql_response_time", None, "mysql", None, "Milliseconds from each command to the first packet of its answer";
+    "mysql.error", [], Text, many, "mysql_error", None, "mysql", None, "MySQL errors: code, SQLSTATE and message";
 }
 }
 
@@ -712,6 +718,12 @@ mod tests {
             "mongodb.collection",
             "mongodb.db",
             "redis.db",
+            "redis.command",
+            "redis.response-time",
+            "redis.error",
+            "mysql.query",
+            "mysql.response-time",
+            "mysql.error",
         ];
         let names = FIELDS.iter().map(|f| f.name).chain(FIELD_SETS.iter().map(|s| s.name));
         let foreign: Vec<&str> = names.filter(|n| !arkime.contains(n) && !tyto_only.contains(n)).collect();

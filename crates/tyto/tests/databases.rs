@@ -1,9 +1,11 @@
-//! Database traffic from a real server, end to end: a PostgreSQL server (Debian's,
-//! started by the test on loopback in a temporary directory) answers queries from
-//! `psql`, one of them made slow on purpose (`pg_sleep(0.3)`) and one failing; the
-//! packets, captured on loopback by tcpdump, are ingested and searched. The slow query
-//! is found by `pgsql.response-time > 250`, with its text and its time, and the
-//! failing one by its SQLSTATE.
+//! Database traffic from real servers, end to end: PostgreSQL, MariaDB and Redis
+//! (Debian's, started by the tests on loopback in temporary directories) answer their
+//! own clients (`psql`, `mariadb`, `redis-cli`), one request made slow on purpose
+//! (`pg_sleep(0.3)`, `SLEEP(0.3)`, `DEBUG SLEEP 0.3`) and one failing; the packets,
+//! captured on loopback by tcpdump, are ingested and searched. The slow request is
+//! found by its response time (`pgsql.response-time > 250`, `mysql.response-time >
+//! 250`, `redis.response-time > 250`), with its text and time, and the failing one by
+//! its error.
 
 mod common;
 
@@ -60,6 +62,25 @@ fn psql(port: u16, sql: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// tcpdump on loopback, for one port, until dropped (it says when it listens).
+fn capture(pcap: &Path, port: u16) -> Stopped {
+    let mut tcpdump = Command::new("tcpdump")
+        // Packets as they come (not in blocks a second apart, lost at the signal).
+        .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-Z", "root", "-w"])
+        .arg(pcap)
+        .args(["tcp", "port", &port.to_string()])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(tcpdump.stderr.take().unwrap());
+    let running = Stopped(tcpdump);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert!(line.contains("listening"), "{line}");
+    running
+}
+
 fn sessions(data: &Path, expr: &str) -> Vec<Value> {
     let out = common::ok(
         common::tyto()
@@ -109,22 +130,9 @@ fn a_slow_postgresql_query_is_found_by_its_response_time() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    // The queries, captured on loopback (tcpdump says when it listens).
+    // The queries, captured on loopback.
     let pcap = dir.path().join("pg.pcap");
-    let mut tcpdump = Command::new("tcpdump")
-        // Packets as they come (not in blocks a second apart, lost at the signal).
-        .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-Z", "root", "-w"])
-        .arg(&pcap)
-        .args(["tcp", "port", &port.to_string()])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(tcpdump.stderr.take().unwrap());
-    let capture = Stopped(tcpdump);
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
-    assert!(line.contains("listening"), "{line}");
+    let capture = capture(&pcap, port);
     common::ok(psql(port, "SELECT pg_sleep(0.3), 'slow'"));
     common::ok(psql(port, "SELECT count(*) FROM pg_class WHERE relname = 'x'"));
     let failed = psql(port, "SELECT * FROM no_such_table");
@@ -150,4 +158,124 @@ fn a_slow_postgresql_query_is_found_by_its_response_time() {
     assert!(text.starts_with("42P01 ") && text.contains("no_such_table"), "{text}");
     assert_eq!(errors[0]["pgsql.query"][0], "SELECT * FROM no_such_table");
     assert_eq!(sessions(&data, "pgsql.query == \"SELECT count(*) FROM pg_class WHERE relname = ?\"").len(), 1);
+}
+
+#[test]
+fn a_slow_redis_command_is_found_by_its_response_time() {
+    let (Ok(_), Ok(_)) =
+        (Command::new("redis-server").arg("--version").output(), Command::new("redis-cli").arg("-v").output())
+    else {
+        eprintln!("skipping: Redis is not installed (scripts/setup.sh installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(["--enable-debug-command", "yes", "--dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Stopped(server);
+    let cli = |args: &[&str]| Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&cli(&["PING"]).stdout).contains("PONG") {
+        assert!(Instant::now() < deadline, "Redis did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let pcap = dir.path().join("redis.pcap");
+    let capture = capture(&pcap, port);
+    common::ok(cli(&["SET", "greeting", &"x".repeat(100_000)]));
+    common::ok(cli(&["DEBUG", "SLEEP", "0.3"]));
+    let failed = cli(&["NOSUCHCOMMAND", "a"]);
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("ERR"), "{failed:?}");
+    common::ok(cli(&["GET", "greeting"]));
+    std::thread::sleep(Duration::from_millis(300));
+    drop(capture);
+
+    let data = dir.path().join("data");
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    assert_eq!(sessions(&data, "protocols == redis").len(), 4, "one connection per redis-cli");
+    let slow = sessions(&data, "redis.response-time > 250");
+    assert_eq!(slow.len(), 1, "{slow:?}");
+    assert!(slow[0]["redis.command"].as_array().unwrap().iter().any(|c| c == "DEBUG"), "{}", slow[0]);
+    let ms: Vec<f64> = slow[0]["redis.response-time"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+    assert!(ms.iter().any(|t| (300.0..1000.0).contains(t)), "{ms:?}");
+    let errors = sessions(&data, "redis.error == ERR*");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0]["redis.command"].as_array().unwrap().iter().any(|c| c == "NOSUCHCOMMAND"));
+    // The 100 kB value passed through both ways, and every command was answered.
+    let big = sessions(&data, "redis.command == SET || redis.command == GET");
+    assert_eq!(big.len(), 2);
+    for s in &big {
+        assert!(!s["redis.response-time"].as_array().unwrap().is_empty(), "{s}");
+    }
+}
+
+#[test]
+fn a_slow_mariadb_query_is_found_by_its_response_time() {
+    let (Ok(_), Ok(_)) =
+        (Command::new("mariadbd").arg("--version").output(), Command::new("mariadb").arg("--version").output())
+    else {
+        eprintln!("skipping: MariaDB is not installed (scripts/setup.sh installs it)");
+        return;
+    };
+    let (server_dir, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert!(Command::new("chown").args(["mysql:mysql"]).arg(server_dir.path()).status().unwrap().success());
+    let datadir = server_dir.path().join("data");
+    common::ok(
+        Command::new("mariadb-install-db")
+            .args(["--no-defaults", "--user=mysql", "--auth-root-authentication-method=normal", "--skip-test-db"])
+            .arg(format!("--datadir={}", datadir.display()))
+            .output()
+            .unwrap(),
+    );
+    let port = free_port();
+    let server = Command::new("runuser")
+        .args(["-u", "mysql", "--", "mariadbd", "--no-defaults", "--skip-log-bin", "--innodb-buffer-pool-size=16M"])
+        .arg(format!("--datadir={}", datadir.display()))
+        .arg(format!("--socket={}", server_dir.path().join("sock").display()))
+        .args([&format!("--port={port}"), "--bind-address=127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Stopped(server);
+    let client = |sql: &str| {
+        Command::new("mariadb")
+            .args(["--protocol=tcp", "-h", "127.0.0.1", "-P", &port.to_string(), "-u", "root", "-e", sql])
+            .output()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !client("SELECT 1").status.success() {
+        assert!(Instant::now() < deadline, "MariaDB did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let pcap = dir.path().join("mariadb.pcap");
+    let capture = capture(&pcap, port);
+    common::ok(client("SELECT SLEEP(0.3), 'slow'"));
+    common::ok(client("SELECT COUNT(*) FROM mysql.user WHERE user = 'nobody'"));
+    assert!(!client("SELECT * FROM mysql.no_such_table").status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    drop(capture);
+
+    let data = dir.path().join("data");
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    assert_eq!(sessions(&data, "protocols == mysql").len(), 3, "one connection per client");
+    let slow = sessions(&data, "mysql.response-time > 250");
+    assert_eq!(slow.len(), 1, "{slow:?}");
+    let queries: Vec<&str> = slow[0]["mysql.query"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(queries.contains(&"SELECT SLEEP(?), ?"), "{queries:?}");
+    let ms: Vec<f64> = slow[0]["mysql.response-time"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
+    assert!(ms.iter().any(|t| (300.0..1000.0).contains(t)), "{ms:?}");
+    assert_eq!(slow[0]["mysql.user"], serde_json::json!(["root"]));
+    let errors = sessions(&data, "mysql.error == \"1146 *\" || mysql.error == 1146*");
+    assert_eq!(errors.len(), 1);
+    let text = errors[0]["mysql.error"][0].as_str().unwrap();
+    assert!(text.starts_with("1146 42S02 ") && text.contains("no_such_table"), "{text}");
 }
