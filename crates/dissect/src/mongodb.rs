@@ -2,8 +2,10 @@
 //! opcode) that a client opens with a query or an OP_MSG. From each command the
 //! client sends (the BSON body of an OP_MSG, or a legacy OP_QUERY on `db.$cmd`): the
 //! command name, the collection it names, the database (`$db`, or the query's
-//! namespace), and the user of SCRAM's first message or of `authenticate`.
-//! Compressed messages are not read.
+//! namespace), and the user of SCRAM's first message or of `authenticate`. Each
+//! answer is paired with its command by the request id it answers (so answers out of
+//! order pair right): its time, and its error (`ok: 0` with `code` and `errmsg`, or a
+//! legacy reply's `$err`). Compressed messages are timed, not read.
 
 use tyto_schema::SessionRecord;
 
@@ -44,7 +46,10 @@ const COLLECTION_COMMANDS: &[&str] = &[
     "renameCollection",
 ];
 
+const OP_REPLY: i32 = 1;
 const OP_QUERY: i32 = 2004;
+/// Commands waiting for their answers at most.
+const MAX_PENDING: usize = 256;
 const OP_COMPRESSED: i32 = 2012;
 const OP_MSG: i32 = 2013;
 /// The server's default limit on a message.
@@ -199,19 +204,73 @@ fn client_message(m: &[u8], rec: &mut SessionRecord) {
     }
 }
 
+/// An answer's error, if it is one: `ok: 0` (with `code` and `errmsg`), or `$err`.
+fn answer_error(doc: &[u8]) -> Option<String> {
+    let (mut failed, mut code, mut text) = (false, None, None);
+    for (kind, key, value) in elements(doc) {
+        match (kind, key) {
+            (0x01, b"ok") => failed = value.try_into().map(f64::from_le_bytes).is_ok_and(|v: f64| v == 0.0),
+            (0x10, b"ok") => failed = value == [0, 0, 0, 0],
+            (0x10, b"code") => code = value.try_into().ok().map(i32::from_le_bytes),
+            (0x02, b"errmsg") => text = string(value),
+            (0x02, b"$err") => {
+                failed = true;
+                text = string(value);
+            }
+            _ => {}
+        }
+    }
+    failed.then(|| match (code, text) {
+        (Some(c), Some(t)) => format!("{c} {t}"),
+        (Some(c), None) => c.to_string(),
+        (None, t) => t.unwrap_or_default(),
+    })
+}
+
+fn server_message(m: &[u8], pending: &mut Vec<(i32, i64)>, rec: &mut SessionRecord) {
+    let i32_at = |at: usize| i32::from_le_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]]);
+    let (answers, opcode) = (i32_at(8), i32_at(12));
+    if let Some(i) = pending.iter().position(|(id, _)| *id == answers) {
+        let (_, sent) = pending.remove(i);
+        crate::put_duration(rec, "mongodb.response-time", rec.stop_ns - sent);
+    }
+    let body = &m[16..];
+    let doc = match opcode {
+        OP_MSG if body.get(4) == Some(&0) => body.get(5..),
+        // Flags, cursor id, starting from, number returned, then the documents.
+        OP_REPLY => body.get(20..),
+        _ => None,
+    };
+    if let Some(e) = doc.and_then(answer_error) {
+        put_text(rec, "mongodb.error", &e);
+    }
+}
+
 #[derive(Default)]
 pub struct MongoDb {
     streams: Streams,
     commands: u32,
+    /// Commands waiting for answers: their request ids and when they were sent.
+    pending: Vec<(i32, i64)>,
 }
 
 impl Dissector for MongoDb {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
-        let commands = &mut self.commands;
+        let (commands, pending) = (&mut self.commands, &mut self.pending);
         self.streams.push(side, data, MAX_HELD, message, |m, _cut| {
-            if side == Side::Client && *commands < MAX_COMMANDS && m.len() >= 16 {
-                *commands += 1;
-                client_message(m, rec);
+            if m.len() < 16 || *commands >= MAX_COMMANDS {
+                return;
+            }
+            match side {
+                Side::Client => {
+                    *commands += 1;
+                    if pending.len() >= MAX_PENDING {
+                        pending.remove(0);
+                    }
+                    pending.push((i32::from_le_bytes([m[4], m[5], m[6], m[7]]), rec.stop_ns));
+                    client_message(m, rec);
+                }
+                Side::Server => server_message(m, pending, rec),
             }
         });
     }
@@ -316,5 +375,44 @@ mod tests {
         q.extend_from_slice(b"admin.$cmd\0");
         assert_eq!(probe(Side::Client, &q), Probe::Match);
         assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\nHost: example.org\r\n"), Probe::NoMatch);
+    }
+
+    /// An OP_MSG with its request id and the id it answers.
+    fn op_msg_ids(id: i32, answers: i32, body: &[u8]) -> Vec<u8> {
+        let mut m = op_msg(body);
+        m[4..8].copy_from_slice(&id.to_le_bytes());
+        m[8..12].copy_from_slice(&answers.to_le_bytes());
+        m
+    }
+
+    /// Answers pair with their commands by request id, out of order too; an `ok: 0`
+    /// answer is an error with its code and message.
+    #[test]
+    fn answers_are_timed_by_the_request_they_answer() {
+        let find = doc(&[(0x02, "find", bson_string("users")), (0x02, "$db", bson_string("app"))]);
+        let slow = doc(&[(0x02, "aggregate", bson_string("events")), (0x02, "$db", bson_string("app"))]);
+        let ok = doc(&[(0x01, "ok", 1f64.to_le_bytes().to_vec())]);
+        let failed = doc(&[
+            (0x01, "ok", 0f64.to_le_bytes().to_vec()),
+            (0x02, "errmsg", bson_string("ns does not exist")),
+            (0x10, "code", 26i32.to_le_bytes().to_vec()),
+        ]);
+        let mut m = MongoDb::default();
+        let mut rec = SessionRecord::default();
+        let at = |m: &mut MongoDb, rec: &mut SessionRecord, ms: i64, side: Side, bytes: Vec<u8>| {
+            rec.stop_ns = ms * 1_000_000;
+            for part in bytes.chunks(7) {
+                m.feed(side, part, rec);
+            }
+        };
+        at(&mut m, &mut rec, 0, Side::Client, op_msg_ids(10, 0, &slow));
+        at(&mut m, &mut rec, 1, Side::Client, op_msg_ids(11, 0, &find));
+        at(&mut m, &mut rec, 4, Side::Server, op_msg_ids(90, 11, &failed));
+        at(&mut m, &mut rec, 300, Side::Server, op_msg_ids(91, 10, &ok));
+        // An answer to nothing seen is not timed.
+        at(&mut m, &mut rec, 301, Side::Server, op_msg_ids(92, 77, &ok));
+        assert_eq!(rec.extra.get("mongodb.response-time"), Some(&Values::Int(vec![3_000, 300_000])));
+        assert_eq!(rec.extra.get("mongodb.error"), Some(&Values::Text(vec!["26 ns does not exist".into()])));
+        assert!(m.pending.is_empty());
     }
 }

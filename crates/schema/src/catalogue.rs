@@ -466,9 +466,11 @@ extra {
     "rtp.codec", [], Text, many, "rtp_codec", None, "rtp", None, "RTP codecs of static payload types (PCMU, PCMA, G722, G729…)";
     "rtp.ssrc", [], LowerText, many, "rtp_ssrc", None, "rtp", None, "RTP synchronization sources (hex)";
     "rtcp.cname", [], Text, many, "rtcp_cname", None, "rtcp", None, "RTCP SDES canonical names (often user@host)";
-    "mongodb.command", [], Text, many, "mongodb_command", None, "mongodb", None, "MongoDB commands the client sent (find, insert, saslStart…)";
+    "mongodb.command", ["mongodb.op"], Text, many, "mongodb_command", None, "mongodb", None, "MongoDB commands the client sent (find, insert, saslStart…)";
     "mongodb.collection", [], Text, many, "mongodb_collection", None, "mongodb", None, "MongoDB collections named by commands";
     "mongodb.db", [], Text, many, "mongodb_db", None, "mongodb", None, "MongoDB databases of commands";
+    "mongodb.response-time", [], Duration, many, "mongodb_response_time", None, "mongodb", None, "Milliseconds from each command to its answer (paired by request id)";
+    "mongodb.error", [], Text, many, "mongodb_error", None, "mongodb", None, "MongoDB errors: code and message of answers with ok: 0, or a legacy reply's $err";
     "redis.db", [], Text, many, "redis_db", None, "redis", None, "Redis databases selected (SELECT n)";
     "redis.command", [], Text, many, "redis_command", None, "redis", None, "Redis commands sent (upper case)";
     "redis.response-time", [], Duration, many, "redis_response_time", None, "redis", None, "Milliseconds from each command to its reply";
@@ -724,6 +726,8 @@ mod tests {
             "mysql.query",
             "mysql.response-time",
             "mysql.error",
+            "mongodb.response-time",
+            "mongodb.error",
         ];
         let names = FIELDS.iter().map(|f| f.name).chain(FIELD_SETS.iter().map(|s| s.name));
         let foreign: Vec<&str> = names.filter(|n| !arkime.contains(n) && !tyto_only.contains(n)).collect();
