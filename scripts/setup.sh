@@ -34,12 +34,13 @@ command -v man >/dev/null || need+=(man-db)
 command -v objcopy >/dev/null || need+=(binutils)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v setpriv >/dev/null && command -v runuser >/dev/null || need+=(util-linux)
-# postgresql (server and psql), redis-server (with redis-cli) and mariadb-server: the
-# database tests start private servers on loopback and time their answers from the
-# packets.
+# postgresql (server and psql), redis-server (with redis-cli), mariadb-server and
+# memcached: the database tests start private servers on loopback and time their
+# answers from the packets.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v psql >/dev/null || need+=(postgresql)
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || need+=(redis-server)
 command -v mariadbd >/dev/null && command -v mariadb >/dev/null || need+=(mariadb-server mariadb-client)
+command -v memcached >/dev/null || need+=(memcached)
 # ndpiReader (libndpi-bin): `tyto bench` runs it on the same corpus for comparison.
 command -v ndpiReader >/dev/null || need+=(libndpi-bin)
 tyto_apt_install setup "${need[@]}"

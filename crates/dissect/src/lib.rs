@@ -56,6 +56,7 @@ pub mod kerberos;
 pub mod ldap;
 mod lines;
 pub mod lisp;
+pub mod memcache;
 mod messages;
 pub mod mgcp;
 pub mod modbus;
@@ -245,6 +246,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &bitcoin::PROTOCOL,
     &redis::PROTOCOL,
     &mongodb::PROTOCOL,
+    &memcache::PROTOCOL,
     &telnet::PROTOCOL,
     &vnc::PROTOCOL,
     &openvpn::PROTOCOL,

@@ -471,6 +471,9 @@ extra {
     "mongodb.db", [], Text, many, "mongodb_db", None, "mongodb", None, "MongoDB databases of commands";
     "mongodb.response-time", [], Duration, many, "mongodb_response_time", None, "mongodb", None, "Milliseconds from each command to its answer (paired by request id)";
     "mongodb.error", [], Text, many, "mongodb_error", None, "mongodb", None, "MongoDB errors: code and message of answers with ok: 0, or a legacy reply's $err";
+    "memcache.command", [], LowerText, many, "memcache_command", None, "memcache", None, "Memcached commands (text and binary protocols)";
+    "memcache.response-time", [], Duration, many, "memcache_response_time", None, "memcache", None, "Milliseconds from each command to its answer (to END for retrievals and stats)";
+    "memcache.status", [], Text, many, "memcache_status", None, "memcache", None, "Memcached error answers (ERROR, CLIENT_ERROR…, or a binary status)";
     "redis.db", [], Text, many, "redis_db", None, "redis", None, "Redis databases selected (SELECT n)";
     "redis.command", [], Text, many, "redis_command", None, "redis", None, "Redis commands sent (upper case)";
     "redis.response-time", [], Duration, many, "redis_response_time", None, "redis", None, "Milliseconds from each command to its reply";
@@ -728,6 +731,9 @@ mod tests {
             "mysql.error",
             "mongodb.response-time",
             "mongodb.error",
+            "memcache.command",
+            "memcache.response-time",
+            "memcache.status",
         ];
         let names = FIELDS.iter().map(|f| f.name).chain(FIELD_SETS.iter().map(|s| s.name));
         let foreign: Vec<&str> = names.filter(|n| !arkime.contains(n) && !tyto_only.contains(n)).collect();

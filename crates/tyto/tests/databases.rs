@@ -1,11 +1,13 @@
-//! Database traffic from real servers, end to end: PostgreSQL, MariaDB and Redis
+//! Database traffic from real servers, end to end: PostgreSQL, MariaDB, Redis and
+//! memcached
 //! (Debian's, started by the tests on loopback in temporary directories) answer their
 //! own clients (`psql`, `mariadb`, `redis-cli`), one request made slow on purpose
 //! (`pg_sleep(0.3)`, `SLEEP(0.3)`, `DEBUG SLEEP 0.3`) and one failing; the packets,
 //! captured on loopback by tcpdump, are ingested and searched. The slow request is
 //! found by its response time (`pgsql.response-time > 250`, `mysql.response-time >
 //! 250`, `redis.response-time > 250`), with its text and time, and the failing one by
-//! its error.
+//! its error. memcached (which has no slow command) is spoken to in its text and
+//! binary protocols by the test itself.
 
 mod common;
 
@@ -278,4 +280,88 @@ fn a_slow_mariadb_query_is_found_by_its_response_time() {
     assert_eq!(errors.len(), 1);
     let text = errors[0]["mysql.error"][0].as_str().unwrap();
     assert!(text.starts_with("1146 42S02 ") && text.contains("no_such_table"), "{text}");
+}
+
+#[test]
+fn memcached_commands_in_both_protocols_are_timed() {
+    if Command::new("memcached").arg("--version").output().is_err() {
+        eprintln!("skipping: memcached is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = Command::new("memcached")
+        .args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0", "-u", "nobody", "-m", "16"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Stopped(server);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "memcached did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Reads until the answer ends with `end`.
+    let ask = |s: &mut std::net::TcpStream, request: &[u8], end: &[u8]| {
+        s.write_all(request).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        while !got.ends_with(end) {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "memcached closed: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    };
+
+    let pcap = dir.path().join("memcached.pcap");
+    let capture = capture(&pcap, port);
+    let value = "v".repeat(200_000);
+    let mut text = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    ask(&mut text, format!("set big 0 0 {}\r\n{value}\r\n", value.len()).as_bytes(), b"STORED\r\n");
+    let got = ask(&mut text, b"get big nothing\r\n", b"END\r\n");
+    assert_eq!(got.len(), format!("VALUE big 0 {}\r\n", value.len()).len() + value.len() + 7);
+    ask(&mut text, b"incr big 1\r\n", b"\r\n");
+    drop(text);
+    let mut binary = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // GET of a missing key (status 1, "Not found"), then NOOP.
+    let header = |op: u8, key: &[u8], opaque: u32| {
+        let mut h = vec![0x80, op];
+        h.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        h.extend_from_slice(&[0, 0, 0, 0]);
+        h.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        h.extend_from_slice(&opaque.to_be_bytes());
+        h.extend_from_slice(&[0; 8]);
+        h.extend_from_slice(key);
+        h
+    };
+    let got = ask(&mut binary, &header(0x00, b"missing", 7), b"Not found");
+    assert_eq!(got[0], 0x81);
+    drop(binary);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(capture);
+
+    let data = dir.path().join("data");
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    let rows = sessions(&data, "protocols == memcache");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let by_commands = |want: &[&str]| {
+        rows.iter()
+            .find(|r| {
+                r["memcache.command"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().filter_map(Value::as_str).eq(want.iter().copied()))
+            })
+            .unwrap_or_else(|| panic!("no session with commands {want:?}: {rows:?}"))
+    };
+    let text = by_commands(&["set", "get", "incr"]);
+    // Every command answered: three times (distinct values, at least one).
+    assert!(!text["memcache.response-time"].as_array().unwrap().is_empty());
+    assert!(text["memcache.status"][0].as_str().unwrap().starts_with("CLIENT_ERROR"), "{text}");
+    let binary = by_commands(&["get"]);
+    assert_eq!(binary["memcache.status"], serde_json::json!(["0x0001"]));
+    assert_eq!(binary["memcache.response-time"].as_array().unwrap().len(), 1);
+    assert_eq!(sessions(&data, "memcache.response-time >= 0").len(), 2);
 }

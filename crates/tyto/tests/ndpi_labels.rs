@@ -66,6 +66,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("BITCOIN", "bitcoin"),
     ("Redis", "redis"),
     ("MongoDB", "mongodb"),
+    ("Memcached", "memcache"),
     ("Telnet", "telnet"),
     ("VNC", "vnc"),
     ("OpenVPN", "openvpn"),
