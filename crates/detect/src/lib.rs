@@ -6,6 +6,8 @@
 //!   services, counted on pairs not seen before.
 //! - [`spike`]: sessions per source (and overall) far above their own baseline
 //!   (median and MAD of the previous buckets).
+//! - [`latency`]: services answering far slower than their own baseline, for
+//!   several buckets in a row.
 //! - [`dns`]: long or high-entropy names, NXDOMAIN bursts, many subdomains of one
 //!   domain, heavy TXT lookups.
 //! - [`rules`]: any search expression, evaluated on each session as it is written.
@@ -16,6 +18,7 @@
 
 pub mod beacon;
 pub mod dns;
+pub mod latency;
 pub mod lateral;
 pub mod rules;
 pub mod scan;
@@ -64,6 +67,17 @@ pub struct DetectConfig {
     pub spike_mads: f64,
     pub spike_min_sessions: u32,
     pub spike_total_min_sessions: u32,
+    /// Service latency: buckets of this many seconds…
+    pub latency_bucket_s: u32,
+    /// …judged against the median and MAD of this many earlier ones…
+    pub latency_history: u32,
+    /// …once this many have been judged…
+    pub latency_min_history: u32,
+    pub latency_mads: f64,
+    /// …a bucket being slow only above this many milliseconds…
+    pub latency_min_ms: f64,
+    /// …and this many slow buckets in a row raising the alert.
+    pub latency_buckets: u32,
     pub dns_window_s: u32,
     pub dns_long_name: u32,
     pub dns_entropy_bits: f64,
@@ -102,6 +116,12 @@ impl Default for DetectConfig {
             spike_mads: 10.0,
             spike_min_sessions: 300,
             spike_total_min_sessions: 3000,
+            latency_bucket_s: 60,
+            latency_history: 60,
+            latency_min_history: 10,
+            latency_mads: 10.0,
+            latency_min_ms: 100.0,
+            latency_buckets: 3,
             dns_window_s: 300,
             dns_long_name: 100,
             dns_entropy_bits: 3.8,
@@ -184,6 +204,7 @@ pub struct Detectors {
     scans: scan::Scans,
     lateral: lateral::Lateral,
     spikes: spike::Spikes,
+    latency: latency::Latency,
     dns: dns::DnsWatch,
     beacons: beacon::Beacons,
     rules: rules::Rules,
@@ -202,6 +223,8 @@ impl Detectors {
             ("scan_window_s", cfg.scan_window_s),
             ("lateral_window_s", cfg.lateral_window_s),
             ("spike_bucket_s", cfg.spike_bucket_s),
+            ("latency_bucket_s", cfg.latency_bucket_s),
+            ("latency_buckets", cfg.latency_buckets),
             ("dns_window_s", cfg.dns_window_s),
         ];
         for (name, v) in positive {
@@ -217,6 +240,7 @@ impl Detectors {
             ("sweep_max_ports", cfg.sweep_max_ports, 1_000),
             ("lateral_hosts", cfg.lateral_hosts, 100_000),
             ("spike_history", cfg.spike_history, 10_000),
+            ("latency_history", cfg.latency_history, 10_000),
             ("spike_min_sessions", cfg.spike_min_sessions, u32::MAX),
             ("spike_total_min_sessions", cfg.spike_total_min_sessions, u32::MAX),
             ("dns_odd_names", cfg.dns_odd_names, 100_000),
@@ -235,6 +259,15 @@ impl Detectors {
         }
         if !(cfg.spike_mads.is_finite() && cfg.spike_mads > 0.0) {
             return Err("spike_mads must be a positive number".into());
+        }
+        if cfg.latency_min_history >= cfg.latency_history {
+            return Err("latency_min_history must be less than latency_history".into());
+        }
+        if !(cfg.latency_mads.is_finite() && cfg.latency_mads > 0.0) {
+            return Err("latency_mads must be a positive number".into());
+        }
+        if !(cfg.latency_min_ms.is_finite() && cfg.latency_min_ms >= 0.0) {
+            return Err("latency_min_ms must be a number of milliseconds, 0 or more".into());
         }
         if !(cfg.dns_entropy_bits.is_finite() && cfg.dns_entropy_bits > 0.0) {
             return Err("dns_entropy_bits must be a positive number".into());
@@ -257,6 +290,7 @@ impl Detectors {
             scans: scan::Scans::default(),
             lateral: lateral::Lateral::default(),
             spikes: spike::Spikes::default(),
+            latency: latency::Latency::default(),
             dns: dns::DnsWatch::default(),
             beacons: beacon::Beacons::default(),
             rules: rules::Rules::new(&cfg.rules)?,
@@ -276,6 +310,7 @@ impl Detectors {
         self.scans.session(rec, &mut ctx);
         self.lateral.session(rec, &mut ctx);
         self.spikes.session(rec, &mut ctx);
+        self.latency.session(rec, &mut ctx);
         self.dns.session(rec, &mut ctx);
         self.beacons.session(rec, &mut ctx);
         self.rules.session(rec, &mut ctx);

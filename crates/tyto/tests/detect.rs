@@ -421,3 +421,48 @@ fn a_client_calling_home_on_a_schedule_is_a_beacon() {
     assert!(count(&data, expr) >= 12, "{expr}");
     assert_eq!(count(&data, &format!("{expr} && host.tls != update.example.net")), 0, "{expr}");
 }
+
+/// A web service answering in about 10 ms for twenty minutes, then in 800 ms for
+/// five:
+/// `service-latency` names it once, with an expression that finds the slow sessions.
+#[test]
+fn a_service_answering_slowly_for_minutes_raises_a_latency_alert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    let t0 = 1_714_564_800_000_000_000i64;
+    let mut sport = 20_000u16;
+    for minute in 0..31i64 {
+        let delay_ms = if (20..25).contains(&minute) { 800 } else { 10 + minute % 3 };
+        for i in 0..12i64 {
+            sport += 1;
+            let t = t0 + minute * 60_000_000_000 + i * 4_000_000_000;
+            common::connection_answered_after(
+                &mut frames,
+                t,
+                sport,
+                8080,
+                b"GET /status HTTP/1.1\r\nHost: svc.example\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                delay_ms * 1_000_000,
+            );
+        }
+    }
+    frames.sort_by_key(|f| f.0);
+    let pcap = tmp.path().join("slow.pcap");
+    common::write_pcap(&pcap, &frames);
+    let data = tmp.path().join("data");
+    // One worker: rows in the order sessions end (several workers' rows reach the
+    // detectors in batches, later than the detector waits for).
+    ok(tyto().args(["ingest", "--workers", "1", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    let raised = alerts(&data, &["--detector", "service-latency"]);
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let a = &raised[0];
+    assert_eq!(a["source"], "10.9.0.2");
+    let message = a["message"].as_str().unwrap();
+    assert!(message.contains("http service 10.9.0.2:8080 answered slowly for 3 buckets"), "{message}");
+    // The expression finds slow sessions, and only those.
+    let expression = a["expression"].as_str().unwrap();
+    let slow = count(&data, expression);
+    assert!(slow >= 12, "{expression}: {slow}");
+    assert_eq!(count(&data, &format!("({expression}) && http.response-time < 100")), 0);
+}

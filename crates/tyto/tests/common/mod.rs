@@ -253,6 +253,20 @@ pub fn enc(s: &str) -> String {
 
 /// One TCP connection: handshake, the client's bytes, the server's bytes, FINs.
 pub fn connection(out: &mut Vec<(i64, Vec<u8>)>, t0: i64, sport: u16, dport: u16, ask: &[u8], answer: &[u8]) {
+    connection_answered_after(out, t0, sport, dport, ask, answer, 1_000_000);
+}
+
+/// [`connection`], the server's bytes `delay_ns` after the client's (the other
+/// packets a millisecond apart).
+pub fn connection_answered_after(
+    out: &mut Vec<(i64, Vec<u8>)>,
+    t0: i64,
+    sport: u16,
+    dport: u16,
+    ask: &[u8],
+    answer: &[u8],
+    delay_ns: i64,
+) {
     let (cli, srv) = ([10, 9, 0, 1], [10, 9, 0, 2]);
     let mut t = t0;
     let mut seg = |from_client: bool, seq: u32, ack: u32, syn: bool, fin: bool, data: &[u8]| {
@@ -271,7 +285,7 @@ pub fn connection(out: &mut Vec<(i64, Vec<u8>)>, t0: i64, sport: u16, dport: u16
         }
         let mut frame = Vec::new();
         b.write(&mut frame, data).unwrap();
-        t += 1_000_000;
+        t += if !from_client && !data.is_empty() { delay_ns } else { 1_000_000 };
         out.push((t, frame));
     };
     let (c, s) = (1000u32, 5000u32);
