@@ -68,6 +68,7 @@ pub mod mysql;
 pub mod nats;
 pub mod nfs;
 pub mod nintendo;
+pub mod nntp;
 mod ntlm;
 pub mod ntp;
 pub mod opcua;
@@ -75,6 +76,7 @@ pub mod openvpn;
 pub mod oracle;
 pub mod pop3;
 pub mod postgres;
+pub mod pptp;
 mod psiphon;
 pub mod ptp;
 pub mod quic;
@@ -84,6 +86,7 @@ pub mod redis;
 pub mod riotgames;
 pub mod risk;
 pub mod rsh;
+pub mod rsync;
 pub mod rtmp;
 pub mod rtp;
 pub mod rtsp;
@@ -277,6 +280,9 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &syslog::PROTOCOL,
     &slp::PROTOCOL,
     &git::PROTOCOL,
+    &pptp::PROTOCOL,
+    &rsync::PROTOCOL,
+    &nntp::PROTOCOL,
     // Industrial, voice, messaging and network services with their own framing.
     &h323::PROTOCOL,
     &enip::PROTOCOL,

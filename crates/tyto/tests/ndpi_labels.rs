@@ -127,6 +127,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("RTMP", "rtmp"),
     ("Service_Location_Protocol", "slp"),
     ("Git", "git"),
+    ("PPTP", "pptp"),
+    ("RSYNC", "rsync"),
+    ("Usenet", "nntp"),
 ];
 
 type Key = (String, String, u64, String, u64);
