@@ -25,6 +25,7 @@ pub mod dcerpc;
 mod der;
 pub mod dhcp;
 pub mod dhcpv6;
+pub mod diameter;
 pub mod discord;
 pub mod dnp3;
 pub mod dns;
@@ -39,12 +40,14 @@ pub mod expect;
 pub mod fins;
 pub mod fix;
 pub mod ftp;
+pub mod gearman;
 pub mod genshin;
 pub mod git;
 pub mod gnutella;
 pub mod h323;
 pub mod hartip;
 pub mod hislip;
+pub mod hl7;
 pub mod hpvirtgrp;
 pub mod http;
 pub mod http2;
@@ -96,6 +99,7 @@ pub mod sip;
 pub mod skinny;
 pub mod slp;
 pub mod smb;
+pub mod smpp;
 pub mod smtp;
 pub mod snmp;
 pub mod socks;
@@ -283,6 +287,10 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &pptp::PROTOCOL,
     &rsync::PROTOCOL,
     &nntp::PROTOCOL,
+    &gearman::PROTOCOL,
+    &hl7::PROTOCOL,
+    &smpp::PROTOCOL,
+    &diameter::PROTOCOL,
     // Industrial, voice, messaging and network services with their own framing.
     &h323::PROTOCOL,
     &enip::PROTOCOL,

@@ -130,6 +130,10 @@ const ALIASES: &[(&str, &str)] = &[
     ("PPTP", "pptp"),
     ("RSYNC", "rsync"),
     ("Usenet", "nntp"),
+    ("Gearman", "gearman"),
+    ("HL7", "hl7"),
+    ("SMPP", "smpp"),
+    ("Diameter", "diameter"),
 ];
 
 type Key = (String, String, u64, String, u64);
