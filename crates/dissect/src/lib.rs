@@ -18,6 +18,9 @@ pub mod bittorrent;
 pub mod c37118;
 pub mod capwap;
 pub mod cassandra;
+pub mod ceph;
+pub mod checkmk;
+pub mod citrix;
 mod classify;
 pub mod coap;
 pub mod crynet;
@@ -30,6 +33,7 @@ pub mod discord;
 pub mod dnp3;
 pub mod dns;
 pub mod dnscrypt;
+pub mod drda;
 pub mod dropbox;
 pub mod dtls;
 pub mod eaq;
@@ -42,6 +46,7 @@ pub mod fix;
 pub mod ftp;
 pub mod gearman;
 pub mod genshin;
+pub mod giop;
 pub mod git;
 pub mod gnutella;
 pub mod h323;
@@ -55,7 +60,9 @@ pub mod iec104;
 pub mod imap;
 pub mod irc;
 pub mod isakmp;
+pub mod jrmi;
 pub mod kerberos;
+pub mod kismet;
 pub mod ldap;
 mod lines;
 pub mod lisp;
@@ -151,6 +158,17 @@ pub enum Probe {
 }
 
 /// A probe that can always tell from what it has: yes or no.
+impl Probe {
+    /// `NeedMore` when the bytes so far may still become a match, else `self`.
+    pub fn or_need_more(self, may_still: bool) -> Probe {
+        if may_still && self == Probe::NoMatch {
+            Probe::NeedMore
+        } else {
+            self
+        }
+    }
+}
+
 impl From<bool> for Probe {
     fn from(matches: bool) -> Probe {
         if matches {
@@ -291,6 +309,13 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &hl7::PROTOCOL,
     &smpp::PROTOCOL,
     &diameter::PROTOCOL,
+    &ceph::PROTOCOL,
+    &checkmk::PROTOCOL,
+    &citrix::PROTOCOL,
+    &giop::PROTOCOL,
+    &jrmi::PROTOCOL,
+    &kismet::PROTOCOL,
+    &drda::PROTOCOL,
     // Industrial, voice, messaging and network services with their own framing.
     &h323::PROTOCOL,
     &enip::PROTOCOL,

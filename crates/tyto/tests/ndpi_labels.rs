@@ -134,6 +134,13 @@ const ALIASES: &[(&str, &str)] = &[
     ("HL7", "hl7"),
     ("SMPP", "smpp"),
     ("Diameter", "diameter"),
+    ("Ceph", "ceph"),
+    ("CHECKMK", "checkmk"),
+    ("Citrix", "citrix"),
+    ("Corba", "corba"),
+    ("JRMI", "jrmi"),
+    ("Kismet", "kismet"),
+    ("DRDA", "drda"),
 ];
 
 type Key = (String, String, u64, String, u64);

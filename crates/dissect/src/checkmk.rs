@@ -1,0 +1,38 @@
+//! Checkmk's agent (TCP port 6556): asked nothing, it sends its report, whose
+//! first section header is `<<<check_mk>>>`. The agent's side names the protocol.
+//! Only the protocol is recorded.
+
+use crate::{NameOnly, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "checkmk",
+    transports: &[Transport::Tcp],
+    ports: &[6556],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    const HEADER: &[u8] = b"<<<check_mk>>>";
+    if side == Side::Client {
+        return Probe::NeedMore;
+    }
+    if data.starts_with(HEADER) {
+        return Probe::Match;
+    }
+    Probe::from(false).or_need_more(data.len() < HEADER.len() && HEADER.starts_with(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_bytes_name_it() {
+        assert_eq!(probe(Side::Server, b"<<<check_mk>>>\nVersion: 1.4.0p9\n"), Probe::Match);
+        assert_eq!(probe(Side::Server, b"<<<check"), Probe::NeedMore);
+        assert_eq!(probe(Side::Server, b"<html>"), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, b"<<<check_mk>>>\n"), Probe::NeedMore, "the agent speaks");
+    }
+}
