@@ -8,6 +8,7 @@
 //! The port decides nothing while payload can; when no payload settles it, the
 //! well-known port gives a guess that is labelled as one (`protocols.how`).
 
+pub mod afp;
 pub mod ajp;
 pub mod alicloud;
 pub mod amqp;
@@ -49,6 +50,7 @@ pub mod genshin;
 pub mod giop;
 pub mod git;
 pub mod gnutella;
+pub mod gtpc;
 pub mod h323;
 pub mod hartip;
 pub mod hislip;
@@ -110,12 +112,14 @@ pub mod smpp;
 pub mod smtp;
 pub mod snmp;
 pub mod socks;
+pub mod someip;
 mod sql;
 pub mod ssdp;
 pub mod ssh;
 pub mod stun;
 pub mod syslog;
 pub mod tds;
+pub mod teamspeak;
 pub mod telegram;
 pub mod telnet;
 pub mod teredo;
@@ -316,6 +320,10 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &jrmi::PROTOCOL,
     &kismet::PROTOCOL,
     &drda::PROTOCOL,
+    &afp::PROTOCOL,
+    &teamspeak::PROTOCOL,
+    &gtpc::PROTOCOL,
+    &someip::PROTOCOL,
     // Industrial, voice, messaging and network services with their own framing.
     &h323::PROTOCOL,
     &enip::PROTOCOL,

@@ -141,6 +141,11 @@ const ALIASES: &[(&str, &str)] = &[
     ("JRMI", "jrmi"),
     ("Kismet", "kismet"),
     ("DRDA", "drda"),
+    ("AFP", "afp"),
+    ("TeamSpeak", "teamspeak"),
+    // nDPI's master for GTP-C (and GTP-U, whose packets Tyto reads inside the tunnel).
+    ("GTP", "gtp-c"),
+    ("SOMEIP", "someip"),
 ];
 
 type Key = (String, String, u64, String, u64);
