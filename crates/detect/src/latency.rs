@@ -67,16 +67,6 @@ fn percentile_95(v: &mut [i64]) -> i64 {
     v[((v.len() - 1) as f64 * 0.95).round() as usize]
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 impl Latency {
     pub fn session(&mut self, rec: &SessionRecord, ctx: &mut Context) {
         let (Some(server), port) = (rec.dst_ip.map(|a| a.to_ip()), rec.dst_port) else { return };
@@ -147,10 +137,7 @@ fn judge(
         s.slow_run = 0;
     }
     let p95 = percentile_95(&mut samples);
-    let mut past: Vec<f64> = s.history.iter().map(|v| *v as f64).collect();
-    let m = median(&mut past);
-    let mut dev: Vec<f64> = past.iter().map(|x| (x - m).abs()).collect();
-    let mad = median(&mut dev);
+    let (m, mad) = crate::median_mad(s.history.iter().map(|v| *v as f64).collect());
     let threshold = (m + cfg.latency_mads * (1.4826 * mad).max(m / 10.0)).max(cfg.latency_min_ms * 1000.0);
     let known = s.judged >= cfg.latency_min_history;
     s.judged += 1;

@@ -37,6 +37,26 @@ pub use sinks::{AlertSinks, SinkCounters, SinksConfig};
 
 const NS: i64 = 1_000_000_000;
 
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The median of the values and their median absolute deviation (MAD): the robust
+/// baseline of the detectors that hold a figure against its own past.
+pub(crate) fn median_mad(mut v: Vec<f64>) -> (f64, f64) {
+    let m = median(&mut v);
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    (m, median(&mut dev))
+}
+
 /// The detectors' settings: the `[detect]` section of the configuration file, where
 /// each is documented with its default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

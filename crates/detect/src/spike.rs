@@ -63,24 +63,9 @@ impl Series {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        0.0
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// (median, MAD) of the counts.
 fn median_mad(counts: &[u32]) -> (f64, f64) {
-    let mut v: Vec<f64> = counts.iter().map(|c| *c as f64).collect();
-    let m = median(&mut v);
-    let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
-    (m, median(&mut dev))
+    crate::median_mad(counts.iter().map(|c| *c as f64).collect())
 }
 
 #[derive(Default)]

@@ -18,7 +18,7 @@ pub static PROTOCOL: Protocol = Protocol {
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let Some(h) = data.get(..16) else {
         let ok = data.first().is_none_or(|f| *f <= 1) && data.get(1).is_none_or(|c| (1..=8).contains(c));
-        return Probe::from(false).or_need_more(ok);
+        return if ok { Probe::NeedMore } else { Probe::NoMatch };
     };
     let len = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
     Probe::from(h[0] <= 1 && (1..=8).contains(&h[1]) && len <= 1 << 20 && h[12..16] == [0, 0, 0, 0])

@@ -15,12 +15,10 @@ pub static PROTOCOL: Protocol = Protocol {
 };
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
-    const BANNERS: [&[u8]; 2] = [b"ceph v027", b"ceph v2\n"];
-    if BANNERS.iter().any(|b| data.starts_with(b)) {
-        return Probe::Match;
+    match crate::starts_with(data, b"ceph v027") {
+        Probe::NoMatch => crate::starts_with(data, b"ceph v2\n"),
+        said => said,
     }
-    let n = data.len().min(8);
-    Probe::from(false).or_need_more(BANNERS.iter().any(|b| data.len() < b.len() && b[..n] == data[..n]))
 }
 
 #[cfg(test)]

@@ -14,14 +14,10 @@ pub static PROTOCOL: Protocol = Protocol {
 };
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
-    const HEADER: &[u8] = b"<<<check_mk>>>";
-    if side == Side::Client {
-        return Probe::NeedMore;
+    match side {
+        Side::Client => Probe::NeedMore,
+        Side::Server => crate::starts_with(data, b"<<<check_mk>>>"),
     }
-    if data.starts_with(HEADER) {
-        return Probe::Match;
-    }
-    Probe::from(false).or_need_more(data.len() < HEADER.len() && HEADER.starts_with(data))
 }
 
 #[cfg(test)]

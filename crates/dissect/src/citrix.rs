@@ -13,11 +13,7 @@ pub static PROTOCOL: Protocol = Protocol {
 };
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
-    const DETECT: &[u8] = b"\x7f\x7fICA\0";
-    if data.starts_with(DETECT) {
-        return Probe::Match;
-    }
-    Probe::from(false).or_need_more(data.len() < DETECT.len() && DETECT.starts_with(data))
+    crate::starts_with(data, b"\x7f\x7fICA\0")
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub static PROTOCOL: Protocol = Protocol {
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let Some(h) = data.get(..10) else {
-        return Probe::from(false).or_need_more(data.get(2).is_none_or(|m| *m == 0xd0));
+        return if data.get(2).is_none_or(|m| *m == 0xd0) { Probe::NeedMore } else { Probe::NoMatch };
     };
     let len = u16::from_be_bytes([h[0], h[1]]);
     let ddm_len = u16::from_be_bytes([h[6], h[7]]);

@@ -16,8 +16,10 @@ pub static PROTOCOL: Protocol = Protocol {
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
     let Some(h) = data.get(..8) else {
-        let n = data.len().min(4);
-        return Probe::from(false).or_need_more(b"GIOP"[..n] == data[..n]);
+        return match crate::starts_with(data, b"GIOP") {
+            Probe::Match => Probe::NeedMore,
+            said => said,
+        };
     };
     Probe::from(&h[..4] == b"GIOP" && h[4] == 1 && h[5] <= 3 && h[6] & 0xfc == 0 && h[7] <= 7)
 }

@@ -18,8 +18,10 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         return Probe::NeedMore;
     }
     let Some(h) = data.get(..7) else {
-        let n = data.len().min(6);
-        return Probe::from(false).or_need_more(b"JRMI\0\x02"[..n] == data[..n]);
+        return match crate::starts_with(data, b"JRMI\0\x02") {
+            Probe::Match => Probe::NeedMore,
+            said => said,
+        };
     };
     Probe::from(&h[..6] == b"JRMI\0\x02" && (0x4b..=0x4d).contains(&h[6]))
 }

@@ -14,14 +14,10 @@ pub static PROTOCOL: Protocol = Protocol {
 };
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
-    const GREETING: &[u8] = b"*KISMET: ";
-    if side == Side::Client {
-        return Probe::NeedMore;
+    match side {
+        Side::Client => Probe::NeedMore,
+        Side::Server => crate::starts_with(data, b"*KISMET: "),
     }
-    if data.starts_with(GREETING) {
-        return Probe::Match;
-    }
-    Probe::from(false).or_need_more(data.len() < GREETING.len() && GREETING.starts_with(data))
 }
 
 #[cfg(test)]

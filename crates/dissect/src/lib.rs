@@ -162,17 +162,6 @@ pub enum Probe {
 }
 
 /// A probe that can always tell from what it has: yes or no.
-impl Probe {
-    /// `NeedMore` when the bytes so far may still become a match, else `self`.
-    pub fn or_need_more(self, may_still: bool) -> Probe {
-        if may_still && self == Probe::NoMatch {
-            Probe::NeedMore
-        } else {
-            self
-        }
-    }
-}
-
 impl From<bool> for Probe {
     fn from(matches: bool) -> Probe {
         if matches {

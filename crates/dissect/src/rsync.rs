@@ -16,11 +16,12 @@ pub static PROTOCOL: Protocol = Protocol {
 const GREETING: &[u8] = b"@RSYNCD: ";
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
-    if data.len() < GREETING.len() + 1 {
-        return if GREETING.starts_with(data) || data.starts_with(GREETING) { Probe::NeedMore } else { Probe::NoMatch };
-    }
     // The greeting, then the version's first digit.
-    Probe::from(data.starts_with(GREETING) && data[GREETING.len()].is_ascii_digit())
+    match (crate::starts_with(data, GREETING), data.get(GREETING.len())) {
+        (Probe::Match, Some(digit)) => Probe::from(digit.is_ascii_digit()),
+        (Probe::Match, None) => Probe::NeedMore,
+        (said, _) => said,
+    }
 }
 
 #[cfg(test)]

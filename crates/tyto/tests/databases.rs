@@ -46,8 +46,18 @@ fn postgres_bin() -> Option<PathBuf> {
     found.pop()
 }
 
+/// A free loopback port, never given twice in this process (the tests run at once;
+/// each captures its own server's port).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Runs a command as the `postgres` user (the server refuses to run as root).
@@ -67,8 +77,9 @@ fn psql(port: u16, sql: &str) -> std::process::Output {
 /// tcpdump on loopback, for one port, until dropped (it says when it listens).
 fn capture(pcap: &Path, port: u16) -> Stopped {
     let mut tcpdump = Command::new("tcpdump")
-        // Packets as they come (not in blocks a second apart, lost at the signal).
-        .args(["-i", "lo", "--immediate-mode", "-U", "-n", "-Z", "root", "-w"])
+        // Packets as they come (not in blocks a second apart, lost at the signal),
+        // with a buffer that holds a burst on a busy machine.
+        .args(["-i", "lo", "--immediate-mode", "-B", "65536", "-U", "-n", "-Z", "root", "-w"])
         .arg(pcap)
         .args(["tcp", "port", &port.to_string()])
         .stderr(Stdio::piped())
@@ -81,6 +92,22 @@ fn capture(pcap: &Path, port: u16) -> Stopped {
     std::io::BufRead::read_line(&mut err, &mut line).unwrap();
     assert!(line.contains("listening"), "{line}");
     running
+}
+
+/// Ingests the capture; checks one session per client connection of `protocol`, and
+/// exactly one answered slowly (`{prefix}.response-time > 250`), in 300 ms to 1 s.
+/// Returns the data directory and that session.
+fn slow_session(dir: &Path, pcap: &Path, protocol: &str, connections: usize, prefix: &str) -> (PathBuf, Value) {
+    let data = dir.join("data");
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(pcap).output().unwrap());
+    assert_eq!(sessions(&data, &format!("protocols == {protocol}")).len(), connections, "one per client");
+    let mut slow = sessions(&data, &format!("{prefix}.response-time > 250"));
+    assert_eq!(slow.len(), 1, "{slow:?}");
+    let session = slow.remove(0);
+    let times = session[format!("{prefix}.response-time")].as_array().unwrap();
+    let ms: Vec<f64> = times.iter().filter_map(Value::as_f64).collect();
+    assert!(ms.iter().any(|t| (300.0..1000.0).contains(t)), "{ms:?}");
+    (data, session)
 }
 
 fn sessions(data: &Path, expr: &str) -> Vec<Value> {
@@ -142,17 +169,9 @@ fn a_slow_postgresql_query_is_found_by_its_response_time() {
     std::thread::sleep(Duration::from_millis(300));
     drop(capture);
 
-    let data = dir.path().join("data");
-    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
-    assert_eq!(sessions(&data, "protocols == postgresql").len(), 3, "one connection per psql");
-
-    let slow = sessions(&data, "pgsql.response-time > 250");
-    assert_eq!(slow.len(), 1, "{slow:?}");
-    let queries: Vec<&str> = slow[0]["pgsql.query"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    assert_eq!(queries, ["SELECT pg_sleep(?), ?"]);
-    let ms: Vec<f64> = slow[0]["pgsql.response-time"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
-    assert!(ms.iter().any(|t| (300.0..1000.0).contains(t)), "{ms:?}");
-    assert_eq!(slow[0]["user"], serde_json::json!(["tyto"]));
+    let (data, slow) = slow_session(dir.path(), &pcap, "postgresql", 3, "pgsql");
+    assert_eq!(slow["pgsql.query"], serde_json::json!(["SELECT pg_sleep(?), ?"]));
+    assert_eq!(slow["user"], serde_json::json!(["tyto"]));
 
     let errors = sessions(&data, "pgsql.error == 42P01*");
     assert_eq!(errors.len(), 1);
@@ -198,14 +217,8 @@ fn a_slow_redis_command_is_found_by_its_response_time() {
     std::thread::sleep(Duration::from_millis(300));
     drop(capture);
 
-    let data = dir.path().join("data");
-    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
-    assert_eq!(sessions(&data, "protocols == redis").len(), 4, "one connection per redis-cli");
-    let slow = sessions(&data, "redis.response-time > 250");
-    assert_eq!(slow.len(), 1, "{slow:?}");
-    assert!(slow[0]["redis.command"].as_array().unwrap().iter().any(|c| c == "DEBUG"), "{}", slow[0]);
-    let ms: Vec<f64> = slow[0]["redis.response-time"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
-    assert!(ms.iter().any(|t| (300.0..1000.0).contains(t)), "{ms:?}");
+    let (data, slow) = slow_session(dir.path(), &pcap, "redis", 4, "redis");
+    assert!(slow["redis.command"].as_array().unwrap().iter().any(|c| c == "DEBUG"), "{slow}");
     let errors = sessions(&data, "redis.error == ERR*");
     assert_eq!(errors.len(), 1);
     assert!(errors[0]["redis.command"].as_array().unwrap().iter().any(|c| c == "NOSUCHCOMMAND"));
@@ -266,16 +279,10 @@ fn a_slow_mariadb_query_is_found_by_its_response_time() {
     std::thread::sleep(Duration::from_millis(300));
     drop(capture);
 
-    let data = dir.path().join("data");
-    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
-    assert_eq!(sessions(&data, "protocols == mysql").len(), 3, "one connection per client");
-    let slow = sessions(&data, "mysql.response-time > 250");
-    assert_eq!(slow.len(), 1, "{slow:?}");
-    let queries: Vec<&str> = slow[0]["mysql.query"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let (data, slow) = slow_session(dir.path(), &pcap, "mysql", 3, "mysql");
+    let queries: Vec<&str> = slow["mysql.query"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(queries.contains(&"SELECT SLEEP(?), ?"), "{queries:?}");
-    let ms: Vec<f64> = slow[0]["mysql.response-time"].as_array().unwrap().iter().filter_map(Value::as_f64).collect();
-    assert!(ms.iter().any(|t| (300.0..1000.0).contains(t)), "{ms:?}");
-    assert_eq!(slow[0]["mysql.user"], serde_json::json!(["root"]));
+    assert_eq!(slow["mysql.user"], serde_json::json!(["root"]));
     let errors = sessions(&data, "mysql.error == \"1146 *\" || mysql.error == 1146*");
     assert_eq!(errors.len(), 1);
     let text = errors[0]["mysql.error"][0].as_str().unwrap();
