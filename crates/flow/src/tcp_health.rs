@@ -96,7 +96,7 @@ impl HealthTracker {
         // Time to the first payload byte means something only from a seen opening.
         if s.payload_len > 0 && !syn && !rst && !self.first_data_seen[d] && self.syn_seen[0] {
             self.first_data_seen[d] = true;
-            let us = Some(s.ts_ns.saturating_sub(start_ns).max(0) / 1000);
+            let us = Some(micros(s.ts_ns.saturating_sub(start_ns)));
             *if from_client { &mut out.first_data_src_us } else { &mut out.first_data_dst_us } = us;
         }
     }
