@@ -361,10 +361,9 @@ fn put_text(rec: &mut SessionRecord, field: &str, value: &str) {
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 
-/// A span of time, from nanoseconds to the microseconds a duration field holds
-/// (rounded to the nearest, as tshark rounds its figures).
+/// A span of time in nanoseconds, into a duration field (in microseconds).
 fn put_duration(rec: &mut SessionRecord, field: &str, ns: i64) {
-    let r = rec.extra.add_int(field, (ns.max(0) + 500) / 1000);
+    let r = rec.extra.add_int(field, tyto_schema::time::span_micros(ns));
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 

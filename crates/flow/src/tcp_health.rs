@@ -10,6 +10,7 @@
 //! which needs the window scaling both SYNs agreed on.
 
 use tyto_packet::tcpflag;
+use tyto_schema::time::span_micros;
 use tyto_schema::{Handshake, TcpHealth};
 
 use crate::key::Direction;
@@ -96,7 +97,7 @@ impl HealthTracker {
         // Time to the first payload byte means something only from a seen opening.
         if s.payload_len > 0 && !syn && !rst && !self.first_data_seen[d] && self.syn_seen[0] {
             self.first_data_seen[d] = true;
-            let us = Some(micros(s.ts_ns.saturating_sub(start_ns)));
+            let us = Some(span_micros(s.ts_ns.saturating_sub(start_ns)));
             *if from_client { &mut out.first_data_src_us } else { &mut out.first_data_dst_us } = us;
         }
     }
@@ -119,7 +120,7 @@ impl HealthTracker {
                     self.answer_ns = Some(s.ts_ns);
                     self.answer_accepts = syn;
                     if syn || out.rtt_server_us.is_none() {
-                        out.rtt_server_us = Some(micros(s.ts_ns - syn_ns));
+                        out.rtt_server_us = Some(span_micros(s.ts_ns - syn_ns));
                     }
                 }
                 self.answered |= syn;
@@ -133,7 +134,7 @@ impl HealthTracker {
                 if let (Some(syn_ns), Some(_), true, Some(server)) =
                     (self.syn_ns, self.answer_ns, self.answer_accepts, out.rtt_server_us)
                 {
-                    out.rtt_client_us = Some((micros(s.ts_ns - syn_ns) - server).max(0));
+                    out.rtt_client_us = Some((span_micros(s.ts_ns - syn_ns) - server).max(0));
                 }
             }
             _ => {}
@@ -168,11 +169,6 @@ impl HealthTracker {
             Handshake::Failed
         }
     }
-}
-
-/// Nanoseconds to the nearest microsecond (as tshark's figures are rounded).
-fn micros(ns: i64) -> i64 {
-    (ns.max(0) + 500) / 1000
 }
 
 /// The window scale option's shift, if the options carry one (RFC 7323: kind 3,

@@ -8,6 +8,13 @@ pub fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// A span of nanoseconds in the microseconds a duration field holds, rounded to the
+/// nearest (as tshark rounds its figures); a negative span (a clock that went back)
+/// is 0.
+pub fn span_micros(ns: i64) -> i64 {
+    (ns.max(0) + 500) / 1000
+}
+
 /// `2013-11-25T14:55:58.382123Z`: UTC, to the microsecond.
 pub fn format_rfc3339(ns: i64) -> String {
     let secs = ns.div_euclid(1_000_000_000);

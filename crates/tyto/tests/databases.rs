@@ -74,6 +74,15 @@ fn psql(port: u16, sql: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// Polls `ready` every `poll` until it holds; fails the test after `limit`.
+fn wait_for(server: &str, limit: Duration, poll: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{server} did not start");
+        std::thread::sleep(poll);
+    }
+}
+
 /// tcpdump on loopback, for one port, until dropped (it says when it listens).
 fn capture(pcap: &Path, port: u16) -> Stopped {
     let mut tcpdump = Command::new("tcpdump")
@@ -153,11 +162,9 @@ fn a_slow_postgresql_query_is_found_by_its_response_time() {
         .spawn()
         .unwrap();
     let _server = Stopped(server);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !psql(port, "SELECT 1").status.success() {
-        assert!(Instant::now() < deadline, "PostgreSQL did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for("PostgreSQL", Duration::from_secs(30), Duration::from_millis(100), || {
+        psql(port, "SELECT 1").status.success()
+    });
 
     // The queries, captured on loopback.
     let pcap = dir.path().join("pg.pcap");
@@ -201,11 +208,9 @@ fn a_slow_redis_command_is_found_by_its_response_time() {
         .unwrap();
     let _server = Stopped(server);
     let cli = |args: &[&str]| Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !String::from_utf8_lossy(&cli(&["PING"]).stdout).contains("PONG") {
-        assert!(Instant::now() < deadline, "Redis did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for("Redis", Duration::from_secs(30), Duration::from_millis(100), || {
+        String::from_utf8_lossy(&cli(&["PING"]).stdout).contains("PONG")
+    });
 
     let pcap = dir.path().join("redis.pcap");
     let capture = capture(&pcap, port);
@@ -265,11 +270,7 @@ fn a_slow_mariadb_query_is_found_by_its_response_time() {
             .output()
             .unwrap()
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !client("SELECT 1").status.success() {
-        assert!(Instant::now() < deadline, "MariaDB did not start");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for("MariaDB", Duration::from_secs(60), Duration::from_millis(200), || client("SELECT 1").status.success());
 
     let pcap = dir.path().join("mariadb.pcap");
     let capture = capture(&pcap, port);
@@ -305,11 +306,9 @@ fn memcached_commands_in_both_protocols_are_timed() {
         .spawn()
         .unwrap();
     let _server = Stopped(server);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "memcached did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("memcached", Duration::from_secs(30), Duration::from_millis(50), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     // Reads until the answer ends with `end`.
     let ask = |s: &mut std::net::TcpStream, request: &[u8], end: &[u8]| {
         s.write_all(request).unwrap();

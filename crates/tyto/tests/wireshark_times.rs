@@ -80,7 +80,7 @@ fn handshake_round_trips_equal_wiresharks() {
         let (_, rows) = common::run(&[dir.join(&capture)], &cfg);
         let mut ours = timed(&rows);
         for (ends, theirs_ns) in connections {
-            let theirs = (theirs_ns + 500) / 1000;
+            let theirs = tyto_schema::time::span_micros(theirs_ns);
             match ours.get_mut(&ends).and_then(|v| (!v.is_empty()).then(|| v.remove(0))) {
                 Some(Some(us)) if us == theirs => equal += 1,
                 Some(Some(us)) if theirs_ns == i64::from(i32::MAX) && us >= theirs => ceiling += 1,
@@ -150,7 +150,7 @@ fn response_times_equal_wiresharks() {
                 t.2 += 1;
                 continue;
             }
-            let theirs = (ns + 500) / 1000;
+            let theirs = tyto_schema::time::span_micros(ns);
             let got = ours.iter().find(|(k, _)| *k == kind).and_then(|(_, m)| m.get(&ends));
             if ns == i64::from(i32::MAX) && got.is_some_and(|v| v.iter().any(|us| *us >= theirs)) {
                 t.3 += 1;
