@@ -18,11 +18,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(back, row);
         at += used;
     }
-    // Rows of the older layout, left in a spool by an earlier version.
-    let mut at = 0;
-    while at < data.len() {
-        let Ok((_, used)) = decode_layout(&data[at..], 1) else { break };
-        assert!(used > 0 && at + used <= data.len());
-        at += used;
+    // Rows of the older layouts, left in a spool by an earlier version.
+    for layout in [1, 2] {
+        let mut at = 0;
+        while at < data.len() {
+            let Ok((_, used)) = decode_layout(&data[at..], layout) else { break };
+            assert!(used > 0 && at + used <= data.len());
+            at += used;
+        }
     }
 });

@@ -275,6 +275,9 @@ pub struct Dns {
     /// When the queries not answered yet were seen, by message id, oldest first
     /// (kept whether or not the row keeps transactions: they give the response times).
     asked: std::collections::VecDeque<(u16, i64)>,
+    /// The response time the message being read gave (an answer that timed its
+    /// query): its transaction's, so the two agree.
+    timed: Option<i64>,
 }
 
 /// A query sent again with its id within this long is a copy of the first (the
@@ -287,6 +290,7 @@ impl Dns {
     /// (copies sent again within [`RETRANSMISSION_NS`] are answered with it), and
     /// copies of the answer time nothing — as Wireshark pairs them.
     fn time(&mut self, header: &[u8], rec: &mut SessionRecord) {
+        self.timed = None;
         let (Some(id), Some(&flags)) = (u16_at(header, 0), header.get(2)) else { return };
         if header.len() < 12 {
             return;
@@ -308,6 +312,7 @@ impl Dns {
         } else if let Some(at) = self.asked.iter().position(|(i, _)| *i == id) {
             if let Some((_, asked_ns)) = self.asked.remove(at) {
                 crate::put_duration(rec, "dns.response-time", now - asked_ns);
+                self.timed = Some(tyto_schema::time::span_micros(now - asked_ns));
             }
         }
     }
@@ -351,6 +356,7 @@ impl Dns {
             None => Transaction::new("dns"),
         };
         t.response_ns = Some(now);
+        t.response_us = self.timed.take();
         t.response_bytes = len as u64;
         record(msg, &mut t.values);
         file_transaction(rec, t);

@@ -293,6 +293,11 @@ impl Http {
             Side::Server => {
                 if let Some(sent) = self.timing.take() {
                     put_duration(rec, "http.response-time", rec.stop_ns - sent);
+                    let took = tyto_schema::time::span_micros(rec.stop_ns - sent);
+                    let list = rec.transactions.as_mut().map(|l| &mut l.list);
+                    if let Some(t) = self.answering.and_then(|i| list?.get_mut(i)) {
+                        t.response_us = Some(took);
+                    }
                 }
             }
         }
@@ -351,22 +356,22 @@ impl Http {
         response_values(headers, code, &mut rec.extra);
         authentication(headers, rec);
         self.answering = None;
-        // Switching protocols (h2c, WebSocket): what follows is the new protocol's.
-        if code == 101 {
-            self.timing = self.pending.pop_front().and_then(|p| p.sent_ns);
-            self.message_done(Side::Server, rec);
-            self.tunnel = true;
-            return Body::Stopped;
-        }
-        // Other interim responses (1xx) answer no request yet.
-        let answered = if code >= 200 { self.pending.pop_front() } else { None };
+        // Interim responses (1xx) answer no request yet, but for Switching Protocols.
+        let final_answer = code >= 200 || code == 101;
+        let mut answered = if final_answer { self.pending.pop_front() } else { None };
         self.timing = answered.as_ref().and_then(|p| p.sent_ns);
-        if code >= 200 && rec.transactions.is_some() {
-            let mut t = answered.as_ref().and_then(|p| p.txn.clone()).unwrap_or_else(|| Transaction::new("http"));
+        if final_answer && rec.transactions.is_some() {
+            let mut t = answered.as_mut().and_then(|p| p.txn.take()).unwrap_or_else(|| Transaction::new("http"));
             t.response_ns = Some(rec.stop_ns);
             t.response_bytes = header_len as u64;
             response_values(headers, code, &mut t.values);
             self.answering = file_transaction(rec, t);
+        }
+        // Switching protocols (h2c, WebSocket): what follows is the new protocol's.
+        if code == 101 {
+            self.message_done(Side::Server, rec);
+            self.tunnel = true;
+            return Body::Stopped;
         }
         let method = answered.map(|p| p.method);
         if method.as_deref() == Some("HEAD") || code < 200 || code == 204 || code == 304 {

@@ -459,6 +459,72 @@ fn file_transaction(rec: &mut SessionRecord, t: tyto_schema::Transaction) -> Opt
     rec.transactions.as_mut().and_then(|list| list.push(t))
 }
 
+/// A request waiting for its answer, as the request/answer protocols hold it: when
+/// it was sent, and its transaction when the row keeps them. The answer then gives
+/// the protocol's `*.response-time` and the transaction the same figure.
+struct Asked {
+    sent_ns: i64,
+    txn: Option<tyto_schema::Transaction>,
+}
+
+impl Asked {
+    /// A request of `kind` whose last byte came in the newest packet.
+    fn new(rec: &SessionRecord, kind: &'static str, bytes: usize) -> Asked {
+        let txn = rec.transactions.is_some().then(|| {
+            let mut t = tyto_schema::Transaction::new(kind);
+            t.request_ns = Some(rec.stop_ns);
+            t.request_bytes = bytes as u64;
+            t
+        });
+        Asked { sent_ns: rec.stop_ns, txn }
+    }
+
+    /// A value of the request or of its answer, for its transaction.
+    fn note(&mut self, field: &str, text: &str) {
+        if let Some(t) = &mut self.txn {
+            let r = t.values.add_text(field, text);
+            debug_assert!(r.is_ok(), "{field}: {r:?}");
+        }
+    }
+
+    /// Bytes of the answer read so far.
+    fn answer_bytes(&mut self, n: usize) {
+        if let Some(t) = &mut self.txn {
+            t.response_bytes += n as u64;
+        }
+    }
+
+    /// The answer came (in the newest packet): its time goes into `field` and the
+    /// transaction is filed.
+    fn answered(self, rec: &mut SessionRecord, field: &str) {
+        let took = rec.stop_ns - self.sent_ns;
+        put_duration(rec, field, took);
+        if let Some(mut t) = self.txn {
+            t.response_ns = Some(rec.stop_ns);
+            t.response_us = Some(tyto_schema::time::span_micros(took));
+            file_transaction(rec, t);
+        }
+    }
+
+    /// Never answered: filed as it is.
+    fn unanswered(self, rec: &mut SessionRecord) {
+        if let Some(t) = self.txn {
+            file_transaction(rec, t);
+        }
+    }
+
+    /// The row is being written with these requests still waiting: their
+    /// transactions go with it, unanswered; their times stay, so an answer in the
+    /// session's next row is still timed.
+    fn file_waiting<'a>(waiting: impl IntoIterator<Item = &'a mut Asked>, rec: &mut SessionRecord) {
+        for asked in waiting {
+            if let Some(t) = asked.txn.take() {
+                file_transaction(rec, t);
+            }
+        }
+    }
+}
+
 /// Bytes from a hex dump (tests quote captures this way).
 #[cfg(test)]
 fn unhex(s: &str) -> Vec<u8> {

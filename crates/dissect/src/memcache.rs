@@ -139,7 +139,7 @@ struct Reader {
 /// A text request waiting for its answer: when sent, and whether its answer runs to
 /// `END`.
 struct Waiting {
-    sent_ns: i64,
+    asked: crate::Asked,
     to_end: bool,
     /// A binary request's opaque.
     opaque: Option<u32>,
@@ -158,6 +158,14 @@ impl Memcache {
         let Some((command, block)) = text_command(line) else { return };
         put_text(rec, "memcache.command", command);
         let words: Vec<&[u8]> = line.trim_ascii_end().split(|b| *b == b' ').filter(|w| !w.is_empty()).collect();
+        let mut asked = crate::Asked::new(rec, "memcache", line.len());
+        asked.note("memcache.command", command);
+        if let Some(key) = words.get(1).filter(|_| !matches!(command, "stats" | "version" | "verbosity" | "flush_all"))
+        {
+            let key = String::from_utf8_lossy(key);
+            put_text(rec, "memcache.key", &key);
+            asked.note("memcache.key", &key);
+        }
         if block {
             // `set key flags exptime bytes [noreply]` (`cas` has its unique after bytes;
             // the meta `ms key datalen flags…`).
@@ -173,16 +181,24 @@ impl Memcache {
             return;
         }
         let to_end = matches!(command, "get" | "gets" | "gat" | "gats" | "stats");
-        self.push(Waiting { sent_ns: rec.stop_ns, to_end, opaque: None });
+        self.push(Waiting { asked, to_end, opaque: None }, rec);
     }
 
     fn answer_line(&mut self, line: &[u8], rec: &mut SessionRecord) {
         let word = line.split(|b| *b == b' ' || *b == b'\r').next().unwrap_or_default();
+        if let Some(w) = self.pending.front_mut() {
+            w.asked.answer_bytes(line.len());
+        }
         if word == b"VALUE" {
             // `VALUE key flags bytes [cas]`: its block passes.
             let size = line.trim_ascii_end().split(|b| *b == b' ').nth(3);
             match size.and_then(|w| std::str::from_utf8(w).ok()?.parse::<usize>().ok()) {
-                Some(n) if n <= MAX_BLOCK => self.readers[1].skip = n + 2,
+                Some(n) if n <= MAX_BLOCK => {
+                    self.readers[1].skip = n + 2;
+                    if let Some(w) = self.pending.front_mut() {
+                        w.asked.answer_bytes(n + 2);
+                    }
+                }
                 _ => self.readers[1].lost = true,
             }
             return;
@@ -192,19 +208,25 @@ impl Memcache {
             return;
         }
         if ERRORS.contains(&word) {
-            put_text(rec, "memcache.status", &String::from_utf8_lossy(line.trim_ascii_end()));
+            let status = String::from_utf8_lossy(line.trim_ascii_end());
+            put_text(rec, "memcache.status", &status);
+            if let Some(w) = self.pending.front_mut() {
+                w.asked.note("memcache.status", &status);
+            }
         }
         let ends = self.pending.front().is_none_or(|w| !w.to_end) || word == b"END" || ERRORS.contains(&word);
         if ends {
             if let Some(w) = self.pending.pop_front() {
-                crate::put_duration(rec, "memcache.response-time", rec.stop_ns - w.sent_ns);
+                w.asked.answered(rec, "memcache.response-time");
             }
         }
     }
 
-    fn push(&mut self, w: Waiting) {
+    fn push(&mut self, w: Waiting, rec: &mut SessionRecord) {
         if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
+            if let Some(old) = self.pending.pop_front() {
+                old.asked.unanswered(rec);
+            }
         }
         self.pending.push_back(w);
     }
@@ -214,18 +236,28 @@ impl Memcache {
         let opaque = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
         match side {
             Side::Client => {
-                put_text(rec, "memcache.command", binary_command(h[1]));
-                self.push(Waiting { sent_ns: rec.stop_ns, to_end: false, opaque: Some(opaque) });
+                let command = binary_command(h[1]);
+                put_text(rec, "memcache.command", command);
+                let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
+                let mut asked = crate::Asked::new(rec, "memcache", h.len() + body);
+                asked.note("memcache.command", command);
+                self.push(Waiting { asked, to_end: false, opaque: Some(opaque) }, rec);
             }
             Side::Server => {
                 let status = u16::from_be_bytes([h[6], h[7]]);
+                let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
+                let at = self.pending.iter().position(|w| w.opaque == Some(opaque));
+                let mut w = at.and_then(|i| self.pending.remove(i));
                 if status != 0 {
-                    put_text(rec, "memcache.status", &format!("0x{status:04x}"));
-                }
-                if let Some(i) = self.pending.iter().position(|w| w.opaque == Some(opaque)) {
-                    if let Some(w) = self.pending.remove(i) {
-                        crate::put_duration(rec, "memcache.response-time", rec.stop_ns - w.sent_ns);
+                    let status = format!("0x{status:04x}");
+                    put_text(rec, "memcache.status", &status);
+                    if let Some(w) = &mut w {
+                        w.asked.note("memcache.status", &status);
                     }
+                }
+                if let Some(mut w) = w {
+                    w.asked.answer_bytes(h.len() + body);
+                    w.asked.answered(rec, "memcache.response-time");
                 }
             }
         }
@@ -284,6 +316,10 @@ impl Dissector for Memcache {
                 Side::Server => self.answer_line(&line, rec),
             }
         }
+    }
+
+    fn end(&mut self, rec: &mut SessionRecord) {
+        crate::Asked::file_waiting(self.pending.iter_mut().map(|w| &mut w.asked), rec);
     }
 
     fn gap(&mut self, side: Side, _len: u64) {

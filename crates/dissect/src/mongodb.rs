@@ -149,14 +149,16 @@ fn scram_user(payload: &[u8]) -> Option<String> {
 }
 
 /// One command document, and the database its message names outside it.
-fn command(doc: &[u8], db: Option<&str>, rec: &mut SessionRecord) {
+fn command(doc: &[u8], db: Option<&str>, rec: &mut SessionRecord, asked: &mut crate::Asked) {
     let elements = elements(doc);
     let Some(&(kind, name, value)) = elements.first() else { return };
     let name = String::from_utf8_lossy(name).into_owned();
     put_text(rec, "mongodb.command", &name);
+    asked.note("mongodb.command", &name);
     if kind == 0x02 && COLLECTION_COMMANDS.contains(&name.as_str()) {
         if let Some(c) = string(value) {
             put_text(rec, "mongodb.collection", &c);
+            asked.note("mongodb.collection", &c);
         }
     }
     for &(kind, key, value) in &elements {
@@ -164,6 +166,7 @@ fn command(doc: &[u8], db: Option<&str>, rec: &mut SessionRecord) {
             (0x02, b"$db") => {
                 if let Some(d) = string(value) {
                     put_text(rec, "mongodb.db", &d);
+                    asked.note("mongodb.db", &d);
                 }
             }
             (0x02, b"user") if name == "authenticate" => {
@@ -182,22 +185,23 @@ fn command(doc: &[u8], db: Option<&str>, rec: &mut SessionRecord) {
     }
     if let Some(d) = db {
         put_text(rec, "mongodb.db", d);
+        asked.note("mongodb.db", d);
     }
 }
 
-fn client_message(m: &[u8], rec: &mut SessionRecord) {
+fn client_message(m: &[u8], rec: &mut SessionRecord, asked: &mut crate::Asked) {
     let opcode = i32::from_le_bytes([m[12], m[13], m[14], m[15]]);
     let body = &m[16..];
     match opcode {
         // Flags, then sections; the body is the one of kind 0.
-        OP_MSG if body.get(4) == Some(&0) => command(&body[5..], None, rec),
+        OP_MSG if body.get(4) == Some(&0) => command(&body[5..], None, rec, asked),
         // Flags, the `db.collection` namespace, skip and return counts, the query.
         OP_QUERY => {
             let Some(ns_len) = body.get(4..).and_then(|n| n.iter().position(|b| *b == 0)) else { return };
             let ns = String::from_utf8_lossy(&body[4..4 + ns_len]).into_owned();
             let db = ns.split('.').next().filter(|d| !d.is_empty());
             if let Some(query) = body.get(4 + ns_len + 1 + 8..) {
-                command(query, db, rec);
+                command(query, db, rec, asked);
             }
         }
         _ => {}
@@ -227,13 +231,10 @@ fn answer_error(doc: &[u8]) -> Option<String> {
     })
 }
 
-fn server_message(m: &[u8], pending: &mut Vec<(i32, i64)>, rec: &mut SessionRecord) {
+fn server_message(m: &[u8], pending: &mut Vec<(i32, crate::Asked)>, rec: &mut SessionRecord) {
     let i32_at = |at: usize| i32::from_le_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]]);
     let (answers, opcode) = (i32_at(8), i32_at(12));
-    if let Some(i) = pending.iter().position(|(id, _)| *id == answers) {
-        let (_, sent) = pending.remove(i);
-        crate::put_duration(rec, "mongodb.response-time", rec.stop_ns - sent);
-    }
+    let mut asked = pending.iter().position(|(id, _)| *id == answers).map(|i| pending.remove(i).1);
     let body = &m[16..];
     let doc = match opcode {
         OP_MSG if body.get(4) == Some(&0) => body.get(5..),
@@ -243,6 +244,13 @@ fn server_message(m: &[u8], pending: &mut Vec<(i32, i64)>, rec: &mut SessionReco
     };
     if let Some(e) = doc.and_then(answer_error) {
         put_text(rec, "mongodb.error", &e);
+        if let Some(a) = &mut asked {
+            a.note("mongodb.error", &e);
+        }
+    }
+    if let Some(mut a) = asked {
+        a.answer_bytes(m.len());
+        a.answered(rec, "mongodb.response-time");
     }
 }
 
@@ -250,8 +258,8 @@ fn server_message(m: &[u8], pending: &mut Vec<(i32, i64)>, rec: &mut SessionReco
 pub struct MongoDb {
     streams: Streams,
     commands: u32,
-    /// Commands waiting for answers: their request ids and when they were sent.
-    pending: Vec<(i32, i64)>,
+    /// Commands waiting for answers, by request id.
+    pending: Vec<(i32, crate::Asked)>,
 }
 
 impl Dissector for MongoDb {
@@ -265,14 +273,19 @@ impl Dissector for MongoDb {
                 Side::Client => {
                     *commands += 1;
                     if pending.len() >= MAX_PENDING {
-                        pending.remove(0);
+                        pending.remove(0).1.unanswered(rec);
                     }
-                    pending.push((i32::from_le_bytes([m[4], m[5], m[6], m[7]]), rec.stop_ns));
-                    client_message(m, rec);
+                    let mut asked = crate::Asked::new(rec, "mongodb", m.len());
+                    client_message(m, rec, &mut asked);
+                    pending.push((i32::from_le_bytes([m[4], m[5], m[6], m[7]]), asked));
                 }
                 Side::Server => server_message(m, pending, rec),
             }
         });
+    }
+
+    fn end(&mut self, rec: &mut SessionRecord) {
+        crate::Asked::file_waiting(self.pending.iter_mut().map(|(_, a)| a), rec);
     }
 
     fn gap(&mut self, side: Side, _len: u64) {

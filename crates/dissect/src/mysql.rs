@@ -165,7 +165,7 @@ pub struct Mysql {
     handoff: Option<usize>,
     lost: bool,
     /// Commands sent, waiting for the first packet of their answer.
-    pending: std::collections::VecDeque<i64>,
+    pending: std::collections::VecDeque<crate::Asked>,
 }
 
 impl Mysql {
@@ -174,16 +174,20 @@ impl Mysql {
         // Every command begins a new sequence; the login and its exchanges do not.
         if seq == 0 {
             let Some((&command, text)) = payload.split_first() else { return };
+            let mut asked = crate::Asked::new(rec, "mysql", payload.len() + 4);
             if matches!(command, 0x03 | 0x16) {
-                let text = String::from_utf8_lossy(text);
-                put_text(rec, "mysql.query", &crate::sql::normalise(&text));
+                let query = crate::sql::normalise(&String::from_utf8_lossy(text));
+                put_text(rec, "mysql.query", &query);
+                asked.note("mysql.query", &query);
             }
             // Quit, closing a statement and sending its long data get no answer.
             if !matches!(command, 0x01 | 0x18 | 0x19) {
                 if self.pending.len() >= MAX_PENDING {
-                    self.pending.pop_front();
+                    if let Some(old) = self.pending.pop_front() {
+                        old.unanswered(rec);
+                    }
                 }
-                self.pending.push_back(rec.stop_ns);
+                self.pending.push_back(asked);
             }
             return;
         }
@@ -215,8 +219,8 @@ impl Mysql {
         if seq != 1 {
             return;
         }
-        let Some(sent) = self.pending.pop_front() else { return };
-        crate::put_duration(rec, "mysql.response-time", rec.stop_ns - sent);
+        let Some(mut asked) = self.pending.pop_front() else { return };
+        asked.answer_bytes(payload.len() + 4);
         if let [0xff, c0, c1, rest @ ..] = payload {
             let code = u16::from_le_bytes([*c0, *c1]);
             let (state, message) = match rest {
@@ -224,8 +228,11 @@ impl Mysql {
                 _ => (&[][..], rest),
             };
             let text = format!("{code} {} {}", String::from_utf8_lossy(state), String::from_utf8_lossy(message));
-            put_text(rec, "mysql.error", &text.split_whitespace().collect::<Vec<_>>().join(" "));
+            let error = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            put_text(rec, "mysql.error", &error);
+            asked.note("mysql.error", &error);
         }
+        asked.answered(rec, "mysql.response-time");
     }
 }
 
@@ -245,6 +252,10 @@ impl Dissector for Mysql {
                 return;
             }
         }
+    }
+
+    fn end(&mut self, rec: &mut SessionRecord) {
+        crate::Asked::file_waiting(&mut self.pending, rec);
     }
 
     fn gap(&mut self, _side: Side, _len: u64) {

@@ -145,11 +145,6 @@ impl Framer {
     }
 }
 
-/// A request waiting for the server's ReadyForQuery.
-struct Pending {
-    sent_ns: i64,
-}
-
 #[derive(Default)]
 pub struct Postgres {
     client: Vec<u8>,
@@ -159,7 +154,10 @@ pub struct Postgres {
     typed: bool,
     done: bool,
     framers: [Framer; 2],
-    pending: std::collections::VecDeque<Pending>,
+    /// Requests waiting for the server's ReadyForQuery.
+    pending: std::collections::VecDeque<crate::Asked>,
+    /// Bytes the client sent since its last request (an extended-protocol batch).
+    sent_bytes: usize,
     /// The statement of the extended-protocol batch being sent (Parse, or Bind of a
     /// statement parsed before), and statements parsed by name.
     batch: Option<String>,
@@ -233,13 +231,20 @@ impl Postgres {
             self.done = true;
             return;
         };
-        let now = rec.stop_ns;
         for (kind, body) in messages {
+            match side {
+                Side::Client => self.sent_bytes += body.len() + 5,
+                Side::Server => {
+                    if let Some(asked) = self.pending.front_mut() {
+                        asked.answer_bytes(body.len() + 5);
+                    }
+                }
+            }
             match (side, kind) {
                 (Side::Client, b'Q') => {
-                    self.request(now, rec);
-                    let text = String::from_utf8_lossy(cstr(&body).0);
-                    put_text(rec, "pgsql.query", &crate::sql::normalise(&text));
+                    let text = crate::sql::normalise(&String::from_utf8_lossy(cstr(&body).0));
+                    put_text(rec, "pgsql.query", &text);
+                    self.request(rec, Some(&text));
                 }
                 (Side::Client, b'P') => {
                     let (name, rest) = cstr(&body);
@@ -258,10 +263,11 @@ impl Postgres {
                     self.batch = self.statements.iter().find(|(n, _)| n == statement).map(|(_, t)| t.clone());
                 }
                 (Side::Client, b'S') => {
-                    self.request(now, rec);
-                    if let Some(text) = self.batch.take() {
-                        put_text(rec, "pgsql.query", &text);
+                    let text = self.batch.take();
+                    if let Some(text) = &text {
+                        put_text(rec, "pgsql.query", text);
                     }
+                    self.request(rec, text.as_deref());
                 }
                 (Side::Server, b'E') => {
                     // Fields: a code byte and a NUL-terminated value each; SQLSTATE is C.
@@ -280,12 +286,16 @@ impl Postgres {
                         rest = next;
                     }
                     if !code.is_empty() {
-                        put_text(rec, "pgsql.error", &format!("{code} {message}"));
+                        let error = format!("{code} {message}");
+                        put_text(rec, "pgsql.error", &error);
+                        if let Some(asked) = self.pending.front_mut() {
+                            asked.note("pgsql.error", &error);
+                        }
                     }
                 }
                 (Side::Server, b'Z') => {
-                    if let Some(p) = self.pending.pop_front() {
-                        crate::put_duration(rec, "pgsql.response-time", now - p.sent_ns);
+                    if let Some(asked) = self.pending.pop_front() {
+                        asked.answered(rec, "pgsql.response-time");
                     }
                 }
                 _ => {}
@@ -293,11 +303,19 @@ impl Postgres {
         }
     }
 
-    fn request(&mut self, now: i64, _rec: &mut SessionRecord) {
-        if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
+    /// A request is sent (a simple query, or a Sync ending a batch): its statement,
+    /// when one was read.
+    fn request(&mut self, rec: &mut SessionRecord, statement: Option<&str>) {
+        let mut asked = crate::Asked::new(rec, "pgsql", std::mem::take(&mut self.sent_bytes));
+        if let Some(text) = statement {
+            asked.note("pgsql.query", text);
         }
-        self.pending.push_back(Pending { sent_ns: now });
+        if self.pending.len() >= MAX_PENDING {
+            if let Some(old) = self.pending.pop_front() {
+                old.unanswered(rec);
+            }
+        }
+        self.pending.push_back(asked);
     }
 }
 
@@ -328,6 +346,10 @@ impl Dissector for Postgres {
             }
             Side::Server => self.typed_messages(side, data, rec),
         }
+    }
+
+    fn end(&mut self, rec: &mut SessionRecord) {
+        crate::Asked::file_waiting(&mut self.pending, rec);
     }
 
     fn gap(&mut self, _side: Side, _len: u64) {

@@ -122,6 +122,8 @@ struct Message {
     /// The first arguments of a command (bulk strings of the top array), or the
     /// line of a top-level simple string or error.
     parts: Vec<Vec<u8>>,
+    /// Its bytes on the wire.
+    bytes: usize,
 }
 
 /// RESP read as a stream, one direction: messages are told apart to the byte
@@ -135,6 +137,8 @@ struct Reader {
     /// Elements still to read at each open aggregate level.
     open: Vec<i64>,
     msg: Message,
+    /// Bytes read since the last message ended: the next message's.
+    read: usize,
     lost: bool,
 }
 
@@ -154,6 +158,7 @@ impl Reader {
                 }
                 self.bulk -= n;
                 data = &data[n..];
+                self.read += n;
                 if self.bulk == 0 {
                     self.bulk_kept = None;
                     self.element_done(&mut done);
@@ -168,6 +173,7 @@ impl Reader {
             let room = MAX_LINE.saturating_sub(self.line.len());
             self.line.extend_from_slice(&data[..upto.min(room)]);
             data = &data[upto..];
+            self.read += upto;
             if found {
                 let line = std::mem::take(&mut self.line);
                 self.header(&line, &mut done);
@@ -181,7 +187,7 @@ impl Reader {
         let Some((&kind, rest)) = line.split_first() else { return };
         let top = self.open.is_empty();
         if top {
-            self.msg = Message { kind, parts: Vec::new() };
+            self.msg = Message { kind, parts: Vec::new(), bytes: 0 };
         }
         let count = || std::str::from_utf8(rest).ok()?.parse::<i64>().ok();
         match kind {
@@ -229,7 +235,7 @@ impl Reader {
             _ if top => {
                 let words = line.split(|b| *b == b' ').filter(|w| !w.is_empty());
                 let parts = words.take(MAX_ARGS).map(|w| w[..w.len().min(MAX_ARG)].to_vec()).collect();
-                self.msg = Message { kind: b'*', parts };
+                self.msg = Message { kind: b'*', parts, bytes: 0 };
                 self.element_done(done);
             }
             _ => self.lost = true,
@@ -246,24 +252,71 @@ impl Reader {
             }
             self.open.pop();
         }
-        done(std::mem::take(&mut self.msg));
+        let mut m = std::mem::take(&mut self.msg);
+        m.bytes = std::mem::take(&mut self.read);
+        done(m);
     }
 }
 
 /// A bulk string's length claimed at most (Redis's own limit is 512 MiB).
 const MAX_MESSAGE_BYTES: i64 = 512 << 20;
 
+/// Commands whose first argument is not a key.
+const NOT_KEYED: &[&str] = &[
+    "ACL",
+    "AUTH",
+    "CLIENT",
+    "CLUSTER",
+    "COMMAND",
+    "CONFIG",
+    "DEBUG",
+    "ECHO",
+    "EVAL",
+    "EVALSHA",
+    "EVAL_RO",
+    "EVALSHA_RO",
+    "FCALL",
+    "FLUSHALL",
+    "FLUSHDB",
+    "FUNCTION",
+    "HELLO",
+    "INFO",
+    "LATENCY",
+    "MEMORY",
+    "MODULE",
+    "OBJECT",
+    "PING",
+    "PSUBSCRIBE",
+    "PUBLISH",
+    "PUBSUB",
+    "PUNSUBSCRIBE",
+    "SCRIPT",
+    "SELECT",
+    "SHUTDOWN",
+    "SLOWLOG",
+    "SPUBLISH",
+    "SSUBSCRIBE",
+    "SUBSCRIBE",
+    "SUNSUBSCRIBE",
+    "SWAPDB",
+    "UNSUBSCRIBE",
+    "WAIT",
+    "XINFO",
+    "XGROUP",
+];
+
 #[derive(Default)]
 pub struct Redis {
     readers: [Reader; 2],
-    /// Commands waiting for replies: when each was sent.
-    pending: std::collections::VecDeque<i64>,
+    /// Commands waiting for replies.
+    pending: std::collections::VecDeque<crate::Asked>,
     /// A subscribed connection receives messages no command asked for.
     subscribed: bool,
 }
 
 impl Redis {
-    fn command(&mut self, args: &[Vec<u8>], rec: &mut SessionRecord) {
+    fn command(&mut self, m: &Message, rec: &mut SessionRecord) {
+        let args = &m.parts;
         let Some(name) = args.first() else { return };
         let name = String::from_utf8_lossy(name).to_ascii_uppercase();
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
@@ -291,10 +344,21 @@ impl Redis {
         if matches!(name.as_str(), "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" | "MONITOR") {
             self.subscribed = true;
         }
-        if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
+        let mut asked = crate::Asked::new(rec, "redis", m.bytes);
+        asked.note("redis.command", &name);
+        // The first argument is a key, except for commands whose first argument is
+        // a subcommand, a password, a script, a channel or a number.
+        if let Some(key) = arg(1).filter(|_| !NOT_KEYED.contains(&name.as_str())) {
+            let key = String::from_utf8_lossy(key);
+            put_text(rec, "redis.key", &key);
+            asked.note("redis.key", &key);
         }
-        self.pending.push_back(rec.stop_ns);
+        if self.pending.len() >= MAX_PENDING {
+            if let Some(old) = self.pending.pop_front() {
+                old.unanswered(rec);
+            }
+        }
+        self.pending.push_back(asked);
     }
 
     fn reply(&mut self, m: &Message, rec: &mut SessionRecord) {
@@ -302,14 +366,19 @@ impl Redis {
         if m.kind == b'>' {
             return;
         }
+        // A reply with no command waiting: published messages to a subscriber, or
+        // the answer to a command sent before the capture.
+        let mut asked = self.pending.pop_front();
         if m.kind == b'-' {
             let text = String::from_utf8_lossy(m.parts.first().map_or(&[][..], |p| &p[..])).into_owned();
             put_text(rec, "redis.error", &text);
+            if let Some(a) = &mut asked {
+                a.note("redis.error", &text);
+            }
         }
-        // A reply with no command waiting: published messages to a subscriber, or
-        // the answer to a command sent before the capture.
-        if let Some(sent) = self.pending.pop_front() {
-            crate::put_duration(rec, "redis.response-time", rec.stop_ns - sent);
+        if let Some(mut a) = asked {
+            a.answer_bytes(m.bytes);
+            a.answered(rec, "redis.response-time");
         }
     }
 }
@@ -320,13 +389,17 @@ impl Dissector for Redis {
         self.readers[side as usize].feed(data, |m| messages.push(m));
         for m in messages {
             match side {
-                Side::Client => self.command(&m.parts, rec),
+                Side::Client => self.command(&m, rec),
                 // A subscriber's replies and messages cannot be told apart by kind;
                 // its timings stop at the subscription.
                 Side::Server if self.subscribed => {}
                 Side::Server => self.reply(&m, rec),
             }
         }
+    }
+
+    fn end(&mut self, rec: &mut SessionRecord) {
+        crate::Asked::file_waiting(&mut self.pending, rec);
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
@@ -398,7 +471,7 @@ mod tests {
         ];
         for split in [1, 3, 1000, 200_000] {
             let mut r = Redis::default();
-            let mut rec = SessionRecord::default();
+            let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
             for ((tc, c), (ts, s)) in client.iter().zip(&server) {
                 for (t, side, bytes) in [(tc, Side::Client, c), (ts, Side::Server, s)] {
                     rec.stop_ns = t * 1_000_000;
@@ -419,6 +492,22 @@ mod tests {
             );
             assert_eq!(rec.extra.get("redis.error"), Some(&Values::Text(vec!["ERR unknown command 'NOPE'".into()])));
             assert!(r.readers.iter().all(|d| d.line.is_empty() && d.open.is_empty() && !d.lost));
+            // One transaction a command, with the same times, its key, sizes and error.
+            let list = &rec.transactions.as_ref().unwrap().list;
+            let took: Vec<Option<i64>> = list.iter().map(|t| t.response_us).collect();
+            let ms = |v: i64| Some(v * 1000);
+            assert_eq!(took, [ms(5), ms(5), ms(301), ms(2), ms(3), ms(10)], "split {split}");
+            let text = |t: &tyto_schema::Transaction, f: &str| match t.values.get(f) {
+                Some(Values::Text(v)) => v.join(","),
+                _ => String::new(),
+            };
+            let keys: Vec<String> = list.iter().map(|t| text(t, "redis.key")).collect();
+            assert_eq!(keys, ["k", "k", "", "", "h", ""], "DEBUG's SLEEP is a subcommand");
+            let failed: Vec<Option<bool>> = list.iter().map(|t| t.failed()).collect();
+            assert_eq!(failed, [Some(false), Some(false), Some(false), Some(true), Some(false), Some(false)]);
+            assert_eq!(list[0].request_bytes as usize, client[0].1.len() - 20, "SET, without the GET after it");
+            assert_eq!(list[1].response_bytes as usize, server[0].1.len() - 5, "the value, without SET's +OK");
+            assert_eq!(rec.extra.get("redis.key"), Some(&Values::Text(vec!["k".into(), "h".into()])));
         }
         // Claims past the bounds end the reading, holding nothing.
         let mut r = Redis::default();

@@ -473,11 +473,13 @@ extra {
     "mongodb.error", [], Text, many, "mongodb_error", None, "mongodb", None, "MongoDB errors: code and message of answers with ok: 0, or a legacy reply's $err";
     "memcache.command", [], LowerText, many, "memcache_command", None, "memcache", None, "Memcached commands (text and binary protocols)";
     "memcache.response-time", [], Duration, many, "memcache_response_time", None, "memcache", None, "Milliseconds from each command to its answer (to END for retrievals and stats)";
+    "memcache.key", [], Text, many, "memcache_key", None, "memcache", None, "Keys Memcached text commands name first";
     "memcache.status", [], Text, many, "memcache_status", None, "memcache", None, "Memcached error answers (ERROR, CLIENT_ERROR…, or a binary status)";
     "redis.db", [], Text, many, "redis_db", None, "redis", None, "Redis databases selected (SELECT n)";
     "redis.command", [], Text, many, "redis_command", None, "redis", None, "Redis commands sent (upper case)";
     "redis.response-time", [], Duration, many, "redis_response_time", None, "redis", None, "Milliseconds from each command to its reply";
     "redis.error", [], Text, many, "redis_error", None, "redis", None, "Redis error replies";
+    "redis.key", [], Text, many, "redis_key", None, "redis", None, "Keys Redis commands name first (not a subcommand, password, channel or script)";
     "krb5.cname", [], Text, many, "krb5_cname", None, "krb5", None, "Kerberos client names";
     "krb5.realm", [], Text, many, "krb5_realm", None, "krb5", None, "Kerberos realms";
     "krb5.sname", [], Text, many, "krb5_sname", None, "krb5", None, "Kerberos service names";
@@ -726,12 +728,14 @@ mod tests {
             "redis.command",
             "redis.response-time",
             "redis.error",
+            "redis.key",
             "mysql.query",
             "mysql.response-time",
             "mysql.error",
             "mongodb.response-time",
             "mongodb.error",
             "memcache.command",
+            "memcache.key",
             "memcache.response-time",
             "memcache.status",
         ];

@@ -5,18 +5,21 @@
 //! damaged — every length bounded, every name checked — without panicking.
 //!
 //! Layout: little-endian integers, lengths as u32, strings as UTF-8 after their
-//! length. A record's DNS/HTTP transactions are not kept: they serve the exporters,
-//! which took them before the row reached the store.
+//! length. A record's transactions are kept with it (the store writes them beside
+//! the row).
 
 use tyto_packet::{Addr, MacAddr};
 
 use crate::catalogue::{field, Source};
 use crate::extra::{Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
 use crate::record::{CloseReason, DirStats, Handshake, SessionRecord, TcpFlagCounts, TcpHealth, TcpStreamStats};
+use crate::transaction::{Transaction, Transactions, MAX_TRANSACTIONS};
+use crate::Extra;
 
-/// The layout [`encode`] writes. Layout 1 had no [`TcpHealth`]; rows waiting on
-/// disk from a version that wrote it are still read ([`decode_layout`]).
-pub const LAYOUT: u32 = 2;
+/// The layout [`encode`] writes. Layout 1 had no [`TcpHealth`], layout 2 no
+/// transactions; rows waiting on disk from a version that wrote them are still read
+/// ([`decode_layout`]).
+pub const LAYOUT: u32 = 3;
 
 /// Items one list may claim (the record's own lists are far shorter).
 const MAX_ITEMS: u32 = 1 << 20;
@@ -200,6 +203,7 @@ pub fn encode(r: &SessionRecord, out: &mut Vec<u8>) {
     encode_head(&mut w, r);
     encode_health(&mut w, &r.tcp_health);
     encode_tail(&mut w, r);
+    encode_transactions(&mut w, &r.transactions);
 }
 
 /// What every layout begins with: the flow, its counts and TCP's stream statistics.
@@ -256,7 +260,14 @@ fn encode_tail(w: &mut W<'_>, r: &SessionRecord) {
     w.bytes(&r.icmp_types);
     w.bytes(&r.icmp_codes);
     w.strs(&r.tags);
-    let extras: Vec<_> = r.extra.iter().collect();
+    encode_extra(w, &r.extra);
+    w.u8(REASONS.iter().position(|c| *c == r.close_reason).unwrap_or(1) as u8);
+    w.len(r.packet_pos.len());
+    r.packet_pos.iter().for_each(|p| w.i64(*p));
+}
+
+fn encode_extra(w: &mut W<'_>, extra: &Extra) {
+    let extras: Vec<_> = extra.iter().collect();
     w.len(extras.len());
     for (name, values) in extras {
         w.str(name);
@@ -276,9 +287,26 @@ fn encode_tail(w: &mut W<'_>, r: &SessionRecord) {
             }
         }
     }
-    w.u8(REASONS.iter().position(|c| *c == r.close_reason).unwrap_or(1) as u8);
-    w.len(r.packet_pos.len());
-    r.packet_pos.iter().for_each(|p| w.i64(*p));
+}
+
+/// Layout 3: whether the row keeps transactions, then each of them.
+fn encode_transactions(w: &mut W<'_>, t: &Option<Transactions>) {
+    let Some(t) = t else {
+        w.u8(0);
+        return;
+    };
+    w.u8(1);
+    w.u32(t.dropped);
+    w.len(t.list.len());
+    for t in &t.list {
+        w.str(t.protocol);
+        w.opt_i64(t.request_ns);
+        w.opt_i64(t.response_ns);
+        w.u64(t.request_bytes);
+        w.u64(t.response_bytes);
+        w.opt_i64(t.response_us);
+        encode_extra(w, &t.values);
+    }
 }
 
 const HANDSHAKES: [Handshake; 4] = [Handshake::Unseen, Handshake::Ok, Handshake::Reset, Handshake::Failed];
@@ -363,6 +391,18 @@ pub fn decode_layout(b: &[u8], layout: u32) -> Result<(SessionRecord, usize), Co
     rec.icmp_types = r.bytes()?;
     rec.icmp_codes = r.bytes()?;
     rec.tags = r.strs()?;
+    decode_extra(&mut r, &mut rec.extra)?;
+    let reason = r.u8()? as usize;
+    rec.close_reason = *REASONS.get(reason).ok_or_else(|| r.err(format!("a close reason {reason}")))?;
+    let n = r.len(MAX_ITEMS)?;
+    rec.packet_pos = (0..n).map(|_| r.i64()).collect::<Result<_, _>>()?;
+    if layout >= 3 {
+        rec.transactions = decode_transactions(&mut r)?;
+    }
+    Ok((rec, r.at))
+}
+
+fn decode_extra(r: &mut R<'_>, extra: &mut Extra) -> Result<(), CodecError> {
     let fields = r.len(MAX_ITEMS)?;
     for _ in 0..fields {
         let at = r.at;
@@ -377,7 +417,7 @@ pub fn decode_layout(b: &[u8], layout: u32) -> Result<(SessionRecord, usize), Co
                     if s.len() > MAX_TEXT_LEN {
                         return Err(CodecError { at, why: format!("a value of {} bytes", s.len()) });
                     }
-                    rec.extra.add_text(def.name, &s).map_err(bad)?;
+                    extra.add_text(def.name, &s).map_err(bad)?;
                 }
             }
             1 => {
@@ -385,25 +425,47 @@ pub fn decode_layout(b: &[u8], layout: u32) -> Result<(SessionRecord, usize), Co
                 for _ in 0..n {
                     let v = r.i64()?;
                     match def.kind {
-                        crate::FieldKind::Date => rec.extra.add_time(def.name, v),
-                        _ => rec.extra.add_int(def.name, v),
+                        crate::FieldKind::Date => extra.add_time(def.name, v),
+                        _ => extra.add_int(def.name, v),
                     }
                     .map_err(bad)?;
                 }
             }
             2 => {
                 for a in r.addrs()? {
-                    rec.extra.add_ip(def.name, a).map_err(bad)?;
+                    extra.add_ip(def.name, a).map_err(bad)?;
                 }
             }
             t => return Err(r.err(format!("a value kind {t}"))),
         }
     }
-    let reason = r.u8()? as usize;
-    rec.close_reason = *REASONS.get(reason).ok_or_else(|| r.err(format!("a close reason {reason}")))?;
-    let n = r.len(MAX_ITEMS)?;
-    rec.packet_pos = (0..n).map(|_| r.i64()).collect::<Result<_, _>>()?;
-    Ok((rec, r.at))
+    Ok(())
+}
+
+fn decode_transactions(r: &mut R<'_>) -> Result<Option<Transactions>, CodecError> {
+    if r.u8()? == 0 {
+        return Ok(None);
+    }
+    let mut out = Transactions { dropped: r.u32()?, list: Vec::new() };
+    let n = r.len(MAX_TRANSACTIONS as u32)?;
+    for _ in 0..n {
+        let at = r.at;
+        let name = r.str()?;
+        let protocol = crate::transaction::kind(&name)
+            .ok_or_else(|| CodecError { at, why: format!("no transaction kind named {name:?}") })?;
+        let mut t = Transaction {
+            protocol,
+            request_ns: r.opt_i64()?,
+            response_ns: r.opt_i64()?,
+            request_bytes: r.u64()?,
+            response_bytes: r.u64()?,
+            response_us: r.opt_i64()?,
+            values: Extra::default(),
+        };
+        decode_extra(r, &mut t.values)?;
+        out.list.push(t);
+    }
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -443,6 +505,17 @@ mod tests {
         r.extra.add_text("host.tls", "example.com").unwrap();
         r.extra.add_int("http.statuscode", 200).unwrap();
         r.extra.add_ip("ip.dns", Addr::from_v4([1, 1, 1, 1])).unwrap();
+        let mut query = Transaction::new("mysql");
+        query.request_ns = Some(10);
+        query.response_ns = Some(3_010);
+        query.request_bytes = 40;
+        query.response_bytes = 70;
+        query.response_us = Some(3);
+        query.values.add_text("mysql.query", "SELECT ? FROM t").unwrap();
+        let mut lookup = Transaction::new("dns");
+        lookup.request_ns = Some(-7);
+        lookup.values.add_text("host.dns", "example.org").unwrap();
+        r.transactions = Some(Transactions { list: vec![query, lookup], dropped: 5 });
         r
     }
 
@@ -468,11 +541,12 @@ mod tests {
     #[test]
     fn rows_of_the_layout_without_tcp_health_still_read() {
         let mut r = sample();
+        r.transactions = None;
         let mut old = Vec::new();
         encode_head(&mut W(&mut old), &r);
         encode_tail(&mut W(&mut old), &r);
         assert_eq!(decode_layout(&old, 1).unwrap(), (r.clone(), old.len()));
-        assert!(decode(&old).is_err(), "layout 1 is not read as layout 2");
+        assert!(decode_layout(&old, 2).is_err(), "layout 1 is not read as layout 2");
         r.tcp_health = TcpHealth {
             rtt_server_us: Some(1500),
             first_data_dst_us: Some(-1),
@@ -483,5 +557,20 @@ mod tests {
         let mut b = Vec::new();
         encode(&r, &mut b);
         assert_eq!(decode(&b).unwrap().0.tcp_health, r.tcp_health);
+        // Layout 2: TCP health, no transactions.
+        let mut two = Vec::new();
+        encode_head(&mut W(&mut two), &r);
+        encode_health(&mut W(&mut two), &r.tcp_health);
+        encode_tail(&mut W(&mut two), &r);
+        assert_eq!(decode_layout(&two, 2).unwrap(), (r.clone(), two.len()));
+    }
+
+    #[test]
+    fn a_transaction_of_an_unknown_kind_is_an_error() {
+        let mut r = sample();
+        r.transactions.as_mut().unwrap().list[0].protocol = "gopher";
+        let mut b = Vec::new();
+        encode(&r, &mut b);
+        assert!(decode(&b).unwrap_err().why.contains("no transaction kind named \"gopher\""));
     }
 }

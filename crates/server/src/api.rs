@@ -321,6 +321,36 @@ pub async fn fields() -> Json<Value> {
 /// `startTime`/`stopTime` or `date` (as for sessions), narrowed by `detector` (`rule:*`
 /// for every rule), `source`, `severity` (that or higher) and `text` (in the message,
 /// source or targets). Each alert carries the expression that finds its evidence.
+/// `GET /api/transactions`: request/answer pairs of the sessions `expression`
+/// matches (with the user's forced expression, as every search), newest first, or
+/// the `slowest` N; `kind` and `failed` narrow them.
+pub async fn transactions(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let sessions = params.search(&authed.user)?;
+    let kind = match params.get("kind").map(str::trim).filter(|k| !k.is_empty()) {
+        Some(k) => {
+            Some(tyto_schema::TRANSACTION_KINDS.iter().find(|known| **known == k).map(|k| k.to_string()).ok_or_else(
+                || ApiError::bad_request(format!("kind={k:?}: one of {}", tyto_schema::TRANSACTION_KINDS.join(", "))),
+            )?)
+        }
+        None => None,
+    };
+    let failed = match params.get("failed").unwrap_or("false") {
+        "true" | "1" => true,
+        "false" | "0" => false,
+        other => return Err(ApiError::bad_request(format!("failed={other:?}: true or false"))),
+    };
+    let slowest = params.get("slowest").is_some();
+    let limit =
+        if slowest { params.number("slowest", 100, MAX_PAGE)? } else { params.number("length", 100, MAX_PAGE)? };
+    let q = tyto_store::TransactionQuery { sessions, kind, failed, slowest, limit };
+    let rows = state.stores.run(move |store| Ok(store.transactions(&q)?)).await?;
+    Ok(Json(json!({ "data": rows })))
+}
+
 pub async fn alerts(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,

@@ -34,6 +34,17 @@ fn push_cell(out: &mut String, text: &str) {
     }
 }
 
+/// Appends a line of cells given as text.
+pub fn push_line<'a>(out: &mut String, cells: impl IntoIterator<Item = &'a str>) {
+    for (i, c) in cells.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_cell(out, c);
+    }
+    out.push_str("\r\n");
+}
+
 /// The header line.
 pub fn header(fields: &[&FieldDef]) -> String {
     let mut out = String::new();

@@ -223,6 +223,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/fields", get(api::fields)),
         ("/api/stats", get(api::stats)),
         ("/api/alerts", get(api::alerts)),
+        ("/api/transactions", get(api::transactions)),
         ("/api/upload", post(upload::upload)),
         ("/api/uploads", get(upload::list)),
         ("/api/uploads/{id}", get(upload::one)),

@@ -15,6 +15,7 @@ mod duck;
 mod queue;
 mod rows;
 mod sql;
+mod transactions;
 mod url;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use tyto_schema::{AlertRecord, FieldDef, SessionRecord, Severity, FIELDS};
 pub use clickhouse::{ClickConfig, ClickStore, SpoolCounters};
 pub use duck::{DuckStore, DB_FILE, DUCKDB_LAYOUT};
 pub use queue::{QueueConfig, QueueCounters, RowPusher, RowQueue, MAX_APPEND_ROWS};
+pub use transactions::TransactionQuery;
 pub use url::StoreUrl;
 
 /// Literals as each store's SQL writes them (for tools that build their own SQL).
@@ -241,6 +243,9 @@ pub trait SessionReader: StoreHandle {
     /// Alerts that match `q`, oldest first (newest first with `q.newest_first`), one
     /// page of them, with how many match in all.
     fn alerts(&self, q: &AlertQuery) -> Result<(u64, Vec<Json>), StoreError>;
+    /// Transactions (request/answer pairs), newest or slowest first, each as the API
+    /// shows it.
+    fn transactions(&self, q: &TransactionQuery) -> Result<Vec<Json>, StoreError>;
 }
 
 /// What a store takes: session rows, the pcap files they point into, alerts, and

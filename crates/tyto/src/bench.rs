@@ -94,7 +94,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let queue = RowQueue::start(Box::new(store), QueueConfig::new(tmp.join("spool")))?;
         let counters = queue.counters();
         let queue = std::sync::Mutex::new(Some(queue));
-        let (report, _, t) = measure(&inputs, &cfg(Some((pcap, RotationPolicy::default()))), move |batch| {
+        // Transactions filed, as `tyto ingest` files them for the store's table.
+        let ingest = PipelineConfig {
+            analyzers: Arc::new(Dissectors { transactions: true }),
+            ..plain(Some((pcap, RotationPolicy::default())))
+        };
+        let (report, _, t) = measure(&inputs, &ingest, move |batch| {
             if batch.is_empty() {
                 // The end: wait for the store to take everything.
                 if let Some(q) = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.take() {

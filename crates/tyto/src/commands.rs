@@ -162,9 +162,10 @@ impl Outputs {
         Ok(Outputs { detectors, sinks, exporters })
     }
 
-    /// Whether the dissectors should file DNS and HTTP transactions for the exporters.
+    /// Whether the dissectors file transactions (request/answer pairs): always, for
+    /// the store's transactions table (and the exporters' DNS and HTTP documents).
     pub fn wants_transactions(&self) -> bool {
-        self.exporters.wants_transactions()
+        true
     }
 
     /// The alerts these rows raise, already queued for the sinks (`log` prints each);
@@ -480,6 +481,115 @@ fn list_query(filter: &FilterArgs, limit: usize) -> Result<ListQuery> {
     Ok(ListQuery { start_ns, stop_ns, filter, limit, ..ListQuery::default() })
 }
 
+/// What `tyto transactions` lists, besides its sessions.
+pub struct TransactionsWanted {
+    pub kind: Option<String>,
+    pub failed: bool,
+    pub slowest: Option<usize>,
+    pub limit: usize,
+    pub format: Format,
+}
+
+/// `tyto transactions`: request/answer pairs of the sessions an expression matches.
+pub fn transactions(
+    data_dir: &Path,
+    store_url: &StoreUrl,
+    filter: &FilterArgs,
+    want: &TransactionsWanted,
+) -> Result<ExitCode> {
+    let q = tyto_store::TransactionQuery {
+        sessions: list_query(filter, 0)?,
+        kind: want.kind.clone(),
+        failed: want.failed,
+        slowest: want.slowest.is_some(),
+        limit: want.slowest.unwrap_or(want.limit),
+    };
+    let store = open_existing(data_dir, store_url)?;
+    let rows = store.transactions(&q)?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = match want.format {
+        Format::Ndjson => rows.iter().try_for_each(|r| writeln!(out, "{r}")),
+        Format::Csv => {
+            let mut text = String::new();
+            csv::push_line(&mut text, TRANSACTION_COLUMNS.iter().map(|(_, key)| *key));
+            for r in rows.iter().map(|t| transaction_cells(t, false)) {
+                let cells: Vec<String> = TRANSACTION_COLUMNS.iter().map(|(_, key)| csv::cell(r.get(*key))).collect();
+                csv::push_line(&mut text, cells.iter().map(String::as_str));
+            }
+            out.write_all(text.as_bytes())
+        }
+        Format::Table => {
+            let flat: Vec<Map<String, Value>> = rows.iter().map(|t| transaction_cells(t, true)).collect();
+            write_columns(&mut out, &TRANSACTION_COLUMNS, &flat)
+        }
+    };
+    match result.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Characters of a request shown in the table.
+const TABLE_REQUEST_CHARS: usize = 100;
+
+const TRANSACTION_COLUMNS: [(&str, &str); 7] = [
+    ("Time", "time"),
+    ("Kind", "kind"),
+    ("ms", "response-time"),
+    ("Request", "request"),
+    ("Answer", "answer"),
+    ("Node", "node"),
+    ("Session", "session"),
+];
+
+/// A transaction as one line: its time, what was asked and what came back.
+/// `short`: for the table, where a long request is cut (ndjson and csv have it whole).
+fn transaction_cells(t: &Value, short: bool) -> Map<String, Value> {
+    let fields = &t["fields"];
+    let values = |names: &[&str]| -> String {
+        let mut parts = Vec::new();
+        for n in names {
+            for v in fields[*n].as_array().into_iter().flatten() {
+                parts.push(v.as_str().map_or_else(|| v.to_string(), str::to_string));
+            }
+        }
+        parts.join(" ")
+    };
+    let (request, answer): (&[&str], &[&str]) = match t["kind"].as_str().unwrap_or_default() {
+        "http" => (&["http.method", "host.http", "http.uri.path"], &["http.statuscode"]),
+        "dns" => (&["dns.query.type", "host.dns"], &["dns.status"]),
+        "mysql" => (&["mysql.query"], &["mysql.error"]),
+        "pgsql" => (&["pgsql.query"], &["pgsql.error"]),
+        "redis" => (&["redis.command", "redis.key"], &["redis.error"]),
+        "mongodb" => (&["mongodb.command", "mongodb.db", "mongodb.collection"], &["mongodb.error"]),
+        _ => (&["memcache.command", "memcache.key"], &["memcache.status"]),
+    };
+    let mut m = Map::new();
+    let time = t["time"].as_f64().map(|ms| tyto_schema::time::format_rfc3339((ms * 1e6) as i64));
+    m.insert("time".into(), time.map(Value::from).unwrap_or(Value::Null));
+    m.insert("kind".into(), t["kind"].clone());
+    m.insert("response-time".into(), t["response-time"].clone());
+    m.insert("request".into(), Value::from(values(request)));
+    if let Some(Value::String(r)) = m.get_mut("request").filter(|_| short) {
+        if let Some((cut, _)) = r.char_indices().nth(TABLE_REQUEST_CHARS) {
+            r.truncate(cut);
+            r.push('…');
+        }
+    }
+    let mut answer = values(answer);
+    if t["answered"].is_null() {
+        answer = "(unanswered)".into();
+    } else if t["failed"] == Value::Bool(true) && answer.is_empty() {
+        answer = "failed".into();
+    }
+    m.insert("answer".into(), Value::from(answer));
+    m.insert("node".into(), t["node"].clone());
+    m.insert("session".into(), t["session"].clone());
+    m
+}
+
 /// `tyto alerts`: alerts raised in a time range, oldest first.
 pub fn alerts(
     data_dir: &Path,
@@ -580,18 +690,24 @@ fn write_csv(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<()
 }
 
 fn write_table(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<()> {
-    let cols = [
-        ("Start", "starttime"),
-        ("Stop", "stoptime"),
-        ("Src IP", "ip.src"),
-        ("Sport", "port.src"),
-        ("Dst IP", "ip.dst"),
-        ("Dport", "port.dst"),
-        ("Packets", "packets"),
-        ("Bytes", "bytes"),
-        ("Protocols", "protocols"),
-        ("ID", "id"),
-    ];
+    write_columns(out, &SESSION_COLUMNS, rows)
+}
+
+const SESSION_COLUMNS: [(&str, &str); 10] = [
+    ("Start", "starttime"),
+    ("Stop", "stoptime"),
+    ("Src IP", "ip.src"),
+    ("Sport", "port.src"),
+    ("Dst IP", "ip.dst"),
+    ("Dport", "port.dst"),
+    ("Packets", "packets"),
+    ("Bytes", "bytes"),
+    ("Protocols", "protocols"),
+    ("ID", "id"),
+];
+
+/// Rows as aligned columns of (heading, key).
+fn write_columns(out: &mut impl Write, cols: &[(&str, &str)], rows: &[Map<String, Value>]) -> io::Result<()> {
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -599,7 +715,7 @@ fn write_table(out: &mut impl Write, rows: &[Map<String, Value>]) -> io::Result<
                 .map(|(_, f)| {
                     let c = csv::cell(r.get(*f));
                     // Times to the second in the table; the full value is in ndjson/csv.
-                    if f.ends_with("time") && c.len() > 19 {
+                    if (f.ends_with("time") && *f != "response-time") && c.len() > 19 {
                         c[..19].replace('T', " ")
                     } else {
                         c

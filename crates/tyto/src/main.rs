@@ -109,6 +109,32 @@ enum Command {
         #[arg(long, value_enum, default_value_t = commands::Format::Table)]
         format: commands::Format,
     },
+    /// List transactions — each request and its answer: HTTP requests, DNS lookups,
+    /// MySQL/PostgreSQL queries, Redis, MongoDB and Memcached commands — with their
+    /// response times, newest first (or the slowest first).
+    Transactions {
+        #[command(flatten)]
+        data: DataDir,
+        /// The sessions whose transactions are listed (their expression), and the
+        /// time range the transactions fall in.
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Only this protocol's: dns, http, mysql, pgsql, redis, mongodb, memcache.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(tyto_schema::TRANSACTION_KINDS))]
+        kind: Option<String>,
+        /// Only those whose answer says they failed (an error reply, a DNS rcode other
+        /// than NOERROR, an HTTP status of 400 or more).
+        #[arg(long)]
+        failed: bool,
+        /// The N slowest (by response time) instead of the newest.
+        #[arg(long, value_name = "N", conflicts_with = "limit")]
+        slowest: Option<usize>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// table, ndjson or csv.
+        #[arg(long, value_enum, default_value_t = commands::Format::Table)]
+        format: commands::Format,
+    },
     /// Count stored sessions that match an expression.
     Count {
         #[command(flatten)]
@@ -486,6 +512,12 @@ fn main() -> ExitCode {
         Command::Alerts { data, start, stop, filter, limit, format } => data.store_url().and_then(|s| {
             commands::alerts(&data.data_dir, &s, start.as_deref(), stop.as_deref(), &filter, limit, format)
         }),
+        Command::Transactions { data, filter, kind, failed, slowest, limit, format } => {
+            data.store_url().and_then(|s| {
+                let want = commands::TransactionsWanted { kind, failed, slowest, limit, format };
+                commands::transactions(&data.data_dir, &s, &filter, &want)
+            })
+        }
         Command::Count { data, filter } => data.store_url().and_then(|s| commands::count(&data.data_dir, &s, &filter)),
         Command::Export { sessions, output, data, filter } => data.store_url().and_then(|s| {
             if sessions.is_empty() {

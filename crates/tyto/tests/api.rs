@@ -319,6 +319,10 @@ fn check_api(files: &[PathBuf], s: Server) {
     assert!(get_json(&s, bob, &format!("/api/session/{dns_id}/detail"))["packets"].is_null());
     assert_eq!(common::curl(bob, &format!("{}/api/session/{id}/detail", s.base), &[]).0, 404);
 
+    // Transactions: every answered HTTP request and DNS lookup of a session is one,
+    // timed as the session's `*.response-time` (whose distinct values they give).
+    check_transactions(&s, &rows);
+
     // Bad requests say which parameter and why; nothing escapes the data directory.
     let bad = |path: &str| -> (u16, Value) {
         let (status, body) = common::curl(ann, &format!("{}{path}", s.base), &[]);
@@ -340,6 +344,60 @@ fn check_api(files: &[PathBuf], s: Server) {
     // A load balancer's check needs no login and learns only up or down.
     let out = Command::new("curl").args(["-s", "-w", "\n%{http_code}"]).arg(format!("{}/health", s.base)).output();
     assert_eq!(String::from_utf8_lossy(&out.unwrap().stdout), "up\n\n200");
+}
+
+fn check_transactions(s: &Server, rows: &[Value]) {
+    let (ann, bob) = ("ann:ann-secret", "bob:bob-secret");
+    let micros = |v: &Value| (v.as_f64().unwrap() * 1000.0).round() as i64;
+    let all = get_json(s, ann, "/api/transactions?length=10000");
+    let all = all["data"].as_array().unwrap();
+    assert!(all.len() < 10000, "the page holds them all");
+    for kind in ["http", "dns"] {
+        let mut theirs: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+        for t in all.iter().filter(|t| t["kind"] == kind && t["response-time"].is_number()) {
+            theirs.entry(show(&t["session"])).or_default().insert(micros(&t["response-time"]));
+        }
+        let field = format!("{kind}.response-time");
+        let ours: BTreeMap<String, BTreeSet<i64>> = rows
+            .iter()
+            .filter_map(|r| Some((show(&r["id"]), r.get(&field)?.as_array()?.iter().map(micros).collect())))
+            .collect();
+        assert!(ours.len() > 10, "{kind}: {} sessions timed", ours.len());
+        let differ: Vec<_> = ours.iter().filter(|(id, times)| theirs.get(*id) != Some(times)).collect();
+        assert!(
+            differ.is_empty(),
+            "{kind}: {} of {} sessions differ: {:?}",
+            differ.len(),
+            ours.len(),
+            &differ[..3.min(differ.len())]
+        );
+        assert_eq!(theirs.len(), ours.len(), "{kind}: no transaction timed outside a timed session");
+    }
+    // The slowest, and one kind: the same transactions, ordered.
+    let slowest = get_json(s, ann, "/api/transactions?slowest=5&kind=dns");
+    let slowest = slowest["data"].as_array().unwrap();
+    let mut dns: Vec<i64> = all
+        .iter()
+        .filter(|t| t["kind"] == "dns")
+        .filter_map(|t| t["response-time"].as_f64())
+        .map(|ms| (ms * 1000.0).round() as i64)
+        .collect();
+    dns.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(slowest.iter().map(|t| micros(&t["response-time"])).collect::<Vec<_>>(), dns[..5]);
+    // A session's expression picks its transactions.
+    let lookups =
+        get_json(s, ann, &format!("/api/transactions?length=10000&expression={}", common::enc("protocols == dns")));
+    let dns_sessions: BTreeSet<String> =
+        rows.iter().filter(|r| has(r, "protocols", "dns")).map(|r| show(&r["id"])).collect();
+    let lookups = lookups["data"].as_array().unwrap();
+    assert!(!lookups.is_empty() && lookups.iter().all(|t| dns_sessions.contains(&show(&t["session"]))));
+    // Bob sees through his forced expression (protocols == dns): the same ones.
+    let his = get_json(s, bob, "/api/transactions?length=10000");
+    assert_eq!(his["data"].as_array().unwrap().len(), lookups.len());
+    let (status, body) = common::curl(ann, &format!("{}/api/transactions?kind=gopher", s.base), &[]);
+    assert_eq!(status, 400);
+    let e: Value = serde_json::from_slice(&body).unwrap();
+    assert!(e["error"].as_str().unwrap().starts_with("kind=\"gopher\": one of dns, http"), "{e}");
 }
 
 #[test]

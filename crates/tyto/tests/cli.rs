@@ -344,11 +344,26 @@ fn the_embedded_store_answers_db_init_info_and_expire_and_bad_store_urls_are_ref
     let info = ok(common::tyto().args(["db", "info", "--store", &url]).output().unwrap());
     let info = String::from_utf8_lossy(&info.stdout).to_string();
     assert!(info.contains("sessions rows") && info.contains("92") && info.contains("DuckDB"), "{info}");
-    // The sample's sessions are of 2024-05-01: a limit the day after takes them all.
+    let transactions = || {
+        let out = ok(common::tyto()
+            .args(["transactions", "--limit", "10000", "--format", "ndjson", "--store", &url])
+            .output()
+            .unwrap());
+        lines(&out)
+    };
+    let held = transactions();
+    assert!(held.iter().any(|t| t["kind"] == "dns") && held.iter().any(|t| t["kind"] == "http"), "{held:?}");
+    let out = common::tyto().args(["transactions", "--store", &url, "--expr", "ip.src =="]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad expression"), "{out:?}");
+    // The sample's sessions are of 2024-05-01: a limit the day after takes them all,
+    // and their transactions with them.
     let out = ok(common::tyto().args(["db", "expire", "--before", "2024-05-01", "--store", &url]).output().unwrap());
     assert!(String::from_utf8_lossy(&out.stdout).contains("deleted 0 session rows"));
+    assert_eq!(transactions().len(), held.len());
     let out = ok(common::tyto().args(["db", "expire", "--before", "2024-05-02", "--store", &url]).output().unwrap());
     assert!(String::from_utf8_lossy(&out.stdout).contains("deleted 92 session rows"), "{out:?}");
+    assert!(transactions().is_empty());
     for (bad, says) in [
         ("sqlite:///x", "unknown kind of store"),
         ("clickhouse://u:hunter2@127.0.0.1:1/db", "unreachable"),

@@ -119,6 +119,35 @@ fn slow_session(dir: &Path, pcap: &Path, protocol: &str, connections: usize, pre
     (data, session)
 }
 
+/// `tyto transactions` of `kind` with `args`, as JSON.
+fn transactions(data: &Path, kind: &str, args: &[&str]) -> Vec<Value> {
+    let out = common::ok(
+        common::tyto()
+            .args(["transactions", "--format", "ndjson", "--kind", kind, "--data-dir"])
+            .arg(data)
+            .args(args)
+            .output()
+            .unwrap(),
+    );
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The slowest transaction of `kind` is the slow session's slow request (its time
+/// one of the session's `{kind}.response-time`), and exactly one failed, with `error`.
+fn slowest_and_failed(data: &Path, kind: &str, slow: &Value, error: &str) -> (Value, Value) {
+    let slowest = transactions(data, kind, &["--slowest", "1"]).remove(0);
+    assert_eq!(slowest["session"], slow["id"], "{slowest}");
+    let took = slowest["response-time"].as_f64().unwrap();
+    assert!((300.0..1000.0).contains(&took), "{slowest}");
+    assert!(slow[format!("{kind}.response-time")].as_array().unwrap().contains(&slowest["response-time"]));
+    let mut failed = transactions(data, kind, &["--failed"]);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let failed = failed.remove(0);
+    assert_eq!(failed["failed"], true);
+    assert!(failed["fields"][error][0].is_string(), "{failed}");
+    (slowest, failed)
+}
+
 fn sessions(data: &Path, expr: &str) -> Vec<Value> {
     let out = common::ok(
         common::tyto()
@@ -186,6 +215,21 @@ fn a_slow_postgresql_query_is_found_by_its_response_time() {
     assert!(text.starts_with("42P01 ") && text.contains("no_such_table"), "{text}");
     assert_eq!(errors[0]["pgsql.query"][0], "SELECT * FROM no_such_table");
     assert_eq!(sessions(&data, "pgsql.query == \"SELECT count(*) FROM pg_class WHERE relname = ?\"").len(), 1);
+
+    // Each query is a transaction of its own, with its statement and its error.
+    let (slowest, failed) = slowest_and_failed(&data, "pgsql", &slow, "pgsql.error");
+    assert_eq!(slowest["fields"]["pgsql.query"], serde_json::json!(["SELECT pg_sleep(?), ?"]));
+    assert_eq!(failed["fields"]["pgsql.query"], serde_json::json!(["SELECT * FROM no_such_table"]));
+    assert_eq!(failed["session"], errors[0]["id"]);
+    let all = transactions(&data, "pgsql", &[]);
+    assert!(all.iter().all(|t| t["answered"].is_number()), "every query was answered: {all:?}");
+    let counted =
+        transactions(&data, "pgsql", &["--expr", "pgsql.query == \"SELECT count(*) FROM pg_class WHERE relname = ?\""]);
+    assert!(counted.iter().any(|t| t["fields"]["pgsql.query"][0] == "SELECT count(*) FROM pg_class WHERE relname = ?"));
+    assert!(
+        counted.iter().all(|t| t["fields"]["pgsql.query"][0] != "SELECT pg_sleep(?), ?"),
+        "other sessions' left out"
+    );
 }
 
 #[test]
@@ -233,6 +277,14 @@ fn a_slow_redis_command_is_found_by_its_response_time() {
     for s in &big {
         assert!(!s["redis.response-time"].as_array().unwrap().is_empty(), "{s}");
     }
+
+    let (slowest, failed) = slowest_and_failed(&data, "redis", &slow, "redis.error");
+    assert_eq!(slowest["fields"]["redis.command"], serde_json::json!(["DEBUG"]));
+    assert_eq!(failed["fields"]["redis.command"], serde_json::json!(["NOSUCHCOMMAND"]));
+    let get = transactions(&data, "redis", &["--expr", "redis.key == greeting && redis.command == GET"]);
+    let get = get.iter().find(|t| t["fields"]["redis.command"][0] == "GET").expect("the GET");
+    assert_eq!(get["fields"]["redis.key"], serde_json::json!(["greeting"]));
+    assert!(get["response.bytes"].as_u64().unwrap() > 100_000, "{get}");
 }
 
 #[test]
@@ -288,6 +340,11 @@ fn a_slow_mariadb_query_is_found_by_its_response_time() {
     assert_eq!(errors.len(), 1);
     let text = errors[0]["mysql.error"][0].as_str().unwrap();
     assert!(text.starts_with("1146 42S02 ") && text.contains("no_such_table"), "{text}");
+
+    let (slowest, failed) = slowest_and_failed(&data, "mysql", &slow, "mysql.error");
+    assert_eq!(slowest["fields"]["mysql.query"], serde_json::json!(["SELECT SLEEP(?), ?"]));
+    assert_eq!(failed["fields"]["mysql.query"], serde_json::json!(["SELECT * FROM mysql.no_such_table"]));
+    assert_eq!(failed["fields"]["mysql.error"][0], text);
 }
 
 #[test]
@@ -370,4 +427,20 @@ fn memcached_commands_in_both_protocols_are_timed() {
     assert_eq!(binary["memcache.status"], serde_json::json!(["0x0001"]));
     assert_eq!(binary["memcache.response-time"].as_array().unwrap().len(), 1);
     assert_eq!(sessions(&data, "memcache.response-time >= 0").len(), 2);
+
+    // A transaction per command, oldest last: the binary miss is no failure, the
+    // increment of a text value is.
+    let all = transactions(&data, "memcache", &[]);
+    let commands: Vec<(&str, &str, bool)> = all
+        .iter()
+        .rev()
+        .map(|t| {
+            let field = |f: &str| t["fields"][f][0].as_str().unwrap_or_default();
+            (field("memcache.command"), field("memcache.key"), t["failed"] == true)
+        })
+        .collect();
+    assert_eq!(commands, [("set", "big", false), ("get", "big", false), ("incr", "big", true), ("get", "", false)]);
+    assert!(all.iter().all(|t| t["response-time"].is_number()), "{all:?}");
+    let get = &all[all.len() - 2];
+    assert!(get["response.bytes"].as_u64().unwrap() > 200_000, "the value, its VALUE and END lines: {get}");
 }

@@ -120,6 +120,20 @@ fn durations(rows: &[SessionRecord], field: &str) -> HashMap<Pair, Vec<i64>> {
     out
 }
 
+/// Tyto's response times of a kind's transactions per connection, in microseconds.
+fn transaction_times(rows: &[SessionRecord], kind: &str) -> HashMap<Pair, Vec<i64>> {
+    let mut out: HashMap<Pair, Vec<i64>> = HashMap::new();
+    for r in rows {
+        let end = |ip: Option<tyto_packet::Addr>, port: u16| {
+            format!("{} {port}", ip.map(|a| a.to_string()).unwrap_or_default())
+        };
+        let times =
+            r.transactions.iter().flat_map(|t| &t.list).filter(|t| t.protocol == kind).filter_map(|t| t.response_us);
+        out.entry(pair(end(r.src_ip, r.src_port), end(r.dst_ip, r.dst_port))).or_default().extend(times);
+    }
+    out
+}
+
 #[test]
 fn response_times_equal_wiresharks() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("ndpi")) else { return };
@@ -130,17 +144,26 @@ fn response_times_equal_wiresharks() {
         let ns: i64 = f[4].parse().unwrap();
         by_capture.entry(f[0].into()).or_default().push((f[1].into(), pair(f[2].into(), f[3].into()), ns));
     }
+    // Transactions filed, as `tyto ingest` files them: each one's time is compared too.
     let cfg = tyto_flow::PipelineConfig {
-        analyzers: std::sync::Arc::new(tyto_dissect::Dissectors::default()),
+        analyzers: std::sync::Arc::new(tyto_dissect::Dissectors { transactions: true }),
         ..common::config(1, tyto_flow::FlowConfig::default())
     };
-    // Per kind: values equal, values compared, values to multicast groups and past
+    // Per kind (and per kind's transactions): values equal, values compared, values to multicast groups and past
     // Wireshark's ceiling (not compared).
     let mut tally: BTreeMap<String, (usize, usize, usize, usize)> = BTreeMap::new();
     let mut differ: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (capture, times) in by_capture {
         let (_, rows) = common::run(&[dir.join(&capture)], &cfg);
-        let ours = [("http", durations(&rows, "http.response-time")), ("dns", durations(&rows, "dns.response-time"))];
+        let ours = [
+            ("http", durations(&rows, "http.response-time")),
+            ("dns", durations(&rows, "dns.response-time")),
+            ("http transactions", transaction_times(&rows, "http")),
+            ("dns transactions", transaction_times(&rows, "dns")),
+        ];
+        let times = times.into_iter().flat_map(|(kind, ends, ns)| {
+            [(kind.clone(), ends.clone(), ns), (format!("{kind} transactions"), ends, ns)]
+        });
         for (kind, ends, ns) in times {
             let t = tally.entry(kind.clone()).or_default();
             let multicast = [&ends.0, &ends.1].iter().any(|e| {
@@ -178,7 +201,9 @@ fn response_times_equal_wiresharks() {
             eprintln!("  differs: {d}");
         }
     }
-    for (kind, floor, least) in [("http", 0.95, 300), ("dns", 0.95, 500)] {
+    for (kind, floor, least) in
+        [("http", 0.95, 300), ("dns", 0.95, 500), ("http transactions", 0.95, 300), ("dns transactions", 0.95, 500)]
+    {
         let (equal, compared, ..) = tally.get(kind).copied().unwrap_or_default();
         assert!(compared >= least, "{kind}: only {compared} compared");
         assert!(equal as f64 >= floor * compared as f64, "{kind}: {equal} of {compared}");

@@ -139,6 +139,17 @@ fn tables() -> Vec<(&'static str, String, &'static str)> {
                 .into(),
             "MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(time, 1000000))) ORDER BY (time, detector, source)",
         ),
+        (
+            // Partitioned by the day of its session's start, as the sessions: a day's
+            // batch lands as one part (whole or not at all), and retention drops the
+            // same days.
+            "transactions",
+            "session String, session_start Int64, node String, kind String, \
+             time Int64, request_time Nullable(Int64), response_time Nullable(Int64), took Nullable(Int64), \
+             request_bytes UInt64, response_bytes UInt64, failed Nullable(UInt8), fields String"
+                .into(),
+            "MergeTree PARTITION BY toYYYYMMDD(toDateTime(intDiv(session_start, 1000000))) ORDER BY (kind, time)",
+        ),
     ]
 }
 
@@ -307,7 +318,39 @@ impl ClickStore {
                 }
             }
         }
+        if !self.table_exists(&self.local("transactions"))? {
+            missing.push("the transactions table".into());
+        }
         Ok(missing)
+    }
+
+    /// Makes the tables that are not there yet (each name in `done`).
+    fn create_tables(&self, done: &mut Vec<String>) -> Result<(), StoreError> {
+        let cfg = &self.cfg;
+        for (name, columns, engine) in tables() {
+            let local = self.local(name);
+            if self.table_exists(&local)? && (cfg.cluster.is_none() || self.table_exists(name)?) {
+                continue;
+            }
+            self.http.execute(&format!("CREATE TABLE IF NOT EXISTS {local} ({columns}) ENGINE = {engine}"))?;
+            if let Some(cluster) = &cfg.cluster {
+                self.http.execute(&format!(
+                    "CREATE TABLE IF NOT EXISTS {name} AS {local} ENGINE = Distributed({cluster}, {}, {local}, rand())",
+                    cfg.database
+                ))?;
+            }
+            done.push(format!("created table {name}"));
+        }
+        Ok(())
+    }
+
+    fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
+        let n = self.http.in_database("system").number(&format!(
+            "SELECT count() FROM system.tables WHERE database = {} AND name = {}",
+            lit(&self.cfg.database),
+            lit(table)
+        ))?;
+        Ok(n > 0)
     }
 
     /// `tyto db init` (make what is missing) and `tyto db upgrade` (also add the
@@ -326,22 +369,15 @@ impl ClickStore {
             Some(v) if v < CLICKHOUSE_LAYOUT && !upgrade => {
                 return Err(StoreError::Version { place: cfg.display(), found: v, wanted: CLICKHOUSE_LAYOUT })
             }
-            Some(v) => done.push(format!("{} holds layout {v}", cfg.display())),
-            None => {
-                for (name, columns, engine) in tables() {
-                    let local = match &cfg.cluster {
-                        Some(_) => format!("{name}_local"),
-                        None => name.to_string(),
-                    };
-                    store.http.execute(&format!("CREATE TABLE IF NOT EXISTS {local} ({columns}) ENGINE = {engine}"))?;
-                    if let Some(cluster) = &cfg.cluster {
-                        store.http.execute(&format!(
-                            "CREATE TABLE IF NOT EXISTS {name} AS {local} ENGINE = Distributed({cluster}, {}, {local}, rand())",
-                            cfg.database
-                        ))?;
-                    }
-                    done.push(format!("created table {name}"));
+            Some(v) => {
+                done.push(format!("{} holds layout {v}", cfg.display()));
+                if upgrade {
+                    // Tables added to the layout since (transactions).
+                    store.create_tables(&mut done)?;
                 }
+            }
+            None => {
+                store.create_tables(&mut done)?;
                 store.http.execute(
                     "CREATE TABLE IF NOT EXISTS tyto_schema_version (version UInt32, applied DateTime DEFAULT now(), \
                      tyto String) ENGINE = TinyLog",
@@ -358,6 +394,7 @@ impl ClickStore {
             return Err(StoreError::Outdated { place: cfg.display(), missing: missing.join(", ") });
         }
         for col in &missing {
+            // (The transactions table was made above.)
             let Some(f) = FIELDS.iter().find(|f| f.column == col) else { continue };
             let ty = rowbinary::column_type(f);
             // The shards' tables first: the Distributed one only describes them.
@@ -396,11 +433,20 @@ impl ClickStore {
     /// Which of a batch's session ids the server holds already.
     fn ids_present(&self, b: &Batch) -> Result<std::collections::HashSet<String>, StoreError> {
         let mut found = std::collections::HashSet::new();
-        for chunk in b.ids.chunks(IDS_PER_CHECK) {
+        let mut unique: Vec<&String> = b.ids.iter().collect();
+        unique.sort_unstable();
+        unique.dedup();
+        for chunk in unique.chunks(IDS_PER_CHECK) {
             let list = chunk.iter().map(|i| lit(i)).collect::<Vec<_>>().join(", ");
+            // Sessions by their id; transactions by their session's (a day's batch of a
+            // session's transactions lands whole or not at all).
+            let (id, start) = match b.table.as_str() {
+                "transactions" => ("session", "session_start"),
+                _ => ("id", "start_time"),
+            };
             let rows = self.http.rows(&format!(
-                "SELECT id FROM sessions WHERE start_time >= {} AND start_time <= {} AND id IN ({list})",
-                b.min_us, b.max_us
+                "SELECT DISTINCT {id} FROM {} WHERE {start} >= {} AND {start} <= {} AND {id} IN ({list})",
+                b.table, b.min_us, b.max_us
             ))?;
             found.extend(rows.iter().filter_map(|r| r.first()).map(json_str));
         }
@@ -430,7 +476,7 @@ impl ClickStore {
         let cut;
         let b = if maybe_landed && !b.ids.is_empty() {
             let there = self.ids_present(b).map_err(|e| Failure::NotSent(e.to_string()))?;
-            if there.len() >= b.ids.len() {
+            if b.ids.iter().all(|i| there.contains(i)) {
                 return Ok(());
             }
             cut = b.only(|i| !there.contains(&b.ids[i]));
@@ -685,6 +731,10 @@ impl SessionReader for ClickStore {
         reads::objects(self, &sql, &fields)
     }
 
+    fn transactions(&self, q: &crate::TransactionQuery) -> Result<Vec<Json>, StoreError> {
+        crate::transactions::list(self, q)
+    }
+
     fn packet_positions(&self, ids: &[String]) -> Result<Vec<SessionPositions>, StoreError> {
         reads::packet_positions(self, ids)
     }
@@ -867,17 +917,35 @@ impl SessionWriter for ClickStore {
                 crate::rows::fields_held(day_rows.iter().copied()).into_iter().map(|(f, _)| f).collect();
             let columns = fields.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ");
             let enc = rowbinary::sessions(&day_rows, &fields);
+            let (min_us, max_us) = (
+                day_rows.iter().map(|r| micros(r.start_ns)).min().unwrap_or(0),
+                day_rows.iter().map(|r| micros(r.start_ns)).max().unwrap_or(0),
+            );
             let b = Batch {
                 table: "sessions".into(),
                 columns,
                 ids: day_rows.iter().map(|r| r.id.clone()).collect(),
-                min_us: day_rows.iter().map(|r| micros(r.start_ns)).min().unwrap_or(0),
-                max_us: day_rows.iter().map(|r| micros(r.start_ns)).max().unwrap_or(0),
+                min_us,
+                max_us,
                 query_id: query_id(),
                 row_ends: enc.row_ends,
                 body: enc.body,
             };
             self.deliver(b)?;
+            let (enc, ids) = rowbinary::transactions(&day_rows);
+            if !ids.is_empty() {
+                let b = Batch {
+                    table: "transactions".into(),
+                    columns: crate::transactions::COLUMNS.into(),
+                    ids,
+                    min_us,
+                    max_us,
+                    query_id: query_id(),
+                    row_ends: enc.row_ends,
+                    body: enc.body,
+                };
+                self.deliver(b)?;
+            }
         }
         Ok(())
     }
@@ -902,22 +970,26 @@ impl SessionWriter for ClickStore {
         // Whole days go: a day's partition is dropped once its last microsecond is
         // before the limit (sessions that began that day and ended minutes into the
         // next go with it).
-        let table = self.local("sessions");
-        let rows = self.http.in_database("system").rows(&format!(
-            "SELECT partition, sum(rows) FROM system.parts WHERE database = {} AND table = {} AND active \
-             GROUP BY partition ORDER BY partition",
-            lit(&self.cfg.database),
-            lit(&table)
-        ))?;
         let mut dropped = 0;
-        for r in rows {
-            let (Some(p), Some(n)) = (r.first(), r.get(1)) else { continue };
-            let day = json_str(p);
-            let Some(end_ns) = day_end_ns(&day) else { continue };
-            if end_ns <= before_ns {
-                // The key is toYYYYMMDD(…), a number (checked all digits above).
-                self.http.execute(&format!("ALTER TABLE {table} DROP PARTITION {day}"))?;
-                dropped += json_u64(n);
+        for name in ["sessions", "transactions"] {
+            let table = self.local(name);
+            let rows = self.http.in_database("system").rows(&format!(
+                "SELECT partition, sum(rows) FROM system.parts WHERE database = {} AND table = {} AND active \
+                 GROUP BY partition ORDER BY partition",
+                lit(&self.cfg.database),
+                lit(&table)
+            ))?;
+            for r in rows {
+                let (Some(p), Some(n)) = (r.first(), r.get(1)) else { continue };
+                let day = json_str(p);
+                let Some(end_ns) = day_end_ns(&day) else { continue };
+                if end_ns <= before_ns {
+                    // The key is toYYYYMMDD(…), a number (checked all digits above).
+                    self.http.execute(&format!("ALTER TABLE {table} DROP PARTITION {day}"))?;
+                    if name == "sessions" {
+                        dropped += json_u64(n);
+                    }
+                }
             }
         }
         Ok(dropped)

@@ -127,6 +127,41 @@ pub(crate) fn sessions(rows: &[&SessionRecord], fields: &[&FieldDef]) -> Encoded
     Encoded { body, row_ends }
 }
 
+/// The rows' transactions ([`crate::transactions::COLUMNS`]), and each one's session id.
+pub(crate) fn transactions(rows: &[&SessionRecord]) -> (Encoded, Vec<String>) {
+    use crate::transactions::{fields_json, time_us};
+    let (mut body, mut row_ends, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+    let opt = |out: &mut Vec<u8>, v: Option<i64>| match v {
+        Some(v) => {
+            out.push(0);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        None => out.push(1),
+    };
+    for r in rows {
+        for t in r.transactions.iter().flat_map(|t| t.list.iter()) {
+            string(&mut body, &r.id);
+            body.extend_from_slice(&micros(r.start_ns).to_le_bytes());
+            string(&mut body, &r.node);
+            string(&mut body, t.protocol);
+            body.extend_from_slice(&time_us(r, t).to_le_bytes());
+            opt(&mut body, t.request_ns.map(micros));
+            opt(&mut body, t.response_ns.map(micros));
+            opt(&mut body, t.response_us);
+            body.extend_from_slice(&t.request_bytes.to_le_bytes());
+            body.extend_from_slice(&t.response_bytes.to_le_bytes());
+            match t.failed() {
+                Some(f) => body.extend_from_slice(&[0, u8::from(f)]),
+                None => body.push(1),
+            }
+            string(&mut body, &fields_json(t));
+            row_ends.push(body.len());
+            ids.push(r.id.clone());
+        }
+    }
+    (Encoded { body, row_ends }, ids)
+}
+
 pub(crate) const FILE_COLUMNS: &str = "id, node, path, link_type, packets, bytes, first_time, last_time";
 
 pub(crate) fn files(files: &[FileRow]) -> Encoded {

@@ -25,7 +25,7 @@ pub(crate) struct Batch {
     /// The table inserted into (`sessions`, `files`, `alerts`).
     pub table: String,
     pub columns: String,
-    /// Session ids, in row order (empty for other tables): what is checked before a
+    /// Session ids, in row order (a transaction's session's; empty for other tables): what is checked before a
     /// batch that may have landed is sent again.
     pub ids: Vec<String>,
     /// Start times (µs) of the first and last rows, to look the ids up in few parts.

@@ -15,8 +15,8 @@
 use std::sync::Arc;
 
 use duckdb::arrow::array::{
-    ArrayRef, FixedSizeBinaryBuilder, Int64Array, Int64Builder, ListBuilder, StringBuilder, TimestampMicrosecondArray,
-    TimestampMicrosecondBuilder,
+    ArrayRef, FixedSizeBinaryBuilder, Int64Array, Int64Builder, ListBuilder, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt64Array, UInt8Array,
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -291,7 +291,52 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
         let mine: Vec<(i64, &SessionRecord)> = side.rows.iter().map(|i| keyed[*i]).collect();
         append_table(&tx, &side.table, &mine, true, &[], &side.fields)?;
     }
+    append_transactions(&tx, rows)?;
     super::minutes::add(&tx, rows)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// The rows' transactions into their table ([`crate::transactions`]), as Arrow
+/// columns: a busy resolver's session holds hundreds.
+fn append_transactions(tx: &duckdb::Transaction<'_>, rows: &[SessionRecord]) -> Result<(), StoreError> {
+    use crate::transactions::{fields_json, micros, of, time_us};
+    let all: Vec<_> = of(rows).collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    let columns: Vec<&str> = crate::transactions::COLUMNS.split(',').map(str::trim).collect();
+    let mut app = tx.appender_with_columns("transactions", &columns)?;
+    for chunk in all.chunks(ROWS_PER_RECORD_BATCH) {
+        let text = |f: &dyn Fn(&SessionRecord, &tyto_schema::Transaction) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(chunk.iter().map(|(r, t)| f(r, t))))
+        };
+        let int = |f: &dyn Fn(&SessionRecord, &tyto_schema::Transaction) -> Option<i64>| -> ArrayRef {
+            Arc::new(Int64Array::from_iter(chunk.iter().map(|(r, t)| f(r, t))))
+        };
+        let unsigned = |f: &dyn Fn(&tyto_schema::Transaction) -> u64| -> ArrayRef {
+            Arc::new(UInt64Array::from_iter_values(chunk.iter().map(|(_, t)| f(t))))
+        };
+        let arrays: Vec<ArrayRef> = vec![
+            text(&|r, _| r.id.clone()),
+            int(&|r, _| Some(micros(r.start_ns))),
+            text(&|r, _| r.node.clone()),
+            text(&|_, t| t.protocol.to_string()),
+            int(&|r, t| Some(time_us(r, t))),
+            int(&|_, t| t.request_ns.map(micros)),
+            int(&|_, t| t.response_ns.map(micros)),
+            int(&|_, t| t.response_us),
+            unsigned(&|t| t.request_bytes),
+            unsigned(&|t| t.response_bytes),
+            Arc::new(UInt8Array::from_iter(chunk.iter().map(|(_, t)| t.failed().map(u8::from)))),
+            text(&|_, t| fields_json(t)),
+        ];
+        let schema: Vec<Field> =
+            columns.iter().zip(&arrays).map(|(name, a)| Field::new(*name, a.data_type().clone(), true)).collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(schema)), arrays)
+            .map_err(|e| StoreError::Encode(format!("building a record batch of transactions: {e}")))?;
+        app.append_record_batch(batch)?;
+    }
+    app.flush()?;
     Ok(())
 }

@@ -74,6 +74,8 @@ fn to_json(v: Value) -> Json {
         Value::UBigInt(i) => Json::from(i),
         Value::SmallInt(i) => Json::from(i),
         Value::TinyInt(i) => Json::from(i),
+        Value::UTinyInt(i) => Json::from(i),
+        Value::USmallInt(i) => Json::from(i),
         Value::Double(d) => Json::from(d),
         Value::Boolean(b) => Json::from(b),
         Value::Timestamp(unit, t) => {
@@ -130,7 +132,10 @@ impl DuckStore {
             "CREATE TABLE IF NOT EXISTS tyto_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
              CREATE TABLE IF NOT EXISTS alerts (time TIMESTAMP, node VARCHAR, detector VARCHAR,
                 severity VARCHAR, source VARCHAR, targets VARCHAR[], message VARCHAR,
-                expression VARCHAR, first_time TIMESTAMP, last_time TIMESTAMP)",
+                expression VARCHAR, first_time TIMESTAMP, last_time TIMESTAMP);
+             CREATE TABLE IF NOT EXISTS transactions (session VARCHAR, session_start BIGINT, node VARCHAR,
+                kind VARCHAR, time BIGINT, request_time BIGINT, response_time BIGINT, took BIGINT,
+                request_bytes UBIGINT, response_bytes UBIGINT, failed UTINYINT, fields VARCHAR)",
         )?;
         let found: Option<String> =
             self.conn.query_row("SELECT value FROM tyto_meta WHERE key = 'schema_version'", [], |r| r.get(0)).ok();
@@ -435,6 +440,10 @@ impl SessionReader for DuckStore {
         reads::packet_positions(self, ids)
     }
 
+    fn transactions(&self, q: &crate::TransactionQuery) -> Result<Vec<Json>, StoreError> {
+        crate::transactions::list(self, q)
+    }
+
     fn count(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
         Ok(n as u64)
@@ -635,6 +644,7 @@ impl SessionWriter for DuckStore {
             tx.execute(&format!("DELETE FROM {table} WHERE side_stop < ?"), params![ts(before_ns)])?;
         }
         let n = tx.execute("DELETE FROM sessions WHERE \"stop_time\" < ?", params![ts(before_ns)])?;
+        tx.execute("DELETE FROM transactions WHERE time < ?", params![before_ns.div_euclid(1000)])?;
         if n > 0 {
             minutes::refresh(&tx, before_ns)?;
         }

@@ -1,0 +1,195 @@
+//! Transactions — one row per request and its answer (a DNS lookup, an HTTP
+//! request, a database query…) — in a table of their own, laid out alike in both
+//! stores so one read serves both:
+//!
+//! | column           | meaning                                                    |
+//! |------------------|------------------------------------------------------------|
+//! | `session`        | the session row's id                                       |
+//! | `session_start`  | its start (µs): ClickHouse partitions by its day, as the sessions |
+//! | `node`           | the sensor                                                 |
+//! | `kind`           | the protocol (`dns`, `http`, `mysql`, …)                   |
+//! | `time`           | the request's time, else the answer's (µs)                 |
+//! | `request_time`, `response_time` | when each was seen (µs; NULL when missing)  |
+//! | `took`           | the response time (µs; NULL when unanswered), as the session's `*.response-time` |
+//! | `request_bytes`, `response_bytes` | sizes                                     |
+//! | `failed`         | 1 when the answer says the request failed, 0 when not, NULL unanswered |
+//! | `fields`         | the request's and answer's values by catalogue name, as a JSON object |
+//!
+//! Which sessions' transactions a read wants is said with the sessions' own
+//! expression: `session IN (SELECT id FROM sessions WHERE …)`.
+
+use serde_json::Value as Json;
+use tyto_schema::{SessionRecord, Transaction, Values};
+
+use crate::sql::reads::{json_i64, json_str, Backend};
+use crate::sql::where_clause;
+use crate::{ListQuery, StoreError};
+
+/// The columns as both stores' inserts name them, in order.
+pub(crate) const COLUMNS: &str = "session, session_start, node, kind, time, request_time, response_time, took, \
+                                  request_bytes, response_bytes, failed, fields";
+
+/// A row's transactions with the row, in order.
+pub(crate) fn of(rows: &[SessionRecord]) -> impl Iterator<Item = (&SessionRecord, &Transaction)> {
+    rows.iter().flat_map(|r| r.transactions.iter().flat_map(move |t| t.list.iter().map(move |t| (r, t))))
+}
+
+pub(crate) fn micros(ns: i64) -> i64 {
+    ns.div_euclid(1000)
+}
+
+/// When a transaction is filed: its request's time, else its answer's, else (never
+/// made that way) the session's start.
+pub(crate) fn time_us(r: &SessionRecord, t: &Transaction) -> i64 {
+    micros(t.time_ns().unwrap_or(r.start_ns))
+}
+
+/// HTTP values a transaction row keeps: what tells one request from another. The
+/// session keeps the rest (the full `http.uri` with its query, the user agent, the
+/// header names), which would make each row kilobytes (measured: storing whole
+/// values cost `tyto ingest` 11% on a capture with long query strings).
+const HTTP_STORED: &[&str] =
+    &["http.method", "host.http", "http.uri.path", "http.statuscode", "http.content-type", "http.version"];
+
+/// A transaction's values as the `fields` column holds them: a JSON object of
+/// catalogue names to lists (numbers as numbers, addresses as text).
+pub(crate) fn fields_json(t: &Transaction) -> String {
+    // Written directly (not through a `serde_json::Map`): one a transaction, on the
+    // store's thread.
+    use std::fmt::Write;
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut out = String::from("{");
+    for (name, v) in t.values.iter() {
+        if t.protocol == "http" && !HTTP_STORED.contains(&name) {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&quoted(name));
+        out.push_str(":[");
+        let mut first = true;
+        let mut sep = |out: &mut String| {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+        };
+        match v {
+            Values::Text(v) => v.iter().for_each(|s| {
+                sep(&mut out);
+                out.push_str(&quoted(s));
+            }),
+            Values::Int(v) => v.iter().for_each(|i| {
+                sep(&mut out);
+                let _ = write!(out, "{i}");
+            }),
+            Values::Ip(v) => v.iter().for_each(|a| {
+                sep(&mut out);
+                let _ = write!(out, "\"{a}\"");
+            }),
+        }
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
+/// Which transactions a listing wants.
+#[derive(Clone, Debug, Default)]
+pub struct TransactionQuery {
+    /// The sessions they belong to (their expression) and the time range they fall in.
+    pub sessions: ListQuery,
+    /// Only this protocol's.
+    pub kind: Option<String>,
+    /// Only those whose answer says they failed.
+    pub failed: bool,
+    /// The slowest first (by response time), else the newest first.
+    pub slowest: bool,
+    pub limit: usize,
+}
+
+/// The newest (or slowest) transactions `q` wants, each as the API shows it.
+pub(crate) fn list(b: &dyn Backend, q: &TransactionQuery) -> Result<Vec<Json>, StoreError> {
+    let s = b.shapes();
+    let mut cond = Vec::new();
+    if let Some(start) = q.sessions.start_ns {
+        cond.push(format!("time >= {}", micros(start)));
+    }
+    if let Some(stop) = q.sessions.stop_ns {
+        cond.push(format!("time <= {}", micros(stop)));
+    }
+    if let Some(kind) = &q.kind {
+        cond.push(format!("kind = {}", s.string_literal(kind)));
+    }
+    if q.failed {
+        cond.push("failed = 1".into());
+    }
+    if q.sessions.filter.is_some() {
+        cond.push(format!("session {} (SELECT id FROM sessions WHERE {})", s.in_op(), where_clause(s, &q.sessions)));
+    }
+    let cond = if cond.is_empty() { s.true_().to_string() } else { cond.join(" AND ") };
+    let order = if q.slowest { "took DESC NULLS LAST, time DESC" } else { "time DESC, session" };
+    let rows = b.rows(&format!(
+        "SELECT session, node, kind, time, response_time, took, request_bytes, response_bytes, failed, fields \
+         FROM transactions WHERE {cond} ORDER BY {order} LIMIT {}",
+        q.limit
+    ))?;
+    Ok(rows.into_iter().map(shown).collect())
+}
+
+/// Microseconds as the API shows times and durations: milliseconds.
+fn millis(v: &Json) -> Json {
+    if v.is_null() {
+        return Json::Null;
+    }
+    Json::from(json_i64(v) as f64 / 1000.0)
+}
+
+fn shown(r: Vec<Json>) -> Json {
+    let at = |i: usize| r.get(i).cloned().unwrap_or(Json::Null);
+    let fields = serde_json::from_str::<Json>(&json_str(&at(9))).unwrap_or(Json::Null);
+    let failed = match at(8) {
+        Json::Null => Json::Null,
+        Json::Bool(b) => Json::Bool(b),
+        v => Json::Bool(json_i64(&v) != 0),
+    };
+    serde_json::json!({
+        "session": json_str(&at(0)),
+        "node": json_str(&at(1)),
+        "kind": json_str(&at(2)),
+        "time": millis(&at(3)),
+        "answered": millis(&at(4)),
+        "response-time": millis(&at(5)),
+        "request.bytes": json_i64(&at(6)),
+        "response.bytes": json_i64(&at(7)),
+        "failed": failed,
+        "fields": fields,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_a_json_object_of_lists() {
+        let mut t = Transaction::new("mysql");
+        t.values.add_text("mysql.query", "SELECT \"x\"").unwrap();
+        t.values.add_int("http.statuscode", 404).unwrap();
+        t.values.add_ip("ip.dns", tyto_packet::Addr::from_v4([192, 0, 2, 7])).unwrap();
+        let j: Json = serde_json::from_str(&fields_json(&t)).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({"mysql.query": ["SELECT \"x\""], "http.statuscode": [404], "ip.dns": ["192.0.2.7"]})
+        );
+        assert_eq!(fields_json(&Transaction::new("dns")), "{}");
+        // HTTP keeps what tells its requests apart; the session keeps the rest.
+        let mut t = Transaction::new("http");
+        t.values.add_text("http.uri", "example.com/a?q=1").unwrap();
+        t.values.add_text("http.uri.path", "/a").unwrap();
+        t.values.add_text("http.user-agent", "curl/8").unwrap();
+        t.values.add_text("http.method", "GET").unwrap();
+        let j: Json = serde_json::from_str(&fields_json(&t)).unwrap();
+        assert_eq!(j, serde_json::json!({"http.uri.path": ["/a"], "http.method": ["GET"]}));
+    }
+}
