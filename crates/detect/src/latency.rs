@@ -26,6 +26,7 @@ const TIMED: &[(&str, &str)] = &[
     ("dns", "dns.response-time"),
     ("pgsql", "pgsql.response-time"),
     ("mysql", "mysql.response-time"),
+    ("tds", "tds.response-time"),
     ("redis", "redis.response-time"),
     ("mongodb", "mongodb.response-time"),
     ("memcache", "memcache.response-time"),

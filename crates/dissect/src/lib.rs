@@ -497,10 +497,16 @@ impl Asked {
     /// The answer came (in the newest packet): its time goes into `field` and the
     /// transaction is filed.
     fn answered(self, rec: &mut SessionRecord, field: &str) {
-        let took = rec.stop_ns - self.sent_ns;
+        let now = rec.stop_ns;
+        self.answered_at(rec, field, now)
+    }
+
+    /// The answer began at `at_ns` (and ends in the newest packet).
+    fn answered_at(self, rec: &mut SessionRecord, field: &str, at_ns: i64) {
+        let took = at_ns - self.sent_ns;
         put_duration(rec, field, took);
         if let Some(mut t) = self.txn {
-            t.response_ns = Some(rec.stop_ns);
+            t.response_ns = Some(at_ns);
             t.response_us = Some(tyto_schema::time::span_micros(took));
             file_transaction(rec, t);
         }

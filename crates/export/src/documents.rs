@@ -25,10 +25,28 @@ pub enum RecordKind {
     Http,
     /// One per TLS (or DTLS) handshake.
     Tls,
+    /// One per database or cache request and its answer, as Packetbeat writes them.
+    Mysql,
+    Pgsql,
+    Tds,
+    Redis,
+    Mongodb,
+    Memcache,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 4] = [RecordKind::Flow, RecordKind::Dns, RecordKind::Http, RecordKind::Tls];
+    pub const ALL: [RecordKind; 10] = [
+        RecordKind::Flow,
+        RecordKind::Dns,
+        RecordKind::Http,
+        RecordKind::Tls,
+        RecordKind::Mysql,
+        RecordKind::Pgsql,
+        RecordKind::Tds,
+        RecordKind::Redis,
+        RecordKind::Mongodb,
+        RecordKind::Memcache,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,7 +54,23 @@ impl RecordKind {
             RecordKind::Dns => "dns",
             RecordKind::Http => "http",
             RecordKind::Tls => "tls",
+            RecordKind::Mysql => "mysql",
+            RecordKind::Pgsql => "pgsql",
+            RecordKind::Tds => "tds",
+            RecordKind::Redis => "redis",
+            RecordKind::Mongodb => "mongodb",
+            RecordKind::Memcache => "memcache",
         }
+    }
+
+    /// Whether records of this kind are transactions (request/answer pairs).
+    pub fn is_transaction(self) -> bool {
+        !matches!(self, RecordKind::Flow | RecordKind::Tls)
+    }
+
+    /// The kind of a transaction's documents.
+    fn of_transaction(t: &Transaction) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.is_transaction() && k.as_str() == t.protocol)
     }
 }
 
@@ -163,6 +197,9 @@ const STRUCTURE: &[(&str, EcsType)] = &[
     ("dns.type", EcsType::Keyword),
     ("http.request.bytes", EcsType::Long),
     ("http.response.bytes", EcsType::Long),
+    ("status", EcsType::Keyword),
+    ("type", EcsType::Keyword),
+    ("tyto.response_time_us", EcsType::Long),
     ("tls.version_protocol", EcsType::Keyword),
     ("tyto.session_id", EcsType::Keyword),
 ];
@@ -400,31 +437,16 @@ pub fn ecs_flow(rec: &SessionRecord) -> Value {
 
 /// Whether a transaction succeeded, as far as its answer says.
 fn outcome(t: &Transaction) -> &'static str {
-    if t.response_ns.is_none() {
-        return "unknown";
-    }
-    let failed = match t.protocol {
-        "dns" => {
-            matches!(t.values.get("dns.status"), Some(tyto_schema::Values::Text(v)) if v.iter().any(|s| s != "NOERROR"))
-        }
-        _ => {
-            matches!(t.values.get("http.statuscode"), Some(tyto_schema::Values::Int(v)) if v.iter().any(|c| *c >= 400))
-        }
-    };
-    if failed {
-        "failure"
-    } else {
-        "success"
+    match t.failed() {
+        None => "unknown",
+        Some(true) => "failure",
+        Some(false) => "success",
     }
 }
 
-/// The ECS document of one DNS or HTTP transaction of a row.
+/// The ECS document of one transaction of a row.
 pub fn ecs_transaction(rec: &SessionRecord, t: &Transaction) -> Option<Value> {
-    let kind = match t.protocol {
-        "dns" => RecordKind::Dns,
-        "http" => RecordKind::Http,
-        _ => return None,
-    };
+    let kind = RecordKind::of_transaction(t)?;
     let mut doc = base(rec, kind, t.time_ns().unwrap_or(rec.start_ns));
     session_fields(&mut doc, rec, TRANSACTION_SESSION_FIELDS);
     for (name, _) in t.values.iter() {
@@ -452,17 +474,32 @@ pub fn ecs_transaction(rec: &SessionRecord, t: &Transaction) -> Option<Value> {
         put(&mut doc, "event.duration", Value::from(b.saturating_sub(a).max(0)));
     }
     put(&mut doc, "event.outcome", Value::from(outcome(t)));
+    if let Some(us) = t.response_us {
+        // The response time as the session's `*.response-time` has it (for HTTP, from
+        // the request's last byte), beside `event.duration` from first to first.
+        put(&mut doc, "tyto.response_time_us", Value::from(us));
+    }
     match kind {
         RecordKind::Dns => {
             put(&mut doc, "dns.type", Value::from(if t.response_ns.is_some() { "answer" } else { "query" }));
         }
-        _ => {
+        RecordKind::Http => {
             if t.request_ns.is_some() {
                 put(&mut doc, "http.request.bytes", Value::from(t.request_bytes));
             }
             if t.response_ns.is_some() {
                 put(&mut doc, "http.response.bytes", Value::from(t.response_bytes));
             }
+        }
+        // Packetbeat's `status` of a database transaction.
+        _ => {
+            let status = match t.failed() {
+                None => "Unknown",
+                Some(true) => "Error",
+                Some(false) => "OK",
+            };
+            put(&mut doc, "status", Value::from(status));
+            put(&mut doc, "type", Value::from(kind.as_str()));
         }
     }
     put(&mut doc, "tyto.session_id", Value::from(rec.id.as_str()));
@@ -502,7 +539,7 @@ pub fn ecs_documents(rec: &SessionRecord, kind: RecordKind, out: &mut Vec<Docume
                 out.push(Document { kind, time_ns: rec.start_ns, id: format!("{}-tls", rec.id), body: ecs_tls(rec) });
             }
         }
-        RecordKind::Dns | RecordKind::Http => {
+        _ => {
             let Some(list) = rec.transactions.as_ref() else { return };
             for (i, t) in list.list.iter().enumerate().filter(|(_, t)| t.protocol == kind.as_str()) {
                 if let Some(body) = ecs_transaction(rec, t) {

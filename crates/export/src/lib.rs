@@ -69,7 +69,7 @@ pub struct OutputConfig {
     pub kind: OutputKind,
     /// `HOST:PORT` for fluentd, `http(s)://HOST:PORT` for Elasticsearch, a path for a file.
     pub target: String,
-    /// Which records: `flow`, `dns`, `http`, `tls`.
+    /// Which records: `flow`, `dns`, `http`, `tls`, `mysql`, `pgsql`, `redis`, `mongodb`, `memcache`.
     pub records: Vec<RecordKind>,
     pub flow_format: FlowFormat,
     /// fluentd: records are tagged `<tag>.<record kind>`.
@@ -139,7 +139,7 @@ impl OutputConfig {
             return Err(format!("{label}: target is missing"));
         }
         if self.records.is_empty() {
-            return Err(format!("{label}: records is empty (flow, dns, http, tls)"));
+            return Err(format!("{label}: records is empty ({})", RecordKind::ALL.map(RecordKind::as_str).join(", ")));
         }
         if self.queue == 0 || self.batch == 0 || self.timeout_ms == 0 || self.retry_ms == 0 {
             return Err(format!("{label}: queue, batch, timeout_ms and retry_ms must be at least 1"));
@@ -398,7 +398,7 @@ impl Exporters {
 
     /// Whether any output wants DNS or HTTP transactions (the dissectors then file them).
     pub fn wants_transactions(&self) -> bool {
-        self.outputs.iter().any(|o| o.config.records.iter().any(|r| matches!(r, RecordKind::Dns | RecordKind::Http)))
+        self.outputs.iter().any(|o| o.config.records.iter().any(|r| r.is_transaction()))
     }
 
     pub fn counters(&self) -> Vec<Arc<OutputCounters>> {

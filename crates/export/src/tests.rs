@@ -124,10 +124,24 @@ fn the_index_template_maps_every_field_of_every_document() {
     let mut tls = row();
     tls.protocols.push("tls".into());
     tls.extra.add_text("tls.version", "TLSv1.2").unwrap();
+    // A failed query beside the lookup: a database transaction's document.
+    let mut query = Transaction::new("mysql");
+    query.request_ns = Some(tls.start_ns);
+    query.response_ns = Some(tls.start_ns + 2_500_000);
+    query.response_us = Some(2_500);
+    query.values.add_text("mysql.query", "SELECT * FROM t WHERE id = ?").unwrap();
+    query.values.add_text("mysql.error", "1146 42S02 Table 't' doesn't exist").unwrap();
+    tls.transactions.as_mut().unwrap().list.push(query);
     for k in RecordKind::ALL {
         ecs_documents(&tls, k, &mut docs);
     }
-    assert_eq!(docs.len(), 3, "flow, dns, tls");
+    assert_eq!(docs.len(), 4, "flow, dns, tls, mysql");
+    let mysql = &docs.iter().find(|d| d.kind == RecordKind::Mysql).unwrap().body;
+    assert_eq!(mysql["event"]["dataset"], "mysql");
+    assert_eq!(mysql["event"]["outcome"], "failure");
+    assert_eq!(mysql["status"], "Error");
+    assert_eq!(mysql["event"]["duration"], 2_500_000);
+    assert_eq!(mysql["tyto"]["mysql_query"], "SELECT * FROM t WHERE id = ?");
     for d in &docs {
         let mut out = Vec::new();
         leaves(&d.body, "", &mut out);

@@ -496,6 +496,10 @@ extra {
     "pgsql.query", [], Text, many, "pgsql_query", None, "postgresql", None, "PostgreSQL statements (simple queries and extended-protocol batches), literals as ?";
     "pgsql.response-time", [], Duration, many, "pgsql_response_time", None, "postgresql", None, "Milliseconds from each request (a query, or a batch's Sync) to the server's ReadyForQuery";
     "pgsql.error", [], Text, many, "pgsql_error", None, "postgresql", None, "PostgreSQL errors: SQLSTATE and message";
+    "tds.query", [], Text, many, "tds_query", None, "tds", None, "SQL Server (TDS) SQL batches, literals as ?";
+    "tds.rpc", [], Text, many, "tds_rpc", None, "tds", None, "SQL Server (TDS) remote procedure calls by name (sp_executesql…)";
+    "tds.response-time", [], Duration, many, "tds_response_time", None, "tds", None, "Milliseconds from each request (SQL batch, RPC) to its answer's first packet";
+    "tds.error", [], Text, many, "tds_error", None, "tds", None, "SQL Server errors an answer begins with: number and message";
     "modbus.unitid", [], Integer, many, "modbus_unit_id", None, "modbus", None, "Modbus unit ids";
     "modbus.transactionid", [], Integer, many, "modbus_transaction_id", None, "modbus", None, "Modbus transaction ids";
     "modbus.protocolid", [], Integer, many, "modbus_protocol_id", None, "modbus", None, "Modbus protocol ids (always 0)";
@@ -696,6 +700,10 @@ mod tests {
             "pgsql.query",
             "pgsql.response-time",
             "pgsql.error",
+            "tds.query",
+            "tds.rpc",
+            "tds.response-time",
+            "tds.error",
             "tunnel",
             "session.closereason",
             "packetPos",

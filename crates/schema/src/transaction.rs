@@ -62,7 +62,7 @@ impl Transaction {
 }
 
 /// The protocols that make transactions, as named in [`Transaction::protocol`].
-pub const KINDS: &[&str] = &["dns", "http", "mysql", "pgsql", "redis", "mongodb", "memcache"];
+pub const KINDS: &[&str] = &["dns", "http", "mysql", "pgsql", "tds", "redis", "mongodb", "memcache"];
 
 /// A kind's own `&'static str`, for text read back from disk.
 pub fn kind(name: &str) -> Option<&'static str> {

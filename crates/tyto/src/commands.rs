@@ -562,6 +562,7 @@ fn transaction_cells(t: &Value, short: bool) -> Map<String, Value> {
         "dns" => (&["dns.query.type", "host.dns"], &["dns.status"]),
         "mysql" => (&["mysql.query"], &["mysql.error"]),
         "pgsql" => (&["pgsql.query"], &["pgsql.error"]),
+        "tds" => (&["tds.query", "tds.rpc"], &["tds.error"]),
         "redis" => (&["redis.command", "redis.key"], &["redis.error"]),
         "mongodb" => (&["mongodb.command", "mongodb.db", "mongodb.collection"], &["mongodb.error"]),
         _ => (&["memcache.command", "memcache.key"], &["memcache.status"]),

@@ -119,7 +119,7 @@ enum Command {
         /// time range the transactions fall in.
         #[command(flatten)]
         filter: FilterArgs,
-        /// Only this protocol's: dns, http, mysql, pgsql, redis, mongodb, memcache.
+        /// Only this protocol's: dns, http, mysql, pgsql, tds, redis, mongodb, memcache.
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(tyto_schema::TRANSACTION_KINDS))]
         kind: Option<String>,
         /// Only those whose answer says they failed (an error reply, a DNS rcode other

@@ -345,6 +345,34 @@ fn a_slow_mariadb_query_is_found_by_its_response_time() {
     assert_eq!(slowest["fields"]["mysql.query"], serde_json::json!(["SELECT SLEEP(?), ?"]));
     assert_eq!(failed["fields"]["mysql.query"], serde_json::json!(["SELECT * FROM mysql.no_such_table"]));
     assert_eq!(failed["fields"]["mysql.error"][0], text);
+
+    // Exported as Packetbeat writes MySQL transactions: one ECS document each.
+    let log = dir.path().join("mysql.jsonl");
+    let config = dir.path().join("tyto.toml");
+    let export = format!("[[export]]\nkind = \"file\"\ntarget = \"{}\"\nrecords = [\"mysql\"]\n", log.display());
+    std::fs::write(&config, export).unwrap();
+    let again = dir.path().join("exported");
+    common::ok(
+        common::tyto()
+            .args(["ingest", "--data-dir"])
+            .arg(&again)
+            .arg("--config")
+            .arg(&config)
+            .arg(&pcap)
+            .output()
+            .unwrap(),
+    );
+    let docs: Vec<Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(docs.len(), transactions(&data, "mysql", &["--limit", "1000"]).len(), "one per transaction");
+    assert!(docs.iter().all(|d| d["event"]["dataset"] == "mysql" && d["type"] == "mysql"), "{docs:?}");
+    let failed: Vec<&Value> = docs.iter().filter(|d| d["event"]["outcome"] == "failure").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["status"], "Error");
+    assert_eq!(failed[0]["tyto"]["mysql_error"], text);
+    let slow_doc = docs.iter().find(|d| d["tyto"]["mysql_query"] == "SELECT SLEEP(?), ?").expect("the slow query");
+    let us = slow_doc["tyto"]["response_time_us"].as_i64().unwrap();
+    assert_eq!(us as f64 / 1000.0, slowest["response-time"].as_f64().unwrap());
 }
 
 #[test]
@@ -443,4 +471,26 @@ fn memcached_commands_in_both_protocols_are_timed() {
     assert!(all.iter().all(|t| t["response-time"].is_number()), "{all:?}");
     let get = &all[all.len() - 2];
     assert!(get["response.bytes"].as_u64().unwrap() > 200_000, "the value, its VALUE and END lines: {get}");
+}
+
+/// SQL Server (no Debian package): Arkime's capture of a TDS 7 login and SQL batch.
+/// The answer's first packet came 1.897 ms after the batch (tshark: frames 8 and 9).
+#[test]
+fn a_sql_server_batch_from_a_real_capture_is_a_transaction() {
+    let Some(dir) = common::pcaps_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pcap = dir.join("arkime/tds7.pcap");
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    let found = sessions(&data, "tds.query == *syscharsets* && tds.response-time == 1.897");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["user"], serde_json::json!(["testuser"]));
+    let all = transactions(&data, "tds", &[]);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let query =
+        "select name from master.dbo.syscharsets where id = convert(tinyint, databasepropertyex ( db_name() , ?))";
+    assert_eq!(all[0]["fields"]["tds.query"], serde_json::json!([query]));
+    assert_eq!(all[0]["response-time"], 1.897);
+    assert_eq!(all[0]["failed"], false);
+    assert_eq!(all[0]["session"], found[0]["id"]);
 }
