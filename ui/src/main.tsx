@@ -12,6 +12,7 @@ import { Sessions } from "./pages/Sessions";
 import { SpiGraph } from "./pages/SpiGraph";
 import { SpiView } from "./pages/SpiView";
 import { Alerts } from "./pages/Alerts";
+import { Services } from "./pages/Services";
 import { Stats } from "./pages/Stats";
 import { Upload } from "./pages/Upload";
 import { WorldMap } from "./pages/WorldMap";
@@ -24,6 +25,7 @@ const PAGES: { path: string; title: string; view: () => preact.JSX.Element; sear
   { path: "/spigraph", title: "SPI Graph", view: SpiGraph, searches: true },
   { path: "/connections", title: "Connections", view: Connections, searches: true },
   { path: "/map", title: "Map", view: WorldMap, searches: true },
+  { path: "/services", title: "Services", view: Services, searches: true },
   { path: "/alerts", title: "Alerts", view: Alerts, searches: false },
   { path: "/stats", title: "Stats", view: Stats, searches: false },
   { path: "/upload", title: "Upload", view: Upload, searches: false },

@@ -1,7 +1,7 @@
 // The viewer in headless Chromium, against a running `tyto serve`: log in, search
 // (with completion and an error shown in place), sort, open a session and its
 // packets, download PCAPs and count their packets, zoom by dragging the histogram,
-// SPI View, SPI Graph, Connections, the map, Alerts, Stats, an upload followed to its
+// SPI View, SPI Graph, Connections, the map, Alerts, Services, Stats, an upload followed to its
 // sessions, a user without PCAP or upload rights, and logging out. What the page shows is checked against the API's own answers.
 //
 // TYTO_URL, TYTO_USER/TYTO_PASSWORD (an admin), TYTO_LIMITED_USER/_PASSWORD (a user
@@ -329,6 +329,37 @@ const evidence = await api("/api/sessions", { expression: scan.expression, date:
 assert.ok(evidence.recordsFiltered >= 50, `the scan's evidence: ${evidence.recordsFiltered} sessions`);
 await expectCount(evidence.recordsFiltered);
 await shot("alert-evidence");
+
+// ---- Services: each busiest service's requests, failures and latency as the API
+// counts them, two charts each; the slowest transactions, one opened as its session
+await page.goto(`${base}/services?date=-1`);
+const served = await api("/api/services", { date: -1, length: 20 });
+assert.ok(served.services.length >= 2, `the sample's HTTP and DNS servers (${served.services.length})`);
+await page.locator("#service-count").filter({ hasText: `${served.services.length} services` }).waitFor();
+for (const s of served.services) {
+  const panel = page.locator(`section.service[data-service="${s.server}:${s.port} ${s.kind}"]`);
+  assert.equal(await panel.locator("[data-requests]").getAttribute("data-requests"), String(s.requests));
+  assert.equal(await panel.locator("[data-failed]").getAttribute("data-failed"), String(s.failed));
+  for (const p of ["p50", "p95", "p99"]) {
+    assert.equal(await panel.locator(`[data-${p}]`).getAttribute(`data-${p}`), String(s[p] ?? ""), `${p} of ${s.server}`);
+  }
+  assert.equal(await panel.locator("svg").count(), 2, "requests and p95 over time");
+  assert.ok(s.buckets.length > 0 && s.buckets.reduce((n, b) => n + b.requests, 0) === s.requests);
+}
+const slow = await api("/api/transactions", { date: -1, slowest: 20 });
+await page.locator("table.slowest tbody tr").first().waitFor();
+assert.equal(await page.locator("table.slowest tbody tr").count(), slow.data.length);
+const shownTimes = await page.locator("table.slowest td.response-time").allTextContents();
+assert.deepEqual(shownTimes, slow.data.map((t) => `${t["response-time"].toFixed(3)} ms`), "slowest first, as the API");
+await shot("services");
+await page.selectOption("#service-kind", "dns");
+const lookups = await api("/api/services", { date: -1, length: 20, kind: "dns" });
+await page.locator("#service-count").filter({ hasText: `${lookups.services.length} services` }).waitFor();
+await page.waitForFunction(() => [...document.querySelectorAll("section.service")].every((s) => s.dataset.service.endsWith(" dns")));
+const slowestSession = (await api("/api/transactions", { date: -1, slowest: 1, kind: "dns" })).data[0].session;
+await page.locator(`table.slowest tr[data-session="${slowestSession}"] a.evidence`).first().click();
+await page.waitForURL((u) => new URL(u).searchParams.get("expression") === `id == ${slowestSession}`);
+await expectCount(1);
 
 // ---- Stats
 await page.click("nav a:has-text('Stats')");

@@ -99,6 +99,15 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// A bucket width in seconds near `span_ns / buckets`, rounded up to one a person
+/// reads easily (1 s, 5 s, 10 s, 30 s, 1 min, 5 min… 1 day, 1 week, 30 days, 1 year).
+pub fn nice_interval_s(span_ns: i64, buckets: i64) -> i64 {
+    const STEPS: &[i64] =
+        &[1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 7 * 86_400, 30 * 86_400];
+    let want = (span_ns / 1_000_000_000 / buckets.max(1)).max(1);
+    STEPS.iter().copied().find(|s| *s >= want).unwrap_or(365 * 86_400)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,10 +158,7 @@ pub async fn spiview(
 
 /// A bucket width near `span / TARGET_BUCKETS`, rounded up to one a person reads easily.
 pub fn nice_interval_s(span_ns: i64) -> i64 {
-    const STEPS: &[i64] =
-        &[1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 7 * 86_400, 30 * 86_400];
-    let want = (span_ns / 1_000_000_000 / TARGET_BUCKETS).max(1);
-    STEPS.iter().copied().find(|s| *s >= want).unwrap_or(365 * 86_400)
+    tyto_schema::time::nice_interval_s(span_ns, TARGET_BUCKETS)
 }
 
 fn interval_for(params: &Params, store: &dyn SessionReader, q: &ListQuery) -> Result<i64, ApiError> {
@@ -330,14 +327,7 @@ pub async fn transactions(
     params: Params,
 ) -> Result<Json<Value>, ApiError> {
     let sessions = params.search(&authed.user)?;
-    let kind = match params.get("kind").map(str::trim).filter(|k| !k.is_empty()) {
-        Some(k) => {
-            Some(tyto_schema::TRANSACTION_KINDS.iter().find(|known| **known == k).map(|k| k.to_string()).ok_or_else(
-                || ApiError::bad_request(format!("kind={k:?}: one of {}", tyto_schema::TRANSACTION_KINDS.join(", "))),
-            )?)
-        }
-        None => None,
-    };
+    let kind = transaction_kind(&params)?;
     let failed = match params.get("failed").unwrap_or("false") {
         "true" | "1" => true,
         "false" | "0" => false,
@@ -349,6 +339,42 @@ pub async fn transactions(
     let q = tyto_store::TransactionQuery { sessions, kind, failed, slowest, limit };
     let rows = state.stores.run(move |store| Ok(store.transactions(&q)?)).await?;
     Ok(Json(json!({ "data": rows })))
+}
+
+/// `GET /api/services`: the busiest services (server address, port and protocol) of
+/// the sessions `expression` matches — requests, failures, response time p50/p95/p99
+/// — each with its requests, failures and p95 per time bucket (`interval` seconds,
+/// or about 240 buckets over the search's range, or 60 over the service's own).
+pub async fn services(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let sessions = params.search(&authed.user)?;
+    let kind = transaction_kind(&params)?;
+    let limit = params.number("length", 20, 200)?;
+    // One width for every service when asked for, or when the search has a time
+    // range; else each service's own, from its first to its last transaction (a
+    // store spanning years holds services that answered for minutes).
+    let shared = params.get("interval").is_some() || (sessions.start_ns.is_some() && sessions.stop_ns.is_some());
+    let out = state
+        .stores
+        .run(move |store| {
+            let bucket_ns = if shared { Some(interval_for(&params, store, &sessions)? * 1_000_000_000) } else { None };
+            let q = tyto_store::ServiceQuery { sessions, kind, limit, bucket_ns };
+            Ok(json!({ "services": store.services(&q)? }))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `kind=`: one of the transaction kinds, if given.
+fn transaction_kind(params: &Params) -> Result<Option<String>, ApiError> {
+    let Some(k) = params.get("kind").map(str::trim).filter(|k| !k.is_empty()) else { return Ok(None) };
+    match tyto_schema::TRANSACTION_KINDS.iter().find(|known| **known == k) {
+        Some(k) => Ok(Some(k.to_string())),
+        None => Err(ApiError::bad_request(format!("kind={k:?}: one of {}", tyto_schema::TRANSACTION_KINDS.join(", ")))),
+    }
 }
 
 pub async fn alerts(

@@ -224,6 +224,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/stats", get(api::stats)),
         ("/api/alerts", get(api::alerts)),
         ("/api/transactions", get(api::transactions)),
+        ("/api/services", get(api::services)),
         ("/api/upload", post(upload::upload)),
         ("/api/uploads", get(upload::list)),
         ("/api/uploads/{id}", get(upload::one)),

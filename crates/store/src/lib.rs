@@ -29,7 +29,7 @@ use tyto_schema::{AlertRecord, FieldDef, SessionRecord, Severity, FIELDS};
 pub use clickhouse::{ClickConfig, ClickStore, SpoolCounters};
 pub use duck::{DuckStore, DB_FILE, DUCKDB_LAYOUT};
 pub use queue::{QueueConfig, QueueCounters, RowPusher, RowQueue, MAX_APPEND_ROWS};
-pub use transactions::TransactionQuery;
+pub use transactions::{Service, ServiceBucket, ServiceQuery, TransactionQuery};
 pub use url::StoreUrl;
 
 /// Literals as each store's SQL writes them (for tools that build their own SQL).
@@ -246,6 +246,9 @@ pub trait SessionReader: StoreHandle {
     /// Transactions (request/answer pairs), newest or slowest first, each as the API
     /// shows it.
     fn transactions(&self, q: &TransactionQuery) -> Result<Vec<Json>, StoreError>;
+    /// The busiest services (server, port, protocol) of the transactions `q` wants,
+    /// with response time percentiles, each over time.
+    fn services(&self, q: &ServiceQuery) -> Result<Vec<Service>, StoreError>;
 }
 
 /// What a store takes: session rows, the pcap files they point into, alerts, and

@@ -7,6 +7,7 @@
 //! | `session`        | the session row's id                                       |
 //! | `session_start`  | its start (µs): ClickHouse partitions by its day, as the sessions |
 //! | `node`           | the sensor                                                 |
+//! | `server`, `port` | the server answering: the session's destination address (text) and port |
 //! | `kind`           | the protocol (`dns`, `http`, `mysql`, …)                   |
 //! | `time`           | the request's time, else the answer's (µs)                 |
 //! | `request_time`, `response_time` | when each was seen (µs; NULL when missing)  |
@@ -26,8 +27,13 @@ use crate::sql::where_clause;
 use crate::{ListQuery, StoreError};
 
 /// The columns as both stores' inserts name them, in order.
-pub(crate) const COLUMNS: &str = "session, session_start, node, kind, time, request_time, response_time, took, \
-                                  request_bytes, response_bytes, failed, fields";
+pub(crate) const COLUMNS: &str = "session, session_start, node, server, port, kind, time, request_time, \
+                                  response_time, took, request_bytes, response_bytes, failed, fields";
+
+/// The server's address as the `server` column holds it.
+pub(crate) fn server(r: &SessionRecord) -> String {
+    r.dst_ip.map(|a| a.to_string()).unwrap_or_default()
+}
 
 /// A row's transactions with the row, in order.
 pub(crate) fn of(rows: &[SessionRecord]) -> impl Iterator<Item = (&SessionRecord, &Transaction)> {
@@ -111,30 +117,164 @@ pub struct TransactionQuery {
 /// The newest (or slowest) transactions `q` wants, each as the API shows it.
 pub(crate) fn list(b: &dyn Backend, q: &TransactionQuery) -> Result<Vec<Json>, StoreError> {
     let s = b.shapes();
-    let mut cond = Vec::new();
-    if let Some(start) = q.sessions.start_ns {
-        cond.push(format!("time >= {}", micros(start)));
-    }
-    if let Some(stop) = q.sessions.stop_ns {
-        cond.push(format!("time <= {}", micros(stop)));
-    }
-    if let Some(kind) = &q.kind {
-        cond.push(format!("kind = {}", s.string_literal(kind)));
-    }
+    let mut cond = conditions(s, &q.sessions, q.kind.as_deref());
     if q.failed {
         cond.push("failed = 1".into());
     }
-    if q.sessions.filter.is_some() {
-        cond.push(format!("session {} (SELECT id FROM sessions WHERE {})", s.in_op(), where_clause(s, &q.sessions)));
-    }
-    let cond = if cond.is_empty() { s.true_().to_string() } else { cond.join(" AND ") };
     let order = if q.slowest { "took DESC NULLS LAST, time DESC" } else { "time DESC, session" };
     let rows = b.rows(&format!(
-        "SELECT session, node, kind, time, response_time, took, request_bytes, response_bytes, failed, fields \
-         FROM transactions WHERE {cond} ORDER BY {order} LIMIT {}",
+        "SELECT session, node, kind, time, response_time, took, request_bytes, response_bytes, failed, fields, \
+         server, port FROM transactions WHERE {} ORDER BY {order} LIMIT {}",
+        joined(s, &cond),
         q.limit
     ))?;
     Ok(rows.into_iter().map(shown).collect())
+}
+
+/// Which services a listing wants: those answering the sessions `sessions` matches,
+/// in its time range, of one protocol or all.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceQuery {
+    pub sessions: ListQuery,
+    pub kind: Option<String>,
+    /// The busiest this many.
+    pub limit: usize,
+    /// Width of the time buckets, in ns: one for all, or each service's own (about
+    /// [`SERVICE_BUCKETS`] over its first to last transaction).
+    pub bucket_ns: Option<i64>,
+}
+
+/// Buckets over a service's own time span when no width is given.
+pub const SERVICE_BUCKETS: i64 = 60;
+
+/// A service (server address, port and protocol) and how it answered.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Service {
+    pub server: String,
+    pub port: u16,
+    pub kind: String,
+    pub requests: u64,
+    /// Requests whose answer says they failed.
+    pub failed: u64,
+    /// Requests answered (and timed).
+    pub answered: u64,
+    /// Response time percentiles, in ms (`None` when nothing was answered).
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    /// Width of its buckets, in seconds.
+    pub interval: i64,
+    pub buckets: Vec<ServiceBucket>,
+}
+
+/// A service's requests in one time bucket.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ServiceBucket {
+    pub start_ns: i64,
+    pub requests: u64,
+    pub failed: u64,
+    /// The bucket's 95th percentile response time, in ms.
+    pub p95: Option<f64>,
+}
+
+/// The conditions of a transactions read: time range, kind, sessions.
+fn conditions(s: &dyn crate::sql::reads::Shapes, q: &ListQuery, kind: Option<&str>) -> Vec<String> {
+    let mut cond = Vec::new();
+    if let Some(start) = q.start_ns {
+        cond.push(format!("time >= {}", micros(start)));
+    }
+    if let Some(stop) = q.stop_ns {
+        cond.push(format!("time <= {}", micros(stop)));
+    }
+    if let Some(kind) = kind {
+        cond.push(format!("kind = {}", s.string_literal(kind)));
+    }
+    if q.filter.is_some() {
+        cond.push(format!("session {} (SELECT id FROM sessions WHERE {})", s.in_op(), where_clause(s, q)));
+    }
+    cond
+}
+
+fn joined(s: &dyn crate::sql::reads::Shapes, cond: &[String]) -> String {
+    if cond.is_empty() {
+        s.true_().to_string()
+    } else {
+        cond.join(" AND ")
+    }
+}
+
+/// The busiest services with their percentiles, each with its buckets over time.
+pub(crate) fn services(b: &dyn Backend, q: &ServiceQuery) -> Result<Vec<Service>, StoreError> {
+    let s = b.shapes();
+    let cond = conditions(s, &q.sessions, q.kind.as_deref());
+    let failed = s.sum("CASE WHEN failed = 1 THEN 1 ELSE 0 END");
+    let rows = b.rows(&format!(
+        "SELECT server, port, kind, count(*) AS n, {failed}, count(took), {}, {}, {}, min(time), max(time) \
+         FROM transactions WHERE {} GROUP BY server, port, kind ORDER BY n DESC, server, port, kind LIMIT {}",
+        s.quantile("took", 0.5),
+        s.quantile("took", 0.95),
+        s.quantile("took", 0.99),
+        joined(s, &cond),
+        q.limit
+    ))?;
+    let ms = |v: &Json| (!v.is_null()).then(|| json_f64(v).round() / 1000.0);
+    let mut out: Vec<Service> = rows
+        .iter()
+        .map(|r| Service {
+            server: json_str(&r[0]),
+            port: json_i64(&r[1]).clamp(0, 65535) as u16,
+            kind: json_str(&r[2]),
+            requests: json_i64(&r[3]).max(0) as u64,
+            failed: json_i64(&r[4]).max(0) as u64,
+            answered: json_i64(&r[5]).max(0) as u64,
+            p50: ms(&r[6]),
+            p95: ms(&r[7]),
+            p99: ms(&r[8]),
+            interval: match q.bucket_ns {
+                Some(ns) => (ns / 1_000_000_000).max(1),
+                None => {
+                    let span_us = json_i64(&r[10]).saturating_sub(json_i64(&r[9]));
+                    tyto_schema::time::nice_interval_s(span_us.saturating_mul(1000), SERVICE_BUCKETS)
+                }
+            },
+            buckets: Vec::new(),
+        })
+        .collect();
+    // The buckets: one query per width (a single one when the width is shared).
+    let mut widths: Vec<i64> = out.iter().map(|v| v.interval).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    for width in widths {
+        let bucket_us = width * 1_000_000;
+        let mut cond = cond.clone();
+        let mine: Vec<String> =
+            out.iter().filter(|v| v.interval == width).map(|v| s.string_literal(&v.server)).collect();
+        cond.push(format!("server IN ({})", mine.join(", ")));
+        let rows = b.rows(&format!(
+            "SELECT server, port, kind, time - (time % {bucket_us}) AS b, count(*), {failed}, {} FROM transactions \
+             WHERE {} GROUP BY server, port, kind, b ORDER BY b",
+            s.quantile("took", 0.95),
+            joined(s, &cond)
+        ))?;
+        for r in rows {
+            let (server, port, kind) = (json_str(&r[0]), json_i64(&r[1]), json_str(&r[2]));
+            let found = out
+                .iter_mut()
+                .find(|v| v.interval == width && v.server == server && i64::from(v.port) == port && v.kind == kind);
+            let Some(v) = found else { continue };
+            v.buckets.push(ServiceBucket {
+                start_ns: json_i64(&r[3]).saturating_mul(1000),
+                requests: json_i64(&r[4]).max(0) as u64,
+                failed: json_i64(&r[5]).max(0) as u64,
+                p95: ms(&r[6]),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn json_f64(v: &Json) -> f64 {
+    v.as_f64().or_else(|| v.as_str()?.parse().ok()).unwrap_or(0.0)
 }
 
 /// Microseconds as the API shows times and durations: milliseconds.
@@ -164,6 +304,8 @@ fn shown(r: Vec<Json>) -> Json {
         "response.bytes": json_i64(&at(7)),
         "failed": failed,
         "fields": fields,
+        "server": json_str(&at(10)),
+        "port": json_i64(&at(11)),
     })
 }
 

@@ -373,6 +373,33 @@ fn check_transactions(s: &Server, rows: &[Value]) {
         );
         assert_eq!(theirs.len(), ours.len(), "{kind}: no transaction timed outside a timed session");
     }
+    // Services: the transactions grouped by server, port and kind, counted here.
+    let services = get_json(s, ann, "/api/services?length=200");
+    let services = services["services"].as_array().unwrap();
+    let mut groups: BTreeMap<(String, u64, String), Vec<&Value>> = BTreeMap::new();
+    for t in all {
+        groups.entry((show(&t["server"]), t["port"].as_u64().unwrap(), show(&t["kind"]))).or_default().push(t);
+    }
+    assert_eq!(services.len(), groups.len().min(200));
+    for v in services {
+        let key = (show(&v["server"]), v["port"].as_u64().unwrap(), show(&v["kind"]));
+        let mine = &groups[&key];
+        assert_eq!(v["requests"], mine.len(), "{key:?}");
+        assert_eq!(v["failed"], mine.iter().filter(|t| t["failed"] == true).count(), "{key:?}");
+        let mut took: Vec<i64> =
+            mine.iter().filter(|t| t["response-time"].is_number()).map(|t| micros(&t["response-time"])).collect();
+        took.sort_unstable();
+        assert_eq!(v["answered"], took.len(), "{key:?}");
+        for (name, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
+            let want = (!took.is_empty()).then(|| took[((q * took.len() as f64) as usize).min(took.len() - 1)]);
+            assert_eq!(v[name].as_f64().map(|ms| (ms * 1000.0).round() as i64), want, "{name} of {key:?}");
+        }
+        let in_buckets: u64 = v["buckets"].as_array().unwrap().iter().map(|b| b["requests"].as_u64().unwrap()).sum();
+        assert_eq!(in_buckets, mine.len() as u64, "{key:?}: every request in a bucket");
+    }
+    let busiest: Vec<u64> = services.iter().map(|v| v["requests"].as_u64().unwrap()).collect();
+    assert!(busiest.windows(2).all(|w| w[0] >= w[1]), "busiest first");
+
     // The slowest, and one kind: the same transactions, ordered.
     let slowest = get_json(s, ann, "/api/transactions?slowest=5&kind=dns");
     let slowest = slowest["data"].as_array().unwrap();

@@ -144,7 +144,7 @@ fn tables() -> Vec<(&'static str, String, &'static str)> {
             // batch lands as one part (whole or not at all), and retention drops the
             // same days.
             "transactions",
-            "session String, session_start Int64, node String, kind String, \
+            "session String, session_start Int64, node String, server String, port UInt16, kind String, \
              time Int64, request_time Nullable(Int64), response_time Nullable(Int64), took Nullable(Int64), \
              request_bytes UInt64, response_bytes UInt64, failed Nullable(UInt8), fields String"
                 .into(),
@@ -733,6 +733,10 @@ impl SessionReader for ClickStore {
 
     fn transactions(&self, q: &crate::TransactionQuery) -> Result<Vec<Json>, StoreError> {
         crate::transactions::list(self, q)
+    }
+
+    fn services(&self, q: &crate::ServiceQuery) -> Result<Vec<crate::Service>, StoreError> {
+        crate::transactions::services(self, q)
     }
 
     fn packet_positions(&self, ids: &[String]) -> Result<Vec<SessionPositions>, StoreError> {

@@ -143,6 +143,8 @@ pub(crate) fn transactions(rows: &[&SessionRecord]) -> (Encoded, Vec<String>) {
             string(&mut body, &r.id);
             body.extend_from_slice(&micros(r.start_ns).to_le_bytes());
             string(&mut body, &r.node);
+            string(&mut body, &crate::transactions::server(r));
+            body.extend_from_slice(&r.dst_port.to_le_bytes());
             string(&mut body, t.protocol);
             body.extend_from_slice(&time_us(r, t).to_le_bytes());
             opt(&mut body, t.request_ns.map(micros));

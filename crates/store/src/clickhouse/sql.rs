@@ -179,4 +179,9 @@ impl crate::sql::reads::Shapes for ClickSql {
             "IN"
         }
     }
+
+    fn quantile(&self, column: &str, q: f64) -> String {
+        // Exact, as DuckDB's: the service pages compare stores.
+        format!("quantileExact({q})({column})")
+    }
 }

@@ -321,6 +321,8 @@ fn append_transactions(tx: &duckdb::Transaction<'_>, rows: &[SessionRecord]) -> 
             text(&|r, _| r.id.clone()),
             int(&|r, _| Some(micros(r.start_ns))),
             text(&|r, _| r.node.clone()),
+            text(&|r, _| crate::transactions::server(r)),
+            int(&|r, _| Some(i64::from(r.dst_port))),
             text(&|_, t| t.protocol.to_string()),
             int(&|r, t| Some(time_us(r, t))),
             int(&|_, t| t.request_ns.map(micros)),

@@ -134,7 +134,7 @@ impl DuckStore {
                 severity VARCHAR, source VARCHAR, targets VARCHAR[], message VARCHAR,
                 expression VARCHAR, first_time TIMESTAMP, last_time TIMESTAMP);
              CREATE TABLE IF NOT EXISTS transactions (session VARCHAR, session_start BIGINT, node VARCHAR,
-                kind VARCHAR, time BIGINT, request_time BIGINT, response_time BIGINT, took BIGINT,
+                server VARCHAR, port INTEGER, kind VARCHAR, time BIGINT, request_time BIGINT, response_time BIGINT, took BIGINT,
                 request_bytes UBIGINT, response_bytes UBIGINT, failed UTINYINT, fields VARCHAR)",
         )?;
         let found: Option<String> =
@@ -442,6 +442,10 @@ impl SessionReader for DuckStore {
 
     fn transactions(&self, q: &crate::TransactionQuery) -> Result<Vec<Json>, StoreError> {
         crate::transactions::list(self, q)
+    }
+
+    fn services(&self, q: &crate::ServiceQuery) -> Result<Vec<crate::Service>, StoreError> {
+        crate::transactions::services(self, q)
     }
 
     fn count(&self) -> Result<u64, StoreError> {

@@ -317,4 +317,14 @@ impl crate::sql::reads::Shapes for DuckSql {
     fn in_op(&self) -> &'static str {
         "IN"
     }
+
+    fn quantile(&self, column: &str, q: f64) -> String {
+        // ClickHouse's `quantileExact`: the value at rank floor(q × n) + 1 of the sorted
+        // values, so both stores give the same figure (DuckDB's own interpolate).
+        let c = column;
+        format!(
+            "list_extract(list_sort(list({c}) FILTER (WHERE {c} IS NOT NULL)), \
+             least(CAST(floor(count({c}) * {q}) AS BIGINT) + 1, count({c})))"
+        )
+    }
 }

@@ -33,6 +33,9 @@ pub(crate) trait Shapes: Dialect {
     fn sum(&self, column: &str) -> String;
     /// `IN` with a sub-select.
     fn in_op(&self) -> &'static str;
+    /// The `q` quantile (0–1) of a numeric column, NULLs left out: the value at rank
+    /// floor(q × n) + 1 of the n sorted values (ClickHouse's `quantileExact`).
+    fn quantile(&self, column: &str, q: f64) -> String;
 }
 
 /// A store that runs SQL.
