@@ -313,11 +313,6 @@ pub async fn fields() -> Json<Value> {
     Json(Value::Array(list))
 }
 
-/// `GET /api/alerts`: alerts raised by the detectors, newest first (`order=asc` for
-/// oldest first), a page at a time (`start`, `length`), within the time range of
-/// `startTime`/`stopTime` or `date` (as for sessions), narrowed by `detector` (`rule:*`
-/// for every rule), `source`, `severity` (that or higher) and `text` (in the message,
-/// source or targets). Each alert carries the expression that finds its evidence.
 /// `GET /api/transactions`: request/answer pairs of the sessions `expression`
 /// matches (with the user's forced expression, as every search), newest first, or
 /// the `slowest` N; `kind` and `failed` narrow them.
@@ -377,6 +372,11 @@ fn transaction_kind(params: &Params) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// `GET /api/alerts`: alerts raised by the detectors, newest first (`order=asc` for
+/// oldest first), a page at a time (`start`, `length`), within the time range of
+/// `startTime`/`stopTime` or `date` (as for sessions), narrowed by `detector` (`rule:*`
+/// for every rule), `source`, `severity` (that or higher) and `text` (in the message,
+/// source or targets). Each alert carries the expression that finds its evidence.
 pub async fn alerts(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,

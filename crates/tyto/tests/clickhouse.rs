@@ -309,6 +309,22 @@ fn clickhouse_stopped_for_a_minute_in_the_middle_of_an_ingest_loses_and_doubles_
     assert!(err.contains("in the spool") && err.contains("the spool is delivered"), "{err}");
     let counts = ch.query("SELECT count(), uniqExact(id) FROM outage.sessions");
     assert_eq!(counts.trim(), format!("{expected}\t{expected}"), "every session once");
+    // Their transactions too: as many as the embedded store holds of the same capture.
+    let local = dir.path().join("local");
+    common::ok(
+        common::tyto().args(["ingest", "--workers", "2", "--data-dir"]).arg(&local).arg(&capture).output().unwrap(),
+    );
+    let listed = common::ok(
+        common::tyto()
+            .args(["transactions", "--limit", "100000000", "--format", "ndjson", "--data-dir"])
+            .arg(&local)
+            .output()
+            .unwrap(),
+    );
+    let transactions = String::from_utf8_lossy(&listed.stdout).lines().count();
+    assert!(transactions >= expected / 2, "{transactions} transactions of {expected} sessions");
+    let stored = ch.query("SELECT count() FROM outage.transactions");
+    assert_eq!(stored.trim(), transactions.to_string(), "every transaction once");
     assert_eq!(
         std::fs::read_dir(&spool)
             .unwrap()

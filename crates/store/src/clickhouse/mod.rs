@@ -34,6 +34,7 @@ use tyto_schema::{
 
 use crate::sql::reads::{self, json_i64, json_str, json_u64, Backend, Shapes};
 use crate::sql::where_clause;
+use crate::transactions::COLUMNS;
 use crate::{
     dump_fields, AlertQuery, Bucket, FileRow, InputFile, Interrupter, Link, ListQuery, NodeFiles, ReaderBox, Sampled,
     SessionPositions, SessionReader, SessionWriter, StoreError, StoreHandle, StoreStats, ValueCount, ValueSeries,
@@ -925,29 +926,18 @@ impl SessionWriter for ClickStore {
                 day_rows.iter().map(|r| micros(r.start_ns)).min().unwrap_or(0),
                 day_rows.iter().map(|r| micros(r.start_ns)).max().unwrap_or(0),
             );
-            let b = Batch {
-                table: "sessions".into(),
-                columns,
-                ids: day_rows.iter().map(|r| r.id.clone()).collect(),
-                min_us,
-                max_us,
-                query_id: query_id(),
-                row_ends: enc.row_ends,
-                body: enc.body,
-            };
-            self.deliver(b)?;
-            let (enc, ids) = rowbinary::transactions(&day_rows);
-            if !ids.is_empty() {
-                let b = Batch {
-                    table: "transactions".into(),
-                    columns: crate::transactions::COLUMNS.into(),
-                    ids,
-                    min_us,
-                    max_us,
-                    query_id: query_id(),
-                    row_ends: enc.row_ends,
-                    body: enc.body,
-                };
+            // A day's sessions, then their transactions: each batch checked by the
+            // session ids it holds after a lost answer.
+            let ids = day_rows.iter().map(|r| r.id.clone()).collect();
+            let (txn, txn_ids) = rowbinary::transactions(&day_rows);
+            let batches = [("sessions", columns, ids, enc), ("transactions", COLUMNS.to_string(), txn_ids, txn)];
+            for (table, columns, ids, enc) in batches {
+                if enc.row_ends.is_empty() {
+                    continue;
+                }
+                let (row_ends, body) = (enc.row_ends, enc.body);
+                let b =
+                    Batch { table: table.into(), columns, ids, min_us, max_us, query_id: query_id(), row_ends, body };
                 self.deliver(b)?;
             }
         }
