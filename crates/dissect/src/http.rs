@@ -195,8 +195,10 @@ fn framing(headers: &[httparse::Header<'_>]) -> Option<Body> {
     })
 }
 
-/// What a request says, into a session's or a transaction's values.
-fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, '_>, extra: &mut Extra) {
+/// What a request says, into a session's values, or a transaction's (`names`: with
+/// the header names, which only the session keeps: a string each, for every
+/// request, would be most of a transaction's allocations).
+fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, '_>, extra: &mut Extra, names: bool) {
     // The names are the catalogue's and fixed here: a mismatch is a bug the unit
     // tests catch, ignored at run time rather than allowed to disturb capture.
     let mut put = |f: &str, v: &str| {
@@ -231,13 +233,14 @@ fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, 
     if let Some(ua) = header(headers, "user-agent") {
         put("http.user-agent", ua);
     }
-    for h in headers {
+    for h in headers.iter().filter(|_| names) {
         put("http.hasheader.src", h.name);
     }
 }
 
-/// What a response says, into a session's or a transaction's values.
-fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extra) {
+/// What a response says, into a session's values, or a transaction's (`names`: with
+/// the header names, as for a request).
+fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extra, names: bool) {
     let r = extra.add_int("http.statuscode", i64::from(code));
     debug_assert!(r.is_ok());
     let mut put = |f: &str, v: &str| {
@@ -247,7 +250,7 @@ fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extr
     if let Some(ct) = header(headers, "content-type") {
         put("http.content-type", ct.split(';').next().unwrap_or(ct).trim());
     }
-    for h in headers {
+    for h in headers.iter().filter(|_| names) {
         put("http.hasheader.dst", h.name);
     }
 }
@@ -327,14 +330,14 @@ impl Http {
         rec: &mut SessionRecord,
     ) -> Body {
         let method = req.method.unwrap_or("");
-        request_values(headers, req, &mut rec.extra);
+        request_values(headers, req, &mut rec.extra, true);
         authentication(headers, rec);
         if self.pending.len() < MAX_PENDING {
             let txn = rec.transactions.is_some().then(|| {
                 let mut t = Transaction::new("http");
                 t.request_ns = Some(rec.stop_ns);
                 t.request_bytes = header_len as u64;
-                request_values(headers, req, &mut t.values);
+                request_values(headers, req, &mut t.values, false);
                 t
             });
             self.pending.push_back(Pending { method: method.to_string(), sent_ns: None, txn });
@@ -353,7 +356,7 @@ impl Http {
         header_len: usize,
         rec: &mut SessionRecord,
     ) -> Body {
-        response_values(headers, code, &mut rec.extra);
+        response_values(headers, code, &mut rec.extra, true);
         authentication(headers, rec);
         self.answering = None;
         // Interim responses (1xx) answer no request yet, but for Switching Protocols.
@@ -364,7 +367,7 @@ impl Http {
             let mut t = answered.as_mut().and_then(|p| p.txn.take()).unwrap_or_else(|| Transaction::new("http"));
             t.response_ns = Some(rec.stop_ns);
             t.response_bytes = header_len as u64;
-            response_values(headers, code, &mut t.values);
+            response_values(headers, code, &mut t.values, false);
             self.answering = file_transaction(rec, t);
         }
         // Switching protocols (h2c, WebSocket): what follows is the new protocol's.

@@ -118,21 +118,25 @@ pub struct ClickHouse {
 
 /// Three free consecutive loopback ports (HTTP, native, interserver), never given
 /// before in this process: a server stopped for a while (the outage test) must find
-/// its ports free again when it restarts, not taken by another test's server.
+/// its ports free again when it restarts, not taken by another test's server. They
+/// are below the kernel's ephemeral range (32768–60999 by default), where the
+/// outgoing connections of every other test would otherwise take one meanwhile.
 fn free_ports() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-    for _ in 0..200 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if port > 65_000 || given.iter().any(|g| g.abs_diff(port) < 3) {
+    // A start that differs between processes (test binaries run one after another).
+    let seed = (std::process::id() as u64).wrapping_mul(2_654_435_761) ^ tyto_schema::time::now_ns() as u64;
+    for i in 0..2000u64 {
+        let port = 20_000 + ((seed.wrapping_add(i * 7919)) % 12_000) as u16;
+        if given.iter().any(|g| g.abs_diff(port) < 3) {
             continue;
         }
-        if (1..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok()) {
+        if (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok()) {
             given.push(port);
             return port;
         }
     }
-    panic!("no three free consecutive ports on loopback");
+    panic!("no three free consecutive ports on loopback between 20000 and 32000");
 }
 
 impl ClickHouse {
