@@ -60,30 +60,30 @@ const HTTP_STORED: &[&str] =
 /// A transaction's values as the `fields` column holds them: a JSON object of
 /// catalogue names to lists (numbers as numbers, addresses as text).
 pub(crate) fn fields_json(t: &Transaction) -> String {
-    // Written directly (not through a `serde_json::Map`): one a transaction, on the
-    // store's thread.
-    use std::fmt::Write;
-    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let mut out = String::from("{");
+    // Written straight into one buffer (no map, no string per value): one a
+    // transaction, on the store's thread.
+    use std::io::Write;
+    let mut out: Vec<u8> = Vec::with_capacity(128);
+    out.push(b'{');
     for (name, v) in t.values.iter() {
         if t.protocol == "http" && !HTTP_STORED.contains(&name) {
             continue;
         }
         if out.len() > 1 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(&quoted(name));
-        out.push_str(":[");
-        let mut first = true;
-        let mut sep = |out: &mut String| {
-            if !std::mem::take(&mut first) {
-                out.push(',');
+        let _ = serde_json::to_writer(&mut out, name);
+        out.extend_from_slice(b":[");
+        let start = out.len();
+        let sep = |out: &mut Vec<u8>| {
+            if out.len() > start {
+                out.push(b',');
             }
         };
         match v {
             Values::Text(v) => v.iter().for_each(|s| {
                 sep(&mut out);
-                out.push_str(&quoted(s));
+                let _ = serde_json::to_writer(&mut out, s);
             }),
             Values::Int(v) => v.iter().for_each(|i| {
                 sep(&mut out);
@@ -94,10 +94,11 @@ pub(crate) fn fields_json(t: &Transaction) -> String {
                 let _ = write!(out, "\"{a}\"");
             }),
         }
-        out.push(']');
+        out.push(b']');
     }
-    out.push('}');
-    out
+    out.push(b'}');
+    // Only JSON text was written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Which transactions a listing wants.

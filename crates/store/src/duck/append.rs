@@ -311,6 +311,10 @@ fn append_transactions(tx: &duckdb::Transaction<'_>, rows: &[SessionRecord]) -> 
         let text = |f: &dyn Fn(&SessionRecord, &tyto_schema::Transaction) -> String| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(chunk.iter().map(|(r, t)| f(r, t))))
         };
+        // Borrowed where the row holds the text already.
+        let borrowed = |f: &dyn for<'a> Fn(&'a SessionRecord, &'a tyto_schema::Transaction) -> &'a str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(chunk.iter().map(|(r, t)| f(r, t))))
+        };
         let int = |f: &dyn Fn(&SessionRecord, &tyto_schema::Transaction) -> Option<i64>| -> ArrayRef {
             Arc::new(Int64Array::from_iter(chunk.iter().map(|(r, t)| f(r, t))))
         };
@@ -318,12 +322,12 @@ fn append_transactions(tx: &duckdb::Transaction<'_>, rows: &[SessionRecord]) -> 
             Arc::new(UInt64Array::from_iter_values(chunk.iter().map(|(_, t)| f(t))))
         };
         let arrays: Vec<ArrayRef> = vec![
-            text(&|r, _| r.id.clone()),
+            borrowed(&|r, _| &r.id),
             int(&|r, _| Some(micros(r.start_ns))),
-            text(&|r, _| r.node.clone()),
+            borrowed(&|r, _| &r.node),
             text(&|r, _| crate::transactions::server(r)),
             int(&|r, _| Some(i64::from(r.dst_port))),
-            text(&|_, t| t.protocol.to_string()),
+            borrowed(&|_, t| t.protocol),
             int(&|r, t| Some(time_us(r, t))),
             int(&|_, t| t.request_ns.map(micros)),
             int(&|_, t| t.response_ns.map(micros)),
