@@ -38,7 +38,8 @@ struct Run {
 /// The dissectors, as the flow layer's analyzer factory.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Dissectors {
-    /// File DNS and HTTP transactions with each row (for the exporters).
+    /// File each request and its answer with the row as a transaction (for the
+    /// store's transactions table and the exporters).
     pub transactions: bool,
 }
 

@@ -396,7 +396,7 @@ impl Exporters {
         self.outputs.is_empty()
     }
 
-    /// Whether any output wants DNS or HTTP transactions (the dissectors then file them).
+    /// Whether any output wants transaction documents (DNS, HTTP, the databases).
     pub fn wants_transactions(&self) -> bool {
         self.outputs.iter().any(|o| o.config.records.iter().any(|r| r.is_transaction()))
     }
