@@ -43,6 +43,12 @@ pub struct Dissectors {
     pub transactions: bool,
 }
 
+impl Dissectors {
+    /// As a sensor, an ingest and an upload run them: every transaction filed, for
+    /// the store's transactions table and the exporters.
+    pub const STORING: Dissectors = Dissectors { transactions: true };
+}
+
 impl AnalyzerFactory for Dissectors {
     fn create(&self, key: &FlowKey, opening: Opening) -> Option<Box<dyn SessionAnalyzer>> {
         let transport = match key.proto {

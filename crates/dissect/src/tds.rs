@@ -139,13 +139,20 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 pub struct Tds {
     streams: Streams,
     packets: u32,
+    /// Requests were seen: the login is behind.
+    requests: bool,
+    exchange: Exchange,
+}
+
+/// Requests and their answers after the login (apart from the framing, so packets
+/// are handed to it as the framing finds them, without a copy).
+#[derive(Default)]
+struct Exchange {
     /// A request or answer being read (its packets until end-of-message): its type,
     /// first bytes and size, per side.
     message: [Option<Message>; 2],
     /// Requests sent, oldest first; the one being answered has its answer's time.
     pending: std::collections::VecDeque<(crate::Asked, Option<i64>)>,
-    /// Requests were seen: the login is behind.
-    requests: bool,
 }
 
 struct Message {
@@ -224,7 +231,7 @@ fn login(kind: u8, p: &[u8], rec: &mut SessionRecord) {
     }
 }
 
-impl Tds {
+impl Exchange {
     /// One packet of a message after the login.
     fn packet(&mut self, side: Side, p: &[u8], rec: &mut SessionRecord) {
         let (kind, end) = (p[0], p[1] & 0x01 != 0);
@@ -277,23 +284,22 @@ impl Tds {
 
 impl Dissector for Tds {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
-        let mut packets = Vec::new();
-        self.streams.push(side, data, MAX_PACKET, packet, |p, _cut| packets.push(p.to_vec()));
-        for p in packets {
+        let (packets, requests, exchange) = (&mut self.packets, &mut self.requests, &mut self.exchange);
+        self.streams.push(side, data, MAX_PACKET, packet, |p, _cut| {
             if p.len() < 8 {
-                continue;
+                return;
             }
             if side == Side::Client && matches!(p[0], SQL_BATCH | RPC) {
-                self.requests = true;
+                *requests = true;
             }
-            if self.requests {
-                self.packet(side, &p, rec);
-                continue;
+            if *requests {
+                exchange.packet(side, p, rec);
+                return;
             }
-            if self.packets >= MAX_PACKETS {
-                continue;
+            if *packets >= MAX_PACKETS {
+                return;
             }
-            self.packets += 1;
+            *packets += 1;
             let payload = &p[8..];
             match p[0] {
                 LOGIN7 | LOGIN_LEGACY if side == Side::Client => login(p[0], payload, rec),
@@ -306,16 +312,16 @@ impl Dissector for Tds {
                     ntlm::record(rec, &m);
                 }
             }
-        }
+        });
     }
 
     fn end(&mut self, rec: &mut SessionRecord) {
-        crate::Asked::file_waiting(self.pending.iter_mut().map(|(a, _)| a), rec);
+        crate::Asked::file_waiting(self.exchange.pending.iter_mut().map(|(a, _)| a), rec);
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
         self.streams.lose(side);
-        self.message[side as usize] = None;
+        self.exchange.message[side as usize] = None;
     }
 
     fn wants_more(&self) -> bool {
@@ -422,7 +428,7 @@ mod tests {
         for _ in 0..1000 {
             t.feed(Side::Client, &tds(SQL_BATCH, &utf16("SELECT 1")), &mut rec);
         }
-        assert!(t.pending.len() <= MAX_PENDING);
+        assert!(t.exchange.pending.len() <= MAX_PENDING);
     }
 
     #[test]

@@ -435,15 +435,6 @@ pub fn ecs_flow(rec: &SessionRecord) -> Value {
     Value::Object(doc)
 }
 
-/// Whether a transaction succeeded, as far as its answer says.
-fn outcome(t: &Transaction) -> &'static str {
-    match t.failed() {
-        None => "unknown",
-        Some(true) => "failure",
-        Some(false) => "success",
-    }
-}
-
 /// The ECS document of one transaction of a row.
 pub fn ecs_transaction(rec: &SessionRecord, t: &Transaction) -> Option<Value> {
     let kind = RecordKind::of_transaction(t)?;
@@ -473,7 +464,14 @@ pub fn ecs_transaction(rec: &SessionRecord, t: &Transaction) -> Option<Value> {
     if let (Some(a), Some(b)) = (t.request_ns, t.response_ns) {
         put(&mut doc, "event.duration", Value::from(b.saturating_sub(a).max(0)));
     }
-    put(&mut doc, "event.outcome", Value::from(outcome(t)));
+    // Whether it succeeded, as far as its answer says: ECS's outcome, and Packetbeat's
+    // status of a database transaction.
+    let (outcome, status) = match t.failed() {
+        None => ("unknown", "Unknown"),
+        Some(true) => ("failure", "Error"),
+        Some(false) => ("success", "OK"),
+    };
+    put(&mut doc, "event.outcome", Value::from(outcome));
     if let Some(us) = t.response_us {
         // The response time as the session's `*.response-time` has it (for HTTP, from
         // the request's last byte), beside `event.duration` from first to first.
@@ -493,11 +491,6 @@ pub fn ecs_transaction(rec: &SessionRecord, t: &Transaction) -> Option<Value> {
         }
         // Packetbeat's `status` of a database transaction.
         _ => {
-            let status = match t.failed() {
-                None => "Unknown",
-                Some(true) => "Error",
-                Some(false) => "OK",
-            };
             put(&mut doc, "status", Value::from(status));
             put(&mut doc, "type", Value::from(kind.as_str()));
         }

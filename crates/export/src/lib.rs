@@ -396,11 +396,6 @@ impl Exporters {
         self.outputs.is_empty()
     }
 
-    /// Whether any output wants transaction documents (DNS, HTTP, the databases).
-    pub fn wants_transactions(&self) -> bool {
-        self.outputs.iter().any(|o| o.config.records.iter().any(|r| r.is_transaction()))
-    }
-
     pub fn counters(&self) -> Vec<Arc<OutputCounters>> {
         self.outputs.iter().map(|o| o.counters.clone()).collect()
     }

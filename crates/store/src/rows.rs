@@ -3,6 +3,11 @@
 
 use tyto_schema::{FieldDef, FieldValue, SessionRecord, Source, FIELDS};
 
+/// Times are stored in microseconds (both stores, every table).
+pub(crate) fn micros(ns: i64) -> i64 {
+    ns.div_euclid(1000)
+}
+
 /// Whether `f` holds a value in `r` (an empty list is none).
 pub(crate) fn holds(f: &FieldDef, r: &SessionRecord) -> bool {
     match f.value(r) {

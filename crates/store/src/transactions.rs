@@ -22,6 +22,7 @@
 use serde_json::Value as Json;
 use tyto_schema::{SessionRecord, Transaction, Values};
 
+use crate::rows::micros;
 use crate::sql::reads::{json_i64, json_str, Backend};
 use crate::sql::where_clause;
 use crate::{ListQuery, StoreError};
@@ -38,10 +39,6 @@ pub(crate) fn server(r: &SessionRecord) -> String {
 /// A row's transactions with the row, in order.
 pub(crate) fn of(rows: &[SessionRecord]) -> impl Iterator<Item = (&SessionRecord, &Transaction)> {
     rows.iter().flat_map(|r| r.transactions.iter().flat_map(move |t| t.list.iter().map(move |t| (r, t))))
-}
-
-pub(crate) fn micros(ns: i64) -> i64 {
-    ns.div_euclid(1000)
 }
 
 /// When a transaction is filed: its request's time, else its answer's, else (never

@@ -82,7 +82,7 @@ fn pipeline_config(
     node: &str,
     flow: &FlowArgs,
     pcap: Option<(PcapDir, RotationPolicy)>,
-    transactions: bool,
+    dissectors: Dissectors,
 ) -> Result<PipelineConfig> {
     let enrich = flow.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>);
     Ok(PipelineConfig {
@@ -90,7 +90,7 @@ fn pipeline_config(
         workers: flow.workers.max(1),
         node: node.to_string(),
         pcap,
-        analyzers: Arc::new(Dissectors { transactions }),
+        analyzers: Arc::new(dissectors),
         enrich,
     })
 }
@@ -160,12 +160,6 @@ impl Outputs {
         let sinks = tyto_detect::AlertSinks::start(&config.alerts).map_err(|e| anyhow::anyhow!("{e}"))?;
         let exporters = tyto_export::Exporters::start(&config.export).map_err(anyhow::Error::msg)?;
         Ok(Outputs { detectors, sinks, exporters })
-    }
-
-    /// Whether the dissectors file transactions (request/answer pairs): always, for
-    /// the store's transactions table (and the exporters' DNS and HTTP documents).
-    pub fn wants_transactions(&self) -> bool {
-        true
     }
 
     /// The alerts these rows raise, already queued for the sinks (`log` prints each);
@@ -285,7 +279,7 @@ pub fn ingest(
     }
     let inputs = &todo[..];
     let mut outputs = Outputs::start(config)?;
-    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())), outputs.wants_transactions())?;
+    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())), Dissectors::STORING)?;
     // The store writes on its own thread, taking whatever waits at once, so the
     // pipeline never waits on it and the last rows are not a long tail.
     let queue_cfg = config.queue_config_in(data_dir);
@@ -349,7 +343,7 @@ pub fn ingest(
 
 pub fn dump(inputs: &[PathBuf], node: &str, flow: &FlowArgs) -> Result<ExitCode> {
     crate::config::validate_node(node)?;
-    let cfg = pipeline_config(node, flow, None, false)?;
+    let cfg = pipeline_config(node, flow, None, Dissectors::default())?;
     let (report, result, _) = run_with_progress(inputs, &cfg, |rx| -> io::Result<()> {
         let stdout = io::stdout();
         let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -121,14 +121,14 @@ fn slow_session(dir: &Path, pcap: &Path, protocol: &str, connections: usize, pre
 
 /// `tyto transactions` of `kind` with `args`, as JSON.
 fn transactions(data: &Path, kind: &str, args: &[&str]) -> Vec<Value> {
-    let out = common::ok(
-        common::tyto()
-            .args(["transactions", "--format", "ndjson", "--kind", kind, "--data-dir"])
-            .arg(data)
-            .args(args)
-            .output()
-            .unwrap(),
-    );
+    ndjson(
+        common::tyto().args(["transactions", "--format", "ndjson", "--kind", kind, "--data-dir"]).arg(data).args(args),
+    )
+}
+
+/// A command's lines of JSON.
+fn ndjson(command: &mut Command) -> Vec<Value> {
+    let out = common::ok(command.output().unwrap());
     String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
@@ -149,15 +149,7 @@ fn slowest_and_failed(data: &Path, kind: &str, slow: &Value, error: &str) -> (Va
 }
 
 fn sessions(data: &Path, expr: &str) -> Vec<Value> {
-    let out = common::ok(
-        common::tyto()
-            .args(["sessions", "--format", "ndjson", "--data-dir"])
-            .arg(data)
-            .args(["--expr", expr])
-            .output()
-            .unwrap(),
-    );
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    ndjson(common::tyto().args(["sessions", "--format", "ndjson", "--data-dir"]).arg(data).args(["--expr", expr]))
 }
 
 #[test]

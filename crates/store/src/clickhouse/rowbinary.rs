@@ -55,10 +55,7 @@ fn string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// Times are stored in microseconds.
-pub(crate) fn micros(ns: i64) -> i64 {
-    ns.div_euclid(1000)
-}
+pub(crate) use crate::rows::micros;
 
 /// One field's value in its column's encoding.
 fn value(out: &mut Vec<u8>, f: &FieldDef, v: FieldValue<'_>) {

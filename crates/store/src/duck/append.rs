@@ -300,7 +300,8 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
 /// The rows' transactions into their table ([`crate::transactions`]), as Arrow
 /// columns: a busy resolver's session holds hundreds.
 fn append_transactions(tx: &duckdb::Transaction<'_>, rows: &[SessionRecord]) -> Result<(), StoreError> {
-    use crate::transactions::{fields_json, micros, of, time_us};
+    use crate::rows::micros;
+    use crate::transactions::{fields_json, of, time_us};
     let all: Vec<_> = of(rows).collect();
     if all.is_empty() {
         return Ok(());
