@@ -2,7 +2,9 @@
 //! names, types and classes, response codes, and answers (A/AAAA addresses, CNAME,
 //! NS, MX names). A pure, bounded parser of one message.
 
+use std::borrow::Cow;
 use tyto_packet::Addr;
+
 use tyto_schema::{Extra, SessionRecord, Transaction};
 
 use crate::{file_transaction, Dissector, Probe, Protocol, Side, Transport};
@@ -170,7 +172,7 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
     }
 }
 
-fn type_name(t: u16) -> String {
+fn type_name(t: u16) -> Cow<'static, str> {
     match t {
         1 => "A".into(),
         2 => "NS".into(),
@@ -192,11 +194,11 @@ fn type_name(t: u16) -> String {
         252 => "AXFR".into(),
         255 => "ANY".into(),
         257 => "CAA".into(),
-        n => format!("TYPE{n}"),
+        n => format!("TYPE{n}").into(),
     }
 }
 
-fn rcode_name(r: u8) -> String {
+fn rcode_name(r: u8) -> Cow<'static, str> {
     match r {
         0 => "NOERROR".into(),
         1 => "FORMERR".into(),
@@ -204,18 +206,18 @@ fn rcode_name(r: u8) -> String {
         3 => "NXDOMAIN".into(),
         4 => "NOTIMP".into(),
         5 => "REFUSED".into(),
-        n => format!("RCODE{n}"),
+        n => format!("RCODE{n}").into(),
     }
 }
 
-fn opcode_name(o: u8) -> String {
+fn opcode_name(o: u8) -> Cow<'static, str> {
     match o {
         0 => "QUERY".into(),
         1 => "IQUERY".into(),
         2 => "STATUS".into(),
         4 => "NOTIFY".into(),
         5 => "UPDATE".into(),
-        n => format!("OPCODE{n}"),
+        n => format!("OPCODE{n}").into(),
     }
 }
 
@@ -237,12 +239,12 @@ fn record(msg: &Message, extra: &mut Extra) {
             put_text(extra, "host.dns", n);
         }
         put_text(extra, "dns.query.type", &type_name(*qtype));
-        let class = match qclass & 0x7fff {
-            1 => "IN".to_string(),
+        let class: Cow<'static, str> = match qclass & 0x7fff {
+            1 => "IN".into(),
             3 => "CH".into(),
             4 => "HS".into(),
             255 => "ANY".into(),
-            c => format!("CLASS{c}"),
+            c => format!("CLASS{c}").into(),
         };
         put_text(extra, "dns.query.class", &class);
     }

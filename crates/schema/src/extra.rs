@@ -102,10 +102,13 @@ impl Extra {
         let i = match self.entries.iter().position(|(n, _)| std::ptr::eq(*n, def.name)) {
             Some(i) => i,
             None => {
+                // Room for one: most fields hold one value, and an empty vector's
+                // first push takes room for four (a third of a row's memory was
+                // spare room).
                 let empty = match wanted {
-                    "text" => Values::Text(Vec::new()),
-                    "ip" => Values::Ip(Vec::new()),
-                    _ => Values::Int(Vec::new()),
+                    "text" => Values::Text(Vec::with_capacity(1)),
+                    "ip" => Values::Ip(Vec::with_capacity(1)),
+                    _ => Values::Int(Vec::with_capacity(1)),
                 };
                 self.entries.push((def.name, empty));
                 self.entries.len() - 1
@@ -118,7 +121,20 @@ impl Extra {
     /// cut to [`MAX_TEXT_LEN`]). Duplicates and values past the bound are dropped.
     pub fn add_text(&mut self, name: &str, value: &str) -> Result<(), ExtraError> {
         let def = Self::def(name)?;
-        let mut v = cut(value, MAX_TEXT_LEN).to_string();
+        let value = cut(value, MAX_TEXT_LEN);
+        // A value already as the field keeps it is compared before it is copied: most
+        // values a dissector files are repeats (the same host in every request).
+        let kept_as_is = def.transform != crate::Transform::Upper
+            && (def.kind != FieldKind::LowerText || !value.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()));
+        if kept_as_is {
+            if let Some(Values::Text(list)) = self.get(def.name) {
+                let bound = if def.multi { MAX_VALUES_PER_FIELD } else { 1 };
+                if list.len() >= bound || list.iter().any(|s| s == value) {
+                    return Ok(());
+                }
+            }
+        }
+        let mut v = value.to_string();
         if def.kind == FieldKind::LowerText {
             v.make_ascii_lowercase();
             if !v.is_ascii() {

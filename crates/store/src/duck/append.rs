@@ -82,7 +82,6 @@ fn encode(e: duckdb::arrow::error::ArrowError) -> StoreError {
 /// One field's column over the batch. An empty list is NULL: it means the same to
 /// every query, and costs nothing.
 fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> Result<(Field, ArrayRef), StoreError> {
-    let mut buf = String::new();
     let list_of = |item: DataType| DataType::List(Arc::new(Field::new("item", item, true)));
     let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
     let (kind, array): (DataType, ArrayRef) = match (f.kind, f.multi) {
@@ -140,10 +139,7 @@ fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> Result<(Field, Array
                     }
                     FieldValue::Macs(v) if !v.is_empty() => {
                         for m in v {
-                            use std::fmt::Write;
-                            buf.clear();
-                            let _ = write!(buf, "{m}");
-                            b.values().append_value(&buf);
+                            b.values().append_value(std::str::from_utf8(&m.text()).unwrap_or_default());
                         }
                         b.append(true);
                     }
