@@ -7,7 +7,9 @@ use tyto_flow::analyzer::{AnalyzerFactory, Opening, SessionAnalyzer};
 use tyto_flow::{Direction, FlowKey};
 use tyto_schema::SessionRecord;
 
-use crate::{add_protocol, expect, ftp, put_text, Dissector, Probe, Protocol, Side, Transport, PROTOCOLS};
+use crate::kit::{add_protocol, expect, put_text};
+use crate::protocols::ftp;
+use crate::{Dissector, Probe, Protocol, Side, Transport, PROTOCOLS};
 
 /// Stream bytes held per direction while no probe has decided: enough for any
 /// protocol's greeting or first request line; past it the session stays unknown.
@@ -606,7 +608,7 @@ mod tests {
         c.stream(Direction::ToClient, b"220 mx ESMTP\r\n", &mut rec);
         c.stream(Direction::ToServer, b"EHLO me\r\nSTARTTLS\r\n", &mut rec);
         c.stream(Direction::ToClient, b"220 go\r\n", &mut rec);
-        let hello = crate::tls::tests::client_hello();
+        let hello = crate::protocols::tls::tests::client_hello();
         c.stream(Direction::ToServer, &hello, &mut rec);
         c.flush(&mut rec);
         assert_eq!(rec.protocols, vec!["smtp", "tls"]);
@@ -685,7 +687,7 @@ mod tests {
         let mut rec = SessionRecord::default();
         c.gap(Direction::ToServer, 1000, &mut rec);
         c.stream(Direction::ToServer, &[0x5a; 300], &mut rec);
-        c.stream(Direction::ToServer, &crate::tls::tests::client_hello(), &mut rec);
+        c.stream(Direction::ToServer, &crate::protocols::tls::tests::client_hello(), &mut rec);
         c.flush(&mut rec);
         assert_eq!(rec.protocols, vec!["tls"]);
         assert!(!texts(&rec, "tls.ja3").is_empty());

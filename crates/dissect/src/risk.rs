@@ -7,7 +7,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::{put_int, put_text};
+use crate::kit::{put_int, put_text};
 
 /// The risks Tyto judges. Each agrees with nDPI where nDPI has the same risk (a test
 /// compares them flow by flow on nDPI's own captures).

@@ -1,0 +1,16 @@
+//! What the protocols share: reading bytes ([`bytes`]), cutting a stream into
+//! messages ([`messages`] for binary framings, [`lines`] for text ones), recording
+//! what is learnt ([`record`]), and the formats several protocols carry (DER,
+//! NTLMSSP, SQL text) or the connections they announce ([`expect`]).
+
+pub(crate) mod bytes;
+pub(crate) mod der;
+pub(crate) mod expect;
+pub(crate) mod lines;
+pub(crate) mod messages;
+pub(crate) mod ntlm;
+pub(crate) mod record;
+pub(crate) mod sql;
+
+pub(crate) use bytes::*;
+pub(crate) use record::*;

@@ -1,0 +1,769 @@
+//! HTTP/1.x: requests and responses on a kept-alive connection, bodies skipped by
+//! Content-Length or chunked framing. Headers are parsed by `httparse`.
+
+use tyto_schema::{Extra, SessionRecord, Transaction};
+
+use base64::Engine;
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+use crate::kit::{file_transaction, ntlm, put_duration, put_text, starts_with};
+use crate::{Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "http",
+    transports: &[Transport::Tcp],
+    ports: &[80, 8000, 8008, 8080, 8081, 3128],
+    probe,
+    new: || Box::new(Http::default()),
+    later: None,
+};
+
+const METHODS: &[&[u8]] = &[
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"CONNECT ",
+    b"TRACE ",
+    b"PATCH ",
+    b"PROPFIND ",
+    b"PROPPATCH ",
+    b"MKCOL ",
+    b"COPY ",
+    b"MOVE ",
+    b"LOCK ",
+    b"UNLOCK ",
+    b"SEARCH ",
+    b"REPORT ",
+];
+
+/// A header block larger than this is not HTTP we can follow; parsing stops.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Headers read per message (more are ignored by httparse's error; parsing stops).
+const MAX_HEADERS: usize = 96;
+/// Request methods remembered to pair responses with (a HEAD response has no body).
+const MAX_PENDING: usize = 64;
+
+/// A request line must end in an HTTP version: SIP and RTSP share the method names
+/// (`OPTIONS sip:… SIP/2.0`).
+fn request_line(data: &[u8]) -> Probe {
+    let Some(end) = data.iter().position(|b| *b == b'\n') else {
+        return if data.len() < MAX_HEADER_BYTES { Probe::NeedMore } else { Probe::NoMatch };
+    };
+    let line = data[..end].strip_suffix(b"\r").unwrap_or(&data[..end]);
+    if line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
+/// The longest extension method taken (`RPC_IN_DATA`, `VERSION-CONTROL`).
+const MAX_METHOD: usize = 24;
+
+/// A method outside the list (Outlook Anywhere's `RPC_IN_DATA`, WebDAV's
+/// extensions): an upper-case token and a request line that ends in an HTTP version.
+fn extension_method(data: &[u8]) -> Probe {
+    let token =
+        data.iter().take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-')).count();
+    match data.get(token) {
+        None if token <= MAX_METHOD => Probe::NeedMore,
+        Some(b' ') if (1..=MAX_METHOD).contains(&token) => request_line(data),
+        _ => Probe::NoMatch,
+    }
+}
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    match side {
+        Side::Client => {
+            // A response first: the connection was picked up after its request.
+            let mut best = starts_with(data, b"HTTP/1.");
+            if best == Probe::Match {
+                return best;
+            }
+            for m in METHODS {
+                match starts_with(data, m) {
+                    Probe::Match => return request_line(data),
+                    Probe::NeedMore | Probe::Plausible { .. } => best = Probe::NeedMore,
+                    Probe::NoMatch => {}
+                }
+            }
+            if best == Probe::NoMatch {
+                best = extension_method(data);
+            }
+            best
+        }
+        Side::Server => starts_with(data, b"HTTP/1."),
+    }
+}
+
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+enum Body {
+    /// Reading a header block.
+    #[default]
+    Headers,
+    Length(u64),
+    /// Chunked: reading a size line.
+    ChunkSize,
+    /// Chunk data, then its CRLF.
+    ChunkData(u64),
+    /// After the last chunk: trailer lines up to an empty one.
+    Trailer,
+    /// The body runs to the end of the connection.
+    ToEnd,
+    /// Lost track (gap, oversized or malformed headers).
+    Stopped,
+}
+
+#[derive(Default)]
+struct Direction {
+    buf: Vec<u8>,
+    body: Body,
+    /// MD5 and SHA-256 of the body being read (after chunked framing, before any
+    /// content decoding, as Arkime hashes them), and its length so far.
+    hash: Option<Box<(Md5, Sha256, u64)>>,
+}
+
+impl Direction {
+    fn hash(&mut self, bytes: &[u8]) {
+        if let Some(h) = &mut self.hash {
+            h.0.update(bytes);
+            h.1.update(bytes);
+            h.2 += bytes.len() as u64;
+        }
+    }
+
+    /// The body ended: its hashes go into the session (empty bodies have none).
+    fn hash_done(&mut self, rec: &mut SessionRecord) {
+        if let Some(h) = self.hash.take() {
+            let (md5, sha256, len) = *h;
+            if len > 0 {
+                put_text(rec, "http.md5", &crate::kit::hex(&md5.finalize()));
+                put_text(rec, "http.sha256", &crate::kit::hex(&sha256.finalize()));
+            }
+        }
+    }
+}
+
+/// A request not answered yet.
+struct Pending {
+    method: String,
+    /// When its last byte (headers, or body when it has one) was read.
+    sent_ns: Option<i64>,
+    /// Its transaction, when the row keeps them.
+    txn: Option<Transaction>,
+}
+
+#[derive(Default)]
+pub struct Http {
+    dirs: [Direction; 2],
+    /// Requests not yet answered, oldest first.
+    pending: std::collections::VecDeque<Pending>,
+    /// The filed transaction whose response body is being read (its index in the row).
+    answering: Option<usize>,
+    /// A CONNECT was accepted: the connection becomes the tunnel after this response.
+    tunnel: bool,
+    /// The response being read answers a request whose last byte was read then: its
+    /// response time is taken when its own last byte is.
+    timing: Option<i64>,
+    handoff: Option<usize>,
+    /// The first bytes seen decide which side answers: a connection picked up
+    /// mid-way (or opened by the server, as reverse proxies do) may show a response
+    /// from the side that seems to have opened it.
+    roles: Option<bool>,
+}
+
+fn header<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .map(str::trim)
+}
+
+/// The body framing a message's headers announce.
+fn framing(headers: &[httparse::Header<'_>]) -> Option<Body> {
+    if header(headers, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        return Some(Body::ChunkSize);
+    }
+    header(headers, "content-length").map(|v| match v.parse::<u64>() {
+        Ok(0) => Body::Headers,
+        Ok(n) => Body::Length(n),
+        Err(_) => Body::Stopped,
+    })
+}
+
+/// What a request says, into a session's values, or a transaction's (`names`: with
+/// the header names, which only the session keeps: a string each, for every
+/// request, would be most of a transaction's allocations).
+fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, '_>, extra: &mut Extra, names: bool) {
+    // The names are the catalogue's and fixed here: a mismatch is a bug the unit
+    // tests catch, ignored at run time rather than allowed to disturb capture.
+    let mut put = |f: &str, v: &str| {
+        let r = extra.add_text(f, v);
+        debug_assert!(r.is_ok(), "{f}: {r:?}");
+    };
+    let method = req.method.unwrap_or("");
+    let path = req.path.unwrap_or("");
+    let host = header(headers, "host");
+    put("http.method", method);
+    if let Some(v) = req.version {
+        put("http.version", &format!("1.{v}"));
+    }
+    if let Some(h) = host {
+        put("host.http", h);
+        // As Arkime: `name:port` is also searchable as the bare name.
+        if let Some((name, port)) = h.rsplit_once(':') {
+            if !name.is_empty() && !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) {
+                put("host.http", name.trim_start_matches('[').trim_end_matches(']'));
+            }
+        }
+    }
+    // As Arkime: the URI is the host followed by the path (absolute-form requests,
+    // as sent to proxies, are stored without their scheme).
+    let uri = match path.split_once("://") {
+        Some((_, rest)) => rest.to_string(),
+        None => format!("{}{path}", host.unwrap_or("")),
+    };
+    put("http.uri", &uri);
+    let plain_path = path.split(['?', '#']).next().unwrap_or(path);
+    put("http.uri.path", plain_path);
+    if let Some(ua) = header(headers, "user-agent") {
+        put("http.user-agent", ua);
+    }
+    for h in headers.iter().filter(|_| names) {
+        put("http.hasheader.src", h.name);
+    }
+}
+
+/// What a response says, into a session's values, or a transaction's (`names`: with
+/// the header names, as for a request).
+fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extra, names: bool) {
+    let r = extra.add_int("http.statuscode", i64::from(code));
+    debug_assert!(r.is_ok());
+    let mut put = |f: &str, v: &str| {
+        let r = extra.add_text(f, v);
+        debug_assert!(r.is_ok(), "{f}: {r:?}");
+    };
+    if let Some(ct) = header(headers, "content-type") {
+        put("http.content-type", ct.split(';').next().unwrap_or(ct).trim());
+    }
+    for h in headers.iter().filter(|_| names) {
+        put("http.hasheader.dst", h.name);
+    }
+}
+
+/// Who authenticates: the user of Basic credentials, and NTLM tokens (raw, or
+/// inside SPNEGO after `Negotiate`) in either direction.
+fn authentication(headers: &[httparse::Header<'_>], rec: &mut SessionRecord) {
+    for h in headers {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization") {
+            let value = String::from_utf8_lossy(h.value);
+            let mut words = value.split_whitespace();
+            if words.next().is_some_and(|s| s.eq_ignore_ascii_case("basic")) {
+                let decoded = words.next().and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok());
+                if let Some(user) = decoded.as_deref().and_then(|d| d.split(|b| *b == b':').next()) {
+                    let user = String::from_utf8_lossy(user);
+                    if !user.is_empty() {
+                        put_text(rec, "http.user", &user);
+                        put_text(rec, "user", &user);
+                    }
+                    // Basic is the password itself, base64-encoded.
+                    crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
+                }
+                continue;
+            }
+        } else if !name.eq_ignore_ascii_case("www-authenticate") && !name.eq_ignore_ascii_case("proxy-authenticate") {
+            continue;
+        }
+        ntlm::record_line(rec, h.value);
+    }
+}
+
+impl Http {
+    /// A message's last byte was read (the packet that carried it is the record's
+    /// newest): a request is then sent, a response's time is taken.
+    fn message_done(&mut self, side: Side, rec: &mut SessionRecord) {
+        match side {
+            Side::Client => {
+                if let Some(p) = self.pending.back_mut() {
+                    p.sent_ns.get_or_insert(rec.stop_ns);
+                }
+            }
+            Side::Server => {
+                if let Some(sent) = self.timing.take() {
+                    put_duration(rec, "http.response-time", rec.stop_ns - sent);
+                    let took = tyto_schema::time::span_micros(rec.stop_ns - sent);
+                    let list = rec.transactions.as_mut().map(|l| &mut l.list);
+                    if let Some(t) = self.answering.and_then(|i| list?.get_mut(i)) {
+                        t.response_us = Some(took);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Body bytes read: counted into the transaction of the message they belong to.
+    fn body_bytes(&mut self, side: Side, n: u64, rec: &mut SessionRecord) {
+        let Some(list) = rec.transactions.as_mut() else { return };
+        let t = match side {
+            Side::Client => self.pending.back_mut().and_then(|p| p.txn.as_mut()),
+            // The row may have been written since (a long session): the index is then gone.
+            Side::Server => self.answering.and_then(|i| list.list.get_mut(i)),
+        };
+        if let Some(t) = t {
+            match side {
+                Side::Client => t.request_bytes += n,
+                Side::Server => t.response_bytes += n,
+            }
+        }
+    }
+
+    fn request(
+        &mut self,
+        headers: &[httparse::Header<'_>],
+        req: &httparse::Request<'_, '_>,
+        header_len: usize,
+        rec: &mut SessionRecord,
+    ) -> Body {
+        let method = req.method.unwrap_or("");
+        request_values(headers, req, &mut rec.extra, true);
+        authentication(headers, rec);
+        if self.pending.len() < MAX_PENDING {
+            let txn = rec.transactions.is_some().then(|| {
+                let mut t = Transaction::new("http");
+                t.request_ns = Some(rec.stop_ns);
+                t.request_bytes = header_len as u64;
+                request_values(headers, req, &mut t.values, false);
+                t
+            });
+            self.pending.push_back(Pending { method: method.to_string(), sent_ns: None, txn });
+        }
+        let body = framing(headers).unwrap_or(Body::Headers);
+        if body == Body::Headers {
+            self.message_done(Side::Client, rec);
+        }
+        body
+    }
+
+    fn response(
+        &mut self,
+        headers: &[httparse::Header<'_>],
+        code: u16,
+        header_len: usize,
+        rec: &mut SessionRecord,
+    ) -> Body {
+        response_values(headers, code, &mut rec.extra, true);
+        authentication(headers, rec);
+        self.answering = None;
+        // Interim responses (1xx) answer no request yet, but for Switching Protocols.
+        let final_answer = code >= 200 || code == 101;
+        let mut answered = if final_answer { self.pending.pop_front() } else { None };
+        self.timing = answered.as_ref().and_then(|p| p.sent_ns);
+        if final_answer && rec.transactions.is_some() {
+            let mut t = answered.as_mut().and_then(|p| p.txn.take()).unwrap_or_else(|| Transaction::new("http"));
+            t.response_ns = Some(rec.stop_ns);
+            t.response_bytes = header_len as u64;
+            response_values(headers, code, &mut t.values, false);
+            self.answering = file_transaction(rec, t);
+        }
+        // Switching protocols (h2c, WebSocket): what follows is the new protocol's.
+        if code == 101 {
+            self.message_done(Side::Server, rec);
+            self.tunnel = true;
+            return Body::Stopped;
+        }
+        let method = answered.map(|p| p.method);
+        if method.as_deref() == Some("HEAD") || code < 200 || code == 204 || code == 304 {
+            self.message_done(Side::Server, rec);
+            return Body::Headers;
+        }
+        if method.as_deref() == Some("CONNECT") && (200..300).contains(&code) {
+            self.message_done(Side::Server, rec);
+            self.tunnel = true;
+            return Body::Stopped;
+        }
+        let body = framing(headers).unwrap_or(Body::ToEnd);
+        // A body to the end of the connection has no last byte to wait for: its
+        // response is timed at its headers, as Wireshark times it.
+        if matches!(body, Body::Headers | Body::ToEnd) {
+            self.message_done(Side::Server, rec);
+        }
+        body
+    }
+
+    /// Parses one header block from the front of the buffer; returns the bytes used.
+    fn headers(&mut self, side: Side, rec: &mut SessionRecord) -> Option<usize> {
+        let i = side as usize;
+        let buf = std::mem::take(&mut self.dirs[i].buf);
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let (used, next) = match side {
+            Side::Client => {
+                let mut req = httparse::Request::new(&mut storage);
+                match req.parse(&buf) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let hs: Vec<httparse::Header<'_>> = req.headers.to_vec();
+                        (Some(n), self.request(&hs, &req, n, rec))
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() < MAX_HEADER_BYTES => (None, Body::Headers),
+                    _ => (None, Body::Stopped),
+                }
+            }
+            Side::Server => {
+                let mut resp = httparse::Response::new(&mut storage);
+                match resp.parse(&buf) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let code = resp.code.unwrap_or(0);
+                        (Some(n), self.response(resp.headers, code, n, rec))
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() < MAX_HEADER_BYTES => (None, Body::Headers),
+                    _ => (None, Body::Stopped),
+                }
+            }
+        };
+        self.dirs[i].buf = buf;
+        self.dirs[i].body = next;
+        if used.is_some() && matches!(next, Body::Length(_) | Body::ChunkSize | Body::ToEnd) {
+            self.dirs[i].hash = Some(Box::new((Md5::new(), Sha256::new(), 0)));
+        }
+        used
+    }
+}
+
+impl Http {
+    /// The side as HTTP sees it: the one that sends requests is the client.
+    fn role(&mut self, side: Side, first: &[u8]) -> Side {
+        let swapped = *self.roles.get_or_insert_with(|| side == Side::Client && first.starts_with(b"HTTP/1."));
+        match (swapped, side) {
+            (false, s) => s,
+            (true, Side::Client) => Side::Server,
+            (true, Side::Server) => Side::Client,
+        }
+    }
+}
+
+impl Dissector for Http {
+    fn feed(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
+        let side = self.role(side, data);
+        let i = side as usize;
+        let total = data.len();
+        while !data.is_empty() {
+            match self.dirs[i].body {
+                Body::Stopped => return,
+                Body::ToEnd => {
+                    self.dirs[i].hash(data);
+                    return;
+                }
+                Body::Length(n) => {
+                    let skip = (data.len() as u64).min(n);
+                    self.dirs[i].hash(&data[..skip as usize]);
+                    data = &data[skip as usize..];
+                    self.body_bytes(side, skip, rec);
+                    self.dirs[i].body = if skip == n { Body::Headers } else { Body::Length(n - skip) };
+                    if skip == n {
+                        self.dirs[i].hash_done(rec);
+                        self.message_done(side, rec);
+                    }
+                }
+                Body::ChunkData(n) => {
+                    let skip = (data.len() as u64).min(n);
+                    self.dirs[i].hash(&data[..skip as usize]);
+                    data = &data[skip as usize..];
+                    self.body_bytes(side, skip, rec);
+                    // The chunk's trailing CRLF is read as an empty size line.
+                    self.dirs[i].body = if skip == n { Body::ChunkSize } else { Body::ChunkData(n - skip) };
+                }
+                Body::ChunkSize | Body::Trailer => {
+                    // One line at a time, through the buffer.
+                    let d = &mut self.dirs[i];
+                    let Some(nl) = data.iter().position(|b| *b == b'\n') else {
+                        if d.buf.len() + data.len() > MAX_HEADER_BYTES {
+                            d.body = Body::Stopped;
+                        } else {
+                            d.buf.extend_from_slice(data);
+                        }
+                        return;
+                    };
+                    d.buf.extend_from_slice(&data[..nl]);
+                    data = &data[nl + 1..];
+                    let line = String::from_utf8_lossy(&d.buf).trim().to_string();
+                    d.buf.clear();
+                    d.body = match (d.body, line.is_empty()) {
+                        (Body::ChunkSize, true) => Body::ChunkSize,
+                        (Body::ChunkSize, false) => {
+                            let hex = line.split(';').next().unwrap_or("").trim();
+                            match u64::from_str_radix(hex, 16) {
+                                Ok(0) => {
+                                    d.hash_done(rec);
+                                    Body::Trailer
+                                }
+                                Ok(n) => Body::ChunkData(n),
+                                Err(_) => Body::Stopped,
+                            }
+                        }
+                        (_, true) => Body::Headers,
+                        (_, false) => Body::Trailer,
+                    };
+                    if d.body == Body::Headers {
+                        self.message_done(side, rec);
+                    }
+                }
+                Body::Headers => {
+                    let d = &mut self.dirs[i];
+                    let before = d.buf.len();
+                    let room = MAX_HEADER_BYTES.saturating_sub(before).max(1);
+                    let take = data.len().min(room);
+                    d.buf.extend_from_slice(&data[..take]);
+                    match self.headers(side, rec) {
+                        Some(used) => {
+                            // The buffer held no complete block before, so the block
+                            // ends inside the new bytes; what follows it is body or the
+                            // next message, read on from `data` without copying.
+                            data = &data[used.saturating_sub(before).min(take)..];
+                            self.dirs[i].buf.clear();
+                            if self.tunnel {
+                                // Whatever follows the accepting response is the tunnel's.
+                                self.handoff = Some(total - data.len());
+                                self.dirs = Default::default();
+                                self.dirs[0].body = Body::Stopped;
+                                self.dirs[1].body = Body::Stopped;
+                                return;
+                            }
+                        }
+                        None => {
+                            data = &data[take..];
+                            if self.dirs[i].body == Body::Stopped {
+                                self.dirs[i].buf = Vec::new();
+                            }
+                            if data.is_empty() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, rec: &mut SessionRecord) {
+        // A body that runs to the end of the connection ends with it.
+        for d in &mut self.dirs {
+            if d.body == Body::ToEnd {
+                d.hash_done(rec);
+            }
+        }
+        // Requests not answered yet go out as they are; their methods stay to
+        // frame the responses if the session goes on in another row.
+        for p in &mut self.pending {
+            if let Some(t) = p.txn.take() {
+                file_transaction(rec, t);
+            }
+        }
+        self.answering = None;
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        let side = self.role(side, &[]);
+        let d = &mut self.dirs[side as usize];
+        d.body = Body::Stopped;
+        d.buf = Vec::new();
+        d.hash = None;
+    }
+
+    fn wants_more(&self) -> bool {
+        // A body to the end of the connection is read on while it is being hashed.
+        self.dirs.iter().any(|d| match d.body {
+            Body::Stopped => false,
+            Body::ToEnd => d.hash.is_some(),
+            _ => true,
+        })
+    }
+
+    fn handoff(&mut self) -> Option<usize> {
+        self.handoff.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
+        match rec.extra.get(f) {
+            Some(Values::Text(v)) => v.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    const REQS: &[u8] = b"GET /index.html?q=1 HTTP/1.1\r\nHost: WWW.Example.com\r\nUser-Agent: curl/8.5.0\r\n\r\n\
+POST /form HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 5\r\n\r\nhello\
+HEAD /h HTTP/1.1\r\nHost: www.example.com\r\n\r\n\
+GET /c HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+    const RESPS: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 3\r\n\r\nabc\
+HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n\
+HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n\
+HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
+
+    fn run(split: usize) -> SessionRecord {
+        let mut h = Http::default();
+        let mut rec = SessionRecord::default();
+        for part in REQS.chunks(split) {
+            h.feed(Side::Client, part, &mut rec);
+        }
+        for part in RESPS.chunks(split) {
+            h.feed(Side::Server, part, &mut rec);
+        }
+        rec
+    }
+
+    #[test]
+    fn keep_alive_messages_in_every_segmentation() {
+        for split in [1, 2, 3, 7, 16, 64, 1000] {
+            let rec = run(split);
+            assert_eq!(texts(&rec, "http.method"), ["GET", "POST", "HEAD"], "split {split}");
+            assert_eq!(texts(&rec, "host.http"), ["www.example.com"]);
+            assert_eq!(
+                texts(&rec, "http.uri"),
+                ["WWW.Example.com/index.html?q=1", "www.example.com/form", "www.example.com/h", "www.example.com/c"]
+            );
+            assert_eq!(texts(&rec, "http.uri.path"), ["/index.html", "/form", "/h", "/c"]);
+            assert_eq!(texts(&rec, "http.user-agent"), ["curl/8.5.0"]);
+            assert_eq!(texts(&rec, "http.content-type"), ["text/html"]);
+            // 200, then 404 (chunked, after a 100), then the HEAD's 200 without its
+            // announced body, then 500.
+            assert_eq!(rec.extra.get("http.statuscode"), Some(&Values::Int(vec![200, 100, 404, 500])), "split {split}");
+        }
+    }
+
+    /// Each response is timed from its request's last byte to its own last byte,
+    /// whatever the segmentation: a byte read in a segment is "seen" at the time of
+    /// that segment (here, its end offset in microseconds; answers a second later).
+    #[test]
+    fn responses_are_timed_from_the_last_byte_of_the_request_to_their_own() {
+        let end = |text: &[u8], pattern: &[u8], nth: usize| {
+            let mut at = 0;
+            for _ in 0..=nth {
+                at += text[at..].windows(pattern.len()).position(|w| w == pattern).unwrap() + pattern.len();
+            }
+            at
+        };
+        // Where each request and each final answer ends.
+        let sent = [end(REQS, b"\r\n\r\n", 0), end(REQS, b"hello", 0), end(REQS, b"\r\n\r\n", 2), REQS.len()];
+        let answered = [end(RESPS, b"abc", 0), end(RESPS, b"0\r\n\r\n", 0), end(RESPS, b"999\r\n\r\n", 0), RESPS.len()];
+        for split in [1, 5, 64, 1000] {
+            let seen = |byte_end: usize, len: usize| (byte_end.div_ceil(split) * split).min(len) as i64 * 1000;
+            let mut h = Http::default();
+            let mut rec = SessionRecord::default();
+            for (i, part) in REQS.chunks(split).enumerate() {
+                rec.stop_ns = ((i + 1) * split).min(REQS.len()) as i64 * 1000;
+                h.feed(Side::Client, part, &mut rec);
+            }
+            for (i, part) in RESPS.chunks(split).enumerate() {
+                rec.stop_ns = 1_000_000_000 + ((i + 1) * split).min(RESPS.len()) as i64 * 1000;
+                h.feed(Side::Server, part, &mut rec);
+            }
+            // A field's values are distinct: equal times are kept once.
+            let mut want: Vec<i64> = Vec::new();
+            for (s, a) in sent.iter().zip(answered) {
+                let us = (1_000_000_000 + seen(a, RESPS.len()) - seen(*s, REQS.len())) / 1000;
+                if !want.contains(&us) {
+                    want.push(us);
+                }
+            }
+            assert_eq!(rec.extra.get("http.response-time"), Some(&Values::Int(want)), "split {split}");
+        }
+    }
+
+    /// One transaction per request with its own response (the 100 Continue answers
+    /// nothing), sizes with bodies, in every segmentation; the last request, never
+    /// answered, is filed when the row is written.
+    #[test]
+    fn each_request_is_a_transaction_with_its_response() {
+        for split in [1, 7, 1000] {
+            let mut h = Http::default();
+            let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
+            rec.stop_ns = 10;
+            for part in REQS.chunks(split) {
+                h.feed(Side::Client, part, &mut rec);
+            }
+            rec.stop_ns = 20;
+            // All but the last response.
+            let cut = RESPS.windows(12).position(|w| w == b"HTTP/1.1 500").unwrap();
+            for part in RESPS[..cut].chunks(split) {
+                h.feed(Side::Server, part, &mut rec);
+            }
+            h.end(&mut rec);
+            let list = &rec.transactions.as_ref().unwrap().list;
+            let summary: Vec<_> = list
+                .iter()
+                .map(|t| {
+                    let text = |f| match t.values.get(f) {
+                        Some(Values::Text(v)) => v.join(","),
+                        _ => String::new(),
+                    };
+                    let code = match t.values.get("http.statuscode") {
+                        Some(Values::Int(v)) => v[0],
+                        _ => 0,
+                    };
+                    (text("http.method"), text("http.uri.path"), code, t.response_ns)
+                })
+                .collect();
+            assert_eq!(
+                summary,
+                [
+                    ("GET".into(), "/index.html".into(), 200, Some(20)),
+                    ("POST".into(), "/form".into(), 404, Some(20)),
+                    ("HEAD".into(), "/h".into(), 200, Some(20)),
+                    ("GET".into(), "/c".into(), 0, None),
+                ],
+                "split {split}"
+            );
+            let get_len = REQS.windows(4).position(|w| w == b"POST").unwrap() as u64;
+            assert_eq!(list[0].request_bytes, get_len);
+            assert_eq!(list[0].response_bytes, 78 + 3, "headers and the 3-byte body");
+            assert_eq!(list[1].request_bytes, 65 + 5);
+            assert!(list.iter().all(|t| t.request_ns == Some(10)));
+        }
+    }
+
+    #[test]
+    fn probes_look_at_the_first_bytes_only() {
+        assert_eq!(probe(Side::Client, b"GE"), Probe::NeedMore);
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.0"), Probe::NeedMore, "the line is not complete yet");
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.0\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"OPTIONS sip:bob@example.com SIP/2.0\r\n"), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, b"SSH-2.0-x"), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, b"HTTP/1.0 403 Forbidden\r\n"), Probe::Match, "picked up mid-way");
+        assert_eq!(probe(Side::Client, b"RPC_IN_DATA /rpc/rpcproxy.dll?mail:6001 HTTP/1.1\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"RPC_IN"), Probe::NeedMore);
+        assert_eq!(probe(Side::Client, b"EHLO mail.example.com\r\n"), Probe::NoMatch);
+        assert_eq!(probe(Side::Server, b"HTTP/1.1 200"), Probe::Match);
+        assert_eq!(probe(Side::Server, b"220 ftp"), Probe::NoMatch);
+    }
+
+    #[test]
+    fn a_response_first_makes_its_sender_the_server() {
+        let mut h = Http::default();
+        let mut rec = SessionRecord::default();
+        h.feed(Side::Client, b"HTTP/1.0 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope", &mut rec);
+        h.feed(Side::Server, b"GET /again HTTP/1.0\r\n\r\n", &mut rec);
+        assert_eq!(rec.extra.get("http.statuscode"), Some(&Values::Int(vec![403])));
+        assert_eq!(rec.extra.get("http.method"), Some(&Values::Text(vec!["GET".into()])));
+    }
+
+    #[test]
+    fn garbage_and_huge_headers_stop_quietly() {
+        let mut h = Http::default();
+        let mut rec = SessionRecord::default();
+        h.feed(Side::Client, b"GET / HTTP/1.1\r\nBad Header\x00\r\n\r\n", &mut rec);
+        let big = vec![b'a'; 100_000];
+        h.feed(Side::Server, b"HTTP/1.1 200 OK\r\nX: ", &mut rec);
+        h.feed(Side::Server, &big, &mut rec);
+        assert!(!h.wants_more());
+    }
+}

@@ -1,0 +1,131 @@
+//! IMAP (RFC 9051): recognised by its greeting or tagged commands, followed as far
+//! as STARTTLS, after which the connection is classified afresh.
+
+use tyto_schema::SessionRecord;
+
+use crate::kit::lines::{starts_with_ci, trim, LineReader};
+use crate::kit::ntlm;
+use crate::{Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "imap",
+    transports: &[Transport::Tcp],
+    ports: &[143],
+    probe,
+    new: || Box::new(Imap::default()),
+    later: None,
+};
+
+const COMMANDS: &[&[u8]] = &[b"CAPABILITY", b"LOGIN ", b"STARTTLS", b"AUTHENTICATE ", b"ID ", b"NOOP"];
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    let Some(nl) = data.iter().position(|b| *b == b'\n') else {
+        return if data.len() < 64 { Probe::NeedMore } else { Probe::NoMatch };
+    };
+    let line = trim(&data[..nl]);
+    let ok = match side {
+        Side::Server => [&b"* OK"[..], b"* PREAUTH", b"* BYE"].iter().any(|g| starts_with_ci(line, g)),
+        Side::Client => match line.iter().position(|b| *b == b' ') {
+            // A tag is letters and digits, then one known command.
+            Some(sp) if sp > 0 && line[..sp].iter().all(u8::is_ascii_alphanumeric) => {
+                let cmd = &line[sp + 1..];
+                COMMANDS.iter().any(|c| starts_with_ci(cmd, c) || starts_with_ci(c, cmd) && cmd.len() >= 4)
+            }
+            _ => false,
+        },
+    };
+    Probe::from(ok)
+}
+
+#[derive(Default)]
+pub struct Imap {
+    lines: [LineReader; 2],
+    /// Tag of a STARTTLS the server has not answered yet.
+    starttls: Option<Vec<u8>>,
+    /// `AUTHENTICATE NTLM`: tokens after `+`.
+    ntlm: ntlm::TextExchange,
+    handoff: Option<usize>,
+    done: bool,
+}
+
+impl Dissector for Imap {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        if self.done {
+            return;
+        }
+        let tag = &mut self.starttls;
+        match side {
+            Side::Client => {
+                let exchange = &mut self.ntlm;
+                self.lines[0].feed(data, |l| {
+                    let mut words = l.splitn(2, |b| *b == b' ');
+                    let (t, cmd) = (words.next(), words.next());
+                    exchange.client(rec, l, cmd.is_some_and(|c| starts_with_ci(c, b"AUTHENTICATE NTLM")));
+                    if let (Some(t), Some(cmd)) = (t, cmd) {
+                        if trim(cmd).eq_ignore_ascii_case(b"STARTTLS") {
+                            *tag = Some(t.to_vec());
+                        }
+                        // LOGIN carries the password as an argument.
+                        if starts_with_ci(cmd, b"LOGIN ") {
+                            crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
+                        }
+                    }
+                    true
+                });
+            }
+            Side::Server => {
+                let exchange = &mut self.ntlm;
+                let used = self.lines[1].feed(data, |l| {
+                    exchange.server(rec, l, b"+ ");
+                    let Some(t) = tag.as_deref() else { return true };
+                    let answered = l.len() > t.len() && l.starts_with(t) && l[t.len()] == b' ';
+                    if answered && !starts_with_ci(&l[t.len() + 1..], b"OK") {
+                        *tag = None;
+                        return true;
+                    }
+                    !answered
+                });
+                if let Some(used) = used {
+                    self.handoff = Some(used);
+                    self.done = true;
+                }
+            }
+        }
+    }
+
+    fn gap(&mut self, _side: Side, _len: u64) {
+        self.done = true;
+    }
+
+    fn wants_more(&self) -> bool {
+        !self.done
+    }
+
+    fn handoff(&mut self) -> Option<usize> {
+        self.handoff.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starttls_hands_over_after_the_tagged_ok() {
+        assert_eq!(probe(Side::Server, b"* OK [CAPABILITY IMAP4rev1] ready\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"a001 CAPABILITY\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
+        assert_eq!(probe(Side::Server, b"* OK"), Probe::NeedMore);
+        let mut s = Imap::default();
+        let mut rec = SessionRecord::default();
+        s.feed(Side::Server, b"* OK ready\r\n", &mut rec);
+        s.feed(Side::Client, b"a1 STARTTLS\r\n", &mut rec);
+        s.feed(Side::Server, b"* NO x\r\na1 OK Begin TLS\r\n", &mut rec);
+        assert_eq!(s.handoff(), Some(25));
+        let mut s = Imap::default();
+        s.feed(Side::Client, b"a1 STARTTLS\r\n", &mut rec);
+        s.feed(Side::Server, b"a1 BAD no\r\n", &mut rec);
+        assert_eq!(s.handoff(), None);
+        assert!(s.wants_more());
+    }
+}

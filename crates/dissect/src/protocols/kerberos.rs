@@ -1,0 +1,277 @@
+//! Kerberos 5 (RFC 4120) over UDP and TCP (where each message follows a 4-byte
+//! length): the client and service principals and the realm of AS/TGS requests and
+//! replies and KRB-ERRORs.
+
+use tyto_schema::SessionRecord;
+
+use crate::kit::der::tlv;
+use crate::kit::put_text;
+use crate::{Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "krb5",
+    transports: &[Transport::Udp, Transport::Tcp],
+    ports: &[88],
+    probe,
+    new: || Box::new(Kerberos { tcp: [Vec::new(), Vec::new()], messages: 0 }),
+    later: None,
+};
+
+/// A TCP message is buffered up to this size (tickets with PACs run to a few KiB).
+const MAX_MESSAGE: usize = 64 << 10;
+const MAX_MESSAGES: usize = 8;
+/// Name components kept per principal.
+const MAX_COMPONENTS: usize = 8;
+
+/// The contents of context tag `[n]` among a SEQUENCE's elements.
+fn field(mut seq: &[u8], n: u8) -> Option<&[u8]> {
+    while !seq.is_empty() {
+        let (tag, value, rest) = tlv(seq)?;
+        if tag == 0xa0 | n {
+            return Some(value);
+        }
+        seq = rest;
+    }
+    None
+}
+
+/// The elements of the SEQUENCE inside an explicit tag's contents.
+fn sequence(explicit: &[u8]) -> Option<&[u8]> {
+    match tlv(explicit)? {
+        (0x30, v, _) => Some(v),
+        _ => None,
+    }
+}
+
+fn string(explicit: &[u8]) -> Option<String> {
+    match tlv(explicit)? {
+        // GeneralString, as the RFC says; some stacks use the other string types.
+        (0x1b | 0x0c | 0x13 | 0x16, v, _) => Some(String::from_utf8_lossy(v).into_owned()),
+        _ => None,
+    }
+}
+
+/// `PrincipalName`: its name-string components joined by `/` (`krbtgt/EXAMPLE.COM`).
+fn principal(explicit: &[u8]) -> Option<String> {
+    let mut names = sequence(field(sequence(explicit)?, 1)?)?;
+    let mut parts = Vec::new();
+    while !names.is_empty() && parts.len() < MAX_COMPONENTS {
+        let (tag, value, rest) = tlv(names)?;
+        if tag == 0x1b || tag == 0x0c {
+            parts.push(String::from_utf8_lossy(value).into_owned());
+        }
+        names = rest;
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// What one message names: (client, realm, service).
+#[derive(Debug, Default, PartialEq)]
+struct Names {
+    cname: Option<String>,
+    realm: Option<String>,
+    sname: Option<String>,
+}
+
+fn message(d: &[u8]) -> Option<Names> {
+    let (app, body, _) = tlv(d)?;
+    let seq = sequence(body)?;
+    let pvno = |tag| match tlv(field(seq, tag)?)? {
+        (0x02, [5], _) => Some(()),
+        _ => None,
+    };
+    match app {
+        // AS-REQ, TGS-REQ: pvno [1], then req-body [4].
+        0x6a | 0x6c => {
+            pvno(1)?;
+            let body = sequence(field(seq, 4)?)?;
+            Some(Names {
+                cname: field(body, 1).and_then(principal),
+                realm: field(body, 2).and_then(string),
+                sname: field(body, 3).and_then(principal),
+            })
+        }
+        // AS-REP, TGS-REP: pvno [0], crealm [3], cname [4].
+        0x6b | 0x6d => {
+            pvno(0)?;
+            Some(Names { cname: field(seq, 4).and_then(principal), realm: field(seq, 3).and_then(string), sname: None })
+        }
+        // KRB-ERROR: pvno [0], cname [8], realm [9], sname [10].
+        0x7e => {
+            pvno(0)?;
+            Some(Names {
+                cname: field(seq, 8).and_then(principal),
+                realm: field(seq, 9).and_then(string),
+                sname: field(seq, 10).and_then(principal),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn expected_app(side: Side, app: u8) -> bool {
+    match side {
+        Side::Client => matches!(app, 0x6a | 0x6c),
+        Side::Server => matches!(app, 0x6b | 0x6d | 0x7e),
+    }
+}
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    // Over UDP the message is the datagram; the DER must cover it exactly.
+    if data.first().is_some_and(|&a| expected_app(side, a)) {
+        if let Some((_, _, rest)) = tlv(data) {
+            return Probe::from(rest.is_empty() && message(data).is_some());
+        }
+    }
+    // Over TCP: a 4-byte length first, then the message.
+    if data.len() < 6 {
+        return if data.len() < 5 || expected_app(side, data[4]) { Probe::NeedMore } else { Probe::NoMatch };
+    }
+    let len = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as usize;
+    if !expected_app(side, data[4]) || !(16..=MAX_MESSAGE).contains(&len) {
+        return Probe::NoMatch;
+    }
+    match data.get(4..4 + len) {
+        Some(m) => Probe::from(message(m).is_some()),
+        None => Probe::NeedMore,
+    }
+}
+
+pub struct Kerberos {
+    tcp: [Vec<u8>; 2],
+    messages: usize,
+}
+
+impl Kerberos {
+    fn record(&mut self, m: &[u8], rec: &mut SessionRecord) {
+        self.messages += 1;
+        let Some(names) = message(m) else { return };
+        if let Some(c) = names.cname {
+            put_text(rec, "krb5.cname", &c);
+        }
+        if let Some(r) = names.realm {
+            put_text(rec, "krb5.realm", &r);
+        }
+        if let Some(s) = names.sname {
+            put_text(rec, "krb5.sname", &s);
+        }
+    }
+}
+
+impl Dissector for Kerberos {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        if self.tcp[side as usize].is_empty() && data.first().is_some_and(|&a| expected_app(side, a)) {
+            if let Some((_, _, [])) = tlv(data) {
+                self.record(data, rec);
+                return;
+            }
+        }
+        let buf = &mut self.tcp[side as usize];
+        if buf.len() + data.len() > MAX_MESSAGE + 4 {
+            buf.clear();
+            self.messages = MAX_MESSAGES;
+            return;
+        }
+        buf.extend_from_slice(data);
+        let mut messages = Vec::new();
+        while buf.len() >= 4 {
+            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+            if len > MAX_MESSAGE {
+                buf.clear();
+                break;
+            }
+            if buf.len() < 4 + len {
+                break;
+            }
+            messages.push(buf[4..4 + len].to_vec());
+            buf.drain(..4 + len);
+        }
+        for m in messages {
+            self.record(&m, rec);
+        }
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        self.tcp[side as usize].clear();
+    }
+
+    fn wants_more(&self) -> bool {
+        self.messages < MAX_MESSAGES
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    fn der(tag: u8, parts: &[Vec<u8>]) -> Vec<u8> {
+        let body: Vec<u8> = parts.concat();
+        let mut out = vec![tag];
+        if body.len() < 0x80 {
+            out.push(body.len() as u8);
+        } else {
+            out.extend_from_slice(&[0x82, (body.len() >> 8) as u8, body.len() as u8]);
+        }
+        out.extend_from_slice(&body);
+        out
+    }
+
+    fn gstr(s: &str) -> Vec<u8> {
+        der(0x1b, &[s.as_bytes().to_vec()])
+    }
+
+    fn name(parts: &[&str]) -> Vec<u8> {
+        der(
+            0x30,
+            &[
+                der(0xa0, &[der(0x02, &[vec![1]])]),
+                der(0xa1, &[der(0x30, &parts.iter().map(|p| gstr(p)).collect::<Vec<_>>())]),
+            ],
+        )
+    }
+
+    fn as_req() -> Vec<u8> {
+        let body = der(
+            0x30,
+            &[
+                der(0xa0, &[der(0x03, &[vec![0, 0x40, 0x81, 0, 0x10]])]),
+                der(0xa1, &[name(&["johnson-pc$"])]),
+                der(0xa2, &[gstr("HAPPYCRAFT.ORG")]),
+                der(0xa3, &[name(&["krbtgt", "HAPPYCRAFT.ORG"])]),
+            ],
+        );
+        der(
+            0x6a,
+            &[der(
+                0x30,
+                &[der(0xa1, &[der(0x02, &[vec![5]])]), der(0xa2, &[der(0x02, &[vec![10]])]), der(0xa4, &[body])],
+            )],
+        )
+    }
+
+    #[test]
+    fn requests_over_udp_and_tcp_name_client_realm_and_service() {
+        let req = as_req();
+        assert_eq!(probe(Side::Client, &req), Probe::Match);
+        assert_eq!(probe(Side::Server, &req), Probe::NoMatch);
+        let mut framed = (req.len() as u32).to_be_bytes().to_vec();
+        framed.extend_from_slice(&req);
+        assert_eq!(probe(Side::Client, &framed), Probe::Match);
+        assert_eq!(probe(Side::Client, &framed[..20]), Probe::NeedMore);
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
+        let mut k = Kerberos { tcp: [Vec::new(), Vec::new()], messages: 0 };
+        let mut rec = SessionRecord::default();
+        // TCP, in two pieces.
+        k.feed(Side::Client, &framed[..30], &mut rec);
+        k.feed(Side::Client, &framed[30..], &mut rec);
+        assert_eq!(rec.extra.get("krb5.cname"), Some(&Values::Text(vec!["johnson-pc$".into()])));
+        assert_eq!(rec.extra.get("krb5.realm"), Some(&Values::Text(vec!["HAPPYCRAFT.ORG".into()])));
+        assert_eq!(rec.extra.get("krb5.sname"), Some(&Values::Text(vec!["krbtgt/HAPPYCRAFT.ORG".into()])));
+        // Every truncation is refused, none panics.
+        for cut in 0..req.len() {
+            assert!(message(&req[..cut]).is_none() || cut == req.len());
+            let _ = probe(Side::Client, &req[..cut]);
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! Memcached over TCP, both of its protocols. Text: a command line (`get k1 k2`,
+//! `set k flags exptime bytes [noreply]` followed by a data block), answered by a
+//! line (`STORED`, `NOT_FOUND`, `CLIENT_ERROR …`) or, for retrievals and `stats`,
+//! by values or lines up to `END`. Binary: 24-byte headers (magic 0x80 asking,
+//! 0x81 answering) whose `opaque` pairs an answer with its request. From each
+//! request: the command and the time to its answer; from each answer that is an
+//! error, its status. Values pass without being held.
+
+use tyto_schema::SessionRecord;
+
+use crate::kit::put_text;
+use crate::{Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "memcache",
+    transports: &[Transport::Tcp],
+    ports: &[11211],
+    probe,
+    new: || Box::<Memcache>::default(),
+    later: Some(probe),
+};
+
+/// A command or answer line is short; longer is not memcached (keys are 250 bytes).
+const MAX_LINE: usize = 2048;
+/// Requests waiting for answers at most.
+const MAX_PENDING: usize = 256;
+/// A data block's size claimed at most (memcached's default item limit is 1 MiB;
+/// it can be raised to 1 GiB).
+const MAX_BLOCK: usize = 1 << 30;
+
+/// Text commands, and whether a data block follows the line.
+const COMMANDS: &[(&str, bool)] = &[
+    ("get", false),
+    ("gets", false),
+    ("gat", false),
+    ("gats", false),
+    ("set", true),
+    ("add", true),
+    ("replace", true),
+    ("append", true),
+    ("prepend", true),
+    ("cas", true),
+    ("delete", false),
+    ("incr", false),
+    ("decr", false),
+    ("touch", false),
+    ("stats", false),
+    ("version", false),
+    ("flush_all", false),
+    ("verbosity", false),
+    ("quit", false),
+    ("mn", false),
+    ("mg", false),
+    ("ms", true),
+    ("md", false),
+    ("ma", false),
+];
+
+/// Binary opcodes' names (the quiet variants answer only on error).
+fn binary_command(op: u8) -> &'static str {
+    match op {
+        0x00 | 0x09 => "get",
+        0x0c | 0x0d => "getk",
+        0x01 | 0x11 => "set",
+        0x02 | 0x12 => "add",
+        0x03 | 0x13 => "replace",
+        0x04 | 0x14 => "delete",
+        0x05 | 0x15 => "incr",
+        0x06 | 0x16 => "decr",
+        0x07 | 0x17 => "quit",
+        0x08 | 0x18 => "flush",
+        0x0a => "noop",
+        0x0b => "version",
+        0x0e | 0x19 => "append",
+        0x0f | 0x1a => "prepend",
+        0x10 => "stat",
+        0x1c => "touch",
+        0x1d | 0x1e => "gat",
+        0x20 => "sasl-list-mechs",
+        0x21 => "sasl-auth",
+        0x22 => "sasl-step",
+        _ => "other",
+    }
+}
+
+/// Answers that are errors (text), as their first word.
+const ERRORS: &[&[u8]] = &[b"ERROR", b"CLIENT_ERROR", b"SERVER_ERROR"];
+
+fn text_command(line: &[u8]) -> Option<(&'static str, bool)> {
+    let word = line.split(|b| *b == b' ' || *b == b'\r' || *b == b'\n').next()?;
+    COMMANDS.iter().find(|(c, _)| c.as_bytes() == word).map(|(c, block)| (*c, *block))
+}
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    match data.first() {
+        None => Probe::NeedMore,
+        // A binary header: magic, a known opcode, a body that holds key and extras.
+        Some(&m @ (0x80 | 0x81)) => {
+            let Some(h) = data.get(..24) else { return Probe::NeedMore };
+            let asking = m == 0x80;
+            if asking != (side == Side::Client) {
+                return Probe::NoMatch;
+            }
+            let key = u16::from_be_bytes([h[2], h[3]]) as u32;
+            let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+            Probe::from(binary_command(h[1]) != "other" && h[5] == 0 && key + h[4] as u32 <= body)
+        }
+        Some(_) => {
+            let Some(end) = data.iter().position(|b| *b == b'\n') else {
+                return if data.len() < 64 { Probe::NeedMore } else { Probe::NoMatch };
+            };
+            let line = &data[..end];
+            if line.last() != Some(&b'\r') {
+                return Probe::NoMatch;
+            }
+            match side {
+                // A command with its arguments (a key at least, but for a few).
+                Side::Client => Probe::from(text_command(line).is_some_and(|(c, _)| {
+                    line.len() > c.len() + 1 || matches!(c, "stats" | "version" | "quit" | "flush_all" | "mn")
+                })),
+                Side::Server => Probe::from(
+                    [&b"VALUE "[..], b"STAT ", b"STORED\r", b"END\r", b"VERSION ", b"DELETED\r"]
+                        .iter()
+                        .any(|p| line.starts_with(p) || (p.ends_with(b"\r") && line == &p[..p.len()])),
+                ),
+            }
+        }
+    }
+}
+
+/// What one direction is reading.
+#[derive(Default)]
+struct Reader {
+    line: Vec<u8>,
+    /// Bytes of a data block (or a binary body) still to pass.
+    skip: usize,
+    lost: bool,
+}
+
+/// A text request waiting for its answer: when sent, and whether its answer runs to
+/// `END`.
+struct Waiting {
+    asked: crate::kit::Asked,
+    to_end: bool,
+    /// A binary request's opaque.
+    opaque: Option<u32>,
+}
+
+#[derive(Default)]
+pub struct Memcache {
+    readers: [Reader; 2],
+    pending: std::collections::VecDeque<Waiting>,
+    /// The binary protocol is spoken.
+    binary: Option<bool>,
+}
+
+impl Memcache {
+    fn request_line(&mut self, line: &[u8], rec: &mut SessionRecord) {
+        let Some((command, block)) = text_command(line) else { return };
+        put_text(rec, "memcache.command", command);
+        let words: Vec<&[u8]> = line.trim_ascii_end().split(|b| *b == b' ').filter(|w| !w.is_empty()).collect();
+        let mut asked = crate::kit::Asked::new(rec, "memcache", line.len());
+        asked.note("memcache.command", command);
+        if let Some(key) = words.get(1).filter(|_| !matches!(command, "stats" | "version" | "verbosity" | "flush_all"))
+        {
+            let key = String::from_utf8_lossy(key);
+            put_text(rec, "memcache.key", &key);
+            asked.note("memcache.key", &key);
+        }
+        if block {
+            // `set key flags exptime bytes [noreply]` (`cas` has its unique after bytes;
+            // the meta `ms key datalen flags…`).
+            let size_at = if command == "ms" { 2 } else { 4 };
+            let size = words.get(size_at).and_then(|w| std::str::from_utf8(w).ok()?.parse::<usize>().ok());
+            match size {
+                Some(n) if n <= MAX_BLOCK => self.readers[0].skip = n + 2,
+                _ => self.readers[0].lost = true,
+            }
+        }
+        let noreply = words.last() == Some(&&b"noreply"[..]) || (command.len() == 2 && words.iter().any(|w| w == b"q"));
+        if noreply || command == "quit" {
+            return;
+        }
+        let to_end = matches!(command, "get" | "gets" | "gat" | "gats" | "stats");
+        self.push(Waiting { asked, to_end, opaque: None }, rec);
+    }
+
+    fn answer_line(&mut self, line: &[u8], rec: &mut SessionRecord) {
+        let word = line.split(|b| *b == b' ' || *b == b'\r').next().unwrap_or_default();
+        if let Some(w) = self.pending.front_mut() {
+            w.asked.answer_bytes(line.len());
+        }
+        if word == b"VALUE" {
+            // `VALUE key flags bytes [cas]`: its block passes.
+            let size = line.trim_ascii_end().split(|b| *b == b' ').nth(3);
+            match size.and_then(|w| std::str::from_utf8(w).ok()?.parse::<usize>().ok()) {
+                Some(n) if n <= MAX_BLOCK => {
+                    self.readers[1].skip = n + 2;
+                    if let Some(w) = self.pending.front_mut() {
+                        w.asked.answer_bytes(n + 2);
+                    }
+                }
+                _ => self.readers[1].lost = true,
+            }
+            return;
+        }
+        // Lines of a multi-line answer, before its END.
+        if self.pending.front().is_some_and(|w| w.to_end) && word == b"STAT" {
+            return;
+        }
+        if ERRORS.contains(&word) {
+            let status = String::from_utf8_lossy(line.trim_ascii_end());
+            put_text(rec, "memcache.status", &status);
+            if let Some(w) = self.pending.front_mut() {
+                w.asked.note("memcache.status", &status);
+            }
+        }
+        let ends = self.pending.front().is_none_or(|w| !w.to_end) || word == b"END" || ERRORS.contains(&word);
+        if ends {
+            if let Some(w) = self.pending.pop_front() {
+                w.asked.answered(rec, "memcache.response-time");
+            }
+        }
+    }
+
+    fn push(&mut self, w: Waiting, rec: &mut SessionRecord) {
+        if self.pending.len() >= MAX_PENDING {
+            if let Some(old) = self.pending.pop_front() {
+                old.asked.unanswered(rec);
+            }
+        }
+        self.pending.push_back(w);
+    }
+
+    /// One binary header: a request remembered by its opaque, an answer timed.
+    fn binary_header(&mut self, side: Side, h: &[u8], rec: &mut SessionRecord) {
+        let opaque = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
+        match side {
+            Side::Client => {
+                let command = binary_command(h[1]);
+                put_text(rec, "memcache.command", command);
+                let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
+                let mut asked = crate::kit::Asked::new(rec, "memcache", h.len() + body);
+                asked.note("memcache.command", command);
+                self.push(Waiting { asked, to_end: false, opaque: Some(opaque) }, rec);
+            }
+            Side::Server => {
+                let status = u16::from_be_bytes([h[6], h[7]]);
+                let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
+                let at = self.pending.iter().position(|w| w.opaque == Some(opaque));
+                let mut w = at.and_then(|i| self.pending.remove(i));
+                if status != 0 {
+                    let status = format!("0x{status:04x}");
+                    put_text(rec, "memcache.status", &status);
+                    if let Some(w) = &mut w {
+                        w.asked.note("memcache.status", &status);
+                    }
+                }
+                if let Some(mut w) = w {
+                    w.asked.answer_bytes(h.len() + body);
+                    w.asked.answered(rec, "memcache.response-time");
+                }
+            }
+        }
+    }
+}
+
+impl Dissector for Memcache {
+    fn feed(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
+        let i = side as usize;
+        if self.binary.is_none() {
+            if let Some(&first) = data.first() {
+                self.binary = Some(matches!(first, 0x80 | 0x81));
+            }
+        }
+        let binary = self.binary == Some(true);
+        while !data.is_empty() && !self.readers[i].lost {
+            let r = &mut self.readers[i];
+            if r.skip > 0 {
+                let n = r.skip.min(data.len());
+                r.skip -= n;
+                data = &data[n..];
+                continue;
+            }
+            if binary {
+                let n = (24 - r.line.len()).min(data.len());
+                r.line.extend_from_slice(&data[..n]);
+                data = &data[n..];
+                if r.line.len() < 24 {
+                    return;
+                }
+                let h = std::mem::take(&mut r.line);
+                if h[0] != if side == Side::Client { 0x80 } else { 0x81 } {
+                    r.lost = true;
+                    return;
+                }
+                r.skip = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
+                self.binary_header(side, &h, rec);
+                continue;
+            }
+            let (upto, found) = match data.iter().position(|b| *b == b'\n') {
+                Some(p) => (p + 1, true),
+                None => (data.len(), false),
+            };
+            if r.line.len() + upto > MAX_LINE {
+                r.lost = true;
+                return;
+            }
+            r.line.extend_from_slice(&data[..upto]);
+            data = &data[upto..];
+            if !found {
+                return;
+            }
+            let line = std::mem::take(&mut r.line);
+            match side {
+                Side::Client => self.request_line(&line, rec),
+                Side::Server => self.answer_line(&line, rec),
+            }
+        }
+    }
+
+    fn end(&mut self, rec: &mut SessionRecord) {
+        crate::kit::Asked::file_waiting(self.pending.iter_mut().map(|w| &mut w.asked), rec);
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        self.readers[side as usize].lost = true;
+    }
+
+    fn wants_more(&self) -> bool {
+        !self.readers[0].lost || !self.readers[1].lost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    #[test]
+    fn probes_both_protocols_from_either_side() {
+        assert_eq!(probe(Side::Client, b"get user:1\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"set k 0 0 5\r\nhello\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"stats\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"get"), Probe::NeedMore);
+        assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, b"get\r\n"), Probe::NoMatch, "a get names a key");
+        assert_eq!(probe(Side::Server, b"VALUE k 0 5\r\nhello\r\nEND\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Server, b"STORED\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Server, b"220 smtp ready\r\n"), Probe::NoMatch);
+        let mut get = vec![0x80, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7];
+        get.extend_from_slice(&[0; 8]);
+        get.push(b'k');
+        assert_eq!(probe(Side::Client, &get), Probe::Match);
+        assert_eq!(probe(Side::Server, &get), Probe::NoMatch, "a request's magic from the server");
+        assert_eq!(probe(Side::Client, &get[..10]), Probe::NeedMore);
+    }
+
+    /// Text requests timed to their answers in every segmentation: a retrieval
+    /// with two values (passing through), a store, a quiet store, stats, an error.
+    #[test]
+    fn text_commands_answers_and_times() {
+        let big = "v".repeat(100_000);
+        let exchange: Vec<(i64, Side, Vec<u8>)> = vec![
+            (0, Side::Client, format!("set big 0 0 {}\r\n{big}\r\n", big.len()).into_bytes()),
+            (2, Side::Server, b"STORED\r\n".to_vec()),
+            (10, Side::Client, b"set quiet 0 0 1 noreply\r\nx\r\nget big quiet\r\n".to_vec()),
+            (
+                15,
+                Side::Server,
+                format!("VALUE big 0 {}\r\n{big}\r\nVALUE quiet 0 1\r\nx\r\nEND\r\n", big.len()).into_bytes(),
+            ),
+            (20, Side::Client, b"stats\r\nbogus\r\n".to_vec()),
+            (24, Side::Server, b"STAT pid 1\r\nSTAT uptime 5\r\nEND\r\nERROR\r\n".to_vec()),
+        ];
+        for split in [1, 4, 1000, 200_000] {
+            let mut m = Memcache::default();
+            let mut rec = SessionRecord::default();
+            for (t, side, bytes) in &exchange {
+                rec.stop_ns = t * 1_000_000;
+                for part in bytes.chunks(split) {
+                    m.feed(*side, part, &mut rec);
+                }
+            }
+            assert_eq!(
+                rec.extra.get("memcache.command"),
+                Some(&Values::Text(vec!["set".into(), "get".into(), "stats".into()])),
+                "split {split}"
+            );
+            // `bogus` is no command: its ERROR answers nothing waiting.
+            assert_eq!(rec.extra.get("memcache.response-time"), Some(&Values::Int(vec![2_000, 5_000, 4_000])));
+            assert_eq!(rec.extra.get("memcache.status"), Some(&Values::Text(vec!["ERROR".into()])));
+            assert!(m.readers.iter().all(|r| !r.lost && r.line.is_empty()));
+        }
+    }
+
+    /// Binary answers pair with their requests by opaque, out of order too.
+    #[test]
+    fn binary_answers_pair_by_opaque() {
+        let header = |magic: u8, op: u8, status: u16, body: &[u8], opaque: u32| {
+            let mut h = vec![magic, op, 0, 0, 0, 0];
+            h.extend_from_slice(&status.to_be_bytes());
+            h.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            h.extend_from_slice(&opaque.to_be_bytes());
+            h.extend_from_slice(&[0; 8]);
+            h.extend_from_slice(body);
+            h
+        };
+        let mut m = Memcache::default();
+        let mut rec = SessionRecord::default();
+        let requests = [header(0x80, 0x00, 0, b"a", 1), header(0x80, 0x01, 0, &[b'x'; 5000], 2)].concat();
+        m.feed(Side::Client, &requests, &mut rec);
+        rec.stop_ns = 3_000_000;
+        m.feed(Side::Server, &header(0x81, 0x01, 0, b"", 2), &mut rec);
+        rec.stop_ns = 9_000_000;
+        m.feed(Side::Server, &header(0x81, 0x00, 1, b"Not found", 1), &mut rec);
+        assert_eq!(rec.extra.get("memcache.command"), Some(&Values::Text(vec!["get".into(), "set".into()])));
+        assert_eq!(rec.extra.get("memcache.response-time"), Some(&Values::Int(vec![3_000, 9_000])));
+        assert_eq!(rec.extra.get("memcache.status"), Some(&Values::Text(vec!["0x0001".into()])));
+        assert!(m.pending.is_empty());
+    }
+}

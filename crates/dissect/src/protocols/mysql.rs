@@ -1,0 +1,397 @@
+//! MySQL / MariaDB client protocol: the server's version from its greeting, the user
+//! from the login packet, and the SSL request after which the connection is TLS; then
+//! each command (the query text of COM_QUERY and COM_STMT_PREPARE, normalised), the
+//! time to the first packet of its answer (as Packetbeat times it) and the error that
+//! answer is.
+
+use tyto_schema::SessionRecord;
+
+use crate::kit::put_text;
+use crate::{Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "mysql",
+    transports: &[Transport::Tcp],
+    ports: &[3306],
+    probe,
+    new: || Box::new(Mysql::default()),
+    later: Some(later_packets),
+};
+
+/// `CLIENT_SSL` in the capability flags.
+const CLIENT_SSL: u32 = 0x0800;
+/// `CLIENT_PROTOCOL_41`: the login packet layout below.
+const CLIENT_PROTOCOL_41: u32 = 0x0200;
+/// A greeting or login packet is far shorter (plugins, attributes included).
+const MAX_PACKET: usize = 4096;
+
+/// One packet: 3-byte little-endian length, sequence number, payload.
+fn packet(data: &[u8]) -> Option<(u8, &[u8], usize)> {
+    let h = data.get(..4)?;
+    let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
+    let payload = data.get(4..4 + len)?;
+    Some((h[3], payload, 4 + len))
+}
+
+/// Commands and their answers after the login, from either side: whole packets to
+/// the byte whose sequence numbers count up by one from a command's 0 (two packets
+/// at least), or one query (sequence 0, COM_QUERY or COM_INIT_DB) of readable text.
+fn later_packets(_side: Side, data: &[u8]) -> Probe {
+    let mut at = 0usize;
+    let mut last: Option<u8> = None;
+    let mut packets = 0;
+    let mut command = false;
+    while at < data.len() {
+        let Some(h) = data.get(at..at + 4) else { return Probe::NeedMore };
+        let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
+        let seq = h[3];
+        let follows = match last {
+            Some(l) => seq == l.wrapping_add(1) || seq == 0,
+            None => true,
+        };
+        if len == 0 || !follows {
+            return Probe::NoMatch;
+        }
+        if seq == 0 {
+            // COM_QUIT, COM_INIT_DB, COM_QUERY, COM_PING, COM_STMT_PREPARE,
+            // COM_STMT_EXECUTE, COM_STMT_CLOSE, COM_STMT_RESET.
+            let Some(&c) = data.get(at + 4) else { return Probe::NeedMore };
+            if !matches!(c, 0x01 | 0x02 | 0x03 | 0x0e | 0x16 | 0x17 | 0x19 | 0x1a) {
+                return Probe::NoMatch;
+            }
+            // Alone, only a query (or a database name) of readable text is enough.
+            let text = data.get(at + 5..at + 4 + len).unwrap_or(&[]);
+            command |= matches!(c, 0x02 | 0x03)
+                && len >= 8
+                && text.iter().all(|b| *b >= 0x20 || matches!(b, b'\t' | b'\r' | b'\n'));
+        }
+        last = Some(seq);
+        packets += 1;
+        at += 4 + len;
+    }
+    if at > data.len() {
+        Probe::NeedMore
+    } else if packets >= 2 || command {
+        Probe::Match
+    } else {
+        Probe::NeedMore
+    }
+}
+
+/// Greeting: protocol 10, then the version as a NUL-terminated string of digits,
+/// dots and letters.
+fn greeting_version(payload: &[u8]) -> Option<&[u8]> {
+    if payload.first() != Some(&10) {
+        return None;
+    }
+    let rest = &payload[1..];
+    let nul = rest.iter().position(|b| *b == 0)?;
+    let v = &rest[..nul];
+    let ok = v.first().is_some_and(u8::is_ascii_digit) && v.iter().all(|b| (0x20..0x7f).contains(b));
+    ok.then_some(v)
+}
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    if side == Side::Client {
+        return Probe::NoMatch;
+    }
+    let Some(h) = data.get(..4) else { return Probe::NeedMore };
+    let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
+    if h[3] != 0 || !(10..MAX_PACKET).contains(&len) {
+        return Probe::NoMatch;
+    }
+    match packet(data) {
+        None => Probe::NeedMore,
+        Some((_, payload, _)) if greeting_version(payload).is_some() => Probe::Match,
+        Some(_) => Probe::NoMatch,
+    }
+}
+
+/// Bytes kept of a packet's payload: a query's text, an error's message; the rest
+/// passes without being held.
+const MAX_KEPT: usize = 4096;
+/// Commands waiting for an answer at most.
+const MAX_PENDING: usize = 64;
+
+/// MySQL packets of one direction, cut from the stream: each one's sequence number
+/// and the first bytes of its payload.
+#[derive(Default)]
+struct Framer {
+    head: Vec<u8>,
+    /// The packet being read: sequence number, payload bytes left, payload kept.
+    seq: u8,
+    left: usize,
+    kept: Vec<u8>,
+}
+
+impl Framer {
+    /// Calls `packet(seq, payload kept, where in data it ended)` for each packet ending
+    /// in `data`.
+    fn feed(&mut self, mut data: &[u8], mut packet: impl FnMut(u8, &[u8], usize)) {
+        let total = data.len();
+        while !data.is_empty() {
+            if self.left == 0 {
+                let n = (4 - self.head.len()).min(data.len());
+                self.head.extend_from_slice(&data[..n]);
+                data = &data[n..];
+                if self.head.len() < 4 {
+                    return;
+                }
+                let h = std::mem::take(&mut self.head);
+                self.seq = h[3];
+                self.left = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
+                self.kept.clear();
+                if self.left == 0 {
+                    packet(self.seq, &[], total - data.len());
+                    continue;
+                }
+            }
+            let n = self.left.min(data.len());
+            let room = MAX_KEPT.saturating_sub(self.kept.len());
+            self.kept.extend_from_slice(&data[..n.min(room)]);
+            self.left -= n;
+            data = &data[n..];
+            if self.left == 0 {
+                packet(self.seq, &self.kept, total - data.len());
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Mysql {
+    framers: [Framer; 2],
+    /// The login is behind (or was never seen).
+    logged_in: [bool; 2],
+    handoff: Option<usize>,
+    lost: bool,
+    /// Commands sent, waiting for the first packet of their answer.
+    pending: std::collections::VecDeque<crate::kit::Asked>,
+}
+
+impl Mysql {
+    /// `end`: where in the bytes just fed the packet ended (the TLS handoff's place).
+    fn client_packet(&mut self, seq: u8, payload: &[u8], end: usize, rec: &mut SessionRecord) {
+        // Every command begins a new sequence; the login and its exchanges do not.
+        if seq == 0 {
+            let Some((&command, text)) = payload.split_first() else { return };
+            let mut asked = crate::kit::Asked::new(rec, "mysql", payload.len() + 4);
+            if matches!(command, 0x03 | 0x16) {
+                let query = crate::kit::sql::normalise(&String::from_utf8_lossy(text));
+                put_text(rec, "mysql.query", &query);
+                asked.note("mysql.query", &query);
+            }
+            // Quit, closing a statement and sending its long data get no answer.
+            if !matches!(command, 0x01 | 0x18 | 0x19) {
+                if self.pending.len() >= MAX_PENDING {
+                    if let Some(old) = self.pending.pop_front() {
+                        old.unanswered(rec);
+                    }
+                }
+                self.pending.push_back(asked);
+            }
+            return;
+        }
+        if self.logged_in[0] || payload.len() < 32 {
+            return;
+        }
+        // The login packet (the answer to the greeting).
+        self.logged_in[0] = true;
+        let caps = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
+        if caps & CLIENT_PROTOCOL_41 != 0 {
+            if payload.len() == 32 && caps & CLIENT_SSL != 0 {
+                self.handoff = Some(end);
+                self.lost = true;
+            } else if let Some(user) = payload[32..].split(|b| *b == 0).next().filter(|u| !u.is_empty()) {
+                put_text(rec, "mysql.user", &String::from_utf8_lossy(user));
+            }
+        }
+    }
+
+    fn server_packet(&mut self, seq: u8, payload: &[u8], rec: &mut SessionRecord) {
+        if seq == 0 && !self.logged_in[1] {
+            self.logged_in[1] = true;
+            if let Some(v) = greeting_version(payload) {
+                put_text(rec, "mysql.ver", &String::from_utf8_lossy(v));
+            }
+            return;
+        }
+        // The first packet of a command's answer: its time, and the error it is.
+        if seq != 1 {
+            return;
+        }
+        let Some(mut asked) = self.pending.pop_front() else { return };
+        asked.answer_bytes(payload.len() + 4);
+        if let [0xff, c0, c1, rest @ ..] = payload {
+            let code = u16::from_le_bytes([*c0, *c1]);
+            let (state, message) = match rest {
+                [b'#', state @ ..] if state.len() >= 5 => (&state[..5], &state[5..]),
+                _ => (&[][..], rest),
+            };
+            let text = format!("{code} {} {}", String::from_utf8_lossy(state), String::from_utf8_lossy(message));
+            let error = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            put_text(rec, "mysql.error", &error);
+            asked.note("mysql.error", &error);
+        }
+        asked.answered(rec, "mysql.response-time");
+    }
+}
+
+impl Dissector for Mysql {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        if self.lost {
+            return;
+        }
+        let mut packets: Vec<(u8, Vec<u8>, usize)> = Vec::new();
+        self.framers[side as usize].feed(data, |seq, payload, end| packets.push((seq, payload.to_vec(), end)));
+        for (seq, payload, end) in packets {
+            match side {
+                Side::Client => self.client_packet(seq, &payload, end, rec),
+                Side::Server => self.server_packet(seq, &payload, rec),
+            }
+            if self.lost {
+                return;
+            }
+        }
+    }
+
+    fn end(&mut self, rec: &mut SessionRecord) {
+        crate::kit::Asked::file_waiting(&mut self.pending, rec);
+    }
+
+    fn gap(&mut self, _side: Side, _len: u64) {
+        self.lost = true;
+    }
+
+    fn wants_more(&self) -> bool {
+        !self.lost
+    }
+
+    fn handoff(&mut self) -> Option<usize> {
+        self.handoff.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    /// A connection picked up after the login: a query, then its answer.
+    #[test]
+    fn commands_after_the_login() {
+        let packet = |seq: u8, payload: &[u8]| {
+            let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+            p.push(seq);
+            p.extend_from_slice(payload);
+            p
+        };
+        let query = packet(0, b"\x03SELECT * FROM t WHERE id = 1");
+        assert_eq!(later_packets(Side::Client, &query), Probe::Match);
+        assert_eq!(later_packets(Side::Client, &query[..10]), Probe::NeedMore);
+        // A binary "query" alone is not enough.
+        assert_eq!(later_packets(Side::Client, &packet(0, &[3, 0, 1, 2, 0xff, 0xfe, 0, 0, 0])), Probe::NeedMore);
+        // The answer: column count, then a column definition, numbered on.
+        let answer = [packet(1, &[1]), packet(2, &[3, b'd', b'e', b'f'])].concat();
+        assert_eq!(later_packets(Side::Server, &answer), Probe::Match);
+        let skipped = [packet(1, &[1]), packet(3, &[3, b'd', b'e', b'f'])].concat();
+        assert_eq!(later_packets(Side::Server, &skipped), Probe::NoMatch);
+        assert_eq!(later_packets(Side::Client, &packet(0, b"\x42unknown command")), Probe::NoMatch);
+    }
+
+    fn greeting() -> Vec<u8> {
+        let mut p = vec![10];
+        p.extend_from_slice(b"8.0.36\0");
+        p.extend_from_slice(&[0; 40]);
+        let mut out = (p.len() as u32).to_le_bytes()[..3].to_vec();
+        out.push(0);
+        out.extend_from_slice(&p);
+        out
+    }
+
+    fn login(caps: u32, user: &[u8]) -> Vec<u8> {
+        let mut p = caps.to_le_bytes().to_vec();
+        p.extend_from_slice(&[0; 28]);
+        p.extend_from_slice(user);
+        let mut out = (p.len() as u32).to_le_bytes()[..3].to_vec();
+        out.push(1);
+        out.extend_from_slice(&p);
+        out
+    }
+
+    #[test]
+    fn version_user_and_ssl_request() {
+        let g = greeting();
+        assert_eq!(probe(Side::Server, &g[..6]), Probe::NeedMore);
+        assert_eq!(probe(Side::Server, &g), Probe::Match);
+        assert_eq!(probe(Side::Server, b"HTTP/1.1 200 OK\r\n"), Probe::NoMatch);
+        let mut m = Mysql::default();
+        let mut rec = SessionRecord::default();
+        m.feed(Side::Server, &g, &mut rec);
+        m.feed(Side::Client, &login(0x0200 | 0x8000, b"root\0\x14pass"), &mut rec);
+        assert_eq!(rec.extra.get("mysql.ver"), Some(&Values::Text(vec!["8.0.36".into()])));
+        assert_eq!(rec.extra.get("mysql.user"), Some(&Values::Text(vec!["root".into()])));
+        assert_eq!(m.handoff(), None);
+        let mut m = Mysql::default();
+        m.feed(Side::Server, &g, &mut rec);
+        let mut req = login(0x0200 | 0x0800, b"");
+        req.extend_from_slice(b"\x16\x03\x01");
+        m.feed(Side::Client, &req, &mut rec);
+        assert_eq!(m.handoff(), Some(36));
+    }
+
+    /// Commands timed to the first packet of their answers in every segmentation: a
+    /// slow query with a large result, a failing one, a prepared statement, a
+    /// command that gets no answer; the result rows pass without being held.
+    #[test]
+    fn queries_errors_and_response_times() {
+        let packet = |seq: u8, payload: &[u8]| {
+            let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+            p.push(seq);
+            p.extend_from_slice(payload);
+            p
+        };
+        let row = packet(3, &[b'r'; 70_000]);
+        let exchange: Vec<(i64, Side, Vec<u8>)> = vec![
+            (0, Side::Server, greeting()),
+            (1, Side::Client, login(0x0200, b"app\0")),
+            (2, Side::Server, packet(2, &[0, 0, 0, 2, 0, 0, 0])),
+            (10, Side::Client, packet(0, b"\x03SELECT SLEEP(0.3), 'x'")),
+            (310, Side::Server, [packet(1, &[1]), packet(2, b"\x03def"), row, packet(4, &[0xfe, 0, 0, 2, 0])].concat()),
+            (400, Side::Client, packet(0, b"\x03SELECT * FROM nope")),
+            (403, Side::Server, packet(1, b"\xff\x7a\x04#42S02Table 'db.nope' doesn't exist")),
+            (
+                500,
+                Side::Client,
+                [packet(0, b"\x19\x01\x00\x00\x00"), packet(0, b"\x16SELECT a FROM t WHERE b = ?")].concat(),
+            ),
+            (506, Side::Server, packet(1, &[0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0])),
+        ];
+        for split in [1, 3, 1000, 100_000] {
+            let mut m = Mysql::default();
+            let mut rec = SessionRecord::default();
+            for (t, side, bytes) in &exchange {
+                rec.stop_ns = t * 1_000_000;
+                for part in bytes.chunks(split) {
+                    m.feed(*side, part, &mut rec);
+                }
+            }
+            assert_eq!(rec.extra.get("mysql.user"), Some(&Values::Text(vec!["app".into()])));
+            assert_eq!(
+                rec.extra.get("mysql.query"),
+                Some(&Values::Text(vec![
+                    "SELECT SLEEP(?), ?".into(),
+                    "SELECT * FROM nope".into(),
+                    "SELECT a FROM t WHERE b = ?".into()
+                ])),
+                "split {split}"
+            );
+            assert_eq!(rec.extra.get("mysql.response-time"), Some(&Values::Int(vec![300_000, 3_000, 6_000])));
+            assert_eq!(
+                rec.extra.get("mysql.error"),
+                Some(&Values::Text(vec!["1146 42S02 Table 'db.nope' doesn't exist".into()]))
+            );
+            assert!(m.framers.iter().all(|f| f.kept.capacity() <= 2 * MAX_KEPT));
+        }
+    }
+}

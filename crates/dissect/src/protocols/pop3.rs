@@ -1,0 +1,109 @@
+//! POP3 (RFC 1939): recognised by its greeting or first command, followed as far as
+//! STLS (RFC 2595), after which the connection is classified afresh.
+
+use tyto_schema::SessionRecord;
+
+use crate::kit::lines::{starts_with_ci, trim, LineReader};
+use crate::kit::ntlm;
+use crate::{Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "pop3",
+    transports: &[Transport::Tcp],
+    ports: &[110],
+    probe,
+    new: || Box::new(Pop3::default()),
+    later: None,
+};
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    let Some(nl) = data.iter().position(|b| *b == b'\n') else {
+        return if data.len() < 64 { Probe::NeedMore } else { Probe::NoMatch };
+    };
+    let line = trim(&data[..nl]);
+    let ok = match side {
+        // A greeting has text after `+OK`; Redis answers a bare `+OK`.
+        Side::Server => starts_with_ci(line, b"+OK ") && line.len() > 4,
+        Side::Client => [&b"USER "[..], b"CAPA", b"STLS", b"APOP "].iter().any(|c| starts_with_ci(line, c)),
+    };
+    Probe::from(ok)
+}
+
+#[derive(Default)]
+pub struct Pop3 {
+    lines: [LineReader; 2],
+    stls: bool,
+    /// `AUTH NTLM`: tokens after `+`.
+    ntlm: ntlm::TextExchange,
+    handoff: Option<usize>,
+    done: bool,
+}
+
+impl Dissector for Pop3 {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        if self.done {
+            return;
+        }
+        let stls = &mut self.stls;
+        match side {
+            Side::Client => {
+                let exchange = &mut self.ntlm;
+                self.lines[0].feed(data, |l| {
+                    exchange.client(rec, l, starts_with_ci(l, b"AUTH NTLM"));
+                    if trim(l).eq_ignore_ascii_case(b"STLS") {
+                        *stls = true;
+                    }
+                    // USER and PASS in clear (APOP sends a digest).
+                    if starts_with_ci(l, b"USER ") || starts_with_ci(l, b"PASS ") {
+                        crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
+                    }
+                    true
+                });
+            }
+            Side::Server => {
+                let exchange = &mut self.ntlm;
+                let used = self.lines[1].feed(data, |l| {
+                    exchange.server(rec, l, b"+ ");
+                    if *stls && starts_with_ci(l, b"-ERR") {
+                        *stls = false;
+                    }
+                    !(*stls && starts_with_ci(l, b"+OK"))
+                });
+                if let Some(used) = used {
+                    self.handoff = Some(used);
+                    self.done = true;
+                }
+            }
+        }
+    }
+
+    fn gap(&mut self, _side: Side, _len: u64) {
+        self.done = true;
+    }
+
+    fn wants_more(&self) -> bool {
+        !self.done
+    }
+
+    fn handoff(&mut self) -> Option<usize> {
+        self.handoff.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stls_hands_over() {
+        assert_eq!(probe(Side::Server, b"+OK POP3 ready\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Server, b"+OK\r\n"), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, b"CAPA\r\n"), Probe::Match);
+        let mut s = Pop3::default();
+        let mut rec = SessionRecord::default();
+        s.feed(Side::Server, b"+OK hi\r\n", &mut rec);
+        s.feed(Side::Client, b"STLS\r\n", &mut rec);
+        s.feed(Side::Server, b"+OK Begin TLS\r\n", &mut rec);
+        assert_eq!(s.handoff(), Some(15));
+    }
+}

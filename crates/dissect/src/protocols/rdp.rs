@@ -1,0 +1,293 @@
+//! RDP's connection sequence over TPKT/X.224: the client's cookie (`mstshash=`, the
+//! user name, also into `user`), the security protocols requested and the one the
+//! server selects, after which a TLS-based choice hands the connection to TLS; with
+//! standard RDP security, the client core data of the MCS Connect Initial (client
+//! name, keyboard layout, build).
+
+use tyto_schema::SessionRecord;
+
+use crate::kit::messages::{Length, Streams};
+use crate::kit::{put_int, put_text, utf16le};
+use crate::{Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "rdp",
+    transports: &[Transport::Tcp],
+    ports: &[3389],
+    probe,
+    new: || Box::<Rdp>::default(),
+    later: None,
+};
+
+const MAX_PDU: usize = 8 << 10;
+const COOKIE: &[u8] = b"Cookie: mstshash=";
+const NEG_REQUEST: u8 = 0x01;
+const NEG_RESPONSE: u8 = 0x02;
+const NEG_FAILURE: u8 = 0x03;
+
+/// Keyboard layouts by their Windows identifiers (the common ones; others as hex).
+const KEYBOARDS: &[(u32, &str)] = &[
+    (0x0401, "ar-SA"),
+    (0x0404, "zh-TW"),
+    (0x0405, "cs-CZ"),
+    (0x0407, "de-DE"),
+    (0x0408, "el-GR"),
+    (0x0409, "en-US"),
+    (0x040c, "fr-FR"),
+    (0x040d, "he-IL"),
+    (0x040e, "hu-HU"),
+    (0x0410, "it-IT"),
+    (0x0411, "ja-JP"),
+    (0x0412, "ko-KR"),
+    (0x0413, "nl-NL"),
+    (0x0415, "pl-PL"),
+    (0x0416, "pt-BR"),
+    (0x0418, "ro-RO"),
+    (0x0419, "ru-RU"),
+    (0x041b, "sk-SK"),
+    (0x041d, "sv-SE"),
+    (0x041e, "th-TH"),
+    (0x041f, "tr-TR"),
+    (0x0422, "uk-UA"),
+    (0x0429, "fa-IR"),
+    (0x042a, "vi-VN"),
+    (0x0804, "zh-CN"),
+    (0x0809, "en-GB"),
+    (0x0816, "pt-PT"),
+    (0x0c0a, "es-ES"),
+];
+
+/// TPKT: version 3, reserved 0, a 16-bit length counting the header.
+pub(crate) fn tpkt(b: &[u8]) -> Length {
+    match b.get(..4) {
+        None if b.first().is_none_or(|v| *v == 3) => Length::NeedMore,
+        Some([3, 0, hi, lo]) if u16::from_be_bytes([*hi, *lo]) >= 7 => {
+            Length::Is(usize::from(u16::from_be_bytes([*hi, *lo])))
+        }
+        _ => Length::Bad,
+    }
+}
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    if data.len() < 12 {
+        return if matches!(tpkt(data), Length::Bad) { Probe::NoMatch } else { Probe::NeedMore };
+    }
+    // A connection request (client) or confirm (server) with RDP's own contents:
+    // the cookie or a negotiation structure. Other X.224 users (ISO-on-TCP for S7,
+    // H.245) lack both.
+    let code = match side {
+        Side::Client => 0xe0,
+        Side::Server => 0xd0,
+    };
+    let variable = &data[11..];
+    let rdp = variable.starts_with(&COOKIE[..COOKIE.len().min(variable.len())])
+        || variable.starts_with(b"Cookie: msts=")
+        || matches!(variable.first(), Some(&(NEG_REQUEST | NEG_RESPONSE | NEG_FAILURE)))
+            && variable.get(2..4).is_none_or(|l| l == [8, 0]);
+    Probe::from(matches!(tpkt(data), Length::Is(_)) && data[5] == code && rdp)
+}
+
+fn protocols(rec: &mut SessionRecord, field: &str, bits: u32) {
+    if bits == 0 {
+        put_text(rec, field, "rdp");
+    }
+    for (bit, name) in [(1, "ssl"), (2, "nla"), (4, "rdstls"), (8, "nla-ext")] {
+        if bits & bit != 0 {
+            put_text(rec, field, name);
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Rdp {
+    streams: Streams,
+    /// The server chose a TLS-based protocol: TLS follows the confirm.
+    handoff: Option<usize>,
+    done: bool,
+}
+
+/// The Client Core Data block inside an MCS Connect Initial (after the GCC
+/// conference's `Duca` key).
+fn client_core(pdu: &[u8], rec: &mut SessionRecord) {
+    let Some(at) = pdu.windows(4).position(|w| w == b"Duca") else { return };
+    let mut blocks = &pdu[at + 4..];
+    // The user data follows a PER length (one or two bytes).
+    match blocks.first() {
+        Some(l) if l & 0x80 != 0 => blocks = blocks.get(2..).unwrap_or(&[]),
+        Some(_) => blocks = &blocks[1..],
+        None => return,
+    }
+    while blocks.len() >= 4 {
+        let kind = u16::from_le_bytes([blocks[0], blocks[1]]);
+        let len = usize::from(u16::from_le_bytes([blocks[2], blocks[3]]));
+        let Some(block) = blocks.get(4..len.max(4)) else { return };
+        if kind == 0xc001 && block.len() >= 52 {
+            let u32_at = |i: usize| u32::from_le_bytes([block[i], block[i + 1], block[i + 2], block[i + 3]]);
+            let layout = u32_at(12);
+            match KEYBOARDS.iter().find(|(id, _)| *id == layout) {
+                Some((_, name)) => put_text(rec, "rdp.keyboard-layout", name),
+                None if layout != 0 => put_text(rec, "rdp.keyboard-layout", &format!("0x{layout:04x}")),
+                None => {}
+            }
+            let build = u32_at(16);
+            if build != 0 {
+                put_int(rec, "rdp.client-build", i64::from(build));
+            }
+            let name = utf16le(&block[20..52]);
+            let name = name.trim_end_matches('\0');
+            if !name.is_empty() {
+                put_text(rec, "rdp.client-name", name);
+            }
+            return;
+        }
+        blocks = &blocks[len.max(4)..];
+    }
+}
+
+impl Dissector for Rdp {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        if self.done {
+            return;
+        }
+        let before = self.streams.held(side);
+        let (mut used, mut handoff, mut done) = (0usize, None, false);
+        self.streams.push(side, data, MAX_PDU, tpkt, |pdu, _cut| {
+            used += pdu.len();
+            if handoff.is_some() || done || pdu.len() < 7 {
+                return;
+            }
+            let variable = pdu.get(11..).unwrap_or(&[]);
+            // The negotiation structure (8 bytes, type first) follows the cookie line,
+            // or whatever else comes first, and may be followed by correlation info.
+            let neg = |kind: u8| {
+                let after_cookie = variable.windows(2).position(|w| w == b"\r\n").map_or(0, |i| i + 2);
+                [after_cookie, variable.len().saturating_sub(8)].into_iter().find_map(|at| {
+                    let s = variable.get(at..at + 8)?;
+                    (s[0] == kind && s[2..4] == [8, 0]).then(|| u32::from_le_bytes([s[4], s[5], s[6], s[7]]))
+                })
+            };
+            match pdu[5] {
+                0xe0 => {
+                    if let Some(rest) = variable.strip_prefix(COOKIE) {
+                        let end = rest.iter().position(|b| *b == b'\r' || *b == b'\n').unwrap_or(rest.len());
+                        let user = String::from_utf8_lossy(&rest[..end]);
+                        if !user.is_empty() {
+                            put_text(rec, "rdp.cookie", &user);
+                            put_text(rec, "user", &user);
+                        }
+                    }
+                    if let Some(bits) = neg(NEG_REQUEST) {
+                        protocols(rec, "rdp.requested-protocols", bits);
+                    }
+                }
+                // Without a negotiation response (standard RDP security, or a
+                // failure) RDP's own encryption follows.
+                0xd0 => {
+                    if let Some(bits) = neg(NEG_RESPONSE) {
+                        protocols(rec, "rdp.selected-protocol", bits);
+                        if bits != 0 {
+                            handoff = Some(used.saturating_sub(before));
+                        }
+                    }
+                }
+                0xf0 if variable.is_empty() || pdu.get(7..9) == Some(&[0x7f, 0x65]) => {
+                    client_core(pdu, rec);
+                    done = true;
+                }
+                _ => {}
+            }
+        });
+        if let Some(h) = handoff {
+            self.handoff = Some(h.min(data.len()));
+            self.done = true;
+        }
+        self.done |= done;
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        self.streams.lose(side);
+    }
+
+    fn wants_more(&self) -> bool {
+        !(self.done || self.streams.broken())
+    }
+
+    fn handoff(&mut self) -> Option<usize> {
+        self.handoff.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    fn pdu(code: u8, variable: &[u8]) -> Vec<u8> {
+        let len = 4 + 7 + variable.len();
+        let mut p = vec![3, 0, (len >> 8) as u8, len as u8, 6 + variable.len() as u8, code, 0, 0, 0, 0, 0];
+        p.extend_from_slice(variable);
+        p
+    }
+
+    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
+        match rec.extra.get(f) {
+            Some(Values::Text(v)) => v.clone(),
+            _ => vec![],
+        }
+    }
+
+    #[test]
+    fn cookie_negotiation_and_handoff_to_tls() {
+        let mut v = b"Cookie: mstshash=rdpuser\r\n".to_vec();
+        v.extend_from_slice(&[NEG_REQUEST, 0, 8, 0, 3, 0, 0, 0]);
+        let request = pdu(0xe0, &v);
+        assert_eq!(probe(Side::Client, &request), Probe::Match);
+        assert_eq!(probe(Side::Client, &request[..5]), Probe::NeedMore);
+        assert_eq!(
+            probe(Side::Client, b"\x03\x00\x00\x16\x11\xe0\x00\x00\x00\x01\x00\xc1\x02\x01\x00"),
+            Probe::NoMatch
+        );
+        let confirm = pdu(0xd0, &[NEG_RESPONSE, 0, 8, 0, 1, 0, 0, 0]);
+        assert_eq!(probe(Side::Server, &confirm), Probe::Match);
+        let mut rec = SessionRecord::default();
+        let mut r = Rdp::default();
+        for chunk in request.chunks(4) {
+            r.feed(Side::Client, chunk, &mut rec);
+        }
+        let mut server = confirm.clone();
+        server.extend_from_slice(b"\x16\x03\x03");
+        r.feed(Side::Server, &server, &mut rec);
+        assert_eq!(r.handoff(), Some(confirm.len()));
+        assert_eq!(texts(&rec, "user"), ["rdpuser"]);
+        assert_eq!(texts(&rec, "rdp.requested-protocols"), ["ssl", "nla"]);
+        assert_eq!(texts(&rec, "rdp.selected-protocol"), ["ssl"]);
+    }
+
+    #[test]
+    fn client_core_data_under_standard_security() {
+        let mut rec = SessionRecord::default();
+        let mut r = Rdp::default();
+        r.feed(Side::Client, &pdu(0xe0, b"Cookie: mstshash=bob\r\n"), &mut rec);
+        r.feed(Side::Server, &pdu(0xd0, &[]), &mut rec);
+        let mut core = vec![0x01, 0xc0, 0, 0];
+        core.extend_from_slice(&[4, 0, 8, 0, 0, 4, 0, 3, 1, 0xca, 3, 0xaa]);
+        core.extend_from_slice(&0x0409u32.to_le_bytes());
+        core.extend_from_slice(&2600u32.to_le_bytes());
+        let mut name: Vec<u8> = "WS-01".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        name.resize(32, 0);
+        core.extend_from_slice(&name);
+        core.resize(216, 0);
+        let n = core.len() as u16;
+        core[2..4].copy_from_slice(&n.to_le_bytes());
+        let mut mcs = vec![3, 0, 0, 0, 2, 0xf0, 0x80, 0x7f, 0x65, 0x82, 0x01, 0x00];
+        mcs.extend_from_slice(b"\x04\x01\x01\x04\x01\x01\x01\x01\xff\x30\x19....Duca\x81\x2a");
+        mcs.extend_from_slice(&core);
+        let len = mcs.len() as u16;
+        mcs[2..4].copy_from_slice(&len.to_be_bytes());
+        r.feed(Side::Client, &mcs, &mut rec);
+        assert_eq!(texts(&rec, "rdp.client-name"), ["WS-01"]);
+        assert_eq!(texts(&rec, "rdp.keyboard-layout"), ["en-US"]);
+        assert_eq!(rec.extra.get("rdp.client-build"), Some(&Values::Int(vec![2600])));
+        assert!(!r.wants_more());
+    }
+}

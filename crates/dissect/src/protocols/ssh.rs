@@ -1,0 +1,210 @@
+//! SSH: the version banners both sides send, then each side's KEXINIT: HASSH and
+//! HASSH-server (MD5 of the key exchange, cipher, MAC and compression lists each
+//! side offers), the fingerprints of SSH clients and servers that survive port and
+//! address changes. Everything after is encrypted.
+
+use md5::{Digest, Md5};
+use tyto_schema::SessionRecord;
+
+use crate::kit::{hex, put_text, starts_with};
+use crate::{Dissector, Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "ssh",
+    transports: &[Transport::Tcp],
+    ports: &[22, 2222],
+    probe,
+    new: || Box::new(Ssh::default()),
+    later: None,
+};
+
+/// RFC 4253: the banner line is at most 255 bytes with its CR LF.
+const MAX_BANNER: usize = 255;
+/// A KEXINIT with every list a client may offer stays well below this.
+const MAX_KEXINIT: usize = 16 << 10;
+const MSG_KEXINIT: u8 = 20;
+const MAX_LINES_BEFORE_BANNER: u32 = 32;
+
+pub fn probe(_side: Side, data: &[u8]) -> Probe {
+    starts_with(data, b"SSH-")
+}
+
+#[derive(Clone, Copy, Default, PartialEq)]
+enum Stage {
+    #[default]
+    Banner,
+    KexInit,
+    Done,
+}
+
+#[derive(Default)]
+pub struct Ssh {
+    buf: [Vec<u8>; 2],
+    stage: [Stage; 2],
+    lines: [u32; 2],
+}
+
+/// The name-lists of a KEXINIT payload (message type first), in order.
+fn name_lists(payload: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut rest = payload.strip_prefix(&[MSG_KEXINIT])?.get(16..)?; // the cookie
+    let mut lists = Vec::with_capacity(10);
+    for _ in 0..10 {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        lists.push(rest.get(4..4 + len)?);
+        rest = &rest[4 + len..];
+    }
+    Some(lists)
+}
+
+/// HASSH of one side's offer: key exchange, then its direction's ciphers, MACs and
+/// compression (client to server for the client, server to client for the server).
+fn hassh(lists: &[&[u8]], side: Side) -> String {
+    let pick = match side {
+        Side::Client => [0, 2, 4, 6],
+        Side::Server => [0, 3, 5, 7],
+    };
+    let joined = pick.map(|i| lists[i]).join(&b';');
+    hex(&Md5::digest(joined))
+}
+
+impl Ssh {
+    fn kexinit(&mut self, side: Side, rec: &mut SessionRecord) {
+        let i = side as usize;
+        let buf = &self.buf[i];
+        let Some(len) = buf.get(..4).map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize) else { return };
+        if !(16..=MAX_KEXINIT).contains(&len) {
+            self.stage[i] = Stage::Done;
+            return;
+        }
+        let Some(packet) = buf.get(4..4 + len) else {
+            return;
+        };
+        // Padding length, then the payload (no MAC or encryption yet).
+        let padding = usize::from(packet[0]);
+        if let Some(lists) = packet.get(1..len.saturating_sub(padding)).and_then(name_lists) {
+            let field = match side {
+                Side::Client => "ssh.hassh",
+                Side::Server => "ssh.hasshServer",
+            };
+            put_text(rec, field, &hassh(&lists, side));
+        }
+        self.stage[i] = Stage::Done;
+        self.buf[i] = Vec::new();
+    }
+}
+
+impl Dissector for Ssh {
+    fn feed(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
+        let i = side as usize;
+        while self.stage[i] == Stage::Banner && !data.is_empty() {
+            let end = data.iter().position(|b| *b == b'\n');
+            let part = &data[..end.unwrap_or(data.len())];
+            let room = MAX_BANNER - self.buf[i].len().min(MAX_BANNER);
+            self.buf[i].extend_from_slice(&part[..part.len().min(room)]);
+            if end.is_none() && self.buf[i].len() < MAX_BANNER {
+                return;
+            }
+            let banner = String::from_utf8_lossy(&self.buf[i]).trim_end().to_string();
+            self.buf[i].clear();
+            data = end.map_or(&[][..], |e| &data[e + 1..]);
+            self.lines[i] += 1;
+            if banner.starts_with("SSH-") {
+                put_text(rec, "ssh.ver", &banner);
+                // SSH 1 has no KEXINIT.
+                let v1 = banner.starts_with("SSH-1.") && !banner.starts_with("SSH-1.99");
+                self.stage[i] = if v1 { Stage::Done } else { Stage::KexInit };
+            } else if end.is_none() || self.lines[i] > MAX_LINES_BEFORE_BANNER {
+                // A server may send a few lines before its version; not endless ones.
+                self.stage[i] = Stage::Done;
+            }
+        }
+        if self.stage[i] == Stage::KexInit && !data.is_empty() {
+            let room = (MAX_KEXINIT + 4).saturating_sub(self.buf[i].len());
+            self.buf[i].extend_from_slice(&data[..data.len().min(room)]);
+            self.kexinit(side, rec);
+        }
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        self.stage[side as usize] = Stage::Done;
+        self.buf[side as usize] = Vec::new();
+    }
+
+    fn wants_more(&self) -> bool {
+        self.stage.iter().any(|s| *s != Stage::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    #[test]
+    fn both_banners_in_pieces() {
+        let mut s = Ssh::default();
+        let mut rec = SessionRecord::default();
+        for b in b"SSH-2.0-OpenSSH_9.6\r\n\0\0\0" {
+            s.feed(Side::Client, &[*b], &mut rec);
+        }
+        s.feed(Side::Server, b"SSH-2.0-dropbear_2022.83\r\n", &mut rec);
+        assert_eq!(
+            rec.extra.get("ssh.ver"),
+            Some(&Values::Text(vec!["ssh-2.0-openssh_9.6".into(), "ssh-2.0-dropbear_2022.83".into()]))
+        );
+        assert!(s.wants_more());
+        assert_eq!(probe(Side::Server, b"SS"), Probe::NeedMore);
+        assert_eq!(probe(Side::Server, b"GET /"), Probe::NoMatch);
+    }
+
+    fn kexinit(lists: [&str; 10]) -> Vec<u8> {
+        let mut payload = vec![MSG_KEXINIT];
+        payload.extend_from_slice(&[7; 16]);
+        for l in lists {
+            payload.extend_from_slice(&(l.len() as u32).to_be_bytes());
+            payload.extend_from_slice(l.as_bytes());
+        }
+        payload.extend_from_slice(&[0, 0, 0, 0, 0]);
+        let padding = 8 - (payload.len() + 5) % 8 + 4;
+        let mut p = ((payload.len() + padding + 1) as u32).to_be_bytes().to_vec();
+        p.push(padding as u8);
+        p.extend_from_slice(&payload);
+        p.resize(p.len() + padding, 0);
+        p
+    }
+
+    #[test]
+    fn hassh_of_both_sides_after_the_banners() {
+        let lists = [
+            "curve25519-sha256",
+            "ssh-ed25519",
+            "aes128-ctr",
+            "aes256-ctr",
+            "hmac-sha2-256",
+            "hmac-sha1",
+            "none",
+            "zlib",
+            "",
+            "",
+        ];
+        let mut client = b"SSH-2.0-OpenSSH_9.6\r\n".to_vec();
+        client.extend_from_slice(&kexinit(lists));
+        let mut s = Ssh::default();
+        let mut rec = SessionRecord::default();
+        for c in client.chunks(9) {
+            s.feed(Side::Client, c, &mut rec);
+        }
+        s.feed(Side::Server, b"SSH-2.0-srv\r\n", &mut rec);
+        s.feed(Side::Server, &kexinit(lists), &mut rec);
+        let md5 = |t: &str| hex(&Md5::digest(t.as_bytes()));
+        assert_eq!(
+            rec.extra.get("ssh.hassh"),
+            Some(&Values::Text(vec![md5("curve25519-sha256;aes128-ctr;hmac-sha2-256;none")]))
+        );
+        assert_eq!(
+            rec.extra.get("ssh.hasshServer"),
+            Some(&Values::Text(vec![md5("curve25519-sha256;aes256-ctr;hmac-sha1;zlib")]))
+        );
+        assert!(!s.wants_more());
+    }
+}

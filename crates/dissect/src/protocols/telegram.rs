@@ -1,0 +1,48 @@
+//! Telegram's call relays (UDP, ports 500–600 among others): every relay datagram
+//! opens with the call's 16-byte peer tag, then exactly twelve 0xFF bytes that mark
+//! the relay's own messages (a client's address query, the relay's answer with the
+//! client's public address). Only the protocol is recorded so far.
+
+use crate::kit::NameOnly;
+use crate::{Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "telegram",
+    transports: &[Transport::Udp],
+    ports: &[],
+    probe,
+    new: || Box::new(NameOnly),
+    later: None,
+};
+
+const TAG: usize = 16;
+const MARK: usize = 12;
+
+pub fn probe(_side: Side, d: &[u8]) -> Probe {
+    let ok = d.len() >= 40
+        && d[TAG..TAG + MARK].iter().all(|&b| b == 0xff)
+        && d[TAG + MARK] != 0xff
+        // A tag of all 0xFF would make the twelve anywhere.
+        && d[..TAG].iter().any(|&b| b != 0xff);
+    Probe::from(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kit::unhex;
+
+    #[test]
+    fn relay_query_and_answer() {
+        // `telegram.pcap`.
+        let query = unhex("2fe49fa76c4eb433cbcd82a1bbea621efffffffffffffffffffffffffeffffff127fb2abab6d515d");
+        assert_eq!(probe(Side::Client, &query), Probe::Match);
+        let mut answer = unhex("2fe49fa76c4eb433cbcd82a1bbea621effffffffffffffffffffffffc77215c075dab25e");
+        answer.extend(unhex("127fb2abab6d515d00000000000000000000ffff570bcdc34df40000"));
+        assert_eq!(probe(Side::Server, &answer), Probe::Match);
+        let mut thirteen = query.clone();
+        thirteen[28] = 0xff;
+        assert_eq!(probe(Side::Client, &thirteen), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, &query[..39]), Probe::NoMatch);
+    }
+}
