@@ -4,6 +4,11 @@ use crate::protocols::*;
 use crate::Protocol;
 
 /// Every protocol Tyto recognises. Adding one is a module and a line here.
+///
+/// The order is the order probes are asked in, and the first that matches names the
+/// session: where two probes accept the same bytes the earlier wins. Those meetings
+/// found in the shared captures are kept in `testdata/probe-order.txt` and tested;
+/// protocols whose headers carry no magic (RTP, NTP) come last.
 pub static PROTOCOLS: &[&Protocol] = &[
     &http::PROTOCOL,
     &http2::PROTOCOL,
@@ -129,3 +134,43 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &rtp::PROTOCOL,
     &ntp::PROTOCOL,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Probe, Side};
+
+    fn position(name: &str) -> usize {
+        PROTOCOLS.iter().position(|p| p.name == name).unwrap_or_else(|| panic!("{name} is not registered"))
+    }
+
+    /// The order decides where two probes accept the same bytes: each case from a
+    /// real capture, with the protocol that must win (`testdata/probe-order.txt`).
+    #[test]
+    fn where_two_probes_accept_the_same_bytes_the_right_one_is_asked_first() {
+        let cases = include_str!("../testdata/probe-order.txt");
+        let mut n = 0;
+        for line in cases.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let f: Vec<&str> = line.split(' ').collect();
+            let [first, after, side, capture, hex] = f[..] else { panic!("bad line: {line}") };
+            let side = if side == "client" { Side::Client } else { Side::Server };
+            let bytes = crate::kit::unhex(hex);
+            for name in [first, after] {
+                let p = PROTOCOLS[position(name)];
+                assert_eq!((p.probe)(side, &bytes), Probe::Match, "{name}'s probe on {capture}'s payload");
+            }
+            assert!(position(first) < position(after), "{first} must be asked before {after} ({capture})");
+            n += 1;
+        }
+        assert!(n >= 8);
+    }
+
+    #[test]
+    fn every_protocol_is_registered_once() {
+        let mut names: Vec<&str> = PROTOCOLS.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before);
+    }
+}

@@ -103,7 +103,12 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             }
             let key = u16::from_be_bytes([h[2], h[3]]) as u32;
             let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
-            Probe::from(binary_command(h[1]) != "other" && h[5] == 0 && key + h[4] as u32 <= body)
+            let command = binary_command(h[1]);
+            // Storage and retrieval name a key (a Skinny register message reads as
+            // a keyless get).
+            let keyed = !matches!(command, "quit" | "flush" | "noop" | "version" | "stat" | "other")
+                && !command.starts_with("sasl");
+            Probe::from(command != "other" && h[5] == 0 && key + h[4] as u32 <= body && (key > 0 || !keyed))
         }
         Some(_) => {
             let Some(end) = data.iter().position(|b| *b == b'\n') else {
@@ -354,6 +359,12 @@ mod tests {
         assert_eq!(probe(Side::Client, &get), Probe::Match);
         assert_eq!(probe(Side::Server, &get), Probe::NoMatch, "a request's magic from the server");
         assert_eq!(probe(Side::Client, &get[..10]), Probe::NeedMore);
+        // A get without a key is not memcached: here a Skinny register message.
+        let skinny = crate::kit::unhex("80000000 00000000 01000000 4e4f4e5345435552455f434f4e46000000000000");
+        assert_eq!(probe(Side::Client, &skinny), Probe::NoMatch);
+        let mut noop = vec![0x80, 0x0a];
+        noop.extend_from_slice(&[0; 22]);
+        assert_eq!(probe(Side::Client, &noop), Probe::Match, "a noop names no key");
     }
 
     /// Text requests timed to their answers in every segmentation: a retrieval

@@ -30,7 +30,9 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     match data.first() {
         None => Probe::NeedMore,
         Some(4) => match socks4_request(data) {
-            Parse::Done(..) => Probe::Match,
+            // The whole first message: a SOCKS4 client waits for the answer before
+            // it sends more (on viber.pcap a datagram-sized message began `04 02`).
+            Parse::Done(_, used) => Probe::from(used == data.len()),
             Parse::More if data.len() < MAX_MESSAGE => Probe::NeedMore,
             _ => Probe::NoMatch,
         },
@@ -328,6 +330,15 @@ mod tests {
         assert_eq!(probe(Side::Client, b"\x05\x01\x00GET"), Probe::NoMatch);
         assert_eq!(probe(Side::Client, b"GET / HTTP/1.1"), Probe::NoMatch);
         assert_eq!(probe(Side::Server, &[5, 0]), Probe::NoMatch);
+    }
+
+    #[test]
+    fn a_socks4_request_is_the_whole_first_message() {
+        let req = b"\x04\x01\x00\x50\x0a\x00\x00\x01user\x00";
+        assert_eq!(probe(Side::Client, req), Probe::Match);
+        let mut more = req.to_vec();
+        more.extend_from_slice(b"data before the answer");
+        assert_eq!(probe(Side::Client, &more), Probe::NoMatch, "a client waits for the answer");
     }
 
     #[test]
