@@ -364,7 +364,7 @@ impl Classifier {
     }
 
     fn decide(&mut self, p: &'static Protocol, rec: &mut SessionRecord) {
-        add_protocol(rec, p.name);
+        add_protocol(rec, p);
         put_text(rec, "protocols.how", &format!("{}:payload", p.name));
         self.state = State::Decided(p, (p.new)());
         // The streams are in step with the protocol now: a handoff starts afresh at a
@@ -540,14 +540,14 @@ impl SessionAnalyzer for Classifier {
             }
         }
         for p in &self.earlier {
-            add_protocol(rec, p.name);
+            add_protocol(rec, *p);
             put_text(rec, "protocols.how", &format!("{}:payload", p.name));
         }
         match &mut self.state {
             // Every row of a long session names its protocol.
             State::Decided(p, d) => {
                 d.end(rec);
-                add_protocol(rec, p.name);
+                add_protocol(rec, *p);
                 put_text(rec, "protocols.how", &format!("{}:{}", p.name, self.how));
             }
             // No payload said what this is: the port's protocol, labelled as a guess,
@@ -555,7 +555,7 @@ impl SessionAnalyzer for Classifier {
             State::Probing | State::Unknown if self.saw_payload => {
                 let by_port = self.candidates().find(|(_, p)| p.ports.contains(&rec.dst_port));
                 if let Some((_, p)) = by_port {
-                    add_protocol(rec, p.name);
+                    add_protocol(rec, p);
                     put_text(rec, "protocols.how", &format!("{}:port", p.name));
                 }
             }

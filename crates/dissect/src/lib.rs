@@ -17,7 +17,7 @@ pub mod risk;
 use tyto_schema::SessionRecord;
 
 pub use classify::{Classifier, Dissectors, PLAUSIBLE_RUN, PROBE_BYTES, PROBE_DATAGRAMS};
-pub use registry::PROTOCOLS;
+pub use registry::{sub_protocols, PROTOCOLS};
 
 /// Which side sent the bytes: the side that opened the session is the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +78,36 @@ pub struct Protocol {
     /// a stream picked up part-way or after lost bytes; `None` where `probe` already
     /// recognises every message, or where only the first can be told apart.
     pub later: Option<fn(Side, &[u8]) -> Probe>,
+}
+
+/// A protocol named while another is parsed, never probed on its own: DNS's
+/// local-network relatives by their ports, DNS over TLS by its ALPN, Tor and Psiphon
+/// by their certificates, DCE/RPC's interfaces by their UUIDs. Listed with the
+/// protocols in [`registry`], so every name a row's `protocols` can hold is known.
+pub struct SubProtocol {
+    /// The value added to `protocols`.
+    pub name: &'static str,
+    /// The protocol whose parse names it; `None` for one carried by many (NTLMSSP
+    /// inside SMB, HTTP, LDAP, SMTP…).
+    pub parent: Option<&'static Protocol>,
+}
+
+/// What [`kit::add_protocol`] takes: a registered protocol or sub-protocol, never
+/// free text.
+pub trait Named {
+    fn name(&self) -> &'static str;
+}
+
+impl Named for Protocol {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl Named for SubProtocol {
+    fn name(&self) -> &'static str {
+        self.name
+    }
 }
 
 /// One session's parser for one protocol. It writes what it learns into the record

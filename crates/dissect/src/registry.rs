@@ -1,7 +1,7 @@
 //! The one list of protocols, in the order their probes are asked.
 
 use crate::protocols::*;
-use crate::Protocol;
+use crate::{Protocol, SubProtocol};
 
 /// Every protocol Tyto recognises. Adding one is a module and a line here.
 ///
@@ -135,6 +135,25 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &ntp::PROTOCOL,
 ];
 
+/// The sub-protocols (see [`SubProtocol`]) named by the protocols' parses besides
+/// their own names; DCE/RPC's interfaces follow, from its table of UUIDs.
+static SUB_PROTOCOLS: &[&SubProtocol] = &[
+    &dns::MDNS,
+    &dns::LLMNR,
+    &dns::NBNS,
+    &tls::TOR,
+    &tls::PSIPHON,
+    &tls::DOT,
+    &tls::DOQ,
+    &stun::SRTP,
+    &crate::kit::ntlm::NTLM,
+];
+
+/// Every sub-protocol a row's `protocols` may name.
+pub fn sub_protocols() -> impl Iterator<Item = &'static SubProtocol> {
+    SUB_PROTOCOLS.iter().copied().chain(dcerpc::INTERFACES.iter().map(|(_, s)| s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,9 +184,20 @@ mod tests {
         assert!(n >= 8);
     }
 
+    /// One name, one meaning: no two protocols or sub-protocols share a name (but
+    /// DCE/RPC interfaces known under two UUIDs), and every parent is registered.
     #[test]
     fn every_protocol_is_registered_once() {
-        let mut names: Vec<&str> = PROTOCOLS.iter().map(|p| p.name).collect();
+        let mut subs: Vec<(&str, Option<*const Protocol>)> = Vec::new();
+        for s in sub_protocols() {
+            if let Some(parent) = s.parent {
+                assert!(PROTOCOLS.iter().any(|p| std::ptr::eq(*p, parent)), "{}'s parent", s.name);
+            }
+            subs.push((s.name, s.parent.map(|p| p as *const Protocol)));
+        }
+        subs.sort_unstable();
+        subs.dedup();
+        let mut names: Vec<&str> = PROTOCOLS.iter().map(|p| p.name).chain(subs.iter().map(|s| s.0)).collect();
         names.sort_unstable();
         let before = names.len();
         names.dedup();

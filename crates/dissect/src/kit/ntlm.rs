@@ -174,9 +174,12 @@ impl TextExchange {
     }
 }
 
+/// NTLMSSP, carried inside SMB, HTTP, LDAP, SMTP, IMAP, POP3, DCE/RPC…
+pub(crate) static NTLM: crate::SubProtocol = crate::SubProtocol { name: "ntlm", parent: None };
+
 /// Files what a message says into the session.
 pub(crate) fn record(rec: &mut SessionRecord, m: &Message) {
-    add_protocol(rec, "ntlm");
+    add_protocol(rec, &NTLM);
     put_int(rec, "ntlm.type", i64::from(m.kind));
     if let Some(d) = &m.domain {
         put_text(rec, "ntlm.domain", d);

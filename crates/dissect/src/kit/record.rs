@@ -122,7 +122,8 @@ impl Asked {
     }
 }
 
-pub(crate) fn add_protocol(rec: &mut SessionRecord, name: &str) {
+pub(crate) fn add_protocol(rec: &mut SessionRecord, protocol: &dyn crate::Named) {
+    let name = protocol.name();
     if !rec.protocols.iter().any(|p| p == name) {
         rec.protocols.push(name.to_string());
     }

@@ -7,7 +7,7 @@ use tyto_schema::SessionRecord;
 
 use crate::kit::messages::{Length, Streams};
 use crate::kit::{add_protocol, hex, ntlm, put_int, put_text};
-use crate::{Dissector, Probe, Protocol, Side, Transport};
+use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "dcerpc",
@@ -27,41 +27,41 @@ const MAX_CONTEXTS: usize = 16;
 
 /// Interfaces by UUID: the ones analysts look for (lateral movement, remote
 /// services, directory replication, coercion).
-const INTERFACES: &[(&str, &str)] = &[
-    ("12345778-1234-abcd-ef00-0123456789ab", "lsarpc"),
-    ("12345778-1234-abcd-ef00-0123456789ac", "samr"),
-    ("12345678-1234-abcd-ef00-01234567cffb", "netlogon"),
-    ("12345678-1234-abcd-ef00-0123456789ab", "spoolss"),
-    ("367abb81-9844-35f1-ad32-98f038001003", "svcctl"),
-    ("4b324fc8-1670-01d3-1278-5a47bf6ee188", "srvsvc"),
-    ("6bffd098-a112-3610-9833-46c3f87e345a", "wkssvc"),
-    ("1ff70682-0a51-30e8-076d-740be8cee98b", "atsvc"),
-    ("378e52b0-c0a9-11cf-822d-00aa0051e40f", "sasec"),
-    ("86d35949-83c9-4044-b424-db363231fd0c", "itaskscheduler"),
-    ("338cd001-2244-31f1-aaaa-900038001003", "winreg"),
-    ("c681d488-d850-11d0-8c52-00c04fd90f7e", "efsrpc"),
-    ("df1941c5-fe89-4e79-bf10-463657acf44d", "efsr"),
-    ("3919286a-b10c-11d0-9ba8-00c04fd92ef5", "dssetup"),
-    ("e1af8308-5d1f-11c9-91a4-08002b14a0fa", "epmapper"),
-    ("e3514235-4b06-11d1-ab04-00c04fc2dcd2", "drsuapi"),
-    ("00000131-0000-0000-c000-000000000046", "iremunknown"),
-    ("00000143-0000-0000-c000-000000000046", "iremunknown2"),
-    ("00000134-0000-0000-c000-000000000046", "iremunknown2"),
-    ("000001a0-0000-0000-c000-000000000046", "isystemactivator"),
-    ("99fcfec4-5260-101b-bbcb-00aa0021347a", "ioxidresolver"),
-    ("4d9f4ab8-7d1c-11cf-861e-0020af6e7c57", "iactivation"),
-    ("82273fdc-e32a-18c3-3f78-827929dc23ea", "eventlog"),
-    ("f6beaff7-1e19-4fbb-9f8f-b89e2018337c", "even6"),
-    ("894de0c0-0d55-11d3-a322-00c04fa321a1", "initshutdown"),
-    ("d95afe70-a6d5-4259-822e-2c84da1ddb0d", "windowsshutdown"),
-    ("4fc742e0-4a10-11cf-8273-00aa004ae673", "netdfs"),
-    ("3dde7c30-165d-11d1-ab8f-00805f14db40", "backupkey"),
-    ("76f03f96-cdfd-44fc-a22c-64950a001209", "iremotewinspool"),
-    ("50abc2a4-574d-40b3-9d66-ee4fd5fba076", "dnsserver"),
-    ("6bffd098-a112-3610-9833-46c3f874532d", "dhcpsrv"),
-    ("5b821720-f63b-11d0-aad2-00c04fc324db", "dhcpsrv2"),
-    ("91ae6020-9e3c-11cf-8d7c-00aa00c091be", "icertpassage"),
-    ("906b0ce0-c70b-1067-b317-00dd010662da", "ixnremote"),
+pub(crate) static INTERFACES: &[(&str, SubProtocol)] = &[
+    ("12345778-1234-abcd-ef00-0123456789ab", SubProtocol { name: "lsarpc", parent: Some(&PROTOCOL) }),
+    ("12345778-1234-abcd-ef00-0123456789ac", SubProtocol { name: "samr", parent: Some(&PROTOCOL) }),
+    ("12345678-1234-abcd-ef00-01234567cffb", SubProtocol { name: "netlogon", parent: Some(&PROTOCOL) }),
+    ("12345678-1234-abcd-ef00-0123456789ab", SubProtocol { name: "spoolss", parent: Some(&PROTOCOL) }),
+    ("367abb81-9844-35f1-ad32-98f038001003", SubProtocol { name: "svcctl", parent: Some(&PROTOCOL) }),
+    ("4b324fc8-1670-01d3-1278-5a47bf6ee188", SubProtocol { name: "srvsvc", parent: Some(&PROTOCOL) }),
+    ("6bffd098-a112-3610-9833-46c3f87e345a", SubProtocol { name: "wkssvc", parent: Some(&PROTOCOL) }),
+    ("1ff70682-0a51-30e8-076d-740be8cee98b", SubProtocol { name: "atsvc", parent: Some(&PROTOCOL) }),
+    ("378e52b0-c0a9-11cf-822d-00aa0051e40f", SubProtocol { name: "sasec", parent: Some(&PROTOCOL) }),
+    ("86d35949-83c9-4044-b424-db363231fd0c", SubProtocol { name: "itaskscheduler", parent: Some(&PROTOCOL) }),
+    ("338cd001-2244-31f1-aaaa-900038001003", SubProtocol { name: "winreg", parent: Some(&PROTOCOL) }),
+    ("c681d488-d850-11d0-8c52-00c04fd90f7e", SubProtocol { name: "efsrpc", parent: Some(&PROTOCOL) }),
+    ("df1941c5-fe89-4e79-bf10-463657acf44d", SubProtocol { name: "efsr", parent: Some(&PROTOCOL) }),
+    ("3919286a-b10c-11d0-9ba8-00c04fd92ef5", SubProtocol { name: "dssetup", parent: Some(&PROTOCOL) }),
+    ("e1af8308-5d1f-11c9-91a4-08002b14a0fa", SubProtocol { name: "epmapper", parent: Some(&PROTOCOL) }),
+    ("e3514235-4b06-11d1-ab04-00c04fc2dcd2", SubProtocol { name: "drsuapi", parent: Some(&PROTOCOL) }),
+    ("00000131-0000-0000-c000-000000000046", SubProtocol { name: "iremunknown", parent: Some(&PROTOCOL) }),
+    ("00000143-0000-0000-c000-000000000046", SubProtocol { name: "iremunknown2", parent: Some(&PROTOCOL) }),
+    ("00000134-0000-0000-c000-000000000046", SubProtocol { name: "iremunknown2", parent: Some(&PROTOCOL) }),
+    ("000001a0-0000-0000-c000-000000000046", SubProtocol { name: "isystemactivator", parent: Some(&PROTOCOL) }),
+    ("99fcfec4-5260-101b-bbcb-00aa0021347a", SubProtocol { name: "ioxidresolver", parent: Some(&PROTOCOL) }),
+    ("4d9f4ab8-7d1c-11cf-861e-0020af6e7c57", SubProtocol { name: "iactivation", parent: Some(&PROTOCOL) }),
+    ("82273fdc-e32a-18c3-3f78-827929dc23ea", SubProtocol { name: "eventlog", parent: Some(&PROTOCOL) }),
+    ("f6beaff7-1e19-4fbb-9f8f-b89e2018337c", SubProtocol { name: "even6", parent: Some(&PROTOCOL) }),
+    ("894de0c0-0d55-11d3-a322-00c04fa321a1", SubProtocol { name: "initshutdown", parent: Some(&PROTOCOL) }),
+    ("d95afe70-a6d5-4259-822e-2c84da1ddb0d", SubProtocol { name: "windowsshutdown", parent: Some(&PROTOCOL) }),
+    ("4fc742e0-4a10-11cf-8273-00aa004ae673", SubProtocol { name: "netdfs", parent: Some(&PROTOCOL) }),
+    ("3dde7c30-165d-11d1-ab8f-00805f14db40", SubProtocol { name: "backupkey", parent: Some(&PROTOCOL) }),
+    ("76f03f96-cdfd-44fc-a22c-64950a001209", SubProtocol { name: "iremotewinspool", parent: Some(&PROTOCOL) }),
+    ("50abc2a4-574d-40b3-9d66-ee4fd5fba076", SubProtocol { name: "dnsserver", parent: Some(&PROTOCOL) }),
+    ("6bffd098-a112-3610-9833-46c3f874532d", SubProtocol { name: "dhcpsrv", parent: Some(&PROTOCOL) }),
+    ("5b821720-f63b-11d0-aad2-00c04fc324db", SubProtocol { name: "dhcpsrv2", parent: Some(&PROTOCOL) }),
+    ("91ae6020-9e3c-11cf-8d7c-00aa00c091be", SubProtocol { name: "icertpassage", parent: Some(&PROTOCOL) }),
+    ("906b0ce0-c70b-1067-b317-00dd010662da", SubProtocol { name: "ixnremote", parent: Some(&PROTOCOL) }),
 ];
 
 const TYPES: [&str; 20] = [
@@ -161,9 +161,9 @@ fn pdu(p: &[u8], rec: &mut SessionRecord) {
                 if let Some(major) = u16_at(ctx, 20, le) {
                     put_text(rec, "dcerpc.version", &major.to_string());
                 }
-                if let Some((_, name)) = INTERFACES.iter().find(|(u, _)| *u == id) {
-                    put_text(rec, "dcerpc.interface", name);
-                    add_protocol(rec, name);
+                if let Some((_, sub)) = INTERFACES.iter().find(|(u, _)| *u == id) {
+                    put_text(rec, "dcerpc.interface", sub.name);
+                    add_protocol(rec, sub);
                 }
                 put_text(rec, "dcerpc.uuid", &id);
                 at += 24 + 20 * usize::from(ctx[2]);

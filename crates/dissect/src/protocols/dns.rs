@@ -8,7 +8,12 @@ use tyto_packet::Addr;
 use tyto_schema::{Extra, SessionRecord, Transaction};
 
 use crate::kit::file_transaction;
-use crate::{Dissector, Probe, Protocol, Side, Transport};
+use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
+
+/// DNS's message format on the ports of its local-network relatives.
+pub static MDNS: SubProtocol = SubProtocol { name: "mdns", parent: Some(&PROTOCOL) };
+pub static LLMNR: SubProtocol = SubProtocol { name: "llmnr", parent: Some(&PROTOCOL) };
+pub static NBNS: SubProtocol = SubProtocol { name: "nbns", parent: Some(&PROTOCOL) };
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "dns",
@@ -323,7 +328,7 @@ impl Dns {
     fn message(&mut self, msg: &Message, len: usize, rec: &mut SessionRecord) {
         record(msg, &mut rec.extra);
         if msg.questions.iter().any(|(n, ..)| crate::protocols::dnscrypt::is_certificate_query(n)) {
-            crate::kit::add_protocol(rec, "dnscrypt");
+            crate::kit::add_protocol(rec, &crate::protocols::dnscrypt::PROTOCOL);
         }
         // The newest packet's time is the one that carried this message.
         let now = rec.stop_ns;
@@ -372,9 +377,9 @@ impl Dissector for Dns {
             self.framed = Some(!looks_like_dns(data));
             // DNS's message format on the ports of its local-network relatives: the
             // payload said DNS, the port says which of them.
-            for (port, name) in [(5353, "mdns"), (5355, "llmnr"), (137, "nbns")] {
+            for (port, sub) in [(5353, &MDNS), (5355, &LLMNR), (137, &NBNS)] {
                 if rec.src_port == port || rec.dst_port == port {
-                    crate::kit::add_protocol(rec, name);
+                    crate::kit::add_protocol(rec, sub);
                 }
             }
         }

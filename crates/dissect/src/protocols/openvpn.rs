@@ -136,7 +136,7 @@ impl OpenVpn {
             return;
         }
         self.next[i] += 1;
-        add_protocol(rec, "tls");
+        add_protocol(rec, &crate::protocols::tls::PROTOCOL);
         self.tls.feed(side, tls, rec);
     }
 }

@@ -178,14 +178,14 @@ impl Dissector for Rtp {
         // RTCP first: with rtcp-mux its types 200–207 read as RTP's marker bit and
         // payload types 72–79, which are not assigned.
         if let Some(packets) = compound(data) {
-            add_protocol(rec, "rtcp");
+            add_protocol(rec, &RTCP);
             for (kind, p) in packets {
                 if kind == SDES {
                     sdes(p, rec);
                 }
             }
         } else if rtp_header(data).is_some() {
-            add_protocol(rec, "rtp");
+            add_protocol(rec, &PROTOCOL);
             header_values(data, rec);
         }
     }

@@ -190,11 +190,11 @@ impl Dissector for S7 {
             *pdus += 1;
             match pdu.first() {
                 Some(&S7COMM) => {
-                    add_protocol(rec, "s7comm");
+                    add_protocol(rec, &PROTOCOL);
                     s7comm(pdu, rec);
                 }
                 Some(&S7COMM_PLUS) => {
-                    add_protocol(rec, "s7comm-plus");
+                    add_protocol(rec, &PLUS);
                     s7comm_plus(pdu, rec);
                 }
                 _ => {}

@@ -10,7 +10,10 @@ use tyto_schema::SessionRecord;
 use crate::kit::add_protocol;
 use crate::protocols::dtls::Dtls;
 use crate::protocols::rtp;
-use crate::{Dissector, Probe, Protocol, Side, Transport};
+use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
+
+/// SRTP media multiplexed with STUN on one port (RFC 7983).
+pub static SRTP: SubProtocol = SubProtocol { name: "srtp", parent: Some(&PROTOCOL) };
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "stun",
@@ -40,11 +43,11 @@ impl Dissector for Stun {
         self.datagrams += 1;
         match data.first() {
             Some(20..=63) => {
-                add_protocol(rec, "dtls");
+                add_protocol(rec, &crate::protocols::dtls::PROTOCOL);
                 self.dtls.get_or_insert_with(Box::default).feed(side, data, rec);
             }
             Some(128..=191) if rtp::rtp_header(data).is_some() || rtp::compound(data).is_some() => {
-                add_protocol(rec, "srtp");
+                add_protocol(rec, &SRTP);
                 rtp::header_values(data, rec);
             }
             _ => {}

@@ -10,7 +10,14 @@ use tyto_schema::{SessionRecord, Values};
 
 use crate::kit::{add_protocol, hex, put_text, put_time};
 use crate::risk::{self, Risk};
-use crate::{Dissector, Probe, Protocol, Side, Transport};
+use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
+
+/// Tor's link certificates; Psiphon's meek certificate template.
+pub static TOR: SubProtocol = SubProtocol { name: "tor", parent: Some(&PROTOCOL) };
+pub static PSIPHON: SubProtocol = SubProtocol { name: "psiphon", parent: Some(&PROTOCOL) };
+/// DNS over TLS (RFC 7858: port 853 or ALPN `dot`) and over QUIC (RFC 9250: ALPN `doq`).
+pub static DOT: SubProtocol = SubProtocol { name: "dot", parent: Some(&PROTOCOL) };
+pub static DOQ: SubProtocol = SubProtocol { name: "doq", parent: Some(&crate::protocols::quic::PROTOCOL) };
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "tls",
@@ -406,11 +413,11 @@ const ABOUT_TO_EXPIRE_DAYS: i64 = 30;
 /// The server's own certificate (the chain's first): Tor's and Psiphon's, and its risks.
 fn server_certificate(cert: &Certificate, der: &[u8], rec: &mut SessionRecord) {
     if tor_link(rec, &cert.subject_cn, &cert.issuer_cn) {
-        add_protocol(rec, "tor");
+        add_protocol(rec, &TOR);
     }
     // Only a self-signed server certificate is looked at again.
     if cert.subject_cn == cert.issuer_cn && crate::protocols::psiphon::meek_certificate(der) {
-        add_protocol(rec, "psiphon");
+        add_protocol(rec, &PSIPHON);
     }
     // Self-signed: naming itself as its issuer. WebRTC's DTLS (inside a STUN
     // session) uses self-signed certificates by design (RFC 8827): no risk there.
@@ -573,9 +580,9 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             }
             // DNS over TLS (RFC 7858: port 853, ALPN `dot`) and over QUIC (RFC 9250).
             if ch.alpn.iter().any(|a| a == "doq") && flavor == Flavor::Quic {
-                add_protocol(rec, "doq");
+                add_protocol(rec, &DOQ);
             } else if ch.alpn.iter().any(|a| a == "dot") || (rec.dst_port == 853 && flavor == Flavor::Tls) {
-                add_protocol(rec, "dot");
+                add_protocol(rec, &DOT);
             }
             put_text(rec, "tls.ja3", &hex_md5(&ch.ja3_string()));
             put_text(rec, "tls.ja4", &ch.ja4_for(flavor));
