@@ -7,7 +7,10 @@ use tyto_flow::analyzer::{AnalyzerFactory, Opening, SessionAnalyzer};
 use tyto_flow::{Direction, FlowKey};
 use tyto_schema::SessionRecord;
 
-use crate::kit::{add_protocol, expect, put_text};
+use std::sync::Arc;
+
+use crate::kit::expect::{self, Expectations};
+use crate::kit::{add_protocol, put_text};
 use crate::protocols::ftp;
 use crate::{Dissector, Probe, Protocol, Side, Transport, PROTOCOLS};
 
@@ -37,18 +40,23 @@ struct Run {
     continued: u8,
 }
 
-/// The dissectors, as the flow layer's analyzer factory.
-#[derive(Clone, Copy, Debug, Default)]
+/// The dissectors, as the flow layer's analyzer factory: one a pipeline, shared by
+/// its workers.
+#[derive(Debug, Default)]
 pub struct Dissectors {
     /// File each request and its answer with the row as a transaction (for the
     /// store's transactions table and the exporters).
     pub transactions: bool,
+    /// Connections the pipeline's sessions announced for others (FTP data).
+    expected: Arc<Expectations>,
 }
 
 impl Dissectors {
     /// As a sensor, an ingest and an upload run them: every transaction filed, for
     /// the store's transactions table and the exporters.
-    pub const STORING: Dissectors = Dissectors { transactions: true };
+    pub fn storing() -> Dissectors {
+        Dissectors { transactions: true, ..Dissectors::default() }
+    }
 }
 
 impl AnalyzerFactory for Dissectors {
@@ -61,11 +69,12 @@ impl AnalyzerFactory for Dissectors {
         };
         let mut c = Classifier::new(transport);
         c.transactions = self.transactions;
+        c.expected = Arc::clone(&self.expected);
         if opening == Opening::Unseen {
             c.opening_unseen();
         }
         if transport == Transport::Tcp {
-            if let Some(link) = expect::take((key.lo, key.lo_port), (key.hi, key.hi_port)) {
+            if let Some(link) = self.expected.take((key.lo, key.lo_port), (key.hi, key.hi_port)) {
                 c.announced(link);
             }
         }
@@ -99,6 +108,8 @@ pub struct Classifier {
     /// Protocols decided before a handoff, oldest first: every row names them all.
     earlier: Vec<&'static Protocol>,
     transactions: bool,
+    /// The pipeline's table of announced connections.
+    expected: Arc<Expectations>,
     /// Whether the protocol's client is known: the opener of a connection whose
     /// handshake was seen, or whichever side a probe recognised as client or server.
     roles_known: bool,
@@ -194,6 +205,7 @@ impl Classifier {
             how: "payload",
             earlier: Vec::new(),
             transactions: false,
+            expected: Arc::default(),
             roles_known: true,
             swapped: false,
             resync: [None, None],
@@ -408,6 +420,9 @@ impl Classifier {
         match &mut self.state {
             State::Decided(_, d) => {
                 d.feed(role, data, rec);
+                for a in d.announced() {
+                    self.expected.expect(a);
+                }
                 if let Some(used) = d.handoff() {
                     self.hand_over();
                     let rest = data.get(used..).unwrap_or(&[]);
@@ -534,7 +549,7 @@ impl SessionAnalyzer for Classifier {
         // the control connection read its answer later than this one read the SYN.
         if self.transport == Transport::Tcp && !matches!(self.state, State::Decided(..)) {
             if let (Some(a), Some(b)) = (rec.src_ip, rec.dst_ip) {
-                if let Some(link) = expect::take((a, rec.src_port), (b, rec.dst_port)) {
+                if let Some(link) = self.expected.take((a, rec.src_port), (b, rec.dst_port)) {
                     self.announced(link);
                 }
             }

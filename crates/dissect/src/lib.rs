@@ -135,4 +135,9 @@ pub trait Dissector: Send {
     fn handoff(&mut self) -> Option<usize> {
         None
     }
+    /// Asked after every stream feed: the connections this session announced for
+    /// others (FTP's data connections), for the pipeline's table of expectations.
+    fn announced(&mut self) -> Vec<kit::expect::Announcement> {
+        Vec::new()
+    }
 }

@@ -96,7 +96,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let queue = std::sync::Mutex::new(Some(queue));
         // Transactions filed, as `tyto ingest` files them for the store's table.
         let ingest = PipelineConfig {
-            analyzers: Arc::new(Dissectors::STORING),
+            analyzers: Arc::new(Dissectors::storing()),
             ..plain(Some((pcap, RotationPolicy::default())))
         };
         let (report, _, t) = measure(&inputs, &ingest, move |batch| {

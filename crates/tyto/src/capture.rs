@@ -156,7 +156,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         workers,
         node: cfg.node.clone(),
         pcap: Some((pcap_dir.clone(), rotation)),
-        analyzers: Arc::new(Dissectors::STORING),
+        analyzers: Arc::new(Dissectors::storing()),
         enrich: cfg.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>),
     };
     let viewer = if serve && cfg.viewer.enabled {

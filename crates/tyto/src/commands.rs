@@ -279,7 +279,7 @@ pub fn ingest(
     }
     let inputs = &todo[..];
     let mut outputs = Outputs::start(config)?;
-    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())), Dissectors::STORING)?;
+    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())), Dissectors::storing())?;
     // The store writes on its own thread, taking whatever waits at once, so the
     // pipeline never waits on it and the last rows are not a long tail.
     let queue_cfg = config.queue_config_in(data_dir);

@@ -58,7 +58,7 @@ impl PipelineIngester {
             workers: self.config.flow.workers as usize,
             node: self.node.clone(),
             pcap: Some((self.pcap_dir.clone(), self.rotation)),
-            analyzers: Arc::new(tyto_dissect::Dissectors::STORING),
+            analyzers: Arc::new(tyto_dissect::Dissectors::storing()),
             enrich: self.config.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>),
         };
         let (tx, rx) = bounded::<Vec<tyto_schema::SessionRecord>>(RECORD_QUEUE);

@@ -596,7 +596,7 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
         [Cut::First(1), Cut::First(2), Cut::First(3), Cut::First(4), Cut::First(5), Cut::OnlyOpener, Cut::OnlyAnswerer];
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = common::config(1, tyto_flow::FlowConfig::default());
-    cfg.analyzers = Arc::new(tyto_dissect::Dissectors { transactions: false });
+    cfg.analyzers = Arc::new(tyto_dissect::Dissectors::default());
     // per (nDPI protocol, cut): (flows with payload left, flows still named).
     let mut tally: BTreeMap<(String, Cut), (usize, usize)> = BTreeMap::new();
     let show = std::env::var("TYTO_SHOW_MISSES").ok();
@@ -739,7 +739,7 @@ const RISKS: &[(&str, &str)] = &[
 fn risks_agree_with_ndpi() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("ndpi")) else { return };
     let mut cfg = common::config(1, tyto_flow::FlowConfig::default());
-    cfg.analyzers = Arc::new(tyto_dissect::Dissectors { transactions: false });
+    cfg.analyzers = Arc::new(tyto_dissect::Dissectors::default());
     let show = std::env::var("TYTO_SHOW_RISK").ok();
     // per risk: (both, Tyto only, nDPI only)
     let mut tally: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
@@ -843,7 +843,7 @@ fn risks_agree_with_ndpi() {
 fn slp_where_ndpi_reads_slp() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("ndpi")) else { return };
     let mut cfg = common::config(1, tyto_flow::FlowConfig::default());
-    cfg.analyzers = Arc::new(tyto_dissect::Dissectors { transactions: false });
+    cfg.analyzers = Arc::new(tyto_dissect::Dissectors::default());
     let (mut n, mut named) = (0, 0);
     for name in ["srvloc.pcap", "srvloc-v1.pcapng"] {
         let text = std::fs::read_to_string(dir.join(format!("{name}.out"))).unwrap();

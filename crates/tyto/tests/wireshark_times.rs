@@ -146,7 +146,7 @@ fn response_times_equal_wiresharks() {
     }
     // Transactions filed, as `tyto ingest` files them: each one's time is compared too.
     let cfg = tyto_flow::PipelineConfig {
-        analyzers: std::sync::Arc::new(tyto_dissect::Dissectors { transactions: true }),
+        analyzers: std::sync::Arc::new(tyto_dissect::Dissectors::storing()),
         ..common::config(1, tyto_flow::FlowConfig::default())
     };
     // Per kind (and per kind's transactions): values equal, values compared, values to multicast groups and past

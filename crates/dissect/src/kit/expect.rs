@@ -5,10 +5,13 @@
 //! `ftp-data:ftp`), and both share a [`Link`] through which the data session learns
 //! its control session and the command and file it carries.
 //!
-//! One table for the process, so that the workers, which each hold a share of the
-//! sessions, see each other's announcements; it is small and bounded (the oldest
-//! announcement makes room), and a lookup when nothing is announced costs an atomic
-//! load.
+//! One table a pipeline ([`crate::Dissectors`] holds it), so that its workers, which
+//! each hold a share of the sessions, see each other's announcements, and two
+//! pipelines in one process (a capture and an upload) never see each other's. A
+//! dissector does not reach the table itself: it hands what it announced to its
+//! classifier ([`crate::Dissector::announced`]). The table is small and bounded (the
+//! oldest announcement makes room), and a lookup when nothing is announced costs an
+//! atomic load.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,36 +35,46 @@ pub type SharedLink = Arc<Mutex<Link>>;
 /// Announcements waiting for their connection.
 const MAX_EXPECTED: usize = 1024;
 
-static EXPECTED: Mutex<VecDeque<(Addr, u16, SharedLink)>> = Mutex::new(VecDeque::new());
-static WAITING: AtomicUsize = AtomicUsize::new(0);
+/// A connection a session announced: to `addr:port`, to be joined to the link.
+pub type Announcement = (Addr, u16, SharedLink);
 
-fn table() -> MutexGuard<'static, VecDeque<(Addr, u16, SharedLink)>> {
-    // A worker that panicked while holding it left a table that is still whole.
-    EXPECTED.lock().unwrap_or_else(|e| e.into_inner())
+/// The announcements of one pipeline, waiting for their connections.
+#[derive(Debug, Default)]
+pub struct Expectations {
+    table: Mutex<VecDeque<Announcement>>,
+    /// The table's length, read without the lock.
+    waiting: AtomicUsize,
 }
 
-/// A connection to `addr:port` is expected, to be joined to `link`.
-pub fn expect(addr: Addr, port: u16, link: &SharedLink) {
-    let mut t = table();
-    t.retain(|(a, p, _)| (*a, *p) != (addr, port));
-    if t.len() >= MAX_EXPECTED {
-        t.pop_front();
+impl Expectations {
+    fn table(&self) -> MutexGuard<'_, VecDeque<Announcement>> {
+        // A worker that panicked while holding it left a table that is still whole.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
-    t.push_back((addr, port, Arc::clone(link)));
-    WAITING.store(t.len(), Ordering::Relaxed);
-}
 
-/// The link of a connection between these endpoints, if one of them was announced:
-/// taken, since an announcement serves one connection.
-pub fn take(a: (Addr, u16), b: (Addr, u16)) -> Option<SharedLink> {
-    if WAITING.load(Ordering::Relaxed) == 0 {
-        return None;
+    /// A connection to `addr:port` is expected, to be joined to `link`.
+    pub fn expect(&self, (addr, port, link): Announcement) {
+        let mut t = self.table();
+        t.retain(|(a, p, _)| (*a, *p) != (addr, port));
+        if t.len() >= MAX_EXPECTED {
+            t.pop_front();
+        }
+        t.push_back((addr, port, link));
+        self.waiting.store(t.len(), Ordering::Relaxed);
     }
-    let mut t = table();
-    let at = t.iter().position(|(addr, port, _)| (*addr, *port) == a || (*addr, *port) == b)?;
-    let link = t.remove(at).map(|(_, _, l)| l);
-    WAITING.store(t.len(), Ordering::Relaxed);
-    link
+
+    /// The link of a connection between these endpoints, if one of them was
+    /// announced: taken, since an announcement serves one connection.
+    pub fn take(&self, a: (Addr, u16), b: (Addr, u16)) -> Option<SharedLink> {
+        if self.waiting.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut t = self.table();
+        let at = t.iter().position(|(addr, port, _)| (*addr, *port) == a || (*addr, *port) == b)?;
+        let link = t.remove(at).map(|(_, _, l)| l);
+        self.waiting.store(t.len(), Ordering::Relaxed);
+        link
+    }
 }
 
 pub fn lock(link: &SharedLink) -> MutexGuard<'_, Link> {
@@ -77,10 +90,12 @@ mod tests {
         let server = Addr::from_v4([192, 0, 2, 77]);
         let client = Addr::from_v4([198, 51, 100, 7]);
         let link: SharedLink = Arc::new(Mutex::new(Link { control: "c1".into(), ..Link::default() }));
-        expect(server, 50_001, &link);
-        assert!(take((client, 40_000), (server, 50_002)).is_none());
-        let got = take((client, 40_000), (server, 50_001)).expect("announced");
+        let table = Expectations::default();
+        table.expect((server, 50_001, link));
+        assert!(table.take((client, 40_000), (server, 50_002)).is_none());
+        let got = table.take((client, 40_000), (server, 50_001)).expect("announced");
         assert_eq!(lock(&got).control, "c1");
-        assert!(take((client, 40_001), (server, 50_001)).is_none(), "taken");
+        assert!(table.take((client, 40_001), (server, 50_001)).is_none(), "taken");
+        assert!(Expectations::default().take((client, 1), (server, 50_001)).is_none(), "another pipeline's table");
     }
 }

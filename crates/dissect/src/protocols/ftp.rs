@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use tyto_packet::Addr;
 use tyto_schema::SessionRecord;
 
-use crate::kit::expect::{self, Link, SharedLink};
+use crate::kit::expect::{self, Announcement, Link, SharedLink};
 use crate::kit::lines::{starts_with_ci, trim, LineReader};
 use crate::kit::put_text;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -99,15 +99,17 @@ pub struct Ftp {
     done: bool,
     /// The data connection announced last, which the next transfer command uses.
     link: Option<SharedLink>,
+    /// Announcements not yet handed to the classifier.
+    announced: Vec<Announcement>,
 }
 
-/// Files an announced data endpoint; the control connection's server stands in for
-/// a PASV address that differs from it (a server behind NAT announcing its private
+/// Announces a data endpoint; the control connection's server stands in for a PASV
+/// address that differs from it (a server behind NAT announcing its private
 /// address).
-fn announce(rec: &SessionRecord, endpoints: &[(Addr, u16)]) -> SharedLink {
+fn announce(rec: &SessionRecord, endpoints: &[(Addr, u16)], out: &mut Vec<Announcement>) -> SharedLink {
     let link = Arc::new(Mutex::new(Link { control: rec.id.clone(), ..Link::default() }));
     for &(addr, port) in endpoints {
-        expect::expect(addr, port, &link);
+        out.push((addr, port, Arc::clone(&link)));
     }
     link
 }
@@ -119,6 +121,7 @@ impl Dissector for Ftp {
         }
         let auth_tls = &mut self.auth_tls;
         let link = &mut self.link;
+        let announced = &mut self.announced;
         match side {
             Side::Client => {
                 self.lines[0].feed(data, |l| {
@@ -146,7 +149,7 @@ impl Dissector for Ftp {
                         _ => None,
                     };
                     if let Some(endpoint) = active {
-                        *link = Some(announce(rec, &[endpoint]));
+                        *link = Some(announce(rec, &[endpoint], announced));
                     }
                     if TRANSFER_COMMANDS.contains(&cmd.as_str()) {
                         if let Some(l) = link.as_ref() {
@@ -178,7 +181,7 @@ impl Dissector for Ftp {
                         None
                     };
                     if let Some(endpoints) = passive {
-                        *link = Some(announce(rec, &endpoints));
+                        *link = Some(announce(rec, &endpoints, announced));
                     }
                     !(*auth_tls && l.starts_with(b"234"))
                 });
@@ -200,6 +203,10 @@ impl Dissector for Ftp {
 
     fn handoff(&mut self) -> Option<usize> {
         self.handoff.take()
+    }
+
+    fn announced(&mut self) -> Vec<Announcement> {
+        std::mem::take(&mut self.announced)
     }
 }
 
@@ -260,14 +267,16 @@ mod tests {
         // A server behind NAT announces its private address.
         f.feed(Side::Server, b"227 Entering Passive Mode (10,0,0,5,195,80).\r\n", &mut rec);
         f.feed(Side::Client, b"RETR report.pdf\r\n", &mut rec);
-        let link = expect::take((client, 50_000), (server, 50_000)).expect("the control server's address stands in");
+        let table = expect::Expectations::default();
+        f.announced().into_iter().for_each(|a| table.expect(a));
+        let link = table.take((client, 50_000), (server, 50_000)).expect("the control server's address stands in");
         let mut data = SessionRecord::default();
         FtpData::linked(link).end(&mut data);
         assert_eq!(data.extra.get("ftp.control"), Some(&Values::Text(vec!["control-1".into()])));
         assert_eq!(data.extra.get("ftp.command"), Some(&Values::Text(vec!["RETR".into()])));
         assert_eq!(data.extra.get("ftp.filename"), Some(&Values::Text(vec!["report.pdf".into()])));
         assert!(
-            expect::take((client, 50_000), (Addr::from_v4([10, 0, 0, 5]), 50_000)).is_some(),
+            table.take((client, 50_000), (Addr::from_v4([10, 0, 0, 5]), 50_000)).is_some(),
             "and the announced one"
         );
     }
