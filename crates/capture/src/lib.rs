@@ -121,38 +121,11 @@ impl FileReader {
         let FileReader { path, compression, inner } = self;
         let where_ = if compression == Compression::None { "" } else { " of the decompressed stream" };
         let mut summary = ReadSummary::default();
-        let mut stream = BufReader::with_capacity(64 * 1024, inner);
-        let magic = match peek4(&mut stream) {
-            Ok(m) => m,
-            Err(source) => return (summary, Some(ReadError::Io { path, offset: 0, where_, source })),
+        let (mut reader, is_legacy) = match open_blocks(&path, where_, inner) {
+            Ok(r) => r,
+            Err(e) => return (summary, Some(e)),
         };
-        let is_legacy = matches!(
-            u32::from_le_bytes(magic),
-            0xa1b2c3d4 | 0xd4c3b2a1 | 0xa1b23c4d | 0x4d3cb2a1 | 0xa1b2cd34 | 0x34cdb2a1
-        );
-        let is_ng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
-        if !is_legacy && !is_ng {
-            let magic = magic.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
-            return (summary, Some(ReadError::NotPcap { path, magic }));
-        }
         let err = |what: &'static str, offset: u64| ReadError::Corrupt { path: path.clone(), offset, what, where_ };
-        let mut reader: Box<dyn PcapReaderIterator> = if is_legacy {
-            match LegacyPcapReader::new(READ_BUFFER_LEN, ReadFull(stream)) {
-                Ok(r) => Box::new(r),
-                Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
-                    return (summary, Some(ReadError::Truncated { path, offset: 0, where_ }))
-                }
-                Err(_) => return (summary, Some(err("pcap file header", 0))),
-            }
-        } else {
-            match PcapNGReader::new(READ_BUFFER_LEN, ReadFull(stream)) {
-                Ok(r) => Box::new(r),
-                Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
-                    return (summary, Some(ReadError::Truncated { path, offset: 0, where_ }))
-                }
-                Err(_) => return (summary, Some(err("pcapng section header", 0))),
-            }
-        };
 
         let mut legacy_link = LinkType::ETHERNET;
         let mut legacy_nanos = false;
@@ -243,6 +216,42 @@ impl FileReader {
                     return (summary, Some(err(what, offset)));
                 }
             }
+        }
+    }
+}
+
+/// The file's blocks, from its magic and header: pcap (any byte order or time
+/// resolution) or pcapng; whether it is the former.
+fn open_blocks(
+    path: &Path,
+    where_: &'static str,
+    inner: Box<dyn Read + Send>,
+) -> Result<(Box<dyn PcapReaderIterator>, bool), ReadError> {
+    let path = || path.to_path_buf();
+    let mut stream = BufReader::with_capacity(64 * 1024, inner);
+    let magic = peek4(&mut stream).map_err(|source| ReadError::Io { path: path(), offset: 0, where_, source })?;
+    let is_legacy = matches!(
+        u32::from_le_bytes(magic),
+        0xa1b2c3d4 | 0xd4c3b2a1 | 0xa1b23c4d | 0x4d3cb2a1 | 0xa1b2cd34 | 0x34cdb2a1
+    );
+    let is_ng = magic == [0x0a, 0x0d, 0x0d, 0x0a];
+    if !is_legacy && !is_ng {
+        let magic = magic.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+        return Err(ReadError::NotPcap { path: path(), magic });
+    }
+    let opened: Result<Box<dyn PcapReaderIterator>, PcapError<&[u8]>> = if is_legacy {
+        LegacyPcapReader::new(READ_BUFFER_LEN, ReadFull(stream)).map(|r| Box::new(r) as Box<dyn PcapReaderIterator>)
+    } else {
+        PcapNGReader::new(READ_BUFFER_LEN, ReadFull(stream)).map(|r| Box::new(r) as Box<dyn PcapReaderIterator>)
+    };
+    match opened {
+        Ok(r) => Ok((r, is_legacy)),
+        Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
+            Err(ReadError::Truncated { path: path(), offset: 0, where_ })
+        }
+        Err(_) => {
+            let what = if is_legacy { "pcap file header" } else { "pcapng section header" };
+            Err(ReadError::Corrupt { path: path(), offset: 0, what, where_ })
         }
     }
 }

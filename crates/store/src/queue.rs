@@ -433,6 +433,72 @@ fn read_spool(path: &Path) -> Result<Vec<SessionRecord>, StoreError> {
     Ok(rows)
 }
 
+/// Every other batch waiting in memory joins `rows` in one append (alerts and files
+/// between them keep their places; their order with rows does not matter). Spooled
+/// batches stay where they are: behind.
+fn take_waiting_rows(shared: &Shared, rows: &mut Vec<SessionRecord>) {
+    let mut st = lock(shared);
+    // Room for them all at once: a record is large, and growing the vector step by
+    // step moved each one several times.
+    let waiting: usize = st
+        .jobs
+        .iter()
+        .take_while(|j| !matches!(j, Job::Spooled(..)))
+        .map(|j| if let Job::Rows(r) = j { r.len() } else { 0 })
+        .sum();
+    rows.reserve(waiting.min(MAX_APPEND_ROWS.saturating_sub(rows.len())));
+    let mut i = 0;
+    while rows.len() < MAX_APPEND_ROWS && i < st.jobs.len() {
+        match &st.jobs[i] {
+            Job::Rows(_) => {
+                if let Some(Job::Rows(more)) = st.jobs.remove(i) {
+                    rows.extend(more);
+                }
+            }
+            Job::Spooled(..) => break,
+            _ => i += 1,
+        }
+    }
+}
+
+/// A spooled batch read back and appended; its file removed once the store has it
+/// (or it cannot be read: kept when the store failed on it, for the next run).
+fn replay_spooled(
+    writer: &mut WriterBox,
+    shared: &Shared,
+    path: &Path,
+    n: u64,
+    bytes: u64,
+    delay: Duration,
+) -> Result<(), StoreError> {
+    let c = &shared.counters;
+    let r = read_spool(path).and_then(|rows| {
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        writer.append(&rows)
+    });
+    match &r {
+        // Kept when the store failed on it: the next run tries it again.
+        Err(StoreError::Spool { .. }) | Ok(()) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+    let mut st = lock(shared);
+    st.spool_bytes = st.spool_bytes.saturating_sub(bytes);
+    st.spool_files = st.spool_files.saturating_sub(1);
+    c.spooled_rows.fetch_sub(n.min(QueueCounters::get(&c.spooled_rows)), Ordering::Relaxed);
+    c.spooled_bytes.fetch_sub(bytes.min(QueueCounters::get(&c.spooled_bytes)), Ordering::Relaxed);
+    c.waiting_rows.fetch_sub(n.min(QueueCounters::get(&c.waiting_rows)), Ordering::Relaxed);
+    if r.is_ok() {
+        c.stored_rows.fetch_add(n, Ordering::Relaxed);
+        c.replayed_rows.fetch_add(n, Ordering::Relaxed);
+    }
+    c.done_rows.fetch_add(n, Ordering::Relaxed);
+    r
+}
+
 fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration, gather_rows: usize) -> WriterBox {
     let c = &shared.counters;
     let mut next_deliver = Instant::now() + DELIVER_EVERY;
@@ -469,33 +535,7 @@ fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration, gather_
         let Some(job) = job else { break };
         let result = match job {
             Job::Rows(mut rows) => {
-                // Every other batch waiting in memory goes in the same append (alerts
-                // and files between them keep their places; their order with rows
-                // does not matter). Spooled batches stay where they are: behind.
-                {
-                    let mut st = lock(shared);
-                    // Room for them all at once: a record is large, and growing the
-                    // vector step by step moved each one several times.
-                    let waiting: usize = st
-                        .jobs
-                        .iter()
-                        .take_while(|j| !matches!(j, Job::Spooled(..)))
-                        .map(|j| if let Job::Rows(r) = j { r.len() } else { 0 })
-                        .sum();
-                    rows.reserve(waiting.min(MAX_APPEND_ROWS.saturating_sub(rows.len())));
-                    let mut i = 0;
-                    while rows.len() < MAX_APPEND_ROWS && i < st.jobs.len() {
-                        match &st.jobs[i] {
-                            Job::Rows(_) => {
-                                if let Some(Job::Rows(more)) = st.jobs.remove(i) {
-                                    rows.extend(more);
-                                }
-                            }
-                            Job::Spooled(..) => break,
-                            _ => i += 1,
-                        }
-                    }
-                }
+                take_waiting_rows(shared, &mut rows);
                 let n = rows.len();
                 let r = if n == 0 {
                     Ok(())
@@ -517,33 +557,7 @@ fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration, gather_
                 c.done_rows.fetch_add(n as u64, Ordering::Relaxed);
                 r
             }
-            Job::Spooled(path, n, bytes) => {
-                let r = read_spool(&path).and_then(|rows| {
-                    if !delay.is_zero() {
-                        std::thread::sleep(delay);
-                    }
-                    writer.append(&rows)
-                });
-                match &r {
-                    // Kept when the store failed on it: the next run tries it again.
-                    Err(StoreError::Spool { .. }) | Ok(()) => {
-                        let _ = std::fs::remove_file(&path);
-                    }
-                    Err(_) => {}
-                }
-                let mut st = lock(shared);
-                st.spool_bytes = st.spool_bytes.saturating_sub(bytes);
-                st.spool_files = st.spool_files.saturating_sub(1);
-                c.spooled_rows.fetch_sub(n.min(QueueCounters::get(&c.spooled_rows)), Ordering::Relaxed);
-                c.spooled_bytes.fetch_sub(bytes.min(QueueCounters::get(&c.spooled_bytes)), Ordering::Relaxed);
-                c.waiting_rows.fetch_sub(n.min(QueueCounters::get(&c.waiting_rows)), Ordering::Relaxed);
-                if r.is_ok() {
-                    c.stored_rows.fetch_add(n, Ordering::Relaxed);
-                    c.replayed_rows.fetch_add(n, Ordering::Relaxed);
-                }
-                c.done_rows.fetch_add(n, Ordering::Relaxed);
-                r
-            }
+            Job::Spooled(path, n, bytes) => replay_spooled(&mut writer, shared, &path, n, bytes, delay),
             Job::Files(files) => writer.add_files(&files),
             Job::RemoveFiles(node, ids) => writer.remove_files(&node, &ids),
             Job::Alerts(alerts) => writer.add_alerts(&alerts),

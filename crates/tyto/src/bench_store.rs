@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use tyto_packet::Addr;
 use tyto_schema::{DirStats, SessionRecord};
-use tyto_store::{ListQuery, StoreUrl};
+use tyto_store::{ListQuery, ReaderBox, StoreUrl};
 
 #[derive(Args)]
 pub struct BenchStoreArgs {
@@ -106,6 +106,22 @@ fn best<T>(mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
 
 pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
     let url = StoreUrl::parse(&args.store)?;
+    insert_rows(args, &url)?;
+    // Searches as the viewer runs them: `tyto serve` holds DuckDB with a thread per
+    // core, where a sensor's writer holds it with one.
+    let store = url.open_reader(&args.data_dir)?;
+    time_searches(&store)?;
+    // The SPI view, graph and connections under one expression: as the viewer asks
+    // (estimated from a sample over a large store), then with every session counted.
+    let exact = ListQuery { filter: Some(tyto_query::compile("protocols == http", 0)?), ..ListQuery::default() };
+    let viewer = ListQuery { sample_above: Some(tyto_store::SAMPLE_ABOVE), ..exact.clone() };
+    let estimated = time_spi_view(&store, &viewer, &exact)?;
+    time_graphs(&store, &viewer, &exact, estimated)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the generated rows; prints rows/s of store time (making rows not counted).
+fn insert_rows(args: &BenchStoreArgs, url: &StoreUrl) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir)?;
     let mut writer = url.open_writer(&args.data_dir, "bench")?;
     let store = writer.reader()?;
@@ -135,11 +151,11 @@ pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
             if held > 0 { format!(", {held} rows still spooled") } else { String::new() }
         );
     }
-    // Searches as the viewer runs them: `tyto serve` holds DuckDB with a thread per
-    // core, where a sensor's writer holds it with one.
-    drop(store);
-    drop(writer);
-    let store = url.open_reader(&args.data_dir)?;
+    Ok(())
+}
+
+/// Counts and first pages of the searches analysts run most.
+fn time_searches(store: &ReaderBox) -> Result<()> {
     let day = START_NS;
     let searches: [(&str, Option<(i64, i64)>); 8] = [
         ("port.dst == 443", None),
@@ -166,17 +182,21 @@ pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
             if window.is_some() { "  [time window]" } else { "" }
         );
     }
+    Ok(())
+}
+
+/// The top values of several fields, in turn, under `viewer` then `exact`; the
+/// estimate's top ten set beside the exact ones. Whether anything was estimated.
+fn time_spi_view(store: &ReaderBox, viewer: &ListQuery, exact: &ListQuery) -> Result<bool> {
     // The SPI view: the top values of several fields under an expression, in turn,
     // as the viewer asks (estimated from a sample over a large store), then with
     // every session counted; the estimate's top ten are set beside the exact ones.
-    let exact = ListQuery { filter: Some(tyto_query::compile("protocols == http", 0)?), ..ListQuery::default() };
-    let viewer = ListQuery { sample_above: Some(tyto_store::SAMPLE_ABOVE), ..exact.clone() };
     let fields = ["ip.dst", "port.dst", "host.http", "protocols", "country.dst"];
     let mut answers = Vec::new();
     // Whether the store estimated anything (a store too small, or one that cannot
     // sample, counts every session either way: the exact runs would repeat the first).
     let mut estimated = false;
-    for (q, how) in [(&viewer, "as the viewer asks"), (&exact, "every session counted")] {
+    for (q, how) in [(viewer, "as the viewer asks"), (exact, "every session counted")] {
         if answers.len() == 1 && !estimated {
             println!("{:>10} (nothing was estimated: every session was counted)", "");
             break;
@@ -225,12 +245,18 @@ pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
             agreement.join(", ")
         );
     }
+    Ok(estimated)
+}
+
+/// The SPI graph and the connections graph, as the viewer asks and exactly, and the
+/// histogram by hour.
+fn time_graphs(store: &ReaderBox, viewer: &ListQuery, exact: &ListQuery, estimated: bool) -> Result<()> {
     // The SPI graph and the connections graph, as the viewer asks and exactly.
     let sampled = |p: Option<f64>| p.map_or(String::new(), |p| format!(", from a {p:.1}% sample"));
     let port = tyto_schema::field("port.dst").context("a catalogue field")?;
     let (src, dst) =
         (tyto_schema::field("ip.src").context("a field")?, tyto_schema::field("ip.dst").context("a field")?);
-    let ways = [(&viewer, "as the viewer asks"), (&exact, "every session counted")];
+    let ways = [(viewer, "as the viewer asks"), (exact, "every session counted")];
     for (q, how) in ways.into_iter().take(if estimated { 2 } else { 1 }) {
         let (graph_ms, series) = best(|| Ok(store.value_histogram(q, port, 10, 3_600_000_000_000)?))?;
         println!(
@@ -245,5 +271,5 @@ pub fn run(args: &BenchStoreArgs) -> Result<ExitCode> {
     }
     let (hist_ms, buckets) = best(|| Ok(store.histogram(&ListQuery::default(), 3_600_000_000_000)?))?;
     println!("{hist_ms:>10.1} ms histogram by hour ({} buckets)", buckets.len());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
