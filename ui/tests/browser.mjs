@@ -283,6 +283,22 @@ const conn = await api("/api/connections", { date: -1, srcField: "ip.src", dstFi
 assert.equal(await page.locator("svg.graph .node").count(), conn.nodes.length);
 assert.equal(await page.locator("svg.graph line.link").count(), conn.links.length);
 await page.locator("svg.graph[data-settled=true]").waitFor(); // nodes stop moving before one is clicked
+// Settled means stopped: no animation keeps running (and moving nodes) afterwards.
+const positions = () => page.locator("svg.graph circle").evaluateAll((cs) => cs.map((c) => `${c.getAttribute("cx")},${c.getAttribute("cy")}`).join(" "));
+const settledAt = await positions();
+await page.waitForTimeout(700);
+assert.equal(await positions(), settledAt, "the layout stops once settled");
+// ... and asks for no more animation frames (d3-force's own timer stops at its "end", which sets data-settled).
+const frames = await page.evaluate(
+  () =>
+    new Promise((done) => {
+      let n = 0;
+      const original = window.requestAnimationFrame;
+      window.requestAnimationFrame = (cb) => (n++, original.call(window, cb));
+      setTimeout(() => ((window.requestAnimationFrame = original), done(n)), 500);
+    }),
+);
+assert.equal(frames, 0, "no animation loop left running");
 await shot("connections");
 const heaviest = [...conn.nodes].sort((a, b) => b.sessions - a.sessions)[0];
 await page.locator(`svg.graph .node[data-id="${heaviest.id}"] circle`).click({ force: true });

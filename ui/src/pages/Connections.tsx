@@ -1,9 +1,11 @@
 // Connections: who talks to whom under the search, as a node-link graph laid out by
-// a small force simulation (own code: a few hundred nodes need no library). Nodes
-// can be dragged, the view panned and zoomed; a click on a node shows its totals and
-// adds it to the search.
+// d3-force (Barnes–Hut repulsion, link springs, a pull to the middle), which stops
+// its timer once the layout has settled. Nodes can be dragged, the view panned and
+// zoomed; a click on a node shows its totals and adds it to the search.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { forceCollide, forceLink, forceManyBody, forceSimulation, forceX, forceY } from "d3-force";
+import type { Simulation, SimulationNodeDatum } from "d3-force";
 import { useApp } from "../context";
 import { formatBytes, formatCount } from "../format";
 import { searchParams } from "../search";
@@ -36,123 +38,92 @@ interface ConnectionsReply {
   samplePercent: number | null;
 }
 
-interface SimNode extends NodeIn {
+interface SimNode extends NodeIn, SimulationNodeDatum {
   key: string;
   x: number;
   y: number;
-  vx: number;
-  vy: number;
-  pinned: boolean;
 }
 
 type Weight = "sessions" | "packets" | "bytes";
 
 const HEIGHT = 620;
 const TYPE_CLASS = ["", "src", "dst", "both"];
+/** Room kept between a node's centre and the drawing's edge. */
+const MARGIN = 24;
 
 /** Places nodes on a circle, then lets links pull and nodes push until it settles. */
 function useSimulation(reply: ConnectionsReply | null, width: number) {
   const [, setFrame] = useState(0);
+  const [settled, setSettled] = useState(false);
   const nodes = useRef<SimNode[]>([]);
-  const links = useRef<[number, number, LinkIn][]>([]);
-  const alpha = useRef(0);
+  const links = useRef<[SimNode, SimNode, LinkIn][]>([]);
+  const sim = useRef<Simulation<SimNode, undefined> | null>(null);
+  const widthNow = useRef(width);
+  widthNow.current = width;
 
   useEffect(() => {
     if (!reply) return;
     const n = reply.nodes.length;
+    const w = widthNow.current;
     nodes.current = reply.nodes.map((node, i) => {
       const a = (2 * Math.PI * i) / Math.max(n, 1);
       const r = 40 + 8 * Math.sqrt(n);
-      return { ...node, key: JSON.stringify(node.id), x: width / 2 + r * Math.cos(a), y: HEIGHT / 2 + r * Math.sin(a), vx: 0, vy: 0, pinned: false };
+      return { ...node, key: JSON.stringify(node.id), x: w / 2 + r * Math.cos(a), y: HEIGHT / 2 + r * Math.sin(a) };
     });
-    const index = new Map(nodes.current.map((nd, i) => [nd.key, i]));
+    const index = new Map(nodes.current.map((nd) => [nd.key, nd]));
     links.current = reply.links
-      .map((l) => [index.get(JSON.stringify(l.src)), index.get(JSON.stringify(l.dst)), l] as [number, number, LinkIn])
+      .map((l) => [index.get(JSON.stringify(l.src)), index.get(JSON.stringify(l.dst)), l] as [SimNode, SimNode, LinkIn])
       .filter(([a, b]) => a !== undefined && b !== undefined);
-    alpha.current = 1;
+    setSettled(false);
+    // Less repulsion when there are many nodes, or a crowded graph piles up
+    // against the edges.
+    const s = forceSimulation(nodes.current)
+      .force("charge", forceManyBody<SimNode>().strength(-45 * Math.min(1, 120 / Math.max(n, 1)) - 4).distanceMax(400))
+      .force("link", forceLink<SimNode, { source: SimNode; target: SimNode }>(links.current.map(([a, b]) => ({ source: a, target: b }))).distance(60))
+      .force("collide", forceCollide<SimNode>(7))
+      .force("x", forceX<SimNode>(w / 2).strength(0.05))
+      .force("y", forceY<SimNode>(HEIGHT / 2).strength(0.08))
+      .alphaDecay(0.04)
+      .on("tick", () => {
+        // Every node stays inside the drawing.
+        const right = widthNow.current - MARGIN;
+        for (const nd of nodes.current) {
+          nd.x = Math.max(MARGIN, Math.min(right, nd.x));
+          nd.y = Math.max(MARGIN, Math.min(HEIGHT - MARGIN, nd.y));
+        }
+        setFrame((f) => f + 1);
+      })
+      .on("end", () => setSettled(true));
+    sim.current = s;
+    return () => {
+      s.stop();
+    };
   }, [reply]);
 
+  // A new width moves the middle nodes are pulled to.
   useEffect(() => {
-    let raf = 0;
-    const step = () => {
-      if (alpha.current > 0.01) {
-        for (let i = 0; i < 3; i++) tick(nodes.current, links.current, alpha.current, width);
-        alpha.current *= 0.985;
-        setFrame((f) => f + 1);
-      }
-      raf = requestAnimationFrame(step);
-    };
-    raf = requestAnimationFrame(step);
-    return () => cancelAnimationFrame(raf);
+    const s = sim.current;
+    if (!s) return;
+    s.force("x", forceX<SimNode>(width / 2).strength(0.05));
+    setSettled(false);
+    s.alpha(Math.max(s.alpha(), 0.3)).restart();
   }, [width]);
 
   return {
     nodes: nodes.current,
     links: links.current,
     /** The layout has stopped moving (tests wait for it before clicking a node). */
-    settled: alpha.current <= 0.01,
-    reheat: () => (alpha.current = Math.max(alpha.current, 0.3)),
-  };
-}
-
-/** Room kept between a node's centre and the drawing's edge. */
-const MARGIN = 24;
-
-function tick(nodes: SimNode[], links: [number, number, LinkIn][], alpha: number, width: number) {
-  const n = nodes.length;
-  // Every pair pushes apart (n² is fine for the few hundred nodes asked for), less
-  // hard when there are many, or a crowded graph piles up against the edges.
-  const push = 900 * Math.min(1, 120 / Math.max(n, 1));
-  for (let i = 0; i < n; i++) {
-    const a = nodes[i];
-    for (let j = i + 1; j < n; j++) {
-      const b = nodes[j];
-      let dx = b.x - a.x;
-      let dy = b.y - a.y;
-      let d2 = dx * dx + dy * dy;
-      if (d2 < 0.01) {
-        dx = Math.random() - 0.5;
-        dy = Math.random() - 0.5;
-        d2 = 0.5;
+    settled,
+    /** A node held at a place (dragged), or let go (`null`). */
+    hold: (nd: SimNode, at: [number, number] | null) => {
+      [nd.fx, nd.fy] = at ?? [null, null];
+      const s = sim.current;
+      if (at && s) {
+        setSettled(false);
+        s.alpha(Math.max(s.alpha(), 0.3)).restart();
       }
-      if (d2 > 250000) continue;
-      const f = (push * alpha) / d2;
-      a.vx -= dx * f;
-      a.vy -= dy * f;
-      b.vx += dx * f;
-      b.vy += dy * f;
-    }
-  }
-  // Links pull their ends towards a rest length.
-  for (const [i, j] of links) {
-    const a = nodes[i];
-    const b = nodes[j];
-    const dx = b.x - a.x;
-    const dy = b.y - a.y;
-    const d = Math.sqrt(dx * dx + dy * dy) || 1;
-    const f = ((d - 60) / d) * 0.06 * alpha;
-    a.vx += dx * f;
-    a.vy += dy * f;
-    b.vx -= dx * f;
-    b.vy -= dy * f;
-  }
-  for (const nd of nodes) {
-    // A weak pull to the middle keeps separate groups on screen.
-    nd.vx += (width / 2 - nd.x) * 0.004 * alpha;
-    nd.vy += (HEIGHT / 2 - nd.y) * 0.004 * alpha;
-    if (nd.pinned) {
-      nd.vx = nd.vy = 0;
-      continue;
-    }
-    nd.vx *= 0.6;
-    nd.vy *= 0.6;
-    nd.x += Math.max(-20, Math.min(20, nd.vx));
-    nd.y += Math.max(-20, Math.min(20, nd.vy));
-    // A crowded graph (hundreds of nodes) would push its edges out of sight: keep
-    // every node inside the drawing.
-    nd.x = Math.max(MARGIN, Math.min(width - MARGIN, nd.x));
-    nd.y = Math.max(MARGIN, Math.min(HEIGHT - MARGIN, nd.y));
-  }
+    },
+  };
 }
 
 export function Connections() {
@@ -238,23 +209,20 @@ export function Connections() {
             const d = drag.current;
             if (!d) return;
             if (d.node) {
-              [d.node.x, d.node.y] = toGraph(e);
-              sim.reheat();
+              sim.hold(d.node, toGraph(e));
             } else if (d.panFrom) {
               const [cx, cy, vx, vy] = d.panFrom;
               setView({ ...view, x: vx + e.clientX - cx, y: vy + e.clientY - cy });
             }
           }}
           onPointerUp={() => {
-            if (drag.current?.node) drag.current.node.pinned = false;
+            if (drag.current?.node) sim.hold(drag.current.node, null);
             drag.current = null;
           }}
           onPointerLeave={() => (drag.current = null)}
         >
           <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>
-            {sim.links.map(([i, j, l]) => {
-              const a = sim.nodes[i];
-              const b = sim.nodes[j];
+            {sim.links.map(([a, b, l]) => {
               return (
                 <line class="link" x1={a.x} y1={a.y} x2={b.x} y2={b.y} stroke-width={1 + 5 * Math.sqrt(l[weight] / maxLink)}>
                   <title>
@@ -278,7 +246,7 @@ export function Connections() {
                   onPointerDown={(e) => {
                     e.stopPropagation();
                     (e.currentTarget as Element).setPointerCapture?.(e.pointerId);
-                    nd.pinned = true;
+                    sim.hold(nd, [nd.x, nd.y]);
                     drag.current = { node: nd };
                     setPicked(nd);
                   }}

@@ -1,10 +1,12 @@
 // Sessions per country on a world map (Natural Earth outlines from the world-atlas
-// package, drawn with the Natural Earth projection), from the country.src and
-// country.dst fields the GeoIP database fills. A click on a country adds it to the search.
+// package, drawn by d3-geo in the Natural Earth projection, which cuts shapes at the
+// antimeridian), from the country.src and country.dst fields the GeoIP database
+// fills. A click on a country adds it to the search.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
 import countries from "i18n-iso-countries";
 import english from "i18n-iso-countries/langs/en.json";
+import { geoNaturalEarth1, geoPath } from "d3-geo";
 import { feature } from "topojson-client";
 import type { Topology, GeometryCollection } from "topojson-specification";
 import type { Feature, Geometry } from "geojson";
@@ -25,64 +27,19 @@ interface Shape {
   d: string;
 }
 
-/** Natural Earth projection (Šavrič, Patterson, Jenny, Jenny 2011): longitude and
- *  latitude in degrees to x in [-2.73, 2.73] and y in [-1.42, 1.42]. */
-function project(lon: number, lat: number): [number, number] {
-  const l = (lon * Math.PI) / 180;
-  const p = (lat * Math.PI) / 180;
-  const p2 = p * p;
-  const p4 = p2 * p2;
-  const x = l * (0.8707 - 0.131979 * p2 + p4 * (-0.013791 + p4 * (0.003971 * p2 - 0.001529 * p4)));
-  const y = p * (1.007226 + p2 * (0.015085 + p4 * (-0.044475 + 0.028874 * p2 - 0.005916 * p4)));
-  return [x, -y];
-}
-
-function ringPath(ring: number[][], shift: number): string {
-  let d = "";
-  ring.forEach(([lon, lat], i) => {
-    const [x, y] = project(lon + shift, lat);
-    d += `${i ? "L" : "M"}${(x * 100).toFixed(1)},${(y * 100).toFixed(1)}`;
-  });
-  return `${d}Z`;
-}
-
-/** A ring that crosses the antimeridian jumps from +180 to -180: its longitudes are
- *  unwrapped so it stays whole, then drawn again a turn over so that the part beyond
- *  the edge shows on the other side (the map is clipped to the globe's outline). */
-function pathOf(g: Geometry): string {
-  const polys = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
-  let d = "";
-  for (const poly of polys) {
-    for (const ring of poly) {
-      let prev = ring[0]?.[0] ?? 0;
-      let min = Infinity;
-      let max = -Infinity;
-      const unwrapped = ring.map(([lon, lat]) => {
-        let l = lon;
-        while (l - prev > 180) l -= 360;
-        while (l - prev < -180) l += 360;
-        prev = l;
-        min = Math.min(min, l);
-        max = Math.max(max, l);
-        return [l, lat];
-      });
-      d += ringPath(unwrapped, 0);
-      if (max > 180) d += ringPath(unwrapped, -360);
-      if (min < -180) d += ringPath(unwrapped, 360);
-    }
-  }
-  return d;
-}
-
-/** The globe's outline in the projection: the two edge meridians. */
-function outline(): string {
-  const pts: string[] = [];
-  for (let lat = -90; lat <= 90; lat += 2) pts.push(project(180, lat).map((v) => (v * 100).toFixed(1)).join(","));
-  for (let lat = 90; lat >= -90; lat -= 2) pts.push(project(-180, lat).map((v) => (v * 100).toFixed(1)).join(","));
-  return `M${pts.join("L")}Z`;
-}
-
-const OUTLINE = outline();
+/** The map's own frame (the SVG's viewBox scales it to the page). */
+const MAP_W = 560;
+const MAP_H = 290;
+const projection = geoNaturalEarth1().fitExtent(
+  [
+    [2, 2],
+    [MAP_W - 2, MAP_H - 2],
+  ],
+  { type: "Sphere" },
+);
+const path = geoPath(projection);
+/** The globe's outline. */
+const OUTLINE = path({ type: "Sphere" }) ?? "";
 
 function useShapes(): Shape[] | null {
   const [shapes, setShapes] = useState<Shape[] | null>(null);
@@ -95,7 +52,7 @@ function useShapes(): Shape[] | null {
         geo.features.map((f) => ({
           alpha3: countries.numericToAlpha3(String(f.id ?? "")) ?? "",
           name: f.properties?.name ?? "",
-          d: pathOf(f.geometry),
+          d: path(f) ?? "",
         })),
       );
     });
@@ -150,14 +107,9 @@ export function WorldMap() {
       <div class="map-layout">
         <div class="map-wrap" ref={ref}>
           {shapes && (
-            <svg class="map" width={width} height={height} viewBox="-280 -145 560 290" role="img" aria-label="World map">
-              <defs>
-                <clipPath id="globe">
-                  <path d={OUTLINE} />
-                </clipPath>
-              </defs>
+            <svg class="map" width={width} height={height} viewBox={`0 0 ${MAP_W} ${MAP_H}`} role="img" aria-label="World map">
               <path d={OUTLINE} class="globe" />
-              <g clip-path="url(#globe)">
+              <g>
               {shapes.map((s) => {
                 const n = counts.get(s.alpha3) ?? 0;
                 return (
