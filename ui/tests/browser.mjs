@@ -236,8 +236,9 @@ assert.equal(
 // ---- drag across the histogram to zoom
 await searchFor("");
 await expectCount(all.recordsFiltered);
-await page.locator(".histogram rect.bar").first().waitFor();
-const chart = page.locator(".histogram svg");
+await page.locator(".histogram canvas").first().waitFor();
+const chart = page.locator(".histogram .u-over");
+await chart.waitFor({ state: "visible" });
 const box = await chart.boundingBox();
 await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
 await page.mouse.down();
@@ -359,7 +360,7 @@ for (const s of served.services) {
   for (const p of ["p50", "p95", "p99"]) {
     assert.equal(await panel.locator(`[data-${p}]`).getAttribute(`data-${p}`), String(s[p] ?? ""), `${p} of ${s.server}`);
   }
-  assert.equal(await panel.locator("svg").count(), 2, "requests and p95 over time");
+  assert.equal(await panel.locator(".time-chart canvas").count(), 2, "requests and p95 over time");
   assert.ok(s.buckets.length > 0 && s.buckets.reduce((n, b) => n + b.requests, 0) === s.requests);
 }
 const slow = await api("/api/transactions", { date: -1, slowest: 20 });

@@ -22,7 +22,7 @@ await page.waitForURL((u) => !u.pathname.startsWith("/login"));
 const q = new URLSearchParams({ date: "-1", expression }).toString();
 const pages = [
   ["sessions (table)", `/sessions?${q}`, ".sessions-table tr.session-row"],
-  ["sessions (histogram)", `/sessions?${q}`, ".histogram rect.bar"],
+  ["sessions (histogram)", `/sessions?${q}`, ".histogram canvas"],
   ["SPI view (protocols)", `/spiview?${q}`, '.spi-field[data-field="protocols"] li'],
   ["SPI graph", `/spigraph?${q}`, ".spigraph-item"],
   ["connections", `/connections?${q}`, "svg.graph .node"],

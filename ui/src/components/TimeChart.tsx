@@ -1,7 +1,10 @@
-// Bars over time (sessions, packets or bytes per bucket). Dragging across the chart
-// selects a time range and zooms the search to it.
+// Bars over time (sessions, packets or bytes per bucket), drawn by uPlot on a canvas:
+// thousands of buckets stay cheap, and hovering shows a bucket's time and value.
+// Dragging across the chart selects a time range and zooms the search to it.
 
-import { useState } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
 import { formatBytes, formatCount, formatDate } from "../format";
 import { useWidth } from "./useWidth";
 
@@ -22,81 +25,134 @@ interface Props {
   color?: string;
 }
 
-const PAD_LEFT = 56;
-const PAD_BOTTOM = 20;
+/** Buckets drawn at most; past this the bars are drawn as given (gaps stay gaps). */
+const MAX_BUCKETS = 20_000;
 
 function tickLabel(s: number, span: number): string {
   const t = formatDate(new Date(s * 1000));
   return span > 2 * 86400 ? t.slice(0, 16) : span > 120 ? t.slice(11, 16) : t.slice(11, 19);
 }
 
+/** Every bucket of [t0, t1) with its value (0 where the answer has none), so that
+ *  each bar is one interval wide: uPlot sizes bars by the spacing of the points. */
+function series(bars: Bar[], interval: number, t0: number, t1: number): [number[], number[]] {
+  const n = Math.ceil((t1 - t0) / interval);
+  if (interval <= 0 || n > MAX_BUCKETS) return [bars.map((b) => b.start_ns / 1e9), bars.map((b) => b.value)];
+  const xs = Array.from({ length: n }, (_, i) => t0 + i * interval);
+  const ys = new Array<number>(n).fill(0);
+  for (const b of bars) {
+    const i = Math.floor((b.start_ns / 1e9 - t0) / interval);
+    if (i >= 0 && i < n) ys[i] += b.value;
+  }
+  return [xs, ys];
+}
+
 export function TimeChart({ bars, interval, domain, height = 130, bytes, label, onZoom, color }: Props) {
   const { ref, width } = useWidth<HTMLDivElement>();
-  const [drag, setDrag] = useState<[number, number] | null>(null);
+  const holder = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  // The latest handler, for the plot made with an earlier one.
+  const zoom = useRef(onZoom);
+  zoom.current = onZoom;
+
+  // The extent shown, read by the plot's x scale (which outlives a change of data).
   const starts = bars.map((b) => b.start_ns / 1e9);
   let [t0, t1] = domain ?? [Math.min(...starts), Math.max(...starts) + interval];
   if (!bars.length && !domain) [t0, t1] = [0, 1];
   if (t1 <= t0) t1 = t0 + interval;
-  const plotW = Math.max(width - PAD_LEFT - 8, 10);
-  const plotH = height - PAD_BOTTOM - 6;
-  const x = (s: number) => PAD_LEFT + ((s - t0) / (t1 - t0)) * plotW;
-  const timeAt = (px: number) => t0 + ((Math.min(Math.max(px, PAD_LEFT), PAD_LEFT + plotW) - PAD_LEFT) / plotW) * (t1 - t0);
-  const max = Math.max(1, ...bars.map((b) => b.value));
-  const barW = Math.max(1, (interval / (t1 - t0)) * plotW - 1);
+  const extent = useRef<[number, number]>([t0, t1]);
+  extent.current = [t0, t1];
   const fmt = bytes ? formatBytes : formatCount;
-  const ticks = Array.from({ length: 6 }, (_, i) => t0 + ((t1 - t0) * i) / 5);
+  // The callers map their buckets afresh on every render: the data is set again
+  // only when what it shows changed.
+  const shown = `${t0}-${t1}/${interval}:` + bars.map((b) => `${b.start_ns}:${b.value}`).join(",");
 
-  const local = (e: MouseEvent) => e.clientX - (e.currentTarget as SVGElement).getBoundingClientRect().left;
+  // The plot, made again only when how it looks changes; new data is set into it.
+  useEffect(() => {
+    const el = holder.current;
+    if (!el) return;
+    const span = () => extent.current[1] - extent.current[0];
+    const css = getComputedStyle(el);
+    const muted = css.getPropertyValue("--muted").trim() || "#8f9bad";
+    const line = css.getPropertyValue("--line").trim() || "#2a3441";
+    const fill = color ?? (css.getPropertyValue("--accent").trim() || "#3b82f6");
+    const axis = { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 }, font: "11px sans-serif" };
+    const opts: uPlot.Options = {
+      width: Math.max(width, 50),
+      height,
+      legend: { show: false },
+      scales: {
+        x: { time: false, range: () => extent.current },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+      },
+      axes: [
+        {
+          ...axis,
+          grid: { show: false },
+          // Room for the labels: a date and time is twice as wide as a time.
+          space: () => (span() > 2 * 86400 ? 130 : 70),
+          values: (_u, splits) => splits.map((s) => tickLabel(s, span())),
+        },
+        { ...axis, size: 56, space: 18, values: (_u, splits) => splits.map((v) => fmt(v)) },
+      ],
+      series: [
+        {},
+        {
+          label: label ?? "sessions",
+          fill,
+          stroke: fill,
+          width: 0,
+          paths: uPlot.paths.bars!({ size: [1, Infinity], align: 1, gap: 1 }),
+          points: { show: false },
+        },
+      ],
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
+      hooks: {
+        setSelect: [
+          (u) => {
+            const { left, width: w } = u.select;
+            if (w >= 4 && zoom.current) {
+              zoom.current(Math.floor(u.posToVal(left, "x")), Math.ceil(u.posToVal(left + w, "x")));
+            }
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          },
+        ],
+        setCursor: [
+          (u) => {
+            // The hovered bucket's time and value, as a tooltip.
+            const i = u.cursor.idx;
+            const xs = u.data[0];
+            u.over.title = i == null ? "" : `${formatDate(new Date(xs[i] * 1000))}: ${fmt(u.data[1][i] ?? 0)}`;
+          },
+        ],
+      },
+    };
+    const [a, b] = extent.current;
+    const u = new uPlot(opts, series(bars, interval, a, b), el);
+    u.root.setAttribute("role", "img");
+    u.root.setAttribute("aria-label", label ?? "histogram");
+    plot.current = u;
+    return () => {
+      u.destroy();
+      plot.current = null;
+    };
+  }, [height, bytes, label, color]);
+
+  const first = useRef(true);
+  useEffect(() => {
+    // The plot was just made with this data.
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    plot.current?.setData(series(bars, interval, t0, t1));
+  }, [shown]);
+
+  useEffect(() => plot.current?.setSize({ width: Math.max(width, 50), height }), [width, height]);
 
   return (
     <div class="time-chart" ref={ref}>
-      <svg
-        width={width}
-        height={height}
-        role="img"
-        aria-label={label ?? "histogram"}
-        onMouseDown={(e) => onZoom && setDrag([local(e), local(e)])}
-        onMouseMove={(e) => drag && setDrag([drag[0], local(e)])}
-        onMouseLeave={() => setDrag(null)}
-        onMouseUp={(e) => {
-          if (!drag || !onZoom) return;
-          const [a, b] = [drag[0], local(e)].sort((p, q) => p - q);
-          setDrag(null);
-          if (b - a >= 4) onZoom(Math.floor(timeAt(a)), Math.ceil(timeAt(b)));
-        }}
-      >
-        <text x={PAD_LEFT - 6} y={12} text-anchor="end" class="axis">
-          {fmt(max)}
-        </text>
-        <text x={PAD_LEFT - 6} y={plotH + 4} text-anchor="end" class="axis">
-          0
-        </text>
-        <line x1={PAD_LEFT} x2={PAD_LEFT + plotW} y1={plotH + 6} y2={plotH + 6} class="axis-line" />
-        {ticks.map((t, i) => (
-          <text x={x(t)} y={height - 4} text-anchor={i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle"} class="axis">
-            {tickLabel(t, t1 - t0)}
-          </text>
-        ))}
-        {bars.map((b) => {
-          const h = (b.value / max) * plotH;
-          return (
-            <rect class="bar" x={x(b.start_ns / 1e9)} y={plotH + 6 - h} width={barW} height={h} fill={color}>
-              <title>
-                {formatDate(new Date(b.start_ns / 1e6))}: {fmt(b.value)}
-              </title>
-            </rect>
-          );
-        })}
-        {drag && Math.abs(drag[1] - drag[0]) > 1 && (
-          <rect
-            class="selection"
-            x={Math.min(...drag)}
-            y={0}
-            width={Math.abs(drag[1] - drag[0])}
-            height={plotH + 6}
-          />
-        )}
-      </svg>
+      <div ref={holder} />
     </div>
   );
 }
