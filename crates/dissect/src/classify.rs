@@ -45,7 +45,7 @@ struct Run {
 #[derive(Debug, Default)]
 pub struct Dissectors {
     /// File each request and its answer with the row as a transaction (for the
-    /// store's transactions table and the exporters).
+    /// store's transactions table and the log outputs).
     pub transactions: bool,
     /// Connections the pipeline's sessions announced for others (FTP data).
     expected: Arc<Expectations>,
@@ -53,7 +53,7 @@ pub struct Dissectors {
 
 impl Dissectors {
     /// As a sensor, an ingest and an upload run them: every transaction filed, for
-    /// the store's transactions table and the exporters.
+    /// the store's transactions table and the log outputs.
     pub fn storing() -> Dissectors {
         Dissectors { transactions: true, ..Dissectors::default() }
     }

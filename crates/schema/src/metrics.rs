@@ -1,4 +1,4 @@
-//! How a part of Tyto that counts (a live capture, an alert sink, an exporter's
+//! How a part of Tyto that counts (a live capture, an alert sink, a log output's
 //! output) shows its counters, so that the viewer can serve them in `/api/stats` and
 //! `/metrics` without knowing the part: each part says what its counters are, with
 //! their meaning, and the viewer only formats them.

@@ -184,7 +184,7 @@ pub struct SessionRecord {
     /// the values after it are byte offsets of packet records in that file (Arkime's
     /// scheme). Empty when nothing was stored.
     pub packet_pos: Vec<i64>,
-    /// The row's DNS and HTTP transactions: `None` unless an exporter wants them,
+    /// The row's DNS and HTTP transactions: `None` unless a log output wants them,
     /// so the dissectors spend nothing on them otherwise.
     pub transactions: Option<Transactions>,
 }

@@ -1,7 +1,7 @@
 //! Request/answer pairs inside a session: a DNS query and its response, an HTTP
 //! request and its response, a database query and its result. The session keeps
 //! their fields aggregated (`mysql.response-time` holds every query's); the stores
-//! also keep each pair in a table of its own, and the exporters write one document
+//! also keep each pair in a table of its own, and the log outputs write one document
 //! per DNS or HTTP transaction, as Packetbeat does, so each lookup, request and
 //! query can be looked at on its own.
 
@@ -27,7 +27,7 @@ pub struct Transaction {
     /// the answer's last byte, as Wireshark's `http.time`); `None` when unanswered.
     pub response_us: Option<i64>,
     /// The request's and answer's values by catalogue field name (`host.dns`,
-    /// `http.method`…), so the exporters map them as they map a session's.
+    /// `http.method`…), so the log outputs map them as they map a session's.
     pub values: Extra,
 }
 

@@ -439,7 +439,7 @@ pub async fn stats(
     let data_dir = state.data_dir.clone();
     let capture = state.live.as_deref().map(|l| l.json());
     let alert_sinks = crate::metrics::parts_json(&state.alert_sinks);
-    let exports = crate::metrics::parts_json(&state.exports);
+    let outputs = crate::metrics::parts_json(&state.outputs);
     let spool = crate::metrics::spool_json(state.spool.as_deref());
     let queue = crate::metrics::queue_json(state.queue.as_deref());
     let out = state
@@ -457,7 +457,7 @@ pub async fn stats(
                 "disk_total_bytes": total,
                 "capture": capture,
                 "alert_sinks": alert_sinks,
-                "exports": exports,
+                "exports": outputs,
                 "spool": spool,
                 "queue": queue,
             }))

@@ -75,7 +75,7 @@ pub struct AppState {
     /// The alert sinks of the detectors running in this process (`tyto run`).
     pub alert_sinks: Vec<Arc<dyn tyto_schema::metrics::Metrics>>,
     /// Counters of the flow and protocol-log outputs, when this process feeds them.
-    pub exports: Vec<Arc<dyn tyto_schema::metrics::Metrics>>,
+    pub outputs: Vec<Arc<dyn tyto_schema::metrics::Metrics>>,
     /// Where each node's packets are.
     pub nodes: Arc<Nodes>,
     /// Rows held back for ClickHouse by the capture in this process.
@@ -124,7 +124,7 @@ impl AppState {
             started: Instant::now(),
             live: None,
             alert_sinks: Vec::new(),
-            exports: Vec::new(),
+            outputs: Vec::new(),
             nodes: Arc::new(Nodes::new(nodes)),
             spool: None,
             queue: None,

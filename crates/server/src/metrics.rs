@@ -40,7 +40,7 @@ fn merged(parts: impl IntoIterator<Item = Vec<Family>>) -> Vec<Family> {
 struct Snapshot<'a> {
     live: Option<&'a dyn Metrics>,
     sinks: &'a [Arc<dyn Metrics>],
-    exports: &'a [Arc<dyn Metrics>],
+    outputs: &'a [Arc<dyn Metrics>],
     spool: Option<&'a SpoolCounters>,
     queue: Option<&'a QueueCounters>,
     sessions: u64,
@@ -50,7 +50,7 @@ struct Snapshot<'a> {
 
 /// The Prometheus text exposition of the same counters.
 fn prometheus_text(m: &Snapshot<'_>) -> String {
-    let Snapshot { live, sinks, exports, spool, queue, sessions, disk, uptime_s } = *m;
+    let Snapshot { live, sinks, outputs, spool, queue, sessions, disk, uptime_s } = *m;
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -62,7 +62,7 @@ fn prometheus_text(m: &Snapshot<'_>) -> String {
     let parts = live
         .map(|l| l.families())
         .into_iter()
-        .chain([merged(sinks.iter().map(|p| p.families())), merged(exports.iter().map(|p| p.families()))]);
+        .chain([merged(sinks.iter().map(|p| p.families())), merged(outputs.iter().map(|p| p.families()))]);
     for f in parts.flatten() {
         let samples: Vec<(String, u64)> = f
             .samples
@@ -178,7 +178,7 @@ pub async fn prometheus(
     let text = prometheus_text(&Snapshot {
         live: state.live.as_deref(),
         sinks: &state.alert_sinks,
-        exports: &state.exports,
+        outputs: &state.outputs,
         spool: state.spool.as_deref(),
         queue: state.queue.as_deref(),
         sessions,
@@ -210,7 +210,7 @@ mod tests {
 
     use super::*;
 
-    /// A part that counts, as a sink or an exporter output would.
+    /// A part that counts, as a sink or a log output would.
     struct Part(&'static str, u64);
 
     impl Metrics for Part {
@@ -237,7 +237,7 @@ mod tests {
         let text = prometheus_text(&Snapshot {
             live: None,
             sinks: &parts,
-            exports: &[],
+            outputs: &[],
             spool: None,
             queue: None,
             sessions: 7,

@@ -150,7 +150,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     let workers = cfg.flow.workers as usize;
     let counters = LiveCounters::new(&cfg.node, &names, workers);
     let rotation = cfg.rotation();
-    let outputs = crate::commands::Outputs::start(cfg)?;
+    let outputs = crate::commands::RowConsumers::start(cfg)?;
     let pipeline = PipelineConfig {
         flow: cfg.flow_config(),
         workers,
@@ -169,7 +169,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         state.queue = Some(queue_counters.clone());
         state.uploads = Some(crate::upload::start_uploads(data_dir, cfg, &cfg.node, pcap_dir.clone(), queue.pusher())?);
         state.alert_sinks = outputs.sink_counters().into_iter().map(|c| c as Arc<dyn Metrics>).collect();
-        state.exports = outputs.export_counters().into_iter().map(|c| c as Arc<dyn Metrics>).collect();
+        state.outputs = outputs.output_counters().into_iter().map(|c| c as Arc<dyn Metrics>).collect();
         let server_cfg = tyto_server::ServerConfig {
             listen: cfg.viewer.listen,
             data_dir: data_dir.clone(),
@@ -233,13 +233,13 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
 const STOP_SPOOL_WAIT: Duration = Duration::from_secs(30);
 
 /// The thread between the workers and the store: session rows as they come (through
-/// the detectors and exporters), pcap files as they close, and retention on its
+/// the detectors and log outputs), pcap files as they close, and retention on its
 /// schedule. It never waits on the store: everything goes into the store's
 /// [`RowQueue`], whose own thread writes it (spilling rows to disk while the store
 /// is behind), so a slow store costs rows in a spool, never packets.
 struct StoreWriter {
     queue: RowQueue,
-    outputs: crate::commands::Outputs,
+    outputs: crate::commands::RowConsumers,
     node: String,
     pcap_dir: PcapDir,
     cfg: Config,

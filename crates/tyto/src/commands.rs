@@ -143,27 +143,27 @@ fn report_problems(report: &RunReport) -> bool {
 }
 
 /// What every written row goes through besides the store: the detectors (their
-/// alerts logged and handed to the alert sinks) and the exporters.
-pub struct Outputs {
+/// alerts logged and handed to the alert sinks) and the log outputs.
+pub struct RowConsumers {
     detectors: tyto_detect::Detectors,
     sinks: tyto_detect::AlertSinks,
-    exporters: tyto_export::Exporters,
+    outputs: tyto_outputs::Outputs,
 }
 
 /// How long alert sinks may keep retrying at the end of a run.
 const SINK_GRACE: Duration = Duration::from_secs(20);
 
-impl Outputs {
-    pub fn start(config: &crate::config::Config) -> Result<Outputs> {
+impl RowConsumers {
+    pub fn start(config: &crate::config::Config) -> Result<RowConsumers> {
         let detectors =
             tyto_detect::Detectors::new(config.detect.clone()).map_err(|e| anyhow::anyhow!("detect: {e}"))?;
         let sinks = tyto_detect::AlertSinks::start(&config.alerts).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let exporters = tyto_export::Exporters::start(&config.export).map_err(anyhow::Error::msg)?;
-        Ok(Outputs { detectors, sinks, exporters })
+        let outputs = tyto_outputs::Outputs::start(&config.output).map_err(anyhow::Error::msg)?;
+        Ok(RowConsumers { detectors, sinks, outputs })
     }
 
     /// The alerts these rows raise, already queued for the sinks (`log` prints each);
-    /// the rows are queued for the exporters.
+    /// the rows are queued for the log outputs.
     pub fn sessions(&mut self, rows: &[SessionRecord], log: bool) -> Vec<tyto_schema::AlertRecord> {
         let alerts: Vec<_> = rows.iter().flat_map(|r| self.detectors.session(r)).collect();
         for a in &alerts {
@@ -172,9 +172,9 @@ impl Outputs {
             }
             self.sinks.send(a);
         }
-        if !self.exporters.is_empty() {
-            // Their documents are built on the exporters' own thread.
-            self.exporters.sessions(Arc::new(rows.to_vec()));
+        if !self.outputs.is_empty() {
+            // Their documents are built on the outputs' own thread.
+            self.outputs.sessions(Arc::new(rows.to_vec()));
         }
         alerts
     }
@@ -183,17 +183,17 @@ impl Outputs {
         self.sinks.counters()
     }
 
-    pub fn export_counters(&self) -> Vec<Arc<tyto_export::OutputCounters>> {
-        self.exporters.counters()
+    pub fn output_counters(&self) -> Vec<Arc<tyto_outputs::OutputCounters>> {
+        self.outputs.counters()
     }
 
-    /// Lets the sinks and exporters deliver what is queued (within a grace period)
+    /// Lets the sinks and outputs deliver what is queued (within a grace period)
     /// and says what could not be delivered.
     pub fn finish(mut self) {
         let counters = self.sinks.counters();
         let suppressed = self.detectors.suppressed();
         self.sinks.close(SINK_GRACE);
-        self.exporters.close();
+        self.outputs.close();
         if suppressed > 0 {
             eprintln!("tyto: note: {suppressed} alerts over detect.max_alerts_per_minute were not raised");
         }
@@ -207,7 +207,7 @@ impl Outputs {
                 );
             }
         }
-        for c in self.exporters.counters() {
+        for c in self.outputs.counters() {
             let [sent, retries, rejected, dropped, _] = c.get().map(|(_, v)| v);
             eprintln!(
                 "tyto: export to {}: {sent} records sent, {rejected} refused, {dropped} dropped, {retries} retries",
@@ -278,7 +278,7 @@ pub fn ingest(
         return Ok(ExitCode::SUCCESS);
     }
     let inputs = &todo[..];
-    let mut outputs = Outputs::start(config)?;
+    let mut outputs = RowConsumers::start(config)?;
     let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())), Dissectors::storing())?;
     // The store writes on its own thread, taking whatever waits at once, so the
     // pipeline never waits on it and the last rows are not a long tail.

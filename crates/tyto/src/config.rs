@@ -32,10 +32,11 @@ pub struct Config {
     pub geoip: GeoIpSection,
     pub detect: tyto_detect::DetectConfig,
     pub alerts: tyto_detect::SinksConfig,
-    /// Flow records and protocol logs out: one `[[export]]` table per output (none
-    /// by default, and then left out of the effective configuration).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub export: Vec<tyto_export::OutputConfig>,
+    /// Flow records and protocol logs out: one `[[output]]` table per output (none
+    /// by default, and then left out of the effective configuration). `[[export]]`,
+    /// its name before, is still read.
+    #[serde(skip_serializing_if = "Vec::is_empty", alias = "export")]
+    pub output: Vec<tyto_outputs::OutputConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -186,7 +187,7 @@ impl Default for Config {
             geoip: GeoIpSection::default(),
             detect: tyto_detect::DetectConfig::default(),
             alerts: tyto_detect::SinksConfig::default(),
-            export: Vec::new(),
+            output: Vec::new(),
         }
     }
 }
@@ -390,7 +391,7 @@ impl Config {
         }
         self.detect.check().map_err(|e| anyhow::anyhow!("detect: {e}"))?;
         self.alerts.check().map_err(anyhow::Error::msg)?;
-        for o in &self.export {
+        for o in &self.output {
             o.check().map_err(anyhow::Error::msg)?;
         }
         if r.check_every_s == 0 {
@@ -485,7 +486,7 @@ mod tests {
         }
     }
 
-    /// The commented `[[export]]` table of the example, uncommented, is a valid output
+    /// The commented `[[output]]` table of the example, uncommented, is a valid output
     /// with every setting at its default.
     #[test]
     fn the_example_export_table_is_valid_and_at_its_defaults() {
@@ -493,14 +494,14 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let table: String = text
             .lines()
-            .skip_while(|l| *l != "# [[export]]")
+            .skip_while(|l| *l != "# [[output]]")
             .map_while(|l| l.strip_prefix("# "))
             .map(|l| format!("{}\n", l.split("  #").next().unwrap()))
             .collect();
         let cfg: Config = toml::from_str(&table).unwrap();
         cfg.validate().unwrap();
-        let defaults = tyto_export::OutputConfig { target: "127.0.0.1:24224".into(), ..Default::default() };
-        assert_eq!(cfg.export, vec![defaults]);
+        let defaults = tyto_outputs::OutputConfig { target: "127.0.0.1:24224".into(), ..Default::default() };
+        assert_eq!(cfg.output, vec![defaults]);
     }
 
     #[test]
@@ -513,8 +514,12 @@ mod tests {
             }
         };
         assert!(bad("[capture]\nintrefaces = [\"eth0\"]").contains("unknown field `intrefaces`"));
-        assert!(bad("[[export]]\nkind = \"fluentd\"\ntarget = \"nohost\"").contains("HOST:PORT"));
-        assert!(bad("[[export]]\nkind = \"kafka\"").contains("unknown variant `kafka`"));
+        assert!(bad("[[output]]\nkind = \"fluentd\"\ntarget = \"nohost\"").contains("HOST:PORT"));
+        assert!(
+            bad("[[export]]\nkind = \"fluentd\"\ntarget = \"nohost\"").contains("HOST:PORT"),
+            "the older name still read"
+        );
+        assert!(bad("[[output]]\nkind = \"kafka\"").contains("unknown variant `kafka`"));
         assert!(bad("[capture]\nsnaplen = \"big\"").contains("invalid type"));
         assert!(bad("[capture]\nfilter = \"port 99999\"").contains("capture.filter"));
         assert!(bad("[capture]\nblock_size_kib = 1000").contains("power of two"));

@@ -26,7 +26,7 @@ use tyto_schema::DataDir;
 use tyto_server::{Ingester, UploadJob};
 use tyto_store::{RowPusher, RowQueue};
 
-use crate::commands::{file_rows, Outputs};
+use crate::commands::{file_rows, RowConsumers};
 use crate::config::Config;
 
 /// Row batches queued between an upload's workers and the row queue.
@@ -52,7 +52,7 @@ impl Ingester for PipelineIngester {
 
 impl PipelineIngester {
     fn run(&self, path: &Path, job: &UploadJob) -> Result<()> {
-        let mut outputs = Outputs::start(&self.config)?;
+        let mut outputs = RowConsumers::start(&self.config)?;
         let cfg = PipelineConfig {
             flow: self.config.flow_config(),
             workers: self.config.flow.workers as usize,

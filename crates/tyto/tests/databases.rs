@@ -341,7 +341,7 @@ fn a_slow_mariadb_query_is_found_by_its_response_time() {
     // Exported as Packetbeat writes MySQL transactions: one ECS document each.
     let log = dir.path().join("mysql.jsonl");
     let config = dir.path().join("tyto.toml");
-    let export = format!("[[export]]\nkind = \"file\"\ntarget = \"{}\"\nrecords = [\"mysql\"]\n", log.display());
+    let export = format!("[[output]]\nkind = \"file\"\ntarget = \"{}\"\nrecords = [\"mysql\"]\n", log.display());
     std::fs::write(&config, export).unwrap();
     let again = dir.path().join("exported");
     common::ok(

@@ -1,6 +1,6 @@
 //! ClickHouse's HTTP interface: a query is the body of a POST, data to insert follows
 //! `INSERT … FORMAT RowBinary` given in the URL. Written over `ureq` (already used for
-//! the exporters) rather than a ClickHouse crate: the one crate that speaks to 18.16
+//! the log outputs) rather than a ClickHouse crate: the one crate that speaks to 18.16
 //! needs its validation turned off and brings an async runtime the writer thread
 //! does not want.
 

@@ -62,7 +62,7 @@ pub enum FlowFormat {
     Ecs,
 }
 
-/// One `[[export]]` table of the configuration file.
+/// One `[[output]]` table of the configuration file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OutputConfig {
@@ -321,9 +321,9 @@ fn queue_documents(outputs: &[Output], rec: &SessionRecord) {
 }
 
 /// Every configured output, fed with each session row as it is written. The rows'
-/// documents are built on a thread of the exporters' own, not the caller's: the
+/// documents are built on a thread of the outputs' own, not the caller's: the
 /// caller is the store's writer, which must keep up with capture.
-pub struct Exporters {
+pub struct Outputs {
     outputs: Arc<Vec<Output>>,
     /// Batches of rows for the document builder.
     rows: Option<Sender<Arc<Vec<SessionRecord>>>>,
@@ -336,10 +336,10 @@ pub struct Exporters {
 /// (counted on every output).
 const ROW_BATCHES_QUEUED: usize = 256;
 
-impl Exporters {
+impl Outputs {
     /// Checks every output and starts its thread. Nothing connects yet: a receiver
     /// that is away at the start is retried like one that went away later.
-    pub fn start(configs: &[OutputConfig]) -> Result<Exporters, String> {
+    pub fn start(configs: &[OutputConfig]) -> Result<Outputs, String> {
         let give_up = Arc::new(AtomicBool::new(false));
         let mut outputs = Vec::new();
         for c in configs {
@@ -376,7 +376,7 @@ impl Exporters {
                 .map_err(|e| format!("export: cannot start a thread: {e}"))?;
             (Some(tx), Some(thread))
         };
-        Ok(Exporters { outputs, rows, builder, give_up })
+        Ok(Outputs { outputs, rows, builder, give_up })
     }
 
     /// Queues a batch of rows for every output; never blocks (a full queue drops the
@@ -430,7 +430,7 @@ impl Exporters {
     }
 }
 
-impl Drop for Exporters {
+impl Drop for Outputs {
     fn drop(&mut self) {
         self.give_up.store(true, Ordering::Relaxed);
         self.rows = None;

@@ -405,7 +405,7 @@ fn every_record_arrives_once_in_order_through_misbehaving_receivers() {
         &config,
         format!(
             r#"
-[[export]]
+[[output]]
 kind = "fluentd"
 target = "127.0.0.1:{fluent_port}"
 records = ["flow", "dns", "http", "tls"]
@@ -416,7 +416,7 @@ timeout_ms = 2000
 retry_ms = 100
 max_retry_ms = 400
 
-[[export]]
+[[output]]
 kind = "elasticsearch"
 target = "{es_url}"
 records = ["dns", "http", "tls"]
@@ -424,14 +424,14 @@ index = "tyto"
 batch = 1000
 retry_ms = 100
 
-[[export]]
+[[output]]
 kind = "file"
 target = "{flows}"
 records = ["flow"]
 rotate_mib = 1
 keep = 100
 
-[[export]]
+[[output]]
 kind = "file"
 target = "{logs}"
 records = ["dns", "http", "tls"]
@@ -597,7 +597,7 @@ fn a_stalled_receiver_never_holds_the_ingest_up() {
     std::fs::write(
         &config,
         format!(
-            "[[export]]\nkind = \"fluentd\"\ntarget = \"{addr}\"\nrecords = [\"flow\", \"dns\", \"http\"]\nqueue = 500\ntimeout_ms = 500\nend_wait_s = 2\n"
+            "[[output]]\nkind = \"fluentd\"\ntarget = \"{addr}\"\nrecords = [\"flow\", \"dns\", \"http\"]\nqueue = 500\ntimeout_ms = 500\nend_wait_s = 2\n"
         ),
     )
     .unwrap();
