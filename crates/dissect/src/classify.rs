@@ -377,7 +377,7 @@ impl Classifier {
 
     fn decide(&mut self, p: &'static Protocol, rec: &mut SessionRecord) {
         add_protocol(rec, p);
-        put_text(rec, "protocols.how", &format!("{}:payload", p.name));
+        put_text(rec, text_field!("protocols.how"), &format!("{}:payload", p.name));
         self.state = State::Decided(p, (p.new)());
         // The streams are in step with the protocol now: a handoff starts afresh at a
         // message boundary, and bytes lost later are the dissector's to skip.
@@ -556,14 +556,14 @@ impl SessionAnalyzer for Classifier {
         }
         for p in &self.earlier {
             add_protocol(rec, *p);
-            put_text(rec, "protocols.how", &format!("{}:payload", p.name));
+            put_text(rec, text_field!("protocols.how"), &format!("{}:payload", p.name));
         }
         match &mut self.state {
             // Every row of a long session names its protocol.
             State::Decided(p, d) => {
                 d.end(rec);
                 add_protocol(rec, *p);
-                put_text(rec, "protocols.how", &format!("{}:{}", p.name, self.how));
+                put_text(rec, text_field!("protocols.how"), &format!("{}:{}", p.name, self.how));
             }
             // No payload said what this is: the port's protocol, labelled as a guess,
             // unless the payload already ruled that protocol out.
@@ -571,7 +571,7 @@ impl SessionAnalyzer for Classifier {
                 let by_port = self.candidates().find(|(_, p)| p.ports.contains(&rec.dst_port));
                 if let Some((_, p)) = by_port {
                     add_protocol(rec, p);
-                    put_text(rec, "protocols.how", &format!("{}:port", p.name));
+                    put_text(rec, text_field!("protocols.how"), &format!("{}:port", p.name));
                 }
             }
             _ => {}

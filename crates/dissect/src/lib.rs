@@ -8,6 +8,9 @@
 //! The port decides nothing while payload can; when no payload settles it, the
 //! well-known port gives a guess that is labelled as one (`protocols.how`).
 
+#[macro_use]
+extern crate tyto_schema;
+
 mod classify;
 mod kit;
 pub mod protocols;

@@ -113,7 +113,7 @@ impl Risk {
 
 /// Marks the session with `risk` (a field's values are kept once each).
 pub fn add(rec: &mut SessionRecord, risk: Risk) {
-    put_text(rec, "risk", risk.name());
+    put_text(rec, text_field!("risk"), risk.name());
 }
 
 /// Protocols nDPI deems unsafe: credentials or files in clear, or networks abused
@@ -185,7 +185,7 @@ pub fn assess(rec: &mut SessionRecord) {
     let held = rec.extra.texts("risk");
     let score: i64 = Risk::ALL.iter().filter(|r| held.iter().any(|v| v == r.name())).map(|r| r.score()).sum();
     if score > 0 {
-        put_int(rec, "risk.score", score);
+        put_int(rec, int_field!("risk.score"), score);
     }
 }
 

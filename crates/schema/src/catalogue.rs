@@ -294,6 +294,10 @@ macro_rules! fields {
                 source: Source::Extra,
             }, )*
         ];
+
+        /// The dissector fields by name and kind, for the compile-time check of
+        /// [`field_handle`].
+        const EXTRA_KINDS: &[(&str, FieldKind)] = &[ $( ($xname, FieldKind::$xkind), )* ];
     };
     (@multi many) => { true };
     (@multi one) => { false };
@@ -799,4 +803,75 @@ mod tests {
             assert!(field(n).is_some(), "{n}");
         }
     }
+}
+
+/// A dissector field's name, typed by the values it takes: what dissectors file
+/// values under. Made only by [`text_field!`](crate::text_field) and its siblings,
+/// which check the name and the kind against the catalogue when the program is
+/// compiled, so a misspelt field or one of another kind does not compile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextField(pub &'static str);
+/// See [`TextField`]: an integer field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntField(pub &'static str);
+/// See [`TextField`]: a span of time (given in nanoseconds, kept in microseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DurationField(pub &'static str);
+/// See [`TextField`]: a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeField(pub &'static str);
+/// See [`TextField`]: an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpField(pub &'static str);
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The kind of value a handle takes.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum Takes {
+    Text,
+    Int,
+    Duration,
+    Time,
+    Ip,
+}
+
+/// `name` if the catalogue has a dissector field of that name that takes values
+/// of that kind; else a panic, which in the constant the handle macros make is a
+/// compile error naming the field.
+#[doc(hidden)]
+pub const fn field_handle(name: &'static str, takes: Takes) -> &'static str {
+    let mut i = 0;
+    while i < EXTRA_KINDS.len() {
+        let (n, kind) = EXTRA_KINDS[i];
+        if same(n, name) {
+            let fits = match takes {
+                Takes::Text => matches!(kind, FieldKind::Text | FieldKind::LowerText),
+                Takes::Int => matches!(kind, FieldKind::Integer),
+                Takes::Duration => matches!(kind, FieldKind::Duration),
+                Takes::Time => matches!(kind, FieldKind::Date),
+                Takes::Ip => matches!(kind, FieldKind::Ip),
+            };
+            if !fits {
+                panic!("{}", name);
+            }
+            return name;
+        }
+        i += 1;
+    }
+    panic!("{}", name)
 }

@@ -19,8 +19,8 @@ mod transaction;
 
 pub use alert::{AlertRecord, Severity};
 pub use catalogue::{
-    all_names, field, lookup, micros_as_millis, FieldDef, FieldKind, FieldSet, FieldValue, Named, Source, Transform,
-    FIELDS, FIELD_SETS, IP_PORT_PAIRS,
+    all_names, field, field_handle, lookup, micros_as_millis, DurationField, FieldDef, FieldKind, FieldSet, FieldValue,
+    IntField, IpField, Named, Source, Takes, TextField, TimeField, Transform, FIELDS, FIELD_SETS, IP_PORT_PAIRS,
 };
 pub use extra::{Extra, ExtraError, Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
 pub use layout::DataDir;
@@ -49,4 +49,62 @@ pub fn record_to_json(rec: &SessionRecord) -> Value {
         }
     }
     Value::Object(obj)
+}
+
+/// A [`TextField`] for a catalogue name, checked when the program is compiled: a
+/// name the catalogue lacks, or one of a field that does not hold text, is an error.
+///
+/// ```
+/// assert_eq!(tyto_schema::text_field!("host.dns").0, "host.dns");
+/// ```
+/// A misspelt name does not compile:
+/// ```compile_fail
+/// let _ = tyto_schema::text_field!("host.dnz");
+/// ```
+/// Nor does a field of another kind:
+/// ```compile_fail
+/// let _ = tyto_schema::text_field!("http.statuscode");
+/// ```
+#[macro_export]
+macro_rules! text_field {
+    ($name:literal) => {{
+        const F: $crate::TextField = $crate::TextField($crate::field_handle($name, $crate::Takes::Text));
+        F
+    }};
+}
+
+/// An [`IntField`], checked as [`text_field!`] is.
+#[macro_export]
+macro_rules! int_field {
+    ($name:literal) => {{
+        const F: $crate::IntField = $crate::IntField($crate::field_handle($name, $crate::Takes::Int));
+        F
+    }};
+}
+
+/// A [`DurationField`], checked as [`text_field!`] is.
+#[macro_export]
+macro_rules! duration_field {
+    ($name:literal) => {{
+        const F: $crate::DurationField = $crate::DurationField($crate::field_handle($name, $crate::Takes::Duration));
+        F
+    }};
+}
+
+/// A [`TimeField`], checked as [`text_field!`] is.
+#[macro_export]
+macro_rules! time_field {
+    ($name:literal) => {{
+        const F: $crate::TimeField = $crate::TimeField($crate::field_handle($name, $crate::Takes::Time));
+        F
+    }};
+}
+
+/// An [`IpField`], checked as [`text_field!`] is.
+#[macro_export]
+macro_rules! ip_field {
+    ($name:literal) => {{
+        const F: $crate::IpField = $crate::IpField($crate::field_handle($name, $crate::Takes::Ip));
+        F
+    }};
 }

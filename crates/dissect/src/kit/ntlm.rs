@@ -180,21 +180,21 @@ pub(crate) static NTLM: crate::SubProtocol = crate::SubProtocol { name: "ntlm", 
 /// Files what a message says into the session.
 pub(crate) fn record(rec: &mut SessionRecord, m: &Message) {
     add_protocol(rec, &NTLM);
-    put_int(rec, "ntlm.type", i64::from(m.kind));
+    put_int(rec, int_field!("ntlm.type"), i64::from(m.kind));
     if let Some(d) = &m.domain {
-        put_text(rec, "ntlm.domain", d);
+        put_text(rec, text_field!("ntlm.domain"), d);
     }
     if let Some(h) = &m.host {
-        put_text(rec, "ntlm.host", h);
+        put_text(rec, text_field!("ntlm.host"), h);
     }
     if let Some(t) = &m.target {
-        put_text(rec, "ntlm.targetName", t);
+        put_text(rec, text_field!("ntlm.targetName"), t);
     }
     if let Some(v) = &m.version {
-        put_text(rec, "ntlm.version", v);
+        put_text(rec, text_field!("ntlm.version"), v);
     }
     if let Some(u) = &m.user {
-        put_text(rec, "user", u);
+        put_text(rec, text_field!("user"), u);
     }
 }
 

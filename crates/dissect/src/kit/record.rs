@@ -1,35 +1,34 @@
 //! Writing what a dissector learns into the row: values by catalogue name, the
 //! protocols a session carries, and request/answer pairs as transactions.
 
-use tyto_schema::SessionRecord;
+use tyto_schema::{DurationField, IntField, IpField, SessionRecord, TextField, TimeField};
 
 use crate::{Dissector, Side};
 
-/// Adds a value to a dissector field. The names are the catalogue's and fixed in the
-/// code; a mismatch is a bug the unit tests catch, so it is ignored at run time
-/// rather than allowed to disturb capture.
-pub(crate) fn put_text(rec: &mut SessionRecord, field: &str, value: &str) {
+/// Adds a value to a dissector field (its handle was checked against the catalogue
+/// when the program was compiled; a value past the field's bounds is dropped).
+pub(crate) fn put_text(rec: &mut SessionRecord, TextField(field): TextField, value: &str) {
     let r = rec.extra.add_text(field, value);
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 
 /// A span of time in nanoseconds, into a duration field (in microseconds).
-pub(crate) fn put_duration(rec: &mut SessionRecord, field: &str, ns: i64) {
+pub(crate) fn put_duration(rec: &mut SessionRecord, DurationField(field): DurationField, ns: i64) {
     let r = rec.extra.add_int(field, tyto_schema::time::span_micros(ns));
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 
-pub(crate) fn put_int(rec: &mut SessionRecord, field: &str, value: i64) {
+pub(crate) fn put_int(rec: &mut SessionRecord, IntField(field): IntField, value: i64) {
     let r = rec.extra.add_int(field, value);
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 
-pub(crate) fn put_ip(rec: &mut SessionRecord, field: &str, value: tyto_packet::Addr) {
+pub(crate) fn put_ip(rec: &mut SessionRecord, IpField(field): IpField, value: tyto_packet::Addr) {
     let r = rec.extra.add_ip(field, value);
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 
-pub(crate) fn put_time(rec: &mut SessionRecord, field: &str, ns: i64) {
+pub(crate) fn put_time(rec: &mut SessionRecord, TimeField(field): TimeField, ns: i64) {
     let r = rec.extra.add_time(field, ns);
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
@@ -71,7 +70,7 @@ impl Asked {
     }
 
     /// A value of the request or of its answer, for its transaction.
-    pub(crate) fn note(&mut self, field: &str, text: &str) {
+    pub(crate) fn note(&mut self, TextField(field): TextField, text: &str) {
         if let Some(t) = &mut self.txn {
             let r = t.values.add_text(field, text);
             debug_assert!(r.is_ok(), "{field}: {r:?}");
@@ -87,13 +86,13 @@ impl Asked {
 
     /// The answer came (in the newest packet): its time goes into `field` and the
     /// transaction is filed.
-    pub(crate) fn answered(self, rec: &mut SessionRecord, field: &str) {
+    pub(crate) fn answered(self, rec: &mut SessionRecord, field: DurationField) {
         let now = rec.stop_ns;
         self.answered_at(rec, field, now)
     }
 
     /// The answer began at `at_ns` (and ends in the newest packet).
-    pub(crate) fn answered_at(self, rec: &mut SessionRecord, field: &str, at_ns: i64) {
+    pub(crate) fn answered_at(self, rec: &mut SessionRecord, field: DurationField, at_ns: i64) {
         let took = at_ns - self.sent_ns;
         put_duration(rec, field, took);
         if let Some(mut t) = self.txn {

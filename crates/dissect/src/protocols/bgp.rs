@@ -55,7 +55,7 @@ impl Dissector for Bgp {
         self.streams.push(side, data, MAX_MESSAGE, message, |m, _| {
             if *messages < MAX_MESSAGES {
                 *messages += 1;
-                put_text(rec, "bgp.type", TYPES[usize::from(m[18])]);
+                put_text(rec, text_field!("bgp.type"), TYPES[usize::from(m[18])]);
             }
         });
     }

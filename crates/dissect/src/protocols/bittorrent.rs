@@ -187,15 +187,15 @@ impl Dissector for BitTorrent {
             _ => data,
         };
         if data.len() >= HANDSHAKE_LEN && data.starts_with(HANDSHAKE) {
-            put_text(rec, "bittorrent.infohash", &hex(&data[28..48]));
+            put_text(rec, text_field!("bittorrent.infohash"), &hex(&data[28..48]));
             let peer = &data[48..68];
             match client_tag(peer) {
-                Some(tag) => put_text(rec, "bittorrent.peerid", tag),
-                None => put_text(rec, "bittorrent.peerid", &hex(peer)),
+                Some(tag) => put_text(rec, text_field!("bittorrent.peerid"), tag),
+                None => put_text(rec, text_field!("bittorrent.peerid"), &hex(peer)),
             }
         } else if is_dht(data) {
             if let Some(h) = BitTorrent::bencoded_20(data, b"9:info_hash20:") {
-                put_text(rec, "bittorrent.infohash", &hex(h));
+                put_text(rec, text_field!("bittorrent.infohash"), &hex(h));
             }
         }
     }

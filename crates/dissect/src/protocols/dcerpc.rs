@@ -149,7 +149,7 @@ pub struct DceRpc {
 fn pdu(p: &[u8], rec: &mut SessionRecord) {
     let le = little_endian(p);
     let kind = usize::from(p[2]);
-    put_text(rec, "dcerpc.msgType", TYPES[kind]);
+    put_text(rec, text_field!("dcerpc.msgType"), TYPES[kind]);
     match kind {
         // Bind, alter context: the abstract syntaxes of each presentation context.
         11 | 14 => {
@@ -159,19 +159,19 @@ fn pdu(p: &[u8], rec: &mut SessionRecord) {
                 let Some(ctx) = p.get(at..at + 24) else { break };
                 let id = uuid(&ctx[4..20], le);
                 if let Some(major) = u16_at(ctx, 20, le) {
-                    put_text(rec, "dcerpc.version", &major.to_string());
+                    put_text(rec, text_field!("dcerpc.version"), &major.to_string());
                 }
                 if let Some((_, sub)) = INTERFACES.iter().find(|(u, _)| *u == id) {
-                    put_text(rec, "dcerpc.interface", sub.name);
+                    put_text(rec, text_field!("dcerpc.interface"), sub.name);
                     add_protocol(rec, sub);
                 }
-                put_text(rec, "dcerpc.uuid", &id);
+                put_text(rec, text_field!("dcerpc.uuid"), &id);
                 at += 24 + 20 * usize::from(ctx[2]);
             }
         }
         0 => {
             if let Some(op) = u16_at(p, 22, le) {
-                put_int(rec, "dcerpc.opnum", i64::from(op));
+                put_int(rec, int_field!("dcerpc.opnum"), i64::from(op));
             }
         }
         _ => {}

@@ -61,7 +61,7 @@ impl Dissector for Dhcp {
         }
         // Ethernet addresses only (htype 1, hlen 6).
         if d[1] == 1 && d[2] == 6 {
-            put_text(rec, "dhcp.mac", &mac_text(&d[28..34]));
+            put_text(rec, text_field!("dhcp.mac"), &mac_text(&d[28..34]));
         }
         let mut at = OPTIONS_AT;
         while let Some(&code) = d.get(at) {
@@ -76,11 +76,13 @@ impl Dissector for Dhcp {
             let Some(&len) = d.get(at + 1) else { break };
             let Some(v) = d.get(at + 2..at + 2 + len as usize) else { break };
             match (code, v) {
-                (53, [t]) => put_text(rec, "dhcp.type", TYPES.get(*t as usize).copied().unwrap_or("UNKNOWN")),
-                (12, name) => put_text(rec, "dhcp.host", &String::from_utf8_lossy(name)),
-                (60, class) => put_text(rec, "dhcp.classId", &String::from_utf8_lossy(class)),
+                (53, [t]) => {
+                    put_text(rec, text_field!("dhcp.type"), TYPES.get(*t as usize).copied().unwrap_or("UNKNOWN"))
+                }
+                (12, name) => put_text(rec, text_field!("dhcp.host"), &String::from_utf8_lossy(name)),
+                (60, class) => put_text(rec, text_field!("dhcp.classId"), &String::from_utf8_lossy(class)),
                 (50, [a, b, c, e]) => {
-                    put_ip(rec, "dhcp.requestIp", Addr::from_v4([*a, *b, *c, *e]));
+                    put_ip(rec, ip_field!("dhcp.requestIp"), Addr::from_v4([*a, *b, *c, *e]));
                 }
                 _ => {}
             }

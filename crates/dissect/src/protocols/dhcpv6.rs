@@ -84,7 +84,7 @@ pub struct Dhcpv6 {
 fn record(data: &[u8], depth: usize, rec: &mut SessionRecord) {
     let Some((kind, opts)) = message(data) else { return };
     if let Some(name) = type_name(kind) {
-        put_text(rec, "dhcp.type", name);
+        put_text(rec, text_field!("dhcp.type"), name);
     }
     for (code, value) in opts {
         match code {
@@ -99,7 +99,7 @@ fn record(data: &[u8], depth: usize, rec: &mut SessionRecord) {
                     _ => None,
                 };
                 if let Some(m) = mac {
-                    put_text(rec, "dhcp.mac", &mac_text(m));
+                    put_text(rec, text_field!("dhcp.mac"), &mac_text(m));
                 }
             }
             // Flags, then the name in DNS wire format.
@@ -115,14 +115,14 @@ fn record(data: &[u8], depth: usize, rec: &mut SessionRecord) {
                     rest = &tail[len..];
                 }
                 if !labels.is_empty() {
-                    put_text(rec, "dhcp.host", &labels.join("."));
+                    put_text(rec, text_field!("dhcp.host"), &labels.join("."));
                 }
             }
             // Enterprise number, then length-prefixed class data.
             OPTION_VENDOR_CLASS if value.len() > 6 => {
                 let len = usize::from(u16::from_be_bytes([value[4], value[5]]));
                 if let Some(class) = value.get(6..6 + len) {
-                    put_text(rec, "dhcp.classId", &String::from_utf8_lossy(class));
+                    put_text(rec, text_field!("dhcp.classId"), &String::from_utf8_lossy(class));
                 }
             }
             _ => {}

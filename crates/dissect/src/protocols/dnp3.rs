@@ -104,14 +104,14 @@ impl Dissector for Dnp3 {
                 return;
             }
             *frames += 1;
-            put_int(rec, "dnp3.dst", i64::from(u16::from_le_bytes([f[4], f[5]])));
-            put_int(rec, "dnp3.src", i64::from(u16::from_le_bytes([f[6], f[7]])));
+            put_int(rec, int_field!("dnp3.dst"), i64::from(u16::from_le_bytes([f[4], f[5]])));
+            put_int(rec, int_field!("dnp3.src"), i64::from(u16::from_le_bytes([f[6], f[7]])));
             // First fragment (transport FIR bit): application control, then the function.
             if let (Some(transport), Some(&code)) = (f.get(10), f.get(12)) {
                 if transport & 0x40 != 0 {
-                    put_int(rec, "dnp3.func", i64::from(code));
+                    put_int(rec, int_field!("dnp3.func"), i64::from(code));
                     if let Some(name) = function_name(code) {
-                        put_text(rec, "dnp3.funcName", name);
+                        put_text(rec, text_field!("dnp3.funcName"), name);
                     }
                 }
             }

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use tyto_packet::Addr;
 
-use tyto_schema::{Extra, SessionRecord, Transaction};
+use tyto_schema::{Extra, SessionRecord, TextField, Transaction};
 
 use crate::kit::file_transaction;
 use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
@@ -229,22 +229,20 @@ fn opcode_name(o: u8) -> Cow<'static, str> {
 
 /// Writes what a message says into a session's (or a transaction's) values.
 fn record(msg: &Message, extra: &mut Extra) {
-    // The names are the catalogue's and fixed here: a mismatch is a bug the unit
-    // tests catch, ignored at run time rather than allowed to disturb capture.
-    fn put_text(extra: &mut Extra, f: &str, v: &str) {
+    fn put_text(extra: &mut Extra, TextField(f): TextField, v: &str) {
         let r = extra.add_text(f, v);
         debug_assert!(r.is_ok(), "{f}: {r:?}");
     }
-    put_text(extra, "dns.opcode", &opcode_name(msg.opcode));
+    put_text(extra, text_field!("dns.opcode"), &opcode_name(msg.opcode));
     if msg.response {
-        put_text(extra, "dns.status", &rcode_name(msg.rcode));
+        put_text(extra, text_field!("dns.status"), &rcode_name(msg.rcode));
     }
     for (n, qtype, qclass) in &msg.questions {
         // The root (".", as in DNSKEY or NS queries for the root) names no host.
         if n != "." {
-            put_text(extra, "host.dns", n);
+            put_text(extra, text_field!("host.dns"), n);
         }
-        put_text(extra, "dns.query.type", &type_name(*qtype));
+        put_text(extra, text_field!("dns.query.type"), &type_name(*qtype));
         let class: Cow<'static, str> = match qclass & 0x7fff {
             1 => "IN".into(),
             3 => "CH".into(),
@@ -252,21 +250,21 @@ fn record(msg: &Message, extra: &mut Extra) {
             255 => "ANY".into(),
             c => format!("CLASS{c}").into(),
         };
-        put_text(extra, "dns.query.class", &class);
+        put_text(extra, text_field!("dns.query.class"), &class);
     }
     for (_, rtype, a) in &msg.answers {
         match (rtype, a) {
             (_, Answer::Addr(ip)) => {
-                let r = extra.add_ip("ip.dns", *ip);
+                let r = extra.add_ip(ip_field!("ip.dns").0, *ip);
                 debug_assert!(r.is_ok());
             }
             (5, Answer::Name(n)) => {
-                put_text(extra, "dns.answer.cname", n);
+                put_text(extra, text_field!("dns.answer.cname"), n);
                 // As Arkime: a CNAME's target is a host the session looked up too.
-                put_text(extra, "host.dns", n);
+                put_text(extra, text_field!("host.dns"), n);
             }
-            (2, Answer::Name(n)) => put_text(extra, "host.dns.nameserver", n),
-            (15, Answer::Name(n)) => put_text(extra, "host.dns.mailserver", n),
+            (2, Answer::Name(n)) => put_text(extra, text_field!("host.dns.nameserver"), n),
+            (15, Answer::Name(n)) => put_text(extra, text_field!("host.dns.mailserver"), n),
             _ => {}
         }
     }
@@ -319,7 +317,7 @@ impl Dns {
             }
         } else if let Some(at) = self.asked.iter().position(|(i, _)| *i == id) {
             if let Some((_, asked_ns)) = self.asked.remove(at) {
-                crate::kit::put_duration(rec, "dns.response-time", now - asked_ns);
+                crate::kit::put_duration(rec, duration_field!("dns.response-time"), now - asked_ns);
                 self.timed = Some(tyto_schema::time::span_micros(now - asked_ns));
             }
         }

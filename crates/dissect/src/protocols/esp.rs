@@ -44,7 +44,7 @@ impl Esp {
         let Some(spi) = spi(packet) else { return };
         if self.spis.len() < MAX_SPIS && !self.spis.contains(&spi) {
             self.spis.push(spi);
-            put_text(rec, "esp.spi", &format!("{spi:08x}"));
+            put_text(rec, text_field!("esp.spi"), &format!("{spi:08x}"));
         }
     }
 }

@@ -131,13 +131,13 @@ impl Dissector for Ftp {
                     if !COMMANDS.contains(&cmd.as_str()) {
                         return true;
                     }
-                    put_text(rec, "ftp.command", &cmd);
+                    put_text(rec, text_field!("ftp.command"), &cmd);
                     // A login before any AUTH TLS travels in clear.
                     if matches!(cmd.as_str(), "USER" | "PASS") && !*auth_tls {
                         crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
                     }
                     if FILE_COMMANDS.contains(&cmd.as_str()) && !arg.is_empty() {
-                        put_text(rec, "ftp.filename", arg.trim());
+                        put_text(rec, text_field!("ftp.filename"), arg.trim());
                     }
                     if cmd == "AUTH" && matches!(arg.trim().to_ascii_uppercase().as_str(), "TLS" | "SSL" | "TLS-C") {
                         *auth_tls = true;
@@ -229,12 +229,12 @@ impl Dissector for FtpData {
     fn end(&mut self, rec: &mut SessionRecord) {
         let Some(link) = self.link.as_ref() else { return };
         let l = expect::lock(link);
-        put_text(rec, "ftp.control", &l.control);
+        put_text(rec, text_field!("ftp.control"), &l.control);
         if let Some(c) = &l.command {
-            put_text(rec, "ftp.command", c);
+            put_text(rec, text_field!("ftp.command"), c);
         }
         if let Some(f) = &l.file {
-            put_text(rec, "ftp.filename", f);
+            put_text(rec, text_field!("ftp.filename"), f);
         }
     }
 

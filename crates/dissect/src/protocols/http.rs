@@ -1,7 +1,7 @@
 //! HTTP/1.x: requests and responses on a kept-alive connection, bodies skipped by
 //! Content-Length or chunked framing. Headers are parsed by `httparse`.
 
-use tyto_schema::{Extra, SessionRecord, Transaction};
+use tyto_schema::{Extra, SessionRecord, TextField, Transaction};
 
 use base64::Engine;
 use md5::Md5;
@@ -141,8 +141,8 @@ impl Direction {
         if let Some(h) = self.hash.take() {
             let (md5, sha256, len) = *h;
             if len > 0 {
-                put_text(rec, "http.md5", &crate::kit::hex(&md5.finalize()));
-                put_text(rec, "http.sha256", &crate::kit::hex(&sha256.finalize()));
+                put_text(rec, text_field!("http.md5"), &crate::kit::hex(&md5.finalize()));
+                put_text(rec, text_field!("http.sha256"), &crate::kit::hex(&sha256.finalize()));
             }
         }
     }
@@ -200,25 +200,23 @@ fn framing(headers: &[httparse::Header<'_>]) -> Option<Body> {
 /// the header names, which only the session keeps: a string each, for every
 /// request, would be most of a transaction's allocations).
 fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, '_>, extra: &mut Extra, names: bool) {
-    // The names are the catalogue's and fixed here: a mismatch is a bug the unit
-    // tests catch, ignored at run time rather than allowed to disturb capture.
-    let mut put = |f: &str, v: &str| {
+    let mut put = |TextField(f): TextField, v: &str| {
         let r = extra.add_text(f, v);
         debug_assert!(r.is_ok(), "{f}: {r:?}");
     };
     let method = req.method.unwrap_or("");
     let path = req.path.unwrap_or("");
     let host = header(headers, "host");
-    put("http.method", method);
+    put(text_field!("http.method"), method);
     if let Some(v) = req.version {
-        put("http.version", &format!("1.{v}"));
+        put(text_field!("http.version"), &format!("1.{v}"));
     }
     if let Some(h) = host {
-        put("host.http", h);
+        put(text_field!("host.http"), h);
         // As Arkime: `name:port` is also searchable as the bare name.
         if let Some((name, port)) = h.rsplit_once(':') {
             if !name.is_empty() && !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) {
-                put("host.http", name.trim_start_matches('[').trim_end_matches(']'));
+                put(text_field!("host.http"), name.trim_start_matches('[').trim_end_matches(']'));
             }
         }
     }
@@ -228,31 +226,31 @@ fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, 
         Some((_, rest)) => rest.to_string(),
         None => format!("{}{path}", host.unwrap_or("")),
     };
-    put("http.uri", &uri);
+    put(text_field!("http.uri"), &uri);
     let plain_path = path.split(['?', '#']).next().unwrap_or(path);
-    put("http.uri.path", plain_path);
+    put(text_field!("http.uri.path"), plain_path);
     if let Some(ua) = header(headers, "user-agent") {
-        put("http.user-agent", ua);
+        put(text_field!("http.user-agent"), ua);
     }
     for h in headers.iter().filter(|_| names) {
-        put("http.hasheader.src", h.name);
+        put(text_field!("http.hasheader.src"), h.name);
     }
 }
 
 /// What a response says, into a session's values, or a transaction's (`names`: with
 /// the header names, as for a request).
 fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extra, names: bool) {
-    let r = extra.add_int("http.statuscode", i64::from(code));
+    let r = extra.add_int(int_field!("http.statuscode").0, i64::from(code));
     debug_assert!(r.is_ok());
-    let mut put = |f: &str, v: &str| {
+    let mut put = |TextField(f): TextField, v: &str| {
         let r = extra.add_text(f, v);
         debug_assert!(r.is_ok(), "{f}: {r:?}");
     };
     if let Some(ct) = header(headers, "content-type") {
-        put("http.content-type", ct.split(';').next().unwrap_or(ct).trim());
+        put(text_field!("http.content-type"), ct.split(';').next().unwrap_or(ct).trim());
     }
     for h in headers.iter().filter(|_| names) {
-        put("http.hasheader.dst", h.name);
+        put(text_field!("http.hasheader.dst"), h.name);
     }
 }
 
@@ -269,8 +267,8 @@ fn authentication(headers: &[httparse::Header<'_>], rec: &mut SessionRecord) {
                 if let Some(user) = decoded.as_deref().and_then(|d| d.split(|b| *b == b':').next()) {
                     let user = String::from_utf8_lossy(user);
                     if !user.is_empty() {
-                        put_text(rec, "http.user", &user);
-                        put_text(rec, "user", &user);
+                        put_text(rec, text_field!("http.user"), &user);
+                        put_text(rec, text_field!("user"), &user);
                     }
                     // Basic is the password itself, base64-encoded.
                     crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
@@ -296,7 +294,7 @@ impl Http {
             }
             Side::Server => {
                 if let Some(sent) = self.timing.take() {
-                    put_duration(rec, "http.response-time", rec.stop_ns - sent);
+                    put_duration(rec, duration_field!("http.response-time"), rec.stop_ns - sent);
                     let took = tyto_schema::time::span_micros(rec.stop_ns - sent);
                     let list = rec.transactions.as_mut().map(|l| &mut l.list);
                     if let Some(t) = self.answering.and_then(|i| list?.get_mut(i)) {

@@ -160,25 +160,25 @@ fn read(a: &[u8], rec: &mut SessionRecord) {
     let c = a[2];
     if c & 0x03 == 0x03 {
         if let Some(f) = u_function(c) {
-            put_text(rec, "iec104.apciType", "U");
-            put_text(rec, "iec104.uFunction", f);
+            put_text(rec, text_field!("iec104.apciType"), "U");
+            put_text(rec, text_field!("iec104.uFunction"), f);
         }
         return;
     }
     if c & 0x03 == 0x01 {
-        put_text(rec, "iec104.apciType", "S");
+        put_text(rec, text_field!("iec104.apciType"), "S");
         return;
     }
-    put_text(rec, "iec104.apciType", "I");
+    put_text(rec, text_field!("iec104.apciType"), "I");
     // Type, variable structure qualifier, cause (6 bits, then test and negative
     // bits) and originator, common address (little-endian).
     let Some(asdu) = a.get(6..12) else { return };
-    put_int(rec, "iec104.typeId", i64::from(asdu[0]));
+    put_int(rec, int_field!("iec104.typeId"), i64::from(asdu[0]));
     if let Some(name) = type_name(asdu[0]) {
-        put_text(rec, "iec104.typeName", name);
+        put_text(rec, text_field!("iec104.typeName"), name);
     }
-    put_int(rec, "iec104.cot", i64::from(asdu[2] & 0x3f));
-    put_int(rec, "iec104.commonAddress", i64::from(u16::from_le_bytes([asdu[4], asdu[5]])));
+    put_int(rec, int_field!("iec104.cot"), i64::from(asdu[2] & 0x3f));
+    put_int(rec, int_field!("iec104.commonAddress"), i64::from(u16::from_le_bytes([asdu[4], asdu[5]])));
 }
 
 #[derive(Default)]

@@ -73,7 +73,7 @@ impl Dissector for Irc {
                 let nick = nick.split(|b| *b == b' ').next().unwrap_or(nick);
                 let nick = nick.strip_prefix(b":").unwrap_or(nick);
                 if !nick.is_empty() {
-                    put_text(rec, "irc.nick", &String::from_utf8_lossy(nick));
+                    put_text(rec, text_field!("irc.nick"), &String::from_utf8_lossy(nick));
                 }
             } else if after_ci(line, b"PASS ").is_some() || after_ci(line, b"USER ").is_some() {
                 crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
@@ -81,7 +81,7 @@ impl Dissector for Irc {
                 // The channel list as given (`#a,#b`), without keys.
                 let channels = channels.split(|b| *b == b' ').next().unwrap_or(channels);
                 if !channels.is_empty() && channels != b"0" {
-                    put_text(rec, "irc.channel", &String::from_utf8_lossy(channels));
+                    put_text(rec, text_field!("irc.channel"), &String::from_utf8_lossy(channels));
                 }
             }
             *seen < MAX_LINES

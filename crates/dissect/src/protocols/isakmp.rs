@@ -129,12 +129,12 @@ impl Dissector for Isakmp {
     fn feed(&mut self, _side: Side, data: &[u8], rec: &mut SessionRecord) {
         self.seen += 1;
         if let Some((m, version, exchange)) = header(data) {
-            put_text(rec, "isakmp.version", &format!("{version}.0"));
-            put_text(rec, "isakmp.exchange-type", &exchange_name(version, exchange));
-            put_text(rec, "isakmp.initiator-spi", &hex(&m[..8]));
+            put_text(rec, text_field!("isakmp.version"), &format!("{version}.0"));
+            put_text(rec, text_field!("isakmp.exchange-type"), &exchange_name(version, exchange));
+            put_text(rec, text_field!("isakmp.initiator-spi"), &hex(&m[..8]));
             // Zero until the responder has answered.
             if m[8..16] != [0; 8] {
-                put_text(rec, "isakmp.responder-spi", &hex(&m[8..16]));
+                put_text(rec, text_field!("isakmp.responder-spi"), &hex(&m[8..16]));
             }
             certificates(m, rec);
         } else if esp_in_udp(data) {

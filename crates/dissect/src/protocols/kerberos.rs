@@ -147,13 +147,13 @@ impl Kerberos {
         self.messages += 1;
         let Some(names) = message(m) else { return };
         if let Some(c) = names.cname {
-            put_text(rec, "krb5.cname", &c);
+            put_text(rec, text_field!("krb5.cname"), &c);
         }
         if let Some(r) = names.realm {
-            put_text(rec, "krb5.realm", &r);
+            put_text(rec, text_field!("krb5.realm"), &r);
         }
         if let Some(s) = names.sname {
-            put_text(rec, "krb5.sname", &s);
+            put_text(rec, text_field!("krb5.sname"), &s);
         }
     }
 }

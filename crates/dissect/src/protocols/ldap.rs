@@ -90,7 +90,7 @@ fn bind(contents: &[u8], rec: &mut SessionRecord) {
     let Some((0x02, _, rest)) = tlv(contents) else { return };
     let Some((0x04, name, rest)) = tlv(rest) else { return };
     let name = String::from_utf8_lossy(name);
-    put_text(rec, "ldap.bindname", if name.is_empty() { "<ROOT>" } else { &name });
+    put_text(rec, text_field!("ldap.bindname"), if name.is_empty() { "<ROOT>" } else { &name });
     let Some((auth, value, _)) = tlv(rest) else { return };
     let kind = match auth {
         0x80 if value.is_empty() => "none",
@@ -101,7 +101,7 @@ fn bind(contents: &[u8], rec: &mut SessionRecord) {
         0x8b => "ntlmsspAuth",
         _ => return,
     };
-    put_text(rec, "ldap.authtype", kind);
+    put_text(rec, text_field!("ldap.authtype"), kind);
 }
 
 impl Dissector for Ldap {

@@ -162,15 +162,15 @@ pub struct Memcache {
 impl Memcache {
     fn request_line(&mut self, line: &[u8], rec: &mut SessionRecord) {
         let Some((command, block)) = text_command(line) else { return };
-        put_text(rec, "memcache.command", command);
+        put_text(rec, text_field!("memcache.command"), command);
         let words: Vec<&[u8]> = line.trim_ascii_end().split(|b| *b == b' ').filter(|w| !w.is_empty()).collect();
         let mut asked = crate::kit::Asked::new(rec, "memcache", line.len());
-        asked.note("memcache.command", command);
+        asked.note(text_field!("memcache.command"), command);
         if let Some(key) = words.get(1).filter(|_| !matches!(command, "stats" | "version" | "verbosity" | "flush_all"))
         {
             let key = String::from_utf8_lossy(key);
-            put_text(rec, "memcache.key", &key);
-            asked.note("memcache.key", &key);
+            put_text(rec, text_field!("memcache.key"), &key);
+            asked.note(text_field!("memcache.key"), &key);
         }
         if block {
             // `set key flags exptime bytes [noreply]` (`cas` has its unique after bytes;
@@ -215,15 +215,15 @@ impl Memcache {
         }
         if ERRORS.contains(&word) {
             let status = String::from_utf8_lossy(line.trim_ascii_end());
-            put_text(rec, "memcache.status", &status);
+            put_text(rec, text_field!("memcache.status"), &status);
             if let Some(w) = self.pending.front_mut() {
-                w.asked.note("memcache.status", &status);
+                w.asked.note(text_field!("memcache.status"), &status);
             }
         }
         let ends = self.pending.front().is_none_or(|w| !w.to_end) || word == b"END" || ERRORS.contains(&word);
         if ends {
             if let Some(w) = self.pending.pop_front() {
-                w.asked.answered(rec, "memcache.response-time");
+                w.asked.answered(rec, duration_field!("memcache.response-time"));
             }
         }
     }
@@ -243,10 +243,10 @@ impl Memcache {
         match side {
             Side::Client => {
                 let command = binary_command(h[1]);
-                put_text(rec, "memcache.command", command);
+                put_text(rec, text_field!("memcache.command"), command);
                 let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
                 let mut asked = crate::kit::Asked::new(rec, "memcache", h.len() + body);
-                asked.note("memcache.command", command);
+                asked.note(text_field!("memcache.command"), command);
                 self.push(Waiting { asked, to_end: false, opaque: Some(opaque) }, rec);
             }
             Side::Server => {
@@ -256,14 +256,14 @@ impl Memcache {
                 let mut w = at.and_then(|i| self.pending.remove(i));
                 if status != 0 {
                     let status = format!("0x{status:04x}");
-                    put_text(rec, "memcache.status", &status);
+                    put_text(rec, text_field!("memcache.status"), &status);
                     if let Some(w) = &mut w {
-                        w.asked.note("memcache.status", &status);
+                        w.asked.note(text_field!("memcache.status"), &status);
                     }
                 }
                 if let Some(mut w) = w {
                     w.asked.answer_bytes(h.len() + body);
-                    w.asked.answered(rec, "memcache.response-time");
+                    w.asked.answered(rec, duration_field!("memcache.response-time"));
                 }
             }
         }

@@ -65,16 +65,16 @@ impl Dissector for Modbus {
                 return;
             }
             *adus += 1;
-            put_int(rec, "modbus.transactionid", i64::from(u16::from_be_bytes([a[0], a[1]])));
-            put_int(rec, "modbus.protocolid", 0);
-            put_int(rec, "modbus.unitid", i64::from(a[6]));
+            put_int(rec, int_field!("modbus.transactionid"), i64::from(u16::from_be_bytes([a[0], a[1]])));
+            put_int(rec, int_field!("modbus.protocolid"), 0);
+            put_int(rec, int_field!("modbus.unitid"), i64::from(a[6]));
             let function = a[7];
             if function & 0x80 != 0 {
                 if let Some(code) = a.get(8) {
-                    put_int(rec, "modbus.exccode", i64::from(*code));
+                    put_int(rec, int_field!("modbus.exccode"), i64::from(*code));
                 }
             } else {
-                put_int(rec, "modbus.funccode", i64::from(function));
+                put_int(rec, int_field!("modbus.funccode"), i64::from(function));
             }
         });
     }

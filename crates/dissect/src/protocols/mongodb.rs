@@ -154,39 +154,39 @@ fn command(doc: &[u8], db: Option<&str>, rec: &mut SessionRecord, asked: &mut cr
     let elements = elements(doc);
     let Some(&(kind, name, value)) = elements.first() else { return };
     let name = String::from_utf8_lossy(name).into_owned();
-    put_text(rec, "mongodb.command", &name);
-    asked.note("mongodb.command", &name);
+    put_text(rec, text_field!("mongodb.command"), &name);
+    asked.note(text_field!("mongodb.command"), &name);
     if kind == 0x02 && COLLECTION_COMMANDS.contains(&name.as_str()) {
         if let Some(c) = string(value) {
-            put_text(rec, "mongodb.collection", &c);
-            asked.note("mongodb.collection", &c);
+            put_text(rec, text_field!("mongodb.collection"), &c);
+            asked.note(text_field!("mongodb.collection"), &c);
         }
     }
     for &(kind, key, value) in &elements {
         match (kind, key) {
             (0x02, b"$db") => {
                 if let Some(d) = string(value) {
-                    put_text(rec, "mongodb.db", &d);
-                    asked.note("mongodb.db", &d);
+                    put_text(rec, text_field!("mongodb.db"), &d);
+                    asked.note(text_field!("mongodb.db"), &d);
                 }
             }
             (0x02, b"user") if name == "authenticate" => {
                 if let Some(u) = string(value) {
-                    put_text(rec, "user", &u);
+                    put_text(rec, text_field!("user"), &u);
                 }
             }
             // Binary: length, subtype, bytes.
             (0x05, b"payload") if name == "saslStart" => {
                 if let Some(u) = value.get(5..).and_then(scram_user) {
-                    put_text(rec, "user", &u);
+                    put_text(rec, text_field!("user"), &u);
                 }
             }
             _ => {}
         }
     }
     if let Some(d) = db {
-        put_text(rec, "mongodb.db", d);
-        asked.note("mongodb.db", d);
+        put_text(rec, text_field!("mongodb.db"), d);
+        asked.note(text_field!("mongodb.db"), d);
     }
 }
 
@@ -244,14 +244,14 @@ fn server_message(m: &[u8], pending: &mut Vec<(i32, crate::kit::Asked)>, rec: &m
         _ => None,
     };
     if let Some(e) = doc.and_then(answer_error) {
-        put_text(rec, "mongodb.error", &e);
+        put_text(rec, text_field!("mongodb.error"), &e);
         if let Some(a) = &mut asked {
-            a.note("mongodb.error", &e);
+            a.note(text_field!("mongodb.error"), &e);
         }
     }
     if let Some(mut a) = asked {
         a.answer_bytes(m.len());
-        a.answered(rec, "mongodb.response-time");
+        a.answered(rec, duration_field!("mongodb.response-time"));
     }
 }
 

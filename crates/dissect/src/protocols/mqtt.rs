@@ -109,7 +109,7 @@ pub struct Mqtt {
 
 fn topic(rec: &mut SessionRecord, t: &[u8]) {
     if !t.is_empty() && t.len() <= MAX_TOPIC {
-        put_text(rec, "mqtt.topic", &String::from_utf8_lossy(t));
+        put_text(rec, text_field!("mqtt.topic"), &String::from_utf8_lossy(t));
     }
 }
 
@@ -125,10 +125,10 @@ fn connect(body: &[u8], version: &mut u8, rec: &mut SessionRecord) -> Option<()>
         5 => "5.0",
         _ => return None,
     };
-    put_text(rec, "mqtt.version", name);
+    put_text(rec, text_field!("mqtt.version"), name);
     for (bit, name) in [(0x02, "cleanSession"), (0x04, "hasWill"), (0x20, "willRetain"), (0x40, "hasPassword")] {
         if flags & bit != 0 {
-            put_text(rec, "mqtt.flags", name);
+            put_text(rec, text_field!("mqtt.flags"), name);
         }
     }
     let mut rest = rest.get(2..)?; // keep alive
@@ -136,20 +136,20 @@ fn connect(body: &[u8], version: &mut u8, rec: &mut SessionRecord) -> Option<()>
         rest = skip_properties(rest)?;
     }
     let (client, mut rest) = string(rest)?;
-    put_text(rec, "mqtt.clientId", &String::from_utf8_lossy(client));
+    put_text(rec, text_field!("mqtt.clientId"), &String::from_utf8_lossy(client));
     if flags & 0x04 != 0 {
-        put_int(rec, "mqtt.qos", i64::from((flags >> 3) & 3));
+        put_int(rec, int_field!("mqtt.qos"), i64::from((flags >> 3) & 3));
         if level == 5 {
             rest = skip_properties(rest)?;
         }
         let (will, r) = string(rest)?;
-        put_text(rec, "mqtt.willTopic", &String::from_utf8_lossy(will));
+        put_text(rec, text_field!("mqtt.willTopic"), &String::from_utf8_lossy(will));
         rest = string(r)?.1; // the will message
     }
     if flags & 0x80 != 0 {
         let (user, _) = string(rest)?;
         if !user.is_empty() {
-            put_text(rec, "user", &String::from_utf8_lossy(user));
+            put_text(rec, text_field!("user"), &String::from_utf8_lossy(user));
         }
     }
     Some(())
@@ -158,7 +158,7 @@ fn connect(body: &[u8], version: &mut u8, rec: &mut SessionRecord) -> Option<()>
 /// One packet (or the head of a long one).
 fn read_packet(p: &[u8], version: &mut u8, rec: &mut SessionRecord) {
     let kind = p[0] >> 4;
-    put_text(rec, "mqtt.type", TYPES[usize::from(kind)]);
+    put_text(rec, text_field!("mqtt.type"), TYPES[usize::from(kind)]);
     let Some(Some((_, size))) = varint(&p[1..]) else { return };
     let body = &p[1 + size..];
     match kind {
@@ -167,11 +167,11 @@ fn read_packet(p: &[u8], version: &mut u8, rec: &mut SessionRecord) {
         }
         2 => {
             if let Some(code) = body.get(1) {
-                put_int(rec, "mqtt.connackCode", i64::from(*code));
+                put_int(rec, int_field!("mqtt.connackCode"), i64::from(*code));
             }
         }
         3 => {
-            put_int(rec, "mqtt.qos", i64::from((p[0] >> 1) & 3));
+            put_int(rec, int_field!("mqtt.qos"), i64::from((p[0] >> 1) & 3));
             if let Some((t, _)) = string(body) {
                 topic(rec, t);
             }

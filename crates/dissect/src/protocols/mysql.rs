@@ -178,8 +178,8 @@ impl Mysql {
             let mut asked = crate::kit::Asked::new(rec, "mysql", payload.len() + 4);
             if matches!(command, 0x03 | 0x16) {
                 let query = crate::kit::sql::normalise(&String::from_utf8_lossy(text));
-                put_text(rec, "mysql.query", &query);
-                asked.note("mysql.query", &query);
+                put_text(rec, text_field!("mysql.query"), &query);
+                asked.note(text_field!("mysql.query"), &query);
             }
             // Quit, closing a statement and sending its long data get no answer.
             if !matches!(command, 0x01 | 0x18 | 0x19) {
@@ -203,7 +203,7 @@ impl Mysql {
                 self.handoff = Some(end);
                 self.lost = true;
             } else if let Some(user) = payload[32..].split(|b| *b == 0).next().filter(|u| !u.is_empty()) {
-                put_text(rec, "mysql.user", &String::from_utf8_lossy(user));
+                put_text(rec, text_field!("mysql.user"), &String::from_utf8_lossy(user));
             }
         }
     }
@@ -212,7 +212,7 @@ impl Mysql {
         if seq == 0 && !self.logged_in[1] {
             self.logged_in[1] = true;
             if let Some(v) = greeting_version(payload) {
-                put_text(rec, "mysql.ver", &String::from_utf8_lossy(v));
+                put_text(rec, text_field!("mysql.ver"), &String::from_utf8_lossy(v));
             }
             return;
         }
@@ -230,10 +230,10 @@ impl Mysql {
             };
             let text = format!("{code} {} {}", String::from_utf8_lossy(state), String::from_utf8_lossy(message));
             let error = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            put_text(rec, "mysql.error", &error);
-            asked.note("mysql.error", &error);
+            put_text(rec, text_field!("mysql.error"), &error);
+            asked.note(text_field!("mysql.error"), &error);
         }
-        asked.answered(rec, "mysql.response-time");
+        asked.answered(rec, duration_field!("mysql.response-time"));
     }
 }
 

@@ -51,9 +51,9 @@ impl Dissector for Ntp {
         if !plausible(data) {
             return;
         }
-        put_int(rec, "ntp.version", i64::from((data[0] >> 3) & 7));
-        put_text(rec, "ntp.mode", MODES[(data[0] & 7) as usize]);
-        put_int(rec, "ntp.stratum", i64::from(data[1]));
+        put_int(rec, int_field!("ntp.version"), i64::from((data[0] >> 3) & 7));
+        put_text(rec, text_field!("ntp.mode"), MODES[(data[0] & 7) as usize]);
+        put_int(rec, int_field!("ntp.stratum"), i64::from(data[1]));
     }
 
     fn wants_more(&self) -> bool {

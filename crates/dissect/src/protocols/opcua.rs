@@ -3,7 +3,7 @@
 //! the policy is None, carries the sender's certificate (read as TLS's are). What
 //! follows is signed or encrypted service traffic, not read. Field names as Arkime's.
 
-use tyto_schema::SessionRecord;
+use tyto_schema::{SessionRecord, TextField};
 
 use crate::kit::der::{self, Header};
 use crate::kit::messages::{Length, Streams};
@@ -70,7 +70,7 @@ fn byte_string(b: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
     Some((Some(rest.get(..n)?), &rest[n..]))
 }
 
-fn text(rec: &mut SessionRecord, field: &str, value: Option<&[u8]>) {
+fn text(rec: &mut SessionRecord, field: TextField, value: Option<&[u8]>) {
     if let Some(v) = value.filter(|v| !v.is_empty()) {
         put_text(rec, field, &String::from_utf8_lossy(v));
     }
@@ -93,13 +93,13 @@ fn read(m: &[u8], rec: &mut SessionRecord) {
         // Protocol version and four limits, then the endpoint URL.
         b"HEL" => {
             if let Some((url, _)) = body.get(20..).and_then(byte_string) {
-                text(rec, "opcua.endpointUrl", url);
+                text(rec, text_field!("opcua.endpointUrl"), url);
             }
         }
         // Secure channel id, then the asymmetric security header.
         b"OPN" => {
             let Some((policy, rest)) = body.get(4..).and_then(byte_string) else { return };
-            text(rec, "opcua.securityPolicyUri", policy);
+            text(rec, text_field!("opcua.securityPolicyUri"), policy);
             if let Some((Some(cert), _)) = byte_string(rest) {
                 certificates(cert, rec);
             }

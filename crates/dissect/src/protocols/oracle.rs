@@ -82,15 +82,15 @@ impl Dissector for Oracle {
         };
         let (d, u) = (&text[start..end], &upper[start..end]);
         if let Some(s) = value(d, u, "SERVICE_NAME").or_else(|| value(d, u, "SID")) {
-            put_text(rec, "oracle.service", s);
+            put_text(rec, text_field!("oracle.service"), s);
         }
         // The first HOST, as Arkime records it: the listener's address when the
         // descriptor starts with it, else the client's (inside CID).
         if let Some(h) = value(d, u, "HOST") {
-            put_text(rec, "oracle.host", h);
+            put_text(rec, text_field!("oracle.host"), h);
         }
         if let Some(user) = value(d, u, "USER") {
-            put_text(rec, "oracle.user", user);
+            put_text(rec, text_field!("oracle.user"), user);
         }
         self.done = true;
         self.client = Vec::new();

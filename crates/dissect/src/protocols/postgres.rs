@@ -199,16 +199,16 @@ impl Postgres {
         let mut parts = self.client[8..len].split(|b| *b == 0);
         while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
             let field = match name {
-                b"user" => "postgresql.user",
-                b"database" => "postgresql.db",
-                b"application_name" => "postgresql.app",
+                b"user" => text_field!("postgresql.user"),
+                b"database" => text_field!("postgresql.db"),
+                b"application_name" => text_field!("postgresql.app"),
                 _ => continue,
             };
             let value = String::from_utf8_lossy(value);
             if !value.is_empty() {
                 put_text(rec, field, &value);
-                if field == "postgresql.user" {
-                    put_text(rec, "user", &value);
+                if field == text_field!("postgresql.user") {
+                    put_text(rec, text_field!("user"), &value);
                 }
             }
         }
@@ -244,7 +244,7 @@ impl Postgres {
             match (side, kind) {
                 (Side::Client, b'Q') => {
                     let text = crate::kit::sql::normalise(&String::from_utf8_lossy(cstr(&body).0));
-                    put_text(rec, "pgsql.query", &text);
+                    put_text(rec, text_field!("pgsql.query"), &text);
                     self.request(rec, Some(&text));
                 }
                 (Side::Client, b'P') => {
@@ -266,7 +266,7 @@ impl Postgres {
                 (Side::Client, b'S') => {
                     let text = self.batch.take();
                     if let Some(text) = &text {
-                        put_text(rec, "pgsql.query", text);
+                        put_text(rec, text_field!("pgsql.query"), text);
                     }
                     self.request(rec, text.as_deref());
                 }
@@ -288,15 +288,15 @@ impl Postgres {
                     }
                     if !code.is_empty() {
                         let error = format!("{code} {message}");
-                        put_text(rec, "pgsql.error", &error);
+                        put_text(rec, text_field!("pgsql.error"), &error);
                         if let Some(asked) = self.pending.front_mut() {
-                            asked.note("pgsql.error", &error);
+                            asked.note(text_field!("pgsql.error"), &error);
                         }
                     }
                 }
                 (Side::Server, b'Z') => {
                     if let Some(asked) = self.pending.pop_front() {
-                        asked.answered(rec, "pgsql.response-time");
+                        asked.answered(rec, duration_field!("pgsql.response-time"));
                     }
                 }
                 _ => {}
@@ -309,7 +309,7 @@ impl Postgres {
     fn request(&mut self, rec: &mut SessionRecord, statement: Option<&str>) {
         let mut asked = crate::kit::Asked::new(rec, "pgsql", std::mem::take(&mut self.sent_bytes));
         if let Some(text) = statement {
-            asked.note("pgsql.query", text);
+            asked.note(text_field!("pgsql.query"), text);
         }
         if self.pending.len() >= MAX_PENDING {
             if let Some(old) = self.pending.pop_front() {

@@ -410,8 +410,8 @@ fn gquic_tags(msg: &[u8], rec: &mut SessionRecord) {
         let end = u32::from_le_bytes([e[4], e[5], e[6], e[7]]) as usize;
         let Some(value) = msg.get(values_at + start..values_at + end) else { return };
         match &e[..4] {
-            b"SNI\0" => put_text(rec, "host.quic", &String::from_utf8_lossy(value)),
-            b"UAID" => put_text(rec, "quic.user-agent", &String::from_utf8_lossy(value)),
+            b"SNI\0" => put_text(rec, text_field!("host.quic"), &String::from_utf8_lossy(value)),
+            b"UAID" => put_text(rec, text_field!("quic.user-agent"), &String::from_utf8_lossy(value)),
             _ => {}
         }
         start = end;
@@ -431,7 +431,7 @@ impl Quic {
                     }
                     if self.version.is_none() {
                         self.version = Some(init.version);
-                        put_text(rec, "quic.version", &version_name(init.version));
+                        put_text(rec, text_field!("quic.version"), &version_name(init.version));
                     }
                     self.initial(side, &packet[..end], &init, rec);
                     at += end;
@@ -468,7 +468,7 @@ impl Dissector for Quic {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         if let (false, Some((version, at))) = (self.gquic_done, gquic_chlo(data)) {
             self.gquic_done = true;
-            put_text(rec, "quic.version", &version_name(version));
+            put_text(rec, text_field!("quic.version"), &version_name(version));
             gquic_tags(&data[at..], rec);
             return;
         }

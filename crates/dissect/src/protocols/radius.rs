@@ -96,22 +96,26 @@ impl Dissector for Radius {
         self.datagrams += 1;
         let Some(attrs) = attributes(data) else { return };
         if let Some(name) = code_name(data[0]) {
-            put_text(rec, "radius.msgType", name);
+            put_text(rec, text_field!("radius.msgType"), name);
         }
         for (kind, value) in attrs {
             match kind {
-                1 if !value.is_empty() => put_text(rec, "radius.user", &String::from_utf8_lossy(value)),
-                4 => ipv4(value).into_iter().for_each(|a| put_ip(rec, "radius.nasIp", a)),
+                1 if !value.is_empty() => put_text(rec, text_field!("radius.user"), &String::from_utf8_lossy(value)),
+                4 => ipv4(value).into_iter().for_each(|a| put_ip(rec, ip_field!("radius.nasIp"), a)),
                 5 if value.len() == 4 => {
-                    put_int(rec, "radius.nasPort", i64::from(u32::from_be_bytes(value.try_into().unwrap_or_default())));
+                    put_int(
+                        rec,
+                        int_field!("radius.nasPort"),
+                        i64::from(u32::from_be_bytes(value.try_into().unwrap_or_default())),
+                    );
                 }
-                8 => ipv4(value).into_iter().for_each(|a| put_ip(rec, "radius.framed-ip", a)),
-                31 => mac(value).into_iter().for_each(|m| put_text(rec, "radius.mac", &m)),
+                8 => ipv4(value).into_iter().for_each(|a| put_ip(rec, ip_field!("radius.framed-ip"), a)),
+                31 => mac(value).into_iter().for_each(|m| put_text(rec, text_field!("radius.mac"), &m)),
                 // Tunnel-Client-Endpoint: a tag byte may come first, then the address as text.
                 66 => {
                     let text = String::from_utf8_lossy(value.strip_prefix(&[0]).unwrap_or(value)).into_owned();
                     if let Ok(ip) = text.trim_matches(char::from(0)).parse::<std::net::IpAddr>() {
-                        put_ip(rec, "radius.endpoint-ip", tyto_packet::Addr::from(ip));
+                        put_ip(rec, ip_field!("radius.endpoint-ip"), tyto_packet::Addr::from(ip));
                     }
                 }
                 _ => {}

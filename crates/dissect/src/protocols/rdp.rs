@@ -4,7 +4,7 @@
 //! standard RDP security, the client core data of the MCS Connect Initial (client
 //! name, keyboard layout, build).
 
-use tyto_schema::SessionRecord;
+use tyto_schema::{SessionRecord, TextField};
 
 use crate::kit::messages::{Length, Streams};
 use crate::kit::{put_int, put_text, utf16le};
@@ -87,7 +87,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     Probe::from(matches!(tpkt(data), Length::Is(_)) && data[5] == code && rdp)
 }
 
-fn protocols(rec: &mut SessionRecord, field: &str, bits: u32) {
+fn protocols(rec: &mut SessionRecord, field: TextField, bits: u32) {
     if bits == 0 {
         put_text(rec, field, "rdp");
     }
@@ -125,18 +125,18 @@ fn client_core(pdu: &[u8], rec: &mut SessionRecord) {
             let u32_at = |i: usize| u32::from_le_bytes([block[i], block[i + 1], block[i + 2], block[i + 3]]);
             let layout = u32_at(12);
             match KEYBOARDS.iter().find(|(id, _)| *id == layout) {
-                Some((_, name)) => put_text(rec, "rdp.keyboard-layout", name),
-                None if layout != 0 => put_text(rec, "rdp.keyboard-layout", &format!("0x{layout:04x}")),
+                Some((_, name)) => put_text(rec, text_field!("rdp.keyboard-layout"), name),
+                None if layout != 0 => put_text(rec, text_field!("rdp.keyboard-layout"), &format!("0x{layout:04x}")),
                 None => {}
             }
             let build = u32_at(16);
             if build != 0 {
-                put_int(rec, "rdp.client-build", i64::from(build));
+                put_int(rec, int_field!("rdp.client-build"), i64::from(build));
             }
             let name = utf16le(&block[20..52]);
             let name = name.trim_end_matches('\0');
             if !name.is_empty() {
-                put_text(rec, "rdp.client-name", name);
+                put_text(rec, text_field!("rdp.client-name"), name);
             }
             return;
         }
@@ -172,19 +172,19 @@ impl Dissector for Rdp {
                         let end = rest.iter().position(|b| *b == b'\r' || *b == b'\n').unwrap_or(rest.len());
                         let user = String::from_utf8_lossy(&rest[..end]);
                         if !user.is_empty() {
-                            put_text(rec, "rdp.cookie", &user);
-                            put_text(rec, "user", &user);
+                            put_text(rec, text_field!("rdp.cookie"), &user);
+                            put_text(rec, text_field!("user"), &user);
                         }
                     }
                     if let Some(bits) = neg(NEG_REQUEST) {
-                        protocols(rec, "rdp.requested-protocols", bits);
+                        protocols(rec, text_field!("rdp.requested-protocols"), bits);
                     }
                 }
                 // Without a negotiation response (standard RDP security, or a
                 // failure) RDP's own encryption follows.
                 0xd0 => {
                     if let Some(bits) = neg(NEG_RESPONSE) {
-                        protocols(rec, "rdp.selected-protocol", bits);
+                        protocols(rec, text_field!("rdp.selected-protocol"), bits);
                         if bits != 0 {
                             handoff = Some(used.saturating_sub(before));
                         }

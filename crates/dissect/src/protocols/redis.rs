@@ -323,7 +323,7 @@ impl Redis {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
             return;
         }
-        put_text(rec, "redis.command", &name);
+        put_text(rec, text_field!("redis.command"), &name);
         let arg = |i: usize| args.get(i).map(|a| &a[..]);
         let user = match name.as_str() {
             "AUTH" if args.len() >= 3 => arg(1),
@@ -334,25 +334,25 @@ impl Redis {
             _ => None,
         };
         if let Some(u) = user {
-            put_text(rec, "user", &String::from_utf8_lossy(u));
+            put_text(rec, text_field!("user"), &String::from_utf8_lossy(u));
         }
         // The database a connection switches to (0 until it does).
         if let (Some(db), "SELECT") = (arg(1), name.as_str()) {
             if db.iter().all(u8::is_ascii_digit) && (1..=5).contains(&db.len()) {
-                put_text(rec, "redis.db", &String::from_utf8_lossy(db));
+                put_text(rec, text_field!("redis.db"), &String::from_utf8_lossy(db));
             }
         }
         if matches!(name.as_str(), "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" | "MONITOR") {
             self.subscribed = true;
         }
         let mut asked = crate::kit::Asked::new(rec, "redis", m.bytes);
-        asked.note("redis.command", &name);
+        asked.note(text_field!("redis.command"), &name);
         // The first argument is a key, except for commands whose first argument is
         // a subcommand, a password, a script, a channel or a number.
         if let Some(key) = arg(1).filter(|_| !NOT_KEYED.contains(&name.as_str())) {
             let key = String::from_utf8_lossy(key);
-            put_text(rec, "redis.key", &key);
-            asked.note("redis.key", &key);
+            put_text(rec, text_field!("redis.key"), &key);
+            asked.note(text_field!("redis.key"), &key);
         }
         if self.pending.len() >= MAX_PENDING {
             if let Some(old) = self.pending.pop_front() {
@@ -372,14 +372,14 @@ impl Redis {
         let mut asked = self.pending.pop_front();
         if m.kind == b'-' {
             let text = String::from_utf8_lossy(m.parts.first().map_or(&[][..], |p| &p[..])).into_owned();
-            put_text(rec, "redis.error", &text);
+            put_text(rec, text_field!("redis.error"), &text);
             if let Some(a) = &mut asked {
-                a.note("redis.error", &text);
+                a.note(text_field!("redis.error"), &text);
             }
         }
         if let Some(mut a) = asked {
             a.answer_bytes(m.bytes);
-            a.answered(rec, "redis.response-time");
+            a.answered(rec, duration_field!("redis.response-time"));
         }
     }
 }

@@ -78,8 +78,8 @@ impl Dissector for Rsh {
         self.opening.extend_from_slice(&data[..data.len().min(room)]);
         match opening(&self.opening) {
             Ok(Some((local, remote))) => {
-                put_text(rec, "user", &String::from_utf8_lossy(remote));
-                put_text(rec, "user", &String::from_utf8_lossy(local));
+                put_text(rec, text_field!("user"), &String::from_utf8_lossy(remote));
+                put_text(rec, text_field!("user"), &String::from_utf8_lossy(local));
                 // The account and the command, trusted on the client's word.
                 crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
                 self.done = true;

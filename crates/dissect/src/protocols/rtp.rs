@@ -150,7 +150,7 @@ fn sdes(p: &[u8], rec: &mut SessionRecord) {
             let Some(&len) = p.get(at + 1) else { return };
             let Some(text) = p.get(at + 2..at + 2 + usize::from(len)) else { return };
             if kind == 1 && !text.is_empty() {
-                put_text(rec, "rtcp.cname", &String::from_utf8_lossy(text));
+                put_text(rec, text_field!("rtcp.cname"), &String::from_utf8_lossy(text));
             }
             at += 2 + usize::from(len);
         }
@@ -160,11 +160,15 @@ fn sdes(p: &[u8], rec: &mut SessionRecord) {
 /// What an RTP header shows, encrypted payload or not (SRTP keeps it in clear).
 pub(crate) fn header_values(data: &[u8], rec: &mut SessionRecord) {
     let Some(pt) = rtp_header(data) else { return };
-    put_int(rec, "rtp.payloadType", i64::from(pt));
+    put_int(rec, int_field!("rtp.payloadType"), i64::from(pt));
     if let Some(c) = codec(pt) {
-        put_text(rec, "rtp.codec", c);
+        put_text(rec, text_field!("rtp.codec"), c);
     }
-    put_text(rec, "rtp.ssrc", &format!("{:08x}", u32::from_be_bytes([data[8], data[9], data[10], data[11]])));
+    put_text(
+        rec,
+        text_field!("rtp.ssrc"),
+        &format!("{:08x}", u32::from_be_bytes([data[8], data[9], data[10], data[11]])),
+    );
 }
 
 #[derive(Default)]

@@ -141,13 +141,13 @@ fn group_name(group: u8) -> &'static str {
 fn s7comm(p: &[u8], rec: &mut SessionRecord) {
     let Some(h) = p.get(..10) else { return };
     let rosctr = h[1];
-    put_int(rec, "s7comm.rosctr", i64::from(rosctr));
-    put_int(rec, "s7comm.pduref", i64::from(u16::from_be_bytes([h[4], h[5]])));
+    put_int(rec, int_field!("s7comm.rosctr"), i64::from(rosctr));
+    put_int(rec, int_field!("s7comm.pduref"), i64::from(u16::from_be_bytes([h[4], h[5]])));
     let param_len = u16::from_be_bytes([h[6], h[7]]);
     let mut params = &p[10..];
     if matches!(rosctr, 2 | 3) {
         let Some(e) = p.get(10..12) else { return };
-        for (field, v) in [("s7comm.errorClass", e[0]), ("s7comm.errorCode", e[1])] {
+        for (field, v) in [(int_field!("s7comm.errorClass"), e[0]), (int_field!("s7comm.errorCode"), e[1])] {
             if v != 0 {
                 put_int(rec, field, i64::from(v));
             }
@@ -156,10 +156,10 @@ fn s7comm(p: &[u8], rec: &mut SessionRecord) {
     }
     let Some(&code) = params.first().filter(|_| param_len > 0) else { return };
     // The first parameter byte: a job's function code; user data's parameter head.
-    put_int(rec, "s7comm.func", i64::from(code));
+    put_int(rec, int_field!("s7comm.func"), i64::from(code));
     let name = if rosctr == 7 { params.get(5).map(|g| group_name(g & 0x0f)) } else { function_name(code) };
     if let Some(name) = name {
-        put_text(rec, "s7comm.funcName", name);
+        put_text(rec, text_field!("s7comm.funcName"), name);
     }
 }
 
@@ -169,7 +169,7 @@ fn s7comm_plus(p: &[u8], rec: &mut SessionRecord) {
     let Some(&version) = p.get(1) else { return };
     let at = if version == 3 { p.get(4).map_or(p.len(), |d| 5 + usize::from(*d)) } else { 4 };
     if let Some(op) = p.get(at) {
-        put_int(rec, "s7comm.opcode", i64::from(*op));
+        put_int(rec, int_field!("s7comm.opcode"), i64::from(*op));
     }
 }
 

@@ -75,17 +75,17 @@ impl Dissector for Sip {
         let first = lines.next().unwrap_or("");
         if let Some(code) = first.strip_prefix("SIP/2.0 ") {
             if let Ok(c) = code.get(..3).unwrap_or("").parse::<i64>() {
-                put_int(rec, "sip.statuscode", c);
+                put_int(rec, int_field!("sip.statuscode"), c);
             }
         } else if let Some((m, _)) = first.split_once(' ') {
-            put_text(rec, "sip.method", m);
+            put_text(rec, text_field!("sip.method"), m);
         }
         for l in lines.take_while(|l| !l.is_empty()) {
             let Some((name, value)) = l.split_once(':') else { continue };
             let value = value.trim();
             match name.trim().to_ascii_lowercase().as_str() {
-                "call-id" | "i" => put_text(rec, "sip.callid", value),
-                "user-agent" | "server" => put_text(rec, "sip.user-agent", value),
+                "call-id" | "i" => put_text(rec, text_field!("sip.callid"), value),
+                "user-agent" | "server" => put_text(rec, text_field!("sip.user-agent"), value),
                 _ => {}
             }
         }

@@ -4,7 +4,7 @@
 //! inside session setups (user, domain, host). Messages are read by their NetBIOS
 //! length; only the head of a long one (a read or a write) is kept.
 
-use tyto_schema::SessionRecord;
+use tyto_schema::{SessionRecord, TextField};
 
 use crate::kit::messages::{Length, Streams};
 use crate::kit::{le16, le32, ntlm, put_text, utf16le};
@@ -88,7 +88,7 @@ pub struct Smb {
 /// What one SMB message adds: written after the stream is read, to keep borrows apart.
 #[derive(Default)]
 struct Found {
-    fields: Vec<(&'static str, String)>,
+    fields: Vec<(TextField, String)>,
     ntlm: Vec<ntlm::Message>,
     dialects: Option<Vec<String>>,
     encrypted: bool,
@@ -97,7 +97,7 @@ struct Found {
 }
 
 impl Found {
-    fn put(&mut self, field: &'static str, value: String) {
+    fn put(&mut self, field: TextField, value: String) {
         if !value.is_empty() {
             self.fields.push((field, value));
         }
@@ -106,7 +106,11 @@ impl Found {
     fn blob(&mut self, blob: &[u8]) {
         if let Some(m) = ntlm::find(blob) {
             if m.kind == 3 {
-                for (f, v) in [("smb.user", &m.user), ("smb.domain", &m.domain), ("host.smb", &m.host)] {
+                for (f, v) in [
+                    (text_field!("smb.user"), &m.user),
+                    (text_field!("smb.domain"), &m.domain),
+                    (text_field!("host.smb"), &m.host),
+                ] {
                     if let Some(v) = v {
                         self.put(f, v.clone());
                     }
@@ -143,7 +147,7 @@ fn smb1(m: &[u8], dialects: &[String], found: &mut Found) {
             }
             (0x72, true) if wc >= 1 => {
                 if let Some(d) = dialects.get(usize::from(word(0))) {
-                    found.put("smb.dialect", d.clone());
+                    found.put(text_field!("smb.dialect"), d.clone());
                 }
             }
             // Session setup: extended security (a blob, then OS, LAN manager, domain).
@@ -153,7 +157,7 @@ fn smb1(m: &[u8], dialects: &[String], found: &mut Found) {
                     found.blob(blob);
                 }
                 let mut s = strings(m, bytes_at + blob_len, unicode, 3).into_iter();
-                for f in ["smb.os", "smb.ver", "smb.domain"] {
+                for f in [text_field!("smb.os"), text_field!("smb.ver"), text_field!("smb.domain")] {
                     found.put(f, s.next().unwrap_or_default());
                 }
             }
@@ -161,7 +165,9 @@ fn smb1(m: &[u8], dialects: &[String], found: &mut Found) {
             (0x73, false) if wc == 13 => {
                 let skip = usize::from(word(7)) + usize::from(word(8));
                 let mut s = strings(m, bytes_at + skip, unicode, 4).into_iter();
-                for f in ["smb.user", "smb.domain", "smb.os", "smb.ver"] {
+                for f in
+                    [text_field!("smb.user"), text_field!("smb.domain"), text_field!("smb.os"), text_field!("smb.ver")]
+                {
                     found.put(f, s.next().unwrap_or_default());
                 }
             }
@@ -173,15 +179,21 @@ fn smb1(m: &[u8], dialects: &[String], found: &mut Found) {
             // Tree connect: password, then the path.
             (0x75, false) if wc == 4 => {
                 let path = strings(m, bytes_at + usize::from(word(3)), unicode, 1);
-                found.put("smb.share", path.into_iter().next().unwrap_or_default());
+                found.put(text_field!("smb.share"), path.into_iter().next().unwrap_or_default());
             }
             // NT create, open: the file name.
             (0xa2 | 0x2d, false) => {
-                found.put("smb.fn", strings(m, bytes_at, unicode, 1).into_iter().next().unwrap_or_default());
+                found.put(
+                    text_field!("smb.fn"),
+                    strings(m, bytes_at, unicode, 1).into_iter().next().unwrap_or_default(),
+                );
             }
             // Delete: a buffer format byte, then the name.
             (0x06, false) if bytes.first() == Some(&0x04) => {
-                found.put("smb.fn", strings(m, bytes_at + 1, unicode, 1).into_iter().next().unwrap_or_default());
+                found.put(
+                    text_field!("smb.fn"),
+                    strings(m, bytes_at + 1, unicode, 1).into_iter().next().unwrap_or_default(),
+                );
             }
             _ => {}
         }
@@ -215,7 +227,10 @@ fn smb2(m: &[u8], found: &mut Found) {
         match (cmd, reply) {
             (0, true) => {
                 if let Some(d) = le16(body, 4).filter(|d| *d != 0 && *d != 0x02ff) {
-                    found.put("smb.dialect", format!("SMB {}.{}.{}", (d >> 8) & 0xf, (d >> 4) & 0xf, d & 0xf));
+                    found.put(
+                        text_field!("smb.dialect"),
+                        format!("SMB {}.{}.{}", (d >> 8) & 0xf, (d >> 4) & 0xf, d & 0xf),
+                    );
                 }
             }
             (1, false) => {
@@ -230,12 +245,12 @@ fn smb2(m: &[u8], found: &mut Found) {
             }
             (3, false) => {
                 if let Some(path) = field(4, 6) {
-                    found.put("smb.share", utf16le(path));
+                    found.put(text_field!("smb.share"), utf16le(path));
                 }
             }
             (5, false) => {
                 if let Some(name) = field(44, 46) {
-                    found.put("smb.fn", utf16le(name));
+                    found.put(text_field!("smb.fn"), utf16le(name));
                 }
             }
             _ => {}

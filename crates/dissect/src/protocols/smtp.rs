@@ -169,14 +169,14 @@ impl Smtp {
         if name.is_empty() || name.contains(' ') {
             return;
         }
-        put_text(rec, "email.has-header", &name);
+        put_text(rec, text_field!("email.has-header"), &name);
         match name.as_str() {
-            "subject" if !value.trim().is_empty() => put_text(rec, "email.subject", &decode_words(value)),
-            "from" | "sender" => addresses(value).iter().for_each(|a| put_text(rec, "email.src", a)),
-            "to" | "cc" => addresses(value).iter().for_each(|a| put_text(rec, "email.dst", a)),
-            "message-id" => put_text(rec, "email.message-id", value.trim()),
-            "x-mailer" | "user-agent" => put_text(rec, "email.x-mailer", value.trim()),
-            "content-type" => put_text(rec, "email.content-type", value.trim()),
+            "subject" if !value.trim().is_empty() => put_text(rec, text_field!("email.subject"), &decode_words(value)),
+            "from" | "sender" => addresses(value).iter().for_each(|a| put_text(rec, text_field!("email.src"), a)),
+            "to" | "cc" => addresses(value).iter().for_each(|a| put_text(rec, text_field!("email.dst"), a)),
+            "message-id" => put_text(rec, text_field!("email.message-id"), value.trim()),
+            "x-mailer" | "user-agent" => put_text(rec, text_field!("email.x-mailer"), value.trim()),
+            "content-type" => put_text(rec, text_field!("email.content-type"), value.trim()),
             _ => {}
         }
     }
@@ -187,12 +187,16 @@ impl Smtp {
                 self.ntlm.client(rec, line, starts_with_ci(line, b"AUTH NTLM"));
                 if let Some(name) = after_ci(line, b"EHLO").or_else(|| after_ci(line, b"HELO")) {
                     if !name.is_empty() {
-                        put_text(rec, "email.smtp-hello", &String::from_utf8_lossy(name));
+                        put_text(rec, text_field!("email.smtp-hello"), &String::from_utf8_lossy(name));
                     }
                 } else if let Some(v) = after_ci(line, b"MAIL FROM:") {
-                    addresses(&String::from_utf8_lossy(v)).iter().for_each(|a| put_text(rec, "email.src", a));
+                    addresses(&String::from_utf8_lossy(v))
+                        .iter()
+                        .for_each(|a| put_text(rec, text_field!("email.src"), a));
                 } else if let Some(v) = after_ci(line, b"RCPT TO:") {
-                    addresses(&String::from_utf8_lossy(v)).iter().for_each(|a| put_text(rec, "email.dst", a));
+                    addresses(&String::from_utf8_lossy(v))
+                        .iter()
+                        .for_each(|a| put_text(rec, text_field!("email.dst"), a));
                 } else if trim(line).eq_ignore_ascii_case(b"DATA") {
                     self.client = Client::Headers;
                 } else if trim(line).eq_ignore_ascii_case(b"STARTTLS") {

@@ -71,7 +71,7 @@ impl Dissector for Snmp {
         // On the wire 0 is v1, 1 is v2c, 3 is v3.
         put_int(
             rec,
-            "snmp.version",
+            int_field!("snmp.version"),
             if version == 0 {
                 1
             } else if version == 1 {
@@ -81,7 +81,7 @@ impl Dissector for Snmp {
             },
         );
         if let Some(c) = community {
-            put_text(rec, "snmp.community", &String::from_utf8_lossy(c));
+            put_text(rec, text_field!("snmp.community"), &String::from_utf8_lossy(c));
         }
     }
 

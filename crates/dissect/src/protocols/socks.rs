@@ -145,12 +145,12 @@ pub struct Socks {
 
 fn record_target(t: &Target, rec: &mut SessionRecord) {
     if let Some(ip) = t.ip {
-        put_ip(rec, "ip.socks", ip);
+        put_ip(rec, ip_field!("ip.socks"), ip);
     }
     if let Some(h) = &t.host {
-        put_text(rec, "host.socks", h);
+        put_text(rec, text_field!("host.socks"), h);
     }
-    put_int(rec, "port.socks", i64::from(t.port));
+    put_int(rec, int_field!("port.socks"), i64::from(t.port));
 }
 
 impl Socks {
@@ -169,7 +169,7 @@ impl Socks {
                     Parse::Done((t, user), n) => {
                         record_target(&t, rec);
                         if !user.is_empty() {
-                            put_text(rec, "socks.user", &user);
+                            put_text(rec, text_field!("socks.user"), &user);
                         }
                         (n, Step::Done, false)
                     }
@@ -196,7 +196,7 @@ impl Socks {
                     if data.len() < end {
                         break;
                     }
-                    put_text(rec, "socks.user", &String::from_utf8_lossy(user));
+                    put_text(rec, text_field!("socks.user"), &String::from_utf8_lossy(user));
                     (end, Step::Negotiating, false)
                 }
                 (Side::Client, 5, Step::Negotiating) => {

@@ -83,8 +83,8 @@ impl Ssh {
         let padding = usize::from(packet[0]);
         if let Some(lists) = packet.get(1..len.saturating_sub(padding)).and_then(name_lists) {
             let field = match side {
-                Side::Client => "ssh.hassh",
-                Side::Server => "ssh.hasshServer",
+                Side::Client => text_field!("ssh.hassh"),
+                Side::Server => text_field!("ssh.hasshServer"),
             };
             put_text(rec, field, &hassh(&lists, side));
         }
@@ -109,7 +109,7 @@ impl Dissector for Ssh {
             data = end.map_or(&[][..], |e| &data[e + 1..]);
             self.lines[i] += 1;
             if banner.starts_with("SSH-") {
-                put_text(rec, "ssh.ver", &banner);
+                put_text(rec, text_field!("ssh.ver"), &banner);
                 // SSH 1 has no KEXINIT.
                 let v1 = banner.starts_with("SSH-1.") && !banner.starts_with("SSH-1.99");
                 self.stage[i] = if v1 { Stage::Done } else { Stage::KexInit };

@@ -228,7 +228,7 @@ fn login(kind: u8, p: &[u8], rec: &mut SessionRecord) {
         _ => None,
     };
     if let Some(u) = user.filter(|u| !u.is_empty()) {
-        put_text(rec, "user", &u);
+        put_text(rec, text_field!("user"), &u);
     }
 }
 
@@ -256,11 +256,11 @@ impl Exchange {
                 let mut asked = crate::kit::Asked::new(rec, "tds", m.bytes);
                 if m.kind == SQL_BATCH {
                     let text = crate::kit::sql::normalise(&utf16le(after_all_headers(&m.kept)));
-                    put_text(rec, "tds.query", &text);
-                    asked.note("tds.query", &text);
+                    put_text(rec, text_field!("tds.query"), &text);
+                    asked.note(text_field!("tds.query"), &text);
                 } else if let Some(name) = rpc_name(&m.kept) {
-                    put_text(rec, "tds.rpc", &name);
-                    asked.note("tds.rpc", &name);
+                    put_text(rec, text_field!("tds.rpc"), &name);
+                    asked.note(text_field!("tds.rpc"), &name);
                 }
                 if self.pending.len() >= MAX_PENDING {
                     if let Some((old, _)) = self.pending.pop_front() {
@@ -272,11 +272,11 @@ impl Exchange {
             (Side::Server, TABULAR_RESULT) => {
                 let Some((mut asked, first)) = self.pending.pop_front() else { return };
                 for e in answer_errors(&m.kept) {
-                    put_text(rec, "tds.error", &e);
-                    asked.note("tds.error", &e);
+                    put_text(rec, text_field!("tds.error"), &e);
+                    asked.note(text_field!("tds.error"), &e);
                 }
                 asked.answer_bytes(m.bytes);
-                asked.answered_at(rec, "tds.response-time", first.unwrap_or(rec.stop_ns));
+                asked.answered_at(rec, duration_field!("tds.response-time"), first.unwrap_or(rec.stop_ns));
             }
             _ => {}
         }

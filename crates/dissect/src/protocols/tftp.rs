@@ -48,10 +48,10 @@ impl Dissector for Tftp {
     fn feed(&mut self, _side: Side, data: &[u8], rec: &mut SessionRecord) {
         self.datagrams += 1;
         if let Some((op, name)) = request(data) {
-            put_text(rec, "tftp.opcode", OPCODES[usize::from(op)]);
-            put_text(rec, "tftp.filename", &String::from_utf8_lossy(name));
+            put_text(rec, text_field!("tftp.opcode"), OPCODES[usize::from(op)]);
+            put_text(rec, text_field!("tftp.filename"), &String::from_utf8_lossy(name));
         } else if let [0, op @ 3..=5, ..] = data {
-            put_text(rec, "tftp.opcode", OPCODES[usize::from(*op)]);
+            put_text(rec, text_field!("tftp.opcode"), OPCODES[usize::from(*op)]);
         }
     }
 

@@ -6,7 +6,7 @@
 
 use md5::{Digest, Md5};
 use sha2::Sha256;
-use tyto_schema::{SessionRecord, Values};
+use tyto_schema::{SessionRecord, TextField, Values};
 
 use crate::kit::{add_protocol, hex, put_text, put_time};
 use crate::risk::{self, Risk};
@@ -488,7 +488,7 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
     let Ok((_, cert)) = parsed else { return None };
     let first_cn = |name: &x509_parser::x509::X509Name<'_>| name.iter_common_name().next().map(attribute_text);
     let cns = (first_cn(cert.subject()).unwrap_or_default(), first_cn(cert.issuer()).unwrap_or_default());
-    let names = |name: &x509_parser::x509::X509Name<'_>, cn: &str, on: &str, rec: &mut SessionRecord| {
+    let names = |name: &x509_parser::x509::X509Name<'_>, cn: TextField, on: TextField, rec: &mut SessionRecord| {
         for a in name.iter_common_name() {
             put_text(rec, cn, &attribute_text(a));
         }
@@ -496,11 +496,13 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
             put_text(rec, on, &attribute_text(a));
         }
     };
-    names(cert.subject(), "cert.subject.cn", "cert.subject.on", rec);
-    names(cert.issuer(), "cert.issuer.cn", "cert.issuer.on", rec);
-    put_text(rec, "cert.serial", &hex(cert.raw_serial()));
+    names(cert.subject(), text_field!("cert.subject.cn"), text_field!("cert.subject.on"), rec);
+    names(cert.issuer(), text_field!("cert.issuer.cn"), text_field!("cert.issuer.on"), rec);
+    put_text(rec, text_field!("cert.serial"), &hex(cert.raw_serial()));
     let validity = cert.validity();
-    for (field, t) in [("cert.notbefore", validity.not_before), ("cert.notafter", validity.not_after)] {
+    for (field, t) in
+        [(time_field!("cert.notbefore"), validity.not_before), (time_field!("cert.notafter"), validity.not_after)]
+    {
         if let Some(ns) = t.timestamp().checked_mul(1_000_000_000) {
             put_time(rec, field, ns);
         }
@@ -508,13 +510,13 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for n in &san.value.general_names {
             if let GeneralName::DNSName(d) = n {
-                put_text(rec, "cert.alt", d);
+                put_text(rec, text_field!("cert.alt"), d);
             }
         }
     }
     let sha1 = sha1_hex(der);
-    put_text(rec, "cert.hash", &sha1);
-    put_text(rec, "cert.sha256", &hex(&sha2::Sha256::digest(der)));
+    put_text(rec, text_field!("cert.hash"), &sha1);
+    put_text(rec, text_field!("cert.sha256"), &hex(&sha2::Sha256::digest(der)));
     Some(Certificate {
         subject_cn: cns.0,
         issuer_cn: cns.1,
@@ -570,13 +572,13 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
         (Side::Client, 1) => {
             let Some(ch) = parse_hello(body, flavor) else { return };
             if let Some(sni) = &ch.sni {
-                put_text(rec, "host.tls", sni);
+                put_text(rec, text_field!("host.tls"), sni);
                 if flavor == Flavor::Quic {
-                    put_text(rec, "host.quic", sni);
+                    put_text(rec, text_field!("host.quic"), sni);
                 }
             }
             for a in &ch.alpn {
-                put_text(rec, "tls.alpn", a);
+                put_text(rec, text_field!("tls.alpn"), a);
             }
             // DNS over TLS (RFC 7858: port 853, ALPN `dot`) and over QUIC (RFC 9250).
             if ch.alpn.iter().any(|a| a == "doq") && flavor == Flavor::Quic {
@@ -584,8 +586,8 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             } else if ch.alpn.iter().any(|a| a == "dot") || (rec.dst_port == 853 && flavor == Flavor::Tls) {
                 add_protocol(rec, &DOT);
             }
-            put_text(rec, "tls.ja3", &hex_md5(&ch.ja3_string()));
-            put_text(rec, "tls.ja4", &ch.ja4_for(flavor));
+            put_text(rec, text_field!("tls.ja3"), &hex_md5(&ch.ja3_string()));
+            put_text(rec, text_field!("tls.ja4"), &ch.ja4_for(flavor));
             // The best the client offers bounds what can be chosen.
             let offered = ch.best_version();
             if obsolete(offered) {
@@ -602,7 +604,7 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
         (Side::Server, 2) => {
             let Some(sh) = parse_server_hello(body) else { return };
             let version = sh.selected_version.unwrap_or(sh.version);
-            put_text(rec, "tls.version", &version_name(version));
+            put_text(rec, text_field!("tls.version"), &version_name(version));
             if obsolete(version) {
                 risk::add(rec, Risk::TlsObsoleteVersion);
             }
@@ -613,8 +615,8 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             if risk::insecure_cipher(&cipher) {
                 risk::add(rec, Risk::TlsInsecureCipher);
             }
-            put_text(rec, "tls.cipher", &cipher);
-            put_text(rec, "tls.ja3s", &hex_md5(&sh.ja3s_string()));
+            put_text(rec, text_field!("tls.cipher"), &cipher);
+            put_text(rec, text_field!("tls.ja3s"), &hex_md5(&sh.ja3s_string()));
         }
         _ => {}
     }
@@ -746,7 +748,7 @@ pub(crate) mod tests {
         assert!(!tor_name("www.abc.com", ".com"), "too short");
         let mut rec = SessionRecord::default();
         assert!(!tor_link(&rec, "www.g6ghvisevf3ibuu5.net", "www.xkgk7fdx362yyyxib.com"), "no server name");
-        put_text(&mut rec, "host.tls", "www.ct7ctrgb6cr7.com");
+        put_text(&mut rec, text_field!("host.tls"), "www.ct7ctrgb6cr7.com");
         assert!(tor_link(&rec, "www.g6ghvisevf3ibuu5.net", "www.xkgk7fdx362yyyxib.com"));
         assert!(!tor_link(&rec, "www.google.com", "www.xkgk7fdx362yyyxib.com"));
         assert!(!tor_link(&rec, "www.g6ghvisevf3ibuu5.net", "R3"));
