@@ -11,6 +11,7 @@ pub(crate) mod messages;
 pub(crate) mod ntlm;
 pub(crate) mod record;
 pub(crate) mod sql;
+pub(crate) mod upgrade;
 
 pub(crate) use bytes::*;
 pub(crate) use record::*;

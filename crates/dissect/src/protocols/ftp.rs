@@ -12,6 +12,7 @@ use tyto_schema::SessionRecord;
 use crate::kit::expect::{self, Announcement, Link, SharedLink};
 use crate::kit::lines::{starts_with_ci, trim, LineReader};
 use crate::kit::put_text;
+use crate::kit::upgrade::Upgrade;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -94,8 +95,8 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 #[derive(Default)]
 pub struct Ftp {
     lines: [LineReader; 2],
-    auth_tls: bool,
-    handoff: Option<usize>,
+    /// `AUTH TLS`.
+    upgrade: Upgrade,
     done: bool,
     /// The data connection announced last, which the next transfer command uses.
     link: Option<SharedLink>,
@@ -119,7 +120,7 @@ impl Dissector for Ftp {
         if self.done {
             return;
         }
-        let auth_tls = &mut self.auth_tls;
+        let upgrade = &mut self.upgrade;
         let link = &mut self.link;
         let announced = &mut self.announced;
         match side {
@@ -133,14 +134,14 @@ impl Dissector for Ftp {
                     }
                     put_text(rec, text_field!("ftp.command"), &cmd);
                     // A login before any AUTH TLS travels in clear.
-                    if matches!(cmd.as_str(), "USER" | "PASS") && !*auth_tls {
+                    if matches!(cmd.as_str(), "USER" | "PASS") && !upgrade.asked() {
                         crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
                     }
                     if FILE_COMMANDS.contains(&cmd.as_str()) && !arg.is_empty() {
                         put_text(rec, text_field!("ftp.filename"), arg.trim());
                     }
                     if cmd == "AUTH" && matches!(arg.trim().to_ascii_uppercase().as_str(), "TLS" | "SSL" | "TLS-C") {
-                        *auth_tls = true;
+                        upgrade.ask();
                     }
                     // Active mode: the client listens, the server connects.
                     let active = match cmd.as_str() {
@@ -164,9 +165,6 @@ impl Dissector for Ftp {
             Side::Server => {
                 let server = rec.dst_ip;
                 let used = self.lines[1].feed(data, |l| {
-                    if *auth_tls && (l.starts_with(b"4") || l.starts_with(b"5")) {
-                        *auth_tls = false;
-                    }
                     // Passive mode: the server listens where it says.
                     let text = String::from_utf8_lossy(l);
                     let passive = if l.starts_with(b"227") {
@@ -183,10 +181,10 @@ impl Dissector for Ftp {
                     if let Some(endpoints) = passive {
                         *link = Some(announce(rec, &endpoints, announced));
                     }
-                    !(*auth_tls && l.starts_with(b"234"))
+                    upgrade.answer(l.starts_with(b"234"), l.starts_with(b"4") || l.starts_with(b"5"))
                 });
                 if let Some(used) = used {
-                    self.handoff = Some(used);
+                    self.upgrade.switch_at(used);
                     self.done = true;
                 }
             }
@@ -202,7 +200,7 @@ impl Dissector for Ftp {
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.handoff.take()
+        self.upgrade.take()
     }
 
     fn announced(&mut self) -> Vec<Announcement> {

@@ -7,6 +7,7 @@ use base64::Engine;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
+use crate::kit::upgrade::Upgrade;
 use crate::kit::{file_transaction, ntlm, put_duration, put_text, starts_with};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
@@ -169,7 +170,7 @@ pub struct Http {
     /// The response being read answers a request whose last byte was read then: its
     /// response time is taken when its own last byte is.
     timing: Option<i64>,
-    handoff: Option<usize>,
+    upgrade: Upgrade,
     /// The first bytes seen decide which side answers: a connection picked up
     /// mid-way (or opened by the server, as reverse proxies do) may show a response
     /// from the side that seems to have opened it.
@@ -525,7 +526,7 @@ impl Dissector for Http {
                             self.dirs[i].buf.clear();
                             if self.tunnel {
                                 // Whatever follows the accepting response is the tunnel's.
-                                self.handoff = Some(total - data.len());
+                                self.upgrade.switch_at(total - data.len());
                                 self.dirs = Default::default();
                                 self.dirs[0].body = Body::Stopped;
                                 self.dirs[1].body = Body::Stopped;
@@ -582,7 +583,7 @@ impl Dissector for Http {
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.handoff.take()
+        self.upgrade.take()
     }
 }
 

@@ -5,6 +5,7 @@ use tyto_schema::SessionRecord;
 
 use crate::kit::lines::{starts_with_ci, trim, LineReader};
 use crate::kit::ntlm;
+use crate::kit::upgrade::Upgrade;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -40,11 +41,11 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 #[derive(Default)]
 pub struct Imap {
     lines: [LineReader; 2],
-    /// Tag of a STARTTLS the server has not answered yet.
-    starttls: Option<Vec<u8>>,
+    /// Tag of the last STARTTLS, answered by the server's line with that tag.
+    tag: Vec<u8>,
+    upgrade: Upgrade,
     /// `AUTHENTICATE NTLM`: tokens after `+`.
     ntlm: ntlm::TextExchange,
-    handoff: Option<usize>,
     done: bool,
 }
 
@@ -53,7 +54,7 @@ impl Dissector for Imap {
         if self.done {
             return;
         }
-        let tag = &mut self.starttls;
+        let (tag, upgrade) = (&mut self.tag, &mut self.upgrade);
         match side {
             Side::Client => {
                 let exchange = &mut self.ntlm;
@@ -63,7 +64,8 @@ impl Dissector for Imap {
                     exchange.client(rec, l, cmd.is_some_and(|c| starts_with_ci(c, b"AUTHENTICATE NTLM")));
                     if let (Some(t), Some(cmd)) = (t, cmd) {
                         if trim(cmd).eq_ignore_ascii_case(b"STARTTLS") {
-                            *tag = Some(t.to_vec());
+                            *tag = t.to_vec();
+                            upgrade.ask();
                         }
                         // LOGIN carries the password as an argument.
                         if starts_with_ci(cmd, b"LOGIN ") {
@@ -77,16 +79,13 @@ impl Dissector for Imap {
                 let exchange = &mut self.ntlm;
                 let used = self.lines[1].feed(data, |l| {
                     exchange.server(rec, l, b"+ ");
-                    let Some(t) = tag.as_deref() else { return true };
-                    let answered = l.len() > t.len() && l.starts_with(t) && l[t.len()] == b' ';
-                    if answered && !starts_with_ci(&l[t.len() + 1..], b"OK") {
-                        *tag = None;
-                        return true;
-                    }
-                    !answered
+                    let t = tag.as_slice();
+                    let answered = !t.is_empty() && l.len() > t.len() && l.starts_with(t) && l[t.len()] == b' ';
+                    let ok = answered && starts_with_ci(&l[t.len() + 1..], b"OK");
+                    upgrade.answer(ok, answered && !ok)
                 });
                 if let Some(used) = used {
-                    self.handoff = Some(used);
+                    self.upgrade.switch_at(used);
                     self.done = true;
                 }
             }
@@ -102,7 +101,7 @@ impl Dissector for Imap {
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.handoff.take()
+        self.upgrade.take()
     }
 }
 

@@ -7,6 +7,7 @@ use tyto_schema::SessionRecord;
 
 use crate::kit::der::{header, tlv, tlv_cut, Header};
 use crate::kit::messages::{Length, Streams};
+use crate::kit::upgrade::Upgrade;
 use crate::kit::{ntlm, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
@@ -81,8 +82,8 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 pub struct Ldap {
     streams: Streams,
     messages: u32,
-    starttls: bool,
-    handoff: Option<usize>,
+    /// StartTLS, by extended operation.
+    upgrade: Upgrade,
 }
 
 /// What a bind request says: name and authentication type.
@@ -106,7 +107,7 @@ fn bind(contents: &[u8], rec: &mut SessionRecord) {
 
 impl Dissector for Ldap {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
-        let (messages, starttls) = (&mut self.messages, &mut self.starttls);
+        let (messages, upgrade) = (&mut self.messages, &mut self.upgrade);
         // Bytes of earlier feeds held in the buffer: the handoff counts from this feed.
         let before = self.streams.held(side);
         let mut used = 0usize;
@@ -120,10 +121,11 @@ impl Dissector for Ldap {
             let Some((op, contents)) = operation(m).or_else(|| cut.then_some((0, &[][..]))) else { return };
             match op {
                 0x60 => bind(contents, rec),
-                0x77 => *starttls |= tlv(contents).is_some_and(|(t, oid, _)| t == 0x80 && oid == STARTTLS_OID),
+                0x77 if tlv(contents).is_some_and(|(t, oid, _)| t == 0x80 && oid == STARTTLS_OID) => upgrade.ask(),
                 // The extended response that accepts StartTLS: TLS follows it.
-                0x78 if *starttls => {
-                    if let Some((0x0a, [0], _)) = tlv(contents) {
+                0x78 if upgrade.asked() => {
+                    let accepted = matches!(tlv(contents), Some((0x0a, [0], _)));
+                    if !upgrade.answer(accepted, !accepted) {
                         handoff = Some(used.saturating_sub(before));
                     }
                 }
@@ -138,7 +140,7 @@ impl Dissector for Ldap {
             }
         });
         if let Some(h) = handoff {
-            self.handoff = Some(h.min(data.len()));
+            self.upgrade.switch_at(h.min(data.len()));
             self.messages = MAX_MESSAGES;
         }
     }
@@ -161,7 +163,7 @@ impl Dissector for Ldap {
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.handoff.take()
+        self.upgrade.take()
     }
 }
 

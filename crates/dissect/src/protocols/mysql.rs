@@ -7,6 +7,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::put_text;
+use crate::kit::upgrade::Upgrade;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -163,7 +164,7 @@ pub struct Mysql {
     framers: [Framer; 2],
     /// The login is behind (or was never seen).
     logged_in: [bool; 2],
-    handoff: Option<usize>,
+    upgrade: Upgrade,
     lost: bool,
     /// Commands sent, waiting for the first packet of their answer.
     pending: std::collections::VecDeque<crate::kit::Asked>,
@@ -200,7 +201,7 @@ impl Mysql {
         let caps = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
         if caps & CLIENT_PROTOCOL_41 != 0 {
             if payload.len() == 32 && caps & CLIENT_SSL != 0 {
-                self.handoff = Some(end);
+                self.upgrade.switch_at(end);
                 self.lost = true;
             } else if let Some(user) = payload[32..].split(|b| *b == 0).next().filter(|u| !u.is_empty()) {
                 put_text(rec, text_field!("mysql.user"), &String::from_utf8_lossy(user));
@@ -268,7 +269,7 @@ impl Dissector for Mysql {
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.handoff.take()
+        self.upgrade.take()
     }
 }
 

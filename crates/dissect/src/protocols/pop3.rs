@@ -5,6 +5,7 @@ use tyto_schema::SessionRecord;
 
 use crate::kit::lines::{starts_with_ci, trim, LineReader};
 use crate::kit::ntlm;
+use crate::kit::upgrade::Upgrade;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -32,10 +33,10 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 #[derive(Default)]
 pub struct Pop3 {
     lines: [LineReader; 2],
-    stls: bool,
+    /// `STLS`.
+    upgrade: Upgrade,
     /// `AUTH NTLM`: tokens after `+`.
     ntlm: ntlm::TextExchange,
-    handoff: Option<usize>,
     done: bool,
 }
 
@@ -44,14 +45,14 @@ impl Dissector for Pop3 {
         if self.done {
             return;
         }
-        let stls = &mut self.stls;
+        let upgrade = &mut self.upgrade;
         match side {
             Side::Client => {
                 let exchange = &mut self.ntlm;
                 self.lines[0].feed(data, |l| {
                     exchange.client(rec, l, starts_with_ci(l, b"AUTH NTLM"));
                     if trim(l).eq_ignore_ascii_case(b"STLS") {
-                        *stls = true;
+                        upgrade.ask();
                     }
                     // USER and PASS in clear (APOP sends a digest).
                     if starts_with_ci(l, b"USER ") || starts_with_ci(l, b"PASS ") {
@@ -64,13 +65,10 @@ impl Dissector for Pop3 {
                 let exchange = &mut self.ntlm;
                 let used = self.lines[1].feed(data, |l| {
                     exchange.server(rec, l, b"+ ");
-                    if *stls && starts_with_ci(l, b"-ERR") {
-                        *stls = false;
-                    }
-                    !(*stls && starts_with_ci(l, b"+OK"))
+                    upgrade.answer(starts_with_ci(l, b"+OK"), starts_with_ci(l, b"-ERR"))
                 });
                 if let Some(used) = used {
-                    self.handoff = Some(used);
+                    self.upgrade.switch_at(used);
                     self.done = true;
                 }
             }
@@ -86,7 +84,7 @@ impl Dissector for Pop3 {
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.handoff.take()
+        self.upgrade.take()
     }
 }
 

@@ -6,6 +6,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::put_text;
+use crate::kit::upgrade::Upgrade;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -150,7 +151,7 @@ impl Framer {
 pub struct Postgres {
     client: Vec<u8>,
     ssl_requested: bool,
-    handoff: Option<usize>,
+    upgrade: Upgrade,
     /// The startup is behind (or was never seen): both sides speak typed messages.
     typed: bool,
     done: bool,
@@ -338,7 +339,7 @@ impl Dissector for Postgres {
                 self.ssl_requested = false;
                 match data.split_first() {
                     Some((b'S', _)) => {
-                        self.handoff = Some(1);
+                        self.upgrade.switch_at(1);
                         self.done = true;
                     }
                     Some((_, rest)) => self.typed_messages(side, rest, rec),
@@ -362,7 +363,7 @@ impl Dissector for Postgres {
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.handoff.take()
+        self.upgrade.take()
     }
 }
 

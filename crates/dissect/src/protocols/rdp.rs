@@ -7,6 +7,7 @@
 use tyto_schema::{SessionRecord, TextField};
 
 use crate::kit::messages::{Length, Streams};
+use crate::kit::upgrade::Upgrade;
 use crate::kit::{put_int, put_text, utf16le};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
@@ -102,7 +103,7 @@ fn protocols(rec: &mut SessionRecord, field: TextField, bits: u32) {
 pub struct Rdp {
     streams: Streams,
     /// The server chose a TLS-based protocol: TLS follows the confirm.
-    handoff: Option<usize>,
+    upgrade: Upgrade,
     done: bool,
 }
 
@@ -198,7 +199,7 @@ impl Dissector for Rdp {
             }
         });
         if let Some(h) = handoff {
-            self.handoff = Some(h.min(data.len()));
+            self.upgrade.switch_at(h.min(data.len()));
             self.done = true;
         }
         self.done |= done;
@@ -213,7 +214,7 @@ impl Dissector for Rdp {
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.handoff.take()
+        self.upgrade.take()
     }
 }
 

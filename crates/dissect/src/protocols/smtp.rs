@@ -6,6 +6,7 @@ use base64::Engine;
 use tyto_schema::SessionRecord;
 
 use crate::kit::lines::{after_ci, starts_with_ci, trim, LineReader};
+use crate::kit::upgrade::Upgrade;
 use crate::kit::{ntlm, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
@@ -63,10 +64,10 @@ pub struct Smtp {
     client: Client,
     /// The header being read, joined across folded lines.
     header: Vec<u8>,
-    starttls: bool,
+    /// `STARTTLS`.
+    upgrade: Upgrade,
     /// `AUTH NTLM`: tokens after `334`.
     ntlm: ntlm::TextExchange,
-    handoff: Option<usize>,
     done: bool,
 }
 
@@ -200,7 +201,7 @@ impl Smtp {
                 } else if trim(line).eq_ignore_ascii_case(b"DATA") {
                     self.client = Client::Headers;
                 } else if trim(line).eq_ignore_ascii_case(b"STARTTLS") {
-                    self.starttls = true;
+                    self.upgrade.ask();
                 } else if starts_with_ci(line, b"BDAT") {
                     // Binary chunks are not lines: the rest is not followed.
                     self.client = Client::Stopped;
@@ -253,19 +254,18 @@ impl Dissector for Smtp {
                 }
             }
             Side::Server => {
-                let (starttls, exchange) = (&mut self.starttls, &mut self.ntlm);
+                let (upgrade, exchange) = (&mut self.upgrade, &mut self.ntlm);
                 let used = self.lines[1].feed(data, |l| {
                     exchange.server(rec, l, b"334 ");
                     // Multi-line replies (`250-…`) end with `code SP`.
                     let last = l.get(3).is_none_or(|b| *b == b' ');
-                    !(*starttls && last && l.starts_with(b"220"))
+                    // Replies to commands sent before STARTTLS come first (pipelining),
+                    // so no other reply is taken for its refusal.
+                    upgrade.answer(last && l.starts_with(b"220"), false)
                 });
                 if let Some(used) = used {
-                    self.handoff = Some(used);
+                    self.upgrade.switch_at(used);
                     self.done = true;
-                }
-                if *starttls && self.handoff.is_none() {
-                    // A refusal (454) or anything but 220: still plain SMTP.
                 }
             }
         }
@@ -284,7 +284,7 @@ impl Dissector for Smtp {
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.handoff.take()
+        self.upgrade.take()
     }
 }
 
