@@ -76,7 +76,6 @@ pub mod oracle;
 pub mod pop3;
 pub mod postgres;
 pub mod pptp;
-pub(crate) mod psiphon;
 pub mod ptp;
 pub mod quic;
 pub mod radius;

@@ -72,9 +72,9 @@ mod tests {
         // Made to the template (`testdata/`, from a Python script following
         // psiphon-tunnel-core's generator), the same starting at 07:13:52, and
         // `openssl req -x509 -subj /CN=… -addext subjectAltName=…`.
-        assert!(meek_certificate(include_bytes!("../../testdata/psiphon-meek.der")));
-        assert!(!meek_certificate(include_bytes!("../../testdata/self-signed-not-on-the-hour.der")));
-        assert!(!meek_certificate(include_bytes!("../../testdata/self-signed-openssl.der")));
+        assert!(meek_certificate(include_bytes!("../../../testdata/psiphon-meek.der")));
+        assert!(!meek_certificate(include_bytes!("../../../testdata/self-signed-not-on-the-hour.der")));
+        assert!(!meek_certificate(include_bytes!("../../../testdata/self-signed-openssl.der")));
         assert!(!meek_certificate(b"\x30\x03\x02\x01\x00"));
     }
 }

@@ -1,0 +1,347 @@
+//! TLS handshakes. Here: records and handshake messages, reassembled across
+//! segments within a bound (nothing after the handshake is read), and what each
+//! message adds to the session; `hello`: the ClientHello (server name, ALPN,
+//! versions, JA3, JA4) and the ServerHello (version, cipher, JA3S); `x509`: the
+//! server's certificates, Tor's link certificates and the certificate risks;
+//! `psiphon`: Psiphon's certificate template. Hand-written rather than tls-parser:
+//! JA3/JA4 need the raw order of every list, GREASE values included, which a typed
+//! parse normalises away.
+
+use tyto_schema::SessionRecord;
+
+use crate::kit::{add_protocol, put_text};
+use crate::risk::{self, Risk};
+use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
+
+mod hello;
+pub(crate) mod psiphon;
+mod x509;
+
+pub(crate) use hello::*;
+pub use hello::{parse_client_hello, parse_hello, parse_server_hello, ClientHello, Flavor, ServerHello};
+use x509::*;
+pub use x509::{certificate, Certificate};
+
+/// Tor's link certificates; Psiphon's meek certificate template.
+pub static TOR: SubProtocol = SubProtocol { name: "tor", parent: Some(&PROTOCOL) };
+pub static PSIPHON: SubProtocol = SubProtocol { name: "psiphon", parent: Some(&PROTOCOL) };
+/// DNS over TLS (RFC 7858: port 853 or ALPN `dot`) and over QUIC (RFC 9250: ALPN `doq`).
+pub static DOT: SubProtocol = SubProtocol { name: "dot", parent: Some(&PROTOCOL) };
+pub static DOQ: SubProtocol = SubProtocol { name: "doq", parent: Some(&crate::protocols::quic::PROTOCOL) };
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "tls",
+    transports: &[Transport::Tcp],
+    ports: &[443, 465, 636, 853, 993, 995, 8443],
+    probe,
+    new: || Box::new(Tls::default()),
+    later: None,
+};
+
+/// Handshake bytes held per direction: a ClientHello is a few hundred bytes, a
+/// certificate chain a few KiB; larger is not followed.
+pub const MAX_HANDSHAKE: usize = 64 * 1024;
+const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
+const CONTENT_ALERT: u8 = 21;
+const CONTENT_HANDSHAKE: u8 = 22;
+const CONTENT_APPLICATION_DATA: u8 = 23;
+
+/// A record header: content type 20–23, version 3.x, a length TLS allows.
+fn record_header(h: &[u8]) -> bool {
+    (20..=23).contains(&h[0]) && h[1] == 3 && h[2] <= 4 && u16::from_be_bytes([h[3], h[4]]) <= 18 * 1024
+}
+
+/// A connection seen from its middle (capture started late) opens on records other
+/// than a hello: one whose end is the end of what was sent, or is followed by another
+/// record header, is TLS.
+fn probe_records(data: &[u8]) -> Probe {
+    let Some(h) = data.get(..5) else { return Probe::NeedMore };
+    if !record_header(h) {
+        return Probe::NoMatch;
+    }
+    let end = 5 + u16::from_be_bytes([h[3], h[4]]) as usize;
+    match data.get(end..end + 5) {
+        Some(next) if record_header(next) => Probe::Match,
+        Some(_) => Probe::NoMatch,
+        None if data.len() == end => Probe::Match,
+        // A long record: the header alone, over a kilobyte of bytes, has to do.
+        None if data.len() >= 1024 && data.len() < end => Probe::Match,
+        None if data.len() < end => Probe::NeedMore,
+        None => Probe::NoMatch,
+    }
+}
+
+pub fn probe(side: Side, data: &[u8]) -> Probe {
+    // Mid-connection: application data, an alert (a server closing), or a change of
+    // cipher spec (a resumed handshake's tail).
+    if matches!(data.first(), Some(&(CONTENT_CHANGE_CIPHER_SPEC | CONTENT_ALERT | CONTENT_APPLICATION_DATA))) {
+        return probe_records(data);
+    }
+    let want_type = match side {
+        Side::Client => 1,
+        Side::Server => 2,
+    };
+    let checks: [Option<bool>; 4] = [
+        data.first().map(|b| *b == CONTENT_HANDSHAKE),
+        data.get(1).map(|b| *b == 3),
+        data.get(2).map(|b| *b <= 4),
+        data.get(5).map(|b| *b == want_type),
+    ];
+    if checks.contains(&Some(false)) {
+        Probe::NoMatch
+    } else if checks.iter().any(Option::is_none) {
+        Probe::NeedMore
+    } else {
+        Probe::Match
+    }
+}
+
+#[derive(Default)]
+struct Direction {
+    /// Record bytes not yet parsed.
+    records: Vec<u8>,
+    /// Handshake bytes (record payloads joined) not yet parsed.
+    handshake: Vec<u8>,
+    done: bool,
+}
+
+pub struct Tls {
+    dirs: [Direction; 2],
+    flavor: Flavor,
+}
+
+impl Default for Tls {
+    fn default() -> Tls {
+        Tls { dirs: Default::default(), flavor: Flavor::Tls }
+    }
+}
+
+impl Tls {
+    /// A TLS reader for records another protocol carries (`Tls` or `TlsOverUdp`).
+    pub fn carried(flavor: Flavor) -> Tls {
+        Tls { flavor, ..Tls::default() }
+    }
+}
+
+/// One whole handshake message of either side, from TLS, DTLS or QUIC.
+pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8], rec: &mut SessionRecord) {
+    match (side, kind) {
+        (Side::Client, 1) => {
+            let Some(ch) = parse_hello(body, flavor) else { return };
+            if let Some(sni) = &ch.sni {
+                put_text(rec, text_field!("host.tls"), sni);
+                if flavor == Flavor::Quic {
+                    put_text(rec, text_field!("host.quic"), sni);
+                }
+            }
+            for a in &ch.alpn {
+                put_text(rec, text_field!("tls.alpn"), a);
+            }
+            // DNS over TLS (RFC 7858: port 853, ALPN `dot`) and over QUIC (RFC 9250).
+            if ch.alpn.iter().any(|a| a == "doq") && flavor == Flavor::Quic {
+                add_protocol(rec, &DOQ);
+            } else if ch.alpn.iter().any(|a| a == "dot") || (rec.dst_port == 853 && flavor == Flavor::Tls) {
+                add_protocol(rec, &DOT);
+            }
+            put_text(rec, text_field!("tls.ja3"), &hex_md5(&ch.ja3_string()));
+            put_text(rec, text_field!("tls.ja4"), &ch.ja4_for(flavor));
+            // The best the client offers bounds what can be chosen.
+            let offered = ch.best_version();
+            if obsolete(offered) {
+                risk::add(rec, Risk::TlsObsoleteVersion);
+            }
+            // No server name where one is due (TLS 1.2 or later offered), and none
+            // hidden either (ESNI, ECH).
+            let hidden = ch.extensions.iter().any(|e| matches!(e, 0xffce | 0xfe0d));
+            if ch.sni.is_none() && !hidden && matches!(offered, 0x0303 | 0x0304 | 0xfefd | 0xfefc) {
+                risk::add(rec, Risk::TlsMissingSni);
+            }
+        }
+        (Side::Server, 11) => certificates(body, rec),
+        (Side::Server, 2) => {
+            let Some(sh) = parse_server_hello(body) else { return };
+            let version = sh.selected_version.unwrap_or(sh.version);
+            put_text(rec, text_field!("tls.version"), &version_name(version));
+            if obsolete(version) {
+                risk::add(rec, Risk::TlsObsoleteVersion);
+            }
+            let cipher = cipher_name(sh.cipher);
+            if risk::weak_cipher(&cipher) {
+                risk::add(rec, Risk::TlsWeakCipher);
+            }
+            if risk::insecure_cipher(&cipher) {
+                risk::add(rec, Risk::TlsInsecureCipher);
+            }
+            put_text(rec, text_field!("tls.cipher"), &cipher);
+            put_text(rec, text_field!("tls.ja3s"), &hex_md5(&sh.ja3s_string()));
+        }
+        _ => {}
+    }
+}
+
+impl Dissector for Tls {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        let d = &mut self.dirs[side as usize];
+        if d.done {
+            return;
+        }
+        if d.records.len() + data.len() > MAX_HANDSHAKE {
+            d.done = true;
+            d.records = Vec::new();
+            return;
+        }
+        d.records.extend_from_slice(data);
+        let mut at = 0;
+        while let Some(header) = d.records.get(at..at + 5) {
+            let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+            let Some(payload) = d.records.get(at + 5..at + 5 + len) else { break };
+            if header[0] != CONTENT_HANDSHAKE {
+                // ChangeCipherSpec, alerts or application data: the clear part is over.
+                d.done = true;
+                break;
+            }
+            if d.handshake.len() + payload.len() > MAX_HANDSHAKE {
+                d.done = true;
+                break;
+            }
+            d.handshake.extend_from_slice(payload);
+            at += 5 + len;
+            // Whole handshake messages out of the joined payloads.
+            let mut h = 0;
+            while let Some(hh) = d.handshake.get(h..h + 4) {
+                let mlen = u32::from_be_bytes([0, hh[1], hh[2], hh[3]]) as usize;
+                let Some(body) = d.handshake.get(h + 4..h + 4 + mlen) else { break };
+                handshake_message(self.flavor, side, hh[0], body, rec);
+                // After its hello, a TLS 1.3 server encrypts the rest.
+                h += 4 + mlen;
+            }
+            d.handshake.drain(..h);
+        }
+        d.records.drain(..at.min(d.records.len()));
+        if d.done {
+            d.records = Vec::new();
+            d.handshake = Vec::new();
+        }
+    }
+
+    fn gap(&mut self, side: Side, _len: u64) {
+        let d = &mut self.dirs[side as usize];
+        d.done = true;
+        d.records = Vec::new();
+        d.handshake = Vec::new();
+    }
+
+    fn wants_more(&self) -> bool {
+        !self.dirs.iter().all(|d| d.done)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use tyto_schema::Values;
+
+    /// A ClientHello: GREASE cipher, two real ones, SNI, ALPN h2, groups, formats,
+    /// signature algorithms, supported versions.
+    pub(crate) fn client_hello() -> Vec<u8> {
+        let mut exts = Vec::new();
+        let mut ext = |t: u16, body: &[u8]| {
+            exts.extend_from_slice(&t.to_be_bytes());
+            exts.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            exts.extend_from_slice(body);
+        };
+        ext(0x0a0a, &[]);
+        ext(0x0000, b"\x00\x0e\x00\x00\x0bexample.com");
+        ext(0x0010, b"\x00\x03\x02h2");
+        ext(0x000a, b"\x00\x04\x00\x1d\x00\x17");
+        ext(0x000b, b"\x01\x00");
+        ext(0x000d, b"\x00\x04\x04\x03\x08\x04");
+        ext(0x002b, b"\x04\x03\x04\x03\x03");
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0);
+        body.extend_from_slice(&[0, 6, 0x1a, 0x1a, 0x13, 0x01, 0xc0, 0x2f]);
+        body.extend_from_slice(&[1, 0]);
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend_from_slice(&exts);
+        let mut hs = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
+        hs.extend_from_slice(&body);
+        let mut rec = vec![22, 3, 1, (hs.len() >> 8) as u8, hs.len() as u8];
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    #[test]
+    fn client_hello_fields_and_fingerprints_in_every_segmentation() {
+        let bytes = client_hello();
+        assert_eq!(probe(Side::Client, &bytes), Probe::Match);
+        assert_eq!(probe(Side::Client, &bytes[..3]), Probe::NeedMore);
+        let ch = parse_client_hello(&bytes[9..]).unwrap();
+        assert_eq!(ch.ja3_string(), "771,4865-49199,0-16-10-11-13-43,29-23,0");
+        // t, TLS 1.3 offered, SNI, 2 ciphers, 6 extensions, ALPN h2 (as written: JA4 keeps case).
+        assert!(ch.ja4().starts_with("t13d0206h2_"), "{}", ch.ja4());
+        assert_eq!(ch.ja4().len(), "t13d0206h2_".len() + 12 + 1 + 12);
+        for split in [1, 5, 9, 40, 1000] {
+            let mut t = Tls::default();
+            let mut rec = SessionRecord::default();
+            for part in bytes.chunks(split) {
+                t.feed(Side::Client, part, &mut rec);
+            }
+            assert_eq!(rec.extra.get("host.tls"), Some(&Values::Text(vec!["example.com".into()])), "{split}");
+            assert_eq!(rec.extra.get("tls.alpn"), Some(&Values::Text(vec!["h2".into()])));
+            assert!(matches!(rec.extra.get("tls.ja3"), Some(Values::Text(v)) if v[0].len() == 32));
+            assert!(rec.protocols.is_empty());
+        }
+        // The same hello to DNS over TLS's port.
+        let mut rec = SessionRecord { dst_port: 853, ..SessionRecord::default() };
+        Tls::default().feed(Side::Client, &bytes, &mut rec);
+        assert_eq!(rec.protocols, ["dot"]);
+    }
+
+    /// A connection caught in its middle: application data records.
+    #[test]
+    fn tor_link_certificates_with_their_server_name() {
+        assert!(tor_name("www.ct7ctrgb6cr7.com", ".com"));
+        assert!(!tor_name("www.example1.com", ".com"), "1 is not base32");
+        assert!(!tor_name("www.abc.com", ".com"), "too short");
+        let mut rec = SessionRecord::default();
+        assert!(!tor_link(&rec, "www.g6ghvisevf3ibuu5.net", "www.xkgk7fdx362yyyxib.com"), "no server name");
+        put_text(&mut rec, text_field!("host.tls"), "www.ct7ctrgb6cr7.com");
+        assert!(tor_link(&rec, "www.g6ghvisevf3ibuu5.net", "www.xkgk7fdx362yyyxib.com"));
+        assert!(!tor_link(&rec, "www.google.com", "www.xkgk7fdx362yyyxib.com"));
+        assert!(!tor_link(&rec, "www.g6ghvisevf3ibuu5.net", "R3"));
+    }
+
+    #[test]
+    fn mid_stream_records() {
+        let mut d = vec![23, 3, 3, 0, 4, 1, 2, 3, 4, 23, 3, 3, 0x40, 0];
+        assert_eq!(probe(Side::Client, &d), Probe::Match);
+        assert_eq!(probe(Side::Client, &d[..9]), Probe::Match);
+        assert_eq!(probe(Side::Client, &d[..7]), Probe::NeedMore);
+        d[9] = b'G';
+        assert_eq!(probe(Side::Client, &d), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, &[23, 3, 3, 0xff, 0xff]), Probe::NoMatch);
+        let mut long = vec![23, 3, 3, 0x30, 0];
+        long.resize(1100, 0);
+        assert_eq!(probe(Side::Server, &long), Probe::Match);
+    }
+
+    #[test]
+    fn arkime_ja4_examples() {
+        // From Arkime's golden output: no extensions, one cipher (0x002f), TLS 1.2.
+        let ch = ClientHello { version: 0x0303, ciphers: vec![0x002f], ..ClientHello::default() };
+        assert_eq!(ch.ja4(), "t12i010000_ba72b8082249_000000000000");
+        assert_eq!(ch.ja3_string(), "771,47,,,");
+        assert_eq!(hex_md5(&ch.ja3_string()), "fde4273625b2ac63bd01d9c500dac91b");
+    }
+
+    #[test]
+    fn truncated_and_hostile_records_stop_quietly() {
+        let mut t = Tls::default();
+        let mut rec = SessionRecord::default();
+        t.feed(Side::Client, &[22, 3, 1, 0xff, 0xff], &mut rec);
+        t.feed(Side::Client, &vec![0u8; 70_000], &mut rec);
+        assert!(rec.extra.is_empty());
+        assert!(parse_client_hello(&[3, 3, 1]).is_none());
+    }
+}
