@@ -67,44 +67,49 @@ pub fn record_to_json(rec: &SessionRecord) -> Value {
 /// ```
 #[macro_export]
 macro_rules! text_field {
-    ($name:literal) => {{
-        const F: $crate::TextField = $crate::TextField($crate::field_handle($name, $crate::Takes::Text));
-        F
-    }};
+    ($name:literal) => {
+        $crate::__field_handle!(TextField, Text, $name)
+    };
 }
 
 /// An [`IntField`], checked as [`text_field!`] is.
 #[macro_export]
 macro_rules! int_field {
-    ($name:literal) => {{
-        const F: $crate::IntField = $crate::IntField($crate::field_handle($name, $crate::Takes::Int));
-        F
-    }};
+    ($name:literal) => {
+        $crate::__field_handle!(IntField, Int, $name)
+    };
 }
 
 /// A [`DurationField`], checked as [`text_field!`] is.
 #[macro_export]
 macro_rules! duration_field {
-    ($name:literal) => {{
-        const F: $crate::DurationField = $crate::DurationField($crate::field_handle($name, $crate::Takes::Duration));
-        F
-    }};
+    ($name:literal) => {
+        $crate::__field_handle!(DurationField, Duration, $name)
+    };
 }
 
 /// A [`TimeField`], checked as [`text_field!`] is.
 #[macro_export]
 macro_rules! time_field {
-    ($name:literal) => {{
-        const F: $crate::TimeField = $crate::TimeField($crate::field_handle($name, $crate::Takes::Time));
-        F
-    }};
+    ($name:literal) => {
+        $crate::__field_handle!(TimeField, Time, $name)
+    };
 }
 
 /// An [`IpField`], checked as [`text_field!`] is.
 #[macro_export]
 macro_rules! ip_field {
-    ($name:literal) => {{
-        const F: $crate::IpField = $crate::IpField($crate::field_handle($name, $crate::Takes::Ip));
+    ($name:literal) => {
+        $crate::__field_handle!(IpField, Ip, $name)
+    };
+}
+
+/// The handle macros' one body: a constant, so the check runs when compiling.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __field_handle {
+    ($handle:ident, $takes:ident, $name:literal) => {{
+        const F: $crate::$handle = $crate::$handle($crate::field_handle($name, $crate::Takes::$takes));
         F
     }};
 }
