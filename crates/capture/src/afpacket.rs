@@ -122,6 +122,11 @@ unsafe impl Send for Ring {}
 
 impl Ring {
     /// Opens a ring on `interface` (`eth1`, `lo`, …).
+    ///
+    /// One function of ~130 lines on purpose: the socket, the filter, the ring
+    /// request, the mapping, the bind and the fanout must come in this order on one
+    /// descriptor (the kernel refuses them otherwise), and each step is a checked libc
+    /// call with its own error; split, the order would be spread over helpers.
     pub fn open(interface: &str, cfg: &RingConfig) -> Result<Ring, RingError> {
         let fail = |what: &'static str, source: io::Error| {
             let hint = match source.raw_os_error() {
