@@ -33,15 +33,18 @@ function tickLabel(s: number, span: number): string {
   return span > 2 * 86400 ? t.slice(0, 16) : span > 120 ? t.slice(11, 16) : t.slice(11, 19);
 }
 
-/** Every bucket of [t0, t1) with its value (0 where the answer has none), so that
- *  each bar is one interval wide: uPlot sizes bars by the spacing of the points. */
+/** Every bucket over [t0, t1) with its value (0 where the answer has none), so that
+ *  each bar is one interval wide: uPlot sizes bars by the spacing of the points. The
+ *  grid keeps the buckets' own phase (a range asked for need not start on one). */
 function series(bars: Bar[], interval: number, t0: number, t1: number): [number[], number[]] {
-  const n = Math.ceil((t1 - t0) / interval);
+  const phase = bars.length && interval > 0 ? (bars[0].start_ns / 1e9) % interval : 0;
+  const g0 = interval > 0 ? t0 - ((((t0 - phase) % interval) + interval) % interval) : t0;
+  const n = Math.ceil((t1 - g0) / interval);
   if (interval <= 0 || n > MAX_BUCKETS) return [bars.map((b) => b.start_ns / 1e9), bars.map((b) => b.value)];
-  const xs = Array.from({ length: n }, (_, i) => t0 + i * interval);
+  const xs = Array.from({ length: n }, (_, i) => g0 + i * interval);
   const ys = new Array<number>(n).fill(0);
   for (const b of bars) {
-    const i = Math.floor((b.start_ns / 1e9 - t0) / interval);
+    const i = Math.round((b.start_ns / 1e9 - g0) / interval);
     if (i >= 0 && i < n) ys[i] += b.value;
   }
   return [xs, ys];
