@@ -1,7 +1,11 @@
-//! One direction of a stream cut into length-framed messages (SMB over NetBIOS,
-//! DCE/RPC fragments, LDAP's BER, TDS packets), holding at most a fixed number of
-//! bytes: a longer message (a file read or write) is given by its head, and the rest
-//! of it is skipped without being buffered.
+//! One direction of a stream cut into length-framed messages, holding at most a
+//! fixed number of bytes of each: [`Messages`] for framings whose length a function
+//! reads from the first bytes (SMB over NetBIOS, DCE/RPC fragments, LDAP's BER, TDS
+//! packets; a longer message is given by its head as soon as it is held, the rest
+//! skipped without being buffered), and [`Framed`] for a fixed-size header giving the
+//! body's length, where the protocol says how much of each body to keep and whether
+//! the message is handed on once that much is held or at its last byte (MySQL's
+//! packets, PostgreSQL's typed messages: their response times depend on it).
 
 use crate::Side;
 
@@ -133,9 +137,140 @@ impl Streams {
     }
 }
 
+/// When [`Framed`] hands a message on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandOn {
+    /// At its last byte (with the part of its body kept).
+    AtEnd,
+    /// As soon as the part of its body kept is held; the rest is passed over.
+    WhenKept,
+}
+
+/// One direction of a framing with a fixed-size header that gives the body's length.
+#[derive(Default)]
+pub(crate) struct Framed {
+    head: Vec<u8>,
+    kept: Vec<u8>,
+    /// Body bytes to keep, of the message being read.
+    want: usize,
+    /// Body bytes of it still to come.
+    left: usize,
+    handed: bool,
+    lost: bool,
+}
+
+impl Framed {
+    /// Reads `data`: `header` bytes of header, whose body is `body_len(header)` bytes
+    /// long (`None`: not this framing, and the stream is given up: `false` is
+    /// returned, now and for every later call), of which `keep(header)` are kept.
+    /// `each(header, body kept, where in data it was handed on)`.
+    pub(crate) fn feed(
+        &mut self,
+        mut data: &[u8],
+        header: usize,
+        hand_on: HandOn,
+        body_len: impl Fn(&[u8]) -> Option<usize>,
+        keep: impl Fn(&[u8]) -> usize,
+        mut each: impl FnMut(&[u8], &[u8], usize),
+    ) -> bool {
+        let total = data.len();
+        while !self.lost {
+            if self.head.len() < header {
+                if data.is_empty() {
+                    break;
+                }
+                let n = (header - self.head.len()).min(data.len());
+                self.head.extend_from_slice(&data[..n]);
+                data = &data[n..];
+                if self.head.len() < header {
+                    break;
+                }
+                let Some(len) = body_len(&self.head) else {
+                    self.lost = true;
+                    break;
+                };
+                self.left = len;
+                self.want = keep(&self.head).min(len);
+                self.kept.clear();
+                self.handed = false;
+            }
+            let take = (self.want - self.kept.len()).min(data.len());
+            self.kept.extend_from_slice(&data[..take]);
+            self.left -= take;
+            data = &data[take..];
+            if hand_on == HandOn::WhenKept && !self.handed && self.kept.len() == self.want {
+                each(&self.head, &self.kept, total - data.len());
+                self.handed = true;
+            }
+            let skip = self.left.min(data.len());
+            self.left -= skip;
+            data = &data[skip..];
+            if self.left > 0 {
+                break;
+            }
+            if !self.handed {
+                each(&self.head, &self.kept, total - data.len());
+            }
+            self.head.clear();
+        }
+        !self.lost
+    }
+
+    /// Bytes of the message being read that are kept (bounded by what `keep` asks).
+    #[cfg(test)]
+    pub(crate) fn kept_capacity(&self) -> usize {
+        self.kept.capacity()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two-byte headers: a type, then the body's length.
+    fn framed(f: &mut Framed, data: &[u8], hand_on: HandOn) -> (bool, Vec<(u8, Vec<u8>, usize)>) {
+        let mut out = Vec::new();
+        let ok = f.feed(
+            data,
+            2,
+            hand_on,
+            |h| (h[1] < 200).then_some(usize::from(h[1])),
+            |h| usize::from(h[0]),
+            |h, b, at| out.push((h[0], b.to_vec(), at)),
+        );
+        (ok, out)
+    }
+
+    #[test]
+    fn framed_messages_are_handed_on_at_their_end_or_once_kept() {
+        // Keep 2 of a 4-byte body, then an empty body.
+        let stream = [2, 4, b'a', b'b', b'c', b'd', 0, 0];
+        let mut end = Framed::default();
+        assert_eq!(framed(&mut end, &stream, HandOn::AtEnd), (true, vec![(2, b"ab".to_vec(), 6), (0, vec![], 8)]));
+        // Byte by byte, each message is handed on by the byte that ends it.
+        let mut end = Framed::default();
+        let at: Vec<usize> = stream
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !framed(&mut end, &[**b], HandOn::AtEnd).1.is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(at, [5, 7]);
+        let mut kept = Framed::default();
+        assert_eq!(framed(&mut kept, &stream, HandOn::WhenKept), (true, vec![(2, b"ab".to_vec(), 4), (0, vec![], 8)]));
+        let mut kept = Framed::default();
+        let at: Vec<usize> = stream
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !framed(&mut kept, &[**b], HandOn::WhenKept).1.is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(at, [3, 7]);
+        // A length the framing cannot have: given up for good.
+        let mut lost = Framed::default();
+        assert!(!framed(&mut lost, &[1, 250, 0], HandOn::AtEnd).0);
+        assert_eq!(framed(&mut lost, &stream, HandOn::AtEnd), (false, vec![]));
+    }
 
     /// A 2-byte big-endian length counting the whole message.
     fn length(b: &[u8]) -> Length {

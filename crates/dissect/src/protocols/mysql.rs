@@ -6,6 +6,7 @@
 
 use tyto_schema::SessionRecord;
 
+use crate::kit::messages::{Framed, HandOn};
 use crate::kit::put_text;
 use crate::kit::upgrade::Upgrade;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -114,54 +115,9 @@ const MAX_KEPT: usize = 4096;
 /// Commands waiting for an answer at most.
 const MAX_PENDING: usize = 64;
 
-/// MySQL packets of one direction, cut from the stream: each one's sequence number
-/// and the first bytes of its payload.
-#[derive(Default)]
-struct Framer {
-    head: Vec<u8>,
-    /// The packet being read: sequence number, payload bytes left, payload kept.
-    seq: u8,
-    left: usize,
-    kept: Vec<u8>,
-}
-
-impl Framer {
-    /// Calls `packet(seq, payload kept, where in data it ended)` for each packet ending
-    /// in `data`.
-    fn feed(&mut self, mut data: &[u8], mut packet: impl FnMut(u8, &[u8], usize)) {
-        let total = data.len();
-        while !data.is_empty() {
-            if self.left == 0 {
-                let n = (4 - self.head.len()).min(data.len());
-                self.head.extend_from_slice(&data[..n]);
-                data = &data[n..];
-                if self.head.len() < 4 {
-                    return;
-                }
-                let h = std::mem::take(&mut self.head);
-                self.seq = h[3];
-                self.left = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
-                self.kept.clear();
-                if self.left == 0 {
-                    packet(self.seq, &[], total - data.len());
-                    continue;
-                }
-            }
-            let n = self.left.min(data.len());
-            let room = MAX_KEPT.saturating_sub(self.kept.len());
-            self.kept.extend_from_slice(&data[..n.min(room)]);
-            self.left -= n;
-            data = &data[n..];
-            if self.left == 0 {
-                packet(self.seq, &self.kept, total - data.len());
-            }
-        }
-    }
-}
-
 #[derive(Default)]
 pub struct Mysql {
-    framers: [Framer; 2],
+    framers: [Framed; 2],
     /// The login is behind (or was never seen).
     logged_in: [bool; 2],
     upgrade: Upgrade,
@@ -244,7 +200,16 @@ impl Dissector for Mysql {
             return;
         }
         let mut packets: Vec<(u8, Vec<u8>, usize)> = Vec::new();
-        self.framers[side as usize].feed(data, |seq, payload, end| packets.push((seq, payload.to_vec(), end)));
+        // A packet is handed on at its last byte: the answer's time is its end's.
+        let le24 = |h: &[u8]| Some(u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize);
+        self.framers[side as usize].feed(
+            data,
+            4,
+            HandOn::AtEnd,
+            le24,
+            |_| MAX_KEPT,
+            |h, payload, end| packets.push((h[3], payload.to_vec(), end)),
+        );
         for (seq, payload, end) in packets {
             match side {
                 Side::Client => self.client_packet(seq, &payload, end, rec),
@@ -392,7 +357,7 @@ mod tests {
                 rec.extra.get("mysql.error"),
                 Some(&Values::Text(vec!["1146 42S02 Table 'db.nope' doesn't exist".into()]))
             );
-            assert!(m.framers.iter().all(|f| f.kept.capacity() <= 2 * MAX_KEPT));
+            assert!(m.framers.iter().all(|f| f.kept_capacity() <= 2 * MAX_KEPT));
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use tyto_schema::SessionRecord;
 
+use crate::kit::messages::{Framed, HandOn};
 use crate::kit::put_text;
 use crate::kit::upgrade::Upgrade;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -98,55 +99,6 @@ const MAX_QUERY: usize = 4096;
 const MAX_PENDING: usize = 64;
 const MAX_STATEMENTS: usize = 64;
 
-/// Typed messages of one direction, cut from the stream: the bodies of the types
-/// asked for are kept (up to a bound), the others skipped without buffering.
-#[derive(Default)]
-struct Framer {
-    buf: Vec<u8>,
-    /// Bytes of the current message still to skip.
-    skip: usize,
-}
-
-impl Framer {
-    /// Whole messages in `data` as (type, body kept); `None` once the framing is
-    /// lost (a length the protocol cannot have).
-    fn feed(&mut self, mut data: &[u8], keep: impl Fn(u8) -> usize) -> Option<Vec<(u8, Vec<u8>)>> {
-        let mut out = Vec::new();
-        loop {
-            if self.skip > 0 {
-                let n = self.skip.min(data.len());
-                self.skip -= n;
-                data = &data[n..];
-            }
-            if data.is_empty() {
-                return Some(out);
-            }
-            let need_head = 5usize.saturating_sub(self.buf.len());
-            let n = need_head.min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            if self.buf.len() < 5 {
-                return Some(out);
-            }
-            let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
-            if !(4..=MAX_MESSAGE).contains(&len) {
-                return None;
-            }
-            let body_len = len - 4;
-            let kept = body_len.min(keep(self.buf[0]));
-            let n = (5 + kept - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            if self.buf.len() < 5 + kept {
-                return Some(out);
-            }
-            out.push((self.buf[0], self.buf[5..].to_vec()));
-            self.skip = body_len - kept;
-            self.buf.clear();
-        }
-    }
-}
-
 #[derive(Default)]
 pub struct Postgres {
     client: Vec<u8>,
@@ -155,7 +107,7 @@ pub struct Postgres {
     /// The startup is behind (or was never seen): both sides speak typed messages.
     typed: bool,
     done: bool,
-    framers: [Framer; 2],
+    framers: [Framed; 2],
     /// Requests waiting for the server's ReadyForQuery.
     pending: std::collections::VecDeque<crate::kit::Asked>,
     /// Bytes the client sent since its last request (an extended-protocol batch).
@@ -222,17 +174,26 @@ impl Postgres {
     /// Queries and their answers: a simple query, or an extended-protocol batch up
     /// to its Sync, is one request; the server's ReadyForQuery ends its answer.
     fn typed_messages(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
-        let keep = |t: u8| match (side, t) {
+        let keep = |h: &[u8]| match (side, h[0]) {
             (Side::Client, b'Q' | b'P') => MAX_QUERY,
             // Bind: the portal's and the statement's names.
             (Side::Client, b'B') => 256,
             (Side::Server, b'E') => 1024,
             _ => 0,
         };
-        let Some(messages) = self.framers[side as usize].feed(data, keep) else {
+        // A message is handed on once the part kept is held (its type alone, for
+        // most): ReadyForQuery times an answer by its header.
+        let body_len = |h: &[u8]| {
+            let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
+            (4..=MAX_MESSAGE).contains(&len).then(|| len - 4)
+        };
+        let mut messages = Vec::new();
+        let framed = self.framers[side as usize]
+            .feed(data, 5, HandOn::WhenKept, body_len, keep, |h, body, _| messages.push((h[0], body.to_vec())));
+        if !framed {
             self.done = true;
             return;
-        };
+        }
         for (kind, body) in messages {
             match side {
                 Side::Client => self.sent_bytes += body.len() + 5,
