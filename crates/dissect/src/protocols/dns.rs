@@ -8,6 +8,7 @@ use tyto_packet::Addr;
 use tyto_schema::{Extra, SessionRecord, TextField, Transaction};
 
 use crate::kit::file_transaction;
+use crate::kit::messages::{Framed, HandOn};
 use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
 
 /// DNS's message format on the ports of its local-network relatives.
@@ -30,8 +31,6 @@ const MAX_POINTERS: usize = 16;
 const MAX_NAME: usize = 255;
 /// Questions and records read per message.
 const MAX_RECORDS: usize = 64;
-/// A TCP message held while incomplete (the length field allows 65535).
-const MAX_TCP_MESSAGE: usize = 65_537;
 /// Queries waiting for their answer, per session (a resolver's shared socket can
 /// have many in flight); the oldest goes out unanswered past this.
 const MAX_PENDING: usize = 32;
@@ -273,7 +272,7 @@ fn record(msg: &Message, extra: &mut Extra) {
 #[derive(Default)]
 pub struct Dns {
     /// TCP: bytes of an incomplete message per side.
-    tcp: [Vec<u8>; 2],
+    tcp: [Framed; 2],
     /// Whether this session's messages come length-prefixed (decided by the first).
     framed: Option<bool>,
     /// Queries not answered yet, by message id, oldest first.
@@ -393,26 +392,24 @@ impl Dissector for Dns {
             }
             return;
         }
-        // Taken out while messages are handled, which needs `self`.
-        let mut buf = std::mem::take(&mut self.tcp[side as usize]);
-        if buf.len() + data.len() > MAX_TCP_MESSAGE + 2 {
-            return;
-        }
-        buf.extend_from_slice(data);
-        let mut used = 0;
-        while let Some(len) = u16_at(&buf, used) {
-            let end = used + 2 + len as usize;
-            if buf.len() < end {
-                break;
+        // Each message whole (a 2-byte length, at most 64 KiB), handled once the
+        // feed is read: handling needs `self`.
+        let mut messages: Vec<Vec<u8>> = Vec::new();
+        let length = |h: &[u8]| Some(usize::from(u16::from_be_bytes([h[0], h[1]])));
+        self.tcp[side as usize].feed(
+            data,
+            2,
+            HandOn::AtEnd,
+            length,
+            |_| usize::MAX,
+            |_, m, _| messages.push(m.to_vec()),
+        );
+        for m in messages {
+            self.time(&m, rec);
+            if let Some(msg) = parse(&m) {
+                self.message(&msg, m.len(), rec);
             }
-            self.time(&buf[used + 2..end], rec);
-            if let Some(msg) = parse(&buf[used + 2..end]) {
-                self.message(&msg, len as usize, rec);
-            }
-            used = end;
         }
-        buf.drain(..used);
-        self.tcp[side as usize] = buf;
     }
 
     fn end(&mut self, rec: &mut SessionRecord) {
@@ -423,7 +420,7 @@ impl Dissector for Dns {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.tcp[side as usize].clear();
+        self.tcp[side as usize] = Framed::default();
     }
 }
 
