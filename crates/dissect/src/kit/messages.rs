@@ -216,6 +216,11 @@ impl Framed {
         !self.lost
     }
 
+    /// Between messages: nothing of one held.
+    pub(crate) fn idle(&self) -> bool {
+        self.head.is_empty() && !self.lost
+    }
+
     /// Bytes of the message being read that are kept (bounded by what `keep` asks).
     #[cfg(test)]
     pub(crate) fn kept_capacity(&self) -> usize {

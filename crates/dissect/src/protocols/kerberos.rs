@@ -5,6 +5,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::der::tlv;
+use crate::kit::messages::{Framed, HandOn};
 use crate::kit::put_text;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
@@ -13,7 +14,7 @@ pub static PROTOCOL: Protocol = Protocol {
     transports: &[Transport::Udp, Transport::Tcp],
     ports: &[88],
     probe,
-    new: || Box::new(Kerberos { tcp: [Vec::new(), Vec::new()], messages: 0 }),
+    new: || Box::new(Kerberos { tcp: Default::default(), messages: 0 }),
     later: None,
 };
 
@@ -138,7 +139,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 }
 
 pub struct Kerberos {
-    tcp: [Vec<u8>; 2],
+    tcp: [Framed; 2],
     messages: usize,
 }
 
@@ -160,39 +161,35 @@ impl Kerberos {
 
 impl Dissector for Kerberos {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
-        if self.tcp[side as usize].is_empty() && data.first().is_some_and(|&a| expected_app(side, a)) {
+        if self.tcp[side as usize].idle() && data.first().is_some_and(|&a| expected_app(side, a)) {
             if let Some((_, _, [])) = tlv(data) {
                 self.record(data, rec);
                 return;
             }
         }
-        let buf = &mut self.tcp[side as usize];
-        if buf.len() + data.len() > MAX_MESSAGE + 4 {
-            buf.clear();
-            self.messages = MAX_MESSAGES;
-            return;
-        }
-        buf.extend_from_slice(data);
+        // Over TCP a 4-byte length, then the message, kept whole (bounded).
         let mut messages = Vec::new();
-        while buf.len() >= 4 {
-            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            if len > MAX_MESSAGE {
-                buf.clear();
-                break;
-            }
-            if buf.len() < 4 + len {
-                break;
-            }
-            messages.push(buf[4..4 + len].to_vec());
-            buf.drain(..4 + len);
-        }
+        let length =
+            |h: &[u8]| Some(u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize).filter(|n| *n <= MAX_MESSAGE);
+        let framed = self.tcp[side as usize].feed(
+            data,
+            4,
+            HandOn::AtEnd,
+            length,
+            |_| MAX_MESSAGE,
+            |_, m, _| messages.push(m.to_vec()),
+        );
         for m in messages {
             self.record(&m, rec);
+        }
+        if !framed {
+            // A length Kerberos cannot have: not followed further.
+            self.messages = MAX_MESSAGES;
         }
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.tcp[side as usize].clear();
+        self.tcp[side as usize] = Framed::default();
     }
 
     fn wants_more(&self) -> bool {
@@ -260,7 +257,7 @@ mod tests {
         assert_eq!(probe(Side::Client, &framed), Probe::Match);
         assert_eq!(probe(Side::Client, &framed[..20]), Probe::NeedMore);
         assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
-        let mut k = Kerberos { tcp: [Vec::new(), Vec::new()], messages: 0 };
+        let mut k = Kerberos { tcp: Default::default(), messages: 0 };
         let mut rec = SessionRecord::default();
         // TCP, in two pieces.
         k.feed(Side::Client, &framed[..30], &mut rec);
