@@ -128,8 +128,7 @@ impl Extra {
             && (def.kind != FieldKind::LowerText || !value.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()));
         if kept_as_is {
             if let Some(Values::Text(list)) = self.get(def.name) {
-                let bound = if def.multi { MAX_VALUES_PER_FIELD } else { 1 };
-                if list.len() >= bound || list.iter().any(|s| s == value) {
+                if list.len() >= bound(def.multi) || list.iter().any(|s| s == value) {
                     return Ok(());
                 }
             }
@@ -199,10 +198,18 @@ impl Extra {
     }
 }
 
+/// Values a field holds at most.
+fn bound(multi: bool) -> usize {
+    if multi {
+        MAX_VALUES_PER_FIELD
+    } else {
+        1
+    }
+}
+
 /// A single-valued field keeps its first value; a list keeps distinct values up to the bound.
 fn push_bounded<T: PartialEq>(list: &mut Vec<T>, v: T, multi: bool) {
-    let bound = if multi { MAX_VALUES_PER_FIELD } else { 1 };
-    if list.len() < bound && !list.contains(&v) {
+    if list.len() < bound(multi) && !list.contains(&v) {
         list.push(v);
     }
 }

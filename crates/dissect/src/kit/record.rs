@@ -1,14 +1,19 @@
 //! Writing what a dissector learns into the row: values by catalogue name, the
 //! protocols a session carries, and request/answer pairs as transactions.
 
-use tyto_schema::{DurationField, IntField, IpField, SessionRecord, TextField, TimeField};
+use tyto_schema::{DurationField, Extra, IntField, IpField, SessionRecord, TextField, TimeField};
 
 use crate::{Dissector, Side};
 
 /// Adds a value to a dissector field (its handle was checked against the catalogue
 /// when the program was compiled; a value past the field's bounds is dropped).
-pub(crate) fn put_text(rec: &mut SessionRecord, TextField(field): TextField, value: &str) {
-    let r = rec.extra.add_text(field, value);
+pub(crate) fn put_text(rec: &mut SessionRecord, field: TextField, value: &str) {
+    add_text(&mut rec.extra, field, value);
+}
+
+/// [`put_text`] into any values: a session's or a transaction's.
+pub(crate) fn add_text(values: &mut Extra, TextField(field): TextField, value: &str) {
+    let r = values.add_text(field, value);
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 
@@ -70,10 +75,9 @@ impl Asked {
     }
 
     /// A value of the request or of its answer, for its transaction.
-    pub(crate) fn note(&mut self, TextField(field): TextField, text: &str) {
+    pub(crate) fn note(&mut self, field: TextField, text: &str) {
         if let Some(t) = &mut self.txn {
-            let r = t.values.add_text(field, text);
-            debug_assert!(r.is_ok(), "{field}: {r:?}");
+            add_text(&mut t.values, field, text);
         }
     }
 

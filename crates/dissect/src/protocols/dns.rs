@@ -5,8 +5,9 @@
 use std::borrow::Cow;
 use tyto_packet::Addr;
 
-use tyto_schema::{Extra, SessionRecord, TextField, Transaction};
+use tyto_schema::{Extra, SessionRecord, Transaction};
 
+use crate::kit::add_text;
 use crate::kit::file_transaction;
 use crate::kit::messages::{Framed, HandOn};
 use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
@@ -228,20 +229,16 @@ fn opcode_name(o: u8) -> Cow<'static, str> {
 
 /// Writes what a message says into a session's (or a transaction's) values.
 fn record(msg: &Message, extra: &mut Extra) {
-    fn put_text(extra: &mut Extra, TextField(f): TextField, v: &str) {
-        let r = extra.add_text(f, v);
-        debug_assert!(r.is_ok(), "{f}: {r:?}");
-    }
-    put_text(extra, text_field!("dns.opcode"), &opcode_name(msg.opcode));
+    add_text(extra, text_field!("dns.opcode"), &opcode_name(msg.opcode));
     if msg.response {
-        put_text(extra, text_field!("dns.status"), &rcode_name(msg.rcode));
+        add_text(extra, text_field!("dns.status"), &rcode_name(msg.rcode));
     }
     for (n, qtype, qclass) in &msg.questions {
         // The root (".", as in DNSKEY or NS queries for the root) names no host.
         if n != "." {
-            put_text(extra, text_field!("host.dns"), n);
+            add_text(extra, text_field!("host.dns"), n);
         }
-        put_text(extra, text_field!("dns.query.type"), &type_name(*qtype));
+        add_text(extra, text_field!("dns.query.type"), &type_name(*qtype));
         let class: Cow<'static, str> = match qclass & 0x7fff {
             1 => "IN".into(),
             3 => "CH".into(),
@@ -249,7 +246,7 @@ fn record(msg: &Message, extra: &mut Extra) {
             255 => "ANY".into(),
             c => format!("CLASS{c}").into(),
         };
-        put_text(extra, text_field!("dns.query.class"), &class);
+        add_text(extra, text_field!("dns.query.class"), &class);
     }
     for (_, rtype, a) in &msg.answers {
         match (rtype, a) {
@@ -258,12 +255,12 @@ fn record(msg: &Message, extra: &mut Extra) {
                 debug_assert!(r.is_ok());
             }
             (5, Answer::Name(n)) => {
-                put_text(extra, text_field!("dns.answer.cname"), n);
+                add_text(extra, text_field!("dns.answer.cname"), n);
                 // As Arkime: a CNAME's target is a host the session looked up too.
-                put_text(extra, text_field!("host.dns"), n);
+                add_text(extra, text_field!("host.dns"), n);
             }
-            (2, Answer::Name(n)) => put_text(extra, text_field!("host.dns.nameserver"), n),
-            (15, Answer::Name(n)) => put_text(extra, text_field!("host.dns.mailserver"), n),
+            (2, Answer::Name(n)) => add_text(extra, text_field!("host.dns.nameserver"), n),
+            (15, Answer::Name(n)) => add_text(extra, text_field!("host.dns.mailserver"), n),
             _ => {}
         }
     }

@@ -201,10 +201,7 @@ fn framing(headers: &[httparse::Header<'_>]) -> Option<Body> {
 /// the header names, which only the session keeps: a string each, for every
 /// request, would be most of a transaction's allocations).
 fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, '_>, extra: &mut Extra, names: bool) {
-    let mut put = |TextField(f): TextField, v: &str| {
-        let r = extra.add_text(f, v);
-        debug_assert!(r.is_ok(), "{f}: {r:?}");
-    };
+    let mut put = |f: TextField, v: &str| crate::kit::add_text(extra, f, v);
     let method = req.method.unwrap_or("");
     let path = req.path.unwrap_or("");
     let host = header(headers, "host");
@@ -243,10 +240,7 @@ fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, 
 fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extra, names: bool) {
     let r = extra.add_int(int_field!("http.statuscode").0, i64::from(code));
     debug_assert!(r.is_ok());
-    let mut put = |TextField(f): TextField, v: &str| {
-        let r = extra.add_text(f, v);
-        debug_assert!(r.is_ok(), "{f}: {r:?}");
-    };
+    let mut put = |f: TextField, v: &str| crate::kit::add_text(extra, f, v);
     if let Some(ct) = header(headers, "content-type") {
         put(text_field!("http.content-type"), ct.split(';').next().unwrap_or(ct).trim());
     }
