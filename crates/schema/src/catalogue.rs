@@ -480,7 +480,7 @@ extra {
     "mongodb.error", [], Text, many, "mongodb_error", None, "mongodb", None, "MongoDB errors: code and message of answers with ok: 0, or a legacy reply's $err";
     "memcache.command", [], LowerText, many, "memcache_command", None, "memcache", None, "Memcached commands (text and binary protocols)";
     "memcache.response-time", [], Duration, many, "memcache_response_time", None, "memcache", None, "Milliseconds from each command to its answer (to END for retrievals and stats)";
-    "memcache.key", [], Text, many, "memcache_key", None, "memcache", None, "Keys Memcached text commands name first";
+    "memcache.key", [], Text, many, "memcache_key", None, "memcache", None, "Keys Memcached commands name first (text and binary)";
     "memcache.status", [], Text, many, "memcache_status", None, "memcache", None, "Memcached error answers (ERROR, CLIENT_ERROR…, or a binary status)";
     "redis.db", [], Text, many, "redis_db", None, "redis", None, "Redis databases selected (SELECT n)";
     "redis.command", [], Text, many, "redis_command", None, "redis", None, "Redis commands sent (upper case)";

@@ -445,6 +445,7 @@ fn memcached_commands_in_both_protocols_are_timed() {
     assert!(text["memcache.status"][0].as_str().unwrap().starts_with("CLIENT_ERROR"), "{text}");
     let binary = by_commands(&["get"]);
     assert_eq!(binary["memcache.status"], serde_json::json!(["0x0001"]));
+    assert_eq!(binary["memcache.key"], serde_json::json!(["missing"]), "the binary get's key, after its extras");
     assert_eq!(binary["memcache.response-time"].as_array().unwrap().len(), 1);
     assert_eq!(sessions(&data, "memcache.response-time >= 0").len(), 2);
 
@@ -459,7 +460,10 @@ fn memcached_commands_in_both_protocols_are_timed() {
             (field("memcache.command"), field("memcache.key"), t["failed"] == true)
         })
         .collect();
-    assert_eq!(commands, [("set", "big", false), ("get", "big", false), ("incr", "big", true), ("get", "", false)]);
+    assert_eq!(
+        commands,
+        [("set", "big", false), ("get", "big", false), ("incr", "big", true), ("get", "missing", false)]
+    );
     assert!(all.iter().all(|t| t["response-time"].is_number()), "{all:?}");
     let get = &all[all.len() - 2];
     assert!(get["response.bytes"].as_u64().unwrap() > 200_000, "the value, its VALUE and END lines: {get}");

@@ -1,11 +1,13 @@
 //! One direction of a stream cut into length-framed messages, holding at most a
 //! fixed number of bytes of each: [`Messages`] for framings whose length a function
 //! reads from the first bytes (SMB over NetBIOS, DCE/RPC fragments, LDAP's BER, TDS
-//! packets; a longer message is given by its head as soon as it is held, the rest
-//! skipped without being buffered), and [`Framed`] for a fixed-size header giving the
-//! body's length, where the protocol says how much of each body to keep and whether
-//! the message is handed on once that much is held or at its last byte (MySQL's
-//! packets, PostgreSQL's typed messages: their response times depend on it).
+//! packets, SOCKS's negotiation, whose messages are as long as their contents say; a
+//! longer message is given by its head as soon as it is held, the rest skipped
+//! without being buffered), and [`Framed`] for a fixed-size header giving the body's
+//! length, where the protocol says how much of each body to keep and whether the
+//! message is handed on once that much is held or at its last byte (MySQL's packets,
+//! PostgreSQL's typed messages — their response times depend on it —, TLS's records
+//! and the handshake messages their payloads carry, SSH's binary packets).
 
 use crate::Side;
 
@@ -129,6 +131,11 @@ impl Streams {
     /// The starts of the messages not complete yet, each side's.
     pub(crate) fn partials(&self) -> [&[u8]; 2] {
         [self.0[0].partial(), self.0[1].partial()]
+    }
+
+    /// This direction cannot be followed any more.
+    pub(crate) fn side_broken(&self, side: Side) -> bool {
+        self.0[side as usize].broken()
     }
 
     /// Neither direction can be followed any more.

@@ -3,11 +3,12 @@
 //! line (`STORED`, `NOT_FOUND`, `CLIENT_ERROR …`) or, for retrievals and `stats`,
 //! by values or lines up to `END`. Binary: 24-byte headers (magic 0x80 asking,
 //! 0x81 answering) whose `opaque` pairs an answer with its request. From each
-//! request: the command and the time to its answer; from each answer that is an
+//! request: the command, the key it names and the time to its answer; from each answer that is an
 //! error, its status. Values pass without being held.
 
 use tyto_schema::SessionRecord;
 
+use crate::kit::messages::{Framed, HandOn};
 use crate::kit::put_text;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
@@ -137,9 +138,17 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 #[derive(Default)]
 struct Reader {
     line: Vec<u8>,
-    /// Bytes of a data block (or a binary body) still to pass.
+    /// Bytes of a data block still to pass.
     skip: usize,
+    /// The binary protocol's 24-byte headers and their bodies.
+    packets: Framed,
     lost: bool,
+}
+
+/// A binary packet's extras and key: what is kept of its body (keys are at most 250
+/// bytes; a longer length is cut there).
+fn extras_and_key(h: &[u8]) -> usize {
+    usize::from(h[4]) + usize::from(u16::from_be_bytes([h[2], h[3]])).min(250)
 }
 
 /// A text request waiting for its answer: when sent, and whether its answer runs to
@@ -237,8 +246,9 @@ impl Memcache {
         self.pending.push_back(w);
     }
 
-    /// One binary header: a request remembered by its opaque, an answer timed.
-    fn binary_header(&mut self, side: Side, h: &[u8], rec: &mut SessionRecord) {
+    /// One binary packet, from its header and the start of its body (extras, then
+    /// key): a request remembered by its opaque, an answer timed.
+    fn binary_packet(&mut self, side: Side, h: &[u8], kept: &[u8], rec: &mut SessionRecord) {
         let opaque = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
         match side {
             Side::Client => {
@@ -247,6 +257,15 @@ impl Memcache {
                 let body = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
                 let mut asked = crate::kit::Asked::new(rec, "memcache", h.len() + body);
                 asked.note(text_field!("memcache.command"), command);
+                // Keys are text without spaces or control characters, in both protocols.
+                let key = kept
+                    .get(usize::from(h[4])..)
+                    .filter(|k| !k.is_empty() && k.iter().all(|b| (0x21..0x7f).contains(b) || *b >= 0x80));
+                if let Some(key) = key {
+                    let key = String::from_utf8_lossy(key);
+                    put_text(rec, text_field!("memcache.key"), &key);
+                    asked.note(text_field!("memcache.key"), &key);
+                }
                 self.push(Waiting { asked, to_end: false, opaque: Some(opaque) }, rec);
             }
             Side::Server => {
@@ -288,20 +307,19 @@ impl Dissector for Memcache {
                 continue;
             }
             if binary {
-                let n = (24 - r.line.len()).min(data.len());
-                r.line.extend_from_slice(&data[..n]);
-                data = &data[n..];
-                if r.line.len() < 24 {
-                    return;
-                }
-                let h = std::mem::take(&mut r.line);
-                if h[0] != if side == Side::Client { 0x80 } else { 0x81 } {
-                    r.lost = true;
-                    return;
-                }
-                r.skip = u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize;
-                self.binary_header(side, &h, rec);
-                continue;
+                let magic = if side == Side::Client { 0x80 } else { 0x81 };
+                let body_len =
+                    |h: &[u8]| (h[0] == magic).then(|| u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize);
+                // A request is known once its key is held; an answer by its header.
+                let keep = |h: &[u8]| if side == Side::Client { extras_and_key(h) } else { 0 };
+                let mut packets = std::mem::take(&mut r.packets);
+                let framed = packets.feed(data, 24, HandOn::WhenKept, body_len, keep, |h, kept, _| {
+                    self.binary_packet(side, h, kept, rec);
+                });
+                let r = &mut self.readers[i];
+                r.packets = packets;
+                r.lost = !framed;
+                return;
             }
             let (upto, found) = match data.iter().position(|b| *b == b'\n') {
                 Some(p) => (p + 1, true),
@@ -405,29 +423,47 @@ mod tests {
         }
     }
 
-    /// Binary answers pair with their requests by opaque, out of order too.
+    /// Binary answers pair with their requests by opaque, out of order too; a
+    /// request's key is read after its extras, in any segmentation.
     #[test]
     fn binary_answers_pair_by_opaque() {
-        let header = |magic: u8, op: u8, status: u16, body: &[u8], opaque: u32| {
-            let mut h = vec![magic, op, 0, 0, 0, 0];
+        let packet = |magic: u8, op: u8, status: u16, extras: &[u8], key: &[u8], value: &[u8], opaque: u32| {
+            let mut h = vec![magic, op];
+            h.extend_from_slice(&(key.len() as u16).to_be_bytes());
+            h.extend_from_slice(&[extras.len() as u8, 0]);
             h.extend_from_slice(&status.to_be_bytes());
-            h.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            h.extend_from_slice(&((extras.len() + key.len() + value.len()) as u32).to_be_bytes());
             h.extend_from_slice(&opaque.to_be_bytes());
             h.extend_from_slice(&[0; 8]);
-            h.extend_from_slice(body);
-            h
+            [h, extras.to_vec(), key.to_vec(), value.to_vec()].concat()
         };
+        let requests =
+            [packet(0x80, 0x00, 0, b"", b"a", b"", 1), packet(0x80, 0x01, 0, &[0; 8], b"k2", &[b'x'; 5000], 2)]
+                .concat();
+        for split in [1, 7, 24, 30, 6000] {
+            let mut m = Memcache::default();
+            let mut rec = SessionRecord::default();
+            for part in requests.chunks(split) {
+                m.feed(Side::Client, part, &mut rec);
+            }
+            rec.stop_ns = 3_000_000;
+            m.feed(Side::Server, &packet(0x81, 0x01, 0, b"", b"", b"", 2), &mut rec);
+            rec.stop_ns = 9_000_000;
+            for part in packet(0x81, 0x00, 1, b"", b"", b"Not found", 1).chunks(split) {
+                m.feed(Side::Server, part, &mut rec);
+            }
+            assert_eq!(rec.extra.get("memcache.command"), Some(&Values::Text(vec!["get".into(), "set".into()])));
+            assert_eq!(rec.extra.get("memcache.key"), Some(&Values::Text(vec!["a".into(), "k2".into()])), "{split}");
+            assert_eq!(rec.extra.get("memcache.response-time"), Some(&Values::Int(vec![3_000, 9_000])));
+            assert_eq!(rec.extra.get("memcache.status"), Some(&Values::Text(vec!["0x0001".into()])));
+            assert!(m.pending.is_empty());
+            assert!(m.wants_more());
+        }
+        // Another magic where a request's is due: the framing is given up.
         let mut m = Memcache::default();
         let mut rec = SessionRecord::default();
-        let requests = [header(0x80, 0x00, 0, b"a", 1), header(0x80, 0x01, 0, &[b'x'; 5000], 2)].concat();
-        m.feed(Side::Client, &requests, &mut rec);
-        rec.stop_ns = 3_000_000;
-        m.feed(Side::Server, &header(0x81, 0x01, 0, b"", 2), &mut rec);
-        rec.stop_ns = 9_000_000;
-        m.feed(Side::Server, &header(0x81, 0x00, 1, b"Not found", 1), &mut rec);
-        assert_eq!(rec.extra.get("memcache.command"), Some(&Values::Text(vec!["get".into(), "set".into()])));
-        assert_eq!(rec.extra.get("memcache.response-time"), Some(&Values::Int(vec![3_000, 9_000])));
-        assert_eq!(rec.extra.get("memcache.status"), Some(&Values::Text(vec!["0x0001".into()])));
-        assert!(m.pending.is_empty());
+        m.feed(Side::Client, &packet(0x80, 0x00, 0, b"", b"a", b"", 1), &mut rec);
+        m.feed(Side::Client, &packet(0x81, 0x00, 0, b"", b"b", b"", 2), &mut rec);
+        assert!(m.readers[0].lost);
     }
 }

@@ -1,11 +1,13 @@
 //! SOCKS 4, 4a and 5 (RFC 1928, RFC 1929): the destination the client asks for, the
 //! user name, and a handoff to whatever the tunnel then carries once the proxy agrees.
 
+use std::cell::Cell;
 use std::net::Ipv4Addr;
 
 use tyto_packet::Addr;
 use tyto_schema::SessionRecord;
 
+use crate::kit::messages::{Length, Streams};
 use crate::kit::{put_int, put_ip, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
@@ -138,7 +140,9 @@ enum Step {
 #[derive(Default)]
 pub struct Socks {
     version: u8,
-    buf: [Vec<u8>; 2],
+    /// Each side's negotiation messages: their lengths come from their contents
+    /// ([`length`]), the next one's shape from the step reached.
+    streams: Streams,
     step: [Step; 2],
     handoff: Option<usize>,
 }
@@ -153,97 +157,62 @@ fn record_target(t: &Target, rec: &mut SessionRecord) {
     put_int(rec, int_field!("port.socks"), i64::from(t.port));
 }
 
-impl Socks {
-    /// Parses what the side's buffer holds; returns the end of the message that
-    /// opened the tunnel, if this was it.
-    fn parse(&mut self, side: Side, rec: &mut SessionRecord) -> Option<usize> {
-        let i = side as usize;
-        let mut at = 0;
-        loop {
-            let data = &self.buf[i][at..];
-            if data.is_empty() || self.step[i] == Step::Done {
-                break;
-            }
-            let (used, next, tunnel) = match (side, self.version, self.step[i]) {
-                (Side::Client, 4, Step::First) => match socks4_request(data) {
-                    Parse::Done((t, user), n) => {
-                        record_target(&t, rec);
-                        if !user.is_empty() {
-                            put_text(rec, text_field!("socks.user"), &user);
-                        }
-                        (n, Step::Done, false)
-                    }
-                    Parse::More => break,
-                    Parse::Bad => (0, Step::Done, false),
-                },
-                (Side::Server, 4, Step::First) => {
-                    let Some(reply) = data.get(..8) else { break };
-                    (8, Step::Done, reply[0] == 0 && reply[1] == 0x5a)
-                }
-                (Side::Client, 5, Step::First) => {
-                    let Some(&n) = data.get(1) else { break };
-                    if data.len() < 2 + n as usize {
-                        break;
-                    }
-                    (2 + n as usize, Step::Negotiating, false)
-                }
-                (Side::Client, 5, Step::Negotiating) if data[0] == 1 => {
-                    // RFC 1929: 01 ulen user plen password.
-                    let Some(&ulen) = data.get(1) else { break };
-                    let Some(user) = data.get(2..2 + ulen as usize) else { break };
-                    let Some(&plen) = data.get(2 + ulen as usize) else { break };
-                    let end = 3 + ulen as usize + plen as usize;
-                    if data.len() < end {
-                        break;
-                    }
-                    put_text(rec, text_field!("socks.user"), &String::from_utf8_lossy(user));
-                    (end, Step::Negotiating, false)
-                }
-                (Side::Client, 5, Step::Negotiating) => {
-                    if data[0] != 5 {
-                        (0, Step::Done, false)
-                    } else {
-                        match socks5_address(data, 3) {
-                            Parse::Done(t, n) => {
-                                record_target(&t, rec);
-                                (n, Step::Done, false)
-                            }
-                            Parse::More => break,
-                            Parse::Bad => (0, Step::Done, false),
-                        }
-                    }
-                }
-                (Side::Server, 5, Step::First) => {
-                    if data.len() < 2 {
-                        break;
-                    }
-                    (2, Step::Negotiating, false)
-                }
-                (Side::Server, 5, Step::Negotiating) if data[0] == 1 => {
-                    if data.len() < 2 {
-                        break;
-                    }
-                    (2, Step::Negotiating, false)
-                }
-                (Side::Server, 5, Step::Negotiating) => match socks5_address(data, 3) {
-                    Parse::Done(_, n) => (n, Step::Done, data[0] == 5 && data[1] == 0),
-                    Parse::More => break,
-                    Parse::Bad => (0, Step::Done, false),
-                },
-                _ => (0, Step::Done, false),
-            };
-            at += used;
-            self.step[i] = next;
-            if tunnel {
-                return Some(at);
-            }
+/// The length of the message `data` begins with, from what `side` sends at `step`.
+fn length(side: Side, version: u8, step: Step, data: &[u8]) -> Length {
+    let byte = |i: usize| data.get(i).map(|b| usize::from(*b));
+    let from_lengths = |known: Option<usize>| known.map_or(Length::NeedMore, Length::Is);
+    match (side, version, step) {
+        (Side::Client, 4, Step::First) => match socks4_request(data) {
+            Parse::Done(_, n) => Length::Is(n),
+            Parse::More => Length::NeedMore,
+            Parse::Bad => Length::Bad,
+        },
+        (Side::Server, 4, Step::First) => Length::Is(8),
+        (Side::Client, 5, Step::First) => from_lengths(byte(1).map(|n| 2 + n)),
+        // RFC 1929: 01 ulen user plen password.
+        (Side::Client, 5, Step::Negotiating) if data.first() == Some(&1) => {
+            from_lengths(byte(1).and_then(|ulen| byte(2 + ulen).map(|plen| 3 + ulen + plen)))
         }
-        self.buf[i].drain(..at);
-        if self.step[i] == Step::Done || self.buf[i].len() > MAX_MESSAGE {
-            self.step[i] = Step::Done;
-            self.buf[i] = Vec::new();
+        (Side::Client, 5, Step::Negotiating) if data.first().is_some_and(|v| *v != 5) => Length::Bad,
+        (Side::Server, 5, Step::First) => Length::Is(2),
+        (Side::Server, 5, Step::Negotiating) if data.first() == Some(&1) => Length::Is(2),
+        (_, 5, Step::Negotiating) => match socks5_address(data, 3) {
+            Parse::Done(_, n) => Length::Is(n),
+            Parse::More => Length::NeedMore,
+            Parse::Bad => Length::Bad,
+        },
+        _ => Length::Bad,
+    }
+}
+
+/// What one whole message says: the step it leads to, and whether it opens the tunnel.
+fn message(side: Side, version: u8, step: Step, m: &[u8], rec: &mut SessionRecord) -> (Step, bool) {
+    match (side, version, step) {
+        (Side::Client, 4, Step::First) => {
+            if let Parse::Done((t, user), _) = socks4_request(m) {
+                record_target(&t, rec);
+                if !user.is_empty() {
+                    put_text(rec, text_field!("socks.user"), &user);
+                }
+            }
+            (Step::Done, false)
         }
-        None
+        (Side::Server, 4, Step::First) => (Step::Done, m[0] == 0 && m[1] == 0x5a),
+        (_, 5, Step::First) => (Step::Negotiating, false),
+        (Side::Client, 5, Step::Negotiating) if m[0] == 1 => {
+            let user = &m[2..2 + usize::from(m[1])];
+            put_text(rec, text_field!("socks.user"), &String::from_utf8_lossy(user));
+            (Step::Negotiating, false)
+        }
+        (Side::Server, 5, Step::Negotiating) if m[0] == 1 => (Step::Negotiating, false),
+        (Side::Client, 5, Step::Negotiating) => {
+            if let Parse::Done(t, _) = socks5_address(m, 3) {
+                record_target(&t, rec);
+            }
+            (Step::Done, false)
+        }
+        (Side::Server, 5, Step::Negotiating) => (Step::Done, m[0] == 5 && m[1] == 0),
+        _ => (Step::Done, false),
     }
 }
 
@@ -262,20 +231,40 @@ impl Dissector for Socks {
                 }
             }
         }
-        let before = self.buf[i].len();
-        let take = data.len().min(MAX_MESSAGE + 1);
-        self.buf[i].extend_from_slice(&data[..take]);
-        if let Some(end) = self.parse(side, rec) {
-            // The reply's last byte is in this feed: what follows is the tunnel's.
-            self.handoff = Some(end.saturating_sub(before));
+        let version = self.version;
+        // Read by the framing for the next message's length, moved on by each message.
+        let step = Cell::new(self.step[i]);
+        let before = self.streams.held(side);
+        let (mut used, mut tunnel) = (0usize, None);
+        self.streams.push(
+            side,
+            data,
+            MAX_MESSAGE,
+            |m| length(side, version, step.get(), m),
+            |m, cut| {
+                used += m.len();
+                if cut || tunnel.is_some() || step.get() == Step::Done {
+                    return;
+                }
+                let (next, opens) = message(side, version, step.get(), m, rec);
+                step.set(next);
+                if opens {
+                    // The reply's last byte is in this feed: what follows is the tunnel's.
+                    tunnel = Some(used.saturating_sub(before));
+                }
+            },
+        );
+        self.step[i] = if self.streams.side_broken(side) { Step::Done } else { step.get() };
+        if let Some(end) = tunnel {
+            self.handoff = Some(end.min(data.len()));
             self.step = [Step::Done; 2];
-            self.buf = [Vec::new(), Vec::new()];
+            self.streams = Streams::default();
         }
     }
 
     fn gap(&mut self, _side: Side, _len: u64) {
         self.step = [Step::Done; 2];
-        self.buf = [Vec::new(), Vec::new()];
+        self.streams = Streams::default();
     }
 
     fn wants_more(&self) -> bool {
@@ -349,7 +338,7 @@ mod tests {
         for _ in 0..100 {
             s.feed(Side::Client, &[b'a'; 100], &mut rec);
         }
-        assert!(s.buf[0].len() <= MAX_MESSAGE + 100);
-        assert!(!s.wants_more() || s.step[0] == Step::Done);
+        assert!(s.streams.held(Side::Client) <= MAX_MESSAGE);
+        assert_eq!(s.step[0], Step::Done, "no user name ends within the bound");
     }
 }

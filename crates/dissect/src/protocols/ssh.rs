@@ -6,6 +6,8 @@
 use md5::{Digest, Md5};
 use tyto_schema::SessionRecord;
 
+use crate::kit::lines::LineReader;
+use crate::kit::messages::{Framed, HandOn};
 use crate::kit::{hex, put_text, starts_with};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
@@ -29,19 +31,21 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
     starts_with(data, b"SSH-")
 }
 
-#[derive(Clone, Copy, Default, PartialEq)]
-enum Stage {
-    #[default]
-    Banner,
-    KexInit,
-    Done,
+/// One direction: its lines up to the version banner, then its first binary
+/// packet, the KEXINIT.
+#[derive(Default)]
+struct Direction {
+    lines: LineReader,
+    /// Lines read, the banner's included.
+    count: u32,
+    banner_seen: bool,
+    packets: Framed,
+    done: bool,
 }
 
 #[derive(Default)]
 pub struct Ssh {
-    buf: [Vec<u8>; 2],
-    stage: [Stage; 2],
-    lines: [u32; 2],
+    dirs: [Direction; 2],
 }
 
 /// The name-lists of a KEXINIT payload (message type first), in order.
@@ -67,71 +71,80 @@ fn hassh(lists: &[&[u8]], side: Side) -> String {
     hex(&Md5::digest(joined))
 }
 
-impl Ssh {
-    fn kexinit(&mut self, side: Side, rec: &mut SessionRecord) {
-        let i = side as usize;
-        let buf = &self.buf[i];
-        let Some(len) = buf.get(..4).map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize) else { return };
-        if !(16..=MAX_KEXINIT).contains(&len) {
-            self.stage[i] = Stage::Done;
-            return;
-        }
-        let Some(packet) = buf.get(4..4 + len) else {
-            return;
+/// A binary packet's body (after its length): padding length, payload, padding.
+fn kexinit(side: Side, packet: &[u8], rec: &mut SessionRecord) {
+    let Some(&padding) = packet.first() else { return };
+    if let Some(lists) = packet.get(1..packet.len().saturating_sub(usize::from(padding))).and_then(name_lists) {
+        let field = match side {
+            Side::Client => text_field!("ssh.hassh"),
+            Side::Server => text_field!("ssh.hasshServer"),
         };
-        // Padding length, then the payload (no MAC or encryption yet).
-        let padding = usize::from(packet[0]);
-        if let Some(lists) = packet.get(1..len.saturating_sub(padding)).and_then(name_lists) {
-            let field = match side {
-                Side::Client => text_field!("ssh.hassh"),
-                Side::Server => text_field!("ssh.hasshServer"),
-            };
-            put_text(rec, field, &hassh(&lists, side));
-        }
-        self.stage[i] = Stage::Done;
-        self.buf[i] = Vec::new();
+        put_text(rec, field, &hassh(&lists, side));
+    }
+}
+
+impl Direction {
+    /// Reads lines until the banner; returns the bytes of `data` it used.
+    fn banner(&mut self, data: &[u8], rec: &mut SessionRecord) -> usize {
+        let (count, seen, done) = (&mut self.count, &mut self.banner_seen, &mut self.done);
+        let used = self.lines.feed(data, |line| {
+            *count += 1;
+            if line.starts_with(b"SSH-") {
+                let banner = String::from_utf8_lossy(&line[..line.len().min(MAX_BANNER)]);
+                put_text(rec, text_field!("ssh.ver"), banner.trim_end());
+                *seen = true;
+                // SSH 1 has no KEXINIT.
+                *done = banner.starts_with("SSH-1.") && !banner.starts_with("SSH-1.99");
+                false
+            } else {
+                // A server may send a few lines before its version; not endless ones.
+                *done = *count > MAX_LINES_BEFORE_BANNER;
+                !*done
+            }
+        });
+        used.unwrap_or(data.len())
     }
 }
 
 impl Dissector for Ssh {
     fn feed(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
-        let i = side as usize;
-        while self.stage[i] == Stage::Banner && !data.is_empty() {
-            let end = data.iter().position(|b| *b == b'\n');
-            let part = &data[..end.unwrap_or(data.len())];
-            let room = MAX_BANNER - self.buf[i].len().min(MAX_BANNER);
-            self.buf[i].extend_from_slice(&part[..part.len().min(room)]);
-            if end.is_none() && self.buf[i].len() < MAX_BANNER {
-                return;
-            }
-            let banner = String::from_utf8_lossy(&self.buf[i]).trim_end().to_string();
-            self.buf[i].clear();
-            data = end.map_or(&[][..], |e| &data[e + 1..]);
-            self.lines[i] += 1;
-            if banner.starts_with("SSH-") {
-                put_text(rec, text_field!("ssh.ver"), &banner);
-                // SSH 1 has no KEXINIT.
-                let v1 = banner.starts_with("SSH-1.") && !banner.starts_with("SSH-1.99");
-                self.stage[i] = if v1 { Stage::Done } else { Stage::KexInit };
-            } else if end.is_none() || self.lines[i] > MAX_LINES_BEFORE_BANNER {
-                // A server may send a few lines before its version; not endless ones.
-                self.stage[i] = Stage::Done;
-            }
+        let d = &mut self.dirs[side as usize];
+        if !d.banner_seen && !d.done {
+            data = &data[d.banner(data, rec)..];
         }
-        if self.stage[i] == Stage::KexInit && !data.is_empty() {
-            let room = (MAX_KEXINIT + 4).saturating_sub(self.buf[i].len());
-            self.buf[i].extend_from_slice(&data[..data.len().min(room)]);
-            self.kexinit(side, rec);
+        if !d.banner_seen || d.done || data.is_empty() {
+            return;
+        }
+        let length = |h: &[u8]| {
+            Some(u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize).filter(|n| (16..=MAX_KEXINIT).contains(n))
+        };
+        let mut read = false;
+        let framed = d.packets.feed(
+            data,
+            4,
+            HandOn::AtEnd,
+            length,
+            |h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize,
+            |_, packet, _| {
+                if !read {
+                    kexinit(side, packet, rec);
+                    read = true;
+                }
+            },
+        );
+        // The first packet is the one read, or the framing was not SSH's.
+        d.done = read || !framed;
+        if d.done {
+            *d = Direction { banner_seen: true, done: true, ..Direction::default() };
         }
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.stage[side as usize] = Stage::Done;
-        self.buf[side as usize] = Vec::new();
+        self.dirs[side as usize] = Direction { done: true, ..Direction::default() };
     }
 
     fn wants_more(&self) -> bool {
-        self.stage.iter().any(|s| *s != Stage::Done)
+        self.dirs.iter().any(|d| !d.done)
     }
 }
 

@@ -9,6 +9,7 @@
 
 use tyto_schema::SessionRecord;
 
+use crate::kit::messages::{Framed, HandOn};
 use crate::kit::{add_protocol, put_text};
 use crate::risk::{self, Risk};
 use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
@@ -38,8 +39,8 @@ pub static PROTOCOL: Protocol = Protocol {
     later: None,
 };
 
-/// Handshake bytes held per direction: a ClientHello is a few hundred bytes, a
-/// certificate chain a few KiB; larger is not followed.
+/// The longest handshake message followed: a ClientHello is a few hundred bytes, a
+/// certificate chain a few KiB.
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
 const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
 const CONTENT_ALERT: u8 = 21;
@@ -96,12 +97,13 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     }
 }
 
+/// One direction: records, then the handshake messages their payloads carry
+/// (a message may span records, a record hold several), each framed by
+/// [`Framed`].
 #[derive(Default)]
 struct Direction {
-    /// Record bytes not yet parsed.
-    records: Vec<u8>,
-    /// Handshake bytes (record payloads joined) not yet parsed.
-    handshake: Vec<u8>,
+    records: Framed,
+    messages: Framed,
     done: bool,
 }
 
@@ -181,54 +183,52 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
 
 impl Dissector for Tls {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        let flavor = self.flavor;
         let d = &mut self.dirs[side as usize];
         if d.done {
             return;
         }
-        if d.records.len() + data.len() > MAX_HANDSHAKE {
+        let (messages, done) = (&mut d.messages, &mut d.done);
+        // A record other than a handshake's (ChangeCipherSpec, an alert, application
+        // data) ends the clear part: the framing gives up at its header.
+        let handshake_record =
+            |h: &[u8]| (h[0] == CONTENT_HANDSHAKE).then(|| usize::from(u16::from_be_bytes([h[3], h[4]])));
+        let records_go_on = d.records.feed(
+            data,
+            5,
+            HandOn::AtEnd,
+            handshake_record,
+            |h| usize::from(u16::from_be_bytes([h[3], h[4]])),
+            |_, payload, _| {
+                if *done {
+                    return;
+                }
+                // A message over the bound is not followed (nor is anything after it).
+                let message_len =
+                    |h: &[u8]| Some(u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize).filter(|n| *n <= MAX_HANDSHAKE);
+                let go_on = messages.feed(
+                    payload,
+                    4,
+                    HandOn::AtEnd,
+                    message_len,
+                    |h| u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize,
+                    |h, body, _| {
+                        handshake_message(flavor, side, h[0], body, rec);
+                    },
+                );
+                *done = !go_on;
+            },
+        );
+        if !records_go_on {
             d.done = true;
-            d.records = Vec::new();
-            return;
         }
-        d.records.extend_from_slice(data);
-        let mut at = 0;
-        while let Some(header) = d.records.get(at..at + 5) {
-            let len = u16::from_be_bytes([header[3], header[4]]) as usize;
-            let Some(payload) = d.records.get(at + 5..at + 5 + len) else { break };
-            if header[0] != CONTENT_HANDSHAKE {
-                // ChangeCipherSpec, alerts or application data: the clear part is over.
-                d.done = true;
-                break;
-            }
-            if d.handshake.len() + payload.len() > MAX_HANDSHAKE {
-                d.done = true;
-                break;
-            }
-            d.handshake.extend_from_slice(payload);
-            at += 5 + len;
-            // Whole handshake messages out of the joined payloads.
-            let mut h = 0;
-            while let Some(hh) = d.handshake.get(h..h + 4) {
-                let mlen = u32::from_be_bytes([0, hh[1], hh[2], hh[3]]) as usize;
-                let Some(body) = d.handshake.get(h + 4..h + 4 + mlen) else { break };
-                handshake_message(self.flavor, side, hh[0], body, rec);
-                // After its hello, a TLS 1.3 server encrypts the rest.
-                h += 4 + mlen;
-            }
-            d.handshake.drain(..h);
-        }
-        d.records.drain(..at.min(d.records.len()));
         if d.done {
-            d.records = Vec::new();
-            d.handshake = Vec::new();
+            *d = Direction { done: true, ..Direction::default() };
         }
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        let d = &mut self.dirs[side as usize];
-        d.done = true;
-        d.records = Vec::new();
-        d.handshake = Vec::new();
+        self.dirs[side as usize] = Direction { done: true, ..Direction::default() };
     }
 
     fn wants_more(&self) -> bool {
