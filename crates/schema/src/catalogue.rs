@@ -503,6 +503,7 @@ extra {
     "pgsql.query", [], Text, many, "pgsql_query", None, "postgresql", None, "PostgreSQL statements (simple queries and extended-protocol batches), literals as ?";
     "pgsql.response-time", [], Duration, many, "pgsql_response_time", None, "postgresql", None, "Milliseconds from each request (a query, or a batch's Sync) to the server's ReadyForQuery";
     "pgsql.error", [], Text, many, "pgsql_error", None, "postgresql", None, "PostgreSQL errors: SQLSTATE and message";
+    "pgsql.rows", [], Integer, many, "pgsql_rows", None, "postgresql", None, "Rows each statement returned or changed, as its CommandComplete counts them (SELECT, INSERT, UPDATE, DELETE, MERGE, COPY, FETCH, MOVE)";
     "tds.query", [], Text, many, "tds_query", None, "tds", None, "SQL Server (TDS) SQL batches, literals as ?";
     "tds.rpc", [], Text, many, "tds_rpc", None, "tds", None, "SQL Server (TDS) remote procedure calls by name (sp_executesql…)";
     "tds.response-time", [], Duration, many, "tds_response_time", None, "tds", None, "Milliseconds from each request (SQL batch, RPC) to its answer's first packet";
@@ -575,6 +576,7 @@ extra {
     "mysql.query", [], Text, many, "mysql_query", None, "mysql", None, "MySQL statements (COM_QUERY, COM_STMT_PREPARE), literals as ?";
     "mysql.response-time", [], Duration, many, "mysql_response_time", None, "mysql", None, "Milliseconds from each command to the first packet of its answer";
     "mysql.error", [], Text, many, "mysql_error", None, "mysql", None, "MySQL errors: code, SQLSTATE and message";
+    "mysql.rows", [], Integer, many, "mysql_rows", None, "mysql", None, "Rows each command's result set held, or the rows its OK packet says it changed";
 }
 }
 
@@ -707,6 +709,7 @@ mod tests {
             "pgsql.query",
             "pgsql.response-time",
             "pgsql.error",
+            "pgsql.rows",
             "tds.query",
             "tds.rpc",
             "tds.response-time",
@@ -747,6 +750,7 @@ mod tests {
             "mysql.query",
             "mysql.response-time",
             "mysql.error",
+            "mysql.rows",
             "mongodb.response-time",
             "mongodb.error",
             "memcache.command",

@@ -192,12 +192,13 @@ fn a_slow_postgresql_query_is_found_by_its_response_time() {
     let capture = capture(&pcap, port);
     common::ok(psql(port, "SELECT pg_sleep(0.3), 'slow'"));
     common::ok(psql(port, "SELECT count(*) FROM pg_class WHERE relname = 'x'"));
+    common::ok(psql(port, "SELECT generate_series(1, 1234)"));
     let failed = psql(port, "SELECT * FROM no_such_table");
     assert!(!failed.status.success());
     std::thread::sleep(Duration::from_millis(300));
     drop(capture);
 
-    let (data, slow) = slow_session(dir.path(), &pcap, "postgresql", 3, "pgsql");
+    let (data, slow) = slow_session(dir.path(), &pcap, "postgresql", 4, "pgsql");
     assert_eq!(slow["pgsql.query"], serde_json::json!(["SELECT pg_sleep(?), ?"]));
     assert_eq!(slow["user"], serde_json::json!(["tyto"]));
 
@@ -222,6 +223,13 @@ fn a_slow_postgresql_query_is_found_by_its_response_time() {
         counted.iter().all(|t| t["fields"]["pgsql.query"][0] != "SELECT pg_sleep(?), ?"),
         "other sessions' left out"
     );
+    // The rows a statement returned, as its CommandComplete counts them.
+    let big = sessions(&data, "pgsql.rows == 1234");
+    assert_eq!(big.len(), 1);
+    assert_eq!(big[0]["pgsql.query"], serde_json::json!(["SELECT generate_series(?, ?)"]));
+    let series = transactions(&data, "pgsql", &["--expr", "pgsql.rows >= 1000"]);
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert_eq!(series[0]["fields"]["pgsql.rows"], serde_json::json!([1234]));
 }
 
 #[test]
@@ -320,11 +328,12 @@ fn a_slow_mariadb_query_is_found_by_its_response_time() {
     let capture = capture(&pcap, port);
     common::ok(client("SELECT SLEEP(0.3), 'slow'"));
     common::ok(client("SELECT COUNT(*) FROM mysql.user WHERE user = 'nobody'"));
+    common::ok(client("WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 777) SELECT n FROM s"));
     assert!(!client("SELECT * FROM mysql.no_such_table").status.success());
     std::thread::sleep(Duration::from_millis(300));
     drop(capture);
 
-    let (data, slow) = slow_session(dir.path(), &pcap, "mysql", 3, "mysql");
+    let (data, slow) = slow_session(dir.path(), &pcap, "mysql", 4, "mysql");
     let queries: Vec<&str> = slow["mysql.query"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(queries.contains(&"SELECT SLEEP(?), ?"), "{queries:?}");
     assert_eq!(slow["mysql.user"], serde_json::json!(["root"]));
@@ -337,6 +346,15 @@ fn a_slow_mariadb_query_is_found_by_its_response_time() {
     assert_eq!(slowest["fields"]["mysql.query"], serde_json::json!(["SELECT SLEEP(?), ?"]));
     assert_eq!(failed["fields"]["mysql.query"], serde_json::json!(["SELECT * FROM mysql.no_such_table"]));
     assert_eq!(failed["fields"]["mysql.error"][0], text);
+    // The rows of a result set, counted to its last packet (past the sequence
+    // numbers' wrap), on the session and on the query's transaction.
+    // (MariaDB stops a recursion at 1,000 rows by default.)
+    let big = sessions(&data, "mysql.rows == 777");
+    assert_eq!(big.len(), 1, "{:?}", sessions(&data, "protocols == mysql"));
+    let series = transactions(&data, "mysql", &["--expr", "mysql.rows == 777"]);
+    let series: Vec<&Value> = series.iter().filter(|t| t["fields"]["mysql.rows"] == serde_json::json!([777])).collect();
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert_eq!(sessions(&data, "mysql.rows == 1").len(), 2, "the two one-row answers");
 
     // Exported as Packetbeat writes MySQL transactions: one ECS document each.
     let log = dir.path().join("mysql.jsonl");

@@ -54,6 +54,13 @@ pub(crate) fn file_transaction(rec: &mut SessionRecord, t: tyto_schema::Transact
     rec.transactions.as_mut().and_then(|list| list.push(t))
 }
 
+/// A number for the transaction filed at `index` of the row (see [`Asked::answered`]).
+pub(crate) fn add_int_to_transaction(rec: &mut SessionRecord, index: usize, IntField(field): IntField, value: i64) {
+    if let Some(t) = rec.transactions.as_mut().and_then(|list| list.list.get_mut(index)) {
+        let _ = t.values.add_int(field, value);
+    }
+}
+
 /// A request waiting for its answer, as the request/answer protocols hold it: when
 /// it was sent, and its transaction when the row keeps them. The answer then gives
 /// the protocol's `*.response-time` and the transaction the same figure.
@@ -81,6 +88,13 @@ impl Asked {
         }
     }
 
+    /// A number of the request's answer, for its transaction.
+    pub(crate) fn note_int(&mut self, IntField(field): IntField, value: i64) {
+        if let Some(t) = &mut self.txn {
+            let _ = t.values.add_int(field, value);
+        }
+    }
+
     /// Bytes of the answer read so far.
     pub(crate) fn answer_bytes(&mut self, n: usize) {
         if let Some(t) = &mut self.txn {
@@ -89,21 +103,21 @@ impl Asked {
     }
 
     /// The answer came (in the newest packet): its time goes into `field` and the
-    /// transaction is filed.
-    pub(crate) fn answered(self, rec: &mut SessionRecord, field: DurationField) {
+    /// transaction is filed; its index in the row, while the row lasts (for what the
+    /// rest of a long answer says: [`add_int_to_transaction`]).
+    pub(crate) fn answered(self, rec: &mut SessionRecord, field: DurationField) -> Option<usize> {
         let now = rec.stop_ns;
         self.answered_at(rec, field, now)
     }
 
     /// The answer began at `at_ns` (and ends in the newest packet).
-    pub(crate) fn answered_at(self, rec: &mut SessionRecord, field: DurationField, at_ns: i64) {
+    pub(crate) fn answered_at(self, rec: &mut SessionRecord, field: DurationField, at_ns: i64) -> Option<usize> {
         let took = at_ns - self.sent_ns;
         put_duration(rec, field, took);
-        if let Some(mut t) = self.txn {
-            t.response_ns = Some(at_ns);
-            t.response_us = Some(tyto_schema::time::span_micros(took));
-            file_transaction(rec, t);
-        }
+        let mut t = self.txn?;
+        t.response_ns = Some(at_ns);
+        t.response_us = Some(tyto_schema::time::span_micros(took));
+        file_transaction(rec, t)
     }
 
     /// Never answered: filed as it is.

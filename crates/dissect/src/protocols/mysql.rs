@@ -7,8 +7,8 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::messages::{Framed, HandOn};
-use crate::kit::put_text;
 use crate::kit::upgrade::Upgrade;
+use crate::kit::{add_int_to_transaction, put_int, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -122,8 +122,46 @@ pub struct Mysql {
     logged_in: [bool; 2],
     upgrade: Upgrade,
     lost: bool,
-    /// Commands sent, waiting for the first packet of their answer.
-    pending: std::collections::VecDeque<crate::kit::Asked>,
+    /// Commands sent (their command byte), waiting for the first packet of their answer.
+    pending: std::collections::VecDeque<(u8, crate::kit::Asked)>,
+    /// Where the answer being read is, after its first packet.
+    answer: Answer,
+    /// The client's login asked for OK packets instead of EOF ones
+    /// (`CLIENT_DEPRECATE_EOF`); unknown when the login was not seen.
+    deprecate_eof: Option<bool>,
+}
+
+/// A result set being read: its rows are counted up to its last packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum Answer {
+    #[default]
+    Other,
+    /// Column definitions still to come; the transaction filed for the command.
+    Columns { left: u64, index: Option<usize> },
+    /// Rows so far, and whether the EOF packet ending the columns was read.
+    Rows { rows: i64, columns_ended: bool, index: Option<usize> },
+}
+
+/// `CLIENT_DEPRECATE_EOF` in the capability flags.
+const CLIENT_DEPRECATE_EOF: u32 = 1 << 24;
+
+/// A length-encoded integer at the start of `b`.
+fn lenenc(b: &[u8]) -> Option<u64> {
+    match *b.first()? {
+        n @ 0..=0xfa => Some(u64::from(n)),
+        0xfc => Some(u64::from(u16::from_le_bytes(b.get(1..3)?.try_into().ok()?))),
+        0xfd => Some(u64::from(u32::from_le_bytes([*b.get(1)?, *b.get(2)?, *b.get(3)?, 0]))),
+        0xfe => Some(u64::from_le_bytes(b.get(1..9)?.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// Rows a command's answer counted: on the session, and on its transaction.
+fn rows_counted(rec: &mut SessionRecord, index: Option<usize>, rows: i64) {
+    put_int(rec, int_field!("mysql.rows"), rows);
+    if let Some(i) = index {
+        add_int_to_transaction(rec, i, int_field!("mysql.rows"), rows);
+    }
 }
 
 impl Mysql {
@@ -132,6 +170,9 @@ impl Mysql {
         // Every command begins a new sequence; the login and its exchanges do not.
         if seq == 0 {
             let Some((&command, text)) = payload.split_first() else { return };
+            // A client waits for an answer's end before its next command: one not
+            // seen ending is left uncounted.
+            self.answer = Answer::Other;
             let mut asked = crate::kit::Asked::new(rec, "mysql", payload.len() + 4);
             if matches!(command, 0x03 | 0x16) {
                 let query = crate::kit::sql::normalise(&String::from_utf8_lossy(text));
@@ -141,11 +182,11 @@ impl Mysql {
             // Quit, closing a statement and sending its long data get no answer.
             if !matches!(command, 0x01 | 0x18 | 0x19) {
                 if self.pending.len() >= MAX_PENDING {
-                    if let Some(old) = self.pending.pop_front() {
+                    if let Some((_, old)) = self.pending.pop_front() {
                         old.unanswered(rec);
                     }
                 }
-                self.pending.push_back(asked);
+                self.pending.push_back((command, asked));
             }
             return;
         }
@@ -155,6 +196,7 @@ impl Mysql {
         // The login packet (the answer to the greeting).
         self.logged_in[0] = true;
         let caps = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
+        self.deprecate_eof = Some(caps & CLIENT_DEPRECATE_EOF != 0);
         if caps & CLIENT_PROTOCOL_41 != 0 {
             if payload.len() == 32 && caps & CLIENT_SSL != 0 {
                 self.upgrade.switch_at(end);
@@ -174,10 +216,13 @@ impl Mysql {
             return;
         }
         // The first packet of a command's answer: its time, and the error it is.
-        if seq != 1 {
+        // (Sequence numbers wrap after 255: a long result set's go round again.)
+        if seq != 1 || self.answer != Answer::Other {
+            self.rest_of_answer(payload, rec);
             return;
         }
-        let Some(mut asked) = self.pending.pop_front() else { return };
+        self.answer = Answer::Other;
+        let Some((command, mut asked)) = self.pending.pop_front() else { return };
         asked.answer_bytes(payload.len() + 4);
         if let [0xff, c0, c1, rest @ ..] = payload {
             let code = u16::from_le_bytes([*c0, *c1]);
@@ -190,7 +235,52 @@ impl Mysql {
             put_text(rec, text_field!("mysql.error"), &error);
             asked.note(text_field!("mysql.error"), &error);
         }
-        asked.answered(rec, duration_field!("mysql.response-time"));
+        let index = asked.answered(rec, duration_field!("mysql.response-time"));
+        // A query's or a statement's answer: an OK packet with the rows it changed,
+        // or a result set (its column count first).
+        if !matches!(command, 0x03 | 0x17) {
+            return;
+        }
+        match payload.first() {
+            Some(0x00) if payload.len() >= 7 => {
+                if let Some(rows) = lenenc(&payload[1..]) {
+                    rows_counted(rec, index, rows.min(i64::MAX as u64) as i64);
+                }
+            }
+            Some(0x01..=0xfa | 0xfc | 0xfd) => {
+                if let Some(left) = lenenc(payload).filter(|n| *n > 0) {
+                    self.answer = Answer::Columns { left, index };
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A packet after a result set's first: a column definition, the EOF ending
+    /// them, a row, or the EOF (or OK) ending the rows.
+    fn rest_of_answer(&mut self, payload: &[u8], rec: &mut SessionRecord) {
+        self.answer = match self.answer {
+            Answer::Other => Answer::Other,
+            Answer::Columns { left: 1, index } => Answer::Rows { rows: 0, columns_ended: false, index },
+            Answer::Columns { left, index } => Answer::Columns { left: left - 1, index },
+            Answer::Rows { rows, columns_ended, index } => {
+                // EOF packets are shorter than 9 bytes; with CLIENT_DEPRECATE_EOF the
+                // rows end in an OK packet marked 0xfe instead (a row cannot begin
+                // 0xfe unless it is over 16 MiB).
+                let end = payload.first() == Some(&0xfe) && (payload.len() < 9 || self.deprecate_eof == Some(true));
+                match payload.first() {
+                    Some(0xff) => Answer::Other,
+                    _ if end && !columns_ended && rows == 0 && self.deprecate_eof != Some(true) => {
+                        Answer::Rows { rows, columns_ended: true, index }
+                    }
+                    _ if end => {
+                        rows_counted(rec, index, rows);
+                        Answer::Other
+                    }
+                    _ => Answer::Rows { rows: rows + 1, columns_ended, index },
+                }
+            }
+        };
     }
 }
 
@@ -222,7 +312,13 @@ impl Dissector for Mysql {
     }
 
     fn end(&mut self, rec: &mut SessionRecord) {
-        crate::kit::Asked::file_waiting(&mut self.pending, rec);
+        crate::kit::Asked::file_waiting(self.pending.iter_mut().map(|(_, asked)| asked), rec);
+        // The row is written: the transactions' places in it go with it.
+        self.answer = match self.answer {
+            Answer::Columns { left, .. } => Answer::Columns { left, index: None },
+            Answer::Rows { rows, columns_ended, .. } => Answer::Rows { rows, columns_ended, index: None },
+            Answer::Other => Answer::Other,
+        };
     }
 
     fn gap(&mut self, _side: Side, _len: u64) {
@@ -358,6 +454,62 @@ mod tests {
                 Some(&Values::Text(vec!["1146 42S02 Table 'db.nope' doesn't exist".into()]))
             );
             assert!(m.framers.iter().all(|f| f.kept_capacity() <= 2 * MAX_KEPT));
+            // The SELECT's one row; the prepared statement's answer is no result set.
+            assert_eq!(rec.extra.get("mysql.rows"), Some(&Values::Int(vec![1])));
+        }
+    }
+
+    /// Result sets counted to their last packet, with and without the EOF packets
+    /// (CLIENT_DEPRECATE_EOF), past the sequence numbers' wrap; an OK packet's
+    /// changed rows; each on its command's transaction.
+    #[test]
+    fn rows_of_result_sets_and_changes() {
+        let packet = |seq: u8, payload: &[u8]| {
+            let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+            p.push(seq);
+            p.extend_from_slice(payload);
+            p
+        };
+        // Two columns, then `rows` rows, with EOF packets or an ending OK packet.
+        let result = |rows: usize, eof: bool| {
+            let mut seq = 1u8;
+            let mut next = |payload: &[u8]| {
+                let p = packet(seq, payload);
+                seq = seq.wrapping_add(1);
+                p
+            };
+            let mut out = [next(&[2]), next(b"\x03def a"), next(b"\x03def b")].concat();
+            if eof {
+                out.extend(next(&[0xfe, 0, 0, 2, 0]));
+            }
+            for i in 0..rows {
+                out.extend(next(format!("\x01{}\x01x", i % 10).as_bytes()));
+            }
+            out.extend(if eof { next(&[0xfe, 0, 0, 2, 0]) } else { next(&[0xfe, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]) });
+            out
+        };
+        for (caps, eof) in [(0x0200, true), (0x0200 | CLIENT_DEPRECATE_EOF, false)] {
+            let mut m = Mysql::default();
+            let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
+            m.feed(Side::Server, &greeting(), &mut rec);
+            m.feed(Side::Client, &login(caps, b"app\0"), &mut rec);
+            m.feed(Side::Server, &packet(2, &[0, 0, 0, 2, 0, 0, 0]), &mut rec);
+            for rows in [0, 300, 2] {
+                m.feed(Side::Client, &packet(0, b"\x03SELECT a, b FROM t"), &mut rec);
+                for part in result(rows, eof).chunks(7) {
+                    m.feed(Side::Server, part, &mut rec);
+                }
+            }
+            m.feed(Side::Client, &packet(0, b"\x03UPDATE t SET a = 1"), &mut rec);
+            // OK: 3 rows changed (length-encoded), no insert id, status, warnings.
+            m.feed(Side::Server, &packet(1, &[0, 3, 0, 2, 0, 0, 0]), &mut rec);
+            m.feed(Side::Client, &packet(0, &[0x0e]), &mut rec);
+            m.feed(Side::Server, &packet(1, &[0, 0, 0, 2, 0, 0, 0]), &mut rec);
+            assert_eq!(rec.extra.get("mysql.rows"), Some(&Values::Int(vec![0, 300, 2, 3])), "EOF packets: {eof}");
+            let rows: Vec<_> =
+                rec.transactions.as_ref().unwrap().list.iter().map(|t| t.values.get("mysql.rows").cloned()).collect();
+            let int = |n| Some(Values::Int(vec![n]));
+            assert_eq!(rows, [int(0), int(300), int(2), int(3), None], "a ping changes no rows");
         }
     }
 }

@@ -6,8 +6,8 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::messages::{Framed, HandOn};
-use crate::kit::put_text;
 use crate::kit::upgrade::Upgrade;
+use crate::kit::{put_int, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -179,6 +179,8 @@ impl Postgres {
             // Bind: the portal's and the statement's names.
             (Side::Client, b'B') => 256,
             (Side::Server, b'E') => 1024,
+            // CommandComplete: its tag (`SELECT 5`, `INSERT 0 1`).
+            (Side::Server, b'C') => 64,
             _ => 0,
         };
         // A message is handed on once the part kept is held (its type alone, for
@@ -256,6 +258,14 @@ impl Postgres {
                         }
                     }
                 }
+                (Side::Server, b'C') => {
+                    if let Some(rows) = tag_rows(cstr(&body).0) {
+                        put_int(rec, int_field!("pgsql.rows"), rows);
+                        if let Some(asked) = self.pending.front_mut() {
+                            asked.note_int(int_field!("pgsql.rows"), rows);
+                        }
+                    }
+                }
                 (Side::Server, b'Z') => {
                     if let Some(asked) = self.pending.pop_front() {
                         asked.answered(rec, duration_field!("pgsql.response-time"));
@@ -280,6 +290,18 @@ impl Postgres {
         }
         self.pending.push_back(asked);
     }
+}
+
+/// The rows a CommandComplete tag counts: its last word, for the commands whose
+/// tag ends in one (`SELECT 5`, `INSERT 0 1`, `UPDATE 3`; not `CREATE TABLE`).
+fn tag_rows(tag: &[u8]) -> Option<i64> {
+    let tag = std::str::from_utf8(tag).ok()?;
+    let mut words = tag.split(' ');
+    let command = words.next()?;
+    if !matches!(command, "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "COPY" | "FETCH" | "MOVE") {
+        return None;
+    }
+    words.next_back()?.parse().ok()
 }
 
 impl Dissector for Postgres {
@@ -331,6 +353,18 @@ impl Dissector for Postgres {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_complete_tags_count_rows() {
+        let rows = |t: &str| tag_rows(t.as_bytes());
+        assert_eq!(rows("SELECT 5"), Some(5));
+        assert_eq!(rows("INSERT 0 1"), Some(1));
+        assert_eq!(rows("UPDATE 30"), Some(30));
+        assert_eq!(rows("COPY 7"), Some(7));
+        assert_eq!(rows("COPY"), None, "before PostgreSQL 8.2");
+        assert_eq!(rows("CREATE TABLE"), None);
+        assert_eq!(rows("SELECT x"), None);
+    }
     use tyto_schema::Values;
 
     /// A connection picked up after its startup: the client's simple query, then the
@@ -393,12 +427,15 @@ mod tests {
         let bind = message(b'B', b"\0s1\0\0\0\0\0\0\0");
         let batch = [parse, bind.clone(), message(b'E', b"\0\0\0\0\0"), message(b'S', b"")].concat();
         client.push((500, batch));
-        server.push((507, [message(b'1', b""), message(b'2', b""), row, ready.clone()].concat()));
+        server.push((
+            507,
+            [message(b'1', b""), message(b'2', b""), row, message(b'C', b"INSERT 0 12\0"), ready.clone()].concat(),
+        ));
         client.push((600, [bind, message(b'E', b"\0\0\0\0\0"), message(b'S', b"")].concat()));
         server.push((620, ready));
         for split in [1, 3, 64, 100_000] {
             let mut p = Postgres::default();
-            let mut rec = SessionRecord::default();
+            let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
             for ((tc, c), (ts, s)) in client.iter().zip(&server) {
                 for (t, side, bytes) in [(tc, Side::Client, c), (ts, Side::Server, s)] {
                     rec.stop_ns = t * 1_000_000;
@@ -421,6 +458,11 @@ mod tests {
                 Some(&Values::Text(vec!["42P01 relation \"nope\" does not exist".into()]))
             );
             assert_eq!(rec.extra.get("pgsql.response-time"), Some(&Values::Int(vec![300_000, 2_000, 7_000, 20_000])));
+            // CommandComplete's counts, on the session and on each request's transaction.
+            assert_eq!(rec.extra.get("pgsql.rows"), Some(&Values::Int(vec![1, 12])));
+            let rows: Vec<_> =
+                rec.transactions.as_ref().unwrap().list.iter().map(|t| t.values.get("pgsql.rows").cloned()).collect();
+            assert_eq!(rows, [Some(Values::Int(vec![1])), None, Some(Values::Int(vec![12])), None]);
             assert!(p.wants_more());
         }
         // Picked up mid-way: typed messages from the first byte.
