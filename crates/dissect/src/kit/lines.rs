@@ -1,5 +1,7 @@
 //! Lines of a text protocol out of stream pieces, bounded: a line longer than
-//! [`MAX_LINE`] is cut there and the rest of it skipped.
+//! [`MAX_LINE`] is cut there and the rest of it skipped ([`LineReader`]); and
+//! [`LinesAndBlocks`] for protocols whose lines announce counted blocks of bytes
+//! (memcached's data blocks, Redis's bulk strings), passed on in pieces, never held.
 
 /// Longer than any command or reply line the text protocols allow (SMTP: 1000
 /// octets; folded mail headers are joined by their dissector, not here).
@@ -64,6 +66,107 @@ impl LineReader {
     }
 }
 
+/// What [`LinesAndBlocks`] hands on.
+pub enum Piece<'a> {
+    /// A whole line without its CR LF; `cut` when it held over `max` bytes before
+    /// its LF (then its first `max`); `wire` is its length on the wire, CR LF included.
+    Line { text: &'a [u8], wire: usize, cut: bool },
+    /// Part of a block, with the bytes of it still to come.
+    Block { bytes: &'a [u8], left: u64 },
+}
+
+/// What the protocol reads after a line, or after a block's last piece.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Line,
+    /// A block of this many bytes (zero: a line).
+    Block(u64),
+    /// Not this protocol any more: the stream is given up.
+    Lost,
+}
+
+/// One direction of a text protocol with counted blocks.
+#[derive(Default)]
+pub struct LinesAndBlocks {
+    /// The start of a line not ended yet (at most `max` bytes of it).
+    line: Vec<u8>,
+    /// Its bytes on the wire so far.
+    wire: usize,
+    block: u64,
+    lost: bool,
+}
+
+impl LinesAndBlocks {
+    /// Reads `data`: lines of at most `max` bytes kept, and the blocks the protocol
+    /// asks for after a line (or after a block) by what `each` returns. `false`
+    /// once the stream is given up.
+    pub fn feed(&mut self, mut data: &[u8], max: usize, mut each: impl FnMut(Piece<'_>) -> Next) -> bool {
+        while !data.is_empty() && !self.lost {
+            if self.block > 0 {
+                let n = self.block.min(data.len() as u64) as usize;
+                self.block -= n as u64;
+                let next = each(Piece::Block { bytes: &data[..n], left: self.block });
+                data = &data[n..];
+                if self.block == 0 {
+                    self.then(next);
+                }
+                continue;
+            }
+            let (upto, ended) = match data.iter().position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (data.len(), false),
+            };
+            let room = max.saturating_sub(self.line.len());
+            self.wire += upto;
+            if !ended {
+                self.line.extend_from_slice(&data[..upto.min(room)]);
+                return true;
+            }
+            let next = if self.line.is_empty() && upto <= max + 1 {
+                // The whole line is in this piece: handed on without a copy.
+                each(Piece::Line { text: trim_cr(&data[..upto - 1]), wire: self.wire, cut: false })
+            } else {
+                self.line.extend_from_slice(&data[..(upto - 1).min(room)]);
+                let cut = self.wire - 1 > max;
+                let line = std::mem::take(&mut self.line);
+                let next = each(Piece::Line { text: trim_cr(&line), wire: self.wire, cut });
+                self.line = line;
+                self.line.clear();
+                next
+            };
+            self.wire = 0;
+            data = &data[upto..];
+            self.then(next);
+        }
+        !self.lost
+    }
+
+    fn then(&mut self, next: Next) {
+        match next {
+            Next::Line => {}
+            Next::Block(n) => self.block = n,
+            Next::Lost => self.lose(),
+        }
+    }
+
+    /// Bytes were lost, or the protocol gave up: nothing more is read.
+    pub fn lose(&mut self) {
+        self.lost = true;
+        self.line = Vec::new();
+    }
+
+    #[cfg(test)]
+    pub fn lost(&self) -> bool {
+        self.lost
+    }
+
+    /// Between lines and blocks: nothing of either held or owed.
+    #[cfg(test)]
+    pub fn idle(&self) -> bool {
+        self.line.is_empty() && self.block == 0
+    }
+}
+
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -121,6 +224,58 @@ mod tests {
         });
         assert_eq!(n, 2);
         assert_eq!(trim(b"  x y \r"), b"x y");
+    }
+
+    /// `B n` announces a block of n bytes; `Q` gives the stream up.
+    fn blocks(r: &mut LinesAndBlocks, data: &[u8], out: &mut Vec<String>) -> bool {
+        r.feed(data, 8, |piece| match piece {
+            Piece::Line { text, wire, cut } => {
+                out.push(format!("L{}:{wire}{}", String::from_utf8_lossy(text), if cut { "!" } else { "" }));
+                match text {
+                    [b'B', b' ', n @ ..] => Next::Block(std::str::from_utf8(n).unwrap().parse().unwrap()),
+                    b"Q" => Next::Lost,
+                    _ => Next::Line,
+                }
+            }
+            Piece::Block { bytes, left } => {
+                out.push(format!("B{}+{left}", bytes.len()));
+                Next::Line
+            }
+        })
+    }
+
+    #[test]
+    fn lines_and_the_blocks_they_announce_in_any_segmentation() {
+        let stream = b"a\r\nB 5\r\nx\ny\nzlong line here\nB 0\nb\n";
+        for step in 1..stream.len() {
+            let mut r = LinesAndBlocks::default();
+            let mut out = Vec::new();
+            for piece in stream.chunks(step) {
+                assert!(blocks(&mut r, piece, &mut out));
+            }
+            // Block pieces as they came, joined here to compare.
+            let mut joined: Vec<String> = Vec::new();
+            let mut sum = 0;
+            for o in out {
+                if let Some(rest) = o.strip_prefix('B') {
+                    let (n, left) = rest.split_once('+').unwrap();
+                    sum += n.parse::<usize>().unwrap();
+                    if left == "0" {
+                        joined.push(format!("B{sum}"));
+                        sum = 0;
+                    }
+                } else {
+                    joined.push(o);
+                }
+            }
+            assert_eq!(joined, ["La:3", "LB 5:5", "B5", "Llong lin:15!", "LB 0:4", "Lb:2"], "step {step}");
+            assert!(r.idle());
+        }
+        let mut r = LinesAndBlocks::default();
+        let mut out = Vec::new();
+        assert!(!blocks(&mut r, b"Q\nmore\n", &mut out));
+        assert_eq!(out, ["LQ:2"]);
+        assert!(r.lost());
         assert_eq!(after_ci(b"helo  Box", b"HELO"), Some(&b"Box"[..]));
     }
 }

@@ -8,6 +8,7 @@
 
 use tyto_schema::SessionRecord;
 
+use crate::kit::lines::{LinesAndBlocks, Next, Piece};
 use crate::kit::messages::{Framed, HandOn};
 use crate::kit::put_text;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -137,9 +138,8 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 /// What one direction is reading.
 #[derive(Default)]
 struct Reader {
-    line: Vec<u8>,
-    /// Bytes of a data block still to pass.
-    skip: usize,
+    /// The text protocol's lines and the data blocks they announce.
+    text: LinesAndBlocks,
     /// The binary protocol's 24-byte headers and their bodies.
     packets: Framed,
     lost: bool,
@@ -169,11 +169,12 @@ pub struct Memcache {
 }
 
 impl Memcache {
-    fn request_line(&mut self, line: &[u8], rec: &mut SessionRecord) {
-        let Some((command, block)) = text_command(line) else { return };
+    /// A command line (`wire` bytes with its CR LF); what follows it.
+    fn request_line(&mut self, line: &[u8], wire: usize, rec: &mut SessionRecord) -> Next {
+        let Some((command, block)) = text_command(line) else { return Next::Line };
         put_text(rec, text_field!("memcache.command"), command);
         let words: Vec<&[u8]> = line.trim_ascii_end().split(|b| *b == b' ').filter(|w| !w.is_empty()).collect();
-        let mut asked = crate::kit::Asked::new(rec, "memcache", line.len());
+        let mut asked = crate::kit::Asked::new(rec, "memcache", wire);
         asked.note(text_field!("memcache.command"), command);
         if let Some(key) = words.get(1).filter(|_| !matches!(command, "stats" | "version" | "verbosity" | "flush_all"))
         {
@@ -181,46 +182,49 @@ impl Memcache {
             put_text(rec, text_field!("memcache.key"), &key);
             asked.note(text_field!("memcache.key"), &key);
         }
+        let mut next = Next::Line;
         if block {
             // `set key flags exptime bytes [noreply]` (`cas` has its unique after bytes;
             // the meta `ms key datalen flags…`).
             let size_at = if command == "ms" { 2 } else { 4 };
             let size = words.get(size_at).and_then(|w| std::str::from_utf8(w).ok()?.parse::<usize>().ok());
-            match size {
-                Some(n) if n <= MAX_BLOCK => self.readers[0].skip = n + 2,
-                _ => self.readers[0].lost = true,
-            }
+            next = match size {
+                // The data and its CR LF pass.
+                Some(n) if n <= MAX_BLOCK => Next::Block(n as u64 + 2),
+                _ => Next::Lost,
+            };
         }
         let noreply = words.last() == Some(&&b"noreply"[..]) || (command.len() == 2 && words.iter().any(|w| w == b"q"));
         if noreply || command == "quit" {
-            return;
+            return next;
         }
         let to_end = matches!(command, "get" | "gets" | "gat" | "gats" | "stats");
         self.push(Waiting { asked, to_end, opaque: None }, rec);
+        next
     }
 
-    fn answer_line(&mut self, line: &[u8], rec: &mut SessionRecord) {
-        let word = line.split(|b| *b == b' ' || *b == b'\r').next().unwrap_or_default();
+    /// An answer line (`wire` bytes with its CR LF); what follows it.
+    fn answer_line(&mut self, line: &[u8], wire: usize, rec: &mut SessionRecord) -> Next {
+        let word = line.split(|b| *b == b' ').next().unwrap_or_default();
         if let Some(w) = self.pending.front_mut() {
-            w.asked.answer_bytes(line.len());
+            w.asked.answer_bytes(wire);
         }
         if word == b"VALUE" {
             // `VALUE key flags bytes [cas]`: its block passes.
             let size = line.trim_ascii_end().split(|b| *b == b' ').nth(3);
-            match size.and_then(|w| std::str::from_utf8(w).ok()?.parse::<usize>().ok()) {
+            return match size.and_then(|w| std::str::from_utf8(w).ok()?.parse::<usize>().ok()) {
                 Some(n) if n <= MAX_BLOCK => {
-                    self.readers[1].skip = n + 2;
                     if let Some(w) = self.pending.front_mut() {
                         w.asked.answer_bytes(n + 2);
                     }
+                    Next::Block(n as u64 + 2)
                 }
-                _ => self.readers[1].lost = true,
-            }
-            return;
+                _ => Next::Lost,
+            };
         }
         // Lines of a multi-line answer, before its END.
         if self.pending.front().is_some_and(|w| w.to_end) && word == b"STAT" {
-            return;
+            return Next::Line;
         }
         if ERRORS.contains(&word) {
             let status = String::from_utf8_lossy(line.trim_ascii_end());
@@ -235,6 +239,7 @@ impl Memcache {
                 w.asked.answered(rec, duration_field!("memcache.response-time"));
             }
         }
+        Next::Line
     }
 
     fn push(&mut self, w: Waiting, rec: &mut SessionRecord) {
@@ -290,56 +295,41 @@ impl Memcache {
 }
 
 impl Dissector for Memcache {
-    fn feed(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let i = side as usize;
         if self.binary.is_none() {
             if let Some(&first) = data.first() {
                 self.binary = Some(matches!(first, 0x80 | 0x81));
             }
         }
-        let binary = self.binary == Some(true);
-        while !data.is_empty() && !self.readers[i].lost {
-            let r = &mut self.readers[i];
-            if r.skip > 0 {
-                let n = r.skip.min(data.len());
-                r.skip -= n;
-                data = &data[n..];
-                continue;
-            }
-            if binary {
-                let magic = if side == Side::Client { 0x80 } else { 0x81 };
-                let body_len =
-                    |h: &[u8]| (h[0] == magic).then(|| u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize);
-                // A request is known once its key is held; an answer by its header.
-                let keep = |h: &[u8]| if side == Side::Client { extras_and_key(h) } else { 0 };
-                let mut packets = std::mem::take(&mut r.packets);
-                let framed = packets.feed(data, 24, HandOn::WhenKept, body_len, keep, |h, kept, _| {
-                    self.binary_packet(side, h, kept, rec);
-                });
-                let r = &mut self.readers[i];
-                r.packets = packets;
-                r.lost = !framed;
-                return;
-            }
-            let (upto, found) = match data.iter().position(|b| *b == b'\n') {
-                Some(p) => (p + 1, true),
-                None => (data.len(), false),
-            };
-            if r.line.len() + upto > MAX_LINE {
-                r.lost = true;
-                return;
-            }
-            r.line.extend_from_slice(&data[..upto]);
-            data = &data[upto..];
-            if !found {
-                return;
-            }
-            let line = std::mem::take(&mut r.line);
-            match side {
-                Side::Client => self.request_line(&line, rec),
-                Side::Server => self.answer_line(&line, rec),
-            }
+        if self.readers[i].lost || data.is_empty() {
+            return;
         }
+        if self.binary == Some(true) {
+            let magic = if side == Side::Client { 0x80 } else { 0x81 };
+            let body_len = |h: &[u8]| (h[0] == magic).then(|| u32::from_be_bytes([h[8], h[9], h[10], h[11]]) as usize);
+            // A request is known once its key is held; an answer by its header.
+            let keep = |h: &[u8]| if side == Side::Client { extras_and_key(h) } else { 0 };
+            let mut packets = std::mem::take(&mut self.readers[i].packets);
+            let framed = packets.feed(data, 24, HandOn::WhenKept, body_len, keep, |h, kept, _| {
+                self.binary_packet(side, h, kept, rec);
+            });
+            self.readers[i].packets = packets;
+            self.readers[i].lost = !framed;
+            return;
+        }
+        let mut text = std::mem::take(&mut self.readers[i].text);
+        let going = text.feed(data, MAX_LINE, |piece| match piece {
+            // A longer line is no memcached.
+            Piece::Line { cut: true, .. } => Next::Lost,
+            Piece::Line { text, wire, .. } => match side {
+                Side::Client => self.request_line(text, wire, rec),
+                Side::Server => self.answer_line(text, wire, rec),
+            },
+            Piece::Block { .. } => Next::Line,
+        });
+        self.readers[i].text = text;
+        self.readers[i].lost = !going;
     }
 
     fn end(&mut self, rec: &mut SessionRecord) {
@@ -419,7 +409,7 @@ mod tests {
             // `bogus` is no command: its ERROR answers nothing waiting.
             assert_eq!(rec.extra.get("memcache.response-time"), Some(&Values::Int(vec![2_000, 5_000, 4_000])));
             assert_eq!(rec.extra.get("memcache.status"), Some(&Values::Text(vec!["ERROR".into()])));
-            assert!(m.readers.iter().all(|r| !r.lost && r.line.is_empty()));
+            assert!(m.readers.iter().all(|r| !r.lost && r.text.idle()));
         }
     }
 

@@ -6,6 +6,7 @@
 
 use tyto_schema::SessionRecord;
 
+use crate::kit::lines::{LinesAndBlocks, Next, Piece};
 use crate::kit::put_text;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
@@ -128,12 +129,12 @@ struct Message {
 }
 
 /// RESP read as a stream, one direction: messages are told apart to the byte
-/// without holding their values (bulk strings are skipped as they pass).
+/// without holding their values (bulk strings pass as blocks, the first arguments
+/// of a command kept in part).
 #[derive(Default)]
 struct Reader {
-    line: Vec<u8>,
-    /// Bulk bytes (and their CRLF) still to pass; the argument they fill, if kept.
-    bulk: usize,
+    text: LinesAndBlocks,
+    /// The argument the bulk string being read fills, if kept.
     bulk_kept: Option<usize>,
     /// Elements still to read at each open aggregate level.
     open: Vec<i64>,
@@ -145,47 +146,45 @@ struct Reader {
 
 impl Reader {
     /// Whole messages in `data`, in order.
-    fn feed(&mut self, mut data: &[u8], mut done: impl FnMut(Message)) {
-        while !data.is_empty() && !self.lost {
-            if self.bulk > 0 {
-                let n = self.bulk.min(data.len());
+    fn feed(&mut self, data: &[u8], mut done: impl FnMut(Message)) {
+        if self.lost {
+            return;
+        }
+        let mut text = std::mem::take(&mut self.text);
+        let going = text.feed(data, MAX_LINE, |piece| match piece {
+            Piece::Line { text, wire, .. } => {
+                self.read += wire;
+                let next = self.header(text, &mut done);
+                if self.lost {
+                    Next::Lost
+                } else {
+                    next
+                }
+            }
+            Piece::Block { bytes, left } => {
+                self.read += bytes.len();
                 if let Some(i) = self.bulk_kept {
                     // The value, without its CRLF, up to the bound.
-                    let value_left = self.bulk.saturating_sub(2);
-                    let take = n.min(value_left);
+                    let value = &bytes[..bytes.len().min((left + bytes.len() as u64).saturating_sub(2) as usize)];
                     let part = &mut self.msg.parts[i];
                     let room = MAX_ARG.saturating_sub(part.len());
-                    part.extend_from_slice(&data[..take.min(room)]);
+                    part.extend_from_slice(&value[..value.len().min(room)]);
                 }
-                self.bulk -= n;
-                data = &data[n..];
-                self.read += n;
-                if self.bulk == 0 {
+                if left == 0 {
                     self.bulk_kept = None;
                     self.element_done(&mut done);
                 }
-                continue;
+                Next::Line
             }
-            // A header line, up to its LF.
-            let (upto, found) = match data.iter().position(|b| *b == b'\n') {
-                Some(i) => (i + 1, true),
-                None => (data.len(), false),
-            };
-            let room = MAX_LINE.saturating_sub(self.line.len());
-            self.line.extend_from_slice(&data[..upto.min(room)]);
-            data = &data[upto..];
-            self.read += upto;
-            if found {
-                let line = std::mem::take(&mut self.line);
-                self.header(&line, &mut done);
-            }
-        }
+        });
+        self.text = text;
+        self.lost = !going;
     }
 
-    fn header(&mut self, line: &[u8], done: &mut impl FnMut(Message)) {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some((&kind, rest)) = line.split_first() else { return };
+    /// A line: a value of its own, or the header of an aggregate or of a bulk
+    /// string (whose bytes are then read as a block).
+    fn header(&mut self, line: &[u8], done: &mut impl FnMut(Message)) -> Next {
+        let Some((&kind, rest)) = line.split_first() else { return Next::Line };
         let top = self.open.is_empty();
         if top {
             self.msg = Message { kind, parts: Vec::new(), bytes: 0 };
@@ -194,35 +193,32 @@ impl Reader {
         match kind {
             // Aggregates: array, map (pairs), set, push, attribute (pairs).
             b'*' | b'%' | b'~' | b'>' | b'|' => {
-                let Some(n) = count().filter(|n| *n <= MAX_ELEMENTS) else {
-                    self.lost = true;
-                    return;
-                };
+                let Some(n) = count().filter(|n| *n <= MAX_ELEMENTS) else { return Next::Lost };
                 let n = if matches!(kind, b'%' | b'|') { n.saturating_mul(2) } else { n };
                 if n <= 0 {
-                    return self.element_done(done);
+                    self.element_done(done);
+                    return Next::Line;
                 }
                 if self.open.len() >= MAX_DEPTH {
-                    self.lost = true;
-                    return;
+                    return Next::Lost;
                 }
                 self.open.push(n);
+                Next::Line
             }
             // Bulk string, blob error, verbatim string: a length, then the bytes.
             b'$' | b'!' | b'=' => {
-                let Some(n) = count().filter(|n| *n <= MAX_MESSAGE_BYTES) else {
-                    self.lost = true;
-                    return;
-                };
+                let Some(n) = count().filter(|n| *n <= MAX_MESSAGE_BYTES) else { return Next::Lost };
                 if n < 0 {
-                    return self.element_done(done);
+                    self.element_done(done);
+                    return Next::Line;
                 }
                 // The first arguments of a top-level command are kept.
                 if self.open.len() == 1 && self.msg.kind == b'*' && self.msg.parts.len() < MAX_ARGS {
                     self.msg.parts.push(Vec::new());
                     self.bulk_kept = Some(self.msg.parts.len() - 1);
                 }
-                self.bulk = n as usize + 2;
+                // The bytes and their CR LF.
+                Next::Block(n as u64 + 2)
             }
             // One-line values: simple string, error, integer, null, double, boolean,
             // big number.
@@ -231,6 +227,7 @@ impl Reader {
                     self.msg.parts.push(rest.to_vec());
                 }
                 self.element_done(done);
+                Next::Line
             }
             // An inline command (a line of words), at the top only.
             _ if top => {
@@ -238,8 +235,9 @@ impl Reader {
                 let parts = words.take(MAX_ARGS).map(|w| w[..w.len().min(MAX_ARG)].to_vec()).collect();
                 self.msg = Message { kind: b'*', parts, bytes: 0 };
                 self.element_done(done);
+                Next::Line
             }
-            _ => self.lost = true,
+            _ => Next::Lost,
         }
     }
 
@@ -404,7 +402,9 @@ impl Dissector for Redis {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        self.readers[side as usize].lost = true;
+        let r = &mut self.readers[side as usize];
+        r.lost = true;
+        r.text.lose();
     }
 
     fn wants_more(&self) -> bool {
@@ -492,7 +492,7 @@ mod tests {
                 Some(&Values::Int(vec![5_000, 301_000, 2_000, 3_000, 10_000]))
             );
             assert_eq!(rec.extra.get("redis.error"), Some(&Values::Text(vec!["ERR unknown command 'NOPE'".into()])));
-            assert!(r.readers.iter().all(|d| d.line.is_empty() && d.open.is_empty() && !d.lost));
+            assert!(r.readers.iter().all(|d| d.text.idle() && d.open.is_empty() && !d.lost));
             // One transaction a command, with the same times, its key, sizes and error.
             let list = &rec.transactions.as_ref().unwrap().list;
             let took: Vec<Option<i64>> = list.iter().map(|t| t.response_us).collect();
