@@ -7,6 +7,7 @@ use base64::Engine;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
+use crate::kit::lines::{trim, LineReader};
 use crate::kit::upgrade::Upgrade;
 use crate::kit::{file_transaction, ntlm, put_duration, put_text, starts_with};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -121,7 +122,10 @@ enum Body {
 
 #[derive(Default)]
 struct Direction {
+    /// A header block not complete yet (httparse finds its end).
     buf: Vec<u8>,
+    /// A chunked body's size and trailer lines.
+    lines: LineReader,
     body: Body,
     /// MD5 and SHA-256 of the body being read (after chunked framing, before any
     /// content decoding, as Arkime hashes them), and its length so far.
@@ -471,37 +475,34 @@ impl Dissector for Http {
                     self.dirs[i].body = if skip == n { Body::ChunkSize } else { Body::ChunkData(n - skip) };
                 }
                 Body::ChunkSize | Body::Trailer => {
-                    // One line at a time, through the buffer.
+                    // Size and trailer lines, until the body leaves them (chunk data,
+                    // or the next message after the trailer's empty line).
                     let d = &mut self.dirs[i];
-                    let Some(nl) = data.iter().position(|b| *b == b'\n') else {
-                        if d.buf.len() + data.len() > MAX_HEADER_BYTES {
-                            d.body = Body::Stopped;
-                        } else {
-                            d.buf.extend_from_slice(data);
-                        }
-                        return;
-                    };
-                    d.buf.extend_from_slice(&data[..nl]);
-                    data = &data[nl + 1..];
-                    let line = String::from_utf8_lossy(&d.buf).trim().to_string();
-                    d.buf.clear();
-                    d.body = match (d.body, line.is_empty()) {
-                        (Body::ChunkSize, true) => Body::ChunkSize,
-                        (Body::ChunkSize, false) => {
-                            let hex = line.split(';').next().unwrap_or("").trim();
-                            match u64::from_str_radix(hex, 16) {
-                                Ok(0) => {
-                                    d.hash_done(rec);
-                                    Body::Trailer
+                    let mut lines = std::mem::take(&mut d.lines);
+                    let used = lines.feed(data, |line| {
+                        let line = trim(line);
+                        d.body = match (d.body, line.is_empty()) {
+                            (Body::ChunkSize, true) => Body::ChunkSize,
+                            (Body::ChunkSize, false) => {
+                                let hex = line.split(|b| *b == b';').next().map(trim).unwrap_or_default();
+                                match std::str::from_utf8(hex).ok().and_then(|h| u64::from_str_radix(h, 16).ok()) {
+                                    Some(0) => {
+                                        d.hash_done(rec);
+                                        Body::Trailer
+                                    }
+                                    Some(n) => Body::ChunkData(n),
+                                    None => Body::Stopped,
                                 }
-                                Ok(n) => Body::ChunkData(n),
-                                Err(_) => Body::Stopped,
                             }
-                        }
-                        (_, true) => Body::Headers,
-                        (_, false) => Body::Trailer,
-                    };
-                    if d.body == Body::Headers {
+                            (_, true) => Body::Headers,
+                            (_, false) => Body::Trailer,
+                        };
+                        matches!(d.body, Body::ChunkSize | Body::Trailer)
+                    });
+                    d.lines = lines;
+                    let Some(used) = used else { return };
+                    data = &data[used..];
+                    if self.dirs[i].body == Body::Headers {
                         self.message_done(side, rec);
                     }
                 }
@@ -564,6 +565,7 @@ impl Dissector for Http {
         let d = &mut self.dirs[side as usize];
         d.body = Body::Stopped;
         d.buf = Vec::new();
+        d.lines.reset();
         d.hash = None;
     }
 
