@@ -339,15 +339,17 @@ mod tests {
     use super::*;
     use tyto_schema::Values;
 
+    /// A packet: its length (3 bytes), sequence number and payload.
+    fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
+        let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+        p.push(seq);
+        p.extend_from_slice(payload);
+        p
+    }
+
     /// A connection picked up after the login: a query, then its answer.
     #[test]
     fn commands_after_the_login() {
-        let packet = |seq: u8, payload: &[u8]| {
-            let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
-            p.push(seq);
-            p.extend_from_slice(payload);
-            p
-        };
         let query = packet(0, b"\x03SELECT * FROM t WHERE id = 1");
         assert_eq!(later_packets(Side::Client, &query), Probe::Match);
         assert_eq!(later_packets(Side::Client, &query[..10]), Probe::NeedMore);
@@ -407,12 +409,6 @@ mod tests {
     /// command that gets no answer; the result rows pass without being held.
     #[test]
     fn queries_errors_and_response_times() {
-        let packet = |seq: u8, payload: &[u8]| {
-            let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
-            p.push(seq);
-            p.extend_from_slice(payload);
-            p
-        };
         let row = packet(3, &[b'r'; 70_000]);
         let exchange: Vec<(i64, Side, Vec<u8>)> = vec![
             (0, Side::Server, greeting()),
@@ -464,12 +460,6 @@ mod tests {
     /// changed rows; each on its command's transaction.
     #[test]
     fn rows_of_result_sets_and_changes() {
-        let packet = |seq: u8, payload: &[u8]| {
-            let mut p = (payload.len() as u32).to_le_bytes()[..3].to_vec();
-            p.push(seq);
-            p.extend_from_slice(payload);
-            p
-        };
         // Two columns, then `rows` rows, with EOF packets or an ending OK packet.
         let result = |rows: usize, eof: bool| {
             let mut seq = 1u8;
