@@ -36,6 +36,9 @@ pub enum Risk {
     TlsCertValidityTooLong,
     /// A client hello without a server name.
     TlsMissingSni,
+    /// The server name the client asked for is none of the names (DNS or address)
+    /// the server's certificate lists as its alternative names.
+    TlsCertificateMismatch,
     /// A DNS message over 512 bytes in one datagram.
     DnsLargePacket,
     /// SMB version 1.
@@ -62,6 +65,7 @@ impl Risk {
             Risk::TlsCertificateAboutToExpire => "tls-certificate-about-to-expire",
             Risk::TlsCertValidityTooLong => "tls-cert-validity-too-long",
             Risk::TlsMissingSni => "tls-missing-sni",
+            Risk::TlsCertificateMismatch => "tls-certificate-mismatch",
             Risk::DnsLargePacket => "dns-large-packet",
             Risk::SmbInsecureVersion => "smb-insecure-version",
             Risk::UnidirectionalTraffic => "unidirectional-traffic",
@@ -85,6 +89,7 @@ impl Risk {
             | Risk::TlsObsoleteVersion
             | Risk::TlsWeakCipher
             | Risk::TlsCertificateExpired
+            | Risk::TlsCertificateMismatch
             | Risk::SmbInsecureVersion
             | Risk::ClearTextCredentials
             | Risk::HttpSuspiciousUserAgent => HIGH,
@@ -92,7 +97,7 @@ impl Risk {
         }
     }
 
-    const ALL: [Risk; 15] = [
+    const ALL: [Risk; 16] = [
         Risk::HttpNumericIpHost,
         Risk::HttpSuspiciousUserAgent,
         Risk::TlsSelfsignedCertificate,
@@ -103,6 +108,7 @@ impl Risk {
         Risk::TlsCertificateAboutToExpire,
         Risk::TlsCertValidityTooLong,
         Risk::TlsMissingSni,
+        Risk::TlsCertificateMismatch,
         Risk::DnsLargePacket,
         Risk::SmbInsecureVersion,
         Risk::UnidirectionalTraffic,

@@ -724,6 +724,7 @@ const RISKS: &[(&str, &str)] = &[
     ("TLS Cert About To Expire", "tls-certificate-about-to-expire"),
     ("TLS Cert Validity Too Long", "tls-cert-validity-too-long"),
     ("Missing SNI TLS Extn", "tls-missing-sni"),
+    ("TLS Cert Mismatch", "tls-certificate-mismatch"),
     ("Large DNS Packet (512+ bytes)", "dns-large-packet"),
     ("SMB Insecure Vers", "smb-insecure-version"),
     ("Unidirectional Traffic", "unidirectional-traffic"),

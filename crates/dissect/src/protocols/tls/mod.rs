@@ -189,36 +189,38 @@ impl Dissector for Tls {
             return;
         }
         let (messages, done) = (&mut d.messages, &mut d.done);
-        // A record other than a handshake's (ChangeCipherSpec, an alert, application
-        // data) ends the clear part: the framing gives up at its header.
-        let handshake_record =
-            |h: &[u8]| (h[0] == CONTENT_HANDSHAKE).then(|| usize::from(u16::from_be_bytes([h[3], h[4]])));
-        let records_go_on = d.records.feed(
-            data,
-            5,
-            HandOn::AtEnd,
-            handshake_record,
-            |h| usize::from(u16::from_be_bytes([h[3], h[4]])),
-            |_, payload, _| {
-                if *done {
-                    return;
-                }
-                // A message over the bound is not followed (nor is anything after it).
-                let message_len =
-                    |h: &[u8]| Some(u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize).filter(|n| *n <= MAX_HANDSHAKE);
-                let go_on = messages.feed(
-                    payload,
-                    4,
-                    HandOn::AtEnd,
-                    message_len,
-                    |h| u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize,
-                    |h, body, _| {
-                        handshake_message(flavor, side, h[0], body, rec);
-                    },
-                );
-                *done = !go_on;
-            },
-        );
+        // Handshake records, and alerts (a warning such as a server's
+        // `unrecognized_name` may precede its hello); any other record
+        // (ChangeCipherSpec, application data) ends the clear part: the framing gives
+        // up at its header.
+        let record_len = |h: &[u8]| {
+            matches!(h[0], CONTENT_HANDSHAKE | CONTENT_ALERT).then(|| usize::from(u16::from_be_bytes([h[3], h[4]])))
+        };
+        let keep = |h: &[u8]| usize::from(u16::from_be_bytes([h[3], h[4]]));
+        let records_go_on = d.records.feed(data, 5, HandOn::AtEnd, record_len, keep, |h, payload, _| {
+            if *done {
+                return;
+            }
+            if h[0] == CONTENT_ALERT {
+                // A warning (level 1, in clear: two bytes) leaves the handshake going.
+                *done = !matches!(payload, [1, _]);
+                return;
+            }
+            // A message over the bound is not followed (nor is anything after it).
+            let message_len =
+                |h: &[u8]| Some(u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize).filter(|n| *n <= MAX_HANDSHAKE);
+            let go_on = messages.feed(
+                payload,
+                4,
+                HandOn::AtEnd,
+                message_len,
+                |h| u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize,
+                |h, body, _| {
+                    handshake_message(flavor, side, h[0], body, rec);
+                },
+            );
+            *done = !go_on;
+        });
         if !records_go_on {
             d.done = true;
         }
@@ -333,6 +335,25 @@ pub(crate) mod tests {
         assert_eq!(ch.ja4(), "t12i010000_ba72b8082249_000000000000");
         assert_eq!(ch.ja3_string(), "771,47,,,");
         assert_eq!(hex_md5(&ch.ja3_string()), "fde4273625b2ac63bd01d9c500dac91b");
+    }
+
+    /// A warning alert (a server's `unrecognized_name` before its hello) leaves the
+    /// handshake to be read; a fatal one ends it.
+    #[test]
+    fn warning_alerts_do_not_end_the_handshake() {
+        for (level, read) in [(1u8, true), (2, false)] {
+            let mut bytes = vec![CONTENT_ALERT, 3, 3, 0, 2, level, 112];
+            bytes.extend(client_hello());
+            for split in [1, 7, 1000] {
+                let mut t = Tls::default();
+                let mut rec = SessionRecord::default();
+                for part in bytes.chunks(split) {
+                    t.feed(Side::Client, part, &mut rec);
+                }
+                assert_eq!(rec.extra.get("host.tls").is_some(), read, "level {level}, split {split}");
+                assert_eq!(t.dirs[Side::Client as usize].done, !read);
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,9 @@ use super::{PSIPHON, TOR};
 /// Certificates of a chain looked at: real chains have three or four.
 pub(crate) const MAX_CERTS: usize = 8;
 
+/// Alternative names looked at in one certificate (shared hosting lists hundreds).
+const MAX_ALT_NAMES: usize = 1000;
+
 /// A certificate expiring within this many days of the session is about to expire.
 pub(crate) const ABOUT_TO_EXPIRE_DAYS: i64 = 30;
 
@@ -29,6 +32,11 @@ pub(crate) fn server_certificate(cert: &Certificate, der: &[u8], rec: &mut Sessi
     if cert.self_issued && !rec.protocols.iter().any(|p| p == "stun") {
         risk::add(rec, Risk::TlsSelfsignedCertificate);
     }
+    if let (Some(names), Some(Values::Text(sni))) = (&cert.alt_names, rec.extra.get("host.tls")) {
+        if sni.first().is_some_and(|sni| !names.iter().any(|n| names_server(n, sni))) {
+            risk::add(rec, Risk::TlsCertificateMismatch);
+        }
+    }
     let (from, until) = cert.valid_ns;
     const DAY: i64 = 86_400 * 1_000_000_000;
     if rec.start_ns < from || rec.start_ns > until {
@@ -41,6 +49,17 @@ pub(crate) fn server_certificate(cert: &Certificate, der: &[u8], rec: &mut Sessi
     const SC31_NS: i64 = 1_598_918_400 * 1_000_000_000;
     if from >= SC31_NS && until - from > 398 * DAY {
         risk::add(rec, Risk::TlsCertValidityTooLong);
+    }
+}
+
+/// Whether a certificate's alternative name covers the server name asked for, as
+/// nDPI matches them: the same name, or a wildcard (`*.example.com`) whose rest
+/// (`.example.com`) is found in the server name — at any depth, which is looser
+/// than a browser's one label.
+fn names_server(alt: &str, sni: &str) -> bool {
+    match alt.strip_prefix('*') {
+        Some(rest) => sni.to_ascii_lowercase().contains(&rest.to_ascii_lowercase()),
+        None => alt.eq_ignore_ascii_case(sni),
     }
 }
 
@@ -112,12 +131,27 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
             put_time(rec, field, ns);
         }
     }
+    let mut alt_names = None;
     if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for n in &san.value.general_names {
-            if let GeneralName::DNSName(d) = n {
-                put_text(rec, text_field!("cert.alt"), d);
+        let mut names = Vec::new();
+        for n in san.value.general_names.iter().take(MAX_ALT_NAMES) {
+            match n {
+                GeneralName::DNSName(d) => {
+                    put_text(rec, text_field!("cert.alt"), d);
+                    names.push(d.to_string());
+                }
+                GeneralName::IPAddress(a) => match *a {
+                    [a, b, c, d] => names.push(std::net::Ipv4Addr::new(*a, *b, *c, *d).to_string()),
+                    a => {
+                        if let Ok(v6) = <[u8; 16]>::try_from(a) {
+                            names.push(std::net::Ipv6Addr::from(v6).to_string());
+                        }
+                    }
+                },
+                _ => {}
             }
         }
+        alt_names = Some(names);
     }
     let sha1 = sha1_hex(der);
     put_text(rec, text_field!("cert.hash"), &sha1);
@@ -126,6 +160,7 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
         subject_cn: cns.0,
         issuer_cn: cns.1,
         self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
+        alt_names,
         valid_ns: (
             validity.not_before.timestamp().saturating_mul(1_000_000_000),
             validity.not_after.timestamp().saturating_mul(1_000_000_000),
@@ -134,12 +169,15 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
 }
 
 /// What a certificate's reader needs to judge it: its first common names, whether
-/// it was issued by itself (issuer and subject the same name), its validity.
+/// it was issued by itself (issuer and subject the same name), its validity, its
+/// alternative names.
 pub struct Certificate {
     pub subject_cn: String,
     pub issuer_cn: String,
     pub self_issued: bool,
     pub valid_ns: (i64, i64),
+    /// Its alternative names (DNS names, addresses as text), when it has the extension.
+    pub alt_names: Option<Vec<String>>,
 }
 
 /// A name attribute as text whatever its string type: the parser's `as_str` refuses
