@@ -155,7 +155,6 @@ impl LinesAndBlocks {
         self.line = Vec::new();
     }
 
-    #[cfg(test)]
     pub fn lost(&self) -> bool {
         self.lost
     }

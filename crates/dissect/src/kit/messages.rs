@@ -259,25 +259,16 @@ mod tests {
         let stream = [2, 4, b'a', b'b', b'c', b'd', 0, 0];
         let mut end = Framed::default();
         assert_eq!(framed(&mut end, &stream, HandOn::AtEnd), (true, vec![(2, b"ab".to_vec(), 6), (0, vec![], 8)]));
-        // Byte by byte, each message is handed on by the byte that ends it.
-        let mut end = Framed::default();
-        let at: Vec<usize> = stream
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| !framed(&mut end, &[**b], HandOn::AtEnd).1.is_empty())
-            .map(|(i, _)| i)
-            .collect();
-        assert_eq!(at, [5, 7]);
+        // Fed byte by byte: the bytes whose feeding hands a message on.
+        let handing_bytes = |hand_on: HandOn| -> Vec<usize> {
+            let mut f = Framed::default();
+            (0..stream.len()).filter(|i| !framed(&mut f, &stream[*i..*i + 1], hand_on).1.is_empty()).collect()
+        };
+        // At its end, each message is handed on by the byte that ends it.
+        assert_eq!(handing_bytes(HandOn::AtEnd), [5, 7]);
         let mut kept = Framed::default();
         assert_eq!(framed(&mut kept, &stream, HandOn::WhenKept), (true, vec![(2, b"ab".to_vec(), 4), (0, vec![], 8)]));
-        let mut kept = Framed::default();
-        let at: Vec<usize> = stream
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| !framed(&mut kept, &[**b], HandOn::WhenKept).1.is_empty())
-            .map(|(i, _)| i)
-            .collect();
-        assert_eq!(at, [3, 7]);
+        assert_eq!(handing_bytes(HandOn::WhenKept), [3, 7]);
         // A length the framing cannot have: given up for good.
         let mut lost = Framed::default();
         assert!(!framed(&mut lost, &[1, 250, 0], HandOn::AtEnd).0);

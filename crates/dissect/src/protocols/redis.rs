@@ -141,25 +141,16 @@ struct Reader {
     msg: Message,
     /// Bytes read since the last message ended: the next message's.
     read: usize,
-    lost: bool,
 }
 
 impl Reader {
     /// Whole messages in `data`, in order.
     fn feed(&mut self, data: &[u8], mut done: impl FnMut(Message)) {
-        if self.lost {
-            return;
-        }
         let mut text = std::mem::take(&mut self.text);
-        let going = text.feed(data, MAX_LINE, |piece| match piece {
+        text.feed(data, MAX_LINE, |piece| match piece {
             Piece::Line { text, wire, .. } => {
                 self.read += wire;
-                let next = self.header(text, &mut done);
-                if self.lost {
-                    Next::Lost
-                } else {
-                    next
-                }
+                self.header(text, &mut done)
             }
             Piece::Block { bytes, left } => {
                 self.read += bytes.len();
@@ -178,7 +169,6 @@ impl Reader {
             }
         });
         self.text = text;
-        self.lost = !going;
     }
 
     /// A line: a value of its own, or the header of an aggregate or of a bulk
@@ -402,13 +392,11 @@ impl Dissector for Redis {
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
-        let r = &mut self.readers[side as usize];
-        r.lost = true;
-        r.text.lose();
+        self.readers[side as usize].text.lose();
     }
 
     fn wants_more(&self) -> bool {
-        !self.readers[0].lost || !self.readers[1].lost
+        !self.readers[0].text.lost() || !self.readers[1].text.lost()
     }
 }
 
@@ -492,7 +480,7 @@ mod tests {
                 Some(&Values::Int(vec![5_000, 301_000, 2_000, 3_000, 10_000]))
             );
             assert_eq!(rec.extra.get("redis.error"), Some(&Values::Text(vec!["ERR unknown command 'NOPE'".into()])));
-            assert!(r.readers.iter().all(|d| d.text.idle() && d.open.is_empty() && !d.lost));
+            assert!(r.readers.iter().all(|d| d.text.idle() && d.open.is_empty() && !d.text.lost()));
             // One transaction a command, with the same times, its key, sizes and error.
             let list = &rec.transactions.as_ref().unwrap().list;
             let took: Vec<Option<i64>> = list.iter().map(|t| t.response_us).collect();
@@ -514,7 +502,7 @@ mod tests {
         let mut r = Redis::default();
         let mut rec = SessionRecord::default();
         r.feed(Side::Server, b"*99999999999\r\n", &mut rec);
-        assert!(r.readers[1].lost);
+        assert!(r.readers[1].text.lost());
         r.feed(Side::Client, &b"*1\r\n".repeat(20), &mut rec);
         assert!(!r.wants_more());
     }

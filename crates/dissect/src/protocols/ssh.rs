@@ -115,23 +115,15 @@ impl Dissector for Ssh {
         if !d.banner_seen || d.done || data.is_empty() {
             return;
         }
-        let length = |h: &[u8]| {
-            Some(u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize).filter(|n| (16..=MAX_KEXINIT).contains(n))
-        };
+        let body = |h: &[u8]| u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        let length = |h: &[u8]| Some(body(h)).filter(|n| (16..=MAX_KEXINIT).contains(n));
         let mut read = false;
-        let framed = d.packets.feed(
-            data,
-            4,
-            HandOn::AtEnd,
-            length,
-            |h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize,
-            |_, packet, _| {
-                if !read {
-                    kexinit(side, packet, rec);
-                    read = true;
-                }
-            },
-        );
+        let framed = d.packets.feed(data, 4, HandOn::AtEnd, length, body, |_, packet, _| {
+            if !read {
+                kexinit(side, packet, rec);
+                read = true;
+            }
+        });
         // The first packet is the one read, or the framing was not SSH's.
         d.done = read || !framed;
         if d.done {

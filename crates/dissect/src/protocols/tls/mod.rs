@@ -193,11 +193,9 @@ impl Dissector for Tls {
         // `unrecognized_name` may precede its hello); any other record
         // (ChangeCipherSpec, application data) ends the clear part: the framing gives
         // up at its header.
-        let record_len = |h: &[u8]| {
-            matches!(h[0], CONTENT_HANDSHAKE | CONTENT_ALERT).then(|| usize::from(u16::from_be_bytes([h[3], h[4]])))
-        };
-        let keep = |h: &[u8]| usize::from(u16::from_be_bytes([h[3], h[4]]));
-        let records_go_on = d.records.feed(data, 5, HandOn::AtEnd, record_len, keep, |h, payload, _| {
+        let record_body = |h: &[u8]| usize::from(u16::from_be_bytes([h[3], h[4]]));
+        let record_len = |h: &[u8]| matches!(h[0], CONTENT_HANDSHAKE | CONTENT_ALERT).then(|| record_body(h));
+        let records_go_on = d.records.feed(data, 5, HandOn::AtEnd, record_len, record_body, |h, payload, _| {
             if *done {
                 return;
             }
@@ -207,18 +205,11 @@ impl Dissector for Tls {
                 return;
             }
             // A message over the bound is not followed (nor is anything after it).
-            let message_len =
-                |h: &[u8]| Some(u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize).filter(|n| *n <= MAX_HANDSHAKE);
-            let go_on = messages.feed(
-                payload,
-                4,
-                HandOn::AtEnd,
-                message_len,
-                |h| u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize,
-                |h, body, _| {
-                    handshake_message(flavor, side, h[0], body, rec);
-                },
-            );
+            let message_body = |h: &[u8]| u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+            let message_len = |h: &[u8]| Some(message_body(h)).filter(|n| *n <= MAX_HANDSHAKE);
+            let go_on = messages.feed(payload, 4, HandOn::AtEnd, message_len, message_body, |h, body, _| {
+                handshake_message(flavor, side, h[0], body, rec);
+            });
             *done = !go_on;
         });
         if !records_go_on {
