@@ -23,7 +23,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord};
 
-use super::sql::side_table;
+use super::sql::{group_bit, side_table};
 
 use crate::rows::fields_held;
 
@@ -39,10 +39,12 @@ struct SideRows {
 
 /// What a batch fills: the fields of the sessions table worth a column (every single
 /// value of the record itself, and the lists and dissector fields some row holds),
-/// and each side table some row has fields of.
-fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<SideRows>) {
+/// each side table some row has fields of, and each row's `side_groups` (the bits
+/// of the groups it has dissector fields of).
+fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<SideRows>, Vec<i64>) {
     let mut main = Vec::new();
     let mut sides: Vec<SideRows> = Vec::new();
+    let mut groups = vec![0i64; rows.len()];
     for (f, holding) in fields_held(rows.iter()) {
         let Some(table) = side_table(f) else {
             main.push(f);
@@ -55,6 +57,8 @@ fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<SideRows
                 sides.len() - 1
             }
         };
+        let bit = group_bit(f.group) as i64;
+        holding.iter().for_each(|i| groups[*i] |= bit);
         sides[at].fields.push(f);
         sides[at].rows.extend(holding);
     }
@@ -62,7 +66,7 @@ fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<SideRows
         side.rows.sort_unstable();
         side.rows.dedup();
     }
-    (main, sides)
+    (main, sides, groups)
 }
 
 /// An address column: its 16 bytes tagged as a UUID, which DuckDB stores as a
@@ -274,12 +278,7 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
     }
     let keyed: Vec<(i64, &SessionRecord)> = rows.iter().enumerate().map(|(i, r)| (first_rk + i as i64, r)).collect();
     let tx = conn.unchecked_transaction()?;
-    let (main, sides) = batch_layout(rows);
-    let mut groups = vec![0i64; rows.len()];
-    for side in &sides {
-        let bit = super::sql::side_bit(&side.table) as i64;
-        side.rows.iter().for_each(|i| groups[*i] |= bit);
-    }
+    let (main, sides, groups) = batch_layout(rows);
     let sets = super::protocol_sets::ids(&tx, rows)?;
     let own = [("side_groups", groups.as_slice()), (super::protocol_sets::COLUMN, sets.as_slice())];
     append_table(&tx, "sessions", &keyed, false, &own, &main)?;

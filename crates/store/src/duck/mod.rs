@@ -142,7 +142,11 @@ impl DuckStore {
         match found {
             Some(v) => {
                 let v: u32 = v.parse().unwrap_or(0);
-                if v != DUCKDB_LAYOUT {
+                if v == 2 {
+                    let tx = self.conn.unchecked_transaction()?;
+                    tx.execute_batch(&sql::migrate_from_layout_2(&self.columns()?).join(";\n"))?;
+                    tx.commit()?;
+                } else if v != DUCKDB_LAYOUT {
                     return Err(StoreError::Version {
                         place: self.path.display().to_string(),
                         found: v,
@@ -177,9 +181,7 @@ impl DuckStore {
     /// layout version. A store made before the per-minute totals gets them, counted
     /// from its sessions.
     fn add_missing_tables_and_columns(&self) -> Result<(), StoreError> {
-        let mut stmt = self.conn.prepare("SELECT table_name, column_name FROM information_schema.columns")?;
-        let have: std::collections::HashSet<(String, String)> =
-            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?.collect::<Result<_, _>>()?;
+        let have = self.columns()?;
         let tables: std::collections::HashSet<&str> = have.iter().map(|(t, _)| t.as_str()).collect();
         if !tables.contains(minutes::TABLE) {
             let tx = self.conn.unchecked_transaction()?;
@@ -210,6 +212,13 @@ impl DuckStore {
             }
         }
         Ok(())
+    }
+
+    /// The store's (table, column) pairs.
+    fn columns(&self) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT table_name, column_name FROM information_schema.columns")?;
+        let have = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        Ok(have.collect::<Result<_, _>>()?)
     }
 
     /// This store as the process that captures or ingests holds it: DuckDB's own
@@ -268,7 +277,7 @@ impl DuckStore {
         let mut tables: Vec<(Option<String>, Vec<usize>)> = Vec::new();
         for (i, f) in fields.iter().enumerate() {
             let t = side_table(f);
-            if t.as_deref().is_some_and(|t| groups & sql::side_bit(t) as i64 == 0) {
+            if t.is_some() && groups & sql::group_bit(f.group) as i64 == 0 {
                 continue;
             }
             match tables.iter_mut().find(|(name, _)| *name == t) {
@@ -973,6 +982,87 @@ mod tests {
         assert!(err.is_interrupted(), "{err}");
         assert!(t0.elapsed() < std::time::Duration::from_secs(10), "{:?}", t0.elapsed());
         assert_eq!(store.count().unwrap(), 0, "the next query runs");
+    }
+
+    /// A layout-2 store (a table per group) is brought to this layout when opened:
+    /// the groups that now share a table keep every value, one row a session, found
+    /// by searches and shown on pages as before; a column an old table lacked (a
+    /// field added since) is there, empty.
+    #[test]
+    fn a_layout_2_store_is_migrated_when_opened() {
+        let rows: Vec<SessionRecord> = (0..40)
+            .map(|i| {
+                let mut r = sample(&format!("s{i}"), 100 + i);
+                if i % 2 == 0 {
+                    r.extra.add_int("modbus.funccode", 3 + i % 4).unwrap();
+                }
+                if i % 3 == 0 {
+                    r.extra.add_text("ntlm.domain", &format!("DOM{i}")).unwrap();
+                    r.extra.add_text("smb.share", "IPC$").unwrap();
+                }
+                if i % 5 == 0 {
+                    r.extra.add_text("host.dns", "example.com").unwrap();
+                }
+                r
+            })
+            .collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        store.append(&rows).unwrap();
+        let expressions = [
+            "modbus.funccode == 3",
+            "ntlm.domain == DOM12 || modbus.funccode == 5",
+            "smb.share == IPC$ && modbus.funccode == 3",
+            "modbus.funccode != 4",
+            "host.dns == example.com && ntlm.domain == EXISTS!",
+        ];
+        let count = |store: &DuckStore, e: &str| {
+            let q = ListQuery { filter: Some(tyto_query::compile(e, 0).unwrap()), ..ListQuery::default() };
+            store.count_matching(&q).unwrap()
+        };
+        let counts: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
+        assert_eq!(counts[0], 10, "function 3 on every fourth of 40 rows");
+        let shown = ["id", "modbus.funccode", "ntlm.domain", "smb.share", "host.dns"];
+        let fields: Vec<&FieldDef> = shown.iter().map(|n| tyto_schema::field(n).unwrap()).collect();
+        let page = |store: &DuckStore| store.page(&ListQuery { limit: 100, ..ListQuery::default() }, &fields).unwrap();
+        let before = page(&store);
+        assert!(before.iter().any(|r| r.get("ntlm.domain").is_some() && r.get("modbus.funccode").is_some()));
+        // Layout 2: the shared table's groups each in a table of their own, one of
+        // them without a column added later.
+        let mut sql = Vec::new();
+        for (group, cols) in
+            [("modbus", vec!["modbus_function"]), ("ntlm", vec!["ntlm_domain"]), ("smb", vec!["smb_share"])]
+        {
+            let any = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" OR ");
+            sql.push(format!(
+                "CREATE TABLE sessions_{group} AS SELECT rk, side_start, side_stop, {} FROM {} WHERE {any}",
+                cols.join(", "),
+                sql::SHARED_TABLE
+            ));
+        }
+        sql.push(format!("DROP TABLE {}", sql::SHARED_TABLE));
+        sql.push("UPDATE tyto_meta SET value = '2' WHERE key = 'schema_version'".into());
+        store.conn.execute_batch(&sql.join(";\n")).unwrap();
+        drop(store);
+        let store = DuckStore::open(tmp.path()).unwrap();
+        let version: String =
+            store.conn.query_row("SELECT value FROM tyto_meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, DUCKDB_LAYOUT.to_string());
+        let after: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
+        assert_eq!(after, counts, "{expressions:?}");
+        assert_eq!(page(&store), before);
+        let shared: i64 =
+            store.conn.query_row(&format!("SELECT count(*) FROM {}", sql::SHARED_TABLE), [], |r| r.get(0)).unwrap();
+        assert_eq!(shared, 27, "one row for each session with modbus, ntlm or smb fields");
+        let old: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = 'sessions_modbus'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(old, 0, "the old tables are gone");
+        // A field the old tables lacked is a column, empty, and new rows fill it.
+        assert_eq!(count(&store, "modbus.unitid == EXISTS!"), 0);
     }
 
     #[test]
