@@ -50,6 +50,9 @@ pub enum Risk {
     /// A password (or an account trusted without one) sent in clear: HTTP Basic, FTP,
     /// POP3 and IMAP logins before TLS, IRC's PASS, rsh.
     ClearTextCredentials,
+    /// An answer saying the request failed: an HTTP status from 400 to 509, a DNS
+    /// response code other than NOERROR.
+    ErrorCodeDetected,
 }
 
 impl Risk {
@@ -71,6 +74,7 @@ impl Risk {
             Risk::UnidirectionalTraffic => "unidirectional-traffic",
             Risk::UnsafeProtocol => "unsafe-protocol",
             Risk::ClearTextCredentials => "clear-text-credentials",
+            Risk::ErrorCodeDetected => "error-code-detected",
         }
     }
 
@@ -80,7 +84,9 @@ impl Risk {
         const MEDIUM: i64 = 50;
         const HIGH: i64 = 100;
         match self {
-            Risk::HttpNumericIpHost | Risk::UnidirectionalTraffic | Risk::UnsafeProtocol => LOW,
+            Risk::HttpNumericIpHost | Risk::UnidirectionalTraffic | Risk::UnsafeProtocol | Risk::ErrorCodeDetected => {
+                LOW
+            }
             Risk::TlsMissingSni
             | Risk::DnsLargePacket
             | Risk::TlsCertificateAboutToExpire
@@ -97,7 +103,7 @@ impl Risk {
         }
     }
 
-    const ALL: [Risk; 16] = [
+    const ALL: [Risk; 17] = [
         Risk::HttpNumericIpHost,
         Risk::HttpSuspiciousUserAgent,
         Risk::TlsSelfsignedCertificate,
@@ -114,6 +120,7 @@ impl Risk {
         Risk::UnidirectionalTraffic,
         Risk::UnsafeProtocol,
         Risk::ClearTextCredentials,
+        Risk::ErrorCodeDetected,
     ];
 }
 
@@ -179,6 +186,14 @@ pub fn assess(rec: &mut SessionRecord) {
         if (asked && agents.is_empty()) || agents.iter().any(|ua| suspicious_user_agent(ua)) {
             add(rec, Risk::HttpSuspiciousUserAgent);
         }
+    }
+    // nDPI's range of HTTP statuses (it reads codes above 509 as none).
+    let http_error = match rec.extra.get("http.statuscode") {
+        Some(tyto_schema::Values::Int(codes)) => codes.iter().any(|c| (400..=509).contains(c)),
+        _ => false,
+    };
+    if http_error || rec.extra.texts("dns.status").iter().any(|s| s != "NOERROR") {
+        add(rec, Risk::ErrorCodeDetected);
     }
     // To a group or a whole network, no answer is expected.
     let to_many = rec.dst_ip.is_some_and(|a| match a.to_ip() {
@@ -284,5 +299,30 @@ mod tests {
         assess(&mut rec);
         assert!(risks(&rec).is_empty());
         assert!(rec.extra.get("risk.score").is_none());
+    }
+
+    /// Failed answers are error codes; a status nDPI reads as none (over 509), a
+    /// redirect, NOERROR or a query without an answer are not.
+    #[test]
+    fn error_answers_are_marked() {
+        let judged = |statuses: &[i64], rcodes: &[&str]| {
+            let mut rec = SessionRecord::default();
+            for s in statuses {
+                rec.extra.add_int("http.statuscode", *s).unwrap();
+            }
+            for r in rcodes {
+                rec.extra.add_text("dns.status", r).unwrap();
+            }
+            assess(&mut rec);
+            risks(&rec).contains(&"error-code-detected".to_string())
+        };
+        assert!(judged(&[200, 404], &[]));
+        assert!(judged(&[509], &[]));
+        assert!(judged(&[], &["NOERROR", "NXDOMAIN"]));
+        assert!(judged(&[], &["SERVFAIL"]));
+        assert!(!judged(&[200, 301, 399], &[]));
+        assert!(!judged(&[510, 999], &[]));
+        assert!(!judged(&[], &["NOERROR"]));
+        assert!(!judged(&[], &[]));
     }
 }

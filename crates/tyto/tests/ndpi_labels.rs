@@ -730,6 +730,7 @@ const RISKS: &[(&str, &str)] = &[
     ("Unidirectional Traffic", "unidirectional-traffic"),
     ("Unsafe Protocol", "unsafe-protocol"),
     ("Clear-Text Credentials", "clear-text-credentials"),
+    ("Error Code", "error-code-detected"),
 ];
 
 /// Tyto's risks against nDPI's, flow by flow, on every nDPI capture (the flows the
