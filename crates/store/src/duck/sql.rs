@@ -47,9 +47,9 @@ pub(crate) const OWN_TABLE_GROUPS: &[&str] = &["dns", "http", "tls", "cert", "qu
 /// The side table every other group's columns share: a row per session having a
 /// field of any of them. It is wide (its rows pay for every column), but few rows
 /// go there, and a table costs space at every checkpoint however few rows it took:
-/// the 59,565 sessions of the benchmark corpus (`tyto bench`) take 14.6 MB against
-/// 30.0 MB with a table per group when appended 10,000 at a time, 11.0 against 18.4
-/// MB 60,000 at a time; the appends' CPU time is the same within the noise.
+/// `tyto ingest` of the benchmark corpus (`tyto bench`'s, 59,565 sessions) writes a
+/// file of 16.5–19.7 MB against 32.3–41.4 MB with a table per group, in the same
+/// time within the noise.
 pub(crate) const SHARED_TABLE: &str = "sessions_more";
 
 /// The table holding `f`'s column: `None` for `sessions`.
