@@ -53,6 +53,9 @@ pub enum Risk {
     /// An answer saying the request failed: an HTTP status from 400 to 509, a DNS
     /// response code other than NOERROR.
     ErrorCodeDetected,
+    /// A client hello of TLS 1.2 or later (DTLS included) offering no ALPN: what
+    /// browsers never send, so probably not web traffic.
+    TlsNotCarryingHttps,
 }
 
 impl Risk {
@@ -75,6 +78,7 @@ impl Risk {
             Risk::UnsafeProtocol => "unsafe-protocol",
             Risk::ClearTextCredentials => "clear-text-credentials",
             Risk::ErrorCodeDetected => "error-code-detected",
+            Risk::TlsNotCarryingHttps => "tls-not-carrying-https",
         }
     }
 
@@ -84,9 +88,11 @@ impl Risk {
         const MEDIUM: i64 = 50;
         const HIGH: i64 = 100;
         match self {
-            Risk::HttpNumericIpHost | Risk::UnidirectionalTraffic | Risk::UnsafeProtocol | Risk::ErrorCodeDetected => {
-                LOW
-            }
+            Risk::HttpNumericIpHost
+            | Risk::UnidirectionalTraffic
+            | Risk::UnsafeProtocol
+            | Risk::ErrorCodeDetected
+            | Risk::TlsNotCarryingHttps => LOW,
             Risk::TlsMissingSni
             | Risk::DnsLargePacket
             | Risk::TlsCertificateAboutToExpire
@@ -103,7 +109,7 @@ impl Risk {
         }
     }
 
-    const ALL: [Risk; 17] = [
+    const ALL: [Risk; 18] = [
         Risk::HttpNumericIpHost,
         Risk::HttpSuspiciousUserAgent,
         Risk::TlsSelfsignedCertificate,
@@ -121,6 +127,7 @@ impl Risk {
         Risk::UnsafeProtocol,
         Risk::ClearTextCredentials,
         Risk::ErrorCodeDetected,
+        Risk::TlsNotCarryingHttps,
     ];
 }
 

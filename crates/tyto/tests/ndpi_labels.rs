@@ -731,6 +731,7 @@ const RISKS: &[(&str, &str)] = &[
     ("Unsafe Protocol", "unsafe-protocol"),
     ("Clear-Text Credentials", "clear-text-credentials"),
     ("Error Code", "error-code-detected"),
+    ("TLS (probably) Not Carrying HTTPS", "tls-not-carrying-https"),
 ];
 
 /// Tyto's risks against nDPI's, flow by flow, on every nDPI capture (the flows the

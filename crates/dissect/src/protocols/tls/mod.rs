@@ -158,6 +158,11 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             if ch.sni.is_none() && !hidden && matches!(offered, 0x0303 | 0x0304 | 0xfefd | 0xfefc) {
                 risk::add(rec, Risk::TlsMissingSni);
             }
+            // nDPI's rule reads the hello's own version field (DTLS's are numerically
+            // above TLS 1.2's).
+            if ch.alpn.is_empty() && ch.version >= 0x0303 && flavor != Flavor::Quic {
+                risk::add(rec, Risk::TlsNotCarryingHttps);
+            }
         }
         (Side::Server, 11) => certificates(body, rec),
         (Side::Server, 2) => {
@@ -237,6 +242,11 @@ pub(crate) mod tests {
     /// A ClientHello: GREASE cipher, two real ones, SNI, ALPN h2, groups, formats,
     /// signature algorithms, supported versions.
     pub(crate) fn client_hello() -> Vec<u8> {
+        client_hello_of([3, 3], true)
+    }
+
+    /// The same hello with its own version field, with or without its ALPN.
+    fn client_hello_of(version: [u8; 2], alpn: bool) -> Vec<u8> {
         let mut exts = Vec::new();
         let mut ext = |t: u16, body: &[u8]| {
             exts.extend_from_slice(&t.to_be_bytes());
@@ -245,12 +255,14 @@ pub(crate) mod tests {
         };
         ext(0x0a0a, &[]);
         ext(0x0000, b"\x00\x0e\x00\x00\x0bexample.com");
-        ext(0x0010, b"\x00\x03\x02h2");
+        if alpn {
+            ext(0x0010, b"\x00\x03\x02h2");
+        }
         ext(0x000a, b"\x00\x04\x00\x1d\x00\x17");
         ext(0x000b, b"\x01\x00");
         ext(0x000d, b"\x00\x04\x04\x03\x08\x04");
         ext(0x002b, b"\x04\x03\x04\x03\x03");
-        let mut body = vec![3, 3];
+        let mut body = version.to_vec();
         body.extend_from_slice(&[7; 32]);
         body.push(0);
         body.extend_from_slice(&[0, 6, 0x1a, 0x1a, 0x13, 0x01, 0xc0, 0x2f]);
@@ -289,6 +301,21 @@ pub(crate) mod tests {
         let mut rec = SessionRecord { dst_port: 853, ..SessionRecord::default() };
         Tls::default().feed(Side::Client, &bytes, &mut rec);
         assert_eq!(rec.protocols, ["dot"]);
+    }
+
+    /// A hello of TLS 1.2 or later offering no ALPN is probably not the web's;
+    /// one offering it, or of an older version, says nothing.
+    #[test]
+    fn hellos_without_alpn_are_probably_not_https() {
+        let marked = |version: [u8; 2], alpn: bool| {
+            let mut rec = SessionRecord::default();
+            Tls::default().feed(Side::Client, &client_hello_of(version, alpn), &mut rec);
+            assert!(rec.extra.get("tls.ja3").is_some(), "{version:?} {alpn}");
+            rec.extra.texts("risk").iter().any(|r| r == "tls-not-carrying-https")
+        };
+        assert!(marked([3, 3], false));
+        assert!(!marked([3, 3], true));
+        assert!(!marked([3, 1], false));
     }
 
     /// A connection caught in its middle: application data records.
