@@ -159,8 +159,8 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
                 risk::add(rec, Risk::TlsMissingSni);
             }
             // nDPI's rule reads the hello's own version field (DTLS's are numerically
-            // above TLS 1.2's).
-            if ch.alpn.is_empty() && ch.version >= 0x0303 && flavor != Flavor::Quic {
+            // above TLS 1.2's) and the extension, even an empty one.
+            if !ch.extensions.contains(&0x0010) && ch.version >= 0x0303 && flavor != Flavor::Quic {
                 risk::add(rec, Risk::TlsNotCarryingHttps);
             }
         }
