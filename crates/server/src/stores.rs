@@ -149,6 +149,7 @@ impl Stores {
             Err(_) => return Err(timed_out(limit)),
         };
         let store = self.take()?;
+        store.clear_interrupt();
         let interrupter = store.interrupter();
         let running = self.register(interrupter.clone());
         let mut on_drop = InterruptOnDrop(Some(interrupter.clone()));

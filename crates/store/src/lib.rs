@@ -69,6 +69,9 @@ pub enum StoreError {
     /// Rows read could not be turned back into values (a bug, not the input's fault).
     #[error("reading rows: {0}")]
     Decode(String),
+    /// The handle was interrupted before this query began: the request it served is over.
+    #[error("session store: the query was interrupted")]
+    Interrupted,
 }
 
 impl StoreError {
@@ -84,6 +87,7 @@ impl StoreError {
             StoreError::ClickHouse { message, .. } | StoreError::Unreachable { message, .. } => {
                 message.contains("Code: 394") || message.contains("Code: 159")
             }
+            StoreError::Interrupted => true,
             _ => false,
         }
     }
@@ -161,8 +165,9 @@ pub type ReaderBox = Box<dyn SessionReader + Send>;
 pub type WriterBox = Box<dyn SessionWriter + Send>;
 
 /// Stops the query a store handle is running, from another thread: when a request's
-/// time is up, its client went away, or the server stops. A handle that runs nothing
-/// is not affected (its next query starts afresh).
+/// time is up, its client went away, or the server stops. The handle's later queries
+/// are refused too, until [`SessionReader::clear_interrupt`] (a request runs several
+/// queries, and one interrupted between two must not let the next run whole).
 #[derive(Clone)]
 pub struct Interrupter(Arc<dyn Fn() + Send + Sync>);
 
@@ -195,6 +200,8 @@ pub trait StoreHandle {
 pub trait SessionReader: StoreHandle {
     /// What stops this handle's running query from another thread.
     fn interrupter(&self) -> Interrupter;
+    /// Lets the handle run queries again after an interrupt (a new request takes it).
+    fn clear_interrupt(&self) {}
     /// The layout: version, tables and what they hold, for `tyto db info`.
     fn info(&self) -> Result<Vec<(String, String)>, StoreError>;
     /// A page of rows in the query's order (newest first by default), as JSON objects

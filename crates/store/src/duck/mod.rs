@@ -37,6 +37,10 @@ pub struct DuckStore {
     next_rk: Option<i64>,
     /// How searches are written, with the lists of protocols last read.
     sql: DuckSql,
+    /// Set by this handle's [`Interrupter`]: queries are refused until cleared. DuckDB
+    /// forgets an interrupt when the next statement begins, so one that comes between
+    /// two statements of a request would otherwise be lost.
+    stopped: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn ts(ns: i64) -> Value {
@@ -110,7 +114,7 @@ impl DuckStore {
     pub fn open(data_dir: &Path) -> Result<DuckStore, StoreError> {
         let path = data_dir.join(DB_FILE);
         let conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
-        let store = DuckStore { conn, path, next_rk: None, sql: DuckSql::default() };
+        let store = DuckStore { conn, path, next_rk: None, sql: DuckSql::default(), stopped: Default::default() };
         store.init()?;
         Ok(store)
     }
@@ -122,6 +126,7 @@ impl DuckStore {
             path: ":memory:".into(),
             next_rk: None,
             sql: DuckSql::default(),
+            stopped: Default::default(),
         };
         store.init()?;
         Ok(store)
@@ -234,7 +239,13 @@ impl DuckStore {
     /// Another handle on the same database, for another thread (DuckDB connections
     /// are not shared between threads; clones are cheap).
     pub fn try_clone(&self) -> Result<DuckStore, StoreError> {
-        Ok(DuckStore { conn: self.conn.try_clone()?, path: self.path.clone(), next_rk: None, sql: DuckSql::default() })
+        Ok(DuckStore {
+            conn: self.conn.try_clone()?,
+            path: self.path.clone(),
+            next_rk: None,
+            sql: DuckSql::default(),
+            stopped: Default::default(),
+        })
     }
 
     /// The connection, for the query layer and benchmarks.
@@ -319,7 +330,16 @@ impl DuckStore {
     }
 
     /// Rows of an arbitrary query as JSON values (the store's [`Backend`]).
+    /// Refuses a query once the handle was interrupted (see `stopped`).
+    fn live(&self) -> Result<(), StoreError> {
+        match self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            true => Err(StoreError::Interrupted),
+            false => Ok(()),
+        }
+    }
+
     fn query_rows(&self, sql: &str) -> Result<Vec<Vec<Json>>, StoreError> {
+        self.live()?;
         let mut stmt = self.conn.prepare(sql)?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
@@ -338,6 +358,10 @@ impl DuckStore {
 impl Backend for DuckStore {
     /// The dialect, with the lists of protocols the store holds now.
     fn shapes(&self) -> &dyn Shapes {
+        if self.live().is_err() {
+            // The search that follows is refused anyway.
+            return &self.sql;
+        }
         let known = self.sql.protocol_sets.borrow().clone();
         match protocol_sets::Known::read(&self.conn, &known) {
             Ok(now) => *self.sql.protocol_sets.borrow_mut() = now,
@@ -362,6 +386,7 @@ impl Backend for DuckStore {
         use duckdb::arrow::array::{Array, AsArray};
         use duckdb::arrow::compute::cast;
         use duckdb::arrow::datatypes::{DataType, Field, Int64Type};
+        self.live()?;
         let bad = |e: duckdb::arrow::error::ArrowError| StoreError::Decode(format!("packet positions: {e}"));
         let mut stmt = self.conn.prepare(sql)?;
         let mut out = Vec::new();
@@ -408,7 +433,15 @@ impl StoreHandle for DuckStore {
 impl SessionReader for DuckStore {
     fn interrupter(&self) -> Interrupter {
         let handle = self.conn.interrupt_handle();
-        Interrupter::new(move || handle.interrupt())
+        let stopped = self.stopped.clone();
+        Interrupter::new(move || {
+            stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+            handle.interrupt();
+        })
+    }
+
+    fn clear_interrupt(&self) {
+        self.stopped.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn info(&self) -> Result<Vec<(String, String)>, StoreError> {
@@ -966,7 +999,7 @@ mod tests {
     }
 
     #[test]
-    fn a_running_query_stops_when_interrupted_and_the_handle_works_on() {
+    fn a_running_query_stops_when_interrupted_and_so_do_the_next_until_cleared() {
         let store = DuckStore::in_memory().unwrap();
         let stop = store.interrupter();
         let t0 = std::time::Instant::now();
@@ -981,7 +1014,19 @@ mod tests {
         let err = StoreError::from(r.unwrap_err());
         assert!(err.is_interrupted(), "{err}");
         assert!(t0.elapsed() < std::time::Duration::from_secs(10), "{:?}", t0.elapsed());
-        assert_eq!(store.count().unwrap(), 0, "the next query runs");
+        // The request's later searches are refused (DuckDB itself would run them:
+        // an interrupt between two statements is forgotten), until a new one clears it.
+        let everything = ListQuery::default();
+        let refused = store.count_matching(&everything).unwrap_err();
+        assert!(matches!(refused, StoreError::Interrupted), "{refused}");
+        assert!(store.list(&ListQuery { limit: 1, ..ListQuery::default() }).unwrap_err().is_interrupted());
+        store.clear_interrupt();
+        assert_eq!(store.count_matching(&everything).unwrap(), 0, "the next request's query runs");
+        // Interrupted while idle: the next query is refused, not started.
+        store.interrupter().interrupt();
+        assert!(store.count_matching(&everything).unwrap_err().is_interrupted());
+        store.clear_interrupt();
+        assert_eq!(store.count().unwrap(), 0);
     }
 
     /// A layout-2 store (a table per group) is brought to this layout when opened:
