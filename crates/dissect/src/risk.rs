@@ -51,7 +51,7 @@ pub enum Risk {
     /// POP3 and IMAP logins before TLS, IRC's PASS, rsh.
     ClearTextCredentials,
     /// An answer saying the request failed: an HTTP status from 400 to 509, a DNS
-    /// response code other than NOERROR.
+    /// response code other than NOERROR, an SNMP response's error status.
     ErrorCodeDetected,
     /// A client hello of TLS 1.2 or later (DTLS included) offering no ALPN: what
     /// browsers never send, so probably not web traffic.

@@ -4,6 +4,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::{put_int, put_text};
+use crate::risk::{self, Risk};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -34,6 +35,24 @@ fn tlv(d: &[u8]) -> Option<(u8, usize, usize)> {
         len = (len << 8) | *b as usize;
     }
     Some((tag, len, 2 + n))
+}
+
+/// A v1 or v2c response's error status (RFC 3416: `Response-PDU [2] { INTEGER
+/// request-id, INTEGER error-status, … }`), from the bytes after the community.
+/// Only responses: a GetBulk request holds other numbers in the same places.
+fn response_error(pdu: &[u8]) -> Option<i64> {
+    let (tag, _, h) = tlv(pdu)?;
+    if tag != 0xa2 {
+        return None;
+    }
+    let (tag, id_len, idh) = tlv(pdu.get(h..)?)?;
+    let at = h + idh + id_len;
+    let (tag2, elen, eh) = tlv(pdu.get(at..)?)?;
+    if tag != 0x02 || tag2 != 0x02 || !(1..=4).contains(&elen) {
+        return None;
+    }
+    let bytes = pdu.get(at + eh..at + eh + elen)?;
+    Some(bytes.iter().fold(0i64, |v, b| (v << 8) | i64::from(*b)))
 }
 
 /// `SEQUENCE { INTEGER version, OCTET STRING community | SEQUENCE header, … }`.
@@ -82,6 +101,11 @@ impl Dissector for Snmp {
         );
         if let Some(c) = community {
             put_text(rec, text_field!("snmp.community"), &String::from_utf8_lossy(c));
+            // The community is a slice of `data`: the PDU follows it.
+            let after = c.as_ptr() as usize - data.as_ptr() as usize + c.len();
+            if data.get(after..).and_then(response_error).is_some_and(|e| e != 0) {
+                risk::add(rec, Risk::ErrorCodeDetected);
+            }
         }
     }
 
@@ -107,5 +131,24 @@ mod tests {
         assert_eq!(rec.extra.get("snmp.version"), Some(&Values::Int(vec![2])));
         assert_eq!(rec.extra.get("snmp.community"), Some(&Values::Text(vec!["public".into()])));
         assert_eq!(probe(Side::Client, &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), Probe::NoMatch);
+    }
+
+    /// A response saying noSuchName (2) is an error code; one saying noError is not,
+    /// nor a GetBulk request, whose non-repeaters sit where a response's status does.
+    #[test]
+    fn error_status_of_responses() {
+        let message = |pdu_tag: u8, status: u8| {
+            let pdu = [pdu_tag, 0x0b, 0x02, 0x01, 0x2a, 0x02, 0x01, status, 0x02, 0x01, 0x00, 0x30, 0x00];
+            let mut m = vec![0x30, (3 + 8 + pdu.len()) as u8, 0x02, 0x01, 0x01, 0x04, 0x06];
+            m.extend_from_slice(b"public");
+            m.extend_from_slice(&pdu);
+            let mut rec = SessionRecord::default();
+            Snmp { messages: 0 }.feed(Side::Server, &m, &mut rec);
+            assert_eq!(rec.extra.get("snmp.version"), Some(&Values::Int(vec![2])), "{pdu_tag:x}");
+            rec.extra.texts("risk").iter().any(|r| r == "error-code-detected")
+        };
+        assert!(message(0xa2, 2));
+        assert!(!message(0xa2, 0));
+        assert!(!message(0xa5, 2));
     }
 }
