@@ -195,10 +195,7 @@ pub fn assess(rec: &mut SessionRecord) {
         }
     }
     // nDPI's range of HTTP statuses (it reads codes above 509 as none).
-    let http_error = match rec.extra.get("http.statuscode") {
-        Some(tyto_schema::Values::Int(codes)) => codes.iter().any(|c| (400..=509).contains(c)),
-        _ => false,
-    };
+    let http_error = rec.extra.ints("http.statuscode").iter().any(|c| (400..=509).contains(c));
     if http_error || rec.extra.texts("dns.status").iter().any(|s| s != "NOERROR") {
         add(rec, Risk::ErrorCodeDetected);
     }

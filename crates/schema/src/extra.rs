@@ -74,6 +74,14 @@ impl Extra {
         }
     }
 
+    /// An integer field's values; none when absent (or not an integer field).
+    pub fn ints(&self, name: &str) -> &[i64] {
+        match self.get(name) {
+            Some(Values::Int(v)) => v,
+            _ => &[],
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Values> {
         // Names are kept as the catalogue's own text: the same address is the same name.
         self.entries.iter().find(|(n, _)| std::ptr::eq(*n, name) || *n == name).map(|(_, v)| v)

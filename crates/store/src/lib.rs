@@ -181,6 +181,29 @@ impl Interrupter {
     }
 }
 
+/// A store handle's "interrupted" mark, shared with its [`Interrupter`]: set when it
+/// is interrupted, checked before each query, cleared by the next request.
+#[derive(Clone, Default)]
+pub(crate) struct StopFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl StopFlag {
+    pub(crate) fn stop(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// [`StoreError::Interrupted`] once stopped.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        match self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            true => Err(StoreError::Interrupted),
+            false => Ok(()),
+        }
+    }
+}
+
 impl std::fmt::Debug for Interrupter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Interrupter")

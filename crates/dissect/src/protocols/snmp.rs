@@ -55,8 +55,14 @@ fn response_error(pdu: &[u8]) -> Option<i64> {
     Some(bytes.iter().fold(0i64, |v, b| (v << 8) | i64::from(*b)))
 }
 
+/// Before v3: the community string, and the bytes after it (the PDU).
+struct Community<'a> {
+    text: &'a [u8],
+    pdu: &'a [u8],
+}
+
 /// `SEQUENCE { INTEGER version, OCTET STRING community | SEQUENCE header, … }`.
-fn header(d: &[u8]) -> Option<(i64, Option<&[u8]>)> {
+fn header(d: &[u8]) -> Option<(i64, Option<Community<'_>>)> {
     let (tag, len, h) = tlv(d)?;
     if tag != 0x30 || h + len != d.len() {
         return None;
@@ -69,7 +75,10 @@ fn header(d: &[u8]) -> Option<(i64, Option<&[u8]>)> {
     let at = h + vh + 1;
     let (tag, clen, ch) = tlv(d.get(at..)?)?;
     match (version, tag) {
-        (0 | 1, 0x04) => Some((version, Some(d.get(at + ch..at + ch + clen)?))),
+        (0 | 1, 0x04) => {
+            let text = d.get(at + ch..at + ch + clen)?;
+            Some((version, Some(Community { text, pdu: &d[at + ch + clen..] })))
+        }
         (3, 0x30) => Some((version, None)),
         _ => None,
     }
@@ -100,10 +109,8 @@ impl Dissector for Snmp {
             },
         );
         if let Some(c) = community {
-            put_text(rec, text_field!("snmp.community"), &String::from_utf8_lossy(c));
-            // The community is a slice of `data`: the PDU follows it.
-            let after = c.as_ptr() as usize - data.as_ptr() as usize + c.len();
-            if data.get(after..).and_then(response_error).is_some_and(|e| e != 0) {
+            put_text(rec, text_field!("snmp.community"), &String::from_utf8_lossy(c.text));
+            if response_error(c.pdu).is_some_and(|e| e != 0) {
                 risk::add(rec, Risk::ErrorCodeDetected);
             }
         }

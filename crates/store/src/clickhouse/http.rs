@@ -75,6 +75,9 @@ pub(crate) struct Http {
     auth: String,
     /// The id of the read this handle runs now, for `KILL QUERY` ([`Http::interrupter`]).
     reading: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Set by the interrupter: later reads are refused until cleared (an interrupt
+    /// between two reads of a request has no query to kill).
+    pub(crate) stopped: crate::StopFlag,
 }
 
 impl Http {
@@ -86,18 +89,26 @@ impl Http {
             .build()
             .new_agent();
         let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
-        Http { agent, base: base.to_string(), database: database.to_string(), auth, reading: Default::default() }
+        Http {
+            agent,
+            base: base.to_string(),
+            database: database.to_string(),
+            auth,
+            reading: Default::default(),
+            stopped: Default::default(),
+        }
     }
 
     /// The same server for another thread: its reads are its own to interrupt.
     pub(crate) fn for_another_thread(&self) -> Http {
-        Http { reading: Default::default(), ..self.clone() }
+        Http { reading: Default::default(), stopped: Default::default(), ..self.clone() }
     }
 
     /// Kills the read this handle runs (if any) on the server, from another thread.
     pub(crate) fn interrupter(&self) -> crate::Interrupter {
         let me = self.clone();
         crate::Interrupter::new(move || {
+            me.stopped.stop();
             let Some(id) = me.reading.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return };
             let killer = me.in_database("system");
             // Off the caller's thread: the caller may be an async runtime.
@@ -181,6 +192,12 @@ impl Http {
         let id =
             format!("tyto-read-{}-{}", std::process::id(), READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         *self.reading.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+        // Checked after the id is published: an interrupter that came before either
+        // refuses this read here or finds the id to kill.
+        if let Err(e) = self.stopped.check() {
+            *self.reading.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            return Err(e);
+        }
         let answer = self.post(
             None,
             &[
@@ -255,5 +272,18 @@ mod tests {
         assert_eq!(error_code("Code: 62, e.displayText() = DB::Exception: Syntax error"), Some(62));
         assert_eq!(error_code("Bad Gateway"), None);
         assert_eq!(error_code("Code: "), None);
+    }
+
+    /// An interrupt between two reads (no query to kill) refuses the next read,
+    /// without asking the server, until the mark is cleared.
+    #[test]
+    fn an_interrupt_between_reads_refuses_the_next() {
+        // Nothing listens on port 1: a read that reached the network would fail otherwise.
+        let http = Http::new("http://127.0.0.1:1", "u", "p", "db", Duration::from_secs(1));
+        http.interrupter().interrupt();
+        assert!(matches!(http.rows("SELECT 1"), Err(StoreError::Interrupted)));
+        http.stopped.clear();
+        let err = http.rows("SELECT 1").unwrap_err();
+        assert!(!matches!(err, StoreError::Interrupted), "{err}");
     }
 }

@@ -652,6 +652,10 @@ impl SessionReader for ClickStore {
         self.http.interrupter()
     }
 
+    fn clear_interrupt(&self) {
+        self.http.stopped.clear();
+    }
+
     fn info(&self) -> Result<Vec<(String, String)>, StoreError> {
         let version = self.http.rows("SELECT version()")?;
         let mut out = vec![

@@ -21,8 +21,8 @@ use crate::sql::reads::{self, Backend, Shapes};
 use crate::sql::where_clause;
 use crate::{
     dump_fields, AlertQuery, Bucket, FileRow, InputFile, Interrupter, Link, ListQuery, ReaderBox, Sampled,
-    SessionPositions, SessionReader, SessionWriter, StoreError, StoreHandle, StoreStats, ValueCount, ValueSeries,
-    MAX_LIST_ROWS,
+    SessionPositions, SessionReader, SessionWriter, StopFlag, StoreError, StoreHandle, StoreStats, ValueCount,
+    ValueSeries, MAX_LIST_ROWS,
 };
 
 /// The database file inside a data directory.
@@ -40,7 +40,7 @@ pub struct DuckStore {
     /// Set by this handle's [`Interrupter`]: queries are refused until cleared. DuckDB
     /// forgets an interrupt when the next statement begins, so one that comes between
     /// two statements of a request would otherwise be lost.
-    stopped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stopped: StopFlag,
 }
 
 fn ts(ns: i64) -> Value {
@@ -202,12 +202,7 @@ impl DuckStore {
         protocol_sets::fill(&self.conn)?;
         for (table, fields) in side_tables() {
             if !tables.contains(table.as_str()) {
-                let cols: Vec<String> =
-                    ["rk BIGINT".into(), "side_start TIMESTAMP".into(), "side_stop TIMESTAMP".into()]
-                        .into_iter()
-                        .chain(fields.iter().map(|f| sql::column_def(f)))
-                        .collect();
-                self.conn.execute_batch(&format!("CREATE TABLE {table} ({})", cols.join(", ")))?;
+                self.conn.execute_batch(&sql::create_side_table(&table, &fields))?;
             }
         }
         for f in FIELDS {
@@ -330,16 +325,8 @@ impl DuckStore {
     }
 
     /// Rows of an arbitrary query as JSON values (the store's [`Backend`]).
-    /// Refuses a query once the handle was interrupted (see `stopped`).
-    fn live(&self) -> Result<(), StoreError> {
-        match self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
-            true => Err(StoreError::Interrupted),
-            false => Ok(()),
-        }
-    }
-
     fn query_rows(&self, sql: &str) -> Result<Vec<Vec<Json>>, StoreError> {
-        self.live()?;
+        self.stopped.check()?;
         let mut stmt = self.conn.prepare(sql)?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
@@ -358,7 +345,7 @@ impl DuckStore {
 impl Backend for DuckStore {
     /// The dialect, with the lists of protocols the store holds now.
     fn shapes(&self) -> &dyn Shapes {
-        if self.live().is_err() {
+        if self.stopped.check().is_err() {
             // The search that follows is refused anyway.
             return &self.sql;
         }
@@ -386,7 +373,7 @@ impl Backend for DuckStore {
         use duckdb::arrow::array::{Array, AsArray};
         use duckdb::arrow::compute::cast;
         use duckdb::arrow::datatypes::{DataType, Field, Int64Type};
-        self.live()?;
+        self.stopped.check()?;
         let bad = |e: duckdb::arrow::error::ArrowError| StoreError::Decode(format!("packet positions: {e}"));
         let mut stmt = self.conn.prepare(sql)?;
         let mut out = Vec::new();
@@ -435,13 +422,13 @@ impl SessionReader for DuckStore {
         let handle = self.conn.interrupt_handle();
         let stopped = self.stopped.clone();
         Interrupter::new(move || {
-            stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+            stopped.stop();
             handle.interrupt();
         })
     }
 
     fn clear_interrupt(&self) {
-        self.stopped.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.stopped.clear();
     }
 
     fn info(&self) -> Result<Vec<(String, String)>, StoreError> {

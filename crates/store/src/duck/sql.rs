@@ -99,17 +99,14 @@ pub(crate) fn migrate_from_layout_2(have: &std::collections::HashSet<(String, St
     let shared: Vec<&'static FieldDef> =
         side_tables().into_iter().find(|(t, _)| t == SHARED_TABLE).map(|(_, fields)| fields).unwrap_or_default();
     let mut groups: Vec<&str> = shared.iter().map(|f| f.group).collect();
+    groups.sort_unstable();
     groups.dedup();
     let old: Vec<String> = groups
         .iter()
         .map(|g| format!("sessions_{g}"))
         .filter(|t| have.contains(&(t.clone(), "rk".to_string())))
         .collect();
-    let cols: Vec<String> = ["rk BIGINT".to_string(), "side_start TIMESTAMP".into(), "side_stop TIMESTAMP".into()]
-        .into_iter()
-        .chain(shared.iter().map(|f| column_def(f)))
-        .collect();
-    let mut out = vec![format!("CREATE TABLE {SHARED_TABLE} ({})", cols.join(", "))];
+    let mut out = vec![create_side_table(SHARED_TABLE, &shared)];
     if !old.is_empty() {
         // Each session's row key once, with its times, then every old table's columns
         // joined to it.
@@ -165,14 +162,17 @@ pub(crate) fn create_session_tables() -> Vec<String> {
             .chain(FIELDS.iter().filter(|f| side_table(f).is_none()).map(column_def))
             .collect();
     let mut out = vec![format!("CREATE TABLE sessions ({})", main.join(", "))];
-    for (table, fields) in side_tables() {
-        let cols: Vec<String> = ["rk BIGINT".to_string(), "side_start TIMESTAMP".into(), "side_stop TIMESTAMP".into()]
-            .into_iter()
-            .chain(fields.iter().map(|f| column_def(f)))
-            .collect();
-        out.push(format!("CREATE TABLE {table} ({})", cols.join(", ")));
-    }
+    out.extend(side_tables().iter().map(|(table, fields)| create_side_table(table, fields)));
     out
+}
+
+/// A side table: the row key, the session's times, then `fields`' columns.
+pub(crate) fn create_side_table(table: &str, fields: &[&FieldDef]) -> String {
+    let cols: Vec<String> = ["rk BIGINT".to_string(), "side_start TIMESTAMP".into(), "side_stop TIMESTAMP".into()]
+        .into_iter()
+        .chain(fields.iter().map(|f| column_def(f)))
+        .collect();
+    format!("CREATE TABLE {table} ({})", cols.join(", "))
 }
 
 /// A string literal. DuckDB's C API takes NUL-terminated SQL, so a NUL (or any
