@@ -25,6 +25,13 @@ seed() {
             ;;
         esac
     fi
+    if [ "$target" = intel_sources ]; then
+        # Seeds: one source of each format, the first byte choosing the format.
+        printf '\0# list\n192.0.2.1\n198.51.100.0/24\n*.bad.example\nhttp://bad.example/x?y\n' >"$corpus/seed-list"
+        printf '\1date,indicator\n2026-01-01,e7d705a3286e19ea42f587b344ee6865\n"x,y",a@bad.example\n' >"$corpus/seed-csv"
+        printf '\2{"Event":{"Attribute":[{"type":"domain|ip","value":"c2.example|192.0.2.9","to_ids":true}],"Object":[{"Attribute":[{"type":"url","value":"https://c2.example/g"}]}]}}' >"$corpus/seed-misp"
+        printf '\3{"type":"bundle","objects":[{"type":"indicator","pattern":"[ipv4-addr:value = '"'"'192.0.2.0/24'"'"'] OR [file:hashes.'"'"'SHA-256'"'"' = '"'"'%s'"'"']"}]}' "$(printf 'ab%.0s' {1..32})" >"$corpus/seed-stix"
+    fi
     if [ "$target" = query ]; then
         # Seeds: the forms of the language, so mutation starts from valid expressions.
         i=0

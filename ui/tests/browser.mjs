@@ -382,6 +382,10 @@ await expectCount(1);
 await page.click("nav a:has-text('Stats')");
 const stats = await api("/api/stats");
 await page.locator("#stat-sessions").filter({ hasText: stats.store.sessions.toLocaleString("en-US") }).waitFor();
+// The server's indicator source, as the API describes it.
+assert.equal(stats.intel.sources[0].name, "docs");
+assert.equal(stats.intel.sources[0].indicators, 1);
+await page.locator("#intel-stats tr").filter({ hasText: "docs" }).filter({ hasText: "list" }).waitFor();
 await shot("stats");
 
 // ---- Upload: a capture sent from the page, followed through its ingest to its sessions
@@ -405,6 +409,16 @@ if (toUpload) {
   await row.locator("a").click();
   await page.waitForURL((u) => new URL(u).searchParams.get("expression") === "tags == from-browser");
   await expectCount(sent.recordsFiltered);
+  // Its sessions with the listed network were marked as they were written, and the
+  // session view shows the match.
+  const docs = await api("/api/sessions", { expression: "tags == from-browser && ip == 192.0.2.0/24", date: -1, length: 1 });
+  const marked = await api("/api/sessions", { expression: "tags == from-browser && intel == \"docs:192.0.2.0/24\"", date: -1, length: 1 });
+  assert.ok(docs.recordsFiltered > 0);
+  assert.equal(marked.recordsFiltered, docs.recordsFiltered);
+  await searchFor("tags == from-browser && intel.source == docs");
+  await expectCount(docs.recordsFiltered);
+  await page.locator(".sessions-table tr.session-row").first().click();
+  await page.locator(".session-detail table.fields").filter({ hasText: "docs:192.0.2.0/24" }).waitFor();
 }
 
 // ---- a user who may not export PCAP nor see packets

@@ -11,6 +11,7 @@
 //! - [`dns`]: long or high-entropy names, NXDOMAIN bursts, many subdomains of one
 //!   domain, heavy TXT lookups.
 //! - [`rules`]: any search expression, evaluated on each session as it is written.
+//! - `intel`: sessions that matched a threat-intelligence indicator.
 //!
 //! Every detector keeps bounded state. An alert for the same detector and key is
 //! raised again only after `realert_s`; past `max_alerts_per_minute` (of packet time)
@@ -18,6 +19,7 @@
 
 pub mod beacon;
 pub mod dns;
+mod intel;
 pub mod latency;
 pub mod lateral;
 pub mod rules;
@@ -227,6 +229,7 @@ pub struct Detectors {
     latency: latency::Latency,
     dns: dns::DnsWatch,
     beacons: beacon::Beacons,
+    intel: intel::IntelHits,
     rules: rules::Rules,
     dedup: Dedup,
     minute: i64,
@@ -313,6 +316,7 @@ impl Detectors {
             latency: latency::Latency::default(),
             dns: dns::DnsWatch::default(),
             beacons: beacon::Beacons::default(),
+            intel: intel::IntelHits,
             rules: rules::Rules::new(&cfg.rules)?,
             internal,
             cfg,
@@ -333,6 +337,7 @@ impl Detectors {
         self.latency.session(rec, &mut ctx);
         self.dns.session(rec, &mut ctx);
         self.beacons.session(rec, &mut ctx);
+        self.intel.session(rec, &mut ctx);
         self.rules.session(rec, &mut ctx);
         out.retain(|a| {
             let minute = a.time_ns.div_euclid(60 * NS);

@@ -1,13 +1,17 @@
-//! Country and autonomous system of a session's addresses, from MaxMind-format
-//! (`.mmdb`) databases: GeoLite2/GeoIP2 Country or City for `country.*`, GeoLite2 ASN
-//! (or any database with `autonomous_system_number`/`_organization`) for `asn.*`.
-//! Without a database the fields stay empty.
+//! What a session's own packets cannot say, added as it is written:
 //!
-//! Countries are stored as ISO 3166 alpha-3 (`USA`, `FRA`), as Arkime stores them;
-//! the databases carry alpha-2.
+//! - Country and autonomous system of its addresses, from MaxMind-format (`.mmdb`)
+//!   databases: GeoLite2/GeoIP2 Country or City for `country.*`, GeoLite2 ASN (or
+//!   any database with `autonomous_system_number`/`_organization`) for `asn.*`.
+//!   Without a database the fields stay empty. Countries are stored as ISO 3166
+//!   alpha-3 (`USA`, `FRA`), as Arkime stores them; the databases carry alpha-2.
+//! - [`intel`]: the threat-intelligence indicators it matches.
+
+pub mod intel;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use maxminddb::{PathElement, Reader};
 use tyto_schema::SessionRecord;
@@ -84,6 +88,28 @@ impl tyto_flow::Enrich for GeoIp {
             if let Some(a) = self.asn(ip) {
                 let _ = rec.extra.add_text(asn, &a);
             }
+        }
+    }
+}
+
+/// Several enrichments, applied in order.
+pub struct Enrichers(pub Vec<Arc<dyn tyto_flow::Enrich>>);
+
+impl Enrichers {
+    /// One enrichment for the pipeline, or `None` when there is nothing to add.
+    pub fn into_one(self) -> Option<Arc<dyn tyto_flow::Enrich>> {
+        match self.0.len() {
+            0 => None,
+            1 => self.0.into_iter().next(),
+            _ => Some(Arc::new(self)),
+        }
+    }
+}
+
+impl tyto_flow::Enrich for Enrichers {
+    fn enrich(&self, rec: &mut SessionRecord) {
+        for e in &self.0 {
+            e.enrich(rec);
         }
     }
 }

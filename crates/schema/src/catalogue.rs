@@ -381,6 +381,8 @@ extra {
     "protocols.how", [], LowerText, many, "protocols_how", None, "general", None, "How each application protocol was decided: `protocol:payload` or `protocol:port` (a guess)";
     "risk", [], LowerText, many, "risk", None, "general", None, "What is wrong or suspicious about the session, named as nDPI names its flow risks (`tls-selfsigned-certificate`, `unidirectional-traffic`, …)";
     "risk.score", [], Integer, one, "risk_score", None, "general", None, "The risks' weights summed (nDPI's scale: low 10, medium 50, high 100)";
+    "intel", [], Text, many, "intel", None, "intel", None, "Threat intelligence indicators the session matched, each as `SOURCE:indicator` (`feodo:192.0.2.7`, `urlhaus:bad.example/x.exe`); see [intel] in the configuration";
+    "intel.source", [], Text, many, "intel_source", None, "intel", None, "Names of the indicator sources the session matched";
     "host.http", ["http.host"], LowerText, many, "http_host", Some("url.domain"), "http", Host, "HTTP Host header values";
     "http.uri", [], Text, many, "http_uri", Some("url.original"), "http", Uri, "Request URIs, host then path (`example.com/index.html`)";
     "http.uri.path", [], Text, many, "http_path", Some("url.path"), "http", None, "Path part of the request URIs";
@@ -720,6 +722,8 @@ mod tests {
             "protocols.how",
             "risk",
             "risk.score",
+            "intel",
+            "intel.source",
             "http.content-type",
             "host.tls",
             "tls.alpn",

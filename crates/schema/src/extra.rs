@@ -82,6 +82,14 @@ impl Extra {
         }
     }
 
+    /// An address field's values; none when absent (or not an address field).
+    pub fn ips(&self, name: &str) -> &[Addr] {
+        match self.get(name) {
+            Some(Values::Ip(v)) => v,
+            _ => &[],
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Values> {
         // Names are kept as the catalogue's own text: the same address is the same name.
         self.entries.iter().find(|(n, _)| std::ptr::eq(*n, name) || *n == name).map(|(_, v)| v)

@@ -440,6 +440,7 @@ pub async fn stats(
     let capture = state.live.as_deref().map(|l| l.json());
     let alert_sinks = crate::metrics::parts_json(&state.alert_sinks);
     let outputs = crate::metrics::parts_json(&state.outputs);
+    let intel = state.intel.as_deref().map(|i| i.json());
     let spool = crate::metrics::spool_json(state.spool.as_deref());
     let queue = crate::metrics::queue_json(state.queue.as_deref());
     let out = state
@@ -458,6 +459,7 @@ pub async fn stats(
                 "capture": capture,
                 "alert_sinks": alert_sinks,
                 "exports": outputs,
+                "intel": intel,
                 "spool": spool,
                 "queue": queue,
             }))

@@ -76,6 +76,8 @@ pub struct AppState {
     pub alert_sinks: Vec<Arc<dyn tyto_schema::metrics::Metrics>>,
     /// Counters of the flow and protocol-log outputs, when this process feeds them.
     pub outputs: Vec<Arc<dyn tyto_schema::metrics::Metrics>>,
+    /// The threat-intelligence sources this process matches sessions against.
+    pub intel: Option<Arc<dyn tyto_schema::metrics::Metrics>>,
     /// Where each node's packets are.
     pub nodes: Arc<Nodes>,
     /// Rows held back for ClickHouse by the capture in this process.
@@ -125,6 +127,7 @@ impl AppState {
             live: None,
             alert_sinks: Vec::new(),
             outputs: Vec::new(),
+            intel: None,
             nodes: Arc::new(Nodes::new(nodes)),
             spool: None,
             queue: None,

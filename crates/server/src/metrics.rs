@@ -41,6 +41,7 @@ struct Snapshot<'a> {
     live: Option<&'a dyn Metrics>,
     sinks: &'a [Arc<dyn Metrics>],
     outputs: &'a [Arc<dyn Metrics>],
+    intel: Option<&'a dyn Metrics>,
     spool: Option<&'a SpoolCounters>,
     queue: Option<&'a QueueCounters>,
     sessions: u64,
@@ -50,7 +51,7 @@ struct Snapshot<'a> {
 
 /// The Prometheus text exposition of the same counters.
 fn prometheus_text(m: &Snapshot<'_>) -> String {
-    let Snapshot { live, sinks, outputs, spool, queue, sessions, disk, uptime_s } = *m;
+    let Snapshot { live, sinks, outputs, intel, spool, queue, sessions, disk, uptime_s } = *m;
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
         let _ = writeln!(out, "# HELP {name} {help}");
@@ -62,7 +63,8 @@ fn prometheus_text(m: &Snapshot<'_>) -> String {
     let parts = live
         .map(|l| l.families())
         .into_iter()
-        .chain([merged(sinks.iter().map(|p| p.families())), merged(outputs.iter().map(|p| p.families()))]);
+        .chain([merged(sinks.iter().map(|p| p.families())), merged(outputs.iter().map(|p| p.families()))])
+        .chain(intel.map(|i| i.families()));
     for f in parts.flatten() {
         let samples: Vec<(String, u64)> = f
             .samples
@@ -179,6 +181,7 @@ pub async fn prometheus(
         live: state.live.as_deref(),
         sinks: &state.alert_sinks,
         outputs: &state.outputs,
+        intel: state.intel.as_deref(),
         spool: state.spool.as_deref(),
         queue: state.queue.as_deref(),
         sessions,
@@ -238,6 +241,7 @@ mod tests {
             live: None,
             sinks: &parts,
             outputs: &[],
+            intel: None,
             spool: None,
             queue: None,
             sessions: 7,

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use tyto_capture::FileReader;
 use tyto_dissect::Dissectors;
+use tyto_enrich::intel::{Format, Intel, IntelConfig, IntelSource};
 use tyto_flow::analyzer::NoAnalysis;
 use tyto_flow::{FlowConfig, PipelineConfig, Progress};
 use tyto_packet::{decode, LinkType};
@@ -47,6 +49,11 @@ pub struct BenchArgs {
     /// run for comparison; skipped when it is not installed.
     #[arg(long, default_value = "ndpiReader")]
     ndpi_reader: PathBuf,
+    /// An indicator list (one a line, as `[[intel.source]]` reads it): timed as it
+    /// loads, then matched on every session in one more run, to measure what
+    /// threat intelligence costs (`scripts/make-indicators.py` writes one).
+    #[arg(long, value_name = "FILE")]
+    intel: Option<PathBuf>,
 }
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
@@ -82,6 +89,31 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let (report, rows, t) = measure(&inputs, &cfg(None), |_| Ok(()))?;
     print_line("+ dissectors (dump)", report.packets, report.bytes, rows, t);
     let ours = (report.packets, t);
+    if let Some(path) = &args.intel {
+        let source =
+            IntelSource { name: "bench".into(), path: path.clone(), format: Format::List, column: String::new() };
+        let started = Instant::now();
+        let (intel, problems) =
+            Intel::load(&IntelConfig { reload_every_s: 0, source: vec![source] }).map_err(anyhow::Error::msg)?;
+        if let Some(p) = problems.first() {
+            bail!("{p}");
+        }
+        println!(
+            "intel: {} indicators read and indexed in {:.2} s",
+            intel.indicators(),
+            started.elapsed().as_secs_f64()
+        );
+        let timed = Arc::new(TimedEnrich { inner: intel, ns: AtomicU64::new(0) });
+        let with_intel = PipelineConfig { enrich: Some(timed.clone() as Arc<dyn tyto_flow::Enrich>), ..cfg(None) };
+        let (report, rows, t) = measure(&inputs, &with_intel, |_| Ok(()))?;
+        print_line("+ dissectors + intel (dump)", report.packets, report.bytes, rows, t);
+        let matching = timed.ns.load(Ordering::Relaxed) as f64 / 1e9;
+        println!(
+            "intel matching: {:.2} µs a session, {:.1}% of that run's CPU time",
+            matching * 1e6 / rows.max(1) as f64,
+            100.0 * matching / t.cpu.max(1e-9)
+        );
+    }
 
     let pcap = PcapDir::open(&tmp.join("pcap-a"), "bench")?;
     let (report, rows, t) = measure(&inputs, &cfg(Some((pcap, RotationPolicy::default()))), |_| Ok(()))?;
@@ -118,6 +150,21 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     ndpi_reader(&args.ndpi_reader, &args.corpus, ours);
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(ExitCode::SUCCESS)
+}
+
+/// An enrichment that keeps the time it takes (the clock read twice a session
+/// costs ~50 ns, counted in).
+struct TimedEnrich {
+    inner: Arc<Intel>,
+    ns: AtomicU64,
+}
+
+impl tyto_flow::Enrich for TimedEnrich {
+    fn enrich(&self, rec: &mut tyto_schema::SessionRecord) {
+        let started = Instant::now();
+        self.inner.enrich(rec);
+        self.ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
 }
 
 /// Runs nDPI's reader on the same corpus: packets/s by the wall clock and per CPU

@@ -151,13 +151,14 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
     let counters = LiveCounters::new(&cfg.node, &names, workers);
     let rotation = cfg.rotation();
     let outputs = crate::commands::RowConsumers::start(cfg)?;
+    let intel = cfg.open_intel()?;
     let pipeline = PipelineConfig {
         flow: cfg.flow_config(),
         workers,
         node: cfg.node.clone(),
         pcap: Some((pcap_dir.clone(), rotation)),
         analyzers: Arc::new(Dissectors::storing()),
-        enrich: cfg.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>),
+        enrich: crate::config::enrichment(cfg.geoip.open()?, intel.as_ref()),
     };
     let viewer = if serve && cfg.viewer.enabled {
         let mut nodes = cfg.nodes_config();
@@ -167,7 +168,15 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         state.live = Some(counters.clone());
         state.spool = spool;
         state.queue = Some(queue_counters.clone());
-        state.uploads = Some(crate::upload::start_uploads(data_dir, cfg, &cfg.node, pcap_dir.clone(), queue.pusher())?);
+        state.uploads = Some(crate::upload::start_uploads(
+            data_dir,
+            cfg,
+            &cfg.node,
+            pcap_dir.clone(),
+            queue.pusher(),
+            intel.clone(),
+        )?);
+        state.intel = intel.clone().map(|i| i as Arc<dyn Metrics>);
         state.alert_sinks = outputs.sink_counters().into_iter().map(|c| c as Arc<dyn Metrics>).collect();
         state.outputs = outputs.output_counters().into_iter().map(|c| c as Arc<dyn Metrics>).collect();
         let server_cfg = tyto_server::ServerConfig {

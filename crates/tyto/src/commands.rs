@@ -83,8 +83,9 @@ fn pipeline_config(
     flow: &FlowArgs,
     pcap: Option<(PcapDir, RotationPolicy)>,
     dissectors: Dissectors,
+    intel: Option<&Arc<tyto_enrich::intel::Intel>>,
 ) -> Result<PipelineConfig> {
-    let enrich = flow.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>);
+    let enrich = crate::config::enrichment(flow.geoip.open()?, intel);
     Ok(PipelineConfig {
         flow: flow.flow_config(),
         workers: flow.workers.max(1),
@@ -279,7 +280,14 @@ pub fn ingest(
     }
     let inputs = &todo[..];
     let mut outputs = RowConsumers::start(config)?;
-    let cfg = pipeline_config(node, flow, Some((pcap_dir, RotationPolicy::default())), Dissectors::storing())?;
+    let intel = config.open_intel()?;
+    let cfg = pipeline_config(
+        node,
+        flow,
+        Some((pcap_dir, RotationPolicy::default())),
+        Dissectors::storing(),
+        intel.as_ref(),
+    )?;
     // The store writes on its own thread, taking whatever waits at once, so the
     // pipeline never waits on it and the last rows are not a long tail.
     let queue_cfg = config.queue_config_in(data_dir);
@@ -343,7 +351,7 @@ pub fn ingest(
 
 pub fn dump(inputs: &[PathBuf], node: &str, flow: &FlowArgs) -> Result<ExitCode> {
     crate::config::validate_node(node)?;
-    let cfg = pipeline_config(node, flow, None, Dissectors::default())?;
+    let cfg = pipeline_config(node, flow, None, Dissectors::default(), None)?;
     let (report, result, _) = run_with_progress(inputs, &cfg, |rx| -> io::Result<()> {
         let stdout = io::stdout();
         let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

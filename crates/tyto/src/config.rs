@@ -5,10 +5,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use tyto_enrich::intel::Intel;
 use tyto_flow::FlowConfig;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +32,8 @@ pub struct Config {
     pub queue: QueueSection,
     pub nodes: NodesSection,
     pub geoip: GeoIpSection,
+    /// Threat-intelligence indicator sources, matched on every session.
+    pub intel: tyto_enrich::intel::IntelConfig,
     pub detect: tyto_detect::DetectConfig,
     pub alerts: tyto_detect::SinksConfig,
     /// Flow records and protocol logs out: one `[[output]]` table per output (none
@@ -185,6 +189,7 @@ impl Default for Config {
             queue: QueueSection::default(),
             nodes: NodesSection::default(),
             geoip: GeoIpSection::default(),
+            intel: tyto_enrich::intel::IntelConfig::default(),
             detect: tyto_detect::DetectConfig::default(),
             alerts: tyto_detect::SinksConfig::default(),
             output: Vec::new(),
@@ -279,6 +284,35 @@ impl Default for ViewerSection {
 /// A positive number of seconds (at least a millisecond; absurd values capped at a day).
 fn seconds(s: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() { s.clamp(0.001, 86_400.0) } else { 86_400.0 })
+}
+
+impl Config {
+    /// The threat-intelligence sources, read now and watched for changes from then
+    /// on (`None` without sources). A source that cannot be read is left out, saying
+    /// why; the others work.
+    pub fn open_intel(&self) -> Result<Option<Arc<Intel>>> {
+        if self.intel.source.is_empty() {
+            return Ok(None);
+        }
+        let (intel, problems) = Intel::load(&self.intel).map_err(|e| anyhow::anyhow!("intel: {e}"))?;
+        for p in problems {
+            tracing::warn!("{p}; the other sources are in use");
+        }
+        tracing::info!("intel: {} indicators from {} sources", intel.indicators(), self.intel.source.len());
+        intel.watch(|said| match said {
+            Ok(s) => tracing::info!("{s}"),
+            Err(e) => tracing::warn!("{e}"),
+        });
+        Ok(Some(intel))
+    }
+}
+
+/// The pipeline's one enrichment: GeoIP, then the intelligence sources.
+pub fn enrichment(geoip: Option<tyto_enrich::GeoIp>, intel: Option<&Arc<Intel>>) -> Option<Arc<dyn tyto_flow::Enrich>> {
+    let mut all: Vec<Arc<dyn tyto_flow::Enrich>> = Vec::new();
+    all.extend(geoip.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>));
+    all.extend(intel.map(|i| i.clone() as Arc<dyn tyto_flow::Enrich>));
+    tyto_enrich::Enrichers(all).into_one()
 }
 
 impl ViewerSection {
@@ -390,6 +424,7 @@ impl Config {
             }
         }
         self.detect.check().map_err(|e| anyhow::anyhow!("detect: {e}"))?;
+        self.intel.check().map_err(|e| anyhow::anyhow!("intel: {e}"))?;
         self.alerts.check().map_err(anyhow::Error::msg)?;
         for o in &self.output {
             o.check().map_err(anyhow::Error::msg)?;

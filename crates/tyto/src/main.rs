@@ -63,7 +63,7 @@ enum Command {
         /// Ingest files even if they were ingested before (their sessions are stored again).
         #[arg(long)]
         force: bool,
-        /// Configuration file: its [detect], [alerts] and [[output]] sections apply (the other
+        /// Configuration file: its [intel], [detect], [alerts] and [[output]] sections apply (the other
         /// settings of ingest come from its flags).
         #[arg(short = 'c', long, env = "TYTO_CONFIG")]
         config: Option<PathBuf>,

@@ -38,6 +38,8 @@ const STORE_WAIT: Duration = Duration::from_secs(600);
 pub struct PipelineIngester {
     pub config: Config,
     pub node: String,
+    /// The process's intelligence sources, shared with its capture.
+    pub intel: Option<Arc<tyto_enrich::intel::Intel>>,
     pub pcap_dir: PcapDir,
     pub rotation: RotationPolicy,
     pub rows: RowPusher,
@@ -59,7 +61,7 @@ impl PipelineIngester {
             node: self.node.clone(),
             pcap: Some((self.pcap_dir.clone(), self.rotation)),
             analyzers: Arc::new(tyto_dissect::Dissectors::storing()),
-            enrich: self.config.geoip.open()?.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>),
+            enrich: crate::config::enrichment(self.config.geoip.open()?, self.intel.as_ref()),
         };
         let (tx, rx) = bounded::<Vec<tyto_schema::SessionRecord>>(RECORD_QUEUE);
         let progress = Progress::default();
@@ -141,7 +143,9 @@ pub fn serve(server: &tyto_server::ServerConfig, cfg: &Config) -> Result<()> {
     state.spool = spool;
     state.queue = Some(queue.counters());
     let pcap_dir = PcapDir::open(&DataDir::new(data_dir).pcap(), &node).context("opening the pcap folder")?;
-    state.uploads = Some(start_uploads(data_dir, cfg, &node, pcap_dir, queue.pusher())?);
+    let intel = cfg.open_intel()?;
+    state.intel = intel.clone().map(|i| i as Arc<dyn tyto_schema::metrics::Metrics>);
+    state.uploads = Some(start_uploads(data_dir, cfg, &node, pcap_dir, queue.pusher(), intel)?);
     let out = tyto_server::serve(server, state, tyto_server::shutdown_signal());
     let left = queue.flush(Duration::from_secs(30));
     if left > 0 {
@@ -158,9 +162,16 @@ pub fn start_uploads(
     node: &str,
     pcap_dir: PcapDir,
     rows: RowPusher,
+    intel: Option<Arc<tyto_enrich::intel::Intel>>,
 ) -> Result<Arc<tyto_server::Uploads>> {
-    let ingester =
-        PipelineIngester { config: cfg.clone(), node: node.to_string(), pcap_dir, rotation: cfg.rotation(), rows };
+    let ingester = PipelineIngester {
+        config: cfg.clone(),
+        node: node.to_string(),
+        intel,
+        pcap_dir,
+        rotation: cfg.rotation(),
+        rows,
+    };
     let dir = DataDir::new(data_dir).uploads();
     tyto_server::Uploads::start(&dir, cfg.viewer.upload_limits(), Arc::new(ingester))
         .with_context(|| format!("preparing {}", dir.display()))

@@ -178,7 +178,11 @@ fn check_viewer(clickhouse: Option<common::ClickHouse>) {
 
     common::add_user(&data, &["ann", "--admin"], "ann-secret");
     common::add_user(&data, &["bob", "--no-pcap", "--no-packets"], "bob-secret");
-    let (mut server, base) = common::serve(&data, &["--store", &store]);
+    // Uploads are matched against an indicator list: the sample's servers' network.
+    let (feed, config) = (dir.path().join("docs.txt"), dir.path().join("tyto.toml"));
+    std::fs::write(&feed, "# the documentation network\n192.0.2.0/24\n").unwrap();
+    std::fs::write(&config, format!("[[intel.source]]\nname = \"docs\"\npath = \"{}\"\n", feed.display())).unwrap();
+    let (mut server, base) = common::serve(&data, &["--store", &store, "--config", config.to_str().unwrap()]);
     let front = Command::new("curl").args(["-s", "-u", "ann:ann-secret", &format!("{base}/")]).output().unwrap();
     let front = String::from_utf8_lossy(&front.stdout).to_string();
     if front.contains("built without the web UI") {

@@ -751,3 +751,77 @@ fn a_slow_store_costs_no_packet_and_no_session() {
     assert_eq!(ids.len(), rows.len());
     assert!(std::fs::read_dir(data.join("spool").join("rows")).unwrap().next().is_none(), "the spool is empty");
 }
+
+/// Polls `check` on the viewer's JSON at `path` until it holds (or 20 s pass).
+fn wait_for(net: &Net, url: &str, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v: Value = serde_json::from_str(&get(net, &format!("{url}{path}"))).unwrap();
+        if check(&v) {
+            return v;
+        }
+        assert!(Instant::now() < until, "{path} never became what was awaited: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_indicator_file_changed_during_a_run_takes_effect_without_restart() {
+    let Some(net) = Net::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    common::add_user(&data, &["ann", "--admin"], "ann-secret");
+    let feed = dir.path().join("feed.txt");
+    std::fs::write(&feed, "first.intel.test\n").unwrap();
+    let config = dir.path().join("tyto.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[flow]\nudp_timeout_s = 1\n[intel]\nreload_every_s = 1\n[[intel.source]]\nname = \"feed\"\npath = \"{}\"\n",
+            feed.display()
+        ),
+    )
+    .unwrap();
+    let (child, url) = start(&net, &data, "run", &["--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()]);
+    let url = url.expect("tyto run serves the viewer");
+    // A DNS query for each name, each from a port of its own: a session each.
+    let ask = |queries: &'static [(&'static str, u16)]| {
+        net.within(&net.b, move || {
+            for (name, port) in queries {
+                let u = UdpSocket::bind(("10.77.0.2", *port)).unwrap();
+                u.send_to(&dns(name, *port, None), "10.77.0.1:53").unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+    };
+    let written = |ports: &str, n: u64| {
+        let path =
+            format!("/api/sessions?date=-1&length=10&expression={}", common::enc(&format!("port.src == [{ports}]")));
+        wait_for(&net, &url, &path, move |v| v["recordsFiltered"] == n);
+    };
+
+    ask(&[("first.intel.test", 31001), ("second.intel.test", 31002)]);
+    written("31001,31002", 2);
+    let stats = wait_for(&net, &url, "/api/stats", |v| v["intel"]["matched_sessions"] == 1);
+    assert_eq!(stats["intel"]["sources"][0]["indicators"], 1, "{}", stats["intel"]);
+
+    std::fs::write(&feed, "# changed while running\nsecond.intel.test\n").unwrap();
+    wait_for(&net, &url, "/api/stats", |v| v["intel"]["reloads"] == 1);
+    let metrics = get(&net, &format!("{url}/metrics"));
+    assert!(metrics.contains("tyto_intel_indicators{source=\"feed\"} 1"), "{metrics}");
+    ask(&[("first.intel.test", 31003), ("second.intel.test", 31004)]);
+    written("31003,31004", 2);
+
+    let alerts = stop_and_read_alerts(child, &data);
+    let ports = |expr: &str| -> Vec<u64> {
+        let mut v: Vec<u64> = sessions(&data, expr).iter().map(|r| num(r, "port.src")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ports("intel == \"feed:first.intel.test\""), [31001]);
+    assert_eq!(ports("intel == \"feed:second.intel.test\""), [31004]);
+    assert_eq!(ports("port.src == [31001,31002,31003,31004] && intel.source != feed"), [31002, 31003]);
+    let intel: Vec<&Value> = alerts.iter().filter(|a| a["detector"] == "intel").collect();
+    assert_eq!(intel.len(), 2, "{alerts:?}");
+}

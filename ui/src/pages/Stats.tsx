@@ -41,6 +41,21 @@ interface StatsReply {
     dropped_rows: number;
     refused_rows: number;
   } | null;
+  /** The threat-intelligence sources this process matches sessions against. */
+  intel?: {
+    indicators: number;
+    matched_sessions: number;
+    reloads: number;
+    sources: {
+      name: string;
+      path: string;
+      format: string;
+      indicators: number;
+      skipped: number;
+      loaded: string | null;
+      error: string | null;
+    }[];
+  } | null;
 }
 
 interface SourceStats {
@@ -157,6 +172,39 @@ export function Stats() {
             outage · {formatCount(stats.spool.dropped_rows)} dropped (spool full) ·{" "}
             {formatCount(stats.spool.refused_rows)} refused
           </div>
+        </section>
+      )}
+      {stats.intel && (
+        <section class="panel" id="intel-stats">
+          <div class="panel-head">
+            <strong>Threat intelligence</strong>
+            <span class="muted">
+              {formatCount(stats.intel.indicators)} indicators · {formatCount(stats.intel.matched_sessions)} sessions
+              matched · {formatCount(stats.intel.reloads)} reloads
+            </span>
+          </div>
+          <table class="nodes">
+            <thead>
+              <tr>
+                <th>Source</th>
+                <th>Format</th>
+                <th>Indicators</th>
+                <th>Read</th>
+                <th>Problem</th>
+              </tr>
+            </thead>
+            <tbody>
+              {stats.intel.sources.map((s) => (
+                <tr>
+                  <td title={s.path}>{s.name}</td>
+                  <td>{s.format}</td>
+                  <td title={`${formatCount(s.skipped)} entries of kinds not matched`}>{formatCount(s.indicators)}</td>
+                  <td>{s.loaded ?? "never"}</td>
+                  <td class={s.error ? "error-text" : "muted"}>{s.error ?? "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </section>
       )}
       <section class="panel">
