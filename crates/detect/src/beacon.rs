@@ -53,13 +53,15 @@ fn quantile<T: Copy>(v: &[T], q: f64) -> T {
 }
 
 impl Beacons {
-    pub fn session(&mut self, rec: &SessionRecord, ctx: &mut Context) {
-        let (Some(src), Some(dst)) = (rec.src_ip, rec.dst_ip) else { return };
+    /// Takes one session in; true when it is one of a beacon's calls (its pair was
+    /// found regular, by this call or an earlier one).
+    pub fn session(&mut self, rec: &SessionRecord, ctx: &mut Context) -> bool {
+        let (Some(src), Some(dst)) = (rec.src_ip, rec.dst_ip) else { return false };
         if rec.segment > 1
             || !matches!(rec.ip_protocol, 6 | 17)
             || rec.protocols.iter().any(|p| PERIODIC_SERVICES.contains(&p.as_str()))
         {
-            return;
+            return false;
         }
         let name = ["host.tls", "host.quic", "host.http"].iter().find_map(|f| rec.extra.texts(f).first());
         let client = src.to_ip();
@@ -67,7 +69,7 @@ impl Beacons {
         // bindings, voice and game servers' heartbeats); an implant's call opens a
         // connection, or names where it goes.
         if rec.ip_protocol == 17 && name.is_none() {
-            return;
+            return false;
         }
         let pair = match name {
             Some(n) => key((client, n)),
@@ -99,9 +101,9 @@ impl Beacons {
         }
         c.last_ns = c.last_ns.max(t);
         if c.alerted || c.calls.len() < ctx.cfg.beacon_min_calls as usize {
-            return;
+            return c.alerted;
         }
-        let Some(found) = regular(&c.calls, ctx.cfg) else { return };
+        let Some(found) = regular(&c.calls, ctx.cfg) else { return false };
         c.alerted = true;
         let (first_ns, last_ns) = (c.calls[0].0, c.calls[c.calls.len() - 1].0);
         let (target, clause) = match &c.destination {
@@ -126,6 +128,7 @@ impl Beacons {
             last_ns,
         }
         .raise(rec, ctx.out);
+        true
     }
 }
 

@@ -219,6 +219,14 @@ pub(crate) fn fixed_hasher() -> std::hash::BuildHasherDefault<std::collections::
     std::hash::BuildHasherDefault::default()
 }
 
+/// What the detectors say of one session row.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    pub alerts: Vec<AlertRecord>,
+    /// One of a beacon's regular calls: the row is marked `periodic-flow`.
+    pub periodic: bool,
+}
+
 /// The detection engine: feed it every session row as it is written.
 pub struct Detectors {
     cfg: DetectConfig,
@@ -329,6 +337,12 @@ impl Detectors {
 
     /// Looks at one session row; returns the alerts it raises.
     pub fn session(&mut self, rec: &SessionRecord) -> Vec<AlertRecord> {
+        self.judge(rec).alerts
+    }
+
+    /// Looks at one session row: the alerts it raises, and what the detectors
+    /// found of the session itself.
+    pub fn judge(&mut self, rec: &SessionRecord) -> Judgement {
         let mut out = Vec::new();
         let mut ctx = Context { cfg: &self.cfg, internal: &self.internal, dedup: &mut self.dedup, out: &mut out };
         self.scans.session(rec, &mut ctx);
@@ -336,7 +350,7 @@ impl Detectors {
         self.spikes.session(rec, &mut ctx);
         self.latency.session(rec, &mut ctx);
         self.dns.session(rec, &mut ctx);
-        self.beacons.session(rec, &mut ctx);
+        let periodic = self.beacons.session(rec, &mut ctx);
         self.intel.session(rec, &mut ctx);
         self.rules.session(rec, &mut ctx);
         out.retain(|a| {
@@ -349,7 +363,7 @@ impl Detectors {
             self.suppressed += u64::from(!keep);
             keep
         });
-        out
+        Judgement { alerts: out, periodic }
     }
 
     /// Alerts not raised because of `max_alerts_per_minute`.

@@ -56,6 +56,16 @@ pub enum Risk {
     /// A client hello of TLS 1.2 or later (DTLS included) offering no ALPN: what
     /// browsers never send, so probably not web traffic.
     TlsNotCarryingHttps,
+    /// A client hello offering an application protocol (ALPN) but naming no server:
+    /// every client that speaks h2 or http/1.1 to a server names it.
+    TlsAlpnSniMismatch,
+    /// A client hello offering an application protocol (ALPN) none of the common ones.
+    TlsUncommonAlpn,
+    /// A remote desktop session (RDP, VNC).
+    DesktopOrFileSharingSession,
+    /// One of the regular calls of a client to one destination (the `beacon`
+    /// detector's finding), from the call that showed the period on.
+    PeriodicFlow,
 }
 
 impl Risk {
@@ -79,6 +89,10 @@ impl Risk {
             Risk::ClearTextCredentials => "clear-text-credentials",
             Risk::ErrorCodeDetected => "error-code-detected",
             Risk::TlsNotCarryingHttps => "tls-not-carrying-https",
+            Risk::TlsAlpnSniMismatch => "tls-alpn-sni-mismatch",
+            Risk::TlsUncommonAlpn => "tls-uncommon-alpn",
+            Risk::DesktopOrFileSharingSession => "desktop-or-file-sharing-session",
+            Risk::PeriodicFlow => "periodic-flow",
         }
     }
 
@@ -92,8 +106,12 @@ impl Risk {
             | Risk::UnidirectionalTraffic
             | Risk::UnsafeProtocol
             | Risk::ErrorCodeDetected
-            | Risk::TlsNotCarryingHttps => LOW,
+            | Risk::TlsNotCarryingHttps
+            | Risk::DesktopOrFileSharingSession
+            | Risk::PeriodicFlow => LOW,
             Risk::TlsMissingSni
+            | Risk::TlsAlpnSniMismatch
+            | Risk::TlsUncommonAlpn
             | Risk::DnsLargePacket
             | Risk::TlsCertificateAboutToExpire
             | Risk::TlsCertValidityTooLong => MEDIUM,
@@ -109,7 +127,7 @@ impl Risk {
         }
     }
 
-    const ALL: [Risk; 18] = [
+    const ALL: [Risk; 22] = [
         Risk::HttpNumericIpHost,
         Risk::HttpSuspiciousUserAgent,
         Risk::TlsSelfsignedCertificate,
@@ -128,6 +146,10 @@ impl Risk {
         Risk::ClearTextCredentials,
         Risk::ErrorCodeDetected,
         Risk::TlsNotCarryingHttps,
+        Risk::TlsAlpnSniMismatch,
+        Risk::TlsUncommonAlpn,
+        Risk::DesktopOrFileSharingSession,
+        Risk::PeriodicFlow,
     ];
 }
 
@@ -135,6 +157,75 @@ impl Risk {
 pub fn add(rec: &mut SessionRecord, risk: Risk) {
     put_text(rec, text_field!("risk"), risk.name());
 }
+
+/// Marks the session with `risk` after it was assessed (a detector's finding on
+/// the written row): `risk.score` is summed again.
+pub fn add_assessed(rec: &mut SessionRecord, risk: Risk) {
+    add(rec, risk);
+    rec.extra.retain(|name| name != "risk.score");
+    score(rec);
+}
+
+/// Application protocols (ALPN) nDPI counts as common: an offered one containing
+/// none of these is uncommon, as nDPI matches them (anywhere in the name).
+const COMMON_ALPNS: &[&str] = &[
+    "http/0.9",
+    "http/1.0",
+    "http/1.1",
+    "spdy/1",
+    "spdy/2",
+    "spdy/3",
+    "spdy/3.1",
+    "stun.turn",
+    "stun.nat-discovery",
+    "h2",
+    "h2c",
+    "h2-16",
+    "h2-15",
+    "h2-14",
+    "h2-fb",
+    "webrtc",
+    "c-webrtc",
+    "ftp",
+    "imap",
+    "pop3",
+    "managesieve",
+    "coap",
+    "xmpp-client",
+    "xmpp-server",
+    "acme-tls/1",
+    "mqtt",
+    "dot",
+    "ntske/1",
+    "sunrpc",
+    "h3",
+    "smb",
+    "irc",
+    "h3-T051",
+    "h3-T050",
+    "hq-34",
+    "hq-33",
+    "hq-32",
+    "hq-31",
+    "hq-30",
+    "hq-29",
+    "hq-28",
+    "hq-27",
+    "hq-interop",
+    "h3-fb-05",
+    "h1q-fb",
+    "doq-i00",
+    "apns-security-v3",
+    "apns-pack-v1",
+];
+
+/// An ALPN none of the common ones.
+pub fn uncommon_alpn(alpn: &str) -> bool {
+    !COMMON_ALPNS.iter().any(|c| alpn.contains(c))
+}
+
+/// Remote desktop protocols (nDPI's desktop or file sharing sessions that Tyto names).
+const DESKTOP_SHARING: &[&str] = &["rdp", "vnc"];
 
 /// Protocols nDPI deems unsafe: credentials or files in clear, or networks abused
 /// more than used.
@@ -185,6 +276,9 @@ pub fn assess(rec: &mut SessionRecord) {
     if rec.protocols.iter().any(|p| UNSAFE.contains(&p.as_str())) {
         add(rec, Risk::UnsafeProtocol);
     }
+    if rec.protocols.iter().any(|p| DESKTOP_SHARING.contains(&p.as_str())) {
+        add(rec, Risk::DesktopOrFileSharingSession);
+    }
     if rec.protocols.iter().any(|p| p == "http") {
         // A request without a user agent; not a session whose requests were never
         // read (only answers seen), which says nothing of its client.
@@ -207,6 +301,11 @@ pub fn assess(rec: &mut SessionRecord) {
     if matches!(rec.ip_protocol, 6 | 17) && rec.src.packets > 0 && rec.dst.packets == 0 && !to_many {
         add(rec, Risk::UnidirectionalTraffic);
     }
+    score(rec);
+}
+
+/// `risk.score`: the weights of the risks held, summed.
+fn score(rec: &mut SessionRecord) {
     let held = rec.extra.texts("risk");
     let score: i64 = Risk::ALL.iter().filter(|r| held.iter().any(|v| v == r.name())).map(|r| r.score()).sum();
     if score > 0 {
@@ -222,6 +321,17 @@ mod tests {
 
     fn risks(rec: &SessionRecord) -> Vec<String> {
         rec.extra.texts("risk").to_vec()
+    }
+
+    #[test]
+    fn remote_desktops_and_a_later_finding_are_scored() {
+        let mut rec = SessionRecord { protocols: vec!["tcp".into(), "vnc".into()], ..SessionRecord::default() };
+        assess(&mut rec);
+        assert_eq!(risks(&rec), ["desktop-or-file-sharing-session"]);
+        assert_eq!(rec.extra.ints("risk.score"), [10]);
+        add_assessed(&mut rec, Risk::PeriodicFlow);
+        assert_eq!(risks(&rec), ["desktop-or-file-sharing-session", "periodic-flow"]);
+        assert_eq!(rec.extra.ints("risk.score"), [20]);
     }
 
     #[test]

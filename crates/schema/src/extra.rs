@@ -82,6 +82,11 @@ impl Extra {
         }
     }
 
+    /// Keeps only the fields `keep` says yes to (by name).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.entries.retain(|(n, _)| keep(n));
+    }
+
     /// An address field's values; none when absent (or not an address field).
     pub fn ips(&self, name: &str) -> &[Addr] {
         match self.get(name) {

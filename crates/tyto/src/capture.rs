@@ -269,8 +269,8 @@ impl StoreWriter {
             let (no_rows, no_files) = (crossbeam_channel::never(), crossbeam_channel::never());
             select! {
                 recv(if records_open { &records } else { &no_rows }) -> batch => match batch {
-                    Ok(rows) => {
-                        let alerts = self.outputs.sessions(&rows, true);
+                    Ok(mut rows) => {
+                        let alerts = self.outputs.sessions(&mut rows, true);
                         self.queue.add_alerts(alerts);
                         self.queue.push(rows);
                     }

@@ -164,9 +164,17 @@ impl RowConsumers {
     }
 
     /// The alerts these rows raise, already queued for the sinks (`log` prints each);
-    /// the rows are queued for the log outputs.
-    pub fn sessions(&mut self, rows: &[SessionRecord], log: bool) -> Vec<tyto_schema::AlertRecord> {
-        let alerts: Vec<_> = rows.iter().flat_map(|r| self.detectors.session(r)).collect();
+    /// the rows, with what the detectors found of them (a beacon's calls marked
+    /// `periodic-flow`), are queued for the log outputs.
+    pub fn sessions(&mut self, rows: &mut [SessionRecord], log: bool) -> Vec<tyto_schema::AlertRecord> {
+        let mut alerts = Vec::new();
+        for r in rows.iter_mut() {
+            let judged = self.detectors.judge(r);
+            if judged.periodic {
+                tyto_dissect::risk::add_assessed(r, tyto_dissect::risk::Risk::PeriodicFlow);
+            }
+            alerts.extend(judged.alerts);
+        }
         for a in &alerts {
             if log {
                 eprintln!("tyto: alert: {} {}: {}", a.detector, a.source, a.message);
@@ -296,8 +304,8 @@ pub fn ingest(
     let (report, (alerts, queue), elapsed) = run_with_progress(inputs, &cfg, move |rx| {
         // Detectors see every session as it is written, in packet time.
         let mut alerts = 0usize;
-        for batch in rx {
-            let raised = outputs.sessions(&batch, false);
+        for mut batch in rx {
+            let raised = outputs.sessions(&mut batch, false);
             alerts += raised.len();
             queue.add_alerts(raised);
             queue.push(batch);

@@ -78,7 +78,7 @@ impl PipelineIngester {
                             }
                         }
                     }
-                    rows.add_alerts(outputs.sessions(&batch, false));
+                    rows.add_alerts(outputs.sessions(&mut batch, false));
                     job.sessions.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     mark = rows.push(batch);
                 }

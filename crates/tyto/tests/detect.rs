@@ -420,6 +420,12 @@ fn a_client_calling_home_on_a_schedule_is_a_beacon() {
     let expr = a["expression"].as_str().unwrap();
     assert!(count(&data, expr) >= 12, "{expr}");
     assert_eq!(count(&data, &format!("{expr} && host.tls != update.example.net")), 0, "{expr}");
+    // The calls written from the one that showed the period on carry the risk
+    // (rows come as sessions end, not in start order), and only calls do.
+    let periodic = count(&data, "risk == periodic-flow");
+    assert!(periodic > 0 && periodic <= 60 - 11, "{periodic}");
+    let calls = "risk == periodic-flow && ip.src == 10.9.0.1 && host.tls == update.example.net && risk.score >= 10";
+    assert_eq!(count(&data, calls), periodic);
 }
 
 /// A web service answering in about 10 ms for twenty minutes, then in 800 ms for

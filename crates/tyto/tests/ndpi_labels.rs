@@ -732,6 +732,9 @@ const RISKS: &[(&str, &str)] = &[
     ("Clear-Text Credentials", "clear-text-credentials"),
     ("Error Code", "error-code-detected"),
     ("TLS (probably) Not Carrying HTTPS", "tls-not-carrying-https"),
+    ("ALPN/SNI Mismatch", "tls-alpn-sni-mismatch"),
+    ("Uncommon TLS ALPN", "tls-uncommon-alpn"),
+    ("Desktop/File Sharing", "desktop-or-file-sharing-session"),
 ];
 
 /// Tyto's risks against nDPI's, flow by flow, on every nDPI capture (the flows the

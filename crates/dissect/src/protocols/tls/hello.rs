@@ -113,6 +113,8 @@ pub struct ClientHello {
     pub alpn: Vec<String>,
     pub supported_versions: Vec<u16>,
     pub sig_algs: Vec<u16>,
+    /// The server's name is sent encrypted (ESNI or ECH) in a well-formed extension.
+    pub hides_name: bool,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -174,6 +176,20 @@ pub fn parse_hello(body: &[u8], flavor: Flavor) -> Option<ClientHello> {
                 }
             }
             0x002b => ch.supported_versions = u16s(d.vec8().unwrap_or(&[])),
+            // ESNI (draft-ietf-tls-esni-02): cipher suite, key share (group, key),
+            // record digest, encrypted name; each length within the extension.
+            0xffce => {
+                let whole = d.u16().is_some() && d.u16().is_some() && d.vec16().is_some_and(|k| !k.is_empty());
+                ch.hides_name |=
+                    whole && d.vec16().is_some() && d.vec16().is_some_and(|n| !n.is_empty()) && d.0.is_empty();
+            }
+            // ECH (RFC 9849): an outer hello's cipher suite, config id, encapsulated
+            // key and encrypted inner hello.
+            0xfe0d => {
+                let outer = d.u8() == Some(0) && d.u16().is_some() && d.u16().is_some() && d.u8().is_some();
+                ch.hides_name |=
+                    outer && d.vec16().is_some() && d.vec16().is_some_and(|p| !p.is_empty()) && d.0.is_empty();
+            }
             _ => {}
         }
     }

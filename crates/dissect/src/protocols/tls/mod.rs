@@ -153,10 +153,19 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
                 risk::add(rec, Risk::TlsObsoleteVersion);
             }
             // No server name where one is due (TLS 1.2 or later offered), and none
-            // hidden either (ESNI, ECH).
-            let hidden = ch.extensions.iter().any(|e| matches!(e, 0xffce | 0xfe0d));
-            if ch.sni.is_none() && !hidden && matches!(offered, 0x0303 | 0x0304 | 0xfefd | 0xfefc) {
+            // hidden either (ESNI, ECH: a broken extension hides nothing).
+            if ch.sni.is_none() && !ch.hides_name && matches!(offered, 0x0303 | 0x0304 | 0xfefd | 0xfefc) {
                 risk::add(rec, Risk::TlsMissingSni);
+            }
+            // An application protocol offered to a server left unnamed.
+            if ch.sni.is_none() && !ch.hides_name && !ch.alpn.is_empty() {
+                risk::add(rec, Risk::TlsAlpnSniMismatch);
+            }
+            // An ALPN extension naming nothing offers an empty name, none of the
+            // common ones (as nDPI reads it).
+            let offers_nothing = ch.extensions.contains(&0x0010) && ch.alpn.is_empty();
+            if offers_nothing || ch.alpn.iter().any(|a| risk::uncommon_alpn(a)) {
+                risk::add(rec, Risk::TlsUncommonAlpn);
             }
             // nDPI's rule reads the hello's own version field (DTLS's are numerically
             // above TLS 1.2's) and the extension, even an empty one.
@@ -247,16 +256,25 @@ pub(crate) mod tests {
 
     /// The same hello with its own version field, with or without its ALPN.
     fn client_hello_of(version: [u8; 2], alpn: bool) -> Vec<u8> {
+        let sni: &[u8] = b"\x00\x0e\x00\x00\x0bexample.com";
+        let mut exts: Vec<(u16, &[u8])> = vec![(0x0a0a, &[]), (0x0000, sni)];
+        if alpn {
+            exts.push((0x0010, b"\x00\x03\x02h2"));
+        }
+        hello_with(version, &exts)
+    }
+
+    /// A hello with these extensions besides groups, formats, signature algorithms
+    /// and supported versions.
+    fn hello_with(version: [u8; 2], extensions: &[(u16, &[u8])]) -> Vec<u8> {
         let mut exts = Vec::new();
         let mut ext = |t: u16, body: &[u8]| {
             exts.extend_from_slice(&t.to_be_bytes());
             exts.extend_from_slice(&(body.len() as u16).to_be_bytes());
             exts.extend_from_slice(body);
         };
-        ext(0x0a0a, &[]);
-        ext(0x0000, b"\x00\x0e\x00\x00\x0bexample.com");
-        if alpn {
-            ext(0x0010, b"\x00\x03\x02h2");
+        for (t, body) in extensions {
+            ext(*t, body);
         }
         ext(0x000a, b"\x00\x04\x00\x1d\x00\x17");
         ext(0x000b, b"\x01\x00");
@@ -316,6 +334,31 @@ pub(crate) mod tests {
         assert!(marked([3, 3], false));
         assert!(!marked([3, 3], true));
         assert!(!marked([3, 1], false));
+    }
+
+    /// Without a server name, an offered ALPN is a mismatch, unless the name is
+    /// sent hidden in a well-formed ECH extension; an ALPN none of the common ones
+    /// (or an ALPN extension naming nothing) is uncommon.
+    #[test]
+    fn alpn_without_a_name_and_uncommon_alpns() {
+        let risks = |exts: &[(u16, &[u8])]| {
+            let mut rec = SessionRecord::default();
+            Tls::default().feed(Side::Client, &hello_with([3, 3], exts), &mut rec);
+            assert!(rec.extra.get("tls.ja3").is_some());
+            let mut r = rec.extra.texts("risk").to_vec();
+            r.sort();
+            r
+        };
+        let h2: &[u8] = b"\x00\x03\x02h2";
+        // Outer ECH: type 0, HKDF-SHA256/AES-128-GCM, config 7, a key, a payload.
+        let ech: &[u8] = b"\x00\x00\x01\x00\x01\x07\x00\x02\xaa\xbb\x00\x03\x01\x02\x03";
+        assert_eq!(risks(&[(0x0010, h2)]), ["tls-alpn-sni-mismatch", "tls-missing-sni"]);
+        assert_eq!(risks(&[(0x0010, h2), (0xfe0d, ech)]), Vec::<String>::new());
+        assert_eq!(risks(&[(0x0010, h2), (0xfe0d, &ech[..9])]), ["tls-alpn-sni-mismatch", "tls-missing-sni"]);
+        let sni: &[u8] = b"\x00\x0e\x00\x00\x0bexample.com";
+        assert_eq!(risks(&[(0x0000, sni), (0x0010, b"\x00\x0b\x0aanydesk/6.2")]), ["tls-uncommon-alpn"]);
+        assert_eq!(risks(&[(0x0000, sni), (0x0010, b"")]), ["tls-uncommon-alpn"]);
+        assert_eq!(risks(&[(0x0000, sni), (0x0010, b"\x00\x0c\x02h2\x08http/1.1")]), Vec::<String>::new());
     }
 
     /// A connection caught in its middle: application data records.
