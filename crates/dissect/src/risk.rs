@@ -66,6 +66,15 @@ pub enum Risk {
     /// One of the regular calls of a client to one destination (the `beacon`
     /// detector's finding), from the call that showed the period on.
     PeriodicFlow,
+    /// An HTTP server saying it is Apache before 2.4 or nginx before 1.22, both
+    /// out of support.
+    HttpObsoleteServer,
+    /// An HTTP answer of raw binary data or an archive (`application/octet-stream`,
+    /// tar, zip, bzip2), or a file sent as an attachment.
+    BinaryDataTransfer,
+    /// An HTTP answer of a program: a Windows executable or installer cabinet, Java
+    /// bytecode.
+    BinaryApplicationTransfer,
 }
 
 impl Risk {
@@ -93,6 +102,9 @@ impl Risk {
             Risk::TlsUncommonAlpn => "tls-uncommon-alpn",
             Risk::DesktopOrFileSharingSession => "desktop-or-file-sharing-session",
             Risk::PeriodicFlow => "periodic-flow",
+            Risk::HttpObsoleteServer => "http-obsolete-server",
+            Risk::BinaryDataTransfer => "binary-data-transfer",
+            Risk::BinaryApplicationTransfer => "binary-application-transfer",
         }
     }
 
@@ -112,6 +124,8 @@ impl Risk {
             Risk::TlsMissingSni
             | Risk::TlsAlpnSniMismatch
             | Risk::TlsUncommonAlpn
+            | Risk::HttpObsoleteServer
+            | Risk::BinaryDataTransfer
             | Risk::DnsLargePacket
             | Risk::TlsCertificateAboutToExpire
             | Risk::TlsCertValidityTooLong => MEDIUM,
@@ -123,11 +137,11 @@ impl Risk {
             | Risk::SmbInsecureVersion
             | Risk::ClearTextCredentials
             | Risk::HttpSuspiciousUserAgent => HIGH,
-            Risk::TlsInsecureCipher => 150,
+            Risk::TlsInsecureCipher | Risk::BinaryApplicationTransfer => 150,
         }
     }
 
-    const ALL: [Risk; 22] = [
+    const ALL: [Risk; 25] = [
         Risk::HttpNumericIpHost,
         Risk::HttpSuspiciousUserAgent,
         Risk::TlsSelfsignedCertificate,
@@ -150,6 +164,9 @@ impl Risk {
         Risk::TlsUncommonAlpn,
         Risk::DesktopOrFileSharingSession,
         Risk::PeriodicFlow,
+        Risk::HttpObsoleteServer,
+        Risk::BinaryDataTransfer,
+        Risk::BinaryApplicationTransfer,
     ];
 }
 
@@ -224,6 +241,45 @@ pub fn uncommon_alpn(alpn: &str) -> bool {
     !COMMON_ALPNS.iter().any(|c| alpn.contains(c))
 }
 
+/// A `Server` header naming Apache before 2.4.0 or nginx before 1.22.0 (their
+/// supported releases, as nDPI dates them), with a full `a.b.c` version.
+pub fn obsolete_server(server: &str) -> bool {
+    let b = server.as_bytes();
+    let (rest, oldest) = if b.len() > 7 && b[..7].eq_ignore_ascii_case(b"apache/") {
+        (&server[7..], (2, 4, 0))
+    } else if b.len() > 6 && b[..6].eq_ignore_ascii_case(b"nginx/") {
+        (&server[6..], (1, 22, 0))
+    } else {
+        return false;
+    };
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let mut parts = digits.split('.').map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(a)), Some(Ok(b)), Some(Ok(c))) => (a, b, c) < oldest,
+        _ => false,
+    }
+}
+
+/// Content types of raw binary data and archives.
+const BINARY_DATA: &[&str] = &[
+    "application/octet-stream",
+    "application/bz",
+    "application/bz2",
+    "application/x-tar",
+    "application/x-zip",
+    "application/x-bzip",
+];
+
+/// Content types of programs.
+const PROGRAMS: &[&str] = &[
+    "application/exe",
+    "application/java-vm",
+    "application/vnd.ms-cab-compressed",
+    "application/vnd.microsoft.portable-executable",
+    "application/x-msdownload",
+    "application/x-dosexec",
+];
+
 /// Remote desktop protocols (nDPI's desktop or file sharing sessions that Tyto names).
 const DESKTOP_SHARING: &[&str] = &["rdp", "vnc"];
 
@@ -278,6 +334,15 @@ pub fn assess(rec: &mut SessionRecord) {
     }
     if rec.protocols.iter().any(|p| DESKTOP_SHARING.contains(&p.as_str())) {
         add(rec, Risk::DesktopOrFileSharingSession);
+    }
+    let types = rec.extra.texts("http.content-type");
+    let binary = types.iter().any(|t| BINARY_DATA.contains(&t.as_str()));
+    let program = types.iter().any(|t| PROGRAMS.contains(&t.as_str()));
+    if binary {
+        add(rec, Risk::BinaryDataTransfer);
+    }
+    if program {
+        add(rec, Risk::BinaryApplicationTransfer);
     }
     if rec.protocols.iter().any(|p| p == "http") {
         // A request without a user agent; not a session whose requests were never

@@ -735,6 +735,9 @@ const RISKS: &[(&str, &str)] = &[
     ("ALPN/SNI Mismatch", "tls-alpn-sni-mismatch"),
     ("Uncommon TLS ALPN", "tls-uncommon-alpn"),
     ("Desktop/File Sharing", "desktop-or-file-sharing-session"),
+    ("HTTP Obsolete Server", "http-obsolete-server"),
+    ("Binary File/Data Transfer (Attempt)", "binary-data-transfer"),
+    ("Binary App Transfer", "binary-application-transfer"),
 ];
 
 /// Tyto's risks against nDPI's, flow by flow, on every nDPI capture (the flows the
@@ -782,7 +785,16 @@ fn risks_agree_with_ndpi() {
                 _ if risk.contains("-cert") => read_certificate,
                 // HTTP's headers only where its HTTP dissector read them (not flows it
                 // named by their port, nor Gnutella's HTTP-like handshakes).
-                _ if risk == "http-suspicious-user-agent" => by_payload && master == "HTTP",
+                _ if matches!(
+                    risk,
+                    "http-suspicious-user-agent"
+                        | "http-obsolete-server"
+                        | "binary-data-transfer"
+                        | "binary-application-transfer"
+                ) =>
+                {
+                    by_payload && master == "HTTP"
+                }
                 Some("tls") => matches!(master.as_str(), "TLS" | "DTLS" | "IMAPS" | "POP3S" | "SMTPS" | "FTPS"),
                 Some("dns") => matches!(master.as_str(), "DNS" | "MDNS" | "LLMNR"),
                 _ => true,

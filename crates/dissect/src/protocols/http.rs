@@ -128,23 +128,64 @@ struct Direction {
     lines: LineReader,
     body: Body,
     /// MD5 and SHA-256 of the body being read (after chunked framing, before any
-    /// content decoding, as Arkime hashes them), and its length so far.
-    hash: Option<Box<(Md5, Sha256, u64)>>,
+    /// content decoding, as Arkime hashes them), its length so far and first bytes.
+    hash: Option<Box<BodyDigest>>,
+}
+
+/// Bytes of a body's start kept to tell a program: a DOS stub's text ends before 128.
+const BODY_HEAD: usize = 128;
+
+struct BodyDigest {
+    md5: Md5,
+    sha256: Sha256,
+    len: u64,
+    head: [u8; BODY_HEAD],
+    /// Its start was looked at (once it filled, or at the body's end).
+    judged: bool,
+}
+
+impl BodyDigest {
+    fn new() -> BodyDigest {
+        BodyDigest { md5: Md5::new(), sha256: Sha256::new(), len: 0, head: [0; BODY_HEAD], judged: false }
+    }
+
+    /// Marks the session once when the body's start shows a program: as soon as
+    /// that start is held, so a download cut short is judged too.
+    fn judge(&mut self, rec: &mut SessionRecord, at_end: bool) {
+        if !self.judged && (at_end || self.len >= BODY_HEAD as u64) {
+            self.judged = true;
+            if self.is_program() {
+                crate::risk::add(rec, crate::risk::Risk::BinaryApplicationTransfer);
+            }
+        }
+    }
+
+    /// A Windows program (an MZ header and its DOS stub) or an ELF one.
+    fn is_program(&self) -> bool {
+        let head = &self.head[..(self.len as usize).min(BODY_HEAD)];
+        let dos_stub = b"This program cannot be run in DOS mode";
+        (head.starts_with(b"MZ") && head.windows(dos_stub.len()).any(|w| w == dos_stub)) || head.starts_with(b"\x7fELF")
+    }
 }
 
 impl Direction {
     fn hash(&mut self, bytes: &[u8]) {
         if let Some(h) = &mut self.hash {
-            h.0.update(bytes);
-            h.1.update(bytes);
-            h.2 += bytes.len() as u64;
+            h.md5.update(bytes);
+            h.sha256.update(bytes);
+            let at = (h.len as usize).min(BODY_HEAD);
+            let take = (BODY_HEAD - at).min(bytes.len());
+            h.head[at..at + take].copy_from_slice(&bytes[..take]);
+            h.len += bytes.len() as u64;
         }
     }
 
-    /// The body ended: its hashes go into the session (empty bodies have none).
+    /// The body ended: its hashes go into the session (empty bodies have none), and
+    /// a program sent marks the session.
     fn hash_done(&mut self, rec: &mut SessionRecord) {
-        if let Some(h) = self.hash.take() {
-            let (md5, sha256, len) = *h;
+        if let Some(mut h) = self.hash.take() {
+            h.judge(rec, true);
+            let BodyDigest { md5, sha256, len, .. } = *h;
             if len > 0 {
                 put_text(rec, text_field!("http.md5"), &crate::kit::hex(&md5.finalize()));
                 put_text(rec, text_field!("http.sha256"), &crate::kit::hex(&sha256.finalize()));
@@ -356,6 +397,13 @@ impl Http {
     ) -> Body {
         response_values(headers, code, &mut rec.extra, true);
         authentication(headers, rec);
+        if header(headers, "server").is_some_and(crate::risk::obsolete_server) {
+            crate::risk::add(rec, crate::risk::Risk::HttpObsoleteServer);
+        }
+        // A file sent as an attachment, to be saved rather than shown.
+        if header(headers, "content-disposition").is_some_and(|d| d.to_ascii_lowercase().contains("filename")) {
+            crate::risk::add(rec, crate::risk::Risk::BinaryDataTransfer);
+        }
         self.answering = None;
         // Interim responses (1xx) answer no request yet, but for Switching Protocols.
         let final_answer = code >= 200 || code == 101;
@@ -425,7 +473,7 @@ impl Http {
         self.dirs[i].buf = buf;
         self.dirs[i].body = next;
         if used.is_some() && matches!(next, Body::Length(_) | Body::ChunkSize | Body::ToEnd) {
-            self.dirs[i].hash = Some(Box::new((Md5::new(), Sha256::new(), 0)));
+            self.dirs[i].hash = Some(Box::new(BodyDigest::new()));
         }
         used
     }
@@ -443,8 +491,9 @@ impl Http {
     }
 }
 
-impl Dissector for Http {
-    fn feed(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
+impl Http {
+    /// Reads one direction's bytes: headers, bodies, their framing.
+    fn read(&mut self, side: Side, mut data: &[u8], rec: &mut SessionRecord) {
         let side = self.role(side, data);
         let i = side as usize;
         let total = data.len();
@@ -542,7 +591,17 @@ impl Dissector for Http {
             }
         }
     }
+}
 
+impl Dissector for Http {
+    fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        self.read(side, data, rec);
+        for d in &mut self.dirs {
+            if let Some(h) = &mut d.hash {
+                h.judge(rec, false);
+            }
+        }
+    }
     fn end(&mut self, rec: &mut SessionRecord) {
         // A body that runs to the end of the connection ends with it.
         for d in &mut self.dirs {
@@ -614,6 +673,45 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
             h.feed(Side::Server, part, &mut rec);
         }
         rec
+    }
+
+    /// A program's start in an answer marks the session even when the download is
+    /// cut short; so does an old server, an attachment, and a program's type.
+    #[test]
+    fn programs_attachments_and_old_servers_are_risks() {
+        let risks = |answer: &[u8], split: usize| {
+            let mut h = Http::default();
+            let mut rec = SessionRecord::default();
+            h.feed(Side::Client, b"GET /x HTTP/1.1\r\nHost: a.example\r\nUser-Agent: curl/8\r\n\r\n", &mut rec);
+            for part in answer.chunks(split) {
+                h.feed(Side::Server, part, &mut rec);
+            }
+            crate::risk::assess(&mut rec);
+            let mut r = texts(&rec, "risk");
+            r.sort();
+            r
+        };
+        let mut exe =
+            b"HTTP/1.1 200 OK\r\nServer: nginx/1.10.3\r\nContent-Type: image/png\r\nContent-Length: 90000\r\n\r\nMZ"
+                .to_vec();
+        exe.extend_from_slice(&[0x90; 76]);
+        exe.extend_from_slice(b"This program cannot be run in DOS mode.\r\r\n$");
+        exe.extend_from_slice(&[0; 300]);
+        for split in [1, 7, 100, 10_000] {
+            assert_eq!(risks(&exe, split), ["binary-application-transfer", "http-obsolete-server"], "{split}");
+        }
+        let attachment = b"HTTP/1.1 200 OK\r\nServer: Apache/2.4.58\r\nContent-Disposition: attachment; filename=\"a.mp3\"\r\nContent-Length: 2\r\n\r\nID";
+        assert_eq!(risks(attachment, 5), ["binary-data-transfer"]);
+        let dll = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-msdownload\r\nContent-Length: 2\r\n\r\nMZ";
+        assert_eq!(risks(dll, 1000), ["binary-application-transfer"]);
+        let text = b"HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nContent-Length: 2\r\n\r\nMZ";
+        assert_eq!(risks(text, 1000), Vec::<String>::new());
+        assert!(crate::risk::obsolete_server("Apache/2.2.22 (Debian)") && crate::risk::obsolete_server("nginx/1.21.9"));
+        assert!(
+            !crate::risk::obsolete_server("Apache/2.4.0")
+                && !crate::risk::obsolete_server("Apache/2.2")
+                && !crate::risk::obsolete_server("Apache")
+        );
     }
 
     #[test]
