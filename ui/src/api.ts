@@ -89,6 +89,10 @@ export async function getJson<T>(path: string, params: Params = {}, signal?: Abo
   return (await call("GET", path, params, signal)).json() as Promise<T>;
 }
 
+export async function getText(path: string, params: Params = {}, signal?: AbortSignal): Promise<string> {
+  return (await call("GET", path, params, signal)).text();
+}
+
 export async function post(path: string): Promise<void> {
   await call("POST", path);
 }

@@ -13,6 +13,7 @@ import { SpiGraph } from "./pages/SpiGraph";
 import { SpiView } from "./pages/SpiView";
 import { Alerts } from "./pages/Alerts";
 import { Services } from "./pages/Services";
+import { Dns } from "./pages/Dns";
 import { Stats } from "./pages/Stats";
 import { Upload } from "./pages/Upload";
 import { WorldMap } from "./pages/WorldMap";
@@ -26,6 +27,7 @@ const PAGES: { path: string; title: string; view: () => preact.JSX.Element; sear
   { path: "/connections", title: "Connections", view: Connections, searches: true },
   { path: "/map", title: "Map", view: WorldMap, searches: true },
   { path: "/services", title: "Services", view: Services, searches: true },
+  { path: "/dns", title: "DNS", view: Dns, searches: true },
   { path: "/alerts", title: "Alerts", view: Alerts, searches: false },
   { path: "/stats", title: "Stats", view: Stats, searches: false },
   { path: "/upload", title: "Upload", view: Upload, searches: false },

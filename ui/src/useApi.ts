@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, getJson, isAbort, type Params } from "./api";
+import { ApiError, getJson, getText, isAbort, type Params } from "./api";
 import { useApp } from "./context";
 
 export interface Loaded<T> {
@@ -11,6 +11,19 @@ export interface Loaded<T> {
 /** Fetches `path` with `params` whenever they change; a newer call cancels an older one.
  *  Errors go to the application's error display as well as to the caller. */
 export function useApi<T>(path: string | null, params: Params): Loaded<T> {
+  return useFetched<T>(path, params, getJson);
+}
+
+/** The same for an answer in plain text (`/api/unique`). */
+export function useApiText(path: string | null, params: Params): Loaded<string> {
+  return useFetched(path, params, getText);
+}
+
+function useFetched<T>(
+  path: string | null,
+  params: Params,
+  fetcher: (path: string, params: Params, signal: AbortSignal) => Promise<T>,
+): Loaded<T> {
   const { reportError } = useApp();
   const [state, setState] = useState<Loaded<T>>({ data: null, loading: path !== null, error: null });
   const key = path === null ? "" : path + JSON.stringify(params);
@@ -18,7 +31,7 @@ export function useApi<T>(path: string | null, params: Params): Loaded<T> {
     if (path === null) return;
     const abort = new AbortController();
     setState((s) => ({ ...s, loading: true }));
-    getJson<T>(path, params, abort.signal).then(
+    fetcher(path, params, abort.signal).then(
       (data) => {
         reportError(null);
         setState({ data, loading: false, error: null });

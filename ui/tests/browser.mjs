@@ -38,10 +38,14 @@ async function shot(name) {
 
 /** The API, with the browser's cookie. */
 async function api(path, params = {}) {
+  return JSON.parse(await apiText(path, params));
+}
+
+async function apiText(path, params = {}) {
   const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== ""));
   const r = await context.request.get(`${base}${path}?${q}`, { headers: { "X-Tyto-UI": "1" } });
   assert.equal(r.status(), 200, `${path}?${q}: ${await r.text()}`);
-  return r.json();
+  return r.text();
 }
 
 /** Packets in a pcap or pcapng file. */
@@ -377,6 +381,48 @@ const slowestSession = (await api("/api/transactions", { date: -1, slowest: 1, k
 await page.locator(`table.slowest tr[data-session="${slowestSession}"] a.evidence`).first().click();
 await page.waitForURL((u) => new URL(u).searchParams.get("expression") === `id == ${slowestSession}`);
 await expectCount(1);
+
+// ---- DNS: answers by status over time, query types, names and domains asked most,
+// a name's clients, names first seen in a range — each as the API answers
+const dnsAll = { expression: "protocols == dns", date: -1 };
+await page.goto(`${base}/dns?date=-1`);
+const dnsSpi = await api("/api/spiview", { ...dnsAll, spi: "dns.query.type:20,host.dns:50" });
+await page.locator("#dns-count").filter({ hasText: `${dnsSpi.recordsFiltered.toLocaleString("en-US")} DNS sessions` }).waitFor();
+const byStatus = await api("/api/spigraph", { ...dnsAll, field: "dns.status", size: 8 });
+assert.ok(byStatus.items.some((i) => i.value === "NXDOMAIN"), "the captures hold NXDOMAIN answers");
+for (const it of byStatus.items) await page.locator(`#dns-statuses .dns-status[data-status="${it.value}"] canvas`).first().waitFor();
+const topType = dnsSpi.spi["dns.query.type"][0];
+await page.locator(`#dns-types tr[data-value="${topType.value}"]`).filter({ hasText: topType.count.toLocaleString("en-US") }).waitFor();
+const topName = dnsSpi.spi["host.dns"][0];
+await page.locator(`#dns-names tr[data-value="${topName.value}"]`).filter({ hasText: topName.count.toLocaleString("en-US") }).waitFor();
+// Domains: every name's sessions summed under its registered domain.
+const perName = (await apiText("/api/unique", { ...dnsAll, field: "host.dns", counts: 1 }))
+  .split("\n")
+  .filter(Boolean)
+  .map((l) => [l.slice(0, l.lastIndexOf(", ")), Number(l.slice(l.lastIndexOf(", ") + 2))]);
+const firstDomain = (await page.locator("#dns-domains tr").first().getAttribute("data-value")) ?? "";
+const domainCount = perName.filter(([n]) => n === firstDomain || n.endsWith(`.${firstDomain}`)).reduce((a, [, c]) => a + c, 0);
+await page.locator(`#dns-domains tr[data-value="${firstDomain}"]`).filter({ hasText: domainCount.toLocaleString("en-US") }).waitFor();
+// A name picked: the clients that asked for it.
+await page.click(`#dns-names tr[data-value="${topName.value}"] button`);
+const askers = await api("/api/spiview", { expression: `protocols == dns && host.dns == "${topName.value}"`, date: -1, spi: "ip.src:50" });
+const asker = askers.spi["ip.src"][0];
+await page.locator(`#dns-clients tr[data-value="${asker.value}"]`).filter({ hasText: asker.count.toLocaleString("en-US") }).waitFor();
+await shot("dns");
+// New names: in the second half of the data's time, not asked in the first.
+const span = (await api("/api/stats")).store;
+const mid = Math.floor((span.first_ns + span.last_ns) / 2e9);
+const end = Math.ceil(span.last_ns / 1e9) + 1;
+const later = await apiText("/api/unique", { expression: "protocols == dns", startTime: mid, stopTime: end, field: "host.dns" });
+const earlier = new Set((await apiText("/api/unique", { expression: "protocols == dns", startTime: 0, stopTime: mid, field: "host.dns" })).split("\n"));
+const fresh = later.split("\n").filter((n) => n && !earlier.has(n));
+await page.goto(`${base}/dns?startTime=${mid}&stopTime=${end}`);
+await page.locator("#dns-new").filter({ hasText: "not asked before the range began" }).waitFor();
+await page.waitForFunction((n) => document.querySelectorAll("#dns-new tr").length === n, Math.min(50, fresh.length));
+for (const v of await page.locator("#dns-new tr").evaluateAll((rows) => rows.map((r) => r.dataset.value))) {
+  assert.ok(fresh.includes(v), `${v} was asked before the range`);
+}
+console.log(`dns: ${dnsSpi.recordsFiltered} sessions, ${perName.length} names, ${fresh.length} first seen after ${mid}`);
 
 // ---- Stats
 await page.click("nav a:has-text('Stats')");
