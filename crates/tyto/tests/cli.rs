@@ -551,3 +551,49 @@ fn the_configured_log_level_is_honoured_and_rust_log_overrides_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("log = \"warning\"") && err.contains("is not one of"), "{err}");
 }
+
+/// HTTP/2 in clear text from real captures (a 5G core's service call, nghttp2's
+/// site with a pushed stylesheet): each stream is an HTTP transaction with its
+/// response time, and the session is searchable by HTTP's fields.
+#[test]
+fn http2_streams_are_transactions() {
+    let Some(pcaps) = common::pcaps_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(common::tyto()
+        .args(["ingest", "--data-dir"])
+        .arg(&data)
+        .arg(pcaps.join("ndpi/http2.pcapng"))
+        .arg(pcaps.join("arkime/http2-nghttp2.pcap"))
+        .output()
+        .unwrap());
+    let out = ok(common::tyto()
+        .args(["transactions", "--kind", "http", "--format", "ndjson", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap());
+    let list = lines(&out);
+    let asked = |path: &str| {
+        list.iter()
+            .find(|t| t["fields"]["http.uri.path"].as_array().is_some_and(|p| p.iter().any(|v| v == path)))
+            .unwrap_or_else(|| panic!("no transaction for {path}: {list:?}"))
+    };
+    // The request's header block spans a HEADERS frame and a CONTINUATION: 18,594 bytes.
+    assert_eq!(asked("/")["request.bytes"], 9 + 16_384 + 9 + 2_192);
+    let call = asked("/namf-comm/v1/subscriptions");
+    assert_eq!(call["fields"]["http.method"], serde_json::json!(["POST"]));
+    assert_eq!(call["fields"]["http.statuscode"], serde_json::json!([201]));
+    assert!(call["response-time"].as_f64().is_some_and(|ms| ms > 0.0 && ms < 100.0), "{call}");
+    for path in ["/", "/stylesheets/screen.css"] {
+        let t = asked(path);
+        assert_eq!(t["fields"]["http.statuscode"], serde_json::json!([200]), "{t}");
+        assert!(t["response-time"].as_f64().is_some_and(|ms| ms > 0.0), "{t}");
+        assert!(t["response.bytes"].as_u64().is_some_and(|b| b > 0), "{t}");
+    }
+    let count = |expr: &str| -> u64 {
+        let out = ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    assert_eq!(count("protocols == http2 && http.version == 2.0"), 2);
+    assert_eq!(count("host.http == nghttp2.org && http.response-time > 0"), 1);
+}

@@ -222,7 +222,7 @@ pub struct Http {
     roles: Option<bool>,
 }
 
-fn header<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a [httparse::Header<'a>], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case(name))
@@ -245,7 +245,12 @@ fn framing(headers: &[httparse::Header<'_>]) -> Option<Body> {
 /// What a request says, into a session's values, or a transaction's (`names`: with
 /// the header names, which only the session keeps: a string each, for every
 /// request, would be most of a transaction's allocations).
-fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, '_>, extra: &mut Extra, names: bool) {
+pub(crate) fn request_values(
+    headers: &[httparse::Header<'_>],
+    req: &httparse::Request<'_, '_>,
+    extra: &mut Extra,
+    names: bool,
+) {
     let mut put = |f: TextField, v: &str| crate::kit::add_text(extra, f, v);
     let method = req.method.unwrap_or("");
     let path = req.path.unwrap_or("");
@@ -282,7 +287,7 @@ fn request_values(headers: &[httparse::Header<'_>], req: &httparse::Request<'_, 
 
 /// What a response says, into a session's values, or a transaction's (`names`: with
 /// the header names, as for a request).
-fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extra, names: bool) {
+pub(crate) fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extra, names: bool) {
     let r = extra.add_int(int_field!("http.statuscode").0, i64::from(code));
     debug_assert!(r.is_ok());
     let mut put = |f: TextField, v: &str| crate::kit::add_text(extra, f, v);
@@ -296,7 +301,7 @@ fn response_values(headers: &[httparse::Header<'_>], code: u16, extra: &mut Extr
 
 /// Who authenticates: the user of Basic credentials, and NTLM tokens (raw, or
 /// inside SPNEGO after `Negotiate`) in either direction.
-fn authentication(headers: &[httparse::Header<'_>], rec: &mut SessionRecord) {
+pub(crate) fn authentication(headers: &[httparse::Header<'_>], rec: &mut SessionRecord) {
     for h in headers {
         let name = h.name;
         if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization") {
