@@ -290,6 +290,8 @@ pub struct Intel {
     reload_every: Duration,
     index: ArcSwap<Index>,
     sources: Mutex<Vec<SourceState>>,
+    /// Held while changed files are read.
+    reading: Mutex<()>,
     matched: AtomicU64,
     reloads: AtomicU64,
 }
@@ -341,17 +343,18 @@ impl Intel {
             reload_every: Duration::from_secs(cfg.reload_every_s.into()),
             index: ArcSwap::from_pointee(Index::default()),
             sources: Mutex::new(sources),
+            reading: Mutex::new(()),
             matched: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
         };
-        intel.rebuild(&intel.sources.lock().unwrap_or_else(|p| p.into_inner()));
+        let lists = Self::lists(&intel.sources.lock().unwrap_or_else(|p| p.into_inner()));
+        intel.index.store(Arc::new(Index::build(&lists)));
         Ok((Arc::new(intel), problems))
     }
 
-    fn rebuild(&self, sources: &[SourceState]) {
-        let lists: Vec<(Arc<str>, Arc<Vec<Indicator>>)> =
-            sources.iter().map(|s| (Arc::from(s.cfg.name.as_str()), s.indicators.clone())).collect();
-        self.index.store(Arc::new(Index::build(&lists)));
+    /// Each source's name and indicators, as the index is built from them.
+    fn lists(sources: &[SourceState]) -> Vec<(Arc<str>, Arc<Vec<Indicator>>)> {
+        sources.iter().map(|s| (Arc::from(s.cfg.name.as_str()), s.indicators.clone())).collect()
     }
 
     /// Indicators in use, all sources together (one listed by two sources counts once).
@@ -362,16 +365,28 @@ impl Intel {
     /// Reads again the sources whose file changed; returns what happened, for the
     /// log (`Ok`: read, with its count; `Err`: refused, the last good version kept).
     pub fn reload_changed(&self) -> Vec<Result<String, String>> {
+        // Files are read without the lock held: the statistics (which take it) do
+        // not wait for a large feed to be parsed. One watcher reads at a time.
+        let _one_at_a_time = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+        let changed: Vec<(usize, IntelSource, Option<(SystemTime, u64)>)> = {
+            let sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+            sources
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let now = stamp(&s.cfg.path);
+                    (now != s.stamp).then(|| (i, s.cfg.clone(), now))
+                })
+                .collect()
+        };
+        let read: Vec<_> = changed.into_iter().map(|(i, cfg, now)| (i, now, read_source(&cfg))).collect();
         let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
         let mut said = Vec::new();
-        for s in sources.iter_mut() {
-            let now = stamp(&s.cfg.path);
-            if now == s.stamp {
-                continue;
-            }
+        for (i, now, parsed) in read {
+            let s = &mut sources[i];
             s.stamp = now;
             let mut problems = Vec::new();
-            s.take(read_source(&s.cfg), &mut problems);
+            s.take(parsed, &mut problems);
             match problems.pop() {
                 Some(e) => said.push(Err(format!("{e} (its last good version stays in use)"))),
                 None => said.push(Ok(format!(
@@ -382,8 +397,10 @@ impl Intel {
             }
         }
         if said.iter().any(Result::is_ok) {
+            let lists = Self::lists(&sources);
+            drop(sources);
+            self.index.store(Arc::new(Index::build(&lists)));
             self.reloads.fetch_add(1, Ordering::Relaxed);
-            self.rebuild(&sources);
         }
         said
     }
