@@ -275,8 +275,8 @@ fn hit(hits: &mut Vec<(String, u64)>, text: &str, bits: u64) {
 /// One source as last read.
 struct SourceState {
     cfg: IntelSource,
-    /// Modification time and length of the file last read (good or bad).
-    stamp: Option<(SystemTime, u64)>,
+    /// The file last read (good or bad).
+    stamp: Option<Stamp>,
     indicators: Arc<Vec<Indicator>>,
     skipped: u64,
     /// When the indicators in use were read (0: never).
@@ -296,7 +296,10 @@ pub struct Intel {
     reloads: AtomicU64,
 }
 
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+/// A file's modification time and length: a change to either is a change.
+type Stamp = (SystemTime, u64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(path).ok()?;
     Some((m.modified().ok()?, m.len()))
 }
@@ -368,7 +371,7 @@ impl Intel {
         // Files are read without the lock held: the statistics (which take it) do
         // not wait for a large feed to be parsed. One watcher reads at a time.
         let _one_at_a_time = self.reading.lock().unwrap_or_else(|p| p.into_inner());
-        let changed: Vec<(usize, IntelSource, Option<(SystemTime, u64)>)> = {
+        let changed: Vec<(usize, IntelSource, Option<Stamp>)> = {
             let sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
             sources
                 .iter()
