@@ -5,7 +5,7 @@
 
 use tyto_schema::{SessionRecord, Severity};
 
-use crate::{time_clause, AlertText, Context};
+use crate::{time_clause, AlertText, Context, SessionEnds};
 
 #[derive(Default)]
 pub(crate) struct IntelHits;
@@ -21,35 +21,21 @@ impl IntelHits {
         if matched.is_empty() {
             return;
         }
-        let src = rec.src_ip.map(|a| a.to_ip());
-        let source = src.map(|a| a.to_string()).unwrap_or_default();
+        let SessionEnds { client, server, protocols, client_clause } = SessionEnds::of(rec);
         let fresh: Vec<&String> =
-            matched.iter().filter(|m| ctx.fresh(("intel", m.as_str(), &source), rec.start_ns)).collect();
+            matched.iter().filter(|m| ctx.fresh(("intel", m.as_str(), &client), rec.start_ns)).collect();
         if fresh.is_empty() {
             return;
         }
-        let target = match rec.dst_ip.map(|a| a.to_ip()) {
-            Some(std::net::IpAddr::V6(a)) if rec.dst_port != 0 => format!("[{a}]:{}", rec.dst_port),
-            Some(a) if rec.dst_port != 0 => format!("{a}:{}", rec.dst_port),
-            Some(a) => a.to_string(),
-            None => String::new(),
-        };
-        let protocols =
-            if rec.protocols.is_empty() { String::new() } else { format!(" ({})", rec.protocols.join(", ")) };
         let list = fresh.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
         let values = fresh.iter().map(|m| quoted(m)).collect::<Vec<_>>().join(", ");
-        let who = src.map(|a| format!(" && ip.src == {a}")).unwrap_or_default();
         AlertText {
             detector: "intel".into(),
             severity: Severity::High,
-            source,
             targets: fresh.iter().map(|m| m.to_string()).collect(),
-            message: format!(
-                "{} → {target}{protocols} matched {list}, session {}",
-                src.map(|a| a.to_string()).unwrap_or_default(),
-                rec.id
-            ),
-            expression: format!("intel == [{values}]{who} && {}", time_clause(rec.start_ns, rec.stop_ns)),
+            message: format!("{client} → {server}{protocols} matched {list}, session {}", rec.id),
+            source: client,
+            expression: format!("intel == [{values}]{client_clause} && {}", time_clause(rec.start_ns, rec.stop_ns)),
             first_ns: rec.start_ns,
             last_ns: rec.stop_ns,
         }

@@ -393,6 +393,37 @@ pub(crate) fn proto_name(p: u8) -> &'static str {
     tyto_packet::ipproto::name(p).unwrap_or("ip")
 }
 
+/// How an alert about one session names its ends: the client (its address, else
+/// its Ethernet address), the server (`addr:port`, `[v6]:port`), the protocols
+/// (` (tcp, tls)`), and the clause that keeps the client's sessions (` && ip.src == …`).
+pub(crate) struct SessionEnds {
+    pub client: String,
+    pub server: String,
+    pub protocols: String,
+    pub client_clause: String,
+}
+
+impl SessionEnds {
+    pub fn of(rec: &SessionRecord) -> SessionEnds {
+        let src = rec.src_ip.map(|a| a.to_ip());
+        let client = match (src, rec.mac_src.first()) {
+            (Some(a), _) => a.to_string(),
+            (None, Some(m)) => m.to_string(),
+            (None, None) => String::new(),
+        };
+        let server = match rec.dst_ip.map(|a| a.to_ip()) {
+            Some(std::net::IpAddr::V6(a)) if rec.dst_port != 0 => format!("[{a}]:{}", rec.dst_port),
+            Some(a) if rec.dst_port != 0 => format!("{a}:{}", rec.dst_port),
+            Some(a) => a.to_string(),
+            None => String::new(),
+        };
+        let protocols =
+            if rec.protocols.is_empty() { String::new() } else { format!(" ({})", rec.protocols.join(", ")) };
+        let client_clause = src.map(|a| format!(" && ip.src == {a}")).unwrap_or_default();
+        SessionEnds { client, server, protocols, client_clause }
+    }
+}
+
 /// The parts every alert shares, filled from the session that crossed the line.
 pub(crate) struct AlertText {
     pub detector: String,

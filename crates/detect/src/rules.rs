@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use tyto_query::Matcher;
 use tyto_schema::{SessionRecord, Severity};
 
-use crate::{time_clause, AlertText, Context};
+use crate::{time_clause, AlertText, Context, SessionEnds};
 
 /// One rule of the `[detect]` section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,36 +75,22 @@ impl Rules {
             if !rule.matcher.matches(rec) {
                 continue;
             }
-            let src = rec.src_ip.map(|a| a.to_ip());
-            let source = match (src, rec.mac_src.first()) {
-                (Some(a), _) => a.to_string(),
-                (None, Some(m)) => m.to_string(),
-                (None, None) => String::new(),
-            };
-            if !ctx.fresh(("rule", i, &source), rec.start_ns) {
+            let ends = SessionEnds::of(rec);
+            if !ctx.fresh(("rule", i, &ends.client), rec.start_ns) {
                 continue;
             }
-            let target = match rec.dst_ip.map(|a| a.to_ip()) {
-                Some(std::net::IpAddr::V6(a)) if rec.dst_port != 0 => format!("[{a}]:{}", rec.dst_port),
-                Some(a) if rec.dst_port != 0 => format!("{a}:{}", rec.dst_port),
-                Some(a) => a.to_string(),
-                None => String::new(),
-            };
-            let protocols =
-                if rec.protocols.is_empty() { String::new() } else { format!(" ({})", rec.protocols.join(", ")) };
-            let who = src.map(|a| format!(" && ip.src == {a}")).unwrap_or_default();
+            let SessionEnds { client, server, protocols, client_clause } = ends;
             AlertText {
                 detector: rule.detector.clone(),
                 severity: rule.severity,
-                source,
-                targets: vec![target.clone()].into_iter().filter(|t| !t.is_empty()).collect(),
-                message: format!(
-                    "{} matched: {} → {target}{protocols}, session {}",
-                    rule.detector,
-                    src.map(|a| a.to_string()).unwrap_or_default(),
-                    rec.id
+                targets: vec![server.clone()].into_iter().filter(|t| !t.is_empty()).collect(),
+                message: format!("{} matched: {client} → {server}{protocols}, session {}", rule.detector, rec.id),
+                source: client,
+                expression: format!(
+                    "({}){client_clause} && {}",
+                    rule.expression,
+                    time_clause(rec.start_ns, rec.stop_ns)
                 ),
-                expression: format!("({}){who} && {}", rule.expression, time_clause(rec.start_ns, rec.stop_ns)),
                 first_ns: rec.start_ns,
                 last_ns: rec.stop_ns,
             }
