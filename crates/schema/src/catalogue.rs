@@ -397,7 +397,7 @@ extra {
     "http.user", [], Text, many, "http_user", None, "http", None, "HTTP authentication users";
     "http.version", [], Text, many, "http_version", Some("http.version"), "http", None, "HTTP versions";
     "http.response-time", [], Duration, many, "http_response_time", None, "http", None, "Milliseconds from each request (its last byte) to its response (its last byte), as Wireshark's http.time";
-    "ip.xff", [], Ip, many, "http_xff_ip", None, "http", None, "X-Forwarded-For addresses";
+    "ip.xff", [], Ip, many, "http_xff_ip", None, "http", None, "The client each request was forwarded for: the first address of its X-Forwarded-For header";
     "host.dns", ["dns.host"], LowerText, many, "dns_host", Some("dns.question.name"), "dns", Host, "DNS names looked up and answered";
     "dns.query.type", [], Text, many, "dns_qtype", Some("dns.question.type"), "dns", Upper, "DNS query types (A, AAAA, MX…)";
     "dns.query.class", [], Text, many, "dns_qclass", Some("dns.question.class"), "dns", Upper, "DNS query classes";

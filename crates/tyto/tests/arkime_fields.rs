@@ -124,21 +124,30 @@ fn dissector_values_match_arkime() {
                         (strings(h.get("useragent"), false), strings(r.get("http.user-agent"), false)),
                         (strings(h.get("md5"), false), strings(r.get("http.md5"), false)),
                         (strings(h.get("sha256"), false), strings(r.get("http.sha256"), false)),
+                        (strings(h.get("xffIp"), false), strings(r.get("ip.xff"), false)),
                     ],
                 );
             }
             if let Some(msgs) = b["dns"].as_array() {
                 let mut hosts = BTreeSet::new();
                 let mut types = BTreeSet::new();
+                let mut txt = BTreeSet::new();
                 for m in msgs {
                     hosts.extend(strings(m.get("host"), true));
                     if let Some(t) = m["qt"].as_str() {
                         types.insert(t.to_string());
                     }
+                    for a in m["answers"].as_array().into_iter().flatten() {
+                        txt.extend(strings(a.get("txt"), false));
+                    }
                 }
                 check(
                     "dns",
-                    vec![(hosts, strings(r.get("host.dns"), true)), (types, strings(r.get("dns.query.type"), false))],
+                    vec![
+                        (hosts, strings(r.get("host.dns"), true)),
+                        (types, strings(r.get("dns.query.type"), false)),
+                        (txt, strings(r.get("dns.answer.txt"), false)),
+                    ],
                 );
             }
             let t = &b["tls"];

@@ -52,7 +52,25 @@ pub struct Message {
 pub enum Answer {
     Addr(Addr),
     Name(String),
+    /// A TXT record's character-strings.
+    Texts(Vec<String>),
     Other,
+}
+
+/// Character-strings of one TXT record kept at most.
+const MAX_TXT_STRINGS: usize = 16;
+
+/// A TXT record's data: strings each prefixed by its length.
+fn txt_strings(mut rdata: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some((&len, rest)) = rdata.split_first() {
+        let Some(text) = rest.get(..usize::from(len)) else { break };
+        if out.len() < MAX_TXT_STRINGS {
+            out.push(String::from_utf8_lossy(text).into_owned());
+        }
+        rdata = &rest[usize::from(len)..];
+    }
+    out
 }
 
 fn u16_at(m: &[u8], at: usize) -> Option<u16> {
@@ -132,6 +150,7 @@ pub fn parse(m: &[u8]) -> Option<Message> {
             (28, 16) => Answer::Addr(Addr(rdata.try_into().ok()?)),
             (5 | 2, _) => name(m, start).map_or(Answer::Other, |(n, _)| Answer::Name(n)),
             (15, _) => name(m, start + 2).map_or(Answer::Other, |(n, _)| Answer::Name(n)),
+            (16, _) => Answer::Texts(txt_strings(rdata)),
             _ => Answer::Other,
         };
         msg.answers.push((n, rtype, answer));
@@ -261,6 +280,11 @@ fn record(msg: &Message, extra: &mut Extra) {
             }
             (2, Answer::Name(n)) => add_text(extra, text_field!("host.dns.nameserver"), n),
             (15, Answer::Name(n)) => add_text(extra, text_field!("host.dns.mailserver"), n),
+            (16, Answer::Texts(texts)) => {
+                for t in texts {
+                    add_text(extra, text_field!("dns.answer.txt"), t);
+                }
+            }
             _ => {}
         }
     }
@@ -548,6 +572,13 @@ mod tests {
         d.feed(Side::Server, &response(), &mut rec);
         d.end(&mut rec);
         assert!(rec.transactions.is_none());
+    }
+
+    #[test]
+    fn txt_records_give_their_strings_within_bounds() {
+        assert_eq!(txt_strings(b"\x05hello\x00\x03abc"), ["hello", "", "abc"]);
+        assert_eq!(txt_strings(b"\x05hel"), Vec::<String>::new(), "a string past the record's end");
+        assert_eq!(txt_strings(&[1, b'x'].repeat(40)).len(), MAX_TXT_STRINGS);
     }
 
     #[test]

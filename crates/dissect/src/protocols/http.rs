@@ -283,6 +283,33 @@ pub(crate) fn request_values(
     for h in headers.iter().filter(|_| names) {
         put(text_field!("http.hasheader.src"), h.name);
     }
+    // The client a request was forwarded for: the first address of each
+    // X-Forwarded-For (the proxies after it add the ones they heard from), as Arkime
+    // keeps it; what is not an address is left out.
+    for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for")) {
+        let value = String::from_utf8_lossy(h.value);
+        if let Some(ip) = value.split(',').next().and_then(|first| forwarded_for(first.trim())) {
+            let r = extra.add_ip(ip_field!("ip.xff").0, ip.into());
+            debug_assert!(r.is_ok());
+        }
+    }
+}
+
+/// An address as proxies write it in `X-Forwarded-For`: IPv6 maybe in brackets, an
+/// IPv4 octet maybe with leading zeros (`10.000.000.03`, read as Arkime reads it).
+fn forwarded_for(text: &str) -> Option<std::net::IpAddr> {
+    let text = text.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = text.parse() {
+        return Some(ip);
+    }
+    let octets: Vec<u8> = text
+        .split('.')
+        .map(|o| {
+            (!o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit())).then(|| o.parse().ok()).flatten()
+        })
+        .collect::<Option<_>>()?;
+    let octets: [u8; 4] = octets.try_into().ok()?;
+    Some(std::net::IpAddr::from(octets))
 }
 
 /// What a response says, into a session's values, or a transaction's (`names`: with
@@ -717,6 +744,16 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
                 && !crate::risk::obsolete_server("Apache/2.2")
                 && !crate::risk::obsolete_server("Apache")
         );
+    }
+
+    #[test]
+    fn forwarded_for_addresses() {
+        assert_eq!(forwarded_for("10.000.000.03"), Some([10, 0, 0, 3].into()));
+        assert_eq!(forwarded_for("[2001:db8::1]"), "2001:db8::1".parse().ok());
+        assert_eq!(forwarded_for("192.0.2.7"), Some([192, 0, 2, 7].into()));
+        for not in ["unknown", "1.2.3", "1.2.3.256", "1.2.3.4.5", "1..2.3", "0001.2.3.4", ""] {
+            assert_eq!(forwarded_for(not), None, "{not}");
+        }
     }
 
     #[test]
