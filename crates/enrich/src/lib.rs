@@ -5,9 +5,11 @@
 //!   any database with `autonomous_system_number`/`_organization`) for `asn.*`.
 //!   Without a database the fields stay empty. Countries are stored as ISO 3166
 //!   alpha-3 (`USA`, `FRA`), as Arkime stores them; the databases carry alpha-2.
+//! - [`rir`]: the Regional Internet Registry of each end's address block.
 //! - [`intel`]: the threat-intelligence indicators it matches.
 
 pub mod intel;
+pub mod rir;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
