@@ -524,6 +524,27 @@ mod tests {
         }
     }
 
+    /// Requests never answered: at most `MAX_STREAMS` wait; the rest are not held.
+    #[test]
+    fn unanswered_streams_are_bounded() {
+        let mut enc = Encoder::new();
+        let mut client = PREFACE.to_vec();
+        for i in 0..1_000u32 {
+            let b = block(
+                &mut enc,
+                &[(":method", "GET"), (":scheme", "http"), (":authority", "a.example"), (":path", "/x")],
+            );
+            client.extend(frame(HEADERS, END_STREAM | END_HEADERS, 2 * i + 1, &b));
+        }
+        let mut h = Http2::default();
+        let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
+        h.feed(Side::Client, &client, &mut rec);
+        assert_eq!(h.streams.len(), MAX_STREAMS);
+        h.end(&mut rec);
+        assert_eq!(rec.transactions.as_ref().unwrap().list.len(), MAX_STREAMS);
+        assert!(h.streams.values().all(|s| s.txn.is_none()), "filed once");
+    }
+
     #[test]
     fn what_is_not_http2s_framing_stops_reading_quietly() {
         let (client, _) = conversation();
