@@ -326,6 +326,20 @@ pub(crate) fn response_values(headers: &[httparse::Header<'_>], code: u16, extra
     }
 }
 
+/// What an answer's headers say of the session, whatever HTTP version carried them:
+/// its values, who authenticates, and the risks a server's headers show.
+pub(crate) fn answer_into_session(headers: &[httparse::Header<'_>], code: u16, rec: &mut SessionRecord) {
+    response_values(headers, code, &mut rec.extra, true);
+    authentication(headers, rec);
+    if header(headers, "server").is_some_and(crate::risk::obsolete_server) {
+        crate::risk::add(rec, crate::risk::Risk::HttpObsoleteServer);
+    }
+    // A file sent as an attachment, to be saved rather than shown.
+    if header(headers, "content-disposition").is_some_and(|d| d.to_ascii_lowercase().contains("filename")) {
+        crate::risk::add(rec, crate::risk::Risk::BinaryDataTransfer);
+    }
+}
+
 /// Who authenticates: the user of Basic credentials, and NTLM tokens (raw, or
 /// inside SPNEGO after `Negotiate`) in either direction.
 pub(crate) fn authentication(headers: &[httparse::Header<'_>], rec: &mut SessionRecord) {
@@ -427,15 +441,7 @@ impl Http {
         header_len: usize,
         rec: &mut SessionRecord,
     ) -> Body {
-        response_values(headers, code, &mut rec.extra, true);
-        authentication(headers, rec);
-        if header(headers, "server").is_some_and(crate::risk::obsolete_server) {
-            crate::risk::add(rec, crate::risk::Risk::HttpObsoleteServer);
-        }
-        // A file sent as an attachment, to be saved rather than shown.
-        if header(headers, "content-disposition").is_some_and(|d| d.to_ascii_lowercase().contains("filename")) {
-            crate::risk::add(rec, crate::risk::Risk::BinaryDataTransfer);
-        }
+        answer_into_session(headers, code, rec);
         self.answering = None;
         // Interim responses (1xx) answer no request yet, but for Switching Protocols.
         let final_answer = code >= 200 || code == 101;

@@ -17,7 +17,7 @@ use tyto_schema::{SessionRecord, Transaction};
 
 use crate::kit::messages::{Framed, HandOn};
 use crate::kit::{file_transaction, put_duration, put_text, starts_with};
-use crate::protocols::http::{authentication, request_values, response_values};
+use crate::protocols::http::{answer_into_session, authentication, request_values, response_values};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -120,11 +120,30 @@ fn frame_header(h: &[u8]) -> Frame {
     Frame { kind: h[3], flags: h[4], stream: u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff }
 }
 
+/// A frame's body without its padding (a length byte first, that many bytes last).
+fn unpadded(flags: u8, body: &[u8]) -> Option<&[u8]> {
+    if flags & PADDED == 0 {
+        return Some(body);
+    }
+    let (pad, rest) = body.split_first()?;
+    rest.get(..rest.len().checked_sub(usize::from(*pad))?)
+}
+
 /// A HEADERS frame's header block fragment, without its padding and priority.
 fn headers_fragment(flags: u8, body: &[u8]) -> Option<&[u8]> {
-    let (pad, rest) = if flags & PADDED != 0 { (usize::from(*body.first()?), body.get(1..)?) } else { (0, body) };
-    let rest = if flags & PRIORITY != 0 { rest.get(5..)? } else { rest };
-    rest.get(..rest.len().checked_sub(pad)?)
+    let rest = unpadded(flags, body)?;
+    if flags & PRIORITY != 0 {
+        rest.get(5..)
+    } else {
+        Some(rest)
+    }
+}
+
+/// A PUSH_PROMISE's promised stream and header block fragment.
+fn promise(flags: u8, body: &[u8]) -> Option<(u32, &[u8])> {
+    let rest = unpadded(flags, body)?;
+    let id = rest.get(..4)?;
+    Some((u32::from_be_bytes([id[0], id[1], id[2], id[3]]) & 0x7fff_ffff, &rest[4..]))
 }
 
 impl Http2 {
@@ -160,25 +179,20 @@ impl Http2 {
                     return;
                 }
             },
-            // A promise's header block updates the pusher's HPACK table: it is read so
-            // the table stays right; what it asks for is the server's guess, not a request.
-            PUSH_PROMISE => {
-                let at = usize::from(f.flags & PADDED != 0);
-                let pad = if f.flags & PADDED != 0 { body.first().map_or(0, |p| usize::from(*p)) } else { 0 };
-                let promised = body.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) & 0x7fff_ffff);
-                match (promised, body.get(at + 4..).and_then(|b| b.get(..b.len().checked_sub(pad)?))) {
-                    (Some(stream), Some(fragment)) => {
-                        d.block = Some(Block {
-                            stream,
-                            end_stream: false,
-                            promise: true,
-                            bytes: fragment.to_vec(),
-                            wire: header.len() + body.len(),
-                        })
-                    }
-                    _ => d.stopped = true,
+            // A promise's header block updates the pusher's HPACK table, and stands
+            // for the request the pushed answer answers, on the promised stream.
+            PUSH_PROMISE => match promise(f.flags, body) {
+                Some((stream, fragment)) => {
+                    d.block = Some(Block {
+                        stream,
+                        end_stream: false,
+                        promise: true,
+                        bytes: fragment.to_vec(),
+                        wire: header.len() + body.len(),
+                    })
                 }
-            }
+                None => d.stopped = true,
+            },
             RST_STREAM => {
                 if let Some(s) = self.streams.remove(&f.stream) {
                     if let Some(t) = s.txn {
@@ -279,10 +293,7 @@ impl Http2 {
                 if (100..200).contains(&code) {
                     return; // interim
                 }
-                response_values(&headers, code, &mut rec.extra, true);
-                if crate::protocols::http::header(&headers, "server").is_some_and(crate::risk::obsolete_server) {
-                    crate::risk::add(rec, crate::risk::Risk::HttpObsoleteServer);
-                }
+                answer_into_session(&headers, code, rec);
                 if let Some(s) = self.streams.get_mut(&stream) {
                     s.answered = true;
                     if let Some(t) = &mut s.txn {
