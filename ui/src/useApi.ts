@@ -33,6 +33,8 @@ function useFetched<T>(
     setState((s) => ({ ...s, loading: true }));
     fetcher(path, params, abort.signal).then(
       (data) => {
+        // An answer to a request already replaced must not overwrite the newer one.
+        if (abort.signal.aborted) return;
         reportError(null);
         setState({ data, loading: false, error: null });
       },

@@ -84,7 +84,16 @@ async function download(click, name) {
 
 /** Waits until the table says it answers `n` sessions (the page renders asynchronously). */
 async function expectCount(n) {
-  await page.locator("#session-count").filter({ hasText: ` of ${n.toLocaleString("en-US")} sessions` }).waitFor();
+  const want = ` of ${n.toLocaleString("en-US")} sessions`;
+  try {
+    await page.locator("#session-count").filter({ hasText: want }).waitFor();
+  } catch (e) {
+    // Say what the page showed instead: a count, an error, or nothing.
+    const shown = await page.locator("#session-count").innerText().catch(() => "(no count)");
+    const errors = await page.locator(".error, .error-text, [role=alert]").allInnerTexts().catch(() => []);
+    await shot("count-mismatch").catch(() => {});
+    throw new Error(`wanted "${want}", the page showed "${shown}"; errors shown: ${JSON.stringify(errors)}\n${e}`);
+  }
 }
 
 /** Runs an expression from the search bar and waits for the table to answer it. */

@@ -59,13 +59,41 @@ impl Drop for Running {
     }
 }
 
+/// The interrupter of one query for as long as that query runs. The store handle goes
+/// back to the pool when the query ends, and a later request may take it: an interrupt
+/// that came after that (a client that left just as its answer was ready) would stop
+/// the next request's query instead. So whoever ends the query first, the query
+/// itself or the one stopping it, takes the interrupter out, under one lock.
+#[derive(Clone)]
+struct Armed(Arc<Mutex<Option<Interrupter>>>);
+
+impl Armed {
+    fn new(i: Interrupter) -> Armed {
+        Armed(Arc::new(Mutex::new(Some(i))))
+    }
+
+    /// Interrupts the query if it still runs.
+    fn interrupt(&self) {
+        let mut slot = lock(&self.0);
+        if let Some(i) = slot.take() {
+            i.interrupt();
+        }
+    }
+
+    /// The query is over: later interrupts do nothing. Returns once no interrupt is
+    /// under way, so the handle is quiet when it goes back to the pool.
+    fn disarm(&self) {
+        lock(&self.0).take();
+    }
+}
+
 /// Interrupts the query unless disarmed: dropped with a request whose client left.
-struct InterruptOnDrop(Option<Interrupter>);
+struct InterruptOnDrop(Option<Armed>);
 
 impl Drop for InterruptOnDrop {
     fn drop(&mut self) {
-        if let Some(i) = self.0.take() {
-            i.interrupt();
+        if let Some(a) = self.0.take() {
+            a.interrupt();
         }
     }
 }
@@ -150,22 +178,25 @@ impl Stores {
         };
         let store = self.take()?;
         store.clear_interrupt();
-        let interrupter = store.interrupter();
-        let running = self.register(interrupter.clone());
-        let mut on_drop = InterruptOnDrop(Some(interrupter.clone()));
+        let armed = Armed::new(store.interrupter());
+        let running = self.register(store.interrupter());
+        let mut on_drop = InterruptOnDrop(Some(armed.clone()));
         let me = self.clone();
+        let ended = armed.clone();
         let task = tokio::task::spawn_blocking(move || {
-            // The slot and the entry go only when the store is done with the query.
+            // The slot goes only when the store is done with the query; the handle goes
+            // back to the pool only when nothing can interrupt it any more.
             let _permit = permit;
-            let _running = running;
             let out = f(store.as_ref());
+            drop(running);
+            ended.disarm();
             me.give_back(store);
             out
         });
         let out = match tokio::time::timeout(limit, task).await {
             Ok(joined) => joined.map_err(|e| ApiError::internal(format!("a query failed: {e}")))?,
             Err(_) => {
-                interrupter.interrupt();
+                armed.interrupt();
                 on_drop.0 = None;
                 tracing::warn!("a query ran past {limit:?} and was interrupted");
                 return Err(timed_out(limit));
@@ -192,5 +223,57 @@ impl ExportHandle {
     /// What stops this export's store query (its client went away).
     pub fn interrupter(&self) -> Interrupter {
         self.store.interrupter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn until(what: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !what() {
+            assert!(std::time::Instant::now() < deadline, "timed out");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// A browser drops a request when the search changes. If the request's query had
+    /// just ended and its store handle gone to the next request, the drop must not stop
+    /// that next request's query.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_gone_after_its_answer_does_not_stop_the_next_query() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(tyto_store::DuckStore::open(dir.path()).unwrap());
+        let store = tyto_store::StoreUrl::default().open_reader(dir.path()).unwrap();
+        let stores = Arc::new(Stores::over(store));
+        let idle = |n: usize| {
+            let stores = stores.clone();
+            move || lock(&stores.idle).len() == n
+        };
+
+        // The first request's query runs and ends; its request never sees the answer.
+        let mut first = Box::pin(stores.run(|s| Ok(s.count()?)));
+        let _ = tokio::time::timeout(Duration::from_millis(1), &mut first).await;
+        until(idle(1)).await;
+
+        // The next request takes the same handle and waits before its query.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let next = tokio::spawn({
+            let stores = stores.clone();
+            async move {
+                stores
+                    .run(move |s| {
+                        wait.recv().unwrap();
+                        Ok(s.count_matching(&tyto_store::ListQuery::default())?)
+                    })
+                    .await
+            }
+        });
+        until(idle(0)).await;
+
+        drop(first); // the first client leaves
+        go.send(()).unwrap();
+        assert_eq!(next.await.unwrap().map_err(|e| e.message).unwrap(), 0);
     }
 }
