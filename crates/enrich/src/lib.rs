@@ -6,8 +6,10 @@
 //!   Without a database the fields stay empty. Countries are stored as ISO 3166
 //!   alpha-3 (`USA`, `FRA`), as Arkime stores them; the databases carry alpha-2.
 //! - [`rir`]: the Regional Internet Registry of each end's address block.
+//! - [`apps`]: the application a session belongs to, and its category.
 //! - [`intel`]: the threat-intelligence indicators it matches.
 
+pub mod apps;
 pub mod intel;
 pub mod rir;
 

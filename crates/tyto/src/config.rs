@@ -307,9 +307,11 @@ impl Config {
     }
 }
 
-/// The pipeline's one enrichment: the registries, GeoIP, then the intelligence sources.
+/// The pipeline's one enrichment: the registries, the application catalogue, GeoIP, then the
+/// intelligence sources.
 pub fn enrichment(geoip: Option<tyto_enrich::GeoIp>, intel: Option<&Arc<Intel>>) -> Option<Arc<dyn tyto_flow::Enrich>> {
-    let mut all: Vec<Arc<dyn tyto_flow::Enrich>> = vec![Arc::new(tyto_enrich::rir::Rir)];
+    let mut all: Vec<Arc<dyn tyto_flow::Enrich>> =
+        vec![Arc::new(tyto_enrich::rir::Rir), Arc::new(tyto_enrich::apps::Apps)];
     all.extend(geoip.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>));
     all.extend(intel.map(|i| i.clone() as Arc<dyn tyto_flow::Enrich>));
     tyto_enrich::Enrichers(all).into_one()

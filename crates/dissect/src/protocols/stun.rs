@@ -4,6 +4,8 @@
 //! ports, told apart by the first byte (RFC 7983): DTLS records go to the DTLS
 //! dissector (`dtls`, its JA3/JA4 and certificates), RTP and RTCP packets are the
 //! call's SRTP (`srtp`, with their payload types and SSRCs, which stay in clear).
+//! The STUN messages name the calling application (`app`) where their attributes
+//! are an application's own, as nDPI reads them (see [`call_app`]).
 
 use tyto_schema::SessionRecord;
 
@@ -35,6 +37,11 @@ pub struct Stun {
 
 impl Dissector for Stun {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        if data.first().is_some_and(|b| *b < 4) && rec.extra.get("app").is_none() {
+            if let Some(app) = call_app(data) {
+                let _ = rec.extra.add_text("app", app);
+            }
+        }
         // A TCP stream is STUN alone (RFC 7983's demultiplexing is for datagrams).
         if rec.ip_protocol != 17 {
             self.datagrams = MAX_DATAGRAMS;
@@ -60,6 +67,58 @@ impl Dissector for Stun {
 }
 
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
+
+/// The calling application a STUN message belongs to, by what only that application
+/// sends (as nDPI tells them apart): WhatsApp's own message types (0x0800–0x0805) and
+/// attributes (0x4000–0x4002); Zoom's attribute 0x0103; Skype's and Teams' (a
+/// four-byte candidate identifier, Microsoft's implementation version 2 or 3, and
+/// their other private attributes); Google's 0xFF03; and the TURN server's realm
+/// (Google, Signal, Facebook). libwebrtc's network-info attribute (0xC057) is sent by
+/// every WebRTC client, so it names none.
+pub fn call_app(data: &[u8]) -> Option<&'static str> {
+    let h = data.get(..20)?;
+    let kind = u16::from_be_bytes([h[0], h[1]]);
+    if kind & 0xc000 != 0 {
+        return None;
+    }
+    if (0x0800..=0x0805).contains(&kind) {
+        return Some("whatsappcall");
+    }
+    let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let body = &data[20..];
+    let body = &body[..len.min(body.len())];
+    let mut at = 0;
+    while let Some(a) = body.get(at..at + 4) {
+        let (attribute, n) = (u16::from_be_bytes([a[0], a[1]]), usize::from(u16::from_be_bytes([a[2], a[3]])));
+        let value = body.get(at + 4..).map_or(&[][..], |v| &v[..n.min(v.len())]);
+        let named = match attribute {
+            0x0103 => Some("zoom"),
+            0x4000..=0x4002 => Some("whatsappcall"),
+            0x0014 => {
+                let realm = String::from_utf8_lossy(value).to_ascii_lowercase();
+                if realm.contains("google.com") {
+                    Some("googlecall")
+                } else if realm.contains("signal.org") || realm.contains("whispersystems.org") {
+                    Some("signalvoip")
+                } else if realm.contains("facebook") {
+                    Some("facebookvoip")
+                } else {
+                    None
+                }
+            }
+            0x8054 if n == 4 && value.get(1..4) == Some(&[0, 0, 0]) => Some("skype-teamscall"),
+            0x8070 if n == 4 && matches!(value, [0, 0, 0, 2 | 3]) => Some("skype-teamscall"),
+            0x24df | 0x3802 | 0x8036 | 0x8095 | 0x0800 | 0x8006 => Some("skype-teamscall"),
+            0xff03 => Some("googlecall"),
+            _ => None,
+        };
+        if named.is_some() {
+            return named;
+        }
+        at += 4 + n.next_multiple_of(4);
+    }
+    None
+}
 
 /// Message types of classic STUN: binding and shared-secret requests and responses.
 const CLASSIC_TYPES: &[u16] = &[0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112];
@@ -115,6 +174,44 @@ mod tests {
         let mut tcp = Stun::default();
         tcp.feed(Side::Client, &media, &mut SessionRecord { ip_protocol: 6, ..SessionRecord::default() });
         assert!(!tcp.wants_more());
+    }
+
+    /// A binding request with one attribute.
+    fn request(kind: u16, attribute: u16, value: &[u8]) -> Vec<u8> {
+        let padded = value.len().next_multiple_of(4);
+        let mut m = kind.to_be_bytes().to_vec();
+        m.extend_from_slice(&((4 + padded) as u16).to_be_bytes());
+        m.extend_from_slice(&MAGIC_COOKIE);
+        m.extend_from_slice(&[7; 12]);
+        m.extend_from_slice(&attribute.to_be_bytes());
+        m.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        m.extend_from_slice(value);
+        m.resize(20 + 4 + padded, 0);
+        m
+    }
+
+    #[test]
+    fn calls_are_named_by_their_applications_own_attributes() {
+        assert_eq!(call_app(&request(0x0001, 0x4001, &[1, 2, 3, 4])), Some("whatsappcall"));
+        assert_eq!(call_app(&request(0x0801, 0x0006, b"user")), Some("whatsappcall"));
+        assert_eq!(call_app(&request(0x0001, 0x8054, &[1, 0, 0, 0])), Some("skype-teamscall"));
+        assert_eq!(call_app(&request(0x0001, 0x8070, &[0, 0, 0, 3])), Some("skype-teamscall"));
+        assert_eq!(call_app(&request(0x0001, 0x0103, &[0; 8])), Some("zoom"));
+        assert_eq!(call_app(&request(0x0003, 0x0014, b"Signal.org")), Some("signalvoip"));
+        // A realm of no known service, an ordinary binding request: no application.
+        assert_eq!(call_app(&request(0x0003, 0x0014, b"example.net")), None);
+        assert_eq!(call_app(&request(0x0001, 0x8022, b"libjingle")), None);
+        // Lengths beyond the message are cut, not trusted.
+        let mut m = request(0x0001, 0x8022, b"x");
+        m[22] = 0xff;
+        assert_eq!(call_app(&m), None);
+        assert_eq!(call_app(&m[..21]), None);
+        // Fed to the dissector, the first message names the session's application.
+        let mut rec = SessionRecord { ip_protocol: 17, ..SessionRecord::default() };
+        let mut s = Stun::default();
+        s.feed(Side::Client, &request(0x0001, 0x4000, &[0; 4]), &mut rec);
+        s.feed(Side::Client, &request(0x0001, 0x0103, &[0; 4]), &mut rec);
+        assert_eq!(rec.extra.texts("app"), ["whatsappcall"]);
     }
 
     #[test]

@@ -1,0 +1,249 @@
+//! `app` and `category`: which application a session belongs to (`youtube`, `teams`,
+//! `netflix`) and what kind it is (`video`, `collaborative`, `vpn`), from the names
+//! it was addressed by — TLS and QUIC server names, the HTTP Host, the DNS name asked
+//! for, the server certificate's names — as nDPI names the application part of
+//! `TLS.YouTube`. The catalogue is `data/apps.tsv`, read out of nDPI's own host and
+//! certificate tables by `scripts/app-table.py` (its version in its header), one
+//! line per name pattern with its source. Shipped in the binary: nothing to configure.
+//!
+//! Patterns are matched as nDPI matches them: `example.com` matches that name and its
+//! subdomains (at a label boundary, or after a `-` when the pattern starts with one);
+//! a pattern ending with `.` (`google.`) matches those labels anywhere in the name
+//! (`www.google.co.uk`). The longest pattern that matches wins. Certificate patterns
+//! (`cn=anydesk client`, `o=kakao`) match a certificate's subject or issuer name.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use tyto_schema::{SessionRecord, Values};
+
+const TABLE: &str = include_str!("../data/apps.tsv");
+
+/// An application and its category, as written in the catalogue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct App {
+    pub name: &'static str,
+    pub category: &'static str,
+}
+
+struct Catalogue {
+    /// Host patterns, by their text (prefix patterns keep their final `.`).
+    hosts: HashMap<&'static str, App, ahash::RandomState>,
+    /// The most labels a prefix pattern spans (`pinterest.co.` spans two).
+    prefix_labels: usize,
+    /// Certificate patterns: (`cn` or `o`, the name, the app).
+    certificates: Vec<(&'static str, &'static str, App)>,
+    /// Each application's category (the first line naming it says).
+    categories: HashMap<&'static str, &'static str, ahash::RandomState>,
+}
+
+fn catalogue() -> &'static Catalogue {
+    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        let mut c = Catalogue {
+            hosts: HashMap::default(),
+            prefix_labels: 0,
+            certificates: Vec::new(),
+            categories: HashMap::default(),
+        };
+        for line in TABLE.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let mut cols = line.split('\t');
+            let (Some(kind), Some(pattern), Some(name), Some(category)) =
+                (cols.next(), cols.next(), cols.next(), cols.next())
+            else {
+                continue;
+            };
+            let app = App { name, category };
+            c.categories.entry(name).or_insert(category);
+            match kind {
+                "host" => {
+                    let pattern = pattern.trim_start_matches('.');
+                    if pattern.ends_with('.') {
+                        c.prefix_labels = c.prefix_labels.max(pattern.matches('.').count());
+                    }
+                    // nDPI keeps the first of a repeated pattern; so does the script.
+                    c.hosts.entry(pattern).or_insert(app);
+                }
+                "certificate" => {
+                    if let Some((attr, value)) = pattern.split_once('=') {
+                        c.certificates.push((attr, value, app));
+                    }
+                }
+                // `app`: named by a dissector; only its category is wanted here.
+                _ => {}
+            }
+        }
+        c
+    })
+}
+
+/// How many applications the catalogue names.
+pub fn known_apps() -> usize {
+    catalogue().categories.len()
+}
+
+/// The category of an application the catalogue names.
+pub fn category_of(app: &str) -> Option<&'static str> {
+    catalogue().categories.get(app).copied()
+}
+
+/// The application a server name belongs to. `name` is lower case, without a final
+/// dot or a port.
+fn by_host(c: &Catalogue, name: &str) -> Option<App> {
+    let mut best: Option<(usize, App)> = None;
+    let mut consider = |pattern: &str| {
+        if let Some(app) = c.hosts.get(pattern) {
+            if best.is_none_or(|(len, _)| pattern.len() > len) {
+                best = Some((pattern.len(), *app));
+            }
+        }
+    };
+    // Suffixes: the name, what follows each `.`, and each `-…` (nDPI's `-mtalk.google.com`).
+    // The first found is the longest.
+    let bytes = name.as_bytes();
+    for start in std::iter::once(0).chain(bytes.iter().enumerate().filter_map(|(i, b)| match b {
+        b'.' => Some(i + 1),
+        b'-' => Some(i),
+        _ => None,
+    })) {
+        let suffix = &name[start..];
+        if c.hosts.contains_key(suffix) {
+            consider(suffix);
+            break;
+        }
+    }
+    // Prefix patterns: one or more whole labels and the dot after them, at any label start.
+    if c.prefix_labels > 0 {
+        let label_starts =
+            std::iter::once(0).chain(bytes.iter().enumerate().filter(|(_, b)| **b == b'.').map(|(i, _)| i + 1));
+        for start in label_starts {
+            let rest = &name[start..];
+            let mut labels = 0;
+            for (i, _) in rest.match_indices('.') {
+                labels += 1;
+                if labels > c.prefix_labels {
+                    break;
+                }
+                consider(&rest[..=i]);
+            }
+        }
+    }
+    best.map(|(_, app)| app)
+}
+
+/// A name as written in a field, lower case, without `*.`, a final dot or a port.
+fn server_name(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let name = raw.trim_start_matches("*.").trim_end_matches('.');
+    // `host:port` (an HTTP Host), but not an IPv6 address.
+    let name = match name.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => name,
+    };
+    if name.is_empty() || !name.contains('.') && name.len() < 3 {
+        return None;
+    }
+    Some(if name.bytes().any(|b| b.is_ascii_uppercase()) { name.to_ascii_lowercase().into() } else { name.into() })
+}
+
+/// The fields that name the server, in the order nDPI trusts them: what the client
+/// asked for before what the server answered with.
+const NAMED_BY: &[&str] = &["host.tls", "host.quic", "host.http", "host.dns", "cert.alt", "cert.subject.cn"];
+
+/// The application of a session, from its fields.
+pub fn app_of(rec: &SessionRecord) -> Option<App> {
+    let c = catalogue();
+    let mut names: [Option<&[String]>; NAMED_BY.len()] = Default::default();
+    let mut certificate_names = false;
+    for (field, values) in rec.extra.iter() {
+        if let (Some(i), Values::Text(list)) = (NAMED_BY.iter().position(|f| *f == field), values) {
+            names[i] = Some(list);
+        }
+        certificate_names |= field.starts_with("cert.");
+    }
+    for list in names.into_iter().flatten() {
+        for raw in list {
+            if let Some(app) = server_name(raw).and_then(|n| by_host(c, &n)) {
+                return Some(app);
+            }
+        }
+    }
+    if certificate_names {
+        for (attr, value, app) in &c.certificates {
+            let fields: &[&str] = match *attr {
+                "cn" => &["cert.subject.cn", "cert.issuer.cn"],
+                "o" => &["cert.subject.on", "cert.issuer.on"],
+                _ => &[],
+            };
+            let found = fields.iter().flat_map(|f| rec.extra.texts(f)).any(|v| v.to_ascii_lowercase().contains(value));
+            if found {
+                return Some(*app);
+            }
+        }
+    }
+    None
+}
+
+/// Fills `app` and `category`.
+pub struct Apps;
+
+impl tyto_flow::Enrich for Apps {
+    fn enrich(&self, rec: &mut SessionRecord) {
+        // A dissector that named the application from the payload (a call's STUN
+        // attributes) knows better than a name.
+        if let Some(named) = rec.extra.texts("app").first() {
+            if let Some(category) = category_of(named) {
+                let _ = rec.extra.add_text("category", category);
+            }
+            return;
+        }
+        if let Some(app) = app_of(rec) {
+            let _ = rec.extra.add_text("app", app.name);
+            let _ = rec.extra.add_text("category", app.category);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(host: &str) -> Option<&'static str> {
+        by_host(catalogue(), &server_name(host)?).map(|a| a.name)
+    }
+
+    #[test]
+    fn names_match_as_ndpi_matches_them() {
+        // A suffix at a label boundary, and the longest pattern wins.
+        assert_eq!(named("r5---sn-vh5ouxa-hju6.googlevideo.com"), Some("youtube"));
+        assert_eq!(named("www.youtube.com"), Some("youtube"));
+        assert_eq!(named("upload.youtube.com"), Some("youtubeupload"));
+        assert_eq!(named("www.google.com"), Some("google"));
+        assert_eq!(named("clientservices.googleapis.com"), Some("googleservices"));
+        // Not inside a label.
+        assert_eq!(named("notnetflix.com"), None);
+        assert_eq!(named("api-global.netflix.com"), Some("netflix"));
+        // Prefix patterns (`google.`, `pinterest.`) under any top-level domain.
+        assert_eq!(named("www.google.co.uk"), Some("google"));
+        assert_eq!(named("www.pinterest.fr"), Some("pinterest"));
+        // A `-` pattern: `-mtalk.google.com`.
+        assert_eq!(named("alt1-mtalk.google.com"), Some("googleservices"));
+        // As written in fields: case, wildcard, port, final dot.
+        assert_eq!(named("*.WEBEX.com"), Some("webex"));
+        assert_eq!(named("ws.1kxun.mobi:1234"), Some("1kxun"));
+        assert_eq!(named("zoom.us."), Some("zoom"));
+        assert_eq!(named(""), None);
+        assert_eq!(named("[2001:db8::1]:443"), None);
+    }
+
+    #[test]
+    fn every_entry_has_an_app_a_category_and_a_source() {
+        for line in TABLE.lines().filter(|l| !l.starts_with('#')) {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols.len(), 6, "{line}");
+            assert!(matches!(cols[0], "host" | "certificate" | "app"), "{line}");
+            assert!(cols.iter().all(|c| !c.is_empty()), "{line}");
+            assert!(cols[5].starts_with("nDPI "), "{line}");
+        }
+        assert!(known_apps() >= 200, "{}", known_apps());
+    }
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Writes crates/enrich/data/apps.tsv — which application a server name belongs to,
+and the application's category — from nDPI's own host-name and certificate tables,
+read out of a built nDPI library (its `host_match`, `*_host_match` and
+`tls_certificate_match` arrays: facts about where services live, not nDPI's code):
+
+    pip download --no-deps --only-binary :all: nfstream==6.6.0   # bundles nDPI 5.0
+    unzip nfstream-6.6.0-*.whl _lib_engine.abi3.so
+    pip install pyelftools
+    scripts/app-table.py _lib_engine.abi3.so > crates/enrich/data/apps.tsv
+
+Any libndpi built with its symbol table will do. Each array entry is nDPI's
+`ndpi_protocol_match` on x86-64 (two string pointers, the protocol id, category,
+breed, level: 32 bytes), or for certificates `ndpi_tls_cert_name_match` (a string
+pointer and the protocol id: 16 bytes); the pointers are relocations of the shared
+object.
+
+Output: a header naming the source, then one line per name pattern:
+pattern, app, category, nDPI's name for the app, where in nDPI it was read.
+"""
+import re
+import struct
+import sys
+
+from elftools.elf.elffile import ELFFile
+from elftools.elf.relocation import RelocationSection
+
+# nDPI's ndpi_protocol_category_t, by value, as Tyto names categories (nDPI's names in
+# lower case, words joined by `-`).
+CATEGORIES = {
+    0: "unspecified", 1: "media", 2: "vpn", 3: "email", 4: "data-transfer", 5: "web",
+    6: "social-network", 7: "download", 8: "game", 9: "chat", 10: "voip", 11: "database",
+    12: "remote-access", 13: "cloud", 14: "network", 15: "collaborative", 16: "rpc",
+    17: "streaming", 18: "system", 19: "software-update", 25: "music", 26: "video",
+    27: "shopping", 28: "productivity", 29: "file-sharing", 30: "connectivity-check",
+    31: "iot-scada", 32: "virtual-assistant", 33: "cybersecurity", 34: "adult-content",
+    99: "mining", 100: "malware", 101: "advertisement", 102: "banned-site",
+    103: "site-unavailable", 104: "allowed-site", 105: "antimalware",
+    106: "crypto-currency", 107: "gambling", 108: "health", 109: "artificial-intelligence",
+    110: "finance", 111: "news", 112: "sport", 113: "business", 114: "internet",
+    115: "blockchain", 116: "blog", 117: "government", 118: "education", 119: "cdn",
+    120: "hardware-software", 121: "dating", 122: "travel", 123: "food", 124: "bots",
+    125: "scanners", 126: "hosting", 127: "art", 128: "fashion", 129: "books",
+    130: "science", 131: "maps-navigation", 132: "login-portal", 133: "legal",
+    134: "environmental-services", 135: "culture", 136: "housing", 137: "telecommunication",
+    138: "transportation", 139: "design", 140: "employment", 141: "events", 142: "weather",
+    143: "lifestyle", 144: "real-estate", 145: "security", 146: "environment",
+    147: "hobby", 148: "computer-science", 149: "construction", 150: "engineering",
+    151: "religion", 152: "entertainment", 153: "agriculture", 154: "technology",
+    155: "beauty", 156: "history", 157: "politics", 158: "vehicles",
+}
+
+
+# Applications nDPI names from a protocol's payload rather than from a name (Tyto's
+# dissectors name them: the STUN dissector's calls), with the category nDPI gives them
+# in its results (`[cat: VoIP/10]`).
+NAMED_BY_PAYLOAD = [
+    ("WhatsAppCall", 10, "stun"),
+    ("SignalVoip", 10, "stun"),
+    ("Skype_TeamsCall", 10, "stun"),
+    ("GoogleCall", 10, "stun"),
+    ("FacebookVoip", 10, "stun"),
+]
+
+
+def app_name(ndpi):
+    """`NetFlix` → `netflix`, `Skype_TeamsCall` → `skype-teamscall`."""
+    return re.sub(r"[^a-z0-9.]+", "-", ndpi.lower()).strip("-")
+
+
+def main(path):
+    f = open(path, "rb")
+    elf = ELFFile(f)
+    relocated = {}
+    for s in elf.iter_sections():
+        if isinstance(s, RelocationSection):
+            for r in s.iter_relocations():
+                if r["r_info_type"] == 8:  # R_X86_64_RELATIVE
+                    relocated[r["r_offset"]] = r["r_addend"]
+
+    def offset(vaddr):
+        for seg in elf.iter_segments():
+            if seg["p_type"] == "PT_LOAD" and seg["p_vaddr"] <= vaddr < seg["p_vaddr"] + seg["p_filesz"]:
+                return vaddr - seg["p_vaddr"] + seg["p_offset"]
+        raise ValueError(f"address {vaddr:#x} is in no segment")
+
+    def text(vaddr):
+        f.seek(offset(vaddr))
+        b = b""
+        while b"\0" not in b:
+            b += f.read(64)
+        return b.split(b"\0", 1)[0].decode("utf-8")
+
+    def u32(vaddr):
+        f.seek(offset(vaddr))
+        return struct.unpack("<I", f.read(4))[0]
+
+    version = ""
+    f.seek(0)
+    found = re.search(rb"\0(\d+\.\d+\.\d+-\d+-[0-9a-f]{7,})\0", f.read())
+    if found:
+        version = found.group(1).decode()
+    symbols = elf.get_section_by_name(".symtab")
+    if symbols is None:
+        sys.exit(f"{path}: no symbol table (a stripped build): nDPI's arrays cannot be found")
+    arrays = sorted(
+        (s for s in symbols.iter_symbols()
+         if s.name == "host_match" or s.name.endswith("_host_match") or s.name == "tls_certificate_match"),
+        key=lambda s: (s.name != "host_match", s.name),
+    )
+    rows, seen, by_id = [], set(), {}
+    for sym in arrays:
+        if sym.name == "tls_certificate_match":
+            continue
+        for i in range(sym["st_size"] // 32):
+            entry = sym["st_value"] + 32 * i
+            if entry not in relocated or entry + 8 not in relocated:
+                continue  # the array's terminating entry
+            pattern, ndpi = text(relocated[entry]), text(relocated[entry + 8])
+            protocol_id = u32(entry + 16) & 0xFFFF
+            category = CATEGORIES.get(u32(entry + 20))
+            if category is None:
+                sys.exit(f"{sym.name}[{i}] {pattern}: unknown category {u32(entry + 20)}")
+            by_id.setdefault(protocol_id, (ndpi, category))
+            if ("host", pattern.lower()) in seen:
+                continue  # nDPI keeps the first of a repeated pattern
+            seen.add(("host", pattern.lower()))
+            rows.append(("host", pattern.lower(), app_name(ndpi), category, ndpi, f"nDPI {sym.name}"))
+    # Certificate names: nDPI's `ndpi_tls_cert_name_match` (a string pointer and the
+    # protocol id: 16 bytes), named and categorised as the host tables name that id.
+    for sym in (s for s in arrays if s.name == "tls_certificate_match"):
+        for i in range(sym["st_size"] // 16):
+            entry = sym["st_value"] + 16 * i
+            if entry not in relocated:
+                continue
+            pattern = text(relocated[entry])
+            named = by_id.get(u32(entry + 8) & 0xFFFF)
+            if named is None or ("certificate", pattern.lower()) in seen:
+                continue
+            seen.add(("certificate", pattern.lower()))
+            rows.append(("certificate", pattern.lower(), app_name(named[0]), named[1], named[0], f"nDPI {sym.name}"))
+    for ndpi, category, dissector in NAMED_BY_PAYLOAD:
+        rows.append(("app", "-", app_name(ndpi), CATEGORIES[category], ndpi, f"nDPI results; named by Tyto's {dissector} dissector"))
+    print(f"# Applications by server name, and their categories: nDPI {version or '(version unknown)'},")
+    print("# read from its host_match, *_host_match and tls_certificate_match tables by")
+    print("# scripts/app-table.py (see there for how). Columns: where the pattern is matched")
+    print("# (host: a server name; certificate: a certificate's subject or issuer name; app:")
+    print("# named by a dissector from the payload, no pattern), pattern, app, category,")
+    print("# nDPI's name, source.")
+    for r in rows:
+        print("\t".join(r))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
