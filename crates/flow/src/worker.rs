@@ -330,6 +330,15 @@ impl Worker {
                     } else {
                         payload
                     };
+                    match ip.protocol {
+                        tyto_packet::ipproto::UDP => s.rec.payload8[dir.index()].datagram(payload),
+                        tyto_packet::ipproto::SCTP => {
+                            if let Some(data) = sctp_user_data(payload) {
+                                s.rec.payload8[dir.index()].datagram(data);
+                            }
+                        }
+                        _ => {}
+                    }
                     if let Some(a) = s.analyzer.as_mut() {
                         if !datagram.is_empty() {
                             a.datagram(dir, datagram, &mut s.rec);
@@ -412,6 +421,7 @@ impl Worker {
                 let st = if dir == Direction::ToServer { &mut rec.src } else { &mut rec.dst };
                 if counted {
                     st.databytes += b.len() as u64;
+                    rec.payload8[dir.index()].stream(b);
                 }
                 if let Some(a) = analyzer.as_mut() {
                     a.stream(dir, b, rec);
@@ -469,6 +479,7 @@ impl Worker {
             outer_ip_dst: rec.outer_ip_dst.clone(),
             tunnels: rec.tunnels.clone(),
             tags: rec.tags.clone(),
+            payload8: rec.payload8.clone(),
             ..SessionRecord::default()
         };
         s.rec = next;
@@ -543,6 +554,24 @@ fn count_packet<'p>(rec: &mut SessionRecord, p: &PacketIn<'p>, dir: Direction) -
         stats.databytes += payload.len() as u64;
     }
     payload
+}
+
+/// The user data of the first DATA chunk of an SCTP packet's chunks (RFC 9260 §3.3.1:
+/// sixteen bytes of chunk header, then the data), as Arkime takes an SCTP session's
+/// first payload bytes.
+fn sctp_user_data(mut chunks: &[u8]) -> Option<&[u8]> {
+    while chunks.len() >= 4 {
+        let len = usize::from(u16::from_be_bytes([chunks[2], chunks[3]]));
+        if len < 4 {
+            return None;
+        }
+        let chunk = chunks.get(..len).unwrap_or(chunks);
+        if chunks[0] == 0 {
+            return chunk.get(16..).filter(|d| !d.is_empty());
+        }
+        chunks = chunks.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    None
 }
 
 /// Link-level facts (MACs, VLANs, VNIs, outer addresses, tunnels), each value once.
@@ -773,6 +802,20 @@ mod tests {
         feed(w, t + 0.03, &tcp_frame(sport, false, isn + 1, PSH_ACK, b"GET / HTTP/1.0\r\n\r\n"));
         feed(w, t + 0.04, &tcp_frame(sport, false, isn + 19, FIN_ACK, b""));
         feed(w, t + 0.05, &tcp_frame(sport, true, 5001, FIN_ACK, b""));
+    }
+
+    #[test]
+    fn sctp_first_data_chunk() {
+        // An INIT-ACK-like chunk (type 2, 8 bytes), then DATA with "GET / HT…".
+        let mut chunks = vec![2, 0, 0, 6, 1, 2, 0, 0];
+        chunks.extend_from_slice(&[0, 3, 0, 26, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        chunks.extend_from_slice(b"GET / HTTP");
+        assert_eq!(sctp_user_data(&chunks), Some(&b"GET / HTTP"[..]));
+        // Bad lengths end the walk; a DATA chunk cut short gives what it holds.
+        assert_eq!(sctp_user_data(&[0, 0, 0, 2, 9, 9]), None);
+        assert_eq!(sctp_user_data(&chunks[8..26]), Some(&b"GE"[..]));
+        assert_eq!(sctp_user_data(&chunks[..8]), None);
+        assert_eq!(sctp_user_data(&[]), None);
     }
 
     #[test]

@@ -239,6 +239,15 @@ fn opt_ip(a: Option<Addr>) -> FieldValue<'static> {
     a.map_or(FieldValue::Null, FieldValue::Ip)
 }
 
+/// A text that is no value when empty.
+fn text(s: &str) -> FieldValue<'_> {
+    if s.is_empty() {
+        FieldValue::Null
+    } else {
+        FieldValue::Str(s)
+    }
+}
+
 fn int(v: impl Into<i64>) -> FieldValue<'static> {
     FieldValue::Int(v.into())
 }
@@ -326,6 +335,11 @@ record {
     "databytes", [], Integer, false, "databytes", None, "general", true, None, "Payload bytes sent and received", |r| u(r.databytes());
     "databytes.src", [], Integer, false, "src_databytes", None, "general", true, None, "Payload bytes sent by the source", |r| u(r.src.databytes);
     "databytes.dst", [], Integer, false, "dst_databytes", None, "general", true, None, "Payload bytes sent by the destination", |r| u(r.dst.databytes);
+    "session.length", [], Integer, false, "session_length", None, "general", true, None, "Milliseconds from the first packet to the last (each time cut to the millisecond first, as Arkime counts)", |r| int(r.stop_ns.div_euclid(1_000_000) - r.start_ns.div_euclid(1_000_000));
+    "payload8.src.hex", ["payload.src"], LowerText, false, "payload8_src_hex", None, "general", true, None, "First 8 bytes of source payload in hex (a TCP stream's first bytes in order, a UDP session's first datagram's)", |r| text(&r.payload8[0].hex);
+    "payload8.src.utf8", [], Text, false, "payload8_src_utf8", None, "general", true, None, "First 8 bytes of source payload as text (invalid UTF-8 replaced)", |r| text(&r.payload8[0].text);
+    "payload8.dst.hex", ["payload.dst"], LowerText, false, "payload8_dst_hex", None, "general", true, None, "First 8 bytes of destination payload in hex", |r| text(&r.payload8[1].hex);
+    "payload8.dst.utf8", [], Text, false, "payload8_dst_utf8", None, "general", true, None, "First 8 bytes of destination payload as text (invalid UTF-8 replaced)", |r| text(&r.payload8[1].text);
     "protocols", [], LowerText, true, "protocols", Some("network.protocol"), "general", true, None, "Protocols seen in the session", |r| FieldValue::Strs(&r.protocols);
     "tcpflags.syn", [], Integer, false, "tcpflags_syn", None, "general", true, None, "Packets with SYN and no ACK", |r| int(r.tcp_flags.syn);
     "tcpflags.syn-ack", [], Integer, false, "tcpflags_syn_ack", None, "general", true, None, "Packets with SYN and ACK", |r| int(r.tcp_flags.syn_ack);
@@ -633,6 +647,20 @@ pub static FIELD_SETS: &[FieldSet] = &[
         group: "general",
         description: "Source or destination AS",
         members: &["asn.src", "asn.dst"],
+    },
+    FieldSet {
+        name: "payload8.hex",
+        kind: FieldKind::LowerText,
+        group: "general",
+        description: "First 8 bytes of payload in hex, either direction",
+        members: &["payload8.src.hex", "payload8.dst.hex"],
+    },
+    FieldSet {
+        name: "payload8.utf8",
+        kind: FieldKind::Text,
+        group: "general",
+        description: "First 8 bytes of payload as text, either direction",
+        members: &["payload8.src.utf8", "payload8.dst.utf8"],
     },
     FieldSet {
         name: "rir",

@@ -17,9 +17,9 @@ use crate::transaction::{Transaction, Transactions, MAX_TRANSACTIONS};
 use crate::Extra;
 
 /// The layout [`encode`] writes. Layout 1 had no [`TcpHealth`], layout 2 no
-/// transactions; rows waiting on disk from a version that wrote them are still read
-/// ([`decode_layout`]).
-pub const LAYOUT: u32 = 3;
+/// transactions, layout 3 no first payload bytes; rows waiting on disk from a
+/// version that wrote them are still read ([`decode_layout`]).
+pub const LAYOUT: u32 = 4;
 
 /// Items one list may claim (the record's own lists are far shorter).
 const MAX_ITEMS: u32 = 1 << 20;
@@ -204,6 +204,9 @@ pub fn encode(r: &SessionRecord, out: &mut Vec<u8>) {
     encode_health(&mut w, &r.tcp_health);
     encode_tail(&mut w, r);
     encode_transactions(&mut w, &r.transactions);
+    for p in &r.payload8 {
+        w.bytes(p.bytes());
+    }
 }
 
 /// What every layout begins with: the flow, its counts and TCP's stream statistics.
@@ -399,6 +402,11 @@ pub fn decode_layout(b: &[u8], layout: u32) -> Result<(SessionRecord, usize), Co
     if layout >= 3 {
         rec.transactions = decode_transactions(&mut r)?;
     }
+    if layout >= 4 {
+        for p in &mut rec.payload8 {
+            *p = crate::record::Payload8::from_bytes(&r.bytes()?);
+        }
+    }
     Ok((rec, r.at))
 }
 
@@ -516,6 +524,8 @@ mod tests {
         lookup.request_ns = Some(-7);
         lookup.values.add_text("host.dns", "example.org").unwrap();
         r.transactions = Some(Transactions { list: vec![query, lookup], dropped: 5 });
+        r.payload8[0].stream(b"GET / HTTP/1.1");
+        r.payload8[1].datagram(&[0xff, 0]);
         r
     }
 
@@ -542,6 +552,7 @@ mod tests {
     fn rows_of_the_layout_without_tcp_health_still_read() {
         let mut r = sample();
         r.transactions = None;
+        r.payload8 = Default::default();
         let mut old = Vec::new();
         encode_head(&mut W(&mut old), &r);
         encode_tail(&mut W(&mut old), &r);
@@ -563,6 +574,14 @@ mod tests {
         encode_health(&mut W(&mut two), &r.tcp_health);
         encode_tail(&mut W(&mut two), &r);
         assert_eq!(decode_layout(&two, 2).unwrap(), (r.clone(), two.len()));
+        // Layout 3: no first payload bytes.
+        r.transactions = sample().transactions;
+        let mut three = Vec::new();
+        encode_head(&mut W(&mut three), &r);
+        encode_health(&mut W(&mut three), &r.tcp_health);
+        encode_tail(&mut W(&mut three), &r);
+        encode_transactions(&mut W(&mut three), &r.transactions);
+        assert_eq!(decode_layout(&three, 3).unwrap(), (r.clone(), three.len()));
     }
 
     #[test]

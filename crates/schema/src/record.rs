@@ -187,6 +187,66 @@ pub struct SessionRecord {
     /// The row's DNS and HTTP transactions: `None` unless a log output wants them,
     /// so the dissectors spend nothing on them otherwise.
     pub transactions: Option<Transactions>,
+    /// The first payload bytes each way (source, destination): Arkime's `payload8`.
+    pub payload8: [Payload8; 2],
+}
+
+/// The first eight payload bytes one direction sent, as Arkime keeps them: a TCP
+/// stream's first bytes in order (gathered over segments until there are eight), a
+/// UDP session's first datagram with a payload. Shown as hex and as text, made when
+/// the bytes come (at most a few times a session) so the row can lend them out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Payload8 {
+    bytes: [u8; 8],
+    len: u8,
+    /// Lower-case hex of the bytes (`474554202f204854`).
+    pub hex: String,
+    /// The bytes as text, invalid UTF-8 replaced (`GET / HT`).
+    pub text: String,
+}
+
+impl Payload8 {
+    /// Takes what a stream adds, until there are eight bytes.
+    #[inline]
+    pub fn stream(&mut self, data: &[u8]) {
+        let have = usize::from(self.len);
+        if have < 8 && !data.is_empty() {
+            let n = (8 - have).min(data.len());
+            self.bytes[have..have + n].copy_from_slice(&data[..n]);
+            self.len += n as u8;
+            self.render();
+        }
+    }
+
+    /// Takes a datagram's first bytes if no datagram gave some before.
+    #[inline]
+    pub fn datagram(&mut self, data: &[u8]) {
+        if self.len == 0 {
+            self.stream(data);
+        }
+    }
+
+    /// The bytes taken.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The same from bytes kept elsewhere (the first eight of `b`).
+    pub fn from_bytes(b: &[u8]) -> Payload8 {
+        let mut p = Payload8::default();
+        p.stream(b);
+        p
+    }
+
+    fn render(&mut self) {
+        use std::fmt::Write;
+        let b = &self.bytes[..usize::from(self.len)];
+        self.hex.clear();
+        for x in b {
+            let _ = write!(self.hex, "{x:02x}");
+        }
+        self.text = String::from_utf8_lossy(b).into_owned();
+    }
 }
 
 impl SessionRecord {
@@ -200,5 +260,29 @@ impl SessionRecord {
 
     pub fn databytes(&self) -> u64 {
         self.src.databytes + self.dst.databytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_payload_bytes_as_arkime_keeps_them() {
+        // A stream's first eight bytes, over segments.
+        let mut p = Payload8::default();
+        p.stream(b"GE");
+        p.stream(b"");
+        p.stream(b"T / HTTP/1.1\r\n");
+        assert_eq!((p.hex.as_str(), p.text.as_str()), ("474554202f204854", "GET / HT"));
+        p.stream(b"more");
+        assert_eq!(p.bytes(), b"GET / HT");
+        // A datagram's first bytes, only the first datagram's.
+        let mut d = Payload8::default();
+        d.datagram(b"");
+        d.datagram(&[0xd1, 0x3a]);
+        d.datagram(b"later");
+        assert_eq!((d.hex.as_str(), d.text.as_str()), ("d13a", "\u{fffd}:"));
+        assert_eq!(Payload8::from_bytes(b"0123456789"), Payload8::from_bytes(b"01234567"));
     }
 }

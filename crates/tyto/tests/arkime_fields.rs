@@ -112,6 +112,15 @@ fn dissector_values_match_arkime() {
                     ));
                 }
             };
+            // The first payload bytes each way, and the length in milliseconds.
+            check(
+                "payload8",
+                vec![
+                    (strings(b.get("srcPayload8"), true), strings(r.get("payload8.src.hex"), true)),
+                    (strings(b.get("dstPayload8"), true), strings(r.get("payload8.dst.hex"), true)),
+                ],
+            );
+            check("session.length", vec![(strings(b.get("length"), false), strings(r.get("session.length"), false))]);
             // Registries of IPv4 ends; Arkime's own test configuration names 10/8
             // `TEST` (a registry of its test file, not IANA's), which is not compared.
             let rir =
@@ -482,6 +491,8 @@ fn dissector_values_match_arkime() {
         eprintln!("{proto}: {ok}/{total} sessions exactly equal Arkime's (no value beyond Arkime's)");
     }
     for (proto, floor) in [
+        ("payload8", 0.9),
+        ("session.length", 0.9),
         ("rir", 0.99),
         ("http", 0.9),
         ("dns", 0.90),
@@ -547,4 +558,38 @@ fn esp_spis_as_wireshark_shows_them() {
         .collect();
     assert_eq!(spis("wireshark-esp.pcap", false), manual);
     assert_eq!(spis("ike-cert_synthetic.pcap", true), BTreeSet::from(["cafebabe".into(), "deadbeef".into()]));
+}
+
+/// `payload8` searched as Arkime's own viewer tests search it (`tests/api-sessions.t`:
+/// the expressions and counts on `http-301-get.pcap`), in hex and as text, with
+/// wildcards, regular expressions and the either-direction sets.
+#[test]
+fn payload8_searched_as_arkime_searches_it() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::ok(
+        common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(dir.join("http-301-get.pcap")).output().unwrap(),
+    );
+    let count = |expr: &str| -> u64 {
+        let out = common::ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    for (expr, want) in [
+        ("payload8.src.utf8 == \"GET / HT\"", 1),
+        ("payload8.src.utf8 == GET*", 1),
+        ("payload8.src.utf8 == /GET.*/", 1),
+        ("payload8.src.utf8 == /.*NOT.*/", 0),
+        ("payload8.src.hex == 474554202F204854", 1),
+        ("payload8.src.hex == [474554202f204854, 00]", 1),
+        ("payload8.src.hex != 474554202f204854", 0),
+        ("payload.src == 474554*", 1),
+        ("payload8.dst.utf8 == HTTP/1.1", 1),
+        ("payload8.hex == 485454502f312e31", 1),
+        ("payload8.utf8 == \"GET / HT\"", 1),
+        ("payload8.utf8 == nothing", 0),
+        ("session.length == 126", 1),
+    ] {
+        assert_eq!(count(expr), want, "{expr}");
+    }
 }
