@@ -7,9 +7,11 @@
 //!   alpha-3 (`USA`, `FRA`), as Arkime stores them; the databases carry alpha-2.
 //! - [`rir`]: the Regional Internet Registry of each end's address block.
 //! - [`apps`]: the application a session belongs to, and its category.
+//! - [`community_id`]: the Community ID flow hash other tools give the same flow.
 //! - [`intel`]: the threat-intelligence indicators it matches.
 
 pub mod apps;
+pub mod community_id;
 pub mod intel;
 pub mod rir;
 

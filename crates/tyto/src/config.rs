@@ -307,11 +307,14 @@ impl Config {
     }
 }
 
-/// The pipeline's one enrichment: the registries, the application catalogue, GeoIP, then the
-/// intelligence sources.
+/// The pipeline's one enrichment: the registries, the application catalogue, the Community
+/// ID, GeoIP, then the intelligence sources.
 pub fn enrichment(geoip: Option<tyto_enrich::GeoIp>, intel: Option<&Arc<Intel>>) -> Option<Arc<dyn tyto_flow::Enrich>> {
-    let mut all: Vec<Arc<dyn tyto_flow::Enrich>> =
-        vec![Arc::new(tyto_enrich::rir::Rir), Arc::new(tyto_enrich::apps::Apps)];
+    let mut all: Vec<Arc<dyn tyto_flow::Enrich>> = vec![
+        Arc::new(tyto_enrich::rir::Rir),
+        Arc::new(tyto_enrich::apps::Apps),
+        Arc::new(tyto_enrich::community_id::CommunityId),
+    ];
     all.extend(geoip.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>));
     all.extend(intel.map(|i| i.clone() as Arc<dyn tyto_flow::Enrich>));
     tyto_enrich::Enrichers(all).into_one()

@@ -562,7 +562,8 @@ fn esp_spis_as_wireshark_shows_them() {
 
 /// `payload8` searched as Arkime's own viewer tests search it (`tests/api-sessions.t`:
 /// the expressions and counts on `http-301-get.pcap`), in hex and as text, with
-/// wildcards, regular expressions and the either-direction sets.
+/// wildcards, regular expressions and the either-direction sets; and the session's
+/// length and Community ID.
 #[test]
 fn payload8_searched_as_arkime_searches_it() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
@@ -589,6 +590,9 @@ fn payload8_searched_as_arkime_searches_it() {
         ("payload8.utf8 == \"GET / HT\"", 1),
         ("payload8.utf8 == nothing", 0),
         ("session.length == 126", 1),
+        // The Community ID Zeek and Suricata give this flow (checked with the spec's
+        // reference implementation).
+        ("communityId == \"1:/wxImZfyysTBc/FfJh8ZIhrdJbI=\"", 1),
     ] {
         assert_eq!(count(expr), want, "{expr}");
     }
