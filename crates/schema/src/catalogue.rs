@@ -422,8 +422,17 @@ extra {
     "dns.opcode", [], Text, many, "dns_opcode", Some("dns.op_code"), "dns", Upper, "DNS opcodes";
     "ip.dns", [], Ip, many, "dns_ip", Some("dns.resolved_ip"), "dns", None, "Addresses in DNS answers (A/AAAA)";
     "dns.answer.cname", [], LowerText, many, "dns_cname", None, "dns", None, "CNAME answers";
-    "host.dns.nameserver", [], LowerText, many, "dns_ns", None, "dns", None, "NS answers";
-    "host.dns.mailserver", [], LowerText, many, "dns_mx", None, "dns", None, "MX answers";
+    "host.dns.nameserver", ["dns.answer.ns"], LowerText, many, "dns_ns", None, "dns", None, "NS answers";
+    "host.dns.mailserver", ["dns.answer.mx"], LowerText, many, "dns_mx", None, "dns", None, "MX answers";
+    "dns.query.host", [], LowerText, many, "dns_query_host", None, "dns", Host, "DNS names asked (the questions only; host.dns adds the CNAMEs' targets)";
+    "dns.header_flags", [], Text, many, "dns_header_flags", Some("dns.header_flags"), "dns", Upper, "DNS header flags set (AA, TC, RD, RA, AD, CD)";
+    "dns.answer.cnt", [], Integer, many, "dns_answer_cnt", None, "dns", None, "Records in each DNS response (answer, authority and additional, as Arkime counts)";
+    "dns.answer.name", [], LowerText, many, "dns_answer_name", Some("dns.answers.name"), "dns", None, "Owner names of the DNS response records";
+    "dns.answer.type", [], Text, many, "dns_answer_type", Some("dns.answers.type"), "dns", Upper, "Types of the DNS response records (A, CNAME, NS…)";
+    "dns.answer.class", [], Text, many, "dns_answer_class", Some("dns.answers.class"), "dns", Upper, "Classes of the DNS response records";
+    "dns.answer.ttl", [], Integer, many, "dns_answer_ttl", Some("dns.answers.ttl"), "dns", None, "TTLs of the DNS response records (seconds)";
+    "dns.answer.ip", [], Ip, many, "dns_answer_ip", None, "dns", None, "Addresses of the A/AAAA response records";
+    "dns.answer.priority", [], Integer, many, "dns_answer_priority", None, "dns", None, "Preferences of the MX response records";
     "dns.answer.txt", [], Text, many, "dns_txt", None, "dns", None, "TXT answers";
     "dns.response-time", [], Duration, many, "dns_response_time", None, "dns", None, "Milliseconds from each query to its response (from the first query of its id when it was sent again), as Wireshark's dns.time";
     "host.tls", ["tls.sni"], LowerText, many, "tls_sni", Some("tls.client.server_name"), "tls", Host, "TLS server names (SNI)";
@@ -648,6 +657,13 @@ pub static FIELD_SETS: &[FieldSet] = &[
         group: "general",
         description: "Source or destination AS",
         members: &["asn.src", "asn.dst"],
+    },
+    FieldSet {
+        name: "host.dns.all",
+        kind: FieldKind::LowerText,
+        group: "dns",
+        description: "DNS names asked or answered, or name servers (host.dns or host.dns.nameserver)",
+        members: &["host.dns", "host.dns.nameserver"],
     },
     FieldSet {
         name: "payload8.hex",

@@ -171,6 +171,27 @@ fn dissector_values_match_arkime() {
                         (txt, strings(r.get("dns.answer.txt"), false)),
                     ],
                 );
+                // Every record of the responses, as Arkime files them.
+                let of_answers = |key: &str, lower: bool| -> BTreeSet<String> {
+                    let answers = msgs.iter().flat_map(|m| m["answers"].as_array().into_iter().flatten());
+                    answers.flat_map(|a| strings(a.get(key), lower)).collect()
+                };
+                let of_messages =
+                    |key: &str| -> BTreeSet<String> { msgs.iter().flat_map(|m| strings(m.get(key), false)).collect() };
+                check(
+                    "dns.answer",
+                    vec![
+                        (of_answers("name", true), strings(r.get("dns.answer.name"), true)),
+                        (of_answers("type", false), strings(r.get("dns.answer.type"), false)),
+                        (of_answers("class", false), strings(r.get("dns.answer.class"), false)),
+                        (of_answers("ttl", false), strings(r.get("dns.answer.ttl"), false)),
+                        (of_answers("ip", false), strings(r.get("dns.answer.ip"), false)),
+                        (of_answers("nameserver", true), strings(r.get("host.dns.nameserver"), true)),
+                        (of_answers("priority", false), strings(r.get("dns.answer.priority"), false)),
+                        (of_messages("headerFlags"), strings(r.get("dns.header_flags"), false)),
+                        (of_messages("answersCnt"), strings(r.get("dns.answer.cnt"), false)),
+                    ],
+                );
             }
             let t = &b["tls"];
             if t.is_object() && strings(b.get("protocol"), false).contains("dtls") {
@@ -496,6 +517,7 @@ fn dissector_values_match_arkime() {
         ("rir", 0.99),
         ("http", 0.9),
         ("dns", 0.90),
+        ("dns.answer", 0.85),
         ("tls", 0.9),
         ("ssh", 1.0),
         ("socks", 0.9),
@@ -562,16 +584,15 @@ fn esp_spis_as_wireshark_shows_them() {
 
 /// `payload8` searched as Arkime's own viewer tests search it (`tests/api-sessions.t`:
 /// the expressions and counts on `http-301-get.pcap`), in hex and as text, with
-/// wildcards, regular expressions and the either-direction sets; and the session's
-/// length and Community ID.
+/// wildcards, regular expressions and the either-direction sets; the session's length
+/// and Community ID; DNS responses' records.
 #[test]
 fn payload8_searched_as_arkime_searches_it() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    common::ok(
-        common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(dir.join("http-301-get.pcap")).output().unwrap(),
-    );
+    let inputs = [dir.join("http-301-get.pcap"), dir.join("dns-udp.pcap")];
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).args(&inputs).output().unwrap());
     let count = |expr: &str| -> u64 {
         let out = common::ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
@@ -583,7 +604,7 @@ fn payload8_searched_as_arkime_searches_it() {
         ("payload8.src.utf8 == /.*NOT.*/", 0),
         ("payload8.src.hex == 474554202F204854", 1),
         ("payload8.src.hex == [474554202f204854, 00]", 1),
-        ("payload8.src.hex != 474554202f204854", 0),
+        ("protocols == http && payload8.src.hex != 474554202f204854", 0),
         ("payload.src == 474554*", 1),
         ("payload8.dst.utf8 == HTTP/1.1", 1),
         ("payload8.hex == 485454502f312e31", 1),
@@ -593,6 +614,13 @@ fn payload8_searched_as_arkime_searches_it() {
         // The Community ID Zeek and Suricata give this flow (checked with the spec's
         // reference implementation).
         ("communityId == \"1:/wxImZfyysTBc/FfJh8ZIhrdJbI=\"", 1),
+        // A response's records as Arkime files them (dns-udp.pcap: www.github.com).
+        ("dns.answer.type == NS && dns.answer.ttl == 328", 1),
+        ("dns.answer.type == NS && dns.answer.ttl == [327, 328]", 2),
+        ("dns.answer.ns == ns1.p16.dynect.net && dns.answer.ip == 192.30.252.128", 1),
+        ("dns.header_flags == RA && dns.answer.cnt == 10", 2),
+        ("dns.query.host == www.github.com && host.dns.all == ns4.p16.dynect.net", 2),
+        ("dns.answer.name == github.com && dns.answer.class == IN", 2),
     ] {
         assert_eq!(count(expr), want, "{expr}");
     }

@@ -1,6 +1,8 @@
 //! DNS over UDP and TCP (RFC 1035; TCP messages carry a two-byte length): query
-//! names, types and classes, response codes, and answers (A/AAAA addresses, CNAME,
-//! NS, MX names). A pure, bounded parser of one message.
+//! names, types and classes, header flags, response codes, and the records of every
+//! section as Arkime files them (name, type, class, TTL; A/AAAA addresses, CNAME, NS
+//! and MX names with MX's preference, TXT strings). A pure, bounded parser of one
+//! message.
 
 use std::borrow::Cow;
 use tyto_packet::Addr;
@@ -43,9 +45,24 @@ pub struct Message {
     pub response: bool,
     pub opcode: u8,
     pub rcode: u8,
+    /// The header's flag bits (AA, TC, RD, RA, AD, CD), as sent.
+    pub flags: u16,
     pub questions: Vec<(String, u16, u16)>,
-    /// (name, type, data): addresses for A/AAAA, a name for CNAME/NS/MX.
-    pub answers: Vec<(String, u16, Answer)>,
+    /// The records of the answer, authority and additional sections.
+    pub answers: Vec<Record>,
+}
+
+/// One resource record.
+#[derive(Debug, PartialEq)]
+pub struct Record {
+    pub name: String,
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    /// Addresses for A/AAAA, a name for CNAME/NS/MX, strings for TXT.
+    pub data: Answer,
+    /// MX's preference.
+    pub priority: Option<u16>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -132,6 +149,7 @@ pub fn parse(m: &[u8]) -> Option<Message> {
         response: flags & 0x8000 != 0,
         opcode: ((flags >> 11) & 0xf) as u8,
         rcode: (flags & 0xf) as u8,
+        flags,
         ..Message::default()
     };
     let mut at = 12;
@@ -142,7 +160,11 @@ pub fn parse(m: &[u8]) -> Option<Message> {
     }
     for _ in 0..an.min(MAX_RECORDS) {
         let Some((n, next)) = name(m, at) else { break };
-        let (Some(rtype), Some(rdlen)) = (u16_at(m, next), u16_at(m, next + 8)) else { break };
+        let (Some(rtype), Some(class), Some(ttl_hi), Some(ttl_lo), Some(rdlen)) =
+            (u16_at(m, next), u16_at(m, next + 2), u16_at(m, next + 4), u16_at(m, next + 6), u16_at(m, next + 8))
+        else {
+            break;
+        };
         let start = next + 10;
         let Some(rdata) = m.get(start..start + rdlen as usize) else { break };
         let answer = match (rtype, rdata.len()) {
@@ -153,7 +175,15 @@ pub fn parse(m: &[u8]) -> Option<Message> {
             (16, _) => Answer::Texts(txt_strings(rdata)),
             _ => Answer::Other,
         };
-        msg.answers.push((n, rtype, answer));
+        let priority = if rtype == 15 { u16_at(rdata, 0) } else { None };
+        msg.answers.push(Record {
+            name: n,
+            rtype,
+            class,
+            ttl: u32::from(ttl_hi) << 16 | u32::from(ttl_lo),
+            data: answer,
+            priority,
+        });
         at = start + rdlen as usize;
     }
     Some(msg)
@@ -204,22 +234,44 @@ fn type_name(t: u16) -> Cow<'static, str> {
         5 => "CNAME".into(),
         6 => "SOA".into(),
         12 => "PTR".into(),
+        13 => "HINFO".into(),
         15 => "MX".into(),
         16 => "TXT".into(),
         28 => "AAAA".into(),
         33 => "SRV".into(),
+        29 => "LOC".into(),
         35 => "NAPTR".into(),
+        39 => "DNAME".into(),
         41 => "OPT".into(),
         43 => "DS".into(),
         46 => "RRSIG".into(),
         47 => "NSEC".into(),
+        44 => "SSHFP".into(),
         48 => "DNSKEY".into(),
+        50 => "NSEC3".into(),
+        51 => "NSEC3PARAM".into(),
+        52 => "TLSA".into(),
         64 => "SVCB".into(),
         65 => "HTTPS".into(),
+        99 => "SPF".into(),
+        249 => "TKEY".into(),
+        250 => "TSIG".into(),
+        251 => "IXFR".into(),
         252 => "AXFR".into(),
         255 => "ANY".into(),
         257 => "CAA".into(),
         n => format!("TYPE{n}").into(),
+    }
+}
+
+fn class_name(c: u16) -> Cow<'static, str> {
+    // The top bit is mDNS's unicast-response (question) or cache-flush (record) bit.
+    match c & 0x7fff {
+        1 => "IN".into(),
+        3 => "CH".into(),
+        4 => "HS".into(),
+        255 => "ANY".into(),
+        c => format!("CLASS{c}").into(),
     }
 }
 
@@ -256,18 +308,48 @@ fn record(msg: &Message, extra: &mut Extra) {
         // The root (".", as in DNSKEY or NS queries for the root) names no host.
         if n != "." {
             add_text(extra, text_field!("host.dns"), n);
+            add_text(extra, text_field!("dns.query.host"), n);
         }
         add_text(extra, text_field!("dns.query.type"), &type_name(*qtype));
-        let class: Cow<'static, str> = match qclass & 0x7fff {
-            1 => "IN".into(),
-            3 => "CH".into(),
-            4 => "HS".into(),
-            255 => "ANY".into(),
-            c => format!("CLASS{c}").into(),
-        };
-        add_text(extra, text_field!("dns.query.class"), &class);
+        add_text(extra, text_field!("dns.query.class"), &class_name(*qclass));
     }
-    for (_, rtype, a) in &msg.answers {
+    // As Arkime files them: a response's flags and records (every section; not EDNS's
+    // OPT pseudo-record), and none of a NOTIFY or an UPDATE (their sections are a
+    // zone's serial and changes, not answers).
+    if !msg.response {
+        return record_names(msg, extra);
+    }
+    for (bit, flag) in [(0x0400, "AA"), (0x0200, "TC"), (0x0100, "RD"), (0x0080, "RA"), (0x0020, "AD"), (0x0010, "CD")]
+    {
+        if msg.flags & bit != 0 {
+            add_text(extra, text_field!("dns.header_flags"), flag);
+        }
+    }
+    let answers = || msg.answers.iter().filter(|a| !matches!(msg.opcode, 4 | 5) && a.rtype != 41);
+    let r = extra.add_int(int_field!("dns.answer.cnt").0, answers().count() as i64);
+    debug_assert!(r.is_ok());
+    for a in answers() {
+        add_text(extra, text_field!("dns.answer.name"), if a.name == "." { "<root>" } else { &a.name });
+        add_text(extra, text_field!("dns.answer.type"), &type_name(a.rtype));
+        add_text(extra, text_field!("dns.answer.class"), &class_name(a.class));
+        let r = extra.add_int(int_field!("dns.answer.ttl").0, i64::from(a.ttl));
+        debug_assert!(r.is_ok());
+        if let Some(p) = a.priority {
+            let r = extra.add_int(int_field!("dns.answer.priority").0, i64::from(p));
+            debug_assert!(r.is_ok());
+        }
+        if let Answer::Addr(ip) = &a.data {
+            let r = extra.add_ip(ip_field!("dns.answer.ip").0, *ip);
+            debug_assert!(r.is_ok());
+        }
+    }
+    record_names(msg, extra);
+}
+
+/// The addresses and names the records give (every section, as before Arkime's
+/// answer fields: `ip.dns`, CNAMEs, name and mail servers, TXT strings).
+fn record_names(msg: &Message, extra: &mut Extra) {
+    for Record { rtype, data: a, .. } in &msg.answers {
         match (rtype, a) {
             (_, Answer::Addr(ip)) => {
                 let r = extra.add_ip(ip_field!("ip.dns").0, *ip);
@@ -464,8 +546,9 @@ mod tests {
         let msg = parse(&response()).unwrap();
         assert!(msg.response);
         assert_eq!(msg.questions, [("www.example.com".to_string(), 1, 1)]);
-        assert_eq!(msg.answers[0], ("www.example.com".into(), 5, Answer::Name("example.com".into())));
-        assert_eq!(msg.answers[1], ("example.com".into(), 1, Answer::Addr(Addr::from_v4([93, 184, 216, 34]))));
+        let r = |name: &str, rtype, data| Record { name: name.into(), rtype, class: 1, ttl: 60, data, priority: None };
+        assert_eq!(msg.answers[0], r("www.example.com", 5, Answer::Name("example.com".into())));
+        assert_eq!(msg.answers[1], r("example.com", 1, Answer::Addr(Addr::from_v4([93, 184, 216, 34]))));
         let mut d = Dns::default();
         let mut rec = SessionRecord::default();
         d.feed(Side::Server, &response(), &mut rec);
@@ -476,6 +559,30 @@ mod tests {
         );
         assert_eq!(rec.extra.get("dns.status"), Some(&Values::Text(vec!["NOERROR".into()])));
         assert_eq!(rec.extra.get("ip.dns"), Some(&Values::Ip(vec![Addr::from_v4([93, 184, 216, 34])])));
+        // Each record as Arkime files it.
+        let texts = |f: &str| rec.extra.texts(f).to_vec();
+        assert_eq!(texts("dns.answer.name"), ["www.example.com", "example.com"]);
+        assert_eq!(texts("dns.answer.type"), ["CNAME", "A"]);
+        assert_eq!(texts("dns.answer.class"), ["IN"]);
+        assert_eq!(rec.extra.ints("dns.answer.ttl"), [60]);
+        assert_eq!(rec.extra.ints("dns.answer.cnt"), [2]);
+        assert_eq!(texts("dns.header_flags"), ["RD", "RA"]);
+        assert_eq!(texts("dns.query.host"), ["www.example.com"]);
+        assert_eq!(rec.extra.ips("dns.answer.ip"), [Addr::from_v4([93, 184, 216, 34])]);
+    }
+
+    #[test]
+    fn mail_exchangers_with_their_preference() {
+        let mut m = vec![0, 7, 0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x07example\x03com\x00\x00\x0f\x00\x01");
+        m.extend_from_slice(&[0xc0, 12, 0, 15, 0, 1, 0, 1, 0, 0, 0, 9, 0, 10]);
+        m.extend_from_slice(b"\x04mail\xc0\x0c");
+        let mut rec = SessionRecord::default();
+        Dns::default().feed(Side::Server, &m, &mut rec);
+        assert_eq!(rec.extra.texts("host.dns.mailserver"), ["mail.example.com"]);
+        assert_eq!(rec.extra.ints("dns.answer.priority"), [10]);
+        assert_eq!(rec.extra.ints("dns.answer.ttl"), [65536]);
+        assert_eq!(rec.extra.texts("dns.header_flags"), ["AA", "RD", "RA"]);
     }
 
     #[test]
