@@ -101,7 +101,19 @@ pub fn run(
 ) -> RunReport {
     let workers = cfg.workers.max(1);
     let per_worker = (cfg.flow.max_sessions / workers).max(1);
-    let make_worker = |records: Sender<Vec<SessionRecord>>| make_worker(cfg, per_worker, records);
+    // `file` names each input by its absolute path, links and `..` resolved.
+    let names: std::sync::Arc<[String]> = inputs
+        .iter()
+        .map(|p| {
+            let path = std::fs::canonicalize(p).or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.clone());
+            path.to_string_lossy().into_owned()
+        })
+        .collect();
+    let make_worker = |records: Sender<Vec<SessionRecord>>| {
+        let mut w = make_worker(cfg, per_worker, records);
+        w.set_input_names(names.clone());
+        w
+    };
     let mut reader = Reader::new(&cfg.flow);
     let mut report = RunReport::default();
     if workers == 1 {
@@ -110,7 +122,8 @@ pub fn run(
             Event::Packet(packet) => worker.packet(&packet),
             Event::Sweep(now) => worker.sweep(now),
         };
-        for path in inputs {
+        for (i, path) in inputs.iter().enumerate() {
+            reader.input = i as u32;
             report.files.push(reader.read_file(path, progress, &mut deliver));
             progress.files_done.fetch_add(1, Ordering::Relaxed);
         }
@@ -124,7 +137,8 @@ pub fn run(
         let mut dispatcher = pool.dispatcher(false);
         {
             let mut dispatch = |event: Event<'_>| dispatcher.event(event);
-            for path in inputs {
+            for (i, path) in inputs.iter().enumerate() {
+                reader.input = i as u32;
                 report.files.push(reader.read_file(path, progress, &mut dispatch));
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
             }
@@ -392,6 +406,7 @@ fn worker_thread(
                 decoded: it.decoded,
                 keyed: it.keyed,
                 origin: it.origin,
+                input: it.input,
                 pieces: &pieces,
             });
         }
@@ -442,6 +457,7 @@ struct BatchedPacket {
     decoded: Decoded,
     keyed: KeyedPacket,
     origin: u64,
+    input: u32,
     /// (start, count) in `pieces`.
     pieces: (u32, u32),
 }
@@ -484,6 +500,7 @@ impl Batch {
             decoded: it.decoded,
             keyed: it.keyed,
             origin: it.origin,
+            input: it.input,
             pieces: (start, it.pieces.len() as u32),
         }));
     }
@@ -501,6 +518,8 @@ pub(crate) struct Reader {
     now_ns: i64,
     /// Fragments whose datagram never completed, waiting to be handed on.
     orphan_origin: u64,
+    /// The input file being read ([`PacketIn::input`]).
+    pub(crate) input: u32,
 }
 
 /// Distinct decode-error messages kept for the report.
@@ -518,6 +537,7 @@ impl Reader {
             last_sweep_ns: i64::MIN,
             now_ns: i64::MIN,
             orphan_origin: 0,
+            input: crate::worker::NO_INPUT,
         }
     }
 
@@ -572,6 +592,7 @@ impl Reader {
                     decoded,
                     keyed: FlowKey::undecoded(pkt.link),
                     origin,
+                    input: self.input,
                     pieces: &[],
                 }));
                 return;
@@ -599,6 +620,7 @@ impl Reader {
                     decoded: whole.decoded,
                     keyed,
                     origin,
+                    input: self.input,
                     pieces: &pieces,
                 }));
             }
@@ -611,6 +633,7 @@ impl Reader {
                 decoded,
                 keyed: FlowKey::of(&decoded, pkt.data),
                 origin,
+                input: self.input,
                 pieces: &[],
             }));
         }
@@ -652,7 +675,7 @@ impl Reader {
     fn emit_orphans(&mut self, emit: &mut dyn FnMut(Event<'_>)) {
         for orphan in self.defrag.take_orphans() {
             self.orphan_origin += 1;
-            emit(Event::Packet(orphan_packet(&orphan, self.orphan_origin)));
+            emit(Event::Packet(orphan_packet(&orphan, self.orphan_origin, self.input)));
         }
     }
 
@@ -685,7 +708,7 @@ fn undecoded(link: tyto_packet::LinkType, frame: &[u8]) -> tyto_packet::Decoded 
 
 /// A fragment whose datagram never completed: it becomes a packet of the session
 /// between its two addresses (no ports are known).
-fn orphan_packet(p: &Piece, origin: u64) -> PacketIn<'_> {
+fn orphan_packet(p: &Piece, origin: u64, input: u32) -> PacketIn<'_> {
     let mut decoded = p.decoded;
     if let Some(ip) = decoded.ip.as_mut() {
         ip.transport = tyto_packet::Transport::None;
@@ -703,6 +726,7 @@ fn orphan_packet(p: &Piece, origin: u64) -> PacketIn<'_> {
         keyed: FlowKey::of(&decoded, &p.frame),
         decoded,
         origin,
+        input,
         pieces: &[],
     }
 }

@@ -31,10 +31,16 @@ pub struct PacketIn<'a> {
     pub keyed: KeyedPacket,
     /// Identifies the packet's origin (file and index) for stable session ids.
     pub origin: u64,
+    /// The input file the packet was read from (its place in the run's list), or
+    /// [`NO_INPUT`] (live capture).
+    pub input: u32,
     /// For a datagram rebuilt from fragments: the original frames, which are stored
     /// and counted in its place.
     pub pieces: &'a [PieceIn<'a>],
 }
+
+/// [`PacketIn::input`] of a packet read from no file.
+pub const NO_INPUT: u32 = u32::MAX;
 
 /// An original fragment frame of a rebuilt datagram.
 pub struct PieceIn<'a> {
@@ -63,6 +69,8 @@ struct Session {
     analyzer: Option<Box<dyn SessionAnalyzer>>,
     cur_file: u32,
     id_seed: u64,
+    /// The input files its packets came from ([`PacketIn::input`]), each once.
+    inputs: Vec<u32>,
 }
 
 /// What a worker counted.
@@ -101,6 +109,8 @@ pub struct Worker {
     now_ns: i64,
     /// Out-of-order TCP bytes held by all sessions ([`FlowConfig::tcp_max_held_total`]).
     held_total: u64,
+    /// The run's input files by [`PacketIn::input`], as the `file` field names them.
+    input_names: std::sync::Arc<[String]>,
     pub stats: WorkerStats,
 }
 
@@ -127,8 +137,14 @@ impl Worker {
             out,
             now_ns: i64::MIN,
             held_total: 0,
+            input_names: std::sync::Arc::from(Vec::new()),
             stats: WorkerStats::default(),
         }
+    }
+
+    /// Names the run's input files, for the `file` field of the rows.
+    pub fn set_input_names(&mut self, names: std::sync::Arc<[String]>) {
+        self.input_names = names;
     }
 
     /// Takes one packet (or one rebuilt datagram with its fragments).
@@ -163,6 +179,12 @@ impl Worker {
             None => self.create(p, tcp.as_ref().map(|t| t.flags)),
         };
         self.add_packet(i, p, tcp.as_ref());
+        if p.input != NO_INPUT {
+            let inputs = &mut self.table.get_mut(i).inputs;
+            if inputs.last() != Some(&p.input) && !inputs.contains(&p.input) {
+                inputs.push(p.input);
+            }
+        }
         // A row that reached its packet limit or its age is written with this
         // packet in it; the next packet starts the linked row.
         let s = self.table.get(i);
@@ -295,7 +317,7 @@ impl Worker {
         rec.root_id = rec.id.clone();
         let opening = if tcp_flags.is_some_and(|f| f & tcpflag::SYN != 0) { Opening::Seen } else { Opening::Unseen };
         let analyzer = self.analyzers.create(&key, opening);
-        let s = Session { rec, src_is_hi, tcp, analyzer, cur_file: NO_FILE, id_seed };
+        let s = Session { rec, src_is_hi, tcp, analyzer, cur_file: NO_FILE, id_seed, inputs: Vec::new() };
         self.table.insert(key, class, p.ts_ns, s)
     }
 
@@ -456,6 +478,7 @@ impl Worker {
             note_handshake(&mut rec, &t.health);
         }
         rec.close_reason = reason;
+        note_inputs(&mut rec, &s.inputs, &self.input_names);
         let next_segment = rec.segment + 1;
         let next = SessionRecord {
             id: session_id(last_ns, s.id_seed, next_segment),
@@ -484,6 +507,7 @@ impl Worker {
         };
         s.rec = next;
         s.cur_file = NO_FILE;
+        s.inputs.clear();
         self.stats.rows_written += 1;
         self.out.push(rec);
     }
@@ -520,6 +544,7 @@ impl Worker {
             return;
         }
         rec.close_reason = reason;
+        note_inputs(rec, &s.inputs, &self.input_names);
         self.stats.sessions_written += 1;
         self.stats.rows_written += 1;
         self.out.push(std::mem::take(rec));
@@ -572,6 +597,13 @@ fn sctp_user_data(mut chunks: &[u8]) -> Option<&[u8]> {
         chunks = chunks.get(len.next_multiple_of(4)..).unwrap_or_default();
     }
     None
+}
+
+/// `file`: the names of the input files a row's packets came from.
+fn note_inputs(rec: &mut SessionRecord, inputs: &[u32], names: &[String]) {
+    for name in inputs.iter().filter_map(|i| names.get(*i as usize)) {
+        let _ = rec.extra.add_text("file", name);
+    }
 }
 
 /// Link-level facts (MACs, VLANs, VNIs, outer addresses, tunnels), each value once.
@@ -788,6 +820,7 @@ mod tests {
             keyed,
             // As the reader numbers packets: unique per packet.
             origin: (ts_s * 1e6) as u64,
+            input: NO_INPUT,
             pieces: &[],
         };
         w.packet(&p);

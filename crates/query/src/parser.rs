@@ -101,6 +101,19 @@ impl<'a> Lexer<'a> {
         Err(self.err(open_at, format!("{what} starting here is not closed with {close}")))
     }
 
+    /// `/…/` is a regular expression when the closing slash ends the value, as in
+    /// Arkime's grammar; otherwise (`/js/app.js`, a path, an unclosed `/x`) the value
+    /// is a word beginning with a slash, and `None` leaves the position at `start`.
+    fn regex_or_word(&mut self, start: usize) -> Option<String> {
+        match self.delimited('/', true, "regular expression") {
+            Ok(re) if self.rest().chars().next().is_none_or(|c| ends_word(c) || c == ',') => Some(re),
+            _ => {
+                self.pos = start;
+                None
+            }
+        }
+    }
+
     /// A `[…]` or `]…[` list: items split on commas outside quotes and slashes.
     fn list(&mut self, all: bool) -> Result<Tok, QueryError> {
         let open_at = self.pos;
@@ -119,9 +132,10 @@ impl<'a> Lexer<'a> {
             if c == close && items.is_empty() {
                 return Err(self.err(open_at, "empty list"));
             }
-            let item = match c {
-                '"' => Value::Quoted(self.delimited('"', false, "string")?),
-                '/' => Value::Regex(self.delimited('/', true, "regular expression")?),
+            let regex = if c == '/' { self.regex_or_word(item_at) } else { None };
+            let item = match (c, regex) {
+                (_, Some(re)) => Value::Regex(re),
+                ('"', None) => Value::Quoted(self.delimited('"', false, "string")?),
                 _ => {
                     let mut word = String::new();
                     let mut chars = self.rest().char_indices();
@@ -208,7 +222,14 @@ impl<'a> Lexer<'a> {
             }
             None => match rest.chars().next() {
                 Some('"') => Tok::Quoted(self.delimited('"', false, "string")?),
-                Some('/') => Tok::Regex(self.delimited('/', true, "regular expression")?),
+                Some('/') => match self.regex_or_word(start) {
+                    Some(re) => Tok::Regex(re),
+                    None => {
+                        let len = rest.find(ends_word).unwrap_or(rest.len());
+                        self.pos = start + len;
+                        Tok::Word(rest[..len].to_string())
+                    }
+                },
                 Some('[') => self.list(false)?,
                 Some(']') => self.list(true)?,
                 _ => {

@@ -92,3 +92,25 @@ fn a_long_address_list_is_one_set_test_per_field() {
     // All-of lists keep one comparison per item.
     assert_eq!(compile("ip.src == ]10.0.0.1, 10.0.0.2[", NOW).unwrap().comparisons(), 2);
 }
+
+/// Arkime's grammar: `/…/` is a regular expression only when its closing slash ends
+/// the value; a path (`/js/app.js`) or an unclosed slash is a word.
+#[test]
+fn a_slash_begins_a_regex_only_when_one_ends_the_value() {
+    use ast::{Expr, Value};
+    let value = |q: &str| match parse(q).unwrap() {
+        Expr::Term(t) => t.value,
+        other => panic!("{other:?}"),
+    };
+    let word = |w: &str| Value::Word(w.into());
+    assert_eq!(value("http.uri == /js/app.js"), word("/js/app.js"));
+    assert_eq!(value("file == /data/*.pcap"), word("/data/*.pcap"));
+    assert_eq!(value("http.uri == /unclosed"), word("/unclosed"));
+    assert_eq!(value("http.uri == /a.*b/"), Value::Regex("a.*b".into()));
+    assert_eq!(value("(http.uri == /a.*b/)"), Value::Regex("a.*b".into()));
+    let Value::List { items, all: false } = value("http.uri == [/js/app.js, /x.*/ ]") else { panic!() };
+    let items: Vec<Value> = items.into_iter().map(|(v, _)| v).collect();
+    assert_eq!(items, [word("/js/app.js"), Value::Regex("x.*".into())]);
+    assert!(parse("http.uri == /js/app.js && port.dst == 80").is_ok());
+    assert!(compile("file == /data/*.pcap || http.uri == /a/", NOW).is_ok());
+}

@@ -624,4 +624,12 @@ fn payload8_searched_as_arkime_searches_it() {
     ] {
         assert_eq!(count(expr), want, "{expr}");
     }
+    // The capture each session came from, by its absolute path, a pattern of paths
+    // (a bare word beginning with a slash, as in Arkime) or a regular expression.
+    let dir = std::fs::canonicalize(&dir).unwrap();
+    let dir = dir.to_string_lossy();
+    assert_eq!(count(&format!("file == {dir}/http-301-get.pcap")), 1);
+    assert_eq!(count(&format!("file == {dir}/*.pcap")), 4);
+    assert_eq!(count(&format!("file == {dir}/dns-udp.pcap && protocols == dns")), 3);
+    assert_eq!(count("file == /.*http-301-get[.]pcap/"), 1);
 }
