@@ -396,7 +396,7 @@ extra {
     "risk", [], LowerText, many, "risk", None, "general", None, "What is wrong or suspicious about the session, named as nDPI names its flow risks (`tls-selfsigned-certificate`, `unidirectional-traffic`, …)";
     "risk.score", [], Integer, one, "risk_score", None, "general", None, "The risks' weights summed (nDPI's scale: low 10, medium 50, high 100)";
     "file", [], Text, many, "file", None, "general", None, "The capture files the session's packets were read from, as ingested (absolute paths; `file == /data/*.pcap`)";
-    "communityId", [], Text, one, "community_id", Some("network.community_id"), "general", None, "Community ID flow hash (version 1, seed 0): the value Zeek, Suricata and Arkime give the same flow";
+    "communityId", [], Text, one, "community_id", Some("network.community_id"), "general", None, "Community ID flow hash (version 1, seed 0): the value Zeek, Suricata and Arkime give the same flow (filled when `community_id` is on)";
     "app", [], LowerText, one, "app", Some("network.application"), "general", None, "The application the session belongs to (`youtube`, `teams`, `netflix`), named from its server name or certificate as nDPI names the application of `TLS.YouTube`";
     "category", [], LowerText, one, "category", None, "general", None, "The application's category (`video`, `vpn`, `chat`, `remote-access`, `collaborative`, …), as nDPI categorises it";
     "intel", [], Text, many, "intel", None, "intel", None, "Threat intelligence indicators the session matched, each as `SOURCE:indicator` (`feodo:192.0.2.7`, `urlhaus:bad.example/x.exe`); see [intel] in the configuration";

@@ -158,7 +158,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
         node: cfg.node.clone(),
         pcap: Some((pcap_dir.clone(), rotation)),
         analyzers: Arc::new(Dissectors::storing()),
-        enrich: crate::config::enrichment(cfg.geoip.open()?, intel.as_ref()),
+        enrich: crate::config::enrichment(cfg.geoip.open()?, intel.as_ref(), cfg.flow.community_id),
     };
     let viewer = if serve && cfg.viewer.enabled {
         let mut nodes = cfg.nodes_config();

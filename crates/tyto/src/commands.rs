@@ -85,7 +85,7 @@ fn pipeline_config(
     dissectors: Dissectors,
     intel: Option<&Arc<tyto_enrich::intel::Intel>>,
 ) -> Result<PipelineConfig> {
-    let enrich = crate::config::enrichment(flow.geoip.open()?, intel);
+    let enrich = crate::config::enrichment(flow.geoip.open()?, intel, flow.community_id);
     Ok(PipelineConfig {
         flow: flow.flow_config(),
         workers: flow.workers.max(1),

@@ -83,6 +83,10 @@ pub struct FlowSection {
     /// Out-of-order TCP data one worker holds, all sessions together, in MiB (past
     /// it, holes are given up as gaps and counted).
     pub tcp_max_held_total_mib: u64,
+    /// Fill `communityId`, the Community ID flow hash other tools give the same flow.
+    /// Off unless asked (as in Suricata): a hash is unique to its flow and costs some
+    /// 60 bytes a session on disk, where the rest of a row costs a few hundred.
+    pub community_id: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -243,6 +247,7 @@ impl Default for FlowSection {
             max_age_s: f.max_row_age_s,
             max_sessions: f.max_sessions as u64,
             tcp_max_held_total_mib: f.tcp_max_held_total >> 20,
+            community_id: false,
         }
     }
 }
@@ -308,13 +313,17 @@ impl Config {
 }
 
 /// The pipeline's one enrichment: the registries, the application catalogue, the Community
-/// ID, GeoIP, then the intelligence sources.
-pub fn enrichment(geoip: Option<tyto_enrich::GeoIp>, intel: Option<&Arc<Intel>>) -> Option<Arc<dyn tyto_flow::Enrich>> {
-    let mut all: Vec<Arc<dyn tyto_flow::Enrich>> = vec![
-        Arc::new(tyto_enrich::rir::Rir),
-        Arc::new(tyto_enrich::apps::Apps),
-        Arc::new(tyto_enrich::community_id::CommunityId),
-    ];
+/// ID when asked for, GeoIP, then the intelligence sources.
+pub fn enrichment(
+    geoip: Option<tyto_enrich::GeoIp>,
+    intel: Option<&Arc<Intel>>,
+    community_id: bool,
+) -> Option<Arc<dyn tyto_flow::Enrich>> {
+    let mut all: Vec<Arc<dyn tyto_flow::Enrich>> =
+        vec![Arc::new(tyto_enrich::rir::Rir), Arc::new(tyto_enrich::apps::Apps)];
+    if community_id {
+        all.push(Arc::new(tyto_enrich::community_id::CommunityId));
+    }
     all.extend(geoip.map(|g| Arc::new(g) as Arc<dyn tyto_flow::Enrich>));
     all.extend(intel.map(|i| i.clone() as Arc<dyn tyto_flow::Enrich>));
     tyto_enrich::Enrichers(all).into_one()

@@ -397,6 +397,10 @@ pub struct FlowArgs {
     /// Out-of-order TCP data one worker holds for all its sessions, MiB.
     #[arg(long, default_value_t = 64)]
     tcp_max_held_total_mib: u64,
+    /// Fill `communityId`, the Community ID flow hash Zeek and Suricata give the same
+    /// flow (some 60 bytes a session on disk).
+    #[arg(long)]
+    community_id: bool,
     #[command(flatten)]
     geoip: GeoIpArgs,
 }

@@ -61,7 +61,11 @@ impl PipelineIngester {
             node: self.node.clone(),
             pcap: Some((self.pcap_dir.clone(), self.rotation)),
             analyzers: Arc::new(tyto_dissect::Dissectors::storing()),
-            enrich: crate::config::enrichment(self.config.geoip.open()?, self.intel.as_ref()),
+            enrich: crate::config::enrichment(
+                self.config.geoip.open()?,
+                self.intel.as_ref(),
+                self.config.flow.community_id,
+            ),
         };
         let (tx, rx) = bounded::<Vec<tyto_schema::SessionRecord>>(RECORD_QUEUE);
         let progress = Progress::default();

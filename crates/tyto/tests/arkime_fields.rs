@@ -592,7 +592,9 @@ fn payload8_searched_as_arkime_searches_it() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let inputs = [dir.join("http-301-get.pcap"), dir.join("dns-udp.pcap")];
-    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).args(&inputs).output().unwrap());
+    common::ok(
+        common::tyto().args(["ingest", "--community-id", "--data-dir"]).arg(&data).args(&inputs).output().unwrap(),
+    );
     let count = |expr: &str| -> u64 {
         let out = common::ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
