@@ -398,7 +398,7 @@ pub struct FlowArgs {
     #[arg(long, default_value_t = 64)]
     tcp_max_held_total_mib: u64,
     /// Fill `communityId`, the Community ID flow hash Zeek and Suricata give the same
-    /// flow (some 60 bytes a session on disk).
+    /// flow (some 26 bytes a session on disk).
     #[arg(long)]
     community_id: bool,
     #[command(flatten)]
