@@ -112,6 +112,28 @@ fn dissector_values_match_arkime() {
                     ));
                 }
             };
+            let st = &b["stun"];
+            if st.is_object() {
+                let f = |k: &str| strings(st.get(k), false);
+                let g = |k: &str| strings(r.get(k), false);
+                check(
+                    "stun",
+                    vec![
+                        (f("type"), g("stun.type")),
+                        (f("mappedIp"), g("stun.mapped-ip")),
+                        (f("mappedPort"), g("stun.mapped-port")),
+                        (f("xorMappedIp"), g("stun.xor-mapped-ip")),
+                        (f("xorMappedPort"), g("stun.xor-mapped-port")),
+                        (f("xorRelayedIp"), g("stun.xor-relayed-ip")),
+                        (f("xorPeerIp"), g("stun.xor-peer-ip")),
+                        (f("username"), g("stun.username")),
+                        (f("software"), g("stun.software")),
+                        (f("realm"), g("stun.realm")),
+                        (f("error"), g("stun.error")),
+                        (f("attributes"), g("stun.attributes")),
+                    ],
+                );
+            }
             // The first payload bytes each way, and the length in milliseconds.
             check(
                 "payload8",
@@ -518,6 +540,7 @@ fn dissector_values_match_arkime() {
         ("http", 0.9),
         ("dns", 0.90),
         ("dns.answer", 0.85),
+        ("stun", 0.8),
         ("tls", 0.9),
         ("ssh", 1.0),
         ("socks", 0.9),
@@ -585,13 +608,13 @@ fn esp_spis_as_wireshark_shows_them() {
 /// `payload8` searched as Arkime's own viewer tests search it (`tests/api-sessions.t`:
 /// the expressions and counts on `http-301-get.pcap`), in hex and as text, with
 /// wildcards, regular expressions and the either-direction sets; the session's length
-/// and Community ID; DNS responses' records.
+/// and Community ID; DNS responses' records; a TURN allocation's STUN fields.
 #[test]
 fn payload8_searched_as_arkime_searches_it() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let inputs = [dir.join("http-301-get.pcap"), dir.join("dns-udp.pcap")];
+    let inputs = [dir.join("http-301-get.pcap"), dir.join("dns-udp.pcap"), dir.join("turn.pcap")];
     common::ok(
         common::tyto().args(["ingest", "--community-id", "--data-dir"]).arg(&data).args(&inputs).output().unwrap(),
     );
@@ -622,6 +645,9 @@ fn payload8_searched_as_arkime_searches_it() {
         ("dns.answer.ns == ns1.p16.dynect.net && dns.answer.ip == 192.30.252.128", 1),
         ("dns.header_flags == RA && dns.answer.cnt == 10", 2),
         ("dns.query.host == www.github.com && host.dns.all == ns4.p16.dynect.net", 2),
+        // A TURN allocation over TCP (turn.pcap), as Arkime's fields show it.
+        ("stun.realm == turn.cloudflare.com && stun.error == 401 && stun.type == \"CreatePermission Response\"", 1),
+        ("stun.xor-relayed-ip == 104.30.147.243 && stun.xor-mapped-ip == 108.56.17.155", 1),
         ("dns.answer.name == github.com && dns.answer.class == IN", 2),
     ] {
         assert_eq!(count(expr), want, "{expr}");
@@ -631,7 +657,7 @@ fn payload8_searched_as_arkime_searches_it() {
     let dir = std::fs::canonicalize(&dir).unwrap();
     let dir = dir.to_string_lossy();
     assert_eq!(count(&format!("file == {dir}/http-301-get.pcap")), 1);
-    assert_eq!(count(&format!("file == {dir}/*.pcap")), 4);
+    assert_eq!(count(&format!("file == {dir}/*.pcap")), 5);
     assert_eq!(count(&format!("file == {dir}/dns-udp.pcap && protocols == dns")), 3);
     assert_eq!(count("file == /.*http-301-get[.]pcap/"), 1);
 }

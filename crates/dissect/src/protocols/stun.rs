@@ -5,11 +5,13 @@
 //! dissector (`dtls`, its JA3/JA4 and certificates), RTP and RTCP packets are the
 //! call's SRTP (`srtp`, with their payload types and SSRCs, which stay in clear).
 //! The STUN messages name the calling application (`app`) where their attributes
-//! are an application's own, as nDPI reads them (see [`call_app`]).
+//! are an application's own, as nDPI reads them (see [`call_app`]), and give
+//! Arkime's `stun.*` fields (see [`message_values`]).
 
+use tyto_packet::Addr;
 use tyto_schema::SessionRecord;
 
-use crate::kit::add_protocol;
+use crate::kit::{add_protocol, add_text, put_int, put_ip};
 use crate::protocols::dtls::Dtls;
 use crate::protocols::rtp;
 use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
@@ -37,9 +39,12 @@ pub struct Stun {
 
 impl Dissector for Stun {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
-        if data.first().is_some_and(|b| *b < 4) && rec.extra.get("app").is_none() {
-            if let Some(app) = call_app(data) {
-                let _ = rec.extra.add_text("app", app);
+        if data.first().is_some_and(|b| *b < 4) {
+            message_values(data, rec);
+            if rec.extra.get("app").is_none() {
+                if let Some(app) = call_app(data) {
+                    let _ = rec.extra.add_text("app", app);
+                }
             }
         }
         // A TCP stream is STUN alone (RFC 7983's demultiplexing is for datagrams).
@@ -67,6 +72,111 @@ impl Dissector for Stun {
 }
 
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
+
+/// A message type's name as Arkime writes it: the method, then `Request`,
+/// `Indication`, `Response` or `Error` (RFC 5389 §6, RFC 8656 and RFC 6062's methods).
+fn type_name(kind: u16) -> Option<String> {
+    let method = (kind & 0x000f) | ((kind & 0x00e0) >> 1) | ((kind & 0x3e00) >> 2);
+    let class = ((kind >> 7) & 0b10) | ((kind >> 4) & 0b01);
+    let method = match method {
+        0x001 => "Binding",
+        0x003 => "Allocate",
+        0x004 => "Refresh",
+        0x006 => "Send",
+        0x007 => "Data",
+        0x008 => "CreatePermission",
+        0x009 => "ChannelBind",
+        0x00a => "Connect",
+        0x00b => "ConnectionBind",
+        0x00c => "ConnectionAttempt",
+        _ => return None,
+    };
+    Some(format!("{method} {}", ["Request", "Indication", "Response", "Error"][usize::from(class)]))
+}
+
+/// An address attribute (family, port, address), XOR-ed with the magic cookie and
+/// the transaction id when `xor` (RFC 5389 §15.1–15.2).
+fn address(value: &[u8], xor: Option<&[u8; 16]>) -> Option<(Addr, u16)> {
+    let (family, port) = (*value.get(1)?, u16::from_be_bytes([*value.get(2)?, *value.get(3)?]));
+    let mask = |i: usize| xor.map_or(0, |k| k[i]);
+    let port = port ^ u16::from_be_bytes([mask(0), mask(1)]);
+    let addr = match family {
+        1 => {
+            let b = value.get(4..8)?;
+            Addr::from_v4([b[0] ^ mask(0), b[1] ^ mask(1), b[2] ^ mask(2), b[3] ^ mask(3)])
+        }
+        2 => {
+            let b = value.get(4..20)?;
+            Addr(std::array::from_fn(|i| b[i] ^ mask(i)))
+        }
+        _ => return None,
+    };
+    Some((addr, port))
+}
+
+/// Arkime's `stun.*` fields from one message: its type, the mapped, XOR-mapped,
+/// relayed and peer addresses, user name, software, realm, error code, and the ICE
+/// and integrity attributes present.
+pub fn message_values(data: &[u8], rec: &mut SessionRecord) {
+    let Some(h) = data.get(..20) else { return };
+    let kind = u16::from_be_bytes([h[0], h[1]]);
+    if kind & 0xc000 != 0 {
+        return;
+    }
+    if let Some(name) = type_name(kind) {
+        add_text(&mut rec.extra, text_field!("stun.type"), &name);
+    }
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&h[4..20]);
+    let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let body = &data[20..];
+    let body = &body[..len.min(body.len())];
+    let mut at = 0;
+    // Text up to its first NUL (as Arkime reads it: classic STUN's user names are
+    // binary, padded with zeros).
+    let text = |v: &[u8]| String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or_default()).into_owned();
+    while let Some(a) = body.get(at..at + 4) {
+        let (attribute, n) = (u16::from_be_bytes([a[0], a[1]]), usize::from(u16::from_be_bytes([a[2], a[3]])));
+        let Some(value) = body.get(at + 4..at + 4 + n) else { break };
+        let mut put_address = |ip, port, xor| {
+            if let Some((addr, p)) = address(value, xor) {
+                put_ip(rec, ip, addr);
+                put_int(rec, port, i64::from(p));
+            }
+        };
+        match attribute {
+            0x0001 => put_address(ip_field!("stun.mapped-ip"), int_field!("stun.mapped-port"), None),
+            0x0020 | 0x8020 => {
+                put_address(ip_field!("stun.xor-mapped-ip"), int_field!("stun.xor-mapped-port"), Some(&key))
+            }
+            0x0016 => put_address(ip_field!("stun.xor-relayed-ip"), int_field!("stun.xor-relayed-port"), Some(&key)),
+            0x0012 => put_address(ip_field!("stun.xor-peer-ip"), int_field!("stun.xorPeerPort"), Some(&key)),
+            0x0006 if (1..513).contains(&n) && value[0] != 0 => {
+                add_text(&mut rec.extra, text_field!("stun.username"), &text(value))
+            }
+            0x8022 if (1..763).contains(&n) && value[0] != 0 => {
+                add_text(&mut rec.extra, text_field!("stun.software"), &text(value))
+            }
+            0x0014 if (1..763).contains(&n) && value[0] != 0 => {
+                add_text(&mut rec.extra, text_field!("stun.realm"), &text(value))
+            }
+            0x0009 if n >= 4 => {
+                put_int(rec, int_field!("stun.error"), i64::from(value[2] & 0x7) * 100 + i64::from(value[3]))
+            }
+            0x8028 | 0x8029 | 0x802a | 0x0025 => {
+                let name = match attribute {
+                    0x8028 => "fingerprint",
+                    0x8029 => "ice-controlled",
+                    0x802a => "ice-controlling",
+                    _ => "use-candidate",
+                };
+                add_text(&mut rec.extra, text_field!("stun.attributes"), name);
+            }
+            _ => {}
+        }
+        at += 4 + n.next_multiple_of(4);
+    }
+}
 
 /// The calling application a STUN message belongs to, by what only that application
 /// sends (as nDPI tells them apart): WhatsApp's own message types (0x0800–0x0805) and
@@ -188,6 +298,41 @@ mod tests {
         m.extend_from_slice(value);
         m.resize(20 + 4 + padded, 0);
         m
+    }
+
+    #[test]
+    fn arkimes_stun_fields() {
+        use tyto_schema::Values;
+        // A Binding success response with XOR-MAPPED-ADDRESS 192.0.2.1:32853 and SOFTWARE.
+        let mut m = request(0x0101, 0x0020, &[0, 1, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43]);
+        let mut sw = request(0x0101, 0x8022, b"test vector");
+        m.extend_from_slice(&sw.split_off(20));
+        let len = (m.len() - 20) as u16;
+        m[2..4].copy_from_slice(&len.to_be_bytes());
+        let mut rec = SessionRecord { ip_protocol: 17, ..SessionRecord::default() };
+        message_values(&m, &mut rec);
+        assert_eq!(rec.extra.texts("stun.type"), ["Binding Response"]);
+        assert_eq!(rec.extra.ips("stun.xor-mapped-ip"), [Addr::from_v4([192, 0, 2, 1])]);
+        assert_eq!(rec.extra.ints("stun.xor-mapped-port"), [32853]);
+        assert_eq!(rec.extra.texts("stun.software"), ["test vector"]);
+        // An Allocate error 401 with its realm; ICE attributes by name.
+        message_values(&request(0x0113, 0x0009, &[0, 0, 4, 1, b'x']), &mut rec);
+        message_values(&request(0x0003, 0x0014, b"turn.example"), &mut rec);
+        message_values(&request(0x0001, 0x802a, &[0; 8]), &mut rec);
+        assert_eq!(rec.extra.get("stun.error"), Some(&Values::Int(vec![401])));
+        assert_eq!(rec.extra.texts("stun.realm"), ["turn.example"]);
+        assert_eq!(rec.extra.texts("stun.attributes"), ["ice-controlling"]);
+        assert_eq!(
+            rec.extra.texts("stun.type"),
+            ["Binding Response", "Allocate Error", "Allocate Request", "Binding Request"]
+        );
+        // An attribute claiming more than the message holds ends the walk.
+        let mut cut = request(0x0001, 0x0006, b"user");
+        cut[22] = 0x7f;
+        message_values(&cut, &mut SessionRecord::default());
+        assert_eq!(type_name(0x0017), Some("Data Indication".into()));
+        assert_eq!(type_name(0x0108), Some("CreatePermission Response".into()));
+        assert_eq!(type_name(0x0002), None);
     }
 
     #[test]
