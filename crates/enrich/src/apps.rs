@@ -90,7 +90,16 @@ pub fn category_of(app: &str) -> Option<&'static str> {
 /// The application a server name belongs to. `name` is lower case, without a final
 /// dot or a port.
 fn by_host(c: &Catalogue, name: &str) -> Option<App> {
-    let mut best: Option<(usize, App)> = None;
+    // Suffixes: the name, what follows each `.`, and each `-…` (nDPI's `-mtalk.google.com`).
+    // The first found is the longest.
+    let bytes = name.as_bytes();
+    let mut best: Option<(usize, App)> = std::iter::once(0)
+        .chain(bytes.iter().enumerate().filter_map(|(i, b)| match b {
+            b'.' => Some(i + 1),
+            b'-' => Some(i),
+            _ => None,
+        }))
+        .find_map(|start| c.hosts.get(&name[start..]).map(|app| (name.len() - start, *app)));
     let mut consider = |pattern: &str| {
         if let Some(app) = c.hosts.get(pattern) {
             if best.is_none_or(|(len, _)| pattern.len() > len) {
@@ -98,20 +107,6 @@ fn by_host(c: &Catalogue, name: &str) -> Option<App> {
             }
         }
     };
-    // Suffixes: the name, what follows each `.`, and each `-…` (nDPI's `-mtalk.google.com`).
-    // The first found is the longest.
-    let bytes = name.as_bytes();
-    for start in std::iter::once(0).chain(bytes.iter().enumerate().filter_map(|(i, b)| match b {
-        b'.' => Some(i + 1),
-        b'-' => Some(i),
-        _ => None,
-    })) {
-        let suffix = &name[start..];
-        if c.hosts.contains_key(suffix) {
-            consider(suffix);
-            break;
-        }
-    }
     // Prefix patterns: one or more whole labels and the dot after them, at any label start.
     if c.prefix_labels > 0 {
         let label_starts =
@@ -153,12 +148,19 @@ const NAMED_BY: &[&str] = &["host.tls", "host.quic", "host.http", "host.dns", "c
 pub fn app_of(rec: &SessionRecord) -> Option<App> {
     let c = catalogue();
     let mut names: [Option<&[String]>; NAMED_BY.len()] = Default::default();
-    let mut certificate_names = false;
+    // Certificates' common names and organisations (subject and issuer), for the
+    // certificate patterns when no server name named the application.
+    let (mut common_names, mut organisations): (Vec<&[String]>, Vec<&[String]>) = Default::default();
     for (field, values) in rec.extra.iter() {
-        if let (Some(i), Values::Text(list)) = (NAMED_BY.iter().position(|f| *f == field), values) {
+        let Values::Text(list) = values else { continue };
+        if let Some(i) = NAMED_BY.iter().position(|f| *f == field) {
             names[i] = Some(list);
         }
-        certificate_names |= field.starts_with("cert.");
+        match field {
+            "cert.subject.cn" | "cert.issuer.cn" => common_names.push(list),
+            "cert.subject.on" | "cert.issuer.on" => organisations.push(list),
+            _ => {}
+        }
     }
     for list in names.into_iter().flatten() {
         for raw in list {
@@ -167,20 +169,21 @@ pub fn app_of(rec: &SessionRecord) -> Option<App> {
             }
         }
     }
-    if certificate_names {
-        for (attr, value, app) in &c.certificates {
-            let fields: &[&str] = match *attr {
-                "cn" => &["cert.subject.cn", "cert.issuer.cn"],
-                "o" => &["cert.subject.on", "cert.issuer.on"],
-                _ => &[],
-            };
-            let found = fields.iter().flat_map(|f| rec.extra.texts(f)).any(|v| v.to_ascii_lowercase().contains(value));
-            if found {
-                return Some(*app);
-            }
-        }
+    if common_names.is_empty() && organisations.is_empty() {
+        return None;
     }
-    None
+    // Lower case once, then every pattern in the catalogue's order.
+    let lower =
+        |lists: Vec<&[String]>| -> Vec<String> { lists.concat().iter().map(|v| v.to_ascii_lowercase()).collect() };
+    let (common_names, organisations) = (lower(common_names), lower(organisations));
+    c.certificates.iter().find_map(|(attr, value, app)| {
+        let held = match *attr {
+            "cn" => &common_names,
+            "o" => &organisations,
+            _ => return None,
+        };
+        held.iter().any(|v| v.contains(value)).then_some(*app)
+    })
 }
 
 /// Fills `app` and `category`.

@@ -114,30 +114,59 @@ fn address(value: &[u8], xor: Option<&[u8; 16]>) -> Option<(Addr, u16)> {
     Some((addr, port))
 }
 
+/// One message's type, the XOR key of its addresses (the magic cookie and the
+/// transaction id, RFC 5389 §15.2) and its attributes, cut to the length it claims.
+struct Message<'a> {
+    kind: u16,
+    key: [u8; 16],
+    attributes: &'a [u8],
+}
+
+impl Message<'_> {
+    fn read(data: &[u8]) -> Option<Message<'_>> {
+        let h = data.get(..20)?;
+        let kind = u16::from_be_bytes([h[0], h[1]]);
+        if kind & 0xc000 != 0 {
+            return None;
+        }
+        let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        let body = &data[20..];
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&h[4..20]);
+        Some(Message { kind, key, attributes: &body[..len.min(body.len())] })
+    }
+}
+
+/// Each attribute of a message's `attributes`: its type, the length it claims, and
+/// as much of its value as the message holds (padded to four bytes between them).
+fn attributes(body: &[u8]) -> impl Iterator<Item = (u16, usize, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let a = body.get(at..at + 4)?;
+        let (attribute, n) = (u16::from_be_bytes([a[0], a[1]]), usize::from(u16::from_be_bytes([a[2], a[3]])));
+        let value = body.get(at + 4..).map_or(&[][..], |v| &v[..n.min(v.len())]);
+        at += 4 + n.next_multiple_of(4);
+        Some((attribute, n, value))
+    })
+}
+
 /// Arkime's `stun.*` fields from one message: its type, the mapped, XOR-mapped,
 /// relayed and peer addresses, user name, software, realm, error code, and the ICE
 /// and integrity attributes present.
 pub fn message_values(data: &[u8], rec: &mut SessionRecord) {
-    let Some(h) = data.get(..20) else { return };
-    let kind = u16::from_be_bytes([h[0], h[1]]);
-    if kind & 0xc000 != 0 {
-        return;
-    }
-    if let Some(name) = type_name(kind) {
+    let Some(m) = Message::read(data) else { return };
+    if let Some(name) = type_name(m.kind) {
         add_text(&mut rec.extra, text_field!("stun.type"), &name);
     }
-    let mut key = [0u8; 16];
-    key.copy_from_slice(&h[4..20]);
-    let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    let body = &data[20..];
-    let body = &body[..len.min(body.len())];
-    let mut at = 0;
+    let key = &m.key;
     // Text up to its first NUL (as Arkime reads it: classic STUN's user names are
     // binary, padded with zeros).
     let text = |v: &[u8]| String::from_utf8_lossy(v.split(|b| *b == 0).next().unwrap_or_default()).into_owned();
-    while let Some(a) = body.get(at..at + 4) {
-        let (attribute, n) = (u16::from_be_bytes([a[0], a[1]]), usize::from(u16::from_be_bytes([a[2], a[3]])));
-        let Some(value) = body.get(at + 4..at + 4 + n) else { break };
+    for (attribute, n, value) in attributes(m.attributes) {
+        // An attribute longer than the message ends the reading.
+        if value.len() < n {
+            break;
+        }
         let mut put_address = |ip, port, xor| {
             if let Some((addr, p)) = address(value, xor) {
                 put_ip(rec, ip, addr);
@@ -147,10 +176,10 @@ pub fn message_values(data: &[u8], rec: &mut SessionRecord) {
         match attribute {
             0x0001 => put_address(ip_field!("stun.mapped-ip"), int_field!("stun.mapped-port"), None),
             0x0020 | 0x8020 => {
-                put_address(ip_field!("stun.xor-mapped-ip"), int_field!("stun.xor-mapped-port"), Some(&key))
+                put_address(ip_field!("stun.xor-mapped-ip"), int_field!("stun.xor-mapped-port"), Some(key))
             }
-            0x0016 => put_address(ip_field!("stun.xor-relayed-ip"), int_field!("stun.xor-relayed-port"), Some(&key)),
-            0x0012 => put_address(ip_field!("stun.xor-peer-ip"), int_field!("stun.xorPeerPort"), Some(&key)),
+            0x0016 => put_address(ip_field!("stun.xor-relayed-ip"), int_field!("stun.xor-relayed-port"), Some(key)),
+            0x0012 => put_address(ip_field!("stun.xor-peer-ip"), int_field!("stun.xorPeerPort"), Some(key)),
             0x0006 if (1..513).contains(&n) && value[0] != 0 => {
                 add_text(&mut rec.extra, text_field!("stun.username"), &text(value))
             }
@@ -174,7 +203,6 @@ pub fn message_values(data: &[u8], rec: &mut SessionRecord) {
             }
             _ => {}
         }
-        at += 4 + n.next_multiple_of(4);
     }
 }
 
@@ -186,48 +214,31 @@ pub fn message_values(data: &[u8], rec: &mut SessionRecord) {
 /// (Google, Signal, Facebook). libwebrtc's network-info attribute (0xC057) is sent by
 /// every WebRTC client, so it names none.
 pub fn call_app(data: &[u8]) -> Option<&'static str> {
-    let h = data.get(..20)?;
-    let kind = u16::from_be_bytes([h[0], h[1]]);
-    if kind & 0xc000 != 0 {
-        return None;
-    }
-    if (0x0800..=0x0805).contains(&kind) {
+    let m = Message::read(data)?;
+    if (0x0800..=0x0805).contains(&m.kind) {
         return Some("whatsappcall");
     }
-    let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    let body = &data[20..];
-    let body = &body[..len.min(body.len())];
-    let mut at = 0;
-    while let Some(a) = body.get(at..at + 4) {
-        let (attribute, n) = (u16::from_be_bytes([a[0], a[1]]), usize::from(u16::from_be_bytes([a[2], a[3]])));
-        let value = body.get(at + 4..).map_or(&[][..], |v| &v[..n.min(v.len())]);
-        let named = match attribute {
-            0x0103 => Some("zoom"),
-            0x4000..=0x4002 => Some("whatsappcall"),
-            0x0014 => {
-                let realm = String::from_utf8_lossy(value).to_ascii_lowercase();
-                if realm.contains("google.com") {
-                    Some("googlecall")
-                } else if realm.contains("signal.org") || realm.contains("whispersystems.org") {
-                    Some("signalvoip")
-                } else if realm.contains("facebook") {
-                    Some("facebookvoip")
-                } else {
-                    None
-                }
+    attributes(m.attributes).find_map(|(attribute, n, value)| match attribute {
+        0x0103 => Some("zoom"),
+        0x4000..=0x4002 => Some("whatsappcall"),
+        0x0014 => {
+            let realm = String::from_utf8_lossy(value).to_ascii_lowercase();
+            if realm.contains("google.com") {
+                Some("googlecall")
+            } else if realm.contains("signal.org") || realm.contains("whispersystems.org") {
+                Some("signalvoip")
+            } else if realm.contains("facebook") {
+                Some("facebookvoip")
+            } else {
+                None
             }
-            0x8054 if n == 4 && value.get(1..4) == Some(&[0, 0, 0]) => Some("skype-teamscall"),
-            0x8070 if n == 4 && matches!(value, [0, 0, 0, 2 | 3]) => Some("skype-teamscall"),
-            0x24df | 0x3802 | 0x8036 | 0x8095 | 0x0800 | 0x8006 => Some("skype-teamscall"),
-            0xff03 => Some("googlecall"),
-            _ => None,
-        };
-        if named.is_some() {
-            return named;
         }
-        at += 4 + n.next_multiple_of(4);
-    }
-    None
+        0x8054 if n == 4 && value.get(1..4) == Some(&[0, 0, 0]) => Some("skype-teamscall"),
+        0x8070 if n == 4 && matches!(value, [0, 0, 0, 2 | 3]) => Some("skype-teamscall"),
+        0x24df | 0x3802 | 0x8036 | 0x8095 | 0x0800 | 0x8006 => Some("skype-teamscall"),
+        0xff03 => Some("googlecall"),
+        _ => None,
+    })
 }
 
 /// Message types of classic STUN: binding and shared-secret requests and responses.
