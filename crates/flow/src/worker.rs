@@ -179,12 +179,6 @@ impl Worker {
             None => self.create(p, tcp.as_ref().map(|t| t.flags)),
         };
         self.add_packet(i, p, tcp.as_ref());
-        if p.input != NO_INPUT {
-            let inputs = &mut self.table.get_mut(i).inputs;
-            if inputs.last() != Some(&p.input) && !inputs.contains(&p.input) {
-                inputs.push(p.input);
-            }
-        }
         // A row that reached its packet limit or its age is written with this
         // packet in it; the next packet starts the linked row.
         let s = self.table.get(i);
@@ -332,6 +326,9 @@ impl Worker {
         self.stats.packets += 1;
         self.stats.bytes += p.wire_len as u64;
         note_link_facts(&mut s.rec, &p.decoded, dir);
+        if p.input != NO_INPUT && s.inputs.last() != Some(&p.input) && !s.inputs.contains(&p.input) {
+            s.inputs.push(p.input);
+        }
         if let Some(ip) = p.decoded.ip {
             let ttls = if dir == Direction::ToServer { &mut s.rec.ttl_src } else { &mut s.rec.ttl_dst };
             if ttls.len() < 4 {

@@ -178,8 +178,9 @@ impl Stores {
         };
         let store = self.take()?;
         store.clear_interrupt();
-        let armed = Armed::new(store.interrupter());
-        let running = self.register(store.interrupter());
+        let interrupter = store.interrupter();
+        let armed = Armed::new(interrupter.clone());
+        let running = self.register(interrupter);
         let mut on_drop = InterruptOnDrop(Some(armed.clone()));
         let me = self.clone();
         let ended = armed.clone();
