@@ -146,7 +146,6 @@ const NAMED_BY: &[&str] = &["host.tls", "host.quic", "host.http", "host.dns", "c
 
 /// The application of a session, from its fields.
 pub fn app_of(rec: &SessionRecord) -> Option<App> {
-    let c = catalogue();
     let mut names: [Option<&[String]>; NAMED_BY.len()] = Default::default();
     // Certificates' common names and organisations (subject and issuer), for the
     // certificate patterns when no server name named the application.
@@ -162,6 +161,12 @@ pub fn app_of(rec: &SessionRecord) -> Option<App> {
             _ => {}
         }
     }
+    // A session without a name leaves the catalogue unread (a capture of such
+    // sessions never loads it).
+    if names.iter().all(Option::is_none) && common_names.is_empty() && organisations.is_empty() {
+        return None;
+    }
+    let c = catalogue();
     for list in names.into_iter().flatten() {
         for raw in list {
             if let Some(app) = server_name(raw).and_then(|n| by_host(c, &n)) {
