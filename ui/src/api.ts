@@ -7,6 +7,7 @@ export interface User {
   export_pcap: boolean;
   see_packets: boolean;
   upload: boolean;
+  remove_tags: boolean;
   expression: string | null;
   time_limit_hours: number | null;
 }
@@ -62,10 +63,21 @@ function toLogin() {
   location.assign(`/login?next=${encodeURIComponent(next)}`);
 }
 
-async function call(method: string, path: string, params: Params = {}, signal?: AbortSignal): Promise<Response> {
+async function call(
+  method: string,
+  path: string,
+  params: Params = {},
+  signal?: AbortSignal,
+  form?: Params,
+): Promise<Response> {
   const headers: Record<string, string> = { "X-Tyto-UI": "1", Accept: "application/json" };
   if (method !== "GET" && csrf) headers["X-Tyto-CSRF"] = csrf;
-  const resp = await fetch(path + queryString(params), { method, headers, signal, credentials: "same-origin" });
+  let body: string | undefined;
+  if (form) {
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
+    body = queryString(form).slice(1);
+  }
+  const resp = await fetch(path + queryString(params), { method, headers, signal, body, credentials: "same-origin" });
   if (resp.status === 401) {
     toLogin();
     throw new ApiError("not logged in", 401);
@@ -95,6 +107,11 @@ export async function getText(path: string, params: Params = {}, signal?: AbortS
 
 export async function post(path: string): Promise<void> {
   await call("POST", path);
+}
+
+/** A POST with its parameters as a form body (lists of ids are long for a URL). */
+export async function postForm<T>(path: string, form: Params): Promise<T> {
+  return (await call("POST", path, {}, undefined, form)).json() as Promise<T>;
 }
 
 /** Whether an error is only a fetch cancelled because a newer one replaced it. */

@@ -16,6 +16,8 @@ import { Services } from "./pages/Services";
 import { Dns } from "./pages/Dns";
 import { Stats } from "./pages/Stats";
 import { Upload } from "./pages/Upload";
+import { History } from "./pages/History";
+import { Hunts } from "./pages/Hunts";
 import { WorldMap } from "./pages/WorldMap";
 import { andClause, quoteValue, readSearch, searchParams, type Search } from "./search";
 import "./style.css";
@@ -31,6 +33,8 @@ const PAGES: { path: string; title: string; view: () => preact.JSX.Element; sear
   { path: "/alerts", title: "Alerts", view: Alerts, searches: false },
   { path: "/stats", title: "Stats", view: Stats, searches: false },
   { path: "/upload", title: "Upload", view: Upload, searches: false },
+  { path: "/hunts", title: "Hunts", view: Hunts, searches: true },
+  { path: "/history", title: "History", view: History, searches: false },
 ];
 
 function pageFor(path: string) {

@@ -8,25 +8,27 @@ export interface Loaded<T> {
   error: ApiError | null;
 }
 
-/** Fetches `path` with `params` whenever they change; a newer call cancels an older one.
- *  Errors go to the application's error display as well as to the caller. */
-export function useApi<T>(path: string | null, params: Params): Loaded<T> {
-  return useFetched<T>(path, params, getJson);
+/** Fetches `path` with `params` whenever they change (or `version` does: a change
+ *  made elsewhere); a newer call cancels an older one. Errors go to the application's
+ *  error display as well as to the caller. */
+export function useApi<T>(path: string | null, params: Params, version = 0): Loaded<T> {
+  return useFetched<T>(path, params, getJson, version);
 }
 
 /** The same for an answer in plain text (`/api/unique`). */
 export function useApiText(path: string | null, params: Params): Loaded<string> {
-  return useFetched(path, params, getText);
+  return useFetched(path, params, getText, 0);
 }
 
 function useFetched<T>(
   path: string | null,
   params: Params,
   fetcher: (path: string, params: Params, signal: AbortSignal) => Promise<T>,
+  version: number,
 ): Loaded<T> {
   const { reportError } = useApp();
   const [state, setState] = useState<Loaded<T>>({ data: null, loading: path !== null, error: null });
-  const key = path === null ? "" : path + JSON.stringify(params);
+  const key = path === null ? "" : `${version} ${path}${JSON.stringify(params)}`;
   useEffect(() => {
     if (path === null) return;
     const abort = new AbortController();

@@ -1,8 +1,10 @@
 // The viewer in headless Chromium, against a running `tyto serve`: log in, search
 // (with completion and an error shown in place), sort, open a session and its
 // packets, download PCAPs and count their packets, zoom by dragging the histogram,
-// SPI View, SPI Graph, Connections, the map, Alerts, Services, Stats, an upload followed to its
-// sessions, a user without PCAP or upload rights, and logging out. What the page shows is checked against the API's own answers.
+// tags put on the opened session and on every match and taken off again, SPI View,
+// SPI Graph, Connections, the map, Alerts, Services, Stats, an upload followed to its
+// sessions, a hunt through every session's packets, the history of what was asked, a
+// user without PCAP or upload rights, and logging out. What the page shows is checked against the API's own answers.
 //
 // TYTO_URL, TYTO_USER/TYTO_PASSWORD (an admin), TYTO_LIMITED_USER/_PASSWORD (a user
 // who may neither export PCAP nor see packets), TYTO_UPLOAD_FILE (a capture to upload),
@@ -219,6 +221,28 @@ const pagePackets = sortedIds.reduce((a, i) => a + bytesById.get(i).packets, 0);
 assert.equal(await download(() => page.click("#pcap-page"), "page.pcap"), pagePackets, "page PCAP packets");
 const allPackets = dns.data.reduce((a, r) => a + r.packets, 0);
 assert.equal(await download(() => page.click("#pcap-all"), "all.pcap"), allPackets, "all-matches PCAP packets");
+
+// ---- tags: on the opened session, then on every match (and off again); the opened
+// session shows its tag, a search finds what was tagged
+await page.click("#tag-toggle");
+await page.fill("#tag-names", "browser-one");
+await page.selectOption("#tag-scope", "open");
+await page.click("#tag-add");
+await page.locator("#tag-result").filter({ hasText: "Tags added to 1 session" }).waitFor();
+await detail.locator(`table.fields tr:has(th:text-is("tags"))`).filter({ hasText: "browser-one" }).waitFor();
+assert.equal((await api("/api/sessions", { date: -1, expression: "tags == browser-one", length: 1 })).data[0].id, id);
+assert.equal((await api("/api/sessions", { date: -1, expression: "tags == browser-one", length: 1 })).recordsFiltered, 1);
+await page.fill("#tag-names", "browser-all");
+await page.selectOption("#tag-scope", "all");
+await page.click("#tag-add");
+await page.locator("#tag-result").filter({ hasText: `Tags added to ${dns.recordsFiltered} sessions` }).waitFor();
+const tagged = await api("/api/sessions", { date: -1, expression: "tags == browser-all", length: 1 });
+assert.equal(tagged.recordsFiltered, dns.recordsFiltered, "every match tagged");
+await shot("tags-added");
+await page.click("#tag-remove");
+await page.locator("#tag-result").filter({ hasText: `Tags removed from ${dns.recordsFiltered} sessions` }).waitFor();
+assert.equal((await api("/api/sessions", { date: -1, expression: "tags == browser-all", length: 1 })).recordsFiltered, 0);
+await page.click("#tag-toggle");
 
 // ---- a click on a field value adds it to the search
 const dst = one["ip.dst"];
@@ -475,6 +499,59 @@ if (toUpload) {
   await page.locator(".sessions-table tr.session-row").first().click();
   await page.locator(".session-detail table.fields").filter({ hasText: "docs:192.0.2.0/24" }).waitFor();
 }
+
+// ---- Hunts: a request path that one session alone has, searched for in every
+// session's packets from the Hunts page: the hunt finishes with that session, tagged
+const quoted = (v) => `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+const withPath = await api("/api/sessions", { date: -1, expression: "http.uri.path == EXISTS!", fields: "http.uri.path", length: 200 });
+let target = null;
+for (const r of withPath.data) {
+  const p = (r["http.uri.path"] ?? []).find((p) => p.length >= 12 && /^[\x21-\x7e]+$/.test(p));
+  if (!p) continue;
+  const n = (await api("/api/sessions", { date: -1, expression: `http.uri.path == ${quoted(p)}`, length: 1 })).recordsFiltered;
+  if (n === 1) {
+    target = { id: r.id, path: p };
+    break;
+  }
+}
+assert.ok(target, "a request path of one session");
+await searchFor("");
+await page.click("nav a:has-text('Hunts')");
+await page.fill("#hunt-name", "browser-hunt");
+await page.fill("#hunt-search", target.path);
+await page.selectOption("#hunt-type", "asciicase");
+await page.click("#hunt-start");
+const huntRow = page.locator('.hunt-list tr[data-name="browser-hunt"][data-state="finished"]');
+await huntRow.waitFor({ timeout: 60000 });
+const hunt = (await api("/api/hunts")).data.find((h) => h.spec.name === "browser-hunt");
+assert.equal(hunt.progress.matched, 1, JSON.stringify(hunt));
+assert.deepEqual(hunt.progress.matches, [target.id]);
+const everySession = await api("/api/sessions", { date: -1, length: 1 });
+assert.equal(hunt.progress.sessions_searched, everySession.recordsFiltered, "every session searched");
+assert.equal((await huntRow.locator(".hunt-matches").innerText()).trim(), "1");
+await shot("hunt");
+await huntRow.locator(".hunt-matches a").click();
+await page.waitForURL((u) => new URL(u).pathname === "/sessions" && (new URL(u).searchParams.get("expression") ?? "").includes("hunt:browser-hunt"));
+await rendered();
+await expectCount(1);
+assert.equal(await page.locator(".sessions-table tr.session-row").first().getAttribute("data-id"), target.id);
+
+// ---- History: the tag changes above, with the tags their form bodies held; an
+// expression there opens its search again
+await page.click("nav a:has-text('History')");
+await page.fill("#history-text", "browser-all");
+await page.press("#history-text", "Enter");
+const hist = await api("/api/histories", { searchTerm: "browser-all", length: 1000 });
+assert.ok(hist.data.some((e) => e.path === "/api/sessions/addtags" && e.detail.tags.includes("browser-all")), "the tag change is recorded");
+assert.ok(hist.data.some((e) => e.path === "/api/sessions/removetags"), "the removal is recorded");
+await page.locator("#history-count").filter({ hasText: `${hist.recordsFiltered} requests` }).waitFor();
+assert.equal(await page.locator(".history-list tbody tr").count(), hist.data.length);
+await page.locator(".history-list tbody tr").filter({ hasText: "/api/sessions/addtags" }).filter({ hasText: "browser-all" }).first().waitFor();
+await shot("history");
+await page.locator(".history-list td.expression a").filter({ hasText: "tags == browser-all" }).first().click();
+await page.waitForURL((u) => new URL(u).pathname === "/sessions" && new URL(u).searchParams.get("expression") === "tags == browser-all");
+await rendered();
+await expectCount(0);
 
 // ---- a user who may not export PCAP nor see packets
 if (limited[0]) {

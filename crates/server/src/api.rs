@@ -301,6 +301,50 @@ pub async fn unique(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
+/// `GET /api/histories`: what users asked of this viewer (searches, views, exports,
+/// tag changes, uploads), newest first, a page at a time (`start`, `length`): an
+/// admin's of everyone (or of `user`), anyone else's of themselves; `searchTerm` (or
+/// `text`) a piece of the route or a parameter; `startTime`/`stopTime` in epoch
+/// seconds.
+pub async fn histories(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let user = match params.get("user") {
+        _ if !authed.user.admin => Some(authed.user.name.clone()),
+        Some(u) => Some(u.to_string()),
+        None => None,
+    };
+    let seconds = |name: &str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && s.abs() < 1e11)
+                    .map(|s| (s * 1000.0) as i64)
+                    .ok_or_else(|| ApiError::bad_request(format!("{name}={v:?}: epoch seconds")))
+            })
+            .transpose()
+    };
+    let q = crate::history::HistoryQuery {
+        user,
+        text: params.get("searchTerm").or(params.get("text")).map(String::from),
+        start_ms: seconds("startTime")?,
+        stop_ms: seconds("stopTime")?,
+        offset: params.number("start", 0, 10_000_000)?,
+        limit: params.number("length", 100, MAX_PAGE)?,
+    };
+    let history = state.history.clone();
+    let (total, entries) = tokio::task::spawn_blocking(move || history.list(&q))
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the history: {e}")))?
+        .map_err(|e| ApiError::internal(format!("reading the history: {e}")))?;
+    Ok(Json(json!({ "data": entries, "recordsFiltered": total })))
+}
+
 /// `GET /api/fields`: the catalogue, for completion and column choosers: every
 /// field, then the names that stand for several fields (they carry `members`).
 pub async fn fields() -> Json<Value> {

@@ -544,8 +544,18 @@ pub async fn require_user(State(state): State<AppState>, mut req: Request, next:
             }
         }
     }
+    let entry = crate::history::recorded(&path)
+        .then(|| crate::history::Entry::new(&authed.user.name, &method, &path, req.uri().query()));
     req.extensions_mut().insert(authed);
-    next.run(req).await
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    if let Some(mut entry) = entry {
+        entry.status = resp.status().as_u16();
+        entry.ms = started.elapsed().as_millis() as u64;
+        entry.detail = resp.extensions().get::<crate::history::Detail>().map(|d| d.0.clone());
+        state.history.add(&entry);
+    }
+    resp
 }
 
 #[cfg(test)]

@@ -13,12 +13,15 @@ pub mod auth_header;
 mod body;
 pub mod csv;
 mod export;
+mod history;
+mod hunts;
 mod listen;
 mod login;
 mod metrics;
 pub mod nodes;
 mod params;
 mod stores;
+mod tags;
 mod throttle;
 mod ui;
 mod upload;
@@ -32,7 +35,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::{middleware, Json, Router};
 use tyto_store::{ReaderBox as StoreBox, StoreError, StoreUrl};
 
@@ -88,6 +91,10 @@ pub struct AppState {
     pub uploads: Option<Arc<Uploads>>,
     /// See [`Limits::sample_above`].
     pub sample_above: u64,
+    /// What the users asked of this viewer.
+    pub history: Arc<history::History>,
+    /// Searches of packet payloads, running or done.
+    pub hunts: Arc<hunts::Hunts>,
 }
 
 impl AppState {
@@ -133,6 +140,8 @@ impl AppState {
             queue: None,
             uploads: None,
             sample_above: tyto_store::SAMPLE_ABOVE,
+            history: Arc::new(history::History::new(tyto_schema::DataDir::new(data_dir).history())),
+            hunts: Arc::default(),
         })
     }
 }
@@ -209,6 +218,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/logout", post(login::logout)),
         ("/api/user/current", get(login::current)),
         ("/api/users", get(login::list_users)),
+        ("/api/histories", get(api::histories)),
         ("/api/sessions", get(api::sessions)),
         ("/sessions.json", get(api::sessions)),
         ("/api/sessions.csv", get(api::sessions_csv)),
@@ -228,6 +238,14 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/alerts", get(api::alerts)),
         ("/api/transactions", get(api::transactions)),
         ("/api/services", get(api::services)),
+        ("/api/sessions/addtags", post(tags::add)),
+        ("/addTags", post(tags::add)),
+        ("/api/sessions/removetags", post(tags::remove)),
+        ("/removeTags", post(tags::remove)),
+        ("/api/hunt", post(hunts::start)),
+        ("/api/hunts", get(hunts::list)),
+        ("/api/hunt/{id}/cancel", post(hunts::cancel)),
+        ("/api/hunt/{id}", delete(hunts::remove)),
         ("/api/upload", post(upload::upload)),
         ("/api/uploads", get(upload::list)),
         ("/api/uploads/{id}", get(upload::one)),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::{FromRequestParts, RawQuery};
 use axum::http::request::Parts;
-use tyto_query::{compile, nearest_name, parse_when, MAX_EXPRESSION_LEN};
+use tyto_query::{compile, nearest_name, parse_when, Filter, TextMatch, MAX_EXPRESSION_LEN};
 use tyto_schema::time::now_ns;
 use tyto_schema::{field, FieldDef};
 use tyto_store::{ListQuery, SortKey};
@@ -46,6 +46,24 @@ pub fn check_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Tags as a request gives them: comma-separated, trimmed, empty ones dropped; at
+/// most 16 of at most 100 characters, no control characters.
+pub fn parse_tags(tags: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags.unwrap_or_default().split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if t.len() > 100 || t.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(format!("tag {t:?}: at most 100 characters, no control characters")));
+        }
+        if out.len() == 16 {
+            return Err(ApiError::bad_request("at most 16 tags"));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// A field by name or alias, or a 400 that suggests the nearest name.
 /// Internal columns (packet positions) are not fields a request may name.
 pub fn field_named(param: &str, name: &str) -> Result<&'static FieldDef, ApiError> {
@@ -64,6 +82,66 @@ impl Params {
             return Err(ApiError::bad_request(format!("too many parameters ({}; at most {MAX_PARAMS})", pairs.len())));
         }
         Ok(Params(pairs.into_iter().collect()))
+    }
+
+    /// These parameters with those of a form or JSON body added (a body's value wins),
+    /// as Arkime's POST routes take them either way. A JSON body is an object of
+    /// strings, numbers or booleans; a list of strings (`ids`, `tags`) is joined with
+    /// commas.
+    pub fn with_body(mut self, content_type: Option<&str>, body: &[u8]) -> Result<Params, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(self);
+        }
+        let json = content_type.is_some_and(|t| t.trim_start().starts_with("application/json"));
+        let pairs: Vec<(String, String)> = if json {
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("the JSON body is not an object: {e}")))?;
+            let mut pairs = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    serde_json::Value::Null => continue,
+                    serde_json::Value::Array(items) => {
+                        let texts: Option<Vec<String>> =
+                            items.into_iter().map(|i| i.as_str().map(String::from)).collect();
+                        texts
+                            .ok_or_else(|| ApiError::bad_request(format!("{k}: a list of strings, or a string")))?
+                            .join(",")
+                    }
+                    serde_json::Value::Object(_) => {
+                        return Err(ApiError::bad_request(format!("{k}: a string, a number or a list, not an object")))
+                    }
+                };
+                pairs.push((k, text));
+            }
+            pairs
+        } else {
+            serde_urlencoded::from_bytes(body)
+                .map_err(|e| ApiError::bad_request(format!("the form body cannot be decoded: {e}")))?
+        };
+        self.0.extend(pairs);
+        if self.0.len() > MAX_PARAMS {
+            return Err(ApiError::bad_request(format!("too many parameters ({}; at most {MAX_PARAMS})", self.0.len())));
+        }
+        Ok(self)
+    }
+
+    /// The sessions of these ids that this user may see, in the request's time range
+    /// (the request's expression is not used).
+    pub fn sessions_by_id(&self, user: &User, ids: &[String]) -> Result<ListQuery, ApiError> {
+        for id in ids {
+            check_id(id)?;
+        }
+        let mut q = self.visible(user)?;
+        let id_field = field("id").ok_or_else(|| ApiError::internal("the catalogue has no field id"))?;
+        let by_id = Filter::Text { field: id_field, m: TextMatch::AnyOf(ids.to_vec()) };
+        q.filter = Some(match q.filter.take() {
+            Some(f) => Filter::And(vec![f, by_id]),
+            None => by_id,
+        });
+        Ok(q)
     }
 
     /// These parameters with one of them set to another value.

@@ -207,6 +207,12 @@ impl Stores {
         out
     }
 
+    /// A handle of its own for a background task (a hunt), outside the pool and its
+    /// time limit: the task bounds itself.
+    pub fn background(&self) -> Result<StoreBox, ApiError> {
+        Ok((self.factory)()?)
+    }
+
     /// A handle of its own for a streamed export, or an error when too many stream already.
     pub fn for_export(&self) -> Result<ExportHandle, ApiError> {
         let permit = self.exports.clone().try_acquire_owned().map_err(|_| ApiError {

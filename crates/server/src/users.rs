@@ -38,6 +38,10 @@ pub struct User {
     /// May send capture files to be ingested (admins always may).
     #[serde(default)]
     pub upload: bool,
+    /// May take tags off sessions (Arkime's removeEnabled; admins always may).
+    /// Anyone may put tags on the sessions they see.
+    #[serde(default)]
+    pub remove_tags: bool,
     /// An expression AND-ed to every search this user makes (Arkime's forced expression).
     #[serde(default)]
     pub expression: Option<String>,
@@ -64,6 +68,7 @@ pub struct UserInfo {
     pub export_pcap: bool,
     pub see_packets: bool,
     pub upload: bool,
+    pub remove_tags: bool,
     pub expression: Option<String>,
     pub time_limit_hours: Option<u32>,
 }
@@ -76,9 +81,15 @@ impl User {
             export_pcap: self.export_pcap,
             see_packets: self.see_packets,
             upload: self.upload,
+            remove_tags: self.admin || self.remove_tags,
             expression: self.expression.clone(),
             time_limit_hours: self.time_limit_hours,
         }
+    }
+
+    /// Whether this user may take tags off sessions.
+    pub fn may_remove_tags(&self) -> bool {
+        self.admin || self.remove_tags
     }
 
     /// Whether this user sees only part of the sessions (a forced expression or a time
@@ -309,6 +320,7 @@ pub fn new_user(name: &str, admin: bool) -> User {
         export_pcap: true,
         see_packets: true,
         upload: false,
+        remove_tags: false,
         expression: None,
         time_limit_hours: None,
         argon2: String::new(),

@@ -279,6 +279,26 @@ pub trait SessionReader: StoreHandle {
     /// The busiest services (server, port, protocol) of the transactions `q` wants,
     /// with response time percentiles, each over time.
     fn services(&self, q: &ServiceQuery) -> Result<Vec<Service>, StoreError>;
+    /// Adds and takes off tags on the sessions `q` selects (its time range and
+    /// filter; limit and order ignored); returns how many it selected. The one change
+    /// an analyst makes to what capture stored (Arkime's addTags and removeTags).
+    fn change_tags(&self, q: &ListQuery, change: &TagChange) -> Result<u64, StoreError>;
+}
+
+/// Tags to put on sessions and tags to take off them. A tag both added and removed
+/// is added.
+#[derive(Clone, Debug, Default)]
+pub struct TagChange {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+impl TagChange {
+    /// Tags a session keeps none of after the change (before the added go on): the
+    /// removed and the added, so an added tag is never there twice.
+    pub fn taken_off(&self) -> impl Iterator<Item = &String> {
+        self.remove.iter().chain(&self.add)
+    }
 }
 
 /// What a store takes: session rows, the pcap files they point into, alerts, and

@@ -427,3 +427,72 @@ fn the_ordered_walk_visits_every_session_once_however_dense_or_sparse() {
         assert_eq!(walked, want, "pages of about {n}: every session once, in start and id order");
     }
 }
+
+/// Tags put on and taken off by expression (one on a side table's field, one on the
+/// sessions table's) change exactly the sessions a plain-Rust model of the same
+/// change picks: tags kept, none twice, hostile tags stay values, a list emptied
+/// holds nothing.
+#[test]
+fn tags_change_on_exactly_the_sessions_an_expression_selects() {
+    let mut recs = records(2000);
+    let mut store = DuckStore::in_memory().unwrap();
+    store.append(&recs).unwrap();
+    let apply =
+        |recs: &mut Vec<SessionRecord>, pred: &dyn Fn(&SessionRecord) -> bool, add: &[&str], remove: &[&str]| {
+            let mut n = 0;
+            for r in recs.iter_mut().filter(|r| pred(r)) {
+                r.tags.retain(|t| !add.contains(&t.as_str()) && !remove.contains(&t.as_str()));
+                r.tags.extend(add.iter().map(|t| t.to_string()));
+                n += 1;
+            }
+            n
+        };
+    let change = |expr: &str, add: &[&str], remove: &[&str]| {
+        let q = ListQuery { filter: Some(compile(expr, 0).unwrap()), ..ListQuery::default() };
+        let change = tyto_store::TagChange {
+            add: add.iter().map(|t| t.to_string()).collect(),
+            remove: remove.iter().map(|t| t.to_string()).collect(),
+        };
+        store.change_tags(&q, &change).unwrap()
+    };
+    let http_evil = |r: &SessionRecord| texts(r, "host.http").iter().any(|h| h == "evil.test");
+    let steps: Vec<(&str, Pred, Vec<&str>, Vec<&str>)> = vec![
+        ("host.http == evil.test", http_evil, vec!["case-7", HOSTILE[0]], vec![]),
+        ("port.dst == 80", |r: &SessionRecord| r.dst_port == 80, vec!["web", "case-7"], vec![HOSTILE[1]]),
+        ("tags == case-7", |r: &SessionRecord| r.tags.iter().any(|t| t == "case-7"), vec![], vec!["case-7"]),
+        // Every tag off the sessions holding only one: their lists empty.
+        ("port.dst == 21", |r: &SessionRecord| r.dst_port == 21, vec![], HOSTILE.to_vec()),
+    ];
+    for (expr, pred, add, remove) in &steps {
+        let want = apply(&mut recs, pred, add, remove);
+        assert!(want > 0, "{expr} selects nothing: the records no longer exercise it");
+        assert_eq!(change(expr, add, remove), want, "{expr}");
+    }
+    let mut got: Vec<(String, Vec<String>)> = store
+        .list(&ListQuery {
+            limit: 10_000,
+            fields: Some(vec![tyto_schema::field("id").unwrap(), tyto_schema::field("tags").unwrap()]),
+            ..ListQuery::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let tags = r.get("tags").and_then(|t| t.as_array()).cloned().unwrap_or_default();
+            (r["id"].as_str().unwrap().to_string(), tags.iter().map(|t| t.as_str().unwrap().to_string()).collect())
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, Vec<String>)> = recs.iter().map(|r| (r.id.clone(), r.tags.clone())).collect();
+    want.sort();
+    for ((id, g), (_, w)) in got.iter().zip(&want) {
+        let (mut g, mut w) = (g.clone(), w.clone());
+        g.sort();
+        w.sort();
+        assert_eq!(g, w, "tags of {id}");
+    }
+    assert_eq!(got.len(), want.len());
+    let untagged = recs.iter().filter(|r| r.tags.is_empty()).count() as u64;
+    assert!(untagged > 0);
+    let q = ListQuery { filter: Some(compile("tags != EXISTS!", 0).unwrap()), ..ListQuery::default() };
+    assert_eq!(store.count_matching(&q).unwrap(), untagged, "an emptied list holds nothing");
+}

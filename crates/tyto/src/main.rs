@@ -284,6 +284,9 @@ pub enum UserAction {
         /// May send capture files to the viewer to be ingested (admins always may).
         #[arg(long)]
         upload: bool,
+        /// May take tags off sessions (admins always may; anyone may add them).
+        #[arg(long)]
+        remove_tags: bool,
         /// An expression AND-ed to every search the user makes (e.g. 'ip.src == 10.1.0.0/16').
         #[arg(long)]
         expression: Option<String>,

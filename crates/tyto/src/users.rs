@@ -30,11 +30,23 @@ pub fn run(action: UserAction, data_dir: &Path) -> Result<ExitCode> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let users = Users::new(data_dir);
     match action {
-        UserAction::Add { name, admin, password, no_pcap, no_packets, upload, expression, time_limit, digest } => {
+        UserAction::Add {
+            name,
+            admin,
+            password,
+            no_pcap,
+            no_packets,
+            upload,
+            remove_tags,
+            expression,
+            time_limit,
+            digest,
+        } => {
             let mut user = new_user(&name, admin);
             user.export_pcap = !no_pcap;
             user.see_packets = !no_packets;
             user.upload = upload;
+            user.remove_tags = remove_tags;
             user.expression = expression;
             user.time_limit_hours = time_limit;
             let password = read_password(password, &name)?;
@@ -65,18 +77,19 @@ pub fn run(action: UserAction, data_dir: &Path) -> Result<ExitCode> {
         }
         UserAction::List => {
             println!(
-                "{:<24} {:<6} {:<5} {:<8} {:<7} {:<7} {:<11} EXPRESSION",
-                "NAME", "ADMIN", "PCAP", "PACKETS", "UPLOAD", "DIGEST", "TIME LIMIT"
+                "{:<24} {:<6} {:<5} {:<8} {:<7} {:<7} {:<7} {:<11} EXPRESSION",
+                "NAME", "ADMIN", "PCAP", "PACKETS", "UPLOAD", "UNTAG", "DIGEST", "TIME LIMIT"
             );
             for u in users.all()? {
                 let yes = |b: bool| if b { "yes" } else { "no" };
                 println!(
-                    "{:<24} {:<6} {:<5} {:<8} {:<7} {:<7} {:<11} {}",
+                    "{:<24} {:<6} {:<5} {:<8} {:<7} {:<7} {:<7} {:<11} {}",
                     u.name,
                     yes(u.admin),
                     yes(u.export_pcap),
                     yes(u.see_packets),
                     yes(u.admin || u.upload),
+                    yes(u.admin || u.remove_tags),
                     yes(!u.digest_ha1.is_empty()),
                     u.time_limit_hours.map_or("-".to_string(), |h| format!("{h}h")),
                     u.expression.as_deref().unwrap_or("-")

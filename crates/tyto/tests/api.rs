@@ -344,6 +344,203 @@ fn check_api(files: &[PathBuf], s: Server) {
     // A load balancer's check needs no login and learns only up or down.
     let out = Command::new("curl").args(["-s", "-w", "\n%{http_code}"]).arg(format!("{}/health", s.base)).output();
     assert_eq!(String::from_utf8_lossy(&out.unwrap().stdout), "up\n\n200");
+
+    // Last: they change what the store holds.
+    check_hunts(&s, &rows);
+    check_tags(&s, &rows);
+    check_history(&s);
+}
+
+/// A hunt for a request path that one session alone holds (in `tyto dump`'s every
+/// field) finds that session and no other — as text in another case, as hex, as a
+/// regular expression, from the client's side — over every session, and tags it; bob
+/// may not hunt (he may not see packets); bad hunts say what is wrong.
+fn check_hunts(s: &Server, rows: &[Value]) {
+    let (ann, bob) = ("ann:ann-secret", "bob:bob-secret");
+    let texts: Vec<String> = rows.iter().map(Value::to_string).collect();
+    let (path, id) = rows
+        .iter()
+        .flat_map(|r| values(r, "http.uri.path").into_iter().map(move |p| (p, show(&r["id"]))))
+        .filter(|(p, _)| p.len() >= 16 && p.len() <= 200 && p.bytes().all(|b| b.is_ascii_graphic()) && !p.contains('%'))
+        .filter(|(p, _)| texts.iter().filter(|t| t.contains(&format!("\"{p}")) || t.contains(p.as_str())).count() == 1)
+        .max_by_key(|(p, _)| p.len())
+        .expect("a request path of one session only");
+    let start = |user: &str, form: &str| -> (u16, Value) {
+        let (st, body) = common::curl(user, &format!("{}/api/hunt?date=-1", s.base), &["-X", "POST", "--data", form]);
+        (st, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    };
+    let finished = |hunt: u64| -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let list = get_json(s, ann, "/api/hunts");
+            let h = list["data"].as_array().unwrap().iter().find(|h| h["id"] == hunt).cloned().expect("listed");
+            if h["state"] != "queued" && h["state"] != "running" {
+                return h;
+            }
+            assert!(std::time::Instant::now() < deadline, "hunt {hunt} still {}", h["state"]);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let hex: String = path.bytes().map(|b| format!("{b:02x}")).collect();
+    let escaped: String = path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("\\x{:02x}", c as u32) })
+        .collect();
+    for (name, form) in [
+        ("find-text", format!("name=find-text&searchType=ascii&search={}", common::enc(&path.to_uppercase()))),
+        ("find-hex", format!("name=find-hex&searchType=hex&search={hex}")),
+        ("find-re", format!("name=find-re&searchType=regex&search={}", common::enc(&escaped))),
+        ("find-src", format!("name=find-src&searchType=asciicase&src=true&dst=false&search={}", common::enc(&path))),
+    ] {
+        let (st, h) = start(ann, &form);
+        assert_eq!(st, 202, "{name}: {h}");
+        let h = finished(h["id"].as_u64().unwrap());
+        assert_eq!(h["state"], "finished", "{name}: {h}");
+        let p = &h["progress"];
+        assert_eq!(p["sessions_searched"].as_u64(), Some(rows.len() as u64), "{name}: every session: {h}");
+        assert_eq!(p["matched"], 1, "{name} finds {path:?} in one session: {h}");
+        assert_eq!(p["matches"][0].as_str(), Some(id.as_str()), "{name}: {h}");
+        assert!(p["bytes_searched"].as_u64().unwrap() > 0);
+        let tagged = get_json(
+            s,
+            ann,
+            &format!("/api/sessions?date=-1&expression={}", common::enc(&format!("tags == \"hunt:{name}\""))),
+        );
+        assert_eq!(tagged["recordsFiltered"], 1, "{name}");
+        assert_eq!(tagged["data"][0]["id"].as_str(), Some(id.as_str()));
+    }
+    let (st, b) = start(bob, "name=x&search=GET");
+    assert_eq!(st, 403, "{b}");
+    for bad in [
+        "name=x&searchType=hex&search=zz",
+        "search=GET",
+        "name=x",
+        "name=x&searchType=regex&search=(",
+        "name=a,b&search=x",
+    ] {
+        let (st, e) = start(ann, bad);
+        assert_eq!(st, 400, "{bad}: {e}");
+        assert!(e["error"].as_str().is_some_and(|m| m.contains("search") || m.contains("name")), "{bad}: {e}");
+    }
+}
+
+/// The history holds what was asked above, newest first: an admin reads everyone's,
+/// bob only his own; refusals are there too; a tag change says its tags and
+/// sessions though they came in a form body; reading the catalogue or the history
+/// is not recorded.
+fn check_history(s: &Server) {
+    let (ann, bob) = ("ann:ann-secret", "bob:bob-secret");
+    let h = get_json(s, ann, "/api/histories?length=10000");
+    let entries = h["data"].as_array().unwrap();
+    assert_eq!(h["recordsFiltered"].as_u64().unwrap() as usize, entries.len());
+    let users: BTreeSet<&str> = entries.iter().map(|e| e["user"].as_str().unwrap()).collect();
+    assert_eq!(users, BTreeSet::from(["ann", "bob"]));
+    assert!(entries.windows(2).all(|w| w[0]["time_ms"].as_i64() >= w[1]["time_ms"].as_i64()), "newest first");
+    let any = |pred: &dyn Fn(&Value) -> bool| entries.iter().any(pred);
+    assert!(any(&|e| e["path"] == "/api/sessions"
+        && e["params"]["expression"] == "protocols == dns"
+        && e["status"] == 200));
+    assert!(any(&|e| e["user"] == "bob" && e["path"] == "/api/sessions/removetags" && e["status"] == 403));
+    assert!(any(&|e| e["path"] == "/api/sessions/addtags"
+        && e["detail"]["tags"] == serde_json::json!(["case-7", "triage"])
+        && e["detail"]["ids"] == 3
+        && e["detail"]["sessions"] == 3));
+    assert!(any(&|e| e["path"] == "/api/sessions.pcap" && e["status"] == 200), "exports");
+    assert!(!any(&|e| e["path"] == "/api/fields" || e["path"] == "/api/histories"));
+    // bob asks for ann's and gets his own.
+    let b = get_json(s, bob, "/api/histories?length=10000&user=ann");
+    let mine = b["data"].as_array().unwrap();
+    assert!(!mine.is_empty() && mine.iter().all(|e| e["user"] == "bob"));
+    // A piece of text: the requests that mention it, and only those.
+    let t = get_json(s, ann, "/api/histories?length=10000&searchTerm=BOB-saw");
+    let found = t["data"].as_array().unwrap();
+    assert!(found.len() >= 2 && found.iter().all(|e| e.to_string().to_lowercase().contains("bob-saw")), "{t}");
+    let (st, _) = common::curl(ann, &format!("{}/api/histories?startTime=soon", s.base), &[]);
+    assert_eq!(st, 400);
+}
+
+/// Tags put on and taken off (Arkime's addTags/removeTags, both routes): by ids, by
+/// expression, with the parameters in the query string, a form or JSON; a forced
+/// expression bounds what its user tags; taking tags off takes the right to. Each
+/// change is seen by searching `tags`, and counted against `tyto dump`'s rows.
+fn check_tags(s: &Server, rows: &[Value]) {
+    let (ann, bob) = ("ann:ann-secret", "bob:bob-secret");
+    let count = |expr: &str| -> u64 {
+        let p = get_json(s, ann, &format!("/api/sessions?date=-1&length=1&expression={}", common::enc(expr)));
+        p["recordsFiltered"].as_u64().unwrap()
+    };
+    let post = |user: &str, path: &str, extra: &[&str]| -> (u16, Value) {
+        let mut args = vec!["-X", "POST"];
+        args.extend(extra);
+        let (status, body) = common::curl(user, &format!("{}{path}", s.base), &args);
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    };
+    let already = |tag: &str| rows.iter().filter(|r| has(r, "tags", tag)).count() as u64;
+    for tag in ["case-7", "triage", "dns-seen", "bob-saw"] {
+        assert_eq!(count(&format!("tags == {tag}")), already(tag), "{tag} before any change");
+    }
+    let ids_of = |proto: &str| -> Vec<String> {
+        rows.iter().filter(|r| has(r, "protocols", proto)).map(|r| show(&r["id"])).collect()
+    };
+    let (http, dns) = (ids_of("http"), ids_of("dns"));
+    assert!(http.len() >= 3 && dns.len() >= 3);
+
+    // By ids, as a form.
+    let form = format!("tags=case-7, triage&ids={}", http[..3].join(","));
+    let (st, a) = post(ann, "/api/sessions/addtags", &["--data", &form]);
+    assert_eq!((st, a["sessions"].as_u64()), (200, Some(3)), "{a}");
+    assert_eq!(count("tags == case-7 && tags == triage"), 3);
+    // By expression, in the query string, with a JSON body of tags (Arkime's old route).
+    let path = format!("/addTags?date=-1&expression={}", common::enc("protocols == dns"));
+    let (st, a) = post(ann, &path, &["-H", "Content-Type: application/json", "--data", r#"{"tags":["dns-seen"]}"#]);
+    assert_eq!((st, a["sessions"].as_u64()), (200, Some(dns.len() as u64)), "{a}");
+    assert_eq!(count("tags == dns-seen"), dns.len() as u64);
+    // Again: no tag twice.
+    post(ann, &path, &["-H", "Content-Type: application/json", "--data", r#"{"tags":"dns-seen"}"#]);
+    let one = get_json(
+        s,
+        ann,
+        &format!("/api/sessions?date=-1&fields=tags&expression={}", common::enc(&format!("id == {}", dns[0]))),
+    );
+    let tags = &one["data"][0]["tags"];
+    assert_eq!(tags.as_array().unwrap().iter().filter(|t| *t == "dns-seen").count(), 1, "{tags}");
+
+    // bob sees DNS only: HTTP sessions named by id stay as they were; tagging all he
+    // sees tags the DNS sessions and nothing else; he may not take tags off.
+    let (st, b) = post(bob, "/api/sessions/addtags", &["--data", &format!("tags=bob-saw&ids={}", http.join(","))]);
+    assert_eq!((st, b["sessions"].as_u64()), (200, Some(0)), "{b}");
+    let (st, b) = post(bob, "/api/sessions/addtags?date=-1", &["--data", "tags=bob-saw"]);
+    assert_eq!((st, b["sessions"].as_u64()), (200, Some(dns.len() as u64)), "{b}");
+    assert_eq!(count("tags == bob-saw"), dns.len() as u64);
+    assert_eq!(count("tags == bob-saw && protocols != dns"), 0);
+    let (st, b) = post(bob, "/api/sessions/removetags?date=-1", &["--data", "tags=bob-saw"]);
+    assert_eq!(st, 403, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("may not take tags off"), "{b}");
+
+    // ann takes tags off: by expression, then by ids.
+    let (st, a) = post(
+        ann,
+        "/removeTags?date=-1",
+        &["--data", &format!("tags=triage&expression={}", common::enc("tags == triage"))],
+    );
+    assert_eq!((st, a["sessions"].as_u64()), (200, Some(3)), "{a}");
+    assert_eq!(count("tags == triage"), 0);
+    assert_eq!(count("tags == case-7"), 3, "the other tag stays");
+    let (st, _) = post(ann, "/api/sessions/removetags", &["--data", &format!("tags=case-7,bob-saw&ids={}", http[0])]);
+    assert_eq!(st, 200);
+    assert_eq!(count("tags == case-7"), 2);
+
+    // Bad requests say what was wrong.
+    let (st, e) = post(ann, "/api/sessions/addtags", &["--data", "ids=x"]);
+    assert_eq!(st, 400);
+    assert!(e["error"].as_str().unwrap().starts_with("tags: missing"), "{e}");
+    let (st, e) = post(ann, "/api/sessions/addtags", &["--data", "tags=a&ids=no%20such"]);
+    assert_eq!(st, 400);
+    assert!(e["error"].as_str().unwrap().contains("is not a session id"), "{e}");
+    let (st, _) = post(ann, "/api/sessions/addtags", &["-H", "Content-Type: application/json", "--data", "[1,2]"]);
+    assert_eq!(st, 400);
+    let (st, _) = post(ann, "/api/sessions/addtags", &["--data", "tags=a%01b&ids=x"]);
+    assert_eq!(st, 400);
 }
 
 fn check_transactions(s: &Server, rows: &[Value]) {

@@ -98,9 +98,9 @@ function FieldTable({ session }: { session: Record<string, unknown> }) {
 }
 
 /** `range`: the search's time range, within which a time-limited user may open a session. */
-export function SessionDetail({ id, range }: { id: string; range: Params }) {
+export function SessionDetail({ id, range, version = 0 }: { id: string; range: Params; version?: number }) {
   const { user } = useApp();
-  const d = useApi<DetailReply>(`/api/session/${encodeURIComponent(id)}/detail`, range);
+  const d = useApi<DetailReply>(`/api/session/${encodeURIComponent(id)}/detail`, range, version);
   const [view, setView] = useState<"text" | "hex">("text");
   const [showPackets, setShowPackets] = useState(true);
 

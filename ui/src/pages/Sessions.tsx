@@ -2,7 +2,7 @@
 // chosen columns, a row that opens on every field and the packets, and downloads.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { queryString } from "../api";
+import { ApiError, postForm, queryString, type Params } from "../api";
 import { TimeChart } from "../components/TimeChart";
 import { useApp } from "../context";
 import { formatBytes, formatCount, formatTime, formatValue } from "../format";
@@ -119,6 +119,73 @@ function cell(c: Column, row: Row, type?: string) {
 
 const PAGE_SIZES = [50, 100, 500, 1000];
 
+type TagScope = "open" | "page" | "all";
+
+/** Tags put on or taken off the opened sessions, the page's, or every match of the
+ *  search (Arkime's addTags/removeTags); `onChanged` reloads what shows them. */
+function TagBar(props: { base: Params; openIds: string[]; pageIds: string[]; matched: number; onChanged: () => void }) {
+  const { user, reportError } = useApp();
+  const [tags, setTags] = useState("");
+  const [scope, setScope] = useState<TagScope>(props.openIds.length ? "open" : "page");
+  const [result, setResult] = useState("");
+  const [busy, setBusy] = useState(false);
+  const ids = scope === "open" ? props.openIds : scope === "page" ? props.pageIds : null;
+
+  async function change(adding: boolean) {
+    if (!tags.trim()) {
+      setResult("Type one or more tags, separated by commas.");
+      return;
+    }
+    if (ids !== null && !ids.length) {
+      setResult("No sessions to tag.");
+      return;
+    }
+    setBusy(true);
+    setResult(adding ? "Adding…" : "Removing…");
+    try {
+      // With ids the search's time range still applies (as to any search); without,
+      // the search's expression picks the sessions.
+      const form = ids === null ? { ...props.base, tags } : { ...props.base, expression: undefined, ids: ids.join(","), tags };
+      const reply = await postForm<{ text: string }>(`/api/sessions/${adding ? "addtags" : "removetags"}`, form);
+      setResult(reply.text);
+      props.onChanged();
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError(String(e), 0);
+      setResult(err.message);
+      reportError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div class="tag-bar" role="form" aria-label="Tags">
+      <input
+        id="tag-names"
+        placeholder="tags, comma-separated"
+        value={tags}
+        onInput={(e) => setTags((e.currentTarget as HTMLInputElement).value)}
+      />
+      <select id="tag-scope" aria-label="Sessions to tag" value={scope} onChange={(e) => setScope((e.currentTarget as HTMLSelectElement).value as TagScope)}>
+        <option value="open">opened sessions ({props.openIds.length})</option>
+        <option value="page">this page ({props.pageIds.length})</option>
+        <option value="all">every match ({formatCount(props.matched)})</option>
+      </select>
+      <button id="tag-add" disabled={busy} onClick={() => change(true)}>
+        Add tags
+      </button>
+      {user.remove_tags && (
+        <button id="tag-remove" disabled={busy} onClick={() => change(false)}>
+          Remove tags
+        </button>
+      )}
+      <span class="muted" id="tag-result" role="status">
+        {result}
+      </span>
+    </div>
+  );
+}
+
 function ColumnChooser({ chosen, onChange }: { chosen: string[]; onChange: (c: string[]) => void }) {
   const { fields } = useApp();
   const [filter, setFilter] = useState("");
@@ -154,6 +221,9 @@ export function Sessions() {
   const [length, setLength] = useState(100);
   const [order, setOrder] = useState<[string, "asc" | "desc"]>(["starttime", "desc"]);
   const [open, setOpen] = useState<Set<string>>(new Set());
+  const [tagging, setTagging] = useState(false);
+  // Bumped when tags change, so the page and opened sessions are read again.
+  const [version, setVersion] = useState(0);
 
   const columns = useMemo(
     () => columnIds.map((id) => column(id, (n) => fieldByName.get(n)?.multi)).filter((c): c is Column => c !== null),
@@ -171,7 +241,7 @@ export function Sessions() {
 
   const base = searchParams(search);
   const params = { ...base, start, length, order: `${order[0]}:${order[1]}`, fields: wanted };
-  const s = useApi<SessionsReply>("/api/sessions", params);
+  const s = useApi<SessionsReply>("/api/sessions", params, version);
 
   function sortBy(c: Column) {
     if (!c.sort) return;
@@ -222,6 +292,9 @@ export function Sessions() {
           <button onClick={() => setChoosing(!choosing)} aria-expanded={choosing}>
             Columns
           </button>
+          <button id="tag-toggle" onClick={() => setTagging(!tagging)} aria-expanded={tagging}>
+            Tags
+          </button>
           <a class="button" href={`/api/sessions.csv${queryString({ ...base, order: params.order, fields: wanted })}`} download>
             CSV
           </a>
@@ -243,6 +316,15 @@ export function Sessions() {
         </span>
       </div>
       {choosing && <ColumnChooser chosen={columnIds} onChange={chooseColumns} />}
+      {tagging && (
+        <TagBar
+          base={base}
+          openIds={rows.map((r) => r.id).filter((id) => open.has(id))}
+          pageIds={rows.map((r) => r.id)}
+          matched={matched}
+          onChanged={() => setVersion((v) => v + 1)}
+        />
+      )}
       <div class="table-wrap">
         <table class="sessions-table">
           <thead>
@@ -280,7 +362,7 @@ export function Sessions() {
                   {isOpen && (
                     <tr class="detail-row">
                       <td colSpan={columns.length + 1}>
-                        <SessionDetail id={r.id} range={{ ...base, expression: undefined }} />
+                        <SessionDetail id={r.id} range={{ ...base, expression: undefined }} version={version} />
                       </td>
                     </tr>
                   )}

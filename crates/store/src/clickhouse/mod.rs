@@ -420,6 +420,35 @@ impl ClickStore {
         Ok(done)
     }
 
+    /// Waits until no mutation of `table` is left to do (on the server this handle
+    /// talks to), or this handle is interrupted, or the query timeout passes.
+    fn mutations_done(&self, table: &str) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let left = self.http.in_database("system").number(&format!(
+                "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND NOT is_done",
+                lit(&self.cfg.database),
+                lit(table)
+            ))?;
+            if left == 0 {
+                return Ok(());
+            }
+            self.http.stopped.check()?;
+            if started.elapsed() > self.cfg.timeout {
+                return Err(StoreError::ClickHouse {
+                    server: self.cfg.display(),
+                    message: format!(
+                        "the tags of {table} are still being changed after {:?}; the change goes on there",
+                        self.cfg.timeout
+                    ),
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
     fn local(&self, table: &str) -> String {
         match self.cfg.cluster {
             Some(_) => format!("{table}_local"),
@@ -742,6 +771,33 @@ impl SessionReader for ClickStore {
 
     fn services(&self, q: &crate::ServiceQuery) -> Result<Vec<crate::Service>, StoreError> {
         crate::transactions::services(self, q)
+    }
+
+    /// A mutation (`ALTER TABLE … UPDATE`), waited for: ClickHouse rewrites the parts
+    /// holding matching sessions in the background, and the answer comes when they
+    /// show the change. With a cluster, the mutation goes to every shard's table
+    /// (`ON CLUSTER`, which needs the cluster's distributed DDL: ClickHouse Keeper or
+    /// ZooKeeper).
+    fn change_tags(&self, q: &ListQuery, change: &crate::TagChange) -> Result<u64, StoreError> {
+        let list = |tags: &mut dyn Iterator<Item = &String>| tags.map(|t| lit(t)).collect::<Vec<_>>().join(", ");
+        let off = list(&mut change.taken_off());
+        if off.is_empty() {
+            return Ok(0);
+        }
+        let on = list(&mut change.add.iter());
+        let matching = reads::count_matching(self, q)?;
+        if matching == 0 {
+            return Ok(0);
+        }
+        let cond = where_clause(&self.sql, q);
+        let table = self.local("sessions");
+        let on_cluster = self.cfg.cluster.as_ref().map(|c| format!(" ON CLUSTER {c}")).unwrap_or_default();
+        self.http.execute(&format!(
+            "ALTER TABLE {table}{on_cluster} UPDATE tags = arrayConcat(arrayFilter(t -> NOT has([{off}], t), tags), \
+             CAST([{on}], 'Array(String)')) WHERE {cond}"
+        ))?;
+        self.mutations_done(&table)?;
+        Ok(matching)
     }
 
     fn packet_positions(&self, ids: &[String]) -> Result<Vec<SessionPositions>, StoreError> {

@@ -477,6 +477,30 @@ impl SessionReader for DuckStore {
         crate::transactions::services(self, q)
     }
 
+    fn change_tags(&self, q: &ListQuery, change: &crate::TagChange) -> Result<u64, StoreError> {
+        let list = |tags: &mut dyn Iterator<Item = &String>| {
+            tags.map(|t| sql::string_literal(t)).collect::<Vec<_>>().join(", ")
+        };
+        let off = list(&mut change.taken_off());
+        if off.is_empty() {
+            return Ok(0);
+        }
+        let on = list(&mut change.add.iter());
+        let cond = where_clause(self.shapes(), q);
+        self.stopped.check()?;
+        // A list comprehension rather than a lambda: DuckDB changes its lambda syntax.
+        // An empty list is stored as NULL, as the appender stores it.
+        let changed = self.conn.execute(
+            &format!(
+                "UPDATE sessions SET tags = nullif(list_concat(\
+                 [t FOR t IN coalesce(tags, []::VARCHAR[]) IF NOT list_contains([{off}], t)], [{on}]::VARCHAR[]), \
+                 []::VARCHAR[]) WHERE {cond}"
+            ),
+            [],
+        )?;
+        Ok(changed as u64)
+    }
+
     fn count(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
         Ok(n as u64)

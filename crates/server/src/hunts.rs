@@ -1,0 +1,530 @@
+//! Hunts (Arkime's packet search): the payloads of the first packets of every session
+//! an expression selects, searched for text (any case or exact), hex bytes or a
+//! regular expression, in either direction or one, in the background, one hunt at a
+//! time, with progress and a cancel. Sessions that match are tagged `hunt:NAME` and
+//! listed with the hunt.
+//!
+//! A hunt is bounded: sessions ([`MAX_SESSIONS`]), packets and bytes read per
+//! session, bytes read in all and time. Only sessions its user may see are searched
+//! (the forced expression and time limit apply as to any search), and only users who
+//! may see packet bytes may hunt. Hunts live as long as the server (their tags stay).
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::{Extension, Json};
+use regex::bytes::{Regex, RegexBuilder};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tyto_packet::{decode, LinkType};
+use tyto_pcapstore::{decode_positions, PacketReader};
+use tyto_query::{Filter, TextMatch};
+use tyto_store::{ListQuery, SessionPositions, SessionReader, TagChange};
+
+use crate::auth::Authed;
+use crate::history::Detail;
+use crate::nodes::Nodes;
+use crate::params::Params;
+use crate::stores::Stores;
+use crate::{ApiError, AppState};
+
+/// Sessions one hunt searches at most.
+pub const MAX_SESSIONS: u64 = 1_000_000;
+/// Packets searched per session: the default and the most.
+const DEFAULT_PACKETS: usize = 50;
+const MAX_PACKETS: usize = 10_000;
+/// Packet bytes read per session at most, and per hunt.
+const SESSION_BYTES: usize = 16 << 20;
+const HUNT_BYTES: u64 = 64 << 30;
+/// How long a hunt runs at most.
+const HUNT_TIME: Duration = Duration::from_secs(3600);
+/// Sessions whose places are read per store query.
+const SESSIONS_PER_STEP: usize = 1000;
+/// Matches kept in a hunt's listing (all are tagged).
+const LISTED_MATCHES: usize = 10_000;
+/// Hunts kept in the list (the oldest finished ones go first).
+const KEPT_HUNTS: usize = 200;
+/// Bytes a pattern may hold, and the compiled regular expression's size limit.
+const MAX_PATTERN: usize = 1024;
+const REGEX_SIZE: usize = 1 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Both,
+    Src,
+    Dst,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Queued,
+    Running,
+    Finished,
+    Cancelled,
+    Failed,
+}
+
+/// What a hunt looks for, as asked.
+#[derive(Clone, Debug, Serialize)]
+pub struct Spec {
+    pub name: String,
+    pub search: String,
+    /// `ascii` (any case), `asciicase`, `hex` or `regex` (Arkime's names).
+    #[serde(rename = "searchType")]
+    pub kind: String,
+    pub direction: Direction,
+    /// Packets searched per session (the first ones).
+    pub size: usize,
+    pub expression: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Progress {
+    pub sessions_total: u64,
+    pub sessions_searched: u64,
+    pub packets_searched: u64,
+    pub bytes_searched: u64,
+    pub matched: u64,
+    /// The first matching sessions' ids.
+    pub matches: Vec<String>,
+    /// Packets whose pcap files retention deleted.
+    pub packets_gone: u64,
+    pub seconds: f64,
+    /// Why it stopped early (a bound) or failed.
+    pub message: Option<String>,
+}
+
+pub struct Hunt {
+    pub id: u64,
+    pub user: String,
+    pub created_ms: i64,
+    pub spec: Spec,
+    query: ListQuery,
+    pattern: Regex,
+    state: Mutex<(Stage, Progress)>,
+    cancel: AtomicBool,
+}
+
+impl Hunt {
+    /// The tag its matches get.
+    pub fn tag(&self) -> String {
+        format!("hunt:{}", self.spec.name)
+    }
+
+    fn json(&self) -> Value {
+        let (state, progress) = &*lock(&self.state);
+        json!({
+            "id": self.id,
+            "user": self.user,
+            "created_ms": self.created_ms,
+            "state": state,
+            "tag": self.tag(),
+            "spec": self.spec,
+            "progress": progress,
+        })
+    }
+
+    fn set(&self, f: impl FnOnce(&mut Stage, &mut Progress)) {
+        let mut s = lock(&self.state);
+        let (state, progress) = &mut *s;
+        f(state, progress);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The hunts of this server and the thread that runs them, one at a time.
+#[derive(Default)]
+pub struct Hunts {
+    list: Mutex<Vec<Arc<Hunt>>>,
+    queue: Mutex<VecDeque<Arc<Hunt>>>,
+    wake: Condvar,
+    next: AtomicU64,
+    runner: Mutex<bool>,
+}
+
+/// What the runner needs of the server.
+struct Context {
+    stores: Arc<Stores>,
+    nodes: Arc<Nodes>,
+    data_dir: Arc<PathBuf>,
+}
+
+impl Hunts {
+    fn add(self: &Arc<Self>, hunt: Arc<Hunt>, ctx: Context) {
+        {
+            let mut list = lock(&self.list);
+            list.push(hunt.clone());
+            while list.len() > KEPT_HUNTS {
+                let Some(old) = list.iter().position(|h| !matches!(lock(&h.state).0, Stage::Queued | Stage::Running))
+                else {
+                    break;
+                };
+                list.remove(old);
+            }
+        }
+        lock(&self.queue).push_back(hunt);
+        self.wake.notify_one();
+        let mut started = lock(&self.runner);
+        if !*started {
+            *started = true;
+            let me = self.clone();
+            std::thread::Builder::new()
+                .name("tyto-hunts".into())
+                .spawn(move || me.run(ctx))
+                .expect("starting the hunts' thread");
+        }
+    }
+
+    fn run(&self, ctx: Context) {
+        loop {
+            let hunt = {
+                let mut q = lock(&self.queue);
+                loop {
+                    if let Some(h) = q.pop_front() {
+                        break h;
+                    }
+                    q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            if hunt.cancel.load(Ordering::Relaxed) {
+                hunt.set(|s, _| *s = Stage::Cancelled);
+                continue;
+            }
+            hunt.set(|s, _| *s = Stage::Running);
+            let started = Instant::now();
+            let ended = search(&hunt, &ctx, started);
+            hunt.set(|s, p| {
+                p.seconds = started.elapsed().as_secs_f64();
+                *s = match ended {
+                    Ok(()) if hunt.cancel.load(Ordering::Relaxed) => Stage::Cancelled,
+                    Ok(()) => Stage::Finished,
+                    Err(e) => {
+                        p.message = Some(e);
+                        Stage::Failed
+                    }
+                };
+            });
+            tracing::info!(hunt = hunt.id, user = %hunt.user, "hunt {:?} ended: {}", hunt.spec.name, hunt.json()["progress"]);
+        }
+    }
+}
+
+/// The sessions of `ids` within the hunt's own selection.
+fn by_ids(q: &ListQuery, ids: Vec<String>) -> ListQuery {
+    let id = tyto_schema::field("id").expect("the catalogue has id");
+    let by_id = Filter::Text { field: id, m: TextMatch::AnyOf(ids) };
+    let filter = match q.filter.clone() {
+        Some(f) => Filter::And(vec![f, by_id]),
+        None => by_id,
+    };
+    ListQuery { filter: Some(filter), ..q.clone() }
+}
+
+/// The first `n` packets' places of an encoded list (file switches kept).
+fn first_packets(encoded: &[i64], n: usize) -> &[i64] {
+    let mut seen = 0;
+    for (i, v) in encoded.iter().enumerate() {
+        if *v >= 0 {
+            seen += 1;
+            if seen > n {
+                return &encoded[..i];
+            }
+        }
+    }
+    encoded
+}
+
+fn search(hunt: &Hunt, ctx: &Context, started: Instant) -> Result<(), String> {
+    let store = ctx.stores.background().map_err(|e| e.message)?;
+    let store: &dyn SessionReader = store.as_ref();
+    let total = store.count_matching(&hunt.query).map_err(|e| e.to_string())?;
+    hunt.set(|_, p| p.sessions_total = total.min(MAX_SESSIONS));
+    let one_way = hunt.spec.direction != Direction::Both;
+    let (mut after, mut pending): (Option<SessionPositions>, Vec<String>) = (None, Vec::new());
+    let (mut searched, mut bytes_read) = (0u64, 0u64);
+    let tag = TagChange { add: vec![hunt.tag()], remove: Vec::new() };
+    let stop = |why: Option<String>| hunt.set(|_, p| p.message = why);
+    let mut local: Option<PacketReader> = None;
+    'walk: loop {
+        let page =
+            store.positions_in_order(&hunt.query, after.as_ref(), SESSIONS_PER_STEP).map_err(|e| e.to_string())?;
+        let Some(last) = page.last().cloned() else { break };
+        // Each session's client address and port, when one direction is wanted.
+        let clients = if one_way { clients_of(store, &hunt.query, &page)? } else { Default::default() };
+        for s in &page {
+            if hunt.cancel.load(Ordering::Relaxed) {
+                break 'walk;
+            }
+            if searched >= MAX_SESSIONS {
+                stop(Some(format!("stopped after {MAX_SESSIONS} sessions, the most a hunt searches")));
+                break 'walk;
+            }
+            if bytes_read >= HUNT_BYTES || started.elapsed() >= HUNT_TIME {
+                stop(Some(format!(
+                    "stopped after {} GiB or {} minutes, the most a hunt reads",
+                    HUNT_BYTES >> 30,
+                    HUNT_TIME.as_secs() / 60
+                )));
+                break 'walk;
+            }
+            let wanted = first_packets(&s.positions, hunt.spec.size);
+            let kept = if ctx.nodes.is_remote(&s.node) {
+                ctx.nodes.read(&ctx.data_dir, &s.node, wanted, SESSION_BYTES).map_err(|e| e.message)?
+            } else {
+                // One reader for the whole hunt: its open files serve the next session.
+                let reader = match &mut local {
+                    Some(r) => r,
+                    None => local.insert(crate::nodes::local_reader(&ctx.data_dir).map_err(|e| e.message)?),
+                };
+                reader
+                    .read_kept(&decode_positions(wanted), SESSION_BYTES)
+                    .map_err(|e| format!("reading a stored packet: {e}"))?
+            };
+            let client = clients.iter().find(|(id, _, _)| *id == s.id).map(|(_, ip, port)| (ip.as_str(), *port));
+            let (mut found, mut packets, mut bytes) = (false, 0u64, 0u64);
+            for p in &kept.packets {
+                packets += 1;
+                bytes += p.data.len() as u64;
+                let Ok(d) = decode(LinkType(p.link_type), &p.data) else { continue };
+                let Some(ip) = d.ip.as_ref() else { continue };
+                if let Some((cip, cport)) = client {
+                    let from_client = ip.src.to_string() == cip && (cport == 0 || ip.transport.ports().0 == cport);
+                    if from_client != (hunt.spec.direction == Direction::Src) {
+                        continue;
+                    }
+                }
+                let start = ip.payload_offset as usize;
+                let end = start.saturating_add(ip.payload_len as usize).min(p.data.len());
+                if p.data.get(start..end).is_some_and(|payload| hunt.pattern.is_match(payload)) {
+                    found = true;
+                    break;
+                }
+            }
+            searched += 1;
+            bytes_read += bytes;
+            if found {
+                pending.push(s.id.clone());
+            }
+            let flush = pending.len() >= SESSIONS_PER_STEP;
+            if flush {
+                store
+                    .change_tags(&by_ids(&hunt.query, std::mem::take(&mut pending)), &tag)
+                    .map_err(|e| e.to_string())?;
+            }
+            hunt.set(|_, p| {
+                p.sessions_searched = searched;
+                p.packets_searched += packets;
+                p.bytes_searched = bytes_read;
+                p.packets_gone += kept.gone;
+                p.seconds = started.elapsed().as_secs_f64();
+                if found {
+                    p.matched += 1;
+                    if p.matches.len() < LISTED_MATCHES {
+                        p.matches.push(s.id.clone());
+                    }
+                }
+            });
+        }
+        after = Some(last);
+    }
+    if !pending.is_empty() {
+        store.change_tags(&by_ids(&hunt.query, pending), &tag).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// (id, client address, client port) of a page's sessions.
+fn clients_of(
+    store: &dyn SessionReader,
+    q: &ListQuery,
+    page: &[SessionPositions],
+) -> Result<Vec<(String, String, u16)>, String> {
+    let fields = ["id", "ip.src", "port.src"].map(|n| tyto_schema::field(n).expect("catalogue field"));
+    let ids = page.iter().map(|s| s.id.clone()).collect();
+    let rows = store
+        .list(&ListQuery { limit: page.len(), fields: Some(fields.to_vec()), ..by_ids(q, ids) })
+        .map_err(|e| e.to_string())?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            let port = r.get("port.src").and_then(Value::as_u64).unwrap_or(0);
+            (text("id"), text("ip.src"), u16::try_from(port).unwrap_or(0))
+        })
+        .collect())
+}
+
+/// The pattern of a search: text (any case or exact) and hex as literal bytes, a
+/// regular expression as written (RE2 syntax, over bytes).
+fn pattern(kind: &str, search: &str) -> Result<Regex, ApiError> {
+    let bad = |m: String| ApiError::bad_request(m);
+    let (text, case_insensitive) = match kind {
+        "ascii" => (regex::escape(search), true),
+        "asciicase" => (regex::escape(search), false),
+        "hex" => {
+            let digits: String = search.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
+            if digits.is_empty() || digits.len() % 2 == 1 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad(format!("search {search:?}: not hex bytes (pairs of 0-9, a-f)")));
+            }
+            let bytes: String =
+                digits.as_bytes().chunks(2).map(|p| format!("\\x{}", std::str::from_utf8(p).unwrap_or("00"))).collect();
+            (bytes, false)
+        }
+        "regex" => (search.to_string(), false),
+        other => return Err(bad(format!("searchType={other:?}: ascii, asciicase, hex or regex"))),
+    };
+    RegexBuilder::new(&text)
+        .case_insensitive(case_insensitive)
+        .unicode(false)
+        .size_limit(REGEX_SIZE)
+        .build()
+        .map_err(|e| bad(format!("search {search:?}: not a regular expression: {e}")))
+}
+
+/// `POST /api/hunt`: starts a hunt over the sessions of the search (`expression`,
+/// `date` or `startTime`/`stopTime`): `name`, `search`, `searchType` (ascii,
+/// asciicase, hex, regex), `src`/`dst` (directions searched; both by default), `size`
+/// (packets per session, 50 by default). Parameters in the query string or a form or
+/// JSON body. 202 with the hunt.
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Extension<Detail>, Json<Value>), ApiError> {
+    let user = &authed.user;
+    if !user.see_packets {
+        return Err(ApiError::forbidden(format!("user {} may not see packets, so may not hunt in them", user.name)));
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let params = params.with_body(content_type, body.as_ref())?;
+    let name = params.get("name").map(str::trim).unwrap_or_default().to_string();
+    if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == ',') {
+        return Err(ApiError::bad_request("name: 1 to 64 characters, no commas (the matches' tag is hunt:NAME)"));
+    }
+    let search = params.get("search").unwrap_or_default().to_string();
+    if search.is_empty() || search.len() > MAX_PATTERN {
+        return Err(ApiError::bad_request(format!("search: 1 to {MAX_PATTERN} bytes")));
+    }
+    let kind = params.get("searchType").or(params.get("type")).unwrap_or("ascii").to_string();
+    let pattern = pattern(&kind, &search)?;
+    let flag = |n: &str| params.get(n).map(|v| matches!(v, "1" | "true" | "yes" | "on"));
+    let direction = match (flag("src"), flag("dst")) {
+        (Some(true), Some(false)) => Direction::Src,
+        (Some(false), Some(true)) => Direction::Dst,
+        (Some(false), Some(false)) => return Err(ApiError::bad_request("src and dst are both off: nothing to search")),
+        _ => Direction::Both,
+    };
+    let size = params.number("size", DEFAULT_PACKETS, MAX_PACKETS)?.max(1);
+    let query = params.search(user)?;
+    let spec = Spec {
+        name: name.clone(),
+        search,
+        kind,
+        direction,
+        size,
+        expression: params.get("expression").map(String::from),
+    };
+    let hunts = state.hunts.clone();
+    let hunt = Arc::new(Hunt {
+        id: hunts.next.fetch_add(1, Ordering::Relaxed) + 1,
+        user: user.name.clone(),
+        created_ms: tyto_schema::time::now_ns() / 1_000_000,
+        spec,
+        query,
+        pattern,
+        state: Mutex::new((Stage::Queued, Progress::default())),
+        cancel: AtomicBool::new(false),
+    });
+    let out = hunt.json();
+    let ctx = Context { stores: state.stores.clone(), nodes: state.nodes.clone(), data_dir: state.data_dir.clone() };
+    hunts.add(hunt.clone(), ctx);
+    let detail = json!({ "hunt": hunt.id, "name": name, "search": hunt.spec.search, "searchType": hunt.spec.kind });
+    Ok((StatusCode::ACCEPTED, Extension(Detail(detail)), Json(out)))
+}
+
+/// `GET /api/hunts`: the hunts, newest first, with their progress: an admin's list
+/// holds everyone's, anyone else's their own.
+pub async fn list(State(state): State<AppState>, Extension(authed): Extension<Authed>) -> Json<Value> {
+    let hunts: Vec<Value> = lock(&state.hunts.list)
+        .iter()
+        .rev()
+        .filter(|h| authed.user.admin || h.user == authed.user.name)
+        .map(|h| h.json())
+        .collect();
+    Json(json!({ "data": hunts }))
+}
+
+fn own(state: &AppState, authed: &Authed, id: u64) -> Result<Arc<Hunt>, ApiError> {
+    lock(&state.hunts.list)
+        .iter()
+        .find(|h| h.id == id && (authed.user.admin || h.user == authed.user.name))
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no hunt {id}")))
+}
+
+/// `POST /api/hunt/ID/cancel`: stops a hunt (what it found stays tagged).
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    UrlPath(id): UrlPath<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let hunt = own(&state, &authed, id)?;
+    hunt.cancel.store(true, Ordering::Relaxed);
+    hunt.set(|s, _| {
+        if *s == Stage::Queued {
+            *s = Stage::Cancelled;
+        }
+    });
+    Ok(Json(hunt.json()))
+}
+
+/// `DELETE /api/hunt/ID`: cancels a hunt and takes it off the list (its tags stay).
+pub async fn remove(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    UrlPath(id): UrlPath<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let hunt = own(&state, &authed, id)?;
+    hunt.cancel.store(true, Ordering::Relaxed);
+    lock(&state.hunts.list).retain(|h| h.id != id);
+    Ok(Json(json!({ "success": true })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_what_each_kind_means() {
+        let p = |k: &str, s: &str| pattern(k, s).unwrap();
+        assert!(p("ascii", "get /").is_match(b"GET /index.html"));
+        assert!(!p("asciicase", "get /").is_match(b"GET /index.html"));
+        assert!(p("asciicase", "a.b").is_match(b"xa.b") && !p("asciicase", "a.b").is_match(b"axb"));
+        assert!(p("hex", "00 ff:10").is_match(b"\x01\x00\xff\x10"));
+        assert!(p("regex", r"GET /[a-z]+\.html").is_match(b"GET /index.html HTTP/1.1"));
+        assert!(p("regex", r"\xff\x00").is_match(b"\xff\x00"), "regular expressions over bytes");
+        for (k, s) in [("hex", "abc"), ("hex", "zz"), ("regex", "(unclosed"), ("base64", "x"), ("regex", "a{100000}")] {
+            assert!(pattern(k, s).is_err(), "{k} {s}");
+        }
+    }
+
+    #[test]
+    fn the_first_packets_keep_their_file() {
+        assert_eq!(first_packets(&[-1, 10, 20, -2, 30, 40], 3), &[-1, 10, 20, -2, 30]);
+        assert_eq!(first_packets(&[-1, 10, 20], 5), &[-1, 10, 20]);
+        assert_eq!(first_packets(&[-1, 10, 20, -2, 30], 2), &[-1, 10, 20, -2]);
+    }
+}
