@@ -109,6 +109,11 @@ export async function post(path: string): Promise<void> {
   await call("POST", path);
 }
 
+/** A DELETE; the answer's JSON. */
+export async function del<T>(path: string): Promise<T> {
+  return (await call("DELETE", path)).json() as Promise<T>;
+}
+
 /** A POST with its parameters as a form body (lists of ids are long for a URL). */
 export async function postForm<T>(path: string, form: Params): Promise<T> {
   return (await call("POST", path, {}, undefined, form)).json() as Promise<T>;

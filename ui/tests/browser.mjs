@@ -1,7 +1,8 @@
 // The viewer in headless Chromium, against a running `tyto serve`: log in, search
 // (with completion and an error shown in place), sort, open a session and its
 // packets, download PCAPs and count their packets, zoom by dragging the histogram,
-// tags put on the opened session and on every match and taken off again, SPI View,
+// tags put on the opened session and on every match and taken off again, a saved
+// view applied again, SPI View,
 // SPI Graph, Connections, the map, Alerts, Services, Stats, an upload followed to its
 // sessions, a hunt through every session's packets, the history of what was asked, a
 // user without PCAP or upload rights, and logging out. What the page shows is checked against the API's own answers.
@@ -243,6 +244,32 @@ await page.click("#tag-remove");
 await page.locator("#tag-result").filter({ hasText: `Tags removed from ${dns.recordsFiltered} sessions` }).waitFor();
 assert.equal((await api("/api/sessions", { date: -1, expression: "tags == browser-all", length: 1 })).recordsFiltered, 0);
 await page.click("#tag-toggle");
+
+// ---- saved views: this search and its columns saved, another search run, the view
+// applied again: its expression and columns come back
+await page.click("#view-toggle");
+const columnsBefore = await page.locator(".sessions-table > thead > tr > th").allInnerTexts();
+await page.fill("#view-name", "browser-view");
+await page.click("#view-save");
+await page.locator("#view-result").filter({ hasText: "Saved view browser-view" }).waitFor();
+const views = await api("/api/views");
+assert.ok(views.data.some((v) => v.name === "browser-view" && v.expression === "protocols == dns" && v.columns.length > 0));
+await searchFor("");
+await expectCount(all.recordsFiltered);
+// One column off, so the view has columns to bring back.
+await page.click("button:has-text('Columns')");
+await page.locator(".column-chooser label").filter({ hasText: /^protocols$/ }).locator("input").uncheck();
+await page.click("button:has-text('Columns')");
+assert.ok(!(await page.locator(".sessions-table > thead > tr > th").allInnerTexts()).includes("Protocols"));
+await page.selectOption("#view-pick", { label: "browser-view" });
+await page.waitForURL((u) => new URL(u).searchParams.get("expression") === "protocols == dns");
+await rendered();
+await expectCount(dns.recordsFiltered);
+assert.deepEqual(await page.locator(".sessions-table > thead > tr > th").allInnerTexts(), columnsBefore);
+await page.click("#view-toggle");
+// The session opened before, opened again (a new search closed it).
+await page.locator(`.sessions-table tr.session-row[data-id="${id}"]`).click();
+await detail.locator("table.fields").first().waitFor();
 
 // ---- a click on a field value adds it to the search
 const dst = one["ip.dst"];

@@ -11,6 +11,7 @@
 //!   uploads/             captures sent to the viewer, until ingested
 //!   users.json           the viewer's users
 //!   history/             what the viewer's users searched, exported and changed
+//!   views.json           the viewer's saved views
 //!   server.key           the viewer's secret (signs Digest nonces and node requests)
 //! ```
 
@@ -54,6 +55,11 @@ impl DataDir {
         self.0.join("users.json")
     }
 
+    /// The viewer's saved views (expressions and columns, per user).
+    pub fn views(&self) -> PathBuf {
+        self.0.join("views.json")
+    }
+
     /// The viewer's record of what its users asked (newest file `history.jsonl`).
     pub fn history(&self) -> PathBuf {
         self.0.join("history")
@@ -72,8 +78,16 @@ mod tests {
     #[test]
     fn every_place_is_inside_the_directory_and_apart() {
         let d = DataDir::new("/var/lib/tyto");
-        let places =
-            [d.pcap(), d.row_spool(), d.clickhouse_spool(), d.uploads(), d.users(), d.history(), d.server_key()];
+        let places = [
+            d.pcap(),
+            d.row_spool(),
+            d.clickhouse_spool(),
+            d.uploads(),
+            d.users(),
+            d.history(),
+            d.views(),
+            d.server_key(),
+        ];
         for (i, p) in places.iter().enumerate() {
             assert!(p.starts_with(d.root()), "{}", p.display());
             for q in &places[i + 1..] {

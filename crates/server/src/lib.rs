@@ -26,6 +26,7 @@ mod throttle;
 mod ui;
 mod upload;
 pub mod users;
+mod views;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -95,6 +96,8 @@ pub struct AppState {
     pub history: Arc<history::History>,
     /// Searches of packet payloads, running or done.
     pub hunts: Arc<hunts::Hunts>,
+    /// Saved expressions and column choices.
+    pub views: Arc<views::Views>,
 }
 
 impl AppState {
@@ -142,6 +145,7 @@ impl AppState {
             sample_above: tyto_store::SAMPLE_ABOVE,
             history: Arc::new(history::History::new(tyto_schema::DataDir::new(data_dir).history())),
             hunts: Arc::default(),
+            views: Arc::new(views::Views::new(tyto_schema::DataDir::new(data_dir).views())),
         })
     }
 }
@@ -242,6 +246,9 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/addTags", post(tags::add)),
         ("/api/sessions/removetags", post(tags::remove)),
         ("/removeTags", post(tags::remove)),
+        ("/api/views", get(views::list)),
+        ("/api/view", post(views::save)),
+        ("/api/view/{id}", delete(views::delete)),
         ("/api/hunt", post(hunts::start)),
         ("/api/hunts", get(hunts::list)),
         ("/api/hunt/{id}/cancel", post(hunts::cancel)),

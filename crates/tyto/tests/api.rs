@@ -44,6 +44,7 @@ fn start(files: &[PathBuf], clickhouse: Option<common::ClickHouse>) -> Server {
     let add = |args: &[&str], password: &str| common::add_user(&data, args, password);
     add(&["ann", "--admin"], "ann-secret");
     add(&["bob", "--no-pcap", "--no-packets", "--expression", "protocols == dns"], "bob-secret");
+    add(&["cy", "--expression", "protocols == dns"], "cy-secret");
     let (child, base) = common::serve(&data, &["--store", &store]);
     Server { child, base, _dir: dir, data, _clickhouse: clickhouse }
 }
@@ -346,9 +347,52 @@ fn check_api(files: &[PathBuf], s: Server) {
     assert_eq!(String::from_utf8_lossy(&out.unwrap().stdout), "up\n\n200");
 
     // Last: they change what the store holds.
+    check_views(&s);
     check_hunts(&s, &rows);
     check_tags(&s, &rows);
     check_history(&s);
+}
+
+/// Saved views: ann's shared view and her own, bob's; each sees their own and the
+/// shared ones; a view's expression and columns are checked when saved; the same
+/// name replaces; only the owner (or an admin) deletes one.
+fn check_views(s: &Server) {
+    let (ann, bob) = ("ann:ann-secret", "bob:bob-secret");
+    let post = |user: &str, extra: &[&str]| -> (u16, Value) {
+        let mut args = vec!["-X", "POST"];
+        args.extend(extra);
+        let (st, body) = common::curl(user, &format!("{}/api/view", s.base), &args);
+        (st, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    };
+    let names = |user: &str| -> Vec<String> {
+        let v = get_json(s, user, "/api/views");
+        v["data"].as_array().unwrap().iter().map(|v| show(&v["name"])).collect()
+    };
+    let form =
+        format!("name=web&shared=true&columns=ip.src,host.http,info&expression={}", common::enc("protocols == http"));
+    let (st, web) = post(ann, &["--data", &form]);
+    assert_eq!(st, 200, "{web}");
+    assert_eq!(web["columns"], serde_json::json!(["ip.src", "host.http", "info"]));
+    assert_eq!(post(ann, &["--data", "name=mine&expression=port.dst%20%3D%3D%2053"]).0, 200);
+    let json = r#"{"name": "bobs", "expression": "host.dns == *.com", "columns": ["info"]}"#;
+    assert_eq!(post(bob, &["-H", "Content-Type: application/json", "--data", json]).0, 200);
+    assert_eq!(names(ann), ["mine", "web"]);
+    assert_eq!(names(bob), ["bobs", "web"]);
+    // Saved again under its name: the same view, a new expression.
+    let (_, again) =
+        post(ann, &["--data", &format!("name=web&shared=true&expression={}", common::enc("port.dst == 80"))]);
+    assert_eq!(again["id"], web["id"]);
+    let (st, e) = post(ann, &["--data", &format!("name=bad&expression={}", common::enc("ip.src == 10.0.0.0/33"))]);
+    assert_eq!(st, 400);
+    assert!(e["error"].as_str().unwrap().starts_with("expression: column"), "{e}");
+    let (st, e) = post(ann, &["--data", "name=bad&columns=ip.srcc"]);
+    assert_eq!(st, 400);
+    assert!(e["error"].as_str().unwrap().contains("did you mean"), "{e}");
+    assert_eq!(post(ann, &["--data", "expression=port.dst%20%3D%3D%2053"]).0, 400, "no name");
+    let url = format!("{}/api/view/{}", s.base, web["id"]);
+    assert_eq!(common::curl(bob, &url, &["-X", "DELETE"]).0, 404, "not bob's");
+    assert_eq!(common::curl(ann, &url, &["-X", "DELETE"]).0, 200);
+    assert_eq!(names(bob), ["bobs"]);
 }
 
 /// A hunt for a request path that one session alone holds (in `tyto dump`'s every
@@ -411,6 +455,15 @@ fn check_hunts(s: &Server, rows: &[Value]) {
     }
     let (st, b) = start(bob, "name=x&search=GET");
     assert_eq!(st, 403, "{b}");
+    // cy sees DNS only, packets included: her hunt searches the DNS sessions alone.
+    let dns = rows.iter().filter(|r| has(r, "protocols", "dns")).count();
+    let (st, h) = start("cy:cy-secret", &format!("name=cy-looks&searchType=asciicase&search={}", common::enc(&path)));
+    assert_eq!(st, 202, "{h}");
+    let h = finished(h["id"].as_u64().unwrap());
+    assert_eq!(h["progress"]["sessions_searched"].as_u64(), Some(dns as u64), "{h}");
+    assert_eq!(h["progress"]["matched"], 0, "{h}");
+    let theirs = get_json(s, "cy:cy-secret", "/api/hunts");
+    assert!(theirs["data"].as_array().unwrap().iter().all(|h| h["user"] == "cy"), "her hunts only");
     for bad in [
         "name=x&searchType=hex&search=zz",
         "search=GET",
@@ -434,7 +487,7 @@ fn check_history(s: &Server) {
     let entries = h["data"].as_array().unwrap();
     assert_eq!(h["recordsFiltered"].as_u64().unwrap() as usize, entries.len());
     let users: BTreeSet<&str> = entries.iter().map(|e| e["user"].as_str().unwrap()).collect();
-    assert_eq!(users, BTreeSet::from(["ann", "bob"]));
+    assert_eq!(users, BTreeSet::from(["ann", "bob", "cy"]));
     assert!(entries.windows(2).all(|w| w[0]["time_ms"].as_i64() >= w[1]["time_ms"].as_i64()), "newest first");
     let any = |pred: &dyn Fn(&Value) -> bool| entries.iter().any(pred);
     assert!(any(&|e| e["path"] == "/api/sessions"

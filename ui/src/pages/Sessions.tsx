@@ -2,7 +2,7 @@
 // chosen columns, a row that opens on every field and the packets, and downloads.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ApiError, postForm, queryString, type Params } from "../api";
+import { ApiError, del, postForm, queryString, type Params } from "../api";
 import { TimeChart } from "../components/TimeChart";
 import { useApp } from "../context";
 import { formatBytes, formatCount, formatTime, formatValue } from "../format";
@@ -119,6 +119,104 @@ function cell(c: Column, row: Row, type?: string) {
 
 const PAGE_SIZES = [50, 100, 500, 1000];
 
+interface SavedView {
+  id: number;
+  name: string;
+  user: string;
+  shared: boolean;
+  expression: string;
+  columns: string[] | null;
+}
+
+/** Saved views: a view applied sets the search's expression (and the columns, if it
+ *  has them); the current expression and columns saved under a name, shared or not. */
+function ViewBar(props: { columns: string[]; onColumns: (c: string[]) => void }) {
+  const { user, search, setSearch, reportError } = useApp();
+  const [version, setVersion] = useState(0);
+  const views = useApi<{ data: SavedView[] }>("/api/views", {}, version);
+  const [picked, setPicked] = useState("");
+  const [name, setName] = useState("");
+  const [shared, setShared] = useState(false);
+  const [withColumns, setWithColumns] = useState(true);
+  const [result, setResult] = useState("");
+  const list = views.data?.data ?? [];
+  const chosen = list.find((v) => String(v.id) === picked);
+
+  async function run(what: () => Promise<string>) {
+    try {
+      setResult(await what());
+      setVersion((v) => v + 1);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError(String(e), 0);
+      setResult(err.message);
+      reportError(err);
+    }
+  }
+
+  function apply(id: string) {
+    setPicked(id);
+    const v = list.find((x) => String(x.id) === id);
+    if (!v) return;
+    if (v.columns) props.onColumns(v.columns);
+    setSearch({ ...search, expression: v.expression });
+  }
+
+  return (
+    <div class="tag-bar view-bar" role="form" aria-label="Views">
+      <select id="view-pick" aria-label="Apply a view" value={picked} onChange={(e) => apply((e.currentTarget as HTMLSelectElement).value)}>
+        <option value="">apply a view…</option>
+        {list.map((v) => (
+          <option value={String(v.id)}>
+            {v.name}
+            {v.user !== user.name ? ` (${v.user})` : ""}
+          </option>
+        ))}
+      </select>
+      {chosen && (chosen.user === user.name || user.admin) && (
+        <button
+          id="view-delete"
+          onClick={() =>
+            run(async () => {
+              await del(`/api/view/${chosen.id}`);
+              setPicked("");
+              return `Deleted view ${chosen.name}`;
+            })
+          }
+        >
+          Delete view
+        </button>
+      )}
+      <input id="view-name" placeholder="name for this search" value={name} onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
+      <label>
+        <input type="checkbox" id="view-columns" checked={withColumns} onChange={(e) => setWithColumns((e.currentTarget as HTMLInputElement).checked)} />{" "}
+        with columns
+      </label>
+      <label>
+        <input type="checkbox" id="view-shared" checked={shared} onChange={(e) => setShared((e.currentTarget as HTMLInputElement).checked)} /> shared
+      </label>
+      <button
+        id="view-save"
+        onClick={() =>
+          run(async () => {
+            const saved = await postForm<SavedView>("/api/view", {
+              name,
+              expression: search.expression ?? "",
+              columns: withColumns ? props.columns.join(",") : undefined,
+              shared: shared ? "true" : "false",
+            });
+            return `Saved view ${saved.name}`;
+          })
+        }
+      >
+        Save view
+      </button>
+      <span class="muted" id="view-result" role="status">
+        {result}
+      </span>
+    </div>
+  );
+}
+
 type TagScope = "open" | "page" | "all";
 
 /** Tags put on or taken off the opened sessions, the page's, or every match of the
@@ -222,6 +320,7 @@ export function Sessions() {
   const [order, setOrder] = useState<[string, "asc" | "desc"]>(["starttime", "desc"]);
   const [open, setOpen] = useState<Set<string>>(new Set());
   const [tagging, setTagging] = useState(false);
+  const [viewing, setViewing] = useState(false);
   // Bumped when tags change, so the page and opened sessions are read again.
   const [version, setVersion] = useState(0);
 
@@ -292,6 +391,9 @@ export function Sessions() {
           <button onClick={() => setChoosing(!choosing)} aria-expanded={choosing}>
             Columns
           </button>
+          <button id="view-toggle" onClick={() => setViewing(!viewing)} aria-expanded={viewing}>
+            Views
+          </button>
           <button id="tag-toggle" onClick={() => setTagging(!tagging)} aria-expanded={tagging}>
             Tags
           </button>
@@ -316,6 +418,7 @@ export function Sessions() {
         </span>
       </div>
       {choosing && <ColumnChooser chosen={columnIds} onChange={chooseColumns} />}
+      {viewing && <ViewBar columns={columnIds} onColumns={chooseColumns} />}
       {tagging && (
         <TagBar
           base={base}
