@@ -18,11 +18,12 @@ import { Stats } from "./pages/Stats";
 import { Upload } from "./pages/Upload";
 import { History } from "./pages/History";
 import { Hunts } from "./pages/Hunts";
+import { Users } from "./pages/Users";
 import { WorldMap } from "./pages/WorldMap";
 import { andClause, quoteValue, readSearch, searchParams, type Search } from "./search";
 import "./style.css";
 
-const PAGES: { path: string; title: string; view: () => preact.JSX.Element; searches: boolean }[] = [
+const PAGES: { path: string; title: string; view: () => preact.JSX.Element; searches: boolean; admin?: boolean }[] = [
   { path: "/sessions", title: "Sessions", view: Sessions, searches: true },
   { path: "/spiview", title: "SPI View", view: SpiView, searches: true },
   { path: "/spigraph", title: "SPI Graph", view: SpiGraph, searches: true },
@@ -35,6 +36,7 @@ const PAGES: { path: string; title: string; view: () => preact.JSX.Element; sear
   { path: "/upload", title: "Upload", view: Upload, searches: false },
   { path: "/hunts", title: "Hunts", view: Hunts, searches: true },
   { path: "/history", title: "History", view: History, searches: false },
+  { path: "/users", title: "Users", view: Users, searches: false, admin: true },
 ];
 
 function pageFor(path: string) {
@@ -110,7 +112,7 @@ function App() {
       <header class="top">
         <span class="brand">Tyto</span>
         <nav>
-          {PAGES.map((p) => (
+          {PAGES.filter((p) => !p.admin || ctx.user.admin).map((p) => (
             <a
               href={p.path + queryString(searchParams(search))}
               class={p === page ? "on" : ""}

@@ -4,8 +4,9 @@
 // tags put on the opened session and on every match and taken off again, a saved
 // view applied again, SPI View,
 // SPI Graph, Connections, the map, Alerts, Services, Stats, an upload followed to its
-// sessions, a hunt through every session's packets, the history of what was asked, a
-// user without PCAP or upload rights, and logging out. What the page shows is checked against the API's own answers.
+// sessions, a hunt through every session's packets, the history of what was asked,
+// a user added, changed and removed on the Users page, a user without PCAP or upload
+// rights, and logging out. What the page shows is checked against the API's own answers.
 //
 // TYTO_URL, TYTO_USER/TYTO_PASSWORD (an admin), TYTO_LIMITED_USER/_PASSWORD (a user
 // who may neither export PCAP nor see packets), TYTO_UPLOAD_FILE (a capture to upload),
@@ -580,6 +581,25 @@ await page.waitForURL((u) => new URL(u).pathname === "/sessions" && new URL(u).s
 await rendered();
 await expectCount(0);
 
+// ---- Users (admins): one added from the page, a right taken off at once, a new
+// password, removed
+await page.click("nav a:has-text('Users')");
+await page.fill("#new-user-name", "browser-user");
+await page.fill("#new-user-password", "browser-secret-1");
+await page.click("#new-user-add");
+await page.locator("#users-message").filter({ hasText: "Added browser-user" }).waitFor();
+const userRow = page.locator('.user-list tr[data-user="browser-user"]');
+await userRow.waitFor();
+assert.ok((await api("/api/users")).some((u) => u.name === "browser-user" && u.export_pcap && !u.admin));
+await userRow.locator("input.right-export_pcap").uncheck();
+await page.locator("#users-message").filter({ hasText: "Changed browser-user" }).waitFor();
+assert.ok((await api("/api/users")).some((u) => u.name === "browser-user" && !u.export_pcap));
+await shot("users");
+await userRow.locator("button.user-remove").click();
+await page.locator("#users-message").filter({ hasText: "Removed browser-user" }).waitFor();
+await userRow.waitFor({ state: "detached" });
+assert.ok(!(await api("/api/users")).some((u) => u.name === "browser-user"));
+
 // ---- a user who may not export PCAP nor see packets
 if (limited[0]) {
   await page.click("header button:has-text('Log out')");
@@ -587,6 +607,7 @@ if (limited[0]) {
   await login(limited);
   await page.locator(".sessions-table tbody tr.session-row").first().waitFor();
   assert.equal(await page.locator("#pcap-all").count(), 0, "no PCAP download offered");
+  assert.equal(await page.locator("nav a:has-text('Users')").count(), 0, "no Users page offered");
   await page.locator(".sessions-table tr.session-row").first().click();
   await page.locator(".session-detail").filter({ hasText: "may not see packet contents" }).waitFor();
   assert.equal(await page.locator(".session-detail a:has-text('Download PCAP')").count(), 0);

@@ -49,12 +49,16 @@ const RECORDED: &[&str] = &[
     "/api/upload",
     "/api/users",
     "/api/hunt",
+    "/api/user",
 ];
 
 /// Whether a request to `path` is recorded (a session's detail and PCAP, a hunt's
-/// cancel and removal too).
+/// cancel and removal, an admin's change of a user too).
 pub fn recorded(path: &str) -> bool {
-    RECORDED.contains(&path) || path.starts_with("/api/session/") || path.starts_with("/api/hunt/")
+    RECORDED.contains(&path)
+        || path.starts_with("/api/session/")
+        || path.starts_with("/api/hunt/")
+        || (path.starts_with("/api/user/") && path != "/api/user/current")
 }
 
 /// What a handler adds to its request's line (a tag change's tags and count).
@@ -83,6 +87,8 @@ impl Entry {
         let params = serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or(""))
             .unwrap_or_default()
             .into_iter()
+            // A password in an address is refused, but never recorded either.
+            .filter(|(k, _)| k != "password")
             .map(|(k, v)| (cut(k), cut(v)))
             .collect();
         Entry {

@@ -25,6 +25,7 @@ mod tags;
 mod throttle;
 mod ui;
 mod upload;
+mod user_admin;
 pub mod users;
 mod views;
 
@@ -222,6 +223,9 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/logout", post(login::logout)),
         ("/api/user/current", get(login::current)),
         ("/api/users", get(login::list_users)),
+        ("/api/user", post(user_admin::add)),
+        ("/api/user/{name}", post(user_admin::update).delete(user_admin::remove)),
+        ("/api/user/{name}/password", post(user_admin::password)),
         ("/api/histories", get(api::histories)),
         ("/api/sessions", get(api::sessions)),
         ("/sessions.json", get(api::sessions)),

@@ -301,6 +301,20 @@ impl Users {
         self.write(&users)
     }
 
+    /// Changes a user's rights (not the password) with `change`; the forced
+    /// expression must compile.
+    pub fn update(&self, name: &str, change: impl FnOnce(&mut User)) -> Result<User, UserError> {
+        let mut users = self.read()?;
+        let u = users.iter_mut().find(|u| u.name == name).ok_or_else(|| UserError::Missing(name.into()))?;
+        change(u);
+        if let Some(e) = u.expression.as_deref().filter(|e| !e.trim().is_empty()) {
+            tyto_query::compile(e, 0).map_err(|err| UserError::Expression(err.to_string()))?;
+        }
+        let changed = u.clone();
+        self.write(&users)?;
+        Ok(changed)
+    }
+
     pub fn remove(&self, name: &str) -> Result<(), UserError> {
         let mut users = self.read()?;
         let before = users.len();

@@ -351,6 +351,61 @@ fn check_api(files: &[PathBuf], s: Server) {
     check_hunts(&s, &rows);
     check_tags(&s, &rows);
     check_history(&s);
+    check_user_admin(&s);
+}
+
+/// Users managed from the viewer as `tyto user` manages them: an admin adds dee, who
+/// then logs in; her rights change and take effect at once; a new password ends the
+/// old one; removed, she is refused. Not admins may do none of it; an admin cannot
+/// remove herself; a password in the address is refused and never recorded.
+fn check_user_admin(s: &Server) {
+    let (ann, bob) = ("ann:ann-secret", "bob:bob-secret");
+    let call = |user: &str, method: &str, path: &str, form: &str| -> (u16, Value) {
+        let (st, body) = common::curl(user, &format!("{}{path}", s.base), &["-X", method, "--data", form]);
+        (st, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    };
+    let (st, d) =
+        call(ann, "POST", "/api/user", "name=dee&password=dee-secret-1&digest=true&upload=true&time_limit_hours=none");
+    assert_eq!(st, 201, "{d}");
+    assert_eq!(
+        (d["name"].as_str(), d["upload"].as_bool(), d["admin"].as_bool()),
+        (Some("dee"), Some(true), Some(false))
+    );
+    let dee = "dee:dee-secret-1";
+    assert_eq!(common::curl(dee, &format!("{}/api/sessions?length=1", s.base), &[]).0, 200, "dee logs in");
+    assert_eq!(common::curl(dee, &format!("{}/api/sessions.pcap", s.base), &[]).0, 200);
+    let (st, d) = call(
+        ann,
+        "POST",
+        "/api/user/dee",
+        &format!("export_pcap=false&expression={}", common::enc("protocols == dns")),
+    );
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["expression"], "protocols == dns");
+    assert_eq!(common::curl(dee, &format!("{}/api/sessions.pcap", s.base), &[]).0, 403, "her right is gone at once");
+    let listed = get_json(s, ann, "/api/users");
+    assert!(listed.as_array().unwrap().iter().any(|u| u["name"] == "dee" && u["export_pcap"] == false));
+    assert_eq!(call(ann, "POST", "/api/user/dee/password", "password=dee-secret-2&digest=true").0, 200);
+    assert_eq!(common::curl(dee, &format!("{}/api/sessions?length=1", s.base), &[]).0, 401, "the old password");
+    assert_eq!(common::curl("dee:dee-secret-2", &format!("{}/api/sessions?length=1", s.base), &[]).0, 200);
+    // Refusals.
+    assert_eq!(call(bob, "POST", "/api/user", "name=eve&password=x").0, 403);
+    assert_eq!(call(bob, "DELETE", "/api/user/dee", "").0, 403);
+    assert_eq!(call(ann, "DELETE", "/api/user/ann", "").0, 400);
+    assert_eq!(call(ann, "POST", "/api/user/ann", "admin=false").0, 400);
+    assert_eq!(call(ann, "POST", "/api/user", "name=dee&password=again").0, 400, "exists");
+    assert_eq!(call(ann, "POST", "/api/user", "name=../x&password=p").0, 400);
+    assert_eq!(call(ann, "POST", "/api/user", "name=fay").0, 400, "no password");
+    let (st, e) = call(ann, "POST", "/api/user/dee", &format!("expression={}", common::enc("ip.src == 1.2.3.4/33")));
+    assert_eq!(st, 400, "{e}");
+    assert_eq!(call(ann, "POST", "/api/user/dee", "time_limit_hours=soon").0, 400);
+    assert_eq!(call(ann, "POST", "/api/user/nobody", "upload=true").0, 404);
+    let (st, _) = common::curl(ann, &format!("{}/api/user?name=gus&password=in-the-address", s.base), &["-X", "POST"]);
+    assert_eq!(st, 400);
+    let h = get_json(s, ann, "/api/histories?length=10000&searchTerm=in-the-address");
+    assert_eq!(h["recordsFiltered"], 0, "a password in the address is never recorded: {h}");
+    assert_eq!(call(ann, "DELETE", "/api/user/dee", "").0, 200);
+    assert_eq!(common::curl("dee:dee-secret-2", &format!("{}/api/sessions?length=1", s.base), &[]).0, 401);
 }
 
 /// Saved views: ann's shared view and her own, bob's; each sees their own and the
