@@ -338,10 +338,9 @@ pub async fn histories(
         limit: params.number("length", 100, MAX_PAGE)?,
     };
     let history = state.history.clone();
-    let (total, entries) = tokio::task::spawn_blocking(move || history.list(&q))
-        .await
-        .map_err(|e| ApiError::internal(format!("reading the history: {e}")))?
-        .map_err(|e| ApiError::internal(format!("reading the history: {e}")))?;
+    let (total, entries) =
+        crate::blocking(move || history.list(&q).map_err(|e| ApiError::internal(format!("reading the history: {e}"))))
+            .await?;
     Ok(Json(json!({ "data": entries, "recordsFiltered": total })))
 }
 

@@ -161,7 +161,17 @@ struct Context {
 }
 
 impl Hunts {
-    fn add(self: &Arc<Self>, hunt: Arc<Hunt>, ctx: Context) {
+    fn add(self: &Arc<Self>, hunt: Arc<Hunt>, ctx: Context) -> Result<(), ApiError> {
+        let mut started = lock(&self.runner);
+        if !*started {
+            let me = self.clone();
+            std::thread::Builder::new()
+                .name("tyto-hunts".into())
+                .spawn(move || me.run(ctx))
+                .map_err(|e| ApiError::internal(format!("starting the hunts' thread: {e}")))?;
+            *started = true;
+        }
+        drop(started);
         {
             let mut list = lock(&self.list);
             list.push(hunt.clone());
@@ -175,15 +185,7 @@ impl Hunts {
         }
         lock(&self.queue).push_back(hunt);
         self.wake.notify_one();
-        let mut started = lock(&self.runner);
-        if !*started {
-            *started = true;
-            let me = self.clone();
-            std::thread::Builder::new()
-                .name("tyto-hunts".into())
-                .spawn(move || me.run(ctx))
-                .expect("starting the hunts' thread");
-        }
+        Ok(())
     }
 
     fn run(&self, ctx: Context) {
@@ -450,7 +452,7 @@ pub async fn start(
     });
     let out = hunt.json();
     let ctx = Context { stores: state.stores.clone(), nodes: state.nodes.clone(), data_dir: state.data_dir.clone() };
-    hunts.add(hunt.clone(), ctx);
+    hunts.add(hunt.clone(), ctx)?;
     let detail = json!({ "hunt": hunt.id, "name": name, "search": hunt.spec.search, "searchType": hunt.spec.kind });
     Ok((StatusCode::ACCEPTED, Extension(Detail(detail)), Json(out)))
 }

@@ -210,6 +210,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Runs file work of a request (users, views, the history) on a blocking thread.
+pub(crate) async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))?
+}
+
 pub fn error_response(status: StatusCode, message: &str) -> Response {
     ApiError { status, message: message.to_string(), column: None }.into_response()
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::auth::Authed;
 use crate::params::Params;
 use crate::users::{new_user, User, UserError};
-use crate::{ApiError, AppState};
+use crate::{blocking, ApiError, AppState};
 
 fn admin_only(authed: &Authed) -> Result<(), ApiError> {
     if authed.user.admin {
@@ -96,13 +96,11 @@ pub async fn add(
     apply_rights(&params, &mut user)?;
     let digest = params.flag("digest");
     let users = state.users.clone();
-    let info = tokio::task::spawn_blocking(move || {
-        users.add(user, &password, digest)?;
-        Ok::<_, UserError>(users.get(&name)?.map(|u| u.info()))
+    let info = blocking(move || {
+        users.add(user, &password, digest).map_err(refused)?;
+        Ok(users.get(&name).map_err(refused)?.map(|u| u.info()))
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(refused)?;
+    .await?;
     tracing::info!(admin = %authed.user.name, "user {:?} added from the viewer", info.as_ref().map(|i| &i.name));
     Ok((StatusCode::CREATED, Json(json!(info))))
 }
@@ -125,14 +123,14 @@ pub async fn update(
     // The parameters are checked before the file is touched: a bad one changes nothing.
     apply_rights(&params, &mut new_user("checked", false))?;
     let users = state.users.clone();
-    let changed = tokio::task::spawn_blocking(move || {
-        users.update(&name, |u| {
-            let _checked_above = apply_rights(&params, u);
-        })
+    let changed = blocking(move || {
+        users
+            .update(&name, |u| {
+                let _checked_above = apply_rights(&params, u);
+            })
+            .map_err(refused)
     })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(refused)?;
+    .await?;
     Ok(Json(json!(changed.info())))
 }
 
@@ -156,10 +154,7 @@ pub async fn password(
         _ => None,
     };
     let users = state.users.clone();
-    tokio::task::spawn_blocking(move || users.set_password(&name, &password, digest))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(refused)?;
+    blocking(move || users.set_password(&name, &password, digest).map_err(refused)).await?;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -174,9 +169,6 @@ pub async fn remove(
         return Err(ApiError::bad_request("an admin cannot remove themselves (another admin can)"));
     }
     let users = state.users.clone();
-    tokio::task::spawn_blocking(move || users.remove(&name))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(refused)?;
+    blocking(move || users.remove(&name).map_err(refused)).await?;
     Ok(Json(json!({ "success": true })))
 }

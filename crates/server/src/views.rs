@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Authed;
 use crate::params::{field_named, Params};
-use crate::{ApiError, AppState};
+use crate::{blocking, ApiError, AppState};
 
 /// Views the file holds at most, and the most one user may have.
 const MAX_VIEWS: usize = 10_000;
@@ -138,9 +138,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let views = state.views.clone();
     let name = authed.user.name.clone();
-    let list = tokio::task::spawn_blocking(move || views.visible(&name))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let list = blocking(move || views.visible(&name)).await?;
     Ok(Json(json!({ "data": list })))
 }
 
@@ -190,9 +188,7 @@ pub async fn save(
         created_ms: tyto_schema::time::now_ns() / 1_000_000,
     };
     let views = state.views.clone();
-    let saved = tokio::task::spawn_blocking(move || views.save(view))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let saved = blocking(move || views.save(view)).await?;
     Ok(Json(json!(saved)))
 }
 
@@ -204,9 +200,7 @@ pub async fn delete(
 ) -> Result<Json<Value>, ApiError> {
     let views = state.views.clone();
     let (name, admin) = (authed.user.name.clone(), authed.user.admin);
-    tokio::task::spawn_blocking(move || views.delete(id, &name, admin))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
+    blocking(move || views.delete(id, &name, admin)).await?;
     Ok(Json(json!({ "success": true })))
 }
 
