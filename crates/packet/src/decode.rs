@@ -159,6 +159,15 @@ pub struct Ip {
     pub truncated: bool,
 }
 
+impl Ip {
+    /// The transport payload within its frame (what a frame cut short holds of it).
+    pub fn payload<'a>(&self, frame: &'a [u8]) -> &'a [u8] {
+        let start = self.payload_offset as usize;
+        let end = start.saturating_add(self.payload_len as usize).min(frame.len());
+        frame.get(start..end).unwrap_or(&[])
+    }
+}
+
 /// What the decoder learned of a frame. Plain data and offsets: `Copy`, no borrows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Decoded {

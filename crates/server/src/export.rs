@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc::Sender;
-use tyto_packet::{decode, LinkType, Transport};
+use tyto_packet::{decode, Ip, LinkType, Transport};
 use tyto_pcapstore::{decode_positions, ExportWriter, PacketPos, PacketReader, StoredPacket};
 use tyto_store::{ListQuery, SessionPositions, SessionReader};
 
@@ -554,10 +554,16 @@ impl Stream {
     }
 }
 
+/// Whether a packet was sent by the session's client (`ip.src`, `port.src`); a port
+/// of 0 (a session without ports) leaves the address alone to decide.
+pub(crate) fn sent_by(ip: &Ip, client_ip: &str, client_port: u16) -> bool {
+    ip.src.to_string() == client_ip && (client_port == 0 || ip.transport.ports().0 == client_port)
+}
+
 /// Packets of a session decoded for its detail view, and each direction's payload.
 fn decode_packets(session: &Map<String, Value>, packets: &[StoredPacket]) -> (Vec<Value>, Value) {
     let src_ip = session.get("ip.src").and_then(Value::as_str).unwrap_or("");
-    let src_port = session.get("port.src").and_then(Value::as_u64).unwrap_or(0);
+    let src_port = session.get("port.src").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
     let mut shown = Vec::new();
     let (mut up, mut down) = (Stream::default(), Stream::default());
     let first_ts = packets.first().map_or(0, |p| p.ts_ns);
@@ -566,14 +572,11 @@ fn decode_packets(session: &Map<String, Value>, packets: &[StoredPacket]) -> (Ve
         let ip = decoded.as_ref().and_then(|d| d.ip.as_ref());
         let (mut from_src, mut seq, mut payload): (bool, Option<u32>, &[u8]) = (true, None, &[]);
         if let Some(ip) = ip {
-            let (sport, _) = ip.transport.ports();
-            from_src = ip.src.to_string() == src_ip && (src_port == 0 || u64::from(sport) == src_port);
+            from_src = sent_by(ip, src_ip, src_port);
             if let Transport::Tcp { seq: s, .. } = ip.transport {
                 seq = Some(s);
             }
-            let start = ip.payload_offset as usize;
-            let end = start.saturating_add(ip.payload_len as usize).min(p.data.len());
-            payload = p.data.get(start..end).unwrap_or(&[]);
+            payload = ip.payload(&p.data);
         }
         if from_src { &mut up } else { &mut down }.add(seq, payload);
         if shown.len() < DETAIL_PACKETS {

@@ -24,10 +24,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tyto_packet::{decode, LinkType};
 use tyto_pcapstore::{decode_positions, PacketReader};
-use tyto_query::{Filter, TextMatch};
 use tyto_store::{ListQuery, SessionPositions, SessionReader, TagChange};
 
 use crate::auth::Authed;
+use crate::export::sent_by;
 use crate::history::Detail;
 use crate::nodes::Nodes;
 use crate::params::Params;
@@ -222,17 +222,6 @@ impl Hunts {
     }
 }
 
-/// The sessions of `ids` within the hunt's own selection.
-fn by_ids(q: &ListQuery, ids: Vec<String>) -> ListQuery {
-    let id = tyto_schema::field("id").expect("the catalogue has id");
-    let by_id = Filter::Text { field: id, m: TextMatch::AnyOf(ids) };
-    let filter = match q.filter.clone() {
-        Some(f) => Filter::And(vec![f, by_id]),
-        None => by_id,
-    };
-    ListQuery { filter: Some(filter), ..q.clone() }
-}
-
 /// The first `n` packets' places of an encoded list (file switches kept).
 fn first_packets(encoded: &[i64], n: usize) -> &[i64] {
     let mut seen = 0;
@@ -301,14 +290,11 @@ fn search(hunt: &Hunt, ctx: &Context, started: Instant) -> Result<(), String> {
                 let Ok(d) = decode(LinkType(p.link_type), &p.data) else { continue };
                 let Some(ip) = d.ip.as_ref() else { continue };
                 if let Some((cip, cport)) = client {
-                    let from_client = ip.src.to_string() == cip && (cport == 0 || ip.transport.ports().0 == cport);
-                    if from_client != (hunt.spec.direction == Direction::Src) {
+                    if sent_by(ip, cip, cport) != (hunt.spec.direction == Direction::Src) {
                         continue;
                     }
                 }
-                let start = ip.payload_offset as usize;
-                let end = start.saturating_add(ip.payload_len as usize).min(p.data.len());
-                if p.data.get(start..end).is_some_and(|payload| hunt.pattern.is_match(payload)) {
+                if hunt.pattern.is_match(ip.payload(&p.data)) {
                     found = true;
                     break;
                 }
@@ -321,7 +307,7 @@ fn search(hunt: &Hunt, ctx: &Context, started: Instant) -> Result<(), String> {
             let flush = pending.len() >= SESSIONS_PER_STEP;
             if flush {
                 store
-                    .change_tags(&by_ids(&hunt.query, std::mem::take(&mut pending)), &tag)
+                    .change_tags(&hunt.query.clone().with_ids(std::mem::take(&mut pending)), &tag)
                     .map_err(|e| e.to_string())?;
             }
             hunt.set(|_, p| {
@@ -341,7 +327,7 @@ fn search(hunt: &Hunt, ctx: &Context, started: Instant) -> Result<(), String> {
         after = Some(last);
     }
     if !pending.is_empty() {
-        store.change_tags(&by_ids(&hunt.query, pending), &tag).map_err(|e| e.to_string())?;
+        store.change_tags(&hunt.query.clone().with_ids(pending), &tag).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -355,7 +341,7 @@ fn clients_of(
     let fields = ["id", "ip.src", "port.src"].map(|n| tyto_schema::field(n).expect("catalogue field"));
     let ids = page.iter().map(|s| s.id.clone()).collect();
     let rows = store
-        .list(&ListQuery { limit: page.len(), fields: Some(fields.to_vec()), ..by_ids(q, ids) })
+        .list(&ListQuery { limit: page.len(), fields: Some(fields.to_vec()), ..q.clone().with_ids(ids) })
         .map_err(|e| e.to_string())?;
     Ok(rows
         .iter()
@@ -422,8 +408,7 @@ pub async fn start(
     }
     let kind = params.get("searchType").or(params.get("type")).unwrap_or("ascii").to_string();
     let pattern = pattern(&kind, &search)?;
-    let flag = |n: &str| params.get(n).map(|v| matches!(v, "1" | "true" | "yes" | "on"));
-    let direction = match (flag("src"), flag("dst")) {
+    let direction = match (params.bool("src")?, params.bool("dst")?) {
         (Some(true), Some(false)) => Direction::Src,
         (Some(false), Some(true)) => Direction::Dst,
         (Some(false), Some(false)) => return Err(ApiError::bad_request("src and dst are both off: nothing to search")),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::{FromRequestParts, RawQuery};
 use axum::http::request::Parts;
-use tyto_query::{compile, nearest_name, parse_when, Filter, TextMatch, MAX_EXPRESSION_LEN};
+use tyto_query::{compile, nearest_name, parse_when, MAX_EXPRESSION_LEN};
 use tyto_schema::time::now_ns;
 use tyto_schema::{field, FieldDef};
 use tyto_store::{ListQuery, SortKey};
@@ -134,14 +134,7 @@ impl Params {
         for id in ids {
             check_id(id)?;
         }
-        let mut q = self.visible(user)?;
-        let id_field = field("id").ok_or_else(|| ApiError::internal("the catalogue has no field id"))?;
-        let by_id = Filter::Text { field: id_field, m: TextMatch::AnyOf(ids.to_vec()) };
-        q.filter = Some(match q.filter.take() {
-            Some(f) => Filter::And(vec![f, by_id]),
-            None => by_id,
-        });
-        Ok(q)
+        Ok(self.visible(user)?.with_ids(ids.to_vec()))
     }
 
     /// These parameters with one of them set to another value.
@@ -175,6 +168,16 @@ impl Params {
     /// A parameter's value; an empty value counts as absent (as forms send them).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A true/false parameter that may be absent; any other word is refused.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some("true" | "1" | "on" | "yes") => Ok(Some(true)),
+            Some("false" | "0" | "off" | "no") => Ok(Some(false)),
+            Some(v) => Err(ApiError::bad_request(format!("{name}={v:?}: true or false"))),
+        }
     }
 
     pub fn flag(&self, name: &str) -> bool {

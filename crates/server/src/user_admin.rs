@@ -42,14 +42,6 @@ fn body_params(params: Params, headers: &HeaderMap, body: &[u8]) -> Result<Param
 
 /// `true`/`false` parameters that set a right, and the time limit and expression.
 fn apply_rights(params: &Params, u: &mut User) -> Result<(), ApiError> {
-    let flag = |name: &str| -> Result<Option<bool>, ApiError> {
-        match params.get(name) {
-            None => Ok(None),
-            Some("true" | "1" | "on" | "yes") => Ok(Some(true)),
-            Some("false" | "0" | "off" | "no") => Ok(Some(false)),
-            Some(v) => Err(ApiError::bad_request(format!("{name}={v:?}: true or false"))),
-        }
-    };
     let rights: [(&str, &mut bool); 5] = [
         ("admin", &mut u.admin),
         ("export_pcap", &mut u.export_pcap),
@@ -58,7 +50,7 @@ fn apply_rights(params: &Params, u: &mut User) -> Result<(), ApiError> {
         ("remove_tags", &mut u.remove_tags),
     ];
     for (name, right) in rights {
-        if let Some(v) = flag(name)? {
+        if let Some(v) = params.bool(name)? {
             *right = v;
         }
     }
@@ -148,11 +140,7 @@ pub async fn password(
     admin_only(&authed)?;
     let params = body_params(params, &headers, &body)?;
     let password = params.get("password").unwrap_or_default().to_string();
-    let digest = match params.get("digest") {
-        Some("true" | "1") => Some(true),
-        Some("false" | "0") => Some(false),
-        _ => None,
-    };
+    let digest = params.bool("digest")?;
     let users = state.users.clone();
     blocking(move || users.set_password(&name, &password, digest).map_err(refused)).await?;
     Ok(Json(json!({ "success": true })))

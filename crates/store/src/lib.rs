@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value as Json};
-use tyto_query::Filter;
+use tyto_query::{Filter, TextMatch};
 use tyto_schema::{AlertRecord, FieldDef, SessionRecord, Severity, FIELDS};
 
 pub use clickhouse::{ClickConfig, ClickStore, SpoolCounters};
@@ -150,6 +150,20 @@ pub struct ListQuery {
     /// [`SAMPLE_ABOVE`]): what the viewer's SPI view, graph and connections want.
     /// Exports and value lists (`/api/unique`) leave it `None` and get every value.
     pub sample_above: Option<u64>,
+}
+
+impl ListQuery {
+    /// This query narrowed to the sessions of these ids: what a route that names
+    /// sessions by id asks, within what the query already allows.
+    pub fn with_ids(mut self, ids: Vec<String>) -> ListQuery {
+        let id = tyto_schema::field("id").expect("the catalogue has id");
+        let by_id = Filter::Text { field: id, m: TextMatch::AnyOf(ids) };
+        self.filter = Some(match self.filter.take() {
+            Some(f) => Filter::And(vec![f, by_id]),
+            None => by_id,
+        });
+        self
+    }
 }
 
 /// One sort key of a listing.
