@@ -52,10 +52,13 @@ export function searchParams(s: Search): Params {
     : { expression: s.expression, date: s.date };
 }
 
-/** A value as the expression language reads it: bare when it is one plain word. */
+/** A value as the expression language reads it exactly: bare when it is one plain
+ * word, else quoted; one holding `*` (a wildcard even quoted, as in Arkime) as a
+ * regular expression of itself. */
 export function quoteValue(v: unknown): string {
   const s = String(v);
   if (/^[A-Za-z0-9_.:\-/]+$/.test(s) && !s.includes("//")) return s;
+  if (s.includes("*")) return `/${s.replace(/[\\.+*?()|[\]{}^$#&~-]/g, "\\$&").replace(/\//g, "\\/")}/`;
   return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 

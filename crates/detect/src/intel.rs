@@ -10,11 +10,6 @@ use crate::{time_clause, AlertText, Context, SessionEnds};
 #[derive(Default)]
 pub(crate) struct IntelHits;
 
-/// A value as the expression language reads it quoted.
-fn quoted(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
 impl IntelHits {
     pub fn session(&mut self, rec: &SessionRecord, ctx: &mut Context) {
         let matched = rec.extra.texts("intel");
@@ -28,7 +23,7 @@ impl IntelHits {
             return;
         }
         let list = fresh.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
-        let values = fresh.iter().map(|m| quoted(m)).collect::<Vec<_>>().join(", ");
+        let values = fresh.iter().map(|m| tyto_query::exact_value(m)).collect::<Vec<_>>().join(", ");
         AlertText {
             detector: "intel".into(),
             severity: Severity::High,

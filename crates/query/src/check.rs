@@ -371,16 +371,21 @@ impl Checker<'_> {
             Value::Word(w) | Value::Quoted(w) => w.trim(),
             Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
         };
-        let ns = parse_when(word, self.now_ns).ok_or_else(|| {
+        let (ns, width) = parse_when_span(word, self.now_ns).ok_or_else(|| {
             self.err(
                 span,
                 format!("'{word}' is not a time: use 2024-05-01T10:00:00Z, 2024/05/01 10:00:00, epoch seconds, or -1d, -2h, -30m"),
             )
         })?;
+        // A time means the span its last digit covers (`==` a second is within that
+        // second, as Arkime); `<=` and `>` take the whole span, so that `<`, `==` and
+        // `>` split every moment between them.
+        let end = ns.saturating_add(width);
         Ok(match order(t.op) {
-            Some(order) => Filter::TimeCmp { field: f, order, ns },
-            // `==` a time means within that second, as Arkime.
-            None => Filter::TimeRange { field: f, lo: ns, hi: ns.saturating_add(1_000_000_000) },
+            Some(order @ (Order::Lt | Order::Ge)) => Filter::TimeCmp { field: f, order, ns },
+            Some(Order::Le) => Filter::TimeCmp { field: f, order: Order::Lt, ns: end },
+            Some(Order::Gt) => Filter::TimeCmp { field: f, order: Order::Ge, ns: end },
+            None => Filter::TimeRange { field: f, lo: ns, hi: end },
         })
     }
 
@@ -449,10 +454,12 @@ impl Checker<'_> {
                 }
                 return Ok(combine(*all, parts));
             }
-            Value::Quoted(s) => TextMatch::Exact(norm(s)),
-            Value::Word(w) if w == "*" => return Ok(Filter::Exists(f)),
-            Value::Word(w) if w.contains(['*', '?']) => TextMatch::Wildcard(norm(w)),
-            Value::Word(w) => TextMatch::Exact(norm(w)),
+            // As in Arkime, a `*` makes a value a wildcard, quoted or not (quotes keep
+            // spaces and commas); a `?` is one only beside a `*`, so a URL's query
+            // (`/search?q=1`) is itself. `*` alone means the field has a value.
+            Value::Word(w) | Value::Quoted(w) if w == "*" => return Ok(Filter::Exists(f)),
+            Value::Word(w) | Value::Quoted(w) if w.contains('*') => TextMatch::Wildcard(norm(w)),
+            Value::Word(w) | Value::Quoted(w) => TextMatch::Exact(norm(w)),
             Value::Regex(r) => {
                 check_regex(r).map_err(|why| self.err(span, format!("bad regular expression: {why}")))?;
                 let case_insensitive = f.kind == FieldKind::LowerText || f.transform == Transform::Upper;
@@ -600,9 +607,57 @@ fn ip_protocol_number(word: &str) -> Option<i64> {
 /// Absolute times, epoch seconds, and Arkime's relative forms: `-1d`, `+2h`, `-30m`,
 /// `-1w`, with an optional snap to the start of a unit (`-1d@d`, `@h`).
 pub fn parse_when(word: &str, now_ns: i64) -> Option<i64> {
-    if let Some(ns) = parse_time(word) {
-        return Some(ns);
+    parse_when_span(word, now_ns).map(|(ns, _)| ns)
+}
+
+/// Stores keep times to the microsecond: no span is finer.
+const FINEST_NS: i64 = 1_000;
+
+/// A time as [`parse_when`] reads it, and the span (ns) its last digit covers: a
+/// date alone its day, `HH:MM` its minute, seconds their second, a fraction its
+/// last digit (to the microsecond); epoch seconds a second (a fraction, its last
+/// digit); a relative time the second it names.
+pub fn parse_when_span(word: &str, now_ns: i64) -> Option<(i64, i64)> {
+    const S: i64 = 1_000_000_000;
+    let word = word.trim();
+    if let Some((secs, frac)) = word.split_once('.').filter(|(a, b)| {
+        !a.is_empty()
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && (1..=9).contains(&b.len())
+            && b.bytes().all(|c| c.is_ascii_digit())
+    }) {
+        let whole = secs.parse::<i64>().ok()?.checked_mul(S)?;
+        let width = 10i64.pow(9 - frac.len() as u32);
+        let ns = whole.checked_add(frac.parse::<i64>().ok()? * width)?;
+        return Some(finest(ns, width));
     }
+    if let Some(ns) = parse_time(word) {
+        let body = word.strip_suffix('Z').unwrap_or(word);
+        let width = match body.split_once(['T', ' ']).map(|(_, t)| t) {
+            None | Some("") if word.bytes().all(|c| c.is_ascii_digit()) => S,
+            None | Some("") => 86_400 * S,
+            Some(time) => match time.split_once('.') {
+                Some((_, frac)) => 10i64.pow(9 - frac.len() as u32),
+                None if time.matches(':').count() == 1 => 60 * S,
+                None => S,
+            },
+        };
+        return Some(finest(ns, width));
+    }
+    parse_relative(word, now_ns).map(|ns| (ns, S))
+}
+
+/// A time and its span at the stores' precision.
+fn finest(ns: i64, width: i64) -> (i64, i64) {
+    if width >= FINEST_NS {
+        (ns, width)
+    } else {
+        (ns.div_euclid(FINEST_NS) * FINEST_NS, FINEST_NS)
+    }
+}
+
+/// Arkime's relative forms.
+fn parse_relative(word: &str, now_ns: i64) -> Option<i64> {
     let (sign, rest) = match word.as_bytes().first()? {
         b'-' => (-1i64, &word[1..]),
         b'+' => (1, &word[1..]),

@@ -14,7 +14,7 @@ mod ip;
 mod parser;
 mod suggest;
 
-pub use check::{parse_when, Filter, Order, TextMatch, MAX_COMPARISONS};
+pub use check::{parse_when, parse_when_span, Filter, Order, TextMatch, MAX_COMPARISONS};
 pub use error::QueryError;
 pub use eval::Matcher;
 pub use ip::{parse_ip_value, IpValue};
@@ -25,6 +25,24 @@ pub use suggest::nearest_name;
 pub fn compile(text: &str, now_ns: i64) -> Result<Filter, QueryError> {
     let expr = parse(text)?;
     check::check(text, &expr, now_ns)
+}
+
+/// A text value as an expression reads it exactly: quoted, or, holding a `*` (which
+/// makes a quoted value a wildcard, as in Arkime), a regular expression of itself.
+pub fn exact_value(s: &str) -> String {
+    if s.contains('*') {
+        let mut out = String::from("/");
+        for c in regex_syntax::escape(s).chars() {
+            if c == '/' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('/');
+        out
+    } else {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
 }
 
 #[cfg(test)]

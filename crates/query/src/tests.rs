@@ -114,3 +114,62 @@ fn a_slash_begins_a_regex_only_when_one_ends_the_value() {
     assert!(parse("http.uri == /js/app.js && port.dst == 80").is_ok());
     assert!(compile("file == /data/*.pcap || http.uri == /a/", NOW).is_ok());
 }
+
+#[test]
+fn a_time_covers_the_span_of_its_last_digit() {
+    const S: i64 = 1_000_000_000;
+    let day = tyto_schema::time::parse_time("2024-05-01").unwrap();
+    let at = |w: &str| parse_when_span(w, NOW).unwrap();
+    assert_eq!(at("2024-05-01"), (day, 86_400 * S));
+    assert_eq!(at("2024/05/01 10:00"), (day + 36_000 * S, 60 * S));
+    assert_eq!(at("2024-05-01T10:00:07Z"), (day + 36_007 * S, S));
+    assert_eq!(at("2024-05-01T10:00:07.5"), (day + 36_007 * S + S / 2, S / 10));
+    assert_eq!(at("2024-05-01T10:00:07.123456"), (day + 36_007 * S + 123_456_000, 1_000));
+    // Finer than the stores keep: the microsecond it falls in.
+    assert_eq!(at("2024-05-01T10:00:07.123456789"), (day + 36_007 * S + 123_456_000, 1_000));
+    assert_eq!(at("1714557600"), (1_714_557_600 * S, S));
+    assert_eq!(at("1714557600.25"), (1_714_557_600 * S + S / 4, S / 100));
+    assert_eq!(at("-1h"), (NOW - 3_600 * S, S));
+    assert_eq!(parse_when("1714557600.25", NOW), Some(1_714_557_600 * S + S / 4));
+    assert!(parse_when_span("1714557600.", NOW).is_none() && parse_when_span(".5", NOW).is_none());
+
+    // `<`, `==` and `>` split the moments; `<=` and `>` take the whole span.
+    let (t, w) = at("2024-05-01T10:00:07.5");
+    let cmp = |op: &str| match compile(&format!("starttime {op} \"2024-05-01T10:00:07.5\""), NOW).unwrap() {
+        Filter::TimeCmp { order, ns, .. } => (Some(order), ns, ns),
+        Filter::TimeRange { lo, hi, .. } => (None, lo, hi),
+        f => panic!("{op}: {f:?}"),
+    };
+    assert_eq!(cmp("<"), (Some(Order::Lt), t, t));
+    assert_eq!(cmp("<="), (Some(Order::Lt), t + w, t + w));
+    assert_eq!(cmp(">"), (Some(Order::Ge), t + w, t + w));
+    assert_eq!(cmp(">="), (Some(Order::Ge), t, t));
+    assert_eq!(cmp("=="), (None, t, t + w));
+}
+
+#[test]
+fn a_star_makes_a_wildcard_quoted_or_not_and_a_question_mark_only_beside_one() {
+    let m = |e: &str| match compile(e, NOW).unwrap() {
+        Filter::Text { m, .. } => format!("{m:?}"),
+        f => format!("{f:?}"),
+    };
+    assert_eq!(m("http.user-agent == \"Mozilla/5.0 (X11*\""), "Wildcard(\"Mozilla/5.0 (X11*\")");
+    assert!(m("http.uri == /search?q=1").starts_with("Exact"));
+    assert!(m("http.uri == \"a b?c\"").starts_with("Exact"));
+    assert!(m("http.uri == a?b*").starts_with("Wildcard"));
+    assert!(m("http.uri == \"*\"").starts_with("Exists"));
+    assert!(m("http.uri == [\"a b*\", c]").contains("Wildcard"));
+}
+
+#[test]
+fn an_exact_value_stays_exact_whatever_it_holds() {
+    let m = |v: &str| match compile(&format!("http.uri == {}", exact_value(v)), NOW).unwrap() {
+        Filter::Text { m, .. } => m,
+        f => panic!("{v}: {f:?}"),
+    };
+    assert!(matches!(m("a b\"c\\d"), TextMatch::Exact(s) if s == "a b\"c\\d"));
+    let TextMatch::Regex { pattern, .. } = m("*.example.com/a?b=/c\\*") else { panic!() };
+    let re = regex::Regex::new(&format!("^(?:{pattern})$")).unwrap();
+    assert!(re.is_match("*.example.com/a?b=/c\\*"));
+    assert!(!re.is_match("x.example.com/a?b=/c\\*"));
+}

@@ -77,6 +77,19 @@ const QUERIES: &[(&str, Pred)] = &[
             && num(r, "bytes") > 100_000
     }),
     ("protocols == bittorrent", |r| has(r, "protocols", "bittorrent")),
+    // Quoted values are wildcards when they hold a `*`, as in Arkime; `?` only beside one.
+    ("http.user-agent == \"Mozilla/5.0 (Windows NT*\"", |r| {
+        list(r, "http.user-agent").iter().filter_map(Value::as_str).any(|u| u.starts_with("Mozilla/5.0 (Windows NT"))
+    }),
+    ("http.uri == \"www.example.com/pat*q?v\"", |r| {
+        list(r, "http.uri").iter().filter_map(Value::as_str).any(|u| {
+            let b = u.as_bytes();
+            u.starts_with("www.example.com/pat") && b.len() >= 22 && b[b.len() - 1] == b'v' && b[b.len() - 3] == b'q'
+        })
+    }),
+    ("http.uri == www.example.com/path?q?v || http.uri == \"www.example.com/path?q=v\"", |r| {
+        has(r, "http.uri", "www.example.com/path?q=v")
+    }),
     ("http.user-agent == Acunetix || http.user-agent == pangolin", |r| {
         has(r, "http.user-agent", "Acunetix") || has(r, "http.user-agent", "pangolin")
     }),
@@ -307,6 +320,56 @@ fn expressions_find_exactly_the_sessions_they_describe() {
     let recent = rows.iter().filter(|r| r["stoptime"].as_str().unwrap() >= hour_ago.as_str()).count();
     assert_eq!(count(&data, &["--start", "-1h"]), recent);
     assert_eq!(count(&data, &["--expr", "stoptime < -1h"]), rows.len() - recent);
+
+    // A time typed to any precision means the span its last digit covers, and the six
+    // comparisons agree: the rows' own times (fixed-width text, so a prefix is that
+    // span) against what the store counts. The second with the most sessions, a
+    // session's millisecond and microsecond inside it, a minute, a day, epoch seconds.
+    let mut per_second: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in &starts {
+        *per_second.entry(&s[..19]).or_default() += 1;
+    }
+    let (busiest, n) = per_second.iter().max_by_key(|(_, n)| **n).map(|(s, n)| (*s, *n)).unwrap();
+    assert!(n >= 3, "no second holds several sessions: the sub-second cases test nothing");
+    let inner = starts.iter().filter(|s| s.starts_with(busiest)).nth(n / 2).unwrap();
+    let epoch = tyto_schema::time::parse_time(&inner[..26]).unwrap();
+    let arkime = |t: &str| t.replace('-', "/").replace('T', " ");
+    let typed: [(String, &str); 6] = [
+        (format!("\"{}\"", arkime(busiest)), busiest),
+        (format!("\"{}\"", &inner[..23]), &inner[..23]),
+        (format!("\"{}Z\"", &inner[..26]), &inner[..26]),
+        (format!("\"{}\"", arkime(&busiest[..16])), &busiest[..16]),
+        (format!("\"{}\"", arkime(&busiest[..10])), &busiest[..10]),
+        (
+            format!("{}.{:03}", epoch.div_euclid(1_000_000_000), epoch.rem_euclid(1_000_000_000) / 1_000_000),
+            &inner[..23],
+        ),
+    ];
+    for (value, prefix) in &typed {
+        let of = |r: &Value| r["starttime"].as_str().unwrap()[..prefix.len()].to_string();
+        let mut seen = Vec::new();
+        for op in ["==", "!=", "<", "<=", ">", ">="] {
+            let want = rows
+                .iter()
+                .filter(|r| {
+                    let t = of(r);
+                    let t = t.as_str();
+                    match op {
+                        "==" => t == *prefix,
+                        "!=" => t != *prefix,
+                        "<" => t < *prefix,
+                        "<=" => t <= *prefix,
+                        ">" => t > *prefix,
+                        _ => t >= *prefix,
+                    }
+                })
+                .count();
+            let expr = format!("starttime {op} {value}");
+            assert_eq!(count(&data, &["--expr", &expr]), want, "{expr}");
+            seen.push(want);
+        }
+        assert!(seen[0] > 0 && seen[2] + seen[4] > 0, "{value}: {seen:?} leaves a comparison untested");
+    }
 }
 
 #[test]
