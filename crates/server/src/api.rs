@@ -301,6 +301,56 @@ pub async fn unique(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
+/// `GET /api/multiunique` (and `/multiunique.txt`), as Arkime's: `exp` a comma list
+/// of fields; each line the values a session holds together, most frequent first,
+/// joined by `separator` (`, `), with `counts=1` the number of sessions after one
+/// more; `length` lines at most.
+pub async fn multiunique(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let q = params.search(&authed.user)?;
+    let names = params.get("exp").or(params.get("fields")).unwrap_or_default();
+    let fields = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| crate::params::field_named("exp", n))
+        .collect::<Result<Vec<_>, _>>()?;
+    if fields.is_empty() || fields.len() > tyto_store::MAX_COMBINED_FIELDS {
+        return Err(ApiError::bad_request(format!(
+            "exp: 1 to {} field names, separated by commas",
+            tyto_store::MAX_COMBINED_FIELDS
+        )));
+    }
+    let n = params.number("length", 100_000, MAX_UNIQUE)?.max(1);
+    let counts = params.flag("counts");
+    let separator = params.get("separator").unwrap_or(", ").to_string();
+    if separator.len() > 16 {
+        return Err(ApiError::bad_request("separator: at most 16 bytes"));
+    }
+    let combos = state.stores.run(move |store| Ok(store.top_combinations(&q, &fields, n)?)).await?;
+    let mut text = String::new();
+    for c in combos {
+        let shown: Vec<String> = c
+            .values
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        text.push_str(&shown.join(&separator));
+        if counts {
+            text.push_str(&separator);
+            text.push_str(&c.count.to_string());
+        }
+        text.push('\n');
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
 /// `GET /api/histories`: what users asked of this viewer (searches, views, exports,
 /// tag changes, uploads), newest first, a page at a time (`start`, `length`): an
 /// admin's of everyone (or of `user`), anyone else's of themselves; `searchTerm` (or

@@ -195,6 +195,9 @@ impl From<StoreError> for ApiError {
                 column: None,
             };
         }
+        if let StoreError::Request(why) = e {
+            return ApiError::bad_request(why);
+        }
         tracing::warn!("store: {e}");
         ApiError::internal(e.to_string())
     }
@@ -249,6 +252,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/connections", get(api::connections)),
         ("/api/unique", get(api::unique)),
         ("/unique.txt", get(api::unique)),
+        ("/api/multiunique", get(api::multiunique)),
+        ("/multiunique.txt", get(api::multiunique)),
         ("/api/histogram", get(api::histogram)),
         ("/api/fields", get(api::fields)),
         ("/api/stats", get(api::stats)),

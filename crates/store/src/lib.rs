@@ -69,6 +69,9 @@ pub enum StoreError {
     /// Rows read could not be turned back into values (a bug, not the input's fault).
     #[error("reading rows: {0}")]
     Decode(String),
+    /// The question cannot be asked of a store (the caller's to check first).
+    #[error("{0}")]
+    Request(String),
     /// The handle was interrupted before this query began: the request it served is over.
     #[error("session store: the query was interrupted")]
     Interrupted,
@@ -272,6 +275,11 @@ pub trait SessionReader: StoreHandle {
         dst: &FieldDef,
         n: usize,
     ) -> Result<Sampled<Vec<Link>>, StoreError>;
+    /// The `n` most frequent combinations of values of `fields` (one to
+    /// [`MAX_COMBINED_FIELDS`]) among matching sessions, most frequent first: a
+    /// session counts once per distinct combination its values make, and not at all
+    /// when one of the fields has no value (Arkime's `multiunique`).
+    fn top_combinations(&self, q: &ListQuery, fields: &[&FieldDef], n: usize) -> Result<Vec<Combination>, StoreError>;
     /// Matching sessions' packet positions in start-time order, a page at a time: pass
     /// the last row of a page as `after` for the next one; an empty page ends the walk.
     /// A page holds about `n` sessions (whole windows of start time, at most 4n;
@@ -389,10 +397,21 @@ impl<T> Sampled<T> {
     }
 }
 
+/// The most fields [`SessionReader::top_combinations`] combines: each is a join or
+/// an unnesting more.
+pub const MAX_COMBINED_FIELDS: usize = 8;
+
 /// A value and the number of sessions that hold it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ValueCount {
     pub value: Json,
+    pub count: u64,
+}
+
+/// Values of several fields that sessions hold together, and how many do.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Combination {
+    pub values: Vec<Json>,
     pub count: u64,
 }
 

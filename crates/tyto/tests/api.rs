@@ -219,6 +219,49 @@ fn check_api(files: &[PathBuf], s: Server) {
         .collect();
     assert_eq!(listed, proto_counts);
 
+    // Combinations of values (Arkime's multiunique): every combination a session's
+    // values make, counted once per session, against the same made from the dump.
+    for exp in ["ip.src,port.dst", "protocols,ip.dst", "ip.dst,protocols,host.dns"] {
+        let fields: Vec<&str> = exp.split(',').collect();
+        let mut want: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+        for r in &rows {
+            let mut combos: Vec<Vec<String>> = vec![vec![]];
+            for f in &fields {
+                let vals = values(r, f);
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| vals.iter().map(move |v| [c.clone(), vec![v.clone()]].concat()))
+                    .collect();
+            }
+            for c in combos {
+                *want.entry(c).or_default() += 1;
+            }
+        }
+        let url = format!("{}/multiunique.txt?exp={exp}&counts=1&separator=%20%7C%20&date=-1", s.base);
+        let (status, text) = common::curl(ann, &url, &[]);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&text));
+        let text = String::from_utf8(text).unwrap();
+        let got: BTreeMap<Vec<String>, u64> = text
+            .lines()
+            .map(|l| {
+                let mut parts: Vec<String> = l.split(" | ").map(String::from).collect();
+                let count = parts.pop().unwrap().parse().unwrap();
+                (parts, count)
+            })
+            .collect();
+        assert_eq!(got, want, "{exp}");
+        let counts: Vec<u64> = text.lines().map(|l| l.rsplit_once(" | ").unwrap().1.parse().unwrap()).collect();
+        assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{exp}: most frequent first");
+        if exp.contains("host.dns") {
+            assert!(got.len() > 5, "few DNS names: the three-field case tests little");
+        }
+    }
+    let (status, text) = common::curl(ann, &format!("{}/api/multiunique?exp=ip.src,port.dts", s.base), &[]);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&text).contains("port.dst"), "{}", String::from_utf8_lossy(&text));
+    let nine = ["ip.src"; 9].join(",");
+    assert_eq!(common::curl(ann, &format!("{}/api/multiunique?exp={nine}", s.base), &[]).0, 400);
+
     // Histogram: per-minute buckets add up to the totals, bucket by bucket.
     let h = get_json(&s, ann, "/api/histogram?interval=60");
     assert_eq!(h["interval"], 60);

@@ -36,9 +36,9 @@ use crate::sql::reads::{self, json_i64, json_str, json_u64, Backend, Shapes};
 use crate::sql::where_clause;
 use crate::transactions::COLUMNS;
 use crate::{
-    dump_fields, AlertQuery, Bucket, FileRow, InputFile, Interrupter, Link, ListQuery, NodeFiles, ReaderBox, Sampled,
-    SessionPositions, SessionReader, SessionWriter, StoreError, StoreHandle, StoreStats, ValueCount, ValueSeries,
-    MAX_LIST_ROWS,
+    dump_fields, AlertQuery, Bucket, Combination, FileRow, InputFile, Interrupter, Link, ListQuery, NodeFiles,
+    ReaderBox, Sampled, SessionPositions, SessionReader, SessionWriter, StoreError, StoreHandle, StoreStats,
+    ValueCount, ValueSeries, MAX_LIST_ROWS,
 };
 use http::{Failure, Http};
 use rowbinary::micros;
@@ -838,6 +838,10 @@ impl SessionReader for ClickStore {
         n: usize,
     ) -> Result<Sampled<Vec<Link>>, StoreError> {
         reads::connections(self, q, src, dst, n)
+    }
+
+    fn top_combinations(&self, q: &ListQuery, fields: &[&FieldDef], n: usize) -> Result<Vec<Combination>, StoreError> {
+        reads::top_combinations(self, q, fields, n)
     }
 
     fn positions_in_order(

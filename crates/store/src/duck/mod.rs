@@ -20,7 +20,7 @@ pub use sql::{string_literal, DUCKDB_LAYOUT};
 use crate::sql::reads::{self, Backend, Shapes};
 use crate::sql::where_clause;
 use crate::{
-    dump_fields, AlertQuery, Bucket, FileRow, InputFile, Interrupter, Link, ListQuery, ReaderBox, Sampled,
+    dump_fields, AlertQuery, Bucket, Combination, FileRow, InputFile, Interrupter, Link, ListQuery, ReaderBox, Sampled,
     SessionPositions, SessionReader, SessionWriter, StopFlag, StoreError, StoreHandle, StoreStats, ValueCount,
     ValueSeries, MAX_LIST_ROWS,
 };
@@ -539,6 +539,10 @@ impl SessionReader for DuckStore {
         n: usize,
     ) -> Result<Sampled<Vec<Link>>, StoreError> {
         reads::connections(self, q, src, dst, n)
+    }
+
+    fn top_combinations(&self, q: &ListQuery, fields: &[&FieldDef], n: usize) -> Result<Vec<Combination>, StoreError> {
+        reads::top_combinations(self, q, fields, n)
     }
 
     fn positions_in_order(

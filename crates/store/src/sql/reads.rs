@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 use tyto_schema::FieldDef;
 
 use super::{where_clause, Dialect};
-use crate::{Bucket, Link, ListQuery, Sampled, SessionPositions, StoreError, ValueCount, ValueSeries};
+use crate::{Bucket, Combination, Link, ListQuery, Sampled, SessionPositions, StoreError, ValueCount, ValueSeries};
 
 /// The pieces of SQL the aggregate queries are made of, per dialect.
 pub(crate) trait Shapes: Dialect {
@@ -376,6 +376,60 @@ fn connections_in(
         })
         .collect();
     Ok((links, read, seen))
+}
+
+pub(crate) fn top_combinations(
+    b: &dyn Backend,
+    q: &ListQuery,
+    fields: &[&FieldDef],
+    n: usize,
+) -> Result<Vec<Combination>, StoreError> {
+    let (first, rest) = match fields.split_first() {
+        Some(split) if fields.len() <= crate::MAX_COMBINED_FIELDS => split,
+        _ => {
+            return Err(StoreError::Request(format!(
+                "{} fields to combine: 1 to {}",
+                fields.len(),
+                crate::MAX_COMBINED_FIELDS
+            )))
+        }
+    };
+    let s = b.shapes();
+    let cond = where_clause(s, q);
+    // The first field's values as `v`, the others' columns as `d1`, `d2`… beside
+    // them; then each other field taken apart in a query of its own (two unnestings
+    // in one select are zipped by DuckDB but crossed by ClickHouse), its values
+    // `v1`, `v2`…, rows without one dropped.
+    let extra: Vec<String> = rest.iter().enumerate().map(|(i, f)| format!("{} AS d{}", s.column(f), i + 1)).collect();
+    let mut sql = values_of(s, first, &extra, rest, &cond, None);
+    let names: Vec<String> = (0..fields.len()).map(|i| if i == 0 { "v".into() } else { format!("v{i}") }).collect();
+    for (i, f) in fields.iter().enumerate().skip(1) {
+        let d = format!("d{i}");
+        let v = if f.multi { s.unnest_distinct(&d) } else { d };
+        let mut cols = names[..i].to_vec();
+        cols.push(format!("{v} AS v{i}"));
+        cols.extend((i + 1..fields.len()).map(|j| format!("d{j}")));
+        sql = format!("SELECT * FROM (SELECT {} FROM ({sql})) WHERE {}", cols.join(", "), s.present(f, &names[i]));
+    }
+    let shown: Vec<String> = fields.iter().zip(&names).map(|(f, v)| s.shown(f, v)).collect();
+    let group = names.join(", ");
+    let rows = b.rows(&format!(
+        "SELECT {}, count(*) AS c FROM ({sql}) GROUP BY {group} ORDER BY c DESC, {group} LIMIT {}",
+        shown.join(", "),
+        n.max(1)
+    ))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|mut r| {
+            let count = json_u64(r.get(fields.len())?);
+            let values = fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| b.value(f, r.get_mut(i)?.take()))
+                .collect::<Option<Vec<Json>>>()?;
+            Some(Combination { values, count })
+        })
+        .collect())
 }
 
 /// A row of `id, node, start (µs), packet_pos`.
