@@ -18,6 +18,7 @@ import { Stats } from "./pages/Stats";
 import { Upload } from "./pages/Upload";
 import { History } from "./pages/History";
 import { Hunts } from "./pages/Hunts";
+import { Periodic } from "./pages/Periodic";
 import { Users } from "./pages/Users";
 import { WorldMap } from "./pages/WorldMap";
 import { andClause, quoteValue, readSearch, searchParams, type Search } from "./search";
@@ -35,6 +36,7 @@ const PAGES: { path: string; title: string; view: () => preact.JSX.Element; sear
   { path: "/stats", title: "Stats", view: Stats, searches: false },
   { path: "/upload", title: "Upload", view: Upload, searches: false },
   { path: "/hunts", title: "Hunts", view: Hunts, searches: true },
+  { path: "/periodic", title: "Periodic", view: Periodic, searches: true },
   { path: "/history", title: "History", view: History, searches: false },
   { path: "/users", title: "Users", view: Users, searches: false, admin: true },
 ];

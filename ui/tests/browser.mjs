@@ -4,7 +4,8 @@
 // tags put on the opened session and on every match and taken off again, a saved
 // view applied again, SPI View,
 // SPI Graph, Connections, the map, Alerts, Services, Stats, an upload followed to its
-// sessions, a hunt through every session's packets, the history of what was asked,
+// sessions, a hunt through every session's packets, a periodic query that tags what
+// it finds, the history of what was asked,
 // a user added, changed and removed on the Users page, a user without PCAP or upload
 // rights, and logging out. What the page shows is checked against the API's own answers.
 //
@@ -563,6 +564,44 @@ await page.waitForURL((u) => new URL(u).pathname === "/sessions" && (new URL(u).
 await rendered();
 await expectCount(1);
 assert.equal(await page.locator(".sessions-table tr.session-row").first().getAttribute("data-id"), target.id);
+
+// ---- Periodic queries: one made from the Periodic page over every session stored
+// (its expression the search bar's) runs at once and tags exactly what the
+// expression finds; its total opens them; paused and deleted from the page
+{
+  // Sessions stored in the last few seconds wait for a later run: let them age.
+  const newest = await api("/api/sessions", { date: -1, length: 1, order: "dbTimestamp:desc", fields: "dbTimestamp" });
+  const age = Date.now() - Date.parse(newest.data[0].dbTimestamp);
+  if (age < 11000) await page.waitForTimeout(11000 - age);
+  const dnsCount = (await api("/api/sessions", { date: -1, expression: "protocols == dns", length: 1 })).recordsFiltered;
+  assert.ok(dnsCount > 0);
+  await searchFor("protocols == dns");
+  await page.click("nav a:has-text('Periodic')");
+  assert.equal(await page.inputValue("#periodic-expression"), "protocols == dns");
+  await page.fill("#periodic-name", "browser-periodic");
+  await page.fill("#periodic-tags", "browser-cron");
+  await page.selectOption("#periodic-since", "0");
+  await page.click("#periodic-create");
+  const cronRow = page.locator('.periodic-list tr[data-name="browser-periodic"]');
+  await cronRow.locator(".periodic-total").filter({ hasText: new RegExp(`^\\s*${dnsCount.toLocaleString("en-US")}\\s*$`) }).waitFor({ timeout: 30000 });
+  const made = (await api("/api/crons")).data.find((q) => q.name === "browser-periodic");
+  assert.equal(made.total_matched, dnsCount, JSON.stringify(made));
+  assert.equal(made.last_error, null);
+  assert.equal((await api("/api/sessions", { date: -1, expression: "tags == browser-cron", length: 1 })).recordsFiltered, dnsCount);
+  assert.equal((await api("/api/sessions", { date: -1, expression: "tags == browser-cron && protocols != dns", length: 1 })).recordsFiltered, 0);
+  await shot("periodic");
+  await cronRow.getByRole("button", { name: "Pause" }).click();
+  await page.locator('.periodic-list tr[data-name="browser-periodic"][data-enabled="false"]').waitFor();
+  assert.equal((await api("/api/crons")).data.find((q) => q.name === "browser-periodic").enabled, false);
+  await cronRow.locator(".periodic-total a").click();
+  await page.waitForURL((u) => new URL(u).pathname === "/sessions" && new URL(u).searchParams.get("expression") === "tags == browser-cron");
+  await rendered();
+  await expectCount(dnsCount);
+  await page.click("nav a:has-text('Periodic')");
+  await cronRow.getByRole("button", { name: "Delete" }).click();
+  await cronRow.waitFor({ state: "detached" });
+  assert.ok(!(await api("/api/crons")).data.some((q) => q.name === "browser-periodic"));
+}
 
 // ---- History: the tag changes above, with the tags their form bodies held; an
 // expression there opens its search again

@@ -154,7 +154,7 @@ fn a_star_makes_a_wildcard_quoted_or_not_and_a_question_mark_only_beside_one() {
         f => format!("{f:?}"),
     };
     assert_eq!(m("http.user-agent == \"Mozilla/5.0 (X11*\""), "Wildcard(\"Mozilla/5.0 (X11*\")");
-    assert!(m("http.uri == /search?q=1").starts_with("Exact"));
+    assert!(m("http.uri == /search?q").starts_with("Exact"));
     assert!(m("http.uri == \"a b?c\"").starts_with("Exact"));
     assert!(m("http.uri == a?b*").starts_with("Wildcard"));
     assert!(m("http.uri == \"*\"").starts_with("Exists"));

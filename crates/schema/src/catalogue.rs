@@ -267,6 +267,10 @@ fn u(v: u64) -> FieldValue<'static> {
     FieldValue::Int(v.min(i64::MAX as u64) as i64)
 }
 
+/// The column the stores fill with the time they are handed a session (the record
+/// holds no such time; see the `dbTimestamp` field).
+pub const STORED_AT_COLUMN: &str = "db_time";
+
 macro_rules! fields {
     (
         record { $( $name:literal, [$($alias:literal),*], $kind:ident, $multi:literal, $column:literal, $ecs:expr,
@@ -396,6 +400,7 @@ extra {
     "risk", [], LowerText, many, "risk", None, "general", None, "What is wrong or suspicious about the session, named as nDPI names its flow risks (`tls-selfsigned-certificate`, `unidirectional-traffic`, …)";
     "risk.score", [], Integer, one, "risk_score", None, "general", None, "The risks' weights summed (nDPI's scale: low 10, medium 50, high 100)";
     "file", [], Text, many, "file", None, "general", None, "The capture files the session's packets were read from, as ingested (absolute paths; `file == /data/*.pcap`)";
+    "dbTimestamp", [], Date, one, "db_time", Some("event.ingested"), "general", None, "When the session was handed to the store (Arkime's database timestamp): the sessions a periodic query takes as new are those stored since its last run";
     "communityId", [], Text, one, "community_id", Some("network.community_id"), "general", None, "Community ID flow hash (version 1, seed 0): the value Zeek, Suricata and Arkime give the same flow (filled when `community_id` is on)";
     "app", [], LowerText, one, "app", Some("network.application"), "general", None, "The application the session belongs to (`youtube`, `teams`, `netflix`), named from its server name or certificate as nDPI names the application of `TLS.YouTube`";
     "category", [], LowerText, one, "category", None, "general", None, "The application's category (`video`, `vpn`, `chat`, `remote-access`, `collaborative`, …), as nDPI categorises it";

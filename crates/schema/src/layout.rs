@@ -61,6 +61,11 @@ impl DataDir {
     }
 
     /// The viewer's record of what its users asked (newest file `history.jsonl`).
+    /// Periodic queries (`tyto serve`'s, and `tyto run`'s viewer's).
+    pub fn periodic(&self) -> PathBuf {
+        self.0.join("periodic.json")
+    }
+
     pub fn history(&self) -> PathBuf {
         self.0.join("history")
     }

@@ -21,6 +21,7 @@ pub use alert::{AlertRecord, Severity};
 pub use catalogue::{
     all_names, field, field_handle, lookup, micros_as_millis, DurationField, FieldDef, FieldKind, FieldSet, FieldValue,
     IntField, IpField, Named, Source, Takes, TextField, TimeField, Transform, FIELDS, FIELD_SETS, IP_PORT_PAIRS,
+    STORED_AT_COLUMN,
 };
 pub use extra::{Extra, ExtraError, Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
 pub use layout::DataDir;

@@ -39,6 +39,8 @@ const RECORDED: &[&str] = &[
     "/api/connections",
     "/api/unique",
     "/unique.txt",
+    "/api/multiunique",
+    "/multiunique.txt",
     "/api/transactions",
     "/api/services",
     "/api/alerts",
@@ -50,14 +52,16 @@ const RECORDED: &[&str] = &[
     "/api/users",
     "/api/hunt",
     "/api/user",
+    "/api/cron",
 ];
 
 /// Whether a request to `path` is recorded (a session's detail and PCAP, a hunt's
-/// cancel and removal, an admin's change of a user too).
+/// cancel and removal, a periodic query's change, an admin's change of a user too).
 pub fn recorded(path: &str) -> bool {
     RECORDED.contains(&path)
         || path.starts_with("/api/session/")
         || path.starts_with("/api/hunt/")
+        || path.starts_with("/api/cron/")
         || (path.starts_with("/api/user/") && path != "/api/user/current")
 }
 

@@ -15,11 +15,13 @@ pub mod csv;
 mod export;
 mod history;
 mod hunts;
+mod json_file;
 mod listen;
 mod login;
 mod metrics;
 pub mod nodes;
 mod params;
+mod periodic;
 mod stores;
 mod tags;
 mod throttle;
@@ -99,6 +101,11 @@ pub struct AppState {
     pub hunts: Arc<hunts::Hunts>,
     /// Saved expressions and column choices.
     pub views: Arc<views::Views>,
+    /// Expressions run over new sessions every few minutes.
+    pub periodic: Arc<periodic::Periodic>,
+    /// Where alerts raised here go (periodic queries'), when this process writes
+    /// the store.
+    pub alerts: Option<tyto_store::RowPusher>,
 }
 
 impl AppState {
@@ -147,6 +154,8 @@ impl AppState {
             history: Arc::new(history::History::new(tyto_schema::DataDir::new(data_dir).history())),
             hunts: Arc::default(),
             views: Arc::new(views::Views::new(tyto_schema::DataDir::new(data_dir).views())),
+            periodic: Arc::new(periodic::Periodic::new(tyto_schema::DataDir::new(data_dir).periodic())),
+            alerts: None,
         })
     }
 }
@@ -253,6 +262,10 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/unique", get(api::unique)),
         ("/unique.txt", get(api::unique)),
         ("/api/multiunique", get(api::multiunique)),
+        ("/api/crons", get(periodic::list)),
+        ("/api/cron", post(periodic::create)),
+        ("/api/cron/{id}", post(periodic::update).delete(periodic::remove)),
+        ("/api/cron/{id}/run", post(periodic::run_now)),
         ("/multiunique.txt", get(api::multiunique)),
         ("/api/histogram", get(api::histogram)),
         ("/api/fields", get(api::fields)),
@@ -372,6 +385,15 @@ pub fn serve(
     }
     state.set_query_timeout(config.limits.query_timeout);
     state.sample_above = config.limits.sample_above;
+    state
+        .periodic
+        .start(periodic::Runner {
+            stores: state.stores.clone(),
+            users: state.users.clone(),
+            alerts: state.alerts.clone(),
+            node: state.nodes.own().to_string(),
+        })
+        .context("starting the periodic queries' thread")?;
     let tls = match &config.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key)?),
         None => None,

@@ -137,6 +137,11 @@ impl Params {
         Ok(self.visible(user)?.with_ids(ids.to_vec()))
     }
 
+    /// Parameters made here, not taken from a request (a periodic query's run).
+    pub fn of(pairs: &[(&str, String)]) -> Params {
+        Params(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    }
+
     /// These parameters with one of them set to another value.
     pub fn with(&self, name: &str, value: String) -> Params {
         let mut map = self.0.clone();

@@ -3,7 +3,6 @@
 //! view may be shared with every user. Applying a view runs its expression as the
 //! user's own: a forced expression still applies.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -15,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::Authed;
+use crate::json_file::JsonFile;
 use crate::params::{field_named, Params};
 use crate::{blocking, ApiError, AppState};
 
@@ -23,7 +23,6 @@ const MAX_VIEWS: usize = 10_000;
 const MAX_VIEWS_PER_USER: usize = 500;
 const MAX_NAME: usize = 100;
 const MAX_COLUMNS: usize = 100;
-const MAX_FILE_BYTES: u64 = 64 << 20;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct View {
@@ -48,41 +47,21 @@ struct ViewsFile {
 /// The views file of a data directory; every change rewrites it whole (renamed into
 /// place, so a reader never sees half a file).
 pub struct Views {
-    path: PathBuf,
+    file: JsonFile,
     lock: Mutex<()>,
 }
 
 impl Views {
     pub fn new(path: PathBuf) -> Views {
-        Views { path, lock: Mutex::new(()) }
+        Views { file: JsonFile::new(path), lock: Mutex::new(()) }
     }
 
     fn read(&self) -> Result<ViewsFile, ApiError> {
-        let bad = |why: String| ApiError::internal(format!("{}: {why}", self.path.display()));
-        match std::fs::metadata(&self.path) {
-            Ok(m) if m.len() > MAX_FILE_BYTES => return Err(bad(format!("larger than {} MiB", MAX_FILE_BYTES >> 20))),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ViewsFile::default()),
-            Err(e) => return Err(bad(e.to_string())),
-        }
-        let text = std::fs::read_to_string(&self.path).map_err(|e| bad(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| bad(format!("not a views file: {e}")))
+        self.file.read()
     }
 
     fn write(&self, file: &ViewsFile) -> Result<(), ApiError> {
-        let bad = |e: std::io::Error| ApiError::internal(format!("writing {}: {e}", self.path.display()));
-        let tmp = self.path.with_extension("json.partial");
-        let text = serde_json::to_vec_pretty(file).map_err(|e| ApiError::internal(e.to_string()))?;
-        {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp).map_err(bad)?;
-            f.write_all(&text).map_err(bad)?;
-            f.sync_all().map_err(bad)?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(bad)
+        self.file.write(file)
     }
 
     /// The views `user` may apply: their own and the shared ones, by name.
@@ -238,6 +217,6 @@ mod tests {
         v.delete(a.id, "bob", true).unwrap();
         assert_eq!(names("ann"), Vec::<String>::new());
         std::fs::write(dir.path().join("views.json"), "{").unwrap();
-        assert!(v.visible("ann").unwrap_err().message.contains("not a views file"));
+        assert!(v.visible("ann").unwrap_err().message.contains("not what Tyto wrote there"));
     }
 }

@@ -176,6 +176,7 @@ pub fn run_until(cfg: &Config, serve: bool, stop: Arc<AtomicBool>) -> Result<Exi
             queue.pusher(),
             intel.clone(),
         )?);
+        state.alerts = Some(queue.pusher());
         state.intel = intel.clone().map(|i| i as Arc<dyn Metrics>);
         state.alert_sinks = outputs.sink_counters().into_iter().map(|c| c as Arc<dyn Metrics>).collect();
         state.outputs = outputs.output_counters().into_iter().map(|c| c as Arc<dyn Metrics>).collect();

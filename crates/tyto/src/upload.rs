@@ -150,6 +150,7 @@ pub fn serve(server: &tyto_server::ServerConfig, cfg: &Config) -> Result<()> {
     let intel = cfg.open_intel()?;
     state.intel = intel.clone().map(|i| i as Arc<dyn tyto_schema::metrics::Metrics>);
     state.uploads = Some(start_uploads(data_dir, cfg, &node, pcap_dir, queue.pusher(), intel)?);
+    state.alerts = Some(queue.pusher());
     let out = tyto_server::serve(server, state, tyto_server::shutdown_signal());
     let left = queue.flush(Duration::from_secs(30));
     if left > 0 {

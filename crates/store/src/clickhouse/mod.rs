@@ -972,6 +972,10 @@ impl SessionWriter for ClickStore {
         // all, which the check after a lost answer relies on (and current releases
         // refuse inserts that span over 100 partitions).
         let mut days: Vec<(i64, Vec<&SessionRecord>)> = Vec::new();
+        // Every row of the batch stored at the same moment (`dbTimestamp`), as the
+        // sensor hands it over: rows that wait in the spool keep it, as Arkime's
+        // capture stamps a session before its database takes it.
+        let stored_us = tyto_schema::time::now_ns().div_euclid(1000);
         for r in rows {
             let day = r.start_ns.div_euclid(86_400_000_000_000);
             match days.iter_mut().find(|(d, _)| *d == day) {
@@ -984,8 +988,10 @@ impl SessionWriter for ClickStore {
             // (none), which costs it far less than reading ~240 values a row.
             let fields: Vec<_> =
                 crate::rows::fields_held(day_rows.iter().copied()).into_iter().map(|(f, _)| f).collect();
-            let columns = fields.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ");
-            let enc = rowbinary::sessions(&day_rows, &fields);
+            let mut columns: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
+            columns.push(format!("\"{}\"", tyto_schema::STORED_AT_COLUMN));
+            let columns = columns.join(", ");
+            let enc = rowbinary::sessions(&day_rows, &fields, stored_us);
             let (min_us, max_us) = (
                 day_rows.iter().map(|r| micros(r.start_ns)).min().unwrap_or(0),
                 day_rows.iter().map(|r| micros(r.start_ns)).max().unwrap_or(0),

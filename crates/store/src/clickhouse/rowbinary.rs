@@ -111,14 +111,17 @@ pub(crate) struct Encoded {
     pub row_ends: Vec<usize>,
 }
 
-/// Session rows, every catalogue field in catalogue order.
-pub(crate) fn sessions(rows: &[&SessionRecord], fields: &[&FieldDef]) -> Encoded {
+/// Session rows: `fields` in their order, then the time they were stored
+/// ([`tyto_schema::STORED_AT_COLUMN`], a nullable number of microseconds).
+pub(crate) fn sessions(rows: &[&SessionRecord], fields: &[&FieldDef], stored_us: i64) -> Encoded {
     let mut body = Vec::with_capacity(rows.len() * 256);
     let mut row_ends = Vec::with_capacity(rows.len());
     for r in rows {
         for f in fields {
             value(&mut body, f, f.value(r));
         }
+        body.push(0);
+        body.extend_from_slice(&stored_us.to_le_bytes());
         row_ends.push(body.len());
     }
     Encoded { body, row_ends }

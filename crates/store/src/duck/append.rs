@@ -21,7 +21,7 @@ use duckdb::arrow::array::{
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::Connection;
-use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord};
+use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord, STORED_AT_COLUMN};
 
 use super::sql::{group_bit, side_table};
 
@@ -209,6 +209,7 @@ fn record_batch(
     rows: &[(i64, &SessionRecord)],
     times: bool,
     own: &OwnColumns<'_>,
+    stored_us: Option<i64>,
     fields: &[&'static FieldDef],
 ) -> Result<RecordBatch, StoreError> {
     let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
@@ -217,6 +218,10 @@ fn record_batch(
     for (name, values) in own {
         schema.push(Field::new(*name, DataType::Int64, false));
         arrays.push(Arc::new(Int64Array::from_iter_values(values.iter().copied())));
+    }
+    if let Some(us) = stored_us {
+        schema.push(Field::new(STORED_AT_COLUMN, micros.clone(), false));
+        arrays.push(Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|_| us))));
     }
     if times {
         schema.push(Field::new("side_start", micros.clone(), false));
@@ -252,6 +257,7 @@ fn append_table(
     rows: &[(i64, &SessionRecord)],
     times: bool,
     own: &OwnColumns<'_>,
+    stored_us: Option<i64>,
     fields: &[&'static FieldDef],
 ) -> Result<(), StoreError> {
     let mut columns = vec!["rk"];
@@ -259,12 +265,15 @@ fn append_table(
         columns.extend(["side_start", "side_stop"]);
     }
     columns.extend(own.iter().map(|(name, _)| *name));
+    if stored_us.is_some() {
+        columns.push(STORED_AT_COLUMN);
+    }
     columns.extend(fields.iter().map(|f| f.column));
     let mut app = tx.appender_with_columns(table, &columns)?;
     for (i, chunk) in rows.chunks(ROWS_PER_RECORD_BATCH).enumerate() {
         let at = i * ROWS_PER_RECORD_BATCH..i * ROWS_PER_RECORD_BATCH + chunk.len();
         let own: Vec<(&str, &[i64])> = own.iter().map(|(name, values)| (*name, &values[at.clone()])).collect();
-        app.append_record_batch(record_batch(chunk, times, &own, fields)?)?;
+        app.append_record_batch(record_batch(chunk, times, &own, stored_us, fields)?)?;
     }
     app.flush()?;
     Ok(())
@@ -281,10 +290,12 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
     let (main, sides, groups) = batch_layout(rows);
     let sets = super::protocol_sets::ids(&tx, rows)?;
     let own = [("side_groups", groups.as_slice()), (super::protocol_sets::COLUMN, sets.as_slice())];
-    append_table(&tx, "sessions", &keyed, false, &own, &main)?;
+    // Every row of the batch stored at the same moment (`dbTimestamp`).
+    let stored_us = tyto_schema::time::now_ns().div_euclid(1000);
+    append_table(&tx, "sessions", &keyed, false, &own, Some(stored_us), &main)?;
     for side in sides {
         let mine: Vec<(i64, &SessionRecord)> = side.rows.iter().map(|i| keyed[*i]).collect();
-        append_table(&tx, &side.table, &mine, true, &[], &side.fields)?;
+        append_table(&tx, &side.table, &mine, true, &[], None, &side.fields)?;
     }
     append_transactions(&tx, rows)?;
     super::minutes::add(&tx, rows)?;

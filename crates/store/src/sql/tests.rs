@@ -179,10 +179,13 @@ fn values_of_every_kind() {
         duck("mac.src == 00-11-22-AA-BB-CC"),
         r#"coalesce(list_contains("mac_src", '00:11:22:aa:bb:cc'), false)"#
     );
-    // Text fields keep case; a quoted value is exact even with * in it.
+    // Text fields keep case; a quoted value with * in it is a wildcard, as in Arkime.
     assert_eq!(
         duck("http.user-agent == \"curl*\""),
-        side("sessions_http", r#"coalesce(list_contains("http_user_agent", 'curl*'), false)"#)
+        side(
+            "sessions_http",
+            r#"coalesce(len(list_filter("http_user_agent", lambda x: x LIKE 'curl%' ESCAPE '\')) > 0, false)"#
+        )
     );
     assert_eq!(
         duck("http.user-agent == curl?7*"),
@@ -229,7 +232,8 @@ fn hostile_strings_stay_inside_their_literals() {
         ),
         (r#"tags == "back\\slash""#, r#"coalesce(list_contains("tags", 'back\slash'), false)"#),
         ("tags == \"nul\u{0}here\"", r#"coalesce(list_contains("tags", ('nul' || chr(0) || 'here')), false)"#),
-        (r#"tags == "%_*""#, r#"coalesce(list_contains("tags", '%_*'), false)"#),
+        (r#"tags == "%_""#, r#"coalesce(list_contains("tags", '%_'), false)"#),
+        (r#"tags == "%_*""#, r#"coalesce(len(list_filter("tags", lambda x: x LIKE '\%\_%' ESCAPE '\')) > 0, false)"#),
         (
             r#"tags == a%b_c*"#,
             r#"coalesce(len(list_filter("tags", lambda x: x LIKE 'a\%b\_c%' ESCAPE '\')) > 0, false)"#,
