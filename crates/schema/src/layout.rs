@@ -91,6 +91,7 @@ mod tests {
             d.users(),
             d.history(),
             d.views(),
+            d.periodic(),
             d.server_key(),
         ];
         for (i, p) in places.iter().enumerate() {
