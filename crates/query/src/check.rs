@@ -634,7 +634,7 @@ pub fn parse_when_span(word: &str, now_ns: i64) -> Option<(i64, i64)> {
     if let Some(ns) = parse_time(word) {
         let body = word.strip_suffix('Z').unwrap_or(word);
         let width = match body.split_once(['T', ' ']).map(|(_, t)| t) {
-            None | Some("") if word.bytes().all(|c| c.is_ascii_digit()) => S,
+            None | Some("") if word.parse::<i64>().is_ok() => S,
             None | Some("") => 86_400 * S,
             Some(time) => match time.split_once('.') {
                 Some((_, frac)) => 10i64.pow(9 - frac.len() as u32),

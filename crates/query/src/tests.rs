@@ -128,6 +128,7 @@ fn a_time_covers_the_span_of_its_last_digit() {
     // Finer than the stores keep: the microsecond it falls in.
     assert_eq!(at("2024-05-01T10:00:07.123456789"), (day + 36_007 * S + 123_456_000, 1_000));
     assert_eq!(at("1714557600"), (1_714_557_600 * S, S));
+    assert_eq!(at("-5"), (-5 * S, S), "epoch seconds before 1970, as parse_time reads them");
     assert_eq!(at("1714557600.25"), (1_714_557_600 * S + S / 4, S / 100));
     assert_eq!(at("-1h"), (NOW - 3_600 * S, S));
     assert_eq!(parse_when("1714557600.25", NOW), Some(1_714_557_600 * S + S / 4));
