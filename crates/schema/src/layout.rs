@@ -61,6 +61,11 @@ impl DataDir {
     }
 
     /// The viewer's record of what its users asked (newest file `history.jsonl`).
+    /// Payload hunts, finished and waiting (`tyto serve`'s list).
+    pub fn hunts(&self) -> PathBuf {
+        self.0.join("hunts.json")
+    }
+
     /// Periodic queries (`tyto serve`'s, and `tyto run`'s viewer's).
     pub fn periodic(&self) -> PathBuf {
         self.0.join("periodic.json")
@@ -92,6 +97,7 @@ mod tests {
             d.history(),
             d.views(),
             d.periodic(),
+            d.hunts(),
             d.server_key(),
         ];
         for (i, p) in places.iter().enumerate() {

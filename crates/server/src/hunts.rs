@@ -20,7 +20,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use regex::bytes::{Regex, RegexBuilder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tyto_packet::{decode, LinkType};
 use tyto_pcapstore::{decode_positions, PacketReader};
@@ -29,10 +29,11 @@ use tyto_store::{ListQuery, SessionPositions, SessionReader, TagChange};
 use crate::auth::Authed;
 use crate::export::sent_by;
 use crate::history::Detail;
+use crate::json_file::JsonFile;
 use crate::nodes::Nodes;
 use crate::params::Params;
 use crate::stores::Stores;
-use crate::{ApiError, AppState};
+use crate::{blocking, ApiError, AppState};
 
 /// Sessions one hunt searches at most.
 pub const MAX_SESSIONS: u64 = 1_000_000;
@@ -54,7 +55,7 @@ const KEPT_HUNTS: usize = 200;
 const MAX_PATTERN: usize = 1024;
 const REGEX_SIZE: usize = 1 << 20;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Both,
@@ -62,7 +63,7 @@ pub enum Direction {
     Dst,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Queued,
@@ -73,7 +74,7 @@ pub enum Stage {
 }
 
 /// What a hunt looks for, as asked.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Spec {
     pub name: String,
     pub search: String,
@@ -86,7 +87,7 @@ pub struct Spec {
     pub expression: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Progress {
     pub sessions_total: u64,
     pub sessions_searched: u64,
@@ -143,7 +144,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The hunts of this server and the thread that runs them, one at a time.
+/// The hunts of this server and the thread that runs them, one at a time. The list
+/// is kept in `hunts.json` at each change of a hunt's stage, so it outlives the
+/// server: hunts that were waiting or running when it stopped start again (from the
+/// beginning: their tags are put on once whatever the runs).
 #[derive(Default)]
 pub struct Hunts {
     list: Mutex<Vec<Arc<Hunt>>>,
@@ -151,6 +155,28 @@ pub struct Hunts {
     wake: Condvar,
     next: AtomicU64,
     runner: Mutex<bool>,
+    file: Option<JsonFile>,
+    /// Held while the file is written.
+    saving: Mutex<()>,
+}
+
+/// A hunt as `hunts.json` keeps it: what was asked, of which sessions (the range
+/// the search had, the expression its owner typed), and how far it got.
+#[derive(Serialize, Deserialize)]
+struct SavedHunt {
+    id: u64,
+    user: String,
+    created_ms: i64,
+    spec: Spec,
+    start_ns: Option<i64>,
+    stop_ns: Option<i64>,
+    stage: Stage,
+    progress: Progress,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct SavedHunts {
+    hunts: Vec<SavedHunt>,
 }
 
 /// What the runner needs of the server.
@@ -160,8 +186,117 @@ struct Context {
     data_dir: Arc<PathBuf>,
 }
 
+impl Context {
+    fn of(state: &AppState) -> Context {
+        Context { stores: state.stores.clone(), nodes: state.nodes.clone(), data_dir: state.data_dir.clone() }
+    }
+}
+
+/// A saved hunt's sessions, asked again as its owner's search: the expression they
+/// typed (with their forced expression as it is now) over the range it had.
+fn requery(state: &AppState, h: &SavedHunt) -> Result<ListQuery, ApiError> {
+    let user = state
+        .users
+        .get(&h.user)
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(|| ApiError::not_found(format!("user {} no longer exists", h.user)))?;
+    let mut pairs = vec![("date", "-1".to_string())];
+    if let Some(e) = &h.spec.expression {
+        pairs.push(("expression", e.clone()));
+    }
+    let mut q = Params::of(&pairs).search(&user)?;
+    q.start_ns = h.start_ns.or(q.start_ns);
+    q.stop_ns = h.stop_ns.or(q.stop_ns);
+    Ok(q)
+}
+
 impl Hunts {
-    fn add(self: &Arc<Self>, hunt: Arc<Hunt>, ctx: Context) -> Result<(), ApiError> {
+    pub fn new(path: PathBuf) -> Hunts {
+        Hunts { file: Some(JsonFile::new(path)), ..Hunts::default() }
+    }
+
+    /// Writes the list to `hunts.json` (a failure is logged: the hunts go on).
+    fn save(&self) {
+        let Some(file) = &self.file else { return };
+        let saved = SavedHunts {
+            hunts: lock(&self.list)
+                .iter()
+                .map(|h| {
+                    let (stage, progress) = lock(&h.state).clone();
+                    SavedHunt {
+                        id: h.id,
+                        user: h.user.clone(),
+                        created_ms: h.created_ms,
+                        spec: h.spec.clone(),
+                        start_ns: h.query.start_ns,
+                        stop_ns: h.query.stop_ns,
+                        stage,
+                        progress,
+                    }
+                })
+                .collect(),
+        };
+        let _held = lock(&self.saving);
+        if let Err(e) = file.write(&saved) {
+            tracing::warn!("hunts: {}", e.message);
+        }
+    }
+
+    /// Reads `hunts.json` at the server's start: finished hunts are listed as they
+    /// ended, waiting and running ones start again as their owners' searches.
+    pub fn resume(self: &Arc<Self>, state: &AppState) -> Result<(), ApiError> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let saved: SavedHunts = file.read()?;
+        let mut again = Vec::new();
+        // The pattern of a hunt that cannot run again: it never matches.
+        let never = Regex::new("$^").expect("a valid pattern");
+        for h in saved.hunts {
+            let pattern = pattern(&h.spec.kind, &h.spec.search);
+            let live = matches!(h.stage, Stage::Queued | Stage::Running);
+            let query = if live { requery(state, &h) } else { Ok(ListQuery::default()) };
+            let (stage, progress, pattern, query) = match (pattern, query) {
+                (Ok(p), Ok(q)) if live => (
+                    Stage::Queued,
+                    Progress {
+                        message: Some("started again: the viewer stopped during the hunt".into()),
+                        ..Progress::default()
+                    },
+                    p,
+                    q,
+                ),
+                (Ok(p), Ok(q)) => (h.stage, h.progress, p, q),
+                (Err(e), _) | (_, Err(e)) => (
+                    Stage::Failed,
+                    Progress { message: Some(format!("not started again: {}", e.message)), ..h.progress },
+                    never.clone(),
+                    ListQuery::default(),
+                ),
+            };
+            self.next.fetch_max(h.id, Ordering::Relaxed);
+            let hunt = Arc::new(Hunt {
+                id: h.id,
+                user: h.user,
+                created_ms: h.created_ms,
+                spec: h.spec,
+                query,
+                pattern,
+                state: Mutex::new((stage, progress)),
+                cancel: AtomicBool::new(false),
+            });
+            if stage == Stage::Queued {
+                again.push(hunt.clone());
+            }
+            lock(&self.list).push(hunt);
+        }
+        if !again.is_empty() {
+            self.start_runner(Context::of(state))?;
+            lock(&self.queue).extend(again);
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn start_runner(self: &Arc<Self>, ctx: Context) -> Result<(), ApiError> {
         let mut started = lock(&self.runner);
         if !*started {
             let me = self.clone();
@@ -171,7 +306,11 @@ impl Hunts {
                 .map_err(|e| ApiError::internal(format!("starting the hunts' thread: {e}")))?;
             *started = true;
         }
-        drop(started);
+        Ok(())
+    }
+
+    fn add(self: &Arc<Self>, hunt: Arc<Hunt>, ctx: Context) -> Result<(), ApiError> {
+        self.start_runner(ctx)?;
         {
             let mut list = lock(&self.list);
             list.push(hunt.clone());
@@ -183,6 +322,7 @@ impl Hunts {
                 list.remove(old);
             }
         }
+        self.save();
         lock(&self.queue).push_back(hunt);
         self.wake.notify_one();
         Ok(())
@@ -201,9 +341,11 @@ impl Hunts {
             };
             if hunt.cancel.load(Ordering::Relaxed) {
                 hunt.set(|s, _| *s = Stage::Cancelled);
+                self.save();
                 continue;
             }
             hunt.set(|s, _| *s = Stage::Running);
+            self.save();
             let started = Instant::now();
             let ended = search(&hunt, &ctx, started);
             hunt.set(|s, p| {
@@ -217,6 +359,7 @@ impl Hunts {
                     }
                 };
             });
+            self.save();
             tracing::info!(hunt = hunt.id, user = %hunt.user, "hunt {:?} ended: {}", hunt.spec.name, hunt.json()["progress"]);
         }
     }
@@ -436,8 +579,8 @@ pub async fn start(
         cancel: AtomicBool::new(false),
     });
     let out = hunt.json();
-    let ctx = Context { stores: state.stores.clone(), nodes: state.nodes.clone(), data_dir: state.data_dir.clone() };
-    hunts.add(hunt.clone(), ctx)?;
+    let (queued, ctx) = (hunt.clone(), Context::of(&state));
+    blocking(move || hunts.add(queued, ctx)).await?;
     let detail = json!({ "hunt": hunt.id, "name": name, "search": hunt.spec.search, "searchType": hunt.spec.kind });
     Ok((StatusCode::ACCEPTED, Extension(Detail(detail)), Json(out)))
 }
@@ -475,6 +618,12 @@ pub async fn cancel(
             *s = Stage::Cancelled;
         }
     });
+    let hunts = state.hunts.clone();
+    blocking(move || {
+        hunts.save();
+        Ok(())
+    })
+    .await?;
     Ok(Json(hunt.json()))
 }
 
@@ -487,6 +636,12 @@ pub async fn remove(
     let hunt = own(&state, &authed, id)?;
     hunt.cancel.store(true, Ordering::Relaxed);
     lock(&state.hunts.list).retain(|h| h.id != id);
+    let hunts = state.hunts.clone();
+    blocking(move || {
+        hunts.save();
+        Ok(())
+    })
+    .await?;
     Ok(Json(json!({ "success": true })))
 }
 

@@ -1,5 +1,5 @@
 //! A small JSON file of the data directory that the viewer rewrites whole on every
-//! change (views, periodic queries): read with a size bound, written to a side file
+//! change (views, periodic queries, hunts): read with a size bound, written to a side file
 //! and renamed into place, so a reader never sees half a file.
 
 use std::io::Write;

@@ -152,7 +152,7 @@ impl AppState {
             uploads: None,
             sample_above: tyto_store::SAMPLE_ABOVE,
             history: Arc::new(history::History::new(tyto_schema::DataDir::new(data_dir).history())),
-            hunts: Arc::default(),
+            hunts: Arc::new(hunts::Hunts::new(tyto_schema::DataDir::new(data_dir).hunts())),
             views: Arc::new(views::Views::new(tyto_schema::DataDir::new(data_dir).views())),
             periodic: Arc::new(periodic::Periodic::new(tyto_schema::DataDir::new(data_dir).periodic())),
             alerts: None,
@@ -394,6 +394,9 @@ pub fn serve(
             node: state.nodes.own().to_string(),
         })
         .context("starting the periodic queries' thread")?;
+    if let Err(e) = state.hunts.resume(&state) {
+        eprintln!("tyto: the hunts of the last run are not listed: {}", e.message);
+    }
     let tls = match &config.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key)?),
         None => None,

@@ -122,7 +122,7 @@ fn api_answers_agree_with_counts_made_independently_from_current_clickhouse() {
     check_api(&files, start(&files, Some(ch)));
 }
 
-fn check_api(files: &[PathBuf], s: Server) {
+fn check_api(files: &[PathBuf], mut s: Server) {
     let rows = dump(files);
     let ann = "ann:ann-secret";
 
@@ -401,6 +401,79 @@ fn check_api(files: &[PathBuf], s: Server) {
     check_periodic(&s, &rows);
     check_history(&s);
     check_user_admin(&s);
+    check_restart(&mut s);
+}
+
+/// What the viewer keeps outlives it: after a restart on the same data directory the
+/// hunts are listed as they ended, a hunt that was running when the server stopped
+/// (written so into `hunts.json` while it was down) runs again to the same matches,
+/// and a periodic query is still there, paused as it was.
+fn check_restart(s: &mut Server) {
+    let ann = "ann:ann-secret";
+    let (st, made) = common::curl(
+        ann,
+        &format!("{}/api/cron", s.base),
+        &["-X", "POST", "--data", "name=kept&expression=protocols == dns&tags=kept&enabled=false"],
+    );
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&made));
+    let hunts_before = get_json(s, ann, "/api/hunts");
+    let finished: Vec<Value> = hunts_before["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["state"] == "finished" && h["progress"]["matched"].as_u64() > Some(0))
+        .cloned()
+        .collect();
+    assert!(!finished.is_empty(), "{hunts_before}");
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    // A hunt the server was running when it stopped: the first finished one again.
+    let path = s.data.join("hunts.json");
+    let mut saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let original = saved["hunts"].as_array().unwrap().iter().find(|h| h["id"] == finished[0]["id"]).unwrap().clone();
+    let mut running = original.clone();
+    running["id"] = serde_json::json!(original["id"].as_u64().unwrap() + 1000);
+    running["stage"] = serde_json::json!("running");
+    running["progress"] = serde_json::json!({ "sessions_total": 0, "sessions_searched": 0, "packets_searched": 0,
+        "bytes_searched": 0, "matched": 0, "matches": [], "packets_gone": 0, "seconds": 0.0, "message": null });
+    saved["hunts"].as_array_mut().unwrap().push(running);
+    std::fs::write(&path, serde_json::to_vec(&saved).unwrap()).unwrap();
+    let store = s._clickhouse.as_ref().map_or_else(|| "duckdb://".to_string(), |c| c.url("api"));
+    let (child, base) = common::serve(&s.data, &["--store", &store]);
+    (s.child, s.base) = (child, base);
+
+    let hunts_after = get_json(s, ann, "/api/hunts");
+    for h in &finished {
+        let again = hunts_after["data"].as_array().unwrap().iter().find(|x| x["id"] == h["id"]).unwrap();
+        assert_eq!((&again["state"], &again["progress"]["matches"]), (&h["state"], &h["progress"]["matches"]));
+    }
+    let id = original["id"].as_u64().unwrap() + 1000;
+    let mut resumed = Value::Null;
+    for _ in 0..300 {
+        let list = get_json(s, ann, "/api/hunts");
+        resumed = list["data"].as_array().unwrap().iter().find(|x| x["id"] == id).cloned().unwrap();
+        if resumed["state"] == "finished" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(resumed["state"], "finished", "{resumed}");
+    assert_eq!(resumed["progress"]["matches"], original["progress"]["matches"], "{resumed}");
+    assert!(resumed["progress"]["message"].as_str().is_some_and(|m| m.contains("started again")), "{resumed}");
+    // A new hunt's id follows the kept ones.
+    let (st, body) = common::curl(
+        ann,
+        &format!("{}/api/hunt?date=-1", s.base),
+        &["-X", "POST", "--data", "name=after-restart&search=nowhere-to-be-found"],
+    );
+    assert_eq!(st, 202, "{}", String::from_utf8_lossy(&body));
+    let fresh: Value = serde_json::from_slice(&body).unwrap();
+    assert!(fresh["id"].as_u64().unwrap() > id, "{fresh}");
+    let crons = get_json(s, ann, "/api/crons");
+    let kept = crons["data"].as_array().unwrap().iter().find(|q| q["name"] == "kept").unwrap().clone();
+    assert_eq!(kept["enabled"], false, "{kept}");
+    let (st, _) = common::curl(ann, &format!("{}/api/cron/{}", s.base, kept["id"]), &["-X", "DELETE"]);
+    assert_eq!(st, 200);
 }
 
 /// Users managed from the viewer as `tyto user` manages them: an admin adds dee, who
