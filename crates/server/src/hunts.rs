@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
@@ -539,8 +539,7 @@ pub async fn start(
     if !user.see_packets {
         return Err(ApiError::forbidden(format!("user {} may not see packets, so may not hunt in them", user.name)));
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let params = params.with_body(content_type, body.as_ref())?;
+    let params = params.with_body(&headers, body.as_ref())?;
     let name = params.get("name").map(str::trim).unwrap_or_default().to_string();
     if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == ',') {
         return Err(ApiError::bad_request("name: 1 to 64 characters, no commas (the matches' tag is hunt:NAME)"));

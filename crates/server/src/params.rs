@@ -88,10 +88,11 @@ impl Params {
     /// as Arkime's POST routes take them either way. A JSON body is an object of
     /// strings, numbers or booleans; a list of strings (`ids`, `tags`) is joined with
     /// commas.
-    pub fn with_body(mut self, content_type: Option<&str>, body: &[u8]) -> Result<Params, ApiError> {
+    pub fn with_body(mut self, headers: &axum::http::HeaderMap, body: &[u8]) -> Result<Params, ApiError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(self);
         }
+        let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let json = content_type.is_some_and(|t| t.trim_start().starts_with("application/json"));
         let pairs: Vec<(String, String)> = if json {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)

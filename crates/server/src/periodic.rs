@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -228,11 +228,6 @@ fn run_once(q: &PeriodicQuery, to_us: i64, runner: &Runner) -> Result<u64, Strin
     Ok(matched)
 }
 
-fn body_params(params: Params, headers: &HeaderMap, body: &Bytes) -> Result<Params, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    params.with_body(content_type, body)
-}
-
 /// `GET /api/crons`: the user's periodic queries (an admin's: every one).
 pub async fn list(
     State(state): State<AppState>,
@@ -260,7 +255,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let params = body_params(params, &headers, &body)?;
+    let params = params.with_body(&headers, &body)?;
     let now = now_ns();
     let mut q = PeriodicQuery {
         id: 0,
@@ -371,7 +366,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let params = body_params(params, &headers, &body)?;
+    let params = params.with_body(&headers, &body)?;
     let periodic = state.periodic.clone();
     let can_alert = state.alerts.is_some();
     let saved = blocking(move || {

@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 use tyto_store::TagChange;
@@ -53,8 +53,7 @@ async fn change(
     if !adding && !user.may_remove_tags() {
         return Err(ApiError::forbidden(format!("user {} may not take tags off sessions", user.name)));
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let params = params.with_body(content_type, body)?;
+    let params = params.with_body(headers, body)?;
     let tags = parse_tags(params.get("tags"))?;
     if tags.is_empty() {
         return Err(ApiError::bad_request("tags: missing (one or more, comma-separated)"));

@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
@@ -36,8 +36,7 @@ fn body_params(params: Params, headers: &HeaderMap, body: &[u8]) -> Result<Param
     if params.get("password").is_some() {
         return Err(ApiError::bad_request("password: send it in the body, not the address"));
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    params.with_body(content_type, body)
+    params.with_body(headers, body)
 }
 
 /// `true`/`false` parameters that set a right, and the time limit and expression.
@@ -109,7 +108,7 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     admin_only(&authed)?;
     let params = body_params(params, &headers, &body)?;
-    if name == authed.user.name && params.get("admin").is_some_and(|v| matches!(v, "false" | "0" | "off" | "no")) {
+    if name == authed.user.name && params.bool("admin")? == Some(false) {
         return Err(ApiError::bad_request("an admin cannot take their own admin right (another admin can)"));
     }
     // The parameters are checked before the file is touched: a bad one changes nothing.

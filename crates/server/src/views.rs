@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -131,8 +131,7 @@ pub async fn save(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let params = params.with_body(content_type, body.as_ref())?;
+    let params = params.with_body(&headers, body.as_ref())?;
     let name = params.get("name").map(str::trim).unwrap_or_default().to_string();
     if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ApiError::bad_request(format!("name: 1 to {MAX_NAME} characters, no control characters")));
