@@ -28,6 +28,10 @@ use crate::{
 /// The database file inside a data directory.
 pub const DB_FILE: &str = "sessions.duckdb";
 
+/// How many times a read is written and run when new lists of protocols keep
+/// being stored under it (see [`DuckStore::again_if_changed`]).
+const READ_ATTEMPTS: u32 = 3;
+
 /// The embedded store.
 pub struct DuckStore {
     conn: Connection,
@@ -324,6 +328,20 @@ impl DuckStore {
             .collect())
     }
 
+    /// Runs `read` again when it failed because a list of protocols never seen
+    /// before was stored between reading the lists and running its SQL: written
+    /// again, the SQL knows the new list. Bounded: the store must add a new list
+    /// under the same search [`READ_ATTEMPTS`] times in a row to make it fail.
+    fn again_if_changed<T>(&self, read: impl Fn() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut attempt = 1;
+        loop {
+            match read() {
+                Err(e) if attempt < READ_ATTEMPTS && protocol_sets::changed(&e) => attempt += 1,
+                done => return done,
+            }
+        }
+    }
+
     /// Rows of an arbitrary query as JSON values (the store's [`Backend`]).
     fn query_rows(&self, sql: &str) -> Result<Vec<Vec<Json>>, StoreError> {
         self.stopped.check()?;
@@ -462,19 +480,19 @@ impl SessionReader for DuckStore {
 
     fn list(&self, q: &ListQuery) -> Result<Vec<Map<String, Json>>, StoreError> {
         let fields = q.fields.clone().unwrap_or_else(dump_fields);
-        self.page(q, &fields)
+        self.again_if_changed(|| self.page(q, &fields))
     }
 
     fn packet_positions(&self, ids: &[String]) -> Result<Vec<SessionPositions>, StoreError> {
-        reads::packet_positions(self, ids)
+        self.again_if_changed(|| reads::packet_positions(self, ids))
     }
 
     fn transactions(&self, q: &crate::TransactionQuery) -> Result<Vec<Json>, StoreError> {
-        crate::transactions::list(self, q)
+        self.again_if_changed(|| crate::transactions::list(self, q))
     }
 
     fn services(&self, q: &crate::ServiceQuery) -> Result<Vec<crate::Service>, StoreError> {
-        crate::transactions::services(self, q)
+        self.again_if_changed(|| crate::transactions::services(self, q))
     }
 
     fn change_tags(&self, q: &ListQuery, change: &crate::TagChange) -> Result<u64, StoreError> {
@@ -486,19 +504,22 @@ impl SessionReader for DuckStore {
             return Ok(0);
         }
         let on = list(&mut change.add.iter());
-        let cond = where_clause(self.shapes(), q);
-        self.stopped.check()?;
-        // A list comprehension rather than a lambda: DuckDB changes its lambda syntax.
-        // An empty list is stored as NULL, as the appender stores it.
-        let changed = self.conn.execute(
-            &format!(
-                "UPDATE sessions SET tags = nullif(list_concat(\
-                 [t FOR t IN coalesce(tags, []::VARCHAR[]) IF NOT list_contains([{off}], t)], [{on}]::VARCHAR[]), \
-                 []::VARCHAR[]) WHERE {cond}"
-            ),
-            [],
-        )?;
-        Ok(changed as u64)
+        // A failed UPDATE changed nothing, so it can be written and run again.
+        self.again_if_changed(|| {
+            let cond = where_clause(self.shapes(), q);
+            self.stopped.check()?;
+            // A list comprehension rather than a lambda: DuckDB changes its lambda
+            // syntax. An empty list is stored as NULL, as the appender stores it.
+            let changed = self.conn.execute(
+                &format!(
+                    "UPDATE sessions SET tags = nullif(list_concat(\
+                     [t FOR t IN coalesce(tags, []::VARCHAR[]) IF NOT list_contains([{off}], t)], [{on}]::VARCHAR[]), \
+                     []::VARCHAR[]) WHERE {cond}"
+                ),
+                [],
+            )?;
+            Ok(changed as u64)
+        })
     }
 
     fn count(&self) -> Result<u64, StoreError> {
@@ -507,18 +528,18 @@ impl SessionReader for DuckStore {
     }
 
     fn count_matching(&self, q: &ListQuery) -> Result<u64, StoreError> {
-        reads::count_matching(self, q)
+        self.again_if_changed(|| reads::count_matching(self, q))
     }
 
     fn top_values(&self, q: &ListQuery, field: &FieldDef, n: usize) -> Result<Sampled<Vec<ValueCount>>, StoreError> {
-        reads::top_values(self, q, field, n)
+        self.again_if_changed(|| reads::top_values(self, q, field, n))
     }
 
     fn histogram(&self, q: &ListQuery, bucket_ns: i64) -> Result<Vec<Bucket>, StoreError> {
-        match minutes::histogram(self, q, bucket_ns)? {
+        self.again_if_changed(|| match minutes::histogram(self, q, bucket_ns)? {
             Some(buckets) => Ok(buckets),
             None => reads::histogram(self, q, bucket_ns),
-        }
+        })
     }
 
     fn value_histogram(
@@ -528,7 +549,7 @@ impl SessionReader for DuckStore {
         n: usize,
         bucket_ns: i64,
     ) -> Result<Sampled<Vec<ValueSeries>>, StoreError> {
-        reads::value_histogram(self, q, field, n, bucket_ns)
+        self.again_if_changed(|| reads::value_histogram(self, q, field, n, bucket_ns))
     }
 
     fn connections(
@@ -538,11 +559,11 @@ impl SessionReader for DuckStore {
         dst: &FieldDef,
         n: usize,
     ) -> Result<Sampled<Vec<Link>>, StoreError> {
-        reads::connections(self, q, src, dst, n)
+        self.again_if_changed(|| reads::connections(self, q, src, dst, n))
     }
 
     fn top_combinations(&self, q: &ListQuery, fields: &[&FieldDef], n: usize) -> Result<Vec<Combination>, StoreError> {
-        reads::top_combinations(self, q, fields, n)
+        self.again_if_changed(|| reads::top_combinations(self, q, fields, n))
     }
 
     fn positions_in_order(
@@ -551,7 +572,7 @@ impl SessionReader for DuckStore {
         after: Option<&SessionPositions>,
         n: usize,
     ) -> Result<Vec<SessionPositions>, StoreError> {
-        reads::positions_in_order(self, q, after, n)
+        self.again_if_changed(|| reads::positions_in_order(self, q, after, n))
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
@@ -916,9 +937,38 @@ mod tests {
         let mut new = sample("new", 5_000);
         new.protocols = vec!["tcp".into(), "http".into(), "quic".into()];
         store.append(&[new]).unwrap();
-        let err = store.conn.query_row(&written_before, [], |r| r.get::<_, i64>(0)).unwrap_err();
-        assert!(err.to_string().contains(protocol_sets::CHANGED), "{err}");
+        let stale = || store.conn.query_row(&written_before, [], |r| r.get::<_, i64>(0)).map_err(StoreError::from);
+        let err = stale().unwrap_err();
+        assert!(protocol_sets::changed(&err), "{err}");
         assert_eq!(store.count_matching(&http).unwrap(), before + 1);
+        // The race itself, when a search's SQL was written just before the new list
+        // was stored: the read is written and run again, and counts the new row.
+        let runs = std::cell::Cell::new(0);
+        let raced = store.again_if_changed(|| {
+            runs.set(runs.get() + 1);
+            if runs.get() == 1 {
+                stale()
+            } else {
+                reads::count_matching(&store, &http).map(|n| n as i64)
+            }
+        });
+        assert_eq!((raced.unwrap(), runs.get()), (before as i64 + 1, 2));
+        // Bounded: a store that changes under every attempt gives the error.
+        let runs = std::cell::Cell::new(0);
+        let err = store
+            .again_if_changed(|| {
+                runs.set(runs.get() + 1);
+                stale()
+            })
+            .unwrap_err();
+        assert!(protocol_sets::changed(&err) && runs.get() == READ_ATTEMPTS, "{err} after {}", runs.get());
+        // Other errors are not retried.
+        let runs = std::cell::Cell::new(0);
+        let _ = store.again_if_changed(|| {
+            runs.set(runs.get() + 1);
+            store.query_rows("SELECT no_such_column FROM sessions")
+        });
+        assert_eq!(runs.get(), 1);
     }
 
     #[test]

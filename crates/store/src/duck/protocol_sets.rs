@@ -116,6 +116,11 @@ pub(crate) struct Known {
 /// lists and running the search (rare: a list of protocols never seen before).
 pub(crate) const CHANGED: &str = "sessions with protocols never seen before were stored while the search was prepared";
 
+/// Whether `e` is a search's [`CHANGED`] failure (DuckDB wraps the message).
+pub(crate) fn changed(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(d) if d.to_string().contains(CHANGED))
+}
+
 impl Known {
     /// What `lists` (numbers and their names) say.
     fn from_lists(lists: impl IntoIterator<Item = (i64, Vec<String>)>) -> Known {
