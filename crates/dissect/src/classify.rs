@@ -21,9 +21,10 @@ pub const PROBE_BYTES: usize = 4096;
 pub const PROBE_DATAGRAMS: usize = 8;
 /// Protocols one connection may hand over to (SOCKS → HTTP CONNECT → TLS is two).
 const MAX_HANDOFFS: usize = 4;
-/// Datagrams that must continue their side's stream (same stream, sequence number
-/// 1 to [`MAX_SEQ_STEP`] ahead of the last) to decide a [`Probe::Plausible`]
-/// protocol: with the first of each side, three datagrams at least.
+/// Datagrams that must continue a stream (on their side: same stream, sequence
+/// number 1 to [`MAX_SEQ_STEP`] ahead of the last; a side's first: the stream the
+/// other side's datagrams named) to decide a [`Probe::Plausible`] protocol: three
+/// datagrams at least.
 pub const PLAUSIBLE_RUN: u8 = 2;
 /// Sequence numbers may skip what was lost or reordered, not more.
 const MAX_SEQ_STEP: u16 = 64;
@@ -295,13 +296,24 @@ impl Classifier {
                     }
                 };
                 let run = &mut self.plausible[at];
-                let last = &mut run.last[idx(side)];
-                if let Some((s, q)) = *last {
-                    if s == stream && (1..=MAX_SEQ_STEP).contains(&seq.wrapping_sub(q)) {
-                        run.continued += 1;
+                let (mine, theirs) = (idx(side), 1 - idx(side));
+                match run.last[mine] {
+                    Some((s, q)) => {
+                        if s == stream && (1..=MAX_SEQ_STEP).contains(&seq.wrapping_sub(q)) {
+                            run.continued += 1;
+                        }
+                    }
+                    // A side's first datagram that names the stream the other side's
+                    // did (a connection id both directions carry, as Google QUIC's)
+                    // continues it: sides number their datagrams each their own way.
+                    // Stream 0 is a protocol's "no stream" (uTP), which proves nothing.
+                    None => {
+                        if stream != 0 && run.last[theirs].is_some_and(|(s, _)| s == stream) {
+                            run.continued += 1;
+                        }
                     }
                 }
-                *last = Some((stream, seq));
+                run.last[mine] = Some((stream, seq));
                 if run.continued >= PLAUSIBLE_RUN {
                     self.roles_known = true;
                     return Probed::Found(p);
@@ -663,6 +675,25 @@ mod tests {
         assert!(run(&[rtp_like(0x0200, 1), rtp_like(0x0200, 1), rtp_like(0x0200, 1), rtp_like(0x0200, 1)]).is_empty());
         // Or whose "SSRC" changes each time.
         assert!(run(&[rtp_like(1, 1), rtp_like(2, 2), rtp_like(3, 3), rtp_like(4, 4)]).is_empty());
+        // A stream both sides name (a connection id both directions carry) continues
+        // across sides; each side's own numbering is its own.
+        let sides = |datagrams: &[(Direction, Vec<u8>)]| {
+            let mut c = Classifier::new(Transport::Udp);
+            let mut rec = SessionRecord::default();
+            for (dir, d) in datagrams {
+                c.datagram(*dir, d, &mut rec);
+            }
+            c.flush(&mut rec);
+            rec.protocols
+        };
+        let (to_server, to_client) = (Direction::ToServer, Direction::ToClient);
+        assert_eq!(
+            sides(&[(to_client, rtp_like(1, 5)), (to_client, rtp_like(2, 5)), (to_server, rtp_like(90, 5))]),
+            ["rtp"]
+        );
+        assert!(
+            sides(&[(to_client, rtp_like(1, 5)), (to_client, rtp_like(2, 5)), (to_server, rtp_like(90, 6))]).is_empty()
+        );
     }
 
     /// A connection picked up after its handshake and first request: the server's

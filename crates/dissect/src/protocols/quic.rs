@@ -312,11 +312,67 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         Ok(Some(_)) if side == Side::Server => Probe::Match,
         _ if gquic_chlo(data).is_some() => Probe::Match,
         _ if long_header_packets(data) => Probe::Match,
-        _ => match gquic_public_header(data) {
+        _ => match gquic_public_header(data).or_else(|| gquic_ietf_header(data)) {
             Some((cid, number)) => Probe::Plausible { stream: cid, seq: number },
+            // A packet that omits the connection id (the server's, mostly) says
+            // nothing either way: the client's packets decide.
+            None if gquic_without_id(data) => Probe::NeedMore,
             None => Probe::NoMatch,
         },
     }
+}
+
+/// A Google QUIC packet (Q043 and before) without a connection id, as servers send
+/// them: public flags with the id bit clear, no reset or reserved bits, then the
+/// packet number (after the diversification nonce when 0x04 says one follows), and
+/// something after it.
+fn gquic_without_id(data: &[u8]) -> bool {
+    let Some(&flags) = data.first() else { return false };
+    if flags & 0xcb != 0 {
+        return false;
+    }
+    let nonce = if flags & 0x04 != 0 { 32 } else { 0 };
+    let len = [1, 2, 4, 6][usize::from((flags >> 4) & 3)];
+    data.len() > 1 + nonce + len
+}
+
+/// A Google QUIC packet of Q046 to Q049, which took IETF's invariant header but
+/// kept packet numbers in clear: a long header of a `Q0xx` version (connection id
+/// lengths as two nibbles, each +3) or a short header `0x40 | length-1` with the
+/// server's 8-byte id. Gives the id's last four bytes and the packet number's low
+/// bits, which advance as any gQUIC packet's do.
+fn gquic_ietf_header(data: &[u8]) -> Option<(u32, u16)> {
+    let flags = *data.first()?;
+    let (cid, number_at) = if flags & 0xc0 == 0xc0 {
+        let v = data.get(1..5)?;
+        if v[0] != b'Q' || !v[1..].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let lengths = *data.get(5)?;
+        let nibble = |n: u8| if n == 0 { 0 } else { usize::from(n) + 3 };
+        let (dcil, scil) = (nibble(lengths >> 4), nibble(lengths & 0x0f));
+        // The one id a Q046 packet carries: the server's, as destination or source.
+        let id = match (dcil, scil) {
+            (8, 0) | (0, 8) => data.get(6..14)?,
+            _ => return None,
+        };
+        (id, 14)
+    } else if flags & 0xfc == 0x40 {
+        (data.get(1..9)?, 9)
+    } else {
+        return None;
+    };
+    let len = usize::from(flags & 0x03) + 1;
+    let number = data.get(number_at..number_at + len)?;
+    if data.len() <= number_at + len {
+        return None;
+    }
+    let low = match number {
+        [b] => u16::from(*b),
+        [.., a, b] => u16::from_be_bytes([*a, *b]),
+        [] => return None,
+    };
+    Some((u32::from_be_bytes([cid[4], cid[5], cid[6], cid[7]]), low))
 }
 
 /// A Google QUIC packet after the handshake (Q043 and before): public flags with a
@@ -513,6 +569,22 @@ mod tests {
         assert_eq!(probe(Side::Client, &g), Probe::Plausible { stream: 0x4f5545eb, seq: 3 });
         g[0] = 0x0e; // a reset
         assert_eq!(probe(Side::Client, &g), Probe::NoMatch);
+        // The server's packets omit the id (`00 01 …`, or 0x04 and a nonce): neither
+        // proof nor disproof.
+        let mut server = vec![0x00, 0x01];
+        server.extend_from_slice(&[0x5c; 30]);
+        assert_eq!(probe(Side::Server, &server), Probe::NeedMore);
+        assert_eq!(probe(Side::Server, &server[..2]), Probe::NoMatch, "nothing after the number");
+
+        // Q046, `quic_q46.pcap`: the server's long header (no destination id, the
+        // 8-byte source id, a 4-byte number), then the client's short header with it.
+        let long = hex("c35130343605eacfe6e706df272d000000056c6b26edeab5bec41b317d1c400424200300");
+        assert_eq!(probe(Side::Server, &long), Probe::Plausible { stream: 0x06df272d, seq: 5 });
+        let short = hex("40eacfe6e706df272d0cd315fe32f9b9e492e16cbd7b55e0d7339b49");
+        assert_eq!(probe(Side::Client, &short), Probe::Plausible { stream: 0x06df272d, seq: 0x0c });
+        let mut other = long.clone();
+        other[5] = 0x55; // two ids: not a version Tyto knows the header of
+        assert_eq!(probe(Side::Server, &other), Probe::NoMatch);
     }
 
     fn hex(s: &str) -> Vec<u8> {
