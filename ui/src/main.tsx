@@ -19,6 +19,7 @@ import { Upload } from "./pages/Upload";
 import { History } from "./pages/History";
 import { Hunts } from "./pages/Hunts";
 import { Periodic } from "./pages/Periodic";
+import { Shortcuts } from "./pages/Shortcuts";
 import { Users } from "./pages/Users";
 import { WorldMap } from "./pages/WorldMap";
 import { andClause, quoteValue, readSearch, searchParams, type Search } from "./search";
@@ -37,6 +38,7 @@ const PAGES: { path: string; title: string; view: () => preact.JSX.Element; sear
   { path: "/upload", title: "Upload", view: Upload, searches: false },
   { path: "/hunts", title: "Hunts", view: Hunts, searches: true },
   { path: "/periodic", title: "Periodic", view: Periodic, searches: true },
+  { path: "/shortcuts", title: "Shortcuts", view: Shortcuts, searches: false },
   { path: "/history", title: "History", view: History, searches: false },
   { path: "/users", title: "Users", view: Users, searches: false, admin: true },
 ];

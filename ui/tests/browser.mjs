@@ -5,7 +5,7 @@
 // view applied again, SPI View,
 // SPI Graph, Connections, the map, Alerts, Services, Stats, an upload followed to its
 // sessions, a hunt through every session's packets, a periodic query that tags what
-// it finds, the history of what was asked,
+// it finds, a shortcut used in a search, the history of what was asked,
 // a user added, changed and removed on the Users page, a user without PCAP or upload
 // rights, and logging out. What the page shows is checked against the API's own answers.
 //
@@ -601,6 +601,48 @@ assert.equal(await page.locator(".sessions-table tr.session-row").first().getAtt
   await cronRow.getByRole("button", { name: "Delete" }).click();
   await cronRow.waitFor({ state: "detached" });
   assert.ok(!(await api("/api/crons")).data.some((q) => q.name === "browser-periodic"));
+}
+
+// ---- Shortcuts: a list of ports made on the Shortcuts page; its name opens a
+// search that finds what the list typed out finds; the search bar completes it after
+// `$`; changed, it holds the new values; deleted from the page
+{
+  await page.click("nav a:has-text('Shortcuts')");
+  await page.fill("#shortcut-name", "browser-ports");
+  await page.selectOption("#shortcut-type", "number");
+  await page.fill("#shortcut-value", "53\n443");
+  await page.fill("#shortcut-description", "DNS and TLS");
+  await page.click("#shortcut-save");
+  const row = page.locator('.shortcut-list tr[data-name="browser-ports"]');
+  await row.locator(".shortcut-count").filter({ hasText: /^\s*2\s*$/ }).waitFor();
+  const typed = (await api("/api/sessions", { date: -1, expression: "port.dst == [53, 443]", length: 1 })).recordsFiltered;
+  assert.ok(typed > 0);
+  await shot("shortcuts");
+  await row.locator("a").first().click();
+  await page.waitForURL((u) => new URL(u).pathname === "/sessions" && new URL(u).searchParams.get("expression") === "port.dst == $browser-ports");
+  await rendered();
+  await expectCount(typed);
+  // After `$`, the search bar offers the shortcuts of the field's type.
+  await page.fill("#expression", "");
+  await page.click("#expression");
+  await page.keyboard.type("port.src == $brow");
+  await page.locator(".suggestions li").filter({ hasText: "$browser-ports" }).first().waitFor();
+  await page.keyboard.press("Tab");
+  assert.equal(await page.inputValue("#expression"), "port.src == $browser-ports");
+  await page.keyboard.press("Escape");
+  await page.click("nav a:has-text('Shortcuts')");
+  await row.getByRole("button", { name: "Edit" }).click();
+  assert.equal(await page.inputValue("#shortcut-value"), "53\n443");
+  await page.fill("#shortcut-value", "53");
+  await page.click("#shortcut-save");
+  await row.locator(".shortcut-count").filter({ hasText: /^\s*1\s*$/ }).waitFor();
+  assert.equal(
+    (await api("/api/sessions", { date: -1, expression: "port.dst == $browser-ports", length: 1 })).recordsFiltered,
+    (await api("/api/sessions", { date: -1, expression: "port.dst == 53", length: 1 })).recordsFiltered,
+  );
+  await row.getByRole("button", { name: "Delete" }).click();
+  await row.waitFor({ state: "detached" });
+  assert.ok(!(await api("/api/shortcuts")).data.some((s) => s.name === "browser-ports"));
 }
 
 // ---- History: the tag changes above, with the tags their form bodies held; an

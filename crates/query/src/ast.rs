@@ -43,6 +43,9 @@ pub enum Value {
     List { all: bool, items: Vec<(Value, Span)> },
     /// `EXISTS!`.
     Exists,
+    /// A value taken as it is, never a pattern: one of a shortcut's, put in place of
+    /// its `$name` by the checker.
+    Exact(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]

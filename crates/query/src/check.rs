@@ -5,6 +5,7 @@ use tyto_schema::{lookup, time::parse_time, FieldDef, FieldKind, Named, Transfor
 
 use crate::ast::{CmpOp, Expr, Span, Term, Value};
 use crate::ip::{parse_ip_value, IpValue};
+use crate::shortcuts::Shortcuts;
 use crate::suggest::nearest_name;
 use crate::QueryError;
 
@@ -92,6 +93,7 @@ pub enum Filter {
 struct Checker<'a> {
     text: &'a str,
     now_ns: i64,
+    shortcuts: &'a dyn Shortcuts,
 }
 
 fn order(op: CmpOp) -> Option<Order> {
@@ -170,6 +172,18 @@ impl Checker<'_> {
         if t.value == Value::Exists && order(t.op).is_some() {
             return Err(self.err(t.op_span, format!("EXISTS! takes == or !=, not '{}'", t.op.as_str())));
         }
+        let kind = match named {
+            Named::Field(f) => f.kind,
+            Named::Set(set) => set.kind,
+        };
+        let spread;
+        let t = match self.spread_shortcuts(t, kind)? {
+            Some(term) => {
+                spread = term;
+                &spread
+            }
+            None => t,
+        };
         let positive = match named {
             Named::Field(f) if !f.in_dump => {
                 return Err(
@@ -193,6 +207,48 @@ impl Checker<'_> {
             }
         };
         Ok(if t.op == CmpOp::Ne { Filter::Not(Box::new(positive)) } else { positive })
+    }
+
+    /// The term with each `$name` of its value replaced by that shortcut's values (a
+    /// list of any of them, beside the other values of a list); `None` when it names
+    /// no shortcut. As in Arkime, only `==` and `!=` take shortcuts, not in an all-of
+    /// list, and only on fields of the shortcut's kind.
+    fn spread_shortcuts(&self, t: &Term, kind: FieldKind) -> Result<Option<Term>, QueryError> {
+        let named = |v: &Value| matches!(v, Value::Word(w) if w.starts_with('$'));
+        let items = match &t.value {
+            v if named(v) => vec![(v.clone(), t.value_span)],
+            Value::List { all, items } if items.iter().any(|(v, _)| named(v)) => {
+                if *all {
+                    return Err(self.err(t.value_span, "a shortcut cannot be in an all-of list (]…[)"));
+                }
+                items.clone()
+            }
+            _ => return Ok(None),
+        };
+        if order(t.op).is_some() {
+            return Err(self.err(t.op_span, format!("a shortcut takes == or !=, not '{}'", t.op.as_str())));
+        }
+        let mut spread = Vec::new();
+        for (v, span) in items {
+            let Value::Word(w) = &v else {
+                spread.push((v, span));
+                continue;
+            };
+            let Some(name) = w.strip_prefix('$') else {
+                spread.push((v, span));
+                continue;
+            };
+            let s = self.shortcuts.shortcut(name).ok_or_else(|| self.err(span, format!("no shortcut named '{w}'")))?;
+            if !s.kind.takes(kind) {
+                return Err(self
+                    .err(span, format!("'{w}' holds {} and {} holds {}", s.kind.plural(), t.field, kind_name(kind))));
+            }
+            if s.values.is_empty() {
+                return Err(self.err(span, format!("'{w}' holds no values")));
+            }
+            spread.extend(s.values.iter().map(|x| (Value::Exact(x.clone()), span)));
+        }
+        Ok(Some(Term { value: Value::List { all: false, items: spread }, ..t.clone() }))
     }
 
     /// The filter for `==` (or an order) on one field; the caller negates for `!=`.
@@ -251,7 +307,7 @@ impl Checker<'_> {
                 }
                 return Ok(combine(*all, parts));
             }
-            Value::Word(w) | Value::Quoted(w) => w.trim(),
+            Value::Word(w) | Value::Quoted(w) | Value::Exact(w) => w.trim(),
             Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
         };
         let bad = || self.err(span, format!("'{word}' is not a number ({} holds integers)", f.name));
@@ -300,7 +356,7 @@ impl Checker<'_> {
                     items.iter().map(|(v, s)| self.ip_value(f, port_field, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
                 return Ok(if *all { combine(true, parts) } else { any_address(f, parts) });
             }
-            Value::Word(w) | Value::Quoted(w) => w.trim(),
+            Value::Word(w) | Value::Quoted(w) | Value::Exact(w) => w.trim(),
             Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
         };
         if word.contains(['*', '?']) {
@@ -368,7 +424,7 @@ impl Checker<'_> {
                 let parts = items.iter().map(|(v, s)| self.time_value(f, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
                 return Ok(combine(*all, parts));
             }
-            Value::Word(w) | Value::Quoted(w) => w.trim(),
+            Value::Word(w) | Value::Quoted(w) | Value::Exact(w) => w.trim(),
             Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
         };
         let (ns, width) = parse_when_span(word, self.now_ns).ok_or_else(|| {
@@ -401,7 +457,7 @@ impl Checker<'_> {
                     items.iter().map(|(v, s)| self.duration_value(f, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
                 return Ok(combine(*all, parts));
             }
-            Value::Word(w) | Value::Quoted(w) => w.trim(),
+            Value::Word(w) | Value::Quoted(w) | Value::Exact(w) => w.trim(),
             Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
         };
         let bad = || {
@@ -459,7 +515,7 @@ impl Checker<'_> {
             // (`/search?q=1`) is itself. `*` alone means the field has a value.
             Value::Word(w) | Value::Quoted(w) if w == "*" => return Ok(Filter::Exists(f)),
             Value::Word(w) | Value::Quoted(w) if w.contains('*') => TextMatch::Wildcard(norm(w)),
-            Value::Word(w) | Value::Quoted(w) => TextMatch::Exact(norm(w)),
+            Value::Word(w) | Value::Quoted(w) | Value::Exact(w) => TextMatch::Exact(norm(w)),
             Value::Regex(r) => {
                 check_regex(r).map_err(|why| self.err(span, format!("bad regular expression: {why}")))?;
                 let case_insensitive = f.kind == FieldKind::LowerText || f.transform == Transform::Upper;
@@ -514,7 +570,7 @@ impl Filter {
 /// The words of a value (items of a list), for deciding how to expand `ip`.
 fn value_words(v: &Value) -> Vec<&str> {
     match v {
-        Value::Word(w) | Value::Quoted(w) => vec![w.as_str()],
+        Value::Word(w) | Value::Quoted(w) | Value::Exact(w) => vec![w.as_str()],
         Value::List { items, .. } => items.iter().flat_map(|(v, _)| value_words(v)).collect(),
         _ => Vec::new(),
     }
@@ -697,8 +753,8 @@ fn unit_ns(u: &str) -> Option<i64> {
 }
 
 /// Checks a syntax tree against the catalogue. `now_ns` anchors relative times.
-pub fn check(text: &str, expr: &Expr, now_ns: i64) -> Result<Filter, QueryError> {
-    let filter = Checker { text, now_ns }.expr(expr)?;
+pub fn check(text: &str, expr: &Expr, now_ns: i64, shortcuts: &dyn Shortcuts) -> Result<Filter, QueryError> {
+    let filter = Checker { text, now_ns, shortcuts }.expr(expr)?;
     let n = filter.comparisons();
     if n > MAX_COMPARISONS {
         return Err(QueryError::at(

@@ -12,6 +12,7 @@ mod error;
 mod eval;
 mod ip;
 mod parser;
+mod shortcuts;
 mod suggest;
 
 pub use check::{parse_when, parse_when_span, Filter, Order, TextMatch, MAX_COMPARISONS};
@@ -19,12 +20,18 @@ pub use error::QueryError;
 pub use eval::Matcher;
 pub use ip::{parse_ip_value, IpValue};
 pub use parser::{parse, MAX_DEPTH, MAX_EXPRESSION_LEN, MAX_LIST_ITEMS};
+pub use shortcuts::{valid_name as valid_shortcut_name, NoShortcuts, Shortcut, ShortcutKind, Shortcuts};
 pub use suggest::nearest_name;
 
 /// Parses and checks an expression. `now_ns` anchors relative times such as `-1d`.
 pub fn compile(text: &str, now_ns: i64) -> Result<Filter, QueryError> {
+    compile_with(text, now_ns, &NoShortcuts)
+}
+
+/// [`compile`], with `$name` values looked up in `shortcuts`.
+pub fn compile_with(text: &str, now_ns: i64, shortcuts: &dyn Shortcuts) -> Result<Filter, QueryError> {
     let expr = parse(text)?;
-    check::check(text, &expr, now_ns)
+    check::check(text, &expr, now_ns, shortcuts)
 }
 
 /// A text value as an expression reads it exactly: quoted, or, holding a `*` (which

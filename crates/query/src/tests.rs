@@ -174,3 +174,56 @@ fn an_exact_value_stays_exact_whatever_it_holds() {
     assert!(re.is_match("*.example.com/a?b=/c\\*"));
     assert!(!re.is_match("x.example.com/a?b=/c\\*"));
 }
+
+#[test]
+fn shortcuts_spread_their_values_as_a_typed_list_would() {
+    use std::collections::HashMap;
+    let book: HashMap<String, Shortcut> = [
+        ("servers", ShortcutKind::Ip, &["10.0.0.1", "10.0.0.2", "192.168.0.0/16"][..]),
+        ("web", ShortcutKind::Number, &["80", "443", "8000-8080"][..]),
+        ("bad-hosts", ShortcutKind::String, &["Evil.example", "*.star.example", "a\"b"][..]),
+        ("empty", ShortcutKind::String, &[][..]),
+    ]
+    .into_iter()
+    .map(|(n, kind, v)| (n.to_string(), Shortcut { kind, values: v.iter().map(|s| s.to_string()).collect() }))
+    .collect();
+    let with = |e: &str| compile_with(e, NOW, &book);
+    let same = |a: &str, b: &str| {
+        let (x, y) = (with(a).unwrap(), compile(b, NOW).unwrap());
+        assert_eq!(format!("{x:?}"), format!("{y:?}"), "{a} against {b}");
+    };
+    same("ip.src == $servers", "ip.src == [10.0.0.1, 10.0.0.2, 192.168.0.0/16]");
+    same("ip.src != $servers", "ip.src != [10.0.0.1, 10.0.0.2, 192.168.0.0/16]");
+    same("ip == $servers", "ip == [10.0.0.1, 10.0.0.2, 192.168.0.0/16]");
+    same("port.dst == $web", "port.dst == [80, 443, 8000-8080]");
+    // Beside typed values in a list; twice; lower-case fields fold a shortcut's values.
+    same("port.dst == [22, $web]", "port.dst == [22, 80, 443, 8000-8080]");
+    let Filter::Text { m: TextMatch::AnyOf(v), .. } = with("host.http == [$bad-hosts, x]").unwrap() else {
+        panic!("not one set test")
+    };
+    assert_eq!(v, ["evil.example", "*.star.example", "a\"b", "x"]);
+    // A shortcut's value is exact: its `*` is a star, not a wildcard.
+    let Filter::Text { m: TextMatch::AnyOf(v), .. } = with("http.user-agent == $bad-hosts").unwrap() else {
+        panic!("not one set test")
+    };
+    assert_eq!(v, ["Evil.example", "*.star.example", "a\"b"]);
+    // What is refused, and where.
+    let refused = |e: &str, column: usize, says: &str| {
+        let err = with(e).unwrap_err();
+        assert_eq!(err.column, column, "{e}: {err}");
+        assert!(err.message.contains(says), "{e}: {err}");
+    };
+    refused("ip.src == $nothing", 11, "no shortcut named '$nothing'");
+    refused("port.dst == [22, $nothing]", 18, "no shortcut named '$nothing'");
+    refused("port.dst == $servers", 13, "'$servers' holds IP addresses and port.dst holds integers");
+    refused("host.http == $web", 14, "holds numbers");
+    refused("starttime == $web", 14, "holds numbers and starttime holds times");
+    refused("port.dst >= $web", 10, "a shortcut takes == or !=, not '>='");
+    refused("port.dst == ]$web, 80[", 13, "all-of list");
+    refused("host.http == $empty", 14, "'$empty' holds no values");
+    // Without shortcuts (the CLI, the detectors), `$name` is an unknown shortcut.
+    assert!(err("ip.src == $servers").message.contains("no shortcut named"));
+    // A quoted `$` is text, not a shortcut.
+    assert!(compile("http.uri == \"$servers\"", NOW).is_ok());
+    assert!(valid_shortcut_name("my-list_2") && !valid_shortcut_name("a b") && !valid_shortcut_name(""));
+}

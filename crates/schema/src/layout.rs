@@ -60,7 +60,6 @@ impl DataDir {
         self.0.join("views.json")
     }
 
-    /// The viewer's record of what its users asked (newest file `history.jsonl`).
     /// Payload hunts, finished and waiting (`tyto serve`'s list).
     pub fn hunts(&self) -> PathBuf {
         self.0.join("hunts.json")
@@ -71,6 +70,12 @@ impl DataDir {
         self.0.join("periodic.json")
     }
 
+    /// Named lists of values that expressions use as `$name`.
+    pub fn shortcuts(&self) -> PathBuf {
+        self.0.join("shortcuts.json")
+    }
+
+    /// The viewer's record of what its users asked (newest file `history.jsonl`).
     pub fn history(&self) -> PathBuf {
         self.0.join("history")
     }
@@ -97,6 +102,7 @@ mod tests {
             d.history(),
             d.views(),
             d.periodic(),
+            d.shortcuts(),
             d.hunts(),
             d.server_key(),
         ];

@@ -204,7 +204,7 @@ fn requery(state: &AppState, h: &SavedHunt) -> Result<ListQuery, ApiError> {
     if let Some(e) = &h.spec.expression {
         pairs.push(("expression", e.clone()));
     }
-    let mut q = Params::of(&pairs).search(&user)?;
+    let mut q = Params::of(&pairs).with_shortcuts(state.shortcuts.clone()).search(&user)?;
     q.start_ns = h.start_ns.or(q.start_ns);
     q.stop_ns = h.stop_ns.or(q.stop_ns);
     Ok(q)

@@ -22,6 +22,7 @@ mod metrics;
 pub mod nodes;
 mod params;
 mod periodic;
+mod shortcuts;
 mod stores;
 mod tags;
 mod throttle;
@@ -39,7 +40,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, MethodRouter};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{middleware, Json, Router};
 use tyto_store::{ReaderBox as StoreBox, StoreError, StoreUrl};
 
@@ -103,9 +104,18 @@ pub struct AppState {
     pub views: Arc<views::Views>,
     /// Expressions run over new sessions every few minutes.
     pub periodic: Arc<periodic::Periodic>,
+    /// Named lists of values that expressions use as `$name`.
+    pub shortcuts: Arc<shortcuts::ShortcutBook>,
     /// Where alerts raised here go (periodic queries'), when this process writes
     /// the store.
     pub alerts: Option<tyto_store::RowPusher>,
+}
+
+/// Where a request's expression finds its shortcuts (the [`params::Params`] extractor).
+impl axum::extract::FromRef<AppState> for Arc<shortcuts::ShortcutBook> {
+    fn from_ref(state: &AppState) -> Arc<shortcuts::ShortcutBook> {
+        state.shortcuts.clone()
+    }
 }
 
 impl AppState {
@@ -155,6 +165,7 @@ impl AppState {
             hunts: Arc::new(hunts::Hunts::new(tyto_schema::DataDir::new(data_dir).hunts())),
             views: Arc::new(views::Views::new(tyto_schema::DataDir::new(data_dir).views())),
             periodic: Arc::new(periodic::Periodic::new(tyto_schema::DataDir::new(data_dir).periodic())),
+            shortcuts: Arc::new(shortcuts::ShortcutBook::new(tyto_schema::DataDir::new(data_dir).shortcuts())),
             alerts: None,
         })
     }
@@ -277,6 +288,9 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/addTags", post(tags::add)),
         ("/api/sessions/removetags", post(tags::remove)),
         ("/removeTags", post(tags::remove)),
+        ("/api/shortcuts", get(shortcuts::list)),
+        ("/api/shortcut", post(shortcuts::create)),
+        ("/api/shortcut/{id}", put(shortcuts::update).post(shortcuts::update).delete(shortcuts::remove)),
         ("/api/views", get(views::list)),
         ("/api/view", post(views::save)),
         ("/api/view/{id}", delete(views::delete)),
@@ -390,6 +404,7 @@ pub fn serve(
         .start(periodic::Runner {
             stores: state.stores.clone(),
             users: state.users.clone(),
+            shortcuts: state.shortcuts.clone(),
             alerts: state.alerts.clone(),
             node: state.nodes.own().to_string(),
         })

@@ -2,14 +2,16 @@
 //! that names the parameter and says what was wrong.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, RawQuery};
+use axum::extract::{FromRef, FromRequestParts, RawQuery};
 use axum::http::request::Parts;
-use tyto_query::{compile, nearest_name, parse_when, MAX_EXPRESSION_LEN};
+use tyto_query::{compile_with, nearest_name, parse_when, NoShortcuts, Shortcuts, MAX_EXPRESSION_LEN};
 use tyto_schema::time::now_ns;
 use tyto_schema::{field, FieldDef};
 use tyto_store::{ListQuery, SortKey};
 
+use crate::shortcuts::ShortcutBook;
 use crate::users::User;
 use crate::ApiError;
 
@@ -22,14 +24,21 @@ const MAX_START: usize = 10_000_000;
 const NS_PER_S: i64 = 1_000_000_000;
 
 /// The query string, decoded. A repeated name keeps its last value.
-pub struct Params(HashMap<String, String>);
+pub struct Params {
+    values: HashMap<String, String>,
+    /// Where an expression's `$name` values are looked up (none: `$name` is an error).
+    shortcuts: Option<Arc<ShortcutBook>>,
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for Params {
+impl<S: Send + Sync> FromRequestParts<S> for Params
+where
+    Arc<ShortcutBook>: FromRef<S>,
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Params, ApiError> {
         let RawQuery(raw) = RawQuery::from_request_parts(parts, state).await.unwrap_or(RawQuery(None));
-        Params::parse(raw.as_deref().unwrap_or(""))
+        Ok(Params::parse(raw.as_deref().unwrap_or(""))?.with_shortcuts(Arc::from_ref(state)))
     }
 }
 
@@ -81,7 +90,7 @@ impl Params {
         if pairs.len() > MAX_PARAMS {
             return Err(ApiError::bad_request(format!("too many parameters ({}; at most {MAX_PARAMS})", pairs.len())));
         }
-        Ok(Params(pairs.into_iter().collect()))
+        Ok(Params { values: pairs.into_iter().collect(), shortcuts: None })
     }
 
     /// These parameters with those of a form or JSON body added (a body's value wins),
@@ -122,9 +131,12 @@ impl Params {
             serde_urlencoded::from_bytes(body)
                 .map_err(|e| ApiError::bad_request(format!("the form body cannot be decoded: {e}")))?
         };
-        self.0.extend(pairs);
-        if self.0.len() > MAX_PARAMS {
-            return Err(ApiError::bad_request(format!("too many parameters ({}; at most {MAX_PARAMS})", self.0.len())));
+        self.values.extend(pairs);
+        if self.values.len() > MAX_PARAMS {
+            return Err(ApiError::bad_request(format!(
+                "too many parameters ({}; at most {MAX_PARAMS})",
+                self.values.len()
+            )));
         }
         Ok(self)
     }
@@ -140,21 +152,27 @@ impl Params {
 
     /// Parameters made here, not taken from a request (a periodic query's run).
     pub fn of(pairs: &[(&str, String)]) -> Params {
-        Params(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        Params { values: pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), shortcuts: None }
+    }
+
+    /// These parameters, with expressions' `$name` looked up in `book`.
+    pub fn with_shortcuts(mut self, book: Arc<ShortcutBook>) -> Params {
+        self.shortcuts = Some(book);
+        self
     }
 
     /// These parameters with one of them set to another value.
     pub fn with(&self, name: &str, value: String) -> Params {
-        let mut map = self.0.clone();
-        map.insert(name.to_string(), value);
-        Params(map)
+        let mut values = self.values.clone();
+        values.insert(name.to_string(), value);
+        Params { values, shortcuts: self.shortcuts.clone() }
     }
 
     /// These parameters without one of them.
     pub fn without(&self, name: &str) -> Params {
-        let mut map = self.0.clone();
-        map.remove(name);
-        Params(map)
+        let mut values = self.values.clone();
+        values.remove(name);
+        Params { values, shortcuts: self.shortcuts.clone() }
     }
 
     /// What this user may see in the request's time range, whatever the request's own
@@ -171,9 +189,15 @@ impl Params {
         self.with("expression", format!("id == \"{id}\"")).search(user)
     }
 
+    /// A parameter's value as given, even empty (a form's emptied field, which
+    /// clears what it sets).
+    pub fn given(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
     /// A parameter's value; an empty value counts as absent (as forms send them).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// A true/false parameter that may be absent; any other word is refused.
@@ -283,24 +307,35 @@ impl Params {
         if text.is_some_and(|t| t.len() > MAX_EXPRESSION_LEN) {
             return Err(ApiError::bad_request(format!("expression: longer than {MAX_EXPRESSION_LEN} bytes")));
         }
+        // Shortcuts are read only for an expression that may name one.
+        let forced = user.expression.as_deref().map(str::trim).filter(|f| !f.is_empty());
+        let loaded = match &self.shortcuts {
+            Some(book) if text.into_iter().chain(forced).any(|t| t.contains('$')) => Some(book.current()?),
+            _ => None,
+        };
+        let usable = loaded.as_deref().map(|l| l.usable_by(user));
+        let shortcuts: &dyn Shortcuts = match &usable {
+            Some(u) => u,
+            None => &NoShortcuts,
+        };
         // The user's own expression is checked alone first, so its error columns are
         // its own; then the forced expression is AND-ed in.
         let own = match text {
-            Some(t) => Some(compile(t, now).map_err(|e| ApiError {
+            Some(t) => Some(compile_with(t, now, shortcuts).map_err(|e| ApiError {
                 status: axum::http::StatusCode::BAD_REQUEST,
                 message: format!("expression: column {}: {}", e.column, e.message),
                 column: Some(e.column),
             })?),
             None => None,
         };
-        let filter = match user.expression.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        let filter = match forced {
             None => own,
             Some(forced) => {
                 let combined = match text {
                     Some(t) => format!("({forced}) && ({t})"),
                     None => forced.to_string(),
                 };
-                Some(compile(&combined, now).map_err(|e| {
+                Some(compile_with(&combined, now, shortcuts).map_err(|e| {
                     ApiError::internal(format!(
                         "user {}'s forced expression {forced:?} does not compile ({}); an admin must fix it",
                         user.name, e.message

@@ -94,6 +94,7 @@ pub struct Periodic {
 pub struct Runner {
     pub stores: Arc<Stores>,
     pub users: Arc<Users>,
+    pub shortcuts: Arc<crate::shortcuts::ShortcutBook>,
     /// Where alerts go, when this process writes the store.
     pub alerts: Option<RowPusher>,
     pub node: String,
@@ -200,6 +201,7 @@ fn run_once(q: &PeriodicQuery, to_us: i64, runner: &Runner) -> Result<u64, Strin
         .ok_or_else(|| format!("user {} no longer exists", q.user))?;
     let expression = window_expression(&q.expression, q.processed_to_us, to_us);
     let query = Params::of(&[("expression", expression.clone()), ("date", "-1".into())])
+        .with_shortcuts(runner.shortcuts.clone())
         .search(&user)
         .map_err(|e| e.message)?;
     let store = runner.stores.background().map_err(|e| e.message)?;

@@ -399,6 +399,7 @@ fn check_api(files: &[PathBuf], mut s: Server) {
     check_hunts(&s, &rows);
     check_tags(&s, &rows);
     check_periodic(&s, &rows);
+    check_shortcuts(&s, &rows);
     check_history(&s);
     check_user_admin(&s);
     check_restart(&mut s);
@@ -658,6 +659,126 @@ fn check_hunts(s: &Server, rows: &[Value]) {
 /// a day ago tags exactly its matches at its first run and raises one alert; run
 /// again, nothing stored since is new; one made now (the default) finds nothing of
 /// what was stored before it; bob's forced expression bounds his; bad queries 400.
+/// Shortcuts: `$name` in an expression finds what the list typed out would, counted
+/// from `tyto dump`'s rows; only its maker, those it is shared with and admins may
+/// name it, only its maker (or an admin) change it; a wrong kind or name is a 400
+/// at its column.
+fn check_shortcuts(s: &Server, rows: &[Value]) {
+    let (ann, bob) = ("ann:ann-secret", "bob:bob-secret");
+    let call = |user: &str, method: &str, path: &str, form: &str| -> (u16, Value) {
+        let (status, body) =
+            common::curl(user, &format!("{}{path}", s.base), &["-X", method, "--data-urlencode", form]);
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    };
+    let make = |user: &str, form: &[&str]| -> (u16, Value) {
+        let mut args = vec!["-X", "POST"];
+        for f in form {
+            args.extend(["--data-urlencode", f]);
+        }
+        let (status, body) = common::curl(user, &format!("{}/api/shortcut", s.base), &args);
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    };
+    let count = |user: &str, expr: &str| -> Result<u64, (u16, Value)> {
+        let (st, body) = common::curl(
+            user,
+            &format!("{}/api/sessions?date=-1&length=1&expression={}", s.base, common::enc(expr)),
+            &[],
+        );
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if st == 200 {
+            Ok(v["recordsFiltered"].as_u64().unwrap())
+        } else {
+            Err((st, v))
+        }
+    };
+    let model = |keep: &dyn Fn(&Value) -> bool| rows.iter().filter(|r| keep(r)).count() as u64;
+    // The three busiest destinations, the DNS and TLS ports, two names asked of DNS.
+    let mut by_dst: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rows {
+        for a in values(r, "ip.dst") {
+            *by_dst.entry(a).or_default() += 1;
+        }
+    }
+    let mut busiest: Vec<(String, usize)> = by_dst.into_iter().collect();
+    busiest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let servers: Vec<String> = busiest.iter().take(3).map(|(a, _)| a.clone()).collect();
+    let names: Vec<String> =
+        rows.iter().flat_map(|r| values(r, "host.dns")).collect::<BTreeSet<_>>().into_iter().take(2).collect();
+    assert!(servers.len() == 3 && names.len() == 2);
+    let in_servers = |r: &Value| values(r, "ip.dst").iter().any(|a| servers.contains(a));
+    let in_ports = |r: &Value| [53, 443].contains(&num(r, "port.dst"));
+    let in_names = |r: &Value| values(r, "host.dns").iter().any(|n| names.contains(n));
+
+    let (st, made) =
+        make(ann, &["name=servers", "type=ip", &format!("value={}", servers.join("\n")), "description=busiest"]);
+    assert_eq!(st, 200, "{made}");
+    assert_eq!((made["shortcut"]["type"].as_str(), made["shortcut"]["count"].as_u64()), (Some("ip"), Some(3)));
+    let servers_id = made["shortcut"]["id"].as_u64().unwrap();
+    assert_eq!(make(ann, &["name=ports", "type=number", "value=53,443"]).0, 200);
+    let (st, made) = make(ann, &["name=asked", "type=string", &format!("value={}", names.join("\n")), "shared=true"]);
+    assert_eq!(st, 200, "{made}");
+
+    assert_eq!(count(ann, "ip.dst == $servers"), Ok(model(&in_servers)));
+    assert_eq!(count(ann, "ip.dst != $servers"), Ok(rows.len() as u64 - model(&in_servers)));
+    assert_eq!(count(ann, "port.dst == $ports && ip.dst == $servers"), Ok(model(&|r| in_ports(r) && in_servers(r))));
+    assert_eq!(count(ann, "host.dns == [$asked]"), Ok(model(&in_names)));
+    assert_eq!(
+        count(ann, "ip.dst == $servers"),
+        count(ann, &format!("ip.dst == [{}]", servers.join(","))),
+        "as the list typed out"
+    );
+    // bob (forced to DNS) names only what is shared with him, and sees it through his expression.
+    let dns = |r: &Value| has(r, "protocols", "dns");
+    assert_eq!(count(bob, "host.dns == $asked"), Ok(model(&|r| dns(r) && in_names(r))));
+    let (st, e) = count(bob, "protocols == dns && ip.dst == $servers").unwrap_err();
+    assert_eq!(st, 400);
+    assert!(e["error"].as_str().unwrap().contains("column 31: no shortcut named '$servers'"), "{e}");
+    let listed = |user: &str, q: &str| -> Vec<String> {
+        get_json(s, user, &format!("/api/shortcuts{q}"))["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| show(&v["name"]))
+            .collect()
+    };
+    assert_eq!(listed(bob, ""), ["asked"]);
+    assert_eq!(listed(ann, ""), ["asked", "ports", "servers"]);
+    assert_eq!(listed(ann, "?fieldType=ip"), ["servers"]);
+    assert_eq!(listed(ann, "?searchTerm=BUSIEST"), ["servers"]);
+    // Shared with bob by name: he may name it, not change or delete it.
+    let url = format!("/api/shortcut/{servers_id}");
+    assert_eq!(call(bob, "PUT", &url, "value=10.0.0.1").0, 404, "not shared with bob yet");
+    let (st, e) = call(ann, "PUT", &url, "users=bob");
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(count(bob, "ip.dst == $servers"), Ok(model(&|r| dns(r) && in_servers(r))));
+    assert_eq!(listed(bob, ""), ["asked", "servers"]);
+    assert!(
+        get_json(s, bob, "/api/shortcuts?fieldType=ip")["data"][0].get("users").is_none(),
+        "only its maker sees with whom"
+    );
+    assert_eq!(call(bob, "PUT", &url, "value=10.0.0.1").0, 403);
+    assert_eq!(call(bob, "DELETE", &url, "x=1").0, 403);
+    // Changed, a search finds what it holds now.
+    let (st, e) = call(ann, "PUT", &url, &format!("value={}", servers[0]));
+    assert_eq!(st, 200, "{e}");
+    assert_eq!(count(ann, "ip.dst == $servers"), Ok(model(&|r| values(r, "ip.dst").contains(&servers[0]))));
+    // Refused, saying why and where.
+    let (st, e) = count(ann, "port.dst == $servers").unwrap_err();
+    assert_eq!(st, 400);
+    assert!(
+        e["error"].as_str().unwrap().contains("column 13: '$servers' holds IP addresses and port.dst holds integers"),
+        "{e}"
+    );
+    assert_eq!(make(ann, &["name=servers", "type=ip", "value=10.0.0.1"]).0, 400, "a name is unique");
+    let (st, e) = make(ann, &["name=bad", "type=ip", "value=10.0.0.1\nexample.com"]);
+    assert!(st == 400 && e["error"].as_str().unwrap().contains("example.com"), "{e}");
+    assert_eq!(make(ann, &["name=a b", "type=ip", "value=10.0.0.1"]).0, 400);
+    assert_eq!(make(ann, &["name=x", "type=mac", "value=1"]).0, 400);
+    // Deleted, it is gone from expressions.
+    assert_eq!(call(ann, "DELETE", &url, "x=1").0, 200);
+    assert!(count(ann, "ip.dst == $servers").is_err());
+}
+
 fn check_periodic(s: &Server, rows: &[Value]) {
     let (ann, bob) = ("ann:ann-secret", "bob:bob-secret");
     let post = |user: &str, path: &str, form: &str| -> (u16, Value) {

@@ -1,5 +1,5 @@
 // The search expression: field-name completion as you type (and the most frequent
-// values after an operator), Enter to search, and an expression error shown under
+// values after an operator, or shortcuts after `$`), Enter to search, and an expression error shown under
 // the column where the expression went wrong.
 
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
@@ -22,7 +22,9 @@ interface Word {
   valueFor?: string;
 }
 
-const WORD = /[A-Za-z0-9_.\-:*]/;
+const WORD = /[A-Za-z0-9_.\-:*$]/;
+/** The shortcut type each field type takes (`$name` values). */
+const SHORTCUT_TYPE: Record<string, string> = { ip: "ip", integer: "number", text: "string", lowertext: "string" };
 
 /** The word around the cursor and whether a field name or a value belongs there. */
 function wordAt(text: string, cursor: number): Word | null {
@@ -74,13 +76,37 @@ export function ExpressionBar() {
 
   const word = useMemo(() => wordAt(text, cursor), [text, cursor]);
 
-  // Values after an operator: the field's most frequent values in the current range.
+  // Values after an operator: the field's most frequent values in the current range,
+  // or after `$` the shortcuts of the field's type.
   useEffect(() => {
     setValues([]);
     if (!open || !word?.valueFor || !fieldByName.has(word.valueFor)) return;
     const f = fieldByName.get(word.valueFor)!;
-    if (f.members) return;
     const abort = new AbortController();
+    if (word.text.startsWith("$")) {
+      const fieldType = SHORTCUT_TYPE[f.type];
+      if (!fieldType) return;
+      const timer = setTimeout(() => {
+        getJson<{ data: { name: string; description: string; count: number }[] }>(
+          "/api/shortcuts",
+          { fieldType, searchTerm: word.text.slice(1), length: 12 },
+          abort.signal,
+        ).then(
+          (r) =>
+            setValues(
+              r.data.map((s) => ({ insert: `$${s.name}`, label: `$${s.name}`, hint: s.description || `${s.count} values` })),
+            ),
+          (e) => {
+            if (!isAbort(e)) setValues([]);
+          },
+        );
+      }, 150);
+      return () => {
+        clearTimeout(timer);
+        abort.abort();
+      };
+    }
+    if (f.members) return;
     const timer = setTimeout(() => {
       const { expression: _, ...range } = searchParams(search);
       getJson<SpiReply>(
