@@ -22,9 +22,9 @@ pub const PROBE_DATAGRAMS: usize = 8;
 /// Protocols one connection may hand over to (SOCKS → HTTP CONNECT → TLS is two).
 const MAX_HANDOFFS: usize = 4;
 /// Datagrams that must continue a stream (on their side: same stream, sequence
-/// number 1 to [`MAX_SEQ_STEP`] ahead of the last; a side's first: the stream the
-/// other side's datagrams named) to decide a [`Probe::Plausible`] protocol: three
-/// datagrams at least.
+/// number 1 to [`MAX_SEQ_STEP`] ahead of the last; for a [`Probe::Connection`], a
+/// side's first naming the id the other side's named) to decide a
+/// [`Probe::Plausible`] protocol: three datagrams at least.
 pub const PLAUSIBLE_RUN: u8 = 2;
 /// Sequence numbers may skip what was lost or reordered, not more.
 const MAX_SEQ_STEP: u16 = 64;
@@ -275,7 +275,11 @@ impl Classifier {
                 Probe::NeedMore => undecided = true,
                 Probe::Plausible { stream, seq } => {
                     undecided = true;
-                    plausible.push((i, p, stream, seq));
+                    plausible.push((i, p, stream, seq, false));
+                }
+                Probe::Connection { id, seq } => {
+                    undecided = true;
+                    plausible.push((i, p, id, seq, true));
                 }
             }
         }
@@ -287,7 +291,7 @@ impl Classifier {
         self.rejected = rejected;
         // A stream is re-probed whole each time: only datagrams make a run.
         if self.transport != Transport::Tcp {
-            for (i, p, stream, seq) in plausible {
+            for (i, p, stream, seq, both_sides) in plausible {
                 let at = match self.plausible.iter().position(|r| r.protocol == i) {
                     Some(at) => at,
                     None => {
@@ -303,12 +307,12 @@ impl Classifier {
                             run.continued += 1;
                         }
                     }
-                    // A side's first datagram that names the stream the other side's
-                    // did (a connection id both directions carry, as Google QUIC's)
-                    // continues it: sides number their datagrams each their own way.
-                    // Stream 0 is a protocol's "no stream" (uTP), which proves nothing.
+                    // A side's first datagram that names the connection id the other
+                    // side's did continues the run: sides number their datagrams each
+                    // their own way. (RTP's streams are each side's own: the same SSRC
+                    // both ways proves nothing.)
                     None => {
-                        if stream != 0 && run.last[theirs].is_some_and(|(s, _)| s == stream) {
+                        if both_sides && run.last[theirs].is_some_and(|(s, _)| s == stream) {
                             run.continued += 1;
                         }
                     }
@@ -675,8 +679,9 @@ mod tests {
         assert!(run(&[rtp_like(0x0200, 1), rtp_like(0x0200, 1), rtp_like(0x0200, 1), rtp_like(0x0200, 1)]).is_empty());
         // Or whose "SSRC" changes each time.
         assert!(run(&[rtp_like(1, 1), rtp_like(2, 2), rtp_like(3, 3), rtp_like(4, 4)]).is_empty());
-        // A stream both sides name (a connection id both directions carry) continues
-        // across sides; each side's own numbering is its own.
+        // RTP's streams are each side's own: the same SSRC both ways does not continue
+        // a run (a game's constant header read as RTP did); a connection id both
+        // directions carry (Google QUIC's) does.
         let sides = |datagrams: &[(Direction, Vec<u8>)]| {
             let mut c = Classifier::new(Transport::Udp);
             let mut rec = SessionRecord::default();
@@ -687,12 +692,19 @@ mod tests {
             rec.protocols
         };
         let (to_server, to_client) = (Direction::ToServer, Direction::ToClient);
-        assert_eq!(
-            sides(&[(to_client, rtp_like(1, 5)), (to_client, rtp_like(2, 5)), (to_server, rtp_like(90, 5))]),
-            ["rtp"]
-        );
         assert!(
-            sides(&[(to_client, rtp_like(1, 5)), (to_client, rtp_like(2, 5)), (to_server, rtp_like(90, 6))]).is_empty()
+            sides(&[(to_client, rtp_like(1, 5)), (to_client, rtp_like(2, 5)), (to_server, rtp_like(90, 5))]).is_empty()
+        );
+        // Google QUIC (Q024, `quic.pcap`): the server's packets 1 and 2, then the
+        // client's with the same connection id.
+        let gquic = |flags: u8, number: u8| {
+            let mut g = vec![flags, 0xb2, 0xde, 0x5d, 0xf1, 0x4f, 0x55, 0x45, 0xeb, number];
+            g.extend_from_slice(&[0xae; 40]);
+            g
+        };
+        assert_eq!(
+            sides(&[(to_client, gquic(0x0c, 1)), (to_client, gquic(0x0c, 2)), (to_server, gquic(0x0c, 2))]),
+            ["quic"]
         );
     }
 

@@ -43,6 +43,10 @@ pub enum Probe {
     /// SSRC) and `seq` its place in it. Datagrams of one side that keep to one stream
     /// with advancing sequence numbers decide (see [`PLAUSIBLE_RUN`]).
     Plausible { stream: u32, seq: u16 },
+    /// As [`Probe::Plausible`], for a protocol whose packets name one connection id
+    /// in both directions (Google QUIC): a side's first datagram naming the id the
+    /// other side's did continues the run too.
+    Connection { id: u32, seq: u16 },
 }
 
 /// A probe that can always tell from what it has: yes or no.

@@ -81,15 +81,35 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     };
     let line = trim(&data[..nl]);
     match side {
-        Side::Server if !line.starts_with(b"220") => Probe::NoMatch,
-        Side::Server if line.to_ascii_uppercase().windows(3).any(|w| w == b"FTP") => Probe::Match,
-        // SMTP greets with 220 too: the client's first command decides.
-        Side::Server => Probe::NeedMore,
+        Side::Server if line.starts_with(b"220") && line.to_ascii_uppercase().windows(3).any(|w| w == b"FTP") => {
+            Probe::Match
+        }
+        Side::Server => match reply_code(line) {
+            // Replies only FTP gives (SMTP's and NNTP's codes are others; NNTP's 200,
+            // 215 and 230 are not here): the answer to USER, to PASV/EPSV, to PWD, a
+            // transfer's start and end… A capture that missed the greeting still
+            // names FTP from a later answer.
+            Some(150 | 213 | 226 | 227 | 229 | 257 | 331 | 350) => Probe::Match,
+            // SMTP greets with 220 too, and shares error codes.
+            Some(_) => Probe::NeedMore,
+            None => Probe::NoMatch,
+        },
+        Side::Client if starts_with_ci(line, b"USER ") => Probe::NeedMore,
         Side::Client => {
-            let first = [&b"USER "[..], b"AUTH TLS", b"AUTH SSL", b"FEAT", b"SYST", b"OPTS "];
+            // `USER` alone is POP3's too: the server's answer decides (`331` or `+OK`).
+            let first = [&b"AUTH TLS"[..], b"AUTH SSL", b"FEAT", b"SYST", b"OPTS ", b"PASV", b"EPSV"];
             Probe::from(first.iter().any(|c| starts_with_ci(line, c)))
         }
     }
+}
+
+/// A reply line's code: three digits and a space, a `-` or the line's end.
+fn reply_code(line: &[u8]) -> Option<u16> {
+    let digits = line.get(..3)?;
+    if !digits.iter().all(u8::is_ascii_digit) || !matches!(line.get(3), None | Some(b' ' | b'-')) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 #[derive(Default)]
@@ -283,7 +303,13 @@ mod tests {
     fn commands_files_and_auth_tls() {
         assert_eq!(probe(Side::Server, b"220 ProFTPD Server ready\r\n"), Probe::Match);
         assert_eq!(probe(Side::Server, b"220 ready\r\n"), Probe::NeedMore);
-        assert_eq!(probe(Side::Client, b"USER anonymous\r\n"), Probe::Match);
+        // POP3 sends USER too: the answer decides.
+        assert_eq!(probe(Side::Client, b"USER anonymous\r\n"), Probe::NeedMore);
+        assert_eq!(probe(Side::Server, b"331 Password required for anonymous\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Server, b"+OK password required\r\n"), Probe::NoMatch);
+        assert_eq!(probe(Side::Server, b"250 OK\r\n"), Probe::NeedMore);
+        assert_eq!(probe(Side::Server, b"227 Entering Passive Mode (10,0,0,1,4,1)\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"FEAT\r\n"), Probe::Match);
         assert_eq!(probe(Side::Client, b"EHLO x\r\n"), Probe::NoMatch);
         let mut s = Ftp::default();
         let mut rec = SessionRecord::default();

@@ -23,9 +23,12 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     };
     let line = trim(&data[..nl]);
     let ok = match side {
-        // A greeting has text after `+OK`; Redis answers a bare `+OK`.
+        // A greeting (or any answer: a capture may miss the greeting) has text after
+        // `+OK`; Redis answers a bare `+OK`.
         Side::Server => starts_with_ci(line, b"+OK ") && line.len() > 4,
-        Side::Client => [&b"USER "[..], b"CAPA", b"STLS", b"APOP "].iter().any(|c| starts_with_ci(line, c)),
+        // `USER` alone is FTP's too: the server's answer decides.
+        Side::Client if starts_with_ci(line, b"USER ") => return Probe::NeedMore,
+        Side::Client => [&b"CAPA"[..], b"STLS", b"APOP ", b"UIDL"].iter().any(|c| starts_with_ci(line, c)),
     };
     Probe::from(ok)
 }
@@ -97,6 +100,9 @@ mod tests {
         assert_eq!(probe(Side::Server, b"+OK POP3 ready\r\n"), Probe::Match);
         assert_eq!(probe(Side::Server, b"+OK\r\n"), Probe::NoMatch);
         assert_eq!(probe(Side::Client, b"CAPA\r\n"), Probe::Match);
+        // FTP sends USER too: the answer decides.
+        assert_eq!(probe(Side::Client, b"user someone@example.com\r\n"), Probe::NeedMore);
+        assert_eq!(probe(Side::Server, b"+OK password required for user\r\n"), Probe::Match);
         let mut s = Pop3::default();
         let mut rec = SessionRecord::default();
         s.feed(Side::Server, b"+OK hi\r\n", &mut rec);

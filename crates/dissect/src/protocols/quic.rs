@@ -313,7 +313,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         _ if gquic_chlo(data).is_some() => Probe::Match,
         _ if long_header_packets(data) => Probe::Match,
         _ => match gquic_public_header(data).or_else(|| gquic_ietf_header(data)) {
-            Some((cid, number)) => Probe::Plausible { stream: cid, seq: number },
+            Some((cid, number)) => Probe::Connection { id: cid, seq: number },
             // A packet that omits the connection id (the server's, mostly) says
             // nothing either way: the client's packets decide.
             None if gquic_without_id(data) => Probe::NeedMore,
@@ -566,7 +566,7 @@ mod tests {
         // Q024, `quic.pcap`: public flags 0x0c, the connection id, packet number 3.
         let mut g = vec![0x0c, 0xb2, 0xde, 0x5d, 0xf1, 0x4f, 0x55, 0x45, 0xeb, 0x03];
         g.extend_from_slice(&[0xae; 27]);
-        assert_eq!(probe(Side::Client, &g), Probe::Plausible { stream: 0x4f5545eb, seq: 3 });
+        assert_eq!(probe(Side::Client, &g), Probe::Connection { id: 0x4f5545eb, seq: 3 });
         g[0] = 0x0e; // a reset
         assert_eq!(probe(Side::Client, &g), Probe::NoMatch);
         // The server's packets omit the id (`00 01 …`, or 0x04 and a nonce): neither
@@ -579,9 +579,9 @@ mod tests {
         // Q046, `quic_q46.pcap`: the server's long header (no destination id, the
         // 8-byte source id, a 4-byte number), then the client's short header with it.
         let long = hex("c35130343605eacfe6e706df272d000000056c6b26edeab5bec41b317d1c400424200300");
-        assert_eq!(probe(Side::Server, &long), Probe::Plausible { stream: 0x06df272d, seq: 5 });
+        assert_eq!(probe(Side::Server, &long), Probe::Connection { id: 0x06df272d, seq: 5 });
         let short = hex("40eacfe6e706df272d0cd315fe32f9b9e492e16cbd7b55e0d7339b49");
-        assert_eq!(probe(Side::Client, &short), Probe::Plausible { stream: 0x06df272d, seq: 0x0c });
+        assert_eq!(probe(Side::Client, &short), Probe::Connection { id: 0x06df272d, seq: 0x0c });
         let mut other = long.clone();
         other[5] = 0x55; // two ids: not a version Tyto knows the header of
         assert_eq!(probe(Side::Server, &other), Probe::NoMatch);
