@@ -488,6 +488,15 @@ impl Classifier {
                         self.drop_held(side, usize::MAX);
                     }
                     Probed::Exhausted => self.state = State::Unknown,
+                    // So is one whose window filled while some protocol still hoped
+                    // (a body's bytes that keep a probe waiting): its bytes go, the
+                    // session stays open to what either side sends next.
+                    Probed::Undecided if full && self.resync[i].is_some() && !self.resync_exhausted(other(side)) => {
+                        if let Some(r) = self.resync[i].as_mut() {
+                            r.starts.clear();
+                        }
+                        self.drop_held(side, usize::MAX);
+                    }
                     Probed::Undecided if full => self.give_up(),
                     Probed::Undecided => {}
                 }
@@ -736,6 +745,24 @@ mod tests {
         c.flush(&mut rec);
         assert_eq!(rec.protocols, vec!["smtp"]);
         assert_eq!(texts(&rec, "email.smtp-hello"), vec!["me"]);
+    }
+
+    /// A side picked up mid-way whose window fills while a probe still waits (the
+    /// body of an answer whose start was lost) lets its bytes go; the other side's
+    /// next request still names the session.
+    #[test]
+    fn a_side_whose_window_fills_undecided_leaves_the_other_side_to_decide() {
+        let mut c = Classifier::new(Transport::Tcp);
+        c.opening_unseen();
+        let mut rec = SessionRecord::default();
+        // Bytes that read as the start of an 8 KiB Kerberos message over TCP (its
+        // probe waits for the rest), more than the window holds.
+        let mut body = vec![0, 0, 0x1f, 0xff, 0x6a];
+        body.extend(std::iter::repeat_n(0x5a, PROBE_BYTES + 1000));
+        c.stream(Direction::ToServer, &body, &mut rec);
+        c.stream(Direction::ToClient, b"GET /next HTTP/1.1\r\nHost: b.example\r\n\r\n", &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, vec!["http"]);
     }
 
     /// Bytes after a hole are not a beginning; the next message is.
