@@ -694,7 +694,7 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
         ("QUIC", 77.0),
         ("STUN", 94.0),
         ("BitTorrent", 92.0),
-        ("DTLS", 87.0),
+        ("DTLS", 91.0),
         ("Kerberos", 89.0),
         ("PostgreSQL", 90.0),
         ("DNScrypt", 98.0),

@@ -44,7 +44,6 @@ fn records(data: &[u8]) -> bool {
         let len = usize::from(u16::from_be_bytes([h[11], h[12]]));
         let ok = (20..=23).contains(&h[0])
             && dtls_version(h[1], h[2])
-            && h[1] == 0xfe
             && epoch < 16
             && h[5..7] == [0, 0]
             && len > 0
@@ -189,6 +188,11 @@ mod tests {
         let mut tls = rec(23, 1, 100);
         tls[1..3].copy_from_slice(&[3, 3]);
         assert_eq!(probe(Side::Client, &tls), Probe::NoMatch);
+        // Cisco AnyConnect's pre-standard DTLS (version 0x0100), after its hellos
+        // (`anyconnect-vpn.pcap`): application data of epoch 1.
+        let mut cisco = rec(23, 1, 112);
+        cisco[1..3].copy_from_slice(&[1, 0]);
+        assert_eq!(probe(Side::Client, &cisco), Probe::Match);
     }
 
     fn record(version: [u8; 2], kind: u8, seq: u16, body: &[u8], offset: usize, flen: usize) -> Vec<u8> {
