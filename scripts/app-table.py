@@ -17,6 +17,12 @@ object.
 
 Output: a header naming the source, then one line per name pattern:
 pattern, app, category, nDPI's name for the app, where in nDPI it was read.
+
+With `--addresses`, writes crates/enrich/data/app-addresses.tsv instead: the
+networks of nDPI's per-application address lists (`ndpi_protocol_<name>_protocol_list`
+and its `_6`) for the applications in ADDRESS_LISTS, one CIDR per line: IPv4 entries
+are `ndpi_network` (address, prefix length, protocol id: 8 bytes), IPv6 ones
+`ndpi_network6` (a string pointer, prefix length, protocol id: 16 bytes).
 """
 import re
 import struct
@@ -61,6 +67,12 @@ NAMED_BY_PAYLOAD = [
     ("GoogleCall", 10, "stun"),
     ("FacebookVoip", 10, "stun"),
 ]
+
+
+# The address lists Tyto reads, by nDPI's symbol name: those of the applications
+# whose calls nDPI names by the STUN server's owner (Google: GoogleCall, Facebook:
+# FacebookVoip), as its STUN dissector does when a call's attributes name none.
+ADDRESS_LISTS = ["google", "facebook"]
 
 
 def app_name(ndpi):
@@ -151,5 +163,71 @@ def main(path):
         print("\t".join(r))
 
 
+def addresses(path):
+    import ipaddress
+    f = open(path, "rb")
+    elf = ELFFile(f)
+    relocated = {}
+    for s in elf.iter_sections():
+        if isinstance(s, RelocationSection):
+            for r in s.iter_relocations():
+                if r["r_info_type"] == 8:  # R_X86_64_RELATIVE
+                    relocated[r["r_offset"]] = r["r_addend"]
+
+    def offset(vaddr):
+        for seg in elf.iter_segments():
+            if seg["p_type"] == "PT_LOAD" and seg["p_vaddr"] <= vaddr < seg["p_vaddr"] + seg["p_filesz"]:
+                return vaddr - seg["p_vaddr"] + seg["p_offset"]
+        return None
+
+    def read(vaddr, n):
+        f.seek(offset(vaddr))
+        return f.read(n)
+
+    def text(vaddr):
+        f.seek(offset(vaddr))
+        b = b""
+        while b"\0" not in b:
+            b += f.read(64)
+        return b.split(b"\0", 1)[0].decode("utf-8")
+
+    symbols = elf.get_section_by_name(".symtab")
+    if symbols is None:
+        sys.exit(f"{path}: no symbol table (a stripped build): nDPI's arrays cannot be found")
+    by_name = {s.name: s for s in symbols.iter_symbols()}
+    version = ""
+    f.seek(0)
+    found = re.search(rb"\0(\d+\.\d+\.\d+-\d+-[0-9a-f]{7,})\0", f.read())
+    if found:
+        version = found.group(1).decode()
+    print(f"# Networks of applications, by nDPI {version or '(version unknown)'}'s address lists,")
+    print("# read by scripts/app-table.py --addresses (see there for how). Columns: network,")
+    print("# app, nDPI's list.")
+    for app in ADDRESS_LISTS:
+        for suffix, step in (("", 8), ("_6", 16)):
+            name = f"ndpi_protocol_{app}_protocol_list{suffix}"
+            sym = by_name.get(name)
+            if sym is None:
+                sys.exit(f"{path}: no {name}")
+            for i in range(sym["st_size"] // step):
+                entry = sym["st_value"] + step * i
+                if offset(entry) is None:
+                    break
+                if step == 8:
+                    net, cidr, _ = struct.unpack("<IBxH", read(entry, 8))
+                    if net == 0 and cidr == 0:
+                        continue  # the array's terminating entry
+                    network = ipaddress.ip_network((net, cidr), strict=False)
+                else:
+                    if entry not in relocated:
+                        continue
+                    cidr, _ = struct.unpack("<BxH", read(entry + 8, 4))
+                    network = ipaddress.ip_network((text(relocated[entry]), cidr), strict=False)
+                print(f"{network}\t{app}\tnDPI {name}")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--addresses":
+        addresses(sys.argv[2])
+    else:
+        main(sys.argv[1])

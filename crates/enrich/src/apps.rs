@@ -18,6 +18,14 @@ use std::sync::OnceLock;
 use tyto_schema::{SessionRecord, Values};
 
 const TABLE: &str = include_str!("../data/apps.tsv");
+/// Networks of the applications whose calls are named by the STUN server's owner
+/// (`scripts/app-table.py --addresses`).
+const ADDRESSES: &str = include_str!("../data/app-addresses.tsv");
+
+/// A call over STUN whose messages name no application is named, as nDPI names it,
+/// by who owns the server's address: Google's, a Google call; Facebook's, a
+/// Facebook call.
+const CALLS_BY_OWNER: &[(&str, &str)] = &[("google", "googlecall"), ("facebook", "facebookvoip")];
 
 /// An application and its category, as written in the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +83,51 @@ fn catalogue() -> &'static Catalogue {
         }
         c
     })
+}
+
+/// Address ranges (IPv4 as IPv4-mapped IPv6), by their first address, with the
+/// list's owner.
+fn networks() -> &'static [(u128, u128, &'static str)] {
+    static NETWORKS: OnceLock<Vec<(u128, u128, &'static str)>> = OnceLock::new();
+    NETWORKS.get_or_init(|| {
+        let mut v: Vec<(u128, u128, &'static str)> = ADDRESSES
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter_map(|l| {
+                let mut cols = l.split('\t');
+                let (net, owner) = (cols.next()?, cols.next()?);
+                let (addr, len) = net.split_once('/')?;
+                let len: u32 = len.parse().ok()?;
+                let (base, len) = match addr.parse::<std::net::IpAddr>().ok()? {
+                    std::net::IpAddr::V4(a) => (u128::from(a.to_ipv6_mapped()), len.checked_add(96)?),
+                    std::net::IpAddr::V6(a) => (u128::from(a), len),
+                };
+                let host_bits = 128u32.checked_sub(len)?;
+                let mask = if host_bits == 128 { u128::MAX } else { (1u128 << host_bits) - 1 };
+                Some((base & !mask, base | mask, owner))
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+/// Whose list holds `addr` (the narrowest network that does).
+fn owner_of(addr: [u8; 16]) -> Option<&'static str> {
+    let a = u128::from_be_bytes(addr);
+    let nets = networks();
+    let after = nets.partition_point(|(lo, _, _)| *lo <= a);
+    nets[..after].iter().rev().filter(|(lo, hi, _)| *lo <= a && a <= *hi).min_by_key(|(lo, hi, _)| hi - lo).map(|n| n.2)
+}
+
+/// The call application of a STUN session no message named, by the owner of the
+/// server's address (or, for a session whose roles are unclear, the client's).
+fn call_by_owner(rec: &SessionRecord) -> Option<&'static str> {
+    if !rec.protocols.iter().any(|p| p == "stun") {
+        return None;
+    }
+    let owner = [rec.dst_ip, rec.src_ip].into_iter().flatten().find_map(|a| owner_of(a.0))?;
+    CALLS_BY_OWNER.iter().find(|(o, _)| *o == owner).map(|(_, app)| *app)
 }
 
 /// How many applications the catalogue names.
@@ -207,6 +260,11 @@ impl tyto_flow::Enrich for Apps {
         if let Some(app) = app_of(rec) {
             let _ = rec.extra.add_text("app", app.name);
             let _ = rec.extra.add_text("category", app.category);
+        } else if let Some(call) = call_by_owner(rec) {
+            let _ = rec.extra.add_text("app", call);
+            if let Some(category) = category_of(call) {
+                let _ = rec.extra.add_text("category", category);
+            }
         }
     }
 }
@@ -241,6 +299,29 @@ mod tests {
         assert_eq!(named("zoom.us."), Some("zoom"));
         assert_eq!(named(""), None);
         assert_eq!(named("[2001:db8::1]:443"), None);
+    }
+
+    #[test]
+    fn a_stun_call_no_message_named_is_named_by_the_servers_owner() {
+        let v4 = |a: [u8; 4]| Some(tyto_packet::Addr::from_v4(a));
+        let call = |dst: Option<tyto_packet::Addr>, protocols: &[&str]| {
+            let mut rec = SessionRecord {
+                src_ip: v4([192, 168, 12, 169]),
+                dst_ip: dst,
+                protocols: protocols.iter().map(|p| p.to_string()).collect(),
+                ..SessionRecord::default()
+            };
+            tyto_flow::Enrich::enrich(&Apps, &mut rec);
+            (rec.extra.texts("app").first().cloned(), rec.extra.texts("category").first().cloned())
+        };
+        // `142.250.82.99:3478`, a Google TURN server of `googlecall.pcap`.
+        assert_eq!(call(v4([142, 250, 82, 99]), &["udp", "stun"]), (Some("googlecall".into()), Some("voip".into())));
+        assert_eq!(call(v4([157, 240, 16, 128]), &["udp", "stun", "dtls"]).0.as_deref(), Some("facebookvoip"));
+        let google6 = "2001:4860:4864:6::81".parse::<std::net::Ipv6Addr>().unwrap().octets();
+        assert_eq!(call(Some(tyto_packet::Addr(google6)), &["udp", "stun"]).0.as_deref(), Some("googlecall"));
+        // Not STUN, or no owner listed: nothing.
+        assert_eq!(call(v4([142, 250, 82, 99]), &["udp", "quic"]).0, None);
+        assert_eq!(call(v4([192, 0, 2, 1]), &["udp", "stun"]).0, None);
     }
 
     #[test]
