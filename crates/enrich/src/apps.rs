@@ -39,6 +39,8 @@ struct Catalogue {
     hosts: HashMap<&'static str, App, ahash::RandomState>,
     /// The most labels a prefix pattern spans (`pinterest.co.` spans two).
     prefix_labels: usize,
+    /// Patterns ending with `-` (`igcdn-photos-`): the start of a label.
+    dash_prefixes: Vec<(&'static str, App)>,
     /// Certificate patterns: (`cn` or `o`, the name, the app).
     certificates: Vec<(&'static str, &'static str, App)>,
     /// Each application's category (the first line naming it says).
@@ -51,6 +53,7 @@ fn catalogue() -> &'static Catalogue {
         let mut c = Catalogue {
             hosts: HashMap::default(),
             prefix_labels: 0,
+            dash_prefixes: Vec::new(),
             certificates: Vec::new(),
             categories: HashMap::default(),
         };
@@ -68,6 +71,9 @@ fn catalogue() -> &'static Catalogue {
                     let pattern = pattern.trim_start_matches('.');
                     if pattern.ends_with('.') {
                         c.prefix_labels = c.prefix_labels.max(pattern.matches('.').count());
+                    }
+                    if pattern.ends_with('-') && !c.dash_prefixes.iter().any(|(p, _)| *p == pattern) {
+                        c.dash_prefixes.push((pattern, app));
                     }
                     // nDPI keeps the first of a repeated pattern; so does the script.
                     c.hosts.entry(pattern).or_insert(app);
@@ -153,6 +159,17 @@ fn by_host(c: &Catalogue, name: &str) -> Option<App> {
             _ => None,
         }))
         .find_map(|start| c.hosts.get(&name[start..]).map(|app| (name.len() - start, *app)));
+    // Patterns ending with `-`: the start of a label (`igcdn-photos-a-a.akamaihd.net`).
+    let label_starts = || {
+        std::iter::once(0).chain(bytes.iter().enumerate().filter(|(_, b)| **b == b'.').map(|(i, _)| i + 1))
+    };
+    for (pattern, app) in &c.dash_prefixes {
+        if label_starts().any(|start| name[start..].starts_with(pattern))
+            && best.is_none_or(|(len, _)| pattern.len() > len)
+        {
+            best = Some((pattern.len(), *app));
+        }
+    }
     let mut consider = |pattern: &str| {
         if let Some(app) = c.hosts.get(pattern) {
             if best.is_none_or(|(len, _)| pattern.len() > len) {
@@ -162,9 +179,7 @@ fn by_host(c: &Catalogue, name: &str) -> Option<App> {
     };
     // Prefix patterns: one or more whole labels and the dot after them, at any label start.
     if c.prefix_labels > 0 {
-        let label_starts =
-            std::iter::once(0).chain(bytes.iter().enumerate().filter(|(_, b)| **b == b'.').map(|(i, _)| i + 1));
-        for start in label_starts {
+        for start in label_starts() {
             let rest = &name[start..];
             let mut labels = 0;
             for (i, _) in rest.match_indices('.') {
@@ -293,6 +308,10 @@ mod tests {
         assert_eq!(named("www.pinterest.fr"), Some("pinterest"));
         // A `-` pattern: `-mtalk.google.com`.
         assert_eq!(named("alt1-mtalk.google.com"), Some("googleservices"));
+        // A pattern ending with `-` begins a label: `igcdn-photos-`, `fbcdn-`.
+        assert_eq!(named("igcdn-photos-a-a.akamaihd.net"), Some("instagram"));
+        assert_eq!(named("fbcdn-profile-a.akamaihd.net"), Some("facebook"));
+        assert_eq!(named("notigcdn-photos-a.akamaihd.net"), None);
         // As written in fields: case, wildcard, port, final dot.
         assert_eq!(named("*.WEBEX.com"), Some("webex"));
         assert_eq!(named("ws.1kxun.mobi:1234"), Some("1kxun"));
