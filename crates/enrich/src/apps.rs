@@ -160,9 +160,8 @@ fn by_host(c: &Catalogue, name: &str) -> Option<App> {
         }))
         .find_map(|start| c.hosts.get(&name[start..]).map(|app| (name.len() - start, *app)));
     // Patterns ending with `-`: the start of a label (`igcdn-photos-a-a.akamaihd.net`).
-    let label_starts = || {
-        std::iter::once(0).chain(bytes.iter().enumerate().filter(|(_, b)| **b == b'.').map(|(i, _)| i + 1))
-    };
+    let label_starts =
+        || std::iter::once(0).chain(bytes.iter().enumerate().filter(|(_, b)| **b == b'.').map(|(i, _)| i + 1));
     for (pattern, app) in &c.dash_prefixes {
         if label_starts().any(|start| name[start..].starts_with(pattern))
             && best.is_none_or(|(len, _)| pattern.len() > len)

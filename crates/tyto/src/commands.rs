@@ -780,16 +780,71 @@ pub fn export(data_dir: &Path, store_url: &StoreUrl, ids: &[String], output: &Pa
         eprintln!("tyto: warning: {}; exporting the {} that remain", kept.gone_message(), kept.packets.len());
     }
     let packets = kept.packets;
-    let tmp = output.with_extension("pcap.partial");
-    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let mut w = ExportWriter::for_link_types(BufWriter::new(file), mixed_link_types(&packets))?;
+    let target = ExportTarget::open(output)?;
+    let mut w = ExportWriter::for_link_types(BufWriter::new(target.writer()?), mixed_link_types(&packets))?;
     for p in &packets {
         w.write(p)?;
     }
     w.finish()?;
-    std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
+    target.finish()?;
     eprintln!("wrote {} packets of {} sessions to {}", packets.len(), found.len(), output.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where an export goes. A regular file is written beside itself and renamed into
+/// place, so no reader sees half a capture; `-` (standard output), a pipe or a
+/// device (`/dev/null`) is written as it is — renaming over those would replace
+/// them with a file.
+struct ExportTarget {
+    output: PathBuf,
+    /// The side file renamed onto `output` at the end, for a regular file.
+    side: Option<PathBuf>,
+}
+
+impl ExportTarget {
+    fn open(output: &Path) -> Result<ExportTarget> {
+        let special = output == Path::new("-") || std::fs::metadata(output).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        let side = (!special).then(|| output.with_extension("pcap.partial"));
+        Ok(ExportTarget { output: output.to_path_buf(), side })
+    }
+
+    fn writer(&self) -> Result<Box<dyn Write + Send>> {
+        Ok(match &self.side {
+            Some(side) => Box::new(File::create(side).with_context(|| format!("creating {}", side.display()))?),
+            None if self.output == Path::new("-") => Box::new(io::stdout()),
+            None => Box::new(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&self.output)
+                    .with_context(|| format!("opening {}", self.output.display()))?,
+            ),
+        })
+    }
+
+    fn finish(self) -> Result<()> {
+        if let Some(side) = &self.side {
+            std::fs::rename(side, &self.output).with_context(|| format!("writing {}", self.output.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts the bytes written through it (an export's size, whatever it went to).
+struct Counted<W> {
+    inner: W,
+    bytes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// `tyto export --expr`: every packet of every matching session, in time order, as
@@ -802,14 +857,14 @@ pub fn export_matching(data_dir: &Path, store_url: &StoreUrl, filter: &FilterArg
         all_local: store_url.is_embedded(),
         ..tyto_server::NodesConfig::default()
     });
-    let tmp = output.with_extension("pcap.partial");
-    let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let target = ExportTarget::open(output)?;
     let started = Instant::now();
-    let packets =
-        tyto_server::write_pcap(store.as_ref(), &q, &nodes, data_dir, BufWriter::with_capacity(1 << 20, file))
-            .map_err(|e| anyhow::anyhow!("exporting: {e}"))?;
-    std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
-    let bytes = std::fs::metadata(output).map_or(0, |m| m.len());
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let out = Counted { inner: target.writer()?, bytes: written.clone() };
+    let packets = tyto_server::write_pcap(store.as_ref(), &q, &nodes, data_dir, BufWriter::with_capacity(1 << 20, out))
+        .map_err(|e| anyhow::anyhow!("exporting: {e}"))?;
+    target.finish()?;
+    let bytes = written.load(Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "wrote {packets} packets ({bytes} bytes) to {} in {secs:.2} s ({:.0} MB/s)",

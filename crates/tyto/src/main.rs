@@ -147,6 +147,8 @@ enum Command {
         /// Session ids (from `tyto sessions`).
         #[arg(long = "session", num_args = 1.., required_unless_present = "expr", conflicts_with = "expr")]
         sessions: Vec<String>,
+        /// The capture to write: a file (written whole, then put in place), `-` for
+        /// standard output, or a pipe or device as it is
         #[arg(short = 'o', long)]
         output: PathBuf,
         #[command(flatten)]

@@ -138,6 +138,32 @@ fn ingest_list_export_and_reread_byte_for_byte() {
     all.sort();
     original.sort();
     assert_eq!(all, original, "the whole store exports the capture's packets");
+    // To standard output (`-`) and into a pipe, byte for byte the same capture, and
+    // the pipe is still a pipe (a side file renamed over it would have replaced it,
+    // as it once replaced /dev/null).
+    let written = std::fs::read(&all_out).unwrap();
+    let to_stdout = ok(common::tyto()
+        .args(["export", "--expr", "packets > 0", "-o", "-", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap());
+    assert!(to_stdout.stdout == written, "standard output holds the capture");
+    let fifo = tmp.path().join("pipe");
+    ok(std::process::Command::new("mkfifo").arg(&fifo).output().unwrap());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    ok(common::tyto()
+        .args(["export", "--expr", "packets > 0", "-o"])
+        .arg(&fifo)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap());
+    assert!(reader.join().unwrap() == written, "the pipe carries the capture");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "still a pipe");
     let both = common::tyto()
         .args(["export", "--session", id, "--expr", "port == 80", "-o"])
         .arg(tmp.path().join("both.pcap"))
