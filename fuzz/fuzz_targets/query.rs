@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use tyto_query::{compile_with, Shortcut, ShortcutKind};
+use tyto_query::{compile_in, Context, Shortcut, ShortcutKind, Utc};
 
 fn shortcuts() -> &'static HashMap<String, Shortcut> {
     static BOOK: OnceLock<HashMap<String, Shortcut>> = OnceLock::new();
@@ -29,7 +29,8 @@ fn shortcuts() -> &'static HashMap<String, Shortcut> {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    match compile_with(text, 1_700_000_000_000_000_000, shortcuts()) {
+    let context = Context { now_ns: 1_700_000_000_000_000_000, shortcuts: shortcuts(), zone: &Utc };
+    match compile_in(text, &context) {
         Ok(filter) => {
             if let Ok(m) = tyto_query::Matcher::new(&filter) {
                 let _ = m.matches(&tyto_schema::SessionRecord::default());

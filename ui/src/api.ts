@@ -10,6 +10,8 @@ export interface User {
   remove_tags: boolean;
   expression: string | null;
   time_limit_hours: number | null;
+  /** The IANA zone the user types and sees times in ("UTC" by default). */
+  time_zone: string;
 }
 
 export interface Field {

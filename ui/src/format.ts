@@ -1,13 +1,46 @@
-// How numbers, sizes and times are shown. Times are UTC, as in the CLI's output
-// and in forensic reports.
+// How numbers, sizes and times are shown. Times are shown in the user's time zone
+// (their setting; UTC, as in the CLI's output and in forensic reports, by default).
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
+let zone = "UTC";
+let wallClock: Intl.DateTimeFormat | null = null;
+
+/** The zone times are shown and typed in (an IANA name). */
+export function timeZone(): string {
+  return zone;
+}
+
+export function setTimeZone(name: string) {
+  zone = name || "UTC";
+  wallClock =
+    zone === "UTC"
+      ? null
+      : new Intl.DateTimeFormat("en-US", {
+          timeZone: zone,
+          hourCycle: "h23",
+          year: "numeric",
+          month: "2-digit",
+          day: "2-digit",
+          hour: "2-digit",
+          minute: "2-digit",
+          second: "2-digit",
+        });
+}
+
+/** The zone's wall clock at `d`, as [year, month, day, hour, minute, second]. */
+function wall(d: Date): number[] {
+  if (!wallClock) {
+    return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+  }
+  const part = Object.fromEntries(wallClock.formatToParts(d).map((p) => [p.type, p.value]));
+  return [part.year, part.month, part.day, part.hour, part.minute, part.second].map(Number);
+}
+
 export function formatDate(d: Date, withMs = false): string {
   if (Number.isNaN(d.getTime())) return "";
-  const s =
-    `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  const [y, mo, da, h, mi, se] = wall(d);
+  const s = `${y}-${pad(mo)}-${pad(da)} ${pad(h)}:${pad(mi)}:${pad(se)}`;
   return withMs ? `${s}.${pad(d.getUTCMilliseconds(), 3)}` : s;
 }
 
@@ -52,12 +85,21 @@ export function formatValue(v: unknown, type?: string): string {
   return String(v);
 }
 
-/** `datetime-local` input text (read as UTC) ↔ epoch seconds. */
+/** `datetime-local` input text (the user's zone's wall clock) ↔ epoch seconds. */
 export function toLocalInput(epochS: number): string {
   return formatDate(new Date(epochS * 1000)).replace(" ", "T");
 }
 
 export function fromLocalInput(s: string): number | undefined {
-  const ms = Date.parse(`${s}Z`);
-  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
+  // The wall time read as if UTC, then moved by the zone's offset there; once more
+  // with the offset at the result, for times near a change of the zone's clocks.
+  const asUtc = Date.parse(`${s}Z`);
+  if (Number.isNaN(asUtc)) return undefined;
+  const offset = (ms: number) => {
+    const [y, mo, d, h, mi, se] = wall(new Date(ms));
+    return Date.UTC(y, mo - 1, d, h, mi, se) - Math.floor(ms / 1000) * 1000;
+  };
+  let ms = asUtc - offset(asUtc);
+  ms = asUtc - offset(ms);
+  return Math.floor(ms / 1000);
 }

@@ -20,6 +20,8 @@ import { History } from "./pages/History";
 import { Hunts } from "./pages/Hunts";
 import { Periodic } from "./pages/Periodic";
 import { Shortcuts } from "./pages/Shortcuts";
+import { Settings } from "./pages/Settings";
+import { setTimeZone } from "./format";
 import { Users } from "./pages/Users";
 import { WorldMap } from "./pages/WorldMap";
 import { andClause, quoteValue, readSearch, searchParams, type Search } from "./search";
@@ -41,6 +43,7 @@ const PAGES: { path: string; title: string; view: () => preact.JSX.Element; sear
   { path: "/shortcuts", title: "Shortcuts", view: Shortcuts, searches: false },
   { path: "/history", title: "History", view: History, searches: false },
   { path: "/users", title: "Users", view: Users, searches: false, admin: true },
+  { path: "/settings", title: "Settings", view: Settings, searches: false },
 ];
 
 function pageFor(path: string) {
@@ -63,6 +66,7 @@ function App() {
     ]).then(
       ([me, f]) => {
         setCsrf(me.csrf);
+        setTimeZone(me.user.time_zone);
         setUser(me.user);
         setFields(f);
       },

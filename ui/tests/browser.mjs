@@ -5,7 +5,8 @@
 // view applied again, SPI View,
 // SPI Graph, Connections, the map, Alerts, Services, Stats, an upload followed to its
 // sessions, a hunt through every session's packets, a periodic query that tags what
-// it finds, a shortcut used in a search, the history of what was asked,
+// it finds, a shortcut used in a search, the history of what was asked, a time zone
+// set and times shown on its clock,
 // a user added, changed and removed on the Users page, a user without PCAP or upload
 // rights, and logging out. What the page shows is checked against the API's own answers.
 //
@@ -680,6 +681,31 @@ await userRow.locator("button.user-remove").click();
 await page.locator("#users-message").filter({ hasText: "Removed browser-user" }).waitFor();
 await userRow.waitFor({ state: "detached" });
 assert.ok(!(await api("/api/users")).some((u) => u.name === "browser-user"));
+
+// ---- Settings: a time zone (Asia/Kolkata, +05:30); the Sessions table then shows
+// start times on its clock; back to UTC
+{
+  await page.click("nav a:has-text('Settings')");
+  await page.fill("#settings-zone", "Asia/Kolkata");
+  await page.click("#settings-save");
+  await page.locator("#settings-message").filter({ hasText: "Asia/Kolkata" }).waitFor();
+  assert.equal((await api("/api/user/current")).user.time_zone, "Asia/Kolkata");
+  await shot("settings");
+  await page.click("nav a:has-text('Sessions')");
+  await searchFor("protocols == dns");
+  const first = page.locator(".sessions-table tr.session-row").first();
+  await first.waitFor();
+  const id = await first.getAttribute("data-id");
+  const one = await api("/api/sessions", { date: -1, expression: `id == "${id}"`, fields: "starttime", length: 1 });
+  const kolkata = new Date(Date.parse(one.data[0].starttime) + 5.5 * 3600 * 1000).toISOString().slice(0, 19).replace("T", " ");
+  const shown = await first.locator("td.col-starttime").innerText();
+  assert.ok(shown.startsWith(kolkata), `${shown} is not ${kolkata} (Kolkata's clock at ${one.data[0].starttime})`);
+  await page.click("nav a:has-text('Settings')");
+  await page.fill("#settings-zone", "UTC");
+  await page.click("#settings-save");
+  await page.locator("#settings-message").filter({ hasText: "in UTC" }).waitFor();
+  assert.equal((await api("/api/user/current")).user.time_zone, "UTC");
+}
 
 // ---- a user who may not export PCAP nor see packets
 if (limited[0]) {

@@ -94,6 +94,7 @@ struct Checker<'a> {
     text: &'a str,
     now_ns: i64,
     shortcuts: &'a dyn Shortcuts,
+    zone: &'a dyn Zone,
 }
 
 fn order(op: CmpOp) -> Option<Order> {
@@ -427,7 +428,7 @@ impl Checker<'_> {
             Value::Word(w) | Value::Quoted(w) | Value::Exact(w) => w.trim(),
             Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
         };
-        let (ns, width) = parse_when_span(word, self.now_ns).ok_or_else(|| {
+        let (ns, width) = parse_when_span_in(word, self.now_ns, self.zone).ok_or_else(|| {
             self.err(
                 span,
                 format!("'{word}' is not a time: use 2024-05-01T10:00:00Z, 2024/05/01 10:00:00, epoch seconds, or -1d, -2h, -30m"),
@@ -666,6 +667,40 @@ pub fn parse_when(word: &str, now_ns: i64) -> Option<i64> {
     parse_when_span(word, now_ns).map(|(ns, _)| ns)
 }
 
+/// How a date and time written without `Z` is read: as a zone's wall clock (a
+/// user's time zone; UTC by default).
+pub trait Zone {
+    /// The instant (ns since the epoch) at which this zone's clocks show `wall_ns`
+    /// (a wall-clock time counted as if it were UTC); the earlier one when clocks
+    /// show it twice, the moment after a gap for one they skip. `None` when out of
+    /// range.
+    fn instant(&self, wall_ns: i64) -> Option<i64>;
+}
+
+/// Wall clocks are UTC.
+pub struct Utc;
+
+impl Zone for Utc {
+    fn instant(&self, wall_ns: i64) -> Option<i64> {
+        Some(wall_ns)
+    }
+}
+
+/// [`parse_when_span`], with dates and times written without `Z` read in `zone`
+/// (epoch seconds and relative times are instants already). The span is the
+/// zone's: a day that clocks leave an hour early is 23 hours long.
+pub fn parse_when_span_in(word: &str, now_ns: i64, zone: &dyn Zone) -> Option<(i64, i64)> {
+    let (ns, width) = parse_when_span(word, now_ns)?;
+    let w = word.trim();
+    let wall = parse_time(w).is_some() && !w.ends_with('Z') && w.parse::<i64>().is_err();
+    if !wall {
+        return Some((ns, width));
+    }
+    let start = zone.instant(ns)?;
+    let end = zone.instant(ns.checked_add(width)?)?;
+    Some((start, end.saturating_sub(start).max(FINEST_NS)))
+}
+
 /// Stores keep times to the microsecond: no span is finer.
 const FINEST_NS: i64 = 1_000;
 
@@ -753,8 +788,9 @@ fn unit_ns(u: &str) -> Option<i64> {
 }
 
 /// Checks a syntax tree against the catalogue. `now_ns` anchors relative times.
-pub fn check(text: &str, expr: &Expr, now_ns: i64, shortcuts: &dyn Shortcuts) -> Result<Filter, QueryError> {
-    let filter = Checker { text, now_ns, shortcuts }.expr(expr)?;
+pub fn check(text: &str, expr: &Expr, context: &crate::Context<'_>) -> Result<Filter, QueryError> {
+    let filter =
+        Checker { text, now_ns: context.now_ns, shortcuts: context.shortcuts, zone: context.zone }.expr(expr)?;
     let n = filter.comparisons();
     if n > MAX_COMPARISONS {
         return Err(QueryError::at(

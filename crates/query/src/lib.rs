@@ -15,7 +15,9 @@ mod parser;
 mod shortcuts;
 mod suggest;
 
-pub use check::{parse_when, parse_when_span, Filter, Order, TextMatch, MAX_COMPARISONS};
+pub use check::{
+    parse_when, parse_when_span, parse_when_span_in, Filter, Order, TextMatch, Utc, Zone, MAX_COMPARISONS,
+};
 pub use error::QueryError;
 pub use eval::Matcher;
 pub use ip::{parse_ip_value, IpValue};
@@ -25,13 +27,21 @@ pub use suggest::nearest_name;
 
 /// Parses and checks an expression. `now_ns` anchors relative times such as `-1d`.
 pub fn compile(text: &str, now_ns: i64) -> Result<Filter, QueryError> {
-    compile_with(text, now_ns, &NoShortcuts)
+    compile_in(text, &Context { now_ns, shortcuts: &NoShortcuts, zone: &Utc })
 }
 
-/// [`compile`], with `$name` values looked up in `shortcuts`.
-pub fn compile_with(text: &str, now_ns: i64, shortcuts: &dyn Shortcuts) -> Result<Filter, QueryError> {
+/// What an expression is read against besides the catalogue: the time now (for
+/// `-1d`), the `$name` lists its user may name, and the zone its times are typed in.
+pub struct Context<'a> {
+    pub now_ns: i64,
+    pub shortcuts: &'a dyn Shortcuts,
+    pub zone: &'a dyn Zone,
+}
+
+/// [`compile`] in a context.
+pub fn compile_in(text: &str, context: &Context<'_>) -> Result<Filter, QueryError> {
     let expr = parse(text)?;
-    check::check(text, &expr, now_ns, shortcuts)
+    check::check(text, &expr, context)
 }
 
 /// A text value as an expression reads it exactly: quoted, or, holding a `*` (which

@@ -187,7 +187,7 @@ fn shortcuts_spread_their_values_as_a_typed_list_would() {
     .into_iter()
     .map(|(n, kind, v)| (n.to_string(), Shortcut { kind, values: v.iter().map(|s| s.to_string()).collect() }))
     .collect();
-    let with = |e: &str| compile_with(e, NOW, &book);
+    let with = |e: &str| compile_in(e, &Context { now_ns: NOW, shortcuts: &book, zone: &Utc });
     let same = |a: &str, b: &str| {
         let (x, y) = (with(a).unwrap(), compile(b, NOW).unwrap());
         assert_eq!(format!("{x:?}"), format!("{y:?}"), "{a} against {b}");
@@ -226,4 +226,39 @@ fn shortcuts_spread_their_values_as_a_typed_list_would() {
     // A quoted `$` is text, not a shortcut.
     assert!(compile("http.uri == \"$servers\"", NOW).is_ok());
     assert!(valid_shortcut_name("my-list_2") && !valid_shortcut_name("a b") && !valid_shortcut_name(""));
+}
+
+/// A zone two hours ahead of UTC, one hour ahead before its change at
+/// 2024-03-31T01:00:00Z (as central Europe's clocks moved that day).
+struct TwoHoursAhead;
+
+impl Zone for TwoHoursAhead {
+    fn instant(&self, wall_ns: i64) -> Option<i64> {
+        const H: i64 = 3_600_000_000_000;
+        let change = 1_711_846_800 * 1_000_000_000;
+        // Wall clocks jumped from 02:00 to 03:00 (one-hour offset before).
+        Some(if wall_ns - H < change { wall_ns - H } else { (wall_ns - 2 * H).max(change) })
+    }
+}
+
+#[test]
+fn times_written_without_z_are_read_in_the_users_zone() {
+    const S: i64 = 1_000_000_000;
+    let zone = TwoHoursAhead;
+    let at = |w: &str| parse_when_span_in(w, NOW, &zone).unwrap();
+    // A wall-clock time is the zone's; with `Z`, epoch seconds or relative, an instant.
+    assert_eq!(at("2024-05-01T12:00:00"), (1_714_557_600 * S, S));
+    assert_eq!(at("2024/05/01 12:00"), (1_714_557_600 * S, 60 * S));
+    assert_eq!(at("2024-05-01T12:00:00Z").0, 1_714_564_800 * S);
+    assert_eq!(at("1714564800").0, 1_714_564_800 * S);
+    assert_eq!(at("-1h").0, NOW - 3600 * S);
+    // A day is the zone's day; the day clocks went forward is 23 hours long.
+    assert_eq!(at("2024-05-01"), (1_714_514_400 * S, 86_400 * S));
+    assert_eq!(at("2024-03-31"), (1_711_839_600 * S, 23 * 3600 * S));
+    // In an expression, the same span.
+    let in_zone = |e: &str| compile_in(e, &Context { now_ns: NOW, shortcuts: &NoShortcuts, zone: &zone }).unwrap();
+    let Filter::TimeRange { lo, hi, .. } = in_zone("starttime == \"2024/05/01 12:00:00\"") else { panic!() };
+    assert_eq!((lo, hi), (1_714_557_600 * S, 1_714_557_601 * S));
+    let Filter::TimeRange { lo, .. } = compile("starttime == \"2024/05/01 12:00:00\"", NOW).unwrap() else { panic!() };
+    assert_eq!(lo, 1_714_564_800 * S, "UTC without a zone");
 }

@@ -31,6 +31,7 @@ mod upload;
 mod user_admin;
 pub mod users;
 mod views;
+mod zone;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -256,6 +257,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/user/current", get(login::current)),
         ("/api/users", get(login::list_users)),
         ("/api/user", post(user_admin::add)),
+        ("/api/user/settings", post(user_admin::settings)),
         ("/api/user/{name}", post(user_admin::update).delete(user_admin::remove)),
         ("/api/user/{name}/password", post(user_admin::password)),
         ("/api/histories", get(api::histories)),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts, RawQuery};
 use axum::http::request::Parts;
-use tyto_query::{compile_with, nearest_name, parse_when, NoShortcuts, Shortcuts, MAX_EXPRESSION_LEN};
+use tyto_query::{compile_in, nearest_name, parse_when_span_in, Context, NoShortcuts, Shortcuts, MAX_EXPRESSION_LEN};
 use tyto_schema::time::now_ns;
 use tyto_schema::{field, FieldDef};
 use tyto_store::{ListQuery, SortKey};
@@ -235,7 +235,9 @@ impl Params {
 
     /// A time: epoch seconds (fractions allowed) or the forms expressions accept
     /// (`2024-05-01T13:00:00`, `-2h`).
-    fn time(&self, name: &str, now: i64) -> Result<Option<i64>, ApiError> {
+    /// A time parameter: epoch seconds, a date and time (in the user's time zone
+    /// unless it ends with `Z`), or relative (`-2h`).
+    fn time(&self, name: &str, now: i64, zone: &dyn tyto_query::Zone) -> Result<Option<i64>, ApiError> {
         let Some(v) = self.get(name) else { return Ok(None) };
         let v = v.trim();
         if let Ok(s) = v.parse::<f64>() {
@@ -243,9 +245,9 @@ impl Params {
                 return Ok(Some((s * NS_PER_S as f64) as i64));
             }
         }
-        parse_when(v, now).map(Some).ok_or_else(|| {
+        parse_when_span_in(v, now, zone).map(|(ns, _)| Some(ns)).ok_or_else(|| {
             ApiError::bad_request(format!(
-                "{name}={v:?}: not a time (epoch seconds, 2024-05-01T13:00:00 in UTC, or -2h)"
+                "{name}={v:?}: not a time (epoch seconds, 2024-05-01T13:00:00 in your time zone, …Z in UTC, or -2h)"
             ))
         })
     }
@@ -265,8 +267,9 @@ impl Params {
 
     pub fn search(&self, user: &User) -> Result<ListQuery, ApiError> {
         let now = now_ns();
-        let mut start = self.time("startTime", now)?;
-        let mut stop = self.time("stopTime", now)?;
+        let zone = crate::zone::of(user);
+        let mut start = self.time("startTime", now, zone.as_ref())?;
+        let mut stop = self.time("stopTime", now, zone.as_ref())?;
         if let Some(d) = self.get("date") {
             let hours: f64 = d
                 .trim()
@@ -318,10 +321,11 @@ impl Params {
             Some(u) => u,
             None => &NoShortcuts,
         };
+        let context = Context { now_ns: now, shortcuts, zone: zone.as_ref() };
         // The user's own expression is checked alone first, so its error columns are
         // its own; then the forced expression is AND-ed in.
         let own = match text {
-            Some(t) => Some(compile_with(t, now, shortcuts).map_err(|e| ApiError {
+            Some(t) => Some(compile_in(t, &context).map_err(|e| ApiError {
                 status: axum::http::StatusCode::BAD_REQUEST,
                 message: format!("expression: column {}: {}", e.column, e.message),
                 column: Some(e.column),
@@ -335,7 +339,7 @@ impl Params {
                     Some(t) => format!("({forced}) && ({t})"),
                     None => forced.to_string(),
                 };
-                Some(compile_with(&combined, now, shortcuts).map_err(|e| {
+                Some(compile_in(&combined, &context).map_err(|e| {
                     ApiError::internal(format!(
                         "user {}'s forced expression {forced:?} does not compile ({}); an admin must fix it",
                         user.name, e.message

@@ -159,3 +159,30 @@ pub async fn remove(
     blocking(move || users.remove(&name).map_err(refused)).await?;
     Ok(Json(json!({ "success": true })))
 }
+
+/// `POST /api/user/settings` (Arkime's route; any user, for themselves) with
+/// `timezone` (or `time_zone`): the IANA name of the zone they type times in and see
+/// them in (`Europe/Paris`); `UTC` or empty for UTC.
+pub async fn settings(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    params: Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let params = body_params(params, &headers, &body)?;
+    let Some(zone) = params.given("timezone").or(params.given("time_zone")) else {
+        return Err(ApiError::bad_request("timezone: missing (an IANA name such as Europe/Paris, or UTC)"));
+    };
+    let zone = zone.trim();
+    let zone = if zone.is_empty() || zone.eq_ignore_ascii_case("utc") || zone.eq_ignore_ascii_case("gmt") {
+        None
+    } else {
+        crate::zone::check(zone).map_err(|why| ApiError::bad_request(format!("timezone: {why}")))?;
+        Some(zone.to_string())
+    };
+    let users = state.users.clone();
+    let name = authed.user.name.clone();
+    let changed = blocking(move || users.update(&name, |u| u.time_zone = zone).map_err(refused)).await?;
+    Ok(Json(json!(changed.info())))
+}

@@ -48,6 +48,10 @@ pub struct User {
     /// The longest time range this user may search, in hours.
     #[serde(default)]
     pub time_limit_hours: Option<u32>,
+    /// The time zone (IANA name) this user types times in and sees them in; UTC
+    /// when unset.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     pub argon2: String,
     /// HTTP Digest's HA1, for users who chose Digest ("": Digest refused).
     #[serde(default)]
@@ -71,6 +75,8 @@ pub struct UserInfo {
     pub remove_tags: bool,
     pub expression: Option<String>,
     pub time_limit_hours: Option<u32>,
+    /// The time zone times are typed and shown in: an IANA name, `UTC` when unset.
+    pub time_zone: String,
 }
 
 impl User {
@@ -84,6 +90,7 @@ impl User {
             remove_tags: self.admin || self.remove_tags,
             expression: self.expression.clone(),
             time_limit_hours: self.time_limit_hours,
+            time_zone: self.time_zone.clone().unwrap_or_else(|| "UTC".into()),
         }
     }
 
@@ -337,6 +344,7 @@ pub fn new_user(name: &str, admin: bool) -> User {
         remove_tags: false,
         expression: None,
         time_limit_hours: None,
+        time_zone: None,
         argon2: String::new(),
         digest_ha1: String::new(),
         created: 0,

@@ -400,6 +400,7 @@ fn check_api(files: &[PathBuf], mut s: Server) {
     check_tags(&s, &rows);
     check_periodic(&s, &rows);
     check_shortcuts(&s, &rows);
+    check_time_zone(&s, &rows);
     check_history(&s);
     check_user_admin(&s);
     check_restart(&mut s);
@@ -777,6 +778,56 @@ fn check_shortcuts(s: &Server, rows: &[Value]) {
     // Deleted, it is gone from expressions.
     assert_eq!(call(ann, "DELETE", &url, "x=1").0, 200);
     assert!(count(ann, "ip.dst == $servers").is_err());
+}
+
+/// A user's time zone: the wall clock their typed times are read in. Set to
+/// Asia/Kolkata (+05:30 all year), a second written as Kolkata's clock finds the
+/// sessions that began in it, as the same second in UTC with `Z` does; a time range
+/// typed as wall-clock text too; back to UTC, the same text is UTC again.
+fn check_time_zone(s: &Server, rows: &[Value]) {
+    let ann = "ann:ann-secret";
+    let set = |zone: &str| -> (u16, Value) {
+        let (st, body) = common::curl(
+            ann,
+            &format!("{}/api/user/settings", s.base),
+            &["-X", "POST", "--data-urlencode", &format!("timezone={zone}")],
+        );
+        (st, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    };
+    let count = |q: &str| -> u64 {
+        get_json(s, ann, &format!("/api/sessions?length=1&{q}"))["recordsFiltered"].as_u64().unwrap()
+    };
+    // The busiest second of the capture, as UTC text and as Kolkata's clock.
+    let mut by_second: BTreeMap<String, u64> = BTreeMap::new();
+    for r in rows {
+        *by_second.entry(show(&r["starttime"])[..19].to_string()).or_default() += 1;
+    }
+    let (utc, n) = by_second.iter().max_by_key(|(k, n)| (**n, std::cmp::Reverse((*k).clone()))).unwrap();
+    let ns = tyto_schema::time::parse_time(utc).unwrap();
+    let kolkata = tyto_schema::time::format_rfc3339(ns + 19_800 * 1_000_000_000)[..19].replace('T', " ");
+    let expr = |t: &str| format!("date=-1&expression={}", common::enc(&format!("starttime == \"{t}\"")));
+
+    let (st, me) = set("Asia/Kolkata");
+    assert_eq!((st, me["time_zone"].as_str()), (200, Some("Asia/Kolkata")), "{me}");
+    assert_eq!(get_json(s, ann, "/api/user/current")["user"]["time_zone"], "Asia/Kolkata");
+    assert_eq!(count(&expr(&kolkata)), *n, "{kolkata} in Kolkata is {utc} UTC");
+    assert_eq!(count(&expr(&format!("{utc}Z"))), *n, "with Z, UTC whatever the zone");
+    // Ten minutes from that second, typed as Kolkata's clock and as UTC.
+    let later = |ns: i64| tyto_schema::time::format_rfc3339(ns + 600 * 1_000_000_000)[..19].to_string();
+    let local_range = format!(
+        "startTime={}&stopTime={}",
+        common::enc(&kolkata),
+        common::enc(&later(ns + 19_800 * 1_000_000_000).replace('T', " "))
+    );
+    let utc_range = format!("startTime={}Z&stopTime={}Z", utc, later(ns));
+    let in_range = count(&utc_range);
+    assert!(in_range >= *n, "{utc_range}: {in_range}");
+    assert_eq!(count(&local_range), in_range, "a time range typed in the zone");
+    // Refused, saying why; back to UTC.
+    let (st, e) = set("Mars/Olympus");
+    assert!(st == 400 && e["error"].as_str().unwrap().contains("not a time zone"), "{e}");
+    assert_eq!(set("UTC").1["time_zone"], "UTC");
+    assert_eq!(count(&expr(&utc.replace('T', " "))), *n);
 }
 
 fn check_periodic(s: &Server, rows: &[Value]) {

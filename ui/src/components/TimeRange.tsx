@@ -1,8 +1,9 @@
-// Time range: presets (hours back, or all) and a custom start/stop in UTC.
+// Time range: presets (hours back, or all) and a custom start/stop in the user's
+// time zone.
 
 import { useEffect, useState } from "preact/hooks";
 import { useApp } from "../context";
-import { fromLocalInput, toLocalInput } from "../format";
+import { fromLocalInput, timeZone, toLocalInput } from "../format";
 import { TIME_PRESETS } from "../search";
 
 export function TimeRange() {
@@ -56,10 +57,10 @@ export function TimeRange() {
       </select>
       {(custom || editing) && (
         <span class="custom-range">
-          <UtcInput label="Start (UTC)" value={start} onInput={setStart} />
+          <UtcInput label={`Start (${timeZone()})`} value={start} onInput={setStart} />
           <span>to</span>
-          <UtcInput label="Stop (UTC)" value={stop} onInput={setStop} />
-          <span class="muted">UTC</span>
+          <UtcInput label={`Stop (${timeZone()})`} value={stop} onInput={setStop} />
+          <span class="muted">{timeZone()}</span>
           <button onClick={apply}>Apply</button>
           {problem && <span class="error-text">{problem}</span>}
         </span>

@@ -3,7 +3,7 @@
 
 import { useState } from "preact/hooks";
 import { useApp } from "../context";
-import { formatCount, formatTime } from "../format";
+import { formatCount, formatTime, timeZone } from "../format";
 import { useApi } from "../useApi";
 
 export interface Alert {
@@ -65,7 +65,7 @@ export function Alerts() {
       <table class="nodes alert-list">
         <thead>
           <tr>
-            <th>Time (UTC)</th>
+            <th>Time ({timeZone()})</th>
             <th>Severity</th>
             <th>Detector</th>
             <th>Source</th>

@@ -4,7 +4,7 @@
 
 import { useState } from "preact/hooks";
 import { useApp } from "../context";
-import { formatCount, formatTime } from "../format";
+import { formatCount, formatTime, timeZone } from "../format";
 import { useApi } from "../useApi";
 
 interface Entry {
@@ -68,7 +68,7 @@ export function History() {
       <table class="nodes history-list">
         <thead>
           <tr>
-            <th>Time (UTC)</th>
+            <th>Time ({timeZone()})</th>
             <th>User</th>
             <th>Route</th>
             <th>Expression</th>

@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import { ApiError, postForm } from "../api";
 import { useApp } from "../context";
-import { formatBytes, formatCount, formatTime } from "../format";
+import { formatBytes, formatCount, formatTime, timeZone } from "../format";
 import { quoteValue, searchParams } from "../search";
 import { usePolling } from "../usePolling";
 
@@ -101,7 +101,7 @@ export function Hunts() {
       <table class="nodes hunt-list">
         <thead>
           <tr>
-            <th>Created (UTC)</th>
+            <th>Created ({timeZone()})</th>
             <th>User</th>
             <th>Name</th>
             <th>Search</th>

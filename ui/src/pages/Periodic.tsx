@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import { ApiError, del, postForm } from "../api";
 import { useApp } from "../context";
-import { formatCount, formatTime } from "../format";
+import { formatCount, formatTime, timeZone } from "../format";
 import { quoteValue } from "../search";
 import { usePolling } from "../usePolling";
 
@@ -138,7 +138,7 @@ export function Periodic() {
             <th>Expression</th>
             <th>Does</th>
             <th>Every</th>
-            <th>Processed to (UTC)</th>
+            <th>Processed to ({timeZone()})</th>
             <th>Last run</th>
             <th>Last</th>
             <th>Total</th>

@@ -6,7 +6,7 @@
 import { useState } from "preact/hooks";
 import { TimeChart } from "../components/TimeChart";
 import { useApp } from "../context";
-import { formatCount, formatTime } from "../format";
+import { formatCount, formatTime, timeZone } from "../format";
 import { searchParams } from "../search";
 import { useApi } from "../useApi";
 import { searchDomain } from "./Sessions";
@@ -136,7 +136,7 @@ export function Services() {
       <table class="nodes slowest">
         <thead>
           <tr>
-            <th>Time (UTC)</th>
+            <th>Time ({timeZone()})</th>
             <th>Service</th>
             <th>Response</th>
             <th>Request</th>

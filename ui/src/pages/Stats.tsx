@@ -2,7 +2,7 @@
 // own time span, and live between refreshes while something writes), disk use.
 
 import { useRef, useState } from "preact/hooks";
-import { formatBytes, formatCount, formatDuration, formatTime } from "../format";
+import { formatBytes, formatCount, formatDuration, formatTime, timeZone } from "../format";
 import { usePolling } from "../usePolling";
 
 interface StatsReply {
@@ -245,7 +245,7 @@ export function Stats() {
         </table>
       </section>
       <p class="muted">
-        Data from {st.first_ns !== null ? formatTime(st.first_ns) : "—"} to {st.last_ns !== null ? formatTime(st.last_ns) : "—"} UTC ·
+        Data from {st.first_ns !== null ? formatTime(st.first_ns) : "—"} to {st.last_ns !== null ? formatTime(st.last_ns) : "—"} {timeZone()} ·
         Tyto {stats.version}, up {formatDuration(stats.uptime_s)}
       </p>
     </div>
@@ -273,7 +273,7 @@ function Capture({ capture }: { capture: CaptureStats }) {
     <section class="panel" id="capture-stats">
       <div class="panel-head">
         <strong>Live capture on {capture.node}</strong>
-        <span class="muted">since {formatTime(capture.started_ns)} UTC</span>
+        <span class="muted">since {formatTime(capture.started_ns)} {timeZone()}</span>
       </div>
       <table class="nodes">
         <thead>
