@@ -75,46 +75,60 @@ NAMED_BY_PAYLOAD = [
 ADDRESS_LISTS = ["google", "facebook"]
 
 
+class Library:
+    """A built nDPI library's arrays: its symbols, and the bytes and strings they
+    point to (pointers are R_X86_64_RELATIVE relocations of the shared object)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.f = open(path, "rb")
+        self.elf = ELFFile(self.f)
+        self.relocated = {}
+        for s in self.elf.iter_sections():
+            if isinstance(s, RelocationSection):
+                for r in s.iter_relocations():
+                    if r["r_info_type"] == 8:  # R_X86_64_RELATIVE
+                        self.relocated[r["r_offset"]] = r["r_addend"]
+        self.symbols = self.elf.get_section_by_name(".symtab")
+        if self.symbols is None:
+            sys.exit(f"{path}: no symbol table (a stripped build): nDPI's arrays cannot be found")
+        self.f.seek(0)
+        found = re.search(rb"\0(\d+\.\d+\.\d+-\d+-[0-9a-f]{7,})\0", self.f.read())
+        self.version = found.group(1).decode() if found else "(version unknown)"
+
+    def offset(self, vaddr):
+        """Where `vaddr` is in the file; None for memory the file does not hold."""
+        for seg in self.elf.iter_segments():
+            if seg["p_type"] == "PT_LOAD" and seg["p_vaddr"] <= vaddr < seg["p_vaddr"] + seg["p_filesz"]:
+                return vaddr - seg["p_vaddr"] + seg["p_offset"]
+        return None
+
+    def read(self, vaddr, n):
+        at = self.offset(vaddr)
+        if at is None:
+            raise ValueError(f"address {vaddr:#x} is in no segment")
+        self.f.seek(at)
+        return self.f.read(n)
+
+    def text(self, vaddr):
+        self.f.seek(self.offset(vaddr))
+        b = b""
+        while b"\0" not in b:
+            b += self.f.read(64)
+        return b.split(b"\0", 1)[0].decode("utf-8")
+
+    def u32(self, vaddr):
+        return struct.unpack("<I", self.read(vaddr, 4))[0]
+
+
 def app_name(ndpi):
     """`NetFlix` → `netflix`, `Skype_TeamsCall` → `skype-teamscall`."""
     return re.sub(r"[^a-z0-9.]+", "-", ndpi.lower()).strip("-")
 
 
 def main(path):
-    f = open(path, "rb")
-    elf = ELFFile(f)
-    relocated = {}
-    for s in elf.iter_sections():
-        if isinstance(s, RelocationSection):
-            for r in s.iter_relocations():
-                if r["r_info_type"] == 8:  # R_X86_64_RELATIVE
-                    relocated[r["r_offset"]] = r["r_addend"]
-
-    def offset(vaddr):
-        for seg in elf.iter_segments():
-            if seg["p_type"] == "PT_LOAD" and seg["p_vaddr"] <= vaddr < seg["p_vaddr"] + seg["p_filesz"]:
-                return vaddr - seg["p_vaddr"] + seg["p_offset"]
-        raise ValueError(f"address {vaddr:#x} is in no segment")
-
-    def text(vaddr):
-        f.seek(offset(vaddr))
-        b = b""
-        while b"\0" not in b:
-            b += f.read(64)
-        return b.split(b"\0", 1)[0].decode("utf-8")
-
-    def u32(vaddr):
-        f.seek(offset(vaddr))
-        return struct.unpack("<I", f.read(4))[0]
-
-    version = ""
-    f.seek(0)
-    found = re.search(rb"\0(\d+\.\d+\.\d+-\d+-[0-9a-f]{7,})\0", f.read())
-    if found:
-        version = found.group(1).decode()
-    symbols = elf.get_section_by_name(".symtab")
-    if symbols is None:
-        sys.exit(f"{path}: no symbol table (a stripped build): nDPI's arrays cannot be found")
+    lib = Library(path)
+    relocated, text, u32, symbols, version = lib.relocated, lib.text, lib.u32, lib.symbols, lib.version
     arrays = sorted(
         (s for s in symbols.iter_symbols()
          if s.name == "host_match" or s.name.endswith("_host_match") or s.name == "tls_certificate_match"),
@@ -153,7 +167,7 @@ def main(path):
             rows.append(("certificate", pattern.lower(), app_name(named[0]), named[1], named[0], f"nDPI {sym.name}"))
     for ndpi, category, dissector in NAMED_BY_PAYLOAD:
         rows.append(("app", "-", app_name(ndpi), CATEGORIES[category], ndpi, f"nDPI results; named by Tyto's {dissector} dissector"))
-    print(f"# Applications by server name, and their categories: nDPI {version or '(version unknown)'},")
+    print(f"# Applications by server name, and their categories: nDPI {version},")
     print("# read from its host_match, *_host_match and tls_certificate_match tables by")
     print("# scripts/app-table.py (see there for how). Columns: where the pattern is matched")
     print("# (host: a server name; certificate: a certificate's subject or issuer name; app:")
@@ -165,42 +179,9 @@ def main(path):
 
 def addresses(path):
     import ipaddress
-    f = open(path, "rb")
-    elf = ELFFile(f)
-    relocated = {}
-    for s in elf.iter_sections():
-        if isinstance(s, RelocationSection):
-            for r in s.iter_relocations():
-                if r["r_info_type"] == 8:  # R_X86_64_RELATIVE
-                    relocated[r["r_offset"]] = r["r_addend"]
-
-    def offset(vaddr):
-        for seg in elf.iter_segments():
-            if seg["p_type"] == "PT_LOAD" and seg["p_vaddr"] <= vaddr < seg["p_vaddr"] + seg["p_filesz"]:
-                return vaddr - seg["p_vaddr"] + seg["p_offset"]
-        return None
-
-    def read(vaddr, n):
-        f.seek(offset(vaddr))
-        return f.read(n)
-
-    def text(vaddr):
-        f.seek(offset(vaddr))
-        b = b""
-        while b"\0" not in b:
-            b += f.read(64)
-        return b.split(b"\0", 1)[0].decode("utf-8")
-
-    symbols = elf.get_section_by_name(".symtab")
-    if symbols is None:
-        sys.exit(f"{path}: no symbol table (a stripped build): nDPI's arrays cannot be found")
-    by_name = {s.name: s for s in symbols.iter_symbols()}
-    version = ""
-    f.seek(0)
-    found = re.search(rb"\0(\d+\.\d+\.\d+-\d+-[0-9a-f]{7,})\0", f.read())
-    if found:
-        version = found.group(1).decode()
-    print(f"# Networks of applications, by nDPI {version or '(version unknown)'}'s address lists,")
+    lib = Library(path)
+    by_name = {s.name: s for s in lib.symbols.iter_symbols()}
+    print(f"# Networks of applications, by nDPI {lib.version}'s address lists,")
     print("# read by scripts/app-table.py --addresses (see there for how). Columns: network,")
     print("# app, nDPI's list.")
     for app in ADDRESS_LISTS:
@@ -211,18 +192,18 @@ def addresses(path):
                 sys.exit(f"{path}: no {name}")
             for i in range(sym["st_size"] // step):
                 entry = sym["st_value"] + step * i
-                if offset(entry) is None:
+                if lib.offset(entry) is None:
                     break
                 if step == 8:
-                    net, cidr, _ = struct.unpack("<IBxH", read(entry, 8))
+                    net, cidr, _ = struct.unpack("<IBxH", lib.read(entry, 8))
                     if net == 0 and cidr == 0:
                         continue  # the array's terminating entry
                     network = ipaddress.ip_network((net, cidr), strict=False)
                 else:
-                    if entry not in relocated:
+                    if entry not in lib.relocated:
                         continue
-                    cidr, _ = struct.unpack("<BxH", read(entry + 8, 4))
-                    network = ipaddress.ip_network((text(relocated[entry]), cidr), strict=False)
+                    cidr, _ = struct.unpack("<BxH", lib.read(entry + 8, 4))
+                    network = ipaddress.ip_network((lib.text(lib.relocated[entry]), cidr), strict=False)
                 print(f"{network}\t{app}\tnDPI {name}")
 
 

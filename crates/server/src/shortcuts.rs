@@ -90,6 +90,22 @@ struct ShortcutsFile {
     shortcuts: Vec<StoredShortcut>,
 }
 
+impl ShortcutsFile {
+    /// Where shortcut `id` is, if `user` may change it: one they cannot see is not
+    /// found, one they see but did not make is refused.
+    fn changeable(&self, id: u64, user: &User) -> Result<usize, ApiError> {
+        let i = self
+            .shortcuts
+            .iter()
+            .position(|s| s.id == id && s.usable_by(user))
+            .ok_or_else(|| ApiError::not_found(format!("no shortcut {id}")))?;
+        if !self.shortcuts[i].changeable_by(user) {
+            return Err(ApiError::forbidden(format!("shortcut {id} is {}'s", self.shortcuts[i].user)));
+        }
+        Ok(i)
+    }
+}
+
 /// The file as read, with each shortcut as expressions use it (same order).
 pub struct Loaded {
     file: ShortcutsFile,
@@ -371,14 +387,7 @@ pub async fn update(
     let book = state.shortcuts.clone();
     let saved = blocking(move || {
         book.change(|file| {
-            let i = file
-                .shortcuts
-                .iter()
-                .position(|s| s.id == id && s.usable_by(&user))
-                .ok_or_else(|| ApiError::not_found(format!("no shortcut {id}")))?;
-            if !file.shortcuts[i].changeable_by(&user) {
-                return Err(ApiError::forbidden(format!("shortcut {id} is {}'s", file.shortcuts[i].user)));
-            }
+            let i = file.changeable(id, &user)?;
             let mut s = file.shortcuts[i].clone();
             apply(&params, &mut s, &check_state)?;
             if file.shortcuts.iter().any(|o| o.name == s.name && o.id != id) {
@@ -402,14 +411,7 @@ pub async fn remove(
     let book = state.shortcuts.clone();
     blocking(move || {
         book.change(|file| {
-            let i = file
-                .shortcuts
-                .iter()
-                .position(|s| s.id == id && s.usable_by(&user))
-                .ok_or_else(|| ApiError::not_found(format!("no shortcut {id}")))?;
-            if !file.shortcuts[i].changeable_by(&user) {
-                return Err(ApiError::forbidden(format!("shortcut {id} is {}'s", file.shortcuts[i].user)));
-            }
+            let i = file.changeable(id, &user)?;
             file.shortcuts.remove(i);
             Ok(())
         })
