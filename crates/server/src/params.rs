@@ -313,7 +313,7 @@ impl Params {
         // Shortcuts are read only for an expression that may name one.
         let forced = user.expression.as_deref().map(str::trim).filter(|f| !f.is_empty());
         let loaded = match &self.shortcuts {
-            Some(book) if text.into_iter().chain(forced).any(|t| t.contains('$')) => Some(book.current()?),
+            Some(book) if text.is_some_and(|t| t.contains('$')) => Some(book.current()?),
             _ => None,
         };
         let usable = loaded.as_deref().map(|l| l.usable_by(user));
@@ -335,16 +335,18 @@ impl Params {
         let filter = match forced {
             None => own,
             Some(forced) => {
-                let combined = match text {
-                    Some(t) => format!("({forced}) && ({t})"),
-                    None => forced.to_string(),
-                };
-                Some(compile_in(&combined, &context).map_err(|e| {
+                // A forced expression names no shortcut (setting one that does is
+                // refused): a list its user could change would let them widen it.
+                let limit = compile_in(forced, &Context { shortcuts: &NoShortcuts, ..context }).map_err(|e| {
                     ApiError::internal(format!(
                         "user {}'s forced expression {forced:?} does not compile ({}); an admin must fix it",
                         user.name, e.message
                     ))
-                })?)
+                })?;
+                Some(match own {
+                    Some(own) => tyto_query::Filter::And(vec![limit, own]),
+                    None => limit,
+                })
             }
         };
         Ok(ListQuery { start_ns: start, stop_ns: stop, filter, ..ListQuery::default() })

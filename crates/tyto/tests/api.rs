@@ -778,6 +778,12 @@ fn check_shortcuts(s: &Server, rows: &[Value]) {
     // Deleted, it is gone from expressions.
     assert_eq!(call(ann, "DELETE", &url, "x=1").0, 200);
     assert!(count(ann, "ip.dst == $servers").is_err());
+    // A forced expression names no shortcut: a list its user could change (bob's
+    // own) would let them widen what they see. Setting one is refused, saying why.
+    assert_eq!(make(bob, &["name=bobs", "type=number", "value=53"]).0, 200);
+    let (st, e) = call(ann, "POST", "/api/user/bob", "expression=protocols == dns || port.dst == $bobs");
+    assert!(st == 400 && e["error"].as_str().unwrap().contains("no shortcut named '$bobs'"), "{e}");
+    assert_eq!(count(bob, ""), Ok(model(&dns)), "bob's forced expression unchanged");
 }
 
 /// A user's time zone: the wall clock their typed times are read in. Set to
