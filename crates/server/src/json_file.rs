@@ -22,6 +22,12 @@ impl JsonFile {
         JsonFile { path }
     }
 
+    /// The file's modification time and size (None: not there), to tell whether
+    /// another process changed it since it was read.
+    pub fn stamp(&self) -> Option<(std::time::SystemTime, u64)> {
+        std::fs::metadata(&self.path).ok().and_then(|m| Some((m.modified().ok()?, m.len())))
+    }
+
     /// The file's contents; a missing file is the default (empty) value.
     pub fn read<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
         let bad = |why: String| ApiError::internal(format!("{}: {why}", self.path.display()));

@@ -237,7 +237,7 @@ impl Params {
     /// (`2024-05-01T13:00:00`, `-2h`).
     /// A time parameter: epoch seconds, a date and time (in the user's time zone
     /// unless it ends with `Z`), or relative (`-2h`).
-    fn time(&self, name: &str, now: i64, zone: &dyn tyto_query::Zone) -> Result<Option<i64>, ApiError> {
+    pub fn time(&self, name: &str, now: i64, zone: &dyn tyto_query::Zone) -> Result<Option<i64>, ApiError> {
         let Some(v) = self.get(name) else { return Ok(None) };
         let v = v.trim();
         if let Ok(s) = v.parse::<f64>() {

@@ -277,12 +277,7 @@ pub async fn create(
         last_error: None,
         run_now: false,
     };
-    if let Some(since) = params.get("since") {
-        let ns = tyto_query::parse_when_span_in(since, now, crate::zone::of(&authed.user).as_ref())
-            .map(|(ns, _)| ns)
-            .ok_or_else(|| {
-            ApiError::bad_request(format!("since={since:?}: a time (2024-05-01T10:00:00Z, -1d…)"))
-        })?;
+    if let Some(ns) = params.time("since", now, crate::zone::of(&authed.user).as_ref())? {
         q.processed_to_us = ns / 1000;
     }
     apply(&params, &mut q, &authed, state.alerts.is_some())?;

@@ -151,7 +151,6 @@ type FileStamp = Option<(SystemTime, u64)>;
 /// when its size or time changed (another viewer on the same directory); every
 /// change rewrites it whole.
 pub struct ShortcutBook {
-    path: PathBuf,
     file: JsonFile,
     lock: Mutex<()>,
     loaded: Mutex<Option<(FileStamp, Arc<Loaded>)>>,
@@ -159,16 +158,12 @@ pub struct ShortcutBook {
 
 impl ShortcutBook {
     pub fn new(path: PathBuf) -> ShortcutBook {
-        ShortcutBook { file: JsonFile::new(path.clone()), path, lock: Mutex::new(()), loaded: Mutex::new(None) }
-    }
-
-    fn stamp(&self) -> FileStamp {
-        std::fs::metadata(&self.path).ok().and_then(|m| Some((m.modified().ok()?, m.len())))
+        ShortcutBook { file: JsonFile::new(path), lock: Mutex::new(()), loaded: Mutex::new(None) }
     }
 
     /// The shortcuts as the file holds them now.
     pub fn current(&self) -> Result<Arc<Loaded>, ApiError> {
-        let stamp = self.stamp();
+        let stamp = self.file.stamp();
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((at, l)) = loaded.as_ref() {
             if *at == stamp && stamp.is_some() {

@@ -76,57 +76,45 @@ export function ExpressionBar() {
 
   const word = useMemo(() => wordAt(text, cursor), [text, cursor]);
 
+  /** What completes a value typed for `f`: shortcuts after `$`, else the field's
+   *  most frequent values (none for a field set, or a type no shortcut has). */
+  function valuesFor(f: Field, typed: string): ((signal: AbortSignal) => Promise<Suggestion[]>) | null {
+    if (typed.startsWith("$")) {
+      const fieldType = SHORTCUT_TYPE[f.type];
+      if (!fieldType) return null;
+      return (signal) =>
+        getJson<{ data: { name: string; description: string; count: number }[] }>(
+          "/api/shortcuts",
+          { fieldType, searchTerm: typed.slice(1), length: 12 },
+          signal,
+        ).then((r) =>
+          r.data.map((s) => ({ insert: `$${s.name}`, label: `$${s.name}`, hint: s.description || `${s.count} values` })),
+        );
+    }
+    if (f.members) return null;
+    const { expression: _, ...range } = searchParams(search);
+    const p = typed.toLowerCase();
+    return (signal) =>
+      getJson<SpiReply>("/api/spiview", { ...range, spi: `${f.name}:20` }, signal).then((r) =>
+        (r.spi[f.name] ?? [])
+          .filter((v) => String(v.value).toLowerCase().includes(p))
+          .slice(0, 12)
+          .map((v) => ({ insert: quoteValue(v.value), label: String(v.value), hint: `${v.count} sessions` })),
+      );
+  }
+
   // Values after an operator: the field's most frequent values in the current range,
-  // or after `$` the shortcuts of the field's type.
+  // or after `$` the shortcuts of the field's type; asked a moment after the last key.
   useEffect(() => {
     setValues([]);
     if (!open || !word?.valueFor || !fieldByName.has(word.valueFor)) return;
-    const f = fieldByName.get(word.valueFor)!;
+    const load = valuesFor(fieldByName.get(word.valueFor)!, word.text);
+    if (!load) return;
     const abort = new AbortController();
-    if (word.text.startsWith("$")) {
-      const fieldType = SHORTCUT_TYPE[f.type];
-      if (!fieldType) return;
-      const timer = setTimeout(() => {
-        getJson<{ data: { name: string; description: string; count: number }[] }>(
-          "/api/shortcuts",
-          { fieldType, searchTerm: word.text.slice(1), length: 12 },
-          abort.signal,
-        ).then(
-          (r) =>
-            setValues(
-              r.data.map((s) => ({ insert: `$${s.name}`, label: `$${s.name}`, hint: s.description || `${s.count} values` })),
-            ),
-          (e) => {
-            if (!isAbort(e)) setValues([]);
-          },
-        );
-      }, 150);
-      return () => {
-        clearTimeout(timer);
-        abort.abort();
-      };
-    }
-    if (f.members) return;
     const timer = setTimeout(() => {
-      const { expression: _, ...range } = searchParams(search);
-      getJson<SpiReply>(
-        "/api/spiview",
-        { ...range, spi: `${f.name}:20` },
-        abort.signal,
-      ).then(
-        (r) => {
-          const p = word.text.toLowerCase();
-          setValues(
-            (r.spi[f.name] ?? [])
-              .filter((v) => String(v.value).toLowerCase().includes(p))
-              .slice(0, 12)
-              .map((v) => ({ insert: quoteValue(v.value), label: String(v.value), hint: `${v.count} sessions` })),
-          );
-        },
-        (e) => {
-          if (!isAbort(e)) setValues([]);
-        },
-      );
+      load(abort.signal).then(setValues, (e) => {
+        if (!isAbort(e)) setValues([]);
+      });
     }, 150);
     return () => {
       clearTimeout(timer);
