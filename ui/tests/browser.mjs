@@ -54,6 +54,11 @@ async function apiText(path, params = {}) {
   return r.text();
 }
 
+/** A count's text as a whole number: "4 requests" must not match "114 requests". */
+function wholeCount(text) {
+  return new RegExp(`(^|[^\\d,.])${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`);
+}
+
 /** Packets in a pcap or pcapng file. */
 function countPackets(buf) {
   const magic = buf.readUInt32LE(0);
@@ -394,14 +399,14 @@ await page.waitForURL((u) => new URL(u).searchParams.get("expression") === `coun
 await page.click("nav a:has-text('Alerts')");
 const raised = await api("/api/alerts", { date: -1 });
 assert.ok(raised.recordsFiltered >= 7, `the sample's incidents raise alerts (${raised.recordsFiltered})`);
-await page.locator("#alert-count").filter({ hasText: `${raised.recordsFiltered} alerts` }).waitFor();
+await page.locator("#alert-count").filter({ hasText: wholeCount(`${raised.recordsFiltered} alerts`) }).waitFor();
 assert.equal(await page.locator("table.alert-list tbody tr").count(), raised.recordsFiltered);
 const shownFirst = await page.locator("table.alert-list tbody tr").first().getAttribute("data-detector");
 assert.equal(shownFirst, raised.data[0].detector, "newest first, as the API");
 await page.selectOption("#alert-severity", "high");
 const high = await api("/api/alerts", { date: -1, severity: "high" });
 assert.ok(high.recordsFiltered > 0 && high.recordsFiltered < raised.recordsFiltered);
-await page.locator("#alert-count").filter({ hasText: `${high.recordsFiltered} alerts` }).waitFor();
+await page.locator("#alert-count").filter({ hasText: wholeCount(`${high.recordsFiltered} alerts`) }).waitFor();
 assert.equal(await page.locator("table.alert-list tbody tr.sev-high").count(), high.recordsFiltered);
 assert.equal(await page.locator("table.alert-list tbody tr:not(.sev-high)").count(), 0);
 await shot("alerts");
@@ -419,7 +424,7 @@ await shot("alert-evidence");
 await page.goto(`${base}/services?date=-1`);
 const served = await api("/api/services", { date: -1, length: 20 });
 assert.ok(served.services.length >= 2, `the sample's HTTP and DNS servers (${served.services.length})`);
-await page.locator("#service-count").filter({ hasText: `${served.services.length} services` }).waitFor();
+await page.locator("#service-count").filter({ hasText: wholeCount(`${served.services.length} services`) }).waitFor();
 for (const s of served.services) {
   const panel = page.locator(`section.service[data-service="${s.server}:${s.port} ${s.kind}"]`);
   assert.equal(await panel.locator("[data-requests]").getAttribute("data-requests"), String(s.requests));
@@ -438,7 +443,7 @@ assert.deepEqual(shownTimes, slow.data.map((t) => `${t["response-time"].toFixed(
 await shot("services");
 await page.selectOption("#service-kind", "dns");
 const lookups = await api("/api/services", { date: -1, length: 20, kind: "dns" });
-await page.locator("#service-count").filter({ hasText: `${lookups.services.length} services` }).waitFor();
+await page.locator("#service-count").filter({ hasText: wholeCount(`${lookups.services.length} services`) }).waitFor();
 await page.waitForFunction(() => [...document.querySelectorAll("section.service")].every((s) => s.dataset.service.endsWith(" dns")));
 const slowestSession = (await api("/api/transactions", { date: -1, slowest: 1, kind: "dns" })).data[0].session;
 await page.locator(`table.slowest tr[data-session="${slowestSession}"] a.evidence`).first().click();
@@ -450,7 +455,7 @@ await expectCount(1);
 const dnsAll = { expression: "protocols == dns", date: -1 };
 await page.goto(`${base}/dns?date=-1`);
 const dnsSpi = await api("/api/spiview", { ...dnsAll, spi: "dns.query.type:20,host.dns:50" });
-await page.locator("#dns-count").filter({ hasText: `${dnsSpi.recordsFiltered.toLocaleString("en-US")} DNS sessions` }).waitFor();
+await page.locator("#dns-count").filter({ hasText: wholeCount(`${dnsSpi.recordsFiltered.toLocaleString("en-US")} DNS sessions`) }).waitFor();
 const byStatus = await api("/api/spigraph", { ...dnsAll, field: "dns.status", size: 8 });
 assert.ok(byStatus.items.some((i) => i.value === "NXDOMAIN"), "the captures hold NXDOMAIN answers");
 for (const it of byStatus.items) await page.locator(`#dns-statuses .dns-status[data-status="${it.value}"] canvas`).first().waitFor();
@@ -654,7 +659,7 @@ await page.press("#history-text", "Enter");
 const hist = await api("/api/histories", { searchTerm: "browser-all", length: 1000 });
 assert.ok(hist.data.some((e) => e.path === "/api/sessions/addtags" && e.detail.tags.includes("browser-all")), "the tag change is recorded");
 assert.ok(hist.data.some((e) => e.path === "/api/sessions/removetags"), "the removal is recorded");
-await page.locator("#history-count").filter({ hasText: `${hist.recordsFiltered} requests` }).waitFor();
+await page.locator("#history-count").filter({ hasText: wholeCount(`${hist.recordsFiltered} requests`) }).waitFor();
 assert.equal(await page.locator(".history-list tbody tr").count(), hist.data.length);
 await page.locator(".history-list tbody tr").filter({ hasText: "/api/sessions/addtags" }).filter({ hasText: "browser-all" }).first().waitFor();
 await shot("history");
