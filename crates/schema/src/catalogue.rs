@@ -419,6 +419,19 @@ extra {
     "http.sha256", [], LowerText, many, "http_sha256", Some("file.hash.sha256"), "http", None, "SHA-256 of HTTP bodies";
     "http.user", [], Text, many, "http_user", None, "http", None, "HTTP authentication users";
     "http.version", [], Text, many, "http_version", Some("http.version"), "http", None, "HTTP versions";
+    "http.version.src", [], Text, many, "http_version_src", None, "http", None, "Request HTTP versions";
+    "http.version.dst", [], Text, many, "http_version_dst", None, "http", None, "Response HTTP versions";
+    "http.referer", [], Text, many, "http_referer", Some("http.request.referrer"), "http", None, "Referer header values";
+    "http.header.request.field", [], LowerText, many, "http_request_fields", None, "http", None, "Request header names other than those with a field of their own (Host, User-Agent, Referer, X-Forwarded-For, Authorization)";
+    "http.location", [], Text, many, "http_location", None, "http", None, "Location header values (where responses redirect)";
+    "http.header.response.field", [], LowerText, many, "http_response_fields", None, "http", None, "Response header names other than Location (a field of its own)";
+    "http.hasheader.src.value", [], LowerText, many, "http_request_values", None, "http", None, "Values of the request headers of http.header.request.field";
+    "http.hasheader.dst.value", [], LowerText, many, "http_response_values", None, "http", None, "Values of the response headers of http.header.response.field";
+    "http.cookie.key", [], Text, many, "http_cookie_key", None, "http", None, "Names of the cookies requests sent";
+    "http.cookie.value", [], Text, many, "http_cookie_value", None, "http", None, "Values of the cookies requests sent";
+    "http.uri.key", [], Text, many, "http_query_key", None, "http", None, "Keys of the URIs' query strings, percent-decoded";
+    "http.uri.value", [], Text, many, "http_query_value", None, "http", None, "Values of the URIs' query strings, percent-decoded";
+    "http.authtype", [], LowerText, many, "http_auth_type", None, "http", None, "Authorization schemes (basic, digest, ntlm, negotiate, bearer…)";
     "http.response-time", [], Duration, many, "http_response_time", None, "http", None, "Milliseconds from each request (its last byte) to its response (its last byte), as Wireshark's http.time";
     "ip.xff", [], Ip, many, "http_xff_ip", None, "http", None, "The client each request was forwarded for: the first address of its X-Forwarded-For header";
     "host.dns", ["dns.host"], LowerText, many, "dns_host", Some("dns.question.name"), "dns", Host, "DNS names looked up and answered";
@@ -448,10 +461,21 @@ extra {
     "tls.ja3", [], LowerText, many, "tls_ja3", Some("tls.client.ja3"), "tls", None, "JA3 client fingerprints";
     "tls.ja3s", [], LowerText, many, "tls_ja3s", Some("tls.server.ja3s"), "tls", None, "JA3S server fingerprints";
     "tls.ja4", [], Text, many, "tls_ja4", None, "tls", None, "JA4 client fingerprints";
+    "tls.ja3string", [], LowerText, many, "tls_ja3_string", None, "tls", None, "JA3 strings (before their MD5)";
+    "tls.ja3sstring", [], LowerText, many, "tls_ja3s_string", None, "tls", None, "JA3S strings (before their MD5)";
+    "tls.ja4_r", [], LowerText, many, "tls_ja4_raw", None, "tls", None, "JA4 fingerprints before their hashes (sorted ciphers, extensions and signature algorithms)";
+    "tls.sessionid.src", [], LowerText, many, "tls_session_id_src", None, "tls", None, "Session ids clients offered (hex)";
+    "tls.sessionid.dst", [], LowerText, many, "tls_session_id_dst", None, "tls", None, "Session ids servers gave (hex)";
     "cert.subject.cn", [], LowerText, many, "cert_subject_cn", Some("tls.server.x509.subject.common_name"), "cert", None, "Certificate subject common names";
     "cert.subject.on", [], Text, many, "cert_subject_on", Some("tls.server.x509.subject.organization"), "cert", None, "Certificate subject organisations";
     "cert.issuer.cn", [], LowerText, many, "cert_issuer_cn", Some("tls.server.x509.issuer.common_name"), "cert", None, "Certificate issuer common names";
     "cert.issuer.on", [], Text, many, "cert_issuer_on", Some("tls.server.x509.issuer.organization"), "cert", None, "Certificate issuer organisations";
+    "cert.subject.ou", [], Text, many, "cert_subject_ou", Some("tls.server.x509.subject.organizational_unit"), "cert", None, "Certificate subject organisational units";
+    "cert.issuer.ou", [], Text, many, "cert_issuer_ou", Some("tls.server.x509.issuer.organizational_unit"), "cert", None, "Certificate issuer organisational units";
+    "cert.publicAlgorithm", [], Text, many, "cert_public_algorithm", Some("tls.server.x509.public_key_algorithm"), "cert", None, "Certificate public key algorithms (rsaEncryption, id-ecPublicKey…)";
+    "cert.curve", [], Text, many, "cert_curve", Some("tls.server.x509.public_key_curve"), "cert", None, "Named curves of elliptic-curve certificate keys";
+    "cert.validfor", [], Integer, many, "cert_valid_days", None, "cert", None, "Days from a certificate's notbefore to its notafter";
+    "cert.validforSeconds", [], Integer, many, "cert_valid_seconds", None, "cert", None, "Seconds from a certificate's notbefore to its notafter";
     "cert.serial", [], LowerText, many, "cert_serial", Some("tls.server.x509.serial_number"), "cert", None, "Certificate serial numbers (hex)";
     "cert.alt", [], LowerText, many, "cert_alt", Some("tls.server.x509.alternative_names"), "cert", None, "Certificate subject alternative names";
     "cert.notbefore", [], Date, many, "cert_not_before", Some("tls.server.x509.not_before"), "cert", None, "Certificates not valid before";
@@ -476,6 +500,7 @@ extra {
     "stun.error", [], Integer, many, "stun_error", None, "stun", None, "STUN error codes (401, 438, …)";
     "stun.attributes", [], LowerText, many, "stun_attributes", None, "stun", None, "ICE and integrity attributes present (fingerprint, ice-controlled, ice-controlling, use-candidate)";
     "ssh.ver", [], LowerText, many, "ssh_version", None, "ssh", None, "SSH version strings";
+    "ssh.key", [], Text, many, "ssh_key", None, "ssh", None, "Server host keys (the key blob in base64, as in known_hosts)";
     "ssh.hassh", [], LowerText, many, "ssh_hassh", None, "ssh", None, "HASSH client fingerprints";
     "ssh.hasshServer", [], LowerText, many, "ssh_hassh_server", None, "ssh", None, "HASSH server fingerprints";
     "rdp.cookie", [], Text, many, "rdp_cookie", None, "rdp", None, "RDP cookies (mstshash user)";
@@ -599,6 +624,16 @@ extra {
     "email.x-mailer", [], Text, many, "email_x_mailer", None, "email", None, "Mail clients (X-Mailer, User-Agent)";
     "email.content-type", [], Text, many, "email_content_type", None, "email", None, "Mail content types";
     "email.has-header", [], LowerText, many, "email_header", None, "email", None, "Mail header names";
+    "email.has-header.name", [], LowerText, many, "email_header_name", None, "email", None, "Mail header names other than those with a field of their own (From, To, Cc, Subject, Message-ID, Content-Type, MIME-Version, X-Mailer, User-Agent, Received, X-Originating-IP)";
+    "email.has-header.value", [], Text, many, "email_header_value", None, "email", None, "Values of the headers of email.has-header.name";
+    "email.folder", [], Text, many, "email_folder", None, "email", None, "Mailboxes opened over IMAP (SELECT, EXAMINE)";
+    "email.mime-version", [], Text, many, "email_mime_version", None, "email", None, "MIME-Version header values";
+    "email.fn", [], Text, many, "email_filename", None, "email", None, "Attachment file names (Content-Disposition of MIME parts)";
+    "email.file-content-type", [], LowerText, many, "email_file_content_type", None, "email", None, "Content types of the MIME parts";
+    "email.md5", [], LowerText, many, "email_md5", None, "email", None, "MD5 of each base64 MIME part's bytes";
+    "email.sha256", [], LowerText, many, "email_sha256", None, "email", None, "SHA-256 of each base64 MIME part's bytes";
+    "host.email", ["email.host"], LowerText, many, "email_host", None, "email", Host, "Mail relays named by Received headers";
+    "ip.email", [], Ip, many, "email_ip", None, "email", None, "Addresses in Received headers' brackets and X-Originating-IP";
     "dhcp.type", [], Text, many, "dhcp_type", None, "dhcp", Upper, "DHCP message types (DISCOVER, OFFER…)";
     "dhcp.host", [], LowerText, many, "dhcp_host", None, "dhcp", None, "DHCP client host names";
     "dhcp.mac", [], LowerText, many, "dhcp_mac", None, "dhcp", Mac, "DHCP client hardware addresses";
@@ -608,6 +643,12 @@ extra {
     "bittorrent.peerid", [], Text, many, "bittorrent_peerid", None, "bittorrent", None, "BitTorrent peer ids: the client tag of Azureus-style ids (`-qB4250-`), else hex";
     "snmp.version", [], Integer, many, "snmp_version", None, "snmp", None, "SNMP versions";
     "snmp.community", [], Text, many, "snmp_community", None, "snmp", None, "SNMP community strings";
+    "snmp.type", [], Text, many, "snmp_type", None, "snmp", None, "SNMP PDU types (GetRequest, GetResponse, SNMPv2-Trap…)";
+    "snmp.error", [], Text, many, "snmp_error", None, "snmp", None, "SNMP error statuses other than noError (noSuchName…)";
+    "snmp.variable", [], Text, many, "snmp_variable", None, "snmp", None, "Names (OIDs) of the variables SNMP messages carry";
+    "snmp.trap-oid", [], Text, many, "snmp_trap_oid", None, "snmp", None, "OIDs of traps (a v2 trap's snmpTrapOID.0, a v1 trap's enterprise)";
+    "snmp.engineId", [], LowerText, many, "snmp_engine_id", None, "snmp", None, "SNMPv3 authoritative engine ids (hex)";
+    "snmp.secLevel", [], Text, many, "snmp_sec_level", None, "snmp", None, "SNMPv3 security levels (noAuthNoPriv, authNoPriv, authPriv)";
     "host.socks", [], LowerText, many, "socks_host", None, "socks", None, "SOCKS destination host names";
     "ip.socks", [], Ip, many, "socks_ip", None, "socks", None, "SOCKS destination addresses";
     "port.socks", [], Integer, many, "socks_port", None, "socks", None, "SOCKS destination ports";
@@ -615,6 +656,11 @@ extra {
     "sip.user-agent", [], Text, many, "sip_user_agent", None, "sip", None, "SIP User-Agent values";
     "sip.method", [], Text, many, "sip_method", None, "sip", Upper, "SIP request methods";
     "sip.statuscode", [], Integer, many, "sip_statuscode", None, "sip", None, "SIP response codes";
+    "sip.from", [], Text, many, "sip_from", None, "sip", None, "SIP From header values";
+    "sip.to", [], Text, many, "sip_to", None, "sip", None, "SIP To header values";
+    "sip.via", [], Text, many, "sip_via", None, "sip", None, "SIP Via header values";
+    "sip.contact", [], Text, many, "sip_contact", None, "sip", None, "SIP Contact header values";
+    "sip.user", [], Text, many, "sip_user", None, "sip", None, "Users of the sip: URIs of From and To, and of Digest credentials";
     "sip.callid", [], Text, many, "sip_callid", None, "sip", None, "SIP Call-ID values";
     "ntp.version", [], Integer, many, "ntp_version", None, "ntp", None, "NTP versions";
     "ntp.mode", [], Text, many, "ntp_mode", None, "ntp", None, "NTP modes (client, server, broadcast…)";
@@ -637,8 +683,8 @@ pub static FIELD_SETS: &[FieldSet] = &[
         name: "ip",
         kind: FieldKind::Ip,
         group: "general",
-        description: "Any IP of the session: source, destination and the addresses protocols carry (DNS answers, X-Forwarded-For…); `ip == a:port` checks source and destination with their ports",
-        members: &["ip.src", "ip.dst", "ip.dns", "ip.xff", "ip.socks", "dhcp.requestIp"],
+        description: "Any IP of the session: source, destination and the addresses protocols carry (DNS answers, X-Forwarded-For, mail relays…); `ip == a:port` checks source and destination with their ports",
+        members: &["ip.src", "ip.dst", "ip.dns", "ip.xff", "ip.socks", "dhcp.requestIp", "ip.email"],
     },
     FieldSet {
         name: "port",
@@ -651,7 +697,7 @@ pub static FIELD_SETS: &[FieldSet] = &[
         name: "host",
         kind: FieldKind::LowerText,
         group: "general",
-        description: "Every host name field: HTTP Host, DNS names, TLS and QUIC server names, SMB, DHCP, SOCKS",
+        description: "Every host name field: HTTP Host, DNS names, TLS and QUIC server names, SMB, DHCP, SOCKS, mail relays",
         members: &[
             "host.http",
             "host.dns",
@@ -662,6 +708,7 @@ pub static FIELD_SETS: &[FieldSet] = &[
             "host.smb",
             "dhcp.host",
             "host.socks",
+            "host.email",
         ],
     },
     FieldSet {
@@ -719,6 +766,20 @@ pub static FIELD_SETS: &[FieldSet] = &[
         group: "http",
         description: "A request or response header name",
         members: &["http.hasheader.src", "http.hasheader.dst"],
+    },
+    FieldSet {
+        name: "http.hasheader.value",
+        kind: FieldKind::LowerText,
+        group: "http",
+        description: "A request or response header value (http.hasheader.src.value or http.hasheader.dst.value)",
+        members: &["http.hasheader.src.value", "http.hasheader.dst.value"],
+    },
+    FieldSet {
+        name: "tls.sessionid",
+        kind: FieldKind::LowerText,
+        group: "tls",
+        description: "A TLS session id either side sent (tls.sessionid.src or tls.sessionid.dst)",
+        members: &["tls.sessionid.src", "tls.sessionid.dst"],
     },
 ];
 
@@ -831,8 +892,13 @@ mod tests {
             "memcache.response-time",
             "memcache.status",
         ];
+        // Fields Arkime defines from its configuration's `headers-http-request` and
+        // `headers-http-response` (its sample configuration names these two), not in
+        // its code's field list.
+        let arkime_configured = ["http.referer", "http.location"];
         let names = FIELDS.iter().map(|f| f.name).chain(FIELD_SETS.iter().map(|s| s.name));
-        let foreign: Vec<&str> = names.filter(|n| !arkime.contains(n) && !tyto_only.contains(n)).collect();
+        let foreign: Vec<&str> =
+            names.filter(|n| !arkime.contains(n) && !tyto_only.contains(n) && !arkime_configured.contains(n)).collect();
         assert!(foreign.is_empty(), "not Arkime's names: {foreign:?}");
     }
 

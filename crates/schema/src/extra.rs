@@ -32,9 +32,8 @@ impl Values {
     }
 }
 
-/// One value on its way into a list.
+/// One value on its way into a list (texts take their own way: `add_texts`).
 enum Value {
-    Text(String),
     Int(i64),
     Ip(Addr),
 }
@@ -141,30 +140,54 @@ impl Extra {
     /// Adds a text value, normalised as the field wants (lower-cased, upper-cased,
     /// cut to [`MAX_TEXT_LEN`]). Duplicates and values past the bound are dropped.
     pub fn add_text(&mut self, name: &str, value: &str) -> Result<(), ExtraError> {
+        self.add_texts(name, [value])
+    }
+
+    /// Adds text values to one field, as [`Extra::add_text`] adds each (the field and
+    /// its list are found once: a message's headers, say).
+    pub fn add_texts<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        values: impl IntoIterator<Item = S>,
+    ) -> Result<(), ExtraError> {
         let def = Self::def(name)?;
-        let value = cut(value, MAX_TEXT_LEN);
-        // A value already as the field keeps it is compared before it is copied: most
-        // values a dissector files are repeats (the same host in every request).
-        let kept_as_is = def.transform != crate::Transform::Upper
-            && (def.kind != FieldKind::LowerText || !value.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()));
-        if kept_as_is {
-            if let Some(Values::Text(list)) = self.get(def.name) {
-                if list.len() >= bound(def.multi) || list.iter().any(|s| s == value) {
-                    return Ok(());
+        let mut values = values.into_iter().peekable();
+        if values.peek().is_none() {
+            return Ok(());
+        }
+        let Values::Text(list) = self.slot(def, "text")? else { return Ok(()) };
+        for value in values {
+            // A full list takes nothing more: nothing is copied for it.
+            if list.len() >= bound(def.multi) {
+                break;
+            }
+            let value = cut(value.as_ref(), MAX_TEXT_LEN);
+            // A value already as the field keeps it is compared before it is copied:
+            // most values a dissector files are repeats (the same host in every request).
+            let kept_as_is = def.transform != crate::Transform::Upper
+                && (def.kind != FieldKind::LowerText
+                    || !value.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()));
+            if kept_as_is {
+                if !list.iter().any(|s| s == value) {
+                    list.push(value.to_string());
+                }
+                continue;
+            }
+            let mut v = value.to_string();
+            if def.kind == FieldKind::LowerText {
+                v.make_ascii_lowercase();
+                if !v.is_ascii() {
+                    v = v.to_lowercase();
                 }
             }
-        }
-        let mut v = value.to_string();
-        if def.kind == FieldKind::LowerText {
-            v.make_ascii_lowercase();
-            if !v.is_ascii() {
-                v = v.to_lowercase();
+            if def.transform == crate::Transform::Upper {
+                v = v.to_uppercase();
+            }
+            if !list.contains(&v) {
+                list.push(v);
             }
         }
-        if def.transform == crate::Transform::Upper {
-            v = v.to_uppercase();
-        }
-        self.push(def, "text", Value::Text(v))
+        Ok(())
     }
 
     pub fn add_int(&mut self, name: &str, value: i64) -> Result<(), ExtraError> {
@@ -183,7 +206,6 @@ impl Extra {
     fn push(&mut self, def: &'static crate::FieldDef, wanted: &'static str, v: Value) -> Result<(), ExtraError> {
         let multi = def.multi;
         match (self.slot(def, wanted)?, v) {
-            (Values::Text(list), Value::Text(v)) => push_bounded(list, v, multi),
             (Values::Int(list), Value::Int(v)) => push_bounded(list, v, multi),
             (Values::Ip(list), Value::Ip(v)) => push_bounded(list, v, multi),
             // `slot` made the list for `wanted`, which matches the value's variant.

@@ -62,7 +62,18 @@ pub(crate) fn utf16le(bytes: &[u8]) -> String {
 
 /// Lower-case hex, as fingerprints, hashes and SPIs are recorded.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+/// Lower-case hex of `bytes` onto the end of `out`.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
 }
 
 /// Bytes from a hex dump (tests quote captures this way).
@@ -70,4 +81,23 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 pub(crate) fn unhex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
     digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect()
+}
+
+/// An address as mail relays and proxies write it (`X-Forwarded-For`, `Received`):
+/// IPv6 maybe in brackets or after `IPv6:`, an IPv4 octet maybe with leading zeros
+/// (`10.000.000.03`, read as Arkime reads it).
+pub(crate) fn loose_ip(text: &str) -> Option<std::net::IpAddr> {
+    let text = text.trim_start_matches('[').trim_end_matches(']');
+    let text = text.strip_prefix("IPv6:").unwrap_or(text);
+    if let Ok(ip) = text.parse() {
+        return Some(ip);
+    }
+    let octets: Vec<u8> = text
+        .split('.')
+        .map(|o| {
+            (!o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit())).then(|| o.parse().ok()).flatten()
+        })
+        .collect::<Option<_>>()?;
+    let octets: [u8; 4] = octets.try_into().ok()?;
+    Some(std::net::IpAddr::from(octets))
 }

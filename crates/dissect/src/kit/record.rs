@@ -17,6 +17,16 @@ pub(crate) fn add_text(values: &mut Extra, TextField(field): TextField, value: &
     debug_assert!(r.is_ok(), "{field}: {r:?}");
 }
 
+/// Several values of one field (a message's headers).
+pub(crate) fn add_texts<S: AsRef<str>>(
+    values: &mut Extra,
+    TextField(field): TextField,
+    all: impl IntoIterator<Item = S>,
+) {
+    let r = values.add_texts(field, all);
+    debug_assert!(r.is_ok(), "{field}: {r:?}");
+}
+
 /// A span of time in nanoseconds, into a duration field (in microseconds).
 pub(crate) fn put_duration(rec: &mut SessionRecord, DurationField(field): DurationField, ns: i64) {
     let r = rec.extra.add_int(field, tyto_schema::time::span_micros(ns));

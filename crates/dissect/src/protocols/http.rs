@@ -280,36 +280,22 @@ pub(crate) fn request_values(
     if let Some(ua) = header(headers, "user-agent") {
         put(text_field!("http.user-agent"), ua);
     }
-    for h in headers.iter().filter(|_| names) {
-        put(text_field!("http.hasheader.src"), h.name);
+    if let Some(v) = req.version {
+        put(text_field!("http.version.src"), &format!("1.{v}"));
+    }
+    if names {
+        request_headers(headers, path, extra);
     }
     // The client a request was forwarded for: the first address of each
     // X-Forwarded-For (the proxies after it add the ones they heard from), as Arkime
     // keeps it; what is not an address is left out.
     for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for")) {
         let value = String::from_utf8_lossy(h.value);
-        if let Some(ip) = value.split(',').next().and_then(|first| forwarded_for(first.trim())) {
+        if let Some(ip) = value.split(',').next().and_then(|first| crate::kit::loose_ip(first.trim())) {
             let r = extra.add_ip(ip_field!("ip.xff").0, ip.into());
             debug_assert!(r.is_ok());
         }
     }
-}
-
-/// An address as proxies write it in `X-Forwarded-For`: IPv6 maybe in brackets, an
-/// IPv4 octet maybe with leading zeros (`10.000.000.03`, read as Arkime reads it).
-fn forwarded_for(text: &str) -> Option<std::net::IpAddr> {
-    let text = text.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = text.parse() {
-        return Some(ip);
-    }
-    let octets: Vec<u8> = text
-        .split('.')
-        .map(|o| {
-            (!o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit())).then(|| o.parse().ok()).flatten()
-        })
-        .collect::<Option<_>>()?;
-    let octets: [u8; 4] = octets.try_into().ok()?;
-    Some(std::net::IpAddr::from(octets))
 }
 
 /// What a response says, into a session's values, or a transaction's (`names`: with
@@ -321,9 +307,112 @@ pub(crate) fn response_values(headers: &[httparse::Header<'_>], code: u16, extra
     if let Some(ct) = header(headers, "content-type") {
         put(text_field!("http.content-type"), ct.split(';').next().unwrap_or(ct).trim());
     }
-    for h in headers.iter().filter(|_| names) {
-        put(text_field!("http.hasheader.dst"), h.name);
+    if names {
+        use crate::kit::add_texts;
+        // Each field's values go in together, as a request's.
+        add_texts(extra, text_field!("http.hasheader.dst"), headers.iter().map(|h| h.name));
+        let location = |h: &&httparse::Header<'_>| h.name.eq_ignore_ascii_case("location");
+        let lossy = |h: &httparse::Header<'_>| String::from_utf8_lossy(h.value).trim().to_owned();
+        add_texts(extra, text_field!("http.location"), headers.iter().filter(location).map(lossy));
+        let others = || headers.iter().filter(|h| !location(h));
+        add_texts(extra, text_field!("http.header.response.field"), others().map(|h| h.name));
+        add_texts(extra, text_field!("http.hasheader.dst.value"), others().map(|h| header_value(h.value)));
     }
+}
+
+/// Request headers with a field of their own, left out of `http.header.request.field`
+/// (as Arkime leaves them out).
+const OWN_FIELD_HEADERS: &[&str] = &["host", "user-agent", "referer", "x-forwarded-for", "authorization"];
+
+/// A request's header names and values, its Referer, cookies, query string and
+/// authorization scheme, into the session's values (Arkime's request header fields).
+fn request_headers(headers: &[httparse::Header<'_>], path: &str, extra: &mut Extra) {
+    use crate::kit::add_texts;
+    let value = |h: &httparse::Header<'_>| String::from_utf8_lossy(h.value).trim().to_owned();
+    // Each field's values go in together: a message's headers are many, and most are
+    // repeats of the last request's.
+    add_texts(extra, text_field!("http.hasheader.src"), headers.iter().map(|h| h.name));
+    let others = || headers.iter().filter(|h| !OWN_FIELD_HEADERS.iter().any(|own| h.name.eq_ignore_ascii_case(own)));
+    add_texts(extra, text_field!("http.header.request.field"), others().map(|h| h.name));
+    add_texts(extra, text_field!("http.hasheader.src.value"), others().map(|h| header_value(h.value)));
+    let mut put = |f: TextField, v: &str| crate::kit::add_text(extra, f, v);
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("referer") {
+            put(text_field!("http.referer"), &value(h));
+        } else if h.name.eq_ignore_ascii_case("authorization") {
+            if let Some(scheme) = value(h).split_whitespace().next() {
+                put(text_field!("http.authtype"), scheme);
+            }
+        } else if h.name.eq_ignore_ascii_case("cookie") {
+            // `a=1; b=2`: a part without `=` names no cookie.
+            for part in value(h).split(';') {
+                if let Some((key, v)) = part.split_once('=') {
+                    let (key, v) = (key.trim(), v.trim());
+                    if !key.is_empty() {
+                        put(text_field!("http.cookie.key"), key);
+                    }
+                    if !v.is_empty() {
+                        put(text_field!("http.cookie.value"), v);
+                    }
+                }
+            }
+        }
+    }
+    // The query string, read as Arkime reads it: each piece before a `=` or `&` is a
+    // key (or, after a `=`, a value), percent-decoded; a last piece is kept only as
+    // a value (`?a=1&flag` has keys `a`, values `1`).
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split('#').next().unwrap_or(query);
+    let (mut start, mut in_value) = (0, false);
+    for (i, c) in query.bytes().enumerate().filter(|(_, c)| matches!(c, b'&' | b'=')) {
+        if i > start {
+            let field = if in_value { text_field!("http.uri.value") } else { text_field!("http.uri.key") };
+            put(field, &percent_decoded(&query[start..i]));
+        }
+        start = i + 1;
+        in_value = c == b'=';
+    }
+    if in_value && query.len() > start {
+        put(text_field!("http.uri.value"), &percent_decoded(&query[start..]));
+    }
+}
+
+/// A header's value as the header value fields keep it: trimmed, its first KiB (as
+/// Arkime), as text (borrowed when it is UTF-8, as nearly all are).
+fn header_value(value: &[u8]) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 1024;
+    let value = trim(value);
+    let value = &value[..value.len().min(MAX)];
+    match std::str::from_utf8(value) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        // Cut inside a character, or not UTF-8 at all.
+        Err(e) if e.error_len().is_none() => {
+            std::borrow::Cow::Borrowed(std::str::from_utf8(&value[..e.valid_up_to()]).unwrap_or_default())
+        }
+        Err(_) => String::from_utf8_lossy(value),
+    }
+}
+
+/// `%41` as `A`; a `%` not followed by two hex digits is kept as it is, and bytes that
+/// are not UTF-8 are replaced.
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What an answer's headers say of the session, whatever HTTP version carried them:
@@ -501,6 +590,11 @@ impl Http {
                 match resp.parse(&buf) {
                     Ok(httparse::Status::Complete(n)) => {
                         let code = resp.code.unwrap_or(0);
+                        if let Some(v) = resp.version {
+                            let version = format!("1.{v}");
+                            put_text(rec, text_field!("http.version.dst"), &version);
+                            put_text(rec, text_field!("http.version"), &version);
+                        }
                         (Some(n), self.response(resp.headers, code, n, rec))
                     }
                     Ok(httparse::Status::Partial) if buf.len() < MAX_HEADER_BYTES => (None, Body::Headers),
@@ -713,6 +807,49 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
         rec
     }
 
+    /// Arkime's header fields: names and values of headers without a field of their
+    /// own, cookies, the query string decoded, the authorization scheme, versions.
+    #[test]
+    fn headers_cookies_and_queries_as_arkime_files_them() {
+        let mut h = Http::default();
+        let mut rec = SessionRecord::default();
+        h.feed(
+            Side::Client,
+            b"GET /s?q=a%20b&lang=&x%3Dy=1&&flag HTTP/1.0\r\nHost: a.example\r\nReferer: http://b.example/\r\n\
+Cookie: sid=AB12; theme=dark ; junk\r\nAuthorization: Basic dTpw\r\nAccept-Language:  en-US \r\n\r\n",
+            &mut rec,
+        );
+        h.feed(
+            Side::Server,
+            b"HTTP/1.1 302 Found\r\nLocation: /login\r\nServer: Demo/1.0\r\nContent-Length: 0\r\n\r\n",
+            &mut rec,
+        );
+        let sorted = |f: &str| {
+            let mut v = texts(&rec, f);
+            v.sort();
+            v
+        };
+        assert_eq!(texts(&rec, "http.version.src"), ["1.0"]);
+        assert_eq!(texts(&rec, "http.version.dst"), ["1.1"]);
+        assert_eq!(sorted("http.version"), ["1.0", "1.1"]);
+        assert_eq!(texts(&rec, "http.referer"), ["http://b.example/"]);
+        assert_eq!(texts(&rec, "http.authtype"), ["basic"]);
+        assert_eq!(sorted("http.cookie.key"), ["sid", "theme"]);
+        assert_eq!(sorted("http.cookie.value"), ["AB12", "dark"]);
+        assert_eq!(sorted("http.uri.key"), ["lang", "q", "x=y"]);
+        assert_eq!(sorted("http.uri.value"), ["1", "a b"]);
+        assert_eq!(sorted("http.header.request.field"), ["accept-language", "cookie"]);
+        assert_eq!(sorted("http.hasheader.src.value"), ["en-us", "sid=ab12; theme=dark ; junk"]);
+        assert_eq!(sorted("http.hasheader.src"), ["accept-language", "authorization", "cookie", "host", "referer"]);
+        assert_eq!(texts(&rec, "http.location"), ["/login"]);
+        assert_eq!(sorted("http.header.response.field"), ["content-length", "server"]);
+        assert_eq!(sorted("http.hasheader.dst.value"), ["0", "demo/1.0"]);
+        assert_eq!(percent_decoded("%zz%4"), "%zz%4");
+        assert_eq!(header_value("é".repeat(600).as_bytes()).len(), 1024);
+        assert_eq!(header_value(b"  a\xff "), "a\u{fffd}");
+        assert_eq!(percent_decoded("%C3%A9%ff"), "é\u{fffd}");
+    }
+
     /// A program's start in an answer marks the session even when the download is
     /// cut short; so does an old server, an attachment, and a program's type.
     #[test]
@@ -754,11 +891,11 @@ HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
 
     #[test]
     fn forwarded_for_addresses() {
-        assert_eq!(forwarded_for("10.000.000.03"), Some([10, 0, 0, 3].into()));
-        assert_eq!(forwarded_for("[2001:db8::1]"), "2001:db8::1".parse().ok());
-        assert_eq!(forwarded_for("192.0.2.7"), Some([192, 0, 2, 7].into()));
+        assert_eq!(crate::kit::loose_ip("10.000.000.03"), Some([10, 0, 0, 3].into()));
+        assert_eq!(crate::kit::loose_ip("[2001:db8::1]"), "2001:db8::1".parse().ok());
+        assert_eq!(crate::kit::loose_ip("192.0.2.7"), Some([192, 0, 2, 7].into()));
         for not in ["unknown", "1.2.3", "1.2.3.256", "1.2.3.4.5", "1..2.3", "0001.2.3.4", ""] {
-            assert_eq!(forwarded_for(not), None, "{not}");
+            assert_eq!(crate::kit::loose_ip(not), None, "{not}");
         }
     }
 

@@ -273,6 +273,7 @@ impl Http2 {
                     httparse::Request { method: Some(&method), path: Some(&path), version: None, headers: &mut [] };
                 request_values(&headers, &req, &mut rec.extra, true);
                 put_text(rec, text_field!("http.version"), "2.0");
+                put_text(rec, text_field!("http.version.src"), "2.0");
                 authentication(&headers, rec);
                 if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&stream) {
                     return;
@@ -294,6 +295,7 @@ impl Http2 {
                     return; // interim
                 }
                 answer_into_session(&headers, code, rec);
+                put_text(rec, text_field!("http.version.dst"), "2.0");
                 if let Some(s) = self.streams.get_mut(&stream) {
                     s.answered = true;
                     if let Some(t) = &mut s.txn {

@@ -1,11 +1,12 @@
 //! IMAP (RFC 9051): recognised by its greeting or tagged commands, followed as far
-//! as STARTTLS, after which the connection is classified afresh.
+//! as STARTTLS, after which the connection is classified afresh; the mailboxes
+//! opened (SELECT, EXAMINE) are the session's `email.folder`.
 
 use tyto_schema::SessionRecord;
 
 use crate::kit::lines::{starts_with_ci, trim, LineReader};
-use crate::kit::ntlm;
 use crate::kit::upgrade::Upgrade;
+use crate::kit::{ntlm, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -67,6 +68,15 @@ impl Dissector for Imap {
                             *tag = t.to_vec();
                             upgrade.ask();
                         }
+                        for verb in [&b"SELECT "[..], b"EXAMINE "] {
+                            if starts_with_ci(cmd, verb) {
+                                let name = trim(&cmd[verb.len()..]);
+                                let name = name.strip_prefix(b"\"").and_then(|n| n.strip_suffix(b"\"")).unwrap_or(name);
+                                if !name.is_empty() {
+                                    put_text(rec, text_field!("email.folder"), &String::from_utf8_lossy(name));
+                                }
+                            }
+                        }
                         // LOGIN carries the password as an argument.
                         if starts_with_ci(cmd, b"LOGIN ") {
                             crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
@@ -126,5 +136,20 @@ mod tests {
         s.feed(Side::Server, b"a1 BAD no\r\n", &mut rec);
         assert_eq!(s.handoff(), None);
         assert!(s.wants_more());
+    }
+
+    #[test]
+    fn opened_mailboxes_are_folders() {
+        let mut s = Imap::default();
+        let mut rec = SessionRecord::default();
+        s.feed(
+            Side::Client,
+            b"a1 LOGIN u p\r\na2 SELECT INBOX\r\na3 examine \"Sent Items\"\r\na4 SELECT\r\n",
+            &mut rec,
+        );
+        assert_eq!(
+            rec.extra.get("email.folder"),
+            Some(&tyto_schema::Values::Text(vec!["INBOX".into(), "Sent Items".into()]))
+        );
     }
 }

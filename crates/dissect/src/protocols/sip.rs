@@ -58,6 +58,29 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
     }
 }
 
+/// The user part of a `sip:` or `sips:` URI in a From or To value (`"A" <sip:alice@x>;tag=1`
+/// → `alice`); a `tel:` URI names no user.
+fn uri_user(value: &str) -> Option<&str> {
+    let lower = value.to_ascii_lowercase();
+    let at = lower.find("sips:").map(|i| i + 5).or_else(|| lower.find("sip:").map(|i| i + 4))?;
+    let rest = &value[at..];
+    let end = rest.find(['>', ';', ' ', '?']).unwrap_or(rest.len());
+    let (user, _) = rest[..end].split_once('@')?;
+    let user = user.split(':').next().unwrap_or(user);
+    (!user.is_empty()).then_some(user)
+}
+
+/// The `username="…"` of Digest credentials.
+fn auth_user(value: &str) -> Option<&str> {
+    let at = value.to_ascii_lowercase().find("username=")? + "username=".len();
+    let rest = value[at..].trim_start();
+    let user = match rest.strip_prefix('"') {
+        Some(quoted) => &quoted[..quoted.find('"')?],
+        None => &rest[..rest.find([',', ' ']).unwrap_or(rest.len())],
+    };
+    (!user.is_empty()).then_some(user)
+}
+
 pub struct Sip {
     messages: usize,
 }
@@ -86,6 +109,19 @@ impl Dissector for Sip {
             match name.trim().to_ascii_lowercase().as_str() {
                 "call-id" | "i" => put_text(rec, text_field!("sip.callid"), value),
                 "user-agent" | "server" => put_text(rec, text_field!("sip.user-agent"), value),
+                "from" | "f" => {
+                    put_text(rec, text_field!("sip.from"), value);
+                    uri_user(value).into_iter().for_each(|u| put_text(rec, text_field!("sip.user"), u));
+                }
+                "to" | "t" => {
+                    put_text(rec, text_field!("sip.to"), value);
+                    uri_user(value).into_iter().for_each(|u| put_text(rec, text_field!("sip.user"), u));
+                }
+                "via" | "v" => put_text(rec, text_field!("sip.via"), value),
+                "contact" | "m" => put_text(rec, text_field!("sip.contact"), value),
+                "authorization" | "proxy-authorization" => {
+                    auth_user(value).into_iter().for_each(|u| put_text(rec, text_field!("sip.user"), u));
+                }
                 _ => {}
             }
         }
@@ -114,5 +150,26 @@ mod tests {
         assert_eq!(rec.extra.get("sip.statuscode"), Some(&Values::Int(vec![401])));
         assert_eq!(rec.extra.get("sip.callid"), Some(&Values::Text(vec!["abc@host".into()])));
         assert_eq!(rec.extra.get("sip.user-agent"), Some(&Values::Text(vec!["Linphone/5".into(), "Asterisk".into()])));
+    }
+
+    /// Arkime's From, To, Via and Contact values as sent, and the users of their
+    /// `sip:` URIs and of Digest credentials.
+    #[test]
+    fn parties_and_users() {
+        let mut s = Sip { messages: 0 };
+        let mut rec = SessionRecord::default();
+        let invite = b"INVITE sip:bob@b.example SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9\r\n\
+f: \"Alice\" <sip:alice:pw@a.example>;tag=1\r\nTo: <tel:+4412>\r\nm: <sip:alice@10.0.0.1:5060>\r\n\
+Proxy-Authorization: Digest username=\"alice2\", realm=\"a\"\r\n\r\n";
+        s.feed(Side::Client, invite, &mut rec);
+        let texts = |f: &str| match rec.extra.get(f) {
+            Some(Values::Text(v)) => v.clone(),
+            _ => Vec::new(),
+        };
+        assert_eq!(texts("sip.via"), ["SIP/2.0/UDP 10.0.0.1;branch=z9"]);
+        assert_eq!(texts("sip.from"), ["\"Alice\" <sip:alice:pw@a.example>;tag=1"]);
+        assert_eq!(texts("sip.to"), ["<tel:+4412>"]);
+        assert_eq!(texts("sip.contact"), ["<sip:alice@10.0.0.1:5060>"]);
+        assert_eq!(texts("sip.user"), ["alice", "alice2"]);
     }
 }

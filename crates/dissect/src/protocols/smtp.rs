@@ -1,13 +1,18 @@
 //! SMTP (RFC 5321): HELO/EHLO names, envelope senders and recipients, the headers of
 //! each message (subject decoded from RFC 2047 words, addresses, Message-ID, mailer,
-//! content type), and STARTTLS, after which the connection is classified afresh.
+//! content type, the relays its Received headers name, the other headers by name and
+//! value), its MIME parts (attachments' names and types, and the MD5 and SHA-256 of
+//! each base64 part's bytes, as Arkime hashes them), and STARTTLS, after which the
+//! connection is classified afresh.
 
 use base64::Engine;
+use md5::Md5;
+use sha2::{Digest, Sha256};
 use tyto_schema::SessionRecord;
 
 use crate::kit::lines::{after_ci, starts_with_ci, trim, LineReader};
 use crate::kit::upgrade::Upgrade;
-use crate::kit::{ntlm, put_text};
+use crate::kit::{hex, loose_ip, ntlm, put_ip, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -48,6 +53,23 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 
 /// Headers of one message kept for folding; longer ones are cut.
 const MAX_HEADER: usize = 8192;
+/// MIME boundaries followed in one session (nested multiparts add theirs).
+const MAX_BOUNDARIES: usize = 16;
+/// Headers with a field of their own, left out of `email.has-header.name` and
+/// `.value` (as Arkime leaves them out).
+const OWN_FIELD_HEADERS: &[&str] = &[
+    "cc",
+    "to",
+    "from",
+    "message-id",
+    "content-type",
+    "subject",
+    "x-mailer",
+    "user-agent",
+    "mime-version",
+    "received",
+    "x-originating-ip",
+];
 
 #[derive(Default, PartialEq, Eq)]
 enum Client {
@@ -55,7 +77,69 @@ enum Client {
     Commands,
     Headers,
     Body,
+    /// The headers of a MIME part, after its boundary line.
+    PartHeaders,
     Stopped,
+}
+
+/// The MIME part being read: whether its body is base64, and if so the digests of
+/// its bytes and the characters of an unfinished quantum.
+#[derive(Default)]
+struct Part {
+    base64: Option<Box<Digests>>,
+}
+
+/// The digests of a base64 part's bytes, decoded as mail readers (and Arkime, through
+/// glib) decode them: characters outside the alphabet (line breaks, `=`, stray
+/// bytes) are skipped, and bits short of a byte at the end are dropped. Written here
+/// rather than with the `base64` crate, which refuses such text and would need the
+/// lines gathered first.
+struct Digests {
+    md5: Md5,
+    sha256: Sha256,
+    /// Bits decoded and not yet a whole byte (the low `bits` of `acc`).
+    acc: u32,
+    bits: u8,
+}
+
+impl Digests {
+    fn new() -> Digests {
+        Digests { md5: Md5::new(), sha256: Sha256::new(), acc: 0, bits: 0 }
+    }
+
+    /// One line of the body.
+    fn line(&mut self, line: &[u8]) {
+        let mut out = [0u8; 64];
+        let mut n = 0;
+        for &c in line {
+            let v = match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                _ => continue,
+            };
+            self.acc = (self.acc << 6) | u32::from(v);
+            self.bits += 6;
+            if self.bits >= 8 {
+                self.bits -= 8;
+                out[n] = (self.acc >> self.bits) as u8;
+                self.acc &= (1 << self.bits) - 1;
+                n += 1;
+                if n == out.len() {
+                    self.update(&out);
+                    n = 0;
+                }
+            }
+        }
+        self.update(&out[..n]);
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.md5.update(bytes);
+        self.sha256.update(bytes);
+    }
 }
 
 #[derive(Default)]
@@ -68,6 +152,9 @@ pub struct Smtp {
     upgrade: Upgrade,
     /// `AUTH NTLM`: tokens after `334`.
     ntlm: ntlm::TextExchange,
+    /// MIME boundaries named by the content types read (without their `--`).
+    boundaries: Vec<Vec<u8>>,
+    part: Part,
     done: bool,
 }
 
@@ -155,7 +242,95 @@ fn quoted_printable(text: &str) -> Vec<u8> {
     out
 }
 
+/// The relays a `Received` header names (the words after `from` and `by`, the part
+/// after an `@`) and the addresses in its brackets (`[192.0.2.1]`, `[IPv6:…]`), as
+/// Arkime reads them into `host.email` and `ip.email`.
+fn received(value: &str) -> (Vec<String>, Vec<std::net::IpAddr>) {
+    let (mut hosts, mut ips) = (Vec::new(), Vec::new());
+    let mut words = value.split_ascii_whitespace().peekable();
+    while let Some(word) = words.next() {
+        let keyword = word.trim_start_matches('(');
+        if keyword.eq_ignore_ascii_case("from") || keyword.eq_ignore_ascii_case("by") {
+            if let Some(next) = words.peek() {
+                let name = next.trim_matches(|c| matches!(c, '(' | ')' | ';' | '<' | '>'));
+                let name = name.rsplit_once('@').map_or(name, |(_, host)| host);
+                if !name.is_empty() && !name.starts_with('[') && !name.contains('=') {
+                    hosts.push(name.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    let mut rest = value;
+    while let Some((_, after)) = rest.split_once('[') {
+        let Some((inside, after)) = after.split_once(']') else { break };
+        ips.extend(loose_ip(inside.trim()));
+        rest = after;
+    }
+    (hosts, ips)
+}
+
+/// A parameter of a header value (`boundary="x"`, `filename=a.zip`), unquoted.
+fn parameter<'a>(value: &'a str, name: &str) -> Option<&'a str> {
+    let lower = value.to_ascii_lowercase();
+    let at = lower.match_indices(name).find_map(|(i, _)| {
+        let before = lower[..i].trim_end();
+        let rest = lower[i + name.len()..].trim_start();
+        (before.is_empty() || before.ends_with(';')).then_some(())?;
+        rest.starts_with('=').then(|| value.len() - rest.len() + 1)
+    })?;
+    let v = value[at..].trim_start();
+    let v = match v.strip_prefix('"') {
+        Some(quoted) => &quoted[..quoted.find('"').unwrap_or(quoted.len())],
+        None => &v[..v.find(';').unwrap_or(v.len())],
+    };
+    Some(v.trim())
+}
+
 impl Smtp {
+    /// A boundary named by a content type, to be followed.
+    fn boundary_of(&mut self, content_type: &str) {
+        if let Some(b) = parameter(content_type, "boundary").filter(|b| !b.is_empty()) {
+            if self.boundaries.len() < MAX_BOUNDARIES && !self.boundaries.iter().any(|k| k == b.as_bytes()) {
+                self.boundaries.push(b.as_bytes().to_vec());
+            }
+        }
+    }
+
+    /// A line of a message's body that is one of its boundaries (`--b`, `--b--`).
+    fn is_boundary(&self, line: &[u8]) -> bool {
+        line.strip_prefix(b"--").is_some_and(|rest| self.boundaries.iter().any(|b| rest.starts_with(b)))
+    }
+
+    /// A part's end: the digests of a base64 part's bytes.
+    fn part_done(&mut self, rec: &mut SessionRecord) {
+        if let Some(d) = std::mem::take(&mut self.part).base64 {
+            put_text(rec, text_field!("email.md5"), &hex(&d.md5.finalize()));
+            put_text(rec, text_field!("email.sha256"), &hex(&d.sha256.finalize()));
+        }
+    }
+
+    /// A header of a MIME part.
+    fn part_header(&mut self, name: &str, value: &str, rec: &mut SessionRecord) {
+        match name {
+            "content-type" => {
+                let kind = value.split(';').next().unwrap_or(value).trim();
+                if !kind.is_empty() && !kind.to_ascii_lowercase().starts_with("multipart/") {
+                    put_text(rec, text_field!("email.file-content-type"), kind);
+                }
+                self.boundary_of(value);
+            }
+            "content-disposition" => {
+                if let Some(name) = parameter(value, "filename").filter(|n| !n.is_empty()) {
+                    put_text(rec, text_field!("email.fn"), &decode_words(name));
+                }
+            }
+            "content-transfer-encoding" if value.trim().eq_ignore_ascii_case("base64") => {
+                self.part.base64 = Some(Box::new(Digests::new()));
+            }
+            _ => {}
+        }
+    }
+
     fn header_done(&mut self, rec: &mut SessionRecord) {
         let h = std::mem::take(&mut self.header);
         // Raw 8-bit headers are UTF-8 or, failing that, what mail clients send most: Windows-1252.
@@ -170,16 +345,46 @@ impl Smtp {
         if name.is_empty() || name.contains(' ') {
             return;
         }
+        if self.client == Client::PartHeaders {
+            self.part_header(&name, value, rec);
+            return;
+        }
         put_text(rec, text_field!("email.has-header"), &name);
+        if !OWN_FIELD_HEADERS.contains(&name.as_str()) {
+            put_text(rec, text_field!("email.has-header.name"), &name);
+            put_text(rec, text_field!("email.has-header.value"), value.trim());
+        }
         match name.as_str() {
             "subject" if !value.trim().is_empty() => put_text(rec, text_field!("email.subject"), &decode_words(value)),
             "from" | "sender" => addresses(value).iter().for_each(|a| put_text(rec, text_field!("email.src"), a)),
             "to" | "cc" => addresses(value).iter().for_each(|a| put_text(rec, text_field!("email.dst"), a)),
             "message-id" => put_text(rec, text_field!("email.message-id"), value.trim()),
             "x-mailer" | "user-agent" => put_text(rec, text_field!("email.x-mailer"), value.trim()),
-            "content-type" => put_text(rec, text_field!("email.content-type"), value.trim()),
+            "content-type" => {
+                put_text(rec, text_field!("email.content-type"), value.trim());
+                self.boundary_of(value);
+            }
+            "mime-version" => put_text(rec, text_field!("email.mime-version"), value.trim()),
+            "received" => {
+                let (hosts, ips) = received(value);
+                hosts.iter().for_each(|h| put_text(rec, text_field!("host.email"), h));
+                ips.into_iter().for_each(|ip| put_ip(rec, ip_field!("ip.email"), ip.into()));
+            }
+            "x-originating-ip" => {
+                if let Some(ip) = loose_ip(value.trim()) {
+                    put_ip(rec, ip_field!("ip.email"), ip.into());
+                }
+            }
             _ => {}
         }
+    }
+
+    /// The message's last line (`.`): its parts and boundaries end with it, unhashed
+    /// when no boundary closed them (as Arkime).
+    fn message_done(&mut self) {
+        self.client = Client::Commands;
+        self.part = Part::default();
+        self.boundaries.clear();
     }
 
     fn client_line(&mut self, line: &[u8], rec: &mut SessionRecord) {
@@ -207,7 +412,7 @@ impl Smtp {
                     self.client = Client::Stopped;
                 }
             }
-            Client::Headers => {
+            Client::Headers | Client::PartHeaders => {
                 let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
                 if folded && !self.header.is_empty() {
                     // Unfolding removes the line break only (RFC 5322 2.2.3).
@@ -219,16 +424,25 @@ impl Smtp {
                     self.header_done(rec);
                 }
                 if line == b"." {
-                    self.client = Client::Commands;
+                    self.message_done();
                 } else if line.is_empty() {
                     self.client = Client::Body;
+                } else if self.client == Client::PartHeaders && self.is_boundary(line) {
+                    // A part with no headers or body.
+                    self.part_done(rec);
                 } else {
                     self.header = line[..line.len().min(MAX_HEADER)].to_vec();
                 }
             }
             Client::Body => {
                 if line == b"." {
-                    self.client = Client::Commands;
+                    self.message_done();
+                } else if self.is_boundary(line) {
+                    self.part_done(rec);
+                    self.client = Client::PartHeaders;
+                } else if let Some(d) = &mut self.part.base64 {
+                    // Dot-stuffing (RFC 5321 4.5.2) never touches base64 text.
+                    d.line(line);
                 }
             }
             Client::Stopped => {}
@@ -298,6 +512,59 @@ mod tests {
             Some(Values::Text(v)) => v.clone(),
             _ => Vec::new(),
         }
+    }
+
+    /// Relays and addresses of Received headers, the other headers by name and value,
+    /// and a multipart message's attachment: its name, type and digests (a base64
+    /// quantum split across lines), only once its closing boundary is read.
+    #[test]
+    fn relays_headers_and_attachments() {
+        let message = b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nDATA\r\n\
+Received: from [10.000.000.002] (helo=[10.0.0.3])\r\n\tby MX.Example.net with esmtpa\r\n\
+Received: (from alice@localhost) by relay.example.org ([IPv6:2001:db8::1]) id 7;\r\n\
+X-Originating-IP: [192.0.2.9]\r\nMIME-Version: 1.0\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nX-Empty:\r\n\
+Content-Type: multipart/mixed; boundary=\"==outer\"\r\n\r\n\
+preamble\r\n--==outer\r\nContent-Type: text/plain\r\n\r\nHi\r\n\
+--==outer\r\nContent-Type: application/octet-stream; name=x\r\n\
+Content-Disposition: attachment;\r\n filename=\"hello.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+SGVsbG8s\r\nIHdvcmxkIQ==\r\n--==outer--\r\n.\r\n";
+        for split in [1, 5, 4096] {
+            let mut s = Smtp::default();
+            let mut rec = SessionRecord::default();
+            for chunk in message.chunks(split) {
+                s.feed(Side::Client, chunk, &mut rec);
+            }
+            assert_eq!(texts(&rec, "host.email"), ["mx.example.net", "localhost", "relay.example.org"], "{split}");
+            let ips: Vec<String> = match rec.extra.get("ip.email") {
+                Some(Values::Ip(v)) => v.iter().map(|a| a.to_string()).collect(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(ips, ["10.0.0.2", "10.0.0.3", "2001:db8::1", "192.0.2.9"]);
+            assert_eq!(texts(&rec, "email.mime-version"), ["1.0"]);
+            assert_eq!(texts(&rec, "email.has-header.name"), ["date", "x-empty"]);
+            assert_eq!(texts(&rec, "email.has-header.value"), ["Mon, 1 Jan 2024 00:00:00 +0000", ""]);
+            assert_eq!(texts(&rec, "email.fn"), ["hello.txt"]);
+            assert_eq!(texts(&rec, "email.file-content-type"), ["text/plain", "application/octet-stream"]);
+            assert_eq!(texts(&rec, "email.md5"), ["6cd3556deb0da54bca060b4c39479839"]);
+            assert_eq!(
+                texts(&rec, "email.sha256"),
+                ["315f5bdb76d078c43b8ac0064e4a0164612b1fce77c869345bfc94c75894edd3"]
+            );
+            assert!(s.client == Client::Commands);
+        }
+        // A part cut off by the message's end is not hashed; what is not base64 is
+        // skipped (the first part holds no byte).
+        let mut s = Smtp::default();
+        let mut rec = SessionRecord::default();
+        s.feed(
+            Side::Client,
+            b"DATA\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n!!!!\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nSGk=\r\n.\r\n",
+            &mut rec,
+        );
+        assert_eq!(texts(&rec, "email.md5"), ["d41d8cd98f00b204e9800998ecf8427e"]);
+        assert_eq!(parameter("attachment; filename=a.zip; size=3", "filename"), Some("a.zip"));
+        assert_eq!(parameter("text/plain; xfilename=no", "filename"), None);
     }
 
     #[test]

@@ -115,6 +115,8 @@ pub struct ClientHello {
     pub sig_algs: Vec<u16>,
     /// The server's name is sent encrypted (ESNI or ECH) in a well-formed extension.
     pub hides_name: bool,
+    /// The session id offered for resumption (empty: none; at most 32 bytes).
+    pub session_id: Vec<u8>,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -123,6 +125,8 @@ pub struct ServerHello {
     pub cipher: u16,
     pub extensions: Vec<u16>,
     pub selected_version: Option<u16>,
+    /// The session id the server gave (empty: none).
+    pub session_id: Vec<u8>,
 }
 
 /// Which handshake carries the hello: the JA4 prefix and the DTLS cookie depend on it.
@@ -144,7 +148,7 @@ pub fn parse_hello(body: &[u8], flavor: Flavor) -> Option<ClientHello> {
     let mut r = Reader(body);
     let mut ch = ClientHello { version: r.u16()?, ..ClientHello::default() };
     r.take(32)?;
-    r.vec8()?;
+    ch.session_id = r.vec8()?.iter().take(32).copied().collect();
     if flavor == Flavor::Dtls {
         // The cookie of a HelloVerifyRequest exchange.
         r.vec8()?;
@@ -200,12 +204,16 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
     let mut r = Reader(body);
     let mut sh = ServerHello { version: r.u16()?, ..ServerHello::default() };
     r.take(32)?;
-    // TLS 1.3 drafts before 22 dropped the session id from the ServerHello.
-    if !(0x7f00..0x7f16).contains(&sh.version) {
-        r.vec8()?;
+    // TLS 1.3 drafts before 22 dropped the session id and the compression method
+    // from the ServerHello.
+    let draft = (0x7f00..0x7f16).contains(&sh.version);
+    if !draft {
+        sh.session_id = r.vec8()?.iter().take(32).copied().collect();
     }
     sh.cipher = r.u16()?;
-    r.u8()?;
+    if !draft {
+        r.u8()?;
+    }
     let Some(exts) = r.vec16() else { return Some(sh) };
     let mut e = Reader(exts);
     while let (Some(t), Some(data)) = (e.u16(), e.vec16()) {
@@ -218,7 +226,27 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
 }
 
 pub(crate) fn dashed<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
-    v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (i, x) in v.enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        let _ = write!(out, "{x}");
+    }
+    out
+}
+
+/// `0a0a,1301`: numbers as four hex digits each, comma-separated (JA4's lists).
+fn hex_list(v: &[u16]) -> String {
+    let mut out = String::with_capacity(v.len() * 5);
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        crate::kit::push_hex(&mut out, &x.to_be_bytes());
+    }
+    out
 }
 
 pub(crate) fn hex_md5(s: &str) -> String {
@@ -254,6 +282,22 @@ impl ClientHello {
     }
 
     pub fn ja4_for(&self, flavor: Flavor) -> String {
+        self.ja4_both(flavor).0
+    }
+
+    /// JA4 before its hashes (FoxIO's `ja4_r`): the prefix, the sorted ciphers, and
+    /// the sorted extensions with the signature algorithms, in clear.
+    pub fn ja4_raw_for(&self, flavor: Flavor) -> String {
+        self.ja4_both(flavor).1
+    }
+
+    /// JA4 and its raw form, from one reading of the hello.
+    pub fn ja4_both(&self, flavor: Flavor) -> (String, String) {
+        let (prefix, ciphers, extensions) = self.ja4_parts(flavor);
+        (format!("{prefix}_{}_{}", sha12(&ciphers), sha12(&extensions)), format!("{prefix}_{ciphers}_{extensions}"))
+    }
+
+    fn ja4_parts(&self, flavor: Flavor) -> (String, String, String) {
         let version = self.best_version();
         let v = match version {
             0xfeff => "d1",
@@ -279,32 +323,30 @@ impl ClientHello {
             }
             _ => "00".into(),
         };
-        let mut sorted_c: Vec<String> = ciphers.iter().map(|c| format!("{c:04x}")).collect();
-        sorted_c.sort();
-        let mut sorted_e: Vec<String> =
-            exts.iter().filter(|e| **e != 0x0000 && **e != 0x0010).map(|e| format!("{e:04x}")).collect();
-        sorted_e.sort();
-        let sigs: Vec<String> = self.sig_algs.iter().map(|s| format!("{s:04x}")).collect();
+        // Four hex digits sort as the numbers do: the numbers are sorted, then written.
+        let mut sorted_c = ciphers.clone();
+        sorted_c.sort_unstable();
+        let mut sorted_e: Vec<u16> = exts.iter().copied().filter(|e| *e != 0x0000 && *e != 0x0010).collect();
+        sorted_e.sort_unstable();
         let ext_part = if sorted_e.is_empty() {
             String::new()
-        } else if sigs.is_empty() {
-            sorted_e.join(",")
+        } else if self.sig_algs.is_empty() {
+            hex_list(&sorted_e)
         } else {
-            format!("{}_{}", sorted_e.join(","), sigs.join(","))
+            format!("{}_{}", hex_list(&sorted_e), hex_list(&self.sig_algs))
         };
         let kind = match flavor {
             Flavor::Tls => 't',
             Flavor::Dtls => 'd',
             Flavor::Quic | Flavor::TlsOverUdp => 'q',
         };
-        format!(
-            "{kind}{v}{}{:02}{:02}{alpn}_{}_{}",
+        let prefix = format!(
+            "{kind}{v}{}{:02}{:02}{alpn}",
             if self.sni.is_some() { 'd' } else { 'i' },
             ciphers.len().min(99),
             exts.len().min(99),
-            sha12(&sorted_c.join(",")),
-            sha12(&ext_part)
-        )
+        );
+        (prefix, hex_list(&sorted_c), ext_part)
     }
 }
 

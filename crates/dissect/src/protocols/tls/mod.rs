@@ -10,7 +10,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::messages::{Framed, HandOn};
-use crate::kit::{add_protocol, put_text};
+use crate::kit::{add_protocol, hex, put_text};
 use crate::risk::{self, Risk};
 use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
 
@@ -145,8 +145,15 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
             } else if ch.alpn.iter().any(|a| a == "dot") || (rec.dst_port == 853 && flavor == Flavor::Tls) {
                 add_protocol(rec, &DOT);
             }
-            put_text(rec, text_field!("tls.ja3"), &hex_md5(&ch.ja3_string()));
-            put_text(rec, text_field!("tls.ja4"), &ch.ja4_for(flavor));
+            let ja3 = ch.ja3_string();
+            put_text(rec, text_field!("tls.ja3"), &hex_md5(&ja3));
+            put_text(rec, text_field!("tls.ja3string"), &ja3);
+            let (ja4, ja4_raw) = ch.ja4_both(flavor);
+            put_text(rec, text_field!("tls.ja4"), &ja4);
+            put_text(rec, text_field!("tls.ja4_r"), &ja4_raw);
+            if !ch.session_id.is_empty() {
+                put_text(rec, text_field!("tls.sessionid.src"), &hex(&ch.session_id));
+            }
             // The best the client offers bounds what can be chosen.
             let offered = ch.best_version();
             if obsolete(offered) {
@@ -189,7 +196,12 @@ pub(crate) fn handshake_message(flavor: Flavor, side: Side, kind: u8, body: &[u8
                 risk::add(rec, Risk::TlsInsecureCipher);
             }
             put_text(rec, text_field!("tls.cipher"), &cipher);
-            put_text(rec, text_field!("tls.ja3s"), &hex_md5(&sh.ja3s_string()));
+            let ja3s = sh.ja3s_string();
+            put_text(rec, text_field!("tls.ja3s"), &hex_md5(&ja3s));
+            put_text(rec, text_field!("tls.ja3sstring"), &ja3s);
+            if !sh.session_id.is_empty() {
+                put_text(rec, text_field!("tls.sessionid.dst"), &hex(&sh.session_id));
+            }
         }
         _ => {}
     }
@@ -394,6 +406,7 @@ pub(crate) mod tests {
         // From Arkime's golden output: no extensions, one cipher (0x002f), TLS 1.2.
         let ch = ClientHello { version: 0x0303, ciphers: vec![0x002f], ..ClientHello::default() };
         assert_eq!(ch.ja4(), "t12i010000_ba72b8082249_000000000000");
+        assert_eq!(ch.ja4_raw_for(Flavor::Tls), "t12i010000_002f_");
         assert_eq!(ch.ja3_string(), "771,47,,,");
         assert_eq!(hex_md5(&ch.ja3_string()), "fde4273625b2ac63bd01d9c500dac91b");
     }

@@ -4,7 +4,7 @@
 
 use tyto_schema::{SessionRecord, TextField, Values};
 
-use crate::kit::{add_protocol, hex, put_text, put_time};
+use crate::kit::{add_protocol, hex, put_int, put_text, put_time};
 use crate::risk::{self, Risk};
 
 use super::{PSIPHON, TOR};
@@ -122,6 +122,26 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
     };
     names(cert.subject(), text_field!("cert.subject.cn"), text_field!("cert.subject.on"), rec);
     names(cert.issuer(), text_field!("cert.issuer.cn"), text_field!("cert.issuer.on"), rec);
+    for (name, field) in
+        [(cert.subject(), text_field!("cert.subject.ou")), (cert.issuer(), text_field!("cert.issuer.ou"))]
+    {
+        for a in name.iter_organizational_unit() {
+            put_text(rec, field, &attribute_text(a));
+        }
+    }
+    // The key's algorithm and, for elliptic-curve keys, the named curve, by their
+    // short names (`rsaEncryption`, `id-ecPublicKey`, `secp384r1`), as OpenSSL and
+    // Arkime write them; an OID the registry does not know, dotted. A curve given by
+    // explicit parameters rather than a name (CVE-2020-0601's CurveBall) is
+    // `corrupt`, Arkime's word for it.
+    let algorithm = &cert.public_key().algorithm;
+    put_text(rec, text_field!("cert.publicAlgorithm"), &oid_name(&algorithm.algorithm));
+    if algorithm.algorithm == x509_parser::oid_registry::OID_KEY_TYPE_EC_PUBLIC_KEY {
+        if let Some(p) = &algorithm.parameters {
+            let named = (p.tag() == x509_parser::der_parser::asn1_rs::Tag::Oid).then(|| p.as_oid().ok()).flatten();
+            put_text(rec, text_field!("cert.curve"), &named.map_or_else(|| "corrupt".to_string(), |c| oid_name(&c)));
+        }
+    }
     put_text(rec, text_field!("cert.serial"), &hex(cert.raw_serial()));
     let validity = cert.validity();
     for (field, t) in
@@ -131,6 +151,9 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
             put_time(rec, field, ns);
         }
     }
+    let valid_for = validity.not_after.timestamp().saturating_sub(validity.not_before.timestamp());
+    put_int(rec, int_field!("cert.validforSeconds"), valid_for);
+    put_int(rec, int_field!("cert.validfor"), valid_for / 86_400);
     let mut alt_names = None;
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         let mut names = Vec::new();
@@ -166,6 +189,12 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
             validity.not_after.timestamp().saturating_mul(1_000_000_000),
         ),
     })
+}
+
+/// An OID by its short name in x509-parser's registry, or dotted.
+fn oid_name(oid: &x509_parser::oid_registry::Oid<'_>) -> String {
+    x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry())
+        .map_or_else(|_| oid.to_id_string(), str::to_string)
 }
 
 /// What a certificate's reader needs to judge it: its first common names, whether
