@@ -454,6 +454,11 @@ extra {
     "dns.answer.priority", [], Integer, many, "dns_answer_priority", None, "dns", None, "Preferences of the MX response records";
     "dns.answer.txt", [], Text, many, "dns_txt", None, "dns", None, "TXT answers";
     "dns.response-time", [], Duration, many, "dns_response_time", None, "dns", None, "Milliseconds from each query to its response (from the first query of its id when it was sent again), as Wireshark's dns.time";
+    "nbns.name", [], Text, many, "nbns_name", None, "nbns", None, "NetBIOS names asked for, answered or registered (decoded)";
+    "nbns.queryHost", [], Text, many, "nbns_query_host", None, "nbns", None, "NetBIOS names asked for";
+    "nbns.queryType", [], Text, many, "nbns_query_type", None, "nbns", None, "NetBIOS query types (NB, NBSTAT)";
+    "nbns.host", [], Text, many, "nbns_host", None, "nbns", None, "NetBIOS names answered or registered";
+    "nbns.ip", [], Ip, many, "nbns_ip", None, "nbns", None, "Addresses of NetBIOS name records";
     "host.tls", ["tls.sni"], LowerText, many, "tls_sni", Some("tls.client.server_name"), "tls", Host, "TLS server names (SNI)";
     "tls.version", [], Text, many, "tls_version", Some("tls.version"), "tls", None, "TLS/DTLS versions (`TLSv1.2`, `TLSv1.3`…)";
     "tls.cipher", [], Text, many, "tls_cipher", Some("tls.cipher"), "tls", Upper, "Cipher suites chosen";
@@ -526,6 +531,11 @@ extra {
     "isakmp.exchange-type", [], LowerText, many, "isakmp_exchange_type", None, "isakmp", None, "ISAKMP/IKE exchange types (identity-protection, ike-sa-init…)";
     "isakmp.initiator-spi", [], LowerText, many, "isakmp_initiator_spi", None, "isakmp", None, "ISAKMP/IKE initiator security parameter indexes (hex)";
     "isakmp.responder-spi", [], LowerText, many, "isakmp_responder_spi", None, "isakmp", None, "ISAKMP/IKE responder security parameter indexes (hex)";
+    "isakmp.encryption", [], Text, many, "isakmp_encryption", None, "isakmp", None, "IKE encryption algorithms proposed (aes-cbc, aes-gcm-16…)";
+    "isakmp.hash", [], Text, many, "isakmp_hash", None, "isakmp", None, "IKE hash (IKEv1) or PRF (IKEv2) algorithms proposed";
+    "isakmp.auth-method", [], Text, many, "isakmp_auth_method", None, "isakmp", None, "IKEv1 authentication methods proposed (psk, rsa-sig…)";
+    "isakmp.dh-group", [], Text, many, "isakmp_dh_group", None, "isakmp", None, "Diffie-Hellman groups proposed (modp2048, ecp256, curve25519…)";
+    "isakmp.vendor-id", [], LowerText, many, "isakmp_vendor_id", None, "isakmp", None, "IKE vendor ids (hex; dpd by name)";
     "esp.spi", [], LowerText, many, "esp_spi", None, "esp", None, "ESP security parameter indexes, one per direction and SA (hex), also of ESP in UDP";
     "opcua.endpointUrl", [], Text, many, "opcua_endpoint_url", None, "opcua", None, "OPC UA endpoint URLs from Hello messages";
     "opcua.securityPolicyUri", [], Text, many, "opcua_security_policy_uri", None, "opcua", None, "OPC UA security policy URIs from OpenSecureChannel messages";
@@ -563,6 +573,8 @@ extra {
     "krb5.cname", [], Text, many, "krb5_cname", None, "krb5", None, "Kerberos client names";
     "krb5.realm", [], Text, many, "krb5_realm", None, "krb5", None, "Kerberos realms";
     "krb5.sname", [], Text, many, "krb5_sname", None, "krb5", None, "Kerberos service names";
+    "krb5.etype", [], Text, many, "krb5_etype", None, "krb5", None, "Kerberos encryption types requests offer (aes256-cts-hmac-sha1-96, rc4-hmac…)";
+    "krb5.error", [], Text, many, "krb5_error", None, "krb5", None, "Kerberos error codes (KDC_ERR_PREAUTH_REQUIRED…)";
     "ldap.authtype", [], Text, many, "ldap_authtype", None, "ldap", None, "LDAP bind authentication types (none, simple, sasl, ntlmsspNegotiate…)";
     "ldap.bindname", [], Text, many, "ldap_bindname", None, "ldap", None, "LDAP bind DNs (`<ROOT>` for the empty name)";
     "dcerpc.interface", [], LowerText, many, "dcerpc_interface", None, "dcerpc", None, "DCE/RPC interface names (well-known UUIDs)";
@@ -614,6 +626,8 @@ extra {
     "oracle.host", [], LowerText, many, "oracle_host", None, "oracle", None, "Oracle client hosts (connect descriptor)";
     "oracle.service", [], LowerText, many, "oracle_service", None, "oracle", None, "Oracle services (SERVICE_NAME or SID)";
     "ftp.command", [], Text, many, "ftp_command", None, "ftp", Upper, "FTP commands";
+    "ftp.banner", [], Text, many, "ftp_banner", None, "ftp", None, "FTP servers' greetings (the 220 reply's text)";
+    "ftp.responseCode", [], Integer, many, "ftp_response_code", None, "ftp", None, "FTP reply codes";
     "ftp.filename", [], Text, many, "ftp_filename", None, "ftp", None, "FTP file names";
     "ftp.control", [], Text, many, "ftp_control", None, "ftp", None, "Of an FTP data connection: the id of the control session that announced it";
     "email.smtp-hello", [], LowerText, many, "smtp_hello", None, "email", None, "SMTP HELO/EHLO names";
@@ -635,6 +649,7 @@ extra {
     "host.email", ["email.host"], LowerText, many, "email_host", None, "email", Host, "Mail relays named by Received headers";
     "ip.email", [], Ip, many, "email_ip", None, "email", None, "Addresses in Received headers' brackets and X-Originating-IP";
     "dhcp.type", [], Text, many, "dhcp_type", None, "dhcp", Upper, "DHCP message types (DISCOVER, OFFER…)";
+    "dhcp.id", [], LowerText, many, "dhcp_id", None, "dhcp", None, "DHCP transaction ids (hex)";
     "dhcp.host", [], LowerText, many, "dhcp_host", None, "dhcp", None, "DHCP client host names";
     "dhcp.mac", [], LowerText, many, "dhcp_mac", None, "dhcp", Mac, "DHCP client hardware addresses";
     "dhcp.classId", [], Text, many, "dhcp_class_id", None, "dhcp", None, "DHCP vendor class identifiers";
@@ -665,6 +680,7 @@ extra {
     "ntp.version", [], Integer, many, "ntp_version", None, "ntp", None, "NTP versions";
     "ntp.mode", [], Text, many, "ntp_mode", None, "ntp", None, "NTP modes (client, server, broadcast…)";
     "ntp.stratum", [], Integer, many, "ntp_stratum", None, "ntp", None, "NTP strata";
+    "ntp.ref-id", [], Text, many, "ntp_ref_id", None, "ntp", None, "NTP reference ids: a clock or kiss code at strata 0 and 1 (GPS, INIT), the upstream server's address in hex above";
     "mysql.user", [], LowerText, many, "mysql_user", None, "mysql", None, "MySQL users";
     "mysql.ver", [], Text, many, "mysql_version", None, "mysql", None, "MySQL server versions";
     "mysql.query", [], Text, many, "mysql_query", None, "mysql", None, "MySQL statements (COM_QUERY, COM_STMT_PREPARE), literals as ?";

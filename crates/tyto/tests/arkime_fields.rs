@@ -389,6 +389,8 @@ fn dissector_values_match_arkime() {
                         (strings(k.get("cname"), false), strings(r.get("krb5.cname"), false)),
                         (strings(k.get("realm"), false), strings(r.get("krb5.realm"), false)),
                         (strings(k.get("sname"), false), strings(r.get("krb5.sname"), false)),
+                        (strings(k.get("etype"), false), strings(r.get("krb5.etype"), false)),
+                        (strings(k.get("error"), false), strings(r.get("krb5.error"), false)),
                     ],
                 );
             }
@@ -401,6 +403,16 @@ fn dissector_values_match_arkime() {
                         (strings(ik.get("exchangeType"), true), strings(r.get("isakmp.exchange-type"), true)),
                         (strings(ik.get("initiatorSpi"), true), strings(r.get("isakmp.initiator-spi"), true)),
                         (strings(ik.get("responderSpi"), true), strings(r.get("isakmp.responder-spi"), true)),
+                    ],
+                );
+                check(
+                    "isakmp proposals",
+                    vec![
+                        (strings(ik.get("encryption"), false), strings(r.get("isakmp.encryption"), false)),
+                        (strings(ik.get("hash"), false), strings(r.get("isakmp.hash"), false)),
+                        (strings(ik.get("authMethod"), false), strings(r.get("isakmp.auth-method"), false)),
+                        (strings(ik.get("dhGroup"), false), strings(r.get("isakmp.dh-group"), false)),
+                        (strings(ik.get("vendorId"), true), strings(r.get("isakmp.vendor-id"), true)),
                     ],
                 );
             }
@@ -565,6 +577,24 @@ fn dissector_values_match_arkime() {
                 ),
                 ("s7comm-plus", "s7comm", &[("opcode", "s7comm.opcode")]),
                 (
+                    "ftp",
+                    "ftp",
+                    &[("command", "ftp.command"), ("banner", "ftp.banner"), ("responseCode", "ftp.responseCode")],
+                ),
+                ("ntp", "ntp", &[("mode", "ntp.mode"), ("refId", "ntp.ref-id")]),
+                ("dhcp", "dhcp", &[("id", "dhcp.id"), ("mac", "dhcp.mac"), ("host", "dhcp.host")]),
+                (
+                    "nbns",
+                    "nbns",
+                    &[
+                        ("name", "nbns.name"),
+                        ("queryHost", "nbns.queryHost"),
+                        ("queryType", "nbns.queryType"),
+                        ("host", "nbns.host"),
+                        ("ip", "nbns.ip"),
+                    ],
+                ),
+                (
                     "sip",
                     "sip",
                     &[
@@ -642,6 +672,11 @@ fn dissector_values_match_arkime() {
         ("tls strings", 0.94),
         ("smtp headers and parts", 0.84),
         ("imap", 1.0),
+        ("ftp", 1.0),
+        ("ntp", 1.0),
+        ("dhcp", 1.0),
+        ("nbns", 0.85),
+        ("isakmp proposals", 0.87),
         // SIP over TCP: only what a segment's first message holds is read (a long
         // REGISTER's later headers are not), and Arkime groups the GTP-tunnelled SIP
         // of `gtp-iphone.pcap` into other sessions.

@@ -409,7 +409,7 @@ fn fields_lists_the_catalogue_with_sets_and_aliases() {
     assert_eq!(by_name("ip.src")["type"], "ip");
     assert_eq!(by_name("http.uri")["multi"], true);
     assert_eq!(by_name("host.http")["aliases"][0], "http.host");
-    assert_eq!(by_name("host")["members"].as_array().unwrap().len(), 9);
+    assert_eq!(by_name("host")["members"].as_array().unwrap().len(), 10);
     let table = ok(common::tyto().arg("fields").output().unwrap());
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.lines().any(|l| l.starts_with("country.dst ") && l.contains("destination.geo.country_iso_code")));

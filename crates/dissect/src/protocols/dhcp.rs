@@ -59,6 +59,7 @@ impl Dissector for Dhcp {
         if !is_dhcp(d) {
             return;
         }
+        put_text(rec, text_field!("dhcp.id"), &crate::kit::hex(&d[4..8]));
         // Ethernet addresses only (htype 1, hlen 6).
         if d[1] == 1 && d[2] == 6 {
             put_text(rec, text_field!("dhcp.mac"), &mac_text(&d[28..34]));

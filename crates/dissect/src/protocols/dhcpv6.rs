@@ -86,6 +86,10 @@ fn record(data: &[u8], depth: usize, rec: &mut SessionRecord) {
     if let Some(name) = type_name(kind) {
         put_text(rec, text_field!("dhcp.type"), name);
     }
+    // A client's or server's message: its transaction id (a relay's has none).
+    if !matches!(kind, RELAY_FORW | RELAY_REPL) {
+        put_text(rec, text_field!("dhcp.id"), &crate::kit::hex(&data[1..4]));
+    }
     for (code, value) in opts {
         match code {
             OPTION_RELAY_MSG if depth < MAX_RELAY_DEPTH => record(value, depth + 1, rec),
@@ -171,6 +175,7 @@ mod tests {
         let t = |f: &str| rec.extra.get(f).cloned();
         assert_eq!(t("dhcp.type"), Some(Values::Text(vec!["RELAY-FORW".into(), "SOLICIT".into()])));
         assert_eq!(t("dhcp.mac"), Some(Values::Text(vec!["00:0c:29:aa:bb:cc".into()])));
+        assert!(matches!(t("dhcp.id"), Some(Values::Text(ids)) if ids.len() == 1 && ids[0].len() == 6));
         assert_eq!(t("dhcp.host"), Some(Values::Text(vec!["host.example.com".into()])));
         assert_eq!(t("dhcp.classId"), Some(Values::Text(vec!["MSFT 5.0".into()])));
     }

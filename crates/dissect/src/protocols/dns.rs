@@ -68,6 +68,8 @@ pub struct Record {
 #[derive(Debug, PartialEq)]
 pub enum Answer {
     Addr(Addr),
+    /// A NetBIOS name's addresses (NBNS's NB record: flags and an IPv4 address each).
+    NetbiosAddrs(Vec<Addr>),
     Name(String),
     /// A TXT record's character-strings.
     Texts(Vec<String>),
@@ -173,6 +175,9 @@ pub fn parse(m: &[u8]) -> Option<Message> {
             (5 | 2, _) => name(m, start).map_or(Answer::Other, |(n, _)| Answer::Name(n)),
             (15, _) => name(m, start + 2).map_or(Answer::Other, |(n, _)| Answer::Name(n)),
             (16, _) => Answer::Texts(txt_strings(rdata)),
+            (32, n) if n > 0 && n % 6 == 0 => Answer::NetbiosAddrs(
+                rdata.chunks_exact(6).take(MAX_RECORDS).map(|e| Addr::from_v4([e[2], e[3], e[4], e[5]])).collect(),
+            ),
             _ => Answer::Other,
         };
         let priority = if rtype == 15 { u16_at(rdata, 0) } else { None };
@@ -372,6 +377,52 @@ fn record_names(msg: &Message, extra: &mut Extra) {
     }
 }
 
+/// A NetBIOS name from its DNS form (RFC 1001's first-level encoding: 32 letters
+/// `A`–`P`, two per byte): its 15 characters without the padding spaces, the 16th
+/// (the service suffix) aside. Another name is no NetBIOS name.
+fn netbios_name(encoded: &str) -> Option<String> {
+    let label = encoded.split('.').next()?.as_bytes();
+    if label.len() != 32 {
+        return None;
+    }
+    let nibble = |c: u8| c.to_ascii_uppercase().checked_sub(b'A').filter(|n| *n < 16);
+    let bytes: Vec<u8> =
+        label.chunks_exact(2).map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?)).collect::<Option<_>>()?;
+    // Control bytes dress some names (`\x01\x02__MSBROWSE__\x02`): left out.
+    let printable: Vec<u8> = bytes[..15].iter().copied().filter(|b| *b >= 0x20).collect();
+    let name = String::from_utf8_lossy(&printable).trim_end().to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+/// NBNS's values (Arkime's `nbns.*`): names asked for and their kinds, names
+/// answered or registered and their addresses.
+fn record_netbios(msg: &Message, extra: &mut Extra) {
+    for (n, qtype, _) in &msg.questions {
+        if let Some(name) = netbios_name(n) {
+            add_text(extra, text_field!("nbns.queryHost"), &name);
+            add_text(extra, text_field!("nbns.name"), &name);
+        }
+        let kind = match qtype {
+            32 => "NB",
+            33 => "NBSTAT",
+            _ => continue,
+        };
+        add_text(extra, text_field!("nbns.queryType"), kind);
+    }
+    for r in &msg.answers {
+        if let Some(name) = netbios_name(&r.name) {
+            add_text(extra, text_field!("nbns.host"), &name);
+            add_text(extra, text_field!("nbns.name"), &name);
+        }
+        if let Answer::NetbiosAddrs(addrs) = &r.data {
+            for a in addrs {
+                let res = extra.add_ip(ip_field!("nbns.ip").0, *a);
+                debug_assert!(res.is_ok());
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Dns {
     /// TCP: bytes of an incomplete message per side.
@@ -427,6 +478,9 @@ impl Dns {
 
     fn message(&mut self, msg: &Message, len: usize, rec: &mut SessionRecord) {
         record(msg, &mut rec.extra);
+        if rec.protocols.iter().any(|p| p == NBNS.name) {
+            record_netbios(msg, &mut rec.extra);
+        }
         if msg.questions.iter().any(|(n, ..)| crate::protocols::dnscrypt::is_certificate_query(n)) {
             crate::kit::add_protocol(rec, &crate::protocols::dnscrypt::PROTOCOL);
         }
@@ -686,6 +740,39 @@ mod tests {
         assert_eq!(txt_strings(b"\x05hello\x00\x03abc"), ["hello", "", "abc"]);
         assert_eq!(txt_strings(b"\x05hel"), Vec::<String>::new(), "a string past the record's end");
         assert_eq!(txt_strings(&[1, b'x'].repeat(40)).len(), MAX_TXT_STRINGS);
+    }
+
+    /// NBNS: names decoded from their first-level encoding, what was asked and
+    /// registered, and the addresses of NB records.
+    #[test]
+    fn netbios_names_and_addresses() {
+        let encode = |name: &str, suffix: u8| -> Vec<u8> {
+            let mut raw = format!("{name:<15}").into_bytes();
+            raw.push(suffix);
+            let mut label = vec![32u8];
+            for b in raw {
+                label.push(b'A' + (b >> 4));
+                label.push(b'A' + (b & 15));
+            }
+            label.push(0);
+            label
+        };
+        // A registration: one question (NB), one additional NB record of 10.1.2.3.
+        let mut m = vec![0x12, 0x34, 0x29, 0x10, 0, 1, 0, 0, 0, 0, 0, 1];
+        m.extend(encode("WORKSTATION", 0));
+        m.extend([0, 32, 0, 1]);
+        m.extend([0xc0, 12, 0, 32, 0, 1, 0, 0, 0, 60, 0, 6, 0, 0, 10, 1, 2, 3]);
+        let mut d = Dns::default();
+        let mut rec = SessionRecord { src_port: 137, dst_port: 137, ..SessionRecord::default() };
+        d.feed(Side::Client, &m, &mut rec);
+        assert_eq!(rec.extra.texts("nbns.queryHost"), ["WORKSTATION"]);
+        assert_eq!(rec.extra.texts("nbns.queryType"), ["NB"]);
+        assert_eq!(rec.extra.texts("nbns.host"), ["WORKSTATION"]);
+        assert_eq!(rec.extra.texts("nbns.name"), ["WORKSTATION"]);
+        assert_eq!(rec.extra.ips("nbns.ip"), [Addr::from_v4([10, 1, 2, 3])]);
+        assert_eq!(netbios_name("fhepfcelehfcepfffacacacacacacaaa").as_deref(), Some("WORKGROUP"));
+        assert_eq!(netbios_name("www.example.com"), None);
+        assert_eq!(netbios_name("abacfpfpenfdecfcepfhfdeffpfpacab").as_deref(), Some("__MSBROWSE__"));
     }
 
     #[test]

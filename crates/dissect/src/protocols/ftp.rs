@@ -122,6 +122,8 @@ pub struct Ftp {
     link: Option<SharedLink>,
     /// Announcements not yet handed to the classifier.
     announced: Vec<Announcement>,
+    /// The greeting's text was filed (`ftp.banner`).
+    greeted: bool,
 }
 
 /// Announces a data endpoint; the control connection's server stands in for a PASV
@@ -157,6 +159,9 @@ impl Dissector for Ftp {
                     if matches!(cmd.as_str(), "USER" | "PASS") && !upgrade.asked() {
                         crate::risk::add(rec, crate::risk::Risk::ClearTextCredentials);
                     }
+                    if cmd == "USER" && !arg.trim().is_empty() {
+                        put_text(rec, text_field!("user"), arg.trim());
+                    }
                     if FILE_COMMANDS.contains(&cmd.as_str()) && !arg.is_empty() {
                         put_text(rec, text_field!("ftp.filename"), arg.trim());
                     }
@@ -184,9 +189,18 @@ impl Dissector for Ftp {
             }
             Side::Server => {
                 let server = rec.dst_ip;
+                let greeted = &mut self.greeted;
                 let used = self.lines[1].feed(data, |l| {
                     // Passive mode: the server listens where it says.
                     let text = String::from_utf8_lossy(l);
+                    if let Some(code) = reply_code(l) {
+                        crate::kit::put_int(rec, int_field!("ftp.responseCode"), i64::from(code));
+                        // The greeting's first line, its text after the code.
+                        if code == 220 && !*greeted {
+                            *greeted = true;
+                            put_text(rec, text_field!("ftp.banner"), text[3..].trim_start_matches('-').trim());
+                        }
+                    }
                     let passive = if l.starts_with(b"227") {
                         six_numbers(&text[3..]).map(|(addr, port)| {
                             let mut at = vec![(addr, port)];
@@ -314,8 +328,15 @@ mod tests {
         let mut s = Ftp::default();
         let mut rec = SessionRecord::default();
         s.feed(Side::Client, b"USER bob\r\nPASS x\r\nRETR /pub/a file.txt\r\n\x00\x01junk\r\nAUTH TLS\r\n", &mut rec);
-        s.feed(Side::Server, b"234 AUTH TLS ok\r\n\x16\x03", &mut rec);
-        assert_eq!(s.handoff(), Some(17));
+        s.feed(
+            Side::Server,
+            b"220-Welcome to FTP\r\n220 second line\r\n331 ok\r\n234 AUTH TLS ok\r\n\x16\x03",
+            &mut rec,
+        );
+        assert_eq!(s.handoff(), Some(62));
+        assert_eq!(rec.extra.texts("ftp.banner"), ["Welcome to FTP"]);
+        assert_eq!(rec.extra.ints("ftp.responseCode"), [220, 331, 234]);
+        assert_eq!(rec.extra.texts("user"), ["bob"]);
         assert_eq!(
             rec.extra.get("ftp.command"),
             Some(&Values::Text(vec!["USER".into(), "PASS".into(), "RETR".into(), "AUTH".into()]))

@@ -66,12 +66,149 @@ fn principal(explicit: &[u8]) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-/// What one message names: (client, realm, service).
+/// What one message names: client, realm and service; a request's encryption types,
+/// an error's code.
 #[derive(Debug, Default, PartialEq)]
 struct Names {
     cname: Option<String>,
     realm: Option<String>,
     sname: Option<String>,
+    etypes: Vec<i64>,
+    error: Option<i64>,
+}
+
+/// An `Int32` (an INTEGER of at most four bytes, two's complement).
+fn int32(explicit: &[u8]) -> Option<i64> {
+    match tlv(explicit)? {
+        (0x02, v @ [first, ..], _) if v.len() <= 4 => {
+            let init = if first & 0x80 != 0 { -1i64 } else { 0 };
+            Some(v.iter().fold(init, |n, b| (n << 8) | i64::from(*b)))
+        }
+        _ => None,
+    }
+}
+
+/// Encryption types offered: `etype [8] SEQUENCE OF Int32` (at most 32 read).
+fn etypes(explicit: &[u8]) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut list = sequence(explicit).unwrap_or_default();
+    while !list.is_empty() && out.len() < 32 {
+        let Some((_, _, rest)) = tlv(list) else { break };
+        out.extend(int32(list));
+        list = rest;
+    }
+    out
+}
+
+/// An encryption type's name (RFC 3961, 4757, 8009, 6803), as Arkime and Wireshark
+/// write it; an unknown one, its number.
+fn etype_name(e: i64) -> std::borrow::Cow<'static, str> {
+    let name = match e {
+        1 => "des-cbc-crc",
+        2 => "des-cbc-md4",
+        3 => "des-cbc-md5",
+        5 => "des3-cbc-md5",
+        7 => "des3-cbc-sha1",
+        16 => "des3-cbc-sha1-kd",
+        17 => "aes128-cts-hmac-sha1-96",
+        18 => "aes256-cts-hmac-sha1-96",
+        19 => "aes128-cts-hmac-sha256-128",
+        20 => "aes256-cts-hmac-sha384-192",
+        23 => "rc4-hmac",
+        24 => "rc4-hmac-exp",
+        25 => "camellia128-cts-cmac",
+        26 => "camellia256-cts-cmac",
+        -135 => "rc4-hmac-old-exp",
+        _ => return e.to_string().into(),
+    };
+    name.into()
+}
+
+/// An error code's name (RFC 4120 7.5.9); an unknown one, its number.
+fn error_name(code: i64) -> std::borrow::Cow<'static, str> {
+    const NAMES: [&str; 77] = [
+        "KDC_ERR_NONE",
+        "KDC_ERR_NAME_EXP",
+        "KDC_ERR_SERVICE_EXP",
+        "KDC_ERR_BAD_PVNO",
+        "KDC_ERR_C_OLD_MAST_KVNO",
+        "KDC_ERR_S_OLD_MAST_KVNO",
+        "KDC_ERR_C_PRINCIPAL_UNKNOWN",
+        "KDC_ERR_S_PRINCIPAL_UNKNOWN",
+        "KDC_ERR_PRINCIPAL_NOT_UNIQUE",
+        "KDC_ERR_NULL_KEY",
+        "KDC_ERR_CANNOT_POSTDATE",
+        "KDC_ERR_NEVER_VALID",
+        "KDC_ERR_POLICY",
+        "KDC_ERR_BADOPTION",
+        "KDC_ERR_ETYPE_NOSUPP",
+        "KDC_ERR_SUMTYPE_NOSUPP",
+        "KDC_ERR_PADATA_TYPE_NOSUPP",
+        "KDC_ERR_TRTYPE_NOSUPP",
+        "KDC_ERR_CLIENT_REVOKED",
+        "KDC_ERR_SERVICE_REVOKED",
+        "KDC_ERR_TGT_REVOKED",
+        "KDC_ERR_CLIENT_NOTYET",
+        "KDC_ERR_SERVICE_NOTYET",
+        "KDC_ERR_KEY_EXPIRED",
+        "KDC_ERR_PREAUTH_FAILED",
+        "KDC_ERR_PREAUTH_REQUIRED",
+        "KDC_ERR_SERVER_NOMATCH",
+        "KDC_ERR_MUST_USE_USER2USER",
+        "KDC_ERR_PATH_NOT_ACCEPTED",
+        "KDC_ERR_SVC_UNAVAILABLE",
+        "",
+        "KRB_AP_ERR_BAD_INTEGRITY",
+        "KRB_AP_ERR_TKT_EXPIRED",
+        "KRB_AP_ERR_TKT_NYV",
+        "KRB_AP_ERR_REPEAT",
+        "KRB_AP_ERR_NOT_US",
+        "KRB_AP_ERR_BADMATCH",
+        "KRB_AP_ERR_SKEW",
+        "KRB_AP_ERR_BADADDR",
+        "KRB_AP_ERR_BADVERSION",
+        "KRB_AP_ERR_MSG_TYPE",
+        "KRB_AP_ERR_MODIFIED",
+        "KRB_AP_ERR_BADORDER",
+        "",
+        "KRB_AP_ERR_BADKEYVER",
+        "KRB_AP_ERR_NOKEY",
+        "KRB_AP_ERR_MUT_FAIL",
+        "KRB_AP_ERR_BADDIRECTION",
+        "KRB_AP_ERR_METHOD",
+        "KRB_AP_ERR_BADSEQ",
+        "KRB_AP_ERR_INAPP_CKSUM",
+        "KRB_AP_PATH_NOT_ACCEPTED",
+        "KRB_ERR_RESPONSE_TOO_BIG",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "KRB_ERR_GENERIC",
+        "KRB_ERR_FIELD_TOOLONG",
+        "KDC_ERROR_CLIENT_NOT_TRUSTED",
+        "KDC_ERROR_KDC_NOT_TRUSTED",
+        "KDC_ERROR_INVALID_SIG",
+        "KDC_ERR_KEY_TOO_WEAK",
+        "KDC_ERR_CERTIFICATE_MISMATCH",
+        "KRB_AP_ERR_NO_TGT",
+        "KDC_ERR_WRONG_REALM",
+        "KRB_AP_ERR_USER_TO_USER_REQUIRED",
+        "KDC_ERR_CANT_VERIFY_CERTIFICATE",
+        "KDC_ERR_INVALID_CERTIFICATE",
+        "KDC_ERR_REVOKED_CERTIFICATE",
+        "KDC_ERR_REVOCATION_STATUS_UNKNOWN",
+        "KDC_ERR_REVOCATION_STATUS_UNAVAILABLE",
+        "KDC_ERR_CLIENT_NAME_MISMATCH",
+        "KDC_ERR_KDC_NAME_MISMATCH",
+    ];
+    match usize::try_from(code).ok().and_then(|i| NAMES.get(i)).filter(|n| !n.is_empty()) {
+        Some(n) => (*n).into(),
+        None => code.to_string().into(),
+    }
 }
 
 fn message(d: &[u8]) -> Option<Names> {
@@ -90,20 +227,28 @@ fn message(d: &[u8]) -> Option<Names> {
                 cname: field(body, 1).and_then(principal),
                 realm: field(body, 2).and_then(string),
                 sname: field(body, 3).and_then(principal),
+                etypes: field(body, 8).map(etypes).unwrap_or_default(),
+                error: None,
             })
         }
         // AS-REP, TGS-REP: pvno [0], crealm [3], cname [4].
         0x6b | 0x6d => {
             pvno(0)?;
-            Some(Names { cname: field(seq, 4).and_then(principal), realm: field(seq, 3).and_then(string), sname: None })
+            Some(Names {
+                cname: field(seq, 4).and_then(principal),
+                realm: field(seq, 3).and_then(string),
+                ..Names::default()
+            })
         }
-        // KRB-ERROR: pvno [0], cname [8], realm [9], sname [10].
+        // KRB-ERROR: pvno [0], error-code [6], cname [8], realm [9], sname [10].
         0x7e => {
             pvno(0)?;
             Some(Names {
                 cname: field(seq, 8).and_then(principal),
                 realm: field(seq, 9).and_then(string),
                 sname: field(seq, 10).and_then(principal),
+                etypes: Vec::new(),
+                error: field(seq, 6).and_then(int32),
             })
         }
         _ => None,
@@ -155,6 +300,14 @@ impl Kerberos {
         }
         if let Some(s) = names.sname {
             put_text(rec, text_field!("krb5.sname"), &s);
+        }
+        // Negative numbers are vendors' private types (Microsoft's old RC4 variants):
+        // left out, as Arkime leaves them.
+        for e in names.etypes.into_iter().filter(|e| *e > 0) {
+            put_text(rec, text_field!("krb5.etype"), &etype_name(e));
+        }
+        if let Some(code) = names.error {
+            put_text(rec, text_field!("krb5.error"), &error_name(code));
         }
     }
 }
@@ -236,6 +389,10 @@ mod tests {
                 der(0xa1, &[name(&["johnson-pc$"])]),
                 der(0xa2, &[gstr("HAPPYCRAFT.ORG")]),
                 der(0xa3, &[name(&["krbtgt", "HAPPYCRAFT.ORG"])]),
+                der(
+                    0xa8,
+                    &[der(0x30, &[der(0x02, &[vec![18]]), der(0x02, &[vec![23]]), der(0x02, &[vec![0xff, 0x79]])])],
+                ),
             ],
         );
         der(
@@ -265,6 +422,11 @@ mod tests {
         assert_eq!(rec.extra.get("krb5.cname"), Some(&Values::Text(vec!["johnson-pc$".into()])));
         assert_eq!(rec.extra.get("krb5.realm"), Some(&Values::Text(vec!["HAPPYCRAFT.ORG".into()])));
         assert_eq!(rec.extra.get("krb5.sname"), Some(&Values::Text(vec!["krbtgt/HAPPYCRAFT.ORG".into()])));
+        assert_eq!(rec.extra.texts("krb5.etype"), ["aes256-cts-hmac-sha1-96", "rc4-hmac"]);
+        assert_eq!(etype_name(-135), "rc4-hmac-old-exp");
+        assert_eq!(error_name(25), "KDC_ERR_PREAUTH_REQUIRED");
+        assert_eq!(error_name(30), "30");
+        assert_eq!(etype_name(99), "99");
         // Every truncation is refused, none panics.
         for cut in 0..req.len() {
             assert!(message(&req[..cut]).is_none() || cut == req.len());

@@ -41,6 +41,20 @@ pub fn probe(_side: Side, data: &[u8]) -> Probe {
     Probe::from(plausible(data))
 }
 
+/// The reference identifier as Arkime writes it: at strata 0 and 1 its ASCII (a kiss
+/// code such as `INIT`, a clock such as `GPS`), above them the upstream server's
+/// address in hex; none when it is all zeros.
+fn reference_id(stratum: u8, id: &[u8]) -> Option<String> {
+    if id.iter().all(|b| *b == 0) {
+        return None;
+    }
+    let text = std::str::from_utf8(id).ok().map(|t| t.trim_end_matches('\0'));
+    match text {
+        Some(t) if stratum <= 1 && !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()) => Some(t.to_string()),
+        _ => Some(crate::kit::hex(id)),
+    }
+}
+
 pub struct Ntp {
     packets: usize,
 }
@@ -54,6 +68,9 @@ impl Dissector for Ntp {
         put_int(rec, int_field!("ntp.version"), i64::from((data[0] >> 3) & 7));
         put_text(rec, text_field!("ntp.mode"), MODES[(data[0] & 7) as usize]);
         put_int(rec, int_field!("ntp.stratum"), i64::from(data[1]));
+        if let Some(id) = reference_id(data[1], &data[12..16]) {
+            put_text(rec, text_field!("ntp.ref-id"), &id);
+        }
     }
 
     fn wants_more(&self) -> bool {
@@ -82,6 +99,10 @@ mod tests {
         n.feed(Side::Server, &s, &mut rec);
         assert_eq!(rec.extra.get("ntp.mode"), Some(&Values::Text(vec!["client".into(), "server".into()])));
         assert_eq!(rec.extra.get("ntp.stratum"), Some(&Values::Int(vec![0, 2])));
+        assert_eq!(rec.extra.get("ntp.ref-id"), None);
+        assert_eq!(reference_id(1, b"GPS\0").as_deref(), Some("GPS"));
+        assert_eq!(reference_id(0, b"INIT").as_deref(), Some("INIT"));
+        assert_eq!(reference_id(2, &[0x7f, 0x7f, 1, 1]).as_deref(), Some("7f7f0101"));
         assert_eq!(probe(Side::Client, &[0x23; 48]), Probe::NoMatch);
         assert_eq!(probe(Side::Client, &c[..40]), Probe::NoMatch);
     }
