@@ -570,6 +570,17 @@ extra {
     "redis.response-time", [], Duration, many, "redis_response_time", None, "redis", None, "Milliseconds from each command to its reply";
     "redis.error", [], Text, many, "redis_error", None, "redis", None, "Redis error replies";
     "redis.key", [], Text, many, "redis_key", None, "redis", None, "Keys Redis commands name first (not a subcommand, password, channel or script)";
+    "diameter.cmd", [], Text, many, "diameter_cmd", None, "diameter", None, "Diameter commands (Credit-Control-Request (272)…)";
+    "diameter.app", [], Text, many, "diameter_app", None, "diameter", None, "Diameter applications (3GPP-Gx (16777238)…)";
+    "diameter.session-id", [], Text, many, "diameter_session_id", None, "diameter", None, "Diameter Session-Id AVPs";
+    "diameter.origin-host", [], LowerText, many, "diameter_origin_host", None, "diameter", None, "Diameter Origin-Host AVPs";
+    "diameter.origin-realm", [], LowerText, many, "diameter_origin_realm", None, "diameter", None, "Diameter Origin-Realm AVPs";
+    "diameter.dest-host", [], LowerText, many, "diameter_dest_host", None, "diameter", None, "Diameter Destination-Host AVPs";
+    "diameter.dest-realm", [], LowerText, many, "diameter_dest_realm", None, "diameter", None, "Diameter Destination-Realm AVPs";
+    "diameter.user", [], Text, many, "diameter_user", None, "diameter", None, "Diameter User-Name AVPs (an IMSI on S6a)";
+    "diameter.resultCode", [], Integer, many, "diameter_result_code", None, "diameter", None, "Diameter Result-Code AVPs: 2xxx success, 3xxx protocol error, 4xxx transient, 5xxx permanent failure";
+    "ptp.msgType", [], Text, many, "ptp_msg_type", None, "ptp", None, "PTP message types (sync, announce, delay_req…)";
+    "ptp.clockId", [], LowerText, many, "ptp_clock_id", None, "ptp", None, "PTP clock identities of the senders";
     "krb5.cname", [], Text, many, "krb5_cname", None, "krb5", None, "Kerberos client names";
     "krb5.realm", [], Text, many, "krb5_realm", None, "krb5", None, "Kerberos realms";
     "krb5.sname", [], Text, many, "krb5_sname", None, "krb5", None, "Kerberos service names";

@@ -583,6 +583,22 @@ fn dissector_values_match_arkime() {
                 ),
                 ("ntp", "ntp", &[("mode", "ntp.mode"), ("refId", "ntp.ref-id")]),
                 ("dhcp", "dhcp", &[("id", "dhcp.id"), ("mac", "dhcp.mac"), ("host", "dhcp.host")]),
+                ("ptp", "ptp", &[("msgType", "ptp.msgType"), ("clockId", "ptp.clockId")]),
+                (
+                    "diameter",
+                    "diameter",
+                    &[
+                        ("app", "diameter.app"),
+                        ("cmd", "diameter.cmd"),
+                        ("sessionId", "diameter.session-id"),
+                        ("originHost", "diameter.origin-host"),
+                        ("originRealm", "diameter.origin-realm"),
+                        ("destHost", "diameter.dest-host"),
+                        ("destRealm", "diameter.dest-realm"),
+                        ("user", "diameter.user"),
+                        ("resultCode", "diameter.resultCode"),
+                    ],
+                ),
                 (
                     "nbns",
                     "nbns",
@@ -677,6 +693,10 @@ fn dissector_values_match_arkime() {
         ("dhcp", 1.0),
         ("nbns", 0.85),
         ("isakmp proposals", 0.87),
+        // Two of `diameter_synthetic.pcap`'s sessions run over SCTP, which Tyto does
+        // not dissect.
+        ("diameter", 0.6),
+        ("ptp", 1.0),
         // SIP over TCP: only what a segment's first message holds is read (a long
         // REGISTER's later headers are not), and Arkime groups the GTP-tunnelled SIP
         // of `gtp-iphone.pcap` into other sessions.
