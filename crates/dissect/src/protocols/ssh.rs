@@ -213,12 +213,7 @@ mod tests {
             payload.extend_from_slice(l.as_bytes());
         }
         payload.extend_from_slice(&[0, 0, 0, 0, 0]);
-        let padding = 8 - (payload.len() + 5) % 8 + 4;
-        let mut p = ((payload.len() + padding + 1) as u32).to_be_bytes().to_vec();
-        p.push(padding as u8);
-        p.extend_from_slice(&payload);
-        p.resize(p.len() + padding, 0);
-        p
+        packet(&payload)
     }
 
     /// A binary packet around a payload (padding to a multiple of 8).
