@@ -608,7 +608,10 @@ fn runaway_queries_are_bounded_interrupted_and_stop_with_the_server() {
     assert_eq!(get(&s, ANN, slow).0, 200);
     let alone = t0.elapsed();
     eprintln!("the slow query left alone: {:.2} s", alone.as_secs_f64());
-    assert!(alone > Duration::from_millis(2500), "the query is too quick to show anything ({alone:?})");
+    // The check below watches the server's CPU from 1.2 s to 2.7 s after the start:
+    // a query that went on would spend more than 0.3 s of it if it runs past 1.8 s
+    // (on this store it takes 2 to 3 s, with the machine's speed).
+    assert!(alone > Duration::from_millis(1800), "the query is too quick to show anything ({alone:?})");
     let t0 = Instant::now();
     let (status, _, _) = curl(&["--anyauth", "-u", ANN, "--max-time", "1", &format!("{}{slow}", s.base)]);
     assert_ne!(status, 200, "the client gave up after a second");
