@@ -653,10 +653,18 @@ assert.equal(await page.locator(".sessions-table tr.session-row").first().getAtt
 
 // ---- History: the tag changes above, with the tags their form bodies held; an
 // expression there opens its search again
+// The history is written as requests end: the page asks once the API's answer has
+// stopped growing, so both count the same lines.
+let hist = await api("/api/histories", { searchTerm: "browser-all", length: 1000 });
+for (let i = 0; i < 20; i++) {
+  await new Promise((r) => setTimeout(r, 300));
+  const again = await api("/api/histories", { searchTerm: "browser-all", length: 1000 });
+  if (again.recordsFiltered === hist.recordsFiltered) break;
+  hist = again;
+}
 await page.click("nav a:has-text('History')");
 await page.fill("#history-text", "browser-all");
 await page.press("#history-text", "Enter");
-const hist = await api("/api/histories", { searchTerm: "browser-all", length: 1000 });
 assert.ok(hist.data.some((e) => e.path === "/api/sessions/addtags" && e.detail.tags.includes("browser-all")), "the tag change is recorded");
 assert.ok(hist.data.some((e) => e.path === "/api/sessions/removetags"), "the removal is recorded");
 await page.locator("#history-count").filter({ hasText: wholeCount(`${hist.recordsFiltered} requests`) }).waitFor();
