@@ -312,8 +312,7 @@ pub(crate) fn response_values(headers: &[httparse::Header<'_>], code: u16, extra
         // Each field's values go in together, as a request's.
         add_texts(extra, text_field!("http.hasheader.dst"), headers.iter().map(|h| h.name));
         let location = |h: &&httparse::Header<'_>| h.name.eq_ignore_ascii_case("location");
-        let lossy = |h: &httparse::Header<'_>| String::from_utf8_lossy(h.value).trim().to_owned();
-        add_texts(extra, text_field!("http.location"), headers.iter().filter(location).map(lossy));
+        add_texts(extra, text_field!("http.location"), headers.iter().filter(location).map(header_text));
         let others = || headers.iter().filter(|h| !location(h));
         add_texts(extra, text_field!("http.header.response.field"), others().map(|h| h.name));
         add_texts(extra, text_field!("http.hasheader.dst.value"), others().map(|h| header_value(h.value)));
@@ -328,7 +327,7 @@ const OWN_FIELD_HEADERS: &[&str] = &["host", "user-agent", "referer", "x-forward
 /// authorization scheme, into the session's values (Arkime's request header fields).
 fn request_headers(headers: &[httparse::Header<'_>], path: &str, extra: &mut Extra) {
     use crate::kit::add_texts;
-    let value = |h: &httparse::Header<'_>| String::from_utf8_lossy(h.value).trim().to_owned();
+    let value = header_text;
     // Each field's values go in together: a message's headers are many, and most are
     // repeats of the last request's.
     add_texts(extra, text_field!("http.hasheader.src"), headers.iter().map(|h| h.name));
@@ -375,6 +374,11 @@ fn request_headers(headers: &[httparse::Header<'_>], path: &str, extra: &mut Ext
     if in_value && query.len() > start {
         put(text_field!("http.uri.value"), &percent_decoded(&query[start..]));
     }
+}
+
+/// A header's value as text, trimmed (Referer, Location, Authorization, Cookie).
+fn header_text(h: &httparse::Header<'_>) -> String {
+    String::from_utf8_lossy(h.value).trim().to_owned()
 }
 
 /// A header's value as the header value fields keep it: trimmed, its first KiB (as

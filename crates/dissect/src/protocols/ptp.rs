@@ -65,8 +65,7 @@ impl Dissector for Ptp {
             return;
         }
         put_text(rec, text_field!("ptp.msgType"), message_type(data[0] & 0x0f));
-        let clock: Vec<String> = data[20..28].iter().map(|b| format!("{b:02x}")).collect();
-        put_text(rec, text_field!("ptp.clockId"), &clock.join(":"));
+        put_text(rec, text_field!("ptp.clockId"), &crate::kit::mac_text(&data[20..28]));
     }
 
     fn wants_more(&self) -> bool {
