@@ -88,6 +88,97 @@ pub enum Filter {
         order: Order,
         ns: i64,
     },
+    /// The field holds `lo..=hi` values (Arkime's `http.uri.cnt`), with `lo` at least 1:
+    /// a count that admits none is written as `Not` of the counts it excludes, so a
+    /// session without the field — absent from a side table — needs no row to match.
+    Count {
+        field: &'static FieldDef,
+        lo: i64,
+        hi: i64,
+    },
+}
+
+/// The field `name` counts the values of: `http.uri.cnt` counts `http.uri`'s (a
+/// field that can hold many values, searchable, and not itself named `….cnt`).
+/// `cert.cnt`, Arkime's count of certificates, counts their fingerprints.
+pub(crate) fn counted_field(name: &str) -> Option<&'static FieldDef> {
+    if lookup(name).is_some() {
+        return None;
+    }
+    let base = name.strip_suffix(".cnt")?;
+    let base = if base == "cert" { "cert.hash" } else { base };
+    match lookup(base)? {
+        Named::Field(f) if f.multi && f.in_dump => Some(f),
+        _ => None,
+    }
+}
+
+/// The text field `name` searches by words: `http.uri.tokens` searches `http.uri`'s
+/// (Arkime's word-split twins of text fields).
+pub(crate) fn tokenised_field(name: &str) -> Option<&'static FieldDef> {
+    if lookup(name).is_some() {
+        return None;
+    }
+    match lookup(name.strip_suffix(".tokens")?)? {
+        Named::Field(f) if matches!(f.kind, FieldKind::Text | FieldKind::LowerText) && f.in_dump => Some(f),
+        _ => None,
+    }
+}
+
+/// `order value` as an inclusive range of integers.
+pub(crate) fn int_range(order: Order, v: i64) -> (i64, i64) {
+    match order {
+        Order::Lt => (i64::MIN, v.saturating_sub(1)),
+        Order::Le => (i64::MIN, v),
+        Order::Gt => (v.saturating_add(1), i64::MAX),
+        Order::Ge => (v, i64::MAX),
+    }
+}
+
+/// An integer filter on a field's values, made the same test on how many values the
+/// field holds.
+fn counts(f: Filter) -> Filter {
+    match f {
+        Filter::And(v) => Filter::And(v.into_iter().map(counts).collect()),
+        Filter::Or(v) => Filter::Or(v.into_iter().map(counts).collect()),
+        Filter::Not(inner) => Filter::Not(Box::new(counts(*inner))),
+        Filter::IntIn { field, values } => count_of(field, values.iter().map(|v| (*v, *v)).collect()),
+        Filter::IntRange { field, lo, hi } => count_of(field, vec![(lo, hi)]),
+        Filter::IntCmp { field, order, value } => count_of(field, vec![int_range(order, value)]),
+        other => other,
+    }
+}
+
+/// The count is in one of `ranges`: [`Filter::Count`] leaves, or — when none is a
+/// count too (the ranges admit 0) — `Not` of the counts the ranges leave out.
+fn count_of(field: &'static FieldDef, ranges: Vec<(i64, i64)>) -> Filter {
+    let mut ranges: Vec<(i64, i64)> =
+        ranges.into_iter().map(|(lo, hi)| (lo.max(0), hi)).filter(|(lo, hi)| lo <= hi).collect();
+    ranges.sort_unstable();
+    let leaves = |ranges: Vec<(i64, i64)>| {
+        let mut v: Vec<Filter> = ranges.into_iter().map(|(lo, hi)| Filter::Count { field, lo, hi }).collect();
+        if v.len() == 1 {
+            v.remove(0)
+        } else {
+            Filter::Or(v)
+        }
+    };
+    if ranges.first().is_none_or(|(lo, _)| *lo > 0) {
+        return leaves(ranges);
+    }
+    // The counts left out, all at least 1 (0 is in the first range).
+    let (mut gaps, mut next) = (Vec::new(), Some(0i64));
+    for (lo, hi) in ranges {
+        let Some(from) = next else { break };
+        if lo > from {
+            gaps.push((from, lo - 1));
+        }
+        next = hi.checked_add(1).map(|n| n.max(from));
+    }
+    if let Some(from) = next {
+        gaps.push((from, i64::MAX));
+    }
+    Filter::Not(Box::new(leaves(gaps)))
 }
 
 struct Checker<'a> {
@@ -166,6 +257,28 @@ impl Checker<'_> {
     }
 
     fn term(&self, t: &Term) -> Result<Filter, QueryError> {
+        if let Some(f) = counted_field(&t.field) {
+            let positive = self.count_term(f, t)?;
+            return Ok(if t.op == CmpOp::Ne { Filter::Not(Box::new(positive)) } else { positive });
+        }
+        if let Some(f) = tokenised_field(&t.field) {
+            if order(t.op).is_some() {
+                return Err(self.err(
+                    t.op_span,
+                    format!("'{}' does not apply to {} (words); use == or !=", t.op.as_str(), t.field),
+                ));
+            }
+            let spread;
+            let t = match self.spread_shortcuts(t, f.kind)? {
+                Some(term) => {
+                    spread = term;
+                    &spread
+                }
+                None => t,
+            };
+            let positive = self.tokens_value(f, &t.value, t.value_span)?;
+            return Ok(if t.op == CmpOp::Ne { Filter::Not(Box::new(positive)) } else { positive });
+        }
         let named = lookup(&t.field).ok_or_else(|| {
             let hint = nearest_name(&t.field).map(|n| format!(" (did you mean '{n}'?)")).unwrap_or_default();
             self.err(t.field_span, format!("unknown field '{}'{hint}", t.field))
@@ -190,6 +303,12 @@ impl Checker<'_> {
                 return Err(
                     self.err(t.field_span, format!("'{}' is internal to the store and cannot be searched", f.name))
                 )
+            }
+            Named::Field(f) if f.name.starts_with("tcpflags.") => {
+                // Arkime writes TCP's flag counts on TCP sessions only: elsewhere they
+                // hold no value (`tcpflags.syn == 0` is no UDP session; `!=`, every one).
+                let tcp = tyto_schema::field("ip.protocol").map(|p| Filter::IntIn { field: p, values: vec![6] });
+                Filter::And(tcp.into_iter().chain([self.field_term(f, t)?]).collect())
             }
             Named::Field(f) => self.field_term(f, t)?,
             Named::Set(set) => {
@@ -252,6 +371,46 @@ impl Checker<'_> {
         Ok(Some(Term { value: Value::List { all: false, items: spread }, ..t.clone() }))
     }
 
+    /// `field.cnt == n` (or an order, a range, a list): how many values the field
+    /// holds, as Arkime counts them; the caller negates for `!=`.
+    fn count_term(&self, f: &'static FieldDef, t: &Term) -> Result<Filter, QueryError> {
+        let not_a_count = |v: &Value| matches!(v, Value::Exists | Value::Regex(_)) || *v == Value::Word("*".into());
+        let items_not_counts = match &t.value {
+            Value::List { items, .. } => items.iter().any(|(v, _)| not_a_count(v)),
+            v => not_a_count(v),
+        };
+        if items_not_counts {
+            return Err(self.err(t.value_span, format!("{} is a number of values: compare it with numbers", t.field)));
+        }
+        Ok(counts(self.int_value(f, &t.field, t, &t.value, t.value_span)?))
+    }
+
+    /// `field.tokens == words`: as Arkime's word-split fields (`http.uri.tokens`), the
+    /// words of the value (split at every character other than a letter, digit or `_`,
+    /// any case) appear in that order, next to each other, in one of the field's
+    /// values: `http.uri.tokens == "admin login"` finds `/Admin/login.php`. A value
+    /// with `*` or a regular expression applies to the whole value, as in Arkime.
+    fn tokens_value(&self, f: &'static FieldDef, v: &Value, span: Span) -> Result<Filter, QueryError> {
+        match v {
+            Value::List { all, items } => {
+                let parts = items.iter().map(|(v, s)| self.tokens_value(f, v, *s)).collect::<Result<Vec<_>, _>>()?;
+                Ok(combine(*all, parts))
+            }
+            Value::Word(w) | Value::Quoted(w) | Value::Exact(w) if !w.contains('*') => {
+                let words: Vec<&str> =
+                    w.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect();
+                if words.is_empty() {
+                    return Err(self.err(span, format!("'{w}' holds no word ({} searches words)", f.name)));
+                }
+                // Whole-value match: the words, separated by non-word characters,
+                // each bounded by the value's ends or a non-word character.
+                let pattern = format!(r"(?:.*\W)?{}(?:\W.*)?", words.join(r"\W+"));
+                Ok(Filter::Text { field: f, m: TextMatch::Regex { pattern, case_insensitive: true } })
+            }
+            v => self.text_value(f, v, span),
+        }
+    }
+
     /// The filter for `==` (or an order) on one field; the caller negates for `!=`.
     fn field_term(&self, f: &'static FieldDef, t: &Term) -> Result<Filter, QueryError> {
         if t.value == Value::Exists {
@@ -263,7 +422,7 @@ impl Checker<'_> {
             return Ok(Filter::Exists(f));
         }
         match f.kind {
-            FieldKind::Integer => self.int_value(f, t, &t.value, t.value_span),
+            FieldKind::Integer => self.int_value(f, f.name, t, &t.value, t.value_span),
             FieldKind::Ip => self.ip_value(f, None, t, &t.value, t.value_span),
             FieldKind::Date => self.time_value(f, t, &t.value, t.value_span),
             FieldKind::Duration => self.duration_value(f, t, &t.value, t.value_span),
@@ -291,11 +450,20 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn int_value(&self, f: &'static FieldDef, t: &Term, v: &Value, span: Span) -> Result<Filter, QueryError> {
+    /// `name` is the field as error messages call it (`http.uri.cnt` for a count).
+    fn int_value(
+        &self,
+        f: &'static FieldDef,
+        name: &str,
+        t: &Term,
+        v: &Value,
+        span: Span,
+    ) -> Result<Filter, QueryError> {
         self.no_regex_or_list_order(f, t, v, span)?;
         let word = match v {
             Value::List { all, items } => {
-                let parts = items.iter().map(|(v, s)| self.int_value(f, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
+                let parts =
+                    items.iter().map(|(v, s)| self.int_value(f, name, t, v, *s)).collect::<Result<Vec<_>, _>>()?;
                 if !all && parts.iter().all(|p| matches!(p, Filter::IntIn { .. })) {
                     let values = parts
                         .into_iter()
@@ -311,7 +479,7 @@ impl Checker<'_> {
             Value::Word(w) | Value::Quoted(w) | Value::Exact(w) => w.trim(),
             Value::Regex(_) | Value::Exists => return Err(self.err(span, "unexpected value")),
         };
-        let bad = || self.err(span, format!("'{word}' is not a number ({} holds integers)", f.name));
+        let bad = || self.err(span, format!("'{word}' is not a number ({name} holds integers)"));
         if f.transform == Transform::IpProtocol {
             if let Some(n) = ip_protocol_number(word) {
                 return Ok(self.int_filter(f, t.op, n));

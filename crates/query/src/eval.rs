@@ -6,7 +6,7 @@
 use regex::{Regex, RegexBuilder};
 use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord, Transform};
 
-use crate::check::{Filter, Order, TextMatch};
+use crate::check::{int_range, Filter, Order, TextMatch};
 
 /// Compiled regular expressions are bounded (the expression's own length is already
 /// bounded by the checker; this bounds the automaton built from it).
@@ -47,6 +47,12 @@ enum Node {
         field: &'static FieldDef,
         test: TextTest,
     },
+    /// The field holds `lo..=hi` values.
+    Count {
+        field: &'static FieldDef,
+        lo: i64,
+        hi: i64,
+    },
 }
 
 #[derive(Debug)]
@@ -59,16 +65,6 @@ enum IntTest {
 enum TextTest {
     AnyOf(Vec<String>),
     Pattern(Regex),
-}
-
-/// `order value` as an inclusive range of integers.
-fn int_range(order: Order, v: i64) -> (i64, i64) {
-    match order {
-        Order::Lt => (i64::MIN, v.saturating_sub(1)),
-        Order::Le => (i64::MIN, v),
-        Order::Gt => (v.saturating_add(1), i64::MAX),
-        Order::Ge => (v, i64::MAX),
-    }
 }
 
 fn ip_range(order: Order, v: u128) -> (u128, u128) {
@@ -138,6 +134,7 @@ fn compile(f: &Filter) -> Result<Node, String> {
             };
             Node::Text { field, test }
         }
+        Filter::Count { field, lo, hi } => Node::Count { field, lo: *lo, hi: *hi },
     })
 }
 
@@ -179,6 +176,18 @@ fn ips(v: &FieldValue) -> Vec<u128> {
     }
 }
 
+/// How many values a field holds (`http.uri.cnt`).
+fn value_count(v: &FieldValue) -> i64 {
+    let n = match v {
+        FieldValue::Strs(l) => l.len(),
+        FieldValue::Ips(l) => l.len(),
+        FieldValue::Macs(l) => l.len(),
+        FieldValue::Ints(l) | FieldValue::Times(l) | FieldValue::Durations(l) => l.len(),
+        v => usize::from(has_value(v)),
+    };
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 fn has_value(v: &FieldValue) -> bool {
     match v {
         FieldValue::Null | FieldValue::Str("") => false,
@@ -212,6 +221,7 @@ impl Node {
                 TextTest::AnyOf(values) => values.iter().any(|v| v == s),
                 TextTest::Pattern(re) => re.is_match(s),
             }),
+            Node::Count { field, lo, hi } => (*lo..=*hi).contains(&value_count(&field.value(rec))),
         }
     }
 }

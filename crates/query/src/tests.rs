@@ -262,3 +262,211 @@ fn times_written_without_z_are_read_in_the_users_zone() {
     let Filter::TimeRange { lo, .. } = compile("starttime == \"2024/05/01 12:00:00\"", NOW).unwrap() else { panic!() };
     assert_eq!(lo, 1_714_564_800 * S, "UTC without a zone");
 }
+
+#[test]
+fn counts_of_values_are_searched_as_arkime_counts_them() {
+    let rec = |tags: &[&str]| tyto_schema::SessionRecord {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
+    };
+    let holds =
+        |expr: &str, r: &tyto_schema::SessionRecord| Matcher::new(&compile(expr, NOW).unwrap()).unwrap().matches(r);
+    let (none, one, three) = (rec(&[]), rec(&["a"]), rec(&["a", "b", "c"]));
+    for (expr, want) in [
+        ("tags.cnt == 0", [true, false, false]),
+        ("tags.cnt == 1", [false, true, false]),
+        ("tags.cnt != 1", [true, false, true]),
+        ("tags.cnt > 1", [false, false, true]),
+        ("tags.cnt < 2", [true, true, false]),
+        ("tags.cnt <= 3", [true, true, true]),
+        ("tags.cnt >= 3", [false, false, true]),
+        ("tags.cnt == 2-5", [false, false, true]),
+        ("tags.cnt == [0,3]", [true, false, true]),
+        ("tags.cnt == -1", [false, false, false]),
+        ("tags.cnt < 0", [false, false, false]),
+        ("tags.cnt >= 0", [true, true, true]),
+    ] {
+        let got = [&none, &one, &three].map(|r| holds(expr, r));
+        assert_eq!(got, want, "{expr}");
+    }
+    // A count that admits none is the negation of the counts it excludes (no leaf of
+    // a count matches an empty field, so a store's side table needs no row for it).
+    let Filter::Not(inner) = compile("tags.cnt < 2", NOW).unwrap() else { panic!() };
+    assert!(matches!(*inner, Filter::Count { lo: 2, hi: i64::MAX, .. }), "{inner:?}");
+    // Only fields that hold many values have a count; a count takes numbers.
+    assert!(err("port.src.cnt == 1").message.contains("unknown field"));
+    assert!(err("tags.cnt == abc").message.contains("'abc' is not a number (tags.cnt holds integers)"));
+    assert!(err("tags.cnt == /1/").message.contains("compare it with numbers"));
+    assert!(err("tags.cnt == EXISTS!").message.contains("compare it with numbers"));
+    // Arkime's certificate count counts the certificates' fingerprints.
+    assert!(compile("cert.cnt > 1", NOW).is_ok());
+}
+
+#[test]
+fn tokens_search_the_words_of_a_value_as_arkime_splits_them() {
+    let rec = |uris: &[&str]| {
+        let mut r = tyto_schema::SessionRecord::default();
+        let _ = r.extra.add_texts("http.uri", uris.iter().map(|u| u.to_string()));
+        r
+    };
+    let holds =
+        |expr: &str, r: &tyto_schema::SessionRecord| Matcher::new(&compile(expr, NOW).unwrap()).unwrap().matches(r);
+    let login = rec(&["example.com/Admin/login.php?next=/home", "example.com/favicon.ico"]);
+    for (expr, want) in [
+        ("http.uri.tokens == admin", true),
+        ("http.uri.tokens == LOGIN", true),
+        ("http.uri.tokens == \"admin login\"", true),
+        ("http.uri.tokens == \"admin/login.php\"", true),
+        ("http.uri.tokens == \"login admin\"", false),
+        ("http.uri.tokens == adm", false),
+        ("http.uri.tokens == com", true),
+        ("http.uri.tokens == [nothing, favicon]", true),
+        ("http.uri.tokens == ]home, favicon[", true),
+        ("http.uri.tokens == ]home, absent[", false),
+        ("http.uri.tokens != php", false),
+        // Wildcards and regular expressions apply to the whole value, as Arkime's.
+        ("http.uri.tokens == *login*", true),
+        ("http.uri.tokens == /.*favicon.*/", true),
+        ("http.uri.tokens == EXISTS!", true),
+    ] {
+        assert_eq!(holds(expr, &login), want, "{expr}");
+    }
+    assert!(!holds("http.uri.tokens == admin", &rec(&[])));
+    assert!(err("http.uri.tokens == \"/.\"").message.contains("holds no word"));
+    assert!(err("http.uri.tokens > a").message.contains("does not apply"));
+    assert!(err("port.src.tokens == 1").message.contains("unknown field"));
+}
+
+/// Arkime's fields Tyto does not have, each with why. Every field of Arkime's list
+/// (`../shared/reference/arkime_fields.tsv`) is searchable in Tyto under Arkime's
+/// name (a field, a name for several, an alias, a `.cnt` or a `.tokens`) or is here;
+/// nothing here is searchable (a field added leaves this list in the same change).
+/// A name ending with `.` stands for every field of that group.
+const LEFT_OUT: &[(&str, &str)] = &[
+    // Arkime's own bookkeeping.
+    (
+        "srcNode",
+        "Arkime's record of the node a session was sent from to another cluster; Tyto does not forward sessions",
+    ),
+    ("scrubbed.by", "who scrubbed a session's data in Arkime; Tyto does not scrub stored sessions"),
+    ("view", "a saved view named inside an expression; Tyto's views are applied from the viewer and the API"),
+    ("huntId", "a hunt's matches are tagged `hunt:NAME` (`tags == hunt:NAME`) instead"),
+    ("huntName", "a hunt's matches are tagged `hunt:NAME` (`tags == hunt:NAME`) instead"),
+    ("asset", "Arkime's asset names come from its WISE plugins; Tyto keeps no asset inventory"),
+    // The session itself: not recorded yet.
+    ("outermac.src", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
+    ("outermac.dst", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
+    ("outermac", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
+    ("outeroui.src", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
+    ("outeroui.dst", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
+    ("dscp.src", "the IP header's DSCP is not kept per session"),
+    ("dscp.dst", "the IP header's DSCP is not kept per session"),
+    ("vlan.dot1q", "`vlan` holds every VLAN id of the session without telling 802.1Q tags from 802.1ad ones"),
+    ("vlan.dot1ad", "`vlan` holds every VLAN id of the session without telling 802.1Q tags from 802.1ad ones"),
+    (
+        "tcp.synValidated",
+        "TCP's opening is judged by `tcp.handshake` (ok, reset, failed…), not by Arkime's sequence checks",
+    ),
+    (
+        "tcp.synAckValidated",
+        "TCP's opening is judged by `tcp.handshake` (ok, reset, failed…), not by Arkime's sequence checks",
+    ),
+    (
+        "tcp.srcISNCnt",
+        "TCP's opening is judged by `tcp.handshake` (ok, reset, failed…), not by Arkime's sequence checks",
+    ),
+    ("tcpseq.src", "initial sequence numbers are not kept"),
+    ("tcpseq.dst", "initial sequence numbers are not kept"),
+    ("initRTT", "the handshake's round trips are `tcp.rtt.server` and `tcp.rtt.client`, each measured, not their mean"),
+    ("entropy.src", "the payload's entropy is not computed"),
+    ("entropy.dst", "the payload's entropy is not computed"),
+    ("region.src", "GeoIP: Tyto ships country and AS data, no city database"),
+    ("region.dst", "GeoIP: Tyto ships country and AS data, no city database"),
+    ("city.src", "GeoIP: Tyto ships country and AS data, no city database"),
+    ("city.dst", "GeoIP: Tyto ships country and AS data, no city database"),
+    // Protocols Tyto dissects: values not read yet.
+    ("arp.", "ARP frames are sessions (keyed by the address asked) but their fields are not written"),
+    (
+        "cert.remainingDays",
+        "Arkime computes it when the session is written; Tyto has `cert.notafter` and `cert.validfor`",
+    ),
+    (
+        "cert.remainingSeconds",
+        "Arkime computes it when the session is written; Tyto has `cert.notafter` and `cert.validfor`",
+    ),
+    ("dhcp.oui", "the DHCP client's manufacturer is in `oui.src`/`oui.dst` (its Ethernet address), not a DHCP field"),
+    ("ip.dns.nameserver", "the addresses of name servers in a response's additional records are not read"),
+    ("ip.dns.mailserver", "the addresses of mail servers in a response's additional records are not read"),
+    ("ip.dns.all", "the addresses of name servers in a response's additional records are not read"),
+    ("dns.puny", "IDN names are kept as sent (`xn--…`) in `host.dns`; their decoded form is not written"),
+    ("dns.answer.https", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
+    ("dns.answer.caa", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
+    ("dns.answer.rrsig", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
+    ("dns.answer.nsec", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
+    ("dns.answer.ds", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
+    ("enip.", "EtherNet/IP is named from its encapsulation header; its commands and CIP objects are not read"),
+    ("synchrophasor.", "C37.118 is named from its frame header; its frames' fields are not read"),
+    ("http.bodymagic", "content sniffing needs libmagic, which the one binary does not carry"),
+    ("email.bodymagic", "content sniffing needs libmagic, which the one binary does not carry"),
+    ("http.reqbody", "request bodies are not kept in the index (the packets hold them)"),
+    // Protocols Tyto does not dissect.
+    ("adb.", "Android Debug Bridge is not dissected"),
+    ("bacnet.", "BACnet is not dissected"),
+    ("c1222.", "ANSI C12.22 is not dissected"),
+    ("camel.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
+    ("tcap.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
+    ("sccp.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
+    ("m3ua.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
+    ("sctp.protoId", "SCTP's chunks are not read"),
+    ("esis.", "ES-IS is not dissected"),
+    ("isis.", "IS-IS is sessioned but not dissected"),
+    ("ospf.", "OSPF is not dissected"),
+    ("pana.", "PANA is not dissected"),
+    ("websocket.", "WebSocket frames after the HTTP upgrade are not read"),
+    // Imports Tyto does not take.
+    ("suricata.", "Suricata's alerts are not imported; Tyto's own rules and intel raise alerts"),
+    ("zeekintel.", "Zeek's intel matches are not imported; Tyto matches intel lists itself (`intel`, `intel.source`)"),
+];
+
+#[test]
+fn every_arkime_field_is_searchable_or_left_out_with_a_reason() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let tsv = std::path::Path::new(&dir).join("../../../shared/reference/arkime_fields.tsv");
+    let Ok(text) = std::fs::read_to_string(&tsv) else {
+        eprintln!("skipping: {} not found", tsv.display());
+        return;
+    };
+    let searchable = |name: &str| {
+        tyto_schema::lookup(name).is_some()
+            || check::counted_field(name).is_some()
+            || check::tokenised_field(name).is_some()
+    };
+    let left_out = |name: &str| {
+        LEFT_OUT.iter().find(|(n, _)| *n == name || n.ends_with('.') && name.starts_with(n)).map(|(_, why)| *why)
+    };
+    // The reference's own placeholders (`<expression>`) name no field.
+    let names: Vec<&str> =
+        text.lines().skip(1).filter_map(|l| l.split('\t').next()).filter(|n| !n.starts_with('<')).collect();
+    let unexplained: Vec<&str> = names.iter().copied().filter(|n| !searchable(n) && left_out(n).is_none()).collect();
+    assert!(unexplained.is_empty(), "Arkime's fields neither searchable nor left out with a reason: {unexplained:?}");
+    let stale: Vec<&str> = names.iter().copied().filter(|n| searchable(n) && left_out(n).is_some()).collect();
+    assert!(stale.is_empty(), "searchable, yet listed as left out: {stale:?}");
+    // Every entry of the list stands for a field of Arkime's.
+    for (entry, why) in LEFT_OUT {
+        assert!(!why.is_empty());
+        assert!(names.iter().any(|n| n == entry || entry.ends_with('.') && n.starts_with(entry)), "{entry}");
+    }
+    let here = names.iter().filter(|n| searchable(n)).count();
+    eprintln!("{here} of Arkime's {} fields are searchable; {} left out", names.len(), names.len() - here);
+}
+
+#[test]
+fn tcp_flag_counts_hold_values_on_tcp_sessions_only() {
+    let rec = |protocol: u8| tyto_schema::SessionRecord { ip_protocol: protocol, ..Default::default() };
+    let holds =
+        |expr: &str, r: &tyto_schema::SessionRecord| Matcher::new(&compile(expr, NOW).unwrap()).unwrap().matches(r);
+    let (tcp, udp) = (rec(6), rec(17));
+    assert!(holds("tcpflags.syn == 0", &tcp) && !holds("tcpflags.syn == 0", &udp));
+    assert!(holds("tcpflags.syn == EXISTS!", &tcp) && !holds("tcpflags.syn == EXISTS!", &udp));
+    assert!(!holds("tcpflags.syn != 0", &tcp) && holds("tcpflags.syn != 0", &udp));
+}

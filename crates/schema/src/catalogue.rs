@@ -781,6 +781,13 @@ pub static FIELD_SETS: &[FieldSet] = &[
         members: &["rir.src", "rir.dst"],
     },
     FieldSet {
+        name: "outerip",
+        kind: FieldKind::Ip,
+        group: "general",
+        description: "Source or destination IP of the outermost tunnel header",
+        members: &["outerip.src", "outerip.dst"],
+    },
+    FieldSet {
         name: "mac",
         kind: FieldKind::LowerText,
         group: "general",

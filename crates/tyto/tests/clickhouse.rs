@@ -398,6 +398,17 @@ fn retention_drops_whole_days_and_a_cluster_name_makes_distributed_tables() {
         count("ip.protocol == [tcp, udp, icmp]"),
         rows.iter().filter(|r| [1, 6, 17].contains(&r["ip.protocol"].as_u64().unwrap())).count() as u64
     );
+    // Counts of values, ClickHouse's arrays as DuckDB's lists (one that admits none too).
+    let values = |r: &Value, f: &str| r.get(f).and_then(|v| v.as_array()).map_or(0, Vec::len);
+    assert_eq!(
+        count("protocols.cnt >= 3 || host.dns.cnt == 0 && protocols == dns"),
+        rows.iter()
+            .filter(|r| {
+                let dns = has(r, "protocols", "dns");
+                values(r, "protocols") >= 3 || values(r, "host.dns") == 0 && dns
+            })
+            .count() as u64
+    );
 
     // Retention: the days wholly before the limit go, the rest stay untouched.
     let mut days: Vec<String> = rows.iter().map(day_of).collect();

@@ -234,6 +234,32 @@ const QUERIES: &[(&str, Pred)] = &[
             && list(r, "protocols.how").iter().any(|h| h.as_str().is_some_and(|h| h.ends_with(":payload")))
             && ![22, 53, 80, 443].contains(&num(r, "port.dst"))
     }),
+    // TCP's flag counts are values of TCP sessions only, as in Arkime.
+    ("tcpflags.syn == 0 || tcpflags.fin == EXISTS! && ip.protocol != tcp", |r| {
+        num(r, "ip.protocol") == 6 && num(r, "tcpflags.syn") == 0
+    }),
+    ("tcpflags.ack != 1 && ip.protocol == udp", |r| num(r, "ip.protocol") == 17),
+    // Counts of values (Arkime's `.cnt`), in the sessions table and in side tables,
+    // with counts that admit none.
+    ("host.dns.cnt > 1", |r| list(r, "host.dns").len() > 1),
+    ("protocols == http && http.uri.cnt < 2", |r| has(r, "protocols", "http") && list(r, "http.uri").len() < 2),
+    ("protocols.cnt == [3, 5-6]", |r| matches!(list(r, "protocols").len(), 3 | 5 | 6)),
+    ("cert.cnt >= 2 || dns.query.type.cnt != 1 && protocols == dns", |r| {
+        list(r, "cert.hash").len() >= 2 || list(r, "dns.query.type").len() != 1 && has(r, "protocols", "dns")
+    }),
+    // Words of a value (Arkime's `.tokens`): split at non-word characters, any case.
+    ("host.dns.tokens == \"google com\" || http.user-agent.tokens == [mozilla, curl]", |r| {
+        let words = |v: &Value| -> Vec<String> {
+            v.as_str()
+                .unwrap_or_default()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect()
+        };
+        list(r, "host.dns").iter().any(|h| words(h).windows(2).any(|w| w == ["google", "com"]))
+            || list(r, "http.user-agent").iter().any(|u| words(u).iter().any(|w| w == "mozilla" || w == "curl"))
+    }),
     ("tags == \"'; DROP TABLE sessions; --\" || protocols == \"a\\\"b\\\\c\"", |_| false),
 ];
 

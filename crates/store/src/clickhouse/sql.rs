@@ -89,6 +89,10 @@ impl Dialect for ClickSql {
         }
     }
 
+    fn count(&self, f: &FieldDef) -> String {
+        format!("length({})", col(f))
+    }
+
     fn list_contains(&self, f: &FieldDef, v: &str) -> String {
         format!("has({}, {v})", col(f))
     }

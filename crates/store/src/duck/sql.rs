@@ -309,6 +309,10 @@ impl Dialect for DuckSql {
         }
     }
 
+    fn count(&self, f: &FieldDef) -> String {
+        format!("coalesce(len({}), 0)", col(f))
+    }
+
     fn list_contains(&self, f: &FieldDef, v: &str) -> String {
         format!("coalesce(list_contains({}, {v}), false)", col(f))
     }

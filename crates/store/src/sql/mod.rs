@@ -31,6 +31,8 @@ pub(crate) trait Dialect {
     fn each(&self, f: &FieldDef, pred: &dyn Fn(&str) -> String) -> String;
     /// The field holds a value.
     fn exists(&self, f: &FieldDef) -> String;
+    /// How many values a list field holds (0 when it holds none).
+    fn count(&self, f: &FieldDef) -> String;
     /// A list field holds this (literal) value / any of these.
     fn list_contains(&self, f: &FieldDef, v: &str) -> String;
     fn list_has_any(&self, f: &FieldDef, list: &str) -> String;
@@ -162,6 +164,7 @@ fn leaf_sql<'a>(d: &dyn Dialect, flt: &'a Filter) -> (&'a FieldDef, String) {
             (field, d.each(field, &|x| format!("{x} {} {v}", order_op(*order))))
         }
         Filter::Text { field, m } => (field, text(d, field, m)),
+        Filter::Count { field, lo, hi } => (field, format!("({} BETWEEN {lo} AND {hi})", d.count(field))),
         Filter::And(_) | Filter::Or(_) | Filter::Not(_) => unreachable!("combinators are walked by `filter`"),
     }
 }
