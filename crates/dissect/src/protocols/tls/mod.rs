@@ -72,11 +72,41 @@ fn probe_records(data: &[u8]) -> Probe {
     }
 }
 
+/// An SSLv2-format ClientHello (RFC 6101 appendix E), as old clients open with to
+/// offer SSLv3 or TLS to a server that might speak only SSLv2: a two-byte length with
+/// the high bit set, message type 1, a version (SSLv2's, or 3.x), and the lengths of
+/// the cipher specs (three bytes each), session id (none or 16 bytes) and challenge
+/// (16 to 32 bytes), which add up to the record's.
+fn probe_sslv2_client_hello(data: &[u8]) -> Probe {
+    let version = |major: u8, minor: u8| matches!((major, minor), (0, 2) | (3, 0..=4));
+    let early = [data.get(2).map(|t| *t == 1), data.get(3).zip(data.get(4)).map(|(a, b)| version(*a, *b))];
+    if early.contains(&Some(false)) {
+        return Probe::NoMatch;
+    }
+    let Some(h) = data.get(..11) else { return Probe::NeedMore };
+    let length = usize::from(u16::from_be_bytes([h[0] & 0x7f, h[1]]));
+    let be = |i: usize| usize::from(u16::from_be_bytes([h[i], h[i + 1]]));
+    let (ciphers, session_id, challenge) = (be(5), be(7), be(9));
+    let hello = ciphers > 0
+        && ciphers % 3 == 0
+        && matches!(session_id, 0 | 16)
+        && (16..=32).contains(&challenge)
+        && 9 + ciphers + session_id + challenge == length;
+    if hello {
+        Probe::Match
+    } else {
+        Probe::NoMatch
+    }
+}
+
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     // Mid-connection: application data, an alert (a server closing), or a change of
     // cipher spec (a resumed handshake's tail).
     if matches!(data.first(), Some(&(CONTENT_CHANGE_CIPHER_SPEC | CONTENT_ALERT | CONTENT_APPLICATION_DATA))) {
         return probe_records(data);
+    }
+    if side == Side::Client && data.first().is_some_and(|b| b & 0x80 != 0) {
+        return probe_sslv2_client_hello(data);
     }
     let want_type = match side {
         Side::Client => 1,
@@ -311,6 +341,17 @@ pub(crate) mod tests {
         let bytes = client_hello();
         assert_eq!(probe(Side::Client, &bytes), Probe::Match);
         assert_eq!(probe(Side::Client, &bytes[..3]), Probe::NeedMore);
+        // An SSLv2-format ClientHello offering TLS 1.0 (`google_ssl.pcap`'s opening):
+        // 3 cipher specs, no session id, a 16-byte challenge.
+        let mut v2 = vec![0x80, 0x22, 1, 3, 1, 0, 9, 0, 0, 0, 16];
+        v2.extend([0, 0, 0x39, 0, 0, 0x38, 0, 0, 0x35]);
+        v2.extend([7; 16]);
+        assert_eq!(probe(Side::Client, &v2), Probe::Match);
+        assert_eq!(probe(Side::Client, &v2[..6]), Probe::NeedMore);
+        assert_eq!(probe(Side::Server, &v2), Probe::NoMatch);
+        let mut bad = v2.clone();
+        bad[1] += 1; // lengths no longer add up
+        assert_eq!(probe(Side::Client, &bad), Probe::NoMatch);
         let ch = parse_client_hello(&bytes[9..]).unwrap();
         assert_eq!(ch.ja3_string(), "771,4865-49199,0-16-10-11-13-43,29-23,0");
         // t, TLS 1.3 offered, SNI, 2 ciphers, 6 extensions, ALPN h2 (as written: JA4 keeps case).
