@@ -2,7 +2,9 @@
 """Writes crates/enrich/data/apps.tsv — which application a server name belongs to,
 and the application's category — from nDPI's own host-name and certificate tables,
 read out of a built nDPI library (its `host_match`, `*_host_match` and
-`tls_certificate_match` arrays: facts about where services live, not nDPI's code):
+`tls_certificate_match` arrays: facts about where services live, not nDPI's code),
+and the categories of the applications Tyto names by their own protocol from
+nDPI's protocol table (the library is loaded for that: see `protocol_table`):
 
     pip download --no-deps --only-binary :all: nfstream==6.6.0   # bundles nDPI 5.0
     unzip nfstream-6.6.0-*.whl _lib_engine.abi3.so
@@ -24,6 +26,7 @@ and its `_6`) for the applications in ADDRESS_LISTS, one CIDR per line: IPv4 ent
 are `ndpi_network` (address, prefix length, protocol id: 8 bytes), IPv6 ones
 `ndpi_network6` (a string pointer, prefix length, protocol id: 16 bytes).
 """
+import os
 import re
 import struct
 import sys
@@ -67,6 +70,53 @@ NAMED_BY_PAYLOAD = [
     ("GoogleCall", 10, "stun"),
     ("FacebookVoip", 10, "stun"),
 ]
+
+
+# Applications whose own protocol a Tyto dissector names from the payload (Tyto's
+# protocol name, nDPI's): a session of that protocol belongs to that application,
+# with the category nDPI's protocol table gives it. Open protocols with many
+# implementations (BitTorrent, OpenVPN, Bitcoin…) are protocols, not applications.
+NAMED_BY_PROTOCOL = [
+    ("alicloud", "AliCloud"), ("avast", "AVAST"), ("checkmk", "CHECKMK"), ("citrix", "Citrix"),
+    ("crynet", "CryNetwork"), ("discord", "Discord"), ("dropbox", "Dropbox"), ("eaq", "EAQ"),
+    ("genshin", "GenshinImpact"), ("hpvirtgrp", "HP_VIRTGRP"), ("kismet", "Kismet"),
+    ("munin", "Munin"), ("nintendo", "Nintendo"), ("riotgames", "RiotGames"), ("sd-rtn", "SD-RTN"),
+    ("teamspeak", "TeamSpeak"), ("telegram", "Telegram"), ("viber", "Viber"),
+    ("whatsapp", "WhatsApp"), ("xiaomi", "Xiaomi"), ("zabbix", "Zabbix"),
+]
+
+
+def protocol_table(path):
+    """nDPI's protocol table, by name: (id, category). Read from the library loaded
+    and initialised (the table is built at run time, not an array in the file): each
+    entry of `ndpi_get_proto_defaults` starts with the protocol's name (32 bytes) and
+    its category (4 bytes); the entries' spacing is checked against the name pointers
+    `ndpi_get_proto_name` returns."""
+    import ctypes
+    lib = ctypes.CDLL(os.path.abspath(path))
+    ptr = ctypes.c_void_p
+    lib.ndpi_init_detection_module.restype = ptr
+    lib.ndpi_init_detection_module.argtypes = [ptr]
+    lib.ndpi_finalize_initialization.argtypes = [ptr]
+    lib.ndpi_get_proto_defaults.restype = ptr
+    lib.ndpi_get_proto_defaults.argtypes = [ptr]
+    lib.ndpi_get_num_protocols.argtypes = [ptr]
+    lib.ndpi_get_proto_name.restype = ptr
+    lib.ndpi_get_proto_name.argtypes = [ptr, ctypes.c_uint16]
+    module = lib.ndpi_init_detection_module(None)
+    if not module or lib.ndpi_finalize_initialization(module) != 0:
+        sys.exit(f"{path}: nDPI did not initialise")
+    table = lib.ndpi_get_proto_defaults(module)
+    stride = lib.ndpi_get_proto_name(module, 1) - lib.ndpi_get_proto_name(module, 0)
+    out = {}
+    for i in range(lib.ndpi_get_num_protocols(module)):
+        entry = table + stride * i
+        if lib.ndpi_get_proto_name(module, i) != entry:
+            sys.exit(f"{path}: protocol {i}'s name is not where its table entry starts")
+        raw = ctypes.string_at(entry, 36)
+        name = raw[:32].split(b"\0")[0].decode()
+        out[name] = (i, struct.unpack("<I", raw[32:36])[0])
+    return out
 
 
 # The address lists Tyto reads, by nDPI's symbol name: those of the applications
@@ -165,12 +215,19 @@ def main(path):
                 continue
             seen.add(("certificate", pattern.lower()))
             rows.append(("certificate", pattern.lower(), app_name(named[0]), named[1], named[0], f"nDPI {sym.name}"))
+    protocols = protocol_table(path)
+    for tyto, ndpi in NAMED_BY_PROTOCOL:
+        if ndpi not in protocols:
+            sys.exit(f"{path}: nDPI has no protocol {ndpi}")
+        category = CATEGORIES[protocols[ndpi][1]]
+        rows.append(("protocol", tyto, app_name(ndpi), category, ndpi, f"nDPI protocol table; named by Tyto's {tyto} dissector"))
     for ndpi, category, dissector in NAMED_BY_PAYLOAD:
         rows.append(("app", "-", app_name(ndpi), CATEGORIES[category], ndpi, f"nDPI results; named by Tyto's {dissector} dissector"))
     print(f"# Applications by server name, and their categories: nDPI {version},")
     print("# read from its host_match, *_host_match and tls_certificate_match tables by")
     print("# scripts/app-table.py (see there for how). Columns: where the pattern is matched")
-    print("# (host: a server name; certificate: a certificate's subject or issuer name; app:")
+    print("# (host: a server name; certificate: a certificate's subject or issuer name;")
+    print("# protocol: a session of that protocol, the pattern being Tyto's name for it; app:")
     print("# named by a dissector from the payload, no pattern), pattern, app, category,")
     print("# nDPI's name, source.")
     for r in rows:

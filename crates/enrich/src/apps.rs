@@ -45,6 +45,8 @@ struct Catalogue {
     certificates: Vec<(&'static str, &'static str, App)>,
     /// Each application's category (the first line naming it says).
     categories: HashMap<&'static str, &'static str, ahash::RandomState>,
+    /// Applications named by their own protocol, by Tyto's name for the protocol.
+    protocols: Vec<(&'static str, App)>,
 }
 
 fn catalogue() -> &'static Catalogue {
@@ -56,6 +58,7 @@ fn catalogue() -> &'static Catalogue {
             dash_prefixes: Vec::new(),
             certificates: Vec::new(),
             categories: HashMap::default(),
+            protocols: Vec::new(),
         };
         for line in TABLE.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
             let mut cols = line.split('\t');
@@ -83,6 +86,7 @@ fn catalogue() -> &'static Catalogue {
                         c.certificates.push((attr, value, app));
                     }
                 }
+                "protocol" => c.protocols.push((pattern, app)),
                 // `app`: named by a dissector; only its category is wanted here.
                 _ => {}
             }
@@ -139,6 +143,11 @@ fn call_by_owner(rec: &SessionRecord) -> Option<&'static str> {
 /// How many applications the catalogue names.
 pub fn known_apps() -> usize {
     catalogue().categories.len()
+}
+
+/// The protocols that name their application (Tyto's protocol name, the app).
+pub fn protocol_apps() -> impl Iterator<Item = (&'static str, App)> {
+    catalogue().protocols.iter().copied()
 }
 
 /// The category of an application the catalogue names.
@@ -207,6 +216,13 @@ fn server_name(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
     Some(if name.bytes().any(|b| b.is_ascii_uppercase()) { name.to_ascii_lowercase().into() } else { name.into() })
 }
 
+/// The application whose own protocol the session speaks (a Telegram or TeamSpeak
+/// session named from its payload, with no server name to go by).
+fn by_protocol(rec: &SessionRecord) -> Option<App> {
+    let c = catalogue();
+    rec.protocols.iter().rev().find_map(|p| c.protocols.iter().find(|(name, _)| name == p).map(|(_, app)| *app))
+}
+
 /// The fields that name the server, in the order nDPI trusts them: what the client
 /// asked for before what the server answered with.
 const NAMED_BY: &[&str] = &["host.tls", "host.quic", "host.http", "host.dns", "cert.alt", "cert.subject.cn"];
@@ -271,7 +287,7 @@ impl tyto_flow::Enrich for Apps {
             }
             return;
         }
-        if let Some(app) = app_of(rec) {
+        if let Some(app) = app_of(rec).or_else(|| by_protocol(rec)) {
             let _ = rec.extra.add_text("app", app.name);
             let _ = rec.extra.add_text("category", app.category);
         } else if let Some(call) = call_by_owner(rec) {
@@ -343,11 +359,32 @@ mod tests {
     }
 
     #[test]
+    fn a_session_of_an_applications_own_protocol_is_that_applications() {
+        let named = |protocols: &[&str], host: Option<&str>| {
+            let mut rec = SessionRecord {
+                protocols: protocols.iter().map(|p| p.to_string()).collect(),
+                ..SessionRecord::default()
+            };
+            if let Some(h) = host {
+                let _ = rec.extra.add_text("host.http", h);
+            }
+            tyto_flow::Enrich::enrich(&Apps, &mut rec);
+            (rec.extra.texts("app").first().cloned(), rec.extra.texts("category").first().cloned())
+        };
+        assert_eq!(named(&["udp", "teamspeak"], None), (Some("teamspeak".into()), Some("voip".into())));
+        assert_eq!(named(&["tcp", "telegram"], None), (Some("telegram".into()), Some("chat".into())));
+        assert_eq!(named(&["udp", "genshin"], None).0.as_deref(), Some("genshinimpact"));
+        // A name says more than the protocol; an open protocol names no application.
+        assert_eq!(named(&["tcp", "http", "dropbox"], Some("www.netflix.com")).0.as_deref(), Some("netflix"));
+        assert_eq!(named(&["tcp", "bittorrent"], None).0, None);
+    }
+
+    #[test]
     fn every_entry_has_an_app_a_category_and_a_source() {
         for line in TABLE.lines().filter(|l| !l.starts_with('#')) {
             let cols: Vec<&str> = line.split('\t').collect();
             assert_eq!(cols.len(), 6, "{line}");
-            assert!(matches!(cols[0], "host" | "certificate" | "app"), "{line}");
+            assert!(matches!(cols[0], "host" | "certificate" | "protocol" | "app"), "{line}");
             assert!(cols.iter().all(|c| !c.is_empty()), "{line}");
             assert!(cols[5].starts_with("nDPI "), "{line}");
         }

@@ -982,6 +982,10 @@ fn apps_agree_with_ndpi() {
         eprintln!("  {n:>4} × nDPI {theirs}, Tyto {mine}");
     }
     assert!(tyto_enrich::apps::known_apps() >= 200);
+    // The catalogue's protocols are Tyto's names for them.
+    for (protocol, app) in tyto_enrich::apps::protocol_apps() {
+        assert!(tyto_dissect::PROTOCOLS.iter().any(|p| p.name == protocol), "{protocol} ({})", app.name);
+    }
     // Every flow given an application is given its category too.
     assert!(categories >= agree, "{categories} categories for {agree} agreeing flows");
     // Raise as the catalogue and the dissectors learn more (see the printed misses).
