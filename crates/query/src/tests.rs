@@ -398,7 +398,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("ip.dns.nameserver", "the addresses of name servers in a response's additional records are not read"),
     ("ip.dns.mailserver", "the addresses of mail servers in a response's additional records are not read"),
     ("ip.dns.all", "the addresses of name servers in a response's additional records are not read"),
-    ("dns.puny", "IDN names are kept as sent (`xn--…`) in `host.dns`; their decoded form is not written"),
     ("dns.answer.https", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
     ("dns.answer.caa", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
     ("dns.answer.rrsig", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),

@@ -435,6 +435,7 @@ extra {
     "http.response-time", [], Duration, many, "http_response_time", None, "http", None, "Milliseconds from each request (its last byte) to its response (its last byte), as Wireshark's http.time";
     "ip.xff", [], Ip, many, "http_xff_ip", None, "http", None, "The client each request was forwarded for: the first address of its X-Forwarded-For header";
     "host.dns", ["dns.host"], LowerText, many, "dns_host", Some("dns.question.name"), "dns", Host, "DNS names looked up and answered";
+    "dns.puny", [], LowerText, many, "dns_puny", None, "dns", None, "Internationalised names looked up, in their `xn--` form (decoded in host.dns)";
     "dns.query.type", [], Text, many, "dns_qtype", Some("dns.question.type"), "dns", Upper, "DNS query types (A, AAAA, MX…)";
     "dns.query.class", [], Text, many, "dns_qclass", Some("dns.question.class"), "dns", Upper, "DNS query classes";
     "dns.status", [], Text, many, "dns_status", Some("dns.response_code"), "dns", Upper, "DNS response codes (NOERROR, NXDOMAIN…)";

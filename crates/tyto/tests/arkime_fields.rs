@@ -766,13 +766,14 @@ fn esp_spis_as_wireshark_shows_them() {
 /// `payload8` searched as Arkime's own viewer tests search it (`tests/api-sessions.t`:
 /// the expressions and counts on `http-301-get.pcap`), in hex and as text, with
 /// wildcards, regular expressions and the either-direction sets; the session's length
-/// and Community ID; DNS responses' records; a TURN allocation's STUN fields.
+/// and Community ID; DNS responses' records and names' words; a TURN allocation's STUN
+/// fields.
 #[test]
 fn payload8_searched_as_arkime_searches_it() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let inputs = [dir.join("http-301-get.pcap"), dir.join("dns-udp.pcap"), dir.join("turn.pcap")];
+    let inputs = [dir.join("http-301-get.pcap"), dir.join("dns-udp.pcap"), dir.join("turn.pcap"), dir.join("dns-mx.pcap")];
     common::ok(
         common::tyto().args(["ingest", "--community-id", "--data-dir"]).arg(&data).args(&inputs).output().unwrap(),
     );
@@ -815,7 +816,49 @@ fn payload8_searched_as_arkime_searches_it() {
     let dir = std::fs::canonicalize(&dir).unwrap();
     let dir = dir.to_string_lossy();
     assert_eq!(count(&format!("file == {dir}/http-301-get.pcap")), 1);
-    assert_eq!(count(&format!("file == {dir}/*.pcap")), 5);
+    assert_eq!(count(&format!("file == {dir}/*.pcap")), 6);
     assert_eq!(count(&format!("file == {dir}/dns-udp.pcap && protocols == dns")), 3);
     assert_eq!(count("file == /.*http-301-get[.]pcap/"), 1);
+    // Words of DNS names, with Arkime's own viewer tests' counts (`tests/api-sessions.t`).
+    let dns = format!("(file == {dir}/dns-udp.pcap || file == {dir}/dns-mx.pcap)");
+    for (words, want) in [
+        ("dns.host.tokens == github", 2),
+        ("dns.host.tokens == mx", 1),
+        ("dns.host.tokens == [github, mx]", 3),
+        ("dns.host.tokens != [github, mx]", 1),
+    ] {
+        assert_eq!(count(&format!("{dns} && {words}")), want, "{words}");
+    }
+}
+
+/// An internationalised name looked up: `host.dns` holds it decoded and `dns.puny` its
+/// `xn--` form, with the counts Arkime's own viewer tests give for the same name
+/// (`tests/api-sessions.t` on its `dns-punycode.pcap`; the capture is made here).
+#[test]
+fn internationalised_names_are_decoded_as_arkime_decodes_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut query = b"\x4a\x21\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00".to_vec();
+    for label in ["xn--80a0adav", "xn--80ao21a"] {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(b"\x00\x00\x01\x00\x01");
+    let mut frame = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 53], 64)
+        .udp(40000, 53)
+        .write(&mut frame, &query)
+        .unwrap();
+    let pcap = tmp.path().join("dns-punycode.pcap");
+    common::write_pcap(&pcap, &[(1_700_000_000_000_000_000, frame)]);
+    let data = tmp.path().join("data");
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
+    let count = |expr: &str| -> u64 {
+        let out = common::ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    assert_eq!(count("dns.puny == xn--80a0adav.xn--80ao21a"), 1);
+    assert_eq!(count("dns.host == \"уаноо.қаз\""), 1);
+    assert_eq!(count("host.dns == \"УАНОО.ҚАЗ\""), 1);
+    assert_eq!(count("host.dns == xn--80a0adav.xn--80ao21a"), 0);
 }

@@ -6,6 +6,7 @@
 pub(crate) mod bytes;
 pub(crate) mod der;
 pub(crate) mod expect;
+pub(crate) mod idn;
 pub(crate) mod lines;
 pub(crate) mod messages;
 pub(crate) mod ntlm;

@@ -303,6 +303,18 @@ fn opcode_name(o: u8) -> Cow<'static, str> {
     }
 }
 
+/// A name looked up, in `host.dns`: an internationalised name decoded (`уаноо.қаз`),
+/// its `xn--` form in `dns.puny`, as Arkime files them.
+fn add_host(extra: &mut Extra, name: &str) {
+    match crate::kit::idn::to_unicode(name) {
+        Some(unicode) => {
+            add_text(extra, text_field!("host.dns"), &unicode);
+            add_text(extra, text_field!("dns.puny"), &name.to_ascii_lowercase());
+        }
+        None => add_text(extra, text_field!("host.dns"), name),
+    }
+}
+
 /// Writes what a message says into a session's (or a transaction's) values.
 fn record(msg: &Message, extra: &mut Extra) {
     add_text(extra, text_field!("dns.opcode"), &opcode_name(msg.opcode));
@@ -312,7 +324,7 @@ fn record(msg: &Message, extra: &mut Extra) {
     for (n, qtype, qclass) in &msg.questions {
         // The root (".", as in DNSKEY or NS queries for the root) names no host.
         if n != "." {
-            add_text(extra, text_field!("host.dns"), n);
+            add_host(extra, n);
             add_text(extra, text_field!("dns.query.host"), n);
         }
         add_text(extra, text_field!("dns.query.type"), &type_name(*qtype));
@@ -363,7 +375,7 @@ fn record_names(msg: &Message, extra: &mut Extra) {
             (5, Answer::Name(n)) => {
                 add_text(extra, text_field!("dns.answer.cname"), n);
                 // As Arkime: a CNAME's target is a host the session looked up too.
-                add_text(extra, text_field!("host.dns"), n);
+                add_host(extra, n);
             }
             (2, Answer::Name(n)) => add_text(extra, text_field!("host.dns.nameserver"), n),
             (15, Answer::Name(n)) => add_text(extra, text_field!("host.dns.mailserver"), n),
