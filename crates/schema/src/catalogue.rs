@@ -440,7 +440,9 @@ extra {
     "dns.query.class", [], Text, many, "dns_qclass", Some("dns.question.class"), "dns", Upper, "DNS query classes";
     "dns.status", [], Text, many, "dns_status", Some("dns.response_code"), "dns", Upper, "DNS response codes (NOERROR, NXDOMAIN…)";
     "dns.opcode", [], Text, many, "dns_opcode", Some("dns.op_code"), "dns", Upper, "DNS opcodes";
-    "ip.dns", [], Ip, many, "dns_ip", Some("dns.resolved_ip"), "dns", None, "Addresses in DNS answers (A/AAAA)";
+    "ip.dns", [], Ip, many, "dns_ip", Some("dns.resolved_ip"), "dns", None, "Addresses in DNS answers (A/AAAA), but those of the name and mail servers a response names";
+    "ip.dns.nameserver", [], Ip, many, "dns_ip_nameserver", None, "dns", None, "Addresses of the name servers a DNS response names (its additional records)";
+    "ip.dns.mailserver", [], Ip, many, "dns_ip_mailserver", None, "dns", None, "Addresses of the mail servers a DNS response names (its additional records)";
     "dns.answer.cname", [], LowerText, many, "dns_cname", None, "dns", None, "CNAME answers";
     "host.dns.nameserver", ["dns.answer.ns"], LowerText, many, "dns_ns", None, "dns", None, "NS answers";
     "host.dns.mailserver", ["dns.answer.mx"], LowerText, many, "dns_mx", None, "dns", None, "MX answers";
@@ -712,7 +714,17 @@ pub static FIELD_SETS: &[FieldSet] = &[
         kind: FieldKind::Ip,
         group: "general",
         description: "Any IP of the session: source, destination and the addresses protocols carry (DNS answers, X-Forwarded-For, mail relays…); `ip == a:port` checks source and destination with their ports",
-        members: &["ip.src", "ip.dst", "ip.dns", "ip.xff", "ip.socks", "dhcp.requestIp", "ip.email"],
+        members: &[
+            "ip.src",
+            "ip.dst",
+            "ip.dns",
+            "ip.dns.nameserver",
+            "ip.dns.mailserver",
+            "ip.xff",
+            "ip.socks",
+            "dhcp.requestIp",
+            "ip.email",
+        ],
     },
     FieldSet {
         name: "port",
@@ -759,6 +771,13 @@ pub static FIELD_SETS: &[FieldSet] = &[
         group: "dns",
         description: "DNS names asked or answered, or name servers (host.dns or host.dns.nameserver)",
         members: &["host.dns", "host.dns.nameserver"],
+    },
+    FieldSet {
+        name: "ip.dns.all",
+        kind: FieldKind::Ip,
+        group: "dns",
+        description: "Addresses in DNS answers or of the name servers (ip.dns or ip.dns.nameserver)",
+        members: &["ip.dns", "ip.dns.nameserver"],
     },
     FieldSet {
         name: "payload8.hex",

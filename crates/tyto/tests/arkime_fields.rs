@@ -11,6 +11,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
+/// Addresses as one text for each (Arkime writes IPv6 with every zero).
+fn addresses(v: Option<&Value>) -> BTreeSet<String> {
+    strings(v, false).into_iter().map(|a| a.parse::<std::net::IpAddr>().map_or(a, |ip| ip.to_string())).collect()
+}
+
 fn strings(v: Option<&Value>, lower: bool) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let one;
@@ -197,8 +202,13 @@ fn dissector_values_match_arkime() {
                 let mut hosts = BTreeSet::new();
                 let mut types = BTreeSet::new();
                 let mut txt = BTreeSet::new();
+                let (mut ips, mut nameserver_ips, mut mailserver_ips) =
+                    (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
                 for m in msgs {
                     hosts.extend(strings(m.get("host"), true));
+                    ips.extend(addresses(m.get("ip")));
+                    nameserver_ips.extend(addresses(m.get("nameserverIp")));
+                    mailserver_ips.extend(addresses(m.get("mailserverIp")));
                     if let Some(t) = m["qt"].as_str() {
                         types.insert(t.to_string());
                     }
@@ -212,6 +222,9 @@ fn dissector_values_match_arkime() {
                         (hosts, strings(r.get("host.dns"), true)),
                         (types, strings(r.get("dns.query.type"), false)),
                         (txt, strings(r.get("dns.answer.txt"), false)),
+                        (ips, addresses(r.get("ip.dns"))),
+                        (nameserver_ips, addresses(r.get("ip.dns.nameserver"))),
+                        (mailserver_ips, addresses(r.get("ip.dns.mailserver"))),
                     ],
                 );
                 // Every record of the responses, as Arkime files them.
@@ -676,10 +689,10 @@ fn dissector_values_match_arkime() {
         ("rir", 0.99),
         ("http", 0.9),
         ("http headers", 0.88),
-        ("dns", 0.90),
+        ("dns", 0.95),
         ("dns.answer", 0.85),
         ("stun", 0.8),
-        ("tls", 0.9),
+        ("tls", 0.95),
         ("ssh", 1.0),
         ("socks", 0.9),
         ("smtp", 0.85),
@@ -773,7 +786,8 @@ fn payload8_searched_as_arkime_searches_it() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let inputs = [dir.join("http-301-get.pcap"), dir.join("dns-udp.pcap"), dir.join("turn.pcap"), dir.join("dns-mx.pcap")];
+    let inputs =
+        [dir.join("http-301-get.pcap"), dir.join("dns-udp.pcap"), dir.join("turn.pcap"), dir.join("dns-mx.pcap")];
     common::ok(
         common::tyto().args(["ingest", "--community-id", "--data-dir"]).arg(&data).args(&inputs).output().unwrap(),
     );

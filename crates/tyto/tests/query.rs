@@ -53,7 +53,10 @@ fn in_v4(a: Option<IpAddr>, net: [u8; 4], bits: u32) -> bool {
 
 /// Every address of a session: the endpoints and the addresses protocols carry.
 fn any_ip(r: &Value) -> impl Iterator<Item = IpAddr> + '_ {
-    let lists = ["ip.dns", "ip.xff", "ip.socks", "dhcp.requestIp"].into_iter().flat_map(|f| list(r, f));
+    let lists =
+        ["ip.dns", "ip.dns.nameserver", "ip.dns.mailserver", "ip.xff", "ip.socks", "dhcp.requestIp", "ip.email"]
+            .into_iter()
+            .flat_map(|f| list(r, f));
     ip(r, "ip.src")
         .into_iter()
         .chain(ip(r, "ip.dst"))

@@ -366,11 +366,29 @@ fn record(msg: &Message, extra: &mut Extra) {
 /// The addresses and names the records give (every section, as before Arkime's
 /// answer fields: `ip.dns`, CNAMEs, name and mail servers, TXT strings).
 fn record_names(msg: &Message, extra: &mut Extra) {
-    for Record { rtype, data: a, .. } in &msg.answers {
+    // As Arkime files an address by whose it is: a name server's (NS) or a mail
+    // server's (MX) the response names, or a name looked up (asked, or a CNAME's
+    // target) — or several of these; an address of no such name is an answer's.
+    let named = |kind: u16, name: &str| {
+        msg.answers
+            .iter()
+            .any(|r| r.rtype == kind && matches!(&r.data, Answer::Name(n) if n.eq_ignore_ascii_case(name)))
+    };
+    let asked = |name: &str| msg.questions.iter().any(|(q, _, _)| q.eq_ignore_ascii_case(name)) || named(5, name);
+    for Record { name, rtype, data: a, .. } in &msg.answers {
         match (rtype, a) {
             (_, Answer::Addr(ip)) => {
-                let r = extra.add_ip(ip_field!("ip.dns").0, *ip);
-                debug_assert!(r.is_ok());
+                let (nameserver, mailserver) = (named(2, name), named(15, name));
+                for (holds, field) in [
+                    (nameserver, ip_field!("ip.dns.nameserver")),
+                    (mailserver, ip_field!("ip.dns.mailserver")),
+                    (asked(name) || !nameserver && !mailserver, ip_field!("ip.dns")),
+                ] {
+                    if holds {
+                        let r = extra.add_ip(field.0, *ip);
+                        debug_assert!(r.is_ok());
+                    }
+                }
             }
             (5, Answer::Name(n)) => {
                 add_text(extra, text_field!("dns.answer.cname"), n);

@@ -130,9 +130,9 @@ enum Role {
 
 fn role(field: &str) -> Option<Role> {
     Some(match field {
-        "ip.dns" | "ip.xff" | "ip.socks" => Role::Ip,
-        "host.http" | "host.dns" | "host.tls" | "host.quic" | "dns.answer.cname" | "cert.alt" | "cert.subject.cn"
-        | "host.socks" => Role::Domain,
+        "ip.dns" | "ip.dns.nameserver" | "ip.dns.mailserver" | "ip.xff" | "ip.socks" => Role::Ip,
+        "host.http" | "host.dns" | "dns.puny" | "host.tls" | "host.quic" | "dns.answer.cname" | "cert.alt"
+        | "cert.subject.cn" | "host.socks" => Role::Domain,
         "http.uri" => Role::Url,
         "tls.ja3" | "tls.ja3s" | "tls.ja4" | "ssh.hassh" | "cert.hash" | "cert.sha256" | "http.md5" | "http.sha256" => {
             Role::Fingerprint
