@@ -375,14 +375,19 @@ fn record_names(msg: &Message, extra: &mut Extra) {
             .any(|r| r.rtype == kind && matches!(&r.data, Answer::Name(n) if n.eq_ignore_ascii_case(name)))
     };
     let asked = |name: &str| msg.questions.iter().any(|(q, _, _)| q.eq_ignore_ascii_case(name)) || named(5, name);
+    // Most responses name no server: their addresses are answers, unasked.
+    let servers = msg.answers.iter().any(|r| matches!(r.rtype, 2 | 15));
     for Record { name, rtype, data: a, .. } in &msg.answers {
         match (rtype, a) {
             (_, Answer::Addr(ip)) => {
-                let (nameserver, mailserver) = (named(2, name), named(15, name));
+                let (nameserver, mailserver) = match servers {
+                    true => (named(2, name), named(15, name)),
+                    false => (false, false),
+                };
                 for (holds, field) in [
                     (nameserver, ip_field!("ip.dns.nameserver")),
                     (mailserver, ip_field!("ip.dns.mailserver")),
-                    (asked(name) || !nameserver && !mailserver, ip_field!("ip.dns")),
+                    (!nameserver && !mailserver || asked(name), ip_field!("ip.dns")),
                 ] {
                     if holds {
                         let r = extra.add_ip(field.0, *ip);
