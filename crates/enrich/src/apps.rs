@@ -45,8 +45,9 @@ struct Catalogue {
     certificates: Vec<(&'static str, &'static str, App)>,
     /// Each application's category (the first line naming it says).
     categories: HashMap<&'static str, &'static str, ahash::RandomState>,
-    /// Applications named by their own protocol, by Tyto's name for the protocol.
-    protocols: Vec<(&'static str, App)>,
+    /// Applications named by their own protocol, by Tyto's name for the protocol
+    /// (asked for every session no name placed).
+    protocols: HashMap<&'static str, App, ahash::RandomState>,
 }
 
 fn catalogue() -> &'static Catalogue {
@@ -58,7 +59,7 @@ fn catalogue() -> &'static Catalogue {
             dash_prefixes: Vec::new(),
             certificates: Vec::new(),
             categories: HashMap::default(),
-            protocols: Vec::new(),
+            protocols: HashMap::default(),
         };
         for line in TABLE.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
             let mut cols = line.split('\t');
@@ -86,7 +87,9 @@ fn catalogue() -> &'static Catalogue {
                         c.certificates.push((attr, value, app));
                     }
                 }
-                "protocol" => c.protocols.push((pattern, app)),
+                "protocol" => {
+                    c.protocols.entry(pattern).or_insert(app);
+                }
                 // `app`: named by a dissector; only its category is wanted here.
                 _ => {}
             }
@@ -147,7 +150,7 @@ pub fn known_apps() -> usize {
 
 /// The protocols that name their application (Tyto's protocol name, the app).
 pub fn protocol_apps() -> impl Iterator<Item = (&'static str, App)> {
-    catalogue().protocols.iter().copied()
+    catalogue().protocols.iter().map(|(p, app)| (*p, *app))
 }
 
 /// The category of an application the catalogue names.
@@ -220,7 +223,7 @@ fn server_name(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
 /// session named from its payload, with no server name to go by).
 fn by_protocol(rec: &SessionRecord) -> Option<App> {
     let c = catalogue();
-    rec.protocols.iter().rev().find_map(|p| c.protocols.iter().find(|(name, _)| name == p).map(|(_, app)| *app))
+    rec.protocols.iter().rev().find_map(|p| c.protocols.get(p.as_str()).copied())
 }
 
 /// The fields that name the server, in the order nDPI trusts them: what the client
