@@ -13,6 +13,7 @@
 pub mod apps;
 pub mod community_id;
 pub mod intel;
+pub mod oui;
 pub mod rir;
 
 use std::net::IpAddr;

@@ -4,7 +4,7 @@
 //! packet finds or opens its session, is stored, counted and handed to the session's
 //! analyzer; rows are written when a session ends, idles out or reaches a row limit.
 
-use tyto_packet::{tcpflag, Addr, Decoded, Encap, LinkType, Transport};
+use tyto_packet::{tcpflag, Addr, Decoded, Encap, LinkType, MacAddr, Transport};
 use tyto_pcapstore::PcapWriter;
 use tyto_schema::{CloseReason, SessionRecord};
 
@@ -71,6 +71,60 @@ struct Session {
     id_seed: u64,
     /// The input files its packets came from ([`PacketIn::input`]), each once.
     inputs: Vec<u32>,
+    /// The non-zero DSCP values of each direction's packets (bit n: value n), for
+    /// Arkime's `dscp.src`/`dscp.dst`: a bit per packet, the values when the row is
+    /// written.
+    dscp: [u64; 2],
+    /// VLAN tags by kind and tunnels' outer Ethernet addresses, for the row's
+    /// values; only sessions that carry them pay for them.
+    link: Option<Box<LinkValues>>,
+}
+
+/// Link values Arkime files apart from `vlan` and `mac.*`: each value once, bounded.
+#[derive(Default)]
+struct LinkValues {
+    dot1q: Vec<u16>,
+    dot1ad: Vec<u16>,
+    outer_mac_src: Vec<MacAddr>,
+    outer_mac_dst: Vec<MacAddr>,
+}
+
+impl LinkValues {
+    fn note(&mut self, d: &Decoded, dir: Direction) {
+        for (i, v) in d.vlans[..(d.vlan_count as usize).min(d.vlans.len())].iter().enumerate() {
+            let list = if d.vlan_ad & (1 << i) != 0 { &mut self.dot1ad } else { &mut self.dot1q };
+            push_bounded(list, *v);
+        }
+        let (src, dst) = match dir {
+            Direction::ToServer => (d.outer_mac_src, d.outer_mac_dst),
+            Direction::ToClient => (d.outer_mac_dst, d.outer_mac_src),
+        };
+        for (list, mac) in [(&mut self.outer_mac_src, src), (&mut self.outer_mac_dst, dst)] {
+            if let Some(m) = mac {
+                push_bounded(list, m);
+            }
+        }
+    }
+
+    /// Files the values in the row (the next row starts afresh).
+    fn write(self, rec: &mut SessionRecord) {
+        for (field, ids) in [("vlan.dot1q", &self.dot1q), ("vlan.dot1ad", &self.dot1ad)] {
+            for id in ids {
+                let _ = rec.extra.add_int(field, i64::from(*id));
+            }
+        }
+        for (field, macs) in [("outermac.src", &self.outer_mac_src), ("outermac.dst", &self.outer_mac_dst)] {
+            for m in macs {
+                let _ = rec.extra.add_text(field, &m.to_string());
+            }
+        }
+    }
+}
+
+fn push_bounded<T: PartialEq>(list: &mut Vec<T>, v: T) {
+    if list.len() < MAX_LIST_VALUES && !list.contains(&v) {
+        list.push(v);
+    }
 }
 
 /// What a worker counted.
@@ -311,7 +365,17 @@ impl Worker {
         rec.root_id = rec.id.clone();
         let opening = if tcp_flags.is_some_and(|f| f & tcpflag::SYN != 0) { Opening::Seen } else { Opening::Unseen };
         let analyzer = self.analyzers.create(&key, opening);
-        let s = Session { rec, src_is_hi, tcp, analyzer, cur_file: NO_FILE, id_seed, inputs: Vec::new() };
+        let s = Session {
+            rec,
+            src_is_hi,
+            tcp,
+            analyzer,
+            cur_file: NO_FILE,
+            id_seed,
+            inputs: Vec::new(),
+            dscp: [0; 2],
+            link: None,
+        };
         self.table.insert(key, class, p.ts_ns, s)
     }
 
@@ -326,10 +390,16 @@ impl Worker {
         self.stats.packets += 1;
         self.stats.bytes += p.wire_len as u64;
         note_link_facts(&mut s.rec, &p.decoded, dir);
+        if p.decoded.vlan_count > 0 || p.decoded.outer_mac_src.is_some() {
+            s.link.get_or_insert_with(Default::default).note(&p.decoded, dir);
+        }
         if p.input != NO_INPUT && s.inputs.last() != Some(&p.input) && !s.inputs.contains(&p.input) {
             s.inputs.push(p.input);
         }
         if let Some(ip) = p.decoded.ip {
+            if ip.dscp != 0 {
+                s.dscp[dir.index()] |= 1 << (ip.dscp & 63);
+            }
             let ttls = if dir == Direction::ToServer { &mut s.rec.ttl_src } else { &mut s.rec.ttl_dst };
             if ttls.len() < 4 {
                 push_distinct(ttls, ip.ttl);
@@ -476,6 +546,10 @@ impl Worker {
         }
         rec.close_reason = reason;
         note_inputs(&mut rec, &s.inputs, &self.input_names);
+        note_dscp(&mut rec, std::mem::take(&mut s.dscp));
+        if let Some(link) = s.link.take() {
+            link.write(&mut rec);
+        }
         let next_segment = rec.segment + 1;
         let next = SessionRecord {
             id: session_id(last_ns, s.id_seed, next_segment),
@@ -542,6 +616,10 @@ impl Worker {
         }
         rec.close_reason = reason;
         note_inputs(rec, &s.inputs, &self.input_names);
+        note_dscp(rec, s.dscp);
+        if let Some(link) = s.link.take() {
+            link.write(rec);
+        }
         self.stats.sessions_written += 1;
         self.stats.rows_written += 1;
         self.out.push(std::mem::take(rec));
@@ -600,6 +678,16 @@ fn sctp_user_data(mut chunks: &[u8]) -> Option<&[u8]> {
 fn note_inputs(rec: &mut SessionRecord, inputs: &[u32], names: &[String]) {
     for name in inputs.iter().filter_map(|i| names.get(*i as usize)) {
         let _ = rec.extra.add_text("file", name);
+    }
+}
+
+/// The DSCP values each direction's packets carried (bits of `seen`, source first).
+fn note_dscp(rec: &mut SessionRecord, seen: [u64; 2]) {
+    for (field, mut bits) in [("dscp.src", seen[0]), ("dscp.dst", seen[1])] {
+        while bits != 0 {
+            let _ = rec.extra.add_int(field, i64::from(bits.trailing_zeros()));
+            bits &= bits - 1;
+        }
     }
 }
 

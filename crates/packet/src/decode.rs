@@ -179,6 +179,8 @@ pub struct Decoded {
     /// 802.1Q / 802.1ad tags, outermost first (the first two kept).
     pub vlans: [u16; 2],
     pub vlan_count: u8,
+    /// Which of `vlans` came as 802.1ad (QinQ) service tags: bit i for `vlans[i]`.
+    pub vlan_ad: u8,
     /// VXLAN or Geneve network identifier.
     pub vni: Option<u32>,
     pub encap: Encap,
@@ -435,6 +437,9 @@ fn walk(mut step: Step, b: &[u8], d: &mut Decoded, depth: u8) -> Result<(), Deco
                         let tci = be16(b, at, "vlan")?;
                         if (d.vlan_count as usize) < d.vlans.len() {
                             d.vlans[d.vlan_count as usize] = tci & 0x0fff;
+                            if t != et::VLAN {
+                                d.vlan_ad |= 1 << d.vlan_count;
+                            }
                         }
                         d.vlan_count = d.vlan_count.saturating_add(1);
                         d.encap.insert(if t == et::VLAN { Encap::VLAN } else { Encap::QINQ });

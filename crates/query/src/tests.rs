@@ -354,15 +354,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("huntName", "a hunt's matches are tagged `hunt:NAME` (`tags == hunt:NAME`) instead"),
     ("asset", "Arkime's asset names come from its WISE plugins; Tyto keeps no asset inventory"),
     // The session itself: not recorded yet.
-    ("outermac.src", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
-    ("outermac.dst", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
-    ("outermac", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
-    ("outeroui.src", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
-    ("outeroui.dst", "tunnels keep their outer IP addresses (`outerip`), not their outer Ethernet addresses"),
-    ("dscp.src", "the IP header's DSCP is not kept per session"),
-    ("dscp.dst", "the IP header's DSCP is not kept per session"),
-    ("vlan.dot1q", "`vlan` holds every VLAN id of the session without telling 802.1Q tags from 802.1ad ones"),
-    ("vlan.dot1ad", "`vlan` holds every VLAN id of the session without telling 802.1Q tags from 802.1ad ones"),
     (
         "tcp.synValidated",
         "TCP's opening is judged by `tcp.handshake` (ok, reset, failed…), not by Arkime's sequence checks",
@@ -394,7 +385,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
         "cert.remainingSeconds",
         "Arkime computes it when the session is written; Tyto has `cert.notafter` and `cert.validfor`",
     ),
-    ("dhcp.oui", "the DHCP client's manufacturer is in `oui.src`/`oui.dst` (its Ethernet address), not a DHCP field"),
     ("dns.answer.https", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
     ("dns.answer.caa", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
     ("dns.answer.rrsig", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),

@@ -396,10 +396,18 @@ extra {
     "rir.dst", [], Text, one, "rir_dst", None, "general", Upper, "Regional registry of the destination IP";
     "oui.src", [], Text, many, "oui_src", None, "general", None, "Manufacturers of the source ethernet addresses";
     "oui.dst", [], Text, many, "oui_dst", None, "general", None, "Manufacturers of the destination ethernet addresses";
+    "outeroui.src", [], Text, many, "outeroui_src", None, "general", None, "Manufacturers of the outer frame's source Ethernet addresses (a tunnel's)";
+    "outeroui.dst", [], Text, many, "outeroui_dst", None, "general", None, "Manufacturers of the outer frame's destination Ethernet addresses (a tunnel's)";
     "protocols.how", [], LowerText, many, "protocols_how", None, "general", None, "How each application protocol was decided: `protocol:payload` or `protocol:port` (a guess)";
     "risk", [], LowerText, many, "risk", None, "general", None, "What is wrong or suspicious about the session, named as nDPI names its flow risks (`tls-selfsigned-certificate`, `unidirectional-traffic`, …)";
     "risk.score", [], Integer, one, "risk_score", None, "general", None, "The risks' weights summed (nDPI's scale: low 10, medium 50, high 100)";
     "file", [], Text, many, "file", None, "general", None, "The capture files the session's packets were read from, as ingested (absolute paths; `file == /data/*.pcap`)";
+    "dscp.src", [], Integer, many, "dscp_src", None, "general", None, "Non-zero DSCP values (differentiated services code points) of the source's packets";
+    "dscp.dst", [], Integer, many, "dscp_dst", None, "general", None, "Non-zero DSCP values of the destination's packets";
+    "vlan.dot1q", [], Integer, many, "vlan_dot1q", None, "general", None, "802.1Q VLAN ids (customer tags; every tag is in `vlan`)";
+    "vlan.dot1ad", [], Integer, many, "vlan_dot1ad", None, "general", None, "802.1ad (QinQ) service VLAN ids";
+    "outermac.src", [], LowerText, many, "outer_mac_src", None, "general", None, "Source Ethernet addresses of the outer frame, for Ethernet carried in a tunnel (VXLAN, GRE…)";
+    "outermac.dst", [], LowerText, many, "outer_mac_dst", None, "general", None, "Destination Ethernet addresses of the outer frame, for Ethernet carried in a tunnel";
     "dbTimestamp", [], Date, one, "db_time", Some("event.ingested"), "general", None, "When the session was handed to the store (Arkime's database timestamp): the sessions a periodic query takes as new are those stored since its last run";
     "communityId", [], Text, one, "community_id", Some("network.community_id"), "general", None, "Community ID flow hash (version 1, seed 0): the value Zeek, Suricata and Arkime give the same flow (filled when `community_id` is on)";
     "app", [], LowerText, one, "app", Some("network.application"), "general", None, "The application the session belongs to (`youtube`, `teams`, `netflix`), named from its server name or certificate as nDPI names the application of `TLS.YouTube`";
@@ -666,6 +674,7 @@ extra {
     "dhcp.id", [], LowerText, many, "dhcp_id", None, "dhcp", None, "DHCP transaction ids (hex)";
     "dhcp.host", [], LowerText, many, "dhcp_host", None, "dhcp", None, "DHCP client host names";
     "dhcp.mac", [], LowerText, many, "dhcp_mac", None, "dhcp", Mac, "DHCP client hardware addresses";
+    "dhcp.oui", [], Text, many, "dhcp_oui", None, "dhcp", None, "Manufacturers of the DHCP clients' hardware addresses";
     "dhcp.classId", [], Text, many, "dhcp_class_id", None, "dhcp", None, "DHCP vendor class identifiers";
     "dhcp.requestIp", [], Ip, many, "dhcp_request_ip", None, "dhcp", None, "DHCP requested addresses";
     "bittorrent.infohash", [], LowerText, many, "bittorrent_infohash", None, "bittorrent", None, "BitTorrent info hashes (hex), from handshakes and DHT lookups";
@@ -806,6 +815,13 @@ pub static FIELD_SETS: &[FieldSet] = &[
         group: "general",
         description: "Source or destination IP of the outermost tunnel header",
         members: &["outerip.src", "outerip.dst"],
+    },
+    FieldSet {
+        name: "outermac",
+        kind: FieldKind::LowerText,
+        group: "general",
+        description: "Source or destination Ethernet address of the outer frame of a tunnel",
+        members: &["outermac.src", "outermac.dst"],
     },
     FieldSet {
         name: "mac",

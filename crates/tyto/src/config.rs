@@ -312,15 +312,16 @@ impl Config {
     }
 }
 
-/// The pipeline's one enrichment: the registries, the application catalogue, the Community
-/// ID when asked for, GeoIP, then the intelligence sources.
+/// The pipeline's one enrichment: the registries (addresses' and Ethernet blocks'), the
+/// application catalogue, the Community ID when asked for, GeoIP, then the intelligence
+/// sources.
 pub fn enrichment(
     geoip: Option<tyto_enrich::GeoIp>,
     intel: Option<&Arc<Intel>>,
     community_id: bool,
 ) -> Option<Arc<dyn tyto_flow::Enrich>> {
     let mut all: Vec<Arc<dyn tyto_flow::Enrich>> =
-        vec![Arc::new(tyto_enrich::rir::Rir), Arc::new(tyto_enrich::apps::Apps)];
+        vec![Arc::new(tyto_enrich::rir::Rir), Arc::new(tyto_enrich::oui::Oui), Arc::new(tyto_enrich::apps::Apps)];
     if community_id {
         all.push(Arc::new(tyto_enrich::community_id::CommunityId));
     }

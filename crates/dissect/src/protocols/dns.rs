@@ -346,7 +346,14 @@ fn record(msg: &Message, extra: &mut Extra) {
     let r = extra.add_int(int_field!("dns.answer.cnt").0, answers().count() as i64);
     debug_assert!(r.is_ok());
     for a in answers() {
-        add_text(extra, text_field!("dns.answer.name"), if a.name == "." { "<root>" } else { &a.name });
+        // An internationalised name decoded, as in `host.dns`.
+        let unicode = crate::kit::idn::to_unicode(&a.name);
+        let name = match (&unicode, a.name.as_str()) {
+            (Some(u), _) => u.as_str(),
+            (None, ".") => "<root>",
+            (None, n) => n,
+        };
+        add_text(extra, text_field!("dns.answer.name"), name);
         add_text(extra, text_field!("dns.answer.type"), &type_name(a.rtype));
         add_text(extra, text_field!("dns.answer.class"), &class_name(a.class));
         let r = extra.add_int(int_field!("dns.answer.ttl").0, i64::from(a.ttl));
