@@ -34,10 +34,20 @@ fn blocks() -> &'static Blocks {
     })
 }
 
+/// The MA-L holder of the blocks IEEE splits into MA-M and MA-S blocks.
+const REGISTRATION_AUTHORITY: &str = "IEEE Registration Authority";
+
 /// The organisation an address's block was assigned to.
 pub fn organisation(mac: MacAddr) -> Option<&'static str> {
     let value = mac.0.iter().fold(0u64, |v, b| v << 8 | u64::from(*b));
-    blocks().by_bits.iter().find_map(|(bits, map)| map.get(&(value >> (48 - bits))).copied())
+    let [longest, longer, ma_l] = &blocks().by_bits;
+    let holder = ma_l.1.get(&(value >> 24)).copied();
+    // Most addresses are of an MA-L block: one lookup. Smaller blocks are carved out
+    // of the Registration Authority's (or of none listed).
+    if holder.is_some_and(|h| h != REGISTRATION_AUTHORITY) {
+        return holder;
+    }
+    [longest, longer].iter().find_map(|(bits, map)| map.get(&(value >> (48 - bits))).copied()).or(holder)
 }
 
 /// An address written `00:50:56:c0:00:08` (or with `-`).
