@@ -93,7 +93,7 @@ impl LinkValues {
     fn note(&mut self, d: &Decoded, dir: Direction) {
         for (i, v) in d.vlans[..(d.vlan_count as usize).min(d.vlans.len())].iter().enumerate() {
             let list = if d.vlan_ad & (1 << i) != 0 { &mut self.dot1ad } else { &mut self.dot1q };
-            push_bounded(list, *v);
+            push_distinct(list, *v);
         }
         let (src, dst) = match dir {
             Direction::ToServer => (d.outer_mac_src, d.outer_mac_dst),
@@ -101,7 +101,7 @@ impl LinkValues {
         };
         for (list, mac) in [(&mut self.outer_mac_src, src), (&mut self.outer_mac_dst, dst)] {
             if let Some(m) = mac {
-                push_bounded(list, m);
+                push_distinct(list, m);
             }
         }
     }
@@ -118,12 +118,6 @@ impl LinkValues {
                 let _ = rec.extra.add_text(field, &m.to_string());
             }
         }
-    }
-}
-
-fn push_bounded<T: PartialEq>(list: &mut Vec<T>, v: T) {
-    if list.len() < MAX_LIST_VALUES && !list.contains(&v) {
-        list.push(v);
     }
 }
 
