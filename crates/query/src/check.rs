@@ -268,14 +268,8 @@ impl Checker<'_> {
                     format!("'{}' does not apply to {} (words); use == or !=", t.op.as_str(), t.field),
                 ));
             }
-            let spread;
-            let t = match self.spread_shortcuts(t, f.kind)? {
-                Some(term) => {
-                    spread = term;
-                    &spread
-                }
-                None => t,
-            };
+            let spread = self.spread_shortcuts(t, f.kind)?;
+            let t = spread.as_ref().unwrap_or(t);
             let positive = self.tokens_value(f, &t.value, t.value_span)?;
             return Ok(if t.op == CmpOp::Ne { Filter::Not(Box::new(positive)) } else { positive });
         }
@@ -290,14 +284,8 @@ impl Checker<'_> {
             Named::Field(f) => f.kind,
             Named::Set(set) => set.kind,
         };
-        let spread;
-        let t = match self.spread_shortcuts(t, kind)? {
-            Some(term) => {
-                spread = term;
-                &spread
-            }
-            None => t,
-        };
+        let spread = self.spread_shortcuts(t, kind)?;
+        let t = spread.as_ref().unwrap_or(t);
         let positive = match named {
             Named::Field(f) if !f.in_dump => {
                 return Err(
