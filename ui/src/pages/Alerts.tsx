@@ -2,6 +2,7 @@
 // and text. Each alert links to its evidence: the sessions its expression finds.
 
 import { useState } from "preact/hooks";
+import { FilterInput } from "../components/FilterInput";
 import { useApp } from "../context";
 import { formatCount, formatTime, timeZone } from "../format";
 import { useApi } from "../useApi";
@@ -47,16 +48,11 @@ export function Alerts() {
         </label>
         <label>
           Detector{" "}
-          <input
-            id="alert-detector"
-            placeholder="vertical-scan, rule:*…"
-            value={detector}
-            onChange={(e) => setDetector(e.currentTarget.value.trim())}
-          />
+          <FilterInput id="alert-detector" placeholder="vertical-scan, rule:*…" value={detector} onCommit={setDetector} />
         </label>
         <label>
           Text{" "}
-          <input id="alert-text" placeholder="address, domain…" value={text} onChange={(e) => setText(e.currentTarget.value.trim())} />
+          <FilterInput id="alert-text" placeholder="address, domain…" value={text} onCommit={setText} />
         </label>
         <span class="counts" id="alert-count">
           {data ? `${formatCount(data.recordsFiltered)} alerts` : loading ? "Loading…" : ""}

@@ -3,6 +3,7 @@
 // search's expression opens it again.
 
 import { useState } from "preact/hooks";
+import { FilterInput } from "../components/FilterInput";
 import { useApp } from "../context";
 import { formatCount, formatTime, timeZone } from "../format";
 import { useApi } from "../useApi";
@@ -54,11 +55,11 @@ export function History() {
       <div class="toolbar">
         <label>
           Text{" "}
-          <input id="history-text" placeholder="route, expression, tag…" value={text} onChange={(e) => setText(e.currentTarget.value.trim())} />
+          <FilterInput id="history-text" placeholder="route, expression, tag…" value={text} onCommit={setText} />
         </label>
         {user.admin && (
           <label>
-            User <input id="history-user" placeholder="everyone" value={who} onChange={(e) => setWho(e.currentTarget.value.trim())} />
+            User <FilterInput id="history-user" placeholder="everyone" value={who} onCommit={setWho} />
           </label>
         )}
         <span class="counts" id="history-count">
