@@ -69,6 +69,9 @@ NAMED_BY_PAYLOAD = [
     ("Skype_TeamsCall", 10, "stun"),
     ("GoogleCall", 10, "stun"),
     ("FacebookVoip", 10, "stun"),
+    ("TelegramVoip", 10, "stun"),
+    ("ViberVoip", 10, "stun"),
+    ("AdultContent", 34, "stun"),
 ]
 
 
@@ -83,6 +86,9 @@ NAMED_BY_PROTOCOL = [
     ("munin", "Munin"), ("nintendo", "Nintendo"), ("riotgames", "RiotGames"), ("sd-rtn", "SD-RTN"),
     ("teamspeak", "TeamSpeak"), ("telegram", "Telegram"), ("viber", "Viber"),
     ("whatsapp", "WhatsApp"), ("xiaomi", "Xiaomi"), ("zabbix", "Zabbix"),
+    # Sub-protocols, with the dissector that names them (from a link's names and
+    # certificates).
+    ("tor", "Tor", "tls"), ("psiphon", "Psiphon", "tls"),
 ]
 
 
@@ -203,7 +209,13 @@ def main(path):
             seen.add(("host", pattern.lower()))
             rows.append(("host", pattern.lower(), app_name(ndpi), category, ndpi, f"nDPI {sym.name}"))
     # Certificate names: nDPI's `ndpi_tls_cert_name_match` (a string pointer and the
-    # protocol id: 16 bytes), named and categorised as the host tables name that id.
+    # protocol id: 16 bytes), named and categorised as the host tables name that id,
+    # or as the protocol table does for an application no host name places
+    # (FortiClient: its gateways' certificates alone name it).
+    protocols = protocol_table(path)
+    for name, (protocol_id, category) in protocols.items():
+        if protocol_id not in by_id and category in CATEGORIES:
+            by_id[protocol_id] = (name, CATEGORIES[category])
     for sym in (s for s in arrays if s.name == "tls_certificate_match"):
         for i in range(sym["st_size"] // 16):
             entry = sym["st_value"] + 16 * i
@@ -215,12 +227,12 @@ def main(path):
                 continue
             seen.add(("certificate", pattern.lower()))
             rows.append(("certificate", pattern.lower(), app_name(named[0]), named[1], named[0], f"nDPI {sym.name}"))
-    protocols = protocol_table(path)
-    for tyto, ndpi in NAMED_BY_PROTOCOL:
+    for tyto, ndpi, *by in NAMED_BY_PROTOCOL:
         if ndpi not in protocols:
             sys.exit(f"{path}: nDPI has no protocol {ndpi}")
         category = CATEGORIES[protocols[ndpi][1]]
-        rows.append(("protocol", tyto, app_name(ndpi), category, ndpi, f"nDPI protocol table; named by Tyto's {tyto} dissector"))
+        dissector = by[0] if by else tyto
+        rows.append(("protocol", tyto, app_name(ndpi), category, ndpi, f"nDPI protocol table; named by Tyto's {dissector} dissector"))
     for ndpi, category, dissector in NAMED_BY_PAYLOAD:
         rows.append(("app", "-", app_name(ndpi), CATEGORIES[category], ndpi, f"nDPI results; named by Tyto's {dissector} dissector"))
     print(f"# Applications by server name, and their categories: nDPI {version},")

@@ -9,6 +9,7 @@ use tyto_schema::SessionRecord;
 
 use std::sync::Arc;
 
+use crate::kit::calls::CallEndpoints;
 use crate::kit::expect::{self, Expectations};
 use crate::kit::{add_protocol, put_text};
 use crate::protocols::ftp;
@@ -50,6 +51,8 @@ pub struct Dissectors {
     pub transactions: bool,
     /// Connections the pipeline's sessions announced for others (FTP data).
     expected: Arc<Expectations>,
+    /// Endpoints of the pipeline's calls whose application was named.
+    calls: Arc<CallEndpoints>,
 }
 
 impl Dissectors {
@@ -71,6 +74,7 @@ impl AnalyzerFactory for Dissectors {
         let mut c = Classifier::new(transport);
         c.transactions = self.transactions;
         c.expected = Arc::clone(&self.expected);
+        c.calls = Arc::clone(&self.calls);
         if opening == Opening::Unseen {
             c.opening_unseen();
         }
@@ -111,6 +115,8 @@ pub struct Classifier {
     transactions: bool,
     /// The pipeline's table of announced connections.
     expected: Arc<Expectations>,
+    /// The pipeline's table of named calls' endpoints.
+    calls: Arc<CallEndpoints>,
     /// Whether the protocol's client is known: the opener of a connection whose
     /// handshake was seen, or whichever side a probe recognised as client or server.
     roles_known: bool,
@@ -207,6 +213,7 @@ impl Classifier {
             earlier: Vec::new(),
             transactions: false,
             expected: Arc::default(),
+            calls: Arc::default(),
             roles_known: true,
             swapped: false,
             resync: [None, None],
@@ -412,6 +419,7 @@ impl Classifier {
                         let role = self.role(side);
                         if let State::Decided(_, d) = &mut self.state {
                             d.feed(role, chunk, rec);
+                            file_call(&self.calls, d.as_mut(), rec);
                         }
                     }
                 }
@@ -439,6 +447,7 @@ impl Classifier {
                 for a in d.announced() {
                     self.expected.expect(a);
                 }
+                file_call(&self.calls, d.as_mut(), rec);
                 if let Some(used) = d.handoff() {
                     self.hand_over();
                     let rest = data.get(used..).unwrap_or(&[]);
@@ -518,6 +527,21 @@ impl Classifier {
     }
 }
 
+/// Protocols a call's sessions are decided as: those that take the application of a
+/// call named on the same endpoints.
+const CALL_PROTOCOLS: &[&str] = &["stun", "rtp", "rtcp"];
+
+fn endpoints(rec: &SessionRecord) -> Option<[(tyto_packet::Addr, u16); 2]> {
+    Some([(rec.src_ip?, rec.src_port), (rec.dst_ip?, rec.dst_port)])
+}
+
+/// Files the session's endpoints under the call its dissector has just named.
+fn file_call(calls: &CallEndpoints, d: &mut dyn Dissector, rec: &SessionRecord) {
+    if let (Some(app), Some(e)) = (d.named_call(), endpoints(rec)) {
+        calls.file(e, app);
+    }
+}
+
 impl SessionAnalyzer for Classifier {
     fn stream(&mut self, dir: Direction, data: &[u8], rec: &mut SessionRecord) {
         self.keep_transactions(rec);
@@ -544,7 +568,10 @@ impl SessionAnalyzer for Classifier {
         let side = side_of(dir);
         let role = self.role(side);
         match &mut self.state {
-            State::Decided(_, d) => d.feed(role, data, rec),
+            State::Decided(_, d) => {
+                d.feed(role, data, rec);
+                file_call(&self.calls, d.as_mut(), rec);
+            }
             State::Unknown => {}
             State::Probing => {
                 if data.is_empty() {
@@ -559,6 +586,7 @@ impl SessionAnalyzer for Classifier {
                         let role = self.role(side);
                         if let State::Decided(_, d) = &mut self.state {
                             d.feed(role, data, rec);
+                            file_call(&self.calls, d.as_mut(), rec);
                         }
                     }
                     Probed::Exhausted => self.state = State::Unknown,
@@ -594,6 +622,11 @@ impl SessionAnalyzer for Classifier {
             // Every row of a long session names its protocol.
             State::Decided(p, d) => {
                 d.end(rec);
+                if CALL_PROTOCOLS.contains(&p.name) && rec.extra.get("app").is_none() {
+                    if let Some(app) = endpoints(rec).and_then(|e| self.calls.find(e)) {
+                        put_text(rec, text_field!("app"), app);
+                    }
+                }
                 add_protocol(rec, *p);
                 put_text(rec, text_field!("protocols.how"), &format!("{}:{}", p.name, self.how));
             }

@@ -147,4 +147,10 @@ pub trait Dissector: Send {
     fn announced(&mut self) -> Vec<kit::expect::Announcement> {
         Vec::new()
     }
+    /// Asked after every feed: the application this session's messages have just
+    /// named, once, for the pipeline's table of calls' endpoints (STUN: a call's
+    /// other sessions from the same ports are that application's too).
+    fn named_call(&mut self) -> Option<&'static str> {
+        None
+    }
 }

@@ -10,7 +10,8 @@
 //! subdomains (at a label boundary, or after a `-` when the pattern starts with one);
 //! a pattern ending with `.` (`google.`) matches those labels anywhere in the name
 //! (`www.google.co.uk`). The longest pattern that matches wins. Certificate patterns
-//! (`cn=anydesk client`, `o=kakao`) match a certificate's subject or issuer name.
+//! (`cn=anydesk client`, `o=kakao`, `ou=fortigate`) match a certificate's subject or
+//! issuer name.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -233,9 +234,11 @@ const NAMED_BY: &[&str] = &["host.tls", "host.quic", "host.http", "host.dns", "c
 /// The application of a session, from its fields.
 pub fn app_of(rec: &SessionRecord) -> Option<App> {
     let mut names: [Option<&[String]>; NAMED_BY.len()] = Default::default();
-    // Certificates' common names and organisations (subject and issuer), for the
-    // certificate patterns when no server name named the application.
-    let (mut common_names, mut organisations): (Vec<&[String]>, Vec<&[String]>) = Default::default();
+    // Certificates' common names, organisations and their units (subject and
+    // issuer), for the certificate patterns when no server name named the application.
+    let mut common_names: Vec<&[String]> = Vec::new();
+    let mut organisations: Vec<&[String]> = Vec::new();
+    let mut units: Vec<&[String]> = Vec::new();
     for (field, values) in rec.extra.iter() {
         let Values::Text(list) = values else { continue };
         if let Some(i) = NAMED_BY.iter().position(|f| *f == field) {
@@ -244,12 +247,14 @@ pub fn app_of(rec: &SessionRecord) -> Option<App> {
         match field {
             "cert.subject.cn" | "cert.issuer.cn" => common_names.push(list),
             "cert.subject.on" | "cert.issuer.on" => organisations.push(list),
+            "cert.subject.ou" | "cert.issuer.ou" => units.push(list),
             _ => {}
         }
     }
     // A session without a name leaves the catalogue unread (a capture of such
     // sessions never loads it).
-    if names.iter().all(Option::is_none) && common_names.is_empty() && organisations.is_empty() {
+    let no_certificate = common_names.is_empty() && organisations.is_empty() && units.is_empty();
+    if names.iter().all(Option::is_none) && no_certificate {
         return None;
     }
     let c = catalogue();
@@ -260,17 +265,18 @@ pub fn app_of(rec: &SessionRecord) -> Option<App> {
             }
         }
     }
-    if common_names.is_empty() && organisations.is_empty() {
+    if no_certificate {
         return None;
     }
     // Lower case once, then every pattern in the catalogue's order.
     let lower =
         |lists: Vec<&[String]>| -> Vec<String> { lists.concat().iter().map(|v| v.to_ascii_lowercase()).collect() };
-    let (common_names, organisations) = (lower(common_names), lower(organisations));
+    let (common_names, organisations, units) = (lower(common_names), lower(organisations), lower(units));
     c.certificates.iter().find_map(|(attr, value, app)| {
         let held = match *attr {
             "cn" => &common_names,
             "o" => &organisations,
+            "ou" => &units,
             _ => return None,
         };
         held.iter().any(|v| v.contains(value)).then_some(*app)
@@ -336,6 +342,30 @@ mod tests {
         assert_eq!(named("zoom.us."), Some("zoom"));
         assert_eq!(named(""), None);
         assert_eq!(named("[2001:db8::1]:443"), None);
+    }
+
+    #[test]
+    fn certificates_name_what_no_host_name_places() {
+        let app = |fields: &[(&str, &str)]| {
+            let mut rec = SessionRecord::default();
+            for (f, v) in fields {
+                let _ = rec.extra.add_text(f, v);
+            }
+            app_of(&rec).map(|a| a.name)
+        };
+        // A FortiGate's own certificate: its unit names the VPN gateway.
+        let fortigate = [
+            ("cert.subject.on", "Fortinet"),
+            ("cert.subject.ou", "FortiGate"),
+            ("cert.issuer.ou", "Certificate Authority"),
+        ];
+        assert_eq!(app(&fortigate), Some("forticlient"));
+        assert_eq!(app(&[("cert.subject.on", "Kakao Corp.")]), Some("kakaotalk"));
+        assert_eq!(app(&[("cert.issuer.cn", "AnyDesk Client")]), Some("anydesk"));
+        // A unit is not an organisation.
+        assert_eq!(app(&[("cert.subject.on", "FortiGate")]), None);
+        // A server name comes first.
+        assert_eq!(app(&[("host.tls", "www.netflix.com"), ("cert.subject.ou", "FortiGate")]), Some("netflix"));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! What the protocols share: reading bytes ([`bytes`]), cutting a stream into
 //! messages ([`messages`] for binary framings, [`lines`] for text ones), recording
 //! what is learnt ([`record`]), and the formats several protocols carry (DER,
-//! NTLMSSP, SQL text) or the connections they announce ([`expect`]).
+//! NTLMSSP, SQL text), the connections they announce ([`expect`]) and the calls'
+//! endpoints they name ([`calls`]).
 
 pub(crate) mod bytes;
+pub(crate) mod calls;
 pub(crate) mod der;
 pub(crate) mod expect;
 pub(crate) mod idn;

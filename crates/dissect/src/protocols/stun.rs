@@ -35,6 +35,8 @@ const MAX_DATAGRAMS: u32 = 64;
 pub struct Stun {
     dtls: Option<Box<Dtls>>,
     datagrams: u32,
+    /// The application a message named, until the classifier files it.
+    named: Option<&'static str>,
 }
 
 impl Dissector for Stun {
@@ -44,6 +46,7 @@ impl Dissector for Stun {
             if rec.extra.get("app").is_none() {
                 if let Some(app) = call_app(data) {
                     let _ = rec.extra.add_text("app", app);
+                    self.named = Some(app);
                 }
             }
         }
@@ -68,6 +71,10 @@ impl Dissector for Stun {
 
     fn wants_more(&self) -> bool {
         self.datagrams < MAX_DATAGRAMS
+    }
+
+    fn named_call(&mut self) -> Option<&'static str> {
+        self.named.take()
     }
 }
 
@@ -211,7 +218,7 @@ pub fn message_values(data: &[u8], rec: &mut SessionRecord) {
 /// attributes (0x4000–0x4002); Zoom's attribute 0x0103; Skype's and Teams' (a
 /// four-byte candidate identifier, Microsoft's implementation version 2 or 3, and
 /// their other private attributes); Google's 0xFF03; and the TURN server's realm
-/// (Google, Signal, Facebook). libwebrtc's network-info attribute (0xC057) is sent by
+/// (Google, Signal, Facebook, Telegram, Viber, an adult site's CDN). libwebrtc's network-info attribute (0xC057) is sent by
 /// every WebRTC client, so it names none.
 pub fn call_app(data: &[u8]) -> Option<&'static str> {
     let m = Message::read(data)?;
@@ -229,13 +236,20 @@ pub fn call_app(data: &[u8]) -> Option<&'static str> {
                 Some("signalvoip")
             } else if realm.contains("facebook") {
                 Some("facebookvoip")
+            } else if realm.contains("telegram") {
+                Some("telegramvoip")
+            } else if realm.contains("viber") {
+                Some("vibervoip")
+            } else if realm.contains("stripcdn.com") {
+                Some("adultcontent")
             } else {
                 None
             }
         }
         0x8054 if n == 4 && value.get(1..4) == Some(&[0, 0, 0]) => Some("skype-teamscall"),
-        0x8070 if n == 4 && matches!(value, [0, 0, 0, 2 | 3]) => Some("skype-teamscall"),
-        0x24df | 0x3802 | 0x8036 | 0x8095 | 0x0800 | 0x8006 => Some("skype-teamscall"),
+        // MS-TURN's own attributes: the implementation version (whatever version) and
+        // service quality among them.
+        0x24df | 0x3802 | 0x8036 | 0x8095 | 0x0800 | 0x8006 | 0x8070 | 0x8055 => Some("skype-teamscall"),
         0xff03 => Some("googlecall"),
         _ => None,
     })
@@ -352,6 +366,8 @@ mod tests {
         assert_eq!(call_app(&request(0x0801, 0x0006, b"user")), Some("whatsappcall"));
         assert_eq!(call_app(&request(0x0001, 0x8054, &[1, 0, 0, 0])), Some("skype-teamscall"));
         assert_eq!(call_app(&request(0x0001, 0x8070, &[0, 0, 0, 3])), Some("skype-teamscall"));
+        assert_eq!(call_app(&request(0x0101, 0x8070, &[0, 0, 0, 7])), Some("skype-teamscall"));
+        assert_eq!(call_app(&request(0x0003, 0x0014, b"turn.telegram.org")), Some("telegramvoip"));
         assert_eq!(call_app(&request(0x0001, 0x0103, &[0; 8])), Some("zoom"));
         assert_eq!(call_app(&request(0x0003, 0x0014, b"Signal.org")), Some("signalvoip"));
         // A realm of no known service, an ordinary binding request: no application.
