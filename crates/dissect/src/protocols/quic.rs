@@ -132,16 +132,19 @@ fn long_header(d: &[u8]) -> Result<Option<Initial<'_>>, Option<usize>> {
     let slen = *d.get(at).filter(|l| **l <= 20).ok_or(None)? as usize;
     at += 1 + slen;
     let kind = (first >> 4) & 3;
-    let initial = if version == V2 { kind == 1 } else { kind == 0 };
+    // QUIC v2 numbers the long-header types afresh (RFC 9369 3.2).
+    let (initial, retry) = if version == V2 { (kind == 1, kind == 0) } else { (kind == 0, kind == 3) };
     if version == 0 || version_keys(version).is_none() {
         return Err(None);
     }
     if initial {
         let (tlen, n) = varint(d.get(at..).ok_or(None)?).ok_or(None)?;
         at += n + usize::try_from(tlen).map_err(|_| None)?;
-    } else if kind == 3 {
-        // Retry: no length, fills the datagram.
-        return Err(None);
+    } else if retry {
+        // A Retry has no length: its token and 16-byte integrity tag fill the
+        // datagram. A server sends it first, so it names a flow whose client's
+        // Initial was not seen.
+        return if d.len() >= at + 16 { Err(Some(d.len())) } else { Err(None) };
     }
     let (len, n) = varint(d.get(at..).ok_or(None)?).ok_or(None)?;
     at += n;
@@ -314,10 +317,15 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         _ if long_header_packets(data) => Probe::Match,
         _ => match gquic_public_header(data).or_else(|| gquic_ietf_header(data)) {
             Some((cid, number)) => Probe::Connection { id: cid, seq: number },
-            // A packet that omits the connection id (the server's, mostly) says
-            // nothing either way: the client's packets decide.
-            None if gquic_without_id(data) => Probe::NeedMore,
-            None => Probe::NoMatch,
+            // A packet that omits the connection id (the server's, mostly): its
+            // packet numbers advancing decide, as the client's ids would.
+            None => match gquic_without_id(data) {
+                Some(number) => Probe::Plausible { stream: 0, seq: number },
+                None => match short_header_id(data) {
+                    Some(id) => Probe::Repeats { id },
+                    None => Probe::NoMatch,
+                },
+            },
         },
     }
 }
@@ -325,15 +333,43 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
 /// A Google QUIC packet (Q043 and before) without a connection id, as servers send
 /// them: public flags with the id bit clear, no reset or reserved bits, then the
 /// packet number (after the diversification nonce when 0x04 says one follows), and
-/// something after it.
-fn gquic_without_id(data: &[u8]) -> bool {
-    let Some(&flags) = data.first() else { return false };
+/// something after it. Gives the packet number's low 16 bits (big-endian, as from
+/// Q039 on; a one-byte number reads the same either way).
+fn gquic_without_id(data: &[u8]) -> Option<u16> {
+    let flags = *data.first()?;
     if flags & 0xcb != 0 {
-        return false;
+        return None;
     }
     let nonce = if flags & 0x04 != 0 { 32 } else { 0 };
     let len = [1, 2, 4, 6][usize::from((flags >> 4) & 3)];
-    data.len() > 1 + nonce + len
+    let number = data.get(1 + nonce..1 + nonce + len)?;
+    if data.len() <= 1 + nonce + len {
+        return None;
+    }
+    Some(match number {
+        [low] => u16::from(*low),
+        [.., high, low] => u16::from_be_bytes([*high, *low]),
+        [] => return None,
+    })
+}
+
+/// An IETF QUIC 1-RTT packet (RFC 9000 17.3): the fixed bit and the short form, then
+/// the destination connection id, which every packet of one direction repeats, and
+/// an encrypted rest of at least a packet number and the 16-byte tag. Gives the
+/// fifth to eighth bytes of an id of eight bytes or more (as servers choose them),
+/// the bytes a Q046 short header's id is known by too (its first byte may read as
+/// one). A text protocol's letters have the same first-byte bits: ids are random,
+/// so eight printable bytes in a row are taken for text.
+fn short_header_id(data: &[u8]) -> Option<u32> {
+    let first = *data.first()?;
+    if first & 0xc0 != 0x40 || data.len() < 1 + 8 + 1 + 16 {
+        return None;
+    }
+    let id = data.get(1..9)?;
+    if id.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        return None;
+    }
+    Some(u32::from_be_bytes([id[4], id[5], id[6], id[7]]))
 }
 
 /// A Google QUIC packet of Q046 to Q049, which took IETF's invariant header but
@@ -569,12 +605,24 @@ mod tests {
         assert_eq!(probe(Side::Client, &g), Probe::Connection { id: 0x4f5545eb, seq: 3 });
         g[0] = 0x0e; // a reset
         assert_eq!(probe(Side::Client, &g), Probe::NoMatch);
-        // The server's packets omit the id (`00 01 …`, or 0x04 and a nonce): neither
-        // proof nor disproof.
+        // The server's packets omit the id (`00 01 …`, or 0x04 and a nonce): their
+        // packet numbers advancing decide.
         let mut server = vec![0x00, 0x01];
         server.extend_from_slice(&[0x5c; 30]);
-        assert_eq!(probe(Side::Server, &server), Probe::NeedMore);
+        assert_eq!(probe(Side::Server, &server), Probe::Plausible { stream: 0, seq: 1 });
         assert_eq!(probe(Side::Server, &server[..2]), Probe::NoMatch, "nothing after the number");
+        let mut nonce = vec![0x14];
+        nonce.extend_from_slice(&[0x9c; 32]);
+        nonce.extend_from_slice(&[0x01, 0x02, 0x77, 0x77]);
+        assert_eq!(probe(Side::Server, &nonce), Probe::Plausible { stream: 0, seq: 0x0102 });
+
+        // IETF 1-RTT packets: a side's packets repeat their destination id.
+        let mut short = vec![0x5b, 0x8e, 0x11, 0x02, 0xf3, 0x60, 0x00, 0xa9, 0x18];
+        short.extend_from_slice(&[0x3d; 30]);
+        assert_eq!(probe(Side::Client, &short), Probe::Repeats { id: 0x6000a918 });
+        assert_eq!(probe(Side::Client, &short[..25]), Probe::NoMatch, "no room for the tag");
+        // Text with the same first-byte bits (`NOTIFY * HTTP/1.1`) is not a packet.
+        assert_eq!(probe(Side::Client, b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"), Probe::NoMatch);
 
         // Q046, `quic_q46.pcap`: the server's long header (no destination id, the
         // 8-byte source id, a 4-byte number), then the client's short header with it.
@@ -602,6 +650,24 @@ mod tests {
         let s = initial_keys(V1, &dcid, Side::Server).unwrap();
         assert_eq!(s.key, hex("cf3a5331653c364c88f0f379b6067e37"));
         assert_eq!(s.hp, hex("c206b8d9b9f0f37644430b490eeaa314"));
+    }
+
+    #[test]
+    fn a_servers_retry_names_the_flow_in_either_version() {
+        // Long header, the version, an 8-byte id each way, a token and the tag.
+        let retry = |first: u8, version: u32, tail: usize| {
+            let mut p = vec![first];
+            p.extend_from_slice(&version.to_be_bytes());
+            p.extend_from_slice(&[8, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+            p.extend(std::iter::repeat_n(0x5a, tail));
+            p
+        };
+        assert_eq!(probe(Side::Server, &retry(0xf0, V1, 10 + 16)), Probe::Match);
+        assert_eq!(probe(Side::Client, &retry(0xf0, V1, 10 + 16)), Probe::Match, "roles not known yet");
+        // v2's Retry is type 0 (its type 3 is a Handshake, which carries a length).
+        assert_eq!(probe(Side::Server, &retry(0xc0, V2, 10 + 16)), Probe::Match);
+        // No room for the integrity tag: not a Retry.
+        assert_eq!(probe(Side::Server, &retry(0xf0, V1, 15)), Probe::NoMatch);
     }
 
     #[test]
