@@ -154,7 +154,7 @@ pub struct QueueSection {
 
 impl Default for QueueSection {
     fn default() -> Self {
-        QueueSection { memory_rows: 200_000, spool_mib: 1024 }
+        QueueSection { memory_rows: tyto_store::MAX_APPEND_ROWS as u64, spool_mib: 1024 }
     }
 }
 
