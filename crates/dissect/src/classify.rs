@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::kit::calls::CallEndpoints;
 use crate::kit::expect::{self, Expectations};
+use crate::kit::names::ResolvedNames;
 use crate::kit::{add_protocol, put_text};
 use crate::protocols::ftp;
 use crate::{Dissector, Probe, Protocol, Side, Transport, PROTOCOLS};
@@ -53,6 +54,8 @@ pub struct Dissectors {
     expected: Arc<Expectations>,
     /// Endpoints of the pipeline's calls whose application was named.
     calls: Arc<CallEndpoints>,
+    /// Names the pipeline's DNS answers gave addresses.
+    names: Arc<ResolvedNames>,
 }
 
 impl Dissectors {
@@ -75,6 +78,7 @@ impl AnalyzerFactory for Dissectors {
         c.transactions = self.transactions;
         c.expected = Arc::clone(&self.expected);
         c.calls = Arc::clone(&self.calls);
+        c.names = Arc::clone(&self.names);
         if opening == Opening::Unseen {
             c.opening_unseen();
         }
@@ -117,6 +121,8 @@ pub struct Classifier {
     expected: Arc<Expectations>,
     /// The pipeline's table of named calls' endpoints.
     calls: Arc<CallEndpoints>,
+    /// The pipeline's table of resolved names.
+    names: Arc<ResolvedNames>,
     /// Whether the protocol's client is known: the opener of a connection whose
     /// handshake was seen, or whichever side a probe recognised as client or server.
     roles_known: bool,
@@ -214,6 +220,7 @@ impl Classifier {
             transactions: false,
             expected: Arc::default(),
             calls: Arc::default(),
+            names: Arc::default(),
             roles_known: true,
             swapped: false,
             resync: [None, None],
@@ -425,7 +432,7 @@ impl Classifier {
                         let role = self.role(side);
                         if let State::Decided(_, d) = &mut self.state {
                             d.feed(role, chunk, rec);
-                            file_call(&self.calls, d.as_mut(), rec);
+                            file_learnt(&self.calls, &self.names, d.as_mut(), rec);
                         }
                     }
                 }
@@ -453,7 +460,7 @@ impl Classifier {
                 for a in d.announced() {
                     self.expected.expect(a);
                 }
-                file_call(&self.calls, d.as_mut(), rec);
+                file_learnt(&self.calls, &self.names, d.as_mut(), rec);
                 if let Some(used) = d.handoff() {
                     self.hand_over();
                     let rest = data.get(used..).unwrap_or(&[]);
@@ -541,10 +548,14 @@ fn endpoints(rec: &SessionRecord) -> Option<[(tyto_packet::Addr, u16); 2]> {
     Some([(rec.src_ip?, rec.src_port), (rec.dst_ip?, rec.dst_port)])
 }
 
-/// Files the session's endpoints under the call its dissector has just named.
-fn file_call(calls: &CallEndpoints, d: &mut dyn Dissector, rec: &SessionRecord) {
+/// Files what the session's dissector has just learnt for other sessions: the call
+/// it named (under the session's endpoints), the names its answers gave addresses.
+fn file_learnt(calls: &CallEndpoints, names: &ResolvedNames, d: &mut dyn Dissector, rec: &SessionRecord) {
     if let (Some(app), Some(e)) = (d.named_call(), endpoints(rec)) {
         calls.file(e, app);
+    }
+    for (addr, name) in d.resolved() {
+        names.file(addr, &name);
     }
 }
 
@@ -576,7 +587,7 @@ impl SessionAnalyzer for Classifier {
         match &mut self.state {
             State::Decided(_, d) => {
                 d.feed(role, data, rec);
-                file_call(&self.calls, d.as_mut(), rec);
+                file_learnt(&self.calls, &self.names, d.as_mut(), rec);
             }
             State::Unknown => {}
             State::Probing => {
@@ -592,7 +603,7 @@ impl SessionAnalyzer for Classifier {
                         let role = self.role(side);
                         if let State::Decided(_, d) = &mut self.state {
                             d.feed(role, data, rec);
-                            file_call(&self.calls, d.as_mut(), rec);
+                            file_learnt(&self.calls, &self.names, d.as_mut(), rec);
                         }
                     }
                     Probed::Exhausted => self.state = State::Unknown,
@@ -646,6 +657,11 @@ impl SessionAnalyzer for Classifier {
                 }
             }
             _ => {}
+        }
+        // The name an earlier answer gave the server's address, for a session that
+        // is not itself a lookup.
+        if rec.resolved.is_none() && !rec.protocols.iter().any(|p| p == "dns") {
+            rec.resolved = rec.dst_ip.and_then(|a| self.names.find(a));
         }
         crate::risk::assess(rec);
     }

@@ -158,4 +158,9 @@ pub trait Dissector: Send {
     fn named_call(&mut self) -> Option<&'static str> {
         None
     }
+    /// Asked after every feed: the addresses this session's answers have just given
+    /// for a name, for the pipeline's table of resolved names (DNS).
+    fn resolved(&mut self) -> Vec<(tyto_packet::Addr, String)> {
+        Vec::new()
+    }
 }

@@ -283,6 +283,13 @@ pub fn app_of(rec: &SessionRecord) -> Option<App> {
     })
 }
 
+/// The application of the name an earlier DNS answer gave the server's address
+/// (see `tyto_dissect`'s resolved names): for a session that names no server itself.
+fn by_resolved_name(rec: &SessionRecord) -> Option<App> {
+    let name = server_name(rec.resolved.as_deref()?)?;
+    by_host(catalogue(), &name)
+}
+
 /// Fills `app` and `category`.
 pub struct Apps;
 
@@ -296,7 +303,7 @@ impl tyto_flow::Enrich for Apps {
             }
             return;
         }
-        if let Some(app) = app_of(rec).or_else(|| by_protocol(rec)) {
+        if let Some(app) = app_of(rec).or_else(|| by_protocol(rec)).or_else(|| by_resolved_name(rec)) {
             let _ = rec.extra.add_text("app", app.name);
             let _ = rec.extra.add_text("category", app.category);
         } else if let Some(call) = call_by_owner(rec) {

@@ -189,6 +189,9 @@ pub struct SessionRecord {
     pub transactions: Option<Transactions>,
     /// The first payload bytes each way (source, destination): Arkime's `payload8`.
     pub payload8: [Payload8; 2],
+    /// The name an earlier DNS answer gave the server's address, for placing the
+    /// session (`app`) when it names no server itself. Not stored.
+    pub resolved: Option<std::sync::Arc<str>>,
 }
 
 /// The first eight payload bytes one direction sent, as Arkime keeps them: a TCP

@@ -996,8 +996,14 @@ fn apps_agree_with_ndpi() {
     // Fields like any other: searched, counted, given to rules.
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let inputs = ["netflix.pcap", "youtube_quic.pcap", "whatsapp_voice_and_message.pcap", "stun_signal.pcapng"]
-        .map(|f| dir.join(f));
+    let inputs = [
+        "netflix.pcap",
+        "youtube_quic.pcap",
+        "whatsapp_voice_and_message.pcap",
+        "stun_signal.pcapng",
+        "tls_certificate_too_long.pcap",
+    ]
+    .map(|f| dir.join(f));
     common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).args(&inputs).output().unwrap());
     let count = |expr: &str| -> u64 {
         let out = common::ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
@@ -1011,4 +1017,8 @@ fn apps_agree_with_ndpi() {
     // (its TURN server's realm) are Signal's, as nDPI's results name them: six flows.
     assert_eq!(count("app == signalvoip && port.dst == 19302"), 6);
     assert_eq!(count("app == googlecall"), 0);
+    // Sessions that name no server, placed by the name a DNS answer gave the address:
+    // `time-macos.apple.com` resolves to 17.253.54.251, asked four times for the time
+    // (tshark: `dns.a == 17.253.54.251`, then `ntp && ip.dst == 17.253.54.251`).
+    assert_eq!(count("app == apple && protocols == ntp && ip.dst == 17.253.54.251"), 4);
 }

@@ -479,13 +479,38 @@ pub struct Dns {
     /// The response time the message being read gave (an answer that timed its
     /// query): its transaction's, so the two agree.
     timed: Option<i64>,
+    /// Addresses answers gave for the name asked, until the classifier files them.
+    resolved: Vec<(Addr, String)>,
 }
+
+/// Addresses one session hands on between two of the classifier's asks at most.
+const MAX_RESOLVED: usize = 64;
 
 /// A query sent again with its id within this long is a copy of the first (the
 /// client's retransmission); later it is a new query (Wireshark's default too).
 const RETRANSMISSION_NS: i64 = 5_000_000_000;
 
 impl Dns {
+    /// The addresses a response gives for its first question's name (directly, or
+    /// through the CNAMEs it answers with), each with that name.
+    fn note_resolved(&mut self, msg: &Message) {
+        let Some((asked, ..)) = msg.questions.first() else { return };
+        let on_chain = |name: &str| {
+            name.eq_ignore_ascii_case(asked)
+                || msg
+                    .answers
+                    .iter()
+                    .any(|r| r.rtype == 5 && matches!(&r.data, Answer::Name(t) if t.eq_ignore_ascii_case(name)))
+        };
+        for r in &msg.answers {
+            if let Answer::Addr(ip) = r.data {
+                if self.resolved.len() < MAX_RESOLVED && on_chain(&r.name) {
+                    self.resolved.push((ip, asked.to_ascii_lowercase()));
+                }
+            }
+        }
+    }
+
     /// Times a message from its header alone (id and QR), so a message whose body
     /// does not parse is still paired: an answer times the first query of its id
     /// (copies sent again within [`RETRANSMISSION_NS`] are answered with it), and
@@ -520,6 +545,9 @@ impl Dns {
 
     fn message(&mut self, msg: &Message, len: usize, rec: &mut SessionRecord) {
         record(msg, &mut rec.extra);
+        if msg.response && !rec.protocols.iter().any(|p| [MDNS.name, LLMNR.name, NBNS.name].contains(&p.as_str())) {
+            self.note_resolved(msg);
+        }
         if rec.protocols.iter().any(|p| p == NBNS.name) {
             record_netbios(msg, &mut rec.extra);
         }
@@ -621,6 +649,10 @@ impl Dissector for Dns {
     fn gap(&mut self, side: Side, _len: u64) {
         self.tcp[side as usize] = Framed::default();
     }
+
+    fn resolved(&mut self) -> Vec<(Addr, String)> {
+        std::mem::take(&mut self.resolved)
+    }
 }
 
 #[cfg(test)]
@@ -665,6 +697,9 @@ mod tests {
         assert_eq!(texts("dns.header_flags"), ["RD", "RA"]);
         assert_eq!(texts("dns.query.host"), ["www.example.com"]);
         assert_eq!(rec.extra.ips("dns.answer.ip"), [Addr::from_v4([93, 184, 216, 34])]);
+        // The address, through the CNAME, is the name asked's: handed on once.
+        assert_eq!(d.resolved(), [(Addr::from_v4([93, 184, 216, 34]), "www.example.com".to_string())]);
+        assert!(d.resolved().is_empty());
     }
 
     #[test]
