@@ -555,7 +555,7 @@ fn file_learnt(calls: &CallEndpoints, names: &ResolvedNames, d: &mut dyn Dissect
         calls.file(e, app);
     }
     for (addr, name) in d.resolved() {
-        names.file(addr, &name);
+        names.file([addr], std::sync::Arc::from(name));
     }
 }
 
@@ -661,7 +661,7 @@ impl SessionAnalyzer for Classifier {
         // The name an earlier answer gave the server's address, for a session that
         // is not itself a lookup.
         if rec.resolved.is_none() && !rec.protocols.iter().any(|p| p == "dns") {
-            rec.resolved = rec.dst_ip.and_then(|a| self.names.find(a));
+            rec.resolved = rec.dst_ip.and_then(|a| self.names.find([a]));
         }
         crate::risk::assess(rec);
     }

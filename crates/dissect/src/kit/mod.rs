@@ -15,6 +15,7 @@ pub(crate) mod messages;
 pub(crate) mod names;
 pub(crate) mod ntlm;
 pub(crate) mod record;
+pub(crate) mod shared_map;
 pub(crate) mod sql;
 pub(crate) mod upgrade;
 
