@@ -25,8 +25,8 @@ pub const PROBE_DATAGRAMS: usize = 8;
 const MAX_HANDOFFS: usize = 4;
 /// Datagrams that must continue a stream (on their side: same stream, sequence
 /// number 1 to [`MAX_SEQ_STEP`] ahead of the last; for a [`Probe::Connection`], a
-/// side's first naming the id the other side's named; for [`Probe::Repeats`], the
-/// same id again) to decide a [`Probe::Plausible`] protocol: three datagrams at least.
+/// side's first naming the id the other side's named) to decide a
+/// [`Probe::Plausible`] protocol: three datagrams at least.
 pub const PLAUSIBLE_RUN: u8 = 2;
 /// Sequence numbers may skip what was lost or reordered, not more.
 const MAX_SEQ_STEP: u16 = 64;
@@ -289,15 +289,11 @@ impl Classifier {
                 Probe::NeedMore => undecided = true,
                 Probe::Plausible { stream, seq } => {
                     undecided = true;
-                    plausible.push((i, p, stream, Some(seq), false));
+                    plausible.push((i, p, stream, seq, false));
                 }
                 Probe::Connection { id, seq } => {
                     undecided = true;
-                    plausible.push((i, p, id, Some(seq), true));
-                }
-                Probe::Repeats { id } => {
-                    undecided = true;
-                    plausible.push((i, p, id, None, false));
+                    plausible.push((i, p, id, seq, true));
                 }
             }
         }
@@ -321,9 +317,7 @@ impl Classifier {
                 let (mine, theirs) = (idx(side), 1 - idx(side));
                 match run.last[mine] {
                     Some((s, q)) => {
-                        // Advancing, or (no number to advance) the same id again.
-                        let advancing = seq.is_none_or(|seq| (1..=MAX_SEQ_STEP).contains(&seq.wrapping_sub(q)));
-                        if s == stream && advancing {
+                        if s == stream && (1..=MAX_SEQ_STEP).contains(&seq.wrapping_sub(q)) {
                             run.continued += 1;
                         }
                     }
@@ -337,7 +331,7 @@ impl Classifier {
                         }
                     }
                 }
-                run.last[mine] = Some((stream, seq.unwrap_or(0)));
+                run.last[mine] = Some((stream, seq));
                 if run.continued >= PLAUSIBLE_RUN {
                     self.roles_known = true;
                     return Probed::Found(p);
@@ -777,19 +771,6 @@ mod tests {
             sides(&[(to_client, gquic(0x0c, 1)), (to_client, gquic(0x0c, 2)), (to_server, gquic(0x0c, 2))]),
             ["quic"]
         );
-        // IETF QUIC picked up after its handshake: 1-RTT packets whose first byte
-        // (header-protected) and rest vary, the destination id repeated. Three of a
-        // side decide; ids that change do not.
-        let one_rtt = |first: u8, id: [u8; 8], fill: u8| {
-            let mut p = vec![first];
-            p.extend_from_slice(&id);
-            p.extend_from_slice(&[fill; 40]);
-            p
-        };
-        let id = [0x8e, 0x11, 0x02, 0xf3, 0x60, 0x00, 0xa9, 0x18];
-        assert_eq!(run(&[one_rtt(0x5b, id, 1), one_rtt(0x47, id, 2), one_rtt(0x71, id, 3)]), ["quic"]);
-        let other = [0x01, 0x11, 0x02, 0xf3, 0x60, 0x00, 0xa9, 0x19];
-        assert!(run(&[one_rtt(0x5b, id, 1), one_rtt(0x47, other, 2), one_rtt(0x71, id, 3)]).is_empty());
     }
 
     /// A connection picked up after its handshake and first request: the server's

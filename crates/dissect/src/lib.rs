@@ -47,11 +47,6 @@ pub enum Probe {
     /// in both directions (Google QUIC): a side's first datagram naming the id the
     /// other side's did continues the run too.
     Connection { id: u32, seq: u16 },
-    /// One datagram that could be the protocol, carrying an identifier that every
-    /// datagram of its side repeats and nothing else one can check (IETF QUIC's short
-    /// header: the destination connection id, the rest encrypted): datagrams of one
-    /// side that keep repeating it decide, as a run does.
-    Repeats { id: u32 },
 }
 
 /// A probe that can always tell from what it has: yes or no.

@@ -89,9 +89,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             for m in METHODS {
                 match starts_with(data, m) {
                     Probe::Match => return request_line(data),
-                    Probe::NeedMore | Probe::Plausible { .. } | Probe::Connection { .. } | Probe::Repeats { .. } => {
-                        best = Probe::NeedMore
-                    }
+                    Probe::NeedMore | Probe::Plausible { .. } | Probe::Connection { .. } => best = Probe::NeedMore,
                     Probe::NoMatch => {}
                 }
             }

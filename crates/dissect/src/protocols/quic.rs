@@ -321,10 +321,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             // packet numbers advancing decide, as the client's ids would.
             None => match gquic_without_id(data) {
                 Some(number) => Probe::Plausible { stream: 0, seq: number },
-                None => match short_header_id(data) {
-                    Some(id) => Probe::Repeats { id },
-                    None => Probe::NoMatch,
-                },
+                None => Probe::NoMatch,
             },
         },
     }
@@ -351,25 +348,6 @@ fn gquic_without_id(data: &[u8]) -> Option<u16> {
         [.., high, low] => u16::from_be_bytes([*high, *low]),
         [] => return None,
     })
-}
-
-/// An IETF QUIC 1-RTT packet (RFC 9000 17.3): the fixed bit and the short form, then
-/// the destination connection id, which every packet of one direction repeats, and
-/// an encrypted rest of at least a packet number and the 16-byte tag. Gives the
-/// fifth to eighth bytes of an id of eight bytes or more (as servers choose them),
-/// the bytes a Q046 short header's id is known by too (its first byte may read as
-/// one). A text protocol's letters have the same first-byte bits: ids are random,
-/// so eight printable bytes in a row are taken for text.
-fn short_header_id(data: &[u8]) -> Option<u32> {
-    let first = *data.first()?;
-    if first & 0xc0 != 0x40 || data.len() < 1 + 8 + 1 + 16 {
-        return None;
-    }
-    let id = data.get(1..9)?;
-    if id.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
-        return None;
-    }
-    Some(u32::from_be_bytes([id[4], id[5], id[6], id[7]]))
 }
 
 /// A Google QUIC packet of Q046 to Q049, which took IETF's invariant header but
@@ -615,14 +593,6 @@ mod tests {
         nonce.extend_from_slice(&[0x9c; 32]);
         nonce.extend_from_slice(&[0x01, 0x02, 0x77, 0x77]);
         assert_eq!(probe(Side::Server, &nonce), Probe::Plausible { stream: 0, seq: 0x0102 });
-
-        // IETF 1-RTT packets: a side's packets repeat their destination id.
-        let mut short = vec![0x5b, 0x8e, 0x11, 0x02, 0xf3, 0x60, 0x00, 0xa9, 0x18];
-        short.extend_from_slice(&[0x3d; 30]);
-        assert_eq!(probe(Side::Client, &short), Probe::Repeats { id: 0x6000a918 });
-        assert_eq!(probe(Side::Client, &short[..25]), Probe::NoMatch, "no room for the tag");
-        // Text with the same first-byte bits (`NOTIFY * HTTP/1.1`) is not a packet.
-        assert_eq!(probe(Side::Client, b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"), Probe::NoMatch);
 
         // Q046, `quic_q46.pcap`: the server's long header (no destination id, the
         // 8-byte source id, a 4-byte number), then the client's short header with it.
