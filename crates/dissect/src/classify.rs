@@ -13,7 +13,7 @@ use crate::kit::calls::CallEndpoints;
 use crate::kit::expect::{self, Expectations};
 use crate::kit::names::ResolvedNames;
 use crate::kit::{add_protocol, put_text};
-use crate::protocols::ftp;
+use crate::protocols::{dns, ftp, rtp, stun};
 use crate::{Dissector, Probe, Protocol, Side, Transport, PROTOCOLS};
 
 /// Stream bytes held per direction while no probe has decided: enough for any
@@ -534,9 +534,11 @@ impl Classifier {
     }
 }
 
-/// Protocols a call's sessions are decided as: those that take the application of a
-/// call named on the same endpoints.
-const CALL_PROTOCOLS: &[&str] = &["stun", "rtp", "rtcp"];
+/// Whether `p` is what a call's sessions are decided as: those that take the
+/// application of a call named on the same endpoints.
+fn carries_calls(p: &Protocol) -> bool {
+    [&stun::PROTOCOL, &rtp::PROTOCOL, &rtp::RTCP].into_iter().any(|c| std::ptr::eq(c, p))
+}
 
 fn endpoints(rec: &SessionRecord) -> Option<[(tyto_packet::Addr, u16); 2]> {
     Some([(rec.src_ip?, rec.src_port), (rec.dst_ip?, rec.dst_port)])
@@ -633,7 +635,7 @@ impl SessionAnalyzer for Classifier {
             // Every row of a long session names its protocol.
             State::Decided(p, d) => {
                 d.end(rec);
-                if CALL_PROTOCOLS.contains(&p.name) && rec.extra.get("app").is_none() {
+                if carries_calls(p) && rec.extra.get("app").is_none() {
                     if let Some(app) = endpoints(rec).and_then(|e| self.calls.find(e)) {
                         put_text(rec, text_field!("app"), app);
                     }
@@ -654,7 +656,7 @@ impl SessionAnalyzer for Classifier {
         }
         // The name an earlier answer gave the server's address, for a session that
         // is not itself a lookup.
-        if rec.resolved.is_none() && !rec.protocols.iter().any(|p| p == "dns") {
+        if rec.resolved.is_none() && !rec.protocols.iter().any(|p| p == dns::PROTOCOL.name) {
             rec.resolved = rec.dst_ip.and_then(|a| self.names.find([a]));
         }
         crate::risk::assess(rec);
