@@ -59,8 +59,19 @@ fn geoip(dir: &Path) -> (PathBuf, PathBuf) {
     (c, a)
 }
 
+/// The browser tests run one at a time: three Chromiums with their servers (and
+/// ClickHouse) at once on a 2-core machine stretched single steps past the scripts'
+/// 30 s waits.
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_browser_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    // A test that failed holding it leaves nothing behind for the next.
+    ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn viewer_in_a_browser() {
+    let _alone = one_browser_at_a_time();
     check_viewer(None);
 }
 
@@ -71,6 +82,7 @@ fn viewer_in_a_browser_from_clickhouse() {
     if !required && missing_piece(&repo_root(), Path::new("/usr/bin/chromium")).is_some() {
         return; // said by the other test
     }
+    let _alone = one_browser_at_a_time();
     let Some(ch) = common::ClickHouse::start() else { return };
     check_viewer(Some(ch));
 }
@@ -86,6 +98,7 @@ fn estimates_in_a_browser() {
         assert!(!required, "browser tests required (TYTO_BROWSER_TESTS=1): see viewer_in_a_browser");
         return; // said by the other test
     }
+    let _alone = one_browser_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let (pcap, data, config) = (dir.path().join("many.pcap"), dir.path().join("data"), dir.path().join("tyto.toml"));
     common::ok(common::tyto().args(["sample", "--hosts", "10000", "-o"]).arg(&pcap).output().unwrap());
