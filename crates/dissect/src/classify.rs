@@ -14,7 +14,7 @@ use crate::kit::expect::{self, Expectations};
 use crate::kit::names::ResolvedNames;
 use crate::kit::{add_protocol, put_text};
 use crate::protocols::{dns, ftp, rtp, stun};
-use crate::{Dissector, Probe, Protocol, Side, Transport, PROTOCOLS};
+use crate::{Dissector, Learnt, Probe, Protocol, Side, Transport, PROTOCOLS};
 
 /// Stream bytes held per direction while no probe has decided: enough for any
 /// protocol's greeting or first request line; past it the session stays unknown.
@@ -547,11 +547,18 @@ fn endpoints(rec: &SessionRecord) -> Option<[(tyto_packet::Addr, u16); 2]> {
 /// Files what the session's dissector has just learnt for other sessions: the call
 /// it named (under the session's endpoints), the names its answers gave addresses.
 fn file_learnt(calls: &CallEndpoints, names: &ResolvedNames, d: &mut dyn Dissector, rec: &SessionRecord) {
-    if let (Some(app), Some(e)) = (d.named_call(), endpoints(rec)) {
-        calls.file(e, app);
-    }
-    for (addr, name) in d.resolved() {
-        names.file([addr], std::sync::Arc::from(name));
+    match d.learnt() {
+        None => {}
+        Some(Learnt::Call(app)) => {
+            if let Some(e) = endpoints(rec) {
+                calls.file(e, app);
+            }
+        }
+        Some(Learnt::Names(resolved)) => {
+            for (addr, name) in resolved {
+                names.file([addr], std::sync::Arc::from(name));
+            }
+        }
     }
 }
 

@@ -124,6 +124,16 @@ impl Named for SubProtocol {
 /// When `rec.transactions` is `Some`, a request/answer protocol also files one
 /// [`tyto_schema::Transaction`] per pair; `rec.stop_ns` is then the time of the
 /// packet that delivered the bytes being fed.
+/// What one session taught the others of its pipeline ([`Dissector::learnt`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Learnt {
+    /// The calling application its STUN messages named: a call's other sessions from
+    /// the same endpoints are that application's too.
+    Call(&'static str),
+    /// Addresses its DNS answers gave for a name, with the name.
+    Names(Vec<(tyto_packet::Addr, String)>),
+}
+
 pub trait Dissector: Send {
     /// In-order stream bytes (TCP) or one datagram's payload (UDP).
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord);
@@ -147,15 +157,9 @@ pub trait Dissector: Send {
     fn announced(&mut self) -> Vec<kit::expect::Announcement> {
         Vec::new()
     }
-    /// Asked after every feed: the application this session's messages have just
-    /// named, once, for the pipeline's table of calls' endpoints (STUN: a call's
-    /// other sessions from the same ports are that application's too).
-    fn named_call(&mut self) -> Option<&'static str> {
+    /// Asked after every feed: what this session's messages have just taught other
+    /// sessions, for the pipeline's tables; each lesson is handed on once.
+    fn learnt(&mut self) -> Option<Learnt> {
         None
-    }
-    /// Asked after every feed: the addresses this session's answers have just given
-    /// for a name, for the pipeline's table of resolved names (DNS).
-    fn resolved(&mut self) -> Vec<(tyto_packet::Addr, String)> {
-        Vec::new()
     }
 }

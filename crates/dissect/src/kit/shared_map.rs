@@ -9,7 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 
 #[derive(Debug)]
 struct Table<K, V> {
-    values: HashMap<K, V>,
+    // aHash: keys are addresses and ports, hashed at each row's end.
+    values: HashMap<K, V, ahash::RandomState>,
     /// Filing order, oldest first, for the bound.
     order: VecDeque<K>,
 }
@@ -24,7 +25,7 @@ pub struct SharedMap<K, V, const MAX: usize> {
 impl<K, V, const MAX: usize> Default for SharedMap<K, V, MAX> {
     fn default() -> Self {
         SharedMap {
-            table: Mutex::new(Table { values: HashMap::new(), order: VecDeque::new() }),
+            table: Mutex::new(Table { values: HashMap::default(), order: VecDeque::new() }),
             filed: AtomicUsize::new(0),
         }
     }

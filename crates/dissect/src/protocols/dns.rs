@@ -650,8 +650,8 @@ impl Dissector for Dns {
         self.tcp[side as usize] = Framed::default();
     }
 
-    fn resolved(&mut self) -> Vec<(Addr, String)> {
-        std::mem::take(&mut self.resolved)
+    fn learnt(&mut self) -> Option<crate::Learnt> {
+        (!self.resolved.is_empty()).then(|| crate::Learnt::Names(std::mem::take(&mut self.resolved)))
     }
 }
 
@@ -698,8 +698,9 @@ mod tests {
         assert_eq!(texts("dns.query.host"), ["www.example.com"]);
         assert_eq!(rec.extra.ips("dns.answer.ip"), [Addr::from_v4([93, 184, 216, 34])]);
         // The address, through the CNAME, is the name asked's: handed on once.
-        assert_eq!(d.resolved(), [(Addr::from_v4([93, 184, 216, 34]), "www.example.com".to_string())]);
-        assert!(d.resolved().is_empty());
+        let names = vec![(Addr::from_v4([93, 184, 216, 34]), "www.example.com".to_string())];
+        assert_eq!(d.learnt(), Some(crate::Learnt::Names(names)));
+        assert_eq!(d.learnt(), None);
     }
 
     #[test]

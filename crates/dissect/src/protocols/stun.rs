@@ -73,8 +73,8 @@ impl Dissector for Stun {
         self.datagrams < MAX_DATAGRAMS
     }
 
-    fn named_call(&mut self) -> Option<&'static str> {
-        self.named.take()
+    fn learnt(&mut self) -> Option<crate::Learnt> {
+        self.named.take().map(crate::Learnt::Call)
     }
 }
 
