@@ -987,7 +987,7 @@ impl SessionWriter for ClickStore {
             // Only the columns some row fills: the server fills the others' default
             // (none), which costs it far less than reading ~240 values a row.
             let fields: Vec<_> =
-                crate::rows::fields_held(day_rows.iter().copied()).into_iter().map(|(f, _)| f).collect();
+                crate::rows::fields_held(day_rows.iter().copied(), |_| false).into_iter().map(|(f, _)| f).collect();
             let mut columns: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
             columns.push(format!("\"{}\"", tyto_schema::STORED_AT_COLUMN));
             let columns = columns.join(", ");

@@ -23,7 +23,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord, STORED_AT_COLUMN};
 
-use super::sql::{group_bit, side_table};
+use super::sql::{side_bit, side_table};
 
 use crate::rows::fields_held;
 
@@ -43,29 +43,37 @@ struct SideRows {
 /// of the groups it has dissector fields of).
 fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<SideRows>, Vec<i64>) {
     let mut main = Vec::new();
-    let mut sides: Vec<SideRows> = Vec::new();
+    // Each side table's rows as a mark per row of the batch: the fields' rows are
+    // each ascending, and marking them is cheaper than sorting their union.
+    let mut sides: Vec<(SideRows, Vec<bool>)> = Vec::new();
     let mut groups = vec![0i64; rows.len()];
-    for (f, holding) in fields_held(rows.iter()) {
+    for (f, holding) in fields_held(rows.iter(), |f| side_table(f).is_some()) {
         let Some(table) = side_table(f) else {
             main.push(f);
             continue;
         };
-        let at = match sides.iter().position(|s| s.table == table) {
+        let at = match sides.iter().position(|(s, _)| s.table == table) {
             Some(at) => at,
             None => {
-                sides.push(SideRows { table, fields: Vec::new(), rows: Vec::new() });
+                sides.push((SideRows { table, fields: Vec::new(), rows: Vec::new() }, vec![false; rows.len()]));
                 sides.len() - 1
             }
         };
-        let bit = group_bit(f.group) as i64;
-        holding.iter().for_each(|i| groups[*i] |= bit);
-        sides[at].fields.push(f);
-        sides[at].rows.extend(holding);
+        let bit = side_bit(f) as i64;
+        let (side, marks) = &mut sides[at];
+        for &i in &holding {
+            groups[i] |= bit;
+            marks[i] = true;
+        }
+        side.fields.push(f);
     }
-    for side in &mut sides {
-        side.rows.sort_unstable();
-        side.rows.dedup();
-    }
+    let sides = sides
+        .into_iter()
+        .map(|(mut side, marks)| {
+            side.rows = marks.iter().enumerate().filter_map(|(i, held)| held.then_some(i)).collect();
+            side
+        })
+        .collect();
     (main, sides, groups)
 }
 

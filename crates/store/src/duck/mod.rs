@@ -155,6 +155,11 @@ impl DuckStore {
                     let tx = self.conn.unchecked_transaction()?;
                     tx.execute_batch(&sql::migrate_from_layout_2(&self.columns()?).join(";\n"))?;
                     tx.commit()?;
+                }
+                if v == 2 || v == 3 {
+                    let tx = self.conn.unchecked_transaction()?;
+                    tx.execute_batch(&sql::migrate_from_layout_3(&self.columns()?).join(";\n"))?;
+                    tx.commit()?;
                 } else if v != DUCKDB_LAYOUT {
                     return Err(StoreError::Version {
                         place: self.path.display().to_string(),
@@ -287,7 +292,7 @@ impl DuckStore {
         let mut tables: Vec<(Option<String>, Vec<usize>)> = Vec::new();
         for (i, f) in fields.iter().enumerate() {
             let t = side_table(f);
-            if t.is_some() && groups & sql::group_bit(f.group) as i64 == 0 {
+            if t.is_some() && groups & sql::side_bit(f) as i64 == 0 {
                 continue;
             }
             match tables.iter_mut().find(|(name, _)| *name == t) {
@@ -1151,6 +1156,8 @@ mod tests {
             ));
         }
         sql.push(format!("DROP TABLE {}", sql::SHARED_TABLE));
+        // (Its rows have none of the columns layout 4 moved out of `sessions`.)
+        sql.push(format!("DROP TABLE {}", sql::RARE_TABLE));
         sql.push("UPDATE tyto_meta SET value = '2' WHERE key = 'schema_version'".into());
         store.conn.execute_batch(&sql.join(";\n")).unwrap();
         drop(store);
@@ -1173,6 +1180,91 @@ mod tests {
         assert_eq!(old, 0, "the old tables are gone");
         // A field the old tables lacked is a column, empty, and new rows fill it.
         assert_eq!(count(&store, "modbus.unitid == EXISTS!"), 0);
+    }
+
+    /// A layout-3 store, whose `sessions` had the seldom-filled columns, opens with
+    /// them moved to their side table: searches count and pages show what they did,
+    /// a session without any of them has no row there, and new rows go there.
+    #[test]
+    fn a_layout_3_store_moves_its_rare_columns_out_of_sessions() {
+        let rows: Vec<SessionRecord> = (0..30)
+            .map(|i| {
+                let mut r = sample(&format!("r{i}"), 100 + i);
+                if i % 3 == 0 {
+                    r.vlans = vec![100 + (i % 2) as u16];
+                    r.tunnels = vec!["vlan".into()];
+                }
+                if i % 5 == 0 {
+                    r.ip_protocol = 1;
+                    r.icmp_types = vec![8];
+                    r.extra.add_text("user", &format!("user{i}")).unwrap();
+                }
+                if i % 7 == 0 {
+                    r.extra.add_text("host.dns", "example.com").unwrap();
+                }
+                r
+            })
+            .collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        store.append(&rows).unwrap();
+        let expressions = [
+            "vlan == 100",
+            "vlan != 100",
+            "tunnel == vlan && icmp.type == 8",
+            "vlan == EXISTS!",
+            "vlan != EXISTS!",
+            "vlan.cnt == 0",
+            "user == user10 || host.dns == example.com",
+            "icmp.type == 8 && vlan.cnt > 0",
+        ];
+        let count = |store: &DuckStore, e: &str| {
+            let q = ListQuery { filter: Some(tyto_query::compile(e, 0).unwrap()), ..ListQuery::default() };
+            store.count_matching(&q).unwrap()
+        };
+        let counts: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
+        // Worked out from the rows: i % 3 == 0 (10 rows), half of them vlan 100.
+        assert_eq!(counts[..6], [5, 25, 2, 10, 20, 20], "{expressions:?}");
+        let shown = ["id", "vlan", "tunnel", "icmp.type", "user", "host.dns"];
+        let fields: Vec<&FieldDef> = shown.iter().map(|n| tyto_schema::field(n).unwrap()).collect();
+        let page = |store: &DuckStore| store.page(&ListQuery { limit: 100, ..ListQuery::default() }, &fields).unwrap();
+        let before = page(&store);
+        assert!(before.iter().any(|r| r.get("vlan").is_some() && r.get("icmp.type").is_some()));
+        // Layout 3: the columns back in `sessions`, filled from their table.
+        let rare = sql::side_tables().into_iter().find(|(t, _)| t == sql::RARE_TABLE).unwrap().1;
+        let mut stmts: Vec<String> = rare
+            .iter()
+            .map(|f| format!("ALTER TABLE sessions ADD COLUMN \"{}\" {}", f.column, sql::sql_type(f)))
+            .collect();
+        let set = rare.iter().map(|f| format!("\"{0}\" = r.\"{0}\"", f.column)).collect::<Vec<_>>().join(", ");
+        stmts.push(format!("UPDATE sessions SET {set} FROM {} r WHERE sessions.rk = r.rk", sql::RARE_TABLE));
+        stmts.push(format!("DROP TABLE {}", sql::RARE_TABLE));
+        stmts.push("UPDATE tyto_meta SET value = '3' WHERE key = 'schema_version'".into());
+        store.conn.execute_batch(&stmts.join(";\n")).unwrap();
+        drop(store);
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        let version: String =
+            store.conn.query_row("SELECT value FROM tyto_meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, DUCKDB_LAYOUT.to_string());
+        let after: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
+        assert_eq!(after, counts, "{expressions:?}");
+        assert_eq!(page(&store), before);
+        let moved: i64 =
+            store.conn.query_row(&format!("SELECT count(*) FROM {}", sql::RARE_TABLE), [], |r| r.get(0)).unwrap();
+        assert_eq!(moved, 14, "a row for each session with a VLAN, an ICMP type or a user (i % 3 or i % 5 == 0)");
+        let left: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'sessions' AND column_name = 'vlan'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "the column left `sessions`");
+        let mut more = sample("new", 500);
+        more.vlans = vec![100];
+        store.append(&[more]).unwrap();
+        assert_eq!(count(&store, "vlan == 100"), counts[0] + 1);
     }
 
     #[test]

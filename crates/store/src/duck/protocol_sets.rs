@@ -33,22 +33,38 @@ pub(crate) fn create() -> String {
 /// the append's transaction).
 pub(crate) fn ids(tx: &Transaction<'_>, rows: &[SessionRecord]) -> Result<Vec<i64>, StoreError> {
     let numbers = number(tx, rows.iter().map(|r| r.protocols.as_slice()))?;
-    Ok(rows.iter().map(|r| numbers[r.protocols.as_slice()]).collect())
+    // Rows come in runs of the same list (a scan's sessions, a resolver's): a run's
+    // list is looked up once.
+    let mut last: Option<(&[String], i64)> = None;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let list = r.protocols.as_slice();
+            let n = match last {
+                Some((l, n)) if l == list => n,
+                _ => numbers[list],
+            };
+            last = Some((list, n));
+            n
+        })
+        .collect())
 }
+
+type Numbers = HashMap<Vec<String>, i64, ahash::RandomState>;
 
 /// The number of each of `lists`, numbering those the table does not hold yet. An
 /// empty list, which the sessions table holds as NULL, has one too.
-fn number<'a>(
-    conn: &Connection,
-    lists: impl Iterator<Item = &'a [String]>,
-) -> Result<HashMap<Vec<String>, i64>, StoreError> {
-    let mut numbers: HashMap<Vec<String>, i64> = stored(conn)?.into_iter().map(|(id, names)| (names, id)).collect();
+fn number<'a>(conn: &Connection, lists: impl Iterator<Item = &'a [String]>) -> Result<Numbers, StoreError> {
+    let mut numbers: Numbers = stored(conn)?.into_iter().map(|(id, names)| (names, id)).collect();
     let mut next = numbers.values().max().map_or(1, |n| n + 1);
     let mut new: Vec<String> = Vec::new();
+    let mut last: Option<&[String]> = None;
     for list in lists {
-        if numbers.contains_key(list) {
+        if last == Some(list) || numbers.contains_key(list) {
+            last = Some(list);
             continue;
         }
+        last = Some(list);
         numbers.insert(list.to_vec(), next);
         let names = if list.is_empty() {
             "NULL".to_string()

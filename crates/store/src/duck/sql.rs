@@ -1,15 +1,16 @@
 //! DuckDB's SQL: its tables, how a filter's leaves read them, and its aggregate shapes.
 //!
-//! Layout (version 3). `sessions` holds a row key `rk` (BIGINT, given in order by the
-//! writer), `side_groups` (a bit per catalogue group some field of the session
-//! belongs to, see [`group_bit`]), every field of the record itself and the
-//! enrichment fields (GeoIP, ASN: group `general`). The fields a dissector fills are
-//! in side tables, each holding the row key, the session's first and last packet
-//! times (`side_start`, `side_stop`, so a time range prunes it alone) and its
-//! columns, with a row only for sessions that have one of those fields: the groups
-//! of the protocols most sessions carry ([`OWN_TABLE_GROUPS`]: `sessions_dns`,
-//! `sessions_http`, …) a table each, every other group's columns one table together
-//! ([`SHARED_TABLE`]).
+//! Layout (version 4). `sessions` holds a row key `rk` (BIGINT, given in order by the
+//! writer), `side_groups` (a bit per side table part some field of the session
+//! belongs to, see [`side_bit`]), every field of the record itself and the
+//! enrichment fields (GeoIP, ASN: group `general`) but the few that seldom hold a
+//! value ([`RARE_COLUMNS`]). The fields a dissector fills are in side tables, each
+//! holding the row key, the session's first and last packet times (`side_start`,
+//! `side_stop`, so a time range prunes it alone) and its columns, with a row only
+//! for sessions that have one of those fields: the groups of the protocols most
+//! sessions carry ([`OWN_TABLE_GROUPS`]: `sessions_dns`, `sessions_http`, …) a table
+//! each, every other group's columns one table together ([`SHARED_TABLE`]), and
+//! the record's seldom-filled lists one more ([`RARE_TABLE`]).
 //!
 //! Why: DuckDB pays for every column of every appended row, NULL or not — 232 columns
 //! cost 2 s per 250,000 rows where the 38 a typical session fills cost 0.7 s (measured;
@@ -35,8 +36,9 @@ use crate::sql::Dialect;
 use crate::ListQuery;
 
 /// The layout this code reads and writes. Layout 2, which gave every group a table
-/// of its own, is brought to it when opened ([`migrate_from_layout_2`]).
-pub const DUCKDB_LAYOUT: u32 = 3;
+/// of its own, and layout 3, which kept [`RARE_COLUMNS`] in `sessions`, are brought
+/// to it when opened ([`migrate_from_layout_2`], [`migrate_from_layout_3`]).
+pub const DUCKDB_LAYOUT: u32 = 4;
 /// Catalogue group whose fields are columns of `sessions` (enrichment of every session).
 const MAIN_GROUP: &str = "general";
 /// Groups with a side table of their own: the protocols that carry most of the
@@ -52,8 +54,40 @@ pub(crate) const OWN_TABLE_GROUPS: &[&str] = &["dns", "http", "tls", "cert", "qu
 /// time within the noise.
 pub(crate) const SHARED_TABLE: &str = "sessions_more";
 
+/// Columns of `sessions` fields that few sessions hold (tunnels, VLANs, ICMP, user
+/// names, DSCP marks), kept in [`RARE_TABLE`]. Why: DuckDB pays for every column of
+/// every appended row, an empty one too (measured: 20–45 ns a column a row, NULL
+/// or not); on `tyto ingest` of the shared captures each of these is empty in more
+/// than 95% of the rows. Lists all, whose none is NULL, so that a session without a
+/// row there reads as it did. Moving a column in or out of this list is a new layout.
+pub(crate) const RARE_COLUMNS: &[&str] = &[
+    "vlan",
+    "vlan_dot1q",
+    "vlan_dot1ad",
+    "vni",
+    "tunnels",
+    "outer_ip_src",
+    "outer_ip_dst",
+    "outer_mac_src",
+    "outer_mac_dst",
+    "outeroui_src",
+    "outeroui_dst",
+    "icmp_type",
+    "icmp_code",
+    "dscp_src",
+    "dscp_dst",
+    "user",
+];
+/// The side table of [`RARE_COLUMNS`], and the name its bit in `side_groups` is
+/// made of (as a group's, see [`group_bit`]).
+pub(crate) const RARE_TABLE: &str = "sessions_rare";
+const RARE_PART: &str = "rare";
+
 /// The table holding `f`'s column: `None` for `sessions`.
 pub(crate) fn side_table(f: &FieldDef) -> Option<String> {
+    if RARE_COLUMNS.contains(&f.column) {
+        return Some(RARE_TABLE.to_string());
+    }
     match f.source {
         Source::Record(_) => None,
         Source::Extra if f.group == MAIN_GROUP => None,
@@ -90,7 +124,17 @@ pub(crate) fn group_bit(group: &str) -> u64 {
     1 << (h % 63)
 }
 
-/// Statements that bring a layout-2 store to this layout, in one transaction: the
+/// The bit of a side field in a session's `side_groups`: its group's, or for
+/// [`RARE_COLUMNS`] their table's.
+pub(crate) fn side_bit(f: &FieldDef) -> u64 {
+    if RARE_COLUMNS.contains(&f.column) {
+        group_bit(RARE_PART)
+    } else {
+        group_bit(f.group)
+    }
+}
+
+/// Statements that bring a layout-2 store to layout 3, in one transaction: the
 /// groups that now share [`SHARED_TABLE`] had a table each (`sessions_<group>`,
 /// some maybe without the columns of fields added since); their rows become one row
 /// per session there, and their tables go. `have` lists the store's (table, column)
@@ -132,6 +176,36 @@ pub(crate) fn migrate_from_layout_2(have: &std::collections::HashSet<(String, St
             values.join(", ")
         ));
         out.extend(old.iter().map(|t| format!("DROP TABLE {t}")));
+    }
+    out.push("UPDATE tyto_meta SET value = '3' WHERE key = 'schema_version'".to_string());
+    out
+}
+
+/// Statements that bring a layout-3 store to this layout, in one transaction:
+/// [`RARE_COLUMNS`] (those the store has) move from `sessions` to [`RARE_TABLE`],
+/// a row for each session holding one, whose `side_groups` then says so. `have`
+/// lists the store's (table, column) pairs.
+pub(crate) fn migrate_from_layout_3(have: &std::collections::HashSet<(String, String)>) -> Vec<String> {
+    let rare: Vec<&'static FieldDef> =
+        side_tables().into_iter().find(|(t, _)| t == RARE_TABLE).map(|(_, fields)| fields).unwrap_or_default();
+    let moving: Vec<&FieldDef> =
+        rare.iter().copied().filter(|f| have.contains(&("sessions".to_string(), f.column.to_string()))).collect();
+    let mut out = vec![create_side_table(RARE_TABLE, &rare)];
+    if !moving.is_empty() {
+        let names: Vec<String> = moving.iter().map(|f| format!("\"{}\"", f.column)).collect();
+        // Lists all: an empty one is none, as NULL is.
+        let held = moving.iter().map(|f| format!("coalesce(len(\"{}\"), 0) > 0", f.column)).collect::<Vec<_>>();
+        let held = held.join(" OR ");
+        out.push(format!(
+            "INSERT INTO {RARE_TABLE} (rk, side_start, side_stop, {cols}) \
+             SELECT rk, start_time, stop_time, {cols} FROM sessions WHERE {held} ORDER BY rk",
+            cols = names.join(", ")
+        ));
+        out.push(format!(
+            "UPDATE sessions SET side_groups = coalesce(side_groups, 0) | {} WHERE {held}",
+            group_bit(RARE_PART) as i64
+        ));
+        out.extend(names.iter().map(|c| format!("ALTER TABLE sessions DROP COLUMN {c}")));
     }
     out.push(format!("UPDATE tyto_meta SET value = '{DUCKDB_LAYOUT}' WHERE key = 'schema_version'"));
     out
