@@ -662,8 +662,10 @@ impl SessionAnalyzer for Classifier {
             _ => {}
         }
         // The name an earlier answer gave the server's address, for a session that
-        // is not itself a lookup.
-        if rec.resolved.is_none() && !rec.protocols.iter().any(|p| p == dns::PROTOCOL.name) {
+        // is not itself a lookup and names no server itself (a name it sends is the
+        // one it asked for, or better: it may name one of several names).
+        let names_server = ["host.tls", "host.quic", "host.http"].iter().any(|f| !rec.extra.texts(f).is_empty());
+        if rec.resolved.is_none() && !names_server && !rec.protocols.iter().any(|p| p == dns::PROTOCOL.name) {
             rec.resolved = rec.dst_ip.and_then(|a| self.names.find([a]));
         }
         crate::risk::assess(rec);

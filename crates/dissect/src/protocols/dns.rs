@@ -52,6 +52,15 @@ pub struct Message {
     pub answers: Vec<Record>,
 }
 
+impl Message {
+    /// Whether a record of type `kind` (CNAME 5, NS 2, MX 15) names `name`.
+    fn names(&self, kind: u16, name: &str) -> bool {
+        self.answers
+            .iter()
+            .any(|r| r.rtype == kind && matches!(&r.data, Answer::Name(n) if n.eq_ignore_ascii_case(name)))
+    }
+}
+
 /// One resource record.
 #[derive(Debug, PartialEq)]
 pub struct Record {
@@ -376,19 +385,14 @@ fn record_names(msg: &Message, extra: &mut Extra) {
     // As Arkime files an address by whose it is: a name server's (NS) or a mail
     // server's (MX) the response names, or a name looked up (asked, or a CNAME's
     // target) — or several of these; an address of no such name is an answer's.
-    let named = |kind: u16, name: &str| {
-        msg.answers
-            .iter()
-            .any(|r| r.rtype == kind && matches!(&r.data, Answer::Name(n) if n.eq_ignore_ascii_case(name)))
-    };
-    let asked = |name: &str| msg.questions.iter().any(|(q, _, _)| q.eq_ignore_ascii_case(name)) || named(5, name);
+    let asked = |name: &str| msg.questions.iter().any(|(q, _, _)| q.eq_ignore_ascii_case(name)) || msg.names(5, name);
     // Most responses name no server: their addresses are answers, unasked.
     let servers = msg.answers.iter().any(|r| matches!(r.rtype, 2 | 15));
     for Record { name, rtype, data: a, .. } in &msg.answers {
         match (rtype, a) {
             (_, Answer::Addr(ip)) => {
                 let (nameserver, mailserver) = match servers {
-                    true => (named(2, name), named(15, name)),
+                    true => (msg.names(2, name), msg.names(15, name)),
                     false => (false, false),
                 };
                 for (holds, field) in [
@@ -495,13 +499,7 @@ impl Dns {
     /// through the CNAMEs it answers with), each with that name.
     fn note_resolved(&mut self, msg: &Message) {
         let Some((asked, ..)) = msg.questions.first() else { return };
-        let on_chain = |name: &str| {
-            name.eq_ignore_ascii_case(asked)
-                || msg
-                    .answers
-                    .iter()
-                    .any(|r| r.rtype == 5 && matches!(&r.data, Answer::Name(t) if t.eq_ignore_ascii_case(name)))
-        };
+        let on_chain = |name: &str| name.eq_ignore_ascii_case(asked) || msg.names(5, name);
         for r in &msg.answers {
             if let Answer::Addr(ip) = r.data {
                 if self.resolved.len() < MAX_RESOLVED && on_chain(&r.name) {
