@@ -49,6 +49,10 @@ pub struct KeyedPacket {
     /// The key is not an endpoint pair: many senders share the session (link-layer
     /// chatter, multicast control), and every packet counts as the source's.
     pub shared: bool,
+    /// The key names a conversation from the payload, not its endpoints (a DHCP
+    /// client's exchanges, whose addresses change as it is given one): the session
+    /// names the first packet's endpoints, and `flipped` says which side sent.
+    pub conversation: bool,
 }
 
 /// The ethertype a session of undecodable frames is keyed with: 0xFFFF is reserved
@@ -78,6 +82,13 @@ impl FlowKey {
                     Transport::Icmp { .. } | Transport::None => (0, 0),
                     t => t.ports(),
                 };
+                if let Transport::Udp { .. } = ip.transport {
+                    let at = ip.payload_offset as usize;
+                    let payload = frame.get(at..at + ip.payload_len as usize).unwrap_or(&[]);
+                    if let Some(keyed) = Self::dhcp(sp, dp, payload) {
+                        return keyed;
+                    }
+                }
                 Self::ordered(ip.src, sp, ip.dst, dp, ip.protocol, 0)
             }
             None => Self::link_layer(d, frame),
@@ -119,21 +130,61 @@ impl FlowKey {
             proto: 0,
             ethertype: d.ethertype,
         };
-        KeyedPacket { key, flipped: false, shared: true }
+        KeyedPacket { key, flipped: false, shared: true, conversation: false }
+    }
+
+    /// A DHCP message's conversation, keyed as Arkime keys it: DHCPv4 (UDP 67/68) by
+    /// the client's hardware address, so a client's DISCOVER from 0.0.0.0 to the
+    /// broadcast address and the OFFER to the address offered are one session;
+    /// DHCPv6 (546/547) by the transaction id, so a request to the multicast group
+    /// and the server's unicast reply are. Only a message that is one: BOOTP's fixed
+    /// part (236 bytes), the options' magic cookie and at least 20 bytes of options
+    /// (Arkime's bound, 256 bytes in all), an Ethernet address; a DHCPv6 message
+    /// type. The client's side is `lo`: its packets are never flipped.
+    fn dhcp(sp: u16, dp: u16, payload: &[u8]) -> Option<KeyedPacket> {
+        /// The key's ethertype, which IP sessions otherwise leave 0: apart from every
+        /// session keyed by addresses.
+        const V4: u16 = 67;
+        const V6: u16 = 547;
+        let (ethertype, id, from_server): (u16, &[u8], bool) = match (sp, dp) {
+            (67 | 68, 67 | 68) => {
+                let bootp = payload.len() >= 256
+                    && matches!(payload[0], 1 | 2)
+                    && payload[1..3] == [1, 6]
+                    && payload[236..240] == [0x63, 0x82, 0x53, 0x63];
+                if !bootp {
+                    return None;
+                }
+                (V4, &payload[28..34], sp == 67)
+            }
+            (546 | 547, 546 | 547) => {
+                // Message types 1..=21 (SOLICIT … LEASEQUERY_RECONF_REPLY).
+                if payload.len() < 4 || !(1..=21).contains(&payload[0]) {
+                    return None;
+                }
+                (V6, &payload[1..4], sp == 547)
+            }
+            _ => return None,
+        };
+        let mut a = [0u8; 16];
+        a[..id.len()].copy_from_slice(id);
+        let (client, server) = if ethertype == V4 { (68, 67) } else { (546, 547) };
+        let key = FlowKey { lo: Addr(a), hi: Addr(a), lo_port: client, hi_port: server, proto: 17, ethertype };
+        Some(KeyedPacket { key, flipped: from_server, shared: false, conversation: true })
     }
 
     fn shared(addr: Addr, proto: u8, ethertype: u16) -> KeyedPacket {
         let key = FlowKey { lo: addr, hi: addr, lo_port: 0, hi_port: 0, proto, ethertype };
-        KeyedPacket { key, flipped: false, shared: true }
+        KeyedPacket { key, flipped: false, shared: true, conversation: false }
     }
 
     fn ordered(src: Addr, sp: u16, dst: Addr, dp: u16, proto: u8, ethertype: u16) -> KeyedPacket {
         if (src, sp) <= (dst, dp) {
             let key = FlowKey { lo: src, hi: dst, lo_port: sp, hi_port: dp, proto, ethertype };
-            KeyedPacket { key, flipped: false, shared: false }
+            KeyedPacket { key, flipped: false, shared: false, conversation: false }
         } else {
             let key = FlowKey { lo: dst, hi: src, lo_port: dp, hi_port: sp, proto, ethertype };
-            KeyedPacket { key, flipped: true, shared: false }
+            KeyedPacket { key, flipped: true, shared: false, conversation: false }
         }
     }
 
@@ -187,5 +238,41 @@ mod tests {
         let d = FlowKey::of(&ip([1, 1, 1, 1], 6, [1, 1, 1, 1], 5), &[]);
         assert_eq!(c.key, d.key);
         assert_ne!(c.flipped, d.flipped);
+    }
+
+    /// A DHCP exchange: the client's DISCOVER (0.0.0.0:68 to the broadcast address)
+    /// and the server's OFFER (to the address offered) share a key, the OFFER
+    /// flipped; another client's does not; a message cut below 256 bytes is keyed by
+    /// its addresses.
+    #[test]
+    fn a_dhcp_exchange_is_keyed_by_the_client() {
+        let message = |op: u8, mac: u8, len: usize| {
+            let mut m = vec![0u8; len];
+            m[0] = op;
+            m[1..3].copy_from_slice(&[1, 6]);
+            m[28..34].copy_from_slice(&[0, 0x11, 0x22, 0x33, 0x44, mac]);
+            m[236..240].copy_from_slice(&[0x63, 0x82, 0x53, 0x63]);
+            m
+        };
+        let udp = |src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16, payload: &[u8]| {
+            let mut d = ip(src, sp, dst, dp);
+            if let Some(ip) = d.ip.as_mut() {
+                ip.protocol = 17;
+                ip.transport = Transport::Udp { src_port: sp, dst_port: dp };
+                ip.payload_offset = 0;
+                ip.payload_len = payload.len() as u32;
+            }
+            (d, payload.to_vec())
+        };
+        let (d, f) = udp([0, 0, 0, 0], 68, [255; 4], 67, &message(1, 0x55, 300));
+        let discover = FlowKey::of(&d, &f);
+        let (d, f) = udp([192, 168, 1, 1], 67, [192, 168, 1, 100], 68, &message(2, 0x55, 300));
+        let offer = FlowKey::of(&d, &f);
+        assert_eq!(discover.key, offer.key);
+        assert!(discover.conversation && !discover.flipped && offer.flipped);
+        let (d, f) = udp([0, 0, 0, 0], 68, [255; 4], 67, &message(1, 0x56, 300));
+        assert_ne!(FlowKey::of(&d, &f).key, discover.key, "another client");
+        let (d, f) = udp([0, 0, 0, 0], 68, [255; 4], 67, &message(1, 0x55, 300)[..255]);
+        assert!(!FlowKey::of(&d, &f).conversation, "too short to be keyed by the client");
     }
 }

@@ -327,6 +327,11 @@ impl Worker {
         let (src_addr, dst_addr, src_port, dst_port) = match p.decoded.ip {
             // A shared session names the first packet's endpoints.
             Some(ip) if p.keyed.shared => (ip.src, ip.dst, 0, 0),
+            // A conversation keyed by its payload: the first packet's endpoints.
+            Some(ip) if p.keyed.conversation => {
+                let (sp, dp) = ip.transport.ports();
+                (ip.src, ip.dst, sp, dp)
+            }
             _ if src_is_hi => (key.hi, key.lo, key.hi_port, key.lo_port),
             _ => (key.lo, key.hi, key.lo_port, key.hi_port),
         };
