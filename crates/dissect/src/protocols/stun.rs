@@ -39,8 +39,22 @@ pub struct Stun {
     named: Option<&'static str>,
 }
 
+/// The message of a stream that frames each STUN or media packet with its 2-byte
+/// length (RFC 4571, as ICE over TCP does, RFC 6544): `data` without the length,
+/// when what follows it is a STUN message of exactly that length with the magic
+/// cookie.
+fn framed(data: &[u8]) -> Option<&[u8]> {
+    let (frame, message) = (u16::from_be_bytes([*data.first()?, *data.get(1)?]) as usize, data.get(2..)?);
+    let body = u16::from_be_bytes([*message.get(2)?, *message.get(3)?]) as usize;
+    (message[0] < 0x40 && message.get(4..8)? == MAGIC_COOKIE && frame == 20 + body).then_some(message)
+}
+
 impl Dissector for Stun {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
+        let data = match rec.ip_protocol {
+            6 => framed(data).unwrap_or(data),
+            _ => data,
+        };
         if data.first().is_some_and(|b| *b < 4) {
             message_values(data, rec);
             if rec.extra.get("app").is_none() {
@@ -259,6 +273,9 @@ pub fn call_app(data: &[u8]) -> Option<&'static str> {
 const CLASSIC_TYPES: &[u16] = &[0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112];
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
+    if framed(data).is_some() {
+        return Probe::Match;
+    }
     let Some(h) = data.get(..20) else {
         return if data.len() < 20 && data.first().is_some_and(|b| b & 0xc0 == 0) {
             Probe::NeedMore
@@ -397,5 +414,23 @@ mod tests {
         m[1] = 9;
         assert_eq!(probe(Side::Client, &m), Probe::NoMatch);
         assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Probe::NoMatch);
+    }
+
+    /// ICE over TCP frames each message with its length (RFC 4571): a Teams call's
+    /// Binding request (`stun.pcap`, frame 3: 0x0068 then a message of 0x54 bytes of
+    /// attributes) is STUN, read past the length.
+    #[test]
+    fn a_message_framed_with_its_length_on_tcp() {
+        let message = request(0x0001, 0x8054, &[1, 0, 0, 0]);
+        let mut stream = (message.len() as u16).to_be_bytes().to_vec();
+        stream.extend_from_slice(&message);
+        assert!(matches!(probe(Side::Client, &stream), Probe::Match));
+        let mut rec = SessionRecord { ip_protocol: 6, ..SessionRecord::default() };
+        Stun::default().feed(Side::Client, &stream, &mut rec);
+        assert_eq!(rec.extra.texts("stun.type"), ["Binding Request"]);
+        assert_eq!(rec.extra.texts("app"), ["skype-teamscall"]);
+        // A length that is not the message's is no frame.
+        stream[1] ^= 4;
+        assert!(framed(&stream).is_none());
     }
 }
