@@ -319,3 +319,15 @@ fn fuzzed_and_odd_queries_become_sql_for_both_dialects() {
     }
     assert!(compiled >= 5, "only {compiled} of {} queries compile", texts.len());
 }
+
+/// Every column moved out of `sessions` for being seldom filled is a catalogue
+/// field's, and a list: a session without a row in their table then reads as one
+/// whose list is empty, which is what the column held for it before.
+#[test]
+fn the_rare_columns_are_catalogue_lists() {
+    for column in crate::duck::sql::RARE_COLUMNS {
+        let f = tyto_schema::FIELDS.iter().find(|f| f.column == *column);
+        assert!(f.is_some_and(|f| f.multi), "{column}");
+        assert_eq!(crate::duck::sql::side_table(f.unwrap()).as_deref(), Some(crate::duck::sql::RARE_TABLE));
+    }
+}
