@@ -1099,6 +1099,40 @@ mod tests {
         assert_eq!(store.count().unwrap(), 0);
     }
 
+    /// A store in a new folder, holding `rows`.
+    fn store_holding(rows: &[SessionRecord]) -> (tempfile::TempDir, DuckStore) {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        store.append(rows).unwrap();
+        (tmp, store)
+    }
+
+    fn count(store: &DuckStore, expr: &str) -> u64 {
+        let q = ListQuery { filter: Some(tyto_query::compile(expr, 0).unwrap()), ..ListQuery::default() };
+        store.count_matching(&q).unwrap()
+    }
+
+    /// The first page of up to 100 sessions, showing the fields named.
+    fn first_page(store: &DuckStore, shown: &[&str]) -> Vec<Map<String, Json>> {
+        let fields: Vec<&FieldDef> = shown.iter().map(|n| tyto_schema::field(n).unwrap()).collect();
+        store.page(&ListQuery { limit: 100, ..ListQuery::default() }, &fields).unwrap()
+    }
+
+    /// A number the store's SQL answers.
+    fn number(store: &DuckStore, sql: &str) -> i64 {
+        store.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// The store in `dir` opened again (after its layout was set back), now of this
+    /// layout.
+    fn reopened(dir: &std::path::Path) -> DuckStore {
+        let store = DuckStore::open(dir).unwrap();
+        let version: String =
+            store.conn.query_row("SELECT value FROM tyto_meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, DUCKDB_LAYOUT.to_string());
+        store
+    }
+
     /// A layout-2 store (a table per group) is brought to this layout when opened:
     /// the groups that now share a table keep every value, one row a session, found
     /// by searches and shown on pages as before; a column an old table lacked (a
@@ -1121,9 +1155,7 @@ mod tests {
                 r
             })
             .collect();
-        let tmp = tempfile::tempdir().unwrap();
-        let mut store = DuckStore::open(tmp.path()).unwrap();
-        store.append(&rows).unwrap();
+        let (tmp, store) = store_holding(&rows);
         let expressions = [
             "modbus.funccode == 3",
             "ntlm.domain == DOM12 || modbus.funccode == 5",
@@ -1131,16 +1163,10 @@ mod tests {
             "modbus.funccode != 4",
             "host.dns == example.com && ntlm.domain == EXISTS!",
         ];
-        let count = |store: &DuckStore, e: &str| {
-            let q = ListQuery { filter: Some(tyto_query::compile(e, 0).unwrap()), ..ListQuery::default() };
-            store.count_matching(&q).unwrap()
-        };
         let counts: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
         assert_eq!(counts[0], 10, "function 3 on every fourth of 40 rows");
         let shown = ["id", "modbus.funccode", "ntlm.domain", "smb.share", "host.dns"];
-        let fields: Vec<&FieldDef> = shown.iter().map(|n| tyto_schema::field(n).unwrap()).collect();
-        let page = |store: &DuckStore| store.page(&ListQuery { limit: 100, ..ListQuery::default() }, &fields).unwrap();
-        let before = page(&store);
+        let before = first_page(&store, &shown);
         assert!(before.iter().any(|r| r.get("ntlm.domain").is_some() && r.get("modbus.funccode").is_some()));
         // Layout 2: the shared table's groups each in a table of their own, one of
         // them without a column added later.
@@ -1161,22 +1187,13 @@ mod tests {
         sql.push("UPDATE tyto_meta SET value = '2' WHERE key = 'schema_version'".into());
         store.conn.execute_batch(&sql.join(";\n")).unwrap();
         drop(store);
-        let store = DuckStore::open(tmp.path()).unwrap();
-        let version: String =
-            store.conn.query_row("SELECT value FROM tyto_meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, DUCKDB_LAYOUT.to_string());
+        let store = reopened(tmp.path());
         let after: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
         assert_eq!(after, counts, "{expressions:?}");
-        assert_eq!(page(&store), before);
-        let shared: i64 =
-            store.conn.query_row(&format!("SELECT count(*) FROM {}", sql::SHARED_TABLE), [], |r| r.get(0)).unwrap();
+        assert_eq!(first_page(&store, &shown), before);
+        let shared = number(&store, &format!("SELECT count(*) FROM {}", sql::SHARED_TABLE));
         assert_eq!(shared, 27, "one row for each session with modbus, ntlm or smb fields");
-        let old: i64 = store
-            .conn
-            .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = 'sessions_modbus'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let old = number(&store, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'sessions_modbus'");
         assert_eq!(old, 0, "the old tables are gone");
         // A field the old tables lacked is a column, empty, and new rows fill it.
         assert_eq!(count(&store, "modbus.unitid == EXISTS!"), 0);
@@ -1205,9 +1222,7 @@ mod tests {
                 r
             })
             .collect();
-        let tmp = tempfile::tempdir().unwrap();
-        let mut store = DuckStore::open(tmp.path()).unwrap();
-        store.append(&rows).unwrap();
+        let (tmp, store) = store_holding(&rows);
         let expressions = [
             "vlan == 100",
             "vlan != 100",
@@ -1218,17 +1233,11 @@ mod tests {
             "user == user10 || host.dns == example.com",
             "icmp.type == 8 && vlan.cnt > 0",
         ];
-        let count = |store: &DuckStore, e: &str| {
-            let q = ListQuery { filter: Some(tyto_query::compile(e, 0).unwrap()), ..ListQuery::default() };
-            store.count_matching(&q).unwrap()
-        };
         let counts: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
         // Worked out from the rows: i % 3 == 0 (10 rows), half of them vlan 100.
         assert_eq!(counts[..6], [5, 25, 2, 10, 20, 20], "{expressions:?}");
         let shown = ["id", "vlan", "tunnel", "icmp.type", "user", "host.dns"];
-        let fields: Vec<&FieldDef> = shown.iter().map(|n| tyto_schema::field(n).unwrap()).collect();
-        let page = |store: &DuckStore| store.page(&ListQuery { limit: 100, ..ListQuery::default() }, &fields).unwrap();
-        let before = page(&store);
+        let before = first_page(&store, &shown);
         assert!(before.iter().any(|r| r.get("vlan").is_some() && r.get("icmp.type").is_some()));
         // Layout 3: the columns back in `sessions`, filled from their table.
         let rare = sql::side_tables().into_iter().find(|(t, _)| t == sql::RARE_TABLE).unwrap().1;
@@ -1242,24 +1251,16 @@ mod tests {
         stmts.push("UPDATE tyto_meta SET value = '3' WHERE key = 'schema_version'".into());
         store.conn.execute_batch(&stmts.join(";\n")).unwrap();
         drop(store);
-        let mut store = DuckStore::open(tmp.path()).unwrap();
-        let version: String =
-            store.conn.query_row("SELECT value FROM tyto_meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, DUCKDB_LAYOUT.to_string());
+        let mut store = reopened(tmp.path());
         let after: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
         assert_eq!(after, counts, "{expressions:?}");
-        assert_eq!(page(&store), before);
-        let moved: i64 =
-            store.conn.query_row(&format!("SELECT count(*) FROM {}", sql::RARE_TABLE), [], |r| r.get(0)).unwrap();
+        assert_eq!(first_page(&store, &shown), before);
+        let moved = number(&store, &format!("SELECT count(*) FROM {}", sql::RARE_TABLE));
         assert_eq!(moved, 14, "a row for each session with a VLAN, an ICMP type or a user (i % 3 or i % 5 == 0)");
-        let left: i64 = store
-            .conn
-            .query_row(
-                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'sessions' AND column_name = 'vlan'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let left = number(
+            &store,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'sessions' AND column_name = 'vlan'",
+        );
         assert_eq!(left, 0, "the column left `sessions`");
         let mut more = sample("new", 500);
         more.vlans = vec![100];
