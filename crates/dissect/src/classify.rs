@@ -664,8 +664,10 @@ impl SessionAnalyzer for Classifier {
         // The name an earlier answer gave the server's address, for a session that
         // is not itself a lookup and names no server itself (a name it sends is the
         // one it asked for, or better: it may name one of several names).
-        let names_server = ["host.tls", "host.quic", "host.http"].iter().any(|f| !rec.extra.texts(f).is_empty());
-        if rec.resolved.is_none() && !names_server && !rec.protocols.iter().any(|p| p == dns::PROTOCOL.name) {
+        // (The cheap tests first: this runs at the end of every row.)
+        let names_server =
+            |rec: &SessionRecord| ["host.tls", "host.quic", "host.http"].iter().any(|f| !rec.extra.texts(f).is_empty());
+        if rec.resolved.is_none() && !rec.protocols.iter().any(|p| p == dns::PROTOCOL.name) && !names_server(rec) {
             rec.resolved = rec.dst_ip.and_then(|a| self.names.find([a]));
         }
         crate::risk::assess(rec);

@@ -117,13 +117,6 @@ impl Named for SubProtocol {
     }
 }
 
-/// One session's parser for one protocol. It writes what it learns into the record
-/// through the catalogue (`rec.extra`), and never fails: malformed input is recorded
-/// as an anomaly or ignored, and parsing goes on or stops.
-///
-/// When `rec.transactions` is `Some`, a request/answer protocol also files one
-/// [`tyto_schema::Transaction`] per pair; `rec.stop_ns` is then the time of the
-/// packet that delivered the bytes being fed.
 /// What one session taught the others of its pipeline ([`Dissector::learnt`]).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Learnt {
@@ -134,6 +127,13 @@ pub enum Learnt {
     Names(Vec<(tyto_packet::Addr, String)>),
 }
 
+/// One session's parser for one protocol. It writes what it learns into the record
+/// through the catalogue (`rec.extra`), and never fails: malformed input is recorded
+/// as an anomaly or ignored, and parsing goes on or stops.
+///
+/// When `rec.transactions` is `Some`, a request/answer protocol also files one
+/// [`tyto_schema::Transaction`] per pair; `rec.stop_ns` is then the time of the
+/// packet that delivered the bytes being fed.
 pub trait Dissector: Send {
     /// In-order stream bytes (TCP) or one datagram's payload (UDP).
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord);
