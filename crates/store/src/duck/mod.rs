@@ -333,18 +333,32 @@ impl DuckStore {
             .collect())
     }
 
-    /// Runs `read` again when it failed because a list of protocols never seen
-    /// before was stored between reading the lists and running its SQL: written
-    /// again, the SQL knows the new list. Bounded: the store must add a new list
-    /// under the same search [`READ_ATTEMPTS`] times in a row to make it fail.
+    /// Runs `read`, and again when a list of protocols never seen before was stored
+    /// while it ran: its SQL named the numbers of the lists known when it was
+    /// written ([`protocol_sets::Known::holding`]), so rows holding a newer list may
+    /// have been seen and missed. Lists are only ever added, numbered upwards, and a
+    /// read sees what was stored before it began: when the largest number is still
+    /// the one the SQL was written with, nothing was missed. Bounded: the store must
+    /// add a new list under the same search [`READ_ATTEMPTS`] times in a row to make
+    /// it fail.
     fn again_if_changed<T>(&self, read: impl Fn() -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut attempt = 1;
-        loop {
-            match read() {
-                Err(e) if attempt < READ_ATTEMPTS && protocol_sets::changed(&e) => attempt += 1,
-                done => return done,
+        for _ in 0..READ_ATTEMPTS {
+            let answer = read()?;
+            if !self.lists_grew()? {
+                return Ok(answer);
             }
         }
+        Err(StoreError::Request(protocol_sets::CHANGED.to_string()))
+    }
+
+    /// Whether lists of protocols were stored since this handle last read them (it
+    /// then knows them).
+    fn lists_grew(&self) -> Result<bool, StoreError> {
+        let known = self.sql.protocol_sets.borrow().clone();
+        let now = protocol_sets::Known::read(&self.conn, &known)?;
+        let grew = now.largest() != known.largest();
+        *self.sql.protocol_sets.borrow_mut() = now;
+        Ok(grew)
     }
 
     /// Rows of an arbitrary query as JSON values (the store's [`Backend`]).
@@ -375,8 +389,8 @@ impl Backend for DuckStore {
         let known = self.sql.protocol_sets.borrow().clone();
         match protocol_sets::Known::read(&self.conn, &known) {
             Ok(now) => *self.sql.protocol_sets.borrow_mut() = now,
-            // The last lists read stay: a search may then fail with the message that
-            // the store changed, never answer wrong.
+            // The last lists read stay: the check after the read reads them again,
+            // and fails the read rather than let it answer wrong.
             Err(e) => tracing::warn!("reading the lists of protocols: {e}"),
         }
         &self.sql
@@ -931,42 +945,61 @@ mod tests {
             .execute_batch(&format!("UPDATE sessions SET {} = NULL WHERE rk % 3 = 0", protocol_sets::COLUMN))
             .unwrap();
         drop(store);
-        let mut store = DuckStore::open(tmp.path()).unwrap();
+        let store = DuckStore::open(tmp.path()).unwrap();
         check(&store, "rows without a number numbered when opened");
-        // A search written before a new list was stored fails, saying so, rather than
-        // answer without the rows that hold it; written again, it counts them.
+        // A search whose SQL was written before a new list was stored misses the rows
+        // that hold it...
         let http =
             ListQuery { filter: Some(tyto_query::compile("protocols == http", 0).unwrap()), ..ListQuery::default() };
         let before = store.count_matching(&http).unwrap();
+        let writer = std::cell::RefCell::new(store.try_clone().unwrap());
+        let stored = std::cell::Cell::new(0);
+        let store_new_list = || {
+            stored.set(stored.get() + 1);
+            let mut new = sample(&format!("new{}", stored.get()), 5_000 + stored.get());
+            new.protocols = vec!["tcp".into(), "http".into(), format!("new{}", stored.get())];
+            writer.borrow_mut().append(&[new]).unwrap();
+        };
         let written_before = format!("SELECT count(*) FROM sessions WHERE {}", where_clause(store.shapes(), &http));
-        let mut new = sample("new", 5_000);
-        new.protocols = vec!["tcp".into(), "http".into(), "quic".into()];
-        store.append(&[new]).unwrap();
+        store_new_list();
         let stale = || store.conn.query_row(&written_before, [], |r| r.get::<_, i64>(0)).map_err(StoreError::from);
-        let err = stale().unwrap_err();
-        assert!(protocol_sets::changed(&err), "{err}");
+        assert_eq!(stale().unwrap(), before as i64, "the SQL names the lists it knew");
         assert_eq!(store.count_matching(&http).unwrap(), before + 1);
-        // The race itself, when a search's SQL was written just before the new list
-        // was stored: the read is written and run again, and counts the new row.
+        // ...so a read is checked after it ran: when a list was stored between writing
+        // its SQL and running it, it is written and run again, and counts the new rows.
         let runs = std::cell::Cell::new(0);
         let raced = store.again_if_changed(|| {
             runs.set(runs.get() + 1);
+            let sql = format!("SELECT count(*) FROM sessions WHERE {}", where_clause(store.shapes(), &http));
             if runs.get() == 1 {
-                stale()
-            } else {
-                reads::count_matching(&store, &http).map(|n| n as i64)
+                store_new_list();
             }
+            Ok(store.conn.query_row(&sql, [], |r| r.get::<_, i64>(0))?)
         });
-        assert_eq!((raced.unwrap(), runs.get()), (before as i64 + 1, 2));
+        assert_eq!((raced.unwrap(), runs.get()), (before as i64 + 2, 2), "one more run");
         // Bounded: a store that changes under every attempt gives the error.
         let runs = std::cell::Cell::new(0);
         let err = store
             .again_if_changed(|| {
                 runs.set(runs.get() + 1);
-                stale()
+                store_new_list();
+                Ok(())
             })
             .unwrap_err();
-        assert!(protocol_sets::changed(&err) && runs.get() == READ_ATTEMPTS, "{err} after {}", runs.get());
+        assert!(
+            err.to_string().contains(protocol_sets::CHANGED) && runs.get() == READ_ATTEMPTS,
+            "{err} after {}",
+            runs.get()
+        );
+        // A read that does not change the store runs once.
+        let runs = std::cell::Cell::new(0);
+        store
+            .again_if_changed(|| {
+                runs.set(runs.get() + 1);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(runs.get(), 1);
         // Other errors are not retried.
         let runs = std::cell::Cell::new(0);
         let _ = store.again_if_changed(|| {
