@@ -145,7 +145,7 @@ impl FieldDef {
     pub fn value<'a>(&self, rec: &'a SessionRecord) -> FieldValue<'a> {
         match self.source {
             Source::Record(get) => get(rec),
-            Source::Extra => rec.extra.value(self.name, self.kind, self.multi),
+            Source::Extra => rec.extra.value(self),
         }
     }
 }
