@@ -368,7 +368,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ),
     ("tcpseq.src", "initial sequence numbers are not kept"),
     ("tcpseq.dst", "initial sequence numbers are not kept"),
-    ("initRTT", "the handshake's round trips are `tcp.rtt.server` and `tcp.rtt.client`, each measured, not their mean"),
     ("entropy.src", "the payload's entropy is not computed"),
     ("entropy.dst", "the payload's entropy is not computed"),
     ("region.src", "GeoIP: Tyto ships country and AS data, no city database"),
@@ -377,14 +376,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("city.dst", "GeoIP: Tyto ships country and AS data, no city database"),
     // Protocols Tyto dissects: values not read yet.
     ("arp.", "ARP frames are sessions (keyed by the address asked) but their fields are not written"),
-    (
-        "cert.remainingDays",
-        "Arkime computes it when the session is written; Tyto has `cert.notafter` and `cert.validfor`",
-    ),
-    (
-        "cert.remainingSeconds",
-        "Arkime computes it when the session is written; Tyto has `cert.notafter` and `cert.validfor`",
-    ),
     ("dns.answer.https", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
     ("dns.answer.caa", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
     ("dns.answer.rrsig", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),

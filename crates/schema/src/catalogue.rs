@@ -259,6 +259,17 @@ fn handshake(h: crate::Handshake) -> FieldValue<'static> {
     }
 }
 
+/// Arkime's `initRTT`: half the handshake's whole round trip, in whole milliseconds
+/// (Arkime divides microseconds by 2,000). Timed from the last SYN before the
+/// answer, where Arkime times from the first: they differ when the client sent its
+/// SYN again.
+fn init_rtt(h: &crate::TcpHealth) -> FieldValue<'static> {
+    match (h.rtt_server_us, h.rtt_client_us) {
+        (Some(server), Some(client)) => int((server + client) / 2_000),
+        _ => FieldValue::Null,
+    }
+}
+
 fn micros(v: Option<i64>) -> FieldValue<'static> {
     v.map_or(FieldValue::Null, FieldValue::Duration)
 }
@@ -362,6 +373,7 @@ record {
     "tcp.handshake", [], LowerText, false, "tcp_handshake", None, "tcp", true, None, "How the TCP opening ended: ok, reset (the server refused the SYN) or failed (no answer, or the answer never acknowledged); none when the opening was not seen", |r| handshake(r.tcp_health.handshake);
     "tcp.rtt.server", [], Duration, false, "tcp_rtt_server", None, "tcp", true, None, "Milliseconds from the SYN to the SYN-ACK: the round trip between the sensor and the server", |r| micros(r.tcp_health.rtt_server_us);
     "tcp.rtt.client", [], Duration, false, "tcp_rtt_client", None, "tcp", true, None, "Milliseconds from the SYN-ACK to the client's ACK: the round trip between the sensor and the client", |r| micros(r.tcp_health.rtt_client_us);
+    "initRTT", [], Integer, false, "init_rtt", None, "general", true, None, "Half the milliseconds from the SYN to the client's ACK: Arkime's initial round trip (sessions whose opening was seen)", |r| init_rtt(&r.tcp_health);
     "tcp.first-data.src", [], Duration, false, "tcp_first_data_src", None, "tcp", true, None, "Milliseconds from the session's first packet to the first payload byte the source sent (sessions whose opening was seen)", |r| micros(r.tcp_health.first_data_src_us);
     "tcp.first-data.dst", [], Duration, false, "tcp_first_data_dst", None, "tcp", true, None, "Milliseconds from the session's first packet to the first payload byte the destination sent (sessions whose opening was seen)", |r| micros(r.tcp_health.first_data_dst_us);
     "tcp.zerowindow.src", [], Integer, false, "tcp_zero_window_src", None, "tcp", true, None, "TCP segments from the source advertising a zero window (its receiver full)", |r| int(r.tcp_health.zero_window_src);
@@ -492,6 +504,8 @@ extra {
     "cert.curve", [], Text, many, "cert_curve", Some("tls.server.x509.public_key_curve"), "cert", None, "Named curves of elliptic-curve certificate keys";
     "cert.validfor", [], Integer, many, "cert_valid_days", None, "cert", None, "Days from a certificate's notbefore to its notafter";
     "cert.validforSeconds", [], Integer, many, "cert_valid_seconds", None, "cert", None, "Seconds from a certificate's notbefore to its notafter";
+    "cert.remainingDays", [], Integer, many, "cert_remaining_days", None, "cert", None, "Days a certificate was still valid for at the session's first packet (0 when it had expired)";
+    "cert.remainingSeconds", [], Integer, many, "cert_remaining_seconds", None, "cert", None, "Seconds a certificate was still valid for at the session's first packet (0 when it had expired)";
     "cert.serial", [], LowerText, many, "cert_serial", Some("tls.server.x509.serial_number"), "cert", None, "Certificate serial numbers (hex)";
     "cert.alt", [], LowerText, many, "cert_alt", Some("tls.server.x509.alternative_names"), "cert", None, "Certificate subject alternative names";
     "cert.notbefore", [], Date, many, "cert_not_before", Some("tls.server.x509.not_before"), "cert", None, "Certificates not valid before";

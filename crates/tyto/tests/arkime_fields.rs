@@ -148,6 +148,9 @@ fn dissector_values_match_arkime() {
                 ],
             );
             check("session.length", vec![(strings(b.get("length"), false), strings(r.get("session.length"), false))]);
+            if b.get("initRTT").is_some() {
+                check("initRTT", vec![(strings(b.get("initRTT"), false), strings(r.get("initRTT"), false))]);
+            }
             // Ethernet blocks' organisations, as Arkime names them from the same registry.
             if b.get("srcOui").is_some() || b.get("dstOui").is_some() {
                 check(
@@ -331,7 +334,7 @@ fn dissector_values_match_arkime() {
                 );
             }
             if let Some(certs) = b["cert"].as_array() {
-                let mut want: [BTreeSet<String>; 12] = Default::default();
+                let mut want: [BTreeSet<String>; 14] = Default::default();
                 for c in certs {
                     want[0].extend(strings(c.get("subjectCN"), true));
                     want[1].extend(strings(c.get("issuerCN"), true));
@@ -345,8 +348,11 @@ fn dissector_values_match_arkime() {
                     want[9].extend(strings(c.get("curve"), false));
                     want[10].extend(strings(c.get("validDays"), false));
                     want[11].extend(strings(c.get("validSeconds"), false));
+                    want[12].extend(strings(c.get("remainingDays"), false));
+                    want[13].extend(strings(c.get("remainingSeconds"), false));
                 }
-                let [scn, icn, serial, hash, alt, son, sou, iou, algorithm, curve, days, seconds] = want;
+                let [scn, icn, serial, hash, alt, son, sou, iou, algorithm, curve, days, seconds, left_days, left_seconds] =
+                    want;
                 check(
                     "cert",
                     vec![
@@ -367,6 +373,8 @@ fn dissector_values_match_arkime() {
                         (curve, strings(r.get("cert.curve"), false)),
                         (days, strings(r.get("cert.validfor"), false)),
                         (seconds, strings(r.get("cert.validforSeconds"), false)),
+                        (left_days, strings(r.get("cert.remainingDays"), false)),
+                        (left_seconds, strings(r.get("cert.remainingSeconds"), false)),
                     ],
                 );
             }
@@ -734,6 +742,7 @@ fn dissector_values_match_arkime() {
     for (proto, floor) in [
         ("payload8", 0.9),
         ("session.length", 0.9),
+        ("initRTT", 0.9),
         // y2038-bgp's rows are cut at another packet (see `known` above); gre-sample's
         // DSCP 48 is on none of the session's packets as tshark reads them.
         ("dscp", 0.85),
@@ -865,6 +874,9 @@ fn payload8_searched_as_arkime_searches_it() {
         ("payload8.utf8 == \"GET / HT\"", 1),
         ("payload8.utf8 == nothing", 0),
         ("session.length == 126", 1),
+        // Half of SYN → ACK (41.753 ms, tshark's tcp.analysis.initial_rtt), as Arkime.
+        ("initRTT == 20", 1),
+        ("initRTT == 20 && protocols == http", 1),
         // The Community ID Zeek and Suricata give this flow (checked with the spec's
         // reference implementation).
         ("communityId == \"1:/wxImZfyysTBc/FfJh8ZIhrdJbI=\"", 1),

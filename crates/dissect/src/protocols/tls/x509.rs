@@ -154,6 +154,10 @@ pub fn certificate(der: &[u8], rec: &mut SessionRecord) -> Option<Certificate> {
     let valid_for = validity.not_after.timestamp().saturating_sub(validity.not_before.timestamp());
     put_int(rec, int_field!("cert.validforSeconds"), valid_for);
     put_int(rec, int_field!("cert.validfor"), valid_for / 86_400);
+    // Counted from the session's first second, as Arkime counts it.
+    let remaining = validity.not_after.timestamp().saturating_sub(rec.start_ns.div_euclid(1_000_000_000)).max(0);
+    put_int(rec, int_field!("cert.remainingSeconds"), remaining);
+    put_int(rec, int_field!("cert.remainingDays"), remaining / 86_400);
     let mut alt_names = None;
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         let mut names = Vec::new();
