@@ -376,11 +376,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("city.dst", "GeoIP: Tyto ships country and AS data, no city database"),
     // Protocols Tyto dissects: values not read yet.
     ("arp.", "ARP frames are sessions (keyed by the address asked) but their fields are not written"),
-    ("dns.answer.https", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
-    ("dns.answer.caa", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
-    ("dns.answer.rrsig", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
-    ("dns.answer.nsec", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
-    ("dns.answer.ds", "HTTPS, CAA, RRSIG, NSEC and DS records' data is not decoded"),
     ("enip.", "EtherNet/IP is named from its encapsulation header; its commands and CIP objects are not read"),
     ("synchrophasor.", "C37.118 is named from its frame header; its frames' fields are not read"),
     ("http.bodymagic", "content sniffing needs libmagic, which the one binary does not carry"),

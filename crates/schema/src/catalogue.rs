@@ -476,6 +476,11 @@ extra {
     "dns.answer.ip", [], Ip, many, "dns_answer_ip", None, "dns", None, "Addresses of the A/AAAA response records";
     "dns.answer.priority", [], Integer, many, "dns_answer_priority", None, "dns", None, "Preferences of the MX response records";
     "dns.answer.txt", [], Text, many, "dns_txt", None, "dns", None, "TXT answers";
+    "dns.answer.https", [], Text, many, "dns_https", None, "dns", None, "HTTPS records as Arkime shows them: priority, target, alpn, port and address hints (`HTTPS 1 . alpn=h2,h3`)";
+    "dns.answer.caa", [], Text, many, "dns_caa", None, "dns", None, "CAA records: flags, tag and value (`CAA 0 issue letsencrypt.org`)";
+    "dns.answer.rrsig", [], Text, many, "dns_rrsig", None, "dns", None, "RRSIG records without the signature: type covered, algorithm, labels, TTL, expiration, inception, key tag, signer";
+    "dns.answer.nsec", [], Text, many, "dns_nsec", None, "dns", None, "NSEC records: the next name and the types it holds";
+    "dns.answer.ds", [], Text, many, "dns_ds", None, "dns", None, "DS records: key tag, algorithm, digest type and digest (hex)";
     "dns.response-time", [], Duration, many, "dns_response_time", None, "dns", None, "Milliseconds from each query to its response (from the first query of its id when it was sent again), as Wireshark's dns.time";
     "nbns.name", [], Text, many, "nbns_name", None, "nbns", None, "NetBIOS names asked for, answered or registered (decoded)";
     "nbns.queryHost", [], Text, many, "nbns_query_host", None, "nbns", None, "NetBIOS names asked for";

@@ -295,6 +295,11 @@ fn dissector_values_match_arkime() {
                         (of_answers("ip", false), strings(r.get("dns.answer.ip"), false)),
                         (of_answers("nameserver", true), strings(r.get("host.dns.nameserver"), true)),
                         (of_answers("priority", false), strings(r.get("dns.answer.priority"), false)),
+                        (of_answers("https", false), strings(r.get("dns.answer.https"), false)),
+                        (of_answers("caa", false), strings(r.get("dns.answer.caa"), false)),
+                        (of_answers("rrsig", false), strings(r.get("dns.answer.rrsig"), false)),
+                        (of_answers("nsec", false), strings(r.get("dns.answer.nsec"), false)),
+                        (of_answers("ds", false), strings(r.get("dns.answer.ds"), false)),
                         (of_messages("headerFlags"), strings(r.get("dns.header_flags"), false)),
                         (of_messages("answersCnt"), strings(r.get("dns.answer.cnt"), false)),
                     ],
@@ -846,6 +851,34 @@ fn esp_spis_as_wireshark_shows_them() {
 /// wildcards, regular expressions and the either-direction sets; the session's length
 /// and Community ID; DNS responses' records and names' words; a TURN allocation's STUN
 /// fields.
+/// DNSSEC, CAA and HTTPS records searched as Arkime shows them (counts: tshark's
+/// sessions holding each record, well formed).
+#[test]
+fn dns_records_searched_as_arkime_shows_them() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let inputs = [dir.join("dnssec_synthetic.pcap"), dir.join("dns-https.pcap"), dir.join("arkime_synthetic.pcap")];
+    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).args(&inputs).output().unwrap());
+    let count = |expr: &str| -> u64 {
+        let out = common::ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    for (expr, want) in [
+        ("dns.answer.rrsig == \"RRSIG A 13 2 3600 1737849600 1735257600 12345 example.com\"", 2),
+        ("dns.answer.nsec == \"NSEC next.example.com A NS AAAA RRSIG NSEC\"", 1),
+        ("dns.answer.ds == /DS 54321 13 2 AABBCCDD.*/", 2),
+        ("dns.answer.caa == \"CAA 0 issue letsencrypt.org\"", 1),
+        (
+            "dns.answer.https == \"HTTPS 1 . alpn=h3,h2 ipv4hint=104.16.132.229,104.16.133.229 \
+             ipv6hint=2606:4700::6810:84e5,2606:4700::6810:85e5\"",
+            1,
+        ),
+    ] {
+        assert_eq!(count(expr), want, "{expr}");
+    }
+}
+
 #[test]
 fn payload8_searched_as_arkime_searches_it() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };

@@ -82,6 +82,9 @@ pub enum Answer {
     Name(String),
     /// A TXT record's character-strings.
     Texts(Vec<String>),
+    /// A DS, RRSIG, NSEC, CAA or HTTPS record as Arkime presents it (`CAA 0 issue
+    /// letsencrypt.org`).
+    Presented(String),
     Other,
 }
 
@@ -99,6 +102,102 @@ fn txt_strings(mut rdata: &[u8]) -> Vec<String> {
         rdata = &rest[usize::from(len)..];
     }
     out
+}
+
+/// Parameters of an HTTPS record kept at most, and values of each.
+const MAX_SVC_PARAMS: usize = 16;
+
+/// A record's data in Arkime's presentation: the type's name, then its fields as
+/// RFC 4034 (DS, RRSIG without the signature, NSEC with the types its bitmap
+/// names), RFC 8659 (CAA) and RFC 9460 (HTTPS: the priority, the target, and the
+/// `alpn`, `port`, `ipv4hint` and `ipv6hint` parameters) write them. `rdata` starts
+/// at `start` of the message `m` (names inside it may point back into `m`).
+fn presented(m: &[u8], start: usize, rdata: &[u8], rtype: u16) -> Option<String> {
+    let u32_at = |at: usize| Some(u32::from(u16_at(rdata, at)?) << 16 | u32::from(u16_at(rdata, at + 2)?));
+    match rtype {
+        // A DS without its digest is malformed (Arkime drops it too).
+        43 if rdata.len() > 4 => {
+            let digest: String = rdata[4..].iter().map(|b| format!("{b:02X}")).collect();
+            Some(format!("DS {} {} {} {digest}", u16_at(rdata, 0)?, rdata.get(2)?, rdata.get(3)?))
+        }
+        46 => {
+            // The signer's name lies inside the record (a record cut short has none).
+            let (signer, after) = name(m, start + 18)?;
+            if rdata.len() < 18 || after > start + rdata.len() {
+                return None;
+            }
+            Some(format!(
+                "RRSIG {} {} {} {} {} {} {} {signer}",
+                type_name(u16_at(rdata, 0)?),
+                rdata.get(2)?,
+                rdata.get(3)?,
+                u32_at(4)?,
+                u32_at(8)?,
+                u32_at(12)?,
+                u16_at(rdata, 16)?,
+            ))
+        }
+        47 => {
+            let (next, after) = name(m, start)?;
+            let mut types = Vec::new();
+            let mut bitmaps = rdata.get(after.checked_sub(start)?..)?;
+            // Windows of up to 256 types: the window's number, its length, its bits.
+            while let [window, len, rest @ ..] = bitmaps {
+                let Some(bits) = rest.get(..usize::from(*len)) else { break };
+                for (i, byte) in bits.iter().enumerate() {
+                    for bit in (0..8).filter(|b| byte & (0x80 >> b) != 0) {
+                        types.push(type_name(u16::from(*window) << 8 | (i * 8 + bit) as u16));
+                    }
+                }
+                bitmaps = &rest[usize::from(*len)..];
+            }
+            Some(format!("NSEC {next} {}", types.join(" ")))
+        }
+        257 => {
+            let (flags, tag_len) = (*rdata.first()?, usize::from(*rdata.get(1)?));
+            let tag = String::from_utf8_lossy(rdata.get(2..2 + tag_len)?);
+            let value = String::from_utf8_lossy(&rdata[2 + tag_len..]);
+            Some(format!("CAA {flags} {tag} {value}"))
+        }
+        65 => {
+            let (target, after) = name(m, start + 2)?;
+            let mut params = Vec::new();
+            let mut rest = rdata.get(after.checked_sub(start)?..)?;
+            while let (Some(key), Some(len)) = (u16_at(rest, 0), u16_at(rest, 2)) {
+                let Some(value) = rest.get(4..4 + usize::from(len)) else { break };
+                let shown = match key {
+                    1 => Some(format!("alpn={}", txt_strings(value).join(","))),
+                    3 => Some(format!("port={}", u16_at(value, 0).map_or(String::new(), |p| p.to_string()))),
+                    4 => Some(format!(
+                        "ipv4hint={}",
+                        value
+                            .chunks_exact(4)
+                            .take(MAX_SVC_PARAMS)
+                            .map(|a| std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )),
+                    6 => Some(format!(
+                        "ipv6hint={}",
+                        value
+                            .chunks_exact(16)
+                            .take(MAX_SVC_PARAMS)
+                            .filter_map(|a| <[u8; 16]>::try_from(a).ok())
+                            .map(|a| std::net::Ipv6Addr::from(a).to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )),
+                    _ => None,
+                };
+                if params.len() < MAX_SVC_PARAMS {
+                    params.extend(shown);
+                }
+                rest = &rest[4 + usize::from(len)..];
+            }
+            Some(format!("HTTPS {} {target} {}", u16_at(rdata, 0)?, params.join(" ")))
+        }
+        _ => None,
+    }
 }
 
 fn u16_at(m: &[u8], at: usize) -> Option<u16> {
@@ -184,6 +283,7 @@ pub fn parse(m: &[u8]) -> Option<Message> {
             (5 | 2, _) => name(m, start).map_or(Answer::Other, |(n, _)| Answer::Name(n)),
             (15, _) => name(m, start + 2).map_or(Answer::Other, |(n, _)| Answer::Name(n)),
             (16, _) => Answer::Texts(txt_strings(rdata)),
+            (43 | 46 | 47 | 65 | 257, _) => presented(m, start, rdata, rtype).map_or(Answer::Other, Answer::Presented),
             (32, n) if n > 0 && n % 6 == 0 => Answer::NetbiosAddrs(
                 rdata.chunks_exact(6).take(MAX_RECORDS).map(|e| Addr::from_v4([e[2], e[3], e[4], e[5]])).collect(),
             ),
@@ -418,6 +518,11 @@ fn record_names(msg: &Message, extra: &mut Extra) {
                     add_text(extra, text_field!("dns.answer.txt"), t);
                 }
             }
+            (43, Answer::Presented(t)) => add_text(extra, text_field!("dns.answer.ds"), t),
+            (46, Answer::Presented(t)) => add_text(extra, text_field!("dns.answer.rrsig"), t),
+            (47, Answer::Presented(t)) => add_text(extra, text_field!("dns.answer.nsec"), t),
+            (65, Answer::Presented(t)) => add_text(extra, text_field!("dns.answer.https"), t),
+            (257, Answer::Presented(t)) => add_text(extra, text_field!("dns.answer.caa"), t),
             _ => {}
         }
     }
@@ -713,6 +818,51 @@ mod tests {
         assert_eq!(rec.extra.ints("dns.answer.priority"), [10]);
         assert_eq!(rec.extra.ints("dns.answer.ttl"), [65536]);
         assert_eq!(rec.extra.texts("dns.header_flags"), ["AA", "RD", "RA"]);
+    }
+
+    /// CAA, NSEC (its next name compressed) and HTTPS records as Arkime shows them;
+    /// every cut of the message parses or not, without a panic, and never reads a
+    /// record's data past its end.
+    #[test]
+    fn dnssec_caa_and_https_records_as_arkime_shows_them() {
+        let mut m = vec![0, 7, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x07example\x03com\x00\x01\x01\x00\x01");
+        let caa = b"\x00\x05issueletsencrypt.org";
+        m.extend_from_slice(&[0xc0, 12, 1, 1, 0, 1, 0, 0, 0, 60, 0, caa.len() as u8]);
+        m.extend_from_slice(caa);
+        // NSEC: next name "next.example.com", then the bitmap of window 0: A (1),
+        // NS (2), AAAA (28), RRSIG (46), NSEC (47).
+        let nsec = [&b"\x04next\xc0\x0c"[..], &[0, 6, 0x60, 0, 0, 0x08, 0, 0x03]].concat();
+        m.extend_from_slice(&[0xc0, 12, 0, 47, 0, 1, 0, 0, 0, 60, 0, nsec.len() as u8]);
+        m.extend_from_slice(&nsec);
+        let https = [&[0u8, 1, 0][..], &[0, 1, 0, 6, 2, b'h', b'2', 2, b'h', b'3'], &[0, 3, 0, 2, 1, 187]].concat();
+        m.extend_from_slice(&[0xc0, 12, 0, 65, 0, 1, 0, 0, 0, 60, 0, https.len() as u8]);
+        m.extend_from_slice(&https);
+        let mut rec = SessionRecord::default();
+        Dns::default().feed(Side::Server, &m, &mut rec);
+        assert_eq!(rec.extra.texts("dns.answer.caa"), ["CAA 0 issue letsencrypt.org"]);
+        assert_eq!(rec.extra.texts("dns.answer.nsec"), ["NSEC next.example.com A NS AAAA RRSIG NSEC"]);
+        assert_eq!(rec.extra.texts("dns.answer.https"), ["HTTPS 1 . alpn=h2,h3 port=443"]);
+        for end in 12..m.len() {
+            let _ = parse(&m[..end]);
+        }
+        // An RRSIG whose data ends before its signer's name has none to show.
+        let rrsig = [0u8, 1, 13, 2, 0, 0, 14, 16, 0, 0, 0, 1, 0, 0, 0, 2, 0x30, 0x39];
+        let mut cut = m[..12].to_vec();
+        cut[7] = 1;
+        cut.extend_from_slice(&m[12..29]);
+        cut.extend_from_slice(&[0xc0, 12, 0, 46, 0, 1, 0, 0, 0, 60, 0, rrsig.len() as u8]);
+        cut.extend_from_slice(&rrsig);
+        cut.extend_from_slice(b"\x07example\x03com\x00");
+        assert_eq!(parse(&cut).unwrap().answers[0].data, Answer::Other);
+        let mut whole = cut[..cut.len() - 13].to_vec();
+        let at = whole.len() - rrsig.len() - 1;
+        whole[at] = rrsig.len() as u8 + 13;
+        whole.extend_from_slice(b"\x07example\x03com\x00");
+        assert_eq!(
+            parse(&whole).unwrap().answers[0].data,
+            Answer::Presented("RRSIG A 13 2 3600 1 2 12345 example.com".into())
+        );
     }
 
     #[test]

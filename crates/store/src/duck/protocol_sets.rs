@@ -171,7 +171,7 @@ impl Known {
     /// search took 1.7 s at 100 M sessions against 7 ms). The number is never NULL
     /// (every row has one), and the test is a bare `IN`, which DuckDB filters in its
     /// scan: a guard per row against numbers newer than those read (a `CASE`) made
-    /// a three-term count 1.5× slower. A list stored after the numbers were read is
+    /// a three-term count twice as slow. A list stored after the numbers were read is
     /// caught after the read instead ([`super::DuckStore::again_if_changed`]).
     pub(crate) fn holding(&self, names: &[String]) -> String {
         let mut ids: Vec<i64> = names.iter().filter_map(|n| self.holding.get(n)).flatten().copied().collect();
