@@ -144,7 +144,8 @@ mod tests {
 
     #[test]
     fn fills_country_and_asn_of_both_ends() {
-        let dir = tempfile_dir();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let c = write(
             &dir,
             "c.mmdb",
@@ -184,7 +185,8 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_database_or_the_wrong_kind() {
-        let dir = tempfile_dir();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let junk = dir.join("junk.mmdb");
         std::fs::write(&junk, b"not a database").unwrap();
         let e = GeoIp::open(Some(&junk), None).err().unwrap().to_string();
@@ -193,12 +195,5 @@ mod tests {
         let e = GeoIp::open(Some(&asn), None).err().unwrap().to_string();
         assert!(e.contains("country database was expected"), "{e}");
         assert!(GeoIp::open(None, None).unwrap().is_empty());
-    }
-
-    fn tempfile_dir() -> PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("tyto-enrich-{}-{:?}", std::process::id(), std::thread::current().id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
     }
 }
