@@ -851,19 +851,26 @@ fn esp_spis_as_wireshark_shows_them() {
 /// wildcards, regular expressions and the either-direction sets; the session's length
 /// and Community ID; DNS responses' records and names' words; a TURN allocation's STUN
 /// fields.
+/// A data directory holding `inputs` ingested with `options` (kept while the
+/// folder lives), and what `tyto count` answers for an expression there.
+fn ingested(inputs: &[std::path::PathBuf], options: &[&str]) -> (tempfile::TempDir, impl Fn(&str) -> u64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::ok(common::tyto().arg("ingest").args(options).arg("--data-dir").arg(&data).args(inputs).output().unwrap());
+    let count = move |expr: &str| -> u64 {
+        let out = common::ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    (tmp, count)
+}
+
 /// DNSSEC, CAA and HTTPS records searched as Arkime shows them (counts: tshark's
 /// sessions holding each record, well formed).
 #[test]
 fn dns_records_searched_as_arkime_shows_them() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
     let inputs = [dir.join("dnssec_synthetic.pcap"), dir.join("dns-https.pcap"), dir.join("arkime_synthetic.pcap")];
-    common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).args(&inputs).output().unwrap());
-    let count = |expr: &str| -> u64 {
-        let out = common::ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let (_data, count) = ingested(&inputs, &[]);
     for (expr, want) in [
         ("dns.answer.rrsig == \"RRSIG A 13 2 3600 1737849600 1735257600 12345 example.com\"", 2),
         ("dns.answer.nsec == \"NSEC next.example.com A NS AAAA RRSIG NSEC\"", 1),
@@ -882,17 +889,9 @@ fn dns_records_searched_as_arkime_shows_them() {
 #[test]
 fn payload8_searched_as_arkime_searches_it() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
     let inputs =
         [dir.join("http-301-get.pcap"), dir.join("dns-udp.pcap"), dir.join("turn.pcap"), dir.join("dns-mx.pcap")];
-    common::ok(
-        common::tyto().args(["ingest", "--community-id", "--data-dir"]).arg(&data).args(&inputs).output().unwrap(),
-    );
-    let count = |expr: &str| -> u64 {
-        let out = common::ok(common::tyto().args(["count", "--expr", expr, "--data-dir"]).arg(&data).output().unwrap());
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let (_data, count) = ingested(&inputs, &["--community-id"]);
     for (expr, want) in [
         ("payload8.src.utf8 == \"GET / HT\"", 1),
         ("payload8.src.utf8 == GET*", 1),
