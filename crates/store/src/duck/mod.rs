@@ -41,6 +41,10 @@ pub struct DuckStore {
     next_rk: Option<i64>,
     /// How searches are written, with the lists of protocols last read.
     sql: DuckSql,
+    /// Set while a read runs ([`DuckStore::again_if_changed`]): every statement of it
+    /// is written with the lists read just before it, which the check after it
+    /// compares with.
+    lists_fixed: std::cell::Cell<bool>,
     /// Set by this handle's [`Interrupter`]: queries are refused until cleared. DuckDB
     /// forgets an interrupt when the next statement begins, so one that comes between
     /// two statements of a request would otherwise be lost.
@@ -118,7 +122,14 @@ impl DuckStore {
     pub fn open(data_dir: &Path) -> Result<DuckStore, StoreError> {
         let path = data_dir.join(DB_FILE);
         let conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
-        let store = DuckStore { conn, path, next_rk: None, sql: DuckSql::default(), stopped: Default::default() };
+        let store = DuckStore {
+            conn,
+            path,
+            next_rk: None,
+            sql: DuckSql::default(),
+            lists_fixed: Default::default(),
+            stopped: Default::default(),
+        };
         store.init()?;
         Ok(store)
     }
@@ -130,6 +141,7 @@ impl DuckStore {
             path: ":memory:".into(),
             next_rk: None,
             sql: DuckSql::default(),
+            lists_fixed: Default::default(),
             stopped: Default::default(),
         };
         store.init()?;
@@ -248,6 +260,7 @@ impl DuckStore {
             path: self.path.clone(),
             next_rk: None,
             sql: DuckSql::default(),
+            lists_fixed: Default::default(),
             stopped: Default::default(),
         })
     }
@@ -334,31 +347,34 @@ impl DuckStore {
     }
 
     /// Runs `read`, and again when a list of protocols never seen before was stored
-    /// while it ran: its SQL named the numbers of the lists known when it was
-    /// written ([`protocol_sets::Known::holding`]), so rows holding a newer list may
-    /// have been seen and missed. Lists are only ever added, numbered upwards, and a
-    /// read sees what was stored before it began: when the largest number is still
-    /// the one the SQL was written with, nothing was missed. Bounded: the store must
-    /// add a new list under the same search [`READ_ATTEMPTS`] times in a row to make
-    /// it fail.
+    /// while it ran: its SQL names the numbers of the lists read just before it
+    /// ([`protocol_sets::Known::holding`]), so rows holding a newer list may have been
+    /// seen and missed. Lists are only ever added, numbered upwards, and a statement
+    /// sees what was stored before it began: when the largest number after the read
+    /// is still the one before it, nothing was missed. Bounded: the store must add a
+    /// new list under the same search [`READ_ATTEMPTS`] times in a row to make it fail.
     fn again_if_changed<T>(&self, read: impl Fn() -> Result<T, StoreError>) -> Result<T, StoreError> {
         for _ in 0..READ_ATTEMPTS {
-            let answer = read()?;
-            if !self.lists_grew()? {
+            let written_with = self.lists_now()?;
+            self.lists_fixed.set(true);
+            let answer = read();
+            self.lists_fixed.set(false);
+            let answer = answer?;
+            if self.lists_now()? == written_with {
                 return Ok(answer);
             }
         }
         Err(StoreError::Request(protocol_sets::CHANGED.to_string()))
     }
 
-    /// Whether lists of protocols were stored since this handle last read them (it
-    /// then knows them).
-    fn lists_grew(&self) -> Result<bool, StoreError> {
+    /// The largest number of the lists of protocols the store holds now (which this
+    /// handle then knows).
+    fn lists_now(&self) -> Result<i64, StoreError> {
         let known = self.sql.protocol_sets.borrow().clone();
         let now = protocol_sets::Known::read(&self.conn, &known)?;
-        let grew = now.largest() != known.largest();
+        let largest = now.largest();
         *self.sql.protocol_sets.borrow_mut() = now;
-        Ok(grew)
+        Ok(largest)
     }
 
     /// Rows of an arbitrary query as JSON values (the store's [`Backend`]).
@@ -382,15 +398,16 @@ impl DuckStore {
 impl Backend for DuckStore {
     /// The dialect, with the lists of protocols the store holds now.
     fn shapes(&self) -> &dyn Shapes {
-        if self.stopped.check().is_err() {
-            // The search that follows is refused anyway.
+        if self.stopped.check().is_err() || self.lists_fixed.get() {
+            // The search that follows is refused anyway, or is written with the
+            // lists read before it.
             return &self.sql;
         }
         let known = self.sql.protocol_sets.borrow().clone();
         match protocol_sets::Known::read(&self.conn, &known) {
             Ok(now) => *self.sql.protocol_sets.borrow_mut() = now,
-            // The last lists read stay: the check after the read reads them again,
-            // and fails the read rather than let it answer wrong.
+            // The last lists read stay; a read's own check fails it rather than
+            // let it answer wrong.
             Err(e) => tracing::warn!("reading the lists of protocols: {e}"),
         }
         &self.sql
@@ -970,11 +987,16 @@ mod tests {
         let runs = std::cell::Cell::new(0);
         let raced = store.again_if_changed(|| {
             runs.set(runs.get() + 1);
-            let sql = format!("SELECT count(*) FROM sessions WHERE {}", where_clause(store.shapes(), &http));
+            let wher = where_clause(store.shapes(), &http);
             if runs.get() == 1 {
                 store_new_list();
+                // A later statement of the same read is written with the same lists,
+                // so it cannot hide from the check after the read that they grew.
+                assert_eq!(where_clause(store.shapes(), &http), wher);
             }
-            Ok(store.conn.query_row(&sql, [], |r| r.get::<_, i64>(0))?)
+            Ok(store
+                .conn
+                .query_row(&format!("SELECT count(*) FROM sessions WHERE {wher}"), [], |r| r.get::<_, i64>(0))?)
         });
         assert_eq!((raced.unwrap(), runs.get()), (before as i64 + 2, 2), "one more run");
         // Bounded: a store that changes under every attempt gives the error.
