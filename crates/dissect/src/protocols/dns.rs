@@ -122,8 +122,11 @@ fn presented(m: &[u8], start: usize, rdata: &[u8], rtype: u16) -> Option<String>
         }
         46 => {
             // The signer's name lies inside the record (a record cut short has none).
+            if rdata.len() <= 18 {
+                return None;
+            }
             let (signer, after) = name(m, start + 18)?;
-            if rdata.len() < 18 || after > start + rdata.len() {
+            if after > start + rdata.len() {
                 return None;
             }
             Some(format!(
@@ -168,25 +171,8 @@ fn presented(m: &[u8], start: usize, rdata: &[u8], rtype: u16) -> Option<String>
                 let shown = match key {
                     1 => Some(format!("alpn={}", txt_strings(value).join(","))),
                     3 => Some(format!("port={}", u16_at(value, 0).map_or(String::new(), |p| p.to_string()))),
-                    4 => Some(format!(
-                        "ipv4hint={}",
-                        value
-                            .chunks_exact(4)
-                            .take(MAX_SVC_PARAMS)
-                            .map(|a| std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )),
-                    6 => Some(format!(
-                        "ipv6hint={}",
-                        value
-                            .chunks_exact(16)
-                            .take(MAX_SVC_PARAMS)
-                            .filter_map(|a| <[u8; 16]>::try_from(a).ok())
-                            .map(|a| std::net::Ipv6Addr::from(a).to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )),
+                    4 => Some(format!("ipv4hint={}", hints::<4>(value, |a| std::net::Ipv4Addr::from(a).to_string()))),
+                    6 => Some(format!("ipv6hint={}", hints::<16>(value, |a| std::net::Ipv6Addr::from(a).to_string()))),
                     _ => None,
                 };
                 if params.len() < MAX_SVC_PARAMS {
@@ -198,6 +184,13 @@ fn presented(m: &[u8], start: usize, rdata: &[u8], rtype: u16) -> Option<String>
         }
         _ => None,
     }
+}
+
+/// An HTTPS record's address hints: addresses of `N` bytes back to back, shown by
+/// `show` and joined with commas (a piece shorter than an address is left out).
+fn hints<const N: usize>(value: &[u8], show: impl Fn([u8; N]) -> String) -> String {
+    let addresses = value.chunks_exact(N).take(MAX_SVC_PARAMS).filter_map(|a| <[u8; N]>::try_from(a).ok());
+    addresses.map(show).collect::<Vec<_>>().join(",")
 }
 
 fn u16_at(m: &[u8], at: usize) -> Option<u16> {

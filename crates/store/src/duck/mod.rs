@@ -403,12 +403,10 @@ impl Backend for DuckStore {
             // lists read before it.
             return &self.sql;
         }
-        let known = self.sql.protocol_sets.borrow().clone();
-        match protocol_sets::Known::read(&self.conn, &known) {
-            Ok(now) => *self.sql.protocol_sets.borrow_mut() = now,
-            // The last lists read stay; a read's own check fails it rather than
-            // let it answer wrong.
-            Err(e) => tracing::warn!("reading the lists of protocols: {e}"),
+        // On an error the last lists read stay; a read's own check fails it rather
+        // than let it answer wrong.
+        if let Err(e) = self.lists_now() {
+            tracing::warn!("reading the lists of protocols: {e}");
         }
         &self.sql
     }
