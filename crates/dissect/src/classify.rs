@@ -269,8 +269,10 @@ impl Classifier {
 
     /// Runs the probes on `data` (one side's stream so far, or one datagram). While
     /// the roles are not known a probe is also asked with the sides exchanged, and
-    /// a match that way settles them.
+    /// a match that way settles them. A datagram may be any message of its
+    /// protocol, so protocols' looks at later messages are asked too.
     fn probe(&mut self, side: Side, data: &[u8]) -> Probed {
+        let datagram = self.transport != Transport::Tcp;
         let mut undecided = false;
         let mut rejected = self.rejected;
         let mut plausible = Vec::new();
@@ -279,7 +281,11 @@ impl Classifier {
         // The protocol recognised, and whether the sides had to be exchanged.
         let mut found = None;
         for (i, p) in self.candidates() {
-            let (said, exchanged) = either_role(p.probe, role, roles_known, data);
+            let (said, exchanged) = if datagram {
+                either_role(|side, d| ask(p, side, d), role, roles_known, data)
+            } else {
+                either_role(p.probe, role, roles_known, data)
+            };
             match said {
                 Probe::Match => {
                     found = Some((p, exchanged));

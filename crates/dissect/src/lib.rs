@@ -81,8 +81,9 @@ pub struct Protocol {
     pub probe: fn(Side, &[u8]) -> Probe,
     /// A fresh per-session state.
     pub new: fn() -> Box<dyn Dissector>,
-    /// A look at bytes that may begin any message of the protocol but its first, for
-    /// a stream picked up part-way or after lost bytes; `None` where `probe` already
+    /// A look at bytes that may begin any message of the protocol but its first: a
+    /// stream picked up part-way or after lost bytes, or any datagram (a flow's
+    /// first datagrams may not have been seen); `None` where `probe` already
     /// recognises every message, or where only the first can be told apart.
     pub later: Option<fn(Side, &[u8]) -> Probe>,
 }

@@ -713,6 +713,7 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
         ("IMAP", 100.0),
         ("SMTP", 92.0),
         ("POP3", 92.0),
+        ("OpenVPN", 95.0),
     ] {
         let (n, ok) =
             cuts.iter().filter_map(|c| tally.get(&(name.to_string(), *c))).fold((0, 0), |a, t| (a.0 + t.0, a.1 + t.1));
