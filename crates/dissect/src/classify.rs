@@ -19,14 +19,20 @@ use crate::{Dissector, Learnt, Probe, Protocol, Side, Transport, PROTOCOLS};
 /// Stream bytes held per direction while no probe has decided: enough for any
 /// protocol's greeting or first request line; past it the session stays unknown.
 pub const PROBE_BYTES: usize = 4096;
-/// Datagrams looked at before a UDP session is left unknown.
+/// Datagrams of each side looked at before a UDP session is left unknown: a side
+/// that sends a burst first does not use up the other's chance to say what the
+/// session is, up to [`PROBE_DATAGRAMS_IN_ALL`]. A session only one side has
+/// spoken in is left after twice this many.
 pub const PROBE_DATAGRAMS: usize = 8;
+/// Datagrams of both sides looked at, at most, before a UDP session is left unknown.
+const PROBE_DATAGRAMS_IN_ALL: usize = 4 * PROBE_DATAGRAMS;
 /// Protocols one connection may hand over to (SOCKS → HTTP CONNECT → TLS is two).
 const MAX_HANDOFFS: usize = 4;
 /// Datagrams that must continue a stream (on their side: same stream, sequence
-/// number 1 to [`MAX_SEQ_STEP`] ahead of the last; for a [`Probe::Connection`], a
-/// side's first naming the id the other side's named) to decide a
-/// [`Probe::Plausible`] protocol: three datagrams at least.
+/// number 1 to [`MAX_SEQ_STEP`] ahead of the last, or another mark for a
+/// [`Probe::Masked`]) to decide a plausible protocol: three datagrams at least. For
+/// a [`Probe::Connection`], a side's first datagram naming the id the other side's
+/// named decides alone.
 pub const PLAUSIBLE_RUN: u8 = 2;
 /// Sequence numbers may skip what was lost or reordered, not more.
 const MAX_SEQ_STEP: u16 = 64;
@@ -34,6 +40,18 @@ const MAX_SEQ_STEP: u16 = 64;
 /// bytes were lost) is probed afresh from this many segment starts before it is
 /// given up: a sender starts each new message in a new segment more often than not.
 const RESYNC_SEGMENTS: u8 = 8;
+
+/// How a plausible protocol's next datagram continues a run: see [`Probe`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Continues {
+    /// Same stream, a number 1 to [`MAX_SEQ_STEP`] ahead ([`Probe::Plausible`]).
+    Counting,
+    /// As `Counting`, or a side's first datagram naming the other side's id
+    /// ([`Probe::Connection`]).
+    EitherSide,
+    /// Same stream, another mark ([`Probe::Masked`]).
+    Changing,
+}
 
 /// A plausible protocol's progress: each side's last (stream, sequence number), and
 /// how many datagrams continued one.
@@ -104,7 +122,8 @@ pub struct Classifier {
     held: [Vec<u8>; 2],
     /// Arrival order of what is held: (side, length).
     order: Vec<(Side, usize)>,
-    datagrams: usize,
+    /// Datagrams probed, per side.
+    datagrams: [usize; 2],
     /// Protocols whose probe said "not this" (bit per index in `PROTOCOLS`; a test
     /// keeps the registry within its width).
     rejected: u128,
@@ -211,7 +230,7 @@ impl Classifier {
             state: State::Probing,
             held: [Vec::new(), Vec::new()],
             order: Vec::new(),
-            datagrams: 0,
+            datagrams: [0; 2],
             rejected: 0,
             saw_payload: false,
             plausible: Vec::new(),
@@ -295,11 +314,15 @@ impl Classifier {
                 Probe::NeedMore => undecided = true,
                 Probe::Plausible { stream, seq } => {
                     undecided = true;
-                    plausible.push((i, p, stream, seq, false));
+                    plausible.push((i, p, stream, seq, Continues::Counting));
                 }
                 Probe::Connection { id, seq } => {
                     undecided = true;
-                    plausible.push((i, p, id, seq, true));
+                    plausible.push((i, p, id, seq, Continues::EitherSide));
+                }
+                Probe::Masked { stream, mark } => {
+                    undecided = true;
+                    plausible.push((i, p, stream, u16::from(mark), Continues::Changing));
                 }
             }
         }
@@ -311,7 +334,7 @@ impl Classifier {
         self.rejected = rejected;
         // A stream is re-probed whole each time: only datagrams make a run.
         if self.transport != Transport::Tcp {
-            for (i, p, stream, seq, both_sides) in plausible {
+            for (i, p, stream, seq, continues) in plausible {
                 let at = match self.plausible.iter().position(|r| r.protocol == i) {
                     Some(at) => at,
                     None => {
@@ -323,17 +346,23 @@ impl Classifier {
                 let (mine, theirs) = (idx(side), 1 - idx(side));
                 match run.last[mine] {
                     Some((s, q)) => {
-                        if s == stream && (1..=MAX_SEQ_STEP).contains(&seq.wrapping_sub(q)) {
+                        let next = match continues {
+                            Continues::Changing => seq != q,
+                            _ => (1..=MAX_SEQ_STEP).contains(&seq.wrapping_sub(q)),
+                        };
+                        if s == stream && next {
                             run.continued += 1;
                         }
                     }
                     // A side's first datagram that names the connection id the other
-                    // side's did continues the run: sides number their datagrams each
-                    // their own way. (RTP's streams are each side's own: the same SSRC
-                    // both ways proves nothing.)
+                    // side's did decides: two endpoints do not echo 32 bits of each
+                    // other's header by chance, and a short exchange may have no
+                    // third datagram. Sides number their datagrams each their own
+                    // way. (RTP's streams are each side's own: the same SSRC both
+                    // ways proves nothing.)
                     None => {
-                        if both_sides && run.last[theirs].is_some_and(|(s, _)| s == stream) {
-                            run.continued += 1;
+                        if continues == Continues::EitherSide && run.last[theirs].is_some_and(|(s, _)| s == stream) {
+                            run.continued = PLAUSIBLE_RUN;
                         }
                     }
                 }
@@ -383,6 +412,14 @@ impl Classifier {
         self.roles_known = true;
         self.drop_held(side, start);
         Some(p)
+    }
+
+    /// A UDP session's datagrams have had their chance: see [`PROBE_DATAGRAMS`].
+    fn probed_enough(&self) -> bool {
+        let [a, b] = self.datagrams;
+        (a >= PROBE_DATAGRAMS && b >= PROBE_DATAGRAMS)
+            || a + b >= PROBE_DATAGRAMS_IN_ALL
+            || (a.min(b) == 0 && a.max(b) >= 2 * PROBE_DATAGRAMS)
     }
 
     /// Forgets the first `n` held bytes of one side (`usize::MAX`: all of them).
@@ -604,7 +641,7 @@ impl SessionAnalyzer for Classifier {
                     return;
                 }
                 self.saw_payload = true;
-                self.datagrams += 1;
+                self.datagrams[idx(side)] += 1;
                 let take = data.len().min(PROBE_BYTES);
                 match self.probe(side, data) {
                     Probed::Found(p) => {
@@ -616,7 +653,7 @@ impl SessionAnalyzer for Classifier {
                         }
                     }
                     Probed::Exhausted => self.state = State::Unknown,
-                    Probed::Undecided if self.datagrams >= PROBE_DATAGRAMS => self.give_up(),
+                    Probed::Undecided if self.probed_enough() => self.give_up(),
                     Probed::Undecided => {
                         // Held so that a later match still sees the session's first datagrams.
                         let total: usize = self.held.iter().map(Vec::len).sum();
@@ -790,6 +827,64 @@ mod tests {
             sides(&[(to_client, gquic(0x0c, 1)), (to_client, gquic(0x0c, 2)), (to_server, gquic(0x0c, 2))]),
             ["quic"]
         );
+        // A short exchange: the server's packet and the client's naming its id decide.
+        assert_eq!(sides(&[(to_client, gquic(0x0c, 3)), (to_server, gquic(0x0c, 3))]), ["quic"]);
+        // IETF QUIC picked up after its handshake: the server's packets name no id; the
+        // client's name the server's under first bytes masked afresh (`quic_sh.pcap`).
+        let short = |first: u8, tail: u8| {
+            let mut d = vec![first];
+            d.extend_from_slice(&[0x01, 0xdf, 0xc0, 0xfe, 0x62, 0xc6, 0x40, 0x77, 0x3c, 0xde, 0xce, 0xfe]);
+            d.extend((0..38u8).map(|i| i.wrapping_mul(97) ^ tail));
+            d
+        };
+        assert_eq!(
+            sides(&[(to_server, short(0x53, 1)), (to_server, short(0x4f, 2)), (to_server, short(0x45, 3))]),
+            ["quic"]
+        );
+        // A first byte that never changes is a header, not a mask.
+        assert!(
+            sides(&[(to_server, short(0x53, 1)), (to_server, short(0x53, 2)), (to_server, short(0x53, 3))]).is_empty()
+        );
+    }
+
+    /// A side that sends a burst first (a server's stream of packets after a flow was
+    /// picked up) does not use up the other side's datagrams: each side has its own
+    /// eight, within a bound for both; a flow only one side speaks in is given up.
+    #[test]
+    fn each_side_of_a_datagram_flow_has_its_own_chance() {
+        let mut c = Classifier::new(Transport::Udp);
+        let mut rec = SessionRecord::default();
+        // The server's IETF QUIC packets after the handshake: no id, nothing to
+        // tell them by, but nothing against QUIC either.
+        let noise = |i: u8| {
+            let mut d = vec![0x44 | (i & 0x3b), i.wrapping_mul(31), i.wrapping_mul(7), 0x55];
+            d.extend((0..40u16).map(|j| ((u16::from(i) * 251 + j * 13 + u16::from(i) * j * 7) % 256) as u8));
+            d
+        };
+        for i in 0..14 {
+            c.datagram(Direction::ToClient, &noise(i), &mut rec);
+        }
+        assert!(c.wants_more());
+        // The client's IETF QUIC packets, naming the server's connection id.
+        for first in [0x53, 0x4f, 0x45] {
+            let mut d = vec![first, 0x01, 0xdf, 0xc0, 0xfe, 0x62, 0xc6, 0x40, 0x77];
+            d.extend((0..40u8).map(|j| j.wrapping_mul(first) ^ 0x9c));
+            c.datagram(Direction::ToServer, &d, &mut rec);
+        }
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, ["quic"]);
+        let mut one_way = Classifier::new(Transport::Udp);
+        let mut rec = SessionRecord::default();
+        for i in 0..2 * PROBE_DATAGRAMS as u8 {
+            one_way.datagram(Direction::ToClient, &noise(i), &mut rec);
+        }
+        assert!(!one_way.wants_more(), "{:?}", rec.protocols);
+        let mut both = Classifier::new(Transport::Udp);
+        for i in 0..PROBE_DATAGRAMS_IN_ALL as u8 {
+            let dir = if i % 8 == 0 { Direction::ToServer } else { Direction::ToClient };
+            both.datagram(dir, &noise(i), &mut rec);
+        }
+        assert!(!both.wants_more());
     }
 
     /// A connection picked up after its handshake and first request: the server's

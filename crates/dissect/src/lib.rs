@@ -45,8 +45,14 @@ pub enum Probe {
     Plausible { stream: u32, seq: u16 },
     /// As [`Probe::Plausible`], for a protocol whose packets name one connection id
     /// in both directions (Google QUIC): a side's first datagram naming the id the
-    /// other side's did continues the run too.
+    /// other side's did decides.
     Connection { id: u32, seq: u16 },
+    /// A datagram whose header names a connection id (`stream`) and nothing in
+    /// clear that counts, but whose first byte's low bits are masked afresh in every
+    /// packet (IETF QUIC's short header, RFC 9001 5.4): datagrams of one side that
+    /// keep the id while `mark` (that first byte) changes continue a run, as
+    /// advancing numbers do.
+    Masked { stream: u32, mark: u8 },
 }
 
 /// A probe that can always tell from what it has: yes or no.

@@ -691,7 +691,7 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
         ("TLS", 99.0),
         ("HTTP", 91.0),
         ("DNS", 96.0),
-        ("QUIC", 85.0),
+        ("QUIC", 91.0),
         ("STUN", 94.0),
         ("BitTorrent", 92.0),
         ("DTLS", 91.0),

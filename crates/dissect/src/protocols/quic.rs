@@ -321,6 +321,11 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             // packet numbers advancing decide, as the client's ids would.
             None => match gquic_without_id(data) {
                 Some(number) => Probe::Plausible { stream: 0, seq: number },
+                // A flow picked up after its handshake: the client's packets name
+                // the id the server gave it, under first bytes masked afresh.
+                None if short_header(data) => {
+                    Probe::Masked { stream: u32::from_be_bytes([data[5], data[6], data[7], data[8]]), mark: data[0] }
+                }
                 None => Probe::NoMatch,
             },
         },
@@ -424,6 +429,17 @@ fn gquic_public_header(data: &[u8]) -> Option<(u32, u16)> {
     Some((cid, low))
 }
 
+/// What may be an IETF QUIC packet with a short header (RFC 9000 17.3): the header
+/// form bit clear and the fixed bit set (a peer may grease it, RFC 9287, but a
+/// first byte below 0x40 is too common a thing to keep every such flow probing),
+/// then a connection id of the receiver's choosing (possibly empty; 8 bytes or
+/// more when not: its bytes 5 to 8 are what [`probe`] compares), a protected
+/// packet number and an encrypted payload: at least 1 + 4 + 16 bytes, which text
+/// is not.
+fn short_header(d: &[u8]) -> bool {
+    d.len() > 20 && d[0] & 0xc0 == 0x40 && !d[1..21].iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+}
+
 /// Long-header packets (Initial, 0-RTT, Handshake) of a known version that fill the
 /// datagram to the byte, possibly followed by one short-header packet: what either
 /// side sends in its first flights. A capture that missed the client's first Initial
@@ -432,10 +448,8 @@ fn long_header_packets(d: &[u8]) -> bool {
     let mut at = 0;
     let mut packets = 0;
     while let Some(rest) = d.get(at..).filter(|r| !r.is_empty()) {
-        // The fixed bit is set in every QUIC packet (RFC 9000 17.2).
-        if rest[0] & 0x40 == 0 {
-            return false;
-        }
+        // (The fixed bit is not looked at: a peer may grease it, RFC 9287; the
+        // known version is what counts.)
         if rest[0] & 0x80 == 0 {
             // A coalesced short-header packet runs to the end of the datagram.
             return packets > 0;
@@ -583,6 +597,11 @@ mod tests {
         assert_eq!(probe(Side::Client, &g), Probe::Connection { id: 0x4f5545eb, seq: 3 });
         g[0] = 0x0e; // a reset
         assert_eq!(probe(Side::Client, &g), Probe::NoMatch);
+        // An IETF short header (`quic_0RTT.pcap`, the server's after the handshake)
+        // proves nothing but leaves QUIC possible; text with such a first byte does not.
+        let short = hex("5e6f8826258830e43b08a70d1d3f90b33703b579144f4b5a3c0a");
+        assert_eq!(probe(Side::Server, &short), Probe::Masked { stream: 0x8830e43b, mark: 0x5e });
+        assert_eq!(probe(Side::Server, b"Hello there, this is no packet"), Probe::NoMatch);
         // The server's packets omit the id (`00 01 …`, or 0x04 and a nonce): their
         // packet numbers advancing decide.
         let mut server = vec![0x00, 0x01];
