@@ -378,8 +378,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("arp.", "ARP frames are sessions (keyed by the address asked) but their fields are not written"),
     ("enip.", "EtherNet/IP is named from its encapsulation header; its commands and CIP objects are not read"),
     ("synchrophasor.", "C37.118 is named from its frame header; its frames' fields are not read"),
-    ("http.bodymagic", "content sniffing needs libmagic, which the one binary does not carry"),
-    ("email.bodymagic", "content sniffing needs libmagic, which the one binary does not carry"),
     ("http.reqbody", "request bodies are not kept in the index (the packets hold them)"),
     // Protocols Tyto does not dissect.
     ("adb.", "Android Debug Bridge is not dissected"),

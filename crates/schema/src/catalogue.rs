@@ -437,6 +437,7 @@ extra {
     "http.hasheader.dst", [], LowerText, many, "http_response_headers", None, "http", None, "Response header names";
     "http.md5", [], LowerText, many, "http_md5", None, "http", None, "MD5 of HTTP bodies";
     "http.sha256", [], LowerText, many, "http_sha256", Some("file.hash.sha256"), "http", None, "SHA-256 of HTTP bodies";
+    "http.bodymagic", [], LowerText, many, "http_bodymagic", None, "http", None, "What HTTP bodies are, from their first bytes (MIME types: `application/x-dosexec`, `application/zip`, `text/html`…)";
     "http.user", [], Text, many, "http_user", None, "http", None, "HTTP authentication users";
     "http.version", [], Text, many, "http_version", Some("http.version"), "http", None, "HTTP versions";
     "http.version.src", [], Text, many, "http_version_src", None, "http", None, "Request HTTP versions";
@@ -687,6 +688,7 @@ extra {
     "email.file-content-type", [], LowerText, many, "email_file_content_type", None, "email", None, "Content types of the MIME parts";
     "email.md5", [], LowerText, many, "email_md5", None, "email", None, "MD5 of each base64 MIME part's bytes";
     "email.sha256", [], LowerText, many, "email_sha256", None, "email", None, "SHA-256 of each base64 MIME part's bytes";
+    "email.bodymagic", [], LowerText, many, "email_bodymagic", None, "email", None, "What base64 MIME parts are, from their first bytes (MIME types)";
     "host.email", ["email.host"], LowerText, many, "email_host", None, "email", Host, "Mail relays named by Received headers";
     "ip.email", [], Ip, many, "email_ip", None, "email", None, "Addresses in Received headers' brackets and X-Originating-IP";
     "dhcp.type", [], Text, many, "dhcp_type", None, "dhcp", Upper, "DHCP message types (DISCOVER, OFFER…)";

@@ -228,6 +228,10 @@ fn dissector_values_match_arkime() {
                     ],
                 );
                 check(
+                    "http.bodymagic",
+                    vec![(strings(h.get("bodyMagic"), true), strings(r.get("http.bodymagic"), true))],
+                );
+                check(
                     "http headers",
                     vec![
                         (strings(h.get("clientVersion"), false), strings(r.get("http.version.src"), false)),
@@ -449,6 +453,7 @@ fn dissector_values_match_arkime() {
                         (strings(e.get("filename"), false), strings(r.get("email.fn"), false)),
                         (strings(e.get("md5"), true), strings(r.get("email.md5"), true)),
                         (strings(e.get("sha256"), true), strings(r.get("email.sha256"), true)),
+                        (strings(e.get("bodyMagic"), true), strings(r.get("email.bodymagic"), true)),
                     ],
                 );
             }
@@ -759,6 +764,9 @@ fn dissector_values_match_arkime() {
         ("rir", 0.99),
         ("http", 0.9),
         ("http headers", 0.88),
+        // HTTP over SCTP (`sctp-www.pcap`) is not read; SOCKS 5 opened by the server
+        // (`socks5-reverse.pcap`) is not followed.
+        ("http.bodymagic", 0.9),
         ("dns", 0.95),
         ("dns.answer", 0.85),
         ("stun", 0.8),
@@ -881,6 +889,28 @@ fn dns_records_searched_as_arkime_shows_them() {
              ipv6hint=2606:4700::6810:84e5,2606:4700::6810:85e5\"",
             1,
         ),
+    ] {
+        assert_eq!(count(expr), want, "{expr}");
+    }
+}
+
+/// Bodies and attachments searched by what they are (counts: tshark's sessions
+/// whose response body is gzip-encoded, a zip archive, an HTML page; whose mail
+/// carries a zip attachment).
+#[test]
+fn bodies_searched_by_what_they_are() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let inputs =
+        ["http-content-gzip", "http-content-zip", "http-simple-get", "smtp-zip"].map(|n| dir.join(format!("{n}.pcap")));
+    let (_data, count) = ingested(&inputs, &[]);
+    for (expr, want) in [
+        ("http.bodymagic == application/x-gzip", 1),
+        ("http.bodymagic == application/zip", 1),
+        ("http.bodymagic == text/html", 1),
+        ("http.bodymagic == application/*", 2),
+        ("http.bodymagic == image/gif", 0),
+        ("email.bodymagic == application/zip", 1),
+        ("email.bodymagic == text/html", 0),
     ] {
         assert_eq!(count(expr), want, "{expr}");
     }

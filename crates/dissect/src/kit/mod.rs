@@ -1,9 +1,9 @@
 //! What the protocols share: reading bytes ([`bytes`]), cutting a stream into
 //! messages ([`messages`] for binary framings, [`lines`] for text ones), recording
 //! what is learnt ([`record`]), and the formats several protocols carry (DER,
-//! NTLMSSP, SQL text), the connections they announce ([`expect`]), the calls'
-//! endpoints they name ([`calls`]) and the names DNS answers give addresses
-//! ([`names`]).
+//! NTLMSSP, SQL text, the [`magic`] of bodies and attachments), the connections
+//! they announce ([`expect`]), the calls' endpoints they name ([`calls`]) and the
+//! names DNS answers give addresses ([`names`]).
 
 pub(crate) mod bytes;
 pub(crate) mod calls;
@@ -11,6 +11,7 @@ pub(crate) mod der;
 pub(crate) mod expect;
 pub(crate) mod idn;
 pub(crate) mod lines;
+pub(crate) mod magic;
 pub(crate) mod messages;
 pub(crate) mod names;
 pub(crate) mod ntlm;

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::kit::lines::{trim, LineReader};
 use crate::kit::upgrade::Upgrade;
-use crate::kit::{file_transaction, ntlm, put_duration, put_text, starts_with};
+use crate::kit::{file_transaction, magic, ntlm, put_duration, put_text, starts_with};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -134,8 +134,9 @@ struct Direction {
     hash: Option<Box<BodyDigest>>,
 }
 
-/// Bytes of a body's start kept to tell a program: a DOS stub's text ends before 128.
-const BODY_HEAD: usize = 128;
+/// Bytes of a body's start kept to tell what it is (a program: a DOS stub's text
+/// ends before 128; the other formats [`magic::sniff`] knows).
+const BODY_HEAD: usize = magic::SNIFF_BYTES;
 
 struct BodyDigest {
     md5: Md5,
@@ -151,13 +152,18 @@ impl BodyDigest {
         BodyDigest { md5: Md5::new(), sha256: Sha256::new(), len: 0, head: [0; BODY_HEAD], judged: false }
     }
 
-    /// Marks the session once when the body's start shows a program: as soon as
-    /// that start is held, so a download cut short is judged too.
+    /// Files what the body's start shows it is, and marks the session when that is
+    /// a program: once, as soon as that start is held, so a download cut short is
+    /// judged too.
     fn judge(&mut self, rec: &mut SessionRecord, at_end: bool) {
         if !self.judged && (at_end || self.len >= BODY_HEAD as u64) {
             self.judged = true;
             if self.is_program() {
                 crate::risk::add(rec, crate::risk::Risk::BinaryApplicationTransfer);
+            }
+            let head = &self.head[..(self.len as usize).min(BODY_HEAD)];
+            if let Some(kind) = magic::sniff(head) {
+                put_text(rec, text_field!("http.bodymagic"), kind);
             }
         }
     }

@@ -12,7 +12,7 @@ use tyto_schema::SessionRecord;
 
 use crate::kit::lines::{after_ci, starts_with_ci, trim, LineReader};
 use crate::kit::upgrade::Upgrade;
-use crate::kit::{hex, loose_ip, ntlm, put_ip, put_text};
+use crate::kit::{hex, loose_ip, magic, ntlm, put_ip, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -100,11 +100,13 @@ struct Digests {
     /// Bits decoded and not yet a whole byte (the low `bits` of `acc`).
     acc: u32,
     bits: u8,
+    /// The part's first bytes, to tell what it is ([`magic::sniff`]).
+    head: Vec<u8>,
 }
 
 impl Digests {
     fn new() -> Digests {
-        Digests { md5: Md5::new(), sha256: Sha256::new(), acc: 0, bits: 0 }
+        Digests { md5: Md5::new(), sha256: Sha256::new(), acc: 0, bits: 0, head: Vec::new() }
     }
 
     /// One line of the body.
@@ -139,6 +141,8 @@ impl Digests {
     fn update(&mut self, bytes: &[u8]) {
         self.md5.update(bytes);
         self.sha256.update(bytes);
+        let room = magic::SNIFF_BYTES - self.head.len();
+        self.head.extend_from_slice(&bytes[..room.min(bytes.len())]);
     }
 }
 
@@ -301,9 +305,12 @@ impl Smtp {
         line.strip_prefix(b"--").is_some_and(|rest| self.boundaries.iter().any(|b| rest.starts_with(b)))
     }
 
-    /// A part's end: the digests of a base64 part's bytes.
+    /// A part's end: the digests of a base64 part's bytes, and what they are.
     fn part_done(&mut self, rec: &mut SessionRecord) {
         if let Some(d) = std::mem::take(&mut self.part).base64 {
+            if let Some(kind) = magic::sniff(&d.head) {
+                put_text(rec, text_field!("email.bodymagic"), kind);
+            }
             put_text(rec, text_field!("email.md5"), &hex(&d.md5.finalize()));
             put_text(rec, text_field!("email.sha256"), &hex(&d.sha256.finalize()));
         }
