@@ -13,7 +13,7 @@ use crate::kit::calls::CallEndpoints;
 use crate::kit::expect::{self, Expectations};
 use crate::kit::names::ResolvedNames;
 use crate::kit::{add_protocol, put_text};
-use crate::protocols::{dns, ftp, rtp, stun};
+use crate::protocols::{dns, ftp, rtp, socks, stun};
 use crate::{Dissector, Learnt, Probe, Protocol, Side, Transport, PROTOCOLS};
 
 /// Stream bytes held per direction while no probe has decided: enough for any
@@ -127,6 +127,9 @@ pub struct Classifier {
     /// Protocols whose probe said "not this" (bit per index in `PROTOCOLS`; a test
     /// keeps the registry within its width).
     rejected: u128,
+    /// Of the protocols either side may open ([`opened_by_either_side`]), those each
+    /// role's bytes did not open (rejected when both did not).
+    refused: [u128; 2],
     saw_payload: bool,
     /// The runs of the protocols whose probes found the datagrams plausible.
     plausible: Vec<Run>,
@@ -232,6 +235,7 @@ impl Classifier {
             order: Vec::new(),
             datagrams: [0; 2],
             rejected: 0,
+            refused: [0; 2],
             saw_payload: false,
             plausible: Vec::new(),
             how: "payload",
@@ -299,9 +303,17 @@ impl Classifier {
         let roles_known = self.roles_known;
         // The protocol recognised, and whether the sides had to be exchanged.
         let mut found = None;
+        let mut refused = self.refused;
         for (i, p) in self.candidates() {
+            let reversible = !datagram && roles_known && opened_by_either_side(p);
             let (said, exchanged) = if datagram {
                 either_role(|side, d| ask(p, side, d), role, roles_known, data)
+            } else if reversible {
+                // The accepting side opening it: its bytes read as the opener's.
+                match (p.probe)(role, data) {
+                    Probe::NoMatch if role == Side::Server => ((p.probe)(Side::Client, data), true),
+                    said => (said, false),
+                }
             } else {
                 either_role(p.probe, role, roles_known, data)
             };
@@ -309,6 +321,11 @@ impl Classifier {
                 Probe::Match => {
                     found = Some((p, exchanged));
                     break;
+                }
+                // Ruled out only once neither side can have opened it.
+                Probe::NoMatch if reversible && refused[1 - idx(role)] & (1u128 << i) == 0 => {
+                    refused[idx(role)] |= 1u128 << i;
+                    undecided = true;
                 }
                 Probe::NoMatch => rejected |= 1u128 << i,
                 Probe::NeedMore => undecided = true,
@@ -326,7 +343,13 @@ impl Classifier {
                 }
             }
         }
+        self.refused = refused;
         if let Some((p, exchanged)) = found {
+            // What the connecting side sent before the accepting side opened the
+            // protocol is no part of it.
+            if exchanged && roles_known {
+                self.drop_held(other(side), usize::MAX);
+            }
             self.swapped ^= exchanged;
             self.roles_known = true;
             return Probed::Found(p);
@@ -485,6 +508,7 @@ impl Classifier {
         if self.earlier.len() <= MAX_HANDOFFS {
             self.state = State::Probing;
             self.rejected = 0;
+            self.refused = [0; 2];
             self.plausible.clear();
         }
     }
@@ -575,6 +599,14 @@ impl Classifier {
         self.order = Vec::new();
         self.state = State::Unknown;
     }
+}
+
+/// Protocols a connection's accepting side may open as well as its connecting side:
+/// SOCKS offered back over a connection a host made (a "reverse" proxy: malware
+/// that calls out, then carries its controller's connections), where the side
+/// that sends the greeting is SOCKS's client.
+fn opened_by_either_side(p: &Protocol) -> bool {
+    std::ptr::eq(p, &socks::PROTOCOL)
 }
 
 /// Whether `p` is what a call's sessions are decided as: those that take the
@@ -845,6 +877,32 @@ mod tests {
         assert!(
             sides(&[(to_server, short(0x53, 1)), (to_server, short(0x53, 2)), (to_server, short(0x53, 3))]).is_empty()
         );
+    }
+
+    /// SOCKS 5 opened by the side that accepted the connection, after the connecting
+    /// side sent something of its own (`socks5-reverse.pcap`): the greeting's side
+    /// is SOCKS's client, and the tunnel's HTTP is read with the same roles.
+    #[test]
+    fn socks_opened_by_the_accepting_side() {
+        let mut c = Classifier::new(Transport::Tcp);
+        let mut rec = SessionRecord::default();
+        c.stream(Direction::ToServer, &[0x4e, 0x5a, 0x8d, 0x08, 0x87, 0x4e], &mut rec);
+        c.stream(Direction::ToClient, &[5, 1, 0], &mut rec);
+        c.stream(Direction::ToClient, &[5, 1, 0, 1, 0x4a, 0x7d, 0x83, 0x67, 0, 80], &mut rec);
+        c.stream(Direction::ToServer, &[5, 0], &mut rec);
+        c.stream(Direction::ToServer, &[5, 0, 0, 1, 0x4a, 0x7d, 0x83, 0x67, 0, 80], &mut rec);
+        c.stream(Direction::ToClient, b"GET /search HTTP/1.1\r\nHost: www.google.com\r\n\r\n", &mut rec);
+        c.stream(Direction::ToServer, b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n", &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, ["socks", "http"]);
+        assert_eq!(texts(&rec, "host.http"), ["www.google.com"]);
+        // Neither side opening it rules SOCKS out as before.
+        let mut c = Classifier::new(Transport::Tcp);
+        let mut rec = SessionRecord::default();
+        c.stream(Direction::ToServer, &[0x4e, 0x5a, 0x8d, 0x08, 0x87, 0x4e], &mut rec);
+        c.stream(Direction::ToClient, &[0x17, 0x03, 0x03, 0, 2, 1, 1], &mut rec);
+        c.flush(&mut rec);
+        assert!(!rec.protocols.iter().any(|p| p == "socks"));
     }
 
     /// A side that sends a burst first (a server's stream of packets after a flow was

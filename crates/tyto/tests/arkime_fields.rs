@@ -916,6 +916,26 @@ fn bodies_searched_by_what_they_are() {
     }
 }
 
+/// SOCKS 5 opened by either end of a connection (counts from the captures' bytes:
+/// in `socks5-reverse.pcap` the side that accepted on 8855 sends the greeting and
+/// `CONNECT 74.125.131.103:80`, then an HTTP request through it; in
+/// `socks5-http-302.pcap` the connecting side asks for `www.google.com:80`).
+#[test]
+fn socks_opened_by_either_side() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let inputs = [dir.join("socks5-reverse.pcap"), dir.join("socks5-http-302.pcap")];
+    let (_data, count) = ingested(&inputs, &[]);
+    for (expr, want) in [
+        ("protocols == socks", 2),
+        ("ip.socks == 74.125.131.103 && port.socks == 80 && port.dst == 8855", 1),
+        ("host.socks == www.google.com", 1),
+        ("protocols == socks && protocols == http", 2),
+        ("protocols == http && host.http == www.google.com && port.dst == 8855", 1),
+    ] {
+        assert_eq!(count(expr), want, "{expr}");
+    }
+}
+
 #[test]
 fn payload8_searched_as_arkime_searches_it() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
