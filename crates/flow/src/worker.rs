@@ -226,9 +226,15 @@ impl Worker {
             Some(i) => i,
             None => self.create(p, tcp.as_ref().map(|t| t.flags)),
         };
+        // Judged before the packet's own messages can move the time on. Only in a
+        // connection whose opening was seen: Arkime, whose rows these are, reads no
+        // messages in one picked up part-way.
+        let s = self.table.get(i);
+        let quiet = s.rec.quiet_after_ns.is_some_and(|t| p.ts_ns >= t) && s.tcp.as_ref().is_some_and(|t| t.handshake);
         self.add_packet(i, p, tcp.as_ref());
-        // A row that reached its packet limit or its age is written with this
-        // packet in it; the next packet starts the linked row.
+        // A row that reached its packet limit or its age, or whose protocol paused
+        // and spoke again, is written with this packet in it; the next packet starts
+        // the linked row.
         let s = self.table.get(i);
         let max_age = if key.proto == 6 { self.cfg.max_row_age_s } else { self.cfg.max_row_age_other_s };
         let max_age = max_age as i64 * 1_000_000_000;
@@ -236,6 +242,8 @@ impl Worker {
             self.write_row(i, CloseReason::MaxPackets);
         } else if p.ts_ns.saturating_sub(s.rec.start_ns) >= max_age {
             self.write_row(i, CloseReason::MaxAge);
+        } else if quiet {
+            self.write_row(i, CloseReason::Quiet);
         }
     }
 

@@ -188,13 +188,15 @@ impl<'a> R<'a> {
     }
 }
 
-const REASONS: [CloseReason; 6] = [
+/// By their code in the encoding: new reasons are added at the end.
+const REASONS: [CloseReason; 7] = [
     CloseReason::TcpClose,
     CloseReason::Idle,
     CloseReason::MaxPackets,
     CloseReason::MaxAge,
     CloseReason::Evicted,
     CloseReason::EndOfInput,
+    CloseReason::Quiet,
 ];
 
 /// Appends one record.

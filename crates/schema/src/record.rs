@@ -115,6 +115,9 @@ pub enum CloseReason {
     MaxPackets,
     /// The segment reached its maximum age; the session continues.
     MaxAge,
+    /// The protocol's messages paused and came again (BGP: five seconds without a
+    /// message, as Arkime writes BGP sessions); the session continues.
+    Quiet,
     /// The session table was full and this was the least recently seen session.
     Evicted,
     /// The input ended (end of the files, or shutdown).
@@ -128,6 +131,7 @@ impl CloseReason {
             CloseReason::Idle => "idle",
             CloseReason::MaxPackets => "max-packets",
             CloseReason::MaxAge => "max-age",
+            CloseReason::Quiet => "quiet",
             CloseReason::Evicted => "evicted",
             CloseReason::EndOfInput => "end-of-input",
         }
@@ -192,6 +196,11 @@ pub struct SessionRecord {
     /// The name an earlier DNS answer gave the server's address, for placing the
     /// session (`app`) when it names no server itself. Not stored.
     pub resolved: Option<std::sync::Arc<str>>,
+    /// The row ends at the first packet that comes at or after this time (ns), that
+    /// packet in it, and the session goes on in a linked row: set by a dissector
+    /// whose protocol Arkime writes a row of per burst of messages (BGP). Not
+    /// stored, not carried into the next row.
+    pub quiet_after_ns: Option<i64>,
 }
 
 /// The first eight payload bytes one direction sent, as Arkime keeps them: a TCP

@@ -936,6 +936,26 @@ fn socks_opened_by_either_side() {
     }
 }
 
+/// A BGP session's rows end at its first packet after five seconds without a message,
+/// as Arkime writes them (tshark: `cloudshark-bgp-md5.pcap` opens, exchanges OPENs
+/// and keepalives within 0.03 s, then a keepalive comes 60 s later: two rows, the
+/// second a continuation; `ospf.pcap`'s keepalives, in a connection picked up
+/// part-way, one row).
+#[test]
+fn bgp_rows_end_at_a_pause_as_arkime_writes_them() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let inputs = [dir.join("cloudshark-bgp-md5.pcap"), dir.join("ospf.pcap")];
+    let (_data, count) = ingested(&inputs, &[]);
+    for (expr, want) in [
+        ("port.dst == 179 && session.segments == 1", 2),
+        ("port.dst == 179 && session.segments == 2", 1),
+        ("session.closereason == quiet", 1),
+        ("protocols == bgp && session.closereason == quiet && packets == 14", 1),
+    ] {
+        assert_eq!(count(expr), want, "{expr}");
+    }
+}
+
 #[test]
 fn payload8_searched_as_arkime_searches_it() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };

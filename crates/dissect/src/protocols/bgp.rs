@@ -1,5 +1,7 @@
 //! BGP-4 (RFC 4271) over TCP: the types of the messages exchanged, framed by their
-//! all-ones marker and length.
+//! all-ones marker and length. A session's row ends at its first packet five
+//! seconds or more after a message (the session going on in a linked row), as
+//! Arkime writes BGP sessions: a peering's keepalives make a row each burst.
 
 use tyto_schema::SessionRecord;
 
@@ -17,6 +19,8 @@ pub static PROTOCOL: Protocol = Protocol {
 };
 
 const MAX_MESSAGE: usize = 4096;
+/// A pause in the messages that ends a row (Arkime's BGP parser: five seconds).
+const QUIET_NS: i64 = 5_000_000_000;
 const MAX_MESSAGES: u32 = 256;
 const TYPES: [&str; 6] = ["", "OPEN", "UPDATE", "NOTIFICATION", "KEEPALIVE", "ROUTE-REFRESH"];
 
@@ -52,12 +56,17 @@ pub struct Bgp {
 impl Dissector for Bgp {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
         let messages = &mut self.messages;
+        let mut spoke = false;
         self.streams.push(side, data, MAX_MESSAGE, message, |m, _| {
+            spoke = true;
             if *messages < MAX_MESSAGES {
                 *messages += 1;
                 put_text(rec, text_field!("bgp.type"), TYPES[usize::from(m[18])]);
             }
         });
+        if spoke {
+            rec.quiet_after_ns = Some(rec.stop_ns.saturating_add(QUIET_NS));
+        }
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
