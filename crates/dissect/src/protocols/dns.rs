@@ -299,14 +299,20 @@ pub fn parse(m: &[u8]) -> Option<Message> {
 /// A datagram (or TCP message) looks like DNS when its header is sane and its
 /// questions parse to the end of the question section.
 fn looks_like_dns(m: &[u8]) -> bool {
-    let (Some(flags), Some(qd)) = (u16_at(m, 2), u16_at(m, 4)) else { return false };
+    let (Some(flags), Some(qd), Some(an)) = (u16_at(m, 2), u16_at(m, 4), u16_at(m, 6)) else { return false };
     let opcode = (flags >> 11) & 0xf;
+    // A response that repeats no question, as mDNS announcements and NBNS answers
+    // are sent (RFC 6762 6, RFC 1002 4.2): its records make the case instead.
+    let records_only = flags & 0x8000 != 0 && opcode == 0 && qd == 0 && (1..=64).contains(&an);
     // Z bit clear, a known opcode, one to a few questions.
-    if flags & 0x0040 != 0 || opcode > 6 || opcode == 3 || qd == 0 || qd > 4 {
+    if flags & 0x0040 != 0 || opcode > 6 || opcode == 3 || qd > 4 || (qd == 0 && !records_only) {
         return false;
     }
-    parse(m)
-        .is_some_and(|msg| msg.questions.iter().all(|(_, _, class)| matches!(class & 0x7fff, 1 | 3 | 4 | 254 | 255)))
+    let class_ok = |class: u16| matches!(class & 0x7fff, 1 | 3 | 4 | 254 | 255);
+    parse(m).is_some_and(|msg| {
+        msg.questions.iter().all(|(_, _, class)| class_ok(*class))
+            && (!records_only || (!msg.answers.is_empty() && msg.answers.iter().all(|r| class_ok(r.class))))
+    })
 }
 
 pub fn probe(_side: Side, data: &[u8]) -> Probe {
@@ -963,6 +969,25 @@ mod tests {
 
     /// NBNS: names decoded from their first-level encoding, what was asked and
     /// registered, and the addresses of NB records.
+    /// Responses that repeat no question (an mDNS announcement; `netbios.pcap`'s
+    /// NBSTAT answers are the same shape) are DNS by their records.
+    #[test]
+    fn responses_without_questions() {
+        let mut m = vec![0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x05host1\x05local\x00");
+        m.extend_from_slice(&[0, 1, 0x80, 1, 0, 0, 0, 120, 0, 4, 10, 0, 0, 7]);
+        assert_eq!(probe(Side::Server, &m), Probe::Match);
+        // A record cut short, a query that asks nothing, an unknown class.
+        assert_eq!(probe(Side::Server, &m[..m.len() - 1]), Probe::NoMatch);
+        let mut query = m.clone();
+        query[2] = 0;
+        assert_eq!(probe(Side::Client, &query), Probe::NoMatch);
+        let mut class = m.clone();
+        let at = m.len() - 12;
+        class[at] = 0x12;
+        assert_eq!(probe(Side::Server, &class), Probe::NoMatch);
+    }
+
     #[test]
     fn netbios_names_and_addresses() {
         let encode = |name: &str, suffix: u8| -> Vec<u8> {
