@@ -14,7 +14,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[1883],
     probe,
     new: || Box::<Mqtt>::default(),
-    later: None,
+    later: Some(later),
 };
 
 /// Headers, topics and CONNECT payloads fit; the rest of a long PUBLISH is skipped.
@@ -85,6 +85,65 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         Probe::NeedMore
     } else {
         Probe::NoMatch
+    }
+}
+
+/// Whether a fixed header's flags are the ones its packet type allows (MQTT 3.1.1
+/// 2.2.2): PUBLISH's are DUP, QoS (not 3) and RETAIN; PUBREL, SUBSCRIBE and
+/// UNSUBSCRIBE carry 2; the rest 0.
+fn flags_ok(first: u8) -> bool {
+    match (first >> 4, first & 0x0f) {
+        (0, _) => false,
+        (3, f) => (f >> 1) & 3 != 3,
+        (6 | 8 | 10, f) => f == 2,
+        (_, f) => f == 0,
+    }
+}
+
+/// A topic (or topic filter) at the start of `b`: a length, then text.
+fn topic_at(b: &[u8]) -> bool {
+    string(b).is_some_and(|(t, _)| !t.is_empty() && t.iter().all(|c| c.is_ascii_graphic() || *c == b' '))
+}
+
+/// Bytes from a segment's start in a connection picked up after its CONNECT:
+/// packets that follow each other to the byte, each with the flags its type
+/// allows, one of them a PUBLISH, SUBSCRIBE or UNSUBSCRIBE naming a topic in text,
+/// or three of them at least. A packet cut off at the end waits for the rest.
+pub fn later(_side: Side, data: &[u8]) -> Probe {
+    let (mut at, mut packets, mut topic) = (0, 0, false);
+    while at < data.len() {
+        let first = data[at];
+        if !flags_ok(first) {
+            return Probe::NoMatch;
+        }
+        let len = match packet(&data[at..]) {
+            Length::Is(n) => n,
+            Length::NeedMore => return Probe::NeedMore,
+            Length::Bad => return Probe::NoMatch,
+        };
+        let Some(p) = data.get(at..at + len) else { return Probe::NeedMore };
+        let body = &p[len - varint_body_len(p)..];
+        topic |= match first >> 4 {
+            3 => topic_at(body),
+            // A packet id, then the first filter.
+            8 | 10 => body.get(2..).is_some_and(topic_at),
+            _ => false,
+        };
+        packets += 1;
+        at += len;
+    }
+    if topic || packets >= 3 {
+        Probe::Match
+    } else {
+        Probe::NeedMore
+    }
+}
+
+/// The length of a whole packet's body (after its fixed header).
+fn varint_body_len(p: &[u8]) -> usize {
+    match varint(&p[1..]) {
+        Some(Some((len, _))) => len,
+        _ => 0,
     }
 }
 
@@ -216,6 +275,28 @@ impl Dissector for Mqtt {
 mod tests {
     use super::*;
     use tyto_schema::Values;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// `mqtt.pcap` after its CONNECT: a SUBSCRIBE, a SUBACK, a PUBLISH, DISCONNECT.
+    #[test]
+    fn packets_of_a_connection_picked_up_part_way() {
+        let subscribe = hex("821e00010019617374722f733732302f3032443530353032323344332f393900");
+        assert_eq!(later(Side::Client, &subscribe), Probe::Match);
+        assert_eq!(later(Side::Client, &subscribe[..10]), Probe::NeedMore);
+        let publish = hex("3010000b612f622f632f7465737431323334");
+        assert_eq!(later(Side::Server, &publish), Probe::Match);
+        // A topic that is no text, a flag its type does not allow.
+        assert_eq!(later(Side::Server, &hex("30080003ff00fe31323334")), Probe::NeedMore);
+        assert_eq!(later(Side::Server, &hex("8103000100")), Probe::NoMatch);
+        // Small packets alone wait; three of them decide; one byte too many does not.
+        assert_eq!(later(Side::Server, &hex("9003000100")), Probe::NeedMore);
+        assert_eq!(later(Side::Server, &hex("20020000900300010040020001")), Probe::Match);
+        assert_eq!(later(Side::Server, &hex("2002000090030001004002000100")), Probe::NoMatch);
+        assert_eq!(later(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
+    }
 
     fn with_header(first: u8, body: &[u8]) -> Vec<u8> {
         let mut p = vec![first, body.len() as u8];
