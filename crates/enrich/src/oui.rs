@@ -1,4 +1,4 @@
-//! `oui.src`, `oui.dst`, `outeroui.*` and `dhcp.oui`: the organisation each Ethernet
+//! `oui.src`, `oui.dst`, `outeroui.*`, `dhcp.oui` and `arp.oui`: the organisation each Ethernet
 //! address's block was assigned to, as Arkime names them (`VMware, Inc.`), from IEEE's
 //! MA-L, MA-M and MA-S registries as Wireshark's `manuf` file lists them
 //! (`data/oui.tsv`, written by `scripts/oui-table.py`, its source in its header).
@@ -64,7 +64,7 @@ fn mac_of(text: &str) -> Option<MacAddr> {
     parts.next().is_none().then_some(MacAddr(out))
 }
 
-/// Fills `oui.src`, `oui.dst`, `outeroui.src`, `outeroui.dst` and `dhcp.oui`.
+/// Fills `oui.src`, `oui.dst`, `outeroui.src`, `outeroui.dst`, `dhcp.oui` and `arp.oui`.
 pub struct Oui;
 
 impl tyto_flow::Enrich for Oui {
@@ -74,9 +74,12 @@ impl tyto_flow::Enrich for Oui {
             found.extend(macs.iter().filter_map(|m| organisation(*m)).map(|o| (field, o)));
         }
         // Addresses dissectors and the flow layer file as text.
-        for (from, field) in
-            [("outermac.src", "outeroui.src"), ("outermac.dst", "outeroui.dst"), ("dhcp.mac", "dhcp.oui")]
-        {
+        for (from, field) in [
+            ("outermac.src", "outeroui.src"),
+            ("outermac.dst", "outeroui.dst"),
+            ("dhcp.mac", "dhcp.oui"),
+            ("arp.mac", "arp.oui"),
+        ] {
             if let Some(Values::Text(list)) = rec.extra.get(from) {
                 let macs = list.iter().filter_map(|t| mac_of(t));
                 found.extend(macs.filter_map(organisation).map(|o| (field, o)));

@@ -397,6 +397,9 @@ impl Worker {
         self.stats.packets += 1;
         self.stats.bytes += p.wire_len as u64;
         note_link_facts(&mut s.rec, &p.decoded, dir);
+        if p.decoded.ethertype == tyto_packet::ethertype::ARP && p.decoded.ip.is_none() {
+            note_arp(&mut s.rec, &p.decoded, p.data);
+        }
         if p.decoded.vlan_count > 0 || p.decoded.outer_mac_src.is_some() {
             s.link.get_or_insert_with(Default::default).note(&p.decoded, dir);
         }
@@ -819,6 +822,23 @@ fn arp_addresses(d: &Decoded, frame: &[u8]) -> Option<(Addr, Addr)> {
     }
     let v4 = |at: usize| Addr::from_v4([arp[at], arp[at + 1], arp[at + 2], arp[at + 3]]);
     Some((v4(14), v4(24)))
+}
+
+/// An ARP frame's operation, and for a reply its sender's hardware and protocol
+/// addresses (the binding the network is told), as Arkime files them (`arp.*`).
+/// Ethernet and IPv4 ARP only.
+fn note_arp(rec: &mut SessionRecord, d: &Decoded, frame: &[u8]) {
+    let Some(arp) = frame.get(d.l2_payload_offset as usize..) else { return };
+    if d.ethertype != tyto_packet::ethertype::ARP || arp.len() < 28 || arp[..6] != [0, 1, 8, 0, 6, 4] {
+        return;
+    }
+    let op = u16::from_be_bytes([arp[6], arp[7]]);
+    let _ = rec.extra.add_int("arp.opcode", i64::from(op));
+    if op == 2 {
+        let mac = tyto_packet::MacAddr([arp[8], arp[9], arp[10], arp[11], arp[12], arp[13]]);
+        let _ = rec.extra.add_text("arp.mac", &mac.to_string());
+        let _ = rec.extra.add_ip("arp.ip", Addr::from_v4([arp[14], arp[15], arp[16], arp[17]]));
+    }
 }
 
 /// The `protocols` value of a session of frames that carry no IP.

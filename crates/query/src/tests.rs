@@ -375,7 +375,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("city.src", "GeoIP: Tyto ships country and AS data, no city database"),
     ("city.dst", "GeoIP: Tyto ships country and AS data, no city database"),
     // Protocols Tyto dissects: values not read yet.
-    ("arp.", "ARP frames are sessions (keyed by the address asked) but their fields are not written"),
     ("enip.", "EtherNet/IP is named from its encapsulation header; its commands and CIP objects are not read"),
     ("synchrophasor.", "C37.118 is named from its frame header; its frames' fields are not read"),
     ("http.reqbody", "request bodies are not kept in the index (the packets hold them)"),

@@ -696,6 +696,10 @@ extra {
     "dhcp.host", [], LowerText, many, "dhcp_host", None, "dhcp", None, "DHCP client host names";
     "dhcp.mac", [], LowerText, many, "dhcp_mac", None, "dhcp", Mac, "DHCP client hardware addresses";
     "dhcp.oui", [], Text, many, "dhcp_oui", None, "dhcp", None, "Manufacturers of the DHCP clients' hardware addresses";
+    "arp.opcode", [], Integer, many, "arp_opcode", None, "arp", None, "ARP operations (1 request, 2 reply)";
+    "arp.ip", [], Ip, many, "arp_ip", None, "arp", None, "Sender addresses of ARP replies: the address side of the IP↔MAC bindings the network announced";
+    "arp.mac", [], LowerText, many, "arp_mac", None, "arp", Mac, "Sender hardware addresses of ARP replies: the MAC side of those bindings";
+    "arp.oui", [], Text, many, "arp_oui", None, "arp", None, "Manufacturers of the ARP replies' sender hardware addresses";
     "dhcp.classId", [], Text, many, "dhcp_class_id", None, "dhcp", None, "DHCP vendor class identifiers";
     "dhcp.requestIp", [], Ip, many, "dhcp_request_ip", None, "dhcp", None, "DHCP requested addresses";
     "bittorrent.infohash", [], LowerText, many, "bittorrent_infohash", None, "bittorrent", None, "BitTorrent info hashes (hex), from handshakes and DHT lookups";
