@@ -437,6 +437,7 @@ extra {
     "http.hasheader.dst", [], LowerText, many, "http_response_headers", None, "http", None, "Response header names";
     "http.md5", [], LowerText, many, "http_md5", None, "http", None, "MD5 of HTTP bodies";
     "http.sha256", [], LowerText, many, "http_sha256", Some("file.hash.sha256"), "http", None, "SHA-256 of HTTP bodies";
+    "http.reqbody", [], Text, many, "http_reqbody", None, "http", None, "Request bodies that are text (forms, SOAP, JSON), their first 2,000 bytes";
     "http.bodymagic", [], LowerText, many, "http_bodymagic", None, "http", None, "What HTTP bodies are, from their first bytes (MIME types: `application/x-dosexec`, `application/zip`, `text/html`…)";
     "http.user", [], Text, many, "http_user", None, "http", None, "HTTP authentication users";
     "http.version", [], Text, many, "http_version", Some("http.version"), "http", None, "HTTP versions";

@@ -256,6 +256,10 @@ fn dissector_values_match_arkime() {
                     vec![(strings(h.get("bodyMagic"), true), strings(r.get("http.bodymagic"), true))],
                 );
                 check(
+                    "http.reqbody",
+                    vec![(strings(h.get("requestBody"), false), strings(r.get("http.reqbody"), false))],
+                );
+                check(
                     "http headers",
                     vec![
                         (strings(h.get("clientVersion"), false), strings(r.get("http.version.src"), false)),
@@ -794,6 +798,7 @@ fn dissector_values_match_arkime() {
         // HTTP over SCTP (`sctp-www.pcap`) is not read; SOCKS 5 opened by the server
         // (`socks5-reverse.pcap`) is not followed.
         ("http.bodymagic", 0.9),
+        ("http.reqbody", 0.9),
         ("dns", 0.95),
         ("dns.answer", 0.85),
         ("stun", 0.8),
@@ -938,6 +943,24 @@ fn bodies_searched_by_what_they_are() {
         ("http.bodymagic == image/gif", 0),
         ("email.bodymagic == application/zip", 1),
         ("email.bodymagic == text/html", 0),
+    ] {
+        assert_eq!(count(expr), want, "{expr}");
+    }
+}
+
+/// Request bodies that are text, searched (tshark: `arkime_synthetic.pcap`'s eight
+/// POSTs, three of them SOAP envelopes, one `hello`, one a JSON login; the
+/// multipart upload of `http-post-upload.pcap`).
+#[test]
+fn request_bodies_searched() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let (_data, count) = ingested(&[dir.join("arkime_synthetic.pcap"), dir.join("http-post-upload.pcap")], &[]);
+    for (expr, want) in [
+        ("http.reqbody == hello", 1),
+        ("http.reqbody == \"<s:Envelope*\"", 3),
+        ("http.reqbody == /.*testpass.*/", 1),
+        ("http.reqbody == *WebKitFormBoundary*", 1),
+        ("http.method == POST && http.reqbody == *", 9),
     ] {
         assert_eq!(count(expr), want, "{expr}");
     }

@@ -145,11 +145,25 @@ struct BodyDigest {
     head: [u8; BODY_HEAD],
     /// Its start was looked at (once it filled, or at the body's end).
     judged: bool,
+    /// A request's body, its first [`REQUEST_BODY_KEPT`] bytes (`http.reqbody`).
+    kept: Option<Vec<u8>>,
 }
 
+/// Bytes of a request body kept as text: Arkime's `maxReqBody` as its own test
+/// configuration sets it, which holds the form posts, SOAP and JSON calls and
+/// uploads' parts of its captures whole.
+const REQUEST_BODY_KEPT: usize = 2000;
+
 impl BodyDigest {
-    fn new() -> BodyDigest {
-        BodyDigest { md5: Md5::new(), sha256: Sha256::new(), len: 0, head: [0; BODY_HEAD], judged: false }
+    fn new(request: bool) -> BodyDigest {
+        BodyDigest {
+            md5: Md5::new(),
+            sha256: Sha256::new(),
+            len: 0,
+            head: [0; BODY_HEAD],
+            judged: false,
+            kept: request.then(Vec::new),
+        }
     }
 
     /// Files what the body's start shows it is, and marks the session when that is
@@ -185,6 +199,10 @@ impl Direction {
             let take = (BODY_HEAD - at).min(bytes.len());
             h.head[at..at + take].copy_from_slice(&bytes[..take]);
             h.len += bytes.len() as u64;
+            if let Some(kept) = &mut h.kept {
+                let room = REQUEST_BODY_KEPT - kept.len();
+                kept.extend_from_slice(&bytes[..room.min(bytes.len())]);
+            }
         }
     }
 
@@ -193,13 +211,30 @@ impl Direction {
     fn hash_done(&mut self, rec: &mut SessionRecord) {
         if let Some(mut h) = self.hash.take() {
             h.judge(rec, true);
-            let BodyDigest { md5, sha256, len, .. } = *h;
+            let BodyDigest { md5, sha256, len, kept, .. } = *h;
             if len > 0 {
                 put_text(rec, text_field!("http.md5"), &crate::kit::hex(&md5.finalize()));
                 put_text(rec, text_field!("http.sha256"), &crate::kit::hex(&sha256.finalize()));
             }
+            // A request body that is text (a form, SOAP, JSON): binary uploads stay
+            // in the packets.
+            if let Some(text) = kept.as_deref().and_then(request_body_text) {
+                put_text(rec, text_field!("http.reqbody"), text);
+            }
         }
     }
+}
+
+/// A request body's first bytes as text: UTF-8 (a character cut by the limit
+/// dropped) without control characters but tabs and line ends.
+fn request_body_text(kept: &[u8]) -> Option<&str> {
+    let text = match std::str::from_utf8(kept) {
+        Ok(t) => t,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&kept[..e.valid_up_to()]).ok()?,
+        Err(_) => return None,
+    };
+    let clean = text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'));
+    (!text.is_empty() && clean).then_some(text)
 }
 
 /// A request not answered yet.
@@ -617,7 +652,7 @@ impl Http {
         self.dirs[i].buf = buf;
         self.dirs[i].body = next;
         if used.is_some() && matches!(next, Body::Length(_) | Body::ChunkSize | Body::ToEnd) {
-            self.dirs[i].hash = Some(Box::new(BodyDigest::new()));
+            self.dirs[i].hash = Some(Box::new(BodyDigest::new(side == Side::Client)));
         }
         used
     }
@@ -864,6 +899,24 @@ Cookie: sid=AB12; theme=dark ; junk\r\nAuthorization: Basic dTpw\r\nAccept-Langu
 
     /// A program's start in an answer marks the session even when the download is
     /// cut short; so does an old server, an attachment, and a program's type.
+    #[test]
+    fn request_bodies_kept_as_text() {
+        assert_eq!(request_body_text(b"a=1&b=2"), Some("a=1&b=2"));
+        assert_eq!(request_body_text(b"{\"k\":\n\t1}\r\n"), Some("{\"k\":\n\t1}\r\n"));
+        // A character cut by the limit is dropped; binary and control bytes are not text.
+        assert_eq!(request_body_text("caf\u{e9}".as_bytes()[..4].as_ref()), Some("caf"));
+        assert_eq!(request_body_text(b"PK\x03\x04\x14\x00"), None);
+        assert_eq!(request_body_text(&[0xff, 0xfe, b'a']), None);
+        assert_eq!(request_body_text(b""), None);
+        let mut rec = SessionRecord::default();
+        let mut h = Http::default();
+        let long = "x".repeat(3000);
+        let req = format!("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 3000\r\n\r\n{long}");
+        h.feed(Side::Client, req.as_bytes(), &mut rec);
+        h.feed(Side::Server, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", &mut rec);
+        assert_eq!(texts(&rec, "http.reqbody"), [&long[..REQUEST_BODY_KEPT]]);
+    }
+
     #[test]
     fn programs_attachments_and_old_servers_are_risks() {
         let risks = |answer: &[u8], split: usize| {
