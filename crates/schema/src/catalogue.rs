@@ -697,6 +697,12 @@ extra {
     "dhcp.host", [], LowerText, many, "dhcp_host", None, "dhcp", None, "DHCP client host names";
     "dhcp.mac", [], LowerText, many, "dhcp_mac", None, "dhcp", Mac, "DHCP client hardware addresses";
     "dhcp.oui", [], Text, many, "dhcp_oui", None, "dhcp", None, "Manufacturers of the DHCP clients' hardware addresses";
+    "synchrophasor.frameType", [], LowerText, many, "synchrophasor_frame_type", None, "synchrophasor", None, "C37.118 frame types (data, header, cfg1, cfg2, command, cfg3)";
+    "synchrophasor.idcode", [], Integer, many, "synchrophasor_idcode", None, "synchrophasor", None, "C37.118 data stream id codes";
+    "synchrophasor.cmd", [], Integer, many, "synchrophasor_cmd", None, "synchrophasor", None, "C37.118 command codes (1 data off, 2 data on, 3 send header, 4 send CFG-1, 5 send CFG-2)";
+    "synchrophasor.station", [], Text, many, "synchrophasor_station", None, "synchrophasor", None, "PMU station names of C37.118 configurations";
+    "synchrophasor.dataRate", [], Integer, many, "synchrophasor_data_rate", None, "synchrophasor", None, "C37.118 data rates (frames a second; negative: seconds a frame)";
+    "synchrophasor.numPMU", [], Integer, many, "synchrophasor_num_pmu", None, "synchrophasor", None, "PMUs in C37.118 configurations";
     "arp.opcode", [], Integer, many, "arp_opcode", None, "arp", None, "ARP operations (1 request, 2 reply)";
     "arp.ip", [], Ip, many, "arp_ip", None, "arp", None, "Sender addresses of ARP replies: the address side of the IP↔MAC bindings the network announced";
     "arp.mac", [], LowerText, many, "arp_mac", None, "arp", Mac, "Sender hardware addresses of ARP replies: the MAC side of those bindings";

@@ -236,6 +236,15 @@ fn dissector_values_match_arkime() {
                     ],
                 );
             }
+            let sy = &b["synchrophasor"];
+            if sy.is_object() {
+                let f = |k: &str| strings(sy.get(k), false);
+                let g = |k: &str| strings(r.get(&format!("synchrophasor.{k}")), false);
+                check(
+                    "synchrophasor",
+                    ["frameType", "idcode", "cmd", "station", "dataRate", "numPMU"].map(|k| (f(k), g(k))).to_vec(),
+                );
+            }
             let h = &b["http"];
             if h.is_object() && strings(b.get("protocol"), false).contains("http") {
                 check(
@@ -795,6 +804,7 @@ fn dissector_values_match_arkime() {
         // vxlan.pcap's ARP inside VXLAN stays the outer UDP flow it travels in (one
         // of the session test's known differences).
         ("arp", 0.5),
+        ("synchrophasor", 1.0),
         // HTTP over SCTP (`sctp-www.pcap`) is not read; SOCKS 5 opened by the server
         // (`socks5-reverse.pcap`) is not followed.
         ("http.bodymagic", 0.9),
@@ -1020,6 +1030,24 @@ fn arp_bindings_searched_as_arkime_files_them() {
         ("arp.ip == 10.0.8.100", 0),
         ("arp.mac == 6a:70:c5:af:f1:f9", 1),
         ("arp.ip == 10.0.8.0/24 && ip.src == 10.0.8.100", 1),
+    ] {
+        assert_eq!(count(expr), want, "{expr}");
+    }
+}
+
+/// Synchrophasor frames' values searched (tshark: `synchrophasor_synthetic.pcap`
+/// holds one CFG-1 and one CFG-3 frame, the CFG-3 naming stations PMU-ALPHA and
+/// PMU-BRAVO, and a CFG-2 naming DeltaPMU).
+#[test]
+fn synchrophasor_values_searched() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let (_data, count) = ingested(&[dir.join("synchrophasor_synthetic.pcap")], &[]);
+    for (expr, want) in [
+        ("synchrophasor.frameType == cfg3", 1),
+        ("synchrophasor.frameType == cfg1", 1),
+        ("synchrophasor.station == PMU-ALPHA && synchrophasor.station == PMU-BRAVO", 1),
+        ("synchrophasor.station == DeltaPMU", 1),
+        ("synchrophasor.numPMU == 2 && synchrophasor.frameType == cfg3", 1),
     ] {
         assert_eq!(count(expr), want, "{expr}");
     }
