@@ -239,7 +239,7 @@ fn dissector_values_match_arkime() {
             let sy = &b["synchrophasor"];
             if sy.is_object() {
                 let f = |k: &str| strings(sy.get(k), false);
-                let g = |k: &str| strings(r.get(&format!("synchrophasor.{k}")), false);
+                let g = |k: &str| strings(r.get(format!("synchrophasor.{k}")), false);
                 check(
                     "synchrophasor",
                     ["frameType", "idcode", "cmd", "station", "dataRate", "numPMU"].map(|k| (f(k), g(k))).to_vec(),
