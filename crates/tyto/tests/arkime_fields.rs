@@ -914,6 +914,17 @@ fn ingested(inputs: &[std::path::PathBuf], options: &[&str]) -> (tempfile::TempD
     (tmp, count)
 }
 
+/// Ingests captures of Arkime's suite (by name) and holds each expression to the
+/// number of sessions it should count.
+fn counts_hold(captures: &[&str], options: &[&str], counts: &[(&str, u64)]) {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let inputs: Vec<std::path::PathBuf> = captures.iter().map(|c| dir.join(c)).collect();
+    let (_data, count) = ingested(&inputs, options);
+    for (expr, want) in counts {
+        assert_eq!(count(expr), *want, "{expr}");
+    }
+}
+
 /// DNSSEC, CAA and HTTPS records searched as Arkime shows them (counts: tshark's
 /// sessions holding each record, well formed).
 #[test]
@@ -941,21 +952,19 @@ fn dns_records_searched_as_arkime_shows_them() {
 /// carries a zip attachment).
 #[test]
 fn bodies_searched_by_what_they_are() {
-    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
-    let inputs =
-        ["http-content-gzip", "http-content-zip", "http-simple-get", "smtp-zip"].map(|n| dir.join(format!("{n}.pcap")));
-    let (_data, count) = ingested(&inputs, &[]);
-    for (expr, want) in [
-        ("http.bodymagic == application/x-gzip", 1),
-        ("http.bodymagic == application/zip", 1),
-        ("http.bodymagic == text/html", 1),
-        ("http.bodymagic == application/*", 2),
-        ("http.bodymagic == image/gif", 0),
-        ("email.bodymagic == application/zip", 1),
-        ("email.bodymagic == text/html", 0),
-    ] {
-        assert_eq!(count(expr), want, "{expr}");
-    }
+    counts_hold(
+        &["http-content-gzip.pcap", "http-content-zip.pcap", "http-simple-get.pcap", "smtp-zip.pcap"],
+        &[],
+        &[
+            ("http.bodymagic == application/x-gzip", 1),
+            ("http.bodymagic == application/zip", 1),
+            ("http.bodymagic == text/html", 1),
+            ("http.bodymagic == application/*", 2),
+            ("http.bodymagic == image/gif", 0),
+            ("email.bodymagic == application/zip", 1),
+            ("email.bodymagic == text/html", 0),
+        ],
+    );
 }
 
 /// Request bodies that are text, searched (tshark: `arkime_synthetic.pcap`'s eight
@@ -963,17 +972,17 @@ fn bodies_searched_by_what_they_are() {
 /// multipart upload of `http-post-upload.pcap`).
 #[test]
 fn request_bodies_searched() {
-    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
-    let (_data, count) = ingested(&[dir.join("arkime_synthetic.pcap"), dir.join("http-post-upload.pcap")], &[]);
-    for (expr, want) in [
-        ("http.reqbody == hello", 1),
-        ("http.reqbody == \"<s:Envelope*\"", 3),
-        ("http.reqbody == /.*testpass.*/", 1),
-        ("http.reqbody == *WebKitFormBoundary*", 1),
-        ("http.method == POST && http.reqbody == *", 9),
-    ] {
-        assert_eq!(count(expr), want, "{expr}");
-    }
+    counts_hold(
+        &["arkime_synthetic.pcap", "http-post-upload.pcap"],
+        &[],
+        &[
+            ("http.reqbody == hello", 1),
+            ("http.reqbody == \"<s:Envelope*\"", 3),
+            ("http.reqbody == /.*testpass.*/", 1),
+            ("http.reqbody == *WebKitFormBoundary*", 1),
+            ("http.method == POST && http.reqbody == *", 9),
+        ],
+    );
 }
 
 /// SOCKS 5 opened by either end of a connection (counts from the captures' bytes:
@@ -982,18 +991,17 @@ fn request_bodies_searched() {
 /// `socks5-http-302.pcap` the connecting side asks for `www.google.com:80`).
 #[test]
 fn socks_opened_by_either_side() {
-    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
-    let inputs = [dir.join("socks5-reverse.pcap"), dir.join("socks5-http-302.pcap")];
-    let (_data, count) = ingested(&inputs, &[]);
-    for (expr, want) in [
-        ("protocols == socks", 2),
-        ("ip.socks == 74.125.131.103 && port.socks == 80 && port.dst == 8855", 1),
-        ("host.socks == www.google.com", 1),
-        ("protocols == socks && protocols == http", 2),
-        ("protocols == http && host.http == www.google.com && port.dst == 8855", 1),
-    ] {
-        assert_eq!(count(expr), want, "{expr}");
-    }
+    counts_hold(
+        &["socks5-reverse.pcap", "socks5-http-302.pcap"],
+        &[],
+        &[
+            ("protocols == socks", 2),
+            ("ip.socks == 74.125.131.103 && port.socks == 80 && port.dst == 8855", 1),
+            ("host.socks == www.google.com", 1),
+            ("protocols == socks && protocols == http", 2),
+            ("protocols == http && host.http == www.google.com && port.dst == 8855", 1),
+        ],
+    );
 }
 
 /// A BGP session's rows end at its first packet after five seconds without a message,
@@ -1003,17 +1011,16 @@ fn socks_opened_by_either_side() {
 /// part-way, one row).
 #[test]
 fn bgp_rows_end_at_a_pause_as_arkime_writes_them() {
-    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
-    let inputs = [dir.join("cloudshark-bgp-md5.pcap"), dir.join("ospf.pcap")];
-    let (_data, count) = ingested(&inputs, &[]);
-    for (expr, want) in [
-        ("port.dst == 179 && session.segments == 1", 2),
-        ("port.dst == 179 && session.segments == 2", 1),
-        ("session.closereason == quiet", 1),
-        ("protocols == bgp && session.closereason == quiet && packets == 14", 1),
-    ] {
-        assert_eq!(count(expr), want, "{expr}");
-    }
+    counts_hold(
+        &["cloudshark-bgp-md5.pcap", "ospf.pcap"],
+        &[],
+        &[
+            ("port.dst == 179 && session.segments == 1", 2),
+            ("port.dst == 179 && session.segments == 2", 1),
+            ("session.closereason == quiet", 1),
+            ("protocols == bgp && session.closereason == quiet && packets == 14", 1),
+        ],
+    );
 }
 
 /// ARP's operations and the bindings replies announce (tshark: `arkime_synthetic.pcap`
@@ -1021,18 +1028,18 @@ fn bgp_rows_end_at_a_pause_as_arkime_writes_them() {
 /// 6a:70:c5:af:f1:f9).
 #[test]
 fn arp_bindings_searched_as_arkime_files_them() {
-    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
-    let (_data, count) = ingested(&[dir.join("arkime_synthetic.pcap")], &[]);
-    for (expr, want) in [
-        ("protocols == arp", 1),
-        ("arp.opcode == 1 && arp.opcode == 2", 1),
-        ("arp.ip == 10.0.8.1", 1),
-        ("arp.ip == 10.0.8.100", 0),
-        ("arp.mac == 6a:70:c5:af:f1:f9", 1),
-        ("arp.ip == 10.0.8.0/24 && ip.src == 10.0.8.100", 1),
-    ] {
-        assert_eq!(count(expr), want, "{expr}");
-    }
+    counts_hold(
+        &["arkime_synthetic.pcap"],
+        &[],
+        &[
+            ("protocols == arp", 1),
+            ("arp.opcode == 1 && arp.opcode == 2", 1),
+            ("arp.ip == 10.0.8.1", 1),
+            ("arp.ip == 10.0.8.100", 0),
+            ("arp.mac == 6a:70:c5:af:f1:f9", 1),
+            ("arp.ip == 10.0.8.0/24 && ip.src == 10.0.8.100", 1),
+        ],
+    );
 }
 
 /// Synchrophasor frames' values searched (tshark: `synchrophasor_synthetic.pcap`
@@ -1040,17 +1047,17 @@ fn arp_bindings_searched_as_arkime_files_them() {
 /// PMU-BRAVO, and a CFG-2 naming DeltaPMU).
 #[test]
 fn synchrophasor_values_searched() {
-    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
-    let (_data, count) = ingested(&[dir.join("synchrophasor_synthetic.pcap")], &[]);
-    for (expr, want) in [
-        ("synchrophasor.frameType == cfg3", 1),
-        ("synchrophasor.frameType == cfg1", 1),
-        ("synchrophasor.station == PMU-ALPHA && synchrophasor.station == PMU-BRAVO", 1),
-        ("synchrophasor.station == DeltaPMU", 1),
-        ("synchrophasor.numPMU == 2 && synchrophasor.frameType == cfg3", 1),
-    ] {
-        assert_eq!(count(expr), want, "{expr}");
-    }
+    counts_hold(
+        &["synchrophasor_synthetic.pcap"],
+        &[],
+        &[
+            ("synchrophasor.frameType == cfg3", 1),
+            ("synchrophasor.frameType == cfg1", 1),
+            ("synchrophasor.station == PMU-ALPHA && synchrophasor.station == PMU-BRAVO", 1),
+            ("synchrophasor.station == DeltaPMU", 1),
+            ("synchrophasor.numPMU == 2 && synchrophasor.frameType == cfg3", 1),
+        ],
+    );
 }
 
 #[test]
