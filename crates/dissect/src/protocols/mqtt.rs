@@ -116,13 +116,12 @@ pub fn later(_side: Side, data: &[u8]) -> Probe {
         if !flags_ok(first) {
             return Probe::NoMatch;
         }
-        let len = match packet(&data[at..]) {
-            Length::Is(n) => n,
-            Length::NeedMore => return Probe::NeedMore,
-            Length::Bad => return Probe::NoMatch,
+        let (len, size) = match varint(&data[at + 1..]) {
+            None => return Probe::NoMatch,
+            Some(None) => return Probe::NeedMore,
+            Some(Some(v)) => v,
         };
-        let Some(p) = data.get(at..at + len) else { return Probe::NeedMore };
-        let body = &p[len - varint_body_len(p)..];
+        let Some(body) = data.get(at + 1 + size..at + 1 + size + len) else { return Probe::NeedMore };
         topic |= match first >> 4 {
             3 => topic_at(body),
             // A packet id, then the first filter.
@@ -130,20 +129,12 @@ pub fn later(_side: Side, data: &[u8]) -> Probe {
             _ => false,
         };
         packets += 1;
-        at += len;
+        at += 1 + size + len;
     }
     if topic || packets >= 3 {
         Probe::Match
     } else {
         Probe::NeedMore
-    }
-}
-
-/// The length of a whole packet's body (after its fixed header).
-fn varint_body_len(p: &[u8]) -> usize {
-    match varint(&p[1..]) {
-        Some(Some((len, _))) => len,
-        _ => 0,
     }
 }
 
@@ -274,27 +265,24 @@ impl Dissector for Mqtt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::unhex;
     use tyto_schema::Values;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
 
     /// `mqtt.pcap` after its CONNECT: a SUBSCRIBE, a SUBACK, a PUBLISH, DISCONNECT.
     #[test]
     fn packets_of_a_connection_picked_up_part_way() {
-        let subscribe = hex("821e00010019617374722f733732302f3032443530353032323344332f393900");
+        let subscribe = unhex("821e00010019617374722f733732302f3032443530353032323344332f393900");
         assert_eq!(later(Side::Client, &subscribe), Probe::Match);
         assert_eq!(later(Side::Client, &subscribe[..10]), Probe::NeedMore);
-        let publish = hex("3010000b612f622f632f7465737431323334");
+        let publish = unhex("3010000b612f622f632f7465737431323334");
         assert_eq!(later(Side::Server, &publish), Probe::Match);
         // A topic that is no text, a flag its type does not allow.
-        assert_eq!(later(Side::Server, &hex("30080003ff00fe31323334")), Probe::NeedMore);
-        assert_eq!(later(Side::Server, &hex("8103000100")), Probe::NoMatch);
+        assert_eq!(later(Side::Server, &unhex("30080003ff00fe31323334")), Probe::NeedMore);
+        assert_eq!(later(Side::Server, &unhex("8103000100")), Probe::NoMatch);
         // Small packets alone wait; three of them decide; one byte too many does not.
-        assert_eq!(later(Side::Server, &hex("9003000100")), Probe::NeedMore);
-        assert_eq!(later(Side::Server, &hex("20020000900300010040020001")), Probe::Match);
-        assert_eq!(later(Side::Server, &hex("2002000090030001004002000100")), Probe::NoMatch);
+        assert_eq!(later(Side::Server, &unhex("9003000100")), Probe::NeedMore);
+        assert_eq!(later(Side::Server, &unhex("20020000900300010040020001")), Probe::Match);
+        assert_eq!(later(Side::Server, &unhex("2002000090030001004002000100")), Probe::NoMatch);
         assert_eq!(later(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
     }
 

@@ -340,6 +340,7 @@ impl Dissector for OpenVpn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::unhex;
 
     #[test]
     fn hard_resets() {
@@ -365,30 +366,26 @@ mod tests {
         assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
     }
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-    }
-
     /// Packets of `openvpn.pcap` and `openvpn-tlscrypt.pcap` after the client's reset.
     #[test]
     fn later_packets_of_a_flow_picked_up_part_way() {
-        let server_reset = hex("40d31c3a6964602fa00100000000334857703d96db3900000000");
+        let server_reset = unhex("40d31c3a6964602fa00100000000334857703d96db3900000000");
         assert_ne!(probe(Side::Server, &server_reset), Probe::Match);
         assert_eq!(later(Side::Server, &server_reset), Probe::Match);
-        let ack = hex("28334857703d96db390100000000d31c3a6964602fa0");
+        let ack = unhex("28334857703d96db390100000000d31c3a6964602fa0");
         assert_eq!(later(Side::Client, &ack), Probe::Match);
         // An acknowledgement is exactly that long.
         assert_eq!(later(Side::Client, &[&ack[..], &[0]].concat()), Probe::NoMatch);
-        let control = hex("20d31c3a6964602fa00100000005334857703d96db3900000002140303000101");
+        let control = unhex("20d31c3a6964602fa00100000005334857703d96db3900000002140303000101");
         assert_eq!(later(Side::Client, &control), Probe::Match);
         // A control packet carrying the middle of a TLS record proves nothing either way.
-        let middle = hex("20d31c3a6964602fa000000000028c49cc6865ac2f2fd01d20a3db553b7b");
+        let middle = unhex("20d31c3a6964602fa000000000028c49cc6865ac2f2fd01d20a3db553b7b");
         assert_eq!(later(Side::Server, &middle), Probe::NeedMore);
         // tls-crypt: the session, then a replay id counting up and its time.
-        let crypt = |id: u8| hex(&format!("2053c96dd083724fd2000000{id:02x}625a9e97f242867d2ea2472101e3caec"));
+        let crypt = |id: u8| unhex(&format!("2053c96dd083724fd2000000{id:02x}625a9e97f242867d2ea2472101e3caec"));
         assert_eq!(later(Side::Server, &crypt(4)), Probe::Plausible { stream: 0x8372_4fd2, seq: 4 });
         // AEAD data with a peer id.
-        let data = hex("48000001000000070102030405060708090a0b0c0d0e0f1011");
+        let data = unhex("48000001000000070102030405060708090a0b0c0d0e0f1011");
         assert_eq!(later(Side::Client, &data), Probe::Plausible { stream: 0x4800_0001, seq: 7 });
         assert_eq!(later(Side::Client, &data[..10]), Probe::NoMatch);
         assert_eq!(later(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
