@@ -397,7 +397,7 @@ impl Worker {
         self.stats.packets += 1;
         self.stats.bytes += p.wire_len as u64;
         note_link_facts(&mut s.rec, &p.decoded, dir);
-        if p.decoded.ethertype == tyto_packet::ethertype::ARP && p.decoded.ip.is_none() {
+        if p.decoded.ip.is_none() {
             note_arp(&mut s.rec, &p.decoded, p.data);
         }
         if p.decoded.vlan_count > 0 || p.decoded.outer_mac_src.is_some() {
@@ -816,22 +816,23 @@ pub fn session_id(ts_ns: i64, seed: u64, segment: u32) -> String {
 /// The sender's and the target's IPv4 addresses of an ARP frame (Ethernet and IPv4
 /// only), so ARP sessions are found by address (`ip.dst` is the address asked about).
 fn arp_addresses(d: &Decoded, frame: &[u8]) -> Option<(Addr, Addr)> {
-    let arp = frame.get(d.l2_payload_offset as usize..)?;
-    if d.ethertype != tyto_packet::ethertype::ARP || arp.len() < 28 || arp[..6] != [0, 1, 8, 0, 6, 4] {
-        return None;
-    }
+    let arp = arp_message(d, frame)?;
     let v4 = |at: usize| Addr::from_v4([arp[at], arp[at + 1], arp[at + 2], arp[at + 3]]);
     Some((v4(14), v4(24)))
+}
+
+/// An ARP frame's message, when it is Ethernet and IPv4 ARP (hardware type 1,
+/// protocol 0x0800, address sizes 6 and 4) and whole (28 bytes).
+fn arp_message<'a>(d: &Decoded, frame: &'a [u8]) -> Option<&'a [u8]> {
+    let arp = frame.get(d.l2_payload_offset as usize..)?;
+    (d.ethertype == tyto_packet::ethertype::ARP && arp.len() >= 28 && arp[..6] == [0, 1, 8, 0, 6, 4]).then_some(arp)
 }
 
 /// An ARP frame's operation, and for a reply its sender's hardware and protocol
 /// addresses (the binding the network is told), as Arkime files them (`arp.*`).
 /// Ethernet and IPv4 ARP only.
 fn note_arp(rec: &mut SessionRecord, d: &Decoded, frame: &[u8]) {
-    let Some(arp) = frame.get(d.l2_payload_offset as usize..) else { return };
-    if d.ethertype != tyto_packet::ethertype::ARP || arp.len() < 28 || arp[..6] != [0, 1, 8, 0, 6, 4] {
-        return;
-    }
+    let Some(arp) = arp_message(d, frame) else { return };
     let op = u16::from_be_bytes([arp[6], arp[7]]);
     let _ = rec.extra.add_int("arp.opcode", i64::from(op));
     if op == 2 {
