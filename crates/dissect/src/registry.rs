@@ -147,6 +147,7 @@ static SUB_PROTOCOLS: &[&SubProtocol] = &[
     &tls::DOQ,
     &stun::SRTP,
     &crate::kit::ntlm::NTLM,
+    &enip::CIP,
 ];
 
 /// Every sub-protocol a row's `protocols` may name.

@@ -375,7 +375,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("city.src", "GeoIP: Tyto ships country and AS data, no city database"),
     ("city.dst", "GeoIP: Tyto ships country and AS data, no city database"),
     // Protocols Tyto dissects: values not read yet.
-    ("enip.", "EtherNet/IP is named from its encapsulation header; its commands and CIP objects are not read"),
     // Protocols Tyto does not dissect.
     ("adb.", "Android Debug Bridge is not dissected"),
     ("bacnet.", "BACnet is not dissected"),

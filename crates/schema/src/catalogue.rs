@@ -641,6 +641,13 @@ extra {
     "modbus.protocolid", [], Integer, many, "modbus_protocol_id", None, "modbus", None, "Modbus protocol ids (always 0)";
     "modbus.funccode", [], Integer, many, "modbus_function", None, "modbus", None, "Modbus function codes";
     "modbus.exccode", [], Integer, many, "modbus_exception", None, "modbus", None, "Modbus exception codes";
+    "enip.command", [], Text, many, "enip_command", None, "enip", None, "EtherNet/IP encapsulation commands (ListIdentity, RegisterSession, SendRRData…)";
+    "enip.status", [], Integer, many, "enip_status", None, "enip", None, "EtherNet/IP encapsulation status codes (0 success)";
+    "enip.service", [], Text, many, "enip_service", None, "enip", None, "CIP services of the data items (Get_Attribute_Single, Read_Tag, Forward_Open…; Reply for an answer to an unnamed one)";
+    "enip.class", [], Text, many, "enip_class", None, "enip", None, "CIP object classes the requests' paths name (Identity, Connection Manager…)";
+    "enip.vendor", [], Text, many, "enip_vendor", None, "enip", None, "Device vendors ListIdentity answers name (Vendor-N for an id not in the table)";
+    "enip.product", [], Text, many, "enip_product", None, "enip", None, "Product names ListIdentity answers give";
+    "enip.device-type", [], Text, many, "enip_device_type", None, "enip", None, "Device types ListIdentity answers give (DeviceType-0x000c)";
     "dnp3.src", [], Integer, many, "dnp3_src", None, "dnp3", None, "DNP3 source addresses";
     "dnp3.dst", [], Integer, many, "dnp3_dst", None, "dnp3", None, "DNP3 destination addresses";
     "dnp3.func", [], Integer, many, "dnp3_function", None, "dnp3", None, "DNP3 application function codes";

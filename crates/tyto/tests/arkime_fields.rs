@@ -245,6 +245,21 @@ fn dissector_values_match_arkime() {
                     ["frameType", "idcode", "cmd", "station", "dataRate", "numPMU"].map(|k| (f(k), g(k))).to_vec(),
                 );
             }
+            let en = &b["enip"];
+            if en.is_object() {
+                let f = |k: &str| strings(en.get(k), false);
+                let g = |k: &str| strings(r.get(&format!("enip.{k}")), false);
+                let mut pairs =
+                    ["command", "status", "service", "class", "vendor", "product"].map(|k| (f(k), g(k))).to_vec();
+                pairs.push((f("deviceType"), g("device-type")));
+                // `cip` is named with the CIP services.
+                let cip = |p: BTreeSet<String>| p.contains("cip");
+                pairs.push((
+                    BTreeSet::from([cip(strings(b.get("protocol"), false)).to_string()]),
+                    BTreeSet::from([cip(strings(r.get("protocols"), false)).to_string()]),
+                ));
+                check("enip", pairs);
+            }
             let h = &b["http"];
             if h.is_object() && strings(b.get("protocol"), false).contains("http") {
                 check(
@@ -805,6 +820,7 @@ fn dissector_values_match_arkime() {
         // of the session test's known differences).
         ("arp", 0.5),
         ("synchrophasor", 1.0),
+        ("enip", 1.0),
         // HTTP over SCTP (`sctp-www.pcap`) is not read; SOCKS 5 opened by the server
         // (`socks5-reverse.pcap`) is not followed.
         ("http.bodymagic", 0.9),
@@ -1056,6 +1072,26 @@ fn synchrophasor_values_searched() {
             ("synchrophasor.station == PMU-ALPHA && synchrophasor.station == PMU-BRAVO", 1),
             ("synchrophasor.station == DeltaPMU", 1),
             ("synchrophasor.numPMU == 2 && synchrophasor.frameType == cfg3", 1),
+        ],
+    );
+}
+
+/// EtherNet/IP and CIP values searched (tshark on `arkime_synthetic.pcap`: five
+/// conversations carry a ListIdentity (`enip.command == 0x0063`), one names vendor
+/// 0x0031 (Siemens), one a Connection Manager class (`cip.class == 0x06`), four
+/// carry CIP, one a status of 8, two a device type of 0x000c).
+#[test]
+fn enip_values_searched() {
+    counts_hold(
+        &["arkime_synthetic.pcap"],
+        &[],
+        &[
+            ("enip.command == ListIdentity", 5),
+            ("enip.vendor == Siemens", 1),
+            ("enip.class == \"Connection Manager\"", 1),
+            ("protocols == cip", 4),
+            ("enip.status == 8", 1),
+            ("enip.device-type == DeviceType-0x000c", 2),
         ],
     );
 }
