@@ -11,7 +11,7 @@
 
 use tyto_packet::tcpflag;
 use tyto_schema::time::span_micros;
-use tyto_schema::{Handshake, TcpHealth};
+use tyto_schema::{Handshake, SequenceChecks, TcpHealth};
 
 use crate::key::Direction;
 
@@ -59,6 +59,14 @@ pub struct HealthTracker {
     /// Per direction: what it last advertised (from segments with ACK and no SYN).
     advertised: [Option<Advertised>; 2],
     first_data_seen: [bool; 2],
+    /// The opening's sequence numbers, as far as seen.
+    checks: Option<SequenceChecks>,
+    /// The client's latest SYN's sequence number.
+    last_syn_seq: Option<u32>,
+    /// The server's first SYN-ACK: its sequence number (the server's ISN) and what
+    /// it acknowledged; and the end of what the server has sent since.
+    syn_ack: Option<(u32, u32)>,
+    server_sent_to: u32,
 }
 
 impl HealthTracker {
@@ -84,6 +92,9 @@ impl HealthTracker {
         }
         if !self.complete {
             self.handshake(from_client, syn, ack, s, out);
+        }
+        if syn || self.checks.is_some_and(|c| !c.syn_ack_validated) {
+            self.check_sequences(from_client, syn, ack, s);
         }
         if s.window == 0 && !(syn || fin || rst) {
             *if from_client { &mut out.zero_window_src } else { &mut out.zero_window_dst } += 1;
@@ -139,6 +150,53 @@ impl HealthTracker {
             }
             _ => {}
         }
+    }
+
+    /// Arkime's checks of the opening: each SYN's initial number, whether the
+    /// SYN-ACK acknowledged one seen (before or after it), whether the client then
+    /// acknowledged the SYN-ACK's: an ACK going on from where the SYN-ACK said the
+    /// client was, acknowledging the server's ISN and at most what the server sent.
+    fn check_sequences(&mut self, from_client: bool, syn: bool, ack: bool, s: &Segment<'_>) {
+        let c = self.checks.get_or_insert_with(SequenceChecks::default);
+        let answers = |seq: Option<u32>, ack: u32| seq.is_some_and(|q| q.wrapping_add(1) == ack);
+        match (from_client, syn, ack) {
+            (true, true, false) => {
+                c.syn_validated |= self.syn_ack.is_some_and(|(_, acked)| answers(Some(s.seq), acked));
+                match c.isn_src {
+                    None => c.isn_src = Some(s.seq),
+                    Some(first) if first == s.seq => return,
+                    Some(_) => {}
+                }
+                c.isn_count_src = c.isn_count_src.saturating_add(1);
+                self.last_syn_seq = Some(s.seq);
+            }
+            (false, true, true) => {
+                if self.syn_ack.is_none() {
+                    self.syn_ack = Some((s.seq, s.ack));
+                    self.server_sent_to = s.seq.wrapping_add(1);
+                }
+                c.syn_validated |= answers(c.isn_src, s.ack) || answers(self.last_syn_seq, s.ack);
+            }
+            (false, false, _) => {
+                let end = s.seq.wrapping_add(s.payload_len);
+                if self.syn_ack.is_some() && (end.wrapping_sub(self.server_sent_to) as i32) > 0 {
+                    self.server_sent_to = end;
+                }
+            }
+            (true, false, true) => {
+                if let Some((isn, acked)) = self.syn_ack {
+                    let first = isn.wrapping_add(1);
+                    let within = s.ack.wrapping_sub(first) <= self.server_sent_to.wrapping_sub(first);
+                    c.syn_ack_validated |= within && s.seq == acked;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What the opening's sequence numbers showed, for every row of the session.
+    pub fn sequence_checks(&self) -> Option<SequenceChecks> {
+        self.checks
     }
 
     /// Whether the segment reaches the right edge of the window the other side last
@@ -226,6 +284,71 @@ mod tests {
     }
 
     use Direction::{ToClient as S2C, ToServer as C2S};
+
+    #[test]
+    fn the_openings_sequence_numbers_are_checked_as_arkime_checks_them() {
+        let checks = |r: &Run| r.t.sequence_checks().unwrap();
+        // A whole opening: each side's initial number acknowledged.
+        let mut r = Run::new();
+        r.seg(C2S, 0, SYN, 1000, 0, 64240, 0);
+        r.seg(S2C, 1, SYN_ACK, 5000, 1001, 64240, 0);
+        r.seg(C2S, 2, ACK, 1001, 5001, 64240, 0);
+        let c = checks(&r);
+        assert_eq!((c.isn_src, c.isn_count_src, c.syn_validated, c.syn_ack_validated), (Some(1000), 1, true, true));
+        // A SYN-ACK acknowledging a number no SYN of the session carried, and an
+        // ACK that does not acknowledge the SYN-ACK.
+        let mut r = Run::new();
+        r.seg(C2S, 0, SYN, 1000, 0, 64240, 0);
+        r.seg(S2C, 1, SYN_ACK, 5000, 77, 64240, 0);
+        r.seg(C2S, 2, ACK, 1001, 9999, 64240, 0);
+        let c = checks(&r);
+        assert_eq!((c.syn_validated, c.syn_ack_validated), (false, false));
+        // Three attempts with new numbers, the first sent twice: three ISNs; the
+        // answer to the last one validates it.
+        let mut r = Run::new();
+        for (t, isn) in [(0, 1000), (1000, 1000), (2000, 2000), (3000, 3000)] {
+            r.seg(C2S, t, SYN, isn, 0, 64240, 0);
+        }
+        r.seg(S2C, 3001, SYN_ACK, 8000, 3001, 64240, 0);
+        let c = checks(&r);
+        assert_eq!((c.isn_src, c.isn_count_src, c.syn_validated, c.syn_ack_validated), (Some(1000), 3, true, false));
+        // The SYN-ACK alone (its SYN not captured), acknowledged by the client.
+        let mut r = Run::new();
+        r.seg(S2C, 0, SYN_ACK, 8000, 3001, 64240, 0);
+        r.seg(C2S, 1, ACK, 3001, 8001, 64240, 0);
+        let c = checks(&r);
+        assert_eq!((c.isn_src, c.isn_count_src, c.syn_validated, c.syn_ack_validated), (None, 0, false, true));
+        // The client's ACK must go on from where the SYN-ACK said it was, and may
+        // acknowledge the server's data too, but no byte the server never sent.
+        let mut r = Run::new();
+        r.seg(C2S, 0, SYN, 1000, 0, 64240, 0);
+        r.seg(S2C, 1, SYN_ACK, 5000, 1001, 64240, 0);
+        r.seg(C2S, 2, ACK, 555_555, 5001, 64240, 0);
+        assert!(!checks(&r).syn_ack_validated);
+        let mut r = Run::new();
+        r.seg(C2S, 0, SYN, 1000, 0, 64240, 0);
+        r.seg(S2C, 1, SYN_ACK, 5000, 1001, 64240, 0);
+        r.seg(C2S, 2, ACK, 1001, 5100, 64240, 0);
+        assert!(!checks(&r).syn_ack_validated, "acknowledges bytes not sent");
+        r.seg(S2C, 3, ACK, 5001, 1001, 64240, 21);
+        r.seg(C2S, 4, ACK, 1001, 5022, 64240, 0);
+        assert!(checks(&r).syn_ack_validated);
+        // The SYN-ACK before its SYN (captured out of order) still validates it.
+        let mut r = Run::new();
+        r.seg(S2C, 0, SYN_ACK, 21000, 20001, 64240, 0);
+        r.seg(C2S, 1, SYN, 20000, 0, 64240, 0);
+        assert!(checks(&r).syn_validated);
+        // A server ISN of 2^32 - 1: its successor is 0.
+        let mut r = Run::new();
+        r.seg(C2S, 0, SYN, 40000, 0, 64240, 0);
+        r.seg(S2C, 1, SYN_ACK, u32::MAX, 40001, 64240, 0);
+        r.seg(C2S, 2, ACK, 40001, 0, 64240, 0);
+        assert!(checks(&r).syn_ack_validated);
+        // Picked up mid-stream: nothing to check.
+        let mut r = Run::new();
+        r.seg(C2S, 0, ACK, 3001, 8001, 64240, 10);
+        assert_eq!(r.t.sequence_checks(), None);
+    }
 
     #[test]
     fn a_handshake_is_timed_on_each_side_of_the_sensor() {

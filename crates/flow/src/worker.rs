@@ -744,11 +744,13 @@ fn tcp_segment_of<'p>(p: &PacketIn<'p>) -> Option<Segment<'p>> {
     Some(Segment { ts_ns: p.ts_ns, seq, ack, flags, window, payload_len: ip.payload_len, options })
 }
 
-/// The opening's outcome belongs to the session's first row.
+/// The opening's outcome belongs to the session's first row; its sequence checks
+/// to every row (as Arkime keeps them).
 fn note_handshake(rec: &mut SessionRecord, health: &HealthTracker) {
     if rec.segment == 1 {
         rec.tcp_health.handshake = health.handshake_outcome();
     }
+    rec.tcp_health.sequence_checks = health.sequence_checks();
 }
 
 fn count_tcp_flags(rec: &mut SessionRecord, flags: u16) {

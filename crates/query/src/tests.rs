@@ -355,19 +355,9 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("asset", "Arkime's asset names come from its WISE plugins; Tyto keeps no asset inventory"),
     // The session itself: not recorded yet.
     (
-        "tcp.synValidated",
-        "TCP's opening is judged by `tcp.handshake` (ok, reset, failed…), not by Arkime's sequence checks",
+        "tcpseq.dst",
+        "the SYN-ACK's initial sequence number is kept for `tcp.synAckValidated`; Arkime's own output gives 0 for it in most sessions whose handshake it validated, a meaning not worked out",
     ),
-    (
-        "tcp.synAckValidated",
-        "TCP's opening is judged by `tcp.handshake` (ok, reset, failed…), not by Arkime's sequence checks",
-    ),
-    (
-        "tcp.srcISNCnt",
-        "TCP's opening is judged by `tcp.handshake` (ok, reset, failed…), not by Arkime's sequence checks",
-    ),
-    ("tcpseq.src", "initial sequence numbers are not kept"),
-    ("tcpseq.dst", "initial sequence numbers are not kept"),
     ("entropy.src", "the payload's entropy is not computed"),
     ("entropy.dst", "the payload's entropy is not computed"),
     ("region.src", "GeoIP: Tyto ships country and AS data, no city database"),

@@ -270,6 +270,16 @@ fn init_rtt(h: &crate::TcpHealth) -> FieldValue<'static> {
     }
 }
 
+/// One of the opening's sequence checks as `true` or `false`; none when the
+/// session showed no SYN or SYN-ACK.
+fn checked(r: &SessionRecord, check: impl Fn(&crate::SequenceChecks) -> Option<bool>) -> FieldValue<'static> {
+    match r.tcp_health.sequence_checks.as_ref().and_then(check) {
+        Some(true) => FieldValue::Str("true"),
+        Some(false) => FieldValue::Str("false"),
+        None => FieldValue::Null,
+    }
+}
+
 fn micros(v: Option<i64>) -> FieldValue<'static> {
     v.map_or(FieldValue::Null, FieldValue::Duration)
 }
@@ -382,6 +392,10 @@ record {
     "tcp.windowfull.dst", [], Integer, false, "tcp_window_full_dst", None, "tcp", true, None, "TCP segments from the destination that filled the window the source advertised", |r| int(r.tcp_health.window_full_dst);
     "tcp.rst.src", [], Integer, false, "tcp_rst_src", None, "tcp", true, None, "TCP resets sent by the source", |r| int(r.tcp_health.rst_src);
     "tcp.rst.dst", [], Integer, false, "tcp_rst_dst", None, "tcp", true, None, "TCP resets sent by the destination", |r| int(r.tcp_health.rst_dst);
+    "tcp.synValidated", [], LowerText, false, "tcp_syn_validated", None, "tcp", true, None, "true when a SYN-ACK acknowledged the initial sequence number of a SYN seen in the session, else false (none when neither was seen)", |r| checked(r, |c| Some(c.syn_validated));
+    "tcp.synAckValidated", [], LowerText, false, "tcp_syn_ack_validated", None, "tcp", true, None, "true when the client acknowledged the initial sequence number of the server's SYN-ACK (which flag counts alone do not prove), else false", |r| checked(r, |c| Some(c.syn_ack_validated));
+    "tcp.srcISNCnt", [], Integer, false, "tcp_src_isn_count", None, "tcp", true, None, "The client's SYNs: the first and each whose initial sequence number differs from the first's (more than one: several connection attempts in one session)", |r| r.tcp_health.sequence_checks.filter(|c| c.isn_src.is_some()).map_or(FieldValue::Null, |c| int(c.isn_count_src));
+    "tcpseq.src", [], Integer, false, "tcp_isn_src", None, "tcp", true, None, "The initial sequence number of the client's first SYN", |r| r.tcp_health.sequence_checks.and_then(|c| c.isn_src).map_or(FieldValue::Null, int);
     "vlan", [], Integer, true, "vlan", Some("network.vlan.id"), "general", true, None, "VLAN ids", |r| ints(&r.vlans);
     "vni", [], Integer, true, "vni", None, "general", true, None, "VXLAN/Geneve network identifiers", |r| ints(&r.vnis);
     "mac.src", [], LowerText, true, "mac_src", Some("source.mac"), "general", true, Mac, "Source ethernet addresses", |r| FieldValue::Macs(&r.mac_src);

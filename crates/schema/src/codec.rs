@@ -17,9 +17,10 @@ use crate::transaction::{Transaction, Transactions, MAX_TRANSACTIONS};
 use crate::Extra;
 
 /// The layout [`encode`] writes. Layout 1 had no [`TcpHealth`], layout 2 no
-/// transactions, layout 3 no first payload bytes; rows waiting on disk from a
-/// version that wrote them are still read ([`decode_layout`]).
-pub const LAYOUT: u32 = 4;
+/// transactions, layout 3 no first payload bytes, layout 4 no sequence checks;
+/// rows waiting on disk from a version that wrote them are still read
+/// ([`decode_layout`]).
+pub const LAYOUT: u32 = 5;
 
 /// Items one list may claim (the record's own lists are far shorter).
 const MAX_ITEMS: u32 = 1 << 20;
@@ -209,6 +210,33 @@ pub fn encode(r: &SessionRecord, out: &mut Vec<u8>) {
     for p in &r.payload8 {
         w.bytes(p.bytes());
     }
+    encode_sequence_checks(&mut w, &r.tcp_health.sequence_checks);
+}
+
+/// A byte of bits (present, SYN validated, SYN-ACK validated, ISN known), the ISN
+/// and the count of ISNs.
+fn encode_sequence_checks(w: &mut W<'_>, checks: &Option<crate::SequenceChecks>) {
+    let Some(c) = checks else {
+        w.u8(0);
+        return;
+    };
+    w.u8(1 | u8::from(c.syn_validated) << 1 | u8::from(c.syn_ack_validated) << 2 | u8::from(c.isn_src.is_some()) << 3);
+    w.u32(c.isn_src.unwrap_or(0));
+    w.u32(c.isn_count_src);
+}
+
+fn decode_sequence_checks(r: &mut R<'_>) -> Result<Option<crate::SequenceChecks>, CodecError> {
+    let bits = r.u8()?;
+    if bits & 1 == 0 {
+        return Ok(None);
+    }
+    let isn = r.u32()?;
+    Ok(Some(crate::SequenceChecks {
+        isn_src: (bits & 8 != 0).then_some(isn),
+        isn_count_src: r.u32()?,
+        syn_validated: bits & 2 != 0,
+        syn_ack_validated: bits & 4 != 0,
+    }))
 }
 
 /// What every layout begins with: the flow, its counts and TCP's stream statistics.
@@ -379,6 +407,7 @@ pub fn decode_layout(b: &[u8], layout: u32) -> Result<(SessionRecord, usize), Co
             window_full_dst,
             rst_src,
             rst_dst,
+            sequence_checks: None,
         };
     }
     rec.protocols = r.strs()?;
@@ -408,6 +437,9 @@ pub fn decode_layout(b: &[u8], layout: u32) -> Result<(SessionRecord, usize), Co
         for p in &mut rec.payload8 {
             *p = crate::record::Payload8::from_bytes(&r.bytes()?);
         }
+    }
+    if layout >= 5 {
+        rec.tcp_health.sequence_checks = decode_sequence_checks(&mut r)?;
     }
     Ok((rec, r.at))
 }
@@ -584,6 +616,26 @@ mod tests {
         encode_tail(&mut W(&mut three), &r);
         encode_transactions(&mut W(&mut three), &r.transactions);
         assert_eq!(decode_layout(&three, 3).unwrap(), (r.clone(), three.len()));
+        // Layout 4: no sequence checks; layout 5 keeps them.
+        r.payload8 = sample().payload8;
+        let mut four = Vec::new();
+        encode_head(&mut W(&mut four), &r);
+        encode_health(&mut W(&mut four), &r.tcp_health);
+        encode_tail(&mut W(&mut four), &r);
+        encode_transactions(&mut W(&mut four), &r.transactions);
+        for p in &r.payload8 {
+            W(&mut four).bytes(p.bytes());
+        }
+        assert_eq!(decode_layout(&four, 4).unwrap(), (r.clone(), four.len()));
+        for checks in [
+            crate::SequenceChecks { isn_src: Some(7), isn_count_src: 3, syn_validated: true, syn_ack_validated: false },
+            crate::SequenceChecks { isn_src: None, isn_count_src: 0, syn_validated: false, syn_ack_validated: true },
+        ] {
+            r.tcp_health.sequence_checks = Some(checks);
+            let mut five = Vec::new();
+            encode(&r, &mut five);
+            assert_eq!(decode(&five).unwrap(), (r.clone(), five.len()));
+        }
     }
 
     #[test]

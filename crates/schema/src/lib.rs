@@ -25,7 +25,9 @@ pub use catalogue::{
 };
 pub use extra::{Extra, ExtraError, Values, MAX_TEXT_LEN, MAX_VALUES_PER_FIELD};
 pub use layout::DataDir;
-pub use record::{CloseReason, DirStats, Handshake, Payload8, SessionRecord, TcpFlagCounts, TcpHealth, TcpStreamStats};
+pub use record::{
+    CloseReason, DirStats, Handshake, Payload8, SequenceChecks, SessionRecord, TcpFlagCounts, TcpHealth, TcpStreamStats,
+};
 pub use transaction::KINDS as TRANSACTION_KINDS;
 pub use transaction::{Transaction, Transactions, MAX_TRANSACTIONS};
 

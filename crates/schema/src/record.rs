@@ -101,6 +101,24 @@ pub struct TcpHealth {
     /// Resets, by sender.
     pub rst_src: u32,
     pub rst_dst: u32,
+    /// How the opening's sequence numbers agreed (Arkime's checks); `None` where no
+    /// SYN or SYN-ACK was seen.
+    pub sequence_checks: Option<SequenceChecks>,
+}
+
+/// The opening's sequence numbers: whether each side's initial number was
+/// acknowledged by the other, and the client's tries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SequenceChecks {
+    /// The client's first SYN's sequence number (its ISN), if a SYN was seen.
+    pub isn_src: Option<u32>,
+    /// The client's SYNs: the first, and every one whose ISN differs from the
+    /// first's (more than one: several connection attempts in one session).
+    pub isn_count_src: u32,
+    /// A SYN-ACK acknowledged the ISN of a SYN seen in the session.
+    pub syn_validated: bool,
+    /// The client acknowledged the ISN of the server's SYN-ACK.
+    pub syn_ack_validated: bool,
 }
 
 /// Why a session (or segment) was written out.

@@ -26,13 +26,14 @@ use crate::{FileRow, InputFile, StoreError, WriterBox};
 
 /// A spool file's first bytes: `TYTOROW` and the layout digit of the rows' codec
 /// ([`tyto_schema::codec::LAYOUT`]); files of older layouts are still read.
-const MAGIC: &[u8; 8] = b"TYTOROW4";
+const MAGIC: &[u8; 8] = b"TYTOROW5";
+const _: () = assert!(MAGIC[7] - b'0' == tyto_schema::codec::LAYOUT as u8, "the magic names the codec's layout");
 const MAGIC_STEM: &[u8; 7] = b"TYTOROW";
 
 /// The codec layout a spool file's magic names, if it is one of ours.
 fn spool_layout(head: &[u8]) -> Option<u32> {
     match head.get(..8)? {
-        [stem @ .., digit] if stem == MAGIC_STEM && (b'1'..=b'4').contains(digit) => Some(u32::from(digit - b'0')),
+        [stem @ .., digit] if stem == MAGIC_STEM && (b'1'..=MAGIC[7]).contains(digit) => Some(u32::from(digit - b'0')),
         _ => None,
     }
 }
