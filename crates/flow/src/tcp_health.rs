@@ -177,6 +177,9 @@ impl HealthTracker {
                 }
                 c.syn_validated |= answers(c.isn_src, s.ack) || answers(self.last_syn_seq, s.ack);
             }
+            // The end of the server's data: Arkime's check does not count a FIN's
+            // sequence number (`CVE-2018-6794.pcap`: an ACK of the data and the FIN
+            // together is not taken as acknowledging the SYN-ACK).
             (false, false, _) => {
                 let end = s.seq.wrapping_add(s.payload_len);
                 if self.syn_ack.is_some() && (end.wrapping_sub(self.server_sent_to) as i32) > 0 {
@@ -333,6 +336,14 @@ mod tests {
         r.seg(S2C, 3, ACK, 5001, 1001, 64240, 21);
         r.seg(C2S, 4, ACK, 1001, 5022, 64240, 0);
         assert!(checks(&r).syn_ack_validated);
+        // An ACK of the server's data and its FIN together: not taken, as Arkime
+        // does not take it.
+        let mut r = Run::new();
+        r.seg(C2S, 0, SYN, 1000, 0, 64240, 0);
+        r.seg(S2C, 1, SYN_ACK, 5000, 1001, 64240, 0);
+        r.seg(S2C, 2, ACK | tcpflag::FIN, 5001, 1001, 64240, 10);
+        r.seg(C2S, 3, ACK, 1001, 5012, 64240, 0);
+        assert!(!checks(&r).syn_ack_validated);
         // The SYN-ACK before its SYN (captured out of order) still validates it.
         let mut r = Run::new();
         r.seg(S2C, 0, SYN_ACK, 21000, 20001, 64240, 0);
