@@ -252,29 +252,10 @@ fn dissector_values_match_arkime() {
                     ],
                 );
             }
-            let sy = &b["synchrophasor"];
-            if sy.is_object() {
-                let f = |k: &str| strings(sy.get(k), false);
-                let g = |k: &str| strings(r.get(format!("synchrophasor.{k}")), false);
-                check(
-                    "synchrophasor",
-                    ["frameType", "idcode", "cmd", "station", "dataRate", "numPMU"].map(|k| (f(k), g(k))).to_vec(),
-                );
-            }
-            let en = &b["enip"];
-            if en.is_object() {
-                let f = |k: &str| strings(en.get(k), false);
-                let g = |k: &str| strings(r.get(format!("enip.{k}")), false);
-                let mut pairs =
-                    ["command", "status", "service", "class", "vendor", "product"].map(|k| (f(k), g(k))).to_vec();
-                pairs.push((f("deviceType"), g("device-type")));
-                // `cip` is named with the CIP services.
-                let cip = |p: BTreeSet<String>| p.contains("cip");
-                pairs.push((
-                    BTreeSet::from([cip(strings(b.get("protocol"), false)).to_string()]),
-                    BTreeSet::from([cip(strings(r.get("protocols"), false)).to_string()]),
-                ));
-                check("enip", pairs);
+            // `cip` is named with EtherNet/IP's CIP services.
+            if strings(b.get("protocol"), false).contains("enip") {
+                let cip = |p: BTreeSet<String>| BTreeSet::from([p.contains("cip").to_string()]);
+                check("cip", vec![(cip(strings(b.get("protocol"), false)), cip(strings(r.get("protocols"), false)))]);
             }
             let h = &b["http"];
             if h.is_object() && strings(b.get("protocol"), false).contains("http") {
@@ -732,6 +713,31 @@ fn dissector_values_match_arkime() {
                 ("dhcp", "dhcp", &[("id", "dhcp.id"), ("mac", "dhcp.mac"), ("host", "dhcp.host")]),
                 ("ptp", "ptp", &[("msgType", "ptp.msgType"), ("clockId", "ptp.clockId")]),
                 (
+                    "synchrophasor",
+                    "synchrophasor",
+                    &[
+                        ("frameType", "synchrophasor.frameType"),
+                        ("idcode", "synchrophasor.idcode"),
+                        ("cmd", "synchrophasor.cmd"),
+                        ("station", "synchrophasor.station"),
+                        ("dataRate", "synchrophasor.dataRate"),
+                        ("numPMU", "synchrophasor.numPMU"),
+                    ],
+                ),
+                (
+                    "enip",
+                    "enip",
+                    &[
+                        ("command", "enip.command"),
+                        ("status", "enip.status"),
+                        ("service", "enip.service"),
+                        ("class", "enip.class"),
+                        ("vendor", "enip.vendor"),
+                        ("product", "enip.product"),
+                        ("deviceType", "enip.device-type"),
+                    ],
+                ),
+                (
                     "diameter",
                     "diameter",
                     &[
@@ -842,6 +848,7 @@ fn dissector_values_match_arkime() {
         ("arp", 0.5),
         ("synchrophasor", 1.0),
         ("enip", 1.0),
+        ("cip", 1.0),
         // HTTP over SCTP (`sctp-www.pcap`) is not read; SOCKS 5 opened by the server
         // (`socks5-reverse.pcap`) is not followed.
         ("http.bodymagic", 0.9),

@@ -8,7 +8,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::messages::{Length, Streams};
-use crate::kit::{put_int, put_text};
+use crate::kit::{be16, put_int, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -72,34 +72,38 @@ fn frame(d: &[u8]) -> Length {
     }
 }
 
-fn u16_at(f: &[u8], at: usize) -> Option<u16> {
-    f.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+/// A station name as the frame holds it, padded with spaces or NULs.
+fn put_station(rec: &mut SessionRecord, name: &[u8]) {
+    let name = String::from_utf8_lossy(name);
+    let name = name.trim_end_matches([' ', '\0']);
+    if !name.is_empty() {
+        put_text(rec, text_field!("synchrophasor.station"), name);
+    }
+}
+
+/// A configuration's data rate, which stands just before the check value.
+fn put_data_rate(f: &[u8], rec: &mut SessionRecord) -> Option<()> {
+    let rate = f.get(f.len() - 4..f.len() - 2)?;
+    put_int(rec, int_field!("synchrophasor.dataRate"), i64::from(i16::from_be_bytes([rate[0], rate[1]])));
+    Some(())
 }
 
 /// A CFG-1 or CFG-2 frame's PMUs (station name, id code, format, channel counts,
-/// their names and units, nominal frequency, change count) and its data rate,
-/// which stands just before the check value.
+/// their names and units, nominal frequency, change count) and its data rate.
 fn configuration(f: &[u8], rec: &mut SessionRecord) -> Option<()> {
-    let pmus = u16_at(f, 18)?;
+    let pmus = be16(f, 18)?;
     put_int(rec, int_field!("synchrophasor.numPMU"), i64::from(pmus));
     let mut at = 20;
     for _ in 0..usize::from(pmus).min(MAX_PMUS) {
-        let station = f.get(at..at + 16)?;
-        let name = String::from_utf8_lossy(station);
-        let name = name.trim_end_matches([' ', '\0']);
-        if !name.is_empty() {
-            put_text(rec, text_field!("synchrophasor.station"), name);
-        }
-        let (phasors, analogs, digitals) = (u16_at(f, at + 20)?, u16_at(f, at + 22)?, u16_at(f, at + 24)?);
+        put_station(rec, f.get(at..at + 16)?);
+        let (phasors, analogs, digitals) = (be16(f, at + 20)?, be16(f, at + 22)?, be16(f, at + 24)?);
         let (phasors, analogs, digitals) = (usize::from(phasors), usize::from(analogs), usize::from(digitals));
         // Names: 16 bytes a channel, 16 a digital status word's bits; units: 4 each.
         let names = 16 * (phasors + analogs + 16 * digitals);
         let units = 4 * (phasors + analogs + digitals);
         at += 26 + names + units + 4;
     }
-    let rate = f.get(f.len() - 4..f.len() - 2)?;
-    put_int(rec, int_field!("synchrophasor.dataRate"), i64::from(i16::from_be_bytes([rate[0], rate[1]])));
-    Some(())
+    put_data_rate(f, rec)
 }
 
 /// A CFG-3 frame (C37.118.2-2011 6.4): after a continuation index and the time
@@ -107,7 +111,7 @@ fn configuration(f: &[u8], rec: &mut SessionRecord) -> Option<()> {
 /// scales, position, service class and window, nominal frequency and change count;
 /// the data rate before the check value.
 fn configuration_3(f: &[u8], rec: &mut SessionRecord) -> Option<()> {
-    let pmus = u16_at(f, 20)?;
+    let pmus = be16(f, 20)?;
     put_int(rec, int_field!("synchrophasor.numPMU"), i64::from(pmus));
     // A name: its length, then its bytes.
     let name_at = |at: usize| -> Option<(&[u8], usize)> {
@@ -117,14 +121,10 @@ fn configuration_3(f: &[u8], rec: &mut SessionRecord) -> Option<()> {
     let mut at = 22;
     for _ in 0..usize::from(pmus).min(MAX_PMUS) {
         let (station, next) = name_at(at)?;
-        let station = String::from_utf8_lossy(station);
-        let station = station.trim_end_matches([' ', '\0']);
-        if !station.is_empty() {
-            put_text(rec, text_field!("synchrophasor.station"), station);
-        }
+        put_station(rec, station);
         // Id code, global PMU id, format; then the channel counts.
         at = next + 2 + 16 + 2;
-        let (phasors, analogs, digitals) = (u16_at(f, at)?, u16_at(f, at + 2)?, u16_at(f, at + 4)?);
+        let (phasors, analogs, digitals) = (be16(f, at)?, be16(f, at + 2)?, be16(f, at + 4)?);
         let (phasors, analogs, digitals) = (usize::from(phasors), usize::from(analogs), usize::from(digitals));
         at += 6;
         // Each name takes a byte at least: the frame's length bounds this walk.
@@ -136,9 +136,7 @@ fn configuration_3(f: &[u8], rec: &mut SessionRecord) -> Option<()> {
         // change count.
         at += 12 * phasors + 8 * analogs + 4 * digitals + 4 + 4 + 4 + 1 + 4 + 4 + 2 + 2;
     }
-    let rate = f.get(f.len() - 4..f.len() - 2)?;
-    put_int(rec, int_field!("synchrophasor.dataRate"), i64::from(i16::from_be_bytes([rate[0], rate[1]])));
-    Some(())
+    put_data_rate(f, rec)
 }
 
 #[derive(Default)]
@@ -158,12 +156,12 @@ impl Dissector for Synchrophasor {
             let kind = usize::from((f[1] >> 4) & 0x7);
             let Some(name) = FRAME_TYPES.get(kind) else { return };
             put_text(rec, text_field!("synchrophasor.frameType"), name);
-            if let Some(id) = u16_at(f, 4) {
+            if let Some(id) = be16(f, 4) {
                 put_int(rec, int_field!("synchrophasor.idcode"), i64::from(id));
             }
             match kind {
                 4 => {
-                    if let Some(cmd) = u16_at(f, 14) {
+                    if let Some(cmd) = be16(f, 14) {
                         put_int(rec, int_field!("synchrophasor.cmd"), i64::from(cmd));
                     }
                 }

@@ -33,13 +33,10 @@ pub static PROTOCOL: Protocol = Protocol {
 pub static CIP: SubProtocol = SubProtocol { name: "cip", parent: Some(&PROTOCOL) };
 
 const HEADER: usize = 24;
-/// NOP, List Services, List Identity, List Interfaces, Register and Unregister
-/// Session, SendRRData, SendUnitData, Indicate Status, Cancel.
-const COMMANDS: [u16; 10] = [0x0000, 0x0004, 0x0063, 0x0064, 0x0065, 0x0066, 0x006f, 0x0070, 0x0072, 0x0073];
 
 pub fn probe(_side: Side, d: &[u8]) -> Probe {
     let Some(command) = le16(d, 0) else { return Probe::NeedMore };
-    if !COMMANDS.contains(&command) {
+    if command_name(command).is_none() {
         return Probe::NoMatch;
     }
     let (Some(len), Some(options)) = (le16(d, 2), le32(d, 20)) else { return Probe::NeedMore };
@@ -56,9 +53,12 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
         };
     }
     // The next message must start right after this one.
-    framed(d, HEADER + usize::from(len), |next| le16(next, 0).is_none_or(|c| COMMANDS.contains(&c)))
+    framed(d, HEADER + usize::from(len), |next| le16(next, 0).is_none_or(|c| command_name(c).is_some()))
 }
 
+/// The encapsulation's commands (NOP, List Services, List Identity, List
+/// Interfaces, Register and Unregister Session, SendRRData, SendUnitData, Indicate
+/// Status, Cancel) by name; no other command is EtherNet/IP.
 fn command_name(command: u16) -> Option<&'static str> {
     Some(match command {
         0x0000 => "NOP",
@@ -364,13 +364,6 @@ mod tests {
     use super::*;
     use crate::kit::unhex;
 
-    fn texts(rec: &SessionRecord, field: &str) -> Vec<String> {
-        match rec.extra.get(field) {
-            Some(tyto_schema::Values::Text(v)) => v.clone(),
-            _ => Vec::new(),
-        }
-    }
-
     #[test]
     fn list_identity_answer_names_the_device() {
         // `arkime_synthetic.pcap`: a ListIdentity answer over UDP.
@@ -380,10 +373,10 @@ mod tests {
         );
         let mut rec = SessionRecord::default();
         Enip::default().feed(Side::Server, &m, &mut rec);
-        assert_eq!(texts(&rec, "enip.command"), ["ListIdentity"]);
-        assert_eq!(texts(&rec, "enip.vendor"), ["Schneider Electric"]);
-        assert_eq!(texts(&rec, "enip.device-type"), ["DeviceType-0x000e"]);
-        assert_eq!(texts(&rec, "enip.product"), ["Synthetic-PLC-Test"]);
+        assert_eq!(rec.extra.texts("enip.command"), ["ListIdentity"]);
+        assert_eq!(rec.extra.texts("enip.vendor"), ["Schneider Electric"]);
+        assert_eq!(rec.extra.texts("enip.device-type"), ["DeviceType-0x000e"]);
+        assert_eq!(rec.extra.texts("enip.product"), ["Synthetic-PLC-Test"]);
         assert_eq!(rec.extra.get("enip.status"), Some(&tyto_schema::Values::Int(vec![0])));
         assert!(!rec.protocols.iter().any(|p| p == "cip"));
     }
@@ -416,9 +409,9 @@ mod tests {
             enip.feed(Side::Client, part, &mut rec);
         }
         enip.feed(Side::Server, &reply, &mut rec);
-        assert_eq!(texts(&rec, "enip.command"), ["SendRRData", "SendUnitData"]);
-        assert_eq!(texts(&rec, "enip.service"), ["Forward_Open", "Get_Attribute_Single", "Read_Tag"]);
-        assert_eq!(texts(&rec, "enip.class"), ["Connection Manager", "Identity", "Class-0x6b"]);
+        assert_eq!(rec.extra.texts("enip.command"), ["SendRRData", "SendUnitData"]);
+        assert_eq!(rec.extra.texts("enip.service"), ["Forward_Open", "Get_Attribute_Single", "Read_Tag"]);
+        assert_eq!(rec.extra.texts("enip.class"), ["Connection Manager", "Identity", "Class-0x6b"]);
         assert!(rec.protocols.iter().any(|p| p == "cip"));
     }
 
