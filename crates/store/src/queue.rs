@@ -131,6 +131,9 @@ struct State {
     closed: bool,
     /// The store thread is appending (a flush waits for it).
     busy: bool,
+    /// The store thread ended (a panic in the store's code too): nothing waits for
+    /// it any more; rows pushed stay in memory or the spool for the next run.
+    stopped: bool,
 }
 
 struct Shared {
@@ -313,10 +316,10 @@ impl RowPusher {
                 return true;
             }
             let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let st = lock(&self.shared);
+            if left.is_zero() || st.stopped {
                 return false;
             }
-            let st = lock(&self.shared);
             drop(self.shared.wake.wait_timeout(st, left.min(Duration::from_millis(50))));
         }
     }
@@ -364,14 +367,14 @@ impl RowPusher {
         QueueCounters::get(&self.shared.counters.waiting_rows)
     }
 
-    /// Waits until everything pushed so far went to the store, or `timeout` passed;
-    /// returns the rows still waiting.
+    /// Waits until everything pushed so far went to the store, `timeout` passed, or
+    /// the store thread ended; returns the rows still waiting.
     pub fn flush(&self, timeout: Duration) -> u64 {
         let until = Instant::now() + timeout;
         let mut st = lock(&self.shared);
         st.flushing = true;
         self.shared.wake.notify_all();
-        while !st.jobs.is_empty() || st.busy {
+        while (!st.jobs.is_empty() || st.busy) && !st.stopped {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -517,7 +520,22 @@ fn replay_spooled(
     r
 }
 
+/// Marks the store thread's end however it ends, unwinding from a panic too, so
+/// that a flush or an ingest waiting for its rows is not left waiting for ever.
+struct StoppedOnDrop<'a>(&'a Shared);
+
+impl Drop for StoppedOnDrop<'_> {
+    fn drop(&mut self) {
+        let mut st = lock(self.0);
+        st.stopped = true;
+        st.busy = false;
+        drop(st);
+        self.0.wake.notify_all();
+    }
+}
+
 fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration, gather_rows: usize) -> WriterBox {
+    let _stopped = StoppedOnDrop(shared);
     let c = &shared.counters;
     let mut next_deliver = Instant::now() + DELIVER_EVERY;
     loop {
@@ -649,6 +667,55 @@ mod tests {
         take_waiting_rows(&shared, &mut big);
         assert_eq!(big.len(), MAX_APPEND_ROWS);
         assert!(matches!(lock(&shared).jobs.front(), Some(Job::Rows(r)) if r.len() == 7));
+    }
+
+    /// A store whose code panics on rows: its thread ends, and nothing waits for it
+    /// (`tyto ingest` flushed with no time limit, and waited for ever).
+    #[test]
+    fn a_store_thread_that_dies_is_not_waited_for() {
+        struct Failing;
+        impl crate::StoreHandle for Failing {
+            fn reader(&self) -> Result<crate::ReaderBox, StoreError> {
+                Err(StoreError::Encode("no reader".into()))
+            }
+            fn describe(&self) -> String {
+                "a failing store".into()
+            }
+        }
+        impl crate::SessionWriter for Failing {
+            fn append(&mut self, _rows: &[SessionRecord]) -> Result<(), StoreError> {
+                panic!("a store that fails hard");
+            }
+            fn add_files(&mut self, _files: &[FileRow]) -> Result<(), StoreError> {
+                Ok(())
+            }
+            fn remove_files(&mut self, _node: &str, _ids: &[u32]) -> Result<(), StoreError> {
+                Ok(())
+            }
+            fn expire_sessions(&mut self, _before_ns: i64) -> Result<u64, StoreError> {
+                Ok(0)
+            }
+            fn add_input(&mut self, _input: &InputFile, _packets: u64) -> Result<(), StoreError> {
+                Ok(())
+            }
+            fn has_input(&self, _input: &InputFile) -> Result<bool, StoreError> {
+                Ok(false)
+            }
+            fn add_alerts(&mut self, _alerts: &[AlertRecord]) -> Result<(), StoreError> {
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let queue = RowQueue::start(Box::new(Failing), QueueConfig::new(dir.path().join("spool"))).unwrap();
+        let mark = queue.push(rows(0, 10));
+        let started = Instant::now();
+        assert_eq!(queue.flush(Duration::from_secs(3600)), 10, "the rows were never stored");
+        assert!(!queue.wait_done(mark, Duration::from_secs(3600)));
+        assert!(started.elapsed() < Duration::from_secs(60), "waited {:?}", started.elapsed());
+        // Rows pushed now wait where they would for a slow store.
+        queue.push(rows(10, 5));
+        assert_eq!(queue.waiting(), 15);
+        assert!(queue.finish().is_err(), "the thread's failure is told");
     }
 
     #[test]
