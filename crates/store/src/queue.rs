@@ -268,11 +268,7 @@ impl RowPusher {
             }
         }
         // The store is behind: to disk, in order behind what waits already.
-        let mut body = MAGIC.to_vec();
-        body.extend_from_slice(&n.to_le_bytes());
-        for r in &rows {
-            tyto_schema::codec::encode(r, &mut body);
-        }
+        let body = spool_body(&rows);
         let bytes = body.len() as u64;
         let full = lock(&self.shared).spool_bytes + bytes > cfg.spool_bytes;
         if full {
@@ -400,7 +396,33 @@ impl RowQueue {
         lock(&self.pusher.shared).closed = true;
         self.pusher.shared.wake.notify_all();
         let thread = self.thread.take().expect("the store thread runs until finish");
-        thread.join().map_err(|_| StoreError::Encode("the store thread failed".into()))
+        thread.join().map_err(|_| {
+            let kept = self.keep_rows_of_a_dead_thread();
+            StoreError::Encode(format!(
+                "the store thread failed; {kept} session rows waiting in memory were written to the spool {} \
+                 for the next run",
+                self.pusher.shared.cfg.spool_dir.display()
+            ))
+        })
+    }
+
+    /// Rows waiting in memory for a store thread that died go to the spool, which
+    /// the next run gives the store first; returns how many. (The batch the thread
+    /// held when it failed is lost with it; the packets of every row are kept.)
+    fn keep_rows_of_a_dead_thread(&self) -> u64 {
+        let waiting: Vec<Vec<SessionRecord>> = {
+            let mut st = lock(&self.pusher.shared);
+            let jobs = std::mem::take(&mut st.jobs);
+            jobs.into_iter().filter_map(|j| if let Job::Rows(r) = j { Some(r) } else { None }).collect()
+        };
+        let mut kept = 0;
+        for rows in waiting.iter().filter(|r| !r.is_empty()) {
+            match self.pusher.write_spool(&spool_body(rows)) {
+                Ok(_) => kept += rows.len() as u64,
+                Err(e) => tracing::error!("{e}: {} session rows lost; their packets are kept", rows.len()),
+            }
+        }
+        kept
     }
 }
 
@@ -409,9 +431,21 @@ impl Drop for RowQueue {
         if let Some(t) = self.thread.take() {
             lock(&self.pusher.shared).closed = true;
             self.pusher.shared.wake.notify_all();
-            let _ = t.join();
+            if t.join().is_err() {
+                self.keep_rows_of_a_dead_thread();
+            }
         }
     }
+}
+
+/// A spool file's bytes: the magic, the row count, the rows.
+fn spool_body(rows: &[SessionRecord]) -> Vec<u8> {
+    let mut body = MAGIC.to_vec();
+    body.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+    for r in rows {
+        tyto_schema::codec::encode(r, &mut body);
+    }
+    body
 }
 
 /// The row count a spool file says it holds.
@@ -712,10 +746,15 @@ mod tests {
         assert_eq!(queue.flush(Duration::from_secs(3600)), 10, "the rows were never stored");
         assert!(!queue.wait_done(mark, Duration::from_secs(3600)));
         assert!(started.elapsed() < Duration::from_secs(60), "waited {:?}", started.elapsed());
-        // Rows pushed now wait where they would for a slow store.
+        // Rows pushed now wait in memory, and go to the spool for the next run (the
+        // batch the thread held is lost with it).
         queue.push(rows(10, 5));
         assert_eq!(queue.waiting(), 15);
-        assert!(queue.finish().is_err(), "the thread's failure is told");
+        let err = queue.finish().err().expect("the thread's failure is told");
+        assert!(err.to_string().contains("5 session rows"), "{err}");
+        let spooled: u64 =
+            std::fs::read_dir(dir.path().join("spool")).unwrap().map(|e| spool_rows(&e.unwrap().path()).unwrap()).sum();
+        assert_eq!(spooled, 5);
     }
 
     #[test]
