@@ -32,7 +32,8 @@ const MAX_EVERY_MINUTES: u32 = 7 * 24 * 60;
 /// How often the runner looks for queries that are due.
 const TICK: Duration = Duration::from_secs(2);
 /// Sessions stored this recently are left to the next run by default: a batch is
-/// stamped just before its transaction (or, for ClickHouse, its insert) ends.
+/// stamped when the store is handed it, and its transaction (or, for ClickHouse,
+/// its insert) ends within about a second (the row queue's `MAX_HOLD`).
 const DEFAULT_LAG_S: u32 = 10;
 const MAX_LAG_S: u32 = 3_600;
 

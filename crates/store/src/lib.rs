@@ -328,6 +328,21 @@ impl TagChange {
 pub trait SessionWriter: StoreHandle {
     /// Appends rows (one batch, one transaction).
     fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError>;
+    /// Appends rows that may stay in one open transaction with what went before
+    /// them until [`SessionWriter::settle`] (or a bound the store sets): cheaper per
+    /// row, and readers see them only once settled. Pcap files, alerts and inputs
+    /// join a transaction held open. A failure rolls back everything it held.
+    fn append_held(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+        self.append(rows)
+    }
+    /// Whether the store holds writes in an open transaction.
+    fn holding(&self) -> bool {
+        false
+    }
+    /// Stores what the store holds. When it fails, what it held is lost.
+    fn settle(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Tries to deliver rows written but held back (ClickHouse's spool while the
     /// server is away), for at most `wait`; returns the rows still held back.
     fn deliver_pending(&mut self, _wait: Duration) -> Result<u64, StoreError> {

@@ -260,7 +260,7 @@ const ROWS_PER_RECORD_BATCH: usize = 2048;
 /// Appends `rows` to `table` in record batches: a side table (`times`) or the
 /// sessions table with its `own` columns.
 fn append_table(
-    tx: &duckdb::Transaction<'_>,
+    tx: &Connection,
     table: &str,
     rows: &[(i64, &SessionRecord)],
     times: bool,
@@ -287,33 +287,33 @@ fn append_table(
     Ok(())
 }
 
-/// Appends `rows`, with row keys from `first_rk` on, in one transaction: the
-/// sessions table, then each side table for the rows that have its fields.
+/// Appends `rows`, with row keys from `first_rk` on, in the transaction open on
+/// `conn`: the sessions table, then each side table for the rows that have its
+/// fields.
 pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
     let keyed: Vec<(i64, &SessionRecord)> = rows.iter().enumerate().map(|(i, r)| (first_rk + i as i64, r)).collect();
-    let tx = conn.unchecked_transaction()?;
+    let tx = conn;
     let (main, sides, groups) = batch_layout(rows);
-    let sets = super::protocol_sets::ids(&tx, rows)?;
+    let sets = super::protocol_sets::ids(tx, rows)?;
     let own = [("side_groups", groups.as_slice()), (super::protocol_sets::COLUMN, sets.as_slice())];
     // Every row of the batch stored at the same moment (`dbTimestamp`).
     let stored_us = tyto_schema::time::now_ns().div_euclid(1000);
-    append_table(&tx, "sessions", &keyed, false, &own, Some(stored_us), &main)?;
+    append_table(tx, "sessions", &keyed, false, &own, Some(stored_us), &main)?;
     for side in sides {
         let mine: Vec<(i64, &SessionRecord)> = side.rows.iter().map(|i| keyed[*i]).collect();
-        append_table(&tx, &side.table, &mine, true, &[], None, &side.fields)?;
+        append_table(tx, &side.table, &mine, true, &[], None, &side.fields)?;
     }
-    append_transactions(&tx, rows)?;
-    super::minutes::add(&tx, rows)?;
-    tx.commit()?;
+    append_transactions(tx, rows)?;
+    super::minutes::add(tx, rows)?;
     Ok(())
 }
 
 /// The rows' transactions into their table ([`crate::transactions`]), as Arrow
 /// columns: a busy resolver's session holds hundreds.
-fn append_transactions(tx: &duckdb::Transaction<'_>, rows: &[SessionRecord]) -> Result<(), StoreError> {
+fn append_transactions(tx: &Connection, rows: &[SessionRecord]) -> Result<(), StoreError> {
     use crate::rows::micros;
     use crate::transactions::{fields_json, of, time_us};
     let all: Vec<_> = of(rows).collect();

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use duckdb::{params, Transaction};
+use duckdb::{params, Connection, Transaction};
 use tyto_schema::SessionRecord;
 
 use super::sql::time_literal;
@@ -47,7 +47,7 @@ fn int(v: u64) -> i64 {
 }
 
 /// Adds the minutes of `rows` in the transaction that appends them.
-pub(crate) fn add(tx: &Transaction<'_>, rows: &[SessionRecord]) -> Result<(), StoreError> {
+pub(crate) fn add(tx: &Connection, rows: &[SessionRecord]) -> Result<(), StoreError> {
     let mut per: BTreeMap<i64, [i64; 4]> = BTreeMap::new();
     for r in rows {
         let m = per.entry(minute_of(r.start_ns)).or_default();
