@@ -115,6 +115,27 @@ enum State {
     Unknown,
 }
 
+/// Protocols by their index in [`PROTOCOLS`], a bit each, in words enough for twice
+/// the registry's protocols (a test checks that they fit): of fixed size, so a
+/// classifier allocates nothing for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ProtocolSet([u64; 4]);
+
+impl ProtocolSet {
+    const EMPTY: ProtocolSet = ProtocolSet([0; 4]);
+    /// Protocols a set can name.
+    #[cfg(test)]
+    const CAPACITY: usize = 4 * 64;
+
+    fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+}
+
 pub struct Classifier {
     transport: Transport,
     state: State,
@@ -124,12 +145,11 @@ pub struct Classifier {
     order: Vec<(Side, usize)>,
     /// Datagrams probed, per side.
     datagrams: [usize; 2],
-    /// Protocols whose probe said "not this" (bit per index in `PROTOCOLS`; a test
-    /// keeps the registry within its width).
-    rejected: u128,
+    /// Protocols whose probe said "not this".
+    rejected: ProtocolSet,
     /// Of the protocols either side may open ([`opened_by_either_side`]), those each
     /// role's bytes did not open (rejected when both did not).
-    refused: [u128; 2],
+    refused: [ProtocolSet; 2],
     saw_payload: bool,
     /// The runs of the protocols whose probes found the datagrams plausible.
     plausible: Vec<Run>,
@@ -234,8 +254,8 @@ impl Classifier {
             held: [Vec::new(), Vec::new()],
             order: Vec::new(),
             datagrams: [0; 2],
-            rejected: 0,
-            refused: [0; 2],
+            rejected: ProtocolSet::EMPTY,
+            refused: [ProtocolSet::EMPTY; 2],
             saw_payload: false,
             plausible: Vec::new(),
             how: "payload",
@@ -287,7 +307,7 @@ impl Classifier {
             .iter()
             .copied()
             .enumerate()
-            .filter(move |(i, p)| self.rejected & (1u128 << i) == 0 && p.transports.contains(&self.transport))
+            .filter(move |(i, p)| !self.rejected.contains(*i) && p.transports.contains(&self.transport))
     }
 
     /// Runs the probes on `data` (one side's stream so far, or one datagram). While
@@ -323,11 +343,11 @@ impl Classifier {
                     break;
                 }
                 // Ruled out only once neither side can have opened it.
-                Probe::NoMatch if reversible && refused[1 - idx(role)] & (1u128 << i) == 0 => {
-                    refused[idx(role)] |= 1u128 << i;
+                Probe::NoMatch if reversible && !refused[1 - idx(role)].contains(i) => {
+                    refused[idx(role)].insert(i);
                     undecided = true;
                 }
-                Probe::NoMatch => rejected |= 1u128 << i,
+                Probe::NoMatch => rejected.insert(i),
                 Probe::NeedMore => undecided = true,
                 Probe::Plausible { stream, seq } => {
                     undecided = true;
@@ -507,8 +527,8 @@ impl Classifier {
         self.earlier.push(p);
         if self.earlier.len() <= MAX_HANDOFFS {
             self.state = State::Probing;
-            self.rejected = 0;
-            self.refused = [0; 2];
+            self.rejected = ProtocolSet::EMPTY;
+            self.refused = [ProtocolSet::EMPTY; 2];
             self.plausible.clear();
         }
     }
@@ -802,8 +822,15 @@ mod tests {
 
     /// A handoff loop (a tunnel inside a tunnel inside…) stops after a few.
     #[test]
-    fn every_protocol_has_a_rejection_bit() {
-        assert!(PROTOCOLS.len() <= u128::BITS as usize, "widen `Classifier::rejected`");
+    fn every_protocol_has_a_place_in_a_protocol_set() {
+        assert!(PROTOCOLS.len() <= ProtocolSet::CAPACITY, "add a word to `ProtocolSet`");
+        let mut set = ProtocolSet::EMPTY;
+        for i in [0, 63, 64, 127, 128, ProtocolSet::CAPACITY - 1] {
+            assert!(!set.contains(i));
+            set.insert(i);
+            assert!(set.contains(i));
+        }
+        assert!(!set.contains(1) && !set.contains(65) && !set.contains(129));
     }
 
     /// RTP-looking datagrams: version 2, PCMU, a sequence number and an SSRC.
