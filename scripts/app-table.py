@@ -83,7 +83,8 @@ NAMED_BY_PROTOCOL = [
     ("alicloud", "AliCloud"), ("avast", "AVAST"), ("checkmk", "CHECKMK"), ("citrix", "Citrix"),
     ("crynet", "CryNetwork"), ("discord", "Discord"), ("dropbox", "Dropbox"), ("eaq", "EAQ"),
     ("genshin", "GenshinImpact"), ("hpvirtgrp", "HP_VIRTGRP"), ("kismet", "Kismet"),
-    ("munin", "Munin"), ("nintendo", "Nintendo"), ("riotgames", "RiotGames"), ("sd-rtn", "SD-RTN"),
+    ("munin", "Munin"), ("nintendo", "Nintendo"), ("oicq", "OICQ"), ("riotgames", "RiotGames"),
+    ("sd-rtn", "SD-RTN"), ("source-engine", "Source_Engine"), ("teamviewer", "TeamViewer"),
     ("teamspeak", "TeamSpeak"), ("telegram", "Telegram"), ("viber", "Viber"),
     ("whatsapp", "WhatsApp"), ("xiaomi", "Xiaomi"), ("zabbix", "Zabbix"),
     # Sub-protocols, with the dissector that names them (from a link's names and

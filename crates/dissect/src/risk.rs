@@ -281,7 +281,7 @@ const PROGRAMS: &[&str] = &[
 ];
 
 /// Remote desktop protocols (nDPI's desktop or file sharing sessions that Tyto names).
-const DESKTOP_SHARING: &[&str] = &["rdp", "vnc"];
+const DESKTOP_SHARING: &[&str] = &["rdp", "vnc", "teamviewer"];
 
 /// Protocols nDPI deems unsafe: credentials or files in clear, or networks abused
 /// more than used.

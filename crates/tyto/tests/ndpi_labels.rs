@@ -143,6 +143,15 @@ const ALIASES: &[(&str, &str)] = &[
     ("DRDA", "drda"),
     ("AFP", "afp"),
     ("TeamSpeak", "teamspeak"),
+    ("OICQ", "oicq"),
+    ("Source_Engine", "source-engine"),
+    ("RakNet", "raknet"),
+    ("eDonkey", "edonkey"),
+    ("TINC", "tinc"),
+    ("IAX", "iax"),
+    ("Elasticsearch", "elasticsearch"),
+    ("RX", "rx"),
+    ("TeamViewer", "teamviewer"),
     // nDPI's master for GTP-C (and GTP-U, whose packets Tyto reads inside the tunnel).
     ("GTP", "gtp-c"),
     ("SOMEIP", "someip"),
@@ -722,6 +731,14 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
         ("JRMI", 100.0),
         ("Kismet", 100.0),
         ("CHECKMK", 100.0),
+        ("RakNet", 100.0),
+        ("eDonkey", 100.0),
+        ("TINC", 100.0),
+        ("Elasticsearch", 100.0),
+        // One direction alone never shows that both name one connection.
+        ("RX", 90.0),
+        // A call's voice alone (mini frames) names nothing.
+        ("IAX", 85.0),
     ] {
         let (n, ok) =
             cuts.iter().filter_map(|c| tally.get(&(name.to_string(), *c))).fold((0, 0), |a, t| (a.0 + t.0, a.1 + t.1));
@@ -848,8 +865,11 @@ fn risks_agree_with_ndpi() {
         // Nine flows: one is in a fuzzed capture whose sequence numbers jump 5.5 MB
         // past the handshake, so reassembly never hands its request (with its Basic
         // credentials) to a dissector; nDPI reads packets one by one.
+        // Five flows: nDPI marks TeamViewer's session over UDP and leaves its risk off
+        // the one over TCP port 5938 (teamviewer.pcap): Tyto marks both.
         let floor = match *name {
             "tls-selfsigned-certificate" => 0.85,
+            "desktop-or-file-sharing-session" => 0.8,
             "clear-text-credentials" => 0.88,
             _ => 0.9,
         };
@@ -872,28 +892,38 @@ fn risks_agree_with_ndpi() {
     assert_eq!(count("risk == tls-insecure-cipher && tls.cipher != *RC4*"), 0);
 }
 
-/// SLP: nDPI's captures of it are scanners' one-way requests (`->` lines, which the
-/// agreement test above does not read): every flow nDPI names SLP is named `slp`.
+/// Protocols whose captures in nDPI's set are mostly one-way: requests no server
+/// answered (SLP scanners, Source engine queries) and messages to a silent server
+/// (OICQ), `->` lines that the agreement test above does not read. Every flow nDPI
+/// names one of them is named by Tyto: (captures, nDPI's name, Tyto's, flows at least).
+const ONE_WAY: &[(&[&str], &str, &str, usize)] = &[
+    (&["srvloc.pcap", "srvloc-v1.pcapng"], "Service_Location_Protocol", "slp", 600),
+    (&["oicq.pcap"], "OICQ", "oicq", 29),
+    (&["source_engine.pcap"], "Source_Engine", "source-engine", 17),
+];
+
 #[test]
-fn slp_where_ndpi_reads_slp() {
+fn one_way_flows_where_ndpi_reads_them() {
     let Some(dir) = common::pcaps_dir().map(|d| d.join("ndpi")) else { return };
     let mut cfg = common::config(1, tyto_flow::FlowConfig::default());
     cfg.analyzers = Arc::new(tyto_dissect::Dissectors::default());
-    let (mut n, mut named) = (0, 0);
-    for name in ["srvloc.pcap", "srvloc-v1.pcapng"] {
-        let text = std::fs::read_to_string(dir.join(format!("{name}.out"))).unwrap();
-        let (_, rows) = common::run(&[dir.join(name)], &cfg);
-        let rows: Vec<Value> = rows.iter().map(tyto_schema::record_to_json).collect();
-        let ours = protocols_by_flow(&rows);
-        for NdpiFlow { key, master, .. } in ndpi_flows(&text) {
-            if master == "Service_Location_Protocol" {
-                n += 1;
-                named += usize::from(ours.get(&key).is_some_and(|p| p.iter().any(|p| p == "slp")));
+    for (captures, theirs, mine, at_least) in ONE_WAY {
+        let (mut n, mut named) = (0, 0);
+        for name in *captures {
+            let text = std::fs::read_to_string(dir.join(format!("{name}.out"))).unwrap();
+            let (_, rows) = common::run(&[dir.join(name)], &cfg);
+            let rows: Vec<Value> = rows.iter().map(tyto_schema::record_to_json).collect();
+            let ours = protocols_by_flow(&rows);
+            for NdpiFlow { key, master, .. } in ndpi_flows(&text) {
+                if master == *theirs {
+                    n += 1;
+                    named += usize::from(ours.get(&key).is_some_and(|p| p.iter().any(|p| p == mine)));
+                }
             }
         }
+        eprintln!("{theirs}: {named}/{n}");
+        assert!(n >= *at_least && named == n, "{theirs}: {named}/{n}");
     }
-    eprintln!("SLP: {named}/{n}");
-    assert!(n >= 600 && named == n, "{named}/{n}");
 }
 
 /// nDPI's application parts that name a protocol carried inside another (`HTTP.OCSP`,

@@ -1,0 +1,97 @@
+//! TeamViewer's remote-control sessions (TCP and UDP port 5938, or tunnelled):
+//! over TCP, messages of the magic 0x11 0x30, a command, flags and a little-endian
+//! length of the body after a 24-byte header, recognised from any message start by
+//! lengths that lead exactly from one to the next (the older 0x17 0x24 commands a
+//! client sends first leave it open); over UDP, datagrams with an 8-byte
+//! connection id that both sides send, then 0x17 0x24 at byte 11. Only the
+//! protocol is recorded.
+
+use crate::kit::NameOnly;
+use crate::{Probe, Protocol, Side, Transport};
+
+pub static PROTOCOL: Protocol = Protocol {
+    name: "teamviewer",
+    transports: &[Transport::Tcp, Transport::Udp],
+    ports: &[5938],
+    probe,
+    new: || Box::new(NameOnly),
+    later: Some(probe),
+};
+
+const HEADER: usize = 24;
+/// A message's body at most: screen updates run to tens of KiB.
+const MAX_BODY: usize = 1 << 20;
+
+pub fn probe(side: Side, d: &[u8]) -> Probe {
+    if d.get(11..13) == Some(&[0x17, 0x24]) && d.len() >= 16 && d.get(..2) != Some(&[0x11, 0x30]) {
+        return datagram(side, d);
+    }
+    // The older commands a client opens with: nothing that decides, but no reason
+    // to rule the protocol out before the server's framed answer.
+    if d.starts_with(&[0x17, 0x24]) {
+        return Probe::NeedMore;
+    }
+    let mut at = 0;
+    let mut whole = 0;
+    while at < d.len() {
+        let Some(head) = d.get(at..at + 8) else {
+            return if [0x11, 0x30].starts_with(&d[at..d.len().min(at + 2)]) {
+                Probe::NeedMore
+            } else {
+                Probe::NoMatch
+            };
+        };
+        let body = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        if head[..2] != [0x11, 0x30] || body > MAX_BODY {
+            return Probe::NoMatch;
+        }
+        at += HEADER + body;
+        if at <= d.len() {
+            whole += 1;
+        }
+    }
+    if whole > 0 && at == d.len() {
+        Probe::Match
+    } else {
+        Probe::NeedMore
+    }
+}
+
+/// A UDP datagram: the connection id both sides name, the magic after it.
+fn datagram(_side: Side, d: &[u8]) -> Probe {
+    let id = u64::from_be_bytes(d[..8].try_into().unwrap_or_default());
+    Probe::Connection { id: (id >> 32) as u32 ^ id as u32, seq: 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kit::unhex;
+
+    #[test]
+    fn framed_messages_over_tcp() {
+        // `teamviewer.pcap`: the server's first message, 24 bytes of body.
+        let mut first = unhex("1130 36 00 18000000 01000000 00000000 1b000000 18000000");
+        first.resize(HEADER + 24, 0);
+        assert_eq!(probe(Side::Server, &first), Probe::Match);
+        assert_eq!(probe(Side::Server, &first[..30]), Probe::NeedMore);
+        let mut two = first.clone();
+        two.extend_from_slice(&first);
+        assert_eq!(probe(Side::Server, &two), Probe::Match);
+        two.push(0x11);
+        assert_eq!(probe(Side::Server, &two), Probe::NeedMore);
+        two.push(0x31);
+        assert_eq!(probe(Side::Server, &two), Probe::NoMatch);
+        // The client's older commands: open.
+        assert_eq!(probe(Side::Client, &unhex("17240a20000000000000000000480080000100000014800000")), Probe::NeedMore);
+    }
+
+    #[test]
+    fn datagrams_name_one_connection() {
+        // `teamviewer.pcap`: both sides' datagrams, the same id (here zero).
+        let a = unhex("0000000000000000 0000 03 1724 4750000500000000");
+        let b = unhex("0000000000000000 4426 03 1724 73040000");
+        assert_eq!(probe(Side::Client, &a), probe(Side::Server, &b));
+        assert!(matches!(probe(Side::Client, &a), Probe::Connection { .. }));
+    }
+}
