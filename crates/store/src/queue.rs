@@ -789,6 +789,44 @@ mod tests {
     use super::*;
     use crate::{DuckStore, StoreHandle};
 
+    /// The writes other than rows that the queue's test stores take and forget.
+    macro_rules! forgetting_writes {
+        () => {
+            fn add_files(&mut self, _files: &[FileRow]) -> Result<(), StoreError> {
+                Ok(())
+            }
+            fn remove_files(&mut self, _node: &str, _ids: &[u32]) -> Result<(), StoreError> {
+                Ok(())
+            }
+            fn expire_sessions(&mut self, _before_ns: i64) -> Result<u64, StoreError> {
+                Ok(0)
+            }
+            fn add_input(&mut self, _input: &InputFile, _packets: u64) -> Result<(), StoreError> {
+                Ok(())
+            }
+            fn has_input(&self, _input: &InputFile) -> Result<bool, StoreError> {
+                Ok(false)
+            }
+            fn add_alerts(&mut self, _alerts: &[AlertRecord]) -> Result<(), StoreError> {
+                Ok(())
+            }
+        };
+    }
+
+    /// A test store that nothing reads.
+    macro_rules! readerless {
+        ($store:ty) => {
+            impl crate::StoreHandle for $store {
+                fn reader(&self) -> Result<crate::ReaderBox, StoreError> {
+                    Err(StoreError::Encode("no reader".into()))
+                }
+                fn describe(&self) -> String {
+                    stringify!($store).into()
+                }
+            }
+        };
+    }
+
     fn rows(from: u64, n: u64) -> Vec<SessionRecord> {
         (from..from + n)
             .map(|i| SessionRecord {
@@ -837,36 +875,12 @@ mod tests {
     #[test]
     fn a_store_thread_that_dies_is_not_waited_for() {
         struct Failing;
-        impl crate::StoreHandle for Failing {
-            fn reader(&self) -> Result<crate::ReaderBox, StoreError> {
-                Err(StoreError::Encode("no reader".into()))
-            }
-            fn describe(&self) -> String {
-                "a failing store".into()
-            }
-        }
+        readerless!(Failing);
         impl crate::SessionWriter for Failing {
             fn append(&mut self, _rows: &[SessionRecord]) -> Result<(), StoreError> {
                 panic!("a store that fails hard");
             }
-            fn add_files(&mut self, _files: &[FileRow]) -> Result<(), StoreError> {
-                Ok(())
-            }
-            fn remove_files(&mut self, _node: &str, _ids: &[u32]) -> Result<(), StoreError> {
-                Ok(())
-            }
-            fn expire_sessions(&mut self, _before_ns: i64) -> Result<u64, StoreError> {
-                Ok(0)
-            }
-            fn add_input(&mut self, _input: &InputFile, _packets: u64) -> Result<(), StoreError> {
-                Ok(())
-            }
-            fn has_input(&self, _input: &InputFile) -> Result<bool, StoreError> {
-                Ok(false)
-            }
-            fn add_alerts(&mut self, _alerts: &[AlertRecord]) -> Result<(), StoreError> {
-                Ok(())
-            }
+            forgetting_writes!();
         }
         let dir = tempfile::tempdir().unwrap();
         let queue = RowQueue::start(Box::new(Failing), QueueConfig::new(dir.path().join("spool"))).unwrap();
@@ -894,14 +908,7 @@ mod tests {
         stored: Arc<Mutex<Vec<String>>>,
     }
 
-    impl crate::StoreHandle for Holding {
-        fn reader(&self) -> Result<crate::ReaderBox, StoreError> {
-            Err(StoreError::Encode("no reader".into()))
-        }
-        fn describe(&self) -> String {
-            "a holding store".into()
-        }
-    }
+    readerless!(Holding);
 
     impl crate::SessionWriter for Holding {
         fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
@@ -924,24 +931,7 @@ mod tests {
             self.stored.lock().unwrap().append(&mut self.staged.lock().unwrap());
             Ok(())
         }
-        fn add_files(&mut self, _files: &[FileRow]) -> Result<(), StoreError> {
-            Ok(())
-        }
-        fn remove_files(&mut self, _node: &str, _ids: &[u32]) -> Result<(), StoreError> {
-            Ok(())
-        }
-        fn expire_sessions(&mut self, _before_ns: i64) -> Result<u64, StoreError> {
-            Ok(0)
-        }
-        fn add_input(&mut self, _input: &InputFile, _packets: u64) -> Result<(), StoreError> {
-            Ok(())
-        }
-        fn has_input(&self, _input: &InputFile) -> Result<bool, StoreError> {
-            Ok(false)
-        }
-        fn add_alerts(&mut self, _alerts: &[AlertRecord]) -> Result<(), StoreError> {
-            Ok(())
-        }
+        forgetting_writes!();
     }
 
     /// Rows the store holds count as done once it commits them (by time, or when a

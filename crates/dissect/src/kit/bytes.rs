@@ -2,6 +2,7 @@
 //! message framed after another), integers at an offset, and the text forms values
 //! are recorded in.
 
+use crate::kit::messages::Length;
 use crate::Probe;
 
 /// A probe for a fixed opening: `Match` once the bytes start with `token`,
@@ -35,6 +36,33 @@ pub(crate) fn framed(data: &[u8], len: usize, next: impl FnOnce(&[u8]) -> bool) 
     }
 }
 
+/// A probe for a stream of messages that each announce their whole length (read by
+/// `length` from a message's first bytes): the lengths must lead from one message
+/// exactly to the next. `Match` once a message is whole and the bytes end where a
+/// message does, `NeedMore` while the last one is cut short; any message `length`
+/// calls bad rules it out (eDonkey, Elasticsearch's transport, TeamViewer).
+pub(crate) fn chained(data: &[u8], mut length: impl FnMut(&[u8]) -> Length) -> Probe {
+    let (mut at, mut whole) = (0, 0);
+    while at < data.len() {
+        match length(&data[at..]) {
+            Length::NeedMore => return Probe::NeedMore,
+            Length::Bad | Length::Is(0) => return Probe::NoMatch,
+            Length::Is(n) => at += n,
+        }
+        whole += usize::from(at <= data.len());
+    }
+    if whole > 0 && at == data.len() {
+        Probe::Match
+    } else {
+        Probe::NeedMore
+    }
+}
+
+/// Whether `data` may begin with `marker` (it does, or is a prefix of it).
+pub(crate) fn may_begin(data: &[u8], marker: &[u8]) -> bool {
+    data.iter().zip(marker).all(|(a, b)| a == b)
+}
+
 /// Little-endian integers at an offset, when the bytes are there (SMB, NTLMSSP).
 pub(crate) fn le16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
@@ -47,6 +75,10 @@ pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
 
 pub(crate) fn le32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// An Ethernet address as the catalogue keeps them: `00:1a:2b:03:04:05`.

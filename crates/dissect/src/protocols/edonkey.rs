@@ -4,7 +4,8 @@
 //! start by lengths that lead from one message exactly to the next. Only the
 //! protocol is recorded.
 
-use crate::kit::NameOnly;
+use crate::kit::messages::Length;
+use crate::kit::{chained, le32, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -21,24 +22,11 @@ pub static PROTOCOL: Protocol = Protocol {
 const MAX_MESSAGE: usize = 2 << 20;
 
 pub fn probe(_side: Side, d: &[u8]) -> Probe {
-    let mut at = 0;
-    let mut whole = 0;
-    while at < d.len() {
-        let Some(head) = d.get(at..at + 5) else { return Probe::NeedMore };
-        let length = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        if !matches!(head[0], 0xe3 | 0xc5 | 0xd4) || length == 0 || length > MAX_MESSAGE {
-            return Probe::NoMatch;
-        }
-        at += 5 + length;
-        if at <= d.len() {
-            whole += 1;
-        }
-    }
-    if whole > 0 && at == d.len() {
-        Probe::Match
-    } else {
-        Probe::NeedMore
-    }
+    chained(d, |m| match (m[0], le32(m, 1)) {
+        (0xe3 | 0xc5 | 0xd4, None) => Length::NeedMore,
+        (0xe3 | 0xc5 | 0xd4, Some(n)) if (1..=MAX_MESSAGE).contains(&(n as usize)) => Length::Is(5 + n as usize),
+        _ => Length::Bad,
+    })
 }
 
 #[cfg(test)]

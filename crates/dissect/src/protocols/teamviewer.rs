@@ -6,7 +6,8 @@
 //! connection id that both sides send, then 0x17 0x24 at byte 11. Only the
 //! protocol is recorded.
 
-use crate::kit::NameOnly;
+use crate::kit::messages::Length;
+use crate::kit::{chained, le32, may_begin, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -22,45 +23,23 @@ const HEADER: usize = 24;
 /// A message's body at most: screen updates run to tens of KiB.
 const MAX_BODY: usize = 1 << 20;
 
-pub fn probe(side: Side, d: &[u8]) -> Probe {
-    if d.get(11..13) == Some(&[0x17, 0x24]) && d.len() >= 16 && d.get(..2) != Some(&[0x11, 0x30]) {
-        return datagram(side, d);
+pub fn probe(_side: Side, d: &[u8]) -> Probe {
+    if d.get(11..13) == Some(&[0x17, 0x24]) && d.len() >= 16 && !d.starts_with(&[0x11, 0x30]) {
+        // A datagram: the connection id both sides name, the magic after it.
+        let id = u64::from_be_bytes(d[..8].try_into().unwrap_or_default());
+        return Probe::Connection { id: (id >> 32) as u32 ^ id as u32, seq: 0 };
     }
     // The older commands a client opens with: nothing that decides, but no reason
     // to rule the protocol out before the server's framed answer.
     if d.starts_with(&[0x17, 0x24]) {
         return Probe::NeedMore;
     }
-    let mut at = 0;
-    let mut whole = 0;
-    while at < d.len() {
-        let Some(head) = d.get(at..at + 8) else {
-            return if [0x11, 0x30].starts_with(&d[at..d.len().min(at + 2)]) {
-                Probe::NeedMore
-            } else {
-                Probe::NoMatch
-            };
-        };
-        let body = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        if head[..2] != [0x11, 0x30] || body > MAX_BODY {
-            return Probe::NoMatch;
-        }
-        at += HEADER + body;
-        if at <= d.len() {
-            whole += 1;
-        }
-    }
-    if whole > 0 && at == d.len() {
-        Probe::Match
-    } else {
-        Probe::NeedMore
-    }
-}
-
-/// A UDP datagram: the connection id both sides name, the magic after it.
-fn datagram(_side: Side, d: &[u8]) -> Probe {
-    let id = u64::from_be_bytes(d[..8].try_into().unwrap_or_default());
-    Probe::Connection { id: (id >> 32) as u32 ^ id as u32, seq: 0 }
+    chained(d, |m| match le32(m, 4) {
+        _ if !may_begin(m, &[0x11, 0x30]) => Length::Bad,
+        None => Length::NeedMore,
+        Some(n) if n as usize <= MAX_BODY => Length::Is(HEADER + n as usize),
+        Some(_) => Length::Bad,
+    })
 }
 
 #[cfg(test)]
