@@ -104,6 +104,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &c37118::PROTOCOL,
     &skinny::PROTOCOL,
     &mgcp::PROTOCOL,
+    &megaco::PROTOCOL,
     &cassandra::PROTOCOL,
     &amqp::PROTOCOL,
     &nats::PROTOCOL,

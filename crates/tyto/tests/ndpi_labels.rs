@@ -152,6 +152,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("Elasticsearch", "elasticsearch"),
     ("RX", "rx"),
     ("TeamViewer", "teamviewer"),
+    ("Megaco", "megaco"),
     // nDPI's master for GTP-C (and GTP-U, whose packets Tyto reads inside the tunnel).
     ("GTP", "gtp-c"),
     ("SOMEIP", "someip"),
@@ -735,6 +736,7 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
         ("eDonkey", 100.0),
         ("TINC", 100.0),
         ("Elasticsearch", 100.0),
+        ("Megaco", 100.0),
         // One direction alone never shows that both name one connection.
         ("RX", 90.0),
         // A call's voice alone (mini frames) names nothing.

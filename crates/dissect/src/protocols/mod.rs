@@ -60,6 +60,7 @@ pub mod kerberos;
 pub mod kismet;
 pub mod ldap;
 pub mod lisp;
+pub mod megaco;
 pub mod memcache;
 pub mod mgcp;
 pub mod modbus;
