@@ -58,11 +58,6 @@ pub(crate) fn chained(data: &[u8], mut length: impl FnMut(&[u8]) -> Length) -> P
     }
 }
 
-/// Whether `data` may begin with `marker` (it does, or is a prefix of it).
-pub(crate) fn may_begin(data: &[u8], marker: &[u8]) -> bool {
-    data.iter().zip(marker).all(|(a, b)| a == b)
-}
-
 /// Little-endian integers at an offset, when the bytes are there (SMB, NTLMSSP).
 pub(crate) fn le16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))

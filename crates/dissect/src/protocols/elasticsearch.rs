@@ -6,7 +6,7 @@
 //! 9200 is HTTP).
 
 use crate::kit::messages::Length;
-use crate::kit::{be32, chained, may_begin, NameOnly};
+use crate::kit::{be32, chained, starts_with, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -27,7 +27,7 @@ const PING: u32 = u32::MAX;
 
 pub fn probe(_side: Side, d: &[u8]) -> Probe {
     chained(d, |m| match be32(m, 2) {
-        _ if !may_begin(m, b"ES") => Length::Bad,
+        _ if starts_with(m, b"ES") == Probe::NoMatch => Length::Bad,
         None => Length::NeedMore,
         Some(PING) => Length::Is(6),
         Some(n) if (HEADER..=MAX_MESSAGE).contains(&(n as usize)) => Length::Is(6 + n as usize),

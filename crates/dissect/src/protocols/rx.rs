@@ -6,7 +6,7 @@
 //! epoch and connection: a side's first packet naming the pair the other side's
 //! did decides. Only the protocol is recorded.
 
-use crate::kit::NameOnly;
+use crate::kit::{be32, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -24,7 +24,7 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
     if d.len() < HEADER {
         return Probe::NoMatch;
     }
-    let word = |at: usize| u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]);
+    let word = |at| be32(d, at).unwrap_or_default();
     let (epoch, connection, serial) = (word(0), word(4) & !3, word(16));
     let (kind, security) = (d[20], d[23]);
     // Data, ack, busy, abort, ack-all, challenge, response, debug, params; version 13.

@@ -7,7 +7,7 @@
 //! protocol is recorded.
 
 use crate::kit::messages::Length;
-use crate::kit::{chained, le32, may_begin, NameOnly};
+use crate::kit::{chained, le32, starts_with, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -35,7 +35,7 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
         return Probe::NeedMore;
     }
     chained(d, |m| match le32(m, 4) {
-        _ if !may_begin(m, &[0x11, 0x30]) => Length::Bad,
+        _ if starts_with(m, &[0x11, 0x30]) == Probe::NoMatch => Length::Bad,
         None => Length::NeedMore,
         Some(n) if n as usize <= MAX_BODY => Length::Is(HEADER + n as usize),
         Some(_) => Length::Bad,

@@ -3,7 +3,7 @@
 //! tinc 1.1: `17.7`), answered the same way; the VPN's packets then go over UDP,
 //! encrypted. Recognised from the ID line; only the protocol is recorded.
 
-use crate::kit::NameOnly;
+use crate::kit::{starts_with, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -19,9 +19,7 @@ pub static PROTOCOL: Protocol = Protocol {
 const MAX_NAME: usize = 255;
 
 pub fn probe(_side: Side, d: &[u8]) -> Probe {
-    let Some(rest) = d.strip_prefix(b"0 ") else {
-        return if b"0 ".starts_with(d) { Probe::NeedMore } else { Probe::NoMatch };
-    };
+    let Some(rest) = d.strip_prefix(b"0 ") else { return starts_with(d, b"0 ") };
     let Some(end) = rest.iter().position(|b| *b == b'\n') else {
         let plausible =
             rest.len() <= MAX_NAME + 8 && rest.iter().all(|b| b.is_ascii_alphanumeric() || b" _.".contains(b));

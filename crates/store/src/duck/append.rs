@@ -260,7 +260,7 @@ const ROWS_PER_RECORD_BATCH: usize = 2048;
 /// Appends `rows` to `table` in record batches: a side table (`times`) or the
 /// sessions table with its `own` columns.
 fn append_table(
-    tx: &Connection,
+    conn: &Connection,
     table: &str,
     rows: &[(i64, &SessionRecord)],
     times: bool,
@@ -277,7 +277,7 @@ fn append_table(
         columns.push(STORED_AT_COLUMN);
     }
     columns.extend(fields.iter().map(|f| f.column));
-    let mut app = tx.appender_with_columns(table, &columns)?;
+    let mut app = conn.appender_with_columns(table, &columns)?;
     for (i, chunk) in rows.chunks(ROWS_PER_RECORD_BATCH).enumerate() {
         let at = i * ROWS_PER_RECORD_BATCH..i * ROWS_PER_RECORD_BATCH + chunk.len();
         let own: Vec<(&str, &[i64])> = own.iter().map(|(name, values)| (*name, &values[at.clone()])).collect();
@@ -295,25 +295,24 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
         return Ok(());
     }
     let keyed: Vec<(i64, &SessionRecord)> = rows.iter().enumerate().map(|(i, r)| (first_rk + i as i64, r)).collect();
-    let tx = conn;
     let (main, sides, groups) = batch_layout(rows);
-    let sets = super::protocol_sets::ids(tx, rows)?;
+    let sets = super::protocol_sets::ids(conn, rows)?;
     let own = [("side_groups", groups.as_slice()), (super::protocol_sets::COLUMN, sets.as_slice())];
     // Every row of the batch stored at the same moment (`dbTimestamp`).
     let stored_us = tyto_schema::time::now_ns().div_euclid(1000);
-    append_table(tx, "sessions", &keyed, false, &own, Some(stored_us), &main)?;
+    append_table(conn, "sessions", &keyed, false, &own, Some(stored_us), &main)?;
     for side in sides {
         let mine: Vec<(i64, &SessionRecord)> = side.rows.iter().map(|i| keyed[*i]).collect();
-        append_table(tx, &side.table, &mine, true, &[], None, &side.fields)?;
+        append_table(conn, &side.table, &mine, true, &[], None, &side.fields)?;
     }
-    append_transactions(tx, rows)?;
-    super::minutes::add(tx, rows)?;
+    append_transactions(conn, rows)?;
+    super::minutes::add(conn, rows)?;
     Ok(())
 }
 
 /// The rows' transactions into their table ([`crate::transactions`]), as Arrow
 /// columns: a busy resolver's session holds hundreds.
-fn append_transactions(tx: &Connection, rows: &[SessionRecord]) -> Result<(), StoreError> {
+fn append_transactions(conn: &Connection, rows: &[SessionRecord]) -> Result<(), StoreError> {
     use crate::rows::micros;
     use crate::transactions::{fields_json, of, time_us};
     let all: Vec<_> = of(rows).collect();
@@ -321,7 +320,7 @@ fn append_transactions(tx: &Connection, rows: &[SessionRecord]) -> Result<(), St
         return Ok(());
     }
     let columns: Vec<&str> = crate::transactions::COLUMNS.split(',').map(str::trim).collect();
-    let mut app = tx.appender_with_columns("transactions", &columns)?;
+    let mut app = conn.appender_with_columns("transactions", &columns)?;
     for chunk in all.chunks(ROWS_PER_RECORD_BATCH) {
         let text = |f: &dyn Fn(&SessionRecord, &tyto_schema::Transaction) -> String| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(chunk.iter().map(|(r, t)| f(r, t))))

@@ -737,25 +737,30 @@ impl Drop for DuckStore {
 
 impl DuckStore {
     /// Runs `write` in the transaction this handle holds open, or in one of its own.
-    /// A failure rolls back what it held too (DuckDB aborts a transaction one of
-    /// whose statements failed).
     fn write_in_transaction(
         &mut self,
         write: impl FnOnce(&Connection) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let own = self.held == 0;
+        self.write_open(write)?;
         if own {
+            self.commit()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `write` in the transaction this handle holds open, opening one when it
+    /// holds none, and leaves it open. A failure rolls back what it held too (DuckDB
+    /// aborts a transaction one of whose statements failed).
+    fn write_open(&mut self, write: impl FnOnce(&Connection) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        if self.held == 0 {
             self.conn.execute_batch("BEGIN TRANSACTION")?;
         }
-        match write(&self.conn) {
-            Ok(()) if own => self.commit(),
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.held = 0;
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        write(&self.conn).inspect_err(|_| {
+            self.held = 0;
+            let _ = self.conn.execute_batch("ROLLBACK");
+        })
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
@@ -782,16 +787,8 @@ impl SessionWriter for DuckStore {
             Some(n) => n,
             None => self.conn.query_row("SELECT coalesce(max(rk), 0) + 1 FROM sessions", [], |r| r.get::<_, i64>(0))?,
         };
-        if self.held == 0 {
-            self.conn.execute_batch("BEGIN TRANSACTION")?;
-        }
-        // Held from here: a failure rolls it back with what was held before.
+        self.write_open(|conn| append::append(conn, rows, next))?;
         self.held += rows.len();
-        if let Err(e) = append::append(&self.conn, rows, next) {
-            self.held = 0;
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
         // Keys given in a transaction rolled back are not given again: keys need
         // only be unique.
         self.next_rk = Some(next + rows.len() as i64);
