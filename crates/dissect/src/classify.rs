@@ -29,8 +29,8 @@ const PROBE_DATAGRAMS_IN_ALL: usize = 4 * PROBE_DATAGRAMS;
 /// Protocols one connection may hand over to (SOCKS → HTTP CONNECT → TLS is two).
 const MAX_HANDOFFS: usize = 4;
 /// Datagrams that must continue a stream (on their side: same stream, sequence
-/// number 1 to [`MAX_SEQ_STEP`] ahead of the last, or another mark for a
-/// [`Probe::Masked`]) to decide a plausible protocol: three datagrams at least. For
+/// number 1 to [`MAX_SEQ_STEP`] ahead of the last, another mark for a
+/// [`Probe::Masked`], the stream alone for a [`Probe::Marked`]) to decide a plausible protocol: three datagrams at least. For
 /// a [`Probe::Connection`], a side's first datagram naming the id the other side's
 /// named decides alone.
 pub const PLAUSIBLE_RUN: u8 = 2;
@@ -51,6 +51,8 @@ enum Continues {
     EitherSide,
     /// Same stream, another mark ([`Probe::Masked`]).
     Changing,
+    /// Same stream ([`Probe::Marked`]).
+    Same,
 }
 
 /// A plausible protocol's progress: each side's last (stream, sequence number), and
@@ -361,6 +363,10 @@ impl Classifier {
                     undecided = true;
                     plausible.push((i, p, stream, u16::from(mark), Continues::Changing));
                 }
+                Probe::Marked { stream } => {
+                    undecided = true;
+                    plausible.push((i, p, stream, 0, Continues::Same));
+                }
             }
         }
         self.refused = refused;
@@ -391,6 +397,7 @@ impl Classifier {
                     Some((s, q)) => {
                         let next = match continues {
                             Continues::Changing => seq != q,
+                            Continues::Same => true,
                             _ => (1..=MAX_SEQ_STEP).contains(&seq.wrapping_sub(q)),
                         };
                         if s == stream && next {

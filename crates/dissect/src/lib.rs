@@ -53,6 +53,11 @@ pub enum Probe {
     /// keep the id while `mark` (that first byte) changes continue a run, as
     /// advancing numbers do.
     Masked { stream: u32, mark: u8 },
+    /// A datagram carrying a marker where the protocol's header puts it, too short
+    /// for one to prove it, in a header with no number that advances (TeamViewer's
+    /// 0x17 0x24 at byte 11): datagrams of one side that carry the same `stream`
+    /// continue a run.
+    Marked { stream: u32 },
 }
 
 /// A probe that can always tell from what it has: yes or no.

@@ -347,7 +347,7 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         eprintln!("confused: nDPI {m}, Tyto {said}: {n}");
     }
     eprintln!("all DPI flows: {found}/{total} ({:.1}%)", 100.0 * found as f64 / total.max(1) as f64);
-    assert!(found as f64 >= 0.9 * total as f64, "{found}/{total} below 90%");
+    assert!(found as f64 >= 0.94 * total as f64, "{found}/{total} below 94%");
     // Floors as measured when each dissector landed.
     for (name, floor) in [
         ("HTTP", 0.95),
@@ -420,6 +420,10 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
         ("HART-IP", 1.0),
         ("PTPv2", 1.0),
         ("RTMP", 1.0),
+        // LAN sync's discovery and its commands over CoAP.
+        ("Dropbox", 1.0),
+        // Transfers between ephemeral ports, named by their blocks.
+        ("TFTP", 1.0),
     ] {
         let (n, ok) = tally.get(name).copied().unwrap_or((0, 0));
         let share = ok as f64 / n.max(1) as f64;
@@ -737,6 +741,8 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
         ("TINC", 100.0),
         ("Elasticsearch", 100.0),
         ("Megaco", 100.0),
+        // The UDP flow's client sent one datagram: its side alone cannot be named.
+        ("TeamViewer", 90.0),
         // One direction alone never shows that both name one connection.
         ("RX", 90.0),
         // A call's voice alone (mini frames) names nothing.

@@ -70,7 +70,7 @@ fn extended(nibble: u8, d: &[u8], at: &mut usize) -> Option<usize> {
     }
 }
 
-fn message(d: &[u8]) -> bool {
+pub(crate) fn message(d: &[u8]) -> bool {
     if d.len() < HEADER || d[0] >> 6 != 1 {
         return false;
     }

@@ -89,9 +89,11 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             for m in METHODS {
                 match starts_with(data, m) {
                     Probe::Match => return request_line(data),
-                    Probe::NeedMore | Probe::Plausible { .. } | Probe::Connection { .. } | Probe::Masked { .. } => {
-                        best = Probe::NeedMore
-                    }
+                    Probe::NeedMore
+                    | Probe::Plausible { .. }
+                    | Probe::Connection { .. }
+                    | Probe::Masked { .. }
+                    | Probe::Marked { .. } => best = Probe::NeedMore,
                     Probe::NoMatch => {}
                 }
             }

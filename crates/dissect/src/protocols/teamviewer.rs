@@ -2,9 +2,10 @@
 //! over TCP, messages of the magic 0x11 0x30, a command, flags and a little-endian
 //! length of the body after a 24-byte header, recognised from any message start by
 //! lengths that lead exactly from one to the next (the older 0x17 0x24 commands a
-//! client sends first leave it open); over UDP, datagrams with an 8-byte
-//! connection id that both sides send, then 0x17 0x24 at byte 11. Only the
-//! protocol is recorded.
+//! client sends first leave it open); over UDP, datagrams with 0x17 0x24 at byte 11
+//! (after a connection id and a counter that need not advance), three of one side
+//! (nDPI asks four of either): a capture that missed the first datagrams, or holds
+//! one side only, still has them. Only the protocol is recorded.
 
 use crate::kit::messages::Length;
 use crate::kit::{chained, le32, starts_with, NameOnly};
@@ -25,9 +26,9 @@ const MAX_BODY: usize = 1 << 20;
 
 pub fn probe(_side: Side, d: &[u8]) -> Probe {
     if d.get(11..13) == Some(&[0x17, 0x24]) && d.len() >= 16 && !d.starts_with(&[0x11, 0x30]) {
-        // A datagram: the connection id both sides name, the magic after it.
-        let id = u64::from_be_bytes(d[..8].try_into().unwrap_or_default());
-        return Probe::Connection { id: (id >> 32) as u32 ^ id as u32, seq: 0 };
+        // A datagram: the magic after the connection's id; the id changes with the
+        // channel a datagram belongs to, so the magic alone makes the run.
+        return Probe::Marked { stream: 0x1724 };
     }
     // The older commands a client opens with: nothing that decides, but no reason
     // to rule the protocol out before the server's framed answer.
@@ -66,11 +67,13 @@ mod tests {
     }
 
     #[test]
-    fn datagrams_name_one_connection() {
-        // `teamviewer.pcap`: both sides' datagrams, the same id (here zero).
-        let a = unhex("0000000000000000 0000 03 1724 4750000500000000");
-        let b = unhex("0000000000000000 4426 03 1724 73040000");
-        assert_eq!(probe(Side::Client, &a), probe(Side::Server, &b));
-        assert!(matches!(probe(Side::Client, &a), Probe::Connection { .. }));
+    fn datagrams_carry_the_magic() {
+        // `teamviewer.pcap`: the server's datagrams, of several channels.
+        let marked = Probe::Marked { stream: 0x1724 };
+        for d in ["0000000000000000 0000 03 1724 4750000500000000", "0100000001000000 4426 0b 1724 7085000100000017"] {
+            assert_eq!(probe(Side::Server, &unhex(d)), marked);
+        }
+        assert_eq!(probe(Side::Server, &unhex("0000000000000000 4426 03 1725 73040000")), Probe::NoMatch);
+        assert_eq!(probe(Side::Server, &unhex("0000000000000000 4426 03 1724 7304")), Probe::NoMatch, "too short");
     }
 }

@@ -1,5 +1,9 @@
 //! TFTP (RFC 1350) read and write requests on UDP: the opcode and the file name.
-//! The transfer itself runs between other ports, as a session of its own.
+//! The transfer itself runs between other ports, as a session of its own: blocks of
+//! data one way (opcode 3, a block number, up to 64 KiB with RFC 2348's block size
+//! option), each acknowledged by its number the other way (opcode 4, four bytes
+//! exactly). Both sides sending those decide, as does one side's run of advancing
+//! block numbers: a capture that starts mid-transfer, or holds one side, is named.
 
 use tyto_schema::SessionRecord;
 
@@ -17,6 +21,12 @@ pub static PROTOCOL: Protocol = Protocol {
 
 const OPCODES: [&str; 6] = ["", "rrq", "wrq", "data", "ack", "error"];
 const MAX_DATAGRAMS: u32 = 16;
+/// A data block's bytes at most (RFC 2348: 65,464).
+const MAX_BLOCK: usize = 65_464;
+/// The id both sides' transfer datagrams give the classifier: a transfer has no
+/// connection id of its own; that both sides send blocks or acknowledgements is the
+/// evidence.
+const TRANSFER: u32 = u32::from_be_bytes(*b"tftp");
 
 /// A request: opcode 1 or 2, a file name, a known mode, each ending in NUL.
 fn request(data: &[u8]) -> Option<(u8, &[u8])> {
@@ -32,6 +42,14 @@ fn request(data: &[u8]) -> Option<(u8, &[u8])> {
 }
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
+    // A transfer: a data block or an acknowledgement, numbered by its block.
+    match data {
+        [0, 3, hi, lo, rest @ ..] if rest.len() <= MAX_BLOCK => {
+            return Probe::Connection { id: TRANSFER, seq: u16::from_be_bytes([*hi, *lo]) };
+        }
+        [0, 4, hi, lo] => return Probe::Connection { id: TRANSFER, seq: u16::from_be_bytes([*hi, *lo]) },
+        _ => {}
+    }
     match side {
         Side::Client => Probe::from(request(data).is_some()),
         // An answer comes from another port: seen here only on one port, as an error.
@@ -77,5 +95,19 @@ mod tests {
         t.feed(Side::Server, b"\x00\x03\x00\x01data", &mut rec);
         assert_eq!(rec.extra.get("tftp.filename"), Some(&Values::Text(vec!["rfc1350.txt".into()])));
         assert_eq!(rec.extra.get("tftp.opcode"), Some(&Values::Text(vec!["rrq".into(), "data".into()])));
+    }
+
+    #[test]
+    fn transfers_name_their_blocks() {
+        // `tftp.pcap`: block 1 of a file, its acknowledgement; an acknowledgement is
+        // four bytes exactly.
+        let mut data = b"\x00\x03\x00\x01".to_vec();
+        data.resize(516, b'x');
+        let named = Probe::Connection { id: TRANSFER, seq: 1 };
+        assert_eq!(probe(Side::Server, &data), named);
+        assert_eq!(probe(Side::Client, b"\x00\x04\x00\x01"), named);
+        assert_eq!(probe(Side::Client, b"\x00\x04\x00\x01\x00"), Probe::NoMatch);
+        data.resize(4 + MAX_BLOCK + 1, b'x');
+        assert_eq!(probe(Side::Server, &data), Probe::NeedMore, "a block too large");
     }
 }
