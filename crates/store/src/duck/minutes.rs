@@ -38,6 +38,15 @@ pub(crate) fn fill(before_us: Option<i64>) -> String {
     )
 }
 
+/// The first and last minutes with sessions, as microseconds: the start of the
+/// first and the end of the last (none for an empty store). Minutes of deleted
+/// sessions may remain, so this bounds where sessions start; it does not say any do.
+pub(crate) fn span_us(conn: &Connection) -> Result<Option<(i64, i64)>, StoreError> {
+    let (first, last): (Option<i64>, Option<i64>) =
+        conn.query_row(&format!("SELECT min(minute), max(minute) FROM {TABLE}"), [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(first.zip(last).map(|(a, b)| (a.saturating_mul(MINUTE_US), b.saturating_add(1).saturating_mul(MINUTE_US))))
+}
+
 fn minute_of(start_ns: i64) -> i64 {
     start_ns.div_euclid(1000).div_euclid(MINUTE_US)
 }
