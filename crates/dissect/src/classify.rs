@@ -30,9 +30,9 @@ const PROBE_DATAGRAMS_IN_ALL: usize = 4 * PROBE_DATAGRAMS;
 const MAX_HANDOFFS: usize = 4;
 /// Datagrams that must continue a stream (on their side: same stream, sequence
 /// number 1 to [`MAX_SEQ_STEP`] ahead of the last, another mark for a
-/// [`Probe::Masked`], the stream alone for a [`Probe::Marked`]) to decide a plausible protocol: three datagrams at least. For
-/// a [`Probe::Connection`], a side's first datagram naming the id the other side's
-/// named decides alone.
+/// [`Probe::Masked`], the stream alone for a [`Probe::Marked`]) to decide a
+/// plausible protocol: three datagrams at least. For a [`Probe::Connection`], a
+/// side's first datagram naming the id the other side's named decides alone.
 pub const PLAUSIBLE_RUN: u8 = 2;
 /// Sequence numbers may skip what was lost or reordered, not more.
 const MAX_SEQ_STEP: u16 = 64;
