@@ -4,6 +4,7 @@
 //! name in angle brackets, an address in square brackets, or an MTP address).
 //! Recognised from that opening; only the protocol is recorded.
 
+use crate::kit::lines::starts_with_ci;
 use crate::kit::NameOnly;
 use crate::{Probe, Protocol, Side, Transport};
 
@@ -19,7 +20,7 @@ pub static PROTOCOL: Protocol = Protocol {
 pub fn probe(_side: Side, d: &[u8]) -> Probe {
     let rest = if let Some(r) = d.strip_prefix(b"!/") {
         r
-    } else if d.len() >= 7 && d[..7].eq_ignore_ascii_case(b"MEGACO/") {
+    } else if starts_with_ci(d, b"MEGACO/") {
         &d[7..]
     } else if b"MEGACO/".get(..d.len()).is_some_and(|p| p.eq_ignore_ascii_case(d)) || d == b"!" {
         return Probe::NeedMore;

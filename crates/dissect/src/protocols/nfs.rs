@@ -3,7 +3,7 @@
 //! or 100227 (NFS ACL), a known program version and credentials of a known flavour.
 //! Only the protocol is recorded so far.
 
-use crate::kit::NameOnly;
+use crate::kit::{be32, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -15,14 +15,9 @@ pub static PROTOCOL: Protocol = Protocol {
     later: None,
 };
 
-fn u32_at(b: &[u8], i: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?))
-}
-
 /// An RPC call to an NFS program: `None` when too short to tell.
 fn call(b: &[u8]) -> Option<bool> {
-    let (kind, rpc, program, version, flavour) =
-        (u32_at(b, 4)?, u32_at(b, 8)?, u32_at(b, 12)?, u32_at(b, 16)?, u32_at(b, 24)?);
+    let (kind, rpc, program, version, flavour) = (be32(b, 4)?, be32(b, 8)?, be32(b, 12)?, be32(b, 16)?, be32(b, 24)?);
     let known = match program {
         100003 => (2..=4).contains(&version),
         100005 => (1..=3).contains(&version),
@@ -38,7 +33,7 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
         return Probe::NeedMore;
     }
     // Over TCP, a record mark: the last-fragment bit and the fragment's length.
-    if let Some(mark) = u32_at(data, 0) {
+    if let Some(mark) = be32(data, 0) {
         if mark & 0x8000_0000 != 0 && (28..=1 << 20).contains(&(mark & 0x7fff_ffff)) {
             return match call(&data[4..]) {
                 Some(ok) => Probe::from(ok),
