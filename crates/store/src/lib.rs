@@ -45,7 +45,10 @@ pub const MAX_LIST_ROWS: usize = 1_000_000;
 pub enum StoreError {
     #[error("{path}: {source}")]
     Open { path: PathBuf, source: duckdb::Error },
-    #[error("{place} holds sessions in layout version {found}; this Tyto reads version {wanted}")]
+    #[error(
+        "{place} holds sessions in layout version {found}; this Tyto reads version {wanted}{}",
+        if found < wanted { " (`tyto db upgrade --store URL` brings it there)" } else { " (a newer Tyto wrote it)" }
+    )]
     Version { place: String, found: u32, wanted: u32 },
     #[error("session store: {0}")]
     Db(#[from] duckdb::Error),

@@ -431,3 +431,108 @@ fn retention_drops_whole_days_and_a_cluster_name_makes_distributed_tables() {
     );
     assert_eq!(parts.trim(), cut);
 }
+
+/// A store of layout 1 (every field a column of `sessions`) is brought to layout 2
+/// by `tyto db upgrade` in place: the other protocols' fields move to their own
+/// table and every search answers as on a store made new from the same captures.
+#[test]
+fn a_layout_1_store_is_upgraded_in_place_and_answers_as_one_made_new() {
+    let Some(ch) = common::ClickHouse::start() else { return };
+    let Some(files) = common::arkime_captures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = ch.url("fresh");
+    common::ok(common::tyto().args(["db", "init", "--store", &fresh]).output().unwrap());
+    common::ok(
+        common::tyto()
+            .args(["ingest", "--workers", "1", "--store", &fresh, "--data-dir"])
+            .arg(dir.path())
+            .args(&files)
+            .output()
+            .unwrap(),
+    );
+    // Layout 1, made from it: one sessions table with the other table's columns too.
+    ch.query("CREATE DATABASE old");
+    for t in ["files", "inputs", "alerts", "transactions", "sessions"] {
+        ch.query(&format!("CREATE TABLE old.{t} AS fresh.{t}"));
+    }
+    let more: Vec<(String, String)> = ch
+        .query(
+            "SELECT name, type FROM system.columns WHERE database = 'fresh' AND table = 'sessions_more' \
+             AND name NOT IN ('id', 'side_start', 'side_stop')",
+        )
+        .lines()
+        .map(|l| {
+            let (n, t) = l.split_once('\t').unwrap();
+            (n.to_string(), t.to_string())
+        })
+        .collect();
+    assert!(more.len() > 100, "{more:?}");
+    for (name, ty) in &more {
+        ch.query(&format!("ALTER TABLE old.sessions ADD COLUMN \"{name}\" {ty}"));
+    }
+    let main: Vec<String> = ch
+        .query("SELECT name FROM system.columns WHERE database = 'fresh' AND table = 'sessions'")
+        .lines()
+        .map(|n| format!("\"{n}\""))
+        .collect();
+    let more_cols: Vec<String> = more.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    let all = [main.clone(), more_cols.clone()].concat().join(", ");
+    ch.query(&format!(
+        "INSERT INTO old.sessions ({all}) SELECT {all} FROM fresh.sessions ANY LEFT JOIN \
+         (SELECT id, {} FROM fresh.sessions_more) AS more USING id",
+        more_cols.join(", ")
+    ));
+    for t in ["files", "inputs", "alerts", "transactions"] {
+        ch.query(&format!("INSERT INTO old.{t} SELECT * FROM fresh.{t}"));
+    }
+    ch.query("CREATE TABLE old.tyto_schema_version AS fresh.tyto_schema_version");
+    ch.query("INSERT INTO old.tyto_schema_version (version, tyto) VALUES (1, '0.1.0')");
+    let old = ch.url("old");
+
+    // This Tyto does not read it before the upgrade, and says why.
+    let refused = common::tyto().args(["count", "--store", &old]).output().unwrap();
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("layout version 1") && why.contains("tyto db upgrade"), "{why}");
+
+    let up = common::ok(common::tyto().args(["db", "upgrade", "--store", &old]).output().unwrap());
+    let said = String::from_utf8_lossy(&up.stdout).into_owned();
+    let holding = ch.query("SELECT count() FROM fresh.sessions_more").trim().to_string();
+    assert_ne!(holding, "0");
+    assert!(said.contains(&format!("of {holding} sessions to sessions_more")), "{said}");
+    assert!(said.contains("holds layout 2"), "{said}");
+    let left = ch.query(&format!(
+        "SELECT count() FROM system.columns WHERE database = 'old' AND table = 'sessions' AND name IN ({})",
+        more.iter().map(|(n, _)| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+    ));
+    assert_eq!(left.trim(), "0", "the moved columns left sessions");
+    // Done once: a second upgrade finds it done.
+    let again = common::ok(common::tyto().args(["db", "upgrade", "--store", &old]).output().unwrap());
+    let again = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(again.contains("holds layout 2") && !again.contains("copied"), "{again}");
+
+    let sessions = |store: &str, expr: &str| -> Vec<String> {
+        let out = common::ok(
+            common::tyto()
+                .args(["sessions", "--store", store, "--limit", "10000", "--format", "ndjson", "-e", expr])
+                .output()
+                .unwrap(),
+        );
+        let mut rows: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+        rows.sort();
+        rows
+    };
+    for expr in [
+        "ip.protocol == [tcp, udp, icmp]",
+        "smb.share == *",
+        "ssh.ver == *",
+        "host == *.com",
+        "!smb.share == * && protocols == smb",
+        "sip.method == INVITE || dns.host == *",
+        "protocols == tls && tls.version == *",
+    ] {
+        let new = sessions(&fresh, expr);
+        assert_eq!(sessions(&old, expr), new, "{expr}");
+    }
+    assert!(!sessions(&fresh, "smb.share == * || ssh.ver == *").is_empty());
+}

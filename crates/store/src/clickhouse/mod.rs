@@ -33,7 +33,7 @@ use tyto_schema::{
 };
 
 use crate::sql::reads::{self, json_i64, json_str, json_u64, Backend, Shapes};
-use crate::sql::where_clause;
+use crate::sql::{where_clause, Dialect};
 use crate::transactions::COLUMNS;
 use crate::{
     dump_fields, AlertQuery, Bucket, Combination, FileRow, InputFile, Interrupter, Link, ListQuery, NodeFiles,
@@ -45,10 +45,10 @@ use rowbinary::micros;
 pub use spool::SpoolCounters;
 use spool::{Batch, Spool};
 pub use sql::string_literal;
-use sql::ClickSql;
+use sql::{ClickSql, MORE_TABLE};
 
 /// The layout of Tyto's ClickHouse tables; `tyto db upgrade` moves older ones here.
-pub const CLICKHOUSE_LAYOUT: u32 = 1;
+pub const CLICKHOUSE_LAYOUT: u32 = 2;
 /// Session ids looked up per query when checking what a batch left behind (each
 /// id is ~36 bytes of SQL; the server takes 256 KiB of query text).
 const IDS_PER_CHECK: usize = 2_000;
@@ -112,13 +112,25 @@ pub struct ClickStore {
 
 /// The tables, as (name, columns, engine clause of the local MergeTree).
 fn tables() -> Vec<(&'static str, String, &'static str)> {
-    let session_columns: Vec<String> =
-        FIELDS.iter().map(|f| format!("\"{}\" {}", f.column, rowbinary::column_type(f))).collect();
+    let column = |f: &FieldDef| format!("\"{}\" {}", f.column, rowbinary::column_type(f));
+    let session_columns: Vec<String> = FIELDS.iter().filter(|f| !sql::in_more(f)).map(column).collect();
+    let more_columns: Vec<String> = ["id String".to_string(), "side_start Int64".into(), "side_stop Int64".into()]
+        .into_iter()
+        .chain(FIELDS.iter().filter(|f| sql::in_more(f)).map(column))
+        .collect();
     vec![
         (
             "sessions",
             session_columns.join(", "),
             "MergeTree PARTITION BY toYYYYMMDD(toDateTime(intDiv(start_time, 1000000))) ORDER BY (start_time, id)",
+        ),
+        (
+            // Keyed and partitioned as the sessions (side_start is the session's start):
+            // a day's rows land as one part, retention drops the same days, and a page's
+            // rows are found by the same key.
+            MORE_TABLE,
+            more_columns.join(", "),
+            "MergeTree PARTITION BY toYYYYMMDD(toDateTime(intDiv(side_start, 1000000))) ORDER BY (side_start, id)",
         ),
         (
             "files",
@@ -299,28 +311,58 @@ impl ClickStore {
         Ok(Some(v as u32))
     }
 
-    /// Catalogue fields that the sessions table (every copy of it) lacks.
-    fn missing_columns(&self) -> Result<Vec<String>, StoreError> {
-        let db = lit(&self.cfg.database);
-        let mut names = vec!["sessions".to_string()];
+    /// The columns a table (every copy of it, with a cluster) has.
+    fn columns_of(&self, table: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut names = vec![table.to_string()];
         if self.cfg.cluster.is_some() {
-            names.push("sessions_local".into());
+            names.push(format!("{table}_local"));
         }
-        let mut missing = Vec::new();
+        let mut common: Option<std::collections::HashSet<String>> = None;
         for t in names {
-            let rows = self
-                .http
-                .in_database("system")
-                .rows(&format!("SELECT name FROM system.columns WHERE database = {db} AND table = {}", lit(&t)))?;
-            let have: std::collections::HashSet<String> = rows.iter().filter_map(|r| r.first()).map(json_str).collect();
-            for f in FIELDS.iter().filter(|f| !have.contains(f.column)) {
-                if !missing.iter().any(|m: &String| m == f.column) {
-                    missing.push(f.column.to_string());
-                }
+            let have = self.columns_of_one(&t)?;
+            common = Some(match common {
+                None => have,
+                Some(c) => c.intersection(&have).cloned().collect(),
+            });
+        }
+        Ok(common.unwrap_or_default())
+    }
+
+    /// The columns of one table on this server.
+    fn columns_of_one(&self, table: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let rows = self.http.in_database("system").rows(&format!(
+            "SELECT name FROM system.columns WHERE database = {} AND table = {}",
+            lit(&self.cfg.database),
+            lit(table)
+        ))?;
+        Ok(rows.iter().filter_map(|r| r.first()).map(json_str).collect())
+    }
+
+    /// Catalogue fields that their table (`sessions` or [`MORE_TABLE`]) lacks.
+    fn missing_fields(&self) -> Result<Vec<(&'static str, &'static FieldDef)>, StoreError> {
+        let mut missing = Vec::new();
+        for table in ["sessions", MORE_TABLE] {
+            let have = self.columns_of(table)?;
+            missing.extend(
+                FIELDS
+                    .iter()
+                    .filter(|f| (table == MORE_TABLE) == sql::in_more(f) && !have.contains(f.column))
+                    .map(|f| (table, f)),
+            );
+        }
+        Ok(missing)
+    }
+
+    /// What this Tyto needs and the tables lack: tables, then columns.
+    fn missing_columns(&self) -> Result<Vec<String>, StoreError> {
+        let mut missing = Vec::new();
+        for t in ["transactions", MORE_TABLE] {
+            if !self.table_exists(&self.local(t))? {
+                missing.push(format!("the {t} table"));
             }
         }
-        if !self.table_exists(&self.local("transactions"))? {
-            missing.push("the transactions table".into());
+        if missing.is_empty() {
+            missing.extend(self.missing_fields()?.into_iter().map(|(_, f)| f.column.to_string()));
         }
         Ok(missing)
     }
@@ -370,6 +412,10 @@ impl ClickStore {
             Some(v) if v < CLICKHOUSE_LAYOUT && !upgrade => {
                 return Err(StoreError::Version { place: cfg.display(), found: v, wanted: CLICKHOUSE_LAYOUT })
             }
+            Some(1) => {
+                store.layout_1_to_2(&mut done)?;
+                store.create_tables(&mut done)?;
+            }
             Some(v) => {
                 done.push(format!("{} holds layout {v}", cfg.display()));
                 if upgrade {
@@ -383,10 +429,7 @@ impl ClickStore {
                     "CREATE TABLE IF NOT EXISTS tyto_schema_version (version UInt32, applied DateTime DEFAULT now(), \
                      tyto String) ENGINE = TinyLog",
                 )?;
-                store.http.execute(&format!(
-                    "INSERT INTO tyto_schema_version (version, tyto) VALUES ({CLICKHOUSE_LAYOUT}, {})",
-                    lit(env!("CARGO_PKG_VERSION"))
-                ))?;
+                store.record_layout()?;
                 done.push(format!("{} holds layout {CLICKHOUSE_LAYOUT}", cfg.display()));
             }
         }
@@ -394,30 +437,101 @@ impl ClickStore {
         if !missing.is_empty() && !upgrade {
             return Err(StoreError::Outdated { place: cfg.display(), missing: missing.join(", ") });
         }
-        for col in &missing {
-            // (The transactions table was made above.)
-            let Some(f) = FIELDS.iter().find(|f| f.column == col) else { continue };
+        for (table, f) in store.missing_fields()? {
             let ty = rowbinary::column_type(f);
-            // The shards' tables first: the Distributed one only describes them.
-            let mut targets = vec![];
-            if cfg.cluster.is_some() {
-                targets.push("sessions_local");
+            store.add_column(table, f.column, ty)?;
+            done.push(format!("added column {}.{} {ty}", table, f.column));
+        }
+        if upgrade {
+            // Left behind in `sessions` by a move to [`MORE_TABLE`] cut short.
+            let mut have = std::collections::HashSet::new();
+            for t in store.copies("sessions") {
+                have.extend(store.columns_of_one(&t)?);
             }
-            targets.push("sessions");
-            for t in targets {
-                let have = store.http.in_database("system").number(&format!(
-                    "SELECT count() FROM system.columns WHERE database = {} AND table = {} AND name = {}",
-                    lit(&cfg.database),
-                    lit(t),
-                    lit(col)
-                ))?;
-                if have == 0 {
-                    store.http.execute(&format!("ALTER TABLE {t} ADD COLUMN \"{col}\" {ty}"))?;
-                }
-            }
-            done.push(format!("added column {col} {ty}"));
+            let left: Vec<&str> =
+                FIELDS.iter().filter(|f| sql::in_more(f) && have.contains(f.column)).map(|f| f.column).collect();
+            store.drop_columns("sessions", &left)?;
+            done.extend(left.iter().map(|c| format!("moved column {c} to {MORE_TABLE}")));
         }
         Ok(done)
+    }
+
+    fn record_layout(&self) -> Result<(), StoreError> {
+        self.http.execute(&format!(
+            "INSERT INTO tyto_schema_version (version, tyto) VALUES ({CLICKHOUSE_LAYOUT}, {})",
+            lit(env!("CARGO_PKG_VERSION"))
+        ))
+    }
+
+    /// Adds a column to a table, the shards' copies first (the Distributed table only
+    /// describes them); a copy that has it already is left as it is.
+    fn add_column(&self, table: &str, column: &str, ty: &str) -> Result<(), StoreError> {
+        for t in self.copies(table) {
+            if !self.has_column(&t, column)? {
+                self.http.execute(&format!("ALTER TABLE {t} ADD COLUMN \"{column}\" {ty}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops columns of a table (those a copy has), several in one change: on 18.16
+    /// each change rewrites every part's list of columns (a column at a time, 230
+    /// columns of 330 captures' parts took two minutes), and refuses one that removes
+    /// more than 50 files from a part (a list or nullable column has four).
+    fn drop_columns(&self, table: &str, columns: &[&str]) -> Result<(), StoreError> {
+        for t in self.copies(table) {
+            let have = self.columns_of_one(&t)?;
+            let drops: Vec<String> =
+                columns.iter().filter(|c| have.contains(**c)).map(|c| format!("DROP COLUMN \"{c}\"")).collect();
+            for some in drops.chunks(12) {
+                self.http.execute(&format!("ALTER TABLE {t} {}", some.join(", ")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A table's name on this server: the shards' copy first, with a cluster.
+    fn copies(&self, table: &str) -> Vec<String> {
+        match self.cfg.cluster {
+            Some(_) => vec![format!("{table}_local"), table.to_string()],
+            None => vec![table.to_string()],
+        }
+    }
+
+    fn has_column(&self, table: &str, column: &str) -> Result<bool, StoreError> {
+        Ok(self.http.in_database("system").number(&format!(
+            "SELECT count() FROM system.columns WHERE database = {} AND table = {} AND name = {}",
+            lit(&self.cfg.database),
+            lit(table),
+            lit(column)
+        ))? > 0)
+    }
+
+    /// Layout 1 kept every field in `sessions`: the fields now in [`MORE_TABLE`] are
+    /// copied there (a row per session holding one), the layout recorded, then their
+    /// columns dropped from `sessions`. Cut short before the record, it is done again
+    /// from the start (the copy made anew); after it, `upgrade` drops what is left.
+    fn layout_1_to_2(&self, done: &mut Vec<String>) -> Result<(), StoreError> {
+        for t in self.copies(MORE_TABLE).into_iter().rev() {
+            self.http.execute(&format!("DROP TABLE IF EXISTS {t}"))?;
+        }
+        self.create_tables(done)?;
+        let have = self.columns_of("sessions")?;
+        let moved: Vec<&FieldDef> = FIELDS.iter().filter(|f| sql::in_more(f) && have.contains(f.column)).collect();
+        if !moved.is_empty() {
+            let cols = moved.iter().map(|f| format!("\"{}\"", f.column)).collect::<Vec<_>>().join(", ");
+            let any = moved.iter().map(|f| self.sql.exists(f)).collect::<Vec<_>>().join(" OR ");
+            self.http.execute(&format!(
+                "INSERT INTO {MORE_TABLE} (id, side_start, side_stop, {cols}) \
+                 SELECT id, start_time, stop_time, {cols} FROM sessions WHERE {any}"
+            ))?;
+            let rows = self.http.number(&format!("SELECT count() FROM {MORE_TABLE}"))?;
+            done.push(format!("copied the fields of {} columns of {rows} sessions to {MORE_TABLE}", moved.len()));
+        }
+        self.record_layout()?;
+        self.drop_columns("sessions", &moved.iter().map(|f| f.column).collect::<Vec<_>>())?;
+        done.push(format!("{} holds layout {CLICKHOUSE_LAYOUT}", self.cfg.display()));
+        Ok(())
     }
 
     /// Waits until no mutation of `table` is left to do (on the server this handle
@@ -472,6 +586,7 @@ impl ClickStore {
             // session's transactions lands whole or not at all).
             let (id, start) = match b.table.as_str() {
                 "transactions" => ("session", "session_start"),
+                MORE_TABLE => ("id", "side_start"),
                 _ => ("id", "start_time"),
             };
             let rows = self.http.rows(&format!(
@@ -699,7 +814,7 @@ impl SessionReader for ClickStore {
             out.push(("cluster".into(), format!("{c} (Distributed tables over <name>_local)")));
         }
         let db = lit(&self.cfg.database);
-        for t in ["sessions", "files", "inputs", "alerts"] {
+        for t in ["sessions", MORE_TABLE, "files", "inputs", "alerts"] {
             let local = self.local(t);
             let rows = self.http.in_database("system").rows(&format!(
                 "SELECT count(), sum(rows), sum(bytes) FROM system.parts WHERE database = {db} AND table = {} AND active",
@@ -755,12 +870,20 @@ impl SessionReader for ClickStore {
         // The page's keys first, reading only the filtered and sorted columns; then
         // the shown columns of those rows alone, found by the primary key (start_time,
         // id): on 10 M rows 0.5 s, against 22 s for `id IN`, which reads every part.
-        let sql = format!(
-            "SELECT {} FROM sessions WHERE (start_time, id) {} \
-             (SELECT start_time, id FROM sessions WHERE {cond} ORDER BY {order} LIMIT {}, {limit}) ORDER BY {order}",
-            ClickStore::select_list(&fields),
-            self.sql.in_op(),
+        // Fields of other protocols come from their table's rows of the page alone,
+        // found by the same key.
+        let sorted: Vec<&FieldDef> = q.order.iter().map(|k| k.field).collect();
+        let page = format!(
+            "SELECT start_time, id FROM {} WHERE {cond} ORDER BY {order} LIMIT {}, {limit}",
+            self.sql.joined(&sorted, false, None),
             q.offset
+        );
+        let in_op = self.sql.in_op();
+        let shown: Vec<&FieldDef> = fields.iter().copied().chain(sorted.iter().copied()).collect();
+        let from = self.sql.joined(&shown, false, Some(&format!("(side_start, id) {in_op} ({page})")));
+        let sql = format!(
+            "SELECT {} FROM {from} WHERE (start_time, id) {in_op} ({page}) ORDER BY {order}",
+            ClickStore::select_list(&fields),
         );
         reads::objects(self, &sql, &fields)
     }
@@ -880,7 +1003,9 @@ impl SessionReader for ClickStore {
             .filter_map(|r| r.first().and_then(Json::as_u64).and_then(|v| u32::try_from(v).ok()))
             .collect();
         let db = lit(&self.cfg.database);
-        let tables = ["sessions", "files", "inputs", "alerts"].map(|t| lit(&self.local(t))).join(", ");
+        let tables = ["sessions", MORE_TABLE, "transactions", "files", "inputs", "alerts"]
+            .map(|t| lit(&self.local(t)))
+            .join(", ");
         let stored_bytes = self.http.in_database("system").number(&format!(
             "SELECT sum(bytes) FROM system.parts WHERE database = {db} AND table IN ({tables}) AND active"
         ))?;
@@ -986,21 +1111,41 @@ impl SessionWriter for ClickStore {
         for (_, day_rows) in days {
             // Only the columns some row fills: the server fills the others' default
             // (none), which costs it far less than reading ~240 values a row.
-            let fields: Vec<_> =
-                crate::rows::fields_held(day_rows.iter().copied(), |_| false).into_iter().map(|(f, _)| f).collect();
+            let held = crate::rows::fields_held(day_rows.iter().copied(), |_| false);
+            let fields: Vec<_> = held.iter().filter(|(f, _)| !sql::in_more(f)).map(|(f, _)| *f).collect();
             let mut columns: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
             columns.push(format!("\"{}\"", tyto_schema::STORED_AT_COLUMN));
             let columns = columns.join(", ");
             let enc = rowbinary::sessions(&day_rows, &fields, stored_us);
+            // The sessions having a field of another protocol, in the batch's order.
+            let more_fields: Vec<_> = held.iter().filter(|(f, _)| sql::in_more(f)).map(|(f, _)| *f).collect();
+            let mut more_rows: Vec<usize> =
+                held.iter().filter(|(f, _)| sql::in_more(f)).flat_map(|(_, rows)| rows.iter().copied()).collect();
+            more_rows.sort_unstable();
+            more_rows.dedup();
+            let more_rows: Vec<&SessionRecord> = more_rows.iter().map(|&i| day_rows[i]).collect();
+            let more_columns = ["id", "side_start", "side_stop"]
+                .iter()
+                .map(|c| c.to_string())
+                .chain(more_fields.iter().map(|f| format!("\"{}\"", f.column)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let more = rowbinary::more(&more_rows, &more_fields);
+            let more_ids = more_rows.iter().map(|r| r.id.clone()).collect();
             let (min_us, max_us) = (
                 day_rows.iter().map(|r| micros(r.start_ns)).min().unwrap_or(0),
                 day_rows.iter().map(|r| micros(r.start_ns)).max().unwrap_or(0),
             );
-            // A day's sessions, then their transactions: each batch checked by the
-            // session ids it holds after a lost answer.
+            // A day's sessions, their other protocols' fields, then their
+            // transactions: each batch checked by the session ids it holds after a lost
+            // answer.
             let ids = day_rows.iter().map(|r| r.id.clone()).collect();
             let (txn, txn_ids) = rowbinary::transactions(&day_rows);
-            let batches = [("sessions", columns, ids, enc), ("transactions", COLUMNS.to_string(), txn_ids, txn)];
+            let batches = [
+                ("sessions", columns, ids, enc),
+                (MORE_TABLE, more_columns, more_ids, more),
+                ("transactions", COLUMNS.to_string(), txn_ids, txn),
+            ];
             for (table, columns, ids, enc) in batches {
                 if enc.row_ends.is_empty() {
                     continue;
@@ -1035,7 +1180,7 @@ impl SessionWriter for ClickStore {
         // before the limit (sessions that began that day and ended minutes into the
         // next go with it).
         let mut dropped = 0;
-        for name in ["sessions", "transactions"] {
+        for name in ["sessions", MORE_TABLE, "transactions"] {
             let table = self.local(name);
             let rows = self.http.in_database("system").rows(&format!(
                 "SELECT partition, sum(rows) FROM system.parts WHERE database = {} AND table = {} AND active \

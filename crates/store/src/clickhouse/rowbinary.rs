@@ -127,6 +127,23 @@ pub(crate) fn sessions(rows: &[&SessionRecord], fields: &[&FieldDef], stored_us:
     Encoded { body, row_ends }
 }
 
+/// The rows of [`super::sql::MORE_TABLE`]: each session's id, start and stop, then
+/// `fields` in their order.
+pub(crate) fn more(rows: &[&SessionRecord], fields: &[&FieldDef]) -> Encoded {
+    let mut body = Vec::with_capacity(rows.len() * 128);
+    let mut row_ends = Vec::with_capacity(rows.len());
+    for r in rows {
+        string(&mut body, &r.id);
+        body.extend_from_slice(&micros(r.start_ns).to_le_bytes());
+        body.extend_from_slice(&micros(r.stop_ns).to_le_bytes());
+        for f in fields {
+            value(&mut body, f, f.value(r));
+        }
+        row_ends.push(body.len());
+    }
+    Encoded { body, row_ends }
+}
+
 /// The rows' transactions ([`crate::transactions::COLUMNS`]), and each one's session id.
 pub(crate) fn transactions(rows: &[&SessionRecord]) -> (Encoded, Vec<String>) {
     use crate::transactions::{fields_json, time_us};
