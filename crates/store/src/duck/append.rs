@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use duckdb::arrow::array::{
-    ArrayRef, FixedSizeBinaryBuilder, Int64Array, Int64Builder, ListBuilder, StringArray, StringBuilder,
+    Array, ArrayRef, FixedSizeBinaryBuilder, Int64Array, Int64Builder, ListBuilder, StringArray, StringBuilder,
     TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt64Array, UInt8Array,
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -23,7 +23,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::Connection;
 use tyto_schema::{FieldDef, FieldKind, FieldValue, SessionRecord, STORED_AT_COLUMN};
 
-use super::sql::{side_bit, side_table};
+use super::sql::{side_bit, side_table, PACKED_NAMES, PACKED_VALUES, SHARED_TABLE};
 
 use crate::rows::fields_held;
 
@@ -303,10 +303,88 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
     append_table(conn, "sessions", &keyed, false, &own, Some(stored_us), &main)?;
     for side in sides {
         let mine: Vec<(i64, &SessionRecord)> = side.rows.iter().map(|i| keyed[*i]).collect();
-        append_table(conn, &side.table, &mine, true, &[], None, &side.fields)?;
+        if side.table == SHARED_TABLE {
+            append_packed(conn, &mine, &side.fields)?;
+        } else {
+            append_table(conn, &side.table, &mine, true, &[], None, &side.fields)?;
+        }
     }
     append_transactions(conn, rows)?;
     super::minutes::add(conn, rows)?;
+    Ok(())
+}
+
+/// A value of a packed field as text, in the form [`super::sql::col`] reads back:
+/// addresses as their 128-bit number, times in microseconds.
+fn packed_texts(v: FieldValue<'_>, out: &mut Vec<String>) {
+    match v {
+        FieldValue::Str(s) => out.push(s.to_string()),
+        FieldValue::Strs(v) => out.extend(v.iter().map(|s| s.to_string())),
+        FieldValue::Int(i) | FieldValue::Duration(i) => out.push(i.to_string()),
+        FieldValue::Time(ns) => out.push(ns.div_euclid(1000).to_string()),
+        FieldValue::Ints(v) | FieldValue::Durations(v) => out.extend(v.iter().map(|i| i.to_string())),
+        FieldValue::Times(v) => out.extend(v.iter().map(|ns| ns.div_euclid(1000).to_string())),
+        FieldValue::Ip(a) => out.push(u128::from_be_bytes(a.0).to_string()),
+        FieldValue::Ips(v) => out.extend(v.iter().map(|a| u128::from_be_bytes(a.0).to_string())),
+        FieldValue::Macs(v) => out.extend(v.iter().map(|m| String::from_utf8_lossy(&m.text()).into_owned())),
+        FieldValue::Null => {}
+    }
+}
+
+/// Rows of the shared side table, packed (see [`super::sql::PACKED_NAMES`]): each
+/// row's fields of `fields` that hold a value, by name, with their values as text.
+fn append_packed(
+    conn: &Connection,
+    rows: &[(i64, &SessionRecord)],
+    fields: &[&'static FieldDef],
+) -> Result<(), StoreError> {
+    let columns = ["rk", "side_start", "side_stop", PACKED_NAMES, PACKED_VALUES];
+    let mut app = conn.appender_with_columns(SHARED_TABLE, &columns)?;
+    let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
+    let mut texts = Vec::new();
+    for chunk in rows.chunks(ROWS_PER_RECORD_BATCH) {
+        let mut names = ListBuilder::new(StringBuilder::new());
+        let mut values = ListBuilder::new(ListBuilder::new(StringBuilder::new()));
+        for (_, r) in chunk {
+            for f in fields {
+                texts.clear();
+                packed_texts(f.value(r), &mut texts);
+                if texts.is_empty() {
+                    continue;
+                }
+                names.values().append_value(f.column);
+                let list = values.values();
+                texts.iter().for_each(|t| list.values().append_value(t));
+                list.append(true);
+            }
+            names.append(true);
+            values.append(true);
+        }
+        let names = names.finish();
+        let values = values.finish();
+        let schema = Schema::new(vec![
+            Field::new("rk", DataType::Int64, false),
+            Field::new("side_start", micros.clone(), false),
+            Field::new("side_stop", micros.clone(), false),
+            Field::new(PACKED_NAMES, names.data_type().clone(), true),
+            Field::new(PACKED_VALUES, values.data_type().clone(), true),
+        ]);
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(chunk.iter().map(|(rk, _)| *rk))),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                chunk.iter().map(|(_, r)| r.start_ns.div_euclid(1000)),
+            )),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                chunk.iter().map(|(_, r)| r.stop_ns.div_euclid(1000)),
+            )),
+            Arc::new(names),
+            Arc::new(values),
+        ];
+        let batch = RecordBatch::try_new(Arc::new(schema), arrays)
+            .map_err(|e| StoreError::Encode(format!("building a record batch of packed fields: {e}")))?;
+        app.append_record_batch(batch)?;
+    }
+    app.flush()?;
     Ok(())
 }
 

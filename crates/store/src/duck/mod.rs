@@ -193,6 +193,11 @@ impl DuckStore {
                     let tx = self.conn.unchecked_transaction()?;
                     tx.execute_batch(&sql::migrate_from_layout_3(&self.columns()?).join(";\n"))?;
                     tx.commit()?;
+                }
+                if (2..=4).contains(&v) {
+                    let tx = self.conn.unchecked_transaction()?;
+                    tx.execute_batch(&sql::migrate_from_layout_4(&self.columns()?).join(";\n"))?;
+                    tx.commit()?;
                 } else if v != DUCKDB_LAYOUT {
                     return Err(StoreError::Version {
                         place: self.path.display().to_string(),
@@ -243,11 +248,14 @@ impl DuckStore {
         }
         protocol_sets::fill(&self.conn)?;
         for (table, fields) in side_tables() {
-            if !tables.contains(table.as_str()) {
+            if !tables.contains(table.as_str()) && table == sql::SHARED_TABLE {
+                self.conn.execute_batch(&sql::create_packed_table())?;
+            } else if !tables.contains(table.as_str()) {
                 self.conn.execute_batch(&sql::create_side_table(&table, &fields))?;
             }
         }
-        for f in FIELDS {
+        // (The fields of the shared table are packed: a new one needs no column.)
+        for f in FIELDS.iter().filter(|f| !sql::packed(f)) {
             let table = side_table(f).unwrap_or_else(|| "sessions".into());
             if tables.contains(table.as_str()) && !have.contains(&(table.clone(), f.column.to_string())) {
                 self.conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN \"{}\" {}", f.column, sql_type(f)))?;
@@ -1443,10 +1451,12 @@ mod tests {
         for (group, cols) in
             [("modbus", vec!["modbus_function"]), ("ntlm", vec!["ntlm_domain"]), ("smb", vec!["smb_share"])]
         {
-            let any = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" OR ");
+            // (The shared table's fields read back by their expressions.)
+            let value = |c: &str| sql::col(FIELDS.iter().find(|f| f.column == c).unwrap());
+            let any = cols.iter().map(|c| format!("{} IS NOT NULL", value(c))).collect::<Vec<_>>().join(" OR ");
+            let named = cols.iter().map(|c| format!("{} AS {c}", value(c))).collect::<Vec<_>>().join(", ");
             sql.push(format!(
-                "CREATE TABLE sessions_{group} AS SELECT rk, side_start, side_stop, {} FROM {} WHERE {any}",
-                cols.join(", "),
+                "CREATE TABLE sessions_{group} AS SELECT rk, side_start, side_stop, {named} FROM {} WHERE {any}",
                 sql::SHARED_TABLE
             ));
         }
@@ -1466,6 +1476,79 @@ mod tests {
         assert_eq!(old, 0, "the old tables are gone");
         // A field the old tables lacked is a column, empty, and new rows fill it.
         assert_eq!(count(&store, "modbus.unitid == EXISTS!"), 0);
+    }
+
+    /// A layout-4 store (the shared table a column per field) is brought to this
+    /// layout when opened: every value packed, of every kind (texts, numbers,
+    /// addresses), found by searches and shown on pages as before; new rows go in
+    /// packed beside them.
+    #[test]
+    fn a_layout_4_store_is_packed_when_opened() {
+        let rows: Vec<SessionRecord> = (0..40)
+            .map(|i| {
+                let mut r = sample(&format!("s{i}"), 100 + i);
+                if i % 2 == 0 {
+                    r.extra.add_int("modbus.funccode", 3 + i % 4).unwrap();
+                }
+                if i % 3 == 0 {
+                    r.extra.add_text("smb.share", &format!("SHARE{i}")).unwrap();
+                    r.extra.add_text("smb.share", "IPC$").unwrap();
+                }
+                if i % 5 == 0 {
+                    r.extra.add_ip("stun.mapped-ip", Addr::from_v4([192, 0, 2, i as u8])).unwrap();
+                    r.extra
+                        .add_ip("stun.mapped-ip", Addr("2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets()))
+                        .unwrap();
+                    r.extra.add_int("stun.mapped-port", 3478).unwrap();
+                }
+                r
+            })
+            .collect();
+        let (tmp, store) = store_holding(&rows);
+        let expressions = [
+            "modbus.funccode == 3",
+            "smb.share == SHARE12 || modbus.funccode == 5",
+            "smb.share == IPC$ && modbus.funccode == 3",
+            "modbus.funccode != 4",
+            "stun.mapped-ip == 192.0.2.0/28",
+            "stun.mapped-ip == 2001:db8::1 && stun.mapped-port == 3478",
+            "smb.share.cnt == 2 && stun.mapped-ip == EXISTS!",
+            "smb.share == /SHARE[0-9]/",
+        ];
+        let counts: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
+        assert_eq!(counts, [10, 11, 4, 40, 4, 8, 3, 4], "{expressions:?}");
+        let shown = ["id", "modbus.funccode", "smb.share", "stun.mapped-ip", "stun.mapped-port"];
+        let before = first_page(&store, &shown);
+        assert!(before.iter().any(|r| r.get("stun.mapped-ip").is_some() && r.get("smb.share").is_some()));
+        // Layout 4: a column per field of the shared table.
+        let shared: Vec<&FieldDef> = FIELDS.iter().filter(|f| sql::packed(f)).collect();
+        let named = shared.iter().map(|f| format!("{} AS \"{}\"", sql::col(f), f.column)).collect::<Vec<_>>();
+        let sql = [
+            format!(
+                "CREATE TABLE wide AS SELECT rk, side_start, side_stop, {} FROM {}",
+                named.join(", "),
+                sql::SHARED_TABLE
+            ),
+            format!("DROP TABLE {}", sql::SHARED_TABLE),
+            format!("ALTER TABLE wide RENAME TO {}", sql::SHARED_TABLE),
+            "UPDATE tyto_meta SET value = '4' WHERE key = 'schema_version'".into(),
+        ];
+        store.conn.execute_batch(&sql.join(";\n")).unwrap();
+        drop(store);
+        let mut store = reopened(tmp.path());
+        let after: Vec<u64> = expressions.iter().map(|e| count(&store, e)).collect();
+        assert_eq!(after, counts, "{expressions:?}");
+        assert_eq!(first_page(&store, &shown), before);
+        let columns = number(
+            &store,
+            &format!("SELECT count(*) FROM information_schema.columns WHERE table_name = '{}'", sql::SHARED_TABLE),
+        );
+        assert_eq!(columns, 5, "row key, times, names and values");
+        // New rows beside the packed old ones.
+        let mut more = sample("new", 500);
+        more.extra.add_int("modbus.funccode", 3).unwrap();
+        store.append(&[more]).unwrap();
+        assert_eq!(count(&store, "modbus.funccode == 3"), 11);
     }
 
     /// A layout-3 store, whose `sessions` had the seldom-filled columns, opens with
