@@ -669,12 +669,7 @@ impl ClickStore {
                                 let lost = match http.insert(&b.table, &b.columns, b.body.clone(), sync, &b.query_id) {
                                     Ok(()) => None,
                                     Err(f) => {
-                                        tracing::info!(
-                                            "ClickHouse insert of {} rows into {} failed: {}",
-                                            b.rows(),
-                                            b.table,
-                                            f.message()
-                                        );
+                                        failed_try(&b, &f);
                                         Some(matches!(f, Failure::Unknown(_)))
                                     }
                                 };
@@ -729,12 +724,7 @@ impl ClickStore {
                         });
                     }
                     Err(f) => {
-                        tracing::info!(
-                            "ClickHouse insert of {} rows into {} failed: {}",
-                            b.rows(),
-                            b.table,
-                            f.message()
-                        );
+                        failed_try(&b, &f);
                         maybe_landed |= matches!(f, Failure::Unknown(_));
                         last = Some(f);
                     }
@@ -1260,6 +1250,11 @@ impl SessionWriter for ClickStore {
 }
 
 /// A query id no other insert has: process, time and a counter.
+/// Says that a try of a batch failed (it is tried again, or spooled).
+fn failed_try(b: &Batch, f: &Failure) {
+    tracing::info!("ClickHouse insert of {} rows into {} failed: {}", b.rows(), b.table, f.message());
+}
+
 /// A batch sent, and when its try failed whether it may have landed all the same.
 type Tried = (Batch, Option<bool>);
 

@@ -1410,28 +1410,36 @@ mod tests {
         store
     }
 
+    /// Forty sessions, a Modbus function code on every other one (3 to 6 in turn),
+    /// and what `more` adds to each.
+    fn forty_sessions(more: impl Fn(i64, &mut SessionRecord)) -> Vec<SessionRecord> {
+        (0..40)
+            .map(|i| {
+                let mut r = sample(&format!("s{i}"), 100 + i);
+                if i % 2 == 0 {
+                    r.extra.add_int("modbus.funccode", 3 + i % 4).unwrap();
+                }
+                more(i, &mut r);
+                r
+            })
+            .collect()
+    }
+
     /// A layout-2 store (a table per group) is brought to this layout when opened:
     /// the groups that now share a table keep every value, one row a session, found
     /// by searches and shown on pages as before; a column an old table lacked (a
     /// field added since) is there, empty.
     #[test]
     fn a_layout_2_store_is_migrated_when_opened() {
-        let rows: Vec<SessionRecord> = (0..40)
-            .map(|i| {
-                let mut r = sample(&format!("s{i}"), 100 + i);
-                if i % 2 == 0 {
-                    r.extra.add_int("modbus.funccode", 3 + i % 4).unwrap();
-                }
-                if i % 3 == 0 {
-                    r.extra.add_text("ntlm.domain", &format!("DOM{i}")).unwrap();
-                    r.extra.add_text("smb.share", "IPC$").unwrap();
-                }
-                if i % 5 == 0 {
-                    r.extra.add_text("host.dns", "example.com").unwrap();
-                }
-                r
-            })
-            .collect();
+        let rows = forty_sessions(|i, r| {
+            if i % 3 == 0 {
+                r.extra.add_text("ntlm.domain", &format!("DOM{i}")).unwrap();
+                r.extra.add_text("smb.share", "IPC$").unwrap();
+            }
+            if i % 5 == 0 {
+                r.extra.add_text("host.dns", "example.com").unwrap();
+            }
+        });
         let (tmp, store) = store_holding(&rows);
         let expressions = [
             "modbus.funccode == 3",
@@ -1484,26 +1492,18 @@ mod tests {
     /// packed beside them.
     #[test]
     fn a_layout_4_store_is_packed_when_opened() {
-        let rows: Vec<SessionRecord> = (0..40)
-            .map(|i| {
-                let mut r = sample(&format!("s{i}"), 100 + i);
-                if i % 2 == 0 {
-                    r.extra.add_int("modbus.funccode", 3 + i % 4).unwrap();
-                }
-                if i % 3 == 0 {
-                    r.extra.add_text("smb.share", &format!("SHARE{i}")).unwrap();
-                    r.extra.add_text("smb.share", "IPC$").unwrap();
-                }
-                if i % 5 == 0 {
-                    r.extra.add_ip("stun.mapped-ip", Addr::from_v4([192, 0, 2, i as u8])).unwrap();
-                    r.extra
-                        .add_ip("stun.mapped-ip", Addr("2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets()))
-                        .unwrap();
-                    r.extra.add_int("stun.mapped-port", 3478).unwrap();
-                }
-                r
-            })
-            .collect();
+        let rows = forty_sessions(|i, r| {
+            if i % 3 == 0 {
+                r.extra.add_text("smb.share", &format!("SHARE{i}")).unwrap();
+                r.extra.add_text("smb.share", "IPC$").unwrap();
+            }
+            if i % 5 == 0 {
+                r.extra.add_ip("stun.mapped-ip", Addr::from_v4([192, 0, 2, i as u8])).unwrap();
+                let v6 = Addr("2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
+                r.extra.add_ip("stun.mapped-ip", v6).unwrap();
+                r.extra.add_int("stun.mapped-port", 3478).unwrap();
+            }
+        });
         let (tmp, store) = store_holding(&rows);
         let expressions = [
             "modbus.funccode == 3",
