@@ -318,12 +318,8 @@ impl ClickStore {
 
     /// The columns a table (every copy of it, with a cluster) has.
     fn columns_of(&self, table: &str) -> Result<std::collections::HashSet<String>, StoreError> {
-        let mut names = vec![table.to_string()];
-        if self.cfg.cluster.is_some() {
-            names.push(format!("{table}_local"));
-        }
         let mut common: Option<std::collections::HashSet<String>> = None;
-        for t in names {
+        for t in self.copies(table) {
             let have = self.columns_of_one(&t)?;
             common = Some(match common {
                 None => have,
@@ -417,10 +413,7 @@ impl ClickStore {
             Some(v) if v < CLICKHOUSE_LAYOUT && !upgrade => {
                 return Err(StoreError::Version { place: cfg.display(), found: v, wanted: CLICKHOUSE_LAYOUT })
             }
-            Some(1) => {
-                store.layout_1_to_2(&mut done)?;
-                store.create_tables(&mut done)?;
-            }
+            Some(1) => store.layout_1_to_2(&mut done)?,
             Some(v) => {
                 done.push(format!("{} holds layout {v}", cfg.display()));
                 if upgrade {
@@ -472,7 +465,7 @@ impl ClickStore {
     /// describes them); a copy that has it already is left as it is.
     fn add_column(&self, table: &str, column: &str, ty: &str) -> Result<(), StoreError> {
         for t in self.copies(table) {
-            if !self.has_column(&t, column)? {
+            if !self.columns_of_one(&t)?.contains(column) {
                 self.http.execute(&format!("ALTER TABLE {t} ADD COLUMN \"{column}\" {ty}"))?;
             }
         }
@@ -501,15 +494,6 @@ impl ClickStore {
             Some(_) => vec![format!("{table}_local"), table.to_string()],
             None => vec![table.to_string()],
         }
-    }
-
-    fn has_column(&self, table: &str, column: &str) -> Result<bool, StoreError> {
-        Ok(self.http.in_database("system").number(&format!(
-            "SELECT count() FROM system.columns WHERE database = {} AND table = {} AND name = {}",
-            lit(&self.cfg.database),
-            lit(table),
-            lit(column)
-        ))? > 0)
     }
 
     /// Layout 1 kept every field in `sessions`: the fields now in [`MORE_TABLE`] are
@@ -1265,15 +1249,16 @@ fn batches_of(day_rows: &[&SessionRecord], stored_us: i64) -> Vec<Batch> {
     // Only the columns some row fills: the server fills the others' default (none),
     // which costs it less than reading a value of each a row.
     let held = crate::rows::fields_held(day_rows.iter().copied(), |_| false);
-    let fields: Vec<_> = held.iter().filter(|(f, _)| !sql::in_more(f)).map(|(f, _)| *f).collect();
+    // The other protocols' fields (and the sessions having one) go to MORE_TABLE.
+    let (more_held, held): (Vec<_>, Vec<_>) = held.into_iter().partition(|(f, _)| sql::in_more(f));
+    let fields: Vec<_> = held.iter().map(|(f, _)| *f).collect();
     let mut columns: Vec<String> = fields.iter().map(|f| format!("\"{}\"", f.column)).collect();
     columns.push(format!("\"{}\"", tyto_schema::STORED_AT_COLUMN));
     let columns = columns.join(", ");
     let enc = rowbinary::sessions(day_rows, &fields, stored_us);
-    // The sessions having a field of another protocol, in the batch's order.
-    let more_fields: Vec<_> = held.iter().filter(|(f, _)| sql::in_more(f)).map(|(f, _)| *f).collect();
-    let mut more_rows: Vec<usize> =
-        held.iter().filter(|(f, _)| sql::in_more(f)).flat_map(|(_, rows)| rows.iter().copied()).collect();
+    let more_fields: Vec<_> = more_held.iter().map(|(f, _)| *f).collect();
+    // In the batch's order.
+    let mut more_rows: Vec<usize> = more_held.into_iter().flat_map(|(_, rows)| rows).collect();
     more_rows.sort_unstable();
     more_rows.dedup();
     let more_rows: Vec<&SessionRecord> = more_rows.iter().map(|&i| day_rows[i]).collect();

@@ -15,8 +15,8 @@
 use std::sync::Arc;
 
 use duckdb::arrow::array::{
-    Array, ArrayRef, FixedSizeBinaryBuilder, Int64Array, Int64Builder, ListBuilder, StringArray, StringBuilder,
-    TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt64Array, UInt8Array,
+    Array, ArrayBuilder, ArrayRef, FixedSizeBinaryBuilder, Int64Array, Int64Builder, ListBuilder, StringArray,
+    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt64Array, UInt8Array,
 };
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
@@ -210,16 +210,15 @@ fn column(f: &'static FieldDef, rows: &[&SessionRecord]) -> Result<(Field, Array
 /// `protocol_set`.
 type OwnColumns<'a> = [(&'static str, &'a [i64])];
 
-/// `rows` as a record batch: their row keys (`first_rk` on), the session's times
-/// when `times` (a side table's), the sessions table's `own` columns, then the
-/// columns of `fields`.
-fn record_batch(
+/// `rows`' row keys (`first_rk` on), the session's times when `times` (a side
+/// table's), the sessions table's `own` columns: the columns a record batch of
+/// any table begins with.
+fn key_columns(
     rows: &[(i64, &SessionRecord)],
     times: bool,
     own: &OwnColumns<'_>,
     stored_us: Option<i64>,
-    fields: &[&'static FieldDef],
-) -> Result<RecordBatch, StoreError> {
+) -> (Vec<Field>, Vec<ArrayRef>) {
     let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
     let mut schema = vec![Field::new("rk", DataType::Int64, false)];
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(rows.iter().map(|(rk, _)| *rk)))];
@@ -241,6 +240,18 @@ fn record_batch(
             rows.iter().map(|(_, r)| r.stop_ns.div_euclid(1000)),
         )));
     }
+    (schema, arrays)
+}
+
+/// `rows` as a record batch: their [`key_columns`], then the columns of `fields`.
+fn record_batch(
+    rows: &[(i64, &SessionRecord)],
+    times: bool,
+    own: &OwnColumns<'_>,
+    stored_us: Option<i64>,
+    fields: &[&'static FieldDef],
+) -> Result<RecordBatch, StoreError> {
+    let (mut schema, mut arrays) = key_columns(rows, times, own, stored_us);
     let records: Vec<&SessionRecord> = rows.iter().map(|(_, r)| *r).collect();
     for f in fields {
         let (field, array) = column(f, &records)?;
@@ -314,19 +325,25 @@ pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -
     Ok(())
 }
 
-/// A value of a packed field as text, in the form [`super::sql::col`] reads back:
-/// addresses as their 128-bit number, times in microseconds.
-fn packed_texts(v: FieldValue<'_>, out: &mut Vec<String>) {
+/// A value of a packed field as text into `out`, in the form [`super::sql::col`]
+/// reads back (addresses as their 128-bit number, times in microseconds).
+fn packed_texts(v: FieldValue<'_>, out: &mut StringBuilder) {
+    use std::fmt::Write;
+    // Numbers written straight into the builder's buffer, then closed as a value.
+    let mut number = |n: &dyn std::fmt::Display| {
+        let _ = write!(out, "{n}");
+        out.append_value("");
+    };
     match v {
-        FieldValue::Str(s) => out.push(s.to_string()),
-        FieldValue::Strs(v) => out.extend(v.iter().map(|s| s.to_string())),
-        FieldValue::Int(i) | FieldValue::Duration(i) => out.push(i.to_string()),
-        FieldValue::Time(ns) => out.push(ns.div_euclid(1000).to_string()),
-        FieldValue::Ints(v) | FieldValue::Durations(v) => out.extend(v.iter().map(|i| i.to_string())),
-        FieldValue::Times(v) => out.extend(v.iter().map(|ns| ns.div_euclid(1000).to_string())),
-        FieldValue::Ip(a) => out.push(u128::from_be_bytes(a.0).to_string()),
-        FieldValue::Ips(v) => out.extend(v.iter().map(|a| u128::from_be_bytes(a.0).to_string())),
-        FieldValue::Macs(v) => out.extend(v.iter().map(|m| String::from_utf8_lossy(&m.text()).into_owned())),
+        FieldValue::Str(s) => out.append_value(s),
+        FieldValue::Strs(v) => v.iter().for_each(|s| out.append_value(s)),
+        FieldValue::Int(i) | FieldValue::Duration(i) => number(&i),
+        FieldValue::Time(ns) => number(&ns.div_euclid(1000)),
+        FieldValue::Ints(v) | FieldValue::Durations(v) => v.iter().for_each(|i| number(i)),
+        FieldValue::Times(v) => v.iter().for_each(|ns| number(&ns.div_euclid(1000))),
+        FieldValue::Ip(a) => number(&u128::from_be_bytes(a.0)),
+        FieldValue::Ips(v) => v.iter().for_each(|a| number(&u128::from_be_bytes(a.0))),
+        FieldValue::Macs(v) => v.iter().for_each(|m| out.append_value(String::from_utf8_lossy(&m.text()))),
         FieldValue::Null => {}
     }
 }
@@ -340,47 +357,29 @@ fn append_packed(
 ) -> Result<(), StoreError> {
     let columns = ["rk", "side_start", "side_stop", PACKED_NAMES, PACKED_VALUES];
     let mut app = conn.appender_with_columns(SHARED_TABLE, &columns)?;
-    let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
-    let mut texts = Vec::new();
     for chunk in rows.chunks(ROWS_PER_RECORD_BATCH) {
         let mut names = ListBuilder::new(StringBuilder::new());
         let mut values = ListBuilder::new(ListBuilder::new(StringBuilder::new()));
         for (_, r) in chunk {
             for f in fields {
-                texts.clear();
-                packed_texts(f.value(r), &mut texts);
-                if texts.is_empty() {
-                    continue;
-                }
-                names.values().append_value(f.column);
                 let list = values.values();
-                texts.iter().for_each(|t| list.values().append_value(t));
-                list.append(true);
+                let before = list.values().len();
+                packed_texts(f.value(r), list.values());
+                // No value (NULL, an empty list): the field is left out.
+                if list.values().len() > before {
+                    list.append(true);
+                    names.values().append_value(f.column);
+                }
             }
             names.append(true);
             values.append(true);
         }
-        let names = names.finish();
-        let values = values.finish();
-        let schema = Schema::new(vec![
-            Field::new("rk", DataType::Int64, false),
-            Field::new("side_start", micros.clone(), false),
-            Field::new("side_stop", micros.clone(), false),
-            Field::new(PACKED_NAMES, names.data_type().clone(), true),
-            Field::new(PACKED_VALUES, values.data_type().clone(), true),
-        ]);
-        let arrays: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from_iter_values(chunk.iter().map(|(rk, _)| *rk))),
-            Arc::new(TimestampMicrosecondArray::from_iter_values(
-                chunk.iter().map(|(_, r)| r.start_ns.div_euclid(1000)),
-            )),
-            Arc::new(TimestampMicrosecondArray::from_iter_values(
-                chunk.iter().map(|(_, r)| r.stop_ns.div_euclid(1000)),
-            )),
-            Arc::new(names),
-            Arc::new(values),
-        ];
-        let batch = RecordBatch::try_new(Arc::new(schema), arrays)
+        let (names, values) = (names.finish(), values.finish());
+        let (mut schema, mut arrays) = key_columns(chunk, true, &[], None);
+        schema.push(Field::new(PACKED_NAMES, names.data_type().clone(), true));
+        schema.push(Field::new(PACKED_VALUES, values.data_type().clone(), true));
+        arrays.extend([Arc::new(names) as ArrayRef, Arc::new(values)]);
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(schema)), arrays)
             .map_err(|e| StoreError::Encode(format!("building a record batch of packed fields: {e}")))?;
         app.append_record_batch(batch)?;
     }

@@ -142,8 +142,7 @@ pub(crate) fn side_bit(f: &FieldDef) -> u64 {
 /// per session there, and their tables go. `have` lists the store's (table, column)
 /// pairs.
 pub(crate) fn migrate_from_layout_2(have: &std::collections::HashSet<(String, String)>) -> Vec<String> {
-    let shared: Vec<&'static FieldDef> =
-        side_tables().into_iter().find(|(t, _)| t == SHARED_TABLE).map(|(_, fields)| fields).unwrap_or_default();
+    let shared: Vec<&'static FieldDef> = FIELDS.iter().filter(|f| packed(f)).collect();
     let mut groups: Vec<&str> = shared.iter().map(|f| f.group).collect();
     groups.sort_unstable();
     groups.dedup();
@@ -288,13 +287,9 @@ fn packed_value(f: &FieldDef) -> String {
 /// Statements that bring a layout-4 store to layout 5, in one transaction: the
 /// columns of [`SHARED_TABLE`] (those the store has) packed into its two lists.
 pub(crate) fn migrate_from_layout_4(have: &std::collections::HashSet<(String, String)>) -> Vec<String> {
-    let shared: Vec<&'static FieldDef> = side_tables()
-        .into_iter()
-        .find(|(t, _)| t == SHARED_TABLE)
-        .map(|(_, fields)| fields)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|f| have.contains(&(SHARED_TABLE.to_string(), f.column.to_string())))
+    let shared: Vec<&'static FieldDef> = FIELDS
+        .iter()
+        .filter(|f| packed(f) && have.contains(&(SHARED_TABLE.to_string(), f.column.to_string())))
         .collect();
     let entry = |f: &FieldDef| {
         let c = format!("\"{}\"", f.column);
