@@ -321,8 +321,8 @@ fn protocols_agree_with_ndpi_where_ndpi_read_the_payload() {
                 }
             } else {
                 let said = got.iter().find(|g| !matches!(g.as_str(), "tcp" | "udp")).cloned().unwrap_or("-".into());
-                // `TYTO_SHOW_MISSES=TLS` lists the flows of one protocol Tyto missed.
-                if std::env::var("TYTO_SHOW_MISSES").is_ok_and(|p| p == master) {
+                // `TYTO_SHOW_MISSES=TLS` (or `TLS,DNS`) lists the flows of those protocols Tyto missed.
+                if std::env::var("TYTO_SHOW_MISSES").is_ok_and(|p| p.split(',').any(|n| n == master)) {
                     eprintln!("missed {master}: {} {key:?} (Tyto: {got:?})", pcap.display());
                 }
                 *confusion.entry((master, said)).or_default() += 1;
@@ -658,7 +658,7 @@ fn protocols_are_named_when_the_start_of_a_flow_was_not_seen() {
                 let got = ours.get(key).cloned().unwrap_or_default();
                 if names(master, &got) {
                     t.1 += 1;
-                } else if show.as_deref() == Some(master.as_str()) {
+                } else if show.as_deref().is_some_and(|s| s.split(',').any(|n| n == master)) {
                     eprintln!("missed {master} after cut {}: {} {key:?} (Tyto: {got:?})", cut.name(), pcap.display());
                 }
             }

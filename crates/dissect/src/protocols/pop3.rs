@@ -17,20 +17,61 @@ pub static PROTOCOL: Protocol = Protocol {
     later: None,
 };
 
+/// Commands POP3 shares with FTP (`USER`, `PASS`, `LIST`, `RETR`…) or SMTP (`AUTH`,
+/// `RSET`…): alone they say nothing, so a client's later lines decide.
+const SHARED_COMMANDS: [&[u8]; 10] =
+    [b"USER ", b"PASS ", b"AUTH", b"STAT", b"LIST", b"RETR ", b"DELE ", b"NOOP", b"RSET", b"QUIT"];
+
+/// Commands only POP3 has (RFC 1939, 2449, 2595).
+const OWN_COMMANDS: [&[u8]; 5] = [b"CAPA", b"STLS", b"APOP ", b"UIDL", b"TOP "];
+
+/// A client's lines looked at, at most: past them, the server's answers decide.
+const CLIENT_LINES: usize = 8;
+
 pub fn probe(side: Side, data: &[u8]) -> Probe {
-    let Some(nl) = data.iter().position(|b| *b == b'\n') else {
-        return if data.len() < 64 { Probe::NeedMore } else { Probe::NoMatch };
-    };
-    let line = trim(&data[..nl]);
-    let ok = match side {
+    match side {
         // A greeting (or any answer: a capture may miss the greeting) has text after
         // `+OK`; Redis answers a bare `+OK`.
-        Side::Server => starts_with_ci(line, b"+OK ") && line.len() > 4,
-        // `USER` alone is FTP's too: the server's answer decides.
-        Side::Client if starts_with_ci(line, b"USER ") => return Probe::NeedMore,
-        Side::Client => [&b"CAPA"[..], b"STLS", b"APOP ", b"UIDL"].iter().any(|c| starts_with_ci(line, c)),
-    };
-    Probe::from(ok)
+        Side::Server => match first_line(data) {
+            Ok((line, _)) => Probe::from(starts_with_ci(line, b"+OK ") && line.len() > 4),
+            Err(undecided) => undecided,
+        },
+        Side::Client => client_lines(data),
+    }
+}
+
+/// The first line of `data`, trimmed, and what follows it; or what to say when it
+/// has none yet.
+fn first_line(data: &[u8]) -> Result<(&[u8], &[u8]), Probe> {
+    match data.iter().position(|b| *b == b'\n') {
+        Some(nl) => Ok((trim(&data[..nl]), &data[nl + 1..])),
+        None if data.len() < 64 => Err(Probe::NeedMore),
+        None => Err(Probe::NoMatch),
+    }
+}
+
+/// A client's first lines: a command of POP3's own decides; before it, commands it
+/// shares with FTP and SMTP (and the SASL answer after `AUTH`) are passed over; any
+/// other line is not POP3's.
+fn client_lines(data: &[u8]) -> Probe {
+    let mut rest = data;
+    let mut after_auth = false;
+    for _ in 0..CLIENT_LINES {
+        let line;
+        (line, rest) = match first_line(rest) {
+            Ok(split) => split,
+            Err(undecided) => return undecided,
+        };
+        if OWN_COMMANDS.iter().any(|c| starts_with_ci(line, c)) {
+            return Probe::Match;
+        }
+        let sasl = after_auth && !line.is_empty() && line.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b));
+        if !sasl && !SHARED_COMMANDS.iter().any(|c| starts_with_ci(line, c)) {
+            return Probe::NoMatch;
+        }
+        after_auth = starts_with_ci(line, b"AUTH");
+    }
+    Probe::NeedMore
 }
 
 #[derive(Default)]
@@ -102,6 +143,12 @@ mod tests {
         assert_eq!(probe(Side::Client, b"CAPA\r\n"), Probe::Match);
         // FTP sends USER too: the answer decides.
         assert_eq!(probe(Side::Client, b"user someone@example.com\r\n"), Probe::NeedMore);
+        // A client heard without its server: its own command after shared ones decides.
+        assert_eq!(probe(Side::Client, b"AUTH\r\nCAPA\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"AUTH PLAIN\r\nAGRpZ2l0YWw=\r\nUIDL\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"USER a\r\nPASS b\r\nSTAT\r\n"), Probe::NeedMore);
+        assert_eq!(probe(Side::Client, b"USER a\r\nSYST\r\n"), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, b"EHLO mail.example.com\r\nAUTH LOGIN\r\n"), Probe::NoMatch);
         assert_eq!(probe(Side::Server, b"+OK password required for user\r\n"), Probe::Match);
         let mut s = Pop3::default();
         let mut rec = SessionRecord::default();
