@@ -155,8 +155,8 @@ pub struct Classifier {
     saw_payload: bool,
     /// The runs of the protocols whose probes found the datagrams plausible.
     plausible: Vec<Run>,
-    /// How the protocol was decided: by its `payload`, or by the session that
-    /// announced this one (`ftp`).
+    /// How the protocol was decided: by its `payload`, by the session that
+    /// announced this one (`ftp`), or by the protocol that switched to it (`http`).
     how: &'static str,
     /// Protocols decided before a handoff, oldest first: every row names them all.
     earlier: Vec<&'static Protocol>,
@@ -528,12 +528,17 @@ impl Classifier {
         }
     }
 
-    /// The decided protocol ended and another follows: probe afresh.
-    fn hand_over(&mut self) {
+    /// The decided protocol has ended: `next` follows it when the switch named it,
+    /// or what follows is probed afresh.
+    fn hand_over(&mut self, next: Option<&'static Protocol>) {
         let State::Decided(p, _) = std::mem::replace(&mut self.state, State::Unknown) else { return };
         self.earlier.push(p);
-        if self.earlier.len() <= MAX_HANDOFFS {
+        if let Some(next) = next.filter(|_| self.earlier.len() <= MAX_HANDOFFS) {
+            self.state = State::Decided(next, (next.new)());
+            self.how = p.name;
+        } else if self.earlier.len() <= MAX_HANDOFFS {
             self.state = State::Probing;
+            self.how = "payload";
             self.rejected = ProtocolSet::EMPTY;
             self.refused = [ProtocolSet::EMPTY; 2];
             self.plausible.clear();
@@ -550,7 +555,8 @@ impl Classifier {
                 }
                 file_learnt(&self.calls, &self.names, d.as_mut(), rec);
                 if let Some(used) = d.handoff() {
-                    self.hand_over();
+                    let next = d.successor();
+                    self.hand_over(next);
                     let rest = data.get(used..).unwrap_or(&[]);
                     if !rest.is_empty() {
                         self.stream_side(side, rest, rec);
@@ -825,6 +831,38 @@ mod tests {
         assert_eq!(rec.protocols, vec!["smtp", "tls"]);
         assert_eq!(texts(&rec, "email.smtp-hello"), vec!["me"]);
         assert!(!texts(&rec, "tls.ja3").is_empty());
+    }
+
+    /// HTTP's switch to WebSocket names the protocol that follows: its frames are
+    /// read, not probed for.
+    #[test]
+    fn an_upgrade_to_websocket_is_followed_by_its_frames() {
+        let mut c = Classifier::new(Transport::Tcp);
+        let mut rec = SessionRecord::default();
+        c.stream(
+            Direction::ToServer,
+            b"GET /chat HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            &mut rec,
+        );
+        // The switch and the server's first frame in one segment.
+        let mut answer =
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n".to_vec();
+        answer.extend_from_slice(&[0x81, 2, b'h', b'i']);
+        c.stream(Direction::ToClient, &answer, &mut rec);
+        c.stream(Direction::ToServer, &[0x81, 0x82, 1, 2, 3, 4, b'y' ^ 1, b'o' ^ 2], &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, vec!["http", "websocket"]);
+        assert_eq!(texts(&rec, "protocols.how"), vec!["http:payload", "websocket:http"]);
+        assert_eq!(texts(&rec, "websocket.textSample"), vec!["hi", "yo"]);
+
+        // Another switch (h2c) is probed for as before.
+        let mut c = Classifier::new(Transport::Tcp);
+        let mut rec = SessionRecord::default();
+        c.stream(Direction::ToServer, b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n", &mut rec);
+        c.stream(Direction::ToClient, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", &mut rec);
+        c.stream(Direction::ToClient, &[0x81, 2, b'h', b'i'], &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, vec!["http"]);
     }
 
     /// A handoff loop (a tunnel inside a tunnel inside…) stops after a few.

@@ -164,6 +164,12 @@ pub trait Dissector: Send {
     fn handoff(&mut self) -> Option<usize> {
         None
     }
+    /// With [`Dissector::handoff`]: the protocol that follows, when the switch names
+    /// it (HTTP's `101 Switching Protocols` to `Upgrade: websocket`); it is then
+    /// decided, not probed for.
+    fn successor(&self) -> Option<&'static Protocol> {
+        None
+    }
     /// Asked after every stream feed: the connections this session announced for
     /// others (FTP's data connections), for the pipeline's table of expectations.
     fn announced(&mut self) -> Vec<kit::expect::Announcement> {

@@ -138,6 +138,8 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &crynet::PROTOCOL,
     &riotgames::PROTOCOL,
     &eaq::PROTOCOL,
+    // Named by HTTP's upgrade; picked up part-way only by a frame of text.
+    &websocket::PROTOCOL,
     // A version byte and a long random block: only after everything else.
     &rtmp::PROTOCOL,
     &rtp::RTCP,

@@ -378,7 +378,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("isis.", "IS-IS is sessioned but not dissected"),
     ("ospf.", "OSPF is not dissected"),
     ("pana.", "PANA is not dissected"),
-    ("websocket.", "WebSocket frames after the HTTP upgrade are not read"),
     // Imports Tyto does not take.
     ("suricata.", "Suricata's alerts are not imported; Tyto's own rules and intel raise alerts"),
     ("zeekintel.", "Zeek's intel matches are not imported; Tyto matches intel lists itself (`intel`, `intel.source`)"),

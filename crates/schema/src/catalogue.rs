@@ -424,7 +424,7 @@ extra {
     "oui.dst", [], Text, many, "oui_dst", None, "general", None, "Manufacturers of the destination ethernet addresses";
     "outeroui.src", [], Text, many, "outeroui_src", None, "general", None, "Manufacturers of the outer frame's source Ethernet addresses (a tunnel's)";
     "outeroui.dst", [], Text, many, "outeroui_dst", None, "general", None, "Manufacturers of the outer frame's destination Ethernet addresses (a tunnel's)";
-    "protocols.how", [], LowerText, many, "protocols_how", None, "general", None, "How each application protocol was decided: `protocol:payload` or `protocol:port` (a guess)";
+    "protocols.how", [], LowerText, many, "protocols_how", None, "general", None, "How each application protocol was decided: `protocol:payload`, `protocol:port` (a guess), or by the session or protocol that announced it (`ftp-data:ftp`, `websocket:http`)";
     "risk", [], LowerText, many, "risk", None, "general", None, "What is wrong or suspicious about the session, named as nDPI names its flow risks (`tls-selfsigned-certificate`, `unidirectional-traffic`, …)";
     "risk.score", [], Integer, one, "risk_score", None, "general", None, "The risks' weights summed (nDPI's scale: low 10, medium 50, high 100)";
     "file", [], Text, many, "file", None, "general", None, "The capture files the session's packets were read from, as ingested (absolute paths; `file == /data/*.pcap`)";
@@ -676,6 +676,13 @@ extra {
     "mqtt.connackCode", [], Integer, many, "mqtt_connack_code", None, "mqtt", None, "MQTT CONNACK return codes (0 accepted)";
     "irc.nick", [], Text, many, "irc_nick", None, "irc", None, "IRC nicknames set";
     "irc.channel", [], Text, many, "irc_channel", None, "irc", None, "IRC channels joined";
+    "websocket.opcode", [], Text, many, "websocket_opcode", None, "websocket", None, "WebSocket frame opcodes (Text, Binary, Close, Ping, Pong…)";
+    "websocket.closeCode", [], Integer, many, "websocket_close_code", None, "websocket", None, "WebSocket close status codes";
+    "websocket.closeReason", [], Text, many, "websocket_close_reason", None, "websocket", None, "WebSocket close reasons";
+    "websocket.payloadBytes", [], Integer, one, "websocket_payload_bytes", None, "websocket", None, "WebSocket payload bytes, both ways (of the row's frames)";
+    "websocket.frameCnt", [], Integer, one, "websocket_frame_cnt", None, "websocket", None, "WebSocket frames, both ways (of the row)";
+    "websocket.textSample", [], Text, many, "websocket_text_sample", None, "websocket", None, "The session's first four text frames, 256 bytes of each, unmasked";
+    "websocket.maskedFromClient", [], Integer, one, "websocket_masked_from_client", None, "websocket", None, "WebSocket frames with the mask bit set (a client's must have it)";
     "tftp.opcode", [], Text, many, "tftp_opcode", None, "tftp", None, "TFTP opcodes (rrq, wrq, data, ack, error)";
     "tftp.filename", [], Text, many, "tftp_filename", None, "tftp", None, "TFTP file names";
     "bgp.type", [], Text, many, "bgp_type", None, "bgp", Upper, "BGP message types (OPEN, UPDATE, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH)";

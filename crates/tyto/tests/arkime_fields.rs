@@ -667,6 +667,19 @@ fn dissector_values_match_arkime() {
                 ),
                 ("irc", "irc", &[("nick", "irc.nick"), ("channel", "irc.channel")]),
                 ("tftp", "tftp", &[("filename", "tftp.filename"), ("opcode", "tftp.opcode")]),
+                (
+                    "websocket",
+                    "websocket",
+                    &[
+                        ("opcode", "websocket.opcode"),
+                        ("closeCode", "websocket.closeCode"),
+                        ("closeReason", "websocket.closeReason"),
+                        ("payloadBytes", "websocket.payloadBytes"),
+                        ("frameCnt", "websocket.frameCnt"),
+                        ("textSample", "websocket.textSample"),
+                        ("maskedFromClient", "websocket.maskedFromClient"),
+                    ],
+                ),
                 ("bgp", "bgp", &[("type", "bgp.type")]),
                 (
                     "radius",
@@ -897,6 +910,7 @@ fn dissector_values_match_arkime() {
         ("dnp3", 0.9),
         ("irc", 0.9),
         ("tftp", 0.9),
+        ("websocket", 1.0),
         ("bgp", 0.55),
         ("radius", 0.7),
         ("oracle", 0.9),
@@ -1237,4 +1251,28 @@ fn internationalised_names_are_decoded_as_arkime_decodes_them() {
     assert_eq!(count("dns.host == \"уаноо.қаз\""), 1);
     assert_eq!(count("host.dns == \"УАНОО.ҚАЗ\""), 1);
     assert_eq!(count("host.dns == xn--80a0adav.xn--80ao21a"), 0);
+}
+
+/// WebSocket frames after HTTP's upgrade, searched (tshark: one WebSocket stream in
+/// each capture, the synthetic one closed with code 1000; the frames' texts as
+/// `websocket.payload.text` shows them).
+#[test]
+fn websocket_frames_searched() {
+    counts_hold(
+        &["websocket.pcap", "arkime_synthetic.pcap"],
+        &[],
+        &[
+            ("protocols == websocket", 2),
+            ("websocket.opcode == Text", 2),
+            ("websocket.opcode == Close", 1),
+            ("websocket.closeCode == 1000", 1),
+            ("websocket.closeReason == bye-split", 1),
+            ("websocket.textSample == \"hello websocket\"", 1),
+            ("websocket.textSample == *Frag*", 1),
+            ("websocket.frameCnt == 5", 2),
+            ("websocket.payloadBytes > 100", 1),
+            ("websocket.maskedFromClient >= 3", 1),
+            ("protocols.how == websocket:http", 2),
+        ],
+    );
 }

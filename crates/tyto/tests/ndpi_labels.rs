@@ -116,6 +116,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("AMQP", "amqp"),
     ("Nats", "nats"),
     ("Munin", "munin"),
+    ("WebSocket", "websocket"),
     ("AJP", "ajp"),
     ("RSH", "rsh"),
     ("COAP", "coap"),

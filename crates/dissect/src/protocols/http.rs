@@ -257,6 +257,8 @@ pub struct Http {
     answering: Option<usize>,
     /// A CONNECT was accepted: the connection becomes the tunnel after this response.
     tunnel: bool,
+    /// The protocol the switch named (WebSocket), for [`Dissector::successor`].
+    successor: Option<&'static Protocol>,
     /// The response being read answers a request whose last byte was read then: its
     /// response time is taken when its own last byte is.
     timing: Option<i64>,
@@ -592,10 +594,15 @@ impl Http {
             response_values(headers, code, &mut t.values, false);
             self.answering = file_transaction(rec, t);
         }
-        // Switching protocols (h2c, WebSocket): what follows is the new protocol's.
+        // Switching protocols (h2c, WebSocket): what follows is the new protocol's,
+        // named here when it is WebSocket (its frames alone prove nothing).
         if code == 101 {
             self.message_done(Side::Server, rec);
             self.tunnel = true;
+            let upgrade = header(headers, "upgrade").unwrap_or("");
+            if upgrade.split(',').any(|p| p.trim().eq_ignore_ascii_case("websocket")) {
+                self.successor = Some(&super::websocket::PROTOCOL);
+            }
             return Body::Stopped;
         }
         let method = answered.map(|p| p.method);
@@ -820,6 +827,10 @@ impl Dissector for Http {
 
     fn handoff(&mut self) -> Option<usize> {
         self.upgrade.take()
+    }
+
+    fn successor(&self) -> Option<&'static Protocol> {
+        self.successor
     }
 }
 

@@ -122,6 +122,7 @@ pub mod tls;
 pub mod viber;
 pub mod vnc;
 pub mod weave;
+pub mod websocket;
 pub mod whatsapp;
 pub mod wireguard;
 pub mod xiaomi;

@@ -60,7 +60,8 @@ fn later(side: Side, d: &[u8]) -> Probe {
     let Some(dot) = line.windows(7).position(|w| w == b".value ") else { return Probe::NoMatch };
     let (name, value) = (&line[..dot], trim(&line[dot + 7..]));
     let name_ok = !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    let value_ok = value == b"U" || (!value.is_empty() && std::str::from_utf8(value).is_ok_and(|v| v.parse::<f64>().is_ok()));
+    let value_ok =
+        value == b"U" || (!value.is_empty() && std::str::from_utf8(value).is_ok_and(|v| v.parse::<f64>().is_ok()));
     Probe::from(name_ok && value_ok)
 }
 

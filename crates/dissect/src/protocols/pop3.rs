@@ -65,7 +65,8 @@ fn client_lines(data: &[u8]) -> Probe {
         if OWN_COMMANDS.iter().any(|c| starts_with_ci(line, c)) {
             return Probe::Match;
         }
-        let sasl = after_auth && !line.is_empty() && line.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b));
+        let sasl =
+            after_auth && !line.is_empty() && line.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b));
         if !sasl && !SHARED_COMMANDS.iter().any(|c| starts_with_ci(line, c)) {
             return Probe::NoMatch;
         }
