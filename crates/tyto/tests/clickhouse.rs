@@ -410,6 +410,28 @@ fn retention_drops_whole_days_and_a_cluster_name_makes_distributed_tables() {
             .count() as u64
     );
 
+    // Tags by an expression, also on a field of `sessions_more`: the change goes to
+    // each server of the cluster's shards (this one has no ZooKeeper, so nothing can
+    // be sent `ON CLUSTER`).
+    common::add_user(dir.path(), &["ann", "--admin"], "ann-secret");
+    let (mut server, base) = common::serve(dir.path(), &["--store", &store]);
+    let tag = |expr: &str, tag: &str| {
+        let url = format!("{base}/api/sessions/addtags?date=-1");
+        let form = format!("tags={tag}&expression={}", common::enc(expr));
+        let (status, body) = common::curl("ann:ann-secret", &url, &["-X", "POST", "--data", &form]);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    };
+    let holding = |f: &str| rows.iter().filter(|r| values(r, f) > 0).count() as u64;
+    tag("protocols == dns", "clustered-dns");
+    tag("ssh.ver == EXISTS!", "clustered-ssh");
+    let dns = rows.iter().filter(|r| has(r, "protocols", "dns")).count() as u64;
+    assert!(dns > 0 && holding("ssh.ver") > 0);
+    assert_eq!(count("tags == clustered-dns"), dns);
+    assert_eq!(count("tags == clustered-ssh"), holding("ssh.ver"));
+    assert_eq!(count("tags == clustered-* && protocols != dns && ssh.ver != EXISTS!"), 0);
+    let _ = server.kill();
+    let _ = server.wait();
+
     // Retention: the days wholly before the limit go, the rest stay untouched.
     let mut days: Vec<String> = rows.iter().map(day_of).collect();
     days.sort();

@@ -121,6 +121,20 @@ impl Http {
         })
     }
 
+    /// Another host (a server of the cluster), at this handle's scheme and port and
+    /// with its credentials and database.
+    pub(crate) fn at_host(&self, host: &str) -> Http {
+        let (scheme, rest) = self.base.split_once("://").unwrap_or(("http", &self.base));
+        let port =
+            rest.rsplit_once(':').map(|(_, p)| p).filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+        let base = match port {
+            Some(p) => format!("{scheme}://{host}:{p}"),
+            None => format!("{scheme}://{host}"),
+        };
+        Http { base, ..self.clone() }
+    }
+
     /// The same server, another database (`system` for what exists).
     pub(crate) fn in_database(&self, database: &str) -> Http {
         Http { database: database.to_string(), ..self.clone() }

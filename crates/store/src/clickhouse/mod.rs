@@ -523,13 +523,13 @@ impl ClickStore {
         Ok(())
     }
 
-    /// Waits until no mutation of `table` is left to do (on the server this handle
-    /// talks to), or this handle is interrupted, or the query timeout passes.
-    fn mutations_done(&self, table: &str) -> Result<(), StoreError> {
+    /// Waits until no mutation of `table` is left to do on `server`, or this handle
+    /// is interrupted, or the query timeout passes.
+    fn mutations_done(&self, server: &Http, table: &str) -> Result<(), StoreError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
-            let left = self.http.in_database("system").number(&format!(
+            let left = server.in_database("system").number(&format!(
                 "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND NOT is_done",
                 lit(&self.cfg.database),
                 lit(table)
@@ -540,7 +540,7 @@ impl ClickStore {
             self.http.stopped.check()?;
             if started.elapsed() > self.cfg.timeout {
                 return Err(StoreError::ClickHouse {
-                    server: self.cfg.display(),
+                    server: server.base.clone(),
                     message: format!(
                         "the tags of {table} are still being changed after {:?}; the change goes on there",
                         self.cfg.timeout
@@ -550,6 +550,26 @@ impl ClickStore {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(200));
         }
+    }
+
+    /// A handle on each server of the cluster (every host of its `remote_servers`
+    /// entry, at this URL's port, with its credentials), or on this server alone:
+    /// statements on the shards' own tables (`_local`) go to each, rather than `ON
+    /// CLUSTER`, which needs the cluster's distributed DDL (Keeper or ZooKeeper).
+    fn shard_servers(&self) -> Result<Vec<Http>, StoreError> {
+        let Some(cluster) = &self.cfg.cluster else { return Ok(vec![self.http.clone()]) };
+        let rows = self.http.in_database("system").rows(&format!(
+            "SELECT DISTINCT host_address FROM system.clusters WHERE cluster = {} ORDER BY host_address",
+            lit(cluster)
+        ))?;
+        let hosts: Vec<String> = rows.iter().filter_map(|r| r.first()).map(json_str).collect();
+        if hosts.is_empty() {
+            return Err(StoreError::ClickHouse {
+                server: self.cfg.display(),
+                message: format!("cluster {cluster} is not in the server's remote_servers"),
+            });
+        }
+        Ok(hosts.iter().map(|h| self.http.at_host(h)).collect())
     }
 
     fn local(&self, table: &str) -> String {
@@ -942,8 +962,8 @@ impl SessionReader for ClickStore {
     /// A mutation (`ALTER TABLE … UPDATE`), waited for: ClickHouse rewrites the parts
     /// holding matching sessions in the background, and the answer comes when they
     /// show the change. With a cluster, the mutation goes to every shard's table
-    /// (`ON CLUSTER`, which needs the cluster's distributed DDL: ClickHouse Keeper or
-    /// ZooKeeper).
+    /// ([`ClickStore::shard_servers`]); its condition reads the other tables through
+    /// their Distributed tables (a session's rows may lie on different shards).
     fn change_tags(&self, q: &ListQuery, change: &crate::TagChange) -> Result<u64, StoreError> {
         let list = |tags: &mut dyn Iterator<Item = &String>| tags.map(|t| lit(t)).collect::<Vec<_>>().join(", ");
         let off = list(&mut change.taken_off());
@@ -955,14 +975,16 @@ impl SessionReader for ClickStore {
         if matching == 0 {
             return Ok(0);
         }
-        let cond = where_clause(&self.sql, q);
+        // Run on one server, not through a Distributed table: plain `IN`.
+        let cond = where_clause(&ClickSql { global: false }, q);
         let table = self.local("sessions");
-        let on_cluster = self.cfg.cluster.as_ref().map(|c| format!(" ON CLUSTER {c}")).unwrap_or_default();
-        self.http.execute(&format!(
-            "ALTER TABLE {table}{on_cluster} UPDATE tags = arrayConcat(arrayFilter(t -> NOT has([{off}], t), tags), \
-             CAST([{on}], 'Array(String)')) WHERE {cond}"
-        ))?;
-        self.mutations_done(&table)?;
+        for server in self.shard_servers()? {
+            server.execute(&format!(
+                "ALTER TABLE {table} UPDATE tags = arrayConcat(arrayFilter(t -> NOT has([{off}], t), tags), \
+                 CAST([{on}], 'Array(String)')) WHERE {cond}"
+            ))?;
+            self.mutations_done(&server, &table)?;
+        }
         Ok(matching)
     }
 
@@ -1169,21 +1191,25 @@ impl SessionWriter for ClickStore {
             return Ok(());
         }
         let list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
-        self.http.execute(&format!(
-            "ALTER TABLE {} DELETE WHERE node = {} AND id IN ({list})",
-            self.local("files"),
-            lit(node)
-        ))
+        for server in self.shard_servers()? {
+            server.execute(&format!(
+                "ALTER TABLE {} DELETE WHERE node = {} AND id IN ({list})",
+                self.local("files"),
+                lit(node)
+            ))?;
+        }
+        Ok(())
     }
 
     fn expire_sessions(&mut self, before_ns: i64) -> Result<u64, StoreError> {
         // Whole days go: a day's partition is dropped once its last microsecond is
         // before the limit (sessions that began that day and ended minutes into the
-        // next go with it).
+        // next go with it), on every shard.
         let mut dropped = 0;
-        for name in ["sessions", MORE_TABLE, "transactions"] {
+        let servers = self.shard_servers()?;
+        for (server, name) in servers.iter().flat_map(|s| ["sessions", MORE_TABLE, "transactions"].map(|n| (s, n))) {
             let table = self.local(name);
-            let rows = self.http.in_database("system").rows(&format!(
+            let rows = server.in_database("system").rows(&format!(
                 "SELECT partition, sum(rows) FROM system.parts WHERE database = {} AND table = {} AND active \
                  GROUP BY partition ORDER BY partition",
                 lit(&self.cfg.database),
@@ -1195,7 +1221,7 @@ impl SessionWriter for ClickStore {
                 let Some(end_ns) = day_end_ns(&day) else { continue };
                 if end_ns <= before_ns {
                     // The key is toYYYYMMDD(…), a number (checked all digits above).
-                    self.http.execute(&format!("ALTER TABLE {table} DROP PARTITION {day}"))?;
+                    server.execute(&format!("ALTER TABLE {table} DROP PARTITION {day}"))?;
                     if name == "sessions" {
                         dropped += json_u64(n);
                     }
