@@ -86,7 +86,7 @@ NAMED_BY_PROTOCOL = [
     ("munin", "Munin"), ("nintendo", "Nintendo"), ("oicq", "OICQ"), ("riotgames", "RiotGames"),
     ("sd-rtn", "SD-RTN"), ("source-engine", "Source_Engine"), ("teamviewer", "TeamViewer"),
     ("teamspeak", "TeamSpeak"), ("telegram", "Telegram"), ("viber", "Viber"),
-    ("whatsapp", "WhatsApp"), ("xiaomi", "Xiaomi"), ("zabbix", "Zabbix"),
+    ("whatsapp", "WhatsApp"), ("xiaomi", "Xiaomi"), ("zabbix", "Zabbix"), ("zoom", "Zoom"),
     # Sub-protocols, with the dissector that names them (from a link's names and
     # certificates).
     ("tor", "Tor", "tls"), ("psiphon", "Psiphon", "tls"),

@@ -92,6 +92,7 @@ impl AnalyzerFactory for Dissectors {
             6 => Transport::Tcp,
             17 => Transport::Udp,
             50 => Transport::Esp,
+            89 => Transport::Ospf,
             _ => return None,
         };
         let mut c = Classifier::new(transport);
@@ -515,7 +516,7 @@ impl Classifier {
             if let Some(chunk) = held[i].get(at[i]..at[i] + len) {
                 match self.transport {
                     Transport::Tcp => self.stream_side(side, chunk, rec),
-                    Transport::Udp | Transport::Esp => {
+                    Transport::Udp | Transport::Esp | Transport::Ospf => {
                         let role = self.role(side);
                         if let State::Decided(_, d) = &mut self.state {
                             d.feed(role, chunk, rec);

@@ -79,6 +79,8 @@ pub enum Transport {
     Udp,
     /// IP protocol 50's payloads, one packet at a time.
     Esp,
+    /// IP protocol 89's payloads (OSPF), one packet at a time.
+    Ospf,
 }
 
 /// One protocol, described once.

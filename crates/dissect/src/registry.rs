@@ -20,6 +20,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &kerberos::PROTOCOL,
     &isakmp::PROTOCOL,
     &esp::PROTOCOL,
+    &ospf::PROTOCOL,
     &smb::PROTOCOL,
     &dcerpc::PROTOCOL,
     &ldap::PROTOCOL,
@@ -138,6 +139,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &crynet::PROTOCOL,
     &riotgames::PROTOCOL,
     &eaq::PROTOCOL,
+    &zoom::PROTOCOL,
     // Named by HTTP's upgrade; picked up part-way only by a frame of text.
     &websocket::PROTOCOL,
     // A version byte and a long random block: only after everything else.

@@ -376,7 +376,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("sctp.protoId", "SCTP's chunks are not read"),
     ("esis.", "ES-IS is not dissected"),
     ("isis.", "IS-IS is sessioned but not dissected"),
-    ("ospf.", "OSPF is not dissected"),
     ("pana.", "PANA is not dissected"),
     // Imports Tyto does not take.
     ("suricata.", "Suricata's alerts are not imported; Tyto's own rules and intel raise alerts"),

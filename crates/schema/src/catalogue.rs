@@ -676,6 +676,9 @@ extra {
     "mqtt.connackCode", [], Integer, many, "mqtt_connack_code", None, "mqtt", None, "MQTT CONNACK return codes (0 accepted)";
     "irc.nick", [], Text, many, "irc_nick", None, "irc", None, "IRC nicknames set";
     "irc.channel", [], Text, many, "irc_channel", None, "irc", None, "IRC channels joined";
+    "ospf.msgType", [], Text, many, "ospf_msg_type", None, "ospf", None, "OSPF packet types (Hello, DBDesc, LSReq, LSUpdate, LSAck)";
+    "ospf.routerId", [], Text, many, "ospf_router_id", None, "ospf", None, "OSPF router ids of the packets' senders";
+    "ospf.areaId", [], Text, many, "ospf_area_id", None, "ospf", None, "OSPF area ids";
     "websocket.opcode", [], Text, many, "websocket_opcode", None, "websocket", None, "WebSocket frame opcodes (Text, Binary, Close, Ping, Pong…)";
     "websocket.closeCode", [], Integer, many, "websocket_close_code", None, "websocket", None, "WebSocket close status codes";
     "websocket.closeReason", [], Text, many, "websocket_close_reason", None, "websocket", None, "WebSocket close reasons";

@@ -668,6 +668,11 @@ fn dissector_values_match_arkime() {
                 ("irc", "irc", &[("nick", "irc.nick"), ("channel", "irc.channel")]),
                 ("tftp", "tftp", &[("filename", "tftp.filename"), ("opcode", "tftp.opcode")]),
                 (
+                    "ospf",
+                    "ospf",
+                    &[("msgType", "ospf.msgType"), ("routerId", "ospf.routerId"), ("areaId", "ospf.areaId")],
+                ),
+                (
                     "websocket",
                     "websocket",
                     &[
@@ -911,6 +916,9 @@ fn dissector_values_match_arkime() {
         ("irc", 0.9),
         ("tftp", 0.9),
         ("websocket", 1.0),
+        // Arkime reads a session's first ten packets only; Tyto lists the LSUpdate and
+        // LSAck packets that come later in two of `ospf.pcap`'s three sessions.
+        ("ospf", 0.33),
         ("bgp", 0.55),
         ("radius", 0.7),
         ("oracle", 0.9),

@@ -117,6 +117,10 @@ const ALIASES: &[(&str, &str)] = &[
     ("Nats", "nats"),
     ("Munin", "munin"),
     ("WebSocket", "websocket"),
+    ("OSPF", "ospf"),
+    ("ICMP", "icmp"),
+    ("ICMPV6", "icmpv6"),
+    ("Zoom", "zoom"),
     ("AJP", "ajp"),
     ("RSH", "rsh"),
     ("COAP", "coap"),
@@ -256,11 +260,8 @@ fn labelled_captures(dir: &Path) -> Vec<(PathBuf, Vec<(Key, String)>)> {
 
 /// A TCP or UDP row's endpoints as a flow key, as written (source first).
 fn row_key(r: &Value) -> Option<Key> {
-    let t = match r["ip.protocol"].as_i64() {
-        Some(6) => "tcp",
-        Some(17) => "udp",
-        _ => return None,
-    };
+    // nDPI names a flow's transport as the IP protocol's name (`OSPF 10.1.10.10:0`).
+    let t = tyto_packet::ipproto::name(u8::try_from(r["ip.protocol"].as_u64()?).ok()?)?;
     let s = |f: &str| r[f].as_str().unwrap_or("").to_string();
     let n = |f: &str| r[f].as_u64().unwrap_or(0);
     Some((t.to_string(), s("ip.src"), n("port.src"), s("ip.dst"), n("port.dst")))
