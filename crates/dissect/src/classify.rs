@@ -794,14 +794,7 @@ impl SessionAnalyzer for Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tyto_schema::Values;
-
-    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
-        match rec.extra.get(f) {
-            Some(Values::Text(v)) => v.clone(),
-            _ => Vec::new(),
-        }
-    }
+    use crate::kit::testing::texts;
 
     /// A SOCKS5 tunnel carrying HTTP, then SMTP upgraded by STARTTLS: each protocol
     /// hands the connection on and every one of them is named.

@@ -18,6 +18,8 @@ pub(crate) mod ntlm;
 pub(crate) mod record;
 pub(crate) mod shared_map;
 pub(crate) mod sql;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod upgrade;
 
 pub(crate) use bytes::*;

@@ -837,14 +837,8 @@ impl Dissector for Http {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::testing::texts;
     use tyto_schema::Values;
-
-    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
-        match rec.extra.get(f) {
-            Some(Values::Text(v)) => v.clone(),
-            _ => Vec::new(),
-        }
-    }
 
     const REQS: &[u8] = b"GET /index.html?q=1 HTTP/1.1\r\nHost: WWW.Example.com\r\nUser-Agent: curl/8.5.0\r\n\r\n\
 POST /form HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 5\r\n\r\nhello\

@@ -170,7 +170,7 @@ impl Dissector for Ldap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tyto_schema::Values;
+    use crate::kit::testing::texts;
 
     fn ber(tag: u8, contents: &[u8]) -> Vec<u8> {
         let mut out = vec![tag];
@@ -194,13 +194,6 @@ mod tests {
         c.extend_from_slice(&ber(0x04, name.as_bytes()));
         c.extend_from_slice(&ber(auth, value));
         message(1, 0x60, &c)
-    }
-
-    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
-        match rec.extra.get(f) {
-            Some(Values::Text(v)) => v.clone(),
-            _ => vec![],
-        }
     }
 
     #[test]

@@ -50,15 +50,8 @@ impl Dissector for Ospf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::testing::texts;
     use crate::kit::unhex;
-    use tyto_schema::Values;
-
-    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
-        match rec.extra.get(f) {
-            Some(Values::Text(v)) => v.clone(),
-            _ => Vec::new(),
-        }
-    }
 
     #[test]
     fn hellos_and_database_descriptions_of_v2_and_v3() {

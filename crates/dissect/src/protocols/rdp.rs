@@ -221,6 +221,7 @@ impl Dissector for Rdp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::testing::texts;
     use tyto_schema::Values;
 
     fn pdu(code: u8, variable: &[u8]) -> Vec<u8> {
@@ -228,13 +229,6 @@ mod tests {
         let mut p = vec![3, 0, (len >> 8) as u8, len as u8, 6 + variable.len() as u8, code, 0, 0, 0, 0, 0];
         p.extend_from_slice(variable);
         p
-    }
-
-    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
-        match rec.extra.get(f) {
-            Some(Values::Text(v)) => v.clone(),
-            _ => vec![],
-        }
     }
 
     #[test]

@@ -308,14 +308,7 @@ impl Dissector for Smb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tyto_schema::Values;
-
-    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
-        match rec.extra.get(f) {
-            Some(Values::Text(v)) => v.clone(),
-            _ => vec![],
-        }
-    }
+    use crate::kit::testing::texts;
 
     fn nb(smb: &[u8]) -> Vec<u8> {
         let mut out = vec![0, 0, (smb.len() >> 8) as u8, smb.len() as u8];

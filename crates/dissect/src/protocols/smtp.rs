@@ -512,14 +512,8 @@ impl Dissector for Smtp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::testing::texts;
     use tyto_schema::Values;
-
-    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
-        match rec.extra.get(f) {
-            Some(Values::Text(v)) => v.clone(),
-            _ => Vec::new(),
-        }
-    }
 
     /// Relays and addresses of Received headers, the other headers by name and value,
     /// and a multipart message's attachment: its name, type and digests (a base64

@@ -295,21 +295,7 @@ impl Dissector for WebSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tyto_schema::Values;
-
-    fn texts(rec: &SessionRecord, f: &str) -> Vec<String> {
-        match rec.extra.get(f) {
-            Some(Values::Text(v)) => v.clone(),
-            _ => Vec::new(),
-        }
-    }
-
-    fn ints(rec: &SessionRecord, f: &str) -> Vec<i64> {
-        match rec.extra.get(f) {
-            Some(Values::Int(v)) => v.clone(),
-            _ => Vec::new(),
-        }
-    }
+    use crate::kit::testing::{ints, texts};
 
     /// A frame: FIN and `opcode`, masked with `key` when given.
     fn frame(opcode: u8, payload: &[u8], key: Option<[u8; 4]>) -> Vec<u8> {
