@@ -432,7 +432,12 @@ impl Worker {
                     match ip.protocol {
                         tyto_packet::ipproto::UDP => s.rec.payload8[dir.index()].datagram(payload),
                         tyto_packet::ipproto::SCTP => {
-                            if let Some(data) = sctp_user_data(payload) {
+                            if let Some((data, protocol_id)) = sctp_user_data(payload) {
+                                // Each direction's first user message: its bytes, and
+                                // the protocol its sender says it carries (as Arkime).
+                                if s.rec.payload8[dir.index()].bytes().is_empty() {
+                                    let _ = s.rec.extra.add_int("sctp.protoId", i64::from(protocol_id));
+                                }
                                 s.rec.payload8[dir.index()].datagram(data);
                             }
                         }
@@ -669,7 +674,7 @@ fn count_packet<'p>(rec: &mut SessionRecord, p: &PacketIn<'p>, dir: Direction) -
 /// The user data of the first DATA chunk of an SCTP packet's chunks (RFC 9260 §3.3.1:
 /// sixteen bytes of chunk header, then the data), as Arkime takes an SCTP session's
 /// first payload bytes.
-fn sctp_user_data(mut chunks: &[u8]) -> Option<&[u8]> {
+fn sctp_user_data(mut chunks: &[u8]) -> Option<(&[u8], u32)> {
     while chunks.len() >= 4 {
         let len = usize::from(u16::from_be_bytes([chunks[2], chunks[3]]));
         if len < 4 {
@@ -677,7 +682,9 @@ fn sctp_user_data(mut chunks: &[u8]) -> Option<&[u8]> {
         }
         let chunk = chunks.get(..len).unwrap_or(chunks);
         if chunks[0] == 0 {
-            return chunk.get(16..).filter(|d| !d.is_empty());
+            // TSN, stream id and sequence, then the payload protocol identifier.
+            let protocol_id = u32::from_be_bytes(chunk.get(12..16)?.try_into().ok()?);
+            return chunk.get(16..).filter(|d| !d.is_empty()).map(|d| (d, protocol_id));
         }
         chunks = chunks.get(len.next_multiple_of(4)..).unwrap_or_default();
     }
@@ -954,15 +961,17 @@ mod tests {
 
     #[test]
     fn sctp_first_data_chunk() {
-        // An INIT-ACK-like chunk (type 2, 8 bytes), then DATA with "GET / HT…".
+        // An INIT-ACK-like chunk (type 2, 8 bytes), then DATA (payload protocol 46,
+        // Diameter) with "GET / HT…".
         let mut chunks = vec![2, 0, 0, 6, 1, 2, 0, 0];
-        chunks.extend_from_slice(&[0, 3, 0, 26, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        chunks.extend_from_slice(&[0, 3, 0, 26, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 46]);
         chunks.extend_from_slice(b"GET / HTTP");
-        assert_eq!(sctp_user_data(&chunks), Some(&b"GET / HTTP"[..]));
+        assert_eq!(sctp_user_data(&chunks), Some((&b"GET / HTTP"[..], 46)));
         // Bad lengths end the walk; a DATA chunk cut short gives what it holds.
         assert_eq!(sctp_user_data(&[0, 0, 0, 2, 9, 9]), None);
-        assert_eq!(sctp_user_data(&chunks[8..26]), Some(&b"GE"[..]));
+        assert_eq!(sctp_user_data(&chunks[8..26]), Some((&b"GE"[..], 46)));
         assert_eq!(sctp_user_data(&chunks[..8]), None);
+        assert_eq!(sctp_user_data(&chunks[8..22]), None, "cut inside the protocol id");
         assert_eq!(sctp_user_data(&[]), None);
     }
 

@@ -373,7 +373,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("tcap.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     ("sccp.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     ("m3ua.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
-    ("sctp.protoId", "SCTP's chunks are not read"),
     ("esis.", "ES-IS is not dissected"),
     ("isis.", "IS-IS is sessioned but not dissected"),
     ("pana.", "PANA is not dissected"),

@@ -676,6 +676,7 @@ extra {
     "mqtt.connackCode", [], Integer, many, "mqtt_connack_code", None, "mqtt", None, "MQTT CONNACK return codes (0 accepted)";
     "irc.nick", [], Text, many, "irc_nick", None, "irc", None, "IRC nicknames set";
     "irc.channel", [], Text, many, "irc_channel", None, "irc", None, "IRC channels joined";
+    "sctp.protoId", [], Integer, many, "sctp_proto_id", None, "sctp", None, "SCTP payload protocol identifiers of each direction's first user message (46 Diameter, 3 M3UA…)";
     "ospf.msgType", [], Text, many, "ospf_msg_type", None, "ospf", None, "OSPF packet types (Hello, DBDesc, LSReq, LSUpdate, LSAck)";
     "ospf.routerId", [], Text, many, "ospf_router_id", None, "ospf", None, "OSPF router ids of the packets' senders";
     "ospf.areaId", [], Text, many, "ospf_area_id", None, "ospf", None, "OSPF area ids";

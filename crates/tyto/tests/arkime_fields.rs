@@ -667,6 +667,7 @@ fn dissector_values_match_arkime() {
                 ),
                 ("irc", "irc", &[("nick", "irc.nick"), ("channel", "irc.channel")]),
                 ("tftp", "tftp", &[("filename", "tftp.filename"), ("opcode", "tftp.opcode")]),
+                ("sctp", "sctp", &[("protoId", "sctp.protoId")]),
                 (
                     "ospf",
                     "ospf",
@@ -916,6 +917,7 @@ fn dissector_values_match_arkime() {
         ("irc", 0.9),
         ("tftp", 0.9),
         ("websocket", 1.0),
+        ("sctp", 1.0),
         // Arkime reads a session's first ten packets only; Tyto lists the LSUpdate and
         // LSAck packets that come later in two of `ospf.pcap`'s three sessions.
         ("ospf", 0.33),
@@ -1281,6 +1283,23 @@ fn websocket_frames_searched() {
             ("websocket.payloadBytes > 100", 1),
             ("websocket.maskedFromClient >= 3", 1),
             ("protocols.how == websocket:http", 2),
+        ],
+    );
+}
+
+/// SCTP's payload protocol identifiers searched (tshark's
+/// `sctp.data_payload_proto_id`: two Diameter associations, 46; two HTTP ones, 0).
+#[test]
+fn sctp_protocol_ids_searched() {
+    counts_hold(
+        &["diameter_synthetic.pcap", "sctp-www.pcap"],
+        &[],
+        &[
+            ("sctp.protoId == 46", 2),
+            ("sctp.protoId == 0", 2),
+            ("sctp.protoId == [46, 0]", 4),
+            ("sctp.protoId == 3", 0),
+            ("sctp.protoId.cnt == 1", 4),
         ],
     );
 }
