@@ -118,6 +118,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &fins::PROTOCOL,
     &hartip::PROTOCOL,
     &ptp::PROTOCOL,
+    &bacnet::PROTOCOL,
     // Applications known by their own framing or markers.
     &weave::PROTOCOL,
     &avast::PROTOCOL,

@@ -367,7 +367,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     // Protocols Tyto dissects: values not read yet.
     // Protocols Tyto does not dissect.
     ("adb.", "Android Debug Bridge is not dissected"),
-    ("bacnet.", "BACnet is not dissected"),
     ("c1222.", "ANSI C12.22 is not dissected"),
     ("camel.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     ("tcap.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),

@@ -676,6 +676,10 @@ extra {
     "mqtt.connackCode", [], Integer, many, "mqtt_connack_code", None, "mqtt", None, "MQTT CONNACK return codes (0 accepted)";
     "irc.nick", [], Text, many, "irc_nick", None, "irc", None, "IRC nicknames set";
     "irc.channel", [], Text, many, "irc_channel", None, "irc", None, "IRC channels joined";
+    "bacnet.function", [], Text, many, "bacnet_function", None, "bacnet", None, "BACnet/IP BVLC functions (original-unicast, original-broadcast, forwarded-npdu…)";
+    "bacnet.service", [], Text, many, "bacnet_service", None, "bacnet", None, "BACnet services of requests (read-property, who-is, i-am…)";
+    "bacnet.apdu-type", [], Text, many, "bacnet_apdu_type", None, "bacnet", None, "BACnet APDU types (confirmed-request, complex-ack, error…)";
+    "bacnet.object-name", [], Text, many, "bacnet_object_name", None, "bacnet", None, "BACnet object names (in I-Am, I-Have, Who-Has and ReadProperty answers)";
     "sctp.protoId", [], Integer, many, "sctp_proto_id", None, "sctp", None, "SCTP payload protocol identifiers of each direction's first user message (46 Diameter, 3 M3UA…)";
     "ospf.msgType", [], Text, many, "ospf_msg_type", None, "ospf", None, "OSPF packet types (Hello, DBDesc, LSReq, LSUpdate, LSAck)";
     "ospf.routerId", [], Text, many, "ospf_router_id", None, "ospf", None, "OSPF router ids of the packets' senders";

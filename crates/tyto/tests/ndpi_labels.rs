@@ -121,6 +121,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("ICMP", "icmp"),
     ("ICMPV6", "icmpv6"),
     ("Zoom", "zoom"),
+    ("BACnet", "bacnet"),
     ("AJP", "ajp"),
     ("RSH", "rsh"),
     ("COAP", "coap"),

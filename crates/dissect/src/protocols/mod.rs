@@ -6,6 +6,7 @@ pub mod ajp;
 pub mod alicloud;
 pub mod amqp;
 pub mod avast;
+pub mod bacnet;
 pub mod bgp;
 pub mod bitcoin;
 pub mod bittorrent;
