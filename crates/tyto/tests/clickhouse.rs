@@ -499,11 +499,17 @@ fn a_layout_1_store_is_upgraded_in_place_and_answers_as_one_made_new() {
         .collect();
     let more_cols: Vec<String> = more.iter().map(|(n, _)| format!("\"{n}\"")).collect();
     let all = [main.clone(), more_cols.clone()].concat().join(", ");
-    ch.query(&format!(
-        "INSERT INTO old.sessions ({all}) SELECT {all} FROM fresh.sessions ANY LEFT JOIN \
-         (SELECT id, {} FROM fresh.sessions_more) AS more USING id",
-        more_cols.join(", ")
-    ));
+    // This insert writes every column of layout 1 at once (about 440, each with its
+    // buffers): more than the test server's 4 GB profile allows (ClickHouse's own
+    // default is 10 GB).
+    ch.query_with(
+        &format!(
+            "INSERT INTO old.sessions ({all}) SELECT {all} FROM fresh.sessions ANY LEFT JOIN \
+             (SELECT id, {} FROM fresh.sessions_more) AS more USING id",
+            more_cols.join(", ")
+        ),
+        "max_memory_usage=10000000000",
+    );
     for t in ["files", "inputs", "alerts", "transactions"] {
         ch.query(&format!("INSERT INTO old.{t} SELECT * FROM fresh.{t}"));
     }

@@ -210,9 +210,14 @@ impl ClickHouse {
 
     /// Runs a query over HTTP; its text answer.
     pub fn query(&self, sql: &str) -> String {
+        self.query_with(sql, "")
+    }
+
+    /// [`ClickHouse::query`] with settings of its own (`name=value&…`).
+    pub fn query_with(&self, sql: &str, settings: &str) -> String {
         let out = std::process::Command::new("curl")
             .args(["-sS", "--fail-with-body", "--data-binary", sql])
-            .arg(format!("http://127.0.0.1:{}/", self.port))
+            .arg(format!("http://127.0.0.1:{}/?{settings}", self.port))
             .output()
             .expect("curl");
         String::from_utf8_lossy(&ok(out).stdout).into_owned()
