@@ -1,10 +1,12 @@
-//! BACnet/IP (ASHRAE 135 Annex J; BACnet/IPv6, Annex U): building automation over
-//! UDP (port 47808). A BVLC header (type 0x81 or 0x82, a function, the datagram's
-//! length) and, for the functions that carry one, an NPDU (version 1, its control
-//! byte, the networks it crosses) and an APDU whose first nibble is its type.
-//! Recorded as Arkime records it: the BVLC function, the APDU type, the service of
-//! requests (confirmed and unconfirmed), and object names, the first character
-//! string of an I-Am, I-Have or Who-Has, or of a ReadProperty(-Multiple) answer.
+//! BACnet/IP (ASHRAE 135 Annex J): building automation over UDP (port 47808). A
+//! BVLC header (type 0x81, a function, the datagram's length) and, for the
+//! functions that carry one, an NPDU (version 1, its control byte, the networks it
+//! crosses) and an APDU whose first nibble is its type. Recorded as Arkime records
+//! it: the BVLC function, the APDU type, the service of requests (confirmed and
+//! unconfirmed), and object names, the first character string of an I-Am, I-Have or
+//! Who-Has, or of a ReadProperty(-Multiple) answer. BACnet/IPv6 (Annex U, type
+//! 0x82) is named only: its BVLC numbers its functions otherwise and carries
+//! virtual MAC addresses (Arkime reads it as BACnet/IP, which misnames them).
 
 use tyto_schema::{text_field, SessionRecord};
 
@@ -115,10 +117,11 @@ fn bvlc(d: &[u8]) -> Option<(u8, u8)> {
 /// The APDU of a datagram whose function carries an NPDU (none for a network-layer
 /// message): past the BVLC header, a forwarded message's origin, the NPDU's version,
 /// control byte, destination and source networks and hop count.
-fn apdu(d: &[u8], kind: u8, function: u8) -> Option<&[u8]> {
+fn apdu(d: &[u8], function: u8) -> Option<&[u8]> {
     let mut at = 4;
     match function {
-        FORWARDED_NPDU => at += if kind == BACNET_IP { 6 } else { 18 },
+        // The origin's IPv4 address and port.
+        FORWARDED_NPDU => at += 6,
         0x09..=0x0b => {}
         _ => return None,
     }
@@ -175,9 +178,9 @@ pub struct Bacnet;
 
 impl Dissector for Bacnet {
     fn feed(&mut self, _side: Side, d: &[u8], rec: &mut SessionRecord) {
-        let Some((kind, function)) = bvlc(d) else { return };
+        let Some((_, function)) = bvlc(d).filter(|(kind, _)| *kind == BACNET_IP) else { return };
         put_text(rec, text_field!("bacnet.function"), FUNCTIONS[usize::from(function)]);
-        let Some(a) = apdu(d, kind, function) else { return };
+        let Some(a) = apdu(d, function) else { return };
         let apdu_type = a[0] >> 4;
         put_text(rec, text_field!("bacnet.apdu-type"), APDU_TYPES[usize::from(apdu_type & 0x07)]);
         let (service, names) = match apdu_type {
@@ -246,6 +249,11 @@ mod tests {
         Bacnet.feed(Side::Client, &odd, &mut rec);
         assert_eq!(texts(&rec, "bacnet.function"), ["original-unicast"]);
         assert!(texts(&rec, "bacnet.apdu-type").is_empty());
+        // BACnet/IPv6: named, its functions not read as BACnet/IP's.
+        let v6 = unhex("82010009000102030a");
+        assert_eq!(probe(Side::Client, &v6), Probe::Match);
+        Bacnet.feed(Side::Client, &v6, &mut rec);
+        assert_eq!(texts(&rec, "bacnet.function"), ["original-unicast"]);
         assert_eq!(probe(Side::Client, &unhex("81000006")), Probe::NoMatch);
         assert_eq!(probe(Side::Client, &unhex("810000060000")), Probe::Match, "a BVLC result");
         for d in [&b""[..], &[0x81], &unhex("810a0008012005"), &unhex("810a000701080a"), &unhex("810b0007010010")] {
