@@ -180,6 +180,17 @@ pub fn after_ci<'a>(line: &'a [u8], word: &[u8]) -> Option<&'a [u8]> {
     starts_with_ci(line, word).then(|| trim(&line[word.len()..]))
 }
 
+/// The first line of `data`, trimmed, and what follows its LF; while no LF has come,
+/// `NeedMore` if `data` is shorter than `max` (a line of the protocol may still end),
+/// else `NoMatch`.
+pub fn first_line(data: &[u8], max: usize) -> Result<(&[u8], &[u8]), crate::Probe> {
+    match data.iter().position(|b| *b == b'\n') {
+        Some(nl) => Ok((trim(&data[..nl]), &data[nl + 1..])),
+        None if data.len() < max => Err(crate::Probe::NeedMore),
+        None => Err(crate::Probe::NoMatch),
+    }
+}
+
 pub fn trim(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
     let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);

@@ -5,7 +5,7 @@
 //! answer in Munin's plugin vocabulary (`graph_title …`, `<field>.value <number>`).
 //! Only the protocol is recorded so far.
 
-use crate::kit::lines::{after_ci, trim};
+use crate::kit::lines::{after_ci, first_line, trim};
 use crate::kit::NameOnly;
 use crate::{Probe, Protocol, Side, Transport};
 
@@ -34,14 +34,15 @@ pub fn probe(side: Side, d: &[u8]) -> Probe {
 
 /// `cap` naming one of Munin's own capabilities.
 fn capabilities(d: &[u8]) -> Probe {
-    let Some(nl) = d.iter().position(|b| *b == b'\n') else {
-        let may = d.len() < MAX_LINE && (b"cap ".starts_with(&d[..d.len().min(4)]));
-        return if may { Probe::NeedMore } else { Probe::NoMatch };
-    };
-    match after_ci(&d[..nl], b"cap ") {
-        Some(caps) => Probe::from(caps.split(|b| *b == b' ').any(|c| CAPABILITIES.contains(&trim(c)))),
-        None => Probe::NoMatch,
+    match first_line(d, MAX_LINE) {
+        Ok((line, _)) => Probe::from(names_own_capability(line)),
+        Err(Probe::NeedMore) if !b"cap ".starts_with(&d[..d.len().min(4)]) => Probe::NoMatch,
+        Err(undecided) => undecided,
     }
+}
+
+fn names_own_capability(line: &[u8]) -> bool {
+    after_ci(line, b"cap ").is_some_and(|caps| caps.split(|b| *b == b' ').any(|c| CAPABILITIES.contains(&trim(c))))
 }
 
 /// A node's answer picked up part-way: a `config` answer's `graph_title`, or a
@@ -50,11 +51,11 @@ fn later(side: Side, d: &[u8]) -> Probe {
     if side == Side::Client {
         return capabilities(d);
     }
-    let Some(nl) = d.iter().position(|b| *b == b'\n') else {
-        return if d.len() < MAX_LINE { Probe::NeedMore } else { Probe::NoMatch };
+    let line = match first_line(d, MAX_LINE) {
+        Ok((line, _)) => line,
+        Err(undecided) => return undecided,
     };
-    let line = trim(&d[..nl]);
-    if line.starts_with(b"graph_title ") || capabilities(d) == Probe::Match {
+    if line.starts_with(b"graph_title ") || names_own_capability(line) {
         return Probe::Match;
     }
     let Some(dot) = line.windows(7).position(|w| w == b".value ") else { return Probe::NoMatch };

@@ -3,7 +3,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::kit::lines::{starts_with_ci, trim, LineReader};
+use crate::kit::lines::{first_line, starts_with_ci, trim, LineReader};
 use crate::kit::ntlm;
 use crate::kit::upgrade::Upgrade;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -27,26 +27,18 @@ const OWN_COMMANDS: [&[u8]; 5] = [b"CAPA", b"STLS", b"APOP ", b"UIDL", b"TOP "];
 
 /// A client's lines looked at, at most: past them, the server's answers decide.
 const CLIENT_LINES: usize = 8;
+/// A line still without its end after this many bytes is not a probe's.
+const PROBE_LINE: usize = 64;
 
 pub fn probe(side: Side, data: &[u8]) -> Probe {
     match side {
         // A greeting (or any answer: a capture may miss the greeting) has text after
         // `+OK`; Redis answers a bare `+OK`.
-        Side::Server => match first_line(data) {
+        Side::Server => match first_line(data, PROBE_LINE) {
             Ok((line, _)) => Probe::from(starts_with_ci(line, b"+OK ") && line.len() > 4),
             Err(undecided) => undecided,
         },
         Side::Client => client_lines(data),
-    }
-}
-
-/// The first line of `data`, trimmed, and what follows it; or what to say when it
-/// has none yet.
-fn first_line(data: &[u8]) -> Result<(&[u8], &[u8]), Probe> {
-    match data.iter().position(|b| *b == b'\n') {
-        Some(nl) => Ok((trim(&data[..nl]), &data[nl + 1..])),
-        None if data.len() < 64 => Err(Probe::NeedMore),
-        None => Err(Probe::NoMatch),
     }
 }
 
@@ -58,7 +50,7 @@ fn client_lines(data: &[u8]) -> Probe {
     let mut after_auth = false;
     for _ in 0..CLIENT_LINES {
         let line;
-        (line, rest) = match first_line(rest) {
+        (line, rest) = match first_line(rest, PROBE_LINE) {
             Ok(split) => split,
             Err(undecided) => return undecided,
         };

@@ -109,6 +109,17 @@ fn header_len(h: &[u8]) -> Option<(usize, u64)> {
     (h.len() >= total).then_some((total, len))
 }
 
+/// The mask key of a whole frame header, if the frame is masked.
+fn mask_key(header: &[u8]) -> Option<[u8; 4]> {
+    let n = header.len();
+    (header[1] & 0x80 != 0).then(|| [header[n - 4], header[n - 3], header[n - 2], header[n - 1]])
+}
+
+/// Appends `bytes`, the payload's from offset `at` on, unmasked with `key`.
+fn unmask(out: &mut Vec<u8>, bytes: &[u8], key: Option<[u8; 4]>, at: u64) {
+    out.extend(bytes.iter().enumerate().map(|(n, &b)| key.map_or(b, |k| b ^ k[((at % 4) as usize + n) % 4])));
+}
+
 /// Payload bytes as text: control characters but tab and line ends shown as `.`,
 /// cut before a character the bytes do not hold whole (or invalid UTF-8).
 fn printable(bytes: &[u8], line_ends: bool) -> String {
@@ -152,12 +163,8 @@ fn later(side: Side, data: &[u8]) -> Probe {
             if have < payload as usize && have < LATER_TEXT {
                 return Probe::NeedMore;
             }
-            let mask = (b1 & 0x80 != 0).then(|| [rest[len - 4], rest[len - 3], rest[len - 2], rest[len - 1]]);
-            let text: Vec<u8> = body[..have.min(SAMPLE_BYTES)]
-                .iter()
-                .enumerate()
-                .map(|(i, &b)| mask.map_or(b, |k| b ^ k[i % 4]))
-                .collect();
+            let mut text = Vec::new();
+            unmask(&mut text, &body[..have.min(SAMPLE_BYTES)], mask_key(&rest[..len]), 0);
             let valid = match std::str::from_utf8(&text) {
                 Ok(_) => true,
                 // A cut inside the last character.
@@ -185,10 +192,7 @@ impl WebSocket {
             if let Some(frame) = d.frame.as_mut() {
                 let take = data.len().min(usize::try_from(frame.left).unwrap_or(usize::MAX));
                 let want = frame.keep.saturating_sub(frame.kept.len()).min(take);
-                for (n, &b) in data[..want].iter().enumerate() {
-                    let at = frame.at as usize + n;
-                    frame.kept.push(frame.mask.map_or(b, |k| b ^ k[at % 4]));
-                }
+                unmask(&mut frame.kept, &data[..want], frame.mask, frame.at);
                 frame.at += take as u64;
                 frame.left -= take as u64;
                 data = &data[take..];
@@ -220,7 +224,7 @@ impl WebSocket {
             if code != 0 {
                 put_text(rec, text_field!("websocket.opcode"), OPCODES[usize::from(code)]);
             }
-            let mask = (h[1] & 0x80 != 0).then(|| [h[len - 4], h[len - 3], h[len - 2], h[len - 1]]);
+            let mask = mask_key(&h[..len]);
             self.frames += 1;
             self.payload_bytes = self.payload_bytes.saturating_add(payload as i64);
             self.masked += i64::from(mask.is_some());

@@ -113,6 +113,9 @@ pub struct ClickStore {
     http: Http,
     writer: Option<Writer>,
     sql: ClickSql,
+    /// The cluster's hosts, read from `system.clusters` once for this store and its
+    /// readers ([`ClickStore::shard_servers`]).
+    shard_hosts: Arc<std::sync::OnceLock<Vec<String>>>,
 }
 
 /// The tables, as (name, columns, engine clause of the local MergeTree).
@@ -231,7 +234,7 @@ impl ClickStore {
     pub(crate) fn open(cfg: ClickConfig, mode: Mode) -> Result<ClickStore, StoreError> {
         let http = Http::new(&cfg.base, &cfg.user, &cfg.password, &cfg.database, cfg.timeout);
         let sql = ClickSql { global: cfg.cluster.is_some() };
-        let mut store = ClickStore { cfg: Arc::new(cfg), http, writer: None, sql };
+        let mut store = ClickStore { cfg: Arc::new(cfg), http, writer: None, sql, shard_hosts: Arc::default() };
         let writing = matches!(mode, Mode::Write { .. });
         let ready = match store.prepare(writing) {
             Ok(()) => true,
@@ -402,7 +405,7 @@ impl ClickStore {
     pub(crate) fn migrate(cfg: ClickConfig, upgrade: bool) -> Result<Vec<String>, StoreError> {
         let http = Http::new(&cfg.base, &cfg.user, &cfg.password, &cfg.database, cfg.timeout);
         let sql = ClickSql { global: cfg.cluster.is_some() };
-        let store = ClickStore { cfg: Arc::new(cfg), http, writer: None, sql };
+        let store = ClickStore { cfg: Arc::new(cfg), http, writer: None, sql, shard_hosts: Arc::default() };
         let cfg = &store.cfg;
         let mut done = Vec::new();
         store.http.in_database("system").execute(&format!("CREATE DATABASE IF NOT EXISTS \"{}\"", cfg.database))?;
@@ -558,17 +561,23 @@ impl ClickStore {
     /// CLUSTER`, which needs the cluster's distributed DDL (Keeper or ZooKeeper).
     fn shard_servers(&self) -> Result<Vec<Http>, StoreError> {
         let Some(cluster) = &self.cfg.cluster else { return Ok(vec![self.http.clone()]) };
-        let rows = self.http.in_database("system").rows(&format!(
-            "SELECT DISTINCT host_address FROM system.clusters WHERE cluster = {} ORDER BY host_address",
-            lit(cluster)
-        ))?;
-        let hosts: Vec<String> = rows.iter().filter_map(|r| r.first()).map(json_str).collect();
-        if hosts.is_empty() {
-            return Err(StoreError::ClickHouse {
-                server: self.cfg.display(),
-                message: format!("cluster {cluster} is not in the server's remote_servers"),
-            });
-        }
+        let hosts = match self.shard_hosts.get() {
+            Some(hosts) => hosts,
+            None => {
+                let rows = self.http.in_database("system").rows(&format!(
+                    "SELECT DISTINCT host_address FROM system.clusters WHERE cluster = {} ORDER BY host_address",
+                    lit(cluster)
+                ))?;
+                let hosts: Vec<String> = rows.iter().filter_map(|r| r.first()).map(json_str).collect();
+                if hosts.is_empty() {
+                    return Err(StoreError::ClickHouse {
+                        server: self.cfg.display(),
+                        message: format!("cluster {cluster} is not in the server's remote_servers"),
+                    });
+                }
+                self.shard_hosts.get_or_init(|| hosts)
+            }
+        };
         Ok(hosts.iter().map(|h| self.http.at_host(h)).collect())
     }
 
@@ -846,6 +855,7 @@ impl StoreHandle for ClickStore {
             http: self.http.for_another_thread(),
             writer: None,
             sql: ClickSql { global: self.sql.global },
+            shard_hosts: self.shard_hosts.clone(),
         }))
     }
 
