@@ -103,6 +103,7 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &enip::PROTOCOL,
     &hislip::PROTOCOL,
     &c37118::PROTOCOL,
+    &c1222::PROTOCOL,
     &skinny::PROTOCOL,
     &mgcp::PROTOCOL,
     &megaco::PROTOCOL,
@@ -119,6 +120,8 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &hartip::PROTOCOL,
     &ptp::PROTOCOL,
     &bacnet::PROTOCOL,
+    &adb::PROTOCOL,
+    &pana::PROTOCOL,
     // Applications known by their own framing or markers.
     &weave::PROTOCOL,
     &avast::PROTOCOL,

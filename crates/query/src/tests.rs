@@ -366,15 +366,12 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("city.dst", "GeoIP: Tyto ships country and AS data, no city database"),
     // Protocols Tyto dissects: values not read yet.
     // Protocols Tyto does not dissect.
-    ("adb.", "Android Debug Bridge is not dissected"),
-    ("c1222.", "ANSI C12.22 is not dissected"),
     ("camel.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     ("tcap.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     ("sccp.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     ("m3ua.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     ("esis.", "ES-IS is not dissected"),
     ("isis.", "IS-IS is sessioned but not dissected"),
-    ("pana.", "PANA is not dissected"),
     // Imports Tyto does not take.
     ("suricata.", "Suricata's alerts are not imported; Tyto's own rules and intel raise alerts"),
     ("zeekintel.", "Zeek's intel matches are not imported; Tyto matches intel lists itself (`intel`, `intel.source`)"),

@@ -679,6 +679,43 @@ fn dissector_values_match_arkime() {
                     ],
                 ),
                 (
+                    "adb",
+                    "adb",
+                    &[
+                        ("command", "adb.command"),
+                        ("version", "adb.version"),
+                        ("maxpayload", "adb.maxpayload"),
+                        ("systemtype", "adb.systemtype"),
+                        ("serial", "adb.serial"),
+                        ("authtype", "adb.authtype"),
+                        ("service", "adb.service"),
+                        ("streamid", "adb.streamid"),
+                        ("sync.operation", "adb.sync.operation"),
+                        ("sync.path", "adb.sync.path"),
+                        ("shell.exitcode", "adb.shell.exitcode"),
+                        ("forward.direction", "adb.forward.direction"),
+                        ("forward.local", "adb.forward.local"),
+                        ("forward.remote", "adb.forward.remote"),
+                    ],
+                ),
+                (
+                    "c1222",
+                    "c1222",
+                    &[
+                        ("calledApTitle", "c1222.calledApTitle"),
+                        ("callingApTitle", "c1222.callingApTitle"),
+                        ("calledApInvocationId", "c1222.calledApInvocationId"),
+                        ("callingApInvocationId", "c1222.callingApInvocationId"),
+                        ("securityMode", "c1222.securityMode"),
+                        ("responseControl", "c1222.responseControl"),
+                    ],
+                ),
+                (
+                    "pana",
+                    "pana",
+                    &[("msgType", "pana.msg-type"), ("sessionId", "pana.session-id"), ("user", "pana.user")],
+                ),
+                (
                     "ospf",
                     "ospf",
                     &[("msgType", "ospf.msgType"), ("routerId", "ospf.routerId"), ("areaId", "ospf.areaId")],
@@ -928,6 +965,9 @@ fn dissector_values_match_arkime() {
         ("tftp", 0.9),
         ("websocket", 1.0),
         ("sctp", 1.0),
+        ("adb", 1.0),
+        ("c1222", 1.0),
+        ("pana", 1.0),
         // Per pair of endpoints every value is Arkime's; `bacnet-stack-services.pcap`'s
         // datagrams between one pair are cut into sessions at other times (Arkime's
         // run has no idle timeouts), so some sessions pair with another's values.
@@ -1120,6 +1160,58 @@ fn arp_bindings_searched_as_arkime_files_them() {
             ("arp.ip == 10.0.8.100", 0),
             ("arp.mac == 6a:70:c5:af:f1:f9", 1),
             ("arp.ip == 10.0.8.0/24 && ip.src == 10.0.8.100", 1),
+        ],
+    );
+}
+
+/// ADB's values searched. `adb_synthetic.pcap` read with tshark (`adb` on port 5555,
+/// the payloads of OPEN, CNXN and WRTE messages, and the port-5037 requests): OPENs
+/// of `shell:` (40001), `shell,v2:` (40003) and `shell,v2,TERM=…,pty:` (40007); one
+/// device banner with serial HVA12345; a sync SEND of `/sdcard/upload.txt,0644`;
+/// forwards of tcp:8080 from 40004's OPEN and from 40006's `host:forward:` request,
+/// 40004's reverse ones too; 40003's shell v2 exit packet holds 42; 40001 answers
+/// the AUTH token with its RSA public key; 40005 turns to TLS after STLS both ways.
+#[test]
+fn adb_values_searched() {
+    counts_hold(
+        &["adb_synthetic.pcap"],
+        &[],
+        &[
+            ("adb.service == shell", 3),
+            ("adb.service == host", 1),
+            ("adb.serial == HVA12345", 1),
+            ("adb.sync.path == /sdcard/upload.txt", 1),
+            ("adb.forward.local == tcp:8080", 2),
+            ("adb.forward.direction == reverse", 1),
+            ("adb.shell.exitcode == 42", 1),
+            ("adb.authtype == rsapublickey", 1),
+            ("protocols == adb && protocols == tls", 1),
+        ],
+    );
+}
+
+/// C12.22 and PANA values searched. Read with tshark: `c1222.pcap`'s two
+/// associations (ports 1577 and 42787) each a request and an answer, every EPSEM
+/// flags byte 0x88 (ciphertext with authentication, response always); the answers'
+/// calling AP invocation ids are 44 and 11, the second request's calling AP title
+/// 1.3.6.1.4.1.33507.1919.88.1 (its OBJECT IDENTIFIER's bytes). `pana_synthetic.pcap`:
+/// one exchange (12345 to 716) of types 1 to 4, its termination's session id
+/// 0xaabbccdd, and `eap.identity` testuser@example.com.
+#[test]
+fn c1222_and_pana_values_searched() {
+    counts_hold(
+        &["c1222.pcap", "pana_synthetic.pcap"],
+        &[],
+        &[
+            ("protocols == c1222", 2),
+            ("c1222.securityMode == ciphertext-with-auth", 2),
+            ("c1222.callingApInvocationId == 44", 1),
+            ("c1222.callingApInvocationId == [44, 11]", 2),
+            ("c1222.calledApTitle == 1.3.6.1.4.1.33507.1919.88.1", 1),
+            ("protocols == pana", 1),
+            ("pana.msg-type == termination && pana.msg-type == notification", 1),
+            ("pana.session-id == aabbccdd", 1),
+            ("pana.user == testuser@example.com", 1),
         ],
     );
 }

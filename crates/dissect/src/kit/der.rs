@@ -48,3 +48,24 @@ pub(crate) fn tlv_cut(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         (tag & 0x1f != 0x1f && skip <= 4).then(|| (tag, rest.get(skip..).unwrap_or(&[]), &[][..]))
     })
 }
+/// An OBJECT IDENTIFIER's contents as dotted numbers.
+pub(crate) fn oid_text(b: &[u8]) -> Option<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut v: u64 = 0;
+    let mut first = true;
+    for &x in b {
+        v = v.checked_mul(128)? | u64::from(x & 0x7f);
+        if x & 0x80 == 0 {
+            if first {
+                let (a, b) = if v < 80 { (v / 40, v % 40) } else { (2, v - 80) };
+                let _ = write!(out, "{a}.{b}");
+                first = false;
+            } else {
+                let _ = write!(out, ".{v}");
+            }
+            v = 0;
+        }
+    }
+    (!first).then_some(out)
+}

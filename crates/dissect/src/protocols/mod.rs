@@ -1,6 +1,7 @@
 //! One module a protocol: its probe, its parser and its [`crate::Protocol`]
 //! description, registered once in [`crate::PROTOCOLS`].
 
+pub mod adb;
 pub mod afp;
 pub mod ajp;
 pub mod alicloud;
@@ -10,6 +11,7 @@ pub mod bacnet;
 pub mod bgp;
 pub mod bitcoin;
 pub mod bittorrent;
+pub mod c1222;
 pub mod c37118;
 pub mod capwap;
 pub mod cassandra;
@@ -80,6 +82,7 @@ pub mod opcua;
 pub mod openvpn;
 pub mod oracle;
 pub mod ospf;
+pub mod pana;
 pub mod pop3;
 pub mod postgres;
 pub mod pptp;

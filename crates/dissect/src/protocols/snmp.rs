@@ -4,6 +4,7 @@
 
 use tyto_schema::SessionRecord;
 
+use crate::kit::der::oid_text;
 use crate::kit::{put_int, put_text};
 use crate::risk::{self, Risk};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -68,28 +69,6 @@ fn elements(mut d: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
         d = &d[h + len..];
         Some((tag, body))
     })
-}
-
-/// An OBJECT IDENTIFIER's contents as dotted numbers.
-fn oid_text(b: &[u8]) -> Option<String> {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let mut v: u64 = 0;
-    let mut first = true;
-    for &x in b {
-        v = v.checked_mul(128)? | u64::from(x & 0x7f);
-        if x & 0x80 == 0 {
-            if first {
-                let (a, b) = if v < 80 { (v / 40, v % 40) } else { (2, v - 80) };
-                let _ = write!(out, "{a}.{b}");
-                first = false;
-            } else {
-                let _ = write!(out, ".{v}");
-            }
-            v = 0;
-        }
-    }
-    (!first).then_some(out)
 }
 
 /// RFC 3416's error-status names.
