@@ -95,19 +95,20 @@ impl FlowKey {
         }
     }
 
-    /// Frames without IP, keyed as Arkime keys them: LLDP and IS-IS in one session
-    /// each, ARP by the address asked about, anything else by its MACs (in the
+    /// Frames without IP, keyed as Arkime keys them: LLDP, IS-IS and ES-IS in one
+    /// session each, ARP by the address asked about, anything else by its MACs (in the
     /// order sent) and ethertype.
     fn link_layer(d: &Decoded, frame: &[u8]) -> KeyedPacket {
         const LLDP: u16 = 0x88cc;
         let payload = frame.get(d.l2_payload_offset as usize..).unwrap_or(&[]);
-        let llc_isis = d.ethertype < 0x0600 && payload.starts_with(&[0xfe, 0xfe]);
         if d.ethertype == LLDP {
             return Self::shared(Addr::default(), 0, LLDP);
         }
-        if llc_isis {
-            // An 802.3 length field, not a type: key on the LLC SAPs instead.
-            return Self::shared(Addr::default(), 0, 0xfefe);
+        if let Some(pdu) = osi_pdu(d, frame) {
+            // An 802.3 length field, not a type: key on the LLC SAPs instead, and
+            // ES-IS (protocol identifier 0x82) apart from IS-IS and the rest.
+            let osi = if pdu.first() == Some(&0x82) { 0xfe82 } else { 0xfefe };
+            return Self::shared(Addr::default(), 0, osi);
         }
         if d.ethertype == tyto_packet::ethertype::ARP && payload.len() >= 28 {
             let at = if payload[7] == 1 { 24 } else { 14 };
@@ -198,6 +199,14 @@ impl FlowKey {
 /// Fixed seeds: worker assignment must not change between runs.
 fn dispatch_hasher() -> ahash::RandomState {
     ahash::RandomState::with_seeds(0x7479_746f, 0x666c_6f77, 0x6861_7368, 0x2024_1122)
+}
+
+/// The OSI network-layer PDU (from its protocol identifier on) of an 802.3 frame
+/// whose LLC SAPs are OSI's (0xFE): IS-IS (0x83), ES-IS (0x82), CLNP (0x81).
+pub(crate) fn osi_pdu<'a>(d: &Decoded, frame: &'a [u8]) -> Option<&'a [u8]> {
+    let payload = frame.get(d.l2_payload_offset as usize..)?;
+    // DSAP, SSAP, then a one-byte control field (UI).
+    (d.ethertype < 0x0600 && payload.starts_with(&[0xfe, 0xfe])).then(|| payload.get(3..).unwrap_or_default())
 }
 
 #[cfg(test)]

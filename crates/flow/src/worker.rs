@@ -399,6 +399,7 @@ impl Worker {
         note_link_facts(&mut s.rec, &p.decoded, dir);
         if p.decoded.ip.is_none() {
             note_arp(&mut s.rec, &p.decoded, p.data);
+            note_osi(&mut s.rec, &p.decoded, p.data);
         }
         if p.decoded.vlan_count > 0 || p.decoded.outer_mac_src.is_some() {
             s.link.get_or_insert_with(Default::default).note(&p.decoded, dir);
@@ -851,11 +852,52 @@ fn note_arp(rec: &mut SessionRecord, d: &Decoded, frame: &[u8]) {
     }
 }
 
+/// The PDU type of an IS-IS or ES-IS frame, as Arkime names them (`isis.msgType`,
+/// `esis.type`): the low five bits of the PDU's fifth byte.
+fn note_osi(rec: &mut SessionRecord, d: &Decoded, frame: &[u8]) {
+    let Some(pdu) = crate::key::osi_pdu(d, frame) else { return };
+    let kind = pdu.get(4).map(|t| t & 0x1f);
+    match pdu.first() {
+        Some(&ESIS) => {
+            let name = match kind {
+                Some(2) => "esh".to_string(),
+                Some(4) => "ish".to_string(),
+                Some(6) => "rd".to_string(),
+                Some(n) => format!("unknown-{n}"),
+                None => return,
+            };
+            let _ = rec.extra.add_text("esis.type", &name);
+        }
+        Some(&ISIS) => {
+            let name = match kind {
+                Some(15) => "lan-l1-hello".to_string(),
+                Some(16) => "lan-l2-hello".to_string(),
+                Some(17) => "p2p-hello".to_string(),
+                Some(18) => "l1-lsp".to_string(),
+                Some(20) => "l2-lsp".to_string(),
+                Some(24) => "l1-csnp".to_string(),
+                Some(25) => "l2-csnp".to_string(),
+                Some(26) => "l1-psnp".to_string(),
+                Some(27) => "l2-psnp".to_string(),
+                Some(n) => format!("unk-{n}"),
+                // Arkime counts the bytes after the protocol identifier.
+                None => format!("err-len-{}", pdu.len().saturating_sub(1)),
+            };
+            let _ = rec.extra.add_text("isis.msgType", &name);
+        }
+        _ => {}
+    }
+}
+
+/// OSI network-layer protocol identifiers (ISO/TR 9577).
+const ISIS: u8 = 0x83;
+const ESIS: u8 = 0x82;
+
 /// The `protocols` value of a session of frames that carry no IP.
 fn ether_protocol_name(d: &Decoded, frame: &[u8]) -> &'static str {
-    let payload = frame.get(d.l2_payload_offset as usize..).unwrap_or(&[]);
-    if d.ethertype < 0x0600 && payload.starts_with(&[0xfe, 0xfe]) {
-        return "isis";
+    // Other OSI protocols (CLNP) are filed with IS-IS, their routing protocol.
+    if let Some(pdu) = crate::key::osi_pdu(d, frame) {
+        return if pdu.first() == Some(&ESIS) { "esis" } else { "isis" };
     }
     match d.ethertype {
         crate::key::UNDECODED => "undecoded",
@@ -973,6 +1015,35 @@ mod tests {
         assert_eq!(sctp_user_data(&chunks[..8]), None);
         assert_eq!(sctp_user_data(&chunks[8..22]), None, "cut inside the protocol id");
         assert_eq!(sctp_user_data(&[]), None);
+    }
+
+    /// An 802.3 frame to the all-IS (or all-ES) multicast group with OSI's LLC SAPs
+    /// and the network PDU `pdu`.
+    fn osi_frame(pdu: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x09, 0x00, 0x2b, 0x00, 0x00, 0x05, 0, 0, 0, 0, 0, 1];
+        f.extend_from_slice(&((3 + pdu.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0xfe, 0xfe, 0x03]);
+        f.extend_from_slice(pdu);
+        f
+    }
+
+    #[test]
+    fn is_is_and_es_is_frames_are_a_session_each_with_their_pdu_types() {
+        let (mut w, rows) = worker(FlowConfig::default(), 100);
+        // IS-IS: protocol id, length indicator, version, id length, PDU type.
+        feed(&mut w, 1.0, &osi_frame(&[0x83, 27, 1, 0, 0x10, 1, 0, 0]));
+        feed(&mut w, 1.1, &osi_frame(&[0x83, 33, 1, 0, 0x14, 1, 0, 0]));
+        feed(&mut w, 1.2, &osi_frame(&[0x83, 33]));
+        // ES-IS: an ISH and an ESH.
+        feed(&mut w, 1.3, &osi_frame(&[0x82, 15, 1, 0, 0x04, 0, 30]));
+        feed(&mut w, 1.4, &osi_frame(&[0x82, 15, 1, 0, 0x02, 0, 30]));
+        let _ = w.finish();
+        let mut rows = rows.take();
+        rows.sort_by_key(|r| r.protocols.clone());
+        let names: Vec<_> = rows.iter().map(|r| r.protocols.clone()).collect();
+        assert_eq!(names, [vec!["esis".to_string()], vec!["isis".to_string()]]);
+        assert_eq!(rows[0].extra.texts("esis.type"), ["ish", "esh"]);
+        assert_eq!(rows[1].extra.texts("isis.msgType"), ["lan-l2-hello", "l2-lsp", "err-len-1"]);
     }
 
     #[test]

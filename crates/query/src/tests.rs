@@ -370,8 +370,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("tcap.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     ("sccp.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     ("m3ua.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
-    ("esis.", "ES-IS is not dissected"),
-    ("isis.", "IS-IS is sessioned but not dissected"),
     // Imports Tyto does not take.
     ("suricata.", "Suricata's alerts are not imported; Tyto's own rules and intel raise alerts"),
     ("zeekintel.", "Zeek's intel matches are not imported; Tyto matches intel lists itself (`intel`, `intel.source`)"),

@@ -762,6 +762,8 @@ extra {
     "synchrophasor.station", [], Text, many, "synchrophasor_station", None, "synchrophasor", None, "PMU station names of C37.118 configurations";
     "synchrophasor.dataRate", [], Integer, many, "synchrophasor_data_rate", None, "synchrophasor", None, "C37.118 data rates (frames a second; negative: seconds a frame)";
     "synchrophasor.numPMU", [], Integer, many, "synchrophasor_num_pmu", None, "synchrophasor", None, "PMUs in C37.118 configurations";
+    "isis.msgType", [], LowerText, many, "isis_msg_type", None, "isis", None, "IS-IS PDU types (lan-l1-hello, lan-l2-hello, p2p-hello, l1-lsp, l2-lsp, l1-csnp, l2-csnp, l1-psnp, l2-psnp)";
+    "esis.type", [], LowerText, many, "esis_type", None, "esis", None, "ES-IS PDU types (esh, ish, rd)";
     "arp.opcode", [], Integer, many, "arp_opcode", None, "arp", None, "ARP operations (1 request, 2 reply)";
     "arp.ip", [], Ip, many, "arp_ip", None, "arp", None, "Sender addresses of ARP replies: the address side of the IP↔MAC bindings the network announced";
     "arp.mac", [], LowerText, many, "arp_mac", None, "arp", Mac, "Sender hardware addresses of ARP replies: the MAC side of those bindings";

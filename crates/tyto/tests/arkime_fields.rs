@@ -698,6 +698,7 @@ fn dissector_values_match_arkime() {
                         ("forward.remote", "adb.forward.remote"),
                     ],
                 ),
+                ("isis", "isis", &[("msgType", "isis.msgType")]),
                 (
                     "c1222",
                     "c1222",
@@ -966,6 +967,7 @@ fn dissector_values_match_arkime() {
         ("websocket", 1.0),
         ("sctp", 1.0),
         ("adb", 1.0),
+        ("isis", 1.0),
         ("c1222", 1.0),
         ("pana", 1.0),
         // Per pair of endpoints every value is Arkime's; `bacnet-stack-services.pcap`'s
@@ -1212,6 +1214,24 @@ fn c1222_and_pana_values_searched() {
             ("pana.msg-type == termination && pana.msg-type == notification", 1),
             ("pana.session-id == aabbccdd", 1),
             ("pana.user == testuser@example.com", 1),
+        ],
+    );
+}
+
+/// IS-IS PDU types searched. tshark's `isis.type` on
+/// `packetlife-ISIS_level2_adjacency.pcap`: 34 level-2 LAN hellos (16), 3 level-2
+/// LSPs (20), 6 level-2 CSNPs (25), and no level-1 PDU; Arkime files every IS-IS
+/// frame of a capture in one session.
+#[test]
+fn isis_pdu_types_searched() {
+    counts_hold(
+        &["packetlife-ISIS_level2_adjacency.pcap"],
+        &[],
+        &[
+            ("protocols == isis", 1),
+            ("isis.msgType == lan-l2-hello && isis.msgType == l2-lsp && isis.msgType == l2-csnp", 1),
+            ("isis.msgType == [lan-l1-hello, l1-lsp, l1-csnp, l1-psnp]", 0),
+            ("isis.msgType.cnt == 3", 1),
         ],
     );
 }
