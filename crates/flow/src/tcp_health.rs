@@ -67,6 +67,8 @@ pub struct HealthTracker {
     /// it acknowledged; and the end of what the server has sent since.
     syn_ack: Option<(u32, u32)>,
     server_sent_to: u32,
+    /// Whether the first SYN-ACK came before any SYN ([`HealthTracker::tcpseq_dst`]).
+    syn_ack_first: bool,
 }
 
 impl HealthTracker {
@@ -174,6 +176,7 @@ impl HealthTracker {
                 if self.syn_ack.is_none() {
                     self.syn_ack = Some((s.seq, s.ack));
                     self.server_sent_to = s.seq.wrapping_add(1);
+                    self.syn_ack_first = c.isn_src.is_none();
                 }
                 c.syn_validated |= answers(c.isn_src, s.ack) || answers(self.last_syn_seq, s.ack);
             }
@@ -200,6 +203,14 @@ impl HealthTracker {
     /// What the opening's sequence numbers showed, for every row of the session.
     pub fn sequence_checks(&self) -> Option<SequenceChecks> {
         self.checks
+    }
+
+    /// Arkime's `tcpseq.dst`: the first SYN-ACK's sequence number when it came
+    /// before any SYN (an opening captured out of order, or without its SYN), 0 when
+    /// a SYN came first; none without a SYN-ACK. Read from Arkime's output on its
+    /// test captures, where every opening seen in order gives 0.
+    pub fn tcpseq_dst(&self) -> Option<u32> {
+        self.syn_ack.map(|(isn, _)| if self.syn_ack_first { isn } else { 0 })
     }
 
     /// Whether the segment reaches the right edge of the window the other side last
@@ -298,6 +309,7 @@ mod tests {
         r.seg(C2S, 2, ACK, 1001, 5001, 64240, 0);
         let c = checks(&r);
         assert_eq!((c.isn_src, c.isn_count_src, c.syn_validated, c.syn_ack_validated), (Some(1000), 1, true, true));
+        assert_eq!(r.t.tcpseq_dst(), Some(0), "the SYN came first");
         // A SYN-ACK acknowledging a number no SYN of the session carried, and an
         // ACK that does not acknowledge the SYN-ACK.
         let mut r = Run::new();
@@ -321,6 +333,7 @@ mod tests {
         r.seg(C2S, 1, ACK, 3001, 8001, 64240, 0);
         let c = checks(&r);
         assert_eq!((c.isn_src, c.isn_count_src, c.syn_validated, c.syn_ack_validated), (None, 0, false, true));
+        assert_eq!(r.t.tcpseq_dst(), Some(8000), "the SYN-ACK came first");
         // The client's ACK must go on from where the SYN-ACK said it was, and may
         // acknowledge the server's data too, but no byte the server never sent.
         let mut r = Run::new();

@@ -759,6 +759,9 @@ fn note_handshake(rec: &mut SessionRecord, health: &HealthTracker) {
         rec.tcp_health.handshake = health.handshake_outcome();
     }
     rec.tcp_health.sequence_checks = health.sequence_checks();
+    if let Some(isn) = health.tcpseq_dst() {
+        let _ = rec.extra.add_int("tcpseq.dst", i64::from(isn));
+    }
 }
 
 fn count_tcp_flags(rec: &mut SessionRecord, flags: u16) {

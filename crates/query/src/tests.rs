@@ -354,10 +354,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("huntName", "a hunt's matches are tagged `hunt:NAME` (`tags == hunt:NAME`) instead"),
     ("asset", "Arkime's asset names come from its WISE plugins; Tyto keeps no asset inventory"),
     // The session itself: not recorded yet.
-    (
-        "tcpseq.dst",
-        "the SYN-ACK's initial sequence number is kept for `tcp.synAckValidated`; Arkime's own output gives 0 for it in most sessions whose handshake it validated, a meaning not worked out",
-    ),
     ("entropy.src", "the payload's entropy is not computed"),
     ("entropy.dst", "the payload's entropy is not computed"),
     ("region.src", "GeoIP: Tyto ships country and AS data, no city database"),

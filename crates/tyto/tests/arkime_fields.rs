@@ -185,6 +185,7 @@ fn dissector_values_match_arkime() {
                         (of(b.get("tcpSynAckValidated")), of(r.get("tcp.synAckValidated"))),
                         (of(b.get("srcISNCnt")), of(r.get("tcp.srcISNCnt"))),
                         (of(b["tcpseq"].get("src")), of(r.get("tcpseq.src"))),
+                        (of(b["tcpseq"].get("dst")), of(r.get("tcpseq.dst"))),
                     ],
                 );
             }
@@ -1274,6 +1275,12 @@ fn sequence_checks_searched() {
             ("tcp.srcISNCnt == 3", 1),
             ("tcpseq.src == 7777777", 0),
             ("tcpseq.src == 20000", 1),
+            // The SYN-ACK's number where it came before any SYN (40007: 11000; 40012:
+            // 21000), 0 where a SYN came first and a SYN-ACK followed (11 connections),
+            // none where no SYN-ACK came (40013).
+            ("tcpseq.dst == [11000, 21000]", 2),
+            ("tcpseq.dst == 0", 11),
+            ("tcpseq.dst == EXISTS!", 13),
         ],
     );
 }
