@@ -33,6 +33,8 @@ pub struct FlowConfig {
     pub frag_max_datagrams: usize,
     /// Seconds a datagram's fragments wait for the rest.
     pub frag_timeout_s: u32,
+    /// Count each direction's data bytes by value for `entropy.src`/`entropy.dst`.
+    pub entropy: bool,
 }
 
 impl Default for FlowConfig {
@@ -52,6 +54,7 @@ impl Default for FlowConfig {
             tcp_max_held_total: 64 << 20,
             frag_max_datagrams: 4096,
             frag_timeout_s: 30,
+            entropy: false,
         }
     }
 }

@@ -78,6 +78,61 @@ struct Session {
     /// VLAN tags by kind and tunnels' outer Ethernet addresses, for the row's
     /// values; only sessions that carry them pay for them.
     link: Option<Box<LinkValues>>,
+    /// Each direction's byte values (`[flow] entropy`), from its first data byte on.
+    entropy: Option<Box<ByteCounts>>,
+}
+
+/// How often each byte value came in each direction's TCP and UDP data since the
+/// row began, for Arkime's `entropy.src`/`entropy.dst`.
+struct ByteCounts {
+    counts: [[u32; 256]; 2],
+    total: [u32; 2],
+}
+
+impl ByteCounts {
+    /// Counts `bytes` of direction `dir` into `slot`, made at the first byte.
+    fn add(slot: &mut Option<Box<ByteCounts>>, dir: Direction, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let c = slot.get_or_insert_with(|| Box::new(ByteCounts { counts: [[0; 256]; 2], total: [0; 2] }));
+        let d = dir.index();
+        // Past 4 GiB a direction's histogram stops: its shares are known by then.
+        let room = (u32::MAX - c.total[d]) as usize;
+        let bytes = &bytes[..bytes.len().min(room)];
+        for &b in bytes {
+            c.counts[d][usize::from(b)] += 1;
+        }
+        c.total[d] += bytes.len() as u32;
+    }
+
+    /// The Shannon entropy of direction `d`'s bytes in bits, times 100 and rounded
+    /// (Arkime's integer); `None` without data.
+    fn entropy(&self, d: usize) -> Option<i64> {
+        let total = f64::from(self.total[d]);
+        (self.total[d] > 0).then(|| {
+            let bits: f64 = self.counts[d]
+                .iter()
+                .filter(|n| **n > 0)
+                .map(|n| {
+                    let p = f64::from(*n) / total;
+                    -p * p.log2()
+                })
+                .sum();
+            (bits * 100.0).round() as i64
+        })
+    }
+
+    /// Into the row being written: each direction's entropy; the next row counts
+    /// afresh (as Arkime's mid-session saves).
+    fn write(slot: &mut Option<Box<ByteCounts>>, rec: &mut SessionRecord) {
+        let Some(c) = slot.take() else { return };
+        for (d, field) in [(0, "entropy.src"), (1, "entropy.dst")] {
+            if let Some(e) = c.entropy(d) {
+                let _ = rec.extra.add_int(field, e);
+            }
+        }
+    }
 }
 
 /// Link values Arkime files apart from `vlan` and `mac.*`: each value once, bounded.
@@ -382,6 +437,7 @@ impl Worker {
             inputs: Vec::new(),
             dscp: [0; 2],
             link: None,
+            entropy: None,
         };
         self.table.insert(key, class, p.ts_ns, s)
     }
@@ -431,7 +487,12 @@ impl Worker {
                         payload
                     };
                     match ip.protocol {
-                        tyto_packet::ipproto::UDP => s.rec.payload8[dir.index()].datagram(payload),
+                        tyto_packet::ipproto::UDP => {
+                            s.rec.payload8[dir.index()].datagram(payload);
+                            if self.cfg.entropy {
+                                ByteCounts::add(&mut s.entropy, dir, payload);
+                            }
+                        }
                         tyto_packet::ipproto::SCTP => {
                             if let Some((data, protocol_id)) = sctp_user_data(payload) {
                                 // Each direction's first user message: its bytes, and
@@ -497,6 +558,7 @@ impl Worker {
             max_segments: self.cfg.tcp_max_held_segments,
         };
         let analyzer = &mut s.analyzer;
+        let mut entropy = self.cfg.entropy.then_some(&mut s.entropy);
         t.handshake |= syn;
         if t.syn_seq.is_none() && syn {
             // The opener's first sequence number, from its SYN or the SYN-ACK.
@@ -527,6 +589,9 @@ impl Worker {
                 if counted {
                     st.databytes += b.len() as u64;
                     rec.payload8[dir.index()].stream(b);
+                }
+                if let Some(slot) = entropy.as_deref_mut() {
+                    ByteCounts::add(slot, dir, b);
                 }
                 if let Some(a) = analyzer.as_mut() {
                     a.stream(dir, b, rec);
@@ -566,6 +631,7 @@ impl Worker {
         if let Some(link) = s.link.take() {
             link.write(&mut rec);
         }
+        ByteCounts::write(&mut s.entropy, &mut rec);
         let next_segment = rec.segment + 1;
         let next = SessionRecord {
             id: session_id(last_ns, s.id_seed, next_segment),
@@ -608,8 +674,12 @@ impl Worker {
             self.held_total = self.held_total.saturating_sub(held);
             for (d, dir) in [(0usize, Direction::ToServer), (1, Direction::ToClient)] {
                 let analyzer = &mut s.analyzer;
+                let mut entropy = self.cfg.entropy.then_some(&mut s.entropy);
                 let mut tstats = rec.tcp_stream;
                 t.dirs[d].finish(&mut tstats, &mut |del| {
+                    if let (Delivery::Data(b), Some(slot)) = (&del, entropy.as_deref_mut()) {
+                        ByteCounts::add(slot, dir, b);
+                    }
                     if let Some(a) = analyzer.as_mut() {
                         match del {
                             Delivery::Data(b) => a.stream(dir, b, rec),
@@ -636,6 +706,7 @@ impl Worker {
         if let Some(link) = s.link.take() {
             link.write(rec);
         }
+        ByteCounts::write(&mut s.entropy, rec);
         self.stats.sessions_written += 1;
         self.stats.rows_written += 1;
         self.out.push(std::mem::take(rec));
@@ -1018,6 +1089,26 @@ mod tests {
         assert_eq!(sctp_user_data(&chunks[..8]), None);
         assert_eq!(sctp_user_data(&chunks[8..22]), None, "cut inside the protocol id");
         assert_eq!(sctp_user_data(&[]), None);
+    }
+
+    #[test]
+    fn byte_counts_give_shannon_entropy_times_100_per_direction() {
+        let mut slot = None;
+        ByteCounts::add(&mut slot, Direction::ToServer, b"");
+        assert!(slot.is_none(), "nothing counted before the first data byte");
+        ByteCounts::add(&mut slot, Direction::ToServer, b"aaaa");
+        let all: Vec<u8> = (0..=255).collect();
+        ByteCounts::add(&mut slot, Direction::ToClient, &all);
+        ByteCounts::add(&mut slot, Direction::ToClient, &all);
+        let c = slot.as_ref().unwrap();
+        assert_eq!((c.entropy(0), c.entropy(1)), (Some(0), Some(800)));
+        ByteCounts::add(&mut slot, Direction::ToServer, b"bbbb");
+        assert_eq!(slot.as_ref().unwrap().entropy(0), Some(100));
+        let mut rec = SessionRecord::default();
+        ByteCounts::write(&mut slot, &mut rec);
+        assert_eq!(rec.extra.ints("entropy.src"), [100]);
+        assert_eq!(rec.extra.ints("entropy.dst"), [800]);
+        assert!(slot.is_none(), "the next row counts afresh");
     }
 
     /// An 802.3 frame to the all-IS (or all-ES) multicast group with OSI's LLC SAPs

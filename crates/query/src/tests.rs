@@ -354,8 +354,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("huntName", "a hunt's matches are tagged `hunt:NAME` (`tags == hunt:NAME`) instead"),
     ("asset", "Arkime's asset names come from its WISE plugins; Tyto keeps no asset inventory"),
     // The session itself: not recorded yet.
-    ("entropy.src", "the payload's entropy is not computed"),
-    ("entropy.dst", "the payload's entropy is not computed"),
     ("region.src", "GeoIP: Tyto ships country and AS data, no city database"),
     ("region.dst", "GeoIP: Tyto ships country and AS data, no city database"),
     ("city.src", "GeoIP: Tyto ships country and AS data, no city database"),

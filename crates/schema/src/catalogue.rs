@@ -703,6 +703,8 @@ extra {
     "adb.forward.direction", [], LowerText, many, "adb_forward_direction", None, "adb", None, "Port forwards asked for: forward or reverse";
     "adb.forward.local", [], Text, many, "adb_forward_local", None, "adb", None, "Local ends of port forwards (tcp:8080)";
     "adb.forward.remote", [], Text, many, "adb_forward_remote", None, "adb", None, "Remote ends of port forwards (tcp:80)";
+    "entropy.src", [], Integer, one, "entropy_src", None, "general", None, "Shannon entropy of the source's TCP/UDP data bytes in bits, times 100 (0–800; filled when `entropy` is on)";
+    "entropy.dst", [], Integer, one, "entropy_dst", None, "general", None, "Shannon entropy of the destination's TCP/UDP data bytes in bits, times 100 (filled when `entropy` is on)";
     "tcpseq.dst", [], Integer, one, "tcp_isn_dst", None, "tcp", None, "The first SYN-ACK's initial sequence number when it came before any SYN, 0 when a SYN came first (as Arkime)";
     "sctp.protoId", [], Integer, many, "sctp_proto_id", None, "sctp", None, "SCTP payload protocol identifiers of each direction's first user message (46 Diameter, 3 M3UA…)";
     "ospf.msgType", [], Text, many, "ospf_msg_type", None, "ospf", None, "OSPF packet types (Hello, DBDesc, LSReq, LSUpdate, LSAck)";

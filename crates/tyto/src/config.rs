@@ -87,6 +87,11 @@ pub struct FlowSection {
     /// Off unless asked (as in Suricata): a hash is unique to its flow and costs some
     /// 26 bytes a session on disk, a tenth of a whole row.
     pub community_id: bool,
+    /// Fill `entropy.src` and `entropy.dst`, the Shannon entropy of each direction's
+    /// TCP and UDP data bytes (times 100, as Arkime's entropy plugin). Off unless
+    /// asked (as that plugin): every data byte is counted, which costs throughput,
+    /// and a session keeps 2 KiB of counts from its first data byte on.
+    pub entropy: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -229,6 +234,7 @@ impl FlowSection {
             max_row_age_other_s: self.max_age_s.max(1),
             max_sessions: (self.max_sessions as usize).max(1),
             tcp_max_held_total: self.tcp_max_held_total_mib.max(1) << 20,
+            entropy: self.entropy,
             ..FlowConfig::default()
         }
     }
@@ -248,6 +254,7 @@ impl Default for FlowSection {
             max_sessions: f.max_sessions as u64,
             tcp_max_held_total_mib: f.tcp_max_held_total >> 20,
             community_id: false,
+            entropy: false,
         }
     }
 }

@@ -1237,6 +1237,31 @@ fn isis_pdu_types_searched() {
     );
 }
 
+/// `entropy.src`/`entropy.dst` with `--entropy`, off without it. The values were
+/// worked out apart from Tyto: each direction's bytes from tshark (`-z
+/// follow,tcp,raw` for the TCP session, `udp.payload` for DNS), their Shannon
+/// entropy in bits times 100, rounded (Python's `collections.Counter` and `log2`).
+#[test]
+fn entropy_of_each_directions_data_when_asked() {
+    let Some(dir) = common::pcaps_dir().map(|d| d.join("arkime")) else { return };
+    let entropy = |pcap: &str, on: bool| -> Vec<(Value, Value)> {
+        let mut cmd = common::tyto();
+        cmd.args(["dump", "--workers", "1"]).arg(dir.join(pcap));
+        if on {
+            cmd.arg("--entropy");
+        }
+        let out = common::ok(cmd.output().unwrap());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .map(|r| (r["entropy.src"].clone(), r["entropy.dst"].clone()))
+            .collect()
+    };
+    assert_eq!(entropy("http-301-get.pcap", true), [(Value::from(533), Value::from(480))]);
+    assert_eq!(entropy("dns-mx.pcap", true), [(Value::from(272), Value::from(482))]);
+    assert_eq!(entropy("http-301-get.pcap", false), [(Value::Null, Value::Null)]);
+}
+
 /// Synchrophasor frames' values searched (tshark: `synchrophasor_synthetic.pcap`
 /// holds one CFG-1 and one CFG-3 frame, the CFG-3 naming stations PMU-ALPHA and
 /// PMU-BRAVO, and a CFG-2 naming DeltaPMU).
