@@ -4,7 +4,9 @@
 //!   databases: GeoLite2/GeoIP2 Country or City for `country.*`, GeoLite2 ASN (or
 //!   any database with `autonomous_system_number`/`_organization`) for `asn.*`.
 //!   Without a database the fields stay empty. Countries are stored as ISO 3166
-//!   alpha-3 (`USA`, `FRA`), as Arkime stores them; the databases carry alpha-2.
+//!   alpha-3 (`USA`, `FRA`), as Arkime stores them; the databases carry alpha-2. A
+//!   City database also gives `region.*` (the first subdivision's ISO code, `CA`)
+//!   and `city.*` (the English name).
 //! - [`rir`]: the Regional Internet Registry of each end's address block.
 //! - [`apps`]: the application a session belongs to, and its category.
 //! - [`community_id`]: the Community ID flow hash other tools give the same flow.
@@ -29,6 +31,17 @@ pub enum EnrichError {
     Open { path: PathBuf, source: maxminddb::MaxMindDbError },
     #[error("{path}: a {kind} database was expected, but it holds {found:?} records")]
     WrongKind { path: PathBuf, kind: &'static str, found: String },
+}
+
+/// Where an address is ([`GeoIp::place`]).
+#[derive(Default, Debug, PartialEq)]
+pub struct Place<'a> {
+    /// ISO 3166 alpha-3.
+    pub country: Option<&'static str>,
+    /// The first (largest) subdivision's ISO 3166-2 code, without the country's.
+    pub region: Option<&'a str>,
+    /// The city's English name.
+    pub city: Option<&'a str>,
 }
 
 /// The databases, read into memory once and shared by every worker.
@@ -64,11 +77,23 @@ impl GeoIp {
 
     /// The alpha-3 code of the country an address is in, if the database knows it.
     pub fn country(&self, ip: IpAddr) -> Option<&'static str> {
-        let r = self.country.as_ref()?.lookup(ip).ok()?;
-        // Only the code is decoded, not the whole record with its names in many languages.
-        let code = |key| r.decode_path::<&str>(&[PathElement::Key(key), PathElement::Key("iso_code")]).ok().flatten();
-        let alpha2 = code("country").or_else(|| code("registered_country"))?;
-        isocountry::CountryCode::for_alpha2_caseless(alpha2).ok().map(|c| c.alpha3())
+        self.place(ip).country
+    }
+
+    /// Where an address is, as far as the database knows: its country, and from a
+    /// City database its region and city.
+    pub fn place(&self, ip: IpAddr) -> Place<'_> {
+        let Some(r) = self.country.as_ref().and_then(|db| db.lookup(ip).ok()) else { return Place::default() };
+        // Only the values wanted are decoded, not the whole record with its names in
+        // many languages.
+        let text = |path: &[PathElement<'_>]| r.decode_path::<&str>(path).ok().flatten();
+        let code = |key| text(&[PathElement::Key(key), PathElement::Key("iso_code")]);
+        let alpha2 = code("country").or_else(|| code("registered_country"));
+        Place {
+            country: alpha2.and_then(|c| isocountry::CountryCode::for_alpha2_caseless(c).ok()).map(|c| c.alpha3()),
+            region: text(&[PathElement::Key("subdivisions"), PathElement::Index(0), PathElement::Key("iso_code")]),
+            city: text(&[PathElement::Key("city"), PathElement::Key("names"), PathElement::Key("en")]),
+        }
     }
 
     /// `AS<number> <organisation>` for an address, if the database knows it.
@@ -87,10 +112,17 @@ impl GeoIp {
 
 impl tyto_flow::Enrich for GeoIp {
     fn enrich(&self, rec: &mut SessionRecord) {
-        for (ip, country, asn) in [(rec.src_ip, "country.src", "asn.src"), (rec.dst_ip, "country.dst", "asn.dst")] {
+        let ends = [
+            (rec.src_ip, ["country.src", "region.src", "city.src"], "asn.src"),
+            (rec.dst_ip, ["country.dst", "region.dst", "city.dst"], "asn.dst"),
+        ];
+        for (ip, [country, region, city], asn) in ends {
             let Some(ip) = ip.map(|a| a.to_ip()) else { continue };
-            if let Some(c) = self.country(ip) {
-                let _ = rec.extra.add_text(country, c);
+            let place = self.place(ip);
+            for (field, value) in [(country, place.country), (region, place.region), (city, place.city)] {
+                if let Some(v) = value {
+                    let _ = rec.extra.add_text(field, v);
+                }
             }
             if let Some(a) = self.asn(ip) {
                 let _ = rec.extra.add_text(asn, &a);
@@ -181,6 +213,42 @@ mod tests {
         assert_eq!(json["country.dst"], "FRA");
         assert_eq!(json["asn.dst"], "AS64512 Example Net");
         assert!(json.get("country.src").is_none_or(|v| v.is_null()), "{json}");
+    }
+
+    #[test]
+    fn a_city_database_gives_region_and_city_too() {
+        let tmp = tempfile::tempdir().unwrap();
+        let names = |en: &str| Value::map([("en", Value::from(en)), ("de", Value::from("x"))]);
+        let quebec = Value::map([
+            ("city", Value::map([("names", names("Montréal"))])),
+            ("country", Value::map([("iso_code", Value::from("CA"))])),
+            (
+                "subdivisions",
+                Value::Array(vec![Value::map([("iso_code", Value::from("QC")), ("names", names("Quebec"))])]),
+            ),
+        ]);
+        let c = write(
+            tmp.path(),
+            "city.mmdb",
+            "GeoLite2-City",
+            &[("198.51.100.0/24", quebec), ("192.0.2.0/24", country("FR"))],
+        );
+        let g = GeoIp::open(Some(&c), None).unwrap();
+        let place = g.place("198.51.100.7".parse().unwrap());
+        assert_eq!(place, Place { country: Some("CAN"), region: Some("QC"), city: Some("Montréal") });
+        assert_eq!(g.place("192.0.2.1".parse().unwrap()), Place { country: Some("FRA"), region: None, city: None });
+        let mut rec = SessionRecord {
+            src_ip: Some("198.51.100.7".parse::<IpAddr>().unwrap().into()),
+            dst_ip: Some("192.0.2.9".parse::<IpAddr>().unwrap().into()),
+            ..SessionRecord::default()
+        };
+        g.enrich(&mut rec);
+        let json = tyto_schema::record_to_json(&rec);
+        assert_eq!(
+            (&json["country.src"], &json["region.src"], &json["city.src"]),
+            (&"CAN".into(), &"QC".into(), &"Montréal".into())
+        );
+        assert!(json.get("city.dst").is_none_or(|v| v.is_null()), "{json}");
     }
 
     #[test]

@@ -354,10 +354,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("huntName", "a hunt's matches are tagged `hunt:NAME` (`tags == hunt:NAME`) instead"),
     ("asset", "Arkime's asset names come from its WISE plugins; Tyto keeps no asset inventory"),
     // The session itself: not recorded yet.
-    ("region.src", "GeoIP: Tyto ships country and AS data, no city database"),
-    ("region.dst", "GeoIP: Tyto ships country and AS data, no city database"),
-    ("city.src", "GeoIP: Tyto ships country and AS data, no city database"),
-    ("city.dst", "GeoIP: Tyto ships country and AS data, no city database"),
     // Protocols Tyto dissects: values not read yet.
     // Protocols Tyto does not dissect.
     ("camel.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),

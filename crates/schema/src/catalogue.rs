@@ -416,6 +416,10 @@ extra {
     "user", [], LowerText, many, "user", Some("user.name"), "general", None, "User names seen in the session (any protocol)";
     "country.src", [], Text, one, "country_src", Some("source.geo.country_iso_code"), "general", Upper, "Source country (ISO 3166 alpha-3, as Arkime)";
     "country.dst", [], Text, one, "country_dst", Some("destination.geo.country_iso_code"), "general", Upper, "Destination country (ISO 3166 alpha-3, as Arkime)";
+    "region.src", [], Text, one, "region_src", Some("source.geo.region_iso_code"), "general", None, "Source region: the first subdivision's ISO 3166-2 code (from a City database)";
+    "region.dst", [], Text, one, "region_dst", Some("destination.geo.region_iso_code"), "general", None, "Destination region: the first subdivision's ISO 3166-2 code (from a City database)";
+    "city.src", [], Text, one, "city_src", Some("source.geo.city_name"), "general", None, "Source city (English name, from a City database)";
+    "city.dst", [], Text, one, "city_dst", Some("destination.geo.city_name"), "general", None, "Destination city (English name, from a City database)";
     "asn.src", [], Text, one, "asn_src", Some("source.as.organization.name"), "general", None, "Source AS number and organisation (`AS15169 Google LLC`)";
     "asn.dst", [], Text, one, "asn_dst", Some("destination.as.organization.name"), "general", None, "Destination AS number and organisation";
     "rir.src", [], Text, one, "rir_src", None, "general", Upper, "Regional registry of the source IP";

@@ -623,3 +623,54 @@ fn http2_streams_are_transactions() {
     assert_eq!(count("protocols == http2 && http.version == 2.0"), 2);
     assert_eq!(count("host.http == nghttp2.org && http.response-time > 0"), 1);
 }
+
+/// A MaxMind City database (built here: three networks with a country, a
+/// subdivision and a city each) fills `region.*` and `city.*` beside `country.*`;
+/// the sample's servers are in the documentation network 192.0.2.0/24, its clients
+/// in 10.0.0.0/8.
+#[test]
+fn a_city_database_fills_region_and_city() {
+    use mmdb_writer::{ipnet::IpNet, Value, Writer};
+    let dir = tempfile::tempdir().unwrap();
+    let place = |country: &str, region: &str, city: &str| {
+        Value::map([
+            ("country", Value::map([("iso_code", Value::from(country))])),
+            ("subdivisions", Value::Array(vec![Value::map([("iso_code", Value::from(region))])])),
+            ("city", Value::map([("names", Value::map([("en", Value::from(city))]))])),
+        ])
+    };
+    let mut w = Writer::builder("Tyto-Test-City").build();
+    for (net, p) in [
+        ("0.0.0.0/1", place("US", "NY", "New York")),
+        ("10.0.0.0/8", place("DE", "BE", "Berlin")),
+        ("192.0.2.0/24", place("NL", "NH", "Amsterdam")),
+    ] {
+        w.insert_value(net.parse::<IpNet>().unwrap(), p).unwrap();
+    }
+    let city = dir.path().join("city.mmdb");
+    std::fs::write(&city, w.to_bytes().unwrap()).unwrap();
+    let sample = dir.path().join("sample.pcap");
+    ok(common::tyto().args(["sample", "-o"]).arg(&sample).output().unwrap());
+    let data = dir.path().join("data");
+    ok(common::tyto()
+        .arg("ingest")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--geoip-country")
+        .arg(&city)
+        .arg(&sample)
+        .output()
+        .unwrap());
+    let found = |expr: &str| -> String {
+        let out = ok(common::tyto()
+            .args(["sessions", "--data-dir"])
+            .arg(&data)
+            .args(["--expr", expr, "--limit", "1"])
+            .output()
+            .unwrap());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(found("city.dst == Amsterdam && region.dst == NH && country.dst == NLD").contains("192.0.2."));
+    assert!(found("city.src == Berlin && region.src == BE").contains("10."));
+    assert!(!found("city.dst == Berlin").contains("192.0.2."));
+}
