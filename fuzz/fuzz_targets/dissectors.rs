@@ -11,11 +11,12 @@ use tyto_schema::{SessionRecord, Values, MAX_VALUES_PER_FIELD};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
-    let transport = match mode % 4 {
+    let transport = match mode % 5 {
         0 => Transport::Tcp,
         1 => Transport::Udp,
         2 => Transport::Esp,
-        _ => Transport::Ospf,
+        3 => Transport::Ospf,
+        _ => Transport::Sctp,
     };
     // Segments: a control byte (direction, gap) before each piece cut at 0xff.
     let pieces: Vec<(bool, bool, &[u8])> = rest
@@ -34,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
         match (transport, gap) {
             (Transport::Tcp, true) => c.gap(dir, body.len() as u64, &mut rec),
             (Transport::Tcp, false) => c.stream(dir, body, &mut rec),
-            (Transport::Udp | Transport::Esp | Transport::Ospf, _) => c.datagram(dir, body, &mut rec),
+            (Transport::Udp | Transport::Esp | Transport::Ospf | Transport::Sctp, _) => c.datagram(dir, body, &mut rec),
         }
     }
     c.flush(&mut rec);

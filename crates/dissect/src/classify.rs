@@ -93,6 +93,7 @@ impl AnalyzerFactory for Dissectors {
             17 => Transport::Udp,
             50 => Transport::Esp,
             89 => Transport::Ospf,
+            132 => Transport::Sctp,
             _ => return None,
         };
         let mut c = Classifier::new(transport);
@@ -516,7 +517,7 @@ impl Classifier {
             if let Some(chunk) = held[i].get(at[i]..at[i] + len) {
                 match self.transport {
                     Transport::Tcp => self.stream_side(side, chunk, rec),
-                    Transport::Udp | Transport::Esp | Transport::Ospf => {
+                    Transport::Udp | Transport::Esp | Transport::Ospf | Transport::Sctp => {
                         let role = self.role(side);
                         if let State::Decided(_, d) = &mut self.state {
                             d.feed(role, chunk, rec);

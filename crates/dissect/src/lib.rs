@@ -81,6 +81,8 @@ pub enum Transport {
     Esp,
     /// IP protocol 89's payloads (OSPF), one packet at a time.
     Ospf,
+    /// IP protocol 132's chunks (SCTP, after its common header), one packet at a time.
+    Sctp,
 }
 
 /// One protocol, described once.

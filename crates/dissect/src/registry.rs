@@ -122,6 +122,8 @@ pub static PROTOCOLS: &[&Protocol] = &[
     &bacnet::PROTOCOL,
     &adb::PROTOCOL,
     &pana::PROTOCOL,
+    &sigtran::M3UA,
+    &sigtran::M2UA,
     // Applications known by their own framing or markers.
     &weave::PROTOCOL,
     &avast::PROTOCOL,
@@ -167,6 +169,10 @@ static SUB_PROTOCOLS: &[&SubProtocol] = &[
     &stun::SRTP,
     &crate::kit::ntlm::NTLM,
     &enip::CIP,
+    &sigtran::SCCP,
+    &sigtran::CAMEL,
+    &sigtran::ISUP,
+    &sigtran::TUP,
 ];
 
 /// Every sub-protocol a row's `protocols` may name.

@@ -353,13 +353,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("huntId", "a hunt's matches are tagged `hunt:NAME` (`tags == hunt:NAME`) instead"),
     ("huntName", "a hunt's matches are tagged `hunt:NAME` (`tags == hunt:NAME`) instead"),
     ("asset", "Arkime's asset names come from its WISE plugins; Tyto keeps no asset inventory"),
-    // The session itself: not recorded yet.
-    // Protocols Tyto dissects: values not read yet.
-    // Protocols Tyto does not dissect.
-    ("camel.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
-    ("tcap.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
-    ("sccp.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
-    ("m3ua.", "SS7 over SIGTRAN (CAMEL, TCAP, SCCP, M3UA) is not dissected"),
     // Imports Tyto does not take.
     ("suricata.", "Suricata's alerts are not imported; Tyto's own rules and intel raise alerts"),
     ("zeekintel.", "Zeek's intel matches are not imported; Tyto matches intel lists itself (`intel`, `intel.source`)"),

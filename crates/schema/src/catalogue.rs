@@ -711,6 +711,14 @@ extra {
     "entropy.dst", [], Integer, one, "entropy_dst", None, "general", None, "Shannon entropy of the destination's TCP/UDP data bytes in bits, times 100 (filled when `entropy` is on)";
     "tcpseq.dst", [], Integer, one, "tcp_isn_dst", None, "tcp", None, "The first SYN-ACK's initial sequence number when it came before any SYN, 0 when a SYN came first (as Arkime)";
     "sctp.protoId", [], Integer, many, "sctp_proto_id", None, "sctp", None, "SCTP payload protocol identifiers of each direction's first user message (46 Diameter, 3 M3UA…)";
+    "m3ua.si", [], Integer, many, "m3ua_si", None, "m3ua", None, "MTP3 service indicators of M3UA transfers and M2UA data (3 SCCP, 4 TUP, 5 ISUP)";
+    "sccp.src", [], Integer, many, "sccp_src", None, "sccp", None, "SCCP calling party point codes (unitdata)";
+    "sccp.dst", [], Integer, many, "sccp_dst", None, "sccp", None, "SCCP called party point codes (unitdata)";
+    "tcap.opcode", [], Integer, many, "tcap_opcode", None, "tcap", None, "TCAP operation codes of CAMEL dialogues' components";
+    "camel.op", [], Text, many, "camel_op", None, "camel", None, "CAP/CAMEL operation names (initialDP, connect, releaseCall…)";
+    "camel.calling", [], Text, many, "camel_calling", None, "camel", None, "Calling party numbers of CAP InitialDP operations";
+    "camel.called", [], Text, many, "camel_called", None, "camel", None, "Called party numbers of CAP InitialDP operations";
+    "camel.imsi", [], Text, many, "camel_imsi", None, "camel", None, "IMSIs of CAP InitialDP operations";
     "ospf.msgType", [], Text, many, "ospf_msg_type", None, "ospf", None, "OSPF packet types (Hello, DBDesc, LSReq, LSUpdate, LSAck)";
     "ospf.routerId", [], Text, many, "ospf_router_id", None, "ospf", None, "OSPF router ids of the packets' senders";
     "ospf.areaId", [], Text, many, "ospf_area_id", None, "ospf", None, "OSPF area ids";

@@ -700,6 +700,19 @@ fn dissector_values_match_arkime() {
                     ],
                 ),
                 ("isis", "isis", &[("msgType", "isis.msgType")]),
+                ("m3ua", "m3ua", &[("si", "m3ua.si")]),
+                ("sccp", "sccp", &[("src", "sccp.src"), ("dst", "sccp.dst")]),
+                ("sccp", "tcap", &[("opcode", "tcap.opcode")]),
+                (
+                    "camel",
+                    "camel",
+                    &[
+                        ("op", "camel.op"),
+                        ("calling", "camel.calling"),
+                        ("called", "camel.called"),
+                        ("imsi", "camel.imsi"),
+                    ],
+                ),
                 (
                     "c1222",
                     "c1222",
@@ -969,6 +982,9 @@ fn dissector_values_match_arkime() {
         ("sctp", 1.0),
         ("adb", 1.0),
         ("isis", 1.0),
+        ("m3ua", 1.0),
+        ("sccp", 1.0),
+        ("camel", 1.0),
         ("c1222", 1.0),
         ("pana", 1.0),
         // Per pair of endpoints every value is Arkime's; `bacnet-stack-services.pcap`'s
@@ -1260,6 +1276,33 @@ fn entropy_of_each_directions_data_when_asked() {
     assert_eq!(entropy("http-301-get.pcap", true), [(Value::from(533), Value::from(480))]);
     assert_eq!(entropy("dns-mx.pcap", true), [(Value::from(272), Value::from(482))]);
     assert_eq!(entropy("http-301-get.pcap", false), [(Value::Null, Value::Null)]);
+}
+
+/// SS7 over SIGTRAN searched. `m3ua_synthetic.pcap` read with tshark (SCTP payload
+/// protocols, `mtp3.service_indicator`, `m3ua.protocol_data_si`, `sccp.called.pc`,
+/// `camel.callingPartyNumber`): M2UA on three associations (10.1.1.1 and 10.3.3.3
+/// port 2904, 10.20.1.1 port 2906); ISUP (5) on three, TUP (4) on two; SCCP called
+/// point code 500 on four (both 2907s, 10.5.5.5 and 10.7.7.7); 111111111 calling in
+/// 10.5.5.5's InitialDP that two DATA fragments carry; 888888888 in two sessions
+/// (10.7.7.7, 10.20.3.1); an InitialDP in nine sessions, and in 10.20.2.1's, whose
+/// M3UA carries it in the drafts' Protocol Data parameter (0x0002), which tshark
+/// leaves undecoded and Arkime's output reads (777777777 calling).
+#[test]
+fn sigtran_values_searched() {
+    counts_hold(
+        &["m3ua_synthetic.pcap"],
+        &[],
+        &[
+            ("protocols == m2ua", 3),
+            ("protocols == isup && m3ua.si == 5", 3),
+            ("m3ua.si == 4 && protocols == tup", 2),
+            ("sccp.dst == 500 && sccp.src == 600", 4),
+            ("camel.calling == 111111111", 1),
+            ("camel.calling == 888888888", 2),
+            ("camel.op == initialDP && tcap.opcode == 0", 10),
+            ("camel.calling == 777777777", 2),
+        ],
+    );
 }
 
 /// Synchrophasor frames' values searched (tshark: `synchrophasor_synthetic.pcap`

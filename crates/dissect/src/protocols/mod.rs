@@ -101,6 +101,7 @@ pub mod rtsp;
 pub mod rx;
 pub mod s7comm;
 pub mod sdrtn;
+pub mod sigtran;
 pub mod sip;
 pub mod skinny;
 pub mod slp;
