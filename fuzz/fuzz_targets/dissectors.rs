@@ -4,8 +4,8 @@
 //! the record stays within its bounds.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tyto_dissect::{Classifier, Side, Transport, PROTOCOLS};
-use tyto_flow::analyzer::SessionAnalyzer;
+use tyto_dissect::{Classifier, Dissectors, Side, Transport, PROTOCOLS};
+use tyto_flow::analyzer::{AnalyzerFactory, Opening, SessionAnalyzer};
 use tyto_flow::Direction;
 use tyto_schema::{SessionRecord, Values, MAX_VALUES_PER_FIELD};
 
@@ -25,11 +25,19 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     // Transactions on, as when an exporter wants them: they must stay bounded too.
     let mut rec = SessionRecord { transactions: Some(Default::default()), ..SessionRecord::default() };
-    let mut c = Classifier::new(transport);
-    // Half the runs as a session picked up part-way: roles unknown, streams resynchronised.
-    if mode & 0x80 != 0 {
-        c.opening_unseen();
-    }
+    // SCTP as the flow layer analyzes it: its chunks, and its user messages as streams.
+    let mut c: Box<dyn SessionAnalyzer> = if transport == Transport::Sctp {
+        let (lo, hi) = (tyto_packet::Addr::default(), tyto_packet::Addr::default());
+        let key = tyto_flow::FlowKey { lo, hi, lo_port: 2905, hi_port: 2905, proto: 132, ethertype: 0x0800 };
+        Dissectors::storing().create(&key, Opening::Unseen).expect("SCTP is analyzed")
+    } else {
+        let mut c = Classifier::new(transport);
+        // Half the runs as a session picked up part-way: roles unknown, streams resynchronised.
+        if mode & 0x80 != 0 {
+            c.opening_unseen();
+        }
+        Box::new(c)
+    };
     for &(to_client, gap, body) in &pieces {
         let dir = if to_client { Direction::ToClient } else { Direction::ToServer };
         match (transport, gap) {

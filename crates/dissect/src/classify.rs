@@ -109,7 +109,59 @@ impl AnalyzerFactory for Dissectors {
                 c.announced(link);
             }
         }
+        if transport == Transport::Sctp {
+            let mut messages = Classifier::new(Transport::Tcp);
+            messages.transactions = self.transactions;
+            messages.expected = Arc::clone(&self.expected);
+            messages.calls = Arc::clone(&self.calls);
+            messages.names = Arc::clone(&self.names);
+            messages.opening_unseen();
+            return Some(Box::new(SctpAnalyzer { chunks: c, messages, fragments: Default::default() }));
+        }
         Some(Box::new(c))
+    }
+}
+
+/// An SCTP association: SCTP's own protocols (M3UA, M2UA) read each packet's
+/// chunks, and the DATA chunks' whole user messages also make each direction a
+/// stream for the protocols read over TCP (Diameter, HTTP), as Arkime reads them.
+/// The first to name the association keeps it.
+struct SctpAnalyzer {
+    chunks: Classifier,
+    messages: Classifier,
+    /// Each direction's user message arriving in fragments.
+    fragments: [crate::kit::sctp::Fragments; 2],
+}
+
+impl SessionAnalyzer for SctpAnalyzer {
+    fn stream(&mut self, _dir: Direction, _data: &[u8], _rec: &mut SessionRecord) {}
+
+    fn gap(&mut self, _dir: Direction, _len: u64, _rec: &mut SessionRecord) {}
+
+    fn datagram(&mut self, dir: Direction, data: &[u8], rec: &mut SessionRecord) {
+        if !self.messages.decided() {
+            self.chunks.datagram(dir, data, rec);
+        }
+        if !self.chunks.decided() {
+            use crate::kit::sctp::{data_chunks, BEGINNING, ENDING};
+            for (flags, ppid, message) in data_chunks(data) {
+                // SIGTRAN's adaptation layers (IUA, M2UA, M3UA, SUA, M2PA) are read
+                // from the chunks alone: their messages are no TCP protocol's.
+                if (1..=5).contains(&ppid) {
+                    continue;
+                }
+                if flags & (BEGINNING | ENDING) == BEGINNING | ENDING {
+                    self.messages.stream(dir, message, rec);
+                } else if let Some((_, whole)) = self.fragments[idx(side_of(dir))].take(flags, ppid, message) {
+                    self.messages.stream(dir, &whole, rec);
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, rec: &mut SessionRecord) {
+        self.chunks.flush(rec);
+        self.messages.flush(rec);
     }
 }
 
@@ -669,6 +721,13 @@ fn file_learnt(calls: &CallEndpoints, names: &ResolvedNames, d: &mut dyn Dissect
                 names.file([addr], std::sync::Arc::from(name));
             }
         }
+    }
+}
+
+impl Classifier {
+    /// Whether a protocol named the session.
+    fn decided(&self) -> bool {
+        matches!(self.state, State::Decided(..))
     }
 }
 

@@ -930,10 +930,9 @@ fn dissector_values_match_arkime() {
         ("synchrophasor", 1.0),
         ("enip", 1.0),
         ("cip", 1.0),
-        // HTTP over SCTP (`sctp-www.pcap`) is not read; SOCKS 5 opened by the server
-        // (`socks5-reverse.pcap`) is not followed.
-        ("http.bodymagic", 0.9),
-        ("http.reqbody", 0.9),
+        // `single-packets.pcap`'s lone response has no request to pair with.
+        ("http.bodymagic", 1.0),
+        ("http.reqbody", 0.98),
         ("dns", 0.95),
         ("dns.answer", 0.85),
         ("stun", 0.8),
@@ -951,9 +950,8 @@ fn dissector_values_match_arkime() {
         ("dhcp", 1.0),
         ("nbns", 0.85),
         ("isakmp proposals", 0.87),
-        // Two of `diameter_synthetic.pcap`'s sessions run over SCTP, which Tyto does
-        // not dissect.
-        ("diameter", 0.6),
+        // Over TCP and SCTP (`diameter_synthetic.pcap`).
+        ("diameter", 1.0),
         ("ptp", 1.0),
         // SIP over TCP: only what a segment's first message holds is read (a long
         // REGISTER's later headers are not), and Arkime groups the GTP-tunnelled SIP
@@ -1501,6 +1499,10 @@ fn sctp_protocol_ids_searched() {
             ("sctp.protoId == [46, 0]", 4),
             ("sctp.protoId == 3", 0),
             ("sctp.protoId.cnt == 1", 4),
+            // Their user messages read as each direction's stream: tshark's `http`
+            // and `diameter` frames are in all four.
+            ("protocols == diameter && protocols == sctp", 2),
+            ("protocols == http && protocols == sctp && http.method == GET", 2),
         ],
     );
 }

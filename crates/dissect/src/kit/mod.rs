@@ -16,6 +16,7 @@ pub(crate) mod messages;
 pub(crate) mod names;
 pub(crate) mod ntlm;
 pub(crate) mod record;
+pub(crate) mod sctp;
 pub(crate) mod shared_map;
 pub(crate) mod sql;
 #[cfg(test)]

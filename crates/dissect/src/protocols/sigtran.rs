@@ -12,6 +12,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::der::{tlv, tlv_cut};
+use crate::kit::sctp::{data_chunks, user_messages, Fragments, BEGINNING, ENDING};
 use crate::kit::{add_protocol, be16, be32, put_int, put_text};
 use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
 
@@ -41,66 +42,6 @@ pub static TUP: SubProtocol = SubProtocol { name: "tup", parent: None };
 /// SCTP payload protocol identifiers (IANA).
 const PPID_M2UA: u32 = 2;
 const PPID_M3UA: u32 = 3;
-
-/// A packet's DATA chunks: (flags, payload protocol identifier, user data) each.
-fn data_chunks(mut chunks: &[u8]) -> impl Iterator<Item = (u8, u32, &[u8])> {
-    std::iter::from_fn(move || loop {
-        let len = usize::from(be16(chunks, 2)?);
-        let Some(chunk) = chunks.get(..len).filter(|_| len >= 4) else {
-            chunks = &[];
-            return None;
-        };
-        chunks = chunks.get(len.next_multiple_of(4)..).unwrap_or_default();
-        if chunk[0] == 0 && chunk.len() > 16 {
-            return Some((chunk[1], be32(chunk, 12)?, &chunk[16..]));
-        }
-    })
-}
-
-/// DATA chunk flags: a user message's first and last fragment (both: a whole one).
-const BEGINNING: u8 = 0x02;
-const ENDING: u8 = 0x01;
-
-/// The whole user messages of a packet (the first fragment's chunk alone for a
-/// fragmented one).
-fn user_messages(chunks: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
-    data_chunks(chunks)
-        .filter(|(flags, _, _)| flags & (BEGINNING | ENDING) == BEGINNING | ENDING)
-        .map(|(_, p, m)| (p, m))
-}
-
-/// A fragmented user message being put back together, one a direction.
-#[derive(Default)]
-struct Fragments {
-    ppid: u32,
-    bytes: Vec<u8>,
-    open: bool,
-}
-
-/// The longest message put back together: M3UA's own are a few hundred bytes.
-const MAX_MESSAGE: usize = 64 << 10;
-
-impl Fragments {
-    /// Takes a fragment; gives the message it completes.
-    fn take(&mut self, flags: u8, ppid: u32, data: &[u8]) -> Option<(u32, Vec<u8>)> {
-        if flags & BEGINNING != 0 {
-            *self = Fragments { ppid, bytes: Vec::new(), open: true };
-        }
-        if !self.open {
-            return None;
-        }
-        if self.bytes.len() + data.len() > MAX_MESSAGE {
-            *self = Fragments::default();
-            return None;
-        }
-        self.bytes.extend_from_slice(data);
-        if flags & ENDING == 0 {
-            return None;
-        }
-        self.open = false;
-        Some((self.ppid, std::mem::take(&mut self.bytes)))
-    }
-}
 
 /// An adaptation layer's common header: version 1, its length the message's.
 fn adaptation_message(m: &[u8]) -> bool {
