@@ -709,7 +709,7 @@ extra {
     "adb.forward.remote", [], Text, many, "adb_forward_remote", None, "adb", None, "Remote ends of port forwards (tcp:80)";
     "entropy.src", [], Integer, one, "entropy_src", None, "general", None, "Shannon entropy of the source's TCP/UDP data bytes in bits, times 100 (0–800; filled when `entropy` is on)";
     "entropy.dst", [], Integer, one, "entropy_dst", None, "general", None, "Shannon entropy of the destination's TCP/UDP data bytes in bits, times 100 (filled when `entropy` is on)";
-    "tcpseq.dst", [], Integer, one, "tcp_isn_dst", None, "tcp", None, "The first SYN-ACK's initial sequence number when it came before any SYN, 0 when a SYN came first (as Arkime)";
+    "tcpseq.dst", [], Integer, one, "tcp_isn_dst", None, "general", None, "The first SYN-ACK's initial sequence number when it came before any SYN, 0 when a SYN came first (as Arkime)";
     "sctp.protoId", [], Integer, many, "sctp_proto_id", None, "sctp", None, "SCTP payload protocol identifiers of each direction's first user message (46 Diameter, 3 M3UA…)";
     "m3ua.si", [], Integer, many, "m3ua_si", None, "m3ua", None, "MTP3 service indicators of M3UA transfers and M2UA data (3 SCCP, 4 TUP, 5 ISUP)";
     "sccp.src", [], Integer, many, "sccp_src", None, "sccp", None, "SCCP calling party point codes (unitdata)";
