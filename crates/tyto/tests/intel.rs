@@ -93,7 +93,9 @@ fn indicator_files_of_every_format_mark_exactly_their_sessions_and_alert() {
     let email = first(&by_start("email.src"), "email.src", |e| !e.contains('<') && e.contains('@'));
     let http_server = first(&by_start("http.uri"), "ip.dst", |ip| *ip != tls_server);
     let cert = first(&by_start("cert.hash"), "cert.hash", |_| true).replace(':', "");
-    let not_for_ids = first(&by_start("host.http"), "host.http", |h| h.contains('.'));
+    // A name (HTTP over SCTP's Host is an address, which another pick may be).
+    let not_for_ids =
+        first(&by_start("host.http"), "host.http", |h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err());
     let sni = first(&by_start("host.tls"), "host.tls", |h| h.contains('.'));
     let body = first(&by_start("http.sha256"), "http.sha256", |_| true);
 
