@@ -202,18 +202,26 @@ struct Direction {
     start: Vec<u8>,
     messages: Framed,
     requests: Messages,
-    stls: bool,
     lost: bool,
+}
+
+/// What the connection's messages have told, read while a direction's framing reads
+/// on (hence cells).
+#[derive(Default)]
+struct Connection {
+    /// A stream of the file sync protocol was opened; shell protocol v2 was.
+    sync: Cell<bool>,
+    shell_v2: Cell<bool>,
+    /// Each side sent STLS.
+    stls: [Cell<bool>; 2],
+    /// Where TLS began in the bytes just fed, for [`Dissector::handoff`].
+    tls_at: Cell<Option<usize>>,
 }
 
 #[derive(Default)]
 pub struct Adb {
     dirs: [Direction; 2],
-    /// A stream of the file sync protocol was opened; shell protocol v2 was.
-    sync: Cell<bool>,
-    shell_v2: Cell<bool>,
-    /// Where TLS began in the bytes just fed, for [`Dissector::handoff`].
-    tls_at: Option<usize>,
+    conn: Connection,
     handed_off: bool,
 }
 
@@ -309,10 +317,10 @@ fn shell_packets(rec: &mut SessionRecord, mut d: &[u8]) {
     }
 }
 
-impl Adb {
+impl Connection {
     /// A whole message between host and device, with the part of its payload kept;
     /// `at`: where it ended in the bytes being fed.
-    fn message(&mut self, side: Side, h: &Header, body: &[u8], at: usize, rec: &mut SessionRecord) {
+    fn message(&self, side: Side, h: &Header, body: &[u8], at: usize, rec: &mut SessionRecord) {
         put_text(rec, text_field!("adb.command"), command_name(h.command));
         match h.command {
             A_CNXN => connect(rec, h, body),
@@ -353,21 +361,21 @@ impl Adb {
                 }
             }
             A_STLS => {
-                self.dirs[side as usize].stls = true;
-                if self.dirs.iter().all(|d| d.stls) {
-                    self.tls_at = Some(at);
+                self.stls[side as usize].set(true);
+                if self.stls.iter().all(Cell::get) {
+                    self.tls_at.set(Some(at));
                 }
             }
             _ => {}
         }
     }
+}
 
+impl Adb {
     fn transport(&mut self, side: Side, data: &[u8], shift: usize, rec: &mut SessionRecord) {
-        let i = side as usize;
-        let mut messages = std::mem::take(&mut self.dirs[i].messages);
-        let mut done = Vec::new();
-        let (sync, shell_v2) = (&self.sync, &self.shell_v2);
-        let going = messages.feed(
+        let conn = &self.conn;
+        let d = &mut self.dirs[side as usize];
+        let going = d.messages.feed(
             data,
             HEADER,
             HandOn::AtEnd,
@@ -375,20 +383,17 @@ impl Adb {
             |h| match header(h) {
                 Some(h) if h.command == A_CNXN => BANNER,
                 Some(h) if h.command == A_OPEN => SERVICE,
-                Some(h) if h.command == A_WRTE && (sync.get() || shell_v2.get()) => STREAM_BYTES,
+                Some(h) if h.command == A_WRTE && (conn.sync.get() || conn.shell_v2.get()) => STREAM_BYTES,
                 _ => 0,
             },
-            |h, body, at| done.push((h.to_vec(), body.to_vec(), at)),
+            |h, body, at| {
+                // After both STLS the bytes are TLS's.
+                if let (None, Some(h)) = (conn.tls_at.get(), header(h)) {
+                    conn.message(side, &h, body, at.saturating_sub(shift), rec);
+                }
+            },
         );
-        self.dirs[i].messages = messages;
-        self.dirs[i].lost |= !going;
-        for (h, body, at) in done {
-            let Some(h) = header(&h) else { continue };
-            self.message(side, &h, &body, at.saturating_sub(shift), rec);
-            if self.tls_at.is_some() {
-                break;
-            }
-        }
+        d.lost |= !going;
     }
 
     fn requests(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
@@ -441,13 +446,13 @@ impl Dissector for Adb {
             Mode::Requests => self.requests(side, data, rec),
             _ => self.transport(side, data, shift, rec),
         }
-        if self.tls_at.is_some() {
+        if self.conn.tls_at.get().is_some() {
             self.handed_off = true;
         }
     }
 
     fn handoff(&mut self) -> Option<usize> {
-        self.tls_at.take()
+        self.conn.tls_at.take()
     }
 
     fn gap(&mut self, side: Side, _len: u64) {
