@@ -84,6 +84,16 @@ impl Dissectors {
     pub fn storing() -> Dissectors {
         Dissectors { transactions: true, ..Dissectors::default() }
     }
+
+    /// A classifier sharing this pipeline's tables.
+    fn classifier(&self, transport: Transport) -> Classifier {
+        let mut c = Classifier::new(transport);
+        c.transactions = self.transactions;
+        c.expected = Arc::clone(&self.expected);
+        c.calls = Arc::clone(&self.calls);
+        c.names = Arc::clone(&self.names);
+        c
+    }
 }
 
 impl AnalyzerFactory for Dissectors {
@@ -96,11 +106,7 @@ impl AnalyzerFactory for Dissectors {
             132 => Transport::Sctp,
             _ => return None,
         };
-        let mut c = Classifier::new(transport);
-        c.transactions = self.transactions;
-        c.expected = Arc::clone(&self.expected);
-        c.calls = Arc::clone(&self.calls);
-        c.names = Arc::clone(&self.names);
+        let mut c = self.classifier(transport);
         if opening == Opening::Unseen {
             c.opening_unseen();
         }
@@ -110,11 +116,7 @@ impl AnalyzerFactory for Dissectors {
             }
         }
         if transport == Transport::Sctp {
-            let mut messages = Classifier::new(Transport::Tcp);
-            messages.transactions = self.transactions;
-            messages.expected = Arc::clone(&self.expected);
-            messages.calls = Arc::clone(&self.calls);
-            messages.names = Arc::clone(&self.names);
+            let mut messages = self.classifier(Transport::Tcp);
             messages.opening_unseen();
             return Some(Box::new(SctpAnalyzer { chunks: c, messages, fragments: Default::default() }));
         }
@@ -143,17 +145,14 @@ impl SessionAnalyzer for SctpAnalyzer {
             self.chunks.datagram(dir, data, rec);
         }
         if !self.chunks.decided() {
-            use crate::kit::sctp::{data_chunks, BEGINNING, ENDING};
-            for (flags, ppid, message) in data_chunks(data) {
+            for chunk in crate::kit::sctp::data_chunks(data) {
                 // SIGTRAN's adaptation layers (IUA, M2UA, M3UA, SUA, M2PA) are read
                 // from the chunks alone: their messages are no TCP protocol's.
-                if (1..=5).contains(&ppid) {
+                if (1..=5).contains(&chunk.ppid) {
                     continue;
                 }
-                if flags & (BEGINNING | ENDING) == BEGINNING | ENDING {
-                    self.messages.stream(dir, message, rec);
-                } else if let Some((_, whole)) = self.fragments[idx(side_of(dir))].take(flags, ppid, message) {
-                    self.messages.stream(dir, &whole, rec);
+                if let Some((_, message)) = self.fragments[idx(side_of(dir))].message(chunk) {
+                    self.messages.stream(dir, &message, rec);
                 }
             }
         }
@@ -349,6 +348,11 @@ impl Classifier {
     fn announced(&mut self, link: expect::SharedLink) {
         self.state = State::Decided(&ftp::DATA, Box::new(ftp::FtpData::linked(link)));
         self.how = "ftp";
+    }
+
+    /// Whether a protocol named the session.
+    fn decided(&self) -> bool {
+        matches!(self.state, State::Decided(..))
     }
 
     /// A new row starts without a transaction list: it gets one before any feed.
@@ -721,13 +725,6 @@ fn file_learnt(calls: &CallEndpoints, names: &ResolvedNames, d: &mut dyn Dissect
                 names.file([addr], std::sync::Arc::from(name));
             }
         }
-    }
-}
-
-impl Classifier {
-    /// Whether a protocol named the session.
-    fn decided(&self) -> bool {
-        matches!(self.state, State::Decided(..))
     }
 }
 

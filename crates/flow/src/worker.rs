@@ -743,24 +743,11 @@ fn count_packet<'p>(rec: &mut SessionRecord, p: &PacketIn<'p>, dir: Direction) -
     payload
 }
 
-/// The user data of the first DATA chunk of an SCTP packet's chunks (RFC 9260 §3.3.1:
-/// sixteen bytes of chunk header, then the data), as Arkime takes an SCTP session's
-/// first payload bytes.
-fn sctp_user_data(mut chunks: &[u8]) -> Option<(&[u8], u32)> {
-    while chunks.len() >= 4 {
-        let len = usize::from(u16::from_be_bytes([chunks[2], chunks[3]]));
-        if len < 4 {
-            return None;
-        }
-        let chunk = chunks.get(..len).unwrap_or(chunks);
-        if chunks[0] == 0 {
-            // TSN, stream id and sequence, then the payload protocol identifier.
-            let protocol_id = u32::from_be_bytes(chunk.get(12..16)?.try_into().ok()?);
-            return chunk.get(16..).filter(|d| !d.is_empty()).map(|d| (d, protocol_id));
-        }
-        chunks = chunks.get(len.next_multiple_of(4)..).unwrap_or_default();
-    }
-    None
+/// The user data of the first DATA chunk of an SCTP packet's chunks, and its payload
+/// protocol identifier, as Arkime takes an SCTP session's first payload bytes.
+fn sctp_user_data(chunks: &[u8]) -> Option<(&[u8], u32)> {
+    let first = tyto_packet::sctp::data_chunks(chunks).next()?;
+    (!first.data.is_empty()).then_some((first.data, first.ppid))
 }
 
 /// `file`: the names of the input files a row's packets came from.

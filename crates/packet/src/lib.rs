@@ -10,6 +10,7 @@
 
 mod addr;
 mod decode;
+pub mod sctp;
 
 pub use addr::{Addr, MacAddr};
 pub use decode::{decode, DecodeError, Decoded, Encap, Fragment, Ip, Transport, MAX_ENCAP_DEPTH};

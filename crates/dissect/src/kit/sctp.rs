@@ -2,33 +2,20 @@
 //! common header): for SCTP's own protocols (M3UA, M2UA) and for the classifier,
 //! which reads their user messages as each direction's stream.
 
-use crate::kit::{be16, be32};
+use std::borrow::Cow;
 
-/// A packet's DATA chunks: (flags, payload protocol identifier, user data) each.
-pub(crate) fn data_chunks(mut chunks: &[u8]) -> impl Iterator<Item = (u8, u32, &[u8])> {
-    std::iter::from_fn(move || loop {
-        let len = usize::from(be16(chunks, 2)?);
-        let Some(chunk) = chunks.get(..len).filter(|_| len >= 4) else {
-            chunks = &[];
-            return None;
-        };
-        chunks = chunks.get(len.next_multiple_of(4)..).unwrap_or_default();
-        if chunk[0] == 0 && chunk.len() > 16 {
-            return Some((chunk[1], be32(chunk, 12)?, &chunk[16..]));
-        }
-    })
+use tyto_packet::sctp::DataChunk;
+pub(crate) use tyto_packet::sctp::{BEGINNING, ENDING};
+
+/// A packet's DATA chunks that hold user data; a chunk the capture cut is left out.
+pub(crate) fn data_chunks(chunks: &[u8]) -> impl Iterator<Item = DataChunk<'_>> {
+    tyto_packet::sctp::data_chunks(chunks).filter(|c| !c.cut && !c.data.is_empty())
 }
-
-/// DATA chunk flags: a user message's first and last fragment (both: a whole one).
-pub(crate) const BEGINNING: u8 = 0x02;
-pub(crate) const ENDING: u8 = 0x01;
 
 /// The whole user messages of a packet, each with its payload protocol identifier;
 /// the fragments of a longer one are left out (see [`Fragments`]).
 pub(crate) fn user_messages(chunks: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
-    data_chunks(chunks)
-        .filter(|(flags, _, _)| flags & (BEGINNING | ENDING) == BEGINNING | ENDING)
-        .map(|(_, p, m)| (p, m))
+    data_chunks(chunks).filter(DataChunk::whole).map(|c| (c.ppid, c.data))
 }
 
 /// A fragmented user message being put back together, one a direction.
@@ -44,8 +31,17 @@ pub(crate) struct Fragments {
 const MAX_MESSAGE: usize = 64 << 10;
 
 impl Fragments {
+    /// The user message a DATA chunk holds whole, or completes; its payload protocol
+    /// identifier with it.
+    pub(crate) fn message<'a>(&mut self, c: DataChunk<'a>) -> Option<(u32, Cow<'a, [u8]>)> {
+        if c.whole() {
+            return Some((c.ppid, Cow::Borrowed(c.data)));
+        }
+        self.take(c.flags, c.ppid, c.data).map(|(ppid, m)| (ppid, Cow::Owned(m)))
+    }
+
     /// Takes a fragment; gives the message it completes.
-    pub(crate) fn take(&mut self, flags: u8, ppid: u32, data: &[u8]) -> Option<(u32, Vec<u8>)> {
+    fn take(&mut self, flags: u8, ppid: u32, data: &[u8]) -> Option<(u32, Vec<u8>)> {
         if flags & BEGINNING != 0 {
             *self = Fragments { ppid, bytes: Vec::new(), open: true };
         }

@@ -12,7 +12,7 @@
 use tyto_schema::SessionRecord;
 
 use crate::kit::der::{tlv, tlv_cut};
-use crate::kit::sctp::{data_chunks, user_messages, Fragments, BEGINNING, ENDING};
+use crate::kit::sctp::{data_chunks, user_messages, Fragments};
 use crate::kit::{add_protocol, be16, be32, put_int, put_text};
 use crate::{Dissector, Probe, Protocol, Side, SubProtocol, Transport};
 
@@ -390,16 +390,13 @@ fn user_message(ppid: u32, m: &[u8], rec: &mut SessionRecord) {
 
 impl Dissector for Sigtran {
     fn feed(&mut self, side: Side, data: &[u8], rec: &mut SessionRecord) {
-        for (flags, ppid, m) in data_chunks(data) {
+        for chunk in data_chunks(data) {
             if self.messages >= MAX_MESSAGES {
                 return;
             }
-            if flags & (BEGINNING | ENDING) == BEGINNING | ENDING {
+            if let Some((ppid, m)) = self.fragments[side as usize].message(chunk) {
                 self.messages += 1;
-                user_message(ppid, m, rec);
-            } else if let Some((ppid, whole)) = self.fragments[side as usize].take(flags, ppid, m) {
-                self.messages += 1;
-                user_message(ppid, &whole, rec);
+                user_message(ppid, &m, rec);
             }
         }
     }
@@ -526,6 +523,8 @@ mod tests {
         assert_eq!(ints(&rec, "m3ua.si"), [3]);
         assert_eq!(texts(&rec, "camel.op"), ["initialDP"]);
     }
+
+    use crate::kit::sctp::{BEGINNING, ENDING};
 
     /// A DATA chunk with `flags` (B, E) around a fragment.
     fn fragment(flags: u8, ppid: u32, m: &[u8]) -> Vec<u8> {
