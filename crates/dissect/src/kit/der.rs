@@ -48,6 +48,16 @@ pub(crate) fn tlv_cut(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         (tag & 0x1f != 0x1f && skip <= 4).then(|| (tag, rest.get(skip..).unwrap_or(&[]), &[][..]))
     })
 }
+/// An INTEGER's contents as a number (two's complement), when they are at most
+/// `max` bytes (and eight).
+pub(crate) fn integer(contents: &[u8], max: usize) -> Option<i64> {
+    let &first = contents.first()?;
+    (contents.len() <= max.min(8)).then(|| {
+        let sign = if first & 0x80 != 0 { -1i64 } else { 0 };
+        contents.iter().fold(sign, |n, b| (n << 8) | i64::from(*b))
+    })
+}
+
 /// An OBJECT IDENTIFIER's contents as dotted numbers.
 pub(crate) fn oid_text(b: &[u8]) -> Option<String> {
     use std::fmt::Write;
@@ -68,4 +78,19 @@ pub(crate) fn oid_text(b: &[u8]) -> Option<String> {
         }
     }
     (!first).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_in_twos_complement_within_their_bound() {
+        assert_eq!(integer(&[0x13, 0xe8, 0x14, 0x21], 8), Some(333_976_609));
+        assert_eq!(integer(&[0xff, 0x79], 4), Some(-135));
+        assert_eq!(integer(&[0x00, 0x80], 2), Some(128));
+        assert_eq!(integer(&[1, 2, 3, 4, 5], 4), None);
+        assert_eq!(integer(&[1; 9], 16), None);
+        assert_eq!(integer(&[], 4), None);
+    }
 }

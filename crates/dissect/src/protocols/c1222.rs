@@ -8,7 +8,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::kit::der::{header, oid_text, tlv, Header};
+use crate::kit::der::{header, integer, oid_text, tlv, Header};
 use crate::kit::messages::{Length, Streams};
 use crate::kit::{put_int, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -55,15 +55,6 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
     }
 }
 
-/// An INTEGER's value (at most eight bytes, two's complement).
-fn integer(contents: &[u8]) -> Option<i64> {
-    if contents.is_empty() || contents.len() > 8 {
-        return None;
-    }
-    let first = i64::from(contents[0] as i8);
-    Some(contents[1..].iter().fold(first, |v, b| (v << 8) | i64::from(*b)))
-}
-
 const SECURITY_MODES: [&str; 4] = ["cleartext", "cleartext-with-auth", "ciphertext-with-auth", "unknown"];
 const RESPONSE_CONTROLS: [&str; 4] = ["always", "on-exception", "never", "unknown"];
 
@@ -87,7 +78,7 @@ fn read(pdu: &[u8], rec: &mut SessionRecord) {
                 }
             }
             n @ (4 | 8) => {
-                let id = tlv(contents).and_then(|(t, v, _)| (t == 0x02).then(|| integer(v)).flatten());
+                let id = tlv(contents).and_then(|(t, v, _)| (t == 0x02).then(|| integer(v, 8)).flatten());
                 if let Some(id) = id.filter(|id| *id >= 0) {
                     let field = if n == 4 {
                         int_field!("c1222.calledApInvocationId")

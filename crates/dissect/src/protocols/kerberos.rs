@@ -4,7 +4,7 @@
 
 use tyto_schema::SessionRecord;
 
-use crate::kit::der::tlv;
+use crate::kit::der::{integer, tlv};
 use crate::kit::messages::{Framed, HandOn};
 use crate::kit::put_text;
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -80,10 +80,7 @@ struct Names {
 /// An `Int32` (an INTEGER of at most four bytes, two's complement).
 fn int32(explicit: &[u8]) -> Option<i64> {
     match tlv(explicit)? {
-        (0x02, v @ [first, ..], _) if v.len() <= 4 => {
-            let init = if first & 0x80 != 0 { -1i64 } else { 0 };
-            Some(v.iter().fold(init, |n, b| (n << 8) | i64::from(*b)))
-        }
+        (0x02, v, _) => integer(v, 4),
         _ => None,
     }
 }
