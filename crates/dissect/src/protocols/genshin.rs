@@ -3,7 +3,11 @@
 //! `499602D2` and `FFFFFFFF` (the server answers `00000145`, its ids, `499602D2`,
 //! `14514545`). Over TCP the launcher's first messages carry `01000000`, a length
 //! byte that counts the whole message, a type (7 asks, 8 answers) and two zero bytes.
-//! Only the protocol is recorded so far.
+//! After the handshake every datagram is KCP segments, each with a 28-byte header
+//! (the conversation, a token, KCP's command, fragment and window, then its time,
+//! sequence numbers and the data's length, little-endian) and that much data, so a
+//! flow picked up among them is told by datagrams its segments fill exactly. Only
+//! the protocol is recorded so far.
 
 use crate::kit::NameOnly;
 use crate::{Probe, Protocol, Side, Transport};
@@ -14,7 +18,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[],
     probe,
     new: || Box::new(NameOnly),
-    later: None,
+    later: Some(later),
 };
 
 const HANDSHAKE: usize = 20;
@@ -41,6 +45,27 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
     crate::kit::once_whole(d, len)
 }
 
+/// A KCP segment's header in the game's transport.
+const SEGMENT_HEADER: usize = 28;
+/// KCP's commands: push, acknowledge, window probe, window size.
+const KCP_COMMANDS: std::ops::RangeInclusive<u8> = 0x51..=0x54;
+
+/// A datagram of KCP segments: a match when they fill it exactly, one conversation
+/// and token throughout.
+pub fn later(_side: Side, d: &[u8]) -> Probe {
+    let Some(conversation) = d.get(..8) else { return Probe::NoMatch };
+    let mut at = 0;
+    while at < d.len() {
+        let Some(h) = d.get(at..at + SEGMENT_HEADER) else { return Probe::NoMatch };
+        if h[..8] != *conversation || !KCP_COMMANDS.contains(&h[8]) {
+            return Probe::NoMatch;
+        }
+        let len = u32::from_le_bytes([h[24], h[25], h[26], h[27]]) as usize;
+        at = at.saturating_add(SEGMENT_HEADER).saturating_add(len);
+    }
+    Probe::from(at == d.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +82,31 @@ mod tests {
         hello.resize(0x2a, 0);
         assert_eq!(probe(Side::Client, &hello), Probe::Match);
         assert_eq!(probe(Side::Client, &unhex("010000002a0900000000aec675e10000")), Probe::NoMatch);
+    }
+
+    #[test]
+    fn kcp_segments_fill_their_datagram() {
+        // `genshin-impact.pcap`: an acknowledgement, and a push with 83 bytes.
+        let ack = unhex("ac220200cdc49aba520000016cc97eb6000000000100000000000000");
+        assert_eq!(later(Side::Server, &ack), Probe::Match);
+        let mut push = unhex("ac220200cdc49aba510000016cc97eb6000000000000000053000000");
+        push.resize(SEGMENT_HEADER + 0x53, 0xe8);
+        assert_eq!(later(Side::Client, &push), Probe::Match);
+        // Two segments in one datagram; one of another conversation; a byte short.
+        let mut two = ack.clone();
+        two.extend(&push);
+        assert_eq!(later(Side::Server, &two), Probe::Match);
+        let mut other = ack.clone();
+        other.extend(&push);
+        other[SEGMENT_HEADER] ^= 1;
+        assert_eq!(later(Side::Server, &other), Probe::NoMatch);
+        assert_eq!(later(Side::Client, &push[..push.len() - 1]), Probe::NoMatch);
+        // Another command; a length past the datagram.
+        let mut cmd = ack.clone();
+        cmd[8] = 0x50;
+        assert_eq!(later(Side::Server, &cmd), Probe::NoMatch);
+        let mut long = ack.clone();
+        long[27] = 0xff;
+        assert_eq!(later(Side::Server, &long), Probe::NoMatch);
     }
 }

@@ -1,8 +1,13 @@
 //! Viber. Over TCP its messages open with a little-endian length that counts the
 //! whole message, then a header with either `FC FF` at offset 6 and 0x80 at 9, or
-//! `03 80` at 4 and 0x0A at 10. Over UDP (calls, port 7985) a session opens with a
-//! message of type 1 whose next field is 5, in a datagram of 64 bytes or more. Only
-//! the protocol is recorded so far.
+//! `03 80` at 4 and 0x0A at 10; once the connection is encrypted, the length is
+//! followed by a message counter and two zero bytes, so a connection picked up
+//! part-way is told by segments its messages fill exactly. Over UDP (calls, port
+//! 7985) a session opens with a message of type 1 whose next field is 5, in a
+//! datagram of 64 bytes or more, which the client sends again every few seconds;
+//! the call's other datagrams (two bytes of the session's, a type, a zero byte)
+//! leave a flow picked up among them to wait for it. Only the protocol is recorded
+//! so far.
 
 use crate::kit::{le16, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
@@ -13,7 +18,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[],
     probe,
     new: || Box::new(NameOnly),
-    later: None,
+    later: Some(later),
 };
 
 /// Large enough for every header field the probe reads.
@@ -37,6 +42,39 @@ pub fn probe(side: Side, d: &[u8]) -> Probe {
     crate::kit::once_whole(d, len)
 }
 
+/// An encrypted TCP message's header: the length, the counter, two zero bytes; and
+/// the 16-byte tag at least.
+const SEALED_SHORTEST: usize = 6 + 16;
+
+/// Bytes that may begin any message: encrypted messages filling them exactly decide;
+/// a call datagram of another type waits for the call's opening.
+pub fn later(side: Side, d: &[u8]) -> Probe {
+    if probe(side, d) == Probe::Match {
+        return Probe::Match;
+    }
+    let mut at = 0;
+    let mut sealed = true;
+    while at < d.len() {
+        let Some(h) = d.get(at..at + 6) else {
+            sealed = false;
+            break;
+        };
+        let len = usize::from(u16::from_le_bytes([h[0], h[1]]));
+        if len < SEALED_SHORTEST || h[4..6] != [0, 0] {
+            sealed = false;
+            break;
+        }
+        at += len;
+    }
+    if sealed && at == d.len() {
+        return Probe::Match;
+    }
+    match d {
+        [_, _, 1..=0x1f, 0, ..] if d.len() >= 12 => Probe::NeedMore,
+        _ => Probe::NoMatch,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +93,25 @@ mod tests {
         assert_eq!(probe(Side::Client, &call), Probe::Match);
         assert_eq!(probe(Side::Client, &unhex("180000000000fcfe05800900000000000000000033000000")), Probe::NoMatch);
         assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
+    }
+
+    #[test]
+    fn later_messages_and_call_datagrams() {
+        // `viber.pcap`: the server's encrypted messages 0x13 and 0x14 in one segment.
+        let mut sealed = unhex("4d0013000000");
+        sealed.resize(0x4d, 0x88);
+        let mut next = unhex("4c0014000000");
+        next.resize(0x4c, 0x6e);
+        assert_eq!(later(Side::Server, &sealed), Probe::Match);
+        sealed.extend(&next);
+        assert_eq!(later(Side::Server, &sealed), Probe::Match);
+        assert_ne!(later(Side::Server, &sealed[..sealed.len() - 1]), Probe::Match);
+        // A call's other datagrams wait; its opening decides.
+        let ack = unhex("edf60900b339929163010000ac19358c8f64e447");
+        assert_eq!(later(Side::Client, &ack), Probe::NeedMore);
+        let mut call = unhex("edf601000500ac19358c8f64e44707ae27541100a8c043b832000000430100100100");
+        call.resize(257, 0);
+        assert_eq!(later(Side::Client, &call), Probe::Match);
+        assert_eq!(later(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
     }
 }

@@ -8,7 +8,9 @@
 //! RTCP 33 to 35: 16). A peer-to-peer call's datagrams carry the media header
 //! alone. A call set up through a router decides when the two sides' first
 //! datagrams (SFU types 1 and 2) carry the same 16-byte token after their first
-//! three bytes; a router's media datagram decides alone (three headers agree, RTP's
+//! three bytes, or when the client echoes the router's next one (type 3, echoed as
+//! type 4: four bytes, a nonce, the router's id), which a flow picked up after its
+//! first datagrams still shows; a router's media datagram decides alone (three headers agree, RTP's
 //! version and payload type among them); a peer-to-peer stream decides when its RTP
 //! numbers advance, as RTP's own. Only the protocol is recorded so far.
 
@@ -28,6 +30,8 @@ pub static PROTOCOL: Protocol = Protocol {
 const SFU_MEDIA: u8 = 5;
 /// A set-up datagram: three bytes, the call's 16-byte token, more.
 const SET_UP_TOKEN: std::ops::Range<usize> = 3..19;
+/// The router's check (type 3) and its echo (4): four bytes, then a nonce.
+const ECHO_NONCE: std::ops::Range<usize> = 5..9;
 
 /// What a media header holds.
 enum Media {
@@ -62,6 +66,11 @@ pub fn probe(_side: Side, d: &[u8]) -> Probe {
         [1 | 2, 0, ..] if d.len() > SET_UP_TOKEN.end => {
             let t = &d[SET_UP_TOKEN];
             Probe::Connection { id: u32::from_be_bytes([t[0], t[1], t[2], t[3]]), seq: 0 }
+        }
+        // The router's check and the client's echo, named by their nonce.
+        [3 | 4, 0, ..] if d.len() >= ECHO_NONCE.end => {
+            let n = &d[ECHO_NONCE];
+            Probe::Connection { id: u32::from_be_bytes([n[0], n[1], n[2], n[3]]), seq: 0 }
         }
         // The call's set-up (SFU types 1 to 4), or a peer-to-peer call's first
         // datagram: media may follow.
@@ -101,7 +110,11 @@ mod tests {
         let token = Probe::Connection { id: 0x7d46_4d35, seq: 0 };
         assert_eq!((probe(Side::Client, &hello), probe(Side::Server, &answer)), (token, token));
         assert_eq!(probe(Side::Client, &hello[..12]), Probe::NeedMore);
-        assert_eq!(probe(Side::Client, &unhex("0300000001762a8d74005a0e3e")), Probe::NeedMore);
+        // `zoom.pcap`: the router's check and the client's echo.
+        let nonce = Probe::Connection { id: 0x762a_8d74, seq: 0 };
+        assert_eq!(probe(Side::Server, &unhex("0300000001762a8d74005a0e3e")), nonce);
+        assert_eq!(probe(Side::Client, &unhex("0400000001762a8d74005a0e3e")), nonce);
+        assert_eq!(probe(Side::Client, &unhex("0400000001762a8d")), Probe::NeedMore);
         for (kind, at) in [(15, 19), (16, 24), (13, 27), (30, 20)] {
             let mut d = vec![SFU_MEDIA, 0x01, 0x21, 0, 0, 0, 0, 4];
             d.extend(media_header(kind, at));
