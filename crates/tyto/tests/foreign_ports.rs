@@ -51,3 +51,58 @@ fn payload_decides_whatever_the_port() {
     assert_eq!(strs(&junk["protocols"]), vec!["tcp"], "{junk}");
     assert!(junk.get("protocols.how").is_none_or(Value::is_null), "{junk}");
 }
+
+/// RDP's UDP transport (MS-RDPEUDP) is RDP wherever it runs: the client's SYN and
+/// the server's SYN+ACK, then datagrams nothing is read from; junk on UDP 3389 is
+/// not RDP.
+#[test]
+fn rdp_over_udp_is_named_from_its_handshake() {
+    let udp = |t: i64, from_client: bool, (client, port): (u16, u16), payload: &[u8]| {
+        let (src, dst, sp, dp) = if from_client {
+            ([10, 9, 0, 1], [10, 9, 0, 2], client, port)
+        } else {
+            ([10, 9, 0, 2], [10, 9, 0, 1], port, client)
+        };
+        let mut f = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .udp(sp, dp)
+            .write(&mut f, payload)
+            .unwrap();
+        (t, f)
+    };
+    let hex = |s: &str| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect();
+    // MS-RDPEUDP 3.1.5.1.1: acknowledging -1, SYN, the initial sequence number, two
+    // MTUs of 1232, padded to 1232 bytes; the SYN+ACK acknowledges that number.
+    let mut syn: Vec<u8> = hex("ffffffff004000011a2b3c4d04d004d0");
+    syn.resize(1232, 0);
+    let syn_ack: Vec<u8> = hex("1a2b3c4d0040000598aeca6a04d004d0");
+    let t0 = 1_700_000_000_000_000_000i64;
+    let mut frames = Vec::new();
+    for (i, port) in [3389u16, 13389].into_iter().enumerate() {
+        let t = t0 + i as i64 * 1_000_000_000;
+        let ports = (50000 + i as u16, port);
+        frames.push(udp(t, true, ports, &syn));
+        frames.push(udp(t + 1_000_000, false, ports, &syn_ack));
+        for k in 0..3 {
+            frames.push(udp(t + 2_000_000 + k, true, ports, &[0x5a; 200]));
+        }
+    }
+    frames.push(udp(t0 + 3_000_000_000, true, (50002, 3389), b"\x00\x01not remote desktop"));
+    frames.sort_by_key(|f| f.0);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("rdpudp.pcap");
+    common::write_pcap(&pcap, &frames);
+    let out = common::tyto().arg("dump").arg(&pcap).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let protocols = |r: &Value| -> Vec<String> {
+        r["protocols"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect()
+    };
+    let named: Vec<(u64, Vec<String>)> = rows.iter().map(|r| (r["port.dst"].as_u64().unwrap(), protocols(r))).collect();
+    let rdp = vec!["udp".to_string(), "rdp".to_string()];
+    assert!(named.contains(&(3389, rdp.clone())), "{named:?}");
+    assert!(named.contains(&(13389, rdp)), "{named:?}");
+    assert!(named.contains(&(3389, vec!["udp".to_string()])), "the junk: {named:?}");
+}

@@ -2,7 +2,11 @@
 //! user name, also into `user`), the security protocols requested and the one the
 //! server selects, after which a TLS-based choice hands the connection to TLS; with
 //! standard RDP security, the client core data of the MCS Connect Initial (client
-//! name, keyboard layout, build).
+//! name, keyboard layout, build). Over UDP (MS-RDPEUDP, the transport a client adds
+//! beside its TCP connection), the handshake: the client's SYN (acknowledging -1,
+//! the SYN flag, an initial sequence number and two MTUs of 1132 to 1232 bytes,
+//! padded to 1232), the server's SYN+ACK acknowledging that number, and nothing more
+//! read from the datagrams after it, which DTLS or TLS protects.
 
 use tyto_schema::{SessionRecord, TextField};
 
@@ -13,7 +17,7 @@ use crate::{Dissector, Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
     name: "rdp",
-    transports: &[Transport::Tcp],
+    transports: &[Transport::Tcp, Transport::Udp],
     ports: &[3389],
     probe,
     new: || Box::<Rdp>::default(),
@@ -69,7 +73,37 @@ pub(crate) fn tpkt(b: &[u8]) -> Length {
     }
 }
 
+/// MS-RDPEUDP's flags (RDPUDP_FEC_HEADER's uFlags): SYN, ACK, and every flag defined.
+const UDP_SYN: u16 = 0x0001;
+const UDP_ACK: u16 = 0x0004;
+const UDP_FLAGS: u16 = 0x1fff;
+/// The MTUs a SYN or SYN+ACK may name.
+const UDP_MTUS: std::ops::RangeInclusive<u16> = 1132..=1232;
+
+/// An RDP-UDP handshake datagram: the FEC header (the sequence number acknowledged,
+/// the receive window, the flags) and the SYN data (the sender's initial sequence
+/// number, its MTUs). The client's SYN acknowledges -1 and is padded to the largest
+/// MTU; the server's SYN+ACK acknowledges the client's number, so the two name one
+/// connection.
+fn udp_handshake(side: Side, d: &[u8]) -> Option<Probe> {
+    let h = d.get(..16)?;
+    let word = |at: usize| u16::from_be_bytes([h[at], h[at + 1]]);
+    let flags = word(6);
+    if flags & !UDP_FLAGS != 0 || flags & UDP_SYN == 0 || !UDP_MTUS.contains(&word(12)) || !UDP_MTUS.contains(&word(14))
+    {
+        return None;
+    }
+    match (side, flags & UDP_ACK != 0) {
+        (Side::Client, false) if h[..4] == [0xff; 4] && d.len() >= usize::from(*UDP_MTUS.start()) => Some(Probe::Match),
+        (Side::Server, true) => Some(Probe::Connection { id: u32::from_be_bytes([h[0], h[1], h[2], h[3]]), seq: 0 }),
+        _ => None,
+    }
+}
+
 pub fn probe(side: Side, data: &[u8]) -> Probe {
+    if let Some(said) = udp_handshake(side, data) {
+        return said;
+    }
     if data.len() < 12 {
         return if matches!(tpkt(data), Length::Bad) { Probe::NoMatch } else { Probe::NeedMore };
     }
@@ -223,6 +257,35 @@ mod tests {
     use super::*;
     use crate::kit::testing::texts;
     use tyto_schema::Values;
+
+    /// MS-RDPEUDP's handshake: the client's SYN (built as section 3.1.5.1.1 says) and
+    /// a server's SYN+ACK as one answered a scan (BinaryEdge's published grab).
+    #[test]
+    fn udp_handshake_is_rdp() {
+        let mut syn = crate::kit::unhex("ffffffff0040000112345678" /* ISN */);
+        syn.extend(crate::kit::unhex("04d004d0"));
+        syn.resize(1232, 0);
+        assert_eq!(probe(Side::Client, &syn), Probe::Match);
+        let syn_ack = crate::kit::unhex("000000000040000598aeca6a04d004d0");
+        assert_eq!(probe(Side::Server, &syn_ack), Probe::Connection { id: 0, seq: 0 });
+        // Not padded; an MTU out of range; an undefined flag; BGP's marker.
+        assert_eq!(probe(Side::Client, &syn[..600]), Probe::NoMatch);
+        let mut mtu = syn.clone();
+        mtu[13] = 0x6b; // 1131
+        assert_eq!(probe(Side::Client, &mtu), Probe::NoMatch);
+        let mut flag = syn.clone();
+        flag[6] = 0x20;
+        assert_eq!(probe(Side::Client, &flag), Probe::NoMatch);
+        let mut bgp = vec![0xff; 16];
+        bgp.extend([0, 29, 1, 4]);
+        assert_eq!(probe(Side::Client, &bgp), Probe::NoMatch);
+        // The dissector reads nothing from the datagrams, and does not choke on them.
+        let mut rec = tyto_schema::SessionRecord::default();
+        let mut rdp = Rdp::default();
+        rdp.feed(Side::Client, &syn, &mut rec);
+        rdp.feed(Side::Server, &syn_ack, &mut rec);
+        assert!(texts(&rec, "rdp.cookie").is_empty());
+    }
 
     fn pdu(code: u8, variable: &[u8]) -> Vec<u8> {
         let len = 4 + 7 + variable.len();
