@@ -114,7 +114,7 @@ impl Http {
             // Off the caller's thread: the caller may be an async runtime.
             std::thread::spawn(move || {
                 let sql = format!("KILL QUERY WHERE query_id = {} ASYNC", super::sql::string_literal(&id));
-                if let Err(e) = killer.post(None, &[], sql.into_bytes()) {
+                if let Err(e) = killer.post(None, &[], sql.as_bytes()) {
                     tracing::warn!("ClickHouse at {}: stopping query {id}: {}", killer.base, e.message());
                 }
             });
@@ -140,8 +140,11 @@ impl Http {
         Http { database: database.to_string(), ..self.clone() }
     }
 
-    /// Sends `body` with `query` (and settings) in the URL; the answer's text.
-    fn post(&self, query: Option<&str>, settings: &[(&str, &str)], body: Vec<u8>) -> Result<String, Failure> {
+    /// Sends `body` with `query` (and settings) in the URL; the answer's text. The
+    /// body is borrowed: a batch's rows stay with it, to be tried again or spooled,
+    /// and a copy of each (tens of megabytes of fresh memory) took the writer as
+    /// long as encoding them.
+    fn post(&self, query: Option<&str>, settings: &[(&str, &str)], body: &[u8]) -> Result<String, Failure> {
         let mut req = self.agent.post(format!("{}/", self.base)).header("Authorization", &self.auth);
         req = req.query("database", &self.database);
         if let Some(q) = query {
@@ -198,7 +201,7 @@ impl Http {
 
     /// Runs a statement that returns nothing (DDL, ALTER).
     pub(crate) fn execute(&self, sql: &str) -> Result<(), StoreError> {
-        self.post(None, &[], sql.as_bytes().to_vec()).map(drop).map_err(|f| self.error(f))
+        self.post(None, &[], sql.as_bytes()).map(drop).map_err(|f| self.error(f))
     }
 
     /// Runs a query; its rows as arrays of JSON values (64-bit integers as numbers).
@@ -220,7 +223,7 @@ impl Http {
                 ("max_bytes_before_external_group_by", SPILL_BYTES),
                 ("max_bytes_before_external_sort", SPILL_BYTES),
             ],
-            format!("{sql} FORMAT JSONCompact").into(),
+            format!("{sql} FORMAT JSONCompact").as_bytes(),
         );
         *self.reading.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let text = answer.map_err(|f| self.error(f))?;
@@ -254,7 +257,7 @@ impl Http {
         &self,
         table: &str,
         columns: &str,
-        body: Vec<u8>,
+        body: &[u8],
         sync: bool,
         query_id: &str,
     ) -> Result<(), Failure> {

@@ -647,7 +647,7 @@ impl ClickStore {
         } else {
             b
         };
-        self.http.insert(&b.table, &b.columns, b.body.clone(), self.cfg.cluster.is_some(), &b.query_id)
+        self.http.insert(&b.table, &b.columns, &b.body, self.cfg.cluster.is_some(), &b.query_id)
     }
 
     /// Encodes and sends chunks of rows (each of one day) at once, each on a thread
@@ -679,7 +679,7 @@ impl ClickStore {
                         s.spawn(move || {
                             let mut out = Vec::new();
                             for b in batches_of(chunk, stored_us) {
-                                let lost = match http.insert(&b.table, &b.columns, b.body.clone(), sync, &b.query_id) {
+                                let lost = match http.insert(&b.table, &b.columns, &b.body, sync, &b.query_id) {
                                     Ok(()) => None,
                                     Err(f) => {
                                         failed_try(&b, &f);
