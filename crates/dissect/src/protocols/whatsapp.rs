@@ -4,8 +4,7 @@
 //! header (4 bits of flags, 0 under Noise and 0x8 for the older protocol's
 //! encrypted frames, then a 20-bit length) and that many bytes, so a connection
 //! picked up part-way, or seen from the server's side only, is told by segments
-//! its frames fill exactly. Only the
-//! protocol is recorded so far.
+//! its frames fill exactly. Only the protocol is recorded so far.
 
 use crate::kit::NameOnly;
 use crate::{Probe, Protocol, Side, Transport};
@@ -64,7 +63,8 @@ fn plausible_frame(flags: u8, len: usize, body: Option<&u8>) -> bool {
     }
 }
 
-/// Bytes that begin a frame: a match when they are whole frames, one after another. A segment that ends inside a frame (a large message) cannot tell.
+/// Bytes that begin a frame: a match when they are whole frames, one after another;
+/// a segment that ends inside a frame (a large message) cannot tell.
 pub fn later(_side: Side, d: &[u8]) -> Probe {
     if d.is_empty() {
         return Probe::NeedMore;
