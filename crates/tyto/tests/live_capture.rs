@@ -405,7 +405,7 @@ fn kill_9_leaves_readable_files_and_a_restart_carries_on_in_new_ones() {
     send_traffic(&net);
     // Closed TCP sessions wait 5 s for late packets, then within a second their
     // packets are flushed to the files and their rows handed to the store, which
-    // commits them within 0.7 s (0.2 s gathering, 0.5 s held).
+    // commits them within 0.6 s (0.1 s gathering, 0.5 s held).
     std::thread::sleep(Duration::from_millis(8000));
     signal(&child, "-KILL");
     let _ = wait(child, Duration::from_secs(10));
