@@ -1442,14 +1442,11 @@ fn internationalised_names_are_decoded_as_arkime_decodes_them() {
         query.extend_from_slice(label.as_bytes());
     }
     query.extend_from_slice(b"\x00\x00\x01\x00\x01");
-    let mut frame = Vec::new();
-    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4([10, 0, 0, 1], [10, 0, 0, 53], 64)
-        .udp(40000, 53)
-        .write(&mut frame, &query)
-        .unwrap();
     let pcap = tmp.path().join("dns-punycode.pcap");
-    common::write_pcap(&pcap, &[(1_700_000_000_000_000_000, frame)]);
+    common::write_pcap(
+        &pcap,
+        &[common::udp(1_700_000_000_000_000_000, [10, 0, 0, 1], [10, 0, 0, 53], 40000, 53, &query)],
+    );
     let data = tmp.path().join("data");
     common::ok(common::tyto().args(["ingest", "--data-dir"]).arg(&data).arg(&pcap).output().unwrap());
     let count = |expr: &str| -> u64 {

@@ -101,16 +101,6 @@ const ANN: &str = "ann:ann-secret";
 const BOB: &str = "bob:bob-secret";
 const CAROL: &str = "carol:carol-secret";
 
-fn udp(t: i64, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> (i64, Vec<u8>) {
-    let mut f = Vec::new();
-    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(src, dst, 64)
-        .udp(sport, dport)
-        .write(&mut f, payload)
-        .unwrap();
-    (t, f)
-}
-
 fn http_exchange(user_agent: &str) -> Vec<u8> {
     format!("GET /index.html HTTP/1.1\r\nHost: app.example\r\nUser-Agent: {user_agent}\r\n\r\n").into_bytes()
 }
@@ -124,7 +114,7 @@ fn attack_capture(dir: &Path) -> PathBuf {
     let now = now_ns();
     let recent = now - 600 * NS;
     let mut frames = Vec::new();
-    frames.push(udp(
+    frames.push(common::udp(
         recent,
         [10, 9, 0, 1],
         [10, 9, 0, 53],
@@ -770,7 +760,7 @@ fn frames_that_do_not_decode_are_stored_counted_and_found() {
     for i in 0..9 {
         mpls.extend_from_slice(&[0, 0x10, if i == 8 { 0x01 } else { 0x00 }, 64]);
     }
-    let (_, udp_frame) = udp(0, [10, 4, 0, 1], [10, 4, 0, 2], 1000, 2000, b"hidden");
+    let (_, udp_frame) = common::udp(0, [10, 4, 0, 1], [10, 4, 0, 2], 1000, 2000, b"hidden");
     mpls.extend_from_slice(&udp_frame[14..]);
     frames.push((t0 + 2, mpls));
     let path = tmp.path().join("bad.pcap");
@@ -845,7 +835,7 @@ fn pcapng_binary_timestamps_read_as_the_right_year() {
     let mut idb = 1u16.to_le_bytes().to_vec();
     idb.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
     idb.extend_from_slice(&[9, 0, 1, 0, 0x80 | 20, 0, 0, 0, 0, 0, 0, 0]);
-    let (_, frame) = udp(0, [10, 5, 0, 1], [10, 5, 0, 2], 1000, 2000, b"when");
+    let (_, frame) = common::udp(0, [10, 5, 0, 1], [10, 5, 0, 2], 1000, 2000, b"when");
     let mut epb = 0u32.to_le_bytes().to_vec();
     epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
     epb.extend_from_slice(&(ts as u32).to_le_bytes());

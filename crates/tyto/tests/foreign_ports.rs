@@ -58,18 +58,12 @@ fn payload_decides_whatever_the_port() {
 #[test]
 fn rdp_over_udp_is_named_from_its_handshake() {
     let udp = |t: i64, from_client: bool, (client, port): (u16, u16), payload: &[u8]| {
-        let (src, dst, sp, dp) = if from_client {
-            ([10, 9, 0, 1], [10, 9, 0, 2], client, port)
+        let (cli, srv) = ([10, 9, 0, 1], [10, 9, 0, 2]);
+        if from_client {
+            common::udp(t, cli, srv, client, port, payload)
         } else {
-            ([10, 9, 0, 2], [10, 9, 0, 1], port, client)
-        };
-        let mut f = Vec::new();
-        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-            .ipv4(src, dst, 64)
-            .udp(sp, dp)
-            .write(&mut f, payload)
-            .unwrap();
-        (t, f)
+            common::udp(t, srv, cli, port, client, payload)
+        }
     };
     let hex = |s: &str| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect();
     // MS-RDPEUDP 3.1.5.1.1: acknowledging -1, SYN, the initial sequence number, two

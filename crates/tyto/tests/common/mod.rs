@@ -309,6 +309,17 @@ pub fn connection_answered_after(
     seg(true, c + 2 + a, s + 2 + b, false, false, b"");
 }
 
+/// One UDP datagram as an Ethernet frame, with its time.
+pub fn udp(t: i64, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> (i64, Vec<u8>) {
+    let mut f = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(src, dst, 64)
+        .udp(sport, dport)
+        .write(&mut f, payload)
+        .unwrap();
+    (t, f)
+}
+
 /// Writes Ethernet frames, with their times in nanoseconds, as a classic pcap.
 pub fn write_pcap(path: &std::path::Path, frames: &[(i64, Vec<u8>)]) {
     use std::io::Write;
