@@ -9,7 +9,8 @@
 //! flow picked up among them is told by datagrams its segments fill exactly. Only
 //! the protocol is recorded so far.
 
-use crate::kit::NameOnly;
+use crate::kit::messages::Length;
+use crate::kit::{chained, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -54,16 +55,14 @@ const KCP_COMMANDS: std::ops::RangeInclusive<u8> = 0x51..=0x54;
 /// and token throughout.
 pub fn later(_side: Side, d: &[u8]) -> Probe {
     let Some(conversation) = d.get(..8) else { return Probe::NoMatch };
-    let mut at = 0;
-    while at < d.len() {
-        let Some(h) = d.get(at..at + SEGMENT_HEADER) else { return Probe::NoMatch };
-        if h[..8] != *conversation || !KCP_COMMANDS.contains(&h[8]) {
-            return Probe::NoMatch;
+    // A datagram is whole: segments cut short or running past its end rule it out.
+    let segments = chained(d, |s| match s.get(..SEGMENT_HEADER) {
+        Some(h) if h[..8] == *conversation && KCP_COMMANDS.contains(&h[8]) => {
+            Length::Is(SEGMENT_HEADER.saturating_add(u32::from_le_bytes([h[24], h[25], h[26], h[27]]) as usize))
         }
-        let len = u32::from_le_bytes([h[24], h[25], h[26], h[27]]) as usize;
-        at = at.saturating_add(SEGMENT_HEADER).saturating_add(len);
-    }
-    Probe::from(at == d.len())
+        _ => Length::Bad,
+    });
+    Probe::from(segments == Probe::Match)
 }
 
 #[cfg(test)]

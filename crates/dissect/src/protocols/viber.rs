@@ -9,7 +9,8 @@
 //! leave a flow picked up among them to wait for it. Only the protocol is recorded
 //! so far.
 
-use crate::kit::{le16, NameOnly};
+use crate::kit::messages::Length;
+use crate::kit::{chained, le16, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -52,21 +53,18 @@ pub fn later(side: Side, d: &[u8]) -> Probe {
     if probe(side, d) == Probe::Match {
         return Probe::Match;
     }
-    let mut at = 0;
-    let mut sealed = true;
-    while at < d.len() {
-        let Some(h) = d.get(at..at + 6) else {
-            sealed = false;
-            break;
-        };
-        let len = usize::from(u16::from_le_bytes([h[0], h[1]]));
-        if len < SEALED_SHORTEST || h[4..6] != [0, 0] {
-            sealed = false;
-            break;
+    let sealed = chained(d, |m| match m.get(..6) {
+        None => Length::NeedMore,
+        Some(h) => {
+            let len = usize::from(u16::from_le_bytes([h[0], h[1]]));
+            if len < SEALED_SHORTEST || h[4..6] != [0, 0] {
+                Length::Bad
+            } else {
+                Length::Is(len)
+            }
         }
-        at += len;
-    }
-    if sealed && at == d.len() {
+    });
+    if sealed == Probe::Match {
         return Probe::Match;
     }
     match d {
@@ -106,6 +104,7 @@ mod tests {
         sealed.extend(&next);
         assert_eq!(later(Side::Server, &sealed), Probe::Match);
         assert_ne!(later(Side::Server, &sealed[..sealed.len() - 1]), Probe::Match);
+        assert_eq!(later(Side::Server, &[]), Probe::NoMatch, "no bytes are no messages");
         // A call's other datagrams wait; its opening decides.
         let ack = unhex("edf60900b339929163010000ac19358c8f64e447");
         assert_eq!(later(Side::Client, &ack), Probe::NeedMore);

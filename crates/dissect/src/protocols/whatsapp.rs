@@ -6,7 +6,8 @@
 //! picked up part-way, or seen from the server's side only, is told by segments
 //! its frames fill exactly. Only the protocol is recorded so far.
 
-use crate::kit::NameOnly;
+use crate::kit::messages::Length;
+use crate::kit::{chained, NameOnly};
 use crate::{Probe, Protocol, Side, Transport};
 
 pub static PROTOCOL: Protocol = Protocol {
@@ -66,27 +67,16 @@ fn plausible_frame(flags: u8, len: usize, body: Option<&u8>) -> bool {
 /// Bytes that begin a frame: a match when they are whole frames, one after another;
 /// a segment that ends inside a frame (a large message) cannot tell.
 pub fn later(_side: Side, d: &[u8]) -> Probe {
-    if d.is_empty() {
-        return Probe::NeedMore;
-    }
-    let mut at = 0;
-    while at < d.len() {
-        let Some(h) = d.get(at..at + 3) else { return Probe::NeedMore };
+    chained(d, |f| {
+        let Some(h) = f.get(..3) else { return Length::NeedMore };
         let flags = h[0] & 0xf0;
-        if !FLAGS.contains(&flags) {
-            return Probe::NoMatch;
-        }
         let len = usize::from(h[0] & 0x0f) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
-        if !plausible_frame(flags, len, d.get(at + 3)) {
-            return Probe::NoMatch;
+        if FLAGS.contains(&flags) && plausible_frame(flags, len, f.get(3)) {
+            Length::Is(3 + len)
+        } else {
+            Length::Bad
         }
-        at += 3 + len;
-    }
-    if at == d.len() {
-        Probe::Match
-    } else {
-        Probe::NeedMore
-    }
+    })
 }
 
 #[cfg(test)]
