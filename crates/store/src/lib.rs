@@ -329,13 +329,14 @@ impl TagChange {
 /// What a store takes: session rows, the pcap files they point into, alerts, and
 /// what retention removes. One writing handle per store.
 pub trait SessionWriter: StoreHandle {
-    /// Appends rows (one batch, one transaction).
-    fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError>;
+    /// Appends rows (one batch, one transaction). Borrowed, so that batches that
+    /// waited apart go in one append without a record being moved.
+    fn append(&mut self, rows: &[&SessionRecord]) -> Result<(), StoreError>;
     /// Appends rows that may stay in one open transaction with what went before
     /// them until [`SessionWriter::settle`] (or a bound the store sets): cheaper per
     /// row, and readers see them only once settled. Pcap files, alerts and inputs
     /// join a transaction held open. A failure rolls back everything it held.
-    fn append_held(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+    fn append_held(&mut self, rows: &[&SessionRecord]) -> Result<(), StoreError> {
         self.append(rows)
     }
     /// Whether the store holds writes in an open transaction.

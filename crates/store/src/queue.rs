@@ -491,42 +491,39 @@ fn read_spool(path: &Path) -> Result<Vec<SessionRecord>, StoreError> {
     Ok(rows)
 }
 
-/// Every other batch waiting in memory joins `rows` in one append of at most
+/// Every other batch waiting in memory joins `first` in one append of at most
 /// [`MAX_APPEND_ROWS`] (alerts and files between them keep their places; their order
 /// with rows does not matter; what does not fit waits first in line for the next).
-/// Spooled batches stay where they are: behind.
-fn take_waiting_rows(shared: &Shared, rows: &mut Vec<SessionRecord>) {
+/// Spooled batches stay where they are: behind. The batches stay apart: a record is
+/// large, and gathering them into one vector moved every one into fresh memory
+/// under the lock the capture's threads push through.
+fn take_waiting_rows(shared: &Shared, mut first: Vec<SessionRecord>) -> Vec<Vec<SessionRecord>> {
     let mut st = lock(shared);
-    if rows.len() > MAX_APPEND_ROWS {
-        let rest = rows.split_off(MAX_APPEND_ROWS);
+    if first.len() > MAX_APPEND_ROWS {
+        let rest = first.split_off(MAX_APPEND_ROWS);
         st.jobs.push_front(Job::Rows(rest));
-        return;
+        return vec![first];
     }
-    // Room for them all at once: a record is large, and growing the vector step by
-    // step moved each one several times.
-    let waiting: usize = st
-        .jobs
-        .iter()
-        .take_while(|j| !matches!(j, Job::Spooled(..)))
-        .map(|j| if let Job::Rows(r) = j { r.len() } else { 0 })
-        .sum();
-    rows.reserve(waiting.min(MAX_APPEND_ROWS.saturating_sub(rows.len())));
+    let mut taken = first.len();
+    let mut batches = vec![first];
     let mut i = 0;
-    while rows.len() < MAX_APPEND_ROWS && i < st.jobs.len() {
+    while taken < MAX_APPEND_ROWS && i < st.jobs.len() {
         match &st.jobs[i] {
             Job::Rows(_) => {
                 if let Some(Job::Rows(mut more)) = st.jobs.remove(i) {
-                    let room = MAX_APPEND_ROWS - rows.len();
+                    let room = MAX_APPEND_ROWS - taken;
                     if more.len() > room {
                         st.jobs.insert(i, Job::Rows(more.split_off(room)));
                     }
-                    rows.extend(more);
+                    taken += more.len();
+                    batches.push(more);
                 }
             }
             Job::Spooled(..) => break,
             _ => i += 1,
         }
     }
+    batches
 }
 
 /// A spooled batch read back and appended; its file removed once the store has it
@@ -544,7 +541,7 @@ fn replay_spooled(
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
-        writer.append(&rows)
+        writer.append(&rows.iter().collect::<Vec<_>>())
     });
     match &r {
         // Kept when the store failed on it: the next run tries it again.
@@ -599,7 +596,7 @@ struct Held {
 
 impl Held {
     fn rows(&self) -> u64 {
-        self.jobs.iter().map(|j| if let Job::Rows(r) = j { r.len() as u64 } else { 0 }).sum()
+        rows_in(&self.jobs)
     }
 
     fn due(&self) -> Option<Instant> {
@@ -622,24 +619,52 @@ fn count_done(shared: &Shared, n: u64, stored: bool) {
 /// fails, what it held is written again one by one.
 fn write_held(writer: &mut WriterBox, shared: &Shared, held: &mut Held, job: Job) -> Result<(), StoreError> {
     let r = match &job {
-        Job::Rows(rows) => writer.append_held(rows),
         Job::Files(files) => writer.add_files(files),
         Job::Alerts(alerts) => writer.add_alerts(alerts),
         Job::Input(input, packets) => writer.add_input(input, *packets),
-        _ => unreachable!("only rows, files, alerts and inputs are held"),
+        _ => unreachable!("only files, alerts and inputs are held one by one"),
     };
-    let rows = if let Job::Rows(r) = &job { r.len() as u64 } else { 0 };
+    written(writer, shared, held, vec![job], &r);
+    r
+}
+
+/// Batches of rows in one append that the store may hold with what went before.
+/// When it refuses them, each batch goes again alone, so that one batch it refuses
+/// loses only itself.
+fn write_rows_held(
+    writer: &mut WriterBox,
+    shared: &Shared,
+    held: &mut Held,
+    batches: Vec<Vec<SessionRecord>>,
+) -> Result<(), StoreError> {
+    let rows: Vec<&SessionRecord> = batches.iter().flatten().collect();
+    let r = writer.append_held(&rows);
+    drop(rows);
+    written(writer, shared, held, batches.into_iter().map(Job::Rows).collect(), &r);
+    r
+}
+
+/// After `jobs` were written with result `r`: held with what the store holds, or
+/// counted done (stored or, refused alone, lost).
+fn written(writer: &mut WriterBox, shared: &Shared, held: &mut Held, mut jobs: Vec<Job>, r: &Result<(), StoreError>) {
     if writer.holding() {
-        held.jobs.push(job);
+        held.jobs.append(&mut jobs);
         held.since.get_or_insert_with(Instant::now);
     } else if r.is_ok() {
-        count_done(shared, held.rows() + rows, true);
+        count_done(shared, held.rows() + rows_in(&jobs), true);
         *held = Held::default();
     } else {
         write_again_alone(writer, shared, std::mem::take(held));
-        count_done(shared, rows, false);
+        if jobs.len() > 1 {
+            write_again_alone(writer, shared, Held { jobs, since: None });
+        } else {
+            count_done(shared, rows_in(&jobs), false);
+        }
     }
-    r
+}
+
+fn rows_in(jobs: &[Job]) -> u64 {
+    jobs.iter().map(|j| if let Job::Rows(r) = j { r.len() as u64 } else { 0 }).sum()
 }
 
 /// Commits what the store holds.
@@ -662,7 +687,7 @@ fn settle(writer: &mut WriterBox, shared: &Shared, held: &mut Held) -> Result<()
 fn write_again_alone(writer: &mut WriterBox, shared: &Shared, held: Held) {
     for job in held.jobs {
         let (r, rows) = match &job {
-            Job::Rows(rows) => (writer.append(rows), rows.len() as u64),
+            Job::Rows(rows) => (writer.append(&rows.iter().collect::<Vec<_>>()), rows.len() as u64),
             Job::Files(files) => (writer.add_files(files), 0),
             Job::Alerts(alerts) => (writer.add_alerts(alerts), 0),
             Job::Input(input, packets) => (writer.add_input(input, *packets), 0),
@@ -738,16 +763,16 @@ fn store_thread(mut writer: WriterBox, shared: &Shared, delay: Duration, gather_
         }
         let result = match job {
             None => Ok(()),
-            Some(Job::Rows(mut rows)) => {
-                take_waiting_rows(shared, &mut rows);
-                let n = rows.len();
+            Some(Job::Rows(rows)) => {
+                let batches = take_waiting_rows(shared, rows);
+                let n = batches.iter().map(Vec::len).sum();
                 let r = if n == 0 {
                     Ok(())
                 } else {
                     if !delay.is_zero() {
                         std::thread::sleep(delay);
                     }
-                    write_held(&mut writer, shared, &mut held, Job::Rows(rows))
+                    write_rows_held(&mut writer, shared, &mut held, batches)
                 };
                 let mut st = lock(shared);
                 st.memory_rows = st.memory_rows.saturating_sub(n);
@@ -856,18 +881,18 @@ mod tests {
             st.jobs.push_back(Job::Alerts(Vec::new()));
             st.jobs.push_back(Job::Rows(batch(200_000)));
         }
-        let mut rows = batch(50_000);
-        take_waiting_rows(&shared, &mut rows);
-        assert_eq!(rows.len(), MAX_APPEND_ROWS);
+        let taken = take_waiting_rows(&shared, batch(50_000));
+        // Taken as they waited, in order, the last cut to fit.
+        let sizes: Vec<usize> = taken.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [50_000, 100_000, MAX_APPEND_ROWS - 150_000]);
         let st = lock(&shared);
         let left: Vec<usize> = st.jobs.iter().map(|j| if let Job::Rows(r) = j { r.len() } else { 0 }).collect();
         // The alert keeps its place; what did not fit waits for the next append.
         assert_eq!(left, [0, 50_000 + 100_000 + 200_000 - MAX_APPEND_ROWS]);
         drop(st);
         // One batch larger than an append is cut too.
-        let mut big = batch(MAX_APPEND_ROWS + 7);
-        take_waiting_rows(&shared, &mut big);
-        assert_eq!(big.len(), MAX_APPEND_ROWS);
+        let big = take_waiting_rows(&shared, batch(MAX_APPEND_ROWS + 7));
+        assert_eq!(big.iter().map(Vec::len).collect::<Vec<_>>(), [MAX_APPEND_ROWS]);
         assert!(matches!(lock(&shared).jobs.front(), Some(Job::Rows(r)) if r.len() == 7));
     }
 
@@ -878,7 +903,7 @@ mod tests {
         struct Failing;
         readerless!(Failing);
         impl crate::SessionWriter for Failing {
-            fn append(&mut self, _rows: &[SessionRecord]) -> Result<(), StoreError> {
+            fn append(&mut self, _rows: &[&SessionRecord]) -> Result<(), StoreError> {
                 panic!("a store that fails hard");
             }
             forgetting_writes!();
@@ -912,11 +937,11 @@ mod tests {
     readerless!(Holding);
 
     impl crate::SessionWriter for Holding {
-        fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+        fn append(&mut self, rows: &[&SessionRecord]) -> Result<(), StoreError> {
             self.append_held(rows)?;
             self.settle()
         }
-        fn append_held(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+        fn append_held(&mut self, rows: &[&SessionRecord]) -> Result<(), StoreError> {
             let mut staged = self.staged.lock().unwrap();
             if rows.iter().any(|r| r.id == "poison") {
                 staged.clear();
@@ -968,6 +993,29 @@ mod tests {
         assert_eq!(QueueCounters::get(&c.stored_rows), 20);
         assert_eq!(QueueCounters::get(&c.done_rows), 23);
         assert_eq!(q.waiting(), 0);
+    }
+
+    /// Batches pushed together go in one append; when the store refuses it, each
+    /// goes again alone, and only the refused one is lost.
+    #[test]
+    fn batches_appended_together_are_refused_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Holding::default();
+        let stored = store.stored.clone();
+        let q = RowQueue::start(Box::new(store), QueueConfig::new(dir.path().join("spool"))).unwrap();
+        let mut poison = rows(5, 3);
+        poison[0].id = "poison".into();
+        // Within the time rows wait for company: one append of the three.
+        q.push(rows(0, 5));
+        q.push(poison);
+        q.push(rows(8, 4));
+        assert_eq!(q.flush(Duration::from_secs(60)), 0);
+        let mut ids = stored.lock().unwrap().clone();
+        ids.sort_by_key(|id| id[1..].parse::<u64>().unwrap());
+        let want: Vec<String> = (0..5).chain(8..12).map(|i| format!("r{i}")).collect();
+        assert_eq!(ids, want);
+        assert_eq!(QueueCounters::get(&q.counters().stored_rows), 9);
+        assert_eq!(QueueCounters::get(&q.counters().done_rows), 12);
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub(crate) fn server(r: &SessionRecord) -> String {
 }
 
 /// A row's transactions with the row, in order.
-pub(crate) fn of(rows: &[SessionRecord]) -> impl Iterator<Item = (&SessionRecord, &Transaction)> {
-    rows.iter().flat_map(|r| r.transactions.iter().flat_map(move |t| t.list.iter().map(move |t| (r, t))))
+pub(crate) fn of<'a>(rows: &'a [&'a SessionRecord]) -> impl Iterator<Item = (&'a SessionRecord, &'a Transaction)> {
+    rows.iter().flat_map(|&r| r.transactions.iter().flat_map(move |t| t.list.iter().map(move |t| (r, t))))
 }
 
 /// When a transaction is filed: its request's time, else its answer's, else (never

@@ -167,7 +167,7 @@ const CASES: &[(&str, Pred)] = &[
 fn dissector_fields_are_searchable_and_hostile_values_stay_values() {
     let recs = records(3000);
     let mut store = DuckStore::in_memory().unwrap();
-    store.append(&recs).unwrap();
+    store.append(&recs.iter().collect::<Vec<_>>()).unwrap();
     let mut nonzero = 0;
     for (expr, pred) in CASES {
         let filter = compile(expr, 0).unwrap_or_else(|e| panic!("{expr}: {e}"));
@@ -202,7 +202,7 @@ fn aggregations_agree_with_counts_made_by_hand() {
     use tyto_store::SortKey;
     let recs = records(2000);
     let mut store = DuckStore::in_memory().unwrap();
-    store.append(&recs).unwrap();
+    store.append(&recs.iter().collect::<Vec<_>>()).unwrap();
     let all = ListQuery::default();
 
     // Single-valued field.
@@ -350,7 +350,7 @@ fn large_aggregates_are_estimated_from_a_sample_and_say_so() {
         })
         .collect();
     let mut store = DuckStore::in_memory().unwrap();
-    store.append(&recs).unwrap();
+    store.append(&recs.iter().collect::<Vec<_>>()).unwrap();
     let sampled = ListQuery { sample_above: Some(24_000), ..ListQuery::default() };
     // Counts scaled by the share the sample held: near, not exact.
     let near = |got: u64, want: u64| (got as f64 - want as f64).abs() <= want as f64 * 0.1;
@@ -410,7 +410,7 @@ fn the_ordered_walk_visits_every_session_once_however_dense_or_sparse() {
         r.stop_ns = r.start_ns + 1_000;
     }
     let mut store = DuckStore::in_memory().unwrap();
-    store.append(&recs).unwrap();
+    store.append(&recs.iter().collect::<Vec<_>>()).unwrap();
     let mut want: Vec<(i64, String)> = recs.iter().map(|r| (r.start_ns, r.id.clone())).collect();
     want.sort();
     for n in [1, 37, 100, 500] {
@@ -436,7 +436,7 @@ fn the_ordered_walk_visits_every_session_once_however_dense_or_sparse() {
 fn tags_change_on_exactly_the_sessions_an_expression_selects() {
     let mut recs = records(2000);
     let mut store = DuckStore::in_memory().unwrap();
-    store.append(&recs).unwrap();
+    store.append(&recs.iter().collect::<Vec<_>>()).unwrap();
     let apply =
         |recs: &mut Vec<SessionRecord>, pred: &dyn Fn(&SessionRecord) -> bool, add: &[&str], remove: &[&str]| {
             let mut n = 0;

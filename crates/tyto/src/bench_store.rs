@@ -136,7 +136,7 @@ fn insert_rows(args: &BenchStoreArgs, url: &StoreUrl) -> Result<()> {
         let tm = Instant::now();
         let rows: Vec<SessionRecord> = (written..written + n).map(|i| row(i, spacing_ns)).collect();
         make_s += tm.elapsed().as_secs_f64();
-        writer.append(&rows)?;
+        writer.append(&rows.iter().collect::<Vec<_>>())?;
         written += n;
     }
     let held = writer.deliver_pending(std::time::Duration::from_secs(600))?;

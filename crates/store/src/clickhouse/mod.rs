@@ -1164,7 +1164,7 @@ impl SessionWriter for ClickStore {
         self.writer.as_ref().map(|w| w.spool.counters.clone())
     }
 
-    fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+    fn append(&mut self, rows: &[&SessionRecord]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }

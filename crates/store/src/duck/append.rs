@@ -41,13 +41,13 @@ struct SideRows {
 /// value of the record itself, and the lists and dissector fields some row holds),
 /// each side table some row has fields of, and each row's `side_groups` (the bits
 /// of the groups it has dissector fields of).
-fn batch_layout(rows: &[SessionRecord]) -> (Vec<&'static FieldDef>, Vec<SideRows>, Vec<i64>) {
+fn batch_layout(rows: &[&SessionRecord]) -> (Vec<&'static FieldDef>, Vec<SideRows>, Vec<i64>) {
     let mut main = Vec::new();
     // Each side table's rows as a mark per row of the batch: the fields' rows are
     // each ascending, and marking them is cheaper than sorting their union.
     let mut sides: Vec<(SideRows, Vec<bool>)> = Vec::new();
     let mut groups = vec![0i64; rows.len()];
-    for (f, holding) in fields_held(rows.iter(), |f| side_table(f).is_some()) {
+    for (f, holding) in fields_held(rows.iter().copied(), |f| side_table(f).is_some()) {
         let Some(table) = side_table(f) else {
             main.push(f);
             continue;
@@ -301,11 +301,11 @@ fn append_table(
 /// Appends `rows`, with row keys from `first_rk` on, in the transaction open on
 /// `conn`: the sessions table, then each side table for the rows that have its
 /// fields.
-pub(crate) fn append(conn: &Connection, rows: &[SessionRecord], first_rk: i64) -> Result<(), StoreError> {
+pub(crate) fn append(conn: &Connection, rows: &[&SessionRecord], first_rk: i64) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let keyed: Vec<(i64, &SessionRecord)> = rows.iter().enumerate().map(|(i, r)| (first_rk + i as i64, r)).collect();
+    let keyed: Vec<(i64, &SessionRecord)> = rows.iter().enumerate().map(|(i, r)| (first_rk + i as i64, *r)).collect();
     let (main, sides, groups) = batch_layout(rows);
     let sets = super::protocol_sets::ids(conn, rows)?;
     let own = [("side_groups", groups.as_slice()), (super::protocol_sets::COLUMN, sets.as_slice())];
@@ -389,7 +389,7 @@ fn append_packed(
 
 /// The rows' transactions into their table ([`crate::transactions`]), as Arrow
 /// columns: a busy resolver's session holds hundreds.
-fn append_transactions(conn: &Connection, rows: &[SessionRecord]) -> Result<(), StoreError> {
+fn append_transactions(conn: &Connection, rows: &[&SessionRecord]) -> Result<(), StoreError> {
     use crate::rows::micros;
     use crate::transactions::{fields_json, of, time_us};
     let all: Vec<_> = of(rows).collect();

@@ -56,7 +56,7 @@ fn int(v: u64) -> i64 {
 }
 
 /// Adds the minutes of `rows` in the transaction that appends them.
-pub(crate) fn add(tx: &Connection, rows: &[SessionRecord]) -> Result<(), StoreError> {
+pub(crate) fn add(tx: &Connection, rows: &[&SessionRecord]) -> Result<(), StoreError> {
     let mut per: BTreeMap<i64, [i64; 4]> = BTreeMap::new();
     for r in rows {
         let m = per.entry(minute_of(r.start_ns)).or_default();

@@ -836,12 +836,12 @@ impl DuckStore {
 }
 
 impl SessionWriter for DuckStore {
-    fn append(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+    fn append(&mut self, rows: &[&SessionRecord]) -> Result<(), StoreError> {
         self.append_held(rows)?;
         self.settle()
     }
 
-    fn append_held(&mut self, rows: &[SessionRecord]) -> Result<(), StoreError> {
+    fn append_held(&mut self, rows: &[&SessionRecord]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -1009,7 +1009,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = DuckStore::open(tmp.path()).unwrap();
         for batch in rows.chunks(3_000) {
-            store.append(batch).unwrap();
+            store.append(&batch.iter().collect::<Vec<_>>()).unwrap();
         }
         let everything = tyto_query::compile("packets >= 0", 0).unwrap();
         let check = |store: &DuckStore, what: &str| {
@@ -1084,8 +1084,8 @@ mod tests {
         };
         let tmp = tempfile::tempdir().unwrap();
         let mut store = DuckStore::open(tmp.path()).unwrap();
-        store.append(&rows[..300]).unwrap();
-        store.append(&rows[300..]).unwrap();
+        store.append(&rows[..300].iter().collect::<Vec<_>>()).unwrap();
+        store.append(&rows[300..].iter().collect::<Vec<_>>()).unwrap();
         check(&store, "appended");
         let sets: i64 =
             store.conn.query_row(&format!("SELECT count(*) FROM {}", protocol_sets::TABLE), [], |r| r.get(0)).unwrap();
@@ -1121,7 +1121,7 @@ mod tests {
             stored.set(stored.get() + 1);
             let mut new = sample(&format!("new{}", stored.get()), 5_000 + stored.get());
             new.protocols = vec!["tcp".into(), "http".into(), format!("new{}", stored.get())];
-            writer.borrow_mut().append(&[new]).unwrap();
+            writer.borrow_mut().append(&[&new]).unwrap();
         };
         let written_before = format!("SELECT count(*) FROM sessions WHERE {}", where_clause(store.shapes(), &http));
         store_new_list();
@@ -1181,7 +1181,7 @@ mod tests {
     fn rows_round_trip_through_duckdb() {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = DuckStore::open(tmp.path()).unwrap();
-        store.append(&[sample("a", 100), sample("b", 200)]).unwrap();
+        store.append(&[&sample("a", 100), &sample("b", 200)]).unwrap();
         assert_eq!(store.count().unwrap(), 2);
         drop(store);
         let store = DuckStore::open(tmp.path()).unwrap();
@@ -1225,7 +1225,7 @@ mod tests {
                 r
             })
             .collect();
-        store.append(&rows).unwrap();
+        store.append(&rows.iter().collect::<Vec<_>>()).unwrap();
         let page = store.list(&ListQuery { limit: 10, ..ListQuery::default() }).unwrap();
         for (i, a) in cases.iter().enumerate() {
             let row = page.iter().find(|r| r["id"] == format!("s{i}")).unwrap();
@@ -1243,7 +1243,7 @@ mod tests {
     #[test]
     fn expiry_deletes_sessions_that_ended_before_the_limit_and_files_are_forgotten() {
         let mut store = DuckStore::in_memory().unwrap();
-        store.append(&[sample("old", 100), sample("edge", 200), sample("new", 300)]).unwrap();
+        store.append(&[&sample("old", 100), &sample("edge", 200), &sample("new", 300)]).unwrap();
         // "edge" ended at 200.999 s: kept by a limit at 200.5 s, as is "new".
         assert_eq!(store.expire_sessions(200_500_000_000).unwrap(), 1);
         let ids: Vec<_> = store
@@ -1380,7 +1380,7 @@ mod tests {
     fn store_holding(rows: &[SessionRecord]) -> (tempfile::TempDir, DuckStore) {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = DuckStore::open(tmp.path()).unwrap();
-        store.append(rows).unwrap();
+        store.append(&rows.iter().collect::<Vec<_>>()).unwrap();
         (tmp, store)
     }
 
@@ -1547,7 +1547,7 @@ mod tests {
         // New rows beside the packed old ones.
         let mut more = sample("new", 500);
         more.extra.add_int("modbus.funccode", 3).unwrap();
-        store.append(&[more]).unwrap();
+        store.append(&[&more]).unwrap();
         assert_eq!(count(&store, "modbus.funccode == 3"), 11);
     }
 
@@ -1616,7 +1616,7 @@ mod tests {
         assert_eq!(left, 0, "the column left `sessions`");
         let mut more = sample("new", 500);
         more.vlans = vec![100];
-        store.append(&[more]).unwrap();
+        store.append(&[&more]).unwrap();
         assert_eq!(count(&store, "vlan == 100"), counts[0] + 1);
     }
 
@@ -1655,7 +1655,7 @@ mod tests {
         let mut w = DuckStore::open(tmp.path()).unwrap().for_writing().unwrap();
         let reader = w.reader().unwrap();
         let alerts = || reader.alerts(&crate::AlertQuery { limit: 10, ..Default::default() }).unwrap().0;
-        w.append_held(&[sample("a", 1_700_000_000), sample("b", 1_700_000_001)]).unwrap();
+        w.append_held(&[&sample("a", 1_700_000_000), &sample("b", 1_700_000_001)]).unwrap();
         w.add_alerts(&[alert("first")]).unwrap();
         assert!(w.holding());
         assert_eq!((reader.count().unwrap(), alerts()), (0, 0), "held until settled");
@@ -1665,14 +1665,14 @@ mod tests {
 
         // A statement that fails in the held transaction (here: alerts into a table
         // dropped in it) takes the rows held with it, and the drop too.
-        w.append_held(&[sample("c", 1_700_000_002)]).unwrap();
+        w.append_held(&[&sample("c", 1_700_000_002)]).unwrap();
         w.conn.execute_batch("DROP TABLE alerts").unwrap();
         assert!(w.add_alerts(&[alert("second")]).is_err());
         assert!(!w.holding());
         assert_eq!((reader.count().unwrap(), alerts()), (2, 1));
 
         // Rows still held when the handle closes are stored.
-        w.append_held(&[sample("d", 1_700_000_003)]).unwrap();
+        w.append_held(&[&sample("d", 1_700_000_003)]).unwrap();
         drop(w);
         assert_eq!(reader.count().unwrap(), 3);
     }

@@ -31,7 +31,7 @@ pub(crate) fn create() -> String {
 
 /// Each row's number, after numbering the lists the table does not hold yet (in
 /// the append's transaction).
-pub(crate) fn ids(tx: &Connection, rows: &[SessionRecord]) -> Result<Vec<i64>, StoreError> {
+pub(crate) fn ids(tx: &Connection, rows: &[&SessionRecord]) -> Result<Vec<i64>, StoreError> {
     let numbers = number(tx, rows.iter().map(|r| r.protocols.as_slice()))?;
     // Rows come in runs of the same list (a scan's sessions, a resolver's): a run's
     // list is looked up once.
