@@ -28,10 +28,12 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
     let ok = match side {
         Side::Server => [&b"* OK"[..], b"* PREAUTH", b"* BYE"].iter().any(|g| starts_with_ci(line, g)),
         Side::Client => match line.iter().position(|b| *b == b' ') {
-            // A tag is letters and digits, then one known command.
+            // A tag is letters and digits, then one known command, with its
+            // arguments where it takes some (SMTP's and POP3's `AUTH LOGIN` is not
+            // IMAP's `LOGIN`, which names a user and a password).
             Some(sp) if sp > 0 && line[..sp].iter().all(u8::is_ascii_alphanumeric) => {
                 let cmd = &line[sp + 1..];
-                COMMANDS.iter().any(|c| starts_with_ci(cmd, c) || starts_with_ci(c, cmd) && cmd.len() >= 4)
+                COMMANDS.iter().any(|c| starts_with_ci(cmd, c))
             }
             _ => false,
         },
@@ -124,6 +126,8 @@ mod tests {
         assert_eq!(probe(Side::Server, b"* OK [CAPABILITY IMAP4rev1] ready\r\n"), Probe::Match);
         assert_eq!(probe(Side::Client, b"a001 CAPABILITY\r\n"), Probe::Match);
         assert_eq!(probe(Side::Client, b"GET / HTTP/1.1\r\n"), Probe::NoMatch);
+        assert_eq!(probe(Side::Client, b"a1 LOGIN joe secret\r\n"), Probe::Match);
+        assert_eq!(probe(Side::Client, b"AUTH LOGIN\r\n"), Probe::NoMatch, "SMTP's");
         assert_eq!(probe(Side::Server, b"* OK"), Probe::NeedMore);
         let mut s = Imap::default();
         let mut rec = SessionRecord::default();

@@ -21,7 +21,7 @@ pub static PROTOCOL: Protocol = Protocol {
     ports: &[25, 587, 2525],
     probe,
     new: || Box::new(Smtp::default()),
-    later: None,
+    later: Some(later),
 };
 
 /// The greeting (`220`) names SMTP, or the client's first command is a HELO.
@@ -49,6 +49,62 @@ pub fn probe(side: Side, data: &[u8]) -> Probe {
             Probe::from(starts_with_ci(line, b"EHLO ") || starts_with_ci(line, b"HELO "))
         }
     }
+}
+
+/// Service extensions an answer to EHLO lists, a line each after its first (IANA's
+/// SMTP Service Extensions registry): no other protocol answers `250` with them.
+const EXTENSIONS: &[&[u8]] = &[
+    b"8BITMIME",
+    b"ATRN",
+    b"AUTH",
+    b"BINARYMIME",
+    b"BURL",
+    b"CHECKPOINT",
+    b"CHUNKING",
+    b"CONNEG",
+    b"DELIVERBY",
+    b"DSN",
+    b"ENHANCEDSTATUSCODES",
+    b"ETRN",
+    b"EXPN",
+    b"FUTURERELEASE",
+    b"HELP",
+    b"LIMITS",
+    b"MT-PRIORITY",
+    b"MTRK",
+    b"NO-SOLICITING",
+    b"PIPELINING",
+    b"REQUIRETLS",
+    b"RRVS",
+    b"SIZE",
+    b"SMTPUTF8",
+    b"STARTTLS",
+    b"SUBMITTER",
+    b"VRFY",
+];
+
+/// Lines a look at later messages reads at most.
+const LATER_LINES: usize = 32;
+
+/// A session picked up after its greeting and EHLO: the server's answer to EHLO
+/// (a line `250-` or `250 ` with a service extension), or the client's envelope
+/// (`MAIL FROM:`, `RCPT TO:`, which FTP, POP3 and IMAP do not have). Other lines say
+/// nothing either way: `250`, `334` and `AUTH` are FTP's and POP3's too.
+pub fn later(side: Side, data: &[u8]) -> Probe {
+    // Whole lines only: the first may be the end of one whose start was not seen.
+    let Some(end) = data.iter().rposition(|b| *b == b'\n') else {
+        return if data.len() < 512 { Probe::NeedMore } else { Probe::NoMatch };
+    };
+    let mut lines = data[..end].split(|b| *b == b'\n').map(trim).take(LATER_LINES);
+    let found = match side {
+        Side::Server => lines.any(|l| {
+            let Some(ext) = l.strip_prefix(b"250-").or_else(|| l.strip_prefix(b"250 ")) else { return false };
+            let word = ext.split(|b| *b == b' ' || *b == b'=').next().unwrap_or_default();
+            EXTENSIONS.iter().any(|e| word.eq_ignore_ascii_case(e))
+        }),
+        Side::Client => lines.any(|l| starts_with_ci(l, b"MAIL FROM:") || starts_with_ci(l, b"RCPT TO:")),
+    };
+    Probe::from(found)
 }
 
 /// Headers of one message kept for folding; longer ones are cut.
@@ -518,6 +574,22 @@ mod tests {
     /// Relays and addresses of Received headers, the other headers by name and value,
     /// and a multipart message's attachment: its name, type and digests (a base64
     /// quantum split across lines), only once its closing boundary is read.
+    /// Picked up after the greeting and EHLO (`emotet.pcap`, submission on 587): the
+    /// answer to EHLO, or the envelope, names SMTP; an FTP answer or a POP3 command
+    /// does not.
+    #[test]
+    fn later_messages_name_it() {
+        let ehlo = b"250-opmta1mto02nd1 hello [173.66.46.97], pleased to meet you\r\n250-HELP\r\n250-AUTH LOGIN PLAIN\r\n250-SIZE 44000000\r\n250 8BITMIME\r\n";
+        assert_eq!(later(Side::Server, ehlo), Probe::Match);
+        assert_eq!(later(Side::Server, &ehlo[30..]), Probe::Match, "from the middle of a line");
+        assert_eq!(later(Side::Client, b"MAIL FROM:<a@b.example> SIZE=1200\r\n"), Probe::Match);
+        assert_eq!(later(Side::Client, b"RCPT TO:<c@d.example>\r\n"), Probe::Match);
+        assert_eq!(later(Side::Server, b"250 CWD command successful.\r\n"), Probe::NoMatch);
+        assert_eq!(later(Side::Server, b"334 VXNlcm5hbWU6\r\n"), Probe::NoMatch);
+        assert_eq!(later(Side::Client, b"AUTH LOGIN\r\n"), Probe::NoMatch);
+        assert_eq!(later(Side::Client, b"MAIL FRO"), Probe::NeedMore);
+    }
+
     #[test]
     fn relays_headers_and_attachments() {
         let message = b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nDATA\r\n\
