@@ -571,9 +571,6 @@ mod tests {
     use crate::kit::testing::texts;
     use tyto_schema::Values;
 
-    /// Relays and addresses of Received headers, the other headers by name and value,
-    /// and a multipart message's attachment: its name, type and digests (a base64
-    /// quantum split across lines), only once its closing boundary is read.
     /// Picked up after the greeting and EHLO (`emotet.pcap`, submission on 587): the
     /// answer to EHLO, or the envelope, names SMTP; an FTP answer or a POP3 command
     /// does not.
@@ -590,6 +587,9 @@ mod tests {
         assert_eq!(later(Side::Client, b"MAIL FRO"), Probe::NeedMore);
     }
 
+    /// Relays and addresses of Received headers, the other headers by name and value,
+    /// and a multipart message's attachment: its name, type and digests (a base64
+    /// quantum split across lines), only once its closing boundary is read.
     #[test]
     fn relays_headers_and_attachments() {
         let message = b"EHLO c\r\nMAIL FROM:<a@b.example>\r\nDATA\r\n\
