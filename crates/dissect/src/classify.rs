@@ -664,15 +664,12 @@ impl Classifier {
                     Probed::Exhausted => self.state = State::Unknown,
                     // So is one whose window filled while some protocol still hoped
                     // (a body's bytes that keep a probe waiting): its bytes go, the
-                    // session stays open to what either side sends next — while the
-                    // side has segment starts left to try, so that a session neither
-                    // side names is given up as before (and the flow layer stops
-                    // holding its segments).
-                    Probed::Undecided
-                        if full
-                            && self.resync[i].as_ref().is_some_and(|r| r.tried < RESYNC_SEGMENTS)
-                            && !self.resync_exhausted(other(side)) =>
-                    {
+                    // session stays open to what either side sends next. Once its
+                    // segment starts are used up it is given up on as above: a long
+                    // answer's body must not give up the session before the client's
+                    // next request (a session neither side names is given up when
+                    // the other side has had its chance too).
+                    Probed::Undecided if full && self.resync[i].is_some() && !self.resync_exhausted(other(side)) => {
                         if let Some(r) = self.resync[i].as_mut() {
                             r.starts.clear();
                         }
@@ -1111,6 +1108,24 @@ mod tests {
         let mut body = vec![0, 0, 0x1f, 0xff, 0x6a];
         body.extend(std::iter::repeat_n(0x5a, PROBE_BYTES + 1000));
         c.stream(Direction::ToServer, &body, &mut rec);
+        c.stream(Direction::ToClient, b"GET /next HTTP/1.1\r\nHost: b.example\r\n\r\n", &mut rec);
+        c.flush(&mut rec);
+        assert_eq!(rec.protocols, vec!["http"]);
+    }
+
+    /// The same when the window fills only after the side's segment starts are used
+    /// up (an answer's body in many segments, `1kxun.pcap` picked up mid-answer).
+    #[test]
+    fn a_long_body_after_its_tries_leaves_the_other_side_to_decide() {
+        let mut c = Classifier::new(Transport::Tcp);
+        c.opening_unseen();
+        let mut rec = SessionRecord::default();
+        // Segments that each read as the start of an 8 KiB Kerberos message.
+        let mut segment = vec![0, 0, 0x1f, 0xff, 0x6a];
+        segment.resize(PROBE_BYTES / usize::from(RESYNC_SEGMENTS) + 100, 0x5a);
+        for _ in 0..2 * RESYNC_SEGMENTS {
+            c.stream(Direction::ToServer, &segment, &mut rec);
+        }
         c.stream(Direction::ToClient, b"GET /next HTTP/1.1\r\nHost: b.example\r\n\r\n", &mut rec);
         c.flush(&mut rec);
         assert_eq!(rec.protocols, vec!["http"]);
