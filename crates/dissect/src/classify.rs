@@ -1097,38 +1097,30 @@ mod tests {
 
     /// A side picked up mid-way whose window fills while a probe still waits (the
     /// body of an answer whose start was lost) lets its bytes go; the other side's
-    /// next request still names the session.
+    /// next request still names the session. So when the window fills only after
+    /// the side's segment starts are used up (a body in many segments, `1kxun.pcap`
+    /// picked up mid-answer).
     #[test]
     fn a_side_whose_window_fills_undecided_leaves_the_other_side_to_decide() {
-        let mut c = Classifier::new(Transport::Tcp);
-        c.opening_unseen();
-        let mut rec = SessionRecord::default();
         // Bytes that read as the start of an 8 KiB Kerberos message over TCP (its
-        // probe waits for the rest), more than the window holds.
-        let mut body = vec![0, 0, 0x1f, 0xff, 0x6a];
-        body.extend(std::iter::repeat_n(0x5a, PROBE_BYTES + 1000));
-        c.stream(Direction::ToServer, &body, &mut rec);
-        c.stream(Direction::ToClient, b"GET /next HTTP/1.1\r\nHost: b.example\r\n\r\n", &mut rec);
-        c.flush(&mut rec);
-        assert_eq!(rec.protocols, vec!["http"]);
-    }
-
-    /// The same when the window fills only after the side's segment starts are used
-    /// up (an answer's body in many segments, `1kxun.pcap` picked up mid-answer).
-    #[test]
-    fn a_long_body_after_its_tries_leaves_the_other_side_to_decide() {
-        let mut c = Classifier::new(Transport::Tcp);
-        c.opening_unseen();
-        let mut rec = SessionRecord::default();
-        // Segments that each read as the start of an 8 KiB Kerberos message.
-        let mut segment = vec![0, 0, 0x1f, 0xff, 0x6a];
+        // probe waits for the rest): one segment larger than the window, or as many
+        // segments as the side may start from, and more, each such a start.
+        let start = [0, 0, 0x1f, 0xff, 0x6a];
+        let whole = [&start[..], &[0x5a; PROBE_BYTES + 1000]].concat();
+        let mut segment = start.to_vec();
         segment.resize(PROBE_BYTES / usize::from(RESYNC_SEGMENTS) + 100, 0x5a);
-        for _ in 0..2 * RESYNC_SEGMENTS {
-            c.stream(Direction::ToServer, &segment, &mut rec);
+        let many = vec![segment; 2 * usize::from(RESYNC_SEGMENTS)];
+        for body in [vec![whole], many] {
+            let mut c = Classifier::new(Transport::Tcp);
+            c.opening_unseen();
+            let mut rec = SessionRecord::default();
+            for segment in &body {
+                c.stream(Direction::ToServer, segment, &mut rec);
+            }
+            c.stream(Direction::ToClient, b"GET /next HTTP/1.1\r\nHost: b.example\r\n\r\n", &mut rec);
+            c.flush(&mut rec);
+            assert_eq!(rec.protocols, vec!["http"], "{} segments", body.len());
         }
-        c.stream(Direction::ToClient, b"GET /next HTTP/1.1\r\nHost: b.example\r\n\r\n", &mut rec);
-        c.flush(&mut rec);
-        assert_eq!(rec.protocols, vec!["http"]);
     }
 
     /// Bytes after a hole are not a beginning; the next message is.
