@@ -10,7 +10,7 @@ use md5::Md5;
 use sha2::{Digest, Sha256};
 use tyto_schema::SessionRecord;
 
-use crate::kit::lines::{after_ci, starts_with_ci, trim, LineReader};
+use crate::kit::lines::{after_ci, first_line, starts_with_ci, trim, LineReader};
 use crate::kit::upgrade::Upgrade;
 use crate::kit::{hex, loose_ip, magic, ntlm, put_ip, put_text};
 use crate::{Dissector, Probe, Protocol, Side, Transport};
@@ -85,26 +85,35 @@ const EXTENSIONS: &[&[u8]] = &[
 
 /// Lines a look at later messages reads at most.
 const LATER_LINES: usize = 32;
+/// A command or reply line's length at most, its CRLF included (RFC 5321 4.5.3.1).
+const MAX_LINE: usize = 512;
 
 /// A session picked up after its greeting and EHLO: the server's answer to EHLO
 /// (a line `250-` or `250 ` with a service extension), or the client's envelope
 /// (`MAIL FROM:`, `RCPT TO:`, which FTP, POP3 and IMAP do not have). Other lines say
-/// nothing either way: `250`, `334` and `AUTH` are FTP's and POP3's too.
+/// nothing either way: `250`, `334` and `AUTH` are FTP's and POP3's too. Whole lines
+/// only, the first maybe the end of one whose start was not seen.
 pub fn later(side: Side, data: &[u8]) -> Probe {
-    // Whole lines only: the first may be the end of one whose start was not seen.
-    let Some(end) = data.iter().rposition(|b| *b == b'\n') else {
-        return if data.len() < 512 { Probe::NeedMore } else { Probe::NoMatch };
-    };
-    let mut lines = data[..end].split(|b| *b == b'\n').map(trim).take(LATER_LINES);
-    let found = match side {
-        Side::Server => lines.any(|l| {
-            let Some(ext) = l.strip_prefix(b"250-").or_else(|| l.strip_prefix(b"250 ")) else { return false };
-            let word = ext.split(|b| *b == b' ' || *b == b'=').next().unwrap_or_default();
-            EXTENSIONS.iter().any(|e| word.eq_ignore_ascii_case(e))
-        }),
-        Side::Client => lines.any(|l| starts_with_ci(l, b"MAIL FROM:") || starts_with_ci(l, b"RCPT TO:")),
-    };
-    Probe::from(found)
+    let mut rest = data;
+    for read in 0..LATER_LINES {
+        let line;
+        (line, rest) = match first_line(rest, MAX_LINE) {
+            Ok(split) => split,
+            Err(_) if read > 0 => return Probe::NoMatch,
+            Err(undecided) => return undecided,
+        };
+        let found = match side {
+            Side::Server => line.strip_prefix(b"250-").or_else(|| line.strip_prefix(b"250 ")).is_some_and(|ext| {
+                let word = ext.split(|b| *b == b' ' || *b == b'=').next().unwrap_or_default();
+                EXTENSIONS.iter().any(|e| word.eq_ignore_ascii_case(e))
+            }),
+            Side::Client => starts_with_ci(line, b"MAIL FROM:") || starts_with_ci(line, b"RCPT TO:"),
+        };
+        if found {
+            return Probe::Match;
+        }
+    }
+    Probe::NoMatch
 }
 
 /// Headers of one message kept for folding; longer ones are cut.
