@@ -78,6 +78,9 @@ pub(crate) struct Http {
     /// Set by the interrupter: later reads are refused until cleared (an interrupt
     /// between two reads of a request has no query to kill).
     pub(crate) stopped: crate::StopFlag,
+    /// Inserts of at most this many rows skip the server's squashing ([`Http::insert`]);
+    /// 0 on servers where that could split an insert.
+    pub(crate) unsquashed_rows: usize,
 }
 
 impl Http {
@@ -96,6 +99,7 @@ impl Http {
             auth,
             reading: Default::default(),
             stopped: Default::default(),
+            unsquashed_rows: 0,
         }
     }
 
@@ -252,23 +256,50 @@ impl Http {
             .map_or(0, |v| v.as_i64().or_else(|| v.as_str()?.parse().ok()).unwrap_or(0)))
     }
 
-    /// Inserts `body` (RowBinary rows) into `table (columns)` as query `query_id`.
+    /// Inserts `body` (`rows` RowBinary rows) into `table (columns)` as query `query_id`.
     pub(crate) fn insert(
         &self,
         table: &str,
         columns: &str,
-        body: &[u8],
+        (body, rows): (&[u8], usize),
         sync: bool,
         query_id: &str,
     ) -> Result<(), Failure> {
         let query = format!("INSERT INTO {table} ({columns}) FORMAT RowBinary");
         let mut settings = vec![("query_id", query_id)];
+        // The body is parsed into one block, which the server's squashing (meant to
+        // gather small blocks into one part) copies whole for nothing: 12% of an
+        // insert's time on 18.16.
+        if rows <= self.unsquashed_rows {
+            settings.extend([("min_insert_block_size_rows", "0"), ("min_insert_block_size_bytes", "0")]);
+        }
         // A Distributed table forwards in the background by default; waiting for it
         // makes "inserted" mean "on the shards", which the replay check relies on.
         if sync {
             settings.push(("insert_distributed_sync", "1"));
         }
         self.post(Some(&query), &settings, body).map(drop)
+    }
+
+    /// The most rows an insert can hold and still be parsed into one block, and so
+    /// land as one part without squashing: `max_insert_block_size` on servers that
+    /// cut an insert's body by rows alone; 0 (squash every insert) on those that parse
+    /// a body in parallel pieces (20.x on: `input_format_parallel_parsing`), or lack
+    /// the settings.
+    pub(crate) fn unsquashed_rows(&self) -> Result<usize, StoreError> {
+        let rows = self.in_database("system").rows(
+            "SELECT name, value FROM system.settings WHERE name IN \
+             ('input_format_parallel_parsing', 'max_insert_block_size', 'min_insert_block_size_rows', \
+             'min_insert_block_size_bytes')",
+        )?;
+        let value = |name: &str| {
+            rows.iter().find(|r| r.first().and_then(|n| n.as_str()) == Some(name)).and_then(|r| r.get(1).cloned())
+        };
+        let whole = value("input_format_parallel_parsing").is_none()
+            && value("min_insert_block_size_rows").is_some()
+            && value("min_insert_block_size_bytes").is_some();
+        let max_rows = value("max_insert_block_size").and_then(|v| v.as_str().and_then(|s| s.parse().ok()));
+        Ok(if whole { max_rows.unwrap_or(0) } else { 0 })
     }
 
     /// Whether the server still runs query `query_id` (an insert whose answer was lost).

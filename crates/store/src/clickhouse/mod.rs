@@ -52,7 +52,8 @@ pub const CLICKHOUSE_LAYOUT: u32 = 2;
 /// Session ids looked up per query when checking what a batch left behind (each
 /// id is ~36 bytes of SQL; the server takes 256 KiB of query text).
 const IDS_PER_CHECK: usize = 2_000;
-/// Inserts sent at once by a writer (see `deliver_all`).
+/// Inserts sent at once by a writer (see `deliver_all`; three on two cores were 6%
+/// slower than two).
 const INSERT_STREAMS: usize = 2;
 /// The fewest session rows a stream is given: halves of fewer make parts too small
 /// to be worth the merges they cost.
@@ -294,8 +295,12 @@ impl ClickStore {
             Some(w) if w.ready => return Ok(true),
             Some(_) => {}
         }
-        match self.prepare(true) {
-            Ok(()) => {
+        // Over a cluster the Distributed table cuts each insert by shard: squashed as
+        // the server chooses.
+        let unsquashed = |s: &Self| if s.cfg.cluster.is_some() { Ok(0) } else { s.http.unsquashed_rows() };
+        match self.prepare(true).and_then(|()| unsquashed(self)) {
+            Ok(unsquashed_rows) => {
+                self.http.unsquashed_rows = unsquashed_rows;
                 if let Some(w) = self.writer.as_mut() {
                     w.ready = true;
                 }
@@ -647,14 +652,15 @@ impl ClickStore {
         } else {
             b
         };
-        self.http.insert(&b.table, &b.columns, &b.body, self.cfg.cluster.is_some(), &b.query_id)
+        self.http.insert(&b.table, &b.columns, (&b.body, b.rows()), self.cfg.cluster.is_some(), &b.query_id)
     }
 
-    /// Encodes and sends chunks of rows (each of one day) at once, each on a thread
-    /// of its own, when nothing waits in the spool: the server inserts each on one
-    /// thread of its own, so [`INSERT_STREAMS`] at once take rows about that many
-    /// times as fast while it has the cores (two streams on a two-core machine:
-    /// 161K rows/s each, where one took 171K). A batch whose try failed then goes the
+    /// Encodes and sends chunks of rows (each of one day) at once, on
+    /// [`INSERT_STREAMS`] threads that each take the next chunk when their insert is
+    /// answered, when nothing waits in the spool: the server inserts each on one
+    /// thread of its own, so that many at once take rows about that many times as
+    /// fast while it has the cores (two streams on a two-core machine: 161K rows/s
+    /// each, where one took 171K). A batch whose try failed then goes the
     /// one-at-a-time way, in order: tried again (checked by id first when its answer
     /// was lost), or spooled.
     fn deliver_all(&mut self, chunks: &[&[&SessionRecord]], stored_us: i64) -> Result<(), StoreError> {
@@ -669,37 +675,51 @@ impl ClickStore {
             return Ok(());
         }
         let sync = self.cfg.cluster.is_some();
-        let mut failed: Vec<(Batch, bool)> = Vec::new();
-        for group in chunks.chunks(INSERT_STREAMS) {
-            let http = &self.http;
-            let tried: Vec<std::thread::Result<Vec<Tried>>> = std::thread::scope(|s| {
-                let threads: Vec<_> = group
-                    .iter()
-                    .map(|chunk| {
-                        s.spawn(move || {
-                            let mut out = Vec::new();
-                            for b in batches_of(chunk, stored_us) {
-                                let lost = match http.insert(&b.table, &b.columns, &b.body, sync, &b.query_id) {
-                                    Ok(()) => None,
-                                    Err(f) => {
-                                        failed_try(&b, &f);
-                                        Some(matches!(f, Failure::Unknown(_)))
-                                    }
-                                };
-                                out.push((b, lost));
-                            }
-                            out
-                        })
+        // Each stream takes the next chunk as soon as its last insert is answered, so
+        // a stream whose chunk was quick does not wait for the other's.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let http = &self.http;
+        let send_chunk = |chunk: &[&SessionRecord]| -> Vec<Tried> {
+            let mut out = Vec::new();
+            for b in batches_of(chunk, stored_us) {
+                let lost = match http.insert(&b.table, &b.columns, (&b.body, b.rows()), sync, &b.query_id) {
+                    Ok(()) => None,
+                    Err(f) => {
+                        failed_try(&b, &f);
+                        Some(matches!(f, Failure::Unknown(_)))
+                    }
+                };
+                out.push((b, lost));
+            }
+            out
+        };
+        let tried: Vec<(usize, std::thread::Result<Vec<Tried>>)> = std::thread::scope(|s| {
+            let streams: Vec<_> = (0..INSERT_STREAMS.min(chunks.len()))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(chunk) = chunks.get(i) else { return done };
+                            let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| send_chunk(chunk)));
+                            done.push((i, sent));
+                        }
                     })
-                    .collect();
-                threads.into_iter().map(|t| t.join()).collect()
-            });
-            for (chunk, t) in group.iter().zip(tried) {
-                match t {
-                    Ok(batches) => failed.extend(batches.into_iter().filter_map(|(b, lost)| Some((b, lost?)))),
-                    // What it sent is unknown: every batch of the chunk checked by id.
-                    Err(_) => failed.extend(batches_of(chunk, stored_us).into_iter().map(|b| (b, true))),
-                }
+                })
+                .collect();
+            streams.into_iter().flat_map(|t| t.join().unwrap_or_default()).collect()
+        });
+        let mut by_chunk: Vec<Option<Vec<Tried>>> = (0..chunks.len()).map(|_| None).collect();
+        for (i, t) in tried {
+            by_chunk[i] = t.ok();
+        }
+        let mut failed: Vec<(Batch, bool)> = Vec::new();
+        for (chunk, t) in chunks.iter().zip(by_chunk) {
+            match t {
+                Some(batches) => failed.extend(batches.into_iter().filter_map(|(b, lost)| Some((b, lost?)))),
+                // What it sent is unknown (its stream panicked): every batch of the
+                // chunk checked by id.
+                None => failed.extend(batches_of(chunk, stored_us).into_iter().map(|b| (b, true))),
             }
         }
         for (b, maybe_landed) in failed {
