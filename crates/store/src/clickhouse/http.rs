@@ -261,7 +261,8 @@ impl Http {
         &self,
         table: &str,
         columns: &str,
-        (body, rows): (&[u8], usize),
+        body: &[u8],
+        rows: usize,
         sync: bool,
         query_id: &str,
     ) -> Result<(), Failure> {

@@ -652,7 +652,7 @@ impl ClickStore {
         } else {
             b
         };
-        self.http.insert(&b.table, &b.columns, (&b.body, b.rows()), self.cfg.cluster.is_some(), &b.query_id)
+        self.http.insert(&b.table, &b.columns, &b.body, b.rows(), self.cfg.cluster.is_some(), &b.query_id)
     }
 
     /// Encodes and sends chunks of rows (each of one day) at once, on
@@ -682,7 +682,7 @@ impl ClickStore {
         let send_chunk = |chunk: &[&SessionRecord]| -> Vec<Tried> {
             let mut out = Vec::new();
             for b in batches_of(chunk, stored_us) {
-                let lost = match http.insert(&b.table, &b.columns, (&b.body, b.rows()), sync, &b.query_id) {
+                let lost = match http.insert(&b.table, &b.columns, &b.body, b.rows(), sync, &b.query_id) {
                     Ok(()) => None,
                     Err(f) => {
                         failed_try(&b, &f);
