@@ -1676,4 +1676,29 @@ mod tests {
         drop(w);
         assert_eq!(reader.count().unwrap(), 3);
     }
+
+    /// A large append (its columns built on a thread of their own) that DuckDB
+    /// refuses half-way, at a side table, returns the error, stores none of its rows
+    /// (the sessions already handed over are rolled back with the rest), and leaves
+    /// the store taking the next append.
+    #[test]
+    fn a_large_append_refused_half_way_stores_none_of_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = DuckStore::open(tmp.path()).unwrap();
+        let n = 3 * append::PIPELINED_ROWS;
+        let with_http: Vec<SessionRecord> = (0..n)
+            .map(|i| {
+                let mut r = sample(&format!("h{i}"), 1_700_000_000 + i as i64);
+                r.extra.add_text("host.http", "example.com").unwrap();
+                r
+            })
+            .collect();
+        store.conn.execute_batch("DROP TABLE sessions_http").unwrap();
+        let err = store.append(&with_http.iter().collect::<Vec<_>>()).unwrap_err();
+        assert!(err.to_string().contains("sessions_http"), "{err}");
+        assert_eq!(store.count().unwrap(), 0);
+        let plain: Vec<SessionRecord> = (0..n).map(|i| sample(&format!("p{i}"), 1_700_000_000 + i as i64)).collect();
+        store.append(&plain.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(store.count().unwrap(), n as u64);
+    }
 }
