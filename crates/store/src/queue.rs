@@ -156,6 +156,26 @@ struct Shared {
     cfg: QueueConfig,
     /// The number of the next spool file.
     next_file: AtomicU64,
+    /// Where the rows done with are freed ([`free_elsewhere`]).
+    freer: Option<std::sync::mpsc::SyncSender<Vec<Job>>>,
+}
+
+/// Starts the thread that frees the rows the store is done with: the store thread
+/// freeing them itself spent 3% of `tyto ingest`'s samples on it (~80 ms, most of it
+/// on the last commit's 50,000 records, when nothing else runs).
+fn start_freer() -> Option<std::sync::mpsc::SyncSender<Vec<Job>>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(4);
+    std::thread::Builder::new().name("tyto-free".into()).spawn(move || rx.into_iter().for_each(drop)).ok()?;
+    Some(tx)
+}
+
+/// Hands `jobs` to the freeing thread; frees them here when it is behind (or gone),
+/// so that no more than a few commits' rows wait to be freed.
+fn free_elsewhere(shared: &Shared, jobs: Vec<Job>) {
+    if let (Some(tx), false) = (&shared.freer, jobs.is_empty()) {
+        // A full or closed channel gives the jobs back in its error, dropped here.
+        let _ = tx.try_send(jobs);
+    }
 }
 
 fn lock(s: &Shared) -> std::sync::MutexGuard<'_, State> {
@@ -197,6 +217,7 @@ impl RowQueue {
             counters: Arc::default(),
             cfg: cfg.clone(),
             next_file: AtomicU64::new(0),
+            freer: start_freer(),
         };
         let mut next_file = 0;
         if cfg.spool_dir.is_dir() {
@@ -652,7 +673,8 @@ fn written(writer: &mut WriterBox, shared: &Shared, held: &mut Held, mut jobs: V
         held.since.get_or_insert_with(Instant::now);
     } else if r.is_ok() {
         count_done(shared, held.rows() + rows_in(&jobs), true);
-        *held = Held::default();
+        jobs.append(&mut std::mem::take(held).jobs);
+        free_elsewhere(shared, jobs);
     } else {
         write_again_alone(writer, shared, std::mem::take(held));
         if jobs.len() > 1 {
@@ -674,10 +696,12 @@ fn settle(writer: &mut WriterBox, shared: &Shared, held: &mut Held) -> Result<()
     }
     let r = writer.settle();
     match &r {
-        Ok(()) => count_done(shared, held.rows(), true),
+        Ok(()) => {
+            count_done(shared, held.rows(), true);
+            free_elsewhere(shared, std::mem::take(held).jobs);
+        }
         Err(_) => write_again_alone(writer, shared, std::mem::take(held)),
     }
-    *held = Held::default();
     r
 }
 
@@ -873,6 +897,7 @@ mod tests {
             counters: Arc::default(),
             cfg: QueueConfig::new(std::env::temp_dir()),
             next_file: AtomicU64::new(0),
+            freer: None,
         };
         let batch = |n: usize| (0..n).map(|_| SessionRecord::default()).collect::<Vec<_>>();
         {
