@@ -297,8 +297,11 @@ impl ClickStore {
         }
         // Over a cluster the Distributed table cuts each insert by shard: squashed as
         // the server chooses.
-        let unsquashed = |s: &Self| if s.cfg.cluster.is_some() { Ok(0) } else { s.http.unsquashed_rows() };
-        match self.prepare(true).and_then(|()| unsquashed(self)) {
+        let checked = self.prepare(true).and_then(|()| match self.cfg.cluster {
+            Some(_) => Ok(0),
+            None => self.http.unsquashed_rows(),
+        });
+        match checked {
             Ok(unsquashed_rows) => {
                 self.http.unsquashed_rows = unsquashed_rows;
                 if let Some(w) = self.writer.as_mut() {
